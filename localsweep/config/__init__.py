@@ -1,0 +1,36 @@
+"""Parse and validate wandb sweep configs into typed, frozen objects.
+
+>>> from localsweep.config import parse_config
+>>> cfg = parse_config({"method": "random", "parameters": {"lr": {"min": 0.001, "max": 0.1}}})
+>>> cfg.parameters[0].distribution.value
+'uniform'
+"""
+
+from __future__ import annotations
+
+from localsweep.config._parse import load_config, parse_config
+from localsweep.config._types import (
+    Distribution,
+    Goal,
+    Hyperband,
+    Method,
+    Metric,
+    Options,
+    Parameter,
+    ParamPath,
+    SweepConfig,
+)
+
+__all__ = [
+    "Distribution",
+    "Goal",
+    "Hyperband",
+    "Method",
+    "Metric",
+    "Options",
+    "ParamPath",
+    "Parameter",
+    "SweepConfig",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,76 @@
+"""Plain records that the pure parts (search, stopping) take from the store.
+
+The store turns its rows into these; search and stopping never see the database.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from localsweep.config import ParamPath
+
+__all__ = ["Proposal", "RunState", "RunView", "SweepState"]
+
+
+class RunState(str, enum.Enum):
+    """A run's state, in wandb's words, plus ``early_terminated`` for runs hyperband stopped.
+
+    ``crashed`` means the process running it died (its agent was killed, the machine
+    went down); ``failed`` means the user's code raised or exited non-zero; ``killed``
+    means the user stopped it (Ctrl-C).
+    """
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    KILLED = "killed"
+    EARLY_TERMINATED = "early_terminated"
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the run has ended, in any way."""
+        return self is not RunState.RUNNING
+
+
+class SweepState(str, enum.Enum):
+    """A sweep's state: ``pending`` before its first run, ``finished`` once nothing is left to run."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What search and stopping know about one run of the sweep.
+
+    ``params`` holds the run's parameters flat, keyed by path. ``history`` holds every
+    value of the sweep's metric the run logged, in order (not-a-number and infinities
+    included; consumers filter as wandb does). ``summary`` is the metric's summary
+    value, if the run has one.
+    """
+
+    id: str
+    state: RunState
+    params: Mapping[ParamPath, Any] = field(default_factory=dict)
+    history: tuple[float, ...] = ()
+    summary: float | None = None
+    grid_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A search method's next point: every parameter (constants included), flat.
+
+    ``grid_key`` identifies a grid point; the store keeps it unique per sweep, so
+    that racing agents cannot run the same point twice.
+    """
+
+    params: Mapping[ParamPath, Any]
+    grid_key: str | None = None
+    #: Anything the search method wants to keep with the run (e.g. Optuna's trial number).
+    info: Mapping[str, Any] = field(default_factory=dict)
