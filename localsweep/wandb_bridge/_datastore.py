@@ -1,0 +1,550 @@
+"""Read wandb's offline transaction log (``run-<id>.wandb``), also while it is still being written.
+
+An offline run keeps everything it logs in one append-only file inside its run folder
+(``wandb/offline-run-<time>-<id>/run-<id>.wandb``). wandb 0.31 writes it from its Go
+core and ships no Python reader, so localsweep reads it itself: program mode follows a
+child process's metrics while the child runs, and takes its summary and exit code when
+it ends.
+
+File format (LevelDB's log format with a wandb header)::
+
+    header   7 bytes   b":W&B", u16 LE 0xBEE1, u8 version 0
+    blocks   32 KiB each; the first block includes the header
+    chunk    u32 LE crc | u16 LE length | u8 type | <length> bytes of data
+             type 1 FULL holds a whole record; a record too long for the rest of a
+             block is split as 2 FIRST, 3 MIDDLE..., 4 LAST. crc is plain IEEE CRC-32
+             (``zlib.crc32``) over the type byte followed by the data, unmasked.
+    padding  when fewer than 7 bytes are left in a block, the writer zero-fills them
+             and the next chunk starts at the next block
+
+Each record is a serialized ``wandb.proto.wandb_internal_pb2.Record``. The ones that
+matter here:
+
+- ``run``: run id, project, sweep id, and the initial config (plain JSON values, already
+  unwrapped from the ``{"value": ...}`` shape that config files use);
+- ``config``: later config updates and removals;
+- ``history``: one committed row per record (``commit=False`` parts are merged before
+  they reach the file). A logged nested dict is split into one item per leaf whose
+  ``nested_key`` is the path (``{"a": {"b": 1}}`` is stored as path ``["a", "b"]``); a
+  key that contains a dot stays one path element. Each value is JSON text in
+  ``value_json``; with ``x_history_value_encoding=json,typed`` a typed copy is added;
+- ``summary``: updates and removals, both the user's (``run.summary[...] = ...``) and
+  those wandb-core derives from each history row;
+- ``exit``: written when the run finishes, with its exit code. A process killed by
+  SIGKILL or SIGTERM leaves none; SIGINT finishes the run with exit code 255.
+
+Rows reach the file only when wandb-core flushes it: every 15 s by default, more often
+with ``WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL`` (seconds) in the child's environment.
+
+Tested against wandb 0.31.0.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from wandb.proto import wandb_internal_pb2 as pb
+
+from localsweep.errors import LocalsweepError
+
+__all__ = [
+    "CorruptFileError",
+    "RecordReader",
+    "RunFileFollower",
+    "RunFileSummary",
+    "find_run_file",
+    "read_run_file",
+    "wait_for_exit_record",
+]
+
+logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # wandb's generated protobuf modules carry no type information.
+    Record: TypeAlias = Any
+else:
+    Record = pb.Record
+
+BLOCK_SIZE = 32 * 1024
+FILE_HEADER = struct.pack("<4sHB", b":W&B", 0xBEE1, 0)
+_CHUNK_HEADER = struct.Struct("<IHB")
+_CHUNK_HEADER_SIZE = _CHUNK_HEADER.size
+
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+# The checksum covers the type byte first, so each type's CRC state can be computed once.
+_CRC_SEEDS = {t: zlib.crc32(bytes([t])) for t in (_FULL, _FIRST, _MIDDLE, _LAST)}
+
+# wandb keeps its own bookkeeping under this config key; users never set it.
+_WANDB_CONFIG_KEY = "_wandb"
+
+
+class CorruptFileError(LocalsweepError):
+    """A ``.wandb`` file is not a wandb transaction log, or a complete chunk in it is damaged.
+
+    ``path`` is the file and ``offset`` the byte position of the bad header or chunk.
+    """
+
+    def __init__(self, path: Path, offset: int, reason: str):
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"{path}: corrupt wandb transaction log at byte {offset}: {reason}")
+
+
+class RecordReader:
+    """Incrementally reads records from a ``.wandb`` file that may still be growing.
+
+    Each :meth:`read_new` returns the records completed since the previous call. A torn
+    tail (a chunk, or a record split over chunks, that the writer has not finished yet)
+    is kept for the next call, so a reader can poll a file while wandb appends to it.
+    A file that does not exist yet reads as empty. Damage raises
+    :class:`CorruptFileError`: a header that is not wandb's, a complete chunk whose CRC
+    does not match, a chunk that overruns its block, chunks out of order, or a record
+    that is not a valid ``Record`` message. Records before the damage are returned first;
+    the error is raised by the next call and by every call after it.
+
+    Example::
+
+        with RecordReader(path) as reader:
+            for record in reader.read_new():
+                print(record.WhichOneof("record_type"))
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self._path = Path(path)
+        self._file: IO[bytes] | None = None
+        self._closed = False
+        # Bytes read from the file but not yet consumed; _buf_start is the file offset
+        # of _buf[0], so block boundaries can be found from absolute positions.
+        self._buf = b""
+        self._buf_start = 0
+        self._header_checked = False
+        self._fragments: list[bytes] = []
+        self._error: CorruptFileError | None = None
+
+    @property
+    def path(self) -> Path:
+        """The file this reader reads."""
+        return self._path
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the file have been consumed as complete chunks."""
+        return self._buf_start
+
+    def read_new(self) -> list[Record]:
+        """Return every complete record appended since the last call (possibly none)."""
+        if self._closed:
+            raise ValueError(f"read from a closed RecordReader ({self._path})")
+        if self._error is not None:
+            raise self._error
+        if self._file is None:
+            try:
+                self._file = open(self._path, "rb")  # noqa: SIM115 (kept open across calls)
+            except FileNotFoundError:
+                logger.debug("%s does not exist yet", self._path)
+                return []
+        known_end = self._buf_start + len(self._buf)
+        # fstat first: polling a file that has not grown must not read anything.
+        size = os.fstat(self._file.fileno()).st_size
+        if size < known_end:
+            logger.warning("%s shrank from %d to %d bytes; ignoring", self._path, known_end, size)
+            return []
+        if size == known_end:
+            return []
+        self._file.seek(known_end)
+        fresh = self._file.read(size - known_end)
+        self._buf = self._buf + fresh if self._buf else fresh
+        return self._parse()
+
+    def close(self) -> None:
+        """Close the file. Further reads raise ``ValueError``; closing twice is fine."""
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> RecordReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _corrupt(self, pos: int, reason: str) -> CorruptFileError:
+        return CorruptFileError(self._path, self._buf_start + pos, reason)
+
+    def _parse(self) -> list[Record]:
+        buf = self._buf
+        size = len(buf)
+        pos = 0
+        records: list[Record] = []
+        try:
+            if not self._header_checked:
+                if size < len(FILE_HEADER):
+                    if buf != FILE_HEADER[:size]:
+                        raise self._corrupt(0, f"not a wandb transaction log (starts {buf!r})")
+                    return records
+                if buf[: len(FILE_HEADER)] != FILE_HEADER:
+                    raise self._corrupt(
+                        0, f"bad file header {buf[: len(FILE_HEADER)]!r}, expected {FILE_HEADER!r}"
+                    )
+                pos = len(FILE_HEADER)
+                self._header_checked = True
+            pos = self._parse_chunks(pos, records)
+        except CorruptFileError as exc:
+            self._error = exc
+            if not records:
+                raise
+            logger.debug("returning %d records before the damage in %s", len(records), self._path)
+        finally:
+            self._buf = buf[pos:]
+            self._buf_start += pos
+        return records
+
+    def _parse_chunks(self, pos: int, records: list[Record]) -> int:
+        """Consume complete chunks from ``self._buf`` starting at ``pos``; return the new pos.
+
+        On damage the CorruptFileError carries the offset of the bad chunk, and the position
+        stays before it (the caller keeps everything parsed so far).
+        """
+        buf = self._buf
+        size = len(buf)
+        base = self._buf_start
+        unpack = _CHUNK_HEADER.unpack_from
+        fragments = self._fragments
+        while True:
+            room = BLOCK_SIZE - (base + pos) % BLOCK_SIZE
+            if room < _CHUNK_HEADER_SIZE:
+                if size - pos < room:
+                    return pos
+                pos += room
+                continue
+            if size - pos < _CHUNK_HEADER_SIZE:
+                return pos
+            crc, length, kind = unpack(buf, pos)
+            end = pos + _CHUNK_HEADER_SIZE + length
+            seed = _CRC_SEEDS.get(kind)
+            if seed is None:
+                raise self._corrupt(pos, f"unknown chunk type {kind}")
+            if _CHUNK_HEADER_SIZE + length > room:
+                raise self._corrupt(
+                    pos, f"chunk of {length} bytes overruns its block ({room} bytes left)"
+                )
+            if end > size:
+                return pos  # torn tail: the writer has not finished this chunk yet
+            data = buf[pos + _CHUNK_HEADER_SIZE : end]
+            if zlib.crc32(data, seed) != crc:
+                raise self._corrupt(pos, "checksum mismatch")
+            if kind == _FULL:
+                if fragments:
+                    raise self._corrupt(pos, "whole record inside a split record")
+                records.append(self._decode(pos, data))
+            elif kind == _FIRST:
+                if fragments:
+                    raise self._corrupt(pos, "split record starts inside another")
+                fragments.append(data)
+            else:
+                if not fragments:
+                    raise self._corrupt(pos, "continuation of a split record that never began")
+                fragments.append(data)
+                if kind == _LAST:
+                    records.append(self._decode(pos, b"".join(fragments)))
+                    fragments.clear()
+            pos = end
+
+    def _decode(self, pos: int, data: bytes) -> Record:
+        record = Record()
+        try:
+            record.ParseFromString(data)
+        except DecodeError as exc:
+            raise self._corrupt(pos, f"record is not a wandb Record message ({exc})") from exc
+        return record
+
+
+@dataclass(frozen=True)
+class RunFileSummary:
+    """What a ``.wandb`` file says about its run, folded from all records read so far.
+
+    ``config`` is the run's config as plain values, without wandb's own ``_wandb`` key.
+    ``history`` has one dict per committed row, nested as logged, with wandb's ``_step``,
+    ``_runtime`` and ``_timestamp``. ``summary`` is the run's summary, folded from every
+    summary update and removal (including the ones wandb derives from history), so it
+    matches what wandb would upload. ``exit_code`` and ``finished`` come from the exit
+    record; a run whose process was killed has none.
+    """
+
+    run_id: str | None
+    project: str | None
+    sweep_id: str | None
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+    exit_code: int | None
+    finished: bool
+
+
+class RunFileFollower:
+    """Follows a growing ``.wandb`` file: call :meth:`poll` repeatedly to pick up new rows.
+
+    The follower keeps the run's config, history, summary and exit state folded together;
+    :attr:`state` returns a snapshot that later polls do not change.
+
+    Example::
+
+        follower = RunFileFollower(run_file)
+        while not follower.state.finished:
+            for row in follower.poll():
+                report(row)
+            time.sleep(0.1)
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self._reader = RecordReader(path)
+        self._run_id: str | None = None
+        self._project: str | None = None
+        self._sweep_id: str | None = None
+        self._config: dict[str, Any] = {}
+        self._history: list[dict[str, Any]] = []
+        self._summary: dict[str, Any] = {}
+        self._exit_code: int | None = None
+        self._finished = False
+        self._snapshot: RunFileSummary | None = None
+
+    @property
+    def path(self) -> Path:
+        """The file being followed."""
+        return self._reader.path
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Read what was appended since the last poll; return the new history rows.
+
+        The rows are the ones :attr:`state` holds too; treat them as read-only. Raises
+        :class:`CorruptFileError` if the file is damaged (see :class:`RecordReader`).
+        """
+        return self._apply_all(self._reader.read_new())
+
+    @property
+    def state(self) -> RunFileSummary:
+        """The run as far as it has been read.
+
+        Later polls do not change a snapshot already handed out. It is rebuilt only after
+        new records arrive, so asking often is cheap; treat its dicts as read-only.
+        """
+        if self._snapshot is None:
+            config = {k: v for k, v in self._config.items() if k != _WANDB_CONFIG_KEY}
+            self._snapshot = RunFileSummary(
+                run_id=self._run_id,
+                project=self._project,
+                sweep_id=self._sweep_id,
+                config=copy.deepcopy(config),
+                # Rows are never changed once read, so sharing them is safe.
+                history=list(self._history),
+                summary=copy.deepcopy(self._summary),
+                exit_code=self._exit_code,
+                finished=self._finished,
+            )
+        return self._snapshot
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run's exit record has been read (cheaper than ``state.finished``)."""
+        return self._finished
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self._reader.close()
+
+    def __enter__(self) -> RunFileFollower:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _apply_all(self, records: list[Record]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            row = self._apply(record)
+            if row is not None:
+                rows.append(row)
+        if records:
+            self._snapshot = None
+        return rows
+
+    def _apply(self, record: Record) -> dict[str, Any] | None:
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            row = _history_row(record.history)
+            self._history.append(row)
+            return row
+        if kind == "summary":
+            _fold(self._summary, record.summary.update, record.summary.remove)
+        elif kind == "config":
+            _fold(self._config, record.config.update, record.config.remove)
+        elif kind == "run":
+            run = record.run
+            # A run writes more run records when it is renamed or retagged; keep what they set.
+            self._run_id = run.run_id or self._run_id
+            self._project = run.project or self._project
+            self._sweep_id = run.sweep_id or self._sweep_id
+            if run.HasField("config"):
+                _fold(self._config, run.config.update, run.config.remove)
+            if run.HasField("summary"):
+                _fold(self._summary, run.summary.update, run.summary.remove)
+        elif kind == "exit":
+            self._exit_code = record.exit.exit_code
+            self._finished = True
+        return None
+
+
+def read_run_file(path: str | os.PathLike[str]) -> RunFileSummary:
+    """Read a whole ``.wandb`` file and return what it says about its run.
+
+    A torn tail (a killed writer) is ignored; damage raises :class:`CorruptFileError` and a
+    missing file ``FileNotFoundError``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no wandb transaction log at {path}")
+    with RunFileFollower(path) as follower:
+        # Damage is raised by the read after the one that returned the records before it,
+        # so read until a read brings nothing.
+        while records := follower._reader.read_new():
+            follower._apply_all(records)
+        return follower.state
+
+
+def wait_for_exit_record(
+    path: str | os.PathLike[str], timeout: float, poll_interval: float = 0.05
+) -> RunFileSummary:
+    """Poll ``path`` until its run's exit record is on disk; return the run's summary.
+
+    ``run.finish()`` can return a few milliseconds before wandb-core writes the exit
+    record, so read a finished child's file through this. Raises ``TimeoutError`` if no
+    exit record appears within ``timeout`` seconds (the file need not exist at first).
+    """
+    deadline = time.monotonic() + timeout
+    with RunFileFollower(path) as follower:
+        while True:
+            follower.poll()
+            if follower.finished:
+                return follower.state
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                exists = "" if Path(path).exists() else " (the file does not exist)"
+                raise TimeoutError(f"no exit record in {path} after {timeout:g} s{exists}")
+            time.sleep(min(poll_interval, remaining))
+
+
+def find_run_file(run_dir: str | os.PathLike[str]) -> Path | None:
+    """Return the ``run-<id>.wandb`` file inside a wandb run folder, or None if there is none.
+
+    ``run_dir`` is a folder like ``wandb/offline-run-20250101_120000-abc123``. If it holds
+    several logs (it should not), the one named after the folder's run id wins, else the
+    newest.
+    """
+    run_dir = Path(run_dir)
+    try:
+        candidates = [p for p in run_dir.glob("run-*.wandb") if p.is_file()]
+    except OSError:
+        return None
+    if not candidates:
+        return None
+    if len(candidates) > 1:
+        run_id = run_dir.name.rsplit("-", 1)[-1]
+        for candidate in candidates:
+            if candidate.name == f"run-{run_id}.wandb":
+                return candidate
+        logger.warning("%s holds %d run files; using the newest", run_dir, len(candidates))
+        return max(candidates, key=lambda p: p.stat().st_mtime)
+    return candidates[0]
+
+
+def _item_path(item: Any) -> Sequence[str]:
+    # wandb-core writes nested_key even for top-level keys; the Python side writes key.
+    return item.nested_key if len(item.nested_key) else (item.key,)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        # The file is intact (the CRC matched), so this is an encoding we do not know;
+        # keep the text rather than lose the value.
+        logger.warning("cannot decode value %r as JSON; keeping it as text", text[:80])
+        return text
+
+
+def _history_value(item: Any) -> Any:
+    typed = item.WhichOneof("value")
+    # The typed form, when wandb wrote one, keeps what JSON loses (1.0 is stored as "1").
+    if typed == "number":
+        return item.number
+    if typed == "integer":
+        return item.integer
+    if typed == "boolean":
+        return item.boolean
+    if typed == "text":
+        return item.text
+    if typed == "none":
+        return None
+    if typed == "json":
+        return _loads(item.json)
+    return _loads(item.value_json) if item.value_json else None
+
+
+def _history_row(history: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for item in history.item:
+        _set_path(row, _item_path(item), _history_value(item))
+    if "_step" not in row and history.HasField("step"):
+        row["_step"] = history.step.num
+    return row
+
+
+def _fold(target: dict[str, Any], updates: Iterable[Any], removals: Iterable[Any]) -> None:
+    for item in updates:
+        _set_path(target, _item_path(item), _loads(item.value_json))
+    for item in removals:
+        _remove_path(target, _item_path(item))
+
+
+def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    node = target
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = value
+
+
+def _remove_path(target: dict[str, Any], path: Sequence[str]) -> None:
+    node: Any = target
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
