@@ -1,0 +1,326 @@
+"""``method: bayes`` through Optuna's samplers.
+
+wandb's own bayes fits a Gaussian process on every proposal; here the runs become
+trials of an in-memory Optuna study and Optuna's TPE (or GP) sampler picks the next
+point. How each distribution maps, which value of a run counts and how the sampler is
+chosen are written up in ``docs/bayes.md``.
+
+The study is kept between calls and only new or changed runs are written into it, so a
+proposal costs about what ``study.ask()`` costs; the answer is still the one a fresh
+object would give for the same runs and random state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import random
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from localsweep.config import Goal, Metric, SweepConfig
+from localsweep.errors import ConfigError, Violation
+from localsweep.records import Proposal, RunState, RunView
+from localsweep.search._base import Search
+from localsweep.search._bayes_space import SearchSpace
+
+__all__ = ["BayesSearch", "RunOutcome", "run_outcome"]
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("auto", "tpe", "gp")
+_STUDY_NAME = "localsweep-bayes"
+
+#: GP is chosen automatically only for spaces and budgets it handles well; see
+#: ``choose_sampler`` and the benchmark figures in docs/bayes.md.
+GP_MAX_DIMENSIONS = 8
+GP_MAX_RUNS = 200
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run tells the sampler: an Optuna state, the metric value of a complete
+    run, and the finite intermediate values (step, value) of a pruned one."""
+
+    state: TrialState
+    value: float | None = None
+    intermediate: tuple[tuple[int, float], ...] = ()
+
+
+def run_outcome(run: RunView, metric: Metric) -> RunOutcome:
+    """Which value of ``run`` counts, as wandb's engine takes it.
+
+    A finished run counts with the best finite value it logged by the metric's goal,
+    history and summary together; one that logged none fails. Failed, crashed and
+    killed runs fail (their values are not trusted, as in wandb); running runs are
+    running, so the sampler avoids proposing the same point twice; runs hyperband
+    stopped are pruned with what they logged, in order.
+    """
+    if run.state is RunState.RUNNING:
+        return RunOutcome(TrialState.RUNNING)
+    if run.state is RunState.EARLY_TERMINATED:
+        steps = tuple((i, float(v)) for i, v in enumerate(run.history) if _finite(v))
+        return RunOutcome(TrialState.PRUNED, intermediate=steps)
+    if run.state is not RunState.FINISHED:
+        return RunOutcome(TrialState.FAIL)
+    seen = [float(v) for v in (*run.history, run.summary) if v is not None and _finite(v)]
+    if not seen:
+        return RunOutcome(TrialState.FAIL)
+    best = max(seen) if metric.goal is Goal.MAXIMIZE else min(seen)
+    return RunOutcome(TrialState.COMPLETE, value=best)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def torch_available() -> bool:
+    """Whether PyTorch can be imported (Optuna's GPSampler needs it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:
+    """The sampler for ``config`` (``"tpe"`` or ``"gp"``) and a sentence saying why.
+
+    ``localsweep: {sampler: tpe|gp}`` forces the choice. ``auto`` takes GP only where
+    it did better in benchmarks/quality.py: PyTorch installed, no early termination (GP
+    learns nothing from pruned runs), at most ``GP_MAX_DIMENSIONS`` dimensions, no more
+    categorical than numeric ones, and a ``run_cap`` of at most ``GP_MAX_RUNS`` (its
+    cost grows with the cube of the runs). Otherwise TPE.
+    """
+    forced = config.options.sampler
+    if forced not in SAMPLERS:
+        raise ConfigError(
+            [Violation("localsweep.sampler", f"must be one of auto, tpe, gp, got {forced!r}")]
+        )
+    if forced == "tpe":
+        return "tpe", "TPE, as the config asks (localsweep.sampler: tpe)"
+    if forced == "gp":
+        if not torch_available():
+            raise ConfigError(
+                [
+                    Violation(
+                        "localsweep.sampler",
+                        "gp needs PyTorch, which is not installed: `pip install torch`, "
+                        "or write `sampler: tpe` or `sampler: auto`",
+                    )
+                ]
+            )
+        return "gp", "GP, as the config asks (localsweep.sampler: gp)"
+    n_dims = len(space.dimensions)
+    n_cat = sum(d.is_categorical for d in space.dimensions)
+    if not torch_available():
+        return "tpe", "TPE: PyTorch is not installed, which Optuna's GP sampler needs"
+    if config.early_terminate is not None:
+        return "tpe", "TPE: with early termination, TPE learns from stopped runs and GP cannot"
+    if n_dims > GP_MAX_DIMENSIONS:
+        return "tpe", f"TPE: {n_dims} dimensions, more than GP handles well ({GP_MAX_DIMENSIONS})"
+    if 2 * n_cat > n_dims:
+        return "tpe", f"TPE: {n_cat} of {n_dims} parameters are categorical"
+    if config.run_cap is None or config.run_cap > GP_MAX_RUNS:
+        return "tpe", (
+            f"TPE: run_cap is {config.run_cap}; GP is used with run_cap <= {GP_MAX_RUNS}, "
+            "as its cost grows fast with the number of runs"
+        )
+    return "gp", f"GP: {n_dims} mostly numeric dimensions and run_cap {config.run_cap}"
+
+
+def _make_sampler(name: str, seed: int) -> BaseSampler:
+    with warnings.catch_warnings():
+        # Optuna flags some arguments as experimental; that is for its users, not ours.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "gp":
+            return optuna.samplers.GPSampler(seed=seed)
+        return TPESampler(multivariate=True, constant_liar=True, seed=seed)
+
+
+class _DropStudyCreated(logging.Filter):
+    """Drops Optuna's "A new study created in memory" line.
+
+    Optuna prints it through a handler of its own, so a library user would see it for
+    every sweep an agent opens; the study is an implementation detail here.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("A new study created in memory")
+
+
+def _quiet_study_creation() -> None:
+    logger = logging.getLogger("optuna.storages._in_memory")
+    if not any(isinstance(f, _DropStudyCreated) for f in logger.filters):
+        logger.addFilter(_DropStudyCreated())
+
+
+@dataclass
+class _Entry:
+    """What the cached study holds for one run: its trial id (``None`` when the run's
+    params do not fit the space), what it told the sampler, and a cheap fingerprint
+    that changes whenever the run does."""
+
+    run_id: str
+    trial_id: int | None
+    outcome: RunOutcome
+    fingerprint: tuple[Any, ...]
+
+
+def _fingerprint(run: RunView) -> tuple[Any, ...]:
+    # History only grows, so its length and last value stand for all of it.
+    last = run.history[-1] if run.history else None
+    return (run.state, len(run.history), last, run.summary)
+
+
+class _StudyCache:
+    """An in-memory study mirroring the runs, updated in place as runs arrive and end.
+
+    Trials sit in run order, as a fresh study would hold them. A running run's trial
+    is moved to its final state when the run ends, which is the one change Optuna
+    allows; anything else (a run gone, reordered, or changed after it ended) rebuilds
+    the study. Each proposal leaves a failed trial behind: the samplers skip failed
+    trials, so these change nothing but trial numbers, whose order they keep.
+    """
+
+    def __init__(self, space: SearchSpace, metric: Metric):
+        self._space = space
+        self._metric = metric
+        self._direction = (
+            StudyDirection.MAXIMIZE if metric.goal is Goal.MAXIMIZE else StudyDirection.MINIMIZE
+        )
+        self._study = self._new_study()
+        self._entries: list[_Entry] = []
+
+    def _new_study(self) -> optuna.Study:
+        _quiet_study_creation()
+        storage = optuna.storages.InMemoryStorage()
+        storage.create_new_study([self._direction], _STUDY_NAME)
+        return optuna.Study(study_name=_STUDY_NAME, storage=storage)
+
+    @property
+    def study(self) -> optuna.Study:
+        return self._study
+
+    def sync(self, runs: Sequence[RunView]) -> None:
+        """Bring the study in line with ``runs`` (all runs of the sweep, in creation order)."""
+        if len(runs) < len(self._entries) or not self._update_known(runs):
+            log.debug("rebuilding the bayes study from %d runs", len(runs))
+            self._study = self._new_study()
+            self._entries = []
+        new = runs[len(self._entries) :]
+        templates = [self._template(r) for r in new]
+        first = len(self._study.get_trials(deepcopy=False))
+        self._study.add_trials(t for t in templates if t is not None)
+        added = iter(self._study.get_trials(deepcopy=False)[first:])
+        for run, template in zip(new, templates, strict=True):
+            trial_id = next(added)._trial_id if template is not None else None
+            self._entries.append(
+                _Entry(run.id, trial_id, run_outcome(run, self._metric), _fingerprint(run))
+            )
+
+    def _update_known(self, runs: Sequence[RunView]) -> bool:
+        """Update the trials of runs already in the study; ``False`` if that cannot be done."""
+        storage = self._study._storage
+        for entry, run in zip(self._entries, runs, strict=False):
+            if entry.run_id != run.id:
+                return False
+            fp = _fingerprint(run)
+            if fp == entry.fingerprint:
+                continue
+            outcome = run_outcome(run, self._metric)
+            if outcome == entry.outcome:
+                entry.fingerprint = fp
+                continue
+            if entry.outcome.state is not TrialState.RUNNING:
+                return False
+            if entry.trial_id is not None and outcome.state is not TrialState.RUNNING:
+                for step, value in outcome.intermediate:
+                    storage.set_trial_intermediate_value(entry.trial_id, step, value)
+                values = [outcome.value] if outcome.value is not None else None
+                storage.set_trial_state_values(entry.trial_id, outcome.state, values)
+            entry.outcome = outcome
+            entry.fingerprint = fp
+        return True
+
+    def _template(self, run: RunView) -> FrozenTrial | None:
+        params = self._space.encode(run.params)
+        if params is None:
+            log.debug("run %s: params outside the search space, not used by bayes", run.id)
+            return None
+        outcome = run_outcome(run, self._metric)
+        dists = {name: self._space.distributions[name] for name in params}
+        return create_trial(
+            state=outcome.state,
+            value=outcome.value,
+            params=params,
+            distributions=dists,
+            intermediate_values=dict(outcome.intermediate) or None,
+        )
+
+
+class BayesSearch(Search):
+    """``method: bayes``: Optuna's TPE (or GP) sampler over the runs so far.
+
+    >>> from localsweep.config import parse_config
+    >>> cfg = parse_config({"method": "bayes", "metric": {"name": "loss"},
+    ...                     "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    >>> search = BayesSearch(cfg)
+    >>> p = search.propose([], random.Random(0))
+    >>> 0.0 <= p.params[("x",)] <= 1.0
+    True
+
+    ``sampler_name`` is ``"tpe"`` or ``"gp"``; ``reason`` says why, for the agent's log.
+    Raises :class:`~localsweep.errors.ConfigError` when the config has no metric, no
+    searchable parameter, or asks for a sampler that cannot run here.
+    """
+
+    def __init__(self, config: SweepConfig):
+        super().__init__(config)
+        violations = []
+        if config.metric is None:
+            violations.append(
+                Violation(
+                    "metric",
+                    "method: bayes needs a metric to optimize; add "
+                    "`metric: {name: <logged key>, goal: minimize}` (or maximize)",
+                )
+            )
+        space = SearchSpace.from_config(config)
+        if not space.dimensions:
+            violations.append(
+                Violation(
+                    "parameters",
+                    "method: bayes needs at least one parameter that is not a constant",
+                )
+            )
+        if violations:
+            raise ConfigError(violations)
+        assert config.metric is not None
+        self._space = space
+        self.sampler_name, self.reason = choose_sampler(config, space)
+        self._cache = _StudyCache(space, config.metric)
+
+    @property
+    def space(self) -> SearchSpace:
+        """How the config's parameters map onto Optuna distributions."""
+        return self._space
+
+    def propose(self, runs: Sequence[RunView], rng: random.Random) -> Proposal:
+        """The next point: Optuna's sampler asked against all ``runs``, seeded from ``rng``."""
+        seed = rng.getrandbits(32)
+        self._cache.sync(runs)
+        study = self._cache.study
+        # A fresh sampler each time: samplers carry state between calls (GP warm
+        # starts), and the answer must not depend on which calls this object saw.
+        study.sampler = _make_sampler(self.sampler_name, seed)
+        trial = study.ask(self._space.distributions)
+        chosen = dict(trial.params)
+        # The asked trial is only a question; failing it keeps it out of every later model.
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        params = self._space.decode(chosen)
+        return Proposal(params=params, info={"sampler": self.sampler_name, "seed": seed})
