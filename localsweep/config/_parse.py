@@ -1,7 +1,12 @@
 """Parse and validate a wandb sweep config into a :class:`SweepConfig`.
 
-First version: method, metric, parameters (values/value/min-max inference, nested
-blocks). The full schema checks follow.
+The rules are wandb's: its sweep schema (``sweeps/config/schema.json``), the checks
+its engine adds (min < max, probabilities), and the check its client adds before
+upload (top-level min/max of mixed int and float are ambiguous). Where localsweep
+is stricter or more lenient, ``docs/config.md`` says so.
+
+Every violation is collected before anything is raised, so a user fixes a config in
+one round.
 """
 
 from __future__ import annotations
@@ -13,70 +18,418 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
-from localsweep.config._types import Distribution, Goal, Method, Metric, Parameter, SweepConfig
+from localsweep.config._checks import Checker, plain, show
+from localsweep.config._param_spec import check_grid, parse_parameters
+from localsweep.config._types import Goal, Hyperband, Method, Metric, Options, SweepConfig
 from localsweep.errors import ConfigError, Violation
 
 __all__ = ["load_config", "parse_config"]
 
 log = logging.getLogger(__name__)
 
+#: The extension key for localsweep's own options; wandb's schema has no such key.
+EXTENSION_KEY = "localsweep"
+
+#: wandb's top-level keys (its schema forbids any other) plus our extension key.
+TOP_LEVEL_KEYS = (
+    "method",
+    "metric",
+    "parameters",
+    "early_terminate",
+    "run_cap",
+    "program",
+    "command",
+    "name",
+    "description",
+    "project",
+    "entity",
+    "job",
+    "image_uri",
+    "apiVersion",
+    "kind",
+    "controller",
+    "scheduler",
+    "metrics",
+    EXTENSION_KEY,
+)
+_STRING_KEYS = (
+    "program",
+    "name",
+    "description",
+    "project",
+    "entity",
+    "job",
+    "image_uri",
+    "apiVersion",
+)
+_METHODS = ("grid", "random", "bayes")
+_IMPUTE = ("latest", "best", "worst")
+_SAMPLERS = ("auto", "tpe", "gp")
+_HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConfig:
-    """Read a sweep config from a YAML or JSON file, or parse a mapping directly."""
+    """Read a sweep config from a YAML or JSON file, or parse a mapping directly.
+
+    A file named ``*.json`` is read as JSON, anything else as YAML (which also reads
+    JSON). Raises :class:`~localsweep.errors.ConfigError` if the file cannot be read or
+    parsed, or the config is invalid.
+
+    >>> load_config({"method": "grid", "parameters": {"lr": {"values": [0.1]}}}).method
+    <Method.GRID: 'grid'>
+    """
     if isinstance(source, Mapping):
         return parse_config(source)
     path = Path(source)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([Violation("", f"cannot read {path}: {exc}")]) from exc
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [Violation("", f"cannot read sweep config {str(path)!r}: {exc}")]
+        ) from exc
     try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError([Violation("", f"cannot parse {path}: {exc}")]) from exc
-    if not isinstance(raw, Mapping):
-        raise ConfigError([Violation("", f"{path} does not hold a mapping")])
-    return parse_config(raw)
+        raise ConfigError([Violation("", f"cannot parse {str(path)!r}: {exc}")]) from exc
+    if data is None:
+        raise ConfigError([Violation("", f"{str(path)!r} is empty")])
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            [Violation("", f"{str(path)!r} must hold a mapping of config keys, not {show(data)}")]
+        )
+    log.debug("loaded sweep config from %s", path)
+    return parse_config(data)
 
 
 def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
-    """Validate ``raw`` as wandb would and return the typed config."""
-    violations: list[Violation] = []
-    method_raw = raw.get("method")
-    try:
-        method = Method(method_raw)
-    except ValueError:
-        violations.append(Violation("method", "must be one of grid, random, bayes"))
-        method = Method.RANDOM
-    metric = None
-    if isinstance(raw.get("metric"), Mapping):
-        m = raw["metric"]
-        metric = Metric(name=str(m.get("name")), goal=Goal(m.get("goal", "minimize")))
-    params: list[Parameter] = []
-    _walk(raw.get("parameters") or {}, (), params, violations)
-    if violations:
-        raise ConfigError(violations)
-    return SweepConfig(method=method, parameters=tuple(params), metric=metric, raw=dict(raw))
+    """Validate ``raw`` as wandb would and return the typed config.
+
+    Raises :class:`~localsweep.errors.ConfigError` listing every violation found.
+
+    >>> cfg = parse_config({"method": "random", "parameters": {"lr": {"min": 0.001, "max": 0.1}}})
+    >>> cfg.parameters[0].distribution.value
+    'uniform'
+    """
+    check = Checker()
+    if not isinstance(raw, Mapping):
+        raise ConfigError([Violation("", f"a sweep config must be a mapping, not {show(raw)}")])
+    data: dict[str, Any] = plain(raw)
+    for key in data:
+        if not isinstance(key, str):
+            check.error(str(key), "config keys must be strings")
+    wrapped = _check_top_level_keys(data, check)
+
+    method = _method(data, check, wrapped)
+    params = []
+    if "parameters" in data:
+        params = parse_parameters(data["parameters"], "parameters", (), check)
+    elif not wrapped:
+        check.error(
+            "parameters", "is required: list the parameters to sweep over under `parameters:`"
+        )
+    metric = _metric(data, check)
+    early = _early_terminate(data, check)
+    run_cap = None
+    if "run_cap" in data:
+        run_cap = check.integer(data, "run_cap", "run_cap")
+        if run_cap is not None and run_cap <= 0:
+            check.error("run_cap", f"must be at least 1, not {run_cap!r}")
+    strings = {k: check.string(data, k, k) for k in _STRING_KEYS if k in data}
+    command = _command(data, check)
+    if "kind" in data:
+        check.choice(data, "kind", "kind", ["sweep"])
+    _controller(data, check)
+    _scheduler(data, check)
+    if "metrics" in data:
+        check.error(
+            "metrics",
+            "multi-objective `metrics:` needs `method: custom` and a custom scheduler, which "
+            "localsweep does not support; optimize one metric with `metric:`",
+        )
+    options = _options(data, check)
+    for key in ("job", "image_uri"):
+        if key in data:
+            check.warn(key, "localsweep runs `program` or `command` itself; this key is ignored")
+
+    if method is Method.GRID:
+        check_grid(params, check)
+    if method is Method.BAYES:
+        if metric is None and "metric" not in data:
+            check.error("metric", "`method: bayes` needs a `metric:` with the `name` to optimize")
+        if params and all(p.is_constant for p in params):
+            check.error(
+                "parameters", "`method: bayes` needs at least one parameter that is not a constant"
+            )
+    if "early_terminate" in data and metric is None and "metric" not in data:
+        check.error("metric", "`early_terminate` needs a `metric:` to compare runs by")
+
+    if check.violations:
+        raise ConfigError(check.violations)
+    assert method is not None  # a missing or bad method is a violation
+    for warning in check.warnings:
+        log.info("sweep config: %s", warning)
+    return SweepConfig(
+        method=method,
+        parameters=tuple(params),
+        metric=metric,
+        early_terminate=early,
+        run_cap=run_cap,
+        program=strings.get("program"),
+        command=command,
+        name=strings.get("name"),
+        description=strings.get("description"),
+        project=strings.get("project"),
+        entity=strings.get("entity"),
+        options=options,
+        raw=data,
+        warnings=tuple(check.warnings),
+    )
 
 
-def _walk(block: Mapping[str, Any], prefix: tuple[str, ...], out: list[Parameter],
-          violations: list[Violation]) -> None:
-    for name in sorted(block):
-        spec = block[name]
-        path = (*prefix, name)
-        if "parameters" in spec:
-            _walk(spec["parameters"], path, out, violations)
-        elif "values" in spec:
-            out.append(Parameter(path, Distribution.CATEGORICAL, values=tuple(spec["values"])))
-        elif "value" in spec:
-            out.append(Parameter(path, Distribution.CONSTANT, value=spec["value"]))
-        elif "min" in spec and "max" in spec:
-            lo, hi = spec["min"], spec["max"]
-            if isinstance(lo, int) and isinstance(hi, int):
-                out.append(Parameter(path, Distribution.INT_UNIFORM, min=lo, max=hi))
-            else:
-                out.append(Parameter(path, Distribution.UNIFORM, min=float(lo), max=float(hi)))
+def _check_top_level_keys(data: dict[str, Any], check: Checker) -> bool:
+    """Flag keys wandb's schema does not know; return whether the config is wrapped in one."""
+    wrapped = False
+    unknown = [k for k in data if isinstance(k, str) and k not in TOP_LEVEL_KEYS]
+    for key in unknown:
+        inner = data[key]
+        if isinstance(inner, Mapping) and ("method" in inner or "parameters" in inner):
+            wrapped = True
+            check.error(
+                key,
+                f"the sweep config is wrapped in `{key}:`; remove that key and put its "
+                "contents (method, metric, parameters, ...) at the top level",
+            )
+    if unknown and not wrapped:
+        check.unknown_keys({k: None for k in unknown}, "", TOP_LEVEL_KEYS, "a sweep config")
+    elif wrapped:
+        others = [k for k in unknown if not _is_wrapper(data[k])]
+        check.unknown_keys({k: None for k in others}, "", TOP_LEVEL_KEYS, "a sweep config")
+    return wrapped
+
+
+def _is_wrapper(value: Any) -> bool:
+    return isinstance(value, Mapping) and ("method" in value or "parameters" in value)
+
+
+def _method(data: dict[str, Any], check: Checker, wrapped: bool) -> Method | None:
+    if "method" not in data:
+        if not wrapped:
+            check.error("method", "is required: write `method: grid`, `random` or `bayes`")
+        return None
+    value = data["method"]
+    if value == "custom":
+        check.error(
+            "method",
+            "`method: custom` needs a custom wandb scheduler, which is not supported by "
+            "localsweep; use grid, random or bayes",
+        )
+        return None
+    name = check.choice(data, "method", "method", _METHODS)
+    return Method(name) if name is not None else None
+
+
+def _metric(data: dict[str, Any], check: Checker) -> Metric | None:
+    if "metric" not in data:
+        return None
+    node = check.mapping(data["metric"], "metric", "with `name:` and optionally `goal:`")
+    if node is None:
+        return None
+    before = len(check.violations)
+    allowed = ("name", "goal", "target", "impute", "impute_while_running")
+    check.unknown_keys(node, "metric", allowed, "`metric`")
+    name = None
+    if "name" not in node:
+        check.error("metric.name", "is required: the name of the metric your runs log")
+    else:
+        name = check.string(node, "name", "metric.name")
+    goal = (
+        check.choice(node, "goal", "metric.goal", [g.value for g in Goal])
+        if "goal" in node
+        else "minimize"
+    )
+    target = check.number(node, "target", "metric.target") if "target" in node else None
+    impute = check.choice(node, "impute", "metric.impute", _IMPUTE) if "impute" in node else "worst"
+    while_running: str | None = "false"
+    if "impute_while_running" in node:
+        if node["impute_while_running"] is False:
+            # YAML reads an unquoted false as a boolean; wandb's schema wants the string.
+            check.warn(
+                "metric.impute_while_running",
+                "read `false` as the string 'false' (wandb's schema wants it quoted)",
+            )
+            node["impute_while_running"] = "false"
+        while_running = check.choice(
+            node, "impute_while_running", "metric.impute_while_running", (*_IMPUTE, "false")
+        )
+    if len(check.violations) > before or name is None:
+        return None
+    assert goal is not None and impute is not None and while_running is not None
+    return Metric(
+        name=name,
+        goal=Goal(goal),
+        target=target,
+        impute=impute,
+        impute_while_running=while_running,
+    )
+
+
+def _early_terminate(data: dict[str, Any], check: Checker) -> Hyperband | None:
+    if "early_terminate" not in data:
+        return None
+    where = "early_terminate"
+    node = check.mapping(data[where], where, "with `type: hyperband` and `min_iter:`")
+    if node is None:
+        return None
+    before = len(check.violations)
+    check.unknown_keys(node, where, _HYPERBAND_KEYS, "`early_terminate`")
+    if "type" not in node:
+        check.error(f"{where}.type", "is required: write `type: hyperband`")
+    else:
+        check.choice(node, "type", f"{where}.type", ["hyperband"])
+    min_iter = max_iter = s = None
+    if "min_iter" in node:
+        min_iter = check.integer(node, "min_iter", f"{where}.min_iter")
+        if min_iter is not None and min_iter < 1:
+            check.error(f"{where}.min_iter", f"must be at least 1, not {min_iter!r}")
+    if "max_iter" in node:
+        max_iter = check.integer(node, "max_iter", f"{where}.max_iter")
+    if "s" in node:
+        # wandb's schema allows any number, but its engine loops ``range(s)``.
+        s = check.integer(node, "s", f"{where}.s")
+    eta: float = 3.0
+    if "eta" in node:
+        read = check.number(node, "eta", f"{where}.eta")
+        if read is not None and read <= 1:
+            check.error(
+                f"{where}.eta",
+                f"must be greater than 1 (each band keeps the best 1/eta of runs), not {read!r}; "
+                "the default is 3",
+            )
+        elif read is not None:
+            eta = read
+    strict = True
+    if "strict" in node:
+        if isinstance(node["strict"], bool):
+            strict = node["strict"]
         else:
-            violations.append(Violation("parameters." + ".".join(path), "cannot infer"))
+            check.error(f"{where}.strict", f"must be true or false, not {show(node['strict'])}")
+    has_max = "max_iter" in node
+    if has_max and "s" not in node:
+        check.error(
+            f"{where}.s",
+            "is required with `max_iter` (the number of bands below max_iter); or drop "
+            "`max_iter` and give `min_iter` (the first band)",
+        )
+    elif not has_max and "min_iter" not in node:
+        check.error(
+            where,
+            "hyperband needs `min_iter` (the first band), or `max_iter` together with `s`",
+        )
+    if len(check.violations) > before:
+        return None
+    if max_iter is not None and s is not None and not _bands_from_max_iter(max_iter, s, eta):
+        check.error(
+            where,
+            f"max_iter {max_iter}, s {s} and eta {eta!r} leave no band (max_iter / eta is below 1 "
+            "or s is below 1); raise max_iter or s",
+        )
+        return None
+    return Hyperband(min_iter=min_iter, max_iter=max_iter, s=s, eta=eta, strict=strict)
+
+
+def _bands_from_max_iter(max_iter: int, s: int, eta: float) -> list[int]:
+    bands: list[int] = []
+    band: float = max_iter
+    for _ in range(s):
+        band /= eta
+        if band < 1:
+            break
+        bands.append(int(band))
+    return bands
+
+
+def _command(data: dict[str, Any], check: Checker) -> tuple[str, ...] | None:
+    if "command" not in data:
+        return None
+    value = data["command"]
+    if not isinstance(value, list):
+        check.error("command", f"must be a list of strings, one per argument, not {show(value)}")
+        return None
+    ok = True
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            ok = False
+            check.error(
+                f"command[{i}]",
+                f'must be a string, not {show(item)}; put it in quotes (e.g. "{item}")',
+            )
+    if not ok:
+        return None
+    # wandb falls back to its default command for an empty list.
+    return tuple(value) or None
+
+
+def _controller(data: dict[str, Any], check: Checker) -> None:
+    if "controller" not in data:
+        return
+    node = check.mapping(data["controller"], "controller", "such as `type: local`")
+    if node is None:
+        return
+    if "type" not in node:
+        check.error("controller.type", "is required: write `type: local` or `type: cloud`")
+    else:
+        check.choice(node, "type", "controller.type", ["local", "cloud"])
+
+
+def _scheduler(data: dict[str, Any], check: Checker) -> None:
+    if "scheduler" not in data:
+        return
+    node = check.mapping(data["scheduler"], "scheduler", "such as `engine: wandb`")
+    if node is None:
+        return
+    check.unknown_keys(
+        node, "scheduler", ("engine", "source", "optimizer", "search_space"), "`scheduler`"
+    )
+    if "engine" not in node:
+        check.error("scheduler.engine", "is required")
+    elif check.choice(node, "engine", "scheduler.engine", ["optuna", "ax", "wandb"]) not in (
+        None,
+        "wandb",
+    ):
+        check.error(
+            "scheduler.engine",
+            f"custom schedulers (`engine: {node['engine']}`) are not supported by localsweep; "
+            "remove `scheduler:` and use `method: grid`, `random` or `bayes`",
+        )
+    for key in ("source", "optimizer", "search_space"):
+        if key in node:
+            check.error(
+                f"scheduler.{key}",
+                "custom scheduler code is not supported by localsweep; remove this key",
+            )
+    if "early_terminate" in data:
+        check.error("scheduler", "cannot be used together with `early_terminate` (wandb's rule)")
+    controller = data.get("controller")
+    if isinstance(controller, Mapping) and controller.get("type") == "local":
+        check.error(
+            "scheduler", "cannot be used together with `controller: {type: local}` (wandb's rule)"
+        )
+
+
+def _options(data: dict[str, Any], check: Checker) -> Options:
+    if EXTENSION_KEY not in data:
+        return Options()
+    where = EXTENSION_KEY
+    node = check.mapping(data[where], where, "localsweep's own options: `seed`, `sampler`")
+    if node is None:
+        return Options()
+    check.unknown_keys(node, where, ("seed", "sampler"), f"`{where}`")
+    seed = None
+    if "seed" in node and node["seed"] is not None:
+        seed = check.integer(node, "seed", f"{where}.seed")
+    sampler = "auto"
+    if "sampler" in node:
+        sampler = check.choice(node, "sampler", f"{where}.sampler", _SAMPLERS) or "auto"
+    return Options(seed=seed, sampler=sampler)

@@ -1,0 +1,180 @@
+"""The bookkeeping shared by the config parsers: violations, warnings and typed reads.
+
+Every reader records what is wrong and carries on, so that one pass over a config
+reports every problem at once. Readers return ``None`` (or the given default) for a
+field they rejected, and the caller keeps going with what it has.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from localsweep.errors import Violation
+
+__all__ = ["Checker", "is_number", "number_from_string", "plain", "show", "suggest", "yaml_float"]
+
+# A whole string that is a decimal number. YAML 1.1 (PyYAML) reads ``1e-5`` and
+# ``1.0e5`` as strings because its float syntax needs a dot and a signed exponent.
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_INT_RE = re.compile(r"[-+]?\d+")
+
+
+def is_number(value: Any) -> bool:
+    """Whether JSON schema calls ``value`` a number: an int or float, never a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def plain(value: Any) -> Any:
+    """A deep copy made of plain dicts and lists, so the parsed ``raw`` shares nothing."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A short ``repr`` for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def number_from_string(text: str) -> int | float | None:
+    """The number a string spells, if it spells one in full."""
+    stripped = text.strip()
+    if _INT_RE.fullmatch(stripped):
+        return int(stripped)
+    if _NUMBER_RE.fullmatch(stripped):
+        return float(stripped)
+    return None
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean `x`?)`` for the closest choice, or an empty string."""
+    options = list(choices)
+    lowered = {c.lower(): c for c in options}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    if not close:
+        # Prefixes such as ``min`` for ``minimize`` are too short for difflib's ratio.
+        close = [c for c in lowered if word and c.startswith(word.lower())][:1]
+    return f" (did you mean `{lowered[close[0]]}`?)" if close else ""
+
+
+class Checker:
+    """Collects violations and warnings while reading one config."""
+
+    def __init__(self) -> None:
+        self.violations: list[Violation] = []
+        self.warnings: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.violations.append(Violation(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{path}: {message}" if path else message)
+
+    def number(
+        self,
+        node: Any,
+        key: Any,
+        path: str,
+        *,
+        integer: bool = False,
+        finite: bool = True,
+    ) -> int | float | None:
+        """Read ``node[key]`` as a number, accepting (with a warning) one written as a string.
+
+        A converted string is written back into ``node`` so that ``raw`` holds the number.
+        With ``integer``, a float with no fractional part is accepted as JSON schema
+        does and returned as an ``int``.
+        """
+        value = node[key]
+        if isinstance(value, str):
+            converted = number_from_string(value)
+            if converted is not None:
+                self.warn(
+                    path,
+                    f"{value!r} is a string (YAML 1.1 reads exponents without a dot and a "
+                    f"signed exponent as text); using the number {converted!r}. Write it as "
+                    f"{yaml_float(converted)} to make it a number in YAML.",
+                )
+                node[key] = value = converted
+        if not is_number(value):
+            kind = "a whole number" if integer else "a number"
+            self.error(path, f"must be {kind}, not {show(value)}")
+            return None
+        if finite and not math.isfinite(value):
+            self.error(path, f"must be a finite number, not {show(value)}")
+            return None
+        if integer and isinstance(value, float):
+            if not value.is_integer():
+                self.error(path, f"must be a whole number, not {show(value)}")
+                return None
+            value = int(value)
+            node[key] = value
+        return value
+
+    def integer(self, node: Any, key: Any, path: str) -> int | None:
+        """Read ``node[key]`` as a whole number (``5.0`` counts, as in JSON schema)."""
+        value = self.number(node, key, path, integer=True)
+        return None if value is None else int(value)
+
+    def string(self, node: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = node[key]
+        if not isinstance(value, str):
+            self.error(path, f"must be a string, not {show(value)}; put it in quotes")
+            return None
+        return value
+
+    def choice(
+        self, node: Mapping[str, Any], key: str, path: str, choices: Iterable[str]
+    ) -> str | None:
+        options = list(choices)
+        value = node[key]
+        if isinstance(value, str) and value in options:
+            return value
+        listed = ", ".join(options)
+        hint = suggest(value, options) if isinstance(value, str) else ""
+        self.error(path, f"must be one of {listed}, not {show(value)}{hint}")
+        return None
+
+    def mapping(self, value: Any, path: str, what: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.error(path, f"must be a mapping ({what}), not {show(value)}")
+            return None
+        bad = [k for k in value if not isinstance(k, str)]
+        for k in bad:
+            self.error(f"{path}.{k}" if path else str(k), "keys must be strings")
+        return value
+
+    def unknown_keys(
+        self, node: Mapping[str, Any], path: str, allowed: Iterable[str], where: str
+    ) -> None:
+        known = list(allowed)
+        for key in node:
+            if isinstance(key, str) and key not in known:
+                hint = suggest(key, known)
+                listed = ", ".join(known)
+                self.error(
+                    f"{path}.{key}" if path else key,
+                    f"unknown key in {where}{hint}; allowed keys: {listed}",
+                )
+
+
+def yaml_float(value: int | float) -> str:
+    """How to write ``value`` so that YAML 1.1 reads a float."""
+    if isinstance(value, int):
+        return str(value)
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        if exponent[0] not in "+-":
+            exponent = "+" + exponent
+        return f"{mantissa}e{exponent}"
+    return text
