@@ -292,6 +292,18 @@ def handmade_cases() -> list[dict[str, Any]]:
             ],
         ),
     ]
+    # The threshold's index is int((1/eta) * n), which is not always int(n/eta):
+    # (1/1.1)*33 is 30.0 but 33/1.1 is 29.999..., and the other way round for 1.3 and 39.
+    # A probe valued 30 among runs valued 0..n-1: it ties the threshold with one index
+    # and loses with the other.
+    for eta, n in ((1.1, 33), (1.3, 39)):
+        runs = [(f"p{i:02d}", "finished", [i]) for i in range(n) if i != 30]
+        runs.append(("probe", "running", [30]))
+        cases.append(
+            case(
+                f"threshold-index-rounding-eta-{eta}", {"min_iter": 1, "eta": eta}, "minimize", runs
+            )
+        )
     return cases
 
 
