@@ -94,7 +94,9 @@ class Checker:
         """
         value = node[key]
         if isinstance(value, str):
-            converted = number_from_string(value)
+            # Only exponent forms are YAML 1.1's doing; a quoted "10" was quoted on purpose
+            # and wandb rejects it, so it stays an error.
+            converted = number_from_string(value) if "e" in value.lower() else None
             if converted is not None:
                 self.warn(
                     path,
@@ -105,7 +107,12 @@ class Checker:
                 node[key] = value = converted
         if not is_number(value):
             kind = "a whole number" if integer else "a number"
-            self.error(path, f"must be {kind}, not {show(value)}")
+            unquote = (
+                "; remove the quotes"
+                if isinstance(value, str) and number_from_string(value) is not None
+                else ""
+            )
+            self.error(path, f"must be {kind}, not {show(value)}{unquote}")
             return None
         if finite and not math.isfinite(value):
             self.error(path, f"must be a finite number, not {show(value)}")
