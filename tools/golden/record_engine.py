@@ -573,6 +573,11 @@ def cfg(parameters: Any = None, method: Any = "random", **extra: Any) -> dict[st
     return out
 
 
+def et(early_terminate: Any, **extra: Any) -> dict[str, Any]:
+    """A config with ``early_terminate`` and the metric it needs."""
+    return cfg(metric={"name": "loss"}, early_terminate=early_terminate, **extra)
+
+
 def p(**spec: Any) -> dict[str, Any]:
     """A config with the single parameter ``lr`` defined by ``spec``."""
     return cfg({"lr": spec})
@@ -668,6 +673,7 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("metric_bad_impute", cfg(metric={"name": "loss", "impute": "zero"})),
     ("metric_target_string", cfg(metric={"name": "loss", "target": "0.1"})),
     ("metric_not_a_dict", cfg(metric="loss")),
+    ("metric_impute_while_running_bool", cfg(metric={"name": "l", "impute_while_running": False})),
     ("metric_name_not_string", cfg(metric={"name": 3})),
     # top level
     ("unknown_top_level_key", cfg(epochs=3)),
@@ -679,6 +685,7 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("method_grid", cfg(method="grid")),
     ("method_bayes", cfg(method="bayes", metric={"name": "loss"})),
     ("method_bayes_no_metric", cfg(method="bayes")),
+    ("bayes_only_constants", cfg({"a": {"value": 1}}, method="bayes", metric={"name": "loss"})),
     ("grid_with_uniform", cfg({"lr": {"min": 0.1, "max": 0.5}}, method="grid")),
     (
         "grid_with_probabilities",
@@ -699,30 +706,35 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("program_not_string", cfg(program=["train.py"])),
     ("command_list", cfg(command=["${env}", "${interpreter}", "${program}", "${args}"])),
     ("command_not_list", cfg(command="python train.py")),
+    ("command_non_string_item", cfg(command=["python", "train.py", 3])),
+    ("command_empty", cfg(command=[])),
     ("name_not_string", cfg(name=3)),
     ("job_and_image_uri", cfg(job="j", image_uri="u")),
     # early_terminate
-    ("et_min_iter_only", cfg(early_terminate={"type": "hyperband", "min_iter": 3})),
-    ("et_max_iter_s", cfg(early_terminate={"type": "hyperband", "max_iter": 27, "s": 2})),
-    ("et_max_iter_without_s", cfg(early_terminate={"type": "hyperband", "max_iter": 27})),
+    ("et_min_iter_only", et({"type": "hyperband", "min_iter": 3})),
+    ("et_max_iter_s", et({"type": "hyperband", "max_iter": 27, "s": 2})),
+    ("et_max_iter_without_s", et({"type": "hyperband", "max_iter": 27})),
     (
         "et_max_iter_min_iter_without_s",
-        cfg(early_terminate={"type": "hyperband", "max_iter": 27, "min_iter": 3}),
+        et({"type": "hyperband", "max_iter": 27, "min_iter": 3}),
     ),
-    ("et_eta_1", cfg(early_terminate={"type": "hyperband", "min_iter": 3, "eta": 1})),
-    ("et_eta_half", cfg(early_terminate={"type": "hyperband", "min_iter": 3, "eta": 0.5})),
-    ("et_eta_float", cfg(early_terminate={"type": "hyperband", "min_iter": 3, "eta": 2.5})),
-    ("et_unknown_key", cfg(early_terminate={"type": "hyperband", "min_iter": 3, "foo": 1})),
-    ("et_strict_false", cfg(early_terminate={"type": "hyperband", "min_iter": 3, "strict": False})),
+    ("et_eta_1", et({"type": "hyperband", "min_iter": 3, "eta": 1})),
+    ("et_eta_half", et({"type": "hyperband", "min_iter": 3, "eta": 0.5})),
+    ("et_eta_float", et({"type": "hyperband", "min_iter": 3, "eta": 2.5})),
+    ("et_unknown_key", et({"type": "hyperband", "min_iter": 3, "foo": 1})),
+    ("et_strict_false", et({"type": "hyperband", "min_iter": 3, "strict": False})),
     (
         "et_strict_not_bool",
-        cfg(early_terminate={"type": "hyperband", "min_iter": 3, "strict": "yes"}),
+        et({"type": "hyperband", "min_iter": 3, "strict": "yes"}),
     ),
-    ("et_missing_type", cfg(early_terminate={"min_iter": 3})),
-    ("et_bad_type", cfg(early_terminate={"type": "median", "min_iter": 3})),
-    ("et_min_iter_zero", cfg(early_terminate={"type": "hyperband", "min_iter": 0})),
-    ("et_min_iter_float", cfg(early_terminate={"type": "hyperband", "min_iter": 2.5})),
-    ("et_no_bounds", cfg(early_terminate={"type": "hyperband"})),
+    ("et_missing_type", et({"min_iter": 3})),
+    ("et_bad_type", et({"type": "median", "min_iter": 3})),
+    ("et_min_iter_zero", et({"type": "hyperband", "min_iter": 0})),
+    ("et_min_iter_float", et({"type": "hyperband", "min_iter": 2.5})),
+    ("et_no_bounds", et({"type": "hyperband"})),
+    ("et_s_float", et({"type": "hyperband", "max_iter": 27, "s": 2.5})),
+    ("et_no_band", et({"type": "hyperband", "max_iter": 2, "s": 1})),
+    ("et_without_metric", cfg(early_terminate={"type": "hyperband", "min_iter": 3})),
     # parameter names
     ("name_starts_with_digit", cfg({"1lr": {"values": [1]}})),
     ("name_with_space", cfg({"my lr": {"values": [1]}})),
