@@ -1,1 +1,8 @@
-"""agent."""
+"""Agents: claim a run, execute it (in-process or in a subprocess), record it, finish it."""
+
+from __future__ import annotations
+
+from localsweep.agent._agent import Agent, AgentReport
+from localsweep.agent._recorder import RunRecorder, RunStopped
+
+__all__ = ["Agent", "AgentReport", "RunRecorder", "RunStopped"]

@@ -84,7 +84,10 @@ def _finite(v: Any) -> bool:
 
 def torch_available() -> bool:
     """Whether PyTorch can be imported (Optuna's GPSampler needs it)."""
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install
+        return False
 
 
 def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:

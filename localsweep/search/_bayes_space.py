@@ -12,6 +12,7 @@ table is in ``docs/bayes.md``.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -196,7 +197,8 @@ def _categorical_dim(p: Parameter, name: str) -> Dimension:
         return i if by_position else values[i]
 
     def decode(c: Any) -> Any:
-        return values[int(c)] if by_position else c
+        # A copy, so that a caller editing its run config cannot edit the sweep config.
+        return copy.deepcopy(values[int(c)]) if by_position else c
 
     return Dimension(p, name, CategoricalDistribution(choices), "categorical", encode, decode)
 

@@ -1,1 +1,26 @@
-"""store."""
+"""The store: SQLAlchemy models and the only code that touches the database.
+
+SQLite by default (``./localsweep.db``), or any SQLAlchemy URL (``db=``, ``--db``,
+``LOCALSWEEP_DB``), PostgreSQL when several machines share a sweep.
+"""
+
+from __future__ import annotations
+
+from localsweep.store._engine import DEFAULT_DB_FILENAME, resolve_url
+from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
+from localsweep.store._store import HistoryRow, Store, grid_size, new_run_id, new_sweep_id
+
+__all__ = [
+    "DEFAULT_DB_FILENAME",
+    "AgentInfo",
+    "Claim",
+    "ClaimOutcome",
+    "HistoryRow",
+    "RunRecord",
+    "Store",
+    "SweepRecord",
+    "grid_size",
+    "new_run_id",
+    "new_sweep_id",
+    "resolve_url",
+]

@@ -48,7 +48,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -322,9 +322,9 @@ class RunFileFollower:
         self._run_id: str | None = None
         self._project: str | None = None
         self._sweep_id: str | None = None
-        self._config: dict[str, Any] = {}
+        self._config = _FoldedDict()
         self._history: list[dict[str, Any]] = []
-        self._summary: dict[str, Any] = {}
+        self._summary = _FoldedDict()
         self._exit_code: int | None = None
         self._finished = False
         self._snapshot: RunFileSummary | None = None
@@ -350,7 +350,7 @@ class RunFileFollower:
         new records arrive, so asking often is cheap; treat its dicts as read-only.
         """
         if self._snapshot is None:
-            config = {k: v for k, v in self._config.items() if k != _WANDB_CONFIG_KEY}
+            config = {k: v for k, v in self._config.value().items() if k != _WANDB_CONFIG_KEY}
             self._snapshot = RunFileSummary(
                 run_id=self._run_id,
                 project=self._project,
@@ -358,7 +358,7 @@ class RunFileFollower:
                 config=copy.deepcopy(config),
                 # Rows are never changed once read, so sharing them is safe.
                 history=list(self._history),
-                summary=copy.deepcopy(self._summary),
+                summary=copy.deepcopy(self._summary.value()),
                 exit_code=self._exit_code,
                 finished=self._finished,
             )
@@ -401,9 +401,9 @@ class RunFileFollower:
             self._history.append(row)
             return row
         if kind == "summary":
-            _fold(self._summary, record.summary.update, record.summary.remove)
+            self._summary.fold(record.summary)
         elif kind == "config":
-            _fold(self._config, record.config.update, record.config.remove)
+            self._config.fold(record.config)
         elif kind == "run":
             run = record.run
             # A run writes more run records when it is renamed or retagged; keep what they set.
@@ -411,9 +411,9 @@ class RunFileFollower:
             self._project = run.project or self._project
             self._sweep_id = run.sweep_id or self._sweep_id
             if run.HasField("config"):
-                _fold(self._config, run.config.update, run.config.remove)
+                self._config.fold(run.config)
             if run.HasField("summary"):
-                _fold(self._summary, run.summary.update, run.summary.remove)
+                self._summary.fold(run.summary)
         elif kind == "exit":
             self._exit_code = record.exit.exit_code
             self._finished = True
@@ -483,12 +483,52 @@ def find_run_file(run_dir: str | os.PathLike[str]) -> Path | None:
     return candidates[0]
 
 
-def _item_path(item: Any) -> Sequence[str]:
+class _FoldedDict:
+    """A dict built from wandb's update and remove items, decoding values only when asked.
+
+    wandb-core writes a summary update for every history row, so a long run has far more
+    updates than keys. Only the last update of each path can show in the result, so
+    updates are kept as raw JSON text keyed by path and decoded when the value is needed.
+    Replaying the last update of each path, in the order of those last updates, gives the
+    same dict as applying every update in turn; removals are rare and applied eagerly.
+    """
+
+    def __init__(self) -> None:
+        self._tree: dict[str, Any] = {}
+        self._pending: dict[tuple[str, ...], str] = {}
+
+    def fold(self, record: Any) -> None:
+        pending = self._pending
+        for item in record.update:
+            path = _item_path(item)
+            # Re-insert so the dict's order stays the order of each path's last update.
+            pending.pop(path, None)
+            pending[path] = item.value_json
+        if len(record.remove):
+            tree = self.value()
+            for item in record.remove:
+                _remove_path(tree, _item_path(item))
+
+    def value(self) -> dict[str, Any]:
+        """The folded dict; the caller must not change it."""
+        if self._pending:
+            paths = list(self._pending)
+            values = _decode_all(list(self._pending.values()))
+            self._pending.clear()
+            for path, value in zip(paths, values, strict=True):
+                _set_path(self._tree, path, value)
+        return self._tree
+
+
+def _item_path(item: Any) -> tuple[str, ...]:
     # wandb-core writes nested_key even for top-level keys; the Python side writes key.
-    return item.nested_key if len(item.nested_key) else (item.key,)
+    nested = item.nested_key
+    return tuple(nested) if len(nested) else (item.key,)
 
 
 def _loads(text: str) -> Any:
+    if not text:
+        return None
     try:
         return json.loads(text)
     except ValueError:
@@ -498,38 +538,45 @@ def _loads(text: str) -> Any:
         return text
 
 
-def _history_value(item: Any) -> Any:
-    typed = item.WhichOneof("value")
+def _decode_all(texts: list[str]) -> list[Any]:
+    """Decode many JSON texts; one parse of a joined array is far cheaper than one per text."""
+    try:
+        values = json.loads("[" + ",".join(texts) + "]")
+    except ValueError:
+        values = None
+    # A text that is not one JSON value (empty, or "1,2") breaks the count or the parse.
+    if not isinstance(values, list) or len(values) != len(texts):
+        values = [_loads(text) for text in texts]
+    return values
+
+
+def _typed_value(item: Any, form: str) -> Any:
     # The typed form, when wandb wrote one, keeps what JSON loses (1.0 is stored as "1").
-    if typed == "number":
-        return item.number
-    if typed == "integer":
-        return item.integer
-    if typed == "boolean":
-        return item.boolean
-    if typed == "text":
-        return item.text
-    if typed == "none":
-        return None
-    if typed == "json":
+    if form == "json":
         return _loads(item.json)
-    return _loads(item.value_json) if item.value_json else None
+    if form == "none":
+        return None
+    return getattr(item, form)
 
 
 def _history_row(history: Any) -> dict[str, Any]:
+    items = history.item
+    values = _decode_all([item.value_json for item in items])
     row: dict[str, Any] = {}
-    for item in history.item:
-        _set_path(row, _item_path(item), _history_value(item))
+    for item, value in zip(items, values, strict=True):
+        form = item.WhichOneof("value")
+        if form is not None:
+            value = _typed_value(item, form)
+        nested = item.nested_key
+        if len(nested) == 1:
+            row[nested[0]] = value
+        elif not nested:
+            row[item.key] = value
+        else:
+            _set_path(row, tuple(nested), value)
     if "_step" not in row and history.HasField("step"):
         row["_step"] = history.step.num
     return row
-
-
-def _fold(target: dict[str, Any], updates: Iterable[Any], removals: Iterable[Any]) -> None:
-    for item in updates:
-        _set_path(target, _item_path(item), _loads(item.value_json))
-    for item in removals:
-        _remove_path(target, _item_path(item))
 
 
 def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:

@@ -1,0 +1,218 @@
+"""Read sweeps and runs back, shaped like ``wandb.Api``'s objects.
+
+>>> import localsweep
+>>> api = localsweep.Api()                      # doctest: +SKIP
+>>> sweep = api.sweep("ls-k3j9x2ab")            # doctest: +SKIP
+>>> sweep.best_run().config                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from localsweep.config import Goal, SweepConfig
+from localsweep.records import RunState
+from localsweep.store import RunRecord, Store, SweepRecord
+
+__all__ = ["Api", "Run", "Sweep"]
+
+
+class Run:
+    """One run of a sweep, as stored. ``state`` is wandb's word for it, or
+    ``early_terminated`` for a run hyperband stopped (at band ``stopped_at_band``)."""
+
+    def __init__(self, store: Store, record: RunRecord):
+        self._store = store
+        self._record = record
+
+    @property
+    def id(self) -> str:
+        """The wandb run id."""
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name or f"run-{self._record.number}"
+
+    @property
+    def number(self) -> int:
+        """The run's place in its sweep (0 for the first run created)."""
+        return self._record.number
+
+    @property
+    def sweep_id(self) -> str:
+        return self._record.sweep_id
+
+    @property
+    def state(self) -> str:
+        return self._record.state.value
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The sweep's parameters for this run, nested as wandb delivered them."""
+        return dict(self._record.config)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self._record.summary)
+
+    @property
+    def metric(self) -> float | None:
+        """The sweep metric's summary value (what W&B sorts a sweep's runs by)."""
+        return self._record.metric
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._record.exit_code
+
+    @property
+    def error(self) -> str | None:
+        """The traceback or message of a failed, crashed or killed run."""
+        return self._record.error
+
+    @property
+    def stopped_at_band(self) -> int | None:
+        """For a run hyperband stopped: the band (count of metric values) it was judged at."""
+        return self._record.stopped_at_band
+
+    @property
+    def created_at(self) -> datetime:
+        return self._record.created_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self._record.finished_at
+
+    @property
+    def dir(self) -> str | None:
+        """The wandb offline run folder, which ``wandb sync`` uploads."""
+        if self._record.dir:
+            return self._record.dir
+        root = Path(os.environ.get("WANDB_DIR") or os.getcwd()) / "wandb"
+        found = sorted(glob.glob(str(root / f"offline-run-*-{self.id}")))
+        return found[-1] if found else None
+
+    @property
+    def stdout_path(self) -> str | None:
+        return self._record.stdout_path
+
+    @property
+    def stderr_path(self) -> str | None:
+        return self._record.stderr_path
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every logged row, in order, each a dict with its ``_step``."""
+        return self._store.history(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} ({self.state})>"
+
+
+class Sweep:
+    """A sweep and its runs. ``runs`` are in the order they were created."""
+
+    def __init__(self, store: Store, record: SweepRecord):
+        self._store = store
+        self._record = record
+
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name or self._record.id
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The sweep config as written (with numbers written as strings converted)."""
+        return dict(self._record.config.raw)
+
+    @property
+    def parsed_config(self) -> SweepConfig:
+        return self._record.config
+
+    @property
+    def state(self) -> str:
+        """``pending`` (no run yet), ``running`` or ``finished``."""
+        return self._record.state.value
+
+    @property
+    def finished_reason(self) -> str | None:
+        """Why a finished sweep finished: ``exhausted``, ``run_cap``, ``target_reached``..."""
+        return self._record.finished_reason
+
+    @property
+    def project(self) -> str | None:
+        return self._record.project
+
+    @property
+    def created_at(self) -> datetime:
+        return self._record.created_at
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        return [Run(self._store, r) for r in self._store.list_runs(self.id)]
+
+    def best_run(self, order: str | None = None) -> Run | None:
+        """The finished run with the best summary value of the sweep metric (as W&B's sweep
+        page ranks them), or ``None`` when no finished run has one. ``order`` may name
+        another summary key, prefixed ``-`` to maximize it (wandb's ``Sweep.best_run`` form).
+        """
+        metric = self._record.config.metric
+        if order is not None:
+            key, maximize = order.lstrip("+-"), order.startswith("-")
+        elif metric is not None:
+            key, maximize = metric.name, metric.goal is Goal.MAXIMIZE
+        else:
+            return None
+        best: Run | None = None
+        best_value = math.nan
+        for run in self.runs:
+            if run.state != RunState.FINISHED.value:
+                continue
+            value = run.metric if order is None else _number(run.summary.get(key))
+            if value is None or not math.isfinite(value):
+                continue
+            if best is None or (value > best_value if maximize else value < best_value):
+                best, best_value = run, value
+        return best
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.id} ({self.state})>"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+class Api:
+    """Read access to a localsweep database (``db``: a path or SQLAlchemy URL; default as
+    everywhere: ``LOCALSWEEP_DB`` or ``./localsweep.db``)."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, store: Store | None = None):
+        self._store = store or Store(db)
+
+    def sweeps(self) -> list[Sweep]:
+        return [Sweep(self._store, r) for r in self._store.list_sweeps()]
+
+    def sweep(self, sweep_id: str) -> Sweep:
+        """The sweep ``sweep_id`` (wandb's ``entity/project/id`` form is accepted too)."""
+        return Sweep(self._store, self._store.get_sweep(sweep_id.rsplit("/", 1)[-1]))
+
+    def run(self, run_id: str) -> Run:
+        return Run(self._store, self._store.get_run(run_id.rsplit("/", 1)[-1]))
+
+
+def summary_items(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A summary without wandb's bookkeeping keys (``_step``, ``_runtime``, ``_timestamp``...)."""
+    return {k: v for k, v in summary.items() if not k.startswith("_")}

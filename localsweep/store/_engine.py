@@ -1,0 +1,68 @@
+"""Where the database is, and an engine configured for many small, safe transactions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+__all__ = ["DEFAULT_DB_FILENAME", "make_engine", "resolve_url"]
+
+#: The SQLite file used when neither ``db=``, ``--db`` nor ``LOCALSWEEP_DB`` says otherwise,
+#: created in the current working directory.
+DEFAULT_DB_FILENAME = "localsweep.db"
+
+#: How long a writer waits for SQLite's lock before giving up (many agents may share a file).
+BUSY_TIMEOUT_MS = 60_000
+
+
+def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
+    """The SQLAlchemy URL for ``db``: an explicit value, else ``LOCALSWEEP_DB``, else
+    ``./localsweep.db``. A plain path means a SQLite file."""
+    value = os.fspath(db) if db is not None else os.environ.get("LOCALSWEEP_DB")
+    if not value:
+        value = DEFAULT_DB_FILENAME
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, future=True)
+
+    database = parsed.database or ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # A connection per thread, reused: SQLite connections are cheap but the pragmas are
+    # not free, and NullPool would redo them for every transaction.
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
+    if database in ("", ":memory:"):
+        kwargs["poolclass"] = NullPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves: pysqlite's implicit BEGIN is DEFERRED, which lets
+        # two claimers read the same state before either writes.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # With WAL, NORMAL keeps the database consistent after a power loss and loses at
+        # most the last commits; FULL would fsync every commit (25 ms or more here).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("localsweep_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

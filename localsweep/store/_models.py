@@ -1,0 +1,105 @@
+"""SQLAlchemy models: sweeps, their runs, and each run's metric history.
+
+The schema is versioned with Alembic (``migrations/``); ``SCHEMA_VERSION`` is the head
+revision this code expects. Change a model only together with a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
+
+#: The Alembic revision of the newest migration; a database stamped otherwise is refused.
+SCHEMA_VERSION = "0001"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SweepModel(Base):
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    method: Mapped[str] = mapped_column(String(16))
+    #: The config as the user wrote it, as JSON (numbers written as strings converted).
+    config_json: Mapped[str] = mapped_column(Text)
+    project: Mapped[str | None] = mapped_column(String(256))
+    entity: Mapped[str | None] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    #: Why the sweep finished: grid exhausted, run_cap, target reached, stopped by the user.
+    finished_reason: Mapped[str | None] = mapped_column(String(64))
+    #: Seeds every run's random stream (from ``localsweep: {seed: ...}`` or drawn at creation).
+    seed: Mapped[int] = mapped_column(Integer)
+    #: Runs created so far; bumped in the claim transaction, gives each run its number.
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class RunModel(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("sweep_id", "number", name="uq_runs_sweep_number"),
+        # Each grid point is claimed by exactly one run; a crashed run gives its point up
+        # by setting grid_key to NULL (NULLs never collide), so it can be claimed again.
+        UniqueConstraint("sweep_id", "grid_key", name="uq_runs_sweep_grid_key"),
+        Index("ix_runs_sweep_state", "sweep_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(32))
+    #: The run's parameters, nested as wandb delivers them, as JSON.
+    config_json: Mapped[str] = mapped_column(Text)
+    grid_key: Mapped[str | None] = mapped_column(String(64))
+    #: The grid point this run ran, kept after a crash releases ``grid_key``.
+    point_key: Mapped[str | None] = mapped_column(String(64))
+    search_info_json: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    agent_host: Mapped[str | None] = mapped_column(String(256))
+    agent_pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    summary_json: Mapped[str | None] = mapped_column(Text)
+    #: The sweep metric's summary value (what W&B sorts a sweep's runs by).
+    metric: Mapped[float | None] = mapped_column(Float)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    #: The wandb offline run folder.
+    dir: Mapped[str | None] = mapped_column(Text)
+    #: For runs hyperband stopped: the band (iteration count) at which they were judged.
+    stopped_at_band: Mapped[int | None] = mapped_column(Integer)
+    stdout_path: Mapped[str | None] = mapped_column(Text)
+    stderr_path: Mapped[str | None] = mapped_column(Text)
+
+
+class HistoryModel(Base):
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_run_step", "run_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    step: Mapped[int] = mapped_column(Integer)
+    #: The whole logged row as JSON.
+    data_json: Mapped[str] = mapped_column(Text)
+    #: The sweep metric's value in this row, if the row has it (NaN is stored as NULL).
+    metric: Mapped[float | None] = mapped_column(Float)
+    #: Whether the row logged the sweep metric at all (so a NaN still counts as logged).
+    has_metric: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,97 @@
+"""Frozen snapshots of what the store holds; later writes never change them."""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from localsweep.config import SweepConfig
+from localsweep.records import RunState, SweepState
+
+__all__ = ["AgentInfo", "Claim", "ClaimOutcome", "RunRecord", "SweepRecord"]
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """Who is running a run: used to notice dead agents (same host: the pid is gone;
+    elsewhere: the heartbeat is stale)."""
+
+    id: str
+    host: str
+    pid: int
+
+    @classmethod
+    def current(cls) -> AgentInfo:
+        host = socket.gethostname()
+        pid = os.getpid()
+        return cls(id=f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host=host, pid=pid)
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    id: str
+    name: str | None
+    config: SweepConfig
+    state: SweepState
+    finished_reason: str | None
+    project: str | None
+    entity: str | None
+    seed: int
+    run_count: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    sweep_id: str
+    number: int
+    name: str | None
+    state: RunState
+    config: Mapping[str, Any]
+    grid_key: str | None
+    point_key: str | None
+    agent_id: str | None
+    agent_host: str | None
+    agent_pid: int | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+    summary: Mapping[str, Any]
+    metric: float | None
+    exit_code: int | None
+    error: str | None
+    dir: str | None
+    stopped_at_band: int | None
+    stdout_path: str | None
+    stderr_path: str | None
+    search_info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ClaimOutcome(str, enum.Enum):
+    """Why :meth:`Store.claim_run` did or did not hand out a run."""
+
+    CLAIMED = "claimed"
+    #: The search has nothing left (a grid whose points are all done).
+    EXHAUSTED = "exhausted"
+    #: Nothing to claim now, but runs in flight may still crash and give their point back.
+    WAIT = "wait"
+    RUN_CAP = "run_cap"
+    TARGET_REACHED = "target_reached"
+    #: The sweep was finished before (for any reason).
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    run: RunRecord | None = None
+    #: Runs this claim found orphaned by a dead agent and marked crashed.
+    reaped: tuple[str, ...] = ()

@@ -1,0 +1,215 @@
+"""One in-process wandb run of a sweep: hand it its parameters, watch what it logs, clean up.
+
+This is the only module that touches wandb's private API for in-process runs; it is
+tested against the wandb versions pinned in pyproject.toml (0.31). What it relies on:
+
+- ``wandb.setup(wandb.Settings(sweep_id=..., run_id=..., sweep_param_path=...))``
+  before each run. wandb reads its settings once per process, so changing
+  environment variables between runs would silently reuse the first run's id.
+- The setup singleton keeps the last sweep config (``_sweep_config``) and the
+  settings; both are reset afterwards so a later plain ``wandb.init()`` in the user's
+  process does not inherit the last run's id and parameters.
+- ``Run._log`` sees every row, from ``wandb.log`` and ``run.log`` alike (wrapping
+  the public ``Run.log`` after init would miss ``wandb.log``, which is bound at init).
+- ``Run._finish`` is where every way of finishing ends (``run.finish()``,
+  ``wandb.finish()``, leaving ``with wandb.init()``), so the summary is read there.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+__all__ = ["FinishedRun", "LogSink", "StopRun", "WandbRunSession", "install_hooks", "param_file_text"]
+
+logger = logging.getLogger(__name__)
+
+# The settings a sweep run changes; each is put back afterwards.
+_SETTING_NAMES = ("sweep_id", "run_id", "sweep_param_path", "project", "entity", "mode")
+
+
+class LogSink(Protocol):
+    """Receives what one wandb run logs. Called on the thread that logged."""
+
+    def on_log(self, data: Mapping[str, Any], step: int) -> None:
+        """A call of ``wandb.log`` / ``run.log``; ``step`` is the row it lands in. May raise to
+        unwind the user's code (early termination)."""
+
+    def on_finish(self, finished: FinishedRun) -> None:
+        """The run is finishing (called before wandb writes its exit record)."""
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """What the bridge learned of a wandb run as it finished."""
+
+    summary: Mapping[str, Any]
+    exit_code: int | None
+    #: The offline run folder (``wandb/offline-run-<time>-<id>``).
+    dir: str | None
+    name: str | None
+
+
+class StopRun(BaseException):
+    """Raised from a sink to end the user's run early.
+
+    A ``BaseException``, so that ``except Exception:`` in training code does not
+    swallow it; the hook finishes the wandb run (with ``exit_code``) before it unwinds.
+    """
+
+    exit_code = 1
+
+
+_sinks: dict[str, LogSink] = {}
+_install_lock = threading.Lock()
+_installed = False
+
+
+def install_hooks() -> None:
+    """Wrap ``Run._log`` and ``Run._finish`` once per process (idempotent).
+
+    The wrappers cost a dict lookup for runs that are not ours.
+    """
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from wandb.sdk.wandb_run import Run
+
+        original_log = Run._log
+        original_finish = Run._finish
+
+        @functools.wraps(original_log)
+        def _log(self: Any, data: Any, step: int | None = None, commit: bool | None = None) -> Any:
+            sink = _sinks.get(self.id) if _sinks else None
+            if sink is None:
+                return original_log(self, data, step, commit)
+            # The row this call lands in, read before wandb advances it.
+            row_step = step if step is not None else self._local_step
+            result = original_log(self, data, step, commit)
+            try:
+                sink.on_log(data, row_step)
+            except StopRun as stop:
+                # Finish cleanly before unwinding: every row is kept and an exit record
+                # written, whatever the user's code does with the exception.
+                self.finish(exit_code=stop.exit_code)
+                raise
+            return result
+
+        @functools.wraps(original_finish)
+        def _finish(self: Any, exit_code: int | None = None) -> Any:
+            sink = _sinks.pop(self.id, None) if _sinks else None
+            if sink is not None and not self._is_finished:
+                sink.on_finish(_finished_run(self, exit_code))
+            return original_finish(self, exit_code)
+
+        Run._log = _log
+        Run._finish = _finish
+        _installed = True
+
+
+def _finished_run(run: Any, exit_code: int | None) -> FinishedRun:
+    try:
+        summary = dict(run.summary)
+    except Exception:  # a broken summary must not keep the run from finishing
+        logger.exception("could not read the summary of run %s", run.id)
+        summary = {}
+    try:
+        run_dir: str | None = str(Path(run.dir).parent)
+    except Exception:
+        run_dir = None
+    return FinishedRun(summary=summary, exit_code=exit_code, dir=run_dir, name=run.name)
+
+
+def param_file_text(config: Mapping[str, Any]) -> str:
+    """The YAML wandb's agent hands ``wandb.init`` through ``WANDB_SWEEP_PARAM_PATH``:
+    ``wandb_version: 1``, then each top-level parameter as ``name: {value: ...}``."""
+    doc: dict[str, Any] = {"wandb_version": 1}
+    for key, value in config.items():
+        doc[key] = {"value": value}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+class WandbRunSession:
+    """Prepares wandb so that the user's next ``wandb.init()`` becomes this sweep run.
+
+    Use as a context manager around the user's function::
+
+        with WandbRunSession(sweep_id=..., run_id=..., config=..., sink=...) as session:
+            train()
+    """
+
+    def __init__(
+        self,
+        *,
+        sweep_id: str,
+        run_id: str,
+        config: Mapping[str, Any],
+        sink: LogSink,
+        param_dir: str | os.PathLike[str],
+        project: str | None = None,
+        entity: str | None = None,
+    ):
+        self.sweep_id = sweep_id
+        self.run_id = run_id
+        self.config = config
+        self.sink = sink
+        self.param_path = Path(param_dir) / f"config-{run_id}.yaml"
+        self.project = project
+        self.entity = entity
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> WandbRunSession:
+        import wandb
+        from wandb.sdk import wandb_setup
+
+        install_hooks()
+        self.param_path.parent.mkdir(parents=True, exist_ok=True)
+        self.param_path.write_text(param_file_text(self.config), encoding="utf-8")
+
+        current = wandb_setup.singleton().settings
+        self._saved = {name: getattr(current, name, None) for name in _SETTING_NAMES}
+        settings: dict[str, Any] = {
+            "sweep_id": self.sweep_id,
+            "run_id": self.run_id,
+            "sweep_param_path": str(self.param_path),
+            # Without a project wandb files the run under "uncategorized".
+            "project": self.project or current.project or "localsweep",
+            "mode": "offline",
+        }
+        if self.entity:
+            settings["entity"] = self.entity
+        _sinks[self.run_id] = self.sink
+        wandb.setup(wandb.Settings(**settings))
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close(exit_code=0 if exc_type is None else 1)
+
+    def close(self, exit_code: int) -> None:
+        """Finish the run if the user's code left it open, then restore wandb's settings."""
+        import wandb
+        from wandb.sdk import wandb_setup
+
+        try:
+            run = wandb.run
+            if run is not None and run.id == self.run_id:
+                run.finish(exit_code=exit_code)
+        finally:
+            _sinks.pop(self.run_id, None)
+            setup = wandb_setup.singleton()
+            settings = setup.settings
+            for name, value in self._saved.items():
+                try:
+                    setattr(settings, name, value)
+                except Exception:  # a setting wandb validates may refuse None; clear what we can
+                    logger.debug("could not restore wandb setting %s", name, exc_info=True)
+            setup._sweep_config = None
