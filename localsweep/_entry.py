@@ -17,7 +17,6 @@ __all__ = ["agent", "run", "sweep"]
 logger = logging.getLogger(__name__)
 
 
-
 def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) -> SweepConfig:
     if isinstance(source, SweepConfig):
         return source
@@ -99,6 +98,7 @@ def run(
     config = _config(sweep_config)
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity)
-    Agent(store, record.id, train, count=count, project=project, entity=entity,
-          on_run_end=on_run_end).run()
+    Agent(
+        store, record.id, train, count=count, project=project, entity=entity, on_run_end=on_run_end
+    ).run()
     return Sweep(store, store.get_sweep(record.id))

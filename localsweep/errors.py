@@ -54,7 +54,9 @@ class ConfigError(LocalsweepError, ValueError):
         self.violations: tuple[Violation, ...] = tuple(violations)
         lines = "\n".join(f"  - {v}" for v in self.violations)
         count = len(self.violations)
-        super().__init__(f"invalid sweep config ({count} problem{'s' if count != 1 else ''}):\n{lines}")
+        super().__init__(
+            f"invalid sweep config ({count} problem{'s' if count != 1 else ''}):\n{lines}"
+        )
 
 
 class StoreError(LocalsweepError):

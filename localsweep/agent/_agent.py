@@ -12,16 +12,17 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from localsweep.agent._recorder import RunRecorder, RunStopped
 from localsweep.config import SweepConfig
 from localsweep.errors import AgentError
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
 from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
-from localsweep.agent._recorder import RunRecorder, RunStopped
+from localsweep.wandb_bridge import FinishedRun
 
-__all__ = ["Agent", "AgentReport"]
+__all__ = ["Agent", "AgentReport", "InProcessRunner", "RunOutcome", "Runner"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,29 @@ HEARTBEAT_INTERVAL = 30.0
 #: How long an agent with nothing to claim waits before asking again, while other agents'
 #: runs are in flight and may still crash and give their grid point back.
 WAIT_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a runner saw a run end. The agent records it with what the recorder captured."""
+
+    state: RunState
+    exit_code: int | None = None
+    error: str | None = None
+    stopped_at_band: int | None = None
+    #: What wandb reported as the run finished (summary, offline folder, name), if known.
+    finished: FinishedRun | None = None
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+    #: A Ctrl-C to re-raise after the run is recorded, so the agent stops.
+    interrupted: BaseException | None = None
+
+
+class Runner(Protocol):
+    """Executes one claimed run, feeding what it logs to ``recorder`` (whose ``on_log`` may
+    raise :class:`RunStopped` when hyperband stops the run)."""
+
+    def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome: ...
 
 
 @dataclass
@@ -99,8 +123,9 @@ class Agent:
         self,
         store: Store,
         sweep_id: str,
-        function: Callable[..., Any],
+        function: Callable[..., Any] | None = None,
         *,
+        runner: Runner | None = None,
         count: int | None = None,
         project: str | None = None,
         entity: str | None = None,
@@ -111,7 +136,8 @@ class Agent:
         self.store = store
         self.sweep = store.get_sweep(sweep_id)
         self.config: SweepConfig = self.sweep.config
-        self.function = function
+        if function is None and runner is None:
+            raise ValueError("an agent needs a function to call or a runner")
         self.count = count
         self.project = project or self.sweep.project or self.config.project
         self.entity = entity or self.sweep.entity or self.config.entity
@@ -120,7 +146,9 @@ class Agent:
         self._sleep = sleep
         self.info = AgentInfo.current()
         self.search: Search = make_search(self.config)
-        self._takes_config = _takes_config(function)
+        self.runner: Runner = runner or InProcessRunner(
+            function, sweep_id, self.project, self.entity
+        )
         self._stopper = _make_stopper(self.config, store, sweep_id)
 
     # ---------------------------------------------------------------------------------
@@ -195,12 +223,60 @@ class Agent:
             is_boundary=self._stopper.is_boundary if self._stopper else None,
             should_stop=self._stopper.for_run(run.id) if self._stopper else None,
         )
+        outcome = self.runner(run, recorder)
+        finished = outcome.finished or recorder.finished
+        if finished is not None and recorder.finished is None:
+            recorder.on_finish(finished)
+        summary = recorder.summary()
+        summary_metric = recorder.summary_metric(summary)
+        best = recorder.best_value(summary_metric)
+        metric = self.config.metric
+        target_reached = (
+            outcome.state is RunState.FINISHED
+            and metric is not None
+            and best is not None
+            and metric.reaches_target(best)
+        )
+        exit_code = outcome.exit_code
+        if exit_code is None and finished is not None:
+            exit_code = finished.exit_code
+        self.store.finish_run(
+            run.id,
+            outcome.state,
+            history=recorder.take_rows(),
+            summary=summary,
+            metric=summary_metric,
+            exit_code=exit_code,
+            error=outcome.error,
+            name=finished.name if finished else None,
+            stopped_at_band=outcome.stopped_at_band,
+            target_reached=target_reached,
+        )
+        self.store.set_run_files(
+            run.id,
+            dir=finished.dir if finished else None,
+            stdout_path=outcome.stdout_path,
+            stderr_path=outcome.stderr_path,
+        )
+        if outcome.interrupted is not None:
+            raise outcome.interrupted
+        return self.store.get_run(run.id)
+
+
+@dataclass
+class InProcessRunner:
+    """Runs the user's Python function in this process, on this thread."""
+
+    function: Callable[..., Any]
+    sweep_id: str
+    project: str | None
+    entity: str | None
+
+    def __post_init__(self) -> None:
+        self._takes_config = _takes_config(self.function)
+
+    def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         config = dict(run.config)
-        state = RunState.FINISHED
-        error: str | None = None
-        exit_code: int | None = 0
-        band: int | None = None
-        interrupted: BaseException | None = None
         try:
             if self._takes_config:
                 result = self.function(config)
@@ -208,11 +284,11 @@ class Agent:
                 from localsweep.wandb_bridge import WandbRunSession
 
                 session = WandbRunSession(
-                    sweep_id=self.sweep.id,
+                    sweep_id=self.sweep_id,
                     run_id=run.id,
                     config=config,
                     sink=recorder,
-                    param_dir=wandb_root() / "wandb" / f"sweep-{self.sweep.id}",
+                    param_dir=wandb_root() / "wandb" / f"sweep-{self.sweep_id}",
                     project=self.project,
                     entity=self.entity,
                 )
@@ -220,49 +296,27 @@ class Agent:
                     result = self.function()
             recorder.record_return(result)
         except RunStopped as stop:
-            state, band, exit_code = RunState.EARLY_TERMINATED, stop.band, stop.exit_code
+            return RunOutcome(
+                RunState.EARLY_TERMINATED, exit_code=stop.exit_code, stopped_at_band=stop.band
+            )
         except KeyboardInterrupt as exc:
-            state, exit_code, interrupted = RunState.KILLED, 255, exc
-            error = "stopped by the user (Ctrl-C)"
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=255,
+                error="stopped by the user (Ctrl-C)",
+                interrupted=exc,
+            )
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if code != 0:
-                state, exit_code = RunState.FAILED, code
-                error = f"the run called sys.exit({exc.code!r})"
+                return RunOutcome(
+                    RunState.FAILED, exit_code=code, error=f"the run called sys.exit({exc.code!r})"
+                )
         except Exception:
-            state, exit_code = RunState.FAILED, 1
             error = traceback.format_exc()
             logger.warning("run %s failed:\n%s", run.id, error)
-
-        finished = recorder.finished
-        summary = recorder.summary()
-        summary_metric = recorder.summary_metric(summary)
-        best = recorder.best_value(summary_metric)
-        metric = self.config.metric
-        target_reached = (
-            state is RunState.FINISHED
-            and metric is not None
-            and best is not None
-            and metric.reaches_target(best)
-        )
-        self.store.finish_run(
-            run.id,
-            state,
-            history=recorder.take_rows(),
-            summary=summary,
-            metric=summary_metric,
-            exit_code=finished.exit_code if finished and finished.exit_code is not None
-            else exit_code,
-            error=error,
-            name=finished.name if finished else None,
-            stopped_at_band=band,
-            target_reached=target_reached,
-        )
-        if finished is not None and finished.dir:
-            self.store.set_run_files(run.id, dir=finished.dir)
-        if interrupted is not None:
-            raise interrupted
-        return self.store.get_run(run.id)
+            return RunOutcome(RunState.FAILED, exit_code=1, error=error)
+        return RunOutcome(RunState.FINISHED, exit_code=0)
 
 
 @dataclass
@@ -299,4 +353,3 @@ def _make_stopper(config: SweepConfig, store: Store, sweep_id: str) -> _Stopper 
 
     hb = config.early_terminate
     return _Stopper(config, store, sweep_id, lambda iteration: is_band_boundary(hb, iteration))
-

@@ -381,9 +381,13 @@ class Store:
 
     def _reap_dead(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
         rows = conn.execute(
-            select(_runs.c.id, _runs.c.agent_id, _runs.c.agent_host, _runs.c.agent_pid,
-                   _runs.c.heartbeat_at)
-            .where(_runs.c.sweep_id == sweep_id, _runs.c.state == RunState.RUNNING.value)
+            select(
+                _runs.c.id,
+                _runs.c.agent_id,
+                _runs.c.agent_host,
+                _runs.c.agent_pid,
+                _runs.c.heartbeat_at,
+            ).where(_runs.c.sweep_id == sweep_id, _runs.c.state == RunState.RUNNING.value)
         ).all()
         if not rows:
             return ()
@@ -392,9 +396,9 @@ class Store:
         for run_id, agent_id, host, pid, heartbeat in rows:
             if agent_id == agent.id:
                 continue
-            if host == agent.host and pid is not None and not _pid_alive(pid):
-                dead.append(run_id)
-            elif heartbeat is not None and heartbeat < stale_before:
+            if (host == agent.host and pid is not None and not _pid_alive(pid)) or (
+                heartbeat is not None and heartbeat < stale_before
+            ):
                 dead.append(run_id)
         if dead:
             conn.execute(

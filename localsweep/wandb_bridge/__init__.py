@@ -16,4 +16,11 @@ from localsweep.wandb_bridge._session import (
     param_file_text,
 )
 
-__all__ = ["FinishedRun", "LogSink", "StopRun", "WandbRunSession", "install_hooks", "param_file_text"]
+__all__ = [
+    "FinishedRun",
+    "LogSink",
+    "StopRun",
+    "WandbRunSession",
+    "install_hooks",
+    "param_file_text",
+]

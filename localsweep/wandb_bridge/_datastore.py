@@ -522,8 +522,12 @@ class _FoldedDict:
 
 def _item_path(item: Any) -> tuple[str, ...]:
     # wandb-core writes nested_key even for top-level keys; the Python side writes key.
+    # Indexing a one-element path is much cheaper than tuple() over the protobuf container.
     nested = item.nested_key
-    return tuple(nested) if len(nested) else (item.key,)
+    length = len(nested)
+    if length == 1:
+        return (nested[0],)
+    return tuple(nested) if length else (item.key,)
 
 
 def _loads(text: str) -> Any:

@@ -28,7 +28,14 @@ from typing import Any, Protocol
 
 import yaml
 
-__all__ = ["FinishedRun", "LogSink", "StopRun", "WandbRunSession", "install_hooks", "param_file_text"]
+__all__ = [
+    "FinishedRun",
+    "LogSink",
+    "StopRun",
+    "WandbRunSession",
+    "install_hooks",
+    "param_file_text",
+]
 
 logger = logging.getLogger(__name__)
 
