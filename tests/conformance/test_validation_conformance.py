@@ -77,6 +77,7 @@ DELIBERATE: dict[str, Difference] = {
         False, _LATE_CRASH.format("stop check (KeyError 's')")
     ),
     "et_no_band": Difference(False, _LATE_CRASH.format("stop check (no bands)")),
+    "et_s_zero": Difference(False, _LATE_CRASH.format("stop check (no bands)")),
     "et_s_float": Difference(False, "hyperband's `s` counts bands; the engine loops range(s)"),
     "et_without_metric": Difference(
         False, "hyperband compares runs by the metric; without one it can stop nothing"

@@ -169,6 +169,34 @@ GRID_CASES: list[dict[str, Any]] = [
         "config": grid_config({"a": {"distribution": "q_uniform", "min": 1, "max": 10, "q": 4}}),
     },
     {
+        "id": "q_uniform_arange_overshoot",
+        "config": grid_config({"a": {"distribution": "q_uniform", "min": 1, "max": 1.3, "q": 0.1}}),
+    },
+    {
+        "id": "q_uniform_float_q_int_bounds",
+        "config": grid_config({"a": {"distribution": "q_uniform", "min": 0, "max": 10, "q": 2.5}}),
+    },
+    {
+        "id": "q_uniform_float_min_int_q",
+        "config": grid_config({"a": {"distribution": "q_uniform", "min": 0.5, "max": 3, "q": 1}}),
+    },
+    {
+        "id": "dict_values_int_vs_float_inside",
+        "config": grid_config({"d": {"values": [{"x": 1}, {"x": 1.0}, {"x": 2.0}]}}),
+    },
+    {"id": "string_vs_number", "config": grid_config({"a": {"values": ["1", 1, "1.0", 1.5]}})},
+    {"id": "integral_float_alone", "config": grid_config({"a": {"values": [2.0, 3.0]}})},
+    {
+        "id": "nested_only_constants_block",
+        "config": grid_config(
+            {"a": {"values": [1, 2]}, "fixed": nested({"k": {"value": 1}, "j": {"value": [2]}})}
+        ),
+    },
+    {
+        "id": "nested_dict_values",
+        "config": grid_config({"opt": nested({"cfg": {"values": [{"lr": 1}, {"lr": 2}]}})}),
+    },
+    {
         "id": "constants_between",
         "config": grid_config(
             {
@@ -468,6 +496,38 @@ RANDOM_CASES: list[dict[str, Any]] = [
         "config": random_config({"a": {"distribution": "q_beta", "q": 1}}),
     },
     {
+        "id": "log_uniform_values_int_bounds",
+        "seed": 28,
+        "config": random_config(
+            {"a": {"distribution": "log_uniform_values", "min": 1, "max": 1000}}
+        ),
+    },
+    {
+        "id": "q_uniform_negative_float_q",
+        "seed": 29,
+        "config": random_config(
+            {"a": {"distribution": "q_uniform", "min": -2.0, "max": 2.0, "q": 1.0}}
+        ),
+    },
+    {"id": "categorical_single", "seed": 30, "config": random_config({"a": {"values": [7]}})},
+    {
+        "id": "categorical_w_probabilities_zero",
+        "seed": 31,
+        "config": random_config(
+            {"a": {"values": [1, 2, 3, 4], "probabilities": [0.0, 0.5, 0.0, 0.5]}}
+        ),
+    },
+    {
+        "id": "nested_depth_3",
+        "seed": 106,
+        "config": random_config(
+            {
+                "a": nested({"b": nested({"c": nested({"d": {"min": 0, "max": 3}})})}),
+                "b": {"values": [True, False]},
+            }
+        ),
+    },
+    {
         "id": "multi_param_with_constants",
         "seed": 100,
         "config": random_config(
@@ -608,6 +668,13 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("valid_q_log_normal", p(distribution="q_log_normal")),
     ("valid_beta", p(distribution="beta", a=2, b=3)),
     ("valid_q_beta", p(distribution="q_beta", q=0.1)),
+    ("valid_categorical_explicit", p(distribution="categorical", values=[1, 2])),
+    ("valid_beta_a_zero", p(distribution="beta", a=0)),
+    (
+        "probabilities_sum_close",
+        p(values=[1, 2, 3], probabilities=[0.3333333, 0.3333333, 0.3333333]),
+    ),
+    ("probabilities_sum_not_close", p(values=[1, 2, 3], probabilities=[0.333, 0.333, 0.333])),
     # deprecated: accepted by both, the engine reports a deprecation message
     ("deprecated_log_uniform", p(distribution="log_uniform", min=-5, max=0)),
     ("deprecated_q_log_uniform", p(distribution="q_log_uniform", min=0, max=5, q=1)),
@@ -644,6 +711,14 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("parameter_empty_dict", p()),
     ("parameter_not_a_dict", cfg({"lr": 0.1})),
     ("bool_bound", p(min=True, max=5)),
+    ("constant_without_value", p(distribution="constant")),
+    ("value_and_values", p(value=1, values=[1, 2])),
+    ("bound_null", p(min=None, max=1)),
+    ("q_uniform_min_gt_max", p(distribution="q_uniform", min=5, max=1)),
+    ("inv_log_uniform_values_min_zero", p(distribution="inv_log_uniform_values", min=0, max=1)),
+    ("q_log_uniform_values_min_zero", p(distribution="q_log_uniform_values", min=0, max=8)),
+    ("log_uniform_values_max_negative", p(distribution="log_uniform_values", min=0.1, max=-1)),
+    ("q_string", p(distribution="q_uniform", min=0, max=10, q="2")),
     # numbers written as strings (PyYAML reads 1e-5 as a string)
     ("string_number_min", p(min="1e-5", max=0.1)),
     ("string_number_log_uniform_values", p(distribution="log_uniform_values", min="1e-5", max=1)),
@@ -672,6 +747,7 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("metric_extra_key", cfg(metric={"name": "loss", "mode": "min"})),
     ("metric_bad_impute", cfg(metric={"name": "loss", "impute": "zero"})),
     ("metric_target_string", cfg(metric={"name": "loss", "target": "0.1"})),
+    ("metric_goal_capitalised", cfg(metric={"name": "loss", "goal": "Minimize"})),
     ("metric_not_a_dict", cfg(metric="loss")),
     ("metric_impute_while_running_bool", cfg(metric={"name": "l", "impute_while_running": False})),
     ("metric_name_not_string", cfg(metric={"name": 3})),
@@ -735,6 +811,11 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("et_s_float", et({"type": "hyperband", "max_iter": 27, "s": 2.5})),
     ("et_no_band", et({"type": "hyperband", "max_iter": 2, "s": 1})),
     ("et_without_metric", cfg(early_terminate={"type": "hyperband", "min_iter": 3})),
+    ("et_s_zero", et({"type": "hyperband", "max_iter": 27, "s": 0})),
+    ("et_all_three", et({"type": "hyperband", "max_iter": 27, "s": 2, "min_iter": 3})),
+    ("et_not_a_dict", et("hyperband")),
+    ("et_eta_string", et({"type": "hyperband", "min_iter": 3, "eta": "3"})),
+    ("et_max_iter_float", et({"type": "hyperband", "max_iter": 27.5, "s": 2})),
     # parameter names
     ("name_starts_with_digit", cfg({"1lr": {"values": [1]}})),
     ("name_with_space", cfg({"my lr": {"values": [1]}})),
@@ -785,6 +866,9 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
             }
         ),
     ),
+    ("parameters_null", {"method": "random", "parameters": None}),
+    ("method_null", cfg(method=None)),
+    ("controller_not_a_dict", cfg(controller="local")),
     # controller, scheduler, metrics
     ("controller_local", cfg(controller={"type": "local"})),
     ("controller_cloud", cfg(controller={"type": "cloud"})),
