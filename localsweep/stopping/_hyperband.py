@@ -202,7 +202,7 @@ def hyperband_stops(hb: Hyperband, goal: Goal, runs: Sequence[RunView]) -> list[
     thresholds: list[Any] = []
     for band in reached:
         values = sorted(h[band - 1] for h in histories if len(h) >= band)
-        thresholds.append(values[int(len(values) / hb.eta)])
+        thresholds.append(values[int(schedule.r * len(values))])
     if reached:
         logger.debug(
             "hyperband thresholds: %s",
