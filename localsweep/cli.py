@@ -1,0 +1,491 @@
+"""The ``localsweep`` command: the offline twins of ``wandb sweep`` and ``wandb agent``.
+
+Thin over the Python API. Errors are printed as one clear message (exit 2 for bad input,
+1 for anything else); a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
+
+__all__ = ["cli", "main"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+db_option = click.option(
+    "--db",
+    envvar="LOCALSWEEP_DB",
+    default=None,
+    metavar="URL",
+    help="Database: a SQLite path or SQLAlchemy URL [env LOCALSWEEP_DB; default ./localsweep.db].",
+)
+
+
+def _friendly(fn: F) -> F:
+    """Turn our errors into a message and an exit code instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            if debug:
+                raise
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            sys.exit(2)
+        except NotFoundError as exc:
+            if debug:
+                raise
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            sys.exit(2)
+        except LocalsweepError as exc:
+            if debug:
+                raise
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            err_console.print("Interrupted: the current run was recorded as killed.")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="localsweep")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+def cli(debug: bool) -> None:
+    """W&B sweeps without a W&B server.
+
+    \b
+      localsweep sweep sweep.yaml          create a sweep, print its id
+      localsweep agent SWEEP_ID            run it (program/command configs)
+      localsweep run sweep.yaml -f mod:fn  create and run in one go
+      localsweep show SWEEP_ID             runs, best first, and the best config
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# ------------------------------------------------------------------------------ config
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@_friendly
+def validate(config_file: str) -> None:
+    """Check CONFIG_FILE as wandb would; print the search space or every problem."""
+    from localsweep.config import load_config
+
+    config = load_config(_existing(config_file))
+    _print_warnings(config.warnings)
+    table = Table(title=f"{config.method.value} sweep", show_lines=False)
+    table.add_column("parameter")
+    table.add_column("distribution")
+    table.add_column("settings", overflow="fold")
+    for p in config.parameters:
+        table.add_row(p.name, p.distribution.value, _param_settings(p))
+    console.print(table)
+    if config.metric is not None:
+        target = f", target {config.metric.target}" if config.metric.target is not None else ""
+        console.print(f"metric: {config.metric.name} ({config.metric.goal.value}{target})")
+    if config.method.value == "grid":
+        from localsweep.store import grid_size
+
+        console.print(f"grid points: {grid_size(config)}")
+    if config.early_terminate is not None:
+        from localsweep.stopping import bands
+
+        hb = config.early_terminate
+        shown = ", ".join(str(b) for b in bands(hb)[:8])
+        console.print(f"early_terminate: hyperband, eta {hb.eta:g}, bands {shown}...")
+    console.print("[green]valid[/]")
+
+
+def _param_settings(p: Any) -> str:
+    keys = ("value", "values", "probabilities", "min", "max", "q", "mu", "sigma", "a", "b")
+    parts = []
+    for key in keys:
+        value = getattr(p, key)
+        if (
+            value is None
+            or (key == "values" and not value)
+            or (key == "value" and not p.is_constant)
+        ):
+            continue
+        parts.append(f"{key}={json.dumps(list(value) if isinstance(value, tuple) else value)}")
+    return " ".join(parts)
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+
+
+def _existing(path: str) -> str:
+    if not Path(path).is_file():
+        raise click.UsageError(f"no such file: {path}")
+    return path
+
+
+def ConfigError_from(message: str) -> ConfigError:
+    from localsweep.errors import Violation
+
+    return ConfigError([Violation("", message)])
+
+
+# ------------------------------------------------------------------------------ sweeps
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
+@click.option("--entity", "-e", default=None, help="wandb entity (kept for `wandb sync`).")
+@click.option("--name", default=None, help="Name of the sweep.")
+@db_option
+@_friendly
+def sweep(
+    config_file: str, project: str | None, entity: str | None, name: str | None, db: str | None
+) -> None:
+    """Create a sweep from CONFIG_FILE (like `wandb sweep`) and print its id."""
+    from localsweep.config import load_config
+    from localsweep.store import Store
+
+    config = load_config(_existing(config_file))
+    _print_warnings(config.warnings)
+    store = Store(db)
+    record = store.create_sweep(config, project=project, entity=entity, name=name)
+    err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {store.url}")
+    db_flag = f" --db {db}" if db else ""
+    err_console.print(f"Run sweep agent with: [bold]localsweep agent{db_flag} {record.id}[/]")
+    click.echo(record.id)
+
+
+@cli.command()
+@click.argument("sweep_id")
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
+@click.option(
+    "--function",
+    "-f",
+    "function_ref",
+    default=None,
+    metavar="MODULE:FUNC",
+    help="Run a Python function in-process instead of the config's program.",
+)
+@click.option("--project", "-p", default=None)
+@click.option("--entity", "-e", default=None)
+@click.option(
+    "--max-consecutive-failed-runs",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Stop after this many runs in a row have failed.",
+)
+@db_option
+@_friendly
+def agent(
+    sweep_id: str,
+    count: int | None,
+    function_ref: str | None,
+    project: str | None,
+    entity: str | None,
+    max_consecutive_failed_runs: int,
+    db: str | None,
+) -> None:
+    """Run the sweep's runs (like `wandb agent`)."""
+    from localsweep.store import Store
+
+    store = Store(db)
+    record = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
+    _run_agent(
+        store,
+        record.id,
+        function_ref,
+        count=count,
+        project=project,
+        entity=entity,
+        max_failures=max_consecutive_failed_runs,
+    )
+
+
+@cli.command("run")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
+@click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
+@click.option("--project", "-p", default=None)
+@click.option("--entity", "-e", default=None)
+@db_option
+@_friendly
+def run_command(
+    config_file: str,
+    count: int | None,
+    function_ref: str | None,
+    project: str | None,
+    entity: str | None,
+    db: str | None,
+) -> None:
+    """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
+    from localsweep.config import load_config
+    from localsweep.store import Store
+
+    config = load_config(_existing(config_file))
+    _print_warnings(config.warnings)
+    store = Store(db)
+    record = store.create_sweep(config, project=project, entity=entity)
+    err_console.print(f"Created sweep [bold]{record.id}[/] in {store.url}")
+    _run_agent(store, record.id, function_ref, count=count, project=project, entity=entity)
+    _show(store, record.id, limit=10)
+
+
+def _load_function(ref: str) -> Callable[..., Any]:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise click.UsageError(f"--function takes MODULE:FUNC, got {ref!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.UsageError(f"cannot import {module_name!r} for --function: {exc}") from exc
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise click.UsageError(f"{module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise click.UsageError(f"{ref} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+def _run_agent(
+    store: Any,
+    sweep_id: str,
+    function_ref: str | None,
+    *,
+    count: int | None,
+    project: str | None,
+    entity: str | None,
+    max_failures: int = 5,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from localsweep.agent import Agent
+    from localsweep.store import RunRecord
+
+    record = store.get_sweep(sweep_id)
+    config = record.config
+    function = _load_function(function_ref) if function_ref else None
+    if function is None:
+        if config.program is None and config.command is None:
+            raise click.UsageError(
+                "this sweep's config has no `program` or `command`, so the agent has nothing "
+                "to start; give a Python function with --function MODULE:FUNC"
+            )
+        raise click.UsageError(
+            "program mode (`program`/`command` configs) is not available yet in this "
+            "version; run a Python function with --function MODULE:FUNC"
+        )
+    metric = config.metric
+    best: list[float] = []
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[best]}"),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"sweep {sweep_id}", total=count, best="")
+
+        def on_run_end(run: RunRecord) -> None:
+            value = run.metric
+            if metric is not None and value is not None and math.isfinite(value):
+                best[:] = [value] if not best or metric.is_better(value, best[0]) else best
+            label = f"best {metric.name}={best[0]:.6g}" if best and metric else ""
+            progress.update(task, advance=1, best=label)
+            if run.state.value in ("failed", "crashed"):
+                tail = "\n".join((run.error or "").strip().splitlines()[-5:])
+                progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{tail}")
+
+        report = Agent(
+            store,
+            sweep_id,
+            function,
+            count=count,
+            project=project,
+            entity=entity,
+            max_consecutive_failures=max_failures,
+            on_run_end=on_run_end,
+        ).run()
+    err_console.print(
+        f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
+    )
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@cli.command("ls")
+@db_option
+@_friendly
+def ls(db: str | None) -> None:
+    """List the sweeps in the database."""
+    from localsweep.api import Api
+
+    api = Api(db)
+    table = Table()
+    for col in ("id", "name", "method", "state", "runs", "best", "created"):
+        table.add_column(col)
+    for s in api.sweeps():
+        best = s.best_run()
+        metric = s.parsed_config.metric
+        best_text = (
+            f"{metric.name}={best.metric:.6g}"
+            if best and metric and best.metric is not None
+            else ""
+        )
+        table.add_row(
+            s.id,
+            s.name,
+            s.parsed_config.method.value,
+            s.state,
+            str(len(s.runs)),
+            best_text,
+            s.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("sweep_id")
+@click.option("--limit", default=50, show_default=True, help="Rows of the runs table.")
+@db_option
+@_friendly
+def show(sweep_id: str, limit: int, db: str | None) -> None:
+    """Show a sweep: its runs (best first), the best run's config, failures."""
+    from localsweep.store import Store
+
+    _show(Store(db), sweep_id.rsplit("/", 1)[-1], limit=limit)
+
+
+def _show(store: Any, sweep_id: str, *, limit: int) -> None:
+    from localsweep.api import Sweep, summary_items
+
+    sweep = Sweep(store, store.get_sweep(sweep_id))
+    config = sweep.parsed_config
+    metric = config.metric
+    runs = sweep.runs
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
+    reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
+    console.print(
+        f"[bold]Sweep {sweep.id}[/] {sweep.name!r}: {config.method.value}, "
+        f"{sweep.state}{reason}; {len(runs)} runs: {state_text}",
+        highlight=False,
+    )
+
+    def sort_key(r: Any) -> tuple[int, float]:
+        if metric is None or r.metric is None or not math.isfinite(r.metric):
+            return (1, 0.0)
+        return (0, r.metric if metric.goal.value == "minimize" else -r.metric)
+
+    table = Table()
+    table.add_column("run")
+    table.add_column("state")
+    if metric is not None:
+        table.add_column(metric.name, justify="right")
+    params = [p for p in config.parameters if not p.is_constant]
+    for p in params:
+        table.add_column(p.name, overflow="fold")
+    for r in sorted(runs, key=sort_key)[:limit]:
+        flat = config.flatten(r.config)
+        state = r.state
+        if r.stopped_at_band is not None:
+            state += f" @{r.stopped_at_band}"
+        row = [r.id, state]
+        if metric is not None:
+            row.append("" if r.metric is None else f"{r.metric:.6g}")
+        row += [_short(flat.get(p.path)) for p in params]
+        table.add_row(*row)
+    console.print(table)
+    if len(runs) > limit:
+        console.print(f"... {len(runs) - limit} more (--limit)")
+    best = sweep.best_run()
+    if best is not None:
+        console.print(
+            f"[bold]Best run {best.id}[/] ({metric.name if metric else ''}={best.metric:.6g}):"
+        )
+        console.print(yaml.safe_dump(best.config, sort_keys=False).rstrip(), highlight=False)
+        extra = summary_items(best.summary)
+        if extra:
+            console.print("summary: " + json.dumps(extra, default=str)[:500], highlight=False)
+    stopped = [r for r in runs if r.state == "early_terminated"]
+    if stopped:
+        bands: dict[int, int] = {}
+        for r in stopped:
+            if r.stopped_at_band is not None:
+                bands[r.stopped_at_band] = bands.get(r.stopped_at_band, 0) + 1
+        text = ", ".join(f"{n} at band {b}" for b, n in sorted(bands.items()))
+        console.print(f"stopped early by hyperband: {len(stopped)} ({text})")
+    failed = [r for r in runs if r.state in ("failed", "crashed")]
+    for r in failed[-3:]:
+        tail = "\n".join((r.error or "").strip().splitlines()[-6:])
+        console.print(f"[red]{r.state} run {r.id}[/]:\n{tail}", highlight=False)
+
+
+def _short(value: Any, width: int = 24) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ------------------------------------------------------------------------------ database
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@db_option
+@_friendly
+def db_upgrade(db: str | None) -> None:
+    """Bring an older localsweep database to this version's schema."""
+    from localsweep.store._engine import make_engine, resolve_url
+    from localsweep.store._migrate import upgrade
+
+    url = resolve_url(db)
+    before, after = upgrade(make_engine(url))
+    console.print(f"{url}: schema {before or 'empty'} -> {after}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="localsweep")
+
+
+if __name__ == "__main__":
+    main()
