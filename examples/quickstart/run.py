@@ -1,0 +1,32 @@
+"""Run the bundled example sweep with localsweep, offline, and print the best run.
+
+python examples/quickstart/run.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+sys.path.insert(0, str(here))
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+from train import train  # noqa: E402
+
+import localsweep  # noqa: E402
+
+sweep = localsweep.run(
+    here / "sweep.yaml",
+    train,
+    count=12,
+    project="quickstart",
+    db=os.environ.get("LOCALSWEEP_DB", "localsweep.db"),
+)
+best = sweep.best_run()
+print(f"sweep {sweep.id}: {len(sweep.runs)} runs, state {sweep.state}")
+print(f"best run {best.id}: val_loss={best.metric:.4f} config={best.config}")
+print(f"offline wandb run folder (for `wandb sync`): {best.dir}")
+print(f"see all runs: localsweep show {sweep.id}")
