@@ -1,0 +1,145 @@
+"""Helpers for the wandb_bridge tests: real wandb runs in child processes, real run files.
+
+Every wandb process here runs offline in a temporary ``WANDB_DIR`` and in its own child
+process, so each test gets a fresh wandb (settings are read once per process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+OFFLINE_WANDB_ENV = {
+    "WANDB_MODE": "offline",
+    "WANDB_SILENT": "true",
+    "WANDB_DISABLE_GIT": "true",
+    # Without it rows reach the file only every 15 s, too late to follow a run.
+    "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL": "0.2",
+}
+# Generous: wandb start-up takes seconds on a loaded machine, and a hung child must not
+# hang the suite.
+CHILD_TIMEOUT = 120.0
+
+
+def _set_offline_wandb_env(monkeypatch: pytest.MonkeyPatch, wandb_dir: Path) -> None:
+    for name, value in OFFLINE_WANDB_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WANDB_DIR", str(wandb_dir))
+    # A service inherited from the test runner would make the children share its wandb-core.
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+
+
+def _run_to_end(wandb_dir: Path, source: str) -> Path:
+    """Run ``source`` as a child in ``wandb_dir``; return the run file of the one run it made."""
+    script = wandb_dir / "train.py"
+    script.write_text(textwrap.dedent(source))
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=wandb_dir,
+        env=dict(os.environ),
+        capture_output=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    run_files = list((wandb_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(run_files) == 1, run_files
+    return run_files[0]
+
+
+FINISHED_RUN_SCRIPT = """
+    import json
+    import wandb
+
+    config = {"lr": 0.01, "model": {"layers": 3, "act": {"name": "relu", "slope": 0.1}},
+              "tags": ["a", "b"]}
+    run = wandb.init(project="datastore-test", config=config)
+    rows = []
+    for i in range(20):
+        row = {"loss": 1.0 / (i + 1), "acc": i / 20, "grad": {"norm": i * 0.5, "sub": {"max": -i}},
+               "name": f"row{i}"}
+        wandb.log(row)
+        rows.append(dict(row, _step=i))
+    for i in range(20, 30):
+        # A commit=False part is merged into the row the next log commits.
+        wandb.log({"part": i * 2}, commit=False)
+        wandb.log({"loss": 1.0 / (i + 1)})
+        rows.append({"part": i * 2, "loss": 1.0 / (i + 1), "_step": i})
+    for i in range(30, 50):
+        step = 100 + i
+        wandb.log({"loss": 1.0 / (i + 1), "epoch": i, "flag": i % 2 == 0}, step=step)
+        rows.append({"loss": 1.0 / (i + 1), "epoch": i, "flag": i % 2 == 0, "_step": step})
+    run.summary["x"] = 7.5
+    run.summary["best"] = {"loss": 0.02, "at": 149}
+    run.summary.update({"note": "done", "gone": 1})
+    del run.summary["gone"]
+    run.config.update({"late": {"k": 1}})
+    expected = {"run_id": run.id, "project": run.project, "rows": rows,
+                "config": dict(config, late={"k": 1})}
+    run.finish()
+    with open("expected.json", "w") as f:
+        json.dump(expected, f)
+"""
+
+LARGE_CONFIG_SCRIPT = """
+    import json
+    import wandb
+
+    # About 100 KB: more than three 32 KiB blocks, so the run record is split into chunks.
+    blob = "".join(chr(ord("a") + i % 26) for i in range(100_000))
+    run = wandb.init(project="datastore-test", config={"blob": blob, "n": 1})
+    for i in range(3):
+        wandb.log({"i": i})
+    run.finish()
+    with open("expected.json", "w") as f:
+        json.dump({"blob": blob}, f)
+"""
+
+
+@pytest.fixture(scope="module")
+def offline_run_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run file of a finished offline run: nested config, 50 rows logged every way, summaries.
+
+    Shared by the tests of one module, since making a run costs a wandb start-up. What
+    the child logged is in :func:`offline_run_expected`.
+    """
+    wandb_dir = tmp_path_factory.mktemp("finished_run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_offline_wandb_env(monkeypatch, wandb_dir)
+        yield _run_to_end(wandb_dir, FINISHED_RUN_SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def offline_run_expected(offline_run_file: Path) -> dict[str, Any]:
+    """What the child of :func:`offline_run_file` logged: run_id, project, rows, config."""
+    expected: dict[str, Any] = json.loads(
+        (offline_run_file.parents[2] / "expected.json").read_text()
+    )
+    return expected
+
+
+@pytest.fixture(scope="module")
+def offline_run_file_with_large_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run file of a finished offline run whose ~100 KB config spans blocks.
+
+    The child wrote the config's ``blob`` to ``expected.json`` next to its ``wandb`` dir.
+    """
+    wandb_dir = tmp_path_factory.mktemp("large_config_run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_offline_wandb_env(monkeypatch, wandb_dir)
+        yield _run_to_end(wandb_dir, LARGE_CONFIG_SCRIPT)
+
+
+@pytest.fixture
+def datastore_wandb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``WANDB_DIR`` for this test, with wandb offline, quiet and flushing every 0.2 s."""
+    _set_offline_wandb_env(monkeypatch, tmp_path)
+    return tmp_path
