@@ -58,13 +58,12 @@ class _Schedule:
 
 
 def _check_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"early_terminate.{name} must be an integer, but got {value!r}")
-    if isinstance(value, numbers.Integral):
+    # The parser may hand over 3.0 for a YAML 3; anything fractional has no meaning here.
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
-    if not math.isfinite(value) or not float(value).is_integer():
-        raise ValueError(f"early_terminate.{name} must be an integer, but got {value!r}")
-    return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"early_terminate.{name} must be an integer, but got {value!r}")
 
 
 def _compute_bands(hb: Hyperband) -> tuple[int, ...]:

@@ -115,7 +115,9 @@ def test_nan_is_not_an_iteration() -> None:
 @pytest.mark.parametrize("junk", [math.inf, -math.inf, math.nan, True, False, None, np.bool_(True)])
 def test_values_that_are_not_finite_numbers_are_skipped(junk: object) -> None:
     peers = [run("a", [9, 8, 5]), run("b", [9, 8, 6]), run("c", [9, 8, 7])]
-    decisions = hyperband_stops(MIN_ITER_3, Goal.MINIMIZE, [*peers, run("x", [junk, 9, junk, 8, 9])])
+    decisions = hyperband_stops(
+        MIN_ITER_3, Goal.MINIMIZE, [*peers, run("x", [junk, 9, junk, 8, 9])]
+    )
     assert [(d.run_id, d.band, d.value) for d in decisions] == [("c", 3, 7), ("x", 3, 9)]
 
 
@@ -189,6 +191,13 @@ def test_large_ints_are_compared_exactly() -> None:
     # As floats, big and big + 1 are equal and nothing would stop.
     runs = [run("a", [big]), run("b", [big]), run("c", [big + 1])]
     assert stopped(hb, runs) == ["c"]
+
+
+def test_large_ints_are_compared_exactly_when_maximizing() -> None:
+    big = 2**60
+    hb = Hyperband(min_iter=1, eta=2)
+    runs = [run("a", [big + 1]), run("b", [big + 1]), run("c", [big])]
+    assert stopped(hb, runs, Goal.MAXIMIZE) == ["c"]
 
 
 def test_state_given_as_a_plain_string_is_understood() -> None:
