@@ -53,24 +53,26 @@ class GridSearch(Search):
         self._keys: list[str] = []
         self._indices: list[tuple[int, ...]] = []
         self._run_keys: dict[str, str | None] = {}
+        self._size = math.prod(len(v) for v in self._values)
         self._hash_cache: dict[tuple[type, str], str] = {}
 
     @property
     def size(self) -> int:
         """How many points the grid has."""
-        return math.prod(len(v) for v in self._values)
+        return self._size
 
     def propose(self, runs: Sequence[RunView], rng: random.Random) -> Proposal | None:
         """The first point in grid order that no run holds, or ``None`` if all are taken."""
         taken = self._taken(runs)
-        i = 0
-        while True:
-            if i == len(self._keys) and not self._enumerate_one():
-                log.debug("grid exhausted (%d points)", len(self._keys))
-                return None
-            if self._keys[i] not in taken:
+        # Points already enumerated first, then enumerate further only as far as needed.
+        for i, key in enumerate(self._keys):
+            if key not in taken:
                 return self._proposal(i)
-            i += 1
+        while self._enumerate_one():
+            if self._keys[-1] not in taken:
+                return self._proposal(len(self._keys) - 1)
+        log.debug("grid exhausted (%d points)", len(self._keys))
+        return None
 
     def key_for(self, params: Mapping[ParamPath, Any]) -> str | None:
         """The ``grid_key`` of the point in ``params``; ``None`` if a grid parameter is missing."""
@@ -86,17 +88,18 @@ class GridSearch(Search):
         return self._combine(hashes)
 
     def _taken(self, runs: Sequence[RunView]) -> set[str]:
-        taken: set[str] = set()
+        crashed = RunState.CRASHED
+        # Comprehensions keep this cheap with thousands of runs; states can change
+        # between calls (a running run may crash), so nothing is carried over.
+        taken = {r.grid_key for r in runs if r.grid_key is not None and r.state is not crashed}
         for run in runs:
-            if run.state is RunState.CRASHED:
+            if run.grid_key is not None or run.state is crashed:
                 continue
-            key = run.grid_key
-            if key is None:
-                if run.id in self._run_keys:
-                    key = self._run_keys[run.id]
-                else:
-                    # A run's params never change, so its key is computed once.
-                    key = self._run_keys[run.id] = self.key_for(run.params)
+            if run.id in self._run_keys:
+                key = self._run_keys[run.id]
+            else:
+                # A run's params never change, so its key is computed once.
+                key = self._run_keys[run.id] = self.key_for(run.params)
             if key is not None:
                 taken.add(key)
         return taken
