@@ -102,9 +102,7 @@ def test_bands_are_the_engines_bands(case: dict[str, Any]) -> None:
 def test_decisions_do_not_change_when_eta_and_s_are_floats(case: dict[str, Any]) -> None:
     # The config parser may hand over eta: 3 as 3.0 and s: 3 as 3.0; wandb users write ints.
     hb = _hyperband(case["early_terminate"])
-    as_floats = dataclasses.replace(
-        hb, eta=float(hb.eta), s=None if hb.s is None else float(hb.s)
-    )
+    as_floats = dataclasses.replace(hb, eta=float(hb.eta), s=None if hb.s is None else float(hb.s))
     runs = _runs(case)
     got = [d.run_id for d in hyperband_stops(as_floats, _goal(case), runs)]
     assert got == case["stopped"]
