@@ -423,6 +423,8 @@ def test_a_flipped_byte_raises_corrupt_file_error(
     with pytest.raises(CorruptFileError) as raised:
         read_run_file(damaged)
     assert raised.value.offset == (0 if where == "header" else chunk.offset)
+    if where in ("checksum", "data"):
+        assert "checksum" in raised.value.reason
     assert isinstance(raised.value, LocalsweepError)
 
 
