@@ -240,8 +240,8 @@ class Agent:
         exit_code = outcome.exit_code
         if exit_code is None and finished is not None:
             exit_code = finished.exit_code
-        self.store.finish_run(
-            run.id,
+        record = self.store.finish_run(
+            run,
             outcome.state,
             history=recorder.take_rows(),
             summary=summary,
@@ -251,16 +251,13 @@ class Agent:
             name=finished.name if finished else None,
             stopped_at_band=outcome.stopped_at_band,
             target_reached=target_reached,
-        )
-        self.store.set_run_files(
-            run.id,
             dir=finished.dir if finished else None,
             stdout_path=outcome.stdout_path,
             stderr_path=outcome.stderr_path,
         )
         if outcome.interrupted is not None:
             raise outcome.interrupted
-        return self.store.get_run(run.id)
+        return record
 
 
 @dataclass

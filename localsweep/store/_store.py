@@ -8,6 +8,7 @@ is recorded before any other agent proposes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from localsweep.config import Method, SweepConfig, parse_config
@@ -47,6 +48,43 @@ _runs = RunModel.__table__
 _history = HistoryModel.__table__
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+
+# The statements of the per-run path, built once: constructing a statement and computing
+# its cache key costs more than executing it on SQLite, and a run needs only a handful.
+_SELECT_SWEEP = select(_sweeps).where(_sweeps.c.id == bindparam("b_sweep_id"))
+_SELECT_SWEEP_LOCKED = _SELECT_SWEEP.with_for_update()
+_SELECT_RUNNING = select(
+    _runs.c.id, _runs.c.agent_id, _runs.c.agent_host, _runs.c.agent_pid, _runs.c.heartbeat_at
+).where(_runs.c.sweep_id == bindparam("b_sweep_id"), _runs.c.state == RunState.RUNNING.value)
+_COUNT_LIVE = (
+    select(func.count())
+    .select_from(_runs)
+    .where(_runs.c.sweep_id == bindparam("b_sweep_id"), _runs.c.state != RunState.CRASHED.value)
+)
+_INSERT_RUN = insert(_runs)
+_INSERT_HISTORY = insert(_history)
+_BUMP_SWEEP = (
+    update(_sweeps)
+    .where(_sweeps.c.id == bindparam("b_sweep_id"))
+    .values(run_count=bindparam("b_run_count"), state=SweepState.RUNNING.value)
+)
+_FINISH_RUN = (
+    update(_runs)
+    .where(_runs.c.id == bindparam("b_run_id"))
+    .values(
+        state=bindparam("b_state"),
+        finished_at=bindparam("b_finished_at"),
+        summary_json=bindparam("b_summary_json"),
+        metric=bindparam("b_metric"),
+        exit_code=bindparam("b_exit_code"),
+        error=bindparam("b_error"),
+        stopped_at_band=bindparam("b_stopped_at_band"),
+        name=func.coalesce(bindparam("b_name"), _runs.c.name),
+        dir=func.coalesce(bindparam("b_dir"), _runs.c.dir),
+        stdout_path=func.coalesce(bindparam("b_stdout_path"), _runs.c.stdout_path),
+        stderr_path=func.coalesce(bindparam("b_stderr_path"), _runs.c.stderr_path),
+    )
+)
 
 #: A run whose agent has not beaten its heartbeat for this long is taken for dead.
 HEARTBEAT_TIMEOUT = timedelta(seconds=120)
@@ -259,10 +297,9 @@ class Store:
         run_dir: Callable[[str], str | None] | None,
     ) -> Claim:
         with self._write() as conn:
-            query = select(_sweeps).where(_sweeps.c.id == sweep_id)
-            if not self._is_sqlite:
-                query = query.with_for_update()
-            sweep = conn.execute(query).mappings().first()
+            # On SQLite the IMMEDIATE transaction already holds the database's write lock.
+            query = _SELECT_SWEEP if self._is_sqlite else _SELECT_SWEEP_LOCKED
+            sweep = conn.execute(query, {"b_sweep_id": sweep_id}).mappings().first()
             if sweep is None:
                 raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
             reaped = self._reap_dead(conn, sweep_id, agent)
@@ -276,11 +313,7 @@ class Store:
                 return Claim(outcome, reaped=reaped)
             config = self._config(sweep_id, sweep["config_json"])
             if config.run_cap is not None:
-                live = conn.execute(
-                    select(func.count())
-                    .select_from(_runs)
-                    .where(_runs.c.sweep_id == sweep_id, _runs.c.state != RunState.CRASHED.value)
-                ).scalar_one()
+                live = conn.execute(_COUNT_LIVE, {"b_sweep_id": sweep_id}).scalar_one()
                 if live >= config.run_cap:
                     self._finish_sweep_if_idle(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
                     return Claim(ClaimOutcome.RUN_CAP, reaped=reaped)
@@ -315,12 +348,8 @@ class Store:
                 "created_at": now,
                 "dir": run_dir(run_id) if run_dir else None,
             }
-            conn.execute(insert(_runs).values(**values))
-            conn.execute(
-                update(_sweeps)
-                .where(_sweeps.c.id == sweep_id)
-                .values(run_count=number + 1, state=SweepState.RUNNING.value)
-            )
+            conn.execute(_INSERT_RUN, values)
+            conn.execute(_BUMP_SWEEP, {"b_sweep_id": sweep_id, "b_run_count": number + 1})
         record = RunRecord(
             id=run_id,
             sweep_id=sweep_id,
@@ -380,15 +409,7 @@ class Store:
             self._finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
 
     def _reap_dead(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
-        rows = conn.execute(
-            select(
-                _runs.c.id,
-                _runs.c.agent_id,
-                _runs.c.agent_host,
-                _runs.c.agent_pid,
-                _runs.c.heartbeat_at,
-            ).where(_runs.c.sweep_id == sweep_id, _runs.c.state == RunState.RUNNING.value)
-        ).all()
+        rows = conn.execute(_SELECT_RUNNING, {"b_sweep_id": sweep_id}).all()
         if not rows:
             return ()
         stale_before = _now() - HEARTBEAT_TIMEOUT
@@ -433,7 +454,7 @@ class Store:
 
     def _insert_history(self, conn: Connection, run_id: str, rows: Sequence[HistoryRow]) -> None:
         conn.execute(
-            insert(_history),
+            _INSERT_HISTORY,
             [
                 {
                     "run_id": run_id,
@@ -448,7 +469,7 @@ class Store:
 
     def finish_run(
         self,
-        run_id: str,
+        run: RunRecord,
         state: RunState,
         *,
         history: Sequence[HistoryRow] = (),
@@ -459,36 +480,56 @@ class Store:
         name: str | None = None,
         stopped_at_band: int | None = None,
         target_reached: bool = False,
-    ) -> None:
-        """Record a run's end with its last history rows, in one transaction.
+        dir: str | None = None,
+        stdout_path: str | None = None,
+        stderr_path: str | None = None,
+    ) -> RunRecord:
+        """Record a run's end with its last history rows, in one transaction, and return
+        the run as recorded.
 
         A run that another agent already marked crashed (we were presumed dead) keeps
         its data: the rows and summary are still written, and the real outcome wins.
         """
-        values: dict[str, Any] = {
-            "state": state.value,
-            "finished_at": _now(),
-            "summary_json": dumps(dict(summary)) if summary is not None else None,
-            "metric": _float_or_none(metric),
-            "exit_code": exit_code,
-            "error": error,
-            "stopped_at_band": stopped_at_band,
+        finished_at = _now()
+        summary = dict(summary) if summary is not None else {}
+        params = {
+            "b_run_id": run.id,
+            "b_state": state.value,
+            "b_finished_at": finished_at,
+            "b_summary_json": dumps(summary),
+            "b_metric": _float_or_none(metric),
+            "b_exit_code": exit_code,
+            "b_error": error,
+            "b_stopped_at_band": stopped_at_band,
+            "b_name": name,
+            "b_dir": dir,
+            "b_stdout_path": stdout_path,
+            "b_stderr_path": stderr_path,
         }
-        if name is not None:
-            values["name"] = name
         with self._write() as conn:
             if history:
-                self._insert_history(conn, run_id, history)
-            result = conn.execute(update(_runs).where(_runs.c.id == run_id).values(**values))
+                self._insert_history(conn, run.id, history)
+            result = conn.execute(_FINISH_RUN, params)
             if result.rowcount == 0:
-                raise NotFoundError(f"no run {run_id!r} in {self.url}")
-            sweep_id = conn.execute(
-                select(_runs.c.sweep_id).where(_runs.c.id == run_id)
-            ).scalar_one()
+                raise NotFoundError(f"no run {run.id!r} in {self.url}")
             if target_reached:
-                self._finish_sweep(conn, sweep_id, ClaimOutcome.TARGET_REACHED.value)
+                self._finish_sweep(conn, run.sweep_id, ClaimOutcome.TARGET_REACHED.value)
             else:
-                self._finish_sweep_if_done(conn, sweep_id)
+                self._finish_sweep_if_done(conn, run.sweep_id)
+        return dataclasses.replace(
+            run,
+            state=state,
+            finished_at=finished_at,
+            summary=summary,
+            metric=params["b_metric"],
+            exit_code=exit_code,
+            error=error,
+            stopped_at_band=stopped_at_band,
+            name=name or run.name,
+            dir=dir or run.dir,
+            stdout_path=stdout_path or run.stdout_path,
+            stderr_path=stderr_path or run.stderr_path,
+        )
 
     def set_run_files(
         self,
