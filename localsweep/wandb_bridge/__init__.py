@@ -7,6 +7,15 @@ wandb 0.31 (the range pinned in pyproject.toml).
 
 from __future__ import annotations
 
+from localsweep.wandb_bridge._datastore import (
+    CorruptFileError,
+    RecordReader,
+    RunFileFollower,
+    RunFileSummary,
+    find_run_file,
+    read_run_file,
+    wait_for_exit_record,
+)
 from localsweep.wandb_bridge._session import (
     FinishedRun,
     LogSink,
@@ -17,10 +26,17 @@ from localsweep.wandb_bridge._session import (
 )
 
 __all__ = [
+    "CorruptFileError",
     "FinishedRun",
     "LogSink",
+    "RecordReader",
+    "RunFileFollower",
+    "RunFileSummary",
     "StopRun",
     "WandbRunSession",
+    "find_run_file",
     "install_hooks",
     "param_file_text",
+    "read_run_file",
+    "wait_for_exit_record",
 ]
