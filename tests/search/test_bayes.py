@@ -25,11 +25,11 @@ from localsweep.config import (
 )
 from localsweep.errors import ConfigError
 from localsweep.records import RunState, RunView
-from localsweep.search._bayes import BayesSearch, run_outcome
+from localsweep.search._bayes import BayesSearch, run_outcome, torch_available
 from localsweep.search._bayes_space import SearchSpace, optuna_name
 
 D = Distribution
-HAS_TORCH = "torch" in sys.modules or __import__("importlib").util.find_spec("torch") is not None
+HAS_TORCH = torch_available()
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="Optuna's GPSampler needs PyTorch")
 
 
