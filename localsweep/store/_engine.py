@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 __all__ = ["DEFAULT_DB_FILENAME", "make_engine", "resolve_url"]
 
@@ -28,6 +28,8 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
         value = DEFAULT_DB_FILENAME
     if "://" in value:
         return value
+    if value == ":memory:":
+        return "sqlite:///:memory:"
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
@@ -43,7 +45,9 @@ def make_engine(url: str) -> Engine:
     # not free, and NullPool would redo them for every transaction.
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
     if database in ("", ":memory:"):
-        kwargs["poolclass"] = NullPool
+        # Every connection to ":memory:" opens a new, empty database: keep one connection
+        # for the engine's life so the tables created at open are the ones used after.
+        kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
