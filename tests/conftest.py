@@ -1,0 +1,122 @@
+"""Fixtures shared by every test: an isolated, offline wandb and a real PostgreSQL server.
+
+Every test runs in its own temporary working directory with wandb offline, silent and
+writing under that directory, and without a ``LOCALSWEEP_DB`` from the caller's shell.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    # A wandb-core inherited from the shell would be shared with our runs.
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    monkeypatch.delenv("LOCALSWEEP_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+    # wandb reads its settings (WANDB_DIR among them) once per process: drop them, so the
+    # next test's wandb starts from that test's environment.
+    if "wandb" in sys.modules:
+        from wandb.sdk import wandb_setup
+
+        if wandb_setup._singleton is not None:
+            import wandb
+
+            wandb.teardown()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1 (a random free port, a throwaway data dir) with
+    an empty database; yields its SQLAlchemy URL and stops the server at the end."""
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin: apt-get install postgresql"
+        )
+    as_root = os.geteuid() == 0
+    # initdb and pg_ctl refuse to run as root: run them as the postgres system user, in a
+    # directory it owns (pytest's own tmp dirs are private to root).
+    base = Path(tempfile.mkdtemp(prefix="localsweep-pg-"))
+    data, log = base / "data", base / "server.log"
+    if as_root:
+        shutil.chown(base, user="postgres", group="postgres")
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+
+    def pg(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, check=True, timeout=120
+        )
+
+    user = "localsweep"
+    pg(str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8")
+    port = _free_port()
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off"
+    pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+    try:
+        import psycopg
+
+        database = f"test_{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with psycopg.connect(
+                    host="127.0.0.1", port=port, user=user, dbname="postgres", autocommit=True
+                ) as conn:
+                    conn.execute(f'CREATE DATABASE "{database}"')
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield f"postgresql+psycopg://{user}@127.0.0.1:{port}/{database}"
+    finally:
+        pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> str:
+    """A fresh empty database on the session's PostgreSQL server, for one test; its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
