@@ -118,8 +118,19 @@ def install_hooks() -> None:
                 sink.on_finish(_finished_run(self, exit_code))
             return original_finish(self, exit_code)
 
+        original_exit = Run.__exit__
+
+        @functools.wraps(original_exit)
+        def _exit(self: Any, exc_type: Any, exc: Any, tb: Any) -> Any:
+            # Leaving `with wandb.init()` prints any exception's traceback; an early stop is
+            # no error, and the run was already finished before the stop unwound.
+            if exc_type is not None and issubclass(exc_type, StopRun):
+                return original_exit(self, None, None, None)
+            return original_exit(self, exc_type, exc, tb)
+
         Run._log = _log
         Run._finish = _finish
+        Run.__exit__ = _exit
         _installed = True
 
 
