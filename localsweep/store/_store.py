@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from localsweep.config import Method, SweepConfig, parse_config
 from localsweep.errors import NotFoundError, StoreError
@@ -155,7 +155,7 @@ class Store:
         self._is_sqlite = self._engine.dialect.name == "sqlite"
         try:
             ensure_schema(self._engine)
-        except OperationalError as exc:
+        except DBAPIError as exc:  # unreachable server, unreadable or non-database file
             raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
         self._config_cache: dict[str, SweepConfig] = {}
 
