@@ -1,0 +1,90 @@
+"""Schema versions: a new database is stamped; one of another version is refused, saying
+what to do; ``upgrade`` brings an empty database to the current schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from localsweep.errors import SchemaVersionError, StoreError
+from localsweep.store import Store, _migrate
+from localsweep.store._engine import make_engine, resolve_url
+from localsweep.store._models import SCHEMA_VERSION
+
+
+def _stamp(path: Path, version: str) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (version,))
+
+
+def test_a_new_database_gets_the_current_schema_version(tmp_path: Path) -> None:
+    Store(tmp_path / "new.db").close()
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (SCHEMA_VERSION,)
+        ]
+
+
+def test_a_database_of_the_current_version_opens(tmp_path: Path) -> None:
+    Store(tmp_path / "db.db").close()
+    Store(tmp_path / "db.db").close()
+
+
+def test_a_database_from_a_newer_localsweep_says_to_upgrade_localsweep(tmp_path: Path) -> None:
+    Store(tmp_path / "db.db").close()
+    _stamp(tmp_path / "db.db", "9999")
+    with pytest.raises(SchemaVersionError) as info:
+        Store(tmp_path / "db.db")
+    message = str(info.value)
+    assert "9999" in message
+    assert "Upgrade localsweep" in message
+    assert "pip install -U localsweep" in message
+
+
+def test_a_database_from_an_older_localsweep_says_to_run_db_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only one schema version exists so far, so no real older database can be made: play
+    # a localsweep one version ahead, reading a database of today's version.
+    Store(tmp_path / "db.db").close()
+    monkeypatch.setattr(_migrate, "SCHEMA_VERSION", "0002")
+    monkeypatch.setattr(_migrate, "KNOWN_VERSIONS", (SCHEMA_VERSION, "0002"))
+    with pytest.raises(SchemaVersionError) as info:
+        Store(tmp_path / "db.db")
+    message = str(info.value)
+    assert f"schema version {SCHEMA_VERSION}" in message
+    assert "localsweep db upgrade" in message
+    assert str(tmp_path / "db.db") in message
+
+
+def test_a_database_with_our_tables_but_no_version_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path / "db.db").close()
+    with sqlite3.connect(tmp_path / "db.db") as conn:
+        conn.execute("DROP TABLE alembic_version")
+    with pytest.raises(SchemaVersionError, match="no schema version"):
+        Store(tmp_path / "db.db")
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("these are my notes, not a database\n" * 200)
+    with pytest.raises(StoreError, match="cannot open the database"):
+        Store(tmp_path / "notes.db")
+
+
+def test_upgrade_creates_the_schema_in_an_empty_database(tmp_path: Path) -> None:
+    engine = make_engine(resolve_url(tmp_path / "empty.db"))
+    assert _migrate.upgrade(engine) == (None, SCHEMA_VERSION)
+    assert _migrate.current_version(engine) == SCHEMA_VERSION
+    engine.dispose()
+    store = Store(tmp_path / "empty.db")
+    assert store.list_sweeps() == []
+    store.close()
+
+
+def test_upgrade_leaves_a_current_database_as_it_is(tmp_path: Path) -> None:
+    Store(tmp_path / "db.db").close()
+    engine = make_engine(resolve_url(tmp_path / "db.db"))
+    assert _migrate.upgrade(engine) == (SCHEMA_VERSION, SCHEMA_VERSION)
+    engine.dispose()
