@@ -274,7 +274,7 @@ def _load_function(ref: str) -> Callable[..., Any]:
         target = getattr(target, part)
     if not callable(target):
         raise click.UsageError(f"{ref} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def _run_agent(

@@ -9,7 +9,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -146,9 +146,10 @@ class Agent:
         self._sleep = sleep
         self.info = AgentInfo.current()
         self.search: Search = make_search(self.config)
-        self.runner: Runner = runner or InProcessRunner(
-            function, sweep_id, self.project, self.entity
-        )
+        if runner is None:
+            assert function is not None
+            runner = InProcessRunner(function, sweep_id, self.project, self.entity)
+        self.runner: Runner = runner
         self._stopper = _make_stopper(self.config, store, sweep_id)
 
     # ---------------------------------------------------------------------------------
@@ -210,7 +211,7 @@ class Agent:
 
         return self.config.method is Method.BAYES
 
-    def _propose(self, runs: list[RunView], number: int) -> Proposal | None:
+    def _propose(self, runs: Sequence[RunView], number: int) -> Proposal | None:
         return self.search.propose(runs, run_rng(self.sweep.seed, number))
 
     # ---------------------------------------------------------------------------------

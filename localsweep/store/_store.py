@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from localsweep.config import Method, SweepConfig, parse_config
@@ -43,9 +43,9 @@ __all__ = ["HistoryRow", "Store", "new_run_id", "new_sweep_id"]
 
 logger = logging.getLogger(__name__)
 
-_sweeps = SweepModel.__table__
-_runs = RunModel.__table__
-_history = HistoryModel.__table__
+_sweeps = cast(Table, SweepModel.__table__)
+_runs = cast(Table, RunModel.__table__)
+_history = cast(Table, HistoryModel.__table__)
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -240,7 +240,7 @@ class Store:
             self._config_cache[sweep_id] = cfg
         return cfg
 
-    def _sweep_record(self, row: Mapping[str, Any]) -> SweepRecord:
+    def _sweep_record(self, row: Any) -> SweepRecord:
         return SweepRecord(
             id=row["id"],
             name=row["name"],
@@ -330,7 +330,9 @@ class Store:
 
             run_id = new_run_id()
             now = _now()
-            nested = nest(proposal.params) if nest else dict(proposal.params)
+            nested: dict[str, Any] = (
+                nest(proposal.params) if nest else {str(k): v for k, v in proposal.params.items()}
+            )
             values = {
                 "id": run_id,
                 "sweep_id": sweep_id,
@@ -393,7 +395,7 @@ class Store:
         config = self.get_sweep_config(conn, sweep_id)
         if config.run_cap is None and config.method is not Method.GRID:
             return
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 select(_runs.c.state, func.count())
                 .where(_runs.c.sweep_id == sweep_id)
@@ -521,7 +523,7 @@ class Store:
             state=state,
             finished_at=finished_at,
             summary=summary,
-            metric=params["b_metric"],
+            metric=_float_or_none(metric),
             exit_code=exit_code,
             error=error,
             stopped_at_band=stopped_at_band,
@@ -668,7 +670,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _run_record(row: Mapping[str, Any]) -> RunRecord:
+def _run_record(row: Any) -> RunRecord:
     return RunRecord(
         id=row["id"],
         sweep_id=row["sweep_id"],

@@ -128,9 +128,9 @@ def install_hooks() -> None:
                 return original_exit(self, None, None, None)
             return original_exit(self, exc_type, exc, tb)
 
-        Run._log = _log
-        Run._finish = _finish
-        Run.__exit__ = _exit
+        Run._log = _log  # type: ignore[method-assign]
+        Run._finish = _finish  # type: ignore[method-assign]
+        Run.__exit__ = _exit  # type: ignore[method-assign]
         _installed = True
 
 
