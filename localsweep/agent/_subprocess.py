@@ -1,0 +1,563 @@
+"""Program mode: each run of a ``program`` / ``command`` sweep as a child process.
+
+The child is started as ``wandb agent`` starts it (argv, parameter file and environment from
+:mod:`localsweep.agent._command`), offline, in its own session so that stopping it reaches
+every process it started. While it runs, its offline transaction log is followed and each
+row is fed to the run's recorder, so hyperband can stop it; a stop, a timeout or Ctrl-C all
+end it the same way: ``SIGINT`` to its process group (wandb then keeps every row and writes
+its exit record), ``SIGTERM`` after a grace period, ``SIGKILL`` after another.
+
+How a run's end is recorded:
+
+======================================  ==================  ==========================
+what happened                           state               error
+======================================  ==================  ==========================
+exit code 0                             ``finished``        -
+exit code != 0                          ``failed``          exit code + stderr tail
+killed by a signal we did not send      ``failed``          signal name + stderr tail
+hyperband stopped it                    ``early_terminated``  -
+ran past ``timeout``                    ``failed``          "timed out after N s"
+Ctrl-C in the agent                     ``killed``          "stopped by the user"
+======================================  ==================  ==========================
+
+The state always comes from the child's exit status, never from the exit record in its
+wandb file: a child attached to a shared wandb service that is killed still gets an exit
+record with code 0 later, when the service shuts down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from localsweep.agent._agent import RunOutcome, wandb_root
+from localsweep.agent._command import (
+    build_command,
+    child_env,
+    param_file_content,
+    param_file_path,
+    sweep_dir_for,
+)
+from localsweep.agent._recorder import RunRecorder, RunStopped
+from localsweep.config import SweepConfig
+from localsweep.records import RunState
+from localsweep.store import RunRecord
+from localsweep.wandb_bridge import FinishedRun
+
+if TYPE_CHECKING:
+    from localsweep.wandb_bridge._datastore import RunFileFollower
+
+__all__ = [
+    "DEFAULT_GRACE_PERIOD",
+    "GroupStopper",
+    "ProgramRunner",
+    "StopReason",
+    "describe_exit",
+    "exit_status",
+    "signal_group",
+    "stderr_tail",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between ``SIGINT`` and ``SIGTERM``, and again before ``SIGKILL``. wandb finishes a
+#: run on ``SIGINT`` in about a second; the rest is for the user's own cleanup (checkpoints).
+DEFAULT_GRACE_PERIOD = 10.0
+#: How often a running child's wandb file is read (and its timeout checked).
+POLL_INTERVAL = 0.2
+#: How long to wait, after a child exits, for the exit record its wandb service writes last.
+EXIT_RECORD_TIMEOUT = 5.0
+#: The same wait for a child killed by a signal that leaves no exit record (SIGKILL/SIGTERM):
+#: only long enough for its service's last flush.
+KILLED_EXIT_RECORD_TIMEOUT = 1.0
+#: Rows reach a child's wandb file only every 15 s by default; 1 s keeps hyperband timely
+#: at a negligible cost.
+FLUSH_INTERVAL_VARIABLE = "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL"
+DEFAULT_FLUSH_INTERVAL = "1"
+STDERR_TAIL_LINES = 40
+
+# wandb adds these to every row; in-process rows hold only the user's keys (the store adds
+# ``_step`` when it reads rows back), so program-mode rows must not carry them either.
+_WANDB_ROW_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
+# wandb's own bookkeeping in an offline summary; the in-process summary does not show it.
+_WANDB_SUMMARY_KEYS = frozenset({"_wandb"})
+
+_ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+
+class StopReason(str, enum.Enum):
+    """Why localsweep ended a child that was still running."""
+
+    #: Hyperband stopped the run.
+    STOPPED = "stopped"
+    #: The run ran longer than its ``timeout``.
+    TIMEOUT = "timeout"
+    #: The user pressed Ctrl-C (or the workers were told to stop).
+    INTERRUPTED = "interrupted"
+
+
+# ------------------------------------------------------------------------- processes
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Send ``sig`` to the process group led by ``pid``, or to ``pid`` alone when it leads no
+    group (yet); ``False`` when neither exists any more."""
+    try:
+        os.killpg(pid, sig)
+        return True
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        logger.warning("not allowed to signal process group %d", pid)
+        return False
+    try:
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is still running (zombies do not count: in a
+    container without a reaping init they would linger forever)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses; fields after it are fixed.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+def reap_group(pgid: int, grace: float = 1.0) -> None:
+    """End whatever is left of a child's process group after the child itself exited, so no
+    process of a run outlives it (a data-loader worker, a server it forgot to stop)."""
+    if not _group_alive(pgid):
+        return
+    logger.warning("processes of group %d outlived their run; terminating them", pgid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not signal_group(pgid, sig):
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not _group_alive(pgid):
+                return
+            time.sleep(0.05)
+
+
+class GroupStopper:
+    """Ends a child's process group without blocking: :meth:`start` sends ``SIGINT``, and
+    each :meth:`tick` sends the next signal (``SIGTERM``, then ``SIGKILL``) once ``grace``
+    seconds have passed since the last one. :meth:`hurry` sends the next one now."""
+
+    def __init__(
+        self, pid: int, grace: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.pid = pid
+        self.grace = grace
+        self._clock = clock
+        self.sent: list[signal.Signals] = []
+        self._next_at = 0.0
+
+    @property
+    def started(self) -> bool:
+        """Whether the first signal was sent."""
+        return bool(self.sent)
+
+    def start(self) -> None:
+        """Send ``SIGINT`` (once; later calls do nothing)."""
+        if not self.sent:
+            self._send_next()
+
+    def tick(self) -> None:
+        """Send the next signal if the grace period since the last one is over."""
+        if self.sent and len(self.sent) < len(_ESCALATION) and self._clock() >= self._next_at:
+            self._send_next()
+
+    def hurry(self) -> None:
+        """Send the next signal now (a second Ctrl-C)."""
+        if len(self.sent) < len(_ESCALATION):
+            self._send_next()
+
+    def _send_next(self) -> None:
+        sig = _ESCALATION[len(self.sent)]
+        logger.info("sending %s to process group %d", sig.name, self.pid)
+        signal_group(self.pid, sig)
+        self.sent.append(sig)
+        self._next_at = self._clock() + self.grace
+
+    def describe(self) -> str:
+        """The signals sent so far, e.g. ``SIGINT, then SIGTERM``."""
+        return ", then ".join(s.name for s in self.sent)
+
+
+def exit_status(returncode: int) -> int:
+    """A process's exit status as a shell reports it: a signal ``N`` becomes ``128 + N``."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def describe_exit(returncode: int) -> str:
+    """Words for how a process ended, e.g. ``exited with code 2`` or ``killed by SIGKILL``."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name} (exit status {exit_status(returncode)})"
+    return f"exited with code {returncode}"
+
+
+def stderr_tail(path: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a file (a run's stderr), or ``""`` when there is none."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(deque(f, maxlen=lines)).rstrip()
+    except OSError:
+        return ""
+
+
+def _with_tail(message: str, tail: str) -> str:
+    return f"{message}\n--- last lines of stderr ---\n{tail}" if tail else message
+
+
+def sorted_params(value: Any) -> Any:
+    """A run's config with names sorted at every level, the order ``wandb agent`` receives
+    it from the server, so the arguments come out in the same order."""
+    if isinstance(value, Mapping):
+        return {str(k): sorted_params(value[k]) for k in sorted(value, key=str)}
+    return value
+
+
+def _service_token() -> str:
+    """Start (or reuse) this process's wandb service and return the token children attach
+    with."""
+    import wandb
+
+    wandb.setup()
+    token = os.environ.get("WANDB_SERVICE")
+    if not token:
+        raise RuntimeError("wandb.setup() started no wandb service to share (no WANDB_SERVICE)")
+    return token
+
+
+# ---------------------------------------------------------------------------- runner
+
+
+@dataclass
+class ProgramRunner:
+    """Runs each run as a child process, as ``wandb agent`` does (a :class:`Runner`).
+
+    ``program`` and ``command`` are the sweep config's. ``timeout`` (seconds) ends a run that
+    takes longer; ``grace_period`` is the wait between ``SIGINT``, ``SIGTERM`` and ``SIGKILL``
+    when a child is stopped. ``env`` is added to every child's environment (a worker's
+    ``CUDA_VISIBLE_DEVICES``). ``share_service`` lets children attach to this process's wandb
+    service (about 0.2 s less per run, but one service for all runs, and a killed child's run
+    is later closed with exit code 0 in its wandb file). ``stop_event``, when set, stops the
+    running child as Ctrl-C would (workers use it: only the main thread sees Ctrl-C).
+
+    Output goes to ``<WANDB_DIR>/wandb/sweep-<id>/<run id>.out`` and ``.err``.
+    """
+
+    sweep_id: str
+    program: str | None
+    command: Sequence[str] | None = None
+    project: str | None = None
+    entity: str | None = None
+    timeout: float | None = None
+    grace_period: float = DEFAULT_GRACE_PERIOD
+    share_service: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    interpreter: str = sys.executable
+    stop_event: threading.Event | None = None
+    poll_interval: float = POLL_INTERVAL
+
+    @classmethod
+    def for_sweep(cls, sweep_id: str, config: SweepConfig, **options: Any) -> ProgramRunner:
+        """A runner for a sweep config's ``program`` / ``command``."""
+        return cls(sweep_id, config.program, config.command, **options)
+
+    def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        root = wandb_root()
+        sweep_dir = Path(sweep_dir_for(root, self.sweep_id))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        params = sorted_params(run.config)
+        param_path = param_file_path(sweep_dir, run.id)
+        env = self.child_env(run.id, root, param_path)
+        command = build_command(
+            self.command,
+            self.program,
+            params,
+            sweep_dir=sweep_dir,
+            run_id=run.id,
+            interpreter=self.interpreter,
+            environ=env,
+        )
+        Path(param_path).write_text(param_file_content(params), encoding="utf-8")
+        for path, content in command.files.items():
+            Path(path).write_text(content, encoding="utf-8")
+        stdout_path = sweep_dir / f"{run.id}.out"
+        stderr_path = sweep_dir / f"{run.id}.err"
+        with_files = functools.partial(
+            replace, stdout_path=str(stdout_path), stderr_path=str(stderr_path)
+        )
+
+        if self.stop_event is not None and self.stop_event.is_set():
+            return with_files(
+                RunOutcome(
+                    RunState.KILLED,
+                    error="stopped by the user (Ctrl-C) before it started",
+                    interrupted=KeyboardInterrupt(),
+                )
+            )
+        logger.info("run %s: starting %s", run.id, list(command.argv))
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            try:
+                process = subprocess.Popen(
+                    command.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return with_files(
+                    RunOutcome(RunState.FAILED, error=f"cannot start {command.argv[0]!r}: {exc}")
+                )
+        watch = _ChildWatch(self, run, recorder, process, root, stderr_path)
+        return with_files(watch.run())
+
+    def child_env(
+        self, run_id: str, root: str | os.PathLike[str], param_path: str | os.PathLike[str]
+    ) -> dict[str, str]:
+        """The environment of run ``run_id``'s child."""
+        base = dict(os.environ)
+        base.update(self.env)
+        env = child_env(
+            base,
+            sweep_id=self.sweep_id,
+            run_id=run_id,
+            project=self.project or "localsweep",
+            wandb_dir=root,
+            param_path=param_path,
+            entity=self.entity,
+        )
+        env.setdefault(FLUSH_INTERVAL_VARIABLE, DEFAULT_FLUSH_INTERVAL)
+        if self.share_service:
+            env["WANDB_SERVICE"] = _service_token()
+        return env
+
+
+class _ChildWatch:
+    """Follows one running child to its end: rows to the recorder, timeout, stop, Ctrl-C."""
+
+    def __init__(
+        self,
+        runner: ProgramRunner,
+        run: RunRecord,
+        recorder: RunRecorder,
+        process: subprocess.Popen[bytes],
+        root: Path,
+        stderr_path: Path,
+    ):
+        self.runner = runner
+        self.run_id = run.id
+        self.recorder = recorder
+        self.process = process
+        self.root = root
+        self.stderr_path = stderr_path
+        self.stopper = GroupStopper(process.pid, runner.grace_period)
+        self.reason: StopReason | None = None
+        self.band: int | None = None
+        self.interrupt: BaseException | None = None
+        self.run_dir: Path | None = None
+        self.follower: RunFileFollower | None = None
+        self._last_step = -1
+        self._unreadable = False
+
+    # -------------------------------------------------------------------- the loop
+
+    def run(self) -> RunOutcome:
+        started = time.monotonic()
+        timeout = self.runner.timeout
+        returncode: int | None = None
+        while returncode is None:
+            try:
+                self._follow(running=True)
+                if self.reason is None:
+                    if timeout is not None and time.monotonic() - started >= timeout:
+                        logger.warning("run %s timed out after %g s", self.run_id, timeout)
+                        self._begin_stop(StopReason.TIMEOUT)
+                    elif self.runner.stop_event is not None and self.runner.stop_event.is_set():
+                        self._begin_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
+                self.stopper.tick()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    returncode = self.process.wait(self.runner.poll_interval)
+            except KeyboardInterrupt as exc:
+                if self.reason is StopReason.INTERRUPTED:
+                    self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
+                else:
+                    self._begin_stop(StopReason.INTERRUPTED, exc)
+        reap_group(self.process.pid)
+        self._finish_reading(returncode)
+        return self._outcome(returncode)
+
+    def _begin_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.interrupt = interrupt
+        self.stopper.start()
+
+    # -------------------------------------------------------------------- reading
+
+    def _find_run_file(self) -> Path | None:
+        if self.run_dir is None:
+            folders = sorted((self.root / "wandb").glob(f"offline-run-*-{self.run_id}"))
+            if not folders:
+                return None
+            self.run_dir = folders[-1]
+        return self.run_dir / f"run-{self.run_id}.wandb"
+
+    def _follow(self, *, running: bool) -> None:
+        if self._unreadable:
+            return
+        if self.follower is None:
+            path = self._find_run_file()
+            if path is None:
+                return
+            from localsweep.wandb_bridge._datastore import RunFileFollower
+
+            self.follower = RunFileFollower(path)
+        from localsweep.wandb_bridge._datastore import CorruptFileError
+
+        try:
+            rows = self.follower.poll()
+        except CorruptFileError as exc:
+            logger.warning("run %s: stopped reading its wandb file: %s", self.run_id, exc)
+            self._unreadable = True
+            return
+        for row in rows:
+            self._feed(row, running=running)
+
+    def _feed(self, row: Mapping[str, Any], *, running: bool) -> None:
+        step = row.get("_step")
+        if not isinstance(step, int):
+            step = self._last_step + 1
+        self._last_step = step
+        data = {k: v for k, v in row.items() if k not in _WANDB_ROW_KEYS}
+        try:
+            self.recorder.on_log(data, step)
+        except RunStopped as stop:
+            # Only a decision taken while the child runs ends it; once it has exited, or is
+            # already being stopped, the rows are recorded and the decision has no effect.
+            if running and self.reason is None:
+                logger.info("run %s stopped by hyperband at band %d", self.run_id, stop.band)
+                self.band = stop.band
+                self._begin_stop(StopReason.STOPPED)
+
+    def _finish_reading(self, returncode: int) -> None:
+        """Read what the child's wandb service wrote last, up to its exit record."""
+        # A process that exited by itself, or on SIGINT, had wandb finish its run; a SIGKILL
+        # or an unhandled SIGTERM leaves no exit record, so do not wait long for one.
+        finished_normally = returncode >= 0 or returncode == -signal.SIGINT
+        wait = EXIT_RECORD_TIMEOUT if finished_normally else KILLED_EXIT_RECORD_TIMEOUT
+        deadline = time.monotonic() + wait
+        while True:
+            self._follow(running=False)
+            if self.follower is not None and self.follower.finished:
+                break
+            if self.follower is None:
+                break  # wandb.init makes the folder at once: this child never called it
+            if time.monotonic() >= deadline:
+                if self.follower is not None and finished_normally:
+                    logger.warning(
+                        "run %s: no exit record in %s after %g s",
+                        self.run_id,
+                        self.follower.path,
+                        wait,
+                    )
+                break
+            time.sleep(0.05)
+        if self.follower is not None:
+            self.follower.close()
+
+    # -------------------------------------------------------------------- outcome
+
+    def _finished_run(self) -> FinishedRun | None:
+        if self.follower is None:
+            return None
+        state = self.follower.state
+        summary = {k: v for k, v in state.summary.items() if k not in _WANDB_SUMMARY_KEYS}
+        return FinishedRun(
+            summary=summary,
+            exit_code=state.exit_code,
+            dir=str(self.run_dir) if self.run_dir is not None else None,
+            name=None,
+        )
+
+    def _outcome(self, returncode: int) -> RunOutcome:
+        status = exit_status(returncode)
+        finished = self._finished_run()
+        how = describe_exit(returncode)
+        if self.reason is StopReason.STOPPED:
+            return RunOutcome(
+                RunState.EARLY_TERMINATED,
+                exit_code=status,
+                stopped_at_band=self.band,
+                finished=finished,
+            )
+        if self.reason is StopReason.INTERRUPTED:
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=status,
+                error=f"stopped by the user (Ctrl-C); sent {self.stopper.describe()}, it {how}",
+                finished=finished,
+                interrupted=self.interrupt or KeyboardInterrupt(),
+            )
+        tail = stderr_tail(self.stderr_path)
+        if self.reason is StopReason.TIMEOUT:
+            message = (
+                f"timed out after {self.runner.timeout:g} s; sent {self.stopper.describe()}, "
+                f"it {how}"
+            )
+            return RunOutcome(
+                RunState.FAILED,
+                exit_code=status,
+                error=_with_tail(message, tail),
+                finished=finished,
+            )
+        if returncode == 0:
+            return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
+        return RunOutcome(
+            RunState.FAILED,
+            exit_code=status,
+            error=_with_tail(f"the program {how}", tail),
+            finished=finished,
+        )

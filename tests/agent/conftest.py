@@ -1,0 +1,64 @@
+"""Fixtures for agent tests that run real programs with real wandb, offline, in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localsweep.config import parse_config
+from localsweep.store import Store
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """wandb offline and silent, writing under ``tmp_path``, which is also the working
+    directory; returns ``tmp_path``."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def store(offline: Path) -> Store:
+    """A real SQLite store in ``tmp_path``."""
+    s = Store(offline / "sweeps.db")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+@pytest.fixture
+def make_sweep(store: Store) -> Callable[[Mapping[str, Any]], str]:
+    """Create a sweep from a config dict; returns its id. A ``program`` is looked up among
+    the test programs."""
+
+    def make(config: Mapping[str, Any]) -> str:
+        config = dict(config)
+        if "program" in config:
+            config["program"] = str(PROGRAMS / config["program"])
+        return store.create_sweep(parse_config(config)).id
+
+    return make
+
+
+@pytest.fixture
+def run_program(store: Store) -> Callable[..., Any]:
+    """Run a program-mode sweep with an in-process agent: ``run_program(sweep_id, count=N,
+    **ProgramRunner options)``; returns the agent's report."""
+    from localsweep.agent import Agent
+    from localsweep.agent._subprocess import ProgramRunner
+
+    def run(sweep_id: str, count: int | None = None, **options: Any) -> Any:
+        config = store.get_sweep(sweep_id).config
+        runner = ProgramRunner.for_sweep(sweep_id, config, **options)
+        return Agent(store, sweep_id, runner=runner, count=count).run()
+
+    return run

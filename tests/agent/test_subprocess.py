@@ -1,0 +1,249 @@
+"""Program mode: each run is a real child process running a real wandb script, offline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localsweep.records import RunState
+from localsweep.store import Store
+from localsweep.wandb_bridge._datastore import find_run_file, read_run_file
+
+pytestmark = pytest.mark.slow
+
+
+def wandb_file(run_dir: str | None) -> Any:
+    assert run_dir is not None
+    path = find_run_file(run_dir)
+    assert path is not None
+    return read_run_file(path)
+
+
+def test_argparse_program_gets_its_parameters_and_its_metrics_are_recorded(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {
+            "program": "train_argparse.py",
+            "method": "grid",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "parameters": {"lr": {"values": [0.5]}, "epochs": {"value": 3}},
+        }
+    )
+    run_program(sweep_id)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FINISHED, run.error
+    assert run.exit_code == 0
+    assert run.summary["argv"] == ["--epochs=3", "--lr=0.5"]
+    assert [row["loss"] for row in store.history(run.id)] == [1.5, 1.0, 0.5]
+    assert [row["_step"] for row in store.history(run.id)] == [0, 1, 2]
+    assert run.metric == 0.5
+    on_disk = wandb_file(run.dir)
+    assert on_disk.finished and on_disk.exit_code == 0
+    assert on_disk.config == {"batch_size": 16, "epochs": 3, "lr": 0.5}
+    assert on_disk.sweep_id == sweep_id
+
+
+def test_program_output_goes_to_files_in_the_sweep_dir(
+    store: Store, offline: Path, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {"program": "train_argparse.py", "method": "grid", "parameters": {"lr": {"value": 0.1}}}
+    )
+    run_program(sweep_id)
+    [run] = store.list_runs(sweep_id)
+    sweep_dir = offline / "wandb" / f"sweep-{sweep_id}"
+    assert run.stdout_path == str(sweep_dir / f"{run.id}.out")
+    assert run.stderr_path == str(sweep_dir / f"{run.id}.err")
+    assert "trained with" in Path(run.stdout_path).read_text()
+    assert (sweep_dir / f"config-{run.id}.yaml").is_file()
+
+
+def test_hydra_style_program_gets_key_value_arguments(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {
+            "program": "hydra_style.py",
+            "command": ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"],
+            "method": "grid",
+            "metric": {"name": "loss"},
+            "parameters": {"lr": {"value": 0.25}, "layers": {"value": 4}},
+        }
+    )
+    run_program(sweep_id)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FINISHED, run.error
+    assert run.summary["overrides"] == {"layers": "4", "lr": "0.25"}
+    assert run.metric == 1.0
+
+
+def test_program_reads_nested_parameters_from_the_args_json_file(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {
+            "program": "json_file.py",
+            "command": ["${env}", "${interpreter}", "${program}", "${args_json_file}"],
+            "method": "grid",
+            "parameters": {
+                "opt": {"parameters": {"lr": {"values": [0.01]}, "name": {"value": "adam"}}}
+            },
+        }
+    )
+    run_program(sweep_id)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FINISHED, run.error
+    assert run.summary["params"] == {"opt": {"lr": 0.01, "name": "adam"}}
+    assert store.history(run.id)[0]["loss"] == 0.01
+
+
+def test_true_becomes_a_bare_flag_and_false_is_left_out(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {
+            "program": "flags.py",
+            "command": ["${env}", "${interpreter}", "${program}", "${args_no_boolean_flags}"],
+            "method": "grid",
+            "parameters": {"augment": {"values": [True, False]}, "lr": {"value": 0.1}},
+        }
+    )
+    run_program(sweep_id)
+    argv = {run.config["augment"]: run.summary["argv"] for run in store.list_runs(sweep_id)}
+    assert argv == {True: ["--augment", "--lr=0.1"], False: ["--lr=0.1"]}
+    assert {r.summary["augment"] for r in store.list_runs(sweep_id)} == {True, False}
+
+
+def test_child_runs_offline_with_fast_flushes_and_without_the_agents_wandb_service(
+    store: Store,
+    make_sweep: Callable[..., str],
+    run_program: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WANDB_SERVICE", "3-1-unix-/nonexistent/socket")
+    sweep_id = make_sweep(
+        {"program": "env_probe.py", "method": "grid", "parameters": {"x": {"value": 1}}}
+    )
+    run_program(sweep_id, env={"CUDA_VISIBLE_DEVICES": "3"})
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FINISHED, run.error
+    assert run.summary["env"] == {
+        "WANDB_SERVICE": None,
+        "WANDB_MODE": "offline",
+        "WANDB_PROJECT": "localsweep",
+        "WANDB_SWEEP_ID": sweep_id,
+        "WANDB_RUN_ID": run.id,
+        "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL": "1",
+        "CUDA_VISIBLE_DEVICES": "3",
+    }
+
+
+def test_crashing_program_fails_with_its_traceback_and_keeps_its_rows(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {
+            "program": "crash.py",
+            "method": "grid",
+            "metric": {"name": "loss"},
+            "parameters": {"x": {"value": 1}},
+        }
+    )
+    run_program(sweep_id)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FAILED
+    assert run.exit_code == 1
+    assert "exited with code 1" in (run.error or "")
+    assert "ValueError: the model diverged at step 2" in (run.error or "")
+    assert [row["loss"] for row in store.history(run.id)] == [1.0, 0.5]
+    assert wandb_file(run.dir).exit_code == 1
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_program_without_wandb_is_judged_by_its_exit_code(
+    code: int, store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {"program": "no_wandb.py", "method": "grid", "parameters": {"code": {"value": code}}}
+    )
+    run_program(sweep_id)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is (RunState.FINISHED if code == 0 else RunState.FAILED)
+    assert run.exit_code == code
+    assert run.dir is None
+    if code:
+        assert "no wandb here" in (run.error or "")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended; only its entry is left
+
+
+def test_program_past_its_timeout_is_stopped_with_its_whole_process_group(
+    store: Store, offline: Path, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {"program": "hang.py", "method": "grid", "parameters": {"x": {"value": 1}}}
+    )
+    run_program(sweep_id, timeout=4, grace_period=0.5)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FAILED
+    assert (run.error or "").startswith(
+        "timed out after 4 s; sent SIGINT, then SIGTERM, then SIGKILL"
+    )
+    assert run.exit_code == 128 + 9
+    grandchild = int((offline / "grandchild.pid").read_text())
+    assert not _alive(grandchild)
+
+
+@pytest.mark.parametrize("share_service", [False, True], ids=["own-service", "shared-service"])
+def test_program_killed_by_sigkill_is_not_a_success(
+    share_service: bool,
+    store: Store,
+    make_sweep: Callable[..., str],
+    run_program: Callable[..., Any],
+) -> None:
+    sweep_id = make_sweep(
+        {"program": "sigkill_self.py", "method": "grid", "parameters": {"x": {"value": 1}}}
+    )
+    run_program(sweep_id, share_service=share_service)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FAILED
+    assert run.exit_code == 128 + 9
+    assert "killed by SIGKILL" in (run.error or "")
+
+
+def test_hyperband_stops_a_bad_child_which_keeps_every_row_it_logged(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    sweep_id = make_sweep(
+        {
+            "program": "curve.py",
+            "method": "grid",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 3},
+            "parameters": {
+                "quality": {"values": [1, 100]},
+                "epochs": {"value": 30},
+                "pace": {"value": 0.2},
+            },
+        }
+    )
+    run_program(sweep_id)
+    good, bad = store.list_runs(sweep_id)
+    assert good.state is RunState.FINISHED, good.error
+    assert bad.state is RunState.EARLY_TERMINATED
+    assert bad.stopped_at_band == 2
+    on_disk = wandb_file(bad.dir)
+    assert on_disk.finished  # SIGINT let wandb finish the run
+    assert 2 <= len(on_disk.history) < 30
+    assert [r["loss"] for r in store.history(bad.id)] == [r["loss"] for r in on_disk.history]
