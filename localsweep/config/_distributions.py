@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,23 @@ def _q_round(r: Any, q: float | int) -> int | float:
     return float(out)
 
 
-def _uniform(u: float, lo: float, hi: float) -> Any:
-    return stats.uniform.ppf(u, lo, hi - lo)
+def _uniform(u: float, lo: float, hi: float) -> float:
+    # scipy's uniform.ppf(u, loc, scale) is u * scale + loc; written out, because scipy's
+    # generic argument checking costs a hundred times the arithmetic, per draw.
+    return u * (hi - lo) + lo
+
+
+def _randint(u: float, low: int, high: int) -> int:
+    """scipy's ``randint.ppf(u, low, high)``, step for step (ends included: 0 gives
+    ``low - 1``, which the engine then uses as an index)."""
+    if u == 0.0:
+        return low - 1
+    if u == 1.0:
+        return high - 1
+    vals = math.ceil(u * (high - low) + low) - 1
+    below = min(max(vals - 1, low), high)
+    # randint's cdf at an integer k is (k - low + 1) / (high - low).
+    return below if (below - low + 1) / (high - low) >= u else vals
 
 
 def _pick(values: tuple[Any, ...], index: int) -> Any:
@@ -66,7 +82,7 @@ def ppf(param: Parameter, u: float) -> Any:
     if d is D.CATEGORICAL:
         n = len(param.values)
         # randint.ppf(0) is -1, which the engine uses as an index: the last value.
-        return _pick(param.values, int(stats.randint.ppf(u, 0, n)))
+        return _pick(param.values, _randint(u, 0, n))
     if d is D.CATEGORICAL_W_PROBABILITIES:
         assert param.probabilities is not None
         cumulative = np.cumsum(np.asarray(param.probabilities, dtype=float))
@@ -74,19 +90,19 @@ def ppf(param: Parameter, u: float) -> Any:
     lo, hi, q = param.min, param.max, param.q
     if d is D.INT_UNIFORM:
         assert lo is not None and hi is not None
-        return int(stats.randint.ppf(u, lo, hi + 1))
+        return _randint(u, int(lo), int(hi) + 1)
     if d is D.UNIFORM:
         assert lo is not None and hi is not None
-        return float(_uniform(u, lo, hi))
+        return _uniform(u, lo, hi)
     if d is D.Q_UNIFORM:
         assert lo is not None and hi is not None and q is not None
         return _q_round(_uniform(u, lo, hi), q)
     if d is D.LOG_UNIFORM:
         assert lo is not None and hi is not None
-        return float(np.exp(_uniform(u, lo, hi)))
+        return math.exp(_uniform(u, lo, hi))
     if d is D.LOG_UNIFORM_VALUES:
         assert lo is not None and hi is not None
-        return float(np.exp(_uniform(u, np.log(lo), np.log(hi))))
+        return math.exp(_uniform(u, math.log(lo), math.log(hi)))
     if d is D.Q_LOG_UNIFORM:
         assert lo is not None and hi is not None and q is not None
         return _q_round(np.exp(_uniform(u, lo, hi)), q)
