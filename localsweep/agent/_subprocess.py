@@ -63,12 +63,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "GroupStopper",
+    "ProcessWatch",
     "ProgramRunner",
     "StopReason",
     "describe_exit",
     "exit_status",
     "signal_group",
+    "sorted_params",
     "stderr_tail",
+    "with_tail",
 ]
 
 logger = logging.getLogger(__name__)
@@ -243,7 +246,8 @@ def stderr_tail(path: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) ->
         return ""
 
 
-def _with_tail(message: str, tail: str) -> str:
+def with_tail(message: str, tail: str) -> str:
+    """``message``, then the stderr lines that explain it."""
     return f"{message}\n--- last lines of stderr ---\n{tail}" if tail else message
 
 
@@ -375,6 +379,80 @@ class ProgramRunner:
         return env
 
 
+class ProcessWatch:
+    """Waits for a child started in its own session, and ends its process group when the
+    run must stop: past ``timeout``, when ``stop_event`` is set, on Ctrl-C (a second Ctrl-C
+    sends the next signal at once), or when :meth:`request_stop` is called."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        *,
+        timeout: float | None,
+        grace_period: float,
+        stop_event: threading.Event | None,
+        poll_interval: float = POLL_INTERVAL,
+        label: str = "",
+    ):
+        self.process = process
+        self.timeout = timeout
+        self.stop_event = stop_event
+        self.poll_interval = poll_interval
+        self.label = label or f"process {process.pid}"
+        self.stopper = GroupStopper(process.pid, grace_period)
+        #: Why localsweep ended the child (``None``: it ended by itself).
+        self.reason: StopReason | None = None
+        #: The Ctrl-C to re-raise once the run is recorded.
+        self.interrupt: BaseException | None = None
+
+    def request_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
+        """Start ending the child (the first reason given is the one kept)."""
+        if self.reason is None:
+            self.reason = reason
+            self.interrupt = interrupt
+        self.stopper.start()
+
+    def wait(self, on_poll: Callable[[], None] | None = None) -> int:
+        """Wait for the child to exit, calling ``on_poll`` every ``poll_interval`` while it
+        runs; then end what is left of its group. Returns its return code."""
+        started = time.monotonic()
+        returncode: int | None = None
+        while returncode is None:
+            try:
+                if on_poll is not None:
+                    on_poll()
+                if self.reason is None:
+                    if self.timeout is not None and time.monotonic() - started >= self.timeout:
+                        logger.warning("%s timed out after %g s", self.label, self.timeout)
+                        self.request_stop(StopReason.TIMEOUT)
+                    elif self.stop_event is not None and self.stop_event.is_set():
+                        self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
+                self.stopper.tick()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    returncode = self.process.wait(self.poll_interval)
+            except KeyboardInterrupt as exc:
+                if self.reason is StopReason.INTERRUPTED:
+                    self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
+                else:
+                    self.request_stop(StopReason.INTERRUPTED, exc)
+        reap_group(self.process.pid)
+        return returncode
+
+    def timeout_error(self, returncode: int) -> str:
+        """The error of a run that timed out."""
+        return (
+            f"timed out after {self.timeout:g} s; sent {self.stopper.describe()}, "
+            f"it {describe_exit(returncode)}"
+        )
+
+    def interrupt_error(self, returncode: int) -> str:
+        """The error of a run the user stopped."""
+        return (
+            f"stopped by the user (Ctrl-C); sent {self.stopper.describe()}, "
+            f"it {describe_exit(returncode)}"
+        )
+
+
 class _ChildWatch:
     """Follows one running child to its end: rows to the recorder, timeout, stop, Ctrl-C."""
 
@@ -390,50 +468,26 @@ class _ChildWatch:
         self.runner = runner
         self.run_id = run.id
         self.recorder = recorder
-        self.process = process
         self.root = root
         self.stderr_path = stderr_path
-        self.stopper = GroupStopper(process.pid, runner.grace_period)
-        self.reason: StopReason | None = None
+        self.watch = ProcessWatch(
+            process,
+            timeout=runner.timeout,
+            grace_period=runner.grace_period,
+            stop_event=runner.stop_event,
+            poll_interval=runner.poll_interval,
+            label=f"run {run.id}",
+        )
         self.band: int | None = None
-        self.interrupt: BaseException | None = None
         self.run_dir: Path | None = None
         self.follower: RunFileFollower | None = None
         self._last_step = -1
         self._unreadable = False
 
-    # -------------------------------------------------------------------- the loop
-
     def run(self) -> RunOutcome:
-        started = time.monotonic()
-        timeout = self.runner.timeout
-        returncode: int | None = None
-        while returncode is None:
-            try:
-                self._follow(running=True)
-                if self.reason is None:
-                    if timeout is not None and time.monotonic() - started >= timeout:
-                        logger.warning("run %s timed out after %g s", self.run_id, timeout)
-                        self._begin_stop(StopReason.TIMEOUT)
-                    elif self.runner.stop_event is not None and self.runner.stop_event.is_set():
-                        self._begin_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
-                self.stopper.tick()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    returncode = self.process.wait(self.runner.poll_interval)
-            except KeyboardInterrupt as exc:
-                if self.reason is StopReason.INTERRUPTED:
-                    self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
-                else:
-                    self._begin_stop(StopReason.INTERRUPTED, exc)
-        reap_group(self.process.pid)
+        returncode = self.watch.wait(lambda: self._follow(running=True))
         self._finish_reading(returncode)
         return self._outcome(returncode)
-
-    def _begin_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
-        if self.reason is None:
-            self.reason = reason
-            self.interrupt = interrupt
-        self.stopper.start()
 
     # -------------------------------------------------------------------- reading
 
@@ -477,10 +531,10 @@ class _ChildWatch:
         except RunStopped as stop:
             # Only a decision taken while the child runs ends it; once it has exited, or is
             # already being stopped, the rows are recorded and the decision has no effect.
-            if running and self.reason is None:
+            if running and self.watch.reason is None:
                 logger.info("run %s stopped by hyperband at band %d", self.run_id, stop.band)
                 self.band = stop.band
-                self._begin_stop(StopReason.STOPPED)
+                self.watch.request_stop(StopReason.STOPPED)
 
     def _finish_reading(self, returncode: int) -> None:
         """Read what the child's wandb service wrote last, up to its exit record."""
@@ -525,39 +579,27 @@ class _ChildWatch:
     def _outcome(self, returncode: int) -> RunOutcome:
         status = exit_status(returncode)
         finished = self._finished_run()
-        how = describe_exit(returncode)
-        if self.reason is StopReason.STOPPED:
+        reason = self.watch.reason
+        if reason is StopReason.STOPPED:
             return RunOutcome(
                 RunState.EARLY_TERMINATED,
                 exit_code=status,
                 stopped_at_band=self.band,
                 finished=finished,
             )
-        if self.reason is StopReason.INTERRUPTED:
+        if reason is StopReason.INTERRUPTED:
             return RunOutcome(
                 RunState.KILLED,
                 exit_code=status,
-                error=f"stopped by the user (Ctrl-C); sent {self.stopper.describe()}, it {how}",
+                error=self.watch.interrupt_error(returncode),
                 finished=finished,
-                interrupted=self.interrupt or KeyboardInterrupt(),
+                interrupted=self.watch.interrupt or KeyboardInterrupt(),
             )
         tail = stderr_tail(self.stderr_path)
-        if self.reason is StopReason.TIMEOUT:
-            message = (
-                f"timed out after {self.runner.timeout:g} s; sent {self.stopper.describe()}, "
-                f"it {how}"
-            )
-            return RunOutcome(
-                RunState.FAILED,
-                exit_code=status,
-                error=_with_tail(message, tail),
-                finished=finished,
-            )
+        if reason is StopReason.TIMEOUT:
+            error = with_tail(self.watch.timeout_error(returncode), tail)
+            return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
         if returncode == 0:
             return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
-        return RunOutcome(
-            RunState.FAILED,
-            exit_code=status,
-            error=_with_tail(f"the program {how}", tail),
-            finished=finished,
-        )
+        error = with_tail(f"the program {describe_exit(returncode)}", tail)
+        return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)

@@ -1,0 +1,415 @@
+"""``isolation="process"``: each run of a Python function in a fresh Python process.
+
+For training code that leaks memory or GPU state from one run to the next. The child runs
+the same in-process machinery as ``isolation="thread"`` (:class:`InProcessRunner`, a
+:class:`RunRecorder` writing to the store, hyperband), so metrics, early termination and the
+wandb session behave exactly as in-process; it reports how the run ended in a small JSON
+file. The parent only watches: the child's exit, the run's ``timeout`` and Ctrl-C, with
+the same signal escalation as program mode, and records the run itself when the child dies
+without reporting it.
+
+The function reaches the child the way ``multiprocessing``'s *spawn* start method sends it:
+pickled by reference (module and name), after the child has re-imported the parent's main
+module as ``__mp_main__`` (so a ``train`` defined in the script that calls
+``localsweep.agent`` works, provided that call sits under ``if __name__ == "__main__":``).
+A function that cannot be imported that way (a closure, a lambda, a function typed into a
+notebook) is sent by value with ``cloudpickle`` when it is installed, and refused with an
+explanation otherwise. The child is started with :class:`subprocess.Popen` rather than
+``multiprocessing.Process`` so that it gets its own session (stopping it reaches its data
+loader workers too), its own environment (``CUDA_VISIBLE_DEVICES``, no inherited
+``WANDB_SERVICE``) and files for its output, like a program-mode run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing import spawn
+from pathlib import Path
+from typing import Any
+
+from localsweep.agent._agent import InProcessRunner, RunOutcome, _make_stopper, wandb_root
+from localsweep.agent._command import sweep_dir_for
+from localsweep.agent._recorder import RunRecorder
+from localsweep.agent._subprocess import (
+    DEFAULT_GRACE_PERIOD,
+    POLL_INTERVAL,
+    ProcessWatch,
+    StopReason,
+    describe_exit,
+    exit_status,
+    stderr_tail,
+    with_tail,
+)
+from localsweep.errors import AgentError
+from localsweep.records import RunState
+from localsweep.store import RunRecord, Store
+from localsweep.wandb_bridge import FinishedRun
+
+__all__ = ["IsolatedFunctionRunner", "child_main"]
+
+logger = logging.getLogger(__name__)
+
+# True while a child re-imports the parent's main module: a script that starts an agent at
+# import time (no ``if __name__ == "__main__":``) would otherwise start children forever.
+_bootstrapping = False
+
+_CHILD_CODE = "from localsweep.agent._isolated import child_main; child_main()"
+
+
+def _importable_by_reference(function: Callable[..., Any]) -> bool:
+    module_name = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    if not module_name or "<" in qualname:  # <lambda>, <locals>
+        return False
+    module = sys.modules.get(module_name)
+    if module is None:
+        return False
+    if module_name == "__main__":
+        spec = getattr(module, "__spec__", None)
+        # A script (or ``python -m``) can be re-imported in the child; a REPL or a notebook
+        # cannot.
+        if getattr(module, "__file__", None) is None and spec is None:
+            return False
+    target: Any = module
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if target is not function:
+        return False
+    try:
+        pickle.dumps(function)
+    except Exception:
+        return False
+    return True
+
+
+def pickle_function(function: Callable[..., Any]) -> tuple[str, bytes]:
+    """``function`` as ``(how, bytes)`` for a fresh process: ``"pickle"`` by reference when
+    it can be imported there, else ``"cloudpickle"`` by value. Raises :class:`AgentError`
+    when neither works."""
+    if _importable_by_reference(function):
+        return "pickle", pickle.dumps(function)
+    try:
+        import cloudpickle  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        cloudpickle = None
+    name = getattr(function, "__qualname__", repr(function))
+    if cloudpickle is not None:
+        try:
+            return "cloudpickle", cloudpickle.dumps(function)
+        except Exception as exc:
+            raise AgentError(
+                f"isolation='process' cannot send {name} to a fresh process: cloudpickle "
+                f"failed ({exc}). Define the function at the top level of a module."
+            ) from exc
+    raise AgentError(
+        f"isolation='process' runs {name} in a fresh Python process, which must be able to "
+        "import it: define it at the top level of a module or of your script (and call "
+        "localsweep.agent under `if __name__ == '__main__':`), not inside another function, "
+        "as a lambda, or in a notebook; or install cloudpickle to send it by value"
+    )
+
+
+def _load_function(how: str, data: bytes) -> Callable[..., Any]:
+    if how == "cloudpickle":
+        import cloudpickle
+
+        function: Callable[..., Any] = cloudpickle.loads(data)
+    else:
+        function = pickle.loads(data)
+    return function
+
+
+def _json_default(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class _ChildReport:
+    """What the child tells the parent about its run."""
+
+    state: str
+    exit_code: int | None
+    error: str | None
+    stopped_at_band: int | None
+    summary: dict[str, Any]
+    finished_exit_code: int | None
+    dir: str | None
+    name: str | None
+    metric_values: list[float | None]
+    iterations: int
+
+
+# ------------------------------------------------------------------------------ parent
+
+
+@dataclass
+class IsolatedFunctionRunner:
+    """Runs a Python training function in a fresh process for each run (a :class:`Runner`).
+
+    ``store_url`` is the sweep's database (the child opens its own connection to write the
+    run's rows; an in-memory database cannot be shared). ``timeout``, ``grace_period``,
+    ``env`` and ``stop_event`` mean what they mean for
+    :class:`~localsweep.agent._subprocess.ProgramRunner`. The function's output goes to
+    ``<WANDB_DIR>/wandb/sweep-<id>/<run id>.out`` and ``.err``.
+    """
+
+    function: Callable[..., Any]
+    store_url: str
+    sweep_id: str
+    project: str | None = None
+    entity: str | None = None
+    timeout: float | None = None
+    grace_period: float = DEFAULT_GRACE_PERIOD
+    env: Mapping[str, str] = field(default_factory=dict)
+    stop_event: threading.Event | None = None
+    poll_interval: float = POLL_INTERVAL
+
+    def __post_init__(self) -> None:
+        if _bootstrapping:
+            raise AgentError(
+                "localsweep.agent(..., isolation='process') was called while a run's process "
+                "was importing your script: put the call under `if __name__ == '__main__':` "
+                "so that importing the script does not start another agent"
+            )
+        if _in_memory(self.store_url):
+            raise AgentError(
+                "isolation='process' needs a database the run's process can open too; "
+                f"{self.store_url} is in memory. Use a file (db='sweeps.db')."
+            )
+        self._function = pickle_function(self.function)
+
+    def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        sweep_dir = Path(sweep_dir_for(wandb_root(), self.sweep_id))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        stdout_path = sweep_dir / f"{run.id}.out"
+        stderr_path = sweep_dir / f"{run.id}.err"
+        payload_path = sweep_dir / f"{run.id}.payload.pkl"
+        result_path = sweep_dir / f"{run.id}.result.json"
+        if self.stop_event is not None and self.stop_event.is_set():
+            return RunOutcome(
+                RunState.KILLED,
+                error="stopped by the user (Ctrl-C) before it started",
+                interrupted=KeyboardInterrupt(),
+            )
+        result_path.unlink(missing_ok=True)
+        preparation = spawn.get_preparation_data(f"localsweep-run-{run.id}")
+        preparation.pop("authkey", None)  # a secret for multiprocessing's sockets; unused
+        how, function = self._function
+        payload = {
+            "preparation": preparation,
+            "function_how": how,
+            "function": function,
+            "store_url": self.store_url,
+            "sweep_id": self.sweep_id,
+            "run": run,
+            "project": self.project,
+            "entity": self.entity,
+            "result_path": str(result_path),
+        }
+        payload_path.write_bytes(pickle.dumps(payload))
+        try:
+            with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _CHILD_CODE, str(payload_path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=self._child_env(),
+                    start_new_session=True,
+                )
+            watch = ProcessWatch(
+                process,
+                timeout=self.timeout,
+                grace_period=self.grace_period,
+                stop_event=self.stop_event,
+                poll_interval=self.poll_interval,
+                label=f"run {run.id}",
+            )
+            returncode = watch.wait()
+        finally:
+            payload_path.unlink(missing_ok=True)
+        report = _read_report(result_path)
+        outcome = self._outcome(run, recorder, watch, returncode, report, stderr_path)
+        return replace(outcome, stdout_path=str(stdout_path), stderr_path=str(stderr_path))
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        # Each run starts its own wandb service, as under `wandb agent`, so that runs do not
+        # share one and a killed run is not closed as a success by someone else's service.
+        env.pop("WANDB_SERVICE", None)
+        # The child imports localsweep before it can restore the parent's sys.path.
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH", "")) if p
+        )
+        return env
+
+    def _outcome(
+        self,
+        run: RunRecord,
+        recorder: RunRecorder,
+        watch: ProcessWatch,
+        returncode: int,
+        report: _ChildReport | None,
+        stderr_path: Path,
+    ) -> RunOutcome:
+        status = exit_status(returncode)
+        if report is not None:
+            recorder.metric_values.extend(
+                math.nan if v is None else v for v in report.metric_values
+            )
+            recorder.iterations = report.iterations
+            finished = FinishedRun(
+                summary=report.summary,
+                exit_code=report.finished_exit_code,
+                dir=report.dir,
+                name=report.name,
+            )
+        else:
+            finished = FinishedRun(
+                summary=_summary_from_rows(recorder.store.history(run.id)),
+                exit_code=None,
+                dir=None,
+                name=None,
+            )
+        if watch.reason is StopReason.INTERRUPTED:
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=status,
+                error=watch.interrupt_error(returncode),
+                finished=finished,
+                interrupted=watch.interrupt or KeyboardInterrupt(),
+            )
+        tail = stderr_tail(stderr_path)
+        if watch.reason is StopReason.TIMEOUT:
+            error = with_tail(watch.timeout_error(returncode), tail)
+            return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+        if report is None:
+            why = describe_exit(returncode)
+            error = with_tail(f"the run's process {why} without reporting how the run ended", tail)
+            return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+        return RunOutcome(
+            RunState(report.state),
+            exit_code=report.exit_code,
+            error=report.error,
+            stopped_at_band=report.stopped_at_band,
+            finished=finished,
+        )
+
+
+def _in_memory(url: str) -> bool:
+    if not url.startswith("sqlite"):
+        return False
+    database = url.split("://", 1)[-1].lstrip("/")
+    return database in ("", ":memory:") or "mode=memory" in url
+
+
+def _read_report(path: Path) -> _ChildReport | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        logger.warning("cannot read the report of a run's process in %s", path, exc_info=True)
+        return None
+    finally:
+        path.unlink(missing_ok=True)
+    return _ChildReport(**data)
+
+
+def _summary_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each key's last logged value: the summary of a run whose process died."""
+    summary: dict[str, Any] = {}
+    for row in rows:
+        summary.update((k, v) for k, v in row.items() if k != "_step")
+    return summary
+
+
+# ------------------------------------------------------------------------------- child
+
+
+def child_main() -> None:
+    """The entry point of a run's process: ``python -c ... <payload file>``."""
+    global _bootstrapping
+    with open(sys.argv[1], "rb") as f:
+        payload = pickle.load(f)
+    _bootstrapping = True
+    try:
+        spawn.prepare(payload["preparation"])
+        function = _load_function(payload["function_how"], payload["function"])
+    finally:
+        _bootstrapping = False
+    report = _run_in_child(
+        function,
+        store_url=payload["store_url"],
+        sweep_id=payload["sweep_id"],
+        run=payload["run"],
+        project=payload["project"],
+        entity=payload["entity"],
+    )
+    result_path = Path(payload["result_path"])
+    partial = result_path.with_name(result_path.name + ".partial")
+    partial.write_text(json.dumps(asdict(report), default=_json_default), encoding="utf-8")
+    os.replace(partial, result_path)
+
+
+def _run_in_child(
+    function: Callable[..., Any],
+    *,
+    store_url: str,
+    sweep_id: str,
+    run: RunRecord,
+    project: str | None,
+    entity: str | None,
+) -> _ChildReport:
+    store = Store(store_url)
+    try:
+        config = store.get_sweep(sweep_id).config
+        stopper = _make_stopper(config, store, sweep_id)
+        recorder = RunRecorder(
+            store,
+            run.id,
+            config,
+            is_boundary=stopper.is_boundary if stopper else None,
+            should_stop=stopper.for_run(run.id) if stopper else None,
+        )
+        outcome = InProcessRunner(function, sweep_id, project, entity)(run, recorder)
+        store.append_history(run.id, recorder.take_rows())
+        finished = recorder.finished
+        return _ChildReport(
+            state=outcome.state.value,
+            exit_code=outcome.exit_code,
+            error=outcome.error,
+            stopped_at_band=outcome.stopped_at_band,
+            summary=recorder.summary(),
+            finished_exit_code=finished.exit_code if finished else outcome.exit_code,
+            dir=finished.dir if finished else None,
+            name=finished.name if finished else None,
+            metric_values=[v if math.isfinite(v) else None for v in recorder.metric_values],
+            iterations=recorder.iterations,
+        )
+    finally:
+        store.close()
