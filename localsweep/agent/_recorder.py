@@ -104,6 +104,10 @@ class RunRecorder:
     # LogSink -------------------------------------------------------------------------
 
     def on_log(self, data: Mapping[str, Any], step: int) -> None:
+        if step < self._row_step:
+            # wandb drops a row logged at a step below the current one (with a warning):
+            # keeping it would put data in the history that the run file does not have.
+            return
         if self._row is None or step != self._row_step:
             self._close_row()
             self._row = {}
