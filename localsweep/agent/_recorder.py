@@ -63,6 +63,16 @@ def metric_value(value: Any) -> float | None:
     return None
 
 
+def _plain(summary: Any) -> Any:
+    """wandb's summary as plain dicts: its nested values are dict-like objects that are no
+    ``Mapping`` (so dotted metric names could not reach into them) and that answer any
+    unknown attribute with a ``KeyError`` (which broke the JSON encoder)."""
+    cls = type(summary)
+    if isinstance(summary, Mapping) or (hasattr(cls, "keys") and hasattr(cls, "__getitem__")):
+        return {key: _plain(summary[key]) for key in summary.keys()}
+    return summary
+
+
 def _valid(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
@@ -191,7 +201,7 @@ class RunRecorder:
     def summary(self) -> dict[str, Any]:
         """wandb's summary when the run went through wandb; else each key's last value."""
         if self.finished is not None and self.finished.summary:
-            return dict(self.finished.summary)
+            return _plain(self.finished.summary)
         return dict(self._last_values)
 
     def summary_metric(self, summary: Mapping[str, Any]) -> float | None:
