@@ -329,7 +329,7 @@ def _run_agent(
                 tail = "\n".join((run.error or "").strip().splitlines()[-5:])
                 progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{tail}")
 
-        report = Agent(
+        agent = Agent(
             store,
             sweep_id,
             function,
@@ -338,7 +338,11 @@ def _run_agent(
             entity=entity,
             max_consecutive_failures=max_failures,
             on_run_end=on_run_end,
-        ).run()
+        )
+        reason = getattr(agent.search, "reason", None)
+        if reason:
+            progress.console.print(f"bayes: {reason}", highlight=False)
+        report = agent.run()
     err_console.print(
         f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
     )

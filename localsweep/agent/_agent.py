@@ -146,6 +146,9 @@ class Agent:
         self._sleep = sleep
         self.info = AgentInfo.current()
         self.search: Search = make_search(self.config)
+        reason = getattr(self.search, "reason", None)
+        if reason:
+            logger.info("sweep %s: %s", sweep_id, reason)
         if runner is None:
             assert function is not None
             runner = InProcessRunner(function, sweep_id, self.project, self.entity)
