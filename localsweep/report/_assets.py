@@ -1,0 +1,181 @@
+"""The report's own CSS and JavaScript, inlined into every report (no file to ship, no
+network at view time). The JavaScript only ever writes user data with ``textContent``."""
+
+from __future__ import annotations
+
+__all__ = ["ERROR_HOOK_JS", "REPORT_CSS", "REPORT_JS"]
+
+#: First script of the page: records every error (thrown, rejected, console.error) into
+#: ``#js-errors``, so that a headless browser's DOM dump says whether the page broke.
+ERROR_HOOK_JS = r"""
+(function () {
+  var errors = [];
+  function show() {
+    var el = document.getElementById("js-errors");
+    if (!el) { return; }
+    el.textContent = errors.join("\n");
+    el.setAttribute("data-count", String(errors.length));
+    if (errors.length) { el.hidden = false; }
+  }
+  window.__localsweepError = function (message) { errors.push(String(message)); show(); };
+  window.addEventListener("error", function (e) {
+    window.__localsweepError((e.message || "error") + " (" + (e.filename || "") + ":" +
+      (e.lineno || 0) + ")");
+  });
+  window.addEventListener("unhandledrejection", function (e) {
+    var r = e.reason;
+    window.__localsweepError("unhandled rejection: " + (r && r.stack ? r.stack : r));
+  });
+  var consoleError = console.error;
+  console.error = function () {
+    window.__localsweepError("console.error: " + Array.prototype.join.call(arguments, " "));
+    return consoleError.apply(console, arguments);
+  };
+  document.addEventListener("DOMContentLoaded", show);
+})();
+"""
+
+REPORT_JS = r"""
+(function () {
+  var data = JSON.parse(document.getElementById("sweep-data").textContent);
+  var body = document.body;
+
+  function fmt(v) {
+    if (v === null || v === undefined) { return ""; }
+    if (typeof v === "number") {
+      if (Number.isInteger(v)) { return String(v); }
+      return String(parseFloat(v.toPrecision(6)));
+    }
+    if (typeof v === "object") { return JSON.stringify(v); }
+    return String(v);
+  }
+
+  // Plots: every figure is drawn from the one JSON blob, with the shared template.
+  var config = {responsive: true, displaylogo: false};
+  var pending = [];
+  data.plots.forEach(function (plot) {
+    var div = document.getElementById(plot.id);
+    if (!div) { window.__localsweepError("no element for plot " + plot.id); return; }
+    var layout = plot.layout || {};
+    if (data.template) { layout.template = data.template; }
+    try {
+      pending.push(Promise.resolve(Plotly.newPlot(div, plot.data, layout, config)));
+    } catch (err) {
+      window.__localsweepError("plot " + plot.id + ": " + (err && err.stack ? err.stack : err));
+    }
+  });
+  Promise.all(pending).then(function () {
+    body.setAttribute("data-plots-rendered",
+      String(document.querySelectorAll(".js-plotly-plot").length));
+  }, function (err) {
+    window.__localsweepError("plot failed: " + (err && err.stack ? err.stack : err));
+  });
+
+  // Runs table, sortable by any column.
+  var table = data.table;
+  var tbody = document.querySelector("#runs-table tbody");
+  var headRow = document.querySelector("#runs-table thead tr");
+  var rows = table.rows.slice();
+  var sortCol = -1, sortDir = 1;
+
+  function render() {
+    var frag = document.createDocumentFragment();
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      if (row[table.id_column] === data.best_run_id) { tr.className = "best"; }
+      tr.setAttribute("data-state", String(row[table.state_column]));
+      row.forEach(function (value, i) {
+        var td = document.createElement("td");
+        td.textContent = fmt(value);
+        if (typeof value === "number") { td.className = "num"; }
+        if (i === table.state_column) { td.className = "state state-" + String(value); }
+        tr.appendChild(td);
+      });
+      frag.appendChild(tr);
+    });
+    tbody.textContent = "";
+    tbody.appendChild(frag);
+  }
+
+  function compare(a, b) {
+    var empty_a = a === null || a === undefined || a === "";
+    var empty_b = b === null || b === undefined || b === "";
+    if (empty_a || empty_b) { return empty_a === empty_b ? 0 : (empty_a ? 1 : -1) * sortDir; }
+    if (typeof a === "number" && typeof b === "number") { return a - b; }
+    return fmt(a).localeCompare(fmt(b), undefined, {numeric: true});
+  }
+
+  table.columns.forEach(function (name, i) {
+    var th = document.createElement("th");
+    th.textContent = name;
+    th.setAttribute("data-col", String(i));
+    th.setAttribute("title", "sort by " + name);
+    th.addEventListener("click", function () {
+      sortDir = sortCol === i ? -sortDir : 1;
+      sortCol = i;
+      rows.sort(function (ra, rb) { return compare(ra[i], rb[i]) * sortDir; });
+      Array.prototype.forEach.call(headRow.children, function (h) {
+        h.removeAttribute("aria-sort");
+      });
+      th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
+      render();
+    });
+    headRow.appendChild(th);
+  });
+  render();
+  body.setAttribute("data-table-rows", String(rows.length));
+})();
+"""
+
+REPORT_CSS = r"""
+:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg2: #f6f8fa;
+        --accent: #7c3aed; --good: #1a7f37; --bad: #cf222e; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: var(--fg); margin: 0; padding: 24px 32px 64px; max-width: 1500px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 36px 0 8px; padding-bottom: 4px;
+     border-bottom: 1px solid var(--line); }
+h3 { font-size: 14px; margin: 0 0 6px; }
+.muted, .hint { color: var(--muted); }
+.hint { font-size: 12.5px; margin: 0 0 8px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; background: #fff; }
+.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
+               letter-spacing: .04em; }
+.card .value { font-size: 20px; font-weight: 600; overflow-wrap: anywhere; }
+.two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; margin-top: 12px; }
+@media (max-width: 900px) { .two { grid-template-columns: 1fr; } }
+pre { background: var(--bg2); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
+      overflow: auto; max-height: 420px; margin: 0; font-size: 12.5px; white-space: pre-wrap; }
+.chips span { display: inline-block; border-radius: 12px; padding: 1px 10px; margin: 2px 4px 2px 0;
+              background: var(--bg2); border: 1px solid var(--line); font-size: 12.5px; }
+.plot { width: 100%; min-height: 420px; }
+.slices { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 8px; }
+.slices .plot { min-height: 360px; }
+table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left;
+         vertical-align: top; }
+th { background: var(--bg2); position: sticky; top: 0; cursor: pointer; user-select: none;
+     white-space: nowrap; }
+th[aria-sort="ascending"]::after { content: " \25B2"; }
+th[aria-sort="descending"]::after { content: " \25BC"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.best td { background: #f3e8ff; }
+.table-wrap { max-height: 640px; overflow: auto; border: 1px solid var(--line);
+              border-radius: 6px; }
+.state-finished { color: var(--good); }
+.state-failed, .state-crashed, .state-killed { color: var(--bad); }
+.state-early_terminated { color: #bc4c00; }
+.imp td.bar { width: 32%; }
+.bar-box { position: relative; height: 14px; background: var(--bg2); border-radius: 3px; }
+.bar-fill { position: absolute; top: 0; bottom: 0; border-radius: 3px; }
+.bar-fill.imp { left: 0; background: var(--accent); }
+.bar-fill.pos { left: 50%; background: var(--good); }
+.bar-fill.neg { right: 50%; background: var(--bad); }
+.bar-box.signed::before { content: ""; position: absolute; left: 50%; top: -2px; bottom: -2px;
+                          border-left: 1px solid var(--muted); }
+#js-errors { color: var(--bad); }
+.empty { padding: 24px; color: var(--muted); border: 1px dashed var(--line); border-radius: 6px; }
+footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+"""

@@ -1,0 +1,138 @@
+"""``localsweep report`` and ``localsweep export``: click commands the main CLI group adds
+with ``cli.add_command(report_command)`` and ``cli.add_command(export_command)``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, cast
+
+import click
+from rich.console import Console
+
+from localsweep.errors import LocalsweepError
+from localsweep.report._extra import MissingExtraError
+
+if TYPE_CHECKING:
+    from localsweep.api import Sweep
+
+__all__ = ["export_command", "report_command"]
+
+logger = logging.getLogger(__name__)
+
+# Results go to stderr: `localsweep export ... --format csv` writes the data to stdout.
+_console = Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def _clean_errors() -> Iterator[None]:
+    """Show what went wrong as one line, never as a traceback."""
+    try:
+        yield
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except LocalsweepError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
+
+
+def _sweep(sweep_id: str, db: str | None) -> Sweep:
+    from localsweep.api import Api
+
+    return Api(db).sweep(sweep_id)
+
+
+_db_option = click.option(
+    "--db",
+    metavar="URL",
+    default=None,
+    help="The localsweep database: a path or SQLAlchemy URL (default: $LOCALSWEEP_DB or "
+    "./localsweep.db).",
+)
+
+
+@click.command("report")
+@click.argument("sweep_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the HTML file (default: report-<SWEEP_ID>.html).",
+)
+@_db_option
+def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
+    """Write one self-contained HTML report of a sweep: overview, metric over runs,
+    parameter importance, parallel coordinates, slice plots, learning curves and a
+    sortable runs table. Opens offline in any browser."""
+    with _clean_errors():
+        sweep = _sweep(sweep_id, db)
+        from localsweep.report._html import write_report
+
+        started = time.perf_counter()
+        path = write_report(sweep, output or Path(f"report-{sweep.id}.html"))
+        size = path.stat().st_size / 1e6
+    _console.print(
+        f"[green]Wrote[/] {path} ([bold]{len(sweep.runs)}[/] runs, {size:.1f} MB, "
+        f"{time.perf_counter() - started:.1f}s)"
+    )
+
+
+@click.command("export")
+@click.argument("sweep_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "optuna"]),
+    default="csv",
+    show_default=True,
+    help="csv or json: one row per run; optuna: an Optuna storage for optuna-dashboard.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default="-",
+    help="For csv and json: the file to write ('-', the default, is stdout).",
+)
+@click.option(
+    "--to",
+    "to",
+    metavar="URL",
+    default=None,
+    help="For optuna: the storage URL or SQLite file (default: optuna-<SWEEP_ID>.db).",
+)
+@_db_option
+def export_command(sweep_id: str, fmt: str, output: str, to: str | None, db: str | None) -> None:
+    """Export a sweep's runs as CSV or JSON (id, name, state, parameters, metric, summary),
+    or into an Optuna storage that `optuna-dashboard URL` shows."""
+    from localsweep.report._export import export_optuna, export_runs, storage_url
+
+    with _clean_errors():
+        sweep = _sweep(sweep_id, db)
+        if fmt == "optuna":
+            if output != "-":
+                raise click.UsageError("--format optuna writes to --to URL, not -o")
+            url = storage_url(to or f"optuna-{sweep.id}.db")
+            export_optuna(sweep, url)
+            _console.print(
+                f"[green]Exported[/] {len(sweep.runs)} runs of {sweep.id} to {url}\n"
+                f"View them with: [bold]optuna-dashboard {url}[/]"
+            )
+            return
+        if to is not None:
+            raise click.UsageError("--to is for --format optuna; use -o FILE")
+        table_format = cast(Literal["csv", "json"], fmt)
+        if output == "-":
+            count = export_runs(sweep, table_format, sys.stdout)
+            sys.stdout.flush()
+        else:
+            count = export_runs(sweep, table_format, output)
+    where = "stdout" if output == "-" else output
+    _console.print(f"[green]Exported[/] {count} runs of {sweep.id} as {fmt} to {where}")

@@ -1,0 +1,187 @@
+"""A sweep's runs out of localsweep: a CSV or JSON table, or an Optuna storage that
+``optuna-dashboard`` opens."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from localsweep.report._study import quiet_optuna, sweep_study
+
+if TYPE_CHECKING:
+    import optuna
+
+    from localsweep.api import Run, Sweep
+
+__all__ = ["export_optuna", "export_runs", "run_rows"]
+
+logger = logging.getLogger(__name__)
+
+#: The columns every row starts with, in this order.
+FIXED_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "number",
+    "created_at",
+    "finished_at",
+    "stopped_at_band",
+    "metric",
+)
+
+
+def _flat(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flat(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values: non-finite floats become ``None`` (JSON has no NaN), anything
+    exotic its string form."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": run.id,
+        "name": run.name,
+        "state": run.state,
+        "number": run.number,
+        "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "stopped_at_band": run.stopped_at_band,
+        "metric": run.metric,
+    }
+    flat = sweep.parsed_config.flatten(run.config)
+    for path, value in flat.items():
+        row[".".join(path)] = value
+    for key, value in _flat(run.summary):
+        if key.startswith("_"):
+            continue  # wandb's bookkeeping: _step, _runtime, _timestamp, _wandb...
+        # A summary key named like a column keeps the column's value and gets a prefix.
+        row[f"summary.{key}" if key in row else key] = value
+    return row
+
+
+def run_rows(sweep: Sweep) -> list[dict[str, Any]]:
+    """One dict per run, in run order: ``id``, ``name``, ``state``, ``number``,
+    ``created_at``, ``finished_at``, ``stopped_at_band``, ``metric`` (the sweep metric's
+    summary value), then the parameters by dotted name (``optimizer.lr``), then the summary
+    keys without wandb's ``_``-prefixed ones (nested keys dotted; a key that clashes with
+    a column above is written ``summary.<key>``)."""
+    return [_row(sweep, run) for run in sweep.runs]
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = dict.fromkeys(FIXED_COLUMNS)
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(_json_safe(value), sort_keys=True)
+    return value
+
+
+@contextlib.contextmanager
+def _text_out(target: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
+    if isinstance(target, (str, os.PathLike)):
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
+    else:
+        yield target
+
+
+def export_runs(
+    sweep: Sweep,
+    format: Literal["csv", "json"],
+    path_or_stream: str | os.PathLike[str] | IO[str],
+) -> int:
+    """Write one row per run (see :func:`run_rows`) as CSV or as a JSON array of objects to
+    a file path or an open text stream; returns the number of rows.
+
+    In JSON, a non-finite number (a NaN metric) is ``null``; in CSV a missing value is an
+    empty cell and a list or dict is its JSON text.
+
+    >>> export_runs(sweep, "csv", "runs.csv")               # doctest: +SKIP
+    """
+    if format not in ("csv", "json"):
+        raise ValueError(f"format must be 'csv' or 'json', but got {format!r}")
+    rows = run_rows(sweep)
+    with _text_out(path_or_stream) as stream:
+        if format == "json":
+            json.dump([_json_safe(r) for r in rows], stream, indent=1, ensure_ascii=False)
+            stream.write("\n")
+        else:
+            writer = csv.DictWriter(stream, fieldnames=_columns(rows), lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+    logger.info("exported %d runs of sweep %s as %s", len(rows), sweep.id, format)
+    return len(rows)
+
+
+def storage_url(target: str | os.PathLike[str]) -> str:
+    """A database URL for ``target``: URLs pass through, a file path becomes SQLite."""
+    text = os.fspath(target)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).resolve()}"
+
+
+def export_optuna(sweep: Sweep, storage_url_or_path: str | os.PathLike[str]) -> optuna.Study:
+    """Write the sweep into an Optuna RDB storage as a study named after the sweep id (one
+    trial per run, in run order) and return it; ``optuna-dashboard <url>`` then shows it.
+
+    Trials carry the run's parameters (dotted names) with their distributions, its state
+    (finished: COMPLETE, early_terminated: PRUNED, running: RUNNING, failed, crashed,
+    killed or finished without a metric value: FAIL), its metric as the value and the
+    metric's history as intermediate values (step ``i`` is the ``i``-th value logged,
+    hyperband's iteration count); the run id, name and state are user attributes. A study
+    of the same name in that storage is replaced, so exporting again refreshes it.
+
+    >>> export_optuna(sweep, "sqlite:///optuna.db")         # doctest: +SKIP
+    """
+    import optuna
+
+    url = storage_url(storage_url_or_path)
+    with quiet_optuna():
+        storage = optuna.storages.RDBStorage(url)
+        try:
+            optuna.delete_study(study_name=sweep.id, storage=storage)
+            logger.info("replacing study %s in %s", sweep.id, url)
+        except KeyError:
+            pass
+    study, _axes = sweep_study(sweep, storage=storage, export=True, with_history=True)
+    with quiet_optuna():
+        study.set_user_attr("localsweep_sweep_id", sweep.id)
+        study.set_user_attr("localsweep_config", _json_safe(sweep.config))
+        if sweep.parsed_config.metric is not None:
+            study.set_user_attr("metric", sweep.parsed_config.metric.name)
+    logger.info("exported %d runs of sweep %s to %s", len(sweep.runs), sweep.id, url)
+    return study

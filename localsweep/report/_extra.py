@@ -1,0 +1,21 @@
+"""The optional packages the report needs, and the error that names the extra to install."""
+
+from __future__ import annotations
+
+import importlib.util
+
+__all__ = ["MissingExtraError", "require"]
+
+
+class MissingExtraError(ImportError):
+    """A package of the ``localsweep[report]`` extra is not installed."""
+
+
+def require(module: str, feature: str) -> None:
+    """Raise :class:`MissingExtraError` unless ``module`` can be imported."""
+    if importlib.util.find_spec(module) is None:
+        package = {"sklearn": "scikit-learn"}.get(module, module)
+        raise MissingExtraError(
+            f"{feature} needs {package}, which is not installed; "
+            "install the report extra: pip install 'localsweep[report]'"
+        )

@@ -1,0 +1,318 @@
+"""A sweep as an Optuna study: the one shape that Optuna's importance evaluators, its plots
+and ``optuna-dashboard`` all read.
+
+Each searchable parameter becomes an Optuna distribution whose bounds hold every value the
+runs actually got (wandb's quantized and normal distributions can land outside
+``min``/``max``), and each run becomes a trial, in run order, so that trial numbers are
+run numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from localsweep.config import Distribution, Goal, Parameter, SweepConfig
+from localsweep.records import RunState
+
+if TYPE_CHECKING:
+    import optuna
+
+    from localsweep.api import Run, Sweep
+
+__all__ = [
+    "LOG_DISTRIBUTIONS",
+    "ParamAxis",
+    "metric_values",
+    "param_axes",
+    "plotly_text",
+    "quiet_optuna",
+    "sweep_study",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The distributions whose values spread over orders of magnitude: shown on log axes.
+LOG_DISTRIBUTIONS = frozenset(
+    {
+        Distribution.LOG_UNIFORM,
+        Distribution.LOG_UNIFORM_VALUES,
+        Distribution.Q_LOG_UNIFORM,
+        Distribution.Q_LOG_UNIFORM_VALUES,
+        Distribution.INV_LOG_UNIFORM,
+        Distribution.INV_LOG_UNIFORM_VALUES,
+    }
+)
+
+_CATEGORICAL = frozenset({Distribution.CATEGORICAL, Distribution.CATEGORICAL_W_PROBABILITIES})
+
+#: Run states whose metric counts in the analysis (what W&B plots: every run that has the
+#: metric and is not still running or broken).
+_ANALYSED = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ParamAxis:
+    """One searchable parameter as the report and Optuna see it.
+
+    ``encode`` turns a run's value into the value Optuna stores (categorical values that are
+    not plain scalars become their JSON text); ``label`` is ``encode`` made safe for text
+    that plotly renders (it reads ``<b>`` and ``&lt;`` as markup).
+    """
+
+    parameter: Parameter
+    name: str
+    distribution: optuna.distributions.BaseDistribution
+    categorical: bool
+    log: bool
+    encode: Callable[[Any], Any]
+
+    @property
+    def varies(self) -> bool:
+        """Whether the runs saw more than one value (importance needs that)."""
+        return not self.distribution.single()
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's INFO lines ("A new study created...") and experimental warnings for
+    the studies built here, then put its verbosity back: they are ours, not the user's."""
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _lookup(nested: Mapping[str, Any], parameter: Parameter) -> Any:
+    node: Any = nested
+    for key in parameter.path:
+        if not isinstance(node, Mapping) or key not in node:
+            return _MISSING
+        node = node[key]
+    return node
+
+
+def plotly_text(value: Any) -> Any:
+    """``value`` with ``&``, ``<`` and ``>`` as entities when it is text, so that plotly
+    shows it as written instead of reading it as markup."""
+    return html.escape(value, quote=False) if isinstance(value, str) else value
+
+
+def _categorical_encoder(observed: Iterable[Any], safe: bool) -> Callable[[Any], Any]:
+    values = list(observed)
+    plain = all(v is None or isinstance(v, (str, bool)) or _is_number(v) for v in values)
+    # Optuna finds a choice by ==, so True and 1 (or 1 and 1.0) would be one choice.
+    kinds = {type(v) for v in values}
+    if plain and bool in kinds and (int in kinds or float in kinds):
+        plain = False
+    if plain and int in kinds and float in kinds:
+        plain = False
+
+    def encode(value: Any) -> Any:
+        out = value if plain else _json_text(value)
+        return plotly_text(out) if safe else out
+
+    return encode
+
+
+def _numeric_bounds(parameter: Parameter, observed: list[float]) -> tuple[float, float]:
+    low, high = min(observed), max(observed)
+    d = parameter.distribution
+    # Widen to the configured range where the config states it in value units, so that an
+    # axis shows the whole search range rather than only what was drawn.
+    if d in (Distribution.UNIFORM, Distribution.INT_UNIFORM, Distribution.LOG_UNIFORM_VALUES):
+        if parameter.min is not None and parameter.max is not None:
+            low, high = min(low, parameter.min), max(high, parameter.max)
+    elif d is Distribution.LOG_UNIFORM and parameter.min is not None and parameter.max is not None:
+        low, high = min(low, math.exp(parameter.min)), max(high, math.exp(parameter.max))
+    return low, high
+
+
+def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
+    """The sweep's searchable parameters that its runs have values for, in config order."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    configs = [run.config for run in sweep.runs]
+    axes: list[ParamAxis] = []
+    for parameter in sweep.parsed_config.searchable:
+        observed = [v for v in (_lookup(c, parameter) for c in configs) if v is not _MISSING]
+        if not observed:
+            continue
+        name = parameter.name
+        label = plotly_text(name) if plotly_safe else name
+        numeric = all(_is_number(v) for v in observed)
+        if parameter.distribution in _CATEGORICAL or not numeric:
+            encode = _categorical_encoder([*parameter.values, *observed], plotly_safe)
+            choices: list[Any] = []
+            for value in (*parameter.values, *observed):
+                code = encode(value)
+                if code not in choices:
+                    choices.append(code)
+            axes.append(
+                ParamAxis(parameter, label, CategoricalDistribution(choices), True, False, encode)
+            )
+            continue
+        numbers_seen = [float(v) for v in observed]
+        low, high = _numeric_bounds(parameter, numbers_seen)
+        log = parameter.distribution in LOG_DISTRIBUTIONS and low > 0
+        distribution: Any
+        if parameter.distribution is Distribution.INT_UNIFORM and all(
+            float(v).is_integer() for v in observed
+        ):
+            distribution = IntDistribution(math.floor(low), math.ceil(high))
+            encode_int: Callable[[Any], Any] = int
+            axes.append(ParamAxis(parameter, label, distribution, False, False, encode_int))
+            continue
+        distribution = FloatDistribution(low, high, log=log)
+        axes.append(ParamAxis(parameter, label, distribution, False, log, float))
+    return axes
+
+
+def metric_values(run: Run, metric_name: str) -> list[float]:
+    """Every value of the metric ``run`` logged, in order (non-numbers left out)."""
+    out: list[float] = []
+    for row in run.history():
+        value: Any = row.get(metric_name, _MISSING)
+        if value is _MISSING:
+            node: Any = row
+            for part in metric_name.split("."):
+                if not isinstance(node, Mapping) or part not in node:
+                    node = _MISSING
+                    break
+                node = node[part]
+            value = node
+        if _is_number(value):
+            out.append(float(value))
+    return out
+
+
+def direction(config: SweepConfig) -> Literal["minimize", "maximize"]:
+    """Optuna's word for the metric's goal."""
+    if config.metric is not None and config.metric.goal is Goal.MAXIMIZE:
+        return "maximize"
+    return "minimize"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _trial_state(run: Run, *, export: bool) -> tuple[optuna.trial.TrialState, float | None]:
+    from optuna.trial import TrialState
+
+    value = run.metric
+    finite = value is not None and math.isfinite(value)
+    if not export:
+        if run.state in _ANALYSED and finite:
+            return TrialState.COMPLETE, value
+        return TrialState.FAIL, None
+    if run.state == RunState.RUNNING.value:
+        return TrialState.RUNNING, None
+    if run.state == RunState.EARLY_TERMINATED.value:
+        return TrialState.PRUNED, value if finite else None
+    if run.state == RunState.FINISHED.value and value is not None and not math.isnan(value):
+        return TrialState.COMPLETE, value
+    return TrialState.FAIL, None
+
+
+def sweep_study(
+    sweep: Sweep,
+    *,
+    storage: optuna.storages.BaseStorage | str | None = None,
+    export: bool = False,
+    plotly_safe: bool = False,
+    with_history: bool = False,
+    runs: list[Run] | None = None,
+) -> tuple[optuna.Study, list[ParamAxis]]:
+    """The sweep as an Optuna study named after its id, one trial per run, and its axes.
+
+    ``export=False`` (the analysis view) makes a trial COMPLETE when its run finished or
+    was stopped early with a finite metric and FAIL otherwise, so Optuna's plots and
+    importance evaluators see exactly the runs W&B's panels plot. ``export=True`` maps every
+    state (running: RUNNING, early_terminated: PRUNED, failed/crashed/killed: FAIL) for
+    ``optuna-dashboard``. ``with_history`` adds the metric history as intermediate values.
+    ``runs`` limits the trials to some runs (a sample of a large sweep).
+    """
+    import optuna
+    from optuna.trial import create_trial
+
+    axes = param_axes(sweep, plotly_safe=plotly_safe)
+    metric = sweep.parsed_config.metric
+    with quiet_optuna():
+        study = optuna.create_study(
+            storage=storage, study_name=sweep.id, direction=direction(sweep.parsed_config)
+        )
+        if metric is not None and export:
+            study.set_metric_names([metric.name])
+    trials = []
+    for run in sweep.runs if runs is None else runs:
+        config = run.config
+        params: dict[str, Any] = {}
+        distributions: dict[str, optuna.distributions.BaseDistribution] = {}
+        for axis in axes:
+            raw = _lookup(config, axis.parameter)
+            if raw is _MISSING:
+                continue
+            params[axis.name] = axis.encode(raw)
+            distributions[axis.name] = axis.distribution
+        state, value = _trial_state(run, export=export)
+        intermediate: dict[int, float] = {}
+        if with_history and metric is not None:
+            # Step i is the i-th logged value (1-based): hyperband's iteration count.
+            values = metric_values(run, metric.name)
+            intermediate = {i: v for i, v in enumerate(values, 1) if math.isfinite(v)}
+        start = _aware(run.created_at)
+        trials.append(
+            create_trial(
+                state=state,
+                value=value,
+                params=params,
+                distributions=distributions,
+                user_attrs={
+                    "run_id": run.id,
+                    "run_name": run.name,
+                    "run_state": run.state,
+                    "run_number": run.number,
+                },
+                intermediate_values=intermediate,
+                # create_trial stamps "now"; the run's own times are what a reader wants.
+            )
+        )
+        trial = trials[-1]
+        trial.datetime_start = start
+        if state.is_finished():
+            trial.datetime_complete = _aware(run.finished_at) or start
+    with quiet_optuna():
+        study.add_trials(trials)
+    return study, axes
