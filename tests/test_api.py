@@ -1,0 +1,145 @@
+"""The read API: sweeps and runs as stored, shaped like wandb.Api's objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import localsweep
+from localsweep import Api, NotFoundError
+
+
+def _grid(values: list[Any], goal: str = "minimize", name: str = "loss") -> dict[str, Any]:
+    return {
+        "method": "grid",
+        "metric": {"name": name, "goal": goal},
+        "parameters": {"x": {"values": values}},
+    }
+
+
+def _train(config: dict[str, Any]) -> dict[str, float]:
+    if config["x"] == 0:
+        raise ValueError("x must not be 0")
+    return {"loss": float(config["x"]), "acc": 1.0 / config["x"]}
+
+
+def test_sweeps_are_listed_in_the_order_they_were_created(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    first = localsweep.sweep(_grid([1]), db=db)
+    second = localsweep.sweep(_grid([2]), db=db)
+    assert [s.id for s in Api(db).sweeps()] == [first, second]
+
+
+def test_a_new_sweep_is_pending_with_its_config_as_written(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    config = _grid([1, 2])
+    sweep = Api(db).sweep(localsweep.sweep(config, project="proj", db=db))
+    assert sweep.state == "pending"
+    assert sweep.finished_reason is None
+    assert sweep.config == config
+    assert sweep.project == "proj"
+    assert sweep.name == sweep.id
+    assert sweep.runs == []
+
+
+def test_a_sweep_is_found_by_its_wandb_style_path(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(_grid([1]), db=db)
+    assert Api(db).sweep(f"my-entity/my-project/{sweep_id}").id == sweep_id
+
+
+def test_an_unknown_sweep_or_run_raises_not_found(tmp_path: Path) -> None:
+    api = Api(tmp_path / "s.db")
+    with pytest.raises(NotFoundError, match="ls-missing"):
+        api.sweep("ls-missing")
+    with pytest.raises(NotFoundError, match="nope1234"):
+        api.run("nope1234")
+
+
+def test_runs_come_in_creation_order_with_config_state_and_summary(tmp_path: Path) -> None:
+    sweep = localsweep.run(_grid([2, 0, 1]), _train, db=tmp_path / "s.db")
+    runs = sweep.runs
+    assert [r.number for r in runs] == [0, 1, 2]
+    assert [r.config for r in runs] == [{"x": 2}, {"x": 0}, {"x": 1}]
+    assert [r.state for r in runs] == ["finished", "failed", "finished"]
+    assert runs[0].summary == {"loss": 2.0, "acc": 0.5}
+    assert runs[0].metric == 2.0
+    assert runs[0].exit_code == 0
+    assert runs[0].sweep_id == sweep.id
+    assert runs[0].name == "run-0"
+    assert runs[0].finished_at is not None and runs[0].finished_at >= runs[0].created_at
+    assert "x must not be 0" in (runs[1].error or "")
+    assert runs[0].history() == [{"loss": 2.0, "acc": 0.5, "_step": 0}]
+
+
+def test_a_run_is_found_by_id_and_by_wandb_style_path(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep = localsweep.run(_grid([1]), _train, db=db)
+    run_id = sweep.runs[0].id
+    api = Api(db)
+    assert api.run(run_id).config == {"x": 1}
+    assert api.run(f"entity/project/{run_id}").id == run_id
+
+
+def test_best_run_minimizes_the_sweep_metric_over_finished_runs(tmp_path: Path) -> None:
+    sweep = localsweep.run(_grid([3, 0, 1, 2]), _train, db=tmp_path / "s.db")
+    best = sweep.best_run()
+    assert best is not None and best.config == {"x": 1}
+
+
+def test_best_run_maximizes_when_the_goal_says_so(tmp_path: Path) -> None:
+    sweep = localsweep.run(_grid([3, 1, 2], goal="maximize"), _train, db=tmp_path / "s.db")
+    best = sweep.best_run()
+    assert best is not None and best.config == {"x": 3}
+
+
+def test_best_run_may_order_by_another_summary_key_as_wandb_does(tmp_path: Path) -> None:
+    sweep = localsweep.run(_grid([3, 1, 2]), _train, db=tmp_path / "s.db")
+    by_max_acc = sweep.best_run(order="-acc")
+    by_min_acc = sweep.best_run(order="acc")
+    assert by_max_acc is not None and by_max_acc.config == {"x": 1}
+    assert by_min_acc is not None and by_min_acc.config == {"x": 3}
+
+
+def test_best_run_is_none_without_a_metric_or_a_finished_run(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    no_metric = {"method": "grid", "parameters": {"x": {"values": [1]}}}
+    assert localsweep.run(no_metric, _train, db=db).best_run() is None
+    assert localsweep.run(_grid([0]), _train, db=db).best_run() is None
+
+
+def test_a_finished_sweep_says_why(tmp_path: Path) -> None:
+    sweep = localsweep.run(_grid([1, 2]), _train, db=tmp_path / "s.db")
+    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+
+
+def test_api_reads_localsweep_db_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCALSWEEP_DB", str(tmp_path / "env.db"))
+    sweep_id = localsweep.sweep(_grid([1]))
+    assert (tmp_path / "env.db").is_file()
+    assert [s.id for s in Api().sweeps()] == [sweep_id]
+
+
+def test_without_any_setting_everything_uses_localsweep_db_in_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    sweep = localsweep.run(_grid([1]), _train)
+    assert (tmp_path / "localsweep.db").is_file()
+    assert Api().sweep(sweep.id).runs[0].metric == 1.0
+
+
+def test_a_run_with_wandb_knows_its_offline_folder(tmp_path: Path) -> None:
+    import wandb
+
+    def train() -> None:
+        with wandb.init() as run:
+            run.log({"loss": 1.0})
+
+    sweep = localsweep.run(_grid([1]), train, db=tmp_path / "s.db")
+    run = Api(tmp_path / "s.db").sweep(sweep.id).runs[0]
+    assert run.dir is not None
+    assert Path(run.dir, f"run-{run.id}.wandb").is_file()
