@@ -39,6 +39,7 @@ class Run:
 
     @property
     def name(self) -> str:
+        """wandb's name for the run, or ``run-<number>`` when it has none (offline runs)."""
         return self._record.name or f"run-{self._record.number}"
 
     @property
@@ -48,10 +49,12 @@ class Run:
 
     @property
     def sweep_id(self) -> str:
+        """The id of the sweep the run belongs to."""
         return self._record.sweep_id
 
     @property
     def state(self) -> str:
+        """``running``, ``finished``, ``failed``, ``crashed``, ``killed`` or ``early_terminated``."""
         return self._record.state.value
 
     @property
@@ -61,6 +64,7 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any]:
+        """The run's summary: each logged key's last value, and what was set in ``run.summary``."""
         return dict(self._record.summary)
 
     @property
@@ -70,6 +74,7 @@ class Run:
 
     @property
     def exit_code(self) -> int | None:
+        """The exit code wandb recorded (0 for a finished run), or ``None`` while running."""
         return self._record.exit_code
 
     @property
@@ -84,10 +89,12 @@ class Run:
 
     @property
     def created_at(self) -> datetime:
+        """When the run was claimed (UTC, naive)."""
         return self._record.created_at
 
     @property
     def finished_at(self) -> datetime | None:
+        """When the run ended (UTC, naive), or ``None`` while running."""
         return self._record.finished_at
 
     @property
@@ -101,10 +108,12 @@ class Run:
 
     @property
     def stdout_path(self) -> str | None:
+        """The file holding the program's standard output (program mode only)."""
         return self._record.stdout_path
 
     @property
     def stderr_path(self) -> str | None:
+        """The file holding the program's standard error (program mode only)."""
         return self._record.stderr_path
 
     def history(self) -> list[dict[str, Any]]:
@@ -124,10 +133,12 @@ class Sweep:
 
     @property
     def id(self) -> str:
+        """The sweep id (``ls-`` and 8 letters or digits)."""
         return self._record.id
 
     @property
     def name(self) -> str:
+        """The sweep's name, or its id when it has none."""
         return self._record.name or self._record.id
 
     @property
@@ -137,6 +148,7 @@ class Sweep:
 
     @property
     def parsed_config(self) -> SweepConfig:
+        """The config as localsweep understood it (defaults and inferred distributions filled in)."""
         return self._record.config
 
     @property
@@ -151,14 +163,17 @@ class Sweep:
 
     @property
     def project(self) -> str | None:
+        """The wandb project its runs are filed under."""
         return self._record.project
 
     @property
     def created_at(self) -> datetime:
+        """When the sweep was created (UTC, naive)."""
         return self._record.created_at
 
     @cached_property
     def runs(self) -> list[Run]:
+        """Every run of the sweep, in the order they were created (read once, then cached)."""
         return [Run(self._store, r) for r in self._store.list_runs(self.id)]
 
     def best_run(self, order: str | None = None) -> Run | None:
@@ -203,6 +218,7 @@ class Api:
         self._store = store or Store(db)
 
     def sweeps(self) -> list[Sweep]:
+        """Every sweep in the database, oldest first."""
         return [Sweep(self._store, r) for r in self._store.list_sweeps()]
 
     def sweep(self, sweep_id: str) -> Sweep:
@@ -210,6 +226,7 @@ class Api:
         return Sweep(self._store, self._store.get_sweep(sweep_id.rsplit("/", 1)[-1]))
 
     def run(self, run_id: str) -> Run:
+        """The run ``run_id`` (wandb's ``entity/project/id`` form is accepted too)."""
         return Run(self._store, self._store.get_run(run_id.rsplit("/", 1)[-1]))
 
 
