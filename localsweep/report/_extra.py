@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 __all__ = ["MissingExtraError", "require"]
 
@@ -13,9 +13,11 @@ class MissingExtraError(ImportError):
 
 def require(module: str, feature: str) -> None:
     """Raise :class:`MissingExtraError` unless ``module`` can be imported."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
         package = {"sklearn": "scikit-learn"}.get(module, module)
         raise MissingExtraError(
             f"{feature} needs {package}, which is not installed; "
             "install the report extra: pip install 'localsweep[report]'"
-        )
+        ) from exc

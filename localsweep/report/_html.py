@@ -249,15 +249,21 @@ def _importance_plot(rows: list[ParamImportance]) -> dict[str, Any]:
     }
 
 
+def _best_curves(limit: int) -> int:
+    return min(BEST_CURVES, max(1, limit // 4))
+
+
 def _pick_curves(sweep: Sweep, limit: int, maximize: bool) -> list[Run]:
     """The runs whose learning curves are drawn: all when few, else the best ones and an
     even spread of the rest (so the picture keeps the sweep's shape)."""
     runs = sweep.runs
+    if limit <= 0:
+        return []
     if len(runs) <= limit:
         return list(runs)
     scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
     scored.sort(key=lambda r: -(r.metric or 0.0) if maximize else (r.metric or 0.0))
-    chosen = {r.id for r in scored[:BEST_CURVES]}
+    chosen = {r.id for r in scored[: _best_curves(limit)]}
     rest = [r for r in runs if r.id not in chosen]
     room = limit - len(chosen)
     step = len(rest) / room
@@ -368,23 +374,102 @@ def _curves_plot(
     return {"data": data, "layout": layout}, len(picked)
 
 
-def _optuna_plots(
-    study: optuna.Study, axes: list[ParamAxis], metric_label: str
-) -> tuple[dict[str, Any] | None, list[tuple[str, dict[str, Any]]]]:
-    """Parallel coordinates and one slice plot per parameter, from optuna.visualization."""
-    from optuna.visualization import plot_parallel_coordinate, plot_slice
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Tick positions (log10 units) for a log axis: whole decades, or a few steps when the
+    axis spans less than two."""
+    first, last = math.ceil(low), math.floor(high)
+    if last - first >= 1:
+        step = max(1, (last - first) // 8)
+        return [float(k) for k in range(first, last + 1, step)]
+    if high == low:
+        return [low]
+    return [low + (high - low) * i / 4 for i in range(5)]
 
+
+def _parallel_plot(
+    study: optuna.Study, axes: list[ParamAxis], metric_label: str, maximize: bool
+) -> dict[str, Any]:
+    """Parallel coordinates (plotly's WebGL ``parcoords``, one line per run): categorical
+    parameters as categories, log-scale ones on log10 axes labelled with their values, the
+    metric last and as the line color."""
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    dimensions: list[dict[str, Any]] = []
+    for axis in axes:
+        raw = [t.params.get(axis.name) for t in trials]
+        if any(v is None for v in raw):
+            continue  # parcoords cannot draw a missing value
+        if axis.categorical:
+            assert isinstance(axis.distribution, CategoricalDistribution)
+            choices = list(axis.distribution.choices)
+            dimensions.append(
+                {
+                    "label": axis.name,
+                    "values": [choices.index(v) for v in raw],
+                    "tickvals": list(range(len(choices))),
+                    # parcoords draws tick text as plain text, unlike its labels and the
+                    # rest of plotly, so it gets the value itself, not the escaped form.
+                    "ticktext": [html.unescape(str(c)) for c in choices],
+                    "range": [-0.25, len(choices) - 0.75],
+                }
+            )
+        elif axis.log:
+            values = [math.log10(float(v)) for v in raw]
+            low, high = min(values), max(values)
+            ticks = _log_ticks(low, high)
+            dimensions.append(
+                {
+                    "label": axis.name,
+                    "values": values,
+                    "tickvals": ticks,
+                    "ticktext": [f"{10**t:.3g}" for t in ticks],
+                    "range": [low, high] if high > low else [low - 0.5, high + 0.5],
+                }
+            )
+        else:
+            dimensions.append({"label": axis.name, "values": [float(v) for v in raw]})
+    metric = [float(t.value) for t in trials if t.value is not None]
+    dimensions.append({"label": metric_label, "values": metric})
+    return {
+        "data": [
+            {
+                "type": "parcoords",
+                "dimensions": dimensions,
+                "labelangle": 0,
+                "line": {
+                    "color": metric,
+                    "colorscale": "Viridis",
+                    # Bright lines are the good runs, whichever way the goal points.
+                    "reversescale": not maximize,
+                    "showscale": True,
+                    "colorbar": {"title": {"text": metric_label}},
+                },
+            }
+        ],
+        "layout": {
+            "title": {"text": "Parallel coordinates"},
+            "margin": {"l": 80, "r": 100, "t": 100, "b": 40},
+            "height": 480,
+        },
+    }
+
+
+def _slice_plots(
+    study: optuna.Study, axes: list[ParamAxis], metric_label: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """One slice plot per parameter, from ``optuna.visualization.plot_slice``."""
+    from optuna.visualization import plot_slice
+
+    slices = []
     with quiet_optuna():
-        parallel = _figure(plot_parallel_coordinate(study, target_name=metric_label))
-        parallel["layout"]["title"] = {"text": "Parallel coordinates"}
-        parallel["layout"]["margin"] = {"l": 80, "r": 80, "t": 90, "b": 40}
-        slices = []
         for axis in axes:
             spec = _figure(plot_slice(study, params=[axis.name], target_name=metric_label))
             spec["layout"]["title"] = {"text": axis.name}
             spec["layout"]["margin"] = {"l": 70, "r": 20, "t": 50, "b": 50}
             slices.append((axis.parameter.name, spec))
-    return parallel, slices
+    return slices
 
 
 # ---------------------------------------------------------------------------------------
@@ -511,8 +596,8 @@ def write_report(
                 "Importance needs at least two runs with the metric and a parameter that varies."
             )
         )
-        parallel, slices = _optuna_plots(study, axes, metric_label)
-        parallel_html = add("plot-parallel", parallel) if parallel else _empty(no_metric)
+        parallel_html = add("plot-parallel", _parallel_plot(study, axes, metric_label, maximize))
+        slices = _slice_plots(study, axes, metric_label)
         slice_html = "".join(
             add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
         ) or _empty("No searchable parameters.")
@@ -528,7 +613,8 @@ def write_report(
             curves_html = add("plot-curves", curves)
             if drawn < len(runs):
                 curves_note = (
-                    f" Showing {drawn} of {len(runs)} runs: the {BEST_CURVES} best and an"
+                    f" Showing {drawn} of {len(runs)} runs: the {_best_curves(max_curves)} best"
+                    " and an"
                     " even spread of the rest."
                 )
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +143,45 @@ class Page:
         found = re.search(rf'\b{re.escape(name)}="([^"]*)"', tag.group(0))
         return found.group(1) if found else None
 
+    def texts(self, tag: str) -> list[str]:
+        """The text of every ``tag`` element, as a reader sees it (entities decoded)."""
+        return _TextCollector.collect(self.dom, tag)
+
+    def plot_divs(self) -> int:
+        """Elements plotly turned into plots (it adds the ``js-plotly-plot`` class)."""
+        return len(re.findall(r'<div class="[^"]*\bjs-plotly-plot\b[^"]*"', self.dom))
+
     def js_errors(self) -> str:
         found = re.search(r'<pre id="js-errors"[^>]*>(.*?)</pre>', self.dom, re.S)
         assert found is not None, "the error hook's element is missing"
         return found.group(1)
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self, tag: str):
+        super().__init__(convert_charrefs=True)
+        self.tag = tag
+        self.depth = 0
+        self.found: list[str] = []
+
+    @classmethod
+    def collect(cls, dom: str, tag: str) -> list[str]:
+        parser = cls(tag)
+        parser.feed(dom)
+        return parser.found
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == self.tag:
+            self.depth += 1
+            self.found.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self.tag and self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.found[-1] += data
 
 
 class Browser:
