@@ -102,6 +102,9 @@ def install_hooks() -> None:
             # The row this call lands in, read before wandb advances it.
             row_step = step if step is not None else self._local_step
             result = original_log(self, data, step, commit)
+            if step is not None and step < self._local_step:
+                # wandb drops a row for a step it has already committed (with a warning).
+                return result
             try:
                 sink.on_log(data, row_step)
             except StopRun as stop:

@@ -156,11 +156,6 @@ def test_history_matches_the_wandb_run_file(tmp_path: Path) -> None:
     assert [_user_keys(dict(r)) for r in on_disk.history] == run.history()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: after wandb commits step N (a log without step=), a log with step=N "
-    "is dropped by wandb but the bridge hands it on as step N (wandb_bridge/_session.py)",
-)
 def test_a_log_at_an_already_committed_step_is_dropped_as_wandb_drops_it(tmp_path: Path) -> None:
     def train() -> None:
         run = wandb.init()
