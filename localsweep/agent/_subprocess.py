@@ -227,13 +227,13 @@ def exit_status(returncode: int) -> int:
 
 
 def describe_exit(returncode: int) -> str:
-    """Words for how a process ended, e.g. ``exited with code 2`` or ``killed by SIGKILL``."""
+    """Words for how a process ended: ``exited with code 2``, ``was killed by SIGKILL ...``."""
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        return f"killed by {name} (exit status {exit_status(returncode)})"
+        return f"was killed by {name} (exit status {exit_status(returncode)})"
     return f"exited with code {returncode}"
 
 
@@ -442,14 +442,14 @@ class ProcessWatch:
         """The error of a run that timed out."""
         return (
             f"timed out after {self.timeout:g} s; sent {self.stopper.describe()}, "
-            f"it {describe_exit(returncode)}"
+            f"and it {describe_exit(returncode)}"
         )
 
     def interrupt_error(self, returncode: int) -> str:
         """The error of a run the user stopped."""
         return (
             f"stopped by the user (Ctrl-C); sent {self.stopper.describe()}, "
-            f"it {describe_exit(returncode)}"
+            f"and it {describe_exit(returncode)}"
         )
 
 

@@ -214,6 +214,7 @@ def _run_threads(
 
     reports: list[AgentReport | None] = [None] * n
     errors: list[BaseException | None] = [None] * n
+    done = [False] * n
 
     def work(i: int) -> None:
         try:
@@ -224,6 +225,8 @@ def _run_threads(
             errors[i] = exc
             logger.error("worker %d stopped: %s", i, exc)
             tickets.close()  # the others finish their runs and start no more
+        finally:
+            done[i] = True
 
     threads = [
         threading.Thread(target=work, args=(i,), name=f"localsweep-worker-{i}", daemon=True)
@@ -232,17 +235,20 @@ def _run_threads(
     for thread in threads:
         thread.start()
     interrupted: KeyboardInterrupt | None = None
-    while any(t.is_alive() for t in threads):
+    # Poll with sleep rather than Thread.join(timeout): a Ctrl-C landing inside join() can
+    # make CPython 3.11 take a running thread for finished (bpo-45274), and we would exit
+    # while workers are still recording their runs.
+    while not all(done):
         try:
-            for thread in threads:
-                thread.join(0.2)
+            time.sleep(0.1)
         except KeyboardInterrupt as exc:
             if interrupted is None:
                 logger.warning("stopping every worker's run (Ctrl-C)")
                 interrupted = exc
             stop_event.set()
             tickets.close()
-            time.sleep(0)  # let the workers see the event before joining again
+    for thread in threads:
+        thread.join()
 
     if interrupted is not None:
         raise interrupted
