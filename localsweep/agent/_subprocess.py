@@ -486,8 +486,16 @@ class _ChildWatch:
 
     def run(self) -> RunOutcome:
         returncode = self.watch.wait(lambda: self._follow(running=True))
-        self._finish_reading(returncode)
-        return self._outcome(returncode)
+        late: KeyboardInterrupt | None = None
+        try:
+            self._finish_reading(returncode)
+        except KeyboardInterrupt as exc:
+            # The child has ended; record it with what was read, then let the agent stop.
+            late = exc
+        outcome = self._outcome(returncode)
+        if late is not None and outcome.interrupted is None:
+            outcome = replace(outcome, interrupted=late)
+        return outcome
 
     # -------------------------------------------------------------------- reading
 

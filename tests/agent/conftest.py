@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,22 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    # Set, then delete: monkeypatch then removes a WANDB_SERVICE that wandb.setup() exports
+    # during the test (a shared service), which a bare delenv would leave behind.
+    monkeypatch.setenv("WANDB_SERVICE", "")
+    monkeypatch.delenv("WANDB_SERVICE")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def shared_service(offline: Path) -> Iterator[None]:
+    """For tests whose agent shares its wandb service: shut it down afterwards, so that
+    later tests in this process start from a clean wandb."""
+    yield
+    import wandb
+
+    wandb.teardown()
 
 
 @pytest.fixture

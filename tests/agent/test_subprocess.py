@@ -142,6 +142,24 @@ def test_child_runs_offline_with_fast_flushes_and_without_the_agents_wandb_servi
     }
 
 
+def test_shared_service_is_passed_to_the_child_only_when_asked(
+    store: Store,
+    make_sweep: Callable[..., str],
+    run_program: Callable[..., Any],
+    shared_service: None,
+) -> None:
+    sweep_id = make_sweep(
+        {"program": "env_probe.py", "method": "grid", "parameters": {"x": {"values": [1, 2]}}}
+    )
+    run_program(sweep_id, count=1, share_service=True)
+    run_program(sweep_id, count=1, share_service=False)
+    shared, own = store.list_runs(sweep_id)
+    assert shared.state is RunState.FINISHED and own.state is RunState.FINISHED
+    assert shared.summary["env"]["WANDB_SERVICE"] is not None
+    assert own.summary["env"]["WANDB_SERVICE"] is None
+    assert wandb_file(shared.dir).exit_code == 0
+
+
 def test_crashing_program_fails_with_its_traceback_and_keeps_its_rows(
     store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
 ) -> None:
@@ -211,6 +229,7 @@ def test_program_killed_by_sigkill_is_not_a_success(
     store: Store,
     make_sweep: Callable[..., str],
     run_program: Callable[..., Any],
+    shared_service: None,
 ) -> None:
     sweep_id = make_sweep(
         {"program": "sigkill_self.py", "method": "grid", "parameters": {"x": {"value": 1}}}
