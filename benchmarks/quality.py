@@ -5,6 +5,8 @@ regret read off at 25, 50 and 100 runs (all methods propose without knowing the
 budget, so a 100-run sweep's first 25 runs are a 25-run sweep):
 
 - ``ls-tpe`` / ``ls-gp``: localsweep's BayesSearch with ``sampler: tpe`` / ``gp``
+- ``ls-gp-numpy``: BayesSearch with ``sampler: gp-numpy``, localsweep's own GP, which
+  ``auto`` picks instead of Optuna's when PyTorch is not installed
 - ``ls-random``: localsweep's random search (wandb's ``method: random``)
 - ``optuna-tpe``: Optuna used directly, ``TPESampler(seed=...)`` with its defaults,
   the same space written with ``trial.suggest_*``
@@ -50,7 +52,7 @@ from localsweep.search._bayes import BayesSearch  # noqa: E402
 
 ENGINE_PYTHON = Path("/opt/sweeps-venv/bin/python")
 ENGINE_DRIVER = Path(__file__).resolve().parent / "_wandb_engine_bayes.py"
-METHODS = ("ls-tpe", "ls-gp", "ls-random", "optuna-tpe", "wandb-bayes")
+METHODS = ("ls-tpe", "ls-gp", "ls-gp-numpy", "ls-random", "optuna-tpe", "wandb-bayes")
 
 Params = dict[str, Any]
 
@@ -361,9 +363,13 @@ def incumbent_true(trace: Sequence[tuple[float, float]], n: int) -> float:
 
 
 def quality(
-    seeds: int, budgets: Sequence[int], methods: Sequence[str], workers: int
+    seeds: int,
+    budgets: Sequence[int],
+    methods: Sequence[str],
+    workers: int,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
-    names = [p.name for p in problems()]
+    names = [p.name for p in problems() if not only or p.name in only]
     tasks = [(n, m, s, max(budgets)) for n in names for m in methods for s in range(seeds)]
     results: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
     seconds: dict[tuple[str, str], float] = {}
@@ -409,14 +415,16 @@ def quality(
 # --- latency --------------------------------------------------------------------
 
 
-def latency(sizes: Sequence[int], repeats: int) -> dict[str, Any]:
+def latency(sizes: Sequence[int], repeats: int, sampler: str = "tpe") -> dict[str, Any]:
     import optuna
+
+    from localsweep.search._bayes import _make_sampler
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
     problem = next(p for p in problems() if p.name == "mixed8d")
-    cfg = parse_config(sweep_config(problem, "ls-tpe", 0))
+    cfg = parse_config(sweep_config(problem, f"ls-{sampler}", 0))
     print(
-        f"\nProposal latency, TPE, {problem.name} ({len(cfg.parameters)} parameters), "
+        f"\nProposal latency, {sampler}, {problem.name} ({len(cfg.parameters)} parameters), "
         f"median of {repeats} proposals"
     )
     print(
@@ -443,9 +451,7 @@ def latency(sizes: Sequence[int], repeats: int) -> dict[str, Any]:
         cold.append(time.perf_counter() - t0)
         # Optuna on its own: the same trials in an in-memory study, the same sampler.
         dists = search.space.distributions
-        study = optuna.create_study(
-            sampler=optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=0)
-        )
+        study = optuna.create_study(sampler=_make_sampler(sampler, 0))
         study.add_trials(
             optuna.trial.create_trial(
                 params=search.space.encode(r.params), distributions=dists, value=r.history[0]
@@ -471,6 +477,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, help="seeds per problem and method")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--problems", default="", help="comma-separated subset (default: all)")
+    parser.add_argument(
+        "--latency-sampler", default="tpe", help="sampler timed: tpe, gp or gp-numpy"
+    )
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -486,9 +496,12 @@ def main() -> None:
         methods.remove("wandb-bayes")
     out: dict[str, Any] = {"seeds": seeds, "budgets": list(budgets)}
     if not args.skip_quality:
-        out["quality"] = quality(seeds, budgets, methods, args.workers)
+        only = [p for p in args.problems.split(",") if p]
+        out["quality"] = quality(seeds, budgets, methods, args.workers, only)
     if not args.skip_latency:
-        out["latency"] = latency((100, 500, 1000), repeats=5 if args.quick else 11)
+        out["latency"] = latency(
+            (100, 500, 1000), repeats=5 if args.quick else 11, sampler=args.latency_sampler
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

@@ -66,7 +66,7 @@ _STRING_KEYS = (
 )
 _METHODS = ("grid", "random", "bayes")
 _IMPUTE = ("latest", "best", "worst")
-_SAMPLERS = ("auto", "tpe", "gp")
+_SAMPLERS = ("auto", "tpe", "gp", "gp-numpy")
 _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 
 

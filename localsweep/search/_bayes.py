@@ -1,7 +1,8 @@
 """``method: bayes`` through Optuna's samplers.
 
 wandb's own bayes fits a Gaussian process on every proposal; here the runs become
-trials of an in-memory Optuna study and Optuna's TPE (or GP) sampler picks the next
+trials of an in-memory Optuna study and a sampler (Optuna's TPE or GP, or
+localsweep's numpy GP when PyTorch is missing) picks the next
 point. How each distribution maps, which value of a run counts and how the sampler is
 chosen are written up in ``docs/bayes.md``.
 
@@ -31,12 +32,13 @@ from localsweep.errors import ConfigError, Violation
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search._base import Search
 from localsweep.search._bayes_space import SearchSpace
+from localsweep.search._gp import NumpyGPSampler
 
 __all__ = ["BayesSearch", "RunOutcome", "run_outcome"]
 
 log = logging.getLogger(__name__)
 
-SAMPLERS = ("auto", "tpe", "gp")
+SAMPLERS = ("auto", "tpe", "gp", "gp-numpy")
 _STUDY_NAME = "localsweep-bayes"
 
 #: GP is chosen automatically only for spaces and budgets it handles well; see
@@ -91,37 +93,40 @@ def torch_available() -> bool:
 
 
 def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:
-    """The sampler for ``config`` (``"tpe"`` or ``"gp"``) and a sentence saying why.
+    """The sampler for ``config`` (``"tpe"``, ``"gp"`` or ``"gp-numpy"``) and a sentence
+    saying why.
 
-    ``localsweep: {sampler: tpe|gp}`` forces the choice. ``auto`` takes GP only where
-    it did better in benchmarks/quality.py: PyTorch installed, no early termination (GP
-    learns nothing from pruned runs), at most ``GP_MAX_DIMENSIONS`` dimensions, no more
-    categorical than numeric ones, and a ``run_cap`` of at most ``GP_MAX_RUNS`` (its
-    cost grows with the cube of the runs). Otherwise TPE.
+    ``localsweep: {sampler: ...}`` forces the choice: ``tpe``; ``gp``, a Gaussian
+    process, Optuna's ``GPSampler`` when PyTorch is importable and localsweep's own
+    numpy one (:class:`~localsweep.search._gp.NumpyGPSampler`) otherwise; ``gp-numpy``,
+    always localsweep's. ``auto`` takes a GP only where it did better in
+    benchmarks/quality.py: no early termination (the GPs learn nothing from pruned
+    runs), at most ``GP_MAX_DIMENSIONS`` dimensions, no more categorical than numeric
+    ones, and a ``run_cap`` of at most ``GP_MAX_RUNS`` (its cost grows with the runs).
+    Otherwise TPE.
     """
     forced = config.options.sampler
     if forced not in SAMPLERS:
         raise ConfigError(
-            [Violation("localsweep.sampler", f"must be one of auto, tpe, gp, got {forced!r}")]
+            [
+                Violation(
+                    "localsweep.sampler",
+                    f"must be one of {', '.join(SAMPLERS)}, got {forced!r}",
+                )
+            ]
         )
     if forced == "tpe":
         return "tpe", "TPE, as the config asks (localsweep.sampler: tpe)"
+    if forced == "gp-numpy":
+        return "gp-numpy", (
+            "localsweep's numpy GP, as the config asks (localsweep.sampler: gp-numpy)"
+        )
     if forced == "gp":
-        if not torch_available():
-            raise ConfigError(
-                [
-                    Violation(
-                        "localsweep.sampler",
-                        "gp needs PyTorch, which is not installed: `pip install torch`, "
-                        "or write `sampler: tpe` or `sampler: auto`",
-                    )
-                ]
-            )
-        return "gp", "GP, as the config asks (localsweep.sampler: gp)"
+        return _gp_kind(), (
+            "GP, as the config asks (localsweep.sampler: gp): " + _gp_which(torch_available())
+        )
     n_dims = len(space.dimensions)
     n_cat = sum(d.is_categorical for d in space.dimensions)
-    if not torch_available():
-        return "tpe", "TPE: PyTorch is not installed, which Optuna's GP sampler needs"
     if config.early_terminate is not None:
         return "tpe", "TPE: with early termination, TPE learns from stopped runs and GP cannot"
     if n_dims > GP_MAX_DIMENSIONS:
@@ -133,7 +138,20 @@ def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:
             f"TPE: run_cap is {config.run_cap}; GP is used with run_cap <= {GP_MAX_RUNS}, "
             "as its cost grows fast with the number of runs"
         )
-    return "gp", f"GP: {n_dims} mostly numeric dimensions and run_cap {config.run_cap}"
+    return _gp_kind(), (
+        f"GP: {n_dims} mostly numeric dimensions and run_cap {config.run_cap}; "
+        + _gp_which(torch_available())
+    )
+
+
+def _gp_kind() -> str:
+    return "gp" if torch_available() else "gp-numpy"
+
+
+def _gp_which(has_torch: bool) -> str:
+    if has_torch:
+        return "Optuna's GPSampler (PyTorch is installed)"
+    return "localsweep's numpy GP (PyTorch, which Optuna's GPSampler needs, is not installed)"
 
 
 def _make_sampler(name: str, seed: int) -> BaseSampler:
@@ -142,6 +160,8 @@ def _make_sampler(name: str, seed: int) -> BaseSampler:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name == "gp":
             return optuna.samplers.GPSampler(seed=seed)
+        if name == "gp-numpy":
+            return NumpyGPSampler(seed=seed)
         return TPESampler(multivariate=True, constant_liar=True, seed=seed)
 
 
@@ -277,7 +297,8 @@ class BayesSearch(Search):
     >>> 0.0 <= p.params[("x",)] <= 1.0
     True
 
-    ``sampler_name`` is ``"tpe"`` or ``"gp"``; ``reason`` says why, for the agent's log.
+    ``sampler_name`` is ``"tpe"``, ``"gp"`` (Optuna's) or ``"gp-numpy"`` (localsweep's);
+    ``reason`` says why, for the agent's log.
     Raises :class:`~localsweep.errors.ConfigError` when the config has no metric, no
     searchable parameter, or asks for a sampler that cannot run here.
     """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -331,20 +330,6 @@ def test_bayes_with_only_constants_is_a_config_error_on_parameters() -> None:
 def test_an_unknown_sampler_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"localsweep\.sampler"):
         BayesSearch(config(Parameter(("x",), D.UNIFORM, min=0.0, max=1.0), sampler="cmaes"))
-
-
-def test_forcing_gp_without_torch_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry in sys.modules is how Python itself marks a module as not importable.
-    monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(ConfigError, match="PyTorch"):
-        BayesSearch(config(Parameter(("x",), D.UNIFORM, min=0.0, max=1.0), sampler="gp"))
-
-
-def test_auto_takes_tpe_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "torch", None)
-    cfg = config(Parameter(("x",), D.UNIFORM, min=0.0, max=1.0), sampler="auto", run_cap=50)
-    search = BayesSearch(cfg)
-    assert search.sampler_name == "tpe" and "PyTorch" in search.reason
 
 
 @needs_torch
