@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from localsweep.errors import LocalsweepError
 from localsweep.report._extra import MissingExtraError
@@ -26,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 # Results go to stderr: `localsweep export ... --format csv` writes the data to stdout.
 _console = Console(stderr=True, highlight=False)
+
+
+def _say(text: str) -> None:
+    # Paths and URLs stay on one line, so they can be copied.
+    _console.print(text, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -78,8 +84,8 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
         started = time.perf_counter()
         path = write_report(sweep, output or Path(f"report-{sweep.id}.html"))
         size = path.stat().st_size / 1e6
-    _console.print(
-        f"[green]Wrote[/] {path} ([bold]{len(sweep.runs)}[/] runs, {size:.1f} MB, "
+    _say(
+        f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] runs, {size:.1f} MB, "
         f"{time.perf_counter() - started:.1f}s)"
     )
 
@@ -121,9 +127,9 @@ def export_command(sweep_id: str, fmt: str, output: str, to: str | None, db: str
                 raise click.UsageError("--format optuna writes to --to URL, not -o")
             url = storage_url(to or f"optuna-{sweep.id}.db")
             export_optuna(sweep, url)
-            _console.print(
-                f"[green]Exported[/] {len(sweep.runs)} runs of {sweep.id} to {url}\n"
-                f"View them with: [bold]optuna-dashboard {url}[/]"
+            _say(
+                f"[green]Exported[/] {len(sweep.runs)} runs of {sweep.id} to {escape(url)}\n"
+                f"View them with: [bold]optuna-dashboard {escape(url)}[/]"
             )
             return
         if to is not None:
@@ -135,4 +141,4 @@ def export_command(sweep_id: str, fmt: str, output: str, to: str | None, db: str
         else:
             count = export_runs(sweep, table_format, output)
     where = "stdout" if output == "-" else output
-    _console.print(f"[green]Exported[/] {count} runs of {sweep.id} as {fmt} to {where}")
+    _say(f"[green]Exported[/] {count} runs of {sweep.id} as {fmt} to {escape(where)}")

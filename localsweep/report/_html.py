@@ -398,9 +398,9 @@ def _parallel_plot(
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     dimensions: list[dict[str, Any]] = []
     for axis in axes:
-        raw = [t.params.get(axis.name) for t in trials]
-        if any(v is None for v in raw):
+        if any(axis.name not in t.params for t in trials):
             continue  # parcoords cannot draw a missing value
+        raw: list[Any] = [t.params[axis.name] for t in trials]
         if axis.categorical:
             assert isinstance(axis.distribution, CategoricalDistribution)
             choices = list(axis.distribution.choices)

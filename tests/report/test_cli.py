@@ -1,0 +1,104 @@
+"""``localsweep report`` and ``localsweep export`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from click.testing import CliRunner
+
+import localsweep
+from localsweep.report._cli import export_command, report_command
+
+CONFIG = {
+    "method": "grid",
+    "metric": {"name": "loss"},
+    "parameters": {"x": {"values": [1, 2, 3]}, "tag": {"values": ["a", "b"]}},
+}
+
+
+@pytest.fixture
+def swept(tmp_path: Path) -> tuple[Path, localsweep.Sweep]:
+    db = tmp_path / "s.db"
+    return db, localsweep.run(CONFIG, lambda c: (c["x"] - 2) ** 2, count=6, db=db)
+
+
+def test_report_writes_the_file_and_says_where(
+    swept: tuple[Path, localsweep.Sweep], tmp_path: Path
+) -> None:
+    db, sweep = swept
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(report_command, [sweep.id, "-o", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and sweep.id in out.read_text(encoding="utf-8")
+    assert str(out) in result.stderr
+
+
+def test_an_unknown_sweep_is_a_message_not_a_traceback(
+    swept: tuple[Path, localsweep.Sweep], tmp_path: Path
+) -> None:
+    db, _sweep = swept
+    result = CliRunner().invoke(report_command, ["ls-nope", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "Error:" in result.stderr and "ls-nope" in result.stderr
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_missing_plotly_is_a_message_naming_the_extra(
+    swept: tuple[Path, localsweep.Sweep], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A None entry in sys.modules is how Python marks a module as not importable.
+    monkeypatch.setitem(sys.modules, "plotly", None)
+    db, sweep = swept
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(report_command, [sweep.id, "-o", str(out), "--db", str(db)])
+    assert result.exit_code == 1
+    assert "localsweep[report]" in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_export_csv_goes_to_stdout(swept: tuple[Path, localsweep.Sweep]) -> None:
+    db, sweep = swept
+    result = CliRunner().invoke(export_command, [sweep.id, "--format", "csv", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["id"] for r in rows] == [r.id for r in sweep.runs]
+    assert "Exported 6 runs" in result.stderr
+
+
+def test_export_json_to_a_file(swept: tuple[Path, localsweep.Sweep], tmp_path: Path) -> None:
+    db, sweep = swept
+    out = tmp_path / "runs.json"
+    args = [sweep.id, "--format", "json", "-o", str(out), "--db", str(db)]
+    result = CliRunner().invoke(export_command, args)
+    assert result.exit_code == 0, result.output
+    assert [r["x"] for r in json.loads(out.read_text())] == [r.config["x"] for r in sweep.runs]
+
+
+def test_export_optuna_to_a_storage_url(
+    swept: tuple[Path, localsweep.Sweep], tmp_path: Path
+) -> None:
+    db, sweep = swept
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = [sweep.id, "--format", "optuna", "--to", url, "--db", str(db)]
+    result = CliRunner().invoke(export_command, args)
+    assert result.exit_code == 0, result.output
+    assert f"optuna-dashboard {url}" in result.stderr
+    study = optuna.load_study(study_name=sweep.id, storage=url)
+    assert sorted(t.value for t in study.trials) == sorted(r.metric for r in sweep.runs)
+
+
+def test_export_refuses_an_option_of_the_other_format(
+    swept: tuple[Path, localsweep.Sweep],
+) -> None:
+    db, sweep = swept
+    args = [sweep.id, "--format", "csv", "--to", "sqlite://", "--db", str(db)]
+    result = CliRunner().invoke(export_command, args)
+    assert result.exit_code == 2
+    assert "--to is for --format optuna" in result.stderr
