@@ -21,19 +21,10 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    # A wandb-core inherited from the shell would be shared with our runs.
-    monkeypatch.delenv("WANDB_SERVICE", raising=False)
-    monkeypatch.delenv("LOCALSWEEP_DB", raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield
-    # wandb reads its settings (WANDB_DIR among them) once per process: drop them, so the
-    # next test's wandb starts from that test's environment.
+def _drop_wandb() -> None:
+    """End this process's wandb (its service and settings), if it has one, and forget the
+    service's address: wandb reads its settings (WANDB_DIR among them) once per process, and
+    a later ``wandb.setup`` must neither reuse them nor dial the stopped service."""
     if "wandb" in sys.modules:
         from wandb.sdk import wandb_setup
 
@@ -41,6 +32,21 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
             import wandb
 
             wandb.teardown()
+    os.environ.pop("WANDB_SERVICE", None)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A wandb left by a fixture of wider scope would write this test's runs elsewhere.
+    _drop_wandb()
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.delenv("LOCALSWEEP_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+    _drop_wandb()
 
 
 # --------------------------------------------------------------------------- PostgreSQL
