@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
-from localsweep.agent import Agent, AgentReport
+from localsweep.agent import DEFAULT_GRACE_PERIOD, AgentReport
 from localsweep.api import Sweep
 from localsweep.config import SweepConfig, load_config
 from localsweep.store import RunRecord, Store
@@ -45,60 +45,118 @@ def sweep(
 
 def agent(
     sweep_id: str,
-    function: Callable[..., Any],
+    function: Callable[..., Any] | None = None,
     entity: str | None = None,
     project: str | None = None,
     count: int | None = None,
     *,
     db: str | os.PathLike[str] | None = None,
+    isolation: Literal["thread", "process"] = "thread",
+    timeout: float | None = None,
+    workers: int | None = None,
+    gpus: Sequence[str] | None = None,
+    grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
 ) -> AgentReport:
-    """Run ``function`` for the sweep's runs in this process, like ``wandb.agent``.
+    """Run the sweep's runs, like ``wandb.agent``.
 
-    ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done
-    (a grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
+    With ``function``, each run calls it in this process (``isolation="thread"``, the
+    default, as wandb does) or in a fresh process (``isolation="process"``, for code that
+    leaks memory or GPU state; ``timeout`` in seconds then ends a run that takes longer).
+    Without ``function``, each run starts the config's ``program``/``command`` as a child
+    process, as ``wandb agent`` does. ``workers`` runs that many runs at once (each in its
+    own process); ``gpus`` gives worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``.
+    ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done (a
+    grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
     """
+    from localsweep.agent import run_workers, runner_factory
+
     store = Store(db)
     try:
-        return Agent(
+        sweep_id = sweep_id.rsplit("/", 1)[-1]
+        make_runner = runner_factory(
             store,
-            sweep_id.rsplit("/", 1)[-1],
-            function,
+            sweep_id,
+            function=function,
+            isolation=isolation,
+            project=project,
+            entity=entity,
+            timeout=timeout,
+            grace_period=grace_period,
+        )
+        return run_workers(
+            store,
+            sweep_id,
+            make_runner=make_runner,
+            workers=workers,
             count=count,
+            gpus=gpus,
             project=project,
             entity=entity,
             max_consecutive_failures=max_consecutive_failures,
             on_run_end=on_run_end,
-        ).run()
+        )
     finally:
         store.close()
 
 
 def run(
     sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
-    train: Callable[..., Any],
+    train: Callable[..., Any] | None = None,
     count: int | None = 10,
     project: str | None = None,
     db: str | os.PathLike[str] | None = None,
     *,
     entity: str | None = None,
+    isolation: Literal["thread", "process"] = "thread",
+    timeout: float | None = None,
+    workers: int | None = None,
+    gpus: Sequence[str] | None = None,
+    grace_period: float = DEFAULT_GRACE_PERIOD,
+    max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
 ) -> Sweep:
     """Create a sweep and run up to ``count`` of its runs here; returns the :class:`Sweep`.
+
+    ``train`` is your wandb training function (``train()``, using ``wandb.init`` and
+    ``wandb.log``) or a ``train(config)`` returning a number or a dict of metrics; without
+    it, the config's ``program``/``command`` is started for each run. The other options
+    are :func:`agent`'s.
 
     >>> import localsweep
     >>> def train(config):
     ...     return (config["x"] - 2) ** 2
     >>> cfg = {"method": "grid", "metric": {"name": "loss"},
     ...        "parameters": {"x": {"values": [1, 2, 3]}}}
-    >>> localsweep.run(cfg, train, db=":memory:").best_run().config   # doctest: +SKIP
+    >>> localsweep.run(cfg, train, db="sweeps.db").best_run().config   # doctest: +SKIP
     {'x': 2}
     """
+    from localsweep.agent import run_workers, runner_factory
+
     config = _config(sweep_config)
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity)
-    Agent(
-        store, record.id, train, count=count, project=project, entity=entity, on_run_end=on_run_end
-    ).run()
+    make_runner = runner_factory(
+        store,
+        record.id,
+        function=train,
+        isolation=isolation,
+        project=project,
+        entity=entity,
+        timeout=timeout,
+        grace_period=grace_period,
+    )
+    run_workers(
+        store,
+        record.id,
+        make_runner=make_runner,
+        workers=workers,
+        count=count,
+        gpus=gpus,
+        project=project,
+        entity=entity,
+        max_consecutive_failures=max_consecutive_failures,
+        on_run_end=on_run_end,
+    )
     return Sweep(store, store.get_sweep(record.id))

@@ -182,6 +182,49 @@ def sweep(
     click.echo(record.id)
 
 
+def execution_options(fn: F) -> F:
+    """The options of `agent` and `run` that say how runs are executed."""
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Runs at a time, each in its own process [default: one per GPU, else 1].",
+        ),
+        click.option(
+            "--gpus",
+            default=None,
+            metavar="0,1,...",
+            help="Give each worker its own CUDA_VISIBLE_DEVICES, in turn.",
+        ),
+        click.option(
+            "--isolation",
+            type=click.Choice(["thread", "process"]),
+            default="thread",
+            show_default=True,
+            help="With --function: run it in this process, or a fresh process per run.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            metavar="SECONDS",
+            help="End a run that takes longer (program mode or --isolation process).",
+        ),
+        click.option(
+            "--grace-period",
+            type=click.FloatRange(min=0),
+            default=10.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("sweep_id")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
@@ -202,6 +245,7 @@ def sweep(
     show_default=True,
     help="Stop after this many runs in a row have failed.",
 )
+@execution_options
 @db_option
 @_friendly
 def agent(
@@ -212,8 +256,9 @@ def agent(
     entity: str | None,
     max_consecutive_failed_runs: int,
     db: str | None,
+    **execution: Any,
 ) -> None:
-    """Run the sweep's runs (like `wandb agent`)."""
+    """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
     from localsweep.store import Store
 
     store = Store(db)
@@ -226,6 +271,7 @@ def agent(
         project=project,
         entity=entity,
         max_failures=max_consecutive_failed_runs,
+        **execution,
     )
 
 
@@ -235,6 +281,7 @@ def agent(
 @click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
 @click.option("--project", "-p", default=None)
 @click.option("--entity", "-e", default=None)
+@execution_options
 @db_option
 @_friendly
 def run_command(
@@ -244,6 +291,7 @@ def run_command(
     project: str | None,
     entity: str | None,
     db: str | None,
+    **execution: Any,
 ) -> None:
     """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
     from localsweep.config import load_config
@@ -254,7 +302,9 @@ def run_command(
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity)
     err_console.print(f"Created sweep [bold]{record.id}[/] in {store.url}")
-    _run_agent(store, record.id, function_ref, count=count, project=project, entity=entity)
+    _run_agent(
+        store, record.id, function_ref, count=count, project=project, entity=entity, **execution
+    )
     _show(store, record.id, limit=10)
 
 
@@ -286,25 +336,37 @@ def _run_agent(
     project: str | None,
     entity: str | None,
     max_failures: int = 5,
+    workers: int | None = None,
+    gpus: str | None = None,
+    isolation: str = "thread",
+    timeout: float | None = None,
+    grace_period: float = 10.0,
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from localsweep.agent import Agent
+    from localsweep.agent import run_workers, runner_factory
+    from localsweep.search import make_search
     from localsweep.store import RunRecord
 
     record = store.get_sweep(sweep_id)
     config = record.config
     function = _load_function(function_ref) if function_ref else None
-    if function is None:
-        if config.program is None and config.command is None:
-            raise click.UsageError(
-                "this sweep's config has no `program` or `command`, so the agent has nothing "
-                "to start; give a Python function with --function MODULE:FUNC"
-            )
+    if function is None and config.program is None and config.command is None:
         raise click.UsageError(
-            "program mode (`program`/`command` configs) is not available yet in this "
-            "version; run a Python function with --function MODULE:FUNC"
+            "this sweep's config has no `program` or `command`, so the agent has nothing "
+            "to start; give a Python function with --function MODULE:FUNC"
         )
+    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    make_runner = runner_factory(
+        store,
+        sweep_id,
+        function=function,
+        isolation="process" if isolation == "process" else "thread",
+        project=project,
+        entity=entity,
+        timeout=timeout,
+        grace_period=grace_period,
+    )
     metric = config.metric
     best: list[float] = []
 
@@ -318,6 +380,9 @@ def _run_agent(
         transient=False,
     ) as progress:
         task = progress.add_task(f"sweep {sweep_id}", total=count, best="")
+        reason = getattr(make_search(config), "reason", None)
+        if reason:
+            progress.console.print(f"bayes: {reason}", highlight=False)
 
         def on_run_end(run: RunRecord) -> None:
             value = run.metric
@@ -329,23 +394,20 @@ def _run_agent(
                 tail = "\n".join((run.error or "").strip().splitlines()[-5:])
                 progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{tail}")
 
-        agent = Agent(
+        report = run_workers(
             store,
             sweep_id,
-            function,
+            make_runner=make_runner,
+            workers=workers,
             count=count,
+            gpus=gpu_list,
             project=project,
             entity=entity,
             max_consecutive_failures=max_failures,
             on_run_end=on_run_end,
         )
-        reason = getattr(agent.search, "reason", None)
-        if reason:
-            progress.console.print(f"bayes: {reason}", highlight=False)
-        report = agent.run()
-    err_console.print(
-        f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
-    )
+    done = f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
+    err_console.print(done, highlight=False)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -462,6 +524,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
 
 
 def _short(value: Any, width: int = 24) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
 

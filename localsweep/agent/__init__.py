@@ -10,15 +10,24 @@ from localsweep.agent._agent import (
     RunOutcome,
     wandb_root,
 )
+from localsweep.agent._isolated import IsolatedFunctionRunner
 from localsweep.agent._recorder import RunRecorder, RunStopped
+from localsweep.agent._subprocess import DEFAULT_GRACE_PERIOD, ProgramRunner
+from localsweep.agent._workers import WorkerSlot, run_workers, runner_factory
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "Agent",
     "AgentReport",
     "InProcessRunner",
+    "IsolatedFunctionRunner",
+    "ProgramRunner",
     "RunOutcome",
     "RunRecorder",
     "RunStopped",
     "Runner",
+    "WorkerSlot",
+    "run_workers",
+    "runner_factory",
     "wandb_root",
 ]
