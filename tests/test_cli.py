@@ -169,14 +169,42 @@ def test_agent_without_a_function_on_a_config_without_program_says_what_to_do(
     assert "--function MODULE:FUNC" in proc.stderr
 
 
-def test_agent_on_a_program_config_is_a_clean_message(files: Path) -> None:
-    # Program mode is not wired into the CLI in this version: it must say so, not crash.
+PROGRAM = """\
+import argparse
+
+import wandb
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=int)
+parser.add_argument("--opt", default=None)
+args = parser.parse_args()
+with wandb.init() as run:
+    wandb.log({"loss": float(args.x) + (run.config["x"] - args.x)})
+"""
+
+
+@pytest.mark.slow
+def test_agent_starts_the_configs_program_like_wandb_agent(files: Path) -> None:
+    (files / "train.py").write_text(PROGRAM)
     (files / "prog.yaml").write_text("program: train.py\n" + GOOD)
     sweep_id = cli("sweep", "prog.yaml", "--db", "s.db").stdout.strip()
+
+    proc = cli("agent", sweep_id, "--db", "s.db")
+
+    assert proc.returncode == 0, proc.stderr
+    _no_traceback(proc)
+    assert "3 run(s); stopped because: exhausted" in proc.stderr
+    show = cli("show", sweep_id, "--db", "s.db").stdout
+    assert "3 finished" in show
+    # the program got --x as an argument and the same value in wandb.config
+    assert "x: 1" in show
+
+
+def test_agent_without_program_or_function_is_a_clean_message(files: Path) -> None:
+    sweep_id = cli("sweep", "good.yaml", "--db", "s.db").stdout.strip()
     proc = cli("agent", sweep_id, "--db", "s.db")
     assert proc.returncode == 2
     _no_traceback(proc)
-    assert "program mode" in proc.stderr
     assert "--function MODULE:FUNC" in proc.stderr
 
 
