@@ -9,16 +9,16 @@ its exit record), ``SIGTERM`` after a grace period, ``SIGKILL`` after another.
 
 How a run's end is recorded:
 
-======================================  ==================  ==========================
-what happened                           state               error
-======================================  ==================  ==========================
-exit code 0                             ``finished``        -
-exit code != 0                          ``failed``          exit code + stderr tail
-killed by a signal we did not send      ``failed``          signal name + stderr tail
-hyperband stopped it                    ``early_terminated``  -
-ran past ``timeout``                    ``failed``          "timed out after N s"
-Ctrl-C in the agent                     ``killed``          "stopped by the user"
-======================================  ==================  ==========================
+- exit code 0: ``finished``;
+- a non-zero exit code, or a signal localsweep did not send (SIGKILL from the
+  out-of-memory killer, SIGSEGV): ``failed``, with the exit status (``128 + N`` for
+  signal ``N``) and the last lines of stderr as its error. Not ``crashed``: in localsweep
+  that means the agent died, and a crashed run's grid point is offered again;
+- stopped by hyperband: ``early_terminated`` with the band;
+- ran past its ``timeout``: ``failed``, "timed out after N s", so that a grid point that
+  always times out is not retried and the agent's failure limit applies;
+- Ctrl-C in the agent: ``killed``, and the ``KeyboardInterrupt`` is re-raised after the run
+  is recorded.
 
 The state always comes from the child's exit status, never from the exit record in its
 wandb file: a child attached to a shared wandb service that is killed still gets an exit
