@@ -578,7 +578,7 @@ def write_report(
 
     study, axes = sweep_study(sweep, plotly_safe=True)
     importance = importance_of_study(study, axes)
-    analysed = sum(1 for t in study.trials if t.value is not None)
+    analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
 
     plots: list[dict[str, Any]] = []
 

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 #: Optuna's default (64 trees of depth 64): on a 1,000-run sweep that takes 0.5 s instead of
 #: tens of seconds and ranks the parameters the same way.
 FANOVA_SAMPLE = 500
+#: W&B's importance forest; half Optuna's default of 64 trees, for 5,000-run sweeps.
+FOREST_TREES = 32
 FANOVA_TREES = 16
 FANOVA_DEPTH = 6
 SEED = 0
@@ -100,7 +102,9 @@ def importance_of_study(study: optuna.Study, axes: list[ParamAxis]) -> list[Para
         forest = _evaluate(
             study,
             varying,
-            optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=SEED),
+            optuna.importance.MeanDecreaseImpurityImportanceEvaluator(
+                n_trees=FOREST_TREES, seed=SEED
+            ),
         )
         fanova_study = study
         if len(complete) > FANOVA_SAMPLE:

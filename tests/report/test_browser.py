@@ -17,7 +17,8 @@ from localsweep.report import write_report
 if TYPE_CHECKING:
     from conftest import Browser
 
-pytestmark = pytest.mark.browser
+# Each test starts Chromium (and one takes a screenshot): several seconds each.
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAYLOAD = (
     '</script><script>document.documentElement.setAttribute("data-pwned","1")</script>'
