@@ -14,6 +14,7 @@ report raises :class:`MissingExtraError`, which names the extra.
 
 from __future__ import annotations
 
+from localsweep.report._cli import export_command, report_command
 from localsweep.report._export import export_optuna, export_runs, run_rows
 from localsweep.report._extra import MissingExtraError
 from localsweep.report._html import write_report
@@ -22,9 +23,11 @@ from localsweep.report._importance import ParamImportance, parameter_importance
 __all__ = [
     "MissingExtraError",
     "ParamImportance",
+    "export_command",
     "export_optuna",
     "export_runs",
     "parameter_importance",
+    "report_command",
     "run_rows",
     "write_report",
 ]
