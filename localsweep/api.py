@@ -54,7 +54,7 @@ class Run:
 
     @property
     def state(self) -> str:
-        """``running``, ``finished``, ``failed``, ``crashed``, ``killed`` or ``early_terminated``."""
+        """``running``, ``finished``, ``failed``, ``crashed``, ``killed``, ``early_terminated``."""
         return self._record.state.value
 
     @property
@@ -148,7 +148,7 @@ class Sweep:
 
     @property
     def parsed_config(self) -> SweepConfig:
-        """The config as localsweep understood it (defaults and inferred distributions filled in)."""
+        """The config as localsweep understood it (defaults and inferred distributions filled)."""
         return self._record.config
 
     @property

@@ -37,7 +37,7 @@ class RunState(str, enum.Enum):
 
 
 class SweepState(str, enum.Enum):
-    """A sweep's state: ``pending`` before its first run, ``finished`` once nothing is left to run."""
+    """A sweep's state: ``pending`` before its first run, ``finished`` when nothing is left."""
 
     PENDING = "pending"
     RUNNING = "running"

@@ -200,14 +200,6 @@ def test_agent_starts_the_configs_program_like_wandb_agent(files: Path) -> None:
     assert "x: 1" in show
 
 
-def test_agent_without_program_or_function_is_a_clean_message(files: Path) -> None:
-    sweep_id = cli("sweep", "good.yaml", "--db", "s.db").stdout.strip()
-    proc = cli("agent", sweep_id, "--db", "s.db")
-    assert proc.returncode == 2
-    _no_traceback(proc)
-    assert "--function MODULE:FUNC" in proc.stderr
-
-
 @pytest.mark.parametrize("command", ["show", "agent"])
 def test_an_unknown_sweep_id_exits_2_with_a_message(files: Path, command: str) -> None:
     proc = cli(command, "ls-nosuchid", "--db", "s.db")

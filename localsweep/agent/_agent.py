@@ -339,10 +339,17 @@ class _Stopper:
         def should_stop(history: tuple[float, ...]) -> int | None:
             views = self.store.run_views(self.sweep_id, with_history=True)
             views = [replace(v, history=history) if v.id == run_id else v for v in views]
+            own: int | None = None
+            others = []
             for decision in hyperband_stops(hb, metric.goal, views):
                 if decision.run_id == run_id:
-                    return decision.band
-            return None
+                    own = decision.band
+                else:
+                    others.append((decision.run_id, decision.band))
+            # wandb's controller judges every running run each time; the other runs hear of
+            # their stop at their next flush.
+            self.store.request_stops(others)
+            return own
 
         return should_stop
 

@@ -69,7 +69,7 @@ def _plain(summary: Any) -> Any:
     unknown attribute with a ``KeyError`` (which broke the JSON encoder)."""
     cls = type(summary)
     if isinstance(summary, Mapping) or (hasattr(cls, "keys") and hasattr(cls, "__getitem__")):
-        return {key: _plain(summary[key]) for key in summary.keys()}
+        return {key: _plain(summary[key]) for key in summary.keys()}  # noqa: SIM118 - wandb summaries are not Mappings
     return summary
 
 
@@ -166,17 +166,22 @@ class RunRecorder:
         self._row_metric = None
 
     def _maybe_flush(self) -> None:
-        if len(self._pending) >= FLUSH_ROWS or (
-            self._pending and self._clock() - self._last_flush >= FLUSH_INTERVAL
-        ):
+        # Also without new rows: a stop may have been requested for this run meanwhile.
+        if len(self._pending) >= FLUSH_ROWS or self._clock() - self._last_flush >= FLUSH_INTERVAL:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered complete rows now (the row still being logged stays)."""
-        if self._pending:
-            rows, self._pending = self._pending, []
-            self.store.append_history(self.run_id, rows)
+        """Write the buffered complete rows now (the row still being logged stays).
+
+        Raises :class:`RunStopped` when hyperband, judging another run, decided that this
+        one stops (as wandb's controller judges every running run each time)."""
+        rows, self._pending = self._pending, []
         self._last_flush = self._clock()
+        if not rows and self._should_stop is None:
+            return
+        requested = self.store.append_history(self.run_id, rows)
+        if requested is not None and self._should_stop is not None:
+            raise RunStopped(self.run_id, requested)
 
     def record_return(self, value: Any) -> None:
         """A function's return value, as a last row: a number is the sweep metric, a dict

@@ -20,8 +20,8 @@ __all__ = [
     "Method",
     "Metric",
     "Options",
-    "Parameter",
     "ParamPath",
+    "Parameter",
     "SweepConfig",
 ]
 
@@ -219,7 +219,7 @@ class SweepConfig:
         raise KeyError(path)
 
     def nest(self, flat: Mapping[ParamPath, Any]) -> dict[str, Any]:
-        """Turn ``{("opt", "lr"): 0.1}`` into the run config wandb delivers: ``{"opt": {"lr": 0.1}}``."""
+        """Turn ``{("opt", "lr"): 0.1}`` into the nested run config wandb delivers."""
         out: dict[str, Any] = {}
         for path, value in flat.items():
             node = out

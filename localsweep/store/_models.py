@@ -86,6 +86,9 @@ class RunModel(Base):
     dir: Mapped[str | None] = mapped_column(Text)
     #: For runs hyperband stopped: the band (iteration count) at which they were judged.
     stopped_at_band: Mapped[int | None] = mapped_column(Integer)
+    #: A stop hyperband decided for this running run while judging another run (wandb's
+    #: controller judges every running run each time); the run stops at its next flush.
+    stop_requested_band: Mapped[int | None] = mapped_column(Integer)
     stdout_path: Mapped[str | None] = mapped_column(Text)
     stderr_path: Mapped[str | None] = mapped_column(Text)
 

@@ -62,6 +62,18 @@ _COUNT_LIVE = (
     .where(_runs.c.sweep_id == bindparam("b_sweep_id"), _runs.c.state != RunState.CRASHED.value)
 )
 _INSERT_RUN = insert(_runs)
+_SELECT_STOP_REQUEST = select(_runs.c.stop_requested_band).where(
+    _runs.c.id == bindparam("b_run_id")
+)
+_REQUEST_STOP = (
+    update(_runs)
+    .where(
+        _runs.c.id == bindparam("b_run_id"),
+        _runs.c.state == RunState.RUNNING.value,
+        _runs.c.stop_requested_band.is_(None),
+    )
+    .values(stop_requested_band=bindparam("b_band"))
+)
 _INSERT_HISTORY = insert(_history)
 _BUMP_SWEEP = (
     update(_sweeps)
@@ -448,11 +460,20 @@ class Store:
                 .values(heartbeat_at=_now())
             )
 
-    def append_history(self, run_id: str, rows: Sequence[HistoryRow]) -> None:
-        if not rows:
+    def append_history(self, run_id: str, rows: Sequence[HistoryRow]) -> int | None:
+        """Write a running run's rows; returns the band of a stop requested for it, if any."""
+        with self._write() as conn:
+            if rows:
+                self._insert_history(conn, run_id, rows)
+            return conn.execute(_SELECT_STOP_REQUEST, {"b_run_id": run_id}).scalar()
+
+    def request_stops(self, stops: Sequence[tuple[str, int]]) -> None:
+        """Ask running runs to stop at their next flush: ``(run_id, band)`` pairs. A run that
+        already ended, or already has a request, is left alone."""
+        if not stops:
             return
         with self._write() as conn:
-            self._insert_history(conn, run_id, rows)
+            conn.execute(_REQUEST_STOP, [{"b_run_id": r, "b_band": b} for r, b in stops])
 
     def _insert_history(self, conn: Connection, run_id: str, rows: Sequence[HistoryRow]) -> None:
         conn.execute(
