@@ -21,6 +21,7 @@ import click
 import yaml
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
 
@@ -62,6 +63,13 @@ def _friendly(fn: F) -> F:
             if debug:
                 raise
             err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            sys.exit(1)
+        except SQLAlchemyError as exc:
+            # The store maps what it expects; anything else is still said in one line.
+            if debug:
+                raise
+            reason = getattr(exc, "orig", None) or exc
+            err_console.print(f"[bold red]Database error:[/] {reason}", highlight=False)
             sys.exit(1)
         except KeyboardInterrupt:
             err_console.print("Interrupted: the current run was recorded as killed.")
@@ -517,10 +525,38 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
                 bands[r.stopped_at_band] = bands.get(r.stopped_at_band, 0) + 1
         text = ", ".join(f"{n} at band {b}" for b, n in sorted(bands.items()))
         console.print(f"stopped early by hyperband: {len(stopped)} ({text})")
+    _print_importance(sweep)
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:
         tail = "\n".join((r.error or "").strip().splitlines()[-6:])
         console.print(f"[red]{r.state} run {r.id}[/]:\n{tail}", highlight=False)
+
+
+def _print_importance(sweep: Any) -> None:
+    """W&B's parameter importance panel, in the terminal (needs the report extra)."""
+    from localsweep.report import MissingExtraError, parameter_importance
+
+    try:
+        rows = parameter_importance(sweep)
+    except MissingExtraError as exc:
+        console.print(f"parameter importance: {exc}", highlight=False)
+        return
+    rows = [r for r in rows if r.importance is not None]
+    if not rows:
+        return
+    table = Table(title="parameter importance (with respect to the metric)")
+    table.add_column("parameter")
+    table.add_column("importance", justify="right")
+    table.add_column("correlation", justify="right")
+    table.add_column("fANOVA", justify="right")
+    for r in rows:
+        table.add_row(
+            r.name,
+            f"{r.importance:.3f}",
+            "—" if r.correlation is None else f"{r.correlation:+.3f}",
+            "—" if r.fanova is None else f"{r.fanova:.3f}",
+        )
+    console.print(table)
 
 
 def _short(value: Any, width: int = 24) -> str:
@@ -549,6 +585,16 @@ def db_upgrade(db: str | None) -> None:
     url = resolve_url(db)
     before, after = upgrade(make_engine(url))
     console.print(f"{url}: schema {before or 'empty'} -> {after}")
+
+
+def _register_report_commands() -> None:
+    from localsweep.report import export_command, report_command
+
+    cli.add_command(report_command)
+    cli.add_command(export_command)
+
+
+_register_report_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0002"
 
 
 class Base(DeclarativeBase):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from localsweep.config import parse_config
 from localsweep.errors import SchemaVersionError, StoreError
 from localsweep.store import Store, _migrate
 from localsweep.store._engine import make_engine, resolve_url
@@ -43,20 +44,39 @@ def test_a_database_from_a_newer_localsweep_says_to_upgrade_localsweep(tmp_path:
     assert "pip install -U localsweep" in message
 
 
-def test_a_database_from_an_older_localsweep_says_to_run_db_upgrade(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Only one schema version exists so far, so no real older database can be made: play
-    # a localsweep one version ahead, reading a database of today's version.
-    Store(tmp_path / "db.db").close()
-    monkeypatch.setattr(_migrate, "SCHEMA_VERSION", "0002")
-    monkeypatch.setattr(_migrate, "KNOWN_VERSIONS", (SCHEMA_VERSION, "0002"))
+def _make_0001_database(path: Path) -> None:
+    """A database as localsweep wrote it at schema 0001 (before runs had stop requests)."""
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN stop_requested_band")
+    _stamp(path, "0001")
+
+
+def test_a_database_from_an_older_localsweep_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    _make_0001_database(tmp_path / "db.db")
     with pytest.raises(SchemaVersionError) as info:
         Store(tmp_path / "db.db")
     message = str(info.value)
-    assert f"schema version {SCHEMA_VERSION}" in message
+    assert "schema version 0001" in message
     assert "localsweep db upgrade" in message
     assert str(tmp_path / "db.db") in message
+
+
+def test_db_upgrade_brings_a_0001_database_to_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "db.db"
+    _make_0001_database(path)
+    engine = make_engine(resolve_url(path))
+    assert _migrate.upgrade(engine) == ("0001", SCHEMA_VERSION)
+    engine.dispose()
+    store = Store(path)
+    sweep = store.create_sweep(
+        parse_config({"method": "random", "parameters": {"x": {"values": [1]}}})
+    )
+    assert store.get_sweep(sweep.id).id == sweep.id
+    store.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    assert "stop_requested_band" in columns
 
 
 def test_a_database_with_our_tables_but_no_version_is_refused(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The tables as the current models have them; later revisions add only what is
+    # missing, so that both a database from this revision and a new one end up alike.
     Base.metadata.create_all(op.get_bind())
 
 
