@@ -7,15 +7,8 @@ wandb 0.31 (the range pinned in pyproject.toml).
 
 from __future__ import annotations
 
-from localsweep.wandb_bridge._datastore import (
-    CorruptFileError,
-    RecordReader,
-    RunFileFollower,
-    RunFileSummary,
-    find_run_file,
-    read_run_file,
-    wait_for_exit_record,
-)
+from typing import Any
+
 from localsweep.wandb_bridge._session import (
     FinishedRun,
     LogSink,
@@ -24,6 +17,29 @@ from localsweep.wandb_bridge._session import (
     install_hooks,
     param_file_text,
 )
+
+# The offline-file reader needs wandb's protobuf classes, which take half a second to
+# import; only program mode uses it, so it is imported on first use.
+_DATASTORE_NAMES = frozenset(
+    {
+        "CorruptFileError",
+        "RecordReader",
+        "RunFileFollower",
+        "RunFileSummary",
+        "find_run_file",
+        "read_run_file",
+        "wait_for_exit_record",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DATASTORE_NAMES:
+        from localsweep.wandb_bridge import _datastore
+
+        return getattr(_datastore, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CorruptFileError",

@@ -150,6 +150,20 @@ def _finished_run(run: Any, exit_code: int | None) -> FinishedRun:
     return FinishedRun(summary=summary, exit_code=exit_code, dir=run_dir, name=run.name)
 
 
+def _exit_code(exc_type: Any, exc: Any) -> int:
+    """The exit code a run that ended this way gets in its wandb file (and so on W&B)."""
+    if exc_type is None:
+        return 0
+    if issubclass(exc_type, SystemExit):
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    if issubclass(exc_type, KeyboardInterrupt):
+        return 255  # what wandb writes for a run ended by SIGINT
+    return 1
+
+
 def param_file_text(config: Mapping[str, Any]) -> str:
     """The YAML wandb's agent hands ``wandb.init`` through ``WANDB_SWEEP_PARAM_PATH``:
     ``wandb_version: 1``, then each top-level parameter as ``name: {value: ...}``."""
@@ -213,7 +227,7 @@ class WandbRunSession:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.close(exit_code=0 if exc_type is None else 1)
+        self.close(exit_code=_exit_code(exc_type, exc))
 
     def close(self, exit_code: int) -> None:
         """Finish the run if the user's code left it open, then restore wandb's settings."""

@@ -317,6 +317,8 @@ def test_sys_exit_0_finishes_the_run(tmp_path: Path) -> None:
     run = sweep.runs[0]
     assert (run.state, run.exit_code, run.error) == ("finished", 0, None)
     assert run.history() == [{"loss": 1.0, "_step": 0}]
+    # and wandb's own file agrees, so the run syncs to W&B as finished, not failed
+    assert _offline_exit_code(run) == 0
 
 
 def test_sys_exit_nonzero_fails_the_run_with_its_code(tmp_path: Path) -> None:
@@ -327,6 +329,16 @@ def test_sys_exit_nonzero_fails_the_run_with_its_code(tmp_path: Path) -> None:
     sweep = localsweep.run(grid([1, 2]), train, db=tmp_path / "s.db")
     assert [(r.state, r.exit_code) for r in sweep.runs] == [("failed", 3), ("failed", 3)]
     assert "sys.exit(3)" in (sweep.runs[0].error or "")
+    assert _offline_exit_code(sweep.runs[0]) == 3
+
+
+def _offline_exit_code(run: localsweep.Run) -> int | None:
+    from localsweep.wandb_bridge import find_run_file, wait_for_exit_record
+
+    assert run.dir is not None
+    run_file = find_run_file(run.dir)
+    assert run_file is not None
+    return wait_for_exit_record(run_file, timeout=30).exit_code
 
 
 @pytest.mark.slow
