@@ -73,8 +73,11 @@ class _Encoding:
             width += n
         self.width = width
         self.continuous = np.zeros(width, dtype=bool)
-        for name, dist in space.items():
+        #: The param of each column: a categorical's one-hot columns share a length scale.
+        self.groups = np.zeros(width, dtype=int)
+        for j, (name, dist) in enumerate(space.items()):
             self.continuous[self.slices[name]] = not isinstance(dist, CategoricalDistribution)
+            self.groups[self.slices[name]] = j
 
     def _range(self, dist: BaseDistribution) -> tuple[float, float, bool]:
         """The interval a numeric param fills, widened by half a step for grids so that
@@ -201,8 +204,9 @@ def _log_h(z: np.ndarray) -> np.ndarray:
 
 
 def _neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, sq: np.ndarray) -> Any:
-    """Negative log marginal likelihood plus the length-scale prior, and its gradient."""
-    n, d = x.shape
+    """Negative log marginal likelihood plus the length-scale prior, and its gradient;
+    ``sq`` holds each param's squared distance, ``theta`` one length scale per param."""
+    n, d = len(y), sq.shape[2]
     inv_ls2 = np.exp(-2.0 * theta[:d])
     signal, noise = math.exp(theta[d]), math.exp(theta[d + 1])
     scaled = sq * inv_ls2  # (n, n, d): each column's share of r^2
@@ -230,9 +234,12 @@ def _length_prior(d: int) -> tuple[float, float]:
     return math.sqrt(2.0) + 0.5 * math.log(d), math.sqrt(3.0)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, starts: int) -> _GP:
-    d = x.shape[1]
-    sq = (x[:, None, :] - x[None, :, :]) ** 2
+def _fit(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Generator, starts: int
+) -> _GP:
+    d = int(groups.max()) + 1
+    col_sq = (x[:, None, :] - x[None, :, :]) ** 2
+    sq = np.stack([col_sq[:, :, groups == j].sum(axis=2) for j in range(d)], axis=2)
     mu, sd = _length_prior(d)
     bounds = [_LOG_LENGTH] * d + [_LOG_SIGNAL, _LOG_NOISE]
     inits = [np.r_[np.full(d, mu), 0.0, math.log(1e-3)]]
@@ -246,7 +253,8 @@ def _fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, starts: int) ->
         )
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
             best = res
-    return _GP(x, y, best.x if best is not None else inits[0])
+    theta = best.x if best is not None else inits[0]
+    return _GP(x, y, np.r_[theta[:d][groups], theta[d:]])
 
 
 class NumpyGPSampler(BaseSampler):
@@ -337,7 +345,7 @@ class NumpyGPSampler(BaseSampler):
         x = np.array([enc.encode(done[i].params) for i in keep])
         y = values[keep]
         y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
-        gp = _fit(x, y, self._rng, starts=3 if len(y) <= 100 else 2)
+        gp = _fit(x, y, enc.groups, self._rng, starts=3 if len(y) <= 100 else 2)
         if running:
             xr = np.array([enc.encode(t.params) for t in running])
             lie = np.maximum(gp.predict(xr)[0], 0.0)  # never better than average, nor the mean
@@ -361,10 +369,19 @@ class NumpyGPSampler(BaseSampler):
         sobol = qmc.Sobol(len(enc.space), seed=self._rng)
         cands = [enc.from_unit(sobol.random(self._n_candidates))]
         # Small steps around the best points so far: EI's peak is often right next to them.
+        # Half of them also take another choice of one categorical.
+        cats = [
+            enc.slices[n] for n, d in enc.space.items() if isinstance(d, CategoricalDistribution)
+        ]
         for i in np.argsort(y)[:5]:
             local = np.repeat(x[i][None, :], 64, axis=0)
             step = self._rng.normal(0.0, 0.05, local.shape) * enc.continuous
-            cands.append(np.clip(local + step, 0.0, 1.0))
+            local = np.clip(local + step, 0.0, 1.0)
+            for row in local[: 32 if cats else 0]:
+                s = cats[self._rng.integers(len(cats))]
+                row[s] = 0.0
+                row[s.start + self._rng.integers(s.stop - s.start)] = 1.0
+            cands.append(local)
         pool = np.vstack(cands)
         mu, sd = gp.predict(pool)
         scores = np.log(sd) + _log_h((best - mu) / sd)
