@@ -328,6 +328,8 @@ class _Stopper:
     store: Store
     sweep_id: str
     is_boundary: Callable[[int], bool]
+    #: The runs as last read; ended runs are not read again (their history is final).
+    _known: dict[str, RunView] = field(default_factory=dict)
 
     def for_run(self, run_id: str) -> Callable[[tuple[float, ...]], int | None]:
         from localsweep.stopping import hyperband_stops
@@ -337,7 +339,8 @@ class _Stopper:
         assert hb is not None and metric is not None
 
         def should_stop(history: tuple[float, ...]) -> int | None:
-            views = self.store.run_views(self.sweep_id, with_history=True)
+            views = self.store.metric_views(self.sweep_id, self._known)
+            self._known = {v.id: v for v in views}
             views = [replace(v, history=history) if v.id == run_id else v for v in views]
             own: int | None = None
             others = []

@@ -629,6 +629,54 @@ class Store:
             out.setdefault(run_id, []).append(math.nan if value is None else value)
         return out
 
+    def metric_views(
+        self, sweep_id: str, known: Mapping[str, RunView] | None = None
+    ) -> list[RunView]:
+        """Every run's state and metric history (no parameters), for early termination.
+
+        Runs in ``known`` that had already ended are taken from it as they are: an ended
+        run's history never changes (its last rows are written with its state), so only
+        running and new runs' histories are read.
+        """
+        known = known or {}
+        with self._read() as conn:
+            states = conn.execute(
+                select(_runs.c.id, _runs.c.state)
+                .where(_runs.c.sweep_id == sweep_id)
+                .order_by(_runs.c.number)
+            ).all()
+            todo = [
+                run_id
+                for run_id, state in states
+                if run_id not in known or known[run_id].state is RunState.RUNNING
+            ]
+            histories: dict[str, list[float]] = {}
+            for start in range(0, len(todo), 500):
+                rows = conn.execute(
+                    select(_history.c.run_id, _history.c.metric)
+                    .where(
+                        _history.c.run_id.in_(todo[start : start + 500]),
+                        _history.c.has_metric.is_(True),
+                    )
+                    .order_by(_history.c.id)
+                ).all()
+                for run_id, value in rows:
+                    histories.setdefault(run_id, []).append(math.nan if value is None else value)
+        views = []
+        for run_id, state in states:
+            cached = known.get(run_id)
+            if cached is not None and cached.state is not RunState.RUNNING:
+                views.append(cached)
+            else:
+                views.append(
+                    RunView(
+                        id=run_id,
+                        state=RunState(state),
+                        history=tuple(histories.get(run_id, ())),
+                    )
+                )
+        return views
+
     def run_views(self, sweep_id: str, *, with_history: bool = True) -> list[RunView]:
         with self._read() as conn:
             return self._run_views(conn, sweep_id, with_history)
