@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 import numpy as np
-import yaml  # type: ignore[import-untyped]
+import yaml
 from scipy import stats
 
 from localsweep.config._types import Distribution, Parameter

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from localsweep.config._checks import Checker, plain, show
 from localsweep.config._param_spec import check_grid, parse_parameters
