@@ -98,6 +98,8 @@ def synthetic_curves(n: int, epochs: int, seed: int) -> list[list[float]]:
 
     Speed (``tau``) and the level reached (``floor``) are drawn independently, so a slow
     learner with a low floor overtakes fast learners with a high one, sometimes only late.
+    The noise is relative (a few percent of the loss), as epoch-to-epoch jitter of a
+    validation loss is, so that no single noisy epoch sets the best value.
     """
     rng = random.Random(seed)
     curves = []
@@ -105,11 +107,11 @@ def synthetic_curves(n: int, epochs: int, seed: int) -> list[list[float]]:
         start = rng.uniform(1.5, 2.5)
         floor = rng.uniform(0.05, 0.5)
         tau = math.exp(rng.uniform(math.log(1.0), math.log(epochs / 2)))
-        noise = rng.uniform(0.002, 0.03)
+        noise = rng.uniform(0.005, 0.03)
         curve = []
         for t in range(1, epochs + 1):
-            value = floor + (start - floor) * math.exp(-t / tau) + rng.gauss(0.0, noise)
-            curve.append(round(max(value, 1e-4), 5))
+            value = floor + (start - floor) * math.exp(-t / tau)
+            curve.append(round(value * (1.0 + rng.gauss(0.0, noise)), 5))
         curves.append(curve)
     return curves
 
@@ -301,7 +303,7 @@ HEADER = (
 )
 
 
-def _row(who: str, label: str, outs: Sequence[Outcome], base: Outcome) -> tuple[str, bool]:
+def _row(who: str, label: str, outs: Sequence[Outcome], base: Outcome) -> tuple[str, str]:
     ratios = [base.iterations / o.iterations for o in outs]
     rel_final = [_rel(o.best_final, base.best_final) for o in outs]
     rel_any = [_rel(o.best_any, base.best_any) for o in outs]
@@ -319,7 +321,7 @@ def _row(who: str, label: str, outs: Sequence[Outcome], base: Outcome) -> tuple[
         f"{statistics.median(o.best_any for o in outs):>9.5f} {100 * max(rel_any):>+6.2f}%  "
         f"{met}/{len(outs)}"
     )
-    return text, met == len(outs)
+    return text, f"{met}/{len(outs)}"
 
 
 def bench_family(
@@ -330,8 +332,8 @@ def bench_family(
     root: Path,
     *,
     optuna_peer: bool,
-) -> list[tuple[str, str, bool]]:
-    """Print one family's table; return (family, row, goal met in every order) per row."""
+) -> list[tuple[str, str, str]]:
+    """Print one family's table; return (family, row, orders meeting the goal) per row."""
     epochs = max(len(c) for c in curves)
     print(f"\n{name}: {len(curves)} curves x {epochs} epochs")
     print(HEADER)
@@ -440,7 +442,7 @@ def main() -> None:
             )
     print(f"\ngoal: >= {GOAL_RATIO:g}x fewer iterations, best final within {100 * GOAL_REL:g}%")
     for name, label, met in verdicts:
-        print(f"  {name:<10} {label:<56} {'met' if met else 'not met'}")
+        print(f"  {name:<10} {label:<56} met in {met} order(s)")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
