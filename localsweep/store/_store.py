@@ -16,6 +16,7 @@ import os
 import random
 import secrets
 import string
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ _FINISH_RUN = (
 
 #: A run whose agent has not beaten its heartbeat for this long is taken for dead.
 HEARTBEAT_TIMEOUT = timedelta(seconds=120)
+#: How often one agent scans a sweep for runs of dead agents when it claims.
+REAP_INTERVAL = 2.0
 
 
 def new_sweep_id() -> str:
@@ -170,6 +173,7 @@ class Store:
         except DBAPIError as exc:  # unreachable server, unreadable or non-database file
             raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
         self._config_cache: dict[str, SweepConfig] = {}
+        self._last_reap: dict[tuple[str, str], float] = {}
 
     def close(self) -> None:
         self._engine.dispose()
@@ -314,7 +318,7 @@ class Store:
             sweep = conn.execute(query, {"b_sweep_id": sweep_id}).mappings().first()
             if sweep is None:
                 raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
-            reaped = self._reap_dead(conn, sweep_id, agent)
+            reaped = self._reap_dead_now_and_then(conn, sweep_id, agent)
             if sweep["state"] == SweepState.FINISHED.value:
                 reason = sweep["finished_reason"]
                 outcome = (
@@ -421,6 +425,19 @@ class Store:
             self._finish_sweep(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
         elif config.method is Method.GRID and live >= grid_size(config):
             self._finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
+
+    def _reap_dead_now_and_then(
+        self, conn: Connection, sweep_id: str, agent: AgentInfo
+    ) -> tuple[str, ...]:
+        # A scan costs a query per claim; once every REAP_INTERVAL per agent and sweep still
+        # finds a dead agent's run within seconds (heartbeats go stale only after minutes).
+        now = time.monotonic()
+        key = (sweep_id, agent.id)
+        last = self._last_reap.get(key)
+        if last is not None and now - last < REAP_INTERVAL:
+            return ()
+        self._last_reap[key] = now
+        return self._reap_dead(conn, sweep_id, agent)
 
     def _reap_dead(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
         rows = conn.execute(_SELECT_RUNNING, {"b_sweep_id": sweep_id}).all()
