@@ -70,30 +70,20 @@ def agent(
     ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done (a
     grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
     """
-    from localsweep.agent import run_workers, runner_factory
-
     store = Store(db)
     try:
-        sweep_id = sweep_id.rsplit("/", 1)[-1]
-        make_runner = runner_factory(
+        return execute(
             store,
-            sweep_id,
-            function=function,
-            isolation=isolation,
+            sweep_id.rsplit("/", 1)[-1],
+            function,
             project=project,
             entity=entity,
-            timeout=timeout,
-            grace_period=grace_period,
-        )
-        return run_workers(
-            store,
-            sweep_id,
-            make_runner=make_runner,
-            workers=workers,
             count=count,
+            isolation=isolation,
+            timeout=timeout,
+            workers=workers,
             gpus=gpus,
-            project=project,
-            entity=entity,
+            grace_period=grace_period,
             max_consecutive_failures=max_consecutive_failures,
             on_run_end=on_run_end,
         )
@@ -132,24 +122,60 @@ def run(
     >>> localsweep.run(cfg, train, db="sweeps.db").best_run().config   # doctest: +SKIP
     {'x': 2}
     """
-    from localsweep.agent import run_workers, runner_factory
-
     config = _config(sweep_config)
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity)
-    make_runner = runner_factory(
+    execute(
         store,
         record.id,
-        function=train,
+        train,
+        project=project,
+        entity=entity,
+        count=count,
+        isolation=isolation,
+        timeout=timeout,
+        workers=workers,
+        gpus=gpus,
+        grace_period=grace_period,
+        max_consecutive_failures=max_consecutive_failures,
+        on_run_end=on_run_end,
+    )
+    return Sweep(store, store.get_sweep(record.id))
+
+
+def execute(
+    store: Store,
+    sweep_id: str,
+    function: Callable[..., Any] | None,
+    *,
+    project: str | None,
+    entity: str | None,
+    count: int | None,
+    isolation: Literal["thread", "process"] = "thread",
+    timeout: float | None = None,
+    workers: int | None = None,
+    gpus: Sequence[str] | None = None,
+    grace_period: float = DEFAULT_GRACE_PERIOD,
+    max_consecutive_failures: int = 5,
+    on_run_end: Callable[[RunRecord], None] | None = None,
+) -> AgentReport:
+    """Run a sweep's runs with the runner its options call for (shared by ``agent``,
+    ``run`` and the CLI)."""
+    from localsweep.agent import run_workers, runner_factory
+
+    make_runner = runner_factory(
+        store,
+        sweep_id,
+        function=function,
         isolation=isolation,
         project=project,
         entity=entity,
         timeout=timeout,
         grace_period=grace_period,
     )
-    run_workers(
+    return run_workers(
         store,
-        record.id,
+        sweep_id,
         make_runner=make_runner,
         workers=workers,
         count=count,
@@ -159,4 +185,3 @@ def run(
         max_consecutive_failures=max_consecutive_failures,
         on_run_end=on_run_end,
     )
-    return Sweep(store, store.get_sweep(record.id))

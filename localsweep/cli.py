@@ -352,7 +352,7 @@ def _run_agent(
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from localsweep.agent import run_workers, runner_factory
+    from localsweep._entry import execute
     from localsweep.search import make_search
     from localsweep.store import RunRecord
 
@@ -365,16 +365,6 @@ def _run_agent(
             "to start; give a Python function with --function MODULE:FUNC"
         )
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
-    make_runner = runner_factory(
-        store,
-        sweep_id,
-        function=function,
-        isolation="process" if isolation == "process" else "thread",
-        project=project,
-        entity=entity,
-        timeout=timeout,
-        grace_period=grace_period,
-    )
     metric = config.metric
     best: list[float] = []
 
@@ -402,15 +392,18 @@ def _run_agent(
                 tail = "\n".join((run.error or "").strip().splitlines()[-5:])
                 progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{tail}")
 
-        report = run_workers(
+        report = execute(
             store,
             sweep_id,
-            make_runner=make_runner,
-            workers=workers,
-            count=count,
-            gpus=gpu_list,
+            function,
             project=project,
             entity=entity,
+            count=count,
+            isolation="process" if isolation == "process" else "thread",
+            timeout=timeout,
+            workers=workers,
+            gpus=gpu_list,
+            grace_period=grace_period,
             max_consecutive_failures=max_failures,
             on_run_end=on_run_end,
         )

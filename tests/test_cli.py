@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import localsweep
+from localsweep.store._models import SCHEMA_VERSION
 
 # Every test starts real `localsweep` processes, a second or two each.
 pytestmark = pytest.mark.slow
@@ -255,7 +256,7 @@ def test_run_creates_and_runs_a_sweep_then_shows_it(files: Path) -> None:
 def test_db_upgrade_creates_the_schema_in_an_empty_database(files: Path) -> None:
     proc = cli("db", "upgrade", "--db", "fresh.db")
     assert proc.returncode == 0, proc.stderr
-    assert "schema empty -> 0001" in proc.stdout
+    assert f"schema empty -> {SCHEMA_VERSION}" in proc.stdout
     assert localsweep.Api(files / "fresh.db").sweeps() == []
 
 
@@ -263,7 +264,7 @@ def test_db_upgrade_on_a_current_database_changes_nothing(files: Path) -> None:
     sweep_id = cli("sweep", "good.yaml", "--db", "s.db").stdout.strip()
     proc = cli("db", "upgrade", "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
-    assert "schema 0001 -> 0001" in proc.stdout
+    assert f"schema {SCHEMA_VERSION} -> {SCHEMA_VERSION}" in proc.stdout
     assert localsweep.Api(files / "s.db").sweep(sweep_id).id == sweep_id
 
 

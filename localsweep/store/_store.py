@@ -571,29 +571,6 @@ class Store:
             stderr_path=stderr_path or run.stderr_path,
         )
 
-    def set_run_files(
-        self,
-        run_id: str,
-        *,
-        dir: str | None = None,
-        stdout_path: str | None = None,
-        stderr_path: str | None = None,
-        name: str | None = None,
-    ) -> None:
-        values = {
-            k: v
-            for k, v in {
-                "dir": dir,
-                "stdout_path": stdout_path,
-                "stderr_path": stderr_path,
-                "name": name,
-            }.items()
-            if v is not None
-        }
-        if values:
-            with self._write() as conn:
-                conn.execute(update(_runs).where(_runs.c.id == run_id).values(**values))
-
     # ------------------------------------------------------------------------- reads
 
     def get_run(self, run_id: str) -> RunRecord:
