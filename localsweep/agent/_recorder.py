@@ -204,10 +204,14 @@ class RunRecorder:
         return rows
 
     def summary(self) -> dict[str, Any]:
-        """wandb's summary when the run went through wandb; else each key's last value."""
+        """The run's summary: wandb's, when the run set its own (summary writes,
+        ``define_metric``); else wandb's default, each key's last logged value."""
         if self.finished is not None and self.finished.summary:
             return _plain(self.finished.summary)
-        return dict(self._last_values)
+        summary = _plain(self._last_values)
+        if self._row_step >= 0 and self.finished is not None:
+            summary["_step"] = self._row_step
+        return summary
 
     def summary_metric(self, summary: Mapping[str, Any]) -> float | None:
         if self.metric is None:

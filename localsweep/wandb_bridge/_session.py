@@ -58,6 +58,7 @@ class LogSink(Protocol):
 class FinishedRun:
     """What the bridge learned of a wandb run as it finished."""
 
+    #: The run's summary when it differs from its last logged values (else empty).
     summary: Mapping[str, Any]
     exit_code: int | None
     #: The offline run folder (``wandb/offline-run-<time>-<id>``).
@@ -76,6 +77,9 @@ class StopRun(BaseException):
 
 
 _sinks: dict[str, LogSink] = {}
+#: Our runs whose summary is not just the last logged values (explicit summary writes,
+#: define_metric), so it must be read from wandb when they finish.
+_custom_summary: set[str] = set()
 _install_lock = threading.Lock()
 _installed = False
 
@@ -93,6 +97,20 @@ def install_hooks() -> None:
 
         original_log = Run._log
         original_finish = Run._finish
+        original_summary_update = Run._summary_update_callback
+        original_define_metric = Run.define_metric
+
+        @functools.wraps(original_summary_update)
+        def _summary_update(self: Any, record: Any) -> Any:
+            if self.id in _sinks:
+                _custom_summary.add(self.id)
+            return original_summary_update(self, record)
+
+        @functools.wraps(original_define_metric)
+        def _define_metric(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.id in _sinks:
+                _custom_summary.add(self.id)
+            return original_define_metric(self, *args, **kwargs)
 
         @functools.wraps(original_log)
         def _log(self: Any, data: Any, step: int | None = None, commit: bool | None = None) -> Any:
@@ -131,6 +149,8 @@ def install_hooks() -> None:
                 return original_exit(self, None, None, None)
             return original_exit(self, exc_type, exc, tb)
 
+        Run._summary_update_callback = _summary_update  # type: ignore[method-assign]
+        Run.define_metric = _define_metric  # type: ignore[method-assign]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
@@ -138,11 +158,16 @@ def install_hooks() -> None:
 
 
 def _finished_run(run: Any, exit_code: int | None) -> FinishedRun:
-    try:
-        summary = dict(run.summary)
-    except Exception:  # a broken summary must not keep the run from finishing
-        logger.exception("could not read the summary of run %s", run.id)
-        summary = {}
+    # wandb's default summary is each key's last logged value, which the sink has seen;
+    # asking wandb for it costs a round trip to its service (~3 ms), so only runs that
+    # wrote to their summary or changed its rules (define_metric) pay for it.
+    summary: dict[str, Any] = {}
+    if run.id in _custom_summary:
+        _custom_summary.discard(run.id)
+        try:
+            summary = dict(run.summary)
+        except Exception:  # a broken summary must not keep the run from finishing
+            logger.exception("could not read the summary of run %s", run.id)
     try:
         run_dir: str | None = str(Path(run.dir).parent)
     except Exception:
