@@ -149,7 +149,7 @@ def install_hooks() -> None:
                 return original_exit(self, None, None, None)
             return original_exit(self, exc_type, exc, tb)
 
-        Run._summary_update_callback = _summary_update  # type: ignore[method-assign]
+        Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
