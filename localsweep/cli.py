@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,6 +32,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _e(value: Any) -> str:
+    """Text from configs, runs and errors, safe to print: rich would read ``[report]`` in
+    it as markup and drop it."""
+    return escape(str(value))
+
 
 db_option = click.option(
     "--db",
@@ -52,24 +60,24 @@ def _friendly(fn: F) -> F:
         except ConfigError as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
             sys.exit(2)
         except NotFoundError as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
             sys.exit(2)
         except LocalsweepError as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
             sys.exit(1)
         except SQLAlchemyError as exc:
             # The store maps what it expects; anything else is still said in one line.
             if debug:
                 raise
             reason = getattr(exc, "orig", None) or exc
-            err_console.print(f"[bold red]Database error:[/] {reason}", highlight=False)
+            err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
             sys.exit(1)
         except KeyboardInterrupt:
             err_console.print("Interrupted: the current run was recorded as killed.")
@@ -113,11 +121,11 @@ def validate(config_file: str) -> None:
     table.add_column("distribution")
     table.add_column("settings", overflow="fold")
     for p in config.parameters:
-        table.add_row(p.name, p.distribution.value, _param_settings(p))
+        table.add_row(p.name, p.distribution.value, _e(_param_settings(p)))
     console.print(table)
     if config.metric is not None:
         target = f", target {config.metric.target}" if config.metric.target is not None else ""
-        console.print(f"metric: {config.metric.name} ({config.metric.goal.value}{target})")
+        console.print(f"metric: {_e(config.metric.name)} ({config.metric.goal.value}{target})")
     if config.method.value == "grid":
         from localsweep.store import grid_size
 
@@ -148,7 +156,7 @@ def _param_settings(p: Any) -> str:
 
 def _print_warnings(warnings: Sequence[str]) -> None:
     for warning in warnings:
-        err_console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]Warning:[/] {_e(warning)}", highlight=False)
 
 
 def _existing(path: str) -> str:
@@ -184,9 +192,9 @@ def sweep(
     _print_warnings(config.warnings)
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity, name=name)
-    err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {store.url}")
+    err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
     db_flag = f" --db {db}" if db else ""
-    err_console.print(f"Run sweep agent with: [bold]localsweep agent{db_flag} {record.id}[/]")
+    err_console.print(f"Run sweep agent with: [bold]localsweep agent{_e(db_flag)} {record.id}[/]")
     click.echo(record.id)
 
 
@@ -309,7 +317,7 @@ def run_command(
     _print_warnings(config.warnings)
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity)
-    err_console.print(f"Created sweep [bold]{record.id}[/] in {store.url}")
+    err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")
     _run_agent(
         store, record.id, function_ref, count=count, project=project, entity=entity, **execution
     )
@@ -380,7 +388,7 @@ def _run_agent(
         task = progress.add_task(f"sweep {sweep_id}", total=count, best="")
         reason = getattr(make_search(config), "reason", None)
         if reason:
-            progress.console.print(f"bayes: {reason}", highlight=False)
+            progress.console.print(f"bayes: {_e(reason)}", highlight=False)
 
         def on_run_end(run: RunRecord) -> None:
             value = run.metric
@@ -390,7 +398,7 @@ def _run_agent(
             progress.update(task, advance=1, best=label)
             if run.state.value in ("failed", "crashed"):
                 tail = "\n".join((run.error or "").strip().splitlines()[-5:])
-                progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{tail}")
+                progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{_e(tail)}")
 
         report = execute(
             store,
@@ -408,7 +416,7 @@ def _run_agent(
             on_run_end=on_run_end,
         )
     done = f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
-    err_console.print(done, highlight=False)
+    err_console.print(_e(done), highlight=False)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -435,11 +443,11 @@ def ls(db: str | None) -> None:
         )
         table.add_row(
             s.id,
-            s.name,
+            _e(s.name),
             s.parsed_config.method.value,
             s.state,
             str(len(s.runs)),
-            best_text,
+            _e(best_text),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
@@ -484,7 +492,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     table.add_column("run")
     table.add_column("state")
     if metric is not None:
-        table.add_column(metric.name, justify="right")
+        table.add_column(_e(metric.name), justify="right")
     params = [p for p in config.parameters if not p.is_constant]
     for p in params:
         table.add_column(p.name, overflow="fold")
@@ -496,7 +504,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         row = [r.id, state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
-        row += [_short(flat.get(p.path)) for p in params]
+        row += [_e(_short(flat.get(p.path))) for p in params]
         table.add_row(*row)
     console.print(table)
     if len(runs) > limit:
@@ -506,10 +514,10 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         console.print(
             f"[bold]Best run {best.id}[/] ({metric.name if metric else ''}={best.metric:.6g}):"
         )
-        console.print(yaml.safe_dump(best.config, sort_keys=False).rstrip(), highlight=False)
+        console.print(_e(yaml.safe_dump(best.config, sort_keys=False).rstrip()), highlight=False)
         extra = summary_items(best.summary)
         if extra:
-            console.print("summary: " + json.dumps(extra, default=str)[:500], highlight=False)
+            console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
     stopped = [r for r in runs if r.state == "early_terminated"]
     if stopped:
         bands: dict[int, int] = {}
@@ -522,7 +530,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:
         tail = "\n".join((r.error or "").strip().splitlines()[-6:])
-        console.print(f"[red]{r.state} run {r.id}[/]:\n{tail}", highlight=False)
+        console.print(f"[red]{r.state} run {r.id}[/]:\n{_e(tail)}", highlight=False)
 
 
 def _print_importance(sweep: Any) -> None:
@@ -532,7 +540,7 @@ def _print_importance(sweep: Any) -> None:
     try:
         rows = parameter_importance(sweep)
     except MissingExtraError as exc:
-        console.print(f"parameter importance: {exc}", highlight=False)
+        console.print(f"parameter importance: {_e(exc)}", highlight=False)
         return
     rows = [r for r in rows if r.importance is not None]
     if not rows:
@@ -577,7 +585,7 @@ def db_upgrade(db: str | None) -> None:
 
     url = resolve_url(db)
     before, after = upgrade(make_engine(url))
-    console.print(f"{url}: schema {before or 'empty'} -> {after}")
+    console.print(f"{_e(url)}: schema {before or 'empty'} -> {after}", highlight=False)
 
 
 def _register_report_commands() -> None:

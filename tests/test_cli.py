@@ -282,3 +282,14 @@ def test_debug_shows_the_traceback(files: Path) -> None:
     proc = cli("--debug", "show", "ls-nosuchid", "--db", "s.db")
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
+
+
+def test_text_from_configs_and_errors_is_printed_as_written(files: Path) -> None:
+    # rich reads "[word]" as markup; a value or an error message must survive it.
+    (files / "brackets.yaml").write_text(
+        "method: grid\nmetric: {name: loss}\nparameters:\n  x: {values: ['[bold]', '[red]x']}\n"
+    )
+    proc = cli("validate", "brackets.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "[bold]" in proc.stdout
+    assert "[red]x" in proc.stdout
