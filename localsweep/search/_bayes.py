@@ -374,7 +374,8 @@ class BayesSearch(Search):
         self._cache.sync(runs)
         study = self._cache.study
         # A fresh sampler each time: samplers carry state between calls (GP warm
-        # starts), and the answer must not depend on which calls this object saw.
+        # starts), and the answer must not depend on which calls this object saw. Only
+        # its search space is the study's, which a fresh one would compute the same.
         sampler = _make_sampler(self.sampler_name, seed)
         self._cache.lend_search_space(sampler, self.sampler_name)
         study.sampler = sampler
