@@ -174,6 +174,8 @@ class Store:
             raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
         self._config_cache: dict[str, SweepConfig] = {}
         self._last_reap: dict[tuple[str, str], float] = {}
+        # Ended runs as search saw them, per (sweep, with history): they do not change.
+        self._view_cache: dict[tuple[str, bool], dict[str, RunView]] = {}
 
     def close(self) -> None:
         self._engine.dispose()
@@ -676,30 +678,57 @@ class Store:
             return self._run_views(conn, sweep_id, with_history)
 
     def _run_views(self, conn: Connection, sweep_id: str, with_history: bool) -> list[RunView]:
+        """Every run of the sweep as search sees it. Ended runs are kept from earlier calls
+        (keyed by state, so a crashed run that later records its real end is read again):
+        a claim then reads only new and running runs, not every run's whole history."""
         config = self.get_sweep_config(conn, sweep_id)
-        rows = conn.execute(
-            select(
-                _runs.c.id,
-                _runs.c.state,
-                _runs.c.config_json,
-                _runs.c.point_key,
-                _runs.c.metric,
-            )
+        cache = self._view_cache.setdefault((sweep_id, with_history), {})
+        states = conn.execute(
+            select(_runs.c.id, _runs.c.state)
             .where(_runs.c.sweep_id == sweep_id)
             .order_by(_runs.c.number)
         ).all()
-        histories = self._metric_histories(conn, sweep_id) if with_history else {}
-        return [
-            RunView(
-                id=run_id,
-                state=RunState(state),
-                params=config.flatten(json.loads(config_json)),
-                history=tuple(histories.get(run_id, ())),
-                summary=metric,
-                grid_key=point_key,
-            )
-            for run_id, state, config_json, point_key, metric in rows
+        todo = [
+            run_id
+            for run_id, state in states
+            if run_id not in cache or cache[run_id].state.value != state
         ]
+        fresh: dict[str, RunView] = {}
+        for start in range(0, len(todo), 500):
+            chunk = todo[start : start + 500]
+            rows = conn.execute(
+                select(
+                    _runs.c.id,
+                    _runs.c.state,
+                    _runs.c.config_json,
+                    _runs.c.point_key,
+                    _runs.c.metric,
+                ).where(_runs.c.id.in_(chunk))
+            ).all()
+            histories: dict[str, list[float]] = {}
+            if with_history:
+                for run_id, value in conn.execute(
+                    select(_history.c.run_id, _history.c.metric)
+                    .where(_history.c.run_id.in_(chunk), _history.c.has_metric.is_(True))
+                    .order_by(_history.c.id)
+                ).all():
+                    histories.setdefault(run_id, []).append(math.nan if value is None else value)
+            for run_id, state, config_json, point_key, metric in rows:
+                fresh[run_id] = RunView(
+                    id=run_id,
+                    state=RunState(state),
+                    params=config.flatten(json.loads(config_json)),
+                    history=tuple(histories.get(run_id, ())),
+                    summary=metric,
+                    grid_key=point_key,
+                )
+        views = []
+        for run_id, _state in states:
+            view = fresh.get(run_id) or cache[run_id]
+            if view.state is not RunState.RUNNING:
+                cache[run_id] = view
+            views.append(view)
+        return views
 
     def get_sweep_config(self, conn: Connection, sweep_id: str) -> SweepConfig:
         cached = self._config_cache.get(sweep_id)

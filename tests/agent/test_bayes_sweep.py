@@ -81,7 +81,7 @@ def test_two_agents_at_once_never_get_the_same_proposal(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "localsweep.cli", "agent", sweep_id, "--db", str(db)]
     agents = [
         subprocess.Popen(
-            [*command, "--function", "sweep_train:quick"],
+            [*command, "--function", "sweep_train:steady"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
