@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import localsweep
 import wandb
+
+import localsweep
 from localsweep.wandb_bridge import find_run_file, read_run_file
 
 EPOCHS = 10
@@ -30,7 +31,7 @@ def train_swallowing_exceptions() -> None:
     with wandb.init() as run:
         quality = run.config["quality"]
         for epoch in range(EPOCHS):
-            try:
+            try:  # noqa: SIM105 - the shape of real training loops is the point
                 wandb.log({"loss": 1.0 + quality - 0.01 * epoch, "epoch": epoch})
             except Exception:
                 pass
