@@ -611,19 +611,8 @@ class Store:
     def metric_histories(self, sweep_id: str) -> dict[str, list[float]]:
         """Each run's logged values of the sweep metric, in order (NaN for a logged NaN)."""
         with self._read() as conn:
-            return self._metric_histories(conn, sweep_id)
-
-    def _metric_histories(self, conn: Connection, sweep_id: str) -> dict[str, list[float]]:
-        rows = conn.execute(
-            select(_history.c.run_id, _history.c.metric)
-            .join(_runs, _runs.c.id == _history.c.run_id)
-            .where(_runs.c.sweep_id == sweep_id, _history.c.has_metric.is_(True))
-            .order_by(_history.c.id)
-        ).all()
-        out: dict[str, list[float]] = {}
-        for run_id, value in rows:
-            out.setdefault(run_id, []).append(math.nan if value is None else value)
-        return out
+            run_ids = [run_id for run_id, _state in self._run_states(conn, sweep_id)]
+            return self._histories_of(conn, run_ids)
 
     def metric_views(
         self, sweep_id: str, known: Mapping[str, RunView] | None = None
@@ -635,34 +624,20 @@ class Store:
         running and new runs' histories are read.
         """
         known = known or {}
+
+        def settled(run_id: str, state: str) -> bool:
+            # Keyed by state too: a run marked crashed may still record its real end.
+            view = known.get(run_id)
+            return view is not None and view.state.value == state != RunState.RUNNING.value
+
         with self._read() as conn:
-            states = conn.execute(
-                select(_runs.c.id, _runs.c.state)
-                .where(_runs.c.sweep_id == sweep_id)
-                .order_by(_runs.c.number)
-            ).all()
-            todo = [
-                run_id
-                for run_id, state in states
-                if run_id not in known or known[run_id].state is RunState.RUNNING
-            ]
-            histories: dict[str, list[float]] = {}
-            for start in range(0, len(todo), 500):
-                rows = conn.execute(
-                    select(_history.c.run_id, _history.c.metric)
-                    .where(
-                        _history.c.run_id.in_(todo[start : start + 500]),
-                        _history.c.has_metric.is_(True),
-                    )
-                    .order_by(_history.c.id)
-                ).all()
-                for run_id, value in rows:
-                    histories.setdefault(run_id, []).append(math.nan if value is None else value)
+            states = self._run_states(conn, sweep_id)
+            todo = [run_id for run_id, state in states if not settled(run_id, state)]
+            histories = self._histories_of(conn, todo)
         views = []
         for run_id, state in states:
-            cached = known.get(run_id)
-            if cached is not None and cached.state is not RunState.RUNNING:
-                views.append(cached)
+            if settled(run_id, state):
+                views.append(known[run_id])
             else:
                 views.append(
                     RunView(
@@ -683,16 +658,13 @@ class Store:
         a claim then reads only new and running runs, not every run's whole history."""
         config = self.get_sweep_config(conn, sweep_id)
         cache = self._view_cache.setdefault((sweep_id, with_history), {})
-        states = conn.execute(
-            select(_runs.c.id, _runs.c.state)
-            .where(_runs.c.sweep_id == sweep_id)
-            .order_by(_runs.c.number)
-        ).all()
+        states = self._run_states(conn, sweep_id)
         todo = [
             run_id
             for run_id, state in states
             if run_id not in cache or cache[run_id].state.value != state
         ]
+        histories = self._histories_of(conn, todo) if with_history else {}
         fresh: dict[str, RunView] = {}
         for start in range(0, len(todo), 500):
             chunk = todo[start : start + 500]
@@ -705,14 +677,6 @@ class Store:
                     _runs.c.metric,
                 ).where(_runs.c.id.in_(chunk))
             ).all()
-            histories: dict[str, list[float]] = {}
-            if with_history:
-                for run_id, value in conn.execute(
-                    select(_history.c.run_id, _history.c.metric)
-                    .where(_history.c.run_id.in_(chunk), _history.c.has_metric.is_(True))
-                    .order_by(_history.c.id)
-                ).all():
-                    histories.setdefault(run_id, []).append(math.nan if value is None else value)
             for run_id, state, config_json, point_key, metric in rows:
                 fresh[run_id] = RunView(
                     id=run_id,
@@ -729,6 +693,34 @@ class Store:
                 cache[run_id] = view
             views.append(view)
         return views
+
+    @staticmethod
+    def _run_states(conn: Connection, sweep_id: str) -> list[Any]:
+        """Each run's id and state, in creation order."""
+        return list(
+            conn.execute(
+                select(_runs.c.id, _runs.c.state)
+                .where(_runs.c.sweep_id == sweep_id)
+                .order_by(_runs.c.number)
+            ).all()
+        )
+
+    @staticmethod
+    def _histories_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[float]]:
+        """The logged values of the sweep metric of these runs, in order (NaN for a NaN)."""
+        histories: dict[str, list[float]] = {}
+        for start in range(0, len(run_ids), 500):  # keep IN lists within every backend's limit
+            rows = conn.execute(
+                select(_history.c.run_id, _history.c.metric)
+                .where(
+                    _history.c.run_id.in_(run_ids[start : start + 500]),
+                    _history.c.has_metric.is_(True),
+                )
+                .order_by(_history.c.id)
+            ).all()
+            for run_id, value in rows:
+                histories.setdefault(run_id, []).append(math.nan if value is None else value)
+        return histories
 
     def get_sweep_config(self, conn: Connection, sweep_id: str) -> SweepConfig:
         cached = self._config_cache.get(sweep_id)
