@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localsweep.agent._recorder import RunRecorder, RunStopped
-from localsweep.config import SweepConfig
+from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
@@ -204,14 +204,11 @@ class Agent:
 
     @property
     def _needs_runs(self) -> bool:
-        from localsweep.config import Method
-
+        # Random search draws without looking at earlier runs: its claims skip reading them.
         return self.config.method is not Method.RANDOM
 
     @property
     def _needs_history(self) -> bool:
-        from localsweep.config import Method
-
         return self.config.method is Method.BAYES
 
     def _propose(self, runs: Sequence[RunView], number: int) -> Proposal | None:
