@@ -103,8 +103,9 @@ def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:
     always localsweep's. ``auto`` takes a GP only where it did better in
     benchmarks/quality.py: no early termination (the GPs learn nothing from pruned
     runs), at most ``GP_MAX_DIMENSIONS`` dimensions, no more categorical than numeric
-    ones, and a ``run_cap`` of at most ``GP_MAX_RUNS`` (its cost grows with the runs).
-    Otherwise TPE.
+    ones. As a GP's cost grows fast with the runs, a sweep that may run more than
+    ``GP_MAX_RUNS`` (no ``run_cap``, or a larger one) takes the GP for its first
+    ``GP_MAX_RUNS`` runs and TPE after (see :func:`tpe_after`). Otherwise TPE.
     """
     forced = config.options.sampler
     if forced not in SAMPLERS:
@@ -134,15 +135,26 @@ def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:
         return "tpe", f"TPE: {n_dims} dimensions, more than GP handles well ({GP_MAX_DIMENSIONS})"
     if 2 * n_cat > n_dims:
         return "tpe", f"TPE: {n_cat} of {n_dims} parameters are categorical"
-    if config.run_cap is None or config.run_cap > GP_MAX_RUNS:
-        return "tpe", (
-            f"TPE: run_cap is {config.run_cap}; GP is used with run_cap <= {GP_MAX_RUNS}, "
-            "as its cost grows fast with the number of runs"
+    if tpe_after(config) is not None:
+        return _gp_kind(), (
+            f"GP for the first {GP_MAX_RUNS} runs, then TPE (a GP's cost grows fast with the "
+            f"runs, and run_cap is {config.run_cap}): {n_dims} mostly numeric dimensions; "
+            + _gp_which(torch_available())
         )
     return _gp_kind(), (
         f"GP: {n_dims} mostly numeric dimensions and run_cap {config.run_cap}; "
         + _gp_which(torch_available())
     )
+
+
+def tpe_after(config: SweepConfig) -> int | None:
+    """The run count from which an ``auto`` GP sweep hands over to TPE, or ``None`` when
+    the sweep cannot outgrow the GP (its ``run_cap`` is at most ``GP_MAX_RUNS``)."""
+    if config.options.sampler != "auto":
+        return None
+    if config.run_cap is not None and config.run_cap <= GP_MAX_RUNS:
+        return None
+    return GP_MAX_RUNS
 
 
 def _gp_kind() -> str:
@@ -231,7 +243,7 @@ class _StudyCache:
         )
         self._study = self._new_study()
         self._entries: list[_Entry] = []
-        self._search_space: IntersectionSearchSpace | None = None
+        self._search_spaces: dict[str, IntersectionSearchSpace] = {}
 
     def _new_study(self) -> optuna.Study:
         _quiet_study_creation()
@@ -249,7 +261,7 @@ class _StudyCache:
             log.debug("rebuilding the bayes study from %d runs", len(runs))
             self._study = self._new_study()
             self._entries = []
-            self._search_space = None
+            self._search_spaces = {}
         new = runs[len(self._entries) :]
         templates = [self._template(r) for r in new]
         first = len(self._study.get_trials(deepcopy=False))
@@ -275,10 +287,12 @@ class _StudyCache:
             log.debug("sampler %s keeps no search space at %s; not reusing it", sampler_name, attr)
             return
         assert attr is not None
-        if self._search_space is None:
-            self._search_space = own
+        # One kept space per sampler kind: they may count pruned trials differently.
+        kept = self._search_spaces.get(sampler_name)
+        if kept is None:
+            self._search_spaces[sampler_name] = own
         else:
-            setattr(sampler, attr, self._search_space)
+            setattr(sampler, attr, kept)
 
     def _update_known(self, runs: Sequence[RunView]) -> bool:
         """Update the trials of runs already in the study; ``False`` if that cannot be done."""
@@ -361,6 +375,7 @@ class BayesSearch(Search):
         assert config.metric is not None
         self._space = space
         self.sampler_name, self.reason = choose_sampler(config, space)
+        self._tpe_after = tpe_after(config) if self.sampler_name != "tpe" else None
         self._cache = _StudyCache(space, config.metric)
 
     @property
@@ -376,12 +391,15 @@ class BayesSearch(Search):
         # A fresh sampler each time: samplers carry state between calls (GP warm
         # starts), and the answer must not depend on which calls this object saw. Only
         # its search space is the study's, which a fresh one would compute the same.
-        sampler = _make_sampler(self.sampler_name, seed)
-        self._cache.lend_search_space(sampler, self.sampler_name)
+        name = self.sampler_name
+        if self._tpe_after is not None and len(runs) >= self._tpe_after:
+            name = "tpe"
+        sampler = _make_sampler(name, seed)
+        self._cache.lend_search_space(sampler, name)
         study.sampler = sampler
         trial = study.ask(self._space.distributions)
         chosen = dict(trial.params)
         # The asked trial is only a question; failing it keeps it out of every later model.
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         params = self._space.decode(chosen)
-        return Proposal(params=params, info={"sampler": self.sampler_name, "seed": seed})
+        return Proposal(params=params, info={"sampler": name, "seed": seed})

@@ -305,9 +305,32 @@ def test_auto_takes_the_numpy_gp_without_torch_for_a_small_numeric_space() -> No
 
 @pytest.mark.usefixtures("no_torch")
 def test_auto_still_takes_tpe_without_torch_where_a_gp_does_not_suit() -> None:
-    assert BayesSearch(bayes_config("auto")).sampler_name == "tpe"  # no run_cap
     hb = bayes_config("auto", run_cap=50, early_terminate=Hyperband(min_iter=1))
     assert BayesSearch(hb).sampler_name == "tpe"
+
+
+@pytest.mark.usefixtures("no_torch")
+def test_without_a_run_cap_auto_takes_the_gp_then_tpe_from_200_runs() -> None:
+    search = BayesSearch(bayes_config("auto"))  # no run_cap: the sweep may grow large
+    assert search.sampler_name == "gp-numpy"
+    assert "then TPE" in search.reason
+    rng = random.Random(0)
+    early = [
+        RunView(str(i), RunState.FINISHED, {("x",): i / 10}, history=(float(i % 7),))
+        for i in range(10)
+    ]
+    assert search.propose(early, rng).info["sampler"] == "gp-numpy"
+    many = [
+        RunView(str(i), RunState.FINISHED, {("x",): (i % 100) / 100}, history=(float(i % 7),))
+        for i in range(200)
+    ]
+    assert search.propose(many, rng).info["sampler"] == "tpe"
+
+
+@pytest.mark.usefixtures("no_torch")
+def test_a_small_run_cap_keeps_the_gp_throughout() -> None:
+    search = BayesSearch(bayes_config("auto", run_cap=150))
+    assert "then TPE" not in search.reason
 
 
 @pytest.mark.usefixtures("no_torch")
