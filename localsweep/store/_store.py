@@ -370,31 +370,9 @@ class Store:
             }
             conn.execute(_INSERT_RUN, values)
             conn.execute(_BUMP_SWEEP, {"b_sweep_id": sweep_id, "b_run_count": number + 1})
-        record = RunRecord(
-            id=run_id,
-            sweep_id=sweep_id,
-            number=number,
-            name=None,
-            state=RunState.RUNNING,
-            config=nested,
-            grid_key=proposal.grid_key,
-            point_key=proposal.grid_key,
-            agent_id=agent.id,
-            agent_host=agent.host,
-            agent_pid=agent.pid,
-            heartbeat_at=now,
-            created_at=now,
-            finished_at=None,
-            summary={},
-            metric=None,
-            exit_code=None,
-            error=None,
-            dir=values["dir"],
-            stopped_at_band=None,
-            stdout_path=None,
-            stderr_path=None,
-            search_info=dict(proposal.info),
-        )
+        # The new run as a later read would return it: the inserted row, every other
+        # column still empty.
+        record = _run_record({**dict.fromkeys(_runs.columns.keys()), **values})
         return Claim(ClaimOutcome.CLAIMED, run=record, reaped=reaped)
 
     def _finish_sweep_if_idle(self, conn: Connection, sweep_id: str, reason: str) -> None:
