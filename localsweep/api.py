@@ -88,6 +88,12 @@ class Run:
         return self._record.stopped_at_band
 
     @property
+    def end_reason(self) -> str | None:
+        """Why the run ended as it did, when something other than its own code ended it:
+        ``hyperband`` (stopped by early termination), and the like."""
+        return self._record.end_reason
+
+    @property
     def created_at(self) -> datetime:
         """When the run was claimed (UTC, naive)."""
         return self._record.created_at

@@ -251,6 +251,7 @@ class Agent:
             error=outcome.error,
             name=finished.name if finished else None,
             stopped_at_band=outcome.stopped_at_band,
+            end_reason="hyperband" if outcome.stopped_at_band is not None else None,
             target_reached=target_reached,
             dir=finished.dir if finished else None,
             stdout_path=outcome.stdout_path,

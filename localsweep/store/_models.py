@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
-SCHEMA_VERSION = "0002"
+SCHEMA_VERSION = "0003"
 
 
 class Base(DeclarativeBase):
@@ -89,6 +89,9 @@ class RunModel(Base):
     #: A stop hyperband decided for this running run while judging another run (wandb's
     #: controller judges every running run each time); the run stops at its next flush.
     stop_requested_band: Mapped[int | None] = mapped_column(Integer)
+    #: Why a run ended the way it did, in one word: ``hyperband`` for a run hyperband
+    #: stopped; other stoppers and faults name themselves (``plateau``, ``pruned``, ...).
+    end_reason: Mapped[str | None] = mapped_column(String(32))
     stdout_path: Mapped[str | None] = mapped_column(Text)
     stderr_path: Mapped[str | None] = mapped_column(Text)
 

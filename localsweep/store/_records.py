@@ -73,6 +73,9 @@ class RunRecord:
     stdout_path: str | None
     stderr_path: str | None
     search_info: Mapping[str, Any] = field(default_factory=dict)
+    #: Why the run ended as it did (``hyperband``, ``plateau``, ...), when something
+    #: other than the run's own code ended it.
+    end_reason: str | None = None
 
 
 class ClaimOutcome(str, enum.Enum):
