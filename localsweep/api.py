@@ -159,8 +159,31 @@ class Sweep:
 
     @property
     def state(self) -> str:
-        """``pending`` (no run yet), ``running`` or ``finished``."""
+        """``pending`` (no run yet), ``running``, ``paused``, ``finished`` (its
+        ``finished_reason`` says why: ``stopped`` for :meth:`stop`) or ``canceled``."""
         return self._record.state.value
+
+    def pause(self) -> Sweep:
+        """Start no new run until :meth:`resume`; running runs go on (``wandb sweep --pause``).
+        Agents see it within a few seconds and wait."""
+        return self._control("pause")
+
+    def resume(self) -> Sweep:
+        """Let a paused, stopped or cancelled sweep start runs again (``wandb sweep --resume``)."""
+        return self._control("resume")
+
+    def stop(self) -> Sweep:
+        """Finish the sweep: running runs finish, no new run starts (``wandb sweep --stop``)."""
+        return self._control("stop")
+
+    def cancel(self) -> Sweep:
+        """Stop the running runs too, cleanly (recorded ``killed``, end reason ``cancelled``;
+        their points run again if the sweep is resumed) (``wandb sweep --cancel``)."""
+        return self._control("cancel")
+
+    def _control(self, action: str) -> Sweep:
+        self._record = self._store.control_sweep(self.id, action)
+        return self
 
     @property
     def finished_reason(self) -> str | None:

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
 
 __all__ = ["cli", "main"]
@@ -70,6 +71,9 @@ def _friendly(fn: F) -> F:
         except LocalsweepError as exc:
             if debug:
                 raise
+            if isinstance(getattr(exc, "exit_code", None), int):  # SIGTERM: not an error
+                err_console.print(_e(exc), highlight=False)
+                sys.exit(exc.exit_code)  # type: ignore[attr-defined]
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
             sys.exit(1)
         except SQLAlchemyError as exc:
@@ -79,8 +83,9 @@ def _friendly(fn: F) -> F:
             reason = getattr(exc, "orig", None) or exc
             err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
             sys.exit(1)
-        except KeyboardInterrupt:
-            err_console.print("Interrupted: the current run was recorded as killed.")
+        except KeyboardInterrupt as exc:
+            message = str(exc) or "Interrupted."
+            err_console.print(_e(message), highlight=False)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
@@ -175,16 +180,25 @@ def ConfigError_from(message: str) -> ConfigError:
 
 
 @cli.command()
-@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.argument("config_file", metavar="CONFIG_FILE|SWEEP_ID", type=click.Path(dir_okay=False))
 @click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
 @click.option("--entity", "-e", default=None, help="wandb entity (kept for `wandb sync`).")
 @click.option("--name", default=None, help="Name of the sweep.")
+@control_flags
 @db_option
 @_friendly
 def sweep(
-    config_file: str, project: str | None, entity: str | None, name: str | None, db: str | None
+    config_file: str,
+    project: str | None,
+    entity: str | None,
+    name: str | None,
+    db: str | None,
+    control: str | None = None,
 ) -> None:
-    """Create a sweep from CONFIG_FILE (like `wandb sweep`) and print its id."""
+    """Create a sweep from CONFIG_FILE (like `wandb sweep`) and print its id; with --pause,
+    --resume, --stop or --cancel, control the sweep SWEEP_ID instead."""
+    if control is not None:
+        return control_sweep(config_file, control, db)
     from localsweep.config import load_config
     from localsweep.store import Store
 
@@ -196,6 +210,12 @@ def sweep(
     db_flag = f" --db {db}" if db else ""
     err_console.print(f"Run sweep agent with: [bold]localsweep agent{_e(db_flag)} {record.id}[/]")
     click.echo(record.id)
+
+
+def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    # Through the environment, so that the store of every run's process gets it too.
+    if value is not None:
+        os.environ["LOCALSWEEP_STORE_TIMEOUT"] = str(value)
 
 
 def execution_options(fn: F) -> F:
@@ -226,6 +246,16 @@ def execution_options(fn: F) -> F:
             default=None,
             metavar="SECONDS",
             help="End a run that takes longer (program mode or --isolation process).",
+        ),
+        click.option(
+            "--store-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            expose_value=False,
+            callback=_set_store_timeout,
+            metavar="SECONDS",
+            help="How long to retry when the database cannot be reached before stopping "
+            "[env LOCALSWEEP_STORE_TIMEOUT; default 180].",
         ),
         click.option(
             "--grace-period",
@@ -596,6 +626,7 @@ def _register_report_commands() -> None:
 
 
 _register_report_commands()
+register_control_commands(cli, friendly=_friendly, db_option=db_option)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,24 +9,34 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from localsweep.agent._recorder import RunRecorder, RunStopped
+from localsweep.agent._control import (
+    CANCELLED,
+    LEASE_LOST,
+    PREEMPTED,
+    AgentTerminated,
+    Monitor,
+    RunControl,
+    Termination,
+    on_sigterm,
+)
+from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
 from localsweep.config import Method, SweepConfig
-from localsweep.errors import AgentError
+from localsweep.errors import AgentError, LeaseLostError, StoreError
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
 from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
-from localsweep.wandb_bridge import FinishedRun
+from localsweep.wandb_bridge import FinishedRun, keep_offline
 
 __all__ = ["Agent", "AgentReport", "InProcessRunner", "RunOutcome", "Runner"]
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_INTERVAL = 30.0
 #: How long an agent with nothing to claim waits before asking again, while other agents'
 #: runs are in flight and may still crash and give their grid point back.
 WAIT_INTERVAL = 1.0
@@ -46,6 +56,23 @@ class RunOutcome:
     stderr_path: str | None = None
     #: A Ctrl-C to re-raise after the run is recorded, so the agent stops.
     interrupted: BaseException | None = None
+    #: Why the run ended as it did when something other than its code ended it.
+    end_reason: str | None = None
+
+
+def aborted_outcome(reason: str, exit_code: int | None = None, **fields: Any) -> RunOutcome:
+    """How a run the agent stopped from outside (:class:`RunAborted`) is recorded: preempted
+    (requeued) on SIGTERM; else killed, which gives its point back, with the reason."""
+    if reason == PREEMPTED:
+        return RunOutcome(RunState.PREEMPTED, exit_code=exit_code, end_reason=reason, **fields)
+    errors = {
+        LEASE_LOST: "another agent took this run for dead (its heartbeat was late)",
+        CANCELLED: "the sweep was cancelled",
+    }
+    error = errors.get(reason, "the store failed; see the agent's message")
+    return RunOutcome(
+        RunState.KILLED, exit_code=exit_code, error=error, end_reason=reason, **fields
+    )
 
 
 class Runner(Protocol):
@@ -62,10 +89,39 @@ class AgentReport:
     runs: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)
     stop_reason: str = ""
+    #: Runs this agent stopped because another agent had taken them for dead.
+    lease_lost: int = 0
 
     def count(self, run: RunRecord) -> None:
         self.runs.append(run.id)
         self.states[run.state.value] = self.states.get(run.state.value, 0) + 1
+
+
+class AgentInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the agent; ``interrupted`` runs were recorded killed and their points
+    will run again."""
+
+    def __init__(self, interrupted: int):
+        super().__init__(interrupted_message(interrupted))
+        self.interrupted = interrupted
+
+
+def interrupted_message(n: int) -> str:
+    """What the agent says when Ctrl-C stopped ``n`` runs."""
+    if n == 0:
+        return "Interrupted; no run was in progress."
+    runs = "1 run" if n == 1 else f"{n} runs"
+    points = "its point" if n == 1 else "their points"
+    return f"{runs} interrupted; {points} will run again."
+
+
+def terminated_message(n: int) -> str:
+    """What the agent says when SIGTERM stopped it with ``n`` runs requeued."""
+    runs = "1 run was" if n == 1 else f"{n} runs were"
+    return (
+        f"Stopped on SIGTERM: {runs} requeued as preempted; any agent of this sweep resumes "
+        "them with the same run id."
+    )
 
 
 def wandb_root() -> Path:
@@ -91,25 +147,6 @@ def _takes_config(function: Callable[..., Any]) -> bool:
     )
 
 
-class _Heartbeat(threading.Thread):
-    def __init__(self, store: Store, interval: float):
-        super().__init__(name="localsweep-heartbeat", daemon=True)
-        self.store = store
-        self.interval = interval
-        self.run_ids: set[str] = set()
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval):
-            try:
-                self.store.heartbeat(sorted(self.run_ids))
-            except Exception:  # a missed beat is harmless; a dead thread is not
-                logger.warning("heartbeat failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-
 class Agent:
     """Runs a sweep's runs in this process, one after another.
 
@@ -132,6 +169,7 @@ class Agent:
         max_consecutive_failures: int = 5,
         on_run_end: Callable[[RunRecord], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        termination: Termination | None = None,
     ):
         self.store = store
         self.sweep = store.get_sweep(sweep_id)
@@ -154,53 +192,119 @@ class Agent:
             runner = InProcessRunner(function, sweep_id, self.project, self.entity)
         self.runner: Runner = runner
         self._stopper = _make_stopper(self.config, store, sweep_id)
+        #: SIGTERM: shared by the workers of one process; a plain agent makes its own.
+        self._own_termination = termination is None
+        self.termination = termination or Termination()
+        self._monitor: Monitor | None = None
+        self._paused_said = False
 
     # ---------------------------------------------------------------------------------
 
     def run(self) -> AgentReport:
+        """Claim and execute runs until the sweep is done or ``count`` runs have run.
+
+        Raises :class:`AgentInterrupted` on Ctrl-C (after recording the run killed),
+        :class:`AgentTerminated` on SIGTERM (after requeueing the run), and
+        :class:`~localsweep.errors.StoreError` when the store fails (one message, after the
+        run was stopped and recorded as far as the store allows)."""
         report = AgentReport()
-        heartbeat = _Heartbeat(self.store, HEARTBEAT_INTERVAL)
-        heartbeat.start()
-        failures_in_a_row = 0
+        # Offline also for processes a run starts without our WANDB_MODE (rule 2).
+        keep_offline([os.getcwd(), wandb_root()])
+        monitor = Monitor(self.store, self.sweep.id)
+        self._monitor = monitor
+        monitor.start()
+        interrupted = 0
         try:
-            while self.count is None or len(report.runs) < self.count:
-                claim = self.store.claim_run(
-                    self.sweep.id,
-                    self.info,
-                    self._propose,
-                    needs_runs=self._needs_runs,
-                    needs_history=self._needs_history,
-                    nest=self.config.nest,
-                )
-                if claim.outcome is ClaimOutcome.WAIT:
-                    self._sleep(WAIT_INTERVAL)
-                    continue
-                if claim.run is None:
-                    report.stop_reason = claim.outcome.value
-                    break
-                heartbeat.run_ids.add(claim.run.id)
-                try:
-                    record = self._execute(claim.run)
-                finally:
-                    heartbeat.run_ids.discard(claim.run.id)
-                report.count(record)
-                if self.on_run_end is not None:
-                    self.on_run_end(record)
-                if record.state is RunState.FAILED:
-                    failures_in_a_row += 1
-                    if failures_in_a_row >= self.max_consecutive_failures:
-                        report.stop_reason = "too_many_failures"
-                        raise AgentError(
-                            f"{failures_in_a_row} runs in a row failed; the agent stops. "
-                            f"Last error (run {record.id}):\n{record.error or ''}".rstrip()
-                        )
-                else:
-                    failures_in_a_row = 0
-            else:
-                report.stop_reason = "count"
+            with on_sigterm(self.termination) if self._own_termination else _nothing():
+                self._loop(report)
+        except AgentInterrupted:
+            raise
+        except KeyboardInterrupt as exc:
+            interrupted = _interrupted_runs(exc)
+            raise AgentInterrupted(interrupted) from None
         finally:
-            heartbeat.stop()
+            monitor.stop()
+            self._monitor = None
         return report
+
+    def _loop(self, report: AgentReport) -> None:
+        failures_in_a_row = 0
+        while self.count is None or len(report.runs) < self.count:
+            self._check_health(report)
+            claim = self.store.claim_run(
+                self.sweep.id,
+                self.info,
+                self._propose,
+                needs_runs=self._needs_runs,
+                needs_history=self._needs_history,
+                nest=self.config.nest,
+            )
+            if claim.outcome is ClaimOutcome.PAUSED:
+                if not self._paused_said:
+                    logger.warning(
+                        "sweep %s is paused: waiting for `localsweep sweep --resume %s`",
+                        self.sweep.id,
+                        self.sweep.id,
+                    )
+                    self._paused_said = True
+                self._sleep(WAIT_INTERVAL)
+                continue
+            if self._paused_said:
+                logger.warning("sweep %s resumed", self.sweep.id)
+                self._paused_said = False
+            if claim.outcome is ClaimOutcome.WAIT:
+                self._sleep(WAIT_INTERVAL)
+                continue
+            if claim.run is None:
+                report.stop_reason = claim.outcome.value
+                break
+            record = self._run_one(claim.run, report)
+            report.count(record)
+            if self.on_run_end is not None:
+                self.on_run_end(record)
+            if record.state is RunState.FAILED:
+                failures_in_a_row += 1
+                if failures_in_a_row >= self.max_consecutive_failures:
+                    report.stop_reason = "too_many_failures"
+                    raise AgentError(
+                        f"{failures_in_a_row} runs in a row failed; the agent stops. "
+                        f"Last error (run {record.id}):\n{record.error or ''}".rstrip()
+                    )
+            else:
+                failures_in_a_row = 0
+        else:
+            report.stop_reason = "count"
+        self._check_health(report)
+
+    def _check_health(self, report: AgentReport) -> None:
+        """Stop the loop on SIGTERM, or when the monitor found the store failing."""
+        if self.termination.event.is_set():
+            report.stop_reason = "terminated"
+            requeued = report.states.get(RunState.PREEMPTED.value, 0)
+            raise AgentTerminated(terminated_message(requeued), requeued)
+        monitor = self._monitor
+        if monitor is not None and monitor.failure is not None:
+            report.stop_reason = "store_error"
+            raise monitor.failure
+
+    def _run_one(self, run: RunRecord, report: AgentReport) -> RunRecord:
+        control = RunControl(run)
+        monitor = self._monitor
+        if monitor is not None:
+            monitor.add(control)
+        self.termination.add(control)
+        try:
+            record = self._execute(run, control)
+        finally:
+            self.termination.discard(control)
+            if monitor is not None:
+                monitor.discard(control)
+        if control.reason == LEASE_LOST:
+            report.lease_lost += 1
+        if control.error is not None:
+            # The run was stopped and recorded as far as the store allows; now say why.
+            raise control.error
+        return record
 
     @property
     def _needs_runs(self) -> bool:
@@ -216,15 +320,24 @@ class Agent:
 
     # ---------------------------------------------------------------------------------
 
-    def _execute(self, run: RunRecord) -> RunRecord:
+    def _execute(self, run: RunRecord, control: RunControl) -> RunRecord:
         recorder = RunRecorder(
             self.store,
-            run.id,
+            run,
             self.config,
             is_boundary=self._stopper.is_boundary if self._stopper else None,
             should_stop=self._stopper.for_run(run.id) if self._stopper else None,
+            control=control,
         )
-        outcome = self.runner(run, recorder)
+        try:
+            outcome = self.runner(run, recorder)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C outside the user's code (while starting the run): still record it.
+            outcome = RunOutcome(
+                RunState.KILLED, error="stopped by the user (Ctrl-C)", interrupted=exc
+            )
+        if outcome.interrupted is not None and outcome.state is RunState.KILLED:
+            outcome = replace(outcome, end_reason=outcome.end_reason or "interrupted")
         finished = outcome.finished or recorder.finished
         if finished is not None and recorder.finished is None:
             recorder.on_finish(finished)
@@ -241,24 +354,58 @@ class Agent:
         exit_code = outcome.exit_code
         if exit_code is None and finished is not None:
             exit_code = finished.exit_code
-        record = self.store.finish_run(
-            run,
-            outcome.state,
-            history=recorder.take_rows(),
-            summary=summary,
-            metric=summary_metric,
-            exit_code=exit_code,
-            error=outcome.error,
-            name=finished.name if finished else None,
-            stopped_at_band=outcome.stopped_at_band,
-            end_reason="hyperband" if outcome.stopped_at_band is not None else None,
-            target_reached=target_reached,
-            dir=finished.dir if finished else None,
-            stdout_path=outcome.stdout_path,
-            stderr_path=outcome.stderr_path,
-        )
+        end_reason = outcome.end_reason
+        if end_reason is None and outcome.stopped_at_band is not None:
+            end_reason = "hyperband"
+        history = recorder.take_rows()
+        try:
+            if outcome.state is RunState.PREEMPTED:
+                record = self.store.requeue_run(
+                    run, history=history, summary=summary, reason=end_reason or PREEMPTED
+                )
+                logger.warning(
+                    "run %s was preempted; it is requeued and resumes with the same id", run.id
+                )
+            else:
+                record = self.store.finish_run(
+                    run,
+                    outcome.state,
+                    history=history,
+                    summary=summary,
+                    metric=summary_metric,
+                    exit_code=exit_code,
+                    error=outcome.error,
+                    name=finished.name if finished else None,
+                    stopped_at_band=outcome.stopped_at_band,
+                    end_reason=end_reason,
+                    target_reached=target_reached,
+                    dir=finished.dir if finished else None,
+                    stdout_path=outcome.stdout_path,
+                    stderr_path=outcome.stderr_path,
+                )
+        except LeaseLostError:
+            # Another agent took the run for dead and runs its point again: this result
+            # must not count. The store kept its rows and says why (end_reason).
+            logger.warning(
+                "run %s: this agent no longer holds it (another agent took it for dead); "
+                "its result is not counted",
+                run.id,
+            )
+            control.abort(LEASE_LOST)
+            record = replace(
+                run,
+                state=RunState.CRASHED,
+                end_reason=LEASE_LOST,
+                error="another agent took this run for dead (its heartbeat was late) and runs "
+                "its point again; this attempt is not counted",
+            )
+        except StoreError as exc:
+            if control.error is None:
+                control.abort("store_error", exc)
+                control.error = control.error or exc
+            record = replace(run, state=outcome.state, end_reason=end_reason)
         if outcome.interrupted is not None:
-            raise outcome.interrupted
+            raise _with_count(outcome.interrupted)
         return record
 
 
@@ -278,7 +425,8 @@ class InProcessRunner:
         config = dict(run.config)
         try:
             if self._takes_config:
-                result = self.function(config)
+                with _user_code(recorder):
+                    result = self.function(config)
             else:
                 from localsweep.wandb_bridge import WandbRunSession
 
@@ -290,14 +438,21 @@ class InProcessRunner:
                     param_dir=wandb_root() / "wandb" / f"sweep-{self.sweep_id}",
                     project=self.project,
                     entity=self.entity,
+                    resume=getattr(run, "attempt", 1) > 1,
                 )
-                with session:
+                with session, _user_code(recorder):
                     result = self.function()
             recorder.record_return(result)
+            if recorder.preempting and recorder.finished and recorder.finished.exit_code:
+                return RunOutcome(
+                    RunState.PREEMPTED, exit_code=recorder.finished.exit_code, end_reason=PREEMPTED
+                )
         except RunStopped as stop:
             return RunOutcome(
                 RunState.EARLY_TERMINATED, exit_code=stop.exit_code, stopped_at_band=stop.band
             )
+        except RunAborted as abort:
+            return aborted_outcome(abort.reason, exit_code=abort.exit_code)
         except KeyboardInterrupt as exc:
             return RunOutcome(
                 RunState.KILLED,
@@ -307,15 +462,48 @@ class InProcessRunner:
             )
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code != 0 and recorder.preempting:
+                return RunOutcome(RunState.PREEMPTED, exit_code=code, end_reason=PREEMPTED)
             if code != 0:
                 return RunOutcome(
                     RunState.FAILED, exit_code=code, error=f"the run called sys.exit({exc.code!r})"
                 )
         except Exception:
             error = traceback.format_exc()
+            if recorder.preempting:
+                logger.warning("run %s was preempting and raised:\n%s", run.id, error)
+                return RunOutcome(RunState.PREEMPTED, exit_code=1, end_reason=PREEMPTED)
             logger.warning("run %s failed:\n%s", run.id, error)
             return RunOutcome(RunState.FAILED, exit_code=1, error=error)
         return RunOutcome(RunState.FINISHED, exit_code=0)
+
+
+@contextmanager
+def _user_code(recorder: RunRecorder) -> Iterator[None]:
+    """Mark the run's code as running on this thread: SIGTERM then stops it at once (when
+    this is the main thread, where signal handlers run) rather than at its next log."""
+    control = recorder.control
+    control.in_user_code = threading.current_thread() is threading.main_thread()
+    try:
+        yield
+    finally:
+        control.in_user_code = False
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _with_count(exc: BaseException) -> BaseException:
+    """A Ctrl-C to re-raise, counting the run it interrupted."""
+    if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, AgentInterrupted):
+        exc.localsweep_interrupted = _interrupted_runs(exc) + 1  # type: ignore[attr-defined]
+    return exc
+
+
+def _interrupted_runs(exc: BaseException) -> int:
+    return int(getattr(exc, "localsweep_interrupted", 0))
 
 
 @dataclass

@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -36,7 +37,13 @@ from multiprocessing import spawn
 from pathlib import Path
 from typing import Any
 
-from localsweep.agent._agent import InProcessRunner, RunOutcome, _make_stopper, wandb_root
+from localsweep.agent._agent import (
+    InProcessRunner,
+    RunOutcome,
+    _make_stopper,
+    aborted_outcome,
+    wandb_root,
+)
 from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._recorder import RunRecorder
 from localsweep.agent._subprocess import (
@@ -246,6 +253,7 @@ class IsolatedFunctionRunner:
                 stop_event=self.stop_event,
                 poll_interval=self.poll_interval,
                 label=f"run {run.id}",
+                control=recorder.control,
             )
             returncode = watch.wait()
         finally:
@@ -302,6 +310,14 @@ class IsolatedFunctionRunner:
                 error=watch.interrupt_error(returncode),
                 finished=finished,
                 interrupted=watch.interrupt or KeyboardInterrupt(),
+            )
+        if watch.reason is StopReason.ABORTED:
+            why = recorder.control.reason or "store_error"
+            return aborted_outcome(why, exit_code=status, finished=finished)
+        if report is None and returncode == -signal.SIGTERM:
+            # SIGTERM from outside (a scheduler): the run is requeued, not failed.
+            return RunOutcome(
+                RunState.PREEMPTED, exit_code=status, finished=finished, end_reason="preempted"
             )
         tail = stderr_tail(stderr_path)
         if watch.reason is StopReason.TIMEOUT:
@@ -391,13 +407,15 @@ def _run_in_child(
         stopper = _make_stopper(config, store, sweep_id)
         recorder = RunRecorder(
             store,
-            run.id,
+            run,
             config,
             is_boundary=stopper.is_boundary if stopper else None,
             should_stop=stopper.for_run(run.id) if stopper else None,
         )
         outcome = InProcessRunner(function, sweep_id, project, entity)(run, recorder)
-        store.append_history(run.id, recorder.take_rows())
+        rows = recorder.take_rows()
+        if recorder.control.reason is None:
+            store.append_history(run, rows)
         finished = recorder.finished
         return _ChildReport(
             state=outcome.state.value,

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import logging
 import math
 import numbers
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localsweep.config import Metric, SweepConfig
-from localsweep.store import HistoryRow, Store
+from localsweep.errors import LeaseLostError, StoreError
+from localsweep.store import HistoryRow, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun, StopRun
 
-__all__ = ["RunRecorder", "RunStopped", "metric_value"]
+if TYPE_CHECKING:
+    from localsweep.agent._control import RunControl
+
+__all__ = ["RunAborted", "RunRecorder", "RunStopped", "metric_value"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +27,23 @@ logger = logging.getLogger(__name__)
 #: this much from the store; the wandb offline file keeps its own copy).
 FLUSH_INTERVAL = 1.0
 FLUSH_ROWS = 500
+#: How long the run's own thread waits for a write of its rows. A slower write (the database
+#: is restarting) goes on in the background while the run keeps training; later rows wait
+#: in memory until it is done.
+WRITE_WAIT = 2.0
 
 _MISSING = object()
+
+
+class RunAborted(StopRun):
+    """The agent stopped the run from outside: ``reason`` is ``lease_lost`` (another agent
+    took it for dead), ``cancelled`` (the sweep was cancelled), ``preempted`` (the agent got
+    SIGTERM) or ``store_error`` (the store failed; the agent says why and stops)."""
+
+    def __init__(self, run_id: str, reason: str):
+        super().__init__(f"localsweep: run {run_id} stopped by the agent ({reason})")
+        self.run_id = run_id
+        self.reason = reason
 
 
 class RunStopped(StopRun):
@@ -85,15 +106,27 @@ class RunRecorder:
     def __init__(
         self,
         store: Store,
-        run_id: str,
+        run: RunRecord,
         config: SweepConfig,
         *,
         is_boundary: Callable[[int], bool] | None = None,
         should_stop: Callable[[tuple[float, ...]], int | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        control: RunControl | None = None,
     ):
+        if control is None:
+            from localsweep.agent._control import RunControl
+
+            control = RunControl(run)
         self.store = store
-        self.run_id = run_id
+        self.run = run
+        self.run_id = run.id
+        self.control = control
+        #: Whether the run called ``wandb.run.mark_preempting()``.
+        self.preempting = False
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._inflight: concurrent.futures.Future[int | None] | None = None
+        self._inflight_rows: list[HistoryRow] = []
         self.metric: Metric | None = config.metric
         self._should_stop = should_stop
         self._is_boundary = is_boundary or (lambda _iteration: False)
@@ -114,6 +147,7 @@ class RunRecorder:
     # LogSink -------------------------------------------------------------------------
 
     def on_log(self, data: Mapping[str, Any], step: int) -> None:
+        self._check_control()
         if step < self._row_step:
             # wandb drops a row logged at a step below the current one (with a warning):
             # keeping it would put data in the history that the run file does not have.
@@ -138,14 +172,24 @@ class RunRecorder:
             if self._should_stop is not None and self._is_boundary(self.iterations):
                 # Peers judge against this value too: write it before deciding.
                 self._close_row()
-                self.flush()
-                band = self._should_stop(tuple(self.metric_values))
-                if band is not None:
-                    raise RunStopped(self.run_id, band)
+                if self.flush():
+                    band = self._decide(tuple(self.metric_values))
+                    if band is not None:
+                        raise RunStopped(self.run_id, band)
         self._maybe_flush()
 
     def on_finish(self, finished: FinishedRun) -> None:
         self.finished = finished
+
+    def on_preempting(self) -> None:
+        """The run called ``wandb.run.mark_preempting()``: if it then ends without finishing,
+        it is requeued rather than failed."""
+        self.preempting = True
+
+    def _check_control(self) -> None:
+        reason = self.control.reason
+        if reason is not None:
+            raise RunAborted(self.run_id, reason)
 
     # ---------------------------------------------------------------------------------
 
@@ -170,18 +214,89 @@ class RunRecorder:
         if len(self._pending) >= FLUSH_ROWS or self._clock() - self._last_flush >= FLUSH_INTERVAL:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the buffered complete rows now (the row still being logged stays).
+    def flush(self) -> bool:
+        """Write the buffered complete rows now (the row still being logged stays); returns
+        whether every row so far is written.
+
+        The write happens on a helper thread and is waited for at most :data:`WRITE_WAIT`
+        seconds: a store that is slow to answer (a database restarting) never holds up the
+        run, whose rows wait in memory meanwhile. A store error is never raised into the
+        run's code: the run is asked to stop (``control``) and the agent says why.
 
         Raises :class:`RunStopped` when hyperband, judging another run, decided that this
-        one stops (as wandb's controller judges every running run each time)."""
-        rows, self._pending = self._pending, []
+        one stops (as wandb's controller judges every running run each time), and
+        :class:`RunAborted` when the agent stops the run."""
         self._last_flush = self._clock()
+        if self._inflight is not None:
+            if not self._inflight.done():
+                return False
+            self._collect()
+        self._check_control()
+        rows, self._pending = self._pending, []
         if not rows and self._should_stop is None:
+            return True
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix=f"localsweep-writer-{self.run_id}"
+            )
+        self._inflight = self._writer.submit(self.store.append_history, self.run, rows)
+        self._inflight_rows = rows
+        concurrent.futures.wait([self._inflight], timeout=WRITE_WAIT)
+        if not self._inflight.done():
+            logger.warning(
+                "run %s: the store is slow to answer; the run goes on, its rows are kept "
+                "and written when the store is back",
+                self.run_id,
+            )
+            return False
+        self._collect()
+        self._check_control()
+        return True
+
+    def _collect(self) -> None:
+        """Take the result of the finished write: a stop band, or a store error."""
+        future, self._inflight = self._inflight, None
+        assert future is not None and future.done()
+        rows, self._inflight_rows = self._inflight_rows, []
+        try:
+            requested = future.result()
+        except LeaseLostError as exc:
+            self.control.abort("lease_lost", exc)
             return
-        requested = self.store.append_history(self.run_id, rows)
+        except Exception as exc:
+            # Rows not written stay for the finish (or are lost with the run if the store is
+            # gone); the error is the store's, not the run's: the agent stops the run.
+            self._pending[:0] = rows
+            error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
+            logger.error("run %s: writing its rows failed: %s", self.run_id, exc)
+            self.control.abort("store_error", error)
+            return
         if requested is not None and self._should_stop is not None:
             raise RunStopped(self.run_id, requested)
+
+    def _decide(self, history: tuple[float, ...]) -> int | None:
+        """Hyperband's decision for this run, or ``None`` when the store cannot answer now."""
+        assert self._should_stop is not None
+        try:
+            return self._should_stop(history)
+        except LeaseLostError as exc:
+            self.control.abort("lease_lost", exc)
+        except StoreError as exc:
+            logger.error("run %s: early termination could not read the store: %s", self.run_id, exc)
+            self.control.abort("store_error", exc)
+        self._check_control()
+        return None
+
+    def drain(self) -> None:
+        """Wait for the write in flight (the store's own retry bounds it); its rows are kept
+        for the finish if it failed."""
+        if self._inflight is not None:
+            concurrent.futures.wait([self._inflight])
+            with contextlib.suppress(RunStopped):  # the run has ended anyway
+                self._collect()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def record_return(self, value: Any) -> None:
         """A function's return value, as a last row: a number is the sweep metric, a dict
@@ -199,6 +314,7 @@ class RunRecorder:
 
     def take_rows(self) -> list[HistoryRow]:
         """The rows not yet written, the current one included (for the finish transaction)."""
+        self.drain()
         self._close_row()
         rows, self._pending = self._pending, []
         return rows

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localsweep.agent._agent import RunOutcome, wandb_root
+from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
 from localsweep.agent._command import (
     build_command,
     child_env,
@@ -51,7 +51,8 @@ from localsweep.agent._command import (
     param_file_path,
     sweep_dir_for,
 )
-from localsweep.agent._recorder import RunRecorder, RunStopped
+from localsweep.agent._control import PREEMPTED, RunControl
+from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord
@@ -110,6 +111,8 @@ class StopReason(str, enum.Enum):
     TIMEOUT = "timeout"
     #: The user pressed Ctrl-C (or the workers were told to stop).
     INTERRUPTED = "interrupted"
+    #: The agent stopped the run from outside (lease lost, sweep cancelled, SIGTERM).
+    ABORTED = "aborted"
 
 
 # ------------------------------------------------------------------------- processes
@@ -314,6 +317,7 @@ class ProgramRunner:
         params = sorted_params(run.config)
         param_path = param_file_path(sweep_dir, run.id)
         env = self.child_env(run.id, root, param_path)
+        env.update(self.resume_env(run))
         command = build_command(
             self.command,
             self.program,
@@ -378,6 +382,11 @@ class ProgramRunner:
             env["WANDB_SERVICE"] = _service_token()
         return env
 
+    def resume_env(self, run: RunRecord) -> dict[str, str]:
+        """What a requeued run's child gets on top: ``WANDB_RESUME=allow``, so its
+        ``wandb.init`` resumes the run of the same id (``WANDB_RUN_ID``)."""
+        return {"WANDB_RESUME": "allow"} if getattr(run, "attempt", 1) > 1 else {}
+
 
 class ProcessWatch:
     """Waits for a child started in its own session, and ends its process group when the
@@ -393,8 +402,10 @@ class ProcessWatch:
         stop_event: threading.Event | None,
         poll_interval: float = POLL_INTERVAL,
         label: str = "",
+        control: RunControl | None = None,
     ):
         self.process = process
+        self.control = control
         self.timeout = timeout
         self.stop_event = stop_event
         self.poll_interval = poll_interval
@@ -427,6 +438,9 @@ class ProcessWatch:
                         self.request_stop(StopReason.TIMEOUT)
                     elif self.stop_event is not None and self.stop_event.is_set():
                         self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
+                    elif self.control is not None and self.control.reason is not None:
+                        logger.info("%s: stopping it (%s)", self.label, self.control.reason)
+                        self.request_stop(StopReason.ABORTED)
                 self.stopper.tick()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     returncode = self.process.wait(self.poll_interval)
@@ -477,8 +491,11 @@ class _ChildWatch:
             stop_event=runner.stop_event,
             poll_interval=runner.poll_interval,
             label=f"run {run.id}",
+            control=recorder.control,
         )
         self.band: int | None = None
+        # A requeued run resumed here writes a new folder; the old ones are its last attempt's.
+        self._old_dirs = set(self._run_dirs())
         self.run_dir: Path | None = None
         self.follower: RunFileFollower | None = None
         self._last_step = -1
@@ -499,9 +516,13 @@ class _ChildWatch:
 
     # -------------------------------------------------------------------- reading
 
+    def _run_dirs(self) -> list[Path]:
+        # wandb adds "-1", "-2" to a folder whose name is taken (a resumed run, same second).
+        return sorted((self.root / "wandb").glob(f"offline-run-*-{self.run_id}*"))
+
     def _find_run_file(self) -> Path | None:
         if self.run_dir is None:
-            folders = sorted((self.root / "wandb").glob(f"offline-run-*-{self.run_id}"))
+            folders = [f for f in self._run_dirs() if f not in self._old_dirs]
             if not folders:
                 return None
             self.run_dir = folders[-1]
@@ -536,6 +557,9 @@ class _ChildWatch:
         data = {k: v for k, v in row.items() if k not in _WANDB_ROW_KEYS}
         try:
             self.recorder.on_log(data, step)
+        except RunAborted:
+            if running and self.watch.reason is None:
+                self.watch.request_stop(StopReason.ABORTED)
         except RunStopped as stop:
             # Only a decision taken while the child runs ends it; once it has exited, or is
             # already being stopped, the rows are recorded and the decision has no effect.
@@ -572,6 +596,13 @@ class _ChildWatch:
 
     # -------------------------------------------------------------------- outcome
 
+    def _preempted(self, returncode: int) -> bool:
+        """Whether a child that ended by itself (non-zero) was preempted: it called
+        ``wandb.run.mark_preempting()``, or SIGTERM from outside (a scheduler at the end of
+        its time slot) ended it, handled (exit status 143) or not."""
+        marked = self.follower is not None and self.follower.state.preempting
+        return marked or returncode == -signal.SIGTERM or returncode == 128 + signal.SIGTERM
+
     def _finished_run(self) -> FinishedRun | None:
         if self.follower is None:
             return None
@@ -602,6 +633,13 @@ class _ChildWatch:
                 error=self.watch.interrupt_error(returncode),
                 finished=finished,
                 interrupted=self.watch.interrupt or KeyboardInterrupt(),
+            )
+        if reason is StopReason.ABORTED:
+            why = self.recorder.control.reason or "store_error"
+            return aborted_outcome(why, exit_code=status, finished=finished)
+        if returncode != 0 and self._preempted(returncode):
+            return RunOutcome(
+                RunState.PREEMPTED, exit_code=status, finished=finished, end_reason=PREEMPTED
             )
         tail = stderr_tail(self.stderr_path)
         if reason is StopReason.TIMEOUT:

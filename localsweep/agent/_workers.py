@@ -21,7 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from localsweep.agent._agent import Agent, AgentReport, InProcessRunner, Runner
+from localsweep.agent._agent import (
+    Agent,
+    AgentInterrupted,
+    AgentReport,
+    InProcessRunner,
+    Runner,
+    terminated_message,
+)
+from localsweep.agent._control import AgentTerminated, Termination, on_sigterm
 from localsweep.agent._subprocess import DEFAULT_GRACE_PERIOD
 from localsweep.errors import AgentError
 from localsweep.store import RunRecord, Store
@@ -190,6 +198,7 @@ def _run_threads(
     **agent_options: Any,
 ) -> AgentReport:
     stop_event = threading.Event()
+    termination = Termination()
     tickets = _Tickets(count)
     agents: list[_WorkerAgent] = []
     for i in range(n):
@@ -208,6 +217,7 @@ def _run_threads(
                 tickets=tickets,
                 stop_event=stop_event,
                 sleep=_sleep_until(stop_event),
+                termination=termination,
                 **agent_options,
             )
         )
@@ -221,6 +231,9 @@ def _run_threads(
             reports[i] = agents[i].run()
         except KeyboardInterrupt as exc:
             errors[i] = exc
+        except AgentTerminated as exc:
+            errors[i] = exc
+            tickets.close()
         except BaseException as exc:
             errors[i] = exc
             logger.error("worker %d stopped: %s", i, exc)
@@ -232,8 +245,30 @@ def _run_threads(
         threading.Thread(target=work, args=(i,), name=f"localsweep-worker-{i}", daemon=True)
         for i in range(n)
     ]
+    with on_sigterm(termination):
+        for thread in threads:
+            thread.start()
+        interrupted = _wait_for(done, stop_event, tickets)
     for thread in threads:
-        thread.start()
+        thread.join()
+
+    if interrupted is not None:
+        runs = sum(e.interrupted for e in errors if isinstance(e, AgentInterrupted))
+        raise AgentInterrupted(runs) from None
+    if termination.event.is_set():
+        requeued = sum(r.states.get("preempted", 0) for r in reports if r is not None)
+        requeued += sum(e.requeued for e in errors if isinstance(e, AgentTerminated))
+        raise AgentTerminated(terminated_message(requeued), requeued)
+    for error in errors:
+        if error is not None and not isinstance(error, KeyboardInterrupt):
+            raise error
+    return _merge([r for r in reports if r is not None])
+
+
+def _wait_for(
+    done: list[bool], stop_event: threading.Event, tickets: _Tickets
+) -> KeyboardInterrupt | None:
+    """Wait until every worker is done; a Ctrl-C stops them all and is returned."""
     interrupted: KeyboardInterrupt | None = None
     # Poll with sleep rather than Thread.join(timeout): a Ctrl-C landing inside join() can
     # make CPython 3.11 take a running thread for finished (bpo-45274), and we would exit
@@ -247,15 +282,7 @@ def _run_threads(
                 interrupted = exc
             stop_event.set()
             tickets.close()
-    for thread in threads:
-        thread.join()
-
-    if interrupted is not None:
-        raise interrupted
-    for error in errors:
-        if error is not None and not isinstance(error, KeyboardInterrupt):
-            raise error
-    return _merge([r for r in reports if r is not None])
+    return interrupted
 
 
 def _merge(reports: Sequence[AgentReport]) -> AgentReport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localsweep.wandb_bridge._offline import keep_offline, workspace_settings_path
 from localsweep.wandb_bridge._session import (
     FinishedRun,
     LogSink,
@@ -52,7 +53,9 @@ __all__ = [
     "WandbRunSession",
     "find_run_file",
     "install_hooks",
+    "keep_offline",
     "param_file_text",
     "read_run_file",
     "wait_for_exit_record",
+    "workspace_settings_path",
 ]

@@ -300,6 +300,8 @@ class RunFileSummary:
     summary: dict[str, Any]
     exit_code: int | None
     finished: bool
+    #: Whether the run called ``wandb.run.mark_preempting()`` (its ``preempting`` record).
+    preempting: bool = False
 
 
 class RunFileFollower:
@@ -327,6 +329,7 @@ class RunFileFollower:
         self._summary = _FoldedDict()
         self._exit_code: int | None = None
         self._finished = False
+        self._preempting = False
         self._snapshot: RunFileSummary | None = None
 
     @property
@@ -361,6 +364,7 @@ class RunFileFollower:
                 summary=copy.deepcopy(self._summary.value()),
                 exit_code=self._exit_code,
                 finished=self._finished,
+                preempting=self._preempting,
             )
         return self._snapshot
 
@@ -417,6 +421,8 @@ class RunFileFollower:
         elif kind == "exit":
             self._exit_code = record.exit.exit_code
             self._finished = True
+        elif kind == "preempting":
+            self._preempting = True
         return None
 
 

@@ -40,7 +40,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # The settings a sweep run changes; each is put back afterwards.
-_SETTING_NAMES = ("sweep_id", "run_id", "sweep_param_path", "project", "entity", "mode")
+_SETTING_NAMES = (
+    "sweep_id",
+    "run_id",
+    "sweep_param_path",
+    "project",
+    "entity",
+    "mode",
+    "resume",
+)
 
 
 class LogSink(Protocol):
@@ -52,6 +60,9 @@ class LogSink(Protocol):
 
     def on_finish(self, finished: FinishedRun) -> None:
         """The run is finishing (called before wandb writes its exit record)."""
+
+    def on_preempting(self) -> None:
+        """The run called ``mark_preempting()`` (it expects to be stopped and resumed)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,15 @@ def install_hooks() -> None:
                 sink.on_finish(_finished_run(self, exit_code))
             return original_finish(self, exit_code)
 
+        original_mark_preempting = Run.mark_preempting
+
+        @functools.wraps(original_mark_preempting)
+        def _mark_preempting(self: Any) -> Any:
+            sink = _sinks.get(self.id) if _sinks else None
+            if sink is not None:
+                sink.on_preempting()
+            return original_mark_preempting(self)
+
         original_exit = Run.__exit__
 
         @functools.wraps(original_exit)
@@ -154,6 +174,7 @@ def install_hooks() -> None:
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
+        Run.mark_preempting = _mark_preempting  # type: ignore[method-assign]
         _installed = True
 
 
@@ -217,8 +238,10 @@ class WandbRunSession:
         param_dir: str | os.PathLike[str],
         project: str | None = None,
         entity: str | None = None,
+        resume: bool = False,
     ):
         self.sweep_id = sweep_id
+        self.resume = resume
         self.run_id = run_id
         self.config = config
         self.sink = sink
@@ -247,6 +270,9 @@ class WandbRunSession:
         }
         if self.entity:
             settings["entity"] = self.entity
+        if self.resume:
+            # A requeued (preempted) run: wandb.init resumes the run of this id.
+            settings["resume"] = "allow"
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
         return self

@@ -1,0 +1,83 @@
+"""Sweep control on the command line: ``localsweep sweep --pause|--resume|--stop|--cancel ID``
+(``wandb sweep``'s spelling) and ``localsweep pause|resume|stop|cancel ID``.
+
+Thin over :meth:`localsweep.api.Sweep.pause` and friends; agents see the change within a few
+seconds (they read the sweep's state every second).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["ACTIONS", "control_flags", "control_sweep", "register_control_commands"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Each action and what it does, in the words the CLI prints.
+ACTIONS: dict[str, str] = {
+    "pause": "agents start no new run (running runs go on) until it is resumed",
+    "resume": "agents start runs again",
+    "stop": "running runs finish; no new run starts",
+    "cancel": "running runs are stopped (recorded killed, end reason cancelled); no new run starts",
+}
+
+_PAST = {"pause": "Paused", "resume": "Resumed", "stop": "Stopped", "cancel": "Cancelled"}
+
+
+def control_flags(fn: F) -> F:
+    """``--pause``, ``--resume``, ``--stop``, ``--cancel``: one ``control`` parameter."""
+    for action in reversed(list(ACTIONS)):
+        fn = click.option(
+            f"--{action}",
+            "control",
+            flag_value=action,
+            default=None,
+            help=f"{action.capitalize()} the sweep SWEEP_ID: {ACTIONS[action]}.",
+        )(fn)
+    return fn
+
+
+def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
+    """Apply ``action`` to the sweep and say what it means (on stderr), printing its new
+    state (on stdout)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from localsweep.api import Api
+
+    def _e(value: Any) -> str:
+        return escape(str(value))
+
+    sweep_id = sweep_id.rsplit("/", 1)[-1]
+    sweep = Api(db).sweep(sweep_id)
+    sweep._control(action)
+    reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
+    Console(stderr=True).print(
+        f"{_PAST[action]} sweep [bold]{_e(sweep.id)}[/]: {ACTIONS[action]}. "
+        f"State: {_e(sweep.state)}{_e(reason)}.",
+        highlight=False,
+    )
+    click.echo(sweep.state)
+
+
+def _command(
+    action: str, friendly: Callable[[Any], Any], db_option: Callable[[Any], Any]
+) -> click.Command:
+    @click.command(action, help=f"{action.capitalize()} a sweep: {ACTIONS[action]}.")
+    @click.argument("sweep_id")
+    @db_option
+    @friendly
+    def command(sweep_id: str, db: str | None) -> None:
+        control_sweep(sweep_id, action, db)
+
+    return command
+
+
+def register_control_commands(group: click.Group, **decorators: Callable[[Any], Any]) -> None:
+    """Add ``pause``, ``resume``, ``stop`` and ``cancel`` to the CLI; ``decorators`` are the
+    CLI's ``friendly`` (errors as messages) and ``db_option``."""
+    for action in ACTIONS:
+        group.add_command(_command(action, decorators["friendly"], decorators["db_option"]))

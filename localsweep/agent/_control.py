@@ -1,0 +1,243 @@
+"""What reaches a running run from outside its own thread: lost leases, sweep control, SIGTERM.
+
+Each agent has a :class:`Monitor` thread. It beats the heartbeat of the runs the agent holds
+(the store answers which of them it no longer holds: another agent took this one for dead,
+and its point runs elsewhere), and reads the sweep's state every second (so a ``cancel``
+reaches the runs, and a ``pause`` the agent loop, within a few seconds). What it learns is
+put on each run's :class:`RunControl`; the run's recorder (in-process runs, at their next
+``wandb.log``) or the process watch (program mode, at its next poll) stops the run cleanly
+and the agent records why.
+
+SIGTERM (SLURM's ``--signal``, ``scancel``, a shutdown) is turned into the same thing: every
+running run is asked to stop as *preempted*, so the agent requeues it and any agent resumes
+it later with the same run id; then the agent exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from localsweep.errors import AgentError, StoreError, StoreUnavailableError
+from localsweep.records import SweepState
+from localsweep.store import RunRecord, Store
+
+__all__ = [
+    "HEARTBEAT_TIMEOUT_VARIABLE",
+    "AgentTerminated",
+    "Monitor",
+    "RunControl",
+    "Termination",
+    "heartbeat_interval",
+    "on_sigterm",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds without a heartbeat after which a run is taken for dead (read by the store too).
+HEARTBEAT_TIMEOUT_VARIABLE = "LOCALSWEEP_HEARTBEAT_TIMEOUT"
+DEFAULT_HEARTBEAT_TIMEOUT = 120.0
+#: How often the agent reads its sweep's state (pause, stop, cancel reach it this fast).
+SWEEP_POLL_INTERVAL = 1.0
+
+# Why a run is stopped from outside (its end_reason).
+LEASE_LOST = "lease_lost"
+CANCELLED = "cancelled"
+PREEMPTED = "preempted"
+STORE_ERROR = "store_error"
+
+
+def heartbeat_timeout() -> float:
+    """The heartbeat timeout in seconds: ``LOCALSWEEP_HEARTBEAT_TIMEOUT``, else 120."""
+    raw = os.environ.get(HEARTBEAT_TIMEOUT_VARIABLE)
+    try:
+        value = float(raw) if raw else DEFAULT_HEARTBEAT_TIMEOUT
+    except ValueError:
+        return DEFAULT_HEARTBEAT_TIMEOUT
+    return value if value > 0 else DEFAULT_HEARTBEAT_TIMEOUT
+
+
+def heartbeat_interval() -> float:
+    """How often an agent beats: a quarter of the timeout, at most every 30 s."""
+    return max(0.2, min(30.0, heartbeat_timeout() / 4))
+
+
+class AgentTerminated(AgentError):
+    """The agent was sent SIGTERM: its running runs were requeued and it stopped."""
+
+    #: The exit status of a process ended by SIGTERM, as a shell reports it.
+    exit_code = 143
+
+    def __init__(self, message: str, requeued: int = 0):
+        super().__init__(message)
+        #: How many running runs were requeued as preempted.
+        self.requeued = requeued
+
+
+class RunControl:
+    """A running run's stop request from outside: the first reason given is kept."""
+
+    def __init__(self, run: RunRecord):
+        self.run = run
+        self._reason: str | None = None
+        self._lock = threading.Lock()
+        #: A store error that made the run stop (``reason`` is then ``store_error``).
+        self.error: StoreError | None = None
+        #: Whether the run's own code runs on the main thread right now (in-process).
+        self.in_user_code = False
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run must stop (``lease_lost``, ``cancelled``, ``preempted``,
+        ``store_error``), or ``None``."""
+        return self._reason
+
+    def abort(self, reason: str, error: StoreError | None = None) -> None:
+        """Ask the run to stop for ``reason`` (kept only if none was given before)."""
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+                self.error = error
+                logger.info("run %s: stopping (%s)", self.run.id, reason)
+
+
+class Termination:
+    """SIGTERM seen by this process: shared by every agent loop and worker of it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._controls: set[RunControl] = set()
+        self._lock = threading.Lock()
+
+    def add(self, control: RunControl) -> None:
+        with self._lock:
+            self._controls.add(control)
+            if self.event.is_set():
+                control.abort(PREEMPTED)
+
+    def discard(self, control: RunControl) -> None:
+        with self._lock:
+            self._controls.discard(control)
+
+    def trigger(self) -> RunControl | None:
+        """Mark every running run preempted and stop claiming; returns the run whose code
+        runs on the main thread now (to stop at once), if any."""
+        with self._lock:
+            self.event.set()
+            for control in self._controls:
+                control.abort(PREEMPTED)
+            return next((c for c in self._controls if c.in_user_code), None)
+
+
+@contextmanager
+def on_sigterm(termination: Termination) -> Iterator[None]:
+    """Turn SIGTERM into ``termination.trigger()`` while inside (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        logger.warning("SIGTERM: requeueing the running runs as preempted and stopping")
+        in_code = termination.trigger()
+        if in_code is not None:
+            from localsweep.agent._recorder import RunAborted
+
+            in_code.in_user_code = False
+            raise RunAborted(in_code.run.id, PREEMPTED)
+
+    try:
+        previous: Any = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Monitor(threading.Thread):
+    """An agent's heartbeat and sweep watcher (one daemon thread per agent loop)."""
+
+    def __init__(self, store: Store, sweep_id: str, *, interval: float | None = None):
+        super().__init__(name="localsweep-monitor", daemon=True)
+        self.store = store
+        self.sweep_id = sweep_id
+        self.interval = interval if interval is not None else heartbeat_interval()
+        self._controls: dict[str, RunControl] = {}
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        #: The sweep's state as last read.
+        self.sweep_state: SweepState | None = None
+        #: The store gave up (its bounded retry ran out, or a lasting error): the agent stops.
+        self.failure: StoreError | None = None
+
+    def add(self, control: RunControl) -> None:
+        with self._lock:
+            self._controls[control.run.id] = control
+        if self.sweep_state is SweepState.CANCELED:
+            control.abort(CANCELLED)
+
+    def discard(self, control: RunControl) -> None:
+        with self._lock:
+            self._controls.pop(control.run.id, None)
+
+    def _current(self) -> list[RunControl]:
+        with self._lock:
+            return list(self._controls.values())
+
+    def run(self) -> None:
+        next_beat = time.monotonic() + self.interval
+        while not self._stop_event.wait(min(SWEEP_POLL_INTERVAL, self.interval)):
+            try:
+                self._poll_sweep()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + self.interval
+                    self._beat()
+            except StoreUnavailableError as exc:
+                self._fail(exc)
+            except StoreError as exc:
+                self._fail(exc)
+            except Exception:  # a missed beat is harmless; a dead thread is not
+                logger.warning("heartbeat failed", exc_info=True)
+
+    def _poll_sweep(self) -> None:
+        state = self.store.sweep_state(self.sweep_id)
+        if state is not self.sweep_state:
+            logger.info("sweep %s is %s", self.sweep_id, state.value)
+        self.sweep_state = state
+        if state is SweepState.CANCELED:
+            for control in self._current():
+                control.abort(CANCELLED)
+
+    def _beat(self) -> None:
+        controls = self._current()
+        if not controls:
+            return
+        lost = self.store.heartbeat([c.run for c in controls])
+        for control in controls:
+            if control.run.id in lost:
+                logger.warning(
+                    "run %s: another agent took it for dead (no heartbeat for %g s); "
+                    "stopping it here, its point runs again elsewhere",
+                    control.run.id,
+                    heartbeat_timeout(),
+                )
+                control.abort(LEASE_LOST)
+
+    def _fail(self, exc: StoreError) -> None:
+        if self.failure is None:
+            self.failure = exc
+            logger.error("the store failed: %s", exc)
+        for control in self._current():
+            control.abort(STORE_ERROR, exc)
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -1,0 +1,77 @@
+"""Offline mode that holds for every process a run starts, not only those that keep ``WANDB_MODE``.
+
+localsweep hands a run offline mode through ``WANDB_MODE=offline`` (program mode) or
+``wandb.setup(Settings(mode="offline"))`` (in-process). A program that clears the ``WANDB_*``
+variables before starting worker processes that call ``wandb.init`` (wandb's own
+cross-validation example does) would send those runs online: they would upload with a
+logged-in user, or fail and hang without one.
+
+wandb 0.31 also reads its *workspace settings file*, ``<root_dir>/wandb/settings`` (INI,
+section ``[default]``; ``.wandb/settings`` when a ``.wandb`` folder exists), where
+``root_dir`` is ``WANDB_DIR`` or, once that is cleared, the working directory. It overrides
+the user's global settings (``~/.config/wandb/settings``, where ``wandb login --host`` puts
+``base_url``), and environment variables override it. ``wandb offline`` writes ``mode =
+offline`` there. localsweep does the same in the agent's working directory and in
+``WANDB_DIR``, so a process started without any ``WANDB_*`` variable is offline too;
+``wandb online`` (or ``WANDB_MODE=online`` set by the program itself) undoes it.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["keep_offline", "workspace_settings_path"]
+
+logger = logging.getLogger(__name__)
+
+_SECTION = "default"
+
+
+def workspace_settings_path(root: str | os.PathLike[str]) -> Path:
+    """The workspace settings file wandb reads for a process whose root dir is ``root``."""
+    root = Path(root)
+    folder = ".wandb" if (root / ".wandb").is_dir() else "wandb"
+    return root / folder / "settings"
+
+
+def keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Make wandb offline for any process whose root dir is one of ``roots``: set ``mode =
+    offline`` in each root's workspace settings file, keeping its other settings. Returns
+    the files written (those already offline are left alone)."""
+    written: list[Path] = []
+    for path in {workspace_settings_path(Path(r).resolve()) for r in roots}:
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path)
+        except (OSError, configparser.Error):
+            logger.warning("cannot read wandb's settings file %s; writing a fresh one", path)
+            parser = configparser.ConfigParser()
+        if not parser.has_section(_SECTION):
+            parser.add_section(_SECTION)
+        previous = parser.get(_SECTION, "mode", fallback=None)
+        if previous == "offline":
+            continue
+        if previous is not None:
+            logger.warning(
+                "%s said mode = %s; localsweep runs are offline, so it now says offline "
+                "(`wandb online` sets it back)",
+                path,
+                previous,
+            )
+        parser.set(_SECTION, "mode", "offline")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"settings.localsweep-{os.getpid()}")
+            with open(partial, "w", encoding="utf-8") as f:
+                parser.write(f)
+            os.replace(partial, path)
+        except OSError as exc:
+            logger.warning("cannot write wandb's settings file %s: %s", path, exc)
+            continue
+        logger.info("wandb is offline for every process started in %s (%s)", path.parent, path)
+        written.append(path)
+    return written

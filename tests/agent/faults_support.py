@@ -1,0 +1,108 @@
+"""What the fault tests share: agent processes started as a user starts them, and waiting.
+
+Agents run ``python -m localsweep.cli agent SWEEP --db DB`` (a program sweep) or with
+``--function faults_train:NAME``, their output in a log file; every wait has a deadline so a
+hung agent fails its test instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+PROGRAMS = Path(__file__).parent / "programs"
+#: Three agents importing wandb at once on two busy cores take a while.
+DEADLINE = 240.0
+
+
+class Agent:
+    """One agent process and its log."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path):
+        self.process = process
+        self.log = log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout: float = DEADLINE) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"the agent did not end in {timeout} s:\n{self.output()}"
+            ) from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_agent(
+    sweep_id: str,
+    db: str,
+    log: Path,
+    *,
+    function: str | None = None,
+    extra: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Agent:
+    """Start ``localsweep agent`` for the sweep; ``function`` is ``faults_train:NAME``."""
+    environ = dict(os.environ)
+    environ.update(env or {})
+    environ["PYTHONPATH"] = os.pathsep.join([str(PROGRAMS), environ.get("PYTHONPATH", "")])
+    argv = [sys.executable, "-m", "localsweep.cli", "agent", sweep_id, "--db", db, *extra]
+    if function is not None:
+        argv += ["--function", function]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=environ, stdout=out, stderr=subprocess.STDOUT)
+    return Agent(process, log)
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    *,
+    timeout: float = DEADLINE,
+    agents: Sequence[Agent] = (),
+) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` (with the agents' logs) when
+    the deadline passes or an agent ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for agent in agents:
+            if agent.process.poll() is not None:
+                raise AssertionError(
+                    f"an agent ended before {what} (exit {agent.process.returncode}):\n"
+                    f"{agent.output()}"
+                )
+        if time.monotonic() > deadline:
+            logs = "\n---\n".join(a.output() for a in agents)
+            raise AssertionError(f"{what}: not within {timeout} s\n{logs}")
+        time.sleep(0.05)
+
+
+def grid(n: int, **extra: object) -> dict[str, object]:
+    """A grid of ``n`` points over ``x`` minimizing ``loss``."""
+    return {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": list(range(n))}},
+        **extra,
+    }
+
+
+def one_line_errors(output: str) -> None:
+    """The agent said what went wrong without a Python traceback."""
+    assert "Traceback" not in output, output

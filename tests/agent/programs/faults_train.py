@@ -1,0 +1,67 @@
+"""Training functions for the fault tests' agent processes
+(``localsweep agent SWEEP --function faults_train:NAME``, with this folder on PYTHONPATH).
+
+Each says where it is through files in ``$LOCALSWEEP_TEST_SIGNALS``: ``started-<pid>-<x>``
+when a run has begun in agent process ``pid``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import wandb
+
+
+def _signals() -> Path:
+    return Path(os.environ["LOCALSWEEP_TEST_SIGNALS"])
+
+
+def _steps() -> int:
+    return int(os.environ.get("LOCALSWEEP_TEST_STEPS", "10"))
+
+
+def steps() -> None:
+    """A wandb run logging ``loss`` every 0.2 s for ``$LOCALSWEEP_TEST_STEPS`` steps (10).
+
+    Any exception it sees from ``wandb.log`` is written to ``user-saw-<run id>``: a store
+    error must never reach the user's code."""
+    with wandb.init() as run:
+        x = run.config["x"]
+        (_signals() / f"started-{os.getpid()}-{x}").touch()
+        for step in range(_steps()):
+            try:
+                run.log({"loss": float(x) + 1.0 / (step + 1)})
+            except Exception as exc:
+                (_signals() / f"user-saw-{run.id}").write_text(repr(exc))
+                raise
+            time.sleep(0.2)
+
+
+def until_released() -> None:
+    """A wandb run logging ``loss`` every 0.1 s until a ``release`` file appears."""
+    with wandb.init() as run:
+        x = run.config["x"]
+        (_signals() / f"started-{os.getpid()}-{x}").touch()
+        step = 0
+        while not (_signals() / "release").exists():
+            run.log({"loss": float(x) + step})
+            step += 1
+            time.sleep(0.1)
+
+
+def preempt_once() -> None:
+    """On its first attempt: logs 3 rows, calls ``mark_preempting()`` (checkpoint saved) and
+    exits non-zero, as a job at the end of its time slot does. Resumed (same run id), it
+    logs 3 more rows from its checkpoint and finishes."""
+    with wandb.init() as run:
+        checkpoint = _signals() / f"checkpoint-{run.id}"
+        start = int(checkpoint.read_text()) if checkpoint.exists() else 0
+        (_signals() / f"attempt-{run.id}-{start}").write_text(os.environ.get("WANDB_RESUME", ""))
+        for step in range(start, start + 3):
+            run.log({"loss": float(run.config["x"]) + step, "epoch": step})
+        if start == 0:
+            checkpoint.write_text("3")
+            run.mark_preempting()
+            raise SystemExit(1)

@@ -1,0 +1,59 @@
+"""A program-mode run that checkpoints and can be preempted: ``--x=N --mode=MODE``.
+
+Each attempt writes ``attempt-<run id>-<start step>`` (holding ``$WANDB_RESUME``) to
+``$LOCALSWEEP_TEST_SIGNALS``. A resumed attempt (a checkpoint exists) logs 3 more rows from
+its checkpoint and finishes. A first attempt writes ``pid-<run id>`` and logs a row every
+0.1 s; then, by ``--mode``:
+
+- ``mark``: after 3 rows, saves a checkpoint, calls ``wandb.run.mark_preempting()`` and exits 1;
+- ``sigterm``: on SIGTERM from outside, saves a checkpoint, finishes its run with exit code 143
+  and exits 143 (what a SLURM job does at the end of its time slot);
+- ``plain``: runs until stopped; on Ctrl-C (the agent's SIGINT) it saves a checkpoint.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import wandb
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=int, default=0)
+parser.add_argument("--mode", default="plain")
+args, _ = parser.parse_known_args()
+signals = Path(os.environ["LOCALSWEEP_TEST_SIGNALS"])
+
+run = wandb.init()
+checkpoint = signals / f"checkpoint-{run.id}"
+start = int(checkpoint.read_text()) if checkpoint.exists() else 0
+(signals / f"attempt-{run.id}-{start}").write_text(os.environ.get("WANDB_RESUME", ""))
+if start:
+    for step in range(start, start + 3):
+        run.log({"loss": float(args.x + step), "epoch": step})
+    run.finish()
+    sys.exit(0)
+
+terminated = []
+if args.mode == "sigterm":
+    signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
+(signals / f"pid-{run.id}").write_text(str(os.getpid()))
+step = 0
+try:
+    while not terminated:
+        run.log({"loss": float(args.x + step), "epoch": step})
+        step += 1
+        if args.mode == "mark" and step == 3:
+            checkpoint.write_text(str(step))
+            run.mark_preempting()
+            run.finish(exit_code=1)
+            sys.exit(1)
+        time.sleep(0.1)
+except KeyboardInterrupt:
+    checkpoint.write_text(str(step))
+    raise
+checkpoint.write_text(str(step))
+run.finish(exit_code=143)
+sys.exit(143)

@@ -1,0 +1,162 @@
+"""Sweep control (issue 11, item 2): pause, resume, stop and cancel a sweep while agent
+processes run it, from the command line in ``wandb sweep``'s spelling and ours, and from
+``Api().sweep(id)``; on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from faults_support import grid, start_agent, wait_for
+
+import localsweep
+from localsweep.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "shared.db")
+    else:
+        yield request.getfixturevalue("postgres_db")
+
+
+@pytest.fixture
+def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
+    return folder
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+
+
+def _states(store: Store, sweep_id: str) -> list[str]:
+    return [r.state.value for r in store.list_runs(sweep_id)]
+
+
+def test_pause_starts_no_run_until_resume(db: str, tmp_path: Path, signals: Path) -> None:
+    sweep_id = localsweep.sweep(grid(5), db=db)
+    store = Store(db)
+    agent = start_agent(
+        sweep_id,
+        db,
+        tmp_path / "agent.log",
+        function="faults_train:steps",
+        env={"LOCALSWEEP_TEST_STEPS": "3"},
+    )
+    try:
+        wait_for(lambda: any(signals.glob("started-*")), "a run started", agents=[agent])
+        paused = cli("sweep", "--pause", sweep_id, "--db", db)
+        assert paused.returncode == 0, paused.stderr
+        assert paused.stdout.strip() == "paused"
+        wait_for(lambda: "is paused" in agent.output(), "the agent says it waits", agents=[agent])
+        wait_for(
+            lambda: "running" not in _states(store, sweep_id),
+            "the run in progress finished",
+            agents=[agent],
+        )
+        before = _states(store, sweep_id)
+        time.sleep(3)  # agents read the state every second: none may start a run meanwhile
+        assert _states(store, sweep_id) == before
+        assert len(before) < 5
+        listed = cli("ls", "--db", db)
+        assert "paused" in listed.stdout, listed.stdout
+
+        resumed = cli("resume", sweep_id, "--db", db)
+        assert resumed.returncode == 0, resumed.stderr
+        assert agent.wait() == 0, agent.output()
+    finally:
+        agent.kill()
+    runs = store.list_runs(sweep_id)
+    assert sorted(r.config["x"] for r in runs if r.state.value == "finished") == list(range(5))
+    assert len(runs) == 5
+    store.close()
+
+
+def test_stop_lets_the_running_run_finish_and_resume_goes_on(
+    db: str, tmp_path: Path, signals: Path
+) -> None:
+    sweep_id = localsweep.sweep(grid(4), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
+    )
+    try:
+        wait_for(lambda: any(signals.glob("started-*")), "a run started", agents=[agent])
+        stopped = cli("stop", sweep_id, "--db", db)
+        assert stopped.returncode == 0, stopped.stderr
+        sweep = localsweep.Api(db).sweep(sweep_id)
+        assert (sweep.state, sweep.finished_reason) == ("finished", "stopped")
+        time.sleep(2)  # the agent has seen the stop: its run goes on
+        assert agent.process.poll() is None
+        (signals / "release").touch()
+        assert agent.wait() == 0, agent.output()
+    finally:
+        agent.kill()
+    (only,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert only.state == "finished"
+
+    localsweep.Api(db).sweep(sweep_id).resume()
+    again = start_agent(
+        sweep_id, db, tmp_path / "again.log", function="faults_train:until_released"
+    )
+    assert again.wait() == 0, again.output()
+    sweep = localsweep.Api(db).sweep(sweep_id)
+    assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == list(range(4))
+    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+
+
+def test_cancel_stops_running_runs_cleanly_and_a_resumed_sweep_reruns_them(
+    db: str, tmp_path: Path, signals: Path
+) -> None:
+    sweep_id = localsweep.sweep(grid(3), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
+    )
+    try:
+        wait_for(lambda: any(signals.glob("started-*")), "a run started", agents=[agent])
+        localsweep.Api(db).sweep(sweep_id).cancel()
+        # No release: the agent itself must stop the run.
+        assert agent.wait() == 0, agent.output()
+    finally:
+        agent.kill()
+    (cancelled,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert (cancelled.state, cancelled.end_reason) == ("killed", "cancelled")
+    assert cancelled.history()  # its rows are kept
+    shown = cli("show", sweep_id, "--db", db)
+    assert "canceled" in shown.stdout, shown.stdout
+
+    resumed = cli("sweep", "--resume", sweep_id, "--db", db)
+    assert resumed.returncode == 0, resumed.stderr
+    (signals / "release").touch()
+    again = start_agent(
+        sweep_id, db, tmp_path / "again.log", function="faults_train:until_released"
+    )
+    assert again.wait() == 0, again.output()
+    sweep = localsweep.Api(db).sweep(sweep_id)
+    assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == [0, 1, 2]
+    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+
+
+def test_control_of_an_unknown_sweep_is_a_clear_error(tmp_path: Path) -> None:
+    db = str(tmp_path / "sweeps.db")
+    localsweep.sweep(grid(2), db=db)
+    result = cli("sweep", "--pause", "ls-nosuchid", "--db", db)
+    assert result.returncode == 2
+    assert "ls-nosuchid" in result.stderr
+    assert "Traceback" not in result.stderr
