@@ -7,7 +7,10 @@ catches anything of ours and nothing of the user's::
     ├── ConfigError          a sweep config that wandb would not accept, with every violation
     ├── StoreError           the database could not do what was asked
     │   ├── SchemaVersionError   the database was written by an older or newer localsweep
-    │   └── NotFoundError        no sweep or run with that id
+    │   ├── NotFoundError        no sweep or run with that id
+    │   ├── LeaseLostError       this agent no longer holds the run (reaped, requeued)
+    │   ├── StoreUnavailableError  the database stayed unreachable for the retry bound
+    │   └── SweepControlError    a pause/resume/stop/cancel that the sweep's state forbids
     └── AgentError           an agent gave up (for example after too many failed runs in a row)
 """
 
@@ -19,10 +22,13 @@ from dataclasses import dataclass
 __all__ = [
     "AgentError",
     "ConfigError",
+    "LeaseLostError",
     "LocalsweepError",
     "NotFoundError",
     "SchemaVersionError",
     "StoreError",
+    "StoreUnavailableError",
+    "SweepControlError",
     "Violation",
 ]
 
@@ -72,6 +78,22 @@ class NotFoundError(StoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class LeaseLostError(StoreError):
+    """This agent no longer holds the run: another agent took it for dead and marked it
+    crashed (its point runs again), or it was ended otherwise. Nothing it writes for the
+    run counts any more; stop the run and go on."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not be reached (or stayed locked, or kept deadlocking) for the
+    whole retry bound; the message says what happened and what to do."""
+
+
+class SweepControlError(StoreError, ValueError):
+    """A sweep control action that the sweep's state does not allow (for example resuming
+    a sweep that is running); the message says the state and what is possible."""
 
 
 class AgentError(LocalsweepError):

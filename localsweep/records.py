@@ -20,7 +20,9 @@ class RunState(str, enum.Enum):
 
     ``crashed`` means the process running it died (its agent was killed, the machine
     went down); ``failed`` means the user's code raised or exited non-zero; ``killed``
-    means the user stopped it (Ctrl-C).
+    means the user stopped it (Ctrl-C, or a cancelled sweep); ``preempted`` means its
+    program or agent was preempted (``wandb.run.mark_preempting()``, SIGTERM from a
+    scheduler): the run is requeued and resumed later with the same id, by any agent.
     """
 
     RUNNING = "running"
@@ -29,19 +31,30 @@ class RunState(str, enum.Enum):
     CRASHED = "crashed"
     KILLED = "killed"
     EARLY_TERMINATED = "early_terminated"
+    PREEMPTED = "preempted"
 
     @property
     def is_finished(self) -> bool:
-        """Whether the run has ended, in any way."""
-        return self is not RunState.RUNNING
+        """Whether the run has ended for good (a preempted run will run again)."""
+        return self is not RunState.RUNNING and self is not RunState.PREEMPTED
+
+    @property
+    def gives_point_back(self) -> bool:
+        """Whether a run that ended so releases its grid point and does not count for
+        ``run_cap``: its process died (crashed) or the user interrupted it (killed)."""
+        return self is RunState.CRASHED or self is RunState.KILLED
 
 
 class SweepState(str, enum.Enum):
-    """A sweep's state: ``pending`` before its first run, ``finished`` when nothing is left."""
+    """A sweep's state: ``pending`` before its first run, ``finished`` when nothing is left
+    (or the user stopped it), ``paused`` while agents wait for a resume, ``canceled`` when
+    the user cancelled it (its running runs are stopped). wandb names them the same."""
 
     PENDING = "pending"
     RUNNING = "running"
     FINISHED = "finished"
+    PAUSED = "paused"
+    CANCELED = "canceled"
 
 
 @dataclass(frozen=True)

@@ -88,12 +88,13 @@ class GridSearch(Search):
         return self._combine(hashes)
 
     def _taken(self, runs: Sequence[RunView]) -> set[str]:
-        crashed = RunState.CRASHED
+        # Crashed and killed (interrupted) runs give their point back.
+        released = (RunState.CRASHED, RunState.KILLED)
         # Comprehensions keep this cheap with thousands of runs; states can change
         # between calls (a running run may crash), so nothing is carried over.
-        taken = {r.grid_key for r in runs if r.grid_key is not None and r.state is not crashed}
+        taken = {r.grid_key for r in runs if r.grid_key is not None and r.state not in released}
         for run in runs:
-            if run.grid_key is not None or run.state is crashed:
+            if run.grid_key is not None or run.state in released:
                 continue
             if run.id in self._run_keys:
                 key = self._run_keys[run.id]

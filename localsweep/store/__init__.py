@@ -9,6 +9,7 @@ from __future__ import annotations
 from localsweep.store._engine import DEFAULT_DB_FILENAME, resolve_url
 from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
 from localsweep.store._store import HistoryRow, Store, grid_size, new_run_id, new_sweep_id
+from localsweep.store._tables import heartbeat_timeout
 
 __all__ = [
     "DEFAULT_DB_FILENAME",
@@ -20,6 +21,7 @@ __all__ = [
     "Store",
     "SweepRecord",
     "grid_size",
+    "heartbeat_timeout",
     "new_run_id",
     "new_sweep_id",
     "resolve_url",

@@ -6,9 +6,11 @@ can bring an older database forward with the migrations bundled in ``migrations/
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from localsweep.errors import SchemaVersionError
 from localsweep.store._models import SCHEMA_VERSION, Base
@@ -17,7 +19,7 @@ __all__ = ["current_version", "ensure_schema", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: Every revision this code knows, oldest first.
-KNOWN_VERSIONS = ("0001", "0002")
+KNOWN_VERSIONS = ("0001", "0002", "0003")
 
 
 def current_version(engine: Engine) -> str | None:
@@ -28,24 +30,49 @@ def current_version(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+#: The PostgreSQL advisory lock that serialises schema creation ("lswp").
+_SCHEMA_LOCK = 0x6C737770
+
+
+@contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that alone may create the schema: SQLite's write lock taken at BEGIN
+    (a deferred transaction that has read the schema cannot become a writer once another
+    process created it: "database is locked" at once, whatever the busy timeout), an
+    advisory lock on PostgreSQL."""
+    with engine.connect() as conn:
+        conn.execution_options(localsweep_immediate=True)
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            yield conn
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Create the tables in an empty database; check the version of an existing one."""
+    """Create the tables in an empty database; check the version of an existing one.
+
+    Safe when many processes open a fresh database at once: creation happens under a lock,
+    and whoever comes second finds the schema there and only checks its version."""
     version = current_version(engine)
-    if version == SCHEMA_VERSION:
-        return
     if version is None:
-        with engine.connect() as conn:
-            existing = set(inspect(conn).get_table_names())
-        ours = set(Base.metadata.tables)
-        if existing & ours:
-            raise SchemaVersionError(
-                f"{engine.url} has localsweep tables but no schema version; it was not "
-                "written by localsweep, or it is damaged"
-            )
-        with engine.begin() as conn:
-            Base.metadata.create_all(conn)
-            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-            conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": SCHEMA_VERSION})
+        with _schema_transaction(engine) as conn:
+            inspector = inspect(conn)
+            if inspector.has_table("alembic_version"):
+                version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            else:
+                existing = set(inspector.get_table_names())
+                if existing & set(Base.metadata.tables):
+                    raise SchemaVersionError(
+                        f"{engine.url} has localsweep tables but no schema version; it was "
+                        "not written by localsweep, or it is damaged"
+                    )
+                Base.metadata.create_all(conn)
+                conn.execute(
+                    text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+                )
+                conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": SCHEMA_VERSION})
+                return
+    if version == SCHEMA_VERSION:
         return
     if version in KNOWN_VERSIONS:
         raise SchemaVersionError(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0004"
 
 
 class Base(DeclarativeBase):
@@ -48,6 +48,12 @@ class SweepModel(Base):
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    #: Runs that count for ``run_cap`` and the grid: every run but crashed and killed ones
+    #: (those give their point back). Kept by every transaction that changes a run's state,
+    #: so a claim never counts the sweep's runs.
+    live_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Runs in state ``running`` now.
+    running_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RunModel(Base):
@@ -94,11 +100,24 @@ class RunModel(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     stdout_path: Mapped[str | None] = mapped_column(Text)
     stderr_path: Mapped[str | None] = mapped_column(Text)
+    #: The fencing token of the claim that holds the run: every write of a running run is
+    #: conditional on it, so an agent whose run was reaped can never end it.
+    lease: Mapped[str | None] = mapped_column(String(32))
+    #: 1 for a fresh run; each resume of a preempted run adds one.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: History rows written so far: the next row's ``seq``.
+    history_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The token of the last history write, so a replayed write is noticed and skipped.
+    history_batch: Mapped[str | None] = mapped_column(String(32))
 
 
 class HistoryModel(Base):
     __tablename__ = "history"
-    __table_args__ = (Index("ix_history_run_step", "run_id", "step"),)
+    __table_args__ = (
+        Index("ix_history_run_step", "run_id", "step"),
+        # A replayed write can never add a row twice (rows from before 0004 have no seq).
+        UniqueConstraint("run_id", "seq", name="uq_history_run_seq"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
@@ -109,3 +128,5 @@ class HistoryModel(Base):
     metric: Mapped[float | None] = mapped_column(Float)
     #: Whether the row logged the sweep metric at all (so a NaN still counts as logged).
     has_metric: Mapped[bool] = mapped_column(default=False)
+    #: The row's position in its run's history, over every attempt.
+    seq: Mapped[int | None] = mapped_column(Integer)

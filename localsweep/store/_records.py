@@ -35,6 +35,8 @@ class AgentInfo:
 
 @dataclass(frozen=True)
 class SweepRecord:
+    """A sweep as stored: its config, state and why it finished."""
+
     id: str
     name: str | None
     config: SweepConfig
@@ -50,6 +52,8 @@ class SweepRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """A run as stored when it was read (a snapshot: later writes do not change it)."""
+
     id: str
     sweep_id: str
     number: int
@@ -76,6 +80,11 @@ class RunRecord:
     #: Why the run ended as it did (``hyperband``, ``plateau``, ...), when something
     #: other than the run's own code ended it.
     end_reason: str | None = None
+    #: The fencing token of the claim that handed the run out: every write for the run is
+    #: conditional on it (a run reaped or resumed elsewhere has another one).
+    lease: str | None = None
+    #: 1 for a fresh run; 2 and up when a preempted run is resumed.
+    attempt: int = 1
 
 
 class ClaimOutcome(str, enum.Enum):
@@ -88,12 +97,16 @@ class ClaimOutcome(str, enum.Enum):
     WAIT = "wait"
     RUN_CAP = "run_cap"
     TARGET_REACHED = "target_reached"
-    #: The sweep was finished before (for any reason).
+    #: The sweep was finished before (for any reason), stopped or cancelled.
     FINISHED = "finished"
+    #: The sweep is paused: start nothing and ask again later (until it is resumed).
+    PAUSED = "paused"
 
 
 @dataclass(frozen=True)
 class Claim:
+    """What a claim did: its outcome, the run it handed out, runs it reaped."""
+
     outcome: ClaimOutcome
     run: RunRecord | None = None
     #: Runs this claim found orphaned by a dead agent and marked crashed.

@@ -1,9 +1,11 @@
 """The store: the only code that reads or writes the database.
 
-Every method is one short transaction. Claims run in a transaction that takes the
-write lock first (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on the
-sweep row elsewhere), so that the search sees every run that exists and its proposal
-is recorded before any other agent proposes.
+:class:`Store` is a thin facade. Each method is one unit of work run by the transaction
+helper in ``_session.py`` (bounded retry of transient errors, errors named in plain words);
+the work itself lives by concept in ``_sweeps.py``, ``_claims.py`` and ``_runs.py``.
+Transactions that write a sweep row (claims, ends of runs, control) lock that row first,
+so locks are always taken in the same order. Every write of a running run is conditional
+on the lease its claim handed out: a result counts once, whatever the timing.
 """
 
 from __future__ import annotations
@@ -11,190 +13,102 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import random
 import secrets
-import string
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from localsweep.config import Method, SweepConfig, parse_config
-from localsweep.errors import NotFoundError, StoreError
+from localsweep.config import SweepConfig
+from localsweep.errors import NotFoundError
 from localsweep.records import Proposal, RunState, RunView, SweepState
-from localsweep.store._engine import make_engine, resolve_url
-from localsweep.store._migrate import ensure_schema
-from localsweep.store._models import HistoryModel, RunModel, SweepModel
-from localsweep.store._records import (
-    AgentInfo,
-    Claim,
-    ClaimOutcome,
-    RunRecord,
-    SweepRecord,
+from localsweep.store import _claims, _runs, _sweeps
+from localsweep.store._engine import resolve_url
+from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
+from localsweep.store._session import Session
+from localsweep.store._sweeps import grid_size
+from localsweep.store._tables import (
+    HistoryRow,
+    dumps,
+    float_or_none,
+    history,
+    new_lease,
+    new_run_id,
+    new_sweep_id,
+    now,
+    run_record,
+    runs,
+    sweeps,
 )
 
-__all__ = ["HistoryRow", "Store", "new_run_id", "new_sweep_id"]
+__all__ = [
+    "HEARTBEAT_TIMEOUT",
+    "REAP_INTERVAL",
+    "HistoryRow",
+    "Store",
+    "grid_size",
+    "new_run_id",
+    "new_sweep_id",
+]
 
 logger = logging.getLogger(__name__)
 
-_sweeps = cast(Table, SweepModel.__table__)
-_runs = cast(Table, RunModel.__table__)
-_history = cast(Table, HistoryModel.__table__)
-
-_ID_ALPHABET = string.ascii_lowercase + string.digits
-
-# The statements of the per-run path, built once: constructing a statement and computing
-# its cache key costs more than executing it on SQLite, and a run needs only a handful.
-_SELECT_SWEEP = select(_sweeps).where(_sweeps.c.id == bindparam("b_sweep_id"))
-_SELECT_SWEEP_LOCKED = _SELECT_SWEEP.with_for_update()
-_SELECT_RUNNING = select(
-    _runs.c.id, _runs.c.agent_id, _runs.c.agent_host, _runs.c.agent_pid, _runs.c.heartbeat_at
-).where(_runs.c.sweep_id == bindparam("b_sweep_id"), _runs.c.state == RunState.RUNNING.value)
-_COUNT_LIVE = (
-    select(func.count())
-    .select_from(_runs)
-    .where(_runs.c.sweep_id == bindparam("b_sweep_id"), _runs.c.state != RunState.CRASHED.value)
-)
-_INSERT_RUN = insert(_runs)
-_SELECT_STOP_REQUEST = select(_runs.c.stop_requested_band).where(
-    _runs.c.id == bindparam("b_run_id")
-)
-_REQUEST_STOP = (
-    update(_runs)
-    .where(
-        _runs.c.id == bindparam("b_run_id"),
-        _runs.c.state == RunState.RUNNING.value,
-        _runs.c.stop_requested_band.is_(None),
-    )
-    .values(stop_requested_band=bindparam("b_band"))
-)
-_INSERT_HISTORY = insert(_history)
-_BUMP_SWEEP = (
-    update(_sweeps)
-    .where(_sweeps.c.id == bindparam("b_sweep_id"))
-    .values(run_count=bindparam("b_run_count"), state=SweepState.RUNNING.value)
-)
-_FINISH_RUN = (
-    update(_runs)
-    .where(_runs.c.id == bindparam("b_run_id"))
-    .values(
-        state=bindparam("b_state"),
-        finished_at=bindparam("b_finished_at"),
-        summary_json=bindparam("b_summary_json"),
-        metric=bindparam("b_metric"),
-        exit_code=bindparam("b_exit_code"),
-        error=bindparam("b_error"),
-        stopped_at_band=bindparam("b_stopped_at_band"),
-        end_reason=bindparam("b_end_reason"),
-        name=func.coalesce(bindparam("b_name"), _runs.c.name),
-        dir=func.coalesce(bindparam("b_dir"), _runs.c.dir),
-        stdout_path=func.coalesce(bindparam("b_stdout_path"), _runs.c.stdout_path),
-        stderr_path=func.coalesce(bindparam("b_stderr_path"), _runs.c.stderr_path),
-    )
-)
-
-#: A run whose agent has not beaten its heartbeat for this long is taken for dead.
-HEARTBEAT_TIMEOUT = timedelta(seconds=120)
-#: How often one agent scans a sweep for runs of dead agents when it claims.
-REAP_INTERVAL = 2.0
-
-
-def new_sweep_id() -> str:
-    """A sweep id W&B's server never makes (its ids are 8 lowercase letters and digits),
-    so runs synced later can never join an unrelated server sweep of the same name."""
-    return "ls-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
-
-
-def new_run_id() -> str:
-    """A wandb-style run id: 8 lowercase letters and digits."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _json_default(obj: Any) -> Any:
-    # Logged rows may hold numpy or torch scalars, arrays, or wandb media objects.
-    item = getattr(obj, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            pass
-    tolist = getattr(obj, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    return repr(obj)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One logged row: ``data`` holds the user's keys (nested as logged)."""
-
-    step: int
-    data: Mapping[str, Any]
-    #: The sweep metric's value in this row, or ``None`` if the row does not log it.
-    metric: float | None = None
-    has_metric: bool = False
-
-
-def _float_or_none(value: float | None) -> float | None:
-    # SQLite turns NaN into NULL anyway; say so explicitly for every backend.
-    if value is None or math.isnan(value):
-        return None
-    return value
+#: A run whose agent has not beaten its heartbeat for this long is taken for dead
+#: (kept for callers; ``LOCALSWEEP_HEARTBEAT_TIMEOUT`` overrides it at run time).
+HEARTBEAT_TIMEOUT = _claims.heartbeat_timeout()
+REAP_INTERVAL = _claims.REAP_INTERVAL
 
 
 class Store:
     """A sweep database, SQLite (default) or any SQLAlchemy URL (PostgreSQL for several nodes).
 
+    ``retry_timeout`` bounds, in seconds, how long transient errors (a database restart, a
+    deadlock, a locked file) are retried before :class:`~localsweep.errors.
+    StoreUnavailableError`; default ``LOCALSWEEP_STORE_TIMEOUT`` or 180.
+
     >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
     """
 
-    def __init__(self, db: str | os.PathLike[str] | None = None):
+    def __init__(
+        self, db: str | os.PathLike[str] | None = None, *, retry_timeout: float | None = None
+    ):
         self.url = resolve_url(db)
-        self._engine: Engine = make_engine(self.url)
-        self._is_sqlite = self._engine.dialect.name == "sqlite"
-        try:
-            ensure_schema(self._engine)
-        except DBAPIError as exc:  # unreachable server, unreadable or non-database file
-            raise StoreError(f"cannot open the database {self.url}: {exc.orig}") from exc
-        self._config_cache: dict[str, SweepConfig] = {}
-        self._last_reap: dict[tuple[str, str], float] = {}
-        # Ended runs as search saw them, per (sweep, with history): they do not change.
-        self._view_cache: dict[tuple[str, bool], dict[str, RunView]] = {}
+        self._session = Session(self.url, retry_timeout)
+        self._session.open()
+        self._configs = _sweeps.SweepConfigs()
+        self._reaper = _claims.Reaper()
+        self._views = _runs.RunViews()
+
+    @property
+    def retry_timeout(self) -> float:
+        """Seconds transient errors are retried before a call gives up."""
+        return self._session.retry_timeout
+
+    @retry_timeout.setter
+    def retry_timeout(self, seconds: float) -> None:
+        self._session.retry_timeout = seconds
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Close every connection to the database."""
+        self._session.close()
 
-    # ----------------------------------------------------------------- transactions
+    def check_file(self) -> str:
+        """Check a SQLite file: still the one opened, and not damaged (``quick_check``,
+        bounded in time). Raises StoreError naming the repair; returns ``ok`` (or
+        ``unchecked`` when the check was cut short)."""
+        self._session.check_file()
+        return self._session.quick_check()
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A transaction that holds the write lock from its first statement."""
-        with self._engine.connect() as conn:
-            conn.execution_options(localsweep_immediate=True)
-            with conn.begin():
-                yield conn
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when healthy); ``ok`` elsewhere."""
+        if not self._session.is_sqlite:
+            return "ok"
+        return self._session.read(
+            lambda c: str(c.exec_driver_sql("PRAGMA integrity_check").scalar_one()),
+            "check the database",
+        )
 
     # ------------------------------------------------------------------------ sweeps
 
@@ -207,74 +121,71 @@ class Store:
         name: str | None = None,
         sweep_id: str | None = None,
     ) -> SweepRecord:
+        """Record a new sweep (``pending``) and return it."""
         sweep_id = sweep_id or new_sweep_id()
         seed = config.options.seed
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
-        with self._write() as conn:
-            conn.execute(
-                insert(_sweeps).values(
-                    id=sweep_id,
-                    name=name or config.name,
-                    method=config.method.value,
-                    config_json=dumps(dict(config.raw)),
-                    project=project or config.project,
-                    entity=entity or config.entity,
-                    state=SweepState.PENDING.value,
-                    seed=seed,
-                    run_count=0,
-                    created_at=_now(),
-                )
-            )
+        values = _sweeps.insert_values(
+            sweep_id, config, name=name, project=project, entity=entity, seed=seed
+        )
+        self._session.write(lambda c: _sweeps.insert_sweep(c, values), "create a sweep")
         return self.get_sweep(sweep_id)
 
     def get_sweep(self, sweep_id: str) -> SweepRecord:
-        with self._read() as conn:
-            row = conn.execute(select(_sweeps).where(_sweeps.c.id == sweep_id)).mappings().first()
+        """The sweep ``sweep_id``; NotFoundError if there is none."""
+        row = self._session.read(
+            lambda c: c.execute(select(sweeps).where(sweeps.c.id == sweep_id)).mappings().first(),
+            "read a sweep",
+        )
         if row is None:
             raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
-        return self._sweep_record(row)
+        return _sweeps.sweep_record(row, self._configs)
 
     def list_sweeps(self) -> list[SweepRecord]:
-        with self._read() as conn:
-            rows = conn.execute(select(_sweeps).order_by(_sweeps.c.created_at)).mappings().all()
-        return [self._sweep_record(r) for r in rows]
+        """Every sweep, oldest first."""
+        rows = self._session.read(
+            lambda c: c.execute(select(sweeps).order_by(sweeps.c.created_at)).mappings().all(),
+            "list sweeps",
+        )
+        return [_sweeps.sweep_record(r, self._configs) for r in rows]
+
+    def sweep_state(self, sweep_id: str) -> SweepState:
+        """The sweep's state now (one primary-key read: agents poll it every second or two)."""
+        state = self._session.read(
+            lambda c: c.execute(select(sweeps.c.state).where(sweeps.c.id == sweep_id)).scalar(),
+            "read a sweep's state",
+        )
+        if state is None:
+            raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+        return SweepState(state)
 
     def finish_sweep(self, sweep_id: str, reason: str) -> None:
         """Mark the sweep finished; agents then start no new runs."""
-        with self._write() as conn:
-            self._finish_sweep(conn, sweep_id, reason)
 
-    def _finish_sweep(self, conn: Connection, sweep_id: str, reason: str) -> None:
-        conn.execute(
-            update(_sweeps)
-            .where(_sweeps.c.id == sweep_id, _sweeps.c.state != SweepState.FINISHED.value)
-            .values(state=SweepState.FINISHED.value, finished_reason=reason, finished_at=_now())
-        )
+        def work(conn: Connection) -> None:
+            _sweeps.lock_sweep(conn, sweep_id, self.url)
+            _sweeps.finish_sweep(conn, sweep_id, reason)
 
-    def _config(self, sweep_id: str, config_json: str) -> SweepConfig:
-        cfg = self._config_cache.get(sweep_id)
-        if cfg is None:
-            cfg = parse_config(json.loads(config_json))
-            self._config_cache[sweep_id] = cfg
-        return cfg
+        self._session.write(work, "finish a sweep")
 
-    def _sweep_record(self, row: Any) -> SweepRecord:
-        return SweepRecord(
-            id=row["id"],
-            name=row["name"],
-            config=self._config(row["id"], row["config_json"]),
-            state=SweepState(row["state"]),
-            finished_reason=row["finished_reason"],
-            project=row["project"],
-            entity=row["entity"],
-            seed=row["seed"],
-            run_count=row["run_count"],
-            created_at=row["created_at"],
-            finished_at=row["finished_at"],
-        )
+    def control_sweep(self, sweep_id: str, action: str) -> SweepRecord:
+        """``pause``, ``resume``, ``stop`` or ``cancel`` the sweep, as ``wandb sweep`` does.
 
-    # -------------------------------------------------------------------------- runs
+        pause: agents start no new run until resume. stop: running runs finish, nothing
+        new starts, the sweep ends (``finished``, reason ``stopped``). cancel: as stop, and
+        agents stop their running runs (recorded ``killed``; their points run again if the
+        sweep is resumed). resume: from paused, stopped or cancelled. A forbidden action
+        raises :class:`~localsweep.errors.SweepControlError` saying why."""
+
+        def work(conn: Connection) -> None:
+            sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
+            _sweeps.control(conn, sweep, action)
+
+        self._session.write(work, f"{action} the sweep")
+        return self.get_sweep(sweep_id)
+
+    # -------------------------------------------------------------------- claims
 
     def claim_run(
         self,
@@ -287,205 +198,85 @@ class Store:
         nest: Callable[[Mapping[Any, Any]], dict[str, Any]] | None = None,
         run_dir: Callable[[str], str | None] | None = None,
     ) -> Claim:
-        """Propose and record the sweep's next run in one transaction.
+        """Hand out the sweep's next run, in one transaction.
 
-        ``propose(runs, number)`` gets every run of the sweep (with their metric history
-        when ``needs_history``) and the new run's number, and returns the proposal or
-        ``None`` when the search is exhausted. Runs of dead agents are marked crashed
-        first, so their grid points can be claimed again.
-        """
-        for attempt in range(5):
-            try:
-                return self._claim_once(
-                    sweep_id, agent, propose, needs_runs, needs_history, nest, run_dir
-                )
-            except IntegrityError:
-                # Another writer took the same grid point or number between our read and
-                # write: only possible on servers without our lock; retry with fresh state.
-                logger.debug("claim collided (attempt %d), retrying", attempt + 1)
-        raise StoreError(f"could not claim a run of sweep {sweep_id} after 5 attempts")
+        A preempted run waiting to be resumed comes first (same id and config, a new lease,
+        ``attempt`` + 1). Else ``propose(runs, number)`` gets every run of the sweep (with
+        their metric history when ``needs_history``) and the new run's number, and returns
+        the proposal or ``None`` when the search is exhausted. Runs of dead agents are
+        marked crashed first, so their grid points can be claimed again. A paused sweep
+        answers ``PAUSED``; a stopped or cancelled one ``FINISHED``."""
+        # Made once, outside the retried work: a replay of a committed claim finds its run.
+        run_id, lease = new_run_id(), new_lease()
+        mode = "full" if needs_history else "params"
 
-    def _claim_once(
-        self,
-        sweep_id: str,
-        agent: AgentInfo,
-        propose: Callable[[Sequence[RunView], int], Proposal | None],
-        needs_runs: bool,
-        needs_history: bool,
-        nest: Callable[[Mapping[Any, Any]], dict[str, Any]] | None,
-        run_dir: Callable[[str], str | None] | None,
-    ) -> Claim:
-        with self._write() as conn:
-            # On SQLite the IMMEDIATE transaction already holds the database's write lock.
-            query = _SELECT_SWEEP if self._is_sqlite else _SELECT_SWEEP_LOCKED
-            sweep = conn.execute(query, {"b_sweep_id": sweep_id}).mappings().first()
-            if sweep is None:
-                raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
-            reaped = self._reap_dead_now_and_then(conn, sweep_id, agent)
-            if sweep["state"] == SweepState.FINISHED.value:
-                reason = sweep["finished_reason"]
-                outcome = (
-                    ClaimOutcome(reason)
-                    if reason in {o.value for o in ClaimOutcome}
-                    else ClaimOutcome.FINISHED
-                )
-                return Claim(outcome, reaped=reaped)
-            config = self._config(sweep_id, sweep["config_json"])
-            if config.run_cap is not None:
-                live = conn.execute(_COUNT_LIVE, {"b_sweep_id": sweep_id}).scalar_one()
-                if live >= config.run_cap:
-                    self._finish_sweep_if_idle(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
-                    return Claim(ClaimOutcome.RUN_CAP, reaped=reaped)
+        def work(conn: Connection) -> Claim:
+            sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
+            own = _claims.find_own_claim(conn, sweep_id, lease)
+            if own is not None:
+                return Claim(ClaimOutcome.CLAIMED, run=own)
+            reaped = self._reaper.now_and_then(conn, sweep_id, agent)
+            gate = _claims.gate(sweep)
+            if gate is not None:
+                return Claim(gate, reaped=reaped)
+            resumed = _claims.claim_requeued(conn, sweep_id, agent, lease)
+            if resumed is not None:
+                return Claim(ClaimOutcome.CLAIMED, run=resumed, reaped=reaped)
+            if reaped:  # the counters moved: read them again
+                sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
+            config = self._configs.get(sweep_id, sweep["config_json"])
 
-            views = self._run_views(conn, sweep_id, needs_history) if needs_runs else []
-            number = sweep["run_count"]
-            proposal = propose(views, number)
-            if proposal is None:
-                in_flight = any(v.state is RunState.RUNNING for v in views)
-                if in_flight:
-                    return Claim(ClaimOutcome.WAIT, reaped=reaped)
-                self._finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
-                return Claim(ClaimOutcome.EXHAUSTED, reaped=reaped)
+            def views() -> Sequence[RunView]:
+                if not needs_runs:
+                    return []
+                return self._views.refresh(conn, sweep_id, config, mode)
 
-            run_id = new_run_id()
-            now = _now()
-            nested: dict[str, Any] = (
-                nest(proposal.params) if nest else {str(k): v for k, v in proposal.params.items()}
+            outcome, run = _claims.claim_new(
+                conn, sweep, config, agent, views, propose, nest, run_dir, run_id, lease
             )
-            values = {
-                "id": run_id,
-                "sweep_id": sweep_id,
-                "number": number,
-                "name": None,
-                "state": RunState.RUNNING.value,
-                "config_json": dumps(nested),
-                "grid_key": proposal.grid_key,
-                "point_key": proposal.grid_key,
-                "search_info_json": dumps(dict(proposal.info)) if proposal.info else None,
-                "agent_id": agent.id,
-                "agent_host": agent.host,
-                "agent_pid": agent.pid,
-                "heartbeat_at": now,
-                "created_at": now,
-                "dir": run_dir(run_id) if run_dir else None,
-            }
-            conn.execute(_INSERT_RUN, values)
-            conn.execute(_BUMP_SWEEP, {"b_sweep_id": sweep_id, "b_run_count": number + 1})
-        # The new run as a later read would return it: the inserted row, every other
-        # column still empty.
-        record = _run_record({**dict.fromkeys(_runs.columns.keys()), **values})
-        return Claim(ClaimOutcome.CLAIMED, run=record, reaped=reaped)
+            return Claim(outcome, run=run, reaped=reaped)
 
-    def _finish_sweep_if_idle(self, conn: Connection, sweep_id: str, reason: str) -> None:
-        running = conn.execute(
-            select(func.count())
-            .select_from(_runs)
-            .where(_runs.c.sweep_id == sweep_id, _runs.c.state == RunState.RUNNING.value)
-        ).scalar_one()
-        if not running:
-            self._finish_sweep(conn, sweep_id, reason)
+        try:
+            return self._session.write(work, "claim a run", retry_integrity=True)
+        except BaseException:
+            # What the rolled-back transaction read may include its own writes (reaps).
+            self._views.forget(sweep_id)
+            raise
 
-    def _finish_sweep_if_done(self, conn: Connection, sweep_id: str) -> None:
-        """Finish a sweep whose last run just ended when nothing more can be claimed: its
-        run_cap is reached or its grid is exhausted (so it reads ``finished`` even when the
-        agent stopped at its ``count`` without asking for another run)."""
-        config = self.get_sweep_config(conn, sweep_id)
-        if config.run_cap is None and config.method is not Method.GRID:
-            return
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(_runs.c.state, func.count())
-                .where(_runs.c.sweep_id == sweep_id)
-                .group_by(_runs.c.state)
-            ).all()
-        )
-        if counts.get(RunState.RUNNING.value):
-            return
-        live = sum(n for state, n in counts.items() if state != RunState.CRASHED.value)
-        if config.run_cap is not None and live >= config.run_cap:
-            self._finish_sweep(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
-        elif config.method is Method.GRID and live >= grid_size(config):
-            self._finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
-
-    def _reap_dead_now_and_then(
-        self, conn: Connection, sweep_id: str, agent: AgentInfo
-    ) -> tuple[str, ...]:
-        # A scan costs a query per claim; once every REAP_INTERVAL per agent and sweep still
-        # finds a dead agent's run within seconds (heartbeats go stale only after minutes).
-        now = time.monotonic()
-        key = (sweep_id, agent.id)
-        last = self._last_reap.get(key)
-        if last is not None and now - last < REAP_INTERVAL:
-            return ()
-        self._last_reap[key] = now
-        return self._reap_dead(conn, sweep_id, agent)
-
-    def _reap_dead(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
-        rows = conn.execute(_SELECT_RUNNING, {"b_sweep_id": sweep_id}).all()
-        if not rows:
-            return ()
-        stale_before = _now() - HEARTBEAT_TIMEOUT
-        dead = []
-        for run_id, agent_id, host, pid, heartbeat in rows:
-            if agent_id == agent.id:
-                continue
-            if (host == agent.host and pid is not None and not _pid_alive(pid)) or (
-                heartbeat is not None and heartbeat < stale_before
-            ):
-                dead.append(run_id)
-        if dead:
-            conn.execute(
-                update(_runs)
-                .where(_runs.c.id.in_(dead), _runs.c.state == RunState.RUNNING.value)
-                .values(
-                    state=RunState.CRASHED.value,
-                    grid_key=None,
-                    finished_at=_now(),
-                    error="the agent running this run died (its process is gone or its "
-                    "heartbeat stopped)",
-                )
-            )
-            logger.warning("marked %d run(s) of dead agents as crashed: %s", len(dead), dead)
-        return tuple(dead)
-
-    def heartbeat(self, run_ids: Sequence[str]) -> None:
-        if not run_ids:
-            return
-        with self._write() as conn:
-            conn.execute(
-                update(_runs)
-                .where(_runs.c.id.in_(list(run_ids)), _runs.c.state == RunState.RUNNING.value)
-                .values(heartbeat_at=_now())
-            )
-
-    def append_history(self, run_id: str, rows: Sequence[HistoryRow]) -> int | None:
-        """Write a running run's rows; returns the band of a stop requested for it, if any."""
-        with self._write() as conn:
-            if rows:
-                self._insert_history(conn, run_id, rows)
-            return conn.execute(_SELECT_STOP_REQUEST, {"b_run_id": run_id}).scalar()
+    def heartbeat(self, runs: Sequence[RunRecord]) -> set[str]:
+        """Beat the runs this agent holds (database clock); returns the ids of those it no
+        longer holds (reaped as crashed, or ended otherwise): stop them."""
+        if not runs:
+            return set()
+        return self._session.write(lambda c: _claims.beat(c, list(runs)), "beat a heartbeat")
 
     def request_stops(self, stops: Sequence[tuple[str, int]]) -> None:
         """Ask running runs to stop at their next flush: ``(run_id, band)`` pairs. A run that
         already ended, or already has a request, is left alone."""
         if not stops:
             return
-        with self._write() as conn:
-            conn.execute(_REQUEST_STOP, [{"b_run_id": r, "b_band": b} for r, b in stops])
+        stmt = (
+            update(runs)
+            .where(
+                runs.c.id == bindparam("b_run_id"),
+                runs.c.state == RunState.RUNNING.value,
+                runs.c.stop_requested_band.is_(None),
+            )
+            .values(stop_requested_band=bindparam("b_band"))
+        )
+        params = [{"b_run_id": r, "b_band": b} for r, b in sorted(stops)]
+        self._session.write(lambda c: c.execute(stmt, params), "request stops")
 
-    def _insert_history(self, conn: Connection, run_id: str, rows: Sequence[HistoryRow]) -> None:
-        conn.execute(
-            _INSERT_HISTORY,
-            [
-                {
-                    "run_id": run_id,
-                    "step": r.step,
-                    "data_json": dumps(dict(r.data)),
-                    "metric": _float_or_none(r.metric),
-                    "has_metric": r.has_metric,
-                }
-                for r in rows
-            ],
+    # ---------------------------------------------------------------------- runs
+
+    def append_history(self, run: RunRecord, rows: Sequence[HistoryRow]) -> int | None:
+        """Write rows of a run this agent holds; returns the band of a stop requested for
+        it, if any. Raises :class:`~localsweep.errors.LeaseLostError` when the run is no
+        longer held (nothing is written). Safe to replay: rows are never written twice."""
+        batch = secrets.token_hex(16)
+        return self._session.write(
+            lambda c: _runs.append_history(c, run, list(rows), batch, self.url),
+            "write a run's history",
         )
 
     def finish_run(
@@ -509,46 +300,109 @@ class Store:
         """Record a run's end with its last history rows, in one transaction, and return
         the run as recorded.
 
-        A run that another agent already marked crashed (we were presumed dead) keeps
-        its data: the rows and summary are still written, and the real outcome wins.
-        """
-        finished_at = _now()
-        summary = dict(summary) if summary is not None else {}
-        params = {
-            "b_run_id": run.id,
-            "b_state": state.value,
-            "b_finished_at": finished_at,
-            "b_summary_json": dumps(summary),
-            "b_metric": _float_or_none(metric),
-            "b_exit_code": exit_code,
-            "b_error": error,
-            "b_stopped_at_band": stopped_at_band,
-            "b_end_reason": end_reason,
-            "b_name": name,
-            "b_dir": dir,
-            "b_stdout_path": stdout_path,
-            "b_stderr_path": stderr_path,
+        Only the agent that still holds the run (its lease) can end it: a run reaped as
+        crashed meanwhile raises :class:`~localsweep.errors.LeaseLostError` and nothing is
+        written, so a result counts once. A replay of our own committed end succeeds.
+        ``killed`` (and ``crashed``) runs give their grid point back and do not count for
+        ``run_cap``. ``preempted`` requeues the run (see :meth:`requeue_run`)."""
+        if state is RunState.PREEMPTED:
+            return self.requeue_run(
+                run, history=history, summary=summary, exit_code=exit_code, error=error,
+                name=name, reason=end_reason or "preempted", dir=dir,
+                stdout_path=stdout_path, stderr_path=stderr_path,
+            )  # fmt: skip
+        if not state.is_finished:
+            raise ValueError(f"finish_run needs an ended state, not {state.value!r}")
+        values: dict[str, Any] = {
+            "state": state.value,
+            "finished_at": now(),
+            "summary_json": dumps(dict(summary) if summary is not None else {}),
+            "metric": float_or_none(metric),
+            "exit_code": exit_code,
+            "error": error,
+            "stopped_at_band": stopped_at_band,
+            "end_reason": end_reason,
         }
-        with self._write() as conn:
-            if history:
-                self._insert_history(conn, run.id, history)
-            result = conn.execute(_FINISH_RUN, params)
-            if result.rowcount == 0:
-                raise NotFoundError(f"no run {run.id!r} in {self.url}")
+        if state.gives_point_back:
+            values["grid_key"] = None
+        return self._end(run, state, values, history, target_reached, name, dir,
+                         stdout_path, stderr_path)  # fmt: skip
+
+    def requeue_run(
+        self,
+        run: RunRecord,
+        *,
+        history: Sequence[HistoryRow] = (),
+        summary: Mapping[str, Any] | None = None,
+        reason: str = "preempted",
+        exit_code: int | None = None,
+        error: str | None = None,
+        name: str | None = None,
+        dir: str | None = None,
+        stdout_path: str | None = None,
+        stderr_path: str | None = None,
+    ) -> RunRecord:
+        """End this attempt of a run as ``preempted`` and make it claimable again: a later
+        claim, by any agent, hands out the same run (id, number, config) before new points,
+        with ``attempt`` + 1. It keeps its grid point and rows and counts once for run_cap,
+        the grid and the target. Raises LeaseLostError as :meth:`finish_run` does."""
+        values: dict[str, Any] = {
+            "state": RunState.PREEMPTED.value,
+            "finished_at": now(),
+            "exit_code": exit_code,
+            "error": error,
+            "end_reason": reason,
+        }
+        if summary is not None:
+            values["summary_json"] = dumps(dict(summary))
+        return self._end(run, RunState.PREEMPTED, values, history, False, name, dir,
+                         stdout_path, stderr_path)  # fmt: skip
+
+    def _end(
+        self,
+        run: RunRecord,
+        state: RunState,
+        values: dict[str, Any],
+        rows: Sequence[HistoryRow],
+        target_reached: bool,
+        name: str | None,
+        dir: str | None,
+        stdout_path: str | None,
+        stderr_path: str | None,
+    ) -> RunRecord:
+        values.update(
+            name=func.coalesce(name, runs.c.name),
+            dir=func.coalesce(dir, runs.c.dir),
+            stdout_path=func.coalesce(stdout_path, runs.c.stdout_path),
+            stderr_path=func.coalesce(stderr_path, runs.c.stderr_path),
+        )
+        rows = list(rows)
+
+        def work(conn: Connection) -> None:
+            _sweeps.lock_sweep(conn, run.sweep_id, self.url)  # the sweep row first, always
+            if not _runs.end_run(conn, run, values, rows, self.url):
+                return  # a replay of our own committed end
+            live = -1 if state.gives_point_back else 0
+            _sweeps.adjust_counts(conn, run.sweep_id, live=live, running=-1)
             if target_reached:
-                self._finish_sweep(conn, run.sweep_id, ClaimOutcome.TARGET_REACHED.value)
-            else:
-                self._finish_sweep_if_done(conn, run.sweep_id)
+                _sweeps.finish_sweep(conn, run.sweep_id, ClaimOutcome.TARGET_REACHED.value)
+            elif state is not RunState.PREEMPTED:
+                config = self._configs.of(conn, run.sweep_id)
+                _sweeps.finish_if_done(conn, run.sweep_id, config)
+
+        self._session.write(work, f"record the end of run {run.id}")
+        summary = json.loads(values["summary_json"]) if "summary_json" in values else run.summary
         return dataclasses.replace(
             run,
             state=state,
-            finished_at=finished_at,
+            finished_at=values["finished_at"],
             summary=summary,
-            metric=_float_or_none(metric),
-            exit_code=exit_code,
-            error=error,
-            stopped_at_band=stopped_at_band,
-            end_reason=end_reason,
+            metric=values.get("metric", run.metric),
+            exit_code=values["exit_code"],
+            error=values["error"],
+            stopped_at_band=values.get("stopped_at_band"),
+            end_reason=values["end_reason"],
+            grid_key=None if state.gives_point_back else run.grid_key,
             name=name or run.name,
             dir=dir or run.dir,
             stdout_path=stdout_path or run.stdout_path,
@@ -558,31 +412,37 @@ class Store:
     # ------------------------------------------------------------------------- reads
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._read() as conn:
-            row = conn.execute(select(_runs).where(_runs.c.id == run_id)).mappings().first()
+        """The run ``run_id``; NotFoundError if there is none."""
+        row = self._session.read(
+            lambda c: c.execute(select(runs).where(runs.c.id == run_id)).mappings().first(),
+            "read a run",
+        )
         if row is None:
             raise NotFoundError(f"no run {run_id!r} in {self.url}")
-        return _run_record(row)
+        return run_record(row)
 
     def list_runs(self, sweep_id: str) -> list[RunRecord]:
-        with self._read() as conn:
-            rows = (
-                conn.execute(
-                    select(_runs).where(_runs.c.sweep_id == sweep_id).order_by(_runs.c.number)
-                )
+        """Every run of the sweep, by number."""
+        rows = self._session.read(
+            lambda c: (
+                c.execute(select(runs).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number))
                 .mappings()
                 .all()
-            )
-        return [_run_record(r) for r in rows]
+            ),
+            "list runs",
+        )
+        return [run_record(r) for r in rows]
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
-        """Every logged row of a run, in order, each with its ``_step``."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(_history.c.step, _history.c.data_json)
-                .where(_history.c.run_id == run_id)
-                .order_by(_history.c.id)
-            ).all()
+        """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
+        rows = self._session.read(
+            lambda c: c.execute(
+                select(history.c.step, history.c.data_json)
+                .where(history.c.run_id == run_id)
+                .order_by(history.c.id)
+            ).all(),
+            "read a run's history",
+        )
         out = []
         for step, data_json in rows:
             row = json.loads(data_json)
@@ -592,174 +452,43 @@ class Store:
 
     def metric_histories(self, sweep_id: str) -> dict[str, list[float]]:
         """Each run's logged values of the sweep metric, in order (NaN for a logged NaN)."""
-        with self._read() as conn:
-            run_ids = [run_id for run_id, _state in self._run_states(conn, sweep_id)]
-            return self._histories_of(conn, run_ids)
+
+        def work(conn: Connection) -> dict[str, list[float]]:
+            ids = conn.execute(
+                select(runs.c.id).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
+            ).scalars()
+            return _runs.histories_of(conn, list(ids))
+
+        return self._session.read(work, "read metric histories")
 
     def metric_views(
         self, sweep_id: str, known: Mapping[str, RunView] | None = None
     ) -> list[RunView]:
         """Every run's state and metric history (no parameters), for early termination.
 
-        Runs in ``known`` that had already ended are taken from it as they are: an ended
-        run's history never changes (its last rows are written with its state), so only
-        running and new runs' histories are read.
-        """
-        known = known or {}
-
-        def settled(run_id: str, state: str) -> bool:
-            # Keyed by state too: a run marked crashed may still record its real end.
-            view = known.get(run_id)
-            return view is not None and view.state.value == state != RunState.RUNNING.value
-
-        with self._read() as conn:
-            states = self._run_states(conn, sweep_id)
-            todo = [run_id for run_id, state in states if not settled(run_id, state)]
-            histories = self._histories_of(conn, todo)
-        views = []
-        for run_id, state in states:
-            if settled(run_id, state):
-                views.append(known[run_id])
-            else:
-                views.append(
-                    RunView(
-                        id=run_id,
-                        state=RunState(state),
-                        history=tuple(histories.get(run_id, ())),
-                    )
-                )
-        return views
+        Only new runs and runs not ended at the last call are read (``known`` is accepted
+        for compatibility; the store keeps what it read)."""
+        try:
+            return self._session.read(
+                lambda c: self._views.refresh(c, sweep_id, None, "metric"), "read the runs"
+            )
+        except BaseException:
+            self._views.forget(sweep_id)
+            raise
 
     def run_views(self, sweep_id: str, *, with_history: bool = True) -> list[RunView]:
-        with self._read() as conn:
-            return self._run_views(conn, sweep_id, with_history)
+        """Every run of the sweep as search sees it."""
 
-    def _run_views(self, conn: Connection, sweep_id: str, with_history: bool) -> list[RunView]:
-        """Every run of the sweep as search sees it. Ended runs are kept from earlier calls
-        (keyed by state, so a crashed run that later records its real end is read again):
-        a claim then reads only new and running runs, not every run's whole history."""
-        config = self.get_sweep_config(conn, sweep_id)
-        cache = self._view_cache.setdefault((sweep_id, with_history), {})
-        states = self._run_states(conn, sweep_id)
-        todo = [
-            run_id
-            for run_id, state in states
-            if run_id not in cache or cache[run_id].state.value != state
-        ]
-        histories = self._histories_of(conn, todo) if with_history else {}
-        fresh: dict[str, RunView] = {}
-        for start in range(0, len(todo), 500):
-            chunk = todo[start : start + 500]
-            rows = conn.execute(
-                select(
-                    _runs.c.id,
-                    _runs.c.state,
-                    _runs.c.config_json,
-                    _runs.c.point_key,
-                    _runs.c.metric,
-                ).where(_runs.c.id.in_(chunk))
-            ).all()
-            for run_id, state, config_json, point_key, metric in rows:
-                fresh[run_id] = RunView(
-                    id=run_id,
-                    state=RunState(state),
-                    params=config.flatten(json.loads(config_json)),
-                    history=tuple(histories.get(run_id, ())),
-                    summary=metric,
-                    grid_key=point_key,
-                )
-        views = []
-        for run_id, _state in states:
-            view = fresh.get(run_id) or cache[run_id]
-            if view.state is not RunState.RUNNING:
-                cache[run_id] = view
-            views.append(view)
-        return views
+        def work(conn: Connection) -> list[RunView]:
+            config = self._configs.of(conn, sweep_id)
+            return self._views.refresh(conn, sweep_id, config, "full" if with_history else "params")
 
-    @staticmethod
-    def _run_states(conn: Connection, sweep_id: str) -> list[Any]:
-        """Each run's id and state, in creation order."""
-        return list(
-            conn.execute(
-                select(_runs.c.id, _runs.c.state)
-                .where(_runs.c.sweep_id == sweep_id)
-                .order_by(_runs.c.number)
-            ).all()
-        )
-
-    @staticmethod
-    def _histories_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[float]]:
-        """The logged values of the sweep metric of these runs, in order (NaN for a NaN)."""
-        histories: dict[str, list[float]] = {}
-        for start in range(0, len(run_ids), 500):  # keep IN lists within every backend's limit
-            rows = conn.execute(
-                select(_history.c.run_id, _history.c.metric)
-                .where(
-                    _history.c.run_id.in_(run_ids[start : start + 500]),
-                    _history.c.has_metric.is_(True),
-                )
-                .order_by(_history.c.id)
-            ).all()
-            for run_id, value in rows:
-                histories.setdefault(run_id, []).append(math.nan if value is None else value)
-        return histories
+        try:
+            return self._session.read(work, "read the runs")
+        except BaseException:
+            self._views.forget(sweep_id)
+            raise
 
     def get_sweep_config(self, conn: Connection, sweep_id: str) -> SweepConfig:
-        cached = self._config_cache.get(sweep_id)
-        if cached is not None:
-            return cached
-        config_json = conn.execute(
-            select(_sweeps.c.config_json).where(_sweeps.c.id == sweep_id)
-        ).scalar_one()
-        return self._config(sweep_id, config_json)
-
-    def integrity_check(self) -> str:
-        """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when healthy); ``ok`` elsewhere."""
-        if not self._is_sqlite:
-            return "ok"
-        with self._engine.connect() as conn:
-            return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar_one())
-
-
-def grid_size(config: SweepConfig) -> int:
-    """How many points the grid of ``config`` has."""
-    return math.prod(len(p.grid_values()) for p in config.parameters)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _run_record(row: Any) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        sweep_id=row["sweep_id"],
-        number=row["number"],
-        name=row["name"],
-        state=RunState(row["state"]),
-        config=json.loads(row["config_json"]),
-        grid_key=row["grid_key"],
-        point_key=row["point_key"],
-        agent_id=row["agent_id"],
-        agent_host=row["agent_host"],
-        agent_pid=row["agent_pid"],
-        heartbeat_at=row["heartbeat_at"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-        summary=json.loads(row["summary_json"]) if row["summary_json"] else {},
-        metric=row["metric"],
-        exit_code=row["exit_code"],
-        error=row["error"],
-        dir=row["dir"],
-        stopped_at_band=row["stopped_at_band"],
-        stdout_path=row["stdout_path"],
-        stderr_path=row["stderr_path"],
-        search_info=json.loads(row["search_info_json"]) if row["search_info_json"] else {},
-        end_reason=row["end_reason"],
-    )
+        """The config of ``sweep_id`` read on ``conn`` (cached: configs never change)."""
+        return self._configs.of(conn, sweep_id)

@@ -117,11 +117,11 @@ def test_size_is_the_product_of_the_value_counts() -> None:
         RunState.RUNNING,
         RunState.FINISHED,
         RunState.FAILED,
-        RunState.KILLED,
         RunState.EARLY_TERMINATED,
+        RunState.PREEMPTED,
     ],
 )
-def test_a_point_held_by_a_run_in_any_state_but_crashed_is_taken(state: RunState) -> None:
+def test_a_point_held_by_a_run_in_any_state_but_crashed_or_killed_is_taken(state: RunState) -> None:
     cfg = grid({"a": {"values": [1, 2]}})
     search = GridSearch(cfg)
     first = search.propose([], random.Random(0))
@@ -130,12 +130,14 @@ def test_a_point_held_by_a_run_in_any_state_but_crashed_is_taken(state: RunState
     assert nxt is not None and nxt.params[("a",)] == 2
 
 
-def test_a_crashed_runs_point_is_offered_again() -> None:
+@pytest.mark.parametrize("state", [RunState.CRASHED, RunState.KILLED])
+def test_a_crashed_or_interrupted_runs_point_is_offered_again(state: RunState) -> None:
+    # Issue 11, item 4: a run the user interrupted (Ctrl-C) is no result.
     cfg = grid({"a": {"values": [1, 2]}})
     search = GridSearch(cfg)
     first = search.propose([], random.Random(0))
     assert first is not None
-    again = search.propose([run_of(first, 0, RunState.CRASHED)], random.Random(0))
+    again = search.propose([run_of(first, 0, state)], random.Random(0))
     assert again is not None and again.grid_key == first.grid_key
 
 

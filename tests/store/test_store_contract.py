@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from localsweep.config import SweepConfig, parse_config
-from localsweep.errors import NotFoundError
+from localsweep.errors import LeaseLostError, NotFoundError
 from localsweep.records import RunState, SweepState
 from localsweep.store import AgentInfo, Claim, ClaimOutcome, HistoryRow, RunRecord, Store
 
@@ -158,7 +158,7 @@ def test_history_comes_back_in_logged_order_with_each_step(
     run = claim(store, sweep.id).run
     assert run is not None
     store.append_history(
-        run.id,
+        run,
         [
             HistoryRow(
                 step=0, data={"loss": 3.0, "acc": {"top1": 0.1}}, metric=3.0, has_metric=True
@@ -205,7 +205,7 @@ def test_a_logged_nan_is_kept_as_a_logged_value(
     run = claim(store, sweep.id).run
     assert run is not None
     store.append_history(
-        run.id,
+        run,
         [
             HistoryRow(step=0, data={"loss": 2.0}, metric=2.0, has_metric=True),
             HistoryRow(step=1, data={"loss": "NaN"}, metric=math.nan, has_metric=True),
@@ -334,26 +334,40 @@ def test_a_heartbeat_keeps_a_foreign_run_alive(
     running = claim(store, sweep.id, remote).run
     assert running is not None
     _backdate_heartbeat(store, running.id, seconds=1000)
-    store.heartbeat([running.id])
+    assert store.heartbeat([running]) == set()
     assert claim(store, sweep.id).reaped == ()
     assert store.get_run(running.id).state is RunState.RUNNING
 
 
-def test_a_run_presumed_dead_that_finishes_after_all_keeps_its_real_outcome(
+def test_a_run_presumed_dead_cannot_finish_after_all_and_its_point_runs_once(
     store: Store, claim: Claimer, grid: Callable[..., SweepConfig]
 ) -> None:
+    # Issue 11, case 1: the agent of run 0 was suspended past the heartbeat timeout;
+    # another agent reaped the run and claimed its point again. When the first agent
+    # comes back, its end must not count: the point would have two results.
     sweep = store.create_sweep(grid(3))
     remote = AgentInfo(id="remote-agent", host="another-machine.invalid", pid=1)
     slow = claim(store, sweep.id, remote).run
     assert slow is not None
     _backdate_heartbeat(store, slow.id, seconds=500)
-    claim(store, sweep.id)
+    again = claim(store, sweep.id).run
+    assert again is not None and again.point_key == slow.point_key
     assert store.get_run(slow.id).state is RunState.CRASHED
-    _finish(store, slow, 0.5)
+    with pytest.raises(LeaseLostError, match="crashed"):
+        _finish(store, slow, 0.5)
     stored = store.get_run(slow.id)
-    assert stored.state is RunState.FINISHED
-    assert stored.metric == 0.5
-    assert store.history(slow.id) == [{"loss": 0.5, "_step": 0}]
+    assert stored.state is RunState.CRASHED
+    assert stored.metric is None
+    assert store.history(slow.id) == []
+    # The grid still runs its three points once each, and finishes only then.
+    _finish(store, again, 0.1)
+    for _ in range(2):
+        run = claim(store, sweep.id).run
+        assert run is not None
+        _finish(store, run, 0.2)
+    assert claim(store, sweep.id).outcome is ClaimOutcome.EXHAUSTED
+    finished = [r for r in store.list_runs(sweep.id) if r.state is RunState.FINISHED]
+    assert len({r.point_key for r in finished}) == len(finished) == 3
 
 
 def test_run_views_flatten_params_and_carry_metric_history(

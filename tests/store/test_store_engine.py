@@ -64,7 +64,7 @@ def test_an_in_memory_database_keeps_what_is_written(db: str, tmp_path: Path) ->
 
 def test_sqlite_connections_use_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     store = Store(tmp_path / "sweeps.db")
-    with store._engine.connect() as conn:
+    with store._session.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

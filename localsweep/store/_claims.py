@@ -1,0 +1,286 @@
+"""Claims, leases, heartbeats, reaping and requeueing.
+
+A claim hands out a run under a new lease (a fencing token): first a preempted run waiting
+to be resumed (same id, number and config, attempt + 1), else a new run proposed by the
+search. Runs of dead agents are reaped (marked crashed, their grid point given back) in
+the claim transaction, re-checked in the UPDATE itself so a run that finished or beat its
+heartbeat meanwhile is left alone. Heartbeats beat only runs still held with their lease
+and report the ones that are not. Times that decide staleness come from the database's
+clock on servers, so clock skew between hosts does not change the timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, bindparam, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from localsweep.config import SweepConfig
+from localsweep.records import Proposal, RunState, RunView, SweepState
+from localsweep.store._records import AgentInfo, ClaimOutcome, RunRecord
+from localsweep.store._sweeps import (
+    adjust_counts,
+    claim_outcome_of,
+    finish_if_idle,
+    finish_sweep,
+)
+from localsweep.store._tables import (
+    dumps,
+    heartbeat_timeout,
+    now,
+    run_record,
+    runs,
+    sweeps,
+)
+
+__all__ = ["REAP_INTERVAL", "Reaper", "beat", "claim_new", "claim_requeued", "db_now"]
+
+logger = logging.getLogger(__name__)
+
+#: How often one agent scans a sweep for runs of dead agents when it claims.
+REAP_INTERVAL = 2.0
+
+_SELECT_RUNNING = select(
+    runs.c.id, runs.c.agent_id, runs.c.agent_host, runs.c.agent_pid, runs.c.heartbeat_at
+).where(runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.RUNNING.value)
+_SELECT_PREEMPTED = (
+    select(runs)
+    .where(runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.PREEMPTED.value)
+    .order_by(runs.c.number)
+    .limit(1)
+)
+_INSERT_RUN = insert(runs)
+_BUMP_SWEEP = (
+    update(sweeps)
+    .where(sweeps.c.id == bindparam("b_sweep_id"))
+    .values(
+        run_count=bindparam("b_run_count"),
+        state=SweepState.RUNNING.value,
+        live_count=sweeps.c.live_count + 1,
+        running_count=sweeps.c.running_count + 1,
+    )
+)
+
+
+def db_now(conn: Connection) -> datetime | ColumnElement[Any]:
+    """Now by the database's clock on servers (UTC, naive, as stored); this host's clock
+    on SQLite, which has only one host."""
+    if conn.dialect.name == "postgresql":
+        return func.timezone("UTC", func.now(), type_=DateTime)
+    return now()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Reaper:
+    """Marks runs of dead agents crashed, at most every :data:`REAP_INTERVAL` per agent."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], float] = {}
+
+    def now_and_then(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
+        """Reap unless this agent did so for this sweep less than REAP_INTERVAL ago (a scan
+        per claim would cost a query; heartbeats go stale only after minutes)."""
+        t = time.monotonic()
+        key = (sweep_id, agent.id)
+        last = self._last.get(key)
+        if last is not None and t - last < REAP_INTERVAL:
+            return ()
+        self._last[key] = t
+        return reap(conn, sweep_id, agent)
+
+
+def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
+    """Mark crashed the running runs of agents that died (same host: the pid is gone;
+    anywhere: the heartbeat is stale); returns the ids actually changed. The caller holds
+    the sweep lock."""
+    rows = conn.execute(_SELECT_RUNNING, {"b_sweep_id": sweep_id}).all()
+    if not rows:
+        return ()
+    pid_dead: list[str] = []
+    maybe_stale: list[str] = []
+    for run_id, agent_id, host, pid, _heartbeat in rows:
+        if agent_id == agent.id:
+            continue
+        if host == agent.host and pid is not None and not _pid_alive(pid):
+            pid_dead.append(run_id)
+        else:
+            maybe_stale.append(run_id)
+    cutoff = db_now(conn) - heartbeat_timeout()
+    conditions: list[ColumnElement[bool]] = []
+    if pid_dead:
+        conditions.append(runs.c.id.in_(pid_dead))
+    if maybe_stale:
+        # Staleness is re-checked here, by the database, not taken from the read above.
+        conditions.append(runs.c.id.in_(maybe_stale) & (runs.c.heartbeat_at < cutoff))
+    if not conditions:
+        return ()
+    changed = conn.execute(
+        update(runs)
+        .where(
+            runs.c.sweep_id == sweep_id,
+            runs.c.state == RunState.RUNNING.value,
+            conditions[0] if len(conditions) == 1 else (conditions[0] | conditions[1]),
+        )
+        .values(
+            state=RunState.CRASHED.value,
+            grid_key=None,
+            finished_at=now(),
+            end_reason="lease_lost",
+            error="the agent running this run died (its process is gone or its heartbeat stopped)",
+        )
+        .returning(runs.c.id)
+    ).all()
+    dead = tuple(sorted(r[0] for r in changed))
+    if dead:
+        adjust_counts(conn, sweep_id, live=-len(dead), running=-len(dead))
+        logger.warning("marked %d run(s) of dead agents as crashed: %s", len(dead), list(dead))
+    return dead
+
+
+def gate(sweep: Any) -> ClaimOutcome | None:
+    """What a claim on this sweep row gets when it may not claim (paused, ended)."""
+    return claim_outcome_of(sweep["state"], sweep["finished_reason"])
+
+
+def claim_requeued(
+    conn: Connection, sweep_id: str, agent: AgentInfo, lease: str
+) -> RunRecord | None:
+    """Hand out the oldest preempted run of the sweep under ``lease``, or ``None``."""
+    row = conn.execute(_SELECT_PREEMPTED, {"b_sweep_id": sweep_id}).mappings().first()
+    if row is None:
+        return None
+    values = {
+        "state": RunState.RUNNING.value,
+        "lease": lease,
+        "attempt": (row["attempt"] or 1) + 1,
+        "agent_id": agent.id,
+        "agent_host": agent.host,
+        "agent_pid": agent.pid,
+        "heartbeat_at": now(),
+        "finished_at": None,
+        "exit_code": None,
+        "error": None,
+        "metric": None,
+        "end_reason": None,
+        "stop_requested_band": None,
+        "stopped_at_band": None,
+        "history_batch": None,
+    }
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == row["id"], runs.c.state == RunState.PREEMPTED.value)
+        .values(**values)
+    )
+    conn.execute(
+        update(sweeps)
+        .where(sweeps.c.id == sweep_id)
+        .values(running_count=sweeps.c.running_count + 1, state=SweepState.RUNNING.value)
+    )
+    logger.info("resuming preempted run %s (attempt %d)", row["id"], values["attempt"])
+    return run_record({**row, **values})
+
+
+def claim_new(
+    conn: Connection,
+    sweep: Any,
+    config: SweepConfig,
+    agent: AgentInfo,
+    views: Callable[[], Sequence[RunView]],
+    propose: Callable[[Sequence[RunView], int], Proposal | None],
+    nest: Callable[[Mapping[Any, Any]], dict[str, Any]] | None,
+    run_dir: Callable[[str], str | None] | None,
+    run_id: str,
+    lease: str,
+) -> tuple[ClaimOutcome, RunRecord | None]:
+    """Propose and insert the sweep's next run (the sweep row is locked)."""
+    sweep_id = sweep["id"]
+    if config.run_cap is not None and sweep["live_count"] >= config.run_cap:
+        finish_if_idle(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
+        return ClaimOutcome.RUN_CAP, None
+    number = sweep["run_count"]
+    proposal = propose(views(), number)
+    if proposal is None:
+        if sweep["running_count"] > 0:
+            return ClaimOutcome.WAIT, None
+        finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
+        return ClaimOutcome.EXHAUSTED, None
+    t = now()
+    nested: dict[str, Any] = (
+        nest(proposal.params) if nest else {str(k): v for k, v in proposal.params.items()}
+    )
+    values = {
+        "id": run_id,
+        "sweep_id": sweep_id,
+        "number": number,
+        "name": None,
+        "state": RunState.RUNNING.value,
+        "config_json": dumps(nested),
+        "grid_key": proposal.grid_key,
+        "point_key": proposal.grid_key,
+        "search_info_json": dumps(dict(proposal.info)) if proposal.info else None,
+        "agent_id": agent.id,
+        "agent_host": agent.host,
+        "agent_pid": agent.pid,
+        "heartbeat_at": t,
+        "created_at": t,
+        "dir": run_dir(run_id) if run_dir else None,
+        "lease": lease,
+        "attempt": 1,
+        "history_seq": 0,
+        "history_batch": None,
+    }
+    conn.execute(_INSERT_RUN, values)
+    conn.execute(_BUMP_SWEEP, {"b_sweep_id": sweep_id, "b_run_count": number + 1})
+    # The new run as a later read would return it: the inserted row, every other column
+    # still empty.
+    return ClaimOutcome.CLAIMED, run_record({**dict.fromkeys(runs.columns.keys()), **values})
+
+
+def find_own_claim(conn: Connection, sweep_id: str, lease: str) -> RunRecord | None:
+    """The run this claim's lease already holds: a replay of a committed claim whose
+    acknowledgement was lost gets the same run back instead of leaving an orphan."""
+    row = (
+        conn.execute(
+            select(runs).where(
+                runs.c.sweep_id == sweep_id,
+                runs.c.state == RunState.RUNNING.value,
+                runs.c.lease == lease,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return run_record(row) if row is not None else None
+
+
+def beat(conn: Connection, held: Sequence[RunRecord]) -> set[str]:
+    """Beat the runs still held with these leases; returns the ids that are not."""
+    if not held:
+        return set()
+    ids = [r.id for r in held]
+    leases = [r.lease for r in held if r.lease is not None]
+    lease_ok: ColumnElement[bool] = runs.c.lease.in_(leases)
+    if any(r.lease is None for r in held):
+        lease_ok = lease_ok | runs.c.lease.is_(None)
+    beaten = conn.execute(
+        update(runs)
+        .where(runs.c.id.in_(ids), runs.c.state == RunState.RUNNING.value, lease_ok)
+        .values(heartbeat_at=db_now(conn))
+        .returning(runs.c.id)
+    ).all()
+    return set(ids) - {r[0] for r in beaten}

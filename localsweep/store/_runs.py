@@ -1,0 +1,232 @@
+"""Runs and their history: the end of a run, its rows, and how search and stopping see
+the sweep's runs. Every write of a running run is conditional on its lease (the claim's
+fencing token): an agent whose run was reaped or resumed elsewhere can change nothing
+that counts. Functions take the caller's connection."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from localsweep.config import SweepConfig
+from localsweep.errors import LeaseLostError, NotFoundError
+from localsweep.records import RunState, RunView
+from localsweep.store._records import RunRecord
+from localsweep.store._tables import HistoryRow, dumps, float_or_none, history, runs
+
+__all__ = [
+    "RunViews",
+    "append_history",
+    "end_run",
+    "histories_of",
+    "insert_history",
+    "lost_lease",
+]
+
+_INSERT_HISTORY = insert(history)
+_SELECT_STOP_REQUEST = select(runs.c.stop_requested_band).where(runs.c.id == bindparam("b_run_id"))
+_CHUNK = 500  # keep IN lists within every backend's limit
+
+
+def held(run: RunRecord) -> ColumnElement[bool]:
+    """The condition that ``run`` is still running under the lease it was claimed with."""
+    lease = runs.c.lease.is_(None) if run.lease is None else runs.c.lease == run.lease
+    return (runs.c.id == run.id) & (runs.c.state == RunState.RUNNING.value) & lease
+
+
+def lost_lease(conn: Connection, run: RunRecord, where: str) -> LeaseLostError:
+    """The error for a write of ``run`` that found it no longer held (NotFoundError if the
+    run does not exist)."""
+    row = conn.execute(
+        select(runs.c.state, runs.c.attempt, runs.c.agent_id).where(runs.c.id == run.id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no run {run.id!r} in {where}")
+    state, attempt, agent_id = row
+    if state == RunState.CRASHED.value:
+        why = "another agent took this agent for dead (its heartbeat stopped) and marked it crashed"
+    elif (attempt or 1) != run.attempt or state == RunState.RUNNING.value:
+        why = f"it was resumed by another agent ({agent_id}) as attempt {attempt}"
+    else:
+        why = f"it already ended as {state}"
+    return LeaseLostError(f"run {run.id} is no longer held by this agent: {why}")
+
+
+def insert_history(
+    conn: Connection, run_id: str, first_seq: int, rows: Sequence[HistoryRow]
+) -> None:
+    """Insert ``rows`` as the run's rows ``first_seq``, ``first_seq + 1``, ..."""
+    if not rows:
+        return
+    conn.execute(
+        _INSERT_HISTORY,
+        [
+            {
+                "run_id": run_id,
+                "step": r.step,
+                "data_json": dumps(dict(r.data)),
+                "metric": float_or_none(r.metric),
+                "has_metric": r.has_metric,
+                "seq": first_seq + i,
+            }
+            for i, r in enumerate(rows)
+        ],
+    )
+
+
+def append_history(
+    conn: Connection, run: RunRecord, rows: Sequence[HistoryRow], batch: str, where: str
+) -> int | None:
+    """Write rows of a run we hold; returns the band of a stop requested for it, if any.
+
+    ``batch`` is a token made once per call: a replay of a committed write finds it on
+    the run and writes nothing again."""
+    if rows:
+        result = conn.execute(
+            update(runs)
+            .where(held(run), or_(runs.c.history_batch.is_(None), runs.c.history_batch != batch))
+            .values(history_seq=runs.c.history_seq + len(rows), history_batch=batch)
+            .returning(runs.c.history_seq, runs.c.stop_requested_band)
+        ).first()
+        if result is None:
+            replay = conn.execute(
+                select(runs.c.stop_requested_band).where(held(run), runs.c.history_batch == batch)
+            ).first()
+            if replay is None:
+                raise lost_lease(conn, run, where)
+            return replay[0]
+        seq, band = result
+        insert_history(conn, run.id, seq - len(rows), rows)
+        return band
+    row = conn.execute(select(runs.c.stop_requested_band).where(held(run))).first()
+    if row is None:
+        raise lost_lease(conn, run, where)
+    return row[0]
+
+
+def end_run(
+    conn: Connection,
+    run: RunRecord,
+    values: Mapping[str, Any],
+    rows: Sequence[HistoryRow],
+    where: str,
+) -> bool:
+    """End a run we hold with ``values`` (its new state among them) and its last rows.
+
+    Returns ``False`` for a replay of our own committed end (nothing written again);
+    raises :class:`LeaseLostError` when the run is no longer ours."""
+    result = conn.execute(
+        update(runs)
+        .where(held(run))
+        .values(**values, history_seq=runs.c.history_seq + len(rows))
+        .returning(runs.c.history_seq)
+    ).first()
+    if result is None:
+        row = conn.execute(
+            select(runs.c.state, runs.c.lease, runs.c.attempt).where(runs.c.id == run.id)
+        ).first()
+        if row is not None:
+            state, lease, attempt = row
+            ours = lease == run.lease and (attempt or 1) == run.attempt
+            if ours and state == values["state"]:
+                return False
+            if values["state"] == RunState.PREEMPTED.value and (attempt or 1) > run.attempt:
+                return False  # our requeue committed, and another agent resumed it since
+        raise lost_lease(conn, run, where)
+    insert_history(conn, run.id, result[0] - len(rows), rows)
+    return True
+
+
+def histories_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[float]]:
+    """The logged values of the sweep metric of these runs, in order (NaN for a NaN)."""
+    out: dict[str, list[float]] = {}
+    for start in range(0, len(run_ids), _CHUNK):
+        rows = conn.execute(
+            select(history.c.run_id, history.c.metric)
+            .where(
+                history.c.run_id.in_(run_ids[start : start + _CHUNK]),
+                history.c.has_metric.is_(True),
+            )
+            .order_by(history.c.id)
+        ).all()
+        for run_id, value in rows:
+            out.setdefault(run_id, []).append(math.nan if value is None else value)
+    return out
+
+
+@dataclass
+class _SweepViews:
+    #: Views by run number, in number order (dicts keep insertion order).
+    views: dict[int, RunView] = field(default_factory=dict)
+    #: Runs not ended at the last read (running, preempted): read again next time.
+    open: dict[str, int] = field(default_factory=dict)
+    #: The lowest run number not read yet.
+    watermark: int = 0
+
+
+class RunViews:
+    """Every run of a sweep as search and stopping see it, kept up to date incrementally.
+
+    A run that ended stays as it ended (ends are fenced by leases), so each refresh reads
+    only runs numbered at or above the watermark and runs that were still open: the
+    store's part of a claim stays O(log n + open runs), not O(runs in the sweep).
+    """
+
+    def __init__(self) -> None:
+        self._sweeps: dict[tuple[str, str], _SweepViews] = {}
+
+    def forget(self, sweep_id: str) -> None:
+        """Drop what is known of a sweep (after a rolled-back transaction read it)."""
+        for key in [k for k in self._sweeps if k[0] == sweep_id]:
+            del self._sweeps[key]
+
+    def refresh(
+        self, conn: Connection, sweep_id: str, config: SweepConfig | None, mode: str
+    ) -> list[RunView]:
+        """The sweep's runs in number order. ``mode``: ``params`` (no history),
+        ``full`` (params and metric history) or ``metric`` (state and history only)."""
+        known = self._sweeps.setdefault((sweep_id, mode), _SweepViews())
+        cols = [runs.c.id, runs.c.number, runs.c.state]
+        if mode != "metric":
+            cols += [runs.c.config_json, runs.c.point_key, runs.c.metric]
+        fresh: list[Any] = list(
+            conn.execute(
+                select(*cols)
+                .where(runs.c.sweep_id == sweep_id, runs.c.number >= known.watermark)
+                .order_by(runs.c.number)
+            ).all()
+        )
+        open_ids = list(known.open)
+        for start in range(0, len(open_ids), _CHUNK):
+            fresh += conn.execute(
+                select(*cols).where(runs.c.id.in_(open_ids[start : start + _CHUNK]))
+            ).all()
+        with_history = mode != "params"
+        histories = histories_of(conn, [r[0] for r in fresh]) if with_history else {}
+        for row in fresh:
+            run_id, number, state = row[0], row[1], RunState(row[2])
+            if mode == "metric":
+                view = RunView(id=run_id, state=state, history=tuple(histories.get(run_id, ())))
+            else:
+                assert config is not None
+                view = RunView(
+                    id=run_id,
+                    state=state,
+                    params=config.flatten(json.loads(row[3])),
+                    history=tuple(histories.get(run_id, ())),
+                    summary=row[5],
+                    grid_key=row[4],
+                )
+            known.views[number] = view
+            if state is RunState.RUNNING or state is RunState.PREEMPTED:
+                known.open[run_id] = number
+            else:
+                known.open.pop(run_id, None)
+            known.watermark = max(known.watermark, number + 1)
+        return list(known.views.values())

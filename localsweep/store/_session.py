@@ -1,0 +1,298 @@
+"""The one helper that owns every transaction of the store.
+
+A unit of work is a function of a :class:`~sqlalchemy.Connection`; :meth:`Session.write`
+runs it in one transaction that holds the write lock from its first statement (``BEGIN
+IMMEDIATE`` on SQLite; on PostgreSQL the work locks the sweep row first, always, so two
+transactions never take the same locks in opposite orders). Transient errors re-run the
+whole unit of work, not one statement, with exponential backoff and full jitter, for at
+most ``retry_timeout`` seconds: a deadlock (40P01), a serialization failure (40001), SQLite
+busy or locked, a dropped or refused connection (a database restart). Everything else is
+mapped to a :class:`~localsweep.errors.StoreError` that names the cause in plain words
+(disk full, file deleted or replaced, damaged file), with the driver's error chained.
+
+Units of work must be safe to re-run: a commit whose acknowledgement was lost is replayed,
+so each write recognises its own earlier commit (a pre-made run id or lease, a history
+batch token) and does not apply it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from localsweep.errors import LocalsweepError, StoreError, StoreUnavailableError
+from localsweep.store._engine import make_engine
+from localsweep.store._migrate import ensure_schema
+
+__all__ = ["DEFAULT_RETRY_TIMEOUT", "Session", "retry_timeout_from_env"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How long transient errors are retried before a call gives up (``LOCALSWEEP_STORE_TIMEOUT``
+#: seconds overrides it): long enough for a database restart, short enough to say so.
+DEFAULT_RETRY_TIMEOUT = 180.0
+#: Backoff: ``BASE * 2**attempt`` seconds, capped, each sleep drawn uniformly below it.
+_BACKOFF_BASE = 0.05
+_BACKOFF_CAP = 2.0
+#: A claim that collides on a unique key (grid point, number) retries this often.
+_INTEGRITY_ATTEMPTS = 8
+#: How long the check of a SQLite file at open may take before it is cut short.
+QUICK_CHECK_SECONDS = 2.0
+#: The retry bound when opening a database.
+OPEN_RETRY_TIMEOUT = 10.0
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT = 5, 6, 10, 11
+_SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
+
+
+def retry_timeout_from_env() -> float:
+    """``LOCALSWEEP_STORE_TIMEOUT`` in seconds, else :data:`DEFAULT_RETRY_TIMEOUT`."""
+    raw = os.environ.get("LOCALSWEEP_STORE_TIMEOUT")
+    try:
+        value = float(raw) if raw else DEFAULT_RETRY_TIMEOUT
+    except ValueError:
+        value = DEFAULT_RETRY_TIMEOUT
+    return max(value, 0.0)
+
+
+class _Transient(Exception):
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def damaged_message(where: str, detail: str) -> str:
+    """What to say about a damaged SQLite file, with the two ways to repair it."""
+    return (
+        f"the database file {where} is damaged ({detail}); localsweep will not write to it. "
+        f"Repair it with `sqlite3 {where} .recover | sqlite3 recovered.db` and use "
+        "recovered.db, or start a fresh database file (--db / LOCALSWEEP_DB) after copying "
+        f"out what you need (`sqlite3 {where} .dump`)"
+    )
+
+
+class Session:
+    """The engine of one store and the transactions on it (see the module docstring)."""
+
+    def __init__(self, url: str, retry_timeout: float | None = None):
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.retry_timeout = retry_timeout_from_env() if retry_timeout is None else retry_timeout
+        database = make_url(url).database if self.is_sqlite else None
+        self.path: Path | None = Path(database) if database and database != ":memory:" else None
+        self._identity: tuple[int, int] | None = None
+
+    # ----------------------------------------------------------------------- opening
+
+    def open(self) -> None:
+        """Create or check the schema (safe with many processes at once), remember which
+        file this is, and check a SQLite file for damage (bounded in time)."""
+
+        def schema(_conn: Connection | None) -> None:
+            ensure_schema(self.engine)
+
+        # A shorter bound than for later calls: a wrong URL should not hang a command.
+        self._retrying(
+            schema,
+            immediate=False,
+            what=f"open the database {self._where()}",
+            bare=True,
+            timeout=min(self.retry_timeout, OPEN_RETRY_TIMEOUT),
+        )
+        if self.path is not None:
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
+            self.quick_check()
+
+    def quick_check(self, seconds: float = QUICK_CHECK_SECONDS) -> str:
+        """Run SQLite's ``quick_check`` for at most ``seconds``; raise a StoreError naming
+        the repair when the file is damaged. Returns ``ok``, or ``unchecked`` when cut short
+        (a big file: what was read so far was sound)."""
+        if not self.is_sqlite:
+            return "ok"
+        raw = self.engine.raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            assert isinstance(dbapi, sqlite3.Connection)
+            deadline = time.monotonic() + seconds
+            dbapi.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+            try:
+                rows = dbapi.execute("PRAGMA quick_check(5)").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc):
+                    logger.info("quick_check of %s cut short after %.1f s", self.path, seconds)
+                    return "unchecked"
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(damaged_message(str(self.path), str(exc))) from exc
+            finally:
+                dbapi.set_progress_handler(None, 0)
+        finally:
+            raw.close()
+        answer = "; ".join(str(r[0]) for r in rows)
+        if answer != "ok":
+            raise StoreError(damaged_message(str(self.path), answer))
+        return answer
+
+    def check_file(self) -> None:
+        """Raise if the SQLite file at the path is no longer the one this store opened
+        (deleted, or replaced by another file): writing on would lose every result."""
+        if self.path is None or self._identity is None:
+            return
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"the database file {self.path} was deleted while localsweep was using it; "
+                "results written from now on would be lost, so localsweep stops. Restore the "
+                "file or start again with a new one"
+            ) from None
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise StoreError(
+                f"the database file {self.path} was replaced by another file while "
+                "localsweep was using it; localsweep stops rather than write to the wrong "
+                "database. Start again to use the new file"
+            )
+
+    def close(self) -> None:
+        """Close every connection."""
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ transactions
+
+    def read(self, work: Callable[[Connection], T], what: str) -> T:
+        """Run ``work`` in a read transaction, retrying transient errors."""
+        return self._retrying(work, immediate=False, what=what)
+
+    def write(
+        self, work: Callable[[Connection], T], what: str, *, retry_integrity: bool = False
+    ) -> T:
+        """Run ``work`` in a write transaction, retrying transient errors (and, with
+        ``retry_integrity``, unique-key collisions: the work reads fresh state each time)."""
+        return self._retrying(work, immediate=True, what=what, retry_integrity=retry_integrity)
+
+    def _retrying(
+        self,
+        work: Callable[[Connection], T] | Callable[[Connection | None], T],
+        *,
+        immediate: bool,
+        what: str,
+        retry_integrity: bool = False,
+        bare: bool = False,
+        timeout: float | None = None,
+    ) -> T:
+        bound = self.retry_timeout if timeout is None else timeout
+        deadline = time.monotonic() + bound
+        attempt = 0
+        collisions = 0
+        first_failure: float | None = None
+        while True:
+            try:
+                self.check_file()
+                if bare:
+                    return work(None)  # type: ignore[arg-type]
+                with self.engine.connect() as conn:
+                    if immediate:
+                        conn.execution_options(localsweep_immediate=True)
+                    with conn.begin():
+                        return work(conn)
+            except LocalsweepError:
+                raise
+            except IntegrityError as exc:
+                collisions += 1
+                if not retry_integrity or collisions >= _INTEGRITY_ATTEMPTS:
+                    raise StoreError(f"could not {what}: {_orig(exc)}") from exc
+                logger.debug("%s collided with another writer, retrying", what)
+                continue
+            except DBAPIError as exc:
+                cause = self._classify(exc, what)  # raises unless transient
+                last: BaseException = exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"could not {what}: {exc}") from exc
+            attempt += 1
+            now = time.monotonic()
+            if first_failure is None:
+                first_failure = now
+            delay = random.uniform(0.0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+            if now + delay > deadline:
+                raise StoreUnavailableError(
+                    f"could not {what}: {cause}, and it did not recover within "
+                    f"{bound:.0f} s ({attempt} attempts). Check that the "
+                    f"database {self._where()} is up and reachable, then start the agent "
+                    "again; the bound is LOCALSWEEP_STORE_TIMEOUT (seconds)"
+                ) from last
+            log = logger.warning if attempt in (3, 10) or attempt % 50 == 0 else logger.debug
+            log(
+                "could not %s: %s; retrying (attempt %d, %.1f s so far)",
+                what,
+                cause,
+                attempt,
+                now - first_failure,
+            )
+            time.sleep(delay)
+
+    def _where(self) -> str:
+        return str(self.path) if self.path else make_url(self.url).render_as_string()
+
+    def _classify(self, exc: DBAPIError, what: str) -> str:
+        """The cause of a transient error in plain words; raise StoreError for the rest."""
+        orig = exc.orig
+        if exc.connection_invalidated:
+            return "the connection to the database was lost"
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if sqlstate == "40P01":
+            return "a deadlock with another agent"
+        if sqlstate == "40001":
+            return "a serialization failure"
+        if sqlstate == "53100":
+            raise StoreError(
+                f"disk full: the database server {self._where()} has no space left, so "
+                f"localsweep could not {what}. Free space on its disk, then start again"
+            ) from exc
+        if sqlstate and (sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")):
+            return f"the database server is unreachable or restarting ({_orig(exc)})"
+        if isinstance(orig, sqlite3.Error):
+            code = (getattr(orig, "sqlite_errorcode", None) or 0) & 0xFF
+            if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                return "the database file is locked by another process"
+            if code == _SQLITE_FULL or "disk is full" in str(orig):
+                raise StoreError(
+                    f"disk full: no space left for the database file {self._where()}, so "
+                    f"localsweep could not {what}. Free space on that disk, then start again"
+                ) from exc
+            if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                if code == _SQLITE_NOTADB or self._identity is None:
+                    raise StoreError(
+                        f"cannot open the database {self.url}: {orig} (is it a SQLite file "
+                        "written by localsweep?)"
+                    ) from exc
+                raise StoreError(damaged_message(self._where(), str(orig))) from exc
+            if code == _SQLITE_CANTOPEN:
+                raise StoreError(f"cannot open the database {self.url}: {orig}") from exc
+            if code == _SQLITE_IOERR:
+                raise StoreError(
+                    f"could not {what}: the disk reported an I/O error on {self._where()} ({orig})"
+                ) from exc
+            raise StoreError(f"could not {what} in {self.url}: {orig}") from exc
+        if sqlstate is None and type(orig).__name__ == "OperationalError":
+            # psycopg: no SQLSTATE means the connection itself failed (refused, reset).
+            return f"the database server is unreachable ({_orig(exc)})"
+        raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
+
+
+def _orig(exc: DBAPIError) -> str:
+    return " ".join(str(exc.orig).split())

@@ -1,0 +1,268 @@
+"""Sweeps: their rows, their run counters, when they finish, and the user's control
+(pause, resume, stop, cancel). Functions take the caller's connection, so the facade can
+combine them with runs and claims in one transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
+
+from localsweep.config import Method, SweepConfig, parse_config
+from localsweep.errors import NotFoundError, SweepControlError
+from localsweep.records import RunState, SweepState
+from localsweep.store._records import ClaimOutcome, SweepRecord
+from localsweep.store._tables import dumps, now, runs, sweeps
+
+__all__ = [
+    "CONTROL_ACTIONS",
+    "SweepConfigs",
+    "adjust_counts",
+    "control",
+    "finish_if_done",
+    "finish_if_idle",
+    "finish_sweep",
+    "grid_size",
+    "insert_sweep",
+    "lock_sweep",
+    "sweep_record",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What :func:`control` accepts, as ``wandb sweep --pause|--resume|--stop|--cancel``.
+CONTROL_ACTIONS = ("pause", "resume", "stop", "cancel")
+#: ``finished_reason`` of a sweep the user stopped or cancelled.
+STOPPED = "stopped"
+CANCELED = "canceled"
+
+_SELECT_SWEEP = select(sweeps).where(sweeps.c.id == bindparam("b_sweep_id"))
+_SELECT_SWEEP_LOCKED = _SELECT_SWEEP.with_for_update()
+_ADJUST = (
+    update(sweeps)
+    .where(sweeps.c.id == bindparam("b_sweep_id"))
+    .values(
+        live_count=sweeps.c.live_count + bindparam("b_live"),
+        running_count=sweeps.c.running_count + bindparam("b_running"),
+    )
+)
+_HAS_PREEMPTED = select(
+    exists().where(
+        runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.PREEMPTED.value
+    )
+)
+_ENDED = (SweepState.FINISHED.value, SweepState.CANCELED.value)
+
+
+def grid_size(config: SweepConfig) -> int:
+    """How many points the grid of ``config`` has."""
+    return math.prod(len(p.grid_values()) for p in config.parameters)
+
+
+class SweepConfigs:
+    """Parsed sweep configs by sweep id: a config never changes once the sweep exists."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, SweepConfig] = {}
+
+    def get(self, sweep_id: str, config_json: str) -> SweepConfig:
+        """The config of ``sweep_id`` parsed from ``config_json`` (once)."""
+        cfg = self._cache.get(sweep_id)
+        if cfg is None:
+            cfg = self._cache[sweep_id] = parse_config(json.loads(config_json))
+        return cfg
+
+    def of(self, conn: Connection, sweep_id: str) -> SweepConfig:
+        """The config of ``sweep_id``, read if not known yet."""
+        cached = self._cache.get(sweep_id)
+        if cached is not None:
+            return cached
+        config_json = conn.execute(
+            select(sweeps.c.config_json).where(sweeps.c.id == sweep_id)
+        ).scalar_one()
+        return self.get(sweep_id, config_json)
+
+
+def sweep_record(row: Any, configs: SweepConfigs) -> SweepRecord:
+    """A :class:`SweepRecord` from a row of ``sweeps``."""
+    return SweepRecord(
+        id=row["id"],
+        name=row["name"],
+        config=configs.get(row["id"], row["config_json"]),
+        state=SweepState(row["state"]),
+        finished_reason=row["finished_reason"],
+        project=row["project"],
+        entity=row["entity"],
+        seed=row["seed"],
+        run_count=row["run_count"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def insert_sweep(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert a new sweep row (a replayed insert of the same id is a no-op)."""
+    if conn.execute(select(sweeps.c.id).where(sweeps.c.id == values["id"])).first():
+        return
+    conn.execute(insert(sweeps).values(**values, live_count=0, running_count=0))
+
+
+def lock_sweep(conn: Connection, sweep_id: str, where: str) -> Any:
+    """Read the sweep row, locking it on servers (SQLite's IMMEDIATE transaction already
+    holds the only write lock). Every transaction that writes a sweep row or several runs
+    of a sweep calls this first: one lock order, so no deadlock."""
+    query = _SELECT_SWEEP if conn.dialect.name == "sqlite" else _SELECT_SWEEP_LOCKED
+    row = conn.execute(query, {"b_sweep_id": sweep_id}).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no sweep {sweep_id!r} in {where}")
+    return row
+
+
+def adjust_counts(conn: Connection, sweep_id: str, *, live: int = 0, running: int = 0) -> None:
+    """Move the sweep's run counters by these amounts."""
+    if live or running:
+        conn.execute(_ADJUST, {"b_sweep_id": sweep_id, "b_live": live, "b_running": running})
+
+
+def has_preempted(conn: Connection, sweep_id: str) -> bool:
+    """Whether runs of the sweep wait to be resumed (one index lookup)."""
+    return bool(conn.execute(_HAS_PREEMPTED, {"b_sweep_id": sweep_id}).scalar())
+
+
+def finish_sweep(conn: Connection, sweep_id: str, reason: str) -> None:
+    """Mark the sweep finished for ``reason`` unless it already ended (finished or
+    cancelled: the first reason stays)."""
+    conn.execute(
+        update(sweeps)
+        .where(sweeps.c.id == sweep_id, sweeps.c.state.not_in(_ENDED))
+        .values(state=SweepState.FINISHED.value, finished_reason=reason, finished_at=now())
+    )
+
+
+def _counts(conn: Connection, sweep_id: str) -> tuple[int, int]:
+    row = conn.execute(
+        select(sweeps.c.live_count, sweeps.c.running_count).where(sweeps.c.id == sweep_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def finish_if_idle(conn: Connection, sweep_id: str, reason: str) -> None:
+    """Finish the sweep for ``reason`` when no run is running or waits to be resumed."""
+    _live, running = _counts(conn, sweep_id)
+    if not running and not has_preempted(conn, sweep_id):
+        finish_sweep(conn, sweep_id, reason)
+
+
+def finish_if_done(conn: Connection, sweep_id: str, config: SweepConfig) -> None:
+    """Finish a sweep whose last run just ended when nothing more can be claimed: its
+    run_cap is reached or its grid is exhausted (so it reads ``finished`` even when the
+    agent stopped at its ``count`` without asking for another run). O(1): counters."""
+    if config.run_cap is None and config.method is not Method.GRID:
+        return
+    live, running = _counts(conn, sweep_id)
+    if running or has_preempted(conn, sweep_id):
+        return
+    if config.run_cap is not None and live >= config.run_cap:
+        finish_sweep(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
+    elif config.method is Method.GRID and live >= grid_size(config):
+        finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
+
+
+def control(conn: Connection, sweep: Any, action: str) -> None:
+    """Apply ``action`` (pause, resume, stop, cancel) to the locked sweep row ``sweep``."""
+    state = SweepState(sweep["state"])
+    reason = sweep["finished_reason"]
+    sweep_id = sweep["id"]
+    if action not in CONTROL_ACTIONS:
+        raise SweepControlError(
+            f"unknown sweep action {action!r}: use one of {', '.join(CONTROL_ACTIONS)}"
+        )
+    values: dict[str, Any]
+    if action == "pause":
+        if state is SweepState.PAUSED:
+            return
+        if state in (SweepState.FINISHED, SweepState.CANCELED):
+            raise SweepControlError(
+                f"sweep {sweep_id} is {_describe(state, reason)}: there is nothing to pause"
+                + (" (resume it first)" if _resumable(state, reason) else "")
+            )
+        values = {"state": SweepState.PAUSED.value}
+    elif action == "resume":
+        if not (state is SweepState.PAUSED or _resumable(state, reason)):
+            raise SweepControlError(
+                f"sweep {sweep_id} is {_describe(state, reason)}: only a paused, stopped or "
+                "cancelled sweep can be resumed"
+            )
+        fresh = sweep["run_count"] == 0
+        values = {
+            "state": (SweepState.PENDING if fresh else SweepState.RUNNING).value,
+            "finished_reason": None,
+            "finished_at": None,
+        }
+    elif action == "stop":
+        if state in (SweepState.FINISHED, SweepState.CANCELED):
+            return
+        values = {
+            "state": SweepState.FINISHED.value,
+            "finished_reason": STOPPED,
+            "finished_at": now(),
+        }
+    else:  # cancel
+        if state is SweepState.CANCELED:
+            return
+        values = {
+            "state": SweepState.CANCELED.value,
+            "finished_reason": CANCELED,
+            "finished_at": now(),
+        }
+    conn.execute(update(sweeps).where(sweeps.c.id == sweep_id).values(**values))
+    logger.info("sweep %s: %s (was %s)", sweep_id, action, state.value)
+
+
+def _resumable(state: SweepState, reason: str | None) -> bool:
+    return state is SweepState.CANCELED or (state is SweepState.FINISHED and reason == STOPPED)
+
+
+def _describe(state: SweepState, reason: str | None) -> str:
+    if state is SweepState.FINISHED and reason:
+        return f"finished ({reason})"
+    return state.value
+
+
+def claim_outcome_of(state: str, reason: str | None) -> ClaimOutcome | None:
+    """What a claim on a sweep in this state gets, or ``None`` when it may claim."""
+    if state == SweepState.PAUSED.value:
+        return ClaimOutcome.PAUSED
+    if state == SweepState.CANCELED.value:
+        return ClaimOutcome.FINISHED
+    if state == SweepState.FINISHED.value:
+        known = {o.value for o in ClaimOutcome}
+        return ClaimOutcome(reason) if reason in known else ClaimOutcome.FINISHED
+    return None
+
+
+def insert_values(
+    sweep_id: str,
+    config: SweepConfig,
+    *,
+    name: str | None,
+    project: str | None,
+    entity: str | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The row of a new sweep."""
+    return {
+        "id": sweep_id,
+        "name": name or config.name,
+        "method": config.method.value,
+        "config_json": dumps(dict(config.raw)),
+        "project": project or config.project,
+        "entity": entity or config.entity,
+        "state": SweepState.PENDING.value,
+        "seed": seed,
+        "run_count": 0,
+        "created_at": now(),
+    }
