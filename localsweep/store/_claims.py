@@ -103,6 +103,11 @@ class Reaper:
         self._last[key] = t
         return reap(conn, sweep_id, agent)
 
+    def forget(self, sweep_id: str) -> None:
+        """Scan again at the next claim (the transaction that scanned was rolled back)."""
+        for key in [k for k in self._last if k[0] == sweep_id]:
+            del self._last[key]
+
 
 def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
     """Mark crashed the running runs of agents that died (same host: the pid is gone;

@@ -76,6 +76,7 @@ class _Transient(Exception):
 
 def damaged_message(where: str, detail: str) -> str:
     """What to say about a damaged SQLite file, with the two ways to repair it."""
+    detail = " ".join(detail.replace("*** in database main ***", "").split())
     return (
         f"the database file {where} is damaged ({detail}); localsweep will not write to it. "
         f"Repair it with `sqlite3 {where} .recover | sqlite3 recovered.db` and use "
@@ -179,11 +180,23 @@ class Session:
         return self._retrying(work, immediate=False, what=what)
 
     def write(
-        self, work: Callable[[Connection], T], what: str, *, retry_integrity: bool = False
+        self,
+        work: Callable[[Connection], T],
+        what: str,
+        *,
+        retry_integrity: bool = False,
+        on_rollback: Callable[[], None] | None = None,
     ) -> T:
         """Run ``work`` in a write transaction, retrying transient errors (and, with
-        ``retry_integrity``, unique-key collisions: the work reads fresh state each time)."""
-        return self._retrying(work, immediate=True, what=what, retry_integrity=retry_integrity)
+        ``retry_integrity``, unique-key collisions: the work reads fresh state each time).
+        ``on_rollback`` runs after every attempt that failed, to drop what it learnt."""
+        return self._retrying(
+            work,
+            immediate=True,
+            what=what,
+            retry_integrity=retry_integrity,
+            on_rollback=on_rollback,
+        )
 
     def _retrying(
         self,
@@ -194,6 +207,7 @@ class Session:
         retry_integrity: bool = False,
         bare: bool = False,
         timeout: float | None = None,
+        on_rollback: Callable[[], None] | None = None,
     ) -> T:
         bound = self.retry_timeout if timeout is None else timeout
         deadline = time.monotonic() + bound
@@ -210,19 +224,16 @@ class Session:
                         conn.execution_options(localsweep_immediate=True)
                     with conn.begin():
                         return work(conn)
-            except LocalsweepError:
-                raise
-            except IntegrityError as exc:
-                collisions += 1
-                if not retry_integrity or collisions >= _INTEGRITY_ATTEMPTS:
-                    raise StoreError(f"could not {what}: {_orig(exc)}") from exc
-                logger.debug("%s collided with another writer, retrying", what)
-                continue
-            except DBAPIError as exc:
-                cause = self._classify(exc, what)  # raises unless transient
-                last: BaseException = exc
-            except SQLAlchemyError as exc:
-                raise StoreError(f"could not {what}: {exc}") from exc
+            except BaseException as exc:
+                if on_rollback is not None:
+                    on_rollback()
+                if isinstance(exc, IntegrityError) and retry_integrity:
+                    collisions += 1
+                    if collisions < _INTEGRITY_ATTEMPTS:
+                        logger.debug("could not %s: collided with another writer, retrying", what)
+                        continue
+                cause = self._transient_cause(exc, what)  # raises unless transient
+                last = exc
             attempt += 1
             now = time.monotonic()
             if first_failure is None:
@@ -244,6 +255,16 @@ class Session:
                 now - first_failure,
             )
             time.sleep(delay)
+
+    def _transient_cause(self, exc: BaseException, what: str) -> str:
+        """Why ``exc`` is worth retrying; re-raise it (mapped to StoreError) otherwise."""
+        if isinstance(exc, LocalsweepError) or not isinstance(exc, SQLAlchemyError):
+            raise exc
+        if isinstance(exc, IntegrityError):
+            raise StoreError(f"could not {what}: {_orig(exc)}") from exc
+        if isinstance(exc, DBAPIError):
+            return self._classify(exc, what)
+        raise StoreError(f"could not {what}: {exc}") from exc
 
     def _where(self) -> str:
         return str(self.path) if self.path else make_url(self.url).render_as_string()

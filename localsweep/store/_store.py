@@ -236,12 +236,12 @@ class Store:
             )
             return Claim(outcome, run=run, reaped=reaped)
 
-        try:
-            return self._session.write(work, "claim a run", retry_integrity=True)
-        except BaseException:
-            # What the rolled-back transaction read may include its own writes (reaps).
+        def forget() -> None:
+            # What a rolled-back attempt read may include its own writes (reaps).
             self._views.forget(sweep_id)
-            raise
+            self._reaper.forget(sweep_id)
+
+        return self._session.write(work, "claim a run", retry_integrity=True, on_rollback=forget)
 
     def heartbeat(self, runs: Sequence[RunRecord]) -> set[str]:
         """Beat the runs this agent holds (database clock); returns the ids of those it no
