@@ -15,14 +15,18 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, event, text
 
 from localsweep.config import SweepConfig
-from localsweep.errors import StoreError
+from localsweep.errors import StoreError, StoreUnavailableError
 from localsweep.records import RunState
 from localsweep.store import AgentInfo, Claim, ClaimOutcome, HistoryRow, Store
+
+if TYPE_CHECKING:
+    from tests.store.conftest import PrivatePostgres
 
 Claimer = Callable[..., Claim]
 REMOTE = AgentInfo(id="remote-agent", host="another-machine.invalid", pid=1)
@@ -339,4 +343,52 @@ def test_a_full_disk_is_a_store_error_saying_disk_full(
     sweep = store.create_sweep(random_sweep())
     with pytest.raises(StoreError, match=r"^disk full"):
         _fill(store, sweep.id, claim)
+    store.close()
+
+
+# ---------------------------------------------------------------------- outages
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_database_restart_during_a_call_is_waited_out(
+    private_postgres: PrivatePostgres, claim: Claimer, grid: Callable[..., SweepConfig]
+) -> None:
+    # Issue 11, item 5: PostgreSQL stopped for a few seconds killed every agent.
+    store = Store(private_postgres.url, retry_timeout=120)
+    sweep = store.create_sweep(grid(3))
+    run = claim(store, sweep.id).run
+    assert run is not None
+    private_postgres.stop()
+    result: dict[str, object] = {}
+
+    def finish() -> None:
+        try:
+            result["run"] = store.finish_run(run, RunState.FINISHED, metric=0.5)
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    time.sleep(3.0)  # the call is retrying meanwhile
+    assert thread.is_alive()
+    private_postgres.start()
+    thread.join(120)
+    assert "error" not in result, result.get("error")
+    assert store.get_run(run.id).state is RunState.FINISHED
+    assert claim(store, sweep.id).run is not None
+    store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_outage_longer_than_the_bound_says_so_in_one_error(
+    private_postgres: PrivatePostgres, grid: Callable[..., SweepConfig]
+) -> None:
+    store = Store(private_postgres.url, retry_timeout=2)
+    sweep = store.create_sweep(grid(3))
+    private_postgres.stop()
+    with pytest.raises(StoreUnavailableError, match=r"did not recover within 2 s") as info:
+        store.sweep_state(sweep.id)
+    assert "LOCALSWEEP_STORE_TIMEOUT" in str(info.value)
     store.close()
