@@ -94,6 +94,12 @@ class Run:
         return self._record.end_reason
 
     @property
+    def attempt(self) -> int:
+        """1 for a run that ran once; 2 or more for a preempted run that was resumed (with the
+        same id) that many times."""
+        return self._record.attempt
+
+    @property
     def created_at(self) -> datetime:
         """When the run was claimed (UTC, naive)."""
         return self._record.created_at

@@ -147,7 +147,11 @@ class RunRecorder:
     # LogSink -------------------------------------------------------------------------
 
     def on_log(self, data: Mapping[str, Any], step: int) -> None:
+        self._log(data, step)
+        # After the row is kept: a run stopped from outside loses none of its rows.
         self._check_control()
+
+    def _log(self, data: Mapping[str, Any], step: int) -> None:
         if step < self._row_step:
             # wandb drops a row logged at a step below the current one (with a warning):
             # keeping it would put data in the history that the run file does not have.
@@ -224,14 +228,12 @@ class RunRecorder:
         run's code: the run is asked to stop (``control``) and the agent says why.
 
         Raises :class:`RunStopped` when hyperband, judging another run, decided that this
-        one stops (as wandb's controller judges every running run each time), and
-        :class:`RunAborted` when the agent stops the run."""
+        one stops (as wandb's controller judges every running run each time)."""
         self._last_flush = self._clock()
         if self._inflight is not None:
             if not self._inflight.done():
                 return False
             self._collect()
-        self._check_control()
         rows, self._pending = self._pending, []
         if not rows and self._should_stop is None:
             return True
@@ -250,7 +252,6 @@ class RunRecorder:
             )
             return False
         self._collect()
-        self._check_control()
         return True
 
     def _collect(self) -> None:

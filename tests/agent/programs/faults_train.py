@@ -58,7 +58,7 @@ def preempt_once() -> None:
     with wandb.init() as run:
         checkpoint = _signals() / f"checkpoint-{run.id}"
         start = int(checkpoint.read_text()) if checkpoint.exists() else 0
-        (_signals() / f"attempt-{run.id}-{start}").write_text(os.environ.get("WANDB_RESUME", ""))
+        (_signals() / f"attempt-{run.id}-{start}").write_text(str(run.settings.resume or ""))
         for step in range(start, start + 3):
             run.log({"loss": float(run.config["x"]) + step, "epoch": step})
         if start == 0:

@@ -1,6 +1,6 @@
 """A program-mode run that checkpoints and can be preempted: ``--x=N --mode=MODE``.
 
-Each attempt writes ``attempt-<run id>-<start step>`` (holding ``$WANDB_RESUME``) to
+Each attempt writes ``attempt-<run id>-<start step>`` (holding its ``resume`` setting) to
 ``$LOCALSWEEP_TEST_SIGNALS``. A resumed attempt (a checkpoint exists) logs 3 more rows from
 its checkpoint and finishes. A first attempt writes ``pid-<run id>`` and logs a row every
 0.1 s; then, by ``--mode``:
@@ -29,7 +29,7 @@ signals = Path(os.environ["LOCALSWEEP_TEST_SIGNALS"])
 run = wandb.init()
 checkpoint = signals / f"checkpoint-{run.id}"
 start = int(checkpoint.read_text()) if checkpoint.exists() else 0
-(signals / f"attempt-{run.id}-{start}").write_text(os.environ.get("WANDB_RESUME", ""))
+(signals / f"attempt-{run.id}-{start}").write_text(str(run.settings.resume or ""))
 if start:
     for step in range(start, start + 3):
         run.log({"loss": float(args.x + step), "epoch": step})

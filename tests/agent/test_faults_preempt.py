@@ -1,0 +1,107 @@
+"""Preemption (issue 11, item 3): a run that calls ``wandb.run.mark_preempting()`` and exits,
+a program-mode child ended by SIGTERM from outside (a scheduler), and an agent sent SIGTERM
+all requeue the run; an agent resumes it with the same run id and parameters
+(``WANDB_RESUME=allow``), its history goes on, and it counts once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faults_support import PROGRAMS, grid, start_agent, wait_for
+
+import localsweep
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
+    return folder
+
+
+def _program_sweep(db: str, mode: str, points: int = 1) -> str:
+    config: dict[str, Any] = grid(points, program=str(PROGRAMS / "preempt_program.py"))
+    config["parameters"]["mode"] = {"value": mode}
+    return localsweep.sweep(config, db=db)
+
+
+def _assert_resumed_once(db: str, sweep_id: str, signals: Path) -> None:
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert run.state == "finished"
+    assert run.attempt == 2
+    # The first attempt got no WANDB_RESUME; the resumed one, the same run id and `allow`.
+    first = signals / f"attempt-{run.id}-0"
+    assert first.read_text() == ""
+    (second,) = [p for p in signals.glob(f"attempt-{run.id}-*") if p != first]
+    assert second.read_text() == "allow"
+    # Its history goes on from the checkpoint, after the first attempt's rows.
+    epochs = [row["epoch"] for row in run.history()]
+    resumed_from = int(second.name.rsplit("-", 1)[1])
+    assert epochs[-3:] == [resumed_from, resumed_from + 1, resumed_from + 2]
+    assert epochs[:resumed_from] == list(range(resumed_from))
+
+
+def test_a_program_marking_itself_preempting_is_requeued_and_resumed(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = _program_sweep(db, "mark")
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    assert agent.wait() == 0, agent.output()
+    _assert_resumed_once(db, sweep_id, signals)
+
+
+def test_a_program_sent_sigterm_by_its_scheduler_is_requeued_and_resumed(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = _program_sweep(db, "sigterm")
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    try:
+        wait_for(lambda: any(signals.glob("pid-*")), "the program started", agents=[agent])
+        (pid_file,) = signals.glob("pid-*")
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        assert agent.wait() == 0, agent.output()
+    finally:
+        agent.kill()
+    _assert_resumed_once(db, sweep_id, signals)
+
+
+def test_an_in_process_run_marking_itself_preempting_is_requeued_and_resumed(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1), db=db)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", function="faults_train:preempt_once")
+    assert agent.wait() == 0, agent.output()
+    _assert_resumed_once(db, sweep_id, signals)
+
+
+def test_an_agent_sent_sigterm_requeues_its_run_and_exits_promptly(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = _program_sweep(db, "plain")
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", extra=["--grace-period", "5"])
+    try:
+        wait_for(lambda: any(signals.glob("pid-*")), "the program started", agents=[agent])
+        os.kill(agent.pid, signal.SIGTERM)
+        # Promptly: within the grace period plus wandb's finish, far below the deadline.
+        assert agent.wait(timeout=60) == 143, agent.output()
+    finally:
+        agent.kill()
+    assert "Stopped on SIGTERM: 1 run was requeued" in agent.output()
+    assert "Traceback" not in agent.output()
+    (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert (requeued.state, requeued.end_reason) == ("preempted", "preempted")
+
+    again = start_agent(sweep_id, db, tmp_path / "again.log")
+    assert again.wait() == 0, again.output()
+    _assert_resumed_once(db, sweep_id, signals)
