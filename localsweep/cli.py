@@ -25,7 +25,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
-from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
+from localsweep.errors import ConfigError, LocalsweepError, NotFoundError, SweepControlError
 
 __all__ = ["cli", "main"]
 
@@ -63,7 +63,7 @@ def _friendly(fn: F) -> F:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
             sys.exit(2)
-        except NotFoundError as exc:
+        except (NotFoundError, SweepControlError) as exc:
             if debug:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)

@@ -235,7 +235,7 @@ class Monitor(threading.Thread):
     def _fail(self, exc: StoreError) -> None:
         if self.failure is None:
             self.failure = exc
-            logger.error("the store failed: %s", exc)
+            logger.info("the store failed: %s", exc)  # the agent raises it: one message
         for control in self._current():
             control.abort(STORE_ERROR, exc)
 

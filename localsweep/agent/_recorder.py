@@ -269,7 +269,7 @@ class RunRecorder:
             # gone); the error is the store's, not the run's: the agent stops the run.
             self._pending[:0] = rows
             error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
-            logger.error("run %s: writing its rows failed: %s", self.run_id, exc)
+            logger.info("run %s: writing its rows failed: %s", self.run_id, exc)
             self.control.abort("store_error", error)
             return
         if requested is not None and self._should_stop is not None:
@@ -283,7 +283,7 @@ class RunRecorder:
         except LeaseLostError as exc:
             self.control.abort("lease_lost", exc)
         except StoreError as exc:
-            logger.error("run %s: early termination could not read the store: %s", self.run_id, exc)
+            logger.info("run %s: early termination could not read the store: %s", self.run_id, exc)
             self.control.abort("store_error", exc)
         self._check_control()
         return None

@@ -160,3 +160,13 @@ def test_control_of_an_unknown_sweep_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "ls-nosuchid" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_pausing_a_finished_sweep_is_a_clear_error(tmp_path: Path) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    assert cli("stop", sweep_id, "--db", db).returncode == 0
+    result = cli("sweep", "--pause", sweep_id, "--db", db)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert localsweep.Api(db).sweep(sweep_id).state == "finished"

@@ -65,3 +65,18 @@ def preempt_once() -> None:
             checkpoint.write_text("3")
             run.mark_preempting()
             raise SystemExit(1)
+
+
+def big_rows() -> None:
+    """A wandb run logging rows of 20 kB every 0.05 s, 400 of them (to fill a small disk).
+    Any exception ``wandb.log`` raises is written to ``user-saw-<run id>``."""
+    with wandb.init() as run:
+        x = run.config["x"]
+        (_signals() / f"started-{os.getpid()}-{x}").touch()
+        for step in range(400):
+            try:
+                run.log({"loss": float(x) + step, "blob": "b" * 20_000})
+            except Exception as exc:
+                (_signals() / f"user-saw-{run.id}").write_text(repr(exc))
+                raise
+            time.sleep(0.05)
