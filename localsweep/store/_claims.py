@@ -49,11 +49,10 @@ REAP_INTERVAL = 2.0
 _SELECT_RUNNING = select(
     runs.c.id, runs.c.agent_id, runs.c.agent_host, runs.c.agent_pid, runs.c.heartbeat_at
 ).where(runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.RUNNING.value)
-_SELECT_PREEMPTED = (
-    select(runs)
-    .where(runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.PREEMPTED.value)
-    .order_by(runs.c.number)
-    .limit(1)
+# No ORDER BY: it would make SQLite walk the (sweep_id, number) index over every run of the
+# sweep instead of looking up the few preempted ones; the oldest is picked in Python.
+_SELECT_PREEMPTED = select(runs.c.number, runs.c.id).where(
+    runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.PREEMPTED.value
 )
 _INSERT_RUN = insert(runs)
 _BUMP_SWEEP = (
@@ -166,9 +165,11 @@ def claim_requeued(
     conn: Connection, sweep_id: str, agent: AgentInfo, lease: str
 ) -> RunRecord | None:
     """Hand out the oldest preempted run of the sweep under ``lease``, or ``None``."""
-    row = conn.execute(_SELECT_PREEMPTED, {"b_sweep_id": sweep_id}).mappings().first()
-    if row is None:
+    waiting = conn.execute(_SELECT_PREEMPTED, {"b_sweep_id": sweep_id}).all()
+    if not waiting:
         return None
+    _number, run_id = min(waiting)
+    row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
     values = {
         "state": RunState.RUNNING.value,
         "lease": lease,

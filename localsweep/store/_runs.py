@@ -162,8 +162,10 @@ def histories_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[flo
 
 @dataclass
 class _SweepViews:
-    #: Views by run number, in number order (dicts keep insertion order).
-    views: dict[int, RunView] = field(default_factory=dict)
+    #: Views in run number order.
+    views: list[RunView] = field(default_factory=list)
+    #: Where each run number sits in ``views``.
+    index: dict[int, int] = field(default_factory=dict)
     #: Runs not ended at the last read (running, preempted): read again next time.
     open: dict[str, int] = field(default_factory=dict)
     #: The lowest run number not read yet.
@@ -174,12 +176,19 @@ class RunViews:
     """Every run of a sweep as search and stopping see it, kept up to date incrementally.
 
     A run that ended stays as it ended (ends are fenced by leases), so each refresh reads
-    only runs numbered at or above the watermark and runs that were still open: the
-    store's part of a claim stays O(log n + open runs), not O(runs in the sweep).
+    only runs numbered at or above the watermark and runs that were still open, and updates
+    its list in place: the store's part of a claim stays O(log n + open runs), not
+    O(runs in the sweep). The list returned is the cache itself, valid until the next
+    refresh of the same sweep: claims use it under the sweep's write lock; other callers
+    copy it.
     """
 
     def __init__(self) -> None:
         self._sweeps: dict[tuple[str, str], _SweepViews] = {}
+
+    def is_cold(self, sweep_id: str, mode: str) -> bool:
+        """Whether nothing of this sweep was read yet in this mode."""
+        return (sweep_id, mode) not in self._sweeps
 
     def forget(self, sweep_id: str) -> None:
         """Drop what is known of a sweep (after a rolled-back transaction read it)."""
@@ -223,10 +232,15 @@ class RunViews:
                     summary=row[5],
                     grid_key=row[4],
                 )
-            known.views[number] = view
+            at = known.index.get(number)
+            if at is None:
+                known.index[number] = len(known.views)
+                known.views.append(view)
+            else:
+                known.views[at] = view
             if state is RunState.RUNNING or state is RunState.PREEMPTED:
                 known.open[run_id] = number
             else:
                 known.open.pop(run_id, None)
             known.watermark = max(known.watermark, number + 1)
-        return list(known.views.values())
+        return known.views

@@ -175,9 +175,15 @@ class Session:
 
     # ------------------------------------------------------------------ transactions
 
-    def read(self, work: Callable[[Connection], T], what: str) -> T:
+    def read(
+        self,
+        work: Callable[[Connection], T],
+        what: str,
+        *,
+        on_rollback: Callable[[], None] | None = None,
+    ) -> T:
         """Run ``work`` in a read transaction, retrying transient errors."""
-        return self._retrying(work, immediate=False, what=what)
+        return self._retrying(work, immediate=False, what=what, on_rollback=on_rollback)
 
     def write(
         self,
@@ -288,6 +294,8 @@ class Session:
             return f"the database server is unreachable or restarting ({_orig(exc)})"
         if isinstance(orig, sqlite3.Error):
             code = (getattr(orig, "sqlite_errorcode", None) or 0) & 0xFF
+            if not code:  # Python 3.10 has no error codes on exceptions: read the message
+                code = _code_from_message(str(orig))
             if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
                 return "the database file is locked by another process"
             if code == _SQLITE_FULL or "disk is full" in str(orig):
@@ -313,6 +321,21 @@ class Session:
             # psycopg: no SQLSTATE means the connection itself failed (refused, reset).
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
+
+
+def _code_from_message(message: str) -> int:
+    for words, code in (
+        ("database is locked", _SQLITE_BUSY),
+        ("database table is locked", _SQLITE_LOCKED),
+        ("disk is full", _SQLITE_FULL),
+        ("malformed", _SQLITE_CORRUPT),
+        ("not a database", _SQLITE_NOTADB),
+        ("unable to open", _SQLITE_CANTOPEN),
+        ("disk I/O error", _SQLITE_IOERR),
+    ):
+        if words in message:
+            return code
+    return 0
 
 
 def _orig(exc: DBAPIError) -> str:

@@ -209,6 +209,17 @@ class Store:
         # Made once, outside the retried work: a replay of a committed claim finds its run.
         run_id, lease = new_run_id(), new_lease()
         mode = "full" if needs_history else "params"
+        if needs_runs and self._views.is_cold(sweep_id, mode):
+            # A new agent reads every run once: do it before taking the write lock (ended
+            # runs never change; the claim then reads only what is new or still open), so
+            # other agents are not held up for seconds on a sweep of 100,000 runs.
+            def warm(conn: Connection) -> None:
+                config = self._configs.of(conn, sweep_id)
+                self._views.refresh(conn, sweep_id, config, mode)
+
+            self._session.read(
+                warm, "read the runs", on_rollback=lambda: self._views.forget(sweep_id)
+            )
 
         def work(conn: Connection) -> Claim:
             sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
@@ -470,7 +481,7 @@ class Store:
         for compatibility; the store keeps what it read)."""
         try:
             return self._session.read(
-                lambda c: self._views.refresh(c, sweep_id, None, "metric"), "read the runs"
+                lambda c: list(self._views.refresh(c, sweep_id, None, "metric")), "read the runs"
             )
         except BaseException:
             self._views.forget(sweep_id)
@@ -481,7 +492,8 @@ class Store:
 
         def work(conn: Connection) -> list[RunView]:
             config = self._configs.of(conn, sweep_id)
-            return self._views.refresh(conn, sweep_id, config, "full" if with_history else "params")
+            mode = "full" if with_history else "params"
+            return list(self._views.refresh(conn, sweep_id, config, mode))
 
         try:
             return self._session.read(work, "read the runs")

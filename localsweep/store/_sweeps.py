@@ -82,7 +82,9 @@ class SweepConfigs:
             return cached
         config_json = conn.execute(
             select(sweeps.c.config_json).where(sweeps.c.id == sweep_id)
-        ).scalar_one()
+        ).scalar()
+        if config_json is None:
+            raise NotFoundError(f"no sweep {sweep_id!r}")
         return self.get(sweep_id, config_json)
 
 
