@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from localsweep.config import SweepConfig
 from localsweep.errors import StoreError, StoreUnavailableError
@@ -391,4 +392,67 @@ def test_an_outage_longer_than_the_bound_says_so_in_one_error(
     with pytest.raises(StoreUnavailableError, match=r"did not recover within 2 s") as info:
         store.sweep_state(sweep.id)
     assert "LOCALSWEEP_STORE_TIMEOUT" in str(info.value)
+    store.close()
+
+
+# ---------------------------------------------------------------------- replays
+
+
+class _LoseTheNextCommitAnswer:
+    """Commits the transaction for real, then fails as if the answer never came back
+    (the connection broke after the server committed): the store must replay the unit of
+    work and recognise its own earlier commit."""
+
+    def __init__(self, store: Store):
+        self.armed = False
+        self.fired = 0
+        event.listen(store._session.engine, "commit", self._commit)
+
+    def _commit(self, conn: object) -> None:
+        if not self.armed:
+            return
+        self.armed = False
+        self.fired += 1
+        dbapi = conn.connection.dbapi_connection  # type: ignore[attr-defined]
+        dbapi.commit()
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_replayed_writes_after_a_lost_commit_answer_count_once(
+    tmp_path: Path, claim: Claimer, grid: Callable[..., SweepConfig]
+) -> None:
+    store = Store(tmp_path / "sweeps.db")
+    lose = _LoseTheNextCommitAnswer(store)
+    sweep = store.create_sweep(grid(3))
+
+    lose.armed = True
+    first = claim(store, sweep.id)
+    assert first.run is not None
+    # The replayed claim handed back the run it had created: no orphan running run.
+    assert [r.id for r in store.list_runs(sweep.id)] == [first.run.id]
+
+    lose.armed = True
+    store.append_history(first.run, [HistoryRow(0, {"loss": 2.0}, 2.0, True)])
+    lose.armed = True
+    store.finish_run(
+        first.run,
+        RunState.FINISHED,
+        history=[HistoryRow(1, {"loss": 1.0}, 1.0, True)],
+        metric=1.0,
+    )
+    assert [r["_step"] for r in store.history(first.run.id)] == [0, 1]
+
+    second = claim(store, sweep.id).run
+    assert second is not None
+    lose.armed = True
+    store.requeue_run(second)
+    assert store.get_run(second.id).state is RunState.PREEMPTED
+    resumed = claim(store, sweep.id).run
+    assert resumed is not None and resumed.id == second.id and resumed.attempt == 2
+    assert lose.fired == 4
+    assert store.get_sweep(sweep.id).run_count == 2
+    # The sweep's counters moved once per change (a claim reads them, not the runs).
+    with sqlite3.connect(tmp_path / "sweeps.db") as conn:
+        counts = conn.execute("SELECT live_count, running_count FROM sweeps").fetchone()
+    assert counts == (2, 1)
     store.close()
