@@ -10,7 +10,8 @@ import pytest
 
 from localsweep.config import parse_config
 from localsweep.errors import SchemaVersionError, StoreError
-from localsweep.store import Store, _migrate
+from localsweep.records import Proposal, RunState
+from localsweep.store import AgentInfo, ClaimOutcome, Store, _migrate
 from localsweep.store._engine import make_engine, resolve_url
 from localsweep.store._models import SCHEMA_VERSION
 
@@ -77,6 +78,57 @@ def test_db_upgrade_brings_a_0001_database_to_the_current_schema(tmp_path: Path)
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
     assert "stop_requested_band" in columns
+
+
+def test_db_upgrade_of_a_0003_database_keeps_its_runs_counting_once(tmp_path: Path) -> None:
+    # Schema 0004 adds leases and run counters on sweeps; they are computed from the runs.
+    path = tmp_path / "db.db"
+    store = Store(path)
+    config = parse_config(
+        {"method": "random", "run_cap": 3, "parameters": {"x": {"min": 0.0, "max": 1.0}}}
+    )
+    sweep = store.create_sweep(config)
+    agent = AgentInfo.current()
+    claims = [
+        store.claim_run(sweep.id, agent, lambda _runs, _n: Proposal({("x",): 0.5}))
+        for _ in range(3)
+    ]
+    runs = [c.run for c in claims if c.run is not None]
+    store.finish_run(runs[0], RunState.FINISHED, metric=1.0)
+    store.finish_run(runs[1], RunState.KILLED)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        # SQLite cannot drop a column of a UNIQUE constraint: rebuild history as it was.
+        conn.executescript(
+            "CREATE TABLE old_history AS SELECT id, run_id, step, data_json, metric, "
+            "has_metric FROM history; DROP TABLE history; "
+            "ALTER TABLE old_history RENAME TO history; "
+            "CREATE INDEX ix_history_run_step ON history (run_id, step);"
+        )
+        for table, column in [
+            ("runs", "lease"),
+            ("runs", "attempt"),
+            ("runs", "history_seq"),
+            ("runs", "history_batch"),
+            ("sweeps", "live_count"),
+            ("sweeps", "running_count"),
+        ]:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    _stamp(path, "0003")
+    engine = make_engine(resolve_url(path))
+    assert _migrate.upgrade(engine) == ("0003", SCHEMA_VERSION)
+    engine.dispose()
+
+    store = Store(path)
+    # The run still running from before the upgrade (no lease) can still end.
+    still_running = store.get_run(runs[2].id)
+    assert still_running.lease is None
+    store.finish_run(still_running, RunState.FINISHED, metric=0.5)
+    # run_cap 3: the finished runs count, the killed one does not: one more run, then none.
+    assert store.claim_run(sweep.id, agent, lambda _r, _n: Proposal({("x",): 0.1})).run
+    capped = store.claim_run(sweep.id, agent, lambda _r, _n: Proposal({("x",): 0.1}))
+    assert capped.outcome is ClaimOutcome.RUN_CAP
+    store.close()
 
 
 def test_a_database_with_our_tables_but_no_version_is_refused(tmp_path: Path) -> None:
