@@ -18,18 +18,38 @@ from localsweep.config import SweepConfig
 from localsweep.errors import LeaseLostError, NotFoundError
 from localsweep.records import RunState, RunView
 from localsweep.store._records import RunRecord
-from localsweep.store._tables import HistoryRow, dumps, float_or_none, history, runs
+from localsweep.store._tables import (
+    HistoryRow,
+    dumps,
+    float_or_none,
+    history,
+    run_record,
+    runs,
+)
 
 __all__ = [
+    "REQUEST_STOP",
     "RunViews",
     "append_history",
     "end_run",
     "histories_of",
+    "history_of",
     "insert_history",
     "lost_lease",
+    "runs_of",
 ]
 
 _INSERT_HISTORY = insert(history)
+#: Ask a running run to stop at its next flush (hyperband judging it beside another run).
+REQUEST_STOP = (
+    update(runs)
+    .where(
+        runs.c.id == bindparam("b_run_id"),
+        runs.c.state == RunState.RUNNING.value,
+        runs.c.stop_requested_band.is_(None),
+    )
+    .values(stop_requested_band=bindparam("b_band"))
+)
 _SELECT_STOP_REQUEST = select(runs.c.stop_requested_band).where(runs.c.id == bindparam("b_run_id"))
 _CHUNK = 500  # keep IN lists within every backend's limit
 
@@ -141,6 +161,29 @@ def end_run(
         raise lost_lease(conn, run, where)
     insert_history(conn, run.id, result[0] - len(rows), rows)
     return True
+
+
+def runs_of(conn: Connection, sweep_id: str) -> list[RunRecord]:
+    """Every run of the sweep, by number."""
+    rows = conn.execute(
+        select(runs).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
+    ).mappings()
+    return [run_record(r) for r in rows]
+
+
+def history_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    """Every logged row of a run, in order, each with its ``_step``."""
+    rows = conn.execute(
+        select(history.c.step, history.c.data_json)
+        .where(history.c.run_id == run_id)
+        .order_by(history.c.id)
+    ).all()
+    out = []
+    for step, data_json in rows:
+        row = json.loads(data_json)
+        row.setdefault("_step", step)
+        out.append(row)
+    return out
 
 
 def histories_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[float]]:

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 
 from localsweep.config import SweepConfig
 from localsweep.errors import NotFoundError
@@ -33,7 +33,6 @@ from localsweep.store._tables import (
     HistoryRow,
     dumps,
     float_or_none,
-    history,
     new_lease,
     new_run_id,
     new_sweep_id,
@@ -266,17 +265,8 @@ class Store:
         already ended, or already has a request, is left alone."""
         if not stops:
             return
-        stmt = (
-            update(runs)
-            .where(
-                runs.c.id == bindparam("b_run_id"),
-                runs.c.state == RunState.RUNNING.value,
-                runs.c.stop_requested_band.is_(None),
-            )
-            .values(stop_requested_band=bindparam("b_band"))
-        )
         params = [{"b_run_id": r, "b_band": b} for r, b in sorted(stops)]
-        self._session.write(lambda c: c.execute(stmt, params), "request stops")
+        self._session.write(lambda c: c.execute(_runs.REQUEST_STOP, params), "request stops")
 
     # ---------------------------------------------------------------------- runs
 
@@ -434,32 +424,11 @@ class Store:
 
     def list_runs(self, sweep_id: str) -> list[RunRecord]:
         """Every run of the sweep, by number."""
-        rows = self._session.read(
-            lambda c: (
-                c.execute(select(runs).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number))
-                .mappings()
-                .all()
-            ),
-            "list runs",
-        )
-        return [run_record(r) for r in rows]
+        return self._session.read(lambda c: _runs.runs_of(c, sweep_id), "list runs")
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
-        rows = self._session.read(
-            lambda c: c.execute(
-                select(history.c.step, history.c.data_json)
-                .where(history.c.run_id == run_id)
-                .order_by(history.c.id)
-            ).all(),
-            "read a run's history",
-        )
-        out = []
-        for step, data_json in rows:
-            row = json.loads(data_json)
-            row.setdefault("_step", step)
-            out.append(row)
-        return out
+        return self._session.read(lambda c: _runs.history_of(c, run_id), "read a run's history")
 
     def metric_histories(self, sweep_id: str) -> dict[str, list[float]]:
         """Each run's logged values of the sweep metric, in order (NaN for a logged NaN)."""
