@@ -55,6 +55,10 @@ _SELECT_PREEMPTED = select(runs.c.number, runs.c.id).where(
     runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.PREEMPTED.value
 )
 _INSERT_RUN = insert(runs)
+# The first heartbeat by the database's clock on servers (see db_now).
+_INSERT_RUN_DB_CLOCK = insert(runs).values(
+    heartbeat_at=func.timezone("UTC", func.now(), type_=DateTime)
+)
 _BUMP_SWEEP = (
     update(sweeps)
     .where(sweeps.c.id == bindparam("b_sweep_id"))
@@ -177,7 +181,7 @@ def claim_requeued(
         "agent_id": agent.id,
         "agent_host": agent.host,
         "agent_pid": agent.pid,
-        "heartbeat_at": now(),
+        "heartbeat_at": db_now(conn),
         "finished_at": None,
         "exit_code": None,
         "error": None,
@@ -198,7 +202,7 @@ def claim_requeued(
         .values(running_count=sweeps.c.running_count + 1, state=SweepState.RUNNING.value)
     )
     logger.info("resuming preempted run %s (attempt %d)", row["id"], values["attempt"])
-    return run_record({**row, **values})
+    return run_record({**row, **values, "heartbeat_at": now()})
 
 
 def claim_new(
@@ -250,11 +254,15 @@ def claim_new(
         "history_seq": 0,
         "history_batch": None,
     }
-    conn.execute(_INSERT_RUN, values)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_RUN_DB_CLOCK, {k: v for k, v in values.items() if k != "heartbeat_at"})
+    else:
+        conn.execute(_INSERT_RUN, values)
     conn.execute(_BUMP_SWEEP, {"b_sweep_id": sweep_id, "b_run_count": number + 1})
     # The new run as a later read would return it: the inserted row, every other column
     # still empty.
-    return ClaimOutcome.CLAIMED, run_record({**dict.fromkeys(runs.columns.keys()), **values})
+    empty = dict.fromkeys(runs.columns.keys())
+    return ClaimOutcome.CLAIMED, run_record({**empty, **values})
 
 
 def find_own_claim(conn: Connection, sweep_id: str, lease: str) -> RunRecord | None:

@@ -99,7 +99,7 @@ class Session:
 
     # ----------------------------------------------------------------------- opening
 
-    def open(self) -> None:
+    def open(self, *, check: bool = True) -> None:
         """Create or check the schema (safe with many processes at once), remember which
         file this is, and check a SQLite file for damage (bounded in time)."""
 
@@ -117,7 +117,8 @@ class Session:
         if self.path is not None:
             st = os.stat(self.path)
             self._identity = (st.st_dev, st.st_ino)
-            self.quick_check()
+            if check:
+                self.quick_check()
 
     def quick_check(self, seconds: float = QUICK_CHECK_SECONDS) -> str:
         """Run SQLite's ``quick_check`` for at most ``seconds``; raise a StoreError naming

@@ -65,17 +65,23 @@ class Store:
 
     ``retry_timeout`` bounds, in seconds, how long transient errors (a database restart, a
     deadlock, a locked file) are retried before :class:`~localsweep.errors.
-    StoreUnavailableError`; default ``LOCALSWEEP_STORE_TIMEOUT`` or 180.
+    StoreUnavailableError`; default ``LOCALSWEEP_STORE_TIMEOUT`` or 180. ``check`` runs
+    SQLite's ``quick_check`` on the file at open (at most 2 s) and refuses a damaged file;
+    a process opening a store the agent that started it has checked may skip it.
 
     >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
     """
 
     def __init__(
-        self, db: str | os.PathLike[str] | None = None, *, retry_timeout: float | None = None
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        retry_timeout: float | None = None,
+        check: bool = True,
     ):
         self.url = resolve_url(db)
         self._session = Session(self.url, retry_timeout)
-        self._session.open()
+        self._session.open(check=check)
         self._configs = _sweeps.SweepConfigs()
         self._reaper = _claims.Reaper()
         self._views = _runs.RunViews()

@@ -265,3 +265,20 @@ def test_an_exhausted_sweep_cannot_be_resumed(
     _finish(store, _claimed(claim, store, sweep.id), 0.1)
     with pytest.raises(SweepControlError, match="exhausted"):
         store.control_sweep(sweep.id, "resume")
+
+
+def test_a_run_presumed_dead_cannot_push_a_random_sweep_past_its_run_cap(
+    store: Store, claim: Claimer, random_sweep: Callable[..., SweepConfig]
+) -> None:
+    # Issue 11, case 1 with run_cap: 11 finished runs came out of `run_cap: 10`.
+    sweep = store.create_sweep(random_sweep(run_cap=2))
+    slow = _reaped(store, claim, sweep.id)  # the reaping claim took the second run
+    runs = [r for r in store.list_runs(sweep.id) if r.state is RunState.RUNNING]
+    replacement = _claimed(claim, store, sweep.id)  # the reaped run's place
+    for run in [*runs, replacement]:
+        _finish(store, run, 0.5)
+    with pytest.raises(LeaseLostError):
+        _finish(store, slow, 0.1)
+    assert claim(store, sweep.id).outcome is ClaimOutcome.RUN_CAP
+    finished = [r for r in store.list_runs(sweep.id) if r.state is RunState.FINISHED]
+    assert len(finished) == 2
