@@ -15,6 +15,10 @@ sweep is filled with a bulk insert (seconds for 100,000 runs), then warmed by a 
 claims: the first claim of a new agent reads every run once, which is reported apart.
 
     python benchmarks/claim_latency.py [--sizes 1000 10000 100000] [--claims 50]
+        [--postgres postgresql+psycopg://user@host:port/db]
+
+With ``--postgres``, both run on that server instead (a fresh database per measurement,
+created and dropped by the benchmark).
 """
 
 from __future__ import annotations
@@ -74,13 +78,48 @@ def _fill_ours(store: Any, sweep_id: str, n: int) -> None:
         )
 
 
-def bench_ours(n: int, claims: int, tmp: Path, views: bool) -> tuple[float, float]:
+class Databases:
+    """A fresh database per measurement: a SQLite file, or one on a PostgreSQL server."""
+
+    def __init__(self, tmp: Path, server: str | None):
+        self.tmp, self.server = tmp, server
+        self.created: list[str] = []
+
+    def url(self, name: str) -> str:
+        """The SQLAlchemy URL of a new, empty database called ``name``."""
+        if self.server is None:
+            return f"sqlite:///{self.tmp / (name + '.db')}"
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        engine = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        self.created.append(name)
+        return make_url(self.server).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        """Drop the databases made on the server."""
+        if self.server is None or not self.created:
+            return
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def bench_ours(n: int, claims: int, dbs: Databases, views: bool) -> tuple[float, float]:
     """(first claim of a new agent, median claim after warm-up), in seconds."""
     from localsweep.config import parse_config
     from localsweep.records import Proposal, RunState, RunView
     from localsweep.store import AgentInfo, Store
 
-    path = tmp / f"ours-{n}-{views}.db"
+    path = dbs.url(f"bench_ours_{n}_{int(views)}")
     setup = Store(path)
     config = parse_config(RANDOM)
     sweep = setup.create_sweep(config)
@@ -134,10 +173,17 @@ def _fill_optuna(url: str, study_id: int, n: int) -> None:
             ),
             [{"id": first + 1 + i} for i in range(n)],
         )
+        if engine.dialect.name == "postgresql":  # explicit ids leave the sequence behind
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('trials', 'trial_id'), "
+                    "(SELECT MAX(trial_id) FROM trials))"
+                )
+            )
     engine.dispose()
 
 
-def bench_optuna(n: int, claims: int, tmp: Path, tuned: bool) -> tuple[float, float]:
+def bench_optuna(n: int, claims: int, dbs: Databases, tuned: bool) -> tuple[float, float]:
     """Optuna's ask on its RDB storage over SQLite: as it comes (rollback journal, full
     fsync per commit), or ``tuned`` with the pragmas localsweep uses (WAL, synchronous
     NORMAL), so the comparison is not only about fsync."""
@@ -145,11 +191,11 @@ def bench_optuna(n: int, claims: int, tmp: Path, tuned: bool) -> tuple[float, fl
     from sqlalchemy import event
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = f"sqlite:///{tmp / f'optuna-{n}-{tuned}.db'}"
+    url = dbs.url(f"bench_optuna_{n}_{int(tuned)}")
     study = optuna.create_study(storage=url, sampler=optuna.samplers.RandomSampler(seed=0))
     _fill_optuna(url, study._study_id, n)
     storage = optuna.storages.RDBStorage(url)
-    if tuned:
+    if tuned and storage.engine.dialect.name == "sqlite":
 
         @event.listens_for(storage.engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -186,24 +232,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--claims", type=int, default=50)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL to use")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     rows: list[tuple[int, dict[str, tuple[float, float]]]] = []
     with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        for n in args.sizes:
-            benches: dict[str, Callable[[], tuple[float, float]]] = {
-                "random": lambda n=n: bench_ours(n, args.claims, tmp, views=False),
-                "views": lambda n=n: bench_ours(n, args.claims, tmp, views=True),
-                "optuna": lambda n=n: bench_optuna(n, args.claims, tmp, tuned=False),
-                "optuna_wal": lambda n=n: bench_optuna(n, args.claims, tmp, tuned=True),
-            }
-            rows.append((n, {name: bench() for name, bench in benches.items()}))
-            print(f"measured {n} runs", flush=True)
+        dbs = Databases(Path(tmp_dir), args.postgres)
+        try:
+            for n in args.sizes:
+                benches: dict[str, Callable[[], tuple[float, float]]] = {
+                    "random": lambda n=n: bench_ours(n, args.claims, dbs, views=False),
+                    "views": lambda n=n: bench_ours(n, args.claims, dbs, views=True),
+                    "optuna": lambda n=n: bench_optuna(n, args.claims, dbs, tuned=False),
+                    "optuna_wal": lambda n=n: bench_optuna(n, args.claims, dbs, tuned=True),
+                }
+                if args.postgres:
+                    del benches["optuna_wal"]  # the pragmas are SQLite's
+                figures = {name: bench() for name, bench in benches.items()}
+                figures.setdefault("optuna_wal", figures["optuna"])
+                rows.append((n, figures))
+                print(f"measured {n} runs", flush=True)
+        finally:
+            dbs.drop_all()
 
     print()
-    print(f"median claim latency, ms (SQLite file, {args.claims} claims after {WARMUP} warm-up)")
+    where = "PostgreSQL" if args.postgres else "SQLite file"
+    print(f"median claim latency, ms ({where}, {args.claims} claims after {WARMUP} warm-up)")
     print(
         f"{'runs':>8} {'ours random':>12} {'ours views':>11} {'optuna ask':>11} "
         f"{'optuna WAL':>11} {'ratio random':>13} {'ratio views':>12} {'1st views':>10}"

@@ -5,6 +5,7 @@ that counts. Functions take the caller's connection."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -100,13 +101,38 @@ def insert_history(
     )
 
 
+def keep_late_rows(
+    conn: Connection, run: RunRecord, rows: Sequence[HistoryRow], batch: str
+) -> None:
+    """Keep the rows of a run we held but lost (reaped as crashed) for the record, in a
+    way that never counts: without their metric, so search and stopping ignore them."""
+    if not rows:
+        return
+    result = conn.execute(
+        update(runs)
+        .where(
+            runs.c.id == run.id,
+            runs.c.state == RunState.CRASHED.value,
+            runs.c.lease.is_(None) if run.lease is None else runs.c.lease == run.lease,
+            or_(runs.c.history_batch.is_(None), runs.c.history_batch != batch),
+        )
+        .values(history_seq=runs.c.history_seq + len(rows), history_batch=batch)
+        .returning(runs.c.history_seq)
+    ).first()
+    if result is not None:
+        plain = [dataclasses.replace(r, metric=None, has_metric=False) for r in rows]
+        insert_history(conn, run.id, result[0] - len(rows), plain)
+
+
 def append_history(
     conn: Connection, run: RunRecord, rows: Sequence[HistoryRow], batch: str, where: str
-) -> int | None:
+) -> int | LeaseLostError | None:
     """Write rows of a run we hold; returns the band of a stop requested for it, if any.
 
     ``batch`` is a token made once per call: a replay of a committed write finds it on
-    the run and writes nothing again."""
+    the run and writes nothing again. A run no longer held gets its rows kept without
+    their metric (:func:`keep_late_rows`) and the error is *returned*, so the caller
+    commits them and then raises it."""
     if rows:
         result = conn.execute(
             update(runs)
@@ -119,14 +145,16 @@ def append_history(
                 select(runs.c.stop_requested_band).where(held(run), runs.c.history_batch == batch)
             ).first()
             if replay is None:
-                raise lost_lease(conn, run, where)
+                error = lost_lease(conn, run, where)
+                keep_late_rows(conn, run, rows, batch)
+                return error
             return replay[0]
         seq, band = result
         insert_history(conn, run.id, seq - len(rows), rows)
         return band
     row = conn.execute(select(runs.c.stop_requested_band).where(held(run))).first()
     if row is None:
-        raise lost_lease(conn, run, where)
+        return lost_lease(conn, run, where)
     return row[0]
 
 
@@ -136,11 +164,13 @@ def end_run(
     values: Mapping[str, Any],
     rows: Sequence[HistoryRow],
     where: str,
-) -> bool:
+    batch: str,
+) -> bool | LeaseLostError:
     """End a run we hold with ``values`` (its new state among them) and its last rows.
 
     Returns ``False`` for a replay of our own committed end (nothing written again);
-    raises :class:`LeaseLostError` when the run is no longer ours."""
+    returns a :class:`LeaseLostError` when the run is no longer ours, after keeping its
+    rows in a way that does not count (the caller commits, then raises it)."""
     result = conn.execute(
         update(runs)
         .where(held(run))
@@ -158,7 +188,9 @@ def end_run(
                 return False
             if values["state"] == RunState.PREEMPTED.value and (attempt or 1) > run.attempt:
                 return False  # our requeue committed, and another agent resumed it since
-        raise lost_lease(conn, run, where)
+        error = lost_lease(conn, run, where)
+        keep_late_rows(conn, run, rows, batch)
+        return error
     insert_history(conn, run.id, result[0] - len(rows), rows)
     return True
 

@@ -253,7 +253,11 @@ class Session:
                     f"database {self._where()} is up and reachable, then start the agent "
                     "again; the bound is LOCALSWEEP_STORE_TIMEOUT (seconds)"
                 ) from last
-            log = logger.warning if attempt in (3, 10) or attempt % 50 == 0 else logger.debug
+            # An outage is worth saying (now and then); a deadlock or a busy file retried is
+            # business as usual with many agents.
+            outage = "unreachable" in cause or "lost" in cause
+            loud = outage and (attempt in (3, 10) or attempt % 50 == 0)
+            log = logger.warning if loud else logger.debug
             log(
                 "could not %s: %s; retrying (attempt %d, %.1f s so far)",
                 what,

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from localsweep.config import SweepConfig
-from localsweep.errors import NotFoundError
+from localsweep.errors import LeaseLostError, NotFoundError
 from localsweep.records import Proposal, RunState, RunView, SweepState
 from localsweep.store import _claims, _runs, _sweeps
 from localsweep.store._engine import resolve_url
@@ -281,10 +281,13 @@ class Store:
         it, if any. Raises :class:`~localsweep.errors.LeaseLostError` when the run is no
         longer held (nothing is written). Safe to replay: rows are never written twice."""
         batch = secrets.token_hex(16)
-        return self._session.write(
+        band = self._session.write(
             lambda c: _runs.append_history(c, run, list(rows), batch, self.url),
             "write a run's history",
         )
+        if isinstance(band, LeaseLostError):
+            raise band  # after the rows were kept, without their metric
+        return band
 
     def finish_run(
         self,
@@ -384,11 +387,13 @@ class Store:
             stderr_path=func.coalesce(stderr_path, runs.c.stderr_path),
         )
         rows = list(rows)
+        batch = secrets.token_hex(16)
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> LeaseLostError | None:
             _sweeps.lock_sweep(conn, run.sweep_id, self.url)  # the sweep row first, always
-            if not _runs.end_run(conn, run, values, rows, self.url):
-                return  # a replay of our own committed end
+            ended = _runs.end_run(conn, run, values, rows, self.url, batch)
+            if ended is not True:
+                return ended or None  # lost (rows kept, not counting), or our own replay
             live = -1 if state.gives_point_back else 0
             _sweeps.adjust_counts(conn, run.sweep_id, live=live, running=-1)
             if target_reached:
@@ -396,8 +401,11 @@ class Store:
             elif state is not RunState.PREEMPTED:
                 config = self._configs.of(conn, run.sweep_id)
                 _sweeps.finish_if_done(conn, run.sweep_id, config)
+            return None
 
-        self._session.write(work, f"record the end of run {run.id}")
+        lost = self._session.write(work, f"record the end of run {run.id}")
+        if lost is not None:
+            raise lost
         summary = json.loads(values["summary_json"]) if "summary_json" in values else run.summary
         return dataclasses.replace(
             run,

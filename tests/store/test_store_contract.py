@@ -356,9 +356,11 @@ def test_a_run_presumed_dead_cannot_finish_after_all_and_its_point_runs_once(
     with pytest.raises(LeaseLostError, match="crashed"):
         _finish(store, slow, 0.5)
     stored = store.get_run(slow.id)
-    assert stored.state is RunState.CRASHED
+    assert (stored.state, stored.end_reason) == (RunState.CRASHED, "lease_lost")
     assert stored.metric is None
-    assert store.history(slow.id) == []
+    # Its rows are kept for the record, but never counted as logged metric values.
+    assert store.history(slow.id) == [{"loss": 0.5, "_step": 0}]
+    assert slow.id not in store.metric_histories(sweep.id)
     # The grid still runs its three points once each, and finishes only then.
     _finish(store, again, 0.1)
     for _ in range(2):

@@ -83,7 +83,7 @@ def test_a_replayed_finish_succeeds_and_writes_its_rows_once(
     assert store.history(run.id) == [{"loss": 0.5, "_step": 9}]
 
 
-def test_rows_of_a_reaped_run_are_refused(
+def test_rows_of_a_reaped_run_are_kept_but_never_count(
     store: Store, claim: Claimer, grid: Callable[..., SweepConfig]
 ) -> None:
     sweep = store.create_sweep(grid(3))
@@ -92,7 +92,9 @@ def test_rows_of_a_reaped_run_are_refused(
         store.append_history(run, [_row(0, 1.0)])
     with pytest.raises(LeaseLostError):
         store.append_history(run, [])  # a poll for stop requests learns it too
-    assert store.history(run.id) == []
+    assert store.history(run.id) == [{"loss": 1.0, "_step": 0}]
+    assert run.id not in store.metric_histories(sweep.id)
+    assert all(v.history == () for v in store.metric_views(sweep.id) if v.id == run.id)
 
 
 def test_a_replayed_history_write_adds_no_rows(
