@@ -76,6 +76,10 @@ def _fill_ours(store: Any, sweep_id: str, n: int) -> None:
             .where(sweeps.c.id == sweep_id)
             .values(run_count=n, live_count=n, running_count=0, state="running")
         )
+    if store._session.engine.dialect.name == "postgresql":
+        # Autovacuum would analyze the table soon after; the planner needs the statistics.
+        with store._session.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
 class Databases:
