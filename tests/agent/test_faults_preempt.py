@@ -105,3 +105,31 @@ def test_an_agent_sent_sigterm_requeues_its_run_and_exits_promptly(
     again = start_agent(sweep_id, db, tmp_path / "again.log")
     assert again.wait() == 0, again.output()
     _assert_resumed_once(db, sweep_id, signals)
+
+
+def test_an_in_process_agent_sent_sigterm_stops_its_run_at_once_and_requeues_it(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
+    )
+    try:
+        wait_for(lambda: any(signals.glob("started-*")), "the run started", agents=[agent])
+        os.kill(agent.pid, signal.SIGTERM)
+        assert agent.wait(timeout=60) == 143, agent.output()
+    finally:
+        agent.kill()
+    assert "Stopped on SIGTERM: 1 run was requeued" in agent.output()
+    (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert requeued.state == "preempted"
+    assert requeued.history()  # the rows logged before the signal are kept
+
+    (signals / "release").touch()
+    again = start_agent(
+        sweep_id, db, tmp_path / "again.log", function="faults_train:until_released"
+    )
+    assert again.wait() == 0, again.output()
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert (run.id, run.state, run.attempt) == (requeued.id, "finished", 2)
