@@ -76,10 +76,13 @@ def _fill_ours(store: Any, sweep_id: str, n: int) -> None:
             .where(sweeps.c.id == sweep_id)
             .values(run_count=n, live_count=n, running_count=0, state="running")
         )
-    if store._session.engine.dialect.name == "postgresql":
-        # Autovacuum would analyze the table soon after; the planner needs the statistics.
-        with store._session.engine.connect() as conn:
+    with store._session.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Autovacuum would analyze the table soon after; the planner needs statistics.
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        else:
+            # Copy the fill from the WAL into the file now, not during the timed claims.
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class Databases:
