@@ -247,11 +247,16 @@ class Session:
                 first_failure = now
             delay = random.uniform(0.0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
             if now + delay > deadline:
+                hint = (
+                    "is not held by a stuck process (`fuser` on the file shows who has it open)"
+                    if "locked" in cause
+                    else "is up and reachable"
+                )
                 raise StoreUnavailableError(
                     f"could not {what}: {cause}, and it did not recover within "
-                    f"{bound:.0f} s ({attempt} attempts). Check that the "
-                    f"database {self._where()} is up and reachable, then start the agent "
-                    "again; the bound is LOCALSWEEP_STORE_TIMEOUT (seconds)"
+                    f"{bound:.0f} s ({attempt} attempts). Check that the database "
+                    f"{self._where()} {hint}, then start the agent again; the bound is "
+                    "LOCALSWEEP_STORE_TIMEOUT (seconds)"
                 ) from last
             # An outage is worth saying (now and then); a deadlock or a busy file retried is
             # business as usual with many agents.
@@ -322,8 +327,9 @@ class Session:
                     f"could not {what}: the disk reported an I/O error on {self._where()} ({orig})"
                 ) from exc
             raise StoreError(f"could not {what} in {self.url}: {orig}") from exc
-        if sqlstate is None and type(orig).__name__ == "OperationalError":
-            # psycopg: no SQLSTATE means the connection itself failed (refused, reset).
+        if sqlstate is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
+            # psycopg: no SQLSTATE means the connection itself failed (refused, reset,
+            # closed under us).
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
 
