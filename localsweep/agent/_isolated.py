@@ -56,7 +56,7 @@ from localsweep.agent._subprocess import (
     stderr_tail,
     with_tail,
 )
-from localsweep.errors import AgentError
+from localsweep.errors import AgentError, StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun
@@ -378,14 +378,31 @@ def child_main() -> None:
         function = _load_function(payload["function_how"], payload["function"])
     finally:
         _bootstrapping = False
-    report = _run_in_child(
-        function,
-        store_url=payload["store_url"],
-        sweep_id=payload["sweep_id"],
-        run=payload["run"],
-        project=payload["project"],
-        entity=payload["entity"],
-    )
+    try:
+        report = _run_in_child(
+            function,
+            store_url=payload["store_url"],
+            sweep_id=payload["sweep_id"],
+            run=payload["run"],
+            project=payload["project"],
+            entity=payload["entity"],
+        )
+    except StoreError as exc:
+        # The store's error, not the run's: the run is no result (its point goes back); the
+        # parent agent meets the store too and says what is wrong.
+        logger.warning("run %s: the store failed: %s", payload["run"].id, exc)
+        report = _ChildReport(
+            state=RunState.KILLED.value,
+            exit_code=None,
+            error=f"the store failed: {exc}",
+            stopped_at_band=None,
+            summary={},
+            finished_exit_code=None,
+            dir=None,
+            name=None,
+            metric_values=[],
+            iterations=0,
+        )
     result_path = Path(payload["result_path"])
     partial = result_path.with_name(result_path.name + ".partial")
     partial.write_text(json.dumps(asdict(report), default=_json_default), encoding="utf-8")
