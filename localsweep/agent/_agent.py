@@ -40,6 +40,8 @@ class RunOutcome:
     exit_code: int | None = None
     error: str | None = None
     stopped_at_band: int | None = None
+    #: Why a run stopped early (``"hyperband"``, ``"plateau"``); hyperband when only a band.
+    end_reason: str | None = None
     #: What wandb reported as the run finished (summary, offline folder, name), if known.
     finished: FinishedRun | None = None
     stdout_path: str | None = None
@@ -223,6 +225,7 @@ class Agent:
             self.config,
             is_boundary=self._stopper.is_boundary if self._stopper else None,
             should_stop=self._stopper.for_run(run.id) if self._stopper else None,
+            early_stopping=self.config.options.early_stopping,
         )
         outcome = self.runner(run, recorder)
         finished = outcome.finished or recorder.finished
@@ -251,7 +254,8 @@ class Agent:
             error=outcome.error,
             name=finished.name if finished else None,
             stopped_at_band=outcome.stopped_at_band,
-            end_reason="hyperband" if outcome.stopped_at_band is not None else None,
+            end_reason=outcome.end_reason
+            or ("hyperband" if outcome.stopped_at_band is not None else None),
             target_reached=target_reached,
             dir=finished.dir if finished else None,
             stdout_path=outcome.stdout_path,
@@ -296,7 +300,10 @@ class InProcessRunner:
             recorder.record_return(result)
         except RunStopped as stop:
             return RunOutcome(
-                RunState.EARLY_TERMINATED, exit_code=stop.exit_code, stopped_at_band=stop.band
+                RunState.EARLY_TERMINATED,
+                exit_code=stop.exit_code,
+                stopped_at_band=stop.band,
+                end_reason=stop.reason,
             )
         except KeyboardInterrupt as exc:
             return RunOutcome(

@@ -13,6 +13,10 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   the public ``Run.log`` after init would miss ``wandb.log``, which is bound at init).
 - ``Run._finish`` is where every way of finishing ends (``run.finish()``,
   ``wandb.finish()``, leaving ``with wandb.init()``), so the summary is read there.
+- ``wandb.init`` is looked up on the module at each call, so replacing the attribute for
+  the length of a run lets that run's ``wandb.init(early_stopping_metric=..., ...)`` hand
+  the arguments wandb does not know to the sink. The original is put back when the run
+  ends: outside a localsweep run, wandb's own ``TypeError`` for them stands.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 import yaml
 
 __all__ = [
+    "EARLY_STOPPING_ARGUMENTS",
     "FinishedRun",
     "LogSink",
     "StopRun",
@@ -42,6 +47,15 @@ logger = logging.getLogger(__name__)
 # The settings a sweep run changes; each is put back afterwards.
 _SETTING_NAMES = ("sweep_id", "run_id", "sweep_param_path", "project", "entity", "mode")
 
+#: The ``wandb.init`` arguments a localsweep run accepts on top of wandb's own (the user's
+#: guide writes the first two); they are removed before wandb sees the call.
+EARLY_STOPPING_ARGUMENTS = (
+    "early_stopping_metric",
+    "early_stopping_threshold",
+    "early_stopping_patience",
+    "early_stopping_goal",
+)
+
 
 class LogSink(Protocol):
     """Receives what one wandb run logs. Called on the thread that logged."""
@@ -52,6 +66,10 @@ class LogSink(Protocol):
 
     def on_finish(self, finished: FinishedRun) -> None:
         """The run is finishing (called before wandb writes its exit record)."""
+
+    def on_early_stopping(self, arguments: Mapping[str, Any]) -> None:
+        """``wandb.init`` was called with these ``early_stopping_*`` arguments (by name),
+        before wandb's own ``init`` runs. May raise (a bad value) to fail that call."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +207,20 @@ def _exit_code(exc_type: Any, exc: Any) -> int:
     return 1
 
 
+def _init_with_early_stopping(original: Any, sink: LogSink) -> Any:
+    """``wandb.init`` that hands the ``early_stopping_*`` arguments to ``sink`` and calls
+    wandb's own ``init`` without them."""
+
+    @functools.wraps(original)
+    def init(*args: Any, **kwargs: Any) -> Any:
+        arguments = {name: kwargs.pop(name) for name in EARLY_STOPPING_ARGUMENTS if name in kwargs}
+        if arguments:
+            sink.on_early_stopping(arguments)
+        return original(*args, **kwargs)
+
+    return init
+
+
 def param_file_text(config: Mapping[str, Any]) -> str:
     """The YAML wandb's agent hands ``wandb.init`` through ``WANDB_SWEEP_PARAM_PATH``:
     ``wandb_version: 1``, then each top-level parameter as ``name: {value: ...}``."""
@@ -226,6 +258,7 @@ class WandbRunSession:
         self.project = project
         self.entity = entity
         self._saved: dict[str, Any] = {}
+        self._init: tuple[Any, Any] | None = None
 
     def __enter__(self) -> WandbRunSession:
         import wandb
@@ -249,6 +282,10 @@ class WandbRunSession:
             settings["entity"] = self.entity
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
+        original = wandb.init
+        wrapped = _init_with_early_stopping(original, self.sink)
+        wandb.init = wrapped
+        self._init = (original, wrapped)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -265,6 +302,11 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
+            if self._init is not None:
+                original, wrapped = self._init
+                if wandb.init is wrapped:
+                    wandb.init = original
+                self._init = None
             setup = wandb_setup.singleton()
             settings = setup.settings
             for name, value in self._saved.items():
