@@ -501,6 +501,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         state = r.state
         if r.stopped_at_band is not None:
             state += f" @{r.stopped_at_band}"
+        elif r.end_reason is not None and r.end_reason != "hyperband":
+            state += f" ({r.end_reason})"
         row = [r.id, state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
@@ -518,7 +520,10 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         extra = summary_items(best.summary)
         if extra:
             console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
-    stopped = [r for r in runs if r.state == "early_terminated"]
+    stopped = [r for r in runs if r.state == "early_terminated" and r.end_reason != "plateau"]
+    plateaus = sum(r.state == "early_terminated" and r.end_reason == "plateau" for r in runs)
+    if plateaus:
+        console.print(f"stopped early on a plateau: {plateaus}")
     if stopped:
         bands: dict[int, int] = {}
         for r in stopped:

@@ -5,6 +5,9 @@ hyperband in one sweep."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -267,3 +270,35 @@ def test_a_run_in_its_own_process_takes_the_init_arguments(tmp_path: Path) -> No
 
 def _train_in_own_process() -> None:
     train_with_init_arguments(2)()
+
+
+def test_show_names_the_plateau(tmp_path: Path) -> None:
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"quality": {"values": [0, 1, 2]}},
+        "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
+        "localsweep": {"early_stopping": {"threshold": 0.01, "patience": 2}},
+    }
+
+    def train() -> None:
+        with wandb.init() as run:
+            for loss in hyperband_and_plateau_curve(run.config["quality"]):
+                run.log({"loss": loss})
+
+    sweep = localsweep.run(config, train, count=None, db=tmp_path / "s.db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", "show", sweep.id, "--db", str(tmp_path / "s.db")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=180,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    plateaued = next(run for run in sweep.runs if run.config["quality"] == 1)
+    line = next(line for line in proc.stdout.splitlines() if plateaued.id in line)
+    assert "early_terminated (plateau)" in line
+    assert "stopped early on a plateau: 1" in proc.stdout
+    assert "stopped early by hyperband: 1 (1 at band 2)" in proc.stdout
