@@ -136,6 +136,13 @@ def validate(config_file: str) -> None:
         hb = config.early_terminate
         shown = ", ".join(str(b) for b in bands(hb)[:8])
         console.print(f"early_terminate: hyperband, eta {hb.eta:g}, bands {shown}...")
+    early = config.options.early_stopping
+    if early is not None:
+        console.print(
+            f"early_stopping: a run stops after {early.patience} value(s) of "
+            f"{_e(early.metric)} ({early.goal.value}) without improving by more than "
+            f"{early.threshold:g}"
+        )
     console.print("[green]valid[/]")
 
 

@@ -302,3 +302,25 @@ def test_show_names_the_plateau(tmp_path: Path) -> None:
     assert "early_terminated (plateau)" in line
     assert "stopped early on a plateau: 1" in proc.stdout
     assert "stopped early by hyperband: 1 (1 at band 2)" in proc.stdout
+
+
+def test_validate_names_each_bad_field_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "sweep.yaml"
+    config.write_text(
+        "method: random\n"
+        "parameters: {lr: {min: 0.001, max: 0.1}}\n"
+        "localsweep: {early_stopping: {metric: val_loss, threshold: -0.01, patience: 0}}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", "validate", str(config)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=180,
+        check=False,
+    )
+
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "localsweep.early_stopping.threshold: must be 0 or more" in proc.stderr
+    assert "localsweep.early_stopping.patience: must be at least 1" in proc.stderr
