@@ -207,15 +207,57 @@ def _exit_code(exc_type: Any, exc: Any) -> int:
     return 1
 
 
-def _init_with_early_stopping(original: Any, sink: LogSink) -> Any:
-    """``wandb.init`` that hands the ``early_stopping_*`` arguments to ``sink`` and calls
-    wandb's own ``init`` without them."""
+# wandb.init is replaced while at least one of our runs is open (sessions on other threads
+# may overlap): each call finds the sink of its thread's run, or of the only open run.
+_init_lock = threading.Lock()
+_init_sinks: dict[int, LogSink] = {}
+_wandb_init: Any = None
+_our_init: Any = None
+
+
+def _open_init(sink: LogSink) -> None:
+    """Route ``wandb.init``'s early-stopping arguments on this thread to ``sink``."""
+    global _wandb_init, _our_init
+    import wandb
+
+    with _init_lock:
+        if not _init_sinks or wandb.init is not _our_init:
+            _wandb_init = wandb.init
+            _our_init = _init_with_early_stopping(_wandb_init)
+            wandb.init = _our_init
+        _init_sinks[threading.get_ident()] = sink
+
+
+def _close_init() -> None:
+    """Undo :func:`_open_init` for this thread; the last run out puts wandb's back."""
+    global _wandb_init, _our_init
+    import wandb
+
+    with _init_lock:
+        _init_sinks.pop(threading.get_ident(), None)
+        if _init_sinks:
+            return
+        if _our_init is not None and wandb.init is _our_init:
+            wandb.init = _wandb_init
+        _wandb_init = _our_init = None
+
+
+def _init_with_early_stopping(original: Any) -> Any:
+    """``wandb.init`` that hands the ``early_stopping_*`` arguments to the sink of the open
+    run and calls wandb's own ``init`` without them (with them, when no run of ours is open
+    here, so that wandb's own error stands)."""
 
     @functools.wraps(original)
     def init(*args: Any, **kwargs: Any) -> Any:
-        arguments = {name: kwargs.pop(name) for name in EARLY_STOPPING_ARGUMENTS if name in kwargs}
-        if arguments:
-            sink.on_early_stopping(arguments)
+        sink = _init_sinks.get(threading.get_ident())
+        if sink is None and len(_init_sinks) == 1:
+            sink = next(iter(_init_sinks.values()), None)
+        if sink is not None:
+            arguments = {
+                name: kwargs.pop(name) for name in EARLY_STOPPING_ARGUMENTS if name in kwargs
+            }
+            if arguments:
+                sink.on_early_stopping(arguments)
         return original(*args, **kwargs)
 
     return init
@@ -258,7 +300,7 @@ class WandbRunSession:
         self.project = project
         self.entity = entity
         self._saved: dict[str, Any] = {}
-        self._init: tuple[Any, Any] | None = None
+        self._routing_init = False
 
     def __enter__(self) -> WandbRunSession:
         import wandb
@@ -282,10 +324,8 @@ class WandbRunSession:
             settings["entity"] = self.entity
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
-        original = wandb.init
-        wrapped = _init_with_early_stopping(original, self.sink)
-        wandb.init = wrapped
-        self._init = (original, wrapped)
+        _open_init(self.sink)
+        self._routing_init = True
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -302,11 +342,9 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
-            if self._init is not None:
-                original, wrapped = self._init
-                if wandb.init is wrapped:
-                    wandb.init = original
-                self._init = None
+            if self._routing_init:
+                _close_init()
+                self._routing_init = False
             setup = wandb_setup.singleton()
             settings = setup.settings
             for name, value in self._saved.items():
