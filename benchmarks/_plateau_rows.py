@@ -36,8 +36,8 @@ class PlateauSetting:
 
 
 #: The guide's own rule (threshold 0.01, patience 1), the issue's config example (patience
-#: 3), and a cautious one.
-PLATEAU_SETTINGS = [PlateauSetting(0.01, 1), PlateauSetting(0.01, 3), PlateauSetting(0.001, 10)]
+#: 3), and a cautious one (any new best resets the count; five values without one stop).
+PLATEAU_SETTINGS = [PlateauSetting(0.01, 1), PlateauSetting(0.01, 3), PlateauSetting(0.0, 5)]
 
 
 @dataclass(frozen=True)
