@@ -324,3 +324,24 @@ def test_validate_names_each_bad_field_and_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "localsweep.early_stopping.threshold: must be 0 or more" in proc.stderr
     assert "localsweep.early_stopping.patience: must be at least 1" in proc.stderr
+
+
+def test_nan_counts_as_no_improvement_and_other_values_do_not_count(tmp_path: Path) -> None:
+    early = {"metric": "val_loss", "patience": 2}
+    config = guide_sweep(localsweep={"early_stopping": early})
+
+    def train() -> None:
+        with wandb.init() as run:
+            run.log({"val_loss": 1.0})
+            run.log({"train_loss": 0.5})  # no val_loss: not a value of the metric
+            run.log({"val_loss": "diverged"})  # not a number: not counted either
+            run.log({"val_loss": float("nan")})
+            run.log({"val_loss": float("nan")})
+            run.log({"val_loss": 0.1})
+
+    sweep = localsweep.run(config, train, db=tmp_path / "s.db")
+
+    (run,) = sweep.runs
+    assert run.state == "early_terminated"
+    assert run.end_reason == "plateau"
+    assert len(run.history()) == 5
