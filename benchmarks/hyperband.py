@@ -23,7 +23,12 @@ so it would decide the same. The ``lockstep`` rows are no sweep: they call the p
 ``hyperband_stops`` (which matches wandb's engine) as if every run trained at once, one
 epoch at a time, the most parallel case and the one hyperband is designed for.
 
+Plateau stopping (``localsweep: {early_stopping: ...}``, each run judged on its own curve)
+gets its own table per family, beside no early stopping, hyperband and Optuna's
+``PatientPruner`` on the same curves (``_plateau_rows.py``).
+
     python benchmarks/hyperband.py [--quick] [--orders 20] [--curves digits,synthetic]
+    python benchmarks/hyperband.py --only-plateau --curves digits
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _plateau_rows import bench_plateau
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "curves_digits.json"
 METRIC = "val_loss"
@@ -128,7 +135,11 @@ def _summarize(histories: Sequence[Sequence[float]], epochs: int, seconds: float
 
 
 def replay_localsweep(
-    curves: Sequence[Sequence[float]], order: Sequence[int], setting: Setting, db: Path
+    curves: Sequence[Sequence[float]],
+    order: Sequence[int],
+    setting: Setting,
+    db: Path,
+    early_stopping: dict[str, Any] | None = None,
 ) -> tuple[Outcome, list[int]]:
     """Sweep a grid over ``order``; each run logs its curve through real wandb. Returns the
     outcome and the epochs each curve trained, by curve index (read back from the store)."""
@@ -143,6 +154,8 @@ def replay_localsweep(
     }
     if setting.early_terminate is not None:
         config["early_terminate"] = setting.early_terminate
+    if early_stopping is not None:
+        config["localsweep"] = {"early_stopping": early_stopping}
 
     def train() -> None:
         run = wandb.init()
@@ -392,6 +405,23 @@ iters: logged epochs summed over runs (median over orders); fewer: the full swee
   order); goal: orders with >= {ratio:g}x fewer iters and best final within {rel:g}%."""
 
 
+def _sweeper(
+    curves: Sequence[Sequence[float]],
+) -> Callable[[dict[str, Any] | None, dict[str, Any] | None, Path], tuple[list[int], float]]:
+    """A real sweep over every curve in the fixture's order, with an ``early_terminate``
+    and/or ``early_stopping`` block: the epochs each curve trained, and seconds per run."""
+
+    def sweep(
+        early_terminate: dict[str, Any] | None, early_stopping: dict[str, Any] | None, db: Path
+    ) -> tuple[list[int], float]:
+        setting = Setting("", early_terminate)
+        order = list(range(len(curves)))
+        outcome, trained = replay_localsweep(curves, order, setting, db, early_stopping)
+        return trained, outcome.seconds / len(curves)
+
+    return sweep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="27 curves per family, 5 orders")
@@ -402,6 +432,10 @@ def main() -> None:
     parser.add_argument("--fixture", type=Path, default=FIXTURE)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N curves")
     parser.add_argument("--no-optuna", action="store_true")
+    parser.add_argument("--no-plateau", action="store_true", help="skip the plateau tables")
+    parser.add_argument(
+        "--only-plateau", action="store_true", help="only the plateau tables (no orders)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.quick:
@@ -436,10 +470,20 @@ def main() -> None:
         for name, curves in families.items():
             if args.limit:
                 curves = curves[: args.limit]
-            orders = _orders(len(curves), args.orders, args.seed)
-            verdicts += bench_family(
-                name, curves, orders, SETTINGS, Path(tmp), optuna_peer=not args.no_optuna
-            )
+            if not args.only_plateau:
+                orders = _orders(len(curves), args.orders, args.seed)
+                verdicts += bench_family(
+                    name, curves, orders, SETTINGS, Path(tmp), optuna_peer=not args.no_optuna
+                )
+            if not args.no_plateau:
+                bench_plateau(
+                    name,
+                    curves,
+                    _sweeper(curves),
+                    Path(tmp),
+                    dict(SETTINGS[0].early_terminate or {}),
+                    optuna_peer=not args.no_optuna,
+                )
     print(f"\ngoal: >= {GOAL_RATIO:g}x fewer iterations, best final within {100 * GOAL_REL:g}%")
     for name, label, met in verdicts:
         print(f"  {name:<10} {label:<56} met in {met} order(s)")

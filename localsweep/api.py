@@ -26,7 +26,8 @@ __all__ = ["Api", "Run", "Sweep"]
 
 class Run:
     """One run of a sweep, as stored. ``state`` is wandb's word for it, or
-    ``early_terminated`` for a run hyperband stopped (at band ``stopped_at_band``)."""
+    ``early_terminated`` for a run stopped early: by hyperband (at band ``stopped_at_band``)
+    or on a plateau of its metric (``end_reason`` says which)."""
 
     def __init__(self, store: Store, record: RunRecord):
         self._store = store
@@ -90,7 +91,8 @@ class Run:
     @property
     def end_reason(self) -> str | None:
         """Why the run ended as it did, when something other than its own code ended it:
-        ``hyperband`` (stopped by early termination), and the like."""
+        ``hyperband`` (stopped by early termination), ``plateau`` (stopped itself when its
+        metric stopped improving, ``localsweep: {early_stopping: ...}``), and the like."""
         return self._record.end_reason
 
     @property

@@ -141,6 +141,13 @@ def validate(config_file: str) -> None:
         hb = config.early_terminate
         shown = ", ".join(str(b) for b in bands(hb)[:8])
         console.print(f"early_terminate: hyperband, eta {hb.eta:g}, bands {shown}...")
+    early = config.options.early_stopping
+    if early is not None:
+        console.print(
+            f"early_stopping: a run stops after {early.patience} value(s) of "
+            f"{_e(early.metric)} ({early.goal.value}) without improving by more than "
+            f"{early.threshold:g}"
+        )
     console.print("[green]valid[/]")
 
 
@@ -531,6 +538,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         state = r.state
         if r.stopped_at_band is not None:
             state += f" @{r.stopped_at_band}"
+        elif r.end_reason is not None and r.end_reason != "hyperband":
+            state += f" ({r.end_reason})"
         row = [r.id, state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
@@ -548,7 +557,10 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         extra = summary_items(best.summary)
         if extra:
             console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
-    stopped = [r for r in runs if r.state == "early_terminated"]
+    stopped = [r for r in runs if r.state == "early_terminated" and r.end_reason != "plateau"]
+    plateaus = sum(r.state == "early_terminated" and r.end_reason == "plateau" for r in runs)
+    if plateaus:
+        console.print(f"stopped early on a plateau: {plateaus}")
     if stopped:
         bands: dict[int, int] = {}
         for r in stopped:

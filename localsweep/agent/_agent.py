@@ -50,14 +50,15 @@ class RunOutcome:
     exit_code: int | None = None
     error: str | None = None
     stopped_at_band: int | None = None
+    #: Why the run ended as it did when something other than its code ended it
+    #: (``"hyperband"``, ``"plateau"``, ``"preempted"``...); hyperband when only a band.
+    end_reason: str | None = None
     #: What wandb reported as the run finished (summary, offline folder, name), if known.
     finished: FinishedRun | None = None
     stdout_path: str | None = None
     stderr_path: str | None = None
     #: A Ctrl-C to re-raise after the run is recorded, so the agent stops.
     interrupted: BaseException | None = None
-    #: Why the run ended as it did when something other than its code ended it.
-    end_reason: str | None = None
 
 
 def aborted_outcome(reason: str, exit_code: int | None = None, **fields: Any) -> RunOutcome:
@@ -328,6 +329,7 @@ class Agent:
             is_boundary=self._stopper.is_boundary if self._stopper else None,
             should_stop=self._stopper.for_run(run.id) if self._stopper else None,
             control=control,
+            early_stopping=self.config.options.early_stopping,
         )
         try:
             outcome = self.runner(run, recorder)
@@ -449,7 +451,10 @@ class InProcessRunner:
                 )
         except RunStopped as stop:
             return RunOutcome(
-                RunState.EARLY_TERMINATED, exit_code=stop.exit_code, stopped_at_band=stop.band
+                RunState.EARLY_TERMINATED,
+                exit_code=stop.exit_code,
+                stopped_at_band=stop.band,
+                end_reason=stop.reason,
             )
         except RunAborted as abort:
             return aborted_outcome(abort.reason, exit_code=abort.exit_code)

@@ -166,6 +166,7 @@ class _ChildReport:
     name: str | None
     metric_values: list[float | None]
     iterations: int
+    end_reason: str | None = None
 
 
 # ------------------------------------------------------------------------------ parent
@@ -332,6 +333,7 @@ class IsolatedFunctionRunner:
             exit_code=report.exit_code,
             error=report.error,
             stopped_at_band=report.stopped_at_band,
+            end_reason=report.end_reason,
             finished=finished,
         )
 
@@ -428,6 +430,7 @@ def _run_in_child(
             config,
             is_boundary=stopper.is_boundary if stopper else None,
             should_stop=stopper.for_run(run.id) if stopper else None,
+            early_stopping=config.options.early_stopping,
         )
         outcome = InProcessRunner(function, sweep_id, project, entity)(run, recorder)
         rows = recorder.take_rows()
@@ -445,6 +448,7 @@ def _run_in_child(
             name=finished.name if finished else None,
             metric_values=[v if math.isfinite(v) else None for v in recorder.metric_values],
             iterations=recorder.iterations,
+            end_reason=outcome.end_reason,
         )
     finally:
         store.close()

@@ -1,4 +1,5 @@
-"""Turns what a run logs into history rows in the store, cheaply, and asks hyperband at bands."""
+"""Turns what a run logs into history rows in the store, cheaply, asks hyperband at bands,
+and applies the run's plateau rule (``early_stopping``) to each value of its metric."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from localsweep.config import Metric, SweepConfig
+from localsweep.config import EarlyStopping, Metric, SweepConfig, early_stopping_from_init
 from localsweep.errors import LeaseLostError, StoreError
+from localsweep.stopping import Plateau
 from localsweep.store import HistoryRow, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun, StopRun
 
@@ -47,12 +49,18 @@ class RunAborted(StopRun):
 
 
 class RunStopped(StopRun):
-    """The run was stopped by early termination (hyperband) at ``band``."""
+    """The run was stopped early: by hyperband at ``band``, or by another rule named by
+    ``reason`` (the run's ``end_reason``: ``"plateau"``, with ``band`` ``None``)."""
 
-    def __init__(self, run_id: str, band: int):
-        super().__init__(f"localsweep: run {run_id} stopped early by hyperband at band {band}")
+    def __init__(self, run_id: str, band: int | None, reason: str = "hyperband", detail: str = ""):
+        where = f" at band {band}" if band is not None else ""
+        super().__init__(
+            f"localsweep: run {run_id} stopped early by {reason}{where}"
+            + (f" ({detail})" if detail else "")
+        )
         self.run_id = run_id
         self.band = band
+        self.reason = reason
 
 
 def lookup(data: Mapping[str, Any], name: str) -> Any:
@@ -101,7 +109,10 @@ def _valid(value: float | None) -> bool:
 class RunRecorder:
     """The sink for one run: merges logged calls into rows by step, buffers them, writes
     them in batches, and asks ``should_stop(history)`` when the count of valid metric
-    values reaches a band boundary (``is_boundary``); a band it returns stops the run."""
+    values reaches a band boundary (``is_boundary``); a band it returns stops the run.
+    With ``early_stopping`` (or once ``wandb.init`` asks for it), each row's value of that
+    rule's metric goes through :class:`~localsweep.stopping.Plateau`, which may stop the
+    run too."""
 
     def __init__(
         self,
@@ -111,6 +122,7 @@ class RunRecorder:
         *,
         is_boundary: Callable[[int], bool] | None = None,
         should_stop: Callable[[tuple[float, ...]], int | None] | None = None,
+        early_stopping: EarlyStopping | None = None,
         clock: Callable[[], float] = time.monotonic,
         control: RunControl | None = None,
     ):
@@ -143,6 +155,14 @@ class RunRecorder:
         self.finished: FinishedRun | None = None
         #: Each key's last logged value: wandb's default summary.
         self._last_values: dict[str, Any] = {}
+        self._plateau: Plateau | None = Plateau(early_stopping) if early_stopping else None
+        #: The row whose value the plateau rule has seen (one value per row, as hyperband).
+        self._plateau_step = -1
+
+    @property
+    def early_stopping(self) -> EarlyStopping | None:
+        """The plateau rule this run is under, if any."""
+        return self._plateau.spec if self._plateau is not None else None
 
     # LogSink -------------------------------------------------------------------------
 
@@ -162,11 +182,16 @@ class RunRecorder:
             self._row_step = step
         self._row.update(data)
         self._last_values.update(data)
+        self._check_hyperband(data)
+        self._check_plateau(data, step)
+        self._maybe_flush()
+
+    def _check_hyperband(self, data: Mapping[str, Any]) -> None:
         if self.metric is None:
-            return self._maybe_flush()
+            return
         raw = lookup(data, self.metric.name)
         if raw is _MISSING:
-            return self._maybe_flush()
+            return
         value = metric_value(raw)
         first_in_row = not self._row_has_metric
         self._row_has_metric = True
@@ -180,7 +205,6 @@ class RunRecorder:
                     band = self._decide(tuple(self.metric_values))
                     if band is not None:
                         raise RunStopped(self.run_id, band)
-        self._maybe_flush()
 
     def on_finish(self, finished: FinishedRun) -> None:
         self.finished = finished
@@ -194,6 +218,36 @@ class RunRecorder:
         reason = self.control.reason
         if reason is not None:
             raise RunAborted(self.run_id, reason)
+
+    def on_early_stopping(self, arguments: Mapping[str, Any]) -> None:
+        """``wandb.init(early_stopping_metric=..., ...)``: this rule replaces the sweep
+        config's for this run. Raises :class:`ValueError` naming a bad argument."""
+        spec = early_stopping_from_init(arguments, self.metric)
+        if self._plateau is not None and self._plateau.spec != spec:
+            logger.info("run %s: wandb.init's early stopping replaces the config's", self.run_id)
+        self._plateau = Plateau(spec)
+        self._plateau_step = -1
+
+    def _check_plateau(self, data: Mapping[str, Any], step: int) -> None:
+        plateau = self._plateau
+        if plateau is None or step == self._plateau_step:
+            return
+        raw = lookup(data, plateau.spec.metric)
+        if raw is _MISSING:
+            return
+        value = metric_value(raw)
+        if value is None:  # a bool, a string, an image: not a value of the metric
+            return
+        self._plateau_step = step
+        decision = plateau.update(value)
+        if decision is not None:
+            raise RunStopped(
+                self.run_id,
+                None,
+                reason="plateau",
+                detail=f"{plateau.spec.metric}: no improvement of more than "
+                f"{plateau.spec.threshold:g} on {decision.best:g} in {decision.count} value(s)",
+            )
 
     # ---------------------------------------------------------------------------------
 
@@ -311,6 +365,8 @@ class RunRecorder:
         else:
             logger.warning("ignoring the return value of run %s: %r", self.run_id, value)
             return
+        # The run has ended: its last value cannot make it stop early.
+        self._plateau = None
         self.on_log(data, max(self._row_step + 1, 0))
 
     def take_rows(self) -> list[HistoryRow]:

@@ -14,7 +14,8 @@ How a run's end is recorded:
   out-of-memory killer, SIGSEGV): ``failed``, with the exit status (``128 + N`` for
   signal ``N``) and the last lines of stderr as its error. Not ``crashed``: in localsweep
   that means the agent died, and a crashed run's grid point is offered again;
-- stopped by hyperband: ``early_terminated`` with the band;
+- stopped by hyperband: ``early_terminated`` with the band; by its plateau rule
+  (``localsweep: {early_stopping: ...}``): ``early_terminated``, end reason ``plateau``;
 - ran past its ``timeout``: ``failed``, "timed out after N s", so that a grid point that
   always times out is not retried and the agent's failure limit applies;
 - Ctrl-C in the agent: ``killed``, and the ``KeyboardInterrupt`` is re-raised after the run
@@ -496,6 +497,7 @@ class _ChildWatch:
         self.band: int | None = None
         # A requeued run resumed here writes a new folder; the old ones are its last attempt's.
         self._old_dirs = set(self._run_dirs())
+        self.end_reason: str | None = None
         self.run_dir: Path | None = None
         self.follower: RunFileFollower | None = None
         self._last_step = -1
@@ -564,8 +566,9 @@ class _ChildWatch:
             # Only a decision taken while the child runs ends it; once it has exited, or is
             # already being stopped, the rows are recorded and the decision has no effect.
             if running and self.watch.reason is None:
-                logger.info("run %s stopped by hyperband at band %d", self.run_id, stop.band)
+                logger.info("%s", stop)
                 self.band = stop.band
+                self.end_reason = stop.reason
                 self.watch.request_stop(StopReason.STOPPED)
 
     def _finish_reading(self, returncode: int) -> None:
@@ -624,6 +627,7 @@ class _ChildWatch:
                 RunState.EARLY_TERMINATED,
                 exit_code=status,
                 stopped_at_band=self.band,
+                end_reason=self.end_reason,
                 finished=finished,
             )
         if reason is StopReason.INTERRUPTED:

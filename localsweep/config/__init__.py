@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+from localsweep.config._early_stopping import early_stopping_from_init
 from localsweep.config._parse import load_config, parse_config
 from localsweep.config._types import (
     Distribution,
+    EarlyStopping,
     Goal,
     Hyperband,
     Method,
@@ -23,6 +25,7 @@ from localsweep.config._types import (
 
 __all__ = [
     "Distribution",
+    "EarlyStopping",
     "Goal",
     "Hyperband",
     "Method",
@@ -31,6 +34,7 @@ __all__ = [
     "ParamPath",
     "Parameter",
     "SweepConfig",
+    "early_stopping_from_init",
     "load_config",
     "parse_config",
 ]

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from localsweep.config._checks import Checker, plain, show
+from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
+from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
 from localsweep.config._types import Goal, Hyperband, Method, Metric, Options, SweepConfig
 from localsweep.errors import ConfigError, Violation
@@ -148,7 +150,7 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
             "multi-objective `metrics:` needs `method: custom` and a custom scheduler, which "
             "localsweep does not support; optimize one metric with `metric:`",
         )
-    options = _options(data, check)
+    options = _options(data, check, metric)
     for key in ("job", "image_uri"):
         if key in data:
             check.warn(key, "localsweep runs `program` or `command` itself; this key is ignored")
@@ -418,18 +420,30 @@ def _scheduler(data: dict[str, Any], check: Checker) -> None:
         )
 
 
-def _options(data: dict[str, Any], check: Checker) -> Options:
+def _options(data: dict[str, Any], check: Checker, metric: Metric | None) -> Options:
     if EXTENSION_KEY not in data:
         return Options()
     where = EXTENSION_KEY
-    node = check.mapping(data[where], where, "localsweep's own options: `seed`, `sampler`")
+    node = check.mapping(
+        data[where], where, "localsweep's own options: `seed`, `sampler`, `early_stopping`"
+    )
     if node is None:
         return Options()
-    check.unknown_keys(node, where, ("seed", "sampler"), f"`{where}`")
+    check.unknown_keys(node, where, ("seed", "sampler", "early_stopping"), f"`{where}`")
     seed = None
     if "seed" in node and node["seed"] is not None:
         seed = check.integer(node, "seed", f"{where}.seed")
     sampler = "auto"
     if "sampler" in node:
         sampler = check.choice(node, "sampler", f"{where}.sampler", _SAMPLERS) or "auto"
-    return Options(seed=seed, sampler=sampler)
+    early_stopping = None
+    if "early_stopping" in node:
+        at = f"{where}.early_stopping"
+        block = check.mapping(
+            node["early_stopping"], at, "with `metric:`, `threshold:`, `patience:`, `goal:`"
+        )
+        if block is not None:
+            check.unknown_keys(block, at, _EARLY_STOPPING_KEYS, f"`{at}`")
+            names = {key: f"{at}.{key}" for key in _EARLY_STOPPING_KEYS}
+            early_stopping = read_early_stopping(block, check, metric, names)
+    return Options(seed=seed, sampler=sampler, early_stopping=early_stopping)

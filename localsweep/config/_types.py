@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "Distribution",
+    "EarlyStopping",
     "Goal",
     "Hyperband",
     "Method",
@@ -170,6 +171,22 @@ class Hyperband:
 
 
 @dataclass(frozen=True)
+class EarlyStopping:
+    """Per-run plateau stopping: ``localsweep: {early_stopping: ...}`` or the
+    ``early_stopping_*`` arguments of ``wandb.init`` in a localsweep run.
+
+    A run stops once ``patience`` values of ``metric`` in a row have not improved on its
+    best value by more than ``threshold`` (absolute, in the direction of ``goal``). The
+    rule itself is :class:`localsweep.stopping.Plateau`.
+    """
+
+    metric: str
+    threshold: float = 0.0
+    patience: int = 1
+    goal: Goal = Goal.MINIMIZE
+
+
+@dataclass(frozen=True)
 class Options:
     """localsweep's own settings, from the config's ``localsweep:`` key.
 
@@ -179,6 +196,8 @@ class Options:
     seed: int | None = None
     #: ``auto``, ``tpe`` or ``gp``: the Optuna sampler behind ``method: bayes``.
     sampler: str = "auto"
+    #: Per-run plateau stopping (``early_stopping:``), or ``None``.
+    early_stopping: EarlyStopping | None = None
 
 
 @dataclass(frozen=True)

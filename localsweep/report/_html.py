@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import optuna
 
     from localsweep.api import Run, Sweep
+    from localsweep.config import SweepConfig
 
 __all__ = ["write_report"]
 
@@ -283,6 +284,7 @@ def _curves_plot(
     picked = _pick_curves(sweep, limit, maximize)
     lines: dict[str, tuple[list[float | None], list[float | None], list[str | None]]] = {}
     stops: tuple[list[int], list[float], list[str]] = ([], [], [])
+    plateaus: tuple[list[int], list[float], list[str]] = ([], [], [])
     best_line: tuple[list[int], list[float]] = ([], [])
     bands: set[int] = set()
     for run in picked:
@@ -306,6 +308,11 @@ def _curves_plot(
             stops[1].append(values[at - 1])
             stops[2].append(label)
             bands.add(band)
+        elif run.state == RunState.EARLY_TERMINATED.value and run.end_reason == "plateau":
+            # The plateau rule stops a run at the value that ends its patience: its last.
+            plateaus[0].append(len(values))
+            plateaus[1].append(values[-1])
+            plateaus[2].append(label)
         if run.id == best_id:
             best_line = (list(range(1, len(values) + 1)), values)
     points = sum(len(v[0]) for v in lines.values())
@@ -338,6 +345,20 @@ def _curves_plot(
                 "text": stops[2],
                 "marker": {"symbol": "x", "size": 8, "color": "#d62728"},
                 "hovertemplate": "%{text}<br>stopped at band %{x}: %{y}<extra></extra>",
+            }
+        )
+    if plateaus[0]:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "plateau: stopped itself",
+                "x": plateaus[0],
+                "y": plateaus[1],
+                "text": plateaus[2],
+                "marker": {"symbol": "square-open", "size": 8, "color": "#9467bd"},
+                "hovertemplate": "%{text}<br>no improvement, stopped at value %{x}: %{y}"
+                "<extra></extra>",
             }
         )
     if best_line[0]:
@@ -516,7 +537,7 @@ def _importance_table(rows: list[ParamImportance]) -> str:
 def _runs_table(sweep: Sweep, axes: list[ParamAxis], metric_name: str | None) -> dict[str, Any]:
     columns = ["#", "id", "name", "state", metric_name or "metric"]
     columns += [a.parameter.name for a in axes]
-    columns += ["runtime (s)", "stopped at band", "error"]
+    columns += ["runtime (s)", "stopped at band", "end reason", "error"]
     rows = []
     for run in sweep.runs:
         config = run.config
@@ -533,10 +554,34 @@ def _runs_table(sweep: Sweep, axes: list[ParamAxis], metric_name: str | None) ->
                 *(_plain(_lookup(config, a.parameter.path)) for a in axes),
                 runtime,
                 run.stopped_at_band,
+                run.end_reason,
                 _last_line(run.error),
             ]
         )
     return {"columns": columns, "rows": rows, "id_column": 1, "state_column": 3}
+
+
+def _stop_note(runs: Sequence[Run], config: SweepConfig) -> str:
+    """What stopped runs early: ``by hyperband``, ``2 by hyperband, 1 on a plateau``."""
+    reasons = Counter(
+        run.end_reason or "hyperband"
+        for run in runs
+        if run.state == RunState.EARLY_TERMINATED.value
+    )
+    words = {"hyperband": "by hyperband", "plateau": "on a plateau"}
+    if len(reasons) > 1:
+        return ", ".join(f"{n} {words.get(r, r)}" for r, n in sorted(reasons.items()))
+    if reasons:
+        return words.get(next(iter(reasons)), next(iter(reasons)))
+    rules = [
+        text
+        for text, on in (
+            ("by hyperband", config.early_terminate is not None),
+            ("on a plateau", config.options.early_stopping is not None),
+        )
+        if on
+    ]
+    return " or ".join(rules) if rules else "no early termination"
 
 
 def _div(plot_id: str) -> str:
@@ -661,7 +706,7 @@ def write_report(
     )
     title = f"Sweep {sweep.name}"
     span_note = "still running" if still_running else "from creation to the last run's end"
-    stop_note = "by hyperband" if config.early_terminate else "no early termination"
+    stop_note = _stop_note(runs, config)
     written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en">

@@ -13,6 +13,10 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   the public ``Run.log`` after init would miss ``wandb.log``, which is bound at init).
 - ``Run._finish`` is where every way of finishing ends (``run.finish()``,
   ``wandb.finish()``, leaving ``with wandb.init()``), so the summary is read there.
+- ``wandb.init`` is looked up on the module at each call, so replacing the attribute for
+  the length of a run lets that run's ``wandb.init(early_stopping_metric=..., ...)`` hand
+  the arguments wandb does not know to the sink. The original is put back when the run
+  ends: outside a localsweep run, wandb's own ``TypeError`` for them stands.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 import yaml
 
 __all__ = [
+    "EARLY_STOPPING_ARGUMENTS",
     "FinishedRun",
     "LogSink",
     "StopRun",
@@ -50,6 +55,15 @@ _SETTING_NAMES = (
     "resume",
 )
 
+#: The ``wandb.init`` arguments a localsweep run accepts on top of wandb's own (the user's
+#: guide writes the first two); they are removed before wandb sees the call.
+EARLY_STOPPING_ARGUMENTS = (
+    "early_stopping_metric",
+    "early_stopping_threshold",
+    "early_stopping_patience",
+    "early_stopping_goal",
+)
+
 
 class LogSink(Protocol):
     """Receives what one wandb run logs. Called on the thread that logged."""
@@ -63,6 +77,10 @@ class LogSink(Protocol):
 
     def on_preempting(self) -> None:
         """The run called ``mark_preempting()`` (it expects to be stopped and resumed)."""
+
+    def on_early_stopping(self, arguments: Mapping[str, Any]) -> None:
+        """``wandb.init`` was called with these ``early_stopping_*`` arguments (by name),
+        before wandb's own ``init`` runs. May raise (a bad value) to fail that call."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +228,62 @@ def _exit_code(exc_type: Any, exc: Any) -> int:
     return 1
 
 
+# wandb.init is replaced while at least one of our runs is open (sessions on other threads
+# may overlap): each call finds the sink of its thread's run, or of the only open run.
+_init_lock = threading.Lock()
+_init_sinks: dict[int, LogSink] = {}
+_wandb_init: Any = None
+_our_init: Any = None
+
+
+def _open_init(sink: LogSink) -> None:
+    """Route ``wandb.init``'s early-stopping arguments on this thread to ``sink``."""
+    global _wandb_init, _our_init
+    import wandb
+
+    with _init_lock:
+        if not _init_sinks or wandb.init is not _our_init:
+            _wandb_init = wandb.init
+            _our_init = _init_with_early_stopping(_wandb_init)
+            wandb.init = _our_init
+        _init_sinks[threading.get_ident()] = sink
+
+
+def _close_init() -> None:
+    """Undo :func:`_open_init` for this thread; the last run out puts wandb's back."""
+    global _wandb_init, _our_init
+    import wandb
+
+    with _init_lock:
+        _init_sinks.pop(threading.get_ident(), None)
+        if _init_sinks:
+            return
+        if _our_init is not None and wandb.init is _our_init:
+            wandb.init = _wandb_init
+        _wandb_init = _our_init = None
+
+
+def _init_with_early_stopping(original: Any) -> Any:
+    """``wandb.init`` that hands the ``early_stopping_*`` arguments to the sink of the open
+    run and calls wandb's own ``init`` without them (with them, when no run of ours is open
+    here, so that wandb's own error stands)."""
+
+    @functools.wraps(original)
+    def init(*args: Any, **kwargs: Any) -> Any:
+        sink = _init_sinks.get(threading.get_ident())
+        if sink is None and len(_init_sinks) == 1:
+            sink = next(iter(_init_sinks.values()), None)
+        if sink is not None:
+            arguments = {
+                name: kwargs.pop(name) for name in EARLY_STOPPING_ARGUMENTS if name in kwargs
+            }
+            if arguments:
+                sink.on_early_stopping(arguments)
+        return original(*args, **kwargs)
+
+    return init
+
+
 def param_file_text(config: Mapping[str, Any]) -> str:
     """The YAML wandb's agent hands ``wandb.init`` through ``WANDB_SWEEP_PARAM_PATH``:
     ``wandb_version: 1``, then each top-level parameter as ``name: {value: ...}``."""
@@ -249,6 +323,7 @@ class WandbRunSession:
         self.project = project
         self.entity = entity
         self._saved: dict[str, Any] = {}
+        self._routing_init = False
 
     def __enter__(self) -> WandbRunSession:
         import wandb
@@ -275,6 +350,8 @@ class WandbRunSession:
             settings["resume"] = "allow"
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
+        _open_init(self.sink)
+        self._routing_init = True
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -291,6 +368,9 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
+            if self._routing_init:
+                _close_init()
+                self._routing_init = False
             setup = wandb_setup.singleton()
             settings = setup.settings
             for name, value in self._saved.items():
