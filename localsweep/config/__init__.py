@@ -18,6 +18,7 @@ from localsweep.config._types import (
     Options,
     Parameter,
     ParamPath,
+    Scheduler,
     SweepConfig,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "Options",
     "ParamPath",
     "Parameter",
+    "Scheduler",
     "SweepConfig",
     "load_config",
     "parse_config",
