@@ -467,6 +467,7 @@ def show(sweep_id: str, limit: int, db: str | None) -> None:
 
 def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     from localsweep.api import Sweep, summary_items
+    from localsweep.report._pareto import print_pareto
 
     sweep = Sweep(store, store.get_sweep(sweep_id))
     config = sweep.parsed_config
@@ -518,6 +519,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         extra = summary_items(best.summary)
         if extra:
             console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
+    print_pareto(console, sweep)  # multi-objective sweeps: the front replaces "best run"
     stopped = [r for r in runs if r.state == "early_terminated"]
     if stopped:
         bands: dict[int, int] = {}

@@ -19,6 +19,7 @@ from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
+from localsweep.search._multi import reaches_all_targets
 from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun
 
@@ -145,7 +146,10 @@ class Agent:
         self.on_run_end = on_run_end
         self._sleep = sleep
         self.info = AgentInfo.current()
-        self.search: Search = make_search(self.config)
+        from localsweep.agent._scheduler import load_user_study
+
+        user_study = load_user_study(self.config, self.sweep.config_dir)
+        self.search: Search = make_search(self.config, user_study)
         reason = getattr(self.search, "reason", None)
         if reason:
             logger.info("sweep %s: %s", sweep_id, reason)
@@ -153,7 +157,11 @@ class Agent:
             assert function is not None
             runner = InProcessRunner(function, sweep_id, self.project, self.entity)
         self.runner: Runner = runner
-        self._stopper = _make_stopper(self.config, store, sweep_id)
+        self._stopper: Any = _make_stopper(self.config, store, sweep_id)
+        if user_study is not None and user_study.pruner is not None:
+            from localsweep.agent._scheduler import PrunerStopper
+
+            self._stopper = PrunerStopper(self.config, store, sweep_id, user_study.pruner)
 
     # ---------------------------------------------------------------------------------
 
@@ -209,7 +217,7 @@ class Agent:
 
     @property
     def _needs_history(self) -> bool:
-        return self.config.method is Method.BAYES
+        return self.config.method in (Method.BAYES, Method.CUSTOM)
 
     def _propose(self, runs: Sequence[RunView], number: int) -> Proposal | None:
         return self.search.propose(runs, run_rng(self.sweep.seed, number))
@@ -237,7 +245,7 @@ class Agent:
             and metric is not None
             and best is not None
             and metric.reaches_target(best)
-        )
+        ) or (outcome.state is RunState.FINISHED and reaches_all_targets(summary, self.config))
         exit_code = outcome.exit_code
         if exit_code is None and finished is not None:
             exit_code = finished.exit_code
@@ -251,7 +259,11 @@ class Agent:
             error=outcome.error,
             name=finished.name if finished else None,
             stopped_at_band=outcome.stopped_at_band,
-            end_reason="hyperband" if outcome.stopped_at_band is not None else None,
+            end_reason=(
+                getattr(self._stopper, "end_reason", "hyperband")
+                if outcome.stopped_at_band is not None
+                else None
+            ),
             target_reached=target_reached,
             dir=finished.dir if finished else None,
             stdout_path=outcome.stdout_path,

@@ -224,6 +224,7 @@ class Store:
                     seed=seed,
                     run_count=0,
                     created_at=_now(),
+                    config_dir=config.source_dir,
                 )
             )
         return self.get_sweep(sweep_id)
@@ -272,6 +273,7 @@ class Store:
             run_count=row["run_count"],
             created_at=row["created_at"],
             finished_at=row["finished_at"],
+            config_dir=row["config_dir"],
         )
 
     # -------------------------------------------------------------------------- runs
@@ -657,9 +659,12 @@ class Store:
                     _runs.c.config_json,
                     _runs.c.point_key,
                     _runs.c.metric,
+                    _runs.c.summary_json,
+                    _runs.c.search_info_json,
                 ).where(_runs.c.id.in_(chunk))
             ).all()
-            for run_id, state, config_json, point_key, metric in rows:
+            custom = config.method is Method.CUSTOM
+            for run_id, state, config_json, point_key, metric, summary, info in rows:
                 fresh[run_id] = RunView(
                     id=run_id,
                     state=RunState(state),
@@ -667,6 +672,9 @@ class Store:
                     history=tuple(histories.get(run_id, ())),
                     summary=metric,
                     grid_key=point_key,
+                    # Only multi-objective and custom searches read these.
+                    summary_data=json.loads(summary) if config.metrics and summary else {},
+                    search_info=json.loads(info) if custom and info else {},
                 )
         views = []
         for run_id, _state in states:
