@@ -526,8 +526,10 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         for r in stopped:
             if r.stopped_at_band is not None:
                 bands[r.stopped_at_band] = bands.get(r.stopped_at_band, 0) + 1
-        text = ", ".join(f"{n} at band {b}" for b, n in sorted(bands.items()))
-        console.print(f"stopped early by hyperband: {len(stopped)} ({text})")
+        pruned = all(r.end_reason == "pruned" for r in stopped)  # the study's pruner: steps
+        at, by = ("step", "the study's pruner") if pruned else ("band", "hyperband")
+        text = ", ".join(f"{n} at {at} {b}" for b, n in sorted(bands.items()))
+        console.print(f"stopped early by {by}: {len(stopped)} ({text})")
     _print_importance(sweep)
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:

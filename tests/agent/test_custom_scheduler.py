@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 import localsweep
+from localsweep.cli import cli
 from localsweep.errors import ConfigError
 from localsweep.search._multi import dominates, objective_values
 
@@ -140,6 +142,8 @@ def test_tpe_with_median_pruner_stops_runs_and_keeps_their_rows(tmp_path: Path) 
         assert run.config["x"] > min(r.config["x"] for r in finished)
     for run in finished:
         assert run.end_reason is None and len(run.history()) == 8
+    shown = CliRunner().invoke(cli, ["show", sweep.id])
+    assert f"stopped early by the study's pruner: {len(pruned)}" in shown.output
 
 
 def conditional_train() -> None:
