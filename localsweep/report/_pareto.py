@@ -68,7 +68,7 @@ def objective_importance(sweep: Any) -> dict[str, list[Any]]:
         trials = []
         for trial in base.get_trials(deepcopy=False):
             run = by_id[trial.user_attrs["run_id"]]
-            value = summary_value(run.summary, metric.name)
+            value = summary_value(run.summary, metric.name, metric.goal)
             ok = run.state in ("finished", "early_terminated") and value is not None
             trials.append(
                 create_trial(

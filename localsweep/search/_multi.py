@@ -25,9 +25,20 @@ __all__ = [
 ]
 
 
-def summary_value(summary: Mapping[str, Any], name: str) -> float | None:
+#: The summaries ``define_metric(name, summary=...)`` keeps under the metric's key, in the
+#: order one is taken when several are kept (the goal's own first).
+_AGGREGATES = {
+    Goal.MINIMIZE: ("min", "best", "last", "mean", "first", "max"),
+    Goal.MAXIMIZE: ("max", "best", "last", "mean", "first", "min"),
+}
+
+
+def summary_value(
+    summary: Mapping[str, Any], name: str, goal: Goal = Goal.MINIMIZE
+) -> float | None:
     """The finite number ``summary`` holds for ``name`` (the key itself, else a dotted
-    path into nested dicts), or ``None``."""
+    path into nested dicts), or ``None``. A ``define_metric`` summary
+    (``{"min": 0.1}`` under the key) gives its value, by the goal's aggregate first."""
     node: Any
     if name in summary:
         node = summary[name]
@@ -37,6 +48,9 @@ def summary_value(summary: Mapping[str, Any], name: str) -> float | None:
             if not isinstance(node, Mapping) or part not in node:
                 return None
             node = node[part]
+    if isinstance(node, Mapping):
+        kept = [node[k] for k in _AGGREGATES[goal] if k in node]
+        node = kept[0] if kept else None
     if isinstance(node, bool) or not isinstance(node, numbers.Real):
         return None
     value = float(node)
@@ -49,7 +63,7 @@ def objective_values(
     """One value per metric from a run's summary, or ``None`` when any is missing."""
     values = []
     for metric in metrics:
-        value = summary_value(summary, metric.name)
+        value = summary_value(summary, metric.name, metric.goal)
         if value is None:
             return None
         values.append(value)

@@ -310,3 +310,32 @@ def test_a_study_whose_directions_differ_from_the_metrics_is_refused(tmp_path: P
         localsweep.run(path, lambda config: {"loss": 0.0, "acc": 1.0}, count=1)
     (v,) = info.value.violations
     assert v.path == "scheduler.optimizer" and "maximize" in v.message
+
+
+def define_metric_train() -> None:
+    import wandb
+
+    with wandb.init() as run:
+        run.define_metric("loss", summary="min")
+        for loss in (3.0, 1.0, 2.0):
+            run.log({"loss": loss, "acc": run.config["x"]})
+
+
+@pytest.mark.slow
+def test_each_objective_is_read_from_the_summary_define_metric_included(tmp_path: Path) -> None:
+    from localsweep.store import Store
+
+    config = {"method": "custom", "metrics": TWO, "parameters": {"x": {"values": [0.25, 0.75]}}}
+    config["localsweep"] = {"seed": 0}
+    sweep = localsweep.run(config, define_metric_train, count=2, db=tmp_path / "db.db")
+    store = Store(tmp_path / "db.db")
+    try:
+        views = store.run_views(sweep.id)
+    finally:
+        store.close()
+    # What the search is told: wandb's summary, so the min define_metric asked for.
+    told = [objective_values(v.summary_data, sweep.parsed_config.metrics) for v in views]
+    assert told == [(1.0, r.config["x"]) for r in sweep.runs]
+    # Same loss: the run with the most acc is the Pareto set.
+    best = max(r.config["x"] for r in sweep.runs)
+    assert {r.config["x"] for r in sweep.pareto_runs()} == {best}

@@ -111,6 +111,10 @@ def test_summary_values_follow_dotted_paths_and_skip_non_numbers() -> None:
     assert summary_value({"val": {"acc": 2}}, "val.acc") == 2.0
     assert summary_value({"val.acc": 3}, "val.acc") == 3.0
     assert summary_value({"ok": True}, "ok") is None
+    # define_metric(summary=...) keeps its aggregates under the key.
+    assert summary_value({"loss": {"min": 1.0, "last": 2.0}}, "loss") == 1.0
+    assert summary_value({"acc": {"max": 0.9, "min": 0.1}}, "acc", Goal.MAXIMIZE) == 0.9
+    assert summary_value({"acc": {"last": 0.5}}, "acc", Goal.MAXIMIZE) == 0.5
 
 
 def test_a_search_space_config_is_handed_on_nested() -> None:
@@ -139,3 +143,17 @@ def test_a_user_sampler_with_a_fixed_seed_follows_the_run_stream() -> None:
 
     assert proposals(7) == proposals(7)  # same runs and stream: same proposal
     assert proposals(7)[0] != proposals(8)[0]  # another run's stream: another point
+
+
+def test_engine_wandb_is_the_usual_search() -> None:
+    config = parse_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss"},
+            "scheduler": {"engine": "wandb"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        }
+    )
+    assert isinstance(make_search(config), BayesSearch)
+    grid = parse_config({**config.raw, "method": "grid", "parameters": {"x": {"values": [1]}}})
+    assert type(make_search(grid)).__name__ == "GridSearch"
