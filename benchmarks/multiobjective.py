@@ -218,11 +218,13 @@ def run_optuna(problem: Problem, method: str, seed: int, budget: int) -> list[Po
     return points
 
 
-def quality(seeds: int, methods: Sequence[str]) -> None:
+def quality(seeds: int, methods: Sequence[str], only: Sequence[str] = ()) -> None:
     print(f"Hypervolume (higher is better), median of {seeds} seeds; * best per row")
     header = f"{'problem':<12} {'runs':>5} " + " ".join(f"{m:>13}" for m in methods)
     print(header)
     for problem in problems():
+        if only and problem.name not in only:
+            continue
         results: dict[str, dict[int, list[float]]] = {m: {b: [] for b in BUDGETS} for m in methods}
         seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
         for seed in range(seeds):
@@ -293,6 +295,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--problems", default="", help="comma-separated: zdt1,tree-digits")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--overhead-runs", type=int, default=60)
@@ -302,7 +305,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     np.seterr(all="ignore")
     if not args.skip_quality:
-        quality(args.seeds, [m for m in args.methods.split(",") if m])
+        methods = [m for m in args.methods.split(",") if m]
+        quality(args.seeds, methods, [p for p in args.problems.split(",") if p])
     if not args.skip_overhead:
         overhead(args.overhead_runs, 3)
 

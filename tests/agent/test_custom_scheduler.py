@@ -339,3 +339,27 @@ def test_each_objective_is_read_from_the_summary_define_metric_included(tmp_path
     # Same loss: the run with the most acc is the Pareto set.
     best = max(r.config["x"] for r in sweep.runs)
     assert {r.config["x"] for r in sweep.pareto_runs()} == {best}
+
+
+def test_the_agent_command_reports_a_bad_optimizer_as_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(HELPERS))
+    path = write_sweep(
+        tmp_path / "conf",
+        {
+            "method": "custom",
+            "metrics": TWO,
+            "scheduler": {"engine": "optuna", "source": "study.py", "optimizer": "make_study"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        },
+        "def make_study():\n    return 42\n",
+    )
+    db = str(tmp_path / "db.db")
+    sweep_id = localsweep.sweep(path, db=db)
+    result = CliRunner().invoke(
+        cli, ["agent", sweep_id, "--function", "multi_train:two_metrics", "--db", db]
+    )
+    assert result.exit_code == 2, result.output
+    assert "scheduler.optimizer" in result.output and "optuna.Study" in result.output
+    assert "Traceback" not in result.output
