@@ -230,8 +230,18 @@ def _agent(sweep_id: str, db: str, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database two agents share: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "shared.db")
+    return str(request.getfixturevalue("postgres_db"))
+
+
 @pytest.mark.slow
-def test_two_agent_processes_share_a_two_metric_sweep_without_duplicates(tmp_path: Path) -> None:
+def test_two_agent_processes_share_a_two_metric_sweep_without_duplicates(
+    tmp_path: Path, shared_db: str
+) -> None:
     # Both agents call the optimizer, so both samplers start from seed 1: without the
     # store's runs and the per-run reseeding they would propose the same points.
     path = write_sweep(
@@ -251,7 +261,7 @@ def test_two_agent_processes_share_a_two_metric_sweep_without_duplicates(tmp_pat
             return optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
         """,
     )
-    db = str(tmp_path / "shared.db")
+    db = shared_db
     sweep_id = localsweep.sweep(path, db=db)
     logs = [tmp_path / f"agent-{i}.log" for i in range(2)]
     procs = [_agent(sweep_id, db, log) for log in logs]
