@@ -35,7 +35,7 @@ from localsweep.search import UserStudy
 from localsweep.search._bayes import _quiet_study_creation, directions, run_outcome
 from localsweep.store import Store
 
-__all__ = ["PrunerStopper", "load_user_study"]
+__all__ = ["PrunerStopper", "load_user_study", "run_stopper"]
 
 logger = logging.getLogger(__name__)
 
@@ -227,3 +227,17 @@ class PrunerStopper:
             return None
 
         return should_stop
+
+
+def run_stopper(config: SweepConfig, store: Store, sweep_id: str, config_dir: str | None) -> Any:
+    """The early termination of a run executed in a child process (``isolation="process"``,
+    function workers): the study's pruner when the sweep's ``optimizer`` has one (the child
+    calls it once for its run: a pruner cannot cross processes), else hyperband's."""
+    from localsweep.agent._agent import _make_stopper
+
+    scheduler = config.scheduler
+    if config.method is Method.CUSTOM and scheduler is not None and scheduler.optimizer:
+        user = load_user_study(config, config_dir)
+        if user is not None and user.pruner is not None:
+            return PrunerStopper(config, store, sweep_id, user.pruner)
+    return _make_stopper(config, store, sweep_id)

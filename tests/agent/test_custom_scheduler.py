@@ -373,3 +373,32 @@ def test_the_agent_command_reports_a_bad_optimizer_as_a_config_error(
     assert result.exit_code == 2, result.output
     assert "scheduler.optimizer" in result.output and "optuna.Study" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_the_pruner_stops_runs_in_child_processes_too(tmp_path: Path) -> None:
+    path = write_sweep(
+        tmp_path / "conf",
+        {
+            "method": "custom",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "scheduler": {"engine": "optuna", "source": "study.py", "optimizer": "make_study"},
+            "parameters": {"x": {"min": 0.0, "max": 10.0}},
+            "localsweep": {"seed": 0},
+        },
+        """
+        import optuna
+
+        def make_study():
+            return optuna.create_study(
+                sampler=optuna.samplers.TPESampler(seed=0),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+            )
+        """,
+    )
+    sweep = localsweep.run(path, pruned_train, count=6, isolation="process")
+    pruned = [r for r in sweep.runs if r.state == "early_terminated"]
+    assert pruned, [(r.state, r.config) for r in sweep.runs]
+    for run in pruned:
+        assert run.end_reason == "pruned"
+        assert [row["_step"] for row in run.history()] == list(range(run.stopped_at_band + 1))
