@@ -150,6 +150,8 @@ class PrunerStopper:
     _ended: set[str] = field(default_factory=set)
     _reported: dict[str, set[int]] = field(default_factory=dict)
     _last_row: dict[str, int] = field(default_factory=dict)
+    #: The runs as last read; ended runs are not read again (their history is final).
+    _known: dict[str, Any] = field(default_factory=dict)
 
     def is_boundary(self, iteration: int) -> bool:
         """Every logged value is judged."""
@@ -165,13 +167,14 @@ class PrunerStopper:
             )
         return self._study
 
-    def _refresh(self, study: optuna.Study, own: str) -> None:
+    def _refresh(self, study: optuna.Study) -> None:
         """Add the runs that ended since the last look, with their values at their steps."""
         from localsweep.store._steps import metric_steps
 
         metric = self.config.metric
         assert metric is not None
-        views = self.store.metric_views(self.sweep_id)
+        views = self.store.metric_views(self.sweep_id, self._known)
+        self._known = {v.id: v for v in views}
         ended = [v for v in views if v.state is not RunState.RUNNING and v.id not in self._ended]
         if not ended:
             return
@@ -201,7 +204,7 @@ class PrunerStopper:
 
         def should_stop(history: tuple[float, ...]) -> int | None:
             study = self._ensure_study()
-            self._refresh(study, run_id)
+            self._refresh(study)
             storage = study._storage
             trial_id = self._trials.get(run_id)
             if trial_id is None:
