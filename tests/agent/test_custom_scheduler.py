@@ -402,3 +402,24 @@ def test_the_pruner_stops_runs_in_child_processes_too(tmp_path: Path) -> None:
     for run in pruned:
         assert run.end_reason == "pruned"
         assert [row["_step"] for row in run.history()] == list(range(run.stopped_at_band + 1))
+
+
+def test_a_sweep_stops_when_one_run_reaches_every_metrics_target(tmp_path: Path) -> None:
+    config = {
+        "method": "custom",
+        "metrics": [
+            {"name": "loss", "target": 0.1},
+            {"name": "acc", "goal": "maximize", "target": 0.5},
+        ],
+        "parameters": {"x": {"values": [0.0, 0.3, 0.6, 0.9]}},
+        "localsweep": {"seed": 0},
+    }
+
+    def train(config: dict[str, Any]) -> dict[str, float]:
+        # Only x = 0.6 reaches both: loss 0.04 <= 0.1 and acc 0.6 >= 0.5.
+        return {"loss": (config["x"] - 0.4) ** 2, "acc": config["x"]}
+
+    sweep = localsweep.run(config, train, count=40, db=tmp_path / "db.db")
+    assert sweep.finished_reason == "target_reached"
+    assert sweep.runs[-1].config["x"] == 0.6
+    assert all(r.config["x"] != 0.6 for r in sweep.runs[:-1])
