@@ -64,3 +64,15 @@ def test_importance_per_objective_sees_which_parameter_drives_it(
         (r.id for r in sweep.pareto_runs()),
         key=lambda i: next(v for k, v, _ in pareto_rows(sweep) if k == i)[0],
     )
+
+
+def test_the_optuna_export_is_a_multi_objective_study(
+    sweep: localsweep.Sweep, tmp_path: Path
+) -> None:
+    from localsweep.report import export_optuna
+
+    study = export_optuna(sweep, tmp_path / "optuna.db")
+    assert [d.name for d in study.directions] == ["MINIMIZE", "MAXIMIZE"]
+    assert study.metric_names == ["loss", "acc"]
+    front = {t.user_attrs["run_id"] for t in study.best_trials}
+    assert front == {r.id for r in sweep.pareto_runs()}
