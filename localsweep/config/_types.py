@@ -247,12 +247,6 @@ class SweepConfig:
         return len(self.metrics) > 1
 
     @property
-    def uses_optuna_engine(self) -> bool:
-        """Whether a study of Optuna's runs the search: ``method: custom`` (whose only
-        engine here is Optuna's)."""
-        return self.method is Method.CUSTOM
-
-    @property
     def searchable(self) -> tuple[Parameter, ...]:
         """The parameters that are not constants."""
         return tuple(p for p in self.parameters if not p.is_constant)
