@@ -237,6 +237,26 @@ class Sweep:
                 best, best_value = run, value
         return best
 
+    def pareto_runs(self) -> list[Run]:
+        """The finished runs no other finished run beats in every objective of the sweep's
+        ``metrics`` (its Pareto set), in creation order. For a multi-objective sweep this
+        takes :meth:`best_run`'s place; with one metric it is the best run(s). A run missing
+        an objective's value is on no front."""
+        from localsweep.search._multi import non_dominated, objective_values
+
+        metrics = self._record.config.objectives
+        if not metrics:
+            return []
+        scored = []
+        for run in self.runs:
+            if run.state != RunState.FINISHED.value:
+                continue
+            values = objective_values(run.summary, metrics)
+            if values is not None:
+                scored.append((run, values))
+        front = non_dominated([v for _, v in scored], [m.goal for m in metrics])
+        return [scored[i][0] for i in front]
+
     def __repr__(self) -> str:
         return f"<Sweep {self.id} ({self.state})>"
 

@@ -504,6 +504,7 @@ def show(sweep_id: str, limit: int, db: str | None) -> None:
 
 def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     from localsweep.api import Sweep, summary_items
+    from localsweep.report._pareto import print_pareto
 
     sweep = Sweep(store, store.get_sweep(sweep_id))
     config = sweep.parsed_config
@@ -557,6 +558,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         extra = summary_items(best.summary)
         if extra:
             console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
+    print_pareto(console, sweep)  # multi-objective sweeps: the front replaces "best run"
     stopped = [r for r in runs if r.state == "early_terminated" and r.end_reason != "plateau"]
     plateaus = sum(r.state == "early_terminated" and r.end_reason == "plateau" for r in runs)
     if plateaus:
@@ -566,8 +568,10 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         for r in stopped:
             if r.stopped_at_band is not None:
                 bands[r.stopped_at_band] = bands.get(r.stopped_at_band, 0) + 1
-        text = ", ".join(f"{n} at band {b}" for b, n in sorted(bands.items()))
-        console.print(f"stopped early by hyperband: {len(stopped)} ({text})")
+        pruned = all(r.end_reason == "pruned" for r in stopped)  # the study's pruner: steps
+        at, by = ("step", "the study's pruner") if pruned else ("band", "hyperband")
+        text = ", ".join(f"{n} at {at} {b}" for b, n in sorted(bands.items()))
+        console.print(f"stopped early by {by}: {len(stopped)} ({text})")
     _print_importance(sweep)
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:

@@ -73,6 +73,12 @@ class RunView:
     history: tuple[float, ...] = ()
     summary: float | None = None
     grid_key: str | None = None
+    #: The run's whole summary, for an ended run of a multi-objective sweep (each
+    #: objective is read from it); empty otherwise.
+    summary_data: Mapping[str, Any] = field(default_factory=dict)
+    #: What the search kept with the run when it proposed it (``Proposal.info``), for
+    #: ``method: custom`` sweeps; empty otherwise.
+    search_info: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

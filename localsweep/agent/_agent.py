@@ -30,6 +30,7 @@ from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError, LeaseLostError, StoreError
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
+from localsweep.search._multi import reaches_all_targets
 from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun, keep_offline
 
@@ -184,7 +185,10 @@ class Agent:
         self.on_run_end = on_run_end
         self._sleep = sleep
         self.info = AgentInfo.current()
-        self.search: Search = make_search(self.config)
+        from localsweep.agent._scheduler import load_user_study
+
+        user_study = load_user_study(self.config, self.sweep.config_dir)
+        self.search: Search = make_search(self.config, user_study)
         reason = getattr(self.search, "reason", None)
         if reason:
             logger.info("sweep %s: %s", sweep_id, reason)
@@ -192,7 +196,11 @@ class Agent:
             assert function is not None
             runner = InProcessRunner(function, sweep_id, self.project, self.entity)
         self.runner: Runner = runner
-        self._stopper = _make_stopper(self.config, store, sweep_id)
+        self._stopper: Any = _make_stopper(self.config, store, sweep_id)
+        if user_study is not None and user_study.pruner is not None:
+            from localsweep.agent._scheduler import PrunerStopper
+
+            self._stopper = PrunerStopper(self.config, store, sweep_id, user_study.pruner)
         #: SIGTERM: shared by the workers of one process; a plain agent makes its own.
         self._own_termination = termination is None
         self.termination = termination or Termination()
@@ -314,7 +322,7 @@ class Agent:
 
     @property
     def _needs_history(self) -> bool:
-        return self.config.method is Method.BAYES
+        return self.config.method in (Method.BAYES, Method.CUSTOM)
 
     def _propose(self, runs: Sequence[RunView], number: int) -> Proposal | None:
         return self.search.propose(runs, run_rng(self.sweep.seed, number))
@@ -352,13 +360,14 @@ class Agent:
             and metric is not None
             and best is not None
             and metric.reaches_target(best)
-        )
+        ) or (outcome.state is RunState.FINISHED and reaches_all_targets(summary, self.config))
         exit_code = outcome.exit_code
         if exit_code is None and finished is not None:
             exit_code = finished.exit_code
         end_reason = outcome.end_reason
-        if end_reason is None and outcome.stopped_at_band is not None:
-            end_reason = "hyperband"
+        if outcome.stopped_at_band is not None and end_reason in (None, "hyperband"):
+            # The sweep's stopper: hyperband, or the user's Optuna pruner ("pruned").
+            end_reason = getattr(self._stopper, "end_reason", "hyperband")
         history = recorder.take_rows()
         try:
             if outcome.state is RunState.PREEMPTED:

@@ -40,12 +40,12 @@ from typing import Any
 from localsweep.agent._agent import (
     InProcessRunner,
     RunOutcome,
-    _make_stopper,
     aborted_outcome,
     wandb_root,
 )
 from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._recorder import RunRecorder
+from localsweep.agent._scheduler import run_stopper
 from localsweep.agent._subprocess import (
     DEFAULT_GRACE_PERIOD,
     POLL_INTERVAL,
@@ -422,8 +422,9 @@ def _run_in_child(
 ) -> _ChildReport:
     store = Store(store_url)
     try:
-        config = store.get_sweep(sweep_id).config
-        stopper = _make_stopper(config, store, sweep_id)
+        sweep = store.get_sweep(sweep_id)
+        config = sweep.config
+        stopper = run_stopper(config, store, sweep_id, sweep.config_dir)
         recorder = RunRecorder(
             store,
             run,

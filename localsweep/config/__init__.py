@@ -20,6 +20,7 @@ from localsweep.config._types import (
     Options,
     Parameter,
     ParamPath,
+    Scheduler,
     SweepConfig,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "Options",
     "ParamPath",
     "Parameter",
+    "Scheduler",
     "SweepConfig",
     "early_stopping_from_init",
     "load_config",

@@ -11,6 +11,7 @@ one round.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,8 @@ from localsweep.config._checks import Checker, plain, show
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
-from localsweep.config._types import Goal, Hyperband, Method, Metric, Options, SweepConfig
+from localsweep.config._schedule import check_custom, read_metric, read_metrics, read_scheduler
+from localsweep.config._types import Hyperband, Method, Metric, Options, SweepConfig
 from localsweep.errors import ConfigError, Violation
 
 __all__ = ["load_config", "parse_config"]
@@ -66,8 +68,7 @@ _STRING_KEYS = (
     "image_uri",
     "apiVersion",
 )
-_METHODS = ("grid", "random", "bayes")
-_IMPUTE = ("latest", "best", "worst")
+_METHODS = ("grid", "random", "bayes", "custom")
 _SAMPLERS = ("auto", "tpe", "gp", "gp-numpy")
 _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 
@@ -102,7 +103,8 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
             [Violation("", f"{str(path)!r} must hold a mapping of config keys, not {show(data)}")]
         )
     log.debug("loaded sweep config from %s", path)
-    return parse_config(data)
+    # ``scheduler.source`` is relative to the config file, as a user reads it.
+    return dataclasses.replace(parse_config(data), source_dir=str(path.resolve().parent))
 
 
 def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
@@ -125,13 +127,17 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
 
     method = _method(data, check, wrapped)
     params = []
+    scheduler = read_scheduler(data, check)
     if "parameters" in data:
         params = parse_parameters(data["parameters"], "parameters", (), check)
-    elif not wrapped:
+    elif not wrapped and not _names_search_space(data):
         check.error(
-            "parameters", "is required: list the parameters to sweep over under `parameters:`"
+            "parameters",
+            "is required (unless `scheduler.search_space` names a function that defines the "
+            "space): list the parameters to sweep over under `parameters:`",
         )
-    metric = _metric(data, check)
+    metric = read_metric(data["metric"], "metric", check) if "metric" in data else None
+    metrics = read_metrics(data, check)
     early = _early_terminate(data, check)
     run_cap = None
     if "run_cap" in data:
@@ -143,13 +149,7 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
     if "kind" in data:
         check.choice(data, "kind", "kind", ["sweep"])
     _controller(data, check)
-    _scheduler(data, check)
-    if "metrics" in data:
-        check.error(
-            "metrics",
-            "multi-objective `metrics:` needs `method: custom` and a custom scheduler, which "
-            "localsweep does not support; optimize one metric with `metric:`",
-        )
+    check_custom(data, method, metric, metrics, scheduler, check)
     options = _options(data, check, metric)
     for key in ("job", "image_uri"):
         if key in data:
@@ -185,6 +185,8 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
         project=strings.get("project"),
         entity=strings.get("entity"),
         options=options,
+        metrics=metrics,
+        scheduler=scheduler,
         raw=data,
         warnings=tuple(check.warnings),
     )
@@ -218,63 +220,18 @@ def _is_wrapper(value: Any) -> bool:
 def _method(data: dict[str, Any], check: Checker, wrapped: bool) -> Method | None:
     if "method" not in data:
         if not wrapped:
-            check.error("method", "is required: write `method: grid`, `random` or `bayes`")
-        return None
-    value = data["method"]
-    if value == "custom":
-        check.error(
-            "method",
-            "`method: custom` needs a custom wandb scheduler, which is not supported by "
-            "localsweep; use grid, random or bayes",
-        )
+            check.error(
+                "method", "is required: write `method: grid`, `random`, `bayes` or `custom`"
+            )
         return None
     name = check.choice(data, "method", "method", _METHODS)
     return Method(name) if name is not None else None
 
 
-def _metric(data: dict[str, Any], check: Checker) -> Metric | None:
-    if "metric" not in data:
-        return None
-    node = check.mapping(data["metric"], "metric", "with `name:` and optionally `goal:`")
-    if node is None:
-        return None
-    before = len(check.violations)
-    allowed = ("name", "goal", "target", "impute", "impute_while_running")
-    check.unknown_keys(node, "metric", allowed, "`metric`")
-    name = None
-    if "name" not in node:
-        check.error("metric.name", "is required: the name of the metric your runs log")
-    else:
-        name = check.string(node, "name", "metric.name")
-    goal = (
-        check.choice(node, "goal", "metric.goal", [g.value for g in Goal])
-        if "goal" in node
-        else "minimize"
-    )
-    target = check.number(node, "target", "metric.target") if "target" in node else None
-    impute = check.choice(node, "impute", "metric.impute", _IMPUTE) if "impute" in node else "worst"
-    while_running: str | None = "false"
-    if "impute_while_running" in node:
-        if node["impute_while_running"] is False:
-            # YAML reads an unquoted false as a boolean; wandb's schema wants the string.
-            check.warn(
-                "metric.impute_while_running",
-                "read `false` as the string 'false' (wandb's schema wants it quoted)",
-            )
-            node["impute_while_running"] = "false"
-        while_running = check.choice(
-            node, "impute_while_running", "metric.impute_while_running", (*_IMPUTE, "false")
-        )
-    if len(check.violations) > before or name is None:
-        return None
-    assert goal is not None and impute is not None and while_running is not None
-    return Metric(
-        name=name,
-        goal=Goal(goal),
-        target=target,
-        impute=impute,
-        impute_while_running=while_running,
-    )
+def _names_search_space(data: Mapping[str, Any]) -> bool:
+    """Whether ``scheduler.search_space`` is set (wandb then needs no ``parameters``)."""
+    scheduler = data.get("scheduler")
+    return isinstance(scheduler, Mapping) and bool(scheduler.get("search_space"))
 
 
 def _early_terminate(data: dict[str, Any], check: Checker) -> Hyperband | None:
@@ -383,41 +340,6 @@ def _controller(data: dict[str, Any], check: Checker) -> None:
         check.error("controller.type", "is required: write `type: local` or `type: cloud`")
     else:
         check.choice(node, "type", "controller.type", ["local", "cloud"])
-
-
-def _scheduler(data: dict[str, Any], check: Checker) -> None:
-    if "scheduler" not in data:
-        return
-    node = check.mapping(data["scheduler"], "scheduler", "such as `engine: wandb`")
-    if node is None:
-        return
-    check.unknown_keys(
-        node, "scheduler", ("engine", "source", "optimizer", "search_space"), "`scheduler`"
-    )
-    if "engine" not in node:
-        check.error("scheduler.engine", "is required")
-    elif check.choice(node, "engine", "scheduler.engine", ["optuna", "ax", "wandb"]) not in (
-        None,
-        "wandb",
-    ):
-        check.error(
-            "scheduler.engine",
-            f"custom schedulers (`engine: {node['engine']}`) are not supported by localsweep; "
-            "remove `scheduler:` and use `method: grid`, `random` or `bayes`",
-        )
-    for key in ("source", "optimizer", "search_space"):
-        if key in node:
-            check.error(
-                f"scheduler.{key}",
-                "custom scheduler code is not supported by localsweep; remove this key",
-            )
-    if "early_terminate" in data:
-        check.error("scheduler", "cannot be used together with `early_terminate` (wandb's rule)")
-    controller = data.get("controller")
-    if isinstance(controller, Mapping) and controller.get("type") == "local":
-        check.error(
-            "scheduler", "cannot be used together with `controller: {type: local}` (wandb's rule)"
-        )
 
 
 def _options(data: dict[str, Any], check: Checker, metric: Metric | None) -> Options:

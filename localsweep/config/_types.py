@@ -23,6 +23,7 @@ __all__ = [
     "Options",
     "ParamPath",
     "Parameter",
+    "Scheduler",
     "SweepConfig",
 ]
 
@@ -38,6 +39,9 @@ class Method(str, enum.Enum):
     GRID = "grid"
     RANDOM = "random"
     BAYES = "bayes"
+    #: A custom scheduler runs the search (``scheduler: {engine: optuna}``); see
+    #: ``docs/custom-schedulers.md``.
+    CUSTOM = "custom"
 
 
 class Goal(str, enum.Enum):
@@ -201,6 +205,23 @@ class Options:
 
 
 @dataclass(frozen=True)
+class Scheduler:
+    """The ``scheduler`` block of wandb's 2026 schema: which engine searches, and the
+    user's own code for it.
+
+    ``source`` is a Python file, relative to the config file when the sweep was made from
+    one; ``optimizer`` names a zero-argument function in it returning an Optuna study (its
+    sampler proposes, its pruner stops runs); ``search_space`` names a define-by-run
+    function taking an ``optuna.Trial`` and returning the run's config.
+    """
+
+    engine: str
+    source: str | None = None
+    optimizer: str | None = None
+    search_space: str | None = None
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A validated wandb sweep config.
 
@@ -222,9 +243,27 @@ class SweepConfig:
     project: str | None = None
     entity: str | None = None
     options: Options = field(default_factory=Options)
+    #: Multi-objective ``metrics:`` (at least two), with ``method: custom``.
+    metrics: tuple[Metric, ...] = ()
+    scheduler: Scheduler | None = None
+    #: The directory of the config file the sweep was read from (``scheduler.source``
+    #: is relative to it), when it was read from a file.
+    source_dir: str | None = field(default=None, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     #: Things wandb accepts but that are probably not what the user meant.
     warnings: tuple[str, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[Metric, ...]:
+        """The metrics the search optimizes: ``metrics``, or ``metric`` alone, or none."""
+        if self.metrics:
+            return self.metrics
+        return (self.metric,) if self.metric is not None else ()
+
+    @property
+    def is_multi_objective(self) -> bool:
+        """Whether the sweep optimizes several metrics at once (``metrics:``)."""
+        return len(self.metrics) > 1
 
     @property
     def searchable(self) -> tuple[Parameter, ...]:

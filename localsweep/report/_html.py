@@ -27,6 +27,7 @@ from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
 from localsweep.report._extra import require
 from localsweep.report._importance import ParamImportance, importance_of_study
+from localsweep.report._pareto import pareto_section
 from localsweep.report._study import (
     ParamAxis,
     metric_values,
@@ -663,6 +664,8 @@ def write_report(
                     " even spread of the rest."
                 )
 
+    pareto_html = pareto_section(sweep, add)  # multi-objective sweeps only
+
     states = Counter(run.state for run in runs)
     span, still_running = _sweep_span(sweep)
     stopped = states.get(RunState.EARLY_TERMINATED.value, 0)
@@ -741,6 +744,8 @@ def write_report(
 <div><h3>Sweep config</h3><pre id="sweep-config">{_e(config_yaml)}</pre></div>
 <div>{best_config}</div>
 </div>
+
+{pareto_html}
 
 <h2 id="history">Metric over runs</h2>
 <p class="hint">Each run's summary value of the metric by run number; the line is the best

@@ -16,12 +16,12 @@ import logging
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from localsweep.config import Distribution, Goal, Parameter, SweepConfig
+from localsweep.config import Distribution, Goal, Metric, Parameter, SweepConfig
 from localsweep.records import RunState
 
 if TYPE_CHECKING:
@@ -246,6 +246,25 @@ def _trial_state(run: Run, *, export: bool) -> tuple[optuna.trial.TrialState, fl
     return TrialState.FAIL, None
 
 
+def _multi_state(
+    run: Run, metrics: Sequence[Metric]
+) -> tuple[optuna.trial.TrialState, list[float] | None]:
+    """An exported run of a multi-objective sweep: its state, and every objective's value
+    when it finished with all of them (else FAIL, as the search counts it)."""
+    from optuna.trial import TrialState
+
+    from localsweep.search._multi import objective_values
+
+    if run.state == RunState.RUNNING.value:
+        return TrialState.RUNNING, None
+    if run.state == RunState.EARLY_TERMINATED.value:
+        return TrialState.PRUNED, None
+    found = objective_values(run.summary, metrics) if run.state == "finished" else None
+    if found is None:
+        return TrialState.FAIL, None
+    return TrialState.COMPLETE, list(found)
+
+
 def sweep_study(
     sweep: Sweep,
     *,
@@ -269,10 +288,21 @@ def sweep_study(
 
     axes = param_axes(sweep, plotly_safe=plotly_safe)
     metric = sweep.parsed_config.metric
+    # An exported multi-objective sweep is a multi-objective study (optuna-dashboard draws
+    # its Pareto front); the analysis view stays one-objective (importance needs one).
+    metrics = sweep.parsed_config.metrics if export else ()
     with quiet_optuna():
-        study = optuna.create_study(
-            storage=storage, study_name=sweep.id, direction=direction(sweep.parsed_config)
-        )
+        if metrics:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=sweep.id,
+                directions=[m.goal.value for m in metrics],
+            )
+            study.set_metric_names([m.name for m in metrics])
+        else:
+            study = optuna.create_study(
+                storage=storage, study_name=sweep.id, direction=direction(sweep.parsed_config)
+            )
         if metric is not None and export:
             study.set_metric_names([metric.name])
     trials = []
@@ -287,6 +317,9 @@ def sweep_study(
             params[axis.name] = axis.encode(raw)
             distributions[axis.name] = axis.distribution
         state, value = _trial_state(run, export=export)
+        told: list[float] | None = None if value is None else [value]
+        if metrics:
+            state, told = _multi_state(run, metrics)
         intermediate: dict[int, float] = {}
         if with_history and metric is not None:
             # Step i is the i-th logged value (1-based): hyperband's iteration count.
@@ -296,7 +329,7 @@ def sweep_study(
         trials.append(
             create_trial(
                 state=state,
-                value=value,
+                values=told,
                 params=params,
                 distributions=distributions,
                 user_attrs={

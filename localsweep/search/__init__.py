@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from localsweep.config import Method, SweepConfig
 from localsweep.search._base import Search
+from localsweep.search._custom import UserStudy
 
-__all__ = ["Search", "make_search"]
+__all__ = ["Search", "UserStudy", "make_search"]
 
 
-def make_search(config: SweepConfig) -> Search:
-    """The search object for ``config.method``."""
+def make_search(config: SweepConfig, user_study: UserStudy | None = None) -> Search:
+    """The search object for ``config.method``.
+
+    ``method: custom`` runs the user's Optuna code (``user_study``, loaded by the agent
+    from ``scheduler.source``) when the config names any; otherwise, and for its
+    multi-objective ``metrics``, bayes's study, with one direction per metric."""
     if config.method is Method.GRID:
         from localsweep.search._grid import GridSearch
 
@@ -18,6 +23,10 @@ def make_search(config: SweepConfig) -> Search:
         from localsweep.search._random import RandomSearch
 
         return RandomSearch(config)
+    if config.method is Method.CUSTOM and user_study is not None:
+        from localsweep.search._custom import CustomSearch
+
+        return CustomSearch(config, user_study)
     from localsweep.search._bayes import BayesSearch
 
     return BayesSearch(config)

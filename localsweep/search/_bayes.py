@@ -34,8 +34,9 @@ from localsweep.records import Proposal, RunState, RunView
 from localsweep.search._base import Search
 from localsweep.search._bayes_space import SearchSpace
 from localsweep.search._gp import NumpyGPSampler
+from localsweep.search._multi import objective_values
 
-__all__ = ["BayesSearch", "RunOutcome", "run_outcome"]
+__all__ = ["BayesSearch", "RunOutcome", "directions", "multi_outcome", "outcome_of", "run_outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ class RunOutcome:
     state: TrialState
     value: float | None = None
     intermediate: tuple[tuple[int, float], ...] = ()
+    #: One value per objective of a complete run of a multi-objective sweep.
+    values: tuple[float, ...] | None = None
+
+    @property
+    def told(self) -> list[float] | None:
+        """The values Optuna is told for this run, if any."""
+        if self.values is not None:
+            return list(self.values)
+        return [self.value] if self.value is not None else None
 
 
 def run_outcome(run: RunView, metric: Metric) -> RunOutcome:
@@ -79,6 +89,38 @@ def run_outcome(run: RunView, metric: Metric) -> RunOutcome:
         return RunOutcome(TrialState.FAIL)
     best = max(seen) if metric.goal is Goal.MAXIMIZE else min(seen)
     return RunOutcome(TrialState.COMPLETE, value=best)
+
+
+def multi_outcome(run: RunView, metrics: Sequence[Metric]) -> RunOutcome:
+    """What a run of a multi-objective sweep tells the study: a finished run its value of
+    every objective (read from its summary), or FAIL when one is missing; other states as
+    :func:`run_outcome` (pruned runs carry no intermediate values: Optuna cannot prune a
+    multi-objective trial)."""
+    if run.state is RunState.RUNNING:
+        return RunOutcome(TrialState.RUNNING)
+    if run.state is RunState.EARLY_TERMINATED:
+        return RunOutcome(TrialState.PRUNED)
+    if run.state is not RunState.FINISHED:
+        return RunOutcome(TrialState.FAIL)
+    values = objective_values(run.summary_data, metrics)
+    if values is None:
+        return RunOutcome(TrialState.FAIL)
+    return RunOutcome(TrialState.COMPLETE, values=values)
+
+
+def outcome_of(run: RunView, metrics: Sequence[Metric]) -> RunOutcome:
+    """:func:`run_outcome` for one metric, :func:`multi_outcome` for several."""
+    if len(metrics) == 1:
+        return run_outcome(run, metrics[0])
+    return multi_outcome(run, metrics)
+
+
+def directions(metrics: Sequence[Metric]) -> list[StudyDirection]:
+    """One Optuna direction per metric, from its goal."""
+    return [
+        StudyDirection.MAXIMIZE if m.goal is Goal.MAXIMIZE else StudyDirection.MINIMIZE
+        for m in metrics
+    ]
 
 
 def _finite(v: Any) -> bool:
@@ -108,6 +150,9 @@ def choose_sampler(config: SweepConfig, space: SearchSpace) -> tuple[str, str]:
     ``GP_MAX_RUNS`` runs and TPE after (see :func:`tpe_after`). Otherwise TPE.
     """
     forced = config.options.sampler
+    if config.is_multi_objective:
+        # The GPs here model one objective; TPE models several (Optuna's MOTPE).
+        return "tpe", f"TPE: {len(config.metrics)} objectives, which TPE models together"
     if forced not in SAMPLERS:
         raise ConfigError(
             [
@@ -235,12 +280,10 @@ class _StudyCache:
     trials, so these change nothing but trial numbers, whose order they keep.
     """
 
-    def __init__(self, space: SearchSpace, metric: Metric):
+    def __init__(self, space: SearchSpace, metrics: Sequence[Metric]):
         self._space = space
-        self._metric = metric
-        self._direction = (
-            StudyDirection.MAXIMIZE if metric.goal is Goal.MAXIMIZE else StudyDirection.MINIMIZE
-        )
+        self._metrics = tuple(metrics)
+        self._directions = directions(metrics)
         self._study = self._new_study()
         self._entries: list[_Entry] = []
         self._search_spaces: dict[str, IntersectionSearchSpace] = {}
@@ -248,7 +291,7 @@ class _StudyCache:
     def _new_study(self) -> optuna.Study:
         _quiet_study_creation()
         storage = optuna.storages.InMemoryStorage()
-        storage.create_new_study([self._direction], _STUDY_NAME)
+        storage.create_new_study(self._directions, _STUDY_NAME)
         return optuna.Study(study_name=_STUDY_NAME, storage=storage)
 
     @property
@@ -270,7 +313,7 @@ class _StudyCache:
         for run, template in zip(new, templates, strict=True):
             trial_id = next(added)._trial_id if template is not None else None
             self._entries.append(
-                _Entry(run.id, trial_id, run_outcome(run, self._metric), _fingerprint(run))
+                _Entry(run.id, trial_id, outcome_of(run, self._metrics), _fingerprint(run))
             )
 
     def lend_search_space(self, sampler: BaseSampler, sampler_name: str) -> None:
@@ -303,7 +346,7 @@ class _StudyCache:
             fp = _fingerprint(run)
             if fp == entry.fingerprint:
                 continue
-            outcome = run_outcome(run, self._metric)
+            outcome = outcome_of(run, self._metrics)
             if outcome == entry.outcome:
                 entry.fingerprint = fp
                 continue
@@ -312,8 +355,7 @@ class _StudyCache:
             if entry.trial_id is not None and outcome.state is not TrialState.RUNNING:
                 for step, value in outcome.intermediate:
                     storage.set_trial_intermediate_value(entry.trial_id, step, value)
-                values = [outcome.value] if outcome.value is not None else None
-                storage.set_trial_state_values(entry.trial_id, outcome.state, values)
+                storage.set_trial_state_values(entry.trial_id, outcome.state, outcome.told)
             entry.outcome = outcome
             entry.fingerprint = fp
         return True
@@ -323,11 +365,11 @@ class _StudyCache:
         if params is None:
             log.debug("run %s: params outside the search space, not used by bayes", run.id)
             return None
-        outcome = run_outcome(run, self._metric)
+        outcome = outcome_of(run, self._metrics)
         dists = {name: self._space.distributions[name] for name in params}
         return create_trial(
             state=outcome.state,
-            value=outcome.value,
+            values=outcome.told,
             params=params,
             distributions=dists,
             intermediate_values=dict(outcome.intermediate) or None,
@@ -354,11 +396,11 @@ class BayesSearch(Search):
     def __init__(self, config: SweepConfig):
         super().__init__(config)
         violations = []
-        if config.metric is None:
+        if not config.objectives:
             violations.append(
                 Violation(
                     "metric",
-                    "method: bayes needs a metric to optimize; add "
+                    f"method: {config.method.value} needs a metric to optimize; add "
                     "`metric: {name: <logged key>, goal: minimize}` (or maximize)",
                 )
             )
@@ -372,11 +414,10 @@ class BayesSearch(Search):
             )
         if violations:
             raise ConfigError(violations)
-        assert config.metric is not None
         self._space = space
         self.sampler_name, self.reason = choose_sampler(config, space)
         self._tpe_after = tpe_after(config) if self.sampler_name != "tpe" else None
-        self._cache = _StudyCache(space, config.metric)
+        self._cache = _StudyCache(space, config.objectives)
 
     @property
     def space(self) -> SearchSpace:

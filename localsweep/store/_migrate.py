@@ -18,8 +18,11 @@ from localsweep.store._models import SCHEMA_VERSION, Base
 __all__ = ["current_version", "ensure_schema", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-#: Every revision this code knows, oldest first.
-KNOWN_VERSIONS = ("0001", "0002", "0003")
+#: Every revision this code knows, oldest first: one migration file each, named after it
+#: (a list written by hand forgot one revision twice).
+KNOWN_VERSIONS = tuple(
+    sorted(path.name.split("_", 1)[0] for path in (_MIGRATIONS / "versions").glob("[0-9]*.py"))
+)
 
 
 def current_version(engine: Engine) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
-SCHEMA_VERSION = "0004"
+SCHEMA_VERSION = "0008"
 
 
 class Base(DeclarativeBase):
@@ -54,6 +54,9 @@ class SweepModel(Base):
     live_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Runs in state ``running`` now.
     running_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The directory of the config file the sweep was made from (``scheduler.source``
+    #: is relative to it), if it was made from a file.
+    config_dir: Mapped[str | None] = mapped_column(Text)
 
 
 class RunModel(Base):

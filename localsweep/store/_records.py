@@ -48,6 +48,8 @@ class SweepRecord:
     run_count: int
     created_at: datetime
     finished_at: datetime | None
+    #: The directory of the config file the sweep was made from, if any.
+    config_dir: str | None = None
 
 
 @dataclass(frozen=True)

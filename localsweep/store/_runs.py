@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from localsweep.config import SweepConfig
+from localsweep.config import Method, SweepConfig
 from localsweep.errors import LeaseLostError, NotFoundError
 from localsweep.records import RunState, RunView
 from localsweep.store._records import RunRecord
@@ -278,7 +278,13 @@ class RunViews:
         known = self._sweeps.setdefault((sweep_id, mode), _SweepViews())
         cols = [runs.c.id, runs.c.number, runs.c.state]
         if mode != "metric":
-            cols += [runs.c.config_json, runs.c.point_key, runs.c.metric]
+            cols += [
+                runs.c.config_json,
+                runs.c.point_key,
+                runs.c.metric,
+                runs.c.summary_json,
+                runs.c.search_info_json,
+            ]
         fresh: list[Any] = list(
             conn.execute(
                 select(*cols)
@@ -299,6 +305,7 @@ class RunViews:
                 view = RunView(id=run_id, state=state, history=tuple(histories.get(run_id, ())))
             else:
                 assert config is not None
+                summary, info = row[6], row[7]
                 view = RunView(
                     id=run_id,
                     state=state,
@@ -306,6 +313,11 @@ class RunViews:
                     history=tuple(histories.get(run_id, ())),
                     summary=row[5],
                     grid_key=row[4],
+                    # Only multi-objective and custom searches read these.
+                    summary_data=json.loads(summary) if config.metrics and summary else {},
+                    search_info=(
+                        json.loads(info) if config.method is Method.CUSTOM and info else {}
+                    ),
                 )
             at = known.index.get(number)
             if at is None:

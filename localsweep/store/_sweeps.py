@@ -102,6 +102,7 @@ def sweep_record(row: Any, configs: SweepConfigs) -> SweepRecord:
         run_count=row["run_count"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        config_dir=row["config_dir"],
     )
 
 
@@ -267,4 +268,5 @@ def insert_values(
         "seed": seed,
         "run_count": 0,
         "created_at": now(),
+        "config_dir": config.source_dir,
     }

@@ -29,9 +29,9 @@ def test_methods_are_read(method: str) -> None:
     assert parsed.method is Method(method)
 
 
-def test_custom_method_is_not_supported(violations: Violations) -> None:
+def test_custom_method_needs_a_metric_to_tell_the_study(violations: Violations) -> None:
     (v,) = violations(cfg(method="custom"))
-    assert v.path == "method" and "not supported by localsweep" in v.message
+    assert v.path == "metric" and "metrics" in v.message
 
 
 def test_unknown_method_suggests_the_closest(violations: Violations) -> None:
@@ -193,7 +193,7 @@ def test_command_must_be_a_list(violations: Violations) -> None:
         ({"name": 3}, "name"),
         ({"controller": {"type": "remote"}}, "controller.type"),
         ({"controller": {}}, "controller.type"),
-        ({"scheduler": {"engine": "optuna"}}, "scheduler.engine"),
+        ({"scheduler": {"engine": "optuna"}}, "method"),
         ({"metrics": [{"name": "a"}, {"name": "b"}]}, "metrics"),
     ],
 )
@@ -221,7 +221,7 @@ def test_local_controller_is_accepted() -> None:
 
 def test_scheduler_cannot_go_with_a_local_controller(violations: Violations) -> None:
     raw = cfg(controller={"type": "local"}, scheduler={"engine": "wandb"})
-    assert paths(violations(raw)) == ["scheduler"]
+    assert paths(violations(raw)) == ["controller"]
 
 
 def test_launch_keys_are_accepted_with_a_warning() -> None:

@@ -40,7 +40,10 @@ class Difference:
     warns: bool = False
 
 
-_NO_CUSTOM = "localsweep has no custom (Launch) scheduler, which `method: custom` needs"
+_NO_OBJECTIVE = (
+    "`method: custom` without `metric` or `metrics` gives the study nothing to be told; "
+    "wandb's scheduler would fail on the first run, we refuse it up front"
+)
 _LATE_CRASH = "wandb accepts the config but its engine fails on the first {}; we refuse it up front"
 _NESTED_ONLY_TOP = (
     "the engine checks {} only for top-level parameters, then crashes or samples nonsense "
@@ -65,10 +68,9 @@ DELIBERATE: dict[str, Difference] = {
         True, "`localsweep:` holds our own options (seed, sampler)"
     ),
     # Strict: wandb accepts these at creation, but they cannot work.
-    "method_custom": Difference(False, _NO_CUSTOM),
-    "scheduler_optuna_custom": Difference(False, _NO_CUSTOM),
-    "scheduler_search_space_no_parameters": Difference(False, _NO_CUSTOM),
-    "metrics_custom": Difference(False, "multi-objective `metrics:` needs " + _NO_CUSTOM),
+    "method_custom": Difference(False, _NO_OBJECTIVE),
+    "scheduler_optuna_custom": Difference(False, _NO_OBJECTIVE),
+    "scheduler_search_space_no_parameters": Difference(False, _NO_OBJECTIVE),
     "grid_with_uniform": Difference(False, _LATE_CRASH.format("grid suggestion")),
     "grid_with_probabilities": Difference(False, _LATE_CRASH.format("grid suggestion")),
     "method_bayes_no_metric": Difference(False, _LATE_CRASH.format("bayes suggestion")),

@@ -1,0 +1,114 @@
+"""Several objectives at once (``metrics:``): each run's values, and the Pareto set.
+
+A run's value of one objective is read as the single metric's summary is: the run's
+summary (wandb's own, ``define_metric`` summaries included, else each key's last logged
+value), by the metric's name or a dotted path into nested dicts. A run missing one
+objective, or with a value that is not a finite number, has no point: the search counts it
+as failed, and it is on no Pareto front.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from localsweep.config import Goal, Metric, SweepConfig
+
+__all__ = [
+    "dominates",
+    "non_dominated",
+    "objective_values",
+    "reaches_all_targets",
+    "summary_value",
+]
+
+
+#: The summaries ``define_metric(name, summary=...)`` keeps under the metric's key, in the
+#: order one is taken when several are kept (the goal's own first).
+_AGGREGATES = {
+    Goal.MINIMIZE: ("min", "best", "last", "mean", "first", "max"),
+    Goal.MAXIMIZE: ("max", "best", "last", "mean", "first", "min"),
+}
+
+
+def summary_value(
+    summary: Mapping[str, Any], name: str, goal: Goal = Goal.MINIMIZE
+) -> float | None:
+    """The finite number ``summary`` holds for ``name`` (the key itself, else a dotted
+    path into nested dicts), or ``None``. A ``define_metric`` summary
+    (``{"min": 0.1}`` under the key) gives its value, by the goal's aggregate first."""
+    node: Any
+    if name in summary:
+        node = summary[name]
+    else:
+        node = summary
+        for part in name.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+    if isinstance(node, Mapping):
+        kept = [node[k] for k in _AGGREGATES[goal] if k in node]
+        node = kept[0] if kept else None
+    if isinstance(node, bool) or not isinstance(node, numbers.Real):
+        return None
+    value = float(node)
+    return value if math.isfinite(value) else None
+
+
+def objective_values(
+    summary: Mapping[str, Any], metrics: Sequence[Metric]
+) -> tuple[float, ...] | None:
+    """One value per metric from a run's summary, or ``None`` when any is missing."""
+    values = []
+    for metric in metrics:
+        value = summary_value(summary, metric.name, metric.goal)
+        if value is None:
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+def dominates(a: Sequence[float], b: Sequence[float], goals: Sequence[Goal]) -> bool:
+    """Whether point ``a`` is at least as good as ``b`` in every objective and better in one."""
+    better = False
+    for x, y, goal in zip(a, b, goals, strict=True):
+        if goal is Goal.MAXIMIZE:
+            x, y = -x, -y
+        if x > y:
+            return False
+        if x < y:
+            better = True
+    return better
+
+
+def non_dominated(points: Sequence[Sequence[float]], goals: Sequence[Goal]) -> list[int]:
+    """The indices of the points no other point dominates, in their order.
+
+    Points are sorted by the first objective first, so each is compared only with the
+    front found so far: about n times the front's size, fast enough for 5,000 runs.
+    Equal points are all kept (none dominates another).
+    """
+    signs = [-1.0 if g is Goal.MAXIMIZE else 1.0 for g in goals]
+    keyed = sorted(
+        range(len(points)),
+        key=lambda i: tuple(s * v for s, v in zip(signs, points[i], strict=True)),
+    )
+    front: list[int] = []
+    for i in keyed:
+        if not any(dominates(points[j], points[i], goals) for j in front):
+            front.append(i)
+    return sorted(front)
+
+
+def reaches_all_targets(summary: Mapping[str, Any], config: SweepConfig) -> bool:
+    """Whether a run of a multi-objective sweep reaches every metric's ``target``: only
+    when every metric has one (one objective's target says nothing of a trade-off)."""
+    metrics = config.metrics
+    if len(metrics) < 2 or any(m.target is None for m in metrics):
+        return False
+    values = objective_values(summary, metrics)
+    return values is not None and all(
+        m.reaches_target(v) for m, v in zip(metrics, values, strict=True)
+    )

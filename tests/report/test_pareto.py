@@ -1,0 +1,78 @@
+"""A multi-objective sweep's Pareto set in ``localsweep show`` and in the report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import localsweep
+from localsweep.cli import cli
+from localsweep.report import write_report
+from localsweep.report._pareto import objective_importance, pareto_rows
+
+CONFIG = {
+    "method": "custom",
+    "metrics": [{"name": "loss"}, {"name": "acc", "goal": "maximize"}],
+    "parameters": {"x": {"min": 0.0, "max": 1.0}, "noise": {"values": [0, 1, 2]}},
+    "localsweep": {"seed": 2},
+}
+
+
+def train(config: dict) -> dict:
+    x = config["x"]
+    return {"loss": (x - 0.2) ** 2, "acc": x}
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> localsweep.Sweep:
+    return localsweep.run(CONFIG, train, count=15, db=tmp_path / "db.db")
+
+
+def test_show_lists_the_pareto_set(sweep: localsweep.Sweep, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["show", sweep.id, "--db", str(tmp_path / "db.db")])
+    assert result.exit_code == 0, result.output
+    assert f"Pareto set: {len(sweep.pareto_runs())} runs" in result.output
+    for run in sweep.pareto_runs():
+        assert run.id in result.output.split("Pareto set")[1]
+
+
+def test_the_report_has_the_front_and_importance_per_objective(
+    sweep: localsweep.Sweep, tmp_path: Path
+) -> None:
+    pytest.importorskip("plotly")
+    page = write_report(sweep, tmp_path / "r.html").read_text(encoding="utf-8")
+    table = page.split('id="pareto-table"')[1].split("</table>")[0]
+    assert sorted(re.findall(r"<tr><td>([a-z0-9]{8})</td>", table)) == sorted(
+        r.id for r in sweep.pareto_runs()
+    )
+    assert 'id="plot-pareto"' in page
+    assert "<h3>loss</h3>" in page and "<h3>acc</h3>" in page
+
+
+def test_importance_per_objective_sees_which_parameter_drives_it(
+    sweep: localsweep.Sweep,
+) -> None:
+    pytest.importorskip("sklearn")
+    rows = objective_importance(sweep)
+    for name in ("loss", "acc"):
+        top = rows[name][0]
+        assert top.name == "x", rows[name]  # "noise" does not change either objective
+    assert [r[0] for r in pareto_rows(sweep)] == sorted(
+        (r.id for r in sweep.pareto_runs()),
+        key=lambda i: next(v for k, v, _ in pareto_rows(sweep) if k == i)[0],
+    )
+
+
+def test_the_optuna_export_is_a_multi_objective_study(
+    sweep: localsweep.Sweep, tmp_path: Path
+) -> None:
+    from localsweep.report import export_optuna
+
+    study = export_optuna(sweep, tmp_path / "optuna.db")
+    assert [d.name for d in study.directions] == ["MINIMIZE", "MAXIMIZE"]
+    assert study.metric_names == ["loss", "acc"]
+    front = {t.user_attrs["run_id"] for t in study.best_trials}
+    assert front == {r.id for r in sweep.pareto_runs()}
