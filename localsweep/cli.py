@@ -25,6 +25,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
+from localsweep.priors._cli import prior_runs_option
 
 __all__ = ["cli", "main"]
 
@@ -179,19 +180,28 @@ def ConfigError_from(message: str) -> ConfigError:
 @click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
 @click.option("--entity", "-e", default=None, help="wandb entity (kept for `wandb sync`).")
 @click.option("--name", default=None, help="Name of the sweep.")
+@prior_runs_option
 @db_option
 @_friendly
 def sweep(
-    config_file: str, project: str | None, entity: str | None, name: str | None, db: str | None
+    config_file: str,
+    project: str | None,
+    entity: str | None,
+    name: str | None,
+    prior_runs: tuple[str, ...],
+    db: str | None,
 ) -> None:
     """Create a sweep from CONFIG_FILE (like `wandb sweep`) and print its id."""
     from localsweep.config import load_config
+    from localsweep.priors._cli import create_sweep
     from localsweep.store import Store
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
     store = Store(db)
-    record = store.create_sweep(config, project=project, entity=entity, name=name)
+    record = create_sweep(
+        store, config, prior_runs, err_console, project=project, entity=entity, name=name
+    )
     err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
     db_flag = f" --db {db}" if db else ""
     err_console.print(f"Run sweep agent with: [bold]localsweep agent{_e(db_flag)} {record.id}[/]")
@@ -471,17 +481,18 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     sweep = Sweep(store, store.get_sweep(sweep_id))
     config = sweep.parsed_config
     metric = config.metric
-    runs = sweep.runs
     counts: dict[str, int] = {}
-    for r in runs:
+    for r in sweep.runs:
         counts[r.state] = counts.get(r.state, 0) + 1
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
     reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
+    priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
     console.print(
         f"[bold]Sweep {sweep.id}[/] {sweep.name!r}: {config.method.value}, "
-        f"{sweep.state}{reason}; {len(runs)} runs: {state_text}",
+        f"{sweep.state}{reason}; {len(sweep.runs)} runs: {state_text}{priors}",
         highlight=False,
     )
+    runs = [*sweep.prior_runs, *sweep.runs]  # priors rank with the rest, marked
 
     def sort_key(r: Any) -> tuple[int, float]:
         if metric is None or r.metric is None or not math.isfinite(r.metric):
@@ -501,7 +512,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         state = r.state
         if r.stopped_at_band is not None:
             state += f" @{r.stopped_at_band}"
-        row = [r.id, state]
+        row = [f"{r.id} (prior)" if r.prior else r.id, state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
         row += [_e(_short(flat.get(p.path))) for p in params]
@@ -512,7 +523,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     best = sweep.best_run()
     if best is not None:
         console.print(
-            f"[bold]Best run {best.id}[/] ({metric.name if metric else ''}={best.metric:.6g}):"
+            f"[bold]Best run {best.id}[/]{' (prior)' if best.prior else ''} "
+            f"({metric.name if metric else ''}={best.metric:.6g}):"
         )
         console.print(_e(yaml.safe_dump(best.config, sort_keys=False).rstrip()), highlight=False)
         extra = summary_items(best.summary)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -16,13 +17,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0006"
 
 
 class Base(DeclarativeBase):
@@ -94,6 +96,14 @@ class RunModel(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     stdout_path: Mapped[str | None] = mapped_column(Text)
     stderr_path: Mapped[str | None] = mapped_column(Text)
+    #: A run done before the sweep and given to it as a prior run (``--prior-runs``): the
+    #: search learns from it and a grid does not repeat its point, but it is not one of
+    #: the sweep's own runs (``run_cap`` does not count it). Priors have negative numbers.
+    prior: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Where a prior run came from (a run folder, a file and row, a database and sweep).
+    prior_source: Mapped[str | None] = mapped_column(Text)
+    #: A prior run's own id there (wandb's run id), when it has one.
+    prior_run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class HistoryModel(Base):

@@ -76,6 +76,12 @@ class RunRecord:
     #: Why the run ended as it did (``hyperband``, ``plateau``, ...), when something
     #: other than the run's own code ended it.
     end_reason: str | None = None
+    #: A run done before the sweep and given to it to learn from (``--prior-runs``); it is
+    #: not one of the sweep's own runs. ``prior_source`` says where it came from and
+    #: ``prior_run_id`` is its own id there, when it has one.
+    prior: bool = False
+    prior_source: str | None = None
+    prior_run_id: str | None = None
 
 
 class ClaimOutcome(str, enum.Enum):

@@ -32,6 +32,7 @@ from localsweep.records import Proposal, RunState, RunView, SweepState
 from localsweep.store._engine import make_engine, resolve_url
 from localsweep.store._migrate import ensure_schema
 from localsweep.store._models import HistoryModel, RunModel, SweepModel
+from localsweep.store._priors import prior_points
 from localsweep.store._records import (
     AgentInfo,
     Claim,
@@ -60,7 +61,11 @@ _SELECT_RUNNING = select(
 _COUNT_LIVE = (
     select(func.count())
     .select_from(_runs)
-    .where(_runs.c.sweep_id == bindparam("b_sweep_id"), _runs.c.state != RunState.CRASHED.value)
+    .where(
+        _runs.c.sweep_id == bindparam("b_sweep_id"),
+        _runs.c.state != RunState.CRASHED.value,
+        _runs.c.prior.is_(False),  # run_cap counts the sweep's own runs, as wandb's does
+    )
 )
 _INSERT_RUN = insert(_runs)
 _SELECT_STOP_REQUEST = select(_runs.c.stop_requested_band).where(
@@ -395,7 +400,7 @@ class Store:
         counts: dict[str, int] = dict(
             conn.execute(
                 select(_runs.c.state, func.count())
-                .where(_runs.c.sweep_id == sweep_id)
+                .where(_runs.c.sweep_id == sweep_id, _runs.c.prior.is_(False))
                 .group_by(_runs.c.state)
             ).all()
         )
@@ -404,7 +409,9 @@ class Store:
         live = sum(n for state, n in counts.items() if state != RunState.CRASHED.value)
         if config.run_cap is not None and live >= config.run_cap:
             self._finish_sweep(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
-        elif config.method is Method.GRID and live >= grid_size(config):
+        elif config.method is Method.GRID and live + prior_points(conn, sweep_id) >= grid_size(
+            config
+        ):
             self._finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
 
     def _reap_dead_now_and_then(
@@ -762,4 +769,7 @@ def _run_record(row: Any) -> RunRecord:
         stderr_path=row["stderr_path"],
         search_info=json.loads(row["search_info_json"]) if row["search_info_json"] else {},
         end_reason=row["end_reason"],
+        prior=bool(row["prior"]),
+        prior_source=row["prior_source"],
+        prior_run_id=row["prior_run_id"],
     )
