@@ -112,6 +112,9 @@ def find_value(data: Mapping[str, Any], path: ParamPath) -> tuple[Any, str | Non
 def _find(node: Any, path: ParamPath) -> tuple[Any, str] | None:
     if not path:
         return node, ""
+    if isinstance(node, str):
+        # A table cell holding a dict as text (JSON, or a Python literal from pandas).
+        node = next((r for r in _readings(node)[1:] if isinstance(r, Mapping)), None)
     if not isinstance(node, Mapping):
         return None
     for k in range(1, len(path) + 1):
