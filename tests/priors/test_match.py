@@ -96,7 +96,7 @@ def test_a_run_without_a_parameter_is_skipped_naming_it() -> None:
 
 def test_a_value_outside_the_range_is_skipped_with_the_range() -> None:
     reason = _skipped(_config(**NESTED), config={"opt": {"lr": 0.5}, "n": 1}, summary={"loss": 1})
-    assert "opt.lr = 0.5 is outside the sweep's range [0.0001, 0.1]" == reason
+    assert reason == "opt.lr = 0.5 is outside the sweep's range [0.0001, 0.1]"
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_a_glob_of_run_folders_takes_the_finished_ones_and_says_why_not_the_othe
 def test_the_wandb_folder_itself_stands_for_every_run_in_it(
     hand_runs: tuple[Path, list[str]],
 ) -> None:
-    root, ids = hand_runs
+    root, _ids = hand_runs
     found = load_prior_runs(parse_config(LR_OPT), [root / "wandb"])
     assert found.sources[0].kind == "3 wandb run folders"
     assert len(found.taken) == 2
@@ -88,7 +88,7 @@ def _old_sweep(db: str, count: int = 4) -> localsweep.Sweep:
 
 def test_run_ids_and_a_sweep_id_of_this_database_are_sources() -> None:
     old = _old_sweep("sweeps.db")
-    first, second, third = old.runs
+    first, second, _third = old.runs
     new = localsweep.Api("sweeps.db").sweep(
         localsweep.sweep(LR_OPT, prior_runs=[first.id, f"me/proj/{second.id}"], db="sweeps.db")
     )
