@@ -307,6 +307,7 @@ def agent(
 @click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
 @click.option("--project", "-p", default=None)
 @click.option("--entity", "-e", default=None)
+@prior_runs_option
 @execution_options
 @db_option
 @_friendly
@@ -316,17 +317,19 @@ def run_command(
     function_ref: str | None,
     project: str | None,
     entity: str | None,
+    prior_runs: tuple[str, ...],
     db: str | None,
     **execution: Any,
 ) -> None:
     """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
     from localsweep.config import load_config
+    from localsweep.priors._cli import create_sweep
     from localsweep.store import Store
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
     store = Store(db)
-    record = store.create_sweep(config, project=project, entity=entity)
+    record = create_sweep(store, config, prior_runs, err_console, project=project, entity=entity)
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")
     _run_agent(
         store, record.id, function_ref, count=count, project=project, entity=entity, **execution

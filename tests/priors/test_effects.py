@@ -211,3 +211,18 @@ def test_the_report_and_the_export_include_prior_runs_marked() -> None:
     assert [r.get("prior", False) for r in rows] == [True, True, False, False]
     assert rows[0]["prior_source"].startswith(f"run {old.runs[0].id} of sweep {old.id}")
     assert math.isfinite(rows[0]["metric"])
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_prior_runs_on_postgresql_hold_grid_points_and_stay_out_of_run_cap(
+    postgres_db: str,
+) -> None:
+    old = localsweep.run(GRID, _loss, count=4, db=postgres_db)
+    new = localsweep.run(GRID, _loss, count=None, db=postgres_db, prior_runs=[old.id])
+    assert len(new.prior_runs) == 4 and len(new.runs) == 4
+    assert set(_points(new.runs)).isdisjoint(_points(old.runs))
+    capped = localsweep.run(
+        {**GRID, "run_cap": 2}, _loss, count=None, db=postgres_db, prior_runs=[old.runs[0].id]
+    )
+    assert len(capped.runs) == 2 and capped.finished_reason == "run_cap"
