@@ -71,7 +71,7 @@ class PriorRuns:
                 f"{len(taken)} taken, {len(skipped)} skipped"
             )
             columns = _parameter_columns(taken)
-            if columns and source.kind.endswith(("export", "table", "dump)")):
+            if columns and any(t.candidate.from_table for t in taken):
                 lines.append("  columns taken as parameters: " + columns)
         shown = list(self.skipped[:_SHOWN_SKIPS])
         for skip in shown:
@@ -156,7 +156,7 @@ def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRu
                 created_at=c.created_at,
                 finished_at=c.finished_at,
                 stopped_at_band=c.stopped_at_band,
-                dir=c.source if c.source and os.path.isdir(c.source) else None,
+                dir=c.dir,
             )
         )
     return rows

@@ -71,6 +71,8 @@ class PriorCandidate:
     #: A table row: its config and summary are the same row, so the columns taken as
     #: parameters are no summary keys.
     from_table: bool = False
+    #: The run's wandb offline folder, when known.
+    dir: str | None = None
 
 
 @dataclass(frozen=True)

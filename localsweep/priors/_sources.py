@@ -135,6 +135,7 @@ def _from_run_file(run_file: Path, folder: Path) -> PriorCandidate:
         history=run.history,
         created_at=started or mtime,
         finished_at=mtime,
+        dir=str(folder),
     )
 
 
@@ -199,4 +200,5 @@ def _from_record(store: Store, record: RunRecord, label: str) -> PriorCandidate:
         created_at=record.created_at,
         finished_at=record.finished_at,
         stopped_at_band=record.stopped_at_band,
+        dir=record.dir,
     )

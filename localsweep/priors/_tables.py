@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import json
 import logging
 from collections.abc import Mapping
@@ -69,7 +70,8 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         raise _error(path, f"cannot read it ({exc})") from exc
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        # A quoted cell may hold line breaks (a logged text, a traceback).
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         # An empty cell is a value the run does not have.
         return [{k: v for k, v in row.items() if k and v not in ("", None)} for row in reader]
     try:

@@ -146,7 +146,8 @@ def test_localsweep_export_is_a_source(fmt: str) -> None:
 
 WANDB_TABLE = """\
 Name,State,Notes,User,Tags,Created,Runtime,Sweep,batch_size,lr,optimizer,acc,loss
-dulcet-sun-3,finished,-,me,,2026-01-02T10:00:00.000Z,120,,32,0.01,adam,0.91,0.25
+dulcet-sun-3,finished,"notes over
+two lines",me,,2026-01-02T10:00:00.000Z,120,,32,0.01,adam,0.91,0.25
 brisk-fog-2,crashed,-,me,,2026-01-02T09:00:00.000Z,30,,64,0.02,sgd,,0.9
 quiet-sea-1,finished,-,me,,2026-01-02T08:00:00.000Z,125,,64,1e-3,sgd,0.88,0.31
 """
