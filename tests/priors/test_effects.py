@@ -50,10 +50,12 @@ def test_a_grid_seeded_from_a_table_of_text_values_skips_those_points_too() -> N
         writer.writerow(["r1", "finished", "1", "a", "1.0"])
         writer.writerow(["r2", "finished", "3.0", "b", "3.5"])
         writer.writerow(["r3", "failed", "0", "a", ""])  # failed: its point is run
+        writer.writerow(["r4", "finished", "2", "a", ""])  # no metric: still holds its point
     new = localsweep.run(GRID, _loss, count=None, db="new.db", prior_runs=["runs.csv"])
-    assert sorted(_points(new.prior_runs)) == [(1, "a"), (3, "b")]
-    assert len(new.runs) == 6 and (0, "a") in _points(new.runs)
-    assert {(1, "a"), (3, "b")}.isdisjoint(_points(new.runs))
+    assert sorted(_points(new.prior_runs)) == [(1, "a"), (2, "a"), (3, "b")]
+    assert [r.metric for r in new.prior_runs] == [1.0, 3.5, None]
+    assert len(new.runs) == 5 and (0, "a") in _points(new.runs)
+    assert {(1, "a"), (2, "a"), (3, "b")}.isdisjoint(_points(new.runs))
 
 
 def test_run_cap_counts_only_the_sweeps_own_runs() -> None:
