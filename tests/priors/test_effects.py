@@ -43,6 +43,13 @@ def test_a_grid_seeded_with_half_its_points_runs_exactly_the_other_half() -> Non
     assert (new.state, new.finished_reason) == ("finished", "exhausted")
 
 
+def test_a_grid_its_prior_runs_cover_runs_nothing_and_is_exhausted() -> None:
+    old = localsweep.run(GRID, _loss, count=None, db="s.db")
+    new = localsweep.run(GRID, _loss, count=None, db="s.db", prior_runs=[old.id])
+    assert len(new.prior_runs) == 8 and new.runs == []
+    assert (new.state, new.finished_reason) == ("finished", "exhausted")
+
+
 def test_a_grid_seeded_from_a_table_of_text_values_skips_those_points_too() -> None:
     with open("runs.csv", "w", newline="") as f:
         writer = csv.writer(f)
