@@ -66,8 +66,11 @@ def create_with_priors(
         from localsweep.priors import load_prior_runs
 
         found = load_prior_runs(config, list(prior_runs), store)
-        for line in found.summary_lines():
+        lines = found.summary_lines()
+        for line in lines[:-1]:
             logger.info("%s", line)
+        # The total says whether runs were skipped, which a library user should hear of.
+        logger.log(logging.WARNING if found.skipped else logging.INFO, "%s", lines[-1])
     record = store.create_sweep(config, **create)
     if found is not None:
         from localsweep.priors import add_prior_runs
