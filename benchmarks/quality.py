@@ -20,6 +20,7 @@ same trials with the same sampler.
 
     python benchmarks/quality.py --quick      # 3 seeds, up to 50 runs: a few minutes
     python benchmarks/quality.py              # 10 seeds, up to 100 runs: about an hour on 2 cores
+    python benchmarks/quality.py --warm-start # 20 prior runs + 30 new against 50 new
 """
 
 from __future__ import annotations
@@ -484,6 +485,11 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="only the warm-start row: 20 prior runs + 30 new against 50 (see _warm_start.py)",
+    )
     args = parser.parse_args()
     # Each worker runs one sweep; let each use one core rather than fight over two.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -495,6 +501,12 @@ def main() -> None:
         print(f"{ENGINE_PYTHON} not found: leaving out wandb-bayes", file=sys.stderr)
         methods.remove("wandb-bayes")
     out: dict[str, Any] = {"seeds": seeds, "budgets": list(budgets)}
+    if args.warm_start:
+        from _warm_start import warm_start
+
+        only = [p for p in args.problems.split(",") if p]
+        out["warm_start"] = warm_start(args.seeds or 10, args.workers, only)
+        args.skip_quality = args.skip_latency = True
     if not args.skip_quality:
         only = [p for p in args.problems.split(",") if p]
         out["quality"] = quality(seeds, budgets, methods, args.workers, only)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from localsweep.agent import DEFAULT_GRACE_PERIOD, AgentReport
 from localsweep.api import Sweep
 from localsweep.config import SweepConfig, load_config
 from localsweep.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    from localsweep.priors import PriorRuns
 
 __all__ = ["agent", "run", "sweep"]
 
@@ -30,17 +33,50 @@ def sweep(
     sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
     project: str | None = None,
     entity: str | None = None,
+    prior_runs: Sequence[str | os.PathLike[str]] | None = None,
     *,
     db: str | os.PathLike[str] | None = None,
 ) -> str:
     """Create a sweep from a wandb sweep config (a dict, or a YAML/JSON file) and return
     its id, like ``wandb.sweep``. Raises :class:`~localsweep.errors.ConfigError` listing
-    every problem of an invalid config."""
+    every problem of an invalid config.
+
+    ``prior_runs``, as wandb's, gives the sweep runs done before it to learn from: run or
+    sweep ids of this database, ``DB#ID`` for another one, wandb offline run folders or
+    globs of them, CSV/JSON runs tables (see docs/prior-runs.md). What was taken and
+    skipped is logged; :func:`localsweep.priors.load_prior_runs` returns it."""
     store = Store(db)
     try:
-        return store.create_sweep(_config(sweep_config), project=project, entity=entity).id
+        config = _config(sweep_config)
+        return create_with_priors(store, config, prior_runs, project=project, entity=entity)[0]
     finally:
         store.close()
+
+
+def create_with_priors(
+    store: Store,
+    config: SweepConfig,
+    prior_runs: Sequence[str | os.PathLike[str]] | None,
+    **create: Any,
+) -> tuple[str, PriorRuns | None]:
+    """Create the sweep and write its prior runs; the sources are read and matched first,
+    so a bad source leaves no sweep behind."""
+    found = None
+    if prior_runs:
+        from localsweep.priors import load_prior_runs
+
+        found = load_prior_runs(config, list(prior_runs), store)
+        lines = found.summary_lines()
+        for line in lines[:-1]:
+            logger.info("%s", line)
+        # The total says whether runs were skipped, which a library user should hear of.
+        logger.log(logging.WARNING if found.skipped else logging.INFO, "%s", lines[-1])
+    record = store.create_sweep(config, **create)
+    if found is not None:
+        from localsweep.priors import add_prior_runs
+
+        add_prior_runs(store, record.id, config, found)
+    return record.id, found
 
 
 def agent(
@@ -106,13 +142,14 @@ def run(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    prior_runs: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Sweep:
     """Create a sweep and run up to ``count`` of its runs here; returns the :class:`Sweep`.
 
     ``train`` is your wandb training function (``train()``, using ``wandb.init`` and
     ``wandb.log``) or a ``train(config)`` returning a number or a dict of metrics; without
     it, the config's ``program``/``command`` is started for each run. The other options
-    are :func:`agent`'s.
+    are :func:`agent`'s; ``prior_runs`` is :func:`sweep`'s.
 
     >>> import localsweep
     >>> def train(config):
@@ -124,10 +161,10 @@ def run(
     """
     config = _config(sweep_config)
     store = Store(db)
-    record = store.create_sweep(config, project=project, entity=entity)
+    sweep_id, _found = create_with_priors(store, config, prior_runs, project=project, entity=entity)
     execute(
         store,
-        record.id,
+        sweep_id,
         train,
         project=project,
         entity=entity,
@@ -140,7 +177,7 @@ def run(
         max_consecutive_failures=max_consecutive_failures,
         on_run_end=on_run_end,
     )
-    return Sweep(store, store.get_sweep(record.id))
+    return Sweep(store, store.get_sweep(sweep_id))
 
 
 def execute(

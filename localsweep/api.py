@@ -35,8 +35,8 @@ class Run:
 
     @property
     def id(self) -> str:
-        """The wandb run id."""
-        return self._record.id
+        """The wandb run id (for a prior run, its id where it was done)."""
+        return self._record.prior_run_id or self._record.id
 
     @property
     def name(self) -> str:
@@ -45,8 +45,20 @@ class Run:
 
     @property
     def number(self) -> int:
-        """The run's place in its sweep (0 for the first run created)."""
+        """The run's place in its sweep (0 for the first run created; prior runs have
+        negative numbers, in the order they were given)."""
         return self._record.number
+
+    @property
+    def prior(self) -> bool:
+        """Whether this is a prior run: done before the sweep and given to it to learn from
+        (``--prior-runs``), not one of its own runs."""
+        return self._record.prior
+
+    @property
+    def prior_source(self) -> str | None:
+        """Where a prior run came from: a run folder, a table and row, a database's sweep."""
+        return self._record.prior_source
 
     @property
     def sweep_id(self) -> str:
@@ -132,10 +144,11 @@ class Run:
 
     def history(self) -> list[dict[str, Any]]:
         """Every logged row, in order, each a dict with its ``_step``."""
-        return self._store.history(self.id)
+        return self._store.history(self._record.id)
 
     def __repr__(self) -> str:
-        return f"<Run {self.id} ({self.state})>"
+        prior = ", prior" if self.prior else ""
+        return f"<Run {self.id} ({self.state}{prior})>"
 
 
 class Sweep:
@@ -209,14 +222,26 @@ class Sweep:
         return self._record.created_at
 
     @cached_property
-    def runs(self) -> list[Run]:
-        """Every run of the sweep, in the order they were created (read once, then cached)."""
+    def _all_runs(self) -> list[Run]:
         return [Run(self._store, r) for r in self._store.list_runs(self.id)]
+
+    @property
+    def runs(self) -> list[Run]:
+        """The sweep's own runs, in the order they were created (read once, then cached).
+        Prior runs are not among them, as in wandb's Api: see :attr:`prior_runs`."""
+        return [r for r in self._all_runs if not r.prior]
+
+    @property
+    def prior_runs(self) -> list[Run]:
+        """The runs given to the sweep to learn from (``--prior-runs``, wandb's prior runs),
+        in the order they were given."""
+        return [r for r in self._all_runs if r.prior]
 
     def best_run(self, order: str | None = None) -> Run | None:
         """The finished run with the best summary value of the sweep metric (as W&B's sweep
-        page ranks them), or ``None`` when no finished run has one. ``order`` may name
-        another summary key, prefixed ``-`` to maximize it (wandb's ``Sweep.best_run`` form).
+        page ranks them), or ``None`` when no finished run has one; prior runs count too
+        (``Run.prior`` says which it is). ``order`` may name another summary key, prefixed
+        ``-`` to maximize it (wandb's ``Sweep.best_run`` form).
         """
         metric = self._record.config.metric
         if order is not None:
@@ -227,7 +252,7 @@ class Sweep:
             return None
         best: Run | None = None
         best_value = math.nan
-        for run in self.runs:
+        for run in self._all_runs:
             if run.state != RunState.FINISHED.value:
                 continue
             value = run.metric if order is None else _number(run.summary.get(key))

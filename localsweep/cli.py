@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep.errors import ConfigError, LocalsweepError, NotFoundError, SweepControlError
+from localsweep.priors._cli import prior_runs_option
 
 __all__ = ["cli", "main"]
 
@@ -192,6 +193,7 @@ def ConfigError_from(message: str) -> ConfigError:
 @click.option("--entity", "-e", default=None, help="wandb entity (kept for `wandb sync`).")
 @click.option("--name", default=None, help="Name of the sweep.")
 @control_flags
+@prior_runs_option
 @db_option
 @_friendly
 def sweep(
@@ -199,6 +201,7 @@ def sweep(
     project: str | None,
     entity: str | None,
     name: str | None,
+    prior_runs: tuple[str, ...],
     db: str | None,
     control: str | None = None,
 ) -> None:
@@ -207,12 +210,15 @@ def sweep(
     if control is not None:
         return control_sweep(config_file, control, db)
     from localsweep.config import load_config
+    from localsweep.priors._cli import create_sweep
     from localsweep.store import Store
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
     store = Store(db)
-    record = store.create_sweep(config, project=project, entity=entity, name=name)
+    record = create_sweep(
+        store, config, prior_runs, err_console, project=project, entity=entity, name=name
+    )
     err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
     db_flag = f" --db {db}" if db else ""
     err_console.print(f"Run sweep agent with: [bold]localsweep agent{_e(db_flag)} {record.id}[/]")
@@ -334,6 +340,7 @@ def agent(
 @click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
 @click.option("--project", "-p", default=None)
 @click.option("--entity", "-e", default=None)
+@prior_runs_option
 @execution_options
 @db_option
 @_friendly
@@ -343,17 +350,19 @@ def run_command(
     function_ref: str | None,
     project: str | None,
     entity: str | None,
+    prior_runs: tuple[str, ...],
     db: str | None,
     **execution: Any,
 ) -> None:
     """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
     from localsweep.config import load_config
+    from localsweep.priors._cli import create_sweep
     from localsweep.store import Store
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
     store = Store(db)
-    record = store.create_sweep(config, project=project, entity=entity)
+    record = create_sweep(store, config, prior_runs, err_console, project=project, entity=entity)
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")
     _run_agent(
         store, record.id, function_ref, count=count, project=project, entity=entity, **execution
@@ -509,17 +518,18 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     sweep = Sweep(store, store.get_sweep(sweep_id))
     config = sweep.parsed_config
     metric = config.metric
-    runs = sweep.runs
     counts: dict[str, int] = {}
-    for r in runs:
+    for r in sweep.runs:
         counts[r.state] = counts.get(r.state, 0) + 1
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
     reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
+    priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
     console.print(
         f"[bold]Sweep {sweep.id}[/] {sweep.name!r}: {config.method.value}, "
-        f"{sweep.state}{reason}; {len(runs)} runs: {state_text}",
+        f"{sweep.state}{reason}; {len(sweep.runs)} runs: {state_text}{priors}",
         highlight=False,
     )
+    runs = [*sweep.prior_runs, *sweep.runs]  # priors rank with the rest, marked
 
     def sort_key(r: Any) -> tuple[int, float]:
         if metric is None or r.metric is None or not math.isfinite(r.metric):
@@ -541,7 +551,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
             state += f" @{r.stopped_at_band}"
         elif r.end_reason is not None and r.end_reason != "hyperband":
             state += f" ({r.end_reason})"
-        row = [r.id, state]
+        row = [f"{r.id} (prior)" if r.prior else r.id, state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
         row += [_e(_short(flat.get(p.path))) for p in params]
@@ -552,7 +562,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     best = sweep.best_run()
     if best is not None:
         console.print(
-            f"[bold]Best run {best.id}[/] ({metric.name if metric else ''}={best.metric:.6g}):"
+            f"[bold]Best run {best.id}[/]{' (prior)' if best.prior else ''} "
+            f"({metric.name if metric else ''}={best.metric:.6g}):"
         )
         console.print(_e(yaml.safe_dump(best.config, sort_keys=False).rstrip()), highlight=False)
         extra = summary_items(best.summary)

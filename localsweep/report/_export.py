@@ -71,6 +71,10 @@ def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
         "stopped_at_band": run.stopped_at_band,
         "metric": run.metric,
     }
+    if run.prior:
+        # Given to the sweep to learn from, not one of its own runs (see docs/prior-runs.md).
+        row["prior"] = True
+        row["prior_source"] = run.prior_source
     flat = sweep.parsed_config.flatten(run.config)
     for path, value in flat.items():
         row[".".join(path)] = value
@@ -87,8 +91,9 @@ def run_rows(sweep: Sweep) -> list[dict[str, Any]]:
     ``created_at``, ``finished_at``, ``stopped_at_band``, ``metric`` (the sweep metric's
     summary value), then the parameters by dotted name (``optimizer.lr``), then the summary
     keys without wandb's ``_``-prefixed ones (nested keys dotted; a key that clashes with
-    a column above is written ``summary.<key>``)."""
-    return [_row(sweep, run) for run in sweep.runs]
+    a column above is written ``summary.<key>``). Prior runs come first, with ``prior``
+    true and their ``prior_source``."""
+    return [_row(sweep, run) for run in (*sweep.prior_runs, *sweep.runs)]
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

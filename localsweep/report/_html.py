@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: Learning curves drawn at most; a browser stays quick with a few hundred.
 MAX_CURVES = 400
+#: How prior runs are labelled (they are drawn and listed with the sweep's own runs).
+PRIOR = "prior"
 #: The best runs always drawn among the learning curves.
 BEST_CURVES = 100
 #: Above this many points a scatter trace is drawn with WebGL.
@@ -60,7 +62,13 @@ _STATE_COLORS = {
     RunState.FAILED.value: "#d62728",
     RunState.CRASHED.value: "#8c564b",
     RunState.KILLED.value: "#7f7f7f",
+    PRIOR: "#17becf",
 }
+
+
+def runs_and_priors(sweep: Sweep) -> list[Run]:
+    """The sweep's prior runs (negative numbers, given to it to learn from) and its own."""
+    return [*sweep.prior_runs, *sweep.runs]
 
 
 def embed_json(value: Any) -> str:
@@ -173,11 +181,11 @@ def _history_plot(sweep: Sweep, metric_label: str, maximize: bool) -> dict[str, 
     best_x: list[int] = []
     best_y: list[float] = []
     best: float | None = None
-    for run in sweep.runs:
+    for run in runs_and_priors(sweep):
         value = run.metric
         if value is None or not math.isfinite(value):
             continue
-        xs, ys, texts = groups.setdefault(run.state, ([], [], []))
+        xs, ys, texts = groups.setdefault(PRIOR if run.prior else run.state, ([], [], []))
         xs.append(run.number)
         ys.append(value)
         texts.append(plotly_text(f"{run.name} ({run.id})"))
@@ -258,7 +266,7 @@ def _best_curves(limit: int) -> int:
 def _pick_curves(sweep: Sweep, limit: int, maximize: bool) -> list[Run]:
     """The runs whose learning curves are drawn: all when few, else the best ones and an
     even spread of the rest (so the picture keeps the sweep's shape)."""
-    runs = sweep.runs
+    runs = runs_and_priors(sweep)
     if limit <= 0:
         return []
     if len(runs) <= limit:
@@ -540,7 +548,7 @@ def _runs_table(sweep: Sweep, axes: list[ParamAxis], metric_name: str | None) ->
     columns += [a.parameter.name for a in axes]
     columns += ["runtime (s)", "stopped at band", "end reason", "error"]
     rows = []
-    for run in sweep.runs:
+    for run in runs_and_priors(sweep):
         config = run.config
         runtime = None
         if run.finished_at is not None:
@@ -550,7 +558,7 @@ def _runs_table(sweep: Sweep, axes: list[ParamAxis], metric_name: str | None) ->
                 run.number,
                 run.id,
                 run.name,
-                run.state,
+                f"{run.state} ({PRIOR})" if run.prior else run.state,
                 _plain(run.metric),
                 *(_plain(_lookup(config, a.parameter.path)) for a in axes),
                 runtime,
@@ -657,9 +665,10 @@ def write_report(
         )
         if curves["data"]:
             curves_html = add("plot-curves", curves)
-            if drawn < len(runs):
+            shown_of = len(runs) + len(sweep.prior_runs)
+            if drawn < shown_of:
                 curves_note = (
-                    f" Showing {drawn} of {len(runs)} runs: the {_best_curves(max_curves)} best"
+                    f" Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best"
                     " and an"
                     " even spread of the rest."
                 )
@@ -667,6 +676,12 @@ def write_report(
     pareto_html = pareto_section(sweep, add)  # multi-objective sweeps only
 
     states = Counter(run.state for run in runs)
+    prior_note = (
+        f'<div class="muted" id="prior-count">and {len(sweep.prior_runs)} prior runs, '
+        "given to the sweep to learn from (marked prior)</div>"
+        if sweep.prior_runs
+        else ""
+    )
     span, still_running = _sweep_span(sweep)
     stopped = states.get(RunState.EARLY_TERMINATED.value, 0)
     config_yaml = yaml.safe_dump(sweep.config, sort_keys=False, allow_unicode=True)
@@ -680,8 +695,8 @@ def write_report(
     )
     if best is not None:
         best_html = (
-            f'<div class="card"><div class="label">best run</div>'
-            f'<div class="value" id="best-run-id">{_e(best.id)}</div>'
+            f'<div class="card"><div class="label">best run{" (prior)" if best.prior else ""}'
+            f'</div><div class="value" id="best-run-id">{_e(best.id)}</div>'
             f'<div class="muted">{_e(best.name)} · {_e(metric_name)} = '
             f'<b id="best-metric">{_e(_number(best.metric))}</b></div></div>'
         )
@@ -733,7 +748,7 @@ def write_report(
 <h2 id="overview">Overview</h2>
 <div class="cards">
 <div class="card"><div class="label">runs</div><div class="value" id="run-count">{len(runs)}</div>
-<div class="chips">{chips}</div></div>
+<div class="chips">{chips}</div>{prior_note}</div>
 {best_html}
 <div class="card"><div class="label">ran for</div>
 <div class="value">{_e(_duration(span))}</div><div class="muted">{span_note}</div></div>

@@ -161,7 +161,7 @@ def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
         IntDistribution,
     )
 
-    configs = [run.config for run in sweep.runs]
+    configs = [run.config for run in (*sweep.prior_runs, *sweep.runs)]
     axes: list[ParamAxis] = []
     for parameter in sweep.parsed_config.searchable:
         observed = [v for v in (_lookup(c, parameter) for c in configs) if v is not _MISSING]
@@ -281,7 +281,9 @@ def sweep_study(
     importance evaluators see exactly the runs W&B's panels plot. ``export=True`` maps every
     state (running: RUNNING, early_terminated: PRUNED, failed/crashed/killed: FAIL) for
     ``optuna-dashboard``. ``with_history`` adds the metric history as intermediate values.
-    ``runs`` limits the trials to some runs (a sample of a large sweep).
+    ``runs`` limits the trials to some runs (a sample of a large sweep); by default the
+    sweep's prior runs come first, then its own (``run_number`` tells them apart: priors'
+    are negative).
     """
     import optuna
     from optuna.trial import create_trial
@@ -306,7 +308,7 @@ def sweep_study(
         if metric is not None and export:
             study.set_metric_names([metric.name])
     trials = []
-    for run in sweep.runs if runs is None else runs:
+    for run in [*sweep.prior_runs, *sweep.runs] if runs is None else runs:
         config = run.config
         params: dict[str, Any] = {}
         distributions: dict[str, optuna.distributions.BaseDistribution] = {}

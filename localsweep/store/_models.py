@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -112,6 +114,14 @@ class RunModel(Base):
     history_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The token of the last history write, so a replayed write is noticed and skipped.
     history_batch: Mapped[str | None] = mapped_column(String(32))
+    #: A run done before the sweep and given to it as a prior run (``--prior-runs``): the
+    #: search learns from it and a grid does not repeat its point, but it is not one of
+    #: the sweep's own runs (``run_cap`` does not count it). Priors have negative numbers.
+    prior: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Where a prior run came from (a run folder, a file and row, a database and sweep).
+    prior_source: Mapped[str | None] = mapped_column(Text)
+    #: A prior run's own id there (wandb's run id), when it has one.
+    prior_run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class HistoryModel(Base):

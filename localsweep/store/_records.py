@@ -87,6 +87,12 @@ class RunRecord:
     lease: str | None = None
     #: 1 for a fresh run; 2 and up when a preempted run is resumed.
     attempt: int = 1
+    #: A run done before the sweep and given to it to learn from (``--prior-runs``); it is
+    #: not one of the sweep's own runs. ``prior_source`` says where it came from and
+    #: ``prior_run_id`` is its own id there, when it has one.
+    prior: bool = False
+    prior_source: str | None = None
+    prior_run_id: str | None = None
 
 
 class ClaimOutcome(str, enum.Enum):

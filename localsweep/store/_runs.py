@@ -243,8 +243,8 @@ class _SweepViews:
     index: dict[int, int] = field(default_factory=dict)
     #: Runs not ended at the last read (running, preempted): read again next time.
     open: dict[str, int] = field(default_factory=dict)
-    #: The lowest run number not read yet.
-    watermark: int = 0
+    #: The lowest run number not read yet (prior runs have negative numbers).
+    watermark: int = -(2**31)
 
 
 class RunViews:

@@ -21,6 +21,7 @@ def metric_steps(
 ) -> dict[str, list[tuple[int, int, float]]]:
     """``(row id, step, value)`` of each logged value of the sweep metric of these runs,
     in order, from rows past ``after`` (a row id); NaN for a logged NaN."""
+
     def work(conn: Connection) -> dict[str, list[tuple[int, int, float]]]:
         out: dict[str, list[tuple[int, int, float]]] = {}
         for start in range(0, len(run_ids), 500):

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from localsweep.config import Method, SweepConfig, parse_config
 from localsweep.errors import NotFoundError, SweepControlError
 from localsweep.records import RunState, SweepState
+from localsweep.store._priors import prior_points
 from localsweep.store._records import ClaimOutcome, SweepRecord
 from localsweep.store._tables import dumps, now, runs, sweeps
 
@@ -170,7 +171,7 @@ def finish_if_done(conn: Connection, sweep_id: str, config: SweepConfig) -> None
         return
     if config.run_cap is not None and live >= config.run_cap:
         finish_sweep(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
-    elif config.method is Method.GRID and live >= grid_size(config):
+    elif config.method is Method.GRID and live + prior_points(conn, sweep_id) >= grid_size(config):
         finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
 
 

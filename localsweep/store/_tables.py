@@ -146,4 +146,7 @@ def run_record(row: Any) -> RunRecord:
         end_reason=row["end_reason"],
         lease=row["lease"],
         attempt=row["attempt"] or 1,
+        prior=bool(row["prior"]),
+        prior_source=row["prior_source"],
+        prior_run_id=row["prior_run_id"],
     )

@@ -1,0 +1,167 @@
+"""The warm-start row of benchmarks/quality.py: what prior runs are worth to ``bayes``.
+
+For each problem and seed, 20 runs of a random sweep are done first (last week's sweep,
+in its own database). Then, on a budget of 50 runs counted from the start:
+
+- ``cold 50``: a new bayes sweep runs 50 runs (its first 30 are ``cold 30``, what the
+  30 new runs would find without the priors);
+- ``warm 20+30``: a new bayes sweep takes the 20 as prior runs (``old.db#SWEEP_ID``,
+  read, matched and stored as a user's would be) and runs 30 more;
+- ``optuna 20+30``: Optuna's ``TPESampler`` (its defaults) gets the same 20 through
+  ``study.add_trials`` and asks 30 more.
+
+All sweeps go through localsweep's real path (``localsweep.run``: store, agent, the
+bayes sampler ``auto`` picks). Regret is the best noiseless value among the 50 minus the
+optimum; the table shows the median over seeds. The issue's goal: warm at least as good
+as cold, with 30 fewer new runs.
+
+    python benchmarks/quality.py --warm-start                # 10 seeds, both problems
+    python benchmarks/quality.py --warm-start --seeds 3      # a quick look
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PROBLEMS = ("hartmann6", "mixed8d")
+PRIORS, NEW = 20, 30
+COLUMNS = ("cold 30", "cold 50", "warm 20+30", "optuna 20+30")
+
+
+def _problem(name: str) -> Any:
+    from quality import problems
+
+    return next(p for p in problems() if p.name == name)
+
+
+def _train(problem: Any, seen: list[float]) -> Any:
+    noise = random.Random(0)
+
+    def train(config: dict[str, Any]) -> float:
+        y = float(problem.observe(config, noise))
+        seen.append(problem.true_value(config, y))
+        return y
+
+    return train
+
+
+def _config(problem: Any, method: str, seed: int) -> dict[str, Any]:
+    return {
+        "method": method,
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": problem.parameters,
+        "localsweep": {"seed": seed},
+    }
+
+
+def _optuna(problem: Any, seed: int, priors: list[tuple[dict[str, Any], float]]) -> list[float]:
+    import optuna
+    from optuna.trial import create_trial
+
+    # The distributions a direct Optuna user's suggest_* calls make, read off a scratch
+    # study that replays each prior's values.
+    scratch = optuna.create_study()
+    trials = []
+    for params, y in priors:
+        fixed = {**params}
+        if "width" in fixed:
+            fixed["width16"] = int(fixed.pop("width")) // 16
+        scratch.enqueue_trial(fixed)
+        trial = scratch.ask()
+        problem.suggest(trial)
+        scratch.tell(trial, y)
+        frozen = scratch.trials[-1]
+        trials.append(
+            create_trial(params=frozen.params, distributions=frozen.distributions, value=y)
+        )
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    study.add_trials(trials)
+    noise, seen = random.Random(0), [problem.true_value(p, y) for p, y in priors]
+    for _ in range(NEW):
+        trial = study.ask()
+        p = problem.suggest(trial)
+        y = problem.observe(p, noise)
+        study.tell(trial, y)
+        seen.append(problem.true_value(p, y))
+    return seen
+
+
+def run_task(task: tuple[str, int]) -> tuple[str, int, dict[str, float], float]:
+    """One problem and seed: the best noiseless value each column found in 50 runs."""
+    import localsweep
+
+    name, seed = task
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    problem = _problem(name)
+    started = time.perf_counter()
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        old_seen: list[float] = []
+        old = localsweep.run(
+            _config(problem, "random", 1000 + seed),
+            _train(problem, old_seen),
+            count=PRIORS,
+            db=f"{tmp}/old.db",
+        )
+        priors = [(r.config, float(r.metric)) for r in old.runs if r.metric is not None]
+        cold_seen: list[float] = []
+        localsweep.run(
+            _config(problem, "bayes", seed),
+            _train(problem, cold_seen),
+            count=PRIORS + NEW,
+            db=f"{tmp}/cold.db",
+        )
+        best["cold 50"] = min(cold_seen)
+        # bayes proposes without knowing the budget: the first 30 are a 30-run sweep.
+        best["cold 30"] = min(cold_seen[:NEW])
+        warm_seen: list[float] = []
+        warm = localsweep.run(
+            _config(problem, "bayes", seed),
+            _train(problem, warm_seen),
+            count=NEW,
+            db=f"{tmp}/warm.db",
+            prior_runs=[f"{tmp}/old.db#{old.id}"],
+        )
+        assert len(warm.prior_runs) == PRIORS and len(warm.runs) == NEW
+        best["warm 20+30"] = min(old_seen + warm_seen)
+        best["optuna 20+30"] = min(_optuna(problem, seed, priors))
+    return name, seed, best, time.perf_counter() - started
+
+
+def warm_start(seeds: int, workers: int, only: Sequence[str] = ()) -> dict[str, Any]:
+    """Run the warm-start comparison and print its table; returns the figures."""
+    names = [n for n in PROBLEMS if not only or n in only]
+    tasks = [(n, s) for n in names for s in range(seeds)]
+    found: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for name, seed, best, secs in pool.map(run_task, tasks):
+            found[name].append(best)
+            print(f"  done warm-start {name} seed {seed} in {secs:.1f}s", file=sys.stderr)
+    print(
+        f"\nWarm start: median regret after 50 runs ({PRIORS} random prior runs + {NEW} new, "
+        f"against 50 new), {seeds} seeds"
+    )
+    print(f"{'problem':<12}" + "".join(f"{c:>15}" for c in COLUMNS) + f"{'warm/cold':>11}")
+    report: dict[str, Any] = {}
+    for name in names:
+        optimum = _problem(name).optimum
+        med = {c: statistics.median(b[c] - optimum for b in found[name]) for c in COLUMNS}
+        ratio = med["warm 20+30"] / med["cold 50"] if med["cold 50"] > 0 else float("nan")
+        cells = "".join(f"{med[c]:>15.4g}" for c in COLUMNS)
+        verdict = "ok" if med["warm 20+30"] <= med["cold 50"] else "WORSE"
+        print(f"{name:<12}{cells}{ratio:>10.2f}x {verdict}")
+        report[name] = {"median_regret": med, "warm_over_cold": ratio}
+    return report

@@ -1,0 +1,188 @@
+"""Prior runs: a new sweep that learns from runs already done (wandb's ``prior_runs``).
+
+Read runs from their sources (this or another localsweep database, wandb offline run
+folders, CSV/JSON runs tables), match each onto the sweep's parameters, and write the
+ones that fit into the sweep as prior runs. Matching is pure (``_match``); reading is in
+``_sources`` and ``_tables``; writing in :mod:`localsweep.store._priors`.
+
+>>> from localsweep.priors import load_prior_runs          # doctest: +SKIP
+>>> found = load_prior_runs(config, ["wandb/offline-run-*", "old.db#ls-k3j9x2ab"])
+>>> print("\\n".join(found.summary_lines()))                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from localsweep.config import Method, SweepConfig
+from localsweep.priors._match import (
+    PriorCandidate,
+    SkippedPrior,
+    TakenPrior,
+    match_priors,
+    metric_in,
+    number,
+)
+from localsweep.priors._sources import SourceRuns, read_source
+
+if TYPE_CHECKING:
+    from localsweep.store import RunRecord, Store
+    from localsweep.store._priors import PriorRunRow
+
+__all__ = [
+    "PriorCandidate",
+    "PriorRuns",
+    "SkippedPrior",
+    "SourceRuns",
+    "TakenPrior",
+    "add_prior_runs",
+    "load_prior_runs",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Reasons listed one by one in a summary; more are counted.
+_SHOWN_SKIPS = 10
+
+
+@dataclass(frozen=True)
+class PriorRuns:
+    """The prior runs found for a sweep: what each source gave, what was taken, what was
+    skipped and why."""
+
+    sources: tuple[SourceRuns, ...]
+    taken: tuple[TakenPrior, ...]
+    skipped: tuple[SkippedPrior, ...]
+
+    def summary_lines(self) -> list[str]:
+        """What was taken and skipped, per source, in words (the CLI prints these)."""
+        lines = []
+        for source in self.sources:
+            mine = {id(c) for c in source.candidates}
+            taken = [t for t in self.taken if id(t.candidate) in mine]
+            skipped = [s for s in self.skipped if id(s.candidate) in mine]
+            lines.append(
+                f"{source.source} ({source.kind}): {len(source.candidates)} run(s), "
+                f"{len(taken)} taken, {len(skipped)} skipped"
+            )
+            columns = _parameter_columns(taken)
+            if columns and any(t.candidate.from_table for t in taken):
+                lines.append("  columns taken as parameters: " + columns)
+        shown = list(self.skipped[:_SHOWN_SKIPS])
+        for skip in shown:
+            lines.append(f"  skipped {skip.candidate.source}: {skip.reason}")
+        if len(self.skipped) > len(shown):
+            lines.append(f"  ... and {len(self.skipped) - len(shown)} more skipped")
+        no_metric = sum(1 for t in self.taken if t.metric is None)
+        total = f"prior runs: {len(self.taken)} taken, {len(self.skipped)} skipped"
+        if no_metric:
+            total += f" ({no_metric} without the metric: they hold their grid points only)"
+        lines.append(total)
+        return lines
+
+
+def _parameter_columns(taken: Sequence[TakenPrior]) -> str:
+    seen: dict[str, str] = {}
+    for prior in taken:
+        for path, column in prior.columns.items():
+            seen.setdefault(".".join(path), column)
+    return ", ".join(
+        name if column == name else f"{name} <- {column}" for name, column in seen.items()
+    )
+
+
+def load_prior_runs(
+    config: SweepConfig,
+    sources: Sequence[str | os.PathLike[str]],
+    store: Store | None = None,
+) -> PriorRuns:
+    """Read every source and match its runs onto ``config``'s parameters.
+
+    ``store`` is the database the sweep lives in, where bare run and sweep ids are looked
+    up. Raises :class:`~localsweep.errors.ConfigError` (field ``prior_runs``) for a source
+    that is none of the kinds a source may be, or cannot be read.
+    """
+    read = tuple(read_source(source, store) for source in sources)
+    candidates = [c for source in read for c in source.candidates]
+    taken, skipped = match_priors(config, candidates)
+    for skip in skipped:
+        logger.info("prior run %s skipped: %s", skip.candidate.source, skip.reason)
+    return PriorRuns(read, tuple(taken), tuple(skipped))
+
+
+def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRunRow]:
+    """The taken priors as the store writes them: nested config, grid point, and each
+    logged row with the sweep metric's value in it."""
+    from localsweep.store import HistoryRow
+    from localsweep.store._priors import PriorRunRow
+
+    grid = None
+    if config.method is Method.GRID:
+        from localsweep.search._grid import GridSearch
+
+        grid = GridSearch(config)
+    rows = []
+    for prior in taken:
+        c = prior.candidate
+        history = []
+        for i, data in enumerate(c.history):
+            value: Any = metric_in(data, config.metric.name) if config.metric else None
+            has = value is not None
+            step = data.get("_step")
+            history.append(
+                HistoryRow(
+                    step=step if isinstance(step, int) else i,
+                    data=data,
+                    metric=_as_metric(value),
+                    has_metric=has,
+                )
+            )
+        rows.append(
+            PriorRunRow(
+                source=c.source,
+                state=prior.state,
+                config=config.nest(prior.params),
+                run_id=c.run_id,
+                name=c.name,
+                summary=_summary(c.summary, prior.columns) if c.from_table else dict(c.summary),
+                metric=prior.metric,
+                history=tuple(history),
+                grid_key=grid.key_for(prior.params) if grid is not None else None,
+                created_at=c.created_at,
+                finished_at=c.finished_at,
+                stopped_at_band=c.stopped_at_band,
+                dir=c.dir,
+            )
+        )
+    return rows
+
+
+def _as_metric(value: Any) -> float | None:
+    n = number(value)
+    if n is not None:
+        return n
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return None
+
+
+def _summary(summary: Mapping[str, Any], columns: Mapping[Any, str]) -> dict[str, Any]:
+    # A table row is both config and summary: its parameter columns are not summary keys.
+    used = set(columns.values())
+    return {str(k): v for k, v in summary.items() if k not in used}
+
+
+def add_prior_runs(
+    store: Store, sweep_id: str, config: SweepConfig, found: PriorRuns
+) -> list[RunRecord]:
+    """Write the taken priors of ``found`` into sweep ``sweep_id``, in one transaction."""
+    from localsweep.store._priors import add_prior_runs as write
+
+    if not found.taken:
+        return []
+    return write(store, sweep_id, prior_rows(config, found.taken))

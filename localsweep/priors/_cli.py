@@ -1,0 +1,47 @@
+"""The ``--prior-runs`` option of ``localsweep sweep`` and ``localsweep run`` (``-R``, as
+``wandb sweep`` spells it), and the summary they print."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from localsweep.config import SweepConfig
+    from localsweep.store import Store, SweepRecord
+
+__all__ = ["create_sweep", "prior_runs_option"]
+
+prior_runs_option = click.option(
+    "--prior-runs",
+    "--prior-run",
+    "--prior_run",
+    "-R",
+    "prior_runs",
+    multiple=True,
+    metavar="SOURCE",
+    help="Runs done before to learn from (repeatable): a run or sweep id, DB#ID for another "
+    "database, a wandb run folder or glob (wandb/offline-run-*), a CSV/JSON runs table.",
+)
+
+
+def create_sweep(
+    store: Store,
+    config: SweepConfig,
+    prior_runs: Sequence[str | os.PathLike[str]],
+    console: Console,
+    **create: Any,
+) -> SweepRecord:
+    """Create the sweep with its prior runs and print what was taken and skipped."""
+    from localsweep._entry import create_with_priors
+
+    sweep_id, found = create_with_priors(store, config, prior_runs, **create)
+    if found is not None:
+        for line in found.summary_lines():
+            console.print(escape(line), highlight=False, soft_wrap=True)
+    return store.get_sweep(sweep_id)

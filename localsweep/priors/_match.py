@@ -1,0 +1,345 @@
+"""Match runs done elsewhere onto a sweep's parameters (pure: no I/O).
+
+A :class:`PriorCandidate` is a run as a source holds it: a config (nested, flat with
+dotted names, or wandb's ``{"value": ...}`` wrapped), a summary, logged rows, a state.
+:func:`match_prior` places it in the sweep's space or says why it cannot:
+
+- a parameter is found by its path, where any run of its names may also be one dotted
+  key (``("opt", "lr")`` is ``opt.lr``, ``{"opt": {"lr": ...}}`` or ``{"opt.lr": ...}``);
+- a number written as text (every CSV cell) is read as the number it spells; other text
+  is read as JSON or a Python literal when that gives a value of the space;
+- a categorical or constant value matches as wandb's grid compares values (``1`` and
+  ``1.0`` are the same value, ``True`` and ``1`` are not), and the run gets the config's
+  own value;
+- a number must lie in the distribution's support (its range, a multiple of ``q``);
+  for a grid it must be one of the grid's values.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from localsweep.config import Distribution, Method, Parameter, ParamPath, SweepConfig
+from localsweep.config._checks import number_from_string
+from localsweep.records import RunState
+
+__all__ = [
+    "PriorCandidate",
+    "SkippedPrior",
+    "TakenPrior",
+    "find_value",
+    "match_prior",
+    "match_priors",
+    "metric_in",
+]
+
+D = Distribution
+_MISSING = object()
+
+#: States a prior run may have: what it found is a result. Anything else is skipped.
+_TAKEN_STATES = {"finished": RunState.FINISHED, "early_terminated": RunState.EARLY_TERMINATED}
+_LOG_VALUES = (D.LOG_UNIFORM_VALUES, D.INV_LOG_UNIFORM_VALUES, D.Q_LOG_UNIFORM_VALUES)
+
+
+@dataclass(frozen=True)
+class PriorCandidate:
+    """A run as a source holds it, before it is matched onto a sweep.
+
+    ``config`` and ``summary`` may be nested or flat (dotted keys); for a table row both
+    are the whole row. ``state`` is the source's word for it (``None``: not said, taken
+    as finished). ``problem``, when set, is why the source could not give the run at all
+    (a run folder without an exit record), and the run is skipped with it.
+    """
+
+    source: str
+    run_id: str | None = None
+    name: str | None = None
+    state: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    history: Sequence[Mapping[str, Any]] = ()
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    stopped_at_band: int | None = None
+    problem: str | None = None
+    #: A table row: its config and summary are the same row, so the columns taken as
+    #: parameters are no summary keys.
+    from_table: bool = False
+    #: The run's wandb offline folder, when known.
+    dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TakenPrior:
+    """A prior run placed in the sweep's space: its flat ``params`` (constants included,
+    the config's own values for categoricals), its state, the metric's summary value, and
+    the key each parameter was found under (``columns``, dotted)."""
+
+    candidate: PriorCandidate
+    params: Mapping[ParamPath, Any]
+    state: RunState
+    metric: float | None
+    columns: Mapping[ParamPath, str]
+
+
+@dataclass(frozen=True)
+class SkippedPrior:
+    """A run that could not be taken, and why."""
+
+    candidate: PriorCandidate
+    reason: str
+
+
+def _is_wrapper(node: Any) -> bool:
+    # wandb's config files and its API's raw config wrap each value: {"value": v, "desc": ...}.
+    return isinstance(node, Mapping) and "value" in node and set(node) <= {"value", "desc"}
+
+
+def find_value(data: Mapping[str, Any], path: ParamPath) -> tuple[Any, str | None]:
+    """The value at ``path`` in ``data`` and the dotted key it was found under, or
+    ``(_MISSING, None)``. Nested dicts, dotted keys and ``{"value": ...}`` wrappers are
+    all followed; the deepest nesting is tried first."""
+    found = _find(data, path)
+    if found is None:
+        return _MISSING, None
+    return found
+
+
+def _find(node: Any, path: ParamPath) -> tuple[Any, str] | None:
+    if not path:
+        return node, ""
+    if isinstance(node, str):
+        # A table cell holding a dict as text (JSON, or a Python literal from pandas).
+        node = next((r for r in _readings(node)[1:] if isinstance(r, Mapping)), None)
+    if not isinstance(node, Mapping):
+        return None
+    for k in range(1, len(path) + 1):
+        key = ".".join(path[:k])
+        if key in node:
+            inner = _find(node[key], path[k:])
+            if inner is not None:
+                value, rest = inner
+                return value, key + ("." + rest if rest else "")
+    if _is_wrapper(node):
+        return _find(node["value"], path)
+    return None
+
+
+def metric_in(data: Mapping[str, Any], name: str) -> Any:
+    """The value of metric ``name`` in a summary or logged row (the key itself, else a
+    dotted path into nested dicts), or ``None``."""
+    if f"summary.{name}" in data:  # a table that prefixed the summary key (clash)
+        return data[f"summary.{name}"]
+    if name in data:
+        return data[name]
+    value, _key = find_value(data, tuple(name.split(".")))
+    return None if value is _MISSING else value
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite float (text spelling a number included), else ``None``."""
+    if isinstance(value, str):
+        value = number_from_string(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def _readings(raw: Any) -> list[Any]:
+    """The values ``raw`` may stand for: itself, then, for text, what it spells."""
+    out = [raw]
+    if _is_wrapper(raw):
+        out.append(raw["value"])
+    if isinstance(raw, str):
+        text = raw.strip()
+        as_number = number_from_string(text)
+        if as_number is not None:
+            out.append(as_number)
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                out.append(parse(text))
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+    return out
+
+
+def _same_choice(choice: Any, value: Any) -> bool:
+    # Imported here: scipy comes with it, and the CLI imports this module at start-up.
+    from localsweep.config._distributions import value_hash
+
+    if isinstance(choice, Mapping) and isinstance(value, Mapping):
+        # Keys added at run time are not part of the choice (as wandb's grid has it).
+        value = {k: v for k, v in value.items() if k in choice}
+    try:
+        return value_hash(choice) == value_hash(value)
+    except Exception:  # a value yaml cannot dump is no choice of a config
+        return False
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, float) else f"{value:.6g}"
+
+
+def _choice(param: Parameter, raw: Any, choices: Sequence[Any]) -> tuple[bool, Any, str]:
+    for reading in _readings(raw):
+        for choice in choices:
+            if _same_choice(choice, reading):
+                return True, choice, ""
+    if param.is_constant:
+        return (
+            False,
+            None,
+            f"{param.name} is {_show(raw)}, but the sweep fixes it at " + _show(param.value),
+        )
+    shown = ", ".join(_show(c) for c in choices[:8]) + (", ..." if len(choices) > 8 else "")
+    return False, None, f"{param.name} = {_show(raw)} is not one of its values ({shown})"
+
+
+def _bounds(param: Parameter) -> tuple[float, float] | None:
+    d, lo, hi = param.distribution, param.min, param.max
+    if lo is None or hi is None:
+        return None
+    if d in (D.LOG_UNIFORM, D.Q_LOG_UNIFORM):
+        return math.exp(lo), math.exp(hi)
+    if d is D.INV_LOG_UNIFORM:
+        return math.exp(-hi), math.exp(-lo)
+    return lo, hi
+
+
+def _within(x: float, lo: float, hi: float) -> bool:
+    slack = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+    return lo - slack <= x <= hi + slack
+
+
+def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
+    value = raw["value"] if _is_wrapper(raw) else raw
+    x = number(value)
+    if x is None:
+        return False, None, f"{param.name} = {_show(raw)} is not a number"
+    d = param.distribution
+    if d is D.INT_UNIFORM:
+        if not x.is_integer():
+            return False, None, f"{param.name} = {_show(raw)} is not a whole number"
+        out: Any = int(x)
+    elif d.is_quantized:
+        q = param.q if param.q is not None else 1.0
+        k = round(x / q)
+        if not math.isclose(k * q, x, rel_tol=1e-9, abs_tol=1e-12):
+            return False, None, f"{param.name} = {_show(raw)} is not a multiple of q = {q!r}"
+        out = k * q if isinstance(q, int) and not isinstance(q, bool) else float(x)
+    else:
+        out = x
+    bounds = _bounds(param)
+    if bounds is not None:
+        lo, hi = bounds
+        if d.is_quantized:
+            # wandb's rounding reaches the multiples of q nearest the bounds.
+            q = param.q if param.q is not None else 1.0
+            lo, hi = round(lo / q) * q, round(hi / q) * q
+        if not _within(x, lo, hi):
+            return (
+                False,
+                None,
+                f"{param.name} = {_show(raw)} is outside the sweep's range "
+                f"[{_show(lo)}, {_show(hi)}]",
+            )
+    elif d in (D.LOG_NORMAL, D.Q_LOG_NORMAL) and x <= 0:
+        return False, None, f"{param.name} = {_show(raw)} is not positive (log_normal)"
+    elif d in (D.BETA, D.Q_BETA) and not 0 <= x <= 1:
+        return False, None, f"{param.name} = {_show(raw)} is outside [0, 1] (beta)"
+    if d in _LOG_VALUES and x <= 0:
+        return False, None, f"{param.name} = {_show(raw)} is not positive"
+    return True, out, ""
+
+
+def place(param: Parameter, raw: Any, method: Method) -> tuple[bool, Any, str]:
+    """``raw`` as a value of ``param`` (for a grid, one of its grid values): ``(True,
+    value, "")``, or ``(False, None, why not)``."""
+    d = param.distribution
+    if d is D.CONSTANT:
+        return _choice(param, raw, (param.value,))
+    if d in (D.CATEGORICAL, D.CATEGORICAL_W_PROBABILITIES):
+        choices = param.grid_values() if method is Method.GRID else param.values
+        return _choice(param, raw, choices)
+    ok, value, reason = _numeric(param, raw)
+    if not ok or method is not Method.GRID:
+        return ok, value, reason
+    for point in param.grid_values():
+        # np.arange's values carry float noise (0.30000000000000004) that text does not.
+        if math.isclose(float(point), float(value), rel_tol=1e-9, abs_tol=1e-12):
+            return True, point, ""
+    return False, None, f"{param.name} = {_show(raw)} is not one of the grid's values"
+
+
+def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | SkippedPrior:
+    """Place ``candidate`` in ``config``'s space, or say why it is skipped."""
+    if candidate.problem is not None:
+        return SkippedPrior(candidate, candidate.problem)
+    state_word = (candidate.state or "finished").strip().lower()
+    state = _TAKEN_STATES.get(state_word)
+    if state is None:
+        why = (
+            "is still running: its result is not known yet"
+            if state_word == "running"
+            else "did not finish: only finished runs (and runs stopped early) are results"
+        )
+        return SkippedPrior(candidate, f"state {state_word!r} {why}")
+    params: dict[ParamPath, Any] = {}
+    columns: dict[ParamPath, str] = {}
+    for param in config.parameters:
+        raw, key = find_value(candidate.config, param.path)
+        if raw is _MISSING or key is None:
+            return SkippedPrior(candidate, f"has no value for parameter {param.name}")
+        ok, value, reason = place(param, raw, config.method)
+        if not ok:
+            return SkippedPrior(candidate, reason)
+        params[param.path] = value
+        columns[param.path] = key
+    metric = None
+    if config.metric is not None:
+        metric = number(metric_in(candidate.summary, config.metric.name))
+        if metric is None:
+            metric = _last_logged(candidate.history, config.metric.name)
+        if metric is None and config.method is not Method.GRID:
+            # A grid still must not repeat its point; a search has nothing to learn from it.
+            return SkippedPrior(
+                candidate, f"has no value of the metric {config.metric.name}: nothing to learn"
+            )
+    return TakenPrior(candidate, params, state, metric, columns)
+
+
+def _last_logged(history: Sequence[Mapping[str, Any]], name: str) -> float | None:
+    for row in reversed(history):
+        value = number(metric_in(row, name))
+        if value is not None:
+            return value
+    return None
+
+
+def match_priors(
+    config: SweepConfig, candidates: Sequence[PriorCandidate]
+) -> tuple[list[TakenPrior], list[SkippedPrior]]:
+    """Match every candidate; a run met again (same run id) is taken once, first come."""
+    taken: list[TakenPrior] = []
+    skipped: list[SkippedPrior] = []
+    seen: dict[str, str] = {}
+    for candidate in candidates:
+        if candidate.run_id is not None and candidate.run_id in seen:
+            first = seen[candidate.run_id]
+            skipped.append(SkippedPrior(candidate, f"the same run as {first} (taken once)"))
+            continue
+        result = match_prior(config, candidate)
+        if isinstance(result, TakenPrior):
+            taken.append(result)
+            if candidate.run_id is not None:
+                seen[candidate.run_id] = candidate.source
+        else:
+            skipped.append(result)
+    return taken, skipped

@@ -1,0 +1,204 @@
+"""Where prior runs come from: turn each ``--prior-runs`` source into candidate runs.
+
+A source is, tried in this order:
+
+1. ``DB#ID``: a sweep id or run id in another localsweep database (a file path or any
+   SQLAlchemy URL, as ``--db`` takes it);
+2. an existing path: a wandb run folder (``wandb/offline-run-...``), a folder holding run
+   folders (``./wandb``), a ``run-<id>.wandb`` file, or a CSV/JSON runs table;
+3. a glob (``wandb/offline-run-*``), each match read as in 2;
+4. a sweep id or run id in this database (wandb's ``entity/project/`` prefix allowed).
+
+Anything else is an error that says what a source may be.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from localsweep.errors import ConfigError, NotFoundError, StoreError, Violation
+from localsweep.priors._match import PriorCandidate
+from localsweep.priors._tables import TABLE_SUFFIXES, read_table
+
+if TYPE_CHECKING:
+    from localsweep.store import RunRecord, Store
+
+__all__ = ["SourceRuns", "read_source"]
+
+logger = logging.getLogger(__name__)
+
+_WHAT_A_SOURCE_IS = (
+    "a prior run source is a run id or sweep id of this database, DB#ID for another "
+    "database, a wandb run folder or a glob of them (wandb/offline-run-*), or a CSV/JSON "
+    "runs table"
+)
+
+
+@dataclass(frozen=True)
+class SourceRuns:
+    """What one source gave: its name as given, what it is in words, and its runs."""
+
+    source: str
+    kind: str
+    candidates: tuple[PriorCandidate, ...]
+
+
+def _error(source: str, message: str) -> ConfigError:
+    return ConfigError([Violation("prior_runs", f"{source!r}: {message}")])
+
+
+def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRuns:
+    """The runs of one source (see the module docstring); ``store`` is this database."""
+    text = os.fspath(source)
+    if "#" in text:
+        db, _, ident = text.rpartition("#")
+        if db and ident and ("://" in db or Path(db).is_file()):
+            return _from_other_database(text, db, ident)
+        if db and ident and not Path(text).exists() and not glob.has_magic(text):
+            raise _error(text, f"no database file {db} (DB#ID names a run or sweep in DB)")
+    path = Path(text).expanduser()
+    if path.exists():
+        kind, candidates = _from_path(path)
+        return SourceRuns(text, kind, tuple(candidates))
+    if glob.has_magic(text):
+        matches = sorted(glob.glob(os.path.expanduser(text)))
+        if not matches:
+            raise _error(text, "matches no file or folder")
+        found: list[PriorCandidate] = []
+        for match in matches:
+            found.extend(_from_path(Path(match))[1])
+        return SourceRuns(text, f"{len(matches)} paths", tuple(found))
+    if store is None:
+        raise _error(text, f"no such file or folder; {_WHAT_A_SOURCE_IS}")
+    return _from_database(text, store, text.rsplit("/", 1)[-1], label=None)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
+    if path.is_file():
+        if path.suffix.lower() in TABLE_SUFFIXES:
+            return read_table(path)
+        if path.suffix == ".wandb":
+            return "wandb run file", [_from_run_file(path, path.parent)]
+        raise _error(
+            str(path), f"is not a .wandb run file or a CSV/JSON table; {_WHAT_A_SOURCE_IS}"
+        )
+    from localsweep.wandb_bridge import find_run_file
+
+    run_file = find_run_file(path)
+    if run_file is not None:
+        return "wandb run folder", [_from_run_file(run_file, path)]
+    folders = sorted(p for p in path.glob("*run-*") if p.is_dir() and find_run_file(p) is not None)
+    if not folders:
+        raise _error(str(path), "is a folder without wandb runs (no run-<id>.wandb in it or below)")
+    runs = []
+    for folder in folders:
+        run_file = find_run_file(folder)
+        assert run_file is not None
+        runs.append(_from_run_file(run_file, folder))
+    return f"{len(folders)} wandb run folders", runs
+
+
+def _from_run_file(run_file: Path, folder: Path) -> PriorCandidate:
+    from localsweep.wandb_bridge import CorruptFileError, read_run_file
+
+    label = str(folder)
+    try:
+        run = read_run_file(run_file)
+    except (CorruptFileError, OSError) as exc:
+        return PriorCandidate(source=label, problem=f"cannot read its run file ({exc})")
+    run_id = run.run_id or folder.name.rsplit("-", 1)[-1]
+    mtime = datetime.fromtimestamp(run_file.stat().st_mtime, timezone.utc).replace(tzinfo=None)
+    started = _history_time(run.history[0]) if run.history else None
+    if not run.finished:
+        return PriorCandidate(
+            source=label,
+            run_id=run_id,
+            problem="has no exit record: the run is still running, or its process was killed",
+        )
+    state = "finished" if run.exit_code == 0 else "failed"
+    return PriorCandidate(
+        source=label,
+        run_id=run_id,
+        name=run_id,
+        state=state,
+        config=run.config,
+        summary=run.summary,
+        history=run.history,
+        created_at=started or mtime,
+        finished_at=mtime,
+        dir=str(folder),
+    )
+
+
+def _history_time(row: dict[str, Any]) -> datetime | None:
+    stamp = row.get("_timestamp")
+    if not isinstance(stamp, (int, float)):
+        return None
+    return datetime.fromtimestamp(stamp, timezone.utc).replace(tzinfo=None)
+
+
+# ------------------------------------------------------------------------ databases
+
+
+def _from_other_database(text: str, db: str, ident: str) -> SourceRuns:
+    from localsweep.store import Store
+
+    try:
+        other = Store(db)
+    except StoreError as exc:
+        raise _error(text, f"cannot open the database {db}: {exc}") from exc
+    try:
+        return _from_database(text, other, ident, label=other.url)
+    finally:
+        other.close()
+
+
+def _from_database(text: str, store: Store, ident: str, label: str | None) -> SourceRuns:
+    where = f" in {label}" if label else ""
+    try:
+        sweep = store.get_sweep(ident)
+    except NotFoundError:
+        pass
+    else:
+        records = store.list_runs(sweep.id)
+        runs = tuple(
+            _from_record(store, r, f"run {r.id} of sweep {sweep.id}{where}") for r in records
+        )
+        return SourceRuns(text, f"sweep {sweep.id}{where}", runs)
+    try:
+        record = store.get_run(ident)
+    except NotFoundError:
+        raise _error(
+            text,
+            f"no sweep or run {ident!r} in {store.url}, and no such file or folder; "
+            + _WHAT_A_SOURCE_IS,
+        ) from None
+    return SourceRuns(
+        text, f"run {record.id}{where}", (_from_record(store, record, f"run {record.id}{where}"),)
+    )
+
+
+def _from_record(store: Store, record: RunRecord, label: str) -> PriorCandidate:
+    history = store.history(record.id)
+    return PriorCandidate(
+        source=record.prior_source if record.prior and record.prior_source else label,
+        run_id=record.prior_run_id or record.id,
+        name=record.name,
+        state=record.state.value,
+        config=record.config,
+        summary=record.summary,
+        history=history,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+        stopped_at_band=record.stopped_at_band,
+        dir=record.dir,
+    )

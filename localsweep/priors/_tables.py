@@ -1,0 +1,206 @@
+"""Prior runs from a runs table: CSV or JSON, as ``localsweep export`` or W&B writes it.
+
+Three layouts are read, told apart by their columns:
+
+- ``localsweep export``: ``id``, ``name``, ``state``, ``number``, ``created_at``, ...,
+  the parameters by dotted name, then the summary keys (``summary.<key>`` where a key
+  clashes with a column);
+- W&B's runs table export: ``Name``, ``State``, ... and a column per config key and per
+  summary key, unprefixed;
+- a dump of ``wandb.Api().runs(...)``: a ``config`` and a ``summary`` column holding a
+  whole dict each (JSON, or a Python literal as pandas writes it).
+
+Which columns are parameters is decided by the sweep: a column named like a parameter
+(dotted, or prefixed ``config.``) is that parameter; the metric is the column named like
+the metric. What was taken is reported per source.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from localsweep.config._checks import number_from_string
+from localsweep.errors import ConfigError, Violation
+from localsweep.priors._match import PriorCandidate, number
+
+__all__ = ["TABLE_SUFFIXES", "read_table"]
+
+logger = logging.getLogger(__name__)
+
+TABLE_SUFFIXES = (".csv", ".json", ".jsonl")
+_ID_COLUMNS = ("id", "ID", "run_id", "Run ID", "RunID")
+_NAME_COLUMNS = ("name", "Name", "display_name", "Display Name")
+_STATE_COLUMNS = ("state", "State")
+_CREATED_COLUMNS = ("created_at", "Created", "createdAt")
+_LOCALSWEEP_COLUMNS = {"id", "name", "state", "number", "metric"}
+#: Columns that say what a run is, not what it logged.
+_META_COLUMNS = {
+    *_ID_COLUMNS,
+    *_NAME_COLUMNS,
+    *_STATE_COLUMNS,
+    *_CREATED_COLUMNS,
+    "number",
+    "finished_at",
+    "stopped_at_band",
+    "metric",
+    "Notes",
+    "User",
+    "Tags",
+    "Runtime",
+    "Sweep",
+}
+
+
+def _error(path: Path, message: str) -> ConfigError:
+    return ConfigError([Violation("prior_runs", f"{path}: {message}")])
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _error(path, f"cannot read it ({exc})") from exc
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        # A quoted cell may hold line breaks (a logged text, a traceback).
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        # An empty cell is a value the run does not have.
+        return [{k: v for k, v in row.items() if k and v not in ("", None)} for row in reader]
+    try:
+        if suffix == ".jsonl":
+            data: Any = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise _error(path, f"is not valid JSON ({exc})") from exc
+    if isinstance(data, Mapping) and isinstance(data.get("runs"), list):
+        data = data["runs"]
+    if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
+        raise _error(
+            path,
+            "must hold a list of runs, one object per run (as `localsweep export --format "
+            "json` writes it)",
+        )
+    return [dict(r) for r in data]
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(parsed, Mapping):
+                return parsed
+    return None
+
+
+def _first(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        if row.get(name) not in (None, ""):
+            return row[name]
+    return None
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        from datetime import timezone
+
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def layout(columns: set[str], dumped: bool) -> str:
+    """Which program wrote a table with these columns, in words."""
+    if dumped:
+        return "runs with config and summary columns (a wandb.Api dump)"
+    if columns >= _LOCALSWEEP_COLUMNS:
+        return "localsweep export"
+    if {"Name", "State"} <= columns:
+        return "W&B runs table export"
+    return "runs table"
+
+
+def _config_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    # ``config.lr`` / ``config/lr`` columns stand for ``lr``; the rest as they are.
+    view = dict(row)
+    for key, value in row.items():
+        for prefix in ("config.", "config/"):
+            if key.startswith(prefix):
+                view.setdefault(key[len(prefix) :], value)
+    return view
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        spelled = number_from_string(value)
+        return spelled if spelled is not None else value
+    return value
+
+
+def _summary_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    # What the run logged: every column but the ones that describe the run, numbers
+    # read; a ``summary.`` prefix (localsweep's export of a clashing key) is dropped.
+    view: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in _META_COLUMNS or key.startswith(("config.", "config/")):
+            continue
+        for prefix in ("summary.", "summary/"):
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+                break
+        view[key] = _cell(value)
+    return view
+
+
+def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
+    """The runs of a CSV or JSON runs table, and the table's layout in words."""
+    rows = _rows(path)
+    columns: set[str] = set()
+    for row in rows:
+        columns.update(row)
+    dumped = "config" in columns and any(_mapping(r.get("config")) is not None for r in rows)
+    candidates = []
+    for i, row in enumerate(rows, 1):
+        run_id = _first(row, _ID_COLUMNS)
+        name = _first(row, _NAME_COLUMNS)
+        label = f"{path} row {i}" + (f" ({run_id})" if run_id else "")
+        if dumped:
+            config = _mapping(row.get("config")) or {}
+            summary = _mapping(row.get("summary")) or _mapping(row.get("summary_metrics")) or {}
+        else:
+            config, summary = _config_view(row), _summary_view(row)
+        band = number(row.get("stopped_at_band"))
+        state = _first(row, _STATE_COLUMNS)
+        candidates.append(
+            PriorCandidate(
+                source=label,
+                run_id=str(run_id) if run_id is not None else None,
+                name=str(name) if name is not None else None,
+                state=str(state) if state is not None else None,
+                config=config,
+                summary=summary,
+                created_at=_when(_first(row, _CREATED_COLUMNS)),
+                finished_at=_when(row.get("finished_at")),
+                stopped_at_band=int(band) if band is not None else None,
+                from_table=True,
+            )
+        )
+    return layout(columns, dumped), candidates

@@ -1,0 +1,202 @@
+"""Each kind of prior run source, made for real: wandb offline run folders written by real
+wandb, localsweep databases with real sweeps, CSV and JSON as localsweep's export and W&B's
+runs table export write them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import localsweep
+from localsweep.config import parse_config
+from localsweep.errors import ConfigError
+from localsweep.priors import load_prior_runs
+from localsweep.report import export_runs
+from localsweep.store import Store
+
+LR_OPT = {
+    "method": "bayes",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {
+        "lr": {"distribution": "log_uniform_values", "min": 0.001, "max": 0.1},
+        "opt": {"parameters": {"name": {"values": ["adam", "sgd"]}}},
+    },
+}
+
+
+# ------------------------------------------------------------------- wandb run folders
+
+
+def test_a_wandb_run_folder_is_one_prior_run_with_its_config_history_and_summary(
+    hand_runs: tuple[Path, list[str]],
+) -> None:
+    root, ids = hand_runs
+    folder = next((root / "wandb").glob(f"offline-run-*-{ids[0]}"))
+    sweep = localsweep.Api("new.db").sweep(
+        localsweep.sweep(LR_OPT, prior_runs=[folder], db="new.db")
+    )
+    (prior,) = sweep.prior_runs
+    assert sweep.runs == []
+    assert prior.id == ids[0] and prior.prior and prior.prior_source == str(folder)
+    assert prior.config == {"lr": 0.01, "opt": {"name": "adam"}}
+    assert prior.metric == 0.1
+    assert [row["loss"] for row in prior.history()] == [0.4, 0.2, 0.1, 0.1, 0.1]
+    assert prior.dir == str(folder)
+
+
+def test_a_glob_of_run_folders_takes_the_finished_ones_and_says_why_not_the_others(
+    hand_runs: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, ids = hand_runs
+    monkeypatch.chdir(root)
+    found = load_prior_runs(parse_config(LR_OPT), ["wandb/offline-run-*"])
+    assert sorted(t.candidate.run_id for t in found.taken) == sorted(ids[:2])
+    # The hand-run training that wrote "opt.name" as one key matches opt.name too.
+    by_id = {t.candidate.run_id: t.params for t in found.taken}
+    assert by_id[ids[1]] == {("lr",): 0.05, ("opt", "name"): "sgd"}
+    (skip,) = found.skipped
+    assert skip.candidate.run_id == ids[2]
+    assert skip.reason.startswith("state 'failed'")
+    lines = found.summary_lines()
+    assert lines[0] == "wandb/offline-run-* (3 paths): 3 run(s), 2 taken, 1 skipped"
+    assert any(ids[2] in line and "failed" in line for line in lines)
+
+
+def test_the_wandb_folder_itself_stands_for_every_run_in_it(
+    hand_runs: tuple[Path, list[str]],
+) -> None:
+    root, _ids = hand_runs
+    found = load_prior_runs(parse_config(LR_OPT), [root / "wandb"])
+    assert found.sources[0].kind == "3 wandb run folders"
+    assert len(found.taken) == 2
+
+
+# ----------------------------------------------------------------------- databases
+
+
+def _old_sweep(db: str, count: int = 4) -> localsweep.Sweep:
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"lr": {"values": [0.001, 0.01, 0.1]}, "opt": {"value": {"name": "sgd"}}},
+    }
+    return localsweep.run(config, lambda c: c["lr"] * 10, count=count, db=db)
+
+
+def test_run_ids_and_a_sweep_id_of_this_database_are_sources() -> None:
+    old = _old_sweep("sweeps.db")
+    first, second, _third = old.runs
+    new = localsweep.Api("sweeps.db").sweep(
+        localsweep.sweep(LR_OPT, prior_runs=[first.id, f"me/proj/{second.id}"], db="sweeps.db")
+    )
+    assert [p.id for p in new.prior_runs] == [first.id, second.id]
+    assert [p.number for p in new.prior_runs] == [-2, -1]
+    whole = localsweep.Api("sweeps.db").sweep(
+        localsweep.sweep(LR_OPT, prior_runs=[old.id], db="sweeps.db")
+    )
+    assert [p.id for p in whole.prior_runs] == [r.id for r in old.runs]
+    assert [p.metric for p in whole.prior_runs] == [r.metric for r in old.runs]
+
+
+def test_a_sweep_of_another_database_is_named_by_its_path_or_url_and_id(tmp_path: Path) -> None:
+    old = _old_sweep("old.db")
+    for source in (f"old.db#{old.id}", f"sqlite:///{tmp_path / 'old.db'}#{old.id}"):
+        found = load_prior_runs(parse_config(LR_OPT), [source])
+        assert [t.candidate.run_id for t in found.taken] == [r.id for r in old.runs]
+        assert found.sources[0].kind.startswith(f"sweep {old.id} in sqlite:///")
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("nosuch", "no sweep or run 'nosuch'"),
+        ("missing.db#ls-12345678", "no database file missing.db"),
+        ("wandb/offline-run-*", "matches no file or folder"),
+    ],
+)
+def test_a_source_that_is_nothing_is_an_error_naming_prior_runs(source: str, says: str) -> None:
+    Store("sweeps.db").close()
+    with pytest.raises(ConfigError) as info:
+        localsweep.sweep(LR_OPT, prior_runs=[source], db="sweeps.db")
+    assert info.value.violations[0].path == "prior_runs"
+    assert says in str(info.value)
+    # Nothing was created: a bad source leaves no sweep behind.
+    assert localsweep.Api("sweeps.db").sweeps() == []
+
+
+# -------------------------------------------------------------------------- tables
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_localsweep_export_is_a_source(fmt: str) -> None:
+    old = _old_sweep("old.db", count=3)
+    export_runs(old, fmt, f"runs.{fmt}")  # type: ignore[arg-type]
+    found = load_prior_runs(parse_config(LR_OPT), [f"runs.{fmt}"])
+    assert found.sources[0].kind == "localsweep export"
+    assert [t.candidate.run_id for t in found.taken] == [r.id for r in old.runs]
+    assert [t.params for t in found.taken] == [
+        {("lr",): r.config["lr"], ("opt", "name"): "sgd"} for r in old.runs
+    ]
+    assert [t.metric for t in found.taken] == [r.metric for r in old.runs]
+    assert "  columns taken as parameters: lr, opt.name" in found.summary_lines()
+
+
+WANDB_TABLE = """\
+Name,State,Notes,User,Tags,Created,Runtime,Sweep,batch_size,lr,optimizer,acc,loss
+dulcet-sun-3,finished,"notes over
+two lines",me,,2026-01-02T10:00:00.000Z,120,,32,0.01,adam,0.91,0.25
+brisk-fog-2,crashed,-,me,,2026-01-02T09:00:00.000Z,30,,64,0.02,sgd,,0.9
+quiet-sea-1,finished,-,me,,2026-01-02T08:00:00.000Z,125,,64,1e-3,sgd,0.88,0.31
+"""
+
+
+def test_a_wandb_runs_table_export_is_a_source_and_says_which_columns_were_parameters() -> None:
+    Path("wandb_export.csv").write_text(WANDB_TABLE)
+    config = parse_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss"},
+            "parameters": {
+                "lr": {"min": 0.0001, "max": 0.1},
+                "batch_size": {"values": [16, 32, 64]},
+                "optimizer": {"values": ["adam", "sgd"]},
+            },
+        }
+    )
+    found = load_prior_runs(config, ["wandb_export.csv"])
+    assert found.sources[0].kind == "W&B runs table export"
+    assert [t.candidate.name for t in found.taken] == ["dulcet-sun-3", "quiet-sea-1"]
+    assert found.taken[1].params == {("batch_size",): 64, ("lr",): 0.001, ("optimizer",): "sgd"}
+    assert [t.metric for t in found.taken] == [0.25, 0.31]
+    assert found.skipped[0].reason.startswith("state 'crashed'")
+    assert "  columns taken as parameters: batch_size, lr, optimizer" in found.summary_lines()
+    sweep_id = localsweep.sweep(config, prior_runs=["wandb_export.csv"], db="new.db")
+    first = localsweep.Api("new.db").sweep(sweep_id).prior_runs[0]
+    # The run's other columns are its summary, numbers read as numbers.
+    assert first.summary["acc"] == 0.91 and first.summary["loss"] == 0.25
+    assert "lr" not in first.summary
+    assert first.created_at.isoformat() == "2026-01-02T10:00:00"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_table_with_config_and_summary_columns_is_a_source(fmt: str) -> None:
+    # What people write from wandb.Api().runs(): a dict per cell (pandas writes Python
+    # literals into a CSV).
+    rows: list[dict[str, Any]] = [
+        {"name": "a", "config": {"lr": 0.01, "opt": {"name": "adam"}}, "summary": {"loss": 1}},
+        {"name": "b", "config": {"lr": 0.5, "opt": {"name": "adam"}}, "summary": {"loss": 2}},
+    ]
+    if fmt == "json":
+        Path("runs.json").write_text(json.dumps(rows))
+    else:
+        lines = ["name,config,summary"]
+        for r in rows:
+            lines.append(f'{r["name"]},"{r["config"]!r}","{r["summary"]!r}"')
+        Path("runs.csv").write_text("\n".join(lines) + "\n")
+    found = load_prior_runs(parse_config(LR_OPT), [f"runs.{fmt}"])
+    assert found.sources[0].kind.startswith("runs with config and summary columns")
+    assert [t.params for t in found.taken] == [{("lr",): 0.01, ("opt", "name"): "adam"}]
+    assert found.skipped[0].reason == "lr = 0.5 is outside the sweep's range [0.001, 0.1]"
