@@ -15,6 +15,7 @@ from localsweep.api import Api, Run, Sweep
 from localsweep.errors import (
     AgentError,
     ConfigError,
+    DatabasePathError,
     LocalsweepError,
     NotFoundError,
     SchemaVersionError,
@@ -27,6 +28,7 @@ __all__ = [
     "AgentError",
     "Api",
     "ConfigError",
+    "DatabasePathError",
     "LocalsweepError",
     "NotFoundError",
     "Run",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -24,6 +25,17 @@ def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) ->
     for warning in config.warnings:
         logger.warning("sweep config: %s", warning)
     return config
+
+
+def _check_count(count: object) -> None:
+    """``count`` is a whole number of runs, at least 1, or ``None`` (no limit): the CLI's rule."""
+    if count is None:
+        return
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(
+            f"count must be a whole number of runs, at least 1 (or None for no limit), "
+            f"not {count!r}"
+        )
 
 
 def sweep(
@@ -70,7 +82,10 @@ def agent(
     ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done (a
     grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
     """
-    store = Store(db)
+    from localsweep.store import require_database
+
+    _check_count(count)
+    store = Store(require_database(db))
     try:
         return execute(
             store,
@@ -122,6 +137,7 @@ def run(
     >>> localsweep.run(cfg, train, db="sweeps.db").best_run().config   # doctest: +SKIP
     {'x': 2}
     """
+    _check_count(count)
     config = _config(sweep_config)
     store = Store(db)
     record = store.create_sweep(config, project=project, entity=entity)

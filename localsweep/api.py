@@ -221,7 +221,18 @@ class Api:
     everywhere: ``LOCALSWEEP_DB`` or ``./localsweep.db``)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, store: Store | None = None):
-        self._store = store or Store(db)
+        self._db = db
+        self._opened = store
+
+    @property
+    def _store(self) -> Store:
+        # Opened at first use, and never created: reading must not leave an empty
+        # database (or its folders) behind on a mistyped path.
+        if self._opened is None:
+            from localsweep.store import require_database
+
+            self._opened = Store(require_database(self._db))
+        return self._opened
 
     def sweeps(self) -> list[Sweep]:
         """Every sweep in the database, oldest first."""

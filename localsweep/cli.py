@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
+from localsweep.errors import ConfigError, DatabasePathError, LocalsweepError, NotFoundError
 
 __all__ = ["cli", "main"]
 
@@ -60,17 +60,17 @@ def _friendly(fn: F) -> F:
         except ConfigError as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(2)
-        except NotFoundError as exc:
+        except (NotFoundError, DatabasePathError) as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except LocalsweepError as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except SQLAlchemyError as exc:
             # The store maps what it expects; anything else is still said in one line.
@@ -121,7 +121,7 @@ def validate(config_file: str) -> None:
     table.add_column("distribution")
     table.add_column("settings", overflow="fold")
     for p in config.parameters:
-        table.add_row(p.name, p.distribution.value, _e(_param_settings(p)))
+        table.add_row(_e(p.name), p.distribution.value, _e(_param_settings(p)))
     console.print(table)
     if config.metric is not None:
         target = f", target {config.metric.target}" if config.metric.target is not None else ""
@@ -275,9 +275,9 @@ def agent(
     **execution: Any,
 ) -> None:
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
-    from localsweep.store import Store
+    from localsweep.store import Store, require_database
 
-    store = Store(db)
+    store = Store(require_database(db))
     record = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
     _run_agent(
         store,
@@ -430,10 +430,16 @@ def ls(db: str | None) -> None:
     from localsweep.api import Api
 
     api = Api(db)
+    sweeps = api.sweeps()
     table = Table()
-    for col in ("id", "name", "method", "state", "runs", "best", "created"):
-        table.add_column(col)
-    for s in api.sweeps():
+    # Ids and states are what users copy and read: never cut them.
+    table.add_column("id", no_wrap=True, min_width=max([2, *(len(s.id) for s in sweeps)]))
+    table.add_column("name", overflow="fold")
+    table.add_column("method")
+    table.add_column("state", no_wrap=True, min_width=8)
+    for col in ("runs", "best", "created"):
+        table.add_column(col, overflow="fold")
+    for s in sweeps:
         best = s.best_run()
         metric = s.parsed_config.metric
         best_text = (
@@ -442,7 +448,7 @@ def ls(db: str | None) -> None:
             else ""
         )
         table.add_row(
-            s.id,
+            _e(s.id),
             _e(s.name),
             s.parsed_config.method.value,
             s.state,
@@ -460,9 +466,9 @@ def ls(db: str | None) -> None:
 @_friendly
 def show(sweep_id: str, limit: int, db: str | None) -> None:
     """Show a sweep: its runs (best first), the best run's config, failures."""
-    from localsweep.store import Store
+    from localsweep.store import Store, require_database
 
-    _show(Store(db), sweep_id.rsplit("/", 1)[-1], limit=limit)
+    _show(Store(require_database(db)), sweep_id.rsplit("/", 1)[-1], limit=limit)
 
 
 def _show(store: Any, sweep_id: str, *, limit: int) -> None:
@@ -478,8 +484,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
     reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
     console.print(
-        f"[bold]Sweep {sweep.id}[/] {sweep.name!r}: {config.method.value}, "
-        f"{sweep.state}{reason}; {len(runs)} runs: {state_text}",
+        f"[bold]Sweep {_e(sweep.id)}[/] {_e(repr(sweep.name))}: {config.method.value}, "
+        f"{sweep.state}{_e(reason)}; {len(runs)} runs: {state_text}",
         highlight=False,
     )
 
@@ -488,20 +494,22 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
             return (1, 0.0)
         return (0, r.metric if metric.goal.value == "minimize" else -r.metric)
 
+    shown = sorted(runs, key=sort_key)[:limit]
+    states = [
+        r.state + (f" @{r.stopped_at_band}" if r.stopped_at_band is not None else "") for r in shown
+    ]
     table = Table()
-    table.add_column("run")
-    table.add_column("state")
+    # Run ids and states are what users copy and read: never cut them; parameters fold.
+    table.add_column("run", no_wrap=True, min_width=max([3, *(len(r.id) for r in shown)]))
+    table.add_column("state", no_wrap=True, min_width=max([5, *(len(s) for s in states)]))
     if metric is not None:
-        table.add_column(_e(metric.name), justify="right")
+        table.add_column(_e(metric.name), justify="right", overflow="fold")
     params = [p for p in config.parameters if not p.is_constant]
     for p in params:
-        table.add_column(p.name, overflow="fold")
-    for r in sorted(runs, key=sort_key)[:limit]:
+        table.add_column(_e(p.name), overflow="fold")
+    for r, state in zip(shown, states, strict=True):
         flat = config.flatten(r.config)
-        state = r.state
-        if r.stopped_at_band is not None:
-            state += f" @{r.stopped_at_band}"
-        row = [r.id, state]
+        row = [_e(r.id), state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
         row += [_e(_short(flat.get(p.path))) for p in params]
@@ -512,7 +520,9 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     best = sweep.best_run()
     if best is not None:
         console.print(
-            f"[bold]Best run {best.id}[/] ({metric.name if metric else ''}={best.metric:.6g}):"
+            f"[bold]Best run {_e(best.id)}[/] "
+            f"({_e(metric.name if metric else '')}={best.metric:.6g}):",
+            highlight=False,
         )
         console.print(_e(yaml.safe_dump(best.config, sort_keys=False).rstrip()), highlight=False)
         extra = summary_items(best.summary)
@@ -530,7 +540,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:
         tail = "\n".join((r.error or "").strip().splitlines()[-6:])
-        console.print(f"[red]{r.state} run {r.id}[/]:\n{_e(tail)}", highlight=False)
+        console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 
 def _print_importance(sweep: Any) -> None:
@@ -552,7 +562,7 @@ def _print_importance(sweep: Any) -> None:
     table.add_column("fANOVA", justify="right")
     for r in rows:
         table.add_row(
-            r.name,
+            _e(r.name),
             f"{r.importance:.3f}",
             "—" if r.correlation is None else f"{r.correlation:+.3f}",
             "—" if r.fanova is None else f"{r.fanova:.3f}",

@@ -7,7 +7,8 @@ catches anything of ours and nothing of the user's::
     ├── ConfigError          a sweep config that wandb would not accept, with every violation
     ├── StoreError           the database could not do what was asked
     │   ├── SchemaVersionError   the database was written by an older or newer localsweep
-    │   └── NotFoundError        no sweep or run with that id
+    │   ├── DatabasePathError    a database path that cannot be created (bad input)
+    │   └── NotFoundError        no sweep or run with that id, or no database at that path
     └── AgentError           an agent gave up (for example after too many failed runs in a row)
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 __all__ = [
     "AgentError",
     "ConfigError",
+    "DatabasePathError",
     "LocalsweepError",
     "NotFoundError",
     "SchemaVersionError",
@@ -65,6 +67,11 @@ class StoreError(LocalsweepError):
 
 class SchemaVersionError(StoreError):
     """The database's schema version does not match this version of localsweep."""
+
+
+class DatabasePathError(StoreError, ValueError):
+    """A database path (``--db``, ``db=``, ``LOCALSWEEP_DB``) where no database can be created,
+    such as a folder that is a file or a file system that is read-only."""
 
 
 class NotFoundError(StoreError, KeyError):
