@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from localsweep.agent import DEFAULT_GRACE_PERIOD, AgentReport
+from localsweep.agent._progress import ProgressMode
 from localsweep.api import Sweep
 from localsweep.config import SweepConfig, load_config
+from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 
 __all__ = ["agent", "run", "sweep"]
@@ -70,6 +72,7 @@ def agent(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    quiet: bool = False,
 ) -> AgentReport:
     """Run the sweep's runs, like ``wandb.agent``.
 
@@ -81,6 +84,9 @@ def agent(
     own process); ``gpus`` gives worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``.
     ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done (a
     grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
+
+    Progress goes to stderr: a bar in a terminal or a notebook, one plain line per run
+    start and end elsewhere (a log file, ``nohup``, SLURM); ``quiet=True`` prints nothing.
     """
     from localsweep.store import require_database
 
@@ -101,6 +107,7 @@ def agent(
             grace_period=grace_period,
             max_consecutive_failures=max_consecutive_failures,
             on_run_end=on_run_end,
+            progress="quiet" if quiet else "auto",
         )
     finally:
         store.close()
@@ -121,13 +128,15 @@ def run(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    quiet: bool = False,
 ) -> Sweep:
     """Create a sweep and run up to ``count`` of its runs here; returns the :class:`Sweep`.
 
     ``train`` is your wandb training function (``train()``, using ``wandb.init`` and
     ``wandb.log``) or a ``train(config)`` returning a number or a dict of metrics; without
     it, the config's ``program``/``command`` is started for each run. The other options
-    are :func:`agent`'s.
+    are :func:`agent`'s: progress goes to stderr (a bar in a terminal or a notebook, a
+    line per run elsewhere) unless ``quiet=True``.
 
     >>> import localsweep
     >>> def train(config):
@@ -155,6 +164,7 @@ def run(
         grace_period=grace_period,
         max_consecutive_failures=max_consecutive_failures,
         on_run_end=on_run_end,
+        progress="quiet" if quiet else "auto",
     )
     return Sweep(store, store.get_sweep(record.id))
 
@@ -174,10 +184,14 @@ def execute(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    progress: ProgressMode = "quiet",
 ) -> AgentReport:
     """Run a sweep's runs with the runner its options call for (shared by ``agent``,
-    ``run`` and the CLI)."""
+    ``run`` and the CLI). ``progress`` says how runs are shown on stderr (``auto``: a bar in
+    a terminal or notebook, else a line per run; ``quiet``: nothing)."""
+    from localsweep._hints import logged_keys, missing_metric_message
     from localsweep.agent import run_workers, runner_factory
+    from localsweep.agent._progress import SweepProgress
 
     make_runner = runner_factory(
         store,
@@ -189,15 +203,39 @@ def execute(
         timeout=timeout,
         grace_period=grace_period,
     )
-    return run_workers(
-        store,
-        sweep_id,
-        make_runner=make_runner,
-        workers=workers,
-        count=count,
-        gpus=gpus,
-        project=project,
-        entity=entity,
-        max_consecutive_failures=max_consecutive_failures,
-        on_run_end=on_run_end,
-    )
+    shown = SweepProgress(store, sweep_id, total=count, mode=progress)
+    metric = shown.config.metric
+    warned: list[bool] = []
+
+    def ended(run: RunRecord) -> None:
+        shown.on_run_end(run)
+        if (
+            metric is not None
+            and not warned
+            and run.state is RunState.FINISHED
+            and run.metric is None
+        ):
+            # Said once: every later run most likely logs the same keys.
+            warned.append(True)
+            message = missing_metric_message(metric.name, logged_keys(run.summary), run.id)
+            if shown.mode == "quiet":
+                logger.warning("%s", message)
+            else:
+                shown.note(f"Warning: {message}")
+        if on_run_end is not None:
+            on_run_end(run)
+
+    with shown:
+        return run_workers(
+            store,
+            sweep_id,
+            make_runner=make_runner,
+            workers=workers,
+            count=count,
+            gpus=gpus,
+            project=project,
+            entity=entity,
+            max_consecutive_failures=max_consecutive_failures,
+            on_run_end=ended,
+            on_run_start=shown.on_run_start,
+        )

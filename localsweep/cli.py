@@ -28,6 +28,8 @@ from localsweep.errors import ConfigError, DatabasePathError, LocalsweepError, N
 
 __all__ = ["cli", "main"]
 
+logger = logging.getLogger(__name__)
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -194,7 +196,16 @@ def sweep(
     record = store.create_sweep(config, project=project, entity=entity, name=name)
     err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
     db_flag = f" --db {db}" if db else ""
-    err_console.print(f"Run sweep agent with: [bold]localsweep agent{_e(db_flag)} {record.id}[/]")
+    agent_command = f"localsweep agent{db_flag} {record.id}"
+    if config.program is None and config.command is None:
+        # Without a program the agent has nothing to start: it needs the training function.
+        agent_command += " --function MODULE:FUNC"
+        err_console.print(
+            "The config has no `program`: give the agent your training function, "
+            "for example --function train:main for main() in train.py.",
+            highlight=False,
+        )
+    err_console.print(f"Run sweep agent with: [bold]{_e(agent_command)}[/]", soft_wrap=True)
     click.echo(record.id)
 
 
@@ -234,6 +245,13 @@ def execution_options(fn: F) -> F:
             show_default=True,
             metavar="SECONDS",
             help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            default=False,
+            help="No progress: neither the bar (in a terminal) nor a line per run (elsewhere).",
         ),
     ]
     for option in reversed(options):
@@ -357,12 +375,10 @@ def _run_agent(
     isolation: str = "thread",
     timeout: float | None = None,
     grace_period: float = 10.0,
+    quiet: bool = False,
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from localsweep._entry import execute
     from localsweep.search import make_search
-    from localsweep.store import RunRecord
 
     record = store.get_sweep(sweep_id)
     config = record.config
@@ -373,48 +389,25 @@ def _run_agent(
             "to start; give a Python function with --function MODULE:FUNC"
         )
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
-    metric = config.metric
-    best: list[float] = []
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[best]}"),
-        console=err_console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task(f"sweep {sweep_id}", total=count, best="")
-        reason = getattr(make_search(config), "reason", None)
-        if reason:
-            progress.console.print(f"bayes: {_e(reason)}", highlight=False)
-
-        def on_run_end(run: RunRecord) -> None:
-            value = run.metric
-            if metric is not None and value is not None and math.isfinite(value):
-                best[:] = [value] if not best or metric.is_better(value, best[0]) else best
-            label = f"best {metric.name}={best[0]:.6g}" if best and metric else ""
-            progress.update(task, advance=1, best=label)
-            if run.state.value in ("failed", "crashed"):
-                tail = "\n".join((run.error or "").strip().splitlines()[-5:])
-                progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{_e(tail)}")
-
-        report = execute(
-            store,
-            sweep_id,
-            function,
-            project=project,
-            entity=entity,
-            count=count,
-            isolation="process" if isolation == "process" else "thread",
-            timeout=timeout,
-            workers=workers,
-            gpus=gpu_list,
-            grace_period=grace_period,
-            max_consecutive_failures=max_failures,
-            on_run_end=on_run_end,
-        )
+    reason = getattr(make_search(config), "reason", None)
+    if reason:
+        # Which Optuna sampler and why: a detail for --debug, not a choice to act on.
+        logger.debug("bayes: %s", reason)
+    report = execute(
+        store,
+        sweep_id,
+        function,
+        project=project,
+        entity=entity,
+        count=count,
+        isolation="process" if isolation == "process" else "thread",
+        timeout=timeout,
+        workers=workers,
+        gpus=gpu_list,
+        grace_period=grace_period,
+        max_consecutive_failures=max_failures,
+        progress="quiet" if quiet else "auto",
+    )
     done = f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
     err_console.print(_e(done), highlight=False)
 
@@ -488,6 +481,13 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         f"{sweep.state}{_e(reason)}; {len(runs)} runs: {state_text}",
         highlight=False,
     )
+    if sweep.state == "running" and config.method.value != "grid" and config.run_cap is None:
+        console.print(
+            f"  ({config.method.value} search has no end of its own: the sweep stays "
+            "`running` and more agents may add runs; `--count` bounds an agent, "
+            "`run_cap` in the config the sweep)",
+            highlight=False,
+        )
 
     def sort_key(r: Any) -> tuple[int, float]:
         if metric is None or r.metric is None or not math.isfinite(r.metric):
@@ -537,6 +537,11 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         text = ", ".join(f"{n} at band {b}" for b, n in sorted(bands.items()))
         console.print(f"stopped early by hyperband: {len(stopped)} ({text})")
     _print_importance(sweep)
+    from localsweep._hints import sweep_metric_hint
+
+    hint = sweep_metric_hint(sweep)
+    if hint:
+        err_console.print(f"[yellow]Warning:[/] {_e(hint)}", highlight=False, soft_wrap=True)
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:
         tail = "\n".join((r.error or "").strip().splitlines()[-6:])

@@ -132,6 +132,7 @@ class Agent:
         max_consecutive_failures: int = 5,
         on_run_end: Callable[[RunRecord], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_run_start: Callable[[RunRecord], None] | None = None,
     ):
         self.store = store
         self.sweep = store.get_sweep(sweep_id)
@@ -143,6 +144,7 @@ class Agent:
         self.entity = entity or self.sweep.entity or self.config.entity
         self.max_consecutive_failures = max_consecutive_failures
         self.on_run_end = on_run_end
+        self.on_run_start = on_run_start
         self._sleep = sleep
         self.info = AgentInfo.current()
         self.search: Search = make_search(self.config)
@@ -179,6 +181,8 @@ class Agent:
                     report.stop_reason = claim.outcome.value
                     break
                 heartbeat.run_ids.add(claim.run.id)
+                if self.on_run_start is not None:
+                    self.on_run_start(claim.run)
                 try:
                     record = self._execute(claim.run)
                 finally:

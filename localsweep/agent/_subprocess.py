@@ -55,7 +55,7 @@ from localsweep.agent._recorder import RunRecorder, RunStopped
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord
-from localsweep.wandb_bridge import FinishedRun
+from localsweep.wandb_bridge import DEFAULT_PROJECT, FinishedRun
 
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._datastore import RunFileFollower
@@ -368,7 +368,7 @@ class ProgramRunner:
             base,
             sweep_id=self.sweep_id,
             run_id=run_id,
-            project=self.project or "localsweep",
+            project=self.project or DEFAULT_PROJECT,
             wandb_dir=root,
             param_path=param_path,
             entity=self.entity,

@@ -133,6 +133,7 @@ def run_workers(
     entity: str | None = None,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    on_run_start: Callable[[RunRecord], None] | None = None,
 ) -> AgentReport:
     """Run the sweep with ``workers`` runs at a time (default: one per GPU, else one).
 
@@ -162,6 +163,7 @@ def run_workers(
                 entity=entity,
                 max_consecutive_failures=max_consecutive_failures,
                 on_run_end=on_run_end,
+                on_run_start=on_run_start,
             ).run()
         return _run_threads(
             db,
@@ -174,6 +176,7 @@ def run_workers(
             entity=entity,
             max_consecutive_failures=max_consecutive_failures,
             on_run_end=on_run_end,
+            on_run_start=on_run_start,
         )
     finally:
         if own_store:

@@ -92,6 +92,11 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
         started = time.perf_counter()
         path = write_report(sweep, output or Path(f"report-{sweep.id}.html"))
         size = path.stat().st_size / 1e6
+        from localsweep._hints import sweep_metric_hint
+
+        hint = sweep_metric_hint(sweep)
+        if hint:
+            _say(f"[yellow]Warning:[/] {escape(hint)}")
     _say(
         f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] runs, {size:.1f} MB, "
         f"{time.perf_counter() - started:.1f}s)"

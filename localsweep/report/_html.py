@@ -586,7 +586,10 @@ def write_report(
         plots.append({"id": plot_id, **spec})
         return _div(plot_id)
 
-    no_metric = "No run has a value of the metric yet."
+    from localsweep._hints import sweep_metric_hint
+
+    hint = sweep_metric_hint(sweep)
+    no_metric = hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     if analysed:
         history_html = add("plot-history", _history_plot(sweep, metric_label, maximize))
         importance_plot_html = (
@@ -645,7 +648,7 @@ def write_report(
         best_html = (
             '<div class="card"><div class="label">best run</div>'
             '<div class="value">—</div><div class="muted">no finished run with the metric'
-            "</div></div>"
+            f"{'' if hint is None else ': ' + _e(hint)}</div></div>"
         )
         best_config = "<h3>Best run's config</h3>" + _empty("No best run yet.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from localsweep.wandb_bridge._session import (
+    DEFAULT_PROJECT,
     FinishedRun,
     LogSink,
     StopRun,
@@ -42,6 +43,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_PROJECT",
     "CorruptFileError",
     "FinishedRun",
     "LogSink",

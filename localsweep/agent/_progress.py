@@ -1,0 +1,203 @@
+"""What a person watching an agent sees: a progress bar in a terminal or a notebook, and one
+plain line per run start and end anywhere else (``nohup``, SLURM, ``2> file``), as it happens.
+
+Fed by the agent's ``on_run_start`` / ``on_run_end`` events. "Best" is the sweep's best
+among its finished runs, read from the store, so a restarted agent or one of several agents
+shows the same best as ``localsweep show``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import IO, Any, Literal
+
+from localsweep.config import SweepConfig
+from localsweep.records import RunState
+from localsweep.store import RunRecord, Store
+
+__all__ = ["ProgressMode", "SweepProgress", "best_finished", "params_text"]
+
+#: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
+ProgressMode = Literal["auto", "bar", "lines", "quiet"]
+
+#: Lines of a failed run's error shown when it ends (the whole text is in ``show``).
+ERROR_TAIL_LINES = 8
+
+
+def params_text(config: Mapping[str, Any], width: int = 120) -> str:
+    """A run's parameters on one line: ``lr=0.01 opt.name=adam``."""
+    parts: list[str] = []
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                walk(value, f"{prefix}{key}.")
+            else:
+                shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+                parts.append(f"{prefix}{key}={shown}")
+
+    walk(config, "")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def best_finished(config: SweepConfig, runs: list[RunRecord]) -> RunRecord | None:
+    """The finished run with the best finite metric (the run W&B's sweep page ranks first)."""
+    metric = config.metric
+    if metric is None:
+        return None
+    best: RunRecord | None = None
+    for run in runs:
+        value = run.metric
+        if run.state is not RunState.FINISHED or value is None or not math.isfinite(value):
+            continue
+        if best is None or metric.is_better(value, best.metric):  # type: ignore[arg-type]
+            best = run
+    return best
+
+
+class SweepProgress:
+    """Shows an agent's runs as they start and end (see the module docstring).
+
+    ``total`` is the agent's ``count`` (``None``: no bound). ``mode`` is ``auto``, ``bar``,
+    ``lines`` or ``quiet``. ``prefix_ids`` puts the run id before each line of a failed
+    run's error (several workers interleave).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        sweep_id: str,
+        *,
+        total: int | None = None,
+        mode: ProgressMode = "auto",
+        stream: IO[str] | None = None,
+    ):
+        from rich.console import Console
+
+        self.store = store
+        self.sweep_id = sweep_id
+        self.config = store.get_sweep(sweep_id).config
+        self.total = total
+        self._stream = stream if stream is not None else sys.stderr
+        self.console = Console(file=self._stream, highlight=False, soft_wrap=True)
+        if mode == "auto":
+            mode = "bar" if self.console.is_terminal or self.console.is_jupyter else "lines"
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._done = 0
+        self._bar: Any = None
+        self._task: Any = None
+
+    # ----------------------------------------------------------------------- context
+
+    def __enter__(self) -> SweepProgress:
+        if self.mode == "bar":
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[best]}"),
+                console=self.console,
+                transient=False,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(
+                f"sweep {self.sweep_id}", total=self.total, best=self._best_text()
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(exc_type, exc, tb)
+            self._bar = None
+
+    # ------------------------------------------------------------------------ events
+
+    def on_run_start(self, run: RunRecord) -> None:
+        """A run was claimed and is starting."""
+        if self.mode != "lines":
+            return
+        with self._lock:
+            self._line(
+                f"run {run.id} started (run {run.number + 1} of the sweep): "
+                f"{params_text(run.config)}"
+            )
+
+    def on_run_end(self, run: RunRecord) -> None:
+        """A run ended and is recorded."""
+        if self.mode == "quiet":
+            return
+        with self._lock:
+            self._done += 1
+            best = self._best_text()
+            metric = self.config.metric
+            value = ""
+            if metric is not None:
+                shown = "-" if run.metric is None else f"{run.metric:.6g}"
+                value = f" {metric.name}={shown}"
+            error = ""
+            if run.state.value in ("failed", "crashed") and run.error:
+                lines = run.error.strip().splitlines()[-ERROR_TAIL_LINES:]
+                error = "\n" + "\n".join(f"  {run.id} | {line}" for line in lines)
+            if self.mode == "bar":
+                self._bar.update(self._task, advance=1, best=best)
+                if error:
+                    from rich.text import Text
+
+                    self._bar.console.print(
+                        Text(f"run {run.id} {run.state.value}{value}{error}", style="red")
+                    )
+                return
+            done = f"{self._done}{self._of()} done"
+            self._line(
+                f"run {run.id} {run.state.value}{value} ({done}; {best or 'no best yet'}){error}"
+            )
+
+    def note(self, text: str) -> None:
+        """A message for the person watching (a warning about the sweep, say)."""
+        if self.mode == "quiet":
+            return
+        with self._lock:
+            if self._bar is not None:
+                from rich.text import Text
+
+                self._bar.console.print(Text(text, style="yellow"))
+            else:
+                self._line(text)
+
+    # ----------------------------------------------------------------------- helpers
+
+    def _of(self) -> str:
+        return f"/{self.total}" if self.total is not None and self.mode == "lines" else ""
+
+    def _line(self, text: str) -> None:
+        self._stream.write(f"[localsweep] {text}\n")
+        self._stream.flush()
+
+    def _best_text(self) -> str:
+        metric = self.config.metric
+        if metric is None:
+            return ""
+        best = best_finished(self.config, self.store.list_runs(self.sweep_id))
+        if best is None or best.metric is None:
+            return ""
+        return f"best {metric.name}={best.metric:.6g} (run {best.id})"

@@ -1,0 +1,143 @@
+"""What a person watching a sweep sees, with real wandb offline: progress lines as runs start
+and end, the sweep's best, the metric read from define_metric summaries, and a warning when
+the sweep metric is never logged."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wandb
+
+import localsweep
+from localsweep.agent._progress import SweepProgress
+from localsweep.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def grid(values: list[Any], metric: str = "loss", goal: str = "minimize") -> dict[str, Any]:
+    return {
+        "method": "grid",
+        "metric": {"name": metric, "goal": goal},
+        "parameters": {"x": {"values": values}},
+    }
+
+
+def test_define_metric_min_summary_is_read_as_the_metric(tmp_path: Path) -> None:
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.define_metric("loss", summary="min")
+            for value in (3.0, run.config.x, 2.0):
+                wandb.log({"loss": value})
+
+    sweep = localsweep.run(grid([1.0, 0.5]), train, db=tmp_path / "s.db", quiet=True)
+    runs = {r.config["x"]: r for r in sweep.runs}
+    assert isinstance(runs[1.0].summary["loss"], dict), runs[1.0].summary
+    assert runs[1.0].metric == 1.0
+    assert runs[0.5].metric == 0.5
+    best = sweep.best_run()
+    assert best is not None and best.id == runs[0.5].id
+
+
+def test_define_metric_max_summary_with_goal_maximize(tmp_path: Path) -> None:
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.define_metric("acc", summary="max")
+            for value in (0.1, run.config.x, 0.2):
+                wandb.log({"acc": value})
+
+    sweep = localsweep.run(
+        grid([0.9], metric="acc", goal="maximize"), train, db=tmp_path / "s.db", quiet=True
+    )
+    assert [r.metric for r in sweep.runs] == [0.9]
+
+
+def test_a_metric_never_logged_is_warned_once_naming_the_closest_key(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.log({"val_loss": run.config.x, "train_loss": 1.0})
+
+    localsweep.run(grid([1, 2, 3], metric="valid_loss"), train, db=tmp_path / "s.db")
+    err = capfd.readouterr().err
+    assert err.count("'valid_loss' was never logged") == 1, err
+    assert "Did you mean 'val_loss'?" in err
+    assert "train_loss" in err
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    values = {1: 3.0, 2: 1.0, 3: 2.0}
+
+    def train(config: dict[str, Any]) -> float:
+        return values[config["x"]]
+
+    sweep_id = localsweep.sweep(grid([1, 2, 3]), db=db)
+    stream = io.StringIO()  # not a terminal
+    store = Store(db)
+    progress = SweepProgress(store, sweep_id, total=3, stream=stream)
+    assert progress.mode == "lines"
+    lines: list[str] = []
+
+    def on_end(run: Any) -> None:
+        # Each line is written as the run ends, not at exit.
+        lines.append(stream.getvalue())
+
+    from localsweep._entry import execute
+
+    with progress:
+        execute(
+            store,
+            sweep_id,
+            train,
+            project=None,
+            entity=None,
+            count=None,
+            on_run_end=lambda r: (progress.on_run_end(r), on_end(r)),
+        )
+    assert len(lines) == 3
+    out = stream.getvalue()
+    assert "\x1b[" not in out and "\r" not in out  # nothing that redraws
+    ends = [line for line in out.splitlines() if " finished loss=" in line]
+    assert len(ends) == 3
+    assert "(3/3 done; best loss=1 " in ends[-1]
+
+
+def test_run_prints_a_line_per_run_start_and_end_and_quiet_prints_none(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    localsweep.run(grid([1, 2]), lambda c: c["x"] * 1.0, db=tmp_path / "s.db")
+    err = capfd.readouterr().err
+    assert len(re.findall(r"\[localsweep\] run \w+ started .*: x=\d", err)) == 2, err
+    assert len(re.findall(r"\[localsweep\] run \w+ finished loss=\d", err)) == 2, err
+    localsweep.run(grid([1, 2]), lambda c: c["x"] * 1.0, db=tmp_path / "s.db", quiet=True)
+    assert "[localsweep]" not in capfd.readouterr().err
+
+
+def test_best_is_the_sweeps_best_among_finished_runs(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(grid([1, 2, 3, 4]), db=db)
+
+    def failing(config: dict[str, Any]) -> float:
+        raise RuntimeError("no")
+
+    stream = io.StringIO()
+    store = Store(db)
+    with SweepProgress(store, sweep_id, stream=stream) as progress:
+        localsweep.agent(
+            sweep_id, failing, count=2, db=db, quiet=True, on_run_end=progress.on_run_end
+        )
+    assert "best" not in stream.getvalue().replace("no best yet", "")
+    # A first agent finishes a run with loss 1; a restarted agent's best is the sweep's.
+    localsweep.agent(sweep_id, lambda c: 1.0, count=1, db=db, quiet=True)
+    stream = io.StringIO()
+    with SweepProgress(store, sweep_id, stream=stream) as progress:
+        localsweep.agent(
+            sweep_id, lambda c: 5.0, count=1, db=db, quiet=True, on_run_end=progress.on_run_end
+        )
+    assert "best loss=1 " in stream.getvalue()
