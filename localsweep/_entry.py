@@ -202,6 +202,8 @@ def execute(
         entity=entity,
         timeout=timeout,
         grace_period=grace_period,
+        # Several workers' output interleaves: each line names its run.
+        prefix_output=(workers if workers is not None else max(len(gpus or ()), 1)) > 1,
     )
     shown = SweepProgress(store, sweep_id, total=count, mode=progress)
     metric = shown.config.metric

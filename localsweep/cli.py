@@ -544,7 +544,10 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         err_console.print(f"[yellow]Warning:[/] {_e(hint)}", highlight=False, soft_wrap=True)
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:
-        tail = "\n".join((r.error or "").strip().splitlines()[-6:])
+        lines = (r.error or "").strip().splitlines()
+        # localsweep's own reason (timed out, exit code) first, then the end of the output.
+        head = lines[:1] if lines and not lines[0].startswith("Traceback") else []
+        tail = "\n".join(head + [line for line in lines[-6:] if line not in head])
         console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 

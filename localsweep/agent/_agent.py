@@ -317,7 +317,10 @@ class InProcessRunner:
                 )
         except Exception:
             error = traceback.format_exc()
-            logger.warning("run %s failed:\n%s", run.id, error)
+            # wandb prints the traceback when it leaves `with wandb.init()` (the run is then
+            # finished already); otherwise it is said here, so it is shown exactly once.
+            log = logger.debug if recorder.finished is not None else logger.warning
+            log("run %s failed:\n%s", run.id, error)
             return RunOutcome(RunState.FAILED, exit_code=1, error=error)
         return RunOutcome(RunState.FINISHED, exit_code=0)
 

@@ -19,13 +19,10 @@ from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 
-__all__ = ["ProgressMode", "SweepProgress", "best_finished", "params_text"]
+__all__ = ["ProgressMode", "SweepProgress", "best_finished", "error_summary", "params_text"]
 
 #: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
 ProgressMode = Literal["auto", "bar", "lines", "quiet"]
-
-#: Lines of a failed run's error shown when it ends (the whole text is in ``show``).
-ERROR_TAIL_LINES = 8
 
 
 def params_text(config: Mapping[str, Any], width: int = 120) -> str:
@@ -58,6 +55,30 @@ def best_finished(config: SweepConfig, runs: list[RunRecord]) -> RunRecord | Non
         if best is None or metric.is_better(value, best.metric):  # type: ignore[arg-type]
             best = run
     return best
+
+
+def error_summary(error: str) -> str:
+    """What a run's end line says of its error. The traceback itself was printed once
+    already (by wandb, by the child's streamed stderr, or by the agent's log), so: its last
+    line; or localsweep's own first line (``timed out after 5 s...``) with, after a timeout,
+    the child's last output before the signals."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("Traceback"):
+        return f": {lines[-1].strip()}"
+    text = f": {lines[0].strip()}"
+    marker = "--- last output before the timeout"
+    start = next((i for i, line in enumerate(lines) if line.startswith(marker)), None)
+    if start is not None:
+        section = []
+        for line in lines[start + 1 :]:
+            if line.startswith("--- "):
+                break
+            section.append(f"  | {line}")
+        if section:
+            text += "\n  last output before the timeout:\n" + "\n".join(section)
+    return text
 
 
 class SweepProgress:
@@ -156,8 +177,7 @@ class SweepProgress:
                 value = f" {metric.name}={shown}"
             error = ""
             if run.state.value in ("failed", "crashed") and run.error:
-                lines = run.error.strip().splitlines()[-ERROR_TAIL_LINES:]
-                error = "\n" + "\n".join(f"  {run.id} | {line}" for line in lines)
+                error = error_summary(run.error)
             if self.mode == "bar":
                 self._bar.update(self._task, advance=1, best=best)
                 if error:

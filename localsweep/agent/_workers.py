@@ -288,6 +288,7 @@ def runner_factory(
     timeout: float | None = None,
     grace_period: float = DEFAULT_GRACE_PERIOD,
     share_service: bool = False,
+    prefix_output: bool = False,
 ) -> Callable[[WorkerSlot], Runner]:
     """The runner of each worker for a sweep: program mode when there is no ``function``
     (the config's ``program`` / ``command``), a fresh process per run with
@@ -323,6 +324,7 @@ def runner_factory(
                 share_service=share_service,
                 env=slot.env,
                 stop_event=slot.stop_event,
+                prefix_output=prefix_output,
             )
 
         return program

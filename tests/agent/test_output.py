@@ -5,7 +5,10 @@ the sweep metric is never logged."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +144,88 @@ def test_best_is_the_sweeps_best_among_finished_runs(tmp_path: Path) -> None:
             sweep_id, lambda c: 5.0, count=1, db=db, quiet=True, on_run_end=progress.on_run_end
         )
     assert "best loss=1 " in stream.getvalue()
+
+
+CHILD = """\
+import sys, time
+import wandb
+
+run = wandb.init()
+print(f"hello-from-{run.config.x}", flush=True)
+if run.config.x == 0:
+    print("about to hang", flush=True)
+    time.sleep(120)
+if run.config.x == 2:
+    raise RuntimeError("child broke on purpose")
+wandb.log({"loss": float(run.config.x)})
+"""
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+        check=False,
+    )
+
+
+def _program_sweep(tmp_path: Path, values: list[int]) -> str:
+    (tmp_path / "child.py").write_text(CHILD)
+    (tmp_path / "p.yaml").write_text(
+        "program: child.py\nmethod: grid\nmetric: {name: loss}\n"
+        f"parameters:\n  x: {{values: {values}}}\n"
+    )
+    proc = cli(tmp_path, "sweep", "p.yaml", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_program_output_is_streamed_with_run_ids_and_kept_in_files(tmp_path: Path) -> None:
+    sweep_id = _program_sweep(tmp_path, [1, 3])
+    proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db", "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    runs = {r.config["x"]: r for r in localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs}
+    for x, run in runs.items():
+        assert f"{run.id} | hello-from-{x}" in proc.stdout
+        assert run.stdout_path is not None
+        assert f"hello-from-{x}" in Path(run.stdout_path).read_text()
+        # wandb inside the child keeps its console in files/output.log, as under wandb agent
+        assert run.dir is not None
+        assert f"hello-from-{x}" in (Path(run.dir) / "files" / "output.log").read_text()
+
+
+def test_one_worker_streams_output_as_is_and_a_traceback_shows_once(tmp_path: Path) -> None:
+    sweep_id = _program_sweep(tmp_path, [2])
+    proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db")
+    assert "hello-from-2\n" in proc.stdout
+    assert " | hello-from-2" not in proc.stdout
+    assert proc.stderr.count('RuntimeError("child broke on purpose")') == 1, proc.stderr
+
+
+def test_a_function_runs_traceback_shows_once(tmp_path: Path) -> None:
+    (tmp_path / "t.py").write_text(
+        "import wandb\n\ndef train():\n    with wandb.init():\n"
+        "        raise RuntimeError('broken on purpose')\n\n"
+        "def bare(config):\n    raise RuntimeError('broken on purpose')\n"
+    )
+    (tmp_path / "g.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
+    for function in ("t:train", "t:bare"):
+        sweep_id = cli(tmp_path, "sweep", "g.yaml", "--db", "s.db").stdout.strip()
+        proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", function)
+        assert proc.stderr.count("raise RuntimeError('broken on purpose')") == 1, proc.stderr
+        assert "failed" in proc.stderr and "RuntimeError: broken on purpose" in proc.stderr
+
+
+def test_a_timeout_says_so_with_the_output_before_the_signals(tmp_path: Path) -> None:
+    sweep_id = _program_sweep(tmp_path, [0])
+    proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db", "--timeout", "4", "--grace-period", "1")
+    err = proc.stderr
+    assert "timed out after 4 s" in err, err
+    section = err[err.index("last output before the timeout") :]
+    assert "about to hang" in section
+    (run,) = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs
+    assert run.error is not None and "about to hang" in run.error
