@@ -508,7 +508,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     for p in params:
         table.add_column(_e(p.name), overflow="fold")
     for r, state in zip(shown, states, strict=True):
-        flat = config.flatten(r.config)
+        flat = config.flatten(r.params)
         row = [_e(r.id), state]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
@@ -524,7 +524,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
             f"({_e(metric.name if metric else '')}={best.metric:.6g}):",
             highlight=False,
         )
-        console.print(_e(yaml.safe_dump(best.config, sort_keys=False).rstrip()), highlight=False)
+        console.print(_e(yaml.safe_dump(best.params, sort_keys=False).rstrip()), highlight=False)
         extra = summary_items(best.summary)
         if extra:
             console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)

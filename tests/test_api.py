@@ -164,3 +164,24 @@ def test_api_on_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(localsweep.NotFoundError, match="no localsweep database"):
         localsweep.Api(tmp_path / "typo" / "s.db").sweeps()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_config_is_every_key_the_run_set_and_params_the_sweeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wandb
+
+    monkeypatch.chdir(tmp_path)
+
+    def train() -> None:
+        with wandb.init(config={"epochs": 7, "model": {"depth": 3}}) as run:
+            run.config.update({"seed": 11})
+            wandb.log({"loss": run.config.x})
+
+    sweep = localsweep.run(_grid([2]), train, db=tmp_path / "s.db", quiet=True)
+    (run,) = sweep.runs
+    assert run.params == {"x": 2}
+    assert run.config == {"x": 2, "epochs": 7, "model": {"depth": 3}, "seed": 11}
+    # a train(config) run has no wandb file: its config is its parameters
+    (plain,) = localsweep.run(_grid([3]), _train, db=tmp_path / "s.db", quiet=True).runs
+    assert plain.config == plain.params == {"x": 3}

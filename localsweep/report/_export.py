@@ -71,7 +71,7 @@ def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
         "stopped_at_band": run.stopped_at_band,
         "metric": run.metric,
     }
-    flat = sweep.parsed_config.flatten(run.config)
+    flat = sweep.parsed_config.flatten(run.params)
     for path, value in flat.items():
         row[".".join(path)] = value
     for key, value in _flat(run.summary):

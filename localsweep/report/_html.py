@@ -519,7 +519,7 @@ def _runs_table(sweep: Sweep, axes: list[ParamAxis], metric_name: str | None) ->
     columns += ["runtime (s)", "stopped at band", "error"]
     rows = []
     for run in sweep.runs:
-        config = run.config
+        config = run.params
         runtime = None
         if run.finished_at is not None:
             runtime = round((_utc(run.finished_at) - _utc(run.created_at)).total_seconds(), 2)
@@ -642,7 +642,7 @@ def write_report(
         )
         best_config = (
             f'<h3>Best run\'s config</h3><pre id="best-config">'
-            f"{_e(yaml.safe_dump(best.config, sort_keys=False, allow_unicode=True))}</pre>"
+            f"{_e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True))}</pre>"
         )
     else:
         best_html = (
