@@ -8,8 +8,8 @@ report, parameter importance, and exports (CSV, JSON, an Optuna storage).
 >>> parameter_importance(sweep)[0].name                    # doctest: +SKIP
 'lr'
 
-plotly and scikit-learn come with the ``localsweep[report]`` extra; without them the
-report raises :class:`MissingExtraError`, which names the extra.
+plotly and scikit-learn are dependencies of localsweep; where they are missing (an
+environment assembled by hand) the report raises :class:`MissingExtraError`, naming them.
 """
 
 from __future__ import annotations

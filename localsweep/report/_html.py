@@ -556,8 +556,8 @@ def write_report(
     run, duration, runs stopped early), the metric over runs, parameter importance
     (random forest importance and correlation, as W&B computes them, and fANOVA), parallel
     coordinates, a slice plot per parameter, learning curves (at most ``max_curves``
-    runs, the best ones always) and a runs table sortable by any column. Needs the
-    ``localsweep[report]`` extra (plotly, scikit-learn).
+    runs, the best ones always) and a runs table sortable by any column. Needs plotly
+    and scikit-learn (dependencies of localsweep).
 
     >>> write_report(localsweep.Api().sweep("ls-k3j9x2ab"), "report.html")  # doctest: +SKIP
     """
