@@ -10,8 +10,9 @@ offline mode; sweeps, runs and metrics kept in SQLite (or PostgreSQL).
 
 from __future__ import annotations
 
-from localsweep._entry import agent, run, sweep
-from localsweep.api import Api, Run, Sweep
+from typing import TYPE_CHECKING
+
+from localsweep._lazy import lazy_names
 from localsweep.errors import (
     AgentError,
     ConfigError,
@@ -20,6 +21,24 @@ from localsweep.errors import (
     NotFoundError,
     SchemaVersionError,
     StoreError,
+)
+
+if TYPE_CHECKING:
+    from localsweep._entry import agent, run, sweep
+    from localsweep.api import Api, Run, Sweep
+
+# Imported on first use: they pull in SQLAlchemy, Optuna and wandb, which the CLI's quick
+# commands (`--help`, `validate`) never need.
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "agent": "localsweep._entry",
+        "run": "localsweep._entry",
+        "sweep": "localsweep._entry",
+        "Api": "localsweep.api",
+        "Run": "localsweep.api",
+        "Sweep": "localsweep.api",
+    },
 )
 
 __version__ = "0.1.0"

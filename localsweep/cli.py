@@ -21,8 +21,6 @@ import click
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep.errors import ConfigError, DatabasePathError, LocalsweepError, NotFoundError
 
@@ -74,9 +72,10 @@ def _friendly(fn: F) -> F:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(1)
-        except SQLAlchemyError as exc:
-            # The store maps what it expects; anything else is still said in one line.
-            if debug:
+        except Exception as exc:
+            # The store maps what it expects; anything else from the database is still said
+            # in one line. (SQLAlchemy is imported only by commands that open a database.)
+            if debug or not type(exc).__module__.startswith("sqlalchemy"):
                 raise
             reason = getattr(exc, "orig", None) or exc
             err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
@@ -118,6 +117,8 @@ def validate(config_file: str) -> None:
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
+    from rich.table import Table
+
     table = Table(title=f"{config.method.value} sweep", show_lines=False)
     table.add_column("parameter")
     table.add_column("distribution")
@@ -424,6 +425,8 @@ def ls(db: str | None) -> None:
 
     api = Api(db)
     sweeps = api.sweeps()
+    from rich.table import Table
+
     table = Table()
     # Ids and states are what users copy and read: never cut them.
     table.add_column("id", no_wrap=True, min_width=max([2, *(len(s.id) for s in sweeps)]))
@@ -498,6 +501,8 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     states = [
         r.state + (f" @{r.stopped_at_band}" if r.stopped_at_band is not None else "") for r in shown
     ]
+    from rich.table import Table
+
     table = Table()
     # Run ids and states are what users copy and read: never cut them; parameters fold.
     table.add_column("run", no_wrap=True, min_width=max([3, *(len(r.id) for r in shown)]))
@@ -563,6 +568,8 @@ def _print_importance(sweep: Any) -> None:
     rows = [r for r in rows if r.importance is not None]
     if not rows:
         return
+    from rich.table import Table
+
     table = Table(title="parameter importance (with respect to the metric)")
     table.add_column("parameter")
     table.add_column("importance", justify="right")
@@ -607,7 +614,7 @@ def db_upgrade(db: str | None) -> None:
 
 
 def _register_report_commands() -> None:
-    from localsweep.report import export_command, report_command
+    from localsweep.report._cli import export_command, report_command
 
     cli.add_command(report_command)
     cli.add_command(export_command)
