@@ -10,9 +10,9 @@ offline mode; sweeps, runs and metrics kept in SQLite (or PostgreSQL).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
-from localsweep._lazy import lazy_names
+from localsweep._lazy import lazy_names as _lazy_names
 from localsweep.errors import (
     AgentError,
     ConfigError,
@@ -23,13 +23,13 @@ from localsweep.errors import (
     StoreError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from localsweep._entry import agent, run, sweep
     from localsweep.api import Api, Run, Sweep
 
 # Imported on first use: they pull in SQLAlchemy, Optuna and wandb, which the CLI's quick
 # commands (`--help`, `validate`) never need.
-__getattr__ = lazy_names(
+__getattr__ = _lazy_names(
     __name__,
     {
         "agent": "localsweep._entry",
