@@ -103,7 +103,7 @@ class SweepProgress:
         self.store = store
         self.sweep_id = sweep_id
         self.config = store.get_sweep(sweep_id).config
-        self.total = total
+        self.total = self._bounded(total)
         self._stream = stream if stream is not None else sys.stderr
         self.console = Console(file=self._stream, highlight=False, soft_wrap=True)
         if mode == "auto":
@@ -205,6 +205,23 @@ class SweepProgress:
                 self._line(text)
 
     # ----------------------------------------------------------------------- helpers
+
+    def _bounded(self, count: int | None) -> int | None:
+        """The runs this agent can start at most: ``count``, and what the grid or the
+        ``run_cap`` leaves (a 3-point grid run with count 10 shows 3, not 10)."""
+        from localsweep.config import Method
+        from localsweep.store import grid_size
+
+        limits = [count] if count is not None else []
+        if self.config.method is Method.GRID or self.config.run_cap is not None:
+            live = [
+                r for r in self.store.list_runs(self.sweep_id) if r.state is not RunState.CRASHED
+            ]
+            if self.config.method is Method.GRID:
+                limits.append(max(grid_size(self.config) - len(live), 0))
+            if self.config.run_cap is not None:
+                limits.append(max(self.config.run_cap - len(live), 0))
+        return min(limits) if limits else None
 
     def _of(self) -> str:
         return f"/{self.total}" if self.total is not None and self.mode == "lines" else ""

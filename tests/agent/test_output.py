@@ -229,3 +229,65 @@ def test_a_timeout_says_so_with_the_output_before_the_signals(tmp_path: Path) ->
     assert "about to hang" in section
     (run,) = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs
     assert run.error is not None and "about to hang" in run.error
+
+
+def test_show_and_report_say_the_metric_was_never_logged(tmp_path: Path) -> None:
+    (tmp_path / "t.py").write_text("def train(config):\n    return {'val_loss': 1.0}\n")
+    (tmp_path / "g.yaml").write_text(
+        "method: grid\nmetric: {name: valid_loss}\nparameters:\n  x: {values: [1, 2]}\n"
+    )
+    proc = cli(tmp_path, "run", "g.yaml", "-f", "t:train", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    (sweep,) = localsweep.Api(tmp_path / "s.db").sweeps()
+    show = cli(tmp_path, "show", sweep.id, "--db", "s.db")
+    assert "'valid_loss' was never logged" in show.stderr
+    assert "Did you mean 'val_loss'?" in show.stderr
+    report = cli(tmp_path, "report", sweep.id, "--db", "s.db", "-o", "r.html")
+    assert report.returncode == 0, report.stderr
+    assert "never logged" in report.stderr
+    assert "never logged" in (tmp_path / "r.html").read_text()
+
+
+def test_runs_without_a_project_go_to_wandbs_default_project(tmp_path: Path) -> None:
+    from localsweep.wandb_bridge._datastore import wait_for_exit_record
+
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.log({"loss": run.config.x})
+
+    sweep = localsweep.run(grid([1]), train, db=tmp_path / "s.db", quiet=True)
+    (run,) = sweep.runs
+    assert run.dir is not None
+    summary = wait_for_exit_record(Path(run.dir) / f"run-{run.id}.wandb", timeout=60)
+    assert summary.project == "uncategorized"
+
+
+BAR_SCRIPT = """
+import localsweep
+cfg = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+localsweep.run(cfg, lambda c: float(c["x"]), db="bar.db")
+"""
+
+
+def test_localsweep_run_in_a_terminal_shows_a_progress_bar(tmp_path: Path) -> None:
+    import pty
+
+    (tmp_path / "bar.py").write_text(BAR_SCRIPT)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout and stderr are the terminal
+        os.chdir(tmp_path)
+        os.execv(sys.executable, [sys.executable, "bar.py"])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    out = b"".join(chunks).decode("utf-8", "replace")
+    assert "sweep ls-" in out and "2/2" in out, out
+    assert "best loss=1" in out
+    assert "[localsweep] run" not in out  # the bar, not the plain lines
