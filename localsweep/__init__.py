@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import typing as _typing
 
+# The subpackage `localsweep.agent` first, then the function of that name over it, as
+# `wandb.agent` is a function (importing the subpackage later does not rebind the name).
+import localsweep.agent as _agent_package  # noqa: F401
+from localsweep._entry import agent, run, sweep
 from localsweep._lazy import lazy_names as _lazy_names
 from localsweep.errors import (
     AgentError,
@@ -24,7 +28,6 @@ from localsweep.errors import (
 )
 
 if _typing.TYPE_CHECKING:
-    from localsweep._entry import agent, run, sweep
     from localsweep.api import Api, Run, Sweep
 
 # Imported on first use: they pull in SQLAlchemy, Optuna and wandb, which the CLI's quick
@@ -32,9 +35,6 @@ if _typing.TYPE_CHECKING:
 __getattr__ = _lazy_names(
     __name__,
     {
-        "agent": "localsweep._entry",
-        "run": "localsweep._entry",
-        "sweep": "localsweep._entry",
         "Api": "localsweep.api",
         "Run": "localsweep.api",
         "Sweep": "localsweep.api",

@@ -6,14 +6,18 @@ import logging
 import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from localsweep.agent import DEFAULT_GRACE_PERIOD, AgentReport
-from localsweep.agent._progress import ProgressMode
-from localsweep.api import Sweep
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.config import SweepConfig, load_config
-from localsweep.records import RunState
-from localsweep.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    # At run time these are imported inside the functions: `import localsweep` binds
+    # `sweep`, `agent` and `run` from here without loading SQLAlchemy or wandb.
+    from localsweep.agent import AgentReport
+    from localsweep.agent._progress import ProgressMode
+    from localsweep.api import Sweep
+    from localsweep.store import RunRecord, Store
 
 __all__ = ["agent", "run", "sweep"]
 
@@ -50,6 +54,8 @@ def sweep(
     """Create a sweep from a wandb sweep config (a dict, or a YAML/JSON file) and return
     its id, like ``wandb.sweep``. Raises :class:`~localsweep.errors.ConfigError` listing
     every problem of an invalid config."""
+    from localsweep.store import Store
+
     store = Store(db)
     try:
         return store.create_sweep(_config(sweep_config), project=project, entity=entity).id
@@ -88,7 +94,7 @@ def agent(
     Progress goes to stderr: a bar in a terminal or a notebook, one plain line per run
     start and end elsewhere (a log file, ``nohup``, SLURM); ``quiet=True`` prints nothing.
     """
-    from localsweep.store import require_database
+    from localsweep.store import Store, require_database
 
     _check_count(count)
     store = Store(require_database(db))
@@ -146,6 +152,9 @@ def run(
     >>> localsweep.run(cfg, train, db="sweeps.db").best_run().config   # doctest: +SKIP
     {'x': 2}
     """
+    from localsweep.api import Sweep
+    from localsweep.store import Store
+
     _check_count(count)
     config = _config(sweep_config)
     store = Store(db)
@@ -192,6 +201,7 @@ def execute(
     from localsweep._hints import logged_keys, missing_metric_message
     from localsweep.agent import run_workers, runner_factory
     from localsweep.agent._progress import SweepProgress
+    from localsweep.records import RunState
 
     make_runner = runner_factory(
         store,

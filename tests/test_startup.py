@@ -70,3 +70,16 @@ print("scipy.stats" in sys.modules, "scipy.optimize" in sys.modules)
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["False", "False"], out
+
+
+def test_localsweep_agent_stays_the_function_after_its_subpackage_loads(tmp_path: Path) -> None:
+    # Lazy imports must not let the subpackage `localsweep.agent` replace the function.
+    code = (
+        "import localsweep, localsweep.agent._workers, localsweep.api\n"
+        "from localsweep._entry import agent\n"
+        "print(localsweep.agent is agent)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["True"]

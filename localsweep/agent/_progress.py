@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -20,6 +21,11 @@ from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 
 __all__ = ["ProgressMode", "SweepProgress", "best_finished", "error_summary", "params_text"]
+
+#: The sweep's runs (other agents' too) are read again at most this often for "best"; in
+#: between, this agent's own ended runs update it. Reading a 5,000-run sweep after every run
+#: would cost more than the runs.
+BEST_REFRESH_SECONDS = 10.0
 
 #: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
 ProgressMode = Literal["auto", "bar", "lines", "quiet"]
@@ -113,6 +119,8 @@ class SweepProgress:
         self._done = 0
         self._bar: Any = None
         self._task: Any = None
+        self._best: RunRecord | None = None
+        self._best_read_at = -math.inf
 
     # ----------------------------------------------------------------------- context
 
@@ -169,6 +177,7 @@ class SweepProgress:
             return
         with self._lock:
             self._done += 1
+            self._consider(run)
             best = self._best_text()
             metric = self.config.metric
             value = ""
@@ -230,11 +239,20 @@ class SweepProgress:
         self._stream.write(f"[localsweep] {text}\n")
         self._stream.flush()
 
+    def _consider(self, run: RunRecord) -> None:
+        found = best_finished(self.config, [r for r in (self._best, run) if r is not None])
+        self._best = found
+
     def _best_text(self) -> str:
         metric = self.config.metric
         if metric is None:
             return ""
-        best = best_finished(self.config, self.store.list_runs(self.sweep_id))
+        now = time.monotonic()
+        if now - self._best_read_at >= BEST_REFRESH_SECONDS:
+            self._best_read_at = now
+            runs = self.store.list_runs(self.sweep_id)
+            self._best = best_finished(self.config, [*runs, *([self._best] if self._best else [])])
+        best = self._best
         if best is None or best.metric is None:
             return ""
         return f"best {metric.name}={best.metric:.6g} (run {best.id})"

@@ -51,6 +51,7 @@ from localsweep.agent._command import (
     param_file_path,
     sweep_dir_for,
 )
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._output import OutputTee
 from localsweep.agent._recorder import RunRecorder, RunStopped
 from localsweep.config import SweepConfig
@@ -77,9 +78,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between ``SIGINT`` and ``SIGTERM``, and again before ``SIGKILL``. wandb finishes a
-#: run on ``SIGINT`` in about a second; the rest is for the user's own cleanup (checkpoints).
-DEFAULT_GRACE_PERIOD = 10.0
 #: How often a running child's wandb file is read (and its timeout checked).
 POLL_INTERVAL = 0.2
 #: How long to wait, after a child exits, for the exit record its wandb service writes last.
