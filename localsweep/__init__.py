@@ -10,15 +10,35 @@ offline mode; sweeps, runs and metrics kept in SQLite (or PostgreSQL).
 
 from __future__ import annotations
 
+import typing as _typing
+
+# The subpackage `localsweep.agent` first, then the function of that name over it, as
+# `wandb.agent` is a function (importing the subpackage later does not rebind the name).
+import localsweep.agent as _agent_package  # noqa: F401
 from localsweep._entry import agent, run, sweep
-from localsweep.api import Api, Run, Sweep
+from localsweep._lazy import lazy_names as _lazy_names
 from localsweep.errors import (
     AgentError,
     ConfigError,
+    DatabasePathError,
     LocalsweepError,
     NotFoundError,
     SchemaVersionError,
     StoreError,
+)
+
+if _typing.TYPE_CHECKING:
+    from localsweep.api import Api, Run, Sweep
+
+# Imported on first use: they pull in SQLAlchemy, Optuna and wandb, which the CLI's quick
+# commands (`--help`, `validate`) never need.
+__getattr__ = _lazy_names(
+    __name__,
+    {
+        "Api": "localsweep.api",
+        "Run": "localsweep.api",
+        "Sweep": "localsweep.api",
+    },
 )
 
 __version__ = "0.1.0"
@@ -27,6 +47,7 @@ __all__ = [
     "AgentError",
     "Api",
     "ConfigError",
+    "DatabasePathError",
     "LocalsweepError",
     "NotFoundError",
     "Run",

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from localsweep.agent import DEFAULT_GRACE_PERIOD, AgentReport
-from localsweep.api import Sweep
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.config import SweepConfig, load_config
-from localsweep.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    # At run time these are imported inside the functions: `import localsweep` binds
+    # `sweep`, `agent` and `run` from here without loading SQLAlchemy or wandb.
+    from localsweep.agent import AgentReport
+    from localsweep.agent._progress import ProgressMode
+    from localsweep.api import Sweep
+    from localsweep.store import RunRecord, Store
 
 if TYPE_CHECKING:
     from localsweep.priors import PriorRuns
@@ -29,6 +36,17 @@ def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) ->
     return config
 
 
+def _check_count(count: object) -> None:
+    """``count`` is a whole number of runs, at least 1, or ``None`` (no limit): the CLI's rule."""
+    if count is None:
+        return
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(
+            f"count must be a whole number of runs, at least 1 (or None for no limit), "
+            f"not {count!r}"
+        )
+
+
 def sweep(
     sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
     project: str | None = None,
@@ -45,6 +63,9 @@ def sweep(
     sweep ids of this database, ``DB#ID`` for another one, wandb offline run folders or
     globs of them, CSV/JSON runs tables (see docs/prior-runs.md). What was taken and
     skipped is logged; :func:`localsweep.priors.load_prior_runs` returns it."""
+
+    from localsweep.store import Store
+
     store = Store(db)
     try:
         config = _config(sweep_config)
@@ -94,6 +115,7 @@ def agent(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    quiet: bool = False,
 ) -> AgentReport:
     """Run the sweep's runs, like ``wandb.agent``.
 
@@ -105,8 +127,14 @@ def agent(
     own process); ``gpus`` gives worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``.
     ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done (a
     grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
+
+    Progress goes to stderr: a bar in a terminal or a notebook, one plain line per run
+    start and end elsewhere (a log file, ``nohup``, SLURM); ``quiet=True`` prints nothing.
     """
-    store = Store(db)
+    from localsweep.store import Store, require_database
+
+    _check_count(count)
+    store = Store(require_database(db))
     try:
         return execute(
             store,
@@ -122,6 +150,7 @@ def agent(
             grace_period=grace_period,
             max_consecutive_failures=max_consecutive_failures,
             on_run_end=on_run_end,
+            progress="quiet" if quiet else "auto",
         )
     finally:
         store.close()
@@ -143,13 +172,15 @@ def run(
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
     prior_runs: Sequence[str | os.PathLike[str]] | None = None,
+    quiet: bool = False,
 ) -> Sweep:
     """Create a sweep and run up to ``count`` of its runs here; returns the :class:`Sweep`.
 
     ``train`` is your wandb training function (``train()``, using ``wandb.init`` and
     ``wandb.log``) or a ``train(config)`` returning a number or a dict of metrics; without
     it, the config's ``program``/``command`` is started for each run. The other options
-    are :func:`agent`'s; ``prior_runs`` is :func:`sweep`'s.
+    are :func:`agent`'s: progress goes to stderr (a bar in a terminal or a notebook, a
+    line per run elsewhere) unless ``quiet=True``; ``prior_runs`` is :func:`sweep`'s.
 
     >>> import localsweep
     >>> def train(config):
@@ -159,6 +190,10 @@ def run(
     >>> localsweep.run(cfg, train, db="sweeps.db").best_run().config   # doctest: +SKIP
     {'x': 2}
     """
+    from localsweep.api import Sweep
+    from localsweep.store import Store
+
+    _check_count(count)
     config = _config(sweep_config)
     store = Store(db)
     sweep_id, _found = create_with_priors(store, config, prior_runs, project=project, entity=entity)
@@ -176,6 +211,7 @@ def run(
         grace_period=grace_period,
         max_consecutive_failures=max_consecutive_failures,
         on_run_end=on_run_end,
+        progress="quiet" if quiet else "auto",
     )
     return Sweep(store, store.get_sweep(sweep_id))
 
@@ -195,10 +231,15 @@ def execute(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    progress: ProgressMode = "quiet",
 ) -> AgentReport:
     """Run a sweep's runs with the runner its options call for (shared by ``agent``,
-    ``run`` and the CLI)."""
+    ``run`` and the CLI). ``progress`` says how runs are shown on stderr (``auto``: a bar in
+    a terminal or notebook, else a line per run; ``quiet``: nothing)."""
+    from localsweep._hints import logged_keys, missing_metric_message
     from localsweep.agent import run_workers, runner_factory
+    from localsweep.agent._progress import SweepProgress
+    from localsweep.records import RunState
 
     make_runner = runner_factory(
         store,
@@ -209,16 +250,42 @@ def execute(
         entity=entity,
         timeout=timeout,
         grace_period=grace_period,
+        # Several workers' output interleaves: each line names its run.
+        prefix_output=(workers if workers is not None else max(len(gpus or ()), 1)) > 1,
     )
-    return run_workers(
-        store,
-        sweep_id,
-        make_runner=make_runner,
-        workers=workers,
-        count=count,
-        gpus=gpus,
-        project=project,
-        entity=entity,
-        max_consecutive_failures=max_consecutive_failures,
-        on_run_end=on_run_end,
-    )
+    shown = SweepProgress(store, sweep_id, total=count, mode=progress)
+    metric = shown.config.metric
+    warned: list[bool] = []
+
+    def ended(run: RunRecord) -> None:
+        shown.on_run_end(run)
+        if (
+            metric is not None
+            and not warned
+            and run.state is RunState.FINISHED
+            and run.metric is None
+        ):
+            # Said once: every later run most likely logs the same keys.
+            warned.append(True)
+            message = missing_metric_message(metric.name, logged_keys(run.summary), run.id)
+            if shown.mode == "quiet":
+                logger.warning("%s", message)
+            else:
+                shown.note(f"Warning: {message}")
+        if on_run_end is not None:
+            on_run_end(run)
+
+    with shown:
+        return run_workers(
+            store,
+            sweep_id,
+            make_runner=make_runner,
+            workers=workers,
+            count=count,
+            gpus=gpus,
+            project=project,
+            entity=entity,
+            max_consecutive_failures=max_consecutive_failures,
+            on_run_end=ended,
+            on_run_start=shown.on_run_start,
+        )

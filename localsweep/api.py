@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from localsweep.store import RunRecord, Store, SweepRecord
 
 __all__ = ["Api", "Run", "Sweep"]
 
+logger = logging.getLogger(__name__)
+
 
 class Run:
     """One run of a sweep, as stored. ``state`` is wandb's word for it, or
@@ -32,6 +35,7 @@ class Run:
     def __init__(self, store: Store, record: RunRecord):
         self._store = store
         self._record = record
+        self._full_config: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -71,9 +75,38 @@ class Run:
         return self._record.state.value
 
     @property
-    def config(self) -> dict[str, Any]:
-        """The sweep's parameters for this run, nested as wandb delivered them."""
+    def params(self) -> dict[str, Any]:
+        """The sweep's parameters for this run, nested as wandb delivered them (what the
+        sweep chose; :attr:`config` holds every key the run set)."""
         return dict(self._record.config)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's config with wandb's meaning (``wandb.Api().run().config``): every key
+        the run set (``wandb.init(config=...)``, ``wandb.config.update``, a Hydra program's
+        whole config), the sweep's parameters included. Read from the run's offline wandb
+        file; for a run without one (``train(config)`` without wandb) it is :attr:`params`.
+        """
+        if self._full_config is None:
+            self._full_config = self._read_config()
+        return dict(self._full_config)
+
+    def _read_config(self) -> dict[str, Any]:
+        params = dict(self._record.config)
+        folder = self.dir
+        if folder is None:
+            return params
+        path = Path(folder) / f"run-{self.id}.wandb"
+        if not path.is_file():
+            return params
+        from localsweep.wandb_bridge import read_run_file
+
+        try:
+            found = read_run_file(path).config
+        except Exception:  # a damaged file: the parameters are still known
+            logger.warning("cannot read the config of run %s from %s", self.id, path)
+            return params
+        return {**params, **found}
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -297,7 +330,18 @@ class Api:
     everywhere: ``LOCALSWEEP_DB`` or ``./localsweep.db``)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, store: Store | None = None):
-        self._store = store or Store(db)
+        self._db = db
+        self._opened = store
+
+    @property
+    def _store(self) -> Store:
+        # Opened at first use, and never created: reading must not leave an empty
+        # database (or its folders) behind on a mistyped path.
+        if self._opened is None:
+            from localsweep.store import require_database
+
+            self._opened = Store(require_database(self._db))
+        return self._opened
 
     def sweeps(self) -> list[Sweep]:
         """Every sweep in the database, oldest first."""

@@ -21,14 +21,20 @@ import click
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
-from localsweep.errors import ConfigError, LocalsweepError, NotFoundError, SweepControlError
+from localsweep.errors import (
+    ConfigError,
+    DatabasePathError,
+    LocalsweepError,
+    NotFoundError,
+    SweepControlError,
+)
 from localsweep.priors._cli import prior_runs_option
 
 __all__ = ["cli", "main"]
+
+logger = logging.getLogger(__name__)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -62,12 +68,12 @@ def _friendly(fn: F) -> F:
         except ConfigError as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(2)
-        except (NotFoundError, SweepControlError) as exc:
+        except (NotFoundError, SweepControlError, DatabasePathError) as exc:
             if debug:
                 raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except LocalsweepError as exc:
             if debug:
@@ -75,11 +81,12 @@ def _friendly(fn: F) -> F:
             if isinstance(getattr(exc, "exit_code", None), int):  # SIGTERM: not an error
                 err_console.print(_e(exc), highlight=False)
                 sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(1)
-        except SQLAlchemyError as exc:
-            # The store maps what it expects; anything else is still said in one line.
-            if debug:
+        except Exception as exc:
+            # The store maps what it expects; anything else from the database is still said
+            # in one line. (SQLAlchemy is imported only by commands that open a database.)
+            if debug or not type(exc).__module__.startswith("sqlalchemy"):
                 raise
             reason = getattr(exc, "orig", None) or exc
             err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
@@ -122,12 +129,14 @@ def validate(config_file: str) -> None:
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
+    from rich.table import Table
+
     table = Table(title=f"{config.method.value} sweep", show_lines=False)
     table.add_column("parameter")
     table.add_column("distribution")
     table.add_column("settings", overflow="fold")
     for p in config.parameters:
-        table.add_row(p.name, p.distribution.value, _e(_param_settings(p)))
+        table.add_row(_e(p.name), p.distribution.value, _e(_param_settings(p)))
     console.print(table)
     if config.metric is not None:
         target = f", target {config.metric.target}" if config.metric.target is not None else ""
@@ -221,7 +230,16 @@ def sweep(
     )
     err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
     db_flag = f" --db {db}" if db else ""
-    err_console.print(f"Run sweep agent with: [bold]localsweep agent{_e(db_flag)} {record.id}[/]")
+    agent_command = f"localsweep agent{db_flag} {record.id}"
+    if config.program is None and config.command is None:
+        # Without a program the agent has nothing to start: it needs the training function.
+        agent_command += " --function MODULE:FUNC"
+        err_console.print(
+            "The config has no `program`: give the agent your training function, "
+            "for example --function train:main for main() in train.py.",
+            highlight=False,
+        )
+    err_console.print(f"Run sweep agent with: [bold]{_e(agent_command)}[/]", soft_wrap=True)
     click.echo(record.id)
 
 
@@ -278,6 +296,13 @@ def execution_options(fn: F) -> F:
             metavar="SECONDS",
             help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
         ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            default=False,
+            help="No progress: neither the bar (in a terminal) nor a line per run (elsewhere).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -318,9 +343,9 @@ def agent(
     **execution: Any,
 ) -> None:
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
-    from localsweep.store import Store
+    from localsweep.store import Store, require_database
 
-    store = Store(db)
+    store = Store(require_database(db))
     record = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
     _run_agent(
         store,
@@ -403,12 +428,10 @@ def _run_agent(
     isolation: str = "thread",
     timeout: float | None = None,
     grace_period: float = 10.0,
+    quiet: bool = False,
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from localsweep._entry import execute
     from localsweep.search import make_search
-    from localsweep.store import RunRecord
 
     record = store.get_sweep(sweep_id)
     config = record.config
@@ -419,48 +442,25 @@ def _run_agent(
             "to start; give a Python function with --function MODULE:FUNC"
         )
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
-    metric = config.metric
-    best: list[float] = []
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[best]}"),
-        console=err_console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task(f"sweep {sweep_id}", total=count, best="")
-        reason = getattr(make_search(config), "reason", None)
-        if reason:
-            progress.console.print(f"bayes: {_e(reason)}", highlight=False)
-
-        def on_run_end(run: RunRecord) -> None:
-            value = run.metric
-            if metric is not None and value is not None and math.isfinite(value):
-                best[:] = [value] if not best or metric.is_better(value, best[0]) else best
-            label = f"best {metric.name}={best[0]:.6g}" if best and metric else ""
-            progress.update(task, advance=1, best=label)
-            if run.state.value in ("failed", "crashed"):
-                tail = "\n".join((run.error or "").strip().splitlines()[-5:])
-                progress.console.print(f"[red]run {run.id} {run.state.value}[/]\n{_e(tail)}")
-
-        report = execute(
-            store,
-            sweep_id,
-            function,
-            project=project,
-            entity=entity,
-            count=count,
-            isolation="process" if isolation == "process" else "thread",
-            timeout=timeout,
-            workers=workers,
-            gpus=gpu_list,
-            grace_period=grace_period,
-            max_consecutive_failures=max_failures,
-            on_run_end=on_run_end,
-        )
+    reason = getattr(make_search(config), "reason", None)
+    if reason:
+        # Which Optuna sampler and why: a detail for --debug, not a choice to act on.
+        logger.debug("bayes: %s", reason)
+    report = execute(
+        store,
+        sweep_id,
+        function,
+        project=project,
+        entity=entity,
+        count=count,
+        isolation="process" if isolation == "process" else "thread",
+        timeout=timeout,
+        workers=workers,
+        gpus=gpu_list,
+        grace_period=grace_period,
+        max_consecutive_failures=max_failures,
+        progress="quiet" if quiet else "auto",
+    )
     done = f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
     err_console.print(_e(done), highlight=False)
 
@@ -476,10 +476,18 @@ def ls(db: str | None) -> None:
     from localsweep.api import Api
 
     api = Api(db)
+    sweeps = api.sweeps()
+    from rich.table import Table
+
     table = Table()
-    for col in ("id", "name", "method", "state", "runs", "best", "created"):
-        table.add_column(col)
-    for s in api.sweeps():
+    # Ids and states are what users copy and read: never cut them.
+    table.add_column("id", no_wrap=True, min_width=max([2, *(len(s.id) for s in sweeps)]))
+    table.add_column("name", overflow="fold")
+    table.add_column("method")
+    table.add_column("state", no_wrap=True, min_width=8)
+    for col in ("runs", "best", "created"):
+        table.add_column(col, overflow="fold")
+    for s in sweeps:
         best = s.best_run()
         metric = s.parsed_config.metric
         best_text = (
@@ -488,7 +496,7 @@ def ls(db: str | None) -> None:
             else ""
         )
         table.add_row(
-            s.id,
+            _e(s.id),
             _e(s.name),
             s.parsed_config.method.value,
             s.state,
@@ -506,12 +514,14 @@ def ls(db: str | None) -> None:
 @_friendly
 def show(sweep_id: str, limit: int, db: str | None) -> None:
     """Show a sweep: its runs (best first), the best run's config, failures."""
-    from localsweep.store import Store
+    from localsweep.store import Store, require_database
 
-    _show(Store(db), sweep_id.rsplit("/", 1)[-1], limit=limit)
+    _show(Store(require_database(db)), sweep_id.rsplit("/", 1)[-1], limit=limit)
 
 
 def _show(store: Any, sweep_id: str, *, limit: int) -> None:
+    from rich.table import Table
+
     from localsweep.api import Sweep, summary_items
     from localsweep.report._pareto import print_pareto
 
@@ -525,10 +535,17 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
     priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
     console.print(
-        f"[bold]Sweep {sweep.id}[/] {sweep.name!r}: {config.method.value}, "
-        f"{sweep.state}{reason}; {len(sweep.runs)} runs: {state_text}{priors}",
+        f"[bold]Sweep {_e(sweep.id)}[/] {_e(repr(sweep.name))}: {config.method.value}, "
+        f"{sweep.state}{_e(reason)}; {len(sweep.runs)} runs: {state_text}{priors}",
         highlight=False,
     )
+    if sweep.state == "running" and config.method.value != "grid" and config.run_cap is None:
+        console.print(
+            f"  ({config.method.value} search has no end of its own: the sweep stays "
+            "`running` and more agents may add runs; `--count` bounds an agent, "
+            "`run_cap` in the config the sweep)",
+            highlight=False,
+        )
     runs = [*sweep.prior_runs, *sweep.runs]  # priors rank with the rest, marked
 
     def sort_key(r: Any) -> tuple[int, float]:
@@ -536,22 +553,28 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
             return (1, 0.0)
         return (0, r.metric if metric.goal.value == "minimize" else -r.metric)
 
+    def state_of(r: Any) -> str:
+        if r.stopped_at_band is not None:
+            return f"{r.state} @{r.stopped_at_band}"
+        if r.end_reason is not None and r.end_reason != "hyperband":
+            return f"{r.state} ({r.end_reason})"
+        return str(r.state)
+
+    shown = sorted(runs, key=sort_key)[:limit]
+    ids = [f"{r.id} (prior)" if r.prior else r.id for r in shown]
+    states = [state_of(r) for r in shown]
     table = Table()
-    table.add_column("run")
-    table.add_column("state")
+    # Run ids and states are what users copy and read: never cut them; parameters fold.
+    table.add_column("run", no_wrap=True, min_width=max([3, *(len(i) for i in ids)]))
+    table.add_column("state", no_wrap=True, min_width=max([5, *(len(s) for s in states)]))
     if metric is not None:
-        table.add_column(_e(metric.name), justify="right")
+        table.add_column(_e(metric.name), justify="right", overflow="fold")
     params = [p for p in config.parameters if not p.is_constant]
     for p in params:
-        table.add_column(p.name, overflow="fold")
-    for r in sorted(runs, key=sort_key)[:limit]:
-        flat = config.flatten(r.config)
-        state = r.state
-        if r.stopped_at_band is not None:
-            state += f" @{r.stopped_at_band}"
-        elif r.end_reason is not None and r.end_reason != "hyperband":
-            state += f" ({r.end_reason})"
-        row = [f"{r.id} (prior)" if r.prior else r.id, state]
+        table.add_column(_e(p.name), overflow="fold")
+    for r, run_id, state in zip(shown, ids, states, strict=True):
+        flat = config.flatten(r.params)
+        row = [_e(run_id), _e(state)]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
         row += [_e(_short(flat.get(p.path))) for p in params]
@@ -562,10 +585,11 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
     best = sweep.best_run()
     if best is not None:
         console.print(
-            f"[bold]Best run {best.id}[/]{' (prior)' if best.prior else ''} "
-            f"({metric.name if metric else ''}={best.metric:.6g}):"
+            f"[bold]Best run {_e(best.id)}[/]{' (prior)' if best.prior else ''} "
+            f"({_e(metric.name if metric else '')}={best.metric:.6g}):",
+            highlight=False,
         )
-        console.print(_e(yaml.safe_dump(best.config, sort_keys=False).rstrip()), highlight=False)
+        console.print(_e(yaml.safe_dump(best.params, sort_keys=False).rstrip()), highlight=False)
         extra = summary_items(best.summary)
         if extra:
             console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
@@ -584,10 +608,18 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
         text = ", ".join(f"{n} at {at} {b}" for b, n in sorted(bands.items()))
         console.print(f"stopped early by {by}: {len(stopped)} ({text})")
     _print_importance(sweep)
+    from localsweep._hints import sweep_metric_hint
+
+    hint = sweep_metric_hint(sweep)
+    if hint:
+        err_console.print(f"[yellow]Warning:[/] {_e(hint)}", highlight=False, soft_wrap=True)
     failed = [r for r in runs if r.state in ("failed", "crashed")]
     for r in failed[-3:]:
-        tail = "\n".join((r.error or "").strip().splitlines()[-6:])
-        console.print(f"[red]{r.state} run {r.id}[/]:\n{_e(tail)}", highlight=False)
+        lines = (r.error or "").strip().splitlines()
+        # localsweep's own reason (timed out, exit code) first, then the end of the output.
+        head = lines[:1] if lines and not lines[0].startswith("Traceback") else []
+        tail = "\n".join(head + [line for line in lines[-6:] if line not in head])
+        console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 
 def _print_importance(sweep: Any) -> None:
@@ -602,6 +634,8 @@ def _print_importance(sweep: Any) -> None:
     rows = [r for r in rows if r.importance is not None]
     if not rows:
         return
+    from rich.table import Table
+
     table = Table(title="parameter importance (with respect to the metric)")
     table.add_column("parameter")
     table.add_column("importance", justify="right")
@@ -609,7 +643,7 @@ def _print_importance(sweep: Any) -> None:
     table.add_column("fANOVA", justify="right")
     for r in rows:
         table.add_row(
-            r.name,
+            _e(r.name),
             f"{r.importance:.3f}",
             "—" if r.correlation is None else f"{r.correlation:+.3f}",
             "—" if r.fanova is None else f"{r.fanova:.3f}",
@@ -646,7 +680,7 @@ def db_upgrade(db: str | None) -> None:
 
 
 def _register_report_commands() -> None:
-    from localsweep.report import export_command, report_command
+    from localsweep.report._cli import export_command, report_command
 
     cli.add_command(report_command)
     cli.add_command(export_command)

@@ -7,7 +7,8 @@ catches anything of ours and nothing of the user's::
     ├── ConfigError          a sweep config that wandb would not accept, with every violation
     ├── StoreError           the database could not do what was asked
     │   ├── SchemaVersionError   the database was written by an older or newer localsweep
-    │   ├── NotFoundError        no sweep or run with that id
+    │   ├── DatabasePathError    a database path that cannot be created (bad input)
+    │   ├── NotFoundError        no sweep or run with that id, or no database at that path
     │   ├── LeaseLostError       this agent no longer holds the run (reaped, requeued)
     │   ├── StoreUnavailableError  the database stayed unreachable for the retry bound
     │   └── SweepControlError    a pause/resume/stop/cancel that the sweep's state forbids
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 __all__ = [
     "AgentError",
     "ConfigError",
+    "DatabasePathError",
     "LeaseLostError",
     "LocalsweepError",
     "NotFoundError",
@@ -71,6 +73,11 @@ class StoreError(LocalsweepError):
 
 class SchemaVersionError(StoreError):
     """The database's schema version does not match this version of localsweep."""
+
+
+class DatabasePathError(StoreError, ValueError):
+    """A database path (``--db``, ``db=``, ``LOCALSWEEP_DB``) where no database can be created,
+    such as a folder that is a file or a file system that is read-only."""
 
 
 class NotFoundError(StoreError, KeyError):

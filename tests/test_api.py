@@ -51,6 +51,7 @@ def test_a_sweep_is_found_by_its_wandb_style_path(tmp_path: Path) -> None:
 
 
 def test_an_unknown_sweep_or_run_raises_not_found(tmp_path: Path) -> None:
+    localsweep.sweep(_grid([1]), db=tmp_path / "s.db")
     api = Api(tmp_path / "s.db")
     with pytest.raises(NotFoundError, match="ls-missing"):
         api.sweep("ls-missing")
@@ -143,3 +144,44 @@ def test_a_run_with_wandb_knows_its_offline_folder(tmp_path: Path) -> None:
     run = Api(tmp_path / "s.db").sweep(sweep.id).runs[0]
     assert run.dir is not None
     assert Path(run.dir, f"run-{run.id}.wandb").is_file()
+
+
+@pytest.mark.parametrize("count", [-1, 0, 1.5, True, "3"])
+def test_agent_and_run_reject_a_count_that_is_not_a_whole_number_of_runs(
+    tmp_path: Path, count: object
+) -> None:
+    cfg = {"method": "grid", "parameters": {"x": {"values": [1, 2]}}}
+    db = tmp_path / "s.db"
+    with pytest.raises(ValueError, match="count must be a whole number"):
+        localsweep.run(cfg, lambda c: 1.0, count=count, db=db)  # type: ignore[arg-type]
+    sweep_id = localsweep.sweep(cfg, db=db)
+    with pytest.raises(ValueError, match="count must be a whole number"):
+        localsweep.agent(sweep_id, lambda c: 1.0, count=count, db=db)  # type: ignore[arg-type]
+    assert localsweep.Api(db).sweep(sweep_id).runs == []
+
+
+def test_api_on_a_missing_database_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(localsweep.NotFoundError, match="no localsweep database"):
+        localsweep.Api(tmp_path / "typo" / "s.db").sweeps()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_config_is_every_key_the_run_set_and_params_the_sweeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wandb
+
+    monkeypatch.chdir(tmp_path)
+
+    def train() -> None:
+        with wandb.init(config={"epochs": 7, "model": {"depth": 3}}) as run:
+            run.config.update({"seed": 11})
+            wandb.log({"loss": run.config.x})
+
+    sweep = localsweep.run(_grid([2]), train, db=tmp_path / "s.db", quiet=True)
+    (run,) = sweep.runs
+    assert run.params == {"x": 2}
+    assert run.config == {"x": 2, "epochs": 7, "model": {"depth": 3}, "seed": 11}
+    # a train(config) run has no wandb file: its config is its parameters
+    (plain,) = localsweep.run(_grid([3]), _train, db=tmp_path / "s.db", quiet=True).runs
+    assert plain.config == plain.params == {"x": 3}

@@ -24,6 +24,7 @@ DOCUMENTED = {
     "StoreError",
     "SchemaVersionError",
     "NotFoundError",
+    "DatabasePathError",
     "AgentError",
 }
 

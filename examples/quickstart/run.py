@@ -27,6 +27,11 @@ sweep = localsweep.run(
 )
 best = sweep.best_run()
 print(f"sweep {sweep.id}: {len(sweep.runs)} runs, state {sweep.state}")
-print(f"best run {best.id}: val_loss={best.metric:.4f} config={best.config}")
+if sweep.state == "running":
+    print(
+        "  (a random sweep has no end of its own: it stays `running`, so more agents can add "
+        "runs; count= bounds one call, run_cap in the config bounds the sweep)"
+    )
+print(f"best run {best.id}: val_loss={best.metric:.4f} parameters={best.params}")
 print(f"offline wandb run folder (for `wandb sync`): {best.dir}")
 print(f"see all runs: localsweep show {sweep.id}")

@@ -172,6 +172,7 @@ class Agent:
         on_run_end: Callable[[RunRecord], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         termination: Termination | None = None,
+        on_run_start: Callable[[RunRecord], None] | None = None,
     ):
         self.store = store
         self.sweep = store.get_sweep(sweep_id)
@@ -183,6 +184,7 @@ class Agent:
         self.entity = entity or self.sweep.entity or self.config.entity
         self.max_consecutive_failures = max_consecutive_failures
         self.on_run_end = on_run_end
+        self.on_run_start = on_run_start
         self._sleep = sleep
         self.info = AgentInfo.current()
         from localsweep.agent._scheduler import load_user_study
@@ -267,6 +269,8 @@ class Agent:
             if claim.run is None:
                 report.stop_reason = claim.outcome.value
                 break
+            if self.on_run_start is not None:
+                self.on_run_start(claim.run)
             record = self._run_one(claim.run, report)
             report.count(record)
             if self.on_run_end is not None:
@@ -487,7 +491,10 @@ class InProcessRunner:
             if recorder.preempting:
                 logger.warning("run %s was preempting and raised:\n%s", run.id, error)
                 return RunOutcome(RunState.PREEMPTED, exit_code=1, end_reason=PREEMPTED)
-            logger.warning("run %s failed:\n%s", run.id, error)
+            # wandb prints the traceback when it leaves `with wandb.init()` (the run is then
+            # finished already); otherwise it is said here, so it is shown exactly once.
+            log = logger.debug if recorder.finished is not None else logger.warning
+            log("run %s failed:\n%s", run.id, error)
             return RunOutcome(RunState.FAILED, exit_code=1, error=error)
         return RunOutcome(RunState.FINISHED, exit_code=0)
 

@@ -387,9 +387,20 @@ class RunRecorder:
         return summary
 
     def summary_metric(self, summary: Mapping[str, Any]) -> float | None:
+        """The sweep metric's summary value. ``define_metric(name, summary="min")`` makes
+        wandb's summary a dict (``{"min": 0.1}``): then the component that matches the
+        sweep's goal (``min``/``max``), else ``best``, else ``last``, else the last value
+        the run logged."""
         if self.metric is None:
             return None
         raw = lookup(summary, self.metric.name)
+        if isinstance(raw, Mapping):
+            goal = "min" if self.metric.goal.value == "minimize" else "max"
+            for key in (goal, "best", "last"):
+                if key in raw and metric_value(raw[key]) is not None:
+                    return metric_value(raw[key])
+            # Another summary (mean, first...): the last value the run logged.
+            return self.metric_values[-1] if self.metric_values else None
         return None if raw is _MISSING else metric_value(raw)
 
     def best_value(self, summary_value: float | None) -> float | None:

@@ -53,11 +53,13 @@ from localsweep.agent._command import (
     sweep_dir_for,
 )
 from localsweep.agent._control import PREEMPTED, RunControl
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
+from localsweep.agent._output import OutputTee
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord
-from localsweep.wandb_bridge import FinishedRun
+from localsweep.wandb_bridge import DEFAULT_PROJECT, FinishedRun
 
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._datastore import RunFileFollower
@@ -78,9 +80,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between ``SIGINT`` and ``SIGTERM``, and again before ``SIGKILL``. wandb finishes a
-#: run on ``SIGINT`` in about a second; the rest is for the user's own cleanup (checkpoints).
-DEFAULT_GRACE_PERIOD = 10.0
 #: How often a running child's wandb file is read (and its timeout checked).
 POLL_INTERVAL = 0.2
 #: How long to wait, after a child exits, for the exit record its wandb service writes last.
@@ -93,6 +92,8 @@ KILLED_EXIT_RECORD_TIMEOUT = 1.0
 FLUSH_INTERVAL_VARIABLE = "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL"
 DEFAULT_FLUSH_INTERVAL = "1"
 STDERR_TAIL_LINES = 40
+#: Heads the child's last output before a timeout's signals, in the run's error.
+OUTPUT_BEFORE_TIMEOUT = "--- last output before the timeout (before any signal) ---"
 
 # wandb adds these to every row; in-process rows hold only the user's keys (the store adds
 # ``_step`` when it reads rows back), so program-mode rows must not carry them either.
@@ -290,7 +291,9 @@ class ProgramRunner:
     is later closed with exit code 0 in its wandb file). ``stop_event``, when set, stops the
     running child as Ctrl-C would (workers use it: only the main thread sees Ctrl-C).
 
-    Output goes to ``<WANDB_DIR>/wandb/sweep-<id>/<run id>.out`` and ``.err``.
+    Output goes to ``<WANDB_DIR>/wandb/sweep-<id>/<run id>.out`` and ``.err`` and, with
+    ``echo_output`` (as ``wandb agent`` leaves it on the terminal), to this process's stdout
+    and stderr as it comes, each line prefixed with the run id when ``prefix_output``.
     """
 
     sweep_id: str
@@ -305,6 +308,8 @@ class ProgramRunner:
     interpreter: str = sys.executable
     stop_event: threading.Event | None = None
     poll_interval: float = POLL_INTERVAL
+    echo_output: bool = True
+    prefix_output: bool = False
 
     @classmethod
     def for_sweep(cls, sweep_id: str, config: SweepConfig, **options: Any) -> ProgramRunner:
@@ -346,21 +351,25 @@ class ProgramRunner:
                 )
             )
         logger.info("run %s: starting %s", run.id, list(command.argv))
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            try:
-                process = subprocess.Popen(
-                    command.argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                return with_files(
-                    RunOutcome(RunState.FAILED, error=f"cannot start {command.argv[0]!r}: {exc}")
-                )
-        watch = _ChildWatch(self, run, recorder, process, root, stderr_path)
+        try:
+            process = subprocess.Popen(
+                command.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            stdout_path.write_bytes(b"")
+            stderr_path.write_text(f"cannot start {command.argv[0]!r}: {exc}\n")
+            return with_files(
+                RunOutcome(RunState.FAILED, error=f"cannot start {command.argv[0]!r}: {exc}")
+            )
+        tee = OutputTee(run.id, echo=self.echo_output, prefix=self.prefix_output)
+        assert process.stdout is not None and process.stderr is not None
+        tee.start(process.stdout, process.stderr, str(stdout_path), str(stderr_path))
+        watch = _ChildWatch(self, run, recorder, process, root, stderr_path, tee)
         return with_files(watch.run())
 
     def child_env(
@@ -373,7 +382,7 @@ class ProgramRunner:
             base,
             sweep_id=self.sweep_id,
             run_id=run_id,
-            project=self.project or "localsweep",
+            project=self.project or DEFAULT_PROJECT,
             wandb_dir=root,
             param_path=param_path,
             entity=self.entity,
@@ -416,12 +425,16 @@ class ProcessWatch:
         self.reason: StopReason | None = None
         #: The Ctrl-C to re-raise once the run is recorded.
         self.interrupt: BaseException | None = None
+        #: Called once, with the reason, before the first signal is sent.
+        self.on_stop: Callable[[StopReason], None] | None = None
 
     def request_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
         """Start ending the child (the first reason given is the one kept)."""
         if self.reason is None:
             self.reason = reason
             self.interrupt = interrupt
+            if self.on_stop is not None:
+                self.on_stop(reason)
         self.stopper.start()
 
     def wait(self, on_poll: Callable[[], None] | None = None) -> int:
@@ -479,12 +492,16 @@ class _ChildWatch:
         process: subprocess.Popen[bytes],
         root: Path,
         stderr_path: Path,
+        tee: OutputTee | None = None,
     ):
         self.runner = runner
         self.run_id = run.id
         self.recorder = recorder
         self.root = root
         self.stderr_path = stderr_path
+        self.tee = tee
+        #: The child's last output when localsweep decided to stop it (before any signal).
+        self.output_before_stop = ""
         self.watch = ProcessWatch(
             process,
             timeout=runner.timeout,
@@ -503,8 +520,16 @@ class _ChildWatch:
         self._last_step = -1
         self._unreadable = False
 
+        def before_signals(_reason: StopReason) -> None:
+            if self.tee is not None:
+                self.output_before_stop = self.tee.recent()
+
+        self.watch.on_stop = before_signals
+
     def run(self) -> RunOutcome:
         returncode = self.watch.wait(lambda: self._follow(running=True))
+        if self.tee is not None:
+            self.tee.join()
         late: KeyboardInterrupt | None = None
         try:
             self._finish_reading(returncode)
@@ -647,7 +672,10 @@ class _ChildWatch:
             )
         tail = stderr_tail(self.stderr_path)
         if reason is StopReason.TIMEOUT:
-            error = with_tail(self.watch.timeout_error(returncode), tail)
+            error = self.watch.timeout_error(returncode)
+            if self.output_before_stop:
+                error += f"\n{OUTPUT_BEFORE_TIMEOUT}\n{self.output_before_stop}"
+            error = with_tail(error, tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
         if returncode == 0:
             return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)

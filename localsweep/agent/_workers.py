@@ -141,6 +141,7 @@ def run_workers(
     entity: str | None = None,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
+    on_run_start: Callable[[RunRecord], None] | None = None,
 ) -> AgentReport:
     """Run the sweep with ``workers`` runs at a time (default: one per GPU, else one).
 
@@ -170,6 +171,7 @@ def run_workers(
                 entity=entity,
                 max_consecutive_failures=max_consecutive_failures,
                 on_run_end=on_run_end,
+                on_run_start=on_run_start,
             ).run()
         return _run_threads(
             db,
@@ -182,6 +184,7 @@ def run_workers(
             entity=entity,
             max_consecutive_failures=max_consecutive_failures,
             on_run_end=on_run_end,
+            on_run_start=on_run_start,
         )
     finally:
         if own_store:
@@ -312,6 +315,7 @@ def runner_factory(
     timeout: float | None = None,
     grace_period: float = DEFAULT_GRACE_PERIOD,
     share_service: bool = False,
+    prefix_output: bool = False,
 ) -> Callable[[WorkerSlot], Runner]:
     """The runner of each worker for a sweep: program mode when there is no ``function``
     (the config's ``program`` / ``command``), a fresh process per run with
@@ -347,6 +351,7 @@ def runner_factory(
                 share_service=share_service,
                 env=slot.env,
                 stop_event=slot.stop_event,
+                prefix_output=prefix_output,
             )
 
         return program

@@ -1,8 +1,12 @@
 """Sampling and enumeration for each distribution, with wandb's engine's formulas.
 
 ``ppf`` maps a quantile in [0, 1] to a value exactly as the engine does (the same
-scipy calls, the same rounding), so that random search fed the same uniform draws
-gives the same values. ``grid_values`` enumerates what a grid search tries, and
+formulas as its scipy calls, the same rounding), so that random search fed the same
+uniform draws gives the same values. ``scipy.stats`` is not imported: it costs two seconds
+of CPU (it parses every distribution's docstring) before an agent's first run; the
+normal quantile comes from the standard library (``statistics.NormalDist``, accurate to
+the last digits scipy's ``ndtri`` gives) and the beta one from ``scipy.special``, loaded
+only for a beta parameter. ``grid_values`` enumerates what a grid search tries, and
 ``value_hash`` identifies a value the way the engine's grid does (``1`` and ``1.0``
 are the same point).
 
@@ -19,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from scipy import stats
 
 from localsweep.config._types import Distribution, Parameter
 from localsweep.errors import ConfigError, Violation
@@ -57,6 +60,68 @@ def _randint(u: float, low: int, high: int) -> int:
     below = min(max(vals - 1, low), high)
     # randint's cdf at an integer k is (k - low + 1) / (high - low).
     return below if (below - low + 1) / (high - low) >= u else vals
+
+
+def _ndtri(u: float) -> float:
+    """The standard normal quantile (scipy's ``special.ndtri``), ends included."""
+    if u <= 0.0:
+        return -math.inf if u == 0.0 else math.nan
+    if u >= 1.0:
+        return math.inf if u == 1.0 else math.nan
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(u)
+
+
+def _ndtr(z: float) -> float:
+    """The standard normal cdf (scipy's ``special.ndtr``)."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _norm_ppf(u: float, mu: float, sigma: float) -> float:
+    # scipy.stats.norm.ppf(u, loc, scale): ndtri(u) * scale + loc; nan unless scale > 0.
+    if not sigma > 0:
+        return math.nan
+    return _ndtri(u) * sigma + mu
+
+
+def _lognorm_ppf(u: float, s: float, scale: float) -> float:
+    # scipy.stats.lognorm.ppf(u, s, scale=scale): exp(s * ndtri(u)) * scale + 0.
+    if not (s > 0 and scale > 0):
+        return math.nan
+    if u == 0.0:
+        return 0.0
+    return math.exp(s * _ndtri(u)) * scale + 0.0
+
+
+def _beta_ppf(u: float, a: float, b: float) -> float:
+    # scipy.stats.beta.ppf is scipy.special's incomplete beta inverse (the same boost code).
+    if not (a > 0 and b > 0):
+        return math.nan
+    if u in (0.0, 1.0):
+        return u
+    from scipy.special import betaincinv
+
+    return float(betaincinv(a, b, u))
+
+
+def _randint_cdf(k: float, low: int, high: int) -> float:
+    # scipy.stats.randint.cdf(k, low, high): 0 below low, 1 from high - 1 on.
+    if k >= high - 1:
+        return 1.0
+    if k < low:
+        return 0.0
+    return (math.floor(k) - low + 1.0) / (high - low)
+
+
+def _uniform_cdf(x: float, loc: float, scale: float) -> float:
+    # scipy.stats.uniform.cdf(x, loc, scale).
+    if not scale > 0:
+        return math.nan
+    t = (x - loc) / scale
+    if t >= 1.0:
+        return 1.0
+    return t if t > 0.0 else 0.0
 
 
 def _pick(values: tuple[Any, ...], index: int) -> Any:
@@ -116,13 +181,13 @@ def ppf(param: Parameter, u: float) -> Any:
         assert lo is not None and hi is not None
         return float(np.exp(-_uniform(1 - u, -np.log(hi), -np.log(lo))))
     if d in (D.NORMAL, D.Q_NORMAL):
-        r = stats.norm.ppf(u, loc=param.mu, scale=param.sigma)
+        r = _norm_ppf(u, _f(param.mu), _f(param.sigma))
         return float(r) if d is D.NORMAL else _q_round(r, _q(param))
     if d in (D.LOG_NORMAL, D.Q_LOG_NORMAL):
-        r = stats.lognorm.ppf(u, s=param.sigma, scale=np.exp(_f(param.mu)))
+        r = _lognorm_ppf(u, _f(param.sigma), math.exp(_f(param.mu)))
         return float(r) if d is D.LOG_NORMAL else _q_round(r, _q(param))
     if d in (D.BETA, D.Q_BETA):
-        r = stats.beta.ppf(u, a=param.a, b=param.b)
+        r = _beta_ppf(u, _f(param.a), _f(param.b))
         return float(r) if d is D.BETA else _q_round(r, _q(param))
     raise ValueError(f"unknown distribution {d!r}")  # pragma: no cover - the enum is closed
 
@@ -150,35 +215,41 @@ def cdf(param: Parameter, x: Any) -> float:
     if d in (D.CATEGORICAL, D.CATEGORICAL_W_PROBABILITIES):
         index = _index_of(param, x)
         if d is D.CATEGORICAL:
-            return float(stats.randint.cdf(index, 0, len(param.values)))
+            return _randint_cdf(index, 0, len(param.values))
         assert param.probabilities is not None
         return float(np.cumsum(np.asarray(param.probabilities, dtype=float))[index])
     lo, hi = param.min, param.max
     if d is D.INT_UNIFORM:
         assert lo is not None and hi is not None
-        return float(stats.randint.cdf(x, lo, hi + 1))
+        return _randint_cdf(x, int(lo), int(hi) + 1)
     if d in (D.UNIFORM, D.Q_UNIFORM):
         assert lo is not None and hi is not None
-        return float(stats.uniform.cdf(x, lo, hi - lo))
+        return _uniform_cdf(x, lo, hi - lo)
     if d in (D.LOG_UNIFORM, D.Q_LOG_UNIFORM):
         assert lo is not None and hi is not None
-        return float(stats.uniform.cdf(np.log(x), lo, hi - lo))
+        return _uniform_cdf(float(np.log(x)), lo, hi - lo)
     if d in (D.LOG_UNIFORM_VALUES, D.Q_LOG_UNIFORM_VALUES):
         assert lo is not None and hi is not None
-        return float(stats.uniform.cdf(np.log(x), np.log(lo), np.log(hi) - np.log(lo)))
+        return _uniform_cdf(float(np.log(x)), float(np.log(lo)), float(np.log(hi) - np.log(lo)))
     if d is D.INV_LOG_UNIFORM:
         assert lo is not None and hi is not None
-        return float(1 - stats.uniform.cdf(np.log(1 / x), lo, hi - lo))
+        return float(1 - _uniform_cdf(float(np.log(1 / x)), lo, hi - lo))
     if d is D.INV_LOG_UNIFORM_VALUES:
         assert lo is not None and hi is not None
         width = np.abs(np.log(hi) - np.log(lo))
-        return float(1 - stats.uniform.cdf(np.log(1 / x), -np.log(hi), width))
+        return float(1 - _uniform_cdf(float(np.log(1 / x)), float(-np.log(hi)), float(width)))
     if d in (D.NORMAL, D.Q_NORMAL):
-        return float(stats.norm.cdf(x, loc=param.mu, scale=param.sigma))
+        sigma = _f(param.sigma)
+        return _ndtr((x - _f(param.mu)) / sigma) if sigma > 0 else math.nan
     if d in (D.LOG_NORMAL, D.Q_LOG_NORMAL):
-        return float(stats.lognorm.cdf(x, s=param.sigma, scale=np.exp(_f(param.mu))))
+        s, scale = _f(param.sigma), math.exp(_f(param.mu))
+        if not (s > 0 and scale > 0):
+            return math.nan
+        return _ndtr(math.log(x / scale) / s) if x > 0 else 0.0
     if d in (D.BETA, D.Q_BETA):
-        return float(stats.beta.cdf(x, a=param.a, b=param.b))
+        from scipy.special import betainc
+
+        return float(np.clip(betainc(_f(param.a), _f(param.b), np.clip(x, 0.0, 1.0)), 0.0, 1.0))
     raise ValueError(f"unknown distribution {d!r}")  # pragma: no cover - the enum is closed
 
 

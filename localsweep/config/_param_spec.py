@@ -12,8 +12,6 @@ import math
 import re
 from typing import Any
 
-import numpy as np
-
 from localsweep.config._checks import Checker, number_from_string, show, suggest, yaml_float
 from localsweep.config._types import Distribution, Parameter, ParamPath
 
@@ -301,7 +299,8 @@ def _read_values(
         )
         return
     total = sum(read)
-    if not bool(np.isclose(total, 1.0)):
+    # numpy's isclose(total, 1.0) (rtol 1e-5, atol 1e-8), as the engine checks it.
+    if not abs(total - 1.0) <= 1e-08 + 1e-05:
         check.error(
             where,
             f"must sum to 1, but they sum to {total!r}; scale them, e.g. "

@@ -275,7 +275,24 @@ def _early_terminate(data: dict[str, Any], check: Checker) -> Hyperband | None:
         else:
             check.error(f"{where}.strict", f"must be true or false, not {show(node['strict'])}")
     has_max = "max_iter" in node
-    if has_max and "s" not in node:
+    capped = has_max and "s" not in node and "min_iter" in node
+    if capped and min_iter is not None and max_iter is not None:
+        # wandb's schema accepts this form (its engine then fails on a KeyError 's'):
+        # the bands come from min_iter and eta, and max_iter only caps them.
+        if min_iter > max_iter:
+            check.error(
+                where,
+                f"min_iter {min_iter} is above max_iter {max_iter}, which leaves no band; "
+                "lower min_iter or raise max_iter",
+            )
+        else:
+            check.warn(
+                where,
+                "`max_iter` without `s`: the bands are min_iter, min_iter*eta, ... "
+                f"({min_iter}, {int(min_iter * eta)}, ...) up to max_iter {max_iter}; "
+                "add `s` for wandb's max_iter form",
+            )
+    elif has_max and "s" not in node:
         check.error(
             f"{where}.s",
             "is required with `max_iter` (the number of bands below max_iter); or drop "

@@ -8,17 +8,37 @@ report, parameter importance, and exports (CSV, JSON, an Optuna storage).
 >>> parameter_importance(sweep)[0].name                    # doctest: +SKIP
 'lr'
 
-plotly and scikit-learn come with the ``localsweep[report]`` extra; without them the
-report raises :class:`MissingExtraError`, which names the extra.
+plotly and scikit-learn are dependencies of localsweep; where they are missing (an
+environment assembled by hand) the report raises :class:`MissingExtraError`, naming them.
 """
 
 from __future__ import annotations
 
-from localsweep.report._cli import export_command, report_command
-from localsweep.report._export import export_optuna, export_runs, run_rows
+from typing import TYPE_CHECKING
+
+from localsweep._lazy import lazy_names
 from localsweep.report._extra import MissingExtraError
-from localsweep.report._html import write_report
-from localsweep.report._importance import ParamImportance, parameter_importance
+
+if TYPE_CHECKING:
+    from localsweep.report._cli import export_command, report_command
+    from localsweep.report._export import export_optuna, export_runs, run_rows
+    from localsweep.report._html import write_report
+    from localsweep.report._importance import ParamImportance, parameter_importance
+
+# Imported on first use: plotly, Optuna and numpy are not needed to list the commands.
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "export_command": "localsweep.report._cli",
+        "report_command": "localsweep.report._cli",
+        "export_optuna": "localsweep.report._export",
+        "export_runs": "localsweep.report._export",
+        "run_rows": "localsweep.report._export",
+        "write_report": "localsweep.report._html",
+        "ParamImportance": "localsweep.report._importance",
+        "parameter_importance": "localsweep.report._importance",
+    },
+)
 
 __all__ = [
     "MissingExtraError",

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from localsweep.errors import LocalsweepError
+from localsweep.errors import ConfigError, DatabasePathError, LocalsweepError, NotFoundError
 from localsweep.report._extra import MissingExtraError
 
 if TYPE_CHECKING:
@@ -34,6 +34,12 @@ def _say(text: str) -> None:
     _console.print(text, soft_wrap=True)
 
 
+class _BadInput(click.ClickException):
+    """An unknown sweep id or database path: bad input, exit code 2 as everywhere."""
+
+    exit_code = 2
+
+
 @contextlib.contextmanager
 def _clean_errors() -> Iterator[None]:
     """Show what went wrong as one line, never as a traceback."""
@@ -41,6 +47,8 @@ def _clean_errors() -> Iterator[None]:
         yield
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (NotFoundError, DatabasePathError, ConfigError) as exc:
+        raise _BadInput(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
@@ -84,6 +92,11 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
         started = time.perf_counter()
         path = write_report(sweep, output or Path(f"report-{sweep.id}.html"))
         size = path.stat().st_size / 1e6
+        from localsweep._hints import sweep_metric_hint
+
+        hint = sweep_metric_hint(sweep)
+        if hint:
+            _say(f"[yellow]Warning:[/] {escape(hint)}")
     _say(
         f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] runs, {size:.1f} MB, "
         f"{time.perf_counter() - started:.1f}s)"

@@ -75,7 +75,7 @@ def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
         # Given to the sweep to learn from, not one of its own runs (see docs/prior-runs.md).
         row["prior"] = True
         row["prior_source"] = run.prior_source
-    flat = sweep.parsed_config.flatten(run.config)
+    flat = sweep.parsed_config.flatten(run.params)
     for path, value in flat.items():
         row[".".join(path)] = value
     for key, value in _flat(run.summary):

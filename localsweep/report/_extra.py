@@ -8,7 +8,8 @@ __all__ = ["MissingExtraError", "require"]
 
 
 class MissingExtraError(ImportError):
-    """A package of the ``localsweep[report]`` extra is not installed."""
+    """A package the report needs (plotly, scikit-learn; both dependencies of localsweep)
+    is missing, as in an environment assembled by hand."""
 
 
 def require(module: str, feature: str) -> None:
@@ -19,5 +20,5 @@ def require(module: str, feature: str) -> None:
         package = {"sklearn": "scikit-learn"}.get(module, module)
         raise MissingExtraError(
             f"{feature} needs {package}, which is not installed; "
-            "install the report extra: pip install 'localsweep[report]'"
+            f"it is a dependency of localsweep: pip install {package}"
         ) from exc

@@ -549,7 +549,7 @@ def _runs_table(sweep: Sweep, axes: list[ParamAxis], metric_name: str | None) ->
     columns += ["runtime (s)", "stopped at band", "end reason", "error"]
     rows = []
     for run in runs_and_priors(sweep):
-        config = run.config
+        config = run.params
         runtime = None
         if run.finished_at is not None:
             runtime = round((_utc(run.finished_at) - _utc(run.created_at)).total_seconds(), 2)
@@ -610,8 +610,8 @@ def write_report(
     run, duration, runs stopped early), the metric over runs, parameter importance
     (random forest importance and correlation, as W&B computes them, and fANOVA), parallel
     coordinates, a slice plot per parameter, learning curves (at most ``max_curves``
-    runs, the best ones always) and a runs table sortable by any column. Needs the
-    ``localsweep[report]`` extra (plotly, scikit-learn).
+    runs, the best ones always) and a runs table sortable by any column. Needs plotly
+    and scikit-learn (dependencies of localsweep).
 
     >>> write_report(localsweep.Api().sweep("ls-k3j9x2ab"), "report.html")  # doctest: +SKIP
     """
@@ -640,7 +640,10 @@ def write_report(
         plots.append({"id": plot_id, **spec})
         return _div(plot_id)
 
-    no_metric = "No run has a value of the metric yet."
+    from localsweep._hints import sweep_metric_hint
+
+    hint = sweep_metric_hint(sweep)
+    no_metric = hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     if analysed:
         history_html = add("plot-history", _history_plot(sweep, metric_label, maximize))
         importance_plot_html = (
@@ -702,13 +705,13 @@ def write_report(
         )
         best_config = (
             f'<h3>Best run\'s config</h3><pre id="best-config">'
-            f"{_e(yaml.safe_dump(best.config, sort_keys=False, allow_unicode=True))}</pre>"
+            f"{_e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True))}</pre>"
         )
     else:
         best_html = (
             '<div class="card"><div class="label">best run</div>'
             '<div class="value">—</div><div class="muted">no finished run with the metric'
-            "</div></div>"
+            f"{'' if hint is None else ': ' + _e(hint)}</div></div>"
         )
         best_config = "<h3>Best run's config</h3>" + _empty("No best run yet.")
 

@@ -32,6 +32,9 @@ FOREST_TREES = 32
 FANOVA_TREES = 16
 FANOVA_DEPTH = 6
 SEED = 0
+#: Metric values beyond this size overflow the forests' variance sums (1e308 squared is
+#: inf, and fANOVA then fails an assertion): such runs are left out of importance.
+LARGEST_VALUE = 1e100
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ def _evaluate(
             found = optuna.importance.get_param_importances(
                 study, evaluator=evaluator, params=params, normalize=True
             )
-        except (ValueError, ZeroDivisionError, RuntimeError) as exc:
+        except (ValueError, ArithmeticError, RuntimeError, AssertionError) as exc:
+            # Importance is an aid: whatever the evaluator cannot take, the command goes on.
             logger.info("parameter importance could not be computed: %s", exc)
             return {}
     return {name: float(v) for name, v in found.items() if math.isfinite(float(v))}
@@ -96,6 +100,19 @@ def importance_of_study(study: optuna.Study, axes: list[ParamAxis]) -> list[Para
 
     varying = [a.name for a in axes if a.varies]
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    huge = [t for t in complete if t.value is not None and abs(t.value) > LARGEST_VALUE]
+    if huge:
+        logger.warning(
+            "parameter importance leaves out %d run(s) whose metric is beyond ±%g (such as "
+            "%g): the importance estimators cannot take values that large",
+            len(huge),
+            LARGEST_VALUE,
+            huge[0].value,
+        )
+        complete = [t for t in complete if t not in huge]
+        with quiet_optuna():
+            study = optuna.create_study(direction=study.direction)
+            study.add_trials(complete)
     forest: dict[str, float] = {}
     fanova: dict[str, float] = {}
     if varying and len(complete) >= 2:

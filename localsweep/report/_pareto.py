@@ -21,7 +21,7 @@ def pareto_rows(sweep: Any) -> list[tuple[str, tuple[float, ...], dict[str, Any]
     for run in sweep.pareto_runs():
         values = objective_values(run.summary, metrics)
         assert values is not None  # pareto_runs keeps only runs with every value
-        rows.append((run.id, values, dict(run.config)))
+        rows.append((run.id, values, dict(run.params)))
     maximize = bool(metrics) and metrics[0].goal.value == "maximize"
     rows.sort(key=lambda r: -r[1][0] if maximize else r[1][0])
     return rows

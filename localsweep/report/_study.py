@@ -161,7 +161,7 @@ def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
         IntDistribution,
     )
 
-    configs = [run.config for run in (*sweep.prior_runs, *sweep.runs)]
+    configs = [run.params for run in (*sweep.prior_runs, *sweep.runs)]
     axes: list[ParamAxis] = []
     for parameter in sweep.parsed_config.searchable:
         observed = [v for v in (_lookup(c, parameter) for c in configs) if v is not _MISSING]
@@ -309,7 +309,7 @@ def sweep_study(
             study.set_metric_names([metric.name])
     trials = []
     for run in [*sweep.prior_runs, *sweep.runs] if runs is None else runs:
-        config = run.config
+        config = run.params
         params: dict[str, Any] = {}
         distributions: dict[str, optuna.distributions.BaseDistribution] = {}
         for axis in axes:

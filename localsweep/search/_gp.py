@@ -40,8 +40,15 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from scipy import linalg, optimize, special
-from scipy.stats import qmc
+
+from localsweep._lazy import lazy_module
+
+# Loaded when the GP first fits, not when an agent starts: its first runs are random
+# startup trials, and scipy.stats (for qmc) alone costs a second of CPU.
+linalg = lazy_module("scipy.linalg")
+optimize = lazy_module("scipy.optimize")
+special = lazy_module("scipy.special")
+qmc = lazy_module("scipy.stats.qmc")
 
 try:  # optional: shipped with scikit-learn, often present
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]

@@ -77,7 +77,14 @@ def _compute_bands(hb: Hyperband) -> tuple[int, ...]:
         )
     raw: list[int] = []
     # max_iter wins when both forms are given, as in the engine.
-    if hb.max_iter is not None:
+    if hb.max_iter is not None and hb.s is None and hb.min_iter is not None:
+        # No `s`: the min_iter form, capped at max_iter (wandb's engine would fail here).
+        max_iter = _check_int("max_iter", hb.max_iter)
+        grow_capped: float = _check_int("min_iter", hb.min_iter)
+        while grow_capped <= max_iter and len(raw) < _MIN_ITER_BAND_COUNT:
+            raw.append(int(grow_capped))
+            grow_capped *= eta
+    elif hb.max_iter is not None:
         max_iter = _check_int("max_iter", hb.max_iter)
         if hb.s is None:
             raise ValueError(

@@ -6,7 +6,7 @@ SQLite by default (``./localsweep.db``), or any SQLAlchemy URL (``db=``, ``--db`
 
 from __future__ import annotations
 
-from localsweep.store._engine import DEFAULT_DB_FILENAME, resolve_url
+from localsweep.store._engine import DEFAULT_DB_FILENAME, require_database, resolve_url
 from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
 from localsweep.store._store import HistoryRow, Store, grid_size, new_run_id, new_sweep_id
 from localsweep.store._tables import heartbeat_timeout
@@ -24,5 +24,6 @@ __all__ = [
     "heartbeat_timeout",
     "new_run_id",
     "new_sweep_id",
+    "require_database",
     "resolve_url",
 ]

@@ -10,7 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["DEFAULT_DB_FILENAME", "make_engine", "resolve_url"]
+from localsweep.errors import DatabasePathError, NotFoundError
+
+__all__ = ["DEFAULT_DB_FILENAME", "make_engine", "require_database", "resolve_url"]
 
 #: The SQLite file used when neither ``db=``, ``--db`` nor ``LOCALSWEEP_DB`` says otherwise,
 #: created in the current working directory.
@@ -33,6 +35,53 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or ``None`` for another backend or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
+
+
+def require_database(db: str | os.PathLike[str] | None = None) -> str:
+    """The URL of ``db`` (as :func:`resolve_url`), checking that a SQLite file is there:
+    commands that only read must not create a database (or its folders) on a mistyped path.
+    Raises :class:`~localsweep.errors.NotFoundError` naming the path otherwise."""
+    url = resolve_url(db)
+    path = _sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise NotFoundError(
+            f"no localsweep database at {path}: check --db, db= or LOCALSWEEP_DB "
+            f"(the default is ./{DEFAULT_DB_FILENAME} in the current folder)"
+        )
+    return url
+
+
+def _prepare_folder(path: Path) -> None:
+    """Create the folder of a SQLite file, or say in one sentence why it cannot be there."""
+    parent = path.parent
+    for above in (parent, *parent.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise DatabasePathError(
+                    f"cannot create the database {path}: {above} is a file, not a folder; "
+                    "give --db (or db=) a path in a folder"
+                )
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabasePathError(
+            f"cannot create the database {path}: cannot create the folder {parent} "
+            f"({exc.strerror or exc}); give --db (or db=) a path in a writable folder"
+        ) from exc
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise DatabasePathError(
+            f"cannot create the database {path}: the folder {parent} is not writable; "
+            "give --db (or db=) a path in a writable folder"
+        )
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -40,7 +89,7 @@ def make_engine(url: str) -> Engine:
 
     database = parsed.database or ""
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_folder(Path(database))
     # A connection per thread, reused: SQLite connections are cheap but the pragmas are
     # not free, and NullPool would redo them for every transaction.
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}

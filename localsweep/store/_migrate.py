@@ -95,6 +95,13 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     from alembic.config import Config
 
     before = current_version(engine)
+    if before is not None and before != SCHEMA_VERSION and before not in KNOWN_VERSIONS:
+        # Alembic would fail with a long traceback on a revision it does not know.
+        raise SchemaVersionError(
+            f"{engine.url} has schema version {before}, which this localsweep "
+            f"({SCHEMA_VERSION}) does not know: it was written by a newer localsweep. "
+            "Upgrade localsweep (pip install -U localsweep); the database needs no upgrade."
+        )
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:

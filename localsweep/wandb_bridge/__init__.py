@@ -11,6 +11,7 @@ from typing import Any
 
 from localsweep.wandb_bridge._offline import keep_offline, workspace_settings_path
 from localsweep.wandb_bridge._session import (
+    DEFAULT_PROJECT,
     EARLY_STOPPING_ARGUMENTS,
     FinishedRun,
     LogSink,
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_PROJECT",
     "EARLY_STOPPING_ARGUMENTS",
     "CorruptFileError",
     "FinishedRun",

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import yaml
 
 __all__ = [
+    "DEFAULT_PROJECT",
     "EARLY_STOPPING_ARGUMENTS",
     "FinishedRun",
     "LogSink",
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The project of runs whose sweep names none: wandb's own default.
+DEFAULT_PROJECT = "uncategorized"
 
 # The settings a sweep run changes; each is put back afterwards.
 _SETTING_NAMES = (
@@ -340,7 +344,7 @@ class WandbRunSession:
             "run_id": self.run_id,
             "sweep_param_path": str(self.param_path),
             # Without a project wandb files the run under "uncategorized".
-            "project": self.project or current.project or "localsweep",
+            "project": self.project or current.project or DEFAULT_PROJECT,
             "mode": "offline",
         }
         if self.entity:

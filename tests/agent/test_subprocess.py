@@ -134,7 +134,7 @@ def test_child_runs_offline_with_fast_flushes_and_without_the_agents_wandb_servi
     assert run.summary["env"] == {
         "WANDB_SERVICE": None,
         "WANDB_MODE": "offline",
-        "WANDB_PROJECT": "localsweep",
+        "WANDB_PROJECT": "uncategorized",
         "WANDB_SWEEP_ID": sweep_id,
         "WANDB_RUN_ID": run.id,
         "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL": "1",

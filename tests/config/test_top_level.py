@@ -9,6 +9,7 @@ import pytest
 
 from localsweep.config import Goal, Method, Options, parse_config
 from localsweep.errors import Violation
+from localsweep.stopping import bands
 
 Violations = Callable[[Mapping[str, Any]], list[Violation]]
 
@@ -123,11 +124,20 @@ def test_hyperband_with_max_iter_and_s() -> None:
     assert (hb.max_iter, hb.s, hb.eta, hb.strict) == (27, 2, 2.5, False)
 
 
+def test_hyperband_min_iter_and_max_iter_without_s_is_accepted_with_a_warning() -> None:
+    # A config from a public W&B project: wandb's schema accepts it.
+    et = {"type": "hyperband", "min_iter": 1000, "max_iter": 15000, "eta": 3}
+    parsed = parse_config(cfg(metric={"name": "l"}, early_terminate=et))
+    assert parsed.early_terminate is not None
+    assert bands(parsed.early_terminate) == (1000, 3000, 9000)
+    assert any("max_iter" in w and "early_terminate" in w for w in parsed.warnings)
+
+
 @pytest.mark.parametrize(
     ("et", "path"),
     [
         ({"type": "hyperband", "max_iter": 27}, "early_terminate.s"),
-        ({"type": "hyperband", "max_iter": 27, "min_iter": 3}, "early_terminate.s"),
+        ({"type": "hyperband", "max_iter": 2, "min_iter": 3}, "early_terminate"),
         ({"type": "hyperband"}, "early_terminate"),
         ({"type": "hyperband", "min_iter": 3, "eta": 1}, "early_terminate.eta"),
         ({"type": "hyperband", "min_iter": 0}, "early_terminate.min_iter"),

@@ -75,9 +75,6 @@ DELIBERATE: dict[str, Difference] = {
     "grid_with_probabilities": Difference(False, _LATE_CRASH.format("grid suggestion")),
     "method_bayes_no_metric": Difference(False, _LATE_CRASH.format("bayes suggestion")),
     "bayes_only_constants": Difference(False, _LATE_CRASH.format("bayes suggestion")),
-    "et_max_iter_min_iter_without_s": Difference(
-        False, _LATE_CRASH.format("stop check (KeyError 's')")
-    ),
     "et_no_band": Difference(False, _LATE_CRASH.format("stop check (no bands)")),
     "et_s_zero": Difference(False, _LATE_CRASH.format("stop check (no bands)")),
     "et_s_float": Difference(False, "hyperband's `s` counts bands; the engine loops range(s)"),

@@ -109,3 +109,8 @@ def test_band_boundary_follows_min_iter_bands() -> None:
 def test_band_boundary_raises_for_impossible_settings() -> None:
     with pytest.raises(ValueError):
         is_band_boundary(Hyperband(max_iter=81), 3)
+
+
+def test_min_iter_bands_capped_by_max_iter_without_s() -> None:
+    assert bands(Hyperband(min_iter=3, max_iter=81, eta=3)) == (3, 9, 27, 81)
+    assert bands(Hyperband(min_iter=1000, max_iter=15000, eta=3)) == (1000, 3000, 9000)

@@ -1,0 +1,61 @@
+"""Hints for a person about a sweep that runs but cannot work as meant."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["logged_keys", "missing_metric_message", "sweep_metric_hint"]
+
+
+def logged_keys(summary: Mapping[str, Any]) -> list[str]:
+    """The keys a run logged, as its summary names them (dotted for nested dicts), without
+    wandb's bookkeeping keys (``_step``, ``_runtime``...)."""
+    keys: list[str] = []
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if not prefix and str(key).startswith("_"):
+                continue
+            name = f"{prefix}{key}"
+            keys.append(name)
+            if isinstance(value, Mapping) and not ({"min", "max", "last", "mean"} & set(value)):
+                walk(value, f"{name}.")
+
+    walk(summary, "")
+    return keys
+
+
+def missing_metric_message(metric: str, keys: Iterable[str], run_id: str | None = None) -> str:
+    """Says that the sweep metric ``metric`` was never logged, naming the keys that were and
+    the closest one: without the metric, no run is best, hyperband stops nothing and bayes
+    learns nothing."""
+    found = sorted(set(keys))
+    which = f"run {run_id} finished" if run_id else "the finished runs ended"
+    text = f"the sweep metric {metric!r} was never logged: {which} without it"
+    if found:
+        shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
+        text += f"; logged keys: {shown}"
+        close = difflib.get_close_matches(metric, found, n=1, cutoff=0.5)
+        if close:
+            text += f". Did you mean {close[0]!r}? Fix `metric.name` in the config or the "
+            text += "key your code logs"
+    else:
+        text += " (it logged nothing; log the metric with wandb.log or return it)"
+    return text + ". Without it no run is best, hyperband stops nothing, bayes learns nothing."
+
+
+def sweep_metric_hint(sweep: Any) -> str | None:
+    """For a :class:`~localsweep.api.Sweep` whose finished runs all lack the sweep metric:
+    :func:`missing_metric_message` with the keys they logged; else ``None``."""
+    metric = sweep.parsed_config.metric
+    if metric is None:
+        return None
+    finished = [r for r in sweep.runs if r.state == "finished"]
+    if not finished or any(r.metric is not None for r in finished):
+        return None
+    keys: set[str] = set()
+    for run in finished:
+        keys.update(logged_keys(run.summary))
+    return missing_metric_message(metric.name, keys)

@@ -1,0 +1,105 @@
+"""A program-mode child's output: kept in files and, as ``wandb agent`` leaves it on the
+terminal, streamed to the agent's own stdout and stderr as it comes (each line prefixed with
+the run id when several workers interleave)."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+import threading
+from collections import deque
+from typing import IO
+
+__all__ = ["OutputTee"]
+
+#: Lines of the child's recent output (stdout and stderr together) kept for messages.
+RECENT_LINES = 20
+
+#: One lock for every tee of the process, so lines of different runs do not mix mid-line.
+_WRITE_LOCK = threading.Lock()
+
+
+class _Pump(threading.Thread):
+    """Copies one pipe to its file and to one of the agent's streams."""
+
+    def __init__(self, tee: OutputTee, pipe: IO[bytes], file: IO[bytes], to_stderr: bool):
+        super().__init__(name=f"localsweep-output-{tee.run_id}", daemon=True)
+        self.tee = tee
+        self.pipe = pipe
+        self.file = file
+        self.to_stderr = to_stderr
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+
+    def run(self) -> None:
+        fd = self.pipe.fileno()
+        try:
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                self.file.write(chunk)
+                self.file.flush()
+                self._echo(self._decoder.decode(chunk))
+            self._echo(self._decoder.decode(b"", final=True), final=True)
+        finally:
+            self.pipe.close()
+            self.file.close()
+
+    def _echo(self, text: str, final: bool = False) -> None:
+        text = self._partial + text
+        lines = text.split("\n")
+        self._partial = "" if final else lines.pop()
+        lines = [line for line in lines if line or not final]
+        if not lines:
+            return
+        self.tee.remember(lines)
+        if not self.tee.echo:
+            return
+        stream: IO[str] = sys.stderr if self.to_stderr else sys.stdout
+        prefix = f"{self.tee.run_id} | " if self.tee.prefix else ""
+        out = "".join(f"{prefix}{line}\n" for line in lines)
+        with _WRITE_LOCK:
+            try:
+                stream.write(out)
+                stream.flush()
+            except (OSError, ValueError):  # a closed or broken terminal must not stop the run
+                pass
+
+
+class OutputTee:
+    """Pumps a child's stdout and stderr pipes into ``stdout_path`` / ``stderr_path`` and,
+    when ``echo``, into this process's stdout / stderr (``prefix``: each line starts with
+    ``run_id |``). :meth:`recent` gives the last lines seen on either."""
+
+    def __init__(self, run_id: str, *, echo: bool = True, prefix: bool = False):
+        self.run_id = run_id
+        self.echo = echo
+        self.prefix = prefix
+        self._recent: deque[str] = deque(maxlen=RECENT_LINES)
+        self._lock = threading.Lock()
+        self._pumps: list[_Pump] = []
+
+    def start(
+        self, stdout: IO[bytes], stderr: IO[bytes], stdout_path: str, stderr_path: str
+    ) -> None:
+        """Start copying the child's pipes ``stdout`` and ``stderr``."""
+        for pipe, path, to_stderr in ((stdout, stdout_path, False), (stderr, stderr_path, True)):
+            pump = _Pump(self, pipe, open(path, "wb"), to_stderr)  # noqa: SIM115 - the pump closes it
+            pump.start()
+            self._pumps.append(pump)
+
+    def remember(self, lines: list[str]) -> None:
+        with self._lock:
+            self._recent.extend(lines)
+
+    def recent(self) -> str:
+        """The child's last lines of output so far, stdout and stderr as they came."""
+        with self._lock:
+            return "\n".join(self._recent).rstrip()
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the pipes to drain (the child has exited; a grandchild may hold them)."""
+        for pump in self._pumps:
+            pump.join(timeout)

@@ -1,0 +1,150 @@
+"""A user's mistake is one clear sentence and exit code 2, never a traceback, and a command
+that only reads creates nothing. Every test starts real ``localsweep`` processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import localsweep
+from localsweep.errors import DatabasePathError
+
+pytestmark = pytest.mark.slow
+
+GRID = """\
+method: grid
+metric: {name: loss}
+parameters:
+  x: {values: [1, 2, 3, 4]}
+"""
+
+TRAIN = """\
+VALUES = {1: 1.0, 2: 2.0, 3: 3.0, 4: 1e308}
+
+
+def train(config):
+    return VALUES[config["x"]]
+"""
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LOCALSWEEP_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**env, "COLUMNS": "200"},
+        timeout=180,
+        check=False,
+    )
+
+
+def _clean_failure(proc: subprocess.CompletedProcess[str], code: int = 2) -> None:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    (tmp_path / "grid.yaml").write_text(GRID)
+    (tmp_path / "mytrain.py").write_text(TRAIN)
+    return tmp_path
+
+
+COMMANDS = [
+    ["sweep", "grid.yaml"],
+    ["run", "grid.yaml", "-f", "mytrain:train"],
+    ["agent", "ls-nosuchid"],
+    ["ls"],
+    ["show", "ls-nosuchid"],
+    ["report", "ls-nosuchid"],
+    ["export", "ls-nosuchid"],
+    ["db", "upgrade"],
+]
+
+
+@pytest.mark.parametrize("bad_db", ["grid.yaml/x.db", "/proc/nope/x.db"])
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0] if isinstance(c, list) else c)
+def test_a_db_path_that_cannot_be_created_exits_2(
+    work: Path, command: list[str], bad_db: str
+) -> None:
+    proc = cli(work, *command, "--db", bad_db)
+    _clean_failure(proc)
+    assert "x.db" in proc.stderr
+
+
+def test_localsweep_run_with_a_db_path_that_cannot_be_created_says_so(work: Path) -> None:
+    with pytest.raises(DatabasePathError, match=r"grid\.yaml is a file"):
+        localsweep.run(
+            {"method": "grid", "parameters": {"x": {"values": [1]}}},
+            lambda c: 1.0,
+            db=work / "grid.yaml" / "x.db",
+        )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ls"], ["show", "ls-nosuchid"], ["report", "ls-nosuchid"], ["export", "ls-nosuchid"]],
+    ids=lambda c: c[0],
+)
+def test_read_only_commands_on_a_missing_database_create_nothing(
+    work: Path, command: list[str]
+) -> None:
+    before = sorted(p.name for p in work.iterdir())
+    proc = cli(work, *command, "--db", "typo/sweeps.db")
+    _clean_failure(proc)
+    assert "no localsweep database" in proc.stderr
+    proc = cli(work, *command)  # the default ./localsweep.db, not there either
+    _clean_failure(proc)
+    assert sorted(p.name for p in work.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", ["report", "export", "show", "agent"])
+def test_an_unknown_sweep_id_exits_2_and_leaves_no_database(work: Path, command: str) -> None:
+    sweep_id = cli(work, "sweep", "grid.yaml", "--db", "s.db").stdout.strip()
+    assert sweep_id
+    proc = cli(work, command, "ls-nosuchid", "--db", "s.db")
+    _clean_failure(proc)
+    assert "no sweep 'ls-nosuchid'" in proc.stderr
+    proc = cli(work, command, "ls-nosuchid")
+    _clean_failure(proc)
+    assert not (work / "localsweep.db").exists()
+
+
+def test_sweep_names_and_values_print_as_written(work: Path) -> None:
+    proc = cli(work, "sweep", "grid.yaml", "--db", "s.db", "--name", "bad [/] name [red]x[/]")
+    sweep_id = proc.stdout.strip()
+    cli(work, "agent", sweep_id, "-f", "mytrain:train", "--db", "s.db", "--count", "1")
+    proc = cli(work, "show", sweep_id, "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    assert "bad [/] name [red]x[/]" in proc.stdout
+    proc = cli(work, "ls", "--db", "s.db")
+    assert "bad [/] name [red]x[/]" in proc.stdout
+
+
+def test_a_huge_metric_value_does_not_break_show_or_report(work: Path) -> None:
+    proc = cli(work, "run", "grid.yaml", "-f", "mytrain:train", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    (sweep,) = localsweep.Api(work / "s.db").sweeps()
+    proc = cli(work, "show", sweep.id, "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    assert "leaves out 1 run" in proc.stderr
+    proc = cli(work, "report", sweep.id, "--db", "s.db", "-o", "r.html")
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "r.html").is_file()
+
+
+def test_db_upgrade_on_a_database_from_a_newer_localsweep_says_so(work: Path) -> None:
+    cli(work, "sweep", "grid.yaml", "--db", "s.db")
+    with sqlite3.connect(work / "s.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    proc = cli(work, "db", "upgrade", "--db", "s.db")
+    _clean_failure(proc, code=1)
+    assert "schema version 9999" in proc.stderr
+    assert "Upgrade localsweep" in proc.stderr

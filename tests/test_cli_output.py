@@ -1,0 +1,97 @@
+"""What the CLI prints for a person, in real processes: ids and states never cut at 80
+columns, the `--function` hint, what `state running` means, no sampler chatter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import localsweep
+
+pytestmark = pytest.mark.slow
+
+WIDE = """\
+method: random
+metric: {name: a_rather_long_metric_name}
+parameters:
+  learning_rate_of_the_optimizer: {min: 0.0001, max: 0.1}
+  weight_decay_of_the_optimizer: {min: 0.0, max: 0.01}
+  number_of_hidden_units: {values: [16, 32, 64, 128]}
+  dropout_probability: {min: 0.0, max: 0.5}
+"""
+
+TRAIN = """\
+def train(config):
+    if config["number_of_hidden_units"] == 16:
+        raise RuntimeError("too small")
+    return {"a_rather_long_metric_name": config["dropout_probability"]}
+"""
+
+
+def cli(cwd: Path, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LOCALSWEEP_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**env, "COLUMNS": str(columns)},
+        timeout=300,
+        check=False,
+    )
+
+
+def test_ids_and_states_are_never_cut_at_80_columns(tmp_path: Path) -> None:
+    (tmp_path / "wide.yaml").write_text(WIDE)
+    (tmp_path / "wtrain.py").write_text(TRAIN)
+    name = "a sweep with a long descriptive name that needs wrapping"
+    sweep_id = cli(tmp_path, "sweep", "wide.yaml", "--db", "s.db", "--name", name).stdout.strip()
+    cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "wtrain:train", "--count", "6", "-q")
+    ls = cli(tmp_path, "ls", "--db", "s.db")
+    assert ls.returncode == 0, ls.stderr
+    assert sweep_id in ls.stdout
+    show = cli(tmp_path, "show", sweep_id, "--db", "s.db")
+    assert show.returncode == 0, show.stderr
+    runs = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs
+    assert len(runs) == 6
+    lines = show.stdout.splitlines()
+    for run in runs:
+        assert any(run.id in line and run.state in line for line in lines), (run, show.stdout)
+
+
+def test_sweep_without_program_suggests_the_function_form(tmp_path: Path) -> None:
+    (tmp_path / "g.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
+    proc = cli(tmp_path, "sweep", "g.yaml", "--db", "s.db", columns=200)
+    assert proc.returncode == 0, proc.stderr
+    assert f"localsweep agent --db s.db {proc.stdout.strip()} --function MODULE:FUNC" in (
+        proc.stderr
+    )
+
+
+def test_a_random_sweep_that_stays_running_says_why(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "method: random\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
+    )
+    (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
+    proc = cli(tmp_path, "run", "r.yaml", "-f", "t:train", "--count", "2", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    assert "running" in proc.stdout
+    assert "no end of its own" in proc.stdout and "run_cap" in proc.stdout
+
+
+def test_bayes_sampler_choice_is_only_shown_with_debug(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text(
+        "method: bayes\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
+    )
+    (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
+    proc = cli(tmp_path, "run", "b.yaml", "-f", "t:train", "--count", "1", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    assert "bayes:" not in proc.stderr
+    debug = cli(
+        tmp_path, "--debug", "run", "b.yaml", "-f", "t:train", "--count", "1", "--db", "d.db"
+    )
+    assert "bayes:" in debug.stderr
