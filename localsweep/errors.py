@@ -7,6 +7,7 @@ catches anything of ours and nothing of the user's::
     ├── ConfigError          a sweep config that wandb would not accept, with every violation
     ├── StoreError           the database could not do what was asked
     │   ├── SchemaVersionError   the database was written by an older or newer localsweep
+    │   ├── NetworkFilesystemError  a SQLite file on NFS, Lustre...: use PostgreSQL
     │   └── NotFoundError        no sweep or run with that id
     └── AgentError           an agent gave up (for example after too many failed runs in a row)
 """
@@ -20,6 +21,7 @@ __all__ = [
     "AgentError",
     "ConfigError",
     "LocalsweepError",
+    "NetworkFilesystemError",
     "NotFoundError",
     "SchemaVersionError",
     "StoreError",
@@ -65,6 +67,11 @@ class StoreError(LocalsweepError):
 
 class SchemaVersionError(StoreError):
     """The database's schema version does not match this version of localsweep."""
+
+
+class NetworkFilesystemError(StoreError):
+    """A SQLite database on a network file system (NFS, SMB, Lustre, GPFS, BeeGFS, CephFS...),
+    where SQLite's locking is not reliable; the message says what to use instead."""
 
 
 class NotFoundError(StoreError, KeyError):

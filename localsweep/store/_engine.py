@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from localsweep.store._netfs import check_sqlite_location
+
 __all__ = ["DEFAULT_DB_FILENAME", "make_engine", "resolve_url"]
 
 #: The SQLite file used when neither ``db=``, ``--db`` nor ``LOCALSWEEP_DB`` says otherwise,
@@ -40,6 +42,7 @@ def make_engine(url: str) -> Engine:
 
     database = parsed.database or ""
     if database and database != ":memory:":
+        check_sqlite_location(database)
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # A connection per thread, reused: SQLite connections are cheap but the pragmas are
     # not free, and NullPool would redo them for every transaction.
