@@ -4,9 +4,9 @@ Debian's ``slurm-wlm`` and ``munge`` packages (``.ci/run`` installs them) run a 
 cluster on the test machine: ``munged`` as the munge user with a throwaway key and socket,
 then ``slurmctld`` and ``slurmd`` as root with a minimal ``slurm.conf`` generated in a temp
 dir (Linux process tracking, no cgroups, no accounting, one node named after this host with
-its CPUs, one partition). Nothing of the machine's own SLURM or munge configuration is read
-or changed. Tests that need it skip, saying why, where the binaries are absent or we are
-not root. The daemons are stopped when the session ends.
+its CPUs (at least 4), one partition). Nothing of the machine's own SLURM or munge
+configuration is read or changed. Tests that need it skip, saying why, where the binaries
+are absent or we are not root. The daemons are stopped when the session ends.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ MinJobAge=600
 InactiveLimit=0
 KillWait=30
 PlugStackConfig={base}/plugstack.conf
+SlurmdParameters=config_overrides
 NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
@@ -166,7 +167,9 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     shutil.chown(munge_log, user="munge", group="munge")
 
     node = socket.gethostname().split(".")[0]
-    cpus = os.cpu_count() or 1
+    # At least 4 CPUs, so that the tests' 3-task arrays run side by side even on a 2-core
+    # machine (config_overrides lets slurmd offer more CPUs than it counts).
+    cpus = max(os.cpu_count() or 1, 4)
     conf = base / "slurm.conf"
     conf.write_text(_slurm_conf(base, node, cpus, munge_socket))
     cluster = SlurmCluster(base=base, node=node, partition="debug", cpus=cpus)
