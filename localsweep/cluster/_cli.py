@@ -216,6 +216,7 @@ def slurm_command(
     job_name: str | None,
     signal_before: int,
     sbatch_args: tuple[str, ...],
+    setup: tuple[str, ...],
     log_dir: str | None,
     dry_run: bool,
     script_only: str | None,
@@ -295,6 +296,7 @@ def slurm_command(
             sbatch_options=tuple(options),
             sbatch_args=sbatch_args,
             agent_args=tuple(agent_args),
+            setup=setup,
             gpus_from_slurm=bool(workers and workers > 1 and gpu_request and not gpus),
             allow_network_fs=allow_network_fs,
         )

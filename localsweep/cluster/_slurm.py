@@ -47,7 +47,9 @@ class SlurmJob:
     ``sbatch_options`` are ``(name, value)`` pairs written as ``#SBATCH --name=value`` (a
     ``None`` value writes the bare flag); ``sbatch_args`` are written as given, one
     ``#SBATCH`` line each. ``agent_args`` follow ``localsweep agent SWEEP_ID``.
-    ``gpus_from_slurm`` gives the agent's workers the GPUs SLURM assigned to the task.
+    ``setup`` lines run in each task before the agent (``module load ...``, ``source
+    venv/bin/activate``). ``gpus_from_slurm`` gives the agent's workers the GPUs SLURM
+    assigned to the task.
     """
 
     sweep_id: str
@@ -62,6 +64,7 @@ class SlurmJob:
     sbatch_options: tuple[tuple[str, str | None], ...] = ()
     sbatch_args: tuple[str, ...] = ()
     agent_args: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
     gpus_from_slurm: bool = False
     allow_network_fs: bool = False
 
@@ -111,6 +114,9 @@ def render_script(job: SlurmJob) -> str:
     ]
     if job.allow_network_fs:
         lines.append("export LOCALSWEEP_ALLOW_NETWORK_FS=1")
+    if job.setup:
+        lines += ["", "# --setup"]
+        lines += [_line_safe(line, "a --setup line") for line in job.setup]
     agent = [q(job.python), "-m", "localsweep", "agent", q(job.sweep_id)]
     agent += [q(_line_safe(a, "an agent option")) for a in job.agent_args]
     if job.gpus_from_slurm:

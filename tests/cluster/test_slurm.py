@@ -143,6 +143,7 @@ run.finish()
 
 
 @pytest.mark.xfail(reason="needs issue 11's preemption", strict=False)
+@pytest.mark.timeout(900)
 def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_by_another_task(
     slurm: SlurmCluster, tmp_path: Path
 ) -> None:
@@ -156,15 +157,17 @@ def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_b
     }
     sweep_id = localsweep.sweep(config, db=db)
 
-    # Two tasks, one at a time, each limited to a minute; SLURM warns the agent 50 s ahead.
+    # Two tasks, one at a time, each limited to two minutes; SLURM warns the agent 90 s
+    # ahead (its timer is coarse: it may warn up to a minute later), while the first attempt
+    # of the run would take 200 s.
     submitted = _localsweep(
-        "slurm", sweep_id, "--agents", "2", "--max-running", "1", "--time", "1",
-        "--signal-before", "50", "--db", db,
+        "slurm", sweep_id, "--agents", "2", "--max-running", "1", "--time", "2",
+        "--signal-before", "90", "--db", db,
     )  # fmt: skip
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()
     log_dir = tmp_path / "localsweep-logs" / sweep_id
-    slurm.wait_job(job_id, timeout=400)
+    slurm.wait_job(job_id, timeout=600)
 
     starts = [line.split() for line in (tmp_path / "starts.txt").read_text().splitlines()]
     store = Store(db)

@@ -48,6 +48,7 @@ def test_the_script_runs_one_agent_per_array_task_on_the_same_database() -> None
         sbatch_options=(("time", "12:00:00"), ("gpus-per-task", "1")),
         sbatch_args=("--exclusive",),
         agent_args=("--count", "5"),
+        setup=("module load cuda/12.4", "source /home/me/venv/bin/activate"),
     )
     script = render_script(job)
     assert script.startswith("#!/bin/bash\n")
@@ -71,6 +72,10 @@ def test_the_script_runs_one_agent_per_array_task_on_the_same_database() -> None
         "exec", "/home/me/venv/bin/python", "-m", "localsweep", "agent", "ls-abc12345",
         "--count", "5",
     ]  # fmt: skip
+    lines = script.splitlines()
+    # The setup lines run before the agent, in order.
+    assert lines.index("module load cuda/12.4") < lines.index("source /home/me/venv/bin/activate")
+    assert lines.index("source /home/me/venv/bin/activate") < lines.index(last[0])
     assert render_script(job) == script  # the same job, the same text
 
 
