@@ -52,6 +52,13 @@ def _say(text: str) -> None:
     _console.print(text, soft_wrap=True)
 
 
+def _write_private(path: Path, text: str) -> None:
+    # The script holds the database URL, password included if the URL has one.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def _sqlite_single_node(
     url: str, nodes: str | None, nodelist: str | None, partition: str | None
 ) -> None:
@@ -170,6 +177,12 @@ def _sqlite_single_node(
     multiple=True,
     metavar="ARG",
     help="Any other sbatch option, e.g. --sbatch-arg=--exclusive (repeatable).",
+)
+@click.option(
+    "--setup",
+    multiple=True,
+    metavar="LINE",
+    help="A shell line each task runs before its agent, e.g. 'module load cuda' (repeatable).",
 )
 @click.option(
     "--log-dir",
@@ -307,7 +320,7 @@ def slurm_command(
         logs.mkdir(parents=True, exist_ok=True)  # sbatch does not create it
         if script_only:
             path = Path(script_only)
-            path.write_text(script)
+            _write_private(path, script)
             _say(
                 f"Wrote {escape(str(path))}; submit it with: "
                 f"sbatch {escape(shlex.quote(str(path)))}"
@@ -319,7 +332,7 @@ def slurm_command(
         raise click.UsageError(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
-    (logs / f"{job_id}.sbatch").write_text(script)
+    _write_private(logs / f"{job_id}.sbatch", script)
     db_hint = f" --db {shlex.quote(db)}" if db and os.environ.get("LOCALSWEEP_DB") != db else ""
     _say(
         f"Submitted job [bold]{job_id}[/]: {agents} agent(s) on sweep {sweep.id} "

@@ -94,7 +94,6 @@ def render_script(job: SlurmJob) -> str:
         f"--array={job.array}",
         f"--output={job.output_pattern}",
         f"--chdir={job.workdir}",
-        "--ntasks=1",
         f"--signal=B:TERM@{job.signal_before}",
     ]
     for name, value in job.sbatch_options:

@@ -57,7 +57,6 @@ def test_the_script_runs_one_agent_per_array_task_on_the_same_database() -> None
         "--array=0-7%4",
         "--output=/home/me/project/logs/%A_%a.out",
         "--chdir=/home/me/project",
-        "--ntasks=1",
         "--signal=B:TERM@120",
         "--time=12:00:00",
         "--gpus-per-task=1",
@@ -113,7 +112,6 @@ def test_dry_run_with_agent_and_sbatch_options(tmp_path: Path) -> None:
         "--array=0-3%2",
         f"--output={tmp_path}/localsweep-logs/{sweep_id}/%A_%a.out",
         f"--chdir={tmp_path}",
-        "--ntasks=1",
         "--signal=B:TERM@120",
         "--partition=gpu",
         "--time=1:00:00",
@@ -143,6 +141,7 @@ def test_script_only_writes_the_script_and_the_log_folder_for_a_later_sbatch(
     assert out.returncode == 0, out.stderr
     assert "sbatch job.sbatch" in out.stderr
     assert (tmp_path / "job.sbatch").read_text() == _localsweep(*args, "--dry-run").stdout
+    assert (tmp_path / "job.sbatch").stat().st_mode & 0o777 == 0o600  # it holds the db URL
     assert (tmp_path / "localsweep-logs" / sweep_id).is_dir()
 
 
