@@ -18,6 +18,7 @@ from localsweep.cluster._slurm import (
     partition_nodes,
     render_script,
     submit_script,
+    time_limit_seconds,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "render_script",
     "slurm_command",
     "submit_script",
+    "time_limit_seconds",
 ]

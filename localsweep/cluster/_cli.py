@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep.cluster._slurm import (
     DEFAULT_SIGNAL_BEFORE,
@@ -23,6 +24,7 @@ from localsweep.cluster._slurm import (
     partition_nodes,
     render_script,
     submit_script,
+    time_limit_seconds,
 )
 from localsweep.errors import LocalsweepError, NetworkFilesystemError, NotFoundError
 
@@ -237,7 +239,8 @@ def slurm_command(
     db: str | None,
     **named: Any,
 ) -> None:
-    """Start AGENTS agents on SWEEP_ID as a SLURM job array (one `localsweep agent` per task).
+    """Start agents on SWEEP_ID as a SLURM job array: --agents N tasks, one `localsweep
+    agent` each, on the same database.
 
     \b
       localsweep slurm SWEEP_ID --agents 8 --gpus-per-task 1 --time 12:00:00
@@ -247,6 +250,14 @@ def slurm_command(
 
     if allow_network_fs:
         os.environ["LOCALSWEEP_ALLOW_NETWORK_FS"] = "1"
+    limit = time_limit_seconds(time_limit) if time_limit else None
+    if limit is not None and signal_before >= limit:
+        raise click.BadParameter(
+            f"{signal_before} s is not shorter than the time limit --time {time_limit} "
+            f"({limit} s): the agents would be told to stop as they start; give a shorter "
+            "--signal-before or a longer --time",
+            param_hint="--signal-before",
+        )
     for arg in sbatch_args:
         if not arg.startswith("-"):
             raise click.BadParameter(
@@ -332,6 +343,8 @@ def slurm_command(
         raise click.UsageError(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
     _write_private(logs / f"{job_id}.sbatch", script)
     db_hint = f" --db {shlex.quote(db)}" if db and os.environ.get("LOCALSWEEP_DB") != db else ""
     _say(

@@ -28,6 +28,7 @@ __all__ = [
     "partition_nodes",
     "render_script",
     "submit_script",
+    "time_limit_seconds",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,33 @@ class SlurmJob:
     def output_pattern(self) -> str:
         """Where each task's output goes (``%A`` is the job id, ``%a`` the task index)."""
         return f"{self.log_dir.rstrip('/')}/%A_%a.out"
+
+
+def time_limit_seconds(text: str) -> int | None:
+    """A SLURM time limit in seconds: ``minutes``, ``minutes:seconds``,
+    ``hours:minutes:seconds``, ``days-hours``, ``days-hours:minutes`` or
+    ``days-hours:minutes:seconds``; ``None`` for no limit or a form SLURM will judge."""
+    text = text.strip()
+    days = 0
+    if "-" in text:
+        day_text, _, text = text.partition("-")
+        if not day_text.isdigit():
+            return None
+        days = int(day_text)
+    parts = text.split(":")
+    if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:
+        return None
+    values = [int(p) for p in parts]
+    if days:  # after "days-": hours[:minutes[:seconds]]
+        hours, minutes, seconds = (*values, 0, 0)[:3]
+    elif len(values) == 1:
+        hours, minutes, seconds = 0, values[0], 0
+    elif len(values) == 2:
+        hours, minutes, seconds = 0, values[0], values[1]
+    else:
+        hours, minutes, seconds = values
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    return total or None  # 0 means no limit
 
 
 def _line_safe(text: str, what: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import localsweep
-from localsweep.cluster import SlurmJob, render_script
+from localsweep.cluster import SlurmJob, render_script, time_limit_seconds
 
 pytestmark = pytest.mark.slow  # real `localsweep` processes
 
@@ -193,3 +193,33 @@ def test_postgresql_lets_the_agents_spread_over_nodes(postgres_db: str) -> None:
     assert out.returncode == 0, out.stderr
     assert "#SBATCH --nodes=2" in out.stdout
     assert f"export LOCALSWEEP_DB={shlex.quote(postgres_db)}" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30", 30 * 60),
+        ("5:30", 5 * 60 + 30),
+        ("12:00:00", 12 * 3600),
+        ("2-0", 2 * 86400),
+        ("1-12", 86400 + 12 * 3600),
+        ("1-2:30", 86400 + 2 * 3600 + 30 * 60),
+        ("1-2:30:15", 86400 + 2 * 3600 + 30 * 60 + 15),
+        ("0", None),
+        ("UNLIMITED", None),
+        ("infinite", None),
+    ],
+)
+def test_time_limits_are_read_as_sbatch_reads_them(text: str, seconds: int | None) -> None:
+    assert time_limit_seconds(text) == seconds
+
+
+def test_a_warning_signal_not_before_the_time_limit_is_refused(tmp_path: Path) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(GRID, db=db)
+    out = _localsweep(
+        "slurm", sweep_id, "--agents", "2", "--nodelist", "n1", "--time", "1", "--db", db,
+        "--dry-run",
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "--signal-before" in out.stderr and "(60 s)" in out.stderr
