@@ -125,8 +125,11 @@ def network_mount(
 ) -> Mount | None:
     """The network file system mount holding ``path``, or ``None`` if it is local (or the
     mount table cannot be read). ``mounts`` defaults to this machine's mount table."""
+    # Resolve the path first: looking it up mounts an automounted home (autofs) if needed,
+    # so that the table read next lists the network mount under it.
+    target = os.path.realpath(os.fspath(path))
     table = list(mounts) if mounts is not None else _read_mount_table()
-    mount = find_mount(path, table)
+    mount = find_mount(target, table)
     return mount if mount is not None and mount.is_network else None
 
 

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 TRAIN = """\
+import time
 import wandb
 
 def train():
     with wandb.init() as run:
+        time.sleep(1)  # long enough that every agent of the array gets a share
         run.log({"loss": float(run.config["a"] * 10 + run.config["b"])})
 """
 

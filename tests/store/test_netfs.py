@@ -80,6 +80,17 @@ def test_the_proc_mounts_format_is_read_too(path: str, fstype: str) -> None:
     assert network_mount("/var/s.db", parse_mount_table(PROC_MOUNTS)) is None
 
 
+def test_an_automounted_home_is_found_under_its_autofs_mount() -> None:
+    table = parse_mount_table(
+        "27 1 253:1 / / rw - ext4 /dev/sda1 rw\n"
+        "60 27 0:60 / /home rw,relatime - autofs auto.home rw,fd=7,direct\n"
+        "61 60 0:61 / /home/alice rw,relatime - nfs4 fs01:/export/alice rw\n"
+    )
+    mount = network_mount("/home/alice/sweeps.db", table)
+    assert mount is not None and mount.mount_point == "/home/alice"
+    assert network_mount("/home/bob/sweeps.db", table) is None  # not mounted: autofs only
+
+
 def test_a_symbolic_link_into_a_network_mount_is_followed(tmp_path: Path) -> None:
     (tmp_path / "results").symlink_to("/home/alice/results")
     mounts = parse_mount_table(MOUNTINFO)
