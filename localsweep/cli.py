@@ -46,16 +46,18 @@ def _allow_network_fs(_ctx: click.Context, _param: click.Parameter, value: bool)
         os.environ["LOCALSWEEP_ALLOW_NETWORK_FS"] = "1"
 
 
+_ALLOW_NETWORK_FS: dict[str, Any] = {
+    "is_flag": True,
+    "is_eager": True,
+    "expose_value": False,
+    "callback": _allow_network_fs,
+    "help": "Open a SQLite file on NFS, Lustre... anyway [env LOCALSWEEP_ALLOW_NETWORK_FS=1].",
+}
+
+
 def db_option(fn: F) -> F:
     """``--db`` and ``--allow-network-fs``, for every command that opens the database."""
-    fn = click.option(
-        "--allow-network-fs",
-        is_flag=True,
-        is_eager=True,
-        expose_value=False,
-        callback=_allow_network_fs,
-        help="Open a SQLite file on NFS, Lustre... anyway [env LOCALSWEEP_ALLOW_NETWORK_FS=1].",
-    )(fn)
+    fn = click.option("--allow-network-fs", **_ALLOW_NETWORK_FS)(fn)
     return click.option(
         "--db",
         envvar="LOCALSWEEP_DB",
@@ -609,8 +611,9 @@ def _register_report_commands() -> None:
     from localsweep.cluster import slurm_command
     from localsweep.report import export_command, report_command
 
-    cli.add_command(report_command)
-    cli.add_command(export_command)
+    for command in (report_command, export_command):
+        command.params.append(click.Option(["--allow-network-fs"], **_ALLOW_NETWORK_FS))
+        cli.add_command(command)
     cli.add_command(slurm_command)
 
 

@@ -289,7 +289,7 @@ def slurm_command(
             "nodelist": nodelist,
         }
         for name in _NAMED:
-            value = values.get(name.replace("-", "_"), values.get(name))
+            value = values.get(name.replace("-", "_"))
             if value is not None:
                 options.append((name, str(value)))
         agent_args: list[str] = []

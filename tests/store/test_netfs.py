@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from localsweep.cli import cli
+from localsweep.config import parse_config
 from localsweep.errors import NetworkFilesystemError
 from localsweep.store import Store, _netfs
 from localsweep.store._netfs import (
@@ -157,3 +158,21 @@ def test_the_command_line_refuses_with_exit_code_2_unless_allowed(
     allowed = CliRunner().invoke(cli, ["sweep", "--allow-network-fs", "s.yaml"])
     assert allowed.exit_code == 0, allowed.output
     assert (tmp_path / "localsweep.db").is_file()
+
+
+def test_every_command_takes_allow_network_fs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _as_network_fs(tmp_path, monkeypatch)
+    monkeypatch.setenv("LOCALSWEEP_ALLOW_NETWORK_FS", "1")
+    store = Store(tmp_path / "localsweep.db")
+    sweep = store.create_sweep(parse_config({"method": "grid", "parameters": {"x": {"value": 1}}}))
+    store.close()
+    monkeypatch.setenv("LOCALSWEEP_ALLOW_NETWORK_FS", "0")
+    for args in (["ls"], ["show", sweep.id], ["export", sweep.id, "--format", "json"]):
+        refused = CliRunner().invoke(cli, args)
+        assert refused.exit_code != 0 and "network file system" in refused.output, args
+        monkeypatch.setenv("LOCALSWEEP_ALLOW_NETWORK_FS", "0")
+        allowed = CliRunner().invoke(cli, [*args, "--allow-network-fs"])
+        assert allowed.exit_code == 0, (args, allowed.output)
+        monkeypatch.setenv("LOCALSWEEP_ALLOW_NETWORK_FS", "0")
