@@ -64,8 +64,9 @@ def test_three_array_tasks_complete_a_12_point_grid_each_point_once(
     sweep_id = localsweep.sweep(GRID, db=db)
 
     submitted = _localsweep(
-        "slurm", sweep_id, "--agents", "3", "--function", "train:train", "--db", db
-    )
+        "slurm", sweep_id, "--agents", "3", "--function", "train:train", "--db", db,
+        "--setup", 'echo "$SLURM_ARRAY_TASK_ID" > "setup-$SLURM_ARRAY_TASK_ID.txt"',
+    )  # fmt: skip
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()
     assert job_id.isdigit(), submitted.stdout
@@ -87,6 +88,7 @@ def test_three_array_tasks_complete_a_12_point_grid_each_point_once(
     # The array's agents shared the grid, each in its own task with its own log.
     assert len({r.agent_id for r in runs}) >= 2, _logs(log_dir)
     for task in range(3):
+        assert (tmp_path / f"setup-{task}.txt").read_text() == f"{task}\n"  # --setup ran
         log = (log_dir / f"{job_id}_{task}.out").read_text()
         assert f"task {task} of job {job_id}" in log
         assert "Agent done" in log, log
