@@ -324,7 +324,10 @@ def slurm_command(
             gpus_from_slurm=bool(workers and workers > 1 and gpu_request and not gpus),
             allow_network_fs=allow_network_fs,
         )
-        script = render_script(job)
+        try:
+            script = render_script(job)
+        except SlurmError as exc:  # a value that cannot go into the script
+            raise click.UsageError(str(exc)) from exc
         if dry_run:
             click.echo(script, nl=False)
             return

@@ -114,18 +114,27 @@ def _line_safe(text: str, what: str) -> str:
     return text
 
 
+def _value(text: str) -> str:
+    # sbatch splits #SBATCH lines at white space, and takes a double-quoted value whole.
+    if not any(c.isspace() for c in text):
+        return text
+    if '"' in text:
+        raise SlurmError(f"an sbatch option value with both spaces and quotes: {text!r}")
+    return f'"{text}"'
+
+
 def render_script(job: SlurmJob) -> str:
     """The sbatch script for ``job``; the same job always gives the same text."""
     q = shlex.quote
     directives: list[str] = [
-        f"--job-name={job.job_name or job.sweep_id}",
+        f"--job-name={_value(job.job_name or job.sweep_id)}",
         f"--array={job.array}",
-        f"--output={job.output_pattern}",
-        f"--chdir={job.workdir}",
+        f"--output={_value(job.output_pattern)}",
+        f"--chdir={_value(job.workdir)}",
         f"--signal=B:TERM@{job.signal_before}",
     ]
     for name, value in job.sbatch_options:
-        directives.append(f"--{name}" if value is None else f"--{name}={value}")
+        directives.append(f"--{name}" if value is None else f"--{name}={_value(value)}")
     directives.extend(job.sbatch_args)
     lines = [
         "#!/bin/bash",

@@ -223,3 +223,25 @@ def test_a_warning_signal_not_before_the_time_limit_is_refused(tmp_path: Path) -
     )  # fmt: skip
     assert out.returncode == 2, out.stderr
     assert "--signal-before" in out.stderr and "(60 s)" in out.stderr
+
+
+def test_paths_with_spaces_are_quoted_for_sbatch_and_newlines_refused(tmp_path: Path) -> None:
+    job = SlurmJob(
+        "ls-abc12345",
+        agents=1,
+        db_url="sqlite:////data/my sweeps/s.db",
+        workdir="/home/me/my project",
+        log_dir="/home/me/my project/logs",
+    )
+    script = render_script(job)
+    assert '#SBATCH --output="/home/me/my project/logs/%A_%a.out"' in script
+    assert '#SBATCH --chdir="/home/me/my project"' in script
+    assert "export LOCALSWEEP_DB='sqlite:////data/my sweeps/s.db'" in script
+
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(GRID, db=db)
+    out = _localsweep(
+        "slurm", sweep_id, "--agents", "1", "--nodelist", "n1", "--setup", "a\nb", "--db", db,
+        "--dry-run",
+    )  # fmt: skip
+    assert out.returncode == 2 and "one line" in out.stderr, out.stderr
