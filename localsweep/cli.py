@@ -27,6 +27,7 @@ from localsweep.errors import (
     ConfigError,
     DatabasePathError,
     LocalsweepError,
+    NetworkFilesystemError,
     NotFoundError,
     SweepControlError,
 )
@@ -48,13 +49,32 @@ def _e(value: Any) -> str:
     return escape(str(value))
 
 
-db_option = click.option(
-    "--db",
-    envvar="LOCALSWEEP_DB",
-    default=None,
-    metavar="URL",
-    help="Database: a SQLite path or SQLAlchemy URL [env LOCALSWEEP_DB; default ./localsweep.db].",
-)
+def _allow_network_fs(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # The store reads the environment, so the agents' child processes inherit the choice.
+    if value:
+        os.environ["LOCALSWEEP_ALLOW_NETWORK_FS"] = "1"
+
+
+_ALLOW_NETWORK_FS: dict[str, Any] = {
+    "is_flag": True,
+    "is_eager": True,
+    "expose_value": False,
+    "callback": _allow_network_fs,
+    "help": "Open a SQLite file on NFS, Lustre... anyway [env LOCALSWEEP_ALLOW_NETWORK_FS=1].",
+}
+
+
+def db_option(fn: F) -> F:
+    """``--db`` and ``--allow-network-fs``, for every command that opens the database."""
+    fn = click.option("--allow-network-fs", **_ALLOW_NETWORK_FS)(fn)
+    return click.option(
+        "--db",
+        envvar="LOCALSWEEP_DB",
+        default=None,
+        metavar="URL",
+        help="Database: a SQLite path or SQLAlchemy URL "
+        "[env LOCALSWEEP_DB; default ./localsweep.db].",
+    )(fn)
 
 
 def _friendly(fn: F) -> F:
@@ -65,7 +85,7 @@ def _friendly(fn: F) -> F:
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
             return fn(*args, **kwargs)
-        except ConfigError as exc:
+        except (ConfigError, NetworkFilesystemError) as exc:
             if debug:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
@@ -680,10 +700,13 @@ def db_upgrade(db: str | None) -> None:
 
 
 def _register_report_commands() -> None:
+    from localsweep.cluster import slurm_command
     from localsweep.report._cli import export_command, report_command
 
-    cli.add_command(report_command)
-    cli.add_command(export_command)
+    for command in (report_command, export_command):
+        command.params.append(click.Option(["--allow-network-fs"], **_ALLOW_NETWORK_FS))
+        cli.add_command(command)
+    cli.add_command(slurm_command)
 
 
 _register_report_commands()

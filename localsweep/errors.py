@@ -8,6 +8,7 @@ catches anything of ours and nothing of the user's::
     ├── StoreError           the database could not do what was asked
     │   ├── SchemaVersionError   the database was written by an older or newer localsweep
     │   ├── DatabasePathError    a database path that cannot be created (bad input)
+    │   ├── NetworkFilesystemError  a SQLite file on NFS, Lustre...: use PostgreSQL
     │   ├── NotFoundError        no sweep or run with that id, or no database at that path
     │   ├── LeaseLostError       this agent no longer holds the run (reaped, requeued)
     │   ├── StoreUnavailableError  the database stayed unreachable for the retry bound
@@ -26,6 +27,7 @@ __all__ = [
     "DatabasePathError",
     "LeaseLostError",
     "LocalsweepError",
+    "NetworkFilesystemError",
     "NotFoundError",
     "SchemaVersionError",
     "StoreError",
@@ -78,6 +80,11 @@ class SchemaVersionError(StoreError):
 class DatabasePathError(StoreError, ValueError):
     """A database path (``--db``, ``db=``, ``LOCALSWEEP_DB``) where no database can be created,
     such as a folder that is a file or a file system that is read-only."""
+
+
+class NetworkFilesystemError(StoreError):
+    """A SQLite database on a network file system (NFS, SMB, Lustre, GPFS, BeeGFS, CephFS...),
+    where SQLite's locking is not reliable; the message says what to use instead."""
 
 
 class NotFoundError(StoreError, KeyError):

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from localsweep.errors import DatabasePathError, NotFoundError
+from localsweep.store._netfs import check_sqlite_location
 
 __all__ = ["DEFAULT_DB_FILENAME", "make_engine", "require_database", "resolve_url"]
 
@@ -89,6 +90,7 @@ def make_engine(url: str) -> Engine:
 
     database = parsed.database or ""
     if database and database != ":memory:":
+        check_sqlite_location(database)
         _prepare_folder(Path(database))
     # A connection per thread, reused: SQLite connections are cheap but the pragmas are
     # not free, and NullPool would redo them for every transaction.

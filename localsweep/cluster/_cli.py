@@ -1,0 +1,366 @@
+"""``localsweep slurm``: start agents on a sweep as a SLURM job array (the main CLI adds
+``slurm_command``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
+
+from localsweep.cluster._slurm import (
+    DEFAULT_SIGNAL_BEFORE,
+    SlurmError,
+    SlurmJob,
+    expand_hostlist,
+    partition_nodes,
+    render_script,
+    submit_script,
+    time_limit_seconds,
+)
+from localsweep.errors import LocalsweepError, NetworkFilesystemError, NotFoundError
+
+__all__ = ["slurm_command"]
+
+logger = logging.getLogger(__name__)
+
+_console = Console(stderr=True, highlight=False)
+
+# sbatch options the command takes by name, in the order they are written.
+_NAMED = (
+    "partition",
+    "time",
+    "nodes",
+    "nodelist",
+    "cpus-per-task",
+    "gpus-per-task",
+    "gres",
+    "mem",
+    "account",
+    "qos",
+    "constraint",
+)
+
+
+def _say(text: str) -> None:
+    _console.print(text, soft_wrap=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    # The script holds the database URL, password included if the URL has one.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _sqlite_single_node(
+    url: str, nodes: str | None, nodelist: str | None, partition: str | None
+) -> None:
+    """Refuse SQLite unless every task of the job runs on one and the same node."""
+    if not url.startswith("sqlite:"):
+        return
+    why = (
+        "a SQLite database can only be shared by agents on one machine (its file is on that "
+        "machine's local disk); for agents on several nodes use PostgreSQL "
+        "(--db postgresql+psycopg://user:password@host:5432/sweeps, see docs/cluster.md)"
+    )
+    if nodes is not None and nodes.strip() not in ("1", "1-1"):
+        raise click.BadParameter(f"{nodes} with {url}: {why}", param_hint="--nodes")
+    if nodelist:
+        names = expand_hostlist(nodelist)
+        where = f"--nodelist {nodelist}"
+    else:
+        try:
+            names = partition_nodes(partition)
+        except SlurmError as exc:
+            raise click.UsageError(
+                f"cannot tell which nodes the job may use ({exc}), and {why}; pin the job to "
+                "one node with --nodelist NODE"
+            ) from exc
+        where = f"partition {partition}" if partition else "the default partition"
+    if len(names) != 1:
+        raise click.UsageError(
+            f"{where} has {len(names)} nodes ({', '.join(names[:5])}), so the array's tasks "
+            f"could run on different machines: {why}; or pin the job to this machine with "
+            "--nodelist NODE"
+        )
+    here = socket.gethostname().split(".")[0]
+    if names[0] != here:
+        _say(
+            f"[yellow]Warning:[/] the job runs on {escape(names[0])}, not on this machine "
+            f"({escape(here)}): the SQLite file must be on {escape(names[0])}'s disk at the same "
+            "path."
+        )
+
+
+@click.command("slurm")
+@click.argument("sweep_id")
+@click.option(
+    "--agents", type=click.IntRange(min=1), required=True, help="Array tasks, one agent each."
+)
+@click.option(
+    "--max-running",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many agents at once (the array's %P).",
+)
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Runs per agent, at most.")
+@click.option(
+    "--function",
+    "-f",
+    "function_ref",
+    default=None,
+    metavar="MODULE:FUNC",
+    help="Run a Python function instead of the config's program.",
+)
+@click.option("--project", default=None, help="wandb project of the runs.")
+@click.option("--entity", default=None, help="wandb entity of the runs.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Runs at a time in each agent."
+)
+@click.option(
+    "--gpus",
+    default=None,
+    metavar="0,1,...",
+    help="The agent's --gpus [default with --workers and a GPU request: the task's GPUs].",
+)
+@click.option(
+    "--isolation",
+    type=click.Choice(["thread", "process"]),
+    default=None,
+    help="The agent's --isolation.",
+)
+@click.option(
+    "--run-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="The agent's --timeout: end a run that takes longer.",
+)
+@click.option("--partition", default=None, help="sbatch --partition.")
+@click.option(
+    "--time",
+    "time_limit",
+    default=None,
+    metavar="TIME",
+    help="sbatch --time (each task's time limit).",
+)
+@click.option("--nodes", default=None, help="sbatch --nodes (per task; SQLite needs 1).")
+@click.option("--nodelist", default=None, metavar="NODES", help="sbatch --nodelist.")
+@click.option(
+    "--cpus-per-task", type=click.IntRange(min=1), default=None, help="sbatch --cpus-per-task."
+)
+@click.option("--gpus-per-task", default=None, help="sbatch --gpus-per-task (e.g. 1, or a100:2).")
+@click.option("--gres", default=None, help="sbatch --gres (e.g. gpu:1).")
+@click.option("--mem", default=None, help="sbatch --mem (e.g. 16G).")
+@click.option("--account", default=None, help="sbatch --account.")
+@click.option("--qos", default=None, help="sbatch --qos.")
+@click.option("--constraint", default=None, help="sbatch --constraint.")
+@click.option("--job-name", default=None, help="sbatch --job-name [default: the sweep id].")
+@click.option(
+    "--signal-before",
+    type=click.IntRange(min=1),
+    default=DEFAULT_SIGNAL_BEFORE,
+    show_default=True,
+    metavar="SECONDS",
+    help="Ask SLURM for SIGTERM this long before the time limit, so the running run is requeued.",
+)
+@click.option(
+    "--sbatch-arg",
+    "sbatch_args",
+    multiple=True,
+    metavar="ARG",
+    help="Any other sbatch option, e.g. --sbatch-arg=--exclusive (repeatable).",
+)
+@click.option(
+    "--setup",
+    multiple=True,
+    metavar="LINE",
+    help="A shell line each task runs before its agent, e.g. 'module load cuda' (repeatable).",
+)
+@click.option(
+    "--log-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where the tasks' output goes [default: ./localsweep-logs/SWEEP_ID].",
+)
+@click.option("--dry-run", is_flag=True, help="Print the script; submit nothing.")
+@click.option(
+    "--script-only",
+    default=None,
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Write the script to PATH for you to submit; submit nothing.",
+)
+@click.option(
+    "--allow-network-fs",
+    is_flag=True,
+    help="Let the agents use a SQLite file on a network file system.",
+)
+@click.option(
+    "--db",
+    envvar="LOCALSWEEP_DB",
+    default=None,
+    metavar="URL",
+    help="Database [env LOCALSWEEP_DB; default ./localsweep.db].",
+)
+def slurm_command(
+    sweep_id: str,
+    agents: int,
+    max_running: int | None,
+    count: int | None,
+    function_ref: str | None,
+    project: str | None,
+    entity: str | None,
+    workers: int | None,
+    gpus: str | None,
+    isolation: str | None,
+    run_timeout: float | None,
+    time_limit: str | None,
+    nodes: str | None,
+    nodelist: str | None,
+    partition: str | None,
+    job_name: str | None,
+    signal_before: int,
+    sbatch_args: tuple[str, ...],
+    setup: tuple[str, ...],
+    log_dir: str | None,
+    dry_run: bool,
+    script_only: str | None,
+    allow_network_fs: bool,
+    db: str | None,
+    **named: Any,
+) -> None:
+    """Start agents on SWEEP_ID as a SLURM job array: --agents N tasks, one `localsweep
+    agent` each, on the same database.
+
+    \b
+      localsweep slurm SWEEP_ID --agents 8 --gpus-per-task 1 --time 12:00:00
+      localsweep slurm SWEEP_ID --agents 4 --dry-run      print the script only
+    """
+    from localsweep.store import Store
+
+    if allow_network_fs:
+        os.environ["LOCALSWEEP_ALLOW_NETWORK_FS"] = "1"
+    limit = time_limit_seconds(time_limit) if time_limit else None
+    if limit is not None and signal_before >= limit:
+        raise click.BadParameter(
+            f"{signal_before} s is not shorter than the time limit --time {time_limit} "
+            f"({limit} s): the agents would be told to stop as they start; give a shorter "
+            "--signal-before or a longer --time",
+            param_hint="--signal-before",
+        )
+    for arg in sbatch_args:
+        if not arg.startswith("-"):
+            raise click.BadParameter(
+                f"{arg!r} is not an sbatch option (they start with -)", param_hint="--sbatch-arg"
+            )
+        if arg.split("=")[0] in ("--array", "-a"):
+            raise click.BadParameter(
+                "the array is --agents (and --max-running)", param_hint="--sbatch-arg"
+            )
+    try:
+        store = Store(db)
+        try:
+            sweep = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
+        finally:
+            store.close()
+        if function_ref is None and sweep.config.program is None and sweep.config.command is None:
+            raise click.UsageError(
+                "this sweep's config has no `program` or `command`, so the agents would have "
+                "nothing to start; give a Python function with --function MODULE:FUNC"
+            )
+        _sqlite_single_node(store.url, nodes, nodelist, partition)
+
+        options: list[tuple[str, str | None]] = []
+        values = {
+            **named,
+            "partition": partition,
+            "time": time_limit,
+            "nodes": nodes,
+            "nodelist": nodelist,
+        }
+        for name in _NAMED:
+            value = values.get(name.replace("-", "_"))
+            if value is not None:
+                options.append((name, str(value)))
+        agent_args: list[str] = []
+        for flag, value in (
+            ("--count", count),
+            ("--function", function_ref),
+            ("--project", project),
+            ("--entity", entity),
+            ("--workers", workers),
+            ("--gpus", gpus),
+            ("--isolation", isolation),
+            ("--timeout", run_timeout),
+        ):
+            if value is not None:
+                agent_args += [flag, str(value)]
+        gpu_request = named.get("gpus_per_task") or named.get("gres")
+        logs = Path(log_dir or Path("localsweep-logs") / sweep.id).expanduser().absolute()
+        job = SlurmJob(
+            sweep_id=sweep.id,
+            agents=agents,
+            db_url=store.url,
+            workdir=os.getcwd(),
+            log_dir=str(logs),
+            python=sys.executable,
+            max_running=max_running,
+            job_name=job_name,
+            signal_before=signal_before,
+            sbatch_options=tuple(options),
+            sbatch_args=sbatch_args,
+            agent_args=tuple(agent_args),
+            setup=setup,
+            gpus_from_slurm=bool(workers and workers > 1 and gpu_request and not gpus),
+            allow_network_fs=allow_network_fs,
+        )
+        try:
+            script = render_script(job)
+        except SlurmError as exc:  # a value that cannot go into the script
+            raise click.UsageError(str(exc)) from exc
+        if dry_run:
+            click.echo(script, nl=False)
+            return
+        logs.mkdir(parents=True, exist_ok=True)  # sbatch does not create it
+        if script_only:
+            path = Path(script_only)
+            _write_private(path, script)
+            _say(
+                f"Wrote {escape(str(path))}; submit it with: "
+                f"sbatch {escape(shlex.quote(str(path)))}"
+            )
+            _say(f"Logs will go to {escape(job.output_pattern)}")
+            return
+        job_id = submit_script(script)
+    except (NotFoundError, NetworkFilesystemError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    except LocalsweepError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
+    _write_private(logs / f"{job_id}.sbatch", script)
+    db_hint = f" --db {shlex.quote(db)}" if db and os.environ.get("LOCALSWEEP_DB") != db else ""
+    _say(
+        f"Submitted job [bold]{job_id}[/]: {agents} agent(s) on sweep {sweep.id} "
+        f"(array {job_id}_[{job.array}])"
+    )
+    _say(
+        f"Logs: {escape(str(logs))}/{job_id}_<task>.out "
+        f"(script: {escape(str(logs))}/{job_id}.sbatch)"
+    )
+    _say(f"Watch: squeue -j {job_id}   and   localsweep show {sweep.id}{escape(db_hint)}")
+    _say(
+        f"Stop: scancel --batch --signal=TERM {job_id} (each agent requeues its running run "
+        "as preempted and exits)"
+    )
+    click.echo(job_id)
