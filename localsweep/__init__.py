@@ -11,6 +11,7 @@ offline mode; sweeps, runs and metrics kept in SQLite (or PostgreSQL).
 from __future__ import annotations
 
 from localsweep._entry import agent, run, sweep
+from localsweep._sync import sync
 from localsweep.api import Api, Run, Sweep
 from localsweep.errors import (
     AgentError,
@@ -37,4 +38,5 @@ __all__ = [
     "agent",
     "run",
     "sweep",
+    "sync",
 ]

@@ -596,6 +596,7 @@ def _register_report_commands() -> None:
 
 
 _register_report_commands()
+cli.add_command(importlib.import_module("localsweep._sync._cli").sync_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

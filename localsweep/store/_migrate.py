@@ -17,7 +17,7 @@ __all__ = ["current_version", "ensure_schema", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: Every revision this code knows, oldest first.
-KNOWN_VERSIONS = ("0001", "0002")
+KNOWN_VERSIONS = ("0001", "0002", "0003")
 
 
 def current_version(engine: Engine) -> str | None:

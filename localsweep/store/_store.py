@@ -181,6 +181,11 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for the store's helper modules (``_sync_state``)."""
+        return self._engine
+
     # ----------------------------------------------------------------- transactions
 
     @contextmanager
