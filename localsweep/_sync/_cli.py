@@ -80,6 +80,13 @@ _STYLES = {
     help="Seconds to wait for the W&B server's answers.",
 )
 @click.option(
+    "--upload-timeout",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Seconds one wandb sync may take before its unfinished runs count as failed.",
+)
+@click.option(
     "--db",
     envvar="LOCALSWEEP_DB",
     default=None,
@@ -99,6 +106,7 @@ def sync_command(
     parallel: int,
     staging_dir: str | None,
     timeout: float,
+    upload_timeout: float,
     db: str | None,
 ) -> None:
     """Upload local sweep SWEEP_ID to W&B as one sweep, every run attached.
@@ -125,6 +133,7 @@ def sync_command(
             parallel=parallel,
             staging_dir=staging_dir,
             timeout=timeout,
+            upload_timeout=upload_timeout,
             progress=lambda text: _err.print(escape(text)),
         )
     except (ConfigError, NotFoundError) as exc:

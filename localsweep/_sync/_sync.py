@@ -115,6 +115,7 @@ def sync(
     parallel: int = 5,
     staging_dir: str | os.PathLike[str] | None = None,
     timeout: float = 20.0,
+    upload_timeout: float = 3600.0,
     progress: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Upload local sweep ``sweep_id`` to W&B as one sweep with all its runs.
@@ -122,7 +123,10 @@ def sync(
     ``entity``/``project`` default to the sweep's, then the runs' project and the API
     key's default entity. ``wandb_dirs`` are extra folders holding run folders (each
     machine's ``wandb/`` folder). ``dry_run`` checks and reports without any network
-    or database write. ``prior_runs`` takes the fallback path from the start. Raises
+    or database write. ``prior_runs`` takes the fallback path from the start.
+    ``timeout`` bounds each answer of the server; ``upload_timeout`` each ``wandb sync``
+    (which retries an unresponsive server for long), after which its unfinished runs
+    count as failed. Raises
     :class:`~localsweep.wandb_bridge._server.ServerError` when the server cannot be
     used (no API key, unreachable, wrong entity or project).
 
@@ -154,6 +158,7 @@ def sync(
             parallel,
             Path(staging_dir) if staging_dir else default_staging_root(sweep_id),
             timeout,
+            upload_timeout,
             say,
         ).run()
     finally:
@@ -221,6 +226,7 @@ class _Syncer:
         parallel: int,
         staging_root: Path,
         timeout: float,
+        upload_timeout: float,
         say: Callable[[str], None],
     ):
         self.store, self.sweep, self.checks = store, sweep, checks
@@ -228,6 +234,7 @@ class _Syncer:
         self.keep_running, self.force_prior_runs = keep_running, prior_runs
         self.retries, self.parallel = max(0, retries), max(1, parallel)
         self.staging_root, self.timeout, self.say = staging_root, timeout, say
+        self.upload_timeout = upload_timeout
         self.engine = store.engine
         self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
         self.warnings: list[str] = []
@@ -235,7 +242,8 @@ class _Syncer:
     def run(self) -> SyncReport:
         from localsweep.wandb_bridge._server import ServerError, ServerSession
 
-        with ServerSession(timeout=self.timeout) as server:
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        with ServerSession(timeout=self.timeout, workdir=self.staging_root) as server:
             entity = self.entity or server.default_entity
             if not entity:
                 raise ServerError(
@@ -381,6 +389,8 @@ class _Syncer:
                     project=target.project,
                     parallel=self.parallel,
                     log_path=log_path,
+                    timeout=self.upload_timeout,
+                    workdir=self.staging_root,
                 )
             except KeyboardInterrupt:
                 self._record_results(target, staged, ())

@@ -98,8 +98,10 @@ class ServerSession:
             sweep = server.create_sweep(config, entity="team", project="p")
     """
 
-    def __init__(self, *, timeout: float = 20.0):
+    def __init__(self, *, timeout: float = 20.0, workdir: Path | None = None):
         self.timeout = timeout
+        # wandb writes debug logs under its WANDB_DIR: keep them out of the user's wandb/.
+        self.workdir = workdir
         self.base_url = ""
         self.default_entity: str | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -113,7 +115,8 @@ class ServerSession:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             pass_fds=(write_fd,),
-            env=sync_env(),
+            env=sync_env(_workdir_env(self.workdir)),
+            cwd=self.workdir,
             text=True,
         )
         os.close(write_fd)
@@ -252,9 +255,12 @@ def run_wandb_sync(
     parallel: int = 5,
     log_path: Path | None = None,
     timeout: float | None = None,
+    workdir: Path | None = None,
 ) -> WandbSyncResult:
     """Run the real ``wandb sync -e ENTITY -p PROJECT -n PARALLEL`` on the run folders of
-    ``run_files``; success for each is its ``<file>.synced`` marker."""
+    ``run_files``; success for each is its ``<file>.synced`` marker. wandb's own logs go
+    under ``workdir``. After ``timeout`` seconds it is stopped (wandb retries a server
+    that does not answer for a long time) and the runs it did not finish count as failed."""
     folders = [str(f.parent) for f in run_files]
     command = [sys.executable, "-m", "wandb", "sync", "--no-include-synced"]
     command += ["-e", entity, "-p", project, "-n", str(parallel), *folders]
@@ -265,7 +271,8 @@ def run_wandb_sync(
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=sync_env({"WANDB_SILENT": "false"}),
+            env=sync_env({"WANDB_SILENT": "false", **_workdir_env(workdir)}),
+            cwd=workdir,
             timeout=timeout,
             check=False,
         )
@@ -281,6 +288,10 @@ def run_wandb_sync(
         line.split("ERROR", 1)[1].strip() for line in output.splitlines() if "ERROR" in line
     )
     return WandbSyncResult(synced, failed, errors, output, returncode)
+
+
+def _workdir_env(workdir: Path | None) -> dict[str, str]:
+    return {"WANDB_DIR": str(workdir)} if workdir is not None else {}
 
 
 def _text(value: str | bytes | None) -> str:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,9 +83,10 @@ class StandinServer:
     ``entities`` are the entities that exist (an upsert naming another one is refused
     with a 404, as W&B refuses an entity you cannot write to); ``refuse_sweep_runs``
     makes every run upsert that names a sweep fail with a 400 (a server that will not
-    take runs into a sweep); ``fail_run_ids`` are runs whose upsert fails with a 500;
-    ``stop_after_runs`` makes the server refuse every run upsert after that many
-    accepted runs (an interrupted network).
+    take runs into a sweep); ``fail_run_ids`` are runs whose upsert is answered as W&B
+    answers a sweep it does not know (404 ``sweep ... not found``, which wandb does not
+    retry); ``upload_delay`` holds each file upload that many seconds (so a test can
+    interrupt a sync mid-way). Change the knobs between syncs to heal the server.
     """
 
     def __init__(
@@ -92,12 +95,12 @@ class StandinServer:
         entities: tuple[str, ...] = ("team",),
         refuse_sweep_runs: bool = False,
         fail_run_ids: tuple[str, ...] = (),
-        stop_after_runs: int | None = None,
+        upload_delay: float = 0.0,
     ):
         self.entities = set(entities)
         self.refuse_sweep_runs = refuse_sweep_runs
         self.fail_run_ids = set(fail_run_ids)
-        self.stop_after_runs = stop_after_runs
+        self.upload_delay = upload_delay
         self.requests: list[Recorded] = []
         self.runs: dict[str, ServerRun] = {}
         self.sweeps: dict[str, ServerSweep] = {}
@@ -133,6 +136,16 @@ class StandinServer:
         """Every GraphQL request of operation ``name``, in order."""
         with self._lock:
             return [r for r in self.requests if r.operation == name]
+
+    def created_sweeps(self) -> list[Recorded]:
+        """The ``UpsertSweep`` requests that created a sweep (not updates by ``id``)."""
+        return [r for r in self.operations("UpsertSweep") if not r.variables.get("id")]
+
+    def completions(self, run_id: str) -> int:
+        """How many file_stream requests marked run ``run_id`` complete."""
+        with self._lock:
+            requests = [r for r in self.requests if r.path.endswith(f"/{run_id}/file_stream")]
+        return sum(1 for r in requests if json.loads(r.body or b"{}").get("complete"))
 
     def first_upserts(self) -> dict[str, dict[str, Any]]:
         """Each run's first ``UpsertBucket`` variables, by run id."""
@@ -247,14 +260,7 @@ class StandinServer:
             if sweep and self.refuse_sweep_runs:
                 return 400, _error("runs cannot be added to a sweep this way")
             if run_id in self.fail_run_ids:
-                return 500, _error("internal server error")
-            accepted = sum(1 for r in self.runs.values() if r.upserts)
-            if (
-                self.stop_after_runs is not None
-                and run_id not in self.runs
-                and accepted >= self.stop_after_runs
-            ):
-                return 503, _error("service unavailable")
+                return 404, _error(f"sweep {sweep} not found")
             run = self.runs.setdefault(run_id, ServerRun(run_id, entity, project))
             if sweep:
                 run.sweep = sweep
@@ -299,7 +305,10 @@ class StandinServer:
 
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that hang up (wandb-core at exit) are not the test's concern
+        # Clients that hang up (wandb-core at exit) are not the test's concern; a bug in
+        # the stand-in is.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _error(message: str) -> dict[str, Any]:
@@ -338,6 +347,8 @@ def _handler_for(server: StandinServer) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             data = self._body()
+            if server.upload_delay:
+                time.sleep(server.upload_delay)
             with server._lock:
                 server.requests.append(Recorded("PUT", self.path, body=data))
             if self.path.startswith("/upload/"):
