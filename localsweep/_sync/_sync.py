@@ -399,6 +399,7 @@ class _Syncer:
             failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
             if (
                 not synced
+                and not self._any_synced(target)
                 and failed
                 and target.path == "sweep"
                 and not fell_back
@@ -422,6 +423,10 @@ class _Syncer:
         if target.path == "prior_runs":
             self._attach_prior_runs(server, target)
         return target
+
+    def _any_synced(self, target: state.SyncTarget) -> bool:
+        outcomes = state.run_outcomes(self.engine, target.id).values()
+        return any(o.outcome == SYNCED for o in outcomes)
 
     def _record_results(
         self, target: state.SyncTarget, staged: dict[str, StagedRun], errors: Sequence[str]
