@@ -137,6 +137,14 @@ def sync(
     store = Store(db)
     try:
         sweep = store.get_sweep(sweep_id)
+        syncer_root = Path(staging_dir) if staging_dir else default_staging_root(sweep_id)
+        server = None
+        if not dry_run:
+            from localsweep.wandb_bridge._server import ServerSession
+
+            # wandb takes seconds to start and log in: let it while the runs are checked.
+            syncer_root.mkdir(parents=True, exist_ok=True)
+            server = ServerSession(timeout=timeout, workdir=syncer_root).start()
         roots = search_roots(wandb_dirs)
         checks = [
             check_run(r, sweep_id, roots, include_running=include_running)
@@ -144,24 +152,26 @@ def sync(
         ]
         entity = entity or sweep.entity or sweep.config.entity
         project = project or _project_of(sweep, checks) or "uncategorized"
-        if dry_run:
+        if server is None:
             return _dry_run(store, sweep, checks, entity, project)
-        return _Syncer(
-            store,
-            sweep,
-            checks,
-            entity,
-            project,
-            keep_running,
-            prior_runs,
-            retries,
-            parallel,
-            Path(staging_dir) if staging_dir else default_staging_root(sweep_id),
-            timeout,
-            upload_timeout,
-            say,
-        ).run()
+        with server:
+            return _Syncer(
+                store,
+                sweep,
+                checks,
+                entity,
+                project,
+                keep_running,
+                prior_runs,
+                retries,
+                parallel,
+                syncer_root,
+                upload_timeout,
+                say,
+            ).run(server)
     finally:
+        if server is not None:
+            server.close()
         store.close()
 
 
@@ -225,7 +235,6 @@ class _Syncer:
         retries: int,
         parallel: int,
         staging_root: Path,
-        timeout: float,
         upload_timeout: float,
         say: Callable[[str], None],
     ):
@@ -233,45 +242,41 @@ class _Syncer:
         self.entity, self.project = entity, project
         self.keep_running, self.force_prior_runs = keep_running, prior_runs
         self.retries, self.parallel = max(0, retries), max(1, parallel)
-        self.staging_root, self.timeout, self.say = staging_root, timeout, say
+        self.staging_root, self.say = staging_root, say
         self.upload_timeout = upload_timeout
         self.engine = store.engine
         self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
         self.warnings: list[str] = []
 
-    def run(self) -> SyncReport:
-        from localsweep.wandb_bridge._server import ServerError, ServerSession
+    def run(self, server: Any) -> SyncReport:
+        from localsweep.wandb_bridge._server import ServerError
 
-        self.staging_root.mkdir(parents=True, exist_ok=True)
-        with ServerSession(timeout=self.timeout, workdir=self.staging_root) as server:
-            entity = self.entity or server.default_entity
-            if not entity:
-                raise ServerError(
-                    "refused", "no W&B entity: pass --entity (your user or team name)"
-                )
-            target, created, url = self._target(server, entity)
-            self.say(
-                f"{'Created' if created else 'Reusing'} sweep {target.server_sweep_id} in "
-                f"{target.entity}/{target.project}"
-            )
-            self._record_skipped(target)
-            outcomes = state.run_outcomes(self.engine, target.id)
-            todo = [
-                c
-                for c in self.checks
-                if c.status == READY
-                and not (c.run.id in outcomes and outcomes[c.run.id].outcome == SYNCED)
-            ]
-            self._recover_finished_copies(target, todo)
-            outcomes = state.run_outcomes(self.engine, target.id)
-            todo = [
-                c
-                for c in todo
-                if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
-            ]
-            target = self._upload(server, target, todo)
-            finished = self._finish(server, target)
-            outcomes = state.run_outcomes(self.engine, target.id)
+        entity = self.entity or server.default_entity
+        if not entity:
+            raise ServerError("refused", "no W&B entity: pass --entity (your user or team name)")
+        target, created, url = self._target(server, entity)
+        self.say(
+            f"{'Created' if created else 'Reusing'} sweep {target.server_sweep_id} in "
+            f"{target.entity}/{target.project}"
+        )
+        self._record_skipped(target)
+        outcomes = state.run_outcomes(self.engine, target.id)
+        todo = [
+            c
+            for c in self.checks
+            if c.status == READY
+            and not (c.run.id in outcomes and outcomes[c.run.id].outcome == SYNCED)
+        ]
+        self._recover_finished_copies(target, todo)
+        outcomes = state.run_outcomes(self.engine, target.id)
+        todo = [
+            c
+            for c in todo
+            if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
+        ]
+        target = self._upload(server, target, todo)
+        finished = self._finish(server, target)
+        outcomes = state.run_outcomes(self.engine, target.id)
         runs = []
         synced_now = {c.run.id for c in todo}
         for check in self.checks:

@@ -25,6 +25,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,14 +107,21 @@ class ServerSession:
         self.default_entity: str | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._answers: IO[str] | None = None
+        self._log: IO[str] | None = None
 
-    def __enter__(self) -> ServerSession:
+    def start(self) -> ServerSession:
+        """Start the child and ask it to log in, without waiting for the answer (wandb
+        takes seconds to start: the caller can do other work meanwhile)."""
+        if self._proc is not None:
+            return self
         read_fd, write_fd = os.pipe()
+        # The child's own output goes to a file: a pipe nobody reads could fill and block it.
+        self._log = tempfile.TemporaryFile(mode="w+", dir=self.workdir)  # noqa: SIM115 (closed in close())
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "localsweep.wandb_bridge._server", str(write_fd)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
             pass_fds=(write_fd,),
             env=sync_env(_workdir_env(self.workdir)),
             cwd=self.workdir,
@@ -121,10 +129,16 @@ class ServerSession:
         )
         os.close(write_fd)
         self._answers = os.fdopen(read_fd, "r")
-        # wandb imports and starts in the child; give that time beyond the request's own.
-        opened = self._call({"op": "open", "timeout": self.timeout}, extra=60.0)
-        self.base_url = opened["base_url"]
-        self.default_entity = opened.get("default_entity")
+        self._send({"op": "open", "timeout": self.timeout})
+        return self
+
+    def __enter__(self) -> ServerSession:
+        self.start()
+        if not self.base_url:
+            # wandb imports and starts in the child; give that time beyond the login's own.
+            opened = self._receive(extra=60.0)
+            self.base_url = opened["base_url"]
+            self.default_entity = opened.get("default_entity")
         return self
 
     def __exit__(
@@ -147,10 +161,10 @@ class ServerSession:
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
         if self._answers is not None:
             self._answers.close()
+        if self._log is not None:
+            self._log.close()
 
     def create_sweep(
         self,
@@ -199,14 +213,23 @@ class ServerSession:
         )
 
     def _call(self, request: dict[str, Any], extra: float = 30.0) -> dict[str, Any]:
-        proc, answers = self._proc, self._answers
-        if proc is None or answers is None or proc.stdin is None:
-            raise RuntimeError("ServerSession used outside its with block")
+        self._send(request)
+        return self._receive(extra)
+
+    def _send(self, request: dict[str, Any]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            raise RuntimeError("ServerSession used before start()")
         try:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
         except OSError:
-            pass  # the child died; its stderr says why below
+            pass  # the child died; _receive says why
+
+    def _receive(self, extra: float) -> dict[str, Any]:
+        proc, answers = self._proc, self._answers
+        if proc is None or answers is None:
+            raise RuntimeError("ServerSession used before start()")
         line = _read_line(answers, self.timeout + extra)
         if line is None:
             proc.kill()
@@ -215,8 +238,11 @@ class ServerSession:
             )
         if not line:
             proc.wait()
-            tail = (proc.stderr.read() if proc.stderr else "").strip().splitlines()[-5:]
-            raise ServerError("refused", "the wandb client failed: " + " ".join(tail))
+            tail = ""
+            if self._log is not None:
+                self._log.seek(0)
+                tail = " ".join(self._log.read().strip().splitlines()[-5:])
+            raise ServerError("refused", f"the wandb client failed: {tail}")
         answer: dict[str, Any] = json.loads(line)
         if not answer.get("ok"):
             raise ServerError(answer.get("kind", "refused"), answer.get("message", ""))

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 
+_FLUSH_SIZE = 1 << 20
 # The chunk type by (first chunk of the record, last chunk of the record).
 _KINDS = {(True, True): _FULL, (True, False): _FIRST, (False, False): _MIDDLE, (False, True): _LAST}
 
@@ -94,26 +95,41 @@ class RecordWriter:
         self._path = Path(path)
         # Exclusive create, as wandb's own writer: never overwrite a log.
         self._file: IO[bytes] = open(self._path, "xb")  # noqa: SIM115 (closed in close())
-        self._file.write(FILE_HEADER)
+        # Chunks are gathered here and written in large pieces: most records are small.
+        self._buf = bytearray(FILE_HEADER)
         self._offset = len(FILE_HEADER)
 
     def write(self, data: bytes) -> None:
         """Append one record (a serialized ``Record``), split over blocks as needed."""
-        out = self._file
+        buf = self._buf
+        size = len(data)
+        room = BLOCK_SIZE - self._offset % BLOCK_SIZE
+        if room >= _CHUNK_HEADER_SIZE + size:  # the common case: one FULL chunk
+            buf += _CHUNK_HEADER.pack(zlib.crc32(data, _CRC_SEEDS[_FULL]), size, _FULL)
+            buf += data
+            self._offset += _CHUNK_HEADER_SIZE + size
+        else:
+            self._write_split(data)
+        if len(buf) >= _FLUSH_SIZE:
+            self._file.write(buf)
+            buf.clear()
+
+    def _write_split(self, data: bytes) -> None:
+        buf = self._buf
         pos = 0
         first = True
         while True:
             room = BLOCK_SIZE - self._offset % BLOCK_SIZE
             if room < _CHUNK_HEADER_SIZE:
-                out.write(b"\x00" * room)
+                buf += b"\x00" * room
                 self._offset += room
                 room = BLOCK_SIZE
             take = min(len(data) - pos, room - _CHUNK_HEADER_SIZE)
             last = pos + take == len(data)
             kind = _KINDS[first, last]
             chunk = data[pos : pos + take]
-            out.write(_CHUNK_HEADER.pack(zlib.crc32(chunk, _CRC_SEEDS[kind]), take, kind))
-            out.write(chunk)
+            buf += _CHUNK_HEADER.pack(zlib.crc32(chunk, _CRC_SEEDS[kind]), take, kind)
+            buf += chunk
             self._offset += _CHUNK_HEADER_SIZE + take
             pos += take
             first = False
@@ -121,10 +137,11 @@ class RecordWriter:
                 return
 
     def close(self) -> None:
-        """Flush to disk and close the file."""
+        """Write what is left and close the file. It is not fsynced: copies are read back
+        and checked before use, and a copy lost to a crash is simply made again."""
         if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            self._file.write(self._buf)
+            self._buf.clear()
             self._file.close()
 
     def __enter__(self) -> RecordWriter:
