@@ -105,7 +105,7 @@ def time_localsweep_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
 
 def rewrite_rate(workdir: Path, scratch: Path) -> tuple[float, float, float]:
     """(MB, rewrite-and-check MB/s, plain copy MB/s) over every run file."""
-    from localsweep.wandb_bridge._writer import rewrite_run_file, verify_rewrite
+    from localsweep.wandb_bridge._writer import rewrite_run_file
 
     files = run_files(workdir)
     size = sum(f.stat().st_size for f in files) / 1e6
@@ -118,8 +118,7 @@ def rewrite_rate(workdir: Path, scratch: Path) -> tuple[float, float, float]:
     started = time.perf_counter()
     for index, source in enumerate(files):
         dest = out / f"rewritten-{index}.wandb"
-        rewrite_run_file(source, dest, sweep_id="srv00001")
-        verify_rewrite(source, dest, sweep_id="srv00001")
+        rewrite_run_file(source, dest, sweep_id="srv00001", verify=True)
     rewrite_seconds = time.perf_counter() - started
     return size, size / rewrite_seconds, size / copy_seconds
 

@@ -177,7 +177,7 @@ def ConfigError_from(message: str) -> ConfigError:
 @cli.command()
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
-@click.option("--entity", "-e", default=None, help="wandb entity (kept for `wandb sync`).")
+@click.option("--entity", "-e", default=None, help="wandb entity (kept for `localsweep sync`).")
 @click.option("--name", default=None, help="Name of the sweep.")
 @db_option
 @_friendly

@@ -12,7 +12,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from localsweep.wandb_bridge._writer import rewrite_run_file, verify_rewrite
+from localsweep.wandb_bridge._writer import rewrite_run_file
 
 __all__ = ["StagedRun", "default_staging_root", "stage_run", "staged_marker", "unstage"]
 
@@ -68,8 +68,8 @@ def stage_run(folder: Path, run_file: Path, staging_root: Path, sweep_id: str) -
 
     shutil.copytree(folder, dest, ignore=ignore, symlinks=True)
     staged = dest / run_name
-    rewrite_run_file(run_file, staged, sweep_id=sweep_id)
-    verify_rewrite(run_file, staged, sweep_id=sweep_id)
+    # Written, then read back and compared with the original record by record.
+    rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
     return StagedRun(dest, staged)
 
 

@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,11 +157,11 @@ class ServerSession:
             return
         try:
             if proc.stdin is not None:
-                proc.stdin.close()
-            proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
+                proc.stdin.close()  # the child ends when its input does
+        except OSError:
+            pass
+        # wandb's shutdown takes a second; reap the child without waiting for it.
+        threading.Thread(target=_reap, args=(proc,), daemon=True).start()
         if self._answers is not None:
             self._answers.close()
         if self._log is not None:
@@ -247,6 +248,14 @@ class ServerSession:
         if not answer.get("ok"):
             raise ServerError(answer.get("kind", "refused"), answer.get("message", ""))
         return answer
+
+
+def _reap(proc: subprocess.Popen[str]) -> None:
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _read_line(stream: IO[str], timeout: float) -> str | None:

@@ -196,13 +196,18 @@ def _records_with_sweep(
 
 
 def rewrite_run_file(
-    source: str | os.PathLike[str], dest: str | os.PathLike[str], *, sweep_id: str
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    sweep_id: str,
+    verify: bool = False,
 ) -> RewriteResult:
     """Copy the run file ``source`` to ``dest`` (which must not exist) with every Run
     record's sweep id set to ``sweep_id`` (``""`` clears it). Every other record is
     copied byte for byte; a torn tail (a killed writer's last, unfinished record) is
-    left out. ``source`` is only read. Raises :class:`CorruptFileError` for a damaged
-    source."""
+    left out. ``source`` is only read. With ``verify``, ``dest`` is then read back and
+    checked as :func:`verify_rewrite` does (against the source records already read).
+    Raises :class:`CorruptFileError` for a damaged source or a copy that differs."""
     records = read_raw_records(source)
     run_records = changed = 0
     seen: list[str] = []
@@ -214,6 +219,8 @@ def rewrite_run_file(
                 changed += was_changed
                 if old not in seen:
                     seen.append(old)
+    if verify:
+        _compare(records, Path(dest), sweep_id)
     return RewriteResult(
         records=len(records),
         run_records=run_records,
@@ -230,26 +237,28 @@ def verify_rewrite(
     record: every record but the Run records must be byte-identical, and each Run record
     must equal the source's with only the sweep id set to ``sweep_id``. Raises
     :class:`CorruptFileError` (naming ``dest``) on the first difference."""
-    dest = Path(dest)
-    expected = read_raw_records(source)
+    _compare(read_raw_records(source), Path(dest), sweep_id)
+
+
+def _compare(expected: list[bytes], dest: Path, sweep_id: str) -> None:
     actual = read_raw_records(dest)
     if len(actual) != len(expected):
         raise CorruptFileError(
             dest, 0, f"the copy has {len(actual)} records, the original {len(expected)}"
         )
-    for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-        wanted, old = _with_sweep(want, sweep_id)
-        if got != wanted:
-            raise CorruptFileError(dest, 0, f"record {index} differs from the original's")
-        if old is not None:
-            record = Record()
-            record.ParseFromString(got)
-            if record.run.sweep_id != sweep_id:
-                raise CorruptFileError(
-                    dest,
-                    0,
-                    f"record {index} has sweep id {record.run.sweep_id!r}, not {sweep_id!r}",
-                )
+    wanted = [_with_sweep(record, sweep_id) for record in expected]
+    if actual != [record for record, _old in wanted]:
+        index = next(i for i, (w, a) in enumerate(zip(wanted, actual, strict=True)) if w[0] != a)
+        raise CorruptFileError(dest, 0, f"record {index} differs from the original's")
+    for index, (got, (_record, old)) in enumerate(zip(actual, wanted, strict=True)):
+        if old is None:
+            continue
+        record = Record()
+        record.ParseFromString(got)
+        if record.run.sweep_id != sweep_id:
+            raise CorruptFileError(
+                dest, 0, f"record {index} has sweep id {record.run.sweep_id!r}, not {sweep_id!r}"
+            )
 
 
 @dataclass(frozen=True)
