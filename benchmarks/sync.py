@@ -89,6 +89,10 @@ def time_localsweep_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
     with StandinServer() as server:
         os.environ["WANDB_BASE_URL"] = server.url
         started = time.perf_counter()
+
+        def progress(text: str) -> None:
+            print(f"    {time.perf_counter() - started:6.1f} s  {text}")
+
         report = localsweep.sync(
             sweep_id,
             entity="team",
@@ -96,6 +100,7 @@ def time_localsweep_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
             wandb_dirs=[workdir],
             parallel=PARALLEL,
             staging_dir=scratch / "staging",
+            progress=progress,
         )
         elapsed = time.perf_counter() - started
         assert report.ok, report.runs

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -380,11 +381,12 @@ class _Syncer:
         fell_back = False
         while pending and attempt <= self.retries:
             attempt += 1
-            self.say(
-                f"Uploading {len(pending)} run(s) with wandb sync"
-                + (f" (attempt {attempt})" if attempt > 1 else "")
-            )
+            started = time.monotonic()
             staged = self._stage(target, pending)
+            self.say(
+                f"Staged {len(staged)} run(s) in {time.monotonic() - started:.1f} s; "
+                f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
+            )
             files = [s.run_file for s in staged.values()]
             log_path = self.staging_root / "wandb-sync.log"
             try:
