@@ -24,15 +24,28 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from localsweep._sync._plan import READY, RunCheck, check_run, search_roots
+from localsweep._sync._report import (
+    FAILED,
+    SYNCED,
+    RunSync,
+    SyncReport,
+    dry_run_report,
+    run_sync,
+)
 from localsweep._sync._stage import StagedRun, default_staging_root, stage_run, unstage
 from localsweep.records import SweepState
 from localsweep.store import Store, SweepRecord
 from localsweep.store import _sync_state as state
+from localsweep.wandb_bridge._server import (
+    ServerError,
+    ServerSession,
+    ServerSweep,
+    run_wandb_sync,
+)
 
 __all__ = ["PRIOR_RUNS_LIMIT", "RunSync", "SyncReport", "sync"]
 
@@ -40,49 +53,6 @@ logger = logging.getLogger(__name__)
 
 #: W&B's web app was seen to attach at most this many prior runs to a sweep.
 PRIOR_RUNS_LIMIT = 1000
-
-SYNCED = "synced"
-FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class RunSync:
-    """One run's outcome: ``synced`` (now), ``already synced`` (by an earlier sync),
-    ``would sync`` (dry run), ``failed``, or why it was not uploaded (``running``,
-    ``missing``, ``corrupt``, ``foreign``). ``message`` says more."""
-
-    run_id: str
-    number: int
-    state: str
-    outcome: str
-    message: str | None = None
-    attempts: int = 0
-    folder: str | None = None
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What a sync did. ``server_sweep`` is the server's sweep id (``None`` in a dry run
-    that has none yet); ``path`` is ``sweep`` or ``prior_runs``; ``ok`` is true when no
-    run that could be uploaded is left behind."""
-
-    sweep_id: str
-    entity: str | None
-    project: str | None
-    server_sweep: str | None
-    url: str | None
-    path: str
-    created: bool
-    finished_on_server: bool
-    dry_run: bool
-    runs: tuple[RunSync, ...]
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def ok(self) -> bool:
-        """Whether every run that was not skipped as running is on the server."""
-        done = {SYNCED, "already synced", "would sync", "running"}
-        return all(r.outcome in done for r in self.runs)
 
 
 def _server_config(sweep: SweepRecord, entity: str, project: str) -> dict[str, Any]:
@@ -136,13 +106,11 @@ def sync(
     """
     say = progress or (lambda _text: None)
     store = Store(db)
+    server: ServerSession | None = None
     try:
         sweep = store.get_sweep(sweep_id)
         syncer_root = Path(staging_dir) if staging_dir else default_staging_root(sweep_id)
-        server = None
         if not dry_run:
-            from localsweep.wandb_bridge._server import ServerSession
-
             # wandb takes seconds to start and log in: let it while the runs are checked.
             syncer_root.mkdir(parents=True, exist_ok=True)
             server = ServerSession(timeout=timeout, workdir=syncer_root).start()
@@ -154,7 +122,7 @@ def sync(
         entity = entity or sweep.entity or sweep.config.entity
         project = project or _project_of(sweep, checks) or "uncategorized"
         if server is None:
-            return _dry_run(store, sweep, checks, entity, project)
+            return dry_run_report(store, sweep, checks, entity, project)
         with server:
             return _Syncer(
                 store,
@@ -174,51 +142,6 @@ def sync(
         if server is not None:
             server.close()
         store.close()
-
-
-def _dry_run(
-    store: Store, sweep: SweepRecord, checks: Sequence[RunCheck], entity: str | None, project: str
-) -> SyncReport:
-    targets = [
-        t
-        for t in state.find_targets(store.engine, sweep.id)
-        if t.project == project and (entity is None or t.entity == entity)
-    ]
-    target = targets[-1] if targets else None
-    done = state.run_outcomes(store.engine, target.id) if target else {}
-    runs = []
-    for check in checks:
-        if check.status != READY:
-            outcome = check.status
-        elif check.run.id in done and done[check.run.id].outcome == SYNCED:
-            outcome = "already synced"
-        else:
-            outcome = "would sync"
-        runs.append(_run_sync(check, outcome, check.message))
-    return SyncReport(
-        sweep_id=sweep.id,
-        entity=target.entity if target else entity,
-        project=project,
-        server_sweep=target.server_sweep_id if target else None,
-        url=None,
-        path=target.path if target else "sweep",
-        created=False,
-        finished_on_server=bool(target and target.finished),
-        dry_run=True,
-        runs=tuple(runs),
-    )
-
-
-def _run_sync(check: RunCheck, outcome: str, message: str | None, attempts: int = 0) -> RunSync:
-    return RunSync(
-        run_id=check.run.id,
-        number=check.run.number,
-        state=check.run.state.value,
-        outcome=outcome,
-        message=message,
-        attempts=attempts,
-        folder=str(check.folder) if check.folder else None,
-    )
 
 
 class _Syncer:
@@ -249,9 +172,7 @@ class _Syncer:
         self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
         self.warnings: list[str] = []
 
-    def run(self, server: Any) -> SyncReport:
-        from localsweep.wandb_bridge._server import ServerError
-
+    def run(self, server: ServerSession) -> SyncReport:
         entity = self.entity or server.default_entity
         if not entity:
             raise ServerError("refused", "no W&B entity: pass --entity (your user or team name)")
@@ -283,14 +204,14 @@ class _Syncer:
         for check in self.checks:
             done = outcomes.get(check.run.id)
             if check.status != READY:
-                runs.append(_run_sync(check, check.status, check.message))
+                runs.append(run_sync(check, check.status, check.message))
             elif done is None:
-                runs.append(_run_sync(check, FAILED, self.messages.get(check.run.id)))
+                runs.append(run_sync(check, FAILED, self.messages.get(check.run.id)))
             elif done.outcome == SYNCED:
                 outcome = SYNCED if check.run.id in synced_now else "already synced"
-                runs.append(_run_sync(check, outcome, done.message, done.attempts))
+                runs.append(run_sync(check, outcome, done.message, done.attempts))
             else:
-                runs.append(_run_sync(check, done.outcome, done.message, done.attempts))
+                runs.append(run_sync(check, done.outcome, done.message, done.attempts))
         return SyncReport(
             sweep_id=self.sweep.id,
             entity=target.entity,
@@ -307,14 +228,12 @@ class _Syncer:
 
     # ------------------------------------------------------------------------ steps
 
-    def _target(self, server: Any, entity: str) -> tuple[state.SyncTarget, bool, str]:
-        from localsweep.wandb_bridge._server import ServerSweep
-
+    def _target(self, server: ServerSession, entity: str) -> tuple[state.SyncTarget, bool, str]:
         for target in state.find_targets(self.engine, self.sweep.id, server.base_url):
             if target.entity == entity and target.project == self.project:
                 url = _sweep_url(server.base_url, target)
                 return target, False, url
-        created: ServerSweep = server.create_sweep(
+        created = server.create_sweep(
             _server_config(self.sweep, entity, self.project), entity=entity, project=self.project
         )
         # Saved before anything is uploaded: a rerun finds it and creates no second sweep.
@@ -372,10 +291,8 @@ class _Syncer:
         return staged
 
     def _upload(
-        self, server: Any, target: state.SyncTarget, todo: Sequence[RunCheck]
+        self, server: ServerSession, target: state.SyncTarget, todo: Sequence[RunCheck]
     ) -> state.SyncTarget:
-        from localsweep.wandb_bridge._server import run_wandb_sync
-
         pending = list(todo)
         attempt = 0
         fell_back = False
@@ -458,9 +375,7 @@ class _Syncer:
                 )
         return synced
 
-    def _attach_prior_runs(self, server: Any, target: state.SyncTarget) -> None:
-        from localsweep.wandb_bridge._server import ServerSweep
-
+    def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> None:
         synced = sorted(
             run_id
             for run_id, o in state.run_outcomes(self.engine, target.id).items()
@@ -478,9 +393,7 @@ class _Syncer:
             sweep, _server_config(self.sweep, target.entity, target.project), synced
         )
 
-    def _finish(self, server: Any, target: state.SyncTarget) -> bool:
-        from localsweep.wandb_bridge._server import ServerSweep
-
+    def _finish(self, server: ServerSession, target: state.SyncTarget) -> bool:
         if target.finished:
             return True
         if self.keep_running or self.sweep.state is not SweepState.FINISHED:
