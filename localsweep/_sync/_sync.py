@@ -209,7 +209,8 @@ class _Syncer:
                 runs.append(run_sync(check, FAILED, self.messages.get(check.run.id)))
             elif done.outcome == SYNCED:
                 outcome = SYNCED if check.run.id in synced_now else "already synced"
-                runs.append(run_sync(check, outcome, done.message, done.attempts))
+                # What the check found (a missing exit record) is still worth saying.
+                runs.append(run_sync(check, outcome, check.message, done.attempts))
             else:
                 runs.append(run_sync(check, done.outcome, done.message, done.attempts))
         return SyncReport(

@@ -8,9 +8,11 @@ import sqlite3
 
 import pytest
 from sync_helpers import Site, StandinServer, run_cli
+from wandb.proto import wandb_internal_pb2 as pb
 
 import localsweep
 from localsweep.store import Store, _sync_state
+from localsweep.wandb_bridge._writer import RecordWriter, read_raw_records
 
 pytestmark = pytest.mark.slow
 
@@ -122,3 +124,27 @@ def test_a_run_still_running_is_skipped_and_uploaded_once_it_has_finished(
     assert server.uploaded_runs() == set(site.run_ids)
     assert len(server.created_sweeps()) == 1
     assert second.finished_on_server
+
+
+def test_a_run_without_an_exit_record_is_said_so_and_uploaded_as_failed(
+    site: Site, server: StandinServer
+) -> None:
+    killed = site.run_ids[0]
+    [run_file] = site.run_folder(killed).glob("run-*.wandb")
+    # As a SIGKILLed run leaves it: every record but the exit record.
+    records = read_raw_records(run_file)
+    run_file.unlink()
+    with RecordWriter(run_file) as writer:
+        for data in records:
+            record = pb.Record()
+            record.ParseFromString(data)
+            if record.WhichOneof("record_type") != "exit":
+                writer.write(data)
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[killed]
+    assert line.outcome == "synced"
+    assert "no exit record" in (line.message or "")
+    assert server.runs[killed].complete
+    assert server.runs[killed].exit_code != 0  # wandb marks such a run failed
