@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -187,14 +186,6 @@ def _with_sweep(record_bytes: bytes, sweep_id: str) -> tuple[bytes, str | None]:
     return record.SerializeToString(), old
 
 
-def _records_with_sweep(
-    records: list[bytes], sweep_id: str
-) -> Iterator[tuple[bytes, str | None, bool]]:
-    for data in records:
-        new, old = _with_sweep(data, sweep_id)
-        yield new, old, new is not data
-
-
 def rewrite_run_file(
     source: str | os.PathLike[str],
     dest: str | os.PathLike[str],
@@ -209,23 +200,24 @@ def rewrite_run_file(
     checked as :func:`verify_rewrite` does (against the source records already read).
     Raises :class:`CorruptFileError` for a damaged source or a copy that differs."""
     records = read_raw_records(source)
-    run_records = changed = 0
-    seen: list[str] = []
+    wanted = [_with_sweep(data, sweep_id) for data in records]
     with RecordWriter(dest) as writer:
-        for data, old, was_changed in _records_with_sweep(records, sweep_id):
-            writer.write(data)
-            if old is not None:
-                run_records += 1
-                changed += was_changed
-                if old not in seen:
-                    seen.append(old)
+        write = writer.write
+        for data, _old in wanted:
+            write(data)
+    olds = [old for _data, old in wanted if old is not None]
+    changed = sum(
+        1
+        for (new, old), data in zip(wanted, records, strict=True)
+        if old is not None and new is not data
+    )
     if verify:
-        _compare(records, Path(dest), sweep_id)
+        _compare(wanted, Path(dest), sweep_id)
     return RewriteResult(
         records=len(records),
-        run_records=run_records,
+        run_records=len(olds),
         changed=changed,
-        source_sweep_ids=tuple(seen),
+        source_sweep_ids=tuple(dict.fromkeys(olds)),
         bytes_written=Path(dest).stat().st_size,
     )
 
@@ -237,16 +229,18 @@ def verify_rewrite(
     record: every record but the Run records must be byte-identical, and each Run record
     must equal the source's with only the sweep id set to ``sweep_id``. Raises
     :class:`CorruptFileError` (naming ``dest``) on the first difference."""
-    _compare(read_raw_records(source), Path(dest), sweep_id)
+    wanted = [_with_sweep(data, sweep_id) for data in read_raw_records(source)]
+    _compare(wanted, Path(dest), sweep_id)
 
 
-def _compare(expected: list[bytes], dest: Path, sweep_id: str) -> None:
+def _compare(wanted: list[tuple[bytes, str | None]], dest: Path, sweep_id: str) -> None:
+    """Check ``dest`` holds the records ``wanted`` (each the expected bytes, and the sweep
+    id the source's record had if it is a Run record)."""
     actual = read_raw_records(dest)
-    if len(actual) != len(expected):
+    if len(actual) != len(wanted):
         raise CorruptFileError(
-            dest, 0, f"the copy has {len(actual)} records, the original {len(expected)}"
+            dest, 0, f"the copy has {len(actual)} records, the original {len(wanted)}"
         )
-    wanted = [_with_sweep(record, sweep_id) for record in expected]
     if actual != [record for record, _old in wanted]:
         index = next(i for i, (w, a) in enumerate(zip(wanted, actual, strict=True)) if w[0] != a)
         raise CorruptFileError(dest, 0, f"record {index} differs from the original's")
