@@ -222,3 +222,12 @@ def test_dry_run_prints_the_plan_and_touches_no_network(site: Site, server: Stan
     assert "Would create a sweep in team/proj" in result.stdout
     assert server.requests == []
     assert _targets(site) == []
+
+
+def test_keep_running_leaves_the_server_sweep_open(site: Site, server: StandinServer) -> None:
+    report = localsweep.sync(site.sweep_id, entity="team", keep_running=True)
+
+    assert report.ok
+    assert not report.finished_on_server
+    assert report.server_sweep is not None
+    assert server.sweeps[report.server_sweep].state != "FINISHED"
