@@ -28,6 +28,7 @@ from localsweep.errors import (
 )
 
 if _typing.TYPE_CHECKING:
+    from localsweep._sync import sync
     from localsweep.api import Api, Run, Sweep
 
 # Imported on first use: they pull in SQLAlchemy, Optuna and wandb, which the CLI's quick
@@ -38,6 +39,7 @@ __getattr__ = _lazy_names(
         "Api": "localsweep.api",
         "Run": "localsweep.api",
         "Sweep": "localsweep.api",
+        "sync": "localsweep._sync",
     },
 )
 
@@ -58,4 +60,5 @@ __all__ = [
     "agent",
     "run",
     "sweep",
+    "sync",
 ]

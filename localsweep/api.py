@@ -158,7 +158,7 @@ class Run:
 
     @property
     def dir(self) -> str | None:
-        """The wandb offline run folder, which ``wandb sync`` uploads."""
+        """The wandb offline run folder, which ``localsweep sync`` uploads."""
         if self._record.dir:
             return self._record.dir
         root = Path(os.environ.get("WANDB_DIR") or os.getcwd()) / "wandb"

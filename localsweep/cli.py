@@ -219,7 +219,7 @@ def ConfigError_from(message: str) -> ConfigError:
 @cli.command()
 @click.argument("config_file", metavar="CONFIG_FILE|SWEEP_ID", type=click.Path(dir_okay=False))
 @click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
-@click.option("--entity", "-e", default=None, help="wandb entity (kept for `wandb sync`).")
+@click.option("--entity", "-e", default=None, help="wandb entity (kept for `localsweep sync`).")
 @click.option("--name", default=None, help="Name of the sweep.")
 @control_flags
 @prior_runs_option
@@ -711,6 +711,7 @@ def _register_report_commands() -> None:
 
 _register_report_commands()
 register_control_commands(cli, friendly=_friendly, db_option=db_option)
+cli.add_command(importlib.import_module("localsweep._sync._cli").sync_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,6 +16,7 @@ DOCUMENTED = {
     "run",
     "sweep",
     "agent",
+    "sync",
     "Api",
     "Sweep",
     "Run",

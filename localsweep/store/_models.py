@@ -21,7 +21,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["SCHEMA_VERSION", "Base", "HistoryModel", "RunModel", "SweepModel"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Base",
+    "HistoryModel",
+    "RunModel",
+    "SweepModel",
+    "SyncRunModel",
+    "SyncTargetModel",
+]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
 SCHEMA_VERSION = "0008"
@@ -143,3 +151,42 @@ class HistoryModel(Base):
     has_metric: Mapped[bool] = mapped_column(default=False)
     #: The row's position in its run's history, over every attempt.
     seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class SyncTargetModel(Base):
+    """Where ``localsweep sync`` uploads a local sweep: the server's sweep for it.
+
+    Written before anything is uploaded, so a second sync reuses the server's sweep.
+    """
+
+    __tablename__ = "sync_targets"
+    __table_args__ = (
+        UniqueConstraint("sweep_id", "base_url", "entity", "project", name="uq_sync_targets"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id"))
+    base_url: Mapped[str] = mapped_column(String(512))
+    entity: Mapped[str] = mapped_column(String(256))
+    project: Mapped[str] = mapped_column(String(256))
+    #: The sweep's name (id) on the server, which the server chose.
+    server_sweep_id: Mapped[str] = mapped_column(String(128))
+    #: ``sweep`` (runs attached through their sweep id) or ``prior_runs`` (the fallback).
+    path: Mapped[str] = mapped_column(String(16), default="sweep")
+    #: Whether the server's sweep was marked finished.
+    finished: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class SyncRunModel(Base):
+    """The outcome of uploading one run to one sync target."""
+
+    __tablename__ = "sync_runs"
+
+    target_id: Mapped[int] = mapped_column(ForeignKey("sync_targets.id"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    #: ``synced``, or why not: ``failed``, ``missing``, ``corrupt``, ``foreign``, ...
+    outcome: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column()

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from localsweep.config import SweepConfig
 from localsweep.errors import LeaseLostError, NotFoundError
@@ -105,6 +105,11 @@ class Store:
         ``unchecked`` when the check was cut short)."""
         self._session.check_file()
         return self._session.quick_check()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for the store's helper modules (``_sync_state``)."""
+        return self._session.engine
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when healthy); ``ok`` elsewhere."""

@@ -1,7 +1,10 @@
 """Everything that touches wandb internals, in one place.
 
 Config injection and metric capture for in-process runs (``_session``), and the
-reader of wandb's offline ``run-<id>.wandb`` files (``_datastore``). Tested against
+reader of wandb's offline ``run-<id>.wandb`` files (``_datastore``), their writer
+(``_writer``, which sets a copy's sweep id for ``localsweep sync``), and the W&B server
+calls of ``localsweep sync`` (``_server``: sweep creation and ``wandb sync``, in child
+processes). Tested against
 wandb 0.31 (the range pinned in pyproject.toml).
 """
 

@@ -143,3 +143,28 @@ def datastore_wandb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     """A fresh ``WANDB_DIR`` for this test, with wandb offline, quiet and flushing every 0.2 s."""
     _set_offline_wandb_env(monkeypatch, tmp_path)
     return tmp_path
+
+
+OVER_1MB_SCRIPT = """
+    import wandb
+
+    # A ~100 KB config (its run record spans blocks: FIRST, MIDDLE..., LAST chunks) and
+    # enough rows for a file over 1 MB.
+    blob = "".join(chr(ord("a") + i % 26) for i in range(100_000))
+    run = wandb.init(project="writer-test", config={"blob": blob, "n": 1})
+    for i in range(9_000):
+        wandb.log({"loss": 1.0 / (i + 1), "step_name": f"row-{i}"})
+    run.tags = ("renamed",)  # a second Run record, which must carry the new sweep id too
+    run.finish()
+"""
+
+
+@pytest.fixture(scope="module")
+def offline_run_file_over_1mb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run file of a finished offline run of a (local) sweep, over 1 MB, whose ~100 KB
+    config record spans blocks; its sweep id is ``ls-writer01``."""
+    wandb_dir = tmp_path_factory.mktemp("over_1mb_run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_offline_wandb_env(monkeypatch, wandb_dir)
+        monkeypatch.setenv("WANDB_SWEEP_ID", "ls-writer01")
+        yield _run_to_end(wandb_dir, OVER_1MB_SCRIPT)

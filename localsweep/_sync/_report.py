@@ -1,0 +1,103 @@
+"""What a sync reports: each run's outcome, and the dry run's plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from localsweep._sync._plan import READY, RunCheck
+from localsweep.store import Store, SweepRecord
+from localsweep.store import _sync_state as state
+
+__all__ = ["FAILED", "SYNCED", "RunSync", "SyncReport", "dry_run_report", "run_sync"]
+
+SYNCED = "synced"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RunSync:
+    """One run's outcome: ``synced`` (now), ``already synced`` (by an earlier sync),
+    ``would sync`` (dry run), ``failed``, or why it was not uploaded (``running``,
+    ``missing``, ``corrupt``, ``foreign``). ``message`` says more."""
+
+    run_id: str
+    number: int
+    state: str
+    outcome: str
+    message: str | None = None
+    attempts: int = 0
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync did. ``server_sweep`` is the server's sweep id (``None`` in a dry run
+    that has none yet); ``path`` is ``sweep`` or ``prior_runs``; ``ok`` is true when no
+    run that could be uploaded is left behind."""
+
+    sweep_id: str
+    entity: str | None
+    project: str | None
+    server_sweep: str | None
+    url: str | None
+    path: str
+    created: bool
+    finished_on_server: bool
+    dry_run: bool
+    runs: tuple[RunSync, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every run that was not skipped as running is on the server."""
+        done = {SYNCED, "already synced", "would sync", "running"}
+        return all(r.outcome in done for r in self.runs)
+
+
+def dry_run_report(
+    store: Store, sweep: SweepRecord, checks: Sequence[RunCheck], entity: str | None, project: str
+) -> SyncReport:
+    """The plan of a dry run: what would be uploaded, and to which server sweep an earlier
+    sync created (read from the store only; no network)."""
+    targets = [
+        t
+        for t in state.find_targets(store.engine, sweep.id)
+        if t.project == project and (entity is None or t.entity == entity)
+    ]
+    target = targets[-1] if targets else None
+    done = state.run_outcomes(store.engine, target.id) if target else {}
+    runs = []
+    for check in checks:
+        if check.status != READY:
+            outcome = check.status
+        elif check.run.id in done and done[check.run.id].outcome == SYNCED:
+            outcome = "already synced"
+        else:
+            outcome = "would sync"
+        runs.append(run_sync(check, outcome, check.message))
+    return SyncReport(
+        sweep_id=sweep.id,
+        entity=target.entity if target else entity,
+        project=project,
+        server_sweep=target.server_sweep_id if target else None,
+        url=None,
+        path=target.path if target else "sweep",
+        created=False,
+        finished_on_server=bool(target and target.finished),
+        dry_run=True,
+        runs=tuple(runs),
+    )
+
+
+def run_sync(check: RunCheck, outcome: str, message: str | None, attempts: int = 0) -> RunSync:
+    """One run's line of the report."""
+    return RunSync(
+        run_id=check.run.id,
+        number=check.run.number,
+        state=check.run.state.value,
+        outcome=outcome,
+        message=message,
+        attempts=attempts,
+        folder=str(check.folder) if check.folder else None,
+    )

@@ -1,0 +1,83 @@
+"""Staged copies of run folders, whose run files carry the server's sweep id.
+
+The original folders are only read. Each copy keeps the ``offline-run-...`` name (so
+``wandb sync`` takes it for the offline run it is), holds everything the original holds
+(``files/`` must sit beside the run file) except wandb's sync markers and its debug
+``logs/``, and its run file
+is rewritten and then compared with the original record by record before it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from localsweep.wandb_bridge._writer import rewrite_run_file
+
+__all__ = ["StagedRun", "default_staging_root", "stage_run", "staged_marker", "unstage"]
+
+logger = logging.getLogger(__name__)
+
+# wandb sync's own bookkeeping beside a run file: never copied, so the copy is new to it.
+_MARKER_SUFFIXES = (".synced", ".syncstate")
+
+
+class StagedRun:
+    """A staged copy of one run folder: ``folder`` and its rewritten ``run_file``."""
+
+    def __init__(self, folder: Path, run_file: Path):
+        self.folder = folder
+        self.run_file = run_file
+
+    @property
+    def synced(self) -> bool:
+        """Whether ``wandb sync`` finished this copy (its ``.synced`` marker exists)."""
+        return staged_marker(self.run_file).exists()
+
+
+def default_staging_root(sweep_id: str) -> Path:
+    """``./.localsweep-sync/<sweep>``: kept until each run is recorded as synced, so an
+    interrupted sync finds what ``wandb sync`` already finished."""
+    return Path.cwd() / ".localsweep-sync" / sweep_id
+
+
+def staged_marker(run_file: Path) -> Path:
+    """The marker ``wandb sync`` writes beside a run file it finished."""
+    return run_file.with_name(run_file.name + ".synced")
+
+
+def _ignore_markers(_dir: str, names: list[str]) -> list[str]:
+    return [n for n in names if n.endswith(_MARKER_SUFFIXES)]
+
+
+def stage_run(folder: Path, run_file: Path, staging_root: Path, sweep_id: str) -> StagedRun:
+    """Copy ``folder`` into ``staging_root`` with its run file's sweep id set to ``sweep_id``
+    (``""`` clears it), check the copy record by record, and return it. A copy left by an
+    earlier sync is replaced. Raises ``CorruptFileError`` if the original is damaged or
+    the copy does not read back as expected, ``OSError`` if copying fails."""
+    dest = staging_root / folder.name
+    unstage(dest)
+    staging_root.mkdir(parents=True, exist_ok=True)
+    run_name = run_file.name
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        skipped = _ignore_markers(directory, names)
+        if Path(directory) == folder:
+            skipped.append(run_name)  # written by the rewrite below
+            # wandb's debug logs of the offline run: wandb sync never reads them, and
+            # copying them was half of the staging time.
+            skipped.append("logs")
+        return skipped
+
+    shutil.copytree(folder, dest, ignore=ignore, symlinks=True)
+    staged = dest / run_name
+    # Written, then read back and compared with the original record by record.
+    rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
+    return StagedRun(dest, staged)
+
+
+def unstage(folder: Path) -> None:
+    """Remove a staged copy (nothing if it is not there)."""
+    if folder.exists():
+        shutil.rmtree(folder)

@@ -1,0 +1,204 @@
+"""What ``localsweep sync`` keeps in the store: where each local sweep went, and each run's
+outcome there.
+
+A *target* maps a local sweep to the sweep the W&B server created for it (per server,
+entity and project). It is written right after the server creates the sweep and before
+anything is uploaded, so a second sync reuses that sweep and never creates another. Each
+run's outcome at a target (``synced``, or why not) is written as soon as it is known, so
+an interrupted sync resumed uploads only what is left.
+
+Functions take the :class:`~localsweep.store.Store`'s engine (``store.engine``); each is
+one short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from localsweep.store._models import SyncRunModel, SyncTargetModel
+
+__all__ = [
+    "SyncRunOutcome",
+    "SyncTarget",
+    "find_targets",
+    "mark_target_finished",
+    "record_run_outcome",
+    "run_outcomes",
+    "save_target",
+    "set_target_path",
+]
+
+_targets = cast(Table, SyncTargetModel.__table__)
+_sync_runs = cast(Table, SyncRunModel.__table__)
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """A local sweep's sweep on a W&B server: ``server_sweep_id`` in ``entity/project``
+    at ``base_url``. ``path`` is ``sweep`` (runs carry the server's sweep id) or
+    ``prior_runs`` (runs uploaded without one, then attached as the sweep's prior runs)."""
+
+    id: int
+    sweep_id: str
+    base_url: str
+    entity: str
+    project: str
+    server_sweep_id: str
+    path: str
+    finished: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncRunOutcome:
+    """One run's outcome at a target: ``synced``, or why not (``failed``, ``missing``,
+    ``corrupt``, ``foreign``, ``running``), after ``attempts`` uploads."""
+
+    run_id: str
+    outcome: str
+    attempts: int
+    message: str | None
+    updated_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@contextmanager
+def _write(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        # Take SQLite's write lock up front, as every other write of the store does.
+        conn.execution_options(localsweep_immediate=True)
+        with conn.begin():
+            yield conn
+
+
+def _target(row: Any) -> SyncTarget:
+    return SyncTarget(
+        id=row["id"],
+        sweep_id=row["sweep_id"],
+        base_url=row["base_url"],
+        entity=row["entity"],
+        project=row["project"],
+        server_sweep_id=row["server_sweep_id"],
+        path=row["path"],
+        finished=bool(row["finished"]),
+        created_at=row["created_at"],
+    )
+
+
+def find_targets(engine: Engine, sweep_id: str, base_url: str | None = None) -> list[SyncTarget]:
+    """The targets of a local sweep (at ``base_url`` only, if given), oldest first."""
+    query = select(_targets).where(_targets.c.sweep_id == sweep_id)
+    if base_url is not None:
+        query = query.where(_targets.c.base_url == base_url)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(_targets.c.id)).mappings().all()
+    return [_target(r) for r in rows]
+
+
+def save_target(
+    engine: Engine,
+    *,
+    sweep_id: str,
+    base_url: str,
+    entity: str,
+    project: str,
+    server_sweep_id: str,
+    path: str = "sweep",
+) -> SyncTarget:
+    """Record the server's sweep for a local sweep. If that local sweep already has a
+    target at the same server, entity and project, that one is kept and returned."""
+    key = (
+        (_targets.c.sweep_id == sweep_id)
+        & (_targets.c.base_url == base_url)
+        & (_targets.c.entity == entity)
+        & (_targets.c.project == project)
+    )
+    try:
+        with _write(engine) as conn:
+            existing = conn.execute(select(_targets).where(key)).mappings().first()
+            if existing is None:
+                conn.execute(
+                    insert(_targets).values(
+                        sweep_id=sweep_id,
+                        base_url=base_url,
+                        entity=entity,
+                        project=project,
+                        server_sweep_id=server_sweep_id,
+                        path=path,
+                        finished=False,
+                        created_at=_now(),
+                    )
+                )
+    except IntegrityError:
+        pass  # another sync saved it first; theirs is the one to use
+    with engine.connect() as conn:
+        row = conn.execute(select(_targets).where(key)).mappings().one()
+    return _target(row)
+
+
+def set_target_path(engine: Engine, target_id: int, path: str) -> None:
+    """Record which way runs reach the target's sweep (``sweep`` or ``prior_runs``)."""
+    with _write(engine) as conn:
+        conn.execute(update(_targets).where(_targets.c.id == target_id).values(path=path))
+
+
+def mark_target_finished(engine: Engine, target_id: int) -> None:
+    """Record that the server's sweep was marked finished."""
+    with _write(engine) as conn:
+        conn.execute(update(_targets).where(_targets.c.id == target_id).values(finished=True))
+
+
+def run_outcomes(engine: Engine, target_id: int) -> dict[str, SyncRunOutcome]:
+    """Each run's last outcome at the target, by run id."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(select(_sync_runs).where(_sync_runs.c.target_id == target_id))
+            .mappings()
+            .all()
+        )
+    return {
+        r["run_id"]: SyncRunOutcome(
+            run_id=r["run_id"],
+            outcome=r["outcome"],
+            attempts=r["attempts"],
+            message=r["message"],
+            updated_at=r["updated_at"],
+        )
+        for r in rows
+    }
+
+
+def record_run_outcome(
+    engine: Engine,
+    target_id: int,
+    run_id: str,
+    outcome: str,
+    *,
+    message: str | None = None,
+    attempted: bool = False,
+) -> None:
+    """Record a run's outcome at the target; ``attempted`` counts one more upload."""
+    key = (_sync_runs.c.target_id == target_id) & (_sync_runs.c.run_id == run_id)
+    with _write(engine) as conn:
+        attempts = conn.execute(select(_sync_runs.c.attempts).where(key)).scalar()
+        values = {"outcome": outcome, "message": message, "updated_at": _now()}
+        if attempts is None:
+            conn.execute(
+                insert(_sync_runs).values(
+                    target_id=target_id, run_id=run_id, attempts=int(attempted), **values
+                )
+            )
+        else:
+            conn.execute(
+                update(_sync_runs).where(key).values(attempts=attempts + int(attempted), **values)
+            )
