@@ -594,6 +594,10 @@ def _register_report_commands() -> None:
     cli.add_command(report_command)
     cli.add_command(export_command)
 
+    from localsweep.ui._cli import ui_command
+
+    cli.add_command(ui_command)
+
 
 _register_report_commands()
 

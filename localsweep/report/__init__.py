@@ -17,8 +17,8 @@ from __future__ import annotations
 from localsweep.report._cli import export_command, report_command
 from localsweep.report._export import export_optuna, export_runs, run_rows
 from localsweep.report._extra import MissingExtraError
-from localsweep.report._html import write_report
 from localsweep.report._importance import ParamImportance, parameter_importance
+from localsweep.report._page import write_report
 
 __all__ = [
     "MissingExtraError",

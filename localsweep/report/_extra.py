@@ -11,7 +11,7 @@ class MissingExtraError(ImportError):
     """A package of the ``localsweep[report]`` extra is not installed."""
 
 
-def require(module: str, feature: str) -> None:
+def require(module: str, feature: str, extra: str = "report") -> None:
     """Raise :class:`MissingExtraError` unless ``module`` can be imported."""
     try:
         importlib.import_module(module)
@@ -19,5 +19,5 @@ def require(module: str, feature: str) -> None:
         package = {"sklearn": "scikit-learn"}.get(module, module)
         raise MissingExtraError(
             f"{feature} needs {package}, which is not installed; "
-            "install the report extra: pip install 'localsweep[report]'"
+            f"install the {extra} extra: pip install 'localsweep[{extra}]'"
         ) from exc

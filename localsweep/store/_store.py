@@ -704,6 +704,25 @@ class Store:
                 histories.setdefault(run_id, []).append(math.nan if value is None else value)
         return histories
 
+    def change_token(self, sweep_id: str) -> tuple[Any, ...]:
+        """A cheap value that changes whenever what a sweep's page shows may have changed
+        (its state, a run's start or end, a logged row); for watchers that poll."""
+        with self._read() as conn:
+            sweep = conn.execute(
+                select(_sweeps.c.state, _sweeps.c.run_count, _sweeps.c.finished_reason).where(
+                    _sweeps.c.id == sweep_id
+                )
+            ).first()
+            if sweep is None:
+                raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+            states = conn.execute(
+                select(_runs.c.state, func.count(), func.max(_runs.c.finished_at))
+                .where(_runs.c.sweep_id == sweep_id)
+                .group_by(_runs.c.state)
+            ).all()
+            last_row = conn.execute(select(func.max(_history.c.id))).scalar()
+        return (tuple(sweep), tuple(sorted(tuple(map(str, s)) for s in states)), last_row)
+
     def get_sweep_config(self, conn: Connection, sweep_id: str) -> SweepConfig:
         cached = self._config_cache.get(sweep_id)
         if cached is not None:
