@@ -44,7 +44,7 @@ from localsweep.report._html import (
     embed_json,
 )
 from localsweep.report._importance import ParamImportance, importance_of_study
-from localsweep.report._study import plotly_text, sweep_study
+from localsweep.report._study import param_axes, plotly_text, sweep_study
 
 if TYPE_CHECKING:
     import os
@@ -113,12 +113,15 @@ def sweep_view(
     *,
     max_curves: int = MAX_CURVES,
     importance: bool | list[ParamImportance] = True,
+    plots: bool = True,
 ) -> SweepView:
     """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
 
     ``importance`` may be ``False`` to leave the importance section for later (it is the
-    slow part at thousands of runs), or a list computed before, to reuse it.
+    slow part at thousands of runs), or a list computed before, to reuse it. ``plots=False``
+    gives only the overview and the runs table, with the plots' sections to come: a live
+    page's first paint, quick at thousands of runs.
     """
     require("plotly", "the sweep report")
     require("sklearn", "the sweep report")
@@ -130,6 +133,8 @@ def sweep_view(
     runs = sweep.runs
     best = sweep.best_run() if metric else None
 
+    if not plots:
+        return _light_view(sweep, best, metric_name)
     study, axes = sweep_study(sweep, plotly_safe=True)
     if importance is True:
         rows: list[ParamImportance] | None = importance_of_study(study, axes)
@@ -139,10 +144,10 @@ def sweep_view(
         rows = importance
     analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
 
-    plots: list[dict[str, Any]] = []
+    specs: list[dict[str, Any]] = []
 
     def add(plot_id: str, spec: dict[str, Any]) -> str:
-        plots.append({"id": plot_id, **spec})
+        specs.append({"id": plot_id, **spec})
         return _div(plot_id)
 
     parts: dict[str, str] = {}
@@ -189,12 +194,41 @@ def sweep_view(
         sweep_id=sweep.id,
         title=f"Sweep {sweep.name}",
         parts={name: parts[name] for name in PARTS},
-        plots=tuple(plots),
+        plots=tuple(specs),
         table=_runs_table(sweep, axes, metric_name),
         best_run_id=best.id if best else None,
         has_importance=rows is not None,
     )
     return _with_hashes(view)
+
+
+def _light_view(sweep: Sweep, best: Any, metric_name: str | None) -> SweepView:
+    loading = _empty("Loading…")
+    parts = {name: loading for name in PARTS}
+    parts["meta"] = _meta(sweep)
+    parts["overview"] = _overview(sweep, best, metric_name)
+    view = SweepView(
+        sweep_id=sweep.id,
+        title=f"Sweep {sweep.name}",
+        parts=parts,
+        plots=(),
+        table=_runs_table(sweep, param_axes(sweep, plotly_safe=True), metric_name),
+        best_run_id=best.id if best else None,
+        has_importance=False,
+    )
+    return _with_hashes(view)
+
+
+def _meta(sweep: Sweep) -> str:
+    config = sweep.parsed_config
+    metric = config.metric
+    goal = f"{metric.goal.value} {metric.name}" if metric else "no metric"
+    return (
+        f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
+        f"{_e(goal)} · project {_e(sweep.project or '—')} · state "
+        f'<span id="sweep-state">{_e(sweep.state)}</span> '
+        + (_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else "")
+    )
 
 
 def _importance_part(rows: list[ParamImportance] | None, analysed: int, add: Any) -> str:

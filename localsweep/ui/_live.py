@@ -54,17 +54,15 @@ class LiveSweeps:
             return self._live.setdefault(sweep_id, _Live())
 
     def first_view(self, sweep_id: str) -> SweepView:
-        """The view for a page's first paint: the last one built if it is current, else one
-        built without importance (which the page's first update brings)."""
+        """The view for a page's first paint: the last one built if it is current, else the
+        overview and the runs table alone (the page's first update brings the plots)."""
         live = self._entry(sweep_id)
         with live.lock:
             token = self.store.change_token(sweep_id)
             if live.latest is not None and token == live.token:
                 return live.latest
             sweep = Sweep(self.store, self.store.get_sweep(sweep_id))
-            view = sweep_view(sweep, importance=live.importance or False)
-            self._keep(live, token, view)
-            return view
+            return sweep_view(sweep, plots=False)
 
     def update(self, sweep_id: str, since: str | None) -> dict[str, Any]:
         """What changed since the page's ``since`` version (everything if the server no
