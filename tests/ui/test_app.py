@@ -45,7 +45,7 @@ def test_an_update_sends_only_what_changed(small_sweep: localsweep.Sweep, db: st
 def test_a_new_run_changes_its_row_and_the_plots_it_is_in(
     small_sweep: localsweep.Sweep, db: str
 ) -> None:
-    from tests.ui.conftest import train
+    from ui_helpers import train
 
     before = sweep_view(localsweep.Api(db).sweep(small_sweep.id), importance=False)
     localsweep.agent(small_sweep.id, train, count=1, db=db)

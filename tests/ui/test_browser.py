@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_helpers import CONFIG, wait_for
 
 import localsweep
-from tests.ui.conftest import CONFIG, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
