@@ -708,6 +708,10 @@ def _register_report_commands() -> None:
         cli.add_command(command)
     cli.add_command(slurm_command)
 
+    from localsweep.ui._cli import ui_command
+
+    cli.add_command(ui_command)
+
 
 _register_report_commands()
 register_control_commands(cli, friendly=_friendly, db_option=db_option)

@@ -22,8 +22,8 @@ from localsweep.report._extra import MissingExtraError
 if TYPE_CHECKING:
     from localsweep.report._cli import export_command, report_command
     from localsweep.report._export import export_optuna, export_runs, run_rows
-    from localsweep.report._html import write_report
     from localsweep.report._importance import ParamImportance, parameter_importance
+    from localsweep.report._page import write_report
 
 # Imported on first use: plotly, Optuna and numpy are not needed to list the commands.
 __getattr__ = lazy_names(
@@ -34,7 +34,7 @@ __getattr__ = lazy_names(
         "export_optuna": "localsweep.report._export",
         "export_runs": "localsweep.report._export",
         "run_rows": "localsweep.report._export",
-        "write_report": "localsweep.report._html",
+        "write_report": "localsweep.report._page",
         "ParamImportance": "localsweep.report._importance",
         "parameter_importance": "localsweep.report._importance",
     },

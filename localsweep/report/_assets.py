@@ -39,6 +39,8 @@ REPORT_JS = r"""
 (function () {
   var data = JSON.parse(document.getElementById("sweep-data").textContent);
   var body = document.body;
+  var config = {responsive: true, displaylogo: false};
+  var specs = {};
 
   function fmt(v) {
     if (v === null || v === undefined) { return ""; }
@@ -50,19 +52,29 @@ REPORT_JS = r"""
     return String(v);
   }
 
-  // Plots: every figure is drawn from the one JSON blob, with the shared template.
-  var config = {responsive: true, displaylogo: false};
-  var pending = [];
-  data.plots.forEach(function (plot) {
+  // Plots: every figure is drawn from JSON data, with the shared template. Plotly.react
+  // draws a new figure on an empty div and updates one in place on a drawn div.
+  function draw(plot) {
+    specs[plot.id] = plot;
     var div = document.getElementById(plot.id);
-    if (!div) { window.__localsweepError("no element for plot " + plot.id); return; }
+    if (!div) { return null; }
     var layout = plot.layout || {};
     if (data.template) { layout.template = data.template; }
     try {
-      pending.push(Promise.resolve(Plotly.newPlot(div, plot.data, layout, config)));
+      return Promise.resolve(Plotly.react(div, plot.data, layout, config));
     } catch (err) {
       window.__localsweepError("plot " + plot.id + ": " + (err && err.stack ? err.stack : err));
+      return null;
     }
+  }
+
+  var pending = [];
+  data.plots.forEach(function (plot) {
+    if (!document.getElementById(plot.id)) {
+      window.__localsweepError("no element for plot " + plot.id);
+      return;
+    }
+    pending.push(draw(plot));
   });
   Promise.all(pending).then(function () {
     body.setAttribute("data-plots-rendered",
@@ -84,17 +96,26 @@ REPORT_JS = r"""
       var tr = document.createElement("tr");
       if (row[table.id_column] === data.best_run_id) { tr.className = "best"; }
       tr.setAttribute("data-state", String(row[table.state_column]));
+      tr.setAttribute("data-run", String(row[table.id_column]));
       row.forEach(function (value, i) {
         var td = document.createElement("td");
         td.textContent = fmt(value);
         if (typeof value === "number") { td.className = "num"; }
         if (i === table.state_column) { td.className = "state state-" + String(value); }
+        if (i === table.id_column && data.run_link) {
+          td.textContent = "";
+          var a = document.createElement("a");
+          a.href = data.run_link + encodeURIComponent(String(value));
+          a.textContent = String(value);
+          td.appendChild(a);
+        }
         tr.appendChild(td);
       });
       frag.appendChild(tr);
     });
     tbody.textContent = "";
     tbody.appendChild(frag);
+    body.setAttribute("data-table-rows", String(rows.length));
   }
 
   function compare(a, b) {
@@ -105,25 +126,81 @@ REPORT_JS = r"""
     return fmt(a).localeCompare(fmt(b), undefined, {numeric: true});
   }
 
-  table.columns.forEach(function (name, i) {
-    var th = document.createElement("th");
-    th.textContent = name;
-    th.setAttribute("data-col", String(i));
-    th.setAttribute("title", "sort by " + name);
-    th.addEventListener("click", function () {
-      sortDir = sortCol === i ? -sortDir : 1;
-      sortCol = i;
-      rows.sort(function (ra, rb) { return compare(ra[i], rb[i]) * sortDir; });
-      Array.prototype.forEach.call(headRow.children, function (h) {
-        h.removeAttribute("aria-sort");
+  function sortRows() {
+    if (sortCol < 0) { return; }
+    rows.sort(function (ra, rb) { return compare(ra[sortCol], rb[sortCol]) * sortDir; });
+  }
+
+  function header() {
+    headRow.textContent = "";
+    table.columns.forEach(function (name, i) {
+      var th = document.createElement("th");
+      th.textContent = name;
+      th.setAttribute("data-col", String(i));
+      th.setAttribute("title", "sort by " + name);
+      if (i === sortCol) { th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending"); }
+      th.addEventListener("click", function () {
+        sortDir = sortCol === i ? -sortDir : 1;
+        sortCol = i;
+        sortRows();
+        Array.prototype.forEach.call(headRow.children, function (h) {
+          h.removeAttribute("aria-sort");
+        });
+        th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
+        render();
       });
-      th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
-      render();
+      headRow.appendChild(th);
     });
-    headRow.appendChild(th);
-  });
+  }
+  header();
   render();
-  body.setAttribute("data-table-rows", String(rows.length));
+
+  // A live page (localsweep ui) hands the server's updates to apply(): only the parts,
+  // plots and table rows that changed. Parts are HTML the server escaped.
+  function apply(update) {
+    data.best_run_id = update.best_run_id;
+    data.version = update.version;
+    var toDraw = {};
+    Object.keys(update.parts).forEach(function (name) {
+      var el = document.querySelector('[data-part="' + name + '"]');
+      if (!el) { return; }
+      el.innerHTML = update.parts[name];
+      Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
+        if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
+      });
+    });
+    update.plots.forEach(function (plot) { toDraw[plot.id] = plot; });
+    var drawn = Object.keys(toDraw).map(function (id) { return draw(toDraw[id]); });
+    if (update.table) {
+      var sameColumns = JSON.stringify(update.table.columns) === JSON.stringify(table.columns);
+      table = update.table;
+      rows = table.rows.slice();
+      if (!sameColumns) { sortCol = -1; header(); }
+    } else if (update.rows) {
+      var gone = {};
+      update.rows.removed.forEach(function (id) { gone[id] = true; });
+      var byId = {};
+      update.rows.changed.forEach(function (row) { byId[String(row[table.id_column])] = row; });
+      rows = rows.filter(function (row) { return !gone[String(row[table.id_column])]; })
+        .map(function (row) {
+          var id = String(row[table.id_column]);
+          var fresh = byId[id];
+          if (fresh) { delete byId[id]; return fresh; }
+          return row;
+        });
+      Object.keys(byId).forEach(function (id) { rows.push(byId[id]); });
+    }
+    sortRows();
+    render();
+    document.title = update.title;
+    return Promise.all(drawn);
+  }
+
+  window.localsweepPage = {
+    apply: apply,
+    version: function () { return data.version; },
+    setRunLink: function (prefix) { data.run_link = prefix; render(); }
+  };
 })();
 """
 

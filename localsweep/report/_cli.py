@@ -87,7 +87,7 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
     sortable runs table. Opens offline in any browser."""
     with _clean_errors():
         sweep = _sweep(sweep_id, db)
-        from localsweep.report._html import write_report
+        from localsweep.report._page import write_report
 
         started = time.perf_counter()
         path = write_report(sweep, output or Path(f"report-{sweep.id}.html"))

@@ -12,7 +12,7 @@ class MissingExtraError(ImportError):
     is missing, as in an environment assembled by hand."""
 
 
-def require(module: str, feature: str) -> None:
+def require(module: str, feature: str, extra: str | None = None) -> None:
     """Raise :class:`MissingExtraError` unless ``module`` can be imported."""
     try:
         importlib.import_module(module)
@@ -20,5 +20,9 @@ def require(module: str, feature: str) -> None:
         package = {"sklearn": "scikit-learn"}.get(module, module)
         raise MissingExtraError(
             f"{feature} needs {package}, which is not installed; "
-            f"it is a dependency of localsweep: pip install {package}"
+            + (
+                f"install the {extra} extra: pip install 'localsweep[{extra}]'"
+                if extra
+                else f"it is a dependency of localsweep: pip install {package}"
+            )
         ) from exc

@@ -13,27 +13,17 @@ import html
 import json
 import logging
 import math
-import os
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from localsweep.records import RunState
-from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
-from localsweep.report._extra import require
-from localsweep.report._importance import ParamImportance, importance_of_study
-from localsweep.report._pareto import pareto_section
+from localsweep.report._importance import ParamImportance
 from localsweep.report._study import (
     ParamAxis,
     metric_values,
     plotly_text,
-    quiet_optuna,
-    sweep_study,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +32,7 @@ if TYPE_CHECKING:
     from localsweep.api import Run, Sweep
     from localsweep.config import SweepConfig
 
-__all__ = ["write_report"]
+__all__ = ["embed_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -489,16 +479,40 @@ def _parallel_plot(
 def _slice_plots(
     study: optuna.Study, axes: list[ParamAxis], metric_label: str
 ) -> list[tuple[str, dict[str, Any]]]:
-    """One slice plot per parameter, from ``optuna.visualization.plot_slice``."""
-    from optuna.visualization import plot_slice
+    """One slice plot per parameter: the metric against the parameter alone, colored by
+    run number (what ``optuna.visualization.plot_slice`` draws, built here directly: at
+    thousands of runs Optuna's figure objects cost seconds)."""
+    from optuna.trial import TrialState
 
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     slices = []
-    with quiet_optuna():
-        for axis in axes:
-            spec = _figure(plot_slice(study, params=[axis.name], target_name=metric_label))
-            spec["layout"]["title"] = {"text": axis.name}
-            spec["layout"]["margin"] = {"l": 70, "r": 20, "t": 50, "b": 50}
-            slices.append((axis.parameter.name, spec))
+    for axis in axes:
+        shown = [t for t in trials if axis.name in t.params]
+        xs: list[Any] = [t.params[axis.name] for t in shown]
+        xaxis: dict[str, Any] = {"title": {"text": axis.name}}
+        if axis.categorical:
+            xaxis["type"] = "category"
+            xs = [str(x) for x in xs]
+        elif axis.log:
+            xaxis["type"] = "log"
+        trace = {
+            "type": "scattergl" if len(xs) > WEBGL_POINTS else "scatter",
+            "mode": "markers",
+            "x": xs,
+            "y": [t.value for t in shown],
+            "text": [f"run {t.user_attrs.get('run_id', t.number)}" for t in shown],
+            "marker": {
+                "color": [t.number for t in shown],
+                "colorscale": "Blues",
+                "showscale": True,
+                "colorbar": {"title": {"text": "run #"}},
+                "line": {"width": 0.5, "color": "Grey"},
+            },
+            "showlegend": False,
+        }
+        layout = _layout(axis.name, axis.name, metric_label)
+        layout["xaxis"] = xaxis
+        slices.append((axis.parameter.name, {"data": [trace], "layout": layout}))
     return slices
 
 
@@ -599,218 +613,3 @@ def _div(plot_id: str) -> str:
 
 def _empty(text: str) -> str:
     return f'<div class="empty">{_e(text)}</div>'
-
-
-def write_report(
-    sweep: Sweep, path: str | os.PathLike[str], *, max_curves: int = MAX_CURVES
-) -> Path:
-    """Write the sweep's report, one self-contained HTML file, to ``path`` and return it.
-
-    The page has W&B's sweep views, offline: an overview (config, runs per state, best
-    run, duration, runs stopped early), the metric over runs, parameter importance
-    (random forest importance and correlation, as W&B computes them, and fANOVA), parallel
-    coordinates, a slice plot per parameter, learning curves (at most ``max_curves``
-    runs, the best ones always) and a runs table sortable by any column. Needs plotly
-    and scikit-learn (dependencies of localsweep).
-
-    >>> write_report(localsweep.Api().sweep("ls-k3j9x2ab"), "report.html")  # doctest: +SKIP
-    """
-    require("plotly", "the sweep report")
-    require("sklearn", "the sweep report")
-    from plotly.io import templates
-    from plotly.offline import get_plotlyjs
-
-    started = time.perf_counter()
-    out = Path(path)
-    config = sweep.parsed_config
-    metric = config.metric
-    metric_name = metric.name if metric else None
-    maximize = metric is not None and metric.goal.value == "maximize"
-    metric_label = plotly_text(metric_name or "metric")
-    runs = sweep.runs
-    best = sweep.best_run() if metric else None
-
-    study, axes = sweep_study(sweep, plotly_safe=True)
-    importance = importance_of_study(study, axes)
-    analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
-
-    plots: list[dict[str, Any]] = []
-
-    def add(plot_id: str, spec: dict[str, Any]) -> str:
-        plots.append({"id": plot_id, **spec})
-        return _div(plot_id)
-
-    from localsweep._hints import sweep_metric_hint
-
-    hint = sweep_metric_hint(sweep)
-    no_metric = hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
-    if analysed:
-        history_html = add("plot-history", _history_plot(sweep, metric_label, maximize))
-        importance_plot_html = (
-            add("plot-importance", _importance_plot(importance))
-            if any(r.importance is not None for r in importance)
-            else _empty(
-                "Importance needs at least two runs with the metric and a parameter that varies."
-            )
-        )
-        parallel_html = add("plot-parallel", _parallel_plot(study, axes, metric_label, maximize))
-        slices = _slice_plots(study, axes, metric_label)
-        slice_html = "".join(
-            add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
-        ) or _empty("No searchable parameters.")
-    else:
-        history_html = importance_plot_html = parallel_html = slice_html = _empty(no_metric)
-    curves_html = _empty("No run logged the metric yet.")
-    curves_note = ""
-    if metric_name is not None:
-        curves, drawn = _curves_plot(
-            sweep, metric_name, metric_label, maximize, best.id if best else None, max_curves
-        )
-        if curves["data"]:
-            curves_html = add("plot-curves", curves)
-            shown_of = len(runs) + len(sweep.prior_runs)
-            if drawn < shown_of:
-                curves_note = (
-                    f" Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best"
-                    " and an"
-                    " even spread of the rest."
-                )
-
-    pareto_html = pareto_section(sweep, add)  # multi-objective sweeps only
-
-    states = Counter(run.state for run in runs)
-    prior_note = (
-        f'<div class="muted" id="prior-count">and {len(sweep.prior_runs)} prior runs, '
-        "given to the sweep to learn from (marked prior)</div>"
-        if sweep.prior_runs
-        else ""
-    )
-    span, still_running = _sweep_span(sweep)
-    stopped = states.get(RunState.EARLY_TERMINATED.value, 0)
-    config_yaml = yaml.safe_dump(sweep.config, sort_keys=False, allow_unicode=True)
-
-    chips = (
-        "".join(
-            f'<span class="state-{_e(state)}">{_e(state)}: {count}</span>'
-            for state, count in sorted(states.items(), key=lambda kv: -kv[1])
-        )
-        or "<span>no runs yet</span>"
-    )
-    if best is not None:
-        best_html = (
-            f'<div class="card"><div class="label">best run{" (prior)" if best.prior else ""}'
-            f'</div><div class="value" id="best-run-id">{_e(best.id)}</div>'
-            f'<div class="muted">{_e(best.name)} · {_e(metric_name)} = '
-            f'<b id="best-metric">{_e(_number(best.metric))}</b></div></div>'
-        )
-        best_config = (
-            f'<h3>Best run\'s config</h3><pre id="best-config">'
-            f"{_e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True))}</pre>"
-        )
-    else:
-        best_html = (
-            '<div class="card"><div class="label">best run</div>'
-            '<div class="value">—</div><div class="muted">no finished run with the metric'
-            f"{'' if hint is None else ': ' + _e(hint)}</div></div>"
-        )
-        best_config = "<h3>Best run's config</h3>" + _empty("No best run yet.")
-
-    goal = f"{metric.goal.value} {metric.name}" if metric else "no metric"
-    template = templates["plotly"].to_plotly_json()
-    blob = embed_json(
-        {
-            "plots": plots,
-            "template": template,
-            "table": _runs_table(sweep, axes, metric_name),
-            "best_run_id": best.id if best else None,
-        }
-    )
-    title = f"Sweep {sweep.name}"
-    span_note = "still running" if still_running else "from creation to the last run's end"
-    stop_note = _stop_note(runs, config)
-    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="localsweep">
-<title>{_e(title)}</title>
-<script>{ERROR_HOOK_JS}</script>
-<style>{REPORT_CSS}</style>
-</head>
-<body data-plots-expected="{len(plots)}">
-<pre id="js-errors" data-count="0" hidden></pre>
-<header>
-<h1>{_e(title)}</h1>
-<div class="muted">id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} ·
-{_e(goal)} · project {_e(sweep.project or "—")} · state {_e(sweep.state)}
-{_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else ""}</div>
-</header>
-
-<h2 id="overview">Overview</h2>
-<div class="cards">
-<div class="card"><div class="label">runs</div><div class="value" id="run-count">{len(runs)}</div>
-<div class="chips">{chips}</div>{prior_note}</div>
-{best_html}
-<div class="card"><div class="label">ran for</div>
-<div class="value">{_e(_duration(span))}</div><div class="muted">{span_note}</div></div>
-<div class="card"><div class="label">stopped early</div>
-<div class="value" id="stopped-count">{stopped}</div><div class="muted">{stop_note}</div></div>
-</div>
-<div class="two">
-<div><h3>Sweep config</h3><pre id="sweep-config">{_e(config_yaml)}</pre></div>
-<div>{best_config}</div>
-</div>
-
-{pareto_html}
-
-<h2 id="history">Metric over runs</h2>
-<p class="hint">Each run's summary value of the metric by run number; the line is the best
-finished run so far (as the sweep ranks its best run).</p>
-{history_html}
-
-<h2 id="importance">Parameter importance</h2>
-<p class="hint">As W&amp;B's panel: <b>importance</b> is a random forest's share of the metric
-explained by each parameter (params &rarr; metric); <b>correlation</b> is the linear
-correlation with the metric (green: larger values go with a larger metric; on log-scale
-parameters, of the logarithm); <b>fANOVA</b> is Optuna's functional ANOVA share of the
-metric's variance. Computed on {analysed} runs that finished or stopped early with a value.</p>
-{_importance_table(importance)}
-{importance_plot_html}
-
-<h2 id="parallel">Parallel coordinates</h2>
-<p class="hint">One line per run, from its parameters to its metric; categorical parameters
-as categories, log-scale parameters on log axes. Drag along an axis to filter.</p>
-{parallel_html}
-
-<h2 id="slices">Slice plots</h2>
-<p class="hint">The metric against each parameter alone; color is the run number.</p>
-<div class="slices">{slice_html}</div>
-
-<h2 id="curves">Learning curves</h2>
-<p class="hint">The metric's logged values of each run; &times; marks a run hyperband stopped,
-at its band (dotted lines).{_e(curves_note)}</p>
-{curves_html}
-
-<h2 id="runs">Runs</h2>
-<p class="hint">Click a column to sort; the best run is highlighted.</p>
-<div class="table-wrap"><table id="runs-table"><thead><tr></tr></thead><tbody></tbody></table></div>
-
-<footer>Written by localsweep on {_e(written)}.</footer>
-<script type="application/json" id="sweep-data">{blob}</script>
-<script>{get_plotlyjs()}</script>
-<script>{REPORT_JS}</script>
-</body>
-</html>
-"""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    logger.info(
-        "wrote the report of sweep %s (%d runs) to %s in %.1fs",
-        sweep.id,
-        len(runs),
-        out,
-        time.perf_counter() - started,
-    )
-    return out

@@ -489,6 +489,18 @@ class Store:
             self._views.forget(sweep_id)
             raise
 
+    def change_token(self, sweep_id: str) -> tuple[Any, ...]:
+        """A cheap value that changes whenever what a sweep's page shows may have changed
+        (its state, a run's start or end, a logged row); for watchers that poll."""
+
+        def work(conn: Connection) -> tuple[Any, ...]:
+            token = _sweeps.change_token(conn, sweep_id)
+            if token is None:
+                raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+            return token
+
+        return self._session.read(work, "read the sweep's state")
+
     def get_sweep_config(self, conn: Connection, sweep_id: str) -> SweepConfig:
         """The config of ``sweep_id`` read on ``conn`` (cached: configs never change)."""
         return self._configs.of(conn, sweep_id)

@@ -9,14 +9,14 @@ import logging
 import math
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 
 from localsweep.config import Method, SweepConfig, parse_config
 from localsweep.errors import NotFoundError, SweepControlError
 from localsweep.records import RunState, SweepState
 from localsweep.store._priors import prior_points
 from localsweep.store._records import ClaimOutcome, SweepRecord
-from localsweep.store._tables import dumps, now, runs, sweeps
+from localsweep.store._tables import dumps, history, now, runs, sweeps
 
 __all__ = [
     "CONTROL_ACTIONS",
@@ -271,3 +271,23 @@ def insert_values(
         "created_at": now(),
         "config_dir": config.source_dir,
     }
+
+
+def change_token(conn: Connection, sweep_id: str) -> tuple[Any, ...] | None:
+    """A value that changes whenever what a sweep's page shows may have changed: its state
+    and counters, its runs per state and their last end, the last history row written
+    (in any sweep: one index lookup). ``None`` for no such sweep."""
+    sweep = conn.execute(
+        select(sweeps.c.state, sweeps.c.run_count, sweeps.c.finished_reason).where(
+            sweeps.c.id == sweep_id
+        )
+    ).first()
+    if sweep is None:
+        return None
+    states = conn.execute(
+        select(runs.c.state, func.count(), func.max(runs.c.finished_at))
+        .where(runs.c.sweep_id == sweep_id)
+        .group_by(runs.c.state)
+    ).all()
+    last_row = conn.execute(select(func.max(history.c.id))).scalar()
+    return (tuple(sweep), tuple(sorted(tuple(map(str, s)) for s in states)), last_row)

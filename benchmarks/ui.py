@@ -1,0 +1,289 @@
+"""`localsweep ui` at 100, 1,000 and 5,000 runs of 100 logged rows each: first paint, update
+latency and the server's CPU, beside optuna-dashboard serving the same runs.
+
+- first paint: from asking the browser (headless Chromium) for the sweep page to every plot
+  on it drawn; for optuna-dashboard, from asking for the study's page to its first plot
+  drawn, with the same runs added to an in-memory Optuna storage (values, parameters and
+  every intermediate value).
+- update: from a new run's rows reaching the store to the open page showing its row (the page
+  polls once a second), and the bytes of that update beside the whole page's.
+- CPU: the server process's CPU seconds over 10 s with no page open (idle), and with the page
+  open while 4 agent processes log (busy).
+
+    python benchmarks/ui.py              # 100, 1000, 5000 runs
+    python benchmarks/ui.py 100 1000     # other sizes
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import localsweep
+from localsweep.agent import Agent, RunOutcome, RunRecorder
+from localsweep.config import load_config
+from localsweep.records import RunState
+from localsweep.store import RunRecord, Store
+
+STEPS = 100
+CONFIG: dict[str, Any] = {
+    "method": "random",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "localsweep": {"seed": 1},
+    "parameters": {
+        "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1.0},
+        "optimizer": {"values": ["adam", "sgd", "rmsprop", "adamw"]},
+        "layers": {"distribution": "int_uniform", "min": 1, "max": 8},
+        "dropout": {"min": 0.0, "max": 0.6},
+    },
+}
+
+AGENT = """
+import math, random, sys, time
+from localsweep.agent import Agent, RunOutcome
+from localsweep.records import RunState
+from localsweep.store import Store
+
+def runner(run, recorder):
+    rng = random.Random(run.id)
+    for step in range(int(sys.argv[3])):
+        recorder.on_log({"val_loss": 1.0 / (1 + step) + rng.random() * 0.01}, step)
+        time.sleep(float(sys.argv[4]))
+    return RunOutcome(RunState.FINISHED, exit_code=0)
+
+store = Store(sys.argv[1])
+Agent(store, sys.argv[2], runner=runner, count=int(sys.argv[5])).run()
+"""
+
+
+def _loss(config: Mapping[str, Any], step: int, rng: random.Random) -> float:
+    distance = abs(math.log10(config["lr"]) + 2.5)
+    penalty = 0.3 if config["optimizer"] == "sgd" else 0.0
+    return (1 + distance + penalty) / (1 + step) + 0.02 * config["layers"] + rng.gauss(0, 0.01)
+
+
+def _runner(run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+    rng = random.Random(run.id)
+    for step in range(STEPS):
+        recorder.on_log({"val_loss": _loss(run.config, step, rng)}, step)
+    return RunOutcome(RunState.FINISHED, exit_code=0)
+
+
+def build(runs: int, db: Path) -> str:
+    store = Store(db)
+    try:
+        sweep_id = store.create_sweep(load_config(CONFIG)).id
+        Agent(store, sweep_id, runner=_runner, count=runs).run()
+    finally:
+        store.close()
+    return sweep_id
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _driver(profile: Path) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "chromium"
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    os.environ["SE_OFFLINE"] = "true"
+    service = Service(executable_path=shutil.which("chromedriver") or "chromedriver")
+    return webdriver.Chrome(options=options, service=service)
+
+
+def _wait(check: Any, timeout: float = 120.0) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            if check():
+                return time.perf_counter() - started
+        except Exception:
+            pass
+        time.sleep(0.02)
+    return math.nan
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ui_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "localsweep.cli", "ui", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.1)
+    raise RuntimeError("localsweep ui did not start")
+
+
+def _plots_drawn(driver: Any) -> bool:
+    return bool(
+        driver.execute_script(
+            "var n = document.querySelectorAll('.plot').length;"
+            "return n > 0 && document.querySelectorAll('.js-plotly-plot').length === n;"
+        )
+    )
+
+
+def measure_localsweep(db: Path, sweep_id: str, tmp: Path) -> dict[str, float]:
+    port = _free_port()
+    server = _ui_server(db, port)
+    driver = _driver(tmp / "profile-ls")
+    url = f"http://127.0.0.1:{port}/sweeps/{sweep_id}"
+    try:
+        started = time.perf_counter()
+        driver.get(url)
+        paint = time.perf_counter() - started + _wait(lambda: _plots_drawn(driver))
+        page_bytes = len(driver.page_source.encode())
+        _wait(lambda: driver.execute_script("return document.body.getAttribute('data-polls')"))
+        # Update: one more run's rows reach the store; time until its row shows.
+        before = {r.id for r in localsweep.Api(db).sweep(sweep_id).runs}
+        store = Store(db)
+        Agent(store, sweep_id, runner=_runner, count=1).run()
+        committed = time.perf_counter()
+        store.close()
+        (new_id,) = {r.id for r in localsweep.Api(db).sweep(sweep_id).runs} - before
+        shown = _wait(
+            lambda: driver.find_elements("css selector", f'#runs-table tr[data-run="{new_id}"]')
+        )
+        update_latency = time.perf_counter() - committed if not math.isnan(shown) else math.nan
+        # CPU, busy: the page open while 4 agents log.
+        agents = [
+            subprocess.Popen(
+                [sys.executable, "-c", AGENT, str(db), sweep_id, "40", "0.05", "2"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(4)
+        ]
+        cpu0 = _cpu_seconds(server.pid)
+        time.sleep(10)
+        busy = _cpu_seconds(server.pid) - cpu0
+        for agent in agents:
+            agent.wait(timeout=300)
+    finally:
+        driver.quit()
+    try:
+        time.sleep(2)  # the closed page's last request ends
+        cpu0 = _cpu_seconds(server.pid)
+        time.sleep(10)
+        idle = _cpu_seconds(server.pid) - cpu0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "paint": paint,
+        "update": update_latency,
+        "idle": idle,
+        "busy": busy,
+        "page_mb": page_bytes / 1e6,
+    }
+
+
+def measure_optuna_dashboard(db: Path, sweep_id: str, tmp: Path) -> float:
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna_dashboard import run_server
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name=sweep_id)
+    distributions = {
+        "lr": FloatDistribution(1e-5, 1.0, log=True),
+        "optimizer": CategoricalDistribution(["adam", "sgd", "rmsprop", "adamw"]),
+        "layers": IntDistribution(1, 8),
+        "dropout": FloatDistribution(0.0, 0.6),
+    }
+    store = Store(db)
+    histories = store.metric_histories(sweep_id)
+    trials = []
+    for run in localsweep.Api(db).sweep(sweep_id).runs:
+        if run.metric is None:
+            continue
+        trials.append(
+            optuna.trial.create_trial(
+                params={k: run.config[k] for k in distributions},
+                distributions=distributions,
+                value=run.metric,
+                intermediate_values=dict(enumerate(histories.get(run.id, []))),
+            )
+        )
+    study.add_trials(trials)
+    store.close()
+    port = _free_port()
+    threading.Thread(
+        target=run_server,
+        args=(storage,),
+        kwargs={"host": "127.0.0.1", "port": port},
+        daemon=True,
+    ).start()
+    _wait(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True)
+    driver = _driver(tmp / "profile-od")
+    try:
+        started = time.perf_counter()
+        driver.get(f"http://127.0.0.1:{port}/dashboard/studies/{study._study_id}")
+        drawn = _wait(lambda: driver.find_elements("css selector", ".js-plotly-plot"))
+        return time.perf_counter() - started if not math.isnan(drawn) else math.nan
+    finally:
+        driver.quit()
+
+
+def main(sizes: list[int]) -> None:
+    print(
+        f"{'runs':>6} {'build (s)':>9} {'paint (s)':>9} {'dashboard (s)':>13} {'ratio':>6} "
+        f"{'update (s)':>10} {'page (MB)':>9} {'idle CPU (s/10s)':>16} {'busy CPU (s/10s)':>16}"
+    )
+    for runs in sizes:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            db = tmp / "ui.db"
+            started = time.perf_counter()
+            sweep_id = build(runs, db)
+            built = time.perf_counter() - started
+            ours = measure_localsweep(db, sweep_id, tmp)
+            theirs = measure_optuna_dashboard(db, sweep_id, tmp)
+            print(
+                f"{runs:>6} {built:>9.1f} {ours['paint']:>9.2f} {theirs:>13.2f} "
+                f"{ours['paint'] / theirs:>6.2f} {ours['update']:>10.2f} "
+                f"{ours['page_mb']:>9.2f} {ours['idle']:>16.2f} {ours['busy']:>16.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [100, 1000, 5000])

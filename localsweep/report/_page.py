@@ -1,0 +1,465 @@
+"""The sweep page: one rendering for the static report and the live page of ``localsweep ui``.
+
+:func:`sweep_view` turns a sweep into a :class:`SweepView`: escaped HTML fragments ("parts")
+for the sections, plotly figure specs and the runs table. :func:`render_page` lays a view
+out as a whole HTML page; the report is that page written to a file, and the live page is
+the same page with a script that asks the server for what changed (:func:`view_update`) and
+puts it in place. So the two never drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from localsweep.records import RunState
+from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
+from localsweep.report._extra import require
+from localsweep.report._html import (
+    MAX_CURVES,
+    _best_curves,
+    _curves_plot,
+    _div,
+    _duration,
+    _e,
+    _empty,
+    _history_plot,
+    _importance_plot,
+    _importance_table,
+    _number,
+    _parallel_plot,
+    _runs_table,
+    _slice_plots,
+    _stop_note,
+    _sweep_span,
+    embed_json,
+)
+from localsweep.report._importance import ParamImportance, importance_of_study
+from localsweep.report._pareto import pareto_section
+from localsweep.report._study import param_axes, plotly_text, sweep_study
+
+if TYPE_CHECKING:
+    import os
+
+    from localsweep.api import Sweep
+
+__all__ = ["SweepView", "render_page", "sweep_view", "view_update", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+#: The sections of the page whose HTML a live page replaces when it changes, in page order.
+PARTS = ("meta", "overview", "pareto", "history", "importance", "parallel", "slices", "curves")
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """Everything the sweep page shows, as escaped HTML fragments and JSON-able data."""
+
+    sweep_id: str
+    title: str
+    parts: Mapping[str, str]
+    plots: tuple[dict[str, Any], ...]
+    table: dict[str, Any]
+    best_run_id: str | None
+    #: Whether the importance section holds computed values (a live page may skip them).
+    has_importance: bool = True
+    hashes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """A short digest of everything shown: equal versions show the same page."""
+        joined = "|".join(f"{k}={v}" for k, v in sorted(self.hashes.items()))
+        return hashlib.sha1(joined.encode()).hexdigest()[:16]
+
+
+def _digest(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _row_key(table: Mapping[str, Any], row: list[Any]) -> str:
+    return str(row[table["id_column"]])
+
+
+def _with_hashes(view: SweepView) -> SweepView:
+    hashes: dict[str, str] = {f"part:{k}": _digest(v) for k, v in view.parts.items()}
+    hashes.update({f"plot:{p['id']}": _digest(p) for p in view.plots})
+    hashes["table:columns"] = _digest(view.table["columns"])
+    for row in view.table["rows"]:
+        hashes[f"row:{_row_key(view.table, row)}"] = _digest(row)
+    hashes["best"] = view.best_run_id or ""
+    return SweepView(
+        sweep_id=view.sweep_id,
+        title=view.title,
+        parts=view.parts,
+        plots=view.plots,
+        table=view.table,
+        best_run_id=view.best_run_id,
+        has_importance=view.has_importance,
+        hashes=hashes,
+    )
+
+
+def sweep_view(
+    sweep: Sweep,
+    *,
+    max_curves: int = MAX_CURVES,
+    importance: bool | list[ParamImportance] = True,
+    plots: bool = True,
+) -> SweepView:
+    """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
+    runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
+
+    ``importance`` may be ``False`` to leave the importance section for later (it is the
+    slow part at thousands of runs), or a list computed before, to reuse it. ``plots=False``
+    gives only the overview and the runs table, with the plots' sections to come: a live
+    page's first paint, quick at thousands of runs.
+    """
+    require("plotly", "the sweep report")
+    require("sklearn", "the sweep report")
+    config = sweep.parsed_config
+    metric = config.metric
+    metric_name = metric.name if metric else None
+    maximize = metric is not None and metric.goal.value == "maximize"
+    metric_label = plotly_text(metric_name or "metric")
+    runs = sweep.runs
+    best = sweep.best_run() if metric else None
+
+    if not plots:
+        return _light_view(sweep, best, metric_name)
+    study, axes = sweep_study(sweep, plotly_safe=True)
+    if importance is True:
+        rows: list[ParamImportance] | None = importance_of_study(study, axes)
+    elif importance is False:
+        rows = None
+    else:
+        rows = importance
+    analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
+
+    specs: list[dict[str, Any]] = []
+
+    def add(plot_id: str, spec: dict[str, Any]) -> str:
+        specs.append({"id": plot_id, **spec})
+        return _div(plot_id)
+
+    parts: dict[str, str] = {}
+    hint = _metric_hint(sweep)
+    no_metric = _empty(
+        hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
+    )
+    if analysed:
+        parts["history"] = add("plot-history", _history_plot(sweep, metric_label, maximize))
+        parts["parallel"] = add(
+            "plot-parallel", _parallel_plot(study, axes, metric_label, maximize)
+        )
+        slices = _slice_plots(study, axes, metric_label)
+        parts["slices"] = "".join(
+            add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
+        ) or _empty("No searchable parameters.")
+    else:
+        parts["history"] = parts["parallel"] = parts["slices"] = no_metric
+    parts["importance"] = _importance_part(rows, analysed, add)
+
+    curves_html = _empty("No run logged the metric yet.")
+    curves_note = ""
+    if metric_name is not None:
+        curves, drawn = _curves_plot(
+            sweep, metric_name, metric_label, maximize, best.id if best else None, max_curves
+        )
+        if curves["data"]:
+            curves_html = add("plot-curves", curves)
+            shown_of = len(runs) + len(sweep.prior_runs)
+            if drawn < shown_of:
+                curves_note = (
+                    f"Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best"
+                    " and an even spread of the rest."
+                )
+    parts["curves"] = (f'<p class="hint">{_e(curves_note)}</p>' if curves_note else "") + (
+        curves_html
+    )
+
+    parts["pareto"] = pareto_section(sweep, add)  # multi-objective sweeps only
+    parts["meta"] = _meta(sweep)
+    parts["overview"] = _overview(sweep, best, metric_name, hint)
+    view = SweepView(
+        sweep_id=sweep.id,
+        title=f"Sweep {sweep.name}",
+        parts={name: parts[name] for name in PARTS},
+        plots=tuple(specs),
+        table=_runs_table(sweep, axes, metric_name),
+        best_run_id=best.id if best else None,
+        has_importance=rows is not None,
+    )
+    return _with_hashes(view)
+
+
+def _light_view(sweep: Sweep, best: Any, metric_name: str | None) -> SweepView:
+    loading = _empty("Loading…")
+    parts = {name: loading for name in PARTS}
+    parts["meta"] = _meta(sweep)
+    parts["overview"] = _overview(sweep, best, metric_name, _metric_hint(sweep))
+    view = SweepView(
+        sweep_id=sweep.id,
+        title=f"Sweep {sweep.name}",
+        parts=parts,
+        plots=(),
+        table=_runs_table(sweep, param_axes(sweep, plotly_safe=True), metric_name),
+        best_run_id=best.id if best else None,
+        has_importance=False,
+    )
+    return _with_hashes(view)
+
+
+def _meta(sweep: Sweep) -> str:
+    config = sweep.parsed_config
+    metric = config.metric
+    goal = f"{metric.goal.value} {metric.name}" if metric else "no metric"
+    return (
+        f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
+        f"{_e(goal)} · project {_e(sweep.project or '—')} · state "
+        f'<span id="sweep-state">{_e(sweep.state)}</span> '
+        + (_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else "")
+    )
+
+
+def _importance_part(rows: list[ParamImportance] | None, analysed: int, add: Any) -> str:
+    if rows is None:
+        return _empty("Computing parameter importance…")
+    note = (
+        f'<p class="hint">Computed on {analysed} runs that finished or stopped early with a'
+        " value.</p>"
+    )
+    if not analysed:
+        return note + _importance_table(rows) + _empty("No run has a value of the metric yet.")
+    if any(r.importance is not None for r in rows):
+        plot = add("plot-importance", _importance_plot(rows))
+    else:
+        plot = _empty(
+            "Importance needs at least two runs with the metric and a parameter that varies."
+        )
+    return note + _importance_table(rows) + plot
+
+
+def _metric_hint(sweep: Sweep) -> str | None:
+    from localsweep._hints import sweep_metric_hint
+
+    return sweep_metric_hint(sweep)
+
+
+def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None) -> str:
+    runs = sweep.runs
+    config = sweep.parsed_config
+    states = Counter(run.state for run in runs)
+    span, still_running = _sweep_span(sweep)
+    stopped = states.get(RunState.EARLY_TERMINATED.value, 0)
+    prior_note = (
+        f'<div class="muted" id="prior-count">and {len(sweep.prior_runs)} prior runs, '
+        "given to the sweep to learn from (marked prior)</div>"
+        if sweep.prior_runs
+        else ""
+    )
+    config_yaml = yaml.safe_dump(sweep.config, sort_keys=False, allow_unicode=True)
+    chips = (
+        "".join(
+            f'<span class="state-{_e(state)}">{_e(state)}: {count}</span>'
+            for state, count in sorted(states.items(), key=lambda kv: -kv[1])
+        )
+        or "<span>no runs yet</span>"
+    )
+    if best is not None:
+        best_html = (
+            f'<div class="card"><div class="label">best run{" (prior)" if best.prior else ""}'
+            f'</div><div class="value" id="best-run-id">{_e(best.id)}</div>'
+            f'<div class="muted">{_e(best.name)} · {_e(metric_name)} = '
+            f'<b id="best-metric">{_e(_number(best.metric))}</b></div></div>'
+        )
+        best_config = (
+            f'<h3>Best run\'s config</h3><pre id="best-config">'
+            f"{_e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True))}</pre>"
+        )
+    else:
+        best_html = (
+            '<div class="card"><div class="label">best run</div>'
+            '<div class="value">—</div><div class="muted">no finished run with the metric'
+            f"{'' if hint is None else ': ' + _e(hint)}</div></div>"
+        )
+        best_config = "<h3>Best run's config</h3>" + _empty("No best run yet.")
+    span_note = "still running" if still_running else "from creation to the last run's end"
+    stop_note = _stop_note(runs, config)
+    return f"""<div class="cards">
+<div class="card"><div class="label">runs</div><div class="value" id="run-count">{len(runs)}</div>
+<div class="chips">{chips}</div>{prior_note}</div>
+{best_html}
+<div class="card"><div class="label">ran for</div>
+<div class="value">{_e(_duration(span))}</div><div class="muted">{span_note}</div></div>
+<div class="card"><div class="label">stopped early</div>
+<div class="value" id="stopped-count">{stopped}</div><div class="muted">{stop_note}</div></div>
+</div>
+<div class="two">
+<div><h3>Sweep config</h3><pre id="sweep-config">{_e(config_yaml)}</pre></div>
+<div>{best_config}</div>
+</div>"""
+
+
+def view_update(old: SweepView | None, new: SweepView) -> dict[str, Any]:
+    """What a page showing ``old`` needs to show ``new``: only the parts, plots and table
+    rows that changed (everything when ``old`` is ``None``)."""
+    before = old.hashes if old is not None else {}
+
+    def changed(key: str) -> bool:
+        return before.get(key) != new.hashes.get(key)
+
+    update: dict[str, Any] = {
+        "version": new.version,
+        "title": new.title,
+        "best_run_id": new.best_run_id,
+        "parts": {k: v for k, v in new.parts.items() if changed(f"part:{k}")},
+        "plots": [p for p in new.plots if changed(f"plot:{p['id']}")],
+    }
+    if old is None or changed("table:columns"):
+        update["table"] = new.table
+    else:
+        rows = [r for r in new.table["rows"] if changed(f"row:{_row_key(new.table, r)}")]
+        ids = {_row_key(new.table, r) for r in new.table["rows"]}
+        gone = [k[4:] for k in before if k.startswith("row:") and k[4:] not in ids]
+        update["rows"] = {"changed": rows, "removed": gone}
+    return update
+
+
+def _template() -> dict[str, Any]:
+    from plotly.io import templates
+
+    template: dict[str, Any] = templates["plotly"].to_plotly_json()
+    return template
+
+
+def render_page(
+    view: SweepView,
+    *,
+    footer: str,
+    head: str = "",
+    before_body: str = "",
+    scripts: str = "",
+    plotly_js: str | None = None,
+) -> str:
+    """The whole HTML page of ``view``. ``plotly_js`` is plotly's JavaScript inlined (the
+    report) or ``None`` to leave it to ``head`` (the live page serves it as a file);
+    ``head``, ``before_body`` and ``scripts`` are trusted HTML the live page adds."""
+    blob = embed_json(
+        {
+            "plots": list(view.plots),
+            "template": _template(),
+            "table": view.table,
+            "best_run_id": view.best_run_id,
+            "version": view.version,
+        }
+    )
+    p = view.parts
+    plotly = f"<script>{plotly_js}</script>" if plotly_js is not None else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="localsweep">
+<title>{_e(view.title)}</title>
+<script>{ERROR_HOOK_JS}</script>
+<style>{REPORT_CSS}</style>
+{head}
+</head>
+<body data-plots-expected="{len(view.plots)}">
+<pre id="js-errors" data-count="0" hidden></pre>
+{before_body}
+<header>
+<h1 id="page-title">{_e(view.title)}</h1>
+<div class="muted" data-part="meta">{p["meta"]}</div>
+</header>
+
+<h2 id="overview">Overview</h2>
+<div data-part="overview">{p["overview"]}</div>
+<div data-part="pareto">{p["pareto"]}</div>
+
+<h2 id="history">Metric over runs</h2>
+<p class="hint">Each run's summary value of the metric by run number; the line is the best
+finished run so far (as the sweep ranks its best run).</p>
+<div data-part="history">{p["history"]}</div>
+
+<h2 id="importance">Parameter importance</h2>
+<p class="hint">As W&amp;B's panel: <b>importance</b> is a random forest's share of the metric
+explained by each parameter (params &rarr; metric); <b>correlation</b> is the linear
+correlation with the metric (green: larger values go with a larger metric; on log-scale
+parameters, of the logarithm); <b>fANOVA</b> is Optuna's functional ANOVA share of the
+metric's variance.</p>
+<div data-part="importance">{p["importance"]}</div>
+
+<h2 id="parallel">Parallel coordinates</h2>
+<p class="hint">One line per run, from its parameters to its metric; categorical parameters
+as categories, log-scale parameters on log axes. Drag along an axis to filter.</p>
+<div data-part="parallel">{p["parallel"]}</div>
+
+<h2 id="slices">Slice plots</h2>
+<p class="hint">The metric against each parameter alone; color is the run number.</p>
+<div class="slices" data-part="slices">{p["slices"]}</div>
+
+<h2 id="curves">Learning curves</h2>
+<p class="hint">The metric's logged values of each run; &times; marks a run stopped early,
+at its band (dotted lines).</p>
+<div data-part="curves">{p["curves"]}</div>
+
+<h2 id="runs">Runs</h2>
+<p class="hint">Click a column to sort; the best run is highlighted.</p>
+<div class="table-wrap"><table id="runs-table"><thead><tr></tr></thead><tbody></tbody></table></div>
+
+<footer>{footer}</footer>
+<script type="application/json" id="sweep-data">{blob}</script>
+{plotly}
+<script>{REPORT_JS}</script>
+{scripts}
+</body>
+</html>
+"""
+
+
+def write_report(
+    sweep: Sweep, path: str | os.PathLike[str], *, max_curves: int = MAX_CURVES
+) -> Path:
+    """Write the sweep's report, one self-contained HTML file, to ``path`` and return it.
+
+    The page has W&B's sweep views, offline: an overview (config, runs per state, best
+    run, duration, runs stopped early), the metric over runs, parameter importance
+    (random forest importance and correlation, as W&B computes them, and fANOVA), parallel
+    coordinates, a slice plot per parameter, learning curves (at most ``max_curves``
+    runs, the best ones always) and a runs table sortable by any column. It is the page
+    ``localsweep ui`` shows live, frozen. Needs plotly and scikit-learn.
+
+    >>> write_report(localsweep.Api().sweep("ls-k3j9x2ab"), "report.html")  # doctest: +SKIP
+    """
+    from plotly.offline import get_plotlyjs
+
+    started = time.perf_counter()
+    out = Path(path)
+    view = sweep_view(sweep, max_curves=max_curves)
+    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = render_page(
+        view, footer=f"Written by localsweep on {_e(written)}.", plotly_js=get_plotlyjs()
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    logger.info(
+        "wrote the report of sweep %s (%d runs) to %s in %.1fs",
+        sweep.id,
+        len(sweep.runs),
+        out,
+        time.perf_counter() - started,
+    )
+    return out

@@ -1,0 +1,63 @@
+"""``localsweep ui``: the click command the main CLI group adds."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+
+__all__ = ["ui_command"]
+
+
+@click.command("ui")
+@click.option(
+    "--db",
+    metavar="URL",
+    envvar="LOCALSWEEP_DB",
+    default=None,
+    help="The database: a SQLite path or SQLAlchemy URL (default ./localsweep.db).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback needs the printed token.",
+)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--no-token",
+    is_flag=True,
+    help="Serve a non-loopback address without a token (anyone who can reach "
+    "it can read and control your sweeps).",
+)
+@click.option("--read-only", is_flag=True, help="No pause/resume/stop/cancel buttons.")
+def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: bool) -> None:
+    """Serve W&B's sweep page, live, for the sweeps of a database.
+
+    Open the printed URL in a browser; from a laptop, forward the port of a login node
+    first: ssh -L 8080:127.0.0.1:8080 login-node.
+    """
+    from localsweep.report._extra import require
+    from localsweep.store import Store
+    from localsweep.ui._app import UiSettings
+    from localsweep.ui._server import is_loopback, serve
+
+    for module in ("starlette", "uvicorn"):
+        require(module, "localsweep ui", extra="ui")
+    loopback = is_loopback(host)
+    token = None if loopback or no_token else secrets.token_urlsafe(24)
+    store = Store(db)
+    settings = UiSettings(token=token, read_only=read_only, loopback_only=loopback)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    from sqlalchemy.engine import make_url
+
+    shown_db = make_url(store.url).render_as_string(hide_password=True)
+    click.echo(f"localsweep ui for {shown_db}", err=True)
+    click.echo(f"open {url}", err=True)
+    if not loopback and no_token:
+        click.echo(
+            "warning: no token: anyone who can reach this address can control your sweeps", err=True
+        )
+    click.echo("Ctrl-C to stop", err=True)
+    serve(store, host=host, port=port, settings=settings)

@@ -1,0 +1,218 @@
+"""The pages of ``localsweep ui`` other than the sweep page (which is the report's page
+with a live script): the list of sweeps and a run's page. Every string from configs and
+runs is escaped where it lands, as in the report."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localsweep.api import Run, Sweep
+from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS
+from localsweep.report._html import _duration, _e, _empty, _number, _utc, embed_json
+
+__all__ = ["index_page", "run_page", "shell"]
+
+#: Lines of a program-mode run's output shown on its page.
+OUTPUT_TAIL_LINES = 200
+#: History plots drawn on a run's page at most (one per logged numeric key).
+MAX_RUN_PLOTS = 16
+
+UI_CSS = """
+nav { margin: -8px 0 16px; font-size: 13px; }
+nav a { margin-right: 12px; }
+.controls { margin: 10px 0 0; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+.controls button { font: inherit; padding: 4px 14px; border-radius: 6px; cursor: pointer;
+                   border: 1px solid var(--line); background: var(--bg2); }
+.controls button.danger { color: var(--bad); border-color: var(--bad); }
+#control-status { color: var(--muted); }
+#live-status { font-size: 12px; color: var(--muted); }
+table.sweeps td, table.sweeps th { white-space: nowrap; }
+"""
+
+
+def shell(title: str, body: str, *, head: str = "", scripts: str = "", nav: str = "") -> str:
+    """A page of the UI around ``body`` (trusted, already escaped HTML)."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title>
+<script>{ERROR_HOOK_JS}</script>
+<style>{REPORT_CSS}{UI_CSS}</style>
+{head}
+</head>
+<body>
+<pre id="js-errors" data-count="0" hidden></pre>
+{nav}
+{body}
+{scripts}
+</body>
+</html>
+"""
+
+
+def _progress(sweep: Sweep) -> str:
+    runs = sweep.runs
+    done = sum(1 for r in runs if r.state != "running")
+    cap = sweep.parsed_config.run_cap
+    return f"{done}/{cap}" if cap else str(done)
+
+
+def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
+    """Every sweep of the database: state, progress, best, when it started, runs."""
+    rows = []
+    for sweep in reversed(sweeps):
+        states = Counter(r.state for r in sweep.runs)
+        best = sweep.best_run()
+        metric = sweep.parsed_config.metric
+        best_text = (
+            f"{metric.name} = {_number(best.metric)} ({best.id})"
+            if best is not None and metric is not None
+            else "—"
+        )
+        chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
+        rows.append(
+            f'<tr data-sweep="{_e(sweep.id)}"><td><a href="sweeps/{_e(sweep.id)}">'
+            f"{_e(sweep.id)}</a></td><td>{_e(sweep.name)}</td>"
+            f'<td class="state state-{_e(sweep.state)}">{_e(sweep.state)}</td>'
+            f"<td>{_e(sweep.parsed_config.method.value)}</td>"
+            f'<td class="num">{_e(_progress(sweep))}</td><td>{_e(best_text)}</td>'
+            f"<td>{_e(_utc(sweep.created_at).strftime('%Y-%m-%d %H:%M UTC'))}</td>"
+            f"<td>{_e(chips)}</td></tr>"
+        )
+    table = (
+        '<div class="table-wrap"><table class="sweeps" id="sweeps-table"><thead><tr>'
+        "<th>id</th><th>name</th><th>state</th><th>method</th><th>runs</th><th>best</th>"
+        "<th>started</th><th>runs by state</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+        if rows
+        else _empty("No sweeps in this database yet: localsweep sweep CONFIG creates one.")
+    )
+    return shell(
+        "localsweep sweeps",
+        f"<header><h1>Sweeps</h1></header>{table}",
+        nav=nav,
+        scripts="<script>setTimeout(function () { location.reload(); }, 5000);</script>",
+    )
+
+
+def _tail(path: str | None, lines: int = OUTPUT_TAIL_LINES) -> str | None:
+    if not path:
+        return None
+    try:
+        with Path(path).open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 256 * 1024))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _history_plots(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One line chart per numeric key the run logged, against its step."""
+    series: dict[str, tuple[list[Any], list[Any]]] = {}
+    for row in history:
+        step = row.get("_step")
+        for key, value in row.items():
+            if key.startswith("_") or isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                xs, ys = series.setdefault(key, ([], []))
+                xs.append(step)
+                ys.append(value if math.isfinite(value) else None)
+    plots = []
+    for i, (key, (xs, ys)) in enumerate(sorted(series.items())[:MAX_RUN_PLOTS]):
+        plots.append(
+            {
+                "id": f"run-plot-{i}",
+                "data": [
+                    {"type": "scatter", "mode": "lines+markers", "x": xs, "y": ys, "name": key}
+                ],
+                "layout": {
+                    "title": {"text": key.replace("<", "&lt;")},
+                    "xaxis": {"title": {"text": "step"}},
+                    "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+                    "height": 300,
+                },
+            }
+        )
+    return plots
+
+
+def run_page(run: Run, *, nav: str, plotly_src: str) -> str:
+    """A run: its state, config, summary, a plot per logged metric and, for program-mode
+    runs, the tail of its output."""
+    history = run.history()
+    plots = _history_plots(history)
+    runtime = None
+    if run.finished_at is not None:
+        runtime = (_utc(run.finished_at) - _utc(run.created_at)).total_seconds()
+    facts = [
+        ("state", run.state + (f" ({run.end_reason})" if run.end_reason else "")),
+        ("sweep", run.sweep_id),
+        ("number", run.number),
+        ("metric", _number(run.metric)),
+        ("ran for", _duration(runtime) if runtime is not None else "still running"),
+        ("exit code", "—" if run.exit_code is None else run.exit_code),
+        ("folder", run.dir or "—"),
+    ]
+    cards = "".join(
+        f'<div class="card"><div class="label">{_e(k)}</div><div class="value">{_e(v)}</div></div>'
+        for k, v in facts
+    )
+    outputs = ""
+    for label, path in (("stdout", run.stdout_path), ("stderr", run.stderr_path)):
+        tail = _tail(path)
+        if tail is not None:
+            outputs += f"<h3>{label} (last {OUTPUT_TAIL_LINES} lines)</h3><pre>{_e(tail)}</pre>"
+    error = f"<h2>Error</h2><pre>{_e(run.error)}</pre>" if run.error else ""
+    plot_divs = "".join(f'<div class="plot" id="{p["id"]}"></div>' for p in plots) or _empty(
+        "This run logged no numbers."
+    )
+    body = f"""<header><h1>Run {_e(run.name or run.id)}</h1>
+<div class="muted">id <code id="run-id">{_e(run.id)}</code></div></header>
+<div class="cards">{cards}</div>
+{error}
+<div class="two">
+<div><h3>Config</h3><pre id="run-config">{
+        _e(
+            yaml.safe_dump(
+                run.config, sort_keys=False, allow_unicode=True, default_flow_style=False
+            )
+        )
+    }</pre></div>
+<div><h3>Summary</h3><pre id="run-summary">{
+        _e(
+            yaml.safe_dump(
+                dict(run.summary), sort_keys=False, allow_unicode=True, default_flow_style=False
+            )
+        )
+    }</pre></div>
+</div>
+<h2>History</h2>
+<div class="slices">{plot_divs}</div>
+{"<h2>Output</h2>" + outputs if outputs else ""}"""
+    data = embed_json({"plots": plots})
+    scripts = f"""<script type="application/json" id="run-data">{data}</script>
+<script src="{plotly_src}"></script>
+<script>
+(function () {{
+  var data = JSON.parse(document.getElementById("run-data").textContent);
+  data.plots.forEach(function (p) {{
+    Plotly.newPlot(document.getElementById(p.id), p.data, p.layout,
+                   {{responsive: true, displaylogo: false}});
+  }});
+  document.body.setAttribute("data-plots-rendered", String(data.plots.length));
+}})();
+</script>"""
+    return shell(f"Run {run.id}", body, nav=nav, scripts=scripts)
