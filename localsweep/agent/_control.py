@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from localsweep.errors import AgentError, StoreError, StoreUnavailableError
+from localsweep.errors import AgentError, LeaseLostError, StoreError, StoreUnavailableError
 from localsweep.records import SweepState
 from localsweep.store import RunRecord, Store
 
@@ -100,11 +100,13 @@ class RunControl:
         return self._reason
 
     def abort(self, reason: str, error: StoreError | None = None) -> None:
-        """Ask the run to stop for ``reason`` (kept only if none was given before)."""
+        """Ask the run to stop for ``reason`` (kept only if none was given before). A lost
+        lease is no error of the agent's (it goes on with other runs): only other store
+        errors are kept, for the agent to stop on."""
         with self._lock:
             if self._reason is None:
                 self._reason = reason
-                self.error = error
+                self.error = None if isinstance(error, LeaseLostError) else error
                 logger.info("run %s: stopping (%s)", self.run.id, reason)
 
 

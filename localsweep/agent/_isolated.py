@@ -420,7 +420,7 @@ def _run_in_child(
     project: str | None,
     entity: str | None,
 ) -> _ChildReport:
-    store = Store(store_url)
+    store = Store(store_url, check=False)  # the agent checked the file when it opened it
     try:
         sweep = store.get_sweep(sweep_id)
         config = sweep.config

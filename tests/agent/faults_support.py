@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import localsweep
+
 PROGRAMS = Path(__file__).parent / "programs"
 #: Three agents importing wandb at once on two busy cores take a while.
 DEADLINE = 240.0
@@ -106,3 +108,11 @@ def grid(n: int, **extra: object) -> dict[str, object]:
 def one_line_errors(output: str) -> None:
     """The agent said what went wrong without a Python traceback."""
     assert "Traceback" not in output, output
+
+
+def no_traceback_of_ours(output: str) -> None:
+    """No traceback through localsweep's own code. (A program-mode child's output is
+    streamed to the agent's, so the child's own traceback, say from the signal that
+    stopped it, may be there: that is the program's, as under ``wandb agent``.)"""
+    package = os.path.dirname(localsweep.__file__)
+    assert f'File "{package}{os.sep}' not in output, output

@@ -41,7 +41,8 @@ def test_a_wandb_run_folder_is_one_prior_run_with_its_config_history_and_summary
     (prior,) = sweep.prior_runs
     assert sweep.runs == []
     assert prior.id == ids[0] and prior.prior and prior.prior_source == str(folder)
-    assert prior.config == {"lr": 0.01, "opt": {"name": "adam"}}
+    assert prior.params == {"lr": 0.01, "opt": {"name": "adam"}}
+    assert prior.config["epochs"] == 5  # wandb's meaning: every key the run set
     assert prior.metric == 0.1
     assert [row["loss"] for row in prior.history()] == [0.4, 0.2, 0.1, 0.1, 0.1]
     assert prior.dir == str(folder)
