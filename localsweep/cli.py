@@ -700,7 +700,7 @@ def db_upgrade(db: str | None) -> None:
 
 
 def _register_report_commands() -> None:
-    from localsweep.cluster import slurm_command
+    from localsweep.cluster._cli import slurm_command
     from localsweep.report._cli import export_command, report_command
 
     for command in (report_command, export_command):

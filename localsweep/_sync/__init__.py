@@ -1,11 +1,27 @@
 """``localsweep sync``: upload a finished offline sweep to W&B as one sweep with all its runs.
 
-See :func:`sync` and docs/sync.md.
+See :func:`sync` and docs/sync.md. The names load on first use, so that the CLI lists its
+commands without importing SQLAlchemy and wandb.
 """
 
 from __future__ import annotations
 
-from localsweep._sync._sync import RunSync, SyncReport, sync
-from localsweep.wandb_bridge._server import ServerError
+from typing import TYPE_CHECKING
+
+from localsweep._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from localsweep._sync._sync import RunSync, SyncReport, sync
+    from localsweep.wandb_bridge._server import ServerError
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "RunSync": "localsweep._sync._sync",
+        "SyncReport": "localsweep._sync._sync",
+        "sync": "localsweep._sync._sync",
+        "ServerError": "localsweep.wandb_bridge._server",
+    },
+)
 
 __all__ = ["RunSync", "ServerError", "SyncReport", "sync"]

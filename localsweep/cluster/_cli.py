@@ -14,7 +14,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
 from localsweep.cluster._slurm import (
     DEFAULT_SIGNAL_BEFORE,
@@ -346,7 +345,10 @@ def slurm_command(
         raise click.UsageError(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
+    except Exception as exc:
+        # SQLAlchemy's errors, recognised without importing SQLAlchemy for `--help`.
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
         raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
     _write_private(logs / f"{job_id}.sbatch", script)
     db_hint = f" --db {shlex.quote(db)}" if db and os.environ.get("LOCALSWEEP_DB") != db else ""

@@ -146,7 +146,6 @@ run.finish()
 """
 
 
-@pytest.mark.xfail(reason="needs issue 11's preemption", strict=False)
 @pytest.mark.timeout(900)
 def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_by_another_task(
     slurm: SlurmCluster, tmp_path: Path

@@ -13,6 +13,7 @@ import pytest
 
 import localsweep
 from localsweep.cluster import SlurmJob, render_script, time_limit_seconds
+from localsweep.store import Store
 
 pytestmark = pytest.mark.slow  # real `localsweep` processes
 
@@ -89,6 +90,7 @@ def test_the_script_runs_under_bash_and_starts_the_agent(tmp_path: Path) -> None
         log_dir=str(tmp_path / "logs"),
     )
     (tmp_path / "job.sh").write_text(render_script(job))
+    Store(tmp_path / "sweeps.db").close()  # the database exists; the sweep does not
     done = subprocess.run(
         ["bash", str(tmp_path / "job.sh")], capture_output=True, text=True, timeout=120
     )
