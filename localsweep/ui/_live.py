@@ -9,6 +9,7 @@ work at all.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +23,8 @@ from localsweep.report._study import sweep_study
 from localsweep.store import Store
 
 __all__ = ["IMPORTANCE_EVERY", "LiveSweeps"]
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between two computations of one sweep's parameter importance.
 IMPORTANCE_EVERY = 10.0
@@ -38,6 +41,8 @@ class _Live:
     importance: list[ParamImportance] | None = None
     importance_token: Any = None
     importance_at: float = 0.0
+    #: Whether a thread is computing the importance now.
+    computing: bool = False
 
 
 class LiveSweeps:
@@ -66,21 +71,19 @@ class LiveSweeps:
 
     def update(self, sweep_id: str, since: str | None) -> dict[str, Any]:
         """What changed since the page's ``since`` version (everything if the server no
-        longer knows it), or ``{"unchanged": True}``."""
+        longer knows it), or ``{"unchanged": True}``. Importance is computed on a thread
+        of its own and arrives with a later update, so no poll waits for it."""
         live = self._entry(sweep_id)
         with live.lock:
             token = self.store.change_token(sweep_id)
             now = time.monotonic()
-            importance_due = live.importance is None or (
+            if live.importance is None or (
                 live.importance_token != token and now - live.importance_at >= self.importance_every
-            )
-            if live.latest is None or token != live.token or importance_due:
+            ):
+                self._compute_importance(live, sweep_id, token)
+            if live.latest is None or token != live.token:
                 sweep = Sweep(self.store, self.store.get_sweep(sweep_id))
                 rows = live.importance
-                if importance_due:
-                    study, axes = sweep_study(sweep, plotly_safe=True)
-                    rows = importance_of_study(study, axes)
-                    live.importance, live.importance_token, live.importance_at = rows, token, now
                 view = sweep_view(sweep, importance=rows if rows is not None else False)
                 self._keep(live, token, view)
             latest = live.latest
@@ -88,6 +91,30 @@ class LiveSweeps:
             if since == latest.version:
                 return {"unchanged": True, "version": latest.version}
             return view_update(live.views.get(since or ""), latest)
+
+    def _compute_importance(self, live: _Live, sweep_id: str, token: Any) -> None:
+        """Start computing the sweep's parameter importance on a thread (at most one per
+        sweep); the next update shows it."""
+        if live.computing:
+            return
+        live.computing = True
+        live.importance_at = time.monotonic()
+
+        def work() -> None:
+            try:
+                sweep = Sweep(self.store, self.store.get_sweep(sweep_id))
+                study, axes = sweep_study(sweep, plotly_safe=True)
+                rows = importance_of_study(study, axes)
+                with live.lock:
+                    live.importance, live.importance_token = rows, token
+                    live.importance_at = time.monotonic()
+                    live.token = None  # rebuild the view with it at the next poll
+            except Exception:
+                logger.exception("computing the importance of sweep %s failed", sweep_id)
+            finally:
+                live.computing = False
+
+        threading.Thread(target=work, name=f"importance-{sweep_id}", daemon=True).start()
 
     @staticmethod
     def _keep(live: _Live, token: Any, view: SweepView) -> None:

@@ -65,6 +65,14 @@ def test_the_sweep_page_draws_every_plot_without_errors(
 ) -> None:
     driver.get(serve() + f"sweeps/{small_sweep.id}")
     wait_for(lambda: int(_attr(driver, "data-updates") or 0) >= 1, what="the first update")
+    # Parameter importance comes with a later update (it is computed on its own thread).
+    wait_for(
+        lambda: (
+            "Computing" not in driver.find_element("css selector", '[data-part="importance"]').text
+        ),
+        timeout=60,
+        what="the importance",
+    )
     expected = len(driver.find_elements("css selector", ".plot"))
     assert expected >= 5  # history, importance, parallel, slices, curves
     wait_for(
