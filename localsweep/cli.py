@@ -702,20 +702,22 @@ def db_upgrade(db: str | None) -> None:
 def _register_report_commands() -> None:
     from localsweep.cluster._cli import slurm_command
     from localsweep.report._cli import export_command, report_command
+    from localsweep.ui._cli import ui_command
 
-    for command in (report_command, export_command):
+    sync_command = importlib.import_module("localsweep._sync._cli").sync_command
+    # These modules declare their own --db; the flag that goes with it is added here,
+    # where it is defined, so every command that opens a database takes it.
+    for command in (report_command, export_command, ui_command, sync_command):
         command.params.append(click.Option(["--allow-network-fs"], **_ALLOW_NETWORK_FS))
         cli.add_command(command)
     cli.add_command(slurm_command)
-
-    from localsweep.ui._cli import ui_command
-
-    cli.add_command(ui_command)
+    # The ui serves until stopped; a store error on opening is said in one line.
+    assert ui_command.callback is not None
+    ui_command.callback = _friendly(ui_command.callback)
 
 
 _register_report_commands()
 register_control_commands(cli, friendly=_friendly, db_option=db_option)
-cli.add_command(importlib.import_module("localsweep._sync._cli").sync_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -90,7 +90,14 @@ def test_localsweep_run_with_a_db_path_that_cannot_be_created_says_so(work: Path
 
 @pytest.mark.parametrize(
     "command",
-    [["ls"], ["show", "ls-nosuchid"], ["report", "ls-nosuchid"], ["export", "ls-nosuchid"]],
+    [
+        ["ls"],
+        ["show", "ls-nosuchid"],
+        ["report", "ls-nosuchid"],
+        ["export", "ls-nosuchid"],
+        ["sync", "ls-nosuchid", "--dry-run"],
+        ["ui", "--port", "0"],
+    ],
     ids=lambda c: c[0],
 )
 def test_read_only_commands_on_a_missing_database_create_nothing(

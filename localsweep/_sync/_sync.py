@@ -38,7 +38,7 @@ from localsweep._sync._report import (
 )
 from localsweep._sync._stage import StagedRun, default_staging_root, stage_run, unstage
 from localsweep.records import SweepState
-from localsweep.store import Store, SweepRecord
+from localsweep.store import Store, SweepRecord, require_database
 from localsweep.store import _sync_state as state
 from localsweep.wandb_bridge._server import (
     ServerError,
@@ -105,7 +105,7 @@ def sync(
     >>> report.url                                                            # doctest: +SKIP
     """
     say = progress or (lambda _text: None)
-    store = Store(db)
+    store = Store(require_database(db))  # a typo in --db creates nothing
     server: ServerSession | None = None
     try:
         sweep = store.get_sweep(sweep_id)

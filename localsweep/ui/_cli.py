@@ -38,7 +38,7 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     first: ssh -L 8080:127.0.0.1:8080 login-node.
     """
     from localsweep.report._extra import require
-    from localsweep.store import Store
+    from localsweep.store import Store, require_database
     from localsweep.ui._app import UiSettings
     from localsweep.ui._server import is_loopback, serve
 
@@ -46,7 +46,7 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
         require(module, "localsweep ui", extra="ui")
     loopback = is_loopback(host)
     token = None if loopback or no_token else secrets.token_urlsafe(24)
-    store = Store(db)
+    store = Store(require_database(db))  # a viewer never creates a database
     settings = UiSettings(token=token, read_only=read_only, loopback_only=loopback)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

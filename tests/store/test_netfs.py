@@ -169,7 +169,13 @@ def test_every_command_takes_allow_network_fs(
     sweep = store.create_sweep(parse_config({"method": "grid", "parameters": {"x": {"value": 1}}}))
     store.close()
     monkeypatch.setenv("LOCALSWEEP_ALLOW_NETWORK_FS", "0")
-    for args in (["ls"], ["show", sweep.id], ["export", sweep.id, "--format", "json"]):
+    commands = (
+        ["ls"],
+        ["show", sweep.id],
+        ["export", sweep.id, "--format", "json"],
+        ["sync", sweep.id, "--dry-run"],
+    )
+    for args in commands:
         refused = CliRunner().invoke(cli, args)
         assert refused.exit_code != 0 and "network file system" in refused.output, args
         monkeypatch.setenv("LOCALSWEEP_ALLOW_NETWORK_FS", "0")
