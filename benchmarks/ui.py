@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +35,9 @@ from localsweep.agent import Agent, RunOutcome, RunRecorder
 from localsweep.config import load_config
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))
+from chromium import headless_chromium
 
 STEPS = 100
 CONFIG: dict[str, Any] = {
@@ -98,26 +100,7 @@ def _free_port() -> int:
 
 
 def _driver(profile: Path) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    os.environ["SE_OFFLINE"] = "true"
-    service = Service(executable_path=shutil.which("chromedriver") or "chromedriver")
-    return webdriver.Chrome(options=options, service=service)
+    return headless_chromium(profile)
 
 
 def _wait(check: Any, timeout: float = 120.0) -> float:

@@ -26,34 +26,50 @@ from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
 from localsweep.report._extra import require
 from localsweep.report._html import (
-    MAX_CURVES,
-    _best_curves,
-    _curves_plot,
     _div,
     _duration,
     _e,
     _empty,
-    _history_plot,
-    _importance_plot,
     _importance_table,
     _number,
-    _parallel_plot,
     _runs_table,
-    _slice_plots,
     _stop_note,
     _sweep_span,
     embed_json,
+    runs_and_priors,
 )
 from localsweep.report._importance import ParamImportance, importance_of_study
 from localsweep.report._pareto import pareto_section
-from localsweep.report._study import param_axes, plotly_text, sweep_study
+from localsweep.report._plots import (
+    MAX_CURVES,
+    _best_curves,
+    _curves_plot,
+    _history_plot,
+    _importance_plot,
+    _parallel_plot,
+    _slice_plots,
+)
+from localsweep.report._study import (
+    analysis_points,
+    metric_values,
+    param_axes,
+    plotly_text,
+    sweep_study,
+)
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Callable, Sequence
 
     from localsweep.api import Sweep
 
-__all__ = ["SweepView", "render_page", "sweep_view", "view_update", "write_report"]
+__all__ = [
+    "SweepView",
+    "render_page",
+    "sweep_view",
+    "view_update",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +132,7 @@ def sweep_view(
     max_curves: int = MAX_CURVES,
     importance: bool | list[ParamImportance] = True,
     plots: bool = True,
+    histories: Callable[[Sequence[str]], Mapping[str, Sequence[float]]] | None = None,
 ) -> SweepView:
     """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
@@ -123,7 +140,9 @@ def sweep_view(
     ``importance`` may be ``False`` to leave the importance section for later (it is the
     slow part at thousands of runs), or a list computed before, to reuse it. ``plots=False``
     gives only the overview and the runs table, with the plots' sections to come: a live
-    page's first paint, quick at thousands of runs.
+    page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
+    values of runs by id (default: read from each run's history); a live page passes the
+    ones it keeps.
     """
     require("plotly", "the sweep report")
     require("sklearn", "the sweep report")
@@ -132,19 +151,21 @@ def sweep_view(
     metric_name = metric.name if metric else None
     maximize = metric is not None and metric.goal.value == "maximize"
     metric_label = plotly_text(metric_name or "metric")
-    runs = sweep.runs
+    everyone = runs_and_priors(sweep)
     best = sweep.best_run() if metric else None
+    axes = param_axes(sweep, plotly_safe=True)
 
     if not plots:
-        return _light_view(sweep, best, metric_name)
-    study, axes = sweep_study(sweep, plotly_safe=True)
+        return _light_view(sweep, everyone, axes, best, metric_name)
     if importance is True:
+        study, _axes = sweep_study(sweep, plotly_safe=True)
         rows: list[ParamImportance] | None = importance_of_study(study, axes)
     elif importance is False:
         rows = None
     else:
         rows = importance
-    analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
+    points = analysis_points(everyone, axes)
+    analysed = len(points)
 
     specs: list[dict[str, Any]] = []
 
@@ -158,11 +179,11 @@ def sweep_view(
         hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     )
     if analysed:
-        parts["history"] = add("plot-history", _history_plot(sweep, metric_label, maximize))
+        parts["history"] = add("plot-history", _history_plot(everyone, metric_label, maximize))
         parts["parallel"] = add(
-            "plot-parallel", _parallel_plot(study, axes, metric_label, maximize)
+            "plot-parallel", _parallel_plot(points, axes, metric_label, maximize)
         )
-        slices = _slice_plots(study, axes, metric_label)
+        slices = _slice_plots(points, axes, metric_label)
         parts["slices"] = "".join(
             add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
         ) or _empty("No searchable parameters.")
@@ -173,12 +194,24 @@ def sweep_view(
     curves_html = _empty("No run logged the metric yet.")
     curves_note = ""
     if metric_name is not None:
+        if histories is None:
+            by_id = {run.id: run for run in everyone}
+            name = metric_name
+
+            def histories(ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
+                return {i: metric_values(by_id[i], name) for i in ids}
+
         curves, drawn = _curves_plot(
-            sweep, metric_name, metric_label, maximize, best.id if best else None, max_curves
+            everyone,
+            histories,
+            metric_label,
+            maximize,
+            best.id if best else None,
+            max_curves,
         )
         if curves["data"]:
             curves_html = add("plot-curves", curves)
-            shown_of = len(runs) + len(sweep.prior_runs)
+            shown_of = len(everyone)
             if drawn < shown_of:
                 curves_note = (
                     f"Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best"
@@ -196,14 +229,16 @@ def sweep_view(
         title=f"Sweep {sweep.name}",
         parts={name: parts[name] for name in PARTS},
         plots=tuple(specs),
-        table=_runs_table(sweep, axes, metric_name),
+        table=_runs_table(everyone, axes, metric_name),
         best_run_id=best.id if best else None,
         has_importance=rows is not None,
     )
     return _with_hashes(view)
 
 
-def _light_view(sweep: Sweep, best: Any, metric_name: str | None) -> SweepView:
+def _light_view(
+    sweep: Sweep, everyone: list[Any], axes: list[Any], best: Any, metric_name: str | None
+) -> SweepView:
     loading = _empty("Loading…")
     parts = {name: loading for name in PARTS}
     parts["meta"] = _meta(sweep)
@@ -213,7 +248,7 @@ def _light_view(sweep: Sweep, best: Any, metric_name: str | None) -> SweepView:
         title=f"Sweep {sweep.name}",
         parts=parts,
         plots=(),
-        table=_runs_table(sweep, param_axes(sweep, plotly_safe=True), metric_name),
+        table=_runs_table(everyone, axes, metric_name),
         best_run_id=best.id if best else None,
         has_importance=False,
     )
