@@ -41,6 +41,11 @@ REPORT_JS = r"""
   var body = document.body;
   var config = {responsive: true, displaylogo: false};
   var specs = {};
+  // plotly's script is inlined before this one in a report; a live page loads it after its
+  // first paint and calls window.__localsweepPlotlyLoaded when it has.
+  var plotlyReady = window.Plotly ? Promise.resolve() : new Promise(function (resolve) {
+    window.__localsweepPlotlyLoaded = resolve;
+  });
 
   function fmt(v) {
     if (v === null || v === undefined) { return ""; }
@@ -56,16 +61,42 @@ REPORT_JS = r"""
   // draws a new figure on an empty div and updates one in place on a drawn div.
   function draw(plot) {
     specs[plot.id] = plot;
-    var div = document.getElementById(plot.id);
-    if (!div) { return null; }
-    var layout = plot.layout || {};
-    if (data.template) { layout.template = data.template; }
-    try {
-      return Promise.resolve(Plotly.react(div, plot.data, layout, config));
-    } catch (err) {
+    return plotlyReady.then(function () {
+      var div = document.getElementById(plot.id);
+      if (!div || specs[plot.id] !== plot) { return null; }
+      var layout = plot.layout || {};
+      if (data.template) { layout.template = data.template; }
+      return Plotly.react(div, plot.data, layout, config);
+    }).catch(function (err) {
       window.__localsweepError("plot " + plot.id + ": " + (err && err.stack ? err.stack : err));
+    });
+  }
+
+  // Points appended to some traces of a drawn plot (a running run's curve grew).
+  function extend(change) {
+    var spec = specs[change.id];
+    if (!spec) {
+      window.__localsweepError("no plot " + change.id + " to extend");
       return null;
     }
+    return plotlyReady.then(function () {
+      var div = document.getElementById(change.id);
+      if (div && div.data && specs[change.id] === spec) {
+        return Promise.resolve(Plotly.extendTraces(div, change.extend, change.traces))
+          .then(function () {
+            spec.data = div.data;
+            body.setAttribute("data-extended",
+              String(Number(body.getAttribute("data-extended") || "0") + 1));
+          });
+      }
+      // Not drawn (yet): add the points to its spec and draw it whole.
+      Object.keys(change.extend).forEach(function (key) {
+        change.traces.forEach(function (t, j) {
+          spec.data[t][key] = (spec.data[t][key] || []).concat(change.extend[key][j]);
+        });
+      });
+      return draw(spec);
+    });
   }
 
   var pending = [];
@@ -89,10 +120,19 @@ REPORT_JS = r"""
   var headRow = document.querySelector("#runs-table thead tr");
   var rows = table.rows.slice();
   var sortCol = -1, sortDir = 1;
+  // The first rows are shown at once, the rest on asking (thousands of rows take a browser
+  // a while to lay out).
+  var PAGE = 200, shown = PAGE;
+  var more = document.createElement("button");
+  more.type = "button";
+  more.id = "runs-more";
+  more.hidden = true;
+  more.addEventListener("click", function () { shown = Infinity; render(); });
+  document.querySelector(".table-wrap").insertAdjacentElement("afterend", more);
 
   function render() {
     var frag = document.createDocumentFragment();
-    rows.forEach(function (row) {
+    rows.slice(0, shown).forEach(function (row) {
       var tr = document.createElement("tr");
       if (row[table.id_column] === data.best_run_id) { tr.className = "best"; }
       tr.setAttribute("data-state", String(row[table.state_column]));
@@ -116,6 +156,8 @@ REPORT_JS = r"""
     tbody.textContent = "";
     tbody.appendChild(frag);
     body.setAttribute("data-table-rows", String(rows.length));
+    more.hidden = rows.length <= shown;
+    more.textContent = "show all " + rows.length + " runs";
   }
 
   function compare(a, b) {
@@ -131,6 +173,17 @@ REPORT_JS = r"""
     rows.sort(function (ra, rb) { return compare(ra[sortCol], rb[sortCol]) * sortDir; });
   }
 
+  function sortBy(col, dir) {
+    sortCol = col;
+    sortDir = dir;
+    sortRows();
+    Array.prototype.forEach.call(headRow.children, function (h, i) {
+      if (i === col) { h.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending"); }
+      else { h.removeAttribute("aria-sort"); }
+    });
+    render();
+  }
+
   function header() {
     headRow.textContent = "";
     table.columns.forEach(function (name, i) {
@@ -140,14 +193,7 @@ REPORT_JS = r"""
       th.setAttribute("title", "sort by " + name);
       if (i === sortCol) { th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending"); }
       th.addEventListener("click", function () {
-        sortDir = sortCol === i ? -sortDir : 1;
-        sortCol = i;
-        sortRows();
-        Array.prototype.forEach.call(headRow.children, function (h) {
-          h.removeAttribute("aria-sort");
-        });
-        th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
-        render();
+        sortBy(i, sortCol === i ? -sortDir : 1);
       });
       headRow.appendChild(th);
     });
@@ -169,8 +215,12 @@ REPORT_JS = r"""
         if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
       });
     });
-    update.plots.forEach(function (plot) { toDraw[plot.id] = plot; });
+    var extended = [];
+    update.plots.forEach(function (plot) {
+      if (plot.extend) { extended.push(plot); } else { toDraw[plot.id] = plot; }
+    });
     var drawn = Object.keys(toDraw).map(function (id) { return draw(toDraw[id]); });
+    extended.forEach(function (change) { drawn.push(extend(change)); });
     if (update.table) {
       var sameColumns = JSON.stringify(update.table.columns) === JSON.stringify(table.columns);
       table = update.table;
@@ -199,6 +249,7 @@ REPORT_JS = r"""
   window.localsweepPage = {
     apply: apply,
     version: function () { return data.version; },
+    sortBy: sortBy,
     setRunLink: function (prefix) { data.run_link = prefix; render(); }
   };
 })();
@@ -239,6 +290,7 @@ th[aria-sort="ascending"]::after { content: " \25B2"; }
 th[aria-sort="descending"]::after { content: " \25BC"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.best td { background: #f3e8ff; }
+#runs-more { margin-top: 6px; }
 .table-wrap { max-height: 640px; overflow: auto; border: 1px solid var(--line);
               border-radius: 6px; }
 .state-finished { color: var(--good); }

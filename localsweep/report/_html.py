@@ -9,6 +9,7 @@ errors) is escaped for each place it lands: HTML text, the JSON blob inside a
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from localsweep.api import Run, Sweep
     from localsweep.config import SweepConfig
 
-__all__ = ["embed_json"]
+__all__ = ["RowCache", "embed_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -216,3 +217,38 @@ def _div(plot_id: str) -> str:
 
 def _empty(text: str) -> str:
     return f'<div class="empty">{_e(text)}</div>'
+
+
+def _digest(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class RowCache:
+    """The runs table's rows and their digests by run, reused while a run and the table's
+    columns stay the same (a live page rebuilds its view from runs that mostly did not
+    change; runs are replaced, never changed in place, when they change)."""
+
+    def __init__(self) -> None:
+        self._columns: list[str] | None = None
+        self._rows: dict[str, tuple[Any, list[Any], str]] = {}
+
+    def table(
+        self, runs: Sequence[Any], axes: list[Any], metric_name: str | None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The runs table of ``runs`` and each row's digest."""
+        table = _runs_table([], axes, metric_name)
+        if table["columns"] != self._columns:
+            self._columns, self._rows = table["columns"], {}
+        rows, digests, kept = [], [], {}
+        for run in runs:
+            known = self._rows.get(run.id)
+            if known is None or known[0] is not run:
+                row = _run_row(run, axes)
+                known = (run, row, _digest(row))
+            kept[run.id] = known
+            rows.append(known[1])
+            digests.append(known[2])
+        self._rows = kept
+        table["rows"] = rows
+        return table, digests

@@ -10,7 +10,6 @@ puts it in place. So the two never drift.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections import Counter
@@ -24,15 +23,17 @@ import yaml
 
 from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
+from localsweep.report._delta import row_key, view_update
 from localsweep.report._extra import require
 from localsweep.report._html import (
+    RowCache,
+    _digest,
     _div,
     _duration,
     _e,
     _empty,
     _importance_table,
     _number,
-    _runs_table,
     _stop_note,
     _sweep_span,
     embed_json,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from localsweep.api import Sweep
 
 __all__ = [
+    "RowCache",
     "SweepView",
     "render_page",
     "sweep_view",
@@ -98,21 +100,14 @@ class SweepView:
         return hashlib.sha1(joined.encode()).hexdigest()[:16]
 
 
-def _digest(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def _row_key(table: Mapping[str, Any], row: list[Any]) -> str:
-    return str(row[table["id_column"]])
-
-
-def _with_hashes(view: SweepView) -> SweepView:
+def _with_hashes(view: SweepView, digests: Sequence[str] | None = None) -> SweepView:
     hashes: dict[str, str] = {f"part:{k}": _digest(v) for k, v in view.parts.items()}
     hashes.update({f"plot:{p['id']}": _digest(p) for p in view.plots})
     hashes["table:columns"] = _digest(view.table["columns"])
-    for row in view.table["rows"]:
-        hashes[f"row:{_row_key(view.table, row)}"] = _digest(row)
+    for i, row in enumerate(view.table["rows"]):
+        hashes[f"row:{row_key(view.table, row)}"] = (
+            digests[i] if digests is not None else _digest(row)
+        )
     hashes["best"] = view.best_run_id or ""
     return SweepView(
         sweep_id=view.sweep_id,
@@ -133,6 +128,7 @@ def sweep_view(
     importance: bool | list[ParamImportance] = True,
     plots: bool = True,
     histories: Callable[[Sequence[str]], Mapping[str, Sequence[float]]] | None = None,
+    rows: RowCache | None = None,
 ) -> SweepView:
     """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
@@ -142,7 +138,7 @@ def sweep_view(
     gives only the overview and the runs table, with the plots' sections to come: a live
     page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
     values of runs by id (default: read from each run's history); a live page passes the
-    ones it keeps.
+    ones it keeps, and ``rows`` to reuse the table rows of runs that did not change.
     """
     require("plotly", "the sweep report")
     require("sklearn", "the sweep report")
@@ -155,15 +151,16 @@ def sweep_view(
     best = sweep.best_run() if metric else None
     axes = param_axes(sweep, plotly_safe=True)
 
+    table, digests = (rows or RowCache()).table(everyone, axes, metric_name)
     if not plots:
-        return _light_view(sweep, everyone, axes, best, metric_name)
+        return _light_view(sweep, table, digests, best, metric_name)
     if importance is True:
         study, _axes = sweep_study(sweep, plotly_safe=True)
-        rows: list[ParamImportance] | None = importance_of_study(study, axes)
+        found: list[ParamImportance] | None = importance_of_study(study, axes)
     elif importance is False:
-        rows = None
+        found = None
     else:
-        rows = importance
+        found = importance
     points = analysis_points(everyone, axes)
     analysed = len(points)
 
@@ -189,7 +186,7 @@ def sweep_view(
         ) or _empty("No searchable parameters.")
     else:
         parts["history"] = parts["parallel"] = parts["slices"] = no_metric
-    parts["importance"] = _importance_part(rows, analysed, add)
+    parts["importance"] = _importance_part(found, analysed, add)
 
     curves_html = _empty("No run logged the metric yet.")
     curves_note = ""
@@ -214,8 +211,8 @@ def sweep_view(
             shown_of = len(everyone)
             if drawn < shown_of:
                 curves_note = (
-                    f"Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best"
-                    " and an even spread of the rest."
+                    f"Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best,"
+                    " the running ones and an even spread of the rest."
                 )
     parts["curves"] = (f'<p class="hint">{_e(curves_note)}</p>' if curves_note else "") + (
         curves_html
@@ -229,15 +226,15 @@ def sweep_view(
         title=f"Sweep {sweep.name}",
         parts={name: parts[name] for name in PARTS},
         plots=tuple(specs),
-        table=_runs_table(everyone, axes, metric_name),
+        table=table,
         best_run_id=best.id if best else None,
-        has_importance=rows is not None,
+        has_importance=found is not None,
     )
-    return _with_hashes(view)
+    return _with_hashes(view, digests)
 
 
 def _light_view(
-    sweep: Sweep, everyone: list[Any], axes: list[Any], best: Any, metric_name: str | None
+    sweep: Sweep, table: dict[str, Any], digests: list[str], best: Any, metric_name: str | None
 ) -> SweepView:
     loading = _empty("Loading…")
     parts = {name: loading for name in PARTS}
@@ -248,11 +245,11 @@ def _light_view(
         title=f"Sweep {sweep.name}",
         parts=parts,
         plots=(),
-        table=_runs_table(everyone, axes, metric_name),
+        table=table,
         best_run_id=best.id if best else None,
         has_importance=False,
     )
-    return _with_hashes(view)
+    return _with_hashes(view, digests)
 
 
 def _meta(sweep: Sweep) -> str:
@@ -344,31 +341,6 @@ def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None
 <div><h3>Sweep config</h3><pre id="sweep-config">{_e(config_yaml)}</pre></div>
 <div>{best_config}</div>
 </div>"""
-
-
-def view_update(old: SweepView | None, new: SweepView) -> dict[str, Any]:
-    """What a page showing ``old`` needs to show ``new``: only the parts, plots and table
-    rows that changed (everything when ``old`` is ``None``)."""
-    before = old.hashes if old is not None else {}
-
-    def changed(key: str) -> bool:
-        return before.get(key) != new.hashes.get(key)
-
-    update: dict[str, Any] = {
-        "version": new.version,
-        "title": new.title,
-        "best_run_id": new.best_run_id,
-        "parts": {k: v for k, v in new.parts.items() if changed(f"part:{k}")},
-        "plots": [p for p in new.plots if changed(f"plot:{p['id']}")],
-    }
-    if old is None or changed("table:columns"):
-        update["table"] = new.table
-    else:
-        rows = [r for r in new.table["rows"] if changed(f"row:{_row_key(new.table, r)}")]
-        ids = {_row_key(new.table, r) for r in new.table["rows"]}
-        gone = [k[4:] for k in before if k.startswith("row:") and k[4:] not in ids]
-        update["rows"] = {"changed": rows, "removed": gone}
-    return update
 
 
 def _template() -> dict[str, Any]:

@@ -157,10 +157,10 @@ def _best_curves(limit: int) -> int:
 
 
 def _pick_curves(runs: Sequence[Run], limit: int, maximize: bool) -> list[Run]:
-    """The runs whose learning curves are drawn: all when few, else the best ones and an
-    even spread of the rest, every k-th run by number with k a power of two (so the
-    picture keeps the sweep's shape, and a new run changes the choice only when it is
-    among the best or k doubles)."""
+    """The runs whose learning curves are drawn: all when few, else the best ones, the
+    running ones and an even spread of the rest, every k-th run by number with k a power
+    of two (so the picture keeps the sweep's shape, and a new run changes the choice only
+    when it is among the best or k doubles)."""
     if limit <= 0:
         return []
     if len(runs) <= limit:
@@ -168,10 +168,12 @@ def _pick_curves(runs: Sequence[Run], limit: int, maximize: bool) -> list[Run]:
     scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
     scored.sort(key=lambda r: -(r.metric or 0.0) if maximize else (r.metric or 0.0))
     chosen = {r.id for r in scored[: _best_curves(limit)]}
+    # Running runs too: they are the ones a live page's reader watches grow.
+    chosen.update(r.id for r in runs if r.state == RunState.RUNNING.value)
     rest = [r for r in runs if r.id not in chosen]
-    room = limit - len(chosen)
+    room = max(0, limit - len(chosen))
     stride = 1
-    while sum(1 for r in rest if r.number % stride == 0) > room:
+    while sum(1 for r in rest if r.number % stride == 0) > room and stride < 2 * len(runs):
         stride *= 2
     chosen.update(r.id for r in rest if r.number % stride == 0)
     return [r for r in runs if r.id in chosen]

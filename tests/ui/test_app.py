@@ -153,3 +153,74 @@ def test_plotly_is_served_from_the_package(small_sweep: localsweep.Sweep, db: st
     assert "https://" not in page.text.split("<body", 1)[0]
     js = client.get("/static/plotly.min.js")  # type: ignore[attr-defined]
     assert js.status_code == 200 and "Plotly" in js.text[:5000]
+
+
+def test_a_plot_whose_traces_only_grew_is_sent_as_the_new_points() -> None:
+    from localsweep.report._delta import _plot_change
+
+    layout = {"title": {"text": "Learning curves"}}
+    old = {
+        "id": "plot-curves",
+        "layout": layout,
+        "data": [
+            {"type": "scatter", "name": "finished", "x": [1, 2], "y": [0.5, 0.4]},
+            {"type": "scatter", "name": "running", "x": [1], "y": [0.9], "text": ["r"]},
+        ],
+    }
+    grown = {
+        **old,
+        "data": [
+            old["data"][0],
+            {
+                "type": "scatter",
+                "name": "running",
+                "x": [1, 2],
+                "y": [0.9, 0.7],
+                "text": ["r", "r"],
+            },
+        ],
+    }
+    assert _plot_change(old, grown) == {
+        "id": "plot-curves",
+        "extend": {"text": [["r"]], "x": [[2]], "y": [[0.7]]},
+        "traces": [1],
+    }
+    # A point changed, a trace added or the layout changed: the whole figure.
+    changed = {**grown, "data": [{**old["data"][0], "y": [0.5, 0.3]}, grown["data"][1]]}
+    assert _plot_change(old, changed) is changed
+    more = {**old, "data": [*old["data"], {"type": "scatter", "x": [], "y": []}]}
+    assert _plot_change(old, more) is more
+    relaid = {**grown, "layout": {"title": {"text": "other"}}}
+    assert _plot_change(old, relaid) is relaid
+
+
+def test_the_server_reads_only_what_changed_since_its_last_look(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    from ui_helpers import train
+
+    from localsweep.ui._state import SweepState
+
+    store = Store(db)
+    reads: list[tuple[int, int]] = []
+    runs_since = store.runs_since
+
+    def counting(sweep_id: str, min_number: int, open_ids: object = ()) -> list:  # type: ignore[type-arg]
+        found = runs_since(sweep_id, min_number, open_ids)  # type: ignore[arg-type]
+        reads.append((min_number, len(found)))
+        return found
+
+    store.runs_since = counting  # type: ignore[method-assign]
+    state = SweepState(store, small_sweep.id)
+    assert state.refresh() and reads[-1][1] == 5
+    assert not state.refresh()  # nothing moved: the change token alone was read
+    assert len(reads) == 1
+    localsweep.agent(small_sweep.id, train, count=1, db=db)
+    assert state.refresh()
+    # Only the new run was read, and the sweep kept has all six.
+    assert reads[-1] == (5, 1)
+    assert len(state.sweep().runs) == 6
+    new = state.sweep().runs[-1]
+    assert state.histories([new.id])[new.id] == pytest.approx(
+        [row["loss"] for row in new.history()]
+    )

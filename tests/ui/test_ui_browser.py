@@ -122,6 +122,8 @@ def test_a_run_that_logs_shows_up_live_with_its_curve(
         first = wait_for(points, timeout=20, what="the new run's curve")
         assert localsweep.Api(db).run(new_id).state == "running"
         wait_for(lambda: points() > first, timeout=20, what="the curve to grow")
+        # It grew by the new points alone, appended to its trace (no redraw of the plot).
+        wait_for(lambda: int(_attr(driver, "data-extended") or 0) >= 1, what="an extend")
         driver.save_screenshot(str(artifacts / "live.png"))
     finally:
         agent.wait(timeout=120)
