@@ -216,10 +216,12 @@ def _curves_plot(
             xs.append(i)
             ys.append(v if math.isfinite(v) else None)
             texts.append(label)
-        # A gap between runs, so one trace draws them all.
-        xs.append(None)
-        ys.append(None)
-        texts.append(None)
+        if run.state != RunState.RUNNING.value:
+            # A gap between runs, so one trace draws them all (a running run's trace is its
+            # own, and ends at its last value, so that new values extend it).
+            xs.append(None)
+            ys.append(None)
+            texts.append(None)
         band = run.stopped_at_band
         if run.state == RunState.EARLY_TERMINATED.value and band is not None:
             at = min(band, len(values))
