@@ -13,6 +13,10 @@ latency and the server's CPU, beside optuna-dashboard serving the same runs.
 
     python benchmarks/ui.py              # 100, 1000, 5000 runs
     python benchmarks/ui.py 100 1000     # other sizes
+    python benchmarks/ui.py --keep DIR 5000   # build DIR/ui-5000.db once, reuse it after
+
+The update's bytes are what the server sends the open page for the new run (only what
+changed), beside the whole page's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -160,6 +165,7 @@ def measure_localsweep(db: Path, sweep_id: str, tmp: Path) -> dict[str, float]:
         page_bytes = len(driver.page_source.encode())
         _wait(lambda: driver.execute_script("return document.body.getAttribute('data-polls')"))
         # Update: one more run's rows reach the store; time until its row shows.
+        version = driver.execute_script("return window.localsweepPage.version()")
         before = {r.id for r in localsweep.Api(db).sweep(sweep_id).runs}
         store = Store(db)
         Agent(store, sweep_id, runner=_runner, count=1).run()
@@ -170,6 +176,12 @@ def measure_localsweep(db: Path, sweep_id: str, tmp: Path) -> dict[str, float]:
             lambda: driver.find_elements("css selector", f'#runs-table tr[data-run="{new_id}"]')
         )
         update_latency = time.perf_counter() - committed if not math.isnan(shown) else math.nan
+        from urllib.request import urlopen
+
+        with urlopen(
+            f"http://127.0.0.1:{port}/api/sweeps/{sweep_id}/update?since={version}"
+        ) as answer:
+            update_bytes = len(answer.read())
         # CPU, busy: the page open while 4 agents log.
         agents = [
             subprocess.Popen(
@@ -201,6 +213,7 @@ def measure_localsweep(db: Path, sweep_id: str, tmp: Path) -> dict[str, float]:
         "idle": idle,
         "busy": busy,
         "page_mb": page_bytes / 1e6,
+        "update_kb": update_bytes / 1e3,
     }
 
 
@@ -252,29 +265,42 @@ def measure_optuna_dashboard(db: Path, sweep_id: str, tmp: Path) -> float:
         driver.quit()
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], keep: Path | None = None) -> None:
     print(
         f"{'runs':>6} {'build (s)':>9} {'paint (s)':>9} {'plots (s)':>9} {'dashboard (s)':>13} "
-        f"{'ratio':>6} "
-        f"{'update (s)':>10} {'page (MB)':>9} {'idle CPU (s/10s)':>16} {'busy CPU (s/10s)':>16}"
+        f"{'ratio':>6} {'update (s)':>10} {'update (kB)':>11} {'page (MB)':>9} "
+        f"{'idle CPU (s/10s)':>16} {'busy CPU (s/10s)':>16}"
     )
     for runs in sizes:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             db = tmp / "ui.db"
             started = time.perf_counter()
-            sweep_id = build(runs, db)
+            if keep is not None:
+                kept = keep / f"ui-{runs}.db"
+                if not kept.exists():
+                    build(runs, kept)
+                shutil.copyfile(kept, db)  # the run adds runs: keep the built one as it is
+            else:
+                build(runs, db)
             built = time.perf_counter() - started
+            (sweep_id,) = [s.id for s in localsweep.Api(db).sweeps()]
             ours = measure_localsweep(db, sweep_id, tmp)
             theirs = measure_optuna_dashboard(db, sweep_id, tmp)
             print(
                 f"{runs:>6} {built:>9.1f} {ours['paint']:>9.2f} {ours['plots']:>9.2f} "
-                f"{theirs:>13.2f} "
-                f"{ours['paint'] / theirs:>6.2f} {ours['update']:>10.2f} "
-                f"{ours['page_mb']:>9.2f} {ours['idle']:>16.2f} {ours['busy']:>16.2f}",
+                f"{theirs:>13.2f} {ours['paint'] / theirs:>6.2f} {ours['update']:>10.2f} "
+                f"{ours['update_kb']:>11.1f} {ours['page_mb']:>9.2f} "
+                f"{ours['idle']:>16.2f} {ours['busy']:>16.2f}",
                 flush=True,
             )
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [100, 1000, 5000])
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 5000])
+    parser.add_argument("--keep", type=Path, help="build each database here once and reuse it")
+    args = parser.parse_args()
+    main(args.sizes, args.keep)

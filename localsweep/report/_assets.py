@@ -72,7 +72,8 @@ REPORT_JS = r"""
     });
   }
 
-  // Points appended to some traces of a drawn plot (a running run's curve grew).
+  // Points appended to some traces of a drawn plot (a running run's curve grew): groups
+  // of {update: {path: [points per trace]}, traces: [indices]}.
   function extend(change) {
     var spec = specs[change.id];
     if (!spec) {
@@ -81,18 +82,29 @@ REPORT_JS = r"""
     }
     return plotlyReady.then(function () {
       var div = document.getElementById(change.id);
-      if (div && div.data && specs[change.id] === spec) {
-        return Promise.resolve(Plotly.extendTraces(div, change.extend, change.traces))
-          .then(function () {
-            spec.data = div.data;
-            body.setAttribute("data-extended",
-              String(Number(body.getAttribute("data-extended") || "0") + 1));
+      if (div && div.data && specs[change.id] === spec && !change.redraw) {
+        return change.extend.reduce(function (done, group) {
+          return done.then(function () {
+            return Plotly.extendTraces(div, group.update, group.traces);
           });
+        }, Promise.resolve()).then(function () {
+          spec.data = div.data;
+          body.setAttribute("data-extended",
+            String(Number(body.getAttribute("data-extended") || "0") + 1));
+        });
       }
-      // Not drawn (yet): add the points to its spec and draw it whole.
-      Object.keys(change.extend).forEach(function (key) {
-        change.traces.forEach(function (t, j) {
-          spec.data[t][key] = (spec.data[t][key] || []).concat(change.extend[key][j]);
+      // Not drawn (yet), or not extendable: add the points to its spec, draw it anew.
+      spec = {id: spec.id, layout: spec.layout, data: spec.data.map(function (t) {
+        return JSON.parse(JSON.stringify(t));
+      })};
+      change.extend.forEach(function (group) {
+        Object.keys(group.update).forEach(function (path) {
+          group.traces.forEach(function (t, j) {
+            var node = spec.data[t], keys = path.split(".");
+            keys.slice(0, -1).forEach(function (k) { node = node[k] = node[k] || {}; });
+            var last = keys[keys.length - 1];
+            node[last] = (node[last] || []).concat(group.update[path][j]);
+          });
         });
       });
       return draw(spec);
@@ -210,9 +222,15 @@ REPORT_JS = r"""
     Object.keys(update.parts).forEach(function (name) {
       var el = document.querySelector('[data-part="' + name + '"]');
       if (!el) { return; }
-      el.innerHTML = update.parts[name];
+      var drawnDivs = {};
       Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
-        if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
+        if (div.data) { drawnDivs[div.id] = div; }
+      });
+      el.innerHTML = update.parts[name];
+      // A plot already drawn keeps its element (no redraw); the others are drawn.
+      Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
+        if (drawnDivs[div.id]) { div.replaceWith(drawnDivs[div.id]); }
+        else if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
       });
     });
     var extended = [];

@@ -47,40 +47,66 @@ def view_update(old: SweepView | None, new: SweepView) -> dict[str, Any]:
     return update
 
 
-#: The arrays of a trace that a live page may append to (Plotly.extendTraces).
-_GROWING = ("x", "y", "text")
+#: The arrays of a trace that a live page may append to (``Plotly.extendTraces``).
+_GROWING = ("x", "y", "text", "marker.color", "line.color", "dimensions.N.values")
+
+
+def _split(trace: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """A trace as what must stay the same and the arrays that may grow, by plotly path."""
+    rest = dict(trace)
+    grows: dict[str, list[Any]] = {}
+    for key in ("x", "y", "text"):
+        if isinstance(rest.get(key), list):
+            grows[key] = rest.pop(key)
+    for holder in ("marker", "line"):
+        part = rest.get(holder)
+        if isinstance(part, Mapping) and isinstance(part.get("color"), list):
+            rest[holder] = {k: v for k, v in part.items() if k != "color"}
+            grows[f"{holder}.color"] = part["color"]
+    dimensions = rest.get("dimensions")
+    if isinstance(dimensions, list):  # parallel coordinates: one array per axis
+        rest["dimensions"] = []
+        for j, dim in enumerate(dimensions):
+            rest["dimensions"].append({k: v for k, v in dim.items() if k != "values"})
+            grows[f"dimensions.{j}.values"] = dim.get("values", [])
+    return rest, grows
 
 
 def _plot_change(old: Mapping[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """A changed plot as a page gets it: the whole figure, or, when only points were added
-    at the ends of some traces (a running run's curve grew), just those points:
-    ``{"id", "extend": {key: [points per trace]}, "traces": [trace indices]}``."""
+    at the ends of some traces (a running run's curve grew, a run was added to a scatter),
+    just those points: ``{"id", "extend": [{"update": {path: [points per trace]},
+    "traces": [trace indices]}, ...]}``, one group per set of arrays that grew, and
+    ``"redraw": true`` when the page must redraw the plot with them (parallel
+    coordinates, which ``Plotly.extendTraces`` cannot grow)."""
     if old is None or old.get("layout") != new.get("layout"):
         return new
     before, after = old["data"], new["data"]
     if len(before) != len(after):
         return new
-    traces: list[int] = []
-    tails: list[dict[str, list[Any]]] = []
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for i, (a, b) in enumerate(zip(before, after, strict=True)):
-        if any(a.get(k) != b.get(k) for k in (a.keys() | b.keys()) - set(_GROWING)):
+        (rest_a, was), (rest_b, now) = _split(a), _split(b)
+        if rest_a != rest_b or was.keys() != now.keys():
             return new
-        tail: dict[str, list[Any]] = {}
-        for key in _GROWING:
-            was, now = a.get(key), b.get(key)
-            if was is None and now is None:
-                continue
-            if was is None or now is None or len(now) < len(was) or now[: len(was)] != was:
+        tails: dict[str, list[Any]] = {}
+        for key, values in now.items():
+            known = was[key]
+            if len(values) < len(known) or values[: len(known)] != known:
                 return new
-            tail[key] = list(now[len(was) :])
-        if any(tail.values()):
-            traces.append(i)
-            tails.append(tail)
-    keys = set(tails[0]) if tails else set()
-    if not traces or any(set(t) != keys for t in tails):
+            if len(values) > len(known):
+                tails[key] = values[len(known) :]
+        if not tails:
+            continue
+        if tails.keys() != now.keys():
+            return new  # some arrays grew and others not: not plain new points
+        group = groups.setdefault(tuple(sorted(tails)), {"update": {}, "traces": []})
+        for key, tail in tails.items():
+            group["update"].setdefault(key, []).append(tail)
+        group["traces"].append(i)
+    if not groups:
         return new
-    return {
-        "id": new["id"],
-        "extend": {key: [t[key] for t in tails] for key in sorted(keys)},
-        "traces": traces,
-    }
+    change: dict[str, Any] = {"id": new["id"], "extend": list(groups.values())}
+    if any(t.get("type") == "parcoords" for t in after):
+        change["redraw"] = True  # plotly cannot extend these: the page redraws from its copy
+    return change

@@ -129,6 +129,7 @@ def sweep_view(
     plots: bool = True,
     histories: Callable[[Sequence[str]], Mapping[str, Sequence[float]]] | None = None,
     rows: RowCache | None = None,
+    importance_runs: int | None = None,
 ) -> SweepView:
     """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
@@ -138,7 +139,8 @@ def sweep_view(
     gives only the overview and the runs table, with the plots' sections to come: a live
     page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
     values of runs by id (default: read from each run's history); a live page passes the
-    ones it keeps, and ``rows`` to reuse the table rows of runs that did not change.
+    ones it keeps, and ``rows`` to reuse the table rows of runs that did not change;
+    ``importance_runs`` says how many runs an importance computed before was computed on.
     """
     require("plotly", "the sweep report")
     require("sklearn", "the sweep report")
@@ -186,7 +188,8 @@ def sweep_view(
         ) or _empty("No searchable parameters.")
     else:
         parts["history"] = parts["parallel"] = parts["slices"] = no_metric
-    parts["importance"] = _importance_part(found, analysed, add)
+    on = analysed if importance_runs is None or importance is True else importance_runs
+    parts["importance"] = _importance_part(found, on, add)
 
     curves_html = _empty("No run logged the metric yet.")
     curves_note = ""

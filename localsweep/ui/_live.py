@@ -8,7 +8,8 @@ changed. The view is rebuilt from memory only when something moved, and a page g
 the parts, plots, plot points and table rows that differ from the version it shows
 (:func:`~localsweep.report._page.view_update`). Parameter importance, the slow part at
 thousands of runs, is computed on a thread of its own at most every
-:data:`IMPORTANCE_EVERY` seconds. A server nobody polls does no work at all.
+:data:`IMPORTANCE_EVERY` seconds, and never sooner than five times its last computation
+took. A server nobody polls does no work at all.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class _Live:
     #: The state's generation and importance the latest view was built from.
     built: Any = None
     importance: list[ParamImportance] | None = None
+    #: How many runs it was computed on.
+    importance_runs: int = 0
+    #: Seconds the last computation took: the next waits at least five times that, so
+    #: that importance takes at most a sixth of a core at any size.
+    importance_took: float = 0.0
     importance_generation: int = -1
     importance_at: float = 0.0
     #: Whether a thread is computing the importance now.
@@ -93,7 +99,7 @@ class LiveSweeps:
             now = time.monotonic()
             if live.importance is None or (
                 live.importance_generation != state.generation
-                and now - live.importance_at >= self.importance_every
+                and now - live.importance_at >= max(self.importance_every, 5 * live.importance_took)
             ):
                 self._compute_importance(live, state.sweep(), state.generation)
             if live.latest is None or live.built != self._inputs(live):
@@ -103,6 +109,7 @@ class LiveSweeps:
                     importance=rows if rows is not None else False,
                     histories=state.histories,
                     rows=live.rows,
+                    importance_runs=live.importance_runs,
                 )
                 self._keep(live, view)
             latest = live.latest
@@ -117,15 +124,18 @@ class LiveSweeps:
         if live.computing:
             return
         live.computing = True
-        live.importance_at = time.monotonic()
+        started = live.importance_at = time.monotonic()
 
         def work() -> None:
             try:
                 study, axes = sweep_study(sweep, plotly_safe=True)
                 rows = importance_of_study(study, axes)
+                analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
                 with live.lock:
                     live.importance, live.importance_generation = rows, generation
+                    live.importance_runs = analysed
                     live.importance_at = time.monotonic()
+                    live.importance_took = live.importance_at - started
             except Exception:
                 logger.exception("computing the importance of sweep %s failed", sweep.id)
             finally:

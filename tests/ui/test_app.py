@@ -165,6 +165,7 @@ def test_a_plot_whose_traces_only_grew_is_sent_as_the_new_points() -> None:
         "data": [
             {"type": "scatter", "name": "finished", "x": [1, 2], "y": [0.5, 0.4]},
             {"type": "scatter", "name": "running", "x": [1], "y": [0.9], "text": ["r"]},
+            {"type": "scatter", "name": "best", "x": [1], "y": [0.3]},
         ],
     }
     grown = {
@@ -178,20 +179,53 @@ def test_a_plot_whose_traces_only_grew_is_sent_as_the_new_points() -> None:
                 "y": [0.9, 0.7],
                 "text": ["r", "r"],
             },
+            {"type": "scatter", "name": "best", "x": [1, 2], "y": [0.3, 0.2]},
         ],
     }
+    # One group per set of arrays that grew (Plotly.extendTraces takes one set a call).
     assert _plot_change(old, grown) == {
         "id": "plot-curves",
-        "extend": {"text": [["r"]], "x": [[2]], "y": [[0.7]]},
-        "traces": [1],
+        "extend": [
+            {"update": {"text": [["r"]], "x": [[2]], "y": [[0.7]]}, "traces": [1]},
+            {"update": {"x": [[2]], "y": [[0.2]]}, "traces": [2]},
+        ],
     }
     # A point changed, a trace added or the layout changed: the whole figure.
-    changed = {**grown, "data": [{**old["data"][0], "y": [0.5, 0.3]}, grown["data"][1]]}
+    changed = {**grown, "data": [{**old["data"][0], "y": [0.5, 0.3]}, *grown["data"][1:]]}
     assert _plot_change(old, changed) is changed
     more = {**old, "data": [*old["data"], {"type": "scatter", "x": [], "y": []}]}
     assert _plot_change(old, more) is more
     relaid = {**grown, "layout": {"title": {"text": "other"}}}
     assert _plot_change(old, relaid) is relaid
+
+
+def test_a_run_added_to_parallel_coordinates_is_sent_as_its_values() -> None:
+    from localsweep.report._delta import _plot_change
+
+    def parcoords(values: list[float], metric: list[float]) -> dict[str, object]:
+        line = {"color": metric, "colorscale": "Viridis"}
+        dims = [{"label": "lr", "values": values}, {"label": "loss", "values": metric}]
+        return {
+            "id": "plot-parallel",
+            "layout": {},
+            "data": [{"type": "parcoords", "dimensions": dims, "line": line}],
+        }
+
+    change = _plot_change(parcoords([0.1], [1.0]), parcoords([0.1, 0.2], [1.0, 0.5]))
+    assert change == {
+        "id": "plot-parallel",
+        "extend": [
+            {
+                "update": {
+                    "dimensions.0.values": [[0.2]],
+                    "dimensions.1.values": [[0.5]],
+                    "line.color": [[0.5]],
+                },
+                "traces": [0],
+            }
+        ],
+        "redraw": True,
+    }
 
 
 def test_the_server_reads_only_what_changed_since_its_last_look(
