@@ -105,7 +105,8 @@ def _free_port() -> int:
 
 
 def _driver(profile: Path) -> Any:
-    return headless_chromium(profile)
+    # get() returns at once: first paint is timed by what the page shows, not its load event.
+    return headless_chromium(profile, page_load="none")
 
 
 def _wait(check: Any, timeout: float = 120.0) -> float:

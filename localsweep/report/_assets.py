@@ -59,17 +59,35 @@ REPORT_JS = r"""
 
   // Plots: every figure is drawn from JSON data, with the shared template. Plotly.react
   // draws a new figure on an empty div and updates one in place on a drawn div.
+  // Plots are drawn one at a time, each after the page has painted (a large plot can take
+  // the browser a second): what changed in the text and the table shows first, and the
+  // page answers clicks between two plots.
+  var queue = Promise.resolve();
+  function afterPaint() {
+    return new Promise(function (resolve) {
+      var done = false;
+      function go() { if (!done) { done = true; resolve(); } }
+      requestAnimationFrame(function () { setTimeout(go, 0); });
+      setTimeout(go, 200);  // a hidden tab has no animation frames
+    });
+  }
+  function later(work) {
+    queue = queue.then(function () { return plotlyReady; }).then(afterPaint).then(work)
+      .catch(function (err) {
+        window.__localsweepError("plot: " + (err && err.stack ? err.stack : err));
+      });
+    return queue;
+  }
+  function react(plot) {
+    var div = document.getElementById(plot.id);
+    if (!div || specs[plot.id] !== plot) { return null; }
+    var layout = plot.layout || {};
+    if (data.template) { layout.template = data.template; }
+    return Plotly.react(div, plot.data, layout, config);
+  }
   function draw(plot) {
     specs[plot.id] = plot;
-    return plotlyReady.then(function () {
-      var div = document.getElementById(plot.id);
-      if (!div || specs[plot.id] !== plot) { return null; }
-      var layout = plot.layout || {};
-      if (data.template) { layout.template = data.template; }
-      return Plotly.react(div, plot.data, layout, config);
-    }).catch(function (err) {
-      window.__localsweepError("plot " + plot.id + ": " + (err && err.stack ? err.stack : err));
-    });
+    return later(function () { return react(plot); });
   }
 
   // Points appended to some traces of a drawn plot (a running run's curve grew): groups
@@ -80,7 +98,7 @@ REPORT_JS = r"""
       window.__localsweepError("no plot " + change.id + " to extend");
       return null;
     }
-    return plotlyReady.then(function () {
+    return later(function () {
       var div = document.getElementById(change.id);
       if (div && div.data && specs[change.id] === spec && !change.redraw) {
         return change.extend.reduce(function (done, group) {
@@ -107,7 +125,8 @@ REPORT_JS = r"""
           });
         });
       });
-      return draw(spec);
+      specs[change.id] = spec;
+      return react(spec);
     });
   }
 

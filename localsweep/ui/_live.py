@@ -75,13 +75,12 @@ class LiveSweeps:
             return live
 
     def first_view(self, sweep_id: str) -> SweepView:
-        """The view for a page's first paint: the last one built if it is current, else the
-        overview and the runs table alone (the page's first update brings the plots)."""
+        """The view for a page's first paint: the overview and the runs table alone, from
+        the runs kept (the page's first update brings the plots, so that the page shows
+        before megabytes of plot data reach it)."""
         live = self._entry(sweep_id)
         with live.lock:
             live.state.refresh()
-            if live.latest is not None and live.built == self._inputs(live):
-                return live.latest
             return sweep_view(live.state.sweep(), plots=False, rows=live.rows)
 
     @staticmethod

@@ -32,8 +32,12 @@ def chromium_paths() -> tuple[str, str] | None:
     return (binary, driver) if binary and driver else None
 
 
-def headless_chromium(profile: Path, *, width: int = 1400, height: int = 1000) -> Any:
-    """A Selenium driver of a fresh headless Chromium with its profile in ``profile``."""
+def headless_chromium(
+    profile: Path, *, width: int = 1400, height: int = 1000, page_load: str = "normal"
+) -> Any:
+    """A Selenium driver of a fresh headless Chromium with its profile in ``profile``.
+    ``page_load="none"``: ``get`` returns at once, not when the page has loaded (to time
+    what shows before that)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -43,6 +47,7 @@ def headless_chromium(profile: Path, *, width: int = 1400, height: int = 1000) -
     binary, chromedriver = paths
     options = webdriver.ChromeOptions()
     options.binary_location = binary
+    options.page_load_strategy = page_load
     for flag in (
         "--headless",
         "--no-sandbox",
