@@ -258,3 +258,32 @@ def test_the_server_reads_only_what_changed_since_its_last_look(
     assert state.histories([new.id])[new.id] == pytest.approx(
         [row["loss"] for row in new.history()]
     )
+
+
+def test_runs_changed_where_the_server_does_not_look_are_all_read_again(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    import sqlite3
+
+    from localsweep.ui._state import SweepState
+
+    state = SweepState(Store(db), small_sweep.id)
+    state.refresh()
+    first = small_sweep.runs[0].id
+    # An ended run changed behind the server's back (no incremental read looks at it):
+    # the runs per state no longer agree with the change token, so it reads them all.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET state = 'failed' WHERE id = ?", (first,))
+    assert state.refresh()
+    assert {r.id: r.state for r in state.sweep().runs}[first] == "failed"
+
+
+def test_the_first_paint_has_no_plot_data_and_loads_plotly_after_it(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    page = _client(db).get(f"/sweeps/{small_sweep.id}")  # type: ignore[attr-defined]
+    head, body = page.text.split("<body", 1)
+    assert "plotly.min.js" not in head  # no script to wait for before the page shows
+    assert 'data-plots-expected="0"' in body  # the plots come with the first update
+    assert "Loading" in body and 'id="runs-table"' in body
+    assert body.count(small_sweep.runs[0].id) >= 1  # the runs table's data is there
