@@ -15,9 +15,9 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from localsweep.records import RunState
 from localsweep.report._importance import ParamImportance
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["RowCache", "embed_json"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def runs_and_priors(sweep: Sweep) -> list[Run]:
@@ -225,13 +227,45 @@ def _digest(value: Any) -> str:
 
 
 class RowCache:
-    """The runs table's rows and their digests by run, reused while a run and the table's
-    columns stay the same (a live page rebuilds its view from runs that mostly did not
-    change; runs are replaced, never changed in place, when they change)."""
+    """What a live page's next build of the view can reuse from the last: the runs table's
+    rows and their digests by run, while a run and the table's columns stay the same, and
+    the analysis (axes, plots) while no run but running ones changed. Runs are replaced,
+    never changed in place, when they change."""
 
     def __init__(self) -> None:
         self._columns: list[str] | None = None
         self._rows: dict[str, tuple[Any, list[Any], str]] = {}
+        self._memo: dict[str, tuple[tuple[Any, ...], Any, list[Any]]] = {}
+        self._digests: dict[int, tuple[Any, str]] = {}
+
+    def memo(self, name: str, runs: Sequence[Any], build: Callable[[], T]) -> T:
+        """``build()``, or what it gave at the last call with the same runs: the same run
+        objects, except running runs, which count by id, name and metric (their
+        parameters do not change while they run, only their history)."""
+        key = tuple(
+            (run.id, run.name, run.metric) if run.state == RunState.RUNNING.value else id(run)
+            for run in runs
+        )
+        known = self._memo.get(name)
+        if known is not None and known[0] == key:
+            value: T = known[1]
+            return value
+        value = build()
+        self._memo[name] = (key, value, list(runs))  # kept alive: their ids stay theirs
+        return value
+
+    def digest(self, value: Any) -> str:
+        """:func:`_digest` of ``value``, kept while the same object comes again."""
+        known = self._digests.get(id(value))
+        if known is None or known[0] is not value:
+            known = (value, _digest(value))
+            self._digests[id(value)] = known
+        return known[1]
+
+    def keep_digests(self, values: Sequence[Any]) -> None:
+        """Forget the digests of every object but ``values``."""
+        ids = {id(v) for v in values}
+        self._digests = {k: v for k, v in self._digests.items() if k in ids}
 
     def table(
         self, runs: Sequence[Any], axes: list[Any], metric_name: str | None

@@ -100,9 +100,14 @@ class SweepView:
         return hashlib.sha1(joined.encode()).hexdigest()[:16]
 
 
-def _with_hashes(view: SweepView, digests: Sequence[str] | None = None) -> SweepView:
+def _with_hashes(
+    view: SweepView, digests: Sequence[str] | None = None, cache: RowCache | None = None
+) -> SweepView:
+    digest = cache.digest if cache is not None else _digest
     hashes: dict[str, str] = {f"part:{k}": _digest(v) for k, v in view.parts.items()}
-    hashes.update({f"plot:{p['id']}": _digest(p) for p in view.plots})
+    hashes.update({f"plot:{p['id']}": digest(p) for p in view.plots})
+    if cache is not None:
+        cache.keep_digests(view.plots)
     hashes["table:columns"] = _digest(view.table["columns"])
     for i, row in enumerate(view.table["rows"]):
         hashes[f"row:{row_key(view.table, row)}"] = (
@@ -151,9 +156,10 @@ def sweep_view(
     metric_label = plotly_text(metric_name or "metric")
     everyone = runs_and_priors(sweep)
     best = sweep.best_run() if metric else None
-    axes = param_axes(sweep, plotly_safe=True)
+    cache = rows or RowCache()
+    axes = cache.memo("axes", everyone, lambda: param_axes(sweep, plotly_safe=True))
 
-    table, digests = (rows or RowCache()).table(everyone, axes, metric_name)
+    table, digests = cache.table(everyone, axes, metric_name)
     if not plots:
         return _light_view(sweep, table, digests, best, metric_name)
     if importance is True:
@@ -163,13 +169,14 @@ def sweep_view(
         found = None
     else:
         found = importance
-    points = analysis_points(everyone, axes)
+    points = cache.memo("points", everyone, lambda: analysis_points(everyone, axes))
     analysed = len(points)
 
     specs: list[dict[str, Any]] = []
 
     def add(plot_id: str, spec: dict[str, Any]) -> str:
-        specs.append({"id": plot_id, **spec})
+        spec["id"] = plot_id  # in place: a plot reused from the last build stays the same
+        specs.append(spec)
         return _div(plot_id)
 
     parts: dict[str, str] = {}
@@ -178,11 +185,15 @@ def sweep_view(
         hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     )
     if analysed:
-        parts["history"] = add("plot-history", _history_plot(everyone, metric_label, maximize))
-        parts["parallel"] = add(
-            "plot-parallel", _parallel_plot(points, axes, metric_label, maximize)
+        history = cache.memo(
+            "history", everyone, lambda: _history_plot(everyone, metric_label, maximize)
         )
-        slices = _slice_plots(points, axes, metric_label)
+        parts["history"] = add("plot-history", history)
+        parallel = cache.memo(
+            "parallel", everyone, lambda: _parallel_plot(points, axes, metric_label, maximize)
+        )
+        parts["parallel"] = add("plot-parallel", parallel)
+        slices = cache.memo("slices", everyone, lambda: _slice_plots(points, axes, metric_label))
         parts["slices"] = "".join(
             add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
         ) or _empty("No searchable parameters.")
@@ -233,7 +244,7 @@ def sweep_view(
         best_run_id=best.id if best else None,
         has_importance=found is not None,
     )
-    return _with_hashes(view, digests)
+    return _with_hashes(view, digests, cache)
 
 
 def _light_view(

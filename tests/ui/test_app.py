@@ -287,3 +287,62 @@ def test_the_first_paint_has_no_plot_data_and_loads_plotly_after_it(
     assert 'data-plots-expected="0"' in body  # the plots come with the first update
     assert "Loading" in body and 'id="runs-table"' in body
     assert body.count(small_sweep.runs[0].id) >= 1  # the runs table's data is there
+
+
+def test_a_running_runs_new_values_are_sent_as_points_of_its_curve_alone(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    import threading
+
+    from localsweep.agent import Agent, RunOutcome, RunRecorder
+    from localsweep.records import RunState
+    from localsweep.store import RunRecord
+    from localsweep.ui._live import LiveSweeps
+
+    go, done = threading.Event(), threading.Event()
+
+    def runner(run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        # A row is written once the next one starts.
+        recorder.on_log({"loss": 0.5}, 0)
+        recorder.on_log({"loss": 0.4}, 1)
+        recorder.flush()
+        go.wait(30)
+        recorder.on_log({"loss": 0.3}, 2)
+        recorder.flush()
+        done.wait(30)
+        return RunOutcome(RunState.FINISHED, exit_code=0)
+
+    store = Store(db)
+    agent = threading.Thread(
+        target=lambda: Agent(Store(db), small_sweep.id, runner=runner, count=1).run()
+    )
+    agent.start()
+    try:
+
+        def logged(n: int) -> bool:
+            running = [r for r in store.list_runs(small_sweep.id) if r.state is RunState.RUNNING]
+            return (
+                bool(running)
+                and len(store.metric_histories(small_sweep.id).get(running[0].id, [])) == n
+            )
+
+        deadline = time.monotonic() + 30
+        while not logged(1):
+            assert time.monotonic() < deadline, "the run did not log"
+            time.sleep(0.1)
+        live = LiveSweeps(store, importance_every=1e9)
+        version = live.update(small_sweep.id, None)["version"]
+        go.set()
+        while not logged(2):
+            assert time.monotonic() < deadline, "the run did not log again"
+            time.sleep(0.1)
+        update = live.update(small_sweep.id, version)
+        # Only the learning curves changed, by the one new value of the running run.
+        assert [p["id"] for p in update["plots"]] == ["plot-curves"]
+        (change,) = update["plots"]
+        assert [g["update"]["y"] for g in change["extend"]] == [[[0.4]]]
+        assert "table" not in update
+    finally:
+        go.set()
+        done.set()
+        agent.join(timeout=60)
