@@ -41,6 +41,11 @@ REPORT_JS = r"""
   var body = document.body;
   var config = {responsive: true, displaylogo: false};
   var specs = {};
+  // plotly's script is inlined before this one in a report; a live page loads it after its
+  // first paint and calls window.__localsweepPlotlyLoaded when it has.
+  var plotlyReady = window.Plotly ? Promise.resolve() : new Promise(function (resolve) {
+    window.__localsweepPlotlyLoaded = resolve;
+  });
 
   function fmt(v) {
     if (v === null || v === undefined) { return ""; }
@@ -54,18 +59,75 @@ REPORT_JS = r"""
 
   // Plots: every figure is drawn from JSON data, with the shared template. Plotly.react
   // draws a new figure on an empty div and updates one in place on a drawn div.
-  function draw(plot) {
-    specs[plot.id] = plot;
+  // Plots are drawn one at a time, each after the page has painted (a large plot can take
+  // the browser a second): what changed in the text and the table shows first, and the
+  // page answers clicks between two plots.
+  var queue = Promise.resolve();
+  function afterPaint() {
+    return new Promise(function (resolve) {
+      var done = false;
+      function go() { if (!done) { done = true; resolve(); } }
+      requestAnimationFrame(function () { setTimeout(go, 0); });
+      setTimeout(go, 200);  // a hidden tab has no animation frames
+    });
+  }
+  function later(work) {
+    queue = queue.then(function () { return plotlyReady; }).then(afterPaint).then(work)
+      .catch(function (err) {
+        window.__localsweepError("plot: " + (err && err.stack ? err.stack : err));
+      });
+    return queue;
+  }
+  function react(plot) {
     var div = document.getElementById(plot.id);
-    if (!div) { return null; }
+    if (!div || specs[plot.id] !== plot) { return null; }
     var layout = plot.layout || {};
     if (data.template) { layout.template = data.template; }
-    try {
-      return Promise.resolve(Plotly.react(div, plot.data, layout, config));
-    } catch (err) {
-      window.__localsweepError("plot " + plot.id + ": " + (err && err.stack ? err.stack : err));
+    return Plotly.react(div, plot.data, layout, config);
+  }
+  function draw(plot) {
+    specs[plot.id] = plot;
+    return later(function () { return react(plot); });
+  }
+
+  // Points appended to some traces of a drawn plot (a running run's curve grew): groups
+  // of {update: {path: [points per trace]}, traces: [indices]}.
+  function extend(change) {
+    var spec = specs[change.id];
+    if (!spec) {
+      window.__localsweepError("no plot " + change.id + " to extend");
       return null;
     }
+    return later(function () {
+      var div = document.getElementById(change.id);
+      if (div && div.data && specs[change.id] === spec && !change.redraw) {
+        return change.extend.reduce(function (done, group) {
+          return done.then(function () {
+            return Plotly.extendTraces(div, group.update, group.traces);
+          });
+        }, Promise.resolve()).then(function () {
+          spec.data = div.data;
+          body.setAttribute("data-extended",
+            String(Number(body.getAttribute("data-extended") || "0") + 1));
+        });
+      }
+      // Not drawn (yet), or not extendable: add the points to its spec, draw it anew.
+      spec = {id: spec.id, layout: spec.layout, data: spec.data.map(function (t) {
+        return JSON.parse(JSON.stringify(t));
+      })};
+      change.extend.forEach(function (group) {
+        Object.keys(group.update).forEach(function (path) {
+          group.traces.forEach(function (t, j) {
+            var node = spec.data[t], keys = path.split(".");
+            keys.slice(0, -1).forEach(function (k) { node = node[k] = node[k] || {}; });
+            var last = keys[keys.length - 1];
+            node[last] = (node[last] || []).concat(group.update[path][j]);
+          });
+        });
+      });
+      specs[change.id] = spec;
+      return react(spec);
+    });
   }
 
   var pending = [];
@@ -89,10 +151,19 @@ REPORT_JS = r"""
   var headRow = document.querySelector("#runs-table thead tr");
   var rows = table.rows.slice();
   var sortCol = -1, sortDir = 1;
+  // The first rows are shown at once, the rest on asking (thousands of rows take a browser
+  // a while to lay out).
+  var PAGE = 200, shown = PAGE;
+  var more = document.createElement("button");
+  more.type = "button";
+  more.id = "runs-more";
+  more.hidden = true;
+  more.addEventListener("click", function () { shown = Infinity; render(); });
+  document.querySelector(".table-wrap").insertAdjacentElement("afterend", more);
 
   function render() {
     var frag = document.createDocumentFragment();
-    rows.forEach(function (row) {
+    rows.slice(0, shown).forEach(function (row) {
       var tr = document.createElement("tr");
       if (row[table.id_column] === data.best_run_id) { tr.className = "best"; }
       tr.setAttribute("data-state", String(row[table.state_column]));
@@ -116,6 +187,8 @@ REPORT_JS = r"""
     tbody.textContent = "";
     tbody.appendChild(frag);
     body.setAttribute("data-table-rows", String(rows.length));
+    more.hidden = rows.length <= shown;
+    more.textContent = "show all " + rows.length + " runs";
   }
 
   function compare(a, b) {
@@ -131,6 +204,17 @@ REPORT_JS = r"""
     rows.sort(function (ra, rb) { return compare(ra[sortCol], rb[sortCol]) * sortDir; });
   }
 
+  function sortBy(col, dir) {
+    sortCol = col;
+    sortDir = dir;
+    sortRows();
+    Array.prototype.forEach.call(headRow.children, function (h, i) {
+      if (i === col) { h.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending"); }
+      else { h.removeAttribute("aria-sort"); }
+    });
+    render();
+  }
+
   function header() {
     headRow.textContent = "";
     table.columns.forEach(function (name, i) {
@@ -140,14 +224,7 @@ REPORT_JS = r"""
       th.setAttribute("title", "sort by " + name);
       if (i === sortCol) { th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending"); }
       th.addEventListener("click", function () {
-        sortDir = sortCol === i ? -sortDir : 1;
-        sortCol = i;
-        sortRows();
-        Array.prototype.forEach.call(headRow.children, function (h) {
-          h.removeAttribute("aria-sort");
-        });
-        th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
-        render();
+        sortBy(i, sortCol === i ? -sortDir : 1);
       });
       headRow.appendChild(th);
     });
@@ -164,13 +241,23 @@ REPORT_JS = r"""
     Object.keys(update.parts).forEach(function (name) {
       var el = document.querySelector('[data-part="' + name + '"]');
       if (!el) { return; }
-      el.innerHTML = update.parts[name];
+      var drawnDivs = {};
       Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
-        if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
+        if (div.data) { drawnDivs[div.id] = div; }
+      });
+      el.innerHTML = update.parts[name];
+      // A plot already drawn keeps its element (no redraw); the others are drawn.
+      Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
+        if (drawnDivs[div.id]) { div.replaceWith(drawnDivs[div.id]); }
+        else if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
       });
     });
-    update.plots.forEach(function (plot) { toDraw[plot.id] = plot; });
+    var extended = [];
+    update.plots.forEach(function (plot) {
+      if (plot.extend) { extended.push(plot); } else { toDraw[plot.id] = plot; }
+    });
     var drawn = Object.keys(toDraw).map(function (id) { return draw(toDraw[id]); });
+    extended.forEach(function (change) { drawn.push(extend(change)); });
     if (update.table) {
       var sameColumns = JSON.stringify(update.table.columns) === JSON.stringify(table.columns);
       table = update.table;
@@ -199,6 +286,7 @@ REPORT_JS = r"""
   window.localsweepPage = {
     apply: apply,
     version: function () { return data.version; },
+    sortBy: sortBy,
     setRunLink: function (prefix) { data.run_link = prefix; render(); }
   };
 })();
@@ -239,6 +327,7 @@ th[aria-sort="ascending"]::after { content: " \25B2"; }
 th[aria-sort="descending"]::after { content: " \25BC"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.best td { background: #f3e8ff; }
+#runs-more { margin-top: 6px; }
 .table-wrap { max-height: 640px; overflow: auto; border: 1px solid var(--line);
               border-radius: 6px; }
 .state-finished { color: var(--good); }

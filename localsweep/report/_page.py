@@ -10,7 +10,6 @@ puts it in place. So the two never drift.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections import Counter
@@ -24,36 +23,55 @@ import yaml
 
 from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
+from localsweep.report._delta import row_key, view_update
 from localsweep.report._extra import require
 from localsweep.report._html import (
-    MAX_CURVES,
-    _best_curves,
-    _curves_plot,
+    RowCache,
+    _digest,
     _div,
     _duration,
     _e,
     _empty,
-    _history_plot,
-    _importance_plot,
     _importance_table,
     _number,
-    _parallel_plot,
-    _runs_table,
-    _slice_plots,
     _stop_note,
     _sweep_span,
     embed_json,
+    runs_and_priors,
 )
 from localsweep.report._importance import ParamImportance, importance_of_study
 from localsweep.report._pareto import pareto_section
-from localsweep.report._study import param_axes, plotly_text, sweep_study
+from localsweep.report._plots import (
+    MAX_CURVES,
+    _best_curves,
+    _curves_plot,
+    _history_plot,
+    _importance_plot,
+    _parallel_plot,
+    _slice_plots,
+)
+from localsweep.report._study import (
+    analysis_points,
+    metric_values,
+    param_axes,
+    plotly_text,
+    sweep_study,
+)
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Callable, Sequence
 
     from localsweep.api import Sweep
 
-__all__ = ["SweepView", "render_page", "sweep_view", "view_update", "write_report"]
+__all__ = [
+    "RowCache",
+    "SweepView",
+    "render_page",
+    "sweep_view",
+    "view_update",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,21 +100,19 @@ class SweepView:
         return hashlib.sha1(joined.encode()).hexdigest()[:16]
 
 
-def _digest(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def _row_key(table: Mapping[str, Any], row: list[Any]) -> str:
-    return str(row[table["id_column"]])
-
-
-def _with_hashes(view: SweepView) -> SweepView:
+def _with_hashes(
+    view: SweepView, digests: Sequence[str] | None = None, cache: RowCache | None = None
+) -> SweepView:
+    digest = cache.digest if cache is not None else _digest
     hashes: dict[str, str] = {f"part:{k}": _digest(v) for k, v in view.parts.items()}
-    hashes.update({f"plot:{p['id']}": _digest(p) for p in view.plots})
+    hashes.update({f"plot:{p['id']}": digest(p) for p in view.plots})
+    if cache is not None:
+        cache.keep_digests(view.plots)
     hashes["table:columns"] = _digest(view.table["columns"])
-    for row in view.table["rows"]:
-        hashes[f"row:{_row_key(view.table, row)}"] = _digest(row)
+    for i, row in enumerate(view.table["rows"]):
+        hashes[f"row:{row_key(view.table, row)}"] = (
+            digests[i] if digests is not None else _digest(row)
+        )
     hashes["best"] = view.best_run_id or ""
     return SweepView(
         sweep_id=view.sweep_id,
@@ -116,6 +132,9 @@ def sweep_view(
     max_curves: int = MAX_CURVES,
     importance: bool | list[ParamImportance] = True,
     plots: bool = True,
+    histories: Callable[[Sequence[str]], Mapping[str, Sequence[float]]] | None = None,
+    rows: RowCache | None = None,
+    importance_runs: int | None = None,
 ) -> SweepView:
     """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
@@ -123,7 +142,10 @@ def sweep_view(
     ``importance`` may be ``False`` to leave the importance section for later (it is the
     slow part at thousands of runs), or a list computed before, to reuse it. ``plots=False``
     gives only the overview and the runs table, with the plots' sections to come: a live
-    page's first paint, quick at thousands of runs.
+    page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
+    values of runs by id (default: read from each run's history); a live page passes the
+    ones it keeps, and ``rows`` to reuse the table rows of runs that did not change;
+    ``importance_runs`` says how many runs an importance computed before was computed on.
     """
     require("plotly", "the sweep report")
     require("sklearn", "the sweep report")
@@ -132,24 +154,29 @@ def sweep_view(
     metric_name = metric.name if metric else None
     maximize = metric is not None and metric.goal.value == "maximize"
     metric_label = plotly_text(metric_name or "metric")
-    runs = sweep.runs
+    everyone = runs_and_priors(sweep)
     best = sweep.best_run() if metric else None
+    cache = rows or RowCache()
+    axes = cache.memo("axes", everyone, lambda: param_axes(sweep, plotly_safe=True))
 
+    table, digests = cache.table(everyone, axes, metric_name)
     if not plots:
-        return _light_view(sweep, best, metric_name)
-    study, axes = sweep_study(sweep, plotly_safe=True)
+        return _light_view(sweep, table, digests, best, metric_name)
     if importance is True:
-        rows: list[ParamImportance] | None = importance_of_study(study, axes)
+        study, _axes = sweep_study(sweep, plotly_safe=True)
+        found: list[ParamImportance] | None = importance_of_study(study, axes)
     elif importance is False:
-        rows = None
+        found = None
     else:
-        rows = importance
-    analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
+        found = importance
+    points = cache.memo("points", everyone, lambda: analysis_points(everyone, axes))
+    analysed = len(points)
 
     specs: list[dict[str, Any]] = []
 
     def add(plot_id: str, spec: dict[str, Any]) -> str:
-        specs.append({"id": plot_id, **spec})
+        spec["id"] = plot_id  # in place: a plot reused from the last build stays the same
+        specs.append(spec)
         return _div(plot_id)
 
     parts: dict[str, str] = {}
@@ -158,31 +185,48 @@ def sweep_view(
         hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     )
     if analysed:
-        parts["history"] = add("plot-history", _history_plot(sweep, metric_label, maximize))
-        parts["parallel"] = add(
-            "plot-parallel", _parallel_plot(study, axes, metric_label, maximize)
+        history = cache.memo(
+            "history", everyone, lambda: _history_plot(everyone, metric_label, maximize)
         )
-        slices = _slice_plots(study, axes, metric_label)
+        parts["history"] = add("plot-history", history)
+        parallel = cache.memo(
+            "parallel", everyone, lambda: _parallel_plot(points, axes, metric_label, maximize)
+        )
+        parts["parallel"] = add("plot-parallel", parallel)
+        slices = cache.memo("slices", everyone, lambda: _slice_plots(points, axes, metric_label))
         parts["slices"] = "".join(
             add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
         ) or _empty("No searchable parameters.")
     else:
         parts["history"] = parts["parallel"] = parts["slices"] = no_metric
-    parts["importance"] = _importance_part(rows, analysed, add)
+    on = analysed if importance_runs is None or importance is True else importance_runs
+    parts["importance"] = _importance_part(found, on, add)
 
     curves_html = _empty("No run logged the metric yet.")
     curves_note = ""
     if metric_name is not None:
+        if histories is None:
+            by_id = {run.id: run for run in everyone}
+            name = metric_name
+
+            def histories(ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
+                return {i: metric_values(by_id[i], name) for i in ids}
+
         curves, drawn = _curves_plot(
-            sweep, metric_name, metric_label, maximize, best.id if best else None, max_curves
+            everyone,
+            histories,
+            metric_label,
+            maximize,
+            best.id if best else None,
+            max_curves,
         )
         if curves["data"]:
             curves_html = add("plot-curves", curves)
-            shown_of = len(runs) + len(sweep.prior_runs)
+            shown_of = len(everyone)
             if drawn < shown_of:
                 curves_note = (
-                    f"Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best"
-                    " and an even spread of the rest."
+                    f"Showing {drawn} of {shown_of} runs: the {_best_curves(max_curves)} best,"
+                    " the running ones and an even spread of the rest."
                 )
     parts["curves"] = (f'<p class="hint">{_e(curves_note)}</p>' if curves_note else "") + (
         curves_html
@@ -196,14 +240,16 @@ def sweep_view(
         title=f"Sweep {sweep.name}",
         parts={name: parts[name] for name in PARTS},
         plots=tuple(specs),
-        table=_runs_table(sweep, axes, metric_name),
+        table=table,
         best_run_id=best.id if best else None,
-        has_importance=rows is not None,
+        has_importance=found is not None,
     )
-    return _with_hashes(view)
+    return _with_hashes(view, digests, cache)
 
 
-def _light_view(sweep: Sweep, best: Any, metric_name: str | None) -> SweepView:
+def _light_view(
+    sweep: Sweep, table: dict[str, Any], digests: list[str], best: Any, metric_name: str | None
+) -> SweepView:
     loading = _empty("Loading…")
     parts = {name: loading for name in PARTS}
     parts["meta"] = _meta(sweep)
@@ -213,11 +259,11 @@ def _light_view(sweep: Sweep, best: Any, metric_name: str | None) -> SweepView:
         title=f"Sweep {sweep.name}",
         parts=parts,
         plots=(),
-        table=_runs_table(sweep, param_axes(sweep, plotly_safe=True), metric_name),
+        table=table,
         best_run_id=best.id if best else None,
         has_importance=False,
     )
-    return _with_hashes(view)
+    return _with_hashes(view, digests)
 
 
 def _meta(sweep: Sweep) -> str:
@@ -309,31 +355,6 @@ def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None
 <div><h3>Sweep config</h3><pre id="sweep-config">{_e(config_yaml)}</pre></div>
 <div>{best_config}</div>
 </div>"""
-
-
-def view_update(old: SweepView | None, new: SweepView) -> dict[str, Any]:
-    """What a page showing ``old`` needs to show ``new``: only the parts, plots and table
-    rows that changed (everything when ``old`` is ``None``)."""
-    before = old.hashes if old is not None else {}
-
-    def changed(key: str) -> bool:
-        return before.get(key) != new.hashes.get(key)
-
-    update: dict[str, Any] = {
-        "version": new.version,
-        "title": new.title,
-        "best_run_id": new.best_run_id,
-        "parts": {k: v for k, v in new.parts.items() if changed(f"part:{k}")},
-        "plots": [p for p in new.plots if changed(f"plot:{p['id']}")],
-    }
-    if old is None or changed("table:columns"):
-        update["table"] = new.table
-    else:
-        rows = [r for r in new.table["rows"] if changed(f"row:{_row_key(new.table, r)}")]
-        ids = {_row_key(new.table, r) for r in new.table["rows"]}
-        gone = [k[4:] for k in before if k.startswith("row:") and k[4:] not in ids]
-        update["rows"] = {"changed": rows, "removed": gone}
-    return update
 
 
 def _template() -> dict[str, Any]:

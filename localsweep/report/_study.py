@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOG_DISTRIBUTIONS",
     "ParamAxis",
+    "analysis_points",
     "metric_values",
     "param_axes",
     "plotly_text",
@@ -195,6 +196,27 @@ def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
         distribution = FloatDistribution(low, high, log=log)
         axes.append(ParamAxis(parameter, label, distribution, False, log, float))
     return axes
+
+
+def analysis_points(runs: Sequence[Run], axes: Sequence[ParamAxis]) -> list[Any]:
+    """The runs the analysis plots show, as :class:`~localsweep.report._plots.AnalysisPoint`:
+    what :func:`sweep_study` (``export=False``) makes its COMPLETE trials, without building
+    a study (at thousands of runs Optuna's trials cost seconds)."""
+    from localsweep.report._plots import AnalysisPoint
+
+    points = []
+    for number, run in enumerate(runs):
+        value = run.metric
+        if run.state not in _ANALYSED or value is None or not math.isfinite(value):
+            continue
+        config = run.params
+        params: dict[str, Any] = {}
+        for axis in axes:
+            raw = _lookup(config, axis.parameter)
+            if raw is not _MISSING:
+                params[axis.name] = axis.encode(raw)
+        points.append(AnalysisPoint(number, params, value, {"run_id": run.id}))
+    return points
 
 
 def metric_values(run: Run, metric_name: str) -> list[float]:

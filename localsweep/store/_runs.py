@@ -38,6 +38,7 @@ __all__ = [
     "insert_history",
     "lost_lease",
     "runs_of",
+    "runs_since",
 ]
 
 _INSERT_HISTORY = insert(history)
@@ -201,6 +202,25 @@ def runs_of(conn: Connection, sweep_id: str) -> list[RunRecord]:
         select(runs).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
     ).mappings()
     return [run_record(r) for r in rows]
+
+
+def runs_since(
+    conn: Connection, sweep_id: str, min_number: int, open_ids: Sequence[str]
+) -> list[RunRecord]:
+    """The sweep's runs numbered ``min_number`` or higher and the runs of ``open_ids``."""
+    found = {
+        r["id"]: r
+        for r in conn.execute(
+            select(runs).where(runs.c.sweep_id == sweep_id, runs.c.number >= min_number)
+        ).mappings()
+    }
+    ids = [i for i in open_ids if i not in found]
+    for start in range(0, len(ids), _CHUNK):
+        for r in conn.execute(
+            select(runs).where(runs.c.id.in_(ids[start : start + _CHUNK]))
+        ).mappings():
+            found[r["id"]] = r
+    return sorted((run_record(r) for r in found.values()), key=lambda r: r.number)
 
 
 def history_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:

@@ -449,16 +449,35 @@ class Store:
         """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
         return self._session.read(lambda c: _runs.history_of(c, run_id), "read a run's history")
 
-    def metric_histories(self, sweep_id: str) -> dict[str, list[float]]:
-        """Each run's logged values of the sweep metric, in order (NaN for a logged NaN)."""
+    def metric_histories(
+        self, sweep_id: str, run_ids: Sequence[str] | None = None
+    ) -> dict[str, list[float]]:
+        """Each run's logged values of the sweep metric, in order (NaN for a logged NaN);
+        with ``run_ids``, of those runs only."""
 
         def work(conn: Connection) -> dict[str, list[float]]:
-            ids = conn.execute(
-                select(runs.c.id).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
-            ).scalars()
+            ids = run_ids
+            if ids is None:
+                ids = (
+                    conn.execute(
+                        select(runs.c.id).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
+                    )
+                    .scalars()
+                    .all()
+                )
             return _runs.histories_of(conn, list(ids))
 
         return self._session.read(work, "read metric histories")
+
+    def runs_since(
+        self, sweep_id: str, min_number: int, open_ids: Sequence[str] = ()
+    ) -> list[RunRecord]:
+        """For a watcher that keeps a sweep's runs: the runs numbered ``min_number`` or
+        higher and the runs of ``open_ids`` (not ended at its last read), by number. A run
+        that ended stays as it ended, so that is everything that can have changed."""
+        return self._session.read(
+            lambda c: _runs.runs_since(c, sweep_id, min_number, open_ids), "list runs"
+        )
 
     def metric_views(
         self, sweep_id: str, known: Mapping[str, RunView] | None = None

@@ -133,10 +133,7 @@ class _Ui:
         view = self.live.first_view(sweep_id)
         sweep = self.api.sweep(sweep_id)
         controls = "" if self.settings.read_only else _controls_html(sweep.state)
-        head = (
-            f'<meta name="localsweep-csrf" content="{_e(self.settings.csrf)}">'
-            '<script src="../static/plotly.min.js"></script>'
-        )
+        head = f'<meta name="localsweep-csrf" content="{_e(self.settings.csrf)}">'
         scripts = f"<script>{_live_js(sweep_id)}</script>"
         page = render_page(
             view,
@@ -229,6 +226,18 @@ def _live_js(sweep_id: str) -> str:
   var status = document.getElementById("live-status");
   var page = window.localsweepPage;
   page.setRunLink("../runs/");
+  page.sortBy(0, -1);  // newest runs first, as W&B lists them
+  // plotly (4.6 MB of JavaScript) loads after the first paint: the overview and the runs
+  // table show at once, the plots when it is there.
+  requestAnimationFrame(function () {{
+    setTimeout(function () {{
+      var script = document.createElement("script");
+      script.src = "../static/plotly.min.js";
+      script.onload = function () {{ window.__localsweepPlotlyLoaded(); }};
+      script.onerror = function () {{ window.__localsweepError("plotly.min.js did not load"); }};
+      document.body.appendChild(script);
+    }}, 0);
+  }});
   var busy = false;
   function poll() {{
     if (busy) {{ return; }}

@@ -1,10 +1,15 @@
 """The live state of the sweeps a ``localsweep ui`` server shows.
 
-Each sweep page polls for what changed. Rebuilding a sweep's view reads all its runs, so
-the server first asks the store for a cheap change token (:meth:`Store.change_token`) and
-rebuilds only when it moved; parameter importance, the slow part at thousands of runs, is
-recomputed at most every :data:`IMPORTANCE_EVERY` seconds. A server nobody polls does no
-work at all.
+Each sweep page polls for what changed. The server keeps each watched sweep's runs in
+memory (:class:`~localsweep.ui._state.SweepState`) and catches up with the store
+incrementally: a cheap change token says whether anything moved, and then only new runs
+and runs still open at the last look are read, and the metric histories of the runs that
+changed. The view is rebuilt from memory only when something moved, and a page gets only
+the parts, plots, plot points and table rows that differ from the version it shows
+(:func:`~localsweep.report._page.view_update`). Parameter importance, the slow part at
+thousands of runs, is computed on a thread of its own at most every
+:data:`IMPORTANCE_EVERY` seconds, and never sooner than five times its last computation
+took. A server nobody polls does no work at all.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from localsweep.api import Sweep
 from localsweep.report._importance import ParamImportance, importance_of_study
-from localsweep.report._page import SweepView, sweep_view, view_update
+from localsweep.report._page import RowCache, SweepView, sweep_view, view_update
 from localsweep.report._study import sweep_study
 from localsweep.store import Store
+from localsweep.ui._state import KnownSweep, SweepState
 
 __all__ = ["IMPORTANCE_EVERY", "LiveSweeps"]
 
@@ -34,15 +39,23 @@ KEPT_VIEWS = 8
 
 @dataclass
 class _Live:
+    state: SweepState
     lock: threading.Lock = field(default_factory=threading.Lock)
-    token: Any = None
     views: OrderedDict[str, SweepView] = field(default_factory=OrderedDict)
     latest: SweepView | None = None
+    #: The state's generation and importance the latest view was built from.
+    built: Any = None
     importance: list[ParamImportance] | None = None
-    importance_token: Any = None
+    #: How many runs it was computed on.
+    importance_runs: int = 0
+    #: Seconds the last computation took: the next waits at least five times that, so
+    #: that importance takes at most a sixth of a core at any size.
+    importance_took: float = 0.0
+    importance_generation: int = -1
     importance_at: float = 0.0
     #: Whether a thread is computing the importance now.
     computing: bool = False
+    rows: RowCache = field(default_factory=RowCache)
 
 
 class LiveSweeps:
@@ -56,18 +69,23 @@ class LiveSweeps:
 
     def _entry(self, sweep_id: str) -> _Live:
         with self._lock:
-            return self._live.setdefault(sweep_id, _Live())
+            live = self._live.get(sweep_id)
+            if live is None:
+                live = self._live[sweep_id] = _Live(SweepState(self.store, sweep_id))
+            return live
 
     def first_view(self, sweep_id: str) -> SweepView:
-        """The view for a page's first paint: the last one built if it is current, else the
-        overview and the runs table alone (the page's first update brings the plots)."""
+        """The view for a page's first paint: the overview and the runs table alone, from
+        the runs kept (the page's first update brings the plots, so that the page shows
+        before megabytes of plot data reach it)."""
         live = self._entry(sweep_id)
         with live.lock:
-            token = self.store.change_token(sweep_id)
-            if live.latest is not None and token == live.token:
-                return live.latest
-            sweep = Sweep(self.store, self.store.get_sweep(sweep_id))
-            return sweep_view(sweep, plots=False)
+            live.state.refresh()
+            return sweep_view(live.state.sweep(), plots=False, rows=live.rows)
+
+    @staticmethod
+    def _inputs(live: _Live) -> tuple[int, int]:
+        return (live.state.generation, id(live.importance))
 
     def update(self, sweep_id: str, since: str | None) -> dict[str, Any]:
         """What changed since the page's ``since`` version (everything if the server no
@@ -75,50 +93,57 @@ class LiveSweeps:
         of its own and arrives with a later update, so no poll waits for it."""
         live = self._entry(sweep_id)
         with live.lock:
-            token = self.store.change_token(sweep_id)
+            state = live.state
+            state.refresh()
             now = time.monotonic()
             if live.importance is None or (
-                live.importance_token != token and now - live.importance_at >= self.importance_every
+                live.importance_generation != state.generation
+                and now - live.importance_at >= max(self.importance_every, 5 * live.importance_took)
             ):
-                self._compute_importance(live, sweep_id, token)
-            if live.latest is None or token != live.token:
-                sweep = Sweep(self.store, self.store.get_sweep(sweep_id))
+                self._compute_importance(live, state.sweep(), state.generation)
+            if live.latest is None or live.built != self._inputs(live):
                 rows = live.importance
-                view = sweep_view(sweep, importance=rows if rows is not None else False)
-                self._keep(live, token, view)
+                view = sweep_view(
+                    state.sweep(),
+                    importance=rows if rows is not None else False,
+                    histories=state.histories,
+                    rows=live.rows,
+                    importance_runs=live.importance_runs,
+                )
+                self._keep(live, view)
             latest = live.latest
             assert latest is not None
             if since == latest.version:
                 return {"unchanged": True, "version": latest.version}
             return view_update(live.views.get(since or ""), latest)
 
-    def _compute_importance(self, live: _Live, sweep_id: str, token: Any) -> None:
+    def _compute_importance(self, live: _Live, sweep: KnownSweep, generation: int) -> None:
         """Start computing the sweep's parameter importance on a thread (at most one per
-        sweep); the next update shows it."""
+        sweep) from the runs kept now; the next update shows it."""
         if live.computing:
             return
         live.computing = True
-        live.importance_at = time.monotonic()
+        started = live.importance_at = time.monotonic()
 
         def work() -> None:
             try:
-                sweep = Sweep(self.store, self.store.get_sweep(sweep_id))
                 study, axes = sweep_study(sweep, plotly_safe=True)
                 rows = importance_of_study(study, axes)
+                analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
                 with live.lock:
-                    live.importance, live.importance_token = rows, token
+                    live.importance, live.importance_generation = rows, generation
+                    live.importance_runs = analysed
                     live.importance_at = time.monotonic()
-                    live.token = None  # rebuild the view with it at the next poll
+                    live.importance_took = live.importance_at - started
             except Exception:
-                logger.exception("computing the importance of sweep %s failed", sweep_id)
+                logger.exception("computing the importance of sweep %s failed", sweep.id)
             finally:
                 live.computing = False
 
-        threading.Thread(target=work, name=f"importance-{sweep_id}", daemon=True).start()
+        threading.Thread(target=work, name=f"importance-{sweep.id}", daemon=True).start()
 
-    @staticmethod
-    def _keep(live: _Live, token: Any, view: SweepView) -> None:
-        live.token = token
+    def _keep(self, live: _Live, view: SweepView) -> None:
+        live.built = self._inputs(live)
         live.latest = view
         live.views[view.version] = view
         live.views.move_to_end(view.version)

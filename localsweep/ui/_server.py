@@ -30,9 +30,25 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+def warm_up() -> None:
+    """Import what the pages need (plotly, scikit-learn, Optuna: about a second) and load
+    plotly's JavaScript before serving, so that no page's first request waits for it."""
+    import optuna  # noqa: F401  (parameter importance, on its thread)
+
+    from localsweep.report._extra import require
+    from localsweep.report._page import _template
+    from localsweep.ui._app import _plotly_js
+
+    require("sklearn", "the sweep page")
+    _template()
+    _plotly_js()
+
+
 def serve(store: Store, *, host: str, port: int, settings: UiSettings) -> None:
     """Serve the UI until interrupted (Ctrl-C)."""
     import uvicorn
+
+    warm_up()
 
     config = uvicorn.Config(
         create_app(store, settings),

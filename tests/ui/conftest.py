@@ -4,7 +4,6 @@ and a real headless Chromium driven through Debian's chromedriver."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import CONFIG, train
+from ui_helpers import CONFIG, MISSING, chromium_paths, headless_chromium, train
 
 import localsweep
 
@@ -69,44 +68,13 @@ def serve(db: str) -> Iterator[Callable[..., str]]:
         thread.join(timeout=10)
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Any]:
     """Headless Chromium under Debian's chromedriver (never a downloaded driver)."""
-    binary, chromedriver = _chromium(), shutil.which("chromedriver")
-    if binary is None or chromedriver is None:
-        pytest.skip(
-            "headless Chromium and chromedriver are not installed "
-            "(apt-get install chromium chromium-driver)"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    # Selenium Manager would fetch a driver from the internet: name Debian's instead.
-    os.environ["SE_OFFLINE"] = "true"
-    browser = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    browser.set_page_load_timeout(60)
+    if chromium_paths() is None:
+        pytest.skip(MISSING)
+    pytest.importorskip("selenium.webdriver")
+    browser = headless_chromium(tmp_path / "profile")
     try:
         yield browser
     finally:

@@ -153,3 +153,202 @@ def test_plotly_is_served_from_the_package(small_sweep: localsweep.Sweep, db: st
     assert "https://" not in page.text.split("<body", 1)[0]
     js = client.get("/static/plotly.min.js")  # type: ignore[attr-defined]
     assert js.status_code == 200 and "Plotly" in js.text[:5000]
+
+
+def test_a_plot_whose_traces_only_grew_is_sent_as_the_new_points() -> None:
+    from localsweep.report._delta import _plot_change
+
+    layout = {"title": {"text": "Learning curves"}}
+    old = {
+        "id": "plot-curves",
+        "layout": layout,
+        "data": [
+            {"type": "scatter", "name": "finished", "x": [1, 2], "y": [0.5, 0.4]},
+            {"type": "scatter", "name": "running", "x": [1], "y": [0.9], "text": ["r"]},
+            {"type": "scatter", "name": "best", "x": [1], "y": [0.3]},
+        ],
+    }
+    grown = {
+        **old,
+        "data": [
+            old["data"][0],
+            {
+                "type": "scatter",
+                "name": "running",
+                "x": [1, 2],
+                "y": [0.9, 0.7],
+                "text": ["r", "r"],
+            },
+            {"type": "scatter", "name": "best", "x": [1, 2], "y": [0.3, 0.2]},
+        ],
+    }
+    # One group per set of arrays that grew (Plotly.extendTraces takes one set a call).
+    assert _plot_change(old, grown) == {
+        "id": "plot-curves",
+        "extend": [
+            {"update": {"text": [["r"]], "x": [[2]], "y": [[0.7]]}, "traces": [1]},
+            {"update": {"x": [[2]], "y": [[0.2]]}, "traces": [2]},
+        ],
+    }
+    # A point changed, a trace added or the layout changed: the whole figure.
+    changed = {**grown, "data": [{**old["data"][0], "y": [0.5, 0.3]}, *grown["data"][1:]]}
+    assert _plot_change(old, changed) is changed
+    more = {**old, "data": [*old["data"], {"type": "scatter", "x": [], "y": []}]}
+    assert _plot_change(old, more) is more
+    relaid = {**grown, "layout": {"title": {"text": "other"}}}
+    assert _plot_change(old, relaid) is relaid
+
+
+def test_a_run_added_to_parallel_coordinates_is_sent_as_its_values() -> None:
+    from localsweep.report._delta import _plot_change
+
+    def parcoords(values: list[float], metric: list[float]) -> dict[str, object]:
+        line = {"color": metric, "colorscale": "Viridis"}
+        dims = [{"label": "lr", "values": values}, {"label": "loss", "values": metric}]
+        return {
+            "id": "plot-parallel",
+            "layout": {},
+            "data": [{"type": "parcoords", "dimensions": dims, "line": line}],
+        }
+
+    change = _plot_change(parcoords([0.1], [1.0]), parcoords([0.1, 0.2], [1.0, 0.5]))
+    assert change == {
+        "id": "plot-parallel",
+        "extend": [
+            {
+                "update": {
+                    "dimensions.0.values": [[0.2]],
+                    "dimensions.1.values": [[0.5]],
+                    "line.color": [[0.5]],
+                },
+                "traces": [0],
+            }
+        ],
+        "redraw": True,
+    }
+
+
+def test_the_server_reads_only_what_changed_since_its_last_look(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    from ui_helpers import train
+
+    from localsweep.ui._state import SweepState
+
+    store = Store(db)
+    reads: list[tuple[int, int]] = []
+    runs_since = store.runs_since
+
+    def counting(sweep_id: str, min_number: int, open_ids: object = ()) -> list:  # type: ignore[type-arg]
+        found = runs_since(sweep_id, min_number, open_ids)  # type: ignore[arg-type]
+        reads.append((min_number, len(found)))
+        return found
+
+    store.runs_since = counting  # type: ignore[method-assign]
+    state = SweepState(store, small_sweep.id)
+    assert state.refresh() and reads[-1][1] == 5
+    assert not state.refresh()  # nothing moved: the change token alone was read
+    assert len(reads) == 1
+    localsweep.agent(small_sweep.id, train, count=1, db=db)
+    assert state.refresh()
+    # Only the new run was read, and the sweep kept has all six.
+    assert reads[-1] == (5, 1)
+    assert len(state.sweep().runs) == 6
+    new = state.sweep().runs[-1]
+    assert state.histories([new.id])[new.id] == pytest.approx(
+        [row["loss"] for row in new.history()]
+    )
+
+
+def test_runs_changed_where_the_server_does_not_look_are_all_read_again(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    import sqlite3
+
+    from localsweep.ui._state import SweepState
+
+    state = SweepState(Store(db), small_sweep.id)
+    state.refresh()
+    first = small_sweep.runs[0].id
+    # An ended run changed behind the server's back (no incremental read looks at it):
+    # the runs per state no longer agree with the change token, so it reads them all.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET state = 'failed' WHERE id = ?", (first,))
+    assert state.refresh()
+    assert {r.id: r.state for r in state.sweep().runs}[first] == "failed"
+
+
+def test_the_first_paint_has_no_plot_data_and_loads_plotly_after_it(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    page = _client(db).get(f"/sweeps/{small_sweep.id}")  # type: ignore[attr-defined]
+    head, body = page.text.split("<body", 1)
+    assert "plotly.min.js" not in head  # no script to wait for before the page shows
+    assert 'data-plots-expected="0"' in body  # the plots come with the first update
+    assert "Loading" in body and 'id="runs-table"' in body
+    assert body.count(small_sweep.runs[0].id) >= 1  # the runs table's data is there
+
+
+def test_a_running_runs_new_values_are_sent_as_points_of_its_curve_alone(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    import threading
+
+    from localsweep.agent import Agent, RunOutcome, RunRecorder
+    from localsweep.records import RunState
+    from localsweep.store import RunRecord
+    from localsweep.ui._live import LiveSweeps
+
+    go, done = threading.Event(), threading.Event()
+
+    def runner(run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        # A row is written once the next one starts.
+        recorder.on_log({"loss": 0.5}, 0)
+        recorder.on_log({"loss": 0.4}, 1)
+        recorder.flush()
+        go.wait(30)
+        recorder.on_log({"loss": 0.3}, 2)
+        recorder.flush()
+        done.wait(30)
+        return RunOutcome(RunState.FINISHED, exit_code=0)
+
+    store = Store(db)
+    agent = threading.Thread(
+        target=lambda: Agent(Store(db), small_sweep.id, runner=runner, count=1).run()
+    )
+    agent.start()
+    try:
+
+        def logged(n: int) -> bool:
+            running = [r for r in store.list_runs(small_sweep.id) if r.state is RunState.RUNNING]
+            return (
+                bool(running)
+                and len(store.metric_histories(small_sweep.id).get(running[0].id, [])) == n
+            )
+
+        deadline = time.monotonic() + 30
+        while not logged(1):
+            assert time.monotonic() < deadline, "the run did not log"
+            time.sleep(0.1)
+        live = LiveSweeps(store, importance_every=1e9)
+        seen = live.update(small_sweep.id, None)
+        version = seen["version"]
+        while "Computing" in seen.get("parts", {}).get("importance", "Computing"):
+            assert time.monotonic() < deadline, "the importance never came"
+            time.sleep(0.1)
+            seen = live.update(small_sweep.id, version)
+            version = seen["version"]
+        go.set()
+        while not logged(2):
+            assert time.monotonic() < deadline, "the run did not log again"
+            time.sleep(0.1)
+        update = live.update(small_sweep.id, version)
+        # Only the learning curves changed, by the one new value of the running run.
+        assert [p["id"] for p in update["plots"]] == ["plot-curves"]
+        (change,) = update["plots"]
+        assert [g["update"]["y"] for g in change["extend"]] == [[[0.4]]]
+        assert "table" not in update
+    finally:
+        go.set()
+        done.set()
+        agent.join(timeout=60)

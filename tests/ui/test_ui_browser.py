@@ -122,6 +122,8 @@ def test_a_run_that_logs_shows_up_live_with_its_curve(
         first = wait_for(points, timeout=20, what="the new run's curve")
         assert localsweep.Api(db).run(new_id).state == "running"
         wait_for(lambda: points() > first, timeout=20, what="the curve to grow")
+        # It grew by the new points alone, appended to its trace (no redraw of the plot).
+        wait_for(lambda: int(_attr(driver, "data-extended") or 0) >= 1, what="an extend")
         driver.save_screenshot(str(artifacts / "live.png"))
     finally:
         agent.wait(timeout=120)
@@ -195,3 +197,36 @@ def test_html_in_names_values_and_metric_names_shows_as_text(
     assert METRIC in heads
     assert PAYLOAD in driver.find_element("id", "page-title").text
     assert CONFIG["method"] == "random"
+
+
+def test_a_large_table_shows_its_newest_rows_first_and_the_rest_on_asking(
+    driver: Any, serve: Any, db: str
+) -> None:
+    from localsweep.agent import Agent, RunOutcome, RunRecorder
+    from localsweep.config import load_config
+    from localsweep.records import RunState
+    from localsweep.store import RunRecord, Store
+
+    def runner(run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        recorder.on_log({"loss": run.config["lr"]}, 0)
+        return RunOutcome(RunState.FINISHED, exit_code=0)
+
+    store = Store(db)
+    sweep_id = store.create_sweep(load_config(CONFIG)).id
+    Agent(store, sweep_id, runner=runner, count=230).run()
+    driver.get(serve() + f"sweeps/{sweep_id}")
+    wait_for(lambda: int(_attr(driver, "data-polls") or 0) >= 1, what="a poll")
+    rows = driver.find_elements("css selector", "#runs-table tbody tr")
+    assert len(rows) == 200
+    assert _attr(driver, "data-table-rows") == "230"
+    first = rows[0].find_elements("css selector", "td")[0].text
+    assert first == "229"  # the newest run first
+    more = driver.find_element("id", "runs-more")
+    assert more.text == "show all 230 runs"
+    more.click()
+    wait_for(
+        lambda: len(driver.find_elements("css selector", "#runs-table tbody tr")) == 230,
+        what="every row",
+    )
+    assert not driver.find_element("id", "runs-more").is_displayed()
+    assert _errors(driver) == "0", driver.find_element("id", "js-errors").text

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from chromium import MISSING, chromium_paths, headless_chromium
+
+__all__ = ["CONFIG", "MISSING", "chromium_paths", "headless_chromium", "train", "wait_for"]
 
 
 def train() -> None:
