@@ -4,7 +4,8 @@ For each problem and seed, 20 runs of a random sweep are done first (last week's
 in its own database). Then, on a budget of 50 runs counted from the start:
 
 - ``cold 50``: a new bayes sweep runs 50 runs (its first 30 are ``cold 30``, what the
-  30 new runs would find without the priors);
+  30 new runs would find without the priors; its first 40 are ``cold 40``, 10 random
+  start-up runs and 30 from the model, as many model-guided runs as the warm sweep's);
 - ``warm 20+30``: a new bayes sweep takes the 20 as prior runs (``old.db#SWEEP_ID``,
   read, matched and stored as a user's would be) and runs 30 more;
 - ``optuna 20+30``: Optuna's ``TPESampler`` (its defaults) gets the same 20 through
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PROBLEMS = ("hartmann6", "mixed8d")
 PRIORS, NEW = 20, 30
-COLUMNS = ("cold 30", "cold 50", "warm 20+30", "optuna 20+30")
+COLUMNS = ("cold 30", "cold 40", "cold 50", "warm 20+30", "optuna 20+30")
 
 
 def _problem(name: str) -> Any:
@@ -127,6 +128,9 @@ def run_task(task: tuple[str, int]) -> tuple[str, int, dict[str, float], float]:
         best["cold 50"] = min(cold_seen)
         # bayes proposes without knowing the budget: the first 30 are a 30-run sweep.
         best["cold 30"] = min(cold_seen[:NEW])
+        # 10 random start-up runs and then 30 from the model: as many model-guided runs
+        # as the warm sweep makes, after fewer random ones.
+        best["cold 40"] = min(cold_seen[: NEW + 10])
         warm_seen: list[float] = []
         warm = localsweep.run(
             _config(problem, "bayes", seed),

@@ -1,0 +1,223 @@
+"""Which prior runs of a sweep ``localsweep sync`` can upload, and which it leaves.
+
+On W&B a prior run is not one of the sweep's runs: it is a run of the project that the
+sweep names in ``prior_runs`` (``wandb sweep -R RUN_ID``). So ``localsweep sync`` is to
+upload a prior run *without* a sweep id (staged with ``sweep_id=""``) under the id it
+has in its own run file, and then attach that id to the server's sweep as a prior run.
+
+What can be uploaded is a prior run with a wandb offline run folder: one read as a prior
+from ``wandb/offline-run-*``, or a run of another localsweep database whose folder was
+recorded. A run that ``wandb sync`` already uploaded (its ``.synced`` marker is there)
+is only attached. Everything else is left, with the reason: rows of a runs table
+(``localsweep export``'s or W&B's) and database runs without a folder hold no run
+files, and a folder that is gone or damaged cannot be uploaded.
+
+This module only looks (the store and the disk); it uploads nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from localsweep.store import RunRecord, Store
+
+__all__ = [
+    "LEFT",
+    "ON_SERVER",
+    "UPLOAD",
+    "PriorSync",
+    "PriorSyncPlan",
+    "plan_prior_sync",
+    "split_prior_runs",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Has an offline run folder with a readable run file: upload it, then attach it.
+UPLOAD = "upload"
+#: ``wandb sync`` already uploaded its folder: attach it, upload nothing.
+ON_SERVER = "on server"
+#: Nothing to upload (no run files, or they are gone or damaged); ``reason`` says why.
+LEFT = "left"
+
+# wandb sync's marker beside a run file it finished.
+_SYNCED_SUFFIX = ".synced"
+
+
+@dataclass(frozen=True)
+class PriorSync:
+    """One prior run of the sweep and what ``localsweep sync`` can do with it.
+
+    ``wandb_id`` is the id it has (or will have) on W&B: the run id its run file
+    records, else its own id where it came from. ``folder`` and ``run_file`` are set for
+    ``upload`` and ``on server``; ``reason`` says why a run is ``left`` (and, for the
+    others, anything worth knowing).
+    """
+
+    run: RunRecord
+    status: str
+    wandb_id: str | None
+    folder: Path | None = None
+    run_file: Path | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PriorSyncPlan:
+    """Every prior run of a sweep, in the sweep's order, with what sync can do with it."""
+
+    sweep_id: str
+    runs: tuple[PriorSync, ...]
+
+    @property
+    def to_upload(self) -> list[PriorSync]:
+        """Prior runs whose folders are to be uploaded (without a sweep id)."""
+        return [p for p in self.runs if p.status == UPLOAD]
+
+    @property
+    def on_server(self) -> list[PriorSync]:
+        """Prior runs ``wandb sync`` already uploaded: only to be attached."""
+        return [p for p in self.runs if p.status == ON_SERVER]
+
+    @property
+    def left(self) -> list[PriorSync]:
+        """Prior runs sync leaves, each with its reason."""
+        return [p for p in self.runs if p.status == LEFT]
+
+    def attach_ids(self, uploaded: Sequence[str] = ()) -> list[str]:
+        """The W&B run ids to attach to the server's sweep as prior runs: those already
+        on the server, and of ``uploaded`` (row ids of the ``to_upload`` runs that were
+        uploaded) their W&B ids; in the sweep's order, each once."""
+        done = set(uploaded)
+        ids: list[str] = []
+        for p in self.runs:
+            if p.wandb_id is None or p.wandb_id in ids:
+                continue
+            if p.status == ON_SERVER or (p.status == UPLOAD and p.run.id in done):
+                ids.append(p.wandb_id)
+        return ids
+
+    def summary_lines(self) -> list[str]:
+        """What sync does with the prior runs, in words: one line of counts, then one
+        line per prior run it leaves."""
+        if not self.runs:
+            return []
+        lines = [
+            f"prior runs: {len(self.runs)}, {len(self.to_upload)} to upload, "
+            f"{len(self.on_server)} already uploaded by wandb sync (attached only), "
+            f"{len(self.left)} left"
+        ]
+        for p in self.left:
+            lines.append(f"  left prior run {p.wandb_id or p.run.id}: {p.reason}")
+        return lines
+
+
+def split_prior_runs(runs: Sequence[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
+    """``runs`` (as ``Store.list_runs`` gives them) split into the sweep's own runs and its
+    prior runs, each in order: sync uploads the first into the sweep, and plans the second
+    with :func:`plan_prior_sync`."""
+    own = [r for r in runs if not r.prior]
+    return own, [r for r in runs if r.prior]
+
+
+def plan_prior_sync(
+    store: Store,
+    sweep_id: str,
+    *,
+    wandb_dirs: Sequence[str | os.PathLike[str]] = (),
+    runs: Sequence[RunRecord] | None = None,
+) -> PriorSyncPlan:
+    """What ``localsweep sync`` can do with each prior run of sweep ``sweep_id``.
+
+    A prior run's folder is the one recorded with it, else an ``offline-run-*-<id>``
+    folder under one of ``wandb_dirs`` (or its ``wandb/``), as sync looks for the
+    sweep's own runs. ``runs`` may pass the sweep's runs already read (priors are picked
+    from them); otherwise they are read from ``store``.
+    """
+    records = list(runs) if runs is not None else store.list_runs(sweep_id)
+    _own, priors = split_prior_runs(records)
+    roots = [Path(d).expanduser() for d in wandb_dirs]
+    return PriorSyncPlan(sweep_id, tuple(_plan_one(r, roots) for r in priors))
+
+
+def _plan_one(run: RunRecord, roots: Sequence[Path]) -> PriorSync:
+    from localsweep.wandb_bridge import CorruptFileError, find_run_file
+    from localsweep.wandb_bridge._writer import inspect_run_file
+
+    own_id = run.prior_run_id or run.id
+    source = run.prior_source or "an unknown source"
+    folder = _find_folder(run, own_id, roots)
+    if folder is None:
+        return PriorSync(run, LEFT, run.prior_run_id, reason=_why_no_folder(run, source, roots))
+    run_file = find_run_file(folder)
+    if run_file is None:
+        return PriorSync(
+            run, LEFT, run.prior_run_id, folder, reason=f"{folder} holds no run-*.wandb file"
+        )
+    try:
+        info = inspect_run_file(run_file)
+    except (CorruptFileError, OSError) as exc:
+        return PriorSync(
+            run, LEFT, run.prior_run_id, folder, run_file, reason=f"its run file is damaged: {exc}"
+        )
+    wandb_id = info.run_id or own_id
+    if info.exit_code is None:
+        return PriorSync(
+            run,
+            LEFT,
+            wandb_id,
+            folder,
+            run_file,
+            reason=f"{run_file} has no exit record: W&B would show it as a failed run",
+        )
+    if run_file.with_name(run_file.name + _SYNCED_SUFFIX).exists():
+        return PriorSync(
+            run,
+            ON_SERVER,
+            wandb_id,
+            folder,
+            run_file,
+            reason="wandb sync uploaded it before (it is attached by its id, to the project "
+            "it was uploaded to)",
+        )
+    return PriorSync(run, UPLOAD, wandb_id, folder, run_file)
+
+
+def _find_folder(run: RunRecord, own_id: str, roots: Sequence[Path]) -> Path | None:
+    if run.dir:
+        recorded = Path(run.dir)
+        if recorded.is_dir():
+            return recorded
+    found: list[Path] = []
+    for root in roots:
+        if root.name.startswith("offline-run-") and root.name.endswith(f"-{own_id}"):
+            found.append(root)
+            continue
+        for base in (root, root / "wandb"):
+            try:
+                found.extend(p for p in base.glob(f"offline-run-*-{own_id}") if p.is_dir())
+            except OSError:
+                continue
+    return max(found, key=lambda p: p.name) if found else None
+
+
+def _why_no_folder(run: RunRecord, source: str, roots: Sequence[Path]) -> str:
+    looked = f" (looked also in {', '.join(str(r) for r in roots)})" if roots else ""
+    if run.dir:
+        return f"its run folder {run.dir} is gone{looked}: copy it back, or pass --wandb-dir"
+    if " row " in source:
+        return (
+            f"from a runs table ({source}): a table holds no run files, so there is nothing "
+            "to upload; if the run is on W&B already, attach it there with "
+            "`wandb sweep -R <run id>`"
+        )
+    if " in " in source and source.startswith("run "):
+        return (
+            f"from another database ({source}) with no run folder recorded: no run files "
+            f"to upload{looked}"
+        )
+    return f"no run folder for it ({source}){looked}: no run files to upload"
