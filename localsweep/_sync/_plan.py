@@ -12,9 +12,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from localsweep.records import RunState
 from localsweep.store import RunRecord
+
+if TYPE_CHECKING:
+    from localsweep.wandb_bridge._patch import RunFileScan
 
 __all__ = ["RunCheck", "check_run", "find_run_folder", "search_roots"]
 
@@ -38,7 +42,8 @@ class RunCheck:
 
     ``status`` is ``ready``, ``running``, ``missing``, ``corrupt`` or ``foreign``;
     ``message`` says what is wrong or worth knowing (a run without an exit record is
-    ready, and W&B will show it as failed).
+    ready, and W&B will show it as failed). ``scan`` is what was read of a ready run's
+    file, so that staging need not walk it again.
     """
 
     run: RunRecord
@@ -48,6 +53,7 @@ class RunCheck:
     project: str | None = None
     has_exit: bool = True
     message: str | None = None
+    scan: RunFileScan | None = None
 
 
 def search_roots(wandb_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -85,7 +91,7 @@ def check_run(
 ) -> RunCheck:
     """Find ``run``'s folder and check its run file: it parses, and records ``sweep_id``."""
     from localsweep.wandb_bridge import CorruptFileError, find_run_file
-    from localsweep.wandb_bridge._writer import inspect_run_file
+    from localsweep.wandb_bridge._patch import scan_run_file
 
     if run.state is RunState.RUNNING and not include_running:
         return RunCheck(run, RUNNING, message="still running here (--include-running uploads it)")
@@ -102,7 +108,7 @@ def check_run(
     if run_file is None:
         return RunCheck(run, MISSING, folder, message=f"{folder} holds no run-*.wandb file")
     try:
-        info = inspect_run_file(run_file)
+        info = scan_run_file(run_file)
     except CorruptFileError as exc:
         return RunCheck(run, CORRUPT, folder, run_file, message=str(exc))
     except OSError as exc:
@@ -120,4 +126,4 @@ def check_run(
         )
     has_exit = info.exit_code is not None
     message = None if has_exit else "no exit record (the run was killed): W&B will mark it failed"
-    return RunCheck(run, READY, folder, run_file, info.project, has_exit, message)
+    return RunCheck(run, READY, folder, run_file, info.project, has_exit, message, info)

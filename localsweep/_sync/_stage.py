@@ -5,6 +5,11 @@ The original folders are only read. Each copy keeps the ``offline-run-...`` name
 (``files/`` must sit beside the run file) except wandb's sync markers and its debug
 ``logs/``, and its run file
 is rewritten and then compared with the original record by record before it is used.
+
+A folder is staged in two steps: :func:`prepare_run` copies all but the run file (it
+needs no server, so it runs while wandb logs in), and :func:`stage_run` writes the run
+file, patched in place when its layout allows (:mod:`localsweep.wandb_bridge._patch`),
+else rewritten record by record.
 """
 
 from __future__ import annotations
@@ -12,10 +17,21 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from localsweep.wandb_bridge._writer import rewrite_run_file
 
-__all__ = ["StagedRun", "default_staging_root", "stage_run", "staged_marker", "unstage"]
+if TYPE_CHECKING:
+    from localsweep.wandb_bridge._patch import RunFileScan
+
+__all__ = [
+    "StagedRun",
+    "default_staging_root",
+    "prepare_run",
+    "stage_run",
+    "staged_marker",
+    "unstage",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +67,13 @@ def _ignore_markers(_dir: str, names: list[str]) -> list[str]:
     return [n for n in names if n.endswith(_MARKER_SUFFIXES)]
 
 
-def stage_run(folder: Path, run_file: Path, staging_root: Path, sweep_id: str) -> StagedRun:
-    """Copy ``folder`` into ``staging_root`` with its run file's sweep id set to ``sweep_id``
-    (``""`` clears it), check the copy record by record, and return it. A copy left by an
-    earlier sync is replaced. Raises ``CorruptFileError`` if the original is damaged or
-    the copy does not read back as expected, ``OSError`` if copying fails."""
+def prepare_run(folder: Path, run_file: Path, staging_root: Path) -> Path | None:
+    """Copy ``folder`` into ``staging_root``, all but its run file, replacing a copy left
+    by an earlier sync; return the copy. A copy that ``wandb sync`` finished (its marker
+    exists) is left as it is for the sync to count, and ``None`` returned."""
     dest = staging_root / folder.name
+    if staged_marker(dest / run_file.name).exists():
+        return None
     unstage(dest)
     staging_root.mkdir(parents=True, exist_ok=True)
     run_name = run_file.name
@@ -64,16 +81,43 @@ def stage_run(folder: Path, run_file: Path, staging_root: Path, sweep_id: str) -
     def ignore(directory: str, names: list[str]) -> list[str]:
         skipped = _ignore_markers(directory, names)
         if Path(directory) == folder:
-            skipped.append(run_name)  # written by the rewrite below
+            skipped.append(run_name)  # written by stage_run
             # wandb's debug logs of the offline run: wandb sync never reads them, and
             # copying them was half of the staging time.
             skipped.append("logs")
         return skipped
 
     shutil.copytree(folder, dest, ignore=ignore, symlinks=True)
-    staged = dest / run_name
-    # Written, then read back and compared with the original record by record.
-    rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
+    return dest
+
+
+def stage_run(
+    folder: Path,
+    run_file: Path,
+    staging_root: Path,
+    sweep_id: str,
+    *,
+    scan: RunFileScan | None = None,
+    prepared: bool = False,
+) -> StagedRun:
+    """Copy ``folder`` into ``staging_root`` with its run file's sweep id set to ``sweep_id``
+    (``""`` clears it), check the copy record by record, and return it. ``prepared``: the
+    rest of the folder was copied by :func:`prepare_run` already. With ``scan`` (the
+    checks' :func:`~localsweep.wandb_bridge._patch.scan_run_file` of ``run_file``) the
+    run file is patched in place when it can be. A copy left by an earlier sync is
+    replaced. Raises ``CorruptFileError`` if the original is damaged or the copy does not
+    read back as expected, ``OSError`` if copying fails."""
+    from localsweep.wandb_bridge._patch import patch_run_file
+
+    dest = staging_root / folder.name
+    if not prepared:
+        unstage(dest)
+        prepare_run(folder, run_file, staging_root)
+    staged = dest / run_file.name
+    staged.unlink(missing_ok=True)
+    # Written, then read back and compared with the original before it is used.
+    if scan is None or patch_run_file(run_file, staged, scan, sweep_id=sweep_id) is None:
+        rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
     return StagedRun(dest, staged)
 
 

@@ -36,16 +36,17 @@ from localsweep._sync._report import (
     dry_run_report,
     run_sync,
 )
-from localsweep._sync._stage import StagedRun, default_staging_root, stage_run, unstage
+from localsweep._sync._stage import (
+    StagedRun,
+    default_staging_root,
+    prepare_run,
+    stage_run,
+    unstage,
+)
 from localsweep.records import SweepState
 from localsweep.store import Store, SweepRecord
 from localsweep.store import _sync_state as state
-from localsweep.wandb_bridge._server import (
-    ServerError,
-    ServerSession,
-    ServerSweep,
-    run_wandb_sync,
-)
+from localsweep.wandb_bridge._server import ServerError, ServerSession, ServerSweep
 
 __all__ = ["PRIOR_RUNS_LIMIT", "RunSync", "SyncReport", "sync"]
 
@@ -105,6 +106,7 @@ def sync(
     >>> report.url                                                            # doctest: +SKIP
     """
     say = progress or (lambda _text: None)
+    clock = _Clock()
     store = Store(db)
     server: ServerSession | None = None
     try:
@@ -113,7 +115,8 @@ def sync(
         if not dry_run:
             # wandb takes seconds to start and log in: let it while the runs are checked.
             syncer_root.mkdir(parents=True, exist_ok=True)
-            server = ServerSession(timeout=timeout, workdir=syncer_root).start()
+            # The same child later runs wandb sync: wandb starts and logs in once.
+            server = ServerSession(timeout=timeout, workdir=syncer_root, start_core=True).start()
         roots = search_roots(wandb_dirs)
         checks = [
             check_run(r, sweep_id, roots, include_running=include_running)
@@ -121,9 +124,14 @@ def sync(
         ]
         entity = entity or sweep.entity or sweep.config.entity
         project = project or _project_of(sweep, checks) or "uncategorized"
+        clock.lap("checks")
         if server is None:
             return dry_run_report(store, sweep, checks, entity, project)
+        # Still while wandb logs in: copy the folders (all but their run files).
+        prepared = _prepare(store, sweep_id, checks, syncer_root)
+        clock.lap("prepare")
         with server:
+            clock.lap("login")
             return _Syncer(
                 store,
                 sweep,
@@ -137,6 +145,8 @@ def sync(
                 syncer_root,
                 upload_timeout,
                 say,
+                prepared,
+                clock,
             ).run(server)
     finally:
         if server is not None:
@@ -161,6 +171,8 @@ class _Syncer:
         staging_root: Path,
         upload_timeout: float,
         say: Callable[[str], None],
+        prepared: set[str],
+        clock: _Clock,
     ):
         self.store, self.sweep, self.checks = store, sweep, checks
         self.entity, self.project = entity, project
@@ -168,6 +180,7 @@ class _Syncer:
         self.retries, self.parallel = max(0, retries), max(1, parallel)
         self.staging_root, self.say = staging_root, say
         self.upload_timeout = upload_timeout
+        self.prepared, self.clock = prepared, clock
         self.engine = store.engine
         self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
         self.warnings: list[str] = []
@@ -177,6 +190,7 @@ class _Syncer:
         if not entity:
             raise ServerError("refused", "no W&B entity: pass --entity (your user or team name)")
         target, created, url = self._target(server, entity)
+        self.clock.lap("sweep")
         self.say(
             f"{'Created' if created else 'Reusing'} sweep {target.server_sweep_id} in "
             f"{target.entity}/{target.project}"
@@ -196,8 +210,13 @@ class _Syncer:
             for c in todo
             if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
         ]
+        left_over = self.prepared - {c.run.id for c in todo}
+        for check in self.checks:
+            if check.run.id in left_over and check.folder:
+                unstage(self.staging_root / check.folder.name)  # nothing left to upload
         target = self._upload(server, target, todo)
         finished = self._finish(server, target)
+        self.clock.lap("finish")
         outcomes = state.run_outcomes(self.engine, target.id)
         runs = []
         synced_now = {c.run.id for c in todo}
@@ -225,6 +244,7 @@ class _Syncer:
             dry_run=False,
             runs=tuple(runs),
             warnings=tuple(self.warnings),
+            timings=dict(self.clock.laps),
         )
 
     # ------------------------------------------------------------------------ steps
@@ -279,9 +299,16 @@ class _Syncer:
         staged: dict[str, StagedRun] = {}
         for check in checks:
             assert check.folder is not None and check.run_file is not None
+            prepared = check.run.id in self.prepared
+            self.prepared.discard(check.run.id)  # a retry copies the folder again
             try:
                 staged[check.run.id] = stage_run(
-                    check.folder, check.run_file, self.staging_root, sweep_id
+                    check.folder,
+                    check.run_file,
+                    self.staging_root,
+                    sweep_id,
+                    scan=check.scan,
+                    prepared=prepared,
                 )
             except (CorruptFileError, OSError) as exc:
                 outcome = "corrupt" if isinstance(exc, CorruptFileError) else FAILED
@@ -305,21 +332,22 @@ class _Syncer:
                 f"Staged {len(staged)} run(s) in {time.monotonic() - started:.1f} s; "
                 f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
             )
+            self.clock.lap("staging")
             files = [s.run_file for s in staged.values()]
             log_path = self.staging_root / "wandb-sync.log"
             try:
-                result = run_wandb_sync(
+                result = server.sync(
                     files,
                     entity=target.entity,
                     project=target.project,
                     parallel=self.parallel,
                     log_path=log_path,
                     timeout=self.upload_timeout,
-                    workdir=self.staging_root,
                 )
             except KeyboardInterrupt:
                 self._record_results(target, staged, ())
                 raise
+            self.clock.lap("upload")
             synced = self._record_results(target, staged, result.errors)
             failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
             if (
@@ -414,6 +442,41 @@ class _Syncer:
         server.finish_sweep(ServerSweep(target.server_sweep_id, target.entity, target.project, ""))
         state.mark_target_finished(self.engine, target.id)
         return True
+
+
+class _Clock:
+    """Seconds spent in each step of a sync (a step run twice adds up)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.laps[step] = self.laps.get(step, 0.0) + now - self._last
+        self._last = now
+
+
+def _prepare(store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path) -> set[str]:
+    """Copy the folders of the ready runs no earlier sync uploaded (all but their run
+    files, which need the server's sweep id); return their run ids."""
+    synced = {
+        run_id
+        for target in state.find_targets(store.engine, sweep_id)
+        for run_id, done in state.run_outcomes(store.engine, target.id).items()
+        if done.outcome == SYNCED
+    }
+    prepared = set()
+    for check in checks:
+        if check.status != READY or check.run.id in synced:
+            continue
+        assert check.folder is not None and check.run_file is not None
+        try:
+            if prepare_run(check.folder, check.run_file, root) is not None:
+                prepared.add(check.run.id)
+        except OSError as exc:  # staging copies it again and reports the failure
+            logger.debug("could not copy %s ahead: %s", check.folder, exc)
+    return prepared
 
 
 def _sweep_url(base_url: str, target: state.SyncTarget) -> str:

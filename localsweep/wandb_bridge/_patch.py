@@ -1,0 +1,369 @@
+"""Check a run file in one pass, and stage a copy by patching its Run records in place.
+
+:func:`scan_run_file` walks every chunk of a ``.wandb`` file (header, framing, CRC-32 of
+each chunk, the order of split records: the checks :class:`RecordReader` makes) and
+decodes only the records that can be Run or exit records. It notes where each Run record
+lies, and a CRC-32 of the whole file, so that a later copy can be made from it without
+walking the file again.
+
+:func:`patch_run_file` makes that copy: when every Run record can be given the new sweep
+id without changing its length, the blocks are laid out exactly as in the original, so
+the copy is the original's bytes with only the Run records' chunks (their data and
+CRCs) changed. wandb writes a Run record's sweep id as one ``sweep_id`` field; ours
+(``ls-`` and 8 characters) is longer than W&B's (8 characters), so the field is written
+as two ``sweep_id`` fields of the same total length, a short filler first and the
+server's id last: protobuf keeps the last value of a field that appears more than once
+(the "last one wins" rule of its encoding), in wandb's Go core as in Python. The copy is
+then read back: it must equal the original outside the changed chunks, and each changed
+Run record must decode to the original's with only the sweep id changed. When that
+cannot be done (a length that cannot be matched, a file that changed since the scan),
+it returns ``None`` and the caller rewrites the file record by record
+(:func:`~localsweep.wandb_bridge._writer.rewrite_run_file`).
+
+Tested against wandb 0.31.0.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+from localsweep.wandb_bridge._datastore import (
+    _CHUNK_HEADER,
+    _CHUNK_HEADER_SIZE,
+    _CRC_SEEDS,
+    _FIRST,
+    _FULL,
+    _LAST,
+    BLOCK_SIZE,
+    FILE_HEADER,
+    CorruptFileError,
+    Record,
+)
+
+__all__ = ["RunFileScan", "patch_run_file", "scan_run_file"]
+
+# A chunk: (offset of its header, length of its data, type).
+Chunk = tuple[int, int, int]
+
+_RUN_TAG = b"\x8a\x01"  # Record field 17 (run), length-delimited
+_EXIT_TAG = b"\x92\x01"  # Record field 18 (exit), length-delimited
+_RUN_FIELD = 17
+_SWEEP_ID_FIELD = 12  # RunRecord.sweep_id
+_SWEEP_ID_TAG = bytes([_SWEEP_ID_FIELD << 3 | 2])
+_FILLER = b"-"
+
+
+@dataclass(frozen=True)
+class RunFileScan:
+    """One pass over a run file: its run id and project, the sweep ids its Run records
+    carry (in order of first appearance, ``""`` for none), its exit code (``None``
+    without an exit record), how many records it holds; and for a later copy, the
+    ``size`` of its complete records (a torn tail is left out), their ``crc``
+    (``zlib.crc32``), and the chunks of each Run record."""
+
+    run_id: str | None
+    project: str | None
+    sweep_ids: tuple[str, ...]
+    exit_code: int | None
+    records: int
+    size: int
+    crc: int
+    run_chunks: tuple[tuple[Chunk, ...], ...]
+
+
+def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
+    """Check every chunk of a run file and read its Run and exit records. Raises
+    :class:`CorruptFileError` for damage and ``FileNotFoundError`` for a missing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no wandb transaction log at {path}")
+    data = path.read_bytes()
+    header = len(FILE_HEADER)
+    if data[:header] != FILE_HEADER:
+        if len(data) < header and data == FILE_HEADER[: len(data)]:
+            return RunFileScan(None, None, (), None, 0, 0, 0, ())
+        raise CorruptFileError(
+            path, 0, f"bad file header {data[:header]!r}, expected {FILE_HEADER!r}"
+        )
+    candidates, records, size = _walk(path, data)
+    run_id = project = None
+    sweep_ids: list[str] = []
+    exit_code = None
+    run_chunks: list[tuple[Chunk, ...]] = []
+    for chunks in candidates:
+        record = _decode(path, _join(data, chunks), chunks[-1][0])
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            run_chunks.append(chunks)
+            run_id = record.run.run_id or run_id
+            project = record.run.project or project
+            if record.run.sweep_id not in sweep_ids:
+                sweep_ids.append(record.run.sweep_id)
+        elif kind == "exit":
+            exit_code = record.exit.exit_code
+    crc = zlib.crc32(memoryview(data)[:size])
+    return RunFileScan(
+        run_id, project, tuple(sweep_ids), exit_code, records, size, crc, tuple(run_chunks)
+    )
+
+
+def _walk(path: Path, data: bytes) -> tuple[list[tuple[Chunk, ...]], int, int]:
+    """Every chunk of ``data`` checked; returns the chunks of the records that may be Run
+    or exit records, how many records there are, and where the last complete one ends."""
+    view = memoryview(data)
+    unpack = _CHUNK_HEADER.unpack_from
+    crc32 = zlib.crc32
+    find = data.find
+    seeds = _CRC_SEEDS
+    full_seed = seeds[_FULL]
+    hsize = _CHUNK_HEADER_SIZE
+    size = len(data)
+    pos = complete = len(FILE_HEADER)
+    records = 0
+    pieces: list[Chunk] = []
+    candidates: list[tuple[Chunk, ...]] = []
+    while True:
+        room = BLOCK_SIZE - pos % BLOCK_SIZE
+        if room < hsize:
+            if size - pos < room:
+                break
+            pos += room
+            continue
+        if size - pos < hsize:
+            break
+        crc, length, kind = unpack(data, pos)
+        start = pos + hsize
+        stop = start + length
+        if kind == _FULL and hsize + length <= room:
+            if stop > size:
+                break  # torn tail
+            if crc32(view[start:stop], full_seed) != crc:
+                raise CorruptFileError(path, pos, "checksum mismatch")
+            if pieces:
+                raise CorruptFileError(path, pos, "whole record inside a split record")
+            records += 1
+            # Only a record holding a run or exit field is decoded.
+            if find(_RUN_TAG, start, stop) >= 0 or find(_EXIT_TAG, start, stop) >= 0:
+                candidates.append(((pos, length, kind),))
+            pos = complete = stop
+            continue
+        seed = seeds.get(kind)
+        if seed is None:
+            raise CorruptFileError(path, pos, f"unknown chunk type {kind}")
+        if hsize + length > room:
+            raise CorruptFileError(
+                path, pos, f"chunk of {length} bytes overruns its block ({room} bytes left)"
+            )
+        if stop > size:
+            break
+        if crc32(view[start:stop], seed) != crc:
+            raise CorruptFileError(path, pos, "checksum mismatch")
+        if kind == _FIRST:
+            if pieces:
+                raise CorruptFileError(path, pos, "split record starts inside another")
+        elif not pieces:
+            raise CorruptFileError(path, pos, "continuation of a split record that never began")
+        pieces.append((pos, length, kind))
+        pos = stop
+        if kind == _LAST:
+            records += 1
+            candidates.append(tuple(pieces))  # split records are few: always decoded
+            pieces.clear()
+            complete = pos
+    return candidates, records, complete
+
+
+def _join(data: bytes | bytearray, chunks: tuple[Chunk, ...]) -> bytes:
+    hsize = _CHUNK_HEADER_SIZE
+    return b"".join(bytes(data[p + hsize : p + hsize + n]) for p, n, _k in chunks)
+
+
+def _decode(path: Path, data: bytes, pos: int) -> Record:
+    record = Record()
+    try:
+        record.ParseFromString(data)
+    except DecodeError as exc:
+        raise CorruptFileError(path, pos, f"record is not a wandb Record message ({exc})") from exc
+    return record
+
+
+# ------------------------------------------------------------------ the same-length copy
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(data: bytes, start: int, stop: int) -> list[tuple[int, int, int, int]]:
+    """The top-level fields of a message in ``data[start:stop]``: (number, field start,
+    payload start, field end); raises ValueError for bytes that are not a message."""
+    fields = []
+    pos = start
+    while pos < stop:
+        begin = pos
+        tag, pos = _read_varint(data, pos)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            _, pos = _read_varint(data, pos)
+            payload = pos
+        elif wire == 1:
+            payload, pos = pos, pos + 8
+        elif wire == 5:
+            payload, pos = pos, pos + 4
+        elif wire == 2:
+            length, payload = _read_varint(data, pos)
+            pos = payload + length
+        else:
+            raise ValueError(f"wire type {wire}")
+        if pos > stop:
+            raise ValueError("field overruns the message")
+        fields.append((number, begin, payload, pos))
+    return fields
+
+
+def _sweep_field(sweep_id: str, size: int) -> bytes | None:
+    """``sweep_id`` encoded as a RunRecord field in exactly ``size`` bytes: the field
+    alone, or a filler ``sweep_id`` field before it (the last value wins); ``None`` if no
+    encoding has that size."""
+    value = sweep_id.encode()
+    field = _SWEEP_ID_TAG + _varint(len(value)) + value
+    spare = size - len(field)
+    if spare == 0:
+        return field
+    for filler in range(max(0, spare - 12), spare):
+        pad = _SWEEP_ID_TAG + _varint(filler) + _FILLER * filler
+        if len(pad) == spare:
+            return pad + field
+    return None
+
+
+def _same_length_run_record(data: bytes, sweep_id: str) -> bytes | None:
+    """The Record ``data`` (a Run record) with the sweep id set and the same length, or
+    ``None`` when that cannot be done."""
+    try:
+        runs = [f for f in _fields(data, 0, len(data)) if f[0] == _RUN_FIELD]
+        if len(runs) != 1:
+            return None
+        _number, _begin, start, stop = runs[0]
+        sweeps = [f for f in _fields(data, start, stop) if f[0] == _SWEEP_ID_FIELD]
+    except ValueError:
+        return None
+    if len(sweeps) != 1:
+        return None  # no sweep id to replace (the record would grow), or several
+    _number, begin, _payload, end = sweeps[0]
+    field = _sweep_field(sweep_id, end - begin)
+    if field is None:
+        return None
+    return data[:begin] + field + data[end:]
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """What :func:`patch_run_file` did: the Run records it changed, the bytes written."""
+
+    changed: int
+    bytes_written: int
+
+
+def patch_run_file(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    scan: RunFileScan,
+    *,
+    sweep_id: str,
+) -> PatchResult | None:
+    """Copy ``source`` to ``dest`` (which must not exist) with every Run record's sweep id
+    set to ``sweep_id``, the block layout unchanged, and check the copy (see the module
+    docstring). ``scan`` is :func:`scan_run_file`'s for ``source``. Returns ``None``
+    without writing anything when the copy cannot be made this way (the file changed
+    since the scan, or a Run record would change length); raises
+    :class:`CorruptFileError` for a copy that does not read back as expected."""
+    source, dest = Path(source), Path(dest)
+    data = source.read_bytes()
+    if len(data) < scan.size or zlib.crc32(memoryview(data)[: scan.size]) != scan.crc:
+        return None
+    data = data[: scan.size]
+    out = bytearray(data)
+    patched: list[tuple[tuple[Chunk, ...], bytes]] = []
+    for chunks in scan.run_chunks:
+        old = _join(data, chunks)
+        new = _same_length_run_record(old, sweep_id)
+        if new is None:
+            return None
+        if new == old:
+            continue
+        offset = 0
+        for pos, length, kind in chunks:
+            piece = new[offset : offset + length]
+            offset += length
+            out[pos : pos + _CHUNK_HEADER_SIZE] = _CHUNK_HEADER.pack(
+                zlib.crc32(piece, _CRC_SEEDS[kind]), length, kind
+            )
+            out[pos + _CHUNK_HEADER_SIZE : pos + _CHUNK_HEADER_SIZE + length] = piece
+        patched.append((chunks, old))
+    with open(dest, "xb") as file:
+        file.write(out)
+    _check_patch(dest, data, patched, sweep_id)
+    return PatchResult(len(patched), len(out))
+
+
+def _check_patch(
+    dest: Path, original: bytes, patched: list[tuple[tuple[Chunk, ...], bytes]], sweep_id: str
+) -> None:
+    """Read ``dest`` back: the original's bytes outside the patched chunks, and in them
+    chunks with the same framing and valid CRCs holding each Run record with only its
+    sweep id changed."""
+    copy = dest.read_bytes()
+    if len(copy) != len(original):
+        raise CorruptFileError(dest, 0, f"the copy has {len(copy)} bytes, not {len(original)}")
+    spans = sorted(
+        (pos, pos + _CHUNK_HEADER_SIZE + length)
+        for chunks, _old in patched
+        for pos, length, _kind in chunks
+    )
+    at = 0
+    for begin, end in [*spans, (len(copy), len(copy))]:
+        if copy[at:begin] != original[at:begin]:
+            raise CorruptFileError(dest, at, "the copy differs from the original here")
+        at = end
+    for chunks, old in patched:
+        for pos, length, kind in chunks:
+            crc, got_length, got_kind = _CHUNK_HEADER.unpack_from(copy, pos)
+            data = copy[pos + _CHUNK_HEADER_SIZE : pos + _CHUNK_HEADER_SIZE + length]
+            if (got_length, got_kind) != (length, kind):
+                raise CorruptFileError(dest, pos, "a Run record's chunk header changed")
+            if zlib.crc32(data, _CRC_SEEDS[kind]) != crc:
+                raise CorruptFileError(dest, pos, "checksum mismatch")
+        expected = _decode(dest, old, chunks[0][0])
+        expected.run.sweep_id = sweep_id
+        got = _decode(dest, _join(copy, chunks), chunks[0][0])
+        if got != expected or got.run.sweep_id != sweep_id:
+            raise CorruptFileError(
+                dest, chunks[0][0], f"the Run record reads back as sweep {got.run.sweep_id!r}"
+            )
