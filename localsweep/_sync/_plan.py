@@ -20,7 +20,7 @@ from localsweep.store import RunRecord
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
 
-__all__ = ["RunCheck", "check_run", "find_run_folder", "search_roots"]
+__all__ = ["FolderIndex", "RunCheck", "check_run", "find_run_folder", "search_roots"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,39 +63,74 @@ def search_roots(wandb_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return [*roots, default]
 
 
-def find_run_folder(run: RunRecord, roots: Sequence[Path]) -> Path | None:
+class FolderIndex:
+    """The run folders in each folder searched, listed once for all runs of a sweep (a
+    glob per run and folder was most of the checks' time)."""
+
+    def __init__(self) -> None:
+        self._listed: dict[Path, dict[str, list[Path]]] = {}
+
+    def find(self, base: Path, run_id: str) -> list[Path]:
+        """``offline-run-*-<run_id>`` folders directly in ``base``."""
+        if "-" in run_id:  # not an id localsweep makes: look it up directly
+            try:
+                return [p for p in base.glob(f"offline-run-*-{run_id}") if p.is_dir()]
+            except OSError:
+                return []
+        listing = self._listed.get(base)
+        if listing is None:
+            listing = {}
+            try:
+                with os.scandir(base) as entries:
+                    for entry in entries:
+                        if entry.name.startswith("offline-run-") and entry.is_dir():
+                            key = entry.name.rsplit("-", 1)[-1]
+                            listing.setdefault(key, []).append(Path(entry.path))
+            except OSError:
+                pass
+            self._listed[base] = listing
+        return list(listing.get(run_id, ()))
+
+
+def find_run_folder(
+    run: RunRecord, roots: Sequence[Path], index: FolderIndex | None = None
+) -> Path | None:
     """The offline folder of ``run``: ``offline-run-<time>-<id>`` under a root, the root's
-    ``wandb/``, or where the agent recorded it. The newest wins if there are several."""
-    pattern = f"offline-run-*-{run.id}"
+    ``wandb/``, or where the agent recorded it. The newest wins if there are several.
+    ``index`` lists each folder once for many runs."""
+    index = index or FolderIndex()
     explicit, default = roots[:-1], roots[-1:]
     recorded = [Path(run.dir)] if run.dir else []
     for group in (explicit, recorded, default):
         found: list[Path] = []
         for root in group:
             if root.name.startswith("offline-run-") and root.name.endswith(f"-{run.id}"):
-                found.append(root)
+                if root.is_dir():
+                    found.append(root)
                 continue
             for base in (root, root / "wandb"):
-                try:
-                    found.extend(p for p in base.glob(pattern) if p.is_dir())
-                except OSError:
-                    continue
-        found = [p for p in found if p.is_dir()]
+                found.extend(index.find(base, run.id))
         if found:
             return max(found, key=lambda p: p.name)
     return None
 
 
 def check_run(
-    run: RunRecord, sweep_id: str, roots: Sequence[Path], *, include_running: bool
+    run: RunRecord,
+    sweep_id: str,
+    roots: Sequence[Path],
+    *,
+    include_running: bool,
+    index: FolderIndex | None = None,
 ) -> RunCheck:
-    """Find ``run``'s folder and check its run file: it parses, and records ``sweep_id``."""
-    from localsweep.wandb_bridge import CorruptFileError, find_run_file
+    """Find ``run``'s folder and check its run file: it parses, and records ``sweep_id``.
+    ``index`` lists each searched folder once for many runs."""
+    from localsweep.wandb_bridge._logformat import CorruptFileError, find_run_file
     from localsweep.wandb_bridge._patch import scan_run_file
 
     if run.state is RunState.RUNNING and not include_running:
         return RunCheck(run, RUNNING, message="still running here (--include-running uploads it)")
-    folder = find_run_folder(run, roots)
+    folder = find_run_folder(run, roots, index)
     if folder is None:
         where = ", ".join(str(r) for r in roots)
         return RunCheck(

@@ -19,8 +19,6 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from localsweep.wandb_bridge._writer import rewrite_run_file
-
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
 
@@ -117,6 +115,9 @@ def stage_run(
     staged.unlink(missing_ok=True)
     # Written, then read back and compared with the original before it is used.
     if scan is None or patch_run_file(run_file, staged, scan, sweep_id=sweep_id) is None:
+        # Record by record (this imports wandb's protobuf classes: most of a second).
+        from localsweep.wandb_bridge._writer import rewrite_run_file
+
         rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
     return StagedRun(dest, staged)
 

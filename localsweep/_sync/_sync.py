@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from localsweep._sync._plan import READY, RunCheck, check_run, search_roots
+from localsweep._sync._plan import READY, FolderIndex, RunCheck, check_run, search_roots
 from localsweep._sync._report import (
     FAILED,
     SYNCED,
@@ -118,8 +118,9 @@ def sync(
             # The same child later runs wandb sync: wandb starts and logs in once.
             server = ServerSession(timeout=timeout, workdir=syncer_root, start_core=True).start()
         roots = search_roots(wandb_dirs)
+        index = FolderIndex()
         checks = [
-            check_run(r, sweep_id, roots, include_running=include_running)
+            check_run(r, sweep_id, roots, include_running=include_running, index=index)
             for r in store.list_runs(sweep_id)
         ]
         entity = entity or sweep.entity or sweep.config.entity
@@ -293,7 +294,7 @@ class _Syncer:
                 unstage(staged.folder)
 
     def _stage(self, target: state.SyncTarget, checks: Sequence[RunCheck]) -> dict[str, StagedRun]:
-        from localsweep.wandb_bridge import CorruptFileError
+        from localsweep.wandb_bridge._logformat import CorruptFileError
 
         sweep_id = target.server_sweep_id if target.path == "sweep" else ""
         staged: dict[str, StagedRun] = {}
@@ -460,9 +461,13 @@ class _Clock:
 def _prepare(store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path) -> set[str]:
     """Copy the folders of the ready runs no earlier sync uploaded (all but their run
     files, which need the server's sweep id); return their run ids."""
+    # The server is not known before the login: WANDB_BASE_URL is the likely one. A wrong
+    # guess costs only time (staging copies what was not copied ahead, and copies ahead
+    # that are not needed are removed).
+    base_url = os.environ.get("WANDB_BASE_URL", "").rstrip("/") or None
     synced = {
         run_id
-        for target in state.find_targets(store.engine, sweep_id)
+        for target in state.find_targets(store.engine, sweep_id, base_url)
         for run_id, done in state.run_outcomes(store.engine, target.id).items()
         if done.outcome == SYNCED
     }

@@ -30,9 +30,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
-
-from localsweep.wandb_bridge._datastore import (
+from localsweep.wandb_bridge._logformat import (
     _CHUNK_HEADER,
     _CHUNK_HEADER_SIZE,
     _CRC_SEEDS,
@@ -42,18 +40,21 @@ from localsweep.wandb_bridge._datastore import (
     BLOCK_SIZE,
     FILE_HEADER,
     CorruptFileError,
-    Record,
 )
 
 __all__ = ["RunFileScan", "patch_run_file", "scan_run_file"]
 
 # A chunk: (offset of its header, length of its data, type).
 Chunk = tuple[int, int, int]
+# A protobuf field: (number, wire type, payload start, end, start).
+Field = tuple[int, int, int, int, int]
 
 _RUN_TAG = b"\x8a\x01"  # Record field 17 (run), length-delimited
 _EXIT_TAG = b"\x92\x01"  # Record field 18 (exit), length-delimited
-_RUN_FIELD = 17
-_SWEEP_ID_FIELD = 12  # RunRecord.sweep_id
+# Field numbers of wandb 0.31's wandb_internal.proto.
+_RUN_FIELD, _EXIT_FIELD = 17, 18  # Record.run, Record.exit
+_RUN_ID_FIELD, _PROJECT_FIELD, _SWEEP_ID_FIELD = 1, 3, 12  # RunRecord
+_EXIT_CODE_FIELD = 1  # RunExitRecord.exit_code (int32)
 _SWEEP_ID_TAG = bytes([_SWEEP_ID_FIELD << 3 | 2])
 _FILLER = b"-"
 
@@ -96,16 +97,25 @@ def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
     exit_code = None
     run_chunks: list[tuple[Chunk, ...]] = []
     for chunks in candidates:
-        record = _decode(path, _join(data, chunks), chunks[-1][0])
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            run_chunks.append(chunks)
-            run_id = record.run.run_id or run_id
-            project = record.run.project or project
-            if record.run.sweep_id not in sweep_ids:
-                sweep_ids.append(record.run.sweep_id)
-        elif kind == "exit":
-            exit_code = record.exit.exit_code
+        record = _join(data, chunks)
+        try:
+            fields = _fields(record, 0, len(record))
+            run = [f for f in fields if f[0] == _RUN_FIELD and f[1] == 2]
+            done = [f for f in fields if f[0] == _EXIT_FIELD and f[1] == 2]
+            if run:
+                run_chunks.append(chunks)
+                values = _strings(record, run[-1], (_RUN_ID_FIELD, _PROJECT_FIELD, _SWEEP_ID_FIELD))
+                run_id = values.get(_RUN_ID_FIELD) or run_id
+                project = values.get(_PROJECT_FIELD) or project
+                sweep = values.get(_SWEEP_ID_FIELD, "")
+                if sweep not in sweep_ids:
+                    sweep_ids.append(sweep)
+            elif done:
+                exit_code = _exit_code(record, done[-1])
+        except ValueError as exc:
+            raise CorruptFileError(
+                path, chunks[-1][0], f"record is not a wandb Record message ({exc})"
+            ) from exc
     crc = zlib.crc32(memoryview(data)[:size])
     return RunFileScan(
         run_id, project, tuple(sweep_ids), exit_code, records, size, crc, tuple(run_chunks)
@@ -183,13 +193,22 @@ def _join(data: bytes | bytearray, chunks: tuple[Chunk, ...]) -> bytes:
     return b"".join(bytes(data[p + hsize : p + hsize + n]) for p, n, _k in chunks)
 
 
-def _decode(path: Path, data: bytes, pos: int) -> Record:
-    record = Record()
-    try:
-        record.ParseFromString(data)
-    except DecodeError as exc:
-        raise CorruptFileError(path, pos, f"record is not a wandb Record message ({exc})") from exc
-    return record
+def _strings(data: bytes, field: Field, numbers: tuple[int, ...]) -> dict[int, str]:
+    """The string fields ``numbers`` of the message in ``field`` (the last value of each)."""
+    values = {}
+    for number, wire, payload, end, _begin in _fields(data, field[2], field[3]):
+        if number in numbers and wire == 2:
+            values[number] = data[payload:end].decode()
+    return values
+
+
+def _exit_code(data: bytes, field: Field) -> int:
+    code = 0
+    for number, wire, payload, _end, _begin in _fields(data, field[2], field[3]):
+        if number == _EXIT_CODE_FIELD and wire == 0:
+            code, _ = _read_varint(data, payload)
+    code &= 0xFFFFFFFF  # int32: negative values are sent as 64-bit two's complement
+    return code - (1 << 32) if code >= 1 << 31 else code
 
 
 # ------------------------------------------------------------------ the same-length copy
@@ -220,18 +239,21 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: bytes, start: int, stop: int) -> list[tuple[int, int, int, int]]:
-    """The top-level fields of a message in ``data[start:stop]``: (number, field start,
-    payload start, field end); raises ValueError for bytes that are not a message."""
+def _fields(data: bytes, start: int, stop: int) -> list[Field]:
+    """The top-level fields of a message in ``data[start:stop]``: (number, wire type,
+    payload start, field end, field start); raises ValueError for bytes that are not
+    a message."""
     fields = []
     pos = start
     while pos < stop:
         begin = pos
         tag, pos = _read_varint(data, pos)
         number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise ValueError("field number 0")
         if wire == 0:
-            _, pos = _read_varint(data, pos)
             payload = pos
+            _, pos = _read_varint(data, pos)
         elif wire == 1:
             payload, pos = pos, pos + 8
         elif wire == 5:
@@ -243,7 +265,7 @@ def _fields(data: bytes, start: int, stop: int) -> list[tuple[int, int, int, int
             raise ValueError(f"wire type {wire}")
         if pos > stop:
             raise ValueError("field overruns the message")
-        fields.append((number, begin, payload, pos))
+        fields.append((number, wire, payload, pos, begin))
     return fields
 
 
@@ -268,19 +290,45 @@ def _same_length_run_record(data: bytes, sweep_id: str) -> bytes | None:
     ``None`` when that cannot be done."""
     try:
         runs = [f for f in _fields(data, 0, len(data)) if f[0] == _RUN_FIELD]
-        if len(runs) != 1:
+        if len(runs) != 1 or runs[0][1] != 2:
             return None
-        _number, _begin, start, stop = runs[0]
-        sweeps = [f for f in _fields(data, start, stop) if f[0] == _SWEEP_ID_FIELD]
+        sweeps = [f for f in _fields(data, runs[0][2], runs[0][3]) if f[0] == _SWEEP_ID_FIELD]
     except ValueError:
         return None
-    if len(sweeps) != 1:
+    if len(sweeps) != 1 or sweeps[0][1] != 2:
         return None  # no sweep id to replace (the record would grow), or several
-    _number, begin, _payload, end = sweeps[0]
+    _number, _wire, _payload, end, begin = sweeps[0]
     field = _sweep_field(sweep_id, end - begin)
     if field is None:
         return None
     return data[:begin] + field + data[end:]
+
+
+def _same_but_sweep(old: bytes, new: bytes, sweep_id: str) -> bool:
+    """Whether Record ``new`` is Record ``old`` (a Run record) with only its sweep id set
+    to ``sweep_id``: every field the same bytes, but the Run's ``sweep_id`` fields, of
+    which the last (the value a reader keeps) must be ``sweep_id``."""
+
+    def parts(data: bytes) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        top, run, sweep = [], [], []
+        for number, wire, payload, end, begin in _fields(data, 0, len(data)):
+            if number != _RUN_FIELD or wire != 2:
+                top.append(data[begin:end])
+                continue
+            for inner in _fields(data, payload, end):
+                if inner[0] == _SWEEP_ID_FIELD:
+                    sweep.append(data[inner[2] : inner[3]])
+                else:
+                    run.append(data[inner[4] : inner[3]])
+        return top, run, sweep
+
+    try:
+        old_top, old_run, _old_sweep = parts(old)
+        new_top, new_run, new_sweep = parts(new)
+    except ValueError:
+        return False
+    last = new_sweep[-1].decode(errors="replace") if new_sweep else ""
+    return old_top == new_top and old_run == new_run and last == sweep_id
 
 
 @dataclass(frozen=True)
@@ -360,10 +408,7 @@ def _check_patch(
                 raise CorruptFileError(dest, pos, "a Run record's chunk header changed")
             if zlib.crc32(data, _CRC_SEEDS[kind]) != crc:
                 raise CorruptFileError(dest, pos, "checksum mismatch")
-        expected = _decode(dest, old, chunks[0][0])
-        expected.run.sweep_id = sweep_id
-        got = _decode(dest, _join(copy, chunks), chunks[0][0])
-        if got != expected or got.run.sweep_id != sweep_id:
+        if not _same_but_sweep(old, _join(copy, chunks), sweep_id):
             raise CorruptFileError(
-                dest, chunks[0][0], f"the Run record reads back as sweep {got.run.sweep_id!r}"
+                dest, chunks[0][0], "the Run record does not read back as the original's"
             )
