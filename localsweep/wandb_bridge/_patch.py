@@ -26,6 +26,7 @@ Tested against wandb 0.31.0.
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,8 @@ Chunk = tuple[int, int, int]
 # A protobuf field: (number, wire type, payload start, end, start).
 Field = tuple[int, int, int, int, int]
 
-_RUN_TAG = b"\x8a\x01"  # Record field 17 (run), length-delimited
-_EXIT_TAG = b"\x92\x01"  # Record field 18 (exit), length-delimited
+# The tags of Record fields 17 (run) and 18 (exit), length-delimited.
+_TAGS = re.compile(b"\x8a\x01|\x92\x01")
 # Field numbers of wandb 0.31's wandb_internal.proto.
 _RUN_FIELD, _EXIT_FIELD = 17, 18  # Record.run, Record.exit
 _RUN_ID_FIELD, _PROJECT_FIELD, _SWEEP_ID_FIELD = 1, 3, 12  # RunRecord
@@ -128,7 +129,6 @@ def _walk(path: Path, data: bytes) -> tuple[list[tuple[Chunk, ...]], int, int]:
     view = memoryview(data)
     unpack = _CHUNK_HEADER.unpack_from
     crc32 = zlib.crc32
-    find = data.find
     seeds = _CRC_SEEDS
     full_seed = seeds[_FULL]
     hsize = _CHUNK_HEADER_SIZE
@@ -137,6 +137,10 @@ def _walk(path: Path, data: bytes) -> tuple[list[tuple[Chunk, ...]], int, int]:
     records = 0
     pieces: list[Chunk] = []
     candidates: list[tuple[Chunk, ...]] = []
+    # Where a run or exit field's tag bytes occur, found in one pass; a record holding
+    # none cannot be a Run or exit record and is not decoded.
+    tags = iter([m.start() for m in _TAGS.finditer(data)] + [size])
+    tag = next(tags)
     while True:
         room = BLOCK_SIZE - pos % BLOCK_SIZE
         if room < hsize:
@@ -157,8 +161,9 @@ def _walk(path: Path, data: bytes) -> tuple[list[tuple[Chunk, ...]], int, int]:
             if pieces:
                 raise CorruptFileError(path, pos, "whole record inside a split record")
             records += 1
-            # Only a record holding a run or exit field is decoded.
-            if find(_RUN_TAG, start, stop) >= 0 or find(_EXIT_TAG, start, stop) >= 0:
+            while tag < start:
+                tag = next(tags)
+            if tag < stop - 1:
                 candidates.append(((pos, length, kind),))
             pos = complete = stop
             continue

@@ -104,9 +104,16 @@ class ServerSession:
     """
 
     def __init__(
-        self, *, timeout: float = 20.0, workdir: Path | None = None, start_core: bool = False
+        self,
+        *,
+        timeout: float = 20.0,
+        workdir: Path | None = None,
+        start_core: bool = False,
+        ask_entity: bool = True,
     ):
         self.timeout = timeout
+        # Ask the server for the key's default entity (one more request) at the login.
+        self.ask_entity = ask_entity
         # Start wandb-core (the uploader) right after the login, for a later sync().
         self.start_core = start_core
         # wandb writes debug logs under its WANDB_DIR: keep them out of the user's wandb/.
@@ -140,7 +147,14 @@ class ServerSession:
         os.close(write_fd)
         self._answers = os.fdopen(read_fd, "r")
         self._opened = False
-        self._send({"op": "open", "timeout": self.timeout, "start_core": self.start_core})
+        self._send(
+            {
+                "op": "open",
+                "timeout": self.timeout,
+                "start_core": self.start_core,
+                "ask_entity": self.ask_entity,
+            }
+        )
         return self
 
     def __enter__(self) -> ServerSession:
@@ -248,7 +262,7 @@ class ServerSession:
             "project": project,
             "parallel": parallel,
         }
-        wait = 365 * 86400.0 if timeout is None else timeout
+        wait = 7 * 86400.0 if timeout is None else timeout  # poll() takes no more than ~24 days
         try:
             answer = self._call(request, extra=max(0.0, wait - self.timeout))
             output, returncode = str(answer.get("output", "")), 0
@@ -256,11 +270,13 @@ class ServerSession:
             if exc.kind != "timeout":
                 raise
             # The child was stopped mid-upload: the next call starts a new one.
-            self._discard()
+            self.kill()
             output, returncode = f"(wandb sync timed out: {timeout} s)", -1
         return _sync_result(run_files, output, returncode, log_path)
 
-    def _discard(self) -> None:
+    def kill(self) -> None:
+        """End the child process at once, whatever it is doing (a later call starts
+        another)."""
         proc = self._proc
         self.close()
         if proc is not None:

@@ -90,10 +90,12 @@ def _child_open(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any
     state["api"] = api
     if request.get("start_core"):
         _start_core(state)
-    try:
-        default_entity = api.default_entity
-    except Exception:  # a server without a viewer answer; the caller names the entity
-        default_entity = None
+    default_entity = None
+    if request.get("ask_entity", True):
+        try:
+            default_entity = api.default_entity
+        except Exception:  # a server without a viewer answer; the caller names the entity
+            default_entity = None
     return {"base_url": api.settings["base_url"], "default_entity": default_entity}
 
 
