@@ -19,6 +19,7 @@ length cannot be kept), each with its read-back check.
     python benchmarks/sync.py              # 40 runs x 1,000 rows (2 shared cores)
     python benchmarks/sync.py 200 1000     # the issue's size
     python benchmarks/sync.py 200 1000 --site=DIR   # keep the made sweep in DIR, reuse it
+    python benchmarks/sync.py 200 1000 --repeat=3   # three pairs, alternating
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def time_plain_wandb_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
     from localsweep.wandb_bridge._server import run_wandb_sync
 
     copies = scratch / "plain"
+    shutil.rmtree(copies, ignore_errors=True)
     shutil.copytree(workdir / "wandb", copies, ignore=shutil.ignore_patterns("sweep-*"))
     files = sorted(copies.glob("offline-run-*/run-*.wandb"))
     with StandinServer() as server:
@@ -147,8 +149,9 @@ def rewrite_rates(workdir: Path, scratch: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--site=")]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     keep = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--site=")]
+    repeat = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--repeat=")]
     runs = int(args[0]) if args else 40
     rows = int(args[1]) if len(args) > 1 else 1000
     with tempfile.TemporaryDirectory(prefix="localsweep-bench-sync-") as tmp:
@@ -175,16 +178,25 @@ def main() -> None:
         home = Path(tmp) / "home"
         home.mkdir()
         os.environ.update(HOME=str(home), WANDB_API_KEY="k" * 40)
-        plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
-        ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+        # Plain and ours alternate (--repeat=N pairs), so that a change of the machine's
+        # load during the run weighs on both alike.
+        pairs = []
+        for _ in range(repeat[0] if repeat else 1):
+            plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
+            ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+            pairs.append((plain, ours, timings))
         rates = rewrite_rates(workdir, scratch)
     print(f"{runs} runs x {rows} rows, wandb sync -n {PARALLEL}, stand-in server on loopback")
-    print(f"  plain wandb sync:  {plain:7.1f} s")
-    print(f"  localsweep sync:   {ours:7.1f} s   ratio {ours / plain:.2f}x (goal <= 1.10x)")
-    # checks, prepare and login overlap: wandb logs in (in its child) while this process
-    # checks the runs and copies their folders; "login" is what is left to wait for.
-    steps = "  ".join(f"{step} {seconds:.2f}" for step, seconds in timings.items())
-    print(f"    steps (s): {steps}")
+    for plain, ours, timings in pairs:
+        print(f"  plain wandb sync:  {plain:7.1f} s")
+        print(f"  localsweep sync:   {ours:7.1f} s   ratio {ours / plain:.2f}x (goal <= 1.10x)")
+        # checks, prepare and login overlap: wandb logs in (in its child) while this
+        # process checks the runs and copies them ahead; "login" is what is left to wait for.
+        steps = "  ".join(f"{step} {seconds:.2f}" for step, seconds in timings.items())
+        print(f"    steps (s): {steps}")
+    if len(pairs) > 1:
+        total = sum(o for _p, o, _t in pairs) / sum(p for p, _o, _t in pairs)
+        print(f"  all {len(pairs)} pairs: ratio of the sums {total:.2f}x")
     print(f"  over {rates.pop('MB'):.1f} MB of run files, MB/s:")
     for name, value in rates.items():
         print(f"    {name:16s} {value:8.1f}")

@@ -22,6 +22,7 @@ from localsweep._sync._report import (
     run_sync,
 )
 from localsweep._sync._stage import (
+    Prepared,
     StagedRun,
     prepare_run,
     stage_run,
@@ -133,7 +134,7 @@ class _Syncer:
         staging_root: Path,
         upload_timeout: float,
         say: Callable[[str], None],
-        prepared: set[str],
+        prepared: dict[str, Prepared],
         clock: Clock,
     ):
         self.store, self.sweep, self.checks = store, sweep, checks
@@ -172,7 +173,7 @@ class _Syncer:
             for c in todo
             if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
         ]
-        left_over = self.prepared - {c.run.id for c in todo}
+        left_over = set(self.prepared) - {c.run.id for c in todo}
         for check in self.checks:
             if check.run.id in left_over and check.folder:
                 unstage(self.staging_root / check.folder.name)  # nothing left to upload
@@ -261,8 +262,8 @@ class _Syncer:
         staged: dict[str, StagedRun] = {}
         for check in checks:
             assert check.folder is not None and check.run_file is not None
-            prepared = check.run.id in self.prepared
-            self.prepared.discard(check.run.id)  # a retry copies the folder again
+            # A retry copies the folder again.
+            prepared = self.prepared.pop(check.run.id, None)
             try:
                 staged[check.run.id] = stage_run(
                     check.folder,
@@ -407,9 +408,11 @@ class _Syncer:
         return True
 
 
-def _prepare(store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path) -> set[str]:
-    """Copy the folders of the ready runs no earlier sync uploaded (all but their run
-    files, which need the server's sweep id); return their run ids."""
+def _prepare(
+    store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path
+) -> dict[str, Prepared]:
+    """Copy ahead the folders of the ready runs no earlier sync uploaded (their run files
+    with a placeholder sweep id); return the copies by run id."""
     # The server is not known before the login: WANDB_BASE_URL is the likely one. A wrong
     # guess costs only time (staging copies what was not copied ahead, and copies ahead
     # that are not needed are removed).
@@ -420,14 +423,15 @@ def _prepare(store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path
         for run_id, done in state.run_outcomes(store.engine, target.id).items()
         if done.outcome == SYNCED
     }
-    prepared = set()
+    prepared: dict[str, Prepared] = {}
     for check in checks:
         if check.status != READY or check.run.id in synced:
             continue
         assert check.folder is not None and check.run_file is not None
         try:
-            if prepare_run(check.folder, check.run_file, root) is not None:
-                prepared.add(check.run.id)
+            copy = prepare_run(check.folder, check.run_file, root, check.scan)
+            if copy is not None:
+                prepared[check.run.id] = copy
         except OSError as exc:  # staging copies it again and reports the failure
             logger.debug("could not copy %s ahead: %s", check.folder, exc)
     return prepared

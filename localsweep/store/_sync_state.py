@@ -198,19 +198,30 @@ def record_run_outcomes(
     """Record many runs' outcomes at the target in one transaction: each is ``(run_id,
     outcome, message, attempted)``, as :func:`record_run_outcome` takes them."""
     with _write(engine) as conn:
+        existing: dict[str, int] = dict(
+            conn.execute(
+                select(_sync_runs.c.run_id, _sync_runs.c.attempts).where(
+                    _sync_runs.c.target_id == target_id
+                )
+            ).all()
+        )
+        now = _now()
+        fresh: dict[str, dict[str, Any]] = {}
         for run_id, outcome, message, attempted in outcomes:
-            key = (_sync_runs.c.target_id == target_id) & (_sync_runs.c.run_id == run_id)
-            attempts = conn.execute(select(_sync_runs.c.attempts).where(key)).scalar()
-            values = {"outcome": outcome, "message": message, "updated_at": _now()}
-            if attempts is None:
+            values = {"outcome": outcome, "message": message, "updated_at": now}
+            if run_id in existing:
+                existing[run_id] += int(attempted)
+                key = (_sync_runs.c.target_id == target_id) & (_sync_runs.c.run_id == run_id)
                 conn.execute(
-                    insert(_sync_runs).values(
-                        target_id=target_id, run_id=run_id, attempts=int(attempted), **values
-                    )
+                    update(_sync_runs).where(key).values(attempts=existing[run_id], **values)
                 )
             else:
-                conn.execute(
-                    update(_sync_runs)
-                    .where(key)
-                    .values(attempts=attempts + int(attempted), **values)
-                )
+                before = fresh[run_id]["attempts"] if run_id in fresh else 0
+                fresh[run_id] = {
+                    "target_id": target_id,
+                    "run_id": run_id,
+                    "attempts": before + int(attempted),
+                    **values,
+                }
+        if fresh:
+            conn.execute(insert(_sync_runs), list(fresh.values()))

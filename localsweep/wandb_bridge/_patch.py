@@ -43,7 +43,7 @@ from localsweep.wandb_bridge._logformat import (
     CorruptFileError,
 )
 
-__all__ = ["RunFileScan", "patch_run_file", "scan_run_file"]
+__all__ = ["PatchResult", "RunFileScan", "patch_run_file", "repatch_run_file", "scan_run_file"]
 
 # A chunk: (offset of its header, length of its data, type).
 Chunk = tuple[int, int, int]
@@ -338,10 +338,13 @@ def _same_but_sweep(old: bytes, new: bytes, sweep_id: str) -> bool:
 
 @dataclass(frozen=True)
 class PatchResult:
-    """What :func:`patch_run_file` did: the Run records it changed, the bytes written."""
+    """What :func:`patch_run_file` did: the Run records it changed, the bytes written,
+    and each Run record's chunks with the original's bytes (for
+    :func:`repatch_run_file`)."""
 
     changed: int
     bytes_written: int
+    run_records: tuple[tuple[tuple[Chunk, ...], bytes], ...] = ()
 
 
 def patch_run_file(
@@ -364,11 +367,13 @@ def patch_run_file(
     data = data[: scan.size]
     out = bytearray(data)
     patched: list[tuple[tuple[Chunk, ...], bytes]] = []
+    originals: list[tuple[tuple[Chunk, ...], bytes]] = []
     for chunks in scan.run_chunks:
         old = _join(data, chunks)
         new = _same_length_run_record(old, sweep_id)
         if new is None:
             return None
+        originals.append((chunks, old))
         if new == old:
             continue
         offset = 0
@@ -383,7 +388,51 @@ def patch_run_file(
     with open(dest, "xb") as file:
         file.write(out)
     _check_patch(dest, data, patched, sweep_id)
-    return PatchResult(len(patched), len(out))
+    return PatchResult(len(patched), len(out), tuple(originals))
+
+
+def repatch_run_file(dest: str | os.PathLike[str], patch: PatchResult, *, sweep_id: str) -> bool:
+    """Set the sweep id of every Run record again in a copy :func:`patch_run_file` made
+    (``patch`` is what it returned), writing only those records' chunks, and read them
+    back: framing, CRCs, and each record the original's with only the sweep id changed.
+    The rest of the copy was checked against the original when it was made. Returns
+    ``False`` without writing anything when a record cannot keep its length; raises
+    :class:`CorruptFileError` for chunks that do not read back as written."""
+    dest = Path(dest)
+    news = [_same_length_run_record(old, sweep_id) for _chunks, old in patch.run_records]
+    if any(new is None for new in news) or dest.stat().st_size != patch.bytes_written:
+        return False
+    hsize = _CHUNK_HEADER_SIZE
+    with open(dest, "r+b") as file:
+        for (chunks, _old), new in zip(patch.run_records, news, strict=True):
+            assert new is not None
+            offset = 0
+            for pos, length, kind in chunks:
+                piece = new[offset : offset + length]
+                offset += length
+                file.seek(pos)
+                file.write(_CHUNK_HEADER.pack(zlib.crc32(piece, _CRC_SEEDS[kind]), length, kind))
+                file.write(piece)
+    with open(dest, "rb") as file:
+        for chunks, old in patch.run_records:
+            pieces = []
+            for pos, length, kind in chunks:
+                file.seek(pos)
+                chunk = file.read(hsize + length)
+                crc, got_length, got_kind = _CHUNK_HEADER.unpack_from(chunk)
+                data = chunk[hsize:]
+                if (got_length, got_kind, len(data)) != (length, kind, length):
+                    raise CorruptFileError(dest, pos, "a Run record's chunk header changed")
+                if zlib.crc32(data, _CRC_SEEDS[kind]) != crc:
+                    raise CorruptFileError(dest, pos, "checksum mismatch")
+                pieces.append(data)
+            if not _same_but_sweep(old, b"".join(pieces), sweep_id):
+                raise CorruptFileError(
+                    dest, chunks[0][0], "the Run record does not read back as the original's"
+                )
+    if dest.stat().st_size != patch.bytes_written:
+        raise CorruptFileError(dest, 0, "the copy changed size")
+    return True
 
 
 def _check_patch(
