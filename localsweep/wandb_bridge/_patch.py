@@ -26,7 +26,6 @@ Tested against wandb 0.31.0.
 from __future__ import annotations
 
 import os
-import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ Chunk = tuple[int, int, int]
 Field = tuple[int, int, int, int, int]
 
 # The tags of Record fields 17 (run) and 18 (exit), length-delimited.
-_TAGS = re.compile(b"\x8a\x01|\x92\x01")
+_TAGS = (b"\x8a\x01", b"\x92\x01")
 # Field numbers of wandb 0.31's wandb_internal.proto.
 _RUN_FIELD, _EXIT_FIELD = 17, 18  # Record.run, Record.exit
 _RUN_ID_FIELD, _PROJECT_FIELD, _SWEEP_ID_FIELD = 1, 3, 12  # RunRecord
@@ -123,10 +122,23 @@ def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
     )
 
 
+def _tag_positions(data: bytes) -> list[int]:
+    """Every position of a run or exit field's tag bytes in ``data``, in order (a few
+    ``bytes.find`` calls: much faster than a regular expression)."""
+    found = []
+    for tag in _TAGS:
+        at = data.find(tag)
+        while at >= 0:
+            found.append(at)
+            at = data.find(tag, at + 1)
+    found.sort()
+    return found
+
+
 def _walk(path: Path, data: bytes) -> tuple[list[tuple[Chunk, ...]], int, int]:
     """Every chunk of ``data`` checked; returns the chunks of the records that may be Run
-    or exit records, how many records there are, and where the last complete one ends."""
-    view = memoryview(data)
+    or exit records, how many records there are, and where the last complete one ends.
+    (Written for speed: this loop runs once per record of every run file.)"""
     unpack = _CHUNK_HEADER.unpack_from
     crc32 = zlib.crc32
     seeds = _CRC_SEEDS
@@ -134,49 +146,55 @@ def _walk(path: Path, data: bytes) -> tuple[list[tuple[Chunk, ...]], int, int]:
     hsize = _CHUNK_HEADER_SIZE
     size = len(data)
     pos = complete = len(FILE_HEADER)
+    block_end = BLOCK_SIZE
     records = 0
     pieces: list[Chunk] = []
     candidates: list[tuple[Chunk, ...]] = []
     # Where a run or exit field's tag bytes occur, found in one pass; a record holding
     # none cannot be a Run or exit record and is not decoded.
-    tags = iter([m.start() for m in _TAGS.finditer(data)] + [size])
+    tags = iter([*_tag_positions(data), size])
     tag = next(tags)
     while True:
-        room = BLOCK_SIZE - pos % BLOCK_SIZE
-        if room < hsize:
-            if size - pos < room:
+        if pos + hsize > block_end:  # fewer than 7 bytes left: padding
+            if size < block_end:
                 break
-            pos += room
+            pos = block_end
+            block_end += BLOCK_SIZE
             continue
-        if size - pos < hsize:
+        if pos + hsize > size:
             break
         crc, length, kind = unpack(data, pos)
         start = pos + hsize
         stop = start + length
-        if kind == _FULL and hsize + length <= room:
+        if kind == _FULL and stop <= block_end:
             if stop > size:
                 break  # torn tail
-            if crc32(view[start:stop], full_seed) != crc:
+            if crc32(data[start:stop], full_seed) != crc:
                 raise CorruptFileError(path, pos, "checksum mismatch")
             if pieces:
                 raise CorruptFileError(path, pos, "whole record inside a split record")
             records += 1
-            while tag < start:
-                tag = next(tags)
-            if tag < stop - 1:
-                candidates.append(((pos, length, kind),))
+            if tag < stop:  # rare: tag bytes at or before this chunk's end
+                hit = False
+                while tag < stop:
+                    hit = hit or start <= tag < stop - 1
+                    tag = next(tags)
+                if hit:
+                    candidates.append(((pos, length, kind),))
             pos = complete = stop
             continue
         seed = seeds.get(kind)
         if seed is None:
             raise CorruptFileError(path, pos, f"unknown chunk type {kind}")
-        if hsize + length > room:
+        if stop > block_end:
             raise CorruptFileError(
-                path, pos, f"chunk of {length} bytes overruns its block ({room} bytes left)"
+                path,
+                pos,
+                f"chunk of {length} bytes overruns its block ({block_end - pos} bytes left)",
             )
         if stop > size:
             break
-        if crc32(view[start:stop], seed) != crc:
+        if crc32(data[start:stop], seed) != crc:
             raise CorruptFileError(path, pos, "checksum mismatch")
         if kind == _FIRST:
             if pieces:
