@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from wandb_standin import ServerSweep, StandinServer  # noqa: E402
 
 PARALLEL = 5
+#: Seconds between two measurements.
+PAUSE = 3.0
 
 
 def make_sweep(workdir: Path, runs: int, rows: int) -> str:
@@ -180,10 +182,19 @@ def main() -> None:
         os.environ.update(HOME=str(home), WANDB_API_KEY="k" * 40)
         # Plain and ours alternate (--repeat=N pairs), so that a change of the machine's
         # load during the run weighs on both alike.
+        # The order alternates too, with a pause between the two: a wandb child still
+        # shutting down must not slow the next measurement.
         pairs = []
-        for _ in range(repeat[0] if repeat else 1):
-            plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
-            ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+        for index in range(repeat[0] if repeat else 1):
+            if index % 2 == 0:
+                plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
+                time.sleep(PAUSE)
+                ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+            else:
+                ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+                time.sleep(PAUSE)
+                plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
+            time.sleep(PAUSE)
             pairs.append((plain, ours, timings))
         rates = rewrite_rates(workdir, scratch)
     print(f"{runs} runs x {rows} rows, wandb sync -n {PARALLEL}, stand-in server on loopback")
