@@ -413,10 +413,10 @@ def _prepare(
 ) -> dict[str, Prepared]:
     """Copy ahead the folders of the ready runs no earlier sync uploaded (their run files
     with a placeholder sweep id); return the copies by run id."""
-    # The server is not known before the login: WANDB_BASE_URL is the likely one. A wrong
-    # guess costs only time (staging copies what was not copied ahead, and copies ahead
-    # that are not needed are removed).
-    base_url = os.environ.get("WANDB_BASE_URL", "").rstrip("/") or None
+    # The server is not known before the login: WANDB_BASE_URL (or wandb's default) is the
+    # likely one (a settings file can name another). A wrong guess costs only time
+    # (staging copies what was not copied ahead; copies not needed are removed).
+    base_url = os.environ.get("WANDB_BASE_URL", "").rstrip("/") or "https://api.wandb.ai"
     synced = {
         run_id
         for target in state.find_targets(store.engine, sweep_id, base_url)
