@@ -1,10 +1,12 @@
 """Check a run file in one pass, and stage a copy by patching its Run records in place.
 
 :func:`scan_run_file` walks every chunk of a ``.wandb`` file (header, framing, CRC-32 of
-each chunk, the order of split records: the checks :class:`RecordReader` makes) and
-decodes only the records that can be Run or exit records. It notes where each Run record
-lies, and a CRC-32 of the whole file, so that a later copy can be made from it without
-walking the file again.
+each chunk, the order of split records: the checks
+:class:`~localsweep.wandb_bridge._datastore.RecordReader` makes) and reads only the
+records that can be Run or exit records, at the protobuf wire level (field numbers of
+wandb 0.31's ``wandb_internal.proto``), so that neither wandb nor its protobuf classes
+are imported: that takes most of a second. It notes where each Run record lies, and a
+CRC-32 of the whole file, so that a later copy can be made without walking it again.
 
 :func:`patch_run_file` makes that copy: when every Run record can be given the new sweep
 id without changing its length, the blocks are laid out exactly as in the original, so
@@ -15,7 +17,9 @@ as two ``sweep_id`` fields of the same total length, a short filler first and th
 server's id last: protobuf keeps the last value of a field that appears more than once
 (the "last one wins" rule of its encoding), in wandb's Go core as in Python. The copy is
 then read back: it must equal the original outside the changed chunks, and each changed
-Run record must decode to the original's with only the sweep id changed. When that
+Run record must hold the original's fields byte for byte but its ``sweep_id`` fields,
+the last of which must be the new id. :func:`repatch_run_file` sets another id in such a
+copy, writing and reading back only the Run records' chunks. When that
 cannot be done (a length that cannot be matched, a file that changed since the scan),
 it returns ``None`` and the caller rewrites the file record by record
 (:func:`~localsweep.wandb_bridge._writer.rewrite_run_file`).
