@@ -264,7 +264,7 @@ class ServerSession:
         }
         wait = 7 * 86400.0 if timeout is None else timeout  # poll() takes no more than ~24 days
         try:
-            answer = self._call(request, extra=max(0.0, wait - self.timeout))
+            answer = self._call(request, extra=wait - self.timeout)  # waits `wait` in all
             output, returncode = str(answer.get("output", "")), 0
         except ServerError as exc:
             if exc.kind != "timeout":
