@@ -7,16 +7,19 @@ once. Then, in the same process and run:
 
 1. plain ``wandb sync -n PARALLEL`` of copies of the run folders (the stand-in accepts
    their local sweep id, so it uploads everything: the upload work alone);
-2. ``localsweep.sync`` of the same sweep (sweep creation, checks, staging copies,
-   rewriting and checking every run file, the same ``wandb sync -n PARALLEL``, finishing
-   the sweep);
+2. ``localsweep.sync`` of the same sweep (login, checks, sweep creation, staging copies,
+   patching or rewriting and checking every run file, the same wandb sync code with
+   ``-n PARALLEL``, finishing the sweep), with the time of each step;
 
 and prints both wall times and their ratio (the issue's goal: at most 1.10x). Then the
-rewrite rate: rewriting and checking every run file, beside a plain file copy of the
-same files, in MB/s.
+rates over every run file, in MB/s: a plain file copy, the checks' scan, staging's
+patch in place, and the record-by-record rewrite (the path for a Run record whose
+length cannot be kept), each with its read-back check.
 
     python benchmarks/sync.py              # 40 runs x 1,000 rows (2 shared cores)
     python benchmarks/sync.py 200 1000     # the issue's size
+    python benchmarks/sync.py 200 1000 --site=DIR   # keep the made sweep in DIR, reuse it
+    python benchmarks/sync.py 200 1000 --repeat=3   # three pairs, alternating
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +38,8 @@ sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from wandb_standin import ServerSweep, StandinServer  # noqa: E402
 
 PARALLEL = 5
+#: Seconds between two measurements.
+PAUSE = 3.0
 
 
 def make_sweep(workdir: Path, runs: int, rows: int) -> str:
@@ -67,6 +73,7 @@ def time_plain_wandb_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
     from localsweep.wandb_bridge._server import run_wandb_sync
 
     copies = scratch / "plain"
+    shutil.rmtree(copies, ignore_errors=True)
     shutil.copytree(workdir / "wandb", copies, ignore=shutil.ignore_patterns("sweep-*"))
     files = sorted(copies.glob("offline-run-*/run-*.wandb"))
     with StandinServer() as server:
@@ -83,7 +90,9 @@ def time_plain_wandb_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
     return elapsed
 
 
-def time_localsweep_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
+def time_localsweep_sync(
+    workdir: Path, sweep_id: str, scratch: Path
+) -> tuple[float, dict[str, float]]:
     import localsweep
 
     with StandinServer() as server:
@@ -105,35 +114,53 @@ def time_localsweep_sync(workdir: Path, sweep_id: str, scratch: Path) -> float:
         elapsed = time.perf_counter() - started
         assert report.ok, report.runs
         assert len(server.uploaded_runs()) == len(report.runs)
-    return elapsed
+    return elapsed, report.timings
 
 
-def rewrite_rate(workdir: Path, scratch: Path) -> tuple[float, float, float]:
-    """(MB, rewrite-and-check MB/s, plain copy MB/s) over every run file."""
+def rewrite_rates(workdir: Path, scratch: Path) -> dict[str, float]:
+    """MB of run files, and MB/s over them of: a plain file copy; the checks' scan;
+    staging's patch in place (write and check); the record-by-record rewrite (write and
+    check), the path taken when a Run record's length cannot be kept."""
+    from localsweep.wandb_bridge._patch import patch_run_file, scan_run_file
     from localsweep.wandb_bridge._writer import rewrite_run_file
 
     files = run_files(workdir)
     size = sum(f.stat().st_size for f in files) / 1e6
     out = scratch / "rates"
     out.mkdir()
-    started = time.perf_counter()
-    for index, source in enumerate(files):
-        shutil.copyfile(source, out / f"copy-{index}.wandb")
-    copy_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    for index, source in enumerate(files):
-        dest = out / f"rewritten-{index}.wandb"
-        rewrite_run_file(source, dest, sweep_id="srv00001", verify=True)
-    rewrite_seconds = time.perf_counter() - started
-    return size, size / rewrite_seconds, size / copy_seconds
+
+    def rate(step: Callable[[int, Path], object]) -> float:
+        started = time.perf_counter()
+        for index, source in enumerate(files):
+            step(index, source)
+        return size / (time.perf_counter() - started)
+
+    scans = [scan_run_file(f) for f in files]  # warm the page cache
+    rates = {"MB": size}
+    rates["plain copy"] = rate(lambda i, f: shutil.copyfile(f, out / f"copy-{i}.wandb"))
+    rates["scan (checks)"] = rate(lambda i, f: scan_run_file(f))
+    rates["patch + check"] = rate(
+        lambda i, f: patch_run_file(f, out / f"patched-{i}.wandb", scans[i], sweep_id="srv00001")
+    )
+    rates["rewrite + check"] = rate(
+        lambda i, f: rewrite_run_file(
+            f, out / f"rewritten-{i}.wandb", sweep_id="srv00001", verify=True
+        )
+    )
+    return rates
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    keep = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--site=")]
+    repeat = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--repeat=")]
+    runs = int(args[0]) if args else 40
+    rows = int(args[1]) if len(args) > 1 else 1000
     with tempfile.TemporaryDirectory(prefix="localsweep-bench-sync-") as tmp:
-        workdir, scratch = Path(tmp) / "site", Path(tmp) / "scratch"
-        workdir.mkdir()
+        # --site=DIR keeps the made sweep in DIR and reuses it on the next run.
+        workdir, scratch = Path(keep[0]) if keep else Path(tmp) / "site", Path(tmp) / "scratch"
+        made = (workdir / "sweep-id").exists()
+        workdir.mkdir(exist_ok=True)
         scratch.mkdir()
         os.environ.update(
             WANDB_MODE="offline",
@@ -142,23 +169,48 @@ def main() -> None:
             WANDB_DIR=str(workdir),
         )
         os.chdir(workdir)
-        started = time.perf_counter()
-        sweep_id = make_sweep(workdir, runs, rows)
-        print(f"made {runs} runs x {rows} rows in {time.perf_counter() - started:.0f} s")
+        if made:
+            sweep_id = (workdir / "sweep-id").read_text()
+        else:
+            started = time.perf_counter()
+            sweep_id = make_sweep(workdir, runs, rows)
+            print(f"made {runs} runs x {rows} rows in {time.perf_counter() - started:.0f} s")
+            (workdir / "sweep-id").write_text(sweep_id)
         # The sync children talk to the stand-in with a dummy key and a throwaway HOME.
         home = Path(tmp) / "home"
         home.mkdir()
         os.environ.update(HOME=str(home), WANDB_API_KEY="k" * 40)
-        plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
-        ours = time_localsweep_sync(workdir, sweep_id, scratch)
-        size, rewrite, copy = rewrite_rate(workdir, scratch)
+        # Plain and ours alternate (--repeat=N pairs), so that a change of the machine's
+        # load during the run weighs on both alike.
+        # The order alternates too, with a pause between the two: a wandb child still
+        # shutting down must not slow the next measurement.
+        pairs = []
+        for index in range(repeat[0] if repeat else 1):
+            if index % 2 == 0:
+                plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
+                time.sleep(PAUSE)
+                ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+            else:
+                ours, timings = time_localsweep_sync(workdir, sweep_id, scratch)
+                time.sleep(PAUSE)
+                plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
+            time.sleep(PAUSE)
+            pairs.append((plain, ours, timings))
+        rates = rewrite_rates(workdir, scratch)
     print(f"{runs} runs x {rows} rows, wandb sync -n {PARALLEL}, stand-in server on loopback")
-    print(f"  plain wandb sync:  {plain:7.1f} s")
-    print(f"  localsweep sync:   {ours:7.1f} s   ratio {ours / plain:.2f}x (goal <= 1.10x)")
-    print(
-        f"  rewrite + check:   {rewrite:7.1f} MB/s   plain file copy {copy:7.1f} MB/s "
-        f"({size:.1f} MB of run files)"
-    )
+    for plain, ours, timings in pairs:
+        print(f"  plain wandb sync:  {plain:7.1f} s")
+        print(f"  localsweep sync:   {ours:7.1f} s   ratio {ours / plain:.2f}x (goal <= 1.10x)")
+        # checks, prepare and login overlap: wandb logs in (in its child) while this
+        # process checks the runs and copies them ahead; "login" is what is left to wait for.
+        steps = "  ".join(f"{step} {seconds:.2f}" for step, seconds in timings.items())
+        print(f"    steps (s): {steps}")
+    if len(pairs) > 1:
+        total = sum(o for _p, o, _t in pairs) / sum(p for p, _o, _t in pairs)
+        print(f"  all {len(pairs)} pairs: ratio of the sums {total:.2f}x")
+    print(f"  over {rates.pop('MB'):.1f} MB of run files, MB/s:")
+    for name, value in rates.items():
+        print(f"    {name:16s} {value:8.1f}")
 
 
 if __name__ == "__main__":

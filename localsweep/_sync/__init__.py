@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 from localsweep._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from localsweep._sync._sync import RunSync, SyncReport, sync
+    from localsweep._sync._report import RunSync, SyncReport
+    from localsweep._sync._sync import sync
     from localsweep.wandb_bridge._server import ServerError
 
 __getattr__ = lazy_names(
     __name__,
     {
-        "RunSync": "localsweep._sync._sync",
-        "SyncReport": "localsweep._sync._sync",
+        "RunSync": "localsweep._sync._report",
+        "SyncReport": "localsweep._sync._report",
         "sync": "localsweep._sync._sync",
         "ServerError": "localsweep.wandb_bridge._server",
     },

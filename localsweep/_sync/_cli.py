@@ -112,9 +112,9 @@ def sync_command(
     """Upload local sweep SWEEP_ID to W&B as one sweep, every run attached.
 
     Creates the sweep on the server (once: a rerun reuses it), uploads copies of the
-    offline run folders that carry the server's sweep id with the real `wandb sync`,
-    and marks the sweep finished when it is finished here. The offline folders are
-    never changed. Interrupted, run it again: it uploads only what is left.
+    offline run folders that carry the server's sweep id with wandb's own sync code
+    (what `wandb sync` runs), and marks the sweep finished when it is finished here.
+    The offline folders are never changed. Interrupted, run it again: it uploads only what is left.
     """
     from localsweep._sync import ServerError, sync
 

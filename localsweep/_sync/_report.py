@@ -34,7 +34,9 @@ class RunSync:
 class SyncReport:
     """What a sync did. ``server_sweep`` is the server's sweep id (``None`` in a dry run
     that has none yet); ``path`` is ``sweep`` or ``prior_runs``; ``ok`` is true when no
-    run that could be uploaded is left behind."""
+    run that could be uploaded is left behind. ``timings`` are the seconds each step
+    took (``checks``, ``prepare``, ``login``, ``sweep``, ``staging``, ``upload``,
+    ``finish``; the steps that ran)."""
 
     sweep_id: str
     entity: str | None
@@ -47,6 +49,7 @@ class SyncReport:
     dry_run: bool
     runs: tuple[RunSync, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -5,6 +5,13 @@ The original folders are only read. Each copy keeps the ``offline-run-...`` name
 (``files/`` must sit beside the run file) except wandb's sync markers and its debug
 ``logs/``, and its run file
 is rewritten and then compared with the original record by record before it is used.
+
+A folder is staged in two steps. :func:`prepare_run` needs no server, so it runs while
+wandb logs in: it copies the folder, and the run file patched in place with a
+placeholder sweep id (:mod:`localsweep.wandb_bridge._patch`), checked against the
+original. :func:`stage_run`, once the server's sweep id is known, rewrites only the Run
+records' chunks and reads them back; a run file whose Run records cannot keep their
+length is rewritten record by record instead.
 """
 
 from __future__ import annotations
@@ -12,10 +19,21 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from localsweep.wandb_bridge._writer import rewrite_run_file
+if TYPE_CHECKING:
+    from localsweep.wandb_bridge._patch import PatchResult, RunFileScan
 
-__all__ = ["StagedRun", "default_staging_root", "stage_run", "staged_marker", "unstage"]
+__all__ = [
+    "PLACEHOLDER_SWEEP_ID",
+    "Prepared",
+    "StagedRun",
+    "default_staging_root",
+    "prepare_run",
+    "stage_run",
+    "staged_marker",
+    "unstage",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +69,35 @@ def _ignore_markers(_dir: str, names: list[str]) -> list[str]:
     return [n for n in names if n.endswith(_MARKER_SUFFIXES)]
 
 
-def stage_run(folder: Path, run_file: Path, staging_root: Path, sweep_id: str) -> StagedRun:
-    """Copy ``folder`` into ``staging_root`` with its run file's sweep id set to ``sweep_id``
-    (``""`` clears it), check the copy record by record, and return it. A copy left by an
-    earlier sync is replaced. Raises ``CorruptFileError`` if the original is damaged or
-    the copy does not read back as expected, ``OSError`` if copying fails."""
+#: The sweep id a copy made before the server's sweep exists carries until it is known.
+#: Dashes: no W&B sweep id has them, so it never names a real sweep.
+PLACEHOLDER_SWEEP_ID = "--------"
+
+
+class Prepared:
+    """A folder copied ahead by :func:`prepare_run`: its ``folder``, and ``patch``, the
+    run file's copy with the placeholder sweep id (``None`` when it was not made)."""
+
+    def __init__(self, folder: Path, patch: PatchResult | None):
+        self.folder = folder
+        self.patch = patch
+
+
+def prepare_run(
+    folder: Path, run_file: Path, staging_root: Path, scan: RunFileScan | None = None
+) -> Prepared | None:
+    """Copy ``folder`` into ``staging_root`` before the server's sweep id is known,
+    replacing a copy left by an earlier sync. With ``scan`` (the checks' of
+    ``run_file``) the run file is copied too, patched and checked with a placeholder
+    sweep id, so that :func:`stage_run` only rewrites its Run records once the id is
+    known. A copy that ``wandb sync`` finished (its marker exists) is left as it is for
+    the sync to count, and ``None`` returned."""
+    from localsweep.wandb_bridge._logformat import CorruptFileError
+    from localsweep.wandb_bridge._patch import patch_run_file
+
     dest = staging_root / folder.name
+    if staged_marker(dest / run_file.name).exists():
+        return None
     unstage(dest)
     staging_root.mkdir(parents=True, exist_ok=True)
     run_name = run_file.name
@@ -64,16 +105,57 @@ def stage_run(folder: Path, run_file: Path, staging_root: Path, sweep_id: str) -
     def ignore(directory: str, names: list[str]) -> list[str]:
         skipped = _ignore_markers(directory, names)
         if Path(directory) == folder:
-            skipped.append(run_name)  # written by the rewrite below
+            skipped.append(run_name)  # copied below
             # wandb's debug logs of the offline run: wandb sync never reads them, and
             # copying them was half of the staging time.
             skipped.append("logs")
         return skipped
 
     shutil.copytree(folder, dest, ignore=ignore, symlinks=True)
-    staged = dest / run_name
-    # Written, then read back and compared with the original record by record.
-    rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
+    patch = None
+    if scan is not None:
+        staged = dest / run_name
+        try:
+            patch = patch_run_file(run_file, staged, scan, sweep_id=PLACEHOLDER_SWEEP_ID)
+        except CorruptFileError as exc:  # stage_run makes the copy again, and says why
+            logger.debug("copying %s ahead failed: %s", run_file, exc)
+        if patch is None:
+            staged.unlink(missing_ok=True)
+    return Prepared(dest, patch)
+
+
+def stage_run(
+    folder: Path,
+    run_file: Path,
+    staging_root: Path,
+    sweep_id: str,
+    *,
+    scan: RunFileScan | None = None,
+    prepared: Prepared | None = None,
+) -> StagedRun:
+    """Copy ``folder`` into ``staging_root`` with its run file's sweep id set to ``sweep_id``
+    (``""`` clears it), check the copy record by record, and return it. ``prepared``:
+    what :func:`prepare_run` copied ahead (its run file then only gets the sweep id).
+    With ``scan`` (the checks' :func:`~localsweep.wandb_bridge._patch.scan_run_file` of
+    ``run_file``) the run file is patched in place when it can be. A copy left by an
+    earlier sync is replaced. Raises ``CorruptFileError`` if the original is damaged or
+    the copy does not read back as expected, ``OSError`` if copying fails."""
+    from localsweep.wandb_bridge._patch import patch_run_file, repatch_run_file
+
+    dest = staging_root / folder.name
+    staged = dest / run_file.name
+    if prepared is None:
+        unstage(dest)
+        prepare_run(folder, run_file, staging_root)
+    elif prepared.patch is not None and repatch_run_file(staged, prepared.patch, sweep_id=sweep_id):
+        return StagedRun(dest, staged)
+    staged.unlink(missing_ok=True)
+    # Written, then read back and compared with the original before it is used.
+    if scan is None or patch_run_file(run_file, staged, scan, sweep_id=sweep_id) is None:
+        # Record by record (this imports wandb's protobuf classes: most of a second).
+        from localsweep.wandb_bridge._writer import rewrite_run_file
+
+        rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
     return StagedRun(dest, staged)
 
 

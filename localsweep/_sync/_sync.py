@@ -20,55 +20,20 @@ so. Interrupted anywhere, a rerun reuses the sweep and uploads only what is left
 
 from __future__ import annotations
 
-import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from localsweep._sync._plan import READY, RunCheck, check_run, search_roots
-from localsweep._sync._report import (
-    FAILED,
-    SYNCED,
-    RunSync,
-    SyncReport,
-    dry_run_report,
-    run_sync,
-)
-from localsweep._sync._stage import StagedRun, default_staging_root, stage_run, unstage
-from localsweep.records import SweepState
-from localsweep.store import Store, SweepRecord, require_database
-from localsweep.store import _sync_state as state
-from localsweep.wandb_bridge._server import (
-    ServerError,
-    ServerSession,
-    ServerSweep,
-    run_wandb_sync,
-)
+from localsweep._sync._stage import default_staging_root
+from localsweep.wandb_bridge._server import ServerSession
 
-__all__ = ["PRIOR_RUNS_LIMIT", "RunSync", "SyncReport", "sync"]
+if TYPE_CHECKING:
+    from localsweep._sync._report import SyncReport
 
-logger = logging.getLogger(__name__)
-
-#: W&B's web app was seen to attach at most this many prior runs to a sweep.
-PRIOR_RUNS_LIMIT = 1000
-
-
-def _server_config(sweep: SweepRecord, entity: str, project: str) -> dict[str, Any]:
-    config = {k: v for k, v in sweep.config.raw.items() if k != "localsweep"}
-    if "entity" in config:
-        config["entity"] = entity
-    if "project" in config:
-        config["project"] = project
-    return config
-
-
-def _project_of(sweep: SweepRecord, checks: Sequence[RunCheck]) -> str | None:
-    if sweep.project:
-        return sweep.project
-    projects = [c.project for c in checks if c.status == READY and c.project]
-    return max(set(projects), key=projects.count) if projects else None
+__all__ = ["sync"]
 
 
 def sync(
@@ -104,319 +69,62 @@ def sync(
     >>> report = localsweep.sync("ls-k3j9x2ab", entity="team", project="p")  # doctest: +SKIP
     >>> report.url                                                            # doctest: +SKIP
     """
-    say = progress or (lambda _text: None)
-    store = Store(require_database(db))  # a typo in --db creates nothing
+    # wandb takes a second to start and log in: its child starts first of all, before
+    # this process imports and opens the store and checks the runs. The same child later
+    # runs wandb sync, so wandb starts and logs in once.
+    clock = Clock()
+    root = Path(staging_dir) if staging_dir else default_staging_root(sweep_id)
     server: ServerSession | None = None
+    made_root = False
+    if not dry_run:
+        made_root = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        server = ServerSession(
+            timeout=timeout, workdir=root, start_core=True, ask_entity=entity is None
+        ).start()
     try:
-        sweep = store.get_sweep(sweep_id)
-        syncer_root = Path(staging_dir) if staging_dir else default_staging_root(sweep_id)
-        if not dry_run:
-            # wandb takes seconds to start and log in: let it while the runs are checked.
-            syncer_root.mkdir(parents=True, exist_ok=True)
-            server = ServerSession(timeout=timeout, workdir=syncer_root).start()
-        roots = search_roots(wandb_dirs)
-        checks = [
-            check_run(r, sweep_id, roots, include_running=include_running)
-            for r in store.list_runs(sweep_id)
-        ]
-        entity = entity or sweep.entity or sweep.config.entity
-        project = project or _project_of(sweep, checks) or "uncategorized"
-        if server is None:
-            return dry_run_report(store, sweep, checks, entity, project)
-        with server:
-            return _Syncer(
-                store,
-                sweep,
-                checks,
-                entity,
-                project,
-                keep_running,
-                prior_runs,
-                retries,
-                parallel,
-                syncer_root,
-                upload_timeout,
-                say,
-            ).run(server)
+        from localsweep._sync._syncer import sync_steps
+        from localsweep.errors import NotFoundError
+
+        try:
+            return sync_steps(
+                sweep_id,
+                server=server,
+                staging_root=root,
+                clock=clock,
+                entity=entity,
+                project=project,
+                db=db,
+                wandb_dirs=wandb_dirs,
+                include_running=include_running,
+                keep_running=keep_running,
+                prior_runs=prior_runs,
+                retries=retries,
+                parallel=parallel,
+                upload_timeout=upload_timeout,
+                say=progress or (lambda _text: None),
+            )
+        except NotFoundError:
+            # No such sweep: nothing was staged, and the login is not needed.
+            if server is not None:
+                server.kill()
+                server = None
+            if made_root:
+                shutil.rmtree(root, ignore_errors=True)
+            raise
     finally:
         if server is not None:
             server.close()
-        store.close()
 
 
-class _Syncer:
-    """One sync, step by step (see the module docstring)."""
+class Clock:
+    """Seconds spent in each step of a sync (a step run twice adds up)."""
 
-    def __init__(
-        self,
-        store: Store,
-        sweep: SweepRecord,
-        checks: Sequence[RunCheck],
-        entity: str | None,
-        project: str,
-        keep_running: bool,
-        prior_runs: bool,
-        retries: int,
-        parallel: int,
-        staging_root: Path,
-        upload_timeout: float,
-        say: Callable[[str], None],
-    ):
-        self.store, self.sweep, self.checks = store, sweep, checks
-        self.entity, self.project = entity, project
-        self.keep_running, self.force_prior_runs = keep_running, prior_runs
-        self.retries, self.parallel = max(0, retries), max(1, parallel)
-        self.staging_root, self.say = staging_root, say
-        self.upload_timeout = upload_timeout
-        self.engine = store.engine
-        self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
-        self.warnings: list[str] = []
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
 
-    def run(self, server: ServerSession) -> SyncReport:
-        entity = self.entity or server.default_entity
-        if not entity:
-            raise ServerError("refused", "no W&B entity: pass --entity (your user or team name)")
-        target, created, url = self._target(server, entity)
-        self.say(
-            f"{'Created' if created else 'Reusing'} sweep {target.server_sweep_id} in "
-            f"{target.entity}/{target.project}"
-        )
-        self._record_skipped(target)
-        outcomes = state.run_outcomes(self.engine, target.id)
-        todo = [
-            c
-            for c in self.checks
-            if c.status == READY
-            and not (c.run.id in outcomes and outcomes[c.run.id].outcome == SYNCED)
-        ]
-        self._recover_finished_copies(target, todo)
-        outcomes = state.run_outcomes(self.engine, target.id)
-        todo = [
-            c
-            for c in todo
-            if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
-        ]
-        target = self._upload(server, target, todo)
-        finished = self._finish(server, target)
-        outcomes = state.run_outcomes(self.engine, target.id)
-        runs = []
-        synced_now = {c.run.id for c in todo}
-        for check in self.checks:
-            done = outcomes.get(check.run.id)
-            if check.status != READY:
-                runs.append(run_sync(check, check.status, check.message))
-            elif done is None:
-                runs.append(run_sync(check, FAILED, self.messages.get(check.run.id)))
-            elif done.outcome == SYNCED:
-                outcome = SYNCED if check.run.id in synced_now else "already synced"
-                # What the check found (a missing exit record) is still worth saying.
-                runs.append(run_sync(check, outcome, check.message, done.attempts))
-            else:
-                runs.append(run_sync(check, done.outcome, done.message, done.attempts))
-        return SyncReport(
-            sweep_id=self.sweep.id,
-            entity=target.entity,
-            project=target.project,
-            server_sweep=target.server_sweep_id,
-            url=url,
-            path=target.path,
-            created=created,
-            finished_on_server=finished,
-            dry_run=False,
-            runs=tuple(runs),
-            warnings=tuple(self.warnings),
-        )
-
-    # ------------------------------------------------------------------------ steps
-
-    def _target(self, server: ServerSession, entity: str) -> tuple[state.SyncTarget, bool, str]:
-        for target in state.find_targets(self.engine, self.sweep.id, server.base_url):
-            if target.entity == entity and target.project == self.project:
-                url = _sweep_url(server.base_url, target)
-                return target, False, url
-        created = server.create_sweep(
-            _server_config(self.sweep, entity, self.project), entity=entity, project=self.project
-        )
-        # Saved before anything is uploaded: a rerun finds it and creates no second sweep.
-        target = state.save_target(
-            self.engine,
-            sweep_id=self.sweep.id,
-            base_url=server.base_url,
-            entity=entity,
-            project=self.project,
-            server_sweep_id=created.name,
-            path="prior_runs" if self.force_prior_runs else "sweep",
-        )
-        return target, True, created.url or _sweep_url(server.base_url, target)
-
-    def _record_skipped(self, target: state.SyncTarget) -> None:
-        for check in self.checks:
-            if check.status != READY:
-                state.record_run_outcome(
-                    self.engine, target.id, check.run.id, check.status, message=check.message
-                )
-
-    def _recover_finished_copies(self, target: state.SyncTarget, todo: Sequence[RunCheck]) -> None:
-        """Copies an interrupted sync left whose upload wandb finished count as synced."""
-        for check in todo:
-            if check.folder is None or check.run_file is None:
-                continue
-            staged = StagedRun(
-                self.staging_root / check.folder.name,
-                self.staging_root / check.folder.name / check.run_file.name,
-            )
-            if staged.synced:
-                logger.info("run %s was uploaded by an interrupted sync", check.run.id)
-                state.record_run_outcome(
-                    self.engine, target.id, check.run.id, SYNCED, message=target.path
-                )
-                unstage(staged.folder)
-
-    def _stage(self, target: state.SyncTarget, checks: Sequence[RunCheck]) -> dict[str, StagedRun]:
-        from localsweep.wandb_bridge import CorruptFileError
-
-        sweep_id = target.server_sweep_id if target.path == "sweep" else ""
-        staged: dict[str, StagedRun] = {}
-        for check in checks:
-            assert check.folder is not None and check.run_file is not None
-            try:
-                staged[check.run.id] = stage_run(
-                    check.folder, check.run_file, self.staging_root, sweep_id
-                )
-            except (CorruptFileError, OSError) as exc:
-                outcome = "corrupt" if isinstance(exc, CorruptFileError) else FAILED
-                self.messages[check.run.id] = f"staging failed: {exc}"
-                state.record_run_outcome(
-                    self.engine, target.id, check.run.id, outcome, message=f"staging: {exc}"
-                )
-        return staged
-
-    def _upload(
-        self, server: ServerSession, target: state.SyncTarget, todo: Sequence[RunCheck]
-    ) -> state.SyncTarget:
-        pending = list(todo)
-        attempt = 0
-        fell_back = False
-        while pending and attempt <= self.retries:
-            attempt += 1
-            started = time.monotonic()
-            staged = self._stage(target, pending)
-            self.say(
-                f"Staged {len(staged)} run(s) in {time.monotonic() - started:.1f} s; "
-                f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
-            )
-            files = [s.run_file for s in staged.values()]
-            log_path = self.staging_root / "wandb-sync.log"
-            try:
-                result = run_wandb_sync(
-                    files,
-                    entity=target.entity,
-                    project=target.project,
-                    parallel=self.parallel,
-                    log_path=log_path,
-                    timeout=self.upload_timeout,
-                    workdir=self.staging_root,
-                )
-            except KeyboardInterrupt:
-                self._record_results(target, staged, ())
-                raise
-            synced = self._record_results(target, staged, result.errors)
-            failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
-            if (
-                not synced
-                and not self._any_synced(target)
-                and failed
-                and target.path == "sweep"
-                and not fell_back
-                and any("sweep" in e.lower() for e in result.errors)
-            ):
-                # The server will not take runs into the sweep: upload them without a
-                # sweep id and attach them as the sweep's prior runs instead.
-                fell_back = True
-                state.set_target_path(self.engine, target.id, "prior_runs")
-                target = next(
-                    t for t in state.find_targets(self.engine, self.sweep.id) if t.id == target.id
-                )
-                self.warnings.append(
-                    "the server refused runs inside the sweep ("
-                    + "; ".join(sorted(set(result.errors)))[:300]
-                    + "); uploaded them without a sweep id and attached them as the sweep's "
-                    "prior runs"
-                )
-                attempt -= 1  # the fallback's first upload is not a retry
-            pending = failed
-        if target.path == "prior_runs":
-            self._attach_prior_runs(server, target)
-        return target
-
-    def _any_synced(self, target: state.SyncTarget) -> bool:
-        outcomes = state.run_outcomes(self.engine, target.id).values()
-        return any(o.outcome == SYNCED for o in outcomes)
-
-    def _record_results(
-        self, target: state.SyncTarget, staged: dict[str, StagedRun], errors: Sequence[str]
-    ) -> set[str]:
-        """Store each staged run's outcome; return the runs wandb sync finished."""
-        synced: set[str] = set()
-        for run_id, copy in staged.items():
-            if copy.synced:
-                synced.add(run_id)
-                state.record_run_outcome(
-                    self.engine, target.id, run_id, SYNCED, message=target.path, attempted=True
-                )
-                unstage(copy.folder)
-            else:
-                mine = [e for e in errors if run_id in e] or list(errors)
-                message = "wandb sync did not finish it" + (
-                    f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
-                )
-                self.messages[run_id] = message
-                state.record_run_outcome(
-                    self.engine, target.id, run_id, FAILED, message=message, attempted=True
-                )
-        return synced
-
-    def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> None:
-        synced = sorted(
-            run_id
-            for run_id, o in state.run_outcomes(self.engine, target.id).items()
-            if o.outcome == SYNCED
-        )
-        if not synced:
-            return
-        if len(synced) > PRIOR_RUNS_LIMIT:
-            self.warnings.append(
-                f"{len(synced)} prior runs: W&B was seen to show at most {PRIOR_RUNS_LIMIT}"
-            )
-        sweep = ServerSweep(target.server_sweep_id, target.entity, target.project, "")
-        self.say(f"Attaching {len(synced)} run(s) to sweep {sweep.name} as prior runs")
-        server.attach_prior_runs(
-            sweep, _server_config(self.sweep, target.entity, target.project), synced
-        )
-
-    def _finish(self, server: ServerSession, target: state.SyncTarget) -> bool:
-        if target.finished:
-            return True
-        if self.keep_running or self.sweep.state is not SweepState.FINISHED:
-            return False
-        outcomes = state.run_outcomes(self.engine, target.id)
-        left = [
-            c
-            for c in self.checks
-            if c.status == READY
-            and (c.run.id not in outcomes or outcomes[c.run.id].outcome != SYNCED)
-        ]
-        if left:
-            self.warnings.append(
-                f"the server's sweep is left running: {len(left)} run(s) are not uploaded yet"
-            )
-            return False
-        server.finish_sweep(ServerSweep(target.server_sweep_id, target.entity, target.project, ""))
-        state.mark_target_finished(self.engine, target.id)
-        return True
-
-
-def _sweep_url(base_url: str, target: state.SyncTarget) -> str:
-    # W&B's app lives at the API's host without the "api." prefix (wandb's util.app_url).
-    app = base_url.replace("://api.", "://", 1).rstrip("/")
-    return f"{app}/{target.entity}/{target.project}/sweeps/{target.server_sweep_id}"
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.laps[step] = self.laps.get(step, 0.0) + now - self._last
+        self._last = now

@@ -13,7 +13,7 @@ one short transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +30,7 @@ __all__ = [
     "find_targets",
     "mark_target_finished",
     "record_run_outcome",
+    "record_run_outcomes",
     "run_outcomes",
     "save_target",
     "set_target_path",
@@ -188,17 +189,39 @@ def record_run_outcome(
     attempted: bool = False,
 ) -> None:
     """Record a run's outcome at the target; ``attempted`` counts one more upload."""
-    key = (_sync_runs.c.target_id == target_id) & (_sync_runs.c.run_id == run_id)
+    record_run_outcomes(engine, target_id, [(run_id, outcome, message, attempted)])
+
+
+def record_run_outcomes(
+    engine: Engine, target_id: int, outcomes: Sequence[tuple[str, str, str | None, bool]]
+) -> None:
+    """Record many runs' outcomes at the target in one transaction: each is ``(run_id,
+    outcome, message, attempted)``, as :func:`record_run_outcome` takes them."""
     with _write(engine) as conn:
-        attempts = conn.execute(select(_sync_runs.c.attempts).where(key)).scalar()
-        values = {"outcome": outcome, "message": message, "updated_at": _now()}
-        if attempts is None:
+        existing: dict[str, int] = dict(
             conn.execute(
-                insert(_sync_runs).values(
-                    target_id=target_id, run_id=run_id, attempts=int(attempted), **values
+                select(_sync_runs.c.run_id, _sync_runs.c.attempts).where(
+                    _sync_runs.c.target_id == target_id
                 )
-            )
-        else:
-            conn.execute(
-                update(_sync_runs).where(key).values(attempts=attempts + int(attempted), **values)
-            )
+            ).all()
+        )
+        now = _now()
+        fresh: dict[str, dict[str, Any]] = {}
+        for run_id, outcome, message, attempted in outcomes:
+            values = {"outcome": outcome, "message": message, "updated_at": now}
+            if run_id in existing:
+                existing[run_id] += int(attempted)
+                key = (_sync_runs.c.target_id == target_id) & (_sync_runs.c.run_id == run_id)
+                conn.execute(
+                    update(_sync_runs).where(key).values(attempts=existing[run_id], **values)
+                )
+            else:
+                before = fresh[run_id]["attempts"] if run_id in fresh else 0
+                fresh[run_id] = {
+                    "target_id": target_id,
+                    "run_id": run_id,
+                    "attempts": before + int(attempted),
+                    **values,
+                }
+        if fresh:
+            conn.execute(insert(_sync_runs), list(fresh.values()))

@@ -1,10 +1,11 @@
 """Everything that touches wandb internals, in one place.
 
 Config injection and metric capture for in-process runs (``_session``), and the
-reader of wandb's offline ``run-<id>.wandb`` files (``_datastore``), their writer
-(``_writer``, which sets a copy's sweep id for ``localsweep sync``), and the W&B server
-calls of ``localsweep sync`` (``_server``: sweep creation and ``wandb sync``, in child
-processes). Tested against
+reader of wandb's offline ``run-<id>.wandb`` files (``_datastore``; their framing in
+``_logformat``), their writer (``_writer``, which sets a copy's sweep id for
+``localsweep sync``) and its fast path (``_patch``: a one-pass scan, and a patch of the
+Run records in place), and the W&B server calls of ``localsweep sync`` (``_server`` and
+``_server_child``: sweep creation and ``wandb sync``, in a child process). Tested against
 wandb 0.31 (the range pinned in pyproject.toml).
 """
 

@@ -45,7 +45,6 @@ import copy
 import json
 import logging
 import os
-import struct
 import time
 import zlib
 from collections.abc import Sequence
@@ -57,7 +56,18 @@ from typing import IO, TYPE_CHECKING, Any
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from wandb.proto import wandb_internal_pb2 as pb
 
-from localsweep.errors import LocalsweepError
+from localsweep.wandb_bridge._logformat import (
+    _CHUNK_HEADER,
+    _CHUNK_HEADER_SIZE,
+    _CRC_SEEDS,
+    _FIRST,
+    _FULL,
+    _LAST,
+    BLOCK_SIZE,
+    FILE_HEADER,
+    CorruptFileError,
+    find_run_file,
+)
 
 __all__ = [
     "CorruptFileError",
@@ -79,30 +89,8 @@ if TYPE_CHECKING:
 else:
     Record = pb.Record
 
-BLOCK_SIZE = 32 * 1024
-FILE_HEADER = struct.pack("<4sHB", b":W&B", 0xBEE1, 0)
-_CHUNK_HEADER = struct.Struct("<IHB")
-_CHUNK_HEADER_SIZE = _CHUNK_HEADER.size
-
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-# The checksum covers the type byte first, so each type's CRC state can be computed once.
-_CRC_SEEDS = {t: zlib.crc32(bytes([t])) for t in (_FULL, _FIRST, _MIDDLE, _LAST)}
-
 # wandb keeps its own bookkeeping under this config key; users never set it.
 _WANDB_CONFIG_KEY = "_wandb"
-
-
-class CorruptFileError(LocalsweepError):
-    """A ``.wandb`` file is not a wandb transaction log, or a complete chunk in it is damaged.
-
-    ``path`` is the file and ``offset`` the byte position of the bad header or chunk.
-    """
-
-    def __init__(self, path: Path, offset: int, reason: str):
-        self.path = path
-        self.offset = offset
-        self.reason = reason
-        super().__init__(f"{path}: corrupt wandb transaction log at byte {offset}: {reason}")
 
 
 class RecordReader:
@@ -463,30 +451,6 @@ def wait_for_exit_record(
                 exists = "" if Path(path).exists() else " (the file does not exist)"
                 raise TimeoutError(f"no exit record in {path} after {timeout:g} s{exists}")
             time.sleep(min(poll_interval, remaining))
-
-
-def find_run_file(run_dir: str | os.PathLike[str]) -> Path | None:
-    """Return the ``run-<id>.wandb`` file inside a wandb run folder, or None if there is none.
-
-    ``run_dir`` is a folder like ``wandb/offline-run-20250101_120000-abc123``. If it holds
-    several logs (it should not), the one named after the folder's run id wins, else the
-    newest.
-    """
-    run_dir = Path(run_dir)
-    try:
-        candidates = [p for p in run_dir.glob("run-*.wandb") if p.is_file()]
-    except OSError:
-        return None
-    if not candidates:
-        return None
-    if len(candidates) > 1:
-        run_id = run_dir.name.rsplit("-", 1)[-1]
-        for candidate in candidates:
-            if candidate.name == f"run-{run_id}.wandb":
-                return candidate
-        logger.warning("%s holds %d run files; using the newest", run_dir, len(candidates))
-        return max(candidates, key=lambda p: p.stat().st_mtime)
-    return candidates[0]
 
 
 class _FoldedDict:

@@ -1,17 +1,21 @@
 """Talk to a W&B server for ``localsweep sync``, through wandb's own client only.
 
-Two kinds of work, both run in child processes so that this process never starts a
-wandb-core, never changes its environment (wandb's sweep creation sets
+Everything runs in a child process (:mod:`._server_child`), so that this process never
+starts a wandb-core, never changes its environment (wandb's sweep creation sets
 ``WANDB_ENTITY``/``WANDB_PROJECT``) and never prompts for a key:
 
-- :class:`ServerSession`: a child Python process that creates, updates and finishes
-  the server's sweep the way ``wandb sweep`` does (``wandb.Api`` and
+- :class:`ServerSession`: a child Python process that logs in, creates, updates and
+  finishes the server's sweep the way ``wandb sweep`` does (``wandb.Api`` and
   ``wandb.apis.public.sweeps._upsert_sweep``/``_set_sweep_state``, wandb 0.31's code
-  behind ``wandb sweep``, ``wandb sweep -R`` and ``wandb sweep --stop``). Requests and
-  answers are JSON lines over its stdin and a private copy of its stdout.
-- :func:`run_wandb_sync`: the real ``wandb sync`` on run folders. Its exit code says
-  nothing (it exits 0 when the server refused a run); success is the
-  ``run-<id>.wandb.synced`` marker it writes beside each file it finished.
+  behind ``wandb sweep``, ``wandb sweep -R`` and ``wandb sweep --stop``), and runs
+  ``wandb sync`` on run folders with wandb's own sync code (:meth:`ServerSession.sync`;
+  wandb is then started and logged in once, not twice). Requests and answers are JSON
+  lines over its stdin and a private copy of its stdout.
+- :func:`run_wandb_sync`: the real ``wandb sync`` command on run folders, in a process
+  of its own.
+
+``wandb sync``'s exit code says nothing (it exits 0 when the server refused a run):
+success is the ``run-<id>.wandb.synced`` marker it writes beside each file it finished.
 
 Children get the caller's environment without the offline and sweep variables a
 localsweep agent sets (``WANDB_MODE``, ``WANDB_SWEEP_ID``, ...): the user asked to
@@ -27,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +103,19 @@ class ServerSession:
             sweep = server.create_sweep(config, entity="team", project="p")
     """
 
-    def __init__(self, *, timeout: float = 20.0, workdir: Path | None = None):
+    def __init__(
+        self,
+        *,
+        timeout: float = 20.0,
+        workdir: Path | None = None,
+        start_core: bool = False,
+        ask_entity: bool = True,
+    ):
         self.timeout = timeout
+        # Ask the server for the key's default entity (one more request) at the login.
+        self.ask_entity = ask_entity
+        # Start wandb-core (the uploader) right after the login, for a later sync().
+        self.start_core = start_core
         # wandb writes debug logs under its WANDB_DIR: keep them out of the user's wandb/.
         self.workdir = workdir
         self.base_url = ""
@@ -109,6 +123,7 @@ class ServerSession:
         self._proc: subprocess.Popen[str] | None = None
         self._answers: IO[str] | None = None
         self._log: IO[str] | None = None
+        self._opened = False
 
     def start(self) -> ServerSession:
         """Start the child and ask it to log in, without waiting for the answer (wandb
@@ -119,28 +134,41 @@ class ServerSession:
         # The child's own output goes to a file: a pipe nobody reads could fill and block it.
         self._log = tempfile.TemporaryFile(mode="w+", dir=self.workdir)  # noqa: SIM115 (closed in close())
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "localsweep.wandb_bridge._server", str(write_fd)],
+            [sys.executable, "-m", "localsweep.wandb_bridge._server_child", str(write_fd)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
             pass_fds=(write_fd,),
-            env=sync_env(_workdir_env(self.workdir)),
+            # wandb sync's messages (its ERROR lines) are read from what it prints.
+            env=sync_env({"WANDB_SILENT": "false", **_workdir_env(self.workdir)}),
             cwd=self.workdir,
             text=True,
         )
         os.close(write_fd)
         self._answers = os.fdopen(read_fd, "r")
-        self._send({"op": "open", "timeout": self.timeout})
+        self._opened = False
+        self._send(
+            {
+                "op": "open",
+                "timeout": self.timeout,
+                "start_core": self.start_core,
+                "ask_entity": self.ask_entity,
+            }
+        )
         return self
 
     def __enter__(self) -> ServerSession:
         self.start()
-        if not self.base_url:
+        self._wait_open()
+        return self
+
+    def _wait_open(self) -> None:
+        if not self._opened:
             # wandb imports and starts in the child; give that time beyond the login's own.
             opened = self._receive(extra=60.0)
             self.base_url = opened["base_url"]
             self.default_entity = opened.get("default_entity")
-        return self
+            self._opened = True
 
     def __exit__(
         self,
@@ -213,7 +241,52 @@ class ServerSession:
             }
         )
 
+    def sync(
+        self,
+        run_files: Sequence[Path],
+        *,
+        entity: str,
+        project: str,
+        parallel: int = 5,
+        log_path: Path | None = None,
+        timeout: float | None = None,
+    ) -> WandbSyncResult:
+        """``wandb sync -e ENTITY -p PROJECT -n PARALLEL`` on the run folders of
+        ``run_files``, by wandb's own sync code in the child, as :func:`run_wandb_sync`
+        runs the command. After ``timeout`` seconds the child is stopped (and started
+        again by the next call) and the runs it did not finish count as failed."""
+        request = {
+            "op": "sync",
+            "paths": [str(f.parent) for f in run_files],
+            "entity": entity,
+            "project": project,
+            "parallel": parallel,
+        }
+        wait = 7 * 86400.0 if timeout is None else timeout  # poll() takes no more than ~24 days
+        try:
+            answer = self._call(request, extra=wait - self.timeout)  # waits `wait` in all
+            output, returncode = str(answer.get("output", "")), 0
+        except ServerError as exc:
+            if exc.kind != "timeout":
+                raise
+            # The child was stopped mid-upload: the next call starts a new one.
+            self.kill()
+            output, returncode = f"(wandb sync timed out: {timeout} s)", -1
+        return _sync_result(run_files, output, returncode, log_path)
+
+    def kill(self) -> None:
+        """End the child process at once, whatever it is doing (a later call starts
+        another)."""
+        proc = self._proc
+        self.close()
+        if proc is not None:
+            proc.kill()
+
     def _call(self, request: dict[str, Any], extra: float = 30.0) -> dict[str, Any]:
+        if self._proc is None and self.base_url:
+            # A child stopped after a timeout: start another for this call.
+            self.start()
+        self._wait_open()
         self._send(request)
         return self._receive(extra)
 
@@ -315,6 +388,12 @@ def run_wandb_sync(
     except subprocess.TimeoutExpired as exc:
         output = _text(exc.stdout) + _text(exc.stderr) + f"\n(wandb sync timed out: {timeout} s)"
         returncode = -1
+    return _sync_result(run_files, output, returncode, log_path)
+
+
+def _sync_result(
+    run_files: Sequence[Path], output: str, returncode: int, log_path: Path | None
+) -> WandbSyncResult:
     if log_path is not None:
         log_path.write_text(output)
     synced = tuple(f for f in run_files if Path(f"{f}.synced").exists())
@@ -333,152 +412,3 @@ def _text(value: str | bytes | None) -> str:
     if value is None:
         return ""
     return value.decode(errors="replace") if isinstance(value, bytes) else value
-
-
-# ------------------------------------------------------------------- the child process
-
-
-def _probe(base_url: str, timeout: float) -> None:
-    """Raise ServerError("unreachable") unless something answers HTTP at ``base_url``."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(base_url, timeout=timeout):
-            pass
-    except urllib.error.HTTPError:
-        return  # any HTTP answer means the server is there
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ServerError(
-            "unreachable",
-            f"cannot reach the W&B server at {base_url} ({reason}). Check the network, "
-            "or WANDB_BASE_URL if you use your own W&B server.",
-        ) from exc
-
-
-def _child_open(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    import wandb
-    from wandb.errors import UsageError
-
-    timeout = float(request.get("timeout") or 20)
-    from wandb.sdk import wandb_setup
-
-    base_url = str(wandb_setup.singleton().settings.base_url).rstrip("/")
-    _probe(base_url, min(PROBE_TIMEOUT, timeout))
-    started = time.monotonic()
-    try:
-        api = wandb.Api(timeout=int(max(timeout, 1)))
-    except UsageError as exc:
-        raise ServerError(
-            "no_api_key",
-            f"not logged in to W&B ({exc}). Run `wandb login`, or set WANDB_API_KEY.",
-        ) from exc
-    except Exception as exc:
-        waited = time.monotonic() - started
-        kind = "unreachable" if "did not respond in time" in str(exc) else "auth"
-        hint = (
-            f"the server at {base_url} did not answer within {waited:.0f} s"
-            if kind == "unreachable"
-            else "check the API key (`wandb login --relogin`) and WANDB_BASE_URL"
-        )
-        raise ServerError(kind, f"W&B refused the login: {exc} ({hint})") from exc
-    state["api"] = api
-    try:
-        default_entity = api.default_entity
-    except Exception:  # a server without a viewer answer; the caller names the entity
-        default_entity = None
-    return {"base_url": api.settings["base_url"], "default_entity": default_entity}
-
-
-def _refused(what: str, entity: str, project: str, exc: Exception) -> ServerError:
-    return ServerError(
-        "refused",
-        f"W&B refused to {what} in {entity}/{project}: {exc}. Check --entity and "
-        "--project: the entity must exist and your API key must be allowed to write to it.",
-    )
-
-
-def _child_create_sweep(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    from wandb.apis.public.sweeps import _upsert_sweep
-    from wandb.sdk.wandb_sweep import _get_sweep_url
-
-    api = state["api"]
-    entity, project = request["entity"], request["project"]
-    try:
-        sweep, _warnings = _upsert_sweep(
-            api,
-            request["config"],
-            entity=entity,
-            project=project,
-            prior_runs=request.get("prior_runs") or None,
-        )
-    except Exception as exc:
-        raise _refused("create the sweep", entity, project, exc) from exc
-    project_obj = sweep.get("project") or {}
-    entity = (project_obj.get("entity") or {}).get("name") or entity
-    project = project_obj.get("name") or project
-    url = _get_sweep_url(
-        base_url=api.settings["base_url"], entity=entity, project=project, sweep_id=sweep["name"]
-    )
-    return {"name": sweep["name"], "entity": entity, "project": project, "url": url or ""}
-
-
-def _child_attach_prior_runs(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    from wandb.apis.public.sweeps import _sweep_with_runs, _upsert_sweep
-
-    api = state["api"]
-    entity, project = request["entity"], request["project"]
-    try:
-        found = _sweep_with_runs(api, request["name"], "{}", entity=entity, project=project)
-        _upsert_sweep(
-            api,
-            request["config"],
-            entity=entity,
-            project=project,
-            obj_id=found["id"],
-            prior_runs=request["run_ids"],
-        )
-    except Exception as exc:
-        raise _refused("attach prior runs to the sweep", entity, project, exc) from exc
-    return {}
-
-
-def _child_finish_sweep(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    from wandb.apis.public.sweeps import _set_sweep_state
-
-    entity, project = request["entity"], request["project"]
-    try:
-        _set_sweep_state(state["api"], request["name"], "FINISHED", entity=entity, project=project)
-    except Exception as exc:
-        if "already finished" in str(exc).lower():
-            return {}
-        raise _refused("finish the sweep", entity, project, exc) from exc
-    return {}
-
-
-_CHILD_OPS = {
-    "open": _child_open,
-    "create_sweep": _child_create_sweep,
-    "attach_prior_runs": _child_attach_prior_runs,
-    "finish_sweep": _child_finish_sweep,
-}
-
-
-def _child_main(answer_fd: int) -> None:
-    answers = os.fdopen(answer_fd, "w")
-    state: dict[str, Any] = {}
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            answer = {"ok": True, **_CHILD_OPS[request["op"]](state, request)}
-        except ServerError as exc:
-            answer = {"ok": False, "kind": exc.kind, "message": str(exc)}
-        except Exception as exc:  # wandb's own errors, said in one line to the parent
-            answer = {"ok": False, "kind": "refused", "message": f"{type(exc).__name__}: {exc}"}
-        answers.write(json.dumps(answer) + "\n")
-        answers.flush()
-
-
-if __name__ == "__main__":
-    _child_main(int(sys.argv[1]))

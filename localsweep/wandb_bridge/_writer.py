@@ -24,7 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from localsweep.wandb_bridge._datastore import (
+from localsweep.wandb_bridge._datastore import Record, RecordReader
+from localsweep.wandb_bridge._logformat import (
     _CHUNK_HEADER,
     _CHUNK_HEADER_SIZE,
     _CRC_SEEDS,
@@ -35,8 +36,6 @@ from localsweep.wandb_bridge._datastore import (
     BLOCK_SIZE,
     FILE_HEADER,
     CorruptFileError,
-    Record,
-    RecordReader,
 )
 
 __all__ = [

@@ -3,8 +3,10 @@ non-zero exit, never a traceback; damaged runs are reported and the rest are upl
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sync_helpers import Site, StandinServer, run_cli
@@ -148,3 +150,29 @@ def test_a_run_without_an_exit_record_is_said_so_and_uploaded_as_failed(
     assert "no exit record" in (line.message or "")
     assert server.runs[killed].complete
     assert server.runs[killed].exit_code != 0  # wandb marks such a run failed
+
+
+def test_an_upload_out_of_time_counts_as_failed_and_the_session_goes_on(
+    site: Site, server: StandinServer, tmp_path: Path
+) -> None:
+    from wandb_standin import ServerSweep as StandinSweep
+
+    from localsweep.wandb_bridge._server import ServerSession, ServerSweep
+
+    staged = tmp_path / "staged" / site.run_folder(site.run_ids[0]).name
+    shutil.copytree(site.run_folder(site.run_ids[0]), staged)
+    [run_file] = staged.glob("run-*.wandb")
+    # The copy keeps the local sweep id: the stand-in knows it, and holds every upload.
+    server.sweeps[site.sweep_id] = StandinSweep("s", site.sweep_id, "team", "proj", "")
+    server.upload_delay = 60.0
+    with ServerSession(workdir=tmp_path, start_core=True) as session:
+        sweep = session.create_sweep({"method": "grid"}, entity="team", project="proj")
+
+        result = session.sync([run_file], entity="team", project="proj", timeout=5.0)
+
+        assert result.synced == () and result.failed == (run_file,)
+        assert "timed out" in result.output
+        # The stopped child is replaced: the session still answers.
+        server.upload_delay = 0.0
+        session.finish_sweep(ServerSweep(sweep.name, "team", "proj", ""))
+    assert server.sweeps[sweep.name].state == "FINISHED"

@@ -1,0 +1,443 @@
+"""The steps of ``localsweep.sync`` once wandb's child is starting (see :mod:`._sync`).
+
+Imported by :func:`localsweep._sync._sync.sync` after it has started the child, so that
+importing SQLAlchemy and opening the store go on while wandb starts and logs in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from localsweep._sync._plan import READY, FolderIndex, RunCheck, check_run, search_roots
+from localsweep._sync._report import (
+    FAILED,
+    SYNCED,
+    SyncReport,
+    dry_run_report,
+    run_sync,
+)
+from localsweep._sync._stage import (
+    Prepared,
+    StagedRun,
+    prepare_run,
+    stage_run,
+    unstage,
+)
+from localsweep._sync._sync import Clock
+from localsweep.records import SweepState
+from localsweep.store import Store, SweepRecord, require_database
+from localsweep.store import _sync_state as state
+from localsweep.wandb_bridge._server import ServerError, ServerSession, ServerSweep
+
+__all__ = ["PRIOR_RUNS_LIMIT", "sync_steps"]
+
+logger = logging.getLogger(__name__)
+
+#: W&B's web app was seen to attach at most this many prior runs to a sweep.
+PRIOR_RUNS_LIMIT = 1000
+
+
+def _server_config(sweep: SweepRecord, entity: str, project: str) -> dict[str, Any]:
+    config = {k: v for k, v in sweep.config.raw.items() if k != "localsweep"}
+    if "entity" in config:
+        config["entity"] = entity
+    if "project" in config:
+        config["project"] = project
+    return config
+
+
+def _project_of(sweep: SweepRecord, checks: Sequence[RunCheck]) -> str | None:
+    if sweep.project:
+        return sweep.project
+    projects = [c.project for c in checks if c.status == READY and c.project]
+    return max(set(projects), key=projects.count) if projects else None
+
+
+def sync_steps(
+    sweep_id: str,
+    *,
+    server: ServerSession | None,
+    staging_root: Path,
+    clock: Clock,
+    entity: str | None,
+    project: str | None,
+    db: str | os.PathLike[str] | None,
+    wandb_dirs: Sequence[str | os.PathLike[str]],
+    include_running: bool,
+    keep_running: bool,
+    prior_runs: bool,
+    retries: int,
+    parallel: int,
+    upload_timeout: float,
+    say: Callable[[str], None],
+) -> SyncReport:
+    """:func:`localsweep._sync._sync.sync` from the store's opening on, with wandb's
+    child ``server`` started (``None`` for a dry run); see there."""
+    store = Store(require_database(db))  # a typo in --db creates nothing
+    try:
+        sweep = store.get_sweep(sweep_id)
+        roots = search_roots(wandb_dirs)
+        index = FolderIndex()
+        checks = [
+            check_run(r, sweep_id, roots, include_running=include_running, index=index)
+            for r in store.list_runs(sweep_id)
+        ]
+        entity = entity or sweep.entity or sweep.config.entity
+        project = project or _project_of(sweep, checks) or "uncategorized"
+        clock.lap("checks")
+        if server is None:
+            return dry_run_report(store, sweep, checks, entity, project)
+        # Still while wandb logs in: copy the folders (all but their run files).
+        prepared = _prepare(store, sweep_id, checks, staging_root)
+        clock.lap("prepare")
+        with server:
+            clock.lap("login")
+            return _Syncer(
+                store,
+                sweep,
+                checks,
+                entity,
+                project,
+                keep_running,
+                prior_runs,
+                retries,
+                parallel,
+                staging_root,
+                upload_timeout,
+                say,
+                prepared,
+                clock,
+            ).run(server)
+    finally:
+        store.close()
+
+
+class _Syncer:
+    """One sync, step by step (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        sweep: SweepRecord,
+        checks: Sequence[RunCheck],
+        entity: str | None,
+        project: str,
+        keep_running: bool,
+        prior_runs: bool,
+        retries: int,
+        parallel: int,
+        staging_root: Path,
+        upload_timeout: float,
+        say: Callable[[str], None],
+        prepared: dict[str, Prepared],
+        clock: Clock,
+    ):
+        self.store, self.sweep, self.checks = store, sweep, checks
+        self.entity, self.project = entity, project
+        self.keep_running, self.force_prior_runs = keep_running, prior_runs
+        self.retries, self.parallel = max(0, retries), max(1, parallel)
+        self.staging_root, self.say = staging_root, say
+        self.upload_timeout = upload_timeout
+        self.prepared, self.clock = prepared, clock
+        self.engine = store.engine
+        self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
+        self.warnings: list[str] = []
+
+    def run(self, server: ServerSession) -> SyncReport:
+        entity = self.entity or server.default_entity
+        if not entity:
+            raise ServerError("refused", "no W&B entity: pass --entity (your user or team name)")
+        target, created, url = self._target(server, entity)
+        self.clock.lap("sweep")
+        self.say(
+            f"{'Created' if created else 'Reusing'} sweep {target.server_sweep_id} in "
+            f"{target.entity}/{target.project}"
+        )
+        self._record_skipped(target)
+        outcomes = state.run_outcomes(self.engine, target.id)
+        todo = [
+            c
+            for c in self.checks
+            if c.status == READY
+            and not (c.run.id in outcomes and outcomes[c.run.id].outcome == SYNCED)
+        ]
+        self._recover_finished_copies(target, todo)
+        outcomes = state.run_outcomes(self.engine, target.id)
+        todo = [
+            c
+            for c in todo
+            if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
+        ]
+        left_over = set(self.prepared) - {c.run.id for c in todo}
+        for check in self.checks:
+            if check.run.id in left_over and check.folder:
+                unstage(self.staging_root / check.folder.name)  # nothing left to upload
+        target = self._upload(server, target, todo)
+        finished = self._finish(server, target)
+        self.clock.lap("finish")
+        outcomes = state.run_outcomes(self.engine, target.id)
+        runs = []
+        synced_now = {c.run.id for c in todo}
+        for check in self.checks:
+            done = outcomes.get(check.run.id)
+            if check.status != READY:
+                runs.append(run_sync(check, check.status, check.message))
+            elif done is None:
+                runs.append(run_sync(check, FAILED, self.messages.get(check.run.id)))
+            elif done.outcome == SYNCED:
+                outcome = SYNCED if check.run.id in synced_now else "already synced"
+                # What the check found (a missing exit record) is still worth saying.
+                runs.append(run_sync(check, outcome, check.message, done.attempts))
+            else:
+                runs.append(run_sync(check, done.outcome, done.message, done.attempts))
+        return SyncReport(
+            sweep_id=self.sweep.id,
+            entity=target.entity,
+            project=target.project,
+            server_sweep=target.server_sweep_id,
+            url=url,
+            path=target.path,
+            created=created,
+            finished_on_server=finished,
+            dry_run=False,
+            runs=tuple(runs),
+            warnings=tuple(self.warnings),
+            timings=dict(self.clock.laps),
+        )
+
+    # ------------------------------------------------------------------------ steps
+
+    def _target(self, server: ServerSession, entity: str) -> tuple[state.SyncTarget, bool, str]:
+        for target in state.find_targets(self.engine, self.sweep.id, server.base_url):
+            if target.entity == entity and target.project == self.project:
+                url = _sweep_url(server.base_url, target)
+                return target, False, url
+        created = server.create_sweep(
+            _server_config(self.sweep, entity, self.project), entity=entity, project=self.project
+        )
+        # Saved before anything is uploaded: a rerun finds it and creates no second sweep.
+        target = state.save_target(
+            self.engine,
+            sweep_id=self.sweep.id,
+            base_url=server.base_url,
+            entity=entity,
+            project=self.project,
+            server_sweep_id=created.name,
+            path="prior_runs" if self.force_prior_runs else "sweep",
+        )
+        return target, True, created.url or _sweep_url(server.base_url, target)
+
+    def _record_skipped(self, target: state.SyncTarget) -> None:
+        for check in self.checks:
+            if check.status != READY:
+                state.record_run_outcome(
+                    self.engine, target.id, check.run.id, check.status, message=check.message
+                )
+
+    def _recover_finished_copies(self, target: state.SyncTarget, todo: Sequence[RunCheck]) -> None:
+        """Copies an interrupted sync left whose upload wandb finished count as synced."""
+        for check in todo:
+            if check.folder is None or check.run_file is None:
+                continue
+            staged = StagedRun(
+                self.staging_root / check.folder.name,
+                self.staging_root / check.folder.name / check.run_file.name,
+            )
+            if staged.synced:
+                logger.info("run %s was uploaded by an interrupted sync", check.run.id)
+                state.record_run_outcome(
+                    self.engine, target.id, check.run.id, SYNCED, message=target.path
+                )
+                unstage(staged.folder)
+
+    def _stage(self, target: state.SyncTarget, checks: Sequence[RunCheck]) -> dict[str, StagedRun]:
+        from localsweep.wandb_bridge._logformat import CorruptFileError
+
+        sweep_id = target.server_sweep_id if target.path == "sweep" else ""
+        staged: dict[str, StagedRun] = {}
+        for check in checks:
+            assert check.folder is not None and check.run_file is not None
+            # A retry copies the folder again.
+            prepared = self.prepared.pop(check.run.id, None)
+            try:
+                staged[check.run.id] = stage_run(
+                    check.folder,
+                    check.run_file,
+                    self.staging_root,
+                    sweep_id,
+                    scan=check.scan,
+                    prepared=prepared,
+                )
+            except (CorruptFileError, OSError) as exc:
+                outcome = "corrupt" if isinstance(exc, CorruptFileError) else FAILED
+                self.messages[check.run.id] = f"staging failed: {exc}"
+                state.record_run_outcome(
+                    self.engine, target.id, check.run.id, outcome, message=f"staging: {exc}"
+                )
+        return staged
+
+    def _upload(
+        self, server: ServerSession, target: state.SyncTarget, todo: Sequence[RunCheck]
+    ) -> state.SyncTarget:
+        pending = list(todo)
+        attempt = 0
+        fell_back = False
+        while pending and attempt <= self.retries:
+            attempt += 1
+            started = time.monotonic()
+            staged = self._stage(target, pending)
+            self.say(
+                f"Staged {len(staged)} run(s) in {time.monotonic() - started:.1f} s; "
+                f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
+            )
+            self.clock.lap("staging")
+            files = [s.run_file for s in staged.values()]
+            log_path = self.staging_root / "wandb-sync.log"
+            try:
+                result = server.sync(
+                    files,
+                    entity=target.entity,
+                    project=target.project,
+                    parallel=self.parallel,
+                    log_path=log_path,
+                    timeout=self.upload_timeout,
+                )
+            except KeyboardInterrupt:
+                self._record_results(target, staged, ())
+                raise
+            self.clock.lap("upload")
+            synced = self._record_results(target, staged, result.errors)
+            self.clock.lap("record")
+            failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
+            if (
+                not synced
+                and not self._any_synced(target)
+                and failed
+                and target.path == "sweep"
+                and not fell_back
+                and any("sweep" in e.lower() for e in result.errors)
+            ):
+                # The server will not take runs into the sweep: upload them without a
+                # sweep id and attach them as the sweep's prior runs instead.
+                fell_back = True
+                state.set_target_path(self.engine, target.id, "prior_runs")
+                target = next(
+                    t for t in state.find_targets(self.engine, self.sweep.id) if t.id == target.id
+                )
+                self.warnings.append(
+                    "the server refused runs inside the sweep ("
+                    + "; ".join(sorted(set(result.errors)))[:300]
+                    + "); uploaded them without a sweep id and attached them as the sweep's "
+                    "prior runs"
+                )
+                attempt -= 1  # the fallback's first upload is not a retry
+            pending = failed
+        if target.path == "prior_runs":
+            self._attach_prior_runs(server, target)
+        return target
+
+    def _any_synced(self, target: state.SyncTarget) -> bool:
+        outcomes = state.run_outcomes(self.engine, target.id).values()
+        return any(o.outcome == SYNCED for o in outcomes)
+
+    def _record_results(
+        self, target: state.SyncTarget, staged: dict[str, StagedRun], errors: Sequence[str]
+    ) -> set[str]:
+        """Store each staged run's outcome; return the runs wandb sync finished."""
+        synced: set[str] = set()
+        outcomes: list[tuple[str, str, str | None, bool]] = []
+        for run_id, copy in staged.items():
+            if copy.synced:
+                synced.add(run_id)
+                outcomes.append((run_id, SYNCED, target.path, True))
+            else:
+                mine = [e for e in errors if run_id in e] or list(errors)
+                message = "wandb sync did not finish it" + (
+                    f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
+                )
+                self.messages[run_id] = message
+                outcomes.append((run_id, FAILED, message, True))
+        # One transaction for all: what was uploaded is on record before its copy goes.
+        state.record_run_outcomes(self.engine, target.id, outcomes)
+        for run_id in synced:
+            unstage(staged[run_id].folder)
+        return synced
+
+    def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> None:
+        synced = sorted(
+            run_id
+            for run_id, o in state.run_outcomes(self.engine, target.id).items()
+            if o.outcome == SYNCED
+        )
+        if not synced:
+            return
+        if len(synced) > PRIOR_RUNS_LIMIT:
+            self.warnings.append(
+                f"{len(synced)} prior runs: W&B was seen to show at most {PRIOR_RUNS_LIMIT}"
+            )
+        sweep = ServerSweep(target.server_sweep_id, target.entity, target.project, "")
+        self.say(f"Attaching {len(synced)} run(s) to sweep {sweep.name} as prior runs")
+        server.attach_prior_runs(
+            sweep, _server_config(self.sweep, target.entity, target.project), synced
+        )
+
+    def _finish(self, server: ServerSession, target: state.SyncTarget) -> bool:
+        if target.finished:
+            return True
+        if self.keep_running or self.sweep.state is not SweepState.FINISHED:
+            return False
+        outcomes = state.run_outcomes(self.engine, target.id)
+        left = [
+            c
+            for c in self.checks
+            if c.status == READY
+            and (c.run.id not in outcomes or outcomes[c.run.id].outcome != SYNCED)
+        ]
+        if left:
+            self.warnings.append(
+                f"the server's sweep is left running: {len(left)} run(s) are not uploaded yet"
+            )
+            return False
+        server.finish_sweep(ServerSweep(target.server_sweep_id, target.entity, target.project, ""))
+        state.mark_target_finished(self.engine, target.id)
+        return True
+
+
+def _prepare(
+    store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path
+) -> dict[str, Prepared]:
+    """Copy ahead the folders of the ready runs no earlier sync uploaded (their run files
+    with a placeholder sweep id); return the copies by run id."""
+    # The server is not known before the login: WANDB_BASE_URL (or wandb's default) is the
+    # likely one (a settings file can name another). A wrong guess costs only time
+    # (staging copies what was not copied ahead; copies not needed are removed).
+    base_url = os.environ.get("WANDB_BASE_URL", "").rstrip("/") or "https://api.wandb.ai"
+    synced = {
+        run_id
+        for target in state.find_targets(store.engine, sweep_id, base_url)
+        for run_id, done in state.run_outcomes(store.engine, target.id).items()
+        if done.outcome == SYNCED
+    }
+    prepared: dict[str, Prepared] = {}
+    for check in checks:
+        if check.status != READY or check.run.id in synced:
+            continue
+        assert check.folder is not None and check.run_file is not None
+        try:
+            copy = prepare_run(check.folder, check.run_file, root, check.scan)
+            if copy is not None:
+                prepared[check.run.id] = copy
+        except OSError as exc:  # staging copies it again and reports the failure
+            logger.debug("could not copy %s ahead: %s", check.folder, exc)
+    return prepared
+
+
+def _sweep_url(base_url: str, target: state.SyncTarget) -> str:
+    # W&B's app lives at the API's host without the "api." prefix (wandb's util.app_url).
+    app = base_url.replace("://api.", "://", 1).rstrip("/")
+    return f"{app}/{target.entity}/{target.project}/sweeps/{target.server_sweep_id}"
