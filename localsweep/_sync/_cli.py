@@ -22,6 +22,13 @@ _STYLES = {
     "already synced": "green",
     "would sync": "cyan",
     "running": "yellow",
+    "prior: uploaded and attached": "green",
+    "prior: attached": "green",
+    "prior: already attached": "green",
+    "prior: already uploaded": "green",
+    "prior: would upload": "cyan",
+    "prior: would attach": "cyan",
+    "prior: left": "yellow",
 }
 
 
@@ -163,6 +170,8 @@ def sync_command(
             escape(run.message or ""),
         )
     _console.print(table)
+    for line in report.prior_lines:
+        _console.print(escape(line), soft_wrap=True)
     for warning in report.warnings:
         _err.print(f"[yellow]Warning:[/] {escape(warning)}")
     where = f"{report.entity or '(your default entity)'}/{report.project}"

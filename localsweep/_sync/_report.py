@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from localsweep._sync._plan import READY, RunCheck
 from localsweep.store import Store, SweepRecord
 from localsweep.store import _sync_state as state
 
-__all__ = ["FAILED", "SYNCED", "RunSync", "SyncReport", "dry_run_report", "run_sync"]
+__all__ = ["DONE", "FAILED", "SYNCED", "RunSync", "SyncReport", "dry_run_report", "run_sync"]
 
 SYNCED = "synced"
 FAILED = "failed"
+
+#: The outcomes of a run that leave nothing to do (a prior run is ``left`` for good: it
+#: has no run files to upload).
+DONE = frozenset(
+    {
+        SYNCED,
+        "already synced",
+        "would sync",
+        "running",
+        "prior: uploaded and attached",
+        "prior: attached",
+        "prior: already attached",
+        "prior: would upload",
+        "prior: would attach",
+        "prior: already uploaded",
+        "prior: left",
+    }
+)
 
 
 @dataclass(frozen=True)
 class RunSync:
     """One run's outcome: ``synced`` (now), ``already synced`` (by an earlier sync),
     ``would sync`` (dry run), ``failed``, or why it was not uploaded (``running``,
-    ``missing``, ``corrupt``, ``foreign``). ``message`` says more."""
+    ``missing``, ``corrupt``, ``foreign``). ``message`` says more. A prior run of the
+    sweep (``prior``; ``run_id`` is its W&B run id) has an outcome that starts with
+    ``prior:`` (``uploaded and attached``, ``attached``, ``already attached``, ``would
+    upload``, ``would attach``, ``left``, ``failed``)."""
 
     run_id: str
     number: int
@@ -28,6 +49,7 @@ class RunSync:
     message: str | None = None
     attempts: int = 0
     folder: str | None = None
+    prior: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,7 +58,8 @@ class SyncReport:
     that has none yet); ``path`` is ``sweep`` or ``prior_runs``; ``ok`` is true when no
     run that could be uploaded is left behind. ``timings`` are the seconds each step
     took (``checks``, ``prepare``, ``login``, ``sweep``, ``staging``, ``upload``,
-    ``finish``; the steps that ran)."""
+    ``finish``; the steps that ran). ``prior_lines`` say what became of the sweep's prior
+    runs: how many the server's sweep lists, and each one left with the reason."""
 
     sweep_id: str
     entity: str | None
@@ -50,19 +73,28 @@ class SyncReport:
     runs: tuple[RunSync, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
     timings: dict[str, float] = field(default_factory=dict)
+    prior_lines: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """Whether every run that was not skipped as running is on the server."""
-        done = {SYNCED, "already synced", "would sync", "running"}
-        return all(r.outcome in done for r in self.runs)
+        """Whether every run that was not skipped as running is on the server, and every
+        prior run that could be uploaded is (prior runs left for a reason do not count)."""
+        return all(r.outcome in DONE for r in self.runs)
 
 
 def dry_run_report(
-    store: Store, sweep: SweepRecord, checks: Sequence[RunCheck], entity: str | None, project: str
+    store: Store,
+    sweep: SweepRecord,
+    checks: Sequence[RunCheck],
+    entity: str | None,
+    project: str,
+    prior_rows: Callable[[dict[str, state.SyncRunOutcome]], Sequence[RunSync]] | None = None,
+    prior_lines: Sequence[str] = (),
 ) -> SyncReport:
     """The plan of a dry run: what would be uploaded, and to which server sweep an earlier
-    sync created (read from the store only; no network)."""
+    sync created (read from the store only; no network). ``prior_rows`` gives the prior
+    runs' lines from the outcomes stored at that sweep; ``prior_lines`` are printed after
+    the table."""
     targets = [
         t
         for t in state.find_targets(store.engine, sweep.id)
@@ -79,6 +111,8 @@ def dry_run_report(
         else:
             outcome = "would sync"
         runs.append(run_sync(check, outcome, check.message))
+    if prior_rows is not None:
+        runs.extend(prior_rows(done))
     return SyncReport(
         sweep_id=sweep.id,
         entity=target.entity if target else entity,
@@ -90,6 +124,7 @@ def dry_run_report(
         finished_on_server=bool(target and target.finished),
         dry_run=True,
         runs=tuple(runs),
+        prior_lines=tuple(prior_lines),
     )
 
 

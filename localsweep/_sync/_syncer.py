@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep._sync._plan import READY, FolderIndex, RunCheck, check_run, search_roots
+from localsweep._sync._priors import PriorRuns, dry_run_prior_rows
 from localsweep._sync._report import (
     FAILED,
     SYNCED,
@@ -29,6 +30,7 @@ from localsweep._sync._stage import (
     unstage,
 )
 from localsweep._sync._sync import Clock
+from localsweep.priors._sync_plan import PriorSyncPlan, plan_prior_sync, split_prior_runs
 from localsweep.records import SweepState
 from localsweep.store import Store, SweepRecord, require_database
 from localsweep.store import _sync_state as state
@@ -83,15 +85,26 @@ def sync_steps(
         sweep = store.get_sweep(sweep_id)
         roots = search_roots(wandb_dirs)
         index = FolderIndex()
+        # Prior runs are not the sweep's runs on W&B: uploaded apart (see _priors).
+        records = store.list_runs(sweep_id)
+        own, _priors = split_prior_runs(records)
         checks = [
-            check_run(r, sweep_id, roots, include_running=include_running, index=index)
-            for r in store.list_runs(sweep_id)
+            check_run(r, sweep_id, roots, include_running=include_running, index=index) for r in own
         ]
+        prior_plan = plan_prior_sync(store, sweep_id, wandb_dirs=wandb_dirs, runs=records)
         entity = entity or sweep.entity or sweep.config.entity
         project = project or _project_of(sweep, checks) or "uncategorized"
         clock.lap("checks")
         if server is None:
-            return dry_run_report(store, sweep, checks, entity, project)
+            return dry_run_report(
+                store,
+                sweep,
+                checks,
+                entity,
+                project,
+                prior_rows=lambda done: dry_run_prior_rows(prior_plan, done),
+                prior_lines=prior_plan.summary_lines(),
+            )
         # Still while wandb logs in: copy the folders (all but their run files).
         prepared = _prepare(store, sweep_id, checks, staging_root)
         clock.lap("prepare")
@@ -112,6 +125,7 @@ def sync_steps(
                 say,
                 prepared,
                 clock,
+                prior_plan,
             ).run(server)
     finally:
         store.close()
@@ -136,6 +150,7 @@ class _Syncer:
         say: Callable[[str], None],
         prepared: dict[str, Prepared],
         clock: Clock,
+        prior_plan: PriorSyncPlan,
     ):
         self.store, self.sweep, self.checks = store, sweep, checks
         self.entity, self.project = entity, project
@@ -147,6 +162,15 @@ class _Syncer:
         self.engine = store.engine
         self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
         self.warnings: list[str] = []
+        self.priors = PriorRuns(
+            prior_plan,
+            self.engine,
+            staging_root,
+            say,
+            retries=self.retries,
+            parallel=self.parallel,
+            upload_timeout=upload_timeout,
+        )
 
     def run(self, server: ServerSession) -> SyncReport:
         entity = self.entity or server.default_entity
@@ -178,6 +202,9 @@ class _Syncer:
             if check.run.id in left_over and check.folder:
                 unstage(self.staging_root / check.folder.name)  # nothing left to upload
         target = self._upload(server, target, todo)
+        self.priors.upload(server, target)
+        self.clock.lap("priors")
+        self._attach_prior_runs(server, target)
         finished = self._finish(server, target)
         self.clock.lap("finish")
         outcomes = state.run_outcomes(self.engine, target.id)
@@ -195,6 +222,7 @@ class _Syncer:
                 runs.append(run_sync(check, outcome, check.message, done.attempts))
             else:
                 runs.append(run_sync(check, done.outcome, done.message, done.attempts))
+        runs.extend(self.priors.rows(target))
         return SyncReport(
             sweep_id=self.sweep.id,
             entity=target.entity,
@@ -208,6 +236,7 @@ class _Syncer:
             runs=tuple(runs),
             warnings=tuple(self.warnings),
             timings=dict(self.clock.laps),
+            prior_lines=tuple(self.priors.lines(target)),
         )
 
     # ------------------------------------------------------------------------ steps
@@ -337,8 +366,6 @@ class _Syncer:
                 )
                 attempt -= 1  # the fallback's first upload is not a retry
             pending = failed
-        if target.path == "prior_runs":
-            self._attach_prior_runs(server, target)
         return target
 
     def _any_synced(self, target: state.SyncTarget) -> bool:
@@ -369,22 +396,21 @@ class _Syncer:
         return synced
 
     def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> None:
-        synced = sorted(
-            run_id
-            for run_id, o in state.run_outcomes(self.engine, target.id).items()
-            if o.outcome == SYNCED
-        )
-        if not synced:
-            return
-        if len(synced) > PRIOR_RUNS_LIMIT:
-            self.warnings.append(
-                f"{len(synced)} prior runs: W&B was seen to show at most {PRIOR_RUNS_LIMIT}"
+        """The sweep's prior runs on the server, in one call (each call replaces the
+        list): its own runs on the ``prior_runs`` path, and its prior runs."""
+        own = []
+        if target.path == "prior_runs":
+            own = sorted(
+                run_id
+                for run_id, o in state.run_outcomes(self.engine, target.id).items()
+                if o.outcome == SYNCED
             )
-        sweep = ServerSweep(target.server_sweep_id, target.entity, target.project, "")
-        self.say(f"Attaching {len(synced)} run(s) to sweep {sweep.name} as prior runs")
-        server.attach_prior_runs(
-            sweep, _server_config(self.sweep, target.entity, target.project), synced
-        )
+        config = _server_config(self.sweep, target.entity, target.project)
+        listed = self.priors.attach(server, target, config, own)
+        if listed > PRIOR_RUNS_LIMIT:
+            self.warnings.append(
+                f"{listed} prior runs: W&B was seen to show at most {PRIOR_RUNS_LIMIT}"
+            )
 
     def _finish(self, server: ServerSession, target: state.SyncTarget) -> bool:
         if target.finished:

@@ -21,6 +21,7 @@ import pytest
 from sync_helpers import CHILD_TIMEOUT, ROWS, Site, StandinServer
 
 MAKE_SWEEPS = """
+    import glob
     import os
     import subprocess
     import sys
@@ -48,8 +49,22 @@ MAKE_SWEEPS = """
         capture_output=True, text=True, check=True,
     ).stdout.strip().splitlines()[-1]
     subprocess.run([sys.executable, "-m", "localsweep.cli", "agent", prog], check=True)
+
+    # A sweep with prior runs: a training run by hand (no sweep id in its run file), a
+    # run of the in-process sweep (its run file records that sweep), a runs table row.
+    with wandb.init(project="proj", config={{"x": 2}}) as hand:
+        for i in range(ROWS):
+            hand.log({{"loss": 2.0 / (i + 1), "i": i}})
+    [hand_dir] = glob.glob(f"wandb/offline-run-*-{{hand.id}}")
+    [inproc_dir] = glob.glob(f"wandb/offline-run-*-{{inproc.runs[0].id}}")
+    with open("runs.csv", "w") as f:
+        f.write("id,x,loss\\ntbl1,4,0.3\\n")
+    withprior = localsweep.sweep("withprior.yaml", prior_runs=[hand_dir, inproc_dir, "runs.csv"])
+    localsweep.agent(withprior, train)
     print(inproc.id)
     print(prog)
+    print(withprior)
+    print(hand.id, inproc.runs[0].id)
 """
 
 PROGRAM = """
@@ -63,9 +78,12 @@ PROGRAM = """
 
 
 @pytest.fixture(scope="session")
-def finished_sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
-    """A folder holding two finished local sweeps (made once): returns (folder,
-    in-process sweep id, program-mode sweep id)."""
+def finished_sweeps(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, str, str, str, tuple[str, ...]]:
+    """A folder holding three finished local sweeps (made once): returns (folder,
+    in-process sweep id, program-mode sweep id, id of the sweep with prior runs, W&B ids
+    of its two prior runs with run folders)."""
     root = tmp_path_factory.mktemp("sweeps")
     (root / "inproc.yaml").write_text(
         "method: grid\nproject: proj\nmetric: {name: loss, goal: minimize}\n"
@@ -75,6 +93,10 @@ def finished_sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str
     (root / "prog.yaml").write_text(
         f"program: {root / 'train_prog.py'}\nmethod: grid\nproject: proj\n"
         "metric: {name: loss, goal: minimize}\nparameters:\n  x: {values: [4, 5]}\n"
+    )
+    (root / "withprior.yaml").write_text(
+        "method: grid\nproject: proj\nmetric: {name: loss, goal: minimize}\n"
+        "parameters:\n  x: {values: [1, 2, 3, 4, 5]}\n"
     )
     (root / "make.py").write_text(textwrap.dedent(MAKE_SWEEPS.format(rows=ROWS)))
     env = {
@@ -96,17 +118,19 @@ def finished_sweeps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    inproc, prog = proc.stdout.strip().splitlines()[-2:]
-    return root, inproc, prog
+    inproc, prog, withprior, priors = proc.stdout.strip().splitlines()[-4:]
+    return root, inproc, prog, withprior, tuple(priors.split())
 
 
 @pytest.fixture
 def site(
-    finished_sweeps: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    finished_sweeps: tuple[Path, str, str, str, tuple[str, ...]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Site:
     """This test's own copy of the finished sweeps, as the working directory and
     ``WANDB_DIR``; the database's run folders point into the copy."""
-    source, sweep_id, program_sweep_id = finished_sweeps
+    source, sweep_id, program_sweep_id, prior_sweep_id, prior_ids = finished_sweeps
     root = tmp_path / "site"
     shutil.copytree(source, root)
     with sqlite3.connect(root / "localsweep.db") as conn:
@@ -120,7 +144,7 @@ def site(
     monkeypatch.chdir(root)
     monkeypatch.setenv("WANDB_DIR", str(root))
     monkeypatch.setenv("LOCALSWEEP_DB", str(root / "localsweep.db"))
-    return Site(root, sweep_id, run_ids, program_sweep_id)
+    return Site(root, sweep_id, run_ids, program_sweep_id, prior_sweep_id, prior_ids)
 
 
 @pytest.fixture

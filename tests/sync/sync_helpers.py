@@ -25,12 +25,16 @@ CHILD_TIMEOUT = 300.0
 class Site:
     """A copy of the finished sweeps: ``root`` (the working directory, with
     ``localsweep.db`` and ``wandb/``), the in-process sweep ``sweep_id`` with its
-    ``run_ids``, and the program-mode sweep ``program_sweep_id``."""
+    ``run_ids``, the program-mode sweep ``program_sweep_id``, and ``prior_sweep_id``, a
+    sweep with three prior runs: ``prior_ids`` (a hand-run training, then a run of the
+    in-process sweep, as W&B ids) and a row of ``runs.csv`` (``tbl1``)."""
 
     root: Path
     sweep_id: str
     run_ids: tuple[str, ...]
     program_sweep_id: str
+    prior_sweep_id: str
+    prior_ids: tuple[str, ...]
 
     @property
     def db(self) -> Path:

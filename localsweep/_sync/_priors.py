@@ -1,0 +1,301 @@
+"""A sweep's prior runs in ``localsweep sync``: uploaded apart from its own runs.
+
+On W&B a prior run is not one of the sweep's runs but a run of the project the sweep
+names in its ``prior_runs`` (``wandb sweep -R RUN_ID``). So a prior run with an offline
+run folder (see :func:`localsweep.priors.plan_prior_sync`) is staged with its sweep id
+cleared (its folder may record another sweep, or none), uploaded under its own run id
+with the same wandb child as the sweep's runs, and then attached to the server's sweep;
+one that ``wandb sync`` already uploaded is only attached; the rest are left, with the
+reason, and reported.
+
+Each prior run's outcome is kept in the sync-state tables under its row id, as the
+sweep's own runs' are (``prior uploaded`` once wandb sync finished its copy, ``prior
+attached`` once the server's sweep lists it, the message holding its W&B run id), so a
+rerun uploads none twice and an interrupted attach is done by the next sync.
+
+W&B keeps a sweep's prior runs as one filter that each ``upsertSweep`` call replaces
+(wandb's ``_upsert_sweep`` sends ``{"$or": [{"name": id}, ...]}`` for the ids given), so
+every call passes the whole list: every prior run ever uploaded or attached, and on the
+``prior_runs`` path the sweep's own runs too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from localsweep._sync._report import RunSync
+from localsweep._sync._stage import StagedRun, stage_run, unstage
+from localsweep.priors._sync_plan import LEFT, ON_SERVER, UPLOAD, PriorSync, PriorSyncPlan
+from localsweep.store import _sync_state as state
+from localsweep.wandb_bridge._server import ServerSession, ServerSweep
+
+__all__ = [
+    "PRIOR_ATTACHED",
+    "PRIOR_FAILED",
+    "PRIOR_UPLOADED",
+    "PriorRuns",
+    "dry_run_prior_rows",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Stored: wandb sync finished the prior run's copy; not yet attached.
+PRIOR_UPLOADED = "prior uploaded"
+#: Stored: on the server and attached to the server's sweep.
+PRIOR_ATTACHED = "prior attached"
+#: Stored: its upload failed (the message says why); the next sync tries again.
+PRIOR_FAILED = "prior failed"
+
+_ON_SERVER = (PRIOR_UPLOADED, PRIOR_ATTACHED)
+
+
+def _row(p: PriorSync, outcome: str, message: str | None, attempts: int = 0) -> RunSync:
+    return RunSync(
+        run_id=p.wandb_id or p.run.id,
+        number=p.run.number,
+        state=p.run.state.value,
+        outcome=outcome,
+        message=message,
+        attempts=attempts,
+        folder=str(p.folder) if p.folder else None,
+        prior=True,
+    )
+
+
+def dry_run_prior_rows(plan: PriorSyncPlan, done: dict[str, state.SyncRunOutcome]) -> list[RunSync]:
+    """The dry run's line for each prior run (``done``: the stored outcomes at the
+    server sweep an earlier sync used, if any)."""
+    rows = []
+    for p in plan.runs:
+        stored = done.get(p.run.id)
+        if stored is not None and stored.outcome in _ON_SERVER:
+            rows.append(_row(p, "prior: already uploaded", None))
+        elif p.status == UPLOAD:
+            rows.append(_row(p, "prior: would upload", "then attached to the sweep"))
+        elif p.status == ON_SERVER:
+            rows.append(_row(p, "prior: would attach", p.reason))
+        else:
+            rows.append(_row(p, "prior: left", p.reason))
+    return rows
+
+
+class PriorRuns:
+    """The prior-run steps of one sync, after the sweep's own runs are uploaded:
+    :meth:`upload`, then :meth:`attach`, then :meth:`rows` and :meth:`lines`."""
+
+    def __init__(
+        self,
+        plan: PriorSyncPlan,
+        engine: Any,
+        staging_root: Path,
+        say: Callable[[str], None],
+        *,
+        retries: int,
+        parallel: int,
+        upload_timeout: float,
+    ):
+        self.plan, self.engine, self.say = plan, engine, say
+        # Apart from the own runs' copies: a prior's folder may share nothing else.
+        self.staging_root = staging_root / "priors"
+        self.retries, self.parallel, self.upload_timeout = retries, parallel, upload_timeout
+        self.uploaded_now: set[str] = set()
+        self.attached_now: set[str] = set()
+        self.messages: dict[str, str] = {}
+
+    def _stored(self, target: state.SyncTarget) -> dict[str, state.SyncRunOutcome]:
+        rows = {p.run.id for p in self.plan.runs}
+        outcomes = state.run_outcomes(self.engine, target.id)
+        return {k: v for k, v in outcomes.items() if k in rows}
+
+    def _staged(self, p: PriorSync) -> StagedRun:
+        assert p.folder is not None and p.run_file is not None
+        folder = self.staging_root / p.folder.name
+        return StagedRun(folder, folder / p.run_file.name)
+
+    def upload(self, server: ServerSession, target: state.SyncTarget) -> None:
+        """Upload each prior run with a run folder that no sync uploaded yet, with no
+        sweep id, into the target's entity and project."""
+        stored = self._stored(target)
+        pending = [
+            p
+            for p in self.plan.to_upload
+            if p.run.id not in stored or stored[p.run.id].outcome not in _ON_SERVER
+        ]
+        # Copies an interrupted sync left that wandb sync finished: uploaded already.
+        for p in list(pending):
+            left_copy = self._staged(p)
+            if left_copy.synced:
+                self._record(target, {p.run.id: left_copy}, set(), ())
+                pending.remove(p)
+        attempt = 0
+        while pending and attempt <= self.retries:
+            attempt += 1
+            staged = self._stage(target, pending)
+            if not staged:
+                break
+            self.say(
+                f"Uploading {len(staged)} prior run(s) without a sweep id"
+                + (f" (attempt {attempt})" if attempt > 1 else "")
+            )
+            try:
+                result = server.sync(
+                    [s.run_file for s in staged.values()],
+                    entity=target.entity,
+                    project=target.project,
+                    parallel=self.parallel,
+                    log_path=self.staging_root / "wandb-sync.log",
+                    timeout=self.upload_timeout,
+                )
+            except KeyboardInterrupt:
+                self._record(target, staged, {k for k, s in staged.items() if s.synced}, ())
+                raise
+            synced = {k for k, s in staged.items() if s.synced}
+            self._record(target, staged, synced, result.errors)
+            pending = [p for p in pending if p.run.id in staged and p.run.id not in synced]
+
+    def _stage(
+        self, target: state.SyncTarget, pending: Sequence[PriorSync]
+    ) -> dict[str, StagedRun]:
+        from localsweep.wandb_bridge._logformat import CorruptFileError
+
+        staged: dict[str, StagedRun] = {}
+        for p in pending:
+            assert p.folder is not None and p.run_file is not None
+            try:
+                # "" clears the sweep id, record by record; the original is only read.
+                staged[p.run.id] = stage_run(p.folder, p.run_file, self.staging_root, "")
+            except (CorruptFileError, OSError) as exc:
+                self.messages[p.run.id] = f"staging failed: {exc}"
+                state.record_run_outcome(
+                    self.engine, target.id, p.run.id, PRIOR_FAILED, message=f"staging: {exc}"
+                )
+        return staged
+
+    def _record(
+        self,
+        target: state.SyncTarget,
+        staged: dict[str, StagedRun],
+        synced: set[str],
+        errors: Sequence[str],
+    ) -> None:
+        by_row = {p.run.id: p for p in self.plan.runs}
+        outcomes: list[tuple[str, str, str | None, bool]] = []
+        for row_id, copy in staged.items():
+            if row_id in synced or copy.synced:
+                self.uploaded_now.add(row_id)
+                outcomes.append((row_id, PRIOR_UPLOADED, by_row[row_id].wandb_id, True))
+            else:
+                wandb_id = by_row[row_id].wandb_id or row_id
+                mine = [e for e in errors if wandb_id in e] or list(errors)
+                message = "wandb sync did not finish it" + (
+                    f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
+                )
+                self.messages[row_id] = message
+                outcomes.append((row_id, PRIOR_FAILED, message, True))
+        # On record before the copy goes: a rerun does not upload it again.
+        state.record_run_outcomes(self.engine, target.id, outcomes)
+        for row_id in self.uploaded_now & set(staged):
+            unstage(staged[row_id].folder)
+
+    def attach_list(self, target: state.SyncTarget) -> tuple[list[str], list[str]]:
+        """The W&B ids of the prior runs the server's sweep is to list (in the sweep's
+        order, each once: every one uploaded by a sync, even if its folder is gone since,
+        and those wandb sync uploaded), and the row ids among them not attached yet."""
+        stored = self._stored(target)
+        uploaded = [k for k, v in stored.items() if v.outcome in _ON_SERVER]
+        ids = self.plan.attach_ids(uploaded)
+        new: list[str] = []
+        for p in self.plan.runs:
+            done = stored.get(p.run.id)
+            if done is not None and done.outcome in _ON_SERVER:
+                wandb_id = done.message or p.wandb_id or p.run.id
+                if wandb_id not in ids:
+                    ids.append(wandb_id)
+            elif p.status != ON_SERVER:
+                continue
+            if done is None or done.outcome != PRIOR_ATTACHED:
+                new.append(p.run.id)
+        return ids, new
+
+    def attach(
+        self,
+        server: ServerSession,
+        target: state.SyncTarget,
+        config: dict[str, Any],
+        own_ids: Sequence[str],
+    ) -> int:
+        """Set the server sweep's prior runs to ``own_ids`` (the sweep's own runs, on the
+        ``prior_runs`` path) and the prior runs, in ONE call, as each call replaces the
+        list. Without own runs, called only when a prior run is not attached yet.
+        Returns how many ids the sweep now lists."""
+        prior_ids, new = self.attach_list(target)
+        ids = list(own_ids) + [i for i in prior_ids if i not in own_ids]
+        if not ids or (not own_ids and not new):
+            return len(ids)
+        sweep = ServerSweep(target.server_sweep_id, target.entity, target.project, "")
+        self.say(f"Attaching {len(ids)} run(s) to sweep {sweep.name} as prior runs")
+        server.attach_prior_runs(sweep, config, ids)
+        stored = self._stored(target)
+        by_row = {p.run.id: p for p in self.plan.runs}
+        state.record_run_outcomes(
+            self.engine,
+            target.id,
+            [
+                (
+                    row,
+                    PRIOR_ATTACHED,
+                    (stored[row].message if row in stored else None) or by_row[row].wandb_id,
+                    False,
+                )
+                for row in new
+            ],
+        )
+        self.attached_now.update(new)
+        return len(ids)
+
+    def rows(self, target: state.SyncTarget) -> list[RunSync]:
+        """Each prior run's line of the report."""
+        stored = self._stored(target)
+        rows = []
+        for p in self.plan.runs:
+            done = stored.get(p.run.id)
+            attempts = done.attempts if done else 0
+            if p.run.id in self.uploaded_now and done and done.outcome == PRIOR_ATTACHED:
+                rows.append(_row(p, "prior: uploaded and attached", None, attempts))
+            elif done is not None and done.outcome == PRIOR_ATTACHED:
+                now = p.run.id in self.attached_now
+                rows.append(_row(p, "prior: attached" if now else "prior: already attached", None))
+            elif done is not None and done.outcome == PRIOR_UPLOADED:
+                rows.append(_row(p, "prior: uploaded, not attached", None, attempts))
+            elif p.status == LEFT:
+                rows.append(_row(p, "prior: left", p.reason))
+            elif done is not None and done.outcome == PRIOR_FAILED:
+                message = self.messages.get(p.run.id, done.message)
+                rows.append(_row(p, "prior: failed", message, attempts))
+            else:
+                rows.append(_row(p, "prior: failed", self.messages.get(p.run.id), attempts))
+        return rows
+
+    def lines(self, target: state.SyncTarget) -> list[str]:
+        """The report's closing lines: how many prior runs the sweep lists, and each
+        prior run left, with the reason."""
+        if not self.plan.runs:
+            return []
+        stored = self._stored(target)
+        attached = [k for k, v in stored.items() if v.outcome == PRIOR_ATTACHED]
+        left = [
+            p
+            for p in self.plan.left
+            if p.run.id not in stored or stored[p.run.id].outcome not in _ON_SERVER
+        ]
+        lines = [
+            f"Prior runs: {len(attached)} of {len(self.plan.runs)} attached to sweep "
+            f"{target.server_sweep_id} ({len(self.uploaded_now)} uploaded now); "
+            f"{len(left)} left"
+        ]
+        for p in left:
+            lines.append(f"  left prior run {p.wandb_id or p.run.id}: {p.reason}")
+        return lines

@@ -1,0 +1,155 @@
+"""``localsweep sync`` on a sweep with prior runs (issue #15): a prior run with an offline
+run folder is uploaded once, under its own id and without a sweep id, and attached to
+the server's sweep as a prior run (as ``wandb sweep -R`` does); a runs-table row is left
+with the reason; the sweep's own runs still join the server's sweep. Real offline runs,
+the real ``wandb sync``, and the W&B stand-in on 127.0.0.1 (no real W&B server can run
+here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sync_helpers import ROWS, Site, StandinServer, run_cli, tree_digest
+
+import localsweep
+from localsweep.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def _own_run_ids(site: Site) -> list[str]:
+    store = Store(site.db)
+    try:
+        return [r.id for r in store.list_runs(site.prior_sweep_id) if not r.prior]
+    finally:
+        store.close()
+
+
+def _prior_names(server: StandinServer, name: str) -> list[str]:
+    filters = json.loads(server.sweeps[name].prior_runs_filters or "{}")
+    return [f["name"] for f in filters.get("$or", [])]
+
+
+def _attach_calls(server: StandinServer) -> list[dict[str, object]]:
+    return [
+        r.variables
+        for r in server.operations("UpsertSweep")
+        if r.variables.get("id") and r.variables.get("priorRunsFilters")
+    ]
+
+
+def test_prior_runs_are_uploaded_without_the_sweep_and_attached_once(
+    site: Site, server: StandinServer
+) -> None:
+    hand, other_sweeps = site.prior_ids
+    own = _own_run_ids(site)
+    assert len(own) == 2  # 5 grid points, 3 of them done by the prior runs
+    before = tree_digest(site.root / "wandb")
+
+    report = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert report.ok, report.runs
+    name = report.server_sweep
+    assert name is not None
+    rows = {r.run_id: r for r in report.runs}
+    # The sweep's own runs join the server's sweep, as before.
+    for run_id in own:
+        assert rows[run_id].outcome == "synced" and not rows[run_id].prior
+        assert server.runs[run_id].sweep == name
+    # The prior runs with folders: uploaded under their own ids, in no sweep (the run of
+    # the other sweep had that sweep's id in its run file), history and all.
+    for run_id in (hand, other_sweeps):
+        assert rows[run_id].prior
+        assert rows[run_id].outcome == "prior: uploaded and attached"
+        assert server.runs[run_id].sweep is None
+        assert server.runs[run_id].complete
+        assert len(server.runs[run_id].history) == ROWS
+        assert server.completions(run_id) == 1
+    assert server.uploaded_runs() == {*own, hand, other_sweeps}
+    # Attached as the server sweep's prior runs, in one call with both.
+    assert _prior_names(server, name) == [hand, other_sweeps]
+    assert len(_attach_calls(server)) == 1
+    # The table row has no run files: left, and the report says why.
+    assert rows["tbl1"].outcome == "prior: left"
+    assert "runs table" in (rows["tbl1"].message or "")
+    assert "runs.csv" in (rows["tbl1"].message or "")
+    assert report.prior_lines[0].startswith(f"Prior runs: 2 of 3 attached to sweep {name}")
+    assert any(
+        line.startswith("  left prior run tbl1: from a runs table") for line in report.prior_lines
+    )
+    assert len(server.created_sweeps()) == 1
+    # The originals are untouched: no marker, no rewritten byte.
+    assert tree_digest(site.root / "wandb") == before
+
+    seen = len(server.requests)
+    second = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert second.ok and second.server_sweep == name
+    later = server.requests[seen:]
+    assert not [r for r in later if r.operation in ("UpsertSweep", "UpsertBucket")]
+    assert not [r for r in later if "file_stream" in r.path or r.method == "PUT"]
+    again = {r.run_id: r.outcome for r in second.runs}
+    assert again[hand] == again[other_sweeps] == "prior: already attached"
+    assert again["tbl1"] == "prior: left"
+    assert _prior_names(server, name) == [hand, other_sweeps]
+
+
+def test_a_dry_run_lists_the_prior_runs_and_what_it_leaves(
+    site: Site, server: StandinServer
+) -> None:
+    result = run_cli("sync", site.prior_sweep_id, "--dry-run", "-e", "team")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("would sync") == 2
+    assert out.count("prior: would upload") == 2
+    assert "prior: left" in out
+    assert "prior runs: 3, 2 to upload, 0 already uploaded by wandb sync" in out
+    assert "left prior run tbl1: from a runs table" in out
+    assert server.requests == []
+
+
+def test_a_prior_run_the_server_refused_is_uploaded_by_the_next_sync_and_then_attached(
+    site: Site, server: StandinServer
+) -> None:
+    hand, other_sweeps = site.prior_ids
+    server.fail_run_ids = {hand}
+
+    result = run_cli("sync", site.prior_sweep_id, "-e", "team", "--retries", "0")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "prior: failed" in result.stdout
+    [name] = server.sweeps
+    assert _prior_names(server, name) == [other_sweeps]
+
+    server.fail_run_ids = set()
+    resumed = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert resumed.ok, resumed.runs
+    outcomes = {r.run_id: r.outcome for r in resumed.runs}
+    assert outcomes[hand] == "prior: uploaded and attached"
+    assert outcomes[other_sweeps] == "prior: already attached"
+    # The whole list in the call, since each call replaces it.
+    assert _prior_names(server, name) == [hand, other_sweeps]
+    assert server.completions(other_sweeps) == 1
+    assert server.completions(hand) == 1
+    assert server.runs[hand].sweep is None
+
+
+def test_on_the_prior_runs_path_the_own_runs_and_the_priors_are_attached_in_one_list(
+    site: Site, server: StandinServer
+) -> None:
+    server.refuse_sweep_runs = True
+    own = _own_run_ids(site)
+
+    report = localsweep.sync(site.prior_sweep_id, entity="team", retries=0)
+
+    assert report.ok, report.runs
+    assert report.path == "prior_runs"
+    name = report.server_sweep
+    assert name is not None
+    assert sorted(_prior_names(server, name)) == sorted([*own, *site.prior_ids])
+    assert len(_attach_calls(server)) == 1
+    assert all(server.runs[r].sweep is None for r in [*own, *site.prior_ids])
