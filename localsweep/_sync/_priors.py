@@ -71,8 +71,10 @@ def dry_run_prior_rows(plan: PriorSyncPlan, done: dict[str, state.SyncRunOutcome
     rows = []
     for p in plan.runs:
         stored = done.get(p.run.id)
-        if stored is not None and stored.outcome in _ON_SERVER:
-            rows.append(_row(p, "prior: already uploaded", None))
+        if stored is not None and stored.outcome == PRIOR_ATTACHED:
+            rows.append(_row(p, "prior: already attached", None))
+        elif stored is not None and stored.outcome == PRIOR_UPLOADED:
+            rows.append(_row(p, "prior: already uploaded", "to be attached"))
         elif p.status == UPLOAD:
             rows.append(_row(p, "prior: would upload", "then attached to the sweep"))
         elif p.status == ON_SERVER:

@@ -59,7 +59,10 @@ def sync(
     ``entity``/``project`` default to the sweep's, then the runs' project and the API
     key's default entity. ``wandb_dirs`` are extra folders holding run folders (each
     machine's ``wandb/`` folder). ``dry_run`` checks and reports without any network
-    or database write. ``prior_runs`` takes the fallback path from the start.
+    or database write. ``prior_runs`` takes the fallback path from the start. The
+    sweep's own prior runs (``localsweep.sweep(..., prior_runs=...)``) are uploaded
+    without a sweep id and attached to the server's sweep as prior runs, or reported as
+    left with the reason (see docs/sync.md).
     ``timeout`` bounds each answer of the server; ``upload_timeout`` each ``wandb sync``
     (which retries an unresponsive server for long), after which its unfinished runs
     count as failed. Raises
