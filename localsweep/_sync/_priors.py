@@ -48,6 +48,7 @@ PRIOR_UPLOADED = "prior uploaded"
 PRIOR_ATTACHED = "prior attached"
 #: Stored: its upload failed (the message says why); the next sync tries again.
 PRIOR_FAILED = "prior failed"
+# (The outcome column holds 16 characters.)
 
 _ON_SERVER = (PRIOR_UPLOADED, PRIOR_ATTACHED)
 
@@ -106,6 +107,7 @@ class PriorRuns:
         self.uploaded_now: set[str] = set()
         self.attached_now: set[str] = set()
         self.messages: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
 
     def _stored(self, target: state.SyncTarget) -> dict[str, state.SyncRunOutcome]:
         rows = {p.run.id for p in self.plan.runs}
@@ -126,6 +128,27 @@ class PriorRuns:
             for p in self.plan.to_upload
             if p.run.id not in stored or stored[p.run.id].outcome not in _ON_SERVER
         ]
+        # A run of another sweep of this database that a sync uploaded to this project:
+        # on W&B already (uploading it again would resend it under the same id).
+        elsewhere = state.synced_elsewhere(
+            self.engine,
+            target.base_url,
+            target.entity,
+            target.project,
+            [p.wandb_id for p in pending if p.wandb_id],
+        )
+        known = [p for p in pending if p.wandb_id in elsewhere]
+        for p in known:
+            self.notes[p.run.id] = (
+                f"on W&B already (uploaded into sweep {elsewhere[p.wandb_id or '']} by an "
+                "earlier localsweep sync): attached only"
+            )
+            pending.remove(p)
+        state.record_run_outcomes(
+            self.engine,
+            target.id,
+            [(p.run.id, PRIOR_UPLOADED, p.wandb_id, False) for p in known],
+        )
         # Copies an interrupted sync left that wandb sync finished: uploaded already.
         for p in list(pending):
             left_copy = self._staged(p)
@@ -265,11 +288,13 @@ class PriorRuns:
         for p in self.plan.runs:
             done = stored.get(p.run.id)
             attempts = done.attempts if done else 0
+            note = self.notes.get(p.run.id)
             if p.run.id in self.uploaded_now and done and done.outcome == PRIOR_ATTACHED:
                 rows.append(_row(p, "prior: uploaded and attached", None, attempts))
             elif done is not None and done.outcome == PRIOR_ATTACHED:
                 now = p.run.id in self.attached_now
-                rows.append(_row(p, "prior: attached" if now else "prior: already attached", None))
+                what = "prior: attached" if now else "prior: already attached"
+                rows.append(_row(p, what, note or (p.reason if now else None)))
             elif done is not None and done.outcome == PRIOR_UPLOADED:
                 rows.append(_row(p, "prior: uploaded, not attached", None, attempts))
             elif p.status == LEFT:

@@ -34,6 +34,7 @@ __all__ = [
     "run_outcomes",
     "save_target",
     "set_target_path",
+    "synced_elsewhere",
 ]
 
 _targets = cast(Table, SyncTargetModel.__table__)
@@ -177,6 +178,28 @@ def run_outcomes(engine: Engine, target_id: int) -> dict[str, SyncRunOutcome]:
         )
         for r in rows
     }
+
+
+def synced_elsewhere(
+    engine: Engine, base_url: str, entity: str, project: str, run_ids: Sequence[str]
+) -> dict[str, str]:
+    """Which of ``run_ids`` a sync (of any local sweep of this database) uploaded to
+    ``entity/project`` at ``base_url``: each with the server sweep it went to."""
+    if not run_ids:
+        return {}
+    query = (
+        select(_sync_runs.c.run_id, _targets.c.server_sweep_id)
+        .join(_targets, _targets.c.id == _sync_runs.c.target_id)
+        .where(
+            _targets.c.base_url == base_url,
+            _targets.c.entity == entity,
+            _targets.c.project == project,
+            _sync_runs.c.outcome == "synced",
+            _sync_runs.c.run_id.in_(list(run_ids)),
+        )
+    )
+    with engine.connect() as conn:
+        return {run_id: sweep for run_id, sweep in conn.execute(query).all()}
 
 
 def record_run_outcome(

@@ -153,3 +153,44 @@ def test_on_the_prior_runs_path_the_own_runs_and_the_priors_are_attached_in_one_
     assert sorted(_prior_names(server, name)) == sorted([*own, *site.prior_ids])
     assert len(_attach_calls(server)) == 1
     assert all(server.runs[r].sweep is None for r in [*own, *site.prior_ids])
+
+
+def test_a_prior_run_an_earlier_sync_uploaded_into_its_own_sweep_is_only_attached(
+    site: Site, server: StandinServer
+) -> None:
+    hand, other_sweeps = site.prior_ids
+    first = localsweep.sync(site.sweep_id, entity="team")  # the sweep the prior ran in
+    assert first.ok and other_sweeps in site.run_ids
+
+    report = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert report.ok, report.runs
+    rows = {r.run_id: r for r in report.runs}
+    assert rows[other_sweeps].outcome == "prior: attached"
+    assert "on W&B already" in (rows[other_sweeps].message or "")
+    # Not sent again, and still a run of the sweep it ran in.
+    assert server.completions(other_sweeps) == 1
+    assert server.runs[other_sweeps].sweep == first.server_sweep
+    assert rows[hand].outcome == "prior: uploaded and attached"
+    name = report.server_sweep
+    assert name is not None
+    assert _prior_names(server, name) == [hand, other_sweeps]
+
+
+def test_a_prior_folder_wandb_sync_uploaded_is_attached_and_not_uploaded(
+    site: Site, server: StandinServer
+) -> None:
+    hand, other_sweeps = site.prior_ids
+    [run_file] = site.run_folder(hand).glob("run-*.wandb")
+    run_file.with_name(run_file.name + ".synced").write_text("")  # as wandb sync leaves it
+
+    report = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert report.ok, report.runs
+    rows = {r.run_id: r.outcome for r in report.runs}
+    assert rows[hand] == "prior: attached"
+    assert rows[other_sweeps] == "prior: uploaded and attached"
+    assert server.completions(hand) == 0
+    name = report.server_sweep
+    assert name is not None
+    assert _prior_names(server, name) == [hand, other_sweeps]
