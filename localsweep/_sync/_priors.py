@@ -318,10 +318,16 @@ class PriorRuns:
             for p in self.plan.left
             if p.run.id not in stored or stored[p.run.id].outcome not in _ON_SERVER
         ]
+        failed = [
+            p
+            for p in self.plan.to_upload
+            if p.run.id in stored and stored[p.run.id].outcome == PRIOR_FAILED
+        ]
         lines = [
             f"Prior runs: {len(attached)} of {len(self.plan.runs)} attached to sweep "
             f"{target.server_sweep_id} ({len(self.uploaded_now)} uploaded now); "
-            f"{len(left)} left"
+            + (f"{len(failed)} not uploaded (run sync again); " if failed else "")
+            + f"{len(left)} left"
         ]
         for p in left:
             lines.append(f"  left prior run {p.wandb_id or p.run.id}: {p.reason}")

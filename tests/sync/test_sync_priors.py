@@ -121,6 +121,9 @@ def test_a_prior_run_the_server_refused_is_uploaded_by_the_next_sync_and_then_at
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "prior: failed" in result.stdout
+    assert "Prior runs: 1 of 3 attached to sweep" in result.stdout
+    assert "1 not uploaded (run sync again)" in result.stdout
+    assert "left prior run tbl1: from a runs table" in result.stdout
     [name] = server.sweeps
     assert _prior_names(server, name) == [other_sweeps]
 
