@@ -86,7 +86,8 @@ class StandinServer:
     take runs into a sweep); ``fail_run_ids`` are runs whose upsert is answered as W&B
     answers a sweep it does not know (404 ``sweep ... not found``, which wandb does not
     retry); ``upload_delay`` holds each file upload that many seconds (so a test can
-    interrupt a sync mid-way). Change the knobs between syncs to heal the server.
+    interrupt a sync mid-way); ``refuse_prior_runs`` answers every sweep update that sets
+    prior runs with a 400. Change the knobs between syncs to heal the server.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class StandinServer:
         self.refuse_sweep_runs = refuse_sweep_runs
         self.fail_run_ids = set(fail_run_ids)
         self.upload_delay = upload_delay
+        self.refuse_prior_runs = False
         self.requests: list[Recorded] = []
         self.runs: dict[str, ServerRun] = {}
         self.sweeps: dict[str, ServerSweep] = {}
@@ -195,6 +197,8 @@ class StandinServer:
         project = v.get("projectName") or "uncategorized"
         if entity not in self.entities:
             return 404, _error(f"entity {entity} not found")
+        if self.refuse_prior_runs and v.get("priorRunsFilters"):
+            return 400, _error("prior runs refused")
         with self._lock:
             if v.get("id"):
                 sweep = next((s for s in self.sweeps.values() if s.id == v["id"]), None)

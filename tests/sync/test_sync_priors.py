@@ -197,3 +197,31 @@ def test_a_prior_folder_wandb_sync_uploaded_is_attached_and_not_uploaded(
     name = report.server_sweep
     assert name is not None
     assert _prior_names(server, name) == [hand, other_sweeps]
+
+
+def test_prior_runs_uploaded_before_a_refused_attach_are_attached_by_the_next_sync(
+    site: Site, server: StandinServer
+) -> None:
+    hand, other_sweeps = site.prior_ids
+    server.refuse_prior_runs = True
+
+    result = run_cli("sync", site.prior_sweep_id, "-e", "team")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "attach prior runs" in result.stderr
+    [name] = server.sweeps
+    assert _prior_names(server, name) == []
+    assert server.completions(hand) == server.completions(other_sweeps) == 1
+
+    server.refuse_prior_runs = False
+    resumed = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert resumed.ok, resumed.runs
+    assert resumed.server_sweep == name
+    outcomes = {r.run_id: r.outcome for r in resumed.runs}
+    assert outcomes[hand] == outcomes[other_sweeps] == "prior: attached"
+    assert _prior_names(server, name) == [hand, other_sweeps]
+    # Uploaded once, by the first sync.
+    assert server.completions(hand) == server.completions(other_sweeps) == 1
+    assert server.sweeps[name].state == "FINISHED"
