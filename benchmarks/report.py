@@ -14,9 +14,9 @@ minutes, and this measures the report, not the stopper.
 
 from __future__ import annotations
 
+import argparse
 import math
 import random
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -94,4 +94,6 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [100, 1000, 5000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 5000], help="runs")
+    main(parser.parse_args().sizes)

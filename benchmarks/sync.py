@@ -24,6 +24,7 @@ length cannot be kept), each with its read-back check.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -151,11 +152,15 @@ def rewrite_rates(workdir: Path, scratch: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    keep = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--site=")]
-    repeat = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--repeat=")]
-    runs = int(args[0]) if args else 40
-    rows = int(args[1]) if len(args) > 1 else 1000
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="?", type=int, default=40, help="runs in the sweep")
+    parser.add_argument("rows", nargs="?", type=int, default=1000, help="rows each run logs")
+    parser.add_argument("--site", metavar="DIR", help="keep the made sweep in DIR, reuse it")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs, in alternating order")
+    options = parser.parse_args()
+    runs, rows = options.runs, options.rows
+    keep = [options.site] if options.site else []
+    repeat = max(1, options.repeat)
     with tempfile.TemporaryDirectory(prefix="localsweep-bench-sync-") as tmp:
         # --site=DIR keeps the made sweep in DIR and reuses it on the next run.
         workdir, scratch = Path(keep[0]) if keep else Path(tmp) / "site", Path(tmp) / "scratch"
@@ -185,7 +190,7 @@ def main() -> None:
         # The order alternates too, with a pause between the two: a wandb child still
         # shutting down must not slow the next measurement.
         pairs = []
-        for index in range(repeat[0] if repeat else 1):
+        for index in range(repeat):
             if index % 2 == 0:
                 plain = time_plain_wandb_sync(workdir, sweep_id, scratch)
                 time.sleep(PAUSE)

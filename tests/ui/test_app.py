@@ -352,3 +352,39 @@ def test_a_running_runs_new_values_are_sent_as_points_of_its_curve_alone(
         go.set()
         done.set()
         agent.join(timeout=60)
+
+
+@pytest.mark.slow
+def test_the_live_page_over_postgresql_updates_and_pauses(postgres_db: str) -> None:
+    """The ui serves a PostgreSQL store as it serves SQLite: the sweep page, an update
+    that brings a run finished meanwhile as one new row, and the pause button's POST."""
+    from ui_helpers import CONFIG, train
+
+    from localsweep.ui import UiSettings, create_app
+
+    sweep = localsweep.run(CONFIG, train, count=2, db=postgres_db)
+    settings = UiSettings()
+    client = testclient.TestClient(
+        create_app(Store(postgres_db), settings), base_url="http://127.0.0.1:8080"
+    )
+    page = client.get(f"/sweeps/{sweep.id}")
+    assert page.status_code == 200 and sweep.runs[0].id in page.text
+    url = f"/api/sweeps/{sweep.id}/update"
+    first = client.get(url).json()
+    assert len(first["table"]["rows"]) == 2
+
+    localsweep.agent(sweep.id, train, count=1, db=postgres_db)
+    update = client.get(url, params={"since": first["version"]}).json()
+    # Importance may land in between; either way the new run arrives as one changed row.
+    while update.get("unchanged") or not update["rows"]["changed"]:
+        update = client.get(url, params={"since": update["version"]}).json()
+    all_ids = {r.id for r in localsweep.Api(postgres_db).sweep(sweep.id).runs}
+    new_ids = all_ids - {r.id for r in sweep.runs}
+    assert len(all_ids) == 3 and [row[1] for row in update["rows"]["changed"]] == [*new_ids]
+    paused = client.post(
+        f"/api/sweeps/{sweep.id}/control",
+        json={"action": "pause"},
+        headers={"X-Localsweep-CSRF": settings.csrf},
+    )
+    assert paused.status_code == 200, paused.text
+    assert localsweep.Api(postgres_db).sweep(sweep.id).state == "paused"
