@@ -13,7 +13,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,14 @@ from localsweep.store import RunRecord, Store, SweepRecord
 __all__ = ["Api", "Run", "Sweep"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds after a run ended during which its wandb file may still be being written.
+FLUSH_WAIT = 10.0
+
+
+def _utcnow() -> datetime:
+    # Timestamps are stored as naive UTC.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Run:
@@ -99,14 +107,33 @@ class Run:
         path = Path(folder) / f"run-{self.id}.wandb"
         if not path.is_file():
             return params
-        from localsweep.wandb_bridge import read_run_file
+        from localsweep.wandb_bridge import read_run_file, wait_for_exit_record
 
         try:
-            found = read_run_file(path).config
+            state = read_run_file(path)
+            wait = self._flush_wait()
+            if not state.finished and wait > 0:
+                # wandb-core writes a run's file in bursts (every 15 s, and at the end),
+                # and its last write can land just after run.finish() returns: a run that
+                # ended a moment ago may still be in its buffer.
+                try:
+                    state = wait_for_exit_record(path, timeout=wait, poll_interval=0.02)
+                except TimeoutError:
+                    state = read_run_file(path)  # killed: no exit record will come
+            found = state.config
         except Exception:  # a damaged file: the parameters are still known
             logger.warning("cannot read the config of run %s from %s", self.id, path)
             return params
         return {**params, **found}
+
+    def _flush_wait(self) -> float:
+        """Seconds worth waiting for wandb-core's last write of this run's file: up to
+        :data:`FLUSH_WAIT` after the run ended, none for a running or long-ended run."""
+        ended = self._record.finished_at
+        if ended is None or self._record.state == RunState.RUNNING:
+            return 0.0
+        since = (_utcnow() - ended).total_seconds()
+        return max(0.0, min(FLUSH_WAIT, FLUSH_WAIT - since))
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -185,3 +185,31 @@ def test_run_config_is_every_key_the_run_set_and_params_the_sweeps(
     # a train(config) run has no wandb file: its config is its parameters
     (plain,) = localsweep.run(_grid([3]), _train, db=tmp_path / "s.db", quiet=True).runs
     assert plain.config == plain.params == {"x": 3}
+
+
+def test_run_config_waits_for_wandbs_last_write_of_a_run_that_just_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wandb-core writes a run's file in bursts, and its last one can land just after
+    run.finish() returns; read at that moment, a short run's file holds nothing yet."""
+    import threading
+
+    import wandb
+
+    monkeypatch.chdir(tmp_path)
+
+    def train() -> None:
+        with wandb.init(config={"epochs": 7}) as run:
+            wandb.log({"loss": run.config.x})
+
+    (ended,) = localsweep.run(_grid([2]), train, db=tmp_path / "s.db", quiet=True).runs
+    path = Path(ended.dir or "") / f"run-{ended.id}.wandb"
+    written = path.read_bytes()
+    path.write_bytes(written[:7])  # as on disk before wandb-core's last write: the header
+    late = threading.Timer(0.5, path.write_bytes, args=(written,))
+    late.start()
+    try:
+        (run,) = Api(tmp_path / "s.db").sweep(ended.sweep_id).runs  # a fresh read
+        assert run.config == {"x": 2, "epochs": 7}
+    finally:
+        late.join()
