@@ -258,6 +258,8 @@ REPORT_JS = r"""
     });
     var drawn = Object.keys(toDraw).map(function (id) { return draw(toDraw[id]); });
     extended.forEach(function (change) { drawn.push(extend(change)); });
+    var tableChanged = Boolean(update.table) || Boolean(update.rows && (
+      update.rows.changed.length || update.rows.removed.length));
     if (update.table) {
       var sameColumns = JSON.stringify(update.table.columns) === JSON.stringify(table.columns);
       table = update.table;
@@ -277,8 +279,10 @@ REPORT_JS = r"""
         });
       Object.keys(byId).forEach(function (id) { rows.push(byId[id]); });
     }
-    sortRows();
-    render();
+    if (tableChanged) {  // an update of plots alone leaves the rows (and a selection) be
+      sortRows();
+      render();
+    }
     document.title = update.title;
     return Promise.all(drawn);
   }

@@ -216,11 +216,14 @@ def test_a_large_table_shows_its_newest_rows_first_and_the_rest_on_asking(
     Agent(store, sweep_id, runner=runner, count=230).run()
     driver.get(serve() + f"sweeps/{sweep_id}")
     wait_for(lambda: int(_attr(driver, "data-polls") or 0) >= 1, what="a poll")
-    rows = driver.find_elements("css selector", "#runs-table tbody tr")
-    assert len(rows) == 200
+    # Read in one go: a poll may redraw the table between two WebDriver calls.
+    first_cells = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#runs-table tbody tr'))"
+        ".map(function (tr) { return tr.cells[0].textContent; });"
+    )
+    assert len(first_cells) == 200
     assert _attr(driver, "data-table-rows") == "230"
-    first = rows[0].find_elements("css selector", "td")[0].text
-    assert first == "229"  # the newest run first
+    assert first_cells[0] == "229"  # the newest run first
     more = driver.find_element("id", "runs-more")
     assert more.text == "show all 230 runs"
     more.click()
