@@ -1,0 +1,116 @@
+"""The read-only units of work of :class:`~localsweep.store.Store`: runs, histories and
+the incremental views that search, stopping and the live page poll."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from localsweep.errors import NotFoundError
+from localsweep.records import RunView
+from localsweep.store import _runs, _sweeps
+from localsweep.store._records import RunRecord
+from localsweep.store._session import Session
+from localsweep.store._tables import run_record, runs
+
+__all__ = ["StoreReads"]
+
+
+class StoreReads:
+    """Store's reads, kept apart from its writes; Store sets the attributes below."""
+
+    url: str
+    _session: Session
+    _views: _runs.RunViews
+    _configs: _sweeps.SweepConfigs
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run ``run_id``; NotFoundError if there is none."""
+        row = self._session.read(
+            lambda c: c.execute(select(runs).where(runs.c.id == run_id)).mappings().first(),
+            "read a run",
+        )
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r} in {self.url}")
+        return run_record(row)
+
+    def list_runs(self, sweep_id: str) -> list[RunRecord]:
+        """Every run of the sweep, by number."""
+        return self._session.read(lambda c: _runs.runs_of(c, sweep_id), "list runs")
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
+        return self._session.read(lambda c: _runs.history_of(c, run_id), "read a run's history")
+
+    def metric_histories(
+        self, sweep_id: str, run_ids: Sequence[str] | None = None
+    ) -> dict[str, list[float]]:
+        """Each run's logged values of the sweep metric, in order (NaN for a logged NaN);
+        with ``run_ids``, of those runs only."""
+
+        def work(conn: Connection) -> dict[str, list[float]]:
+            ids = run_ids
+            if ids is None:
+                ids = (
+                    conn.execute(
+                        select(runs.c.id).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
+                    )
+                    .scalars()
+                    .all()
+                )
+            return _runs.histories_of(conn, list(ids))
+
+        return self._session.read(work, "read metric histories")
+
+    def runs_since(
+        self, sweep_id: str, min_number: int, open_ids: Sequence[str] = ()
+    ) -> list[RunRecord]:
+        """For a watcher that keeps a sweep's runs: the runs numbered ``min_number`` or
+        higher and the runs of ``open_ids`` (not ended at its last read), by number. A run
+        that ended stays as it ended, so that is everything that can have changed."""
+        return self._session.read(
+            lambda c: _runs.runs_since(c, sweep_id, min_number, open_ids), "list runs"
+        )
+
+    def metric_views(
+        self, sweep_id: str, known: Mapping[str, RunView] | None = None
+    ) -> list[RunView]:
+        """Every run's state and metric history (no parameters), for early termination.
+
+        Only new runs and runs not ended at the last call are read (``known`` is accepted
+        for compatibility; the store keeps what it read)."""
+        try:
+            return self._session.read(
+                lambda c: list(self._views.refresh(c, sweep_id, None, "metric")), "read the runs"
+            )
+        except BaseException:
+            self._views.forget(sweep_id)
+            raise
+
+    def run_views(self, sweep_id: str, *, with_history: bool = True) -> list[RunView]:
+        """Every run of the sweep as search sees it."""
+
+        def work(conn: Connection) -> list[RunView]:
+            config = self._configs.of(conn, sweep_id)
+            mode = "full" if with_history else "params"
+            return list(self._views.refresh(conn, sweep_id, config, mode))
+
+        try:
+            return self._session.read(work, "read the runs")
+        except BaseException:
+            self._views.forget(sweep_id)
+            raise
+
+    def change_token(self, sweep_id: str) -> tuple[Any, ...]:
+        """A cheap value that changes whenever what a sweep's page shows may have changed
+        (its state, a run's start or end, a logged row); for watchers that poll."""
+
+        def work(conn: Connection) -> tuple[Any, ...]:
+            token = _sweeps.change_token(conn, sweep_id)
+            if token is None:
+                raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+            return token
+
+        return self._session.read(work, "read the sweep's state")
