@@ -8,6 +8,7 @@ import random
 import statistics
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,10 @@ from localsweep.config import (
 from localsweep.records import RunState, RunView
 from localsweep.search._bayes import BayesSearch
 from localsweep.search._gp import _GP, NumpyGPSampler, _Encoding, _log_h, _neg_log_posterior
+
+# The quality benchmark's own test functions, so the tests and the benchmark score the same.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from quality import branin, hartmann6
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -148,12 +153,6 @@ def test_a_whole_gp_study_is_reproducible_from_its_seed() -> None:
 # --- quality --------------------------------------------------------------------
 
 
-def branin(p: dict[str, Any]) -> float:
-    x1, x2 = p["x1"], p["x2"]
-    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
-
-
 BRANIN = {"x1": FloatDistribution(-5.0, 10.0), "x2": FloatDistribution(0.0, 15.0)}
 
 
@@ -188,21 +187,7 @@ def test_gp_beats_random_search_in_median_regret(
     assert statistics.median(gp) < statistics.median(rnd) / 10
 
 
-_H6_A = np.array(
-    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8],
-     [17, 8, 0.05, 10, 0.1, 14]]
-)  # fmt: skip
-_H6_P = 1e-4 * np.array(
-    [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-     [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]]
-)  # fmt: skip
 H6 = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(6)}
-
-
-def hartmann6(p: dict[str, Any]) -> float:
-    x = np.array([p[f"x{i}"] for i in range(6)])
-    alpha = np.array([1.0, 1.2, 3.0, 3.2])
-    return float(-np.sum(alpha * np.exp(-np.sum(_H6_A * (x - _H6_P) ** 2, axis=1))))
 
 
 @pytest.mark.slow
