@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MISSING", "chromium_paths", "headless_chromium"]
+__all__ = ["HEADLESS_FLAGS", "MISSING", "chromium_binary", "chromium_paths", "headless_chromium"]
 
 #: Why a browser test cannot run when Chromium or its driver is absent.
 MISSING = (
@@ -18,16 +18,29 @@ MISSING = (
 )
 
 
+#: The switches of every headless Chromium the tests start: no sandbox or GPU (none in CI),
+#: no network of its own (updates, sync), nothing asked on a first run.
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+)
+
+
+def chromium_binary() -> str | None:
+    """The Chromium (or Chrome) binary on the PATH, or ``None``."""
+    names = ("chromium", "chromium-browser", "google-chrome", "chrome")
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
 def chromium_paths() -> tuple[str, str] | None:
     """The Chromium binary and chromedriver, or ``None`` when either is missing."""
-    binary = next(
-        (
-            found
-            for name in ("chromium", "chromium-browser", "google-chrome")
-            if (found := shutil.which(name))
-        ),
-        None,
-    )
+    binary = chromium_binary()
     driver = shutil.which("chromedriver")
     return (binary, driver) if binary and driver else None
 
@@ -48,18 +61,7 @@ def headless_chromium(
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     options.page_load_strategy = page_load
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--window-size={width},{height}",
-        f"--user-data-dir={profile}",
-    ):
+    for flag in (*HEADLESS_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     os.environ["SE_OFFLINE"] = "true"
     browser = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))

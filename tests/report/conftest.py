@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -25,6 +25,9 @@ from localsweep.agent import Agent, RunOutcome, RunRecorder, RunStopped
 from localsweep.config import load_config
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from chromium import HEADLESS_FLAGS, chromium_binary
 
 Curve = Callable[[Mapping[str, Any], int], float]
 
@@ -116,14 +119,6 @@ def wandb_sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localsweep
 # Headless Chromium
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @dataclass(frozen=True)
 class Page:
     """A page as headless Chromium left it after its scripts ran."""
@@ -195,14 +190,7 @@ class Browser:
     def _args(self, *extra: str) -> list[str]:
         return [
             self.binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
+            *HEADLESS_FLAGS,
             f"--user-data-dir={self.profile}",
             # Time for plotly's promises and WebGL plots to settle before the dump.
             "--virtual-time-budget=15000",
@@ -235,7 +223,7 @@ class Browser:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Browser:
-    binary = _chromium()
+    binary = chromium_binary()
     if binary is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium)")
     return Browser(binary, tmp_path / "chromium-profile")
