@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from localsweep._sync._report import RunSync
+from localsweep._sync._report import RunSync, unfinished_message
 from localsweep._sync._stage import StagedRun, stage_run, unstage
 from localsweep.priors._sync_plan import LEFT, ON_SERVER, UPLOAD, PriorSync, PriorSyncPlan
 from localsweep.store import _sync_state as state
@@ -213,11 +213,7 @@ class PriorRuns:
                 self.uploaded_now.add(row_id)
                 outcomes.append((row_id, PRIOR_UPLOADED, by_row[row_id].wandb_id, True))
             else:
-                wandb_id = by_row[row_id].wandb_id or row_id
-                mine = [e for e in errors if wandb_id in e] or list(errors)
-                message = "wandb sync did not finish it" + (
-                    f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
-                )
+                message = unfinished_message(by_row[row_id].wandb_id or row_id, errors)
                 self.messages[row_id] = message
                 outcomes.append((row_id, PRIOR_FAILED, message, True))
         # On record before the copy goes: a rerun does not upload it again.

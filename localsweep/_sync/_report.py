@@ -9,7 +9,16 @@ from localsweep._sync._plan import READY, RunCheck
 from localsweep.store import Store, SweepRecord
 from localsweep.store import _sync_state as state
 
-__all__ = ["DONE", "FAILED", "SYNCED", "RunSync", "SyncReport", "dry_run_report", "run_sync"]
+__all__ = [
+    "DONE",
+    "FAILED",
+    "SYNCED",
+    "RunSync",
+    "SyncReport",
+    "dry_run_report",
+    "run_sync",
+    "unfinished_message",
+]
 
 SYNCED = "synced"
 FAILED = "failed"
@@ -138,4 +147,13 @@ def run_sync(check: RunCheck, outcome: str, message: str | None, attempts: int =
         message=message,
         attempts=attempts,
         folder=str(check.folder) if check.folder else None,
+    )
+
+
+def unfinished_message(run_id: str, errors: Sequence[str]) -> str:
+    """Why wandb sync left run ``run_id`` without its ``.synced`` marker: its own error
+    lines if wandb named the run, else all of them."""
+    mine = [e for e in errors if run_id in e] or list(errors)
+    return "wandb sync did not finish it" + (
+        f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
     )

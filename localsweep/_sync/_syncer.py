@@ -21,6 +21,7 @@ from localsweep._sync._report import (
     SyncReport,
     dry_run_report,
     run_sync,
+    unfinished_message,
 )
 from localsweep._sync._stage import (
     Prepared,
@@ -383,10 +384,7 @@ class _Syncer:
                 synced.add(run_id)
                 outcomes.append((run_id, SYNCED, target.path, True))
             else:
-                mine = [e for e in errors if run_id in e] or list(errors)
-                message = "wandb sync did not finish it" + (
-                    f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
-                )
+                message = unfinished_message(run_id, errors)
                 self.messages[run_id] = message
                 outcomes.append((run_id, FAILED, message, True))
         # One transaction for all: what was uploaded is on record before its copy goes.
