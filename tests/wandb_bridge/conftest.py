@@ -168,3 +168,21 @@ def offline_run_file_over_1mb(tmp_path_factory: pytest.TempPathFactory) -> Itera
         _set_offline_wandb_env(monkeypatch, wandb_dir)
         monkeypatch.setenv("WANDB_SWEEP_ID", "ls-writer01")
         yield _run_to_end(wandb_dir, OVER_1MB_SCRIPT)
+
+
+@pytest.fixture
+def standin_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The tests' W&B stand-in server (no real W&B server can run here), knowing sweep
+    ``srv00042`` of ``team/proj``, with wandb pointed at it: ``WANDB_BASE_URL``, a dummy
+    API key and a throwaway ``HOME``."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+    from wandb_standin import ServerSweep, StandinServer
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    with StandinServer() as server:
+        server.sweeps["srv00042"] = ServerSweep("s42", "srv00042", "team", "proj", "")
+        monkeypatch.setenv("WANDB_BASE_URL", server.url)
+        yield server

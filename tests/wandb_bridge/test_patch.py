@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import shutil
 import struct
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wandb.proto import wandb_internal_pb2 as pb
@@ -22,10 +22,6 @@ from localsweep.wandb_bridge._patch import (
     scan_run_file,
 )
 from localsweep.wandb_bridge._writer import inspect_run_file, read_raw_records
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
-
-from wandb_standin import ServerSweep, StandinServer
 
 FIRST, LAST = 2, 4
 
@@ -234,7 +230,7 @@ def test_the_check_of_a_patched_copy_refuses_a_changed_byte(
 
 @pytest.mark.slow
 def test_wandb_sync_uploads_a_patched_copy_with_the_new_sweep_id(
-    offline_run_file_over_1mb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    offline_run_file_over_1mb: Path, tmp_path: Path, standin_server: Any
 ) -> None:
     from localsweep.wandb_bridge._server import run_wandb_sync
 
@@ -244,18 +240,9 @@ def test_wandb_sync_uploads_a_patched_copy_with_the_new_sweep_id(
     copy = dest / offline_run_file_over_1mb.name
     scan = scan_run_file(offline_run_file_over_1mb)
     assert patch_run_file(offline_run_file_over_1mb, copy, scan, sweep_id="srv00042")
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-
-    with StandinServer() as server:
-        server.sweeps["srv00042"] = ServerSweep("s42", "srv00042", "team", "proj", "")
-        monkeypatch.setenv("WANDB_BASE_URL", server.url)
-        result = run_wandb_sync(
-            [copy], entity="team", project="proj", workdir=tmp_path, timeout=600
-        )
-        [run_id] = server.runs
+    server = standin_server
+    result = run_wandb_sync([copy], entity="team", project="proj", workdir=tmp_path, timeout=600)
+    [run_id] = server.runs
 
     # wandb's core keeps the last of the two sweep_id fields, as protobuf's rule says.
     assert result.synced == (copy,)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 import struct
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wandb.proto import wandb_internal_pb2 as pb
@@ -20,10 +20,6 @@ from localsweep.wandb_bridge._writer import (
     rewrite_run_file,
     verify_rewrite,
 )
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
-
-from wandb_standin import ServerSweep, StandinServer
 
 FIRST, MIDDLE, LAST = 2, 3, 4
 
@@ -149,7 +145,7 @@ def test_a_flipped_byte_is_refused_by_our_reader(
 
 @pytest.mark.slow
 def test_wandb_sync_uploads_the_rewritten_file_and_refuses_it_with_a_flipped_byte(
-    offline_run_file_over_1mb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    offline_run_file_over_1mb: Path, tmp_path: Path, standin_server: Any
 ) -> None:
     from localsweep.wandb_bridge._server import run_wandb_sync
 
@@ -162,22 +158,13 @@ def test_wandb_sync_uploads_the_rewritten_file_and_refuses_it_with_a_flipped_byt
         )
     bad_file = bad_dir / offline_run_file_over_1mb.name
     _flip_a_history_byte(bad_file)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-
-    with StandinServer() as server:
-        server.sweeps["srv00042"] = ServerSweep("s42", "srv00042", "team", "proj", "")
-        monkeypatch.setenv("WANDB_BASE_URL", server.url)
-        good = run_wandb_sync(
-            [good_dir / bad_file.name], entity="team", project="proj", workdir=tmp_path, timeout=600
-        )
-        [run_id] = server.runs
-        rows = len(server.runs[run_id].history)
-        bad = run_wandb_sync(
-            [bad_file], entity="team", project="proj", workdir=tmp_path, timeout=600
-        )
+    server = standin_server
+    good = run_wandb_sync(
+        [good_dir / bad_file.name], entity="team", project="proj", workdir=tmp_path, timeout=600
+    )
+    [run_id] = server.runs
+    rows = len(server.runs[run_id].history)
+    bad = run_wandb_sync([bad_file], entity="team", project="proj", workdir=tmp_path, timeout=600)
 
     assert good.synced == (good_dir / bad_file.name,)
     assert server.first_upserts()[run_id]["sweep"] == "srv00042"
