@@ -68,16 +68,22 @@ class RunOutcome:
         return [self.value] if self.value is not None else None
 
 
+# Runs whose point is taken but not yet told: the sampler sees them as running trials.
+_PENDING = frozenset({RunState.RUNNING, RunState.PREEMPTED})
+
+
 def run_outcome(run: RunView, metric: Metric) -> RunOutcome:
     """Which value of ``run`` counts, as wandb's engine takes it.
 
     A finished run counts with the best finite value it logged by the metric's goal,
     history and summary together; one that logged none fails. Failed, crashed and
     killed runs fail (their values are not trusted, as in wandb); running runs are
-    running, so the sampler avoids proposing the same point twice; runs hyperband
-    stopped are pruned with what they logged, in order.
+    running, so the sampler avoids proposing the same point twice, and so are preempted
+    ones, which wait to be resumed with the same point (wandb's engine counts them among
+    its pending runs too); runs hyperband stopped are pruned with what they logged, in
+    order.
     """
-    if run.state is RunState.RUNNING:
+    if run.state in _PENDING:
         return RunOutcome(TrialState.RUNNING)
     if run.state is RunState.EARLY_TERMINATED:
         steps = tuple((i, float(v)) for i, v in enumerate(run.history) if _finite(v))
@@ -96,7 +102,7 @@ def multi_outcome(run: RunView, metrics: Sequence[Metric]) -> RunOutcome:
     every objective (read from its summary), or FAIL when one is missing; other states as
     :func:`run_outcome` (pruned runs carry no intermediate values: Optuna cannot prune a
     multi-objective trial)."""
-    if run.state is RunState.RUNNING:
+    if run.state in _PENDING:
         return RunOutcome(TrialState.RUNNING)
     if run.state is RunState.EARLY_TERMINATED:
         return RunOutcome(TrialState.PRUNED)

@@ -22,6 +22,7 @@ from localsweep.config import (
     Options,
     Parameter,
     SweepConfig,
+    parse_config,
 )
 from localsweep.errors import ConfigError
 from localsweep.records import RunState, RunView
@@ -29,6 +30,7 @@ from localsweep.search._bayes import (
     _SEARCH_SPACE_ATTR,
     BayesSearch,
     _make_sampler,
+    multi_outcome,
     run_outcome,
     torch_available,
 )
@@ -292,6 +294,34 @@ def test_failed_crashed_and_killed_runs_fail_even_with_values(state: RunState) -
 
 def test_a_running_run_is_running() -> None:
     assert run_outcome(RunView("r", RunState.RUNNING, {}, (1.0,)), LOSS).state is TrialState.RUNNING
+
+
+def test_a_preempted_run_waits_to_be_resumed_so_it_is_pending_not_failed() -> None:
+    # wandb's engine puts preempted runs with the pending ones; a failed trial would let
+    # the sampler propose the point again while the run is requeued to finish it.
+    preempted = RunView("r", RunState.PREEMPTED, {}, (1.0,))
+    assert run_outcome(preempted, LOSS).state is TrialState.RUNNING
+    two = (LOSS, ACC)
+    assert multi_outcome(preempted, two).state is TrialState.RUNNING
+
+
+def test_a_preempted_runs_point_is_avoided_like_a_running_ones() -> None:
+    cfg = parse_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}},
+            "localsweep": {"sampler": "gp-numpy"},
+        }
+    )
+    done = [
+        RunView(str(i), RunState.FINISHED, {("x",): x, ("y",): y}, (), (x - 0.3) ** 2 + y * y)
+        for i, (x, y) in enumerate((i / 11, (i * 7 % 12) / 11) for i in range(12))
+    ]
+    first = BayesSearch(cfg).propose(done, random.Random(5)).params
+    held = RunView("p", RunState.PREEMPTED, dict(first), (), None)
+    second = BayesSearch(cfg).propose([*done, held], random.Random(5)).params
+    assert math.dist((first[("x",)], first[("y",)]), (second[("x",)], second[("y",)])) > 0.05
 
 
 def test_an_early_terminated_run_is_pruned_with_its_finite_values_in_order() -> None:
