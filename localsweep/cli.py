@@ -43,6 +43,21 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _print_table(table: Any) -> None:
+    """Print a table; piped or redirected (grep, a file, a CI log) at its natural width.
+
+    Output that is not a terminal has no width to fit, and rich would take 80 columns
+    and fold long cells (names, best values, times) over two lines, which breaks grep
+    and copying. A terminal, or ``COLUMNS`` set, keeps its width.
+    """
+    if console.is_terminal or "COLUMNS" in os.environ:
+        console.print(table)
+        return
+    wide = console.options.update_width(10_000)
+    width = max(console.width, console.measure(table, options=wide).maximum)
+    Console(width=width).print(table)
+
+
 def _e(value: Any) -> str:
     """Text from configs, runs and errors, safe to print: rich would read ``[report]`` in
     it as markup and drop it."""
@@ -157,7 +172,7 @@ def validate(config_file: str) -> None:
     table.add_column("settings", overflow="fold")
     for p in config.parameters:
         table.add_row(_e(p.name), p.distribution.value, _e(_param_settings(p)))
-    console.print(table)
+    _print_table(table)
     if config.metric is not None:
         target = f", target {config.metric.target}" if config.metric.target is not None else ""
         console.print(f"metric: {_e(config.metric.name)} ({config.metric.goal.value}{target})")
@@ -524,7 +539,7 @@ def ls(db: str | None) -> None:
             _e(best_text),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    console.print(table)
+    _print_table(table)
 
 
 @cli.command()
@@ -599,7 +614,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
         row += [_e(_short(flat.get(p.path))) for p in params]
         table.add_row(*row)
-    console.print(table)
+    _print_table(table)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     best = sweep.best_run()
@@ -668,7 +683,7 @@ def _print_importance(sweep: Any) -> None:
             "—" if r.correlation is None else f"{r.correlation:+.3f}",
             "—" if r.fanova is None else f"{r.fanova:.3f}",
         )
-    console.print(table)
+    _print_table(table)
 
 
 def _short(value: Any, width: int = 24) -> str:

@@ -32,14 +32,18 @@ def train(config):
 """
 
 
-def cli(cwd: Path, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LOCALSWEEP_DB"}
+def cli(cwd: Path, *args: str, columns: int | None = 80) -> subprocess.CompletedProcess[str]:
+    """The CLI in a real process, its output piped; ``columns=None``: no ``COLUMNS`` set,
+    as when a user pipes into grep or a file."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCALSWEEP_DB", "COLUMNS")}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "localsweep.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**env, "COLUMNS": str(columns)},
+        env=env,
         timeout=300,
         check=False,
     )
@@ -61,6 +65,32 @@ def test_ids_and_states_are_never_cut_at_80_columns(tmp_path: Path) -> None:
     lines = show.stdout.splitlines()
     for run in runs:
         assert any(run.id in line and run.state in line for line in lines), (run, show.stdout)
+
+
+def test_piped_tables_keep_each_sweep_and_run_on_one_line(tmp_path: Path) -> None:
+    # `localsweep ls | grep NAME` and `show ... > runs.txt` must find whole rows: with
+    # no terminal and no COLUMNS, tables are drawn at their natural width, not folded
+    # at 80 columns.
+    (tmp_path / "wide.yaml").write_text(WIDE)
+    (tmp_path / "wtrain.py").write_text(TRAIN)
+    name = "a sweep with a long descriptive name that would be folded at eighty columns"
+    sweep_id = cli(tmp_path, "sweep", "wide.yaml", "--db", "s.db", "--name", name).stdout.strip()
+    cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "wtrain:train", "--count", "4", "-q")
+    ls = cli(tmp_path, "ls", "--db", "s.db", columns=None)
+    assert ls.returncode == 0, ls.stderr
+    best = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).best_run()
+    assert best is not None
+    row = [line for line in ls.stdout.splitlines() if sweep_id in line]
+    assert len(row) == 1 and name in row[0], ls.stdout
+    assert f"a_rather_long_metric_name={best.metric:.6g}" in row[0], ls.stdout
+    show = cli(tmp_path, "show", sweep_id, "--db", "s.db", columns=None)
+    assert show.returncode == 0, show.stderr
+    lines = show.stdout.splitlines()
+    header = next(line for line in lines if "learning_rate_of_the_optimizer" in line)
+    assert "weight_decay_of_the_optimizer" in header and "dropout_probability" in header
+    # A terminal's width, or COLUMNS, is still kept.
+    narrow = cli(tmp_path, "ls", "--db", "s.db", columns=80)
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
 
 
 def test_sweep_without_program_suggests_the_function_form(tmp_path: Path) -> None:
