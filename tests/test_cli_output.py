@@ -49,12 +49,18 @@ def cli(cwd: Path, *args: str, columns: int | None = 80) -> subprocess.Completed
     )
 
 
-def test_ids_and_states_are_never_cut_at_80_columns(tmp_path: Path) -> None:
+def wide_sweep(tmp_path: Path, name: str, count: int) -> str:
+    """A sweep of WIDE named ``name`` in ``tmp_path/s.db`` with ``count`` runs done; its id."""
     (tmp_path / "wide.yaml").write_text(WIDE)
     (tmp_path / "wtrain.py").write_text(TRAIN)
-    name = "a sweep with a long descriptive name that needs wrapping"
     sweep_id = cli(tmp_path, "sweep", "wide.yaml", "--db", "s.db", "--name", name).stdout.strip()
-    cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "wtrain:train", "--count", "6", "-q")
+    agent = ("agent", sweep_id, "--db", "s.db", "-f", "wtrain:train", "--count", str(count))
+    cli(tmp_path, *agent, "-q")
+    return sweep_id
+
+
+def test_ids_and_states_are_never_cut_at_80_columns(tmp_path: Path) -> None:
+    sweep_id = wide_sweep(tmp_path, "a sweep with a long descriptive name that needs wrapping", 6)
     ls = cli(tmp_path, "ls", "--db", "s.db")
     assert ls.returncode == 0, ls.stderr
     assert sweep_id in ls.stdout
@@ -71,11 +77,8 @@ def test_piped_tables_keep_each_sweep_and_run_on_one_line(tmp_path: Path) -> Non
     # `localsweep ls | grep NAME` and `show ... > runs.txt` must find whole rows: with
     # no terminal and no COLUMNS, tables are drawn at their natural width, not folded
     # at 80 columns.
-    (tmp_path / "wide.yaml").write_text(WIDE)
-    (tmp_path / "wtrain.py").write_text(TRAIN)
     name = "a sweep with a long descriptive name that would be folded at eighty columns"
-    sweep_id = cli(tmp_path, "sweep", "wide.yaml", "--db", "s.db", "--name", name).stdout.strip()
-    cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "wtrain:train", "--count", "4", "-q")
+    sweep_id = wide_sweep(tmp_path, name, 4)
     ls = cli(tmp_path, "ls", "--db", "s.db", columns=None)
     assert ls.returncode == 0, ls.stderr
     best = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).best_run()
