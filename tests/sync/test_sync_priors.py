@@ -8,6 +8,11 @@ here)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from sync_helpers import ROWS, Site, StandinServer, run_cli, tree_digest
@@ -225,3 +230,50 @@ def test_prior_runs_uploaded_before_a_refused_attach_are_attached_by_the_next_sy
     # Uploaded once, by the first sync.
     assert server.completions(hand) == server.completions(other_sweeps) == 1
     assert server.sweeps[name].state == "FINISHED"
+
+
+def test_a_sync_interrupted_while_uploading_prior_runs_resumed_uploads_each_once(
+    site: Site, server: StandinServer
+) -> None:
+    # Ctrl-C (to the whole process group, as a terminal sends it) once the first prior
+    # run is in; the next sync uploads the rest, none twice, and attaches them all.
+    hand, other_sweeps = site.prior_ids
+    server.upload_delay = 1.0
+    cmd = [sys.executable, "-m", "localsweep.cli", "sync", site.prior_sweep_id, "-e", "team"]
+    proc = subprocess.Popen(
+        [*cmd, "-n", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if server.uploaded_runs() & {hand, other_sweeps}:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=300)
+    assert "Traceback" not in err
+    first = server.uploaded_runs() & {hand, other_sweeps}
+    assert first, err  # at least the prior run it waited for
+
+    server.upload_delay = 0.0
+    resumed = localsweep.sync(site.prior_sweep_id, entity="team")
+
+    assert resumed.ok, resumed.runs
+    name = resumed.server_sweep
+    assert name is not None
+    outcomes = {r.run_id: r.outcome for r in resumed.runs}
+    # Uploaded before the Ctrl-C: only attached now (or already, had the first sync got
+    # that far); not yet uploaded: both now.
+    for run_id in (hand, other_sweeps):
+        if run_id in first:
+            assert outcomes[run_id] in ("prior: attached", "prior: already attached"), outcomes
+        else:
+            assert outcomes[run_id] == "prior: uploaded and attached", outcomes
+    for run_id in (hand, other_sweeps):
+        assert server.completions(run_id) == 1, run_id
+        assert server.runs[run_id].sweep is None
+    assert sorted(_prior_names(server, name)) == sorted([hand, other_sweeps])
+    assert len(server.created_sweeps()) == 1
