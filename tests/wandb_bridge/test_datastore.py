@@ -10,17 +10,16 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from logfile_helpers import Chunk, chunk_layout
 from wandb.proto import wandb_internal_pb2 as pb
 
 from localsweep.errors import LocalsweepError
@@ -39,34 +38,6 @@ FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 CLOCK_KEYS = ("_runtime", "_timestamp")
 # A child that never gets what it waits for gives up after this long, so no test hangs.
 CHILD_TIMEOUT = 120.0
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Where one chunk sits in a file, found by walking the headers independently."""
-
-    offset: int
-    length: int
-    kind: int
-
-    @property
-    def end(self) -> int:
-        return self.offset + 7 + self.length
-
-
-def chunk_layout(data: bytes) -> list[Chunk]:
-    """Walk the chunk headers of an intact file without checking anything, to aim at bytes."""
-    chunks = []
-    pos = 7
-    while pos + 7 <= len(data):
-        room = 32 * 1024 - pos % (32 * 1024)
-        if room < 7:
-            pos += room
-            continue
-        _crc, length, kind = struct.unpack_from("<IHB", data, pos)
-        chunks.append(Chunk(pos, length, kind))
-        pos += 7 + length
-    return chunks
 
 
 def all_records(path: Path) -> list[Any]:

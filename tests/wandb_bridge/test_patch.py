@@ -6,11 +6,11 @@ our reader and in the real ``wandb sync``, and damage is refused."""
 from __future__ import annotations
 
 import shutil
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
+from logfile_helpers import chunk_layout
 from wandb.proto import wandb_internal_pb2 as pb
 
 from localsweep._sync._stage import stage_run
@@ -24,20 +24,6 @@ from localsweep.wandb_bridge._patch import (
 from localsweep.wandb_bridge._writer import inspect_run_file, read_raw_records
 
 FIRST, LAST = 2, 4
-
-
-def chunk_layout(data: bytes) -> list[tuple[int, int, int]]:
-    """(offset, length, type) of every chunk of an intact file, walked independently."""
-    chunks, pos = [], 7
-    while pos + 7 <= len(data):
-        room = 32 * 1024 - pos % (32 * 1024)
-        if room < 7:
-            pos += room
-            continue
-        _crc, length, kind = struct.unpack_from("<IHB", data, pos)
-        chunks.append((pos, length, kind))
-        pos += 7 + length
-    return chunks
 
 
 def run_chunk_spans(scan_chunks: tuple[tuple[tuple[int, int, int], ...], ...]) -> list[range]:

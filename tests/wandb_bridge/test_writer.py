@@ -5,11 +5,11 @@ real ``wandb sync``), and damage is refused by both."""
 from __future__ import annotations
 
 import shutil
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
+from logfile_helpers import chunk_layout
 from wandb.proto import wandb_internal_pb2 as pb
 
 from localsweep.wandb_bridge import CorruptFileError, read_run_file
@@ -22,20 +22,6 @@ from localsweep.wandb_bridge._writer import (
 )
 
 FIRST, MIDDLE, LAST = 2, 3, 4
-
-
-def chunk_kinds(data: bytes) -> list[int]:
-    """The type of every chunk of an intact file, walking the headers independently."""
-    kinds, pos = [], 7
-    while pos + 7 <= len(data):
-        room = 32 * 1024 - pos % (32 * 1024)
-        if room < 7:
-            pos += room
-            continue
-        _crc, length, kind = struct.unpack_from("<IHB", data, pos)
-        kinds.append(kind)
-        pos += 7 + length
-    return kinds
 
 
 def test_a_rewrite_that_changes_nothing_is_byte_identical_for_a_small_file(
@@ -54,7 +40,8 @@ def test_a_rewrite_that_changes_nothing_is_byte_identical_for_a_file_over_1mb(
 ) -> None:
     original = offline_run_file_over_1mb.read_bytes()
     assert len(original) > 1_000_000
-    assert {FIRST, MIDDLE, LAST} <= set(chunk_kinds(original))  # the config spans blocks
+    # The config spans blocks: split into first, middle and last chunks.
+    assert {FIRST, MIDDLE, LAST} <= {c.kind for c in chunk_layout(original)}
     copy = tmp_path / "copy.wandb"
 
     result = rewrite_run_file(offline_run_file_over_1mb, copy, sweep_id="ls-writer01")
