@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prior_configs import LR_OPT
 
 import localsweep
 from localsweep.config import parse_config
@@ -16,16 +17,6 @@ from localsweep.errors import ConfigError
 from localsweep.priors import load_prior_runs
 from localsweep.report import export_runs
 from localsweep.store import Store
-
-LR_OPT = {
-    "method": "bayes",
-    "metric": {"name": "loss", "goal": "minimize"},
-    "parameters": {
-        "lr": {"distribution": "log_uniform_values", "min": 0.001, "max": 0.1},
-        "opt": {"parameters": {"name": {"values": ["adam", "sgd"]}}},
-    },
-}
-
 
 # ------------------------------------------------------------------- wandb run folders
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from prior_configs import LR_OPT
+
 import localsweep
 from localsweep.priors._sync_plan import (
     LEFT,
@@ -17,15 +19,6 @@ from localsweep.priors._sync_plan import (
     split_prior_runs,
 )
 from localsweep.store import Store
-
-LR_OPT = {
-    "method": "bayes",
-    "metric": {"name": "loss", "goal": "minimize"},
-    "parameters": {
-        "lr": {"distribution": "log_uniform_values", "min": 0.001, "max": 0.1},
-        "opt": {"parameters": {"name": {"values": ["adam", "sgd"]}}},
-    },
-}
 
 TABLE = "id,lr,opt.name,loss\ntbl1,0.01,adam,0.3\n"
 
