@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from localsweep._sync._report import RunSync, unfinished_message
+from localsweep._sync._report import RunSync, run_line, unfinished_message
 from localsweep._sync._stage import StagedRun, stage_run, unstage
 from localsweep.priors._sync_plan import LEFT, ON_SERVER, UPLOAD, PriorSync, PriorSyncPlan
 from localsweep.store import _sync_state as state
@@ -54,16 +54,7 @@ _ON_SERVER = (PRIOR_UPLOADED, PRIOR_ATTACHED)
 
 
 def _row(p: PriorSync, outcome: str, message: str | None, attempts: int = 0) -> RunSync:
-    return RunSync(
-        run_id=p.wandb_id or p.run.id,
-        number=p.run.number,
-        state=p.run.state.value,
-        outcome=outcome,
-        message=message,
-        attempts=attempts,
-        folder=str(p.folder) if p.folder else None,
-        prior=True,
-    )
+    return run_line(p.run, p.folder, outcome, message, attempts, run_id=p.wandb_id, prior=True)
 
 
 def dry_run_prior_rows(plan: PriorSyncPlan, done: dict[str, state.SyncRunOutcome]) -> list[RunSync]:

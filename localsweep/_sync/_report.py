@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from localsweep._sync._plan import READY, RunCheck
-from localsweep.store import Store, SweepRecord
+from localsweep.store import RunRecord, Store, SweepRecord
 from localsweep.store import _sync_state as state
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "RunSync",
     "SyncReport",
     "dry_run_report",
+    "run_line",
     "run_sync",
     "unfinished_message",
 ]
@@ -139,14 +141,30 @@ def dry_run_report(
 
 def run_sync(check: RunCheck, outcome: str, message: str | None, attempts: int = 0) -> RunSync:
     """One run's line of the report."""
+    return run_line(check.run, check.folder, outcome, message, attempts)
+
+
+def run_line(
+    run: RunRecord,
+    folder: Path | None,
+    outcome: str,
+    message: str | None,
+    attempts: int = 0,
+    *,
+    run_id: str | None = None,
+    prior: bool = False,
+) -> RunSync:
+    """The report's line for ``run``, the sweep's own or (``prior``) a prior run, whose
+    id on W&B may differ from its own (``run_id``)."""
     return RunSync(
-        run_id=check.run.id,
-        number=check.run.number,
-        state=check.run.state.value,
+        run_id=run_id or run.id,
+        number=run.number,
+        state=run.state.value,
         outcome=outcome,
         message=message,
         attempts=attempts,
-        folder=str(check.folder) if check.folder else None,
+        folder=str(folder) if folder else None,
+        prior=prior,
     )
 
 
