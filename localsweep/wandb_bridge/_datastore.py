@@ -6,16 +6,9 @@ core and ships no Python reader, so localsweep reads it itself: program mode fol
 child process's metrics while the child runs, and takes its summary and exit code when
 it ends.
 
-File format (LevelDB's log format with a wandb header)::
-
-    header   7 bytes   b":W&B", u16 LE 0xBEE1, u8 version 0
-    blocks   32 KiB each; the first block includes the header
-    chunk    u32 LE crc | u16 LE length | u8 type | <length> bytes of data
-             type 1 FULL holds a whole record; a record too long for the rest of a
-             block is split as 2 FIRST, 3 MIDDLE..., 4 LAST. crc is plain IEEE CRC-32
-             (``zlib.crc32``) over the type byte followed by the data, unmasked.
-    padding  when fewer than 7 bytes are left in a block, the writer zero-fills them
-             and the next chunk starts at the next block
+The file's framing (LevelDB's log format with a wandb header: 32 KiB blocks of
+CRC-checked chunks, a record split over chunks where a block ends) is described in
+:mod:`localsweep.wandb_bridge._logformat`, with its constants.
 
 Each record is a serialized ``wandb.proto.wandb_internal_pb2.Record``. The ones that
 matter here:

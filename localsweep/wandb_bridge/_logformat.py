@@ -10,6 +10,7 @@ The format (LevelDB's log format with a wandb header; see
              block is split as 2 FIRST, 3 MIDDLE..., 4 LAST. crc is plain IEEE CRC-32
              (``zlib.crc32``) over the type byte followed by the data, unmasked.
     padding  when fewer than 7 bytes are left in a block, the writer zero-fills them
+             and the next chunk starts at the next block
 
 Kept apart from the reader so that code that only walks chunks (``localsweep sync``'s
 checks) does not import wandb, which takes most of a second. Tested against wandb 0.31.0.
