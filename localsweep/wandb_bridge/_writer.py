@@ -5,7 +5,8 @@ and ``wandb sync`` sends each run's recorded sweep id with no way to change it. 
 offline runs to a sweep the server made, :func:`rewrite_run_file` writes a copy of a run
 file in which every Run record carries the server's sweep id, and copies every other
 record byte for byte. The format is the one :mod:`localsweep.wandb_bridge._datastore`
-reads (its block, chunk and CRC code is reused here): records are laid out again chunk
+reads (its block, chunk and CRC constants, from
+:mod:`localsweep.wandb_bridge._logformat`, are used here): records are laid out again chunk
 by chunk exactly as wandb's writer lays them out, so a copy with nothing changed is
 byte-identical to its source.
 
