@@ -13,7 +13,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from localsweep.config import Goal, SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store, SweepRecord
+from localsweep.store._tables import now
 
 __all__ = ["Api", "Run", "Sweep"]
 
@@ -28,11 +29,6 @@ logger = logging.getLogger(__name__)
 
 #: Seconds after a run ended during which its wandb file may still be being written.
 FLUSH_WAIT = 10.0
-
-
-def _utcnow() -> datetime:
-    # Timestamps are stored as naive UTC.
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Run:
@@ -132,7 +128,7 @@ class Run:
         ended = self._record.finished_at
         if ended is None or self._record.state == RunState.RUNNING:
             return 0.0
-        since = (_utcnow() - ended).total_seconds()
+        since = (now() - ended).total_seconds()
         return max(0.0, min(FLUSH_WAIT, FLUSH_WAIT - since))
 
     @property

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from localsweep.store._models import SyncRunModel, SyncTargetModel
+from localsweep.store._tables import now
 
 __all__ = [
     "SyncRunOutcome",
@@ -68,10 +69,6 @@ class SyncRunOutcome:
     attempts: int
     message: str | None
     updated_at: datetime
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @contextmanager
@@ -138,7 +135,7 @@ def save_target(
                         server_sweep_id=server_sweep_id,
                         path=path,
                         finished=False,
-                        created_at=_now(),
+                        created_at=now(),
                     )
                 )
     except IntegrityError:
@@ -228,10 +225,10 @@ def record_run_outcomes(
                 )
             ).all()
         )
-        now = _now()
+        stamp = now()
         fresh: dict[str, dict[str, Any]] = {}
         for run_id, outcome, message, attempted in outcomes:
-            values = {"outcome": outcome, "message": message, "updated_at": now}
+            values = {"outcome": outcome, "message": message, "updated_at": stamp}
             if run_id in existing:
                 existing[run_id] += int(attempted)
                 key = (_sync_runs.c.target_id == target_id) & (_sync_runs.c.run_id == run_id)
