@@ -8,13 +8,18 @@ in its own database). Then, on a budget of 50 runs counted from the start:
   start-up runs and 30 from the model, as many model-guided runs as the warm sweep's);
 - ``warm 20+30``: a new bayes sweep takes the 20 as prior runs (``old.db#SWEEP_ID``,
   read, matched and stored as a user's would be) and runs 30 more;
-- ``optuna 20+30``: Optuna's ``TPESampler`` (its defaults) gets the same 20 through
-  ``study.add_trials`` and asks 30 more.
+- ``optuna 50`` and ``optuna 20+30``: Optuna's ``TPESampler`` (its defaults), cold, and
+  given the same 20 through ``study.add_trials`` and asked 30 more;
+- ``wandb 50`` and ``wandb 20+30``: wandb's own engine (PyPI ``sweeps`` 0.3.0, run by
+  ``/opt/sweeps-venv/bin/python`` as in the main table; left out when that is missing),
+  cold, and told the same 20 as finished runs first, as W&B's controller passes
+  ``prior_runs``, then asked 30 more.
 
 All sweeps go through localsweep's real path (``localsweep.run``: store, agent, the
 bayes sampler ``auto`` picks). Regret is the best noiseless value among the 50 minus the
 optimum; the table shows the median over seeds. The issue's goal: warm at least as good
-as cold, with 30 fewer new runs.
+as cold, with 30 fewer new runs; the second table gives that ratio for each method, so
+that localsweep's stands beside its peers' on the same problems and seeds.
 
     python benchmarks/quality.py --warm-start                # 10 seeds, both problems
     python benchmarks/quality.py --warm-start --seeds 3      # a quick look
@@ -39,7 +44,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PROBLEMS = ("hartmann6", "mixed8d")
 PRIORS, NEW = 20, 30
-COLUMNS = ("cold 30", "cold 40", "cold 50", "warm 20+30", "optuna 20+30")
+COLUMNS = (
+    "cold 30",
+    "cold 40",
+    "cold 50",
+    "warm 20+30",
+    "optuna 50",
+    "optuna 20+30",
+    "wandb 50",
+    "wandb 20+30",
+)
+#: Each method's cold and warm column, for the warm / cold table.
+PAIRS = {
+    "localsweep": ("cold 50", "warm 20+30"),
+    "optuna": ("optuna 50", "optuna 20+30"),
+    "wandb": ("wandb 50", "wandb 20+30"),
+}
 
 
 def _problem(name: str) -> Any:
@@ -68,7 +88,10 @@ def _config(problem: Any, method: str, seed: int) -> dict[str, Any]:
     }
 
 
-def _optuna(problem: Any, seed: int, priors: list[tuple[dict[str, Any], float]]) -> list[float]:
+def _optuna(
+    problem: Any, seed: int, priors: list[tuple[dict[str, Any], float]], n: int
+) -> list[float]:
+    """The noiseless values of ``priors`` and of ``n`` more trials Optuna's TPE asks."""
     import optuna
     from optuna.trial import create_trial
 
@@ -91,7 +114,7 @@ def _optuna(problem: Any, seed: int, priors: list[tuple[dict[str, Any], float]])
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
     study.add_trials(trials)
     noise, seen = random.Random(0), [problem.true_value(p, y) for p, y in priors]
-    for _ in range(NEW):
+    for _ in range(n):
         trial = study.ask()
         p = problem.suggest(trial)
         y = problem.observe(p, noise)
@@ -100,11 +123,22 @@ def _optuna(problem: Any, seed: int, priors: list[tuple[dict[str, Any], float]])
     return seen
 
 
-def run_task(task: tuple[str, int]) -> tuple[str, int, dict[str, float], float]:
+def _wandb(
+    problem: Any, seed: int, priors: list[tuple[dict[str, Any], float]], n: int
+) -> list[float]:
+    """The noiseless values of ``priors`` and of ``n`` more runs wandb's engine proposes."""
+    from quality import run_wandb
+
+    return [problem.true_value(p, y) for p, y in priors] + [
+        truth for _, truth in run_wandb(problem, seed, n, priors)
+    ]
+
+
+def run_task(task: tuple[str, int, bool]) -> tuple[str, int, dict[str, float], float]:
     """One problem and seed: the best noiseless value each column found in 50 runs."""
     import localsweep
 
-    name, seed = task
+    name, seed, with_wandb = task
     logging.getLogger("optuna").setLevel(logging.WARNING)
     problem = _problem(name)
     started = time.perf_counter()
@@ -141,14 +175,25 @@ def run_task(task: tuple[str, int]) -> tuple[str, int, dict[str, float], float]:
         )
         assert len(warm.prior_runs) == PRIORS and len(warm.runs) == NEW
         best["warm 20+30"] = min(old_seen + warm_seen)
-        best["optuna 20+30"] = min(_optuna(problem, seed, priors))
+        best["optuna 50"] = min(_optuna(problem, seed, [], PRIORS + NEW))
+        best["optuna 20+30"] = min(_optuna(problem, seed, priors, NEW))
+        if with_wandb:
+            best["wandb 50"] = min(_wandb(problem, seed, [], PRIORS + NEW))
+            best["wandb 20+30"] = min(_wandb(problem, seed, priors, NEW))
     return name, seed, best, time.perf_counter() - started
 
 
 def warm_start(seeds: int, workers: int, only: Sequence[str] = ()) -> dict[str, Any]:
     """Run the warm-start comparison and print its table; returns the figures."""
+    from quality import ENGINE_PYTHON
+
+    with_wandb = ENGINE_PYTHON.exists()
+    if not with_wandb:
+        print(f"{ENGINE_PYTHON} not found: leaving out wandb's engine", file=sys.stderr)
+    columns = [c for c in COLUMNS if with_wandb or not c.startswith("wandb")]
+    pairs = {m: p for m, p in PAIRS.items() if with_wandb or m != "wandb"}
     names = [n for n in PROBLEMS if not only or n in only]
-    tasks = [(n, s) for n in names for s in range(seeds)]
+    tasks = [(n, s, with_wandb) for n in names for s in range(seeds)]
     found: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for name, seed, best, secs in pool.map(run_task, tasks):
@@ -158,14 +203,22 @@ def warm_start(seeds: int, workers: int, only: Sequence[str] = ()) -> dict[str, 
         f"\nWarm start: median regret after 50 runs ({PRIORS} random prior runs + {NEW} new, "
         f"against 50 new), {seeds} seeds"
     )
-    print(f"{'problem':<12}" + "".join(f"{c:>15}" for c in COLUMNS) + f"{'warm/cold':>11}")
+    print(f"{'problem':<12}" + "".join(f"{c:>14}" for c in columns))
     report: dict[str, Any] = {}
     for name in names:
         optimum = _problem(name).optimum
-        med = {c: statistics.median(b[c] - optimum for b in found[name]) for c in COLUMNS}
-        ratio = med["warm 20+30"] / med["cold 50"] if med["cold 50"] > 0 else float("nan")
-        cells = "".join(f"{med[c]:>15.4g}" for c in COLUMNS)
-        verdict = "ok" if med["warm 20+30"] <= med["cold 50"] else "WORSE"
-        print(f"{name:<12}{cells}{ratio:>10.2f}x {verdict}")
-        report[name] = {"median_regret": med, "warm_over_cold": ratio}
+        med = {c: statistics.median(b[c] - optimum for b in found[name]) for c in columns}
+        print(f"{name:<12}" + "".join(f"{med[c]:>14.4g}" for c in columns))
+        report[name] = {"median_regret": med, "warm_over_cold": {}}
+    print("\nwarm 20+30 / cold 50 (below 1: the prior runs saved 20 new runs and more)")
+    print(f"{'problem':<12}" + "".join(f"{m:>16}" for m in pairs))
+    for name in names:
+        med = report[name]["median_regret"]
+        cells = ""
+        for method, (cold, warm) in pairs.items():
+            ratio = med[warm] / med[cold] if med[cold] > 0 else float("nan")
+            report[name]["warm_over_cold"][method] = ratio
+            verdict = "ok" if med[warm] <= med[cold] else "WORSE"
+            cells += f"{ratio:>10.2f}x {verdict:<5}"
+        print(f"{name:<12}{cells}".rstrip())
     return report

@@ -311,7 +311,14 @@ def run_optuna(problem: Problem, seed: int, budget: int) -> list[tuple[float, fl
     return out
 
 
-def run_wandb(problem: Problem, seed: int, budget: int) -> list[tuple[float, float]]:
+def run_wandb(
+    problem: Problem,
+    seed: int,
+    budget: int,
+    priors: Sequence[tuple[Params, float]] = (),
+) -> list[tuple[float, float]]:
+    """``budget`` runs of wandb's engine; ``priors`` (params, value) are told to it first,
+    as finished runs it did not propose: how W&B's controller passes ``prior_runs``."""
     proc = subprocess.Popen(
         [str(ENGINE_PYTHON), str(ENGINE_DRIVER)],
         stdin=subprocess.PIPE,
@@ -330,6 +337,8 @@ def run_wandb(problem: Problem, seed: int, budget: int) -> list[tuple[float, flo
 
     try:
         ask({"op": "start", "config": sweep_config(problem, "wandb-bayes", seed), "seed": seed})
+        for params, value in priors:
+            ask({"op": "tell", "params": params, "value": value})
         noise, out = random.Random(seed + 10_000), []
         for _ in range(budget):
             p = ask({"op": "next"})["params"]
