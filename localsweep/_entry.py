@@ -74,24 +74,30 @@ def sweep(
         store.close()
 
 
+def _log_summary(found: PriorRuns) -> None:
+    lines = found.summary_lines()
+    for line in lines[:-1]:
+        logger.info("%s", line)
+    # The total says whether runs were skipped, which a library user should hear of.
+    logger.log(logging.WARNING if found.skipped else logging.INFO, "%s", lines[-1])
+
+
 def create_with_priors(
     store: Store,
     config: SweepConfig,
     prior_runs: Sequence[str | os.PathLike[str]] | None,
+    report: Callable[[PriorRuns], None] = _log_summary,
     **create: Any,
 ) -> tuple[str, PriorRuns | None]:
     """Create the sweep and write its prior runs; the sources are read and matched first,
-    so a bad source leaves no sweep behind."""
+    so a bad source leaves no sweep behind. ``report`` tells the user what was taken and
+    skipped (the library logs it; the CLI prints it, and only there)."""
     found = None
     if prior_runs:
         from localsweep.priors import load_prior_runs
 
         found = load_prior_runs(config, list(prior_runs), store)
-        lines = found.summary_lines()
-        for line in lines[:-1]:
-            logger.info("%s", line)
-        # The total says whether runs were skipped, which a library user should hear of.
-        logger.log(logging.WARNING if found.skipped else logging.INFO, "%s", lines[-1])
+        report(found)
     record = store.create_sweep(config, **create)
     if found is not None:
         from localsweep.priors import add_prior_runs

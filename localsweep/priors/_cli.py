@@ -13,6 +13,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from localsweep.config import SweepConfig
+    from localsweep.priors import PriorRuns
     from localsweep.store import Store, SweepRecord
 
 __all__ = ["create_sweep", "prior_runs_option"]
@@ -40,8 +41,9 @@ def create_sweep(
     """Create the sweep with its prior runs and print what was taken and skipped."""
     from localsweep._entry import create_with_priors
 
-    sweep_id, found = create_with_priors(store, config, prior_runs, **create)
-    if found is not None:
+    def report(found: PriorRuns) -> None:
         for line in found.summary_lines():
             console.print(escape(line), highlight=False, soft_wrap=True)
+
+    sweep_id, _ = create_with_priors(store, config, prior_runs, report, **create)
     return store.get_sweep(sweep_id)

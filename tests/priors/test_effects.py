@@ -205,6 +205,30 @@ def test_the_cli_takes_prior_runs_prints_what_it_took_and_show_marks_them() -> N
     assert "Best run" in shown.stdout and "(prior)" in shown.stdout
 
 
+@pytest.mark.slow
+def test_the_cli_prints_the_prior_runs_summary_once_and_not_as_a_log_warning() -> None:
+    # The library logs the total as a warning when runs were skipped; the CLI prints the
+    # whole summary itself, so the warning would repeat its last line in log format.
+    Path("sweep.yaml").write_text("method: grid\nmetric: {name: loss}\nparameters:\n"
+                                  "  x: {values: [0, 1, 2, 3]}\n")  # fmt: skip
+    Path("runs.csv").write_text("Name,State,x,loss\nr1,finished,1,0.5\nr2,finished,9,0.1\n")
+    made = _cli("sweep", "sweep.yaml", "-R", "runs.csv", "--db", "s.db")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.count("prior runs: 1 taken, 1 skipped") == 1, made.stderr
+    assert "skipped runs.csv row 2: x = '9' is not one of its values" in made.stderr
+    assert "WARNING" not in made.stderr
+
+
+def test_the_library_logs_a_warning_when_prior_runs_are_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    Path("runs.csv").write_text("Name,State,x,y,loss\nr1,finished,1,a,0.5\nr2,finished,9,a,0.1\n")
+    with caplog.at_level("INFO", logger="localsweep"):
+        localsweep.sweep(GRID, db="s.db", prior_runs=["runs.csv"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["prior runs: 1 taken, 1 skipped"]
+
+
 def test_the_report_and_the_export_include_prior_runs_marked() -> None:
     pytest.importorskip("plotly")
     from localsweep.report import run_rows, write_report
