@@ -150,6 +150,11 @@ def cli(debug: bool) -> None:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Piped or redirected output has no width to fit: lines are written whole, not
+    # folded at 80 columns (a sweep's header, a hint, an error), as _print_table does for
+    # tables. A terminal, or COLUMNS set, keeps its width.
+    for out in (console, err_console):
+        out.soft_wrap = not out.is_terminal and "COLUMNS" not in os.environ
 
 
 # ------------------------------------------------------------------------------ config

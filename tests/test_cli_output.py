@@ -91,6 +91,8 @@ def test_piped_tables_keep_each_sweep_and_run_on_one_line(tmp_path: Path) -> Non
     lines = show.stdout.splitlines()
     header = next(line for line in lines if "learning_rate_of_the_optimizer" in line)
     assert "weight_decay_of_the_optimizer" in header and "dropout_probability" in header
+    # The text lines too: the sweep's header (its name, its run counts) is one line.
+    assert any(name in line and "4 runs:" in line for line in lines), show.stdout
     # A terminal's width, or COLUMNS, is still kept.
     narrow = cli(tmp_path, "ls", "--db", "s.db", columns=80)
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
