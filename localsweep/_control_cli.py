@@ -43,9 +43,9 @@ def control_flags(fn: F) -> F:
 def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
     """Apply ``action`` to the sweep and say what it means (on stderr), printing its new
     state (on stdout)."""
-    from rich.console import Console
     from rich.markup import escape
 
+    from localsweep._console import CliConsole
     from localsweep.api import Api
 
     def _e(value: Any) -> str:
@@ -55,7 +55,7 @@ def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
     sweep = Api(db).sweep(sweep_id)
     sweep._control(action)
     reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
-    Console(stderr=True).print(
+    CliConsole(stderr=True).print(
         f"{_PAST[action]} sweep [bold]{_e(sweep.id)}[/]: {ACTIONS[action]}. "
         f"State: {_e(sweep.state)}{_e(reason)}.",
         highlight=False,

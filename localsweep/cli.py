@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import click
 import yaml
-from rich.console import Console
 from rich.markup import escape
 
+from localsweep._console import CliConsole, print_table
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep.errors import (
     ConfigError,
@@ -37,25 +37,14 @@ __all__ = ["cli", "main"]
 
 logger = logging.getLogger(__name__)
 
-console = Console()
-err_console = Console(stderr=True)
+console = CliConsole()
+err_console = CliConsole(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _print_table(table: Any) -> None:
-    """Print a table; piped or redirected (grep, a file, a CI log) at its natural width.
-
-    Output that is not a terminal has no width to fit, and rich would take 80 columns
-    and fold long cells (names, best values, times) over two lines, which breaks grep
-    and copying. A terminal, or ``COLUMNS`` set, keeps its width.
-    """
-    if console.is_terminal or "COLUMNS" in os.environ:
-        console.print(table)
-        return
-    wide = console.options.update_width(10_000)
-    width = max(console.width, console.measure(table, options=wide).maximum)
-    Console(width=width).print(table)
+    print_table(console, table)
 
 
 def _e(value: Any) -> str:
@@ -150,11 +139,6 @@ def cli(debug: bool) -> None:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # Piped or redirected output has no width to fit: lines are written whole, not
-    # folded at 80 columns (a sweep's header, a hint, an error), as _print_table does for
-    # tables. A terminal, or COLUMNS set, keeps its width.
-    for out in (console, err_console):
-        out.soft_wrap = not out.is_terminal and "COLUMNS" not in os.environ
 
 
 # ------------------------------------------------------------------------------ config

@@ -6,16 +6,16 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from localsweep._console import CliConsole, print_table
 from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
 
 __all__ = ["sync_command"]
 
-_console = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+_console = CliConsole(highlight=False)
+_err = CliConsole(stderr=True, highlight=False)
 
 _STYLES = {
     "synced": "green",
@@ -169,7 +169,7 @@ def sync_command(
             f"[{style}]{escape(run.outcome)}[/]",
             escape(run.message or ""),
         )
-    _console.print(table)
+    print_table(_console, table)
     for line in report.prior_lines:
         _console.print(escape(line), soft_wrap=True)
     for warning in report.warnings:

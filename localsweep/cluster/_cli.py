@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from localsweep._console import CliConsole
 from localsweep.cluster._slurm import (
     DEFAULT_SIGNAL_BEFORE,
     SlurmError,
@@ -31,7 +31,7 @@ __all__ = ["slurm_command"]
 
 logger = logging.getLogger(__name__)
 
-_console = Console(stderr=True, highlight=False)
+_console = CliConsole(stderr=True, highlight=False)
 
 # sbatch options the command takes by name, in the order they are written.
 _NAMED = (

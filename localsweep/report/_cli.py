@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from localsweep._console import CliConsole
 from localsweep.errors import ConfigError, DatabasePathError, LocalsweepError, NotFoundError
 from localsweep.report._extra import MissingExtraError
 
@@ -26,7 +26,7 @@ __all__ = ["export_command", "report_command"]
 logger = logging.getLogger(__name__)
 
 # Results go to stderr: `localsweep export ... --format csv` writes the data to stdout.
-_console = Console(stderr=True, highlight=False)
+_console = CliConsole(stderr=True, highlight=False)
 
 
 def _say(text: str) -> None:
