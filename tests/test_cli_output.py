@@ -32,10 +32,13 @@ def train(config):
 """
 
 
-def cli(cwd: Path, *args: str, columns: int | None = 80) -> subprocess.CompletedProcess[str]:
+def cli(
+    cwd: Path, *args: str, columns: int | None = 80, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     """The CLI in a real process, its output piped; ``columns=None``: no ``COLUMNS`` set,
     as when a user pipes into grep or a file."""
     env = {k: v for k, v in os.environ.items() if k not in ("LOCALSWEEP_DB", "COLUMNS")}
+    env.update(extra_env)
     if columns is not None:
         env["COLUMNS"] = str(columns)
     return subprocess.run(
@@ -96,6 +99,24 @@ def test_piped_tables_keep_each_sweep_and_run_on_one_line(tmp_path: Path) -> Non
     # A terminal's width, or COLUMNS, is still kept.
     narrow = cli(tmp_path, "ls", "--db", "s.db", columns=80)
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+
+
+def test_piped_errors_of_every_command_are_one_line(tmp_path: Path) -> None:
+    # sync has its own console: its errors were folded at 80 columns in a pipe or a log.
+    # The server is a closed port on loopback: nothing leaves the machine.
+    (tmp_path / "r.yaml").write_text(
+        "method: random\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
+    )
+    (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
+    sweep_id = cli(tmp_path, "sweep", "r.yaml", "--db", "s.db").stdout.strip()
+    cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--count", "1", "-q")
+    key = "k" * 40
+    proc = cli(tmp_path, "sync", sweep_id, "--db", "s.db", "--project", "p", columns=None,
+               WANDB_BASE_URL="http://127.0.0.1:9", WANDB_API_KEY=key)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    error = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and "cannot reach the W&B server" in error[0], proc.stderr
+    assert "WANDB_BASE_URL" in error[0], proc.stderr
 
 
 def test_sweep_without_program_suggests_the_function_form(tmp_path: Path) -> None:
