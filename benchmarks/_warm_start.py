@@ -1,7 +1,8 @@
 """The warm-start row of benchmarks/quality.py: what prior runs are worth to ``bayes``.
 
 For each problem and seed, 20 runs of a random sweep are done first (last week's sweep,
-in its own database). Then, on a budget of 50 runs counted from the start:
+in its own database; ``--prior-method bayes``: of a bayes sweep, as last week's sweep
+more often is). Then, on a budget of 50 runs counted from the start:
 
 - ``cold 50``: a new bayes sweep runs 50 runs (its first 30 are ``cold 30``, what the
   30 new runs would find without the priors; its first 40 are ``cold 40``, 10 random
@@ -23,11 +24,13 @@ that localsweep's stands beside its peers' on the same problems and seeds.
 
     python benchmarks/quality.py --warm-start                # 10 seeds, both problems
     python benchmarks/quality.py --warm-start --seeds 3      # a quick look
+    python benchmarks/quality.py --warm-start --prior-method bayes   # guided prior runs
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import statistics
 import sys
@@ -134,11 +137,11 @@ def _wandb(
     ]
 
 
-def run_task(task: tuple[str, int, bool]) -> tuple[str, int, dict[str, float], float]:
+def run_task(task: tuple[str, int, bool, str]) -> tuple[str, int, dict[str, float], float]:
     """One problem and seed: the best noiseless value each column found in 50 runs."""
     import localsweep
 
-    name, seed, with_wandb = task
+    name, seed, with_wandb, prior_method = task
     logging.getLogger("optuna").setLevel(logging.WARNING)
     problem = _problem(name)
     started = time.perf_counter()
@@ -146,7 +149,7 @@ def run_task(task: tuple[str, int, bool]) -> tuple[str, int, dict[str, float], f
     with tempfile.TemporaryDirectory() as tmp:
         old_seen: list[float] = []
         old = localsweep.run(
-            _config(problem, "random", 1000 + seed),
+            _config(problem, prior_method, 1000 + seed),
             _train(problem, old_seen),
             count=PRIORS,
             db=f"{tmp}/old.db",
@@ -183,9 +186,12 @@ def run_task(task: tuple[str, int, bool]) -> tuple[str, int, dict[str, float], f
     return name, seed, best, time.perf_counter() - started
 
 
-def warm_start(seeds: int, workers: int, only: Sequence[str] = ()) -> dict[str, Any]:
+def warm_start(
+    seeds: int, workers: int, only: Sequence[str] = (), prior_method: str = "random"
+) -> dict[str, Any]:
     """Run the warm-start comparison and print its table; returns the figures."""
     from quality import ENGINE_PYTHON
+    from scipy.stats import mannwhitneyu
 
     with_wandb = ENGINE_PYTHON.exists()
     if not with_wandb:
@@ -193,32 +199,65 @@ def warm_start(seeds: int, workers: int, only: Sequence[str] = ()) -> dict[str, 
     columns = [c for c in COLUMNS if with_wandb or not c.startswith("wandb")]
     pairs = {m: p for m, p in PAIRS.items() if with_wandb or m != "wandb"}
     names = [n for n in PROBLEMS if not only or n in only]
-    tasks = [(n, s, with_wandb) for n in names for s in range(seeds)]
+    tasks = [(n, s, with_wandb, prior_method) for n in names for s in range(seeds)]
     found: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for name, seed, best, secs in pool.map(run_task, tasks):
             found[name].append(best)
             print(f"  done warm-start {name} seed {seed} in {secs:.1f}s", file=sys.stderr)
     print(
-        f"\nWarm start: median regret after 50 runs ({PRIORS} random prior runs + {NEW} new, "
-        f"against 50 new), {seeds} seeds"
+        f"\nWarm start: median regret after 50 runs ({PRIORS} {prior_method} prior runs + "
+        f"{NEW} new, against 50 new), {seeds} seeds"
     )
     print(f"{'problem':<12}" + "".join(f"{c:>14}" for c in columns))
     report: dict[str, Any] = {}
     for name in names:
         optimum = _problem(name).optimum
-        med = {c: statistics.median(b[c] - optimum for b in found[name]) for c in columns}
+        regret = {c: [b[c] - optimum for b in found[name]] for c in columns}
+        med = {c: statistics.median(regret[c]) for c in columns}
         print(f"{name:<12}" + "".join(f"{med[c]:>14.4g}" for c in columns))
-        report[name] = {"median_regret": med, "warm_over_cold": {}}
-    print("\nwarm 20+30 / cold 50 (below 1: the prior runs saved 20 new runs and more)")
-    print(f"{'problem':<12}" + "".join(f"{m:>16}" for m in pairs))
+        report[name] = {"median_regret": med, "regret": regret, "warm_over_cold": {}}
+    print(
+        "\nwarm 20+30 / cold 50 (below 1: the prior runs saved 20 new runs and more); in "
+        "brackets the 10-90% range of the ratio over seeds drawn again, the seeds where "
+        "warm is at least as good, and the rank test's p (Mann-Whitney: could the two "
+        "sets of regrets come from one method?)"
+    )
+    print(f"{'problem':<12}" + "".join(f"{m:>40}" for m in pairs))
     for name in names:
-        med = report[name]["median_regret"]
+        regret = report[name]["regret"]
         cells = ""
         for method, (cold, warm) in pairs.items():
-            ratio = med[warm] / med[cold] if med[cold] > 0 else float("nan")
-            report[name]["warm_over_cold"][method] = ratio
-            verdict = "ok" if med[warm] <= med[cold] else "WORSE"
-            cells += f"{ratio:>10.2f}x {verdict:<5}"
-        print(f"{name:<12}{cells}".rstrip())
+            ratio, low, high = _ratio_with_range(regret[cold], regret[warm])
+            wins = sum(w <= c for c, w in zip(regret[cold], regret[warm], strict=True))
+            p = float(mannwhitneyu(regret[warm], regret[cold]).pvalue)
+            report[name]["warm_over_cold"][method] = {
+                "ratio": ratio, "p10": low, "p90": high, "warm_wins": wins, "rank_test_p": p
+            }  # fmt: skip
+            verdict = "ok" if ratio <= 1 else "WORSE"
+            cell = f"{ratio:.2f}x {verdict:<5} [{low:.2f}-{high:.2f}, {wins}/{seeds}, p={p:.2f}]"
+            cells += cell.rjust(40)
+        print(f"{name:<12}{cells}")
     return report
+
+
+def _ratio_with_range(cold: list[float], warm: list[float]) -> tuple[float, float, float]:
+    """The ratio of the medians, and its 10th and 90th percentiles over 2,000 bootstrap
+    draws of the seeds (with replacement, a seed's cold and warm sweeps kept together).
+
+    Regret at 50 runs spreads over orders of magnitude from seed to seed, so a median of
+    10 seeds moves a lot: the range says how much of a ratio near 1 is the seeds'.
+    """
+
+    def ratio(c: list[float], w: list[float]) -> float:
+        mc = statistics.median(c)
+        return statistics.median(w) / mc if mc > 0 else float("nan")
+
+    rng = random.Random(0)
+    n = len(cold)
+    draws = []
+    for _ in range(2000):
+        pick = [rng.randrange(n) for _ in range(n)]
+        draws.append(ratio([cold[i] for i in pick], [warm[i] for i in pick]))
+    draws = sorted(d for d in draws if not math.isnan(d)) or [float("nan")]
+    return ratio(cold, warm), draws[len(draws) // 10], draws[len(draws) * 9 // 10]

@@ -499,6 +499,12 @@ def main() -> None:
         action="store_true",
         help="only the warm-start row: 20 prior runs + 30 new against 50 (see _warm_start.py)",
     )
+    parser.add_argument(
+        "--prior-method",
+        choices=("random", "bayes"),
+        default="random",
+        help="with --warm-start: how the 20 prior runs were chosen (the issue's row: random)",
+    )
     args = parser.parse_args()
     # Each worker runs one sweep; let each use one core rather than fight over two.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -514,7 +520,7 @@ def main() -> None:
         from _warm_start import warm_start
 
         only = [p for p in args.problems.split(",") if p]
-        out["warm_start"] = warm_start(args.seeds or 10, args.workers, only)
+        out["warm_start"] = warm_start(args.seeds or 10, args.workers, only, args.prior_method)
         args.skip_quality = args.skip_latency = True
     if not args.skip_quality:
         only = [p for p in args.problems.split(",") if p]
