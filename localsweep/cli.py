@@ -43,10 +43,6 @@ err_console = CliConsole(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _print_table(table: Any) -> None:
-    print_table(console, table)
-
-
 def _e(value: Any) -> str:
     """Text from configs, runs and errors, safe to print: rich would read ``[report]`` in
     it as markup and drop it."""
@@ -161,7 +157,7 @@ def validate(config_file: str) -> None:
     table.add_column("settings", overflow="fold")
     for p in config.parameters:
         table.add_row(_e(p.name), p.distribution.value, _e(_param_settings(p)))
-    _print_table(table)
+    print_table(console, table)
     if config.metric is not None:
         target = f", target {config.metric.target}" if config.metric.target is not None else ""
         console.print(f"metric: {_e(config.metric.name)} ({config.metric.goal.value}{target})")
@@ -528,7 +524,7 @@ def ls(db: str | None) -> None:
             _e(best_text),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    _print_table(table)
+    print_table(console, table)
 
 
 @cli.command()
@@ -603,7 +599,7 @@ def _show(store: Any, sweep_id: str, *, limit: int) -> None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
         row += [_e(_short(flat.get(p.path))) for p in params]
         table.add_row(*row)
-    _print_table(table)
+    print_table(console, table)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     best = sweep.best_run()
@@ -672,7 +668,7 @@ def _print_importance(sweep: Any) -> None:
             "—" if r.correlation is None else f"{r.correlation:+.3f}",
             "—" if r.fanova is None else f"{r.fanova:.3f}",
         )
-    _print_table(table)
+    print_table(console, table)
 
 
 def _short(value: Any, width: int = 24) -> str:
