@@ -255,4 +255,8 @@ class SweepProgress:
         best = self._best
         if best is None or best.metric is None:
             return ""
+        if best.prior:  # named as `show` and the Api name it: its id where it was done
+            return (
+                f"best {metric.name}={best.metric:.6g} (prior run {best.prior_run_id or best.id})"
+            )
         return f"best {metric.name}={best.metric:.6g} (run {best.id})"

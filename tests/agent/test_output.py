@@ -146,6 +146,19 @@ def test_best_is_the_sweeps_best_among_finished_runs(tmp_path: Path) -> None:
     assert "best loss=1 " in stream.getvalue()
 
 
+def test_a_best_that_is_a_prior_run_is_named_as_one(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    old = localsweep.run(grid([1]), lambda c: 0.5, db=db, quiet=True)
+    sweep_id = localsweep.sweep(grid([1, 2, 3]), db=db, prior_runs=[old.id])
+    stream = io.StringIO()
+    with SweepProgress(Store(db), sweep_id, stream=stream) as progress:
+        localsweep.agent(
+            sweep_id, lambda c: 5.0, count=1, db=db, quiet=True, on_run_end=progress.on_run_end
+        )
+    (prior,) = localsweep.Api(db).sweep(sweep_id).prior_runs  # its row here, a copy of old's
+    assert f"best loss=0.5 (prior run {prior.id})" in stream.getvalue(), stream.getvalue()
+
+
 CHILD = """\
 import sys, time
 import wandb
