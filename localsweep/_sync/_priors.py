@@ -181,8 +181,11 @@ class PriorRuns:
         for p in pending:
             assert p.folder is not None and p.run_file is not None
             try:
-                # "" clears the sweep id, record by record; the original is only read.
-                staged[p.run.id] = stage_run(p.folder, p.run_file, self.staging_root, "")
+                # "" clears the sweep id: the Run records patched in place (checked
+                # against the original), else rewritten record by record.
+                staged[p.run.id] = stage_run(
+                    p.folder, p.run_file, self.staging_root, "", scan=p.scan
+                )
             except (CorruptFileError, OSError) as exc:
                 self.messages[p.run.id] = f"staging failed: {exc}"
                 state.record_run_outcome(

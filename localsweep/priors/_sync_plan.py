@@ -22,8 +22,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from localsweep.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    from localsweep.wandb_bridge._patch import RunFileScan
 
 __all__ = [
     "LEFT",
@@ -64,6 +68,8 @@ class PriorSync:
     folder: Path | None = None
     run_file: Path | None = None
     reason: str | None = None
+    #: The check of ``run_file`` (for ``upload``): staging patches its copy from it.
+    scan: RunFileScan | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ def plan_prior_sync(
 
 def _plan_one(run: RunRecord, roots: Sequence[Path]) -> PriorSync:
     from localsweep.wandb_bridge import CorruptFileError, find_run_file
-    from localsweep.wandb_bridge._writer import inspect_run_file
+    from localsweep.wandb_bridge._patch import scan_run_file
 
     own_id = run.prior_run_id or run.id
     source = run.prior_source or "an unknown source"
@@ -159,7 +165,9 @@ def _plan_one(run: RunRecord, roots: Sequence[Path]) -> PriorSync:
             run, LEFT, run.prior_run_id, folder, reason=f"{folder} holds no run-*.wandb file"
         )
     try:
-        info = inspect_run_file(run_file)
+        # Wire-level, as sync checks its own runs (no protobuf classes to import); the
+        # scan lets staging patch the copy instead of rewriting it record by record.
+        info = scan_run_file(run_file)
     except (CorruptFileError, OSError) as exc:
         return PriorSync(
             run, LEFT, run.prior_run_id, folder, run_file, reason=f"its run file is damaged: {exc}"
@@ -184,7 +192,7 @@ def _plan_one(run: RunRecord, roots: Sequence[Path]) -> PriorSync:
             reason="wandb sync uploaded it before (it is attached by its id, to the project "
             "it was uploaded to)",
         )
-    return PriorSync(run, UPLOAD, wandb_id, folder, run_file)
+    return PriorSync(run, UPLOAD, wandb_id, folder, run_file, scan=info)
 
 
 def _find_folder(run: RunRecord, own_id: str, roots: Sequence[Path]) -> Path | None:

@@ -322,6 +322,8 @@ def _same_length_run_record(data: bytes, sweep_id: str) -> bytes | None:
         sweeps = [f for f in _fields(data, runs[0][2], runs[0][3]) if f[0] == _SWEEP_ID_FIELD]
     except ValueError:
         return None
+    if not sweeps and sweep_id == "":
+        return data  # no sweep id (a training run by hand): cleared as it is
     if len(sweeps) != 1 or sweeps[0][1] != 2:
         return None  # no sweep id to replace (the record would grow), or several
     _number, _wire, _payload, end, begin = sweeps[0]

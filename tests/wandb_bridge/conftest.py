@@ -35,6 +35,10 @@ def _set_offline_wandb_env(monkeypatch: pytest.MonkeyPatch, wandb_dir: Path) -> 
     monkeypatch.setenv("WANDB_DIR", str(wandb_dir))
     # A service inherited from the test runner would make the children share its wandb-core.
     monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    # A fixture still alive that set a sweep id (offline_run_file_over_1mb's stays set
+    # until its module ends) must not make this run a sweep's: runs made here are runs by
+    # hand unless their fixture says otherwise, whatever order the tests run in.
+    monkeypatch.delenv("WANDB_SWEEP_ID", raising=False)
 
 
 def _run_to_end(wandb_dir: Path, source: str) -> Path:

@@ -123,6 +123,22 @@ def test_a_cleared_sweep_id_reads_back_as_none(
     assert read_run_file(copy).sweep_id in (None, "")
 
 
+def test_clearing_a_run_without_a_sweep_id_copies_it_unchanged(
+    offline_run_file: Path, tmp_path: Path
+) -> None:
+    # A training run by hand (a prior run from ./wandb): nothing to clear, so the copy is
+    # the original's bytes, not a fallback to the record-by-record rewrite.
+    scan = scan_run_file(offline_run_file)
+    assert scan.sweep_ids == ("",)
+    copy = tmp_path / "copy.wandb"
+
+    patch = patch_run_file(offline_run_file, copy, scan, sweep_id="")
+
+    assert patch is not None and patch.changed == 0
+    assert copy.read_bytes() == offline_run_file.read_bytes()[: scan.size]
+    assert inspect_run_file(copy).sweep_ids == ("",)
+
+
 def test_a_copy_patched_ahead_gets_the_final_sweep_id_in_place(
     offline_run_file_over_1mb: Path, tmp_path: Path
 ) -> None:
