@@ -4,8 +4,12 @@ stand-in server (``tests/helpers/wandb_standin.py``), and small helpers."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +17,15 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
 
 from wandb_standin import StandinServer
 
-__all__ = ["CHILD_TIMEOUT", "ROWS", "Site", "StandinServer", "run_cli", "tree_digest"]
+__all__ = [
+    "CHILD_TIMEOUT",
+    "ROWS",
+    "Site",
+    "StandinServer",
+    "interrupt_sync",
+    "run_cli",
+    "tree_digest",
+]
 
 #: Rows each run of the finished sweeps logs.
 ROWS = 25
@@ -63,3 +75,38 @@ def run_cli(*args: str, timeout: float = CHILD_TIMEOUT) -> subprocess.CompletedP
         timeout=timeout,
         check=False,
     )
+
+
+def interrupt_sync(
+    server: StandinServer, sweep_id: str, staging: Path, run_ids: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """``localsweep sync SWEEP_ID -e team -n 1`` with each file upload held a second, and
+    Ctrl-C to its whole process group (as a terminal sends it) once wandb sync has
+    finished one of ``run_ids``: its ``.synced`` marker beside the staged copy under
+    ``staging``, what sync itself goes by. Checks that the sync stopped midway, saying
+    so, and returns the runs it recorded as uploaded (their staged copies are removed
+    then), and those the server completed before wandb sync wrote their markers, which
+    the next sync cannot tell from runs cut short and sends again (docs/sync.md)."""
+
+    def marked(pattern: str) -> set[str]:
+        return {r for r in run_ids if any(staging.glob(f"*-{r}/{pattern}"))}
+
+    server.upload_delay = 1.0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localsweep.cli", "sync", sweep_id, "-e", "team", "-n", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + CHILD_TIMEOUT
+    while not marked("*.wandb.synced") and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+    server.upload_delay = 0.0
+    assert "Traceback" not in err
+    assert "Interrupted" in err and proc.returncode == 130, err  # stopped midway
+    recorded = set(run_ids) - marked("*.wandb")
+    assert recorded, err  # at least the run it waited for
+    return recorded, server.uploaded_runs() - recorded

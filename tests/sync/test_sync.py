@@ -5,17 +5,12 @@ here)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from sync_helpers import ROWS, Site, StandinServer, run_cli, tree_digest
+from sync_helpers import ROWS, Site, StandinServer, interrupt_sync, run_cli, tree_digest
 
 import localsweep
 from localsweep.store import Store, _sync_state
@@ -124,39 +119,11 @@ def test_a_refused_run_is_reported_failed_and_the_next_sync_uploads_only_it(
 def test_an_interrupted_sync_resumed_uploads_the_rest_and_none_twice(
     site: Site, server: StandinServer
 ) -> None:
-    staging = Path.cwd() / ".localsweep-sync" / site.sweep_id
-
-    def finished() -> set[str]:
-        # What sync goes by: the marker wandb sync writes beside a copy it finished.
-        return {r for r in site.run_ids if any(staging.glob(f"*-{r}/*.wandb.synced"))}
-
-    def recorded() -> set[str]:
-        # Recorded as uploaded when the sync stopped: its staged copy is removed then.
-        return {r for r in site.run_ids if not any(staging.glob(f"*-{r}/*.wandb"))}
-
-    server.upload_delay = 1.0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localsweep.cli", "sync", site.sweep_id, "-e", "team", "-n", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    # Ctrl-C, as a terminal sends it to the whole process group, once the first run is in.
-    deadline = time.monotonic() + 300
-    while not finished() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    _out, err = proc.communicate(timeout=300)
-    assert "Traceback" not in err
-    assert "Interrupted" in err and proc.returncode == 130, err  # stopped midway
-    uploaded_first = recorded()
-    assert uploaded_first, err  # at least the run it waited for
     # A run the server completed before wandb sync wrote its marker is sent again (see
     # docs/sync.md, Running it again); every other run, once.
-    cut_after_completion = server.uploaded_runs() - uploaded_first
+    staging = Path.cwd() / ".localsweep-sync" / site.sweep_id
+    _recorded, cut_after_completion = interrupt_sync(server, site.sweep_id, staging, site.run_ids)
 
-    server.upload_delay = 0.0
     resumed = localsweep.sync(site.sweep_id, entity="team")
 
     assert resumed.ok, resumed.runs

@@ -8,15 +8,10 @@ here)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from sync_helpers import ROWS, Site, StandinServer, run_cli, tree_digest
+from sync_helpers import ROWS, Site, StandinServer, interrupt_sync, run_cli, tree_digest
 
 import localsweep
 from localsweep.store import Store
@@ -249,37 +244,10 @@ def test_a_sync_interrupted_while_uploading_prior_runs_resumed_uploads_each_once
     # itself goes by); the next sync uploads the rest, none twice, and attaches them all.
     hand, other_sweeps = site.prior_ids
     staging = Path.cwd() / ".localsweep-sync" / site.prior_sweep_id / "priors"
-
-    def finished() -> set[str]:
-        return {r for r in (hand, other_sweeps) if any(staging.glob(f"*-{r}/*.wandb.synced"))}
-
-    def recorded() -> set[str]:
-        # Recorded as uploaded when the sync stopped: its staged copy is removed then.
-        return {r for r in (hand, other_sweeps) if not any(staging.glob(f"*-{r}/*.wandb"))}
-
-    server.upload_delay = 1.0
-    cmd = [sys.executable, "-m", "localsweep.cli", "sync", site.prior_sweep_id, "-e", "team"]
-    proc = subprocess.Popen(
-        [*cmd, "-n", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    first, cut_after_completion = interrupt_sync(
+        server, site.prior_sweep_id, staging, [hand, other_sweeps]
     )
-    deadline = time.monotonic() + 300
-    while proc.poll() is None and time.monotonic() < deadline and not finished():
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    _out, err = proc.communicate(timeout=300)
-    assert "Traceback" not in err
-    assert "Interrupted" in err and proc.returncode == 130, err  # stopped midway
-    first = recorded()
-    assert first, err  # at least the prior run it waited for
-    # A run the server saw complete whose marker wandb sync had not yet written when the
-    # signal came cannot be told from one cut short: it is sent again, under its own id.
-    cut_after_completion = server.uploaded_runs() - first
 
-    server.upload_delay = 0.0
     resumed = localsweep.sync(site.prior_sweep_id, entity="team")
 
     assert resumed.ok, resumed.runs
