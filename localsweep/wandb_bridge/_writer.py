@@ -43,8 +43,6 @@ __all__ = [
     "RawRecordReader",
     "RecordWriter",
     "RewriteResult",
-    "RunFileInfo",
-    "inspect_run_file",
     "read_raw_records",
     "rewrite_run_file",
     "verify_rewrite",
@@ -253,41 +251,3 @@ def _compare(wanted: list[tuple[bytes, str | None]], dest: Path, sweep_id: str) 
             raise CorruptFileError(
                 dest, 0, f"record {index} has sweep id {record.run.sweep_id!r}, not {sweep_id!r}"
             )
-
-
-@dataclass(frozen=True)
-class RunFileInfo:
-    """What a sync needs to know of a run file, read without decoding its history:
-    the run id and project of its Run records, the sweep ids they carry (in order of
-    first appearance, ``""`` for none), and its exit code (``None`` without an exit
-    record: wandb then marks the run failed on upload)."""
-
-    run_id: str | None
-    project: str | None
-    sweep_ids: tuple[str, ...]
-    exit_code: int | None
-    records: int
-
-
-def inspect_run_file(path: str | os.PathLike[str]) -> RunFileInfo:
-    """Check every chunk of a run file and read its Run and exit records. Raises
-    :class:`CorruptFileError` for damage and ``FileNotFoundError`` for a missing file."""
-    run_id = project = None
-    sweep_ids: list[str] = []
-    exit_code = None
-    records = read_raw_records(path)
-    for data in records:
-        # Only records holding field 17 (run) or 18 (exit) are decoded.
-        if b"\x8a\x01" not in data and b"\x92\x01" not in data:
-            continue
-        record = Record()
-        record.ParseFromString(data)
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            run_id = record.run.run_id or run_id
-            project = record.run.project or project
-            if record.run.sweep_id not in sweep_ids:
-                sweep_ids.append(record.run.sweep_id)
-        elif kind == "exit":
-            exit_code = record.exit.exit_code
-    return RunFileInfo(run_id, project, tuple(sweep_ids), exit_code, len(records))

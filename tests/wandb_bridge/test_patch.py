@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from logfile_helpers import chunk_layout
+from logfile_helpers import chunk_layout, inspect_run_file
 from wandb.proto import wandb_internal_pb2 as pb
 
 from localsweep._sync._stage import stage_run
@@ -21,7 +21,7 @@ from localsweep.wandb_bridge._patch import (
     repatch_run_file,
     scan_run_file,
 )
-from localsweep.wandb_bridge._writer import inspect_run_file, read_raw_records
+from localsweep.wandb_bridge._writer import read_raw_records
 
 FIRST, LAST = 2, 4
 

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from logfile_helpers import chunk_layout
+from logfile_helpers import chunk_layout, inspect_run_file
 from wandb.proto import wandb_internal_pb2 as pb
 
 from localsweep.wandb_bridge import CorruptFileError, read_run_file
 from localsweep.wandb_bridge._writer import (
     RecordWriter,
-    inspect_run_file,
     read_raw_records,
     rewrite_run_file,
     verify_rewrite,
