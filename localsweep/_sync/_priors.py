@@ -107,8 +107,7 @@ class PriorRuns:
 
     def _staged(self, p: PriorSync) -> StagedRun:
         assert p.folder is not None and p.run_file is not None
-        folder = self.staging_root / p.folder.name
-        return StagedRun(folder, folder / p.run_file.name)
+        return StagedRun.at(self.staging_root, p.folder, p.run_file)
 
     def upload(self, server: ServerSession, target: state.SyncTarget) -> None:
         """Upload each prior run with a run folder that no sync uploaded yet, with no

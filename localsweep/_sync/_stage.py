@@ -48,6 +48,13 @@ class StagedRun:
         self.folder = folder
         self.run_file = run_file
 
+    @classmethod
+    def at(cls, staging_root: Path, folder: Path, run_file: Path) -> StagedRun:
+        """Where the copy of ``folder`` (with its ``run_file``) is staged under
+        ``staging_root``, whether it is there or not."""
+        dest = staging_root / folder.name
+        return cls(dest, dest / run_file.name)
+
     @property
     def synced(self) -> bool:
         """Whether ``wandb sync`` finished this copy (its ``.synced`` marker exists)."""
@@ -95,10 +102,10 @@ def prepare_run(
     from localsweep.wandb_bridge._logformat import CorruptFileError
     from localsweep.wandb_bridge._patch import patch_run_file
 
-    dest = staging_root / folder.name
-    if staged_marker(dest / run_file.name).exists():
+    target = StagedRun.at(staging_root, folder, run_file)
+    if target.synced:
         return None
-    unstage(dest)
+    unstage(target.folder)
     staging_root.mkdir(parents=True, exist_ok=True)
     run_name = run_file.name
 
@@ -111,17 +118,16 @@ def prepare_run(
             skipped.append("logs")
         return skipped
 
-    shutil.copytree(folder, dest, ignore=ignore, symlinks=True)
+    shutil.copytree(folder, target.folder, ignore=ignore, symlinks=True)
     patch = None
     if scan is not None:
-        staged = dest / run_name
         try:
-            patch = patch_run_file(run_file, staged, scan, sweep_id=PLACEHOLDER_SWEEP_ID)
+            patch = patch_run_file(run_file, target.run_file, scan, sweep_id=PLACEHOLDER_SWEEP_ID)
         except CorruptFileError as exc:  # stage_run makes the copy again, and says why
             logger.debug("copying %s ahead failed: %s", run_file, exc)
         if patch is None:
-            staged.unlink(missing_ok=True)
-    return Prepared(dest, patch)
+            target.run_file.unlink(missing_ok=True)
+    return Prepared(target.folder, patch)
 
 
 def stage_run(
@@ -142,21 +148,22 @@ def stage_run(
     the copy does not read back as expected, ``OSError`` if copying fails."""
     from localsweep.wandb_bridge._patch import patch_run_file, repatch_run_file
 
-    dest = staging_root / folder.name
-    staged = dest / run_file.name
+    target = StagedRun.at(staging_root, folder, run_file)
     if prepared is None:
-        unstage(dest)
+        unstage(target.folder)
         prepare_run(folder, run_file, staging_root)
-    elif prepared.patch is not None and repatch_run_file(staged, prepared.patch, sweep_id=sweep_id):
-        return StagedRun(dest, staged)
-    staged.unlink(missing_ok=True)
+    elif prepared.patch is not None and repatch_run_file(
+        target.run_file, prepared.patch, sweep_id=sweep_id
+    ):
+        return target
+    target.run_file.unlink(missing_ok=True)
     # Written, then read back and compared with the original before it is used.
-    if scan is None or patch_run_file(run_file, staged, scan, sweep_id=sweep_id) is None:
+    if scan is None or patch_run_file(run_file, target.run_file, scan, sweep_id=sweep_id) is None:
         # Record by record (this imports wandb's protobuf classes: most of a second).
         from localsweep.wandb_bridge._writer import rewrite_run_file
 
-        rewrite_run_file(run_file, staged, sweep_id=sweep_id, verify=True)
-    return StagedRun(dest, staged)
+        rewrite_run_file(run_file, target.run_file, sweep_id=sweep_id, verify=True)
+    return target
 
 
 def unstage(folder: Path) -> None:

@@ -274,10 +274,7 @@ class _Syncer:
         for check in todo:
             if check.folder is None or check.run_file is None:
                 continue
-            staged = StagedRun(
-                self.staging_root / check.folder.name,
-                self.staging_root / check.folder.name / check.run_file.name,
-            )
+            staged = StagedRun.at(self.staging_root, check.folder, check.run_file)
             if staged.synced:
                 logger.info("run %s was uploaded by an interrupted sync", check.run.id)
                 state.record_run_outcome(
