@@ -223,16 +223,18 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
     x = number(value)
     if x is None:
         return False, None, f"{param.name} = {_show(raw)} is not a number"
+    # A number written as text (a CSV cell, "9") is shown as the number it was read as.
+    shown = _show(int(x) if x.is_integer() and not isinstance(value, float) else x)
     d = param.distribution
     if d is D.INT_UNIFORM:
         if not x.is_integer():
-            return False, None, f"{param.name} = {_show(raw)} is not a whole number"
+            return False, None, f"{param.name} = {shown} is not a whole number"
         out: Any = int(x)
     elif d.is_quantized:
         q = param.q if param.q is not None else 1.0
         k = round(x / q)
         if not math.isclose(k * q, x, rel_tol=1e-9, abs_tol=1e-12):
-            return False, None, f"{param.name} = {_show(raw)} is not a multiple of q = {q!r}"
+            return False, None, f"{param.name} = {shown} is not a multiple of q = {q!r}"
         out = k * q if isinstance(q, int) and not isinstance(q, bool) else float(x)
     else:
         out = x
@@ -247,15 +249,14 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
             return (
                 False,
                 None,
-                f"{param.name} = {_show(raw)} is outside the sweep's range "
-                f"[{_show(lo)}, {_show(hi)}]",
+                f"{param.name} = {shown} is outside the sweep's range [{_show(lo)}, {_show(hi)}]",
             )
     elif d in (D.LOG_NORMAL, D.Q_LOG_NORMAL) and x <= 0:
-        return False, None, f"{param.name} = {_show(raw)} is not positive (log_normal)"
+        return False, None, f"{param.name} = {shown} is not positive (log_normal)"
     elif d in (D.BETA, D.Q_BETA) and not 0 <= x <= 1:
-        return False, None, f"{param.name} = {_show(raw)} is outside [0, 1] (beta)"
+        return False, None, f"{param.name} = {shown} is outside [0, 1] (beta)"
     if d in _LOG_VALUES and x <= 0:
-        return False, None, f"{param.name} = {_show(raw)} is not positive"
+        return False, None, f"{param.name} = {shown} is not positive"
     return True, out, ""
 
 

@@ -100,6 +100,21 @@ def test_a_value_outside_the_range_is_skipped_with_the_range() -> None:
 
 
 @pytest.mark.parametrize(
+    ("spec", "cell", "reason"),
+    [
+        ({"min": 0, "max": 5}, "9", "x = 9 is outside the sweep's range [0, 5]"),
+        ({"min": 0, "max": 5}, "2.5", "x = 2.5 is not a whole number"),
+        ({"min": 0.0, "max": 1.0}, "1.5", "x = 1.5 is outside the sweep's range [0, 1]"),
+    ],
+)
+def test_a_number_written_as_text_is_named_as_the_number_read(
+    spec: dict[str, Any], cell: str, reason: str
+) -> None:
+    # A CSV cell is text; the reason shows what it was read as, not the quoted cell.
+    assert _skipped(_config(x=spec), config={"x": cell}, summary={"loss": 1}) == reason
+
+
+@pytest.mark.parametrize(
     ("spec", "value", "ok"),
     [
         ({"min": 1, "max": 8}, 3.0, True),
