@@ -187,6 +187,16 @@ def _show(value: Any) -> str:
     return repr(value) if not isinstance(value, float) else f"{value:.6g}"
 
 
+def _show_read(raw: Any) -> str:
+    """``raw`` as a skip reason names it: text spelling a number (a CSV cell, ``"9"``) as
+    the number it was read as, not as quoted text."""
+    if isinstance(raw, str):
+        x = number(raw)
+        if x is not None:
+            return _show(int(x) if x.is_integer() else x)
+    return _show(raw)
+
+
 def _choice(param: Parameter, raw: Any, choices: Sequence[Any]) -> tuple[bool, Any, str]:
     for reading in _readings(raw):
         for choice in choices:
@@ -196,10 +206,10 @@ def _choice(param: Parameter, raw: Any, choices: Sequence[Any]) -> tuple[bool, A
         return (
             False,
             None,
-            f"{param.name} is {_show(raw)}, but the sweep fixes it at " + _show(param.value),
+            f"{param.name} is {_show_read(raw)}, but the sweep fixes it at " + _show(param.value),
         )
     shown = ", ".join(_show(c) for c in choices[:8]) + (", ..." if len(choices) > 8 else "")
-    return False, None, f"{param.name} = {_show(raw)} is not one of its values ({shown})"
+    return False, None, f"{param.name} = {_show_read(raw)} is not one of its values ({shown})"
 
 
 def _bounds(param: Parameter) -> tuple[float, float] | None:
@@ -223,8 +233,7 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
     x = number(value)
     if x is None:
         return False, None, f"{param.name} = {_show(raw)} is not a number"
-    # A number written as text (a CSV cell, "9") is shown as the number it was read as.
-    shown = _show(int(x) if x.is_integer() and not isinstance(value, float) else x)
+    shown = _show_read(value)
     d = param.distribution
     if d is D.INT_UNIFORM:
         if not x.is_integer():
@@ -276,7 +285,7 @@ def place(param: Parameter, raw: Any, method: Method) -> tuple[bool, Any, str]:
         # np.arange's values carry float noise (0.30000000000000004) that text does not.
         if math.isclose(float(point), float(value), rel_tol=1e-9, abs_tol=1e-12):
             return True, point, ""
-    return False, None, f"{param.name} = {_show(raw)} is not one of the grid's values"
+    return False, None, f"{param.name} = {_show_read(raw)} is not one of the grid's values"
 
 
 def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | SkippedPrior:

@@ -181,7 +181,9 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
     for i, row in enumerate(rows, 1):
         run_id = _first(row, _ID_COLUMNS)
         name = _first(row, _NAME_COLUMNS)
-        label = f"{path} row {i}" + (f" ({run_id})" if run_id else "")
+        # W&B's export has no run id column; its Name column then tells the row apart.
+        known = run_id if run_id is not None else name
+        label = f"{path} row {i}" + (f" ({known})" if known is not None else "")
         if dumped:
             config = _mapping(row.get("config")) or {}
             summary = _mapping(row.get("summary")) or _mapping(row.get("summary_metrics")) or {}

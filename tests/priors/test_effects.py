@@ -215,7 +215,8 @@ def test_the_cli_prints_the_prior_runs_summary_once_and_not_as_a_log_warning() -
     made = _cli("sweep", "sweep.yaml", "-R", "runs.csv", "--db", "s.db")
     assert made.returncode == 0, made.stderr
     assert made.stderr.count("prior runs: 1 taken, 1 skipped") == 1, made.stderr
-    assert "skipped runs.csv row 2: x = '9' is not one of its values" in made.stderr
+    # The row named by its Name column; the cell "9" shown as the number it was read as.
+    assert "skipped runs.csv row 2 (r2): x = 9 is not one of its values" in made.stderr
     assert "WARNING" not in made.stderr
 
 

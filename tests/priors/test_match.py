@@ -105,13 +105,18 @@ def test_a_value_outside_the_range_is_skipped_with_the_range() -> None:
         ({"min": 0, "max": 5}, "9", "x = 9 is outside the sweep's range [0, 5]"),
         ({"min": 0, "max": 5}, "2.5", "x = 2.5 is not a whole number"),
         ({"min": 0.0, "max": 1.0}, "1.5", "x = 1.5 is outside the sweep's range [0, 1]"),
+        ({"values": [0, 1, 2, 3]}, "9", "x = 9 is not one of its values (0, 1, 2, 3)"),
+        ({"value": 3}, "9", "x is 9, but the sweep fixes it at 3"),
+        # Text that is not a number stays quoted: it is compared as text.
+        ({"values": ["a", "b"]}, "c", "x = 'c' is not one of its values ('a', 'b')"),
     ],
 )
 def test_a_number_written_as_text_is_named_as_the_number_read(
     spec: dict[str, Any], cell: str, reason: str
 ) -> None:
     # A CSV cell is text; the reason shows what it was read as, not the quoted cell.
-    assert _skipped(_config(x=spec), config={"x": cell}, summary={"loss": 1}) == reason
+    config = _config(x=spec, y={"values": [1, 2]})
+    assert _skipped(config, config={"x": cell, "y": 1}, summary={"loss": 1}) == reason
 
 
 @pytest.mark.parametrize(

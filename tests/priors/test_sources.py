@@ -164,6 +164,8 @@ def test_a_wandb_runs_table_export_is_a_source_and_says_which_columns_were_param
     assert found.taken[1].params == {("batch_size",): 64, ("lr",): 0.001, ("optimizer",): "sgd"}
     assert [t.metric for t in found.taken] == [0.25, 0.31]
     assert found.skipped[0].reason.startswith("state 'crashed'")
+    # W&B's export has no run id: its Name tells the skipped row apart.
+    assert found.skipped[0].candidate.source == "wandb_export.csv row 2 (brisk-fog-2)"
     assert "  columns taken as parameters: batch_size, lr, optimizer" in found.summary_lines()
     sweep_id = localsweep.sweep(config, prior_runs=["wandb_export.csv"], db="new.db")
     first = localsweep.Api("new.db").sweep(sweep_id).prior_runs[0]
