@@ -118,20 +118,25 @@ class PriorRuns:
             for p in self.plan.to_upload
             if p.run.id not in stored or stored[p.run.id].outcome not in _ON_SERVER
         ]
-        # A run of another sweep of this database that a sync uploaded to this project:
-        # on W&B already (uploading it again would resend it under the same id).
+        # A run of another sweep of this database, or another sweep's prior run, that a
+        # sync uploaded to this project: on W&B already (uploading it again would resend
+        # it under the same id).
         elsewhere = state.synced_elsewhere(
             self.engine,
             target.base_url,
             target.entity,
             target.project,
             [p.wandb_id for p in pending if p.wandb_id],
+            prior_outcomes=_ON_SERVER,
         )
         known = [p for p in pending if p.wandb_id in elsewhere]
         for p in known:
+            sweep, as_prior = elsewhere[p.wandb_id or ""]
+            how = ("as a prior run " if as_prior else "") + (
+                f"{'of' if as_prior else 'into'} sweep {sweep} " if sweep else ""
+            )
             self.notes[p.run.id] = (
-                f"on W&B already (uploaded into sweep {elsewhere[p.wandb_id or '']} by an "
-                "earlier localsweep sync): attached only"
+                f"on W&B already (uploaded {how}by an earlier localsweep sync): attached only"
             )
             pending.remove(p)
         state.record_run_outcomes(

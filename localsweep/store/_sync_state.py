@@ -178,25 +178,49 @@ def run_outcomes(engine: Engine, target_id: int) -> dict[str, SyncRunOutcome]:
 
 
 def synced_elsewhere(
-    engine: Engine, base_url: str, entity: str, project: str, run_ids: Sequence[str]
-) -> dict[str, str]:
-    """Which of ``run_ids`` a sync (of any local sweep of this database) uploaded to
-    ``entity/project`` at ``base_url``: each with the server sweep it went to."""
+    engine: Engine,
+    base_url: str,
+    entity: str,
+    project: str,
+    run_ids: Sequence[str],
+    prior_outcomes: Sequence[str] = (),
+) -> dict[str, tuple[str, bool]]:
+    """Which of ``run_ids`` (W&B run ids) a sync of any local sweep of this database
+    uploaded to ``entity/project`` at ``base_url``: each with the server sweep it went to,
+    and whether it went as one of that sweep's prior runs. A prior run's record is under
+    its row id with its W&B id as the message; ``prior_outcomes`` are the outcomes that
+    say it is on the server."""
     if not run_ids:
         return {}
+    ids = list(run_ids)
+    on_server = (_sync_runs.c.outcome == "synced") & _sync_runs.c.run_id.in_(ids)
+    if prior_outcomes:
+        on_server = on_server | (
+            _sync_runs.c.outcome.in_(list(prior_outcomes)) & _sync_runs.c.message.in_(ids)
+        )
     query = (
-        select(_sync_runs.c.run_id, _targets.c.server_sweep_id)
+        select(
+            _sync_runs.c.run_id,
+            _sync_runs.c.message,
+            _sync_runs.c.outcome,
+            _targets.c.server_sweep_id,
+        )
         .join(_targets, _targets.c.id == _sync_runs.c.target_id)
         .where(
             _targets.c.base_url == base_url,
             _targets.c.entity == entity,
             _targets.c.project == project,
-            _sync_runs.c.outcome == "synced",
-            _sync_runs.c.run_id.in_(list(run_ids)),
+            on_server,
         )
     )
+    found: dict[str, tuple[str, bool]] = {}
     with engine.connect() as conn:
-        return {run_id: sweep for run_id, sweep in conn.execute(query).all()}
+        for run_id, message, outcome, sweep in conn.execute(query).all():
+            if outcome == "synced":
+                found[run_id] = (sweep, False)
+            else:
+                found.setdefault(message, (sweep, True))
+    return found
 
 
 def record_run_outcome(

@@ -189,6 +189,38 @@ def test_a_prior_run_an_earlier_sync_uploaded_into_its_own_sweep_is_only_attache
     assert _prior_names(server, name) == [hand, other_sweeps]
 
 
+def test_a_prior_run_another_sweeps_sync_uploaded_is_only_attached(
+    site: Site, server: StandinServer
+) -> None:
+    hand, _ = site.prior_ids
+    # A second sweep that starts from the same hand-run training.
+    again = localsweep.sweep(
+        {
+            "method": "grid",
+            "project": "proj",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "parameters": {"x": {"values": [2, 6]}},
+        },
+        prior_runs=[str(site.run_folder(hand))],
+    )
+    first = localsweep.sync(site.prior_sweep_id, entity="team")
+    assert first.ok, first.runs
+    assert server.completions(hand) == 1
+
+    report = localsweep.sync(again, entity="team")
+
+    assert report.ok, report.runs
+    [row] = [r for r in report.runs if r.prior]
+    assert row.outcome == "prior: attached"
+    assert f"as a prior run of sweep {first.server_sweep}" in (row.message or "")
+    # Not sent again: one upload, still in no sweep, and a prior run of both sweeps.
+    assert server.completions(hand) == 1
+    assert server.runs[hand].sweep is None
+    assert report.server_sweep is not None and first.server_sweep is not None
+    assert _prior_names(server, report.server_sweep) == [hand]
+    assert hand in _prior_names(server, first.server_sweep)
+
+
 def test_a_prior_folder_wandb_sync_uploaded_is_attached_and_not_uploaded(
     site: Site, server: StandinServer
 ) -> None:
