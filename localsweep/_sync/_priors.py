@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from localsweep._sync._report import RunSync, run_line, unfinished_message
 from localsweep._sync._stage import StagedRun, stage_run, unstage
 from localsweep.priors._sync_plan import LEFT, ON_SERVER, UPLOAD, PriorSync, PriorSyncPlan
@@ -57,16 +59,47 @@ def _row(p: PriorSync, outcome: str, message: str | None, attempts: int = 0) -> 
     return run_line(p.run, p.folder, outcome, message, attempts, run_id=p.wandb_id, prior=True)
 
 
-def dry_run_prior_rows(plan: PriorSyncPlan, done: dict[str, state.SyncRunOutcome]) -> list[RunSync]:
+def uploaded_elsewhere(
+    engine: Engine, base_url: str, entity: str, project: str, plan: PriorSyncPlan
+) -> dict[str, str]:
+    """The prior runs to upload that a sync of another sweep of this database already
+    uploaded to ``entity/project`` (as its own run, or as its prior run), by W&B id,
+    each with the words saying so."""
+    found = state.synced_elsewhere(
+        engine,
+        base_url,
+        entity,
+        project,
+        [p.wandb_id for p in plan.to_upload if p.wandb_id],
+        prior_outcomes=_ON_SERVER,
+    )
+    notes = {}
+    for wandb_id, (sweep, as_prior) in found.items():
+        how = ("as a prior run " if as_prior else "") + (
+            f"{'of' if as_prior else 'into'} sweep {sweep} " if sweep else ""
+        )
+        notes[wandb_id] = f"on W&B already (uploaded {how}by an earlier localsweep sync)"
+    return notes
+
+
+def dry_run_prior_rows(
+    plan: PriorSyncPlan,
+    done: dict[str, state.SyncRunOutcome],
+    elsewhere: dict[str, str] | None = None,
+) -> list[RunSync]:
     """The dry run's line for each prior run (``done``: the stored outcomes at the
-    server sweep an earlier sync used, if any)."""
+    server sweep an earlier sync used, if any; ``elsewhere``: what
+    :func:`uploaded_elsewhere` found, when the entity is known)."""
     rows = []
+    elsewhere = elsewhere or {}
     for p in plan.runs:
         stored = done.get(p.run.id)
         if stored is not None and stored.outcome == PRIOR_ATTACHED:
             rows.append(_row(p, "prior: already attached", None))
         elif stored is not None and stored.outcome == PRIOR_UPLOADED:
             rows.append(_row(p, "prior: already uploaded", "to be attached"))
+        elif p.status == UPLOAD and p.wandb_id in elsewhere:
+            rows.append(_row(p, "prior: would attach", elsewhere[p.wandb_id or ""]))
         elif p.status == UPLOAD:
             rows.append(_row(p, "prior: would upload", "then attached to the sweep"))
         elif p.status == ON_SERVER:
@@ -121,23 +154,12 @@ class PriorRuns:
         # A run of another sweep of this database, or another sweep's prior run, that a
         # sync uploaded to this project: on W&B already (uploading it again would resend
         # it under the same id).
-        elsewhere = state.synced_elsewhere(
-            self.engine,
-            target.base_url,
-            target.entity,
-            target.project,
-            [p.wandb_id for p in pending if p.wandb_id],
-            prior_outcomes=_ON_SERVER,
+        elsewhere = uploaded_elsewhere(
+            self.engine, target.base_url, target.entity, target.project, self.plan
         )
         known = [p for p in pending if p.wandb_id in elsewhere]
         for p in known:
-            sweep, as_prior = elsewhere[p.wandb_id or ""]
-            how = ("as a prior run " if as_prior else "") + (
-                f"{'of' if as_prior else 'into'} sweep {sweep} " if sweep else ""
-            )
-            self.notes[p.run.id] = (
-                f"on W&B already (uploaded {how}by an earlier localsweep sync): attached only"
-            )
+            self.notes[p.run.id] = elsewhere[p.wandb_id or ""] + ": attached only"
             pending.remove(p)
         state.record_run_outcomes(
             self.engine,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep._sync._plan import READY, FolderIndex, RunCheck, check_run, search_roots
-from localsweep._sync._priors import PriorRuns, dry_run_prior_rows
+from localsweep._sync._priors import PriorRuns, dry_run_prior_rows, uploaded_elsewhere
 from localsweep._sync._report import (
     FAILED,
     SYNCED,
@@ -97,14 +97,21 @@ def sync_steps(
         project = project or _project_of(sweep, checks) or "uncategorized"
         clock.lap("checks")
         if server is None:
+            # Without an entity (no -e, none in the config) the runs another sweep's sync
+            # uploaded cannot be looked up: they are listed as to be uploaded.
+            elsewhere = (
+                uploaded_elsewhere(store.engine, _likely_base_url(), entity, project, prior_plan)
+                if entity
+                else {}
+            )
             return dry_run_report(
                 store,
                 sweep,
                 checks,
                 entity,
                 project,
-                prior_rows=lambda done: dry_run_prior_rows(prior_plan, done),
-                prior_lines=prior_plan.summary_lines(),
+                prior_rows=lambda done: dry_run_prior_rows(prior_plan, done, elsewhere),
+                prior_lines=prior_plan.summary_lines(elsewhere),
             )
         # Still while wandb logs in: copy the folders (all but their run files).
         prepared = _prepare(store, sweep_id, checks, staging_root)
@@ -434,10 +441,9 @@ def _prepare(
 ) -> dict[str, Prepared]:
     """Copy ahead the folders of the ready runs no earlier sync uploaded (their run files
     with a placeholder sweep id); return the copies by run id."""
-    # The server is not known before the login: WANDB_BASE_URL (or wandb's default) is the
-    # likely one (a settings file can name another). A wrong guess costs only time
-    # (staging copies what was not copied ahead; copies not needed are removed).
-    base_url = os.environ.get("WANDB_BASE_URL", "").rstrip("/") or "https://api.wandb.ai"
+    # A wrong guess of the server costs only time (staging copies what was not copied
+    # ahead; copies not needed are removed).
+    base_url = _likely_base_url()
     synced = {
         run_id
         for target in state.find_targets(store.engine, sweep_id, base_url)
@@ -456,6 +462,13 @@ def _prepare(
         except OSError as exc:  # staging copies it again and reports the failure
             logger.debug("could not copy %s ahead: %s", check.folder, exc)
     return prepared
+
+
+def _likely_base_url() -> str:
+    """The server is not known before the login (or, in a dry run, at all):
+    WANDB_BASE_URL, or wandb's default, is the likely one (a settings file can name
+    another)."""
+    return os.environ.get("WANDB_BASE_URL", "").rstrip("/") or "https://api.wandb.ai"
 
 
 def _sweep_url(base_url: str, target: state.SyncTarget) -> str:

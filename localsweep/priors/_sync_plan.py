@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,15 +107,18 @@ class PriorSyncPlan:
                 ids.append(p.wandb_id)
         return ids
 
-    def summary_lines(self) -> list[str]:
+    def summary_lines(self, uploaded_elsewhere: Collection[str] = ()) -> list[str]:
         """What sync does with the prior runs, in words: one line of counts, then one
-        line per prior run it leaves."""
+        line per prior run it leaves. ``uploaded_elsewhere``: W&B ids of runs to upload
+        that a localsweep sync of another sweep uploaded already (attached only)."""
         if not self.runs:
             return []
+        known = sum(p.wandb_id in uploaded_elsewhere for p in self.to_upload)
         lines = [
-            f"prior runs: {len(self.runs)}, {len(self.to_upload)} to upload, "
+            f"prior runs: {len(self.runs)}, {len(self.to_upload) - known} to upload, "
             f"{len(self.on_server)} already uploaded by wandb sync (attached only), "
-            f"{len(self.left)} left"
+            + (f"{known} uploaded by an earlier localsweep sync (attached only), " if known else "")
+            + f"{len(self.left)} left"
         ]
         for p in self.left:
             lines.append(f"  left prior run {p.wandb_id or p.run.id}: {p.reason}")

@@ -207,6 +207,20 @@ def test_a_prior_run_another_sweeps_sync_uploaded_is_only_attached(
     assert first.ok, first.runs
     assert server.completions(hand) == 1
 
+    # A dry run says so too, without asking the server (the first sync's wandb may still
+    # be sending its own metrics: only the API's requests are counted).
+    def api_calls() -> int:
+        return sum(r.path == "/graphql" for r in server.requests)
+
+    asked = api_calls()
+    planned = run_cli("sync", again, "--dry-run", "-e", "team")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "prior: would attach" in planned.stdout
+    assert "prior: would upload" not in planned.stdout
+    assert "0 to upload" in planned.stdout
+    assert "1 uploaded by an earlier localsweep sync (attached only)" in planned.stdout
+    assert api_calls() == asked
+
     report = localsweep.sync(again, entity="team")
 
     assert report.ok, report.runs
