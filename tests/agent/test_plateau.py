@@ -17,7 +17,7 @@ import wandb
 
 import localsweep
 from localsweep.store import Store
-from localsweep.wandb_bridge import find_run_file, read_run_file
+from localsweep.wandb_bridge import find_run_file, wait_for_exit_record
 
 EPOCHS = 12
 
@@ -83,7 +83,9 @@ def test_a_stopped_run_is_a_complete_offline_run(tmp_path: Path) -> None:
     assert run.dir is not None
     run_file = find_run_file(run.dir)
     assert run_file is not None
-    offline = read_run_file(run_file)
+    # wandb's finish() can return a moment before wandb-core has written the file's
+    # last records: wait for its exit record, as any reader of a just-finished run must.
+    offline = wait_for_exit_record(run_file, timeout=60)
     assert offline.finished, "the stopped run's wandb file has no exit record"
     assert [row["epoch"] for row in offline.history] == [0, 1, 2, 3, 4]
 
@@ -114,7 +116,7 @@ def test_the_arguments_never_reach_wandb(tmp_path: Path, monkeypatch: pytest.Mon
     (run,) = sweep.runs
     run_file = find_run_file(run.dir)
     assert run_file is not None
-    offline = read_run_file(run_file)
+    offline = wait_for_exit_record(run_file, timeout=60)
     assert offline.config == {"improve": 2}
     # After the run, wandb.init is wandb's again.
     assert wandb.init is wandbs_init
