@@ -75,10 +75,8 @@ def uploaded_elsewhere(
     )
     notes = {}
     for wandb_id, (sweep, as_prior) in found.items():
-        how = ("as a prior run " if as_prior else "") + (
-            f"{'of' if as_prior else 'into'} sweep {sweep} " if sweep else ""
-        )
-        notes[wandb_id] = f"on W&B already (uploaded {how}by an earlier localsweep sync)"
+        how = f"as a prior run of sweep {sweep}" if as_prior else f"into sweep {sweep}"
+        notes[wandb_id] = f"on W&B already (uploaded {how} by an earlier localsweep sync)"
     return notes
 
 
