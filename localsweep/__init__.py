@@ -23,6 +23,7 @@ from localsweep.errors import (
     DatabasePathError,
     LocalsweepError,
     NotFoundError,
+    PriorRunsError,
     SchemaVersionError,
     StoreError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "DatabasePathError",
     "LocalsweepError",
     "NotFoundError",
+    "PriorRunsError",
     "Run",
     "SchemaVersionError",
     "StoreError",

@@ -29,6 +29,7 @@ __all__ = [
     "LocalsweepError",
     "NetworkFilesystemError",
     "NotFoundError",
+    "PriorRunsError",
     "SchemaVersionError",
     "StoreError",
     "StoreUnavailableError",
@@ -60,13 +61,21 @@ class Violation:
 class ConfigError(LocalsweepError, ValueError):
     """A sweep config was rejected. ``violations`` lists every problem found, not just the first."""
 
+    #: What the message opens with, before the count of problems.
+    headline = "invalid sweep config"
+
     def __init__(self, violations: Sequence[Violation]):
         self.violations: tuple[Violation, ...] = tuple(violations)
         lines = "\n".join(f"  - {v}" for v in self.violations)
         count = len(self.violations)
-        super().__init__(
-            f"invalid sweep config ({count} problem{'s' if count != 1 else ''}):\n{lines}"
-        )
+        super().__init__(f"{self.headline} ({count} problem{'s' if count != 1 else ''}):\n{lines}")
+
+
+class PriorRunsError(ConfigError):
+    """A prior-run source (``--prior-runs``, ``prior_runs=``) could not be read: the config
+    itself may be fine, so the message does not call it invalid. No sweep is created."""
+
+    headline = "cannot take the prior runs"
 
 
 class StoreError(LocalsweepError):

@@ -104,8 +104,9 @@ def load_prior_runs(
     """Read every source and match its runs onto ``config``'s parameters.
 
     ``store`` is the database the sweep lives in, where bare run and sweep ids are looked
-    up. Raises :class:`~localsweep.errors.ConfigError` (field ``prior_runs``) for a source
-    that is none of the kinds a source may be, or cannot be read.
+    up. Raises :class:`~localsweep.errors.PriorRunsError` (a ``ConfigError``, field
+    ``prior_runs``) for a source that is none of the kinds a source may be, or cannot be
+    read.
     """
     read = tuple(read_source(source, store) for source in sources)
     candidates = [c for source in read for c in source.candidates]

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localsweep.errors import ConfigError, NotFoundError, StoreError, Violation
+from localsweep.errors import NotFoundError, PriorRunsError, StoreError, Violation
 from localsweep.priors._match import PriorCandidate
 from localsweep.priors._tables import TABLE_SUFFIXES, read_table
 
@@ -49,8 +49,8 @@ class SourceRuns:
     candidates: tuple[PriorCandidate, ...]
 
 
-def _error(source: str, message: str) -> ConfigError:
-    return ConfigError([Violation("prior_runs", f"{source!r}: {message}")])
+def _error(source: str, message: str) -> PriorRunsError:
+    return PriorRunsError([Violation("prior_runs", f"{source!r}: {message}")])
 
 
 def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRuns:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep.config._checks import number_from_string
-from localsweep.errors import ConfigError, Violation
+from localsweep.errors import PriorRunsError, Violation
 from localsweep.priors._match import PriorCandidate, number
 
 __all__ = ["TABLE_SUFFIXES", "read_table"]
@@ -59,8 +59,8 @@ _META_COLUMNS = {
 }
 
 
-def _error(path: Path, message: str) -> ConfigError:
-    return ConfigError([Violation("prior_runs", f"{path}: {message}")])
+def _error(path: Path, message: str) -> PriorRunsError:
+    return PriorRunsError([Violation("prior_runs", f"{path}: {message}")])
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

@@ -192,6 +192,8 @@ def test_the_cli_takes_prior_runs_prints_what_it_took_and_show_marks_them() -> N
                 "--db", "new.db")  # fmt: skip
     assert made.returncode == 2
     assert "prior_runs" in made.stderr and "nosuch.csv" in made.stderr
+    assert "cannot take the prior runs" in made.stderr
+    assert "invalid sweep config" not in made.stderr
     assert "Traceback" not in made.stderr
     made = _cli("sweep", "sweep.yaml", "-R", f"old.db#{old.id}", "--db", "new.db")
     assert made.returncode == 0, made.stderr

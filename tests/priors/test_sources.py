@@ -13,7 +13,7 @@ from prior_configs import LR_OPT
 
 import localsweep
 from localsweep.config import parse_config
-from localsweep.errors import ConfigError
+from localsweep.errors import ConfigError, PriorRunsError
 from localsweep.priors import load_prior_runs
 from localsweep.report import export_runs
 from localsweep.store import Store
@@ -115,6 +115,9 @@ def test_a_source_that_is_nothing_is_an_error_naming_prior_runs(source: str, say
         localsweep.sweep(LR_OPT, prior_runs=[source], db="sweeps.db")
     assert info.value.violations[0].path == "prior_runs"
     assert says in str(info.value)
+    # The config is fine: the message must not send the user looking for a fault in it.
+    assert isinstance(info.value, PriorRunsError)
+    assert str(info.value).startswith("cannot take the prior runs (1 problem)")
     # Nothing was created: a bad source leaves no sweep behind.
     assert localsweep.Api("sweeps.db").sweeps() == []
 
