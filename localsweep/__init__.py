@@ -23,7 +23,6 @@ from localsweep.errors import (
     DatabasePathError,
     LocalsweepError,
     NotFoundError,
-    PriorRunsError,
     SchemaVersionError,
     StoreError,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "DatabasePathError",
     "LocalsweepError",
     "NotFoundError",
-    "PriorRunsError",
     "Run",
     "SchemaVersionError",
     "StoreError",
