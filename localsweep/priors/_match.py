@@ -187,11 +187,12 @@ def _show(value: Any) -> str:
     return repr(value) if not isinstance(value, float) else f"{value:.6g}"
 
 
-def _show_read(raw: Any) -> str:
+def _show_read(raw: Any, read: float | None = None) -> str:
     """``raw`` as a skip reason names it: text spelling a number (a CSV cell, ``"9"``) as
-    the number it was read as, not as quoted text."""
+    the number it was read as (``read``, when the caller has it already), not as quoted
+    text."""
     if isinstance(raw, str):
-        x = number(raw)
+        x = number(raw) if read is None else read
         if x is not None:
             return _show(int(x) if x.is_integer() else x)
     return _show(raw)
@@ -233,17 +234,20 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
     x = number(value)
     if x is None:
         return False, None, f"{param.name} = {_show(raw)} is not a number"
-    shown = _show_read(value)
+
+    def skip(why: str) -> tuple[bool, Any, str]:  # words only for a run that is skipped
+        return False, None, f"{param.name} = {_show_read(value, x)} {why}"
+
     d = param.distribution
     if d is D.INT_UNIFORM:
         if not x.is_integer():
-            return False, None, f"{param.name} = {shown} is not a whole number"
+            return skip("is not a whole number")
         out: Any = int(x)
     elif d.is_quantized:
         q = param.q if param.q is not None else 1.0
         k = round(x / q)
         if not math.isclose(k * q, x, rel_tol=1e-9, abs_tol=1e-12):
-            return False, None, f"{param.name} = {shown} is not a multiple of q = {q!r}"
+            return skip(f"is not a multiple of q = {q!r}")
         out = k * q if isinstance(q, int) and not isinstance(q, bool) else float(x)
     else:
         out = x
@@ -255,17 +259,13 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
             q = param.q if param.q is not None else 1.0
             lo, hi = round(lo / q) * q, round(hi / q) * q
         if not _within(x, lo, hi):
-            return (
-                False,
-                None,
-                f"{param.name} = {shown} is outside the sweep's range [{_show(lo)}, {_show(hi)}]",
-            )
+            return skip(f"is outside the sweep's range [{_show(lo)}, {_show(hi)}]")
     elif d in (D.LOG_NORMAL, D.Q_LOG_NORMAL) and x <= 0:
-        return False, None, f"{param.name} = {shown} is not positive (log_normal)"
+        return skip("is not positive (log_normal)")
     elif d in (D.BETA, D.Q_BETA) and not 0 <= x <= 1:
-        return False, None, f"{param.name} = {shown} is outside [0, 1] (beta)"
+        return skip("is outside [0, 1] (beta)")
     if d in _LOG_VALUES and x <= 0:
-        return False, None, f"{param.name} = {shown} is not positive"
+        return skip("is not positive")
     return True, out, ""
 
 
