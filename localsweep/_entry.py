@@ -201,6 +201,10 @@ def run(
 
     _check_count(count)
     config = _config(sweep_config)
+    if train is None:
+        from localsweep.agent._workers import require_program
+
+        require_program(config)  # before the sweep is made: it could not run
     store = Store(db)
     sweep_id, _found = create_with_priors(store, config, prior_runs, project=project, entity=entity)
     execute(

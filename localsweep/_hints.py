@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["logged_keys", "missing_metric_message", "sweep_metric_hint"]
+__all__ = ["logged_keys", "missing_metric_message", "missing_program_message", "sweep_metric_hint"]
 
 
 def logged_keys(summary: Mapping[str, Any]) -> list[str]:
@@ -59,3 +61,46 @@ def sweep_metric_hint(sweep: Any) -> str | None:
     for run in finished:
         keys.update(logged_keys(run.summary))
     return missing_metric_message(metric.name, keys)
+
+
+def missing_program_message(
+    program: str | None, command: Sequence[str] | None, cwd: str | os.PathLike[str]
+) -> str | None:
+    """Says that the script a program sweep hands to Python is not in ``cwd``, the folder
+    its runs start in, with the closest file there; ``None`` when it is, or when the command
+    does not hand ``${program}`` to ``${interpreter}`` (then it may be any executable).
+
+    Python would fail to open it in every run, and the sweep would fill with failed runs.
+    """
+    from localsweep.agent._command import DEFAULT_COMMAND
+
+    template = [str(element) for element in (command or DEFAULT_COMMAND)]
+    as_script = any(
+        element == "${program}" and i > 0 and template[i - 1] == "${interpreter}"
+        for i, element in enumerate(template)
+    )
+    if not program or not as_script:
+        return None
+    folder = Path(cwd)
+    path = folder / os.path.expanduser(program)
+    if path.is_file():
+        return None
+    where = "does not exist" if not path.exists() else "is not a file"
+    text = (
+        f"the sweep's `program` {program!r} {where} in {folder}, the folder each run "
+        f"starts `python {program}` in"
+    )
+    parent = path.parent
+    if parent.is_dir():
+        names = [p.name for p in parent.iterdir() if p.is_file() and p.suffix == ".py"]
+        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+        if close:
+            text += f". Did you mean {str(Path(program).parent / close[0])!r}?"
+        else:
+            text += "."
+    else:
+        text += "."
+    return (
+        text + " Start the agent in the folder that holds the script, or create a sweep "
+        "whose `program` names it (a path relative to where its agents start)."
+    )

@@ -29,6 +29,7 @@ from localsweep.errors import (
     LocalsweepError,
     NetworkFilesystemError,
     NotFoundError,
+    ProgramNotFoundError,
     SweepControlError,
 )
 from localsweep.priors._cli import prior_runs_option
@@ -90,7 +91,7 @@ def _friendly(fn: F) -> F:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(2)
-        except (NotFoundError, SweepControlError, DatabasePathError) as exc:
+        except (NotFoundError, SweepControlError, DatabasePathError, ProgramNotFoundError) as exc:
             if debug:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
@@ -259,6 +260,15 @@ def sweep(
             "for example --function train:main for main() in train.py.",
             highlight=False,
         )
+    else:
+        from localsweep._hints import missing_program_message
+
+        missing = missing_program_message(config.program, config.command, os.getcwd())
+        if missing is not None:
+            # Only a warning: the agents may start elsewhere (another node, a job's folder).
+            err_console.print(
+                f"Warning: {_e(missing)}", style="yellow", highlight=False, soft_wrap=True
+            )
     err_console.print(f"Run sweep agent with: [bold]{_e(agent_command)}[/]", soft_wrap=True)
     click.echo(record.id)
 
@@ -406,6 +416,10 @@ def run_command(
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
+    if function_ref is None:
+        from localsweep.agent._workers import require_program
+
+        require_program(config)  # before the sweep is made: it could not run
     store = Store(db)
     record = create_sweep(store, config, prior_runs, err_console, project=project, entity=entity)
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")

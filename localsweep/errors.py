@@ -121,3 +121,9 @@ class SweepControlError(StoreError, ValueError):
 
 class AgentError(LocalsweepError):
     """An agent stopped because it could not go on (the message says why)."""
+
+
+class ProgramNotFoundError(AgentError):
+    """A program sweep's script is not in the folder its runs would start in; raised
+    before any run is claimed (or, by ``run``, before the sweep is made). The message
+    names the script, the folder and the closest file there."""

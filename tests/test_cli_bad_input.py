@@ -155,3 +155,40 @@ def test_db_upgrade_on_a_database_from_a_newer_localsweep_says_so(work: Path) ->
     _clean_failure(proc, code=1)
     assert "schema version 9999" in proc.stderr
     assert "Upgrade localsweep" in proc.stderr
+
+
+def _count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_a_misspelled_program_is_named_before_any_run_starts(work: Path) -> None:
+    (work / "train.py").write_text("import wandb\nwandb.init()\nwandb.log({'loss': 1.0})\n")
+    (work / "prog.yaml").write_text("program: trian.py\n" + GRID)
+
+    # Creating the sweep only warns: its agents may start in another folder.
+    made = cli(work, "sweep", "prog.yaml", "--db", "s.db")
+    assert made.returncode == 0, made.stderr
+    assert "Warning: the sweep's `program` 'trian.py' does not exist in" in made.stderr
+    assert "Did you mean 'train.py'?" in made.stderr
+
+    # The agent stops before it claims a run: the sweep keeps no failed runs.
+    proc = cli(work, "agent", made.stdout.strip(), "--db", "s.db")
+    _clean_failure(proc)
+    assert "'trian.py' does not exist in" in proc.stderr
+    assert "Did you mean 'train.py'?" in proc.stderr
+    assert "Start the agent in the folder that holds the script" in proc.stderr
+    assert _count(work / "s.db", "runs") == 0
+
+    # `run` says so before it makes a sweep that could not run.
+    proc = cli(work, "run", "prog.yaml", "--db", "s.db")
+    _clean_failure(proc)
+    assert "Did you mean 'train.py'?" in proc.stderr
+    assert _count(work / "s.db", "sweeps") == 1
+
+    # From the script's folder, the same sweep runs.
+    (work / "prog.yaml").write_text("program: train.py\n" + GRID)
+    proc = cli(work, "run", "prog.yaml", "--db", "s.db", "--count", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr
+    assert _count(work / "s.db", "runs") == 1

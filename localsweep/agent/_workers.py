@@ -31,10 +31,11 @@ from localsweep.agent._agent import (
 )
 from localsweep.agent._control import AgentTerminated, Termination, on_sigterm
 from localsweep.agent._subprocess import DEFAULT_GRACE_PERIOD
-from localsweep.errors import AgentError
+from localsweep.config import SweepConfig
+from localsweep.errors import AgentError, ProgramNotFoundError
 from localsweep.store import RunRecord, Store
 
-__all__ = ["WorkerSlot", "run_workers", "runner_factory", "worker_env"]
+__all__ = ["WorkerSlot", "require_program", "run_workers", "runner_factory", "worker_env"]
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +305,17 @@ def _merge(reports: Sequence[AgentReport]) -> AgentReport:
 # ------------------------------------------------------------------------------ runners
 
 
+def require_program(config: SweepConfig, sweep_id: str | None = None) -> None:
+    """Raise :class:`ProgramNotFoundError` when a program sweep's script is not where its
+    runs would look for it (this folder); see
+    :func:`localsweep._hints.missing_program_message`."""
+    from localsweep._hints import missing_program_message
+
+    missing = missing_program_message(config.program, config.command, os.getcwd())
+    if missing is not None:
+        raise ProgramNotFoundError(f"sweep {sweep_id}: {missing}" if sweep_id else missing)
+
+
 def runner_factory(
     store: Store,
     sweep_id: str,
@@ -322,8 +334,8 @@ def runner_factory(
     ``isolation="process"``, else the function in this process.
 
     Raises :class:`AgentError` for combinations that cannot work: no function and no
-    program, or a ``timeout`` for a function run in this process (a thread cannot be
-    stopped from outside).
+    program, a ``program`` script Python would not find in this folder, or a ``timeout``
+    for a function run in this process (a thread cannot be stopped from outside).
     """
     sweep = store.get_sweep(sweep_id)
     config = sweep.config
@@ -338,6 +350,9 @@ def runner_factory(
                 f"sweep {sweep_id} has no `program` or `command` to run; pass a function "
                 "(localsweep.agent(sweep_id, function=train)) or add `program: train.py`"
             )
+        # Checked before any run is claimed: else every run fails the same way, and the
+        # sweep keeps a failed run for each.
+        require_program(config, sweep_id)
         from localsweep.agent._subprocess import ProgramRunner
 
         def program(slot: WorkerSlot) -> Runner:

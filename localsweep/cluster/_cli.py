@@ -25,7 +25,12 @@ from localsweep.cluster._slurm import (
     submit_script,
     time_limit_seconds,
 )
-from localsweep.errors import LocalsweepError, NetworkFilesystemError, NotFoundError
+from localsweep.errors import (
+    LocalsweepError,
+    NetworkFilesystemError,
+    NotFoundError,
+    ProgramNotFoundError,
+)
 
 __all__ = ["slurm_command"]
 
@@ -277,6 +282,11 @@ def slurm_command(
                 "this sweep's config has no `program` or `command`, so the agents would have "
                 "nothing to start; give a Python function with --function MODULE:FUNC"
             )
+        if function_ref is None and not setup:
+            # Each task starts in this folder (--chdir); a --setup line may change folder.
+            from localsweep.agent._workers import require_program
+
+            require_program(sweep.config, sweep.id)
         _sqlite_single_node(store.url, nodes, nodelist, partition)
 
         options: list[tuple[str, str | None]] = []
@@ -341,7 +351,7 @@ def slurm_command(
             _say(f"Logs will go to {escape(job.output_pattern)}")
             return
         job_id = submit_script(script)
-    except (NotFoundError, NetworkFilesystemError) as exc:
+    except (NotFoundError, NetworkFilesystemError, ProgramNotFoundError) as exc:
         raise click.UsageError(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc

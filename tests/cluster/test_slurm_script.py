@@ -20,6 +20,12 @@ pytestmark = pytest.mark.slow  # real `localsweep` processes
 GRID = {"method": "grid", "program": "train.py", "parameters": {"x": {"values": [1, 2, 3]}}}
 
 
+@pytest.fixture(autouse=True)
+def _program(tmp_path: Path) -> None:
+    # The jobs start in the test's folder (--chdir): the sweep's script is there.
+    (tmp_path / "train.py").write_text("")
+
+
 def _localsweep(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "localsweep", *args],
@@ -175,6 +181,24 @@ def test_an_unknown_sweep_or_an_array_in_sbatch_arg_is_a_usage_error(tmp_path: P
         "--db", db,
     )  # fmt: skip
     assert array.returncode == 2 and "--agents" in array.stderr
+
+
+def test_a_program_missing_from_the_jobs_folder_is_refused_before_submitting(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep({**GRID, "program": "trian.py"}, db=db)
+    args = ["slurm", sweep_id, "--agents", "2", "--nodelist", "n1", "--db", db]
+    out = _localsweep(*args, "--script-only", "job.sbatch")
+    assert out.returncode == 2, out.stderr
+    assert "'trian.py' does not exist in" in out.stderr
+    assert "Did you mean 'train.py'?" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "job.sbatch").exists()
+    # A --setup line may change folder (or fetch the code): then the job is not judged here.
+    out = _localsweep(*args, "--setup", "cd /scratch/me/proj", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "cd /scratch/me/proj" in out.stdout
 
 
 def test_without_sbatch_the_error_says_to_use_script_only(tmp_path: Path) -> None:
