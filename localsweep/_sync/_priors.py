@@ -40,6 +40,8 @@ __all__ = [
     "PRIOR_UPLOADED",
     "PriorRuns",
     "dry_run_prior_rows",
+    "uploaded_elsewhere",
+    "uploaded_to_some_entity",
 ]
 
 logger = logging.getLogger(__name__)
@@ -74,22 +76,43 @@ def uploaded_elsewhere(
         prior_outcomes=_ON_SERVER,
     )
     notes = {}
-    for wandb_id, (sweep, as_prior) in found.items():
+    for wandb_id, (sweep, as_prior, _entity) in found.items():
         how = f"as a prior run of sweep {sweep}" if as_prior else f"into sweep {sweep}"
         notes[wandb_id] = f"on W&B already (uploaded {how} by an earlier localsweep sync)"
     return notes
+
+
+def uploaded_to_some_entity(
+    engine: Engine, base_url: str, project: str, plan: PriorSyncPlan
+) -> dict[str, str]:
+    """For a dry run that does not know the entity (the real sync asks the server for
+    its default): the prior runs to upload that a sync of another sweep of this database
+    uploaded to ``project`` under some entity, each W&B id with that entity. Under it,
+    they would only be attached."""
+    found = state.synced_elsewhere(
+        engine,
+        base_url,
+        None,
+        project,
+        [p.wandb_id for p in plan.to_upload if p.wandb_id],
+        prior_outcomes=_ON_SERVER,
+    )
+    return {wandb_id: entity for wandb_id, (_sweep, _as_prior, entity) in found.items()}
 
 
 def dry_run_prior_rows(
     plan: PriorSyncPlan,
     done: dict[str, state.SyncRunOutcome],
     elsewhere: dict[str, str] | None = None,
+    maybe_elsewhere: dict[str, str] | None = None,
 ) -> list[RunSync]:
     """The dry run's line for each prior run (``done``: the stored outcomes at the
     server sweep an earlier sync used, if any; ``elsewhere``: what
-    :func:`uploaded_elsewhere` found, when the entity is known)."""
+    :func:`uploaded_elsewhere` found, when the entity is known; ``maybe_elsewhere``:
+    what :func:`uploaded_to_some_entity` found, when it is not)."""
     rows = []
     elsewhere = elsewhere or {}
+    maybe_elsewhere = maybe_elsewhere or {}
     for p in plan.runs:
         stored = done.get(p.run.id)
         if stored is not None and stored.outcome == PRIOR_ATTACHED:
@@ -99,7 +122,11 @@ def dry_run_prior_rows(
         elif p.status == UPLOAD and p.wandb_id in elsewhere:
             rows.append(_row(p, "prior: would attach", elsewhere[p.wandb_id or ""]))
         elif p.status == UPLOAD:
-            rows.append(_row(p, "prior: would upload", "then attached to the sweep"))
+            note = "then attached to the sweep"
+            entity = maybe_elsewhere.get(p.wandb_id or "")
+            if entity is not None:
+                note += f"; only attached if your default entity is {entity} (uploaded there)"
+            rows.append(_row(p, "prior: would upload", note))
         elif p.status == ON_SERVER:
             rows.append(_row(p, "prior: would attach", p.reason))
         else:

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from localsweep._sync._plan import READY, FolderIndex, RunCheck, check_run, search_roots
-from localsweep._sync._priors import PriorRuns, dry_run_prior_rows, uploaded_elsewhere
+from localsweep._sync._priors import (
+    PriorRuns,
+    dry_run_prior_rows,
+    uploaded_elsewhere,
+    uploaded_to_some_entity,
+)
 from localsweep._sync._report import (
     FAILED,
     SYNCED,
@@ -97,21 +102,23 @@ def sync_steps(
         project = project or _project_of(sweep, checks) or "uncategorized"
         clock.lap("checks")
         if server is None:
-            # Without an entity (no -e, none in the config) the runs another sweep's sync
-            # uploaded cannot be looked up: they are listed as to be uploaded.
-            elsewhere = (
-                uploaded_elsewhere(store.engine, _likely_base_url(), entity, project, prior_plan)
-                if entity
-                else {}
-            )
+            # Without an entity (no -e, none in the config) the sync would take the
+            # server's default: the runs another sweep's sync uploaded are listed as to be
+            # uploaded, each naming the entity under which it would only be attached.
+            base_url = _likely_base_url()
+            elsewhere, maybe = {}, {}
+            if entity:
+                elsewhere = uploaded_elsewhere(store.engine, base_url, entity, project, prior_plan)
+            else:
+                maybe = uploaded_to_some_entity(store.engine, base_url, project, prior_plan)
             return dry_run_report(
                 store,
                 sweep,
                 checks,
                 entity,
                 project,
-                prior_rows=lambda done: dry_run_prior_rows(prior_plan, done, elsewhere),
-                prior_lines=prior_plan.summary_lines(elsewhere),
+                prior_rows=lambda done: dry_run_prior_rows(prior_plan, done, elsewhere, maybe),
+                prior_lines=prior_plan.summary_lines(elsewhere, maybe),
             )
         # Still while wandb logs in: copy the folders (all but their run files).
         prepared = _prepare(store, sweep_id, checks, staging_root)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,15 +107,34 @@ class PriorSyncPlan:
                 ids.append(p.wandb_id)
         return ids
 
-    def summary_lines(self, uploaded_elsewhere: Collection[str] = ()) -> list[str]:
+    def summary_lines(
+        self,
+        uploaded_elsewhere: Collection[str] = (),
+        maybe_elsewhere: Mapping[str, str] | None = None,
+    ) -> list[str]:
         """What sync does with the prior runs, in words: one line of counts, then one
         line per prior run it leaves. ``uploaded_elsewhere``: W&B ids of runs to upload
-        that a localsweep sync of another sweep uploaded already (attached only)."""
+        that a localsweep sync of another sweep uploaded already (attached only);
+        ``maybe_elsewhere``: for a dry run that does not know the entity, W&B ids of runs
+        to upload that such a sync uploaded, each with the entity it went to."""
         if not self.runs:
             return []
         known = sum(p.wandb_id in uploaded_elsewhere for p in self.to_upload)
+        maybe = [
+            (maybe_elsewhere or {}).get(p.wandb_id or "")
+            for p in self.to_upload
+            if p.wandb_id not in uploaded_elsewhere
+        ]
+        entities = sorted({e for e in maybe if e is not None})
+        unsure = ""
+        if entities:
+            counted = sum(e is not None for e in maybe)
+            unsure = (
+                f" ({counted} only attached if your default entity is "
+                f"{' or '.join(entities)}: an earlier localsweep sync uploaded them there)"
+            )
         lines = [
-            f"prior runs: {len(self.runs)}, {len(self.to_upload) - known} to upload, "
+            f"prior runs: {len(self.runs)}, {len(self.to_upload) - known} to upload{unsure}, "
             f"{len(self.on_server)} already uploaded by wandb sync (attached only), "
             + (f"{known} uploaded by an earlier localsweep sync (attached only), " if known else "")
             + f"{len(self.left)} left"

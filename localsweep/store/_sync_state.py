@@ -180,16 +180,16 @@ def run_outcomes(engine: Engine, target_id: int) -> dict[str, SyncRunOutcome]:
 def synced_elsewhere(
     engine: Engine,
     base_url: str,
-    entity: str,
+    entity: str | None,
     project: str,
     run_ids: Sequence[str],
     prior_outcomes: Sequence[str] = (),
-) -> dict[str, tuple[str, bool]]:
+) -> dict[str, tuple[str, bool, str]]:
     """Which of ``run_ids`` (W&B run ids) a sync of any local sweep of this database
-    uploaded to ``entity/project`` at ``base_url``: each with the server sweep it went to,
-    and whether it went as one of that sweep's prior runs. A prior run's record is under
-    its row id with its W&B id as the message; ``prior_outcomes`` are the outcomes that
-    say it is on the server."""
+    uploaded to ``entity/project`` (any entity when ``None``) at ``base_url``: each with
+    the server sweep it went to, whether it went as one of that sweep's prior runs, and
+    the entity. A prior run's record is under its row id with its W&B id as the message;
+    ``prior_outcomes`` are the outcomes that say it is on the server."""
     if not run_ids:
         return {}
     ids = list(run_ids)
@@ -204,22 +204,20 @@ def synced_elsewhere(
             _sync_runs.c.message,
             _sync_runs.c.outcome,
             _targets.c.server_sweep_id,
+            _targets.c.entity,
         )
         .join(_targets, _targets.c.id == _sync_runs.c.target_id)
-        .where(
-            _targets.c.base_url == base_url,
-            _targets.c.entity == entity,
-            _targets.c.project == project,
-            on_server,
-        )
+        .where(_targets.c.base_url == base_url, _targets.c.project == project, on_server)
     )
-    found: dict[str, tuple[str, bool]] = {}
+    if entity is not None:
+        query = query.where(_targets.c.entity == entity)
+    found: dict[str, tuple[str, bool, str]] = {}
     with engine.connect() as conn:
-        for run_id, message, outcome, sweep in conn.execute(query).all():
+        for run_id, message, outcome, sweep, where in conn.execute(query).all():
             if outcome == "synced":
-                found[run_id] = (sweep, False)
+                found[run_id] = (sweep, False, where)
             else:
-                found.setdefault(message, (sweep, True))
+                found.setdefault(message, (sweep, True, where))
     return found
 
 

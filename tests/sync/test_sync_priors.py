@@ -219,6 +219,15 @@ def test_a_prior_run_another_sweeps_sync_uploaded_is_only_attached(
     assert "prior: would upload" not in planned.stdout
     assert "0 to upload" in planned.stdout
     assert "1 uploaded by an earlier localsweep sync (attached only)" in planned.stdout
+    # Without -e the real sync would take W&B's default entity, which a dry run cannot
+    # ask: to be uploaded, unless that entity is the one the first sync used.
+    unsure = run_cli("sync", again, "--dry-run")
+    assert unsure.returncode == 0, unsure.stdout + unsure.stderr
+    assert "prior: would upload" in unsure.stdout
+    assert (
+        "1 to upload (1 only attached if your default entity is team: an earlier "
+        "localsweep sync uploaded them there)"
+    ) in unsure.stdout
     assert api_calls() == asked
 
     report = localsweep.sync(again, entity="team")
