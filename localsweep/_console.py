@@ -13,8 +13,9 @@ import os
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-__all__ = ["CliConsole", "print_table"]
+__all__ = ["CliConsole", "print_table", "safe_text"]
 
 
 class CliConsole(Console):
@@ -43,3 +44,9 @@ def print_table(console: Console, table: Any) -> None:
     wide = console.options.update_width(10_000)
     width = max(console.width, console.measure(table, options=wide).maximum)
     Console(width=width, file=console.file).print(table)
+
+
+def safe_text(value: Any) -> str:
+    """Text from configs, runs and errors, safe to print: rich would read ``[report]`` in
+    it as markup and drop it."""
+    return escape(str(value))

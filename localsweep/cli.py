@@ -10,7 +10,6 @@ import functools
 import importlib
 import json
 import logging
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,11 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import yaml
-from rich.markup import escape
 
 from localsweep._console import CliConsole, print_table
+from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
+from localsweep._show_cli import register_read_commands, show_sweep
 from localsweep.errors import (
     ConfigError,
     DatabasePathError,
@@ -42,12 +41,6 @@ console = CliConsole()
 err_console = CliConsole(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _e(value: Any) -> str:
-    """Text from configs, runs and errors, safe to print: rich would read ``[report]`` in
-    it as markup and drop it."""
-    return escape(str(value))
 
 
 def _allow_network_fs(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -426,7 +419,7 @@ def run_command(
     _run_agent(
         store, record.id, function_ref, count=count, project=project, entity=entity, **execution
     )
-    _show(store, record.id, limit=10)
+    show_sweep(store, record.id, limit=10)
 
 
 def _load_function(ref: str) -> Callable[..., Any]:
@@ -499,199 +492,6 @@ def _run_agent(
     err_console.print(_e(done), highlight=False)
 
 
-# ------------------------------------------------------------------------------ reading
-
-
-@cli.command("ls")
-@db_option
-@_friendly
-def ls(db: str | None) -> None:
-    """List the sweeps in the database."""
-    from localsweep.api import Api
-
-    api = Api(db)
-    sweeps = api.sweeps()
-    from rich.table import Table
-
-    table = Table()
-    # Ids and states are what users copy and read: never cut them.
-    table.add_column("id", no_wrap=True, min_width=max([2, *(len(s.id) for s in sweeps)]))
-    table.add_column("name", overflow="fold")
-    table.add_column("method")
-    table.add_column("state", no_wrap=True, min_width=8)
-    for col in ("runs", "best", "created"):
-        table.add_column(col, overflow="fold")
-    for s in sweeps:
-        best = s.best_run()
-        metric = s.parsed_config.metric
-        best_text = (
-            f"{metric.name}={best.metric:.6g}"
-            if best and metric and best.metric is not None
-            else ""
-        )
-        table.add_row(
-            _e(s.id),
-            _e(s.name),
-            s.parsed_config.method.value,
-            s.state,
-            str(len(s.runs)),
-            _e(best_text),
-            s.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    print_table(console, table)
-
-
-@cli.command()
-@click.argument("sweep_id")
-@click.option("--limit", default=50, show_default=True, help="Rows of the runs table.")
-@db_option
-@_friendly
-def show(sweep_id: str, limit: int, db: str | None) -> None:
-    """Show a sweep: its runs (best first), the best run's config, failures."""
-    from localsweep.store import Store, require_database
-
-    _show(Store(require_database(db)), sweep_id.rsplit("/", 1)[-1], limit=limit)
-
-
-def _show(store: Any, sweep_id: str, *, limit: int) -> None:
-    from rich.table import Table
-
-    from localsweep.api import Sweep, summary_items
-    from localsweep.report._pareto import print_pareto
-
-    sweep = Sweep(store, store.get_sweep(sweep_id))
-    config = sweep.parsed_config
-    metric = config.metric
-    counts: dict[str, int] = {}
-    for r in sweep.runs:
-        counts[r.state] = counts.get(r.state, 0) + 1
-    state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
-    reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
-    priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
-    console.print(
-        f"[bold]Sweep {_e(sweep.id)}[/] {_e(repr(sweep.name))}: {config.method.value}, "
-        f"{sweep.state}{_e(reason)}; {len(sweep.runs)} runs: {state_text}{priors}",
-        highlight=False,
-    )
-    if sweep.state == "running" and config.method.value != "grid" and config.run_cap is None:
-        console.print(
-            f"  ({config.method.value} search has no end of its own: the sweep stays "
-            "`running` and more agents may add runs; `--count` bounds an agent, "
-            "`run_cap` in the config the sweep)",
-            highlight=False,
-        )
-    runs = [*sweep.prior_runs, *sweep.runs]  # priors rank with the rest, marked
-
-    def sort_key(r: Any) -> tuple[int, float]:
-        if metric is None or r.metric is None or not math.isfinite(r.metric):
-            return (1, 0.0)
-        return (0, r.metric if metric.goal.value == "minimize" else -r.metric)
-
-    def state_of(r: Any) -> str:
-        if r.stopped_at_band is not None:
-            return f"{r.state} @{r.stopped_at_band}"
-        if r.end_reason is not None and r.end_reason != "hyperband":
-            return f"{r.state} ({r.end_reason})"
-        return str(r.state)
-
-    shown = sorted(runs, key=sort_key)[:limit]
-    ids = [f"{r.id} (prior)" if r.prior else r.id for r in shown]
-    states = [state_of(r) for r in shown]
-    table = Table()
-    # Run ids and states are what users copy and read: never cut them; parameters fold.
-    table.add_column("run", no_wrap=True, min_width=max([3, *(len(i) for i in ids)]))
-    table.add_column("state", no_wrap=True, min_width=max([5, *(len(s) for s in states)]))
-    if metric is not None:
-        table.add_column(_e(metric.name), justify="right", overflow="fold")
-    params = [p for p in config.parameters if not p.is_constant]
-    for p in params:
-        table.add_column(_e(p.name), overflow="fold")
-    for r, run_id, state in zip(shown, ids, states, strict=True):
-        flat = config.flatten(r.params)
-        row = [_e(run_id), _e(state)]
-        if metric is not None:
-            row.append("" if r.metric is None else f"{r.metric:.6g}")
-        row += [_e(_short(flat.get(p.path))) for p in params]
-        table.add_row(*row)
-    print_table(console, table)
-    if len(runs) > limit:
-        console.print(f"... {len(runs) - limit} more (--limit)")
-    best = sweep.best_run()
-    if best is not None:
-        console.print(
-            f"[bold]Best run {_e(best.id)}[/]{' (prior)' if best.prior else ''} "
-            f"({_e(metric.name if metric else '')}={best.metric:.6g}):",
-            highlight=False,
-        )
-        console.print(_e(yaml.safe_dump(best.params, sort_keys=False).rstrip()), highlight=False)
-        extra = summary_items(best.summary)
-        if extra:
-            console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
-    print_pareto(console, sweep)  # multi-objective sweeps: the front replaces "best run"
-    stopped = [r for r in runs if r.state == "early_terminated" and r.end_reason != "plateau"]
-    plateaus = sum(r.state == "early_terminated" and r.end_reason == "plateau" for r in runs)
-    if plateaus:
-        console.print(f"stopped early on a plateau: {plateaus}")
-    if stopped:
-        bands: dict[int, int] = {}
-        for r in stopped:
-            if r.stopped_at_band is not None:
-                bands[r.stopped_at_band] = bands.get(r.stopped_at_band, 0) + 1
-        pruned = all(r.end_reason == "pruned" for r in stopped)  # the study's pruner: steps
-        at, by = ("step", "the study's pruner") if pruned else ("band", "hyperband")
-        text = ", ".join(f"{n} at {at} {b}" for b, n in sorted(bands.items()))
-        console.print(f"stopped early by {by}: {len(stopped)} ({text})")
-    _print_importance(sweep)
-    from localsweep._hints import sweep_metric_hint
-
-    hint = sweep_metric_hint(sweep)
-    if hint:
-        err_console.print(f"[yellow]Warning:[/] {_e(hint)}", highlight=False, soft_wrap=True)
-    failed = [r for r in runs if r.state in ("failed", "crashed")]
-    for r in failed[-3:]:
-        lines = (r.error or "").strip().splitlines()
-        # localsweep's own reason (timed out, exit code) first, then the end of the output.
-        head = lines[:1] if lines and not lines[0].startswith("Traceback") else []
-        tail = "\n".join(head + [line for line in lines[-6:] if line not in head])
-        console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
-
-
-def _print_importance(sweep: Any) -> None:
-    """W&B's parameter importance panel, in the terminal (needs the report extra)."""
-    from localsweep.report import MissingExtraError, parameter_importance
-
-    try:
-        rows = parameter_importance(sweep)
-    except MissingExtraError as exc:
-        console.print(f"parameter importance: {_e(exc)}", highlight=False)
-        return
-    rows = [r for r in rows if r.importance is not None]
-    if not rows:
-        return
-    from rich.table import Table
-
-    table = Table(title="parameter importance (with respect to the metric)")
-    table.add_column("parameter")
-    table.add_column("importance", justify="right")
-    table.add_column("correlation", justify="right")
-    table.add_column("fANOVA", justify="right")
-    for r in rows:
-        table.add_row(
-            _e(r.name),
-            f"{r.importance:.3f}",
-            "—" if r.correlation is None else f"{r.correlation:+.3f}",
-            "—" if r.fanova is None else f"{r.fanova:.3f}",
-        )
-    print_table(console, table)
-
-
-def _short(value: Any, width: int = 24) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 # ------------------------------------------------------------------------------ database
 
 
@@ -732,6 +532,7 @@ def _register_report_commands() -> None:
 
 _register_report_commands()
 register_control_commands(cli, friendly=_friendly, db_option=db_option)
+register_read_commands(cli, friendly=_friendly, db_option=db_option)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
