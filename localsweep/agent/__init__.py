@@ -12,12 +12,12 @@ if TYPE_CHECKING:
         Agent,
         AgentInterrupted,
         AgentReport,
-        InProcessRunner,
         Runner,
         RunOutcome,
         wandb_root,
     )
     from localsweep.agent._control import AgentTerminated
+    from localsweep.agent._inprocess import InProcessRunner
     from localsweep.agent._isolated import IsolatedFunctionRunner
     from localsweep.agent._recorder import RunRecorder, RunStopped
     from localsweep.agent._subprocess import ProgramRunner
@@ -32,7 +32,7 @@ __getattr__ = lazy_names(
         "AgentInterrupted": "localsweep.agent._agent",
         "AgentReport": "localsweep.agent._agent",
         "AgentTerminated": "localsweep.agent._control",
-        "InProcessRunner": "localsweep.agent._agent",
+        "InProcessRunner": "localsweep.agent._inprocess",
         "Runner": "localsweep.agent._agent",
         "RunOutcome": "localsweep.agent._agent",
         "wandb_root": "localsweep.agent._agent",

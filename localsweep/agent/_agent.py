@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import random
-import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,7 +22,7 @@ from localsweep.agent._control import (
     Termination,
     on_sigterm,
 )
-from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
+from localsweep.agent._recorder import RunRecorder
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError, LeaseLostError, StoreError
 from localsweep.records import Proposal, RunState, RunView
@@ -34,7 +31,7 @@ from localsweep.search._multi import reaches_all_targets
 from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun, keep_offline
 
-__all__ = ["Agent", "AgentReport", "InProcessRunner", "RunOutcome", "Runner"]
+__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,19 +133,6 @@ def run_rng(seed: int, number: int) -> random.Random:
     return random.Random(f"localsweep:{seed}:{number}")
 
 
-def _takes_config(function: Callable[..., Any]) -> bool:
-    """Whether ``function`` wants the config passed in (``train(config)``) rather than
-    reading ``wandb.config`` itself (``train()``)."""
-    try:
-        params = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        for p in params
-    )
-
-
 class Agent:
     """Runs a sweep's runs in this process, one after another.
 
@@ -196,6 +180,8 @@ class Agent:
             logger.info("sweep %s: %s", sweep_id, reason)
         if runner is None:
             assert function is not None
+            from localsweep.agent._inprocess import InProcessRunner
+
             runner = InProcessRunner(function, sweep_id, self.project, self.entity)
         self.runner: Runner = runner
         self._stopper: Any = _make_stopper(self.config, store, sweep_id)
@@ -422,93 +408,6 @@ class Agent:
         if outcome.interrupted is not None:
             raise _with_count(outcome.interrupted)
         return record
-
-
-@dataclass
-class InProcessRunner:
-    """Runs the user's Python function in this process, on this thread."""
-
-    function: Callable[..., Any]
-    sweep_id: str
-    project: str | None
-    entity: str | None
-
-    def __post_init__(self) -> None:
-        self._takes_config = _takes_config(self.function)
-
-    def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
-        config = dict(run.config)
-        try:
-            if self._takes_config:
-                with _user_code(recorder):
-                    result = self.function(config)
-            else:
-                from localsweep.wandb_bridge import WandbRunSession
-
-                session = WandbRunSession(
-                    sweep_id=self.sweep_id,
-                    run_id=run.id,
-                    config=config,
-                    sink=recorder,
-                    param_dir=wandb_root() / "wandb" / f"sweep-{self.sweep_id}",
-                    project=self.project,
-                    entity=self.entity,
-                    resume=getattr(run, "attempt", 1) > 1,
-                )
-                with session, _user_code(recorder):
-                    result = self.function()
-            recorder.record_return(result)
-            if recorder.preempting and recorder.finished and recorder.finished.exit_code:
-                return RunOutcome(
-                    RunState.PREEMPTED, exit_code=recorder.finished.exit_code, end_reason=PREEMPTED
-                )
-        except RunStopped as stop:
-            return RunOutcome(
-                RunState.EARLY_TERMINATED,
-                exit_code=stop.exit_code,
-                stopped_at_band=stop.band,
-                end_reason=stop.reason,
-            )
-        except RunAborted as abort:
-            return aborted_outcome(abort.reason, exit_code=abort.exit_code)
-        except KeyboardInterrupt as exc:
-            return RunOutcome(
-                RunState.KILLED,
-                exit_code=255,
-                error="stopped by the user (Ctrl-C)",
-                interrupted=exc,
-            )
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if code != 0 and recorder.preempting:
-                return RunOutcome(RunState.PREEMPTED, exit_code=code, end_reason=PREEMPTED)
-            if code != 0:
-                return RunOutcome(
-                    RunState.FAILED, exit_code=code, error=f"the run called sys.exit({exc.code!r})"
-                )
-        except Exception:
-            error = traceback.format_exc()
-            if recorder.preempting:
-                logger.warning("run %s was preempting and raised:\n%s", run.id, error)
-                return RunOutcome(RunState.PREEMPTED, exit_code=1, end_reason=PREEMPTED)
-            # wandb prints the traceback when it leaves `with wandb.init()` (the run is then
-            # finished already); otherwise it is said here, so it is shown exactly once.
-            log = logger.debug if recorder.finished is not None else logger.warning
-            log("run %s failed:\n%s", run.id, error)
-            return RunOutcome(RunState.FAILED, exit_code=1, error=error)
-        return RunOutcome(RunState.FINISHED, exit_code=0)
-
-
-@contextmanager
-def _user_code(recorder: RunRecorder) -> Iterator[None]:
-    """Mark the run's code as running on this thread: SIGTERM then stops it at once (when
-    this is the main thread, where signal handlers run) rather than at its next log."""
-    control = recorder.control
-    control.in_user_code = threading.current_thread() is threading.main_thread()
-    try:
-        yield
-    finally:
-        control.in_user_code = False
 
 
 @contextmanager

@@ -38,16 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from localsweep.agent._agent import (
-    InProcessRunner,
     RunOutcome,
     aborted_outcome,
     wandb_root,
 )
 from localsweep.agent._command import sweep_dir_for
-from localsweep.agent._recorder import RunRecorder
-from localsweep.agent._scheduler import run_stopper
-from localsweep.agent._subprocess import (
-    DEFAULT_GRACE_PERIOD,
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
+from localsweep.agent._inprocess import InProcessRunner
+from localsweep.agent._process import (
     POLL_INTERVAL,
     ProcessWatch,
     StopReason,
@@ -56,6 +54,8 @@ from localsweep.agent._subprocess import (
     stderr_tail,
     with_tail,
 )
+from localsweep.agent._recorder import RunRecorder
+from localsweep.agent._scheduler import run_stopper
 from localsweep.errors import AgentError, StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store

@@ -28,8 +28,6 @@ record with code 0 later, when the service shuts down.
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import functools
 import logging
 import os
@@ -38,8 +36,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,9 +49,18 @@ from localsweep.agent._command import (
     param_file_path,
     sweep_dir_for,
 )
-from localsweep.agent._control import PREEMPTED, RunControl
+from localsweep.agent._control import PREEMPTED
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._output import OutputTee
+from localsweep.agent._process import (
+    POLL_INTERVAL,
+    ProcessWatch,
+    StopReason,
+    describe_exit,
+    exit_status,
+    stderr_tail,
+    with_tail,
+)
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
@@ -64,24 +70,10 @@ from localsweep.wandb_bridge import DEFAULT_PROJECT, FinishedRun
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._datastore import RunFileFollower
 
-__all__ = [
-    "DEFAULT_GRACE_PERIOD",
-    "GroupStopper",
-    "ProcessWatch",
-    "ProgramRunner",
-    "StopReason",
-    "describe_exit",
-    "exit_status",
-    "signal_group",
-    "sorted_params",
-    "stderr_tail",
-    "with_tail",
-]
+__all__ = ["DEFAULT_GRACE_PERIOD", "ProgramRunner", "sorted_params"]
 
 logger = logging.getLogger(__name__)
 
-#: How often a running child's wandb file is read (and its timeout checked).
-POLL_INTERVAL = 0.2
 #: How long to wait, after a child exits, for the exit record its wandb service writes last.
 EXIT_RECORD_TIMEOUT = 5.0
 #: The same wait for a child killed by a signal that leaves no exit record (SIGKILL/SIGTERM):
@@ -91,7 +83,6 @@ KILLED_EXIT_RECORD_TIMEOUT = 1.0
 #: at a negligible cost.
 FLUSH_INTERVAL_VARIABLE = "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL"
 DEFAULT_FLUSH_INTERVAL = "1"
-STDERR_TAIL_LINES = 40
 #: Heads the child's last output before a timeout's signals, in the run's error.
 OUTPUT_BEFORE_TIMEOUT = "--- last output before the timeout (before any signal) ---"
 
@@ -100,160 +91,6 @@ OUTPUT_BEFORE_TIMEOUT = "--- last output before the timeout (before any signal) 
 _WANDB_ROW_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
 # wandb's own bookkeeping in an offline summary; the in-process summary does not show it.
 _WANDB_SUMMARY_KEYS = frozenset({"_wandb"})
-
-_ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
-
-
-class StopReason(str, enum.Enum):
-    """Why localsweep ended a child that was still running."""
-
-    #: Hyperband stopped the run.
-    STOPPED = "stopped"
-    #: The run ran longer than its ``timeout``.
-    TIMEOUT = "timeout"
-    #: The user pressed Ctrl-C (or the workers were told to stop).
-    INTERRUPTED = "interrupted"
-    #: The agent stopped the run from outside (lease lost, sweep cancelled, SIGTERM).
-    ABORTED = "aborted"
-
-
-# ------------------------------------------------------------------------- processes
-
-
-def signal_group(pid: int, sig: int) -> bool:
-    """Send ``sig`` to the process group led by ``pid``, or to ``pid`` alone when it leads no
-    group (yet); ``False`` when neither exists any more."""
-    try:
-        os.killpg(pid, sig)
-        return True
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        logger.warning("not allowed to signal process group %d", pid)
-        return False
-    try:
-        os.kill(pid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of group ``pgid`` is still running (zombies do not count: in a
-    container without a reaping init they would linger forever)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses; fields after it are fixed.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-            return True
-    return False
-
-
-def reap_group(pgid: int, grace: float = 1.0) -> None:
-    """End whatever is left of a child's process group after the child itself exited, so no
-    process of a run outlives it (a data-loader worker, a server it forgot to stop)."""
-    if not _group_alive(pgid):
-        return
-    logger.warning("processes of group %d outlived their run; terminating them", pgid)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not signal_group(pgid, sig):
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not _group_alive(pgid):
-                return
-            time.sleep(0.05)
-
-
-class GroupStopper:
-    """Ends a child's process group without blocking: :meth:`start` sends ``SIGINT``, and
-    each :meth:`tick` sends the next signal (``SIGTERM``, then ``SIGKILL``) once ``grace``
-    seconds have passed since the last one. :meth:`hurry` sends the next one now."""
-
-    def __init__(
-        self, pid: int, grace: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.pid = pid
-        self.grace = grace
-        self._clock = clock
-        self.sent: list[signal.Signals] = []
-        self._next_at = 0.0
-
-    @property
-    def started(self) -> bool:
-        """Whether the first signal was sent."""
-        return bool(self.sent)
-
-    def start(self) -> None:
-        """Send ``SIGINT`` (once; later calls do nothing)."""
-        if not self.sent:
-            self._send_next()
-
-    def tick(self) -> None:
-        """Send the next signal if the grace period since the last one is over."""
-        if self.sent and len(self.sent) < len(_ESCALATION) and self._clock() >= self._next_at:
-            self._send_next()
-
-    def hurry(self) -> None:
-        """Send the next signal now (a second Ctrl-C)."""
-        if len(self.sent) < len(_ESCALATION):
-            self._send_next()
-
-    def _send_next(self) -> None:
-        sig = _ESCALATION[len(self.sent)]
-        logger.info("sending %s to process group %d", sig.name, self.pid)
-        signal_group(self.pid, sig)
-        self.sent.append(sig)
-        self._next_at = self._clock() + self.grace
-
-    def describe(self) -> str:
-        """The signals sent so far, e.g. ``SIGINT, then SIGTERM``."""
-        return ", then ".join(s.name for s in self.sent)
-
-
-def exit_status(returncode: int) -> int:
-    """A process's exit status as a shell reports it: a signal ``N`` becomes ``128 + N``."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
-def describe_exit(returncode: int) -> str:
-    """Words for how a process ended: ``exited with code 2``, ``was killed by SIGKILL ...``."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"was killed by {name} (exit status {exit_status(returncode)})"
-    return f"exited with code {returncode}"
-
-
-def stderr_tail(path: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:
-    """The last ``lines`` lines of a file (a run's stderr), or ``""`` when there is none."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return "".join(deque(f, maxlen=lines)).rstrip()
-    except OSError:
-        return ""
-
-
-def with_tail(message: str, tail: str) -> str:
-    """``message``, then the stderr lines that explain it."""
-    return f"{message}\n--- last lines of stderr ---\n{tail}" if tail else message
 
 
 def sorted_params(value: Any) -> Any:
@@ -396,89 +233,6 @@ class ProgramRunner:
         """What a requeued run's child gets on top: ``WANDB_RESUME=allow``, so its
         ``wandb.init`` resumes the run of the same id (``WANDB_RUN_ID``)."""
         return {"WANDB_RESUME": "allow"} if getattr(run, "attempt", 1) > 1 else {}
-
-
-class ProcessWatch:
-    """Waits for a child started in its own session, and ends its process group when the
-    run must stop: past ``timeout``, when ``stop_event`` is set, on Ctrl-C (a second Ctrl-C
-    sends the next signal at once), or when :meth:`request_stop` is called."""
-
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        *,
-        timeout: float | None,
-        grace_period: float,
-        stop_event: threading.Event | None,
-        poll_interval: float = POLL_INTERVAL,
-        label: str = "",
-        control: RunControl | None = None,
-    ):
-        self.process = process
-        self.control = control
-        self.timeout = timeout
-        self.stop_event = stop_event
-        self.poll_interval = poll_interval
-        self.label = label or f"process {process.pid}"
-        self.stopper = GroupStopper(process.pid, grace_period)
-        #: Why localsweep ended the child (``None``: it ended by itself).
-        self.reason: StopReason | None = None
-        #: The Ctrl-C to re-raise once the run is recorded.
-        self.interrupt: BaseException | None = None
-        #: Called once, with the reason, before the first signal is sent.
-        self.on_stop: Callable[[StopReason], None] | None = None
-
-    def request_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
-        """Start ending the child (the first reason given is the one kept)."""
-        if self.reason is None:
-            self.reason = reason
-            self.interrupt = interrupt
-            if self.on_stop is not None:
-                self.on_stop(reason)
-        self.stopper.start()
-
-    def wait(self, on_poll: Callable[[], None] | None = None) -> int:
-        """Wait for the child to exit, calling ``on_poll`` every ``poll_interval`` while it
-        runs; then end what is left of its group. Returns its return code."""
-        started = time.monotonic()
-        returncode: int | None = None
-        while returncode is None:
-            try:
-                if on_poll is not None:
-                    on_poll()
-                if self.reason is None:
-                    if self.timeout is not None and time.monotonic() - started >= self.timeout:
-                        logger.warning("%s timed out after %g s", self.label, self.timeout)
-                        self.request_stop(StopReason.TIMEOUT)
-                    elif self.stop_event is not None and self.stop_event.is_set():
-                        self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
-                    elif self.control is not None and self.control.reason is not None:
-                        logger.info("%s: stopping it (%s)", self.label, self.control.reason)
-                        self.request_stop(StopReason.ABORTED)
-                self.stopper.tick()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    returncode = self.process.wait(self.poll_interval)
-            except KeyboardInterrupt as exc:
-                if self.reason is StopReason.INTERRUPTED:
-                    self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
-                else:
-                    self.request_stop(StopReason.INTERRUPTED, exc)
-        reap_group(self.process.pid)
-        return returncode
-
-    def timeout_error(self, returncode: int) -> str:
-        """The error of a run that timed out."""
-        return (
-            f"timed out after {self.timeout:g} s; sent {self.stopper.describe()}, "
-            f"and it {describe_exit(returncode)}"
-        )
-
-    def interrupt_error(self, returncode: int) -> str:
-        """The error of a run the user stopped."""
-        return (
-            f"stopped by the user (Ctrl-C); sent {self.stopper.describe()}, "
-            f"and it {describe_exit(returncode)}"
-        )
 
 
 class _ChildWatch:

@@ -25,11 +25,11 @@ from localsweep.agent._agent import (
     Agent,
     AgentInterrupted,
     AgentReport,
-    InProcessRunner,
     Runner,
     terminated_message,
 )
 from localsweep.agent._control import AgentTerminated, Termination, on_sigterm
+from localsweep.agent._inprocess import InProcessRunner
 from localsweep.agent._subprocess import DEFAULT_GRACE_PERIOD
 from localsweep.config import SweepConfig
 from localsweep.errors import AgentError, ProgramNotFoundError

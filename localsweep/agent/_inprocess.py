@@ -1,0 +1,124 @@
+"""The user's Python function run in the agent's process: ``train()`` inside a wandb run
+that localsweep set up, or ``train(config)`` returning its metrics; how it ended becomes
+the run's outcome (a Ctrl-C, ``sys.exit``, a raised error, hyperband's stop)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
+from localsweep.agent._control import PREEMPTED
+from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
+from localsweep.records import RunState
+from localsweep.store import RunRecord
+
+__all__ = ["InProcessRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+def _takes_config(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` wants the config passed in (``train(config)``) rather than
+    reading ``wandb.config`` itself (``train()``)."""
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        for p in params
+    )
+
+
+@dataclass
+class InProcessRunner:
+    """Runs the user's Python function in this process, on this thread."""
+
+    function: Callable[..., Any]
+    sweep_id: str
+    project: str | None
+    entity: str | None
+
+    def __post_init__(self) -> None:
+        self._takes_config = _takes_config(self.function)
+
+    def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        config = dict(run.config)
+        try:
+            if self._takes_config:
+                with _user_code(recorder):
+                    result = self.function(config)
+            else:
+                from localsweep.wandb_bridge import WandbRunSession
+
+                session = WandbRunSession(
+                    sweep_id=self.sweep_id,
+                    run_id=run.id,
+                    config=config,
+                    sink=recorder,
+                    param_dir=wandb_root() / "wandb" / f"sweep-{self.sweep_id}",
+                    project=self.project,
+                    entity=self.entity,
+                    resume=getattr(run, "attempt", 1) > 1,
+                )
+                with session, _user_code(recorder):
+                    result = self.function()
+            recorder.record_return(result)
+            if recorder.preempting and recorder.finished and recorder.finished.exit_code:
+                return RunOutcome(
+                    RunState.PREEMPTED, exit_code=recorder.finished.exit_code, end_reason=PREEMPTED
+                )
+        except RunStopped as stop:
+            return RunOutcome(
+                RunState.EARLY_TERMINATED,
+                exit_code=stop.exit_code,
+                stopped_at_band=stop.band,
+                end_reason=stop.reason,
+            )
+        except RunAborted as abort:
+            return aborted_outcome(abort.reason, exit_code=abort.exit_code)
+        except KeyboardInterrupt as exc:
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=255,
+                error="stopped by the user (Ctrl-C)",
+                interrupted=exc,
+            )
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code != 0 and recorder.preempting:
+                return RunOutcome(RunState.PREEMPTED, exit_code=code, end_reason=PREEMPTED)
+            if code != 0:
+                return RunOutcome(
+                    RunState.FAILED, exit_code=code, error=f"the run called sys.exit({exc.code!r})"
+                )
+        except Exception:
+            error = traceback.format_exc()
+            if recorder.preempting:
+                logger.warning("run %s was preempting and raised:\n%s", run.id, error)
+                return RunOutcome(RunState.PREEMPTED, exit_code=1, end_reason=PREEMPTED)
+            # wandb prints the traceback when it leaves `with wandb.init()` (the run is then
+            # finished already); otherwise it is said here, so it is shown exactly once.
+            log = logger.debug if recorder.finished is not None else logger.warning
+            log("run %s failed:\n%s", run.id, error)
+            return RunOutcome(RunState.FAILED, exit_code=1, error=error)
+        return RunOutcome(RunState.FINISHED, exit_code=0)
+
+
+@contextmanager
+def _user_code(recorder: RunRecorder) -> Iterator[None]:
+    """Mark the run's code as running on this thread: SIGTERM then stops it at once (when
+    this is the main thread, where signal handlers run) rather than at its next log."""
+    control = recorder.control
+    control.in_user_code = threading.current_thread() is threading.main_thread()
+    try:
+        yield
+    finally:
+        control.in_user_code = False

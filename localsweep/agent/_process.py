@@ -1,0 +1,278 @@
+"""A run's child process group: ending it (``SIGINT``, then ``SIGTERM``, then ``SIGKILL``,
+a grace period apart), waiting for it with a timeout, Ctrl-C and the agent's stop requests,
+and words for how it ended.
+
+Shared by program mode (:mod:`localsweep.agent._subprocess`) and a function run in its own
+process (:mod:`localsweep.agent._isolated`). Every child is started in its own session, so
+that a signal to its group reaches every process it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from localsweep.agent._control import RunControl
+
+__all__ = [
+    "POLL_INTERVAL",
+    "GroupStopper",
+    "ProcessWatch",
+    "StopReason",
+    "describe_exit",
+    "exit_status",
+    "reap_group",
+    "signal_group",
+    "stderr_tail",
+    "with_tail",
+]
+
+logger = logging.getLogger(__name__)
+
+#: How often a running child is checked (its timeout, stop requests; program mode also
+#: reads its wandb file then).
+POLL_INTERVAL = 0.2
+STDERR_TAIL_LINES = 40
+
+_ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+
+class StopReason(str, enum.Enum):
+    """Why localsweep ended a child that was still running."""
+
+    #: Hyperband stopped the run.
+    STOPPED = "stopped"
+    #: The run ran longer than its ``timeout``.
+    TIMEOUT = "timeout"
+    #: The user pressed Ctrl-C (or the workers were told to stop).
+    INTERRUPTED = "interrupted"
+    #: The agent stopped the run from outside (lease lost, sweep cancelled, SIGTERM).
+    ABORTED = "aborted"
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Send ``sig`` to the process group led by ``pid``, or to ``pid`` alone when it leads no
+    group (yet); ``False`` when neither exists any more."""
+    try:
+        os.killpg(pid, sig)
+        return True
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        logger.warning("not allowed to signal process group %d", pid)
+        return False
+    try:
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is still running (zombies do not count: in a
+    container without a reaping init they would linger forever)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses; fields after it are fixed.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+def reap_group(pgid: int, grace: float = 1.0) -> None:
+    """End whatever is left of a child's process group after the child itself exited, so no
+    process of a run outlives it (a data-loader worker, a server it forgot to stop)."""
+    if not _group_alive(pgid):
+        return
+    logger.warning("processes of group %d outlived their run; terminating them", pgid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not signal_group(pgid, sig):
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not _group_alive(pgid):
+                return
+            time.sleep(0.05)
+
+
+class GroupStopper:
+    """Ends a child's process group without blocking: :meth:`start` sends ``SIGINT``, and
+    each :meth:`tick` sends the next signal (``SIGTERM``, then ``SIGKILL``) once ``grace``
+    seconds have passed since the last one. :meth:`hurry` sends the next one now."""
+
+    def __init__(
+        self, pid: int, grace: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.pid = pid
+        self.grace = grace
+        self._clock = clock
+        self.sent: list[signal.Signals] = []
+        self._next_at = 0.0
+
+    @property
+    def started(self) -> bool:
+        """Whether the first signal was sent."""
+        return bool(self.sent)
+
+    def start(self) -> None:
+        """Send ``SIGINT`` (once; later calls do nothing)."""
+        if not self.sent:
+            self._send_next()
+
+    def tick(self) -> None:
+        """Send the next signal if the grace period since the last one is over."""
+        if self.sent and len(self.sent) < len(_ESCALATION) and self._clock() >= self._next_at:
+            self._send_next()
+
+    def hurry(self) -> None:
+        """Send the next signal now (a second Ctrl-C)."""
+        if len(self.sent) < len(_ESCALATION):
+            self._send_next()
+
+    def _send_next(self) -> None:
+        sig = _ESCALATION[len(self.sent)]
+        logger.info("sending %s to process group %d", sig.name, self.pid)
+        signal_group(self.pid, sig)
+        self.sent.append(sig)
+        self._next_at = self._clock() + self.grace
+
+    def describe(self) -> str:
+        """The signals sent so far, e.g. ``SIGINT, then SIGTERM``."""
+        return ", then ".join(s.name for s in self.sent)
+
+
+def exit_status(returncode: int) -> int:
+    """A process's exit status as a shell reports it: a signal ``N`` becomes ``128 + N``."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def describe_exit(returncode: int) -> str:
+    """Words for how a process ended: ``exited with code 2``, ``was killed by SIGKILL ...``."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name} (exit status {exit_status(returncode)})"
+    return f"exited with code {returncode}"
+
+
+def stderr_tail(path: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a file (a run's stderr), or ``""`` when there is none."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(deque(f, maxlen=lines)).rstrip()
+    except OSError:
+        return ""
+
+
+def with_tail(message: str, tail: str) -> str:
+    """``message``, then the stderr lines that explain it."""
+    return f"{message}\n--- last lines of stderr ---\n{tail}" if tail else message
+
+
+class ProcessWatch:
+    """Waits for a child started in its own session, and ends its process group when the
+    run must stop: past ``timeout``, when ``stop_event`` is set, on Ctrl-C (a second Ctrl-C
+    sends the next signal at once), or when :meth:`request_stop` is called."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        *,
+        timeout: float | None,
+        grace_period: float,
+        stop_event: threading.Event | None,
+        poll_interval: float = POLL_INTERVAL,
+        label: str = "",
+        control: RunControl | None = None,
+    ):
+        self.process = process
+        self.control = control
+        self.timeout = timeout
+        self.stop_event = stop_event
+        self.poll_interval = poll_interval
+        self.label = label or f"process {process.pid}"
+        self.stopper = GroupStopper(process.pid, grace_period)
+        #: Why localsweep ended the child (``None``: it ended by itself).
+        self.reason: StopReason | None = None
+        #: The Ctrl-C to re-raise once the run is recorded.
+        self.interrupt: BaseException | None = None
+        #: Called once, with the reason, before the first signal is sent.
+        self.on_stop: Callable[[StopReason], None] | None = None
+
+    def request_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
+        """Start ending the child (the first reason given is the one kept)."""
+        if self.reason is None:
+            self.reason = reason
+            self.interrupt = interrupt
+            if self.on_stop is not None:
+                self.on_stop(reason)
+        self.stopper.start()
+
+    def wait(self, on_poll: Callable[[], None] | None = None) -> int:
+        """Wait for the child to exit, calling ``on_poll`` every ``poll_interval`` while it
+        runs; then end what is left of its group. Returns its return code."""
+        started = time.monotonic()
+        returncode: int | None = None
+        while returncode is None:
+            try:
+                if on_poll is not None:
+                    on_poll()
+                if self.reason is None:
+                    if self.timeout is not None and time.monotonic() - started >= self.timeout:
+                        logger.warning("%s timed out after %g s", self.label, self.timeout)
+                        self.request_stop(StopReason.TIMEOUT)
+                    elif self.stop_event is not None and self.stop_event.is_set():
+                        self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
+                    elif self.control is not None and self.control.reason is not None:
+                        logger.info("%s: stopping it (%s)", self.label, self.control.reason)
+                        self.request_stop(StopReason.ABORTED)
+                self.stopper.tick()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    returncode = self.process.wait(self.poll_interval)
+            except KeyboardInterrupt as exc:
+                if self.reason is StopReason.INTERRUPTED:
+                    self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
+                else:
+                    self.request_stop(StopReason.INTERRUPTED, exc)
+        reap_group(self.process.pid)
+        return returncode
+
+    def timeout_error(self, returncode: int) -> str:
+        """The error of a run that timed out."""
+        return (
+            f"timed out after {self.timeout:g} s; sent {self.stopper.describe()}, "
+            f"and it {describe_exit(returncode)}"
+        )
+
+    def interrupt_error(self, returncode: int) -> str:
+        """The error of a run the user stopped."""
+        return (
+            f"stopped by the user (Ctrl-C); sent {self.stopper.describe()}, "
+            f"and it {describe_exit(returncode)}"
+        )
