@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,9 @@ def missing_program_message(
 ) -> str | None:
     """Says that the script a program sweep hands to Python is not in ``cwd``, the folder
     its runs start in, with the closest file there; ``None`` when it is, or when the command
-    does not hand ``${program}`` to ``${interpreter}`` (then it may be any executable).
+    does not hand ``${program}`` to ``${interpreter}`` or to ``python`` (``python3``,
+    ``/usr/bin/python3.11``...) as wandb's examples write it (then it may be any
+    executable).
 
     Python would fail to open it in every run, and the sweep would fill with failed runs.
     """
@@ -76,7 +79,7 @@ def missing_program_message(
 
     template = [str(element) for element in (command or DEFAULT_COMMAND)]
     as_script = any(
-        element == "${program}" and i > 0 and template[i - 1] == "${interpreter}"
+        element == "${program}" and i > 0 and _is_python(template[i - 1])
         for i, element in enumerate(template)
     )
     if not program or not as_script:
@@ -103,4 +106,13 @@ def missing_program_message(
     return (
         text + " Start the agent in the folder that holds the script, or create a sweep "
         "whose `program` names it (a path relative to where its agents start)."
+    )
+
+
+def _is_python(element: str) -> bool:
+    """Whether a command element is a Python interpreter, which opens its next argument as
+    a script relative to the working directory."""
+    return (
+        element == "${interpreter}"
+        or re.fullmatch(r"python[0-9.]*", Path(element).name) is not None
     )

@@ -45,6 +45,8 @@ def test_a_missing_script_is_named_with_the_closest_file_in_its_folder(folder: P
         None,
         ["${env}", "${interpreter}", "${program}", "${args}"],
         ["${interpreter}", "${program}", "--epochs", "3", "${args_no_hyphens}"],
+        ["${env}", "python", "${program}", "${args}"],  # as wandb's docs write it
+        ["/usr/bin/python3.11", "${program}"],
     ],
 )
 def test_commands_that_hand_the_program_to_python_are_checked(
@@ -59,6 +61,8 @@ def test_commands_that_hand_the_program_to_python_are_checked(
         ["${program}", "${args}"],  # an executable, found on PATH
         ["${env}", "bash", "-c", "cd job && python ${program}"],
         ["torchrun", "--nproc_per_node=2", "${program}", "${args}"],
+        ["python", "-m", "${program}"],  # a module, found on sys.path
+        ["python-wrapper", "${program}"],
     ],
 )
 def test_other_commands_may_run_a_program_from_anywhere(folder: Path, command: list[str]) -> None:
