@@ -61,20 +61,21 @@ def _row(p: PriorSync, outcome: str, message: str | None, attempts: int = 0) -> 
     return run_line(p.run, p.folder, outcome, message, attempts, run_id=p.wandb_id, prior=True)
 
 
+def _synced_before(
+    engine: Engine, base_url: str, entity: str | None, project: str, plan: PriorSyncPlan
+) -> dict[str, tuple[str, bool, str]]:
+    # The prior runs to upload that a sync of another sweep put on the server already.
+    ids = [p.wandb_id for p in plan.to_upload if p.wandb_id]
+    return state.synced_elsewhere(engine, base_url, entity, project, ids, prior_outcomes=_ON_SERVER)
+
+
 def uploaded_elsewhere(
     engine: Engine, base_url: str, entity: str, project: str, plan: PriorSyncPlan
 ) -> dict[str, str]:
     """The prior runs to upload that a sync of another sweep of this database already
     uploaded to ``entity/project`` (as its own run, or as its prior run), by W&B id,
     each with the words saying so."""
-    found = state.synced_elsewhere(
-        engine,
-        base_url,
-        entity,
-        project,
-        [p.wandb_id for p in plan.to_upload if p.wandb_id],
-        prior_outcomes=_ON_SERVER,
-    )
+    found = _synced_before(engine, base_url, entity, project, plan)
     notes = {}
     for wandb_id, (sweep, as_prior, _entity) in found.items():
         how = f"as a prior run of sweep {sweep}" if as_prior else f"into sweep {sweep}"
@@ -89,14 +90,7 @@ def uploaded_to_some_entity(
     its default): the prior runs to upload that a sync of another sweep of this database
     uploaded to ``project`` under some entity, each W&B id with that entity. Under it,
     they would only be attached."""
-    found = state.synced_elsewhere(
-        engine,
-        base_url,
-        None,
-        project,
-        [p.wandb_id for p in plan.to_upload if p.wandb_id],
-        prior_outcomes=_ON_SERVER,
-    )
+    found = _synced_before(engine, base_url, None, project, plan)
     return {wandb_id: entity for wandb_id, (_sweep, _as_prior, entity) in found.items()}
 
 
