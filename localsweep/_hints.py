@@ -94,15 +94,9 @@ def missing_program_message(
         f"starts `python {program}` in"
     )
     parent = path.parent
-    if parent.is_dir():
-        names = [p.name for p in parent.iterdir() if p.is_file() and p.suffix == ".py"]
-        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
-        if close:
-            text += f". Did you mean {str(Path(program).parent / close[0])!r}?"
-        else:
-            text += "."
-    else:
-        text += "."
+    names = [p.name for p in parent.iterdir() if p.is_file()] if parent.is_dir() else []
+    close = difflib.get_close_matches(path.name, [n for n in names if n.endswith(".py")], n=1)
+    text += f". Did you mean {str(Path(program).parent / close[0])!r}?" if close else "."
     return (
         text + " Start the agent in the folder that holds the script, or create a sweep "
         "whose `program` names it (a path relative to where its agents start)."
