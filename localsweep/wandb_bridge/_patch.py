@@ -2,7 +2,7 @@
 
 :func:`scan_run_file` walks every chunk of a ``.wandb`` file (header, framing, CRC-32 of
 each chunk, the order of split records: the checks
-:class:`~localsweep.wandb_bridge._datastore.RecordReader` makes) and reads only the
+:class:`~localsweep.wandb_bridge._records.RecordReader` makes) and reads only the
 records that can be Run or exit records, at the protobuf wire level (field numbers of
 wandb 0.31's ``wandb_internal.proto``), so that neither wandb nor its protobuf classes
 are imported: that takes most of a second. It notes where each Run record lies, and a

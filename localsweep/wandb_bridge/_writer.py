@@ -25,7 +25,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from localsweep.wandb_bridge._datastore import Record, RecordReader
 from localsweep.wandb_bridge._logformat import (
     _CHUNK_HEADER,
     _CHUNK_HEADER_SIZE,
@@ -38,6 +37,7 @@ from localsweep.wandb_bridge._logformat import (
     FILE_HEADER,
     CorruptFileError,
 )
+from localsweep.wandb_bridge._records import Record, RecordReader
 
 __all__ = [
     "RawRecordReader",
