@@ -71,6 +71,17 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
+#: The user's mistakes: said in one line, exit code 2.
+_BAD_INPUT = (
+    ConfigError,
+    NetworkFilesystemError,
+    NotFoundError,
+    SweepControlError,
+    DatabasePathError,
+    ProgramNotFoundError,
+)
+
+
 def _friendly(fn: F) -> F:
     """Turn our errors into a message and an exit code instead of a traceback."""
 
@@ -79,12 +90,7 @@ def _friendly(fn: F) -> F:
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, NetworkFilesystemError) as exc:
-            if debug:
-                raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
-            sys.exit(2)
-        except (NotFoundError, SweepControlError, DatabasePathError, ProgramNotFoundError) as exc:
+        except _BAD_INPUT as exc:
             if debug:
                 raise
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
