@@ -29,8 +29,8 @@ from localsweep.agent._agent import (
     terminated_message,
 )
 from localsweep.agent._control import AgentTerminated, Termination, on_sigterm
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._inprocess import InProcessRunner
-from localsweep.agent._subprocess import DEFAULT_GRACE_PERIOD
 from localsweep.config import SweepConfig
 from localsweep.errors import AgentError, ProgramNotFoundError
 from localsweep.store import RunRecord, Store
