@@ -116,23 +116,19 @@ class PriorSyncPlan:
         line per prior run it leaves. ``uploaded_elsewhere``: W&B ids of runs to upload
         that a localsweep sync of another sweep uploaded already (attached only);
         ``maybe_elsewhere``: for a dry run that does not know the entity, W&B ids of runs
-        to upload that such a sync uploaded, each with the entity it went to."""
+        to upload that such a sync uploaded, each with the entity it went to (the two are
+        never given together)."""
         if not self.runs:
             return []
         known = sum(p.wandb_id in uploaded_elsewhere for p in self.to_upload)
-        maybe = [
-            (maybe_elsewhere or {}).get(p.wandb_id or "")
-            for p in self.to_upload
-            if p.wandb_id not in uploaded_elsewhere
-        ]
-        entities = sorted({e for e in maybe if e is not None})
-        unsure = ""
-        if entities:
-            counted = sum(e is not None for e in maybe)
-            unsure = (
-                f" ({counted} only attached if your default entity is "
-                f"{' or '.join(entities)}: an earlier localsweep sync uploaded them there)"
-            )
+        maybe = maybe_elsewhere or {}
+        unsure = (
+            f" ({len(maybe)} only attached if your default entity is "
+            f"{' or '.join(sorted(set(maybe.values())))}: an earlier localsweep sync "
+            "uploaded them there)"
+            if maybe
+            else ""
+        )
         lines = [
             f"prior runs: {len(self.runs)}, {len(self.to_upload) - known} to upload{unsure}, "
             f"{len(self.on_server)} already uploaded by wandb sync (attached only), "
