@@ -6,7 +6,6 @@ Thin over the Python API. Errors are printed as one clear message (exit 2 for ba
 
 from __future__ import annotations
 
-import functools
 import importlib
 import json
 import logging
@@ -14,23 +13,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from localsweep._cli_common import ALLOW_NETWORK_FS, F, db_option, err_console
+from localsweep._cli_common import friendly as _friendly
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep._show_cli import register_read_commands, show_sweep
-from localsweep.errors import (
-    ConfigError,
-    DatabasePathError,
-    LocalsweepError,
-    NetworkFilesystemError,
-    NotFoundError,
-    ProgramNotFoundError,
-    SweepControlError,
-)
+from localsweep.errors import ConfigError
 from localsweep.priors._cli import prior_runs_option
 
 __all__ = ["cli", "main"]
@@ -38,85 +31,6 @@ __all__ = ["cli", "main"]
 logger = logging.getLogger(__name__)
 
 console = CliConsole()
-err_console = CliConsole(stderr=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _allow_network_fs(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    # The store reads the environment, so the agents' child processes inherit the choice.
-    if value:
-        os.environ["LOCALSWEEP_ALLOW_NETWORK_FS"] = "1"
-
-
-_ALLOW_NETWORK_FS: dict[str, Any] = {
-    "is_flag": True,
-    "is_eager": True,
-    "expose_value": False,
-    "callback": _allow_network_fs,
-    "help": "Open a SQLite file on NFS, Lustre... anyway [env LOCALSWEEP_ALLOW_NETWORK_FS=1].",
-}
-
-
-def db_option(fn: F) -> F:
-    """``--db`` and ``--allow-network-fs``, for every command that opens the database."""
-    fn = click.option("--allow-network-fs", **_ALLOW_NETWORK_FS)(fn)
-    return click.option(
-        "--db",
-        envvar="LOCALSWEEP_DB",
-        default=None,
-        metavar="URL",
-        help="Database: a SQLite path or SQLAlchemy URL "
-        "[env LOCALSWEEP_DB; default ./localsweep.db].",
-    )(fn)
-
-
-#: The user's mistakes: said in one line, exit code 2.
-_BAD_INPUT = (
-    ConfigError,
-    NetworkFilesystemError,
-    NotFoundError,
-    SweepControlError,
-    DatabasePathError,
-    ProgramNotFoundError,
-)
-
-
-def _friendly(fn: F) -> F:
-    """Turn our errors into a message and an exit code instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
-        try:
-            return fn(*args, **kwargs)
-        except _BAD_INPUT as exc:
-            if debug:
-                raise
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
-            sys.exit(2)
-        except LocalsweepError as exc:
-            if debug:
-                raise
-            if isinstance(getattr(exc, "exit_code", None), int):  # SIGTERM: not an error
-                err_console.print(_e(exc), highlight=False)
-                sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-            err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-        except Exception as exc:
-            # The store maps what it expects; anything else from the database is still said
-            # in one line. (SQLAlchemy is imported only by commands that open a database.)
-            if debug or not type(exc).__module__.startswith("sqlalchemy"):
-                raise
-            reason = getattr(exc, "orig", None) or exc
-            err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
-            sys.exit(1)
-        except KeyboardInterrupt as exc:
-            message = str(exc) or "Interrupted."
-            err_console.print(_e(message), highlight=False)
-            sys.exit(130)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -528,7 +442,7 @@ def _register_report_commands() -> None:
     # These modules declare their own --db; the flag that goes with it is added here,
     # where it is defined, so every command that opens a database takes it.
     for command in (report_command, export_command, ui_command, sync_command):
-        command.params.append(click.Option(["--allow-network-fs"], **_ALLOW_NETWORK_FS))
+        command.params.append(click.Option(["--allow-network-fs"], **ALLOW_NETWORK_FS))
         cli.add_command(command)
     cli.add_command(slurm_command)
     # The ui serves until stopped; a store error on opening is said in one line.
