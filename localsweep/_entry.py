@@ -51,7 +51,7 @@ def sweep(
     sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
     project: str | None = None,
     entity: str | None = None,
-    prior_runs: Sequence[str | os.PathLike[str]] | None = None,
+    prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     *,
     db: str | os.PathLike[str] | None = None,
 ) -> str:
@@ -85,7 +85,7 @@ def _log_summary(found: PriorRuns) -> None:
 def create_with_priors(
     store: Store,
     config: SweepConfig,
-    prior_runs: Sequence[str | os.PathLike[str]] | None,
+    prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
     report: Callable[[PriorRuns], None] = _log_summary,
     **create: Any,
 ) -> tuple[str, PriorRuns | None]:
@@ -94,9 +94,9 @@ def create_with_priors(
     skipped (the library logs it; the CLI prints it, and only there)."""
     found = None
     if prior_runs:
-        from localsweep.priors import load_prior_runs
+        from localsweep.priors import load_prior_runs, source_list
 
-        found = load_prior_runs(config, list(prior_runs), store)
+        found = load_prior_runs(config, source_list(prior_runs), store)
         report(found)
     record = store.create_sweep(config, **create)
     if found is not None:
@@ -177,7 +177,7 @@ def run(
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
-    prior_runs: Sequence[str | os.PathLike[str]] | None = None,
+    prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     quiet: bool = False,
 ) -> Sweep:
     """Create a sweep and run up to ``count`` of its runs here; returns the :class:`Sweep`.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from localsweep.config import Method, SweepConfig
+from localsweep.errors import PriorRunsError, Violation
 from localsweep.priors._match import (
     PriorCandidate,
     SkippedPrior,
@@ -58,6 +59,8 @@ class PriorRuns:
     sources: tuple[SourceRuns, ...]
     taken: tuple[TakenPrior, ...]
     skipped: tuple[SkippedPrior, ...]
+    #: What the prior runs will and will not do for this sweep, in words.
+    notes: tuple[str, ...] = ()
 
     def summary_lines(self) -> list[str]:
         """What was taken and skipped, per source, in words (the CLI prints these)."""
@@ -67,7 +70,7 @@ class PriorRuns:
             taken = [t for t in self.taken if id(t.candidate) in mine]
             skipped = [s for s in self.skipped if id(s.candidate) in mine]
             lines.append(
-                f"{source.source} ({source.kind}): {len(source.candidates)} run(s), "
+                f"{source.source} ({source.kind}): {_runs(len(source.candidates))}, "
                 f"{len(taken)} taken, {len(skipped)} skipped"
             )
             columns = _parameter_columns(taken)
@@ -79,11 +82,16 @@ class PriorRuns:
         if len(self.skipped) > len(shown):
             lines.append(f"  ... and {len(self.skipped) - len(shown)} more skipped")
         no_metric = sum(1 for t in self.taken if t.metric is None)
-        total = f"prior runs: {len(self.taken)} taken, {len(self.skipped)} skipped"
+        total = f"{len(self.taken)} taken"
         if no_metric:
-            total += f" ({no_metric} without the metric: they hold their grid points only)"
-        lines.append(total)
+            total += f" ({no_metric} of them without the metric: they hold grid points only)"
+        lines.extend(f"  note: {note}" for note in self.notes)
+        lines.append(f"prior runs: {total}, {len(self.skipped)} skipped")
         return lines
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def _parameter_columns(taken: Sequence[TakenPrior]) -> str:
@@ -97,23 +105,97 @@ def _parameter_columns(taken: Sequence[TakenPrior]) -> str:
 
 
 def load_prior_runs(
-    config: SweepConfig,
-    sources: Sequence[str | os.PathLike[str]],
+    config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     store: Store | None = None,
 ) -> PriorRuns:
     """Read every source and match its runs onto ``config``'s parameters.
 
-    ``store`` is the database the sweep lives in, where bare run and sweep ids are looked
-    up. Raises :class:`~localsweep.errors.PriorRunsError` (a ``ConfigError``, field
-    ``prior_runs``) for a source that is none of the kinds a source may be, or cannot be
-    read.
+    ``config`` is a parsed config, or a dict or YAML/JSON file as :func:`localsweep.sweep`
+    takes it; ``sources`` one source or a list of them. ``store`` is the database the
+    sweep lives in, where bare run and sweep ids are looked up. Raises
+    :class:`~localsweep.errors.PriorRunsError` (a ``ConfigError``, field ``prior_runs``)
+    for a source that is none of the kinds a source may be, or cannot be read, or a table
+    none of whose columns is a parameter of the sweep; and when no run at all can be
+    taken (the sweep would start cold, which the user did not ask for).
     """
-    read = tuple(read_source(source, store) for source in sources)
+    if not isinstance(config, SweepConfig):
+        from localsweep.config import load_config
+
+        config = load_config(config)
+    read = tuple(read_source(source, store) for source in source_list(sources))
     candidates = [c for source in read for c in source.candidates]
     taken, skipped = match_priors(config, candidates)
     for skip in skipped:
         logger.info("prior run %s skipped: %s", skip.candidate.source, skip.reason)
-    return PriorRuns(read, tuple(taken), tuple(skipped))
+    notes: tuple[str, ...] = ()
+    if config.method is Method.RANDOM:
+        notes = (
+            "a random search draws as it always does (wandb's looks at no runs): the prior "
+            "runs count in show, the report and best_run(), and in hyperband's bands",
+        )
+    found = PriorRuns(read, tuple(taken), tuple(skipped), notes)
+    for source in read:
+        _check_table_columns(config, source, found)
+    if not taken:
+        raise PriorRunsError([Violation("prior_runs", _none_taken(read, skipped))])
+    return found
+
+
+def _none_taken(read: Sequence[SourceRuns], skipped: Sequence[SkippedPrior]) -> str:
+    given = ", ".join(repr(s.source) for s in read)
+    if not skipped:
+        why = "it holds no runs" if len(read) == 1 else "they hold no runs"
+    else:
+        shown = [f"{s.candidate.source} {s.reason}" for s in skipped[:_SHOWN_SKIPS]]
+        if len(skipped) > len(shown):
+            shown.append(f"... and {len(skipped) - len(shown)} more")
+        why = "; ".join(shown)
+    return (
+        f"no run of {given} can be taken, so the sweep would start cold ({why}). Fix the "
+        "runs or the sweep's parameters, or leave the prior runs out"
+    )
+
+
+def source_list(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+) -> list[str | os.PathLike[str]]:
+    """``sources`` as a list: one path or id given alone is one source, not its letters."""
+    if sources is None:
+        return []
+    if isinstance(sources, (str, os.PathLike)):
+        return [sources]
+    return list(sources)
+
+
+def _check_table_columns(config: SweepConfig, source: SourceRuns, found: PriorRuns) -> None:
+    # A table whose runs were all skipped for lacking a parameter: most likely no column
+    # is one (another separator, another sweep's table). Say so instead of once per row.
+    rows = source.candidates
+    if not rows or not all(c.from_table for c in rows):
+        return
+    mine = {id(c) for c in rows}
+    if any(id(t.candidate) in mine for t in found.taken):
+        return
+    reasons = [s.reason for s in found.skipped if id(s.candidate) in mine]
+    if not all(r.startswith("has no value for parameter") for r in reasons):
+        return
+    columns = sorted({str(k) for c in rows for k in c.config})
+    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    names = ", ".join(p.name for p in config.parameters)
+    hint = ""
+    if any(sep in col for col in columns for sep in (";", "\t")):
+        hint = " Its columns look separated by ';' or tabs: save it comma-separated."
+    raise PriorRunsError(
+        [
+            Violation(
+                "prior_runs",
+                f"{source.source!r}: none of its columns names a parameter of the sweep "
+                f"(columns: {shown}; parameters: {names}). Name a column after each "
+                f"parameter (dotted for nested ones, or config.<name>).{hint}",
+            )
+        ]
+    )
 
 
 def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRunRow]:

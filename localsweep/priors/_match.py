@@ -37,6 +37,7 @@ __all__ = [
     "match_prior",
     "match_priors",
     "metric_in",
+    "summary_metric",
 ]
 
 D = Distribution
@@ -142,6 +143,34 @@ def metric_in(data: Mapping[str, Any], name: str) -> Any:
     return None if value is _MISSING else value
 
 
+#: A ``define_metric(name, summary=...)`` summary is a dict; which of its values counts,
+#: by the metric's goal (as the agent reads its own runs' summaries).
+_SUMMARY_KEYS = {"minimize": ("min", "best", "last"), "maximize": ("max", "best", "last")}
+
+
+def summary_metric(summary: Mapping[str, Any], name: str, goal: str) -> float | None:
+    """The metric's value in a run's summary, as a number, or ``None``.
+
+    A plain value counts as it is. A ``define_metric`` summary (``{"min": 0.2}`` under
+    the key, or a table's ``val_loss.min`` column) gives its component matching ``goal``
+    (``"minimize"``/``"maximize"``), else ``best``, else ``last``; when it has none of
+    these, ``None`` (the caller then takes the last logged value, as the agent does)."""
+    raw = metric_in(summary, name)
+    if isinstance(raw, str):
+        raw = next((r for r in _readings(raw)[1:] if isinstance(r, Mapping)), raw)
+    if raw is not None and not isinstance(raw, Mapping):
+        return number(raw)
+    parts = raw if isinstance(raw, Mapping) else {}
+    for key in _SUMMARY_KEYS[goal]:
+        value = parts.get(key)
+        if value is None:
+            value = metric_in(summary, f"{name}.{key}")
+        found = number(value)
+        if found is not None:
+            return found
+    return None
+
+
 def number(value: Any) -> float | None:
     """``value`` as a finite float (text spelling a number included), else ``None``."""
     if isinstance(value, str):
@@ -162,6 +191,8 @@ def _readings(raw: Any) -> list[Any]:
         as_number = number_from_string(text)
         if as_number is not None:
             out.append(as_number)
+        if text.lower() in ("true", "false"):  # Excel writes TRUE and FALSE
+            out.append(text.lower() == "true")
         for parse in (json.loads, ast.literal_eval):
             try:
                 out.append(parse(text))
@@ -184,7 +215,11 @@ def _same_choice(choice: Any, value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return repr(value) if not isinstance(value, float) else f"{value:.6g}"
+    if not isinstance(value, float):
+        return repr(value)
+    short = f"{value:.6g}"
+    # Short unless that hides the difference (0.0010000000000000002 is not 0.001).
+    return short if float(short) == value else repr(value)
 
 
 def _show_read(raw: Any, read: float | None = None) -> str:
@@ -314,15 +349,29 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
         columns[param.path] = key
     metric = None
     if config.metric is not None:
-        metric = number(metric_in(candidate.summary, config.metric.name))
+        metric = summary_metric(candidate.summary, config.metric.name, config.metric.goal.value)
         if metric is None:
             metric = _last_logged(candidate.history, config.metric.name)
         if metric is None and config.method is not Method.GRID:
             # A grid still must not repeat its point; a search has nothing to learn from it.
             return SkippedPrior(
-                candidate, f"has no value of the metric {config.metric.name}: nothing to learn"
+                candidate,
+                f"has no value of the metric {config.metric.name}: nothing to learn"
+                + _logged_hint(candidate, config.metric.name),
             )
     return TakenPrior(candidate, params, state, metric, columns)
+
+
+def _logged_hint(candidate: PriorCandidate, name: str) -> str:
+    """What the run did log, when a key is close to the metric's name (``val/loss`` for
+    ``val_loss``)."""
+    import difflib
+
+    keys = {str(k) for k in candidate.summary if not str(k).startswith("_")}
+    for row in candidate.history[-1:]:
+        keys.update(str(k) for k in row if not str(k).startswith("_"))
+    close = difflib.get_close_matches(name, sorted(keys), n=1, cutoff=0.6)
+    return f" (it logged {close[0]!r}: is that the metric?)" if close else ""
 
 
 def _last_logged(history: Sequence[Mapping[str, Any]], name: str) -> float | None:

@@ -56,6 +56,8 @@ def _error(source: str, message: str) -> PriorRunsError:
 def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRuns:
     """The runs of one source (see the module docstring); ``store`` is this database."""
     text = os.fspath(source)
+    if not text.strip():
+        raise _error(text, f"is empty; {_WHAT_A_SOURCE_IS}")
     if "#" in text:
         db, _, ident = text.rpartition("#")
         if db and ident and ("://" in db or Path(db).is_file()):
@@ -73,7 +75,8 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
         found: list[PriorCandidate] = []
         for match in matches:
             found.extend(_from_path(Path(match))[1])
-        return SourceRuns(text, f"{len(matches)} paths", tuple(found))
+        paths = f"{len(matches)} path" + ("s" if len(matches) != 1 else "")
+        return SourceRuns(text, paths, tuple(found))
     if store is None:
         raise _error(text, f"no such file or folder; {_WHAT_A_SOURCE_IS}")
     return _from_database(text, store, text.rsplit("/", 1)[-1], label=None)
@@ -87,7 +90,7 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
         if path.suffix.lower() in TABLE_SUFFIXES:
             return read_table(path)
         if path.suffix == ".wandb":
-            return "wandb run file", [_from_run_file(path, path.parent)]
+            return "wandb run file", [_readable(_from_run_file(path, path.parent))]
         raise _error(
             str(path), f"is not a .wandb run file or a CSV/JSON table; {_WHAT_A_SOURCE_IS}"
         )
@@ -95,7 +98,7 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
 
     run_file = find_run_file(path)
     if run_file is not None:
-        return "wandb run folder", [_from_run_file(run_file, path)]
+        return "wandb run folder", [_readable(_from_run_file(run_file, path))]
     folders = sorted(p for p in path.glob("*run-*") if p.is_dir() and find_run_file(p) is not None)
     if not folders:
         raise _error(str(path), "is a folder without wandb runs (no run-<id>.wandb in it or below)")
@@ -104,7 +107,15 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
         run_file = find_run_file(folder)
         assert run_file is not None
         runs.append(_from_run_file(run_file, folder))
-    return f"{len(folders)} wandb run folders", runs
+    return f"{len(folders)} wandb run folder" + ("s" if len(folders) != 1 else ""), runs
+
+
+def _readable(candidate: PriorCandidate) -> PriorCandidate:
+    # A run file named on its own that cannot be read is an error; in a folder of runs or
+    # a glob, one damaged file is skipped with the reason, and the others are taken.
+    if candidate.problem is not None and candidate.problem.startswith("cannot read"):
+        raise _error(candidate.source, candidate.problem)
+    return candidate
 
 
 def _from_run_file(run_file: Path, folder: Path) -> PriorCandidate:
@@ -153,7 +164,7 @@ def _from_other_database(text: str, db: str, ident: str) -> SourceRuns:
     from localsweep.store import Store
 
     try:
-        other = Store(db)
+        other = Store(db, create=False)
     except StoreError as exc:
         raise _error(text, f"cannot open the database {db}: {exc}") from exc
     try:
@@ -177,10 +188,12 @@ def _from_database(text: str, store: Store, ident: str, label: str | None) -> So
     try:
         record = store.get_run(ident)
     except NotFoundError:
+        if label is not None:
+            raise _error(text, f"no sweep or run {ident!r} in {label}") from None
         raise _error(
             text,
-            f"no sweep or run {ident!r} in {store.url}, and no such file or folder; "
-            + _WHAT_A_SOURCE_IS,
+            f"no file or folder {text!r}, and no sweep or run {ident!r} in {store.url} "
+            "(a sweep of another database is DB#ID: other.db#SWEEP_ID); " + _WHAT_A_SOURCE_IS,
         ) from None
     return SourceRuns(
         text, f"run {record.id}{where}", (_from_record(store, record, f"run {record.id}{where}"),)

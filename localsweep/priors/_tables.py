@@ -56,6 +56,9 @@ _META_COLUMNS = {
     "Tags",
     "Runtime",
     "Sweep",
+    # localsweep's export of a sweep's prior runs: where a run came from, not what it logged.
+    "prior",
+    "prior_source",
 }
 
 
@@ -173,6 +176,8 @@ def _summary_view(row: Mapping[str, Any]) -> dict[str, Any]:
 def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
     """The runs of a CSV or JSON runs table, and the table's layout in words."""
     rows = _rows(path)
+    if not rows:
+        raise _error(path, "holds no runs (no rows below its header)")
     columns: set[str] = set()
     for row in rows:
         columns.update(row)

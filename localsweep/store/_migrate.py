@@ -51,12 +51,20 @@ def _schema_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def ensure_schema(engine: Engine) -> None:
+def _not_ours(engine: Engine, why: str) -> SchemaVersionError:
+    return SchemaVersionError(f"{engine.url} is not a localsweep database ({why})")
+
+
+def ensure_schema(engine: Engine, *, create: bool = True) -> None:
     """Create the tables in an empty database; check the version of an existing one.
 
     Safe when many processes open a fresh database at once: creation happens under a lock,
-    and whoever comes second finds the schema there and only checks its version."""
+    and whoever comes second finds the schema there and only checks its version. With
+    ``create=False`` (a database only read, such as a source of prior runs) nothing is
+    written: a database without localsweep's schema is refused."""
     version = current_version(engine)
+    if version is None and not create:
+        raise _not_ours(engine, "it has no localsweep tables")
     if version is None:
         with _schema_transaction(engine) as conn:
             inspector = inspect(conn)
@@ -77,6 +85,11 @@ def ensure_schema(engine: Engine) -> None:
                 return
     if version == SCHEMA_VERSION:
         return
+    if version not in KNOWN_VERSIONS:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("sweeps"):
+                # Another program that keeps an alembic_version table (Optuna does).
+                raise _not_ours(engine, f"its schema version {version} is another program's")
     if version in KNOWN_VERSIONS:
         raise SchemaVersionError(
             f"{engine.url} has schema version {version}, older than this localsweep "

@@ -99,12 +99,13 @@ class Session:
 
     # ----------------------------------------------------------------------- opening
 
-    def open(self, *, check: bool = True) -> None:
-        """Create or check the schema (safe with many processes at once), remember which
-        file this is, and check a SQLite file for damage (bounded in time)."""
+    def open(self, *, check: bool = True, create: bool = True) -> None:
+        """Create (unless ``create=False``) or check the schema (safe with many processes
+        at once), remember which file this is, and check a SQLite file for damage (bounded
+        in time)."""
 
         def schema(_conn: Connection | None) -> None:
-            ensure_schema(self.engine)
+            ensure_schema(self.engine, create=create)
 
         # A shorter bound than for later calls: a wrong URL should not hang a command.
         self._retrying(

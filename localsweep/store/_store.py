@@ -69,6 +69,8 @@ class Store(StoreReads):
     StoreUnavailableError`; default ``LOCALSWEEP_STORE_TIMEOUT`` or 180. ``check`` runs
     SQLite's ``quick_check`` on the file at open (at most 2 s) and refuses a damaged file;
     a process opening a store the agent that started it has checked may skip it.
+    ``create=False`` opens an existing localsweep database only (a source read from):
+    nothing is written to a database without localsweep's tables.
 
     >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
     """
@@ -79,10 +81,11 @@ class Store(StoreReads):
         *,
         retry_timeout: float | None = None,
         check: bool = True,
+        create: bool = True,
     ):
         self.url = resolve_url(db)
         self._session = Session(self.url, retry_timeout)
-        self._session.open(check=check)
+        self._session.open(check=check, create=create)
         self._configs = _sweeps.SweepConfigs()
         self._reaper = _claims.Reaper()
         self._views = _runs.RunViews()

@@ -203,3 +203,59 @@ def test_a_run_met_twice_is_taken_once() -> None:
     taken, skipped = match_priors(config, [first, again])
     assert [t.candidate for t in taken] == [first]
     assert skipped[0].reason == "the same run as a.csv row 1 (taken once)"
+
+
+@pytest.mark.parametrize(
+    ("goal", "summary", "value"),
+    [
+        # define_metric(name, summary="min") makes the summary a dict, as the agent reads it.
+        ("minimize", {"loss": {"min": 0.2}}, 0.2),
+        ("minimize", {"loss": {"min": 0.25, "last": 0.3}}, 0.25),
+        ("maximize", {"loss": {"min": 0.25, "max": 0.9, "last": 0.3}}, 0.9),
+        ("maximize", {"loss": {"best": 0.7, "last": 0.3}}, 0.7),
+        ("minimize", {"loss": {"last": 0.3}}, 0.3),
+        # As a table cell (a wandb.Api dump in a CSV), or as flat columns of a table.
+        ("minimize", {"loss": "{'min': 0.25, 'last': 0.3}"}, 0.25),
+        ("minimize", {"loss.min": "0.25", "loss.last": "0.3"}, 0.25),
+    ],
+)
+def test_a_define_metric_summary_gives_the_value_for_the_goal(
+    goal: str, summary: dict[str, Any], value: float
+) -> None:
+    config = parse_config(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss", "goal": goal},
+            "parameters": {"x": {"values": [1]}},
+        }
+    )
+    assert _taken(config, config={"x": 1}, summary=summary).metric == value
+
+
+def test_a_summary_without_the_goals_value_falls_back_to_the_last_logged_one() -> None:
+    config = _config(x={"values": [1]})
+    history = [{"loss": 0.5}, {"loss": 0.4}]
+    assert (
+        _taken(config, config={"x": 1}, summary={"loss": {"mean": 0.45}}, history=history).metric
+        == 0.4
+    )
+
+
+def test_a_missing_metric_names_the_key_the_run_did_log_when_one_is_close() -> None:
+    config = parse_config(
+        {"method": "bayes", "metric": {"name": "val_loss"}, "parameters": {"x": {"values": [1]}}}
+    )
+    reason = _skipped(config, config={"x": 1}, summary={"val/loss": 0.3, "acc": 0.9})
+    assert reason == (
+        "has no value of the metric val_loss: nothing to learn (it logged 'val/loss': is that "
+        "the metric?)"
+    )
+
+
+def test_excel_booleans_and_values_a_hair_off_a_choice() -> None:
+    config = _config(flag={"values": [True, False]}, lr={"values": [0.001, 0.01]})
+    prior = _taken(config, config={"flag": "FALSE", "lr": "0.01"}, summary={"loss": 1})
+    assert prior.params[("flag",)] is False
+    # The skip names the value exactly: a rounded 0.001 would contradict the reason.
+    reason = _skipped(config, config={"flag": "TRUE", "lr": 0.0010000000000000002})
+    assert reason == "lr = 0.0010000000000000002 is not one of its values (0.001, 0.01)"

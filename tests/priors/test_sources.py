@@ -53,7 +53,7 @@ def test_a_glob_of_run_folders_takes_the_finished_ones_and_says_why_not_the_othe
     assert skip.candidate.run_id == ids[2]
     assert skip.reason.startswith("state 'failed'")
     lines = found.summary_lines()
-    assert lines[0] == "wandb/offline-run-* (3 paths): 3 run(s), 2 taken, 1 skipped"
+    assert lines[0] == "wandb/offline-run-* (3 paths): 3 runs, 2 taken, 1 skipped"
     assert any(ids[2] in line and "failed" in line for line in lines)
 
 
