@@ -7,6 +7,7 @@ seconds (they read the sweep's state every second).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,16 +29,32 @@ _PAST = {"pause": "Paused", "resume": "Resumed", "stop": "Stopped", "cancel": "C
 
 
 def control_flags(fn: F) -> F:
-    """``--pause``, ``--resume``, ``--stop``, ``--cancel``: one ``control`` parameter."""
+    """``--pause``, ``--resume``, ``--stop``, ``--cancel``: one ``control`` parameter (the
+    action, or ``None``). More than one is refused, as ``wandb sweep`` refuses it: the
+    last would win, and ``--resume --cancel`` would kill the runs of a user who meant to
+    resume."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        chosen = [action for action in ACTIONS if kwargs.pop(f"control_{action}")]
+        if len(chosen) > 1:
+            given = " and ".join(f"--{action}" for action in chosen)
+            raise click.UsageError(
+                f"{given} were both given: only one of --pause, --resume, --stop, --cancel "
+                "may be (as wandb sweep allows one state flag)"
+            )
+        return fn(*args, control=chosen[0] if chosen else None, **kwargs)
+
+    decorated: Any = wrapper
     for action in reversed(list(ACTIONS)):
-        fn = click.option(
+        decorated = click.option(
             f"--{action}",
-            "control",
-            flag_value=action,
-            default=None,
+            f"control_{action}",
+            is_flag=True,
+            default=False,
             help=f"{action.capitalize()} the sweep SWEEP_ID: {ACTIONS[action]}.",
-        )(fn)
-    return fn
+        )(decorated)
+    return decorated
 
 
 def control_sweep(sweep_id: str, action: str, db: str | None) -> None:

@@ -293,7 +293,7 @@ def agent(
     _run_agent(
         store,
         record.id,
-        function_ref,
+        _function_for(record.config, function_ref),
         count=count,
         project=project,
         entity=entity,
@@ -329,17 +329,28 @@ def run_command(
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
-    if function_ref is None:
+    # Before the sweep is made: a sweep whose runs could not start is no use to anyone.
+    function = _function_for(config, function_ref)
+    if function is None:
         from localsweep.agent._workers import require_program
 
-        require_program(config)  # before the sweep is made: it could not run
+        require_program(config)
     store = Store(db)
     record = create_sweep(store, config, prior_runs, err_console, project=project, entity=entity)
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")
-    _run_agent(
-        store, record.id, function_ref, count=count, project=project, entity=entity, **execution
-    )
+    _run_agent(store, record.id, function, count=count, project=project, entity=entity, **execution)
     show_sweep(store, record.id, limit=10)
+
+
+def _function_for(config: Any, function_ref: str | None) -> Callable[..., Any] | None:
+    """The --function to run, or ``None`` for the config's program (which it must have)."""
+    function = _load_function(function_ref) if function_ref else None
+    if function is None and config.program is None and config.command is None:
+        raise click.UsageError(
+            "this sweep's config has no `program` or `command`, so the agent has nothing "
+            "to start; give a Python function with --function MODULE:FUNC"
+        )
+    return function
 
 
 def _load_function(ref: str) -> Callable[..., Any]:
@@ -364,7 +375,7 @@ def _load_function(ref: str) -> Callable[..., Any]:
 def _run_agent(
     store: Any,
     sweep_id: str,
-    function_ref: str | None,
+    function: Callable[..., Any] | None,
     *,
     count: int | None,
     project: str | None,
@@ -380,14 +391,7 @@ def _run_agent(
     from localsweep._entry import execute
     from localsweep.search import make_search
 
-    record = store.get_sweep(sweep_id)
-    config = record.config
-    function = _load_function(function_ref) if function_ref else None
-    if function is None and config.program is None and config.command is None:
-        raise click.UsageError(
-            "this sweep's config has no `program` or `command`, so the agent has nothing "
-            "to start; give a Python function with --function MODULE:FUNC"
-        )
+    config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     reason = getattr(make_search(config), "reason", None)
     if reason:

@@ -192,3 +192,21 @@ def test_a_misspelled_program_is_named_before_any_run_starts(work: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr
     assert _count(work / "s.db", "runs") == 1
+
+
+@pytest.mark.parametrize(
+    ("function", "says"),
+    [
+        ("nomod:train", "cannot import 'nomod' for --function"),
+        ("mytrain:nope", "'mytrain' has no attribute 'nope'"),
+        (None, "has no `program` or `command`"),
+    ],
+)
+def test_localsweep_run_with_a_bad_function_makes_no_sweep(
+    work: Path, function: str | None, says: str
+) -> None:
+    proc = cli(work, "run", "grid.yaml", *(["-f", function] if function else []))
+    _clean_failure(proc)
+    assert says in proc.stderr
+    assert "Created sweep" not in proc.stderr
+    assert not (work / "localsweep.db").exists() or _count(work / "localsweep.db", "sweeps") == 0

@@ -170,3 +170,15 @@ def test_pausing_a_finished_sweep_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert localsweep.Api(db).sweep(sweep_id).state == "finished"
+
+
+def test_two_control_flags_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    # A user who meant --resume must not have their running runs cancelled.
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    assert cli("sweep", "--pause", sweep_id, "--db", db).returncode == 0
+    result = cli("sweep", "--resume", "--cancel", sweep_id, "--db", db)
+    assert result.returncode == 2, result.stderr
+    assert "--resume and --cancel were both given" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert localsweep.Api(db).sweep(sweep_id).state == "paused"
