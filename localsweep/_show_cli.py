@@ -67,11 +67,16 @@ def _ls(db: str | None) -> None:
             _e(s.name),
             s.parsed_config.method.value,
             s.state,
-            str(len(s.runs)),
+            _run_count(len(s.runs), len(s.prior_runs)),
             _e(best_text),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     print_table(console, table)
+
+
+def _run_count(runs: int, priors: int) -> str:
+    # The best may be a prior run's: its count is shown beside the sweep's own.
+    return f"{runs} (+{priors} prior)" if priors else str(runs)
 
 
 def _show_command(sweep_id: str, limit: int, db: str | None) -> None:

@@ -33,5 +33,7 @@ if sweep.state == "running":
         "runs; count= bounds one call, run_cap in the config bounds the sweep)"
     )
 print(f"best run {best.id}: val_loss={best.metric:.4f} parameters={best.params}")
-print(f"offline wandb run folder (for `wandb sync`): {best.dir}")
+print(f"its offline wandb run folder: {best.dir}")
 print(f"see all runs: localsweep show {sweep.id}")
+# Not plain `wandb sync`: W&B's server drops runs of a sweep it does not know.
+print(f"upload them later as one W&B sweep: localsweep sync {sweep.id} -e ENTITY")

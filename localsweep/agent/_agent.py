@@ -247,7 +247,11 @@ class Agent:
                 self._sleep(WAIT_INTERVAL)
                 continue
             if self._paused_said:
-                logger.warning("sweep %s resumed", self.sweep.id)
+                if claim.run is None and claim.outcome is not ClaimOutcome.WAIT:
+                    # Stopped or cancelled while paused: no run will start again.
+                    logger.warning("sweep %s ended while paused", self.sweep.id)
+                else:
+                    logger.warning("sweep %s resumed", self.sweep.id)
                 self._paused_said = False
             if claim.outcome is ClaimOutcome.WAIT:
                 self._sleep(WAIT_INTERVAL)

@@ -98,7 +98,9 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
         if hint:
             _say(f"[yellow]Warning:[/] {escape(hint)}")
     _say(
-        f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] runs, {size:.1f} MB, "
+        f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] runs"
+        + (f" and {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else "")
+        + f", {size:.1f} MB, "
         f"{time.perf_counter() - started:.1f}s)"
     )
 
@@ -109,9 +111,9 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
     "--format",
     "fmt",
     type=click.Choice(["csv", "json", "optuna"]),
-    default="csv",
-    show_default=True,
-    help="csv or json: one row per run; optuna: an Optuna storage for optuna-dashboard.",
+    default=None,
+    help="csv or json: one row per run; optuna: an Optuna storage for optuna-dashboard "
+    "[default: json for -o FILE.json, else csv].",
 )
 @click.option(
     "-o",
@@ -128,10 +130,15 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
     help="For optuna: the storage URL or SQLite file (default: optuna-<SWEEP_ID>.db).",
 )
 @_db_option
-def export_command(sweep_id: str, fmt: str, output: str, to: str | None, db: str | None) -> None:
+def export_command(
+    sweep_id: str, fmt: str | None, output: str, to: str | None, db: str | None
+) -> None:
     """Export a sweep's runs as CSV or JSON (id, name, state, parameters, metric, summary),
     or into an Optuna storage that `optuna-dashboard URL` shows."""
     from localsweep.report._export import export_optuna, export_runs, storage_url
+
+    if fmt is None:  # the file's name says which (-o runs.json writes JSON)
+        fmt = "json" if output.lower().endswith(".json") else "csv"
 
     with _clean_errors():
         sweep = _sweep(sweep_id, db)

@@ -182,3 +182,19 @@ def test_two_control_flags_are_refused_and_change_nothing(tmp_path: Path) -> Non
     assert "--resume and --cancel were both given" in result.stderr
     assert "Traceback" not in result.stderr
     assert localsweep.Api(db).sweep(sweep_id).state == "paused"
+
+
+def test_an_agent_waiting_on_a_paused_sweep_that_is_stopped_says_so(tmp_path: Path) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    assert cli("pause", sweep_id, "--db", db).returncode == 0
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", function="faults_train:steps")
+    try:
+        wait_for(lambda: "is paused" in agent.output(), "the agent says it waits", agents=[agent])
+        assert cli("stop", sweep_id, "--db", db).returncode == 0
+        assert agent.wait() == 0, agent.output()
+    finally:
+        agent.kill()
+    assert "ended while paused" in agent.output()
+    assert "resumed" not in agent.output()
+    assert localsweep.Api(db).sweep(sweep_id).runs == []

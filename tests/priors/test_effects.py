@@ -205,6 +205,9 @@ def test_the_cli_takes_prior_runs_prints_what_it_took_and_show_marks_them() -> N
     assert "0 runs: no runs; 2 prior runs" in shown.stdout
     assert f"{old.runs[0].id} (prior)" in shown.stdout
     assert "Best run" in shown.stdout and "(prior)" in shown.stdout
+    # ls counts them beside the sweep's own runs: its best may be a prior run's.
+    listed = _cli("ls", "--db", "new.db")
+    assert "0 (+2 prior)" in listed.stdout, listed.stdout
 
 
 @pytest.mark.slow

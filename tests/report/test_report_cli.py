@@ -81,6 +81,23 @@ def test_export_json_to_a_file(swept: tuple[Path, localsweep.Sweep], tmp_path: P
     assert [r["x"] for r in json.loads(out.read_text())] == [r.config["x"] for r in sweep.runs]
 
 
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("runs.json", "json"), ("runs.csv", "csv"), ("runs.txt", "csv")]
+)
+def test_export_without_format_writes_what_the_files_name_says(
+    swept: tuple[Path, localsweep.Sweep], tmp_path: Path, name: str, fmt: str
+) -> None:
+    db, sweep = swept
+    out = tmp_path / name
+    result = CliRunner().invoke(export_command, [sweep.id, "-o", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert [r["id"] for r in json.loads(out.read_text())] == [r.id for r in sweep.runs]
+    else:
+        assert [r["id"] for r in csv.DictReader(out.open())] == [r.id for r in sweep.runs]
+    assert f"as {fmt} to" in result.stderr
+
+
 def test_export_optuna_to_a_storage_url(
     swept: tuple[Path, localsweep.Sweep], tmp_path: Path
 ) -> None:
