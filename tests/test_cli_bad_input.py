@@ -210,3 +210,48 @@ def test_localsweep_run_with_a_bad_function_makes_no_sweep(
     assert says in proc.stderr
     assert "Created sweep" not in proc.stderr
     assert not (work / "localsweep.db").exists() or _count(work / "localsweep.db", "sweeps") == 0
+
+
+def test_a_mistyped_macro_in_command_is_a_warning_naming_the_closest_macro(work: Path) -> None:
+    (work / "typo.yaml").write_text(
+        'program: train.py\ncommand: ["${env}", "${interpreter}", "${program}", "${arg}"]\n' + GRID
+    )
+    expected = (
+        "Warning: command[3]: unknown macro ${arg} is dropped (as wandb drops it): "
+        "did you mean ${args}?"
+    )
+    # The config is still valid (wandb accepts it), so validate and sweep succeed and say so.
+    checked = cli(work, "validate", "typo.yaml")
+    assert checked.returncode == 0, checked.stderr
+    assert expected in checked.stderr
+    assert "valid" in checked.stdout
+    made = cli(work, "sweep", "typo.yaml", "--db", "s.db")
+    assert made.returncode == 0, made.stderr
+    assert expected in made.stderr
+
+
+def test_a_misspelt_log_uniform_suggests_the_form_its_bounds_fit(work: Path) -> None:
+    (work / "dist.yaml").write_text(
+        "method: random\nparameters:\n  lr: {distribution: loguniform, min: 0.001, max: 0.1}\n"
+    )
+    proc = cli(work, "validate", "dist.yaml")
+    _clean_failure(proc)
+    assert "parameters.lr.distribution: unknown distribution 'loguniform' (did you mean " in (
+        proc.stderr
+    )
+    assert "`log_uniform_values`? min 0.001 and max 0.1 look like values" in proc.stderr
+
+
+def test_unquoted_macros_in_a_flow_list_say_how_to_quote_them(work: Path) -> None:
+    (work / "flow.yaml").write_text(
+        "program: train.py\ncommand: [${env}, ${interpreter}, ${program}, ${args}]\n" + GRID
+    )
+    for command in (["validate", "flow.yaml"], ["sweep", "flow.yaml", "--db", "s.db"]):
+        proc = cli(work, *command)
+        _clean_failure(proc)
+        assert "cannot parse 'flow.yaml'" in proc.stderr
+        assert (
+            '`command` (line 2): quote each macro in a flow list: ["${env}", '
+            '"${interpreter}", ...], or write one item per line (- ${env})'
+        ) in proc.stderr
+    assert not (work / "s.db").exists()

@@ -141,7 +141,7 @@ def _distribution(
             return Distribution(name)
         except ValueError:
             names = [d.value for d in Distribution]
-            hint = suggest(name, names) if isinstance(name, str) else ""
+            hint = _distribution_hint(name, spec) if isinstance(name, str) else ""
             check.error(
                 f"{here}.distribution",
                 f"unknown distribution {show(name)}{hint}; known: {', '.join(names)}",
@@ -166,6 +166,49 @@ def _distribution(
         f"cannot tell which distribution this is from {present}{hint}; write `values: [...]`, "
         "`value: ...`, `min:` and `max:`, or name a `distribution:`",
     )
+    return None
+
+
+def _distribution_hint(name: str, spec: dict[str, Any]) -> str:
+    """`` (did you mean `x`?)`` for a misspelt distribution name.
+
+    A near miss of a log-uniform name has two candidates that differ in what min/max
+    mean: ``log_uniform`` takes exponents of e, ``log_uniform_values`` the values
+    themselves. The bounds decide, by the rule of the "look like values" warning, so
+    that following the hint does not lead straight to that warning.
+    """
+    hint = suggest(name, [d.value for d in Distribution])
+    close = hint[len(" (did you mean `") : -len("`?)")] if hint else ""
+    twins = {d.value: (d, v) for d, v in DEPRECATED.items()}
+    twins.update({v.value: (d, v) for d, v in DEPRECATED.items()})
+    if close not in twins:
+        return hint
+    exponents, values = (d.value for d in twins[close])
+    lo, hi = _plain_number(spec.get("min")), _plain_number(spec.get("max"))
+    if lo is None or hi is None:
+        return (
+            f" (did you mean `{values}`, whose min/max are the values themselves, or "
+            f"`{exponents}`, whose min/max are exponents of e?)"
+        )
+    if looks_like_values(lo, hi):
+        return (
+            f" (did you mean `{values}`? min {lo!r} and max {hi!r} look like values; "
+            f"`{exponents}` would read them as exponents of e)"
+        )
+    # Values on a log scale must be positive: then only the exponent form fits.
+    other = f"; for values from {lo!r} to {hi!r} write `{values}`" if lo > 0 else ""
+    return (
+        f" (did you mean `{exponents}`? it reads min {lo!r} and max {hi!r} as exponents of e, "
+        f"e^{lo!r} = {_exp(lo):.6g} to e^{hi!r} = {_exp(hi):.6g}{other})"
+    )
+
+
+def _plain_number(value: Any) -> float | None:
+    """``value`` as a number if it is one or spells one, without recording anything."""
+    if isinstance(value, str):
+        return number_from_string(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return value
     return None
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from localsweep.config._checks import Checker, plain, show
+from localsweep.config._command import read_command
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
@@ -95,7 +97,13 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError([Violation("", f"cannot parse {str(path)!r}: {exc}")]) from exc
+        raise ConfigError(
+            [
+                Violation(
+                    "", f"cannot parse {str(path)!r}: {_where(exc, path)}{_yaml_hint(exc, text)}"
+                )
+            ]
+        ) from exc
     if data is None:
         raise ConfigError([Violation("", f"{str(path)!r} is empty")])
     if not isinstance(data, Mapping):
@@ -105,6 +113,29 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
     log.debug("loaded sweep config from %s", path)
     # ``scheduler.source`` is relative to the config file, as a user reads it.
     return dataclasses.replace(parse_config(data), source_dir=str(path.resolve().parent))
+
+
+def _where(exc: Exception, path: Path) -> str:
+    """The parser's message, naming the file where PyYAML says ``"<unicode string>"``."""
+    return str(exc).replace('"<unicode string>"', repr(str(path)))
+
+
+def _yaml_hint(exc: Exception, text: str) -> str:
+    """Advice for a YAML error on a line holding a macro: in a flow list (``[...]``)
+    YAML reads the ``{`` of an unquoted ``${env}`` as the start of a mapping."""
+    marks = [getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)]
+    lines = text.splitlines()
+    numbers = sorted({m.line for m in marks if m is not None and 0 <= m.line < len(lines)})
+    if not any("${" in lines[n] for n in numbers):
+        return ""
+    key = next(
+        (m.group(1) for n in numbers if (m := re.match(r"\s*([\w.-]+)\s*:", lines[n]))),
+        "command",
+    )
+    return (
+        f"\n`{key}` (line {numbers[0] + 1}): quote each macro in a flow list: "
+        f'["${{env}}", "${{interpreter}}", ...], or write one item per line (- ${{env}})'
+    )
 
 
 def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
@@ -145,7 +176,8 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
         if run_cap is not None and run_cap <= 0:
             check.error("run_cap", f"must be at least 1, not {run_cap!r}")
     strings = {k: check.string(data, k, k) for k in _STRING_KEYS if k in data}
-    command = _command(data, check)
+    block = data.get("parameters")
+    command = read_command(data, check, block if isinstance(block, dict) else ())
     if "kind" in data:
         check.choice(data, "kind", "kind", ["sweep"])
     _controller(data, check)
@@ -324,27 +356,6 @@ def _bands_from_max_iter(max_iter: int, s: int, eta: float) -> list[int]:
             break
         bands.append(int(band))
     return bands
-
-
-def _command(data: dict[str, Any], check: Checker) -> tuple[str, ...] | None:
-    if "command" not in data:
-        return None
-    value = data["command"]
-    if not isinstance(value, list):
-        check.error("command", f"must be a list of strings, one per argument, not {show(value)}")
-        return None
-    ok = True
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            ok = False
-            check.error(
-                f"command[{i}]",
-                f'must be a string, not {show(item)}; put it in quotes (e.g. "{item}")',
-            )
-    if not ok:
-        return None
-    # wandb falls back to its default command for an empty list.
-    return tuple(value) or None
 
 
 def _controller(data: dict[str, Any], check: Checker) -> None:
