@@ -201,3 +201,40 @@ def test_the_best_is_read_at_each_run_end_with_another_agents_runs(tmp_path: Pat
     # and counts its run.
     assert f"best loss=0.1 (run {others[0]})" in ends[1], out
     assert [c for line in ends for c in done_counts(line)] == ["1/3", "3/3"], out
+
+
+BAR_SCRIPT = """
+import localsweep
+def grid(values):
+    return {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": values}}}
+first = localsweep.run(grid([1, 2]), lambda c: 2.0, db="bar.db", quiet=True)
+second = localsweep.run(grid([1]), lambda c: 2.0, db="bar.db", quiet=True)
+sweep_id = localsweep.sweep(grid([1, 2, 3, 4]), db="bar.db", prior_runs=[first.id, second.id])
+localsweep.agent(sweep_id, lambda c: float(c["x"]), db="bar.db")
+"""
+
+
+def test_the_bar_counts_as_the_lines_do(tmp_path: Path) -> None:
+    import pty
+
+    (tmp_path / "bar.py").write_text(BAR_SCRIPT)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout and stderr are the terminal
+        os.chdir(tmp_path)
+        os.execv(sys.executable, [sys.executable, "bar.py"])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+    # 3 prior runs on 2 of the 4 points: the agent runs the other 2.
+    shown = set(re.findall(r"\b(\d+)/(\d+)\b", out))
+    assert ("2", "2") in shown, out
+    assert all(total == "2" for _done, total in shown), out
+    assert "best loss=2" in out  # a prior run's
