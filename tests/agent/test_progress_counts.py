@@ -203,6 +203,26 @@ def test_the_best_is_read_at_each_run_end_with_another_agents_runs(tmp_path: Pat
     assert [c for line in ends for c in done_counts(line)] == ["1/3", "3/3"], out
 
 
+def test_a_run_end_reads_only_the_runs_that_changed(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(grid(list(range(30))), db=db)
+    localsweep.agent(sweep_id, lambda c: 1.0, count=25, db=db, quiet=True)
+    read: list[int] = []
+
+    class CountingStore(Store):  # the real store, counting the rows the progress reads
+        def runs_since(self, *args: Any, **kwargs: Any) -> Any:
+            found = super().runs_since(*args, **kwargs)
+            read.append(len(found))
+            return found
+
+    stream = io.StringIO()
+    with SweepProgress(CountingStore(db), sweep_id, stream=stream) as progress:
+        localsweep.agent(sweep_id, lambda c: 1.0, db=db, quiet=True, on_run_end=progress.on_run_end)
+    # The sweep's runs once at the start, then at each run end the run that ended.
+    assert read == [25, 1, 1, 1, 1, 1]
+    assert done_counts(stream.getvalue()) == ["26/30", "27/30", "28/30", "29/30", "30/30"]
+
+
 BAR_SCRIPT = """
 import localsweep
 def grid(values):
