@@ -51,7 +51,9 @@ def done_counts(out: str) -> list[str]:
 def shown_agent(db: Path, sweep_id: str, function: Any, **kwargs: Any) -> str:
     """Run an agent whose progress lines go to a stream (not a terminal); its lines."""
     stream = io.StringIO()
-    with SweepProgress(Store(db), sweep_id, stream=stream) as progress:
+    # As the agent's CLI makes it: the agent's count as `total`.
+    shown = SweepProgress(Store(db), sweep_id, stream=stream, total=kwargs.get("count"))
+    with shown as progress:
         assert progress.mode == "lines"
         localsweep.agent(
             sweep_id, function, db=db, quiet=True, on_run_end=progress.on_run_end, **kwargs
@@ -201,6 +203,26 @@ def test_the_best_is_read_at_each_run_end_with_another_agents_runs(tmp_path: Pat
     # and counts its run.
     assert f"best loss=0.1 (run {others[0]})" in ends[1], out
     assert [c for line in ends for c in done_counts(line)] == ["1/3", "3/3"], out
+
+
+def test_a_sweep_without_an_end_counts_this_agents_runs_out_of_its_count(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    config = capped(1)
+    del config["run_cap"]
+    sweep_id = localsweep.sweep(config, db=db)
+    localsweep.agent(sweep_id, lambda c: 1.0, count=3, db=db, quiet=True)
+    # No run_cap or grid: the sweep has no N, so "k/N" is this agent's, out of its count.
+    out = shown_agent(db, sweep_id, lambda c: 1.0, count=2)
+    assert done_counts(out) == ["1/2", "2/2"], out
+    out = shown_agent(db, sweep_id, lambda c: 1.0, count=1)
+    assert done_counts(out) == ["1/1"], out
+
+
+def test_count_does_not_change_the_sweeps_n(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(grid([1, 2, 3, 4, 5]), db=db)
+    assert done_counts(shown_agent(db, sweep_id, lambda c: 1.0, count=2)) == ["1/5", "2/5"]
+    assert done_counts(shown_agent(db, sweep_id, lambda c: 1.0, count=9)) == ["3/5", "4/5", "5/5"]
 
 
 def test_a_run_end_reads_only_the_runs_that_changed(tmp_path: Path) -> None:
