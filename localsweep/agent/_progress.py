@@ -1,31 +1,49 @@
 """What a person watching an agent sees: a progress bar in a terminal or a notebook, and one
 plain line per run start and end anywhere else (``nohup``, SLURM, ``2> file``), as it happens.
 
-Fed by the agent's ``on_run_start`` / ``on_run_end`` events. "Best" is the sweep's best
-among its finished runs, read from the store, so a restarted agent or one of several agents
-shows the same best as ``localsweep show``.
+Fed by the agent's ``on_run_start`` / ``on_run_end`` events. At each run end the sweep's
+runs that changed since the last end are read from the store (the new ones and the ones
+that were still running or preempted: a run that ended stays as it ended), so the counts
+and "best" are the sweep's, as ``localsweep show`` has them, for a restarted agent or one of
+several, at the cost of a few rows per run end.
+
+"k/N done": for a sweep with an end (a grid, a ``run_cap``), N is what the sweep runs in
+all (``run_cap``; the grid's points not held by a prior run) and k its runs with a result:
+the runs that count for ``run_cap`` as the store counts them (not crashed or killed, which
+give their point back) and have ended (not running or preempted, which run again); prior
+runs are not the sweep's own. For a sweep without an end, k is this agent's runs with a
+result and N its ``count``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from localsweep.config import SweepConfig
+from localsweep.config import Method, SweepConfig
+from localsweep.errors import StoreError
 from localsweep.records import RunState
-from localsweep.store import RunRecord, Store
+from localsweep.store import RunRecord, Store, grid_size
 
-__all__ = ["ProgressMode", "SweepProgress", "best_finished", "error_summary", "params_text"]
+__all__ = [
+    "ProgressMode",
+    "SweepProgress",
+    "SweepTally",
+    "best_finished",
+    "error_summary",
+    "has_result",
+    "params_text",
+]
 
-#: The sweep's runs (other agents' too) are read again at most this often for "best"; in
-#: between, this agent's own ended runs update it. Reading a 5,000-run sweep after every run
-#: would cost more than the runs.
-BEST_REFRESH_SECONDS = 10.0
+logger = logging.getLogger(__name__)
+
+_OPEN = frozenset({RunState.RUNNING, RunState.PREEMPTED})
+_FIRST = -(2**31)
 
 #: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
 ProgressMode = Literal["auto", "bar", "lines", "quiet"]
@@ -63,6 +81,66 @@ def best_finished(config: SweepConfig, runs: list[RunRecord]) -> RunRecord | Non
     return best
 
 
+def has_result(run: RunRecord) -> bool:
+    """Whether ``run`` is one of the sweep's own runs and ended with a result: it counts for
+    ``run_cap`` as the store counts it (not crashed or killed, which give their point back)
+    and will not run again (not running or preempted). Finished, failed, early terminated."""
+    return not run.prior and run.state.is_finished and not run.state.gives_point_back
+
+
+class SweepTally:
+    """A sweep's runs with a result, the grid points its prior runs hold and its best
+    finished run, kept up to date by :meth:`read`, which reads only what can have changed.
+
+    A run that ended stays as it ended (its end is fenced by its lease) and runs are
+    numbered in the order they are claimed, so each read asks for the runs numbered above
+    the highest seen and the ones that were running or preempted at the last read.
+    """
+
+    def __init__(self, config: SweepConfig):
+        self.config = config
+        self.best: RunRecord | None = None
+        self._results: set[str] = set()
+        self._prior_points: set[str] = set()
+        self._open: set[str] = set()
+        self._watermark = _FIRST
+
+    @property
+    def results(self) -> int:
+        """How many of the sweep's own runs have ended with a result (see :func:`has_result`)."""
+        return len(self._results)
+
+    @property
+    def prior_points(self) -> int:
+        """How many grid points the sweep's prior runs hold."""
+        return len(self._prior_points)
+
+    def read(self, store: Store, sweep_id: str) -> None:
+        """Catch up with the store."""
+        for run in store.runs_since(sweep_id, self._watermark, sorted(self._open)):
+            self._watermark = max(self._watermark, run.number + 1)
+            if run.prior:
+                if run.grid_key is not None:  # of several priors at a point, one holds it
+                    self._prior_points.add(run.id)
+            elif run.state in _OPEN:
+                self._open.add(run.id)
+                continue
+            self._open.discard(run.id)
+            if has_result(run):
+                self._results.add(run.id)
+            self.best = best_finished(self.config, [r for r in (self.best, run) if r is not None])
+
+    def total(self) -> int | None:
+        """What the sweep runs in all (``None``: no end but the user's): the least of its
+        ``run_cap`` and its grid's points not held by a prior run."""
+        limits = []
+        if self.config.method is Method.GRID:
+            limits.append(max(grid_size(self.config) - self.prior_points, 0))
+        if self.config.run_cap is not None:
+            limits.append(self.config.run_cap)
+        return min(limits) if limits else None
+
+
 def error_summary(error: str) -> str:
     """What a run's end line says of its error. The traceback itself was printed once
     already (by wandb, by the child's streamed stderr, or by the agent's log), so: its last
@@ -90,9 +168,8 @@ def error_summary(error: str) -> str:
 class SweepProgress:
     """Shows an agent's runs as they start and end (see the module docstring).
 
-    ``total`` is the agent's ``count`` (``None``: no bound). ``mode`` is ``auto``, ``bar``,
-    ``lines`` or ``quiet``. ``prefix_ids`` puts the run id before each line of a failed
-    run's error (several workers interleave).
+    ``total`` is the agent's ``count`` (``None``: no bound); it is N only for a sweep
+    without a grid or ``run_cap``. ``mode`` is ``auto``, ``bar``, ``lines`` or ``quiet``.
     """
 
     def __init__(
@@ -109,18 +186,34 @@ class SweepProgress:
         self.store = store
         self.sweep_id = sweep_id
         self.config = store.get_sweep(sweep_id).config
-        self.total = self._bounded(total)
         self._stream = stream if stream is not None else sys.stderr
         self.console = Console(file=self._stream, highlight=False, soft_wrap=True)
         if mode == "auto":
             mode = "bar" if self.console.is_terminal or self.console.is_jupyter else "lines"
         self.mode = mode
         self._lock = threading.Lock()
-        self._done = 0
+        self._tally = SweepTally(self.config)
+        #: The sweep's own end, if it has one: then k and N are the sweep's.
+        self._sweep_wide = self.config.method is Method.GRID or self.config.run_cap is not None
+        self._count = total
+        #: This agent's runs with a result (k for a sweep without an end).
+        self._own_results = 0
         self._bar: Any = None
         self._task: Any = None
-        self._best: RunRecord | None = None
-        self._best_read_at = -math.inf
+        if mode != "quiet":
+            self._read()
+
+    @property
+    def total(self) -> int | None:
+        """N of "k/N done": what the sweep runs in all, or for a sweep without an end, the
+        agent's ``count`` (``None``: neither)."""
+        return self._tally.total() if self._sweep_wide else self._count
+
+    @property
+    def done(self) -> int:
+        """k of "k/N done": the sweep's runs with a result, or for a sweep without an end,
+        this agent's."""
+        return self._tally.results if self._sweep_wide else self._own_results
 
     # ----------------------------------------------------------------------- context
 
@@ -145,7 +238,10 @@ class SweepProgress:
             )
             self._bar.__enter__()
             self._task = self._bar.add_task(
-                f"sweep {self.sweep_id}", total=self.total, best=self._best_text()
+                f"sweep {self.sweep_id}",
+                total=self.total,
+                completed=self.done,
+                best=self._best_text(),
             )
         return self
 
@@ -176,8 +272,9 @@ class SweepProgress:
         if self.mode == "quiet":
             return
         with self._lock:
-            self._done += 1
-            self._consider(run)
+            if has_result(run):
+                self._own_results += 1
+            self._read()
             best = self._best_text()
             metric = self.config.metric
             value = ""
@@ -188,7 +285,7 @@ class SweepProgress:
             if run.state.value in ("failed", "crashed") and run.error:
                 error = error_summary(run.error)
             if self.mode == "bar":
-                self._bar.update(self._task, advance=1, best=best)
+                self._bar.update(self._task, completed=self.done, total=self.total, best=best)
                 if error:
                     from rich.text import Text
 
@@ -196,7 +293,8 @@ class SweepProgress:
                         Text(f"run {run.id} {run.state.value}{value}{error}", style="red")
                     )
                 return
-            done = f"{self._done}{self._of()} done"
+            total = self.total
+            done = f"{self.done}{'' if total is None else f'/{total}'} done"
             self._line(
                 f"run {run.id} {run.state.value}{value} ({done}; {best or 'no best yet'}){error}"
             )
@@ -215,45 +313,22 @@ class SweepProgress:
 
     # ----------------------------------------------------------------------- helpers
 
-    def _bounded(self, count: int | None) -> int | None:
-        """The runs this agent can start at most: ``count``, and what the grid or the
-        ``run_cap`` leaves (a 3-point grid run with count 10 shows 3, not 10)."""
-        from localsweep.config import Method
-        from localsweep.store import grid_size
-
-        limits = [count] if count is not None else []
-        if self.config.method is Method.GRID or self.config.run_cap is not None:
-            live = [
-                r for r in self.store.list_runs(self.sweep_id) if r.state is not RunState.CRASHED
-            ]
-            if self.config.method is Method.GRID:
-                limits.append(max(grid_size(self.config) - len(live), 0))
-            if self.config.run_cap is not None:
-                limits.append(max(self.config.run_cap - len(live), 0))
-        return min(limits) if limits else None
-
-    def _of(self) -> str:
-        return f"/{self.total}" if self.total is not None and self.mode == "lines" else ""
+    def _read(self) -> None:
+        """Catch up with the sweep's runs; a store that cannot be read now leaves the last
+        counts and best shown (the next run end reads again)."""
+        try:
+            self._tally.read(self.store, self.sweep_id)
+        except StoreError as error:
+            logger.warning("progress of sweep %s not read: %s", self.sweep_id, error)
 
     def _line(self, text: str) -> None:
         self._stream.write(f"[localsweep] {text}\n")
         self._stream.flush()
 
-    def _consider(self, run: RunRecord) -> None:
-        found = best_finished(self.config, [r for r in (self._best, run) if r is not None])
-        self._best = found
-
     def _best_text(self) -> str:
         metric = self.config.metric
-        if metric is None:
-            return ""
-        now = time.monotonic()
-        if now - self._best_read_at >= BEST_REFRESH_SECONDS:
-            self._best_read_at = now
-            runs = self.store.list_runs(self.sweep_id)
-            self._best = best_finished(self.config, [*runs, *([self._best] if self._best else [])])
-        best = self._best
-        if best is None or best.metric is None:
+        best = self._tally.best
+        if metric is None or best is None or best.metric is None:
             return ""
         if best.prior:  # named as `show` and the Api name it: its id where it was done
             return (
