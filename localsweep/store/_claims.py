@@ -129,35 +129,51 @@ def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
         else:
             maybe_stale.append(run_id)
     cutoff = db_now(conn) - heartbeat_timeout()
-    conditions: list[ColumnElement[bool]] = []
+    changed: list[Any] = []
     if pid_dead:
-        conditions.append(runs.c.id.in_(pid_dead))
+        # Its process is gone from this machine: it died (kill -9, out of memory).
+        changed += _mark_crashed(
+            conn,
+            sweep_id,
+            runs.c.id.in_(pid_dead),
+            "agent_died",
+            "the agent running this run died (its process is gone)",
+        )
     if maybe_stale:
-        # Staleness is re-checked here, by the database, not taken from the read above.
-        conditions.append(runs.c.id.in_(maybe_stale) & (runs.c.heartbeat_at < cutoff))
-    if not conditions:
-        return ()
-    changed = conn.execute(
-        update(runs)
-        .where(
-            runs.c.sweep_id == sweep_id,
-            runs.c.state == RunState.RUNNING.value,
-            conditions[0] if len(conditions) == 1 else (conditions[0] | conditions[1]),
+        # Elsewhere, or alive: only a late heartbeat tells, re-checked here by the
+        # database, not taken from the read above. It may be suspended and come back.
+        changed += _mark_crashed(
+            conn,
+            sweep_id,
+            runs.c.id.in_(maybe_stale) & (runs.c.heartbeat_at < cutoff),
+            "lease_lost",
+            "the agent running this run stopped sending heartbeats (it died, or was "
+            "suspended: its late result will not count)",
         )
-        .values(
-            state=RunState.CRASHED.value,
-            grid_key=None,
-            finished_at=now(),
-            end_reason="lease_lost",
-            error="the agent running this run died (its process is gone or its heartbeat stopped)",
-        )
-        .returning(runs.c.id)
-    ).all()
     dead = tuple(sorted(r[0] for r in changed))
     if dead:
         adjust_counts(conn, sweep_id, live=-len(dead), running=-len(dead))
         logger.warning("marked %d run(s) of dead agents as crashed: %s", len(dead), list(dead))
     return dead
+
+
+def _mark_crashed(
+    conn: Connection, sweep_id: str, which: ColumnElement[bool], reason: str, error: str
+) -> list[Any]:
+    return list(
+        conn.execute(
+            update(runs)
+            .where(runs.c.sweep_id == sweep_id, runs.c.state == RunState.RUNNING.value, which)
+            .values(
+                state=RunState.CRASHED.value,
+                grid_key=None,
+                finished_at=now(),
+                end_reason=reason,
+                error=error,
+            )
+            .returning(runs.c.id)
+        ).all()
+    )
 
 
 def gate(sweep: Any) -> ClaimOutcome | None:

@@ -138,7 +138,7 @@ def test_a_killed_agents_run_is_crashed_and_its_grid_point_run_again(
     sweep = localsweep.Api(db).sweep(sweep_id)
     runs = sweep.runs
     assert runs[0].id == orphan.id
-    assert runs[0].state == "crashed"
+    assert (runs[0].state, runs[0].end_reason) == ("crashed", "agent_died")
     assert "died" in (runs[0].error or "")
     assert [(r.config["x"], r.state) for r in runs[1:]] == [
         (0, "finished"),

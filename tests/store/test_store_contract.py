@@ -281,6 +281,9 @@ def test_a_run_of_a_dead_agent_on_this_host_is_crashed_and_its_point_offered_aga
     assert crashed.grid_key is None
     assert crashed.point_key == orphan.point_key
     assert "died" in (crashed.error or "")
+    # Its process is gone: it died, and is not said to have lost its lease (which is for
+    # an agent that may come back).
+    assert crashed.end_reason == "agent_died"
     # The crashed point comes first again (the grid's order), not the next one.
     assert got.run is not None
     assert got.run.config == orphan.config
@@ -311,6 +314,7 @@ def test_a_foreign_host_run_with_a_stale_heartbeat_is_crashed(
     got = claim(store, sweep.id)
     assert got.reaped == (orphan.id,)
     assert store.get_run(orphan.id).state is RunState.CRASHED
+    assert store.get_run(orphan.id).end_reason == "lease_lost"
     assert got.run is not None and got.run.config == orphan.config
 
 
