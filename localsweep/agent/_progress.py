@@ -141,6 +141,10 @@ class SweepTally:
         return min(limits) if limits else None
 
 
+#: How program mode's error introduces the child's last stderr lines (``with_tail``).
+_STDERR_TAIL = "--- last lines of stderr"
+
+
 def error_summary(error: str) -> str:
     """What a run's end line says of its error. The traceback itself was printed once
     already (by wandb, by the child's streamed stderr, or by the agent's log), so: its last
@@ -152,6 +156,16 @@ def error_summary(error: str) -> str:
     if lines[0].startswith("Traceback"):
         return f": {lines[-1].strip()}"
     text = f": {lines[0].strip()}"
+    tail = next((i for i, line in enumerate(lines) if line.startswith(_STDERR_TAIL)), None)
+    if tail is not None:
+        # A program that failed: its stderr's last line says why (ValueError: ...).
+        said = []
+        for line in lines[tail + 1 :]:
+            if line.startswith("--- "):
+                break
+            said.append(line)
+        if said:
+            text += f": {said[-1].strip()}"
     marker = "--- last output before the timeout"
     start = next((i for i, line in enumerate(lines) if line.startswith(marker)), None)
     if start is not None:

@@ -217,6 +217,12 @@ def test_one_worker_streams_output_as_is_and_a_traceback_shows_once(tmp_path: Pa
     assert "hello-from-2\n" in proc.stdout
     assert " | hello-from-2" not in proc.stdout
     assert proc.stderr.count('RuntimeError("child broke on purpose")') == 1, proc.stderr
+    # The run's end line gives the error's last line, as for a function's run.
+    (run,) = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs
+    assert f"run {run.id} failed loss=- " in proc.stderr, proc.stderr
+    assert (
+        "): the program exited with code 1: RuntimeError: child broke on purpose\n" in proc.stderr
+    ), proc.stderr
 
 
 def test_a_function_runs_traceback_shows_once(tmp_path: Path) -> None:
