@@ -71,7 +71,9 @@ def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
     sweep_id = sweep_id.rsplit("/", 1)[-1]
     sweep = Api(db).sweep(sweep_id)
     sweep._control(action)
-    reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
+    reason = ""
+    if sweep.finished_reason and sweep.finished_reason != sweep.state:  # not "canceled (canceled)"
+        reason = f" ({sweep.finished_reason})"
     CliConsole(stderr=True).print(
         f"{_PAST[action]} sweep [bold]{_e(sweep.id)}[/]: {ACTIONS[action]}. "
         f"State: {_e(sweep.state)}{_e(reason)}.",

@@ -198,3 +198,16 @@ def test_an_agent_waiting_on_a_paused_sweep_that_is_stopped_says_so(tmp_path: Pa
     assert "ended while paused" in agent.output()
     assert "resumed" not in agent.output()
     assert localsweep.Api(db).sweep(sweep_id).runs == []
+
+
+def test_an_exhausted_grid_stays_over_when_cancelled(tmp_path: Path) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep = localsweep.run(grid(2), lambda c: 1.0, db=db)
+    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert cli("cancel", sweep.id, "--db", db).returncode == 0
+    after = localsweep.Api(db).sweep(sweep.id)
+    assert (after.state, after.finished_reason) == ("finished", "exhausted")
+    # So it cannot be resumed into a sweep with nothing left to run (faults.md).
+    resumed = cli("resume", sweep.id, "--db", db)
+    assert resumed.returncode == 2, resumed.stderr
+    assert "only a paused, stopped or cancelled sweep can be resumed" in resumed.stderr
