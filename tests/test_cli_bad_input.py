@@ -255,3 +255,31 @@ def test_unquoted_macros_in_a_flow_list_say_how_to_quote_them(work: Path) -> Non
             '"${interpreter}", ...], or write one item per line (- ${env})'
         ) in proc.stderr
     assert not (work / "s.db").exists()
+
+
+def test_a_database_in_a_read_only_folder_says_why_and_what_to_do(work: Path) -> None:
+    # A real read-only mount (as a shared, read-only project folder is), in a private
+    # mount namespace: root ignores file modes, so chmod would not do.
+    folder = work / "ro"
+    folder.mkdir()
+    assert cli(work, "sweep", "grid.yaml", "--db", "ro/s.db").returncode == 0
+    script = (
+        f"mount --bind -o ro {folder} {folder} && "
+        f"{sys.executable} -m localsweep.cli ls --db ro/s.db"
+    )
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here to make a read-only folder: {probe.stderr!r}")
+    env = {k: v for k, v in os.environ.items() if k != "LOCALSWEEP_DB"}
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={**env, "COLUMNS": "200"},
+        timeout=180,
+        check=False,
+    )
+    _clean_failure(proc, code=1)
+    assert f"The folder {folder} is read-only" in proc.stderr, proc.stderr
+    assert "copy the database to a writable folder" in proc.stderr

@@ -55,7 +55,7 @@ OPEN_RETRY_TIMEOUT = 10.0
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT = 5, 6, 10, 11
-_SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
+_SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 8, 13, 14, 26
 
 
 def retry_timeout_from_env() -> float:
@@ -283,6 +283,26 @@ class Session:
             return self._classify(exc, what)
         raise StoreError(f"could not {what}: {exc}") from exc
 
+    def _read_only_hint(self) -> str:
+        """Why SQLite cannot write here, and the fix, when the file or its folder is read-only
+        (SQLite's WAL mode writes ``-wal`` and ``-shm`` files beside the database, even to
+        read it)."""
+        if self.path is None:
+            return ""
+        folder = self.path.parent
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            return (
+                f". The folder {folder} is read-only, and SQLite must write its "
+                f"{self.path.name}-wal and -shm files beside the database, even to read it: "
+                "copy the database to a writable folder and pass that path with --db"
+            )
+        if self.path.is_file() and not os.access(self.path, os.W_OK):
+            return (
+                f". The file {self.path} is read-only: make it writable (chmod u+w) or copy "
+                "it to a writable folder and pass that path with --db"
+            )
+        return ""
+
     def _where(self) -> str:
         return str(self.path) if self.path else make_url(self.url).render_as_string()
 
@@ -321,8 +341,10 @@ class Session:
                         "written by localsweep?)"
                     ) from exc
                 raise StoreError(damaged_message(self._where(), str(orig))) from exc
-            if code == _SQLITE_CANTOPEN:
-                raise StoreError(f"cannot open the database {self.url}: {orig}") from exc
+            if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY):
+                raise StoreError(
+                    f"cannot open the database {self.url}: {orig}{self._read_only_hint()}"
+                ) from exc
             if code == _SQLITE_IOERR:
                 raise StoreError(
                     f"could not {what}: the disk reported an I/O error on {self._where()} ({orig})"
