@@ -24,7 +24,7 @@ from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep._show_cli import register_read_commands, show_sweep
 from localsweep.errors import ConfigError
-from localsweep.priors._cli import prior_runs_option
+from localsweep.priors._cli import PriorRunsCommand, prior_runs_option
 
 __all__ = ["cli", "main"]
 
@@ -130,7 +130,7 @@ def ConfigError_from(message: str) -> ConfigError:
 # ------------------------------------------------------------------------------ sweeps
 
 
-@cli.command()
+@cli.command(cls=PriorRunsCommand)
 @click.argument("config_file", metavar="CONFIG_FILE|SWEEP_ID", type=click.Path(dir_okay=False))
 @click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
 @click.option("--entity", "-e", default=None, help="wandb entity (kept for `localsweep sync`).")
@@ -302,7 +302,7 @@ def agent(
     )
 
 
-@cli.command("run")
+@cli.command("run", cls=PriorRunsCommand)
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
 @click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from localsweep.priors import PriorRuns
     from localsweep.store import Store, SweepRecord
 
-__all__ = ["create_sweep", "prior_runs_option"]
+__all__ = ["PriorRunsCommand", "create_sweep", "prior_runs_option"]
+
+_FLAGS = ("-R", "--prior-runs", "--prior-run", "--prior_run")
 
 prior_runs_option = click.option(
     "--prior-runs",
@@ -29,6 +31,24 @@ prior_runs_option = click.option(
     help="Runs done before to learn from (repeatable): a run or sweep id, DB#ID for another "
     "database, a wandb run folder or glob (wandb/offline-run-*), a CSV/JSON runs table.",
 )
+
+
+class PriorRunsCommand(click.Command):
+    """A command taking ``-R``: an unquoted glob (``-R wandb/offline-run-*``) reaches it
+    expanded by the shell, one folder to ``-R`` and the rest as stray arguments; the
+    error then says to quote it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        flagged = any(a in _FLAGS or a.startswith(("-R", "--prior-run")) for a in args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if flagged and ("extra argument" in exc.message or "is a directory" in exc.message):
+                exc.message += (
+                    "\nIf -R was given a glob, quote it so that localsweep expands it, not "
+                    "the shell: -R 'wandb/offline-run-*'"
+                )
+            raise
 
 
 def create_sweep(

@@ -265,3 +265,17 @@ def test_prior_runs_on_postgresql_hold_grid_points_and_stay_out_of_run_cap(
         {**GRID, "run_cap": 2}, _loss, count=None, db=postgres_db, prior_runs=[old.runs[0].id]
     )
     assert len(capped.runs) == 2 and capped.finished_reason == "run_cap"
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_an_unquoted_glob_given_to_R_says_to_quote_it(first: bool) -> None:
+    Path("sweep.yaml").write_text("method: grid\nparameters:\n  x: {values: [0, 1]}\n")
+    folders = [f"wandb/offline-run-2026010{i}_000000-abcd000{i}" for i in (1, 2)]
+    for folder in folders:
+        Path(folder).mkdir(parents=True)
+    # What the shell passes for -R wandb/offline-run-* unquoted.
+    args = ["-R", *folders, "sweep.yaml"] if first else ["sweep.yaml", "-R", *folders]
+    made = _cli("sweep", *args, "--db", "s.db")
+    assert made.returncode == 2
+    assert "quote it so that localsweep expands it" in made.stderr, made.stderr
+    assert "Traceback" not in made.stderr
