@@ -7,8 +7,9 @@ word (``kill -9``, the out-of-memory killer) stops nothing: its child would trai
 while another agent marks the run crashed and runs the same point again beside it, and its
 result would be lost.
 
-So beside each child the agent starts a *guard*: ``python -I -S`` running this file (it
-imports nothing of localsweep, nor site packages). The guard, in a session of its own too,
+So beside each child the agent starts a *guard*: ``python -I -S`` running
+:mod:`localsweep.agent._guard_process` as a script (it imports nothing of localsweep, nor
+site packages, and starts in a few tens of milliseconds). The guard, in a session of its own too,
 checks every half second that its parent is still the agent; once it is not (the agent died
 and the guard was handed to init), it ends the child's process group as the agent would
 (``SIGINT``, so wandb finishes the run offline with every row; ``SIGTERM`` and ``SIGKILL``
@@ -24,19 +25,16 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
-__all__ = ["Guard", "main"]
+__all__ = ["GUARD_SCRIPT", "Guard"]
 
 logger = logging.getLogger(__name__)
 
-#: How often the guard checks that the agent is alive.
-CHECK_INTERVAL = 0.5
-
-_ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+#: The guard's own code, run as a script.
+GUARD_SCRIPT = str(Path(__file__).with_name("_guard_process.py"))
 
 
 class Guard:
@@ -47,7 +45,7 @@ class Guard:
         self.process: subprocess.Popen[bytes] | None = None
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", __file__, str(os.getpid()), str(pgid), str(grace)],
+                [sys.executable, "-I", "-S", GUARD_SCRIPT, str(os.getpid()), str(pgid), str(grace)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -66,44 +64,3 @@ class Guard:
         if process.poll() is None:
             process.kill()
         process.wait()
-
-
-# ---------------------------------------------------------------------- the guard itself
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def main(argv: list[str]) -> int:
-    """``guard AGENT_PID PGID GRACE``: wait while the agent lives and the group exists; if
-    the agent dies first, end the group (``SIGINT``, ``SIGTERM``, ``SIGKILL``)."""
-    agent, pgid, grace = int(argv[1]), int(argv[2]), float(argv[3])
-    # Our own stops (the agent's kill) end us; nothing else we did not send should.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    while os.getppid() == agent:
-        if not _group_alive(pgid):
-            return 0
-        time.sleep(CHECK_INTERVAL)
-    for sig in _ESCALATION:
-        try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            return 0
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not _group_alive(pgid):
-                return 0
-            time.sleep(0.1)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,7 @@ import pytest
 from faults_support import PROGRAMS, grid, start_agent, wait_for
 
 import localsweep
-
-pytestmark = pytest.mark.slow
+from localsweep.agent._guard import Guard
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def _alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended; only its entry is left
 
 
+@pytest.mark.slow
 def test_a_program_does_not_outlive_an_agent_killed_with_sigkill(
     tmp_path: Path, signals: Path
 ) -> None:
@@ -59,6 +61,7 @@ def test_a_program_does_not_outlive_an_agent_killed_with_sigkill(
     assert run.state == "running"  # the guard writes nothing: the next agent marks it crashed
 
 
+@pytest.mark.slow
 def test_a_function_run_process_does_not_outlive_an_agent_killed_with_sigkill(
     tmp_path: Path, signals: Path
 ) -> None:
@@ -82,3 +85,24 @@ def test_a_function_run_process_does_not_outlive_an_agent_killed_with_sigkill(
     wait_for(lambda: not _alive(child), "the orphaned run's process ended")
     (run,) = localsweep.Api(db).sweep(sweep_id).runs
     assert run.state == "running"  # until another agent marks it crashed
+
+
+def test_a_guard_leaves_a_living_agents_child_alone_and_ends_with_it(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    code = (
+        "import pathlib, sys, time\nwhile not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.05)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(release)], start_new_session=True)
+    guard = Guard(child.pid, grace=1.0)
+    assert guard.process is not None
+    try:
+        # The agent (this process) is alive: the guard only watches.
+        wait_for(lambda: _alive(guard.process.pid), "the guard started")  # type: ignore[union-attr]
+        assert child.poll() is None
+        release.touch()
+        assert child.wait(timeout=60) == 0  # the child ended by itself, unsignalled
+        # With its child's group gone, the guard ends by itself too.
+        assert guard.process.wait(timeout=60) == 0
+    finally:
+        child.kill()
+        guard.stop()
