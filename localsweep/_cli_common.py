@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -85,7 +86,9 @@ def friendly(fn: F) -> F:
             if debug:
                 raise
             if isinstance(getattr(exc, "exit_code", None), int):  # SIGTERM: not an error
-                err_console.print(_e(exc), highlight=False)
+                # After SIGHUP the terminal may be gone: the exit code still says it.
+                with contextlib.suppress(OSError):
+                    err_console.print(_e(exc), highlight=False)
                 sys.exit(exc.exit_code)  # type: ignore[attr-defined]
             err_console.print(f"[bold red]Error:[/] {_e(exc)}", highlight=False, soft_wrap=True)
             sys.exit(1)

@@ -61,7 +61,7 @@ class RunOutcome:
 
 def aborted_outcome(reason: str, exit_code: int | None = None, **fields: Any) -> RunOutcome:
     """How a run the agent stopped from outside (:class:`RunAborted`) is recorded: preempted
-    (requeued) on SIGTERM; else killed, which gives its point back, with the reason."""
+    (requeued) on SIGTERM or SIGHUP; else killed, which gives its point back, with the reason."""
     if reason == PREEMPTED:
         return RunOutcome(RunState.PREEMPTED, exit_code=exit_code, end_reason=reason, **fields)
     errors = {
@@ -114,12 +114,14 @@ def interrupted_message(n: int) -> str:
     return f"{runs} interrupted; {points} will run again."
 
 
-def terminated_message(n: int) -> str:
-    """What the agent says when SIGTERM stopped it with ``n`` runs requeued."""
+def terminated_message(n: int, signal_name: str = "SIGTERM") -> str:
+    """What the agent says when ``signal_name`` (SIGTERM, SIGHUP) stopped it with ``n`` runs
+    requeued."""
     runs = "1 run was" if n == 1 else f"{n} runs were"
+    why = " (the terminal closed)" if signal_name == "SIGHUP" else ""
     return (
-        f"Stopped on SIGTERM: {runs} requeued as preempted; any agent of this sweep resumes "
-        "them with the same run id."
+        f"Stopped on {signal_name}{why}: {runs} requeued as preempted; any agent of this "
+        "sweep resumes them with the same run id."
     )
 
 
@@ -189,7 +191,7 @@ class Agent:
             from localsweep.agent._scheduler import PrunerStopper
 
             self._stopper = PrunerStopper(self.config, store, sweep_id, user_study.pruner)
-        #: SIGTERM: shared by the workers of one process; a plain agent makes its own.
+        #: SIGTERM and SIGHUP: shared by the workers of one process; a plain agent makes its own.
         self._own_termination = termination is None
         self.termination = termination or Termination()
         self._monitor: Monitor | None = None
@@ -201,7 +203,7 @@ class Agent:
         """Claim and execute runs until the sweep is done or ``count`` runs have run.
 
         Raises :class:`AgentInterrupted` on Ctrl-C (after recording the run killed),
-        :class:`AgentTerminated` on SIGTERM (after requeueing the run), and
+        :class:`AgentTerminated` on SIGTERM or SIGHUP (after requeueing the run), and
         :class:`~localsweep.errors.StoreError` when the store fails (one message, after the
         run was stopped and recorded as far as the store allows)."""
         report = AgentReport()
@@ -280,11 +282,16 @@ class Agent:
         self._check_health(report)
 
     def _check_health(self, report: AgentReport) -> None:
-        """Stop the loop on SIGTERM, or when the monitor found the store failing."""
+        """Stop the loop on SIGTERM or SIGHUP, or when the monitor found the store failing."""
         if self.termination.event.is_set():
             report.stop_reason = "terminated"
             requeued = report.states.get(RunState.PREEMPTED.value, 0)
-            raise AgentTerminated(terminated_message(requeued), requeued)
+            termination = self.termination
+            raise AgentTerminated(
+                terminated_message(requeued, termination.signal_name),
+                requeued,
+                termination.signum,
+            )
         monitor = self._monitor
         if monitor is not None and monitor.failure is not None:
             report.stop_reason = "store_error"

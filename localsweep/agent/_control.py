@@ -1,4 +1,5 @@
-"""What reaches a running run from outside its own thread: lost leases, sweep control, SIGTERM.
+"""What reaches a running run from outside its own thread: lost leases, sweep control,
+SIGTERM and SIGHUP.
 
 Each agent has a :class:`Monitor` thread. It beats the heartbeat of the runs the agent holds
 (the store answers which of them it no longer holds: another agent took this one for dead,
@@ -10,11 +11,15 @@ and the agent records why.
 
 SIGTERM (SLURM's ``--signal``, ``scancel``, a shutdown) is turned into the same thing: every
 running run is asked to stop as *preempted*, so the agent requeues it and any agent resumes
-it later with the same run id; then the agent exits.
+it later with the same run id; then the agent exits (143). SIGHUP (the terminal closed, the
+ssh session dropped) does the same (exit 129): without it the agent would die at once and
+leave its run's child, which runs in its own session, training on as an orphan. An agent
+started under ``nohup`` (SIGHUP ignored) keeps ignoring it.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -31,6 +36,7 @@ from localsweep.store import RunRecord, Store
 
 __all__ = [
     "HEARTBEAT_TIMEOUT_VARIABLE",
+    "STOP_SIGNALS",
     "AgentTerminated",
     "Monitor",
     "RunControl",
@@ -69,16 +75,22 @@ def heartbeat_interval() -> float:
     return max(0.2, min(30.0, heartbeat_timeout() / 4))
 
 
+#: The signals that stop an agent by requeueing its running runs as preempted.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 class AgentTerminated(AgentError):
-    """The agent was sent SIGTERM: its running runs were requeued and it stopped."""
+    """The agent was sent SIGTERM or SIGHUP: its running runs were requeued and it stopped."""
 
-    #: The exit status of a process ended by SIGTERM, as a shell reports it.
-    exit_code = 143
-
-    def __init__(self, message: str, requeued: int = 0):
+    def __init__(self, message: str, requeued: int = 0, signum: int = signal.SIGTERM):
         super().__init__(message)
         #: How many running runs were requeued as preempted.
         self.requeued = requeued
+        #: The signal that stopped the agent.
+        self.signum = signum
+        #: The exit status of a process ended by that signal, as a shell reports it
+        #: (143 for SIGTERM, 129 for SIGHUP).
+        self.exit_code = 128 + int(signum)
 
 
 class RunControl:
@@ -111,12 +123,19 @@ class RunControl:
 
 
 class Termination:
-    """SIGTERM seen by this process: shared by every agent loop and worker of it."""
+    """SIGTERM or SIGHUP seen by this process: shared by every agent loop and worker of it."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self._controls: set[RunControl] = set()
         self._lock = threading.Lock()
+        #: The first stop signal received (SIGTERM when none was, or when set directly).
+        self.signum: int = signal.SIGTERM
+
+    @property
+    def signal_name(self) -> str:
+        """The name of the signal that stopped the agent: ``SIGTERM`` or ``SIGHUP``."""
+        return signal.Signals(self.signum).name
 
     def add(self, control: RunControl) -> None:
         with self._lock:
@@ -128,41 +147,78 @@ class Termination:
         with self._lock:
             self._controls.discard(control)
 
-    def trigger(self) -> RunControl | None:
+    def trigger(self, signum: int = signal.SIGTERM) -> RunControl | None:
         """Mark every running run preempted and stop claiming; returns the run whose code
-        runs on the main thread now (to stop at once), if any."""
+        runs on the main thread now (to stop at once), if any. ``signum`` is the signal
+        received (the first one is kept)."""
         with self._lock:
+            if not self.event.is_set():
+                self.signum = signum
             self.event.set()
             for control in self._controls:
                 control.abort(PREEMPTED)
             return next((c for c in self._controls if c.in_user_code), None)
 
 
+def detach_dead_terminal() -> list[int]:
+    """Point stdout and stderr at ``/dev/null`` when they are a terminal that hung up (every
+    write to it fails with EIO): the agent then finishes its runs' records and says its last
+    line without failing on output no one can read. Returns the descriptors replaced."""
+    replaced: list[int] = []
+    for fd in (1, 2):
+        try:
+            os.write(fd, b"")  # a hung-up terminal fails even this; a pipe or file does not
+        except OSError as exc:
+            if exc.errno not in (errno.EIO, errno.ENXIO):
+                continue
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+            except OSError:
+                continue
+            replaced.append(fd)
+    if replaced:
+        logger.info("the terminal hung up: output from now on goes to %s", os.devnull)
+    return replaced
+
+
 @contextmanager
 def on_sigterm(termination: Termination) -> Iterator[None]:
-    """Turn SIGTERM into ``termination.trigger()`` while inside (main thread only)."""
+    """Turn SIGTERM and SIGHUP into ``termination.trigger()`` while inside (main thread
+    only). A SIGHUP that is ignored when entering (``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        logger.warning("SIGTERM: requeueing the running runs as preempted and stopping")
-        in_code = termination.trigger()
+        if signum == signal.SIGHUP:
+            detach_dead_terminal()
+        name = signal.Signals(signum).name
+        logger.warning("%s: requeueing the running runs as preempted and stopping", name)
+        in_code = termination.trigger(signum)
         if in_code is not None:
             from localsweep.agent._recorder import RunAborted
 
             in_code.in_user_code = False
             raise RunAborted(in_code.run.id, PREEMPTED)
 
+    previous: dict[signal.Signals, Any] = {}
     try:
-        previous: Any = signal.signal(signal.SIGTERM, handler)
+        for sig in STOP_SIGNALS:
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # nohup: the user asked to outlive the terminal
+            previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main interpreter
+        for sig, old in previous.items():
+            signal.signal(sig, old)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class Monitor(threading.Thread):

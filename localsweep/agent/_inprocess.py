@@ -114,8 +114,9 @@ class InProcessRunner:
 
 @contextmanager
 def _user_code(recorder: RunRecorder) -> Iterator[None]:
-    """Mark the run's code as running on this thread: SIGTERM then stops it at once (when
-    this is the main thread, where signal handlers run) rather than at its next log."""
+    """Mark the run's code as running on this thread: SIGTERM or SIGHUP then stops it at
+    once (when this is the main thread, where signal handlers run) rather than at its next
+    log."""
     control = recorder.control
     control.in_user_code = threading.current_thread() is threading.main_thread()
     try:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from localsweep.agent._control import RunControl
+from localsweep.agent._guard import Guard
 
 __all__ = [
     "POLL_INTERVAL",
@@ -237,6 +238,18 @@ class ProcessWatch:
     def wait(self, on_poll: Callable[[], None] | None = None) -> int:
         """Wait for the child to exit, calling ``on_poll`` every ``poll_interval`` while it
         runs; then end what is left of its group. Returns its return code."""
+        # Should this agent die without a word (kill -9), the guard ends the child.
+        guard = Guard(self.process.pid, self.stopper.grace)
+        try:
+            returncode = self._wait(on_poll)
+        finally:
+            if self.process.returncode is not None:
+                guard.stop()
+            # else: the agent is going down with the child still running: the guard ends it.
+        reap_group(self.process.pid)
+        return returncode
+
+    def _wait(self, on_poll: Callable[[], None] | None) -> int:
         started = time.monotonic()
         returncode: int | None = None
         while returncode is None:
@@ -260,7 +273,6 @@ class ProcessWatch:
                     self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
                 else:
                     self.request_stop(StopReason.INTERRUPTED, exc)
-        reap_group(self.process.pid)
         return returncode
 
     def timeout_error(self, returncode: int) -> str:

@@ -40,7 +40,7 @@ _MISSING = object()
 class RunAborted(StopRun):
     """The agent stopped the run from outside: ``reason`` is ``lease_lost`` (another agent
     took it for dead), ``cancelled`` (the sweep was cancelled), ``preempted`` (the agent got
-    SIGTERM) or ``store_error`` (the store failed; the agent says why and stops)."""
+    SIGTERM, SIGHUP) or ``store_error`` (the store failed; the agent says why and stops)."""
 
     def __init__(self, run_id: str, reason: str):
         super().__init__(f"localsweep: run {run_id} stopped by the agent ({reason})")

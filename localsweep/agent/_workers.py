@@ -262,7 +262,9 @@ def _run_threads(
     if termination.event.is_set():
         requeued = sum(r.states.get("preempted", 0) for r in reports if r is not None)
         requeued += sum(e.requeued for e in errors if isinstance(e, AgentTerminated))
-        raise AgentTerminated(terminated_message(requeued), requeued)
+        raise AgentTerminated(
+            terminated_message(requeued, termination.signal_name), requeued, termination.signum
+        )
     for error in errors:
         if error is not None and not isinstance(error, KeyboardInterrupt):
             raise error

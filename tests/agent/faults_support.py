@@ -59,8 +59,11 @@ def start_agent(
     function: str | None = None,
     extra: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    new_session: bool = False,
 ) -> Agent:
-    """Start ``localsweep agent`` for the sweep; ``function`` is ``faults_train:NAME``."""
+    """Start ``localsweep agent`` for the sweep; ``function`` is ``faults_train:NAME``.
+    ``new_session``: in a session and process group of its own, as a shell runs a command
+    (a signal to that group is what a closing terminal sends)."""
     environ = dict(os.environ)
     environ.update(env or {})
     environ["PYTHONPATH"] = os.pathsep.join([str(PROGRAMS), environ.get("PYTHONPATH", "")])
@@ -68,7 +71,13 @@ def start_agent(
     if function is not None:
         argv += ["--function", function]
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=environ, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
     return Agent(process, log)
 
 
