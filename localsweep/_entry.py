@@ -62,7 +62,8 @@ def sweep(
     ``prior_runs``, as wandb's, gives the sweep runs done before it to learn from: run or
     sweep ids of this database, ``DB#ID`` for another one, wandb offline run folders or
     globs of them, CSV/JSON runs tables (see docs/prior-runs.md). What was taken and
-    skipped is logged; :func:`localsweep.priors.load_prior_runs` returns it."""
+    skipped is logged (a warning with the first reasons when runs were skipped);
+    :func:`localsweep.priors.load_prior_runs` returns it."""
 
     from localsweep.store import Store
 
@@ -78,8 +79,14 @@ def _log_summary(found: PriorRuns) -> None:
     lines = found.summary_lines()
     for line in lines[:-1]:
         logger.info("%s", line)
-    # The total says whether runs were skipped, which a library user should hear of.
-    logger.log(logging.WARNING if found.skipped else logging.INFO, "%s", lines[-1])
+    if not found.skipped:
+        logger.info("%s", lines[-1])
+        return
+    # A library user should hear that runs were skipped, and why, without INFO logging.
+    shown = [f"{s.candidate.source}: {s.reason}" for s in found.skipped[:3]]
+    more = len(found.skipped) - len(shown)
+    reasons = "; ".join(shown) + (f"; and {more} more (logged at INFO)" if more else "")
+    logger.warning("%s (%s)", lines[-1], reasons)
 
 
 def create_with_priors(

@@ -125,3 +125,35 @@ def no_traceback_of_ours(output: str) -> None:
     stopped it, may be there: that is the program's, as under ``wandb agent``.)"""
     package = os.path.dirname(localsweep.__file__)
     assert f'File "{package}{os.sep}' not in output, output
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (a zombie has ended: only its entry is left)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+def run_in_terminal(script: Path) -> str:
+    """Run ``python script`` in ``script``'s folder with a real terminal (a pty) as its
+    stdout and stderr; return what it wrote, as the terminal got it."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout and stderr are the terminal
+        os.chdir(script.parent)
+        os.execv(sys.executable, [sys.executable, script.name])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode("utf-8", "replace")

@@ -19,6 +19,7 @@ from faults_support import (
     DEADLINE,
     PROGRAMS,
     Agent,
+    alive,
     grid,
     no_traceback_of_ours,
     start_agent,
@@ -44,15 +45,6 @@ def _program_sweep(db: str, points: int = 1) -> str:
     config: dict[str, Any] = grid(points, program=str(PROGRAMS / "preempt_program.py"))
     config["parameters"]["mode"] = {"value": "plain"}
     return localsweep.sweep(config, db=db)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended; only its entry is left
 
 
 def _pids(signals: Path, pattern: str) -> list[int]:
@@ -96,7 +88,7 @@ def test_a_hung_up_agent_requeues_its_program_run_leaves_no_child_and_exits_129(
         assert agent.wait(timeout=60) == 129, agent.output()
     finally:
         agent.kill()
-    assert not _alive(child), "the run's program outlived its agent"
+    assert not alive(child), "the run's program outlived its agent"
     assert HANGUP_MESSAGE.format("1 run was") in agent.output()
     no_traceback_of_ours(agent.output())
     (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
@@ -118,7 +110,7 @@ def test_sighup_to_the_agent_alone_does_the_same(tmp_path: Path, signals: Path) 
         assert agent.wait(timeout=60) == 129, agent.output()
     finally:
         agent.kill()
-    assert not _alive(child)
+    assert not alive(child)
     (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
     assert requeued.state == "preempted"
 
@@ -171,7 +163,7 @@ def test_an_agent_whose_terminal_closed_requeues_its_run_and_exits_129(
         agent.kill()
         if master >= 0:
             os.close(master)
-    assert not _alive(child), "the run's program outlived its agent"
+    assert not alive(child), "the run's program outlived its agent"
     (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
     assert (requeued.state, requeued.end_reason) == ("preempted", "preempted")
 
@@ -195,7 +187,7 @@ def test_a_hung_up_agent_with_workers_requeues_every_run(tmp_path: Path, signals
         assert agent.wait(timeout=60) == 129, agent.output()
     finally:
         agent.kill()
-    assert not any(_alive(pid) for pid in children)
+    assert not any(alive(pid) for pid in children)
     assert HANGUP_MESSAGE.format("2 runs were") in agent.output()
     no_traceback_of_ours(agent.output())
     runs = localsweep.Api(db).sweep(sweep_id).runs
@@ -231,7 +223,7 @@ def test_a_hung_up_agent_requeues_its_function_run(
     finally:
         agent.kill()
     if isolation == "process":
-        assert not _alive(pid), "the run's process outlived its agent"
+        assert not alive(pid), "the run's process outlived its agent"
     assert HANGUP_MESSAGE.format("1 run was") in agent.output()
     no_traceback_of_ours(agent.output())
     (requeued,) = localsweep.Api(db).sweep(sweep_id).runs

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults_support import PROGRAMS, grid, start_agent, wait_for
+from faults_support import PROGRAMS, alive, grid, start_agent, wait_for
 
 import localsweep
 from localsweep.agent._guard import Guard
@@ -25,15 +25,6 @@ def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
     return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended; only its entry is left
 
 
 @pytest.mark.slow
@@ -55,7 +46,7 @@ def test_a_program_does_not_outlive_an_agent_killed_with_sigkill(
         assert agent.wait() == -signal.SIGKILL
     finally:
         agent.kill()
-    wait_for(lambda: not _alive(child), "the orphaned program ended")
+    wait_for(lambda: not alive(child), "the orphaned program ended")
 
     (run,) = localsweep.Api(db).sweep(sweep_id).runs
     assert run.state == "running"  # the guard writes nothing: the next agent marks it crashed
@@ -82,7 +73,7 @@ def test_a_function_run_process_does_not_outlive_an_agent_killed_with_sigkill(
         assert agent.wait() == -signal.SIGKILL
     finally:
         agent.kill()
-    wait_for(lambda: not _alive(child), "the orphaned run's process ended")
+    wait_for(lambda: not alive(child), "the orphaned run's process ended")
     (run,) = localsweep.Api(db).sweep(sweep_id).runs
     assert run.state == "running"  # until another agent marks it crashed
 
@@ -97,7 +88,7 @@ def test_a_guard_leaves_a_living_agents_child_alone_and_ends_with_it(tmp_path: P
     assert guard.process is not None
     try:
         # The agent (this process) is alive: the guard only watches.
-        wait_for(lambda: _alive(guard.process.pid), "the guard started")  # type: ignore[union-attr]
+        wait_for(lambda: alive(guard.process.pid), "the guard started")  # type: ignore[union-attr]
         assert child.poll() is None
         release.touch()
         assert child.wait(timeout=60) == 0  # the child ended by itself, unsignalled

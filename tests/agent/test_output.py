@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import wandb
+from faults_support import run_in_terminal
 
 import localsweep
 from localsweep.agent._progress import SweepProgress
@@ -289,24 +290,8 @@ localsweep.run(cfg, lambda c: float(c["x"]), db="bar.db")
 
 
 def test_localsweep_run_in_a_terminal_shows_a_progress_bar(tmp_path: Path) -> None:
-    import pty
-
     (tmp_path / "bar.py").write_text(BAR_SCRIPT)
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: stdout and stderr are the terminal
-        os.chdir(tmp_path)
-        os.execv(sys.executable, [sys.executable, "bar.py"])
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.waitpid(pid, 0)
-    out = b"".join(chunks).decode("utf-8", "replace")
+    out = run_in_terminal(tmp_path / "bar.py")
     assert "sweep ls-" in out and "2/2" in out, out
     assert "best loss=1" in out
     assert "[localsweep] run" not in out  # the bar, not the plain lines

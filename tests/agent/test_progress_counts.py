@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import wandb
-from faults_support import start_agent, wait_for
+from faults_support import run_in_terminal, start_agent, wait_for
 
 import localsweep
 from localsweep.agent._progress import SweepProgress
@@ -257,24 +257,8 @@ localsweep.agent(sweep_id, lambda c: float(c["x"]), db="bar.db")
 
 
 def test_the_bar_counts_as_the_lines_do(tmp_path: Path) -> None:
-    import pty
-
     (tmp_path / "bar.py").write_text(BAR_SCRIPT)
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: stdout and stderr are the terminal
-        os.chdir(tmp_path)
-        os.execv(sys.executable, [sys.executable, "bar.py"])
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.waitpid(pid, 0)
-    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run_in_terminal(tmp_path / "bar.py"))
     # 3 prior runs on 2 of the 4 points: the agent runs the other 2.
     shown = set(re.findall(r"\b(\d+)/(\d+)\b", out))
     assert ("2", "2") in shown, out

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faults_support import alive
 
 from localsweep.records import RunState
 from localsweep.store import Store
@@ -197,15 +198,6 @@ def test_program_without_wandb_is_judged_by_its_exit_code(
         assert "no wandb here" in (run.error or "")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended; only its entry is left
-
-
 def test_program_past_its_timeout_is_stopped_with_its_whole_process_group(
     store: Store, offline: Path, make_sweep: Callable[..., str], run_program: Callable[..., Any]
 ) -> None:
@@ -220,7 +212,7 @@ def test_program_past_its_timeout_is_stopped_with_its_whole_process_group(
     )
     assert run.exit_code == 128 + 9
     grandchild = int((offline / "grandchild.pid").read_text())
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 @pytest.mark.parametrize("share_service", [False, True], ids=["own-service", "shared-service"])

@@ -232,7 +232,10 @@ def test_the_library_logs_a_warning_when_prior_runs_are_skipped(
     with caplog.at_level("INFO", logger="localsweep"):
         localsweep.sweep(GRID, db="s.db", prior_runs=["runs.csv"])
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == ["prior runs: 1 taken, 1 skipped"]
+    assert warnings == [
+        "prior runs: 1 taken, 1 skipped (runs.csv row 2 (r2): x = 9 is not one of its values "
+        "(0, 1, 2, 3))"
+    ]
 
 
 def test_the_report_and_the_export_include_prior_runs_marked() -> None:
