@@ -27,6 +27,9 @@ __all__ = ["Api", "Run", "Sweep"]
 
 logger = logging.getLogger(__name__)
 
+#: A run's metric is a result when it ran to the end or was stopped early.
+_RESULTS = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
+
 #: Seconds after a run ended during which its wandb file may still be being written.
 FLUSH_WAIT = 10.0
 
@@ -294,8 +297,10 @@ class Sweep:
         return [r for r in self._all_runs if r.prior]
 
     def best_run(self, order: str | None = None) -> Run | None:
-        """The finished run with the best summary value of the sweep metric (as W&B's sweep
-        page ranks them), or ``None`` when no finished run has one; prior runs count too
+        """The run with the best summary value of the sweep metric among the runs with a
+        result, finished or stopped early (Hyperband, a plateau: the value they reached), as
+        W&B's sweep page ranks them; ``None`` when no such run has one. Failed, crashed
+        and killed runs do not count: a partial value is no result. Prior runs count too
         (``Run.prior`` says which it is). ``order`` may name another summary key, prefixed
         ``-`` to maximize it (wandb's ``Sweep.best_run`` form).
         """
@@ -309,7 +314,7 @@ class Sweep:
         best: Run | None = None
         best_value = math.nan
         for run in self._all_runs:
-            if run.state != RunState.FINISHED.value:
+            if run.state not in _RESULTS:
                 continue
             value = run.metric if order is None else _number(run.summary.get(key))
             if value is None or not math.isfinite(value):

@@ -43,6 +43,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _OPEN = frozenset({RunState.RUNNING, RunState.PREEMPTED})
+#: The states whose metric is a run's result: ran to the end, or was stopped early
+#: (Hyperband, a plateau) at the value it had reached.
+_RESULTS = frozenset({RunState.FINISHED, RunState.EARLY_TERMINATED})
 _FIRST = -(2**31)
 
 #: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
@@ -67,14 +70,15 @@ def params_text(config: Mapping[str, Any], width: int = 120) -> str:
 
 
 def best_finished(config: SweepConfig, runs: list[RunRecord]) -> RunRecord | None:
-    """The finished run with the best finite metric (the run W&B's sweep page ranks first)."""
+    """The run with the best finite metric among those with a result, finished or stopped
+    early (the run W&B's sweep page ranks first; ``Sweep.best_run``'s rule)."""
     metric = config.metric
     if metric is None:
         return None
     best: RunRecord | None = None
     for run in runs:
         value = run.metric
-        if run.state is not RunState.FINISHED or value is None or not math.isfinite(value):
+        if run.state not in _RESULTS or value is None or not math.isfinite(value):
             continue
         if best is None or metric.is_better(value, best.metric):  # type: ignore[arg-type]
             best = run

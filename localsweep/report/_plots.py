@@ -34,6 +34,7 @@ BEST_CURVES = 100
 #: Above this many points a scatter trace is drawn with WebGL.
 WEBGL_POINTS = 1000
 
+_RESULTS = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
 _STATE_COLORS = {
     RunState.FINISHED.value: "#1f77b4",
     RunState.EARLY_TERMINATED.value: "#ff7f0e",
@@ -82,7 +83,7 @@ def _history_plot(runs: Sequence[Run], metric_label: str, maximize: bool) -> dic
         xs.append(run.number)
         ys.append(value)
         texts.append(plotly_text(f"{run.name} ({run.id})"))
-        if run.state == RunState.FINISHED.value:
+        if run.state in _RESULTS:  # as Sweep.best_run counts them
             if best is None or (value > best if maximize else value < best):
                 best = value
             best_x.append(run.number)

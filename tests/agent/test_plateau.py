@@ -347,3 +347,37 @@ def test_nan_counts_as_no_improvement_and_other_values_do_not_count(tmp_path: Pa
     assert run.state == "early_terminated"
     assert run.end_reason == "plateau"
     assert len(run.history()) == 5
+
+
+def test_runs_stopped_on_a_plateau_have_a_best_run(tmp_path: Path) -> None:
+    # Every run levels off and stops itself, as most of the guide's runs do: the best is the
+    # one that reached the lowest loss, as W&B's sweep page ranks it, not "no best run".
+    early = {"metric": "val_loss", "threshold": 0.01, "patience": 1}
+    config = {
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {"improve": {"values": [2, 5, 3]}},
+        "localsweep": {"early_stopping": early},
+    }
+    sweep = localsweep.run(config, train_plain, db=tmp_path / "s.db")
+    assert {run.state for run in sweep.runs} == {"early_terminated"}
+    best = sweep.best_run()
+    assert best is not None and best.config["improve"] == 5
+    assert best.metric == pytest.approx(4.5)
+
+
+def test_a_failed_runs_partial_value_is_no_best_run(tmp_path: Path) -> None:
+    def train() -> None:
+        with wandb.init() as run:
+            run.log({"val_loss": 1.0 / run.config["improve"]})
+            if run.config["improve"] == 10:
+                raise RuntimeError("diverged after its best value")
+
+    config = guide_sweep(
+        metric={"name": "val_loss", "goal": "minimize"},
+        parameters={"improve": {"values": [2, 10]}},
+    )
+    sweep = localsweep.run(config, train, db=tmp_path / "s.db")
+    assert sorted(run.state for run in sweep.runs) == ["failed", "finished"]
+    best = sweep.best_run()
+    assert best is not None and best.config["improve"] == 2
