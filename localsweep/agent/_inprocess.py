@@ -37,6 +37,10 @@ def _takes_config(function: Callable[..., Any]) -> bool:
     )
 
 
+def _name(function: Callable[..., Any]) -> str:
+    return getattr(function, "__name__", "train")
+
+
 @dataclass
 class InProcessRunner:
     """Runs the user's Python function in this process, on this thread."""
@@ -48,13 +52,26 @@ class InProcessRunner:
 
     def __post_init__(self) -> None:
         self._takes_config = _takes_config(self.function)
+        self._init_said = False
 
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         config = dict(run.config)
         try:
             if self._takes_config:
-                with _user_code(recorder):
+                from localsweep.wandb_bridge import InitWatch
+
+                with InitWatch() as watch, _user_code(recorder):
                     result = self.function(config)
+                if watch.called and not self._init_said:
+                    self._init_said = True
+                    logger.warning(
+                        "%s(config) called wandb.init(): a function that takes the config "
+                        "gets no wandb run of the sweep, so that run is outside the sweep "
+                        "and what it logs is not recorded. Read the config from wandb "
+                        "instead: def %s(): with wandb.init() as run: ... run.config[...]",
+                        _name(self.function),
+                        _name(self.function),
+                    )
             else:
                 from localsweep.wandb_bridge import WandbRunSession
 

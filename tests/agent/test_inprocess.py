@@ -469,3 +469,31 @@ def test_on_run_end_sees_every_run_as_recorded(tmp_path: Path) -> None:
     )
     assert ended == [("finished", 1), ("finished", 2)]
     assert len(sweep.runs) == 2
+
+
+def test_a_config_function_that_calls_wandb_init_is_told_its_logs_are_not_the_sweeps(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # train(config) gets no wandb run of the sweep (docs/python-api.md): a wandb.init() of
+    # its own is a run outside the sweep. Its metric is lost to the sweep, so say why, once.
+    def train(config: dict[str, Any]) -> None:
+        with wandb.init() as run:
+            run.log({"loss": float(config["x"])})
+
+    init = wandb.init
+    with caplog.at_level("WARNING", logger="localsweep"):
+        sweep = localsweep.run(grid([1, 2]), train, db=tmp_path / "s.db", quiet=True)
+    said = [r.getMessage() for r in caplog.records if "called wandb.init()" in r.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].startswith("train(config) called wandb.init(): a function that takes")
+    assert [r.metric for r in sweep.runs] == [None, None]
+    assert wandb.init is init  # put back after the sweep
+
+
+def test_a_config_function_without_wandb_is_not_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="localsweep"):
+        sweep = localsweep.run(grid([1, 2]), lambda c: float(c["x"]), db=tmp_path / "s.db")
+    assert not [r for r in caplog.records if "called wandb.init()" in r.getMessage()]
+    assert [r.metric for r in sweep.runs] == [1.0, 2.0]
