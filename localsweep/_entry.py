@@ -67,10 +67,13 @@ def sweep(
 
     from localsweep.store import Store
 
+    config = _config(sweep_config)
+    found = read_priors_first(db, config, prior_runs)
     store = Store(db)
     try:
-        config = _config(sweep_config)
-        return create_with_priors(store, config, prior_runs, project=project, entity=entity)[0]
+        return create_with_priors(
+            store, config, prior_runs, found=found, project=project, entity=entity
+        )[0]
     finally:
         store.close()
 
@@ -89,21 +92,42 @@ def _log_summary(found: PriorRuns) -> None:
     logger.warning("%s (%s)", lines[-1], reasons)
 
 
+def read_priors_first(
+    db: str | os.PathLike[str] | None,
+    config: SweepConfig,
+    prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+) -> PriorRuns | None:
+    """The prior runs, read before the database is opened when it is a SQLite file not made
+    yet: a bad source then leaves no empty database behind (a new database holds no run or
+    sweep a source could name). ``None`` otherwise: :func:`create_with_priors` reads them."""
+    if not prior_runs:
+        return None
+    from localsweep.store import is_new_database
+
+    if not is_new_database(db):
+        return None
+    from localsweep.priors import load_prior_runs, source_list
+
+    return load_prior_runs(config, source_list(prior_runs), None)
+
+
 def create_with_priors(
     store: Store,
     config: SweepConfig,
     prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
     report: Callable[[PriorRuns], None] = _log_summary,
+    found: PriorRuns | None = None,
     **create: Any,
 ) -> tuple[str, PriorRuns | None]:
-    """Create the sweep and write its prior runs; the sources are read and matched first,
-    so a bad source leaves no sweep behind. ``report`` tells the user what was taken and
-    skipped (the library logs it; the CLI prints it, and only there)."""
-    found = None
+    """Create the sweep and write its prior runs; the sources are read and matched first
+    (unless ``found`` has them already, see :func:`read_priors_first`), so a bad source
+    leaves no sweep behind. ``report`` tells the user what was taken and skipped (the
+    library logs it; the CLI prints it, and only there)."""
     if prior_runs:
         from localsweep.priors import load_prior_runs, source_list
 
-        found = load_prior_runs(config, source_list(prior_runs), store)
+        if found is None:
+            found = load_prior_runs(config, source_list(prior_runs), store)
         report(found)
     record = store.create_sweep(config, **create)
     if found is not None:
@@ -212,8 +236,11 @@ def run(
         from localsweep.agent._workers import require_program
 
         require_program(config)  # before the sweep is made: it could not run
+    found = read_priors_first(db, config, prior_runs)
     store = Store(db)
-    sweep_id, _found = create_with_priors(store, config, prior_runs, project=project, entity=entity)
+    sweep_id, _found = create_with_priors(
+        store, config, prior_runs, found=found, project=project, entity=entity
+    )
     execute(
         store,
         sweep_id,

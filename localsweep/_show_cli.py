@@ -119,9 +119,12 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     runs = [*sweep.prior_runs, *sweep.runs]  # priors rank with the rest, marked
 
     def sort_key(r: Any) -> tuple[int, float]:
+        # Runs with a result (as best_run ranks them) by their metric; then the partial
+        # values of failed, crashed and killed runs; then runs without a value.
         if metric is None or r.metric is None or not math.isfinite(r.metric):
-            return (1, 0.0)
-        return (0, r.metric if metric.goal.value == "minimize" else -r.metric)
+            return (2, 0.0)
+        value = r.metric if metric.goal.value == "minimize" else -r.metric
+        return (0 if r.state in ("finished", "early_terminated") else 1, value)
 
     def state_of(r: Any) -> str:
         if r.stopped_at_band is not None:

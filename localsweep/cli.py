@@ -154,13 +154,11 @@ def sweep(
         return control_sweep(config_file, control, db)
     from localsweep.config import load_config
     from localsweep.priors._cli import create_sweep
-    from localsweep.store import Store
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
-    store = Store(db)
-    record = create_sweep(
-        store, config, prior_runs, err_console, project=project, entity=entity, name=name
+    store, record = create_sweep(
+        db, config, prior_runs, err_console, project=project, entity=entity, name=name
     )
     err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
     db_flag = f" --db {db}" if db else ""
@@ -325,7 +323,6 @@ def run_command(
     """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
     from localsweep.config import load_config
     from localsweep.priors._cli import create_sweep
-    from localsweep.store import Store
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
@@ -335,8 +332,9 @@ def run_command(
         from localsweep.agent._workers import require_program
 
         require_program(config)
-    store = Store(db)
-    record = create_sweep(store, config, prior_runs, err_console, project=project, entity=entity)
+    store, record = create_sweep(
+        db, config, prior_runs, err_console, project=project, entity=entity
+    )
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")
     _run_agent(store, record.id, function, count=count, project=project, entity=entity, **execution)
     show_sweep(store, record.id, limit=10)

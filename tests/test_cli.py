@@ -295,3 +295,26 @@ def test_text_from_configs_and_errors_is_printed_as_written(files: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert "[bold]" in proc.stdout
     assert "[red]x" in proc.stdout
+
+
+def test_show_ranks_a_failed_runs_partial_value_after_the_results(tmp_path: Path) -> None:
+    import wandb
+
+    def train() -> None:
+        with wandb.init() as run:
+            run.log({"loss": 0.1 if run.config["x"] == 0 else float(run.config["x"])})
+            if run.config["x"] == 0:
+                raise RuntimeError("diverged after its best value")
+
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"x": {"values": [0, 2, 1]}},
+    }
+    db = tmp_path / "s.db"
+    sweep = localsweep.run(config, train, db=db, quiet=True)
+    by_x = {r.config["x"]: r for r in sweep.runs}
+    out = cli("show", sweep.id, "--db", str(db)).stdout
+    positions = [out.index(by_x[x].id) for x in (1, 2, 0)]
+    assert positions == sorted(positions), out
+    assert f"Best run {by_x[1].id}" in out

@@ -52,18 +52,22 @@ class PriorRunsCommand(click.Command):
 
 
 def create_sweep(
-    store: Store,
+    db: str | None,
     config: SweepConfig,
     prior_runs: Sequence[str | os.PathLike[str]],
     console: Console,
     **create: Any,
-) -> SweepRecord:
-    """Create the sweep with its prior runs and print what was taken and skipped."""
-    from localsweep._entry import create_with_priors
+) -> tuple[Store, SweepRecord]:
+    """Open the database ``db`` and create the sweep with its prior runs, printing what was
+    taken and skipped; a bad source leaves neither a sweep nor a new database behind."""
+    from localsweep._entry import create_with_priors, read_priors_first
+    from localsweep.store import Store
 
     def report(found: PriorRuns) -> None:
         for line in found.summary_lines():
             console.print(escape(line), highlight=False, soft_wrap=True)
 
-    sweep_id, _ = create_with_priors(store, config, prior_runs, report, **create)
-    return store.get_sweep(sweep_id)
+    found = read_priors_first(db, config, prior_runs)
+    store = Store(db)
+    sweep_id, _ = create_with_priors(store, config, prior_runs, report, found=found, **create)
+    return store, store.get_sweep(sweep_id)

@@ -44,6 +44,12 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database or "")
 
 
+def is_new_database(db: str | os.PathLike[str] | None = None) -> bool:
+    """Whether ``db`` (as :func:`resolve_url`) is a SQLite file that does not exist yet."""
+    path = _sqlite_path(resolve_url(db))
+    return path is not None and not path.exists()
+
+
 def require_database(db: str | os.PathLike[str] | None = None) -> str:
     """The URL of ``db`` (as :func:`resolve_url`), checking that a SQLite file is there:
     commands that only read must not create a database (or its folders) on a mistyped path.

@@ -195,6 +195,7 @@ def test_the_cli_takes_prior_runs_prints_what_it_took_and_show_marks_them() -> N
     assert "cannot take the prior runs" in made.stderr
     assert "invalid sweep config" not in made.stderr
     assert "Traceback" not in made.stderr
+    assert not Path("new.db").exists()  # nor an empty database
     made = _cli("sweep", "sweep.yaml", "-R", f"old.db#{old.id}", "--db", "new.db")
     assert made.returncode == 0, made.stderr
     assert f"old.db#{old.id} (sweep {old.id} in sqlite:///" in made.stderr

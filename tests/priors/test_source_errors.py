@@ -91,7 +91,7 @@ def test_a_table_that_gives_no_runs_is_an_error_and_makes_no_sweep(text: str, sa
     with pytest.raises(PriorRunsError) as info:
         localsweep.sweep(LR_OPT, prior_runs=["runs.csv"], db="new.db")
     assert says in str(info.value)
-    assert localsweep.Api("new.db").sweeps() == []
+    assert not Path("new.db").exists()  # a bad source makes no sweep, nor a database
 
 
 def test_sources_of_which_no_run_fits_are_an_error_that_gives_the_reasons() -> None:
@@ -102,7 +102,7 @@ def test_sources_of_which_no_run_fits_are_an_error_that_gives_the_reasons() -> N
     assert "no run of 'runs.csv' can be taken, so the sweep would start cold" in message
     assert "lr = 0.5 is outside the sweep's range" in message
     assert "'rmsprop' is not one of its values" in message
-    assert localsweep.Api("new.db").sweeps() == []
+    assert not Path("new.db").exists()  # a bad source makes no sweep, nor a database
 
 
 def test_a_damaged_run_file_named_on_its_own_is_an_error(tmp_path: Path) -> None:
@@ -149,3 +149,16 @@ def test_a_random_sweep_says_its_prior_runs_do_not_steer_it() -> None:
         for line in found.summary_lines()
     )
     assert not any("note" in line for line in load_prior_runs(LR_OPT, ["runs.csv"]).summary_lines())
+
+
+def test_a_bad_source_leaves_no_new_database_behind(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "new.db"
+    with pytest.raises(PriorRunsError):
+        localsweep.sweep(LR_OPT, prior_runs=["nosuch.csv"], db=db)
+    with pytest.raises(PriorRunsError):
+        localsweep.run(LR_OPT, lambda c: 1.0, prior_runs="nosuch", db=db)
+    assert not db.exists() and not db.parent.exists()
+    # A good source still makes the database, with its prior runs.
+    Path("runs.csv").write_text("lr,opt.name,loss\n0.01,adam,1\n")
+    sweep = localsweep.Api(db).sweep(localsweep.sweep(LR_OPT, prior_runs="runs.csv", db=db))
+    assert len(sweep.prior_runs) == 1
