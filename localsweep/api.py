@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep.config import Goal, SweepConfig
-from localsweep.records import RunState
+from localsweep.records import RESULT_STATES, RunState
 from localsweep.store import RunRecord, Store, SweepRecord
 from localsweep.store._tables import now
 
@@ -27,8 +27,6 @@ __all__ = ["Api", "Run", "Sweep"]
 
 logger = logging.getLogger(__name__)
 
-#: A run's metric is a result when it ran to the end or was stopped early.
-_RESULTS = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
 
 #: Seconds after a run ended during which its wandb file may still be being written.
 FLUSH_WAIT = 10.0
@@ -314,7 +312,7 @@ class Sweep:
         best: Run | None = None
         best_value = math.nan
         for run in self._all_runs:
-            if run.state not in _RESULTS:
+            if run.state not in RESULT_STATES:
                 continue
             value = run.metric if order is None else _number(run.summary.get(key))
             if value is None or not math.isfinite(value):

@@ -12,7 +12,7 @@ from typing import Any
 
 from localsweep.config import ParamPath
 
-__all__ = ["Proposal", "RunState", "RunView", "SweepState"]
+__all__ = ["RESULT_STATES", "Proposal", "RunState", "RunView", "SweepState"]
 
 
 class RunState(str, enum.Enum):
@@ -43,6 +43,13 @@ class RunState(str, enum.Enum):
         """Whether a run that ended so releases its grid point and does not count for
         ``run_cap``: its process died (crashed) or the user interrupted it (killed)."""
         return self is RunState.CRASHED or self is RunState.KILLED
+
+
+#: The states whose metric is the run's result (as values; a ``RunState`` matches too): it
+#: ran to the end, or was stopped early (Hyperband, a plateau, a pruner) at the value it had
+#: reached. The best run, the report's analysis and its "best so far" line count these; a
+#: failed, crashed or killed run's value is partial.
+RESULT_STATES = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
 
 
 class SweepState(str, enum.Enum):

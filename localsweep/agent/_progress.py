@@ -27,7 +27,7 @@ from typing import IO, Any, Literal
 
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import StoreError
-from localsweep.records import RunState
+from localsweep.records import RESULT_STATES, RunState
 from localsweep.store import RunRecord, Store, grid_size
 
 __all__ = [
@@ -43,9 +43,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _OPEN = frozenset({RunState.RUNNING, RunState.PREEMPTED})
-#: The states whose metric is a run's result: ran to the end, or was stopped early
-#: (Hyperband, a plateau) at the value it had reached.
-_RESULTS = frozenset({RunState.FINISHED, RunState.EARLY_TERMINATED})
 _FIRST = -(2**31)
 
 #: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
@@ -78,7 +75,7 @@ def best_finished(config: SweepConfig, runs: list[RunRecord]) -> RunRecord | Non
     best: RunRecord | None = None
     for run in runs:
         value = run.metric
-        if run.state not in _RESULTS or value is None or not math.isfinite(value):
+        if run.state not in RESULT_STATES or value is None or not math.isfinite(value):
             continue
         if best is None or metric.is_better(value, best.metric):  # type: ignore[arg-type]
             best = run

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from localsweep.records import RunState
+from localsweep.records import RESULT_STATES, RunState
 from localsweep.report._importance import ParamImportance
 from localsweep.report._study import ParamAxis, plotly_text
 
@@ -34,7 +34,6 @@ BEST_CURVES = 100
 #: Above this many points a scatter trace is drawn with WebGL.
 WEBGL_POINTS = 1000
 
-_RESULTS = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
 _STATE_COLORS = {
     RunState.FINISHED.value: "#1f77b4",
     RunState.EARLY_TERMINATED.value: "#ff7f0e",
@@ -83,7 +82,7 @@ def _history_plot(runs: Sequence[Run], metric_label: str, maximize: bool) -> dic
         xs.append(run.number)
         ys.append(value)
         texts.append(plotly_text(f"{run.name} ({run.id})"))
-        if run.state in _RESULTS:  # as Sweep.best_run counts them
+        if run.state in RESULT_STATES:  # as Sweep.best_run counts them
             if best is None or (value > best if maximize else value < best):
                 best = value
             best_x.append(run.number)

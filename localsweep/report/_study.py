@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from localsweep.config import Distribution, Goal, Metric, Parameter, SweepConfig
-from localsweep.records import RunState
+from localsweep.records import RESULT_STATES, RunState
 
 if TYPE_CHECKING:
     import optuna
@@ -56,9 +56,6 @@ LOG_DISTRIBUTIONS = frozenset(
 
 _CATEGORICAL = frozenset({Distribution.CATEGORICAL, Distribution.CATEGORICAL_W_PROBABILITIES})
 
-#: Run states whose metric counts in the analysis (what W&B plots: every run that has the
-#: metric and is not still running or broken).
-_ANALYSED = frozenset({RunState.FINISHED.value, RunState.EARLY_TERMINATED.value})
 
 _MISSING = object()
 
@@ -207,7 +204,7 @@ def analysis_points(runs: Sequence[Run], axes: Sequence[ParamAxis]) -> list[Any]
     points = []
     for number, run in enumerate(runs):
         value = run.metric
-        if run.state not in _ANALYSED or value is None or not math.isfinite(value):
+        if run.state not in RESULT_STATES or value is None or not math.isfinite(value):
             continue
         config = run.params
         params: dict[str, Any] = {}
@@ -256,7 +253,7 @@ def _trial_state(run: Run, *, export: bool) -> tuple[optuna.trial.TrialState, fl
     value = run.metric
     finite = value is not None and math.isfinite(value)
     if not export:
-        if run.state in _ANALYSED and finite:
+        if run.state in RESULT_STATES and finite:
             return TrialState.COMPLETE, value
         return TrialState.FAIL, None
     if run.state == RunState.RUNNING.value:
