@@ -90,7 +90,7 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
         if path.suffix.lower() in TABLE_SUFFIXES:
             return read_table(path)
         if path.suffix == ".wandb":
-            return "wandb run file", [_readable(_from_run_file(path, path.parent))]
+            return "wandb run file", [_from_run_file(path, path.parent, alone=True)]
         raise _error(
             str(path), f"is not a .wandb run file or a CSV/JSON table; {_WHAT_A_SOURCE_IS}"
         )
@@ -98,7 +98,7 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
 
     run_file = find_run_file(path)
     if run_file is not None:
-        return "wandb run folder", [_readable(_from_run_file(run_file, path))]
+        return "wandb run folder", [_from_run_file(run_file, path, alone=True)]
     folders = sorted(p for p in path.glob("*run-*") if p.is_dir() and find_run_file(p) is not None)
     if not folders:
         raise _error(str(path), "is a folder without wandb runs (no run-<id>.wandb in it or below)")
@@ -110,21 +110,18 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
     return f"{len(folders)} wandb run folder" + ("s" if len(folders) != 1 else ""), runs
 
 
-def _readable(candidate: PriorCandidate) -> PriorCandidate:
-    # A run file named on its own that cannot be read is an error; in a folder of runs or
-    # a glob, one damaged file is skipped with the reason, and the others are taken.
-    if candidate.problem is not None and candidate.problem.startswith("cannot read"):
-        raise _error(candidate.source, candidate.problem)
-    return candidate
-
-
-def _from_run_file(run_file: Path, folder: Path) -> PriorCandidate:
+def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> PriorCandidate:
+    """The run of ``run_file``. One that cannot be read is skipped with the reason, unless
+    it was named on its own (``alone``): then it is an error, as in a folder of runs or a
+    glob only that run is lost and the others are taken."""
     from localsweep.wandb_bridge import CorruptFileError, read_run_file
 
     label = str(folder)
     try:
         run = read_run_file(run_file)
     except (CorruptFileError, OSError) as exc:
+        if alone:
+            raise _error(label, f"cannot read its run file ({exc})") from exc
         return PriorCandidate(source=label, problem=f"cannot read its run file ({exc})")
     run_id = run.run_id or folder.name.rsplit("-", 1)[-1]
     mtime = datetime.fromtimestamp(run_file.stat().st_mtime, timezone.utc).replace(tzinfo=None)
