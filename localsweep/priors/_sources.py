@@ -74,7 +74,8 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
             raise _error(text, "matches no file or folder")
         found: list[PriorCandidate] = []
         for match in matches:
-            found.extend(_from_path(Path(match))[1])
+            # One match among many is not named on its own: a damaged one is skipped.
+            found.extend(_from_path(Path(match), alone=len(matches) == 1)[1])
         paths = f"{len(matches)} path" + ("s" if len(matches) != 1 else "")
         return SourceRuns(text, paths, tuple(found))
     if store is None:
@@ -85,12 +86,12 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
 # --------------------------------------------------------------------------- files
 
 
-def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
+def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandidate]]:
     if path.is_file():
         if path.suffix.lower() in TABLE_SUFFIXES:
             return read_table(path)
         if path.suffix == ".wandb":
-            return "wandb run file", [_from_run_file(path, path.parent, alone=True)]
+            return "wandb run file", [_from_run_file(path, path.parent, alone=alone)]
         raise _error(
             str(path), f"is not a .wandb run file or a CSV/JSON table; {_WHAT_A_SOURCE_IS}"
         )
@@ -98,7 +99,7 @@ def _from_path(path: Path) -> tuple[str, list[PriorCandidate]]:
 
     run_file = find_run_file(path)
     if run_file is not None:
-        return "wandb run folder", [_from_run_file(run_file, path, alone=True)]
+        return "wandb run folder", [_from_run_file(run_file, path, alone=alone)]
     folders = sorted(p for p in path.glob("*run-*") if p.is_dir() and find_run_file(p) is not None)
     if not folders:
         raise _error(str(path), "is a folder without wandb runs (no run-<id>.wandb in it or below)")

@@ -114,6 +114,27 @@ def test_a_damaged_run_file_named_on_its_own_is_an_error(tmp_path: Path) -> None
             load_prior_runs(parse_config(LR_OPT), [source])
 
 
+def test_a_damaged_run_among_a_globs_matches_is_skipped_and_the_others_taken(
+    hand_runs: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    root, ids = hand_runs
+    work = tmp_path / "work"
+    shutil.copytree(root / "wandb", work / "wandb")
+    damaged = work / "wandb" / "offline-run-20260101_000000-dead0001"
+    damaged.mkdir()
+    (damaged / "run-dead0001.wandb").write_bytes(b"\x00\x01garbage")
+    monkeypatch.chdir(work)
+    found = load_prior_runs(parse_config(LR_OPT), ["wandb/offline-run-*"])
+    assert sorted(t.candidate.run_id for t in found.taken) == sorted(ids[:2])
+    reasons = {s.candidate.source: s.reason for s in found.skipped}
+    assert reasons[str(Path("wandb") / damaged.name)].startswith("cannot read its run file")
+    # Matched alone, it is an error, as when it is named.
+    with pytest.raises(PriorRunsError, match="cannot read its run file"):
+        load_prior_runs(parse_config(LR_OPT), ["wandb/offline-run-*-dead0001"])
+
+
 def test_one_source_given_alone_is_one_source_and_a_config_may_be_a_dict() -> None:
     old = localsweep.run(
         {"method": "grid", "metric": {"name": "loss"}, "parameters": {"lr": {"values": [0.01]}}},
