@@ -8,11 +8,11 @@ and "best" are the sweep's, as ``localsweep show`` has them, for a restarted age
 several, at the cost of a few rows per run end.
 
 "k/N done": for a sweep with an end (a grid, a ``run_cap``), N is what the sweep runs in
-all (``run_cap``; the grid's points not held by a prior run) and k its runs with a result:
+all (``run_cap``; the grid's points not held by a prior run) and k its runs done:
 the runs that count for ``run_cap`` as the store counts them (not crashed or killed, which
 give their point back) and have ended (not running or preempted, which run again); prior
-runs are not the sweep's own. For a sweep without an end, k is this agent's runs with a
-result and N its ``count``.
+runs are not the sweep's own. For a sweep without an end, k is this agent's runs done and
+N its ``count``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
     "SweepTally",
     "best_finished",
     "error_summary",
-    "has_result",
+    "is_done",
     "params_text",
 ]
 
@@ -82,15 +82,15 @@ def best_finished(config: SweepConfig, runs: list[RunRecord]) -> RunRecord | Non
     return best
 
 
-def has_result(run: RunRecord) -> bool:
-    """Whether ``run`` is one of the sweep's own runs and ended with a result: it counts for
+def is_done(run: RunRecord) -> bool:
+    """Whether ``run`` counts in "k/N done": one of the sweep's own runs that counts for
     ``run_cap`` as the store counts it (not crashed or killed, which give their point back)
     and will not run again (not running or preempted). Finished, failed, early terminated."""
     return not run.prior and run.state.is_finished and not run.state.gives_point_back
 
 
 class SweepTally:
-    """A sweep's runs with a result, the grid points its prior runs hold and its best
+    """A sweep's runs done, the grid points its prior runs hold and its best
     finished run, kept up to date by :meth:`read`, which reads only what can have changed.
 
     A run that ended stays as it ended (its end is fenced by its lease) and runs are
@@ -108,7 +108,7 @@ class SweepTally:
 
     @property
     def results(self) -> int:
-        """How many of the sweep's own runs have ended with a result (see :func:`has_result`)."""
+        """How many of the sweep's own runs are done (see :func:`is_done`)."""
         return len(self._results)
 
     @property
@@ -127,7 +127,7 @@ class SweepTally:
                 self._open.add(run.id)
                 continue
             self._open.discard(run.id)
-            if has_result(run):
+            if is_done(run):
                 self._results.add(run.id)
             self.best = best_finished(self.config, [r for r in (self.best, run) if r is not None])
 
@@ -211,7 +211,7 @@ class SweepProgress:
         #: The sweep's own end, if it has one: then k and N are the sweep's.
         self._sweep_wide = self.config.method is Method.GRID or self.config.run_cap is not None
         self._count = total
-        #: This agent's runs with a result (k for a sweep without an end).
+        #: This agent's runs done (k for a sweep without an end).
         self._own_results = 0
         self._bar: Any = None
         self._task: Any = None
@@ -226,7 +226,7 @@ class SweepProgress:
 
     @property
     def done(self) -> int:
-        """k of "k/N done": the sweep's runs with a result, or for a sweep without an end,
+        """k of "k/N done": the sweep's runs done, or for a sweep without an end,
         this agent's."""
         return self._tally.results if self._sweep_wide else self._own_results
 
@@ -287,7 +287,7 @@ class SweepProgress:
         if self.mode == "quiet":
             return
         with self._lock:
-            if has_result(run):
+            if is_done(run):
                 self._own_results += 1
             self._read()
             best = self._best_text()
