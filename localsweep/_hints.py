@@ -95,8 +95,14 @@ def missing_program_message(
     )
     parent = path.parent
     names = [p.name for p in parent.iterdir() if p.is_file()] if parent.is_dir() else []
-    close = difflib.get_close_matches(path.name, [n for n in names if n.endswith(".py")], n=1)
-    text += f". Did you mean {str(Path(program).parent / close[0])!r}?" if close else "."
+    # Compared without ".py", which every candidate shares and which would make any two
+    # short names look alike (difflib rates `train.py` and `tail.py` 0.8 alike).
+    scripts = {Path(n).stem: n for n in names if n.endswith(".py")}
+    close = difflib.get_close_matches(path.stem, list(scripts), n=1, cutoff=0.75)
+    if close:
+        text += f". Did you mean {str(Path(program).parent / scripts[close[0]])!r}?"
+    else:
+        text += "."
     return (
         text + " Start the agent in the folder that holds the script, or create a sweep "
         "whose `program` names it (a path relative to where its agents start)."

@@ -34,6 +34,14 @@ def test_a_missing_script_is_named_with_the_closest_file_in_its_folder(folder: P
     text = missing_program_message("evaluate.py", None, folder)
     assert text is not None and "Did you mean" not in text
 
+    # Another script whose name shares only `.py` and a few letters is no suggestion.
+    (folder / "tail.py").write_text("")
+    text = missing_program_message("trainer.py", None, folder)
+    assert text is not None and "Did you mean 'train.py'?" in text
+    (folder / "train.py").unlink()
+    text = missing_program_message("train.py", None, folder)
+    assert text is not None and "Did you mean" not in text
+
     (folder / "run.py").mkdir()
     text = missing_program_message("run.py", None, folder)
     assert text is not None and "'run.py' is not a file" in text
