@@ -158,13 +158,16 @@ def plan_prior_sync(
     """What ``localsweep sync`` can do with each prior run of sweep ``sweep_id``.
 
     A prior run's folder is the one recorded with it, else an ``offline-run-*-<id>``
-    folder under one of ``wandb_dirs`` (or its ``wandb/``), as sync looks for the
-    sweep's own runs. ``runs`` may pass the sweep's runs already read (priors are picked
+    folder under one of ``wandb_dirs``, then ``$WANDB_DIR`` (or the working folder), or
+    under their ``wandb/``, as sync looks for the sweep's own runs: a runs table's row
+    whose run still has its folder there is uploaded like a folder given as a source.
+    ``runs`` may pass the sweep's runs already read (priors are picked
     from them); otherwise they are read from ``store``.
     """
     records = list(runs) if runs is not None else store.list_runs(sweep_id)
     _own, priors = split_prior_runs(records)
     roots = [Path(d).expanduser() for d in wandb_dirs]
+    roots.append(Path(os.environ.get("WANDB_DIR") or os.getcwd()))
     return PriorSyncPlan(sweep_id, tuple(_plan_one(r, roots) for r in priors))
 
 
@@ -232,14 +235,15 @@ def _find_folder(run: RunRecord, own_id: str, roots: Sequence[Path]) -> Path | N
 
 
 def _why_no_folder(run: RunRecord, source: str, roots: Sequence[Path]) -> str:
-    looked = f" (looked also in {', '.join(str(r) for r in roots)})" if roots else ""
+    looked = f" (looked in {', '.join(str(r) for r in roots)})" if roots else ""
     if run.dir:
         return f"its run folder {run.dir} is gone{looked}: copy it back, or pass --wandb-dir"
     if " row " in source:
         return (
-            f"from a runs table ({source}): a table holds no run files, so there is nothing "
-            "to upload; if the run is on W&B already, attach it there with "
-            "`wandb sweep -R <run id>`"
+            f"from a runs table ({source}): a table holds no run files, and no run folder "
+            f"of it is here{looked}, so there is nothing to upload; pass the folder that "
+            "holds its run folder with --wandb-dir, or, if the run is on W&B already, "
+            "attach it there with `wandb sweep -R <run id>`"
         )
     if " in " in source and source.startswith("run "):
         return (

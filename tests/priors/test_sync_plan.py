@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from prior_configs import LR_OPT
 
 import localsweep
@@ -146,3 +147,26 @@ def test_a_sweep_without_prior_runs_has_an_empty_plan() -> None:
     finally:
         store.close()
     assert plan.runs == () and plan.summary_lines() == [] and plan.attach_ids() == []
+
+
+def test_a_table_row_whose_run_folder_is_in_the_working_folder_is_uploaded(
+    hand_runs: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An export of last week's sweep, made on the machine that still holds its ./wandb:
+    # the row's run id finds its folder there, as sync finds the sweep's own runs.
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    _root, ids = hand_runs
+    (folder, _other) = _copy_folders(hand_runs, tmp_path / "wandb")
+    Path("runs.csv").write_text(
+        f"id,lr,opt.name,loss\n{ids[0]},0.01,adam,0.3\ntbl1,0.02,adam,0.4\n"
+    )
+    sweep_id = localsweep.sweep(LR_OPT, prior_runs=["runs.csv"], db="new.db")
+    store = Store("new.db")
+    try:
+        found, left = plan_prior_sync(store, sweep_id).runs
+    finally:
+        store.close()
+    assert found.status == UPLOAD and found.wandb_id == ids[0] and found.folder == folder
+    assert left.status == LEFT and left.reason is not None
+    assert "a table holds no run files" in left.reason and str(Path.cwd()) in left.reason
+    assert "--wandb-dir" in left.reason
