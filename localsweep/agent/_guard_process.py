@@ -5,6 +5,11 @@ It imports only what it needs from the standard library (no localsweep, no site 
 so it starts fast. While its parent is still the agent and the child's process group
 exists, it waits; once the agent is gone (it was handed to init), it ends the group as the
 agent would: ``SIGINT``, then ``SIGTERM`` and ``SIGKILL`` a grace period apart.
+
+It also holds what the agent uses to find a run's processes that left the child's group:
+a launcher such as ``torchrun`` starts each rank in a session of its own, so a signal to
+the group reaches the launcher only (which passes it on), and a rank outlives a launcher
+that died first (:class:`Stragglers`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import signal
 import sys
 import time
 
-__all__ = ["CHECK_INTERVAL", "main"]
+__all__ = ["CHECK_INTERVAL", "Stragglers", "descendants", "main"]
 
 #: How often the guard checks that the agent is alive.
 CHECK_INTERVAL = 0.5
@@ -32,9 +37,103 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), or ``None``
+    when the process is gone or has ended (a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses; the fields after it are fixed.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return None if len(fields) < 20 or fields[0] == "Z" else fields
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """The running processes below ``pid`` (its children, theirs, ...), each with its start
+    time (to tell it from a later process given the same pid); empty without ``/proc``."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return {}
+    children: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    for name in names:
+        if not name.isdigit():
+            continue
+        fields = _stat(name)
+        if fields is None:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        started[int(name)] = fields[19]
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found[child] = started[child]
+                todo.append(child)
+    return found
+
+
+class Stragglers:
+    """The processes a run's child started outside its process group, as seen each time a
+    stop signal is sent (:meth:`look`): those still running once the child is gone, or when
+    ``SIGKILL`` is due, are signalled themselves (with their own groups)."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self._seen: dict[int, str] = {}
+
+    def look(self) -> None:
+        """Note the child's descendants that are outside its group."""
+        for pid, started in descendants(self.pgid).items():
+            fields = _stat(pid)
+            if fields is not None and fields[2] != str(self.pgid):
+                self._seen[pid] = started
+
+    def alive(self) -> list[int]:
+        """The noted processes still running (the same processes, not reused pids)."""
+        running = []
+        for pid, started in list(self._seen.items()):
+            fields = _stat(pid)
+            if fields is None or fields[19] != started:
+                del self._seen[pid]
+            else:
+                running.append(pid)
+        return running
+
+    def signal(self, sig: int) -> int:
+        """Send ``sig`` to each straggler still running, once: to its group when the group's
+        leader is one of them (a rank and its data-loader workers), else to it alone; how
+        many were signalled."""
+        running = self.alive()
+        groups: set[int] = set()
+        alone: list[int] = []
+        for pid in running:
+            fields = _stat(pid)
+            if fields is None:
+                continue
+            pgid = int(fields[2])
+            if pgid == pid or pgid in running:
+                groups.add(pgid)
+            else:
+                alone.append(pid)
+        count = 0
+        for target, send in [*((g, os.killpg) for g in groups), *((p, os.kill) for p in alone)]:
+            try:
+                send(target, sig)
+                count += 1
+            except (ProcessLookupError, PermissionError):
+                continue
+        return count
+
+
 def main(argv: list[str]) -> int:
     """``AGENT_PID PGID GRACE``: wait while the agent lives and the group exists; if the
-    agent dies first, end the group (``SIGINT``, ``SIGTERM``, ``SIGKILL``)."""
+    agent dies first, end the group (``SIGINT``, ``SIGTERM``, ``SIGKILL``), and the
+    processes it started outside the group once the group is gone or ``SIGKILL`` is due."""
     agent, pgid, grace = int(argv[1]), int(argv[2]), float(argv[3])
     # Only the agent stops us (SIGKILL once its child has ended); nothing meant for others.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -43,14 +142,21 @@ def main(argv: list[str]) -> int:
         if not _group_alive(pgid):
             return 0
         time.sleep(CHECK_INTERVAL)
+    stragglers = Stragglers(pgid)
     for sig in _ESCALATION:
+        stragglers.look()
         try:
             os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):
-            return 0
+            # The child is gone: what it left outside its group gets the rest.
+            if not stragglers.signal(sig):
+                return 0
+        else:
+            if sig == signal.SIGKILL:
+                stragglers.signal(sig)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if not _group_alive(pgid):
+            if not _group_alive(pgid) and not stragglers.alive():
                 return 0
             time.sleep(0.1)
     return 0

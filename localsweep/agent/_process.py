@@ -23,6 +23,7 @@ from pathlib import Path
 
 from localsweep.agent._control import RunControl
 from localsweep.agent._guard import Guard
+from localsweep.agent._guard_process import Stragglers
 
 __all__ = [
     "POLL_INTERVAL",
@@ -123,7 +124,11 @@ def reap_group(pgid: int, grace: float = 1.0) -> None:
 class GroupStopper:
     """Ends a child's process group without blocking: :meth:`start` sends ``SIGINT``, and
     each :meth:`tick` sends the next signal (``SIGTERM``, then ``SIGKILL``) once ``grace``
-    seconds have passed since the last one. :meth:`hurry` sends the next one now."""
+    seconds have passed since the last one. :meth:`hurry` sends the next one now.
+
+    A launcher such as ``torchrun`` starts its ranks in sessions of their own and passes
+    the signal on; a rank it left behind when it died is a straggler: ``SIGKILL`` reaches
+    it too, and :meth:`end_stragglers` goes on with the schedule once the child is gone."""
 
     def __init__(
         self, pid: int, grace: float, *, clock: Callable[[], float] = time.monotonic
@@ -133,6 +138,7 @@ class GroupStopper:
         self._clock = clock
         self.sent: list[signal.Signals] = []
         self._next_at = 0.0
+        self.stragglers = Stragglers(pid)
 
     @property
     def started(self) -> bool:
@@ -157,9 +163,41 @@ class GroupStopper:
     def _send_next(self) -> None:
         sig = _ESCALATION[len(self.sent)]
         logger.info("sending %s to process group %d", sig.name, self.pid)
+        self.stragglers.look()  # before the signal: a launcher that dies orphans its ranks
         signal_group(self.pid, sig)
+        if sig == signal.SIGKILL and (killed := self.stragglers.signal(sig)):
+            logger.warning(
+                "sent SIGKILL to %d process(es) the run started outside its process group",
+                killed,
+            )
         self.sent.append(sig)
         self._next_at = self._clock() + self.grace
+
+    def end_stragglers(self) -> None:
+        """Once the child has exited: the rest of the schedule for the processes it started
+        outside its group that still run (a rank its launcher left), so that none outlives
+        a run localsweep stopped. Nothing to do for a child that was not stopped."""
+        if not self.sent:
+            return
+        step, next_at = len(self.sent), self._next_at
+        try:
+            while step < len(_ESCALATION) and (running := self.stragglers.alive()):
+                if self._clock() < next_at:
+                    time.sleep(0.05)
+                    continue
+                sig = _ESCALATION[step]
+                logger.warning(
+                    "%d process(es) of group %d's run outlived it outside its process group "
+                    "(pids %s); sending %s",
+                    len(running),
+                    self.pid,
+                    ", ".join(map(str, running)),
+                    sig.name,
+                )
+                self.stragglers.signal(sig)
+                step, next_at = step + 1, self._clock() + self.grace
+        except KeyboardInterrupt:  # a Ctrl-C meanwhile: no more waiting
+            self.stragglers.signal(signal.SIGKILL)
 
     def describe(self) -> str:
         """The signals sent so far, e.g. ``SIGINT, then SIGTERM``."""
@@ -247,6 +285,7 @@ class ProcessWatch:
                 guard.stop()
             # else: the agent is going down with the child still running: the guard ends it.
         reap_group(self.process.pid)
+        self.stopper.end_stragglers()
         return returncode
 
     def _wait(self, on_poll: Callable[[], None] | None) -> int:

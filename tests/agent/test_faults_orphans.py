@@ -97,3 +97,43 @@ def test_a_guard_leaves_a_living_agents_child_alone_and_ends_with_it(tmp_path: P
     finally:
         child.kill()
         guard.stop()
+
+
+LAUNCHER = """\
+import os, subprocess, sys, time
+rank = (
+    "import os, signal, sys, time\\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
+    "open(os.path.join(sys.argv[1], f'rank-{os.getpid()}'), 'w').close()\\n"
+    "time.sleep(600)\\n"
+)
+# Each rank in a session of its own, as torchrun starts them.
+for _ in range(2):
+    subprocess.Popen([sys.executable, "-c", rank, sys.argv[1]], start_new_session=True)
+time.sleep(600)  # ends at the first SIGINT, leaving its ranks
+"""
+
+
+def test_a_stopped_runs_processes_outside_its_group_do_not_outlive_it(tmp_path: Path) -> None:
+    # A launcher that starts its ranks in sessions of their own and dies at the first
+    # signal: the signal to its group never reaches them, and they ignore SIGINT and
+    # SIGTERM. Once the grace periods are over they get SIGKILL.
+    from localsweep.agent._process import ProcessWatch, StopReason
+
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, str(tmp_path)], start_new_session=True
+    )
+    ranks: list[int] = []
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("rank-*"))) == 2, "both ranks started")
+        ranks = [int(p.name.split("-")[1]) for p in tmp_path.glob("rank-*")]
+        watch = ProcessWatch(launcher, timeout=None, grace_period=0.5, stop_event=None)
+        watch.request_stop(StopReason.STOPPED)
+        assert watch.wait() == -signal.SIGINT
+        wait_for(lambda: not any(alive(pid) for pid in ranks), "the ranks ended", timeout=10)
+    finally:
+        launcher.kill()
+        for pid in ranks:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
