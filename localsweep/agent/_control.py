@@ -183,10 +183,20 @@ def detach_dead_terminal() -> list[int]:
     return replaced
 
 
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A SIGINT the agent's shell told it to ignore (see :func:`on_sigterm`)."""
+
+
 @contextmanager
 def on_sigterm(termination: Termination) -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into ``termination.trigger()`` while inside (main thread
-    only). A SIGHUP that is ignored when entering (``nohup``) stays ignored."""
+    only). A SIGHUP that is ignored when entering (``nohup``) stays ignored.
+
+    A SIGINT ignored when entering (an agent a script started with ``&``, or ``nohup ...
+    &`` over ssh) is handled by doing nothing instead: the agent still ignores it, but
+    the children it starts now take it (an ignored signal stays ignored across ``exec``;
+    a handled one is reset to its default), so the SIGINT that stops a run lets wandb keep
+    every row and the program save its checkpoint."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -209,6 +219,8 @@ def on_sigterm(termination: Termination) -> Iterator[None]:
             if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
                 continue  # nohup: the user asked to outlive the terminal
             previous[sig] = signal.signal(sig, handler)
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _ignore)
     except ValueError:  # not the main interpreter
         for sig, old in previous.items():
             signal.signal(sig, old)

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from faults_support import PROGRAMS, grid, no_traceback_of_ours, start_agent, wait_for
+from faults_support import (
+    PROGRAMS,
+    Agent,
+    grid,
+    no_traceback_of_ours,
+    start_agent,
+    wait_for,
+)
 
 import localsweep
 
@@ -141,3 +150,41 @@ def test_an_in_process_agent_sent_sigterm_stops_its_run_at_once_and_requeues_it(
     assert again.wait() == 0, again.output()
     (run,) = localsweep.Api(db).sweep(sweep_id).runs
     assert (run.id, run.state, run.attempt) == (requeued.id, "finished", 2)
+
+
+GRACE = ("--grace-period", "120")
+
+
+def test_an_agent_started_in_the_background_of_a_script_still_stops_its_run_with_sigint(
+    tmp_path: Path, signals: Path
+) -> None:
+    # `localsweep agent ... &` in a script (or `nohup ... &` over ssh, as docs/cluster.md
+    # shows) starts the agent with SIGINT ignored, and an ignored signal stays ignored
+    # across exec: its children would ignore the SIGINT that lets wandb keep every row and
+    # the program save a checkpoint, and would only stop at SIGTERM a grace period later.
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = _program_sweep(db, "plain")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PROGRAMS), env.get("PYTHONPATH", "")])
+    log = tmp_path / "agent.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localsweep.cli", "agent", sweep_id, "--db", db, *GRACE],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # What a non-interactive shell does for a command it starts with `&`.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+    agent = Agent(process, log)
+    try:
+        wait_for(lambda: any(signals.glob("pid-*")), "the program started", agents=[agent])
+        os.kill(agent.pid, signal.SIGTERM)
+        # Well within the 120 s grace period: the program took the SIGINT.
+        assert agent.wait(timeout=60) == 143, agent.output()
+        (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
+        # It saved its checkpoint on KeyboardInterrupt, as it would in the foreground.
+        assert (signals / f"checkpoint-{requeued.id}").exists(), agent.output()
+        assert (requeued.state, requeued.end_reason) == ("preempted", "preempted")
+    finally:
+        agent.kill()
