@@ -299,26 +299,33 @@ class Sweep:
         result, finished or stopped early (Hyperband, a plateau: the value they reached), as
         W&B's sweep page ranks them; ``None`` when no such run has one. Failed, crashed
         and killed runs do not count: a partial value is no result. Prior runs count too
-        (``Run.prior`` says which it is). ``order`` may name another summary key, prefixed
-        ``-`` to maximize it (wandb's ``Sweep.best_run`` form).
+        (``Run.prior`` says which it is).
+
+        ``order`` ranks by something else, read as wandb's ``Sweep.best_run`` reads it: a
+        summary key (``"acc"``, a nested ``"val.acc"``, or ``"summary_metrics.acc"``),
+        a config key (``"config.lr"``) or ``"createdAt"``, ``"updatedAt"``, ``"name"``;
+        the largest first, unless it starts with ``+`` (the smallest first; ``-`` is the
+        largest, as without a sign).
         """
         metric = self._record.config.metric
         if order is not None:
-            key, maximize = order.lstrip("+-"), order.startswith("-")
+            value_of, maximize = _order_key(order)
         elif metric is not None:
-            key, maximize = metric.name, metric.goal is Goal.MAXIMIZE
+            value_of, maximize = (lambda run: run.metric), metric.goal is Goal.MAXIMIZE
         else:
             return None
         best: Run | None = None
-        best_value = math.nan
+        best_value: Any = None
         for run in self._all_runs:
             if run.state not in RESULT_STATES:
                 continue
-            value = run.metric if order is None else _number(run.summary.get(key))
-            if value is None or not math.isfinite(value):
+            value = value_of(run)
+            if value is None or (isinstance(value, float) and not math.isfinite(value)):
                 continue
             if best is None or (value > best_value if maximize else value < best_value):
                 best, best_value = run, value
+        if best is None and order is not None:
+            logger.warning("best_run(order=%r): no run with a result has that value", order)
         return best
 
     def pareto_runs(self) -> list[Run]:
@@ -343,6 +350,41 @@ class Sweep:
 
     def __repr__(self) -> str:
         return f"<Sweep {self.id} ({self.state})>"
+
+
+#: wandb's run columns that ``order`` may name (``QueryGenerator.format_order_key``).
+_RUN_COLUMNS = {
+    "createdAt": lambda run: run.created_at,
+    "updatedAt": lambda run: run.finished_at or run.created_at,
+    "name": lambda run: run.name,
+}
+
+
+def _order_key(order: str) -> tuple[Any, bool]:
+    """How ``best_run(order=...)`` reads a run's value, and whether the largest is best:
+    as wandb's ``QueryGenerator.format_order_key`` (no sign or ``-``: descending)."""
+    maximize = not order.startswith("+")
+    key = order[1:] if order.startswith(("+", "-")) else order
+    if key in _RUN_COLUMNS:
+        return _RUN_COLUMNS[key], maximize
+    head, _, rest = key.partition(".")
+    if head == "config" and rest:
+        return (lambda run: _nested_number(run.config, rest)), maximize
+    path = rest if head == "summary_metrics" and rest else key
+    return (lambda run: _nested_number(run.summary, path)), maximize
+
+
+def _nested_number(data: Mapping[str, Any], path: str) -> float | None:
+    """The number at ``path`` (a key, or dotted keys into nested dicts; a key that itself
+    holds a dot is found first)."""
+    if path in data:
+        return _number(data[path])
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return _number(value)
 
 
 def _number(value: Any) -> float | None:

@@ -97,11 +97,24 @@ def test_best_run_maximizes_when_the_goal_says_so(tmp_path: Path) -> None:
 
 
 def test_best_run_may_order_by_another_summary_key_as_wandb_does(tmp_path: Path) -> None:
+    # wandb's QueryGenerator.format_order_key: no sign or `-` is descending (the largest
+    # first), `+` ascending; `summary_metrics.` and `config.` prefixes name where to look.
     sweep = localsweep.run(_grid([3, 1, 2]), _train, db=tmp_path / "s.db")
-    by_max_acc = sweep.best_run(order="-acc")
-    by_min_acc = sweep.best_run(order="acc")
-    assert by_max_acc is not None and by_max_acc.config == {"x": 1}
-    assert by_min_acc is not None and by_min_acc.config == {"x": 3}
+    ids = {run.config["x"]: run.id for run in sweep.runs}
+    for order, x in [
+        ("acc", 1),
+        ("-acc", 1),
+        ("+acc", 3),
+        ("summary_metrics.acc", 1),
+        ("+summary_metrics.acc", 3),
+        ("config.x", 3),
+        ("+config.x", 1),
+        ("+createdAt", 3),
+        ("createdAt", 2),
+    ]:
+        best = sweep.best_run(order=order)
+        assert best is not None and best.id == ids[x], order
+    assert sweep.best_run(order="no_such_key") is None
 
 
 def test_best_run_is_none_without_a_metric_or_a_finished_run(tmp_path: Path) -> None:
