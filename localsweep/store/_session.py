@@ -17,10 +17,12 @@ batch token) and does not apply it twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +98,9 @@ class Session:
         database = make_url(url).database if self.is_sqlite else None
         self.path: Path | None = Path(database) if database and database != ":memory:" else None
         self._identity: tuple[int, int] | None = None
+        # ":memory:" is one connection for the engine's life (StaticPool), shared by the
+        # agent's threads (its heartbeat, a proposal): one transaction at a time on it.
+        self._one_at_a_time = threading.RLock() if self.is_sqlite and self.path is None else None
 
     # ----------------------------------------------------------------------- opening
 
@@ -185,7 +190,8 @@ class Session:
         on_rollback: Callable[[], None] | None = None,
     ) -> T:
         """Run ``work`` in a read transaction, retrying transient errors."""
-        return self._retrying(work, immediate=False, what=what, on_rollback=on_rollback)
+        with self._serialized():
+            return self._retrying(work, immediate=False, what=what, on_rollback=on_rollback)
 
     def write(
         self,
@@ -198,13 +204,18 @@ class Session:
         """Run ``work`` in a write transaction, retrying transient errors (and, with
         ``retry_integrity``, unique-key collisions: the work reads fresh state each time).
         ``on_rollback`` runs after every attempt that failed, to drop what it learnt."""
-        return self._retrying(
-            work,
-            immediate=True,
-            what=what,
-            retry_integrity=retry_integrity,
-            on_rollback=on_rollback,
-        )
+        with self._serialized():
+            return self._retrying(
+                work,
+                immediate=True,
+                what=what,
+                retry_integrity=retry_integrity,
+                on_rollback=on_rollback,
+            )
+
+    def _serialized(self) -> contextlib.AbstractContextManager[object]:
+        """The in-memory database's lock (see ``__init__``); nothing for a real one."""
+        return self._one_at_a_time if self._one_at_a_time is not None else contextlib.nullcontext()
 
     def _retrying(
         self,

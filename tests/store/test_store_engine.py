@@ -62,6 +62,53 @@ def test_an_in_memory_database_keeps_what_is_written(db: str, tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_in_memory_database_takes_threads_one_transaction_at_a_time() -> None:
+    # The agent's heartbeat thread polls the sweep while the main thread records a run or
+    # asks the GP for a proposal; ":memory:" is a single connection they share, and two
+    # transactions on it at once failed ("cannot start a transaction within a transaction").
+    import threading
+
+    store = Store(":memory:")
+    sweep = store.create_sweep(CONFIG)
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(300):
+                store.get_sweep(sweep.id)
+                store.list_runs(sweep.id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    assert errors == []
+
+
+def test_a_bayes_sweep_runs_to_its_cap_in_an_in_memory_database() -> None:
+    import localsweep
+
+    config = {
+        "method": "bayes",
+        "metric": {"name": "loss"},
+        "run_cap": 14,
+        "parameters": {f"p{i}": {"min": 0.0, "max": 1.0} for i in range(4)},
+    }
+    sweep = localsweep.run(
+        config,
+        lambda c: sum((v - 0.3) ** 2 for v in c.values()),
+        count=None,
+        quiet=True,
+        db=":memory:",
+    )
+    assert len(sweep.runs) == 14
+    assert all(run.state == "finished" for run in sweep.runs)
+
+
 def test_sqlite_connections_use_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     store = Store(tmp_path / "sweeps.db")
     with store._session.engine.connect() as conn:
