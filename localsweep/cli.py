@@ -116,7 +116,10 @@ def _print_warnings(warnings: Sequence[str]) -> None:
 
 
 def _existing(path: str) -> str:
-    if not Path(path).is_file():
+    # Not is_file(): a pipe (`localsweep validate <(...)`, /dev/stdin) is a file to read.
+    if Path(path).is_dir():
+        raise click.UsageError(f"{path} is a folder; give the sweep config's YAML file")
+    if not Path(path).exists():
         raise click.UsageError(f"no such file: {path}")
     return path
 

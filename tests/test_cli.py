@@ -92,6 +92,26 @@ def test_validate_a_missing_file_is_a_usage_error(files: Path) -> None:
     assert "no such file: missing.yaml" in proc.stderr
 
 
+def test_validate_reads_a_config_from_a_pipe(files: Path) -> None:
+    # `localsweep validate <(yq ... sweep.yaml)`: the shell passes /dev/fd/N, a pipe.
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"method: grid\nparameters:\n  x:\n    values: [1, 2]\n")
+    os.close(write_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "localsweep.cli", "validate", f"/dev/fd/{read_end}"],
+            capture_output=True,
+            text=True,
+            pass_fds=(read_end,),
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(read_end)
+    assert proc.returncode == 0, proc.stderr
+    assert "grid points: 2" in proc.stdout
+
+
 def test_sweep_prints_only_the_id_on_stdout(files: Path) -> None:
     proc = cli("sweep", "good.yaml", "--db", "s.db")
     assert proc.returncode == 0, proc.stderr

@@ -51,6 +51,8 @@ def _clean_errors() -> Iterator[None]:
         raise _BadInput(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
+    except BrokenPipeError:
+        raise  # `localsweep export ID | head`: click ends quietly, as the reader meant
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         raise click.ClickException(f"{exc.strerror or exc}{where}") from exc

@@ -119,3 +119,27 @@ def test_export_refuses_an_option_of_the_other_format(
     result = CliRunner().invoke(export_command, args)
     assert result.exit_code == 2
     assert "--to is for --format optuna" in result.stderr
+
+
+def test_export_into_a_pipe_whose_reader_left_ends_quietly(
+    swept: tuple[Path, localsweep.Sweep],
+) -> None:
+    # `localsweep export ID | head -1`: head leaves once it has its line; that is no error.
+    import os
+    import subprocess
+
+    db, sweep = swept
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first row is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "localsweep.cli", "export", sweep.id, "--db", str(db)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
