@@ -104,8 +104,9 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
     reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
     priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
+    named = f" {_e(repr(sweep.name))}" if sweep.name != sweep.id else ""
     console.print(
-        f"[bold]Sweep {_e(sweep.id)}[/] {_e(repr(sweep.name))}: {config.method.value}, "
+        f"[bold]Sweep {_e(sweep.id)}[/]{named}: {config.method.value}, "
         f"{sweep.state}{_e(reason)}; {len(sweep.runs)} runs: {state_text}{priors}",
         highlight=False,
     )

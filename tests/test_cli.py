@@ -237,7 +237,11 @@ def test_show_lists_runs_best_first_and_the_best_config(files: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "finished (exhausted); 3 runs: 3 finished" in out
-    runs = localsweep.Api(files / "s.db").sweep(sweep_id).runs
+    sweep = localsweep.Api(files / "s.db").sweep(sweep_id)
+    # A sweep without a name of its own is named by its id once, not twice.
+    assert sweep.name == sweep_id
+    assert out.startswith(f"Sweep {sweep_id}: grid"), out
+    runs = sweep.runs
     by_metric = sorted(runs, key=lambda r: r.metric if r.metric is not None else 0.0)
     positions = [out.index(r.id) for r in by_metric]
     assert positions == sorted(positions)

@@ -259,7 +259,7 @@ class Agent:
                 self._sleep(WAIT_INTERVAL)
                 continue
             if claim.run is None:
-                report.stop_reason = claim.outcome.value
+                report.stop_reason = self._why_over(claim.outcome)
                 break
             if self.on_run_start is not None:
                 self.on_run_start(claim.run)
@@ -296,6 +296,17 @@ class Agent:
         if monitor is not None and monitor.failure is not None:
             report.stop_reason = "store_error"
             raise monitor.failure
+
+    def _why_over(self, outcome: ClaimOutcome) -> str:
+        """Why no run is left, in the sweep's own words when it was ended (``canceled``,
+        ``stopped``, ``exhausted``): ``finished`` alone says nothing of who ended it."""
+        if outcome is not ClaimOutcome.FINISHED:
+            return outcome.value
+        try:
+            sweep = self.store.get_sweep(self.sweep.id)
+        except StoreError:
+            return outcome.value
+        return sweep.finished_reason or sweep.state.value
 
     def _run_one(self, run: RunRecord, report: AgentReport) -> RunRecord:
         control = RunControl(run)

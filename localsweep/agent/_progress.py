@@ -277,10 +277,12 @@ class SweepProgress:
         if self.mode != "lines":
             return
         with self._lock:
-            self._line(
-                f"run {run.id} started (run {run.number + 1} of the sweep): "
-                f"{params_text(run.config)}"
+            what = (
+                f"resumed (attempt {run.attempt}; run {run.number + 1} of the sweep)"
+                if run.attempt > 1
+                else f"started (run {run.number + 1} of the sweep)"
             )
+            self._line(f"run {run.id} {what}: {params_text(run.config)}")
 
     def on_run_end(self, run: RunRecord) -> None:
         """A run ended and is recorded."""

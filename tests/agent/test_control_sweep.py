@@ -135,6 +135,7 @@ def test_cancel_stops_running_runs_cleanly_and_a_resumed_sweep_reruns_them(
         assert agent.wait() == 0, agent.output()
     finally:
         agent.kill()
+    assert "stopped because: canceled" in agent.output()
     (cancelled,) = localsweep.Api(db).sweep(sweep_id).runs
     assert (cancelled.state, cancelled.end_reason) == ("killed", "cancelled")
     assert cancelled.history()  # its rows are kept
