@@ -192,7 +192,9 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
     if method is Method.BAYES:
         if metric is None and "metric" not in data:
             check.error("metric", "`method: bayes` needs a `metric:` with the `name` to optimize")
-        if params and all(p.is_constant for p in params):
+        # Only once every parameter parsed: a bad one is not a constant, just unread.
+        unread = any(v.path.startswith("parameters") for v in check.violations)
+        if params and not unread and all(p.is_constant for p in params):
             check.error(
                 "parameters", "`method: bayes` needs at least one parameter that is not a constant"
             )

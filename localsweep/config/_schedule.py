@@ -29,6 +29,14 @@ _WANDB_ENGINE_METHODS = ("grid", "random", "bayes")
 
 def read_metric(value: Any, where: str, check: Checker) -> Metric | None:
     """One metric entry (``metric:`` or an item of ``metrics:``), with wandb's defaults."""
+    if where == "metric" and isinstance(value, list):
+        check.error(
+            "metric",
+            "is a list, but `metric:` is one metric (`name:` and optionally `goal:`); "
+            "for several objectives, write the list under `metrics:` instead, with "
+            "`method: custom` (wandb's multi-objective form, see docs/custom-schedulers.md)",
+        )
+        return None
     node = check.mapping(value, where, "with `name:` and optionally `goal:`")
     if node is None:
         return None

@@ -149,3 +149,42 @@ def test_the_distribution_hint_names_real_distributions() -> None:
     for name in ("loguniform", "q_loguniform", "inv_loguniform"):
         for bounds in ({}, {"min": 0.001, "max": 0.1}, {"min": -5, "max": -1}):
             assert suggested(distribution_error(name, **bounds)) in names
+
+
+def test_a_list_under_metric_points_to_metrics() -> None:
+    raw = {
+        "method": "bayes",
+        "metric": [{"name": "val_loss"}, {"name": "n_params", "goal": "minimize"}],
+        "parameters": {"lr": {"min": 0.001, "max": 0.1}},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    (violation,) = info.value.violations
+    assert violation.path == "metric"
+    assert "write the list under `metrics:` instead, with `method: custom`" in violation.message
+    # And the fix it names is a config that parses.
+    fixed = parse_config(
+        {"method": "custom", "metrics": raw["metric"], "parameters": raw["parameters"]}
+    )
+    assert [m.name for m in fixed.metrics] == ["val_loss", "n_params"]
+
+
+def test_a_bad_parameter_is_not_also_called_a_constant() -> None:
+    # Only `hidden` parses (a constant); `lr` and `layers` are wrong, not constant: the
+    # errors are theirs, and "needs a parameter that is not a constant" would send the
+    # user looking for a mistake they did not make.
+    raw = {
+        "method": "bayes",
+        "metric": {"name": "loss"},
+        "parameters": {
+            "lr": {"min": 0.1, "max": 0.01},
+            "layers": {"valuess": [1, 2]},
+            "hidden": {"value": 16},
+        },
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert {v.path for v in info.value.violations} == {"parameters.lr.max", "parameters.layers"}
+    # With every parameter constant, it is still said.
+    with pytest.raises(ConfigError, match="not a constant"):
+        parse_config({**raw, "parameters": {"hidden": {"value": 16}}})
