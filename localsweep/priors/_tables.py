@@ -48,6 +48,7 @@ _META_COLUMNS = {
     *_STATE_COLUMNS,
     *_CREATED_COLUMNS,
     "number",
+    "end_reason",
     "finished_at",
     "stopped_at_band",
     "metric",

@@ -29,6 +29,7 @@ FIXED_COLUMNS = (
     "id",
     "name",
     "state",
+    "end_reason",
     "number",
     "created_at",
     "finished_at",
@@ -65,6 +66,8 @@ def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
         "id": run.id,
         "name": run.name,
         "state": run.state,
+        # Why it ended so (a plateau, hyperband, a cancel, lease_lost): what `show` gives.
+        "end_reason": run.end_reason,
         "number": run.number,
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

@@ -272,7 +272,7 @@ def _meta(sweep: Sweep) -> str:
     goal = f"{metric.goal.value} {metric.name}" if metric else "no metric"
     return (
         f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
-        f"{_e(goal)} · project {_e(sweep.project or '—')} · state "
+        f"{_e(goal)} · project {_e(sweep.project or 'uncategorized')} · state "
         f'<span id="sweep-state">{_e(sweep.state)}</span> '
         + (_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else "")
     )

@@ -28,6 +28,9 @@ def test_csv_holds_every_run_with_its_state_and_metric(hyperband_sweep: localswe
         assert row["state"] == run.state
         assert row["name"] == run.name
         assert float(row["metric"]) == run.metric
+        # Why it ended so: a hyperband stop is told from a plateau or a cancel.
+        assert row["end_reason"] == (run.end_reason or "")
+    assert {r["end_reason"] for r in rows if r["state"] == "early_terminated"} == {"hyperband"}
 
 
 def test_csv_names_nested_parameters_by_dotted_path(hyperband_sweep: localsweep.Sweep) -> None:
