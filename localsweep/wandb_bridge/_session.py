@@ -14,8 +14,8 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
 - ``Run._finish`` is where every way of finishing ends (``run.finish()``,
   ``wandb.finish()``, leaving ``with wandb.init()``), so the summary is read there, and
   the exit code the run is finished with: the code wandb writes in the run's exit record
-  (``None`` lets wandb choose: the code of a ``sys.exit`` it saw, else 0), non-zero for a
-  run W&B shows as failed.
+  (``None`` is written as 0: the run's own exit hooks are never installed in 0.31), non-zero
+  for a run W&B shows as failed.
 - ``wandb.init`` is looked up on the module at each call, so replacing the attribute for
   the length of a run lets that run's ``wandb.init(early_stopping_metric=..., ...)`` hand
   the arguments wandb does not know to the sink. The original is put back when the run
