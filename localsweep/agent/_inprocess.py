@@ -1,6 +1,7 @@
 """The user's Python function run in the agent's process: ``train()`` inside a wandb run
 that localsweep set up, or ``train(config)`` returning its metrics; how it ended becomes
-the run's outcome (a Ctrl-C, ``sys.exit``, a raised error, hyperband's stop)."""
+the run's outcome (a Ctrl-C, ``sys.exit``, a raised error, hyperband's stop, a wandb run
+the code finished with a non-zero exit code)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
 from localsweep.agent._control import PREEMPTED
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
+from localsweep.agent._wandb_exit import marked_failed
 from localsweep.records import RunState
 from localsweep.store import RunRecord
 
@@ -126,6 +128,11 @@ class InProcessRunner:
             log = logger.debug if recorder.finished is not None else logger.warning
             log("run %s failed:\n%s", run.id, error)
             return RunOutcome(RunState.FAILED, exit_code=1, error=error)
+        # Returned (or sys.exit(0)): finished, unless the code marked its wandb run failed.
+        failed = marked_failed(recorder.finished, preempting=recorder.preempting)
+        if failed is not None:
+            logger.debug("run %s: %s", run.id, failed.error)
+            return failed
         return RunOutcome(RunState.FINISHED, exit_code=0)
 
 

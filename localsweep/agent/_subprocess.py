@@ -9,7 +9,9 @@ its exit record), ``SIGTERM`` after a grace period, ``SIGKILL`` after another.
 
 How a run's end is recorded:
 
-- exit code 0: ``finished``;
+- exit code 0: ``finished``; but ``failed`` (with the wandb run's exit code) when the
+  program finished its wandb run with a non-zero exit code (``wandb.finish(exit_code=1)``,
+  wandb's way to mark a run failed), read from the exit record in its wandb file;
 - a non-zero exit code, or a signal localsweep did not send (SIGKILL from the
   out-of-memory killer, SIGSEGV): ``failed``, with the exit status (``128 + N`` for
   signal ``N``) and the last lines of stderr as its error. Not ``crashed``: in localsweep
@@ -21,9 +23,12 @@ How a run's end is recorded:
 - Ctrl-C in the agent: ``killed``, and the ``KeyboardInterrupt`` is re-raised after the run
   is recorded.
 
-The state always comes from the child's exit status, never from the exit record in its
-wandb file: a child attached to a shared wandb service that is killed still gets an exit
-record with code 0 later, when the service shuts down.
+The state comes from the child's exit status; the exit record in its wandb file is read
+only for a child that exited 0 by itself, to tell a run its code marked failed. It is
+never trusted for a child that was killed or stopped: one attached to a shared wandb
+service still gets an exit record with code 0 later, when the service shuts down. A child
+that exited 0 had its own wandb finish the run (``wandb.finish``, or wandb's exit hook
+with the process's code 0): the exit record's code is then the one the training gave.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from localsweep.agent._process import (
     with_tail,
 )
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
+from localsweep.agent._wandb_exit import marked_failed
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord
@@ -432,6 +438,10 @@ class _ChildWatch:
             error = with_tail(error, tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
         if returncode == 0:
+            preempting = self.follower is not None and self.follower.state.preempting
+            failed = marked_failed(finished, preempting=preempting, program=True)
+            if failed is not None:
+                return failed
             return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
         error = with_tail(f"the program {describe_exit(returncode)}", tail)
         return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)

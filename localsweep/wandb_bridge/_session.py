@@ -12,7 +12,10 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
 - ``Run._log`` sees every row, from ``wandb.log`` and ``run.log`` alike (wrapping
   the public ``Run.log`` after init would miss ``wandb.log``, which is bound at init).
 - ``Run._finish`` is where every way of finishing ends (``run.finish()``,
-  ``wandb.finish()``, leaving ``with wandb.init()``), so the summary is read there.
+  ``wandb.finish()``, leaving ``with wandb.init()``), so the summary is read there, and
+  the exit code the run is finished with: the code wandb writes in the run's exit record
+  (``None`` is written as 0: the run's own exit hooks are never installed in 0.31), non-zero
+  for a run W&B shows as failed.
 - ``wandb.init`` is looked up on the module at each call, so replacing the attribute for
   the length of a run lets that run's ``wandb.init(early_stopping_metric=..., ...)`` hand
   the arguments wandb does not know to the sink. The original is put back when the run
@@ -94,10 +97,15 @@ class FinishedRun:
 
     #: The run's summary when it differs from its last logged values (else empty).
     summary: Mapping[str, Any]
+    #: The exit code the run was finished with (``run.finish(exit_code=...)``), which
+    #: wandb writes in its exit record; ``None`` when none was given.
     exit_code: int | None
     #: The offline run folder (``wandb/offline-run-<time>-<id>``).
     dir: str | None
     name: str | None
+    #: Whether localsweep finished the run as it stopped it (a :class:`StopRun` from the
+    #: sink: hyperband, a plateau, the agent), rather than the training code finishing it.
+    stopped: bool = False
 
 
 class StopRun(BaseException):
@@ -114,6 +122,9 @@ _sinks: dict[str, LogSink] = {}
 #: Our runs whose summary is not just the last logged values (explicit summary writes,
 #: define_metric), so it must be read from wandb when they finish.
 _custom_summary: set[str] = set()
+#: Our runs being finished because a sink stopped them (their exit code is ours, not the
+#: training code's).
+_stopping: set[str] = set()
 _install_lock = threading.Lock()
 _installed = False
 
@@ -162,7 +173,11 @@ def install_hooks() -> None:
             except StopRun as stop:
                 # Finish cleanly before unwinding: every row is kept and an exit record
                 # written, whatever the user's code does with the exception.
-                self.finish(exit_code=stop.exit_code)
+                _stopping.add(self.id)
+                try:
+                    self.finish(exit_code=stop.exit_code)
+                finally:
+                    _stopping.discard(self.id)
                 raise
             return result
 
@@ -170,7 +185,7 @@ def install_hooks() -> None:
         def _finish(self: Any, exit_code: int | None = None) -> Any:
             sink = _sinks.pop(self.id, None) if _sinks else None
             if sink is not None and not self._is_finished:
-                sink.on_finish(_finished_run(self, exit_code))
+                sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
             return original_finish(self, exit_code)
 
         original_mark_preempting = Run.mark_preempting
@@ -201,7 +216,7 @@ def install_hooks() -> None:
         _installed = True
 
 
-def _finished_run(run: Any, exit_code: int | None) -> FinishedRun:
+def _finished_run(run: Any, exit_code: int | None, *, stopped: bool = False) -> FinishedRun:
     # wandb's default summary is each key's last logged value, which the sink has seen;
     # asking wandb for it costs a round trip to its service (~3 ms), so only runs that
     # wrote to their summary or changed its rules (define_metric) pay for it.
@@ -216,7 +231,9 @@ def _finished_run(run: Any, exit_code: int | None) -> FinishedRun:
         run_dir: str | None = str(Path(run.dir).parent)
     except Exception:
         run_dir = None
-    return FinishedRun(summary=summary, exit_code=exit_code, dir=run_dir, name=run.name)
+    return FinishedRun(
+        summary=summary, exit_code=exit_code, dir=run_dir, name=run.name, stopped=stopped
+    )
 
 
 def _exit_code(exc_type: Any, exc: Any) -> int:

@@ -50,3 +50,12 @@ def curve() -> None:
         wandb.log({"loss": wandb.config.quality / (epoch + 1)})
         time.sleep(0.05)
     run.finish()
+
+
+def finish_with_code() -> None:
+    """Logs ``val_loss`` (the better value when ``code`` is not 0), then ends its run as
+    wandb documents marking it failed: ``run.finish(exit_code=code)``; returns normally."""
+    run = wandb.init()
+    code = int(run.config["code"])
+    run.log({"val_loss": 0.05 if code else 0.5})
+    run.finish(exit_code=code)
