@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_function",
     "check_log_dir",
+    "check_partition",
     "check_script_path",
     "check_sweep_state",
     "check_time",
@@ -151,6 +152,19 @@ def check_function(function_ref: str, setup: tuple[str, ...]) -> list[str]:
             raise
         return [f"{exc.format_message()} (here; your --setup lines may make it importable)"]
     return []
+
+
+def check_partition(partition: str | None) -> None:
+    """Refuse a ``--partition`` that ``sinfo`` does not list, naming those it lists (as
+    sbatch refuses it); where ``sinfo`` does not answer (no SLURM here), sbatch judges."""
+    if partition is None:
+        return
+    try:
+        partition_nodes(partition)
+    except UnknownPartitionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--partition") from exc
+    except SlurmError as exc:
+        logger.debug("partition %s not checked: %s", partition, exc)
 
 
 def _job_nodes(

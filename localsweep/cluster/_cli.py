@@ -17,6 +17,7 @@ from localsweep._console import CliConsole
 from localsweep.cluster._checks import (
     check_function,
     check_log_dir,
+    check_partition,
     check_script_path,
     check_sweep_state,
     check_time,
@@ -252,6 +253,7 @@ def slurm_command(
             require_program(sweep.config, sweep.id)
         if function_ref is not None:
             warnings += check_function(function_ref, setup)
+        check_partition(partition)
         warnings += sqlite_single_node(store.url, nodes, nodelist, partition)
         warnings += database_host_warnings(store.url, nodes, nodelist, partition)
         for warning in warnings:

@@ -235,3 +235,18 @@ def test_a_loopback_postgresql_url_is_no_warning_when_every_node_is_this_machine
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "Warning" not in out.stderr
+
+
+@pytest.mark.postgres
+def test_an_unknown_partition_is_refused_with_postgresql_too(
+    slurm: SlurmCluster, postgres_db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    sweep_id = localsweep.sweep(GRID, db=postgres_db)
+    out = _localsweep(
+        "slurm", sweep_id, "--agents", "2", "--nodes", "2", "--function", "train:train",
+        "--partition", "gpu", "--db", postgres_db, "--dry-run",
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "partition 'gpu' does not exist" in out.stderr
+    assert f"sinfo lists {slurm.partition} (default)" in out.stderr
