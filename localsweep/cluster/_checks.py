@@ -147,11 +147,16 @@ def check_function(function_ref: str, setup: tuple[str, ...]) -> list[str]:
 
     try:
         _load_function(function_ref)
+        return []
     except click.UsageError as exc:
-        if not setup:
-            raise
-        return [f"{exc.format_message()} (here; your --setup lines may make it importable)"]
-    return []
+        problem, error = exc.format_message(), exc
+    except Exception as exc:  # the module's own code failed as it was imported
+        module = function_ref.partition(":")[0]
+        problem = f"importing {module!r} for --function failed: {type(exc).__name__}: {exc}"
+        error = click.UsageError(problem)
+    if not setup:
+        raise error
+    return [f"{problem} (here; your --setup lines may make it importable)"]
 
 
 def check_partition(partition: str | None) -> None:

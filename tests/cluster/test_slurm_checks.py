@@ -99,6 +99,8 @@ def test_an_unimportable_function_is_refused_with_the_agents_message(sweep_id: s
     Path("trainer.py").write_text("def train():\n    pass\n")
     _refused(_slurm(sweep_id, "--function", "trainer:trian", "--dry-run"), "'trian'")
     assert _slurm(sweep_id, "--function", "trainer:train", "--dry-run").returncode == 0
+    Path("broken.py").write_text("def train(:\n")
+    _refused(_slurm(sweep_id, "--function", "broken:train", "--dry-run"), "SyntaxError")
 
 
 def test_an_unimportable_function_with_setup_lines_is_only_a_warning(sweep_id: str) -> None:
