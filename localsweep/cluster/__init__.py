@@ -14,8 +14,10 @@ from localsweep.cluster._cli import slurm_command
 from localsweep.cluster._slurm import (
     SlurmError,
     SlurmJob,
+    UnknownPartitionError,
     expand_hostlist,
     partition_nodes,
+    partitions,
     render_script,
     submit_script,
     time_limit_seconds,
@@ -24,8 +26,10 @@ from localsweep.cluster._slurm import (
 __all__ = [
     "SlurmError",
     "SlurmJob",
+    "UnknownPartitionError",
     "expand_hostlist",
     "partition_nodes",
+    "partitions",
     "render_script",
     "slurm_command",
     "submit_script",

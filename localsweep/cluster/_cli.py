@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,22 @@ import click
 from rich.markup import escape
 
 from localsweep._console import CliConsole
+from localsweep.cluster._checks import (
+    check_function,
+    check_log_dir,
+    check_partition,
+    check_script_path,
+    check_sweep_state,
+    check_time,
+    database_host_warnings,
+    sqlite_single_node,
+)
 from localsweep.cluster._slurm import (
     DEFAULT_SIGNAL_BEFORE,
     SlurmError,
     SlurmJob,
-    expand_hostlist,
-    partition_nodes,
     render_script,
     submit_script,
-    time_limit_seconds,
 )
 from localsweep.errors import (
     LocalsweepError,
@@ -63,46 +69,6 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-
-
-def _sqlite_single_node(
-    url: str, nodes: str | None, nodelist: str | None, partition: str | None
-) -> None:
-    """Refuse SQLite unless every task of the job runs on one and the same node."""
-    if not url.startswith("sqlite:"):
-        return
-    why = (
-        "a SQLite database can only be shared by agents on one machine (its file is on that "
-        "machine's local disk); for agents on several nodes use PostgreSQL "
-        "(--db postgresql+psycopg://user:password@host:5432/sweeps, see docs/cluster.md)"
-    )
-    if nodes is not None and nodes.strip() not in ("1", "1-1"):
-        raise click.BadParameter(f"{nodes} with {url}: {why}", param_hint="--nodes")
-    if nodelist:
-        names = expand_hostlist(nodelist)
-        where = f"--nodelist {nodelist}"
-    else:
-        try:
-            names = partition_nodes(partition)
-        except SlurmError as exc:
-            raise click.UsageError(
-                f"cannot tell which nodes the job may use ({exc}), and {why}; pin the job to "
-                "one node with --nodelist NODE"
-            ) from exc
-        where = f"partition {partition}" if partition else "the default partition"
-    if len(names) != 1:
-        raise click.UsageError(
-            f"{where} has {len(names)} nodes ({', '.join(names[:5])}), so the array's tasks "
-            f"could run on different machines: {why}; or pin the job to this machine with "
-            "--nodelist NODE"
-        )
-    here = socket.gethostname().split(".")[0]
-    if names[0] != here:
-        _say(
-            f"[yellow]Warning:[/] the job runs on {escape(names[0])}, not on this machine "
-            f"({escape(here)}): the SQLite file must be on {escape(names[0])}'s disk at the same "
-            "path."
-        )
 
 
 @click.command("slurm")
@@ -254,14 +220,7 @@ def slurm_command(
 
     if allow_network_fs:
         os.environ["LOCALSWEEP_ALLOW_NETWORK_FS"] = "1"
-    limit = time_limit_seconds(time_limit) if time_limit else None
-    if limit is not None and signal_before >= limit:
-        raise click.BadParameter(
-            f"{signal_before} s is not shorter than the time limit --time {time_limit} "
-            f"({limit} s): the agents would be told to stop as they start; give a shorter "
-            "--signal-before or a longer --time",
-            param_hint="--signal-before",
-        )
+    check_time(time_limit, signal_before)
     for arg in sbatch_args:
         if not arg.startswith("-"):
             raise click.BadParameter(
@@ -271,12 +230,17 @@ def slurm_command(
             raise click.BadParameter(
                 "the array is --agents (and --max-running)", param_hint="--sbatch-arg"
             )
+    if script_only:
+        check_script_path(Path(script_only))
     try:
         store = Store(db)
         try:
             sweep = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
         finally:
             store.close()
+        logs = Path(log_dir or Path("localsweep-logs") / sweep.id).expanduser().absolute()
+        check_log_dir(logs)
+        warnings = check_sweep_state(sweep)
         if function_ref is None and sweep.config.program is None and sweep.config.command is None:
             raise click.UsageError(
                 "this sweep's config has no `program` or `command`, so the agents would have "
@@ -287,7 +251,13 @@ def slurm_command(
             from localsweep.agent._workers import require_program
 
             require_program(sweep.config, sweep.id)
-        _sqlite_single_node(store.url, nodes, nodelist, partition)
+        if function_ref is not None:
+            warnings += check_function(function_ref, setup)
+        check_partition(partition)
+        warnings += sqlite_single_node(store.url, nodes, nodelist, partition)
+        warnings += database_host_warnings(store.url, nodes, nodelist, partition)
+        for warning in warnings:
+            _say(f"[yellow]Warning:[/] {escape(warning)}")
 
         options: list[tuple[str, str | None]] = []
         values = {
@@ -315,7 +285,6 @@ def slurm_command(
             if value is not None:
                 agent_args += [flag, str(value)]
         gpu_request = named.get("gpus_per_task") or named.get("gres")
-        logs = Path(log_dir or Path("localsweep-logs") / sweep.id).expanduser().absolute()
         job = SlurmJob(
             sweep_id=sweep.id,
             agents=agents,
@@ -340,10 +309,18 @@ def slurm_command(
         if dry_run:
             click.echo(script, nl=False)
             return
-        logs.mkdir(parents=True, exist_ok=True)  # sbatch does not create it
+        try:
+            logs.mkdir(parents=True, exist_ok=True)  # sbatch does not create it
+        except OSError as exc:  # checked above; this is what the check cannot foresee
+            raise click.BadParameter(f"cannot make {logs}: {exc}", param_hint="--log-dir") from exc
         if script_only:
             path = Path(script_only)
-            _write_private(path, script)
+            try:
+                _write_private(path, script)
+            except OSError as exc:
+                raise click.BadParameter(
+                    f"cannot write the script to {path}: {exc}", param_hint="--script-only"
+                ) from exc
             _say(
                 f"Wrote {escape(str(path))}; submit it with: "
                 f"sbatch {escape(shlex.quote(str(path)))}"

@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from localsweep.errors import LocalsweepError
 
 __all__ = [
+    "TIME_FORMS",
     "SlurmError",
     "SlurmJob",
+    "UnknownPartitionError",
     "expand_hostlist",
     "partition_nodes",
+    "partitions",
     "render_script",
     "submit_script",
     "time_limit_seconds",
@@ -81,22 +84,40 @@ class SlurmJob:
         return f"{self.log_dir.rstrip('/')}/%A_%a.out"
 
 
+#: The forms of ``--time`` that sbatch accepts, as its error should have named them.
+TIME_FORMS = (
+    "MINUTES, MINUTES:SECONDS, HOURS:MINUTES:SECONDS, DAYS-HOURS, DAYS-HOURS:MINUTES, "
+    "DAYS-HOURS:MINUTES:SECONDS, or UNLIMITED (also INFINITE, 0 or -1: no limit)"
+)
+
+_NO_LIMIT = ("unlimited", "infinite", "-1")
+
+
 def time_limit_seconds(text: str) -> int | None:
-    """A SLURM time limit in seconds: ``minutes``, ``minutes:seconds``,
-    ``hours:minutes:seconds``, ``days-hours``, ``days-hours:minutes`` or
-    ``days-hours:minutes:seconds``; ``None`` for no limit or a form SLURM will judge."""
-    text = text.strip()
-    days = 0
-    if "-" in text:
-        day_text, _, text = text.partition("-")
-        if not day_text.isdigit():
-            return None
-        days = int(day_text)
-    parts = text.split(":")
-    if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:
+    """A SLURM time limit in seconds, read as sbatch reads ``--time``: ``minutes``,
+    ``minutes:seconds``, ``hours:minutes:seconds``, ``days-hours``, ``days-hours:minutes``
+    or ``days-hours:minutes:seconds``; ``None`` for no limit (``UNLIMITED``, ``INFINITE``,
+    ``0``, ``-1``).
+
+    Raises :class:`SlurmError` for any other text (naming the forms above), which sbatch
+    would refuse.
+
+    >>> time_limit_seconds("1-12"), time_limit_seconds("90"), time_limit_seconds("infinite")
+    (129600, 5400, None)
+    """
+    if text.lower() in _NO_LIMIT:
         return None
+    # White space is refused, as sbatch refuses it (" 30" is an invalid --time).
+    day_text, dash, rest = text.rpartition("-") if "-" in text else ("", "", text)
+    parts = rest.split(":")
+    numbers = [day_text] * bool(dash) + parts
+    if not all(p.isascii() and p.isdigit() for p in numbers) or len(parts) > 3:
+        raise SlurmError(
+            f"{text!r} is not a time limit sbatch accepts: give {TIME_FORMS}, "
+            "e.g. --time 90 (minutes), --time 12:00:00 or --time 1-12"
+        )
     values = [int(p) for p in parts]
-    if days:  # after "days-": hours[:minutes[:seconds]]
+    if dash:  # after "days-": hours[:minutes[:seconds]]
         hours, minutes, seconds = (*values, 0, 0)[:3]
     elif len(values) == 1:
         hours, minutes, seconds = 0, values[0], 0
@@ -104,6 +125,7 @@ def time_limit_seconds(text: str) -> int | None:
         hours, minutes, seconds = 0, values[0], values[1]
     else:
         hours, minutes, seconds = values
+    days = int(day_text) if dash else 0
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     return total or None  # 0 means no limit
 
@@ -207,17 +229,47 @@ def expand_hostlist(hostlist: str) -> list[str]:
     return _run(["scontrol", "show", "hostnames", hostlist]).split()
 
 
-def partition_nodes(partition: str | None) -> list[str]:
-    """The nodes of ``partition`` (the default partition if ``None``), asked of ``sinfo``."""
+class UnknownPartitionError(SlurmError):
+    """The partition asked for is not one that ``sinfo`` lists (or there is no default)."""
+
+
+def partitions() -> tuple[dict[str, list[str]], str | None]:
+    """Every partition ``sinfo`` lists with its nodes, and the default partition's name
+    (``None`` if the cluster has none)."""
     out = _run(["sinfo", "-h", "-N", "-o", "%N %P"])
-    nodes: list[str] = []
+    table: dict[str, list[str]] = {}
+    default: str | None = None
     for line in out.splitlines():
         parts = line.split()
         if len(parts) != 2:
             continue
         node, part = parts
-        is_default = part.endswith("*")
-        wanted = (partition is None and is_default) or part.rstrip("*") == partition
-        if wanted and node not in nodes:
+        if part.endswith("*"):
+            part = part.rstrip("*")
+            default = part
+        nodes = table.setdefault(part, [])
+        if node not in nodes:
             nodes.append(node)
-    return nodes
+    return table, default
+
+
+def partition_nodes(partition: str | None) -> list[str]:
+    """The nodes of ``partition`` (the default partition if ``None``), asked of ``sinfo``.
+
+    Raises :class:`UnknownPartitionError` for a partition ``sinfo`` does not list (or no
+    default partition), naming the partitions it lists, as sbatch refuses it.
+    """
+    table, default = partitions()
+    known = ", ".join(f"{p} (default)" if p == default else p for p in table) or "none"
+    if partition is None:
+        if default is None:
+            raise UnknownPartitionError(
+                f"this cluster has no default partition: give --partition (sinfo lists: {known})"
+            )
+        return table[default]
+    if partition not in table:
+        raise UnknownPartitionError(
+            f"partition {partition!r} does not exist (sbatch would refuse it: invalid "
+            f"partition specified): sinfo lists {known}; check --partition"
+        )
+    return table[partition]

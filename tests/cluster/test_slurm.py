@@ -188,3 +188,65 @@ def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_b
     assert run.metric == pytest.approx(1.0 / 40)
     assert max(row["_step"] for row in history) == 39
     assert os.path.exists(tmp_path / f"ckpt-{run.id}")
+
+
+def test_an_unknown_partition_is_refused_naming_the_partitions_sinfo_lists(
+    slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(GRID, db=db)
+    args = ["slurm", sweep_id, "--agents", "2", "--function", "train:train", "--db", db]
+    out = _localsweep(*args, "--partition", "nosuch", "--dry-run")
+    assert out.returncode == 2, out.stderr
+    assert "partition 'nosuch' does not exist" in out.stderr
+    assert f"sinfo lists {slurm.partition} (default)" in out.stderr
+    assert "0 nodes" not in out.stderr and "Traceback" not in out.stderr
+    # The partition that exists has one node, this one: SQLite is fine there.
+    out = _localsweep(*args, "--partition", slurm.partition, "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "Warning" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["30", "5:30", "12:00:00", "0-12", "1-2", "1-2:30", "1-2:30:15", "UNLIMITED", "infinite", "0"],
+)
+def test_every_time_limit_we_accept_sbatch_accepts(slurm: SlurmCluster, text: str) -> None:
+    out = slurm.run("sbatch", "--test-only", f"--time={text}", "--wrap=true", check=False)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("text", ["10min", "1:2:3:4", "1-2-3", "1h", "1.5", " 30", ""])
+def test_every_time_limit_we_refuse_sbatch_refuses(slurm: SlurmCluster, text: str) -> None:
+    out = slurm.run("sbatch", "--test-only", f"--time={text}", "--wrap=true", check=False)
+    assert out.returncode != 0 and "time" in out.stderr.lower(), out.stderr
+
+
+@pytest.mark.postgres
+def test_a_loopback_postgresql_url_is_no_warning_when_every_node_is_this_machine(
+    slurm: SlurmCluster, postgres_db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    sweep_id = localsweep.sweep(GRID, db=postgres_db)
+    out = _localsweep(
+        "slurm", sweep_id, "--agents", "2", "--function", "train:train", "--db", postgres_db,
+        "--dry-run",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Warning" not in out.stderr
+
+
+@pytest.mark.postgres
+def test_an_unknown_partition_is_refused_with_postgresql_too(
+    slurm: SlurmCluster, postgres_db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    sweep_id = localsweep.sweep(GRID, db=postgres_db)
+    out = _localsweep(
+        "slurm", sweep_id, "--agents", "2", "--nodes", "2", "--function", "train:train",
+        "--partition", "gpu", "--db", postgres_db, "--dry-run",
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "partition 'gpu' does not exist" in out.stderr
+    assert f"sinfo lists {slurm.partition} (default)" in out.stderr
