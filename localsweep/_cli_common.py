@@ -118,7 +118,9 @@ def friendly(fn: F) -> F:
             # in one line. (SQLAlchemy is imported only by commands that open a database.)
             if debug or not type(exc).__module__.startswith("sqlalchemy"):
                 raise
-            reason = getattr(exc, "orig", None) or exc
+            from localsweep.store._urls import shown_url
+
+            reason = shown_url(str(getattr(exc, "orig", None) or exc))
             err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
             sys.exit(1)
         except KeyboardInterrupt as exc:

@@ -95,10 +95,10 @@ def _scheme(url: str) -> tuple[str, str | None]:
 def _unknown_dialect(url: str) -> str:
     dialect, driver = _scheme(url)
     head = f"cannot use the database URL {shown_url(url)}: "
-    if dialect in ("postgres", "pgsql", "psql"):
+    if dialect == "postgres":
         fixed = _TESTED + _after_scheme(url)
         return (
-            f"{head}SQLAlchemy has no dialect {dialect!r} ({dialect}:// is Heroku's spelling "
+            f"{head}SQLAlchemy has no dialect 'postgres' (postgres:// is Heroku's spelling "
             f"of postgresql://). Write {fixed} (installed by {_INSTALL})"
         )
     if driver is not None:
@@ -120,6 +120,8 @@ def _missing_driver(url: str, exc: ImportError) -> str:
         f"cannot use the database URL {shown_url(url)}: it asks for {asked}, whose Python "
         f"module {module!r} is not installed. "
     )
+    if module == "psycopg":
+        return f"{head}Install it with {_INSTALL}"
     if dialect == "postgresql":
         return (
             f"{head}localsweep is tested with psycopg: write {_TESTED}{_after_scheme(url)} "

@@ -166,3 +166,13 @@ def test_not_found_names_the_database_without_its_password(postgres_password_db:
         store.close()
     assert PASSWORD not in str(caught.value)
     assert shown_url(postgres_password_db) in str(caught.value)
+
+
+def test_the_upgrade_command_suggested_leaves_the_password_out() -> None:
+    from sqlalchemy import create_engine
+
+    from localsweep.store._migrate import _upgrade_command
+
+    command = _upgrade_command(create_engine(f"postgresql+psycopg://sweeper:{PASSWORD}@db/s"))
+    assert command.startswith("localsweep db upgrade --db postgresql+psycopg://sweeper@db/s ")
+    assert "~/.pgpass" in command and PASSWORD not in command
