@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from localsweep._console import safe_text as _e
 from localsweep.errors import (
     ConfigError,
     DatabasePathError,
+    DatabaseURLError,
     LocalsweepError,
     NetworkFilesystemError,
     NotFoundError,
@@ -23,7 +25,7 @@ from localsweep.errors import (
     SweepControlError,
 )
 
-__all__ = ["ALLOW_NETWORK_FS", "F", "db_option", "err_console", "friendly"]
+__all__ = ["ALLOW_NETWORK_FS", "F", "db_option", "err_console", "friendly", "suggested_db_flag"]
 
 err_console = CliConsole(stderr=True)
 
@@ -58,6 +60,24 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
+def suggested_db_flag(db: str | None) -> tuple[str, str]:
+    """The ``--db`` part of a command line suggested to the user, and a note to print
+    beside it (empty unless a password was left out). A password is never written into
+    a suggested command: with ``LOCALSWEEP_DB`` holding the URL, ``--db`` is left out (it
+    would hide the variable); with ``--db``, its URL is given without the password and
+    the note says how to pass it."""
+    if not db:
+        return "", ""
+    from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
+
+    if not has_password(db):
+        return f" --db {shlex.quote(db)}", ""
+    if os.environ.get("LOCALSWEEP_DB") == db:
+        return "", "(LOCALSWEEP_DB gives it the database, password included, as here)"
+    flag = f" --db {shlex.quote(url_without_password(db))}"
+    return flag, f"(the password is left out of --db: {PASSWORD_HINT})"
+
+
 #: The user's mistakes: said in one line, exit code 2.
 _BAD_INPUT = (
     ConfigError,
@@ -65,6 +85,7 @@ _BAD_INPUT = (
     NotFoundError,
     SweepControlError,
     DatabasePathError,
+    DatabaseURLError,
     ProgramNotFoundError,
 )
 
@@ -97,7 +118,9 @@ def friendly(fn: F) -> F:
             # in one line. (SQLAlchemy is imported only by commands that open a database.)
             if debug or not type(exc).__module__.startswith("sqlalchemy"):
                 raise
-            reason = getattr(exc, "orig", None) or exc
+            from localsweep.store._urls import shown_url
+
+            reason = shown_url(str(getattr(exc, "orig", None) or exc))
             err_console.print(f"[bold red]Database error:[/] {_e(reason)}", highlight=False)
             sys.exit(1)
         except KeyboardInterrupt as exc:

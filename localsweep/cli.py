@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from localsweep._cli_common import ALLOW_NETWORK_FS, F, db_option, err_console
+from localsweep._cli_common import ALLOW_NETWORK_FS, F, db_option, err_console, suggested_db_flag
 from localsweep._cli_common import friendly as _friendly
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
@@ -163,8 +163,8 @@ def sweep(
     store, record = create_sweep(
         db, config, prior_runs, err_console, project=project, entity=entity, name=name
     )
-    err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.url)}")
-    db_flag = f" --db {db}" if db else ""
+    err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.shown_url)}")
+    db_flag, db_note = suggested_db_flag(db)
     agent_command = f"localsweep agent{db_flag} {record.id}"
     if config.program is None and config.command is None:
         # Without a program the agent has nothing to start: it needs the training function.
@@ -184,6 +184,8 @@ def sweep(
                 f"Warning: {_e(missing)}", style="yellow", highlight=False, soft_wrap=True
             )
     err_console.print(f"Run sweep agent with: [bold]{_e(agent_command)}[/]", soft_wrap=True)
+    if db_note:
+        err_console.print(_e(db_note), highlight=False, soft_wrap=True)
     click.echo(record.id)
 
 
@@ -338,7 +340,7 @@ def run_command(
     store, record = create_sweep(
         db, config, prior_runs, err_console, project=project, entity=entity
     )
-    err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.url)}")
+    err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.shown_url)}")
     _run_agent(store, record.id, function, count=count, project=project, entity=entity, **execution)
     show_sweep(store, record.id, limit=10)
 
@@ -432,10 +434,11 @@ def db_upgrade(db: str | None) -> None:
     """Bring an older localsweep database to this version's schema."""
     from localsweep.store._engine import make_engine, resolve_url
     from localsweep.store._migrate import upgrade
+    from localsweep.store._urls import shown_url
 
     url = resolve_url(db)
     before, after = upgrade(make_engine(url))
-    console.print(f"{_e(url)}: schema {before or 'empty'} -> {after}", highlight=False)
+    console.print(f"{_e(shown_url(url))}: schema {before or 'empty'} -> {after}", highlight=False)
 
 
 def _register_report_commands() -> None:

@@ -8,6 +8,7 @@ catches anything of ours and nothing of the user's::
     ├── StoreError           the database could not do what was asked
     │   ├── SchemaVersionError   the database was written by an older or newer localsweep
     │   ├── DatabasePathError    a database path that cannot be created (bad input)
+    │   ├── DatabaseURLError     a database URL that cannot be used as written (bad input)
     │   ├── NetworkFilesystemError  a SQLite file on NFS, Lustre...: use PostgreSQL
     │   ├── NotFoundError        no sweep or run with that id, or no database at that path
     │   ├── LeaseLostError       this agent no longer holds the run (reaped, requeued)
@@ -25,6 +26,7 @@ __all__ = [
     "AgentError",
     "ConfigError",
     "DatabasePathError",
+    "DatabaseURLError",
     "LeaseLostError",
     "LocalsweepError",
     "NetworkFilesystemError",
@@ -89,6 +91,13 @@ class SchemaVersionError(StoreError):
 class DatabasePathError(StoreError, ValueError):
     """A database path (``--db``, ``db=``, ``LOCALSWEEP_DB``) where no database can be created,
     such as a folder that is a file or a file system that is read-only."""
+
+
+class DatabaseURLError(StoreError, ValueError):
+    """A database URL (``--db``, ``db=``, ``LOCALSWEEP_DB``) that cannot be used as written:
+    a dialect spelt another way (``postgres://``), a driver that is not installed, a
+    password or user the server rejects, a database that does not exist. Not retried; the
+    message says what to write or run instead."""
 
 
 class NetworkFilesystemError(StoreError):

@@ -126,3 +126,25 @@ def postgres_db(postgres_url: str) -> str:
     ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_password_db(postgres_db: str) -> str:
+    """A fresh database owned by a role that logs in with a password, as docs/cluster.md
+    sets one up; its URL with the password in it (``pick-a-password``). The session's
+    server trusts its own user; a line at the top of its pg_hba.conf makes this role
+    (and only it) give a password over TCP."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_db)
+    role = f"sweeper_{uuid.uuid4().hex[:8]}"
+    admin = {"host": url.host, "port": url.port, "user": url.username, "autocommit": True}
+    with psycopg.connect(**admin, dbname=url.database) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pick-a-password'")
+        conn.execute(f'ALTER DATABASE "{url.database}" OWNER TO {role}')
+        conn.execute(f"ALTER SCHEMA public OWNER TO {role}")
+        hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        conn.execute("SELECT pg_reload_conf()")
+    return url.set(username=role, password="pick-a-password").render_as_string(hide_password=False)

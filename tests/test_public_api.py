@@ -26,6 +26,7 @@ DOCUMENTED = {
     "SchemaVersionError",
     "NotFoundError",
     "DatabasePathError",
+    "DatabaseURLError",
     "AgentError",
 }
 

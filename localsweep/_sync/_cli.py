@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from localsweep._console import CliConsole, print_table
-from localsweep.errors import ConfigError, LocalsweepError, NotFoundError
+from localsweep.errors import ConfigError, DatabaseURLError, LocalsweepError, NotFoundError
 
 __all__ = ["sync_command"]
 
@@ -143,7 +143,7 @@ def sync_command(
             upload_timeout=upload_timeout,
             progress=lambda text: _err.print(escape(text)),
         )
-    except (ConfigError, NotFoundError) as exc:
+    except (ConfigError, NotFoundError, DatabaseURLError) as exc:
         _err.print(f"[bold red]Error:[/] {escape(str(exc))}")
         sys.exit(2)
     except ServerError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from localsweep._cli_common import suggested_db_flag
 from localsweep._console import CliConsole
 from localsweep.cluster._checks import (
     check_function,
@@ -32,6 +33,7 @@ from localsweep.cluster._slurm import (
     submit_script,
 )
 from localsweep.errors import (
+    DatabaseURLError,
     LocalsweepError,
     NetworkFilesystemError,
     NotFoundError,
@@ -328,7 +330,7 @@ def slurm_command(
             _say(f"Logs will go to {escape(job.output_pattern)}")
             return
         job_id = submit_script(script)
-    except (NotFoundError, NetworkFilesystemError, ProgramNotFoundError) as exc:
+    except (NotFoundError, NetworkFilesystemError, ProgramNotFoundError, DatabaseURLError) as exc:
         raise click.UsageError(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -338,7 +340,7 @@ def slurm_command(
             raise
         raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
     _write_private(logs / f"{job_id}.sbatch", script)
-    db_hint = f" --db {shlex.quote(db)}" if db and os.environ.get("LOCALSWEEP_DB") != db else ""
+    db_hint, db_note = suggested_db_flag(db if os.environ.get("LOCALSWEEP_DB") != db else None)
     _say(
         f"Submitted job [bold]{job_id}[/]: {agents} agent(s) on sweep {sweep.id} "
         f"(array {job_id}_[{job.array}])"
@@ -348,6 +350,8 @@ def slurm_command(
         f"(script: {escape(str(logs))}/{job_id}.sbatch)"
     )
     _say(f"Watch: squeue -j {job_id}   and   localsweep show {sweep.id}{escape(db_hint)}")
+    if db_note:
+        _say(escape(db_note))
     _say(
         f"Stop: scancel --batch --signal=TERM {job_id} (each agent requeues its running run "
         "as preempted and exits)"

@@ -132,7 +132,9 @@ def time_limit_seconds(text: str) -> int | None:
 
 def _line_safe(text: str, what: str) -> str:
     if "\n" in text or "\r" in text:
-        raise SlurmError(f"{what} must be one line, got {text!r}")
+        from localsweep.store._urls import shown_url
+
+        raise SlurmError(f"{what} must be one line, got {shown_url(text)!r}")
     return text
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from localsweep.errors import NotFoundError, PriorRunsError, StoreError, Violation
 from localsweep.priors._match import PriorCandidate
 from localsweep.priors._tables import TABLE_SUFFIXES, read_table
+from localsweep.store._urls import shown_url
 
 if TYPE_CHECKING:
     from localsweep.store import RunRecord, Store
@@ -50,7 +51,7 @@ class SourceRuns:
 
 
 def _error(source: str, message: str) -> PriorRunsError:
-    return PriorRunsError([Violation("prior_runs", f"{source!r}: {message}")])
+    return PriorRunsError([Violation("prior_runs", f"{shown_url(source)!r}: {message}")])
 
 
 def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRuns:
@@ -164,9 +165,10 @@ def _from_other_database(text: str, db: str, ident: str) -> SourceRuns:
     try:
         other = Store(db, create=False)
     except StoreError as exc:
-        raise _error(text, f"cannot open the database {db}: {exc}") from exc
+        raise _error(text, f"cannot open the database {shown_url(db)}: {exc}") from exc
     try:
-        return _from_database(text, other, ident, label=other.url)
+        # The label is stored with each prior run (its source): never the password.
+        return _from_database(text, other, ident, label=other.shown_url)
     finally:
         other.close()
 
@@ -182,7 +184,7 @@ def _from_database(text: str, store: Store, ident: str, label: str | None) -> So
         runs = tuple(
             _from_record(store, r, f"run {r.id} of sweep {sweep.id}{where}") for r in records
         )
-        return SourceRuns(text, f"sweep {sweep.id}{where}", runs)
+        return SourceRuns(shown_url(text), f"sweep {sweep.id}{where}", runs)
     try:
         record = store.get_run(ident)
     except NotFoundError:
@@ -190,12 +192,11 @@ def _from_database(text: str, store: Store, ident: str, label: str | None) -> So
             raise _error(text, f"no sweep or run {ident!r} in {label}") from None
         raise _error(
             text,
-            f"no file or folder {text!r}, and no sweep or run {ident!r} in {store.url} "
+            f"no file or folder {text!r}, and no sweep or run {ident!r} in {store.shown_url} "
             "(a sweep of another database is DB#ID: other.db#SWEEP_ID); " + _WHAT_A_SOURCE_IS,
         ) from None
-    return SourceRuns(
-        text, f"run {record.id}{where}", (_from_record(store, record, f"run {record.id}{where}"),)
-    )
+    label = f"run {record.id}{where}"
+    return SourceRuns(shown_url(text), label, (_from_record(store, record, label),))
 
 
 def _from_record(store: Store, record: RunRecord, label: str) -> PriorCandidate:

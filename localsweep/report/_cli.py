@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +16,13 @@ import click
 from rich.markup import escape
 
 from localsweep._console import CliConsole
-from localsweep.errors import ConfigError, DatabasePathError, LocalsweepError, NotFoundError
+from localsweep.errors import (
+    ConfigError,
+    DatabasePathError,
+    DatabaseURLError,
+    LocalsweepError,
+    NotFoundError,
+)
 from localsweep.report._extra import MissingExtraError
 
 if TYPE_CHECKING:
@@ -47,7 +54,7 @@ def _clean_errors() -> Iterator[None]:
         yield
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from exc
-    except (NotFoundError, DatabasePathError, ConfigError) as exc:
+    except (NotFoundError, DatabasePathError, DatabaseURLError, ConfigError) as exc:
         raise _BadInput(str(exc)) from exc
     except LocalsweepError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -149,10 +156,16 @@ def export_command(
                 raise click.UsageError("--format optuna writes to --to URL, not -o")
             url = storage_url(to or f"optuna-{sweep.id}.db")
             export_optuna(sweep, url)
+            from localsweep.store._urls import has_password, shown_url, url_without_password
+
+            view = f"optuna-dashboard {shlex.quote(url_without_password(url))}"
             _say(
-                f"[green]Exported[/] {len(sweep.runs)} runs of {sweep.id} to {escape(url)}\n"
-                f"View them with: [bold]optuna-dashboard {escape(url)}[/]"
+                f"[green]Exported[/] {len(sweep.runs)} runs of {sweep.id} to "
+                f"{escape(shown_url(url))}\n"
+                f"View them with: [bold]{escape(view)}[/]"
             )
+            if has_password(url):
+                _say("(the password is left out: put it in ~/.pgpass or PGPASSWORD)")
             return
         if to is not None:
             raise click.UsageError("--to is for --format optuna; use -o FILE")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from localsweep.report._study import quiet_optuna, sweep_study
+from localsweep.store._urls import shown_url
 
 if TYPE_CHECKING:
     import optuna
@@ -182,7 +183,7 @@ def export_optuna(sweep: Sweep, storage_url_or_path: str | os.PathLike[str]) -> 
         storage = optuna.storages.RDBStorage(url)
         try:
             optuna.delete_study(study_name=sweep.id, storage=storage)
-            logger.info("replacing study %s in %s", sweep.id, url)
+            logger.info("replacing study %s in %s", sweep.id, shown_url(url))
         except KeyError:
             pass
     study, _axes = sweep_study(sweep, storage=storage, export=True, with_history=True)
@@ -191,5 +192,5 @@ def export_optuna(sweep: Sweep, storage_url_or_path: str | os.PathLike[str]) -> 
         study.set_user_attr("localsweep_config", _json_safe(sweep.config))
         if sweep.parsed_config.metric is not None:
             study.set_user_attr("metric", sweep.parsed_config.metric.name)
-    logger.info("exported %d runs of sweep %s to %s", len(sweep.runs), sweep.id, url)
+    logger.info("exported %d runs of sweep %s to %s", len(sweep.runs), sweep.id, shown_url(url))
     return study

@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from localsweep.errors import DatabasePathError, NotFoundError
 from localsweep.store._netfs import check_sqlite_location
+from localsweep.store._urls import create_engine_for
 
 __all__ = ["DEFAULT_DB_FILENAME", "make_engine", "require_database", "resolve_url"]
 
@@ -38,6 +39,8 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
 
 def _sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL, or ``None`` for another backend or an in-memory database."""
+    if not url.startswith("sqlite"):
+        return None  # parsed (and its driver checked) when the engine is made
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -90,9 +93,14 @@ def _prepare_folder(path: Path) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite in WAL mode with our own ``BEGIN``, or another backend
+    with connections checked before use. Raises
+    :class:`~localsweep.errors.DatabaseURLError` for a URL whose dialect or driver cannot
+    be loaded."""
+    if not url.startswith("sqlite"):
+        engine: Engine = create_engine_for(url, pool_pre_ping=True, future=True)
+        return engine
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
 
     database = parsed.database or ""
     if database and database != ":memory:":
@@ -105,7 +113,7 @@ def make_engine(url: str) -> Engine:
         # Every connection to ":memory:" opens a new, empty database: keep one connection
         # for the engine's life so the tables created at open are the ones used after.
         kwargs["poolclass"] = StaticPool
-    engine = create_engine(url, **kwargs)
+    engine = create_engine_for(url, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -6,6 +6,7 @@ can bring an older database forward with the migrations bundled in ``migrations/
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from localsweep.errors import SchemaVersionError
 from localsweep.store._models import SCHEMA_VERSION, Base
+from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
 
 __all__ = ["current_version", "ensure_schema", "upgrade"]
 
@@ -93,7 +95,7 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
     if version in KNOWN_VERSIONS:
         raise SchemaVersionError(
             f"{engine.url} has schema version {version}, older than this localsweep "
-            f"({SCHEMA_VERSION}). Upgrade it with: localsweep db upgrade --db '{engine.url}'"
+            f"({SCHEMA_VERSION}). Upgrade it with: {_upgrade_command(engine)}"
         )
     raise SchemaVersionError(
         f"{engine.url} has schema version {version}, which this localsweep "
@@ -121,3 +123,12 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     return before, SCHEMA_VERSION
+
+
+def _upgrade_command(engine: Engine) -> str:
+    """The command line that upgrades ``engine``'s database, its password left out."""
+    url = engine.url.render_as_string(hide_password=False)
+    command = f"localsweep db upgrade --db {shlex.quote(url_without_password(url))}"
+    if has_password(url):
+        command += f" (the password is left out here: {PASSWORD_HINT})"
+    return command

@@ -22,6 +22,7 @@ class StoreReads:
     """Store's reads, kept apart from its writes; Store sets the attributes below."""
 
     url: str
+    shown_url: str
     _session: Session
     _views: _runs.RunViews
     _configs: _sweeps.SweepConfigs
@@ -33,7 +34,7 @@ class StoreReads:
             "read a run",
         )
         if row is None:
-            raise NotFoundError(f"no run {run_id!r} in {self.url}")
+            raise NotFoundError(f"no run {run_id!r} in {self.shown_url}")
         return run_record(row)
 
     def list_runs(self, sweep_id: str) -> list[RunRecord]:
@@ -110,7 +111,7 @@ class StoreReads:
         def work(conn: Connection) -> tuple[Any, ...]:
             token = _sweeps.change_token(conn, sweep_id)
             if token is None:
-                raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+                raise NotFoundError(f"no sweep {sweep_id!r} in {self.shown_url}")
             return token
 
         return self._session.read(work, "read the sweep's state")

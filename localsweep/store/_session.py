@@ -6,7 +6,9 @@ IMMEDIATE`` on SQLite; on PostgreSQL the work locks the sweep row first, always,
 transactions never take the same locks in opposite orders). Transient errors re-run the
 whole unit of work, not one statement, with exponential backoff and full jitter, for at
 most ``retry_timeout`` seconds: a deadlock (40P01), a serialization failure (40001), SQLite
-busy or locked, a dropped or refused connection (a database restart). Everything else is
+busy or locked, a dropped or refused connection (a database restart). A server that
+answers but turns the connection away (a wrong password or user, no such database) is not
+transient: :class:`~localsweep.errors.DatabaseURLError` at once, with the fix. Everything else is
 mapped to a :class:`~localsweep.errors.StoreError` that names the cause in plain words
 (disk full, file deleted or replaced, damaged file), with the driver's error chained.
 
@@ -21,6 +23,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -32,9 +35,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from localsweep.errors import LocalsweepError, StoreError, StoreUnavailableError
+from localsweep.errors import DatabaseURLError, LocalsweepError, StoreError, StoreUnavailableError
 from localsweep.store._engine import make_engine
 from localsweep.store._migrate import ensure_schema
+from localsweep.store._urls import PASSWORD_HINT, shown_url
 
 __all__ = ["DEFAULT_RETRY_TIMEOUT", "Session", "retry_timeout_from_env"]
 
@@ -315,14 +319,20 @@ class Session:
         return ""
 
     def _where(self) -> str:
-        return str(self.path) if self.path else make_url(self.url).render_as_string()
+        return str(self.path) if self.path else shown_url(self.url)
 
     def _classify(self, exc: DBAPIError, what: str) -> str:
         """The cause of a transient error in plain words; raise StoreError for the rest."""
         orig = exc.orig
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        refused = None if self.is_sqlite else self._refused(exc, sqlstate)
+        if refused is not None:
+            # Said as the store's error wherever it happens (at open, or mid-sweep after a
+            # password was changed): retrying cannot fix it.
+            where = "" if self._where() in what else f" {self._where()}"
+            raise DatabaseURLError(f"could not {what}{where}: {refused}") from exc
         if exc.connection_invalidated:
             return "the connection to the database was lost"
-        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
         if sqlstate == "40P01":
             return "a deadlock with another agent"
         if sqlstate == "40001":
@@ -348,24 +358,70 @@ class Session:
             if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
                 if code == _SQLITE_NOTADB or self._identity is None:
                     raise StoreError(
-                        f"cannot open the database {self.url}: {orig} (is it a SQLite file "
-                        "written by localsweep?)"
+                        f"cannot open the database {shown_url(self.url)}: {orig} (is it a SQLite "
+                        "file written by localsweep?)"
                     ) from exc
                 raise StoreError(damaged_message(self._where(), str(orig))) from exc
             if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY):
                 raise StoreError(
-                    f"cannot open the database {self.url}: {orig}{self._read_only_hint()}"
+                    f"cannot open the database {shown_url(self.url)}: {orig}"
+                    f"{self._read_only_hint()}"
                 ) from exc
             if code == _SQLITE_IOERR:
                 raise StoreError(
                     f"could not {what}: the disk reported an I/O error on {self._where()} ({orig})"
                 ) from exc
-            raise StoreError(f"could not {what} in {self.url}: {orig}") from exc
+            raise StoreError(f"could not {what} in {shown_url(self.url)}: {orig}") from exc
         if sqlstate is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
             # psycopg: no SQLSTATE means the connection itself failed (refused, reset,
             # closed under us).
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
+
+    def _refused(self, exc: DBAPIError, sqlstate: str | None) -> str | None:
+        """What to fix when the server answered and turned the connection away; ``None``
+        for anything else. libpq gives no SQLSTATE for a failed connection, so its message
+        is read (the server's English wording, as in the PostgreSQL docs)."""
+        message = _orig(exc)
+        parsed = make_url(self.url)
+        user = parsed.username or "(your login name)"
+        found = re.search(r'database "([^"]*)" does not exist', message)
+        if sqlstate == "3D000" or found:
+            name = found.group(1) if found else parsed.database or "DATABASE"
+            host = f" -h {parsed.host}" if parsed.host else ""
+            port = f" -p {parsed.port}" if parsed.port else ""
+            owner = f" -U {parsed.username}" if parsed.username else ""
+            return (
+                f"the server has no database {name!r} ({message}). Create it once with "
+                f"`createdb{host}{port}{owner} {name}` (as docs/cluster.md sets it up), or "
+                "correct the database name at the end of the URL"
+            )
+        if sqlstate == "28P01" or "password authentication failed" in message:
+            return (
+                f"the server rejected the password of user {user!r} ({message}). Check the "
+                "user and password in the URL, or, when the URL has none, in ~/.pgpass or "
+                "PGPASSWORD (a user the server does not know is reported the same way)"
+            )
+        if "no password supplied" in message:
+            return (
+                f"the server asks user {user!r} for a password and none was given "
+                f"({message}): {PASSWORD_HINT}"
+            )
+        found = re.search(r'role "([^"]*)" does not exist', message)
+        if found or (sqlstate == "28000" and "pg_hba.conf" not in message):
+            name = found.group(1) if found else user
+            return (
+                f"the server has no user (role) {name!r} ({message}). Check the user name "
+                "in the URL (before the '@'), or create the role: "
+                f"`createuser --pwprompt {name}`"
+            )
+        if "pg_hba.conf" in message:
+            return (
+                f"the server does not accept this user, database or host ({message}). Add a "
+                "line for them to the server's pg_hba.conf and reload it (docs/cluster.md), or "
+                "check the user and database in the URL"
+            )
+        return None
 
 
 def _code_from_message(message: str) -> int:

@@ -42,6 +42,7 @@ from localsweep.store._tables import (
     runs,
     sweeps,
 )
+from localsweep.store._urls import shown_url
 
 __all__ = [
     "HEARTBEAT_TIMEOUT",
@@ -84,6 +85,8 @@ class Store(StoreReads):
         create: bool = True,
     ):
         self.url = resolve_url(db)
+        #: The URL as messages show it: its password masked (``user:***@``).
+        self.shown_url = shown_url(self.url)
         self._session = Session(self.url, retry_timeout)
         self._session.open(check=check, create=create)
         self._configs = _sweeps.SweepConfigs()
@@ -153,7 +156,7 @@ class Store(StoreReads):
             "read a sweep",
         )
         if row is None:
-            raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+            raise NotFoundError(f"no sweep {sweep_id!r} in {self.shown_url}")
         return _sweeps.sweep_record(row, self._configs)
 
     def list_sweeps(self) -> list[SweepRecord]:
@@ -171,14 +174,14 @@ class Store(StoreReads):
             "read a sweep's state",
         )
         if state is None:
-            raise NotFoundError(f"no sweep {sweep_id!r} in {self.url}")
+            raise NotFoundError(f"no sweep {sweep_id!r} in {self.shown_url}")
         return SweepState(state)
 
     def finish_sweep(self, sweep_id: str, reason: str) -> None:
         """Mark the sweep finished; agents then start no new runs."""
 
         def work(conn: Connection) -> None:
-            _sweeps.lock_sweep(conn, sweep_id, self.url)
+            _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
             _sweeps.finish_sweep(conn, sweep_id, reason)
 
         self._session.write(work, "finish a sweep")
@@ -193,7 +196,7 @@ class Store(StoreReads):
         raises :class:`~localsweep.errors.SweepControlError` saying why."""
 
         def work(conn: Connection) -> None:
-            sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
+            sweep = _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
             _sweeps.control(conn, sweep, action)
 
         self._session.write(work, f"{action} the sweep")
@@ -236,7 +239,7 @@ class Store(StoreReads):
             )
 
         def work(conn: Connection) -> Claim:
-            sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
+            sweep = _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
             own = _claims.find_own_claim(conn, sweep_id, lease)
             if own is not None:
                 return Claim(ClaimOutcome.CLAIMED, run=own)
@@ -248,7 +251,7 @@ class Store(StoreReads):
             if resumed is not None:
                 return Claim(ClaimOutcome.CLAIMED, run=resumed, reaped=reaped)
             if reaped:  # the counters moved: read them again
-                sweep = _sweeps.lock_sweep(conn, sweep_id, self.url)
+                sweep = _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
             config = self._configs.get(sweep_id, sweep["config_json"])
 
             def views() -> Sequence[RunView]:
@@ -291,7 +294,7 @@ class Store(StoreReads):
         longer held (nothing is written). Safe to replay: rows are never written twice."""
         batch = secrets.token_hex(16)
         band = self._session.write(
-            lambda c: _runs.append_history(c, run, list(rows), batch, self.url),
+            lambda c: _runs.append_history(c, run, list(rows), batch, self.shown_url),
             "write a run's history",
         )
         if isinstance(band, LeaseLostError):
@@ -399,8 +402,8 @@ class Store(StoreReads):
         batch = secrets.token_hex(16)
 
         def work(conn: Connection) -> LeaseLostError | None:
-            _sweeps.lock_sweep(conn, run.sweep_id, self.url)  # the sweep row first, always
-            ended = _runs.end_run(conn, run, values, rows, self.url, batch)
+            _sweeps.lock_sweep(conn, run.sweep_id, self.shown_url)  # the sweep row first, always
+            ended = _runs.end_run(conn, run, values, rows, self.shown_url, batch)
             if ended is not True:
                 return ended or None  # lost (rows kept, not counting), or our own replay
             live = -1 if state.gives_point_back else 0

@@ -50,9 +50,8 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     settings = UiSettings(token=token, read_only=read_only, loopback_only=loopback)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    from sqlalchemy.engine import make_url
 
-    shown_db = make_url(store.url).render_as_string(hide_password=True)
+    shown_db = store.shown_url
     click.echo(f"localsweep ui for {shown_db}", err=True)
     click.echo(f"open {url}", err=True)
     if not loopback and no_token:
