@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from localsweep.errors import NotFoundError, PriorRunsError, StoreError, Violation
 from localsweep.priors._match import PriorCandidate
 from localsweep.priors._tables import TABLE_SUFFIXES, read_table
-from localsweep.store._urls import shown_url
 
 if TYPE_CHECKING:
     from localsweep.store import RunRecord, Store
@@ -48,6 +47,14 @@ class SourceRuns:
     source: str
     kind: str
     candidates: tuple[PriorCandidate, ...]
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password masked (see :func:`localsweep.store._urls.shown_url`),
+    imported when needed: the store pulls in SQLAlchemy, which `--help` must not load."""
+    from localsweep.store._urls import shown_url as masked
+
+    return masked(url)
 
 
 def _error(source: str, message: str) -> PriorRunsError:
