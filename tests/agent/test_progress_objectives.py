@@ -1,0 +1,58 @@
+"""The agent's progress lines for a multi-objective sweep (``metrics:``): each run's value of
+every objective, and the size of the sweep's Pareto set so far where a single-metric sweep
+names its best run; with a real agent and real SQLite."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import localsweep
+from localsweep.agent._progress import SweepProgress
+from localsweep.search._multi import non_dominated
+from localsweep.store import Store
+
+CONFIG = {
+    "method": "custom",
+    "run_cap": 8,
+    "metrics": [{"name": "loss"}, {"name": "acc", "goal": "maximize"}],
+    "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    "localsweep": {"seed": 3},
+}
+
+
+def train(config: dict[str, Any]) -> dict[str, float]:
+    x = config["x"]
+    if x > 0.8:
+        return {"loss": x}  # no acc: on no front
+    return {"loss": (x - 0.3) ** 2, "acc": x}
+
+
+def test_each_line_gives_the_objectives_and_the_pareto_front_so_far(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    stream = io.StringIO()
+    with SweepProgress(Store(db), sweep_id, stream=stream) as progress:
+        localsweep.agent(sweep_id, train, db=db, quiet=True, on_run_end=progress.on_run_end)
+    lines = [line for line in stream.getvalue().splitlines() if " finished" in line]
+    runs = localsweep.Api(db).sweep(sweep_id).runs
+    assert len(lines) == len(runs) == 8
+    goals = [m.goal for m in localsweep.Api(db).sweep(sweep_id).parsed_config.metrics]
+    for k, (line, run) in enumerate(zip(lines, runs, strict=True), 1):
+        assert "no best yet" not in line
+        acc = f"{run.summary['acc']:.6g}" if "acc" in run.summary else "-"
+        assert f"run {run.id} finished loss={run.summary['loss']:.6g} acc={acc} " in line
+        # The front after run k: the finished runs so far that no other one beats.
+        points = [(r.summary["loss"], r.summary["acc"]) for r in runs[:k] if "acc" in r.summary]
+        size = len(non_dominated(points, goals))
+        said = re.search(r"\((\d+)/8 done; (.*)\)$", line)
+        assert said is not None, line
+        assert said.group(1) == str(k)
+        if size:
+            assert said.group(2) == f"Pareto front: {size} run{'' if size == 1 else 's'}"
+        else:
+            assert said.group(2) == "Pareto front: no run yet"
+    assert size == len(localsweep.Api(db).sweep(sweep_id).pareto_runs()) >= 2
+    assert any("acc=-" in line for line in lines)
