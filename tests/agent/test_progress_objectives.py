@@ -56,3 +56,31 @@ def test_each_line_gives_the_objectives_and_the_pareto_front_so_far(tmp_path: Pa
             assert said.group(2) == "Pareto front: no run yet"
     assert size == len(localsweep.Api(db).sweep(sweep_id).pareto_runs()) >= 2
     assert any("acc=-" in line for line in lines)
+
+
+def test_a_run_without_an_objective_is_warned_of_once_naming_the_close_key(
+    tmp_path: Path, capfd: Any
+) -> None:
+    config = {
+        "method": "custom",
+        "metrics": [{"name": "loss"}, {"name": "accuracy", "goal": "maximize"}],
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+    sweep = localsweep.run(
+        config, lambda c: {"loss": c["x"], "acc": c["x"]}, count=3, db=tmp_path / "s.db"
+    )
+    err = capfd.readouterr().err
+    warnings = [line for line in err.splitlines() if "Warning:" in line]
+    assert len(warnings) == 1, err
+    assert "the sweep objective 'accuracy' was never logged" in warnings[0]
+    assert "Did you mean 'acc'?" in warnings[0]
+    assert "Pareto front: no run yet" in err
+    assert sweep.pareto_runs() == []
+    # show says it too, where it would list the Pareto set.
+    from click.testing import CliRunner
+
+    from localsweep.cli import cli
+
+    shown = CliRunner().invoke(cli, ["show", sweep.id, "--db", str(tmp_path / "s.db")])
+    assert shown.exit_code == 0
+    assert "the sweep objective 'accuracy' was never logged" in shown.output
