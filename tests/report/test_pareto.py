@@ -112,3 +112,24 @@ def test_ls_gives_the_size_of_the_pareto_set_for_best(
     result = CliRunner().invoke(cli, ["ls", "--db", str(tmp_path / "db.db")], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert f"Pareto set: {len(sweep.pareto_runs())} runs" in result.output
+
+
+def test_the_csv_export_marks_the_pareto_runs(sweep: localsweep.Sweep) -> None:
+    import csv
+    import io
+
+    from localsweep.report import export_runs
+
+    out = io.StringIO()
+    export_runs(sweep, "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    columns = list(rows[0])
+    assert columns[columns.index("metric") + 1] == "pareto"
+    front = {r.id for r in sweep.pareto_runs()}
+    assert {row["id"] for row in rows if row["pareto"] == "True"} == front
+    assert {row["id"] for row in rows if row["pareto"] == "False"} == {
+        r.id for r in sweep.runs
+    } - front
+    by_id = {row["id"]: row for row in rows}
+    for run in sweep.runs:
+        assert float(by_id[run.id]["acc"]) == run.summary["acc"]
