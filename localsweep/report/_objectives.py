@@ -22,12 +22,13 @@ from localsweep.report._html import _e, _empty, _importance_table, _number
 from localsweep.report._importance import ParamImportance
 from localsweep.report._plots import (
     AnalysisPoint,
+    _curves_plot,
     _history_plot,
     _importance_plot,
     _param_dimensions,
     _slice_plots,
 )
-from localsweep.report._study import ParamAxis, analysis_points, plotly_text
+from localsweep.report._study import ParamAxis, analysis_points, logged_values, plotly_text
 from localsweep.search._multi import summary_value
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ObjectiveImportance",
+    "objective_curves",
     "objective_parts",
     "objective_reader",
     "pareto_head",
@@ -272,6 +274,55 @@ def _importance_part(
             f"stopped early with a value of {_e(name)}.</p>{table}{plot}"
         )
     return "\n".join(parts)
+
+
+def objective_curves(
+    runs: Sequence[Run],
+    metrics: Sequence[Metric],
+    cache: RowCache,
+    limit: int,
+    add: Callable[[str, dict[str, Any]], str],
+) -> str:
+    """The learning curves section: each objective's logged values of each run drawn (at
+    most ``limit`` runs: the running ones and an even spread of the rest), a panel per
+    objective. A run's history is read once for every objective, and again only when the
+    run changed (a live page keeps the same run objects while they do not)."""
+    kept: dict[str, tuple[Run, dict[str, list[float]]]] = cache.memo(
+        "objective-histories", (), dict
+    )
+
+    def values(run_ids: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+        out = {}
+        for run_id in run_ids:
+            run = by_id[run_id]
+            known = kept.get(run_id)
+            if known is None or known[0] is not run:
+                rows = run.history()
+                known = (run, {m.name: logged_values(rows, m.name) for m in metrics})
+                kept[run_id] = known
+            out[run_id] = known[1]
+        return out
+
+    by_id = {run.id: run for run in runs}
+    panels = []
+    drawn = 0
+    for metric in metrics:
+
+        def histories(run_ids: Sequence[str], name: str = metric.name) -> dict[str, list[float]]:
+            return {i: v[name] for i, v in values(run_ids).items()}
+
+        maximize = metric.goal.value == "maximize"
+        spec, drawn = _curves_plot(runs, histories, _label(metric), maximize, None, limit)
+        panels.append(spec)
+    if not any(spec["data"] for spec in panels):
+        return _empty("No run logged an objective yet.")
+    note = ""
+    if drawn < len(runs):
+        note = (
+            f'<p class="hint">Showing {drawn} of {len(runs)} runs: the running ones and an '
+            "even spread of the rest.</p>"
+        )
+    return note + add("plot-curves", _stacked(panels, "Learning curves"))
 
 
 def pareto_head(sweep: Sweep, hint: str | None) -> tuple[str, str]:

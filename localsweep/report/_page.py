@@ -40,7 +40,12 @@ from localsweep.report._html import (
     runs_and_priors,
 )
 from localsweep.report._importance import ParamImportance, importance_of_study
-from localsweep.report._objectives import ObjectiveImportance, objective_parts, pareto_head
+from localsweep.report._objectives import (
+    ObjectiveImportance,
+    objective_curves,
+    objective_parts,
+    pareto_head,
+)
 from localsweep.report._pareto import objective_importance, pareto_section
 from localsweep.report._plots import (
     MAX_CURVES,
@@ -211,13 +216,11 @@ def sweep_view(
         on = analysed if importance_runs is None or importance is True else importance_runs
         parts["importance"] = _importance_part(found if isinstance(found, list) else None, on, add)
 
-    curves_html = _empty(
-        "Learning curves follow one metric; each run's logged values are on its page."
-        if multi
-        else "No run logged the metric yet."
-    )
+    curves_html = _empty("No run logged the metric yet.")
     curves_note = ""
-    if metric_name is not None:
+    if multi:
+        curves_html = objective_curves(everyone, config.metrics, cache, max_curves, add)
+    elif metric_name is not None:
         if histories is None:
             by_id = {run.id: run for run in everyone}
             name = metric_name

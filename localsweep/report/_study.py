@@ -33,6 +33,7 @@ __all__ = [
     "LOG_DISTRIBUTIONS",
     "ParamAxis",
     "analysis_points",
+    "logged_values",
     "metric_values",
     "param_axes",
     "plotly_text",
@@ -223,8 +224,14 @@ def analysis_points(
 
 def metric_values(run: Run, metric_name: str) -> list[float]:
     """Every value of the metric ``run`` logged, in order (non-numbers left out)."""
+    return logged_values(run.history(), metric_name)
+
+
+def logged_values(rows: Sequence[Mapping[str, Any]], metric_name: str) -> list[float]:
+    """Every value of the metric in a run's logged ``rows``, in order (non-numbers left
+    out): the key itself, else a dotted path into nested dicts."""
     out: list[float] = []
-    for row in run.history():
+    for row in rows:
         value: Any = row.get(metric_name, _MISSING)
         if value is _MISSING:
             node: Any = row

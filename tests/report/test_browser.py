@@ -135,8 +135,9 @@ def test_a_multi_objective_report_draws_every_objective_without_errors(
     sweep = localsweep.run(config, train, count=12, db=tmp_path / "s.db", quiet=True)
     path = write_report(sweep, tmp_path / "report.html")
     page = _assert_renders(browser, path)
-    # History, parallel coordinates, 2 slice plots, 2 importance plots, the Pareto front.
-    assert page.body_attribute("data-plots-expected") == str(7)
+    # History, parallel coordinates, 2 slice plots, 2 importance plots, the Pareto front,
+    # learning curves.
+    assert page.body_attribute("data-plots-expected") == str(8)
     highlighted = re.findall(
         r'<tr class="best"[^>]*><td class="num">\d+</td><td>(\w+)</td>', page.dom
     )

@@ -172,3 +172,25 @@ def test_a_single_metric_sweep_keeps_its_best_run_and_metric_column(tmp_path: Pa
     table = _data(page)["table"]
     assert table["columns"][4] == "loss" and "mark_column" not in table
     assert "Pareto set" not in table["columns"]
+
+
+@pytest.mark.slow
+def test_learning_curves_draw_each_objectives_logged_values(tmp_path: Path) -> None:
+    import wandb
+
+    def logged() -> None:
+        with wandb.init() as run:
+            x = run.config["x"]
+            for step in range(5):
+                run.log({"loss": (x - 0.2) ** 2 / (step + 1), "acc": x * step / 5})
+
+    sweep = localsweep.run(CONFIG, logged, count=3, db=tmp_path / "db.db", quiet=True)
+    page = write_report(sweep, tmp_path / "r.html").read_text(encoding="utf-8")
+    curves = _plot(page, "plot-curves")
+    assert curves["layout"]["yaxis"]["title"]["text"] == "loss (minimize)"
+    assert curves["layout"]["yaxis2"]["title"]["text"] == "acc (maximize)"
+    for axis, name in (("y", "loss"), ("y2", "acc")):
+        trace = next(t for t in curves["data"] if t.get("yaxis", "y") == axis)
+        drawn = [v for v in trace["y"] if v is not None]
+        logged_values = [row[name] for run in sweep.runs for row in run.history()]
+        assert drawn == logged_values
