@@ -194,3 +194,24 @@ def test_learning_curves_draw_each_objectives_logged_values(tmp_path: Path) -> N
         drawn = [v for v in trace["y"] if v is not None]
         logged_values = [row[name] for run in sweep.runs for row in run.history()]
         assert drawn == logged_values
+
+
+def test_a_sweep_with_prior_runs_gets_its_report_with_them_in_importance(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "db.db"
+    first = localsweep.run(CONFIG, train, count=4, db=db, quiet=True)
+    sweep_id = localsweep.sweep(CONFIG, db=db, prior_runs=[first.id])
+    localsweep.agent(sweep_id, train, count=3, db=db, quiet=True)
+    sweep = localsweep.Api(db).sweep(sweep_id)
+    assert len(sweep.prior_runs) == 4
+    page = write_report(sweep, tmp_path / "r.html").read_text(encoding="utf-8")
+    runs = [*sweep.prior_runs, *sweep.runs]
+    with_loss = sum(1 for r in runs if "loss" in r.summary)
+    part = _part(page, "importance")
+    assert f"Computed on {with_loss} runs that finished or stopped early with a value of loss" in (
+        part
+    )
+    # The Pareto set is the sweep's own runs' (Sweep.pareto_runs).
+    count = len(sweep.pareto_runs())
+    assert f'id="pareto-count">{count if count else "—"}</div>' in page
