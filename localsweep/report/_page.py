@@ -168,7 +168,8 @@ def sweep_view(
 
     multi = config.is_multi_objective
     pareto = {run.id for run in sweep.pareto_runs()} if multi else set()
-    table, digests = cache.table(everyone, axes, metric_name, config.metrics, pareto)
+    objectives = config.metrics if multi else ()
+    table, digests = cache.table(everyone, axes, metric_name, objectives, pareto)
     if not plots:
         return _light_view(sweep, table, digests, best, metric_name)
     found: list[ParamImportance] | ObjectiveImportance | None = None
