@@ -171,14 +171,21 @@ def objective_parts(
     sweep: Sweep,
     runs: Sequence[Run],
     axes: list[ParamAxis],
-    importance: ObjectiveImportance | None,
+    importance: Any,
     cache: RowCache,
     add: Callable[[str, dict[str, Any]], str],
 ) -> dict[str, str]:
     """The analysis sections of a multi-objective sweep's page (``history``,
     ``importance``, ``parallel``, ``slices``). ``add(plot_id, spec)`` registers a plot and
-    returns its placeholder; ``importance`` is each objective's, or ``None`` while it is
-    being computed."""
+    returns its placeholder; ``importance`` is each objective's (an
+    :data:`ObjectiveImportance`), ``True`` to compute it now, or ``None`` while it is being
+    computed elsewhere."""
+    from localsweep.report._pareto import objective_importance
+
+    if importance is True:
+        importance = objective_importance(sweep)
+    elif not isinstance(importance, Mapping):
+        importance = None
     metrics = sweep.parsed_config.metrics
     pareto = {run.id for run in sweep.pareto_runs()}
     by_objective: dict[str, list[AnalysisPoint]] = {}

@@ -46,7 +46,7 @@ from localsweep.report._objectives import (
     objective_parts,
     pareto_head,
 )
-from localsweep.report._pareto import objective_importance, pareto_section
+from localsweep.report._pareto import pareto_section
 from localsweep.report._plots import (
     MAX_CURVES,
     _best_curves,
@@ -172,14 +172,11 @@ def sweep_view(
     table, digests = cache.table(everyone, axes, metric_name, objectives, pareto)
     if not plots:
         return _light_view(sweep, table, digests, best, metric_name)
-    found: list[ParamImportance] | ObjectiveImportance | None = None
-    if importance is True and multi:
-        found = objective_importance(sweep)
-    elif importance is True:
+    # A multi-objective sweep's True is computed by objective_parts.
+    found: Any = None if importance is False else importance
+    if importance is True and not multi:
         study, _axes = sweep_study(sweep, plotly_safe=True)
         found = importance_of_study(study, axes)
-    elif importance is not False:
-        found = importance
     points = cache.memo("points", everyone, lambda: analysis_points(everyone, axes))
     analysed = len(points)
 
@@ -196,8 +193,7 @@ def sweep_view(
         hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     )
     if multi:
-        multi_found = found if isinstance(found, Mapping) else None
-        parts.update(objective_parts(sweep, everyone, axes, multi_found, cache, add))
+        parts.update(objective_parts(sweep, everyone, axes, found, cache, add))
     elif analysed:
         history = cache.memo(
             "history", everyone, lambda: _history_plot(everyone, metric_label, maximize)
