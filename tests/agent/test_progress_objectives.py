@@ -84,3 +84,14 @@ def test_a_run_without_an_objective_is_warned_of_once_naming_the_close_key(
     shown = CliRunner().invoke(cli, ["show", sweep.id, "--db", str(tmp_path / "s.db")])
     assert shown.exit_code == 0
     assert "the sweep objective 'accuracy' was never logged" in shown.output
+
+
+def test_the_bar_shows_the_pareto_front_where_it_shows_the_best(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    stream = io.StringIO()
+    with SweepProgress(Store(db), sweep_id, stream=stream, mode="bar") as progress:
+        localsweep.agent(sweep_id, train, db=db, quiet=True, on_run_end=progress.on_run_end)
+    front = len(localsweep.Api(db).sweep(sweep_id).pareto_runs())
+    last = stream.getvalue().strip().splitlines()[-1]
+    assert "8/8" in last and f"Pareto front: {front} runs" in last, last
