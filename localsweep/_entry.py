@@ -280,7 +280,7 @@ def execute(
     """Run a sweep's runs with the runner its options call for (shared by ``agent``,
     ``run`` and the CLI). ``progress`` says how runs are shown on stderr (``auto``: a bar in
     a terminal or notebook, else a line per run; ``quiet``: nothing)."""
-    from localsweep._hints import logged_keys, missing_metric_message
+    from localsweep._hints import logged_keys, missing_metric_message, missing_objective_message
     from localsweep.agent import run_workers, runner_factory
     from localsweep.agent._progress import SweepProgress
     from localsweep.records import RunState
@@ -303,15 +303,15 @@ def execute(
 
     def ended(run: RunRecord) -> None:
         shown.on_run_end(run)
-        if (
-            metric is not None
-            and not warned
-            and run.state is RunState.FINISHED
-            and run.metric is None
-        ):
+        message = None
+        if not warned and run.state is RunState.FINISHED:
+            if metric is not None and run.metric is None:
+                message = missing_metric_message(metric.name, logged_keys(run.summary), run.id)
+            elif shown.config.is_multi_objective:
+                message = missing_objective_message(shown.config, run)
+        if message is not None:
             # Said once: every later run most likely logs the same keys.
             warned.append(True)
-            message = missing_metric_message(metric.name, logged_keys(run.summary), run.id)
             if shown.mode == "quiet":
                 logger.warning("%s", message)
             else:

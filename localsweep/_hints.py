@@ -9,7 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["logged_keys", "missing_metric_message", "missing_program_message", "sweep_metric_hint"]
+__all__ = [
+    "logged_keys",
+    "missing_metric_message",
+    "missing_objective_message",
+    "missing_program_message",
+    "sweep_metric_hint",
+]
 
 
 def logged_keys(summary: Mapping[str, Any]) -> list[str]:
@@ -30,29 +36,40 @@ def logged_keys(summary: Mapping[str, Any]) -> list[str]:
     return keys
 
 
-def missing_metric_message(metric: str, keys: Iterable[str], run_id: str | None = None) -> str:
+def missing_metric_message(
+    metric: str, keys: Iterable[str], run_id: str | None = None, *, objective: bool = False
+) -> str:
     """Says that the sweep metric ``metric`` was never logged, naming the keys that were and
     the closest one: without the metric, no run is best, hyperband stops nothing and bayes
-    learns nothing."""
+    learns nothing. ``objective``: ``metric`` is one of a multi-objective sweep's
+    ``metrics`` (without it no run is on the Pareto front)."""
     found = sorted(set(keys))
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
-    text = f"the sweep metric {metric!r} was never logged: {which} without it"
+    what = "objective" if objective else "metric"
+    text = f"the sweep {what} {metric!r} was never logged: {which} without it"
     if found:
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
         text += f"; logged keys: {shown}"
         close = difflib.get_close_matches(metric, found, n=1, cutoff=0.5)
         if close:
-            text += f". Did you mean {close[0]!r}? Fix `metric.name` in the config or the "
+            field = "its `name` under `metrics`" if objective else "`metric.name`"
+            text += f". Did you mean {close[0]!r}? Fix {field} in the config or the "
             text += "key your code logs"
     else:
-        text += " (it logged nothing; log the metric with wandb.log or return it)"
+        text += f" (it logged nothing; log the {what} with wandb.log or return it)"
+    if objective:
+        return text + ". Without it no run is on the Pareto front and the search learns nothing."
     return text + ". Without it no run is best, hyperband stops nothing, bayes learns nothing."
 
 
 def sweep_metric_hint(sweep: Any) -> str | None:
-    """For a :class:`~localsweep.api.Sweep` whose finished runs all lack the sweep metric:
-    :func:`missing_metric_message` with the keys they logged; else ``None``."""
-    metric = sweep.parsed_config.metric
+    """For a :class:`~localsweep.api.Sweep` whose finished runs all lack the sweep metric
+    (or one objective of its ``metrics``): :func:`missing_metric_message` with the keys
+    they logged; else ``None``."""
+    config = sweep.parsed_config
+    if config.is_multi_objective:
+        return _missing_objective_hint(sweep)
+    metric = config.metric
     if metric is None:
         return None
     finished = [r for r in sweep.runs if r.state == "finished"]
@@ -62,6 +79,33 @@ def sweep_metric_hint(sweep: Any) -> str | None:
     for run in finished:
         keys.update(logged_keys(run.summary))
     return missing_metric_message(metric.name, keys)
+
+
+def missing_objective_message(config: Any, run: Any) -> str | None:
+    """For a finished run of a multi-objective sweep (``config``) that lacks one of its
+    objectives: :func:`missing_metric_message` for the first missing one; else ``None``."""
+    from localsweep.search._multi import summary_value
+
+    for metric in config.metrics:
+        if summary_value(run.summary, metric.name, metric.goal) is None:
+            keys = logged_keys(run.summary)
+            return missing_metric_message(metric.name, keys, run.id, objective=True)
+    return None
+
+
+def _missing_objective_hint(sweep: Any) -> str | None:
+    from localsweep.search._multi import summary_value
+
+    finished = [r for r in sweep.runs if r.state == "finished"]
+    for metric in sweep.parsed_config.metrics:
+        if finished and all(
+            summary_value(r.summary, metric.name, metric.goal) is None for r in finished
+        ):
+            keys: set[str] = set()
+            for run in finished:
+                keys.update(logged_keys(run.summary))
+            return missing_metric_message(metric.name, keys, objective=True)
+    return None
 
 
 def missing_program_message(

@@ -62,6 +62,9 @@ def _ls(db: str | None) -> None:
             if best and metric and best.metric is not None
             else ""
         )
+        if s.parsed_config.is_multi_objective:  # no best run: the Pareto set's size
+            front = len(s.pareto_runs())
+            best_text = f"Pareto set: {front} runs" if front else ""
         table.add_row(
             _e(s.id),
             _e(s.name),
@@ -94,6 +97,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
 
     from localsweep.api import Sweep, summary_items
     from localsweep.report._pareto import print_pareto
+    from localsweep.search._multi import summary_value
 
     sweep = Sweep(store, store.get_sweep(sweep_id))
     config = sweep.parsed_config
@@ -134,7 +138,10 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             return f"{r.state} ({r.end_reason})"
         return str(r.state)
 
-    shown = sorted(runs, key=sort_key)[:limit]
+    objectives = config.metrics if config.is_multi_objective else ()
+    pareto = {r.id for r in sweep.pareto_runs()} if objectives else set()
+    order = _objective_sort(objectives, pareto) if objectives else sort_key
+    shown = sorted(runs, key=order)[:limit]
     ids = [f"{r.id} (prior)" if r.prior else r.id for r in shown]
     states = [state_of(r) for r in shown]
     table = Table()
@@ -143,6 +150,10 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     table.add_column("state", no_wrap=True, min_width=max([5, *(len(s) for s in states)]))
     if metric is not None:
         table.add_column(_e(metric.name), justify="right", overflow="fold")
+    for m in objectives:
+        table.add_column(_e(m.name), justify="right", overflow="fold")
+    if objectives:
+        table.add_column("Pareto", no_wrap=True)
     params = [p for p in config.parameters if not p.is_constant]
     for p in params:
         table.add_column(_e(p.name), overflow="fold")
@@ -151,11 +162,20 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         row = [_e(run_id), _e(state)]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
+        for m in objectives:
+            found = summary_value(r.summary, m.name, m.goal)
+            row.append("" if found is None else f"{found:.6g}")
+        if objectives:
+            row.append("*" if r.id in pareto else "")
         row += [_e(_short(flat.get(p.path))) for p in params]
         table.add_row(*row)
     print_table(console, table)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
+    if objectives:
+        console.print(
+            "(* marks the runs no other finished run beats on every objective)", highlight=False
+        )
     best = sweep.best_run()
     if best is not None:
         console.print(
@@ -196,21 +216,50 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 
+def _objective_sort(objectives: Any, pareto: set[str]) -> Callable[[Any], tuple[int, float]]:
+    """A multi-objective sweep's runs table order: the Pareto set, then the other runs with
+    a result of every objective, then the rest; each by the first objective."""
+    from localsweep.search._multi import objective_values
+
+    first = objectives[0]
+
+    def key(r: Any) -> tuple[int, float]:
+        values = objective_values(r.summary, objectives)
+        if values is None:
+            return (3, 0.0)
+        value = values[0] if first.goal.value == "minimize" else -values[0]
+        if r.id in pareto:
+            return (0, value)
+        return (1 if r.state in ("finished", "early_terminated") else 2, value)
+
+    return key
+
+
 def _print_importance(sweep: Any) -> None:
-    """W&B's parameter importance panel, in the terminal (needs the report extra)."""
+    """W&B's parameter importance panel, in the terminal (needs the report extra); for a
+    multi-objective sweep, one per objective."""
     from localsweep.report import MissingExtraError, parameter_importance
+    from localsweep.report._pareto import objective_importance
 
     try:
-        rows = parameter_importance(sweep)
+        if sweep.parsed_config.is_multi_objective:
+            for name, rows in objective_importance(sweep).items():
+                _importance_table(rows, f"parameter importance (with respect to {name})")
+        else:
+            _importance_table(
+                parameter_importance(sweep), "parameter importance (with respect to the metric)"
+            )
     except MissingExtraError as exc:
         console.print(f"parameter importance: {_e(exc)}", highlight=False)
-        return
+
+
+def _importance_table(rows: Any, title: str) -> None:
     rows = [r for r in rows if r.importance is not None]
     if not rows:
         return
     from rich.table import Table
 
-    table = Table(title="parameter importance (with respect to the metric)")
+    table = Table(title=_e(title))
     table.add_column("parameter")
     table.add_column("importance", justify="right")
     table.add_column("correlation", justify="right")

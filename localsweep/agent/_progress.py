@@ -28,6 +28,7 @@ from typing import IO, Any, Literal
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import StoreError
 from localsweep.records import RESULT_STATES, RunState
+from localsweep.search._multi import dominates, objective_values, summary_value
 from localsweep.store import RunRecord, Store, grid_size
 
 __all__ = [
@@ -101,6 +102,9 @@ class SweepTally:
     def __init__(self, config: SweepConfig):
         self.config = config
         self.best: RunRecord | None = None
+        #: A multi-objective sweep's Pareto set so far (``Sweep.pareto_runs``'s runs: its
+        #: own finished runs with every objective), with their objective values.
+        self.front: list[tuple[RunRecord, tuple[float, ...]]] = []
         self._results: set[str] = set()
         self._prior_points: set[str] = set()
         self._open: set[str] = set()
@@ -129,7 +133,24 @@ class SweepTally:
             self._open.discard(run.id)
             if is_done(run):
                 self._results.add(run.id)
+            if self.config.is_multi_objective:
+                self._to_front(run)
             self.best = best_finished(self.config, [r for r in (self.best, run) if r is not None])
+
+    def _to_front(self, run: RunRecord) -> None:
+        """Put ``run`` on the Pareto front if no run there beats it, dropping the ones it
+        beats (equal points all stay, as ``non_dominated`` keeps them)."""
+        if run.prior or run.state is not RunState.FINISHED:
+            return
+        metrics = self.config.metrics
+        values = objective_values(run.summary, metrics)
+        if values is None or any(r.id == run.id for r, _ in self.front):
+            return
+        goals = [m.goal for m in metrics]
+        if any(dominates(other, values, goals) for _, other in self.front):
+            return
+        self.front = [(r, v) for r, v in self.front if not dominates(values, v, goals)]
+        self.front.append((run, values))
 
     def total(self) -> int | None:
         """What the sweep runs in all (``None``: no end but the user's): the least of its
@@ -293,11 +314,7 @@ class SweepProgress:
                 self._own_results += 1
             self._read()
             best = self._best_text()
-            metric = self.config.metric
-            value = ""
-            if metric is not None:
-                shown = "-" if run.metric is None else f"{run.metric:.6g}"
-                value = f" {metric.name}={shown}"
+            value = self._value_text(run)
             error = ""
             if run.state.value in ("failed", "crashed") and run.error:
                 error = error_summary(run.error)
@@ -312,9 +329,10 @@ class SweepProgress:
                 return
             total = self.total
             done = f"{self.done}{'' if total is None else f'/{total}'} done"
-            self._line(
-                f"run {run.id} {run.state.value}{value} ({done}; {best or 'no best yet'}){error}"
-            )
+            if not best:
+                multi = self.config.is_multi_objective
+                best = "Pareto front: no run yet" if multi else "no best yet"
+            self._line(f"run {run.id} {run.state.value}{value} ({done}; {best}){error}")
 
     def note(self, text: str) -> None:
         """A message for the person watching (a warning about the sweep, say)."""
@@ -342,7 +360,23 @@ class SweepProgress:
         self._stream.write(f"[localsweep] {text}\n")
         self._stream.flush()
 
+    def _value_text(self, run: RunRecord) -> str:
+        """`` loss=0.1``: the run's value of the metric, or of each objective."""
+        if self.config.is_multi_objective:
+            shown = []
+            for m in self.config.metrics:
+                found = summary_value(run.summary, m.name, m.goal)
+                shown.append(f"{m.name}={'-' if found is None else f'{found:.6g}'}")
+            return " " + " ".join(shown)
+        metric = self.config.metric
+        if metric is None:
+            return ""
+        return f" {metric.name}={'-' if run.metric is None else f'{run.metric:.6g}'}"
+
     def _best_text(self) -> str:
+        if self.config.is_multi_objective:  # no best run: the Pareto set's size
+            size = len(self._tally.front)
+            return f"Pareto front: {size} run{'' if size == 1 else 's'}" if size else ""
         metric = self.config.metric
         best = self._tally.best
         if metric is None or best is None or best.metric is None:

@@ -165,7 +165,9 @@ REPORT_JS = r"""
     var frag = document.createDocumentFragment();
     rows.slice(0, shown).forEach(function (row) {
       var tr = document.createElement("tr");
-      if (row[table.id_column] === data.best_run_id) { tr.className = "best"; }
+      // The best run, or a multi-objective sweep's Pareto set (its mark column).
+      if (row[table.id_column] === data.best_run_id ||
+          (table.mark_column !== undefined && row[table.mark_column])) { tr.className = "best"; }
       tr.setAttribute("data-state", String(row[table.state_column]));
       tr.setAttribute("data-run", String(row[table.id_column]));
       row.forEach(function (value, i) {

@@ -62,7 +62,7 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
+def _row(sweep: Sweep, run: Run, pareto: set[str] | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": run.id,
         "name": run.name,
@@ -75,6 +75,8 @@ def _row(sweep: Sweep, run: Run) -> dict[str, Any]:
         "stopped_at_band": run.stopped_at_band,
         "metric": run.metric,
     }
+    if pareto is not None:  # a multi-objective sweep: whether the run is on its Pareto set
+        row["pareto"] = run.id in pareto
     if run.prior:
         # Given to the sweep to learn from, not one of its own runs (see docs/prior-runs.md).
         row["prior"] = True
@@ -96,8 +98,13 @@ def run_rows(sweep: Sweep) -> list[dict[str, Any]]:
     summary value), then the parameters by dotted name (``optimizer.lr``), then the summary
     keys without wandb's ``_``-prefixed ones (nested keys dotted; a key that clashes with
     a column above is written ``summary.<key>``). Prior runs come first, with ``prior``
-    true and their ``prior_source``."""
-    return [_row(sweep, run) for run in (*sweep.prior_runs, *sweep.runs)]
+    true and their ``prior_source``. A multi-objective sweep (``metrics:``) has no metric
+    but a ``pareto`` column after it: whether the run is one of ``Sweep.pareto_runs()``
+    (each objective's value is among the summary keys)."""
+    pareto = None
+    if sweep.parsed_config.is_multi_objective:
+        pareto = {run.id for run in sweep.pareto_runs()}
+    return [_row(sweep, run, pareto) for run in (*sweep.prior_runs, *sweep.runs)]
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -26,7 +26,7 @@ from localsweep.report._study import ParamAxis
 
 if TYPE_CHECKING:
     from localsweep.api import Run, Sweep
-    from localsweep.config import SweepConfig
+    from localsweep.config import Metric, SweepConfig
 
 __all__ = ["RowCache", "embed_json"]
 
@@ -160,28 +160,51 @@ def _importance_table(rows: list[ParamImportance]) -> str:
 
 
 def _runs_table(
-    runs: Sequence[Run], axes: list[ParamAxis], metric_name: str | None
+    runs: Sequence[Run],
+    axes: list[ParamAxis],
+    metric_name: str | None,
+    objectives: Sequence[Metric] = (),
+    pareto: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The runs table: its columns and one row per run (``id_column`` holds the run id)."""
-    columns = ["#", "id", "name", "state", metric_name or "metric"]
+    """The runs table: its columns and one row per run (``id_column`` holds the run id).
+    A multi-objective sweep (``objectives``) has a column per objective where others have
+    the metric's, and a "Pareto set" column marking the runs of ``pareto`` (the page
+    highlights them, as it does a best run: ``mark_column``)."""
+    columns = ["#", "id", "name", "state"]
+    if objectives:
+        columns += [*(m.name for m in objectives), "Pareto set"]
+    else:
+        columns.append(metric_name or "metric")
     columns += [a.parameter.name for a in axes]
     columns += ["runtime (s)", "stopped at band", "end reason", "error"]
-    rows = [_run_row(run, axes) for run in runs]
-    return {"columns": columns, "rows": rows, "id_column": 1, "state_column": 3}
+    rows = [_run_row(run, axes, objectives, run.id in pareto) for run in runs]
+    table = {"columns": columns, "rows": rows, "id_column": 1, "state_column": 3}
+    if objectives:
+        table["mark_column"] = 4 + len(objectives)
+    return table
 
 
-def _run_row(run: Run, axes: list[ParamAxis]) -> list[Any]:
+def _run_row(
+    run: Run, axes: list[ParamAxis], objectives: Sequence[Metric] = (), on_front: bool = False
+) -> list[Any]:
     """One run's row of the runs table."""
+    from localsweep.search._multi import summary_value
+
     config = run.params
     runtime = None
     if run.finished_at is not None:
         runtime = round((_utc(run.finished_at) - _utc(run.created_at)).total_seconds(), 2)
+    if objectives:
+        values = [_plain(summary_value(run.summary, m.name, m.goal)) for m in objectives]
+        values.append("yes" if on_front else "")
+    else:
+        values = [_plain(run.metric)]
     return [
         run.number,
         run.id,
         run.name,
         f"{run.state} ({PRIOR})" if run.prior else run.state,
-        _plain(run.metric),
+        *values,
         *(_plain(_lookup(config, a.parameter.path)) for a in axes),
         runtime,
         run.stopped_at_band,
@@ -234,7 +257,7 @@ class RowCache:
 
     def __init__(self) -> None:
         self._columns: list[str] | None = None
-        self._rows: dict[str, tuple[Any, list[Any], str]] = {}
+        self._rows: dict[str, tuple[Any, list[Any], str, bool]] = {}
         self._memo: dict[str, tuple[tuple[Any, ...], Any, list[Any]]] = {}
         self._digests: dict[int, tuple[Any, str]] = {}
 
@@ -268,18 +291,25 @@ class RowCache:
         self._digests = {k: v for k, v in self._digests.items() if k in ids}
 
     def table(
-        self, runs: Sequence[Any], axes: list[Any], metric_name: str | None
+        self,
+        runs: Sequence[Any],
+        axes: list[Any],
+        metric_name: str | None,
+        objectives: Sequence[Metric] = (),
+        pareto: set[str] | frozenset[str] = frozenset(),
     ) -> tuple[dict[str, Any], list[str]]:
-        """The runs table of ``runs`` and each row's digest."""
-        table = _runs_table([], axes, metric_name)
+        """The runs table of ``runs`` and each row's digest (see :func:`_runs_table`)."""
+        table = _runs_table([], axes, metric_name, objectives)
         if table["columns"] != self._columns:
             self._columns, self._rows = table["columns"], {}
         rows, digests, kept = [], [], {}
         for run in runs:
             known = self._rows.get(run.id)
-            if known is None or known[0] is not run:
-                row = _run_row(run, axes)
-                known = (run, row, _digest(row))
+            on_front = run.id in pareto
+            # A run leaves the Pareto set when a later run beats it: its row changes then.
+            if known is None or known[0] is not run or known[3] is not on_front:
+                row = _run_row(run, axes, objectives, on_front)
+                known = (run, row, _digest(row), on_front)
             kept[run.id] = known
             rows.append(known[1])
             digests.append(known[2])

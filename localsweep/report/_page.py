@@ -40,6 +40,12 @@ from localsweep.report._html import (
     runs_and_priors,
 )
 from localsweep.report._importance import ParamImportance, importance_of_study
+from localsweep.report._objectives import (
+    ObjectiveImportance,
+    objective_curves,
+    objective_parts,
+    pareto_head,
+)
 from localsweep.report._pareto import pareto_section
 from localsweep.report._plots import (
     MAX_CURVES,
@@ -130,7 +136,7 @@ def sweep_view(
     sweep: Sweep,
     *,
     max_curves: int = MAX_CURVES,
-    importance: bool | list[ParamImportance] = True,
+    importance: bool | list[ParamImportance] | ObjectiveImportance = True,
     plots: bool = True,
     histories: Callable[[Sequence[str]], Mapping[str, Sequence[float]]] | None = None,
     rows: RowCache | None = None,
@@ -140,7 +146,8 @@ def sweep_view(
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
 
     ``importance`` may be ``False`` to leave the importance section for later (it is the
-    slow part at thousands of runs), or a list computed before, to reuse it. ``plots=False``
+    slow part at thousands of runs), or one computed before, to reuse it (a multi-objective
+    sweep's: a list per objective, by name; see :mod:`._objectives`). ``plots=False``
     gives only the overview and the runs table, with the plots' sections to come: a live
     page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
     values of runs by id (default: read from each run's history); a live page passes the
@@ -159,16 +166,17 @@ def sweep_view(
     cache = rows or RowCache()
     axes = cache.memo("axes", everyone, lambda: param_axes(sweep, plotly_safe=True))
 
-    table, digests = cache.table(everyone, axes, metric_name)
+    multi = config.is_multi_objective
+    pareto = {run.id for run in sweep.pareto_runs()} if multi else set()
+    objectives = config.metrics if multi else ()
+    table, digests = cache.table(everyone, axes, metric_name, objectives, pareto)
     if not plots:
         return _light_view(sweep, table, digests, best, metric_name)
-    if importance is True:
+    # A multi-objective sweep's True is computed by objective_parts.
+    found: Any = None if importance is False else importance
+    if importance is True and not multi:
         study, _axes = sweep_study(sweep, plotly_safe=True)
-        found: list[ParamImportance] | None = importance_of_study(study, axes)
-    elif importance is False:
-        found = None
-    else:
-        found = importance
+        found = importance_of_study(study, axes)
     points = cache.memo("points", everyone, lambda: analysis_points(everyone, axes))
     analysed = len(points)
 
@@ -184,7 +192,9 @@ def sweep_view(
     no_metric = _empty(
         hint[0].upper() + hint[1:] if hint else "No run has a value of the metric yet."
     )
-    if analysed:
+    if multi:
+        parts.update(objective_parts(sweep, everyone, axes, found, cache, add))
+    elif analysed:
         history = cache.memo(
             "history", everyone, lambda: _history_plot(everyone, metric_label, maximize)
         )
@@ -199,12 +209,15 @@ def sweep_view(
         ) or _empty("No searchable parameters.")
     else:
         parts["history"] = parts["parallel"] = parts["slices"] = no_metric
-    on = analysed if importance_runs is None or importance is True else importance_runs
-    parts["importance"] = _importance_part(found, on, add)
+    if not multi:
+        on = analysed if importance_runs is None or importance is True else importance_runs
+        parts["importance"] = _importance_part(found if isinstance(found, list) else None, on, add)
 
     curves_html = _empty("No run logged the metric yet.")
     curves_note = ""
-    if metric_name is not None:
+    if multi:
+        curves_html = objective_curves(everyone, config.metrics, cache, max_curves, add)
+    elif metric_name is not None:
         if histories is None:
             by_id = {run.id: run for run in everyone}
             name = metric_name
@@ -268,8 +281,7 @@ def _light_view(
 
 def _meta(sweep: Sweep) -> str:
     config = sweep.parsed_config
-    metric = config.metric
-    goal = f"{metric.goal.value} {metric.name}" if metric else "no metric"
+    goal = ", ".join(f"{m.goal.value} {m.name}" for m in config.objectives) or "no metric"
     return (
         f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
         f"{_e(goal)} · project {_e(sweep.project or 'uncategorized')} · state "
@@ -340,6 +352,8 @@ def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None
             f"{'' if hint is None else ': ' + _e(hint)}</div></div>"
         )
         best_config = "<h3>Best run's config</h3>" + _empty("No best run yet.")
+    if best is None and config.is_multi_objective:  # no best run: the Pareto set instead
+        best_html, best_config = pareto_head(sweep, hint)
     span_note = "still running" if still_running else "from creation to the last run's end"
     stop_note = _stop_note(runs, config)
     return f"""<div class="cards">

@@ -62,7 +62,8 @@ def objective_importance(sweep: Any) -> dict[str, list[Any]]:
     from localsweep.search._multi import summary_value
 
     base, axes = sweep_study(sweep, plotly_safe=True)
-    by_id = {run.id: run for run in sweep.runs}
+    # The study's trials are the prior runs' and the sweep's own.
+    by_id = {run.id: run for run in (*sweep.prior_runs, *sweep.runs)}
     out: dict[str, list[Any]] = {}
     for metric in sweep.parsed_config.objectives:
         trials = []
@@ -140,11 +141,10 @@ def _front_plot(sweep: Any) -> dict[str, Any]:
 
 def pareto_section(sweep: Any, add: Any) -> str:
     """The report's section for a multi-objective sweep (empty for other sweeps): the
-    Pareto front, the Pareto set's runs, and each objective's parameter importance.
-    ``add(plot_id, spec)`` registers a plot and returns its placeholder."""
+    Pareto front and the Pareto set's runs (each objective's parameter importance is in
+    the importance section). ``add(plot_id, spec)`` registers a plot and returns its
+    placeholder."""
     from html import escape
-
-    from localsweep.report._html import _importance_table
 
     config = sweep.parsed_config
     if not config.is_multi_objective:
@@ -172,7 +172,4 @@ def pareto_section(sweep: Any, add: Any) -> str:
             + f"<td><code>{escape(json.dumps(run_config, default=str))[:300]}</code></td></tr>"
         )
     parts.append("</tbody></table>")
-    parts.append('<h2 id="objective-importance">Parameter importance per objective</h2>')
-    for name, importance in objective_importance(sweep).items():
-        parts.append(f"<h3>{escape(name)}</h3>{_importance_table(importance)}")
     return "\n".join(parts)

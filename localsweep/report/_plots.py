@@ -68,14 +68,20 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
     }
 
 
-def _history_plot(runs: Sequence[Run], metric_label: str, maximize: bool) -> dict[str, Any]:
-    """Each run's metric by run number, colored by state, and the best finished so far."""
+def _history_plot(
+    runs: Sequence[Run],
+    metric_label: str,
+    maximize: bool,
+    value_of: Callable[[Run], float | None] | None = None,
+) -> dict[str, Any]:
+    """Each run's metric by run number, colored by state, and the best finished so far
+    (``value_of`` reads another value of a run than its metric: one objective's)."""
     groups: dict[str, tuple[list[int], list[float], list[str]]] = {}
     best_x: list[int] = []
     best_y: list[float] = []
     best: float | None = None
     for run in runs:
-        value = run.metric
+        value = run.metric if value_of is None else value_of(run)
         if value is None or not math.isfinite(value):
             continue
         xs, ys, texts = groups.setdefault(PRIOR if run.prior else run.state, ([], [], []))
@@ -352,6 +358,37 @@ def _parallel_plot(
     """Parallel coordinates (plotly's WebGL ``parcoords``, one line per run): categorical
     parameters as categories, log-scale ones on log10 axes labelled with their values, the
     metric last and as the line color."""
+    dimensions = _param_dimensions(trials, axes)
+    metric = [float(t.value) for t in trials if t.value is not None]
+    dimensions.append({"label": metric_label, "values": metric})
+    return {
+        "data": [
+            {
+                "type": "parcoords",
+                "dimensions": dimensions,
+                "labelangle": 0,
+                "line": {
+                    "color": metric,
+                    "colorscale": "Viridis",
+                    # Bright lines are the good runs, whichever way the goal points.
+                    "reversescale": not maximize,
+                    "showscale": True,
+                    "colorbar": {"title": {"text": metric_label}},
+                },
+            }
+        ],
+        "layout": {
+            "title": {"text": "Parallel coordinates"},
+            "margin": {"l": 80, "r": 100, "t": 100, "b": 40},
+            "height": 480,
+        },
+    }
+
+
+def _param_dimensions(
+    trials: Sequence[AnalysisPoint], axes: list[ParamAxis]
+) -> list[dict[str, Any]]:
+    """The parameters' axes of parallel coordinates, one per parameter every run has."""
     from optuna.distributions import CategoricalDistribution
 
     dimensions: list[dict[str, Any]] = []
@@ -388,30 +425,7 @@ def _parallel_plot(
             )
         else:
             dimensions.append({"label": axis.name, "values": [float(v) for v in raw]})
-    metric = [float(t.value) for t in trials if t.value is not None]
-    dimensions.append({"label": metric_label, "values": metric})
-    return {
-        "data": [
-            {
-                "type": "parcoords",
-                "dimensions": dimensions,
-                "labelangle": 0,
-                "line": {
-                    "color": metric,
-                    "colorscale": "Viridis",
-                    # Bright lines are the good runs, whichever way the goal points.
-                    "reversescale": not maximize,
-                    "showscale": True,
-                    "colorbar": {"title": {"text": metric_label}},
-                },
-            }
-        ],
-        "layout": {
-            "title": {"text": "Parallel coordinates"},
-            "margin": {"l": 80, "r": 100, "t": 100, "b": 40},
-            "height": 480,
-        },
-    }
+    return dimensions
 
 
 def _slice_plots(

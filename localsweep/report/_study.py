@@ -33,6 +33,7 @@ __all__ = [
     "LOG_DISTRIBUTIONS",
     "ParamAxis",
     "analysis_points",
+    "logged_values",
     "metric_values",
     "param_axes",
     "plotly_text",
@@ -195,15 +196,20 @@ def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
     return axes
 
 
-def analysis_points(runs: Sequence[Run], axes: Sequence[ParamAxis]) -> list[Any]:
+def analysis_points(
+    runs: Sequence[Run],
+    axes: Sequence[ParamAxis],
+    value_of: Callable[[Run], float | None] | None = None,
+) -> list[Any]:
     """The runs the analysis plots show, as :class:`~localsweep.report._plots.AnalysisPoint`:
     what :func:`sweep_study` (``export=False``) makes its COMPLETE trials, without building
-    a study (at thousands of runs Optuna's trials cost seconds)."""
+    a study (at thousands of runs Optuna's trials cost seconds). ``value_of`` reads another
+    value of a run than its metric (one objective's of a multi-objective sweep)."""
     from localsweep.report._plots import AnalysisPoint
 
     points = []
     for number, run in enumerate(runs):
-        value = run.metric
+        value = run.metric if value_of is None else value_of(run)
         if run.state not in RESULT_STATES or value is None or not math.isfinite(value):
             continue
         config = run.params
@@ -218,8 +224,14 @@ def analysis_points(runs: Sequence[Run], axes: Sequence[ParamAxis]) -> list[Any]
 
 def metric_values(run: Run, metric_name: str) -> list[float]:
     """Every value of the metric ``run`` logged, in order (non-numbers left out)."""
+    return logged_values(run.history(), metric_name)
+
+
+def logged_values(rows: Sequence[Mapping[str, Any]], metric_name: str) -> list[float]:
+    """Every value of the metric in a run's logged ``rows``, in order (non-numbers left
+    out): the key itself, else a dotted path into nested dicts."""
     out: list[float] = []
-    for row in run.history():
+    for row in rows:
         value: Any = row.get(metric_name, _MISSING)
         if value is _MISSING:
             node: Any = row

@@ -150,7 +150,11 @@ class _Ui:
             f'<nav><a href="../">all sweeps</a><a href="../sweeps/{_e(run.sweep_id)}">sweep '
             f"{_e(run.sweep_id)}</a></nav>"
         )
-        return HTMLResponse(run_page(run, nav=nav, plotly_src="../static/plotly.min.js"))
+        config = self.api.sweep(run.sweep_id).parsed_config
+        objectives = config.metrics if config.is_multi_objective else ()
+        return HTMLResponse(
+            run_page(run, nav=nav, plotly_src="../static/plotly.min.js", objectives=objectives)
+        )
 
     # ------------------------------------------------------------------ data
 

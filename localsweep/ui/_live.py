@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localsweep.report._importance import ParamImportance, importance_of_study
+from localsweep.report._objectives import ObjectiveImportance
 from localsweep.report._page import RowCache, SweepView, sweep_view, view_update
+from localsweep.report._pareto import objective_importance
 from localsweep.report._study import sweep_study
 from localsweep.store import Store
 from localsweep.ui._state import KnownSweep, SweepState
@@ -45,7 +47,8 @@ class _Live:
     latest: SweepView | None = None
     #: The state's generation and importance the latest view was built from.
     built: Any = None
-    importance: list[ParamImportance] | None = None
+    #: A multi-objective sweep's is one list per objective, by name.
+    importance: list[ParamImportance] | ObjectiveImportance | None = None
     #: How many runs it was computed on.
     importance_runs: int = 0
     #: Seconds the last computation took: the next waits at least five times that, so
@@ -127,9 +130,16 @@ class LiveSweeps:
 
         def work() -> None:
             try:
-                study, axes = sweep_study(sweep, plotly_safe=True)
-                rows = importance_of_study(study, axes)
-                analysed = sum(1 for t in study.get_trials(deepcopy=False) if t.value is not None)
+                rows: list[ParamImportance] | ObjectiveImportance
+                if sweep.parsed_config.is_multi_objective:
+                    # Each objective's; the page counts its runs per objective itself.
+                    rows, analysed = objective_importance(sweep), 0
+                else:
+                    study, axes = sweep_study(sweep, plotly_safe=True)
+                    rows = importance_of_study(study, axes)
+                    analysed = sum(
+                        1 for t in study.get_trials(deepcopy=False) if t.value is not None
+                    )
                 with live.lock:
                     live.importance, live.importance_generation = rows, generation
                     live.importance_runs = analysed

@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 
 from localsweep.api import Run, Sweep
+from localsweep.config import Metric
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS
 from localsweep.report._html import _duration, _e, _empty, _number, _utc, embed_json
+from localsweep.search._multi import summary_value
 
 __all__ = ["index_page", "run_page", "shell"]
 
@@ -77,6 +79,9 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
             if best is not None and metric is not None
             else "—"
         )
+        if sweep.parsed_config.is_multi_objective:  # no best run: the Pareto set's size
+            front = len(sweep.pareto_runs())
+            best_text = f"Pareto set: {front} runs" if front else "—"
         chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
         rows.append(
             f'<tr data-sweep="{_e(sweep.id)}"><td><a href="sweeps/{_e(sweep.id)}">'
@@ -149,9 +154,10 @@ def _history_plots(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     return plots
 
 
-def run_page(run: Run, *, nav: str, plotly_src: str) -> str:
+def run_page(run: Run, *, nav: str, plotly_src: str, objectives: Sequence[Metric] = ()) -> str:
     """A run: its state, config, summary, a plot per logged metric and, for program-mode
-    runs, the tail of its output."""
+    runs, the tail of its output. A run of a multi-objective sweep (``objectives``, its
+    ``metrics``) shows each objective's value where others show the metric's."""
     history = run.history()
     plots = _history_plots(history)
     runtime = None
@@ -161,7 +167,10 @@ def run_page(run: Run, *, nav: str, plotly_src: str) -> str:
         ("state", run.state + (f" ({run.end_reason})" if run.end_reason else "")),
         ("sweep", run.sweep_id),
         ("number", run.number),
-        ("metric", _number(run.metric)),
+        *(
+            [(m.name, _number(summary_value(run.summary, m.name, m.goal))) for m in objectives]
+            or [("metric", _number(run.metric))]
+        ),
         ("ran for", _duration(runtime) if runtime is not None else "still running"),
         ("exit code", "—" if run.exit_code is None else run.exit_code),
         ("folder", run.dir or "—"),

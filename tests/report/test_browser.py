@@ -117,3 +117,32 @@ def test_the_report_of_a_wandb_sweep_renders(
     assert best is not None and best.config["width"] == 32
     assert html.escape(best.id) in page.dom
     assert page.body_attribute("data-table-rows") == "4"
+
+
+def test_a_multi_objective_report_draws_every_objective_without_errors(
+    browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
+    config = {
+        "method": "custom",
+        "metrics": [{"name": "loss"}, {"name": "acc", "goal": "maximize"}],
+        "parameters": {"x": {"min": 0.0, "max": 1.0}, "noise": {"values": [0, 1, 2]}},
+        "localsweep": {"seed": 2},
+    }
+
+    def train(c: dict[str, Any]) -> dict[str, float]:
+        return {"loss": (c["x"] - 0.2) ** 2, "acc": c["x"]}
+
+    sweep = localsweep.run(config, train, count=12, db=tmp_path / "s.db", quiet=True)
+    path = write_report(sweep, tmp_path / "report.html")
+    page = _assert_renders(browser, path)
+    # History, parallel coordinates, 2 slice plots, 2 importance plots, the Pareto front,
+    # learning curves.
+    assert page.body_attribute("data-plots-expected") == str(8)
+    highlighted = re.findall(
+        r'<tr class="best"[^>]*><td class="num">\d+</td><td>(\w+)</td>', page.dom
+    )
+    assert sorted(highlighted) == sorted(r.id for r in sweep.pareto_runs())
+    svg_text = page.texts("text")
+    assert "loss (minimize)" in svg_text and "acc (maximize)" in svg_text
+    shutil.copy(path, artifacts / "report-multi-objective.html")
+    browser.screenshot(path, artifacts / "report-multi-objective.png")

@@ -76,3 +76,60 @@ def test_the_optuna_export_is_a_multi_objective_study(
     assert study.metric_names == ["loss", "acc"]
     front = {t.user_attrs["run_id"] for t in study.best_trials}
     assert front == {r.id for r in sweep.pareto_runs()}
+
+
+def test_show_lists_each_objective_per_run_and_marks_the_pareto_runs(
+    sweep: localsweep.Sweep, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["show", sweep.id, "--db", str(tmp_path / "db.db")], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    runs_table = result.output.split("Pareto set")[0]
+    header = next(line for line in runs_table.splitlines() if " run " in line)
+    assert re.findall(r"\w+", header)[:5] == ["run", "state", "loss", "acc", "Pareto"]
+    front = {r.id for r in sweep.pareto_runs()}
+    rows = {}
+    for line in runs_table.splitlines():
+        cells = [c.strip() for c in re.split(r"[│|]", line)[1:-1]]
+        if cells and re.fullmatch(r"[a-z0-9]{8}", cells[0]):
+            rows[cells[0]] = cells
+    assert set(rows) == {r.id for r in sweep.runs}
+    for run in sweep.runs:
+        cells = rows[run.id]
+        assert cells[2:4] == [f"{run.summary['loss']:.6g}", f"{run.summary['acc']:.6g}"]
+        assert cells[4] == ("*" if run.id in front else "")
+    # The Pareto set first, by its first objective.
+    order = [i for i in rows]
+    assert set(order[: len(front)]) == front
+    assert "parameter importance (with respect to loss)" in result.output
+    assert "parameter importance (with respect to acc)" in result.output
+
+
+def test_ls_gives_the_size_of_the_pareto_set_for_best(
+    sweep: localsweep.Sweep, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(cli, ["ls", "--db", str(tmp_path / "db.db")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert f"Pareto set: {len(sweep.pareto_runs())} runs" in result.output
+
+
+def test_the_csv_export_marks_the_pareto_runs(sweep: localsweep.Sweep) -> None:
+    import csv
+    import io
+
+    from localsweep.report import export_runs
+
+    out = io.StringIO()
+    export_runs(sweep, "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    columns = list(rows[0])
+    assert columns[columns.index("metric") + 1] == "pareto"
+    front = {r.id for r in sweep.pareto_runs()}
+    assert {row["id"] for row in rows if row["pareto"] == "True"} == front
+    assert {row["id"] for row in rows if row["pareto"] == "False"} == {
+        r.id for r in sweep.runs
+    } - front
+    by_id = {row["id"]: row for row in rows}
+    for run in sweep.runs:
+        assert float(by_id[run.id]["acc"]) == run.summary["acc"]

@@ -233,3 +233,86 @@ def test_a_large_table_shows_its_newest_rows_first_and_the_rest_on_asking(
     )
     assert not driver.find_element("id", "runs-more").is_displayed()
     assert _errors(driver) == "0", driver.find_element("id", "js-errors").text
+
+
+MULTI_AGENT = textwrap.dedent(
+    """
+    import sys, time
+    import localsweep, wandb
+
+    def train():
+        run = wandb.init()
+        x = wandb.config["x"]
+        for epoch in range(8):
+            wandb.log({"loss": (x - 0.3) ** 2 / (epoch + 1), "acc": x * (epoch + 1) / 8})
+            time.sleep(0.7)
+        run.finish()
+
+    localsweep.agent(sys.argv[1], train, db=sys.argv[2], count=1)
+    """
+)
+
+
+def test_a_multi_objective_sweep_page_shows_the_pareto_set_and_each_objective_live(
+    driver: Any, serve: Any, db: str, tmp_path: Path, artifacts: Path
+) -> None:
+    config = {
+        "method": "custom",
+        "metrics": [{"name": "loss"}, {"name": "acc", "goal": "maximize"}],
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        "localsweep": {"seed": 4},
+    }
+
+    def train(c: dict[str, Any]) -> dict[str, float]:
+        return {"loss": (c["x"] - 0.3) ** 2, "acc": c["x"]}
+
+    sweep = localsweep.run(config, train, count=5, db=db, quiet=True)
+    driver.get(serve() + f"sweeps/{sweep.id}")
+    wait_for(lambda: int(_attr(driver, "data-updates") or 0) >= 1, what="the first update")
+    front = {r.id for r in sweep.pareto_runs()}
+    assert driver.find_element("id", "pareto-count").text == str(len(front))
+    highlighted = {
+        tr.get_attribute("data-run")
+        for tr in driver.find_elements("css selector", "#runs-table tr.best")
+    }
+    assert highlighted == front
+    script = tmp_path / "multi_agent.py"
+    script.write_text(MULTI_AGENT)
+    agent = subprocess.Popen([sys.executable, str(script), sweep.id, db], cwd=tmp_path)
+    try:
+        new_id = wait_for(
+            lambda: (
+                {r.id for r in localsweep.Api(db).sweep(sweep.id).runs} - {r.id for r in sweep.runs}
+            ),
+            what="the agent's run",
+        ).pop()
+
+        def points(axis: str) -> int:
+            # The running run's points in one objective's panel of the learning curves.
+            return int(
+                driver.execute_script(
+                    "var d = document.getElementById('plot-curves');"
+                    "if (!d || !d.data) { return 0; }"
+                    "var n = 0;"
+                    "d.data.forEach(function (t) {"
+                    f"  if ((t.yaxis || 'y') !== '{axis}') {{ return; }}"
+                    "  (t.text || []).forEach(function (x, i) {"
+                    f"    if (String(x).indexOf('{new_id}') >= 0 && t.y[i] !== null) {{ n += 1; }}"
+                    "}); });"
+                    "return n;"
+                )
+            )
+
+        first = wait_for(lambda: points("y2"), timeout=20, what="the new run's acc curve")
+        wait_for(lambda: points("y2") > first, timeout=20, what="the acc curve to grow")
+        assert points("y") > 0
+    finally:
+        agent.wait(timeout=120)
+    # Once it ended, the page's Pareto set is the sweep's.
+    ended = localsweep.Api(db).sweep(sweep.id)
+    wait_for(
+        lambda: driver.find_element("id", "pareto-count").text == str(len(ended.pareto_runs())),
+        what="the Pareto set to follow",
+    )
+    assert _errors(driver) == "0", driver.find_element("id", "js-errors").text
+    driver.save_screenshot(str(artifacts / "multi-objective.png"))
