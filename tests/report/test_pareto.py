@@ -107,8 +107,11 @@ def test_show_lists_each_objective_per_run_and_marks_the_pareto_runs(
 
 
 def test_ls_gives_the_size_of_the_pareto_set_for_best(
-    sweep: localsweep.Sweep, tmp_path: Path
+    sweep: localsweep.Sweep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Piped with no COLUMNS, ls writes its table at full width (localsweep/_console.py),
+    # so the cell is not folded over two lines whatever width the test run was given.
+    monkeypatch.delenv("COLUMNS", raising=False)
     result = CliRunner().invoke(cli, ["ls", "--db", str(tmp_path / "db.db")], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert f"Pareto set: {len(sweep.pareto_runs())} runs" in result.output

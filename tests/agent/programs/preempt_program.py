@@ -43,8 +43,12 @@ if args.mode == "sigterm":
 step = 0
 try:
     while not terminated:
+        # A row and the count of rows move together: a Ctrl-C landing inside run.log
+        # would otherwise leave a logged row out of the checkpoint, logged again on resume.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         run.log({"loss": float(args.x + step), "epoch": step})
         step += 1
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if args.mode == "mark" and step == 3:
             checkpoint.write_text(str(step))
             run.mark_preempting()
