@@ -252,3 +252,71 @@ def test_an_upload_stopped_midway_goes_on_after_the_attempts_the_server_has(
     # Each attempt's folder was sent once (its first upsert names the host it ran on).
     sent = [u for u in server.runs[run_id].upserts if u.get("host")]
     assert len(sent) == len(ATTEMPT_ROWS)
+
+
+def test_a_resumed_run_with_an_attempts_folder_missing_is_not_uploaded_and_says_so(
+    site: tuple[Path, str, dict[str, str]], server: StandinServer
+) -> None:
+    root, sweep_id, ids = site
+    run_id = ids["explicit"]
+    shutil.rmtree(_folders(root, run_id)[1])  # the second attempt's folder: another machine's
+
+    report = localsweep.sync(sweep_id, entity="team")
+
+    row = {r.run_id: r for r in report.runs}[run_id]
+    assert row.outcome == "missing"
+    assert "ran in 3 attempts but only 2 folder(s) were found (7 rows)" in (row.message or "")
+    assert "--wandb-dir" in (row.message or "")
+    assert run_id not in server.runs  # no part of it: the middle could not be added later
+    assert not report.ok
+    assert server.runs[ids["implicit"]].history  # the others are uploaded
+
+
+def test_a_later_folder_not_started_with_resume_is_not_uploaded_and_says_why(
+    site: tuple[Path, str, dict[str, str]], server: StandinServer
+) -> None:
+    root, sweep_id, ids = site
+    run_id = ids["hang"]
+    # The same run id started again by hand, without resume: wandb sync would upload it
+    # over the run's rows, not after them. (In a sweep wandb takes the id from the
+    # environment, as an agent gives it.)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import wandb\nwith wandb.init(project='proj') as r:\n    r.log({'loss': 0.5})",
+        ],
+        cwd=root,
+        env={**_env(root), "WANDB_SWEEP_ID": sweep_id, "WANDB_RUN_ID": run_id},
+        timeout=CHILD_TIMEOUT,
+        check=True,
+    )
+    assert len(_folders(root, run_id)) == 2
+
+    dry = {r.run_id: r for r in localsweep.sync(sweep_id, entity="team", dry_run=True).runs}
+    row = dry[run_id]
+    assert row.outcome == "split"
+    message = row.message or ""
+    assert "2 folders (3 rows)" in message and "not started with resume" in message
+    report = localsweep.sync(sweep_id, entity="team")
+    assert {r.run_id: r for r in report.runs}[run_id].outcome == "split"
+    assert run_id not in server.runs
+    assert not report.ok
+
+
+def test_the_cli_dry_run_table_shows_the_attempts_and_the_superseded_run(
+    site: tuple[Path, str, dict[str, str]],
+) -> None:
+    root, sweep_id, ids = site
+    proc = subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", "sync", sweep_id, "--dry-run"],
+        cwd=root,
+        env={**_env(root), "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "3 attempts (3 + 2 + 4 = 9 rows): uploaded oldest first as one run" in proc.stdout
+    assert f"superseded: its grid point ran again as run {ids['hang']}" in proc.stdout
