@@ -5,14 +5,17 @@ are copied ahead while wandb logs in (:func:`prepare_copies`) and uploaded in on
 ``wandb sync``, which sends the folders of one run one after the other, oldest first,
 each later one resuming the run on the server. An attempt whose upload finished while
 the rest of its run did not is kept as its ``.synced`` marker alone
-(:func:`keep_marker_only`): the next try, or the next sync, goes on after it and never
-sends it twice (W&B would append its rows again).
+(:func:`keep_marker_only`), and its folder is named in the run's stored outcome
+(:func:`partial_message`): the next try, or the next sync (even from another staging
+folder: :func:`restore_marker`), goes on after it and never sends it twice (W&B would
+append its rows again).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +26,19 @@ from localsweep._sync._stage import Prepared, StagedRun, prepare_run, staged_mar
 from localsweep.store import Store
 from localsweep.store import _sync_state as state
 
-__all__ = ["attempts_of", "keep_marker_only", "likely_base_url", "prepare_copies"]
+__all__ = [
+    "attempts_of",
+    "keep_marker_only",
+    "likely_base_url",
+    "partial_message",
+    "prepare_copies",
+    "restore_marker",
+    "uploaded_attempts",
+]
+
+#: How a run stopped midway records which of its attempts the server has (the folder
+#: names, in the stored outcome's message: the store has no column for it).
+_UPLOADED = re.compile(r"attempts uploaded \(([^)]*)\)")
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +97,27 @@ def likely_base_url() -> str:
     WANDB_BASE_URL, or wandb's default, is the likely one (a settings file can name
     another)."""
     return os.environ.get("WANDB_BASE_URL", "").rstrip("/") or "https://api.wandb.ai"
+
+
+def partial_message(uploaded: Sequence[str], total: int, why: str) -> str:
+    """The stored message of a run of ``total`` attempts whose folders ``uploaded`` the
+    server has (read back by :func:`uploaded_attempts`)."""
+    return (
+        f"{len(uploaded)} of its {total} attempts uploaded ({' '.join(uploaded)}); the next "
+        f"sync goes on after them; {why}"
+    )
+
+
+def uploaded_attempts(outcome: state.SyncRunOutcome | None) -> set[str]:
+    """The attempts' folder names a stored outcome says the server has."""
+    if outcome is None or outcome.message is None:
+        return set()
+    found = _UPLOADED.search(outcome.message)
+    return set(found.group(1).split()) if found else set()
+
+
+def restore_marker(copy: StagedRun) -> None:
+    """Stand the staged copy of an attempt the server has (by the store) as its marker
+    alone, as :func:`keep_marker_only` leaves it."""
+    copy.folder.mkdir(parents=True, exist_ok=True)
+    staged_marker(copy.run_file).touch()

@@ -17,7 +17,10 @@ from localsweep._sync._copies import (
     attempts_of,
     keep_marker_only,
     likely_base_url,
+    partial_message,
     prepare_copies,
+    restore_marker,
+    uploaded_attempts,
 )
 from localsweep._sync._plan import (
     READY,
@@ -321,19 +324,21 @@ class _Syncer:
     def _stage(
         self, target: state.SyncTarget, checks: Sequence[RunCheck]
     ) -> dict[str, list[StagedRun]]:
-        """Stage each run's attempts (oldest first) but those whose copy wandb sync
-        already finished: a resumed run whose upload stopped midway goes on after the
-        attempts the server has, never sending one twice (W&B would append its rows
-        again)."""
+        """Stage each run's attempts, oldest first, but those the server has (never sent
+        twice: W&B would append their rows again; see :mod:`._copies`)."""
         from localsweep.wandb_bridge._logformat import CorruptFileError
 
         sweep_id = target.server_sweep_id if target.path == "sweep" else ""
+        recorded = state.run_outcomes(self.engine, target.id)
         staged: dict[str, list[StagedRun]] = {}
         for check in checks:
             copies: list[StagedRun] = []
+            on_server = uploaded_attempts(recorded.get(check.run.id))
             try:
                 for attempt in attempts_of(check):
                     done = StagedRun.at(self.staging_root, attempt.folder, attempt.run_file)
+                    if not done.synced and attempt.folder.name in on_server:
+                        restore_marker(done)  # its staging folder was removed
                     if done.synced:
                         copies.append(done)
                         continue
@@ -374,8 +379,7 @@ class _Syncer:
                 f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
             )
             self.clock.lap("staging")
-            # All attempts of a run in one wandb sync: it uploads them one after the
-            # other, oldest first, each later one resuming the run on the server.
+            # A run's attempts in one wandb sync: uploaded in order, each resuming the run.
             files = [c.run_file for copies in staged.values() for c in copies if not c.synced]
             log_path = self.staging_root / "wandb-sync.log"
             try:
@@ -426,8 +430,7 @@ class _Syncer:
     def _record_results(
         self, target: state.SyncTarget, staged: dict[str, list[StagedRun]], errors: Sequence[str]
     ) -> set[str]:
-        """Store each staged run's outcome; return the runs wandb sync finished (every
-        attempt's copy)."""
+        """Store each staged run's outcome; return the runs wandb sync finished."""
         synced: set[str] = set()
         outcomes: list[tuple[str, str, str | None, bool]] = []
         for run_id, copies in staged.items():
@@ -436,12 +439,9 @@ class _Syncer:
                 outcomes.append((run_id, SYNCED, target.path, True))
                 continue
             message = unfinished_message(run_id, errors)
-            done = sum(1 for c in copies if c.synced)
-            if len(copies) > 1:
-                message = (
-                    f"{done} of its {len(copies)} attempts uploaded (the next sync goes on "
-                    f"after them, from {self.staging_root}); {message}"
-                )
+            done = [c.folder.name for c in copies if c.synced]
+            if done:
+                message = partial_message(done, len(copies), message)
             self.messages[run_id] = message
             outcomes.append((run_id, FAILED, message, True))
         # One transaction for all: what was uploaded is on record before its copy goes.

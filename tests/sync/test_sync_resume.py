@@ -3,13 +3,14 @@ resumed (three offline folders) reaches W&B as one run with every attempt's rows
 order, as it would have online with ``resume="allow"``; a killed run whose grid point ran
 again is uploaded with a note that says so.
 
-Real processes (an agent in program mode, a program that marks itself preempting, Ctrl-C
-to an agent), real wandb offline and the real ``wandb sync``, against the W&B stand-in
-server (``tests/helpers/wandb_standin.py``: no real W&B server can run here). What the
-stand-in adds for this, from wandb's own source: it answers ``RunResumeStatus`` (which
-wandb sync asks before uploading a folder whose ``wandb.init`` was told to resume) as
-W&B's server does, and writes history lines at the offset the client gives, so an
-attempt sent over the first one's rows shows up as lost rows.
+Real processes (an agent in program mode, a program that marks itself preempting, a
+sweep cancelled while a run runs), real wandb offline and the real ``wandb sync``,
+against the W&B stand-in server (``tests/helpers/wandb_standin.py``: no real W&B
+server can run here). What the stand-in adds for this, from wandb's own source: it
+answers ``RunResumeStatus`` (which wandb sync asks before uploading a folder whose
+``wandb.init`` was told to resume) as W&B's server does, and writes history lines at
+the offset the client gives, so an attempt sent over the first one's rows shows up as
+lost rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -53,7 +53,7 @@ PROGRAM = """
         (work / "hung").write_text("")
         run.log({{"loss": 1.0, "epoch": 0}})
         (work / "hanging").write_text(str(os.getpid()))
-        while True:  # until the agent is interrupted (Ctrl-C)
+        while True:  # until the agent stops it (the sweep is cancelled)
             time.sleep(0.1)
     attempt = len(list(work.glob(f"attempt-{{run.id}}-*"))) + 1
     (work / f"attempt-{{run.id}}-{{attempt}}").write_text("")
@@ -99,10 +99,24 @@ def _agent(root: Path, sweep_id: str) -> subprocess.Popen[str]:
     )
 
 
+def _cli(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        cwd=root,
+        env=_env(root),
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def resumed_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A finished program-mode grid sweep (made once): ``kind`` ``hang`` (its first run
-    was killed by Ctrl-C to its agent, and the point ran again), ``explicit`` and
+    was killed when the sweep was cancelled, and the point ran again once resumed), ``explicit`` and
     ``implicit`` (each preempted twice and resumed: three folders, 3 + 2 + 4 rows,
     logged with ``step=`` from the checkpoint, or without)."""
     root = tmp_path_factory.mktemp("resumed")
@@ -113,23 +127,18 @@ def resumed_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         "metric: {name: loss, goal: minimize}\n"
         "parameters:\n  kind: {values: [hang, explicit, implicit]}\n"
     )
-    made = subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", "sweep", "sweep.yaml"],
-        cwd=root,
-        env=_env(root),
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        check=True,
-    )
-    sweep_id = made.stdout.strip().splitlines()[-1]
+    sweep_id = _cli(root, "sweep", "sweep.yaml").strip().splitlines()[-1]
     first = _agent(root, sweep_id)
     deadline = time.monotonic() + CHILD_TIMEOUT
     while not (root / "work" / "hanging").exists():
         assert first.poll() is None and time.monotonic() < deadline, first.stdout
         time.sleep(0.1)
-    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it
-    assert first.wait(timeout=CHILD_TIMEOUT) == 130
+    # Cancelled while the hanging run runs: it is stopped and recorded killed; once the
+    # sweep is resumed, its grid point runs again under a new run id.
+    _cli(root, "sweep", "--cancel", sweep_id)
+    out, _ = first.communicate(timeout=CHILD_TIMEOUT)
+    assert first.returncode == 0, out
+    _cli(root, "sweep", "--resume", sweep_id)
     second = _agent(root, sweep_id)
     out, _ = second.communicate(timeout=CHILD_TIMEOUT)
     assert second.returncode == 0, out
@@ -235,7 +244,7 @@ def test_a_killed_run_whose_point_ran_again_is_uploaded_with_a_note_that_says_so
 def test_an_upload_stopped_midway_goes_on_after_the_attempts_the_server_has(
     site: tuple[Path, str, dict[str, str]], server: StandinServer
 ) -> None:
-    _root, sweep_id, ids = site
+    root, sweep_id, ids = site
     run_id = ids["implicit"]
     server.refuse_resume_ids = {run_id}  # the second attempt's upload fails
     first = localsweep.sync(sweep_id, entity="team", retries=0)
@@ -245,6 +254,8 @@ def test_an_upload_stopped_midway_goes_on_after_the_attempts_the_server_has(
     assert "1 of its 3 attempts uploaded" in (row.message or "")
     assert len(server.runs[run_id].history) == ATTEMPT_ROWS[0]
 
+    # The store says which attempts the server has, even once the staging folder is gone.
+    shutil.rmtree(root / ".localsweep-sync")
     server.refuse_resume_ids = set()
     second = localsweep.sync(sweep_id, entity="team")
     assert second.ok, second.runs
