@@ -1,8 +1,12 @@
-"""Find and check each run's offline folder before anything is uploaded.
+"""Find and check each run's offline folders before anything is uploaded.
 
-A run's folder is looked for in the ``--wandb-dir`` folders first (runs from other
-machines, their ``wandb/`` folders collected in one place), then where the agent
-recorded it, then in ``$WANDB_DIR/wandb`` (or ``./wandb``).
+A run's folders are looked for in the ``--wandb-dir`` folders (runs from other
+machines, their ``wandb/`` folders collected in one place), where the agent recorded
+it (and beside it), and in ``$WANDB_DIR/wandb`` (or ``./wandb``); a folder found in
+several places is taken from the first. A run that was preempted and resumed has one
+folder per attempt (wandb offline starts a new ``offline-run-<time>-<id>`` folder each
+time ``wandb.init`` resumes it): all of them are checked and uploaded, oldest first,
+as one run (see :mod:`._syncer`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +24,16 @@ from localsweep.store import RunRecord
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
 
-__all__ = ["FolderIndex", "RunCheck", "check_run", "find_run_folder", "search_roots"]
+__all__ = [
+    "Attempt",
+    "FolderIndex",
+    "RunCheck",
+    "check_run",
+    "find_run_folder",
+    "find_run_folders",
+    "search_roots",
+    "superseded_runs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +47,20 @@ MISSING = "missing"
 CORRUPT = "corrupt"
 #: The run file records another sweep.
 FOREIGN = "foreign"
+#: A resumed run whose folders wandb sync cannot join into one run.
+SPLIT = "split"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One offline folder of a run: one attempt of a run that was preempted and resumed
+    (or the only one). ``rows`` is the number of history rows in its run file, counted
+    only for runs with several folders."""
+
+    folder: Path
+    run_file: Path
+    scan: RunFileScan
+    rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +70,10 @@ class RunCheck:
     ``status`` is ``ready``, ``running``, ``missing``, ``corrupt`` or ``foreign``;
     ``message`` says what is wrong or worth knowing (a run without an exit record is
     ready, and W&B will show it as failed). ``scan`` is what was read of a ready run's
-    file, so that staging need not walk it again.
+    file, so that staging need not walk it again. ``folder``, ``run_file`` and ``scan``
+    are the newest attempt's; ``attempts`` holds every folder of a ready run, oldest
+    first (one for a run that was never resumed). ``superseded_by`` names the later run
+    that ran a crashed or killed run's grid point again.
     """
 
     run: RunRecord
@@ -54,6 +84,8 @@ class RunCheck:
     has_exit: bool = True
     message: str | None = None
     scan: RunFileScan | None = None
+    attempts: tuple[Attempt, ...] = ()
+    superseded_by: str | None = None
 
 
 def search_roots(wandb_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -92,27 +124,57 @@ class FolderIndex:
         return list(listing.get(run_id, ()))
 
 
+def find_run_folders(
+    run: RunRecord, roots: Sequence[Path], index: FolderIndex | None = None
+) -> list[Path]:
+    """Every offline folder of ``run`` (``offline-run-<time>-<id>``: one per attempt of a
+    resumed run) under the roots, their ``wandb/``, where the agent recorded it and
+    beside it. A folder name found in several places is taken from the first: the
+    ``--wandb-dir`` folders, then the recorded place, then the default. Sorted by name
+    (the time wandb started it). ``index`` lists each folder once for many runs."""
+    index = index or FolderIndex()
+    explicit, default = roots[:-1], roots[-1:]
+    recorded: list[Path] = []
+    if run.dir:
+        where = Path(run.dir)
+        recorded = [where, where.parent] if _is_folder_of(where, run.id) else [where]
+    found: dict[str, Path] = {}
+    for group in (explicit, recorded, default):
+        for root in group:
+            if _is_folder_of(root, run.id):
+                if root.is_dir():
+                    found.setdefault(root.name, root)
+                continue
+            for base in (root, root / "wandb"):
+                for folder in index.find(base, run.id):
+                    found.setdefault(folder.name, folder)
+    return [found[name] for name in sorted(found)]
+
+
+def _is_folder_of(path: Path, run_id: str) -> bool:
+    return path.name.startswith("offline-run-") and path.name.endswith(f"-{run_id}")
+
+
 def find_run_folder(
     run: RunRecord, roots: Sequence[Path], index: FolderIndex | None = None
 ) -> Path | None:
-    """The offline folder of ``run``: ``offline-run-<time>-<id>`` under a root, the root's
-    ``wandb/``, or where the agent recorded it. The newest wins if there are several.
-    ``index`` lists each folder once for many runs."""
-    index = index or FolderIndex()
-    explicit, default = roots[:-1], roots[-1:]
-    recorded = [Path(run.dir)] if run.dir else []
-    for group in (explicit, recorded, default):
-        found: list[Path] = []
-        for root in group:
-            if root.name.startswith("offline-run-") and root.name.endswith(f"-{run.id}"):
-                if root.is_dir():
-                    found.append(root)
-                continue
-            for base in (root, root / "wandb"):
-                found.extend(index.find(base, run.id))
-        if found:
-            return max(found, key=lambda p: p.name)
-    return None
+    """The newest offline folder of ``run`` (see :func:`find_run_folders`), or ``None``."""
+    folders = find_run_folders(run, roots, index)
+    return folders[-1] if folders else None
+
+
+def superseded_runs(runs: Sequence[RunRecord]) -> dict[str, str]:
+    """The crashed or killed runs whose grid point a later run of the sweep ran again,
+    each with the first such run's id."""
+    later: dict[str, str] = {}
+    result: dict[str, str] = {}
+    for run in sorted(runs, key=lambda r: r.number, reverse=True):
+        if run.point_key is None:
+            continue
+        if run.state.gives_point_back and run.point_key in later:
+            result[run.id] = later[run.point_key]
+        later[run.point_key] = run.id
+    return result
 
 
 def check_run(
@@ -122,16 +184,39 @@ def check_run(
     *,
     include_running: bool,
     index: FolderIndex | None = None,
+    superseded_by: str | None = None,
 ) -> RunCheck:
-    """Find ``run``'s folder and check its run file: it parses, and records ``sweep_id``.
-    ``index`` lists each searched folder once for many runs."""
+    """Find ``run``'s folders and check their run files: each parses and records
+    ``sweep_id``; a resumed run's folders can be joined by wandb sync (each later one
+    resumes the run) and none of its attempts' folders is missing. ``index`` lists each
+    searched folder once for many runs. ``superseded_by``: the run that ran this crashed
+    or killed run's grid point again (said in the message; the run is uploaded as it
+    is)."""
+    checked = _check_folders(run, sweep_id, roots, include_running, index)
+    if superseded_by is None:
+        return checked
+    note = (
+        f"superseded: its grid point ran again as run {superseded_by}; uploaded as it is, "
+        f"W&B shows it as one more (failed) run of the sweep"
+    )
+    message = f"{checked.message}; {note}" if checked.message else note
+    return replace(checked, message=message, superseded_by=superseded_by)
+
+
+def _check_folders(
+    run: RunRecord,
+    sweep_id: str,
+    roots: Sequence[Path],
+    include_running: bool,
+    index: FolderIndex | None,
+) -> RunCheck:
     from localsweep.wandb_bridge._logformat import CorruptFileError, find_run_file
-    from localsweep.wandb_bridge._patch import scan_run_file
+    from localsweep.wandb_bridge._patch import count_history_rows, scan_run_file
 
     if run.state is RunState.RUNNING and not include_running:
         return RunCheck(run, RUNNING, message="still running here (--include-running uploads it)")
-    folder = find_run_folder(run, roots, index)
-    if folder is None:
+    folders = find_run_folders(run, roots, index)
+    if not folders:
         where = ", ".join(str(r) for r in roots)
         return RunCheck(
             run,
@@ -139,26 +224,95 @@ def check_run(
             message=f"no offline-run-*-{run.id} folder (looked in {where}); copy that "
             "machine's wandb/ folder here and pass it with --wandb-dir",
         )
-    run_file = find_run_file(folder)
-    if run_file is None:
-        return RunCheck(run, MISSING, folder, message=f"{folder} holds no run-*.wandb file")
-    try:
-        info = scan_run_file(run_file)
-    except CorruptFileError as exc:
-        return RunCheck(run, CORRUPT, folder, run_file, message=str(exc))
-    except OSError as exc:
-        return RunCheck(run, CORRUPT, folder, run_file, message=f"cannot read {run_file}: {exc}")
-    if info.run_id is None:
-        return RunCheck(run, CORRUPT, folder, run_file, message=f"{run_file} has no run record")
-    foreign = [s for s in info.sweep_ids if s != sweep_id]
-    if foreign:
-        return RunCheck(
-            run,
-            FOREIGN,
-            folder,
-            run_file,
-            message=f"{run_file} records sweep {foreign[0]!r}, not {sweep_id!r}",
+    attempts: list[Attempt] = []
+    for folder in folders:
+        run_file = find_run_file(folder)
+        if run_file is None:
+            return RunCheck(run, MISSING, folder, message=f"{folder} holds no run-*.wandb file")
+        try:
+            info = scan_run_file(run_file)
+            rows = count_history_rows(run_file) if len(folders) > 1 else None
+        except CorruptFileError as exc:
+            return RunCheck(run, CORRUPT, folder, run_file, message=str(exc))
+        except OSError as exc:
+            return RunCheck(
+                run, CORRUPT, folder, run_file, message=f"cannot read {run_file}: {exc}"
+            )
+        if info.run_id is None:
+            return RunCheck(run, CORRUPT, folder, run_file, message=f"{run_file} has no run record")
+        foreign = [s for s in info.sweep_ids if s != sweep_id]
+        if foreign:
+            return RunCheck(
+                run,
+                FOREIGN,
+                folder,
+                run_file,
+                message=f"{run_file} records sweep {foreign[0]!r}, not {sweep_id!r}",
+            )
+        attempts.append(Attempt(folder, run_file, info, rows))
+    # wandb sync orders the folders of one run by the start time their Run records hold.
+    if all(a.scan.start_time is not None for a in attempts):
+        attempts.sort(key=lambda a: (a.scan.start_time, a.folder.name))
+    newest = attempts[-1]
+    problem = _split_problem(run, attempts)
+    if problem is not None:
+        return RunCheck(run, *problem, attempts=tuple(attempts))
+    has_exit = newest.scan.exit_code is not None
+    notes = []
+    if len(attempts) > 1:
+        counts = [a.rows or 0 for a in attempts]
+        notes.append(
+            f"{len(attempts)} attempts ({' + '.join(map(str, counts))} = {sum(counts)} rows): "
+            "uploaded oldest first as one run, each later one resuming it"
         )
-    has_exit = info.exit_code is not None
-    message = None if has_exit else "no exit record (the run was killed): W&B will mark it failed"
-    return RunCheck(run, READY, folder, run_file, info.project, has_exit, message, info)
+    if not has_exit:
+        notes.append("no exit record (the run was killed): W&B will mark it failed")
+    return RunCheck(
+        run,
+        READY,
+        newest.folder,
+        newest.run_file,
+        newest.scan.project,
+        has_exit,
+        "; ".join(notes) or None,
+        newest.scan,
+        tuple(attempts),
+    )
+
+
+def _split_problem(
+    run: RunRecord, attempts: Sequence[Attempt]
+) -> tuple[str, Path, Path, str | None, bool, str] | None:
+    """Why the folders of a resumed run cannot be uploaded as one run, or ``None``:
+    (status, folder, run file, project, has exit, message)."""
+    newest = attempts[-1]
+    rows = sum(a.rows or 0 for a in attempts)
+    expected = max(run.attempt, 1)
+    if len(attempts) < expected:
+        return (
+            MISSING,
+            newest.folder,
+            newest.run_file,
+            newest.scan.project,
+            newest.scan.exit_code is not None,
+            f"ran in {expected} attempts but only {len(attempts)} folder(s) were found "
+            f"({rows or '?'} rows): not uploaded, as W&B could not take the missing "
+            "attempt's rows in the middle later; copy the wandb/ folders of the machines "
+            "its other attempts ran on here and pass them with --wandb-dir",
+        )
+    unresumed = [a for a in attempts[1:] if not a.scan.resume]
+    if unresumed:
+        names = ", ".join(a.folder.name for a in unresumed)
+        return (
+            SPLIT,
+            newest.folder,
+            newest.run_file,
+            newest.scan.project,
+            newest.scan.exit_code is not None,
+            f"{len(attempts)} folders ({rows} rows), but the later one(s) {names} were not "
+            "started with resume, so wandb sync would upload them over the run's first "
+            f"rows instead of after them: not uploaded ({len(attempts)} folders, {rows} "
+            "rows). Upload the folders yourself, oldest first, or only the one you want "
+            "(wandb sync FOLDER)",
+        )
+    return None

@@ -48,7 +48,10 @@ DONE = frozenset(
 class RunSync:
     """One run's outcome: ``synced`` (now), ``already synced`` (by an earlier sync),
     ``would sync`` (dry run), ``failed``, or why it was not uploaded (``running``,
-    ``missing``, ``corrupt``, ``foreign``). ``message`` says more. A prior run of the
+    ``missing``, ``corrupt``, ``foreign``, ``split``: a resumed run whose folders wandb
+    sync cannot join). ``message`` says more (for a run that ran in several attempts:
+    how many, and their rows; for a crashed or killed run whose grid point ran again:
+    that it was superseded). A prior run of the
     sweep (``prior``; ``run_id`` is its W&B run id) has an outcome that starts with
     ``prior:`` (``uploaded and attached``, ``attached``, ``already attached``, ``would
     upload``, ``would attach``, ``left``, ``failed``)."""

@@ -13,7 +13,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from localsweep._sync._plan import READY, FolderIndex, RunCheck, check_run, search_roots
+from localsweep._sync._copies import (
+    attempts_of,
+    keep_marker_only,
+    likely_base_url,
+    partial_message,
+    prepare_copies,
+    restore_marker,
+    uploaded_attempts,
+)
+from localsweep._sync._plan import (
+    READY,
+    FolderIndex,
+    RunCheck,
+    check_run,
+    search_roots,
+    superseded_runs,
+)
 from localsweep._sync._priors import (
     PriorRuns,
     dry_run_prior_rows,
@@ -31,7 +47,6 @@ from localsweep._sync._report import (
 from localsweep._sync._stage import (
     Prepared,
     StagedRun,
-    prepare_run,
     stage_run,
     unstage,
 )
@@ -94,8 +109,17 @@ def sync_steps(
         # Prior runs are not the sweep's runs on W&B: uploaded apart (see _priors).
         records = store.list_runs(sweep_id)
         own, _priors = split_prior_runs(records)
+        superseded = superseded_runs(own)
         checks = [
-            check_run(r, sweep_id, roots, include_running=include_running, index=index) for r in own
+            check_run(
+                r,
+                sweep_id,
+                roots,
+                include_running=include_running,
+                index=index,
+                superseded_by=superseded.get(r.id),
+            )
+            for r in own
         ]
         prior_plan = plan_prior_sync(store, sweep_id, wandb_dirs=wandb_dirs, runs=records)
         entity = entity or sweep.entity or sweep.config.entity
@@ -105,7 +129,7 @@ def sync_steps(
             # Without an entity (no -e, none in the config) the sync would take the
             # server's default: the runs another sweep's sync uploaded are listed as to be
             # uploaded, each naming the entity under which it would only be attached.
-            base_url = _likely_base_url()
+            base_url = likely_base_url()
             elsewhere, maybe = {}, {}
             if entity:
                 elsewhere = uploaded_elsewhere(store.engine, base_url, entity, project, prior_plan)
@@ -121,7 +145,7 @@ def sync_steps(
                 prior_lines=prior_plan.summary_lines(elsewhere, maybe),
             )
         # Still while wandb logs in: copy the folders (all but their run files).
-        prepared = _prepare(store, sweep_id, checks, staging_root)
+        prepared = prepare_copies(store, sweep_id, checks, staging_root, likely_base_url())
         clock.lap("prepare")
         with server:
             clock.lap("login")
@@ -212,10 +236,9 @@ class _Syncer:
             for c in todo
             if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
         ]
-        left_over = set(self.prepared) - {c.run.id for c in todo}
-        for check in self.checks:
-            if check.run.id in left_over and check.folder:
-                unstage(self.staging_root / check.folder.name)  # nothing left to upload
+        wanted = {a.folder.name for c in todo for a in attempts_of(c)}
+        for name in set(self.prepared) - wanted:
+            unstage(self.staging_root / name)  # nothing left to upload
         target = self._upload(server, target, todo)
         self.priors.upload(server, target)
         self.clock.lap("priors")
@@ -284,42 +307,61 @@ class _Syncer:
                 )
 
     def _recover_finished_copies(self, target: state.SyncTarget, todo: Sequence[RunCheck]) -> None:
-        """Copies an interrupted sync left whose upload wandb finished count as synced."""
+        """Copies an interrupted sync left whose upload wandb finished count as synced: a
+        run when every one of its attempts' copies was finished."""
         for check in todo:
-            if check.folder is None or check.run_file is None:
-                continue
-            staged = StagedRun.at(self.staging_root, check.folder, check.run_file)
-            if staged.synced:
+            copies = [
+                StagedRun.at(self.staging_root, a.folder, a.run_file) for a in attempts_of(check)
+            ]
+            if copies and all(c.synced for c in copies):
                 logger.info("run %s was uploaded by an interrupted sync", check.run.id)
                 state.record_run_outcome(
                     self.engine, target.id, check.run.id, SYNCED, message=target.path
                 )
-                unstage(staged.folder)
+                for copy in copies:
+                    unstage(copy.folder)
 
-    def _stage(self, target: state.SyncTarget, checks: Sequence[RunCheck]) -> dict[str, StagedRun]:
+    def _stage(
+        self, target: state.SyncTarget, checks: Sequence[RunCheck]
+    ) -> dict[str, list[StagedRun]]:
+        """Stage each run's attempts, oldest first, but those the server has (never sent
+        twice: W&B would append their rows again; see :mod:`._copies`)."""
         from localsweep.wandb_bridge._logformat import CorruptFileError
 
         sweep_id = target.server_sweep_id if target.path == "sweep" else ""
-        staged: dict[str, StagedRun] = {}
+        recorded = state.run_outcomes(self.engine, target.id)
+        staged: dict[str, list[StagedRun]] = {}
         for check in checks:
-            assert check.folder is not None and check.run_file is not None
-            # A retry copies the folder again.
-            prepared = self.prepared.pop(check.run.id, None)
+            copies: list[StagedRun] = []
+            on_server = uploaded_attempts(recorded.get(check.run.id))
             try:
-                staged[check.run.id] = stage_run(
-                    check.folder,
-                    check.run_file,
-                    self.staging_root,
-                    sweep_id,
-                    scan=check.scan,
-                    prepared=prepared,
-                )
+                for attempt in attempts_of(check):
+                    done = StagedRun.at(self.staging_root, attempt.folder, attempt.run_file)
+                    if not done.synced and attempt.folder.name in on_server:
+                        restore_marker(done)  # its staging folder was removed
+                    if done.synced:
+                        copies.append(done)
+                        continue
+                    # A retry copies the folder again.
+                    prepared = self.prepared.pop(attempt.folder.name, None)
+                    copies.append(
+                        stage_run(
+                            attempt.folder,
+                            attempt.run_file,
+                            self.staging_root,
+                            sweep_id,
+                            scan=attempt.scan,
+                            prepared=prepared,
+                        )
+                    )
             except (CorruptFileError, OSError) as exc:
                 outcome = "corrupt" if isinstance(exc, CorruptFileError) else FAILED
                 self.messages[check.run.id] = f"staging failed: {exc}"
                 state.record_run_outcome(
                     self.engine, target.id, check.run.id, outcome, message=f"staging: {exc}"
                 )
+                continue
+            staged[check.run.id] = copies
         return staged
 
     def _upload(
@@ -337,7 +379,8 @@ class _Syncer:
                 f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
             )
             self.clock.lap("staging")
-            files = [s.run_file for s in staged.values()]
+            # A run's attempts in one wandb sync: uploaded in order, each resuming the run.
+            files = [c.run_file for copies in staged.values() for c in copies if not c.synced]
             log_path = self.staging_root / "wandb-sync.log"
             try:
                 result = server.sync(
@@ -385,23 +428,30 @@ class _Syncer:
         return any(o.outcome == SYNCED for o in outcomes)
 
     def _record_results(
-        self, target: state.SyncTarget, staged: dict[str, StagedRun], errors: Sequence[str]
+        self, target: state.SyncTarget, staged: dict[str, list[StagedRun]], errors: Sequence[str]
     ) -> set[str]:
         """Store each staged run's outcome; return the runs wandb sync finished."""
         synced: set[str] = set()
         outcomes: list[tuple[str, str, str | None, bool]] = []
-        for run_id, copy in staged.items():
-            if copy.synced:
+        for run_id, copies in staged.items():
+            if all(c.synced for c in copies):
                 synced.add(run_id)
                 outcomes.append((run_id, SYNCED, target.path, True))
-            else:
-                message = unfinished_message(run_id, errors)
-                self.messages[run_id] = message
-                outcomes.append((run_id, FAILED, message, True))
+                continue
+            message = unfinished_message(run_id, errors)
+            done = [c.folder.name for c in copies if c.synced]
+            if done:
+                message = partial_message(done, len(copies), message)
+            self.messages[run_id] = message
+            outcomes.append((run_id, FAILED, message, True))
         # One transaction for all: what was uploaded is on record before its copy goes.
         state.record_run_outcomes(self.engine, target.id, outcomes)
-        for run_id in synced:
-            unstage(staged[run_id].folder)
+        for run_id, copies in staged.items():
+            for copy in copies:
+                if run_id in synced:
+                    unstage(copy.folder)
+                elif copy.synced:
+                    keep_marker_only(copy)
         return synced
 
     def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> None:
@@ -441,41 +491,6 @@ class _Syncer:
         server.finish_sweep(ServerSweep(target.server_sweep_id, target.entity, target.project, ""))
         state.mark_target_finished(self.engine, target.id)
         return True
-
-
-def _prepare(
-    store: Store, sweep_id: str, checks: Sequence[RunCheck], root: Path
-) -> dict[str, Prepared]:
-    """Copy ahead the folders of the ready runs no earlier sync uploaded (their run files
-    with a placeholder sweep id); return the copies by run id."""
-    # A wrong guess of the server costs only time (staging copies what was not copied
-    # ahead; copies not needed are removed).
-    base_url = _likely_base_url()
-    synced = {
-        run_id
-        for target in state.find_targets(store.engine, sweep_id, base_url)
-        for run_id, done in state.run_outcomes(store.engine, target.id).items()
-        if done.outcome == SYNCED
-    }
-    prepared: dict[str, Prepared] = {}
-    for check in checks:
-        if check.status != READY or check.run.id in synced:
-            continue
-        assert check.folder is not None and check.run_file is not None
-        try:
-            copy = prepare_run(check.folder, check.run_file, root, check.scan)
-            if copy is not None:
-                prepared[check.run.id] = copy
-        except OSError as exc:  # staging copies it again and reports the failure
-            logger.debug("could not copy %s ahead: %s", check.folder, exc)
-    return prepared
-
-
-def _likely_base_url() -> str:
-    """The server is not known before the login (or, in a dry run, at all):
-    WANDB_BASE_URL, or wandb's default, is the likely one (a settings file can name
-    another)."""
-    return os.environ.get("WANDB_BASE_URL", "").rstrip("/") or "https://api.wandb.ai"
 
 
 def _sweep_url(base_url: str, target: state.SyncTarget) -> str:

@@ -46,7 +46,14 @@ from localsweep.wandb_bridge._logformat import (
     CorruptFileError,
 )
 
-__all__ = ["PatchResult", "RunFileScan", "patch_run_file", "repatch_run_file", "scan_run_file"]
+__all__ = [
+    "PatchResult",
+    "RunFileScan",
+    "count_history_rows",
+    "patch_run_file",
+    "repatch_run_file",
+    "scan_run_file",
+]
 
 # A chunk: (offset of its header, length of its data, type).
 Chunk = tuple[int, int, int]
@@ -58,6 +65,9 @@ _TAGS = (b"\x8a\x01", b"\x92\x01")
 # Field numbers of wandb 0.31's wandb_internal.proto.
 _RUN_FIELD, _EXIT_FIELD = 17, 18  # Record.run, Record.exit
 _RUN_ID_FIELD, _PROJECT_FIELD, _SWEEP_ID_FIELD = 1, 3, 12  # RunRecord
+_START_TIME_FIELD, _RESUME_FIELD = 17, 24  # RunRecord.start_time, RunRecord.resume
+_SECONDS_FIELD, _NANOS_FIELD = 1, 2  # google.protobuf.Timestamp
+_HISTORY_FIELD = 2  # Record.history
 _EXIT_CODE_FIELD = 1  # RunExitRecord.exit_code (int32)
 _SWEEP_ID_TAG = bytes([_SWEEP_ID_FIELD << 3 | 2])
 _FILLER = b"-"
@@ -69,7 +79,11 @@ class RunFileScan:
     carry (in order of first appearance, ``""`` for none), its exit code (``None``
     without an exit record), how many records it holds; and for a later copy, the
     ``size`` of its complete records (a torn tail is left out), their ``crc``
-    (``zlib.crc32``), and the chunks of each Run record."""
+    (``zlib.crc32``), and the chunks of each Run record. ``start_time`` (seconds since
+    the epoch, ``None`` if not recorded) and ``resume`` (whether ``wandb.init`` was told
+    to resume: ``wandb sync`` then appends the file to the run already on the server)
+    are the first Run record's: what wandb sync orders and resumes the folders of one
+    run by."""
 
     run_id: str | None
     project: str | None
@@ -79,6 +93,8 @@ class RunFileScan:
     size: int
     crc: int
     run_chunks: tuple[tuple[Chunk, ...], ...]
+    start_time: float | None = None
+    resume: bool = False
 
 
 def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
@@ -100,6 +116,8 @@ def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
     sweep_ids: list[str] = []
     exit_code = None
     run_chunks: list[tuple[Chunk, ...]] = []
+    start_time: float | None = None
+    resume = False
     for chunks in candidates:
         record = _join(data, chunks)
         try:
@@ -114,6 +132,8 @@ def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
                 sweep = values.get(_SWEEP_ID_FIELD, "")
                 if sweep not in sweep_ids:
                     sweep_ids.append(sweep)
+                if len(run_chunks) == 1:
+                    start_time, resume = _start_and_resume(record, run[-1])
             elif done:
                 exit_code = _exit_code(record, done[-1])
         except ValueError as exc:
@@ -122,8 +142,76 @@ def scan_run_file(path: str | os.PathLike[str]) -> RunFileScan:
             ) from exc
     crc = zlib.crc32(memoryview(data)[:size])
     return RunFileScan(
-        run_id, project, tuple(sweep_ids), exit_code, records, size, crc, tuple(run_chunks)
+        run_id,
+        project,
+        tuple(sweep_ids),
+        exit_code,
+        records,
+        size,
+        crc,
+        tuple(run_chunks),
+        start_time,
+        resume,
     )
+
+
+def _start_and_resume(data: bytes, field: Field) -> tuple[float | None, bool]:
+    """A RunRecord's ``start_time`` (seconds) and ``resume`` flag."""
+    start: float | None = None
+    resume = False
+    for number, wire, payload, end, _begin in _fields(data, field[2], field[3]):
+        if number == _START_TIME_FIELD and wire == 2:
+            seconds = nanos = 0
+            for sub, sub_wire, at, _e, _b in _fields(data, payload, end):
+                if sub == _SECONDS_FIELD and sub_wire == 0:
+                    seconds, _ = _read_varint(data, at)
+                elif sub == _NANOS_FIELD and sub_wire == 0:
+                    nanos, _ = _read_varint(data, at)
+            start = seconds + nanos / 1e9
+        elif number == _RESUME_FIELD and wire == 0:
+            value, _ = _read_varint(data, payload)
+            resume = bool(value)
+    return start, resume
+
+
+def count_history_rows(path: str | os.PathLike[str]) -> int:
+    """How many history rows (``wandb.log`` steps) a run file holds, its complete records
+    read at the protobuf wire level. Only for the few run files that need it (the
+    attempts of a resumed run): it decodes every record's top level, which the checks
+    of :func:`scan_run_file` avoid. Raises :class:`CorruptFileError` for damage."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data[: len(FILE_HEADER)] != FILE_HEADER:
+        return 0
+    rows = 0
+    pos = len(FILE_HEADER)
+    block_end = BLOCK_SIZE
+    size = len(data)
+    pieces: list[bytes] = []
+    while True:
+        if pos + _CHUNK_HEADER_SIZE > block_end:
+            if size < block_end:
+                break
+            pos, block_end = block_end, block_end + BLOCK_SIZE
+            continue
+        if pos + _CHUNK_HEADER_SIZE > size:
+            break
+        _crc, length, kind = _CHUNK_HEADER.unpack_from(data, pos)
+        start = pos + _CHUNK_HEADER_SIZE
+        stop = start + length
+        if stop > size or stop > block_end:
+            break  # a torn tail (damage is for scan_run_file to report)
+        pieces.append(data[start:stop])
+        pos = stop
+        if kind in (_FULL, _LAST):
+            record = b"".join(pieces)
+            pieces.clear()
+            try:
+                fields = _fields(record, 0, len(record))
+            except ValueError as exc:
+                raise CorruptFileError(path, pos, f"record is not a wandb Record ({exc})") from exc
+            rows += any(f[0] == _HISTORY_FIELD and f[1] == 2 for f in fields)
+    return rows
 
 
 def _tag_positions(data: bytes) -> list[int]:

@@ -11,8 +11,17 @@ creation send (captured by running the real client against a recorder first):
   is answered 404 ``sweep ... not found``, as W&B's server does), ``CreateRunFiles``
   (upload URLs pointing back here), and the viewer/server-info queries the client
   asks first;
+- ``RunResumeStatus``, which wandb sync asks before uploading the folder of a run that
+  ``wandb.init`` was told to resume (a later attempt of a preempted run): for a run it
+  has, what W&B's server answers (its history line count and last row, summary,
+  config), from which wandb-core continues the run: its history lines go on at that
+  line and its ``_step`` after the last one. The answer's shape is wandb's query
+  (``core/api/graphql/query_run_resume_status.graphql``) and what wandb-core reads of
+  it (``core/internal/runbranch/resume.go``, ``processresponse.go``);
 - file_stream (``POST /files/<entity>/<project>/<run>/file_stream``): history, summary,
-  console lines and the run's completion;
+  console lines and the run's completion. Each chunk of lines is written at the line
+  ``offset`` the client gives, as W&B's server stores them: a client that sends a
+  resumed run's rows at offset 0 overwrites the first rows, as it would on W&B;
 - uploads (``PUT /upload/...``): the run's files.
 
 It records every request (:attr:`StandinServer.requests`) and keeps what reached it per
@@ -62,6 +71,7 @@ class ServerRun:
     files: dict[str, bytes] = field(default_factory=dict)
     complete: bool = False
     exit_code: int | None = None
+    config: str | None = None
 
 
 @dataclass
@@ -103,6 +113,8 @@ class StandinServer:
         self.fail_run_ids = set(fail_run_ids)
         self.upload_delay = upload_delay
         self.refuse_prior_runs = False
+        #: Runs whose ``RunResumeStatus`` is answered 400 (a resumed folder's upload fails).
+        self.refuse_resume_ids: set[str] = set()
         self.requests: list[Recorded] = []
         self.runs: dict[str, ServerRun] = {}
         self.sweeps: dict[str, ServerSweep] = {}
@@ -171,6 +183,8 @@ class StandinServer:
             return self._get_sweep(variables)
         if op == "UpsertBucket":
             return self._upsert_bucket(variables)
+        if op == "RunResumeStatus":
+            return self._resume_status(variables)
         if op == "CreateRunFiles":
             run = variables.get("run") or ""
             files = [
@@ -269,6 +283,8 @@ class StandinServer:
             if sweep:
                 run.sweep = sweep
             run.upserts.append(v)
+            if v.get("config"):
+                run.config = v["config"]
             bucket = {
                 "id": f"UnVuOnYx{run_id}",
                 "name": run_id,
@@ -276,12 +292,40 @@ class StandinServer:
                 "description": "",
                 "config": v.get("config") or "{}",
                 "sweepName": run.sweep,
-                "historyLineCount": 0,
+                "historyLineCount": len(run.history),
                 "eventsLineCount": 0,
                 "logLineCount": 0,
                 "project": {"id": "p1", "name": project, "entity": {"id": "e1", "name": entity}},
             }
         return 200, {"data": {"upsertBucket": {"bucket": bucket, "inserted": True}}}
+
+    def _resume_status(self, v: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        entity = v.get("entity") or sorted(self.entities)[0]
+        if v.get("name") in self.refuse_resume_ids:
+            return 400, _error("resume refused")
+        with self._lock:
+            run = self.runs.get(v.get("name") or "")
+            if run is None or run.entity != entity or run.project != v.get("project"):
+                bucket = None  # missingOk: a run the server does not have
+            else:
+                bucket = {
+                    "id": f"UnVuOnYx{run.id}",
+                    "name": run.id,
+                    "displayName": run.id,
+                    "summaryMetrics": json.dumps(run.summary),
+                    "logLineCount": 0,
+                    "historyLineCount": len(run.history),
+                    "eventsLineCount": 0,
+                    "historyTail": json.dumps([json.dumps(r) for r in run.history[-10:]]),
+                    "eventsTail": "[]",
+                    "config": run.config or "{}",
+                    "tags": [],
+                    "notes": None,
+                    # What tells wandb-core that the run has started (runbranch/resume.go).
+                    "wandbConfig": json.dumps({"t": 1}),
+                }
+        model = {"id": "p1", "name": v.get("project"), "entity": {"id": "e1", "name": entity}}
+        return 200, {"data": {"model": {**model, "bucket": bucket}}}
 
     def _file_stream(self, path: str, body: dict[str, Any]) -> None:
         run_id = path.strip("/").split("/")[-2]
@@ -290,11 +334,15 @@ class StandinServer:
             if run is None:
                 return
             for name, chunk in (body.get("files") or {}).items():
-                for line in chunk.get("content") or []:
-                    if name == "wandb-history.jsonl":
-                        run.history.append(json.loads(line))
-                    elif name == "wandb-summary.json":
-                        run.summary = json.loads(line)
+                if name not in ("wandb-history.jsonl", "wandb-summary.json"):
+                    continue  # console lines, system metrics
+                lines = [json.loads(line) for line in chunk.get("content") or []]
+                if name == "wandb-history.jsonl":
+                    # Written at the client's line offset, as W&B stores them.
+                    at = int(chunk.get("offset") or 0)
+                    run.history[at : at + len(lines)] = lines
+                elif name == "wandb-summary.json" and lines:
+                    run.summary = lines[-1]
             if body.get("complete"):
                 run.complete = True
                 run.exit_code = body.get("exitcode")
