@@ -211,7 +211,8 @@ def _check_folders(
     index: FolderIndex | None,
 ) -> RunCheck:
     from localsweep.wandb_bridge._logformat import CorruptFileError, find_run_file
-    from localsweep.wandb_bridge._patch import count_history_rows, scan_run_file
+    from localsweep.wandb_bridge._patch import scan_run_file
+    from localsweep.wandb_bridge._wire import count_history_rows
 
     if run.state is RunState.RUNNING and not include_running:
         return RunCheck(run, RUNNING, message="still running here (--include-running uploads it)")
