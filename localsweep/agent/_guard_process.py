@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 
-__all__ = ["CHECK_INTERVAL", "Stragglers", "descendants", "main"]
+__all__ = ["CHECK_INTERVAL", "Stragglers", "descendants", "main", "proc_stat"]
 
 #: How often the guard checks that the agent is alive.
 CHECK_INTERVAL = 0.5
@@ -37,7 +37,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stat(pid: int | str) -> list[str] | None:
+def proc_stat(pid: int | str) -> list[str] | None:
     """The fields of ``/proc/PID/stat`` after the command name (state first), or ``None``
     when the process is gone or has ended (a zombie)."""
     try:
@@ -62,7 +62,7 @@ def descendants(pid: int) -> dict[int, str]:
     for name in names:
         if not name.isdigit():
             continue
-        fields = _stat(name)
+        fields = proc_stat(name)
         if fields is None:
             continue
         children.setdefault(int(fields[1]), []).append(int(name))
@@ -89,7 +89,7 @@ class Stragglers:
     def look(self) -> None:
         """Note the child's descendants that are outside its group."""
         for pid, started in descendants(self.pgid).items():
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields is not None and fields[2] != str(self.pgid):
                 self._seen[pid] = started
 
@@ -97,7 +97,7 @@ class Stragglers:
         """The noted processes still running (the same processes, not reused pids)."""
         running = []
         for pid, started in list(self._seen.items()):
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields is None or fields[19] != started:
                 del self._seen[pid]
             else:
@@ -112,7 +112,7 @@ class Stragglers:
         groups: set[int] = set()
         alone: list[int] = []
         for pid in running:
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields is None:
                 continue
             pgid = int(fields[2])

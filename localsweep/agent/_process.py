@@ -23,7 +23,7 @@ from pathlib import Path
 
 from localsweep.agent._control import RunControl
 from localsweep.agent._guard import Guard
-from localsweep.agent._guard_process import Stragglers
+from localsweep.agent._guard_process import Stragglers, proc_stat
 
 __all__ = [
     "POLL_INTERVAL",
@@ -92,15 +92,7 @@ def _group_alive(pgid: int) -> bool:
             return True
         return True
     for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses; fields after it are fixed.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+        if entry.name.isdigit() and (fields := proc_stat(entry.name)) and fields[2] == str(pgid):
             return True
     return False
 
