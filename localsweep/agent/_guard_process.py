@@ -50,15 +50,16 @@ def proc_stat(pid: int | str) -> list[str] | None:
     return None if len(fields) < 20 or fields[0] == "Z" else fields
 
 
-def descendants(pid: int) -> dict[int, str]:
-    """The running processes below ``pid`` (its children, theirs, ...), each with its start
-    time (to tell it from a later process given the same pid); empty without ``/proc``."""
+def descendants(pid: int) -> dict[int, list[str]]:
+    """The running processes below ``pid`` (its children, theirs, ...), each with its
+    :func:`proc_stat` fields (its group, its start time to tell it from a later process
+    given the same pid); empty without ``/proc``."""
     try:
         names = os.listdir("/proc")
     except OSError:
         return {}
     children: dict[int, list[int]] = {}
-    started: dict[int, str] = {}
+    stats: dict[int, list[str]] = {}
     for name in names:
         if not name.isdigit():
             continue
@@ -66,13 +67,13 @@ def descendants(pid: int) -> dict[int, str]:
         if fields is None:
             continue
         children.setdefault(int(fields[1]), []).append(int(name))
-        started[int(name)] = fields[19]
-    found: dict[int, str] = {}
+        stats[int(name)] = fields
+    found: dict[int, list[str]] = {}
     todo = [pid]
     while todo:
         for child in children.get(todo.pop(), ()):
             if child not in found:
-                found[child] = started[child]
+                found[child] = stats[child]
                 todo.append(child)
     return found
 
@@ -88,33 +89,34 @@ class Stragglers:
 
     def look(self) -> None:
         """Note the child's descendants that are outside its group."""
-        for pid, started in descendants(self.pgid).items():
-            fields = proc_stat(pid)
-            if fields is not None and fields[2] != str(self.pgid):
-                self._seen[pid] = started
+        for pid, fields in descendants(self.pgid).items():
+            if fields[2] != str(self.pgid):
+                self._seen[pid] = fields[19]
 
-    def alive(self) -> list[int]:
-        """The noted processes still running (the same processes, not reused pids)."""
-        running = []
+    def _running(self) -> dict[int, list[str]]:
+        """The noted processes still running (the same processes, not reused pids), with
+        their :func:`proc_stat` fields."""
+        running = {}
         for pid, started in list(self._seen.items()):
             fields = proc_stat(pid)
             if fields is None or fields[19] != started:
                 del self._seen[pid]
             else:
-                running.append(pid)
+                running[pid] = fields
         return running
+
+    def alive(self) -> list[int]:
+        """The noted processes still running (the same processes, not reused pids)."""
+        return list(self._running())
 
     def signal(self, sig: int) -> int:
         """Send ``sig`` to each straggler still running, once: to its group when the group's
         leader is one of them (a rank and its data-loader workers), else to it alone; how
         many were signalled."""
-        running = self.alive()
+        running = self._running()
         groups: set[int] = set()
         alone: list[int] = []
-        for pid in running:
-            fields = proc_stat(pid)
-            if fields is None:
-                continue
+        for pid, fields in running.items():
             pgid = int(fields[2])
             if pgid == pid or pgid in running:
                 groups.add(pgid)
