@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localsweep.cli import main
+from localsweep._main import main
 
 if __name__ == "__main__":
     main()

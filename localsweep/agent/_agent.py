@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from localsweep import _interrupt
 from localsweep.agent._control import (
     CANCELLED,
     LEASE_LOST,
@@ -219,6 +220,7 @@ class Agent:
         except AgentInterrupted:
             raise
         except KeyboardInterrupt as exc:
+            _interrupt.clear()  # acted on: the agent stops for it
             interrupted = _interrupted_runs(exc)
             raise AgentInterrupted(interrupted) from None
         finally:
@@ -229,6 +231,9 @@ class Agent:
     def _loop(self, report: AgentReport) -> None:
         failures_in_a_row = 0
         while self.count is None or len(report.runs) < self.count:
+            # A Ctrl-C swallowed on its way (or caught by the user's code, which then
+            # returned) still stops the agent before it claims another run.
+            _interrupt.raise_if_pending()
             self._check_health(report)
             claim = self.store.claim_run(
                 self.sweep.id,
@@ -352,6 +357,7 @@ class Agent:
             early_stopping=self.config.options.early_stopping,
         )
         try:
+            _interrupt.raise_if_pending()
             outcome = self.runner(run, recorder)
         except KeyboardInterrupt as exc:
             # Ctrl-C outside the user's code (while starting the run): still record it.

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from localsweep import _interrupt
 from localsweep.errors import AgentError, LeaseLostError, StoreError, StoreUnavailableError
 from localsweep.records import SweepState
 from localsweep.store import RunRecord, Store
@@ -226,11 +227,16 @@ def on_sigterm(termination: Termination) -> Iterator[None]:
             signal.signal(sig, old)
         yield
         return
+    # Called from Python (the command installs it at start): a Ctrl-C is remembered while
+    # the agent runs, and forgotten after, so it cannot stop the caller's next agent.
+    remember_ctrl_c = _interrupt.install()
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        if remember_ctrl_c:
+            _interrupt.uninstall()
 
 
 class Monitor(threading.Thread):

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from localsweep import _interrupt
 from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
 from localsweep.agent._control import PREEMPTED
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
@@ -60,7 +61,8 @@ class InProcessRunner:
         config = dict(run.config)
         try:
             if self._takes_config:
-                from localsweep.wandb_bridge import InitWatch
+                with _interrupt.deferred():  # see localsweep._interrupt.deferred
+                    from localsweep.wandb_bridge import InitWatch
 
                 with InitWatch() as watch, _user_code(recorder):
                     result = self.function(config)
@@ -75,7 +77,8 @@ class InProcessRunner:
                         _name(self.function),
                     )
             else:
-                from localsweep.wandb_bridge import WandbRunSession
+                with _interrupt.deferred():
+                    from localsweep.wandb_bridge import WandbRunSession
 
                 session = WandbRunSession(
                     sweep_id=self.sweep_id,

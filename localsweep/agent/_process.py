@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from localsweep import _interrupt
 from localsweep.agent._control import RunControl
 from localsweep.agent._guard import Guard
 from localsweep.agent._guard_process import Stragglers, proc_stat
@@ -291,6 +292,9 @@ class ProcessWatch:
                     if self.timeout is not None and time.monotonic() - started >= self.timeout:
                         logger.warning("%s timed out after %g s", self.label, self.timeout)
                         self.request_stop(StopReason.TIMEOUT)
+                    elif _interrupt.pending():
+                        # A Ctrl-C swallowed on its way here (see localsweep._interrupt).
+                        self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
                     elif self.stop_event is not None and self.stop_event.is_set():
                         self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
                     elif self.control is not None and self.control.reason is not None:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localsweep import _interrupt
 from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
 from localsweep.agent._command import (
     build_command,
@@ -110,7 +111,8 @@ def sorted_params(value: Any) -> Any:
 def _service_token() -> str:
     """Start (or reuse) this process's wandb service and return the token children attach
     with."""
-    import wandb
+    with _interrupt.deferred():
+        import wandb
 
     wandb.setup()
     token = os.environ.get("WANDB_SERVICE")
@@ -322,7 +324,8 @@ class _ChildWatch:
             path = self._find_run_file()
             if path is None:
                 return
-            from localsweep.wandb_bridge._datastore import RunFileFollower
+            with _interrupt.deferred():  # wandb, half imported, could not be read with
+                from localsweep.wandb_bridge._datastore import RunFileFollower
 
             self.follower = RunFileFollower(path)
         from localsweep.wandb_bridge._datastore import CorruptFileError

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from localsweep import _interrupt
 from localsweep.agent._agent import (
     Agent,
     AgentInterrupted,
@@ -281,6 +282,8 @@ def _wait_for(
     # while workers are still recording their runs.
     while not all(done):
         try:
+            if interrupted is None:
+                _interrupt.raise_if_pending()  # one swallowed on its way here
             time.sleep(0.1)
         except KeyboardInterrupt as exc:
             if interrupted is None:

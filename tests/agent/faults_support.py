@@ -67,7 +67,7 @@ def start_agent(
     environ = dict(os.environ)
     environ.update(env or {})
     environ["PYTHONPATH"] = os.pathsep.join([str(PROGRAMS), environ.get("PYTHONPATH", "")])
-    argv = [sys.executable, "-m", "localsweep.cli", "agent", sweep_id, "--db", db, *extra]
+    argv = [sys.executable, "-m", "localsweep", "agent", sweep_id, "--db", db, *extra]
     if function is not None:
         argv += ["--function", function]
     with log.open("wb") as out:

@@ -4,6 +4,7 @@ points run again when an agent restarts, and the agent says so as it stops."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -46,3 +47,27 @@ def test_ctrl_c_then_restart_runs_the_interrupted_points_again(
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == [0, 1, 2]
     assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+
+
+@pytest.mark.parametrize("function", ["ctrl_c_swallowed", "ctrl_c_caught"])
+def test_a_ctrl_c_that_never_reaches_the_agent_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, function: str
+) -> None:
+    """A Ctrl-C that Python swallows (it landed in a ``__del__`` or an import's lock
+    callback: "Exception ignored in ...") or that the user's code catches and returns from
+    (PyTorch Lightning's fit does) used to let the agent go on to the next run, and the
+    next: it now stops before claiming another, the run that returned kept as finished."""
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(tmp_path))
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(3), db=db)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", function=f"faults_train:{function}")
+    assert agent.wait(timeout=120) == 130, agent.output()
+    # Python's own "Exception ignored in ..." report of the swallowed one is not ours.
+    said = re.sub(
+        r"Exception ignored in: .*?\nKeyboardInterrupt: ?\n", "", agent.output(), flags=re.S
+    )
+    no_traceback_of_ours(said)
+    assert "Interrupted; no run was in progress." in said
+    runs = localsweep.Api(db).sweep(sweep_id).runs
+    assert [(r.state, r.config["x"]) for r in runs] == [("finished", 0)], agent.output()
+    assert runs[0].summary["loss"] in (0.0, -0.5)

@@ -8,6 +8,7 @@ when a run has begun in agent process ``pid``.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -80,3 +81,34 @@ def big_rows() -> None:
                 (_signals() / f"user-saw-{run.id}").write_text(repr(exc))
                 raise
             time.sleep(0.05)
+
+
+class _SignalInDel:
+    """An object whose clean-up is where a Ctrl-C lands: Python prints ``Exception ignored
+    in ...`` and carries on, as when one lands in an import's lock callback."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the handler runs here, inside __del__
+            pass
+
+
+def ctrl_c_swallowed() -> None:
+    """Logs ``loss``, then gets a Ctrl-C that Python swallows (it lands in a ``__del__``),
+    and returns normally."""
+    with wandb.init() as run:
+        run.log({"loss": float(run.config["x"])})
+        thing = _SignalInDel()
+        del thing
+
+
+def ctrl_c_caught() -> None:
+    """Logs ``loss``, gets a Ctrl-C, catches it and returns normally, as PyTorch Lightning's
+    ``Trainer.fit`` does ("Detected KeyboardInterrupt, attempting graceful shutdown")."""
+    with wandb.init() as run:
+        run.log({"loss": float(run.config["x"])})
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            run.log({"loss": float(run.config["x"]) - 0.5})

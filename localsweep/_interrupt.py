@@ -1,0 +1,110 @@
+"""A Ctrl-C that is never lost.
+
+Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the main thread happens to
+be. Where that is a weakref callback or a ``__del__`` (an import's module lock, a garbage
+collection), Python prints ``Exception ignored in ...`` and carries on: the agent would go
+on to claim and run a whole training the user asked it not to. So the handler here also
+remembers the interrupt, and the agent checks at its safe points (before claiming, before
+starting a run, while waiting on a run's process): a swallowed Ctrl-C stops it there, as a
+delivered one would have.
+
+No I/O, no imports beyond the standard library: the ``localsweep`` command installs it
+before it imports anything heavy.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+__all__ = ["clear", "deferred", "install", "pending", "raise_if_pending", "uninstall"]
+
+_pending = False
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    _pending = True
+    raise KeyboardInterrupt
+
+
+def install() -> bool:
+    """Remember every Ctrl-C from now on (main thread, SIGINT at Python's default only: an
+    ignored or user-handled SIGINT is left alone). Returns whether it was installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return False
+        signal.signal(signal.SIGINT, _handler)
+    except ValueError:  # not the main interpreter
+        return False
+    return True
+
+
+def uninstall() -> None:
+    """Put Python's default back (if ours is there) and forget an unseen interrupt."""
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGINT) is _handler:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        except ValueError:  # pragma: no cover - not the main interpreter
+            pass
+    clear()
+
+
+def pending() -> bool:
+    """Whether a Ctrl-C came that nobody has acted on yet, asked from the main thread
+    (elsewhere always ``False``: a ``KeyboardInterrupt`` there would stop one thread, not
+    the agent; the main thread stops the others)."""
+    return _pending and threading.current_thread() is threading.main_thread()
+
+
+def clear() -> None:
+    """The interrupt was acted on (the agent is stopping for it)."""
+    global _pending
+    _pending = False
+
+
+def raise_if_pending() -> None:
+    """Raise the ``KeyboardInterrupt`` of a Ctrl-C that was swallowed on its way (see
+    :func:`pending`)."""
+    if pending():
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a Ctrl-C while inside, and raise its ``KeyboardInterrupt`` on leaving.
+
+    For imports: one interrupted half way leaves its package half initialized, and every
+    later import of it in this process fails (``partially initialized module 'wandb'``);
+    the agent would then fail to read the run it is stopping, and a notebook could not
+    use wandb again. Main thread with SIGINT at Python's default or ours only (Python
+    runs signal handlers in the main thread; an ignored or user-handled SIGINT is left
+    alone).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler and previous is not _handler:
+        yield
+        return
+    held = False
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        nonlocal held
+        global _pending
+        held = _pending = True
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
