@@ -49,8 +49,8 @@ def _check_count(count: object) -> None:
 
 def sweep(
     sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
-    project: str | None = None,
     entity: str | None = None,
+    project: str | None = None,
     prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     *,
     db: str | os.PathLike[str] | None = None,

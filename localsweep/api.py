@@ -274,6 +274,11 @@ class Sweep:
         return self._record.project
 
     @property
+    def entity(self) -> str | None:
+        """The wandb entity (user or team) it was created for, if one was given."""
+        return self._record.entity
+
+    @property
     def created_at(self) -> datetime:
         """When the sweep was created (UTC, naive)."""
         return self._record.created_at

@@ -226,3 +226,11 @@ def test_run_config_waits_for_wandbs_last_write_of_a_run_that_just_ended(
         assert run.config == {"x": 2, "epochs": 7}
     finally:
         late.join()
+
+
+def test_sweep_takes_entity_then_project_in_wandb_sweeps_order(tmp_path: Path) -> None:
+    """``wandb.sweep(sweep, entity=None, project=None, prior_runs=None)``: a call ported
+    with its arguments by position files the sweep under the same entity and project."""
+    db = str(tmp_path / "s.db")
+    sweep = Api(db).sweep(localsweep.sweep(_grid([1]), "my-team", "my-project", db=db))
+    assert (sweep.entity, sweep.project) == ("my-team", "my-project")
