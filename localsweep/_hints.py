@@ -47,7 +47,13 @@ def missing_metric_message(
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
     what = "objective" if objective else "metric"
     text = f"the sweep {what} {metric!r} was never logged: {which} without it"
-    if found:
+    if metric in found:
+        # Logged, but never as a finite number: NaN or infinite (a training that diverged).
+        text = (
+            f"the sweep {what} {metric!r} has no finite value: {which} with it not a "
+            "finite number (NaN or infinite: did the training diverge?)"
+        )
+    elif found:
         shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
         text += f"; logged keys: {shown}"
         close = difflib.get_close_matches(metric, found, n=1, cutoff=0.5)

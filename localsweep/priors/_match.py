@@ -233,11 +233,34 @@ def _show_read(raw: Any, read: float | None = None) -> str:
     return _show(raw)
 
 
+#: How near a float must be to a choice or grid value to be taken for it: a float32 config
+#: (``np.float32(0.2)`` is 0.20000000298023224; a torch tensor's ``.item()``) or a
+#: computed one (``0.1 + 0.2``) is still that value; a float32 is exact to 6e-8.
+FLOAT_MATCH = 1e-6
+
+
+def _near_float(choices: Sequence[Any], reading: Any) -> Any:
+    """The one float choice within ``FLOAT_MATCH`` of a float ``reading`` (the nearest),
+    else ``_MISSING``."""
+    if not isinstance(reading, float) or not math.isfinite(reading):
+        return _MISSING
+    near = [
+        c
+        for c in choices
+        if isinstance(c, float) and math.isclose(c, reading, rel_tol=FLOAT_MATCH, abs_tol=1e-12)
+    ]
+    return min(near, key=lambda c: abs(c - reading)) if near else _MISSING
+
+
 def _choice(param: Parameter, raw: Any, choices: Sequence[Any]) -> tuple[bool, Any, str]:
     for reading in _readings(raw):
         for choice in choices:
             if _same_choice(choice, reading):
                 return True, choice, ""
+    for reading in _readings(raw):
+        near = _near_float(choices, reading)
+        if near is not _MISSING:
+            return True, near, ""
     if param.is_constant:
         return (
             False,
@@ -260,7 +283,7 @@ def _bounds(param: Parameter) -> tuple[float, float] | None:
 
 
 def _within(x: float, lo: float, hi: float) -> bool:
-    slack = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+    slack = FLOAT_MATCH * max(abs(lo), abs(hi), 1e-300)
     return lo - slack <= x <= hi + slack
 
 
@@ -281,9 +304,11 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
     elif d.is_quantized:
         q = param.q if param.q is not None else 1.0
         k = round(x / q)
-        if not math.isclose(k * q, x, rel_tol=1e-9, abs_tol=1e-12):
+        if not math.isclose(k * q, x, rel_tol=FLOAT_MATCH, abs_tol=1e-12):
             return skip(f"is not a multiple of q = {q!r}")
         out = k * q if isinstance(q, int) and not isinstance(q, bool) else float(x)
+        if not math.isclose(k * q, x, rel_tol=1e-12, abs_tol=1e-15):
+            out = k * q  # a float32's or a sum's noise, not the run's choice
     else:
         out = x
     bounds = _bounds(param)
@@ -318,7 +343,7 @@ def place(param: Parameter, raw: Any, method: Method) -> tuple[bool, Any, str]:
         return ok, value, reason
     for point in param.grid_values():
         # np.arange's values carry float noise (0.30000000000000004) that text does not.
-        if math.isclose(float(point), float(value), rel_tol=1e-9, abs_tol=1e-12):
+        if math.isclose(float(point), float(value), rel_tol=FLOAT_MATCH, abs_tol=1e-12):
             return True, point, ""
     return False, None, f"{param.name} = {_show_read(raw)} is not one of the grid's values"
 
@@ -349,17 +374,39 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
         columns[param.path] = key
     metric = None
     if config.metric is not None:
-        metric = summary_metric(candidate.summary, config.metric.name, config.metric.goal.value)
-        if metric is None:
-            metric = _last_logged(candidate.history, config.metric.name)
+        name = config.metric.name
+        metric = summary_metric(candidate.summary, name, config.metric.goal.value)
+        diverged = _not_finite(metric_in(candidate.summary, name))
+        if metric is None and diverged is None:
+            # No summary value (a table without the column, a dict without min/max/best/
+            # last): the last value the run logged, as the agent reads its own runs.
+            metric, diverged = _last_logged(candidate.history, name)
         if metric is None and config.method is not Method.GRID:
             # A grid still must not repeat its point; a search has nothing to learn from it.
+            if diverged is not None:
+                # As the sweep's own runs: a NaN or infinite end is no result, and an
+                # earlier finite value is not the run's either.
+                why = f"ended with the metric {name} = {diverged}: no result (did it diverge?)"
+                return SkippedPrior(candidate, why)
             return SkippedPrior(
                 candidate,
-                f"has no value of the metric {config.metric.name}: nothing to learn"
-                + _logged_hint(candidate, config.metric.name),
+                f"has no value of the metric {name}: nothing to learn"
+                + _logged_hint(candidate, name),
             )
     return TakenPrior(candidate, params, state, metric, columns)
+
+
+def _not_finite(value: Any) -> str | None:
+    """How ``value`` reads when it is a NaN or an infinity (a float, or text spelling one:
+    ``nan``, ``inf``, ``-Infinity``), else ``None``."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return None
 
 
 def _logged_hint(candidate: PriorCandidate, name: str) -> str:
@@ -374,12 +421,20 @@ def _logged_hint(candidate: PriorCandidate, name: str) -> str:
     return f" (it logged {close[0]!r}: is that the metric?)" if close else ""
 
 
-def _last_logged(history: Sequence[Mapping[str, Any]], name: str) -> float | None:
+def _last_logged(
+    history: Sequence[Mapping[str, Any]], name: str
+) -> tuple[float | None, str | None]:
+    """The last value of ``name`` the run logged, and, when that was a NaN or an infinity,
+    how it reads (then the value is ``None``: an earlier finite one is not the run's end)."""
     for row in reversed(history):
-        value = number(metric_in(row, name))
+        raw = metric_in(row, name)
+        diverged = _not_finite(raw)
+        if diverged is not None:
+            return None, diverged
+        value = number(raw)
         if value is not None:
-            return value
-    return None
+            return value, None
+    return None, None
 
 
 def match_priors(

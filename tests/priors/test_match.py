@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from localsweep.config import SweepConfig, parse_config
@@ -256,6 +257,42 @@ def test_excel_booleans_and_values_a_hair_off_a_choice() -> None:
     config = _config(flag={"values": [True, False]}, lr={"values": [0.001, 0.01]})
     prior = _taken(config, config={"flag": "FALSE", "lr": "0.01"}, summary={"loss": 1})
     assert prior.params[("flag",)] is False
-    # The skip names the value exactly: a rounded 0.001 would contradict the reason.
-    reason = _skipped(config, config={"flag": "TRUE", "lr": 0.0010000000000000002})
-    assert reason == "lr = 0.0010000000000000002 is not one of its values (0.001, 0.01)"
+    # A hair off (float noise) is the choice; the skip names a value off by more exactly.
+    assert _taken(config, config={"flag": "TRUE", "lr": 0.0010000000000000002}, summary={"loss": 1})
+    reason = _skipped(config, config={"flag": "TRUE", "lr": 0.0010001})
+    assert reason == "lr = 0.0010001 is not one of its values (0.001, 0.01)"
+
+
+@pytest.mark.parametrize("method", ["grid", "bayes"])
+def test_a_float32_or_computed_value_is_the_choice_it_stands_for(method: str) -> None:
+    """Training code often holds its config as float32 (numpy, a tensor's ``.item()``):
+    0.2 is then 0.20000000298023224, and 0.1 + 0.2 - 0.1 is 0.20000000000000004. Both are
+    the grid's 0.2 (the grid must not run that point again), never 0.1 or 0.3."""
+    config = _config(method, dropout={"values": [0.1, 0.2, 0.3]}, lr={"values": [0.5, 0.6]})
+    for written in (float(np.float32(0.2)), 0.1 + 0.2 - 0.1, "0.20000000298023224"):
+        prior = _taken(config, config={"dropout": written, "lr": 0.5}, summary={"loss": 1})
+        assert prior.params[("dropout",)] == 0.2
+    grid = _config("grid", x={"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 0.1})
+    prior = _taken(grid, config={"x": float(np.float32(0.7))}, summary={"loss": 1})
+    assert prior.params[("x",)] == pytest.approx(0.7)
+    assert "is not one of its values" in _skipped(config, config={"dropout": 0.2001, "lr": 0.5})
+
+
+@pytest.mark.parametrize("nan", [float("nan"), float("inf"), "NaN", "-inf"])
+def test_a_run_that_ended_nan_is_no_result_even_if_it_logged_finite_values_before(
+    nan: Any,
+) -> None:
+    """A training that diverged: its summary (or, without one, its last logged value) is
+    NaN or infinite. As the sweep's own runs, that is no result: never the last finite
+    value before it, which would rank a diverged run among the best."""
+    config = _config(x={"values": [1, 2]})
+    history = [{"loss": 1.0}, {"loss": nan}]
+    for fields in ({"summary": {"loss": nan}, "history": history}, {"history": history}):
+        reason = _skipped(config, config={"x": 1}, **fields)
+        assert reason.startswith("ended with the metric loss = ")
+        assert reason.endswith(": no result (did it diverge?)")
+    # A grid still does not rerun its point.
+    grid = _taken(_config("grid", x={"values": [1, 2]}), config={"x": 1}, summary={"loss": nan})
+    assert grid.metric is None
+    # A NaN earlier in the run, then a finite end: the end counts.
+    assert _taken(config, config={"x": 1}, history=[{"loss": nan}, {"loss": 2.0}]).metric == 2.0
