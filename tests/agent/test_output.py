@@ -74,6 +74,23 @@ def test_a_metric_never_logged_is_warned_once_naming_the_closest_key(
     assert "train_loss" in err
 
 
+def test_a_metric_logged_only_as_nan_is_said_to_have_no_finite_value(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A diverged training logs its metric, as NaN: the warning must not say it was
+    never logged and ask whether the user meant that very key."""
+
+    def train() -> None:
+        with wandb.init():
+            wandb.log({"val_loss": 1.0})
+            wandb.log({"val_loss": float("nan")})
+
+    localsweep.run(grid([1], metric="val_loss"), train, db=tmp_path / "s.db")
+    err = capfd.readouterr().err
+    assert "'val_loss' has no finite value" in err, err
+    assert "never logged" not in err and "Did you mean" not in err
+
+
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     values = {1: 3.0, 2: 1.0, 3: 2.0}
