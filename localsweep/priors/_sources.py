@@ -148,11 +148,13 @@ def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> Prio
         name=run_id,
         state=state,
         config=run.config,
-        summary=run.summary,
+        # As the agent keeps a program-mode run's summary: without wandb's bookkeeping.
+        summary={k: v for k, v in run.summary.items() if k != "_wandb"},
         history=run.history,
         created_at=started or mtime,
         finished_at=mtime,
-        dir=str(folder),
+        # Absolute: read later from anywhere (Run.dir, Run.config, sync), it is the same.
+        dir=str(folder.resolve()),
     )
 
 

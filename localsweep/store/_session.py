@@ -35,7 +35,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from localsweep.errors import DatabaseURLError, LocalsweepError, StoreError, StoreUnavailableError
+from localsweep.errors import (
+    DatabasePathError,
+    DatabaseURLError,
+    LocalsweepError,
+    StoreError,
+    StoreUnavailableError,
+)
 from localsweep.store._engine import make_engine
 from localsweep.store._migrate import ensure_schema
 from localsweep.store._urls import PASSWORD_HINT, shown_url
@@ -112,6 +118,10 @@ class Session:
         """Create (unless ``create=False``) or check the schema (safe with many processes
         at once), remember which file this is, and check a SQLite file for damage (bounded
         in time)."""
+
+        if not create and self.path is not None and not self.path.exists():
+            # SQLite would make an empty file: a database only read is never created.
+            raise DatabasePathError(f"no database file {self.path}")
 
         def schema(_conn: Connection | None) -> None:
             ensure_schema(self.engine, create=create)

@@ -57,6 +57,24 @@ def test_a_glob_of_run_folders_takes_the_finished_ones_and_says_why_not_the_othe
     assert any(ids[2] in line and "failed" in line for line in lines)
 
 
+def test_a_relative_glob_stores_where_the_runs_are_not_where_the_sweep_was_made(
+    hand_runs: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A prior read from ``wandb/offline-run-*`` is read back the same from any folder:
+    its run folder (Run.dir), its whole config (read from that folder), and sync finds it."""
+    root, ids = hand_runs
+    monkeypatch.chdir(root)
+    db = str(tmp_path / "rel.db")
+    sweep_id = localsweep.sweep(LR_OPT, prior_runs=["wandb/offline-run-*"], db=db)
+    here = {r.id: (r.dir, r.config) for r in localsweep.Api(db).sweep(sweep_id).prior_runs}
+    monkeypatch.chdir(tmp_path)
+    there = {r.id: (r.dir, r.config) for r in localsweep.Api(db).sweep(sweep_id).prior_runs}
+    assert here == there
+    folder = next((root / "wandb").glob(f"offline-run-*-{ids[0]}"))
+    assert there[ids[0]] == (str(folder.resolve()), {**there[ids[0]][1], "epochs": 5})
+    assert "_wandb" not in localsweep.Api(db).run(ids[0]).summary
+
+
 def test_the_wandb_folder_itself_stands_for_every_run_in_it(
     hand_runs: tuple[Path, list[str]],
 ) -> None:
@@ -99,6 +117,12 @@ def test_a_sweep_of_another_database_is_named_by_its_path_or_url_and_id(tmp_path
         found = load_prior_runs(parse_config(LR_OPT), [source])
         assert [t.candidate.run_id for t in found.taken] == [r.id for r in old.runs]
         assert found.sources[0].kind.startswith(f"sweep {old.id} in sqlite:///")
+    # A URL naming a file that is not there is said so, and no empty file is made there
+    # (a typo beside last week's database).
+    for url in (f"sqlite:///{tmp_path / 'od.db'}", "sqlite:///nope.db"):
+        with pytest.raises(PriorRunsError, match="no database file"):
+            load_prior_runs(parse_config(LR_OPT), [f"{url}#{old.id}"])
+    assert not (tmp_path / "od.db").exists() and not Path("nope.db").exists()
 
 
 @pytest.mark.parametrize(
