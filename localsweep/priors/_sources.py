@@ -87,7 +87,12 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
         paths = f"{len(matches)} path" + ("s" if len(matches) != 1 else "")
         return SourceRuns(text, paths, tuple(found))
     if store is None:
-        raise _error(text, f"no such file or folder; {_WHAT_A_SOURCE_IS}")
+        raise _error(
+            text,
+            "no such file or folder, and no database yet to look it up in as a run or "
+            "sweep id (a sweep of another database is DB#ID: other.db#SWEEP_ID); "
+            + _WHAT_A_SOURCE_IS,
+        )
     return _from_database(text, store, text.rsplit("/", 1)[-1], label=None)
 
 
@@ -100,6 +105,12 @@ def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandid
             return read_table(path)
         if path.suffix == ".wandb":
             return "wandb run file", [_from_run_file(path, path.parent, alone=alone)]
+        if _is_sqlite(path):
+            raise _error(
+                str(path),
+                f"is a database: name the sweep (or run) to take from it as {path}#SWEEP_ID "
+                "(`localsweep ls --db " + str(path) + "` lists its sweeps)",
+            )
         raise _error(
             str(path), f"is not a .wandb run file or a CSV/JSON table; {_WHAT_A_SOURCE_IS}"
         )
@@ -117,6 +128,14 @@ def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandid
         assert run_file is not None
         runs.append(_from_run_file(run_file, folder))
     return f"{len(folders)} wandb run folder" + ("s" if len(folders) != 1 else ""), runs
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> PriorCandidate:

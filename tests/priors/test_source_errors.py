@@ -183,3 +183,21 @@ def test_a_bad_source_leaves_no_new_database_behind(tmp_path: Path) -> None:
     Path("runs.csv").write_text("lr,opt.name,loss\n0.01,adam,1\n")
     sweep = localsweep.Api(db).sweep(localsweep.sweep(LR_OPT, prior_runs="runs.csv", db=db))
     assert len(sweep.prior_runs) == 1
+
+
+def test_a_database_given_without_its_sweep_id_or_an_id_with_no_database_says_the_fix(
+    tmp_path: Path,
+) -> None:
+    """Two slips of a first warm start: last week's database named without ``#SWEEP_ID``,
+    and a sweep id given where there is no database to look it up in."""
+    old = localsweep.run(LR_OPT, lambda c: c["lr"], count=1, db="old.db")
+    with pytest.raises(PriorRunsError) as info:
+        localsweep.sweep(LR_OPT, prior_runs="old.db", db=tmp_path / "new.db")
+    assert "is a database: name the sweep (or run) to take from it as old.db#SWEEP_ID" in str(
+        info.value
+    )
+    with pytest.raises(PriorRunsError) as info:
+        localsweep.sweep(LR_OPT, prior_runs=old.id, db=tmp_path / "new.db")
+    assert "no database yet to look it up in" in str(info.value)
+    assert "other.db#SWEEP_ID" in str(info.value)
+    assert not (tmp_path / "new.db").exists()

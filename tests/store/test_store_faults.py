@@ -391,7 +391,10 @@ def test_an_outage_longer_than_the_bound_says_so_in_one_error(
     private_postgres.stop()
     with pytest.raises(StoreUnavailableError, match=r"did not recover within 2 s") as info:
         store.sweep_state(sweep.id)
-    assert "--store-timeout (or LOCALSWEEP_STORE_TIMEOUT)" in str(info.value)
+    assert (
+        "the bound is LOCALSWEEP_STORE_TIMEOUT in seconds (and the agent's --store-timeout)"
+        in str(info.value)
+    )
     store.close()
 
 
