@@ -74,6 +74,9 @@ class PriorCandidate:
     from_table: bool = False
     #: The run's wandb offline folder, when known.
     dir: str | None = None
+    #: Said after the reason when the run is skipped for its state: where the source
+    #: cannot tell, how the user can still take it.
+    state_hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -360,7 +363,8 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
             if state_word == "running"
             else "did not finish: only finished runs (and runs stopped early) are results"
         )
-        return SkippedPrior(candidate, f"state {state_word!r} {why}")
+        hint = f"; {candidate.state_hint}" if candidate.state_hint else ""
+        return SkippedPrior(candidate, f"state {state_word!r} {why}{hint}")
     params: dict[ParamPath, Any] = {}
     columns: dict[ParamPath, str] = {}
     for param in config.parameters:

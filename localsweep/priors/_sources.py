@@ -161,6 +161,13 @@ def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> Prio
             problem="has no exit record: the run is still running, or its process was killed",
         )
     state = "finished" if run.exit_code == 0 else "failed"
+    hint = None
+    if state == "failed" and run.sweep_id and run.sweep_id.startswith("ls-"):
+        # A run a stopping rule ended exits non-zero too; only its sweep's database knows.
+        hint = (
+            f"it ran in sweep {run.sweep_id}: if hyperband or a plateau stopped it, take it "
+            f"from that sweep's database, which knows (--prior-runs DB#{run.sweep_id})"
+        )
     return PriorCandidate(
         source=label,
         run_id=run_id,
@@ -174,6 +181,7 @@ def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> Prio
         finished_at=mtime,
         # Absolute: read later from anywhere (Run.dir, Run.config, sync), it is the same.
         dir=str(folder.resolve()),
+        state_hint=hint,
     )
 
 

@@ -281,8 +281,8 @@ class Session:
                 raise StoreUnavailableError(
                     f"could not {what}: {cause}, and it did not recover within "
                     f"{bound:.0f} s ({attempt} attempts). Check that the database "
-                    f"{self._where()} {hint}, then try again; the bound is LOCALSWEEP_STORE_TIMEOUT "
-                    "in seconds (and the agent's --store-timeout)"
+                    f"{self._where()} {hint}, then try again; the bound is "
+                    "LOCALSWEEP_STORE_TIMEOUT in seconds (and the agent's --store-timeout)"
                 ) from last
             # An outage is worth saying (now and then); a deadlock or a busy file retried is
             # business as usual with many agents.

@@ -201,3 +201,25 @@ def test_a_database_given_without_its_sweep_id_or_an_id_with_no_database_says_th
     assert "no database yet to look it up in" in str(info.value)
     assert "other.db#SWEEP_ID" in str(info.value)
     assert not (tmp_path / "new.db").exists()
+
+
+def test_a_failed_run_folder_of_a_localsweep_sweep_points_to_that_sweeps_database() -> None:
+    """A run hyperband stopped exits non-zero, so its folder alone reads as failed; the
+    skip says where the run's sweep is, whose database knows how it ended."""
+
+    def train() -> None:
+        import wandb
+
+        with wandb.init() as run:
+            run.log({"loss": 1.0})
+            raise RuntimeError("stopped")
+
+    old = localsweep.run(LR_OPT, train, count=1, db="old.db")
+    with pytest.raises(PriorRunsError) as info:  # its only run cannot be taken
+        load_prior_runs(parse_config(LR_OPT), ["wandb/offline-run-*"])
+    said = " ".join(str(info.value).split())
+    assert "state 'failed' did not finish" in said
+    assert (
+        f"it ran in sweep {old.id}: if hyperband or a plateau stopped it, take it from that "
+        f"sweep's database, which knows (--prior-runs DB#{old.id})"
+    ) in said
