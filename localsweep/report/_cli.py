@@ -155,12 +155,15 @@ def export_command(
             if output != "-":
                 raise click.UsageError("--format optuna writes to --to URL, not -o")
             url = storage_url(to or f"optuna-{sweep.id}.db")
-            export_optuna(sweep, url)
+            study = export_optuna(sweep, url)
             from localsweep.store._urls import has_password, shown_url, url_without_password
 
             view = f"optuna-dashboard {shlex.quote(url_without_password(url))}"
+            trials = len(study.get_trials(deepcopy=False))
+            priors = trials - len(sweep.runs)
+            with_priors = f" (with {priors} prior runs)" if priors > 0 else ""
             _say(
-                f"[green]Exported[/] {len(sweep.runs)} runs of {sweep.id} to "
+                f"[green]Exported[/] {trials} runs{with_priors} of {sweep.id} to "
                 f"{escape(shown_url(url))}\n"
                 f"View them with: [bold]{escape(view)}[/]"
             )

@@ -111,6 +111,24 @@ def test_export_optuna_to_a_storage_url(
     assert sorted(t.value for t in study.trials) == sorted(r.metric for r in sweep.runs)
 
 
+def test_export_optuna_counts_the_prior_runs_it_writes(
+    swept: tuple[Path, localsweep.Sweep], tmp_path: Path
+) -> None:
+    db, sweep = swept
+    new = tmp_path / "new.db"
+    warm = localsweep.run(
+        sweep.config, lambda c: 1.0, count=1, db=new, prior_runs=f"{db}#{sweep.id}", quiet=True
+    )
+    url = f"sqlite:///{tmp_path / 'warm.db'}"
+    args = [warm.id, "--format", "optuna", "--to", url, "--db", str(new)]
+    result = CliRunner().invoke(export_command, args)
+    assert result.exit_code == 0, result.output
+    n, total = len(warm.prior_runs), len(warm.prior_runs) + len(warm.runs)
+    assert n > 0
+    assert f"Exported {total} runs (with {n} prior runs) of {warm.id}" in result.stderr
+    assert len(optuna.load_study(study_name=warm.id, storage=url).trials) == total
+
+
 def test_export_refuses_an_option_of_the_other_format(
     swept: tuple[Path, localsweep.Sweep],
 ) -> None:
