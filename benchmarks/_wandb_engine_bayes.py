@@ -10,6 +10,8 @@ the calling process; this driver only proposes. One JSON object per line each wa
     <- {"params": {"x": 0.25, ...}}          (flat: the benchmark configs are not nested)
     -> {"op": "tell", "params": {...}, "value": 1.5}
     <- {"ok": true}
+    -> {"op": "tell", "params": {...}, "state": "failed"}      (a run that crashed)
+    <- {"ok": true}
 
 The engine draws from numpy's and Python's global generators, so ``start`` seeds both.
 """
@@ -54,14 +56,15 @@ def main() -> None:
             params = {k: _plain(v["value"]) for k, v in suggestion.config.items()}
             reply = {"params": params}
         elif op == "tell":
-            value = msg["value"]
+            value = msg.get("value")
+            failed = msg.get("state") == "failed"
             runs.append(
                 SweepRun(
                     name=f"r{len(runs)}",
-                    state=RunState.finished,
+                    state=RunState.failed if failed else RunState.finished,
                     config={k: {"value": v} for k, v in msg["params"].items()},
-                    history=[{metric: value}],
-                    summary_metrics={metric: value},
+                    history=[] if failed else [{metric: value}],
+                    summary_metrics={} if failed else {metric: value},
                 )
             )
             reply = {"ok": True}

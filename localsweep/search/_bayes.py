@@ -25,18 +25,34 @@ from typing import Any
 import optuna
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.search_space import IntersectionSearchSpace
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from localsweep.config import Goal, Metric, SweepConfig
+from localsweep.config import Metric, SweepConfig
 from localsweep.errors import ConfigError, Violation
-from localsweep.records import Proposal, RunState, RunView
+from localsweep.records import Proposal, RunView
 from localsweep.search._base import Search
 from localsweep.search._bayes_space import SearchSpace
 from localsweep.search._gp import NumpyGPSampler
-from localsweep.search._multi import objective_values
+from localsweep.search._outcomes import (
+    RunOutcome,
+    directions,
+    impute,
+    multi_outcome,
+    outcome_of,
+    run_outcome,
+    worst_values,
+)
 
-__all__ = ["BayesSearch", "RunOutcome", "directions", "multi_outcome", "outcome_of", "run_outcome"]
+__all__ = [
+    "BayesSearch",
+    "RunOutcome",
+    "directions",
+    "impute",
+    "multi_outcome",
+    "outcome_of",
+    "run_outcome",
+    "worst_values",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,86 +63,6 @@ _STUDY_NAME = "localsweep-bayes"
 #: ``choose_sampler`` and the benchmark figures in docs/bayes.md.
 GP_MAX_DIMENSIONS = 8
 GP_MAX_RUNS = 200
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one run tells the sampler: an Optuna state, the metric value of a complete
-    run, and the finite intermediate values (step, value) of a pruned one."""
-
-    state: TrialState
-    value: float | None = None
-    intermediate: tuple[tuple[int, float], ...] = ()
-    #: One value per objective of a complete run of a multi-objective sweep.
-    values: tuple[float, ...] | None = None
-
-    @property
-    def told(self) -> list[float] | None:
-        """The values Optuna is told for this run, if any."""
-        if self.values is not None:
-            return list(self.values)
-        return [self.value] if self.value is not None else None
-
-
-# Runs whose point is taken but not yet told: the sampler sees them as running trials.
-_PENDING = frozenset({RunState.RUNNING, RunState.PREEMPTED})
-
-
-def run_outcome(run: RunView, metric: Metric) -> RunOutcome:
-    """Which value of ``run`` counts, as wandb's engine takes it.
-
-    A finished run counts with the best finite value it logged by the metric's goal,
-    history and summary together; one that logged none fails. Failed, crashed and
-    killed runs fail (their values are not trusted, as in wandb); running runs are
-    running, so the sampler avoids proposing the same point twice, and so are preempted
-    ones, which wait to be resumed with the same point (wandb's engine counts them among
-    its pending runs too); runs hyperband stopped are pruned with what they logged, in
-    order.
-    """
-    if run.state in _PENDING:
-        return RunOutcome(TrialState.RUNNING)
-    if run.state is RunState.EARLY_TERMINATED:
-        steps = tuple((i, float(v)) for i, v in enumerate(run.history) if _finite(v))
-        return RunOutcome(TrialState.PRUNED, intermediate=steps)
-    if run.state is not RunState.FINISHED:
-        return RunOutcome(TrialState.FAIL)
-    seen = [float(v) for v in (*run.history, run.summary) if v is not None and _finite(v)]
-    if not seen:
-        return RunOutcome(TrialState.FAIL)
-    best = max(seen) if metric.goal is Goal.MAXIMIZE else min(seen)
-    return RunOutcome(TrialState.COMPLETE, value=best)
-
-
-def multi_outcome(run: RunView, metrics: Sequence[Metric]) -> RunOutcome:
-    """What a run of a multi-objective sweep tells the study: a finished run its value of
-    every objective (read from its summary), or FAIL when one is missing; other states as
-    :func:`run_outcome` (pruned runs carry no intermediate values: Optuna cannot prune a
-    multi-objective trial)."""
-    if run.state in _PENDING:
-        return RunOutcome(TrialState.RUNNING)
-    if run.state is RunState.EARLY_TERMINATED:
-        return RunOutcome(TrialState.PRUNED)
-    if run.state is not RunState.FINISHED:
-        return RunOutcome(TrialState.FAIL)
-    values = objective_values(run.summary_data, metrics)
-    if values is None:
-        return RunOutcome(TrialState.FAIL)
-    return RunOutcome(TrialState.COMPLETE, values=values)
-
-
-def outcome_of(run: RunView, metrics: Sequence[Metric]) -> RunOutcome:
-    """:func:`run_outcome` for one metric, :func:`multi_outcome` for several."""
-    if len(metrics) == 1:
-        return run_outcome(run, metrics[0])
-    return multi_outcome(run, metrics)
-
-
-def directions(metrics: Sequence[Metric]) -> list[StudyDirection]:
-    """One Optuna direction per metric, from its goal."""
-    return [
-        StudyDirection.MAXIMIZE if m.goal is Goal.MAXIMIZE else StudyDirection.MINIMIZE
-        for m in metrics
-    ]
 
 
 def _finite(v: Any) -> bool:
@@ -266,8 +202,11 @@ class _Entry:
 
     run_id: str
     trial_id: int | None
+    #: What the study was told (an imputable failure imputed; see :func:`impute`).
     outcome: RunOutcome
     fingerprint: tuple[Any, ...]
+    #: The run's own outcome, before imputation.
+    raw: RunOutcome
 
 
 def _fingerprint(run: RunView) -> tuple[Any, ...]:
@@ -305,22 +244,42 @@ class _StudyCache:
         return self._study
 
     def sync(self, runs: Sequence[RunView]) -> None:
-        """Bring the study in line with ``runs`` (all runs of the sweep, in creation order)."""
-        if len(runs) < len(self._entries) or not self._update_known(runs):
+        """Bring the study in line with ``runs`` (all runs of the sweep, in creation order).
+
+        Failed runs are told imputed values (see :func:`impute`); when the worst value
+        they are imputed from changes, the study is rebuilt (the worst only gets worse,
+        so that happens a few times in a sweep)."""
+        fingerprints = [_fingerprint(r) for r in runs]
+        raws = self._raw_outcomes(runs, fingerprints)
+        worst = worst_values(raws, self._metrics)
+        told = [impute(r, worst, self._metrics) for r in raws]
+        if len(runs) < len(self._entries) or not self._update_known(runs, fingerprints, raws, told):
             log.debug("rebuilding the bayes study from %d runs", len(runs))
             self._study = self._new_study()
             self._entries = []
             self._search_spaces = {}
-        new = runs[len(self._entries) :]
-        templates = [self._template(r) for r in new]
+        new = range(len(self._entries), len(runs))
+        templates = [self._template(runs[i], told[i]) for i in new]
         first = len(self._study.get_trials(deepcopy=False))
         self._study.add_trials(t for t in templates if t is not None)
         added = iter(self._study.get_trials(deepcopy=False)[first:])
-        for run, template in zip(new, templates, strict=True):
+        for i, template in zip(new, templates, strict=True):
             trial_id = next(added)._trial_id if template is not None else None
-            self._entries.append(
-                _Entry(run.id, trial_id, outcome_of(run, self._metrics), _fingerprint(run))
-            )
+            self._entries.append(_Entry(runs[i].id, trial_id, told[i], fingerprints[i], raws[i]))
+
+    def _raw_outcomes(
+        self, runs: Sequence[RunView], fingerprints: Sequence[tuple[Any, ...]]
+    ) -> list[RunOutcome]:
+        """Each run's own outcome, read again only for runs that changed."""
+        out = []
+        for i, run in enumerate(runs):
+            entry = self._entries[i] if i < len(self._entries) else None
+            same = entry is not None and entry.run_id == run.id
+            if same and entry is not None and entry.fingerprint == fingerprints[i]:
+                out.append(entry.raw)
+            else:
+                out.append(outcome_of(run, self._metrics))
+        return out
 
     def lend_search_space(self, sampler: BaseSampler, sampler_name: str) -> None:
         """Give ``sampler`` this study's running intersection search space.
@@ -343,35 +302,36 @@ class _StudyCache:
         else:
             setattr(sampler, attr, kept)
 
-    def _update_known(self, runs: Sequence[RunView]) -> bool:
+    def _update_known(
+        self,
+        runs: Sequence[RunView],
+        fingerprints: Sequence[tuple[Any, ...]],
+        raws: Sequence[RunOutcome],
+        told: Sequence[RunOutcome],
+    ) -> bool:
         """Update the trials of runs already in the study; ``False`` if that cannot be done."""
         storage = self._study._storage
-        for entry, run in zip(self._entries, runs, strict=False):
-            if entry.run_id != run.id:
+        for i, entry in enumerate(self._entries):
+            if entry.run_id != runs[i].id:
                 return False
-            fp = _fingerprint(run)
-            if fp == entry.fingerprint:
-                continue
-            outcome = outcome_of(run, self._metrics)
-            if outcome == entry.outcome:
-                entry.fingerprint = fp
-                continue
-            if entry.outcome.state is not TrialState.RUNNING:
-                return False
-            if entry.trial_id is not None and outcome.state is not TrialState.RUNNING:
-                for step, value in outcome.intermediate:
-                    storage.set_trial_intermediate_value(entry.trial_id, step, value)
-                storage.set_trial_state_values(entry.trial_id, outcome.state, outcome.told)
-            entry.outcome = outcome
-            entry.fingerprint = fp
+            outcome = told[i]
+            if outcome != entry.outcome:
+                if entry.outcome.state is not TrialState.RUNNING:
+                    return False
+                if entry.trial_id is not None and outcome.state is not TrialState.RUNNING:
+                    for step, value in outcome.intermediate:
+                        storage.set_trial_intermediate_value(entry.trial_id, step, value)
+                    storage.set_trial_state_values(entry.trial_id, outcome.state, outcome.told)
+                entry.outcome = outcome
+            entry.fingerprint = fingerprints[i]
+            entry.raw = raws[i]
         return True
 
-    def _template(self, run: RunView) -> FrozenTrial | None:
+    def _template(self, run: RunView, outcome: RunOutcome) -> FrozenTrial | None:
         params = self._space.encode(run.params)
         if params is None:
             log.debug("run %s: params outside the search space, not used by bayes", run.id)
             return None
-        outcome = outcome_of(run, self._metrics)
         dists = {name: self._space.distributions[name] for name in params}
         return create_trial(
             state=outcome.state,

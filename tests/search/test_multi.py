@@ -57,8 +57,10 @@ def test_method_custom_without_user_code_is_bayes_with_one_direction_per_metric(
     study = search._cache.study
     assert study.directions == [StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE]
     states = [t.state for t in study.get_trials()[:3]]
-    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.RUNNING]
     assert study.get_trials()[0].values == [0.1, 0.2]
+    # The run without val.acc is told the worst of each objective (here the only run's).
+    assert study.get_trials()[1].values == [0.1, 0.2]
 
 
 def test_the_pareto_set_is_every_point_nothing_beats() -> None:
