@@ -72,7 +72,12 @@ from localsweep.agent._wandb_exit import marked_failed
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import RunRecord
-from localsweep.wandb_bridge import DEFAULT_PROJECT, FinishedRun
+from localsweep.wandb_bridge import (
+    DEFAULT_PROJECT,
+    FinishedRun,
+    keep_child_offline,
+    report_child,
+)
 
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._datastore import RunFileFollower
@@ -169,6 +174,8 @@ class ProgramRunner:
         param_path = param_file_path(sweep_dir, run.id)
         env = self.child_env(run.id, root, param_path)
         env.update(self.resume_env(run))
+        forced_note = sweep_dir / f"{run.id}.forced-offline"
+        keep_child_offline(env, forced_note)
         command = build_command(
             self.command,
             self.program,
@@ -215,7 +222,9 @@ class ProgramRunner:
         assert process.stdout is not None and process.stderr is not None
         tee.start(process.stdout, process.stderr, str(stdout_path), str(stderr_path))
         watch = _ChildWatch(self, run, recorder, process, root, stderr_path, tee)
-        return with_files(watch.run())
+        outcome = watch.run()
+        report_child(self.sweep_id, forced_note)
+        return with_files(outcome)
 
     def child_env(
         self, run_id: str, root: str | os.PathLike[str], param_path: str | os.PathLike[str]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localsweep.wandb_bridge._forced_offline import keep_child_offline, report_child
 from localsweep.wandb_bridge._offline import keep_offline, workspace_settings_path
 from localsweep.wandb_bridge._session import (
     DEFAULT_PROJECT,
@@ -36,6 +37,7 @@ _DATASTORE_NAMES = frozenset(
         "RunFileSummary",
         "find_run_file",
         "read_run_file",
+        "report_child",
         "wait_for_exit_record",
     }
 )
@@ -63,9 +65,11 @@ __all__ = [
     "WandbRunSession",
     "find_run_file",
     "install_hooks",
+    "keep_child_offline",
     "keep_offline",
     "param_file_text",
     "read_run_file",
+    "report_child",
     "wait_for_exit_record",
     "workspace_settings_path",
 ]

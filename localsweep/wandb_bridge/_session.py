@@ -18,7 +18,8 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   for a run W&B shows as failed.
 - ``wandb.init`` is looked up on the module at each call, so replacing the attribute for
   the length of a run lets that run's ``wandb.init(early_stopping_metric=..., ...)`` hand
-  the arguments wandb does not know to the sink. The original is put back when the run
+  the arguments wandb does not know to the sink, and makes its ``mode="online"`` (which
+  beats the offline mode of ``wandb.setup``) ``offline``. The original is put back when the run
   ends: outside a localsweep run, wandb's own ``TypeError`` for them stands.
 """
 
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+
+from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -254,12 +257,14 @@ def _exit_code(exc_type: Any, exc: Any) -> int:
 # may overlap): each call finds the sink of its thread's run, or of the only open run.
 _init_lock = threading.Lock()
 _init_sinks: dict[int, LogSink] = {}
+_init_sweeps: dict[int, str] = {}
 _wandb_init: Any = None
 _our_init: Any = None
 
 
-def _open_init(sink: LogSink) -> None:
-    """Route ``wandb.init``'s early-stopping arguments on this thread to ``sink``."""
+def _open_init(sink: LogSink, sweep_id: str = "") -> None:
+    """Route ``wandb.init``'s early-stopping arguments on this thread to ``sink``, and keep
+    this thread's runs offline (see :mod:`._forced_offline`)."""
     global _wandb_init, _our_init
     import wandb
 
@@ -269,6 +274,7 @@ def _open_init(sink: LogSink) -> None:
             _our_init = _init_with_early_stopping(_wandb_init)
             wandb.init = _our_init
         _init_sinks[threading.get_ident()] = sink
+        _init_sweeps[threading.get_ident()] = sweep_id
 
 
 def _close_init() -> None:
@@ -278,6 +284,7 @@ def _close_init() -> None:
 
     with _init_lock:
         _init_sinks.pop(threading.get_ident(), None)
+        _init_sweeps.pop(threading.get_ident(), None)
         if _init_sinks:
             return
         if _our_init is not None and wandb.init is _our_init:
@@ -285,10 +292,19 @@ def _close_init() -> None:
         _wandb_init = _our_init = None
 
 
+def _warn_online(asked: str) -> None:
+    """One warning per sweep that a run asked for ``mode=asked`` and runs offline."""
+    sweep_id = _init_sweeps.get(threading.get_ident())
+    if sweep_id is None and len(_init_sweeps) == 1:
+        sweep_id = next(iter(_init_sweeps.values()), None)
+    warn_once(sweep_id or "?", asked)
+
+
 def _init_with_early_stopping(original: Any) -> Any:
     """``wandb.init`` that hands the ``early_stopping_*`` arguments to the sink of the open
     run and calls wandb's own ``init`` without them (with them, when no run of ours is open
-    here, so that wandb's own error stands)."""
+    here, so that wandb's own error stands), offline whatever mode the call asks for."""
+    offline = offline_init(original, _warn_online)
 
     @functools.wraps(original)
     def init(*args: Any, **kwargs: Any) -> Any:
@@ -301,6 +317,7 @@ def _init_with_early_stopping(original: Any) -> Any:
             }
             if arguments:
                 sink.on_early_stopping(arguments)
+            return offline(*args, **kwargs)
         return original(*args, **kwargs)
 
     return init
@@ -372,7 +389,7 @@ class WandbRunSession:
             settings["resume"] = "allow"
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
-        _open_init(self.sink)
+        _open_init(self.sink, self.sweep_id)
         self._routing_init = True
         return self
 

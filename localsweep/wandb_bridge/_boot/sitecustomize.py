@@ -1,0 +1,104 @@
+"""Loaded at start-up by every Python process of a program-mode run (``site`` imports the
+first ``sitecustomize`` on ``sys.path``; localsweep puts this folder first on the run's
+``PYTHONPATH``, as ``ddtrace-run`` does for its tracer). It does two things, and nothing
+more until ``wandb`` is imported:
+
+- when ``wandb`` is imported, its ``init`` is replaced by ``offline_init`` of it
+  (``localsweep/wandb_bridge/_forced_offline.py``, loaded by file path: the user's Python
+  need not have localsweep installed), so that ``wandb.init(mode="online")`` in the training
+  code runs offline, as ``WANDB_MODE=offline`` cannot make it; the mode asked for is
+  appended to the file ``LOCALSWEEP_FORCED_OFFLINE_NOTE`` names, for the agent's warning;
+- it runs the ``sitecustomize`` this one hides (the next on ``sys.path``), if any.
+
+A process started with ``python -S``, ``-I`` or ``-E``, or without this ``PYTHONPATH``,
+does not load it: there the workspace settings file (``mode = offline``) still covers
+every ``wandb.init`` that does not ask for a mode itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import Any
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_NOTE_VARIABLE = "LOCALSWEEP_FORCED_OFFLINE_NOTE"
+
+
+def _load_offline_init() -> Any:
+    path = os.path.join(os.path.dirname(_HERE), "_forced_offline.py")
+    spec = importlib.util.spec_from_file_location("_localsweep_forced_offline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.offline_init
+
+
+def _note(asked: str) -> None:
+    sys.stderr.write(
+        f"localsweep: WARNING wandb.init was called with mode={asked!r}; this localsweep run "
+        "is offline (nothing leaves the machine): `localsweep sync` uploads it later\n"
+    )
+    path = os.environ.get(_NOTE_VARIABLE)
+    if path:
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(asked + "\n")
+        except OSError:
+            pass
+
+
+def _patch(module: Any) -> None:
+    init = getattr(module, "init", None)
+    if init is None or getattr(init, "__localsweep_offline__", False):
+        return
+    module.init = _load_offline_init()(init, _note)
+
+
+class _WandbFinder:
+    """Finds nothing itself: wraps the loader of ``wandb`` so that its ``init`` is patched
+    right after the package is executed, before any user code can take it."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "wandb":
+            return None
+        sys.meta_path.remove(self)  # once: the finders after it find wandb
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader: Any = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            try:
+                _patch(module)
+            except Exception as exc:  # never break the user's import of wandb
+                sys.stderr.write(f"localsweep: cannot keep wandb.init offline: {exc!r}\n")
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _chain_sitecustomize() -> None:
+    """Run the ``sitecustomize`` that this one hides, as ``site`` would have."""
+    this = sys.modules.pop("sitecustomize")
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+    try:
+        importlib.import_module("sitecustomize")  # the user's own, if any
+    except ModuleNotFoundError as exc:
+        if exc.name != "sitecustomize":
+            raise
+    finally:
+        sys.path[:] = saved
+        sys.modules.setdefault("sitecustomize", this)
+
+
+if __name__ == "sitecustomize":
+    if "wandb" in sys.modules:
+        _patch(sys.modules["wandb"])
+    else:
+        sys.meta_path.insert(0, _WandbFinder())
+    _chain_sitecustomize()
