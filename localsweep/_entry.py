@@ -129,6 +129,12 @@ def create_with_priors(
         if found is None:
             found = load_prior_runs(config, source_list(prior_runs), store)
         report(found)
+    from localsweep.wandb_bridge import sweep_entity, sweep_project
+
+    # As `wandb sweep`: the argument, WANDB_PROJECT / WANDB_ENTITY, the config, the settings
+    # files (and for the project the git repository's name).
+    create["project"] = sweep_project(create.get("project"), config.project, config.program)
+    create["entity"] = sweep_entity(create.get("entity"), config.entity)
     record = store.create_sweep(config, **create)
     if found is not None:
         from localsweep.priors import add_prior_runs

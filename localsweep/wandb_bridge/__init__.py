@@ -26,6 +26,7 @@ from localsweep.wandb_bridge._session import (
     install_hooks,
     param_file_text,
 )
+from localsweep.wandb_bridge._sweep_path import sweep_entity, sweep_project
 
 # The offline-file reader needs wandb's protobuf classes, which take half a second to
 # import; only program mode uses it, so it is imported on first use.
@@ -37,6 +38,8 @@ _DATASTORE_NAMES = frozenset(
         "RunFileSummary",
         "find_run_file",
         "read_run_file",
+        "sweep_entity",
+        "sweep_project",
         "report_child",
         "wait_for_exit_record",
     }
@@ -70,6 +73,8 @@ __all__ = [
     "param_file_text",
     "read_run_file",
     "report_child",
+    "sweep_entity",
+    "sweep_project",
     "wait_for_exit_record",
     "workspace_settings_path",
 ]
