@@ -47,6 +47,23 @@ def _check_count(count: object) -> None:
         )
 
 
+def _max_failures(ours: int | None, wandbs: int | None) -> int:
+    """``max_consecutive_failures``, also taken under wandb's name
+    (``wandb.agent(max_consecutive_failed_runs=...)``); 5 when neither is given."""
+    if ours is not None and wandbs is not None:
+        raise TypeError(
+            "give max_consecutive_failures or max_consecutive_failed_runs (wandb's name for "
+            f"it), not both (got {ours!r} and {wandbs!r})"
+        )
+    value = ours if ours is not None else wandbs
+    if value is None:
+        return 5
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        name = "max_consecutive_failures" if ours is not None else "max_consecutive_failed_runs"
+        raise ValueError(f"{name} must be a whole number of runs, at least 1, not {value!r}")
+    return int(value)
+
+
 def sweep(
     sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
     entity: str | None = None,
@@ -156,9 +173,10 @@ def agent(
     workers: int | None = None,
     gpus: Sequence[str] | None = None,
     grace_period: float = DEFAULT_GRACE_PERIOD,
-    max_consecutive_failures: int = 5,
+    max_consecutive_failures: int | None = None,
     on_run_end: Callable[[RunRecord], None] | None = None,
     quiet: bool = False,
+    max_consecutive_failed_runs: int | None = None,
 ) -> AgentReport:
     """Run the sweep's runs, like ``wandb.agent``.
 
@@ -177,6 +195,7 @@ def agent(
     from localsweep.store import Store, require_database
 
     _check_count(count)
+    failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
     store = Store(require_database(db))
     try:
         return execute(
@@ -191,7 +210,7 @@ def agent(
             workers=workers,
             gpus=gpus,
             grace_period=grace_period,
-            max_consecutive_failures=max_consecutive_failures,
+            max_consecutive_failures=failures,
             on_run_end=on_run_end,
             progress="quiet" if quiet else "auto",
         )
@@ -212,10 +231,11 @@ def run(
     workers: int | None = None,
     gpus: Sequence[str] | None = None,
     grace_period: float = DEFAULT_GRACE_PERIOD,
-    max_consecutive_failures: int = 5,
+    max_consecutive_failures: int | None = None,
     on_run_end: Callable[[RunRecord], None] | None = None,
     prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     quiet: bool = False,
+    max_consecutive_failed_runs: int | None = None,
 ) -> Sweep:
     """Create a sweep and run up to ``count`` of its runs here; returns the :class:`Sweep`.
 
@@ -237,6 +257,7 @@ def run(
     from localsweep.store import Store
 
     _check_count(count)
+    failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
     config = _config(sweep_config)
     if train is None:
         from localsweep.agent._workers import require_program
@@ -259,7 +280,7 @@ def run(
         workers=workers,
         gpus=gpus,
         grace_period=grace_period,
-        max_consecutive_failures=max_consecutive_failures,
+        max_consecutive_failures=failures,
         on_run_end=on_run_end,
         progress="quiet" if quiet else "auto",
     )

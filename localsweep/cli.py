@@ -255,6 +255,16 @@ def execution_options(fn: F) -> F:
     return fn
 
 
+# `wandb agent`'s name for it; `localsweep agent` and `localsweep run` both take it.
+_max_failures_option = click.option(
+    "--max-consecutive-failed-runs",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Stop after this many runs in a row have failed.",
+)
+
+
 @cli.command()
 @click.argument("sweep_id")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
@@ -268,13 +278,7 @@ def execution_options(fn: F) -> F:
 )
 @click.option("--project", "-p", default=None)
 @click.option("--entity", "-e", default=None)
-@click.option(
-    "--max-consecutive-failed-runs",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Stop after this many runs in a row have failed.",
-)
+@_max_failures_option
 @execution_options
 @db_option
 @_friendly
@@ -311,6 +315,7 @@ def agent(
 @click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
 @click.option("--project", "-p", default=None)
 @click.option("--entity", "-e", default=None)
+@_max_failures_option
 @prior_runs_option
 @execution_options
 @db_option
@@ -321,6 +326,7 @@ def run_command(
     function_ref: str | None,
     project: str | None,
     entity: str | None,
+    max_consecutive_failed_runs: int,
     prior_runs: tuple[str, ...],
     db: str | None,
     **execution: Any,
@@ -341,7 +347,16 @@ def run_command(
         db, config, prior_runs, err_console, project=project, entity=entity
     )
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.shown_url)}")
-    _run_agent(store, record.id, function, count=count, project=project, entity=entity, **execution)
+    _run_agent(
+        store,
+        record.id,
+        function,
+        count=count,
+        project=project,
+        entity=entity,
+        max_failures=max_consecutive_failed_runs,
+        **execution,
+    )
     show_sweep(store, record.id, limit=10)
 
 
