@@ -83,8 +83,13 @@ def validate(config_file: str) -> None:
         from localsweep.stopping import bands
 
         hb = config.early_terminate
-        shown = ", ".join(str(b) for b in bands(hb)[:8])
-        console.print(f"early_terminate: hyperband, eta {hb.eta:g}, bands {shown}...")
+        found = bands(hb)
+        # With max_iter the bands end there (wandb's engine gives exactly these); from
+        # min_iter alone they grow by eta without a last one that matters.
+        finite = hb.max_iter is not None
+        shown = ", ".join(str(b) for b in (found if finite else found[:8]))
+        more = "" if finite else "..."
+        console.print(f"early_terminate: hyperband, eta {hb.eta:g}, bands {shown}{more}")
     early = config.options.early_stopping
     if early is not None:
         console.print(
