@@ -340,7 +340,8 @@ def execute(
             # Said once: every later run most likely logs the same keys.
             warned.append(True)
             if shown.mode == "quiet":
-                logger.warning("%s", message)
+                # quiet: nothing printed (docs/python-api.md); there for logging set up to show it.
+                logger.info("%s", message)
             else:
                 shown.note(f"Warning: {message}")
         if on_run_end is not None:

@@ -126,9 +126,10 @@ class InProcessRunner:
             if recorder.preempting:
                 logger.warning("run %s was preempting and raised:\n%s", run.id, error)
                 return RunOutcome(RunState.PREEMPTED, exit_code=1, end_reason=PREEMPTED)
-            # wandb prints the traceback when it leaves `with wandb.init()` (the run is then
-            # finished already); otherwise it is said here, so it is shown exactly once.
-            log = logger.debug if recorder.finished is not None else logger.warning
+            # wandb prints the traceback when it leaves `with wandb.init()`; otherwise (a
+            # plain `wandb.init()`, no wandb) it is said here, so it is shown exactly once.
+            shown = recorder.finished is not None and recorder.finished.traceback_printed
+            log = logger.debug if shown else logger.warning
             log("run %s failed:\n%s", run.id, error)
             return RunOutcome(RunState.FAILED, exit_code=1, error=error)
         # Returned (or sys.exit(0)): finished, unless the code marked its wandb run failed.

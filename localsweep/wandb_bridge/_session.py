@@ -109,6 +109,9 @@ class FinishedRun:
     #: Whether localsweep finished the run as it stopped it (a :class:`StopRun` from the
     #: sink: hyperband, a plateau, the agent), rather than the training code finishing it.
     stopped: bool = False
+    #: Whether wandb printed an exception's traceback as the run ended (leaving
+    #: ``with wandb.init()`` with an exception does), so that it need not be said again.
+    traceback_printed: bool = False
 
 
 class StopRun(BaseException):
@@ -128,6 +131,8 @@ _custom_summary: set[str] = set()
 #: Our runs being finished because a sink stopped them (their exit code is ours, not the
 #: training code's).
 _stopping: set[str] = set()
+#: Our runs whose ``with wandb.init()`` is being left with an exception (wandb prints it).
+_raising: set[str] = set()
 _install_lock = threading.Lock()
 _installed = False
 
@@ -208,7 +213,13 @@ def install_hooks() -> None:
             # no error, and the run was already finished before the stop unwound.
             if exc_type is not None and issubclass(exc_type, StopRun):
                 return original_exit(self, None, None, None)
-            return original_exit(self, exc_type, exc, tb)
+            if exc_type is None or self.id not in _sinks:
+                return original_exit(self, exc_type, exc, tb)
+            _raising.add(self.id)
+            try:
+                return original_exit(self, exc_type, exc, tb)
+            finally:
+                _raising.discard(self.id)
 
         Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
@@ -235,7 +246,12 @@ def _finished_run(run: Any, exit_code: int | None, *, stopped: bool = False) -> 
     except Exception:
         run_dir = None
     return FinishedRun(
-        summary=summary, exit_code=exit_code, dir=run_dir, name=run.name, stopped=stopped
+        summary=summary,
+        exit_code=exit_code,
+        dir=run_dir,
+        name=run.name,
+        stopped=stopped,
+        traceback_printed=run.id in _raising,
     )
 
 
