@@ -76,6 +76,7 @@ from localsweep.wandb_bridge import (
     DEFAULT_PROJECT,
     FinishedRun,
     keep_child_offline,
+    online_failure_hint,
     report_child,
 )
 
@@ -456,4 +457,6 @@ class _ChildWatch:
                 return failed
             return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
         error = with_tail(f"the program {describe_exit(returncode)}", tail)
+        hint = online_failure_hint(tail)
+        error = f"{error}\n{hint}" if hint else error
         return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from localsweep.wandb_bridge._forced_offline import keep_child_offline, report_child
+from localsweep.wandb_bridge._forced_offline import (
+    keep_child_offline,
+    online_failure_hint,
+    report_child,
+)
 from localsweep.wandb_bridge._offline import keep_offline, workspace_settings_path
 from localsweep.wandb_bridge._session import (
     DEFAULT_PROJECT,
@@ -70,6 +74,7 @@ __all__ = [
     "install_hooks",
     "keep_child_offline",
     "keep_offline",
+    "online_failure_hint",
     "param_file_text",
     "read_run_file",
     "report_child",

@@ -30,6 +30,7 @@ __all__ = [
     "NOTE_VARIABLE",
     "keep_child_offline",
     "offline_init",
+    "online_failure_hint",
     "report_child",
     "warn_once",
 ]
@@ -139,3 +140,25 @@ def report_child(sweep_id: str, note: str | os.PathLike[str]) -> list[str]:
     for mode in dict.fromkeys(asked):
         warn_once(sweep_id, mode)
     return asked
+
+
+# What wandb 0.31 says when a run it was asked to start online cannot log in or reach the
+# server: seen only when a process escaped the boot folder (see keep_child_offline).
+_ONLINE_FAILURES = (
+    "No API key configured",
+    "wandb.errors.errors.CommError",
+    "wandb.errors.errors.AuthenticationError",
+)
+
+
+def online_failure_hint(output: str) -> str | None:
+    """The fix for a program-mode run that failed trying to go online (``output``: the end
+    of its stderr), or ``None`` when its output shows no such thing."""
+    if not any(sign in output for sign in _ONLINE_FAILURES):
+        return None
+    return (
+        "wandb.init tried to reach a W&B server in a process localsweep could not keep "
+        "offline (one started without the run's PYTHONPATH, or with python -S, -I or -E): "
+        'the code asks for online mode (mode="online"). Remove it, or write '
+        'mode=os.environ.get("WANDB_MODE"); `localsweep sync` uploads the runs afterwards'
+    )

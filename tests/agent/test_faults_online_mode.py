@@ -104,3 +104,21 @@ def test_a_program_keeps_its_own_sitecustomize(tmp_path: Path, logged_in: dict[s
     assert agent.wait() == 0, agent.output()
     assert (tmp_path / "user-sitecustomize-ran").read_text() == "yes"
     _check(tmp_path, db, sweep_id, agent.output(), "online")
+
+
+def test_a_process_that_escapes_the_hook_fails_saying_why_and_the_fix(
+    tmp_path: Path, logged_in: dict[str, str]
+) -> None:
+    """``python -I`` ignores ``PYTHONPATH``, so its ``wandb.init(mode="online")`` is wandb's
+    own; without a login it fails at once, having sent nothing, and the run's error (its end
+    line, its last) names the cause and the fix."""
+    env = {k: v for k, v in logged_in.items() if k != "WANDB_API_KEY"}
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1, program=str(PROGRAMS / "online_escape.py")), db=db)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", env=env)
+    agent.wait()
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert run.state == "failed"
+    last = (run.error or "").splitlines()[-1]
+    assert 'mode="online"' in last and 'mode=os.environ.get("WANDB_MODE")' in last, run.error
+    assert 'mode=os.environ.get("WANDB_MODE")' in agent.output()
