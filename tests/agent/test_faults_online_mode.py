@@ -53,6 +53,7 @@ def _check(tmp_path: Path, db: str, sweep_id: str, output: str, asked: str) -> N
     # One warning for the sweep, naming what was asked and what happens instead.
     warning = f"calls wandb.init with mode={asked!r}; localsweep runs every run of sweep"
     assert output.count(warning) == 1, output
+    assert output.count("mode='online'") + output.count("mode='shared'") == 1, output
     assert "localsweep sync" in output
 
 

@@ -7,7 +7,8 @@ more until ``wandb`` is imported:
   (``localsweep/wandb_bridge/_forced_offline.py``, loaded by file path: the user's Python
   need not have localsweep installed), so that ``wandb.init(mode="online")`` in the training
   code runs offline, as ``WANDB_MODE=offline`` cannot make it; the mode asked for is
-  appended to the file ``LOCALSWEEP_FORCED_OFFLINE_NOTE`` names, for the agent's warning;
+  appended to the file ``LOCALSWEEP_FORCED_OFFLINE_NOTE`` names, for the agent's one
+  warning per sweep (printed on stderr instead when that file cannot be written);
 - it runs the ``sitecustomize`` this one hides (the next on ``sys.path``), if any.
 
 A process started with ``python -S``, ``-I`` or ``-E``, or without this ``PYTHONPATH``,
@@ -36,17 +37,18 @@ def _load_offline_init() -> Any:
 
 
 def _note(asked: str) -> None:
-    sys.stderr.write(
-        f"localsweep: WARNING wandb.init was called with mode={asked!r}; this localsweep run "
-        "is offline (nothing leaves the machine): `localsweep sync` uploads it later\n"
-    )
+    # The agent warns once per sweep from the notes; said here only when it cannot be.
     path = os.environ.get(_NOTE_VARIABLE)
-    if path:
-        try:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(asked + "\n")
-        except OSError:
-            pass
+    try:
+        if not path:
+            raise OSError("no note file")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(asked + "\n")
+    except OSError:
+        sys.stderr.write(
+            f"localsweep: WARNING wandb.init was called with mode={asked!r}; this localsweep "
+            "run is offline (nothing leaves the machine): `localsweep sync` uploads it later\n"
+        )
 
 
 def _patch(module: Any) -> None:
