@@ -64,7 +64,7 @@ class InProcessRunner:
                 with _interrupt.deferred():  # see localsweep._interrupt.deferred
                     from localsweep.wandb_bridge import InitWatch
 
-                with InitWatch() as watch, _user_code(recorder):
+                with InitWatch(self.sweep_id) as watch, _user_code(recorder):
                     result = self.function(config)
                 if watch.called and not self._init_said:
                     self._init_said = True

@@ -18,12 +18,12 @@ from localsweep.wandb_bridge._forced_offline import (
     online_failure_hint,
     report_child,
 )
+from localsweep.wandb_bridge._init_watch import InitWatch
 from localsweep.wandb_bridge._offline import keep_offline, workspace_settings_path
 from localsweep.wandb_bridge._session import (
     DEFAULT_PROJECT,
     EARLY_STOPPING_ARGUMENTS,
     FinishedRun,
-    InitWatch,
     LogSink,
     StopRun,
     WandbRunSession,

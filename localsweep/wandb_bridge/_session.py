@@ -42,7 +42,6 @@ __all__ = [
     "DEFAULT_PROJECT",
     "EARLY_STOPPING_ARGUMENTS",
     "FinishedRun",
-    "InitWatch",
     "LogSink",
     "StopRun",
     "WandbRunSession",
@@ -434,60 +433,3 @@ class WandbRunSession:
                 except Exception:  # a setting wandb validates may refuse None; clear what we can
                     logger.debug("could not restore wandb setting %s", name, exc_info=True)
             setup._sweep_config = None
-
-
-_watch_lock = threading.Lock()
-_watchers = 0
-_watched: tuple[Any, Any] | None = None  # (the wandb module, its own init)
-_this_thread = threading.local()
-
-
-class InitWatch:
-    """Whether ``wandb.init`` was called on this thread while the watch was on: a
-    ``train(config)`` function gets no wandb run of the sweep, so an init of its own starts
-    a run outside it, whose logged values the sweep never sees. Only watched when wandb is
-    imported already (a quick objective without wandb pays nothing). ``wandb.init`` is
-    wrapped while any thread watches (workers run functions side by side) and put back
-    when the last watch ends."""
-
-    def __init__(self) -> None:
-        self.called = False
-        self._on = False
-
-    def __enter__(self) -> InitWatch:
-        global _watchers, _watched
-        import sys
-
-        module = sys.modules.get("wandb")
-        if module is None or getattr(module, "init", None) is None:
-            return self
-        with _watch_lock:
-            if _watchers == 0:
-                original = module.init
-
-                @functools.wraps(original)
-                def _watched_init(*args: Any, **kwargs: Any) -> Any:
-                    watch = getattr(_this_thread, "watch", None)
-                    if watch is not None:
-                        watch.called = True
-                    return original(*args, **kwargs)
-
-                _watched = (module, original)
-                setattr(module, "init", _watched_init)  # noqa: B010 (wandb's stubs lack init)
-            _watchers += 1
-        self._on = True
-        _this_thread.watch = self
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        global _watchers, _watched
-        if not self._on:
-            return
-        self._on = False
-        _this_thread.watch = None
-        with _watch_lock:
-            _watchers -= 1
-            if _watchers == 0 and _watched is not None:
-                module, original = _watched
-                setattr(module, "init", original)  # noqa: B010
-                _watched = None

@@ -74,6 +74,17 @@ def test_a_function_asking_for_online_mode_runs_offline(
     _check(tmp_path, db, sweep_id, agent.output(), "shared" if ask == "shared" else "online")
 
 
+def test_a_train_config_function_starting_its_own_online_run_stays_offline(
+    tmp_path: Path, logged_in: dict[str, str]
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    function = "online_mode:train_with_config"
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", function=function, env=logged_in)
+    assert agent.wait() == 0, agent.output()
+    _check(tmp_path, db, sweep_id, agent.output(), "online")
+
+
 @pytest.mark.parametrize("ask", ["mode", "settings"])
 def test_a_program_asking_for_online_mode_runs_offline(
     tmp_path: Path, logged_in: dict[str, str], ask: str

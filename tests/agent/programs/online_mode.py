@@ -26,5 +26,13 @@ def train() -> None:
         Path(f"mode-{x}.txt").write_text(run.settings.mode)
 
 
+def train_with_config(config: dict) -> float:
+    """A ``train(config)`` function that starts a wandb run of its own, asking for online."""
+    with wandb.init(mode="online") as run:
+        run.log({"loss": float(config["x"])})
+        Path(f"mode-{config['x']}.txt").write_text(run.settings.mode)
+    return float(config["x"])
+
+
 if __name__ == "__main__":
     train()

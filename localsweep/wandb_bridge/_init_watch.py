@@ -1,0 +1,79 @@
+"""Whether a ``train(config)`` function calls ``wandb.init`` itself (its run is then outside
+the sweep), and that such a run is offline too whatever mode it asks for."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
+
+__all__ = ["InitWatch"]
+
+
+_watch_lock = threading.Lock()
+_watchers = 0
+_watched: tuple[Any, Any] | None = None  # (the wandb module, its own init)
+_this_thread = threading.local()
+
+
+def _warn_watched(asked: str) -> None:
+    watch = getattr(_this_thread, "watch", None)
+    warn_once(getattr(watch, "sweep_id", "") or "?", asked)
+
+
+class InitWatch:
+    """Whether ``wandb.init`` was called on this thread while the watch was on: a
+    ``train(config)`` function gets no wandb run of the sweep, so an init of its own starts
+    a run outside it, whose logged values the sweep never sees (offline all the same, whatever
+    mode it asks for). Only watched when wandb is
+    imported already (a quick objective without wandb pays nothing). ``wandb.init`` is
+    wrapped while any thread watches (workers run functions side by side) and put back
+    when the last watch ends."""
+
+    def __init__(self, sweep_id: str = "") -> None:
+        self.called = False
+        self.sweep_id = sweep_id
+        self._on = False
+
+    def __enter__(self) -> InitWatch:
+        global _watchers, _watched
+        import sys
+
+        module = sys.modules.get("wandb")
+        if module is None or getattr(module, "init", None) is None:
+            return self
+        with _watch_lock:
+            if _watchers == 0:
+                original = module.init
+                # Such a run is outside the sweep, but still a process's run of it: offline.
+                offline = offline_init(original, _warn_watched)
+
+                @functools.wraps(original)
+                def _watched_init(*args: Any, **kwargs: Any) -> Any:
+                    watch = getattr(_this_thread, "watch", None)
+                    if watch is not None:
+                        watch.called = True
+                        return offline(*args, **kwargs)
+                    return original(*args, **kwargs)
+
+                _watched = (module, original)
+                setattr(module, "init", _watched_init)  # noqa: B010 (wandb's stubs lack init)
+            _watchers += 1
+        self._on = True
+        _this_thread.watch = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _watchers, _watched
+        if not self._on:
+            return
+        self._on = False
+        _this_thread.watch = None
+        with _watch_lock:
+            _watchers -= 1
+            if _watchers == 0 and _watched is not None:
+                module, original = _watched
+                setattr(module, "init", original)  # noqa: B010
+                _watched = None
