@@ -30,9 +30,7 @@ class SigintWhenImporting:
 
 def _run(script: str) -> subprocess.CompletedProcess[str]:
     code = SIGINT_DURING_IMPORT + textwrap.dedent(script)
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
 def test_ctrl_c_while_the_command_imports_is_one_word_and_exit_130() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +85,7 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
             # One match among many is not named on its own: a damaged one is skipped.
             found.extend(_from_path(Path(match), alone=len(matches) == 1)[1])
         paths = f"{len(matches)} path" + ("s" if len(matches) != 1 else "")
-        return SourceRuns(text, paths, tuple(found))
+        return SourceRuns(text, paths, tuple(_join_attempts(found)))
     if store is None:
         raise _error(
             text,
@@ -127,7 +127,42 @@ def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandid
         run_file = find_run_file(folder)
         assert run_file is not None
         runs.append(_from_run_file(run_file, folder))
-    return f"{len(folders)} wandb run folder" + ("s" if len(folders) != 1 else ""), runs
+    kind = f"{len(folders)} wandb run folder" + ("s" if len(folders) != 1 else "")
+    return kind, _join_attempts(runs)
+
+
+def _join_attempts(candidates: list[PriorCandidate]) -> list[PriorCandidate]:
+    """One run resumed (``wandb.init(id=..., resume=...)``, or a preempted sweep run) has
+    a folder per attempt: they are one run, whose history is every attempt's rows, oldest
+    first, and whose end is the last attempt's (an attempt that was killed has no exit
+    record, and is no run of its own). Other candidates pass unchanged, in order."""
+    by_id: dict[str, list[PriorCandidate]] = {}
+    for c in candidates:
+        if c.run_id is not None and c.dir is not None:
+            by_id.setdefault(c.run_id, []).append(c)
+    out: list[PriorCandidate] = []
+    for c in candidates:
+        attempts = by_id.get(c.run_id or "", [])
+        if len(attempts) < 2:
+            out.append(c)
+            continue
+        if c is not attempts[0]:
+            continue  # joined into the first one's place
+        # Folders are named offline-run-<start time>-<id>: by name is by start.
+        ordered = sorted(attempts, key=lambda a: Path(a.dir or "").name)
+        last = ordered[-1]
+        history = [row for a in ordered for row in a.history]
+        out.append(
+            replace(
+                last,
+                history=history,
+                created_at=ordered[0].created_at or last.created_at,
+                source=f"{last.source} (with {len(ordered) - 1} earlier attempt"
+                + ("s" if len(ordered) > 2 else "")
+                + ")",
+            )
+        )
+    return out
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -159,6 +194,9 @@ def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> Prio
             source=label,
             run_id=run_id,
             problem="has no exit record: the run is still running, or its process was killed",
+            history=run.history,  # the rows of an attempt that a resumed one continued
+            created_at=started or mtime,
+            dir=str(folder.resolve()),
         )
     state = "finished" if run.exit_code == 0 else "failed"
     hint = None

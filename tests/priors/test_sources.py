@@ -221,3 +221,46 @@ def test_a_table_with_config_and_summary_columns_is_a_source(fmt: str) -> None:
     assert found.sources[0].kind.startswith("runs with config and summary columns")
     assert [t.params for t in found.taken] == [{("lr",): 0.01, ("opt", "name"): "adam"}]
     assert found.skipped[0].reason == "lr = 0.5 is outside the sweep's range [0.001, 0.1]"
+
+
+RESUMED_RUN = """
+    import os, signal, sys, time, wandb
+
+    first = sys.argv[1] == "1"
+    run = wandb.init(project="p", id="resume01", resume="allow",
+                     config={"lr": 0.01, "opt": {"name": "adam"}})
+    start = 0 if first else 3
+    for i in range(start, start + 3):
+        wandb.log({"loss": 1.0 / (i + 1)})
+    if first:  # preempted: killed before it could finish
+        time.sleep(2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    run.finish()
+"""
+
+
+@pytest.mark.slow
+def test_a_resumed_run_is_one_prior_run_with_every_attempts_rows(tmp_path: Path) -> None:
+    """A training killed and resumed with the same id leaves a folder per attempt: one
+    run, its history every attempt's rows in order, its end the last attempt's, and no
+    skip saying the first attempt 'is still running, or its process was killed'."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(RESUMED_RUN))
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env["WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL"] = "0.2"  # the first attempt's rows on disk
+    env.pop("WANDB_SERVICE", None)
+    for attempt in ("1", "2"):
+        subprocess.run([sys.executable, str(script), attempt], cwd=tmp_path, env=env, timeout=120)
+    assert len(list((tmp_path / "wandb").glob("offline-run-*-resume01"))) == 2
+    for source in ("wandb/offline-run-*", "wandb"):
+        found = load_prior_runs(parse_config(LR_OPT), [tmp_path / source])
+        assert not found.skipped
+        (prior,) = found.taken
+        assert [row["loss"] for row in prior.candidate.history] == [1 / i for i in range(1, 7)]
+        assert prior.metric == pytest.approx(1 / 6)
+        assert prior.candidate.source.endswith("-resume01 (with 1 earlier attempt)")
