@@ -40,7 +40,6 @@ import logging
 import math
 import random
 import statistics
-import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import ENGINE_DRIVER, ENGINE_PYTHON  # noqa: E402
+from quality import ENGINE_PYTHON, wandb_engine  # noqa: E402
 
 from localsweep.config import parse_config  # noqa: E402
 from localsweep.records import RunState, RunView  # noqa: E402
@@ -140,24 +139,8 @@ def run_optuna(problem: str, seed: int) -> list[float | None]:
 
 
 def run_wandb(problem: str, seed: int) -> list[float | None]:
-    proc = subprocess.Popen(
-        [str(ENGINE_PYTHON), str(ENGINE_DRIVER)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-
-    def ask(msg: dict[str, Any]) -> dict[str, Any]:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(msg) + "\n")
-        proc.stdin.flush()
-        reply: dict[str, Any] = json.loads(proc.stdout.readline())
-        return reply
-
     out: list[float | None] = []
-    try:
+    with wandb_engine() as ask:
         ask({"op": "start", "config": _config("wandb-bayes", seed), "seed": seed})
         for _ in range(RUNS):
             p = ask({"op": "next"})["params"]
@@ -168,10 +151,7 @@ def run_wandb(problem: str, seed: int) -> list[float | None]:
                 y = loss(p)
                 ask({"op": "tell", "params": p, "value": y})
                 out.append(y)
-        return out
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=30)
+    return out
 
 
 def run_task(task: tuple[str, str, int]) -> tuple[str, str, int, list[float | None]]:

@@ -36,8 +36,9 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,14 +312,10 @@ def run_optuna(problem: Problem, seed: int, budget: int) -> list[tuple[float, fl
     return out
 
 
-def run_wandb(
-    problem: Problem,
-    seed: int,
-    budget: int,
-    priors: Sequence[tuple[Params, float]] = (),
-) -> list[tuple[float, float]]:
-    """``budget`` runs of wandb's engine; ``priors`` (params, value) are told to it first,
-    as finished runs it did not propose: how W&B's controller passes ``prior_runs``."""
+@contextmanager
+def wandb_engine() -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    """wandb's engine in its own venv (benchmarks/_wandb_engine_bayes.py), as a function
+    that sends it one message and returns its reply."""
     proc = subprocess.Popen(
         [str(ENGINE_PYTHON), str(ENGINE_DRIVER)],
         stdin=subprocess.PIPE,
@@ -336,6 +333,21 @@ def run_wandb(
         return reply
 
     try:
+        yield ask
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def run_wandb(
+    problem: Problem,
+    seed: int,
+    budget: int,
+    priors: Sequence[tuple[Params, float]] = (),
+) -> list[tuple[float, float]]:
+    """``budget`` runs of wandb's engine; ``priors`` (params, value) are told to it first,
+    as finished runs it did not propose: how W&B's controller passes ``prior_runs``."""
+    with wandb_engine() as ask:
         ask({"op": "start", "config": sweep_config(problem, "wandb-bayes", seed), "seed": seed})
         for params, value in priors:
             ask({"op": "tell", "params": params, "value": value})
@@ -346,9 +358,6 @@ def run_wandb(
             ask({"op": "tell", "params": p, "value": y})
             out.append((y, problem.true_value(p, y)))
         return out
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 def run_one(

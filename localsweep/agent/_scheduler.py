@@ -32,7 +32,8 @@ from localsweep.config import Method, SweepConfig
 from localsweep.errors import ConfigError, Violation
 from localsweep.records import RunState
 from localsweep.search import UserStudy
-from localsweep.search._bayes import _quiet_study_creation, directions, run_outcome
+from localsweep.search._bayes import _quiet_study_creation
+from localsweep.search._outcomes import directions, run_outcome
 from localsweep.store import Store
 
 __all__ = ["PrunerStopper", "load_user_study", "run_stopper"]

@@ -37,22 +37,12 @@ from localsweep.search._outcomes import (
     RunOutcome,
     directions,
     impute,
-    multi_outcome,
     outcome_of,
-    run_outcome,
+    tell_end,
     worst_values,
 )
 
-__all__ = [
-    "BayesSearch",
-    "RunOutcome",
-    "directions",
-    "impute",
-    "multi_outcome",
-    "outcome_of",
-    "run_outcome",
-    "worst_values",
-]
+__all__ = ["BayesSearch", "choose_sampler", "torch_available"]
 
 log = logging.getLogger(__name__)
 
@@ -324,9 +314,7 @@ class _StudyCache:
                 if entry.outcome.state is not TrialState.RUNNING:
                     return False
                 if entry.trial_id is not None and outcome.state is not TrialState.RUNNING:
-                    for step, value in outcome.intermediate:
-                        storage.set_trial_intermediate_value(entry.trial_id, step, value)
-                    storage.set_trial_state_values(entry.trial_id, outcome.state, outcome.told)
+                    tell_end(storage, entry.trial_id, outcome)
                 entry.outcome = outcome
             entry.fingerprint = fingerprints[i]
             entry.raw = raws[i]

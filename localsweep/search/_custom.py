@@ -36,8 +36,9 @@ from localsweep.config import ParamPath, SweepConfig
 from localsweep.errors import ConfigError, Violation
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search._base import Search
-from localsweep.search._bayes import RunOutcome, _quiet_study_creation, directions, outcome_of
+from localsweep.search._bayes import _quiet_study_creation
 from localsweep.search._bayes_space import SearchSpace
+from localsweep.search._outcomes import RunOutcome, directions, outcome_of, tell_end
 
 __all__ = ["CustomSearch", "UserStudy", "flatten_config", "reseed"]
 
@@ -243,9 +244,7 @@ class CustomSearch(Search):
                 if outcome != entry.outcome:
                     return False
             elif entry.trial_id is not None and outcome.state is not TrialState.RUNNING:
-                for step, value in outcome.intermediate:
-                    storage.set_trial_intermediate_value(entry.trial_id, step, value)
-                storage.set_trial_state_values(entry.trial_id, outcome.state, outcome.told)
+                tell_end(storage, entry.trial_id, outcome)
             entry.outcome = outcome
             entry.state = run.state
         return True

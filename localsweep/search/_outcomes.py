@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
@@ -23,6 +24,7 @@ __all__ = [
     "multi_outcome",
     "outcome_of",
     "run_outcome",
+    "tell_end",
     "worst_values",
 ]
 
@@ -163,3 +165,11 @@ def directions(metrics: Sequence[Metric]) -> list[StudyDirection]:
         StudyDirection.MAXIMIZE if m.goal is Goal.MAXIMIZE else StudyDirection.MINIMIZE
         for m in metrics
     ]
+
+
+def tell_end(storage: BaseStorage, trial_id: int, outcome: RunOutcome) -> None:
+    """Move a running trial of ``storage`` to ``outcome``'s end, with its intermediate
+    values: the one change Optuna allows a trial once it is in a study."""
+    for step, value in outcome.intermediate:
+        storage.set_trial_intermediate_value(trial_id, step, value)
+    storage.set_trial_state_values(trial_id, outcome.state, outcome.told)

@@ -23,7 +23,7 @@ from localsweep import AgentError
 from localsweep.config import Goal, Metric
 from localsweep.records import RunState
 from localsweep.report import export_runs
-from localsweep.search._bayes import run_outcome
+from localsweep.search._outcomes import run_outcome
 from localsweep.store import RunRecord, Store
 from localsweep.wandb_bridge import find_run_file, wait_for_exit_record
 

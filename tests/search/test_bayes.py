@@ -30,11 +30,10 @@ from localsweep.search._bayes import (
     _SEARCH_SPACE_ATTR,
     BayesSearch,
     _make_sampler,
-    multi_outcome,
-    run_outcome,
     torch_available,
 )
 from localsweep.search._bayes_space import SearchSpace, optuna_name
+from localsweep.search._outcomes import multi_outcome, run_outcome
 
 D = Distribution
 HAS_TORCH = torch_available()

@@ -12,9 +12,10 @@ from optuna.trial import TrialState
 from localsweep.config import Goal, parse_config
 from localsweep.records import RunState, RunView
 from localsweep.search import make_search
-from localsweep.search._bayes import BayesSearch, multi_outcome
+from localsweep.search._bayes import BayesSearch
 from localsweep.search._custom import CustomSearch, UserStudy, flatten_config
 from localsweep.search._multi import non_dominated, reaches_all_targets, summary_value
+from localsweep.search._outcomes import multi_outcome
 
 TWO = [{"name": "loss", "goal": "minimize"}, {"name": "val.acc", "goal": "maximize"}]
 CONFIG = parse_config(
