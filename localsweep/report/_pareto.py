@@ -14,14 +14,15 @@ logger = logging.getLogger(__name__)
 
 
 def pareto_rows(sweep: Any) -> list[tuple[str, tuple[float, ...], dict[str, Any]]]:
-    """``(run id, objective values, config)`` of each run of the sweep's Pareto set,
-    sorted by the first objective (best first)."""
+    """``(run, objective values, config)`` of each run of the sweep's Pareto set, sorted
+    by the first objective (best first); the run is its id, and ``(prior)`` after it for a
+    prior run."""
     metrics = sweep.parsed_config.objectives
     rows = []
     for run in sweep.pareto_runs():
         values = objective_values(run.summary, metrics)
         assert values is not None  # pareto_runs keeps only runs with every value
-        rows.append((run.id, values, dict(run.params)))
+        rows.append((f"{run.id} (prior)" if run.prior else run.id, values, dict(run.params)))
     maximize = bool(metrics) and metrics[0].goal.value == "maximize"
     rows.sort(key=lambda r: -r[1][0] if maximize else r[1][0])
     return rows

@@ -212,6 +212,24 @@ def test_a_sweep_with_prior_runs_gets_its_report_with_them_in_importance(
     assert f"Computed on {with_loss} runs that finished or stopped early with a value of loss" in (
         part
     )
-    # The Pareto set is the sweep's own runs' (Sweep.pareto_runs).
-    count = len(sweep.pareto_runs())
-    assert f'id="pareto-count">{count if count else "—"}</div>' in page
+    # The Pareto set counts prior runs, as best_run() does, and marks them.
+    front = sweep.pareto_runs()
+    assert f'id="pareto-count">{len(front) if front else "—"}</div>' in page
+    for run in front:
+        assert (f"<code>{run.id} (prior)</code>" if run.prior else f"<code>{run.id}</code>") in (
+            page
+        )
+
+
+def test_a_prior_run_that_nothing_beats_is_on_the_pareto_front(tmp_path: Path) -> None:
+    """The best trade-off found last week is still the best trade-off: a prior run no run
+    of the sweep beats is on its front (as best_run() counts prior runs), marked prior."""
+    db = tmp_path / "db.db"
+    first = localsweep.run(CONFIG, train, count=6, db=db, quiet=True)
+    sweep_id = localsweep.sweep(CONFIG, db=db, prior_runs=[first.id])
+    # The new runs are all beaten: worse loss and worse acc than the best of last week.
+    localsweep.agent(sweep_id, lambda c: {"loss": 9.0, "acc": -1.0}, count=2, db=db, quiet=True)
+    sweep = localsweep.Api(db).sweep(sweep_id)
+    front = sweep.pareto_runs()
+    assert front and all(run.prior for run in front)
+    assert {r.id for r in front} <= {r.id for r in first.runs}
