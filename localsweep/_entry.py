@@ -333,7 +333,12 @@ def execute(
         message = None
         if not warned and run.state is RunState.FINISHED:
             if metric is not None and run.metric is None:
-                message = missing_metric_message(metric.name, logged_keys(run.summary), run.id)
+                message = missing_metric_message(
+                    metric.name,
+                    logged_keys(run.summary),
+                    run.id,
+                    value=run.summary.get(metric.name),
+                )
             elif shown.config.is_multi_objective:
                 message = missing_objective_message(shown.config, run)
         if message is not None:

@@ -37,7 +37,12 @@ def logged_keys(summary: Mapping[str, Any]) -> list[str]:
 
 
 def missing_metric_message(
-    metric: str, keys: Iterable[str], run_id: str | None = None, *, objective: bool = False
+    metric: str,
+    keys: Iterable[str],
+    run_id: str | None = None,
+    *,
+    objective: bool = False,
+    value: Any = None,
 ) -> str:
     """Says that the sweep metric ``metric`` was never logged, naming the keys that were and
     the closest one: without the metric, no run is best, hyperband stops nothing and bayes
@@ -47,7 +52,13 @@ def missing_metric_message(
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
     what = "objective" if objective else "metric"
     text = f"the sweep {what} {metric!r} was never logged: {which} without it"
-    if metric in found:
+    if metric in found and isinstance(value, str):
+        # Logged as text ("0.833"): W&B does not read it as a number either.
+        text = (
+            f"the sweep {what} {metric!r} was logged as text, not a number: {which} with "
+            f"it {value!r}; log a number (wandb.log({{{metric!r}: float(...)}}))"
+        )
+    elif metric in found:
         # Logged, but never as a finite number: NaN or infinite (a training that diverged).
         text = (
             f"the sweep {what} {metric!r} has no finite value: {which} with it not a "
@@ -62,7 +73,10 @@ def missing_metric_message(
             text += f". Did you mean {close[0]!r}? Fix {field} in the config or the "
             text += "key your code logs"
     else:
-        text += f" (it logged nothing; log the {what} with wandb.log or return it)"
+        text += (
+            f" (its summary has nothing; log the {what} with wandb.log or return it, and "
+            'keep it in the summary: define_metric(..., summary="none") leaves it out)'
+        )
     if objective:
         return text + ". Without it no run is on the Pareto front and the search learns nothing."
     return text + ". Without it no run is best, hyperband stops nothing, bayes learns nothing."

@@ -313,7 +313,10 @@ class Sweep:
         largest, as without a sign).
         """
         metric = self._record.config.metric
-        if order is not None:
+        if order is not None and metric is not None and _bare(order) == metric.name:
+            # The sweep metric, read as best_run() reads it (a define_metric summary too).
+            value_of, maximize = (lambda run: run.metric), not order.startswith("+")
+        elif order is not None:
             value_of, maximize = _order_key(order)
         elif metric is not None:
             value_of, maximize = (lambda run: run.metric), metric.goal is Goal.MAXIMIZE
@@ -367,6 +370,12 @@ _RUN_COLUMNS = {
 }
 
 
+def _bare(order: str) -> str:
+    """``order``'s summary key without its sign and ``summary_metrics.`` prefix."""
+    key = order[1:] if order.startswith(("+", "-")) else order
+    return key.removeprefix("summary_metrics.")
+
+
 def _order_key(order: str) -> tuple[Any, bool]:
     """How ``best_run(order=...)`` reads a run's value, and whether the largest is best:
     as wandb's ``QueryGenerator.format_order_key`` (no sign or ``-``: descending)."""
@@ -378,19 +387,25 @@ def _order_key(order: str) -> tuple[Any, bool]:
     if head == "config" and rest:
         return (lambda run: _nested_number(run.config, rest)), maximize
     path = rest if head == "summary_metrics" and rest else key
-    return (lambda run: _nested_number(run.summary, path)), maximize
+    # A define_metric summary ({"min": 0.2}) reads as the value the order wants.
+    parts = ("max", "best", "last") if maximize else ("min", "best", "last")
+    return (lambda run: _nested_number(run.summary, path, parts)), maximize
 
 
-def _nested_number(data: Mapping[str, Any], path: str) -> float | None:
+def _nested_number(data: Mapping[str, Any], path: str, parts: tuple[str, ...] = ()) -> float | None:
     """The number at ``path`` (a key, or dotted keys into nested dicts; a key that itself
-    holds a dot is found first)."""
-    if path in data:
-        return _number(data[path])
+    holds a dot is found first); for a ``define_metric`` summary there (a dict), its first
+    of ``parts`` that is a number."""
     value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
+    if path in data:
+        value = data[path]
+    else:
+        for part in path.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return None
+            value = value[part]
+    if isinstance(value, Mapping):
+        return next((n for k in parts if (n := _number(value.get(k))) is not None), None)
     return _number(value)
 
 

@@ -400,14 +400,23 @@ class RunRecorder:
                 if key in raw and metric_value(raw[key]) is not None:
                     return metric_value(raw[key])
             # Another summary (mean, first...): the last value the run logged.
-            return self.metric_values[-1] if self.metric_values else None
+            logged = self._logged_values()
+            return logged[-1] if logged else None
         return None if raw is _MISSING else metric_value(raw)
+
+    def _logged_values(self) -> list[float]:
+        """Every row's value of the metric, the row still open (the run's last, until the
+        next flush closes it) included: else the last value would be the one before it."""
+        if self._row is not None and self._row_has_metric:
+            last = math.nan if self._row_metric is None else self._row_metric
+            return [*self.metric_values, last]
+        return self.metric_values
 
     def best_value(self, summary_value: float | None) -> float | None:
         """The best finite value the run logged or summarized, by the metric's goal."""
         if self.metric is None:
             return None
-        values = [v for v in self.metric_values if math.isfinite(v)]
+        values = [v for v in self._logged_values() if math.isfinite(v)]
         if summary_value is not None and math.isfinite(summary_value):
             values.append(summary_value)
         if not values:

@@ -60,6 +60,29 @@ def test_define_metric_max_summary_with_goal_maximize(tmp_path: Path) -> None:
     assert [r.metric for r in sweep.runs] == [0.9]
 
 
+@pytest.mark.parametrize(("summary", "goal"), [("mean", "minimize"), ("min", "maximize")])
+def test_a_summary_without_the_goals_value_takes_the_last_logged_value(
+    tmp_path: Path, summary: str, goal: str
+) -> None:
+    """``define_metric(summary="mean")`` (or ``"min"`` under ``goal: maximize``) gives no
+    value for the goal: the metric is the last logged value, as python-api.md says, not
+    the one before it (the last row was still open when the run ended); and the best
+    run, and best_run(order=the metric), follow it."""
+
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.define_metric("loss", summary=summary)
+            for value in run.config.x:
+                wandb.log({"loss": value})
+
+    seqs = [[5, 4, 3, 2, 1], [5, 5, 5, 5, 1.5], [9, 9, 9, 1.2, 9]]
+    sweep = localsweep.run(grid(seqs, goal=goal), train, db=tmp_path / "s.db", quiet=True)
+    assert [r.metric for r in sweep.runs] == [1, 1.5, 9]
+    best = sweep.best_run()
+    assert best is not None and best.metric == (1 if goal == "minimize" else 9)
+    assert sweep.best_run(order="loss" if goal == "maximize" else "+loss") == best
+
+
 def test_a_metric_never_logged_is_warned_once_naming_the_closest_key(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -89,6 +112,19 @@ def test_a_metric_logged_only_as_nan_is_said_to_have_no_finite_value(
     err = capfd.readouterr().err
     assert "'val_loss' has no finite value" in err, err
     assert "never logged" not in err and "Did you mean" not in err
+
+
+def test_a_metric_logged_as_text_is_said_to_be_text(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def train() -> None:
+        with wandb.init():
+            wandb.log({"m": "0.833"})
+
+    localsweep.run(grid([1], metric="m"), train, db=tmp_path / "s.db")
+    err = " ".join(capfd.readouterr().err.split())
+    assert "'m' was logged as text, not a number" in err and "'0.833'" in err, err
+    assert "NaN" not in err
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
