@@ -98,19 +98,22 @@ class AgentReport:
 
 
 class AgentInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the agent; ``interrupted`` runs were recorded killed and their points
-    will run again."""
+    """Ctrl-C stopped the agent; ``interrupted`` runs were recorded killed (no result; a
+    grid runs their points again)."""
 
-    def __init__(self, interrupted: int):
-        super().__init__(interrupted_message(interrupted))
+    def __init__(self, interrupted: int, grid: bool = True):
+        super().__init__(interrupted_message(interrupted, grid))
         self.interrupted = interrupted
 
 
-def interrupted_message(n: int) -> str:
-    """What the agent says when Ctrl-C stopped ``n`` runs."""
+def interrupted_message(n: int, grid: bool = True) -> str:
+    """What the agent says when Ctrl-C stopped ``n`` runs: a grid runs their points again;
+    a search draws new ones, and the interrupted runs just do not count."""
     if n == 0:
         return "Interrupted; no run was in progress."
     runs = "1 run" if n == 1 else f"{n} runs"
+    if not grid:
+        return f"{runs} interrupted: no result, not counted."
     points = "its point" if n == 1 else "their points"
     return f"{runs} interrupted; {points} will run again."
 
@@ -222,7 +225,7 @@ class Agent:
         except KeyboardInterrupt as exc:
             _interrupt.clear()  # acted on: the agent stops for it
             interrupted = _interrupted_runs(exc)
-            raise AgentInterrupted(interrupted) from None
+            raise AgentInterrupted(interrupted, self.config.method is Method.GRID) from None
         finally:
             monitor.stop()
             self._monitor = None

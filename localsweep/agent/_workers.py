@@ -32,7 +32,7 @@ from localsweep.agent._agent import (
 from localsweep.agent._control import AgentTerminated, Termination, on_sigterm
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._inprocess import InProcessRunner
-from localsweep.config import SweepConfig
+from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError, ProgramNotFoundError
 from localsweep.store import RunRecord, Store
 
@@ -259,7 +259,7 @@ def _run_threads(
 
     if interrupted is not None:
         runs = sum(e.interrupted for e in errors if isinstance(e, AgentInterrupted))
-        raise AgentInterrupted(runs) from None
+        raise AgentInterrupted(runs, agents[0].config.method is Method.GRID) from None
     if termination.event.is_set():
         requeued = sum(r.states.get("preempted", 0) for r in reports if r is not None)
         requeued += sum(e.requeued for e in errors if isinstance(e, AgentTerminated))

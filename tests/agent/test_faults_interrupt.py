@@ -71,3 +71,27 @@ def test_a_ctrl_c_that_never_reaches_the_agent_still_stops_it(
     runs = localsweep.Api(db).sweep(sweep_id).runs
     assert [(r.state, r.config["x"]) for r in runs] == [("finished", 0)], agent.output()
     assert runs[0].summary["loss"] in (0.0, -0.5)
+
+
+def test_ctrl_c_on_a_random_sweep_does_not_promise_the_point_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random (or bayes) sweep draws a new point for its next run: the interrupted run
+    is no result, and its point is not run again as a grid's is."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(signals))
+    db = str(tmp_path / "sweeps.db")
+    config = {**grid(3), "method": "random"}
+    sweep_id = localsweep.sweep(config, db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
+    )
+    try:
+        wait_for(lambda: any(signals.glob("started-*")), "the run started", agents=[agent])
+        os.kill(agent.pid, signal.SIGINT)
+        assert agent.wait(timeout=120) == 130, agent.output()
+    finally:
+        agent.kill()
+    assert "1 run interrupted: no result, not counted." in agent.output()
+    assert "will run again" not in agent.output()
