@@ -40,7 +40,7 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     from localsweep.report._extra import require
     from localsweep.store import Store, require_database
     from localsweep.ui._app import UiSettings
-    from localsweep.ui._server import is_loopback, serve
+    from localsweep.ui._server import bind, is_loopback, serve
 
     for module in ("starlette", "uvicorn"):
         require(module, "localsweep ui", extra="ui")
@@ -48,6 +48,8 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     token = None if loopback or no_token else secrets.token_urlsafe(24)
     store = Store(require_database(db))  # a viewer never creates a database
     settings = UiSettings(token=token, read_only=read_only, loopback_only=loopback)
+    sock = bind(host, port)  # before saying where to open it: the port may be taken
+    port = sock.getsockname()[1]  # --port 0: the one the system gave
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
@@ -59,4 +61,4 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
             "warning: no token: anyone who can reach this address can control your sweeps", err=True
         )
     click.echo("Ctrl-C to stop", err=True)
-    serve(store, host=host, port=port, settings=settings)
+    serve(store, host=host, port=port, settings=settings, sock=sock)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import socket
 
+import click
+
 from localsweep.store import Store
 from localsweep.ui._app import UiSettings, create_app
 
-__all__ = ["is_loopback", "serve"]
+__all__ = ["bind", "is_loopback", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +47,32 @@ def warm_up() -> None:
     _plotly_js()
 
 
-def serve(store: Store, *, host: str, port: int, settings: UiSettings) -> None:
-    """Serve the UI until interrupted (Ctrl-C)."""
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for :func:`serve`, bound before the command says
+    where to open the UI: a port another program holds is an error said at once (uvicorn
+    would print the URL's owner's pages' address first, then fail with exit 3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        hint = (
+            "another program has it (another `localsweep ui`?): choose a free port with --port"
+            if exc.errno == errno.EADDRINUSE
+            else "check --host and --port"
+        )
+        raise click.ClickException(f"cannot listen on {host}:{port}: {why}; {hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    store: Store, *, host: str, port: int, settings: UiSettings, sock: socket.socket | None = None
+) -> None:
+    """Serve the UI until interrupted (Ctrl-C), on ``sock`` when given (see :func:`bind`)."""
     import uvicorn
 
     warm_up()
@@ -58,4 +85,4 @@ def serve(store: Store, *, host: str, port: int, settings: UiSettings) -> None:
         access_log=False,
         lifespan="off",
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
