@@ -65,6 +65,29 @@ def test_a_categorical_parameter_has_importance_but_no_correlation(tmp_path: Pat
     assert rows[0].correlation is None
 
 
+def test_a_values_list_of_numbers_has_a_correlation_as_in_wandb(tmp_path: Path) -> None:
+    """``batch_size: {values: [16, 32, 64, 128]}`` is categorical to the search, but its
+    values are numbers: W&B's importance panel correlates it with the metric, and the
+    report must not show "—" for it."""
+    config = {
+        "method": "random",
+        "metric": {"name": "loss"},
+        "localsweep": {"seed": 2},
+        "parameters": {
+            "batch_size": {"values": [16, 32, 64, 128]},
+            "noise": {"min": 0.0, "max": 1.0},
+        },
+    }
+
+    def train(cfg: dict[str, Any]) -> float:
+        return cfg["batch_size"] / 128 + 0.01 * cfg["noise"]
+
+    sweep = localsweep.run(config, train, count=30, db=tmp_path / "s.db", quiet=True)
+    by_name = {r.name: r for r in parameter_importance(sweep)}
+    assert by_name["batch_size"].correlation is not None
+    assert by_name["batch_size"].correlation > 0.9
+
+
 def test_a_log_scale_parameter_correlates_by_its_logarithm(tmp_path: Path) -> None:
     config = {
         "method": "random",
