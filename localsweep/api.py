@@ -181,6 +181,13 @@ class Run:
         return self._record.finished_at
 
     @property
+    def heartbeat_at(self) -> datetime | None:
+        """When its agent last said the run was alive (UTC, naive; wandb's
+        ``heartbeatAt``). A running run silent for longer than the heartbeat timeout has
+        most likely lost its agent: the next agent's claim marks it crashed."""
+        return self._record.heartbeat_at
+
+    @property
     def dir(self) -> str | None:
         """The wandb offline run folder, which ``localsweep sync`` uploads."""
         if self._record.dir:

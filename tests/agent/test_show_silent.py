@@ -1,0 +1,56 @@
+"""A run whose agent was killed (``kill -9``, a machine gone) stays ``running`` in the
+store until another agent claims a run and reaps it: ``show`` says it has gone silent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from faults_support import grid, start_agent, wait_for
+
+import localsweep
+
+pytestmark = pytest.mark.slow
+
+
+def test_show_marks_a_running_run_whose_agent_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(signals))
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
+    )
+    try:
+        wait_for(lambda: any(signals.glob("started-*")), "the run started", agents=[agent])
+        os.kill(agent.pid, signal.SIGKILL)
+        agent.wait(timeout=60)
+    finally:
+        agent.kill()
+        (signals / "release").touch()  # the run's own process, if the guard left it
+
+    def show(timeout: str) -> str:
+        env = {**os.environ, "LOCALSWEEP_HEARTBEAT_TIMEOUT": timeout}
+        done = subprocess.run(
+            [sys.executable, "-m", "localsweep", "show", sweep_id, "--db", db],
+            capture_output=True,
+            text=True,
+            env={**env, "COLUMNS": "200"},
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "silent" not in show("600")  # within the timeout: just running
+    time.sleep(2)
+    out = show("1")
+    assert "running (silent " in out, out
+    assert "the agent is most likely gone" in " ".join(out.split())
