@@ -214,10 +214,16 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             f"({_e(metric.name if metric else '')}={best.metric:.6g}):",
             highlight=False,
         )
-        console.print(_e(yaml.safe_dump(best.params, sort_keys=False).rstrip()), highlight=False)
+        console.print(
+            _e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True).rstrip()),
+            highlight=False,
+        )
         extra = summary_items(best.summary)
         if extra:
-            console.print("summary: " + _e(json.dumps(extra, default=str)[:500]), highlight=False)
+            console.print(
+                "summary: " + _e(json.dumps(extra, default=str, ensure_ascii=False)[:500]),
+                highlight=False,
+            )
     print_pareto(console, sweep)  # multi-objective sweeps: the front replaces "best run"
     stopped = [r for r in runs if r.state == "early_terminated" and r.end_reason != "plateau"]
     plateaus = sum(r.state == "early_terminated" and r.end_reason == "plateau" for r in runs)
@@ -308,5 +314,5 @@ def _importance_table(rows: Any, title: str) -> None:
 def _short(value: Any, width: int = 24) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -342,3 +342,19 @@ def test_show_ranks_a_failed_runs_partial_value_after_the_results(tmp_path: Path
     positions = [out.index(by_x[x].id) for x in (1, 2, 0)]
     assert positions == sorted(positions), out
     assert f"Best run {by_x[1].id}" in out
+
+
+def test_show_prints_the_best_runs_text_as_written(tmp_path: Path) -> None:
+    """Non-ASCII config and summary values read as the user wrote them, not as escapes
+    (\\u03b1), as the runs table and the ui show them."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"label": {"values": ["α-β"]}},
+    }
+    db = tmp_path / "s.db"
+    sweep = localsweep.run(config, lambda c: {"loss": 1.0, "note": "done ✓"}, db=db, quiet=True)
+    out = cli("show", sweep.id, "--db", str(db), env={"PYTHONIOENCODING": "utf-8"}).stdout
+    best = out.split("Best run")[1]
+    assert "α-β" in best and "done ✓" in best, out
+    assert "\\u" not in best

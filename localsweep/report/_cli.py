@@ -107,7 +107,8 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
         if hint:
             _say(f"[yellow]Warning:[/] {escape(hint)}")
     _say(
-        f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] runs"
+        f"[green]Wrote[/] {escape(str(path))} ([bold]{len(sweep.runs)}[/] "
+        + ("run" if len(sweep.runs) == 1 else "runs")
         + (f" and {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else "")
         + f", {size:.1f} MB, "
         f"{time.perf_counter() - started:.1f}s)"
