@@ -12,7 +12,7 @@ import glob
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -206,9 +206,41 @@ class Run:
         """The file holding the program's standard error (program mode only)."""
         return self._record.stderr_path
 
-    def history(self) -> list[dict[str, Any]]:
-        """Every logged row, in order, each a dict with its ``_step``."""
-        return self._store.history(self._record.id)
+    def history(
+        self,
+        samples: int | None = None,
+        keys: Sequence[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = False,
+        stream: str = "default",
+    ) -> Any:
+        """The logged rows, in order, each a dict with its ``_step``; wandb.Api's
+        arguments: ``keys`` keeps the rows that have all of them (cut to them and
+        ``x_axis``), ``samples`` at most that many rows, evenly spread; ``pandas=True``
+        a DataFrame. Unlike wandb's: every row unless ``samples`` is given, and a list
+        unless ``pandas=True`` (wandb's defaults: 500 rows, a DataFrame)."""
+        from localsweep._history import as_frame, sample_rows, select_rows
+
+        if stream != "default":
+            raise ValueError(f"stream={stream!r}: localsweep keeps the logged rows only")
+        rows = list(select_rows(self._store.history(self._record.id), keys, x_axis))
+        rows = sample_rows(rows, samples)
+        return as_frame(rows) if pandas else rows
+
+    def scan_history(
+        self,
+        keys: Sequence[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every logged row (wandb.Api's ``scan_history``): with ``keys``, the rows that
+        have all of them, cut to them and ``_step``; from ``min_step`` to before
+        ``max_step``. ``page_size`` is accepted and not needed (no server to page)."""
+        from localsweep._history import select_rows
+
+        rows = self._store.history(self._record.id)
+        return select_rows(rows, keys, "_step", min_step, max_step)
 
     def __repr__(self) -> str:
         prior = ", prior" if self.prior else ""

@@ -234,3 +234,38 @@ def test_sweep_takes_entity_then_project_in_wandb_sweeps_order(tmp_path: Path) -
     db = str(tmp_path / "s.db")
     sweep = Api(db).sweep(localsweep.sweep(_grid([1]), "my-team", "my-project", db=db))
     assert (sweep.entity, sweep.project) == ("my-team", "my-project")
+
+
+def test_history_and_scan_history_take_wandb_apis_arguments(tmp_path: Path) -> None:
+    """Scripts written for wandb.Api call ``history(keys=..., samples=...)`` and
+    ``scan_history(...)``: the same arguments pick the same rows here."""
+    import wandb
+
+    def train() -> None:
+        with wandb.init() as run:
+            for i in range(10):
+                row = {"loss": float(i)}
+                if i % 2 == 0:
+                    row["acc"] = i / 10
+                run.log(row)
+
+    db = str(tmp_path / "s.db")
+    (run,) = localsweep.run(_grid([1]), train, db=db, quiet=True).runs
+    assert len(run.history()) == 10
+    with_acc = run.history(keys=["acc"])
+    assert with_acc == [{"acc": i / 10, "_step": i} for i in range(0, 10, 2)]
+    sampled = run.history(samples=3)
+    assert [r["_step"] for r in sampled] == [0, 4, 9]  # evenly spread, first and last kept
+    assert [r["_step"] for r in run.scan_history(min_step=3, max_step=6)] == [3, 4, 5]
+    assert [r["loss"] for r in run.scan_history(keys=["loss"], page_size=2)] == [
+        float(i) for i in range(10)
+    ]
+    with pytest.raises(TypeError, match=r"keys=\['acc'\]"):
+        run.history(keys="acc")  # type: ignore[arg-type]
+    try:
+        import pandas  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pandas"):
+            run.history(pandas=True)
+    else:
+        assert len(run.history(pandas=True)) == 10

@@ -1,0 +1,65 @@
+"""How ``Run.history()`` and ``Run.scan_history()`` pick rows, with wandb.Api's arguments.
+
+wandb's ``Run.history(samples=500, keys=None, x_axis="_step", pandas=True)`` returns a
+sample of the rows (a pandas DataFrame by default); ``scan_history(keys=None,
+min_step=None, max_step=None)`` every row. The same arguments mean the same here; the
+differences (every row unless ``samples`` is given, a list unless ``pandas=True``) are in
+docs/differences.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+__all__ = ["as_frame", "sample_rows", "select_rows"]
+
+
+def select_rows(
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str] | None = None,
+    x_axis: str = "_step",
+    min_step: int | None = None,
+    max_step: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The rows with every one of ``keys`` (each cut to ``keys`` and ``x_axis``, as
+    wandb's), from ``min_step`` to before ``max_step``."""
+    if isinstance(keys, str):
+        raise TypeError(f"keys must be a list of names, not the text {keys!r}: keys=[{keys!r}]")
+    wanted = None if keys is None else [*keys, x_axis] if x_axis not in keys else [*keys]
+    for row in rows:
+        step = row.get("_step")
+        if isinstance(step, int):
+            if min_step is not None and step < min_step:
+                continue
+            if max_step is not None and step >= max_step:
+                continue
+        if wanted is None:
+            yield row
+        elif keys is not None and all(k in row for k in keys):
+            yield {k: row[k] for k in wanted if k in row}
+
+
+def sample_rows(rows: list[dict[str, Any]], samples: int | None) -> list[dict[str, Any]]:
+    """At most ``samples`` of ``rows``, evenly spread, the first and the last kept."""
+    if samples is None or len(rows) <= samples:
+        return rows
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, not {samples!r}")
+    if samples == 1:
+        return [rows[-1]]
+    last = len(rows) - 1
+    picks = sorted({round(i * last / (samples - 1)) for i in range(samples)})
+    return [rows[i] for i in picks]
+
+
+def as_frame(rows: list[dict[str, Any]]) -> Any:
+    """``rows`` as a pandas DataFrame (``pandas=True``, wandb's default)."""
+    try:
+        import pandas  # type: ignore[import-untyped]
+    except ImportError:
+        raise ImportError(
+            "history(pandas=True) needs pandas (pip install pandas); without it, "
+            "history() returns the rows as a list of dicts"
+        ) from None
+    return pandas.DataFrame(rows)
