@@ -75,3 +75,13 @@ def run_program(store: Store) -> Callable[..., Any]:
         return Agent(store, sweep_id, runner=runner, count=count).run()
 
     return run
+
+
+@pytest.fixture
+def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder where the fault tests' training functions say where they are
+    (``started-<pid>-<x>``, see programs/faults_train.py), and read ``release``."""
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
+    return folder

@@ -33,14 +33,6 @@ pytestmark = pytest.mark.slow
 HANGUP_MESSAGE = "Stopped on SIGHUP (the terminal closed): {} requeued as preempted"
 
 
-@pytest.fixture
-def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "signals"
-    folder.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
-    return folder
-
-
 def _program_sweep(db: str, points: int = 1) -> str:
     config: dict[str, Any] = grid(points, program=str(PROGRAMS / "preempt_program.py"))
     config["parameters"]["mode"] = {"value": "plain"}

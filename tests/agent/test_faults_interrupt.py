@@ -17,11 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_ctrl_c_then_restart_runs_the_interrupted_points_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, signals: Path
 ) -> None:
-    signals = tmp_path / "signals"
-    signals.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(signals))
     db = str(tmp_path / "sweeps.db")
     sweep_id = localsweep.sweep(grid(3, program=str(PROGRAMS / "until_released.py")), db=db)
     workers = ["--workers", "2", "--grace-period", "5"]
@@ -74,13 +71,10 @@ def test_a_ctrl_c_that_never_reaches_the_agent_still_stops_it(
 
 
 def test_ctrl_c_on_a_random_sweep_does_not_promise_the_point_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, signals: Path
 ) -> None:
     """A random (or bayes) sweep draws a new point for its next run: the interrupted run
     is no result, and its point is not run again as a grid's is."""
-    signals = tmp_path / "signals"
-    signals.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(signals))
     db = str(tmp_path / "sweeps.db")
     config = {**grid(3), "method": "random"}
     sweep_id = localsweep.sweep(config, db=db)

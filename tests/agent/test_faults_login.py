@@ -16,14 +16,6 @@ import localsweep
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
-@pytest.fixture
-def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "signals"
-    folder.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
-    return folder
-
-
 def test_a_password_changed_mid_sweep_stops_the_agent_with_the_fix(
     tmp_path: Path, signals: Path, postgres_password_db: str, postgres_db: str
 ) -> None:

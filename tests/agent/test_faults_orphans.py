@@ -19,14 +19,6 @@ import localsweep
 from localsweep.agent._guard import Guard
 
 
-@pytest.fixture
-def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "signals"
-    folder.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
-    return folder
-
-
 @pytest.mark.slow
 def test_a_program_does_not_outlive_an_agent_killed_with_sigkill(
     tmp_path: Path, signals: Path

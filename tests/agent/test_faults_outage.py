@@ -76,14 +76,6 @@ def server() -> Iterator[PrivateServer]:
         pg.remove()
 
 
-@pytest.fixture
-def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "signals"
-    folder.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
-    return folder
-
-
 def test_agents_ride_out_a_database_restart(
     tmp_path: Path, signals: Path, server: PrivateServer
 ) -> None:

@@ -27,14 +27,6 @@ import localsweep
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "signals"
-    folder.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
-    return folder
-
-
 def _program_sweep(db: str, mode: str, points: int = 1) -> str:
     config: dict[str, Any] = grid(points, program=str(PROGRAMS / "preempt_program.py"))
     config["parameters"]["mode"] = {"value": mode}

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "signals"
-    folder.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(folder))
-    return folder
-
-
-@pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MB tmpfs: a real file system that fills up (needs the right to mount)."""
     mount_point = Path("/tmp") / f"localsweep-full-{uuid.uuid4().hex[:8]}"

@@ -18,12 +18,7 @@ import localsweep
 pytestmark = pytest.mark.slow
 
 
-def test_show_marks_a_running_run_whose_agent_is_gone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    signals = tmp_path / "signals"
-    signals.mkdir()
-    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(signals))
+def test_show_marks_a_running_run_whose_agent_is_gone(tmp_path: Path, signals: Path) -> None:
     db = str(tmp_path / "sweeps.db")
     sweep_id = localsweep.sweep(grid(2), db=db)
     agent = start_agent(
