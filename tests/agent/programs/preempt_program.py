@@ -2,8 +2,8 @@
 
 Each attempt writes ``attempt-<run id>-<start step>`` (holding its ``resume`` setting) to
 ``$LOCALSWEEP_TEST_SIGNALS``. A resumed attempt (a checkpoint exists) logs 3 more rows from
-its checkpoint and finishes. A first attempt writes ``pid-<run id>`` and logs a row every
-0.1 s; then, by ``--mode``:
+its checkpoint and finishes. A first attempt logs a row every 0.1 s and writes
+``pid-<run id>`` after its first row; then, by ``--mode``:
 
 - ``mark``: after 3 rows, saves a checkpoint, calls ``wandb.run.mark_preempting()`` and exits 1;
 - ``sigterm``: on SIGTERM from outside, saves a checkpoint, finishes its run with exit code 143
@@ -39,7 +39,6 @@ if start:
 terminated = []
 if args.mode == "sigterm":
     signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
-(signals / f"pid-{run.id}").write_text(str(os.getpid()))
 step = 0
 try:
     while not terminated:
@@ -49,6 +48,10 @@ try:
         run.log({"loss": float(args.x + step), "epoch": step})
         step += 1
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if step == 1:
+            # Said once a row is logged: stopped before it, the checkpoint would be step 0,
+            # which the resumed attempt could not tell from no checkpoint.
+            (signals / f"pid-{run.id}").write_text(str(os.getpid()))
         if args.mode == "mark" and step == 3:
             checkpoint.write_text(str(step))
             run.mark_preempting()
