@@ -39,15 +39,19 @@ if start:
 terminated = []
 if args.mode == "sigterm":
     signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
+# A row and the count of rows move together: a Ctrl-C (the agent's SIGINT) is noted and
+# acted on between rows, never inside run.log, which would leave a logged row out of the
+# checkpoint and log it again on resume. (Blocking SIGINT with pthread_sigmask is not
+# enough: it blocks the main thread only, and wandb's threads take the signal.)
+interrupted = []
+signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
 step = 0
 try:
     while not terminated:
-        # A row and the count of rows move together: a Ctrl-C landing inside run.log
-        # would otherwise leave a logged row out of the checkpoint, logged again on resume.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         run.log({"loss": float(args.x + step), "epoch": step})
         step += 1
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if interrupted:
+            raise KeyboardInterrupt
         if step == 1:
             # Said once a row is logged: stopped before it, the checkpoint would be step 0,
             # which the resumed attempt could not tell from no checkpoint.
