@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 import random
 import warnings
 from collections.abc import Sequence
@@ -53,10 +52,6 @@ _STUDY_NAME = "localsweep-bayes"
 #: ``choose_sampler`` and the benchmark figures in docs/bayes.md.
 GP_MAX_DIMENSIONS = 8
 GP_MAX_RUNS = 200
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
 def torch_available() -> bool:
