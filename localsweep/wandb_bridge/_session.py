@@ -132,6 +132,9 @@ _custom_summary: set[str] = set()
 _stopping: set[str] = set()
 #: Our runs whose ``with wandb.init()`` is being left with an exception (wandb prints it).
 _raising: set[str] = set()
+#: Our runs whose last ``log`` left its row open (``step=`` or ``commit=False``): wandb
+#: adds that row to the summary only when it is committed.
+_open_row: set[str] = set()
 _install_lock = threading.Lock()
 _installed = False
 
@@ -175,6 +178,11 @@ def install_hooks() -> None:
             if step is not None and step < self._local_step:
                 # wandb drops a row for a step it has already committed (with a warning).
                 return result
+            # wandb's own rule (Run._log): the call commits its row, or leaves it open.
+            if (step is None and commit is None) or commit:
+                _open_row.discard(self.id)
+            else:
+                _open_row.add(self.id)
             try:
                 sink.on_log(data, row_step)
             except StopRun as stop:
@@ -234,9 +242,16 @@ def _finished_run(run: Any, exit_code: int | None, *, stopped: bool = False) -> 
     # asking wandb for it costs a round trip to its service (~3 ms), so only runs that
     # wrote to their summary or changed its rules (define_metric) pay for it.
     summary: dict[str, Any] = {}
+    open_row = run.id in _open_row
+    _open_row.discard(run.id)
     if run.id in _custom_summary:
         _custom_summary.discard(run.id)
         try:
+            if open_row:
+                # Commit the open row first, as wandb's finish would: the summary holds
+                # only committed rows, and the last one may be the run's best. (A commit
+                # with no row open would write an empty row, hence the bookkeeping.)
+                run._partial_history_callback({}, None, True)
             summary = dict(run.summary)
         except Exception:  # a broken summary must not keep the run from finishing
             logger.exception("could not read the summary of run %s", run.id)

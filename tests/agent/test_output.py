@@ -83,6 +83,40 @@ def test_a_summary_without_the_goals_value_takes_the_last_logged_value(
     assert sweep.best_run(order="loss" if goal == "maximize" else "+loss") == best
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+@pytest.mark.parametrize("custom", ["define_metric", "summary_write"])
+def test_the_last_row_logged_with_a_step_counts_toward_the_summary(
+    tmp_path: Path, custom: str, isolation: str
+) -> None:
+    """A row logged with ``step=`` stays open until the next step or the run's end; the
+    run's summary (and so its metric and the best run) must include it, as on W&B."""
+
+    def train() -> None:
+        with wandb.init() as run:
+            if custom == "define_metric":
+                wandb.define_metric("loss", summary="min")
+            else:
+                run.summary["loss"] = 0.7
+            for step, value in enumerate(run.config.x):
+                run.log({"loss": value}, step=step)
+
+    sweep = localsweep.run(
+        grid([[0.5, 0.1], [0.3, 0.4]]),
+        train,
+        db=tmp_path / "s.db",
+        quiet=True,
+        isolation=isolation,
+    )
+    runs = sorted(sweep.runs, key=lambda r: r.number)
+    if custom == "define_metric":
+        assert [r.metric for r in runs] == [0.1, 0.3]
+    else:
+        assert [r.metric for r in runs] == [0.1, 0.4]
+    assert [len(r.history()) for r in runs] == [2, 2]  # no empty row written
+    best = sweep.best_run()
+    assert best is not None and best.id == runs[0].id
+
+
 def test_a_metric_never_logged_is_warned_once_naming_the_closest_key(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
