@@ -195,6 +195,38 @@ def test_a_misspelled_program_is_named_before_any_run_starts(work: Path) -> None
 
 
 @pytest.mark.parametrize(
+    ("command", "warned", "says"),
+    [
+        (
+            '["${env}", "${interpreter}", "${program}"]',
+            "Warning: command: uses ${program} but the config sets no `program`",
+            "the command uses ${program} but the sweep config sets no `program`",
+        ),
+        ('["${nope}"]', "unknown macro ${nope}", "expands to an empty command line"),
+    ],
+)
+def test_a_command_no_run_could_start_is_refused_before_a_run_is_claimed(
+    work: Path, command: str, warned: str, says: str
+) -> None:
+    """wandb accepts such a config (a function could still run it), so creating the sweep
+    only warns; an agent without a function stops before it claims a run, and leaves
+    none ``running`` for the next agent to call crashed."""
+    (work / "cmd.yaml").write_text(f"command: {command}\n" + GRID)
+    made = cli(work, "sweep", "cmd.yaml", "--db", "s.db")
+    assert made.returncode == 0, made.stderr
+    assert warned in made.stderr
+    for _ in range(2):
+        proc = cli(work, "agent", made.stdout.strip(), "--db", "s.db")
+        _clean_failure(proc)
+        assert says in proc.stderr
+    assert _count(work / "s.db", "runs") == 0
+    # A function runs it.
+    proc = cli(work, "agent", made.stdout.strip(), "--db", "s.db", "-f", "mytrain:train")
+    assert proc.returncode == 0, proc.stderr
+    assert _count(work / "s.db", "runs") == 4
+
+
+@pytest.mark.parametrize(
     ("function", "says"),
     [
         ("nomod:train", "cannot import 'nomod' for --function"),

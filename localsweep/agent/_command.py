@@ -193,7 +193,7 @@ def build_command(
             [
                 Violation(
                     "command",
-                    f"{shown} expands to an empty command line for this run, so there is "
+                    f"{shown} expands to an empty command line, so there is "
                     "nothing to start; name the executable, e.g. [${env}, ${interpreter}, "
                     "${program}, ${args}]",
                 )
@@ -205,6 +205,14 @@ def build_command(
         files[json_path] = macros["args_json"][0]
     logger.debug("run %s command: %s", run_id, argv)
     return ChildCommand(argv=tuple(argv), files=types.MappingProxyType(files))
+
+
+def check_command(command: Sequence[str] | None, program: str | None) -> None:
+    """Raise :func:`build_command`'s ``ConfigError`` when no run's command line could be
+    built: the command uses ``${program}`` with no ``program``, or expands to nothing
+    whatever the params (every sweep has at least one). Checked before an agent claims
+    a run, which would otherwise be left ``running`` with nothing started."""
+    build_command(command, program, {"param": 1}, sweep_dir=".", run_id="check")
 
 
 def param_file_content(params: Mapping[str, Any]) -> str:

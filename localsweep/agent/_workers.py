@@ -312,10 +312,14 @@ def _merge(reports: Sequence[AgentReport]) -> AgentReport:
 
 def require_program(config: SweepConfig, sweep_id: str | None = None) -> None:
     """Raise :class:`ProgramNotFoundError` when a program sweep's script is not where its
-    runs would look for it (this folder); see
-    :func:`localsweep._hints.missing_program_message`."""
+    runs would look for it (this folder), see
+    :func:`localsweep._hints.missing_program_message`, and the ``ConfigError`` of
+    :func:`~localsweep.agent._command.check_command` when no run's command line could be
+    built."""
     from localsweep._hints import missing_program_message
+    from localsweep.agent._command import check_command
 
+    check_command(config.command, config.program)
     missing = missing_program_message(config.program, config.command, os.getcwd())
     if missing is not None:
         raise ProgramNotFoundError(f"sweep {sweep_id}: {missing}" if sweep_id else missing)

@@ -67,6 +67,13 @@ def read_command(
             _check_item(item, f"command[{i}]", names, check)
     if not ok:
         return None
+    if "${program}" in value and not data.get("program"):
+        check.warn(
+            "command",
+            "uses ${program} but the config sets no `program`, so an agent without a "
+            "function cannot start its runs; add `program: train.py` (your script), drop "
+            "${program}, or run the sweep with a function (--function module:train)",
+        )
     # wandb falls back to its default command for an empty list.
     return tuple(value) or None
 
