@@ -88,6 +88,25 @@ def test_a_values_list_of_numbers_has_a_correlation_as_in_wandb(tmp_path: Path) 
     assert by_name["batch_size"].correlation > 0.9
 
 
+def test_a_values_list_of_ints_and_floats_has_a_correlation(tmp_path: Path) -> None:
+    """``dropout: {values: [0, 0.1, 0.5]}`` mixes ints and floats; they are still numbers
+    (W&B correlates them). Only values that are equal across types (1 and 1.0, True and
+    1) must be told apart, and then the parameter has no order."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"dropout": {"values": [0, 0.1, 0.5, 1, 2.5]}},
+    }
+    sweep = localsweep.run(config, lambda c: c["dropout"], db=tmp_path / "s.db", quiet=True)
+    by_name = {r.name: r for r in parameter_importance(sweep)}
+    assert by_name["dropout"].correlation == 1.0
+
+    config["parameters"] = {"flag": {"values": [1, True, 2]}}
+    sweep = localsweep.run(config, lambda c: float(c["flag"]), db=tmp_path / "t.db", quiet=True)
+    assert sorted(repr(r.config["flag"]) for r in sweep.runs) == ["1", "2", "True"]
+    assert {r.name: r for r in parameter_importance(sweep)}["flag"].correlation is None
+
+
 def test_a_log_scale_parameter_correlates_by_its_logarithm(tmp_path: Path) -> None:
     config = {
         "method": "random",
