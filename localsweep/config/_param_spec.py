@@ -409,13 +409,19 @@ def _warn_deprecated(
     )
     if looks_like_values(lo, hi):
         exp_lo, exp_hi = _exp(lo), _exp(hi)
+        if math.isfinite(exp_hi):
+            keep = (
+                f"to keep what is written, the equivalent is `distribution: "
+                f"{replacement.value}`, `min: {exp_lo:.6g}`, `max: {exp_hi:.6g}`."
+            )
+        else:  # no finite max says the same: the config would be refused
+            keep = f"as written, e^{hi!r} is beyond the largest float and samples overflow."
         check.warn(
             here,
             f"min {lo!r} and max {hi!r} look like values, not exponents: as written this "
             f"samples from e^{lo!r} = {exp_lo:.6g} to e^{hi!r} = {exp_hi:.6g}. For values from "
             f"{lo!r} to {hi!r} write `distribution: {replacement.value}` with `min: {lo!r}`, "
-            f"`max: {hi!r}`; to keep what is written, the equivalent is "
-            f"`distribution: {replacement.value}`, `min: {exp_lo:.6g}`, `max: {exp_hi:.6g}`.",
+            f"`max: {hi!r}`; {keep}",
         )
 
 

@@ -69,3 +69,12 @@ def test_zero_shape_parameter_warns_of_nan_samples(dist: str, key: str) -> None:
 
 def test_valid_config_has_no_warnings() -> None:
     assert warnings_for({"distribution": "log_uniform_values", "min": 1e-5, "max": 0.1}) == ()
+
+
+def test_the_equivalent_offered_for_exponent_bounds_is_a_valid_config() -> None:
+    """e^1000 is beyond the largest float: `max: inf` would be refused, so it is not offered."""
+    found = warnings_for({"distribution": "log_uniform", "min": 1, "max": 1000})
+    assert "max: inf" not in found[1]
+    assert "e^1000 is beyond the largest float and samples overflow" in found[1]
+    small = warnings_for({"distribution": "log_uniform", "min": 1, "max": 100})
+    assert "`max: 2.68812e+43`" in small[1]
