@@ -369,6 +369,8 @@ class Sweep:
             value = value_of(run)
             if value is None or (isinstance(value, float) and not math.isfinite(value)):
                 continue
+            # Text sorts as text (order="config.optimizer"), above every number.
+            value = (isinstance(value, str), value)
             if best is None or (value > best_value if maximize else value < best_value):
                 best, best_value = run, value
         if best is None and order is not None:
@@ -431,10 +433,12 @@ def _order_key(order: str) -> tuple[Any, bool]:
     return (lambda run: _nested_number(run.summary, path, parts)), maximize
 
 
-def _nested_number(data: Mapping[str, Any], path: str, parts: tuple[str, ...] = ()) -> float | None:
-    """The number at ``path`` (a key, or dotted keys into nested dicts; a key that itself
-    holds a dot is found first); for a ``define_metric`` summary there (a dict), its first
-    of ``parts`` that is a number."""
+def _nested_number(
+    data: Mapping[str, Any], path: str, parts: tuple[str, ...] = ()
+) -> float | str | None:
+    """The number or text at ``path`` (a key, or dotted keys into nested dicts; a key that
+    itself holds a dot is found first); for a ``define_metric`` summary there (a dict),
+    its first of ``parts`` that is a number."""
     value: Any = data
     if path in data:
         value = data[path]
@@ -445,7 +449,7 @@ def _nested_number(data: Mapping[str, Any], path: str, parts: tuple[str, ...] = 
             value = value[part]
     if isinstance(value, Mapping):
         return next((n for k in parts if (n := _number(value.get(k))) is not None), None)
-    return _number(value)
+    return value if isinstance(value, str) else _number(value)
 
 
 def _number(value: Any) -> float | None:

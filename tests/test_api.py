@@ -117,6 +117,19 @@ def test_best_run_may_order_by_another_summary_key_as_wandb_does(tmp_path: Path)
     assert sweep.best_run(order="no_such_key") is None
 
 
+def test_best_run_may_order_by_a_text_config_key(tmp_path: Path) -> None:
+    """W&B sorts text values too: ``order="config.optimizer"`` is not "no value"."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"optimizer": {"values": ["sgd", "adam", "rmsprop"]}},
+    }
+    sweep = localsweep.run(config, lambda c: 1.0, db=tmp_path / "s.db", quiet=True)
+    for order, name in [("config.optimizer", "sgd"), ("+config.optimizer", "adam")]:
+        best = sweep.best_run(order=order)
+        assert best is not None and best.config["optimizer"] == name, order
+
+
 def test_best_run_is_none_without_a_metric_or_a_finished_run(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     no_metric = {"method": "grid", "parameters": {"x": {"values": [1]}}}
