@@ -15,7 +15,16 @@ from typing import Any
 
 from localsweep.errors import Violation
 
-__all__ = ["Checker", "is_number", "number_from_string", "plain", "show", "suggest", "yaml_float"]
+__all__ = [
+    "Checker",
+    "is_number",
+    "non_string_key",
+    "number_from_string",
+    "plain",
+    "show",
+    "suggest",
+    "yaml_float",
+]
 
 # A whole string that is a decimal number. YAML 1.1 (PyYAML) reads ``1e-5`` and
 # ``1.0e5`` as strings because its float syntax needs a dot and a signed exponent.
@@ -155,7 +164,7 @@ class Checker:
             return None
         bad = [k for k in value if not isinstance(k, str)]
         for k in bad:
-            self.error(f"{path}.{k}" if path else str(k), "keys must be strings")
+            self.error(f"{path}.{k}" if path else str(k), non_string_key(k))
         return value
 
     def unknown_keys(
@@ -185,3 +194,19 @@ def yaml_float(value: int | float) -> str:
             exponent = "+" + exponent
         return f"{mantissa}e{exponent}"
     return text
+
+
+def non_string_key(key: Any) -> str:
+    """What is wrong with a mapping key that is not text, and how to write it.
+
+    YAML 1.1, which PyYAML reads, takes an unquoted ``off``, ``no``, ``yes``, ``on``,
+    ``true`` or ``false`` as a boolean, and ``1e-3`` or ``10`` as a number: a parameter
+    named ``off`` arrives as the key ``False``.
+    """
+    if isinstance(key, bool):
+        return (
+            f"keys must be strings, and YAML reads this one as {key}: a key written off, "
+            "no, yes, on, true or false unquoted is a boolean in YAML; quote it, e.g. "
+            "'off': {...}"
+        )
+    return f"keys must be strings; quote it, e.g. '{key}': ..."

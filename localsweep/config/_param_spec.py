@@ -12,7 +12,14 @@ import math
 import re
 from typing import Any
 
-from localsweep.config._checks import Checker, number_from_string, show, suggest, yaml_float
+from localsweep.config._checks import (
+    Checker,
+    non_string_key,
+    number_from_string,
+    show,
+    suggest,
+    yaml_float,
+)
 from localsweep.config._types import Distribution, Parameter, ParamPath
 
 __all__ = ["GRID_DISTRIBUTIONS", "check_grid", "parse_parameters", "yaml_path"]
@@ -115,7 +122,7 @@ def _parse_one(spec: Any, path: ParamPath, here: str, check: Checker) -> list[Pa
         return []
     for key in spec:
         if not isinstance(key, str):
-            check.error(f"{here}.{key}", "keys must be strings")
+            check.error(f"{here}.{key}", non_string_key(key))
     if "parameters" in spec:
         extra = [k for k in spec if k != "parameters"]
         for key in extra:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from localsweep.config._checks import Checker, plain, show
+from localsweep.config._checks import Checker, non_string_key, plain, show
 from localsweep.config._command import read_command
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
@@ -153,7 +153,7 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
     data: dict[str, Any] = plain(raw)
     for key in data:
         if not isinstance(key, str):
-            check.error(str(key), "config keys must be strings")
+            check.error(str(key), non_string_key(key))
     wrapped = _check_top_level_keys(data, check)
 
     method = _method(data, check, wrapped)
@@ -183,6 +183,12 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
     _controller(data, check)
     check_custom(data, method, metric, metrics, scheduler, check)
     options = _options(data, check, metric)
+    if options.sampler != "auto" and method is not None and method is not Method.BAYES:
+        check.warn(
+            f"{EXTENSION_KEY}.sampler",
+            f"chooses bayes's sampler; `method: {method.value}` does not use it (set "
+            "`method: bayes`, or remove the key)",
+        )
     for key in ("job", "image_uri"):
         if key in data:
             check.warn(key, "localsweep runs `program` or `command` itself; this key is ignored")

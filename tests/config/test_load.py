@@ -101,3 +101,15 @@ def test_invalid_file_reports_violations(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert [v.path for v in info.value.violations] == ["parameters.lr.max"]
+
+
+def test_a_parameter_yaml_reads_as_a_boolean_says_to_quote_it(tmp_path: Path) -> None:
+    """``off:`` unquoted is ``False`` to YAML 1.1: the error names the cause and the fix."""
+    path = tmp_path / "s.yaml"
+    path.write_text("method: grid\nparameters:\n  off: {values: [1]}\n  'on': {values: [2]}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    [problem] = info.value.violations
+    assert problem.path == "parameters.False"
+    assert "YAML reads this one as False" in problem.message
+    assert "quote it, e.g. 'off'" in problem.message

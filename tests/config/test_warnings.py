@@ -78,3 +78,20 @@ def test_the_equivalent_offered_for_exponent_bounds_is_a_valid_config() -> None:
     assert "e^1000 is beyond the largest float and samples overflow" in found[1]
     small = warnings_for({"distribution": "log_uniform", "min": 1, "max": 100})
     assert "`max: 2.68812e+43`" in small[1]
+
+
+@pytest.mark.parametrize("method", ["random", "grid"])
+def test_a_sampler_under_another_method_than_bayes_is_said_to_be_unused(method: str) -> None:
+    config = {
+        "method": method,
+        "parameters": {"x": {"values": [1, 2]}},
+        "localsweep": {"sampler": "gp"},
+    }
+    found = parse_config(config).warnings
+    assert found == (
+        f"localsweep.sampler: chooses bayes's sampler; `method: {method}` does not use it "
+        "(set `method: bayes`, or remove the key)",
+    )
+    config["method"] = "bayes"
+    config["metric"] = {"name": "loss"}
+    assert parse_config(config).warnings == ()
