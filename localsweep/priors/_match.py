@@ -243,14 +243,16 @@ FLOAT_MATCH = 1e-6
 
 
 def _near_float(choices: Sequence[Any], reading: Any) -> Any:
-    """The one float choice within ``FLOAT_MATCH`` of a float ``reading`` (the nearest),
-    else ``_MISSING``."""
+    """The one numeric choice (``0.2``, or ``3`` beside float choices) within
+    ``FLOAT_MATCH`` of a float ``reading`` (the nearest), else ``_MISSING``."""
     if not isinstance(reading, float) or not math.isfinite(reading):
         return _MISSING
     near = [
         c
         for c in choices
-        if isinstance(c, float) and math.isclose(c, reading, rel_tol=FLOAT_MATCH, abs_tol=1e-12)
+        if isinstance(c, (int, float))
+        and not isinstance(c, bool)
+        and math.isclose(c, reading, rel_tol=FLOAT_MATCH, abs_tol=1e-12)
     ]
     return min(near, key=lambda c: abs(c - reading)) if near else _MISSING
 

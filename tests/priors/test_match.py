@@ -276,6 +276,11 @@ def test_a_float32_or_computed_value_is_the_choice_it_stands_for(method: str) ->
     prior = _taken(grid, config={"x": float(np.float32(0.7))}, summary={"loss": 1})
     assert prior.params[("x",)] == pytest.approx(0.7)
     assert "is not one of its values" in _skipped(config, config={"dropout": 0.2001, "lr": 0.5})
+    # An int beside float choices, as prior-runs.md says of any grid value.
+    mixed = _config(method, dropout={"values": [0.1, 0.2, 3]}, lr={"values": [0.5, 0.6]})
+    for written in (3.0000001, "3.0000001", 2.9999999999999996):
+        prior = _taken(mixed, config={"dropout": written, "lr": 0.5}, summary={"loss": 1})
+        assert prior.params[("dropout",)] == 3
 
 
 @pytest.mark.parametrize("nan", [float("nan"), float("inf"), "NaN", "-inf"])
