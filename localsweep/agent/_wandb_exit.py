@@ -23,7 +23,12 @@ __all__ = ["marked_failed", "marked_failed_error"]
 
 def marked_failed_error(exit_code: int, *, program: bool = False) -> str:
     """The error of a run whose code marked its wandb run failed with ``exit_code``."""
-    said = f"the training marked its run failed with wandb.finish(exit_code={exit_code})"
+    said = f"the training ended its wandb run with exit code {exit_code}: " + (
+        "wandb.finish(exit_code=1), or an exception leaving `with wandb.init()`; wandb "
+        "records exit code 1 for any, sys.exit(0) included (exit after the with block)"
+        if exit_code == 1
+        else f"wandb.finish(exit_code={exit_code})"
+    )
     return f"the program exited 0, but {said}" if program else said
 
 

@@ -28,7 +28,8 @@ from localsweep.store import RunRecord, Store
 from localsweep.wandb_bridge import find_run_file, wait_for_exit_record
 
 PROGRAMS = Path(__file__).parent / "programs"
-MARKED = "the training marked its run failed with wandb.finish(exit_code="
+MARKED = "the training ended its wandb run with exit code "
+BY_FINISH = "wandb.finish(exit_code="
 
 
 def two_runs(**top: Any) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def assert_marked_failed(store: Store, sweep_id: str, code: int = 1) -> tuple[Ru
     runs = by_code(store.list_runs(sweep_id))
     failed, finished = runs[code], runs[0]
     assert (failed.state, failed.exit_code) == (RunState.FAILED, code), failed.error
-    assert MARKED + f"{code})" in (failed.error or "")
+    assert MARKED + f"{code}: " + BY_FINISH + f"{code})" in (failed.error or "")
     assert failed.metric == 0.05  # its value is kept, but is no result
     assert (finished.state, finished.exit_code, finished.error) == (RunState.FINISHED, 0, None)
     assert wandb_exit_code(failed.dir) == code
@@ -77,12 +78,30 @@ def mark_failed_by_code() -> None:
     run.finish(exit_code=code)
 
 
+def test_sys_exit_0_inside_with_wandb_init_is_failed_as_wandb_records_it(tmp_path: Path) -> None:
+    """wandb's ``Run.__exit__`` writes exit code 1 for any exception leaving the block,
+    ``SystemExit(0)`` included, so W&B shows the run failed: so does localsweep, and the
+    error says why and what to do, rather than naming a wandb.finish the code never made."""
+
+    def train() -> None:
+        with wandb.init() as run:
+            run.log({"val_loss": 0.05})
+            sys.exit(0)
+
+    sweep = localsweep.run(two_runs(), train, db=tmp_path / "s.db", count=1, quiet=True)
+    [run] = sweep.runs
+    assert (run.state, run.exit_code) == ("failed", 1)
+    assert "an exception leaving `with wandb.init()`" in (run.error or "")
+    assert "sys.exit(0) included (exit after the with block)" in (run.error or "")
+    assert wandb_exit_code(run.dir) == 1
+
+
 def test_run_finish_with_exit_code_1_fails_the_run_and_it_is_not_the_best(tmp_path: Path) -> None:
     sweep = localsweep.run(two_runs(), mark_failed_by_code, db=tmp_path / "s.db")
     runs = by_code(sweep.runs)
     failed, finished = runs[1], runs[0]
     assert (failed.state, failed.exit_code) == ("failed", 1)
-    assert failed.error == MARKED + "1)"
+    assert (failed.error or "").startswith(MARKED + "1: " + BY_FINISH + "1)")
     assert (finished.state, finished.exit_code, finished.error) == ("finished", 0, None)
     best = sweep.best_run()
     assert best is not None and best.id == finished.id
@@ -99,7 +118,7 @@ def test_module_level_wandb_finish_with_its_own_code_fails_the_run(tmp_path: Pat
 
     sweep = localsweep.run(two_runs(parameters={"x": {"value": 1}}), train, db=tmp_path / "s.db")
     [run] = sweep.runs
-    assert (run.state, run.exit_code, run.error) == ("failed", 3, MARKED + "3)")
+    assert (run.state, run.exit_code, run.error) == ("failed", 3, MARKED + "3: " + BY_FINISH + "3)")
     assert sweep.best_run() is None
 
 
@@ -133,7 +152,7 @@ def test_runs_marked_failed_count_toward_the_failure_limit(tmp_path: Path) -> No
     sweep_id = localsweep.sweep(config, db=tmp_path / "s.db")
     with pytest.raises(AgentError, match="3 runs in a row failed") as info:
         localsweep.agent(sweep_id, train, db=tmp_path / "s.db", max_consecutive_failures=3)
-    assert MARKED + "1)" in str(info.value)
+    assert MARKED + "1: " + BY_FINISH + "1)" in str(info.value)
     assert calls == [0, 1, 2]
 
 
