@@ -190,7 +190,8 @@ def agent(
     grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
 
     Progress goes to stderr: a bar in a terminal or a notebook, one plain line per run
-    start and end elsewhere (a log file, ``nohup``, SLURM); ``quiet=True`` prints nothing.
+    start and end elsewhere (a log file, ``nohup``, SLURM); ``quiet=True`` prints no
+    progress (a failed run's traceback is still shown, as ``wandb.agent`` shows it).
     """
     from localsweep.store import Store, require_database
 
