@@ -9,6 +9,12 @@ import click
 __all__ = ["ui_command"]
 
 
+class _MissingExtra(click.ClickException):
+    """The ``ui`` extra is not installed: the user's setup to fix, exit code 2."""
+
+    exit_code = 2
+
+
 @click.command("ui")
 @click.option(
     "--db",
@@ -37,13 +43,19 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     Open the printed URL in a browser; from a laptop, forward the port of a login node
     first: ssh -L 8080:127.0.0.1:8080 login-node.
     """
-    from localsweep.report._extra import require
+    from localsweep.report._extra import MissingExtraError, require
+
+    # Before anything imports them: without the extra, say which one to install.
+    try:
+        for module in ("starlette", "uvicorn"):
+            require(module, "localsweep ui", extra="ui")
+    except MissingExtraError as exc:
+        raise _MissingExtra(str(exc)) from None
+
     from localsweep.store import Store, require_database
     from localsweep.ui._app import UiSettings
     from localsweep.ui._server import bind, is_loopback, serve
 
-    for module in ("starlette", "uvicorn"):
-        require(module, "localsweep ui", extra="ui")
     loopback = is_loopback(host)
     token = None if loopback or no_token else secrets.token_urlsafe(24)
     store = Store(require_database(db))  # a viewer never creates a database
