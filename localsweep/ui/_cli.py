@@ -63,6 +63,8 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     sock = bind(host, port)  # before saying where to open it: the port may be taken
     port = sock.getsockname()[1]  # --port 0: the one the system gave
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"  # an IPv6 address, as URLs write it
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
     shown_db = store.shown_url

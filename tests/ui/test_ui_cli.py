@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
+from ui_helpers import wait_for
 
 import localsweep
 
@@ -42,3 +51,57 @@ def test_without_the_ui_extra_it_says_which_extra_to_install(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
     assert "localsweep ui needs starlette" in done.stderr
     assert "pip install 'localsweep[ui]'" in done.stderr
+
+
+@pytest.fixture
+def start_ui(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start ``localsweep ui --port 0`` with the given options; returns the URL it prints."""
+    db = str(tmp_path / "s.db")
+    localsweep.sweep({"method": "grid", "parameters": {"x": {"values": [1]}}}, db=db)
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*options: str) -> str:
+        command = [sys.executable, "-m", "localsweep", "ui", "--db", db, "--port", "0"]
+        ui = subprocess.Popen([*command, *options], stderr=subprocess.PIPE, text=True)
+        started.append(ui)
+        assert ui.stderr is not None
+        said = []
+        for line in ui.stderr:
+            said.append(line)
+            if line.startswith("open "):
+                return line.split()[1]
+        raise AssertionError(f"localsweep ui printed no URL: {''.join(said)}")
+
+    yield start
+    for ui in started:
+        ui.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            ui.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            ui.kill()
+            ui.communicate()
+
+
+def _open(url: str) -> tuple[int, str]:
+    """What a browser gets for ``url`` (no proxy): its status and page; raises while the
+    server does not listen yet."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def test_an_ipv6_address_is_printed_in_brackets_and_the_url_opens(
+    start_ui: Callable[..., str],
+) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    url = start_ui("--host", "::1")
+    assert re.fullmatch(r"http://\[::1\]:\d+/", url), url
+    status, page = wait_for(lambda: _open(url), what=f"{url} to answer")
+    assert status == 200, page
