@@ -59,7 +59,9 @@ def ui_command(db: str | None, host: str, port: int, no_token: bool, read_only: 
     loopback = is_loopback(host)
     token = None if loopback or no_token else secrets.token_urlsafe(24)
     store = Store(require_database(db))  # a viewer never creates a database
-    settings = UiSettings(token=token, read_only=read_only, loopback_only=loopback)
+    # On loopback (127/8, ::1, or a name for them) no token is needed, and the Host check
+    # keeps out other sites' pages (DNS rebinding); it answers to the --host it printed.
+    settings = UiSettings(token=token, read_only=read_only, loopback_only=loopback, host=host)
     sock = bind(host, port)  # before saying where to open it: the port may be taken
     port = sock.getsockname()[1]  # --port 0: the one the system gave
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -82,7 +82,7 @@ def start_ui(tmp_path: Path) -> Iterator[Callable[..., str]]:
             ui.communicate()
 
 
-def _open(url: str) -> tuple[int, str]:
+def _open(url: str | urllib.request.Request) -> tuple[int, str]:
     """What a browser gets for ``url`` (no proxy): its status and page; raises while the
     server does not listen yet."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -105,3 +105,32 @@ def test_an_ipv6_address_is_printed_in_brackets_and_the_url_opens(
     assert re.fullmatch(r"http://\[::1\]:\d+/", url), url
     status, page = wait_for(lambda: _open(url), what=f"{url} to answer")
     assert status == 200, page
+
+
+def _loopback_hostname() -> str | None:
+    """This machine's name when it resolves to loopback alone (/etc/hosts often says
+    127.0.1.1), else None."""
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return None
+    return name if all(a.startswith("127.") or a == "::1" for a in addresses) else None
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "hostname"])
+def test_a_loopback_host_answers_at_the_printed_url_and_to_no_other_name(
+    start_ui: Callable[..., str], host: str
+) -> None:
+    if host == "hostname":
+        host = _loopback_hostname() or pytest.skip("this machine's name is not loopback")
+    url = start_ui("--host", host)
+    assert url.startswith(f"http://{host}:"), url
+    status, page = wait_for(lambda: _open(url), what=f"{url} to answer")
+    assert status == 200, page
+    assert "<!DOCTYPE html>" in page
+    # Still no other name: a page on another site whose name is made to resolve to this
+    # address (DNS rebinding) is refused.
+    rebound = urllib.request.Request(url, headers={"Host": "attacker.example"})
+    status, page = _open(rebound)
+    assert status == 403, page
