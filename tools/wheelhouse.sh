@@ -3,8 +3,8 @@
 # and every dependency, built where there is network, carried over, installed with no index.
 #
 #   tools/wheelhouse.sh build DIR [--python-version 3.11] [--platform manylinux_2_28_x86_64]
-#                                 [--extras postgres,report] [--source PATH]
-#   tools/wheelhouse.sh install DIR [--extras postgres,report] [pip install options...]
+#                                 [--extras postgres,ui] [--source PATH]
+#   tools/wheelhouse.sh install DIR [--extras postgres,ui] [pip install options...]
 #
 # build: a wheel of localsweep itself (from --source, by default the checkout this script is
 # in), then `pip download` of all its dependencies into DIR. Without --python-version and

@@ -2,11 +2,12 @@
 typed and well kept, with a test client; served by uvicorn).
 
 Safety, by default: the server binds to 127.0.0.1 and accepts only requests whose
-``Host`` is a loopback name (so a web page elsewhere cannot reach it through DNS
-rebinding). On another address it requires a token, printed at start: the first visit
-with ``?token=...`` sets a cookie, as Jupyter does. Control actions are POSTs that must
-carry the page's CSRF token in a header (a cross-site form cannot send one) and come from
-the page's own origin. ``read_only`` drops the controls.
+``Host`` is a loopback name or the loopback ``--host`` it was bound to (so a web page
+elsewhere cannot reach it through DNS rebinding). Off loopback it requires a token,
+printed at start: the first visit with ``?token=...`` sets a cookie, as Jupyter does.
+Control actions are POSTs that must carry the page's CSRF token in a header (a cross-site
+form cannot send one) and come from the page's own origin. ``read_only`` drops the
+controls.
 """
 
 from __future__ import annotations
@@ -48,12 +49,24 @@ POLL_MS = 1000
 @dataclass
 class UiSettings:
     """How the server behaves: ``token`` (``None``: none needed), ``read_only`` (no
-    controls), ``loopback_only`` (refuse requests for other host names)."""
+    controls), ``loopback_only`` (refuse requests for other host names than localhost's
+    and ``host``'s), ``host`` (the loopback address or name the server was bound to, as
+    ``--host`` gave it: the printed URL names it)."""
 
     token: str | None = None
     read_only: bool = False
     loopback_only: bool = True
+    host: str | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @cached_property
+    def host_names(self) -> frozenset[str]:
+        """The ``Host`` names answered with ``loopback_only``."""
+        names = set(_LOOPBACK_NAMES)
+        if self.host:
+            name = self.host.lower()
+            names.add(f"[{name}]" if ":" in name and not name.startswith("[") else name)
+        return frozenset(names)
 
 
 def _host_name(host_header: str) -> str:
@@ -75,8 +88,9 @@ class _Guard:
             return
         request = Request(scope)
         host = _host_name(request.headers.get("host", ""))
-        if self.settings.loopback_only and host not in _LOOPBACK_NAMES:
-            await _text(403, f"this server answers only to localhost, not {host!r}")(
+        if self.settings.loopback_only and host.lower() not in self.settings.host_names:
+            answered = "localhost" + (f" and {self.settings.host}" if self.settings.host else "")
+            await _text(403, f"this server answers only to {answered}, not {host!r}")(
                 scope, receive, send
             )
             return
