@@ -183,9 +183,13 @@ def test_an_agent_started_in_the_background_of_a_script_still_stops_its_run_with
         agent.kill()
 
 
-def test_a_preempted_run_keeps_its_metric_and_is_no_result_while_it_waits(
+def test_a_preempted_run_keeps_its_metric_and_exports_as_a_running_trial(
     tmp_path: Path, signals: Path
 ) -> None:
+    import optuna
+
+    from localsweep.report import export_optuna
+
     db = str(tmp_path / "sweeps.db")
     sweep_id = localsweep.sweep(grid(1), db=db)
     agent = start_agent(
@@ -207,5 +211,11 @@ def test_a_preempted_run_keeps_its_metric_and_is_no_result_while_it_waits(
     # Its metric is its summary's value, as for a killed run (the agent's line, `show`).
     assert run.metric is not None and run.metric == run.summary["loss"]
     assert "loss=-" not in agent.output()
-    # Waiting to be resumed, it has no result: not the best run.
+    # Waiting to be resumed, it has no result: not the best run, and a RUNNING trial of
+    # the exported study (it will go on), not a failed one.
     assert sweep.best_run() is None
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    export_optuna(sweep, url)
+    (trial,) = optuna.load_study(study_name=sweep_id, storage=url).get_trials()
+    assert trial.state is optuna.trial.TrialState.RUNNING
+    assert trial.user_attrs["run_state"] == "preempted"
