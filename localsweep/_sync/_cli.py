@@ -29,6 +29,7 @@ _STYLES = {
     "prior: would upload": "cyan",
     "prior: would attach": "cyan",
     "prior: left": "yellow",
+    "superseded": "yellow",
 }
 
 
