@@ -29,6 +29,7 @@ _STYLES = {
     "prior: would upload": "cyan",
     "prior: would attach": "cyan",
     "prior: left": "yellow",
+    "superseded": "yellow",
 }
 
 
@@ -41,6 +42,9 @@ _STYLES = {
     "wandb_dirs",
     multiple=True,
     metavar="DIR",
+    # A folder that is not there is a typo or a copy not made: refused (exit 2) before
+    # anything starts, at --dry-run too, rather than its runs reported missing.
+    type=click.Path(exists=True, file_okay=False),
     help="A folder holding run folders (a machine's wandb/ folder, copied here); repeatable. "
     "Searched before the folders the agents recorded and ./wandb.",
 )
@@ -175,11 +179,20 @@ def sync_command(
     for warning in report.warnings:
         _err.print(f"[yellow]Warning:[/] {escape(warning)}")
     where = f"{report.entity or '(your default entity)'}/{report.project}"
+    left = sum(1 for r in report.runs if r.outcome not in _STYLES)
     if report.dry_run:
         if report.server_sweep:
             _console.print(f"Would reuse sweep {report.server_sweep} in {escape(where)}")
         else:
             _console.print(f"Would create a sweep in {escape(where)}")
+        if left:
+            # What the sync itself would exit with for what the checks found: a dry run
+            # is a pre-check a script can rely on.
+            _err.print(
+                f"[bold red]{left} run(s) could not be uploaded[/]; fix what the table says "
+                "(the sync would upload the rest and exit 1)."
+            )
+            sys.exit(1)
         return
     path = "runs in the sweep" if report.path == "sweep" else "prior runs of the sweep"
     state = "finished" if report.finished_on_server else "running"
@@ -189,7 +202,6 @@ def sync_command(
         soft_wrap=True,
     )
     if not report.ok:
-        left = sum(1 for r in report.runs if r.outcome not in _STYLES)
         _err.print(
             f"[bold red]{left} run(s) not uploaded[/]; fix what the table says and run "
             "`localsweep sync` again (synced runs are not uploaded twice)."

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
 
 __all__ = [
+    "SUPERSEDED",
     "Attempt",
     "FolderIndex",
     "RunCheck",
@@ -49,6 +50,9 @@ CORRUPT = "corrupt"
 FOREIGN = "foreign"
 #: A resumed run whose folders wandb sync cannot join into one run.
 SPLIT = "split"
+#: A crashed or killed run whose grid point ran again and of which wandb recorded nothing
+#: (stopped before it wrote its Run record): nothing to upload, and not a failure.
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,16 @@ class Attempt:
 class RunCheck:
     """One run of the local sweep and what was found on disk for it.
 
-    ``status`` is ``ready``, ``running``, ``missing``, ``corrupt`` or ``foreign``;
+    ``status`` is ``ready``, ``running``, ``missing``, ``corrupt``, ``foreign``, ``split``
+    or ``superseded``;
     ``message`` says what is wrong or worth knowing (a run without an exit record is
     ready, and W&B will show it as failed). ``scan`` is what was read of a ready run's
     file, so that staging need not walk it again. ``folder``, ``run_file`` and ``scan``
     are the newest attempt's; ``attempts`` holds every folder of a ready run, oldest
     first (one for a run that was never resumed). ``superseded_by`` names the later run
-    that ran a crashed or killed run's grid point again.
+    that ran a crashed or killed run's grid point again. ``unrecorded`` is true when
+    wandb recorded nothing of the run (its folder holds no run file, or one without a
+    Run record: it was stopped a moment after it started).
     """
 
     run: RunRecord
@@ -86,6 +93,7 @@ class RunCheck:
     scan: RunFileScan | None = None
     attempts: tuple[Attempt, ...] = ()
     superseded_by: str | None = None
+    unrecorded: bool = False
 
 
 def search_roots(wandb_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -190,15 +198,26 @@ def check_run(
     ``sweep_id``; a resumed run's folders can be joined by wandb sync (each later one
     resumes the run) and none of its attempts' folders is missing. ``index`` lists each
     searched folder once for many runs. ``superseded_by``: the run that ran this crashed
-    or killed run's grid point again (said in the message; the run is uploaded as it
-    is)."""
+    or killed run's grid point again (said in the message). Such a run is uploaded as it
+    is when it can be; one of which wandb recorded nothing is ``superseded``: left, with
+    the reason, and not a failure (its point's result is the later run's)."""
     checked = _check_folders(run, sweep_id, roots, include_running, index)
     if superseded_by is None:
         return checked
-    note = (
-        f"superseded: its grid point ran again as run {superseded_by}; uploaded as it is, "
-        f"W&B shows it as one more (failed) run of the sweep"
-    )
+    ran_again = f"superseded: its grid point ran again as run {superseded_by}"
+    if checked.status == READY:
+        note = f"{ran_again}; uploaded as it is, W&B shows it as one more (failed) run of the sweep"
+    elif checked.unrecorded:
+        return replace(
+            checked,
+            status=SUPERSEDED,
+            superseded_by=superseded_by,
+            message=f"{checked.message}: wandb recorded nothing of it before it was stopped; "
+            f"{ran_again}, whose result counts. Not uploaded (there is nothing to upload) "
+            "and not a failure",
+        )
+    else:
+        note = f"{ran_again}; not uploaded: {checked.status}"
     message = f"{checked.message}; {note}" if checked.message else note
     return replace(checked, message=message, superseded_by=superseded_by)
 
@@ -229,7 +248,13 @@ def _check_folders(
     for folder in folders:
         run_file = find_run_file(folder)
         if run_file is None:
-            return RunCheck(run, MISSING, folder, message=f"{folder} holds no run-*.wandb file")
+            return RunCheck(
+                run,
+                MISSING,
+                folder,
+                message=f"{folder} holds no run-*.wandb file",
+                unrecorded=len(folders) == 1,
+            )
         try:
             info = scan_run_file(run_file)
             rows = count_history_rows(run_file) if len(folders) > 1 else None
@@ -240,7 +265,14 @@ def _check_folders(
                 run, CORRUPT, folder, run_file, message=f"cannot read {run_file}: {exc}"
             )
         if info.run_id is None:
-            return RunCheck(run, CORRUPT, folder, run_file, message=f"{run_file} has no run record")
+            return RunCheck(
+                run,
+                CORRUPT,
+                folder,
+                run_file,
+                message=f"{run_file} has no run record",
+                unrecorded=len(folders) == 1,
+            )
         foreign = [s for s in info.sweep_ids if s != sweep_id]
         if foreign:
             return RunCheck(

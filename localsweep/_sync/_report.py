@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsweep._sync._plan import READY, RunCheck
+from localsweep._sync._plan import READY, SUPERSEDED, RunCheck
 from localsweep.store import RunRecord, Store, SweepRecord
 from localsweep.store import _sync_state as state
 
@@ -26,7 +26,8 @@ SYNCED = "synced"
 FAILED = "failed"
 
 #: The outcomes of a run that leave nothing to do (a prior run is ``left`` for good: it
-#: has no run files to upload).
+#: has no run files to upload; so is a ``superseded`` run of which wandb recorded
+#: nothing: its grid point's result is the run that ran it again).
 DONE = frozenset(
     {
         SYNCED,
@@ -40,6 +41,7 @@ DONE = frozenset(
         "prior: would attach",
         "prior: already uploaded",
         "prior: left",
+        SUPERSEDED,
     }
 )
 
@@ -49,8 +51,10 @@ class RunSync:
     """One run's outcome: ``synced`` (now), ``already synced`` (by an earlier sync),
     ``would sync`` (dry run), ``failed``, or why it was not uploaded (``running``,
     ``missing``, ``corrupt``, ``foreign``, ``split``: a resumed run whose folders wandb
-    sync cannot join). ``message`` says more (for a run that ran in several attempts:
-    how many, and their rows; for a crashed or killed run whose grid point ran again:
+    sync cannot join; ``superseded``: a crashed or killed run of which wandb recorded
+    nothing, whose grid point ran again, left without counting as a failure).
+    ``message`` says more (for a run that ran in several attempts: how many, and their
+    rows; for a crashed or killed run whose grid point ran again:
     that it was superseded). A prior run of the
     sweep (``prior``; ``run_id`` is its W&B run id) has an outcome that starts with
     ``prior:`` (``uploaded and attached``, ``attached``, ``already attached``, ``would

@@ -393,7 +393,11 @@ class Agent:
         try:
             if outcome.state is RunState.PREEMPTED:
                 record = self.store.requeue_run(
-                    run, history=history, summary=summary, reason=end_reason or PREEMPTED
+                    run,
+                    history=history,
+                    summary=summary,
+                    metric=summary_metric,
+                    reason=end_reason or PREEMPTED,
                 )
                 logger.warning(
                     "run %s was preempted; it is requeued and resumes with the same id", run.id

@@ -258,6 +258,12 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+#: Runs an exported study shows as RUNNING: running, and preempted (it waits to be resumed
+#: with the same id and point, and has no result yet: localsweep's search counts it as
+#: running too). Not WAITING: Optuna's ``ask()`` would hand a WAITING trial out to run.
+_UNFINISHED = frozenset({RunState.RUNNING.value, RunState.PREEMPTED.value})
+
+
 def _trial_state(run: Run, *, export: bool) -> tuple[optuna.trial.TrialState, float | None]:
     from optuna.trial import TrialState
 
@@ -267,7 +273,7 @@ def _trial_state(run: Run, *, export: bool) -> tuple[optuna.trial.TrialState, fl
         if run.state in RESULT_STATES and finite:
             return TrialState.COMPLETE, value
         return TrialState.FAIL, None
-    if run.state == RunState.RUNNING.value:
+    if run.state in _UNFINISHED:
         return TrialState.RUNNING, None
     if run.state == RunState.EARLY_TERMINATED.value:
         return TrialState.PRUNED, value if finite else None
@@ -285,7 +291,7 @@ def _multi_state(
 
     from localsweep.search._multi import objective_values
 
-    if run.state == RunState.RUNNING.value:
+    if run.state in _UNFINISHED:
         return TrialState.RUNNING, None
     if run.state == RunState.EARLY_TERMINATED.value:
         return TrialState.PRUNED, None
@@ -309,7 +315,8 @@ def sweep_study(
     ``export=False`` (the analysis view) makes a trial COMPLETE when its run finished or
     was stopped early with a finite metric and FAIL otherwise, so Optuna's plots and
     importance evaluators see exactly the runs W&B's panels plot. ``export=True`` maps every
-    state (running: RUNNING, early_terminated: PRUNED, failed/crashed/killed: FAIL) for
+    state (running and preempted: RUNNING, early_terminated: PRUNED,
+    failed/crashed/killed: FAIL) for
     ``optuna-dashboard``. ``with_history`` adds the metric history as intermediate values.
     ``runs`` limits the trials to some runs (a sample of a large sweep); by default the
     sweep's prior runs come first, then its own (``run_number`` tells them apart: priors'

@@ -201,7 +201,7 @@ def claim_requeued(
         "finished_at": None,
         "exit_code": None,
         "error": None,
-        "metric": None,
+        # metric stays, as summary_json does: the value so far, until this attempt ends.
         "end_reason": None,
         "stop_requested_band": None,
         "stopped_at_band": None,

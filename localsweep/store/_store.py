@@ -329,7 +329,8 @@ class Store(StoreReads):
         ``run_cap``. ``preempted`` requeues the run (see :meth:`requeue_run`)."""
         if state is RunState.PREEMPTED:
             return self.requeue_run(
-                run, history=history, summary=summary, exit_code=exit_code, error=error,
+                run, history=history, summary=summary, metric=metric, exit_code=exit_code,
+                error=error,
                 name=name, reason=end_reason or "preempted", dir=dir,
                 stdout_path=stdout_path, stderr_path=stderr_path,
             )  # fmt: skip
@@ -356,6 +357,7 @@ class Store(StoreReads):
         *,
         history: Sequence[HistoryRow] = (),
         summary: Mapping[str, Any] | None = None,
+        metric: float | None = None,
         reason: str = "preempted",
         exit_code: int | None = None,
         error: str | None = None,
@@ -367,10 +369,14 @@ class Store(StoreReads):
         """End this attempt of a run as ``preempted`` and make it claimable again: a later
         claim, by any agent, hands out the same run (id, number, config) before new points,
         with ``attempt`` + 1. It keeps its grid point and rows and counts once for run_cap,
-        the grid and the target. Raises LeaseLostError as :meth:`finish_run` does."""
+        the grid and the target. ``metric`` is the sweep metric's summary value so far, as
+        :meth:`finish_run` takes it (what ``show`` and the agent's line give); a preempted
+        run waits to be resumed, so search and ``best_run`` do not count it as a result.
+        Raises LeaseLostError as :meth:`finish_run` does."""
         values: dict[str, Any] = {
             "state": RunState.PREEMPTED.value,
             "finished_at": now(),
+            "metric": float_or_none(metric),
             "exit_code": exit_code,
             "error": error,
             "end_reason": reason,

@@ -204,3 +204,29 @@ def test_an_exhausted_grid_stays_over_when_cancelled(tmp_path: Path) -> None:
     resumed = cli("resume", sweep.id, "--db", db)
     assert resumed.returncode == 2, resumed.stderr
     assert "only a paused, stopped or cancelled sweep can be resumed" in resumed.stderr
+
+
+def test_controlling_a_sweep_that_already_ended_says_nothing_changed(tmp_path: Path) -> None:
+    # A cancel (or stop) of a sweep that is over must not claim it cancelled anything:
+    # it changes nothing, which is what was asked for (exit 0), and says so.
+    db = str(tmp_path / "sweeps.db")
+    sweep = localsweep.run(grid(2), lambda c: 1.0, db=db)
+    for args in (("sweep", "--cancel"), ("cancel",), ("stop",)):
+        result = cli(*args, sweep.id, "--db", db)
+        said = " ".join(result.stderr.split())
+        assert result.returncode == 0, result.stderr
+        assert f"Sweep {sweep.id} had already ended (finished (exhausted)): nothing changed" in said
+        assert "Cancelled" not in said and "Stopped" not in said
+        assert result.stdout.strip() == "finished"
+    other = localsweep.sweep(grid(2), db=db)
+    assert cli("cancel", other, "--db", db).returncode == 0
+    again = cli("cancel", other, "--db", db)
+    assert again.returncode == 0, again.stderr
+    assert f"Sweep {other} had already ended (canceled): nothing changed" in " ".join(
+        again.stderr.split()
+    )
+    assert cli("resume", other, "--db", db).returncode == 0
+    assert cli("pause", other, "--db", db).returncode == 0
+    paused = cli("pause", other, "--db", db)
+    assert paused.returncode == 0, paused.stderr
+    assert f"Sweep {other} was already paused: nothing changed" in " ".join(paused.stderr.split())

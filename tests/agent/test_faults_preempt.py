@@ -181,3 +181,41 @@ def test_an_agent_started_in_the_background_of_a_script_still_stops_its_run_with
         assert (requeued.state, requeued.end_reason) == ("preempted", "preempted")
     finally:
         agent.kill()
+
+
+def test_a_preempted_run_keeps_its_metric_and_exports_as_a_running_trial(
+    tmp_path: Path, signals: Path
+) -> None:
+    import optuna
+
+    from localsweep.report import export_optuna
+
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
+    )
+    try:
+        wait_for(
+            lambda: any(r.history() for r in localsweep.Api(db).sweep(sweep_id).runs),
+            "a logged row in the store",
+            agents=[agent],
+        )
+        os.kill(agent.pid, signal.SIGTERM)
+        assert agent.wait(timeout=60) == 143, agent.output()
+    finally:
+        agent.kill()
+    sweep = localsweep.Api(db).sweep(sweep_id)
+    (run,) = sweep.runs
+    assert run.state == "preempted"
+    # Its metric is its summary's value, as for a killed run (the agent's line, `show`).
+    assert run.metric is not None and run.metric == run.summary["loss"]
+    assert "loss=-" not in agent.output()
+    # Waiting to be resumed, it has no result: not the best run, and a RUNNING trial of
+    # the exported study (it will go on), not a failed one.
+    assert sweep.best_run() is None
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    export_optuna(sweep, url)
+    (trial,) = optuna.load_study(study_name=sweep_id, storage=url).get_trials()
+    assert trial.state is optuna.trial.TrialState.RUNNING
+    assert trial.user_attrs["run_state"] == "preempted"

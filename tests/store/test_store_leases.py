@@ -284,3 +284,33 @@ def test_a_run_presumed_dead_cannot_push_a_random_sweep_past_its_run_cap(
     assert claim(store, sweep.id).outcome is ClaimOutcome.RUN_CAP
     finished = [r for r in store.list_runs(sweep.id) if r.state is RunState.FINISHED]
     assert len(finished) == 2
+
+
+def test_a_preempted_run_keeps_its_metric_but_is_no_result_while_it_waits(
+    store: Store, claim: Claimer, grid: Callable[..., SweepConfig]
+) -> None:
+    from localsweep.api import Api
+    from localsweep.search._outcomes import TrialState, run_outcome
+
+    config = grid(3)
+    sweep = store.create_sweep(config)
+    preempted = _claimed(claim, store, sweep.id)
+    done = _claimed(claim, store, sweep.id)
+    _finish(store, done, 2.0)
+    store.requeue_run(
+        preempted, history=[_row(5, 1.0)], summary={"loss": 1.0, "_step": 5}, metric=1.0
+    )
+    # Its summary's value is its metric, as for any ended run (what `show` prints)...
+    assert store.get_run(preempted.id).metric == 1.0
+    # ...but it waits to be resumed: no result yet, though its value beats the finished
+    # run's. best_run() skips it, and the search counts it as running, not as told.
+    assert Api(store.url).sweep(sweep.id).best_run().id == done.id  # type: ignore[union-attr]
+    views = {v.id: v for v in store.run_views(sweep.id)}
+    assert config.metric is not None
+    assert run_outcome(views[preempted.id], config.metric).state is TrialState.RUNNING
+    # Resumed, it keeps the value with its summary until this attempt ends.
+    resumed = _claimed(claim, store, sweep.id)
+    assert resumed.id == preempted.id and resumed.metric == 1.0
+    assert Api(store.url).sweep(sweep.id).best_run().id == done.id  # type: ignore[union-attr]
+    assert _finish(store, resumed, 0.5).metric == 0.5
+    assert Api(store.url).sweep(sweep.id).best_run().id == preempted.id  # type: ignore[union-attr]

@@ -176,3 +176,34 @@ def test_an_upload_out_of_time_counts_as_failed_and_the_session_goes_on(
         server.upload_delay = 0.0
         session.finish_sweep(ServerSweep(sweep.name, "team", "proj", ""))
     assert server.sweeps[sweep.name].state == "FINISHED"
+
+
+def test_a_dry_run_exits_as_the_sync_would_for_a_missing_and_a_corrupt_run(site: Site) -> None:
+    missing, corrupt, _good = site.run_ids
+    shutil.rmtree(site.run_folder(missing))
+    [run_file] = site.run_folder(corrupt).glob("run-*.wandb")
+    data = bytearray(run_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    run_file.write_bytes(bytes(data))
+
+    result = run_cli("sync", site.sweep_id, "--dry-run")
+
+    # A script can take a dry run as the sync's pre-check: exit 1, as the sync would.
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "missing" in result.stdout and "corrupt" in result.stdout
+    assert "2 run(s) could not be uploaded" in " ".join(result.stderr.split())
+    assert _no_targets(site)  # still no network, no write
+
+
+def test_a_wandb_dir_that_does_not_exist_is_refused_before_anything_starts(
+    site: Site, server: StandinServer
+) -> None:
+    for extra in (("--dry-run",), ()):
+        result = run_cli("sync", site.sweep_id, "-e", "team", "--wandb-dir", "nosuchdir", *extra)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "--wandb-dir" in result.stderr and "nosuchdir" in result.stderr
+        assert "does not exist" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not server.created_sweeps()
+    assert _no_targets(site)

@@ -331,3 +331,42 @@ def test_the_cli_dry_run_table_shows_the_attempts_and_the_superseded_run(
     assert proc.returncode == 0, proc.stderr
     assert "3 attempts (3 + 2 + 4 = 9 rows): uploaded oldest first as one run" in proc.stdout
     assert f"superseded: its grid point ran again as run {ids['hang']}" in proc.stdout
+
+
+def test_a_superseded_run_wandb_recorded_nothing_of_is_left_and_no_failure(
+    site: tuple[Path, str, dict[str, str]], server: StandinServer
+) -> None:
+    from localsweep.wandb_bridge._logformat import FILE_HEADER
+
+    root, sweep_id, ids = site
+    killed = ids["hang-killed"]
+    # What an agent kill -9'd a moment after the run started leaves: a run file with only
+    # its header (no Run record). Its grid point ran again as another run, which finished.
+    [folder] = _folders(root, killed)
+    [run_file] = folder.glob("run-*.wandb")
+    run_file.write_bytes(FILE_HEADER)
+
+    dry = subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", "sync", sweep_id, "--dry-run"],
+        cwd=root,
+        env={**_env(root), "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    # Not a failure, so a dry run (a pre-check) and the sync exit 0, every time.
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    row = next(line for line in dry.stdout.splitlines() if killed in line)
+    assert "superseded" in row and "corrupt" not in row.split("│")[3]
+    assert f"ran again as run {ids['hang']}, whose result counts" in row
+    assert "uploaded as it is" not in row
+
+    report = localsweep.sync(sweep_id, entity="team")
+    line = {r.run_id: r for r in report.runs}[killed]
+    assert (line.outcome, report.ok) == ("superseded", True)
+    assert "has no run record" in (line.message or "")
+    assert "not a failure" in (line.message or "")
+    assert killed not in server.runs  # nothing of it to upload
+    assert server.runs[ids["hang"]].complete  # its point's result is uploaded
+    assert report.finished_on_server
