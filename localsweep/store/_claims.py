@@ -57,7 +57,7 @@ _SELECT_PREEMPTED = select(runs.c.number, runs.c.id).where(
 _INSERT_RUN = insert(runs)
 # The first heartbeat by the database's clock on servers (see db_now).
 _INSERT_RUN_DB_CLOCK = insert(runs).values(
-    heartbeat_at=func.timezone("UTC", func.now(), type_=DateTime)
+    heartbeat_at=func.timezone("UTC", func.clock_timestamp(), type_=DateTime)
 )
 _BUMP_SWEEP = (
     update(sweeps)
@@ -73,9 +73,12 @@ _BUMP_SWEEP = (
 
 def db_now(conn: Connection) -> datetime | ColumnElement[Any]:
     """Now by the database's clock on servers (UTC, naive, as stored); this host's clock
-    on SQLite, which has only one host."""
+    on SQLite, which has only one host. PostgreSQL's ``clock_timestamp()``, not
+    ``now()``: that is when the transaction began, which for a claim that waited on the
+    sweep's lock may be longer ago than the heartbeat timeout, and the run would be born
+    looking dead."""
     if conn.dialect.name == "postgresql":
-        return func.timezone("UTC", func.now(), type_=DateTime)
+        return func.timezone("UTC", func.clock_timestamp(), type_=DateTime)
     return now()
 
 

@@ -99,6 +99,8 @@ def make_engine(url: str) -> Engine:
     be loaded."""
     if not url.startswith("sqlite"):
         engine: Engine = create_engine_for(url, pool_pre_ping=True, future=True)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", _end_frozen_transactions)
         return engine
     parsed = make_url(url)
 
@@ -135,3 +137,25 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _end_frozen_transactions(dbapi_connection: Any, _record: Any) -> None:
+    """Have PostgreSQL end a transaction of ours left idle longer than the heartbeat
+    timeout (its session is closed, and the client retries).
+
+    Claims, run ends and sweep controls hold the sweep's row lock for milliseconds (a
+    proposal's seconds at most); an agent frozen inside one (SIGSTOP, a suspended VM, a
+    network partition) would otherwise hold every other agent of the sweep, and `pause`,
+    until it woke. An agent silent that long is taken for dead anyway (its runs are
+    reaped). Set per session, so it works behind a pgbouncer in session mode too."""
+    from localsweep.store._tables import heartbeat_timeout
+
+    ms = int(heartbeat_timeout().total_seconds() * 1000)
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # a SET outside any transaction of ours
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {ms}")
+        cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit

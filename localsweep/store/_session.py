@@ -6,7 +6,8 @@ IMMEDIATE`` on SQLite; on PostgreSQL the work locks the sweep row first, always,
 transactions never take the same locks in opposite orders). Transient errors re-run the
 whole unit of work, not one statement, with exponential backoff and full jitter, for at
 most ``retry_timeout`` seconds: a deadlock (40P01), a serialization failure (40001), SQLite
-busy or locked, a dropped or refused connection (a database restart). A server that
+busy or locked, a dropped or refused connection (a database restart), a transaction the
+server ended because this process stood still inside it (25P03). A server that
 answers but turns the connection away (a wrong password or user, no such database) is not
 transient: :class:`~localsweep.errors.DatabaseURLError` at once, with the fix. Everything else is
 mapped to a :class:`~localsweep.errors.StoreError` that names the cause in plain words
@@ -347,6 +348,10 @@ class Session:
             return "a deadlock with another agent"
         if sqlstate == "40001":
             return "a serialization failure"
+        if sqlstate == "25P03":
+            # idle_in_transaction_session_timeout (see _engine): this process stood still
+            # inside a transaction (suspended, frozen) and the server ended it.
+            return "this agent's transaction stood idle too long and the server ended it"
         if sqlstate == "53100":
             raise StoreError(
                 f"disk full: the database server {self._where()} has no space left, so "

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from localsweep.config import SweepConfig
@@ -110,6 +110,94 @@ def test_a_deadlock_between_a_claim_and_a_run_end_is_retried_not_raised(
     # The retried claim reaped the dead agent's run after all.
     assert store.get_run(stale.id).state is RunState.CRASHED
     store.close()
+
+
+def _wait_until_a_lock_is_waited_on(watch: Connection) -> None:
+    for _ in range(600):
+        waiting = watch.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        ).scalar()
+        watch.commit()
+        if waiting:
+            return
+        time.sleep(0.05)
+    pytest.fail("the claim never waited for the sweep's lock")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_claim_that_waited_on_the_sweeps_lock_is_not_born_looking_dead(
+    postgres_db: str,
+    claim: Claimer,
+    grid: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL's now() is when the transaction began: a claim that waited on the sweep
+    row longer than the heartbeat timeout stamped its run's first heartbeat that long ago,
+    and the next claim reaped a run that had just started."""
+    monkeypatch.setenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", "3")
+    store = Store(postgres_db)
+    sweep = store.create_sweep(grid(3))
+    engine = create_engine(postgres_db)
+    result: dict[str, Claim] = {}
+    try:
+        with engine.connect() as raw, engine.connect() as watch:
+            tx = raw.begin()
+            raw.execute(text("SELECT id FROM sweeps WHERE id = :id FOR UPDATE"), {"id": sweep.id})
+            thread = threading.Thread(target=lambda: result.update(first=claim(store, sweep.id)))
+            thread.start()
+            _wait_until_a_lock_is_waited_on(watch)
+            time.sleep(4)  # longer than the heartbeat timeout
+            tx.commit()
+            thread.join(120)
+    finally:
+        engine.dispose()
+    first = result["first"].run
+    assert first is not None
+    second = claim(Store(postgres_db), sweep.id, REMOTE)
+    assert first.id not in second.reaped
+    assert store.get_run(first.id).state is RunState.RUNNING
+    store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_agent_frozen_inside_a_claim_does_not_hold_the_sweep_for_good(
+    postgres_db: str,
+    claim: Claimer,
+    grid: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent stopped (SIGSTOP, a suspended machine) while it holds the sweep's row lock
+    would stall every other agent and `pause` until it woke: PostgreSQL ends a transaction
+    of localsweep's left idle past the heartbeat timeout, the others go on, and the frozen
+    agent, when it wakes, runs its work again."""
+    monkeypatch.setenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", "2")
+    frozen = Store(postgres_db)
+    sweep = frozen.create_sweep(grid(3))
+    other = Store(postgres_db)
+    got: list[Claim] = []
+    attempts: list[bool] = []
+
+    def work(conn: Connection) -> str:
+        conn.execute(text("SELECT id FROM sweeps WHERE id = :id FOR UPDATE"), {"id": sweep.id})
+        attempts.append(bool(got))
+        if len(attempts) == 1:
+            # Frozen with the lock held, while another agent claims; the wait bounds the
+            # test only (without the fix the claim waits for good).
+            thread = threading.Thread(target=lambda: got.append(claim(other, sweep.id, REMOTE)))
+            thread.start()
+            thread.join(120)
+        return "done"
+
+    assert frozen._session.write(work, "freeze") == "done"
+    assert got and got[0].outcome is ClaimOutcome.CLAIMED
+    assert attempts == [False, True]  # run again, once the other agent had claimed
+    other.close()
+    frozen.close()
 
 
 @pytest.mark.postgres
