@@ -295,7 +295,12 @@ class RunRecorder:
             self._writer = concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix=f"localsweep-writer-{self.run_id}"
             )
-        self._inflight = self._writer.submit(self.store.append_history, self.run, rows)
+        # The summary so far goes with the rows: what W&B shows of a running run.
+        live = _plain(self._last_values) if rows else None
+        metric = self.summary_metric(live) if live is not None else None
+        self._inflight = self._writer.submit(
+            self.store.append_history, self.run, rows, summary=live, metric=metric
+        )
         self._inflight_rows = rows
         concurrent.futures.wait([self._inflight], timeout=WRITE_WAIT)
         if not self._inflight.done():

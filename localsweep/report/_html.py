@@ -263,11 +263,11 @@ class RowCache:
 
     def memo(self, name: str, runs: Sequence[Any], build: Callable[[], T]) -> T:
         """``build()``, or what it gave at the last call with the same runs: the same run
-        objects, except running runs, which count by id, name and metric (their
-        parameters do not change while they run, only their history)."""
+        objects, except running runs, which count by id and name (their parameters do
+        not change while they run, only their history and their summary so far, which
+        no memoized part shows)."""
         key = tuple(
-            (run.id, run.name, run.metric) if run.state == RunState.RUNNING.value else id(run)
-            for run in runs
+            (run.id, run.name) if run.state == RunState.RUNNING.value else id(run) for run in runs
         )
         known = self._memo.get(name)
         if known is not None and known[0] == key:

@@ -74,13 +74,17 @@ def _history_plot(
     maximize: bool,
     value_of: Callable[[Run], float | None] | None = None,
 ) -> dict[str, Any]:
-    """Each run's metric by run number, colored by state, and the best finished so far
-    (``value_of`` reads another value of a run than its metric: one objective's)."""
+    """Each ended run's metric by run number, colored by state, and the best finished so
+    far (``value_of`` reads another value of a run than its metric: one objective's). A
+    running run's value so far is left out: it moves with every row it logs (the table
+    and the learning curves show it), and this plot is redrawn only when a run ends."""
     groups: dict[str, tuple[list[int], list[float], list[str]]] = {}
     best_x: list[int] = []
     best_y: list[float] = []
     best: float | None = None
     for run in runs:
+        if run.state == RunState.RUNNING.value:
+            continue
         value = run.metric if value_of is None else value_of(run)
         if value is None or not math.isfinite(value):
             continue

@@ -126,19 +126,26 @@ def keep_late_rows(
 
 
 def append_history(
-    conn: Connection, run: RunRecord, rows: Sequence[HistoryRow], batch: str, where: str
+    conn: Connection,
+    run: RunRecord,
+    rows: Sequence[HistoryRow],
+    batch: str,
+    where: str,
+    live: Mapping[str, Any] | None = None,
 ) -> int | LeaseLostError | None:
     """Write rows of a run we hold; returns the band of a stop requested for it, if any.
 
-    ``batch`` is a token made once per call: a replay of a committed write finds it on
-    the run and writes nothing again. A run no longer held gets its rows kept without
-    their metric (:func:`keep_late_rows`) and the error is *returned*, so the caller
-    commits them and then raises it."""
+    ``live`` holds the run's summary so far (``summary_json``) and its metric's value in
+    it (``metric``), written with the rows, as W&B shows a running run's summary; the
+    run's end replaces them. ``batch`` is a token made once per call: a replay of a
+    committed write finds it on the run and writes nothing again. A run no longer held
+    gets its rows kept without their metric (:func:`keep_late_rows`) and the error is
+    *returned*, so the caller commits them and then raises it."""
     if rows:
         result = conn.execute(
             update(runs)
             .where(held(run), or_(runs.c.history_batch.is_(None), runs.c.history_batch != batch))
-            .values(history_seq=runs.c.history_seq + len(rows), history_batch=batch)
+            .values(history_seq=runs.c.history_seq + len(rows), history_batch=batch, **(live or {}))
             .returning(runs.c.history_seq, runs.c.stop_requested_band)
         ).first()
         if result is None:

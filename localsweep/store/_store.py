@@ -288,13 +288,25 @@ class Store(StoreReads):
 
     # ---------------------------------------------------------------------- runs
 
-    def append_history(self, run: RunRecord, rows: Sequence[HistoryRow]) -> int | None:
-        """Write rows of a run this agent holds; returns the band of a stop requested for
-        it, if any. Raises :class:`~localsweep.errors.LeaseLostError` when the run is no
-        longer held (nothing is written). Safe to replay: rows are never written twice."""
+    def append_history(
+        self,
+        run: RunRecord,
+        rows: Sequence[HistoryRow],
+        *,
+        summary: Mapping[str, Any] | None = None,
+        metric: float | None = None,
+    ) -> int | None:
+        """Write rows of a run this agent holds, and with them its ``summary`` so far and
+        the sweep ``metric``'s value in it (a running run's live summary, when given);
+        returns the band of a stop requested for it, if any. Raises
+        :class:`~localsweep.errors.LeaseLostError` when the run is no longer held (nothing
+        is written). Safe to replay: rows are never written twice."""
         batch = secrets.token_hex(16)
+        live = None
+        if summary is not None:
+            live = {"summary_json": dumps(dict(summary)), "metric": float_or_none(metric)}
         band = self._session.write(
-            lambda c: _runs.append_history(c, run, list(rows), batch, self.shown_url),
+            lambda c: _runs.append_history(c, run, list(rows), batch, self.shown_url, live),
             "write a run's history",
         )
         if isinstance(band, LeaseLostError):

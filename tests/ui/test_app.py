@@ -348,6 +348,9 @@ def test_a_running_runs_new_values_are_sent_as_points_of_its_curve_alone(
         (change,) = update["plots"]
         assert [g["update"]["y"] for g in change["extend"]] == [[[0.4]]]
         assert "table" not in update
+        # Its row alone, with its summary so far (as W&B's table shows a running run).
+        [row] = update["rows"]["changed"]
+        assert row[3:5] == ["running", 0.3]
     finally:
         go.set()
         done.set()
