@@ -287,9 +287,9 @@ class IsolatedFunctionRunner:
     ) -> RunOutcome:
         status = exit_status(returncode)
         if report is not None:
-            recorder.metric_values.extend(
-                math.nan if v is None else v for v in report.metric_values
-            )
+            # The child's recorder holds the whole run's values (a resumed run's earlier
+            # attempts' first).
+            recorder.metric_values[:] = [math.nan if v is None else v for v in report.metric_values]
             recorder.iterations = report.iterations
             finished = FinishedRun(
                 summary=report.summary,

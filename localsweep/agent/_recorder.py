@@ -151,6 +151,8 @@ class RunRecorder:
         self._last_flush = clock()
         #: Rows whose metric was a finite number: wandb's hyperband "iterations".
         self.iterations = 0
+        #: A row just closed at a band boundary: hyperband judges the run.
+        self._band_due = False
         self.metric_values: list[float] = []
         self.finished: FinishedRun | None = None
         #: Each key's last logged value: wandb's default summary.
@@ -158,6 +160,12 @@ class RunRecorder:
         self._plateau: Plateau | None = Plateau(early_stopping) if early_stopping else None
         #: The row whose value the plateau rule has seen (one value per row, as hyperband).
         self._plateau_step = -1
+        if run.attempt > 1 and self.metric is not None:
+            # A resumed run (preempted before): its earlier attempts' values come first, as
+            # in the run's wandb history, so hyperband judges the run and not the attempt.
+            earlier = store.metric_histories(run.sweep_id, [run.id]).get(run.id, [])
+            self.metric_values = list(earlier)
+            self.iterations = sum(1 for v in earlier if math.isfinite(v))
 
     @property
     def early_stopping(self) -> EarlyStopping | None:
@@ -166,12 +174,12 @@ class RunRecorder:
 
     # LogSink -------------------------------------------------------------------------
 
-    def on_log(self, data: Mapping[str, Any], step: int) -> None:
-        self._log(data, step)
+    def on_log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
+        self._log(data, step, committed)
         # After the row is kept: a run stopped from outside loses none of its rows.
         self._check_control()
 
-    def _log(self, data: Mapping[str, Any], step: int) -> None:
+    def _log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
         if step < self._row_step:
             # wandb drops a row logged at a step below the current one (with a warning):
             # keeping it would put data in the history that the run file does not have.
@@ -182,29 +190,35 @@ class RunRecorder:
             self._row_step = step
         self._row.update(data)
         self._last_values.update(data)
-        self._check_hyperband(data)
+        self._note_metric(data)
         self._check_plateau(data, step)
+        if committed:
+            # wandb wrote the row: no key can join it any more, so it is final now.
+            self._close_row()
+        self._judge_band()
         self._maybe_flush()
 
-    def _check_hyperband(self, data: Mapping[str, Any]) -> None:
+    def _note_metric(self, data: Mapping[str, Any]) -> None:
         if self.metric is None:
             return
         raw = lookup(data, self.metric.name)
-        if raw is _MISSING:
+        if raw is not _MISSING:
+            # The row's last value of the metric is the one wandb keeps.
+            self._row_has_metric = True
+            self._row_metric = metric_value(raw)
+
+    def _judge_band(self) -> None:
+        """Hyperband's decision, once a row that reached a band is closed: judged on the
+        value the row ended with, as wandb's history holds it (a row left open by
+        ``commit=False`` or ``step=`` may still get more keys, or a new value)."""
+        if not self._band_due:
             return
-        value = metric_value(raw)
-        first_in_row = not self._row_has_metric
-        self._row_has_metric = True
-        self._row_metric = value
-        if first_in_row and _valid(value):
-            self.iterations += 1
-            if self._should_stop is not None and self._is_boundary(self.iterations):
-                # Peers judge against this value too: write it before deciding.
-                self._close_row()
-                if self.flush():
-                    band = self._decide(tuple(self.metric_values))
-                    if band is not None:
-                        raise RunStopped(self.run_id, band)
+        self._band_due = False
+        # Peers judge against this value too: write it before deciding.
+        if self.flush():
+            band = self._decide(tuple(self.metric_values))
+            if band is not None:
+                raise RunStopped(self.run_id, band)
 
     def on_finish(self, finished: FinishedRun) -> None:
         self.finished = finished
@@ -263,6 +277,10 @@ class RunRecorder:
         self._pending.append(row)
         if self._row_has_metric:
             self.metric_values.append(math.nan if self._row_metric is None else self._row_metric)
+            if _valid(self._row_metric):
+                self.iterations += 1
+                if self._should_stop is not None and self._is_boundary(self.iterations):
+                    self._band_due = True
         self._row = None
         self._row_has_metric = False
         self._row_metric = None

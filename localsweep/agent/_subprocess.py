@@ -356,7 +356,7 @@ class _ChildWatch:
         self._last_step = step
         data = {k: v for k, v in row.items() if k not in _WANDB_ROW_KEYS}
         try:
-            self.recorder.on_log(data, step)
+            self.recorder.on_log(data, step, committed=True)  # a row of the file is final
         except RunAborted:
             if running and self.watch.reason is None:
                 self.watch.request_stop(StopReason.ABORTED)

@@ -78,9 +78,11 @@ EARLY_STOPPING_ARGUMENTS = (
 class LogSink(Protocol):
     """Receives what one wandb run logs. Called on the thread that logged."""
 
-    def on_log(self, data: Mapping[str, Any], step: int) -> None:
-        """A call of ``wandb.log`` / ``run.log``; ``step`` is the row it lands in. May raise to
-        unwind the user's code (early termination)."""
+    def on_log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
+        """A call of ``wandb.log`` / ``run.log``; ``step`` is the row it lands in, and
+        ``committed`` whether the call committed that row (else it stays open for more
+        keys: ``step=``, ``commit=False``). May raise to unwind the user's code (early
+        termination)."""
 
     def on_finish(self, finished: FinishedRun) -> None:
         """The run is finishing (called before wandb writes its exit record)."""
@@ -179,12 +181,13 @@ def install_hooks() -> None:
                 # wandb drops a row for a step it has already committed (with a warning).
                 return result
             # wandb's own rule (Run._log): the call commits its row, or leaves it open.
-            if (step is None and commit is None) or commit:
+            committed = bool((step is None and commit is None) or commit)
+            if committed:
                 _open_row.discard(self.id)
             else:
                 _open_row.add(self.id)
             try:
-                sink.on_log(data, row_step)
+                sink.on_log(data, row_step, committed)
             except StopRun as stop:
                 # Finish cleanly before unwinding: every row is kept and an exit record
                 # written, whatever the user's code does with the exception.

@@ -72,3 +72,73 @@ def test_the_sweep_goes_on_after_a_stop(tmp_path: Path) -> None:
     assert sweep.state == "finished"
     assert sweep.best_run() is not None
     assert sweep.best_run().config == {"quality": 0}
+
+
+def _ab_sweep(**extra: object) -> dict[str, object]:
+    return {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 3},
+        "parameters": {"x": {"values": ["A", "B"]}},
+        **extra,
+    }
+
+
+#: Run A's values; at band 3 (its third value, 1.0) it sets the bar for B.
+A_VALUES = [3.0, 2.0, 1.0, 1.0, 1.0]
+
+
+def test_a_row_left_open_is_judged_on_its_last_value_and_kept_whole(tmp_path: Path) -> None:
+    """``log(..., commit=False)`` leaves a row open: more keys join it, and a later value
+    of the metric replaces the first, as wandb's history keeps it. Hyperband judges the
+    row once it is committed, on that value, and the store keeps one row per step."""
+
+    def train() -> None:
+        with wandb.init() as run:
+            values = A_VALUES if run.config.x == "A" else [3.0, 2.0, 0.9, 0.8, 0.7]
+            for epoch, value in enumerate(values):
+                # A first, worse value (above A's 1.0 at band 3), then the real one.
+                run.log({"loss": value + 0.5}, commit=False)
+                run.log({"loss": value}, commit=False)
+                run.log({"acc": 0.1 * epoch})
+
+    sweep = localsweep.run(_ab_sweep(), train, db=tmp_path / "s.db", quiet=True)
+    runs = {run.config["x"]: run for run in sweep.runs}
+    assert runs["B"].state == "finished", runs["B"].end_reason  # 0.9 beats A's 1.0
+    for run in runs.values():
+        history = run.history()
+        assert [row["_step"] for row in history] == [0, 1, 2, 3, 4]
+        assert all({"loss", "acc"} <= row.keys() for row in history), history
+    assert [row["loss"] for row in runs["B"].history()] == [3.0, 2.0, 0.9, 0.8, 0.7]
+
+
+def test_a_resumed_run_is_judged_on_its_whole_history(tmp_path: Path) -> None:
+    """A run preempted after two values and resumed: its third value overall (10, the
+    first of its second attempt) is what band 3 judges, as on W&B, whose history of the
+    run holds both attempts; not the third value of the second attempt."""
+    checkpoint = tmp_path / "checkpoint"
+
+    def train() -> None:
+        with wandb.init() as run:
+            if run.config.x == "A":
+                for step, value in enumerate(A_VALUES):
+                    run.log({"loss": value}, step=step)
+            elif not checkpoint.exists():
+                checkpoint.touch()
+                for step, value in enumerate([10.0, 10.0]):
+                    run.log({"loss": value}, step=step)
+                run.mark_preempting()
+                raise SystemExit(1)
+            else:
+                for step, value in zip(range(2, 6), [10.0, 0.5, 0.5, 0.5], strict=True):
+                    run.log({"loss": value}, step=step)
+
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(_ab_sweep(), db=db)
+    localsweep.agent(sweep_id, function=train, db=db, count=2, quiet=True)
+    localsweep.agent(sweep_id, function=train, db=db, quiet=True)
+    runs = {run.config["x"]: run for run in localsweep.Api(db).sweep(sweep_id).runs}
+    b = runs["B"]
+    assert (b.attempt, b.state, b.stopped_at_band) == (2, "early_terminated", 3)
+    # Judged when its third row was committed: by the next log (step=), whose row is kept.
+    assert [row["loss"] for row in b.history()] == [10.0, 10.0, 10.0, 0.5]
