@@ -48,6 +48,22 @@ def _backdate(url: str, run_id: str, seconds: float) -> None:
 # ---------------------------------------------------------------------- transactions
 
 
+def _wait_until_a_lock_is_waited_on(watch: Connection, what: str) -> None:
+    """Until a transaction (the claim under test) waits for a lock held by the test."""
+    for _ in range(600):
+        waiting = watch.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        ).scalar()
+        watch.commit()
+        if waiting:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the claim never waited for {what}")
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_a_deadlock_between_a_claim_and_a_run_end_is_retried_not_raised(
@@ -82,19 +98,7 @@ def test_a_deadlock_between_a_claim_and_a_run_end_is_retried_not_raised(
             raw.execute(text("SELECT id FROM runs WHERE id = :id FOR UPDATE"), {"id": stale.id})
             thread = threading.Thread(target=claimer)
             thread.start()
-            for _ in range(600):  # until the claim waits for our lock on the run
-                waiting = watch.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database()"
-                    )
-                ).scalar()
-                watch.commit()
-                if waiting:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the claim never waited for the run's lock")
+            _wait_until_a_lock_is_waited_on(watch, "the run's lock")
             raw.execute(
                 text("UPDATE sweeps SET finished_reason = finished_reason WHERE id = :id"),
                 {"id": sweep.id},
@@ -110,21 +114,6 @@ def test_a_deadlock_between_a_claim_and_a_run_end_is_retried_not_raised(
     # The retried claim reaped the dead agent's run after all.
     assert store.get_run(stale.id).state is RunState.CRASHED
     store.close()
-
-
-def _wait_until_a_lock_is_waited_on(watch: Connection) -> None:
-    for _ in range(600):
-        waiting = watch.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()"
-            )
-        ).scalar()
-        watch.commit()
-        if waiting:
-            return
-        time.sleep(0.05)
-    pytest.fail("the claim never waited for the sweep's lock")
 
 
 @pytest.mark.postgres
@@ -149,7 +138,7 @@ def test_a_claim_that_waited_on_the_sweeps_lock_is_not_born_looking_dead(
             raw.execute(text("SELECT id FROM sweeps WHERE id = :id FOR UPDATE"), {"id": sweep.id})
             thread = threading.Thread(target=lambda: result.update(first=claim(store, sweep.id)))
             thread.start()
-            _wait_until_a_lock_is_waited_on(watch)
+            _wait_until_a_lock_is_waited_on(watch, "the sweep's lock")
             time.sleep(4)  # longer than the heartbeat timeout
             tx.commit()
             thread.join(120)
