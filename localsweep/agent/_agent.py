@@ -472,14 +472,14 @@ class _Stopper:
     #: The runs as last read; ended runs are not read again (their history is final).
     _known: dict[str, RunView] = field(default_factory=dict)
 
-    def for_run(self, run_id: str) -> Callable[[tuple[float, ...]], int | None]:
+    def for_run(self, run_id: str) -> Callable[[tuple[float, ...], int], int | None]:
         from localsweep.stopping import hyperband_stops
 
         hb = self.config.early_terminate
         metric = self.config.metric
         assert hb is not None and metric is not None
 
-        def should_stop(history: tuple[float, ...]) -> int | None:
+        def should_stop(history: tuple[float, ...], _step: int) -> int | None:
             views = self.store.metric_views(self.sweep_id, self._known)
             self._known = {v.id: v for v in views}
             views = [replace(v, history=history) if v.id == run_id else v for v in views]

@@ -108,8 +108,10 @@ def _valid(value: float | None) -> bool:
 
 class RunRecorder:
     """The sink for one run: merges logged calls into rows by step, buffers them, writes
-    them in batches, and asks ``should_stop(history)`` when the count of valid metric
-    values reaches a band boundary (``is_boundary``); a band it returns stops the run.
+    them in batches, and asks ``should_stop(history, step)`` when the count of valid
+    metric values reaches a band boundary (``is_boundary``), at once, even while the row
+    at ``step`` is open for more keys (it is kept whole: never split); a band it returns
+    stops the run.
     With ``early_stopping`` (or once ``wandb.init`` asks for it), each row's value of that
     rule's metric goes through :class:`~localsweep.stopping.Plateau`, which may stop the
     run too."""
@@ -121,7 +123,7 @@ class RunRecorder:
         config: SweepConfig,
         *,
         is_boundary: Callable[[int], bool] | None = None,
-        should_stop: Callable[[tuple[float, ...]], int | None] | None = None,
+        should_stop: Callable[[tuple[float, ...], int], int | None] | None = None,
         early_stopping: EarlyStopping | None = None,
         clock: Callable[[], float] = time.monotonic,
         control: RunControl | None = None,
@@ -202,21 +204,32 @@ class RunRecorder:
         if self.metric is None:
             return
         raw = lookup(data, self.metric.name)
-        if raw is not _MISSING:
-            # The row's last value of the metric is the one wandb keeps.
-            self._row_has_metric = True
-            self._row_metric = metric_value(raw)
+        if raw is _MISSING:
+            return
+        value = metric_value(raw)
+        first_in_row = not self._row_has_metric
+        self._row_has_metric = True
+        self._row_metric = value  # a later value in the same row replaces it, as in wandb
+        if first_in_row and _valid(value):
+            self.iterations += 1
+            if self._should_stop is not None and self._is_boundary(self.iterations):
+                self._band_due = True
 
     def _judge_band(self) -> None:
-        """Hyperband's decision, once a row that reached a band is closed: judged on the
-        value the row ended with, as wandb's history holds it (a row left open by
-        ``commit=False`` or ``step=`` may still get more keys, or a new value)."""
+        """Hyperband's decision for a row that reached a band, at once: on the row's
+        value so far when the row is still open (``commit=False``, ``step=``: the row is
+        kept whole, and more keys may join it until the run is stopped)."""
         if not self._band_due:
             return
         self._band_due = False
-        # Peers judge against this value too: write it before deciding.
+        values = tuple(self.metric_values)
+        step = self._pending[-1].step if self._pending else self._row_step
+        if self._row is not None and self._row_has_metric:
+            values += (math.nan if self._row_metric is None else self._row_metric,)
+            step = self._row_step
+        # Peers judge against the rows before this one: write them before deciding.
         if self.flush():
-            band = self._decide(tuple(self.metric_values))
+            band = self._decide(values, step)
             if band is not None:
                 raise RunStopped(self.run_id, band)
 
@@ -277,10 +290,6 @@ class RunRecorder:
         self._pending.append(row)
         if self._row_has_metric:
             self.metric_values.append(math.nan if self._row_metric is None else self._row_metric)
-            if _valid(self._row_metric):
-                self.iterations += 1
-                if self._should_stop is not None and self._is_boundary(self.iterations):
-                    self._band_due = True
         self._row = None
         self._row_has_metric = False
         self._row_metric = None
@@ -352,11 +361,12 @@ class RunRecorder:
         if requested is not None and self._should_stop is not None:
             raise RunStopped(self.run_id, requested)
 
-    def _decide(self, history: tuple[float, ...]) -> int | None:
-        """Hyperband's decision for this run, or ``None`` when the store cannot answer now."""
+    def _decide(self, history: tuple[float, ...], step: int) -> int | None:
+        """Hyperband's decision for this run (``history``: its values, the last one that of
+        the row at ``step``), or ``None`` when the store cannot answer now."""
         assert self._should_stop is not None
         try:
-            return self._should_stop(history)
+            return self._should_stop(history, step)
         except LeaseLostError as exc:
             self.control.abort("lease_lost", exc)
         except StoreError as exc:

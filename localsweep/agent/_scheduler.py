@@ -199,11 +199,13 @@ class PrunerStopper:
                 ),
             )
 
-    def for_run(self, run_id: str) -> Callable[[tuple[float, ...]], int | None]:
-        """The judge of one run: reports its new values, returns the step to stop at."""
+    def for_run(self, run_id: str) -> Callable[[tuple[float, ...], int], int | None]:
+        """The judge of one run: reports its new values, returns the step to stop at.
+        ``history``'s last value is that of the row at ``step``, which may still be open
+        (not in the store yet)."""
         from localsweep.store._steps import metric_steps
 
-        def should_stop(history: tuple[float, ...]) -> int | None:
+        def should_stop(history: tuple[float, ...], step: int) -> int | None:
             study = self._ensure_study()
             self._refresh(study)
             storage = study._storage
@@ -214,13 +216,18 @@ class PrunerStopper:
             reported = self._reported.setdefault(run_id, set())
             rows = metric_steps(self.store, [run_id], self._last_row.get(run_id, 0))
             last_step = None
-            for row_id, step, value in rows.get(run_id, ()):
+            for row_id, row_step, value in rows.get(run_id, ()):
                 self._last_row[run_id] = row_id
                 # A step already reported is skipped, as Optuna ignores repeats.
-                if math.isfinite(value) and step not in reported:
-                    storage.set_trial_intermediate_value(trial_id, step, value)
-                    reported.add(step)
-                    last_step = step
+                if math.isfinite(value) and row_step not in reported:
+                    storage.set_trial_intermediate_value(trial_id, row_step, value)
+                    reported.add(row_step)
+                    last_step = row_step
+            # The row judged now may still be open, so not in the store yet.
+            if history and math.isfinite(history[-1]) and step not in reported:
+                storage.set_trial_intermediate_value(trial_id, step, history[-1])
+                reported.add(step)
+                last_step = step
             if last_step is None:
                 return None
             if self.pruner.prune(study, storage.get_trial(trial_id)):

@@ -88,28 +88,30 @@ def _ab_sweep(**extra: object) -> dict[str, object]:
 A_VALUES = [3.0, 2.0, 1.0, 1.0, 1.0]
 
 
-def test_a_row_left_open_is_judged_on_its_last_value_and_kept_whole(tmp_path: Path) -> None:
-    """``log(..., commit=False)`` leaves a row open: more keys join it, and a later value
-    of the metric replaces the first, as wandb's history keeps it. Hyperband judges the
-    row once it is committed, on that value, and the store keeps one row per step."""
+def test_a_row_left_open_at_a_band_is_kept_whole(tmp_path: Path) -> None:
+    """``log(..., commit=False)`` leaves a row open for more keys. Hyperband judges the
+    run at once on the row's value, and the store keeps one row per step, as wandb's
+    history does, whether the run goes on or is stopped there."""
 
     def train() -> None:
         with wandb.init() as run:
-            values = A_VALUES if run.config.x == "A" else [3.0, 2.0, 0.9, 0.8, 0.7]
+            values = A_VALUES if run.config.x == "A" else [3.0, 2.0, 1.5, 0.8, 0.7]
             for epoch, value in enumerate(values):
-                # A first, worse value (above A's 1.0 at band 3), then the real one.
-                run.log({"loss": value + 0.5}, commit=False)
                 run.log({"loss": value}, commit=False)
                 run.log({"acc": 0.1 * epoch})
 
     sweep = localsweep.run(_ab_sweep(), train, db=tmp_path / "s.db", quiet=True)
     runs = {run.config["x"]: run for run in sweep.runs}
-    assert runs["B"].state == "finished", runs["B"].end_reason  # 0.9 beats A's 1.0
-    for run in runs.values():
-        history = run.history()
-        assert [row["_step"] for row in history] == [0, 1, 2, 3, 4]
-        assert all({"loss", "acc"} <= row.keys() for row in history), history
-    assert [row["loss"] for row in runs["B"].history()] == [3.0, 2.0, 0.9, 0.8, 0.7]
+    assert (runs["B"].state, runs["B"].stopped_at_band) == ("early_terminated", 3)
+    assert [row["_step"] for row in runs["A"].history()] == [0, 1, 2, 3, 4]
+    assert [row["_step"] for row in runs["B"].history()] == [0, 1, 2]
+    assert all({"loss", "acc"} <= row.keys() for row in runs["A"].history())
+    # B's row at band 3 was open when it stopped, before it logged acc: as in its wandb file.
+    assert [sorted(row) for row in runs["B"].history()] == [
+        ["_step", "acc", "loss"],
+        ["_step", "acc", "loss"],
+        ["_step", "loss"],
+    ]
 
 
 def test_a_resumed_run_is_judged_on_its_whole_history(tmp_path: Path) -> None:
@@ -140,5 +142,4 @@ def test_a_resumed_run_is_judged_on_its_whole_history(tmp_path: Path) -> None:
     runs = {run.config["x"]: run for run in localsweep.Api(db).sweep(sweep_id).runs}
     b = runs["B"]
     assert (b.attempt, b.state, b.stopped_at_band) == (2, "early_terminated", 3)
-    # Judged when its third row was committed: by the next log (step=), whose row is kept.
-    assert [row["loss"] for row in b.history()] == [10.0, 10.0, 10.0, 0.5]
+    assert [row["loss"] for row in b.history()] == [10.0, 10.0, 10.0]

@@ -22,7 +22,7 @@ class RecordingSink:
         self.arguments: list[dict[str, Any]] = []
         self.rows: list[Mapping[str, Any]] = []
 
-    def on_log(self, data: Mapping[str, Any], step: int) -> None:
+    def on_log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
         self.rows.append(dict(data))
 
     def on_finish(self, finished: FinishedRun) -> None:
