@@ -205,7 +205,8 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         )
     if objectives:
         console.print(
-            "(* marks the runs no other finished run beats on every objective)", highlight=False
+            "(* marks the runs no other finished or stopped run beats on every objective)",
+            highlight=False,
         )
     best = sweep.best_run()
     if best is not None:

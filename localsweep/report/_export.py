@@ -176,10 +176,12 @@ def export_optuna(sweep: Sweep, storage_url_or_path: str | os.PathLike[str]) -> 
 
     Trials carry the run's parameters (dotted names) with their distributions, its state
     (finished: COMPLETE, early_terminated: PRUNED, running: RUNNING, failed, crashed,
-    killed or finished without a metric value: FAIL), its metric as the value and the
-    metric's history as intermediate values (step ``i`` is the ``i``-th value logged,
-    hyperband's iteration count); the run id, name and state are user attributes. A study
-    of the same name in that storage is replaced, so exporting again refreshes it.
+    killed or finished without a metric value: FAIL; in a multi-objective sweep a run
+    stopped early with every objective's value is COMPLETE, as the search tells it), its
+    metric as the value and the metric's history as intermediate values (step ``i`` is the
+    ``i``-th value logged, hyperband's iteration count); the run id, name and state are
+    user attributes. A study of the same name in that storage is replaced, so exporting
+    again refreshes it.
 
     >>> export_optuna(sweep, "sqlite:///optuna.db")         # doctest: +SKIP
     """

@@ -280,16 +280,17 @@ def _multi_state(
     run: Run, metrics: Sequence[Metric]
 ) -> tuple[optuna.trial.TrialState, list[float] | None]:
     """An exported run of a multi-objective sweep: its state, and every objective's value
-    when it finished with all of them (else FAIL, as the search counts it)."""
+    when it has a result (finished or stopped early) with all of them, as the search
+    counts it: else FAIL, or PRUNED for a run stopped early."""
     from optuna.trial import TrialState
 
     from localsweep.search._multi import objective_values
 
     if run.state == RunState.RUNNING.value:
         return TrialState.RUNNING, None
-    if run.state == RunState.EARLY_TERMINATED.value:
+    found = objective_values(run.summary, metrics) if run.state in RESULT_STATES else None
+    if found is None and run.state == RunState.EARLY_TERMINATED.value:
         return TrialState.PRUNED, None
-    found = objective_values(run.summary, metrics) if run.state == "finished" else None
     if found is None:
         return TrialState.FAIL, None
     return TrialState.COMPLETE, list(found)
