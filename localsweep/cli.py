@@ -6,6 +6,7 @@ Thin over the Python API. Errors are printed as one clear message (exit 2 for ba
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -352,16 +353,24 @@ def run_command(
         db, config, prior_runs, err_console, project=project, entity=entity
     )
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.shown_url)}")
-    _run_agent(
-        store,
-        record.id,
-        function,
-        count=count,
-        project=project,
-        entity=entity,
-        max_failures=max_consecutive_failed_runs,
-        **execution,
-    )
+    try:
+        _run_agent(
+            store,
+            record.id,
+            function,
+            count=count,
+            project=project,
+            entity=entity,
+            max_failures=max_consecutive_failed_runs,
+            **execution,
+        )
+    except Exception:
+        # An agent that could not start (the user's scheduler code, the search): the
+        # sweep is of no use to anyone, so it goes as it came; one with runs stays.
+        with contextlib.suppress(Exception):
+            if store.discard_unstarted_sweep(record.id):
+                err_console.print(f"Removed sweep [bold]{record.id}[/]: its agent could not start")
+        raise
     show_sweep(store, record.id, limit=10)
 
 
@@ -412,14 +421,11 @@ def _run_agent(
     quiet: bool = False,
 ) -> None:
     from localsweep._entry import execute
-    from localsweep.search import make_search
 
-    config = store.get_sweep(sweep_id).config
+    # Which Optuna sampler bayes uses and why is logged by the agent, which builds the
+    # search with the user's study (``method: custom``): building one here without it
+    # fell back to bayes, which a `search_space`-only config cannot be.
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
-    reason = getattr(make_search(config), "reason", None)
-    if reason:
-        # Which Optuna sampler and why: a detail for --debug, not a choice to act on.
-        logger.debug("bayes: %s", reason)
     report = execute(
         store,
         sweep_id,
