@@ -421,11 +421,17 @@ def _run_agent(
     quiet: bool = False,
 ) -> None:
     from localsweep._entry import execute
+    from localsweep.config import Method
 
-    # Which Optuna sampler bayes uses and why is logged by the agent, which builds the
-    # search with the user's study (``method: custom``): building one here without it
-    # fell back to bayes, which a `search_space`-only config cannot be.
+    config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):
+        # Which Optuna sampler and why: a detail for --debug, not a choice to act on. Only
+        # bayes has one; built without the user's study, a custom sweep's search would be
+        # bayes's, which a `search_space`-only config (no `parameters`) cannot be.
+        from localsweep.search import make_search
+
+        logger.debug("bayes: %s", getattr(make_search(config), "reason", None))
     report = execute(
         store,
         sweep_id,
