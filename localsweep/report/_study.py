@@ -152,16 +152,20 @@ def _numeric_bounds(parameter: Parameter, observed: list[float]) -> tuple[float,
 
 
 def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
-    """The sweep's searchable parameters that its runs have values for, in config order."""
+    """The sweep's searchable parameters that its runs have values for, in config order
+    (for a ``search_space`` sweep, the keys its runs got: see :func:`sweep_parameters`)."""
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
         IntDistribution,
     )
 
+    from localsweep.report._params import sweep_parameters
+
     configs = [run.params for run in (*sweep.prior_runs, *sweep.runs)]
     axes: list[ParamAxis] = []
-    for parameter in sweep.parsed_config.searchable:
+    searchable = [p for p in sweep_parameters(sweep) if not p.is_constant]
+    for parameter in searchable:
         observed = [v for v in (_lookup(c, parameter) for c in configs) if v is not _MISSING]
         if not observed:
             continue
