@@ -117,3 +117,20 @@ def test_the_reports_front_plot_draws_the_stopped_runs(sweeps: dict[str, Any]) -
     assert 'id="plot-pareto"' in page
     for run_id in expected_front(sweep):
         assert f"({run_id})" in blob
+
+
+def test_the_agents_progress_counts_the_stopped_runs_on_its_front(
+    sweeps: dict[str, Any],
+) -> None:
+    from localsweep.agent._progress import SweepTally
+    from localsweep.store import Store
+
+    sweep = sweeps["multi"]
+    store = Store(sweeps["dir"] / "m.db")
+    try:
+        tally = SweepTally(sweep.parsed_config)
+        tally.read(store, sweep.id)
+    finally:
+        store.close()
+
+    assert {run.id for run, _ in tally.front} == expected_front(sweep)
