@@ -6,7 +6,6 @@ Thin over the Python API. Errors are printed as one clear message (exit 2 for ba
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import logging
@@ -339,7 +338,7 @@ def run_command(
 ) -> None:
     """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
     from localsweep.config import load_config
-    from localsweep.priors._cli import create_sweep
+    from localsweep.priors._cli import create_sweep, discard_if_unstarted
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
@@ -353,7 +352,7 @@ def run_command(
         db, config, prior_runs, err_console, project=project, entity=entity
     )
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.shown_url)}")
-    try:
+    with discard_if_unstarted(store, record.id, err_console):
         _run_agent(
             store,
             record.id,
@@ -364,13 +363,6 @@ def run_command(
             max_failures=max_consecutive_failed_runs,
             **execution,
         )
-    except Exception:
-        # An agent that could not start (the user's scheduler code, the search): the
-        # sweep is of no use to anyone, so it goes as it came; one with runs stays.
-        with contextlib.suppress(Exception):
-            if store.discard_unstarted_sweep(record.id):
-                err_console.print(f"Removed sweep [bold]{record.id}[/]: its agent could not start")
-        raise
     show_sweep(store, record.id, limit=10)
 
 
@@ -426,9 +418,8 @@ def _run_agent(
     config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):
-        # Which Optuna sampler and why: a detail for --debug, not a choice to act on. Only
-        # bayes has one; built without the user's study, a custom sweep's search would be
-        # bayes's, which a `search_space`-only config (no `parameters`) cannot be.
+        # Which Optuna sampler and why: a detail for --debug. Only bayes (a custom sweep's
+        # search needs the user's study, which the agent loads).
         from localsweep.search import make_search
 
         logger.debug("bayes: %s", getattr(make_search(config), "reason", None))
