@@ -114,6 +114,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     from rich.table import Table
 
     from localsweep.api import Sweep, summary_items
+    from localsweep.report._params import flat_params, sweep_parameters
     from localsweep.report._pareto import print_pareto
     from localsweep.search._multi import summary_value
 
@@ -176,11 +177,11 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         table.add_column(_e(m.name), justify="right", overflow="fold")
     if objectives:
         table.add_column("Pareto", no_wrap=True)
-    params = [p for p in config.parameters if not p.is_constant]
+    params = [p for p in sweep_parameters(sweep) if not p.is_constant]
     for p in params:
         table.add_column(_e(p.name), overflow="fold")
     for r, run_id, state in zip(shown, ids, states, strict=True):
-        flat = config.flatten(r.params)
+        flat = flat_params(r.params, params)
         row = [_e(run_id), _e(state)]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
@@ -189,7 +190,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             row.append("" if found is None else f"{found:.6g}")
         if objectives:
             row.append("*" if r.id in pareto else "")
-        row += [_e(_short(flat.get(p.path))) for p in params]
+        row += [_e(_short(flat.get(p.name))) for p in params]
         table.add_row(*row)
     print_table(console, table)
     if len(runs) > limit:
@@ -205,7 +206,8 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         )
     if objectives:
         console.print(
-            "(* marks the runs no other finished run beats on every objective)", highlight=False
+            "(* marks the runs no other finished or stopped run beats on every objective)",
+            highlight=False,
         )
     best = sweep.best_run()
     if best is not None:

@@ -378,12 +378,13 @@ class Sweep:
         return best
 
     def pareto_runs(self) -> list[Run]:
-        """The finished runs no other finished run beats in every objective of the sweep's
-        ``metrics`` (its Pareto set), prior runs first, then the sweep's own in creation
-        order. For a multi-objective sweep this takes :meth:`best_run`'s place, and like it
-        counts prior runs (``Run.prior`` says which it is): a trade-off found before is
-        still on the front. With one metric it is the best run(s). A run missing an
-        objective's value is on no front."""
+        """The runs with a result (finished or stopped early, as :meth:`best_run` counts
+        them) no other such run beats in every objective of the sweep's ``metrics`` (its
+        Pareto set), prior runs first, then the sweep's own in creation order. For a
+        multi-objective sweep this takes :meth:`best_run`'s place, and like it counts prior
+        runs (``Run.prior`` says which it is): a trade-off found before is still on the
+        front. With one metric it is the best run(s). A run missing an objective's value is
+        on no front."""
         from localsweep.search._multi import non_dominated, objective_values
 
         metrics = self._record.config.objectives
@@ -391,7 +392,7 @@ class Sweep:
             return []
         scored = []
         for run in (*self.prior_runs, *self.runs):
-            if run.state != RunState.FINISHED.value:
+            if run.state not in RESULT_STATES:
                 continue
             values = objective_values(run.summary, metrics)
             if values is not None:

@@ -338,7 +338,7 @@ def run_command(
 ) -> None:
     """Create a sweep from CONFIG_FILE and run it here (the CLI twin of localsweep.run)."""
     from localsweep.config import load_config
-    from localsweep.priors._cli import create_sweep
+    from localsweep.priors._cli import create_sweep, discard_if_unstarted
 
     config = load_config(_existing(config_file))
     _print_warnings(config.warnings)
@@ -352,16 +352,17 @@ def run_command(
         db, config, prior_runs, err_console, project=project, entity=entity
     )
     err_console.print(f"Created sweep [bold]{record.id}[/] in {_e(store.shown_url)}")
-    _run_agent(
-        store,
-        record.id,
-        function,
-        count=count,
-        project=project,
-        entity=entity,
-        max_failures=max_consecutive_failed_runs,
-        **execution,
-    )
+    with discard_if_unstarted(store, record.id, err_console):
+        _run_agent(
+            store,
+            record.id,
+            function,
+            count=count,
+            project=project,
+            entity=entity,
+            max_failures=max_consecutive_failed_runs,
+            **execution,
+        )
     show_sweep(store, record.id, limit=10)
 
 
@@ -412,14 +413,16 @@ def _run_agent(
     quiet: bool = False,
 ) -> None:
     from localsweep._entry import execute
-    from localsweep.search import make_search
+    from localsweep.config import Method
 
     config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
-    reason = getattr(make_search(config), "reason", None)
-    if reason:
-        # Which Optuna sampler and why: a detail for --debug, not a choice to act on.
-        logger.debug("bayes: %s", reason)
+    if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):
+        # Which Optuna sampler and why: a detail for --debug. Only bayes (a custom sweep's
+        # search needs the user's study, which the agent loads).
+        from localsweep.search import make_search
+
+        logger.debug("bayes: %s", getattr(make_search(config), "reason", None))
     report = execute(
         store,
         sweep_id,

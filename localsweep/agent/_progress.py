@@ -103,7 +103,7 @@ class SweepTally:
         self.config = config
         self.best: RunRecord | None = None
         #: A multi-objective sweep's Pareto set so far (``Sweep.pareto_runs``'s runs: its
-        #: own finished runs with every objective), with their objective values.
+        #: own runs with a result and every objective), with their objective values.
         self.front: list[tuple[RunRecord, tuple[float, ...]]] = []
         self._results: set[str] = set()
         self._prior_points: set[str] = set()
@@ -140,7 +140,7 @@ class SweepTally:
     def _to_front(self, run: RunRecord) -> None:
         """Put ``run`` on the Pareto front if no run there beats it, dropping the ones it
         beats (equal points all stay, as ``non_dominated`` keeps them)."""
-        if run.prior or run.state is not RunState.FINISHED:
+        if run.prior or run.state.value not in RESULT_STATES:
             return
         metrics = self.config.metrics
         values = objective_values(run.summary, metrics)

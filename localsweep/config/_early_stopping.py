@@ -8,7 +8,7 @@ a config, ``early_stopping_patience`` for ``wandb.init``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from localsweep.config._checks import Checker, show
@@ -22,19 +22,31 @@ KEYS = ("metric", "threshold", "patience", "goal")
 INIT_ARGUMENTS = {key: f"early_stopping_{key}" for key in KEYS}
 
 
+def _objectives(sweep: Metric | Sequence[Metric] | None) -> tuple[Metric, ...]:
+    if sweep is None:
+        return ()
+    if isinstance(sweep, Metric):
+        return (sweep,)
+    return tuple(sweep)
+
+
 def read_early_stopping(
     node: Mapping[str, Any],
     check: Checker,
-    sweep_metric: Metric | None,
+    sweep_metric: Metric | Sequence[Metric] | None,
     names: Mapping[str, str],
 ) -> EarlyStopping | None:
     """Read an early-stopping block (keys ``metric``, ``threshold``, ``patience``, ``goal``),
     recording every problem in ``check``; ``None`` when there was one.
 
-    ``names`` says how each key is spelled in messages. ``metric`` defaults to the sweep's
-    metric. The goal is the sweep's for the sweep's own metric (a different ``goal`` there is
-    an error), else ``goal`` (default ``minimize``).
+    ``sweep_metric`` is the sweep's ``metric:``, or its objectives (``metric:`` alone, or
+    every entry of ``metrics:``). ``names`` says how each key is spelled in messages.
+    ``metric`` defaults to the sweep's one metric. The goal of one of the sweep's objectives
+    is that objective's (a different ``goal`` there is an error), else ``goal`` (default
+    ``minimize``).
     """
+    objectives = _objectives(sweep_metric)
+    several = len(objectives) > 1
     before = len(check.violations)
     metric: str | None = None
     if "metric" in node:
@@ -42,8 +54,14 @@ def read_early_stopping(
         if metric is not None and not metric.strip():
             check.error(names["metric"], "must name the metric your runs log, not an empty string")
             metric = None
-    elif sweep_metric is not None:
-        metric = sweep_metric.name
+    elif len(objectives) == 1:
+        metric = objectives[0].name
+    elif several:
+        check.error(
+            names["metric"],
+            "is required: the sweep has several objectives (`metrics:`), name the one to "
+            f"watch, one of {', '.join(repr(m.name) for m in objectives)}",
+        )
     else:
         check.error(
             names["metric"],
@@ -74,14 +92,21 @@ def read_early_stopping(
     if "goal" in node:
         chosen = check.choice(node, "goal", names["goal"], [g.value for g in Goal])
         goal = Goal(chosen) if chosen is not None else None
-    if metric is not None and sweep_metric is not None and metric == sweep_metric.name:
-        if goal is not None and goal is not sweep_metric.goal:
+    for index, objective in enumerate(objectives):
+        if metric is None or metric != objective.name:
+            continue
+        if goal is not None and goal is not objective.goal:
+            which, where = (
+                ("one of the sweep's objectives", f"metrics[{index}].goal")
+                if several
+                else ("the sweep's metric", "metric.goal")
+            )
             check.error(
                 names["goal"],
-                f"is {goal.value}, but {metric!r} is the sweep's metric, whose goal is "
-                f"{sweep_metric.goal.value} (metric.goal); drop {names['goal']}",
+                f"is {goal.value}, but {metric!r} is {which}, whose goal is "
+                f"{objective.goal.value} ({where}); drop {names['goal']}",
             )
-        goal = sweep_metric.goal
+        goal = objective.goal
     if len(check.violations) > before or metric is None:
         return None
     return EarlyStopping(
@@ -90,10 +115,12 @@ def read_early_stopping(
 
 
 def early_stopping_from_init(
-    arguments: Mapping[str, Any], sweep_metric: Metric | None
+    arguments: Mapping[str, Any], sweep_metric: Metric | Sequence[Metric] | None
 ) -> EarlyStopping:
     """The rule that ``wandb.init(early_stopping_metric=..., ...)`` asks for, in a run of a
-    sweep whose metric is ``sweep_metric``.
+    sweep whose metric is ``sweep_metric`` (or whose objectives are, as
+    :attr:`SweepConfig.objectives <localsweep.config.SweepConfig.objectives>`: pass those so
+    that an objective of ``metrics:`` brings its goal).
 
     ``arguments`` holds the ``early_stopping_*`` arguments as given. Raises
     :class:`ValueError` naming each bad argument.

@@ -182,7 +182,7 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
         check.choice(data, "kind", "kind", ["sweep"])
     _controller(data, check)
     check_custom(data, method, metric, metrics, scheduler, check)
-    options = _options(data, check, metric)
+    options = _options(data, check, metrics or metric)
     if options.sampler != "auto" and method is not None and method is not Method.BAYES:
         check.warn(
             f"{EXTENSION_KEY}.sampler",
@@ -378,7 +378,9 @@ def _controller(data: dict[str, Any], check: Checker) -> None:
         check.choice(node, "type", "controller.type", ["local", "cloud"])
 
 
-def _options(data: dict[str, Any], check: Checker, metric: Metric | None) -> Options:
+def _options(
+    data: dict[str, Any], check: Checker, metric: Metric | tuple[Metric, ...] | None
+) -> Options:
     if EXTENSION_KEY not in data:
         return Options()
     where = EXTENSION_KEY

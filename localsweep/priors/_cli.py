@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from localsweep.priors import PriorRuns
     from localsweep.store import Store, SweepRecord
 
-__all__ = ["PriorRunsCommand", "create_sweep", "prior_runs_option"]
+__all__ = ["PriorRunsCommand", "create_sweep", "discard_if_unstarted", "prior_runs_option"]
 
 _FLAGS = ("-R", "--prior-runs", "--prior-run", "--prior_run")
 
@@ -71,3 +72,17 @@ def create_sweep(
     store = Store(db)
     sweep_id, _ = create_with_priors(store, config, prior_runs, report, found=found, **create)
     return store, store.get_sweep(sweep_id)
+
+
+@contextlib.contextmanager
+def discard_if_unstarted(store: Store, sweep_id: str, console: Console) -> Iterator[None]:
+    """Run the sweep ``create_sweep`` made; should its agent fail before any run of its
+    own (the user's scheduler code, the search), remove the sweep, of no use to anyone,
+    saying so, and let the error through. A sweep with runs stays."""
+    try:
+        yield
+    except Exception:
+        with contextlib.suppress(Exception):  # the agent's error is the one to show
+            if store.discard_unstarted_sweep(sweep_id):
+                console.print(f"Removed sweep [bold]{sweep_id}[/]: its agent could not start")
+        raise

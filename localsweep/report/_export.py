@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from localsweep.report._params import flat_params, sweep_parameters
 from localsweep.report._study import quiet_optuna, sweep_study
 from localsweep.store._urls import shown_url
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import optuna
 
     from localsweep.api import Run, Sweep
+    from localsweep.config import Parameter
 
 __all__ = ["export_optuna", "export_runs", "run_rows"]
 
@@ -62,7 +64,9 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _row(sweep: Sweep, run: Run, pareto: set[str] | None = None) -> dict[str, Any]:
+def _row(
+    sweep: Sweep, run: Run, parameters: tuple[Parameter, ...], pareto: set[str] | None = None
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": run.id,
         "name": run.name,
@@ -81,9 +85,7 @@ def _row(sweep: Sweep, run: Run, pareto: set[str] | None = None) -> dict[str, An
         # Given to the sweep to learn from, not one of its own runs (see docs/prior-runs.md).
         row["prior"] = True
         row["prior_source"] = run.prior_source
-    flat = sweep.parsed_config.flatten(run.params)
-    for path, value in flat.items():
-        row[".".join(path)] = value
+    row.update(flat_params(run.params, parameters))
     for key, value in _flat(run.summary):
         if key.startswith("_"):
             continue  # wandb's bookkeeping: _step, _runtime, _timestamp, _wandb...
@@ -95,7 +97,8 @@ def _row(sweep: Sweep, run: Run, pareto: set[str] | None = None) -> dict[str, An
 def run_rows(sweep: Sweep) -> list[dict[str, Any]]:
     """One dict per run, in run order: ``id``, ``name``, ``state``, ``number``,
     ``created_at``, ``finished_at``, ``stopped_at_band``, ``metric`` (the sweep metric's
-    summary value), then the parameters by dotted name (``optimizer.lr``), then the summary
+    summary value), then the parameters by dotted name (``optimizer.lr``; for a sweep whose
+    space is a ``search_space``, every key its runs got), then the summary
     keys without wandb's ``_``-prefixed ones (nested keys dotted; a key that clashes with
     a column above is written ``summary.<key>``). Prior runs come first, with ``prior``
     true and their ``prior_source``. A multi-objective sweep (``metrics:``) has no metric
@@ -104,7 +107,8 @@ def run_rows(sweep: Sweep) -> list[dict[str, Any]]:
     pareto = None
     if sweep.parsed_config.is_multi_objective:
         pareto = {run.id for run in sweep.pareto_runs()}
-    return [_row(sweep, run, pareto) for run in (*sweep.prior_runs, *sweep.runs)]
+    parameters = sweep_parameters(sweep)
+    return [_row(sweep, run, parameters, pareto) for run in (*sweep.prior_runs, *sweep.runs)]
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -176,10 +180,12 @@ def export_optuna(sweep: Sweep, storage_url_or_path: str | os.PathLike[str]) -> 
 
     Trials carry the run's parameters (dotted names) with their distributions, its state
     (finished: COMPLETE, early_terminated: PRUNED, running: RUNNING, failed, crashed,
-    killed or finished without a metric value: FAIL), its metric as the value and the
-    metric's history as intermediate values (step ``i`` is the ``i``-th value logged,
-    hyperband's iteration count); the run id, name and state are user attributes. A study
-    of the same name in that storage is replaced, so exporting again refreshes it.
+    killed or finished without a metric value: FAIL; in a multi-objective sweep a run
+    stopped early with every objective's value is COMPLETE, as the search tells it), its
+    metric as the value and the metric's history as intermediate values (step ``i`` is the
+    ``i``-th value logged, hyperband's iteration count); the run id, name and state are
+    user attributes. A study of the same name in that storage is replaced, so exporting
+    again refreshes it.
 
     >>> export_optuna(sweep, "sqlite:///optuna.db")         # doctest: +SKIP
     """

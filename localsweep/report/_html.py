@@ -207,10 +207,17 @@ def _run_row(
         *values,
         *(_plain(_lookup(config, a.parameter.path)) for a in axes),
         runtime,
-        run.stopped_at_band,
-        run.end_reason,
+        *_stop_cells(run),
         _last_line(run.error),
     ]
+
+
+def _stop_cells(run: Run) -> tuple[int | None, str | None]:
+    """The "stopped at band" and "end reason" cells: a pruner's ``stopped_at_band`` is the
+    wandb step it stopped the run at, not a band, so it is said in the reason instead."""
+    if run.end_reason == "pruned" and run.stopped_at_band is not None:
+        return None, f"pruned at step {run.stopped_at_band}"
+    return run.stopped_at_band, run.end_reason
 
 
 def _stop_note(runs: Sequence[Run], config: SweepConfig) -> str:

@@ -342,9 +342,9 @@ def pareto_head(sweep: Sweep, hint: str | None) -> tuple[str, str]:
     rows = pareto_rows(sweep)
     goals = ", ".join(f"{m.name} ({m.goal.value})" for m in metrics)
     if rows:
-        muted = f"runs no other finished run beats on every one of {goals}"
+        muted = f"runs no other finished or stopped run beats on every one of {goals}"
     else:
-        muted = f"no finished run with every objective yet: {goals}"
+        muted = f"no finished or stopped run with every objective yet: {goals}"
         if hint:
             muted += f": {hint}"
     card = (

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from localsweep.records import RESULT_STATES
 from localsweep.search._multi import objective_values
 
 __all__ = ["objective_importance", "pareto_rows", "pareto_section", "print_pareto"]
@@ -71,7 +72,7 @@ def objective_importance(sweep: Any) -> dict[str, list[Any]]:
         for trial in base.get_trials(deepcopy=False):
             run = by_id[trial.user_attrs["run_id"]]
             value = summary_value(run.summary, metric.name, metric.goal)
-            ok = run.state in ("finished", "early_terminated") and value is not None
+            ok = run.state in RESULT_STATES and value is not None
             trials.append(
                 create_trial(
                     state=TrialState.COMPLETE if ok else TrialState.FAIL,
@@ -88,15 +89,16 @@ def objective_importance(sweep: Any) -> dict[str, list[Any]]:
 
 
 def _front_plot(sweep: Any) -> dict[str, Any]:
-    """Every finished run with all objectives in the plane of the first two, the Pareto
-    set highlighted and joined (ours: Optuna's ``plot_pareto_front`` is slow at 5,000)."""
+    """Every run with a result (finished or stopped early) and all objectives in the plane
+    of the first two, the Pareto set highlighted and joined (ours: Optuna's
+    ``plot_pareto_front`` is slow at 5,000)."""
     from localsweep.report._study import plotly_text
     from localsweep.search._multi import non_dominated
 
     metrics = sweep.parsed_config.metrics
     scored = []
     for run in sweep.runs:
-        if run.state != "finished":
+        if run.state not in RESULT_STATES:
             continue
         values = objective_values(run.summary, metrics)
         if values is not None:
@@ -157,11 +159,12 @@ def pareto_section(sweep: Any, add: Any) -> str:
         note = f" Drawn in the plane of the first two of {len(names)} objectives."
     parts = [
         '<h2 id="pareto">Pareto front</h2>',
-        '<p class="hint">Finished runs with a value of every objective; red: the runs no '
-        f"other run beats on all of {escape(', '.join(names))} (the Pareto set).{note}</p>",
+        '<p class="hint">Runs finished or stopped early with a value of every objective; red: '
+        f"the runs no other run beats on all of {escape(', '.join(names))} (the Pareto set)."
+        f"{note}</p>",
         add("plot-pareto", _front_plot(sweep))
         if rows
-        else "<p>No finished run has every objective yet.</p>",
+        else "<p>No finished or stopped run has every objective yet.</p>",
         '<table id="pareto-table"><thead><tr><th>run</th>'
         + "".join(f"<th>{escape(n)}</th>" for n in names)
         + "<th>config</th></tr></thead><tbody>",

@@ -201,14 +201,17 @@ def _curves_plot(
     limit: int,
 ) -> tuple[dict[str, Any], int]:
     """The metric's history of each run drawn (``histories`` gives the logged values of
-    runs by id), runs stopped early marked at their band. Ended runs are drawn one trace per state,
-    each running run in a trace of its own, last, so that a live page appends its values."""
+    runs by id), runs hyperband stopped marked at their band, runs a plateau or the study's
+    pruner stopped at their last value (a pruner's ``stopped_at_band`` is a wandb step, not
+    a count of values). Ended runs are drawn one trace per state, each running run in a
+    trace of its own, last, so that a live page appends its values."""
     picked = _pick_curves(runs, limit, maximize)
     known = histories([run.id for run in picked])
     lines: dict[str, _Line] = {}
     running: list[tuple[str, _Line]] = []
     stops: tuple[list[int], list[float], list[str]] = ([], [], [])
     plateaus: tuple[list[int], list[float], list[str]] = ([], [], [])
+    pruned: tuple[list[int], list[float], list[str]] = ([], [], [])
     best_line: tuple[list[int], list[float]] = ([], [])
     bands: set[int] = set()
     for run in picked:
@@ -233,7 +236,13 @@ def _curves_plot(
             ys.append(None)
             texts.append(None)
         band = run.stopped_at_band
-        if run.state == RunState.EARLY_TERMINATED.value and band is not None:
+        if run.state == RunState.EARLY_TERMINATED.value and run.end_reason == "pruned":
+            # The pruner stops a run at the log call of its last value; ``band`` is that
+            # call's wandb step, which this axis (a count of values) does not show.
+            pruned[0].append(len(values))
+            pruned[1].append(values[-1])
+            pruned[2].append(label if band is None else f"{label}, at step {band}")
+        elif run.state == RunState.EARLY_TERMINATED.value and band is not None:
             at = min(band, len(values))
             stops[0].append(band)
             stops[1].append(values[at - 1])
@@ -294,6 +303,19 @@ def _curves_plot(
                 "text": stops[2],
                 "marker": {"symbol": "x", "size": 8, "color": "#d62728"},
                 "hovertemplate": "%{text}<br>stopped at band %{x}: %{y}<extra></extra>",
+            }
+        )
+    if pruned[0]:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "pruned: the study's pruner stopped it",
+                "x": pruned[0],
+                "y": pruned[1],
+                "text": pruned[2],
+                "marker": {"symbol": "x", "size": 8, "color": "#ff7f0e"},
+                "hovertemplate": "%{text}<br>pruned at value %{x}: %{y}<extra></extra>",
             }
         )
     if plateaus[0]:

@@ -152,16 +152,20 @@ def _numeric_bounds(parameter: Parameter, observed: list[float]) -> tuple[float,
 
 
 def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
-    """The sweep's searchable parameters that its runs have values for, in config order."""
+    """The sweep's searchable parameters that its runs have values for, in config order
+    (for a ``search_space`` sweep, the keys its runs got: see :func:`sweep_parameters`)."""
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
         IntDistribution,
     )
 
+    from localsweep.report._params import sweep_parameters
+
     configs = [run.params for run in (*sweep.prior_runs, *sweep.runs)]
     axes: list[ParamAxis] = []
-    for parameter in sweep.parsed_config.searchable:
+    searchable = [p for p in sweep_parameters(sweep) if not p.is_constant]
+    for parameter in searchable:
         observed = [v for v in (_lookup(c, parameter) for c in configs) if v is not _MISSING]
         if not observed:
             continue
@@ -286,16 +290,17 @@ def _multi_state(
     run: Run, metrics: Sequence[Metric]
 ) -> tuple[optuna.trial.TrialState, list[float] | None]:
     """An exported run of a multi-objective sweep: its state, and every objective's value
-    when it finished with all of them (else FAIL, as the search counts it)."""
+    when it has a result (finished or stopped early) with all of them, as the search
+    counts it: else FAIL, or PRUNED for a run stopped early."""
     from optuna.trial import TrialState
 
     from localsweep.search._multi import objective_values
 
     if run.state in _UNFINISHED:
         return TrialState.RUNNING, None
-    if run.state == RunState.EARLY_TERMINATED.value:
+    found = objective_values(run.summary, metrics) if run.state in RESULT_STATES else None
+    if found is None and run.state == RunState.EARLY_TERMINATED.value:
         return TrialState.PRUNED, None
-    found = objective_values(run.summary, metrics) if run.state == "finished" else None
     if found is None:
         return TrialState.FAIL, None
     return TrialState.COMPLETE, list(found)

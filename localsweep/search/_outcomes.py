@@ -96,13 +96,18 @@ def run_outcome(run: RunView, metric: Metric) -> RunOutcome:
 
 def multi_outcome(run: RunView, metrics: Sequence[Metric]) -> RunOutcome:
     """What a run of a multi-objective sweep tells the study: a finished run its value of
-    every objective (read from its summary), or FAIL when one is missing; other states as
-    :func:`run_outcome` (pruned runs carry no intermediate values: Optuna cannot prune a
-    multi-objective trial)."""
+    every objective (read from its summary), or FAIL when one is missing; a run stopped
+    early (hyperband, a plateau, a pruner) its values too when it has every one, as
+    ``Sweep.pareto_runs`` counts it (Optuna's multi-objective samplers ignore pruned
+    trials, so a PRUNED one would teach the search nothing), else PRUNED with no values
+    (Optuna cannot prune a multi-objective trial); other states as :func:`run_outcome`."""
     if run.state in _PENDING:
         return RunOutcome(TrialState.RUNNING)
     if run.state is RunState.EARLY_TERMINATED:
-        return RunOutcome(TrialState.PRUNED)
+        stopped = objective_values(run.summary_data, metrics)
+        if stopped is None:
+            return RunOutcome(TrialState.PRUNED)
+        return RunOutcome(TrialState.COMPLETE, values=stopped)
     if run.state is RunState.FAILED:
         return RunOutcome(TrialState.FAIL, imputable=True)
     if run.state is not RunState.FINISHED:

@@ -167,6 +167,15 @@ class Store(StoreReads):
         )
         return [_sweeps.sweep_record(r, self._configs) for r in rows]
 
+    def discard_unstarted_sweep(self, sweep_id: str) -> bool:
+        """Delete the sweep (and its prior runs) if it never had a run of its own, as when
+        its agent could not start; returns whether it was deleted."""
+        return bool(
+            self._session.write(
+                lambda c: _sweeps.discard_unstarted(c, sweep_id), "discard an unstarted sweep"
+            )
+        )
+
     def sweep_state(self, sweep_id: str) -> SweepState:
         """The sweep's state now (one primary-key read: agents poll it every second or two)."""
         state = self._session.read(

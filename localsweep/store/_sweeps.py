@@ -9,7 +9,7 @@ import logging
 import math
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 
 from localsweep.config import Method, SweepConfig, parse_config
 from localsweep.errors import NotFoundError, SweepControlError
@@ -23,6 +23,7 @@ __all__ = [
     "SweepConfigs",
     "adjust_counts",
     "control",
+    "discard_unstarted",
     "finish_if_done",
     "finish_if_idle",
     "finish_sweep",
@@ -295,3 +296,15 @@ def change_token(conn: Connection, sweep_id: str) -> tuple[Any, ...] | None:
     ).all()
     last_row = conn.execute(select(func.max(history.c.id))).scalar()
     return (tuple(sweep), tuple(sorted(tuple(map(str, s)) for s in states)), last_row)
+
+
+def discard_unstarted(conn: Connection, sweep_id: str) -> bool:
+    """Delete ``sweep_id`` with its prior runs if no run of its own was ever claimed (a
+    sweep whose agent could not start); ``False``, and nothing deleted, otherwise."""
+    own = select(exists().where(runs.c.sweep_id == sweep_id, runs.c.prior.is_(False)))
+    if conn.execute(own).scalar():
+        return False
+    its_runs = select(runs.c.id).where(runs.c.sweep_id == sweep_id).scalar_subquery()
+    conn.execute(delete(history).where(history.c.run_id.in_(its_runs)))
+    conn.execute(delete(runs).where(runs.c.sweep_id == sweep_id))
+    return bool(conn.execute(delete(sweeps).where(sweeps.c.id == sweep_id)).rowcount)

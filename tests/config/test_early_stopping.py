@@ -139,3 +139,41 @@ def test_wandb_init_arguments_name_the_argument_in_errors() -> None:
         )
     with pytest.raises(ValueError, match="early_stopping_metric: is required"):
         early_stopping_from_init({"early_stopping_threshold": 0.01}, None)
+
+
+def multi(early_stopping: Any) -> dict[str, Any]:
+    return {
+        "method": "custom",
+        "scheduler": {"engine": "optuna"},
+        "metrics": [{"name": "val_loss", "goal": "minimize"}, {"name": "acc", "goal": "maximize"}],
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        "localsweep": {"early_stopping": early_stopping},
+    }
+
+
+def test_an_objective_of_metrics_brings_its_goal() -> None:
+    parsed = parse_config(multi({"metric": "acc", "patience": 2}))
+
+    assert parsed.options.early_stopping == EarlyStopping("acc", 0.0, 2, Goal.MAXIMIZE)
+
+
+def test_a_goal_against_an_objective_of_metrics_is_an_error(violations: Violations) -> None:
+    (v,) = violations(multi({"metric": "acc", "goal": "minimize"}))
+
+    assert v.path == "localsweep.early_stopping.goal"
+    assert "metrics[1].goal" in v.message and "maximize" in v.message
+
+
+def test_with_several_objectives_the_metric_must_be_named(violations: Violations) -> None:
+    (v,) = violations(multi({"patience": 2}))
+
+    assert v.path == "localsweep.early_stopping.metric"
+    assert "'val_loss'" in v.message and "'acc'" in v.message
+
+
+def test_wandb_init_arguments_take_an_objectives_goal() -> None:
+    objectives = (Metric("val_loss", Goal.MINIMIZE), Metric("acc", Goal.MAXIMIZE))
+
+    rule = early_stopping_from_init({"early_stopping_metric": "acc"}, objectives)
+
+    assert rule.goal is Goal.MAXIMIZE

@@ -171,3 +171,14 @@ def test_engine_wandb_is_the_usual_search() -> None:
     assert isinstance(make_search(config), BayesSearch)
     grid = parse_config({**config.raw, "method": "grid", "parameters": {"x": {"values": [1]}}})
     assert type(make_search(grid)).__name__ == "GridSearch"
+
+
+def test_a_run_stopped_early_with_every_objective_is_told_complete() -> None:
+    metrics = CONFIG.metrics
+    stopped = multi_outcome(
+        view(1, RunState.EARLY_TERMINATED, {"loss": 0.2, "val": {"acc": 0.7}}), metrics
+    )
+    missing = multi_outcome(view(2, RunState.EARLY_TERMINATED, {"loss": 0.2}), metrics)
+
+    assert (stopped.state, stopped.told) == (TrialState.COMPLETE, [0.2, 0.7])
+    assert (missing.state, missing.told) == (TrialState.PRUNED, None)
