@@ -142,6 +142,8 @@ class RunRecorder:
         self._inflight: concurrent.futures.Future[int | None] | None = None
         self._inflight_rows: list[HistoryRow] = []
         self.metric: Metric | None = config.metric
+        #: The sweep's objectives (``metric:``, or each of ``metrics:``), for wandb.init's rule.
+        self._objectives = config.objectives
         self._should_stop = should_stop
         self._is_boundary = is_boundary or (lambda _iteration: False)
         self._clock = clock
@@ -249,7 +251,7 @@ class RunRecorder:
     def on_early_stopping(self, arguments: Mapping[str, Any]) -> None:
         """``wandb.init(early_stopping_metric=..., ...)``: this rule replaces the sweep
         config's for this run. Raises :class:`ValueError` naming a bad argument."""
-        spec = early_stopping_from_init(arguments, self.metric)
+        spec = early_stopping_from_init(arguments, self._objectives)
         if self._plateau is not None and self._plateau.spec != spec:
             logger.info("run %s: wandb.init's early stopping replaces the config's", self.run_id)
         self._plateau = Plateau(spec)

@@ -381,3 +381,27 @@ def test_a_failed_runs_partial_value_is_no_best_run(tmp_path: Path) -> None:
     assert sorted(run.state for run in sweep.runs) == ["failed", "finished"]
     best = sweep.best_run()
     assert best is not None and best.config["improve"] == 2
+
+
+def test_init_arguments_take_the_goal_of_an_objective_of_metrics(tmp_path: Path) -> None:
+    """In a multi-objective sweep, ``wandb.init(early_stopping_metric="acc")`` takes acc's
+    goal from ``metrics:`` (maximize): a steadily rising accuracy is no plateau."""
+    config = {
+        "method": "custom",
+        "metrics": [
+            {"name": "val_loss", "goal": "minimize"},
+            {"name": "acc", "goal": "maximize"},
+        ],
+        "run_cap": 1,
+        "parameters": {"x": {"values": [1]}},
+    }
+
+    def train() -> None:
+        with wandb.init(early_stopping_metric="acc", early_stopping_threshold=0.01) as run:
+            for epoch in range(6):
+                run.log({"val_loss": 1.0 / (epoch + 1), "acc": 0.5 + 0.04 * epoch})
+
+    sweep = localsweep.run(config, train, db=tmp_path / "s.db", quiet=True)
+    [run] = sweep.runs
+    assert (run.state, run.end_reason) == ("finished", None)
+    assert len(run.history()) == 6
