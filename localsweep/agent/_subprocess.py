@@ -439,7 +439,9 @@ class _ChildWatch:
         if reason is StopReason.ABORTED:
             why = self.recorder.control.reason or "store_error"
             return aborted_outcome(why, exit_code=status, finished=finished)
-        if returncode != 0 and self._preempted(returncode):
+        # Only a child that ended by itself can have been preempted: exit status 143 after
+        # localsweep's own SIGTERM (a timeout's escalation) is no preemption.
+        if reason is None and returncode != 0 and self._preempted(returncode):
             return RunOutcome(
                 RunState.PREEMPTED, exit_code=status, finished=finished, end_reason=PREEMPTED
             )
