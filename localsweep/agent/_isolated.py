@@ -315,8 +315,9 @@ class IsolatedFunctionRunner:
         if watch.reason is StopReason.ABORTED:
             why = recorder.control.reason or "store_error"
             return aborted_outcome(why, exit_code=status, finished=finished)
-        if report is None and returncode == -signal.SIGTERM:
-            # SIGTERM from outside (a scheduler): the run is requeued, not failed.
+        if watch.reason is None and report is None and returncode == -signal.SIGTERM:
+            # SIGTERM from outside (a scheduler), not the agent's own escalation (a timeout):
+            # the run is requeued, not failed.
             return RunOutcome(
                 RunState.PREEMPTED, exit_code=status, finished=finished, end_reason="preempted"
             )
