@@ -59,12 +59,23 @@ def test_a_program_marking_itself_preempting_is_requeued_and_resumed(
     _assert_resumed_once(db, sweep_id, signals)
 
 
-def test_a_resumed_program_keeps_every_attempts_output_in_its_files(
-    tmp_path: Path, signals: Path
+@pytest.mark.parametrize("mode", ["program", "isolated"])
+def test_a_resumed_run_keeps_every_attempts_output_in_its_files(
+    tmp_path: Path, signals: Path, mode: str
 ) -> None:
     db = str(tmp_path / "sweeps.db")
-    sweep_id = _program_sweep(db, "mark")
-    agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    if mode == "program":
+        sweep_id = _program_sweep(db, "mark")
+        agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    else:
+        sweep_id = localsweep.sweep(grid(1), db=db)
+        agent = start_agent(
+            sweep_id,
+            db,
+            tmp_path / "agent.log",
+            function="faults_train:preempt_once",
+            extra=["--isolation", "process"],
+        )
     assert agent.wait() == 0, agent.output()
     (run,) = localsweep.Api(db).sweep(sweep_id).runs
     assert run.attempt == 2
