@@ -297,6 +297,8 @@ class ProcessWatch:
         #: Called once, with the reason, before the first signal is sent.
         self.on_stop: Callable[[StopReason], None] | None = None
         self._hurries_seen = 0
+        # The Ctrl-Cs of this thread acted on (see _hurry_if_asked).
+        self._presses_seen = _interrupt.presses()
 
     def request_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
         """Start ending the child (the first reason given is the one kept)."""
@@ -349,6 +351,7 @@ class ProcessWatch:
             except KeyboardInterrupt as exc:
                 if self.reason is StopReason.INTERRUPTED:
                     self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
+                    self._acted_on_press()
                 elif self.reason is None:
                     self._interrupted(exc)
                 else:
@@ -358,11 +361,25 @@ class ProcessWatch:
     def _interrupted(self, interrupt: BaseException) -> None:
         """The first Ctrl-C seen here: start stopping the child, and say so."""
         self.request_stop(StopReason.INTERRUPTED, interrupt)
+        self._acted_on_press()
         announce_ctrl_c(self.label)
 
+    def _acted_on_press(self) -> None:
+        # One Ctrl-C acted on; more may have come meanwhile (two held during an import
+        # raise one KeyboardInterrupt): _hurry_if_asked acts on those.
+        self._presses_seen = min(self._presses_seen + 1, _interrupt.presses())
+
     def _hurry_if_asked(self) -> None:
-        """The workers' later Ctrl-Cs (:class:`StopEvent`): the next signal at once, each."""
-        if self.reason is not StopReason.INTERRUPTED or not isinstance(self.stop_event, StopEvent):
+        """Later Ctrl-Cs: the next signal at once, each. The workers' come through their
+        :class:`StopEvent`; this thread's are counted, so that one that never reached us as
+        a ``KeyboardInterrupt`` (swallowed on its way, see :mod:`localsweep._interrupt`)
+        still counts."""
+        if self.reason is not StopReason.INTERRUPTED:
+            return
+        while self._presses_seen < _interrupt.presses():
+            self._presses_seen += 1
+            self.stopper.hurry()
+        if not isinstance(self.stop_event, StopEvent):
             return
         while self._hurries_seen < self.stop_event.hurries:
             self._hurries_seen += 1
