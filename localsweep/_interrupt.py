@@ -20,14 +20,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["clear", "deferred", "install", "pending", "raise_if_pending", "uninstall"]
+__all__ = [
+    "clear",
+    "deferred",
+    "install",
+    "pending",
+    "presses",
+    "raise_if_pending",
+    "uninstall",
+]
 
 _pending = False
+_presses = 0
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
-    global _pending
+    global _pending, _presses
     _pending = True
+    _presses += 1
     raise KeyboardInterrupt
 
 
@@ -61,6 +71,12 @@ def pending() -> bool:
     (elsewhere always ``False``: a ``KeyboardInterrupt`` there would stop one thread, not
     the agent; the main thread stops the others)."""
     return _pending and threading.current_thread() is threading.main_thread()
+
+
+def presses() -> int:
+    """How many Ctrl-Cs came so far (asked from the main thread; elsewhere always 0), the
+    swallowed ones too: a second Ctrl-C lost on its way must still hurry a stopping run."""
+    return _presses if threading.current_thread() is threading.main_thread() else 0
 
 
 def clear() -> None:
@@ -98,8 +114,9 @@ def deferred() -> Iterator[None]:
 
     def hold(signum: int, frame: FrameType | None) -> None:
         nonlocal held
-        global _pending
+        global _pending, _presses
         held = _pending = True
+        _presses += 1
 
     signal.signal(signal.SIGINT, hold)
     try:

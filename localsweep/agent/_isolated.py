@@ -45,6 +45,7 @@ from localsweep.agent._agent import (
 from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._inprocess import InProcessRunner
+from localsweep.agent._output import open_output, this_attempt
 from localsweep.agent._process import (
     POLL_INTERVAL,
     ProcessWatch,
@@ -238,7 +239,9 @@ class IsolatedFunctionRunner:
         }
         payload_path.write_bytes(pickle.dumps(payload))
         try:
-            with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            # A resumed run's files keep its earlier attempts' output.
+            attempt = getattr(run, "attempt", 1)
+            with open_output(stdout_path, attempt) as out, open_output(stderr_path, attempt) as err:
                 process = subprocess.Popen(
                     [sys.executable, "-c", _CHILD_CODE, str(payload_path)],
                     stdin=subprocess.DEVNULL,
@@ -315,12 +318,13 @@ class IsolatedFunctionRunner:
         if watch.reason is StopReason.ABORTED:
             why = recorder.control.reason or "store_error"
             return aborted_outcome(why, exit_code=status, finished=finished)
-        if report is None and returncode == -signal.SIGTERM:
-            # SIGTERM from outside (a scheduler): the run is requeued, not failed.
+        if watch.reason is None and report is None and returncode == -signal.SIGTERM:
+            # SIGTERM from outside (a scheduler), not the agent's own escalation (a timeout):
+            # the run is requeued, not failed.
             return RunOutcome(
                 RunState.PREEMPTED, exit_code=status, finished=finished, end_reason="preempted"
             )
-        tail = stderr_tail(stderr_path)
+        tail = this_attempt(stderr_tail(stderr_path))
         if watch.reason is StopReason.TIMEOUT:
             error = with_tail(watch.timeout_error(returncode), tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)

@@ -1,23 +1,61 @@
 """A program-mode child's output: kept in files and, as ``wandb agent`` leaves it on the
 terminal, streamed to the agent's own stdout and stderr as it comes (each line prefixed with
-the run id when several workers interleave)."""
+the run id when several workers interleave).
+
+A requeued run resumed with the same id keeps its files: each later attempt's output is
+added after the earlier ones', after a line ``--- localsweep: attempt N (resumed) ---``."""
 
 from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import threading
 from collections import deque
 from typing import IO
 
-__all__ = ["OutputTee"]
+__all__ = ["OutputTee", "attempt_marker", "open_output", "this_attempt"]
 
 #: Lines of the child's recent output (stdout and stderr together) kept for messages.
 RECENT_LINES = 20
 
 #: One lock for every tee of the process, so lines of different runs do not mix mid-line.
 _WRITE_LOCK = threading.Lock()
+
+
+_MARKER = re.compile(r"^--- localsweep: attempt \d+ \(resumed\) ---$", re.MULTILINE)
+
+
+def attempt_marker(attempt: int) -> str:
+    """The line that starts attempt ``attempt`` (2 and later) of a run in its output files."""
+    return f"--- localsweep: attempt {attempt} (resumed) ---"
+
+
+def open_output(path: str | os.PathLike[str], attempt: int = 1) -> IO[bytes]:
+    """A run's ``.out`` or ``.err`` file, open for writing: new for a first attempt; for a
+    resumed one (``attempt`` above 1), the earlier attempts' output is kept and this one's
+    goes after it, after :func:`attempt_marker`."""
+    if attempt <= 1:
+        return open(path, "wb")
+    newline = b""
+    try:
+        with open(path, "rb") as old:
+            if old.seek(0, os.SEEK_END):
+                old.seek(-1, os.SEEK_END)
+                newline = b"" if old.read(1) == b"\n" else b"\n"
+    except FileNotFoundError:
+        pass
+    file = open(path, "ab")  # noqa: SIM115 - the caller closes it
+    file.write(newline + f"{attempt_marker(attempt)}\n".encode())
+    file.flush()
+    return file
+
+
+def this_attempt(text: str) -> str:
+    """The part of a run's output that its last attempt wrote (after the last marker)."""
+    *_, last = _MARKER.split(text)
+    return last.lstrip("\n")
 
 
 class _Pump(threading.Thread):
@@ -82,11 +120,17 @@ class OutputTee:
         self._pumps: list[_Pump] = []
 
     def start(
-        self, stdout: IO[bytes], stderr: IO[bytes], stdout_path: str, stderr_path: str
+        self,
+        stdout: IO[bytes],
+        stderr: IO[bytes],
+        stdout_path: str,
+        stderr_path: str,
+        attempt: int = 1,
     ) -> None:
-        """Start copying the child's pipes ``stdout`` and ``stderr``."""
+        """Start copying the child's pipes ``stdout`` and ``stderr`` (run attempt
+        ``attempt``: see :func:`open_output`)."""
         for pipe, path, to_stderr in ((stdout, stdout_path, False), (stderr, stderr_path, True)):
-            pump = _Pump(self, pipe, open(path, "wb"), to_stderr)  # noqa: SIM115 - the pump closes it
+            pump = _Pump(self, pipe, open_output(path, attempt), to_stderr)
             pump.start()
             self._pumps.append(pump)
 

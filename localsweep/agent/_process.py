@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ __all__ = [
     "POLL_INTERVAL",
     "GroupStopper",
     "ProcessWatch",
+    "StopEvent",
     "StopReason",
     "describe_exit",
     "exit_status",
@@ -60,6 +62,37 @@ class StopReason(str, enum.Enum):
     INTERRUPTED = "interrupted"
     #: The agent stopped the run from outside (lease lost, sweep cancelled, SIGTERM).
     ABORTED = "aborted"
+
+
+class StopEvent(threading.Event):
+    """The workers' Ctrl-C, from the main thread to every worker's running child: the first
+    one sets it (each child gets ``SIGINT``), and each later one, :meth:`hurry`, has every
+    child stopped for it get its next signal at once, as with one worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._hurries = 0
+
+    def hurry(self) -> None:
+        """Another Ctrl-C: the next signal now."""
+        with self._lock:
+            self._hurries += 1
+
+    @property
+    def hurries(self) -> int:
+        """How many times :meth:`hurry` was called."""
+        with self._lock:
+            return self._hurries
+
+
+def announce_ctrl_c(what: str, them: str = "it") -> None:
+    """Say, once per stop, that the agent waits for ``what`` to end (up to a grace period
+    per signal), as ``wandb agent`` does, and how to stop waiting."""
+    message = f"Ctrl-C: waiting for {what} to end; press Ctrl-C again to terminate {them}."
+    # A closed terminal must not keep the run from stopping.
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr, flush=True)
 
 
 def signal_group(pid: int, sig: int) -> bool:
@@ -131,6 +164,8 @@ class GroupStopper:
         self._clock = clock
         self.sent: list[signal.Signals] = []
         self._next_at = 0.0
+        #: Whether the user asked not to wait (:meth:`hurry`).
+        self.hurried = False
         self.stragglers = Stragglers(pid)
 
     @property
@@ -150,6 +185,7 @@ class GroupStopper:
 
     def hurry(self) -> None:
         """Send the next signal now (a second Ctrl-C)."""
+        self.hurried = True
         if len(self.sent) < len(_ESCALATION):
             self._send_next()
 
@@ -169,10 +205,14 @@ class GroupStopper:
     def end_stragglers(self) -> None:
         """Once the child has exited: the rest of the schedule for the processes it started
         outside its group that still run (a rank its launcher left), so that none outlives
-        a run localsweep stopped. Nothing to do for a child that was not stopped."""
+        a run localsweep stopped. Nothing to do for a child that was not stopped. After
+        :meth:`hurry` they get the group's last signal at once (they are outside the group,
+        so they never got it): the user asked not to wait."""
         if not self.sent:
             return
         step, next_at = len(self.sent), self._next_at
+        if self.hurried:
+            step, next_at = len(self.sent) - 1, self._clock()
         try:
             while step < len(_ESCALATION) and (running := self.stragglers.alive()):
                 if self._clock() < next_at:
@@ -256,6 +296,9 @@ class ProcessWatch:
         self.interrupt: BaseException | None = None
         #: Called once, with the reason, before the first signal is sent.
         self.on_stop: Callable[[StopReason], None] | None = None
+        self._hurries_seen = 0
+        # The Ctrl-Cs of this thread acted on (see _hurry_if_asked).
+        self._presses_seen = _interrupt.presses()
 
     def request_stop(self, reason: StopReason, interrupt: BaseException | None = None) -> None:
         """Start ending the child (the first reason given is the one kept)."""
@@ -294,21 +337,53 @@ class ProcessWatch:
                         self.request_stop(StopReason.TIMEOUT)
                     elif _interrupt.pending():
                         # A Ctrl-C swallowed on its way here (see localsweep._interrupt).
-                        self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
+                        self._interrupted(KeyboardInterrupt())
                     elif self.stop_event is not None and self.stop_event.is_set():
+                        # The workers' Ctrl-C: the main thread said so, once for all.
                         self.request_stop(StopReason.INTERRUPTED, KeyboardInterrupt())
                     elif self.control is not None and self.control.reason is not None:
                         logger.info("%s: stopping it (%s)", self.label, self.control.reason)
                         self.request_stop(StopReason.ABORTED)
+                self._hurry_if_asked()
                 self.stopper.tick()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     returncode = self.process.wait(self.poll_interval)
             except KeyboardInterrupt as exc:
                 if self.reason is StopReason.INTERRUPTED:
                     self.stopper.hurry()  # a second Ctrl-C: do not wait out the grace period
+                    self._acted_on_press()
+                elif self.reason is None:
+                    self._interrupted(exc)
                 else:
                     self.request_stop(StopReason.INTERRUPTED, exc)
         return returncode
+
+    def _interrupted(self, interrupt: BaseException) -> None:
+        """The first Ctrl-C seen here: start stopping the child, and say so."""
+        self.request_stop(StopReason.INTERRUPTED, interrupt)
+        self._acted_on_press()
+        announce_ctrl_c(self.label)
+
+    def _acted_on_press(self) -> None:
+        # One Ctrl-C acted on; more may have come meanwhile (two held during an import
+        # raise one KeyboardInterrupt): _hurry_if_asked acts on those.
+        self._presses_seen = min(self._presses_seen + 1, _interrupt.presses())
+
+    def _hurry_if_asked(self) -> None:
+        """Later Ctrl-Cs: the next signal at once, each. The workers' come through their
+        :class:`StopEvent`; this thread's are counted, so that one that never reached us as
+        a ``KeyboardInterrupt`` (swallowed on its way, see :mod:`localsweep._interrupt`)
+        still counts."""
+        if self.reason is not StopReason.INTERRUPTED:
+            return
+        while self._presses_seen < _interrupt.presses():
+            self._presses_seen += 1
+            self.stopper.hurry()
+        if not isinstance(self.stop_event, StopEvent):
+            return
+        while self._hurries_seen < self.stop_event.hurries:
+            self._hurries_seen += 1
+            self.stopper.hurry()
 
     def timeout_error(self, returncode: int) -> str:
         """The error of a run that timed out."""

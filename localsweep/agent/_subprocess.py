@@ -57,7 +57,7 @@ from localsweep.agent._command import (
 )
 from localsweep.agent._control import PREEMPTED
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
-from localsweep.agent._output import OutputTee
+from localsweep.agent._output import OutputTee, open_output, this_attempt
 from localsweep.agent._process import (
     POLL_INTERVAL,
     ProcessWatch,
@@ -191,6 +191,7 @@ class ProgramRunner:
             Path(path).write_text(content, encoding="utf-8")
         stdout_path = sweep_dir / f"{run.id}.out"
         stderr_path = sweep_dir / f"{run.id}.err"
+        attempt = getattr(run, "attempt", 1)  # a resumed run's files keep earlier attempts'
         with_files = functools.partial(
             replace, stdout_path=str(stdout_path), stderr_path=str(stderr_path)
         )
@@ -214,14 +215,16 @@ class ProgramRunner:
                 start_new_session=True,
             )
         except OSError as exc:
-            stdout_path.write_bytes(b"")
-            stderr_path.write_text(f"cannot start {command.argv[0]!r}: {exc}\n")
+            with open_output(stdout_path, attempt), open_output(stderr_path, attempt) as err:
+                err.write(f"cannot start {command.argv[0]!r}: {exc}\n".encode())
             return with_files(
                 RunOutcome(RunState.FAILED, error=f"cannot start {command.argv[0]!r}: {exc}")
             )
         tee = OutputTee(run.id, echo=self.echo_output, prefix=self.prefix_output)
         assert process.stdout is not None and process.stderr is not None
-        tee.start(process.stdout, process.stderr, str(stdout_path), str(stderr_path))
+        tee.start(
+            process.stdout, process.stderr, str(stdout_path), str(stderr_path), attempt=attempt
+        )
         watch = _ChildWatch(self, run, recorder, process, root, stderr_path, tee)
         outcome = watch.run()
         report_child(self.sweep_id, forced_note)
@@ -439,11 +442,13 @@ class _ChildWatch:
         if reason is StopReason.ABORTED:
             why = self.recorder.control.reason or "store_error"
             return aborted_outcome(why, exit_code=status, finished=finished)
-        if returncode != 0 and self._preempted(returncode):
+        # Only a child that ended by itself can have been preempted: exit status 143 after
+        # localsweep's own SIGTERM (a timeout's escalation) is no preemption.
+        if reason is None and returncode != 0 and self._preempted(returncode):
             return RunOutcome(
                 RunState.PREEMPTED, exit_code=status, finished=finished, end_reason=PREEMPTED
             )
-        tail = stderr_tail(self.stderr_path)
+        tail = this_attempt(stderr_tail(self.stderr_path))
         if reason is StopReason.TIMEOUT:
             error = self.watch.timeout_error(returncode)
             if self.output_before_stop:

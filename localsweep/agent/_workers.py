@@ -8,7 +8,8 @@ before it claims a run, so the total is exact however long each run takes.
 
 Ctrl-C (only the main thread sees it) sets the workers' stop event: every running child gets
 ``SIGINT`` (then ``SIGTERM``, ``SIGKILL``) and is recorded ``killed``, no worker claims
-another run, and the ``KeyboardInterrupt`` is re-raised once all are recorded.
+another run, and the ``KeyboardInterrupt`` is re-raised once all are recorded. Each later
+Ctrl-C sends every child stopping for it its next signal at once (:class:`StopEvent`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from localsweep.agent._agent import (
 from localsweep.agent._control import AgentTerminated, Termination, on_sigterm
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._inprocess import InProcessRunner
+from localsweep.agent._process import StopEvent, announce_ctrl_c
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError, ProgramNotFoundError
 from localsweep.store import RunRecord, Store
@@ -51,7 +53,7 @@ class WorkerSlot:
 
     index: int
     env: Mapping[str, str] = field(default_factory=dict)
-    stop_event: threading.Event = field(default_factory=threading.Event)
+    stop_event: threading.Event = field(default_factory=StopEvent)
 
 
 def worker_env(index: int, gpus: Sequence[str] | None) -> dict[str, str]:
@@ -202,7 +204,7 @@ def _run_threads(
     gpus: Sequence[str] | None,
     **agent_options: Any,
 ) -> AgentReport:
-    stop_event = threading.Event()
+    stop_event = StopEvent()
     termination = Termination()
     tickets = _Tickets(count)
     agents: list[_WorkerAgent] = []
@@ -273,9 +275,10 @@ def _run_threads(
 
 
 def _wait_for(
-    done: list[bool], stop_event: threading.Event, tickets: _Tickets
+    done: list[bool], stop_event: StopEvent, tickets: _Tickets
 ) -> KeyboardInterrupt | None:
-    """Wait until every worker is done; a Ctrl-C stops them all and is returned."""
+    """Wait until every worker is done; a Ctrl-C stops them all and is returned, and each
+    later one sends their running children the next signal at once."""
     interrupted: KeyboardInterrupt | None = None
     # Poll with sleep rather than Thread.join(timeout): a Ctrl-C landing inside join() can
     # make CPython 3.11 take a running thread for finished (bpo-45274), and we would exit
@@ -287,10 +290,12 @@ def _wait_for(
             time.sleep(0.1)
         except KeyboardInterrupt as exc:
             if interrupted is None:
-                logger.warning("stopping every worker's run (Ctrl-C)")
+                announce_ctrl_c("the running runs", "them")
                 interrupted = exc
-            stop_event.set()
-            tickets.close()
+                stop_event.set()
+                tickets.close()
+            else:
+                stop_event.hurry()
     return interrupted
 
 

@@ -3,13 +3,21 @@ points run again when an agent restarts, and the agent says so as it stops."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 from pathlib import Path
 
 import pytest
-from faults_support import PROGRAMS, grid, no_traceback_of_ours, start_agent, wait_for
+from faults_support import (
+    PROGRAMS,
+    alive,
+    grid,
+    no_traceback_of_ours,
+    start_agent,
+    wait_for,
+)
 
 import localsweep
 
@@ -44,6 +52,57 @@ def test_ctrl_c_then_restart_runs_the_interrupted_points_again(
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == [0, 1, 2]
     assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_second_ctrl_c_terminates_runs_that_ignore_the_first_at_once(
+    tmp_path: Path, signals: Path, workers: str
+) -> None:
+    """The first Ctrl-C says the agent waits for the runs (a program may take long to save
+    its checkpoint), once; the second sends SIGTERM at once, with one worker or several,
+    to the processes a run started outside its process group too, without waiting out the
+    grace period."""
+    db = str(tmp_path / "sweeps.db")
+    config = grid(int(workers), program=str(PROGRAMS / "ignores_sigint.py"))
+    config["parameters"]["detached"] = {"value": 1}
+    sweep_id = localsweep.sweep(config, db=db)
+    extra = ["--workers", workers, "--grace-period", "120"]
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", extra=extra)
+    try:
+        wait_for(
+            lambda: len(list(signals.glob("started-*"))) == int(workers),
+            "every worker started its run",
+            agents=[agent],
+        )
+        os.kill(agent.pid, signal.SIGINT)
+        wait_for(
+            lambda: agent.output().count("ignoring SIGINT") == int(workers),
+            "each run got SIGINT",
+            agents=[agent],
+        )
+        os.kill(agent.pid, signal.SIGINT)
+        # Far below the 120 s grace period.
+        assert agent.wait(timeout=60) == 130, agent.output()
+        detached = [int(p.name.split("-")[1]) for p in signals.glob("detached-*")]
+        assert len(detached) == int(workers)
+        wait_for(lambda: not any(alive(pid) for pid in detached), "the detached ones ended")
+    finally:
+        agent.kill()
+        for pid_file in signals.glob("detached-*"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.name.split("-")[1]), signal.SIGKILL)
+    output = agent.output()
+    said = "Ctrl-C: waiting for {} to end; press Ctrl-C again to terminate {}."
+    if workers == "1":
+        (run,) = localsweep.Api(db).sweep(sweep_id).runs
+        assert output.count(said.format(f"run {run.id}", "it")) == 1, output
+    else:
+        assert output.count(said.format("the running runs", "them")) == 1, output
+    assert output.count("Ctrl-C: waiting") == 1, output
+    no_traceback_of_ours(output)
+    runs = localsweep.Api(db).sweep(sweep_id).runs
+    assert [r.state for r in runs] == ["killed"] * int(workers)
+    assert all("sent SIGINT, then SIGTERM" in (r.error or "") for r in runs), output
 
 
 @pytest.mark.parametrize("function", ["ctrl_c_swallowed", "ctrl_c_caught"])

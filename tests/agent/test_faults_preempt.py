@@ -59,6 +59,34 @@ def test_a_program_marking_itself_preempting_is_requeued_and_resumed(
     _assert_resumed_once(db, sweep_id, signals)
 
 
+@pytest.mark.parametrize("mode", ["program", "isolated"])
+def test_a_resumed_run_keeps_every_attempts_output_in_its_files(
+    tmp_path: Path, signals: Path, mode: str
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    if mode == "program":
+        sweep_id = _program_sweep(db, "mark")
+        agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    else:
+        sweep_id = localsweep.sweep(grid(1), db=db)
+        agent = start_agent(
+            sweep_id,
+            db,
+            tmp_path / "agent.log",
+            function="faults_train:preempt_once",
+            extra=["--isolation", "process"],
+        )
+    assert agent.wait() == 0, agent.output()
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert run.attempt == 2
+    assert run.stdout_path is not None and run.stderr_path is not None
+    for path in (run.stdout_path, run.stderr_path):
+        lines = Path(path).read_text().splitlines()
+        marker = lines.index("--- localsweep: attempt 2 (resumed) ---")
+        assert "attempt from step 0" in lines[:marker], lines
+        assert "attempt from step 3" in lines[marker:], lines
+
+
 def test_a_program_sent_sigterm_by_its_scheduler_is_requeued_and_resumed(
     tmp_path: Path, signals: Path
 ) -> None:

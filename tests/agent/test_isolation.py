@@ -79,6 +79,19 @@ def test_function_past_its_timeout_fails_as_timed_out(
     assert (run.error or "").startswith("timed out after 3 s; sent SIGINT")
 
 
+def test_function_past_its_timeout_that_ignores_sigint_fails_and_is_not_resumed(
+    store: Store, make_sweep: Callable[..., str], functions: Any
+) -> None:
+    # The agent's own SIGTERM ends it: that is no preemption, which would resume it forever.
+    sweep_id = make_sweep({"method": "grid", "parameters": {"x": {"value": 1}}})
+    run_isolated(
+        store, sweep_id, functions.ignore_sigint_forever, count=1, timeout=3, grace_period=1
+    )
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FAILED, run.error
+    assert (run.error or "").startswith("timed out after 3 s; sent SIGINT, then SIGTERM")
+
+
 def test_raising_function_fails_with_its_traceback(
     store: Store, make_sweep: Callable[..., str], functions: Any
 ) -> None:

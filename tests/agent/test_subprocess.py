@@ -215,6 +215,22 @@ def test_program_past_its_timeout_is_stopped_with_its_whole_process_group(
     assert not alive(grandchild)
 
 
+def test_program_past_its_timeout_that_ignores_sigint_fails_and_is_not_resumed(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    # Only SIGTERM ends it: exit status 143 from the agent's own escalation is no
+    # preemption (which would resume it, and time it out again, forever).
+    sweep_id = make_sweep(
+        {"program": "ignores_sigint.py", "method": "grid", "parameters": {"x": {"value": 1}}}
+    )
+    run_program(sweep_id, count=1, timeout=3, grace_period=1)
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FAILED, run.error
+    assert run.attempt == 1
+    assert (run.error or "").startswith("timed out after 3 s; sent SIGINT, then SIGTERM")
+    assert run.exit_code == 128 + 15
+
+
 @pytest.mark.parametrize("share_service", [False, True], ids=["own-service", "shared-service"])
 def test_program_killed_by_sigkill_is_not_a_success(
     share_service: bool,

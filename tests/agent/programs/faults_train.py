@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -55,11 +56,14 @@ def until_released() -> None:
 def preempt_once() -> None:
     """On its first attempt: logs 3 rows, calls ``mark_preempting()`` (checkpoint saved) and
     exits non-zero, as a job at the end of its time slot does. Resumed (same run id), it
-    logs 3 more rows from its checkpoint and finishes."""
+    logs 3 more rows from its checkpoint and finishes. Each attempt prints ``attempt from
+    step <start step>`` to stdout and stderr."""
     with wandb.init() as run:
         checkpoint = _signals() / f"checkpoint-{run.id}"
         start = int(checkpoint.read_text()) if checkpoint.exists() else 0
         (_signals() / f"attempt-{run.id}-{start}").write_text(str(run.settings.resume or ""))
+        print(f"attempt from step {start}", flush=True)
+        print(f"attempt from step {start}", file=sys.stderr, flush=True)
         for step in range(start, start + 3):
             run.log({"loss": float(run.config["x"]) + step, "epoch": step})
         if start == 0:

@@ -33,6 +33,15 @@ def sleep_forever(config: dict[str, Any]) -> None:
         time.sleep(0.1)
 
 
+def ignore_sigint_forever(config: dict[str, Any]) -> None:
+    """Ignores SIGINT and never returns: only SIGTERM ends it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        time.sleep(0.1)
+
+
 def raise_error(config: dict[str, Any]) -> None:
     """Fails as training code fails."""
     raise RuntimeError(f"bad batch at x={config['x']}")

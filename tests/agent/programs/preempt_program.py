@@ -1,7 +1,8 @@
 """A program-mode run that checkpoints and can be preempted: ``--x=N --mode=MODE``.
 
 Each attempt writes ``attempt-<run id>-<start step>`` (holding its ``resume`` setting) to
-``$LOCALSWEEP_TEST_SIGNALS``. A resumed attempt (a checkpoint exists) logs 3 more rows from
+``$LOCALSWEEP_TEST_SIGNALS`` and prints ``attempt from step <start step>`` to stdout and
+stderr. A resumed attempt (a checkpoint exists) logs 3 more rows from
 its checkpoint and finishes. A first attempt logs a row every 0.1 s and writes
 ``pid-<run id>`` after its first row; then, by ``--mode``:
 
@@ -30,6 +31,8 @@ run = wandb.init()
 checkpoint = signals / f"checkpoint-{run.id}"
 start = int(checkpoint.read_text()) if checkpoint.exists() else 0
 (signals / f"attempt-{run.id}-{start}").write_text(str(run.settings.resume or ""))
+print(f"attempt from step {start}", flush=True)
+print(f"attempt from step {start}", file=sys.stderr, flush=True)
 if start:
     for step in range(start, start + 3):
         run.log({"loss": float(args.x + step), "epoch": step})
