@@ -79,6 +79,11 @@ from localsweep.wandb_bridge import (
     online_failure_hint,
     report_child,
 )
+from localsweep.wandb_bridge._forced_offline import (
+    missing_run_dir_message,
+    reported_run_dirs,
+    started_a_run,
+)
 
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._datastore import RunFileFollower
@@ -176,7 +181,11 @@ class ProgramRunner:
         env = self.child_env(run.id, root, param_path)
         env.update(self.resume_env(run))
         forced_note = sweep_dir / f"{run.id}.forced-offline"
-        keep_child_offline(env, forced_note)
+        # Where the child's wandb.init notes its run's folder (which dir= or a WANDB_DIR set
+        # by the program puts elsewhere); a requeued run's last attempt's note is not this one.
+        run_dir_note = sweep_dir / f"{run.id}.run-dir"
+        run_dir_note.unlink(missing_ok=True)
+        keep_child_offline(env, forced_note, run_dir_note)
         command = build_command(
             self.command,
             self.program,
@@ -225,7 +234,9 @@ class ProgramRunner:
         tee.start(
             process.stdout, process.stderr, str(stdout_path), str(stderr_path), attempt=attempt
         )
-        watch = _ChildWatch(self, run, recorder, process, root, stderr_path, tee)
+        watch = _ChildWatch(
+            self, run, recorder, process, root, stderr_path, tee, run_dir_note=run_dir_note
+        )
         outcome = watch.run()
         report_child(self.sweep_id, forced_note)
         return with_files(outcome)
@@ -268,8 +279,11 @@ class _ChildWatch:
         root: Path,
         stderr_path: Path,
         tee: OutputTee | None = None,
+        *,
+        run_dir_note: Path | None = None,
     ):
         self.runner = runner
+        self.run_dir_note = run_dir_note
         self.run_id = run.id
         self.recorder = recorder
         self.root = root
@@ -312,6 +326,10 @@ class _ChildWatch:
             # The child has ended; record it with what was read, then let the agent stop.
             late = exc
         outcome = self._outcome(returncode)
+        missing = self._missing_run_dir()
+        if missing is not None and outcome.state is RunState.FINISHED:
+            # Recorded finished, it would look like a run that never logged the metric.
+            outcome = replace(outcome, state=RunState.FAILED, error=missing)
         if late is not None and outcome.interrupted is None:
             outcome = replace(outcome, interrupted=late)
         return outcome
@@ -319,6 +337,12 @@ class _ChildWatch:
     # -------------------------------------------------------------------- reading
 
     def _run_dirs(self) -> list[Path]:
+        """The run's folders: those its child's wandb.init noted (see ``reported_run_dirs``),
+        wherever ``dir=`` or ``WANDB_DIR`` put them, else those in the agent's own root."""
+        if self.run_dir_note is not None:
+            _, noted = reported_run_dirs(self.run_dir_note, self.run_id)
+            if noted:
+                return noted
         # wandb adds "-1", "-2" to a folder whose name is taken (a resumed run, same second).
         return sorted((self.root / "wandb").glob(f"offline-run-*-{self.run_id}*"))
 
@@ -328,7 +352,20 @@ class _ChildWatch:
             if not folders:
                 return None
             self.run_dir = folders[-1]
+            logger.debug("run %s: reading its wandb run folder %s", self.run_id, self.run_dir)
         return self.run_dir / f"run-{self.run_id}.wandb"
+
+    def _missing_run_dir(self) -> str | None:
+        """Why nothing of the run was read, when its program called ``wandb.init`` but no
+        folder of the run was found; else ``None``."""
+        if self.follower is not None or self.run_dir_note is None:
+            return None
+        called = started_a_run(self.run_dir_note, self.stderr_path)
+        where = self.root / "wandb"
+        said = "called wandb.init" if called else "did not call wandb.init"
+        args = (self.run_id, where, self.run_dir_note, said)
+        logger.debug("run %s: no run folder under %s nor in %s; it %s", *args)
+        return missing_run_dir_message(self.run_id, where) if called else None
 
     def _follow(self, *, running: bool) -> None:
         if self._unreadable:

@@ -6,7 +6,11 @@ a settings dict with ``mode``) beats ``WANDB_MODE`` and the workspace settings f
 init settings over the process's), and wandb has no setting that forces offline over it.
 So localsweep replaces ``wandb.init`` by :func:`offline_init` of it: a mode other than
 ``offline`` / ``dryrun`` / ``disabled`` becomes ``offline``, and the caller is told what
-was asked (once is enough for it to warn about).
+was asked (once is enough for it to warn about). A call that asks for no mode is given
+``mode="offline"`` explicitly (unless ``WANDB_MODE`` says ``disabled``): the environment at
+the time of the call is the program's own, and ``os.environ["WANDB_MODE"] = "online"`` (a
+``--wandb_mode`` option's default) or a process that cleared ``WANDB_*`` would otherwise go
+online; a ``WANDB_MODE`` that could send data is told as ``WANDB_MODE=<mode>``.
 
 This module uses the standard library only and imports nothing of localsweep: a program-mode
 child loads it by file path from ``_boot/sitecustomize.py``, under whatever Python (and
@@ -29,9 +33,13 @@ __all__ = [
     "KEPT_MODES",
     "NOTE_VARIABLE",
     "keep_child_offline",
+    "missing_run_dir_message",
     "offline_init",
+    "offline_login",
     "online_failure_hint",
     "report_child",
+    "reported_run_dirs",
+    "started_a_run",
     "warn_once",
 ]
 
@@ -41,6 +49,8 @@ logger = logging.getLogger(__name__)
 BOOT_DIR = Path(__file__).resolve().parent / "_boot"
 #: Names the file where a child notes each mode it was asked for and did not get.
 NOTE_VARIABLE = "LOCALSWEEP_FORCED_OFFLINE_NOTE"
+#: Names the file where a child notes each ``wandb.init`` call and the folder of its run.
+RUN_DIR_VARIABLE = "LOCALSWEEP_RUN_DIR_NOTE"
 
 #: Modes under which nothing leaves the machine; every other mode is made ``offline``.
 KEPT_MODES = frozenset({"offline", "dryrun", "disabled"})
@@ -69,10 +79,16 @@ def _offline_settings(settings: Any) -> Any:
     return copy
 
 
-def offline_init(original: Callable[..., Any], on_forced: Callable[[str], None]) -> Any:
+def offline_init(
+    original: Callable[..., Any],
+    on_forced: Callable[[str], None],
+    on_started: Callable[[Any], None] | None = None,
+) -> Any:
     """``original`` (wandb's ``init``) with every asked-for mode that could send data made
     ``offline``; ``on_forced(asked)`` is called (before ``original``) each time that
-    happens, ``asked`` being the mode the code asked for."""
+    happens, ``asked`` being the mode the code asked for (``WANDB_MODE=<mode>`` when it came
+    from the environment). ``on_started(run)``, if given, is called with ``None`` before
+    ``original`` and with the run it returns after."""
     try:
         parameters = list(inspect.signature(original).parameters)
     except (TypeError, ValueError):
@@ -95,12 +111,57 @@ def offline_init(original: Callable[..., Any], on_forced: Callable[[str], None])
             if mode is None or str(mode) not in KEPT_MODES:
                 asked.append(str(settings_mode))
             kwargs["settings"] = _offline_settings(settings)
+        disabled = "disabled" in (str(mode), str(settings_mode))
+        if mode is None and settings_mode is None:
+            environ = os.environ.get("WANDB_MODE") or None
+            disabled = environ == "disabled"
+            if not disabled:
+                kwargs["mode"] = "offline"
+            if environ is not None and environ not in KEPT_MODES:
+                asked.append(f"WANDB_MODE={environ}")
         for what in dict.fromkeys(asked):
             on_forced(what)
-        return original(*args, **kwargs)
+        if not disabled:
+            _setup_offline()
+        if on_started is None:
+            return original(*args, **kwargs)
+        on_started(None)
+        run = original(*args, **kwargs)
+        on_started(run)
+        return run
 
     init.__localsweep_offline__ = True  # type: ignore[attr-defined]
     return init
+
+
+def _setup_offline() -> None:
+    """Make the process's wandb settings offline too, when they are not: wandb sends its
+    own telemetry (``/sdk/otel/v1/metrics``) from them, whatever the run's mode, and
+    ``wandb.login()`` checks the key with the server, in a process whose ``WANDB_MODE``
+    the code set to ``online`` or cleared."""
+    try:
+        from wandb.sdk import wandb_setup
+
+        settings = wandb_setup.singleton().settings
+        if str(settings.mode) not in KEPT_MODES:
+            settings.mode = "offline"
+    except Exception as exc:  # an older or newer wandb: the run's own mode still holds
+        logger.debug("cannot make wandb's settings offline: %r", exc)
+
+
+def offline_login(original: Callable[..., Any]) -> Any:
+    """``original`` (wandb's ``login``) run with the process's wandb settings offline
+    (unless ``WANDB_MODE`` says ``disabled``): it then checks nothing with a server, as
+    ``wandb.login()`` under ``WANDB_MODE=offline`` does."""
+
+    @functools.wraps(original)
+    def login(*args: Any, **kwargs: Any) -> Any:
+        if os.environ.get("WANDB_MODE") != "disabled":
+            _setup_offline()
+        return original(*args, **kwargs)
+
+    login.__localsweep_offline__ = True  # type: ignore[attr-defined]
+    return login
 
 
 _warned_lock = threading.Lock()
@@ -113,19 +174,77 @@ def warn_once(sweep_id: str, asked: str) -> None:
         if sweep_id in _warned:
             return
         _warned.add(sweep_id)
+    variable, _, value = asked.partition("=")
+    how = (
+        f"sets WANDB_MODE={value!r} before wandb.init"
+        if variable == "WANDB_MODE" and value
+        else f"calls wandb.init with mode={asked!r}"
+    )
     logger.warning(
-        "the training code calls wandb.init with mode=%r; localsweep runs every run of "
-        "sweep %s offline (nothing leaves the machine): `localsweep sync` uploads them later",
-        asked,
+        "the training code %s; localsweep runs every run of sweep %s offline (nothing "
+        "leaves the machine): `localsweep sync` uploads them later",
+        how,
         sweep_id,
     )
 
 
-def keep_child_offline(env: MutableMapping[str, str], note: str | os.PathLike[str]) -> None:
+def keep_child_offline(
+    env: MutableMapping[str, str],
+    note: str | os.PathLike[str],
+    run_dir_note: str | os.PathLike[str] | None = None,
+) -> None:
     """Make a program-mode child's ``wandb.init`` offline whatever mode it asks for: the
-    boot folder first on its ``PYTHONPATH``, and where to note what it asked for."""
+    boot folder first on its ``PYTHONPATH``, and where to note what it asked for (and, with
+    ``run_dir_note``, where to note each call and the folder of the run it started)."""
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(BOOT_DIR), env.get("PYTHONPATH", "")) if p)
     env[NOTE_VARIABLE] = os.fspath(note)
+    if run_dir_note is not None:
+        env[RUN_DIR_VARIABLE] = os.fspath(run_dir_note)
+
+
+def reported_run_dirs(note: str | os.PathLike[str], run_id: str) -> tuple[bool, list[Path]]:
+    """What a child's ``run_dir_note`` (see :func:`keep_child_offline`) says: whether any of
+    its processes called ``wandb.init``, and the folders of its runs of id ``run_id``, in
+    the order they were started."""
+    try:
+        lines = Path(note).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False, []
+    folders = []
+    for line in lines:
+        rid, tab, folder = line.partition("\t")
+        if tab and rid == run_id and folder:
+            folders.append(Path(folder))
+    return bool(lines), list(dict.fromkeys(folders))
+
+
+#: What wandb 0.31 prints on stderr when ``wandb.init`` starts an offline run (unless silent).
+_OFFLINE_RUN_STARTED = "Run data is saved locally in"
+
+
+def started_a_run(note: str | os.PathLike[str], stderr: str | os.PathLike[str]) -> bool:
+    """Whether a child called ``wandb.init``: its ``run_dir_note`` says so, or its stderr
+    has wandb's own line for a run started (from a process that did not load the note's
+    hook: ``python -I``, or without the run's ``PYTHONPATH``)."""
+    if reported_run_dirs(note, "")[0]:
+        return True
+    try:
+        with open(stderr, encoding="utf-8", errors="replace") as f:
+            return any(_OFFLINE_RUN_STARTED in line for line in f)
+    except OSError:
+        return False
+
+
+def missing_run_dir_message(run_id: str, where: str | os.PathLike[str]) -> str:
+    """The error of a run whose program called ``wandb.init`` but whose folder was found
+    neither in its child's note nor under ``where`` (the agent's ``wandb`` folder)."""
+    return (
+        f"the program called wandb.init, but the run's folder (offline-run-*-{run_id}) was "
+        f"not found under {os.fspath(where)}: wandb.init(dir=...) or WANDB_DIR set by the "
+        "program most likely put it elsewhere, from a process that did not tell localsweep "
+        "where (started without the run's PYTHONPATH, or with python -S, -I or -E), or the "
+        "run got another id. Its metric, history and config could not be read"
+    )
 
 
 def report_child(sweep_id: str, note: str | os.PathLike[str]) -> list[str]:
@@ -143,7 +262,8 @@ def report_child(sweep_id: str, note: str | os.PathLike[str]) -> list[str]:
 
 
 # What wandb 0.31 says when a run it was asked to start online cannot log in or reach the
-# server: seen only when a process escaped the boot folder (see keep_child_offline).
+# server: seen only when a process escaped the boot folder (see keep_child_offline), as
+# every wandb.init in a process that loaded it is offline.
 _ONLINE_FAILURES = (
     "No API key configured",
     "wandb.errors.errors.CommError",
@@ -157,8 +277,13 @@ def online_failure_hint(output: str) -> str | None:
     if not any(sign in output for sign in _ONLINE_FAILURES):
         return None
     return (
-        "wandb.init tried to reach a W&B server in a process localsweep could not keep "
-        "offline (one started without the run's PYTHONPATH, or with python -S, -I or -E): "
-        'the code asks for online mode (mode="online"). Remove it, or write '
-        'mode=os.environ.get("WANDB_MODE"); `localsweep sync` uploads the runs afterwards'
+        "wandb tried to reach a W&B server from a process of this run that localsweep could "
+        "not keep offline: one that did not load localsweep's sitecustomize, because it was "
+        "started with python -S, -I or -E, or without the run's PYTHONPATH (a program that "
+        "clears PYTHONPATH or builds its children's environment from scratch), and whose "
+        'wandb went online: it asked for online mode (mode="online" or WANDB_MODE=online), '
+        "or had no WANDB_MODE in a working directory without localsweep's wandb/settings. "
+        "Keep PYTHONPATH in that process's environment, or make it offline yourself "
+        '(WANDB_MODE=offline, mode=os.environ.get("WANDB_MODE")); `localsweep sync` uploads '
+        "the runs afterwards"
     )

@@ -49,13 +49,21 @@ def server() -> Iterator[tuple[str, list[str]]]:
         httpd.server_close()
 
 
-@pytest.mark.parametrize("logged_in", [False, True], ids=["no-login", "login"])
+@pytest.mark.parametrize(
+    ("logged_in", "elsewhere"),
+    [(False, False), (True, False), (True, True)],
+    ids=["no-login", "login", "login-other-cwd"],
+)
 def test_workers_that_clear_the_wandb_variables_stay_offline(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     server: tuple[str, list[str]],
     logged_in: bool,
+    elsewhere: bool,
 ) -> None:
+    """``elsewhere``: the workers run in another folder (``cwd=``), where no workspace
+    settings file of localsweep's is: the ``wandb.init`` of localsweep's sitecustomize (on
+    the ``PYTHONPATH`` they keep) holds them offline."""
     url, requests = server
     home = tmp_path / "home"
     home.mkdir()
@@ -74,7 +82,11 @@ def test_workers_that_clear_the_wandb_variables_stay_offline(
     db = str(tmp_path / "sweeps.db")
     sweep_id = localsweep.sweep(grid(1, program=str(PROGRAMS / "env_clearing.py")), db=db)
 
-    agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    env = {}
+    if elsewhere:
+        (tmp_path / "other").mkdir()
+        env["FOLD_CWD"] = str(tmp_path / "other")
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", env=env)
     assert agent.wait() == 0, agent.output()
 
     assert requests == []
@@ -85,3 +97,25 @@ def test_workers_that_clear_the_wandb_variables_stay_offline(
     assert run.state == "finished"
     # The way it holds: wandb's workspace settings file, as `wandb offline` writes it.
     assert "mode = offline" in workspace_settings_path(tmp_path).read_text()
+
+
+def test_a_program_setting_wandb_mode_online_itself_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, list[str]]
+) -> None:
+    """``os.environ["WANDB_MODE"] = "online"`` in the program before ``wandb.init()``, with a
+    login, and ``wandb.login()``: the run is offline and wandb sends nothing, not the key
+    check of ``wandb.login()``, nor its own telemetry."""
+    url, requests = server
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("WANDB_CONFIG_DIR", "NETRC", "WANDB_MODE", "WANDB_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    env = {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": url, "SET_MODE": "online", "LOGIN": "1"}
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1, program=str(PROGRAMS / "env_online.py")), db=db)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", env=env)
+    assert agent.wait() == 0, agent.output()
+    assert requests == []
+    assert (tmp_path / "mode-0.txt").read_text() == "offline"
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert (run.state, run.summary.get("loss")) == ("finished", 0.0)

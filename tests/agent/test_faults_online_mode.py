@@ -43,7 +43,9 @@ def logged_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     }
 
 
-def _check(tmp_path: Path, db: str, sweep_id: str, output: str, asked: str) -> None:
+def _check(
+    tmp_path: Path, db: str, sweep_id: str, output: str, asked: str, *, how: str = ""
+) -> None:
     runs = localsweep.Api(db).sweep(sweep_id).runs
     assert sorted(r.state for r in runs) == ["finished", "finished"], output
     assert sorted(r.summary["loss"] for r in runs) == [0.0, 1.0]
@@ -51,9 +53,10 @@ def _check(tmp_path: Path, db: str, sweep_id: str, output: str, asked: str) -> N
     assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 2
     assert not list((tmp_path / "wandb").glob("run-*"))
     # One warning for the sweep, naming what was asked and what happens instead.
-    warning = f"calls wandb.init with mode={asked!r}; localsweep runs every run of sweep"
+    how = how or f"calls wandb.init with mode={asked!r}"
+    warning = f"{how}; localsweep runs every run of sweep"
     assert output.count(warning) == 1, output
-    assert output.count("mode='online'") + output.count("mode='shared'") == 1, output
+    assert output.count(f"{asked!r}") == 1, output
     assert "localsweep sync" in output
 
 
@@ -96,6 +99,33 @@ def test_a_program_asking_for_online_mode_runs_offline(
     _check(tmp_path, db, sweep_id, agent.output(), "online")
 
 
+@pytest.mark.parametrize("mode", ["online", "run"])
+def test_a_program_setting_wandb_mode_online_itself_runs_offline(
+    tmp_path: Path, logged_in: dict[str, str], mode: str
+) -> None:
+    """``os.environ["WANDB_MODE"] = "online"`` before a bare ``wandb.init()`` (a
+    ``--wandb_mode`` option's default) does not take the run online."""
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2, program=str(PROGRAMS / "env_online.py")), db=db)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", env={**logged_in, "SET_MODE": mode})
+    assert agent.wait() == 0, agent.output()
+    how = f"sets WANDB_MODE={mode!r} before wandb.init"
+    _check(tmp_path, db, sweep_id, agent.output(), mode, how=how)
+
+
+def test_a_function_setting_wandb_mode_online_itself_runs_offline(
+    tmp_path: Path, logged_in: dict[str, str]
+) -> None:
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="env_online:train", env=logged_in
+    )
+    assert agent.wait() == 0, agent.output()
+    how = "sets WANDB_MODE='online' before wandb.init"
+    _check(tmp_path, db, sweep_id, agent.output(), "online", how=how)
+
+
 def test_a_program_keeps_its_own_sitecustomize(tmp_path: Path, logged_in: dict[str, str]) -> None:
     """The user's ``sitecustomize`` (on their ``PYTHONPATH``) still runs in the child."""
     site = tmp_path / "site"
@@ -133,4 +163,5 @@ def test_a_process_that_escapes_the_hook_fails_saying_why_and_the_fix(
     assert run.state == "failed"
     last = (run.error or "").splitlines()[-1]
     assert 'mode="online"' in last and 'mode=os.environ.get("WANDB_MODE")' in last, run.error
+    assert "python -S, -I or -E" in last and "without the run's PYTHONPATH" in last
     assert 'mode=os.environ.get("WANDB_MODE")' in agent.output()

@@ -6,14 +6,21 @@ more until ``wandb`` is imported:
 - when ``wandb`` is imported, its ``init`` is replaced by ``offline_init`` of it
   (``localsweep/wandb_bridge/_forced_offline.py``, loaded by file path: the user's Python
   need not have localsweep installed), so that ``wandb.init(mode="online")`` in the training
-  code runs offline, as ``WANDB_MODE=offline`` cannot make it; the mode asked for is
+  code runs offline, as ``WANDB_MODE=offline`` cannot make it (nor keep it when the code
+  sets ``WANDB_MODE`` itself, or clears it for its own children); the mode asked for is
   appended to the file ``LOCALSWEEP_FORCED_OFFLINE_NOTE`` names, for the agent's one
-  warning per sweep (printed on stderr instead when that file cannot be written);
+  warning per sweep (printed on stderr instead when that file cannot be written); each
+  call, and then the id and folder of the run it started, is appended to the file
+  ``LOCALSWEEP_RUN_DIR_NOTE`` names, so that the agent finds a run whose folder
+  ``wandb.init(dir=...)`` or ``WANDB_DIR`` set by the code put elsewhere;
+- ``wandb.login`` is wrapped likewise, so that it checks nothing with a server;
 - it runs the ``sitecustomize`` this one hides (the next on ``sys.path``), if any.
 
 A process started with ``python -S``, ``-I`` or ``-E``, or without this ``PYTHONPATH``,
 does not load it: there the workspace settings file (``mode = offline``) still covers
-every ``wandb.init`` that does not ask for a mode itself.
+every ``wandb.init`` that does not ask for a mode itself, in a process whose ``WANDB_MODE``
+is unset or offline and whose root dir is the agent's (its working directory or
+``WANDB_DIR``).
 """
 
 from __future__ import annotations
@@ -25,15 +32,16 @@ from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _NOTE_VARIABLE = "LOCALSWEEP_FORCED_OFFLINE_NOTE"
+_RUN_DIR_VARIABLE = "LOCALSWEEP_RUN_DIR_NOTE"
 
 
-def _load_offline_init() -> Any:
+def _load_forced_offline() -> Any:
     path = os.path.join(os.path.dirname(_HERE), "_forced_offline.py")
     spec = importlib.util.spec_from_file_location("_localsweep_forced_offline", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.offline_init
+    return module
 
 
 def _note(asked: str) -> None:
@@ -45,17 +53,40 @@ def _note(asked: str) -> None:
         with open(path, "a", encoding="utf-8") as f:
             f.write(asked + "\n")
     except OSError:
+        how = asked if asked.startswith("WANDB_MODE=") else f"mode={asked!r}"
         sys.stderr.write(
-            f"localsweep: WARNING wandb.init was called with mode={asked!r}; this localsweep "
+            f"localsweep: WARNING wandb.init was called with {how}; this localsweep "
             "run is offline (nothing leaves the machine): `localsweep sync` uploads it later\n"
         )
+
+
+def _started(run: Any) -> None:
+    # "init" before the call (the agent then knows one was made), "<id>\t<folder>" after.
+    path = os.environ.get(_RUN_DIR_VARIABLE)
+    if not path:
+        return
+    try:
+        if run is None:
+            line = "init"
+        else:
+            folder = getattr(getattr(run, "settings", None), "sync_dir", None)
+            folder = folder or os.path.dirname(run.dir)
+            line = f"{run.id}\t{os.path.abspath(folder)}"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except Exception:  # never break the user's run: the agent then looks in its own folder
+        pass
 
 
 def _patch(module: Any) -> None:
     init = getattr(module, "init", None)
     if init is None or getattr(init, "__localsweep_offline__", False):
         return
-    module.init = _load_offline_init()(init, _note)
+    forced = _load_forced_offline()
+    module.init = forced.offline_init(init, _note, _started)
+    login = getattr(module, "login", None)
+    if login is not None and not getattr(login, "__localsweep_offline__", False):
+        module.login = forced.offline_login(login)  # it would check the key with the server
 
 
 class _WandbFinder:
