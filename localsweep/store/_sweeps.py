@@ -300,7 +300,9 @@ def change_token(conn: Connection, sweep_id: str) -> tuple[Any, ...] | None:
 
 def discard_unstarted(conn: Connection, sweep_id: str) -> bool:
     """Delete ``sweep_id`` with its prior runs if no run of its own was ever claimed (a
-    sweep whose agent could not start); ``False``, and nothing deleted, otherwise."""
+    sweep whose agent could not start); ``False``, and nothing deleted, otherwise. The
+    sweep row is locked first, as a claim locks it: no run can be claimed meanwhile."""
+    lock_sweep(conn, sweep_id, "the database")
     own = select(exists().where(runs.c.sweep_id == sweep_id, runs.c.prior.is_(False)))
     if conn.execute(own).scalar():
         return False
