@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "Parameter",
     "Scheduler",
     "SweepConfig",
+    "values_at",
 ]
 
 #: A parameter's place in the run config: ``("optimizer", "lr")`` for
@@ -288,13 +289,18 @@ class SweepConfig:
 
     def flatten(self, nested: Mapping[str, Any]) -> dict[ParamPath, Any]:
         """The inverse of :meth:`nest` for this config's parameters (missing ones are left out)."""
-        flat: dict[ParamPath, Any] = {}
-        for p in self.parameters:
-            node: Any = nested
-            for key in p.path:
-                if not isinstance(node, Mapping) or key not in node:
-                    break
-                node = node[key]
-            else:
-                flat[p.path] = node
-        return flat
+        return values_at(nested, self.parameters)
+
+
+def values_at(nested: Mapping[str, Any], parameters: Iterable[Parameter]) -> dict[ParamPath, Any]:
+    """``nested``'s value of each of ``parameters`` that it has, by path."""
+    flat: dict[ParamPath, Any] = {}
+    for p in parameters:
+        node: Any = nested
+        for key in p.path:
+            if not isinstance(node, Mapping) or key not in node:
+                break
+            node = node[key]
+        else:
+            flat[p.path] = node
+    return flat

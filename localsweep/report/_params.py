@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from localsweep.config import Distribution, Parameter, SweepConfig
+from localsweep.config._types import values_at
 
 if TYPE_CHECKING:
     from localsweep.api import Sweep
@@ -71,13 +72,6 @@ def sweep_parameters(sweep: Sweep) -> tuple[Parameter, ...]:
 
 def flat_params(nested: Mapping[str, Any], parameters: Iterable[Parameter]) -> dict[str, Any]:
     """``nested``'s value of each of ``parameters`` that it has, by dotted name."""
-    flat: dict[str, Any] = {}
-    for p in parameters:
-        node: Any = nested
-        for key in p.path:
-            if not isinstance(node, Mapping) or key not in node:
-                break
-            node = node[key]
-        else:
-            flat[p.name] = node
-    return flat
+    parameters = tuple(parameters)
+    names = {p.path: p.name for p in parameters}
+    return {names[path]: value for path, value in values_at(nested, parameters).items()}
