@@ -112,7 +112,8 @@ def test_the_arguments_never_reach_wandb(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(wandb, "init", wandbs_init)
     sweep = localsweep.run(guide_sweep(), train_with_init_arguments(2), db=tmp_path / "s.db")
 
-    assert received == [{"project": "your_project_name"}]
+    # The early_stopping_* arguments are gone; the run is made explicitly offline.
+    assert received == [{"project": "your_project_name", "mode": "offline"}]
     (run,) = sweep.runs
     run_file = find_run_file(run.dir)
     assert run_file is not None
