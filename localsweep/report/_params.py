@@ -9,14 +9,12 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from localsweep.config import Distribution, Parameter, SweepConfig
-from localsweep.config._types import values_at
+from localsweep.config._types import ParamPath, values_at
 
 if TYPE_CHECKING:
     from localsweep.api import Sweep
 
-__all__ = ["flat_params", "run_parameters", "sweep_parameters"]
-
-ParamPath = tuple[str, ...]
+__all__ = ["flat_params", "is_number", "run_parameters", "sweep_parameters"]
 
 
 def _leaves(nested: Mapping[str, Any], prefix: ParamPath = ()) -> Iterable[tuple[ParamPath, Any]]:
@@ -32,7 +30,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A number, not a bool (which Python counts as one)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -57,7 +56,7 @@ def run_parameters(
     for path, values in sorted(seen.items()):
         if all(_is_int(v) for v in values):
             found.append(Parameter(path, Distribution.INT_UNIFORM))
-        elif all(_is_number(v) for v in values):
+        elif all(is_number(v) for v in values):
             found.append(Parameter(path, Distribution.UNIFORM))
         else:
             found.append(Parameter(path, Distribution.CATEGORICAL))

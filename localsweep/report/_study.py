@@ -14,7 +14,6 @@ import html
 import json
 import logging
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from localsweep.config import Distribution, Goal, Metric, Parameter, SweepConfig
 from localsweep.records import RESULT_STATES, RunState
+from localsweep.report._params import is_number
 
 if TYPE_CHECKING:
     import optuna
@@ -99,10 +99,6 @@ def quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(before)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -124,7 +120,7 @@ def plotly_text(value: Any) -> Any:
 
 def _categorical_encoder(observed: Iterable[Any], safe: bool) -> Callable[[Any], Any]:
     values = list(observed)
-    plain = all(v is None or isinstance(v, (str, bool)) or _is_number(v) for v in values)
+    plain = all(v is None or isinstance(v, (str, bool)) or is_number(v) for v in values)
     # Optuna finds a choice by ==, so True and 1 (or 1 and 1.0) would be one choice: such
     # values are told apart as their JSON text. Numbers that differ stay numbers
     # (``values: [0, 0.1, 0.5]``), so that they are correlated with the metric.
@@ -171,7 +167,7 @@ def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
             continue
         name = parameter.name
         label = plotly_text(name) if plotly_safe else name
-        numeric = all(_is_number(v) for v in observed)
+        numeric = all(is_number(v) for v in observed)
         if parameter.distribution in _CATEGORICAL or not numeric:
             encode = _categorical_encoder([*parameter.values, *observed], plotly_safe)
             choices: list[Any] = []
@@ -244,7 +240,7 @@ def logged_values(rows: Sequence[Mapping[str, Any]], metric_name: str) -> list[f
                     break
                 node = node[part]
             value = node
-        if _is_number(value):
+        if is_number(value):
             out.append(float(value))
     return out
 
