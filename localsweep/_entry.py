@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
@@ -269,23 +270,39 @@ def run(
     sweep_id, _found = create_with_priors(
         store, config, prior_runs, found=found, project=project, entity=entity
     )
-    execute(
-        store,
-        sweep_id,
-        train,
-        project=project,
-        entity=entity,
-        count=count,
-        isolation=isolation,
-        timeout=timeout,
-        workers=workers,
-        gpus=gpus,
-        grace_period=grace_period,
-        max_consecutive_failures=failures,
-        on_run_end=on_run_end,
-        progress="quiet" if quiet else "auto",
-    )
+    with discard_if_unstarted(store, sweep_id, logger.warning):
+        execute(
+            store,
+            sweep_id,
+            train,
+            project=project,
+            entity=entity,
+            count=count,
+            isolation=isolation,
+            timeout=timeout,
+            workers=workers,
+            gpus=gpus,
+            grace_period=grace_period,
+            max_consecutive_failures=failures,
+            on_run_end=on_run_end,
+            progress="quiet" if quiet else "auto",
+        )
     return Sweep(store, store.get_sweep(sweep_id))
+
+
+@contextlib.contextmanager
+def discard_if_unstarted(store: Store, sweep_id: str, say: Callable[[str], Any]) -> Iterator[None]:
+    """Run the sweep :func:`run` (or ``localsweep run``) just made; should its agent fail
+    before any run of its own (the user's scheduler code, the search), remove the sweep,
+    of no use to anyone, ``say`` so, and let the error through. A sweep with runs stays,
+    and so does one whose agent was interrupted (Ctrl-C is no failure to start)."""
+    try:
+        yield
+    except Exception:
+        with contextlib.suppress(Exception):  # the agent's error is the one to show
+            if store.discard_unstarted_sweep(sweep_id):
+                say(f"Removed sweep {sweep_id}: its agent could not start")
+        raise
 
 
 def execute(

@@ -76,13 +76,8 @@ def create_sweep(
 
 @contextlib.contextmanager
 def discard_if_unstarted(store: Store, sweep_id: str, console: Console) -> Iterator[None]:
-    """Run the sweep ``create_sweep`` made; should its agent fail before any run of its
-    own (the user's scheduler code, the search), remove the sweep, of no use to anyone,
-    saying so, and let the error through. A sweep with runs stays."""
-    try:
+    """:func:`localsweep._entry.discard_if_unstarted`, said on the CLI's ``console``."""
+    from localsweep._entry import discard_if_unstarted as discard
+
+    with discard(store, sweep_id, lambda text: console.print(escape(text), highlight=False)):
         yield
-    except Exception:
-        with contextlib.suppress(Exception):  # the agent's error is the one to show
-            if store.discard_unstarted_sweep(sweep_id):
-                console.print(f"Removed sweep [bold]{sweep_id}[/]: its agent could not start")
-        raise

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import yaml
 
 from localsweep.store import Store
@@ -101,3 +102,19 @@ def test_run_leaves_no_sweep_behind_when_its_agent_cannot_start(tmp_path: Path) 
     assert "scheduler.optimizer" in ran.stderr and "Traceback" not in ran.stderr
     assert "Removed sweep" in ran.stderr
     assert sweeps_in(tmp_path) == []
+
+
+def test_python_run_leaves_no_sweep_behind_when_its_agent_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import localsweep
+    from localsweep.errors import ConfigError
+
+    config = setup(tmp_path, {"search_space": "space", "optimizer": "make_study"})
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError, match=r"scheduler\.optimizer"):
+        localsweep.run(str(config), lambda c: c["lr"], count=2, db=tmp_path / "s.db", quiet=True)
+
+    assert sweeps_in(tmp_path) == []
+    assert "Removed sweep" in caplog.text
