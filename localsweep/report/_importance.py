@@ -6,7 +6,7 @@ import logging
 import math
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -72,20 +72,10 @@ def _evaluate(
     return {name: float(v) for name, v in found.items() if math.isfinite(float(v))}
 
 
-def _numbers_only(distribution: Any) -> bool:
-    """Whether a categorical parameter's choices are all numbers (``values: [16, 32, 64]``):
-    W&B correlates such a parameter with the metric as it does any numeric config value."""
-    choices = getattr(distribution, "choices", ())
-    return bool(choices) and all(
-        isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
-        for c in choices
-    )
-
-
 def _correlation(study: optuna.Study, axis: ParamAxis) -> float | None:
     from optuna.trial import TrialState
 
-    if axis.categorical and not _numbers_only(axis.distribution):
+    if axis.categorical and not axis.numbers_only:
         return None  # choices with no order (text, lists, mixed)
     xs: list[float] = []
     ys: list[float] = []

@@ -422,7 +422,9 @@ def _param_dimensions(
         if any(axis.name not in t.params for t in trials):
             continue  # parcoords cannot draw a missing value
         raw: list[Any] = [t.params[axis.name] for t in trials]
-        if axis.categorical:
+        if axis.categorical and axis.numbers_only:
+            dimensions.append(_numeric_choices_dimension(axis, raw))
+        elif axis.categorical:
             assert isinstance(axis.distribution, CategoricalDistribution)
             choices = list(axis.distribution.choices)
             dimensions.append(
@@ -454,6 +456,28 @@ def _param_dimensions(
     return dimensions
 
 
+def _numeric_choices_dimension(axis: ParamAxis, raw: list[Any]) -> dict[str, Any]:
+    """A parallel-coordinates axis for a ``values`` list of numbers, ticked at its values,
+    as W&B draws a numeric config value: on a log10 axis when the values are positive
+    and span two decades or more (``values: [1e-4, 1e-3, 1e-2]``), else linear."""
+    choices = sorted(float(c) for c in getattr(axis.distribution, "choices", ()))
+    low, high = choices[0], choices[-1]
+    scale: Callable[[float], float] = math.log10 if _decades(choices) else float
+    ticks = [scale(c) for c in choices]
+    return {
+        "label": axis.name,
+        "values": [scale(float(v)) for v in raw],
+        "tickvals": ticks,
+        "ticktext": [f"{c:g}" for c in choices],
+        "range": [ticks[0], ticks[-1]] if high > low else [ticks[0] - 0.5, ticks[0] + 0.5],
+    }
+
+
+def _decades(choices: list[float]) -> bool:
+    """Whether numeric choices are drawn on a log axis: positive, two decades or more."""
+    return min(choices) > 0 and max(choices) / min(choices) >= 100
+
+
 def _slice_plots(
     trials: Sequence[AnalysisPoint], axes: list[ParamAxis], metric_label: str
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -465,7 +489,10 @@ def _slice_plots(
         shown = [t for t in trials if axis.name in t.params]
         xs: list[Any] = [t.params[axis.name] for t in shown]
         xaxis: dict[str, Any] = {"title": {"text": axis.name}}
-        if axis.categorical:
+        if axis.categorical and axis.numbers_only:
+            if _decades([float(c) for c in getattr(axis.distribution, "choices", ())]):
+                xaxis["type"] = "log"
+        elif axis.categorical:
             xaxis["type"] = "category"
             xs = [str(x) for x in xs]
         elif axis.log:

@@ -78,6 +78,17 @@ class ParamAxis:
     encode: Callable[[Any], Any]
 
     @property
+    def numbers_only(self) -> bool:
+        """Whether a categorical parameter's choices are all numbers (``values: [16, 32,
+        64]``): W&B draws and correlates such a parameter as the numeric config value it
+        is, and so does the report."""
+        choices = getattr(self.distribution, "choices", ())
+        return bool(choices) and all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+            for c in choices
+        )
+
+    @property
     def varies(self) -> bool:
         """Whether the runs saw more than one value (importance needs that)."""
         return not self.distribution.single()

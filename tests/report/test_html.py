@@ -149,3 +149,37 @@ def test_without_plotly_the_error_names_the_package(
     with pytest.raises(MissingExtraError, match=r"pip install plotly"):
         write_report(hyperband_sweep, tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_values_list_of_numbers_is_drawn_on_a_numeric_axis(tmp_path: Path) -> None:
+    def train(config: dict[str, Any]) -> float:
+        return config["width"] / 64 + math.log10(config["lr"]) ** 2
+
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {
+            "width": {"values": [16, 32, 64, 128]},
+            "lr": {"values": [1e-4, 1e-3, 1e-2]},
+            "act": {"values": ["relu", "tanh"]},
+        },
+    }
+    sweep = localsweep.run(config, train, count=None, db=tmp_path / "s.db", quiet=True)
+    data = _blob(write_report(sweep, tmp_path / "r.html"))
+    (parcoords,) = [t for t in _plot(data, "plot-parallel")["data"] if t["type"] == "parcoords"]
+    dims = {d["label"]: d for d in parcoords["dimensions"]}
+    runs = [r for r in sweep.runs if r.metric is not None]
+    # As W&B draws numeric config values: the values themselves, ticked at the choices,
+    # with 1e-4..1e-2 on a log axis (16..128 spans less than two decades: linear).
+    assert dims["width"]["values"] == [float(r.config["width"]) for r in runs]
+    assert dims["width"]["tickvals"] == [16.0, 32.0, 64.0, 128.0]
+    assert dims["lr"]["values"] == pytest.approx([math.log10(r.config["lr"]) for r in runs])
+    assert dims["lr"]["ticktext"] == ["0.0001", "0.001", "0.01"]
+    assert dims["act"]["ticktext"] == ["relu", "tanh"]  # text stays categories
+    slices = {
+        p["layout"]["title"]["text"]: p["layout"]["xaxis"]
+        for p in data["plots"]
+        if p["id"].startswith("plot-slice-")
+    }
+    assert slices["lr"]["type"] == "log" and "type" not in slices["width"]
+    assert slices["act"]["type"] == "category"
