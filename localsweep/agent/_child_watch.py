@@ -1,0 +1,297 @@
+"""Following one program-mode child to its end (:class:`ChildWatch`, for
+:class:`~localsweep.agent._subprocess.ProgramRunner`): its wandb rows fed to the run's
+recorder while it runs, its timeout, stop and Ctrl-C, and the outcome read from its exit
+status and its wandb file (the rules are in :mod:`localsweep.agent._subprocess`)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from localsweep import _interrupt
+from localsweep.agent._agent import RunOutcome, aborted_outcome
+from localsweep.agent._control import PREEMPTED
+from localsweep.agent._output import OutputTee, this_attempt
+from localsweep.agent._process import (
+    ProcessWatch,
+    StopReason,
+    describe_exit,
+    exit_status,
+    stderr_tail,
+    with_tail,
+)
+from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
+from localsweep.agent._wandb_exit import marked_failed
+from localsweep.records import RunState
+from localsweep.store import RunRecord
+from localsweep.wandb_bridge import FinishedRun, online_failure_hint
+from localsweep.wandb_bridge._forced_offline import (
+    missing_run_dir_message,
+    reported_run_dirs,
+    started_a_run,
+)
+
+if TYPE_CHECKING:
+    from localsweep.agent._subprocess import ProgramRunner
+    from localsweep.wandb_bridge._datastore import RunFileFollower
+
+__all__ = ["ChildWatch"]
+
+logger = logging.getLogger(__name__)
+
+#: How long to wait, after a child exits, for the exit record its wandb service writes last.
+EXIT_RECORD_TIMEOUT = 5.0
+#: The same wait for a child killed by a signal that leaves no exit record (SIGKILL/SIGTERM):
+#: only long enough for its service's last flush.
+KILLED_EXIT_RECORD_TIMEOUT = 1.0
+#: Heads the child's last output before a timeout's signals, in the run's error.
+OUTPUT_BEFORE_TIMEOUT = "--- last output before the timeout (before any signal) ---"
+
+# wandb adds these to every row; in-process rows hold only the user's keys (the store adds
+# ``_step`` when it reads rows back), so program-mode rows must not carry them either.
+_WANDB_ROW_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
+# wandb's own bookkeeping in an offline summary; the in-process summary does not show it.
+_WANDB_SUMMARY_KEYS = frozenset({"_wandb"})
+
+
+class ChildWatch:
+    """Follows one running child to its end: rows to the recorder, timeout, stop, Ctrl-C."""
+
+    def __init__(
+        self,
+        runner: ProgramRunner,
+        run: RunRecord,
+        recorder: RunRecorder,
+        process: subprocess.Popen[bytes],
+        root: Path,
+        stderr_path: Path,
+        tee: OutputTee | None = None,
+        *,
+        run_dir_note: Path | None = None,
+    ):
+        self.runner = runner
+        self.run_dir_note = run_dir_note
+        self.run_id = run.id
+        self.recorder = recorder
+        self.root = root
+        self.stderr_path = stderr_path
+        self.tee = tee
+        #: The child's last output when localsweep decided to stop it (before any signal).
+        self.output_before_stop = ""
+        self.watch = ProcessWatch(
+            process,
+            timeout=runner.timeout,
+            grace_period=runner.grace_period,
+            stop_event=runner.stop_event,
+            poll_interval=runner.poll_interval,
+            label=f"run {run.id}",
+            control=recorder.control,
+        )
+        self.band: int | None = None
+        # A requeued run resumed here writes a new folder; the old ones are its last attempt's.
+        self._old_dirs = set(self._run_dirs())
+        self.end_reason: str | None = None
+        self.run_dir: Path | None = None
+        self.follower: RunFileFollower | None = None
+        self._last_step = -1
+        self._unreadable = False
+
+        def before_signals(_reason: StopReason) -> None:
+            if self.tee is not None:
+                self.output_before_stop = self.tee.recent()
+
+        self.watch.on_stop = before_signals
+
+    def run(self) -> RunOutcome:
+        returncode = self.watch.wait(lambda: self._follow(running=True))
+        if self.tee is not None:
+            self.tee.join()
+        late: KeyboardInterrupt | None = None
+        try:
+            self._finish_reading(returncode)
+        except KeyboardInterrupt as exc:
+            # The child has ended; record it with what was read, then let the agent stop.
+            late = exc
+        outcome = self._outcome(returncode)
+        missing = self._missing_run_dir()
+        if missing is not None and outcome.state is RunState.FINISHED:
+            # Recorded finished, it would look like a run that never logged the metric.
+            outcome = replace(outcome, state=RunState.FAILED, error=missing)
+        if late is not None and outcome.interrupted is None:
+            outcome = replace(outcome, interrupted=late)
+        return outcome
+
+    # -------------------------------------------------------------------- reading
+
+    def _run_dirs(self) -> list[Path]:
+        """The run's folders: those its child's wandb.init noted (see ``reported_run_dirs``),
+        wherever ``dir=`` or ``WANDB_DIR`` put them, else those in the agent's own root."""
+        if self.run_dir_note is not None:
+            _, noted = reported_run_dirs(self.run_dir_note, self.run_id)
+            if noted:
+                return noted
+        # wandb adds "-1", "-2" to a folder whose name is taken (a resumed run, same second).
+        return sorted((self.root / "wandb").glob(f"offline-run-*-{self.run_id}*"))
+
+    def _find_run_file(self) -> Path | None:
+        if self.run_dir is None:
+            folders = [f for f in self._run_dirs() if f not in self._old_dirs]
+            if not folders:
+                return None
+            self.run_dir = folders[-1]
+            logger.debug("run %s: reading its wandb run folder %s", self.run_id, self.run_dir)
+        return self.run_dir / f"run-{self.run_id}.wandb"
+
+    def _missing_run_dir(self) -> str | None:
+        """Why nothing of the run was read, when its program called ``wandb.init`` but no
+        folder of the run was found; else ``None``."""
+        if self.follower is not None or self.run_dir_note is None:
+            return None
+        called = started_a_run(self.run_dir_note, self.stderr_path)
+        where = self.root / "wandb"
+        said = "called wandb.init" if called else "did not call wandb.init"
+        args = (self.run_id, where, self.run_dir_note, said)
+        logger.debug("run %s: no run folder under %s nor in %s; it %s", *args)
+        return missing_run_dir_message(self.run_id, where) if called else None
+
+    def _follow(self, *, running: bool) -> None:
+        if self._unreadable:
+            return
+        if self.follower is None:
+            path = self._find_run_file()
+            if path is None:
+                return
+            with _interrupt.deferred():  # wandb, half imported, could not be read with
+                from localsweep.wandb_bridge._datastore import RunFileFollower
+
+            self.follower = RunFileFollower(path)
+        from localsweep.wandb_bridge._datastore import CorruptFileError
+
+        try:
+            rows = self.follower.poll()
+        except CorruptFileError as exc:
+            logger.warning("run %s: stopped reading its wandb file: %s", self.run_id, exc)
+            self._unreadable = True
+            return
+        for row in rows:
+            self._feed(row, running=running)
+
+    def _feed(self, row: Mapping[str, Any], *, running: bool) -> None:
+        step = row.get("_step")
+        if not isinstance(step, int):
+            step = self._last_step + 1
+        self._last_step = step
+        data = {k: v for k, v in row.items() if k not in _WANDB_ROW_KEYS}
+        try:
+            self.recorder.on_log(data, step, committed=True)  # a row of the file is final
+        except RunAborted:
+            if running and self.watch.reason is None:
+                self.watch.request_stop(StopReason.ABORTED)
+        except RunStopped as stop:
+            # Only a decision taken while the child runs ends it; once it has exited, or is
+            # already being stopped, the rows are recorded and the decision has no effect.
+            if running and self.watch.reason is None:
+                logger.info("%s", stop)
+                self.band = stop.band
+                self.end_reason = stop.reason
+                self.watch.request_stop(StopReason.STOPPED)
+
+    def _finish_reading(self, returncode: int) -> None:
+        """Read what the child's wandb service wrote last, up to its exit record."""
+        # A process that exited by itself, or on SIGINT, had wandb finish its run; a SIGKILL
+        # or an unhandled SIGTERM leaves no exit record, so do not wait long for one.
+        finished_normally = returncode >= 0 or returncode == -signal.SIGINT
+        wait = EXIT_RECORD_TIMEOUT if finished_normally else KILLED_EXIT_RECORD_TIMEOUT
+        deadline = time.monotonic() + wait
+        while True:
+            self._follow(running=False)
+            if self.follower is not None and self.follower.finished:
+                break
+            if self.follower is None:
+                break  # wandb.init makes the folder at once: this child never called it
+            if time.monotonic() >= deadline:
+                if self.follower is not None and finished_normally:
+                    logger.warning(
+                        "run %s: no exit record in %s after %g s",
+                        self.run_id,
+                        self.follower.path,
+                        wait,
+                    )
+                break
+            time.sleep(0.05)
+        if self.follower is not None:
+            self.follower.close()
+
+    # -------------------------------------------------------------------- outcome
+
+    def _preempted(self, returncode: int) -> bool:
+        """Whether a child that ended by itself (non-zero) was preempted: it called
+        ``wandb.run.mark_preempting()``, or SIGTERM from outside (a scheduler at the end of
+        its time slot) ended it, handled (exit status 143) or not."""
+        marked = self.follower is not None and self.follower.state.preempting
+        return marked or returncode == -signal.SIGTERM or returncode == 128 + signal.SIGTERM
+
+    def _finished_run(self) -> FinishedRun | None:
+        if self.follower is None:
+            return None
+        state = self.follower.state
+        summary = {k: v for k, v in state.summary.items() if k not in _WANDB_SUMMARY_KEYS}
+        return FinishedRun(
+            summary=summary,
+            exit_code=state.exit_code,
+            dir=str(self.run_dir) if self.run_dir is not None else None,
+            name=None,
+        )
+
+    def _outcome(self, returncode: int) -> RunOutcome:
+        status = exit_status(returncode)
+        finished = self._finished_run()
+        reason = self.watch.reason
+        if reason is StopReason.STOPPED:
+            return RunOutcome(
+                RunState.EARLY_TERMINATED,
+                exit_code=status,
+                stopped_at_band=self.band,
+                end_reason=self.end_reason,
+                finished=finished,
+            )
+        if reason is StopReason.INTERRUPTED:
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=status,
+                error=self.watch.interrupt_error(returncode),
+                finished=finished,
+                interrupted=self.watch.interrupt or KeyboardInterrupt(),
+            )
+        if reason is StopReason.ABORTED:
+            why = self.recorder.control.reason or "store_error"
+            return aborted_outcome(why, exit_code=status, finished=finished)
+        # Only a child that ended by itself can have been preempted: exit status 143 after
+        # localsweep's own SIGTERM (a timeout's escalation) is no preemption.
+        if reason is None and returncode != 0 and self._preempted(returncode):
+            return RunOutcome(
+                RunState.PREEMPTED, exit_code=status, finished=finished, end_reason=PREEMPTED
+            )
+        tail = this_attempt(stderr_tail(self.stderr_path))
+        if reason is StopReason.TIMEOUT:
+            error = self.watch.timeout_error(returncode)
+            if self.output_before_stop:
+                error += f"\n{OUTPUT_BEFORE_TIMEOUT}\n{self.output_before_stop}"
+            error = with_tail(error, tail)
+            return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+        if returncode == 0:
+            preempting = self.follower is not None and self.follower.state.preempting
+            failed = marked_failed(finished, preempting=preempting, program=True)
+            if failed is not None:
+                return failed
+            return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
+        error = with_tail(f"the program {describe_exit(returncode)}", tail)
+        hint = online_failure_hint(tail)
+        error = f"{error}\n{hint}" if hint else error
+        return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
