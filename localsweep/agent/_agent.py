@@ -23,6 +23,7 @@ from localsweep.agent._control import (
     Termination,
     on_sigterm,
 )
+from localsweep.agent._hyperband import make_stopper
 from localsweep.agent._recorder import RunRecorder
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import AgentError, LeaseLostError, StoreError
@@ -190,7 +191,7 @@ class Agent:
 
             runner = InProcessRunner(function, sweep_id, self.project, self.entity)
         self.runner: Runner = runner
-        self._stopper: Any = _make_stopper(self.config, store, sweep_id)
+        self._stopper: Any = make_stopper(self.config, store, sweep_id)
         if user_study is not None and user_study.pruner is not None:
             from localsweep.agent._scheduler import PrunerStopper
 
@@ -459,49 +460,3 @@ def _with_count(exc: BaseException) -> BaseException:
 
 def _interrupted_runs(exc: BaseException) -> int:
     return int(getattr(exc, "localsweep_interrupted", 0))
-
-
-@dataclass
-class _Stopper:
-    """Hyperband for one sweep, asked by a run's recorder at band boundaries."""
-
-    config: SweepConfig
-    store: Store
-    sweep_id: str
-    is_boundary: Callable[[int], bool]
-    #: The runs as last read; ended runs are not read again (their history is final).
-    _known: dict[str, RunView] = field(default_factory=dict)
-
-    def for_run(self, run_id: str) -> Callable[[tuple[float, ...], int], int | None]:
-        from localsweep.stopping import hyperband_stops
-
-        hb = self.config.early_terminate
-        metric = self.config.metric
-        assert hb is not None and metric is not None
-
-        def should_stop(history: tuple[float, ...], _step: int) -> int | None:
-            views = self.store.metric_views(self.sweep_id, self._known)
-            self._known = {v.id: v for v in views}
-            views = [replace(v, history=history) if v.id == run_id else v for v in views]
-            own: int | None = None
-            others = []
-            for decision in hyperband_stops(hb, metric.goal, views):
-                if decision.run_id == run_id:
-                    own = decision.band
-                else:
-                    others.append((decision.run_id, decision.band))
-            # wandb's controller judges every running run each time; the other runs hear of
-            # their stop at their next flush.
-            self.store.request_stops(others)
-            return own
-
-        return should_stop
-
-
-def _make_stopper(config: SweepConfig, store: Store, sweep_id: str) -> _Stopper | None:
-    if config.early_terminate is None or config.metric is None:
-        return None
-    from localsweep.stopping import is_band_boundary
-
-    hb = config.early_terminate
-    return _Stopper(config, store, sweep_id, lambda iteration: is_band_boundary(hb, iteration))

@@ -244,11 +244,11 @@ def run_stopper(config: SweepConfig, store: Store, sweep_id: str, config_dir: st
     """The early termination of a run executed in a child process (``isolation="process"``,
     function workers): the study's pruner when the sweep's ``optimizer`` has one (the child
     calls it once for its run: a pruner cannot cross processes), else hyperband's."""
-    from localsweep.agent._agent import _make_stopper
+    from localsweep.agent._hyperband import make_stopper
 
     scheduler = config.scheduler
     if config.method is Method.CUSTOM and scheduler is not None and scheduler.optimizer:
         user = load_user_study(config, config_dir)
         if user is not None and user.pruner is not None:
             return PrunerStopper(config, store, sweep_id, user.pruner)
-    return _make_stopper(config, store, sweep_id)
+    return make_stopper(config, store, sweep_id)
