@@ -175,9 +175,10 @@ def install_hooks() -> None:
             if sink is None:
                 return original_log(self, data, step, commit)
             # The row this call lands in, read before wandb advances it.
-            row_step = step if step is not None else self._local_step
+            before = self._local_step
+            row_step = step if step is not None else before
             result = original_log(self, data, step, commit)
-            if step is not None and step < self._local_step:
+            if step is not None and step < before:
                 # wandb drops a row for a step it has already committed (with a warning).
                 return result
             # wandb's own rule (Run._log): the call commits its row, or leaves it open.

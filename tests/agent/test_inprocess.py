@@ -136,6 +136,11 @@ def _log_everything() -> None:
     # Below the current step: wandb drops it with a warning.
     wandb.log({"loss": -100.0}, step=2)
     wandb.log({"loss": 1.0}, step=8)
+    # step= with commit=True: the row is committed at once (the next is step 10).
+    run.log({"acc": 0.2}, step=9, commit=False)
+    run.log({"loss": 0.5}, step=9, commit=True)
+    run.log({"loss": 0.25}, step=10, commit=True)
+    run.log({"loss": 0.125})
     run.finish()
 
 
@@ -146,6 +151,9 @@ def test_history_keeps_every_row_in_order_with_its_step(tmp_path: Path) -> None:
         {"acc": 0.1, "loss": 2.0, "_step": 1},
         {"loss": 1.5, "val": {"loss": 9}, "lr": 0.01, "_step": 5},
         {"loss": 1.0, "_step": 8},
+        {"acc": 0.2, "loss": 0.5, "_step": 9},
+        {"loss": 0.25, "_step": 10},
+        {"loss": 0.125, "_step": 11},
     ]
 
 
