@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import reprlib
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -56,6 +57,21 @@ class InProcessRunner:
     def __post_init__(self) -> None:
         self._takes_config = _takes_config(self.function)
         self._init_said = False
+        self._return_said = False
+
+    def _ignore_return(self, result: Any) -> None:
+        if result is None or self._return_said:
+            return
+        self._return_said = True
+        logger.warning(
+            "%s() returned %s, which is not recorded: a function that runs wandb is "
+            "judged by what its wandb run logged, and wandb.agent ignores the return value. "
+            "Log it instead (run.log({...}) before the run ends), or write %s(config) "
+            "returning the metrics, without wandb",
+            _name(self.function),
+            reprlib.repr(result),
+            _name(self.function),
+        )
 
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         config = dict(run.config)
@@ -92,6 +108,12 @@ class InProcessRunner:
                 )
                 with session, _user_code(recorder):
                     result = self.function()
+                if recorder.finished is not None:
+                    # wandb code: its run holds the results, and wandb.agent ignores what
+                    # the function returns; taking it would make a best run that W&B, after
+                    # the sync, does not show.
+                    self._ignore_return(result)
+                    result = None
             recorder.record_return(result)
             if recorder.preempting and recorder.finished and recorder.finished.exit_code:
                 return RunOutcome(

@@ -505,3 +505,31 @@ def test_a_config_function_without_wandb_is_not_warned(
         sweep = localsweep.run(grid([1, 2]), lambda c: float(c["x"]), db=tmp_path / "s.db")
     assert not [r for r in caplog.records if "called wandb.init()" in r.getMessage()]
     assert [r.metric for r in sweep.runs] == [1.0, 2.0]
+
+
+def test_wandb_code_is_judged_by_its_run_not_its_return_value(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # wandb.agent ignores what the function returns; taking it would make a best run that
+    # W&B, after the sync, does not show.
+    def train() -> dict[str, float]:
+        with wandb.init() as run:
+            run.log({"loss": 2.0 * run.config["x"]})
+        return {"loss": 0.1}
+
+    sweep = localsweep.run(grid([1, 2]), train, db=tmp_path / "s.db", quiet=True)
+    assert [r.history() for r in sweep.runs] == [
+        [{"loss": 2.0, "_step": 0}],
+        [{"loss": 4.0, "_step": 0}],
+    ]
+    best = sweep.best_run()
+    assert best is not None and best.metric == 2.0
+    assert caplog.text.count("returned {'loss': 0.1}, which is not recorded") == 1
+
+
+def test_a_function_without_wandb_may_return_its_metric(tmp_path: Path) -> None:
+    def train() -> float:
+        return 0.5
+
+    sweep = localsweep.run(grid([1]), train, db=tmp_path / "s.db", quiet=True)
+    assert sweep.runs[0].metric == 0.5
