@@ -137,8 +137,30 @@ _raising: set[str] = set()
 #: Our runs whose last ``log`` left its row open (``step=`` or ``commit=False``): wandb
 #: adds that row to the summary only when it is committed.
 _open_row: set[str] = set()
+#: Each of our runs' last row as wandb serialized it for its run file (media as their
+#: ``{"_type": ...}`` form, numpy values as plain numbers), taken in ``_log``.
+_serialized: dict[str, dict[str, Any]] = {}
 _install_lock = threading.Lock()
 _installed = False
+
+
+def _wrap_history_serializer() -> None:
+    """Keep, for our runs, the row wandb's ``publish_partial_history`` serializes: the
+    values the run file gets, which program mode reads back from that file."""
+    from wandb.sdk.interface import interface
+
+    original = interface.history_dict_to_json
+
+    @functools.wraps(original)
+    def history_dict_to_json(run: Any, payload: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(run, payload, *args, **kwargs)
+        run_id = getattr(run, "id", None)
+        if run_id in _sinks and isinstance(out, dict):
+            # A copy: wandb goes on to pop _step and add _timestamp in place.
+            _serialized[run_id] = {k: v for k, v in out.items() if k != "_step"}
+        return out
+
+    interface.history_dict_to_json = history_dict_to_json
 
 
 def install_hooks() -> None:
@@ -153,6 +175,7 @@ def install_hooks() -> None:
         from wandb.sdk.wandb_run import Run
 
         original_log = Run._log
+        _wrap_history_serializer()
         original_finish = Run._finish
         original_summary_update = Run._summary_update_callback
         original_define_metric = Run.define_metric
@@ -177,7 +200,11 @@ def install_hooks() -> None:
             # The row this call lands in, read before wandb advances it.
             before = self._local_step
             row_step = step if step is not None else before
+            _serialized.pop(self.id, None)
             result = original_log(self, data, step, commit)
+            # The row as wandb wrote it (a Histogram as its dict, not an object the store
+            # could only keep as its repr); the user's data when wandb wrote none.
+            data = _serialized.pop(self.id, data)
             if step is not None and step < before:
                 # wandb drops a row for a step it has already committed (with a warning).
                 return result

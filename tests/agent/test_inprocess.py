@@ -533,3 +533,22 @@ def test_a_function_without_wandb_may_return_its_metric(tmp_path: Path) -> None:
 
     sweep = localsweep.run(grid([1]), train, db=tmp_path / "s.db", quiet=True)
     assert sweep.runs[0].metric == 0.5
+
+
+def test_media_and_numpy_values_are_stored_as_wandb_writes_them(tmp_path: Path) -> None:
+    import numpy as np
+
+    def train() -> None:
+        with wandb.init() as run:
+            run.log(
+                {"loss": np.float32(0.5), "h": wandb.Histogram([1, 2, 3]), "n": {"a": np.int64(3)}}
+            )
+
+    sweep = localsweep.run(grid([1]), train, db=tmp_path / "s.db", quiet=True)
+    run = sweep.runs[0]
+    (row,) = run.history()
+    # The histogram as its dict (W&B's history and Api give it so), not the object's repr.
+    assert row["h"]["_type"] == "histogram" and sum(row["h"]["values"]) == 3
+    assert row["n"] == {"a": 3} and run.metric == 0.5
+    assert [_user_keys(dict(r)) for r in _run_file(run.dir, run.id).history] == [row]
+    assert run.summary["h"] == row["h"]
