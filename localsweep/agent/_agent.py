@@ -102,9 +102,18 @@ class AgentInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the agent; ``interrupted`` runs were recorded killed (no result; a
     grid runs their points again)."""
 
-    def __init__(self, interrupted: int, grid: bool = True):
-        super().__init__(interrupted_message(interrupted, grid))
+    def __init__(self, interrupted: int, grid: bool = True, sweep_id: str | None = None):
+        text = interrupted_message(interrupted, grid)
+        if sweep_id is not None:
+            # A notebook's localsweep.run() returned no Sweep: say how to go on with it.
+            text += (
+                f" Sweep {sweep_id} goes on with `localsweep agent {sweep_id}`"
+                f" (Python: localsweep.agent({sweep_id!r}, train))."
+            )
+        super().__init__(text)
         self.interrupted = interrupted
+        #: The sweep the agent ran, to continue it with ``localsweep.agent(sweep_id, ...)``.
+        self.sweep_id = sweep_id
 
 
 def interrupted_message(n: int, grid: bool = True) -> str:
@@ -226,7 +235,9 @@ class Agent:
         except KeyboardInterrupt as exc:
             _interrupt.clear()  # acted on: the agent stops for it
             interrupted = _interrupted_runs(exc)
-            raise AgentInterrupted(interrupted, self.config.method is Method.GRID) from None
+            raise AgentInterrupted(
+                interrupted, self.config.method is Method.GRID, self.sweep.id
+            ) from None
         finally:
             monitor.stop()
             self._monitor = None

@@ -261,7 +261,9 @@ def _run_threads(
 
     if interrupted is not None:
         runs = sum(e.interrupted for e in errors if isinstance(e, AgentInterrupted))
-        raise AgentInterrupted(runs, agents[0].config.method is Method.GRID) from None
+        raise AgentInterrupted(
+            runs, agents[0].config.method is Method.GRID, agents[0].sweep.id
+        ) from None
     if termination.event.is_set():
         requeued = sum(r.states.get("preempted", 0) for r in reports if r is not None)
         requeued += sum(e.requeued for e in errors if isinstance(e, AgentTerminated))

@@ -552,3 +552,26 @@ def test_media_and_numpy_values_are_stored_as_wandb_writes_them(tmp_path: Path) 
     assert row["n"] == {"a": 3} and run.metric == 0.5
     assert [_user_keys(dict(r)) for r in _run_file(run.dir, run.id).history] == [row]
     assert run.summary["h"] == row["h"]
+
+
+def test_ctrl_c_in_run_names_the_sweep_to_go_on_with(tmp_path: Path) -> None:
+    # In a notebook, localsweep.run() returns no Sweep when interrupted: the error says
+    # which sweep holds the interrupted point, and how to go on with it.
+    def train() -> None:
+        with wandb.init() as run:
+            if run.config["x"] == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        localsweep.run(grid([1, 2, 3]), train, db=tmp_path / "s.db", quiet=True)
+    (sweep,) = localsweep.Api(tmp_path / "s.db").sweeps()
+    assert getattr(caught.value, "sweep_id", None) == sweep.id
+    assert f"localsweep.agent({sweep.id!r}, train)" in str(caught.value)
+    again = localsweep.agent(sweep.id, lambda config: config["x"], db=tmp_path / "s.db", quiet=True)
+    assert again is not None
+    finished = sorted(
+        r.config["x"]
+        for r in localsweep.Api(tmp_path / "s.db").sweep(sweep.id).runs
+        if r.state == "finished"
+    )
+    assert finished == [1, 2, 3]
