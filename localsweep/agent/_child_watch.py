@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from localsweep import _interrupt
 from localsweep.agent._agent import RunOutcome, aborted_outcome
-from localsweep.agent._control import PREEMPTED
+from localsweep.agent._control import PREEMPTED, TIMED_OUT
 from localsweep.agent._output import OutputTee, this_attempt
 from localsweep.agent._process import (
     ProcessWatch,
@@ -284,7 +284,14 @@ class ChildWatch:
             if self.output_before_stop:
                 error += f"\n{OUTPUT_BEFORE_TIMEOUT}\n{self.output_before_stop}"
             error = with_tail(error, tail)
-            return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+            code = self.watch.timeout_exit_code(status, finished.exit_code if finished else None)
+            return RunOutcome(
+                RunState.FAILED,
+                exit_code=code,
+                error=error,
+                finished=finished,
+                end_reason=TIMED_OUT,
+            )
         if returncode == 0:
             preempting = self.follower is not None and self.follower.state.preempting
             failed = marked_failed(finished, preempting=preempting, program=True)

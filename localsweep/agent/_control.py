@@ -58,6 +58,8 @@ SWEEP_POLL_INTERVAL = 1.0
 LEASE_LOST = "lease_lost"
 CANCELLED = "cancelled"
 PREEMPTED = "preempted"
+#: The end reason of a run the agent stopped for running past its ``timeout``.
+TIMED_OUT = "timeout"
 STORE_ERROR = "store_error"
 
 

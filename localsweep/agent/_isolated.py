@@ -43,6 +43,7 @@ from localsweep.agent._agent import (
     wandb_root,
 )
 from localsweep.agent._command import sweep_dir_for
+from localsweep.agent._control import TIMED_OUT
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._inprocess import InProcessRunner
 from localsweep.agent._output import open_output, this_attempt
@@ -327,7 +328,14 @@ class IsolatedFunctionRunner:
         tail = this_attempt(stderr_tail(stderr_path))
         if watch.reason is StopReason.TIMEOUT:
             error = with_tail(watch.timeout_error(returncode), tail)
-            return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+            code = watch.timeout_exit_code(status, finished.exit_code)
+            return RunOutcome(
+                RunState.FAILED,
+                exit_code=code,
+                error=error,
+                finished=finished,
+                end_reason=TIMED_OUT,
+            )
         if report is None:
             why = describe_exit(returncode)
             error = with_tail(f"the run's process {why} without reporting how the run ended", tail)

@@ -385,6 +385,13 @@ class ProcessWatch:
             self._hurries_seen += 1
             self.stopper.hurry()
 
+    @staticmethod
+    def timeout_exit_code(status: int | None, wandb_exit_code: int | None) -> int:
+        """The exit code of a run that timed out: its process's exit status, but never 0
+        for a failed run: a training that catches the SIGINT and exits 0 gets its wandb
+        run's (wandb records the interrupted run with 1), else 1."""
+        return status or wandb_exit_code or 1
+
     def timeout_error(self, returncode: int) -> str:
         """The error of a run that timed out."""
         return (

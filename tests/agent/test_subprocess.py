@@ -211,6 +211,7 @@ def test_program_past_its_timeout_is_stopped_with_its_whole_process_group(
         "timed out after 4 s; sent SIGINT, then SIGTERM, then SIGKILL"
     )
     assert run.exit_code == 128 + 9
+    assert run.end_reason == "timeout"
     grandchild = int((offline / "grandchild.pid").read_text())
     assert not alive(grandchild)
 
