@@ -43,7 +43,7 @@ from localsweep.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from localsweep.store._engine import make_engine
+from localsweep.store._engine import BUSY_TIMEOUT_MS, make_engine
 from localsweep.store._migrate import ensure_schema
 from localsweep.store._urls import PASSWORD_HINT, shown_url
 
@@ -79,6 +79,18 @@ def retry_timeout_from_env() -> float:
     except ValueError:
         value = DEFAULT_RETRY_TIMEOUT
     return max(value, 0.0)
+
+
+def _bound_busy_wait(conn: Connection, bound: float) -> None:
+    """Let SQLite wait on a locked file no longer than the retry bound (its own wait is
+    one attempt: a 60 s wait would outlast a ``--store-timeout 5``). Set once per
+    connection and bound, on the connections the pool keeps."""
+    ms = min(BUSY_TIMEOUT_MS, max(int(bound * 1000), 1))
+    info = conn.connection.info
+    if info.get("localsweep_busy_ms") != ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+        conn.commit()  # ends SQLAlchemy's autobegun transaction (a pragma writes nothing)
+        info["localsweep_busy_ms"] = ms
 
 
 class _Transient(Exception):
@@ -244,7 +256,8 @@ class Session:
         on_rollback: Callable[[], None] | None = None,
     ) -> T:
         bound = self.retry_timeout if timeout is None else timeout
-        deadline = time.monotonic() + bound
+        started = time.monotonic()
+        deadline = started + bound
         attempt = 0
         collisions = 0
         first_failure: float | None = None
@@ -254,6 +267,8 @@ class Session:
                 if bare:
                     return work(None)  # type: ignore[arg-type]
                 with self.engine.connect() as conn:
+                    if self.is_sqlite:
+                        _bound_busy_wait(conn, bound)
                     if immediate:
                         conn.execution_options(localsweep_immediate=True)
                     with conn.begin():
@@ -279,9 +294,13 @@ class Session:
                     if "locked" in cause
                     else "is up and reachable"
                 )
+                # One attempt may have waited longer than the bound (a connect timeout):
+                # then the time it took is said too.
+                late = now - started > bound + 1.0
+                took = f", {now - started:.0f} s in all" if late else ""
                 raise StoreUnavailableError(
                     f"could not {what}: {cause}, and it did not recover within "
-                    f"{bound:.0f} s ({attempt} attempts). Check that the database "
+                    f"{bound:.0f} s ({attempt} attempts{took}). Check that the database "
                     f"{self._where()} {hint}, then try again; the bound is "
                     "LOCALSWEEP_STORE_TIMEOUT in seconds (and the agent's --store-timeout)"
                 ) from last

@@ -536,3 +536,17 @@ def test_replayed_writes_after_a_lost_commit_answer_count_once(
         counts = conn.execute("SELECT live_count, running_count FROM sweeps").fetchone()
     assert counts == (2, 1)
     store.close()
+
+
+def test_sqlite_waits_on_a_locked_file_no_longer_than_the_store_timeout(tmp_path: Path) -> None:
+    # SQLite's own wait on a locked file is one attempt of the store's retries: were it
+    # its default 60 s, `--store-timeout 5` would wait a minute before saying anything.
+    store = Store(tmp_path / "s.db", retry_timeout=3)
+
+    def busy_wait(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+
+    assert store._session._retrying(busy_wait, immediate=False, what="read") == 3000
+    store.retry_timeout = 300  # as the agent sets --store-timeout: SQLite's cap stays 60 s
+    assert store._session._retrying(busy_wait, immediate=False, what="read") == 60_000
+    store.close()
