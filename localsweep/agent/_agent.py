@@ -343,8 +343,9 @@ class Agent:
         if control.reason == LEASE_LOST:
             report.lease_lost += 1
         if control.error is not None:
-            # The run was stopped and recorded as far as the store allows; now say why.
-            raise control.error
+            # The run was stopped and recorded as far as the store allows; now say why,
+            # and whether its end got written after all (the database came back).
+            raise _with_what_was_recorded(control.error, control.recorded)
         return record
 
     @property
@@ -431,6 +432,7 @@ class Agent:
                     stdout_path=outcome.stdout_path,
                     stderr_path=outcome.stderr_path,
                 )
+            control.recorded = record
         except LeaseLostError:
             # Another agent took the run for dead and runs its point again: this result
             # must not count. The store kept its rows and says why (end_reason).
@@ -455,6 +457,24 @@ class Agent:
         if outcome.interrupted is not None:
             raise _with_count(outcome.interrupted)
         return record
+
+
+def _with_what_was_recorded(error: StoreError, recorded: RunRecord | None) -> StoreError:
+    """``error``, saying that the run's end was recorded all the same when it was: the
+    store came back before the run ended, and a message that the run was lost would be
+    false."""
+    if recorded is None:
+        return error
+    try:
+        said = type(error)(
+            f"{error}\n(The database came back before run {recorded.id} ended: it is "
+            f"recorded {recorded.state.value}, with the rows it logged. The agent stopped all "
+            "the same, as the store was unavailable for longer than the bound.)"
+        )
+    except TypeError:  # an error class with other arguments: said as it is
+        return error
+    said.__cause__ = error.__cause__
+    return said
 
 
 @contextmanager

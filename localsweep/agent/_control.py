@@ -107,6 +107,9 @@ class RunControl:
         self.error: StoreError | None = None
         #: Whether the run's own code runs on the main thread right now (in-process).
         self.in_user_code = False
+        #: The run's end as the store recorded it, once written (the store may be back by
+        #: then, after an error that stopped the run).
+        self.recorded: RunRecord | None = None
 
     @property
     def reason(self) -> str | None:

@@ -575,3 +575,22 @@ def test_ctrl_c_in_run_names_the_sweep_to_go_on_with(tmp_path: Path) -> None:
         if r.state == "finished"
     )
     assert finished == [1, 2, 3]
+
+
+def test_a_store_error_after_which_the_run_was_recorded_says_so(tmp_path: Path) -> None:
+    # The database came back while the run's end was retried: the agent stops for the
+    # outage, and must not let its message say the run was lost.
+    from localsweep.agent._agent import _with_what_was_recorded
+    from localsweep.errors import StoreUnavailableError
+    from localsweep.store import Store
+
+    sweep = localsweep.run(grid([1]), lambda config: 1.0, db=tmp_path / "s.db", quiet=True)
+    store = Store(tmp_path / "s.db")
+    (run,) = store.list_runs(sweep.id)
+    store.close()
+    error = StoreUnavailableError("could not write a run's history: the file is locked")
+    said = _with_what_was_recorded(error, run)
+    assert isinstance(said, StoreUnavailableError)
+    assert str(said).startswith(str(error))
+    assert f"run {run.id} ended: it is recorded finished, with the rows it logged" in str(said)
+    assert _with_what_was_recorded(error, None) is error
