@@ -340,6 +340,10 @@ class IsolatedFunctionRunner:
             why = describe_exit(returncode)
             error = with_tail(f"the run's process {why} without reporting how the run ended", tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+        if report.state == RunState.FAILED.value and report.error:
+            # The child's traceback went to its .err file only: shown here once, as an
+            # in-process run's failure is (and as wandb.agent shows it).
+            logger.warning("run %s failed:\n%s", run.id, report.error.rstrip())
         return RunOutcome(
             RunState(report.state),
             exit_code=report.exit_code,

@@ -99,13 +99,19 @@ def test_function_past_its_timeout_that_ignores_sigint_fails_and_is_not_resumed(
 
 
 def test_raising_function_fails_with_its_traceback(
-    store: Store, make_sweep: Callable[..., str], functions: Any
+    store: Store,
+    make_sweep: Callable[..., str],
+    functions: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     sweep_id = make_sweep({"method": "grid", "parameters": {"x": {"value": 7}}})
     run_isolated(store, sweep_id, functions.raise_error)
     [run] = store.list_runs(sweep_id)
     assert run.state is RunState.FAILED
     assert "RuntimeError: bad batch at x=7" in (run.error or "")
+    # Shown once, whole, as an in-process run's failure is: not only in the .err file.
+    shown = [r.getMessage() for r in caplog.records if f"run {run.id} failed" in r.getMessage()]
+    assert len(shown) == 1 and "Traceback" in shown[0] and "bad batch at x=7" in shown[0]
 
 
 def test_process_killed_by_sigkill_fails_without_a_report(
