@@ -403,7 +403,8 @@ class Session:
                 ) from exc
             if code == _SQLITE_IOERR:
                 raise StoreError(
-                    f"could not {what}: the disk reported an I/O error on {self._where()} ({orig})"
+                    f"could not {what}: the disk reported an I/O error on {self._where()} "
+                    f"({orig}){self._io_error_hint()}"
                 ) from exc
             raise StoreError(f"could not {what} in {shown_url(self.url)}: {orig}") from exc
         if sqlstate is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
@@ -411,6 +412,24 @@ class Session:
             # closed under us).
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
+
+    def _io_error_hint(self) -> str:
+        """What to do about an I/O error: a write-ahead log deleted under open connections
+        (a cleanup of ``*-wal`` files, say) is the one cause seen that is no disk fault."""
+        if self.path is None or not self.path.exists():
+            return ""
+        wal = self.path.with_name(self.path.name + "-wal")
+        shm = self.path.with_name(self.path.name + "-shm")
+        # Deleted, or made anew (empty) by a later connection while the -shm index still
+        # describes the old one's frames.
+        gone = not wal.exists() or (wal.stat().st_size == 0 and shm.exists())
+        if not gone:
+            return "; check the disk (`dmesg`), then try again"
+        return (
+            f". Its write-ahead log {wal} is gone (deleted while agents had the database "
+            "open): stop every agent and command using this database, start them again "
+            "(SQLite makes a new log), and check the sweep with `localsweep show`"
+        )
 
     def _refused(self, exc: DBAPIError, sqlstate: str | None) -> str | None:
         """What to fix when the server answered and turned the connection away; ``None``

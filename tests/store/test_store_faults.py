@@ -550,3 +550,19 @@ def test_sqlite_waits_on_a_locked_file_no_longer_than_the_store_timeout(tmp_path
     store.retry_timeout = 300  # as the agent sets --store-timeout: SQLite's cap stays 60 s
     assert store._session._retrying(busy_wait, immediate=False, what="read") == 60_000
     store.close()
+
+
+def test_a_write_ahead_log_deleted_under_an_open_store_is_named_with_the_fix(
+    tmp_path: Path, grid: Callable[..., SweepConfig]
+) -> None:
+    # A cleanup of *-wal files while an agent has the database open: SQLite says only
+    # "disk I/O error" to the next process that opens it.
+    db = tmp_path / "s.db"
+    store = Store(db)
+    store.create_sweep(grid(2))
+    Path(f"{db}-wal").unlink()
+    with pytest.raises(StoreError, match="disk I/O error") as info:
+        Store(db).create_sweep(grid(2))
+    assert "write-ahead log" in str(info.value) and "is gone" in str(info.value)
+    assert "stop every agent and command using this database" in str(info.value)
+    store.close()
