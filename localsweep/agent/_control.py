@@ -303,8 +303,11 @@ class Monitor(threading.Thread):
         if not controls:
             return
         lost = self.store.heartbeat([c.run for c in controls])
+        # A beat that waited on the database may answer after this agent itself ended a
+        # run (its end written, the run let go): not held any more, but no one reaped it.
+        still = set(self._current())
         for control in controls:
-            if control.run.id in lost:
+            if control.run.id in lost and control in still and control.recorded is None:
                 logger.warning(
                     "run %s: another agent took it for dead (no heartbeat for %g s); "
                     "stopping it here, its point runs again elsewhere",

@@ -314,3 +314,28 @@ def test_a_preempted_run_keeps_its_metric_but_is_no_result_while_it_waits(
     assert Api(store.url).sweep(sweep.id).best_run().id == done.id  # type: ignore[union-attr]
     assert _finish(store, resumed, 0.5).metric == 0.5
     assert Api(store.url).sweep(sweep.id).best_run().id == preempted.id  # type: ignore[union-attr]
+
+
+def test_a_late_heartbeat_after_this_agent_requeued_its_run_reaps_nothing(
+    store: Store,
+    grid: Callable[..., SweepConfig],
+    claim: Callable[..., Claim],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # SIGTERM while the database was locked: the agent requeued its run, and a heartbeat
+    # queued behind the lock answered after that. The run is not held any more, but no
+    # other agent took it: no "another agent took it for dead".
+    from localsweep.agent._control import Monitor, RunControl
+
+    sweep = store.create_sweep(grid(2))
+    claimed = claim(store, sweep.id)
+    assert claimed.run is not None
+    control = RunControl(claimed.run)
+    monitor = Monitor(store, sweep.id)
+    monitor.add(control)
+    control.recorded = store.requeue_run(claimed.run, reason="preempted")
+
+    monitor._beat()
+
+    assert control.reason is None
+    assert "took it for dead" not in caplog.text
