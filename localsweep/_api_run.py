@@ -289,12 +289,13 @@ class Run:
         page_size: int = 1000,
         min_step: int | None = None,
         max_step: int | None = None,
+        use_cache: bool = True,
     ) -> HistoryScan:
         """Every logged row (wandb.Api's ``scan_history``): with ``keys``, the rows that
         have all of them, cut to them and ``_step`` (an empty list: whole rows, as
         wandb's); from ``min_step`` to before ``max_step``. Like wandb's ``HistoryScan`` it
-        can be iterated again: each loop reads the rows afresh. ``page_size`` is accepted
-        and not needed (no server to page)."""
+        can be iterated again: each loop reads the rows afresh. ``page_size`` and
+        ``use_cache`` are accepted and not needed (no server to page or cache)."""
         return HistoryScan(
             lambda: self._store.history(self._record.id), keys, min_step, max_step, page_size
         )
