@@ -152,6 +152,7 @@ def test_a_run_knows_its_wandb_path_project_entity_and_sweep(db: str) -> None:
     assert (run.entity, run.project) == ("team", "vision")
     assert run.path == ["team", "vision", run.id]
     assert api.run("/".join(run.path)).id == run.id
+    assert api.run(f"vision:{run.id}").id == api.run(f"team/vision/runs/{run.id}").id == run.id
     assert run.sweep.id == run.sweep_id == run.sweep_name
     assert run.sweep.config == _grid([0.3, 0.1, 0])
     assert run.summary_metrics == run.summary
