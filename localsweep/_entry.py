@@ -65,24 +65,55 @@ def _max_failures(ours: int | None, wandbs: int | None) -> int:
     return int(value)
 
 
+def _grace(grace_period: float, term_timeout: float | None) -> float:
+    """``grace_period``, also taken as wandb.agent's ``term_timeout``."""
+    if term_timeout is None:
+        return grace_period
+    if grace_period != DEFAULT_GRACE_PERIOD:
+        raise TypeError(
+            "give grace_period or term_timeout (wandb's name for it), not both "
+            f"(got {grace_period!r} and {term_timeout!r})"
+        )
+    if isinstance(term_timeout, bool) or not isinstance(term_timeout, numbers.Real):
+        raise ValueError(f"term_timeout must be a number of seconds, not {term_timeout!r}")
+    if term_timeout < 0:
+        raise ValueError(f"term_timeout must be at least 0 seconds, not {term_timeout!r}")
+    return float(term_timeout)
+
+
 def sweep(
-    sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
+    sweep: SweepConfig
+    | Mapping[str, Any]
+    | str
+    | os.PathLike[str]
+    | Callable[[], Mapping[str, Any]]
+    | None = None,
     entity: str | None = None,
     project: str | None = None,
     prior_runs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     *,
     db: str | os.PathLike[str] | None = None,
+    sweep_config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> str:
     """Create a sweep from a wandb sweep config (a dict, or a YAML/JSON file) and return
-    its id, like ``wandb.sweep``. Raises :class:`~localsweep.errors.ConfigError` listing
-    every problem of an invalid config.
+    its id, like ``wandb.sweep``, with its parameter names: ``sweep`` is the config (also
+    taken as ``sweep_config=``, localsweep's earlier name), or as wandb's a function
+    returning it. Raises :class:`~localsweep.errors.ConfigError` listing every problem of
+    an invalid config.
 
     ``prior_runs``, as wandb's, gives the sweep runs done before it to learn from: run or
     sweep ids of this database, ``DB#ID`` for another one, wandb offline run folders or
     globs of them, CSV/JSON runs tables (see docs/prior-runs.md). What was taken and
     skipped is logged (a warning with the first reasons when runs were skipped);
     :func:`localsweep.priors.load_prior_runs` returns it."""
-
+    if sweep is not None and sweep_config is not None:
+        raise TypeError("give the sweep config once: sweep=... (wandb's name) or sweep_config=...")
+    source = sweep if sweep is not None else sweep_config
+    if source is None:
+        raise TypeError("sweep() needs the sweep config: sweep(config) or sweep(sweep=config)")
+    if callable(source) and not isinstance(source, (SweepConfig, Mapping)):
+        source = source()  # wandb.sweep: "a configuration generator"
+    sweep_config = source
     from localsweep.store import Store
 
     config = _config(sweep_config)
@@ -178,6 +209,8 @@ def agent(
     on_run_end: Callable[[RunRecord], None] | None = None,
     quiet: bool = False,
     max_consecutive_failed_runs: int | None = None,
+    forward_signals: bool = False,
+    term_timeout: float | None = None,
 ) -> AgentReport:
     """Run the sweep's runs, like ``wandb.agent``.
 
@@ -193,9 +226,16 @@ def agent(
     Progress goes to stderr: a bar in a terminal or a notebook, one plain line per run
     start and end elsewhere (a log file, ``nohup``, SLURM); ``quiet=True`` prints no
     progress (a failed run's traceback is still shown, as ``wandb.agent`` shows it).
+
+    wandb.agent's own keywords are taken: ``max_consecutive_failed_runs`` (wandb's name
+    for ``max_consecutive_failures``); ``term_timeout``, seconds a stopped run may take
+    to end, becomes ``grace_period``; ``forward_signals`` changes nothing: this agent always
+    passes Ctrl-C, SIGTERM and SIGHUP on to its runs as SIGINT (docs/differences.md).
     """
     from localsweep.store import Store, require_database
 
+    del forward_signals  # always done here: see the docstring
+    grace_period = _grace(grace_period, term_timeout)
     _check_count(count)
     failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
     store = Store(require_database(db))

@@ -69,7 +69,7 @@ def _ls(db: str | None) -> None:
             _e(s.id),
             _e(s.name),
             s.parsed_config.method.value,
-            s.state,
+            s.state.lower(),
             _run_count(len(s.runs), len(s.prior_runs)),
             _e(best_text),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -130,10 +130,14 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     named = f" {_e(repr(sweep.name))}" if sweep.name != sweep.id else ""
     console.print(
         f"[bold]Sweep {_e(sweep.id)}[/]{named}: {config.method.value}, "
-        f"{sweep.state}{_e(reason)}; {len(sweep.runs)} runs: {state_text}{priors}",
+        f"{sweep.state.lower()}{_e(reason)}; {len(sweep.runs)} runs: {state_text}{priors}",
         highlight=False,
     )
-    if sweep.state == "running" and config.method.value != "grid" and config.run_cap is None:
+    if (
+        sweep.state.lower() == "running"
+        and config.method.value != "grid"
+        and config.run_cap is None
+    ):
         console.print(
             f"  ({config.method.value} search has no end of its own: the sweep stays "
             "`running` and more agents may add runs; `--count` bounds an agent, "

@@ -36,7 +36,7 @@ def test_a_new_sweep_is_pending_with_its_config_as_written(tmp_path: Path) -> No
     db = tmp_path / "s.db"
     config = _grid([1, 2])
     sweep = Api(db).sweep(localsweep.sweep(config, project="proj", db=db))
-    assert sweep.state == "pending"
+    assert sweep.state == "PENDING"
     assert sweep.finished_reason is None
     assert sweep.config == config
     assert sweep.project == "proj"
@@ -139,7 +139,7 @@ def test_best_run_is_none_without_a_metric_or_a_finished_run(tmp_path: Path) -> 
 
 def test_a_finished_sweep_says_why(tmp_path: Path) -> None:
     sweep = localsweep.run(_grid([1, 2]), _train, db=tmp_path / "s.db")
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_api_reads_localsweep_db_by_default(

@@ -116,7 +116,7 @@ def test_sweep_prints_only_the_id_on_stdout(files: Path) -> None:
     proc = cli("sweep", "good.yaml", "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
     sweep_id = proc.stdout.strip()
-    assert localsweep.Api(files / "s.db").sweep(sweep_id).state == "pending"
+    assert localsweep.Api(files / "s.db").sweep(sweep_id).state == "PENDING"
     assert f"localsweep agent --db s.db {sweep_id}" in proc.stderr
 
 

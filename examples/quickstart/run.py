@@ -27,9 +27,9 @@ sweep = localsweep.run(
 )
 best = sweep.best_run()
 print(f"sweep {sweep.id}: {len(sweep.runs)} runs, state {sweep.state}")
-if sweep.state == "running":
+if sweep.state == "RUNNING":
     print(
-        "  (a random sweep has no end of its own: it stays `running`, so more agents can add "
+        "  (a random sweep has no end of its own: it stays RUNNING, so more agents can add "
         "runs; count= bounds one call, run_cap in the config bounds the sweep)"
     )
 print(f"best run {best.id}: val_loss={best.metric:.4f} parameters={best.params}")

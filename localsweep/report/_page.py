@@ -285,7 +285,7 @@ def _meta(sweep: Sweep) -> str:
     return (
         f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
         f"{_e(goal)} · project {_e(sweep.project or 'uncategorized')} · state "
-        f'<span id="sweep-state">{_e(sweep.state)}</span> '
+        f'<span id="sweep-state">{_e(sweep.state.lower())}</span> '
         + (_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else "")
     )
 

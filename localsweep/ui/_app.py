@@ -146,7 +146,7 @@ class _Ui:
         sweep_id = request.path_params["sweep_id"]
         view = self.live.first_view(sweep_id)
         sweep = self.api.sweep(sweep_id)
-        controls = "" if self.settings.read_only else _controls_html(sweep.state)
+        controls = "" if self.settings.read_only else _controls_html(sweep.state.lower())
         head = f'<meta name="localsweep-csrf" content="{_e(self.settings.csrf)}">'
         scripts = f"<script>{_live_js(sweep_id)}</script>"
         page = render_page(

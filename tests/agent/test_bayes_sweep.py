@@ -38,7 +38,7 @@ def test_target_finishes_the_sweep_and_no_run_starts_after_it(tmp_path: Path) ->
     config = bayes(metric={"name": "loss", "goal": "minimize", "target": 1.0})
     sweep = localsweep.run(config, quadratic, count=60, db=tmp_path / "s.db")
 
-    assert sweep.state == "finished"
+    assert sweep.state == "FINISHED"
     assert sweep.finished_reason == "target_reached"
     reached = [i for i, run in enumerate(sweep.runs) if run.metric <= 1.0]
     assert reached, "no run reached the target, so the test proves nothing"
@@ -49,7 +49,7 @@ def test_run_cap_holds_for_bayes(tmp_path: Path) -> None:
     sweep = localsweep.run(bayes(run_cap=6), quadratic, count=None, db=tmp_path / "s.db")
 
     assert len(sweep.runs) == 6
-    assert (sweep.state, sweep.finished_reason) == ("finished", "run_cap")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "run_cap")
 
 
 def test_runs_without_a_usable_metric_do_not_break_the_sweep(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_stop_lets_the_running_run_finish_and_resume_goes_on(
         stopped = cli("stop", sweep_id, "--db", db)
         assert stopped.returncode == 0, stopped.stderr
         sweep = localsweep.Api(db).sweep(sweep_id)
-        assert (sweep.state, sweep.finished_reason) == ("finished", "stopped")
+        assert (sweep.state, sweep.finished_reason) == ("FINISHED", "stopped")
         time.sleep(2)  # the agent has seen the stop: its run goes on
         assert agent.process.poll() is None
         (signals / "release").touch()
@@ -110,7 +110,7 @@ def test_stop_lets_the_running_run_finish_and_resume_goes_on(
     assert again.wait() == 0, again.output()
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == list(range(4))
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_cancel_stops_running_runs_cleanly_and_a_resumed_sweep_reruns_them(
@@ -143,7 +143,7 @@ def test_cancel_stops_running_runs_cleanly_and_a_resumed_sweep_reruns_them(
     assert again.wait() == 0, again.output()
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == [0, 1, 2]
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_control_of_an_unknown_sweep_is_a_clear_error(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_pausing_a_finished_sweep_is_a_clear_error(tmp_path: Path) -> None:
     result = cli("sweep", "--pause", sweep_id, "--db", db)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert localsweep.Api(db).sweep(sweep_id).state == "finished"
+    assert localsweep.Api(db).sweep(sweep_id).state == "FINISHED"
 
 
 def test_two_control_flags_are_refused_and_change_nothing(tmp_path: Path) -> None:
@@ -174,7 +174,7 @@ def test_two_control_flags_are_refused_and_change_nothing(tmp_path: Path) -> Non
     assert result.returncode == 2, result.stderr
     assert "--resume and --cancel were both given" in result.stderr
     assert "Traceback" not in result.stderr
-    assert localsweep.Api(db).sweep(sweep_id).state == "paused"
+    assert localsweep.Api(db).sweep(sweep_id).state == "PAUSED"
 
 
 def test_an_agent_waiting_on_a_paused_sweep_that_is_stopped_says_so(tmp_path: Path) -> None:
@@ -196,10 +196,10 @@ def test_an_agent_waiting_on_a_paused_sweep_that_is_stopped_says_so(tmp_path: Pa
 def test_an_exhausted_grid_stays_over_when_cancelled(tmp_path: Path) -> None:
     db = str(tmp_path / "sweeps.db")
     sweep = localsweep.run(grid(2), lambda c: 1.0, db=db)
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
     assert cli("cancel", sweep.id, "--db", db).returncode == 0
     after = localsweep.Api(db).sweep(sweep.id)
-    assert (after.state, after.finished_reason) == ("finished", "exhausted")
+    assert (after.state, after.finished_reason) == ("FINISHED", "exhausted")
     # So it cannot be resumed into a sweep with nothing left to run (faults.md).
     resumed = cli("resume", sweep.id, "--db", db)
     assert resumed.returncode == 2, resumed.stderr

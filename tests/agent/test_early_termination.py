@@ -69,7 +69,7 @@ def test_the_sweep_goes_on_after_a_stop(tmp_path: Path) -> None:
     sweep = localsweep.run(CONFIG, train_swallowing_exceptions, count=None, db=tmp_path / "s.db")
 
     assert len(sweep.runs) == 6
-    assert sweep.state == "finished"
+    assert sweep.state == "FINISHED"
     assert sweep.best_run() is not None
     assert sweep.best_run().config == {"quality": 0}
 

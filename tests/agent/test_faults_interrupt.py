@@ -53,7 +53,7 @@ def test_ctrl_c_then_restart_runs_the_interrupted_points_again(
     assert again.wait() == 0, again.output()
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == [0, 1, 2]
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

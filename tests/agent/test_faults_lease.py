@@ -98,7 +98,7 @@ def test_a_reaped_run_of_a_suspended_agent_never_counts_on_a_grid(db: str, tmp_p
     offline = read_run_file(folder / f"run-{victim_run_id}.wandb")
     assert offline.finished and offline.history
     assert "took it for dead" in victim.output()
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_a_reaped_run_of_a_suspended_agent_never_counts_for_run_cap(
@@ -114,4 +114,4 @@ def test_a_reaped_run_of_a_suspended_agent_never_counts_for_run_cap(
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert len([r for r in sweep.runs if r.state == "finished"]) == 10
     assert localsweep.Api(db).run(victim_run_id).state == "crashed"
-    assert (sweep.state, sweep.finished_reason) == ("finished", "run_cap")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "run_cap")

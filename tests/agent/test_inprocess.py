@@ -271,7 +271,7 @@ def test_a_run_that_raises_fails_with_its_traceback_and_the_sweep_goes_on(tmp_pa
     assert failed.error is not None
     assert "Traceback" in failed.error and "ValueError: bad x" in failed.error
     assert failed.exit_code == 1
-    assert sweep.state == "finished"
+    assert sweep.state == "FINISHED"
 
 
 def test_a_failed_wandb_run_is_written_as_failed_in_its_run_file(tmp_path: Path) -> None:
@@ -401,7 +401,7 @@ def test_count_none_runs_every_grid_point_once_and_finishes_the_sweep(tmp_path: 
 
     sweep = localsweep.run(grid([4, 5, 6, 7]), train, count=None, db=tmp_path / "s.db")
     assert seen == [4, 5, 6, 7]
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_a_grid_ends_when_exhausted_whatever_count_says(tmp_path: Path) -> None:
@@ -414,7 +414,7 @@ def test_count_caps_the_runs_of_one_agent(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     sweep = localsweep.run(grid([1, 2, 3, 4]), lambda c: c["x"], count=3, db=db)
     assert len(sweep.runs) == 3
-    assert sweep.state == "running"
+    assert sweep.state == "RUNNING"
     report = localsweep.agent(sweep.id, lambda c: c["x"], db=db)
     assert len(report.runs) == 1
     assert localsweep.Api(db).sweep(sweep.id).finished_reason == "exhausted"
@@ -429,7 +429,7 @@ def test_run_cap_stops_a_random_sweep_with_no_count(tmp_path: Path) -> None:
     }
     sweep = localsweep.run(config, lambda c: c["x"], count=None, db=tmp_path / "s.db")
     assert len(sweep.runs) == 3
-    assert (sweep.state, sweep.finished_reason) == ("finished", "run_cap")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "run_cap")
 
 
 def test_reaching_the_target_finishes_the_sweep_and_starts_no_new_run(tmp_path: Path) -> None:
@@ -442,7 +442,7 @@ def test_reaching_the_target_finishes_the_sweep_and_starts_no_new_run(tmp_path: 
     config = grid([5, 4, 3, 2, 1], metric={"name": "loss", "goal": "minimize", "target": 3})
     sweep = localsweep.run(config, train, count=None, db=tmp_path / "s.db")
     assert seen == [5, 4, 3]
-    assert (sweep.state, sweep.finished_reason) == ("finished", "target_reached")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "target_reached")
 
 
 def test_a_target_reached_by_a_logged_value_counts_too(tmp_path: Path) -> None:

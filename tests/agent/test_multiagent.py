@@ -90,7 +90,7 @@ def test_three_agent_processes_run_every_grid_point_exactly_once(db: str, tmp_pa
     assert sorted(r.config["x"] for r in runs) == list(range(30))
     assert [r.state for r in runs] == ["finished"] * 30
     assert sorted(r.metric for r in runs if r.metric is not None) == [float(x) for x in range(30)]
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_run_cap_holds_across_agent_processes(db: str, tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_run_cap_holds_across_agent_processes(db: str, tmp_path: Path) -> None:
     sweep = localsweep.Api(db).sweep(sweep_id)
     assert len([r for r in sweep.runs if r.state != "crashed"]) == 7
     assert len(sweep.runs) == 7
-    assert (sweep.state, sweep.finished_reason) == ("finished", "run_cap")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "run_cap")
 
 
 def test_a_killed_agents_run_is_crashed_and_its_grid_point_run_again(
@@ -145,7 +145,7 @@ def test_a_killed_agents_run_is_crashed_and_its_grid_point_run_again(
         (1, "finished"),
         (2, "finished"),
     ]
-    assert (sweep.state, sweep.finished_reason) == ("finished", "exhausted")
+    assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
     if not db.startswith("postgresql"):
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -40,14 +40,14 @@ def test_a_grid_seeded_with_half_its_points_runs_exactly_the_other_half() -> Non
     assert len(new.runs) == 4
     assert set(_points(new.runs)).isdisjoint(_points(old.runs))
     assert len(set(_points(new.runs)) | set(_points(old.runs))) == 8
-    assert (new.state, new.finished_reason) == ("finished", "exhausted")
+    assert (new.state, new.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_a_grid_its_prior_runs_cover_runs_nothing_and_is_exhausted() -> None:
     old = localsweep.run(GRID, _loss, count=None, db="s.db")
     new = localsweep.run(GRID, _loss, count=None, db="s.db", prior_runs=[old.id])
     assert len(new.prior_runs) == 8 and new.runs == []
-    assert (new.state, new.finished_reason) == ("finished", "exhausted")
+    assert (new.state, new.finished_reason) == ("FINISHED", "exhausted")
 
 
 def test_a_grid_seeded_from_a_table_of_text_values_skips_those_points_too() -> None:

@@ -123,7 +123,7 @@ def test_control_needs_the_pages_csrf_token_and_origin(
         headers={"X-Localsweep-CSRF": settings.csrf, "Origin": "http://attacker.example"},
     )
     assert cross.status_code == 403
-    assert localsweep.Api(db).sweep(small_sweep.id).state != "paused"
+    assert localsweep.Api(db).sweep(small_sweep.id).state != "PAUSED"
     page = client.get(f"/sweeps/{small_sweep.id}")
     assert settings.csrf in page.text  # the page carries it for its own buttons
     bad = client.post(url, json={"action": "explode"}, headers={"X-Localsweep-CSRF": settings.csrf})
@@ -390,4 +390,4 @@ def test_the_live_page_over_postgresql_updates_and_pauses(postgres_db: str) -> N
         headers={"X-Localsweep-CSRF": settings.csrf},
     )
     assert paused.status_code == 200, paused.text
-    assert localsweep.Api(postgres_db).sweep(sweep.id).state == "paused"
+    assert localsweep.Api(postgres_db).sweep(sweep.id).state == "PAUSED"

@@ -1,0 +1,443 @@
+"""What ``Api.runs`` and the read objects need of wandb.Api's query language, evaluated
+locally: paths (``entity/project/id``, ``project:id``...), MongoDB-style ``filters``,
+``order`` keys, W&B addresses of synced sweeps and runs, and the re-iterable history scan.
+
+wandb's server evaluates ``filters`` and ``order``; here they run over the database's runs
+in Python. The subset understood is listed in docs/python-api.md; anything else raises a
+``ValueError`` naming the key and what is supported, rather than matching nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "HistoryScan",
+    "app_url",
+    "bare_key",
+    "best_run_key",
+    "check_filters",
+    "matches",
+    "parse_path",
+    "parse_project_path",
+    "sort_runs",
+]
+
+#: Run fields ``filters`` and ``order`` may name, as wandb spells them (both spellings).
+_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "state": lambda run: run.state,
+    "sweep": lambda run: run.sweep_id,
+    "display_name": lambda run: run.name,
+    "displayName": lambda run: run.name,
+    "name": lambda run: run.id,
+    "id": lambda run: run.id,
+    "created_at": lambda run: run.created_at,
+    "createdAt": lambda run: run.created_at,
+    "heartbeat_at": lambda run: run.heartbeat_at,
+    "heartbeatAt": lambda run: run.heartbeat_at,
+    "updated_at": lambda run: run.finished_at or run.heartbeat_at or run.created_at,
+    "updatedAt": lambda run: run.finished_at or run.heartbeat_at or run.created_at,
+}
+
+_SUPPORTED_KEYS = (
+    "state, sweep, display_name, name (the run id), created_at, heartbeat_at, updated_at, "
+    "config.KEY (or config.KEY.value), summary_metrics.KEY"
+)
+_LOGICAL = ("$and", "$or", "$nor")
+_FIELD_OPS = (
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$exists",
+    "$regex",
+    "$options",
+    "$not",
+)
+_SUPPORTED_OPS = "$and $or $nor $not $eq $ne $gt $gte $lt $lte $in $nin $exists $regex"
+
+_MISSING = object()
+
+
+def parse_path(path: str) -> tuple[str | None, str | None, str]:
+    """``(entity, project, id)`` from the paths wandb's ``Api._parse_path`` accepts:
+    ``entity/project/runs/id`` (a URL's tail), ``entity/project/id``, ``entity/project:id``,
+    ``project/id``, ``project:id``, ``id``; ``/runs/`` and ``/sweeps/`` may appear."""
+    text = path.replace("/runs/", "/").replace("/sweeps/", "/").strip("/ ")
+    parts = text.split("/")
+    entity: str | None = None
+    project: str | None = None
+    if len(parts) == 4 and parts[2] == "runs":
+        entity, project, found = parts[0], parts[1], parts[3]
+    elif len(parts) == 3:
+        entity, project, found = parts
+    elif len(parts) == 2:
+        if ":" in parts[1]:
+            entity = parts[0]
+            project, found = parts[1].split(":", 1)
+        else:
+            project, found = parts
+    elif len(parts) == 1 and ":" in parts[0]:
+        project, found = parts[0].split(":", 1)
+    elif len(parts) == 1:
+        found = parts[0]
+    else:
+        raise ValueError(
+            f"Invalid path: {path!r} (wandb's forms: entity/project/id, project:id...)"
+        )
+    found = found.strip()
+    if not found:
+        raise ValueError(f"Invalid path: {path!r}")
+    return (entity or "").strip() or None, (project or "").strip() or None, found
+
+
+def parse_project_path(path: str | None) -> tuple[str | None, str | None]:
+    """``(entity, project)`` of ``Api.runs``'s ``path``: ``project`` or ``entity/project``."""
+    if path is None or not path.strip("/ "):
+        return None, None
+    parts = path.strip("/ ").split("/", 1)
+    if len(parts) == 1:
+        return None, parts[0]
+    return parts[0] or None, parts[1] or None
+
+
+def check_filters(filters: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` for a key or operator ``matches`` does not understand, before
+    any run is read (an empty database must refuse the same filters as a full one)."""
+    if not isinstance(filters, Mapping):
+        raise ValueError(f"filters must be a dict (MongoDB-style, as wandb's), not {filters!r}")
+    for key, value in filters.items():
+        if key in _LOGICAL:
+            if not isinstance(value, Sequence) or isinstance(value, str):
+                raise ValueError(f"filters: {key} takes a list of filters, not {value!r}")
+            for part in value:
+                check_filters(part)
+        elif key.startswith("$"):
+            raise ValueError(
+                f"filters: {key} is not supported at the top level; supported: {_SUPPORTED_OPS}"
+            )
+        else:
+            _getter(key)
+            _check_condition(key, value)
+
+
+def _check_condition(key: str, condition: Any) -> None:
+    if not _is_operators(condition):
+        return
+    for op, operand in condition.items():
+        if op not in _FIELD_OPS:
+            raise ValueError(
+                f"filters: {op} (on {key!r}) is not supported; supported: {_SUPPORTED_OPS}"
+            )
+        if op in ("$in", "$nin") and (
+            not isinstance(operand, Sequence) or isinstance(operand, str)
+        ):
+            raise ValueError(f"filters: {op} on {key!r} takes a list, not {operand!r}")
+        if op == "$not":
+            if not (_is_operators(operand) or isinstance(operand, str)):
+                raise ValueError(f"filters: $not on {key!r} takes operators or a regex")
+            if _is_operators(operand):
+                _check_condition(key, operand)
+
+
+def _is_operators(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(str(k).startswith("$") for k in value)
+
+
+def _getter(key: str) -> Callable[[Any], Any]:
+    """How to read ``key``'s value from a run (``_MISSING`` when it has none)."""
+    if key in _COLUMNS:
+        column = _COLUMNS[key]
+        return lambda run: _or_missing(column(run))
+    head, _, rest = key.partition(".")
+    if head == "config" and rest:
+        return lambda run: _config_value(run.config, rest)
+    if head in ("summary_metrics", "summaryMetrics", "summary") and rest:
+        return lambda run: _nested(run.summary, rest)
+    if head == "tags":
+        raise ValueError(
+            f"filters/order: {key!r}: localsweep keeps no run tags, so it cannot select by "
+            f"them; supported keys: {_SUPPORTED_KEYS}"
+        )
+    raise ValueError(f"filters/order: {key!r} is not supported; supported keys: {_SUPPORTED_KEYS}")
+
+
+def _or_missing(value: Any) -> Any:
+    return _MISSING if value is None else value
+
+
+def _config_value(config: Mapping[str, Any], path: str) -> Any:
+    """``config.KEY`` and wandb's server form ``config.KEY.value`` (the server keeps each
+    top-level key as ``{"value": ..., "desc": ...}``), dotted on into nested dicts."""
+    if path in config:
+        return config[path]
+    if path.endswith(".value") and path[: -len(".value")] in config:
+        return config[path[: -len(".value")]]
+    first, _, rest = path.partition(".")
+    if first not in config:
+        return _MISSING
+    if rest == "value":
+        return config[first]
+    rest = rest.removeprefix("value.")
+    return _nested(config[first], rest) if rest else config[first]
+
+
+def _nested(data: Any, path: str) -> Any:
+    if isinstance(data, Mapping) and path in data:
+        return data[path]
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def matches(run: Any, filters: Mapping[str, Any]) -> bool:
+    """Whether ``run`` meets ``filters`` (checked by :func:`check_filters` first)."""
+    for key, value in filters.items():
+        if key == "$and":
+            if not all(matches(run, part) for part in value):
+                return False
+        elif key == "$or":
+            if not any(matches(run, part) for part in value):
+                return False
+        elif key == "$nor":
+            if any(matches(run, part) for part in value):
+                return False
+        elif not _meets(_getter(key)(run), value):
+            return False
+    return True
+
+
+def _meets(value: Any, condition: Any) -> bool:
+    if not _is_operators(condition):
+        return _equal(value, condition)
+    options = str(condition.get("$options", ""))
+    for op, operand in condition.items():
+        if op == "$options":
+            continue
+        if not _apply(op, value, operand, options):
+            return False
+    return True
+
+
+def _apply(op: str, value: Any, operand: Any, options: str) -> bool:
+    if op == "$eq":
+        return _equal(value, operand)
+    if op == "$ne":
+        return not _equal(value, operand)
+    if op == "$in":
+        return any(_equal(value, item) for item in operand)
+    if op == "$nin":
+        return not any(_equal(value, item) for item in operand)
+    if op == "$exists":
+        return (value is not _MISSING) == bool(operand)
+    if op == "$regex":
+        return _regex(value, operand, options)
+    if op == "$not":
+        if isinstance(operand, str):
+            return not _regex(value, operand, options)
+        return not _meets(value, operand)
+    return _compare(op, value, operand)
+
+
+def _regex(value: Any, pattern: Any, options: str) -> bool:
+    if not isinstance(value, str):
+        return False
+    flags = 0
+    for letter, flag in (("i", re.I), ("m", re.M), ("s", re.S), ("x", re.X)):
+        if letter in options:
+            flags |= flag
+    return re.search(str(pattern), value, flags) is not None
+
+
+def _equal(value: Any, operand: Any) -> bool:
+    if value is _MISSING:
+        return operand is None  # MongoDB: {"key": None} matches a missing key
+    if isinstance(value, list) and not isinstance(operand, list):
+        return any(_equal(item, operand) for item in value)  # MongoDB: an array holds it
+    value, operand = _comparable(value, operand)
+    if isinstance(value, bool) != isinstance(operand, bool):
+        return False
+    return bool(value == operand)
+
+
+def _compare(op: str, value: Any, operand: Any) -> bool:
+    if value is _MISSING or value is None or operand is None:
+        return False
+    value, operand = _comparable(value, operand)
+    kinds = (_kind(value), _kind(operand))
+    if kinds[0] is None or kinds[0] != kinds[1]:
+        return False  # MongoDB compares numbers with numbers, text with text
+    if op == "$gt":
+        return bool(value > operand)
+    if op == "$gte":
+        return bool(value >= operand)
+    if op == "$lt":
+        return bool(value < operand)
+    return bool(value <= operand)
+
+
+def _kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, datetime):
+        return "time"
+    return None
+
+
+def _comparable(value: Any, operand: Any) -> tuple[Any, Any]:
+    """A stored time (UTC, naive) against wandb's ISO text (``2024-01-01T12:00:00Z``)."""
+    if isinstance(value, datetime) and isinstance(operand, str):
+        return value, _utc(operand)
+    return value, operand
+
+
+def _utc(text: str) -> datetime | str:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def sort_runs(runs: list[Any], order: str | None) -> list[Any]:
+    """``runs`` (in creation order) sorted as ``Api.runs``'s ``order`` asks: a key with
+    ``+`` or no sign the smallest first (wandb's ``Api.runs``: "+ ascending (default)"),
+    with ``-`` the largest first; runs without the value last, ties in creation order."""
+    if not order:
+        return list(runs)
+    descending = order.startswith("-")
+    key = order[1:] if order.startswith(("+", "-")) else order
+    read = _getter(key)
+    with_value: list[tuple[Any, int, Any]] = []
+    without: list[Any] = []
+    for index, run in enumerate(runs):
+        value = read(run)
+        if value is _MISSING or _kind(value) is None:
+            without.append(run)
+        else:
+            with_value.append(((_RANK[_kind(value) or ""], value), index, run))
+    # Stable either way: ties keep creation order (sort's reverse keeps it too).
+    with_value.sort(key=lambda item: item[0], reverse=descending)
+    return [run for _, _, run in with_value] + without
+
+
+#: Numbers before text before times, so mixed values still sort (MongoDB's type order).
+_RANK = {"bool": 0, "number": 0, "text": 1, "time": 2}
+
+
+def app_url(base_url: str) -> str:
+    """W&B's app address for the API address ``base_url`` (wandb's ``util.app_url``: the
+    host without ``api.``)."""
+    return base_url.replace("://api.", "://", 1).rstrip("/")
+
+
+class HistoryScan(Iterator[dict[str, Any]]):
+    """Every row of a run's history, as wandb's ``HistoryScan``: each ``iter()`` (each
+    ``for`` loop) starts the scan afresh, reading the store again (a running run's new
+    rows included); ``next()`` goes on with the current scan."""
+
+    def __init__(
+        self,
+        read_rows: Callable[[], list[dict[str, Any]]],
+        keys: Sequence[str] | None,
+        min_step: int | None,
+        max_step: int | None,
+        page_size: int,
+    ) -> None:
+        from localsweep._history import select_rows
+
+        if isinstance(keys, str):
+            # wandb refuses it too; raised here, not at the first row.
+            list(select_rows([], keys))
+        self._read_rows = read_rows
+        self.keys = list(keys) if keys else None
+        self.min_step = min_step
+        self.max_step = max_step
+        self.page_size = page_size
+        self._rows: Iterator[dict[str, Any]] | None = None
+
+    def __iter__(self) -> HistoryScan:
+        from localsweep._history import select_rows
+
+        rows = self._read_rows()
+        self._rows = select_rows(rows, self.keys, "_step", self.min_step, self.max_step)
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._rows is None:
+            self.__iter__()
+        assert self._rows is not None
+        return next(self._rows)
+
+
+# best_run(order=...): wandb's Sweep.best_run reads ``order`` as QueryGenerator does.
+
+#: wandb's run columns that ``order`` may name (``QueryGenerator.format_order_key``).
+_RUN_COLUMNS = {
+    "createdAt": lambda run: run.created_at,
+    "updatedAt": lambda run: run.finished_at or run.created_at,
+    "name": lambda run: run.name,
+}
+
+
+def bare_key(order: str) -> str:
+    """``order``'s summary key without its sign and ``summary_metrics.`` prefix."""
+    key = order[1:] if order.startswith(("+", "-")) else order
+    return key.removeprefix("summary_metrics.")
+
+
+def best_run_key(order: str) -> tuple[Any, bool]:
+    """How ``best_run(order=...)`` reads a run's value, and whether the largest is best:
+    as wandb's ``QueryGenerator.format_order_key`` (no sign or ``-``: descending)."""
+    maximize = not order.startswith("+")
+    key = order[1:] if order.startswith(("+", "-")) else order
+    if key in _RUN_COLUMNS:
+        return _RUN_COLUMNS[key], maximize
+    head, _, rest = key.partition(".")
+    if head == "config" and rest:
+        return (lambda run: _nested_number(run.config, rest)), maximize
+    path = rest if head == "summary_metrics" and rest else key
+    # A define_metric summary ({"min": 0.2}) reads as the value the order wants.
+    parts = ("max", "best", "last") if maximize else ("min", "best", "last")
+    return (lambda run: _nested_number(run.summary, path, parts)), maximize
+
+
+def _nested_number(
+    data: Mapping[str, Any], path: str, parts: tuple[str, ...] = ()
+) -> float | str | None:
+    """The number or text at ``path`` (a key, or dotted keys into nested dicts; a key that
+    itself holds a dot is found first); for a ``define_metric`` summary there (a dict),
+    its first of ``parts`` that is a number."""
+    value: Any = data
+    if path in data:
+        value = data[path]
+    else:
+        for part in path.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return None
+            value = value[part]
+    if isinstance(value, Mapping):
+        return next((n for k in parts if (n := _number(value.get(k))) is not None), None)
+    return value if isinstance(value, str) else _number(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

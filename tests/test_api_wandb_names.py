@@ -1,0 +1,120 @@
+"""Code ported from wandb keeps working: ``wandb.sweep``'s and ``wandb.agent``'s keyword
+names, ``wandb.Api``'s sweep states, and its history scans."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import localsweep
+from localsweep import Api
+
+CONFIG = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+
+
+def _train(config: dict[str, Any]) -> float:
+    return float(config["x"])
+
+
+def test_sweep_takes_the_config_as_wandbs_sweep_keyword(tmp_path: Path) -> None:
+    """The W&B quickstart writes ``wandb.sweep(sweep=sweep_configuration, project=...)``."""
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(sweep=CONFIG, project="my-first-sweep", db=db)
+    sweep = Api(db).sweep(sweep_id)
+    assert (sweep.config, sweep.project) == (CONFIG, "my-first-sweep")
+
+
+def test_sweep_takes_a_config_generator_as_wandb_does(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(lambda: CONFIG, db=db)
+    assert Api(db).sweep(sweep_id).config == CONFIG
+
+
+def test_sweep_still_takes_sweep_config_but_not_both(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    assert Api(db).sweep(localsweep.sweep(sweep_config=CONFIG, db=db)).config == CONFIG
+    with pytest.raises(TypeError, match="give the sweep config once"):
+        localsweep.sweep(CONFIG, sweep_config=CONFIG, db=db)
+    with pytest.raises(TypeError, match="needs the sweep config"):
+        localsweep.sweep(db=db)
+
+
+def test_agent_takes_wandb_agents_forward_signals_and_term_timeout(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(sweep=CONFIG, db=db)
+    report = localsweep.agent(
+        sweep_id, function=_train, db=db, quiet=True, forward_signals=True, term_timeout=30
+    )
+    assert len(report.runs) == 2
+    assert Api(db).sweep(sweep_id).state == "FINISHED"
+
+
+def test_term_timeout_is_grace_period_under_wandbs_name(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    with pytest.raises(TypeError, match="grace_period or term_timeout"):
+        localsweep.agent(sweep_id, _train, db=db, grace_period=3, term_timeout=5)
+    with pytest.raises(ValueError, match="term_timeout must be at least 0"):
+        localsweep.agent(sweep_id, _train, db=db, term_timeout=-1)
+    assert Api(db).sweep(sweep_id).runs == []
+
+
+def test_sweep_state_is_spelt_as_wandb_apis(tmp_path: Path) -> None:
+    """wandb.Api's ``Sweep.state``: ``RUNNING``, ``PAUSED``, ``CANCELED``, ``FINISHED``; a
+    notebook loop ``while api.sweep(p).state == "RUNNING"`` ported from wandb must wait."""
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    api = Api(db)
+    assert api.sweep(sweep_id).state == "PENDING"
+    localsweep.agent(sweep_id, _train, count=1, db=db, quiet=True)
+    assert api.sweep(sweep_id).state == "RUNNING"
+    assert api.sweep(sweep_id).pause().state == "PAUSED"
+    assert api.sweep(sweep_id).resume().state == "RUNNING"
+    assert api.sweep(sweep_id).cancel().state == "CANCELED"
+    assert api.sweep(sweep_id).resume().stop().state == "FINISHED"
+    assert repr(api.sweep(sweep_id)) == f"<Sweep {sweep_id} (FINISHED)>"
+
+
+def test_the_cli_keeps_its_lower_case_states(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    localsweep.agent(sweep_id, _train, count=1, db=db, quiet=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", "pause", sweep_id, "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (0, "paused\n"), proc.stderr
+    assert Api(db).sweep(sweep_id).state == "PAUSED"
+
+
+def _logged_run(tmp_path: Path) -> localsweep.Run:
+    def train(config: dict[str, Any]) -> dict[str, float]:
+        return {"loss": 0.5, "acc": 0.9}
+
+    db = str(tmp_path / "s.db")
+    (run,) = localsweep.run(CONFIG | {"parameters": {"x": {"values": [1]}}}, train, db=db).runs
+    return run
+
+
+def test_scan_history_can_be_iterated_again_as_wandbs_history_scan(tmp_path: Path) -> None:
+    run = _logged_run(tmp_path)
+    scan = run.scan_history(keys=["loss"])
+    assert [row["loss"] for row in scan] == [0.5]
+    assert [row["_step"] for row in scan] == [0]  # wandb's HistoryScan restarts
+    assert next(iter(scan)) == {"loss": 0.5, "_step": 0}
+    assert list(run.scan_history(min_step=1)) == []
+
+
+def test_an_empty_keys_list_means_whole_rows_as_in_wandb(tmp_path: Path) -> None:
+    """wandb's ``Run.history`` reads ``keys=[]`` as no keys (``elif keys:``)."""
+    run = _logged_run(tmp_path)
+    whole = [{"loss": 0.5, "acc": 0.9, "_step": 0}]
+    assert run.history(keys=[]) == whole
+    assert list(run.scan_history(keys=[])) == whole
