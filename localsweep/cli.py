@@ -10,14 +10,21 @@ import importlib
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from localsweep._cli_common import ALLOW_NETWORK_FS, F, db_option, err_console, suggested_db_flag
+from localsweep._cli_common import (
+    ALLOW_NETWORK_FS,
+    F,
+    db_option,
+    err_console,
+    function_example,
+    load_function,
+    suggested_db_flag,
+)
 from localsweep._cli_common import friendly as _friendly
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
@@ -176,7 +183,7 @@ def sweep(
         agent_command += " --function MODULE:FUNC"
         err_console.print(
             "The config has no `program`: give the agent your training function, "
-            "for example --function train:main for main() in train.py.",
+            f"for example {function_example(os.getcwd())}.",
             highlight=False,
         )
     else:
@@ -368,32 +375,13 @@ def run_command(
 
 def _function_for(config: Any, function_ref: str | None) -> Callable[..., Any] | None:
     """The --function to run, or ``None`` for the config's program (which it must have)."""
-    function = _load_function(function_ref) if function_ref else None
+    function = load_function(function_ref) if function_ref else None
     if function is None and config.program is None and config.command is None:
         raise click.UsageError(
             "this sweep's config has no `program` or `command`, so the agent has nothing "
             "to start; give a Python function with --function MODULE:FUNC"
         )
     return function
-
-
-def _load_function(ref: str) -> Callable[..., Any]:
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise click.UsageError(f"--function takes MODULE:FUNC, got {ref!r}")
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise click.UsageError(f"cannot import {module_name!r} for --function: {exc}") from exc
-    target: Any = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise click.UsageError(f"{module_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise click.UsageError(f"{ref} is not callable")
-    return target
 
 
 def _run_agent(

@@ -1,0 +1,77 @@
+"""A new user's first-hour mistakes (docs: the --function, --db and sweep-id rules in
+docs/cli.md): each is one message naming the fix and exit code 2, never a traceback.
+Every test starts real ``localsweep`` processes on real SQLite files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CONFIG = "method: random\nmetric: {name: val_loss}\nparameters:\n  lr: {min: 0.001, max: 0.1}\n"
+TRAIN = "def train():\n    pass\n"
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LOCALSWEEP_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**env, "COLUMNS": "300"},
+        timeout=180,
+        check=False,
+    )
+
+
+def refused(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    return " ".join(proc.stderr.split())
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("firsthour")
+    (folder / "s.yaml").write_text(CONFIG)
+    (folder / "train.py").write_text(TRAIN)
+    (folder / "synerr.py").write_text("import os\ndef train(:\n    pass\n")
+    (folder / "nameerr.py").write_text("import os\nx = undefined_name\ndef train(): pass\n")
+    (folder / "exits.py").write_text("import sys\nsys.exit(3)\ndef train(): pass\n")
+    made = cli(folder, "sweep", "s.yaml")
+    assert made.returncode == 0, made.stderr
+    return folder, made.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("function", "says"),
+    [
+        ("synerr:train", "SyntaxError: invalid syntax ({folder}/synerr.py, line 2"),
+        ("nameerr:train", "NameError: name 'undefined_name' is not defined ({folder}/nameerr"),
+        ("exits:train", "sys.exit(3) as it was imported ({folder}/exits.py, line 2)"),
+        ("train.py:train", "drop the `.py` (--function train:train)"),
+        ("train.train", "a colon, not a dot), got 'train.train': did you mean --function train:"),
+        ("trian:train", "in {folder}, the folder it is imported from. Did you mean --function "),
+        ("train:trian", "'train' has no attribute 'trian' ({folder}/train.py). Did you mean"),
+    ],
+)
+def test_a_function_that_cannot_be_imported_is_one_message_naming_the_fix(
+    work: tuple[Path, str], function: str, says: str
+) -> None:
+    folder, sweep_id = work
+    said = refused(cli(folder, "agent", sweep_id, "-f", function, "--count", "1"))
+    assert says.format(folder=folder) in said
+    assert "train:train" in said or "line 2" in said
+
+
+def test_run_with_a_module_that_fails_at_import_makes_no_sweep(work: tuple[Path, str]) -> None:
+    folder, _ = work
+    said = refused(cli(folder, "run", "s.yaml", "-f", "nameerr:train", "--db", "run.db"))
+    assert "importing 'nameerr' for --function failed: NameError" in said
+    assert "Created sweep" not in said
