@@ -75,3 +75,34 @@ def test_run_with_a_module_that_fails_at_import_makes_no_sweep(work: tuple[Path,
     said = refused(cli(folder, "run", "s.yaml", "-f", "nameerr:train", "--db", "run.db"))
     assert "importing 'nameerr' for --function failed: NameError" in said
     assert "Created sweep" not in said
+
+
+@pytest.mark.parametrize("how", ["--db", "LOCALSWEEP_DB"])
+def test_a_db_that_is_a_folder_is_refused_naming_a_file_in_it(tmp_path: Path, how: str) -> None:
+    (tmp_path / "s.yaml").write_text(CONFIG)
+    (tmp_path / "d").mkdir()
+    if how == "--db":
+        proc = cli(tmp_path, "sweep", "s.yaml", "--db", "d")
+    else:
+        env = {**os.environ, "LOCALSWEEP_DB": "d", "COLUMNS": "300"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "localsweep.cli", "sweep", "s.yaml"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=180,
+            check=False,
+        )
+    said = refused(proc)
+    assert f"{tmp_path / 'd'} is a folder" in said
+    assert str(tmp_path / "d" / "localsweep.db") in said
+    assert os.listdir(tmp_path / "d") == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_db_where_no_file_can_be_made_is_refused_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(CONFIG)
+    said = refused(cli(tmp_path, "sweep", "s.yaml", "--db", "/proc/x.db"))
+    assert "cannot create the database /proc/x.db" in said
+    assert "writable folder" in said
