@@ -14,6 +14,7 @@ from typing import Any
 
 from localsweep.config._checks import (
     Checker,
+    as_choices,
     non_string_key,
     number_from_string,
     show,
@@ -113,6 +114,14 @@ def parse_parameters(block: Any, where: str, prefix: ParamPath, check: Checker) 
 
 
 def _parse_one(spec: Any, path: ParamPath, here: str, check: Checker) -> list[Parameter]:
+    if isinstance(spec, list):
+        # `epochs: [1, 2]`: most often meant as the choices, as wandb writes them.
+        check.error(
+            here,
+            f"must be a mapping such as `values: {as_choices(spec)}` (choices) or "
+            f"`value: {as_choices(spec)}` (a constant list), not {show(spec)}",
+        )
+        return []
     if not isinstance(spec, dict):
         check.error(
             here,
@@ -162,7 +171,11 @@ def _distribution(
         return _infer_from_bounds(spec, path, here, check)
     present = ", ".join(f"`{k}`" for k in spec) or "nothing"
     hint = ""
-    if "mu" in spec or "sigma" in spec:
+    misspelt = _misspelt_keys(spec)
+    if misspelt:
+        meant = ", ".join(f"`{close}` for `{key}`" for key, close in misspelt)
+        hint = f" (did you mean {meant}?)"
+    elif "mu" in spec or "sigma" in spec:
         hint = " (for a normal distribution add `distribution: normal`)"
     elif "a" in spec or "b" in spec:
         hint = " (for a beta distribution add `distribution: beta`)"
@@ -293,7 +306,37 @@ def _required(dist: Distribution) -> tuple[str, ...]:
     return ()
 
 
+#: Every key a parameter may have, for "did you mean" on a misspelt one.
+_PARAMETER_KEYS = (
+    "distribution",
+    "value",
+    "values",
+    "probabilities",
+    "min",
+    "max",
+    "q",
+    "mu",
+    "sigma",
+    "parameters",
+)
+
+
+def _misspelt_keys(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, meant)`` for each key of ``spec`` that is no parameter key but close to one
+    (``valus``, ``probability``, ``Min``)."""
+    found = []
+    for key in spec:
+        if isinstance(key, str) and key not in _PARAMETER_KEYS and key not in ("a", "b"):
+            hint = suggest(key, _PARAMETER_KEYS)
+            if hint:
+                found.append((key, hint[len(" (did you mean `") : -len("`?)")]))
+    return found
+
+
 def _key_hint(dist: Distribution, key: str) -> str:
+    misspelt = _misspelt_keys({key: None})
+    if misspelt:
+        return f"; did you mean `{misspelt[0][1]}`?"
     if key == "probabilities" and dist is D.CATEGORICAL:
         return (
             "; for weighted values drop `distribution: categorical` or write "
@@ -315,7 +358,7 @@ def _read_values(
 ) -> None:
     values = spec["values"]
     if not isinstance(values, list):
-        check.error(f"{here}.values", f"must be a list, such as `values: [{show(values)}]`")
+        check.error(f"{here}.values", f"must be a list, such as `values: {as_choices(values)}`")
         return
     if not values:
         check.error(f"{here}.values", "must list at least one value")
