@@ -127,11 +127,20 @@ def _print_warnings(warnings: Sequence[str]) -> None:
         err_console.print(f"[yellow]Warning:[/] {_e(warning)}", highlight=False)
 
 
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def _existing(path: str) -> str:
     # Not is_file(): a pipe (`localsweep validate <(...)`, /dev/stdin) is a file to read.
     if Path(path).is_dir():
         raise click.UsageError(f"{path} is a folder; give the sweep config's YAML file")
     if not Path(path).exists():
+        if path.startswith("ls-") and Path(path).suffix.lower() not in _CONFIG_SUFFIXES:
+            raise click.UsageError(
+                f"no such file: {path}; it looks like a sweep id: run it with "
+                f"`localsweep agent {path}`, or control it with "
+                f"`localsweep sweep --pause/--resume/--stop/--cancel {path}`"
+            )
         raise click.UsageError(f"no such file: {path}")
     return path
 
@@ -307,6 +316,12 @@ def agent(
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
     from localsweep.store import Store, require_database
 
+    if Path(sweep_id).is_file() or Path(sweep_id).suffix.lower() in _CONFIG_SUFFIXES:
+        raise click.UsageError(
+            f"{sweep_id} is a config file, not a sweep id: create the sweep with "
+            f"`localsweep sweep {sweep_id}` and give its id to the agent (or create and run "
+            f"it in one go with `localsweep run {sweep_id}`)"
+        )
     store = Store(require_database(db))
     record = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
     _run_agent(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,35 @@ def test_a_db_where_no_file_can_be_made_is_refused_with_exit_2(tmp_path: Path) -
     said = refused(cli(tmp_path, "sweep", "s.yaml", "--db", "/proc/x.db"))
     assert "cannot create the database /proc/x.db" in said
     assert "writable folder" in said
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [lambda sid: sid.removeprefix("ls-"), lambda sid: sid[:-1] + ("q" if sid[-1] != "q" else "z")],
+    ids=["without-the-ls-prefix", "a-letter-off"],
+)
+def test_an_unknown_sweep_id_names_the_closest_one_and_how_to_list_them(
+    work: tuple[Path, str], typed: Callable[[str], str]
+) -> None:
+    folder, sweep_id = work
+    for command in ("show", "agent"):
+        said = refused(cli(folder, command, typed(sweep_id)))
+        assert f"Did you mean {sweep_id}?" in said
+        assert "`localsweep ls` lists this database's sweeps" in said
+        assert "pass --db" in said
+
+
+def test_a_config_file_given_to_agent_says_to_create_the_sweep_first(
+    work: tuple[Path, str],
+) -> None:
+    folder, _ = work
+    said = refused(cli(folder, "agent", "s.yaml"))
+    assert "s.yaml is a config file" in said
+    assert "`localsweep sweep s.yaml`" in said
+
+
+def test_a_sweep_id_given_to_sweep_says_how_to_run_or_control_it(work: tuple[Path, str]) -> None:
+    folder, sweep_id = work
+    said = refused(cli(folder, "sweep", sweep_id))
+    assert f"`localsweep agent {sweep_id}`" in said
+    assert "--pause" in said
