@@ -69,7 +69,7 @@ def validate(config_file: str) -> None:
     from localsweep.config import load_config
 
     config = load_config(_existing(config_file))
-    _print_warnings(config.warnings)
+    _print_warnings([*config.warnings, *_command_warnings(config)])
     from rich.table import Table
 
     table = Table(title=f"{config.method.value} sweep", show_lines=False)
@@ -130,6 +130,14 @@ def _print_warnings(warnings: Sequence[str]) -> None:
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+def _command_warnings(config: Any) -> list[str]:
+    """Why the config's ``command`` would fail to start its runs from here (only warned:
+    wandb starts them the same way, and the agents may run elsewhere)."""
+    from localsweep._hints import unstartable_command_messages
+
+    return unstartable_command_messages(config.program, config.command, os.getcwd())
+
+
 def _existing(path: str) -> str:
     # Not is_file(): a pipe (`localsweep validate <(...)`, /dev/stdin) is a file to read.
     if Path(path).is_dir():
@@ -180,7 +188,7 @@ def sweep(
     from localsweep.priors._cli import create_sweep
 
     config = load_config(_existing(config_file))
-    _print_warnings(config.warnings)
+    _print_warnings([*config.warnings, *_command_warnings(config)])
     store, record = create_sweep(
         db, config, prior_runs, err_console, project=project, entity=entity, name=name
     )

@@ -139,3 +139,18 @@ def test_a_sweep_id_given_to_sweep_says_how_to_run_or_control_it(work: tuple[Pat
     said = refused(cli(folder, "sweep", sweep_id))
     assert f"`localsweep agent {sweep_id}`" in said
     assert "--pause" in said
+
+
+def test_validate_and_sweep_warn_of_a_py_program_started_without_an_interpreter(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "c1.yaml").write_text(
+        "program: train.py\ncommand: ['${env}', '${program}', '${args}']\n" + CONFIG
+    )
+    for args in (["validate", "c1.yaml"], ["sweep", "c1.yaml"]):
+        proc = cli(tmp_path, *args)
+        assert proc.returncode == 0, proc.stderr
+        said = " ".join(proc.stderr.split())
+        assert "Warning: `command` starts the `program` 'train.py' itself" in said
+        assert "Add `${interpreter}` before `${program}`" in said
