@@ -154,3 +154,14 @@ def test_validate_and_sweep_warn_of_a_py_program_started_without_an_interpreter(
         said = " ".join(proc.stderr.split())
         assert "Warning: `command` starts the `program` 'train.py' itself" in said
         assert "Add `${interpreter}` before `${program}`" in said
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_show_refuses_a_limit_below_one_as_agent_refuses_count_0(
+    work: tuple[Path, str], limit: str
+) -> None:
+    folder, sweep_id = work
+    proc = cli(folder, "show", sweep_id, "--limit", limit)
+    assert proc.returncode == 2, proc.stderr
+    assert "Invalid value for '--limit'" in proc.stderr
+    assert f"{limit} is not in the range x>=1" in proc.stderr
