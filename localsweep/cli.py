@@ -284,6 +284,10 @@ def execution_options(fn: F) -> F:
     return fn
 
 
+# As `localsweep sweep` says them.
+_PROJECT_HELP = "wandb project the runs are filed under."
+_ENTITY_HELP = "wandb entity (kept for `localsweep sync`)."
+
 # `wandb agent`'s name for it; `localsweep agent` and `localsweep run` both take it.
 _max_failures_option = click.option(
     "--max-consecutive-failed-runs",
@@ -305,8 +309,8 @@ _max_failures_option = click.option(
     metavar="MODULE:FUNC",
     help="Run a Python function in-process instead of the config's program.",
 )
-@click.option("--project", "-p", default=None)
-@click.option("--entity", "-e", default=None)
+@click.option("--project", "-p", default=None, help=_PROJECT_HELP)
+@click.option("--entity", "-e", default=None, help=_ENTITY_HELP)
 @_max_failures_option
 @execution_options
 @db_option
@@ -347,9 +351,16 @@ def agent(
 @cli.command("run", cls=PriorRunsCommand)
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
-@click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
-@click.option("--project", "-p", default=None)
-@click.option("--entity", "-e", default=None)
+@click.option(
+    "--function",
+    "-f",
+    "function_ref",
+    default=None,
+    metavar="MODULE:FUNC",
+    help="Run a Python function in-process instead of the config's program.",
+)
+@click.option("--project", "-p", default=None, help=_PROJECT_HELP)
+@click.option("--entity", "-e", default=None, help=_ENTITY_HELP)
 @_max_failures_option
 @prior_runs_option
 @execution_options
@@ -487,6 +498,13 @@ def _register_report_commands() -> None:
         command.params.append(click.Option(["--allow-network-fs"], **ALLOW_NETWORK_FS))
         cli.add_command(command)
     cli.add_command(slurm_command)
+    # ui/_cli.py reads LOCALSWEEP_DB (click's envvar) but its help did not say so.
+    for param in ui_command.params:
+        if param.name == "db" and isinstance(param, click.Option):
+            param.help = (
+                "Database: a SQLite path or SQLAlchemy URL "
+                "[env LOCALSWEEP_DB; default ./localsweep.db]."
+            )
     # The ui serves until stopped; a store error on opening is said in one line.
     assert ui_command.callback is not None
     ui_command.callback = _friendly(ui_command.callback)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -165,3 +166,29 @@ def test_show_refuses_a_limit_below_one_as_agent_refuses_count_0(
     assert proc.returncode == 2, proc.stderr
     assert "Invalid value for '--limit'" in proc.stderr
     assert f"{limit} is not in the range x>=1" in proc.stderr
+
+
+def test_every_option_of_agent_and_run_has_a_help_text() -> None:
+    from localsweep.cli import cli as group
+
+    for name in ("agent", "run"):
+        for param in group.commands[name].params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, (name, param.opts)
+
+
+def test_every_db_option_names_localsweep_db_in_its_help() -> None:
+    from localsweep.cli import cli as group
+
+    for name, command in group.commands.items():
+        for param in command.params:
+            if param.name == "db" and isinstance(param, click.Option):
+                assert "LOCALSWEEP_DB" in (param.help or ""), name
+
+
+def test_the_function_suggested_by_sweep_is_one_train_py_defines(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(CONFIG)
+    (tmp_path / "train.py").write_text("import os\n\n\ndef train():\n    pass\n")
+    proc = cli(tmp_path, "sweep", "s.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "--function train:train for train() in train.py" in " ".join(proc.stderr.split())
