@@ -166,7 +166,8 @@ def load_function(ref: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
             raise click.UsageError(_module_not_found(module_name, attr, folder)) from exc
         raise click.UsageError(_import_failed(module_name, exc)) from exc
     except (Exception, SystemExit) as exc:  # the module's own code failed as it was imported
@@ -247,13 +248,18 @@ def _import_failed(module_name: str, exc: BaseException) -> str:
 
 def _user_frame(exc: BaseException) -> str | None:
     """``FILE, line N`` of the innermost frame in the user's own files (under the current
-    folder), else of the innermost frame outside importlib."""
+    folder, not in an installed package: a venv may be there), else of the innermost frame
+    outside importlib."""
     import traceback
 
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
     frames = [f for f in frames if "importlib" not in f.filename]
     here = os.getcwd() + os.sep
-    own = [f for f in frames if os.path.abspath(f.filename).startswith(here)] or frames
+    own = [
+        f
+        for f in frames
+        if os.path.abspath(f.filename).startswith(here) and "-packages" not in f.filename
+    ] or frames
     if not own:
         return None
     return f"{own[-1].filename}, line {own[-1].lineno}"

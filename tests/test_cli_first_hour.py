@@ -46,6 +46,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     (folder / "synerr.py").write_text("import os\ndef train(:\n    pass\n")
     (folder / "nameerr.py").write_text("import os\nx = undefined_name\ndef train(): pass\n")
     (folder / "exits.py").write_text("import sys\nsys.exit(3)\ndef train(): pass\n")
+    (folder / "needs.py").write_text("import os\nimport nee\ndef train(): pass\n")
     made = cli(folder, "sweep", "s.yaml")
     assert made.returncode == 0, made.stderr
     return folder, made.stdout.strip()
@@ -57,6 +58,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         ("synerr:train", "SyntaxError: invalid syntax ({folder}/synerr.py, line 2"),
         ("nameerr:train", "NameError: name 'undefined_name' is not defined ({folder}/nameerr"),
         ("exits:train", "sys.exit(3) as it was imported ({folder}/exits.py, line 2)"),
+        ("needs:train", "ModuleNotFoundError: No module named 'nee' ({folder}/needs.py, line 2"),
         ("train.py:train", "drop the `.py` (--function train:train)"),
         ("train.train", "a colon, not a dot), got 'train.train': did you mean --function train:"),
         ("trian:train", "in {folder}, the folder it is imported from. Did you mean --function "),
@@ -69,7 +71,6 @@ def test_a_function_that_cannot_be_imported_is_one_message_naming_the_fix(
     folder, sweep_id = work
     said = refused(cli(folder, "agent", sweep_id, "-f", function, "--count", "1"))
     assert says.format(folder=folder) in said
-    assert "train:train" in said or "line 2" in said
 
 
 def test_run_with_a_module_that_fails_at_import_makes_no_sweep(work: tuple[Path, str]) -> None:

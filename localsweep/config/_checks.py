@@ -52,6 +52,10 @@ def show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: ``min:0.001``: a key glued to its value, which YAML reads as one string.
+GLUED_RE = re.compile(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w.-]*):(?P<value>[^\s:/\\].*)$")
+
+
 def as_choices(value: Any) -> str:
     """``value`` as the YAML list of choices the user most likely meant, for a hint: a
     comma-separated string split at its commas, numbers written as numbers

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from localsweep.config._checks import (
+    GLUED_RE,
     Checker,
     as_choices,
     non_string_key,
@@ -120,6 +121,15 @@ def _parse_one(spec: Any, path: ParamPath, here: str, check: Checker) -> list[Pa
             here,
             f"must be a mapping such as `values: {as_choices(spec)}` (choices) or "
             f"`value: {as_choices(spec)}` (a constant list), not {show(spec)}",
+        )
+        return []
+    glued = GLUED_RE.match(spec) if isinstance(spec, str) else None
+    if glued:
+        key, value = glued["key"], glued["value"]
+        check.error(
+            here,
+            f"`{key}:{value}` needs a space after the colon (`{key}: {value}`): without it "
+            "YAML reads one string",
         )
         return []
     if not isinstance(spec, dict):

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from localsweep.config._checks import Checker, non_string_key, plain, show
+from localsweep.config._checks import GLUED_RE, Checker, non_string_key, plain, show
 from localsweep.config._command import read_command
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
@@ -138,10 +138,6 @@ def _yaml_hint(exc: Exception, text: str) -> str:
     )
 
 
-#: ``min:0.001``: a key glued to its value, which YAML reads as one string.
-_GLUED_RE = re.compile(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w.-]*):(?P<value>[^\s:/\\].*)$")
-
-
 def _layout_hint(lines: list[str], last: int) -> str:
     """Advice for the two layout mistakes behind most YAML errors, at the line that has
     it (PyYAML often reports the line after): a tab in the indentation, and a key with no
@@ -151,7 +147,7 @@ def _layout_hint(lines: list[str], last: int) -> str:
         if "\t" in indent:
             return f"\nline {n + 1}: YAML indentation must use spaces, not tabs"
     for n in range(min(last, len(lines) - 1), -1, -1):
-        glued = _GLUED_RE.match(lines[n].split(" #", 1)[0].rstrip())
+        glued = GLUED_RE.match(lines[n].split(" #", 1)[0].rstrip())
         if glued:
             key, value = glued["key"], glued["value"]
             return (

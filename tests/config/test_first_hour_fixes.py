@@ -126,3 +126,11 @@ def test_a_misspelt_key_in_a_parameter_gets_did_you_mean(
     ((path, message),) = refused({"method": "random", "parameters": {"lr": spec}})
     assert path == where
     assert meant in message
+
+
+def test_a_glued_key_that_yaml_reads_as_a_string_is_named_too(tmp_path: Path) -> None:
+    message = file_refused(tmp_path, "method: random\nparameters:\n  lr:\n    min:0.001\n")
+    assert message == (
+        "`min:0.001` needs a space after the colon (`min: 0.001`): without it YAML reads one "
+        "string"
+    )
