@@ -229,11 +229,10 @@ def _import_failed(module_name: str, exc: BaseException) -> str:
     """One line for a module whose code raised as it was imported, at the user's own line
     (the frames of importlib and localsweep left out)."""
     if isinstance(exc, SyntaxError):
-        where = f"{exc.filename}, line {exc.lineno}"
         line = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
         return (
             f"importing {module_name!r} for --function failed: {type(exc).__name__}: "
-            f"{exc.msg} ({where}{line})"
+            f"{exc.msg} ({exc.filename}, line {exc.lineno}{line})"
         )
     where = _user_frame(exc)
     at = f" ({where})" if where else ""

@@ -131,6 +131,5 @@ def test_a_misspelt_key_in_a_parameter_gets_did_you_mean(
 def test_a_glued_key_that_yaml_reads_as_a_string_is_named_too(tmp_path: Path) -> None:
     message = file_refused(tmp_path, "method: random\nparameters:\n  lr:\n    min:0.001\n")
     assert message == (
-        "`min:0.001` needs a space after the colon (`min: 0.001`): without it YAML reads one "
-        "string"
+        "`min:0.001` needs a space after the colon (`min: 0.001`): without it YAML reads one string"
     )
