@@ -18,11 +18,13 @@ import click
 
 from localsweep._cli_common import (
     ALLOW_NETWORK_FS,
-    F,
     db_option,
     err_console,
+    execution_options,
     function_example,
+    function_options,
     load_function,
+    max_failures_option,
     suggested_db_flag,
 )
 from localsweep._cli_common import friendly as _friendly
@@ -218,100 +220,11 @@ def sweep(
     click.echo(record.id)
 
 
-def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    # Through the environment, so that the store of every run's process gets it too.
-    if value is not None:
-        os.environ["LOCALSWEEP_STORE_TIMEOUT"] = str(value)
-
-
-def execution_options(fn: F) -> F:
-    """The options of `agent` and `run` that say how runs are executed."""
-    options = [
-        click.option(
-            "--workers",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Runs at a time, each in its own process [default: one per GPU, else 1].",
-        ),
-        click.option(
-            "--gpus",
-            default=None,
-            metavar="0,1,...",
-            help="Give each worker its own CUDA_VISIBLE_DEVICES, in turn.",
-        ),
-        click.option(
-            "--isolation",
-            type=click.Choice(["thread", "process"]),
-            default="thread",
-            show_default=True,
-            help="With --function: run it in this process, or a fresh process per run.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            metavar="SECONDS",
-            help="End a run that takes longer (program mode or --isolation process).",
-        ),
-        click.option(
-            "--store-timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            expose_value=False,
-            callback=_set_store_timeout,
-            metavar="SECONDS",
-            help="How long to retry when the database cannot be reached before stopping "
-            "[env LOCALSWEEP_STORE_TIMEOUT; default 180].",
-        ),
-        click.option(
-            "--grace-period",
-            type=click.FloatRange(min=0),
-            default=10.0,
-            show_default=True,
-            metavar="SECONDS",
-            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
-        ),
-        click.option(
-            "--quiet",
-            "-q",
-            is_flag=True,
-            default=False,
-            help="No progress: neither the bar (in a terminal) nor a line per run (elsewhere).",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-# As `localsweep sweep` says them.
-_PROJECT_HELP = "wandb project the runs are filed under."
-_ENTITY_HELP = "wandb entity (kept for `localsweep sync`)."
-
-# `wandb agent`'s name for it; `localsweep agent` and `localsweep run` both take it.
-_max_failures_option = click.option(
-    "--max-consecutive-failed-runs",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Stop after this many runs in a row have failed.",
-)
-
-
 @cli.command()
 @click.argument("sweep_id")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
-@click.option(
-    "--function",
-    "-f",
-    "function_ref",
-    default=None,
-    metavar="MODULE:FUNC",
-    help="Run a Python function in-process instead of the config's program.",
-)
-@click.option("--project", "-p", default=None, help=_PROJECT_HELP)
-@click.option("--entity", "-e", default=None, help=_ENTITY_HELP)
-@_max_failures_option
+@function_options
+@max_failures_option
 @execution_options
 @db_option
 @_friendly
@@ -351,17 +264,8 @@ def agent(
 @cli.command("run", cls=PriorRunsCommand)
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
-@click.option(
-    "--function",
-    "-f",
-    "function_ref",
-    default=None,
-    metavar="MODULE:FUNC",
-    help="Run a Python function in-process instead of the config's program.",
-)
-@click.option("--project", "-p", default=None, help=_PROJECT_HELP)
-@click.option("--entity", "-e", default=None, help=_ENTITY_HELP)
-@_max_failures_option
+@function_options
+@max_failures_option
 @prior_runs_option
 @execution_options
 @db_option

@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from localsweep.config._checks import (
-    GLUED_RE,
     Checker,
     as_choices,
     non_string_key,
@@ -22,6 +21,7 @@ from localsweep.config._checks import (
     suggest,
     yaml_float,
 )
+from localsweep.config._param_hints import key_hint, misspelt_keys, not_a_mapping_hint
 from localsweep.config._types import Distribution, Parameter, ParamPath
 
 __all__ = ["GRID_DISTRIBUTIONS", "check_grid", "parse_parameters", "yaml_path"]
@@ -115,22 +115,9 @@ def parse_parameters(block: Any, where: str, prefix: ParamPath, check: Checker) 
 
 
 def _parse_one(spec: Any, path: ParamPath, here: str, check: Checker) -> list[Parameter]:
-    if isinstance(spec, list):
-        # `epochs: [1, 2]`: most often meant as the choices, as wandb writes them.
-        check.error(
-            here,
-            f"must be a mapping such as `values: {as_choices(spec)}` (choices) or "
-            f"`value: {as_choices(spec)}` (a constant list), not {show(spec)}",
-        )
-        return []
-    glued = GLUED_RE.match(spec) if isinstance(spec, str) else None
-    if glued:
-        key, value = glued["key"], glued["value"]
-        check.error(
-            here,
-            f"`{key}:{value}` needs a space after the colon (`{key}: {value}`): without it "
-            "YAML reads one string",
-        )
+    hint = not_a_mapping_hint(spec)
+    if hint:
+        check.error(here, hint)
         return []
     if not isinstance(spec, dict):
         check.error(
@@ -181,7 +168,7 @@ def _distribution(
         return _infer_from_bounds(spec, path, here, check)
     present = ", ".join(f"`{k}`" for k in spec) or "nothing"
     hint = ""
-    misspelt = _misspelt_keys(spec)
+    misspelt = misspelt_keys(spec)
     if misspelt:
         meant = ", ".join(f"`{close}` for `{key}`" for key, close in misspelt)
         hint = f" (did you mean {meant}?)"
@@ -277,7 +264,7 @@ def _build(
             check.error(
                 f"{here}.{key}",
                 f"`{key}` does not belong to a {dist.value} parameter "
-                f"(it takes {', '.join(f'`{k}`' for k in allowed)}){_key_hint(dist, key)}",
+                f"(it takes {', '.join(f'`{k}`' for k in allowed)}){key_hint(dist, key)}",
             )
     missing = [k for k in _required(dist) if k not in spec]
     for key in missing:
@@ -314,53 +301,6 @@ def _required(dist: Distribution) -> tuple[str, ...]:
     if "min" in ALLOWED_KEYS[dist]:
         return _BOUNDS
     return ()
-
-
-#: Every key a parameter may have, for "did you mean" on a misspelt one.
-_PARAMETER_KEYS = (
-    "distribution",
-    "value",
-    "values",
-    "probabilities",
-    "min",
-    "max",
-    "q",
-    "mu",
-    "sigma",
-    "parameters",
-)
-
-
-def _misspelt_keys(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(key, meant)`` for each key of ``spec`` that is no parameter key but close to one
-    (``valus``, ``probability``, ``Min``)."""
-    found = []
-    for key in spec:
-        if isinstance(key, str) and key not in _PARAMETER_KEYS and key not in ("a", "b"):
-            hint = suggest(key, _PARAMETER_KEYS)
-            if hint:
-                found.append((key, hint[len(" (did you mean `") : -len("`?)")]))
-    return found
-
-
-def _key_hint(dist: Distribution, key: str) -> str:
-    misspelt = _misspelt_keys({key: None})
-    if misspelt:
-        return f"; did you mean `{misspelt[0][1]}`?"
-    if key == "probabilities" and dist is D.CATEGORICAL:
-        return (
-            "; for weighted values drop `distribution: categorical` or write "
-            "`distribution: categorical_w_probabilities`"
-        )
-    if key == "q":
-        return (
-            f"; for quantized values write `distribution: q_{dist.value}`"
-            if not dist.is_quantized
-            else ""
-        )
-    if key in ("value", "values"):
-        return "; a parameter is either a constant (`value:`) or a list of choices (`values:`)"
-    return ""
 
 
 def _read_values(
