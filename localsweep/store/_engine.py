@@ -97,8 +97,10 @@ def _prepare_folder(path: Path) -> None:
         )
     try:
         # os.access says yes to root even where no file can be made (/proc, /sys): create
-        # it (SQLite would next) to find out, and say why not.
-        path.touch(exist_ok=True)
+        # it (SQLite would next) to find out, and say why not. An existing file is left
+        # alone (touching it would fail in a read-only folder, which is said elsewhere).
+        if not path.exists():
+            path.touch()
     except OSError as exc:
         raise DatabasePathError(
             f"cannot create the database {path}: the folder {parent} takes no new file "
