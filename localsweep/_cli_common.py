@@ -306,10 +306,11 @@ def _module_not_found(module_name: str, attr: str, folder: str) -> str:
     ]
     close = difflib.get_close_matches(module_name, names, n=1, cutoff=0.6)
     if close:
-        text += f". Did you mean --function {close[0]}:{attr}?"
-    else:
-        text += "."
-    return text + " Start the agent in the folder that holds the module (MODULE without `.py`)."
+        return f"{text}. Did you mean --function {close[0]}:{attr}?"
+    above = here.parent / f"{module_name.replace('.', '/')}.py"
+    if above.is_file():
+        return f"{text}; {above} is one folder up: start the agent in {here.parent}"
+    return f"{text}. Start the agent in the folder that holds the module (MODULE without `.py`)."
 
 
 def _missing_attribute(module: Any, module_name: str, attr: str, part: str, where: Any) -> str:

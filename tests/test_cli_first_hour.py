@@ -193,3 +193,15 @@ def test_the_function_suggested_by_sweep_is_one_train_py_defines(tmp_path: Path)
     proc = cli(tmp_path, "sweep", "s.yaml")
     assert proc.returncode == 0, proc.stderr
     assert "--function train:train for train() in train.py" in " ".join(proc.stderr.split())
+
+
+def test_an_agent_started_one_folder_below_the_module_is_told_where_to_start(
+    work: tuple[Path, str],
+) -> None:
+    folder, sweep_id = work
+    (folder / "o").mkdir(exist_ok=True)
+    said = refused(
+        cli(folder / "o", "agent", sweep_id, "--db", "../localsweep.db", "-f", "train:train")
+    )
+    assert f"No module named 'train' in {folder / 'o'}, the folder it is imported from" in said
+    assert f"{folder / 'train.py'} is one folder up: start the agent in {folder}" in said
