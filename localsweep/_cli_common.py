@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import os
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -25,7 +27,19 @@ from localsweep.errors import (
     SweepControlError,
 )
 
-__all__ = ["ALLOW_NETWORK_FS", "F", "db_option", "err_console", "friendly", "suggested_db_flag"]
+__all__ = [
+    "ALLOW_NETWORK_FS",
+    "F",
+    "db_option",
+    "err_console",
+    "execution_options",
+    "friendly",
+    "function_example",
+    "function_options",
+    "load_function",
+    "max_failures_option",
+    "suggested_db_flag",
+]
 
 err_console = CliConsole(stderr=True)
 
@@ -129,3 +143,254 @@ def friendly(fn: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------ agent, run
+
+
+def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    # Through the environment, so that the store of every run's process gets it too.
+    if value is not None:
+        os.environ["LOCALSWEEP_STORE_TIMEOUT"] = str(value)
+
+
+def execution_options(fn: F) -> F:
+    """The options of `agent` and `run` that say how runs are executed."""
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Runs at a time, each in its own process [default: one per GPU, else 1].",
+        ),
+        click.option(
+            "--gpus",
+            default=None,
+            metavar="0,1,...",
+            help="Give each worker its own CUDA_VISIBLE_DEVICES, in turn.",
+        ),
+        click.option(
+            "--isolation",
+            type=click.Choice(["thread", "process"]),
+            default="thread",
+            show_default=True,
+            help="With --function: run it in this process, or a fresh process per run.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            metavar="SECONDS",
+            help="End a run that takes longer (program mode or --isolation process).",
+        ),
+        click.option(
+            "--store-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            expose_value=False,
+            callback=_set_store_timeout,
+            metavar="SECONDS",
+            help="How long to retry when the database cannot be reached before stopping "
+            "[env LOCALSWEEP_STORE_TIMEOUT; default 180].",
+        ),
+        click.option(
+            "--grace-period",
+            type=click.FloatRange(min=0),
+            default=10.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            default=False,
+            help="No progress: neither the bar (in a terminal) nor a line per run (elsewhere).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def function_options(fn: F) -> F:
+    """``--function``, ``--project`` and ``--entity`` of `agent` and `run` (the last two
+    said as `localsweep sweep` says them)."""
+    fn = click.option(
+        "--entity", "-e", default=None, help="wandb entity (kept for `localsweep sync`)."
+    )(fn)
+    fn = click.option(
+        "--project", "-p", default=None, help="wandb project the runs are filed under."
+    )(fn)
+    return click.option(
+        "--function",
+        "-f",
+        "function_ref",
+        default=None,
+        metavar="MODULE:FUNC",
+        help="Run a Python function in-process instead of the config's program.",
+    )(fn)
+
+
+# `wandb agent`'s name for it; `localsweep agent` and `localsweep run` both take it.
+max_failures_option = click.option(
+    "--max-consecutive-failed-runs",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Stop after this many runs in a row have failed.",
+)
+
+
+# ------------------------------------------------------------------------------ --function
+
+
+def load_function(ref: str) -> Callable[..., Any]:
+    """Import ``--function MODULE:FUNC`` from the current folder, as ``localsweep agent``,
+    ``run`` and ``slurm`` do. Every way it can fail (a mistyped name, or the module's own
+    code raising as it is imported, ``sys.exit`` included) is a :class:`click.UsageError`
+    that names the fix."""
+    import importlib
+
+    folder = os.getcwd()
+    module_name, colon, attr = ref.partition(":")
+    if not colon or not module_name or not attr:
+        raise click.UsageError(_malformed_ref(ref, folder))
+    if module_name.endswith(".py") or "/" in module_name:
+        dotted = module_name.removesuffix(".py").strip("/").replace("/", ".")
+        raise click.UsageError(
+            f"--function takes a module name, not a file: drop the `.py` "
+            f"(--function {dotted}:{attr})"
+        )
+    sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise click.UsageError(_module_not_found(module_name, attr, folder)) from exc
+        raise click.UsageError(_import_failed(module_name, exc)) from exc
+    except (Exception, SystemExit) as exc:  # the module's own code failed as it was imported
+        raise click.UsageError(_import_failed(module_name, exc)) from exc
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise click.UsageError(_missing_attribute(module, module_name, attr, part, target))
+        target = getattr(target, part)
+    if not callable(target):
+        raise click.UsageError(f"{ref} is not callable: --function names a function")
+    return target
+
+
+def _malformed_ref(ref: str, folder: str) -> str:
+    text = f"--function takes MODULE:FUNC (a colon, not a dot), got {ref!r}"
+    stem = ref.partition(":")[0].removesuffix(".py")
+    if "." in stem:
+        module, _, func = stem.rpartition(".")
+        return f"{text}: did you mean --function {module}:{func}?"
+    functions = _module_functions(Path(folder) / f"{stem}.py")
+    if functions:
+        return f"{text}: did you mean --function {stem}:{_likely_function(functions)}?"
+    return text + " (for train() in train.py: --function train:train)"
+
+
+def _module_not_found(module_name: str, attr: str, folder: str) -> str:
+    text = (
+        f"cannot import {module_name!r} for --function: No module named {module_name!r} "
+        f"in {folder}, the folder it is imported from"
+    )
+    here = Path(folder)
+    names = [p.stem for p in here.glob("*.py")] + [
+        p.name for p in here.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
+    ]
+    close = difflib.get_close_matches(module_name, names, n=1, cutoff=0.6)
+    if close:
+        return f"{text}. Did you mean --function {close[0]}:{attr}?"
+    above = here.parent / f"{module_name.replace('.', '/')}.py"
+    if above.is_file():
+        return f"{text}; {above} is one folder up: start the agent in {here.parent}"
+    return f"{text}. Start the agent in the folder that holds the module (MODULE without `.py`)."
+
+
+def _missing_attribute(module: Any, module_name: str, attr: str, part: str, where: Any) -> str:
+    source = getattr(module, "__file__", None) or module_name
+    names = [n for n in dir(where) if not n.startswith("_") and callable(getattr(where, n))]
+    defined = [n for n in names if getattr(getattr(where, n), "__module__", None) == module_name]
+    text = f"{module_name!r} has no attribute {part!r} ({source})"
+    close = difflib.get_close_matches(part, defined or names, n=1, cutoff=0.6)
+    prefix = attr[: -len(part)] if attr.endswith(part) else ""
+    if close:
+        return f"{text}. Did you mean --function {module_name}:{prefix}{close[0]}?"
+    if defined:
+        return f"{text}; it defines {', '.join(sorted(defined)[:8])}"
+    return text
+
+
+def _import_failed(module_name: str, exc: BaseException) -> str:
+    """One line for a module whose code raised as it was imported, at the user's own line
+    (the frames of importlib and localsweep left out)."""
+    if isinstance(exc, SyntaxError):
+        line = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
+        return (
+            f"importing {module_name!r} for --function failed: {type(exc).__name__}: "
+            f"{exc.msg} ({exc.filename}, line {exc.lineno}{line})"
+        )
+    where = _user_frame(exc)
+    at = f" ({where})" if where else ""
+    if isinstance(exc, SystemExit):
+        return (
+            f"importing {module_name!r} for --function failed: its code called "
+            f"sys.exit({exc.code!r}) as it was imported{at}; put the script's top-level code "
+            'under `if __name__ == "__main__":`'
+        )
+    return f"importing {module_name!r} for --function failed: {type(exc).__name__}: {exc}{at}"
+
+
+def _user_frame(exc: BaseException) -> str | None:
+    """``FILE, line N`` of the innermost frame in the user's own files (under the current
+    folder, not in an installed package: a venv may be there), else of the innermost frame
+    outside importlib."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    frames = [f for f in frames if "importlib" not in f.filename]
+    here = os.getcwd() + os.sep
+    own = [
+        f
+        for f in frames
+        if os.path.abspath(f.filename).startswith(here) and "-packages" not in f.filename
+    ] or frames
+    if not own:
+        return None
+    return f"{own[-1].filename}, line {own[-1].lineno}"
+
+
+def _module_functions(path: Path) -> list[str]:
+    """The top-level functions ``path`` defines (read, not imported), or ``[]``."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    return [
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and not n.name.startswith("_")
+    ]
+
+
+def _likely_function(functions: list[str]) -> str:
+    for name in ("main", "train"):
+        if name in functions:
+            return name
+    return functions[0]
+
+
+def function_example(folder: str) -> str:
+    """``--function train:main for main() in train.py``, with a function ./train.py
+    defines where there is one."""
+    functions = _module_functions(Path(folder) / "train.py")
+    name = _likely_function(functions) if functions else "main"
+    return f"--function train:{name} for {name}() in train.py"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ __all__ = [
     "missing_objective_message",
     "missing_program_message",
     "sweep_metric_hint",
+    "unstartable_command_messages",
 ]
 
 
@@ -180,3 +182,46 @@ def _is_python(element: str) -> bool:
         element == "${interpreter}"
         or re.fullmatch(r"python[0-9.]*", Path(element).name) is not None
     )
+
+
+def unstartable_command_messages(
+    program: str | None, command: Sequence[str] | None, cwd: str | os.PathLike[str]
+) -> list[str]:
+    """Says why a ``command`` would fail to start in every run (exit 127, as under wandb):
+    a ``.py`` program run as an executable (no ``${interpreter}`` before ``${program}``)
+    that is not one, or a literal interpreter that is not on ``PATH`` (``python4``).
+    Empty when nothing is seen wrong."""
+    if command is None or "${program}" not in command:
+        return []
+    executable = next((str(e) for e in command if str(e) != "${env}"), "")
+    if executable != "${program}":
+        if (
+            executable.startswith("${")
+            or not _is_python(executable)
+            or shutil.which(executable)
+            or Path(cwd, executable).is_file()
+        ):
+            return []
+        return [
+            f"`command` starts {executable!r}, which is not a program on PATH here: every "
+            "run would fail to start (exit 127); write `${interpreter}` (the agent's "
+            "Python) in its place"
+        ]
+    if not program or not program.endswith(".py"):
+        return []
+    path = Path(cwd) / os.path.expanduser(program)
+    if "/" in program and os.access(path, os.X_OK) and path.is_file():
+        return []
+    if "/" not in program and shutil.which(program):
+        return []
+    why = (
+        "a .py file that is not executable"
+        if "/" in program or not os.access(path, os.X_OK)
+        else "a .py file not on PATH (a program without a folder is looked for there)"
+    )
+    return [
+        f"`command` starts the `program` {program!r} itself, without `${{interpreter}}`, "
+        f"but it is {why}: every run would fail to start (exit 127, as under wandb). Add "
+        "`${interpreter}` before `${program}` in `command` "
+        "([${env}, ${interpreter}, ${program}, ${args}])"
+    ]

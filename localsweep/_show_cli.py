@@ -24,7 +24,13 @@ def register_read_commands(group: click.Group, **decorators: Callable[[Any], Any
     """Add ``ls`` and ``show`` to the CLI; ``decorators`` are the CLI's ``friendly``
     (errors as messages) and ``db_option``."""
     friendly, db_option = decorators["friendly"], decorators["db_option"]
-    limit = click.option("--limit", default=50, show_default=True, help="Rows of the runs table.")
+    limit = click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=50,
+        show_default=True,
+        help="Rows of the runs table.",
+    )
     group.add_command(_command("ls", _ls, db_option, friendly))
     group.add_command(
         _command("show", _show_command, click.argument("sweep_id"), limit, db_option, friendly)

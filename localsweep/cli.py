@@ -10,14 +10,23 @@ import importlib
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from localsweep._cli_common import ALLOW_NETWORK_FS, F, db_option, err_console, suggested_db_flag
+from localsweep._cli_common import (
+    ALLOW_NETWORK_FS,
+    db_option,
+    err_console,
+    execution_options,
+    function_example,
+    function_options,
+    load_function,
+    max_failures_option,
+    suggested_db_flag,
+)
 from localsweep._cli_common import friendly as _friendly
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
@@ -62,7 +71,7 @@ def validate(config_file: str) -> None:
     from localsweep.config import load_config
 
     config = load_config(_existing(config_file))
-    _print_warnings(config.warnings)
+    _print_warnings([*config.warnings, *_command_warnings(config)])
     from rich.table import Table
 
     table = Table(title=f"{config.method.value} sweep", show_lines=False)
@@ -120,11 +129,28 @@ def _print_warnings(warnings: Sequence[str]) -> None:
         err_console.print(f"[yellow]Warning:[/] {_e(warning)}", highlight=False)
 
 
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _command_warnings(config: Any) -> list[str]:
+    """Why the config's ``command`` would fail to start its runs from here (only warned:
+    wandb starts them the same way, and the agents may run elsewhere)."""
+    from localsweep._hints import unstartable_command_messages
+
+    return unstartable_command_messages(config.program, config.command, os.getcwd())
+
+
 def _existing(path: str) -> str:
     # Not is_file(): a pipe (`localsweep validate <(...)`, /dev/stdin) is a file to read.
     if Path(path).is_dir():
         raise click.UsageError(f"{path} is a folder; give the sweep config's YAML file")
     if not Path(path).exists():
+        if path.startswith("ls-") and Path(path).suffix.lower() not in _CONFIG_SUFFIXES:
+            raise click.UsageError(
+                f"no such file: {path}; it looks like a sweep id: run it with "
+                f"`localsweep agent {path}`, or control it with "
+                f"`localsweep sweep --pause/--resume/--stop/--cancel {path}`"
+            )
         raise click.UsageError(f"no such file: {path}")
     return path
 
@@ -164,7 +190,7 @@ def sweep(
     from localsweep.priors._cli import create_sweep
 
     config = load_config(_existing(config_file))
-    _print_warnings(config.warnings)
+    _print_warnings([*config.warnings, *_command_warnings(config)])
     store, record = create_sweep(
         db, config, prior_runs, err_console, project=project, entity=entity, name=name
     )
@@ -176,7 +202,7 @@ def sweep(
         agent_command += " --function MODULE:FUNC"
         err_console.print(
             "The config has no `program`: give the agent your training function, "
-            "for example --function train:main for main() in train.py.",
+            f"for example {function_example(os.getcwd())}.",
             highlight=False,
         )
     else:
@@ -194,96 +220,11 @@ def sweep(
     click.echo(record.id)
 
 
-def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    # Through the environment, so that the store of every run's process gets it too.
-    if value is not None:
-        os.environ["LOCALSWEEP_STORE_TIMEOUT"] = str(value)
-
-
-def execution_options(fn: F) -> F:
-    """The options of `agent` and `run` that say how runs are executed."""
-    options = [
-        click.option(
-            "--workers",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Runs at a time, each in its own process [default: one per GPU, else 1].",
-        ),
-        click.option(
-            "--gpus",
-            default=None,
-            metavar="0,1,...",
-            help="Give each worker its own CUDA_VISIBLE_DEVICES, in turn.",
-        ),
-        click.option(
-            "--isolation",
-            type=click.Choice(["thread", "process"]),
-            default="thread",
-            show_default=True,
-            help="With --function: run it in this process, or a fresh process per run.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            metavar="SECONDS",
-            help="End a run that takes longer (program mode or --isolation process).",
-        ),
-        click.option(
-            "--store-timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            expose_value=False,
-            callback=_set_store_timeout,
-            metavar="SECONDS",
-            help="How long to retry when the database cannot be reached before stopping "
-            "[env LOCALSWEEP_STORE_TIMEOUT; default 180].",
-        ),
-        click.option(
-            "--grace-period",
-            type=click.FloatRange(min=0),
-            default=10.0,
-            show_default=True,
-            metavar="SECONDS",
-            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
-        ),
-        click.option(
-            "--quiet",
-            "-q",
-            is_flag=True,
-            default=False,
-            help="No progress: neither the bar (in a terminal) nor a line per run (elsewhere).",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-# `wandb agent`'s name for it; `localsweep agent` and `localsweep run` both take it.
-_max_failures_option = click.option(
-    "--max-consecutive-failed-runs",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Stop after this many runs in a row have failed.",
-)
-
-
 @cli.command()
 @click.argument("sweep_id")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
-@click.option(
-    "--function",
-    "-f",
-    "function_ref",
-    default=None,
-    metavar="MODULE:FUNC",
-    help="Run a Python function in-process instead of the config's program.",
-)
-@click.option("--project", "-p", default=None)
-@click.option("--entity", "-e", default=None)
-@_max_failures_option
+@function_options
+@max_failures_option
 @execution_options
 @db_option
 @_friendly
@@ -300,6 +241,12 @@ def agent(
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
     from localsweep.store import Store, require_database
 
+    if Path(sweep_id).is_file() or Path(sweep_id).suffix.lower() in _CONFIG_SUFFIXES:
+        raise click.UsageError(
+            f"{sweep_id} is a config file, not a sweep id: create the sweep with "
+            f"`localsweep sweep {sweep_id}` and give its id to the agent (or create and run "
+            f"it in one go with `localsweep run {sweep_id}`)"
+        )
     store = Store(require_database(db))
     record = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
     _run_agent(
@@ -317,10 +264,8 @@ def agent(
 @cli.command("run", cls=PriorRunsCommand)
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
-@click.option("--function", "-f", "function_ref", default=None, metavar="MODULE:FUNC")
-@click.option("--project", "-p", default=None)
-@click.option("--entity", "-e", default=None)
-@_max_failures_option
+@function_options
+@max_failures_option
 @prior_runs_option
 @execution_options
 @db_option
@@ -368,32 +313,13 @@ def run_command(
 
 def _function_for(config: Any, function_ref: str | None) -> Callable[..., Any] | None:
     """The --function to run, or ``None`` for the config's program (which it must have)."""
-    function = _load_function(function_ref) if function_ref else None
+    function = load_function(function_ref) if function_ref else None
     if function is None and config.program is None and config.command is None:
         raise click.UsageError(
             "this sweep's config has no `program` or `command`, so the agent has nothing "
             "to start; give a Python function with --function MODULE:FUNC"
         )
     return function
-
-
-def _load_function(ref: str) -> Callable[..., Any]:
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise click.UsageError(f"--function takes MODULE:FUNC, got {ref!r}")
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise click.UsageError(f"cannot import {module_name!r} for --function: {exc}") from exc
-    target: Any = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise click.UsageError(f"{module_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise click.UsageError(f"{ref} is not callable")
-    return target
 
 
 def _run_agent(
@@ -476,6 +402,13 @@ def _register_report_commands() -> None:
         command.params.append(click.Option(["--allow-network-fs"], **ALLOW_NETWORK_FS))
         cli.add_command(command)
     cli.add_command(slurm_command)
+    # ui/_cli.py reads LOCALSWEEP_DB (click's envvar) but its help did not say so.
+    for param in ui_command.params:
+        if param.name == "db" and isinstance(param, click.Option):
+            param.help = (
+                "Database: a SQLite path or SQLAlchemy URL "
+                "[env LOCALSWEEP_DB; default ./localsweep.db]."
+            )
     # The ui serves until stopped; a store error on opening is said in one line.
     assert ui_command.callback is not None
     ui_command.callback = _friendly(ui_command.callback)

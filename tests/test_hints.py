@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import localsweep
-from localsweep._hints import missing_program_message
+from localsweep._hints import missing_program_message, unstartable_command_messages
 from localsweep.errors import AgentError, ProgramNotFoundError
 
 
@@ -95,3 +95,39 @@ def test_the_python_api_refuses_before_it_makes_a_sweep(
     with pytest.raises(ProgramNotFoundError, match=f"sweep {sweep_id}: the sweep's `program`"):
         localsweep.agent(sweep_id, db=folder / "s.db")
     assert localsweep.Api(folder / "s.db").sweep(sweep_id).runs == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["${env}", "${program}", "${args}"], ["${program}", "${args}"]],
+)
+def test_a_py_program_started_without_an_interpreter_is_warned_with_the_fix(
+    folder: Path, command: list[str]
+) -> None:
+    (text,) = unstartable_command_messages("train.py", command, folder)
+    assert "'train.py' itself, without `${interpreter}`" in text
+    assert "Add `${interpreter}` before `${program}`" in text
+    (text,) = unstartable_command_messages("./train.py", command, folder)
+    assert "not executable" in text
+
+
+def test_an_executable_script_or_a_command_with_an_interpreter_is_not_warned(
+    folder: Path,
+) -> None:
+    (folder / "train.py").chmod(0o755)
+    assert unstartable_command_messages("./train.py", ["${env}", "${program}"], folder) == []
+    for command in (
+        ["${env}", "${interpreter}", "${program}", "${args}"],
+        ["${env}", "python", "${program}", "${args}"],
+        ["python", "-m", "${program}"],
+        ["torchrun", "--nproc_per_node=2", "${program}", "${args}"],
+        ["${env}", "bash", "-c", "cd job && python ${program}"],
+    ):
+        assert unstartable_command_messages("train.py", command, folder) == [], command
+    assert unstartable_command_messages("run.sh", ["${env}", "${program}"], folder) == []
+
+
+def test_an_interpreter_that_is_not_on_path_is_warned(folder: Path) -> None:
+    command = ["${env}", "python4", "${program}", "${args}"]
+    (text,) = unstartable_command_messages("train.py", command, folder)
+    assert "'python4', which is not a program on PATH" in text

@@ -143,20 +143,15 @@ def check_function(function_ref: str, setup: tuple[str, ...]) -> list[str]:
 
     With ``--setup`` lines (which may activate another environment or change folder) a
     failure is only a warning."""
-    from localsweep.cli import _load_function
+    from localsweep._cli_common import load_function
 
     try:
-        _load_function(function_ref)
+        load_function(function_ref)
         return []
     except click.UsageError as exc:
-        problem, error = exc.format_message(), exc
-    except Exception as exc:  # the module's own code failed as it was imported
-        module = function_ref.partition(":")[0]
-        problem = f"importing {module!r} for --function failed: {type(exc).__name__}: {exc}"
-        error = click.UsageError(problem)
-    if not setup:
-        raise error
-    return [f"{problem} (here; your --setup lines may make it importable)"]
+        if not setup:
+            raise
+        return [f"{exc.format_message()} (here; your --setup lines may make it importable)"]
 
 
 def check_partition(partition: str | None) -> None:

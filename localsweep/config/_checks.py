@@ -52,6 +52,32 @@ def show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: ``min:0.001``: a key glued to its value, which YAML reads as one string.
+GLUED_RE = re.compile(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w.-]*):(?P<value>[^\s:/\\].*)$")
+
+
+def as_choices(value: Any) -> str:
+    """``value`` as the YAML list of choices the user most likely meant, for a hint: a
+    comma-separated string split at its commas, numbers written as numbers
+    (``"0.1, 0.2"`` gives ``[0.1, 0.2]``, ``"adam, sgd"`` gives ``[adam, sgd]``)."""
+    import yaml
+
+    if isinstance(value, str) and "," in value:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        items: list[Any] = [
+            number_from_string(p) if number_from_string(p) is not None else p for p in parts
+        ]
+    elif isinstance(value, list):
+        items = value
+    else:
+        items = [value]
+    try:
+        text = yaml.safe_dump(items, default_flow_style=True, width=10_000).strip()
+    except yaml.YAMLError:
+        return f"[{show(value)}]"
+    return text if len(text) <= 60 else text[:56] + "...]"
+
+
 def number_from_string(text: str) -> int | float | None:
     """The number a string spells, if it spells one in full."""
     stripped = text.strip()

@@ -14,12 +14,14 @@ from typing import Any
 
 from localsweep.config._checks import (
     Checker,
+    as_choices,
     non_string_key,
     number_from_string,
     show,
     suggest,
     yaml_float,
 )
+from localsweep.config._param_hints import key_hint, misspelt_keys, not_a_mapping_hint
 from localsweep.config._types import Distribution, Parameter, ParamPath
 
 __all__ = ["GRID_DISTRIBUTIONS", "check_grid", "parse_parameters", "yaml_path"]
@@ -113,6 +115,10 @@ def parse_parameters(block: Any, where: str, prefix: ParamPath, check: Checker) 
 
 
 def _parse_one(spec: Any, path: ParamPath, here: str, check: Checker) -> list[Parameter]:
+    hint = not_a_mapping_hint(spec)
+    if hint:
+        check.error(here, hint)
+        return []
     if not isinstance(spec, dict):
         check.error(
             here,
@@ -162,7 +168,11 @@ def _distribution(
         return _infer_from_bounds(spec, path, here, check)
     present = ", ".join(f"`{k}`" for k in spec) or "nothing"
     hint = ""
-    if "mu" in spec or "sigma" in spec:
+    misspelt = misspelt_keys(spec)
+    if misspelt:
+        meant = ", ".join(f"`{close}` for `{key}`" for key, close in misspelt)
+        hint = f" (did you mean {meant}?)"
+    elif "mu" in spec or "sigma" in spec:
         hint = " (for a normal distribution add `distribution: normal`)"
     elif "a" in spec or "b" in spec:
         hint = " (for a beta distribution add `distribution: beta`)"
@@ -254,7 +264,7 @@ def _build(
             check.error(
                 f"{here}.{key}",
                 f"`{key}` does not belong to a {dist.value} parameter "
-                f"(it takes {', '.join(f'`{k}`' for k in allowed)}){_key_hint(dist, key)}",
+                f"(it takes {', '.join(f'`{k}`' for k in allowed)}){key_hint(dist, key)}",
             )
     missing = [k for k in _required(dist) if k not in spec]
     for key in missing:
@@ -293,29 +303,12 @@ def _required(dist: Distribution) -> tuple[str, ...]:
     return ()
 
 
-def _key_hint(dist: Distribution, key: str) -> str:
-    if key == "probabilities" and dist is D.CATEGORICAL:
-        return (
-            "; for weighted values drop `distribution: categorical` or write "
-            "`distribution: categorical_w_probabilities`"
-        )
-    if key == "q":
-        return (
-            f"; for quantized values write `distribution: q_{dist.value}`"
-            if not dist.is_quantized
-            else ""
-        )
-    if key in ("value", "values"):
-        return "; a parameter is either a constant (`value:`) or a list of choices (`values:`)"
-    return ""
-
-
 def _read_values(
     spec: dict[str, Any], here: str, dist: Distribution, fields: dict[str, Any], check: Checker
 ) -> None:
     values = spec["values"]
     if not isinstance(values, list):
-        check.error(f"{here}.values", f"must be a list, such as `values: [{show(values)}]`")
+        check.error(f"{here}.values", f"must be a list, such as `values: {as_choices(values)}`")
         return
     if not values:
         check.error(f"{here}.values", "must list at least one value")

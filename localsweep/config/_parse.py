@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from localsweep.config._checks import Checker, non_string_key, plain, show
+from localsweep.config._checks import GLUED_RE, Checker, non_string_key, plain, show
 from localsweep.config._command import read_command
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
@@ -127,7 +127,7 @@ def _yaml_hint(exc: Exception, text: str) -> str:
     lines = text.splitlines()
     numbers = sorted({m.line for m in marks if m is not None and 0 <= m.line < len(lines)})
     if not any("${" in lines[n] for n in numbers):
-        return ""
+        return _layout_hint(lines, numbers[-1] if numbers else len(lines) - 1)
     key = next(
         (m.group(1) for n in numbers if (m := re.match(r"\s*([\w.-]+)\s*:", lines[n]))),
         "command",
@@ -136,6 +136,24 @@ def _yaml_hint(exc: Exception, text: str) -> str:
         f"\n`{key}` (line {numbers[0] + 1}): quote each macro in a flow list: "
         f'["${{env}}", "${{interpreter}}", ...], or write one item per line (- ${{env}})'
     )
+
+
+def _layout_hint(lines: list[str], last: int) -> str:
+    """Advice for the two layout mistakes behind most YAML errors, at the line that has
+    it (PyYAML often reports the line after): a tab in the indentation, and a key with no
+    space after its colon."""
+    for n, line in enumerate(lines[: last + 1]):
+        indent = line[: len(line) - len(line.lstrip())]
+        if "\t" in indent:
+            return f"\nline {n + 1}: YAML indentation must use spaces, not tabs"
+    for n in range(min(last, len(lines) - 1), -1, -1):
+        glued = GLUED_RE.match(lines[n].split(" #", 1)[0].rstrip())
+        if glued:
+            key, value = glued["key"], glued["value"]
+            return (
+                f"\nline {n + 1}: `{key}:{value}` needs a space after the colon (`{key}: {value}`)"
+            )
+    return ""
 
 
 def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
@@ -151,6 +169,8 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError([Violation("", f"a sweep config must be a mapping, not {show(raw)}")])
     data: dict[str, Any] = plain(raw)
+    if (run_config := _run_config_error(data)) is not None:
+        raise run_config
     for key in data:
         if not isinstance(key, str):
             check.error(str(key), non_string_key(key))
@@ -245,12 +265,45 @@ def _check_top_level_keys(data: dict[str, Any], check: Checker) -> bool:
                 f"the sweep config is wrapped in `{key}:`; remove that key and put its "
                 "contents (method, metric, parameters, ...) at the top level",
             )
-    if unknown and not wrapped:
-        check.unknown_keys({k: None for k in unknown}, "", TOP_LEVEL_KEYS, "a sweep config")
-    elif wrapped:
-        others = [k for k in unknown if not _is_wrapper(data[k])]
-        check.unknown_keys({k: None for k in others}, "", TOP_LEVEL_KEYS, "a sweep config")
+    others = [k for k in unknown if not (wrapped and _is_wrapper(data[k]))]
+    for key in [k for k in others if _misplaced_hint(k, data[k])]:
+        others.remove(key)
+        check.error(key, f"unknown key in a sweep config; {_misplaced_hint(key, data[key])}")
+    check.unknown_keys({k: None for k in others}, "", TOP_LEVEL_KEYS, "a sweep config")
     return wrapped
+
+
+#: Keys only a parameter has: a top-level mapping with one of them is a parameter.
+_PARAMETER_LIKE = {"min", "max", "values", "value", "distribution", "probabilities", "mu"}
+
+
+def _misplaced_hint(key: str, value: Any) -> str:
+    """Where a top-level key a beginner often writes belongs, or ``""``."""
+    if isinstance(value, Mapping) and _PARAMETER_LIKE & set(value):
+        return f"`{key}` looks like a parameter: indent it under `parameters:`"
+    if key == "count":
+        return (
+            "the number of runs is not part of the sweep config: give it to the agent "
+            "(`localsweep agent --count N`) or cap the sweep with `run_cap: N`"
+        )
+    return ""
+
+
+def _run_config_error(data: Mapping[str, Any]) -> ConfigError | None:
+    """A wandb run's ``config.yaml`` (``wandb_version``, ``_wandb``, one ``value:`` block
+    per key) given where a sweep config belongs: one message, not one per key."""
+    key = next((k for k in ("wandb_version", "_wandb") if k in data), None)
+    if key is None:
+        return None
+    return ConfigError(
+        [
+            Violation(
+                key,
+                f"this is a wandb run config (`{key}`), not a sweep config: give the sweep's "
+                "own config file (with `method:` and `parameters:`)",
+            )
+        ]
+    )
 
 
 def _is_wrapper(value: Any) -> bool:

@@ -69,6 +69,11 @@ def require_database(db: str | os.PathLike[str] | None = None) -> str:
 
 def _prepare_folder(path: Path) -> None:
     """Create the folder of a SQLite file, or say in one sentence why it cannot be there."""
+    if path.is_dir():
+        raise DatabasePathError(
+            f"{path} is a folder: give --db (or db=) the database file, such as "
+            f"{path / DEFAULT_DB_FILENAME}"
+        )
     parent = path.parent
     for above in (parent, *parent.parents):
         if above.exists():
@@ -90,6 +95,17 @@ def _prepare_folder(path: Path) -> None:
             f"cannot create the database {path}: the folder {parent} is not writable; "
             "give --db (or db=) a path in a writable folder"
         )
+    try:
+        # os.access says yes to root even where no file can be made (/proc, /sys): create
+        # it (SQLite would next) to find out, and say why not. An existing file is left
+        # alone (touching it would fail in a read-only folder, which is said elsewhere).
+        if not path.exists():
+            path.touch()
+    except OSError as exc:
+        raise DatabasePathError(
+            f"cannot create the database {path}: the folder {parent} takes no new file "
+            f"({exc.strerror or exc}); give --db (or db=) a path in a writable folder"
+        ) from exc
 
 
 def make_engine(url: str) -> Engine:

@@ -156,8 +156,13 @@ class Store(StoreReads):
             "read a sweep",
         )
         if row is None:
-            raise NotFoundError(f"no sweep {sweep_id!r} in {self.shown_url}")
+            raise self._unknown_sweep(sweep_id)
         return _sweeps.sweep_record(row, self._configs)
+
+    def _unknown_sweep(self, sweep_id: str) -> NotFoundError:
+        return self._session.read(
+            lambda c: _sweeps.unknown_sweep(c, sweep_id, self.shown_url), "list sweeps"
+        )
 
     def list_sweeps(self) -> list[SweepRecord]:
         """Every sweep, oldest first."""
@@ -183,7 +188,7 @@ class Store(StoreReads):
             "read a sweep's state",
         )
         if state is None:
-            raise NotFoundError(f"no sweep {sweep_id!r} in {self.shown_url}")
+            raise self._unknown_sweep(sweep_id)
         return SweepState(state)
 
     def finish_sweep(self, sweep_id: str, reason: str) -> None:

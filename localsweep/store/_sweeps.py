@@ -122,8 +122,33 @@ def lock_sweep(conn: Connection, sweep_id: str, where: str) -> Any:
     query = _SELECT_SWEEP if conn.dialect.name == "sqlite" else _SELECT_SWEEP_LOCKED
     row = conn.execute(query, {"b_sweep_id": sweep_id}).mappings().first()
     if row is None:
-        raise NotFoundError(f"no sweep {sweep_id!r} in {where}")
+        raise unknown_sweep(conn, sweep_id, where)
     return row
+
+
+def unknown_sweep(conn: Connection, sweep_id: str, where: str) -> NotFoundError:
+    """The error for a sweep id the database does not hold, with the closest one it does."""
+    ids = [str(i) for i in conn.execute(select(sweeps.c.id)).scalars()]
+    return NotFoundError(not_found_message(sweep_id, ids, where))
+
+
+def not_found_message(sweep_id: str, ids: list[str], where: str) -> str:
+    """``no sweep 'X' in URL``, with the id meant where one is close (the ``ls-`` prefix
+    left out, a letter off), and how to list the sweeps or name another database."""
+    import difflib
+
+    text = f"no sweep {sweep_id!r} in {where}"
+    if not ids:
+        return f"{text}, which holds no sweep; pass --db (db=, LOCALSWEEP_DB) for another"
+    if f"ls-{sweep_id}" in ids:
+        close = [f"ls-{sweep_id}"]
+    else:
+        close = difflib.get_close_matches(sweep_id, ids, n=1, cutoff=0.75)
+    meant = f". Did you mean {close[0]}?" if close else ""
+    return (
+        f"{text}{meant} (`localsweep ls` lists this database's sweeps; for another "
+        "database pass --db, db= or LOCALSWEEP_DB)"
+    )
 
 
 def adjust_counts(conn: Connection, sweep_id: str, *, live: int = 0, running: int = 0) -> None:
