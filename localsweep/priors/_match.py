@@ -77,6 +77,9 @@ class PriorCandidate:
     #: Said after the reason when the run is skipped for its state: where the source
     #: cannot tell, how the user can still take it.
     state_hint: str | None = None
+    #: A table row without a run id: its table's resolved path and its row number, the
+    #: same when the table is given twice (or matched by two globs).
+    table_row: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -446,20 +449,43 @@ def _last_logged(
 def match_priors(
     config: SweepConfig, candidates: Sequence[PriorCandidate]
 ) -> tuple[list[TakenPrior], list[SkippedPrior]]:
-    """Match every candidate; a run met again (same run id) is taken once, first come."""
+    """Match every candidate; a run met again is taken once, first come: the same run id,
+    or, for a table row without one, the same row of the same file, or a row with the
+    same name, creation time and parameters (W&B's export of it, copied or given again)."""
     taken: list[TakenPrior] = []
     skipped: list[SkippedPrior] = []
     seen: dict[str, str] = {}
     for candidate in candidates:
-        if candidate.run_id is not None and candidate.run_id in seen:
-            first = seen[candidate.run_id]
-            skipped.append(SkippedPrior(candidate, f"the same run as {first} (taken once)"))
-            continue
-        result = match_prior(config, candidate)
-        if isinstance(result, TakenPrior):
-            taken.append(result)
-            if candidate.run_id is not None:
-                seen[candidate.run_id] = candidate.source
-        else:
-            skipped.append(result)
+        keys = _identity(candidate)
+        first = next((seen[k] for k in keys if k in seen), None)
+        if first is None:
+            result = match_prior(config, candidate)
+            if isinstance(result, SkippedPrior):
+                skipped.append(result)
+                continue
+            keys += _identity(candidate, result.params)
+            first = next((seen[k] for k in keys if k in seen), None)
+            if first is None:
+                taken.append(result)
+                seen.update((k, candidate.source) for k in keys)
+                continue
+        skipped.append(SkippedPrior(candidate, f"the same run as {first} (taken once)"))
     return taken, skipped
+
+
+def _identity(
+    candidate: PriorCandidate, params: Mapping[ParamPath, Any] | None = None
+) -> list[str]:
+    """What tells ``candidate`` apart from another run: its run id, or, without one, its
+    table row; with ``params`` (once matched), a row's name, creation time and values."""
+    if candidate.run_id is not None:
+        return [] if params is not None else [f"id {candidate.run_id}"]
+    if params is None:
+        if candidate.table_row is None:
+            return []
+        path, row = candidate.table_row
+        return [f"row {row} of {path}"]
+    if candidate.name is None or candidate.created_at is None:
+        return []
+    values = repr(sorted((".".join(k), repr(v)) for k, v in params.items()))
+    return [f"named {candidate.name} {candidate.created_at.isoformat()} {values}"]

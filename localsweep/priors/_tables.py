@@ -209,6 +209,7 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
                 finished_at=_when(row.get("finished_at")),
                 stopped_at_band=int(band) if band is not None else None,
                 from_table=True,
+                table_row=(str(path.resolve()), i) if run_id is None else None,
             )
         )
     return layout(columns, dumped), candidates
