@@ -40,6 +40,14 @@ _ID_COLUMNS = ("id", "ID", "run_id", "Run ID", "RunID")
 _NAME_COLUMNS = ("name", "Name", "display_name", "Display Name")
 _STATE_COLUMNS = ("state", "State")
 _CREATED_COLUMNS = ("created_at", "Created", "createdAt")
+#: The same in W&B's runs table export, whose own columns are capitalized: there a
+#: lowercase ``name`` or ``state`` is a config key like any other.
+_WANDB_COLUMNS = (
+    ("ID", "Run ID", "RunID", "run_id"),
+    ("Name", "Display Name", "display_name"),
+    ("State",),
+    ("Created", "createdAt"),
+)
 _LOCALSWEEP_COLUMNS = {"id", "name", "state", "number", "metric"}
 #: Columns that say what a run is, not what it logged.
 _META_COLUMNS = {
@@ -61,6 +69,9 @@ _META_COLUMNS = {
     "prior",
     "prior_source",
 }
+
+
+_WANDB_LAYOUT = "W&B runs table export"
 
 
 def _error(path: Path, message: str) -> PriorRunsError:
@@ -138,17 +149,19 @@ def layout(columns: set[str], dumped: bool) -> str:
     if columns >= _LOCALSWEEP_COLUMNS:
         return "localsweep export"
     if {"Name", "State"} <= columns:
-        return "W&B runs table export"
+        return _WANDB_LAYOUT
     return "runs table"
 
 
 def _config_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    # ``config.lr`` / ``config/lr`` columns stand for ``lr``; the rest as they are.
+    # ``config.lr`` / ``config/lr`` columns stand for ``lr``, before a column named ``lr``
+    # (localsweep's export writes a parameter named like one of its columns, ``name`` or
+    # ``state``, as ``config.name``); the rest as they are.
     view = dict(row)
     for key, value in row.items():
         for prefix in ("config.", "config/"):
             if key.startswith(prefix):
-                view.setdefault(key[len(prefix) :], value)
+                view[key[len(prefix) :]] = value
     return view
 
 
@@ -183,10 +196,16 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
     for row in rows:
         columns.update(row)
     dumped = "config" in columns and any(_mapping(r.get("config")) is not None for r in rows)
+    kind = layout(columns, dumped)
+    ids, names, states, created = (
+        _WANDB_COLUMNS
+        if kind == _WANDB_LAYOUT
+        else (_ID_COLUMNS, _NAME_COLUMNS, _STATE_COLUMNS, _CREATED_COLUMNS)
+    )
     candidates = []
     for i, row in enumerate(rows, 1):
-        run_id = _first(row, _ID_COLUMNS)
-        name = _first(row, _NAME_COLUMNS)
+        run_id = _first(row, ids)
+        name = _first(row, names)
         # W&B's export has no run id column; its Name column then tells the row apart.
         known = run_id if run_id is not None else name
         label = f"{path} row {i}" + (f" ({known})" if known is not None else "")
@@ -196,7 +215,7 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
         else:
             config, summary = _config_view(row), _summary_view(row)
         band = number(row.get("stopped_at_band"))
-        state = _first(row, _STATE_COLUMNS)
+        state = _first(row, states)
         candidates.append(
             PriorCandidate(
                 source=label,
@@ -205,11 +224,11 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
                 state=str(state) if state is not None else None,
                 config=config,
                 summary=summary,
-                created_at=_when(_first(row, _CREATED_COLUMNS)),
+                created_at=_when(_first(row, created)),
                 finished_at=_when(row.get("finished_at")),
                 stopped_at_band=int(band) if band is not None else None,
                 from_table=True,
                 table_row=(str(path.resolve()), i) if run_id is None else None,
             )
         )
-    return layout(columns, dumped), candidates
+    return kind, candidates
