@@ -322,17 +322,23 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
     bounds = _bounds(param)
     if bounds is not None:
         lo, hi = bounds
+        shown = f"[{_show(lo)}, {_show(hi)}]"
         if d.is_quantized:
-            # wandb's rounding reaches the multiples of q nearest the bounds.
+            # wandb's rounding reaches the multiples of q nearest the bounds (0 for a
+            # log draw below q/2: round(exp(u) / q) * q).
             q = param.q if param.q is not None else 1.0
             lo, hi = round(lo / q) * q, round(hi / q) * q
+            shown += f" (with q = {_show(q)}: {_show(lo)} to {_show(hi)})"
         if not _within(x, lo, hi):
-            return skip(f"is outside the sweep's range [{_show(lo)}, {_show(hi)}]")
-    elif d in (D.LOG_NORMAL, D.Q_LOG_NORMAL) and x <= 0:
+            return skip(f"is outside the sweep's range {shown}")
+    elif d is D.LOG_NORMAL and x <= 0:
         return skip("is not positive (log_normal)")
+    elif d is D.Q_LOG_NORMAL and x < 0:
+        # Rounded to a multiple of q, a draw below q/2 is 0: only a negative is none.
+        return skip("is negative (q_log_normal)")
     elif d in (D.BETA, D.Q_BETA) and not 0 <= x <= 1:
         return skip("is outside [0, 1] (beta)")
-    if d in _LOG_VALUES and x <= 0:
+    if d in _LOG_VALUES and not d.is_quantized and x <= 0:
         return skip("is not positive")
     return True, out, ""
 
