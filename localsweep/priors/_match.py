@@ -187,6 +187,25 @@ def number(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+#: The names ``str()`` gives a float that is no number (pandas writes a dict column so).
+_NOT_FINITE = {"nan": math.nan, "NaN": math.nan, "inf": math.inf, "Infinity": math.inf}
+
+
+class _NotFinite(ast.NodeTransformer):
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in _NOT_FINITE:
+            return ast.copy_location(ast.Constant(_NOT_FINITE[node.id]), node)
+        return node
+
+
+def literal(text: str) -> Any:
+    """``text`` read as a Python literal, as ``str()`` writes a value (a dict cell of a
+    table pandas wrote): ``nan``, ``inf`` and ``-inf`` are the floats they print as.
+    Raises ``ValueError`` (or ``SyntaxError``) for anything else."""
+    tree = ast.parse(text.strip(), mode="eval")
+    return ast.literal_eval(_NotFinite().visit(tree))
+
+
 def _readings(raw: Any) -> list[Any]:
     """The values ``raw`` may stand for: itself, then, for text, what it spells."""
     out = [raw]
@@ -199,7 +218,7 @@ def _readings(raw: Any) -> list[Any]:
             out.append(as_number)
         if text.lower() in ("true", "false"):  # Excel writes TRUE and FALSE
             out.append(text.lower() == "true")
-        for parse in (json.loads, ast.literal_eval):
+        for parse in (json.loads, literal):
             try:
                 out.append(parse(text))
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

@@ -17,7 +17,6 @@ the metric. What was taken is reported per source.
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import json
@@ -29,7 +28,7 @@ from typing import Any
 
 from localsweep.config._checks import number_from_string
 from localsweep.errors import PriorRunsError, Violation
-from localsweep.priors._match import PriorCandidate, number
+from localsweep.priors._match import PriorCandidate, literal, number
 
 __all__ = ["TABLE_SUFFIXES", "read_table"]
 
@@ -111,7 +110,7 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
     if isinstance(value, Mapping):
         return value
     if isinstance(value, str):
-        for parse in (json.loads, ast.literal_eval):
+        for parse in (json.loads, literal):
             try:
                 parsed = parse(value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -119,6 +118,11 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
             if isinstance(parsed, Mapping):
                 return parsed
     return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _first(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -209,9 +213,15 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
         # W&B's export has no run id column; its Name column then tells the row apart.
         known = run_id if run_id is not None else name
         label = f"{path} row {i}" + (f" ({known})" if known is not None else "")
+        problem = None
         if dumped:
-            config = _mapping(row.get("config")) or {}
-            summary = _mapping(row.get("summary")) or _mapping(row.get("summary_metrics")) or {}
+            cells = {k: row.get(k) for k in ("config", "summary", "summary_metrics")}
+            read = {k: _mapping(v) for k, v in cells.items()}
+            config = read["config"] or {}
+            summary = read["summary"] or read["summary_metrics"] or {}
+            bad = [k for k, v in cells.items() if v not in (None, "") and read[k] is None]
+            if bad:
+                problem = f"its {bad[0]} cell cannot be read as a dict ({_short(cells[bad[0]])})"
         else:
             config, summary = _config_view(row), _summary_view(row)
         band = number(row.get("stopped_at_band"))
@@ -229,6 +239,7 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
                 stopped_at_band=int(band) if band is not None else None,
                 from_table=True,
                 table_row=(str(path.resolve()), i) if run_id is None else None,
+                problem=problem,
             )
         )
     return kind, candidates

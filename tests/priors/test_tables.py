@@ -5,6 +5,7 @@ hand-written CSV with ``, `` separators, Excel's non-UTF-8 CSV."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -61,3 +62,45 @@ def test_two_runs_of_one_name_created_apart_are_two_runs() -> None:
     Path("wb.csv").write_text(WB)
     Path("other.csv").write_text(WB.replace("T01:00:00", "T02:00:00"))
     assert _taken(["wb.csv", "other.csv"]) == ["brisk-fog-1", "brisk-fog-2", "brisk-fog-2"]
+
+
+# --------------------------------------------------- wandb.Api dumps written by pandas
+
+LR_BAYES = {
+    "method": "bayes",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {"lr": {"min": 0.0001, "max": 0.1}},
+}
+
+
+def test_a_pandas_dump_with_nan_and_inf_in_its_dicts_is_read_whole() -> None:
+    # W&B's export recipe: pd.DataFrame({"summary": ..., "config": ..., "name": ...})
+    # .to_csv(); str() of a dict writes nan, inf and -inf as bare names.
+    Path("project.csv").write_text(
+        ",summary,config,name\n"
+        "0,\"{'loss': 0.3, 'grad_norm': nan, '_runtime': 5}\",\"{'lr': 0.01}\",a-1\n"
+        "1,\"{'loss': 0.4, 'aux': -inf}\",\"{'lr': 0.02}\",b-2\n"
+        "2,\"{'loss': 0.2}\",\"{'lr': 0.03, 'clip': inf}\",c-3\n"
+    )
+    found = load_prior_runs(parse_config(LR_BAYES), ["project.csv"])
+    assert not found.skipped
+    assert [(t.params[("lr",)], t.metric) for t in found.taken] == [
+        (0.01, 0.3),
+        (0.02, 0.4),
+        (0.03, 0.2),
+    ]
+    a, b, c = (t.candidate for t in found.taken)
+    assert math.isnan(a.summary["grad_norm"]) and b.summary["aux"] == -math.inf
+    assert c.config["clip"] == math.inf
+
+
+def test_a_dump_cell_that_is_no_dict_says_it_cannot_be_read() -> None:
+    Path("project.csv").write_text(
+        ",summary,config,name\n"
+        "0,\"{'loss': 0.3}\",\"{'lr': 0.01, 'f': foo()}\",a-1\n"
+        "1,\"{'loss': 0.4}\",\"{'lr': 0.02}\",b-2\n"
+    )
+    found = load_prior_runs(parse_config(LR_BAYES), ["project.csv"])
+    assert [t.candidate.name for t in found.taken] == ["b-2"]
+    (skip,) = found.skipped
+    assert skip.reason.startswith("its config cell cannot be read as a dict (")
