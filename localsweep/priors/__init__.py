@@ -25,6 +25,7 @@ from localsweep.priors._match import (
     PriorCandidate,
     SkippedPrior,
     TakenPrior,
+    find_value,
     match_priors,
     metric_in,
     number,
@@ -169,16 +170,17 @@ def source_list(
 
 
 def _check_table_columns(config: SweepConfig, source: SourceRuns, found: PriorRuns) -> None:
-    # A table whose runs were all skipped for lacking a parameter: most likely no column
-    # is one (another separator, another sweep's table). Say so instead of once per row.
+    # A table none of whose columns is a parameter: most likely another separator, or
+    # another sweep's table. Say so instead of once per row. A table that lacks only some
+    # parameters (the new sweep added one) is no error: its rows are skipped, each saying
+    # which parameter it has no value for, and the other sources are taken.
     rows = source.candidates
     if not rows or not all(c.from_table for c in rows):
         return
     mine = {id(c) for c in rows}
     if any(id(t.candidate) in mine for t in found.taken):
         return
-    reasons = [s.reason for s in found.skipped if id(s.candidate) in mine]
-    if not all(r.startswith("has no value for parameter") for r in reasons):
+    if any(find_value(c.config, p.path)[1] is not None for c in rows for p in config.parameters):
         return
     columns = sorted({str(k) for c in rows for k in c.config})
     shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")

@@ -85,9 +85,15 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         # A quoted cell may hold line breaks (a logged text, a traceback).
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        # An empty cell is a value the run does not have.
-        return [{k: v for k, v in row.items() if k and v not in ("", None)} for row in reader]
+        # Hand-written tables put a space after each comma (`lr, batch_size`): the header
+        # names and cells are what is between the spaces.
+        reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
+        rows = []
+        for row in reader:
+            cells = {k.strip(): v.strip() for k, v in row.items() if k and isinstance(v, str)}
+            # An empty cell is a value the run does not have.
+            rows.append({k: v for k, v in cells.items() if k and v})
+        return rows
     try:
         if suffix == ".jsonl":
             data: Any = [json.loads(line) for line in text.splitlines() if line.strip()]

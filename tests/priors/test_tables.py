@@ -104,3 +104,32 @@ def test_a_dump_cell_that_is_no_dict_says_it_cannot_be_read() -> None:
     assert [t.candidate.name for t in found.taken] == ["b-2"]
     (skip,) = found.skipped
     assert skip.reason.startswith("its config cell cannot be read as a dict (")
+
+
+# ------------------------------------------------ a parameter the table has no column for
+
+HALF = (
+    "id,name,state,number,metric,lr,batch_size,optimizer,loss\n"
+    "r1,run-0,finished,0,0.5,0.001,16,adam,0.5\n"
+)
+
+
+def test_a_table_without_one_parameters_column_is_skipped_row_by_row_and_the_rest_taken() -> None:
+    # The most common warm start: the new sweep adds a parameter (optimizer).
+    Path("noopt.csv").write_text("lr,batch_size,loss\n0.001,16,0.5\n0.01,32,0.4\n")
+    Path("half.csv").write_text(HALF)
+    found = load_prior_runs(parse_config(GRID), ["noopt.csv", "half.csv"])
+    assert [t.candidate.run_id for t in found.taken] == ["r1"]
+    assert [s.reason for s in found.skipped] == ["has no value for parameter optimizer"] * 2
+
+
+def test_a_hand_written_table_with_spaces_after_its_commas_is_read() -> None:
+    Path("spaces.csv").write_text(
+        "lr, batch_size, optimizer, loss\n0.001, 16, adam, 0.5\n0.01 , 32 , sgd , 0.4\n"
+    )
+    found = load_prior_runs(parse_config(GRID), ["spaces.csv"])
+    assert not found.skipped
+    assert [t.params for t in found.taken] == [
+        {("lr",): 0.001, ("batch_size",): 16, ("optimizer",): "adam"},
+        {("lr",): 0.01, ("batch_size",): 32, ("optimizer",): "sgd"},
+    ]
