@@ -62,6 +62,9 @@ class PriorRuns:
     skipped: tuple[SkippedPrior, ...]
     #: What the prior runs will and will not do for this sweep, in words.
     notes: tuple[str, ...] = ()
+    #: The metric of a grid sweep, whose prior runs without it still hold their points
+    #: (a search skips such runs: there is nothing to learn from them).
+    grid_metric: str | None = None
 
     def summary_lines(self) -> list[str]:
         """What was taken and skipped, per source, in words (the CLI prints these)."""
@@ -84,8 +87,11 @@ class PriorRuns:
             lines.append(f"  ... and {len(self.skipped) - len(shown)} more skipped")
         no_metric = sum(1 for t in self.taken if t.metric is None)
         total = f"{len(self.taken)} taken"
-        if no_metric:
-            total += f" ({no_metric} of them without the metric: they hold grid points only)"
+        if no_metric and self.grid_metric is not None:
+            total += (
+                f" ({no_metric} of them without the metric {self.grid_metric}: they hold "
+                "grid points only)"
+            )
         lines.extend(f"  note: {note}" for note in self.notes)
         lines.append(f"prior runs: {total}, {len(self.skipped)} skipped")
         return lines
@@ -135,7 +141,10 @@ def load_prior_runs(
             "a random search draws as it always does (wandb's looks at no runs): the prior "
             "runs count in show, the report and best_run(), and in hyperband's bands",
         )
-    found = PriorRuns(read, tuple(taken), tuple(skipped), notes)
+    grid_metric = None
+    if config.method is Method.GRID and config.metric is not None:
+        grid_metric = config.metric.name
+    found = PriorRuns(read, tuple(taken), tuple(skipped), notes, grid_metric)
     for source in read:
         _check_table_columns(config, source, found)
     if not taken:

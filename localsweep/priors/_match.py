@@ -407,7 +407,11 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
         params[param.path] = value
         columns[param.path] = key
     metric = None
-    if config.metric is not None:
+    if config.is_multi_objective:
+        missing = _missing_objective(config, candidate)
+        if missing is not None:
+            return SkippedPrior(candidate, missing)
+    elif config.metric is not None:
         name = config.metric.name
         metric = summary_metric(candidate.summary, name, config.metric.goal.value)
         diverged = _not_finite(metric_in(candidate.summary, name))
@@ -428,6 +432,26 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
                 + _logged_hint(candidate, name),
             )
     return TakenPrior(candidate, params, state, metric, columns)
+
+
+def _missing_objective(config: SweepConfig, candidate: PriorCandidate) -> str | None:
+    """Why a run gives a multi-objective sweep (``metrics:``) no point, or ``None``: each
+    objective is read from its summary as the search reads the sweep's runs
+    (:func:`localsweep.search._multi.objective_values`), and one missing or not a finite
+    number leaves the run without a point, as a sweep's own run then has none."""
+    from localsweep.search._multi import summary_value
+
+    for objective in config.metrics:
+        name = objective.name
+        if summary_value(candidate.summary, name, objective.goal) is not None:
+            continue
+        diverged = _not_finite(metric_in(candidate.summary, name))
+        if diverged is not None:
+            return f"ended with the objective {name} = {diverged}: no result (did it diverge?)"
+        return f"has no value of the objective {name}: nothing to learn" + _logged_hint(
+            candidate, name
+        )
+    return None
 
 
 def _not_finite(value: Any) -> str | None:
