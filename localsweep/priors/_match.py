@@ -234,9 +234,39 @@ def _same_choice(choice: Any, value: Any) -> bool:
         # Keys added at run time are not part of the choice (as wandb's grid has it).
         value = {k: v for k, v in value.items() if k in choice}
     try:
-        return value_hash(choice) == value_hash(value)
+        return value_hash(_integral(choice)) == value_hash(_integral(value))
     except Exception:  # a value yaml cannot dump is no choice of a config
         return False
+
+
+def _integral(value: Any) -> Any:
+    """``value`` with every integral float in it an int, at any depth: ``value_hash`` has
+    ``5.0`` be ``5`` at the top only, but a config that went through W&B's server (JSON)
+    comes back with ``{"warm": 5}`` for ``{"warm": 5.0}`` too."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _close(choice: Any, value: Any) -> bool:
+    """Whether ``value`` is ``choice`` with its numbers, at any depth, within
+    ``FLOAT_MATCH`` (a float32 or computed float in a dict or list value)."""
+    if isinstance(choice, bool) or isinstance(value, bool):
+        return choice is value
+    if isinstance(choice, (int, float)) and isinstance(value, (int, float)):
+        return math.isclose(choice, value, rel_tol=FLOAT_MATCH, abs_tol=1e-12)
+    if isinstance(choice, Mapping) and isinstance(value, Mapping):
+        kept = {k: v for k, v in value.items() if k in choice}  # as _same_choice
+        return set(kept) == set(choice) and all(_close(choice[k], kept[k]) for k in choice)
+    if isinstance(choice, (list, tuple)) and isinstance(value, (list, tuple)):
+        return len(choice) == len(value) and all(
+            _close(c, v) for c, v in zip(choice, value, strict=True)
+        )
+    return _same_choice(choice, value)
 
 
 def _show(value: Any) -> str:
@@ -288,6 +318,11 @@ def _choice(param: Parameter, raw: Any, choices: Sequence[Any]) -> tuple[bool, A
         near = _near_float(choices, reading)
         if near is not _MISSING:
             return True, near, ""
+    for reading in _readings(raw):
+        if isinstance(reading, (Mapping, list, tuple)):
+            for choice in choices:
+                if _close(choice, reading):
+                    return True, choice, ""
     if param.is_constant:
         return (
             False,
@@ -325,9 +360,10 @@ def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
 
     d = param.distribution
     if d is D.INT_UNIFORM:
-        if not x.is_integer():
+        # A float a hair off a whole number (a float32, a sum) is that number.
+        if not math.isclose(round(x), x, rel_tol=FLOAT_MATCH, abs_tol=1e-12):
             return skip("is not a whole number")
-        out: Any = int(x)
+        out: Any = round(x)
     elif d.is_quantized:
         q = param.q if param.q is not None else 1.0
         k = round(x / q)
