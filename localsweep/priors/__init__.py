@@ -130,7 +130,17 @@ def load_prior_runs(
         from localsweep.config import load_config
 
         config = load_config(config)
-    read = tuple(read_source(source, store) for source in source_list(sources))
+    found_sources: list[SourceRuns] = []
+    problems: list[Violation] = []
+    for source in source_list(sources):
+        try:
+            found_sources.append(read_source(source, store))
+        except PriorRunsError as exc:  # every bad source at once, not the first
+            problems.extend(exc.violations)
+            partial = getattr(exc, "partial", None)  # a glob's tables that could be read
+            if isinstance(partial, SourceRuns):
+                found_sources.append(partial)
+    read = tuple(found_sources)
     candidates = [c for source in read for c in source.candidates]
     taken, skipped = match_priors(config, candidates)
     for skip in skipped:
@@ -145,8 +155,9 @@ def load_prior_runs(
     if config.method is Method.GRID and config.metric is not None:
         grid_metric = config.metric.name
     found = PriorRuns(read, tuple(taken), tuple(skipped), notes, grid_metric)
-    for source in read:
-        _check_table_columns(config, source, found)
+    problems += [v for source in read for v in _check_table_columns(config, source, found)]
+    if problems:
+        raise PriorRunsError(problems)
     if not taken:
         raise PriorRunsError([Violation("prior_runs", _none_taken(read, skipped))])
     return found
@@ -178,35 +189,39 @@ def source_list(
     return list(sources)
 
 
-def _check_table_columns(config: SweepConfig, source: SourceRuns, found: PriorRuns) -> None:
+def _check_table_columns(
+    config: SweepConfig, source: SourceRuns, found: PriorRuns
+) -> list[Violation]:
     # A table none of whose columns is a parameter: most likely another separator, or
     # another sweep's table. Say so instead of once per row. A table that lacks only some
     # parameters (the new sweep added one) is no error: its rows are skipped, each saying
     # which parameter it has no value for, and the other sources are taken.
-    rows = source.candidates
-    if not rows or not all(c.from_table for c in rows):
-        return
-    mine = {id(c) for c in rows}
-    if any(id(t.candidate) in mine for t in found.taken):
-        return
-    if any(find_value(c.config, p.path)[1] is not None for c in rows for p in config.parameters):
-        return
-    columns = sorted({str(k) for c in rows for k in c.config})
-    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
-    names = ", ".join(p.name for p in config.parameters)
-    hint = ""
-    if any(sep in col for col in columns for sep in (";", "\t")):
-        hint = " Its columns look separated by ';' or tabs: save it comma-separated."
-    raise PriorRunsError(
-        [
+    tables: dict[str, list[PriorCandidate]] = {}
+    for c in source.candidates:
+        if c.table is not None:
+            tables.setdefault(c.table, []).append(c)
+    taken = {id(t.candidate) for t in found.taken}
+    problems = []
+    for table, rows in tables.items():
+        if any(id(c) in taken for c in rows) or any(
+            find_value(c.config, p.path)[1] is not None for c in rows for p in config.parameters
+        ):
+            continue
+        columns = sorted({str(k) for c in rows for k in c.config})
+        shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+        names = ", ".join(p.name for p in config.parameters)
+        hint = ""
+        if any(sep in col for col in columns for sep in (";", "\t")):
+            hint = " Its columns look separated by ';' or tabs: save it comma-separated."
+        problems.append(
             Violation(
                 "prior_runs",
-                f"{source.source!r}: none of its columns names a parameter of the sweep "
+                f"{table!r}: none of its columns names a parameter of the sweep "
                 f"(columns: {shown}; parameters: {names}). Name a column after each "
                 f"parameter (dotted for nested ones, or config.<name>).{hint}",
             )
-        ]
-    )
+        )
+    return problems
 
 
 def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRunRow]:

@@ -80,6 +80,8 @@ class PriorCandidate:
     #: A table row without a run id: its table's resolved path and its row number, the
     #: same when the table is given twice (or matched by two globs).
     table_row: tuple[str, int] | None = None
+    #: A table row: its table, as the source named it (or the glob matched it).
+    table: str | None = None
 
 
 @dataclass(frozen=True)

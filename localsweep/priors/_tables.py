@@ -77,11 +77,67 @@ def _error(path: Path, message: str) -> PriorRunsError:
     return PriorRunsError([Violation("prior_runs", f"{path}: {message}")])
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise _error(path, f"cannot read it ({exc})") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    save_as = (
+        "save it as UTF-8 (Excel: Save As > 'CSV UTF-8 (Comma delimited)')"
+        if path.suffix.lower() == ".csv"
+        else "save it as UTF-8"
+    )
+    if b"\x00" in data:  # UTF-16, as Excel's "Unicode Text" writes: no 8-bit text
+        raise _error(path, f"cannot read it: it is not UTF-8 ({utf8_error}); {save_as}")
+    try:
+        # Excel's "CSV (Comma delimited)" on Windows writes the ANSI code page.
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise _error(
+            path, f"cannot read it: it is neither UTF-8 nor Windows-1252 ({exc}); {save_as}"
+        ) from exc
+    logger.info("%s is not UTF-8: read as Windows-1252, as Excel writes CSV", path)
+    return text
+
+
+def _records(data: Any) -> Any:
+    """The list of runs in a JSON document: a list of objects, ``{"runs": [...]}``, or a
+    pandas ``DataFrame.to_json()`` in another orient (``columns``, pandas' default, and
+    ``index``, ``split``, ``table``)."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, Mapping):
+        return None
+    if isinstance(data.get("runs"), list):
+        return data["runs"]
+    if isinstance(data.get("data"), list) and "schema" in data:  # orient="table"
+        return data["data"]
+    if {"columns", "data"} <= set(data) and isinstance(data["data"], list):  # "split"
+        columns = data["columns"]
+        if isinstance(columns, list) and all(isinstance(r, list) for r in data["data"]):
+            return [dict(zip(columns, r, strict=False)) for r in data["data"]]
+        return None
+    if not data or not all(isinstance(v, Mapping) for v in data.values()):
+        return None
+    # pandas writes a missing cell (NaN) as null: a value the run does not have.
+    if all(str(k).lstrip("-").isdigit() for k in data):  # orient="index": one object per row
+        return [{k: v for k, v in row.items() if v is not None} for row in data.values()]
+    # orient="columns" (pandas' default): each column maps the row labels to its cells.
+    labels: dict[Any, None] = {}
+    for cells in data.values():
+        labels.update(dict.fromkeys(cells))
+    return [
+        {c: cells[label] for c, cells in data.items() if cells.get(label) is not None}
+        for label in labels
+    ]
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    text = _text(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         # A quoted cell may hold line breaks (a logged text, a traceback).
@@ -101,15 +157,14 @@ def _rows(path: Path) -> list[dict[str, Any]]:
             data = json.loads(text)
     except ValueError as exc:
         raise _error(path, f"is not valid JSON ({exc})") from exc
-    if isinstance(data, Mapping) and isinstance(data.get("runs"), list):
-        data = data["runs"]
-    if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
+    runs = _records(data)
+    if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
         raise _error(
             path,
             "must hold a list of runs, one object per run (as `localsweep export --format "
-            "json` writes it)",
+            'json` writes it, or pandas\' `df.to_json(orient="records")`)',
         )
-    return [dict(r) for r in data]
+    return [dict(r) for r in runs]
 
 
 def _mapping(value: Any) -> Mapping[str, Any] | None:
@@ -246,6 +301,7 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
                 from_table=True,
                 table_row=(str(path.resolve()), i) if run_id is None else None,
                 problem=problem,
+                table=str(path),
             )
         )
     return kind, candidates
