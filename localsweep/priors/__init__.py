@@ -2,8 +2,9 @@
 
 Read runs from their sources (this or another localsweep database, wandb offline run
 folders, CSV/JSON runs tables), match each onto the sweep's parameters, and write the
-ones that fit into the sweep as prior runs. Matching is pure (``_match``); reading is in
-``_sources`` and ``_tables``; writing in :mod:`localsweep.store._priors`.
+ones that fit into the sweep as prior runs. Matching is pure (``_match``, and ``_place``
+for one value); reading is in ``_sources`` and ``_tables``; writing in
+:mod:`localsweep.store._priors`.
 
 >>> from localsweep.priors import load_prior_runs          # doctest: +SKIP
 >>> found = load_prior_runs(config, ["wandb/offline-run-*", "old.db#ls-k3j9x2ab"])
