@@ -93,6 +93,12 @@ class PriorRuns:
                 f" ({no_metric} of them without the metric {self.grid_metric}: they hold "
                 "grid points only)"
             )
+        partial = sum(1 for t in self.taken if t.missing_objectives)
+        if partial:
+            total += (
+                f" ({partial} of them without every objective: on no Pareto front, and "
+                "failed runs to the search)"
+            )
         lines.extend(f"  note: {note}" for note in self.notes)
         lines.append(f"prior runs: {total}, {len(self.skipped)} skipped")
         return lines

@@ -92,6 +92,9 @@ class TakenPrior:
     state: RunState
     metric: float | None
     columns: Mapping[ParamPath, str]
+    #: Of a multi-objective sweep's objectives, those the run has no value of: it is on
+    #: no Pareto front and the search counts it as failed, as a sweep's own run.
+    missing_objectives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,10 +200,11 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
         params[param.path] = value
         columns[param.path] = key
     metric = None
+    missing: tuple[str, ...] = ()
     if config.is_multi_objective:
-        missing = _missing_objective(config, candidate)
-        if missing is not None:
-            return SkippedPrior(candidate, missing)
+        skip, missing = _objectives(config, candidate)
+        if skip is not None:
+            return SkippedPrior(candidate, skip)
     elif config.metric is not None:
         name = config.metric.name
         metric = summary_metric(candidate.summary, name, config.metric.goal.value)
@@ -221,27 +225,36 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
                 f"has no value of the metric {name}: nothing to learn"
                 + _logged_hint(candidate, name),
             )
-    return TakenPrior(candidate, params, state, metric, columns)
+    return TakenPrior(candidate, params, state, metric, columns, missing)
 
 
-def _missing_objective(config: SweepConfig, candidate: PriorCandidate) -> str | None:
-    """Why a run gives a multi-objective sweep (``metrics:``) no point, or ``None``: each
-    objective is read from its summary as the search reads the sweep's runs
-    (:func:`localsweep.search._multi.objective_values`), and one missing or not a finite
-    number leaves the run without a point, as a sweep's own run then has none."""
+def _objectives(
+    config: SweepConfig, candidate: PriorCandidate
+) -> tuple[str | None, tuple[str, ...]]:
+    """A multi-objective sweep's (``metrics:``) check of a run: why it is skipped (``None``
+    when it is not), and the objectives it has no value of. Each objective is read from
+    the summary as the search reads the sweep's runs
+    (:func:`localsweep.search._multi.objective_values`). A run whose value of one ended NaN
+    or infinite diverged: no result. A run missing every objective has nothing to learn
+    from; one missing some is taken, as a sweep's own run is kept: shown by the objectives
+    it has, on no Pareto front, and counted as failed by the search."""
     from localsweep.search._multi import summary_value
 
+    missing = []
     for objective in config.metrics:
         name = objective.name
         if summary_value(candidate.summary, name, objective.goal) is not None:
             continue
         diverged = _not_finite(metric_in(candidate.summary, name))
         if diverged is not None:
-            return f"ended with the objective {name} = {diverged}: no result (did it diverge?)"
-        return f"has no value of the objective {name}: nothing to learn" + _logged_hint(
-            candidate, name
-        )
-    return None
+            why = f"ended with the objective {name} = {diverged}: no result (did it diverge?)"
+            return why, ()
+        missing.append(name)
+    if len(missing) == len(config.metrics):
+        names = ", ".join(missing)
+        hint = _logged_hint(candidate, missing[0])
+        return f"has no value of any objective ({names}): nothing to learn{hint}", ()
+    return None, tuple(missing)
 
 
 def _not_finite(value: Any) -> str | None:

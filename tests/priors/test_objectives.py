@@ -23,22 +23,37 @@ MULTI: dict[str, Any] = {
 }
 
 
-def test_a_multi_objective_sweep_takes_only_runs_with_every_objective() -> None:
+def test_a_multi_objective_sweep_skips_runs_with_no_objective_or_a_diverged_one() -> None:
     Path("mo.csv").write_text(
-        "Name,State,lr,width,val_loss,latency_ms\n"
-        "a,finished,0.001,64,0.5,10\n"
-        "b,finished,0.01,128,0.3,\n"
-        "c,finished,0.02,256,,5\n"
-        "d,finished,0.03,512,0.1,NaN\n"
+        "Name,State,lr,width,val_loss,latency_ms,acc\n"
+        "a,finished,0.001,64,0.5,10,0.9\n"
+        "b,finished,0.01,128,,,0.8\n"
+        "c,finished,0.02,256,0.4,inf,0.7\n"
+        "d,finished,0.03,512,0.1,NaN,0.7\n"
     )
     found = load_prior_runs(parse_config(MULTI), ["mo.csv"])
     assert [t.candidate.name for t in found.taken] == ["a"]
     assert [(s.candidate.name, s.reason) for s in found.skipped] == [
-        ("b", "has no value of the objective latency_ms: nothing to learn"),
-        ("c", "has no value of the objective val_loss: nothing to learn"),
+        ("b", "has no value of any objective (val_loss, latency_ms): nothing to learn"),
+        ("c", "ended with the objective latency_ms = inf: no result (did it diverge?)"),
         ("d", "ended with the objective latency_ms = nan: no result (did it diverge?)"),
     ]
     assert found.summary_lines()[-1] == "prior runs: 1 taken, 3 skipped"
+
+
+def test_a_run_missing_one_objective_is_taken_and_the_summary_says_what_it_gives() -> None:
+    # As a sweep's own run: shown by the objective it has, on no Pareto front.
+    Path("mo.csv").write_text(
+        "Name,State,lr,width,val_loss,latency_ms\n"
+        "a,finished,0.001,64,0.5,10\n"
+        "b,finished,0.01,128,0.3,\n"
+    )
+    found = load_prior_runs(parse_config(MULTI), ["mo.csv"])
+    assert [t.missing_objectives for t in found.taken] == [(), ("latency_ms",)]
+    assert found.summary_lines()[-1] == (
+        "prior runs: 2 taken (1 of them without every objective: on no Pareto front, and "
+        "failed runs to the search), 0 skipped"
+    )
 
 
 def test_a_define_metric_summary_gives_an_objective_as_the_search_reads_it() -> None:
