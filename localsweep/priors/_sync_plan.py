@@ -75,6 +75,16 @@ class PriorSync:
     #: id has one per attempt; ``folder`` is the newest), each with its check.
     attempts: tuple[Attempt, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.status == UPLOAD and not self.attempts:
+            # A run of one folder: that folder is its one attempt.
+            from localsweep._sync._plan import Attempt
+
+            assert self.folder is not None and self.run_file is not None
+            assert self.scan is not None
+            attempt = Attempt(self.folder, self.run_file, self.scan)
+            object.__setattr__(self, "attempts", (attempt,))
+
 
 @dataclass(frozen=True)
 class PriorSyncPlan:
