@@ -187,7 +187,7 @@ def superseded_runs(runs: Sequence[RunRecord]) -> dict[str, str]:
 
 def check_run(
     run: RunRecord,
-    sweep_id: str,
+    sweep_id: str | None,
     roots: Sequence[Path],
     *,
     include_running: bool,
@@ -197,7 +197,8 @@ def check_run(
     """Find ``run``'s folders and check their run files: each parses and records
     ``sweep_id``; a resumed run's folders can be joined by wandb sync (each later one
     resumes the run) and none of its attempts' folders is missing. ``index`` lists each
-    searched folder once for many runs. ``superseded_by``: the run that ran this crashed
+    searched folder once for many runs (``sweep_id`` ``None``: any sweep, or none, as for
+    a prior run). ``superseded_by``: the run that ran this crashed
     or killed run's grid point again (said in the message). Such a run is uploaded as it
     is when it can be; one of which wandb recorded nothing is ``superseded``: left, with
     the reason, and not a failure (its point's result is the later run's)."""
@@ -224,7 +225,7 @@ def check_run(
 
 def _check_folders(
     run: RunRecord,
-    sweep_id: str,
+    sweep_id: str | None,
     roots: Sequence[Path],
     include_running: bool,
     index: FolderIndex | None,
@@ -273,7 +274,7 @@ def _check_folders(
                 message=f"{run_file} has no run record",
                 unrecorded=len(folders) == 1,
             )
-        foreign = [s for s in info.sweep_ids if s != sweep_id]
+        foreign = [s for s in info.sweep_ids if sweep_id is not None and s != sweep_id]
         if foreign:
             return RunCheck(
                 run,

@@ -28,6 +28,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from localsweep._sync._copies import (
+    keep_marker_only,
+    partial_message,
+    restore_marker,
+    uploaded_attempts,
+)
 from localsweep._sync._report import RunSync, run_line, unfinished_message
 from localsweep._sync._stage import StagedRun, stage_run, unstage
 from localsweep.priors._sync_plan import LEFT, ON_SERVER, UPLOAD, PriorSync, PriorSyncPlan
@@ -117,6 +123,8 @@ def dry_run_prior_rows(
             rows.append(_row(p, "prior: would attach", elsewhere[p.wandb_id or ""]))
         elif p.status == UPLOAD:
             note = "then attached to the sweep"
+            if p.reason:  # a resumed run: its attempts, uploaded oldest first
+                note = f"{p.reason}; {note}"
             entity = maybe_elsewhere.get(p.wandb_id or "")
             if entity is not None:
                 note += f"; only attached if your default entity is {entity} (uploaded there)"
@@ -126,6 +134,11 @@ def dry_run_prior_rows(
         else:
             rows.append(_row(p, "prior: left", p.reason))
     return rows
+
+
+def _all_synced(staged: dict[str, list[StagedRun]]) -> set[str]:
+    # A prior run is uploaded once wandb sync finished every one of its attempts' copies.
+    return {k for k, copies in staged.items() if all(c.synced for c in copies)}
 
 
 class PriorRuns:
@@ -157,9 +170,9 @@ class PriorRuns:
         outcomes = state.run_outcomes(self.engine, target.id)
         return {k: v for k, v in outcomes.items() if k in rows}
 
-    def _staged(self, p: PriorSync) -> StagedRun:
-        assert p.folder is not None and p.run_file is not None
-        return StagedRun.at(self.staging_root, p.folder, p.run_file)
+    def _copies(self, p: PriorSync) -> list[StagedRun]:
+        # Every attempt of a resumed run, oldest first (see _sync._copies).
+        return [StagedRun.at(self.staging_root, a.folder, a.run_file) for a in p.attempts]
 
     def upload(self, server: ServerSession, target: state.SyncTarget) -> None:
         """Upload each prior run with a run folder that no sync uploaded yet, with no
@@ -187,9 +200,9 @@ class PriorRuns:
         )
         # Copies an interrupted sync left that wandb sync finished: uploaded already.
         for p in list(pending):
-            left_copy = self._staged(p)
-            if left_copy.synced:
-                self._record(target, {p.run.id: left_copy}, set(), ())
+            left_copies = self._copies(p)
+            if left_copies and all(c.synced for c in left_copies):
+                self._record(target, {p.run.id: left_copies}, set(), ())
                 pending.remove(p)
         attempt = 0
         while pending and attempt <= self.retries:
@@ -203,7 +216,7 @@ class PriorRuns:
             )
             try:
                 result = server.sync(
-                    [s.run_file for s in staged.values()],
+                    [c.run_file for copies in staged.values() for c in copies if not c.synced],
                     entity=target.entity,
                     project=target.project,
                     parallel=self.parallel,
@@ -211,26 +224,36 @@ class PriorRuns:
                     timeout=self.upload_timeout,
                 )
             except KeyboardInterrupt:
-                self._record(target, staged, {k for k, s in staged.items() if s.synced}, ())
+                self._record(target, staged, _all_synced(staged), ())
                 raise
-            synced = {k for k, s in staged.items() if s.synced}
+            synced = _all_synced(staged)
             self._record(target, staged, synced, result.errors)
             pending = [p for p in pending if p.run.id in staged and p.run.id not in synced]
 
     def _stage(
         self, target: state.SyncTarget, pending: Sequence[PriorSync]
-    ) -> dict[str, StagedRun]:
+    ) -> dict[str, list[StagedRun]]:
         from localsweep.wandb_bridge._logformat import CorruptFileError
 
-        staged: dict[str, StagedRun] = {}
+        staged: dict[str, list[StagedRun]] = {}
+        stored = self._stored(target)
         for p in pending:
-            assert p.folder is not None and p.run_file is not None
+            on_server = uploaded_attempts(stored.get(p.run.id))
+            copies: list[StagedRun] = []
             try:
-                # "" clears the sweep id: the Run records patched in place (checked
-                # against the original), else rewritten record by record.
-                staged[p.run.id] = stage_run(
-                    p.folder, p.run_file, self.staging_root, "", scan=p.scan
-                )
+                for a in p.attempts:  # oldest first; those the server has are not sent again
+                    done = StagedRun.at(self.staging_root, a.folder, a.run_file)
+                    if not done.synced and a.folder.name in on_server:
+                        restore_marker(done)
+                    if done.synced:
+                        copies.append(done)
+                        continue
+                    # "" clears the sweep id: the Run records patched in place (checked
+                    # against the original), else rewritten record by record.
+                    copies.append(
+                        stage_run(a.folder, a.run_file, self.staging_root, "", scan=a.scan)
+                    )
+                staged[p.run.id] = copies
             except (CorruptFileError, OSError) as exc:
                 self.messages[p.run.id] = f"staging failed: {exc}"
                 state.record_run_outcome(
@@ -241,24 +264,31 @@ class PriorRuns:
     def _record(
         self,
         target: state.SyncTarget,
-        staged: dict[str, StagedRun],
+        staged: dict[str, list[StagedRun]],
         synced: set[str],
         errors: Sequence[str],
     ) -> None:
         by_row = {p.run.id: p for p in self.plan.runs}
         outcomes: list[tuple[str, str, str | None, bool]] = []
-        for row_id, copy in staged.items():
-            if row_id in synced or copy.synced:
+        for row_id, copies in staged.items():
+            if row_id in synced or all(c.synced for c in copies):
                 self.uploaded_now.add(row_id)
                 outcomes.append((row_id, PRIOR_UPLOADED, by_row[row_id].wandb_id, True))
             else:
                 message = unfinished_message(by_row[row_id].wandb_id or row_id, errors)
+                done = [c.folder.name for c in copies if c.synced]
+                if done:
+                    message = partial_message(done, len(copies), message)
                 self.messages[row_id] = message
                 outcomes.append((row_id, PRIOR_FAILED, message, True))
         # On record before the copy goes: a rerun does not upload it again.
         state.record_run_outcomes(self.engine, target.id, outcomes)
-        for row_id in self.uploaded_now & set(staged):
-            unstage(staged[row_id].folder)
+        for row_id, copies in staged.items():
+            for copy in copies:
+                if row_id in self.uploaded_now:
+                    unstage(copy.folder)
+                elif copy.synced:
+                    keep_marker_only(copy)
 
     def attach_list(self, target: state.SyncTarget) -> tuple[list[str], list[str]]:
         """The W&B ids of the prior runs the server's sweep is to list (in the sweep's

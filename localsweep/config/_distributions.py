@@ -222,6 +222,18 @@ def cdf(param: Parameter, x: Any) -> float:
     if d is D.INT_UNIFORM:
         assert lo is not None and hi is not None
         return _randint_cdf(x, int(lo), int(hi) + 1)
+    log_forms = (
+        D.LOG_UNIFORM,
+        D.Q_LOG_UNIFORM,
+        D.LOG_UNIFORM_VALUES,
+        D.Q_LOG_UNIFORM_VALUES,
+        D.INV_LOG_UNIFORM,
+        D.INV_LOG_UNIFORM_VALUES,
+    )
+    if d in log_forms and x <= 0:
+        # No draw of a log distribution is below 0; a quantized one's rounding gives 0
+        # (round(exp(u) / q) * q for a draw below q/2), where its log is undefined.
+        return 0.0
     if d in (D.UNIFORM, D.Q_UNIFORM):
         assert lo is not None and hi is not None
         return _uniform_cdf(x, lo, hi - lo)

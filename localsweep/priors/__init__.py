@@ -2,8 +2,9 @@
 
 Read runs from their sources (this or another localsweep database, wandb offline run
 folders, CSV/JSON runs tables), match each onto the sweep's parameters, and write the
-ones that fit into the sweep as prior runs. Matching is pure (``_match``); reading is in
-``_sources`` and ``_tables``; writing in :mod:`localsweep.store._priors`.
+ones that fit into the sweep as prior runs. Matching is pure (``_match``, and ``_place``
+for one value); reading is in ``_sources`` and ``_tables``; writing in
+:mod:`localsweep.store._priors`.
 
 >>> from localsweep.priors import load_prior_runs          # doctest: +SKIP
 >>> found = load_prior_runs(config, ["wandb/offline-run-*", "old.db#ls-k3j9x2ab"])
@@ -25,6 +26,7 @@ from localsweep.priors._match import (
     PriorCandidate,
     SkippedPrior,
     TakenPrior,
+    find_value,
     match_priors,
     metric_in,
     number,
@@ -61,6 +63,9 @@ class PriorRuns:
     skipped: tuple[SkippedPrior, ...]
     #: What the prior runs will and will not do for this sweep, in words.
     notes: tuple[str, ...] = ()
+    #: The metric of a grid sweep, whose prior runs without it still hold their points
+    #: (a search skips such runs: there is nothing to learn from them).
+    grid_metric: str | None = None
 
     def summary_lines(self) -> list[str]:
         """What was taken and skipped, per source, in words (the CLI prints these)."""
@@ -83,8 +88,17 @@ class PriorRuns:
             lines.append(f"  ... and {len(self.skipped) - len(shown)} more skipped")
         no_metric = sum(1 for t in self.taken if t.metric is None)
         total = f"{len(self.taken)} taken"
-        if no_metric:
-            total += f" ({no_metric} of them without the metric: they hold grid points only)"
+        if no_metric and self.grid_metric is not None:
+            total += (
+                f" ({no_metric} of them without the metric {self.grid_metric}: they hold "
+                "grid points only)"
+            )
+        partial = sum(1 for t in self.taken if t.missing_objectives)
+        if partial:
+            total += (
+                f" ({partial} of them without every objective: on no Pareto front, and "
+                "failed runs to the search)"
+            )
         lines.extend(f"  note: {note}" for note in self.notes)
         lines.append(f"prior runs: {total}, {len(self.skipped)} skipped")
         return lines
@@ -123,7 +137,17 @@ def load_prior_runs(
         from localsweep.config import load_config
 
         config = load_config(config)
-    read = tuple(read_source(source, store) for source in source_list(sources))
+    found_sources: list[SourceRuns] = []
+    problems: list[Violation] = []
+    for source in source_list(sources):
+        try:
+            found_sources.append(read_source(source, store))
+        except PriorRunsError as exc:  # every bad source at once, not the first
+            problems.extend(exc.violations)
+            partial = getattr(exc, "partial", None)  # a glob's tables that could be read
+            if isinstance(partial, SourceRuns):
+                found_sources.append(partial)
+    read = tuple(found_sources)
     candidates = [c for source in read for c in source.candidates]
     taken, skipped = match_priors(config, candidates)
     for skip in skipped:
@@ -134,9 +158,13 @@ def load_prior_runs(
             "a random search draws as it always does (wandb's looks at no runs): the prior "
             "runs count in show, the report and best_run(), and in hyperband's bands",
         )
-    found = PriorRuns(read, tuple(taken), tuple(skipped), notes)
-    for source in read:
-        _check_table_columns(config, source, found)
+    grid_metric = None
+    if config.method is Method.GRID and config.metric is not None:
+        grid_metric = config.metric.name
+    found = PriorRuns(read, tuple(taken), tuple(skipped), notes, grid_metric)
+    problems += [v for source in read for v in _check_table_columns(config, source, found)]
+    if problems:
+        raise PriorRunsError(problems)
     if not taken:
         raise PriorRunsError([Violation("prior_runs", _none_taken(read, skipped))])
     return found
@@ -168,34 +196,39 @@ def source_list(
     return list(sources)
 
 
-def _check_table_columns(config: SweepConfig, source: SourceRuns, found: PriorRuns) -> None:
-    # A table whose runs were all skipped for lacking a parameter: most likely no column
-    # is one (another separator, another sweep's table). Say so instead of once per row.
-    rows = source.candidates
-    if not rows or not all(c.from_table for c in rows):
-        return
-    mine = {id(c) for c in rows}
-    if any(id(t.candidate) in mine for t in found.taken):
-        return
-    reasons = [s.reason for s in found.skipped if id(s.candidate) in mine]
-    if not all(r.startswith("has no value for parameter") for r in reasons):
-        return
-    columns = sorted({str(k) for c in rows for k in c.config})
-    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
-    names = ", ".join(p.name for p in config.parameters)
-    hint = ""
-    if any(sep in col for col in columns for sep in (";", "\t")):
-        hint = " Its columns look separated by ';' or tabs: save it comma-separated."
-    raise PriorRunsError(
-        [
+def _check_table_columns(
+    config: SweepConfig, source: SourceRuns, found: PriorRuns
+) -> list[Violation]:
+    # A table none of whose columns is a parameter: most likely another separator, or
+    # another sweep's table. Say so instead of once per row. A table that lacks only some
+    # parameters (the new sweep added one) is no error: its rows are skipped, each saying
+    # which parameter it has no value for, and the other sources are taken.
+    tables: dict[str, list[PriorCandidate]] = {}
+    for c in source.candidates:
+        if c.table is not None:
+            tables.setdefault(c.table, []).append(c)
+    taken = {id(t.candidate) for t in found.taken}
+    problems = []
+    for table, rows in tables.items():
+        if any(id(c) in taken for c in rows) or any(
+            find_value(c.config, p.path)[1] is not None for c in rows for p in config.parameters
+        ):
+            continue
+        columns = sorted({str(k) for c in rows for k in c.config})
+        shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+        names = ", ".join(p.name for p in config.parameters)
+        hint = ""
+        if any(sep in col for col in columns for sep in (";", "\t")):
+            hint = " Its columns look separated by ';' or tabs: save it comma-separated."
+        problems.append(
             Violation(
                 "prior_runs",
-                f"{source.source!r}: none of its columns names a parameter of the sweep "
+                f"{table!r}: none of its columns names a parameter of the sweep "
                 f"(columns: {shown}; parameters: {names}). Name a column after each "
                 f"parameter (dotted for nested ones, or config.<name>).{hint}",
             )
-        ]
-    )
+        )
+    return problems
 
 
 def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRunRow]:

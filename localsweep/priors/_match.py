@@ -17,16 +17,14 @@ dotted names, or wandb's ``{"value": ...}`` wrapped), a summary, logged rows, a 
 
 from __future__ import annotations
 
-import ast
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from localsweep.config import Distribution, Method, Parameter, ParamPath, SweepConfig
-from localsweep.config._checks import number_from_string
+from localsweep.config import Method, ParamPath, SweepConfig
+from localsweep.priors._place import MISSING, is_wrapper, literal, number, place, readings
 from localsweep.records import RunState
 
 __all__ = [
@@ -34,18 +32,17 @@ __all__ = [
     "SkippedPrior",
     "TakenPrior",
     "find_value",
+    "literal",
     "match_prior",
     "match_priors",
     "metric_in",
+    "number",
+    "place",
     "summary_metric",
 ]
 
-D = Distribution
-_MISSING = object()
-
 #: States a prior run may have: what it found is a result. Anything else is skipped.
 _TAKEN_STATES = {"finished": RunState.FINISHED, "early_terminated": RunState.EARLY_TERMINATED}
-_LOG_VALUES = (D.LOG_UNIFORM_VALUES, D.INV_LOG_UNIFORM_VALUES, D.Q_LOG_UNIFORM_VALUES)
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,11 @@ class PriorCandidate:
     #: Said after the reason when the run is skipped for its state: where the source
     #: cannot tell, how the user can still take it.
     state_hint: str | None = None
+    #: A table row without a run id: its table's resolved path and its row number, the
+    #: same when the table is given twice (or matched by two globs).
+    table_row: tuple[str, int] | None = None
+    #: A table row: its table, as the source named it (or the glob matched it).
+    table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class TakenPrior:
     state: RunState
     metric: float | None
     columns: Mapping[ParamPath, str]
+    #: Of a multi-objective sweep's objectives, those the run has no value of: it is on
+    #: no Pareto front and the search counts it as failed, as a sweep's own run.
+    missing_objectives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,18 +105,13 @@ class SkippedPrior:
     reason: str
 
 
-def _is_wrapper(node: Any) -> bool:
-    # wandb's config files and its API's raw config wrap each value: {"value": v, "desc": ...}.
-    return isinstance(node, Mapping) and "value" in node and set(node) <= {"value", "desc"}
-
-
 def find_value(data: Mapping[str, Any], path: ParamPath) -> tuple[Any, str | None]:
     """The value at ``path`` in ``data`` and the dotted key it was found under, or
-    ``(_MISSING, None)``. Nested dicts, dotted keys and ``{"value": ...}`` wrappers are
+    ``(MISSING, None)``. Nested dicts, dotted keys and ``{"value": ...}`` wrappers are
     all followed; the deepest nesting is tried first."""
     found = _find(data, path)
     if found is None:
-        return _MISSING, None
+        return MISSING, None
     return found
 
 
@@ -120,7 +120,7 @@ def _find(node: Any, path: ParamPath) -> tuple[Any, str] | None:
         return node, ""
     if isinstance(node, str):
         # A table cell holding a dict as text (JSON, or a Python literal from pandas).
-        node = next((r for r in _readings(node)[1:] if isinstance(r, Mapping)), None)
+        node = next((r for r in readings(node)[1:] if isinstance(r, Mapping)), None)
     if not isinstance(node, Mapping):
         return None
     for k in range(1, len(path) + 1):
@@ -130,7 +130,7 @@ def _find(node: Any, path: ParamPath) -> tuple[Any, str] | None:
             if inner is not None:
                 value, rest = inner
                 return value, key + ("." + rest if rest else "")
-    if _is_wrapper(node):
+    if is_wrapper(node):
         return _find(node["value"], path)
     return None
 
@@ -143,7 +143,7 @@ def metric_in(data: Mapping[str, Any], name: str) -> Any:
     if name in data:
         return data[name]
     value, _key = find_value(data, tuple(name.split(".")))
-    return None if value is _MISSING else value
+    return None if value is MISSING else value
 
 
 #: A ``define_metric(name, summary=...)`` summary is a dict; which of its values counts,
@@ -160,7 +160,7 @@ def summary_metric(summary: Mapping[str, Any], name: str, goal: str) -> float | 
     these, ``None`` (the caller then takes the last logged value, as the agent does)."""
     raw = metric_in(summary, name)
     if isinstance(raw, str):
-        raw = next((r for r in _readings(raw)[1:] if isinstance(r, Mapping)), raw)
+        raw = next((r for r in readings(raw)[1:] if isinstance(r, Mapping)), raw)
     if raw is not None and not isinstance(raw, Mapping):
         return number(raw)
     parts = raw if isinstance(raw, Mapping) else {}
@@ -172,185 +172,6 @@ def summary_metric(summary: Mapping[str, Any], name: str, goal: str) -> float | 
         if found is not None:
             return found
     return None
-
-
-def number(value: Any) -> float | None:
-    """``value`` as a finite float (text spelling a number included), else ``None``."""
-    if isinstance(value, str):
-        value = number_from_string(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
-
-
-def _readings(raw: Any) -> list[Any]:
-    """The values ``raw`` may stand for: itself, then, for text, what it spells."""
-    out = [raw]
-    if _is_wrapper(raw):
-        out.append(raw["value"])
-    if isinstance(raw, str):
-        text = raw.strip()
-        as_number = number_from_string(text)
-        if as_number is not None:
-            out.append(as_number)
-        if text.lower() in ("true", "false"):  # Excel writes TRUE and FALSE
-            out.append(text.lower() == "true")
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                out.append(parse(text))
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                continue
-    return out
-
-
-def _same_choice(choice: Any, value: Any) -> bool:
-    # Imported here: scipy comes with it, and the CLI imports this module at start-up.
-    from localsweep.config._distributions import value_hash
-
-    if isinstance(choice, Mapping) and isinstance(value, Mapping):
-        # Keys added at run time are not part of the choice (as wandb's grid has it).
-        value = {k: v for k, v in value.items() if k in choice}
-    try:
-        return value_hash(choice) == value_hash(value)
-    except Exception:  # a value yaml cannot dump is no choice of a config
-        return False
-
-
-def _show(value: Any) -> str:
-    if not isinstance(value, float):
-        return repr(value)
-    short = f"{value:.6g}"
-    # Short unless that hides the difference (0.0010000000000000002 is not 0.001).
-    return short if float(short) == value else repr(value)
-
-
-def _show_read(raw: Any, read: float | None = None) -> str:
-    """``raw`` as a skip reason names it: text spelling a number (a CSV cell, ``"9"``) as
-    the number it was read as (``read``, when the caller has it already), not as quoted
-    text."""
-    if isinstance(raw, str):
-        x = number(raw) if read is None else read
-        if x is not None:
-            return _show(int(x) if x.is_integer() else x)
-    return _show(raw)
-
-
-#: How near a float must be to a choice or grid value to be taken for it: a float32 config
-#: (``np.float32(0.2)`` is 0.20000000298023224; a torch tensor's ``.item()``) or a
-#: computed one (``0.1 + 0.2``) is still that value; a float32 is exact to 6e-8.
-FLOAT_MATCH = 1e-6
-
-
-def _near_float(choices: Sequence[Any], reading: Any) -> Any:
-    """The one numeric choice (``0.2``, or ``3`` beside float choices) within
-    ``FLOAT_MATCH`` of a float ``reading`` (the nearest), else ``_MISSING``."""
-    if not isinstance(reading, float) or not math.isfinite(reading):
-        return _MISSING
-    near = [
-        c
-        for c in choices
-        if isinstance(c, (int, float))
-        and not isinstance(c, bool)
-        and math.isclose(c, reading, rel_tol=FLOAT_MATCH, abs_tol=1e-12)
-    ]
-    return min(near, key=lambda c: abs(c - reading)) if near else _MISSING
-
-
-def _choice(param: Parameter, raw: Any, choices: Sequence[Any]) -> tuple[bool, Any, str]:
-    for reading in _readings(raw):
-        for choice in choices:
-            if _same_choice(choice, reading):
-                return True, choice, ""
-    for reading in _readings(raw):
-        near = _near_float(choices, reading)
-        if near is not _MISSING:
-            return True, near, ""
-    if param.is_constant:
-        return (
-            False,
-            None,
-            f"{param.name} is {_show_read(raw)}, but the sweep fixes it at " + _show(param.value),
-        )
-    shown = ", ".join(_show(c) for c in choices[:8]) + (", ..." if len(choices) > 8 else "")
-    return False, None, f"{param.name} = {_show_read(raw)} is not one of its values ({shown})"
-
-
-def _bounds(param: Parameter) -> tuple[float, float] | None:
-    d, lo, hi = param.distribution, param.min, param.max
-    if lo is None or hi is None:
-        return None
-    if d in (D.LOG_UNIFORM, D.Q_LOG_UNIFORM):
-        return math.exp(lo), math.exp(hi)
-    if d is D.INV_LOG_UNIFORM:
-        return math.exp(-hi), math.exp(-lo)
-    return lo, hi
-
-
-def _within(x: float, lo: float, hi: float) -> bool:
-    slack = FLOAT_MATCH * max(abs(lo), abs(hi), 1e-300)
-    return lo - slack <= x <= hi + slack
-
-
-def _numeric(param: Parameter, raw: Any) -> tuple[bool, Any, str]:
-    value = raw["value"] if _is_wrapper(raw) else raw
-    x = number(value)
-    if x is None:
-        return False, None, f"{param.name} = {_show(raw)} is not a number"
-
-    def skip(why: str) -> tuple[bool, Any, str]:  # words only for a run that is skipped
-        return False, None, f"{param.name} = {_show_read(value, x)} {why}"
-
-    d = param.distribution
-    if d is D.INT_UNIFORM:
-        if not x.is_integer():
-            return skip("is not a whole number")
-        out: Any = int(x)
-    elif d.is_quantized:
-        q = param.q if param.q is not None else 1.0
-        k = round(x / q)
-        if not math.isclose(k * q, x, rel_tol=FLOAT_MATCH, abs_tol=1e-12):
-            return skip(f"is not a multiple of q = {q!r}")
-        out = k * q if isinstance(q, int) and not isinstance(q, bool) else float(x)
-        if not math.isclose(k * q, x, rel_tol=1e-12, abs_tol=1e-15):
-            out = k * q  # a float32's or a sum's noise, not the run's choice
-    else:
-        out = x
-    bounds = _bounds(param)
-    if bounds is not None:
-        lo, hi = bounds
-        if d.is_quantized:
-            # wandb's rounding reaches the multiples of q nearest the bounds.
-            q = param.q if param.q is not None else 1.0
-            lo, hi = round(lo / q) * q, round(hi / q) * q
-        if not _within(x, lo, hi):
-            return skip(f"is outside the sweep's range [{_show(lo)}, {_show(hi)}]")
-    elif d in (D.LOG_NORMAL, D.Q_LOG_NORMAL) and x <= 0:
-        return skip("is not positive (log_normal)")
-    elif d in (D.BETA, D.Q_BETA) and not 0 <= x <= 1:
-        return skip("is outside [0, 1] (beta)")
-    if d in _LOG_VALUES and x <= 0:
-        return skip("is not positive")
-    return True, out, ""
-
-
-def place(param: Parameter, raw: Any, method: Method) -> tuple[bool, Any, str]:
-    """``raw`` as a value of ``param`` (for a grid, one of its grid values): ``(True,
-    value, "")``, or ``(False, None, why not)``."""
-    d = param.distribution
-    if d is D.CONSTANT:
-        return _choice(param, raw, (param.value,))
-    if d in (D.CATEGORICAL, D.CATEGORICAL_W_PROBABILITIES):
-        choices = param.grid_values() if method is Method.GRID else param.values
-        return _choice(param, raw, choices)
-    ok, value, reason = _numeric(param, raw)
-    if not ok or method is not Method.GRID:
-        return ok, value, reason
-    for point in param.grid_values():
-        # np.arange's values carry float noise (0.30000000000000004) that text does not.
-        if math.isclose(float(point), float(value), rel_tol=FLOAT_MATCH, abs_tol=1e-12):
-            return True, point, ""
-    return False, None, f"{param.name} = {_show_read(raw)} is not one of the grid's values"
 
 
 def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | SkippedPrior:
@@ -371,7 +192,7 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
     columns: dict[ParamPath, str] = {}
     for param in config.parameters:
         raw, key = find_value(candidate.config, param.path)
-        if raw is _MISSING or key is None:
+        if raw is MISSING or key is None:
             return SkippedPrior(candidate, f"has no value for parameter {param.name}")
         ok, value, reason = place(param, raw, config.method)
         if not ok:
@@ -379,7 +200,12 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
         params[param.path] = value
         columns[param.path] = key
     metric = None
-    if config.metric is not None:
+    missing: tuple[str, ...] = ()
+    if config.is_multi_objective:
+        skip, missing = _objectives(config, candidate)
+        if skip is not None:
+            return SkippedPrior(candidate, skip)
+    elif config.metric is not None:
         name = config.metric.name
         metric = summary_metric(candidate.summary, name, config.metric.goal.value)
         diverged = _not_finite(metric_in(candidate.summary, name))
@@ -399,7 +225,36 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
                 f"has no value of the metric {name}: nothing to learn"
                 + _logged_hint(candidate, name),
             )
-    return TakenPrior(candidate, params, state, metric, columns)
+    return TakenPrior(candidate, params, state, metric, columns, missing)
+
+
+def _objectives(
+    config: SweepConfig, candidate: PriorCandidate
+) -> tuple[str | None, tuple[str, ...]]:
+    """A multi-objective sweep's (``metrics:``) check of a run: why it is skipped (``None``
+    when it is not), and the objectives it has no value of. Each objective is read from
+    the summary as the search reads the sweep's runs
+    (:func:`localsweep.search._multi.objective_values`). A run whose value of one ended NaN
+    or infinite diverged: no result. A run missing every objective has nothing to learn
+    from; one missing some is taken, as a sweep's own run is kept: shown by the objectives
+    it has, on no Pareto front, and counted as failed by the search."""
+    from localsweep.search._multi import summary_value
+
+    missing = []
+    for objective in config.metrics:
+        name = objective.name
+        if summary_value(candidate.summary, name, objective.goal) is not None:
+            continue
+        diverged = _not_finite(metric_in(candidate.summary, name))
+        if diverged is not None:
+            why = f"ended with the objective {name} = {diverged}: no result (did it diverge?)"
+            return why, ()
+        missing.append(name)
+    if len(missing) == len(config.metrics):
+        names = ", ".join(missing)
+        hint = _logged_hint(candidate, missing[0])
+        return f"has no value of any objective ({names}): nothing to learn{hint}", ()
+    return None, tuple(missing)
 
 
 def _not_finite(value: Any) -> str | None:
@@ -446,20 +301,43 @@ def _last_logged(
 def match_priors(
     config: SweepConfig, candidates: Sequence[PriorCandidate]
 ) -> tuple[list[TakenPrior], list[SkippedPrior]]:
-    """Match every candidate; a run met again (same run id) is taken once, first come."""
+    """Match every candidate; a run met again is taken once, first come: the same run id,
+    or, for a table row without one, the same row of the same file, or a row with the
+    same name, creation time and parameters (W&B's export of it, copied or given again)."""
     taken: list[TakenPrior] = []
     skipped: list[SkippedPrior] = []
     seen: dict[str, str] = {}
     for candidate in candidates:
-        if candidate.run_id is not None and candidate.run_id in seen:
-            first = seen[candidate.run_id]
-            skipped.append(SkippedPrior(candidate, f"the same run as {first} (taken once)"))
-            continue
-        result = match_prior(config, candidate)
-        if isinstance(result, TakenPrior):
-            taken.append(result)
-            if candidate.run_id is not None:
-                seen[candidate.run_id] = candidate.source
-        else:
-            skipped.append(result)
+        keys = _identity(candidate)
+        first = next((seen[k] for k in keys if k in seen), None)
+        if first is None:
+            result = match_prior(config, candidate)
+            if isinstance(result, SkippedPrior):
+                skipped.append(result)
+                continue
+            keys += _identity(candidate, result.params)
+            first = next((seen[k] for k in keys if k in seen), None)
+            if first is None:
+                taken.append(result)
+                seen.update((k, candidate.source) for k in keys)
+                continue
+        skipped.append(SkippedPrior(candidate, f"the same run as {first} (taken once)"))
     return taken, skipped
+
+
+def _identity(
+    candidate: PriorCandidate, params: Mapping[ParamPath, Any] | None = None
+) -> list[str]:
+    """What tells ``candidate`` apart from another run: its run id, or, without one, its
+    table row; with ``params`` (once matched), a row's name, creation time and values."""
+    if candidate.run_id is not None:
+        return [] if params is not None else [f"id {candidate.run_id}"]
+    if params is None:
+        if candidate.table_row is None:
+            return []
+        path, row = candidate.table_row
+        return [f"row {row} of {path}"]
+    if candidate.name is None or candidate.created_at is None:
+        return []
+    values = repr(sorted((".".join(k), repr(v)) for k, v in params.items()))
+    return [f"named {candidate.name} {candidate.created_at.isoformat()} {values}"]

@@ -49,6 +49,14 @@ class SourceRuns:
     candidates: tuple[PriorCandidate, ...]
 
 
+class _Unreadable(PriorRunsError):
+    """Some matches of a glob cannot be read: ``partial`` holds what the others gave."""
+
+    def __init__(self, violations: list[Violation], partial: SourceRuns):
+        super().__init__(violations)
+        self.partial = partial
+
+
 def shown_url(url: str) -> str:
     """``url`` with its password masked (see :func:`localsweep.store._urls.shown_url`),
     imported when needed: the store pulls in SQLAlchemy, which `--help` must not load."""
@@ -63,11 +71,23 @@ def _error(source: str, message: str) -> PriorRunsError:
 
 def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRuns:
     """The runs of one source (see the module docstring); ``store`` is this database."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise PriorRunsError(
+            [
+                Violation(
+                    "prior_runs",
+                    f"{source!r} is no source: give each as a string or a path; "
+                    + _WHAT_A_SOURCE_IS,
+                )
+            ]
+        )
     text = os.fspath(source)
     if not text.strip():
         raise _error(text, f"is empty; {_WHAT_A_SOURCE_IS}")
     if "#" in text:
         db, _, ident = text.rpartition("#")
+        if db and "://" not in db:
+            db = os.path.expanduser(db)  # as --db takes it
         if db and ident and ("://" in db or Path(db).is_file()):
             return _from_other_database(text, db, ident)
         if db and ident and not Path(text).exists() and not glob.has_magic(text):
@@ -81,10 +101,29 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
         if not matches:
             raise _error(text, "matches no file or folder")
         found: list[PriorCandidate] = []
+        problems: list[Violation] = []
+        used = 0
         for match in matches:
-            # One match among many is not named on its own: a damaged one is skipped.
-            found.extend(_from_path(Path(match), alone=len(matches) == 1)[1])
-        paths = f"{len(matches)} path" + ("s" if len(matches) != 1 else "")
+            path = Path(match)
+            if len(matches) > 1 and not _may_hold_runs(path):
+                # `wandb/*` matches wandb's logs and settings beside the run folders.
+                logger.debug("prior runs: %s is no run folder or table: left out", path)
+                continue
+            used += 1
+            try:
+                # One match among many is not named on its own: a damaged one is skipped.
+                found.extend(_from_path(path, alone=len(matches) == 1)[1])
+            except PriorRunsError as exc:  # every bad table of the glob, not the first
+                problems.extend(exc.violations)
+        if problems:
+            # The tables that could be read are checked too, so that every problem of
+            # the glob is said at once; none of its runs is taken.
+            raise _Unreadable(problems, SourceRuns(text, "glob", tuple(found)))
+        if not used:
+            raise _error(
+                text, "matches no wandb run folder, run file or runs table; " + _WHAT_A_SOURCE_IS
+            )
+        paths = f"{used} path" + ("s" if used != 1 else "")
         return SourceRuns(text, paths, tuple(_join_attempts(found)))
     if store is None:
         raise _error(
@@ -99,12 +138,27 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
 # --------------------------------------------------------------------------- files
 
 
+def _may_hold_runs(path: Path) -> bool:
+    """Whether a glob's match is worth reading: a runs table, a run file, or a folder with
+    a run file in it or in a run folder below (not wandb's ``debug.log``, ``settings``,
+    ``logs/``)."""
+    from localsweep.wandb_bridge import find_run_file
+
+    if path.is_file():
+        return path.suffix.lower() in (*TABLE_SUFFIXES, ".wandb") or _is_sqlite(path)
+    if not path.is_dir():
+        return False
+    if find_run_file(path) is not None:
+        return True
+    return any(p.is_dir() and find_run_file(p) is not None for p in path.glob("*run-*"))
+
+
 def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandidate]]:
     if path.is_file():
         if path.suffix.lower() in TABLE_SUFFIXES:
             return read_table(path)
         if path.suffix == ".wandb":
-            return "wandb run file", [_from_run_file(path, path.parent, alone=alone)]
+            return "wandb run file", [_from_run_file(path, path.parent, alone=alone, name=path)]
         if _is_sqlite(path):
             raise _error(
                 str(path),
@@ -120,6 +174,14 @@ def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandid
     if run_file is not None:
         return "wandb run folder", [_from_run_file(run_file, path, alone=alone)]
     folders = sorted(p for p in path.glob("*run-*") if p.is_dir() and find_run_file(p) is not None)
+    if not folders and (path / "wandb").is_dir():
+        # A project folder: its runs are in ./wandb, where wandb writes them.
+        try:
+            kind, runs = _from_path(path / "wandb", alone=alone)
+        except PriorRunsError:
+            pass
+        else:
+            return f"{kind} in {path / 'wandb'}", runs
     if not folders:
         raise _error(str(path), "is a folder without wandb runs (no run-<id>.wandb in it or below)")
     runs = []
@@ -173,13 +235,16 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
-def _from_run_file(run_file: Path, folder: Path, *, alone: bool = False) -> PriorCandidate:
+def _from_run_file(
+    run_file: Path, folder: Path, *, alone: bool = False, name: Path | None = None
+) -> PriorCandidate:
     """The run of ``run_file``. One that cannot be read is skipped with the reason, unless
     it was named on its own (``alone``): then it is an error, as in a folder of runs or a
-    glob only that run is lost and the others are taken."""
+    glob only that run is lost and the others are taken. ``name``: what the source named
+    (the run file itself), else its folder names it."""
     from localsweep.wandb_bridge import CorruptFileError, read_run_file
 
-    label = str(folder)
+    label = str(name if name is not None else folder)
     try:
         run = read_run_file(run_file)
     except (CorruptFileError, OSError) as exc:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from localsweep.store import RunRecord, Store
 
 if TYPE_CHECKING:
+    from localsweep._sync._plan import Attempt, FolderIndex
     from localsweep.wandb_bridge._patch import RunFileScan
 
 __all__ = [
@@ -70,6 +71,19 @@ class PriorSync:
     reason: str | None = None
     #: The check of ``run_file`` (for ``upload``): staging patches its copy from it.
     scan: RunFileScan | None = None
+    #: For ``upload``: every folder to upload, oldest first (a run resumed with the same
+    #: id has one per attempt; ``folder`` is the newest), each with its check.
+    attempts: tuple[Attempt, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status == UPLOAD and not self.attempts:
+            # A run of one folder: that folder is its one attempt.
+            from localsweep._sync._plan import Attempt
+
+            assert self.folder is not None and self.run_file is not None
+            assert self.scan is not None
+            attempt = Attempt(self.folder, self.run_file, self.scan)
+            object.__setattr__(self, "attempts", (attempt,))
 
 
 @dataclass(frozen=True)
@@ -157,81 +171,84 @@ def plan_prior_sync(
 ) -> PriorSyncPlan:
     """What ``localsweep sync`` can do with each prior run of sweep ``sweep_id``.
 
-    A prior run's folder is the one recorded with it, else an ``offline-run-*-<id>``
-    folder under one of ``wandb_dirs``, then ``$WANDB_DIR`` (or the working folder), or
-    under their ``wandb/``, as sync looks for the sweep's own runs: a runs table's row
-    whose run still has its folder there is uploaded like a folder given as a source.
-    ``runs`` may pass the sweep's runs already read (priors are picked
-    from them); otherwise they are read from ``store``.
+    A prior run's folders are found and checked as sync finds and checks the sweep's own
+    runs (:func:`localsweep._sync._plan.check_run`): where its folder was recorded and
+    beside it, then an ``offline-run-*-<id>`` folder under one of ``wandb_dirs``, then
+    ``$WANDB_DIR`` (or the working folder), or under their ``wandb/``. A run resumed with
+    the same id has a folder per attempt: every one is uploaded, oldest first, each later
+    one resuming the run, as ``wandb sync`` of all of them does. A runs table's row whose
+    run still has its folders there is uploaded like a folder given as a source.
+    ``runs`` may pass the sweep's runs already read (priors are picked from them);
+    otherwise they are read from ``store``.
     """
+    from localsweep._sync._plan import FolderIndex, search_roots
+
     records = list(runs) if runs is not None else store.list_runs(sweep_id)
     _own, priors = split_prior_runs(records)
-    roots = [Path(d).expanduser() for d in wandb_dirs]
-    roots.append(Path(os.environ.get("WANDB_DIR") or os.getcwd()))
-    return PriorSyncPlan(sweep_id, tuple(_plan_one(r, roots) for r in priors))
+    roots = search_roots(wandb_dirs)
+    index = FolderIndex()
+    return PriorSyncPlan(sweep_id, tuple(_plan_one(r, roots, index) for r in priors))
 
 
-def _plan_one(run: RunRecord, roots: Sequence[Path]) -> PriorSync:
-    from localsweep.wandb_bridge import CorruptFileError, find_run_file
-    from localsweep.wandb_bridge._patch import scan_run_file
+def _plan_one(run: RunRecord, roots: Sequence[Path], index: FolderIndex) -> PriorSync:
+    from localsweep._sync._plan import CORRUPT, READY, check_run
 
     own_id = run.prior_run_id or run.id
     source = run.prior_source or "an unknown source"
-    folder = _find_folder(run, own_id, roots)
-    if folder is None:
+    # Checked as one of the sweep's own runs under the id its folders carry, in any sweep
+    # (a prior run's file may record another sweep, or none: staging clears it).
+    check = check_run(
+        replace(run, id=own_id, attempt=1), None, roots, include_running=True, index=index
+    )
+    if check.folder is None:
         return PriorSync(run, LEFT, run.prior_run_id, reason=_why_no_folder(run, source, roots))
-    run_file = find_run_file(folder)
-    if run_file is None:
-        return PriorSync(
-            run, LEFT, run.prior_run_id, folder, reason=f"{folder} holds no run-*.wandb file"
-        )
-    try:
-        # Wire-level, as sync checks its own runs (no protobuf classes to import); the
-        # scan lets staging patch the copy instead of rewriting it record by record.
-        info = scan_run_file(run_file)
-    except (CorruptFileError, OSError) as exc:
-        return PriorSync(
-            run, LEFT, run.prior_run_id, folder, run_file, reason=f"its run file is damaged: {exc}"
-        )
-    wandb_id = info.run_id or own_id
-    if info.exit_code is None:
+    if check.status != READY or check.run_file is None or check.scan is None:
+        why = check.message or check.status
+        if check.status == CORRUPT:
+            why = f"its run file is damaged: {why}"
+        return PriorSync(run, LEFT, run.prior_run_id, check.folder, check.run_file, reason=why)
+    wandb_id = check.scan.run_id or own_id
+    newest = (check.folder, check.run_file)
+    if not check.has_exit:
         return PriorSync(
             run,
             LEFT,
             wandb_id,
-            folder,
-            run_file,
-            reason=f"{run_file} has no exit record: W&B would show it as a failed run",
+            *newest,
+            reason=f"{check.run_file} has no exit record: W&B would show it as a failed run",
         )
-    if run_file.with_name(run_file.name + _SYNCED_SUFFIX).exists():
+    attempts = check.attempts
+    synced = [a.run_file.with_name(a.run_file.name + _SYNCED_SUFFIX).exists() for a in attempts]
+    if all(synced):
         return PriorSync(
             run,
             ON_SERVER,
             wandb_id,
-            folder,
-            run_file,
+            *newest,
             reason="wandb sync uploaded it before (it is attached by its id, to the project "
             "it was uploaded to)",
         )
-    return PriorSync(run, UPLOAD, wandb_id, folder, run_file, scan=info)
-
-
-def _find_folder(run: RunRecord, own_id: str, roots: Sequence[Path]) -> Path | None:
-    if run.dir:
-        recorded = Path(run.dir)
-        if recorded.is_dir():
-            return recorded
-    found: list[Path] = []
-    for root in roots:
-        if root.name.startswith("offline-run-") and root.name.endswith(f"-{own_id}"):
-            found.append(root)
-            continue
-        for base in (root, root / "wandb"):
-            try:
-                found.extend(p for p in base.glob(f"offline-run-*-{own_id}") if p.is_dir())
-            except OSError:
-                continue
-    return max(found, key=lambda p: p.name) if found else None
+    done = synced.index(False)
+    if any(synced[done:]):
+        later = ", ".join(a.folder.name for a, s in zip(attempts, synced, strict=True) if s)
+        return PriorSync(
+            run,
+            LEFT,
+            wandb_id,
+            *newest,
+            reason=f"wandb sync uploaded its later attempt(s) {later} but not the ones before "
+            "them, which would land after their rows: upload the rest yourself, oldest first "
+            "(wandb sync FOLDER)",
+        )
+    note = check.message
+    if done:
+        note = (
+            f"wandb sync uploaded its first {done} attempt(s) before: the other "
+            f"{len(attempts) - done} are uploaded after them"
+        )
+    return PriorSync(
+        run, UPLOAD, wandb_id, *newest, reason=note, scan=check.scan, attempts=attempts[done:]
+    )
 
 
 def _why_no_folder(run: RunRecord, source: str, roots: Sequence[Path]) -> str:

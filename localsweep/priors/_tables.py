@@ -17,7 +17,6 @@ the metric. What was taken is reported per source.
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import json
@@ -29,7 +28,7 @@ from typing import Any
 
 from localsweep.config._checks import number_from_string
 from localsweep.errors import PriorRunsError, Violation
-from localsweep.priors._match import PriorCandidate, number
+from localsweep.priors._match import PriorCandidate, literal, number
 
 __all__ = ["TABLE_SUFFIXES", "read_table"]
 
@@ -40,6 +39,14 @@ _ID_COLUMNS = ("id", "ID", "run_id", "Run ID", "RunID")
 _NAME_COLUMNS = ("name", "Name", "display_name", "Display Name")
 _STATE_COLUMNS = ("state", "State")
 _CREATED_COLUMNS = ("created_at", "Created", "createdAt")
+#: The same in W&B's runs table export, whose own columns are capitalized: there a
+#: lowercase ``name`` or ``state`` is a config key like any other.
+_WANDB_COLUMNS = (
+    ("ID", "Run ID", "RunID", "run_id"),
+    ("Name", "Display Name", "display_name"),
+    ("State",),
+    ("Created", "createdAt"),
+)
 _LOCALSWEEP_COLUMNS = {"id", "name", "state", "number", "metric"}
 #: Columns that say what a run is, not what it logged.
 _META_COLUMNS = {
@@ -63,21 +70,86 @@ _META_COLUMNS = {
 }
 
 
+_WANDB_LAYOUT = "W&B runs table export"
+
+
 def _error(path: Path, message: str) -> PriorRunsError:
     return PriorRunsError([Violation("prior_runs", f"{path}: {message}")])
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise _error(path, f"cannot read it ({exc})") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    save_as = (
+        "save it as UTF-8 (Excel: Save As > 'CSV UTF-8 (Comma delimited)')"
+        if path.suffix.lower() == ".csv"
+        else "save it as UTF-8"
+    )
+    if b"\x00" in data:  # UTF-16, as Excel's "Unicode Text" writes: no 8-bit text
+        raise _error(path, f"cannot read it: it is not UTF-8 ({utf8_error}); {save_as}")
+    try:
+        # Excel's "CSV (Comma delimited)" on Windows writes the ANSI code page.
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise _error(
+            path, f"cannot read it: it is neither UTF-8 nor Windows-1252 ({exc}); {save_as}"
+        ) from exc
+    logger.info("%s is not UTF-8: read as Windows-1252, as Excel writes CSV", path)
+    return text
+
+
+def _records(data: Any) -> Any:
+    """The list of runs in a JSON document: a list of objects, ``{"runs": [...]}``, or a
+    pandas ``DataFrame.to_json()`` in another orient (``columns``, pandas' default, and
+    ``index``, ``split``, ``table``)."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, Mapping):
+        return None
+    if isinstance(data.get("runs"), list):
+        return data["runs"]
+    if isinstance(data.get("data"), list) and "schema" in data:  # orient="table"
+        return data["data"]
+    if {"columns", "data"} <= set(data) and isinstance(data["data"], list):  # "split"
+        columns = data["columns"]
+        if isinstance(columns, list) and all(isinstance(r, list) for r in data["data"]):
+            return [dict(zip(columns, r, strict=False)) for r in data["data"]]
+        return None
+    if not data or not all(isinstance(v, Mapping) for v in data.values()):
+        return None
+    # pandas writes a missing cell (NaN) as null: a value the run does not have.
+    if all(str(k).lstrip("-").isdigit() for k in data):  # orient="index": one object per row
+        return [{k: v for k, v in row.items() if v is not None} for row in data.values()]
+    # orient="columns" (pandas' default): each column maps the row labels to its cells.
+    labels: dict[Any, None] = {}
+    for cells in data.values():
+        labels.update(dict.fromkeys(cells))
+    return [
+        {c: cells[label] for c, cells in data.items() if cells.get(label) is not None}
+        for label in labels
+    ]
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    text = _text(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         # A quoted cell may hold line breaks (a logged text, a traceback).
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        # An empty cell is a value the run does not have.
-        return [{k: v for k, v in row.items() if k and v not in ("", None)} for row in reader]
+        # Hand-written tables put a space after each comma (`lr, batch_size`): the header
+        # names and cells are what is between the spaces.
+        reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
+        rows = []
+        for row in reader:
+            cells = {k.strip(): v.strip() for k, v in row.items() if k and isinstance(v, str)}
+            # An empty cell is a value the run does not have.
+            rows.append({k: v for k, v in cells.items() if k and v})
+        return rows
     try:
         if suffix == ".jsonl":
             data: Any = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -85,22 +157,21 @@ def _rows(path: Path) -> list[dict[str, Any]]:
             data = json.loads(text)
     except ValueError as exc:
         raise _error(path, f"is not valid JSON ({exc})") from exc
-    if isinstance(data, Mapping) and isinstance(data.get("runs"), list):
-        data = data["runs"]
-    if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
+    runs = _records(data)
+    if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
         raise _error(
             path,
             "must hold a list of runs, one object per run (as `localsweep export --format "
-            "json` writes it)",
+            'json` writes it, or pandas\' `df.to_json(orient="records")`)',
         )
-    return [dict(r) for r in data]
+    return [dict(r) for r in runs]
 
 
 def _mapping(value: Any) -> Mapping[str, Any] | None:
     if isinstance(value, Mapping):
         return value
     if isinstance(value, str):
-        for parse in (json.loads, ast.literal_eval):
+        for parse in (json.loads, literal):
             try:
                 parsed = parse(value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -108,6 +179,11 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
             if isinstance(parsed, Mapping):
                 return parsed
     return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _first(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -138,17 +214,19 @@ def layout(columns: set[str], dumped: bool) -> str:
     if columns >= _LOCALSWEEP_COLUMNS:
         return "localsweep export"
     if {"Name", "State"} <= columns:
-        return "W&B runs table export"
+        return _WANDB_LAYOUT
     return "runs table"
 
 
 def _config_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    # ``config.lr`` / ``config/lr`` columns stand for ``lr``; the rest as they are.
+    # ``config.lr`` / ``config/lr`` columns stand for ``lr``, before a column named ``lr``
+    # (localsweep's export writes a parameter named like one of its columns, ``name`` or
+    # ``state``, as ``config.name``); the rest as they are.
     view = dict(row)
     for key, value in row.items():
         for prefix in ("config.", "config/"):
             if key.startswith(prefix):
-                view.setdefault(key[len(prefix) :], value)
+                view[key[len(prefix) :]] = value
     return view
 
 
@@ -183,20 +261,32 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
     for row in rows:
         columns.update(row)
     dumped = "config" in columns and any(_mapping(r.get("config")) is not None for r in rows)
+    kind = layout(columns, dumped)
+    ids, names, states, created = (
+        _WANDB_COLUMNS
+        if kind == _WANDB_LAYOUT
+        else (_ID_COLUMNS, _NAME_COLUMNS, _STATE_COLUMNS, _CREATED_COLUMNS)
+    )
     candidates = []
     for i, row in enumerate(rows, 1):
-        run_id = _first(row, _ID_COLUMNS)
-        name = _first(row, _NAME_COLUMNS)
+        run_id = _first(row, ids)
+        name = _first(row, names)
         # W&B's export has no run id column; its Name column then tells the row apart.
         known = run_id if run_id is not None else name
         label = f"{path} row {i}" + (f" ({known})" if known is not None else "")
+        problem = None
         if dumped:
-            config = _mapping(row.get("config")) or {}
-            summary = _mapping(row.get("summary")) or _mapping(row.get("summary_metrics")) or {}
+            cells = {k: row.get(k) for k in ("config", "summary", "summary_metrics")}
+            read = {k: _mapping(v) for k, v in cells.items()}
+            config = read["config"] or {}
+            summary = read["summary"] or read["summary_metrics"] or {}
+            bad = [k for k, v in cells.items() if v not in (None, "") and read[k] is None]
+            if bad:
+                problem = f"its {bad[0]} cell cannot be read as a dict ({_short(cells[bad[0]])})"
         else:
             config, summary = _config_view(row), _summary_view(row)
         band = number(row.get("stopped_at_band"))
-        state = _first(row, _STATE_COLUMNS)
+        state = _first(row, states)
         candidates.append(
             PriorCandidate(
                 source=label,
@@ -205,10 +295,13 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
                 state=str(state) if state is not None else None,
                 config=config,
                 summary=summary,
-                created_at=_when(_first(row, _CREATED_COLUMNS)),
+                created_at=_when(_first(row, created)),
                 finished_at=_when(row.get("finished_at")),
                 stopped_at_band=int(band) if band is not None else None,
                 from_table=True,
+                table_row=(str(path.resolve()), i) if run_id is None else None,
+                problem=problem,
+                table=str(path),
             )
         )
-    return layout(columns, dumped), candidates
+    return kind, candidates

@@ -40,6 +40,9 @@ FIXED_COLUMNS = (
     "metric",
 )
 
+#: Column names a parameter or summary key may not take (some rows only have them).
+_RESERVED = frozenset((*FIXED_COLUMNS, "pareto", "prior", "prior_source"))
+
 
 def _flat(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in data.items():
@@ -85,12 +88,16 @@ def _row(
         # Given to the sweep to learn from, not one of its own runs (see docs/prior-runs.md).
         row["prior"] = True
         row["prior_source"] = run.prior_source
-    row.update(flat_params(run.params, parameters))
+    for key, value in flat_params(run.params, parameters).items():
+        # A parameter named like a column (`name`, `state`, `metric`) must not overwrite
+        # it: it is written `config.<name>`, which a prior-run source reads as the
+        # parameter (the same column in every row, prior runs or not).
+        row[f"config.{key}" if key in _RESERVED else key] = value
     for key, value in _flat(run.summary):
         if key.startswith("_"):
             continue  # wandb's bookkeeping: _step, _runtime, _timestamp, _wandb...
         # A summary key named like a column keeps the column's value and gets a prefix.
-        row[f"summary.{key}" if key in row else key] = value
+        row[f"summary.{key}" if key in row or key in _RESERVED else key] = value
     return row
 
 
@@ -98,7 +105,8 @@ def run_rows(sweep: Sweep) -> list[dict[str, Any]]:
     """One dict per run, in run order: ``id``, ``name``, ``state``, ``number``,
     ``created_at``, ``finished_at``, ``stopped_at_band``, ``metric`` (the sweep metric's
     summary value), then the parameters by dotted name (``optimizer.lr``; for a sweep whose
-    space is a ``search_space``, every key its runs got), then the summary
+    space is a ``search_space``, every key its runs got; a parameter named like a column
+    here, such as ``name`` or ``metric``, is written ``config.<name>``), then the summary
     keys without wandb's ``_``-prefixed ones (nested keys dotted; a key that clashes with
     a column above is written ``summary.<key>``). Prior runs come first, with ``prior``
     true and their ``prior_source``. A multi-objective sweep (``metrics:``) has no metric
