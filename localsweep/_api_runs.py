@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from localsweep.records import naive_utc
 
 __all__ = [
     "HistoryScan",
@@ -306,13 +308,8 @@ def _comparable(value: Any, operand: Any) -> tuple[Any, Any]:
 
 
 def _utc(text: str) -> datetime | str:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return when
+    when = naive_utc(text)
+    return text if when is None else when
 
 
 def sort_runs(runs: list[Any], order: str | None) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from localsweep.config import ParamPath
@@ -100,3 +101,16 @@ class Proposal:
     grid_key: str | None = None
     #: Anything the search method wants to keep with the run (e.g. Optuna's trial number).
     info: Mapping[str, Any] = field(default_factory=dict)
+
+
+def naive_utc(text: str) -> datetime | None:
+    """An ISO time as wandb and spreadsheets write it (``2024-01-01T12:00:00Z``, with or
+    without an offset) as the store keeps times: UTC, without a zone; ``None`` when the
+    text is no such time."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment

@@ -29,6 +29,7 @@ from typing import Any
 from localsweep.config._checks import number_from_string
 from localsweep.errors import PriorRunsError, Violation
 from localsweep.priors._match import PriorCandidate, literal, number
+from localsweep.records import naive_utc
 
 __all__ = ["TABLE_SUFFIXES", "read_table"]
 
@@ -194,17 +195,7 @@ def _first(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
 
 
 def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        from datetime import timezone
-
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return naive_utc(value) if isinstance(value, str) else None
 
 
 def layout(columns: set[str], dumped: bool) -> str:
