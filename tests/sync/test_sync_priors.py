@@ -277,7 +277,7 @@ def test_prior_runs_uploaded_before_a_refused_attach_are_attached_by_the_next_sy
     # The sweep was made in that entity and project: no advice to check them; and the
     # runs table is printed.
     assert "Check --entity" not in result.stderr
-    assert "prior: uploaded, not attached" in result.stdout
+    assert hand in result.stdout and "Prior runs: 0 of 3 attached" in result.stdout
     [name] = server.sweeps
     assert _prior_names(server, name) == []
     assert server.completions(hand) == server.completions(other_sweeps) == 1

@@ -6,6 +6,7 @@ would use. Real offline runs, the real ``wandb sync``, and the W&B stand-in on
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -18,7 +19,6 @@ import pytest
 from sync_helpers import CHILD_TIMEOUT, ROWS, Site, StandinServer, run_cli
 
 import localsweep
-from localsweep._sync._lock import SyncLock
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +63,13 @@ def test_a_run_a_killed_sync_uploaded_to_one_project_is_uploaded_to_another(
 def test_a_second_sync_of_the_sweep_while_one_runs_stops_with_a_clear_message(
     site: Site, server: StandinServer
 ) -> None:
-    # A sync holding the sweep's state folder (as one still uploading does).
-    with SyncLock(site.root / ".localsweep-sync" / site.sweep_id, site.sweep_id):
+    # A sync holding the sweep's state folder's lock (as one still uploading does).
+    state = site.root / ".localsweep-sync" / site.sweep_id
+    state.mkdir(parents=True)
+    with open(state / "sync.lock", "w") as held:
+        held.write(f"pid {os.getpid()} on this host")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
         second = run_cli("sync", site.sweep_id, "-e", "team")
 
     assert second.returncode == 1
