@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 #: W&B's web app was seen to attach at most this many prior runs to a sweep.
 PRIOR_RUNS_LIMIT = 1000
+#: The stored message of an own run on the ``prior_runs`` path that the server's sweep
+#: lists (uploaded ones not listed yet hold the path's name).
+_LISTED = "prior_runs: listed"
 
 
 def _server_config(sweep: SweepRecord, entity: str, project: str) -> dict[str, Any]:
@@ -401,15 +404,15 @@ class Syncer:
         whether the server took them; if it refused, the report says so (the runs are
         uploaded: the next sync attaches them)."""
         own = []
+        outcomes = state.run_outcomes(self.engine, target.id)
         if target.path == "prior_runs":
-            own = sorted(
-                run_id
-                for run_id, o in state.run_outcomes(self.engine, target.id).items()
-                if o.outcome == SYNCED
-            )
+            own = sorted(run_id for run_id, o in outcomes.items() if o.outcome == SYNCED)
+        # Each own run's stored message says once the server's list holds it: with none
+        # new (and no new prior run), no update is sent.
+        own_new = [r for r in own if outcomes[r].message != _LISTED]
         config = _server_config(self.sweep, target.entity, target.project)
         try:
-            listed = self.priors.attach(server, target, config, own)
+            listed = self.priors.attach(server, target, config, own, own_new=bool(own_new))
         except ServerError as exc:
             # The sweep is there (this sync made or found it): not a wrong entity or
             # project, so wandb's advice about those is left out.
@@ -419,6 +422,9 @@ class Syncer:
             )
             self.unattached = set(own)
             return False
+        state.record_run_outcomes(
+            self.engine, target.id, [(r, SYNCED, _LISTED, False) for r in own_new]
+        )
         if listed > PRIOR_RUNS_LIMIT:
             self.warnings.append(
                 f"{listed} prior runs: W&B was seen to show at most {PRIOR_RUNS_LIMIT}"

@@ -131,3 +131,22 @@ def test_a_wandb_dir_that_does_not_exist_is_refused_from_python_too(
     with pytest.raises(FileNotFoundError, match="nosuchdir"):
         localsweep.sync(site.sweep_id, entity="team", wandb_dirs=["nosuchdir"])
     assert server.created_sweeps() == []
+
+
+def test_a_running_run_wandb_has_written_nothing_of_yet_is_skipped_as_running(
+    site: Site, server: StandinServer
+) -> None:
+    # wandb writes its run file late: seconds into a run it may hold only its header.
+    live = site.run_ids[0]
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET state = 'running' WHERE id = ?", (live,))
+        conn.execute("UPDATE sweeps SET state = 'running'")
+    [run_file] = site.run_folder(live).glob("run-*.wandb")
+    run_file.write_bytes(FILE_HEADER)
+
+    report = localsweep.sync(site.sweep_id, entity="team", include_running=True)
+
+    line = {r.run_id: r for r in report.runs}[live]
+    assert (line.outcome, report.ok) == ("running", True)
+    assert "has not written its run record yet" in (line.message or "")
+    assert server.uploaded_runs() == set(site.run_ids[1:])

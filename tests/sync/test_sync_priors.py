@@ -166,6 +166,12 @@ def test_on_the_prior_runs_path_the_own_runs_and_the_priors_are_attached_in_one_
     assert len(_attach_calls(server)) == 1
     assert all(server.runs[r].sweep is None for r in [*own, *site.prior_ids])
 
+    # With nothing new, a later sync sends no update (nor any upload).
+    again = localsweep.sync(site.prior_sweep_id, entity="team", retries=0)
+    assert again.ok, again.runs
+    assert len(_attach_calls(server)) == 1
+    assert sorted(_prior_names(server, name)) == sorted([*own, *site.prior_ids])
+
 
 def test_a_prior_run_an_earlier_sync_uploaded_into_its_own_sweep_is_only_attached(
     site: Site, server: StandinServer
