@@ -147,6 +147,9 @@ class Syncer:
         for name in set(self.prepared) - wanted:
             unstage(self.prepared.pop(name).folder)  # nothing left to upload
         target = self._upload(server, target, todo)
+        for copy in self.prepared.values():
+            unstage(copy.folder)  # made ahead for an attempt the server had already
+        self.prepared.clear()
         self.priors.upload(server, target)
         self.clock.lap("priors")
         attached = self._attach_prior_runs(server, target)
