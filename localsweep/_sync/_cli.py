@@ -30,6 +30,9 @@ _STYLES = {
     "prior: would attach": "cyan",
     "prior: left": "yellow",
     "superseded": "yellow",
+    "left": "yellow",
+    "attached": "green",
+    "would attach": "cyan",
 }
 
 

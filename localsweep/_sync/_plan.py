@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
 
 __all__ = [
+    "LEFT",
     "SUPERSEDED",
     "Attempt",
     "FolderIndex",
@@ -53,6 +54,14 @@ SPLIT = "split"
 #: A crashed or killed run whose grid point ran again and of which wandb recorded nothing
 #: (stopped before it wrote its Run record): nothing to upload, and not a failure.
 SUPERSEDED = "superseded"
+#: A run that never started in wandb: it failed before ``wandb.init`` made its folder, or
+#: its agent was killed before wandb wrote its Run record. Nothing to upload, ever, and
+#: not a failure.
+LEFT = "left"
+
+#: The states of a run that ended without finishing; one of these of which wandb
+#: recorded nothing never started (a finished run must have written its records).
+_NEVER_STARTED_STATES = (RunState.FAILED, RunState.CRASHED, RunState.KILLED)
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,7 @@ def check_run(
     include_running: bool,
     index: FolderIndex | None = None,
     superseded_by: str | None = None,
+    stored_rows: Callable[[str], int] | None = None,
 ) -> RunCheck:
     """Find ``run``'s folders and check their run files: each parses and records
     ``sweep_id``; a resumed run's folders can be joined by wandb sync (each later one
@@ -201,8 +211,14 @@ def check_run(
     a prior run). ``superseded_by``: the run that ran this crashed
     or killed run's grid point again (said in the message). Such a run is uploaded as it
     is when it can be; one of which wandb recorded nothing is ``superseded``: left, with
-    the reason, and not a failure (its point's result is the later run's)."""
-    checked = _check_folders(run, sweep_id, roots, include_running, index)
+    the reason, and not a failure (its point's result is the later run's); so is one
+    that never started (it failed before ``wandb.init``, or wandb recorded nothing of it
+    before it was stopped): ``left``. A run the store knows finished whose run file has
+    no exit record is a copy cut short: ``corrupt`` (``stored_rows`` gives the store's
+    row count of a run, for the message)."""
+    checked = _check_folders(run, sweep_id, roots, include_running, index, stored_rows)
+    if checked.unrecorded and superseded_by is None:
+        return _never_started(checked)
     if superseded_by is None:
         return checked
     ran_again = f"superseded: its grid point ran again as run {superseded_by}"
@@ -223,12 +239,36 @@ def check_run(
     return replace(checked, message=message, superseded_by=superseded_by)
 
 
+def _never_started(checked: RunCheck) -> RunCheck:
+    """A run of which wandb recorded nothing (and that no later run superseded): left, and
+    not a failure, if it ended without finishing; still running, if it runs."""
+    run = checked.run
+    if run.state is RunState.RUNNING:
+        return replace(
+            checked,
+            status=RUNNING,
+            message=f"{checked.message}: wandb has not written its run record yet; sync "
+            "again later",
+        )
+    if run.state not in _NEVER_STARTED_STATES:
+        return checked
+    error = f" ({run.error})" if run.error else ""
+    return replace(
+        checked,
+        status=LEFT,
+        message=f"never started: {checked.message}, wandb recorded nothing of this "
+        f"{run.state.value} run{error}. Not uploaded (there is nothing to upload) and "
+        "not a failure",
+    )
+
+
 def _check_folders(
     run: RunRecord,
     sweep_id: str | None,
     roots: Sequence[Path],
     include_running: bool,
     index: FolderIndex | None,
+    stored_rows: Callable[[str], int] | None = None,
 ) -> RunCheck:
     from localsweep.wandb_bridge._logformat import CorruptFileError, find_run_file
     from localsweep.wandb_bridge._patch import scan_run_file
@@ -237,6 +277,14 @@ def _check_folders(
     if run.state is RunState.RUNNING and not include_running:
         return RunCheck(run, RUNNING, message="still running here (--include-running uploads it)")
     folders = find_run_folders(run, roots, index)
+    if not folders and run.dir is None and run.state is RunState.FAILED:
+        # The store records the folder wandb.init makes: it failed before wandb.init.
+        return RunCheck(
+            run,
+            MISSING,
+            message="it failed before wandb.init made its folder (the store records none)",
+            unrecorded=True,
+        )
     if not folders:
         where = ", ".join(str(r) for r in roots)
         return RunCheck(
@@ -258,7 +306,9 @@ def _check_folders(
             )
         try:
             info = scan_run_file(run_file)
-            rows = count_history_rows(run_file) if len(folders) > 1 else None
+            # Counted for a run of several attempts (the table says each one's rows).
+            several = len(folders) > 1 or run.attempt > 1
+            rows = count_history_rows(run_file) if several else None
         except CorruptFileError as exc:
             return RunCheck(run, CORRUPT, folder, run_file, message=str(exc))
         except OSError as exc:
@@ -292,6 +342,8 @@ def _check_folders(
     if problem is not None:
         return RunCheck(run, *problem, attempts=tuple(attempts))
     has_exit = newest.scan.exit_code is not None
+    if not has_exit and run.state is RunState.FINISHED:
+        return _incomplete_copy(run, attempts, stored_rows)
     notes = []
     if len(attempts) > 1:
         counts = [a.rows or 0 for a in attempts]
@@ -314,6 +366,37 @@ def _check_folders(
     )
 
 
+def _incomplete_copy(
+    run: RunRecord, attempts: Sequence[Attempt], stored_rows: Callable[[str], int] | None
+) -> RunCheck:
+    """A run the store knows finished whose run file has no exit record: the file was
+    cut short (a copy interrupted, or made while the run ran). Uploaded, it would reach
+    W&B as a killed run with rows missing: refused instead, with the fix."""
+    from localsweep.wandb_bridge._logformat import CorruptFileError
+    from localsweep.wandb_bridge._wire import count_history_rows
+
+    newest = attempts[-1]
+    try:
+        rows = sum(count_history_rows(a.run_file) for a in attempts)
+        held = f" holds {rows} history row(s)"
+    except (OSError, CorruptFileError):
+        held = ""
+    if stored_rows is not None:
+        held += f" of the {stored_rows(run.id)} the store has"
+    return RunCheck(
+        run,
+        CORRUPT,
+        newest.folder,
+        newest.run_file,
+        newest.scan.project,
+        False,
+        f"corrupt/incomplete copy: {newest.folder} is cut short: the store says the run "
+        f"finished (exit code {run.exit_code}), but its run file{held} and has no exit "
+        "record (copied while the run ran, or the copy was interrupted). Not uploaded: "
+        "copy the run's folder again from the machine it ran on, whole, and sync again",
+    )
+
+
 def _split_problem(
     run: RunRecord, attempts: Sequence[Attempt]
 ) -> tuple[str, Path, Path, str | None, bool, str] | None:
@@ -330,7 +413,7 @@ def _split_problem(
             newest.scan.project,
             newest.scan.exit_code is not None,
             f"ran in {expected} attempts but only {len(attempts)} folder(s) were found "
-            f"({rows or '?'} rows): not uploaded, as W&B could not take the missing "
+            f"({rows} rows): not uploaded, as W&B could not take the missing "
             "attempt's rows in the middle later; copy the wandb/ folders of the machines "
             "its other attempts ran on here and pass them with --wandb-dir",
         )

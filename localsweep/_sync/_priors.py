@@ -316,14 +316,16 @@ class PriorRuns:
         target: state.SyncTarget,
         config: dict[str, Any],
         own_ids: Sequence[str],
+        own_new: bool = True,
     ) -> int:
         """Set the server sweep's prior runs to ``own_ids`` (the sweep's own runs, on the
         ``prior_runs`` path) and the prior runs, in ONE call, as each call replaces the
-        list. Without own runs, called only when a prior run is not attached yet.
+        list. Called only when a prior run, or (``own_new``) an own run, is not attached
+        yet.
         Returns how many ids the sweep now lists."""
         prior_ids, new = self.attach_list(target)
         ids = list(own_ids) + [i for i in prior_ids if i not in own_ids]
-        if not ids or (not own_ids and not new):
+        if not ids or (not (own_ids and own_new) and not new):
             return len(ids)
         sweep = ServerSweep(target.server_sweep_id, target.entity, target.project, "")
         self.say(f"Attaching {len(ids)} run(s) to sweep {sweep.name} as prior runs")

@@ -6,14 +6,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsweep._sync._plan import READY, SUPERSEDED, RunCheck
+from localsweep._sync._plan import LEFT, READY, SUPERSEDED, RunCheck
 from localsweep.store import RunRecord, Store, SweepRecord
 from localsweep.store import _sync_state as state
 
 __all__ = [
+    "ATTACHED",
     "DONE",
     "FAILED",
     "SYNCED",
+    "WOULD_ATTACH",
     "RunSync",
     "SyncReport",
     "dry_run_report",
@@ -24,10 +26,15 @@ __all__ = [
 
 SYNCED = "synced"
 FAILED = "failed"
+#: A run a sync of another sweep uploaded already (as its prior run): only attached to
+#: this sweep, its rows not sent again (see :mod:`._attach`).
+ATTACHED = "attached"
+WOULD_ATTACH = "would attach"
 
 #: The outcomes of a run that leave nothing to do (a prior run is ``left`` for good: it
 #: has no run files to upload; so is a ``superseded`` run of which wandb recorded
-#: nothing: its grid point's result is the run that ran it again).
+#: nothing: its grid point's result is the run that ran it again; and a run ``left``
+#: because it never started in wandb).
 DONE = frozenset(
     {
         SYNCED,
@@ -42,6 +49,9 @@ DONE = frozenset(
         "prior: already uploaded",
         "prior: left",
         SUPERSEDED,
+        LEFT,
+        ATTACHED,
+        WOULD_ATTACH,
     }
 )
 
@@ -52,7 +62,10 @@ class RunSync:
     ``would sync`` (dry run), ``failed``, or why it was not uploaded (``running``,
     ``missing``, ``corrupt``, ``foreign``, ``split``: a resumed run whose folders wandb
     sync cannot join; ``superseded``: a crashed or killed run of which wandb recorded
-    nothing, whose grid point ran again, left without counting as a failure).
+    nothing, whose grid point ran again, left without counting as a failure; ``left``: a
+    run that never started in wandb, not a failure either; ``attached``: a run a sync of
+    another sweep uploaded as its prior run, only attached to this sweep now, and
+    ``would attach`` in a dry run).
     ``message`` says more (for a run that ran in several attempts: how many, and their
     rows; for a crashed or killed run whose grid point ran again:
     that it was superseded). A prior run of the
@@ -106,29 +119,37 @@ def dry_run_report(
     checks: Sequence[RunCheck],
     entity: str | None,
     project: str,
+    base_url: str,
+    on_server: dict[str, str],
     prior_rows: Callable[[dict[str, state.SyncRunOutcome]], Sequence[RunSync]] | None = None,
     prior_lines: Sequence[str] = (),
 ) -> SyncReport:
     """The plan of a dry run: what would be uploaded, and to which server sweep an earlier
-    sync created (read from the store only; no network). ``prior_rows`` gives the prior
+    sync created at ``base_url`` (read from the store only; no network); ``on_server``:
+    the runs a sync of another sweep uploaded there already (only attached), each with
+    the words saying so. ``prior_rows`` gives the prior
     runs' lines from the outcomes stored at that sweep; ``prior_lines`` are printed after
     the table."""
     targets = [
         t
-        for t in state.find_targets(store.engine, sweep.id)
+        for t in state.find_targets(store.engine, sweep.id, base_url)
         if t.project == project and (entity is None or t.entity == entity)
     ]
     target = targets[-1] if targets else None
     done = state.run_outcomes(store.engine, target.id) if target else {}
     runs = []
     for check in checks:
+        message = check.message
         if check.status != READY:
             outcome = check.status
         elif check.run.id in done and done[check.run.id].outcome == SYNCED:
             outcome = "already synced"
+        elif check.run.id in on_server:
+            outcome = WOULD_ATTACH
+            message = "; ".join(m for m in (on_server[check.run.id], message) if m)
         else:
             outcome = "would sync"
-        runs.append(run_sync(check, outcome, check.message))
+        runs.append(run_sync(check, outcome, message))
     if prior_rows is not None:
         runs.extend(prior_rows(done))
     return SyncReport(

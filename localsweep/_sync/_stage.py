@@ -16,7 +16,10 @@ length is rewritten record by record instead.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,8 +33,10 @@ __all__ = [
     "StagedRun",
     "default_staging_root",
     "prepare_run",
+    "prepared_root",
     "stage_run",
     "staged_marker",
+    "target_root",
     "unstage",
 ]
 
@@ -62,9 +67,26 @@ class StagedRun:
 
 
 def default_staging_root(sweep_id: str) -> Path:
-    """``./.localsweep-sync/<sweep>``: kept until each run is recorded as synced, so an
+    """``./.localsweep-sync/<sweep>``: the sync state folder of a sweep. Copies are kept
+    in it, per target (:func:`target_root`), until each run is recorded as synced, so an
     interrupted sync finds what ``wandb sync`` already finished."""
     return Path.cwd() / ".localsweep-sync" / sweep_id
+
+
+def target_root(root: Path, base_url: str, entity: str, project: str) -> Path:
+    """Where the copies uploaded to ``entity/project`` at ``base_url`` are staged, under
+    the state folder ``root``: a ``.synced`` marker there says the run is on *that*
+    server, entity and project, and no other's."""
+    key = f"{base_url.rstrip('/')}\n{entity}\n{project}"
+    host = re.sub(r"^[a-z]+://", "", base_url.rstrip("/"))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{host}_{entity}_{project}")[:80]
+    return root / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def prepared_root(root: Path) -> Path:
+    """Where copies are made ahead, before the server (and so the target) is known; each
+    is moved into its target's folder when staged."""
+    return root / ".prepared"
 
 
 def staged_marker(run_file: Path) -> Path:
@@ -149,6 +171,11 @@ def stage_run(
     from localsweep.wandb_bridge._patch import patch_run_file, repatch_run_file
 
     target = StagedRun.at(staging_root, folder, run_file)
+    if prepared is not None and prepared.folder != target.folder:
+        # Made ahead in the prepared folder: moved into the target's.
+        unstage(target.folder)
+        staging_root.mkdir(parents=True, exist_ok=True)
+        os.replace(prepared.folder, target.folder)
     if prepared is None:
         unstage(target.folder)
         prepare_run(folder, run_file, staging_root)

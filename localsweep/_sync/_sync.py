@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from localsweep._sync._lock import SyncLock
 from localsweep._sync._stage import default_staging_root
 from localsweep.wandb_bridge._server import ServerSession
 
@@ -67,7 +68,10 @@ def sync(
     (which retries an unresponsive server for long), after which its unfinished runs
     count as failed. Raises
     :class:`~localsweep.wandb_bridge._server.ServerError` when the server cannot be
-    used (no API key, unreachable, wrong entity or project).
+    used (no API key, unreachable, wrong entity or project), ``FileNotFoundError`` for
+    a ``wandb_dirs`` folder that does not exist, and
+    :class:`~localsweep._sync._lock.SyncRunningError` when another sync of the sweep
+    (with the same staging folder) is running.
 
     >>> report = localsweep.sync("ls-k3j9x2ab", entity="team", project="p")  # doctest: +SKIP
     >>> report.url                                                            # doctest: +SKIP
@@ -76,24 +80,31 @@ def sync(
     # this process imports and opens the store and checks the runs. The same child later
     # runs wandb sync, so wandb starts and logs in once.
     clock = Clock()
+    for folder in wandb_dirs:
+        if not Path(folder).expanduser().is_dir():
+            # A typo or a copy not made: refused before anything starts, as by the CLI.
+            raise FileNotFoundError(f"wandb_dirs: {os.fspath(folder)!r} is not a folder")
     root = Path(staging_dir) if staging_dir else default_staging_root(sweep_id)
     server: ServerSession | None = None
     made_root = False
+    lock = SyncLock(root, sweep_id)
     if not dry_run:
         made_root = not root.exists()
-        root.mkdir(parents=True, exist_ok=True)
+        # Held for the whole sync: a second sync of the sweep stops here, before it
+        # creates, stages or sends anything.
+        lock.acquire()
         server = ServerSession(
             timeout=timeout, workdir=root, start_core=True, ask_entity=entity is None
         ).start()
     try:
-        from localsweep._sync._syncer import sync_steps
+        from localsweep._sync._steps import sync_steps
         from localsweep.errors import NotFoundError
 
         try:
             return sync_steps(
                 sweep_id,
                 server=server,
-                staging_root=root,
+                state_root=root,
                 clock=clock,
                 entity=entity,
                 project=project,
@@ -118,6 +129,7 @@ def sync(
     finally:
         if server is not None:
             server.close()
+        lock.release()
 
 
 class Clock:

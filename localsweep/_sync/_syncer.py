@@ -1,46 +1,33 @@
-"""The steps of ``localsweep.sync`` once wandb's child is starting (see :mod:`._sync`).
+"""One sync once wandb's child has logged in (see :mod:`._sync`): :class:`Syncer`.
 
-Imported by :func:`localsweep._sync._sync.sync` after it has started the child, so that
-importing SQLAlchemy and opening the store go on while wandb starts and logs in.
+Its copies are staged in the target's own folder under the sync state folder
+(:func:`._stage.target_root`): a copy that wandb sync finished there is on that server,
+entity and project, and no other's.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from localsweep._sync._attach import on_server_elsewhere, stage_attach_copy
 from localsweep._sync._copies import (
     attempts_of,
     keep_marker_only,
-    likely_base_url,
     partial_message,
-    prepare_copies,
     restore_marker,
     uploaded_attempts,
 )
-from localsweep._sync._plan import (
-    READY,
-    FolderIndex,
-    RunCheck,
-    check_run,
-    search_roots,
-    superseded_runs,
-)
-from localsweep._sync._priors import (
-    PriorRuns,
-    dry_run_prior_rows,
-    uploaded_elsewhere,
-    uploaded_to_some_entity,
-)
+from localsweep._sync._plan import LEFT, READY, SUPERSEDED, RunCheck
+from localsweep._sync._priors import PriorRuns
 from localsweep._sync._report import (
+    ATTACHED,
     FAILED,
     SYNCED,
     SyncReport,
-    dry_run_report,
     run_sync,
     unfinished_message,
 )
@@ -48,21 +35,25 @@ from localsweep._sync._stage import (
     Prepared,
     StagedRun,
     stage_run,
+    target_root,
     unstage,
 )
 from localsweep._sync._sync import Clock
-from localsweep.priors._sync_plan import PriorSyncPlan, plan_prior_sync, split_prior_runs
+from localsweep.priors._sync_plan import PriorSyncPlan
 from localsweep.records import SweepState
-from localsweep.store import Store, SweepRecord, require_database
+from localsweep.store import Store, SweepRecord
 from localsweep.store import _sync_state as state
 from localsweep.wandb_bridge._server import ServerError, ServerSession, ServerSweep
 
-__all__ = ["PRIOR_RUNS_LIMIT", "sync_steps"]
+__all__ = ["PRIOR_RUNS_LIMIT", "Syncer"]
 
 logger = logging.getLogger(__name__)
 
 #: W&B's web app was seen to attach at most this many prior runs to a sweep.
 PRIOR_RUNS_LIMIT = 1000
+#: The stored message of an own run on the ``prior_runs`` path that the server's sweep
+#: lists (uploaded ones not listed yet hold the path's name).
+_LISTED = "prior_runs: listed"
 
 
 def _server_config(sweep: SweepRecord, entity: str, project: str) -> dict[str, Any]:
@@ -74,103 +65,7 @@ def _server_config(sweep: SweepRecord, entity: str, project: str) -> dict[str, A
     return config
 
 
-def _project_of(sweep: SweepRecord, checks: Sequence[RunCheck]) -> str | None:
-    if sweep.project:
-        return sweep.project
-    projects = [c.project for c in checks if c.status == READY and c.project]
-    return max(set(projects), key=projects.count) if projects else None
-
-
-def sync_steps(
-    sweep_id: str,
-    *,
-    server: ServerSession | None,
-    staging_root: Path,
-    clock: Clock,
-    entity: str | None,
-    project: str | None,
-    db: str | os.PathLike[str] | None,
-    wandb_dirs: Sequence[str | os.PathLike[str]],
-    include_running: bool,
-    keep_running: bool,
-    prior_runs: bool,
-    retries: int,
-    parallel: int,
-    upload_timeout: float,
-    say: Callable[[str], None],
-) -> SyncReport:
-    """:func:`localsweep._sync._sync.sync` from the store's opening on, with wandb's
-    child ``server`` started (``None`` for a dry run); see there."""
-    store = Store(require_database(db))  # a typo in --db creates nothing
-    try:
-        sweep = store.get_sweep(sweep_id)
-        roots = search_roots(wandb_dirs)
-        index = FolderIndex()
-        # Prior runs are not the sweep's runs on W&B: uploaded apart (see _priors).
-        records = store.list_runs(sweep_id)
-        own, _priors = split_prior_runs(records)
-        superseded = superseded_runs(own)
-        checks = [
-            check_run(
-                r,
-                sweep_id,
-                roots,
-                include_running=include_running,
-                index=index,
-                superseded_by=superseded.get(r.id),
-            )
-            for r in own
-        ]
-        prior_plan = plan_prior_sync(store, sweep_id, wandb_dirs=wandb_dirs, runs=records)
-        entity = entity or sweep.entity or sweep.config.entity
-        project = project or _project_of(sweep, checks) or "uncategorized"
-        clock.lap("checks")
-        if server is None:
-            # Without an entity (no -e, none in the config) the sync would take the
-            # server's default: the runs another sweep's sync uploaded are listed as to be
-            # uploaded, each naming the entity under which it would only be attached.
-            base_url = likely_base_url()
-            elsewhere, maybe = {}, {}
-            if entity:
-                elsewhere = uploaded_elsewhere(store.engine, base_url, entity, project, prior_plan)
-            else:
-                maybe = uploaded_to_some_entity(store.engine, base_url, project, prior_plan)
-            return dry_run_report(
-                store,
-                sweep,
-                checks,
-                entity,
-                project,
-                prior_rows=lambda done: dry_run_prior_rows(prior_plan, done, elsewhere, maybe),
-                prior_lines=prior_plan.summary_lines(elsewhere, maybe),
-            )
-        # Still while wandb logs in: copy the folders (all but their run files).
-        prepared = prepare_copies(store, sweep_id, checks, staging_root, likely_base_url())
-        clock.lap("prepare")
-        with server:
-            clock.lap("login")
-            return _Syncer(
-                store,
-                sweep,
-                checks,
-                entity,
-                project,
-                keep_running,
-                prior_runs,
-                retries,
-                parallel,
-                staging_root,
-                upload_timeout,
-                say,
-                prepared,
-                clock,
-                prior_plan,
-            ).run(server)
-    finally:
-        store.close()
-
-
-class _Syncer:
+class Syncer:
     """One sync, step by step (see the module docstring)."""
 
     def __init__(
@@ -184,7 +79,7 @@ class _Syncer:
         prior_runs: bool,
         retries: int,
         parallel: int,
-        staging_root: Path,
+        state_root: Path,
         upload_timeout: float,
         say: Callable[[str], None],
         prepared: dict[str, Prepared],
@@ -195,16 +90,21 @@ class _Syncer:
         self.entity, self.project = entity, project
         self.keep_running, self.force_prior_runs = keep_running, prior_runs
         self.retries, self.parallel = max(0, retries), max(1, parallel)
-        self.staging_root, self.say = staging_root, say
+        # The sync state folder; the target's folder in it is known after the login.
+        self.state_root, self.staging_root, self.say = state_root, state_root, say
         self.upload_timeout = upload_timeout
         self.prepared, self.clock = prepared, clock
         self.engine = store.engine
         self.messages: dict[str, str | None] = {c.run.id: c.message for c in checks}
         self.warnings: list[str] = []
+        # The runs a sync of another sweep uploaded (as its prior runs): attached only.
+        self.on_server: dict[str, str] = {}
+        # Own runs uploaded on the prior_runs path whose attach the server refused.
+        self.unattached: set[str] = set()
         self.priors = PriorRuns(
             prior_plan,
             self.engine,
-            staging_root,
+            state_root,
             say,
             retries=self.retries,
             parallel=self.parallel,
@@ -216,6 +116,10 @@ class _Syncer:
         if not entity:
             raise ServerError("refused", "no W&B entity: pass --entity (your user or team name)")
         target, created, url = self._target(server, entity)
+        self.staging_root = target_root(
+            self.state_root, target.base_url, target.entity, target.project
+        )
+        self.priors.staging_root = self.staging_root / "priors"
         self.clock.lap("sweep")
         self.say(
             f"{'Created' if created else 'Reusing'} sweep {target.server_sweep_id} in "
@@ -236,18 +140,24 @@ class _Syncer:
             for c in todo
             if outcomes.get(c.run.id) is None or outcomes[c.run.id].outcome != SYNCED
         ]
-        wanted = {a.folder.name for c in todo for a in attempts_of(c)}
+        todo = self._find_on_server(target, todo)
+        wanted = {
+            a.folder.name for c in todo if c.run.id not in self.on_server for a in attempts_of(c)
+        }
         for name in set(self.prepared) - wanted:
-            unstage(self.staging_root / name)  # nothing left to upload
+            unstage(self.prepared.pop(name).folder)  # nothing left to upload
         target = self._upload(server, target, todo)
+        for copy in self.prepared.values():
+            unstage(copy.folder)  # made ahead for an attempt the server had already
+        self.prepared.clear()
         self.priors.upload(server, target)
         self.clock.lap("priors")
-        self._attach_prior_runs(server, target)
-        finished = self._finish(server, target)
+        attached = self._attach_prior_runs(server, target)
+        finished = attached and self._finish(server, target)
         self.clock.lap("finish")
         outcomes = state.run_outcomes(self.engine, target.id)
         runs = []
-        synced_now = {c.run.id for c in todo}
+        synced_now = {c.run.id for c in todo} | set(self.on_server)
         for check in self.checks:
             done = outcomes.get(check.run.id)
             if check.status != READY:
@@ -257,7 +167,13 @@ class _Syncer:
             elif done.outcome == SYNCED:
                 outcome = SYNCED if check.run.id in synced_now else "already synced"
                 # What the check found (a missing exit record) is still worth saying.
-                runs.append(run_sync(check, outcome, check.message, done.attempts))
+                message = check.message
+                if check.run.id in synced_now and check.run.id in self.on_server:
+                    outcome = ATTACHED
+                    message = "; ".join(m for m in (self.on_server[check.run.id], message) if m)
+                if check.run.id in self.unattached:
+                    outcome = "uploaded, not attached"  # the next sync attaches it
+                runs.append(run_sync(check, outcome, message, done.attempts))
             else:
                 runs.append(run_sync(check, done.outcome, done.message, done.attempts))
         runs.extend(self.priors.rows(target))
@@ -306,6 +222,27 @@ class _Syncer:
                     self.engine, target.id, check.run.id, check.status, message=check.message
                 )
 
+    def _find_on_server(self, target: state.SyncTarget, todo: Sequence[RunCheck]) -> list[RunCheck]:
+        """Find the runs a sync of another sweep uploaded to the target's server, entity
+        and project already (as its prior runs), as :mod:`._priors` does for prior runs:
+        never sent again. On the ``sweep`` path each is staged as an attach copy (see
+        :mod:`._attach`); on the ``prior_runs`` path it is only listed with the sweep's
+        prior runs. Returns the runs left to upload."""
+        self.on_server = on_server_elsewhere(
+            self.engine,
+            target.base_url,
+            target.entity,
+            target.project,
+            [c.run.id for c in todo],
+            target.server_sweep_id,
+        )
+        if target.path != "prior_runs" or not self.on_server:
+            return list(todo)
+        state.record_run_outcomes(
+            self.engine, target.id, [(r, SYNCED, target.path, False) for r in self.on_server]
+        )
+        return [c for c in todo if c.run.id not in self.on_server]
+
     def _recover_finished_copies(self, target: state.SyncTarget, todo: Sequence[RunCheck]) -> None:
         """Copies an interrupted sync left whose upload wandb finished count as synced: a
         run when every one of its attempts' copies was finished."""
@@ -335,6 +272,16 @@ class _Syncer:
             copies: list[StagedRun] = []
             on_server = uploaded_attempts(recorded.get(check.run.id))
             try:
+                if check.run.id in self.on_server:
+                    # On the server already: its newest attempt's records but the rows.
+                    newest = attempts_of(check)[-1]
+                    done = StagedRun.at(self.staging_root, newest.folder, newest.run_file)
+                    if not done.synced:
+                        done = stage_attach_copy(
+                            newest.folder, newest.run_file, self.staging_root, sweep_id
+                        )
+                    staged[check.run.id] = [done]
+                    continue
                 for attempt in attempts_of(check):
                     done = StagedRun.at(self.staging_root, attempt.folder, attempt.run_file)
                     if not done.synced and attempt.folder.name in on_server:
@@ -454,22 +401,38 @@ class _Syncer:
                     keep_marker_only(copy)
         return synced
 
-    def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> None:
+    def _attach_prior_runs(self, server: ServerSession, target: state.SyncTarget) -> bool:
         """The sweep's prior runs on the server, in one call (each call replaces the
-        list): its own runs on the ``prior_runs`` path, and its prior runs."""
+        list): its own runs on the ``prior_runs`` path, and its prior runs. Returns
+        whether the server took them; if it refused, the report says so (the runs are
+        uploaded: the next sync attaches them)."""
         own = []
+        outcomes = state.run_outcomes(self.engine, target.id)
         if target.path == "prior_runs":
-            own = sorted(
-                run_id
-                for run_id, o in state.run_outcomes(self.engine, target.id).items()
-                if o.outcome == SYNCED
-            )
+            own = sorted(run_id for run_id, o in outcomes.items() if o.outcome == SYNCED)
+        # Each own run's stored message says once the server's list holds it: with none
+        # new (and no new prior run), no update is sent.
+        own_new = [r for r in own if outcomes[r].message != _LISTED]
         config = _server_config(self.sweep, target.entity, target.project)
-        listed = self.priors.attach(server, target, config, own)
+        try:
+            listed = self.priors.attach(server, target, config, own, own_new=bool(own_new))
+        except ServerError as exc:
+            # The sweep is there (this sync made or found it): not a wrong entity or
+            # project, so wandb's advice about those is left out.
+            reason = str(exc).split(". Check --entity", 1)[0]
+            self.warnings.append(
+                f"{reason}; the runs are uploaded, and the next localsweep sync attaches them"
+            )
+            self.unattached = set(own)
+            return False
+        state.record_run_outcomes(
+            self.engine, target.id, [(r, SYNCED, _LISTED, False) for r in own_new]
+        )
         if listed > PRIOR_RUNS_LIMIT:
             self.warnings.append(
                 f"{listed} prior runs: W&B was seen to show at most {PRIOR_RUNS_LIMIT}"
             )
+        return True
 
     def _finish(self, server: ServerSession, target: state.SyncTarget) -> bool:
         if target.finished:
@@ -477,10 +440,12 @@ class _Syncer:
         if self.keep_running or self.sweep.state is not SweepState.FINISHED:
             return False
         outcomes = state.run_outcomes(self.engine, target.id)
+        # Every own run is to be on the server: one missing or damaged holds it open
+        # too (docs/sync.md step 6). Runs with nothing to upload, ever, do not.
         left = [
             c
             for c in self.checks
-            if c.status == READY
+            if c.status not in (SUPERSEDED, LEFT)
             and (c.run.id not in outcomes or outcomes[c.run.id].outcome != SYNCED)
         ]
         if left:

@@ -89,7 +89,8 @@ def interrupt_sync(
     the next sync cannot tell from runs cut short and sends again (docs/sync.md)."""
 
     def marked(pattern: str) -> set[str]:
-        return {r for r in run_ids if any(staging.glob(f"*-{r}/{pattern}"))}
+        # The copies are staged in the target's folder under the state folder.
+        return {r for r in run_ids if any(staging.rglob(f"*-{r}/{pattern}"))}
 
     server.upload_delay = 1.0
     proc = subprocess.Popen(
@@ -105,7 +106,7 @@ def interrupt_sync(
     os.killpg(proc.pid, signal.SIGINT)
     _out, err = proc.communicate(timeout=CHILD_TIMEOUT)
     server.upload_delay = 0.0
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     assert "Interrupted" in err and proc.returncode == 130, err  # stopped midway
     recorded = set(run_ids) - marked("*.wandb")
     assert recorded, err  # at least the run it waited for

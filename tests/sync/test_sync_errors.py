@@ -132,6 +132,8 @@ def test_a_run_without_an_exit_record_is_said_so_and_uploaded_as_failed(
     site: Site, server: StandinServer
 ) -> None:
     killed = site.run_ids[0]
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET state = 'crashed' WHERE id = ?", (killed,))
     [run_file] = site.run_folder(killed).glob("run-*.wandb")
     # As a SIGKILLed run leaves it: every record but the exit record.
     records = read_raw_records(run_file)

@@ -166,6 +166,12 @@ def test_on_the_prior_runs_path_the_own_runs_and_the_priors_are_attached_in_one_
     assert len(_attach_calls(server)) == 1
     assert all(server.runs[r].sweep is None for r in [*own, *site.prior_ids])
 
+    # With nothing new, a later sync sends no update (nor any upload).
+    again = localsweep.sync(site.prior_sweep_id, entity="team", retries=0)
+    assert again.ok, again.runs
+    assert len(_attach_calls(server)) == 1
+    assert sorted(_prior_names(server, name)) == sorted([*own, *site.prior_ids])
+
 
 def test_a_prior_run_an_earlier_sync_uploaded_into_its_own_sweep_is_only_attached(
     site: Site, server: StandinServer
@@ -274,6 +280,10 @@ def test_prior_runs_uploaded_before_a_refused_attach_are_attached_by_the_next_sy
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "attach prior runs" in result.stderr
+    # The sweep was made in that entity and project: no advice to check them; and the
+    # runs table is printed.
+    assert "Check --entity" not in result.stderr
+    assert hand in result.stdout and "Prior runs: 0 of 3 attached" in result.stdout
     [name] = server.sweeps
     assert _prior_names(server, name) == []
     assert server.completions(hand) == server.completions(other_sweeps) == 1
@@ -298,7 +308,7 @@ def test_a_sync_interrupted_while_uploading_prior_runs_resumed_uploads_each_once
     # finished the first prior run (its .synced marker beside the staged copy: what sync
     # itself goes by); the next sync uploads the rest, none twice, and attaches them all.
     hand, other_sweeps = site.prior_ids
-    staging = Path.cwd() / ".localsweep-sync" / site.prior_sweep_id / "priors"
+    staging = Path.cwd() / ".localsweep-sync" / site.prior_sweep_id
     first, cut_after_completion = interrupt_sync(
         server, site.prior_sweep_id, staging, [hand, other_sweeps]
     )
@@ -321,3 +331,40 @@ def test_a_sync_interrupted_while_uploading_prior_runs_resumed_uploads_each_once
         assert server.runs[run_id].sweep is None
     assert sorted(_prior_names(server, name)) == sorted([hand, other_sweeps])
     assert len(server.created_sweeps()) == 1
+
+
+def test_a_run_another_sweeps_sync_uploaded_as_a_prior_run_is_attached_not_sent_again(
+    site: Site, server: StandinServer
+) -> None:
+    # The sweep with prior runs starts from a run of the in-process sweep: synced first,
+    # it uploads that run as its prior run. Its own sweep's sync then finds it on W&B.
+    _hand, other_sweeps = site.prior_ids
+    first = localsweep.sync(site.prior_sweep_id, entity="team")
+    assert first.ok, first.runs
+    assert len(server.runs[other_sweeps].history) == ROWS
+
+    planned = localsweep.sync(site.sweep_id, entity="team", dry_run=True)
+    assert {r.run_id: r.outcome for r in planned.runs}[other_sweeps] == "would attach"
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    assert report.ok, report.runs
+    line = {r.run_id: r for r in report.runs}[other_sweeps]
+    assert line.outcome == "attached"
+    assert f"as a prior run of sweep {first.server_sweep}" in (line.message or "")
+    # On the server once, in its own sweep now, with its rows once, its summary and
+    # state as they were; the sweep's other runs uploaded as usual.
+    on_server = server.runs[other_sweeps]
+    assert on_server.sweep == report.server_sweep
+    assert [row["_step"] for row in on_server.history] == list(range(ROWS))
+    assert on_server.summary["loss"] == on_server.history[-1]["loss"]
+    assert on_server.exit_code == 0
+    for run_id in set(site.run_ids) - {other_sweeps}:
+        assert len(server.runs[run_id].history) == ROWS
+        assert server.runs[run_id].sweep == report.server_sweep
+    assert report.finished_on_server
+    # Still a prior run of the other sweep.
+    assert first.server_sweep is not None
+    assert other_sweeps in _prior_names(server, first.server_sweep)
+    again = localsweep.sync(site.sweep_id, entity="team")
+    assert {r.run_id: r.outcome for r in again.runs}[other_sweeps] == "already synced"

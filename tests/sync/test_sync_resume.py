@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -281,6 +282,12 @@ def test_a_resumed_run_with_an_attempts_folder_missing_is_not_uploaded_and_says_
     assert run_id not in server.runs  # no part of it: the middle could not be added later
     assert not report.ok
     assert server.runs[ids["implicit"]].history  # the others are uploaded
+
+    # One folder left: its rows are counted too (not a placeholder).
+    shutil.rmtree(_folders(root, run_id)[-1])
+    planned = localsweep.sync(sweep_id, entity="team", dry_run=True)
+    message = {r.run_id: r for r in planned.runs}[run_id].message or ""
+    assert re.search(r"only 1 folder\(s\) were found \(\d+ rows\)", message), message
 
 
 def test_a_later_folder_not_started_with_resume_is_not_uploaded_and_says_why(

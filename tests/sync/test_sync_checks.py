@@ -1,0 +1,152 @@
+"""What ``localsweep sync`` finds before uploading, compared with what the store knows: a
+copy of a finished run cut short is refused (never uploaded as a killed run with rows
+missing), and runs that never started in wandb are left without failing the sync.
+Real offline runs, the real ``wandb sync``, and the W&B stand-in on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sync_helpers import CHILD_TIMEOUT, ROWS, Site, StandinServer, run_cli
+
+import localsweep
+from localsweep.wandb_bridge._logformat import FILE_HEADER
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_finished_runs_copy_cut_short_is_refused_as_incomplete(
+    site: Site, server: StandinServer, tmp_path: Path
+) -> None:
+    cut, *others = site.run_ids
+    # Its folder copied here while it ran, or by an rsync interrupted: the run file's
+    # tail (its last rows and its exit record) is missing.
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    folder = Path(shutil.copytree(site.run_folder(cut), copied / site.run_folder(cut).name))
+    [run_file] = folder.glob("run-*.wandb")
+    run_file.write_bytes(run_file.read_bytes()[:-600])
+
+    result = run_cli("sync", site.sweep_id, "-e", "team", "--wandb-dir", str(copied))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    row = " ".join(
+        " ".join(line.split("│")[1:]) for line in result.stdout.splitlines() if "│" in line
+    )
+    flat = " ".join(row.split())
+    assert "corrupt" in flat
+    assert "corrupt/incomplete copy" in flat
+    assert folder.name in flat.replace(" ", "")
+    assert "copy the run's folder again" in flat
+    assert f"of the {ROWS} the store has" in flat
+    assert "the run was killed" not in flat
+    # Nothing of it was sent; the rest were.
+    assert cut not in server.runs
+    assert server.uploaded_runs() == set(others)
+
+
+def test_a_crashed_run_wandb_recorded_nothing_of_is_left_and_no_failure(
+    site: Site, server: StandinServer
+) -> None:
+    # Its agent was killed a moment after the run started: its run file holds only its
+    # header; its point did not run again (nothing will ever upload it).
+    crashed = site.run_ids[0]
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET state = 'crashed' WHERE id = ?", (crashed,))
+    [run_file] = site.run_folder(crashed).glob("run-*.wandb")
+    run_file.write_bytes(FILE_HEADER)
+
+    planned = run_cli("sync", site.sweep_id, "--dry-run", "-e", "team")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[crashed]
+    assert (line.outcome, report.ok) == ("left", True)
+    assert "never started" in (line.message or "")
+    assert "has no run record" in (line.message or "")
+    assert crashed not in server.runs
+    assert server.uploaded_runs() == set(site.run_ids[1:])
+    assert report.finished_on_server
+
+
+EARLY = """
+import sys
+
+if "--x=3" in sys.argv:
+    sys.exit("bad config")  # before wandb.init: no run folder is ever made
+import wandb
+
+with wandb.init() as run:
+    for i in range(3):
+        run.log({"loss": run.config["x"] / (i + 1)})
+"""
+
+
+def test_a_program_run_that_failed_before_wandb_init_is_left_and_no_failure(
+    site: Site, server: StandinServer
+) -> None:
+    (site.root / "early.py").write_text(EARLY)
+    (site.root / "early.yaml").write_text(
+        "program: early.py\nmethod: grid\nproject: proj\n"
+        "metric: {name: loss, goal: minimize}\nparameters:\n  x: {values: [1, 3]}\n"
+    )
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "localsweep.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+        return proc.stdout
+
+    sweep_id = cli("sweep", "early.yaml").strip().splitlines()[-1]
+    cli("agent", sweep_id)
+
+    result = run_cli("sync", sweep_id, "-e", "team")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    flat = " ".join(result.stdout.split())
+    assert "left" in flat and "never started" in flat
+    assert "wandb.init" in flat
+    assert "missing" not in flat
+    assert len(server.uploaded_runs()) == 1
+    assert "finished)" in flat  # the server's sweep is finished: nothing is left to do
+
+
+def test_a_wandb_dir_that_does_not_exist_is_refused_from_python_too(
+    site: Site, server: StandinServer
+) -> None:
+    with pytest.raises(FileNotFoundError, match="nosuchdir"):
+        localsweep.sync(site.sweep_id, entity="team", wandb_dirs=["nosuchdir"])
+    assert server.created_sweeps() == []
+
+
+def test_a_running_run_wandb_has_written_nothing_of_yet_is_skipped_as_running(
+    site: Site, server: StandinServer
+) -> None:
+    # wandb writes its run file late: seconds into a run it may hold only its header.
+    live = site.run_ids[0]
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET state = 'running' WHERE id = ?", (live,))
+        conn.execute("UPDATE sweeps SET state = 'running'")
+    [run_file] = site.run_folder(live).glob("run-*.wandb")
+    run_file.write_bytes(FILE_HEADER)
+
+    report = localsweep.sync(site.sweep_id, entity="team", include_running=True)
+
+    line = {r.run_id: r for r in report.runs}[live]
+    assert (line.outcome, report.ok) == ("running", True)
+    assert "has not written its run record yet" in (line.message or "")
+    assert server.uploaded_runs() == set(site.run_ids[1:])
