@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +96,16 @@ def _prepare_folder(path: Path) -> None:
             f"cannot create the database {path}: the folder {parent} is not writable; "
             "give --db (or db=) a path in a writable folder"
         )
+    if path.exists():
+        return  # an existing file is left alone (a read-only folder is said elsewhere)
     try:
-        # os.access says yes to root even where no file can be made (/proc, /sys): create
-        # it (SQLite would next) to find out, and say why not. An existing file is left
-        # alone (touching it would fail in a read-only folder, which is said elsewhere).
-        if not path.exists():
-            path.touch()
+        # os.access says yes to root even where no file can be made (/proc, /sys): make a
+        # file of our own beside it to find out. Not the database itself: a read (Api,
+        # a prior-runs source) must leave no file behind, and another process may be
+        # creating the database at this moment.
+        fd, probe = tempfile.mkstemp(prefix=".localsweep-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise DatabasePathError(
             f"cannot create the database {path}: the folder {parent} takes no new file "
