@@ -97,7 +97,7 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
         kind, candidates = _from_path(path)
         return SourceRuns(text, kind, tuple(candidates))
     if glob.has_magic(text):
-        matches = sorted(glob.glob(os.path.expanduser(text)))
+        matches = _distinct(glob.glob(os.path.expanduser(text)))
         if not matches:
             raise _error(text, "matches no file or folder")
         found: list[PriorCandidate] = []
@@ -133,6 +133,21 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
             + _WHAT_A_SOURCE_IS,
         )
     return _from_database(text, store, text.rsplit("/", 1)[-1], label=None)
+
+
+def _distinct(matches: list[str]) -> list[str]:
+    """A glob's matches in order, each file or folder once: wandb's ``latest-run`` link
+    beside the run folder it points to (``-R 'wandb/*'``) would read that run twice, as a
+    run with an earlier attempt of the same rows. Links come last, so the real path is
+    the one kept."""
+    seen: set[Path] = set()
+    kept = []
+    for match in sorted(matches, key=lambda m: (Path(m).is_symlink(), m)):
+        real = Path(match).resolve()
+        if real not in seen:
+            seen.add(real)
+            kept.append(match)
+    return sorted(kept)
 
 
 # --------------------------------------------------------------------------- files

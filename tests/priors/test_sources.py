@@ -57,6 +57,23 @@ def test_a_glob_of_run_folders_takes_the_finished_ones_and_says_why_not_the_othe
     assert any(ids[2] in line and "failed" in line for line in lines)
 
 
+def test_wandb_star_reads_the_run_latest_run_points_to_once(
+    hand_runs: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `-R 'wandb/*'` (as prior-runs.md suggests) also matches wandb's latest-run link:
+    # read as another folder of the same run, it doubled that run's history.
+    root, ids = hand_runs
+    monkeypatch.chdir(root)
+    latest = next((root / "wandb").glob(f"offline-run-*-{ids[0]}"))
+    link = root / "wandb" / "latest-run"
+    link.unlink(missing_ok=True)
+    link.symlink_to(latest.name)
+    found = load_prior_runs(parse_config(LR_OPT), ["wandb/*"])
+    (taken,) = [t for t in found.taken if t.candidate.run_id == ids[0]]
+    assert [row["loss"] for row in taken.candidate.history] == [0.4, 0.2, 0.1, 0.1, 0.1]
+    assert "earlier attempt" not in "\n".join(found.summary_lines())
+
+
 def test_a_relative_glob_stores_where_the_runs_are_not_where_the_sweep_was_made(
     hand_runs: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
