@@ -107,8 +107,8 @@ def parse_parameters(block: Any, where: str, prefix: ParamPath, check: Checker) 
         if not NAME_RE.fullmatch(name):
             check.error(
                 here,
-                f"parameter name {name!r} is not allowed: names start with a letter or "
-                "underscore and contain only letters, digits, `_`, `.` and `-`",
+                f"parameter name {name!r} is not allowed: names start with an ASCII letter "
+                "(a-z, A-Z) or underscore and contain only those, digits, `_`, `.` and `-`",
             )
         out.extend(_parse_one(node[name], path, here, check))
     return out

@@ -28,7 +28,7 @@ from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
 from localsweep.config._schedule import check_custom, read_metric, read_metrics, read_scheduler
-from localsweep.config._types import Hyperband, Method, Metric, Options, SweepConfig
+from localsweep.config._types import Hyperband, Method, Metric, Options, Parameter, SweepConfig
 from localsweep.errors import ConfigError, Violation
 
 __all__ = ["load_config", "parse_config"]
@@ -213,6 +213,7 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
         if key in data:
             check.warn(key, "localsweep runs `program` or `command` itself; this key is ignored")
 
+    _same_display_name(params, check)
     if method is Method.GRID:
         check_grid(params, check)
     if method is Method.BAYES:
@@ -460,3 +461,22 @@ def _options(
             names = {key: f"{at}.{key}" for key in _EARLY_STOPPING_KEYS}
             early_stopping = read_early_stopping(block, check, metric, names)
     return Options(seed=seed, sampler=sampler, early_stopping=early_stopping)
+
+
+def _same_display_name(params: list[Parameter], check: Checker) -> None:
+    """Warn of two parameters whose names print alike: a key ``a.b`` beside ``a:
+    {parameters: {b: ...}}``. wandb and the search keep them apart, but tables, exports
+    and importance name a nested parameter by its dotted path, and would show one as the
+    other."""
+    seen: dict[str, Parameter] = {}
+    for param in params:
+        other = seen.setdefault(param.name, param)
+        if other is not param:
+            nested = param.path if len(param.path) > len(other.path) else other.path
+            check.warn(
+                f"parameters.{param.name}",
+                f"the key `{param.name}` and the nested parameter "
+                f"`{' > '.join(nested)}` print as the same "
+                f"name `{param.name}`: `show`, `export` and the report would mix their "
+                "values; rename one",
+            )
