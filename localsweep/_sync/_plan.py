@@ -217,6 +217,20 @@ def check_run(
     no exit record is a copy cut short: ``corrupt`` (``stored_rows`` gives the store's
     row count of a run, for the message)."""
     checked = _check_folders(run, sweep_id, roots, include_running, index, stored_rows)
+    if checked.unrecorded and run.state is not RunState.RUNNING:
+        logged = stored_rows(run.id) if stored_rows is not None else 0
+        if logged:
+            # wandb recorded nothing here, yet the run logged rows: this copy of its file
+            # lost them (cut short), and the run did start.
+            return replace(
+                checked,
+                status=CORRUPT,
+                unrecorded=False,
+                message=f"corrupt/incomplete copy: {checked.message}, but the store holds "
+                f"{logged} row(s) this {run.state.value} run logged (the copy was cut "
+                "short). Not uploaded: copy the run's folder again from the machine it ran "
+                "on, whole, and sync again",
+            )
     if checked.unrecorded and superseded_by is None:
         return _never_started(checked)
     if superseded_by is None:

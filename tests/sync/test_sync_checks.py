@@ -60,6 +60,8 @@ def test_a_crashed_run_wandb_recorded_nothing_of_is_left_and_no_failure(
     crashed = site.run_ids[0]
     with sqlite3.connect(site.db) as conn:
         conn.execute("UPDATE runs SET state = 'crashed' WHERE id = ?", (crashed,))
+        # Killed before it logged: the store holds no row of it either.
+        conn.execute("DELETE FROM history WHERE run_id = ?", (crashed,))
     [run_file] = site.run_folder(crashed).glob("run-*.wandb")
     run_file.write_bytes(FILE_HEADER)
 
@@ -75,6 +77,28 @@ def test_a_crashed_run_wandb_recorded_nothing_of_is_left_and_no_failure(
     assert crashed not in server.runs
     assert server.uploaded_runs() == set(site.run_ids[1:])
     assert report.finished_on_server
+
+
+def test_a_failed_runs_copy_that_lost_every_row_is_incomplete_not_never_started(
+    site: Site, server: StandinServer
+) -> None:
+    # The run failed after logging, and its copied run file kept only the header: the
+    # store holds its rows, so it did start, and its copy is to be made again.
+    failed = site.run_ids[0]
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET state = 'failed', exit_code = 1 WHERE id = ?", (failed,))
+    [run_file] = site.run_folder(failed).glob("run-*.wandb")
+    run_file.write_bytes(FILE_HEADER)
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[failed]
+    assert (line.outcome, report.ok) == ("corrupt", False)
+    assert "never started" not in (line.message or "")
+    assert f"the store holds {ROWS} row(s)" in (line.message or "")
+    assert "copy the run's folder again" in (line.message or "")
+    assert failed not in server.runs
+    assert not report.finished_on_server
 
 
 EARLY = """
