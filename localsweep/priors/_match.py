@@ -208,7 +208,7 @@ def match_prior(config: SweepConfig, candidate: PriorCandidate) -> TakenPrior | 
     elif config.metric is not None:
         name = config.metric.name
         metric = summary_metric(candidate.summary, name, config.metric.goal.value)
-        diverged = _not_finite(metric_in(candidate.summary, name))
+        diverged = _diverged_in(candidate.summary, name, config.metric.goal.value)
         if metric is None and diverged is None:
             # No summary value (a table without the column, a dict without min/max/best/
             # last): the last value the run logged, as the agent reads its own runs.
@@ -245,7 +245,7 @@ def _objectives(
         name = objective.name
         if summary_value(candidate.summary, name, objective.goal) is not None:
             continue
-        diverged = _not_finite(metric_in(candidate.summary, name))
+        diverged = _diverged_in(candidate.summary, name, objective.goal.value)
         if diverged is not None:
             why = f"ended with the objective {name} = {diverged}: no result (did it diverge?)"
             return why, ()
@@ -255,6 +255,16 @@ def _objectives(
         hint = _logged_hint(candidate, missing[0])
         return f"has no value of any objective ({names}): nothing to learn{hint}", ()
     return None, tuple(missing)
+
+
+def _diverged_in(summary: Mapping[str, Any], name: str, goal: str) -> str | None:
+    """How the metric's summary value reads when it is a NaN or an infinity, else
+    ``None``; of a ``define_metric`` summary (``{"min": nan}``), the component that
+    :func:`summary_metric` would take."""
+    raw = metric_in(summary, name)
+    if isinstance(raw, Mapping):
+        raw = next((raw[key] for key in _SUMMARY_KEYS[goal] if key in raw), None)
+    return _not_finite(raw)
 
 
 def _not_finite(value: Any) -> str | None:

@@ -292,7 +292,14 @@ def test_a_run_that_ended_nan_is_no_result_even_if_it_logged_finite_values_befor
     value before it, which would rank a diverged run among the best."""
     config = _config(x={"values": [1, 2]})
     history = [{"loss": 1.0}, {"loss": nan}]
-    for fields in ({"summary": {"loss": nan}, "history": history}, {"history": history}):
+    # A define_metric(summary="min") run whose min is NaN: its dict summary says it
+    # diverged, even when a finite row came last (the last row is not its result).
+    finite_last = [{"loss": nan}, {"loss": 3.0}]
+    for fields in (
+        {"summary": {"loss": nan}, "history": history},
+        {"history": history},
+        {"summary": {"loss": {"min": nan}}, "history": finite_last},
+    ):
         reason = _skipped(config, config={"x": 1}, **fields)
         assert reason.startswith("ended with the metric loss = ")
         assert reason.endswith(": no result (did it diverge?)")
