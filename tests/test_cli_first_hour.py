@@ -103,6 +103,17 @@ def test_a_db_that_is_a_folder_is_refused_naming_a_file_in_it(tmp_path: Path, ho
     assert os.listdir(tmp_path / "d") == []
 
 
+@pytest.mark.parametrize("command", [("ls",), ("show", "ls-12345678"), ("export", "ls-12345678")])
+def test_a_db_folder_given_to_a_reading_command_is_said_to_be_a_folder(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    (tmp_path / "d").mkdir()
+    said = refused(cli(tmp_path, *command, "--db", "d"))
+    assert f"{tmp_path / 'd'} is a folder" in said
+    assert str(tmp_path / "d" / "localsweep.db") in said
+    assert os.listdir(tmp_path / "d") == []
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 def test_a_db_where_no_file_can_be_made_is_refused_with_exit_2(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(CONFIG)

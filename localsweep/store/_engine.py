@@ -60,6 +60,13 @@ def require_database(db: str | os.PathLike[str] | None = None) -> str:
     Raises :class:`~localsweep.errors.NotFoundError` naming the path otherwise."""
     url = resolve_url(db)
     path = _sqlite_path(url)
+    if path is not None and path.is_dir():
+        found = path / DEFAULT_DB_FILENAME
+        hint = f" (it holds {found})" if found.is_file() else ""
+        raise NotFoundError(
+            f"{path} is a folder{hint}: give --db (or db=) the database file, such as "
+            f"{found}"
+        )
     if path is not None and not path.is_file():
         raise NotFoundError(
             f"no localsweep database at {path}: check --db, db= or LOCALSWEEP_DB "
