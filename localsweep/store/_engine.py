@@ -64,8 +64,7 @@ def require_database(db: str | os.PathLike[str] | None = None) -> str:
         found = path / DEFAULT_DB_FILENAME
         hint = f" (it holds {found})" if found.is_file() else ""
         raise NotFoundError(
-            f"{path} is a folder{hint}: give --db (or db=) the database file, such as "
-            f"{found}"
+            f"{path} is a folder{hint}: give --db (or db=) the database file, such as {found}"
         )
     if path is not None and not path.is_file():
         raise NotFoundError(

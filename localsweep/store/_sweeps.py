@@ -243,9 +243,10 @@ def control(conn: Connection, sweep: Any, action: str) -> None:
     else:  # cancel
         if state is SweepState.CANCELED:
             return
-        if state is SweepState.FINISHED and reason != STOPPED and not _counts(conn, sweep_id)[1]:
-            # Over by itself (exhausted, run_cap, target) with nothing running: there is
-            # nothing to cancel, and a cancelled sweep could be resumed, which it cannot.
+        if state is SweepState.FINISHED and not _counts(conn, sweep_id)[1]:
+            # Over (exhausted, run_cap, target, or stopped) with nothing running: there is
+            # nothing to cancel. A stopped sweep's runs still going are what a cancel
+            # after a stop is for: they are stopped then.
             return
         values = {
             "state": SweepState.CANCELED.value,

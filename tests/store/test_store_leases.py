@@ -260,6 +260,24 @@ def test_a_control_action_the_state_forbids_says_why(
         store.control_sweep(sweep.id, action)
 
 
+def test_a_cancel_after_a_stop_changes_nothing_unless_runs_still_run(
+    store: Store, claim: Claimer, grid: Callable[..., SweepConfig]
+) -> None:
+    # cli.md: cancelling a sweep that ended (stopped too) changes nothing; but a cancel
+    # after a stop is how the stopped sweep's runs still going are stopped.
+    idle = store.create_sweep(grid(2))
+    store.control_sweep(idle.id, "stop")
+    store.control_sweep(idle.id, "cancel")
+    after = store.get_sweep(idle.id)
+    assert (after.state, after.finished_reason) == (SweepState.FINISHED, "stopped")
+
+    busy = store.create_sweep(grid(2))
+    _claimed(claim, store, busy.id)
+    store.control_sweep(busy.id, "stop")
+    store.control_sweep(busy.id, "cancel")
+    assert store.get_sweep(busy.id).state is SweepState.CANCELED
+
+
 def test_an_exhausted_sweep_cannot_be_resumed(
     store: Store, claim: Claimer, grid: Callable[..., SweepConfig]
 ) -> None:
