@@ -167,6 +167,16 @@ class SweepTally:
 _STDERR_TAIL = "--- last lines of stderr"
 
 
+def _wandb_chatter(line: str) -> bool:
+    """Whether a stderr line is wandb's own news (``wandb: View this run ...``, the start
+    banner), which says nothing of why a program failed: a program killed by a signal has
+    no last words of its own, and the banner would read as its error."""
+    text = line.strip()
+    if not text.startswith("wandb:"):
+        return False
+    return not any(word in text for word in ("ERROR", "Error", "WARNING", "error"))
+
+
 def error_summary(error: str) -> str:
     """What a run's end line says of its error. The traceback itself was printed once
     already (by wandb, by the child's streamed stderr, or by the agent's log), so: its last
@@ -185,7 +195,8 @@ def error_summary(error: str) -> str:
         for line in lines[tail + 1 :]:
             if line.startswith("--- "):
                 break
-            said.append(line)
+            if not _wandb_chatter(line):
+                said.append(line)
         if said:
             text += f": {said[-1].strip()}"
     marker = "--- last output before the timeout"

@@ -49,3 +49,21 @@ def test_show_marks_a_running_run_whose_agent_is_gone(tmp_path: Path, signals: P
     out = show("1")
     assert "running (silent " in out, out
     assert "the agent is most likely gone" in " ".join(out.split())
+
+
+def test_a_killed_programs_end_line_does_not_quote_wandbs_banner_as_its_error() -> None:
+    # SIGKILL leaves a program no last words: its stderr ends with wandb's start banner,
+    # which is no reason for the failure. wandb's errors are still quoted.
+    from localsweep.agent._progress import error_summary
+
+    banner = (
+        "the program was killed by SIGKILL (exit status 137)\n"
+        "--- last lines of stderr ---\n"
+        "wandb: Tracking run with wandb version 0.31.0\n"
+        "wandb: View this run in the terminal with `wandb leet`\n"
+    )
+    assert error_summary(banner) == ": the program was killed by SIGKILL (exit status 137)"
+    failed = banner + "ValueError: bad batch\n"
+    assert error_summary(failed).endswith(": ValueError: bad batch")
+    wandb_error = banner + "wandb: ERROR Run initialization has timed out\n"
+    assert error_summary(wandb_error).endswith("wandb: ERROR Run initialization has timed out")
