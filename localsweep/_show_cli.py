@@ -70,7 +70,7 @@ def _ls(db: str | None) -> None:
         )
         if s.parsed_config.is_multi_objective:  # no best run: the Pareto set's size
             front = len(s.pareto_runs())
-            best_text = f"Pareto set: {front} runs" if front else ""
+            best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else ""
         table.add_row(
             _e(s.id),
             _e(s.name),
@@ -167,7 +167,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             return f"running (silent {silent[r.id]})"
         if r.stopped_at_band is not None:
             return f"{r.state} @{r.stopped_at_band}"
-        if r.end_reason is not None and r.end_reason != "hyperband":
+        if r.end_reason is not None and r.end_reason not in ("hyperband", r.state):
             return f"{r.state} ({r.end_reason})"
         return str(r.state)
 

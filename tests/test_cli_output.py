@@ -151,3 +151,29 @@ def test_bayes_sampler_choice_is_only_shown_with_debug(tmp_path: Path) -> None:
         tmp_path, "--debug", "run", "b.yaml", "-f", "t:train", "--count", "1", "--db", "d.db"
     )
     assert "bayes:" in debug.stderr
+
+
+def test_show_names_an_end_reason_only_when_it_says_more_than_the_state(tmp_path: Path) -> None:
+    # A preempted run's end reason is "preempted": `preempted (preempted)` said it twice.
+    import sqlite3
+
+    sweep = localsweep.run(
+        {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}},
+        lambda config: 1.0,
+        db=tmp_path / "s.db",
+        quiet=True,
+    )
+    first, second = sweep.runs
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute(
+            "UPDATE runs SET state = 'preempted', end_reason = 'preempted' WHERE id = ?",
+            (first.id,),
+        )
+        conn.execute(
+            "UPDATE runs SET state = 'killed', end_reason = 'cancelled' WHERE id = ?",
+            (second.id,),
+        )
+    shown = cli(tmp_path, "show", sweep.id, "--db", str(tmp_path / "s.db"), columns=200)
+    assert shown.returncode == 0, shown.stderr
+    assert "preempted (preempted)" not in shown.stdout
+    assert "preempted" in shown.stdout and "killed (cancelled)" in shown.stdout

@@ -81,7 +81,7 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
         )
         if sweep.parsed_config.is_multi_objective:  # no best run: the Pareto set's size
             front = len(sweep.pareto_runs())
-            best_text = f"Pareto set: {front} runs" if front else "—"
+            best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else "—"
         chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
         rows.append(
             f'<tr data-sweep="{_e(sweep.id)}"><td><a href="sweeps/{_e(sweep.id)}">'

@@ -47,7 +47,8 @@ def test_the_index_gives_the_size_of_the_pareto_set(multi: tuple[str, localsweep
     page = _client(db).get("/")
     assert page.status_code == 200
     row = page.text.split(f'data-sweep="{sweep.id}"')[1].split("</tr>")[0]
-    assert f"<td>Pareto set: {len(sweep.pareto_runs())} runs</td>" in row
+    size = len(sweep.pareto_runs())
+    assert f"<td>Pareto set: {size} run{'s' if size != 1 else ''}</td>" in row
 
 
 def test_a_run_page_shows_each_objective(multi: tuple[str, localsweep.Sweep]) -> None:
