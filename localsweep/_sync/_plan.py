@@ -217,11 +217,11 @@ def check_run(
     no exit record is a copy cut short: ``corrupt`` (``stored_rows`` gives the store's
     row count of a run, for the message)."""
     checked = _check_folders(run, sweep_id, roots, include_running, index, stored_rows)
-    if checked.unrecorded and run.state is not RunState.RUNNING:
+    if checked.unrecorded and _ended_by_itself(run):
         logged = stored_rows(run.id) if stored_rows is not None else 0
         if logged:
-            # wandb recorded nothing here, yet the run logged rows: this copy of its file
-            # lost them (cut short), and the run did start.
+            # wandb recorded nothing here, yet the run logged rows and ended by itself
+            # (wandb writes its file out as a run ends): this copy lost them.
             return replace(
                 checked,
                 status=CORRUPT,
@@ -251,6 +251,14 @@ def check_run(
         note = f"{ran_again}; not uploaded: {checked.status}"
     message = f"{checked.message}; {note}" if checked.message else note
     return replace(checked, message=message, superseded_by=superseded_by)
+
+
+def _ended_by_itself(run: RunRecord) -> bool:
+    """Whether wandb wrote out the run's file as it ended: a run that failed by its own
+    exit, not one killed by a signal (exit code 128 + N) or whose agent died: wandb keeps
+    rows in memory (up to 15 s) that a kill loses, while the store had them at once."""
+    code = run.exit_code if run.exit_code is not None else 1
+    return run.state is RunState.FAILED and 0 < code < 128
 
 
 def _never_started(checked: RunCheck) -> RunCheck:
