@@ -3,6 +3,7 @@ stand-in server (``tests/helpers/wandb_standin.py``), and small helpers."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import signal
@@ -89,8 +90,16 @@ def interrupt_sync(
     the next sync cannot tell from runs cut short and sends again (docs/sync.md)."""
 
     def marked(pattern: str) -> set[str]:
-        # The copies are staged in the target's folder under the state folder.
-        return {r for r in run_ids if any(staging.rglob(f"*-{r}/{pattern}"))}
+        # The copies are staged in the target's folder under the state folder (prior runs'
+        # a level below). glob.glob, not a recursive Path walk: wandb sync makes and removes
+        # folders inside a copy (its tmp/) while this looks, and sync removes copies it
+        # has uploaded; glob.glob passes over a folder gone meanwhile.
+        depths = ("", "*/", "*/*/")
+        return {
+            r
+            for r in run_ids
+            if any(glob.glob(os.path.join(staging, f"{d}*-{r}", pattern)) for d in depths)
+        }
 
     server.upload_delay = 1.0
     proc = subprocess.Popen(
