@@ -111,8 +111,28 @@ def test_the_writer_never_overwrites_a_file(offline_run_file: Path, tmp_path: Pa
 
 
 def _flip_a_history_byte(path: Path) -> None:
+    """Flip a bit of the record data in the middle of the file: inside a chunk's data, so
+    that only its checksum can tell (a chunk header hit instead would be another error)."""
+    from localsweep.wandb_bridge._logformat import (
+        _CHUNK_HEADER,
+        _CHUNK_HEADER_SIZE,
+        BLOCK_SIZE,
+        FILE_HEADER,
+    )
+
     data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    middle = len(data) // 2
+    pos = len(FILE_HEADER)
+    while True:
+        if BLOCK_SIZE - pos % BLOCK_SIZE < _CHUNK_HEADER_SIZE:  # a block's padding
+            pos += BLOCK_SIZE - pos % BLOCK_SIZE
+            continue
+        _crc, length, _kind = _CHUNK_HEADER.unpack_from(data, pos)
+        start, stop = pos + _CHUNK_HEADER_SIZE, pos + _CHUNK_HEADER_SIZE + length
+        if stop > middle and length > 0:
+            data[max(start, middle) if middle < stop else start] ^= 0x01
+            break
+        pos = stop
     path.write_bytes(bytes(data))
 
 
