@@ -134,7 +134,13 @@ class ServerSession:
         # The child's own output goes to a file: a pipe nobody reads could fill and block it.
         self._log = tempfile.TemporaryFile(mode="w+", dir=self.workdir)  # noqa: SIM115 (closed in close())
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "localsweep.wandb_bridge._server_child", str(write_fd)],
+            [
+                sys.executable,
+                "-m",
+                "localsweep.wandb_bridge._server_child",
+                str(write_fd),
+                str(os.getpid()),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
@@ -288,7 +294,13 @@ class ServerSession:
             self.start()
         self._wait_open()
         self._send(request)
-        return self._receive(extra)
+        try:
+            return self._receive(extra)
+        except KeyboardInterrupt:
+            # Ctrl-C: the child must not go on uploading (wandb sync in it would, to the
+            # end, in the background) after the command said it stopped.
+            self.kill()
+            raise
 
     def _send(self, request: dict[str, Any]) -> None:
         proc = self._proc

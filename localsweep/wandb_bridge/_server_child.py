@@ -8,8 +8,8 @@ run folders with wandb's own sync code (``wandb.cli.beta_sync.sync``, what ``wan
 calls once it has parsed its options). wandb-core, which does the uploading, is started
 while the child logs in, so that a sync pays neither a second wandb start nor the core's.
 
-Run as ``python -m localsweep.wandb_bridge._server_child ANSWER_FD``; never imported by
-the parent. Tested against wandb 0.31.0.
+Run as ``python -m localsweep.wandb_bridge._server_child ANSWER_FD PARENT_PID``; never
+imported by the parent. Tested against wandb 0.31.0.
 """
 
 from __future__ import annotations
@@ -221,7 +221,21 @@ _CHILD_OPS = {
 }
 
 
-def _child_main(answer_fd: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this process when its parent is gone (killed, say): nobody would read its
+    answers, and a sync in it would go on uploading in the background. wandb-core, which
+    watches this process, ends with it."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child_main(answer_fd: int, parent: int) -> None:
+    _exit_with_parent(parent)
     answers = os.fdopen(answer_fd, "w")
     state: dict[str, Any] = {}
     for line in sys.stdin:
@@ -237,4 +251,6 @@ def _child_main(answer_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    _child_main(int(sys.argv[1]))
+    # The parent's pid comes from the parent: one that died while this child imported
+    # would otherwise be taken for init, and watched for ever.
+    _child_main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid())
