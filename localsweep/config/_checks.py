@@ -88,15 +88,20 @@ def number_from_string(text: str) -> int | float | None:
     return None
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean `x`?)`` for the closest choice, or an empty string."""
-    options = list(choices)
-    lowered = {c.lower(): c for c in options}
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` most likely misspells (case aside), or ``None``."""
+    lowered = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     if not close:
         # Prefixes such as ``min`` for ``minimize`` are too short for difflib's ratio.
         close = [c for c in lowered if word and c.startswith(word.lower())][:1]
-    return f" (did you mean `{lowered[close[0]]}`?)" if close else ""
+    return lowered[close[0]] if close else None
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean `x`?)`` for the closest choice, or an empty string."""
+    meant = closest(word, choices)
+    return f" (did you mean `{meant}`?)" if meant is not None else ""
 
 
 class Checker:

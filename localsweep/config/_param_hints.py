@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localsweep.config._checks import GLUED_RE, as_choices, show, suggest
+from localsweep.config._checks import GLUED_RE, as_choices, closest, show
 from localsweep.config._types import Distribution
 
 __all__ = ["key_hint", "misspelt_keys", "not_a_mapping_hint"]
@@ -52,9 +52,9 @@ def misspelt_keys(spec: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
     for key in spec:
         if isinstance(key, str) and key not in _PARAMETER_KEYS and key not in ("a", "b"):
-            hint = suggest(key, _PARAMETER_KEYS)
-            if hint:
-                found.append((key, hint[len(" (did you mean `") : -len("`?)")]))
+            meant = closest(key, _PARAMETER_KEYS)
+            if meant is not None:
+                found.append((key, meant))
     return found
 
 
