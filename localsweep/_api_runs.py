@@ -421,14 +421,9 @@ def _nested_number(
     """The number or text at ``path`` (a key, or dotted keys into nested dicts; a key that
     itself holds a dot is found first); for a ``define_metric`` summary there (a dict),
     its first of ``parts`` that is a number."""
-    value: Any = data
-    if path in data:
-        value = data[path]
-    else:
-        for part in path.split("."):
-            if not isinstance(value, Mapping) or part not in value:
-                return None
-            value = value[part]
+    value = _nested(data, path)
+    if value is _MISSING:
+        return None
     if isinstance(value, Mapping):
         return next((n for k in parts if (n := _number(value.get(k))) is not None), None)
     return value if isinstance(value, str) else _number(value)
