@@ -9,22 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from prior_configs import LR_OPT
+from prior_configs import GRID, LR_OPT
 
 import localsweep
 from localsweep.config import parse_config
 from localsweep.errors import PriorRunsError
 from localsweep.priors import load_prior_runs
-
-GRID = {
-    "method": "grid",
-    "metric": {"name": "loss", "goal": "minimize"},
-    "parameters": {
-        "lr": {"values": [0.001, 0.01]},
-        "batch_size": {"values": [16, 32]},
-        "optimizer": {"values": ["adam", "sgd"]},
-    },
-}
 
 
 def _error(sources: list[str], config: dict[str, object] = GRID) -> str:

@@ -9,18 +9,10 @@ import math
 import shutil
 from pathlib import Path
 
+from prior_configs import GRID
+
 from localsweep.config import parse_config
 from localsweep.priors import load_prior_runs
-
-GRID = {
-    "method": "grid",
-    "metric": {"name": "loss", "goal": "minimize"},
-    "parameters": {
-        "lr": {"values": [0.001, 0.01]},
-        "batch_size": {"values": [16, 32]},
-        "optimizer": {"values": ["adam", "sgd"]},
-    },
-}
 
 #: W&B's runs table export: no run id column, a Name and a Created column.
 WB = (
