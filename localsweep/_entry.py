@@ -149,15 +149,18 @@ def read_priors_first(
     """The prior runs, read before the database is opened when it is a SQLite file not made
     yet: a bad source then leaves no empty database behind (a new database holds no run or
     sweep a source could name). ``None`` otherwise: :func:`create_with_priors` reads them."""
-    if not prior_runs:
+    if prior_runs is None:
+        return None
+    from localsweep.priors import load_prior_runs, source_list
+
+    sources = source_list(prior_runs)  # an empty source raises here, before any file
+    if not sources:
         return None
     from localsweep.store import is_new_database
 
     if not is_new_database(db):
         return None
-    from localsweep.priors import load_prior_runs, source_list
-
-    return load_prior_runs(config, source_list(prior_runs), None)
+    return load_prior_runs(config, sources, None)
 
 
 def create_with_priors(

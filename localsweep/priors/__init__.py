@@ -188,12 +188,24 @@ def _none_taken(read: Sequence[SourceRuns], skipped: Sequence[SkippedPrior]) -> 
 def source_list(
     sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
 ) -> list[str | os.PathLike[str]]:
-    """``sources`` as a list: one path or id given alone is one source, not its letters."""
+    """``sources`` as a list: one path or id given alone is one source, not its letters.
+    An empty source names nothing: it is an error, not a cold start the user did not ask
+    for (``prior_runs=""`` from an unset variable, ``-R ""`` from an empty shell one)."""
     if sources is None:
         return []
-    if isinstance(sources, (str, os.PathLike)):
-        return [sources]
-    return list(sources)
+    listed = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    if any(not str(s).strip() for s in listed):
+        raise PriorRunsError(
+            [
+                Violation(
+                    "prior_runs",
+                    "an empty source names no runs: give a run id, a sweep id, a wandb run "
+                    "folder or a glob of them, or a CSV/JSON runs table; or leave "
+                    "prior_runs out (no --prior-runs) to start the sweep cold",
+                )
+            ]
+        )
+    return listed
 
 
 def _check_table_columns(

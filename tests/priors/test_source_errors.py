@@ -13,9 +13,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
+from click.testing import CliRunner
 from prior_configs import LR_OPT
 
 import localsweep
+from localsweep.cli import cli
 from localsweep.config import parse_config
 from localsweep.errors import PriorRunsError
 from localsweep.priors import load_prior_runs
@@ -92,6 +95,25 @@ def test_a_table_that_gives_no_runs_is_an_error_and_makes_no_sweep(text: str, sa
         localsweep.sweep(LR_OPT, prior_runs=["runs.csv"], db="new.db")
     assert says in str(info.value)
     assert not Path("new.db").exists()  # a bad source makes no sweep, nor a database
+
+
+@pytest.mark.parametrize("sources", ["", [""], ["runs.csv", " "]])
+def test_an_empty_source_is_an_error_not_a_cold_start(sources: str | list[str]) -> None:
+    # prior_runs=os.environ.get("LAST_SWEEP", "") with the variable unset: the user asked
+    # for a warm start, so a sweep that silently starts cold would be the wrong one.
+    Path("runs.csv").write_text("lr,opt.name,loss\n0.01,adam,1\n")
+    with pytest.raises(PriorRunsError, match="an empty source names no runs"):
+        localsweep.sweep(LR_OPT, prior_runs=sources, db="new.db")
+    assert not Path("new.db").exists()
+
+
+def test_an_empty_source_on_the_command_line_is_a_clear_error() -> None:
+    Path("sweep.yaml").write_text(yaml.safe_dump(LR_OPT))
+    result = CliRunner().invoke(cli, ["sweep", "sweep.yaml", "--db", "new.db", "-R", ""])
+    assert result.exit_code == 2, result.output  # bad input, as every config error
+    assert "an empty source names no runs" in result.output
+    assert "Traceback" not in result.output
+    assert not Path("new.db").exists()
 
 
 def test_sources_of_which_no_run_fits_are_an_error_that_gives_the_reasons() -> None:
