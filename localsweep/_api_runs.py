@@ -410,8 +410,13 @@ def best_run_key(order: str) -> tuple[Any, bool]:
     if head == "config" and rest:
         return (lambda run: _nested_number(run.config, rest)), maximize
     path = rest if head == "summary_metrics" and rest else key
-    # A define_metric summary ({"min": 0.2}) reads as the value the order wants.
-    parts = ("max", "best", "last") if maximize else ("min", "best", "last")
+    # A define_metric summary ({"min": 0.2}) reads as the value the order wants, else as
+    # the one it has: order="+acc" on a summary="max" metric ranks by that max.
+    parts = (
+        ("max", "best", "last", "mean", "min")
+        if maximize
+        else ("min", "best", "last", "mean", "max")
+    )
     return (lambda run: _nested_number(run.summary, path, parts)), maximize
 
 

@@ -117,6 +117,19 @@ def test_best_run_may_order_by_another_summary_key_as_wandb_does(tmp_path: Path)
     assert sweep.best_run(order="no_such_key") is None
 
 
+def test_an_order_on_a_define_metric_summary_reads_the_aggregate_it_has(tmp_path: Path) -> None:
+    # wandb.define_metric("acc", summary="max") keeps {"max": ...} under the key: an order in
+    # either direction ranks by that max, where looking only for the aggregate the direction
+    # suggests ("+acc": a min) found no run at all.
+    def train(config: dict[str, Any]) -> dict[str, Any]:
+        return {"loss": config["x"], "acc": {"max": 0.5 + 0.1 * config["x"]}}
+
+    sweep = localsweep.run(_grid([2, 1, 3]), train, db=tmp_path / "s.db", quiet=True)
+    for order, x in [("acc", 3), ("-acc", 3), ("+acc", 1), ("+summary_metrics.acc", 1)]:
+        best = sweep.best_run(order=order)
+        assert best is not None and best.config == {"x": x}, order
+
+
 def test_best_run_may_order_by_a_text_config_key(tmp_path: Path) -> None:
     """W&B sorts text values too: ``order="config.optimizer"`` is not "no value"."""
     config = {
