@@ -397,9 +397,11 @@ class Session:
                     ) from exc
                 raise StoreError(damaged_message(self._where(), str(orig))) from exc
             if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY):
+                # Read-only is met on a write (the file may have been open for hours);
+                # cannot-open, on opening it.
+                doing = f"could not {what} in" if code == _SQLITE_READONLY else "cannot open"
                 raise StoreError(
-                    f"cannot open the database {shown_url(self.url)}: {orig}"
-                    f"{self._read_only_hint()}"
+                    f"{doing} the database {shown_url(self.url)}: {orig}{self._read_only_hint()}"
                 ) from exc
             if code == _SQLITE_IOERR:
                 raise StoreError(

@@ -4,6 +4,7 @@ what to do; ``upgrade`` brings an empty database to the current schema."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,26 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "notes.db").write_text("these are my notes, not a database\n" * 200)
     with pytest.raises(StoreError, match="cannot open the database"):
         Store(tmp_path / "notes.db")
+
+
+def test_a_file_made_read_only_says_what_could_not_be_written(tmp_path: Path) -> None:
+    # As when an admin freezes the file mid-sweep: the store opened it fine before, so the
+    # message names the write that failed and the fix, not "cannot open". `chattr +i` holds
+    # for root too, where chmod does not (the tests may run as root).
+    path = tmp_path / "db.db"
+    config = parse_config({"method": "random", "metric": {"name": "x"},
+                           "parameters": {"x": {"min": 0.0, "max": 1.0}}})  # fmt: skip
+    Store(path).create_sweep(config)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (not root, or the file system lacks it)")
+    try:
+        with pytest.raises(StoreError) as caught:
+            Store(path).create_sweep(config)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    message = str(caught.value)
+    assert message.startswith("could not create a sweep in the database"), message
+    assert "readonly" in message and "make it writable" in message
 
 
 def test_upgrade_creates_the_schema_in_an_empty_database(tmp_path: Path) -> None:
