@@ -82,12 +82,8 @@ def _importable_by_reference(function: Callable[..., Any]) -> bool:
     module = sys.modules.get(module_name)
     if module is None:
         return False
-    if module_name == "__main__":
-        spec = getattr(module, "__spec__", None)
-        # A script (or ``python -m``) can be re-imported in the child; a REPL or a notebook
-        # cannot.
-        if getattr(module, "__file__", None) is None and spec is None:
-            return False
+    if module_name == "__main__" and not _main_reimportable(module):
+        return False
     target: Any = module
     for part in qualname.split("."):
         target = getattr(target, part, None)
@@ -98,6 +94,16 @@ def _importable_by_reference(function: Callable[..., Any]) -> bool:
     except Exception:
         return False
     return True
+
+
+def _main_reimportable(module: Any) -> bool:
+    """A script (or ``python -m``) can be re-imported in the child; a REPL, a notebook or
+    a script read from standard input (``python - <<EOF``: its ``__file__`` is
+    ``<stdin>``) cannot."""
+    if getattr(module, "__spec__", None) is not None:
+        return True
+    path = getattr(module, "__file__", None)
+    return path is not None and os.path.isfile(path)
 
 
 def pickle_function(function: Callable[..., Any]) -> tuple[str, bytes]:
@@ -123,7 +129,8 @@ def pickle_function(function: Callable[..., Any]) -> tuple[str, bytes]:
         f"isolation='process' runs {name} in a fresh Python process, which must be able to "
         "import it: define it at the top level of a module or of your script (and call "
         "localsweep.agent under `if __name__ == '__main__':`), not inside another function, "
-        "as a lambda, or in a notebook; or install cloudpickle to send it by value"
+        "as a lambda, in a notebook or in a script read from standard input; or install "
+        "cloudpickle to send it by value"
     )
 
 
@@ -226,6 +233,10 @@ class IsolatedFunctionRunner:
         result_path.unlink(missing_ok=True)
         preparation = spawn.get_preparation_data(f"localsweep-run-{run.id}")
         preparation.pop("authkey", None)  # a secret for multiprocessing's sockets; unused
+        main_path = preparation.get("init_main_from_path")
+        if main_path is not None and not os.path.isfile(main_path):
+            # `python - <<EOF` (``<stdin>``): nothing to re-import; the function comes by value.
+            preparation.pop("init_main_from_path")
         how, function = self._function
         payload = {
             "preparation": preparation,

@@ -218,3 +218,26 @@ def test_function_in_a_script_runs_when_the_agent_call_is_guarded(
     else:
         assert run.state is RunState.FAILED
         assert "if __name__ == '__main__':" in (run.error or "")
+
+
+def test_a_script_read_from_standard_input_sends_its_function_by_value(
+    store: Store, offline: Path, make_sweep: Callable[..., str]
+) -> None:
+    # `python - <<EOF`: the child cannot re-import "<stdin>", so the function travels by
+    # value (cloudpickle), as the docs promise for a function the child cannot import.
+    pytest.importorskip("cloudpickle")
+    sweep_id = make_sweep(
+        {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"value": 4}}}
+    )
+    script = SCRIPT + 'if __name__ == "__main__":\n    main()\n'
+    subprocess.run(
+        [sys.executable, "-", store.url, sweep_id],
+        input=script,
+        text=True,
+        cwd=offline,
+        check=True,
+        timeout=120,
+    )
+    [run] = store.list_runs(sweep_id)
+    assert run.state is RunState.FINISHED, run.error
+    assert run.summary["loss"] == 8.0
