@@ -6,13 +6,14 @@ that counts. Functions take the caller's connection."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from localsweep.config import Method, SweepConfig
@@ -54,6 +55,11 @@ REQUEST_STOP = (
 )
 _SELECT_STOP_REQUEST = select(runs.c.stop_requested_band).where(runs.c.id == bindparam("b_run_id"))
 _CHUNK = 500  # keep IN lists within every backend's limit
+# Built once: building a statement costs more than SQLite takes to run it (every run's
+# end reads the runs since the last one, for the progress line).
+_SELECT_RUNS_SINCE = select(runs).where(
+    runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.number >= bindparam("b_min_number")
+)
 
 
 def held(run: RunRecord) -> ColumnElement[bool]:
@@ -166,6 +172,27 @@ def append_history(
     return row[0]
 
 
+#: Columns an end leaves as they are when given ``None`` (the run's name, folder, logs).
+KEPT_WHEN_NONE = frozenset({"name", "dir", "stdout_path", "stderr_path"})
+
+
+@functools.lru_cache(maxsize=16)
+def _end_statement(keys: tuple[str, ...], leased: bool) -> Update:
+    """The UPDATE that ends a held run, setting ``keys`` from ``b_<key>`` parameters:
+    built once per set of columns, as building it costs more than running it."""
+    lease = runs.c.lease == bindparam("b_lease") if leased else runs.c.lease.is_(None)
+    sets: dict[str, Any] = {}
+    for key in keys:
+        value = bindparam(f"b_{key}", type_=runs.c[key].type)
+        sets[key] = func.coalesce(value, runs.c[key]) if key in KEPT_WHEN_NONE else value
+    return (
+        update(runs)
+        .where(runs.c.id == bindparam("b_id"), runs.c.state == RunState.RUNNING.value, lease)
+        .values(**sets, history_seq=runs.c.history_seq + bindparam("b_rows"))
+        .returning(runs.c.history_seq)
+    )
+
+
 def end_run(
     conn: Connection,
     run: RunRecord,
@@ -179,12 +206,10 @@ def end_run(
     Returns ``False`` for a replay of our own committed end (nothing written again);
     returns a :class:`LeaseLostError` when the run is no longer ours, after keeping its
     rows in a way that does not count (the caller commits, then raises it)."""
-    result = conn.execute(
-        update(runs)
-        .where(held(run))
-        .values(**values, history_seq=runs.c.history_seq + len(rows))
-        .returning(runs.c.history_seq)
-    ).first()
+    params = {f"b_{k}": v for k, v in values.items()}
+    params.update(b_id=run.id, b_lease=run.lease, b_rows=len(rows))
+    statement = _end_statement(tuple(sorted(values)), run.lease is not None)
+    result = conn.execute(statement, params).first()
     if result is None:
         row = conn.execute(
             select(runs.c.state, runs.c.lease, runs.c.attempt).where(runs.c.id == run.id)
@@ -218,7 +243,7 @@ def runs_since(
     found = {
         r["id"]: r
         for r in conn.execute(
-            select(runs).where(runs.c.sweep_id == sweep_id, runs.c.number >= min_number)
+            _SELECT_RUNS_SINCE, {"b_sweep_id": sweep_id, "b_min_number": min_number}
         ).mappings()
     }
     ids = [i for i in open_ids if i not in found]

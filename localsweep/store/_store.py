@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from localsweep.config import SweepConfig
 from localsweep.errors import LeaseLostError, NotFoundError
@@ -39,7 +39,6 @@ from localsweep.store._tables import (
     new_run_id,
     new_sweep_id,
     now,
-    runs,
     sweeps,
 )
 from localsweep.store._urls import shown_url
@@ -252,9 +251,14 @@ class Store(StoreReads):
                 warm, "read the runs", on_rollback=lambda: self._views.forget(sweep_id)
             )
 
+        attempts = 0
+
         def work(conn: Connection) -> Claim:
+            nonlocal attempts
+            attempts += 1
             sweep = _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
-            own = _claims.find_own_claim(conn, sweep_id, lease)
+            # Only a retry can find its lease taken: the first attempt made it just now.
+            own = _claims.find_own_claim(conn, sweep_id, lease) if attempts > 1 else None
             if own is not None:
                 return Claim(ClaimOutcome.CLAIMED, run=own)
             reaped = self._reaper.now_and_then(conn, sweep_id, agent)
@@ -424,12 +428,8 @@ class Store(StoreReads):
         stdout_path: str | None,
         stderr_path: str | None,
     ) -> RunRecord:
-        values.update(
-            name=func.coalesce(name, runs.c.name),
-            dir=func.coalesce(dir, runs.c.dir),
-            stdout_path=func.coalesce(stdout_path, runs.c.stdout_path),
-            stderr_path=func.coalesce(stderr_path, runs.c.stderr_path),
-        )
+        # None leaves what the run has (_runs.KEPT_WHEN_NONE).
+        values.update(name=name, dir=dir, stdout_path=stdout_path, stderr_path=stderr_path)
         rows = list(rows)
         batch = secrets.token_hex(16)
 

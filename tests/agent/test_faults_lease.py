@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,30 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield str(tmp_path / "shared.db")
     else:
         yield request.getfixturevalue("postgres_db")
+
+
+def _suspend_outside_a_transaction(pid: int, db: str) -> None:
+    """SIGSTOP ``pid`` while it holds no SQLite write lock. A process frozen inside a write
+    transaction holds the file's only write lock until it wakes, and SQLite has no server
+    to end it (PostgreSQL ends it: see test_store_faults); every other agent then waits out
+    its store timeout, which is not what these tests are about. On a loaded machine the
+    victim's heartbeat writes make that moment likely, so stop it again until it is not."""
+    if "://" in db:
+        os.kill(pid, signal.SIGSTOP)
+        return
+    for _ in range(200):
+        os.kill(pid, signal.SIGSTOP)
+        probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:  # locked: the victim is inside a transaction
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError("the victim held the database's write lock at every try")
 
 
 def _suspend_one_agent_past_the_timeout(
@@ -57,7 +83,7 @@ def _suspend_one_agent_past_the_timeout(
             "the victim started a run",
             agents=agents,
         )
-        os.kill(victim.pid, signal.SIGSTOP)
+        _suspend_outside_a_transaction(victim.pid, db)
         (victim_run,) = [r for r in store.list_runs(sweep_id) if r.state.value == "running"]
         for i in range(2):
             agents.append(

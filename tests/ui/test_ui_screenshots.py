@@ -112,6 +112,8 @@ class _Slow:
             # A good run, so that hyperband keeps it running for the pictures.
             value = 0.5 * _loss(run.config, step, rng)
             recorder.on_log({"val_loss": value, "epoch": step}, step)
+        else:
+            self.stop.wait(300)  # still running until the pictures are taken, however slow
         return RunOutcome(RunState.FINISHED, exit_code=0)
 
 
