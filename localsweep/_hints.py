@@ -5,19 +5,102 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FUNCTION_PLACEHOLDER",
+    "agent_command",
+    "go_on_hint",
     "logged_keys",
     "missing_metric_message",
     "missing_objective_message",
     "missing_program_message",
+    "suggested_db_flag",
     "sweep_metric_hint",
     "unstartable_command_messages",
 ]
+
+
+def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """The ``--db`` part of a command line suggested to the user, and a note to print
+    beside it (empty unless a password was left out). A password is never written into
+    a suggested command: with ``LOCALSWEEP_DB`` holding the URL, ``--db`` is left out (it
+    would hide the variable); with ``--db``, its URL is given without the password and
+    the note says how to pass it."""
+    if not db:
+        return "", ""
+    from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
+
+    db = os.fspath(db)
+    if not has_password(db):
+        return f" --db {shlex.quote(db)}", ""
+    if os.environ.get("LOCALSWEEP_DB") == db:
+        return "", "(LOCALSWEEP_DB gives it the database, password included, as here)"
+    flag = f" --db {shlex.quote(url_without_password(db))}"
+    return flag, f"(the password is left out of --db: {PASSWORD_HINT})"
+
+
+def agent_command(
+    sweep_id: str, db: str | os.PathLike[str] | None = None, function_ref: str | None = None
+) -> tuple[str, str]:
+    """The ``localsweep agent`` command that runs sweep ``sweep_id`` of ``db`` (``None``:
+    ``LOCALSWEEP_DB`` or the default file), with ``--function function_ref`` for a sweep
+    of a Python function; and :func:`suggested_db_flag`'s note. The one place that says
+    how to go on with a sweep: ``localsweep sweep``, and the agent on Ctrl-C."""
+    flag, note = suggested_db_flag(db)
+    command = f"localsweep agent{flag} {sweep_id}"
+    if function_ref:
+        command += f" --function {function_ref}"
+    return command, note
+
+
+#: What stands for the function in a suggested command when its import path is not known.
+FUNCTION_PLACEHOLDER = "MODULE:FUNC"
+
+
+def go_on_hint(
+    sweep_id: str,
+    db: str | os.PathLike[str] | None = None,
+    function: str | Callable[..., Any] | None = None,
+) -> str:
+    """How to go on with sweep ``sweep_id`` after its agent stopped (Ctrl-C), from the
+    shell and from Python, with the database ``db`` as the user gave it (``None``: the
+    default, left out) and the training ``function``: ``--function``'s ``MODULE:FUNC``
+    or the function itself (``None``: a program sweep, which needs none)."""
+    ref, name = _function_names(function)
+    command, note = agent_command(sweep_id, db, ref)
+    call = [repr(sweep_id)]
+    if name is not None:
+        call.append(name)
+    if db is not None:
+        from localsweep.store._urls import has_password, url_without_password
+
+        url = os.fspath(db)
+        call.append(f"db={(url_without_password(url) if has_password(url) else url)!r}")
+    text = f"Sweep {sweep_id} goes on with `{command}` (Python: localsweep.agent({', '.join(call)}))."
+    return f"{text} {note}" if note else text
+
+
+def _function_names(function: str | Callable[..., Any] | None) -> tuple[str | None, str | None]:
+    """``--function``'s ``MODULE:FUNC`` for ``function`` and its name in Python code; a
+    function defined in a script run as ``__main__`` (or a lambda, a closure) has no
+    import path to give: :data:`FUNCTION_PLACEHOLDER` stands for it."""
+    if function is None:
+        return None, None
+    if isinstance(function, str):
+        attr = function.rpartition(":")[2].rpartition(".")[2]
+        return function, attr if attr.isidentifier() else "train"
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    name = getattr(function, "__name__", "")
+    ref = FUNCTION_PLACEHOLDER
+    if module and module not in ("__main__", "__mp_main__") and qualname and "<" not in qualname:
+        ref = f"{module}:{qualname}"
+    return ref, name if name.isidentifier() else "train"
 
 
 def logged_keys(summary: Mapping[str, Any]) -> list[str]:
