@@ -57,7 +57,8 @@ class RunOutcome:
     finished: FinishedRun | None = None
     stdout_path: str | None = None
     stderr_path: str | None = None
-    #: A Ctrl-C to re-raise after the run is recorded, so the agent stops.
+    #: What to raise once the run is recorded, so the agent stops: a Ctrl-C, or an
+    #: :class:`~localsweep.errors.AgentError` that every run would meet (a setup error).
     interrupted: BaseException | None = None
 
 
