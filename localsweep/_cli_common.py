@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from localsweep._console import CliConsole
-from localsweep._hints import suggested_db_flag
 from localsweep._console import safe_text as _e
+from localsweep._hints import suggested_db_flag
 from localsweep.errors import (
     ConfigError,
     DatabasePathError,

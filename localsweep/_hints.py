@@ -81,7 +81,9 @@ def go_on_hint(
 
         url = os.fspath(db)
         call.append(f"db={(url_without_password(url) if has_password(url) else url)!r}")
-    text = f"Sweep {sweep_id} goes on with `{command}` (Python: localsweep.agent({', '.join(call)}))."
+    text = (
+        f"Sweep {sweep_id} goes on with `{command}` (Python: localsweep.agent({', '.join(call)}))."
+    )
     return f"{text} {note}" if note else text
 
 

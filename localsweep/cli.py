@@ -29,9 +29,9 @@ from localsweep._cli_common import (
 from localsweep._cli_common import friendly as _friendly
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
+from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep._hints import FUNCTION_PLACEHOLDER
 from localsweep._hints import agent_command as suggested_agent_command
-from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep._show_cli import register_read_commands, show_sweep
 from localsweep.errors import ConfigError
 from localsweep.priors._cli import PriorRunsCommand, prior_runs_option
