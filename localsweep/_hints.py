@@ -107,20 +107,43 @@ def _function_names(function: str | Callable[..., Any] | None) -> tuple[str | No
 
 def logged_keys(summary: Mapping[str, Any]) -> list[str]:
     """The keys a run logged, as its summary names them (dotted for nested dicts), without
-    wandb's bookkeeping keys (``_step``, ``_runtime``...)."""
+    wandb's bookkeeping keys (``_step``, ``_runtime``...): the values first, then the media
+    and histogram objects (``wandb.Table``, ``wandb.watch``'s, which wandb stores as dicts
+    with a ``_type``), each by its own name, not their insides."""
+    values, media = _split_keys(summary)
+    return values + media
+
+
+def _split_keys(summary: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """:func:`logged_keys` in two sorted lists: the values, and the media objects."""
     keys: list[str] = []
+    media: list[str] = []
 
     def walk(node: Mapping[str, Any], prefix: str) -> None:
         for key, value in node.items():
             if not prefix and str(key).startswith("_"):
                 continue
             name = f"{prefix}{key}"
+            if isinstance(value, Mapping) and "_type" in value:
+                media.append(name)
+                continue
             keys.append(name)
             if isinstance(value, Mapping) and not ({"min", "max", "last", "mean"} & set(value)):
                 walk(value, f"{name}.")
 
     walk(summary, "")
-    return keys
+    return sorted(keys), sorted(media)
+
+
+def _keys_of_runs(runs: Iterable[Any]) -> list[str]:
+    """The keys any of ``runs`` logged, as :func:`logged_keys` orders them."""
+    values: set[str] = set()
+    media: set[str] = set()
+    for run in runs:
+        run_values, run_media = _split_keys(run.summary)
+        values.update(run_values)
+        media.update(run_media)
+    return sorted(values) + sorted(media - values)
 
 
 def missing_metric_message(
@@ -135,7 +158,7 @@ def missing_metric_message(
     the closest one: without the metric, no run is best, hyperband stops nothing and bayes
     learns nothing. ``objective``: ``metric`` is one of a multi-objective sweep's
     ``metrics`` (without it no run is on the Pareto front)."""
-    found = sorted(set(keys))
+    found = list(dict.fromkeys(keys))  # as logged_keys orders them: values, then media
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
     what = "objective" if objective else "metric"
     text = f"the sweep {what} {metric!r} was never logged: {which} without it"
@@ -152,7 +175,9 @@ def missing_metric_message(
             "finite number (NaN or infinite: did the training diverge?)"
         )
     elif found:
-        shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
+        shown = ", ".join(found[:12])
+        if len(found) > 12:
+            shown += f" (and {len(found) - 12} more)"
         text += f"; logged keys: {shown}"
         close = difflib.get_close_matches(metric, found, n=1, cutoff=0.5)
         if close:
@@ -182,10 +207,7 @@ def sweep_metric_hint(sweep: Any) -> str | None:
     finished = [r for r in sweep.runs if r.state == "finished"]
     if not finished or any(r.metric is not None for r in finished):
         return None
-    keys: set[str] = set()
-    for run in finished:
-        keys.update(logged_keys(run.summary))
-    return missing_metric_message(metric.name, keys)
+    return missing_metric_message(metric.name, _keys_of_runs(finished))
 
 
 def missing_objective_message(config: Any, run: Any) -> str | None:
@@ -208,10 +230,7 @@ def _missing_objective_hint(sweep: Any) -> str | None:
         if finished and all(
             summary_value(r.summary, metric.name, metric.goal) is None for r in finished
         ):
-            keys: set[str] = set()
-            for run in finished:
-                keys.update(logged_keys(run.summary))
-            return missing_metric_message(metric.name, keys, objective=True)
+            return missing_metric_message(metric.name, _keys_of_runs(finished), objective=True)
     return None
 
 
