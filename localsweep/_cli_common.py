@@ -6,7 +6,6 @@ import contextlib
 import difflib
 import functools
 import os
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ import click
 
 from localsweep._console import CliConsole
 from localsweep._console import safe_text as _e
+from localsweep._hints import suggested_db_flag
 from localsweep.errors import (
     ConfigError,
     DatabasePathError,
@@ -74,24 +74,6 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
-def suggested_db_flag(db: str | None) -> tuple[str, str]:
-    """The ``--db`` part of a command line suggested to the user, and a note to print
-    beside it (empty unless a password was left out). A password is never written into
-    a suggested command: with ``LOCALSWEEP_DB`` holding the URL, ``--db`` is left out (it
-    would hide the variable); with ``--db``, its URL is given without the password and
-    the note says how to pass it."""
-    if not db:
-        return "", ""
-    from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
-
-    if not has_password(db):
-        return f" --db {shlex.quote(db)}", ""
-    if os.environ.get("LOCALSWEEP_DB") == db:
-        return "", "(LOCALSWEEP_DB gives it the database, password included, as here)"
-    flag = f" --db {shlex.quote(url_without_password(db))}"
-    return flag, f"(the password is left out of --db: {PASSWORD_HINT})"
-
-
 #: The user's mistakes: said in one line, exit code 2.
 _BAD_INPUT = (
     ConfigError,
@@ -139,7 +121,8 @@ def friendly(fn: F) -> F:
             sys.exit(1)
         except KeyboardInterrupt as exc:
             message = str(exc) or "Interrupted."
-            err_console.print(_e(message), highlight=False)
+            # Whole, not folded mid-word: the command it suggests must copy as printed.
+            err_console.print(_e(message), highlight=False, soft_wrap=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]

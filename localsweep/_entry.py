@@ -258,6 +258,8 @@ def agent(
             max_consecutive_failures=failures,
             on_run_end=on_run_end,
             progress="quiet" if quiet else "auto",
+            db=db,
+            go_on_function=function,
         )
     finally:
         store.close()
@@ -329,6 +331,8 @@ def run(
             max_consecutive_failures=failures,
             on_run_end=on_run_end,
             progress="quiet" if quiet else "auto",
+            db=db,
+            go_on_function=train,
         )
     return Sweep(store, store.get_sweep(sweep_id))
 
@@ -364,10 +368,14 @@ def execute(
     max_consecutive_failures: int = 5,
     on_run_end: Callable[[RunRecord], None] | None = None,
     progress: ProgressMode = "quiet",
+    db: str | os.PathLike[str] | None = None,
+    go_on_function: str | Callable[..., Any] | None = None,
 ) -> AgentReport:
     """Run a sweep's runs with the runner its options call for (shared by ``agent``,
     ``run`` and the CLI). ``progress`` says how runs are shown on stderr (``auto``: a bar in
-    a terminal or notebook, else a line per run; ``quiet``: nothing)."""
+    a terminal or notebook, else a line per run; ``quiet``: nothing). ``db`` (as the user
+    gave it) and ``go_on_function`` (``--function``'s ``MODULE:FUNC``, or the function) are
+    what the message on Ctrl-C needs to say how to go on with the sweep."""
     from localsweep._hints import logged_keys, missing_metric_message, missing_objective_message
     from localsweep.agent import run_workers, runner_factory
     from localsweep.agent._progress import SweepProgress
@@ -413,7 +421,7 @@ def execute(
         if on_run_end is not None:
             on_run_end(run)
 
-    with shown:
+    with shown, _saying_how_to_go_on(sweep_id, db, go_on_function):
         return run_workers(
             store,
             sweep_id,
@@ -427,3 +435,22 @@ def execute(
             on_run_end=ended,
             on_run_start=shown.on_run_start,
         )
+
+
+@contextlib.contextmanager
+def _saying_how_to_go_on(
+    sweep_id: str,
+    db: str | os.PathLike[str] | None,
+    function: str | Callable[..., Any] | None,
+) -> Iterator[None]:
+    """An :class:`AgentInterrupted` let through with the command that goes on with the
+    sweep: the same database and function, which the agent itself does not know."""
+    from localsweep._hints import go_on_hint
+    from localsweep.agent import AgentInterrupted
+
+    try:
+        yield
+    except AgentInterrupted as exc:
+        raise AgentInterrupted(
+            exc.interrupted, exc.grid, sweep_id, go_on=go_on_hint(sweep_id, db, function)
+        ) from None

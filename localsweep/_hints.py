@@ -5,37 +5,145 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FUNCTION_PLACEHOLDER",
+    "agent_command",
+    "go_on_hint",
     "logged_keys",
     "missing_metric_message",
     "missing_objective_message",
     "missing_program_message",
+    "suggested_db_flag",
     "sweep_metric_hint",
     "unstartable_command_messages",
 ]
 
 
+def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """The ``--db`` part of a command line suggested to the user, and a note to print
+    beside it (empty unless a password was left out). A password is never written into
+    a suggested command: with ``LOCALSWEEP_DB`` holding the URL, ``--db`` is left out (it
+    would hide the variable); with ``--db``, its URL is given without the password and
+    the note says how to pass it."""
+    if not db:
+        return "", ""
+    from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
+
+    db = os.fspath(db)
+    if not has_password(db):
+        return f" --db {shlex.quote(db)}", ""
+    if os.environ.get("LOCALSWEEP_DB") == db:
+        return "", "(LOCALSWEEP_DB gives it the database, password included, as here)"
+    flag = f" --db {shlex.quote(url_without_password(db))}"
+    return flag, f"(the password is left out of --db: {PASSWORD_HINT})"
+
+
+def agent_command(
+    sweep_id: str, db: str | os.PathLike[str] | None = None, function_ref: str | None = None
+) -> tuple[str, str]:
+    """The ``localsweep agent`` command that runs sweep ``sweep_id`` of ``db`` (``None``:
+    ``LOCALSWEEP_DB`` or the default file), with ``--function function_ref`` for a sweep
+    of a Python function; and :func:`suggested_db_flag`'s note. The one place that says
+    how to go on with a sweep: ``localsweep sweep``, and the agent on Ctrl-C."""
+    flag, note = suggested_db_flag(db)
+    command = f"localsweep agent{flag} {sweep_id}"
+    if function_ref:
+        command += f" --function {function_ref}"
+    return command, note
+
+
+#: What stands for the function in a suggested command when its import path is not known.
+FUNCTION_PLACEHOLDER = "MODULE:FUNC"
+
+
+def go_on_hint(
+    sweep_id: str,
+    db: str | os.PathLike[str] | None = None,
+    function: str | Callable[..., Any] | None = None,
+) -> str:
+    """How to go on with sweep ``sweep_id`` after its agent stopped (Ctrl-C), from the
+    shell and from Python, with the database ``db`` as the user gave it (``None``: the
+    default, left out) and the training ``function``: ``--function``'s ``MODULE:FUNC``
+    or the function itself (``None``: a program sweep, which needs none)."""
+    ref, name = _function_names(function)
+    command, note = agent_command(sweep_id, db, ref)
+    call = [repr(sweep_id)]
+    if name is not None:
+        call.append(name)
+    if db is not None:
+        from localsweep.store._urls import has_password, url_without_password
+
+        url = os.fspath(db)
+        call.append(f"db={(url_without_password(url) if has_password(url) else url)!r}")
+    text = (
+        f"Sweep {sweep_id} goes on with `{command}` (Python: localsweep.agent({', '.join(call)}))."
+    )
+    return f"{text} {note}" if note else text
+
+
+def _function_names(function: str | Callable[..., Any] | None) -> tuple[str | None, str | None]:
+    """``--function``'s ``MODULE:FUNC`` for ``function`` and its name in Python code; a
+    function defined in a script run as ``__main__`` (or a lambda, a closure) has no
+    import path to give: :data:`FUNCTION_PLACEHOLDER` stands for it."""
+    if function is None:
+        return None, None
+    if isinstance(function, str):
+        attr = function.rpartition(":")[2].rpartition(".")[2]
+        return function, attr if attr.isidentifier() else "train"
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    name = getattr(function, "__name__", "")
+    ref = FUNCTION_PLACEHOLDER
+    if module and module not in ("__main__", "__mp_main__") and qualname and "<" not in qualname:
+        ref = f"{module}:{qualname}"
+    return ref, name if name.isidentifier() else "train"
+
+
 def logged_keys(summary: Mapping[str, Any]) -> list[str]:
     """The keys a run logged, as its summary names them (dotted for nested dicts), without
-    wandb's bookkeeping keys (``_step``, ``_runtime``...)."""
+    wandb's bookkeeping keys (``_step``, ``_runtime``...): the values first, then the media
+    and histogram objects (``wandb.Table``, ``wandb.watch``'s, which wandb stores as dicts
+    with a ``_type``), each by its own name, not their insides."""
+    values, media = _split_keys(summary)
+    return values + media
+
+
+def _split_keys(summary: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """:func:`logged_keys` in two sorted lists: the values, and the media objects."""
     keys: list[str] = []
+    media: list[str] = []
 
     def walk(node: Mapping[str, Any], prefix: str) -> None:
         for key, value in node.items():
             if not prefix and str(key).startswith("_"):
                 continue
             name = f"{prefix}{key}"
+            if isinstance(value, Mapping) and "_type" in value:
+                media.append(name)
+                continue
             keys.append(name)
             if isinstance(value, Mapping) and not ({"min", "max", "last", "mean"} & set(value)):
                 walk(value, f"{name}.")
 
     walk(summary, "")
-    return keys
+    return sorted(keys), sorted(media)
+
+
+def _keys_of_runs(runs: Iterable[Any]) -> list[str]:
+    """The keys any of ``runs`` logged, as :func:`logged_keys` orders them."""
+    values: set[str] = set()
+    media: set[str] = set()
+    for run in runs:
+        run_values, run_media = _split_keys(run.summary)
+        values.update(run_values)
+        media.update(run_media)
+    return sorted(values) + sorted(media - values)
 
 
 def missing_metric_message(
@@ -50,7 +158,7 @@ def missing_metric_message(
     the closest one: without the metric, no run is best, hyperband stops nothing and bayes
     learns nothing. ``objective``: ``metric`` is one of a multi-objective sweep's
     ``metrics`` (without it no run is on the Pareto front)."""
-    found = sorted(set(keys))
+    found = list(dict.fromkeys(keys))  # as logged_keys orders them: values, then media
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
     what = "objective" if objective else "metric"
     text = f"the sweep {what} {metric!r} was never logged: {which} without it"
@@ -67,7 +175,9 @@ def missing_metric_message(
             "finite number (NaN or infinite: did the training diverge?)"
         )
     elif found:
-        shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
+        shown = ", ".join(found[:12])
+        if len(found) > 12:
+            shown += f" (and {len(found) - 12} more)"
         text += f"; logged keys: {shown}"
         close = difflib.get_close_matches(metric, found, n=1, cutoff=0.5)
         if close:
@@ -97,10 +207,7 @@ def sweep_metric_hint(sweep: Any) -> str | None:
     finished = [r for r in sweep.runs if r.state == "finished"]
     if not finished or any(r.metric is not None for r in finished):
         return None
-    keys: set[str] = set()
-    for run in finished:
-        keys.update(logged_keys(run.summary))
-    return missing_metric_message(metric.name, keys)
+    return missing_metric_message(metric.name, _keys_of_runs(finished))
 
 
 def missing_objective_message(config: Any, run: Any) -> str | None:
@@ -123,10 +230,7 @@ def _missing_objective_hint(sweep: Any) -> str | None:
         if finished and all(
             summary_value(r.summary, metric.name, metric.goal) is None for r in finished
         ):
-            keys: set[str] = set()
-            for run in finished:
-                keys.update(logged_keys(run.summary))
-            return missing_metric_message(metric.name, keys, objective=True)
+            return missing_metric_message(metric.name, _keys_of_runs(finished), objective=True)
     return None
 
 

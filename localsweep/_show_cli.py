@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
 import yaml
 
-from localsweep._console import CliConsole, print_table
+from localsweep._console import CliConsole, _piped, print_table
 from localsweep._console import safe_text as _e
 
 __all__ = ["register_read_commands", "show_sweep"]
@@ -190,8 +191,10 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     params = [p for p in sweep_parameters(sweep) if not p.is_constant]
     for p in params:
         table.add_column(_e(p.name), overflow="fold")
-    for r, run_id, state in zip(shown, ids, states, strict=True):
-        flat = flat_params(r.params, params)
+    flats = [flat_params(r.params, params) for r in shown]
+    # Piped, every value whole; on a terminal, long ones cut as far as keeps them apart.
+    cells = [_column([f.get(p.name) for f in flats], cut=not _piped(console)) for p in params]
+    for i, (r, run_id, state) in enumerate(zip(shown, ids, states, strict=True)):
         row = [_e(run_id), _e(state)]
         if metric is not None:
             row.append("" if r.metric is None else f"{r.metric:.6g}")
@@ -200,7 +203,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             row.append("" if found is None else f"{found:.6g}")
         if objectives:
             row.append("*" if r.id in pareto else "")
-        row += [_e(_short(flat.get(p.name))) for p in params]
+        row += [_e(column[i]) for column in cells]
         table.add_row(*row)
     print_table(console, table)
     if len(runs) > limit:
@@ -230,12 +233,9 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             _e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True).rstrip()),
             highlight=False,
         )
-        extra = summary_items(best.summary)
-        if extra:
-            console.print(
-                "summary: " + _e(json.dumps(extra, default=str, ensure_ascii=False)[:500]),
-                highlight=False,
-            )
+        line = summary_line(summary_items(best.summary), metric.name if metric else None)
+        if line:
+            console.print("summary: " + _e(line), highlight=False)
     print_pareto(console, sweep)  # multi-objective sweeps: the front replaces "best run"
     stopped = [r for r in runs if r.state == "early_terminated" and r.end_reason != "plateau"]
     plateaus = sum(r.state == "early_terminated" and r.end_reason == "plateau" for r in runs)
@@ -323,8 +323,91 @@ def _importance_table(rows: Any, title: str) -> None:
     print_table(console, table)
 
 
-def _short(value: Any, width: int = 24) -> str:
+#: On a terminal, the width a parameter value is cut to, if that keeps its column's values
+#: apart (else as little more as does).
+CELL_WIDTH = 24
+
+
+def _column(values: Sequence[Any], *, cut: bool) -> list[str]:
+    """A parameter column's cells: each value as written; with ``cut``, a long one cut in
+    the middle (``distilbert-base-…ned-sst-2``), at :data:`CELL_WIDTH` or, when that would
+    make two different values look alike, at the least width that keeps them apart."""
+    texts = [_text(v) for v in values]
+    longest = max((len(t) for t in texts), default=0)
+    if not cut or longest <= CELL_WIDTH:
+        return texts
+    distinct = set(texts)
+    for width in range(CELL_WIDTH, longest):
+        cuts = {t: _cut(t, width) for t in distinct}
+        if len(set(cuts.values())) == len(distinct):
+            return [cuts[t] for t in texts]
+    return texts
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in ``width`` characters: its start and its end (where names like
+    ``...-finetuned-sst-2`` and dicts' last keys differ), joined by an ellipsis."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 3
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
+#: How long the best run's ``summary:`` line may grow, and each value in it.
+SUMMARY_CHARS = 500
+SUMMARY_VALUE_CHARS = 60
+
+
+def summary_line(summary: Mapping[str, Any], metric: str | None) -> str:
+    """The best run's summary in one line: the sweep ``metric`` first, then the other
+    numbers, then the other values (a long one cut), nested dicts as dotted keys
+    (``val_acc.max=0.93``, as W&B's runs table names them); media and histogram objects
+    (``wandb.Table``, ``wandb.watch``'s: dicts with a ``_type``) by name only, last. Cut
+    at :data:`SUMMARY_CHARS`, between two items, saying how many more there are."""
+    values: list[tuple[str, Any]] = []
+    media: list[str] = []
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping) and "_type" in value:
+                media.append(name)
+            elif isinstance(value, Mapping) and value:
+                walk(value, f"{name}.")
+            else:
+                values.append((name, value))
+
+    walk(summary, "")
+
+    def rank(item: tuple[str, Any]) -> int:
+        name, value = item
+        if metric is not None and (name == metric or name.startswith(f"{metric}.")):
+            return 0
+        is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return 1 if is_number else 2
+
+    items = [f"{name}={_summary_value(value)}" for name, value in sorted(values, key=rank)]
+    # Each by itself, so the cut falls between two names.
+    media.sort()
+    items += [f"media and histograms: {name}" if i == 0 else name for i, name in enumerate(media)]
+    line = ""
+    for i, item in enumerate(items):
+        joined = f"{line}, {item}" if line else item
+        more = len(items) - i
+        if len(joined) > SUMMARY_CHARS and line:
+            return f"{line}, … ({more} more)"
+        line = joined
+    return line
+
+
+def _summary_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return _cut(text, SUMMARY_VALUE_CHARS) if len(text) > SUMMARY_VALUE_CHARS else text

@@ -25,12 +25,13 @@ from localsweep._cli_common import (
     function_options,
     load_function,
     max_failures_option,
-    suggested_db_flag,
 )
 from localsweep._cli_common import friendly as _friendly
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
+from localsweep._hints import FUNCTION_PLACEHOLDER
+from localsweep._hints import agent_command as suggested_agent_command
 from localsweep._show_cli import register_read_commands, show_sweep
 from localsweep.errors import ConfigError
 from localsweep.priors._cli import PriorRunsCommand, prior_runs_option
@@ -195,11 +196,12 @@ def sweep(
         db, config, prior_runs, err_console, project=project, entity=entity, name=name
     )
     err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.shown_url)}")
-    db_flag, db_note = suggested_db_flag(db)
-    agent_command = f"localsweep agent{db_flag} {record.id}"
-    if config.program is None and config.command is None:
+    needs_function = config.program is None and config.command is None
+    agent_command, db_note = suggested_agent_command(
+        record.id, db, FUNCTION_PLACEHOLDER if needs_function else None
+    )
+    if needs_function:
         # Without a program the agent has nothing to start: it needs the training function.
-        agent_command += " --function MODULE:FUNC"
         err_console.print(
             "The config has no `program`: give the agent your training function, "
             f"for example {function_example(os.getcwd())}.",
@@ -253,6 +255,8 @@ def agent(
         store,
         record.id,
         _function_for(record.config, function_ref),
+        db=db,
+        function_ref=function_ref,
         count=count,
         project=project,
         entity=entity,
@@ -302,6 +306,8 @@ def run_command(
             store,
             record.id,
             function,
+            db=db,
+            function_ref=function_ref,
             count=count,
             project=project,
             entity=entity,
@@ -327,6 +333,8 @@ def _run_agent(
     sweep_id: str,
     function: Callable[..., Any] | None,
     *,
+    db: str | None = None,
+    function_ref: str | None = None,
     count: int | None,
     project: str | None,
     entity: str | None,
@@ -363,6 +371,9 @@ def _run_agent(
         grace_period=grace_period,
         max_consecutive_failures=max_failures,
         progress="quiet" if quiet else "auto",
+        # Ctrl-C says how to go on: the same database, the same --function.
+        db=db,
+        go_on_function=function_ref if function is not None else None,
     )
     done = f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
     err_console.print(_e(done), highlight=False)

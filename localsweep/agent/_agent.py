@@ -57,7 +57,8 @@ class RunOutcome:
     finished: FinishedRun | None = None
     stdout_path: str | None = None
     stderr_path: str | None = None
-    #: A Ctrl-C to re-raise after the run is recorded, so the agent stops.
+    #: What to raise once the run is recorded, so the agent stops: a Ctrl-C, or an
+    #: :class:`~localsweep.errors.AgentError` that every run would meet (a setup error).
     interrupted: BaseException | None = None
 
 
@@ -100,18 +101,29 @@ class AgentReport:
 
 class AgentInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the agent; ``interrupted`` runs were recorded killed (no result; a
-    grid runs their points again)."""
+    grid runs their points again). ``go_on`` says how to go on with the sweep
+    (:func:`localsweep._hints.go_on_hint`, with the database and the function the agent
+    was given); without it, the sweep's id alone is named."""
 
-    def __init__(self, interrupted: int, grid: bool = True, sweep_id: str | None = None):
+    def __init__(
+        self,
+        interrupted: int,
+        grid: bool = True,
+        sweep_id: str | None = None,
+        *,
+        go_on: str | None = None,
+    ):
         text = interrupted_message(interrupted, grid)
-        if sweep_id is not None:
+        if go_on is None and sweep_id is not None:
+            from localsweep._hints import go_on_hint
+
+            go_on = go_on_hint(sweep_id)
+        if go_on:
             # A notebook's localsweep.run() returned no Sweep: say how to go on with it.
-            text += (
-                f" Sweep {sweep_id} goes on with `localsweep agent {sweep_id}`"
-                f" (Python: localsweep.agent({sweep_id!r}, train))."
-            )
+            text += f" {go_on}"
         super().__init__(text)
         self.interrupted = interrupted
+        self.grid = grid
         #: The sweep the agent ran, to continue it with ``localsweep.agent(sweep_id, ...)``.
         self.sweep_id = sweep_id
 

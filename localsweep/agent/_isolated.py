@@ -73,6 +73,14 @@ _bootstrapping = False
 
 _CHILD_CODE = "from localsweep.agent._isolated import child_main; child_main()"
 
+#: The end reason of a run whose process could not start it: the script started another
+#: agent as it was imported. A setup error, the same for every run: the agent stops.
+SETUP_ERROR = "setup_error"
+
+
+class _UnguardedAgentCall(AgentError):
+    """``localsweep.agent``/``run`` was called as a run's process imported the script."""
+
 
 def _importable_by_reference(function: Callable[..., Any]) -> bool:
     module_name = getattr(function, "__module__", None)
@@ -205,10 +213,11 @@ class IsolatedFunctionRunner:
 
     def __post_init__(self) -> None:
         if _bootstrapping:
-            raise AgentError(
-                "localsweep.agent(..., isolation='process') was called while a run's process "
-                "was importing your script: put the call under `if __name__ == '__main__':` "
-                "so that importing the script does not start another agent"
+            raise _UnguardedAgentCall(
+                "localsweep.agent(..., isolation='process') (or localsweep.run) was called "
+                "while a run's process was importing your script: put the call under "
+                "`if __name__ == '__main__':` so that importing the script does not start "
+                "another agent"
             )
         if _in_memory(self.store_url):
             raise AgentError(
@@ -351,6 +360,21 @@ class IsolatedFunctionRunner:
             why = describe_exit(returncode)
             error = with_tail(f"the run's process {why} without reporting how the run ended", tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+        if report.end_reason == SETUP_ERROR:
+            # Every run would meet it: stop now rather than spend the sweep's points on it.
+            # Killed, so the point runs again once the script is fixed.
+            error = report.error or "the run's process could not start the run"
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=status,
+                error=error,
+                end_reason=SETUP_ERROR,
+                finished=finished,
+                interrupted=AgentError(
+                    f"{error}. The agent stops: run {run.id} is recorded killed and its "
+                    "point runs again."
+                ),
+            )
         if report.state == RunState.FAILED.value and report.error:
             # The child's traceback went to its .err file only: shown here once, as an
             # in-process run's failure is (and as wandb.agent shows it).
@@ -405,6 +429,10 @@ def child_main() -> None:
     try:
         spawn.prepare(payload["preparation"])
         function = _load_function(payload["function_how"], payload["function"])
+    except _UnguardedAgentCall as exc:
+        # Said to the parent agent, which stops: no run of this sweep could start.
+        _write_report(payload["result_path"], _not_started(str(exc), SETUP_ERROR))
+        return
     finally:
         _bootstrapping = False
     try:
@@ -420,19 +448,29 @@ def child_main() -> None:
         # The store's error, not the run's: the run is no result (its point goes back); the
         # parent agent meets the store too and says what is wrong.
         logger.warning("run %s: the store failed: %s", payload["run"].id, exc)
-        report = _ChildReport(
-            state=RunState.KILLED.value,
-            exit_code=None,
-            error=f"the store failed: {exc}",
-            stopped_at_band=None,
-            summary={},
-            finished_exit_code=None,
-            dir=None,
-            name=None,
-            metric_values=[],
-            iterations=0,
-        )
-    result_path = Path(payload["result_path"])
+        report = _not_started(f"the store failed: {exc}")
+    _write_report(payload["result_path"], report)
+
+
+def _not_started(error: str, end_reason: str | None = None) -> _ChildReport:
+    """The report of a run that ends killed, no result: its point goes back."""
+    return _ChildReport(
+        state=RunState.KILLED.value,
+        exit_code=None,
+        error=error,
+        stopped_at_band=None,
+        summary={},
+        finished_exit_code=None,
+        dir=None,
+        name=None,
+        metric_values=[],
+        iterations=0,
+        end_reason=end_reason,
+    )
+
+
+def _write_report(path: str, report: _ChildReport) -> None:
+    result_path = Path(path)
     partial = result_path.with_name(result_path.name + ".partial")
     partial.write_text(json.dumps(asdict(report), default=_json_default), encoding="utf-8")
     os.replace(partial, result_path)

@@ -14,6 +14,10 @@ the user's global settings (``~/.config/wandb/settings``, where ``wandb login --
 offline`` there. localsweep does the same in the agent's working directory and in
 ``WANDB_DIR``, so a process started without any ``WANDB_*`` variable is offline too;
 ``wandb online`` (or ``WANDB_MODE=online`` set by the program itself) undoes it.
+
+The file outlives the sweep: a later plain ``python train.py`` in that folder is offline too.
+So whenever localsweep creates the line or changes it, it says so once, as a warning (on
+stderr unless logging is set up otherwise): what it wrote, why, and how to undo it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +34,9 @@ __all__ = ["keep_offline", "workspace_settings_path"]
 logger = logging.getLogger(__name__)
 
 _SECTION = "default"
+
+#: The workers of one agent process keep offline at once: one writes and says so.
+_lock = threading.Lock()
 
 
 def workspace_settings_path(root: str | os.PathLike[str]) -> Path:
@@ -42,8 +50,13 @@ def keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Make wandb offline for any process whose root dir is one of ``roots``: set ``mode =
     offline`` in each root's workspace settings file, keeping its other settings. Returns
     the files written (those already offline are left alone)."""
+    with _lock:
+        return _keep_offline(roots)
+
+
+def _keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
     written: list[Path] = []
-    for path in {workspace_settings_path(Path(r).resolve()) for r in roots}:
+    for path in sorted({workspace_settings_path(Path(r).resolve()) for r in roots}):
         parser = configparser.ConfigParser()
         try:
             parser.read(path)
@@ -55,13 +68,6 @@ def keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
         previous = parser.get(_SECTION, "mode", fallback=None)
         if previous == "offline":
             continue
-        if previous is not None:
-            logger.warning(
-                "%s said mode = %s; localsweep runs are offline, so it now says offline "
-                "(`wandb online` sets it back)",
-                path,
-                previous,
-            )
         parser.set(_SECTION, "mode", "offline")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +78,23 @@ def keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
         except OSError as exc:
             logger.warning("cannot write wandb's settings file %s: %s", path, exc)
             continue
-        logger.info("wandb is offline for every process started in %s (%s)", path.parent, path)
+        logger.warning("%s", _written_message(path, previous))
         written.append(path)
     return written
+
+
+def _written_message(path: Path, previous: str | None) -> str:
+    """What to say once localsweep wrote ``mode = offline`` to ``path`` (``previous``: the
+    mode it said before, ``None`` when it had none)."""
+    done = (
+        f"changed `mode = {previous}` to `mode = offline` in"
+        if previous is not None
+        else "wrote `mode = offline` to"
+    )
+    root = path.parent.parent
+    return (
+        f"localsweep {done} wandb's settings file {path}, as `wandb offline` does, so that "
+        "every process a run starts stays offline, even one that clears WANDB_MODE. The "
+        f"file stays after the sweep: later wandb runs started in {root} are offline too. "
+        f"To log online there again, run `wandb online` in {root} (or delete that line)."
+    )

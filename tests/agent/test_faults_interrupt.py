@@ -43,7 +43,9 @@ def test_ctrl_c_then_restart_runs_the_interrupted_points_again(
         agent.kill()
     assert "2 runs interrupted; their points will run again." in agent.output()
     # (The terminal may fold the line.)
-    assert f"goes on with `localsweep agent {sweep_id}`" in " ".join(agent.output().split())
+    assert f"goes on with `localsweep agent --db {db} {sweep_id}`" in " ".join(
+        agent.output().split()
+    )
     no_traceback_of_ours(agent.output())
     interrupted = localsweep.Api(db).sweep(sweep_id).runs
     assert [(r.state, r.end_reason) for r in interrupted] == [("killed", "interrupted")] * 2

@@ -210,13 +210,16 @@ def test_function_in_a_script_runs_when_the_agent_call_is_guarded(
     call = 'if __name__ == "__main__":\n    main()\n' if guarded else "main()\n"
     script = offline / "sweep_script.py"
     script.write_text(SCRIPT + call)
-    subprocess.run([sys.executable, str(script), store.url, sweep_id], check=True, timeout=120)
+    ran = subprocess.run([sys.executable, str(script), store.url, sweep_id], timeout=120)
     [run] = store.list_runs(sweep_id)
     if guarded:
+        assert ran.returncode == 0
         assert run.state is RunState.FINISHED, run.error
         assert run.summary == {"loss": 8.0, "name": "__mp_main__"}
     else:
-        assert run.state is RunState.FAILED
+        # A setup error: the agent stops (AgentError), the run's point goes back.
+        assert ran.returncode == 1
+        assert run.state is RunState.KILLED
         assert "if __name__ == '__main__':" in (run.error or "")
 
 
