@@ -55,6 +55,7 @@ __all__ = [
     "report_child",
     "reported_run_dirs",
     "started_a_run",
+    "started_other_runs",
     "warn_once",
 ]
 
@@ -69,6 +70,12 @@ RUN_DIR_VARIABLE = "LOCALSWEEP_RUN_DIR_NOTE"
 
 #: Modes under which nothing leaves the machine; every other mode is made ``offline``.
 KEPT_MODES = frozenset({"offline", "dryrun", "disabled"})
+
+#: ``WANDB_MODE`` in the environment this process was started with (for the agent: the
+#: user's shell), to tell it apart from a ``WANDB_MODE`` the training code sets itself.
+_STARTED_WITH_MODE = os.environ.get("WANDB_MODE") or None
+#: Heads what a call "asked" for when the ``WANDB_MODE`` came from that environment.
+_INHERITED = "environment:"
 
 
 def _mode_of(settings: Any) -> Any:
@@ -133,7 +140,7 @@ def offline_init(
             if not disabled:
                 kwargs["mode"] = "offline"
             if environ is not None and environ not in KEPT_MODES:
-                asked.append(f"WANDB_MODE={environ}")
+                asked.append(_environment_mode(environ))
         for what in dict.fromkeys(asked):
             on_forced(what)
         if not disabled:
@@ -147,6 +154,15 @@ def offline_init(
 
     init.__localsweep_offline__ = True  # type: ignore[attr-defined]
     return init
+
+
+def _environment_mode(environ: str) -> str:
+    """What a call that asked for no mode, under ``WANDB_MODE=environ``, is told as: set by
+    the training code, unless it is the value this process was started with (and no hold
+    of localsweep's has set ``WANDB_MODE`` since)."""
+    if environ == _STARTED_WITH_MODE and not _holds:
+        return f"{_INHERITED}WANDB_MODE={environ}"
+    return f"WANDB_MODE={environ}"
 
 
 def _force_settings(init_settings: Any, process_mode: Any, on_forced: Any) -> None:
@@ -169,7 +185,7 @@ def _force_settings(init_settings: Any, process_mode: Any, on_forced: Any) -> No
             return
         init_settings.mode = "offline"
         if environ is not None and environ not in KEPT_MODES:
-            on_forced(f"WANDB_MODE={environ}")
+            on_forced(_environment_mode(environ))
     _setup_offline()
 
 
@@ -344,15 +360,17 @@ def warn_once(sweep_id: str, asked: str) -> None:
         if sweep_id in _warned:
             return
         _warned.add(sweep_id)
-    variable, _, value = asked.partition("=")
-    how = (
-        f"sets WANDB_MODE={value!r} before wandb.init"
-        if variable == "WANDB_MODE" and value
-        else f"calls wandb.init with mode={asked!r}"
-    )
+    inherited = asked.startswith(_INHERITED)
+    variable, _, value = asked.removeprefix(_INHERITED).partition("=")
+    if variable == "WANDB_MODE" and value and inherited:
+        how = f"the environment localsweep was started with has WANDB_MODE={value!r}"
+    elif variable == "WANDB_MODE" and value:
+        how = f"the training code sets WANDB_MODE={value!r} before wandb.init"
+    else:
+        how = f"the training code calls wandb.init with mode={asked!r}"
     logger.warning(
-        "the training code %s; localsweep runs every run of sweep %s offline (nothing "
-        "leaves the machine): `localsweep sync` uploads them later",
+        "%s; localsweep runs every run of sweep %s offline (nothing leaves the machine): "
+        "`localsweep sync` uploads them later",
         how,
         sweep_id,
     )
@@ -405,9 +423,40 @@ def started_a_run(note: str | os.PathLike[str], stderr: str | os.PathLike[str]) 
         return False
 
 
-def missing_run_dir_message(run_id: str, where: str | os.PathLike[str]) -> str:
+def started_other_runs(note: str | os.PathLike[str], run_id: str) -> dict[str, Path]:
+    """The runs other than ``run_id`` that a child's ``run_dir_note`` says its processes'
+    ``wandb.init`` started (id: folder), in the order they were started."""
+    try:
+        lines = Path(note).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    others: dict[str, Path] = {}
+    for line in lines:
+        rid, tab, folder = line.partition("\t")
+        if tab and rid and rid != run_id and folder:
+            others.setdefault(rid, Path(folder))
+    return others
+
+
+def missing_run_dir_message(
+    run_id: str, where: str | os.PathLike[str], others: dict[str, Path] | None = None
+) -> str:
     """The error of a run whose program called ``wandb.init`` but whose folder was found
-    neither in its child's note nor under ``where`` (the agent's ``wandb`` folder)."""
+    neither in its child's note nor under ``where`` (the agent's ``wandb`` folder);
+    ``others``: the runs of other ids its ``wandb.init`` started instead (see
+    :func:`started_other_runs`)."""
+    if others:
+        started = ", ".join(f"run {rid} in {os.fspath(folder)}" for rid, folder in others.items())
+        # Under WANDB_SWEEP_ID wandb ignores id= (clear_run_path_if_sweep_or_launch): a run
+        # of another id was started by a process without the sweep's variables.
+        return (
+            f"the program's wandb.init started {started}, not run {run_id}: WANDB_RUN_ID and "
+            "WANDB_SWEEP_ID, which localsweep sets for the run, were not in the environment "
+            "of the process that called it (the program removed the WANDB_* variables, or "
+            "started that process with an environment without them). Keep them there (remove "
+            "only the variables you mean to), so that wandb.init starts the sweep's run. "
+            f"Run {run_id}'s metric, history and config could not be read"
+        )
     return (
         f"the program called wandb.init, but the run's folder (offline-run-*-{run_id}) was "
         f"not found under {os.fspath(where)}: wandb.init(dir=...) or WANDB_DIR set by the "
