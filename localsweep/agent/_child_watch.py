@@ -35,6 +35,7 @@ from localsweep.wandb_bridge._forced_offline import (
     missing_run_dir_message,
     reported_run_dirs,
     started_a_run,
+    started_other_runs,
 )
 
 if TYPE_CHECKING:
@@ -158,7 +159,11 @@ class ChildWatch:
         said = "called wandb.init" if called else "did not call wandb.init"
         args = (self.run_id, where, self.run_dir_note, said)
         logger.debug("run %s: no run folder under %s nor in %s; it %s", *args)
-        return missing_run_dir_message(self.run_id, where) if called else None
+        if not called:
+            return None
+        # A run of another id: the process that called wandb.init lacked the run's variables.
+        others = started_other_runs(self.run_dir_note, self.run_id)
+        return missing_run_dir_message(self.run_id, where, others)
 
     def _follow(self, *, running: bool) -> None:
         if self._unreadable:

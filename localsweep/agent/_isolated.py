@@ -288,16 +288,23 @@ class IsolatedFunctionRunner:
         return replace(outcome, stdout_path=str(stdout_path), stderr_path=str(stderr_path))
 
     def _child_env(self) -> dict[str, str]:
+        from localsweep.wandb_bridge._forced_offline import BOOT_DIR, KEPT_MODES
+
         env = dict(os.environ)
         env.update(self.env)
         # Each run starts its own wandb service, as under `wandb agent`, so that runs do not
         # share one and a killed run is not closed as a success by someone else's service.
         env.pop("WANDB_SERVICE", None)
-        # The child imports localsweep before it can restore the parent's sys.path.
+        # The child imports localsweep before it can restore the parent's sys.path. It and
+        # every process it starts are offline as a program-mode child is (keep_child_offline):
+        # the boot folder's sitecustomize wraps wandb as it is imported, before any module of
+        # the user's can bind wandb.init.
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH", "")) if p
+            p for p in (str(BOOT_DIR), package_root, env.get("PYTHONPATH", "")) if p
         )
+        if env.get("WANDB_MODE") not in KEPT_MODES:
+            env["WANDB_MODE"] = "offline"
         return env
 
     def _outcome(

@@ -12,6 +12,17 @@ the time of the call is the program's own, and ``os.environ["WANDB_MODE"] = "onl
 ``--wandb_mode`` option's default) or a process that cleared ``WANDB_*`` would otherwise go
 online; a ``WANDB_MODE`` that could send data is told as ``WANDB_MODE=<mode>``.
 
+Replacing the attribute misses a reference bound before it (``from wandb import init``
+imported before ``localsweep.run``) and wandb's other names for it (``wandb.sdk.init``,
+``wandb.sdk.wandb_init.init``). Every name goes through ``_WandbInit.maybe_login(
+init_settings)`` before anything can leave (wandb 0.31: it logs in unless the settings are
+offline; ``make_run_settings`` then lays the same settings over the process's), so
+:func:`guard_init_settings` makes them offline there, by the same rules.
+
+In function mode, :func:`hold_offline` covers the processes a run starts: while a run is
+open, the agent's own environment carries ``WANDB_MODE=offline`` and the boot folder on
+``PYTHONPATH``, as a program-mode child's does (:func:`keep_child_offline`).
+
 This module uses the standard library only and imports nothing of localsweep: a program-mode
 child loads it by file path from ``_boot/sitecustomize.py``, under whatever Python (and
 wandb version) the user's command runs.
@@ -23,6 +34,7 @@ import functools
 import inspect
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -32,14 +44,18 @@ __all__ = [
     "BOOT_DIR",
     "KEPT_MODES",
     "NOTE_VARIABLE",
+    "guard_init_settings",
+    "hold_offline",
     "keep_child_offline",
     "missing_run_dir_message",
     "offline_init",
     "offline_login",
     "online_failure_hint",
+    "release_offline",
     "report_child",
     "reported_run_dirs",
     "started_a_run",
+    "started_other_runs",
     "warn_once",
 ]
 
@@ -54,6 +70,12 @@ RUN_DIR_VARIABLE = "LOCALSWEEP_RUN_DIR_NOTE"
 
 #: Modes under which nothing leaves the machine; every other mode is made ``offline``.
 KEPT_MODES = frozenset({"offline", "dryrun", "disabled"})
+
+#: ``WANDB_MODE`` in the environment this process was started with (for the agent: the
+#: user's shell), to tell it apart from a ``WANDB_MODE`` the training code sets itself.
+_STARTED_WITH_MODE = os.environ.get("WANDB_MODE") or None
+#: Heads what a call "asked" for when the ``WANDB_MODE`` came from that environment.
+_INHERITED = "environment:"
 
 
 def _mode_of(settings: Any) -> Any:
@@ -118,7 +140,7 @@ def offline_init(
             if not disabled:
                 kwargs["mode"] = "offline"
             if environ is not None and environ not in KEPT_MODES:
-                asked.append(f"WANDB_MODE={environ}")
+                asked.append(_environment_mode(environ))
         for what in dict.fromkeys(asked):
             on_forced(what)
         if not disabled:
@@ -132,6 +154,170 @@ def offline_init(
 
     init.__localsweep_offline__ = True  # type: ignore[attr-defined]
     return init
+
+
+def _environment_mode(environ: str) -> str:
+    """What a call that asked for no mode, under ``WANDB_MODE=environ``, is told as: set by
+    the training code, unless it is the value this process was started with (and no hold
+    of localsweep's has set ``WANDB_MODE`` since)."""
+    if environ == _STARTED_WITH_MODE and not _holds:
+        return f"{_INHERITED}WANDB_MODE={environ}"
+    return f"WANDB_MODE={environ}"
+
+
+def _force_settings(init_settings: Any, process_mode: Any, on_forced: Any) -> None:
+    """Make one ``wandb.init`` call's ``init_settings`` offline by :func:`offline_init`'s
+    rules: an asked-for mode that could send data becomes ``offline``, a call that asks for
+    none gets ``offline`` (unless ``WANDB_MODE`` or the process's settings say
+    ``disabled``)."""
+    fields = getattr(init_settings, "model_fields_set", None) or ()
+    mode = getattr(init_settings, "mode", None) if "mode" in fields else None
+    if mode is not None:
+        if str(mode) in KEPT_MODES:
+            if str(mode) != "disabled":
+                _setup_offline()
+            return
+        init_settings.mode = "offline"
+        on_forced(str(mode))
+    else:
+        environ = os.environ.get("WANDB_MODE") or None
+        if "disabled" in (environ, str(process_mode)):
+            return
+        init_settings.mode = "offline"
+        if environ is not None and environ not in KEPT_MODES:
+            on_forced(_environment_mode(environ))
+    _setup_offline()
+
+
+def guard_init_settings(active: Callable[[], bool], on_forced: Callable[[str], None]) -> bool:
+    """Make every ``wandb.init`` of this process offline while ``active()``, under whatever
+    name it is called (see the module's docstring), ``on_forced(asked)`` being told what was
+    asked. Guards added later come first; the first active one decides. Returns whether
+    this wandb has the hook (wandb 0.31's ``_WandbInit.maybe_login``)."""
+    try:
+        from wandb.sdk import wandb_init
+
+        cls: Any = wandb_init._WandbInit
+        original = cls.maybe_login
+    except Exception as exc:  # an older or newer wandb: the wrapped wandb.init still holds
+        logger.debug("cannot guard wandb.init's settings: %r", exc)
+        return False
+    guards = getattr(original, "__localsweep_guards__", None)
+    if guards is None:
+        guards = []
+
+        @functools.wraps(original)
+        def maybe_login(self: Any, init_settings: Any, *args: Any, **kwargs: Any) -> Any:
+            for is_active, forced in list(guards):
+                if is_active():
+                    try:
+                        process_mode = self._wl.settings.mode
+                    except Exception:
+                        process_mode = None
+                    _force_settings(init_settings, process_mode, forced)
+                    break
+            return original(self, init_settings, *args, **kwargs)
+
+        maybe_login.__localsweep_guards__ = guards  # type: ignore[attr-defined]
+        cls.maybe_login = maybe_login
+    guards.insert(0, (active, on_forced))
+    return True
+
+
+# While at least one function-mode run is open (hold_offline ... release_offline): what
+# each hold's runs asked for goes to its on_forced; the environment localsweep changed.
+_hold_lock = threading.Lock()
+_holds: list[Callable[[str], None]] = []
+_held_env: dict[str, str] = {}
+_saved_env: dict[str, str | None] = {}
+_guarded = False
+
+
+def _sync_wandb_environ(keys: Any) -> None:
+    """Tell wandb's settings singleton that the ``WANDB_*`` variables localsweep changed are
+    as they are now: it compares the environment with the one it read at setup and warns at
+    every ``wandb.init`` that changes are ignored (they are: the run is offline anyway)."""
+    try:
+        from wandb.sdk import wandb_setup
+
+        environ = getattr(wandb_setup._singleton, "_settings_environ", None)
+    except Exception:
+        return
+    if environ is None:
+        return
+    for key in keys:
+        if key.startswith("WANDB_"):
+            value = os.environ.get(key)
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
+
+
+def _forced_in_hold(asked: str) -> None:
+    with _hold_lock:
+        on_forced = _holds[-1] if _holds else None
+    if on_forced is not None:
+        on_forced(asked)
+
+
+def hold_offline(on_forced: Callable[[str], None]) -> None:
+    """Keep every process this process starts offline, and every ``wandb.init`` of this
+    process whatever name it is called by, until the matching :func:`release_offline`
+    (holds nest: the last release undoes it). The environment gets ``WANDB_MODE=offline``
+    (unless it is ``offline``, ``dryrun`` or ``disabled`` already), the boot folder first on
+    ``PYTHONPATH`` and a note file for what its Python children asked for; ``on_forced``
+    is told what a call of this process asked for."""
+    global _guarded
+    with _hold_lock:
+        _holds.append(on_forced)
+        if len(_holds) == 1:
+            held: dict[str, str] = {}
+            if os.environ.get("WANDB_MODE") not in KEPT_MODES:
+                held["WANDB_MODE"] = "offline"
+            path = os.environ.get("PYTHONPATH", "")
+            if path.split(os.pathsep)[0] != str(BOOT_DIR):
+                held["PYTHONPATH"] = os.pathsep.join(p for p in (str(BOOT_DIR), path) if p)
+            try:
+                fd, note = tempfile.mkstemp(prefix="localsweep-", suffix=".forced-offline")
+                os.close(fd)
+                held[NOTE_VARIABLE] = note
+            except OSError:  # each child then warns on its own stderr
+                pass
+            _saved_env.update({key: os.environ.get(key) for key in held})
+            os.environ.update(held)
+            _held_env.update(held)
+            _sync_wandb_environ(held)
+        guard = not _guarded
+        _guarded = True
+    if guard:
+        guard_init_settings(lambda: bool(_holds), _forced_in_hold)
+
+
+def release_offline(report: Callable[[str], None]) -> None:
+    """Undo one :func:`hold_offline`; the last one puts back each variable it set (one the
+    training code changed since is left as the code set it), and tells ``report`` what the
+    children asked for."""
+    with _hold_lock:
+        if _holds:
+            _holds.pop()
+        if _holds:
+            return
+        note = _held_env.get(NOTE_VARIABLE)
+        for key, value in _held_env.items():
+            if os.environ.get(key) != value:
+                continue
+            previous = _saved_env.get(key)
+            if previous is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = previous
+        _sync_wandb_environ(list(_held_env))
+        _held_env.clear()
+        _saved_env.clear()
+    if note is not None:
+        for asked in _read_note(note):
+            report(asked)
 
 
 def _setup_offline() -> None:
@@ -174,15 +360,17 @@ def warn_once(sweep_id: str, asked: str) -> None:
         if sweep_id in _warned:
             return
         _warned.add(sweep_id)
-    variable, _, value = asked.partition("=")
-    how = (
-        f"sets WANDB_MODE={value!r} before wandb.init"
-        if variable == "WANDB_MODE" and value
-        else f"calls wandb.init with mode={asked!r}"
-    )
+    inherited = asked.startswith(_INHERITED)
+    variable, _, value = asked.removeprefix(_INHERITED).partition("=")
+    if variable == "WANDB_MODE" and value and inherited:
+        how = f"the environment localsweep was started with has WANDB_MODE={value!r}"
+    elif variable == "WANDB_MODE" and value:
+        how = f"the training code sets WANDB_MODE={value!r} before wandb.init"
+    else:
+        how = f"the training code calls wandb.init with mode={asked!r}"
     logger.warning(
-        "the training code %s; localsweep runs every run of sweep %s offline (nothing "
-        "leaves the machine): `localsweep sync` uploads them later",
+        "%s; localsweep runs every run of sweep %s offline (nothing leaves the machine): "
+        "`localsweep sync` uploads them later",
         how,
         sweep_id,
     )
@@ -235,9 +423,40 @@ def started_a_run(note: str | os.PathLike[str], stderr: str | os.PathLike[str]) 
         return False
 
 
-def missing_run_dir_message(run_id: str, where: str | os.PathLike[str]) -> str:
+def started_other_runs(note: str | os.PathLike[str], run_id: str) -> dict[str, Path]:
+    """The runs other than ``run_id`` that a child's ``run_dir_note`` says its processes'
+    ``wandb.init`` started (id: folder), in the order they were started."""
+    try:
+        lines = Path(note).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    others: dict[str, Path] = {}
+    for line in lines:
+        rid, tab, folder = line.partition("\t")
+        if tab and rid and rid != run_id and folder:
+            others.setdefault(rid, Path(folder))
+    return others
+
+
+def missing_run_dir_message(
+    run_id: str, where: str | os.PathLike[str], others: dict[str, Path] | None = None
+) -> str:
     """The error of a run whose program called ``wandb.init`` but whose folder was found
-    neither in its child's note nor under ``where`` (the agent's ``wandb`` folder)."""
+    neither in its child's note nor under ``where`` (the agent's ``wandb`` folder);
+    ``others``: the runs of other ids its ``wandb.init`` started instead (see
+    :func:`started_other_runs`)."""
+    if others:
+        started = ", ".join(f"run {rid} in {os.fspath(folder)}" for rid, folder in others.items())
+        # Under WANDB_SWEEP_ID wandb ignores id= (clear_run_path_if_sweep_or_launch): a run
+        # of another id was started by a process without the sweep's variables.
+        return (
+            f"the program's wandb.init started {started}, not run {run_id}: WANDB_RUN_ID and "
+            "WANDB_SWEEP_ID, which localsweep sets for the run, were not in the environment "
+            "of the process that called it (the program removed the WANDB_* variables, or "
+            "started that process with an environment without them). Keep them there (remove "
+            "only the variables you mean to), so that wandb.init starts the sweep's run. "
+            f"Run {run_id}'s metric, history and config could not be read"
+        )
     return (
         f"the program called wandb.init, but the run's folder (offline-run-*-{run_id}) was "
         f"not found under {os.fspath(where)}: wandb.init(dir=...) or WANDB_DIR set by the "
@@ -247,16 +466,22 @@ def missing_run_dir_message(run_id: str, where: str | os.PathLike[str]) -> str:
     )
 
 
-def report_child(sweep_id: str, note: str | os.PathLike[str]) -> list[str]:
-    """The modes a finished child asked for (from its note, which is removed), each warned
-    about once per sweep."""
+def _read_note(note: str | os.PathLike[str]) -> list[str]:
+    """The modes noted in ``note`` (which is removed), each once."""
     note = Path(note)
     try:
         asked = [line for line in note.read_text(encoding="utf-8").splitlines() if line]
     except OSError:
         return []
     note.unlink(missing_ok=True)
-    for mode in dict.fromkeys(asked):
+    return list(dict.fromkeys(asked))
+
+
+def report_child(sweep_id: str, note: str | os.PathLike[str]) -> list[str]:
+    """The modes a finished child asked for (from its note, which is removed), each warned
+    about once per sweep."""
+    asked = _read_note(note)
+    for mode in asked:
         warn_once(sweep_id, mode)
     return asked
 

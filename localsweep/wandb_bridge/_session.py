@@ -36,7 +36,12 @@ from typing import Any, Protocol
 
 import yaml
 
-from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
+from localsweep.wandb_bridge._forced_offline import (
+    hold_offline,
+    offline_init,
+    release_offline,
+    warn_once,
+)
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -330,6 +335,8 @@ def _open_init(sink: LogSink, sweep_id: str = "") -> None:
     import wandb
 
     with _init_lock:
+        if not _init_sinks:  # and the processes the runs start, until the last run ends
+            hold_offline(_warn_online)
         if not _init_sinks or wandb.init is not _our_init:
             _wandb_init = wandb.init
             _our_init = _init_with_early_stopping(_wandb_init)
@@ -345,9 +352,10 @@ def _close_init() -> None:
 
     with _init_lock:
         _init_sinks.pop(threading.get_ident(), None)
-        _init_sweeps.pop(threading.get_ident(), None)
+        sweep_id = _init_sweeps.pop(threading.get_ident(), None)
         if _init_sinks:
             return
+        release_offline(functools.partial(warn_once, sweep_id or "?"))
         if _our_init is not None and wandb.init is _our_init:
             wandb.init = _wandb_init
         _wandb_init = _our_init = None

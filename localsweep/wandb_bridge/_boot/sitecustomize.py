@@ -13,6 +13,9 @@ more until ``wandb`` is imported:
   call, and then the id and folder of the run it started, is appended to the file
   ``LOCALSWEEP_RUN_DIR_NOTE`` names, so that the agent finds a run whose folder
   ``wandb.init(dir=...)`` or ``WANDB_DIR`` set by the code put elsewhere;
+- ``wandb.sdk.init`` and ``wandb.sdk.wandb_init.init`` (the same function) get the same
+  wrapper, and the settings of every ``wandb.init`` call, under whatever name, are made
+  offline where wandb resolves them (``guard_init_settings``);
 - ``wandb.login`` is wrapped likewise, so that it checks nothing with a server;
 - it runs the ``sitecustomize`` this one hides (the next on ``sys.path``), if any.
 
@@ -83,7 +86,15 @@ def _patch(module: Any) -> None:
     if init is None or getattr(init, "__localsweep_offline__", False):
         return
     forced = _load_forced_offline()
-    module.init = forced.offline_init(init, _note, _started)
+    offline = forced.offline_init(init, _note, _started)
+    module.init = offline
+    # wandb's other names for the same function, and the one hook every name goes through
+    # (a reference bound before this patch, a newer name): offline by the same rules.
+    sdk: Any = getattr(module, "sdk", None)
+    for where in (sdk, getattr(sdk, "wandb_init", None)):
+        if where is not None and getattr(where, "init", None) is init:
+            where.init = offline
+    forced.guard_init_settings(lambda: True, _note)
     login = getattr(module, "login", None)
     if login is not None and not getattr(login, "__localsweep_offline__", False):
         module.login = forced.offline_login(login)  # it would check the key with the server
