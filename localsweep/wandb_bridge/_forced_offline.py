@@ -34,6 +34,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, MutableMapping
@@ -288,8 +289,10 @@ def hold_offline(on_forced: Callable[[str], None]) -> None:
             os.environ.update(held)
             _held_env.update(held)
             _sync_wandb_environ(held)
-        guard = not _guarded
-        _guarded = True
+        # The hook needs wandb imported: a run that has not imported it pays nothing, and
+        # the next hold after its import adds the hook.
+        guard = not _guarded and "wandb" in sys.modules
+        _guarded = _guarded or guard
     if guard:
         guard_init_settings(lambda: bool(_holds), _forced_in_hold)
 

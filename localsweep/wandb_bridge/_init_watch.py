@@ -7,7 +7,12 @@ import functools
 import threading
 from typing import Any
 
-from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
+from localsweep.wandb_bridge._forced_offline import (
+    hold_offline,
+    offline_init,
+    release_offline,
+    warn_once,
+)
 
 __all__ = ["InitWatch"]
 
@@ -41,11 +46,19 @@ class InitWatch:
         global _watchers, _watched
         import sys
 
+        with _watch_lock:
+            if _watchers == 0:
+                # The processes the function starts stay offline too (rule: nothing leaves
+                # the machine from any process a run starts), wandb imported or not.
+                hold_offline(_warn_watched)
+            _watchers += 1
+        self._on = True
+        _this_thread.watch = self
         module = sys.modules.get("wandb")
         if module is None or getattr(module, "init", None) is None:
             return self
         with _watch_lock:
-            if _watchers == 0:
+            if _watched is None:
                 original = module.init
                 # Such a run is outside the sweep, but still a process's run of it: offline.
                 offline = offline_init(original, _warn_watched)
@@ -60,9 +73,6 @@ class InitWatch:
 
                 _watched = (module, original)
                 setattr(module, "init", _watched_init)  # noqa: B010 (wandb's stubs lack init)
-            _watchers += 1
-        self._on = True
-        _this_thread.watch = self
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,7 +83,10 @@ class InitWatch:
         _this_thread.watch = None
         with _watch_lock:
             _watchers -= 1
-            if _watchers == 0 and _watched is not None:
+            if _watchers > 0:
+                return
+            if _watched is not None:
                 module, original = _watched
                 setattr(module, "init", original)  # noqa: B010
                 _watched = None
+            release_offline(functools.partial(warn_once, self.sweep_id or "?"))

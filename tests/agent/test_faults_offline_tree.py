@@ -107,6 +107,25 @@ def test_a_helper_python_the_run_starts_stays_offline(
     _assert_offline(tmp_path, server, runs, "run-0", "helper")
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+@pytest.mark.parametrize("helper", ["inherit", "clear", "online"])
+def test_a_helper_python_a_train_config_function_starts_stays_offline(
+    tmp_path: Path, server: StandinServer, helper: str, isolation: str
+) -> None:
+    """A ``train(config)`` function opens no wandb run of the sweep, but the processes it
+    starts are the run's processes all the same."""
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1), db=db)
+    env = {"HELPER": helper, "HERE": str(tmp_path)}
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="offline_tree:train_config_helper",
+        extra=["--isolation", isolation], env=env,
+    )  # fmt: skip
+    assert agent.wait() == 0, agent.output()
+    runs = localsweep.Api(db).sweep(sweep_id).runs
+    _assert_offline(tmp_path, server, runs, "helper")
+
+
 @pytest.mark.parametrize("mode", _MODES)
 @pytest.mark.parametrize("start", ["spawn", "forkserver"])
 def test_a_worker_after_the_code_sets_wandb_mode_online_stays_offline(

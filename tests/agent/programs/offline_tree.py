@@ -118,5 +118,12 @@ def train_config(config: dict) -> float:
     return float(config["x"])
 
 
+def train_config_helper(config: dict) -> float:
+    """A ``train(config)`` function (the sweep's run is no wandb run) whose helper process
+    calls ``wandb.init``."""
+    _helper()
+    return float(config["x"])
+
+
 if __name__ == "__main__":
     train()
