@@ -8,8 +8,8 @@ whole unit of work, not one statement, with exponential backoff and full jitter,
 most ``retry_timeout`` seconds: a deadlock (40P01), a serialization failure (40001), SQLite
 busy or locked, a dropped or refused connection (a database restart), a transaction the
 server ended because this process stood still inside it (25P03), a statement the server
-cancelled (57014: ``lock_timeout``, ``statement_timeout``, ``pg_cancel_backend``; 55P03: a
-lock not available), a server whose connection slots are all taken (too many connections).
+cancelled (55P03: a lock wait past ``lock_timeout``; 57014: ``statement_timeout``,
+``pg_cancel_backend``), a server whose connection slots are all taken (too many connections).
 A server that answers but turns the login away (a wrong password or user, no such
 database, a role that may not log in or lacks the CONNECT privilege) is not transient:
 :class:`~localsweep.errors.DatabaseURLError` at once, with the fix. Everything else is
@@ -395,9 +395,9 @@ class Session:
             where = "" if self._where() in what else f" in {self._where()}"
             raise DatabaseURLError(f"could not {what}{where}: {refused}") from exc
         if sqlstate in ("57014", "55P03"):
-            # lock_timeout, statement_timeout or pg_cancel_backend (57014), a lock NOWAIT
-            # could not take (55P03): the transaction is rolled back, so the work replays
-            # (a short lock wait is normal with many agents, or one suspended in a claim).
+            # statement_timeout or pg_cancel_backend (57014), a lock wait past lock_timeout
+            # (55P03): the transaction is rolled back, so the work replays (a short lock
+            # wait is normal with many agents, or with one suspended inside a claim).
             return f"{_CANCELLED} ({_orig(exc)})"
         too_many = any(words in _orig(exc) for words in TOO_MANY_CONNECTIONS)
         if not self.is_sqlite and (sqlstate == "53300" or too_many):
