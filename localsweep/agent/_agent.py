@@ -143,8 +143,11 @@ def interrupted_message(n: int, grid: bool = True) -> str:
 def terminated_message(n: int, signal_name: str = "SIGTERM") -> str:
     """What the agent says when ``signal_name`` (SIGTERM, SIGHUP) stopped it with ``n`` runs
     requeued."""
-    runs = "1 run was" if n == 1 else f"{n} runs were"
     why = " (the terminal closed)" if signal_name == "SIGHUP" else ""
+    if n == 0:
+        # Its runs had ended (a finished run's end may have waited for the database).
+        return f"Stopped on {signal_name}{why}; no run was left to requeue."
+    runs = "1 run was" if n == 1 else f"{n} runs were"
     return (
         f"Stopped on {signal_name}{why}: {runs} requeued as preempted; any agent of this "
         "sweep resumes them with the same run id."

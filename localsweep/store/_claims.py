@@ -6,7 +6,10 @@ search. Runs of dead agents are reaped (marked crashed, their grid point given b
 the claim transaction, re-checked in the UPDATE itself so a run that finished or beat its
 heartbeat meanwhile is left alone. Heartbeats beat only runs still held with their lease
 and report the ones that are not. Times that decide staleness come from the database's
-clock on servers, so clock skew between hosts does not change the timeout.
+clock on servers, so clock skew between hosts does not change the timeout. Each claim keeps
+the claiming agent's heartbeat timeout on the run, and a run is judged stale by that one:
+an agent with a short ``LOCALSWEEP_HEARTBEAT_TIMEOUT`` never reaps the live run of an agent
+that beats less often.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, bindparam, func, insert, select, update
@@ -47,7 +50,7 @@ logger = logging.getLogger(__name__)
 REAP_INTERVAL = 2.0
 
 _SELECT_RUNNING = select(
-    runs.c.id, runs.c.agent_id, runs.c.agent_host, runs.c.agent_pid, runs.c.heartbeat_at
+    runs.c.id, runs.c.agent_id, runs.c.agent_host, runs.c.agent_pid, runs.c.heartbeat_timeout
 ).where(runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.RUNNING.value)
 # No ORDER BY: it would make SQLite walk the (sweep_id, number) index over every run of the
 # sweep instead of looking up the few preempted ones; the oldest is picked in Python.
@@ -123,15 +126,17 @@ def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
     if not rows:
         return ()
     pid_dead: list[str] = []
-    maybe_stale: list[str] = []
-    for run_id, agent_id, host, pid, _heartbeat in rows:
+    # By the heartbeat timeout of the agent holding the run (runs claimed before schema
+    # 0009 have none: this agent's own), in seconds.
+    maybe_stale: dict[float, list[str]] = {}
+    own = heartbeat_timeout().total_seconds()
+    for run_id, agent_id, host, pid, timeout in rows:
         if agent_id == agent.id:
             continue
         if host == agent.host and pid is not None and not _pid_alive(pid):
             pid_dead.append(run_id)
         else:
-            maybe_stale.append(run_id)
-    cutoff = db_now(conn) - heartbeat_timeout()
+            maybe_stale.setdefault(timeout or own, []).append(run_id)
     changed: list[Any] = []
     if pid_dead:
         # Its process is gone from this machine: it died (kill -9, out of memory).
@@ -142,16 +147,17 @@ def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
             "agent_died",
             "the agent running this run died (its process is gone)",
         )
-    if maybe_stale:
+    for timeout, ids in sorted(maybe_stale.items()):
         # Elsewhere, or alive: only a late heartbeat tells, re-checked here by the
         # database, not taken from the read above. It may be suspended and come back.
+        cutoff = db_now(conn) - timedelta(seconds=timeout)
         changed += _mark_crashed(
             conn,
             sweep_id,
-            runs.c.id.in_(maybe_stale) & (runs.c.heartbeat_at < cutoff),
+            runs.c.id.in_(ids) & (runs.c.heartbeat_at < cutoff),
             "lease_lost",
-            "the agent running this run stopped sending heartbeats (it died, or was "
-            "suspended: its late result will not count)",
+            f"the agent running this run sent no heartbeat for {timeout:g} s, its heartbeat "
+            "timeout (it died, or was suspended: its late result will not count)",
         )
     dead = tuple(sorted(r[0] for r in changed))
     if dead:
@@ -201,6 +207,7 @@ def claim_requeued(
         "agent_host": agent.host,
         "agent_pid": agent.pid,
         "heartbeat_at": db_now(conn),
+        "heartbeat_timeout": heartbeat_timeout().total_seconds(),
         "finished_at": None,
         "exit_code": None,
         "error": None,
@@ -266,6 +273,7 @@ def claim_new(
         "agent_host": agent.host,
         "agent_pid": agent.pid,
         "heartbeat_at": t,
+        "heartbeat_timeout": heartbeat_timeout().total_seconds(),
         "created_at": t,
         "dir": run_dir(run_id) if run_dir else None,
         "lease": lease,

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: The Alembic revision of the newest migration; a database stamped otherwise is refused.
-SCHEMA_VERSION = "0008"
+SCHEMA_VERSION = "0009"
 
 
 class Base(DeclarativeBase):
@@ -94,6 +94,11 @@ class RunModel(Base):
     agent_host: Mapped[str | None] = mapped_column(String(256))
     agent_pid: Mapped[int | None] = mapped_column(Integer)
     heartbeat_at: Mapped[datetime | None] = mapped_column()
+    #: The heartbeat timeout, in seconds, of the agent that holds the run (its
+    #: ``LOCALSWEEP_HEARTBEAT_TIMEOUT``, set with each claim): the run is taken for dead
+    #: only once its heartbeat is older than that, whatever the timeout of the agent that
+    #: looks. Empty for runs claimed before schema 0009: those are judged by the looker's.
+    heartbeat_timeout: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     summary_json: Mapped[str | None] = mapped_column(Text)

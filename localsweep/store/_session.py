@@ -7,9 +7,12 @@ transactions never take the same locks in opposite orders). Transient errors re-
 whole unit of work, not one statement, with exponential backoff and full jitter, for at
 most ``retry_timeout`` seconds: a deadlock (40P01), a serialization failure (40001), SQLite
 busy or locked, a dropped or refused connection (a database restart), a transaction the
-server ended because this process stood still inside it (25P03). A server that
-answers but turns the connection away (a wrong password or user, no such database) is not
-transient: :class:`~localsweep.errors.DatabaseURLError` at once, with the fix. Everything else is
+server ended because this process stood still inside it (25P03), a statement the server
+cancelled (55P03: a lock wait past ``lock_timeout``; 57014: ``statement_timeout``,
+``pg_cancel_backend``), a server whose connection slots are all taken (too many connections).
+A server that answers but turns the login away (a wrong password or user, no such
+database, a role that may not log in or lacks the CONNECT privilege) is not transient:
+:class:`~localsweep.errors.DatabaseURLError` at once, with the fix. Everything else is
 mapped to a :class:`~localsweep.errors.StoreError` that names the cause in plain words
 (disk full, file deleted or replaced, damaged file), with the driver's error chained.
 
@@ -24,7 +27,6 @@ import contextlib
 import logging
 import os
 import random
-import re
 import sqlite3
 import threading
 import time
@@ -45,7 +47,8 @@ from localsweep.errors import (
 )
 from localsweep.store._engine import BUSY_TIMEOUT_MS, make_engine
 from localsweep.store._migrate import ensure_schema
-from localsweep.store._urls import PASSWORD_HINT, shown_url
+from localsweep.store._server_errors import TOO_MANY_CONNECTIONS, refused_login
+from localsweep.store._urls import shown_url
 
 __all__ = ["DEFAULT_RETRY_TIMEOUT", "Session", "retry_timeout_from_env"]
 
@@ -61,6 +64,11 @@ _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 2.0
 #: A claim that collides on a unique key (grid point, number) retries this often.
 _INTEGRITY_ATTEMPTS = 8
+# What a transient cause says, so the message when it does not recover gives the right fix.
+_LOCKED_FILE = "the database file is locked by another process"
+_CANCELLED = "the server cancelled this agent's statement"
+_FULL = "the database server is up but refuses new connections"
+
 #: How long the check of a SQLite file at open may take before it is cut short.
 QUICK_CHECK_SECONDS = 2.0
 #: The retry bound when opening a database.
@@ -121,6 +129,8 @@ class Session:
         database = make_url(url).database if self.is_sqlite else None
         self.path: Path | None = Path(database) if database and database != ":memory:" else None
         self._identity: tuple[int, int] | None = None
+        #: The database was there and opened: a database missing later was dropped.
+        self._opened = False
         # ":memory:" is one connection for the engine's life (StaticPool), shared by the
         # agent's threads (its heartbeat, a proposal): one transaction at a time on it.
         self._one_at_a_time = threading.RLock() if self.is_sqlite and self.path is None else None
@@ -152,6 +162,7 @@ class Session:
             self._identity = (st.st_dev, st.st_ino)
             if check:
                 self.quick_check()
+        self._opened = True
 
     def quick_check(self, seconds: float = QUICK_CHECK_SECONDS) -> str:
         """Run SQLite's ``quick_check`` for at most ``seconds``; raise a StoreError naming
@@ -289,24 +300,20 @@ class Session:
                 first_failure = now
             delay = random.uniform(0.0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
             if now + delay > deadline:
-                hint = (
-                    "is not held by a stuck process (`fuser` on the file shows who has it open)"
-                    if "locked" in cause
-                    else "is up and reachable"
-                )
                 # One attempt may have waited longer than the bound (a connect timeout):
                 # then the time it took is said too.
                 late = now - started > bound + 1.0
                 took = f", {now - started:.0f} s in all" if late else ""
                 raise StoreUnavailableError(
                     f"could not {what}: {cause}, and it did not recover within "
-                    f"{bound:.0f} s ({attempt} attempts{took}). Check that the database "
-                    f"{self._where()} {hint}, then try again; the bound is "
-                    "LOCALSWEEP_STORE_TIMEOUT in seconds (and the agent's --store-timeout)"
+                    f"{bound:.0f} s ({attempt} attempts{took}). {self._fix_for(cause)}, "
+                    "then try again; the bound is LOCALSWEEP_STORE_TIMEOUT in seconds (and "
+                    "the agent's --store-timeout)"
                 ) from last
-            # An outage is worth saying (now and then); a deadlock or a busy file retried is
-            # business as usual with many agents.
-            outage = "unreachable" in cause or "lost" in cause
+            # An outage is worth saying (now and then), and so are statements cancelled
+            # again and again; a deadlock or a busy file retried is business as usual with
+            # many agents.
+            outage = any(words in cause for words in ("unreachable", "lost", _CANCELLED, _FULL))
             loud = outage and (attempt in (3, 10) or attempt % 50 == 0)
             log = logger.warning if loud else logger.debug
             log(
@@ -317,6 +324,28 @@ class Session:
                 now - first_failure,
             )
             time.sleep(delay)
+
+    def _fix_for(self, cause: str) -> str:
+        """What to check when a transient ``cause`` lasted past the retry bound."""
+        where = self._where()
+        if cause.startswith(_LOCKED_FILE):
+            return (
+                f"Check that the database {where} is not held by a stuck process (`fuser` "
+                "on the file shows who has it open)"
+            )
+        if cause.startswith(_CANCELLED):
+            return (
+                f"Check that no session holds the sweep's rows locked for long on {where} "
+                "(pg_locks and pg_stat_activity show who), and that lock_timeout and "
+                "statement_timeout of this user are not set too short (`SHOW lock_timeout`)"
+            )
+        if cause.startswith(_FULL):
+            return (
+                f"The server of {where} is up, but every connection slot it allows is taken: "
+                "raise its max_connections (postgresql.conf, then restart it) or the "
+                "CONNECTION LIMIT of the user or database, or run fewer agents at once"
+            )
+        return f"Check that the database {where} is up and reachable"
 
     def _transient_cause(self, exc: BaseException, what: str) -> str:
         """Why ``exc`` is worth retrying; re-raise it (mapped to StoreError) otherwise."""
@@ -355,12 +384,24 @@ class Session:
         """The cause of a transient error in plain words; raise StoreError for the rest."""
         orig = exc.orig
         sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-        refused = None if self.is_sqlite else self._refused(exc, sqlstate)
+        refused = (
+            None
+            if self.is_sqlite
+            else refused_login(self.url, _orig(exc), sqlstate, opened=self._opened)
+        )
         if refused is not None:
             # Said as the store's error wherever it happens (at open, or mid-sweep after a
             # password was changed): retrying cannot fix it.
-            where = "" if self._where() in what else f" {self._where()}"
+            where = "" if self._where() in what else f" in {self._where()}"
             raise DatabaseURLError(f"could not {what}{where}: {refused}") from exc
+        if sqlstate in ("57014", "55P03"):
+            # statement_timeout or pg_cancel_backend (57014), a lock wait past lock_timeout
+            # (55P03): the transaction is rolled back, so the work replays (a short lock
+            # wait is normal with many agents, or with one suspended inside a claim).
+            return f"{_CANCELLED} ({_orig(exc)})"
+        too_many = any(words in _orig(exc) for words in TOO_MANY_CONNECTIONS)
+        if not self.is_sqlite and (sqlstate == "53300" or too_many):
+            return f"{_FULL} ({_orig(exc)})"
         if exc.connection_invalidated:
             return "the connection to the database was lost"
         if sqlstate == "40P01":
@@ -383,7 +424,7 @@ class Session:
             if not code:  # Python 3.10 has no error codes on exceptions: read the message
                 code = _code_from_message(str(orig))
             if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
-                return "the database file is locked by another process"
+                return _LOCKED_FILE
             if code == _SQLITE_FULL or "disk is full" in str(orig):
                 raise StoreError(
                     f"disk full: no space left for the database file {self._where()}, so "
@@ -411,7 +452,7 @@ class Session:
             raise StoreError(f"could not {what} in {shown_url(self.url)}: {orig}") from exc
         if sqlstate is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
             # psycopg: no SQLSTATE means the connection itself failed (refused, reset,
-            # closed under us).
+            # closed under us); a server that answered and said no was handled above.
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
 
@@ -432,51 +473,6 @@ class Session:
             "open): stop every agent and command using this database, start them again "
             "(SQLite makes a new log), and check the sweep with `localsweep show`"
         )
-
-    def _refused(self, exc: DBAPIError, sqlstate: str | None) -> str | None:
-        """What to fix when the server answered and turned the connection away; ``None``
-        for anything else. libpq gives no SQLSTATE for a failed connection, so its message
-        is read (the server's English wording, as in the PostgreSQL docs)."""
-        message = _orig(exc)
-        parsed = make_url(self.url)
-        user = parsed.username or "(your login name)"
-        found = re.search(r'database "([^"]*)" does not exist', message)
-        if sqlstate == "3D000" or found:
-            name = found.group(1) if found else parsed.database or "DATABASE"
-            host = f" -h {parsed.host}" if parsed.host else ""
-            port = f" -p {parsed.port}" if parsed.port else ""
-            owner = f" -U {parsed.username}" if parsed.username else ""
-            return (
-                f"the server has no database {name!r} ({message}). Create it once with "
-                f"`createdb{host}{port}{owner} {name}` (as docs/cluster.md sets it up), or "
-                "correct the database name at the end of the URL"
-            )
-        if sqlstate == "28P01" or "password authentication failed" in message:
-            return (
-                f"the server rejected the password of user {user!r} ({message}). Check the "
-                "user and password in the URL, or, when the URL has none, in ~/.pgpass or "
-                "PGPASSWORD (a user the server does not know is reported the same way)"
-            )
-        if "no password supplied" in message:
-            return (
-                f"the server asks user {user!r} for a password and none was given "
-                f"({message}): {PASSWORD_HINT}"
-            )
-        found = re.search(r'role "([^"]*)" does not exist', message)
-        if found or (sqlstate == "28000" and "pg_hba.conf" not in message):
-            name = found.group(1) if found else user
-            return (
-                f"the server has no user (role) {name!r} ({message}). Check the user name "
-                "in the URL (before the '@'), or create the role: "
-                f"`createuser --pwprompt {name}`"
-            )
-        if "pg_hba.conf" in message:
-            return (
-                f"the server does not accept this user, database or host ({message}). Add a "
-                "line for them to the server's pg_hba.conf and reload it (docs/cluster.md), or "
-                "check the user and database in the URL"
-            )
-        return None
 
 
 def _code_from_message(message: str) -> int:
