@@ -97,17 +97,20 @@ def _show_command(sweep_id: str, limit: int, db: str | None) -> None:
 
 
 def _silent_runs(runs: Any) -> dict[str, str]:
-    """The running runs whose heartbeat is older than the heartbeat timeout (their agent
-    is most likely gone: killed, or its machine down), with how long, as ``3m``."""
-    from datetime import datetime, timezone
+    """The running runs whose heartbeat is older than the heartbeat timeout of the agent
+    holding them (their agent is most likely gone: killed, or its machine down), with how
+    long, as ``3m``."""
+    from datetime import datetime, timedelta, timezone
 
     from localsweep.store import heartbeat_timeout
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    limit = heartbeat_timeout()
+    own = heartbeat_timeout()
     out = {}
     for r in runs:
         beat = r.heartbeat_at or r.created_at
+        held = getattr(getattr(r, "_record", None), "heartbeat_timeout", None)
+        limit = timedelta(seconds=held) if held else own
         if r.state == "running" and beat is not None and now - beat > limit:
             seconds = int((now - beat).total_seconds())
             out[r.id] = f"{seconds // 60}m" if seconds >= 120 else f"{seconds}s"

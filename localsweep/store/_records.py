@@ -93,6 +93,9 @@ class RunRecord:
     prior: bool = False
     prior_source: str | None = None
     prior_run_id: str | None = None
+    #: The heartbeat timeout (seconds) of the agent holding the run, kept with its claim:
+    #: the run counts as silent only past it (``None`` for runs claimed before schema 0009).
+    heartbeat_timeout: float | None = None
 
 
 class ClaimOutcome(str, enum.Enum):

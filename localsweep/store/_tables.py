@@ -149,4 +149,5 @@ def run_record(row: Any) -> RunRecord:
         prior=bool(row["prior"]),
         prior_source=row["prior_source"],
         prior_run_id=row["prior_run_id"],
+        heartbeat_timeout=row.get("heartbeat_timeout"),
     )

@@ -18,12 +18,22 @@ import localsweep
 pytestmark = pytest.mark.slow
 
 
-def test_show_marks_a_running_run_whose_agent_is_gone(tmp_path: Path, signals: Path) -> None:
+@pytest.mark.parametrize(
+    ("agent_timeout", "viewer_timeout", "silent"),
+    [("2", "600", True), ("600", "1", False)],
+    ids=["past-its-agents-timeout", "within-its-agents-timeout"],
+)
+def test_show_marks_a_running_run_whose_agent_is_gone(
+    tmp_path: Path, signals: Path, agent_timeout: str, viewer_timeout: str, silent: bool
+) -> None:
+    # Judged by the heartbeat timeout of the agent that held the run (kept with its claim),
+    # not by the timeout of whoever runs `show`.
     db = str(tmp_path / "sweeps.db")
     sweep_id = localsweep.sweep(grid(2), db=db)
     agent = start_agent(
-        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released"
-    )
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:until_released",
+        env={"LOCALSWEEP_HEARTBEAT_TIMEOUT": agent_timeout},
+    )  # fmt: skip
     try:
         wait_for(lambda: any(signals.glob("started-*")), "the run started", agents=[agent])
         os.kill(agent.pid, signal.SIGKILL)
@@ -31,24 +41,22 @@ def test_show_marks_a_running_run_whose_agent_is_gone(tmp_path: Path, signals: P
     finally:
         agent.kill()
         (signals / "release").touch()  # the run's own process, if the guard left it
-
-    def show(timeout: str) -> str:
-        env = {**os.environ, "LOCALSWEEP_HEARTBEAT_TIMEOUT": timeout}
-        done = subprocess.run(
-            [sys.executable, "-m", "localsweep", "show", sweep_id, "--db", db],
-            capture_output=True,
-            text=True,
-            env={**env, "COLUMNS": "200"},
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    assert "silent" not in show("600")  # within the timeout: just running
-    time.sleep(2)
-    out = show("1")
-    assert "running (silent " in out, out
-    assert "the agent is most likely gone" in " ".join(out.split())
+    time.sleep(3)
+    env = {**os.environ, "LOCALSWEEP_HEARTBEAT_TIMEOUT": viewer_timeout, "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "localsweep", "show", sweep_id, "--db", db],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    if silent:
+        assert "running (silent " in out, out
+        assert "the agent is most likely gone" in " ".join(out.split())
+    else:
+        assert "silent" not in out, out  # within its agent's timeout: just running
 
 
 def test_a_killed_programs_end_line_does_not_quote_wandbs_banner_as_its_error() -> None:
