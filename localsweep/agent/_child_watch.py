@@ -36,6 +36,7 @@ from localsweep.wandb_bridge._forced_offline import (
     reported_run_dirs,
     started_a_run,
 )
+from localsweep.wandb_bridge._metric_summary import definition_of
 
 if TYPE_CHECKING:
     from localsweep.agent._subprocess import ProgramRunner
@@ -179,6 +180,10 @@ class ChildWatch:
             logger.warning("run %s: stopped reading its wandb file: %s", self.run_id, exc)
             self._unreadable = True
             return
+        for record in self.follower.take_metric_records():
+            definition = definition_of(record)
+            if definition is not None:
+                self.recorder.on_define_metric(definition)
         for row in rows:
             self._feed(row, running=running)
 

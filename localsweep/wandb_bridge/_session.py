@@ -21,6 +21,8 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   the arguments wandb does not know to the sink, and makes its ``mode="online"`` (which
   beats the offline mode of ``wandb.setup``) ``offline``. The original is put back when the run
   ends: outside a localsweep run, wandb's own ``TypeError`` for them stands.
+- ``Run._metric_callback`` receives every ``define_metric`` as wandb's ``MetricRecord``
+  (handed to the sink: the live summary and a resumed run's summary apply it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any, Protocol
 import yaml
 
 from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
+from localsweep.wandb_bridge._metric_summary import MetricDefinition, definition_of
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -94,6 +97,9 @@ class LogSink(Protocol):
         """``wandb.init`` was called with these ``early_stopping_*`` arguments (by name),
         before wandb's own ``init`` runs. May raise (a bad value) to fail that call."""
 
+    def on_define_metric(self, definition: MetricDefinition) -> None:
+        """The run called ``define_metric`` (by name or glob)."""
+
 
 @dataclass(frozen=True)
 class FinishedRun:
@@ -113,6 +119,9 @@ class FinishedRun:
     #: Whether wandb printed an exception's traceback as the run ended (leaving
     #: ``with wandb.init()`` with an exception does), so that it need not be said again.
     traceback_printed: bool = False
+    #: Whether ``summary`` is already the whole run's, over a resumed run's earlier
+    #: attempts too (a recorder in the run's own process made it).
+    merged: bool = False
 
 
 class StopRun(BaseException):
@@ -179,6 +188,7 @@ def install_hooks() -> None:
         original_finish = Run._finish
         original_summary_update = Run._summary_update_callback
         original_define_metric = Run.define_metric
+        original_metric_callback = Run._metric_callback
 
         @functools.wraps(original_summary_update)
         def _summary_update(self: Any, record: Any) -> Any:
@@ -191,6 +201,14 @@ def install_hooks() -> None:
             if self.id in _sinks:
                 _custom_summary.add(self.id)
             return original_define_metric(self, *args, **kwargs)
+
+        @functools.wraps(original_metric_callback)
+        def _metric_callback(self: Any, record: Any) -> Any:
+            sink = _sinks.get(self.id) if _sinks else None
+            definition = definition_of(record) if sink is not None else None
+            if sink is not None and definition is not None:
+                sink.on_define_metric(definition)
+            return original_metric_callback(self, record)
 
         @functools.wraps(original_log)
         def _log(self: Any, data: Any, step: int | None = None, commit: bool | None = None) -> Any:
@@ -261,6 +279,7 @@ def install_hooks() -> None:
 
         Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
+        Run._metric_callback = _metric_callback  # type: ignore[method-assign,assignment]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
