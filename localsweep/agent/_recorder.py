@@ -172,8 +172,10 @@ class RunRecorder:
         self._definitions = MetricDefinitions()
         self._aggregates = RowAggregates()
         #: A resumed run's summary as its earlier attempts left it (W&B's resumed run
-        #: starts from the summary the server has).
+        #: starts from the summary the server has), and the ``_step`` its ``wandb.init``
+        #: goes on from (``None``: nothing to resume, its earlier attempts logged nothing).
         self._earlier_summary: dict[str, Any] = {}
+        self.resume_step: int | None = None
         self._plateau: Plateau | None = Plateau(early_stopping) if early_stopping else None
         #: The row whose value the plateau rule has seen (one value per row, as hyperband).
         self._plateau_step = -1
@@ -188,8 +190,18 @@ class RunRecorder:
 
     def _resume_from(self, store: Store, run: RunRecord) -> None:
         self._earlier_summary = _plain(run.summary or {})
-        for row in store.history(run.id):
+        last = -1
+        rows = store.history(run.id)
+        for row in rows:
+            step = row.get("_step")
+            if isinstance(step, int):
+                last = max(last, step)
             self._aggregates.add_row(row)
+        if rows or self._earlier_summary:
+            # W&B's resume goes on one past the run's last step (wandb.init's
+            # starting_step). An attempt that never reached wandb.init left nothing: online
+            # there would be no run to resume (run.resumed False) either.
+            self.resume_step = last + 1
 
     @property
     def early_stopping(self) -> EarlyStopping | None:

@@ -22,7 +22,9 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   beats the offline mode of ``wandb.setup``) ``offline``. The original is put back when the run
   ends: outside a localsweep run, wandb's own ``TypeError`` for them stands.
 - ``Run._metric_callback`` receives every ``define_metric`` as wandb's ``MetricRecord``
-  (handed to the sink: the live summary and a resumed run's summary apply it).
+  (handed to the sink: the live summary and a resumed run's summary apply it), and
+  ``Run._set_backend`` is called once per run right before ``wandb.init`` sends the Run
+  record, so a resumed run is marked resumed there (see :mod:`._resume`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import yaml
 
 from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
 from localsweep.wandb_bridge._metric_summary import MetricDefinition, definition_of
+from localsweep.wandb_bridge._resume import resuming_set_backend
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -149,6 +152,8 @@ _open_row: set[str] = set()
 #: Each of our runs' last row as wandb serialized it for its run file (media as their
 #: ``{"_type": ...}`` form, numpy values as plain numbers), taken in ``_log``.
 _serialized: dict[str, dict[str, Any]] = {}
+#: Our resumed runs' ``_step`` to go on from, by run id (see :mod:`._resume`).
+_resume_steps: dict[str, int] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -280,6 +285,7 @@ def install_hooks() -> None:
         Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
         Run._metric_callback = _metric_callback  # type: ignore[method-assign,assignment]
+        Run._set_backend = resuming_set_backend(Run._set_backend, _resume_steps.get)  # type: ignore[method-assign]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
@@ -432,9 +438,11 @@ class WandbRunSession:
         project: str | None = None,
         entity: str | None = None,
         resume: bool = False,
+        resume_step: int | None = None,
     ):
         self.sweep_id = sweep_id
         self.resume = resume
+        self.resume_step = resume_step
         self.run_id = run_id
         self.config = config
         self.sink = sink
@@ -465,8 +473,11 @@ class WandbRunSession:
         if self.entity:
             settings["entity"] = self.entity
         if self.resume:
-            # A requeued (preempted) run: wandb.init resumes the run of this id.
+            # A requeued (preempted) run: wandb.init resumes the run of this id, and goes
+            # on from its last step, as W&B's resume does.
             settings["resume"] = "allow"
+            if self.resume_step is not None:
+                _resume_steps[self.run_id] = self.resume_step
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
         _open_init(self.sink, self.sweep_id)
@@ -487,6 +498,7 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
+            _resume_steps.pop(self.run_id, None)
             if self._routing_init:
                 _close_init()
                 self._routing_init = False

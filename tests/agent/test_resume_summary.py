@@ -1,9 +1,12 @@
-"""A preempted run that is resumed is one run: the summaries its ``define_metric`` calls ask
-for cover every attempt's rows, so the sweep's metric and best run are the run's, not its
-last attempt's. A running run's summary applies them too, as W&B shows a running run."""
+"""A preempted run that is resumed is one run: its ``wandb.init`` resumes it as W&B's server
+would (``run.resumed`` is True, ``_step`` goes on after the run's last step), and the
+summaries its ``define_metric`` calls ask for cover every attempt's rows, so the sweep's
+metric and best run are the run's, not its last attempt's. A running run's summary applies
+them too, as W&B shows a running run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -30,6 +33,11 @@ def _sweep(db: str, mode: str, *, program: bool) -> str:
     return localsweep.sweep(config, db=db)
 
 
+def _attempts(signals: Path, run_id: str) -> list[dict[str, Any]]:
+    files = sorted(signals.glob(f"attempt-{run_id}-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return [json.loads(p.read_text()) for p in files]
+
+
 def _assert_one_run_over_both_attempts(db: str, sweep_id: str, signals: Path) -> None:
     sweep = localsweep.Api(db).sweep(sweep_id)
     (run,) = sweep.runs
@@ -41,6 +49,13 @@ def _assert_one_run_over_both_attempts(db: str, sweep_id: str, signals: Path) ->
     assert run.metric == 0.9
     best = sweep.best_run()
     assert best is not None and best.metric == 0.9
+    # wandb.init resumed the run: the resume recipe (`if run.resumed: load the checkpoint`)
+    # works, and _step goes on after the first attempt's three rows, as online.
+    assert _attempts(signals, run.id) == [
+        {"resumed": False, "starting_step": 0},
+        {"resumed": True, "starting_step": 3},
+    ]
+    assert [row["_step"] for row in run.history()] == [0, 1, 2, 3, 4]
 
 
 def test_an_agent_sent_sigterm_resumes_the_run_with_its_summary_over_every_attempt(
