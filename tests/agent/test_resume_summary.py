@@ -96,6 +96,20 @@ def test_a_function_run_marking_itself_preempting_resumes_with_its_summary(
     _assert_one_run_over_both_attempts(db, sweep_id, signals)
 
 
+def test_a_run_resumed_after_an_attempt_that_never_started_wandb_is_not_marked_resumed(
+    tmp_path: Path, signals: Path
+) -> None:
+    # Online there would be no run to resume either: wandb.init starts it afresh.
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = _sweep(db, "early", program=True)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log")
+    assert agent.wait() == 0, agent.output()
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert (run.state, run.attempt) == ("finished", 2)
+    assert _attempts(signals, run.id) == [{"resumed": False, "starting_step": 0}]
+    assert [row["_step"] for row in run.history()] == [0, 1, 2]
+
+
 @pytest.mark.parametrize("program", [False, True], ids=["in-process", "program"])
 def test_a_running_runs_summary_applies_its_define_metric(
     tmp_path: Path, signals: Path, program: bool

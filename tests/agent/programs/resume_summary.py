@@ -7,7 +7,9 @@ logs ``acc`` 0.5, 0.9, 0.4 and ``loss`` 3, 1, 2, writes ``logged-<run id>``, the
 
 - ``wait``: waits until it is stopped (the agent's SIGINT), after saving its checkpoint;
 - ``mark``: saves its checkpoint, calls ``mark_preempting()`` and exits 1;
-- ``live``: logs ``tick`` 0, 1, 2, ... until a ``release`` file appears, then finishes.
+- ``live``: logs ``tick`` 0, 1, 2, ... until a ``release`` file appears, then finishes;
+- ``early``: finishes (its first attempt was ended by SIGTERM before ``wandb.init``, as
+  a scheduler may end a job that is starting).
 
 A resumed attempt (a checkpoint exists) logs ``acc`` 0.6, 0.7 and ``loss`` 4, 5 and finishes.
 """
@@ -15,6 +17,7 @@ A resumed attempt (a checkpoint exists) logs ``acc`` 0.6, 0.7 and ``loss`` 4, 5 
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,6 +32,9 @@ def train() -> None:
 
 def attempt(mode: str | None) -> None:
     signals = Path(os.environ["LOCALSWEEP_TEST_SIGNALS"])
+    if mode == "early" and not (signals / "early").exists():
+        (signals / "early").touch()
+        os.kill(os.getpid(), signal.SIGTERM)
     run = wandb.init()
     mode = mode or run.config["mode"]
     run.define_metric("acc", summary="max")
@@ -48,6 +54,9 @@ def attempt(mode: str | None) -> None:
     if mode != "live":
         checkpoint.write_text("3")
     (signals / f"logged-{run.id}").touch()
+    if mode == "early":
+        run.finish()
+        return
     if mode == "mark":
         run.mark_preempting()
         run.finish(exit_code=1)
