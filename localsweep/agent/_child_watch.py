@@ -37,6 +37,7 @@ from localsweep.wandb_bridge._forced_offline import (
     started_a_run,
     started_other_runs,
 )
+from localsweep.wandb_bridge._metric_summary import definition_of
 
 if TYPE_CHECKING:
     from localsweep.agent._subprocess import ProgramRunner
@@ -184,6 +185,10 @@ class ChildWatch:
             logger.warning("run %s: stopped reading its wandb file: %s", self.run_id, exc)
             self._unreadable = True
             return
+        for record in self.follower.take_metric_records():
+            definition = definition_of(record)
+            if definition is not None:
+                self.recorder.on_define_metric(definition)
         for row in rows:
             self._feed(row, running=running)
 

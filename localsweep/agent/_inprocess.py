@@ -105,6 +105,7 @@ class InProcessRunner:
                     project=self.project,
                     entity=self.entity,
                     resume=getattr(run, "attempt", 1) > 1,
+                    resume_step=recorder.resume_step,
                 )
                 with session, _user_code(recorder):
                     result = self.function()

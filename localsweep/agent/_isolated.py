@@ -327,6 +327,7 @@ class IsolatedFunctionRunner:
                 exit_code=report.finished_exit_code,
                 dir=report.dir,
                 name=report.name,
+                merged=True,  # the child's recorder merged a resumed run's attempts
             )
         else:
             finished = FinishedRun(

@@ -17,6 +17,11 @@ from localsweep.errors import LeaseLostError, StoreError
 from localsweep.stopping import Plateau
 from localsweep.store import HistoryRow, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun, StopRun
+from localsweep.wandb_bridge._metric_summary import (
+    MetricDefinition,
+    MetricDefinitions,
+    RowAggregates,
+)
 
 if TYPE_CHECKING:
     from localsweep.agent._control import RunControl
@@ -161,6 +166,16 @@ class RunRecorder:
         self.finished: FinishedRun | None = None
         #: Each key's last logged value: wandb's default summary.
         self._last_values: dict[str, Any] = {}
+        #: The run's ``define_metric`` calls, and what they summarize: every committed row
+        #: of the run, a resumed run's earlier attempts' first (wandb's summary of a
+        #: running run, and of a run over all its attempts).
+        self._definitions = MetricDefinitions()
+        self._aggregates = RowAggregates()
+        #: A resumed run's summary as its earlier attempts left it (W&B's resumed run
+        #: starts from the summary the server has), and the ``_step`` its ``wandb.init``
+        #: goes on from (``None``: nothing to resume, its earlier attempts logged nothing).
+        self._earlier_summary: dict[str, Any] = {}
+        self.resume_step: int | None = None
         self._plateau: Plateau | None = Plateau(early_stopping) if early_stopping else None
         #: The row whose value the plateau rule has seen (one value per row, as hyperband).
         self._plateau_step = -1
@@ -170,6 +185,23 @@ class RunRecorder:
             earlier = store.metric_histories(run.sweep_id, [run.id]).get(run.id, [])
             self.metric_values = list(earlier)
             self.iterations = sum(1 for v in earlier if math.isfinite(v))
+        if run.attempt > 1:
+            self._resume_from(store, run)
+
+    def _resume_from(self, store: Store, run: RunRecord) -> None:
+        self._earlier_summary = _plain(run.summary or {})
+        last = -1
+        rows = store.history(run.id)
+        for row in rows:
+            step = row.get("_step")
+            if isinstance(step, int):
+                last = max(last, step)
+            self._aggregates.add_row(row)
+        if rows or self._earlier_summary:
+            # W&B's resume goes on one past the run's last step (wandb.init's
+            # starting_step). An attempt that never reached wandb.init left nothing: online
+            # there would be no run to resume (run.resumed False) either.
+            self.resume_step = last + 1
 
     @property
     def early_stopping(self) -> EarlyStopping | None:
@@ -238,6 +270,11 @@ class RunRecorder:
     def on_finish(self, finished: FinishedRun) -> None:
         self.finished = finished
 
+    def on_define_metric(self, definition: MetricDefinition) -> None:
+        """The run called ``define_metric``: its summary applies to the live summary and to
+        a resumed run's whole history."""
+        self._definitions.add(definition)
+
     def on_preempting(self) -> None:
         """The run called ``wandb.run.mark_preempting()``: if it then ends without finishing,
         it is requeued rather than failed."""
@@ -290,6 +327,7 @@ class RunRecorder:
             has_metric=self._row_has_metric,
         )
         self._pending.append(row)
+        self._aggregates.add_row(self._row)
         if self._row_has_metric:
             self.metric_values.append(math.nan if self._row_metric is None else self._row_metric)
         self._row = None
@@ -325,7 +363,7 @@ class RunRecorder:
                 1, thread_name_prefix=f"localsweep-writer-{self.run_id}"
             )
         # The summary so far goes with the rows: what W&B shows of a running run.
-        live = _plain(self._last_values) if rows else None
+        live = self.live_summary() if rows else None
         metric = self.summary_metric(live) if live is not None else None
         self._inflight = self._writer.submit(
             self.store.append_history, self.run, rows, summary=live, metric=metric
@@ -411,15 +449,31 @@ class RunRecorder:
         rows, self._pending = self._pending, []
         return rows
 
+    def live_summary(self) -> dict[str, Any]:
+        """The summary of the running run so far, as W&B shows it: each key's last logged
+        value, the metrics the run defined (``define_metric``) summarized as asked over
+        its committed rows (a resumed run's earlier attempts' included)."""
+        summary = {**self._earlier_summary, **_plain(self._last_values)}
+        return self._aggregates.apply(summary, self._definitions)
+
     def summary(self) -> dict[str, Any]:
         """The run's summary: wandb's, when the run set its own (summary writes,
-        ``define_metric``); else wandb's default, each key's last logged value."""
+        ``define_metric``); else wandb's default, each key's last logged value.
+
+        A resumed run's summary is the one its earlier attempts left, updated by this
+        attempt's, and each metric it defined is summarized over every attempt's rows:
+        one run, one history."""
         if self.finished is not None and self.finished.summary:
-            return _plain(self.finished.summary)
-        summary = _plain(self._last_values)
-        if self._row_step >= 0 and self.finished is not None:
-            summary["_step"] = self._row_step
-        return summary
+            summary = _plain(self.finished.summary)
+        else:
+            summary = _plain(self._last_values)
+            if self._row_step >= 0 and self.finished is not None:
+                summary["_step"] = self._row_step
+        if self.run.attempt <= 1 or (self.finished is not None and self.finished.merged):
+            return summary
+        self._close_row()  # the run has ended: its last row is in wandb's summary too
+        merged = {**self._earlier_summary, **summary}
+        return self._aggregates.apply(merged, self._definitions, only_aggregated=True)
 
     def summary_metric(self, summary: Mapping[str, Any]) -> float | None:
         """The sweep metric's summary value. ``define_metric(name, summary="min")`` makes

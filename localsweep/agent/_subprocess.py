@@ -68,6 +68,7 @@ from localsweep.wandb_bridge import (
     keep_child_offline,
     report_child,
 )
+from localsweep.wandb_bridge._resume import RESUME_STEP_VARIABLE
 
 if TYPE_CHECKING:
     pass
@@ -150,7 +151,7 @@ class ProgramRunner:
         params = sorted_params(run.config)
         param_path = param_file_path(sweep_dir, run.id)
         env = self.child_env(run.id, root, param_path)
-        env.update(self.resume_env(run))
+        env.update(self.resume_env(run, recorder.resume_step))
         forced_note = sweep_dir / f"{run.id}.forced-offline"
         # Where the child's wandb.init notes its run's folder (which dir= or a WANDB_DIR set
         # by the program puts elsewhere); a requeued run's last attempt's note is not this one.
@@ -232,7 +233,13 @@ class ProgramRunner:
             env["WANDB_SERVICE"] = _service_token()
         return env
 
-    def resume_env(self, run: RunRecord) -> dict[str, str]:
+    def resume_env(self, run: RunRecord, step: int | None = None) -> dict[str, str]:
         """What a requeued run's child gets on top: ``WANDB_RESUME=allow``, so its
-        ``wandb.init`` resumes the run of the same id (``WANDB_RUN_ID``)."""
-        return {"WANDB_RESUME": "allow"} if getattr(run, "attempt", 1) > 1 else {}
+        ``wandb.init`` resumes the run of the same id (``WANDB_RUN_ID``), and the ``_step``
+        it goes on from (its ``sitecustomize`` marks the run resumed, as W&B's server
+        would)."""
+        if getattr(run, "attempt", 1) <= 1:
+            return {}
+        if step is None:  # its earlier attempts logged nothing: nothing to resume
+            return {"WANDB_RESUME": "allow"}
+        return {"WANDB_RESUME": "allow", RESUME_STEP_VARIABLE: str(step)}

@@ -23,6 +23,7 @@ matter here:
   ``value_json``; with ``x_history_value_encoding=json,typed`` a typed copy is added;
 - ``summary``: updates and removals, both the user's (``run.summary[...] = ...``) and
   those wandb-core derives from each history row;
+- ``metric``: each ``define_metric`` (and each key a glob definition matched);
 - ``exit``: written when the run finishes, with its exit code. A process killed by
   SIGKILL or SIGTERM leaves none; SIGINT finishes the run with exit code 255.
 
@@ -115,6 +116,7 @@ class RunFileFollower:
         self._exit_code: int | None = None
         self._finished = False
         self._preempting = False
+        self._metrics: list[Record] = []
         self._snapshot: RunFileSummary | None = None
 
     @property
@@ -152,6 +154,11 @@ class RunFileFollower:
                 preempting=self._preempting,
             )
         return self._snapshot
+
+    def take_metric_records(self) -> list[Record]:
+        """The ``define_metric`` records (wandb's ``MetricRecord``) read since the last call."""
+        records, self._metrics = self._metrics, []
+        return records
 
     @property
     def finished(self) -> bool:
@@ -208,6 +215,8 @@ class RunFileFollower:
             self._finished = True
         elif kind == "preempting":
             self._preempting = True
+        elif kind == "metric":
+            self._metrics.append(record.metric)
         return None
 
 

@@ -21,6 +21,10 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   the arguments wandb does not know to the sink, and makes its ``mode="online"`` (which
   beats the offline mode of ``wandb.setup``) ``offline``. The original is put back when the run
   ends: outside a localsweep run, wandb's own ``TypeError`` for them stands.
+- ``Run._metric_callback`` receives every ``define_metric`` as wandb's ``MetricRecord``
+  (handed to the sink: the live summary and a resumed run's summary apply it), and
+  ``Run._set_backend`` is called once per run right before ``wandb.init`` sends the Run
+  record, so a resumed run is marked resumed there (see :mod:`._resume`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from localsweep.wandb_bridge._forced_offline import (
     release_offline,
     warn_once,
 )
+from localsweep.wandb_bridge._metric_summary import MetricDefinition, definition_of
+from localsweep.wandb_bridge._resume import resuming_set_backend
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -99,6 +105,9 @@ class LogSink(Protocol):
         """``wandb.init`` was called with these ``early_stopping_*`` arguments (by name),
         before wandb's own ``init`` runs. May raise (a bad value) to fail that call."""
 
+    def on_define_metric(self, definition: MetricDefinition) -> None:
+        """The run called ``define_metric`` (by name or glob)."""
+
 
 @dataclass(frozen=True)
 class FinishedRun:
@@ -118,6 +127,9 @@ class FinishedRun:
     #: Whether wandb printed an exception's traceback as the run ended (leaving
     #: ``with wandb.init()`` with an exception does), so that it need not be said again.
     traceback_printed: bool = False
+    #: Whether ``summary`` is already the whole run's, over a resumed run's earlier
+    #: attempts too (a recorder in the run's own process made it).
+    merged: bool = False
 
 
 class StopRun(BaseException):
@@ -145,6 +157,8 @@ _open_row: set[str] = set()
 #: Each of our runs' last row as wandb serialized it for its run file (media as their
 #: ``{"_type": ...}`` form, numpy values as plain numbers), taken in ``_log``.
 _serialized: dict[str, dict[str, Any]] = {}
+#: Our resumed runs' ``_step`` to go on from, by run id (see :mod:`._resume`).
+_resume_steps: dict[str, int] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -184,6 +198,7 @@ def install_hooks() -> None:
         original_finish = Run._finish
         original_summary_update = Run._summary_update_callback
         original_define_metric = Run.define_metric
+        original_metric_callback = Run._metric_callback
 
         @functools.wraps(original_summary_update)
         def _summary_update(self: Any, record: Any) -> Any:
@@ -196,6 +211,14 @@ def install_hooks() -> None:
             if self.id in _sinks:
                 _custom_summary.add(self.id)
             return original_define_metric(self, *args, **kwargs)
+
+        @functools.wraps(original_metric_callback)
+        def _metric_callback(self: Any, record: Any) -> Any:
+            sink = _sinks.get(self.id) if _sinks else None
+            definition = definition_of(record) if sink is not None else None
+            if sink is not None and definition is not None:
+                sink.on_define_metric(definition)
+            return original_metric_callback(self, record)
 
         @functools.wraps(original_log)
         def _log(self: Any, data: Any, step: int | None = None, commit: bool | None = None) -> Any:
@@ -266,6 +289,8 @@ def install_hooks() -> None:
 
         Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
+        Run._metric_callback = _metric_callback  # type: ignore[method-assign,assignment]
+        Run._set_backend = resuming_set_backend(Run._set_backend, _resume_steps.get)  # type: ignore[method-assign]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
@@ -421,9 +446,11 @@ class WandbRunSession:
         project: str | None = None,
         entity: str | None = None,
         resume: bool = False,
+        resume_step: int | None = None,
     ):
         self.sweep_id = sweep_id
         self.resume = resume
+        self.resume_step = resume_step
         self.run_id = run_id
         self.config = config
         self.sink = sink
@@ -454,8 +481,11 @@ class WandbRunSession:
         if self.entity:
             settings["entity"] = self.entity
         if self.resume:
-            # A requeued (preempted) run: wandb.init resumes the run of this id.
+            # A requeued (preempted) run: wandb.init resumes the run of this id, and goes
+            # on from its last step, as W&B's resume does.
             settings["resume"] = "allow"
+            if self.resume_step is not None:
+                _resume_steps[self.run_id] = self.resume_step
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
         _open_init(self.sink, self.sweep_id)
@@ -476,6 +506,7 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
+            _resume_steps.pop(self.run_id, None)
             if self._routing_init:
                 _close_init()
                 self._routing_init = False

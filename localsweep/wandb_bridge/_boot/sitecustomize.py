@@ -17,6 +17,9 @@ more until ``wandb`` is imported:
   wrapper, and the settings of every ``wandb.init`` call, under whatever name, are made
   offline where wandb resolves them (``guard_init_settings``);
 - ``wandb.login`` is wrapped likewise, so that it checks nothing with a server;
+- in a resumed run's process (``LOCALSWEEP_RESUME_STEP`` set), the run of id
+  ``WANDB_RUN_ID`` is marked resumed and goes on from that ``_step``, as W&B's server
+  resumes it online (``localsweep/wandb_bridge/_resume.py``, loaded by file path too);
 - it runs the ``sitecustomize`` this one hides (the next on ``sys.path``), if any.
 
 A process started with ``python -S``, ``-I`` or ``-E``, or without this ``PYTHONPATH``,
@@ -36,11 +39,14 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _NOTE_VARIABLE = "LOCALSWEEP_FORCED_OFFLINE_NOTE"
 _RUN_DIR_VARIABLE = "LOCALSWEEP_RUN_DIR_NOTE"
+_RESUME_STEP_VARIABLE = "LOCALSWEEP_RESUME_STEP"
+# Read now: the program may clear WANDB_* before it calls wandb.init.
+_RESUMING = (os.environ.get("WANDB_RUN_ID"), os.environ.get(_RESUME_STEP_VARIABLE))
 
 
-def _load_forced_offline() -> Any:
-    path = os.path.join(os.path.dirname(_HERE), "_forced_offline.py")
-    spec = importlib.util.spec_from_file_location("_localsweep_forced_offline", path)
+def _load_sibling(name: str = "_forced_offline") -> Any:
+    path = os.path.join(os.path.dirname(_HERE), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_localsweep{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -85,7 +91,7 @@ def _patch(module: Any) -> None:
     init = getattr(module, "init", None)
     if init is None or getattr(init, "__localsweep_offline__", False):
         return
-    forced = _load_forced_offline()
+    forced = _load_sibling()
     offline = forced.offline_init(init, _note, _started)
     module.init = offline
     # wandb's other names for the same function, and the one hook every name goes through
@@ -98,6 +104,17 @@ def _patch(module: Any) -> None:
     login = getattr(module, "login", None)
     if login is not None and not getattr(login, "__localsweep_offline__", False):
         module.login = forced.offline_login(login)  # it would check the key with the server
+    run_id, step = _RESUMING
+    if run_id and step and step.isdigit():
+        try:
+            from wandb.sdk.wandb_run import Run
+
+            if not getattr(Run._set_backend, "__localsweep_resume__", False):
+                resume = _load_sibling("_resume")
+                steps = {run_id: int(step)}
+                Run._set_backend = resume.resuming_set_backend(Run._set_backend, steps.get)  # type: ignore[method-assign]
+        except Exception as exc:  # the run then starts as offline wandb starts it
+            sys.stderr.write(f"localsweep: cannot mark the resumed run resumed: {exc!r}\n")
 
 
 class _WandbFinder:
