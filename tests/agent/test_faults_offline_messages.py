@@ -57,12 +57,12 @@ def test_wandb_mode_online_in_the_shell_is_not_blamed_on_the_training_code(
     assert "the training code sets WANDB_MODE" not in output, output
 
 
-def test_a_train_config_run_under_the_shells_wandb_mode_online_names_the_shell(
+def test_a_train_config_run_under_the_shells_wandb_mode_online_blames_no_code(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     """A ``train(config)`` function's own ``wandb.init()`` under the shell's
-    ``WANDB_MODE=online``: offline, and the warning names the environment the agent was
-    started with, not the training code."""
+    ``WANDB_MODE=online``: offline, as a sweep run is (the run holds the agent's
+    environment offline), and nothing blames the training code."""
     db = str(tmp_path / "sweeps.db")
     sweep_id = localsweep.sweep(grid(1), db=db)
     agent = start_agent(
@@ -75,9 +75,7 @@ def test_a_train_config_run_under_the_shells_wandb_mode_online_names_the_shell(
     assert agent.wait() == 0, agent.output()
     assert (tmp_path / "run-0.mode").read_text() == "offline"
     output = agent.output()
-    assert "the training code sets WANDB_MODE" not in output, output
-    said = "the environment localsweep was started with has WANDB_MODE='online'; localsweep runs"
-    assert output.count(said) == 1, output
+    assert "the training code" not in output, output
 
 
 def test_a_program_that_removes_the_wandb_variables_is_told_which_run_it_started(
