@@ -283,7 +283,7 @@ class _FoldedDict:
         if len(record.remove):
             tree = self.value()
             for item in record.remove:
-                _remove_path(tree, _item_path(item))
+                remove_path(tree, _item_path(item))
 
     def value(self) -> dict[str, Any]:
         """The folded dict; the caller must not change it."""
@@ -292,7 +292,7 @@ class _FoldedDict:
             values = _decode_all(list(self._pending.values()))
             self._pending.clear()
             for path, value in zip(paths, values, strict=True):
-                _set_path(self._tree, path, value)
+                set_path(self._tree, path, value)
         return self._tree
 
 
@@ -353,13 +353,13 @@ def _history_row(history: Any) -> dict[str, Any]:
         elif not nested:
             row[item.key] = value
         else:
-            _set_path(row, tuple(nested), value)
+            set_path(row, tuple(nested), value)
     if "_step" not in row and history.HasField("step"):
         row["_step"] = history.step.num
     return row
 
 
-def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
     node = target
     for key in path[:-1]:
         child = node.get(key)
@@ -369,7 +369,7 @@ def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _remove_path(target: dict[str, Any], path: Sequence[str]) -> None:
+def remove_path(target: dict[str, Any], path: Sequence[str]) -> None:
     node: Any = target
     for key in path[:-1]:
         node = node.get(key) if isinstance(node, dict) else None

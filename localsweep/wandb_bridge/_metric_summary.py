@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from localsweep.wandb_bridge._datastore import remove_path, set_path
+
 __all__ = ["MetricDefinition", "MetricDefinitions", "RowAggregates", "definition_of"]
 
 #: The summary kinds wandb-core shows (``copy`` and ``best`` are accepted and ignored).
@@ -220,14 +222,14 @@ class RowAggregates:
                 continue
             if rule.none:
                 if not only_aggregated:
-                    _pop(out, path)
+                    remove_path(out, path)
                 continue
             if not rule.kinds:
                 continue
             value = leaf.summary(rule.kinds)
             if only_aggregated and isinstance(current, Mapping):
                 value = {**current, **{k: v for k, v in value.items() if k in current}}
-            _put(out, path, value)
+            set_path(out, path, value)
         return out
 
 
@@ -247,21 +249,3 @@ def _get(tree: Mapping[str, Any], path: Path) -> Any:
             return _ABSENT
         node = node[part]
     return node
-
-
-def _put(tree: dict[str, Any], path: Path, value: Any) -> None:
-    node = tree
-    for part in path[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[path[-1]] = value
-
-
-def _pop(tree: dict[str, Any], path: Path) -> None:
-    node: Any = tree
-    for part in path[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
