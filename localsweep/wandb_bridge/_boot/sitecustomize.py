@@ -119,13 +119,23 @@ def _patch(module: Any) -> None:
 
 class _WandbFinder:
     """Finds nothing itself: wraps the loader of ``wandb`` so that its ``init`` is patched
-    right after the package is executed, before any user code can take it."""
+    right after the package is executed, before any user code can take it.
+
+    It stays on ``sys.meta_path`` until wandb is executed: a program may look for wandb
+    first (``importlib.util.find_spec("wandb")``, as transformers'
+    ``is_wandb_available()`` does) and import it later, through a spec of its own."""
+
+    def __init__(self) -> None:
+        self._finding = False
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "wandb":
+        if name != "wandb" or self._finding:
             return None
-        sys.meta_path.remove(self)  # once: the finders after it find wandb
-        spec = importlib.util.find_spec(name)
+        self._finding = True  # the finders after this one find wandb
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._finding = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         loader: Any = spec.loader
@@ -133,6 +143,8 @@ class _WandbFinder:
 
         def exec_module(module: Any) -> None:
             original(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)  # wandb is imported: nothing more to find
             try:
                 _patch(module)
             except Exception as exc:  # never break the user's import of wandb
