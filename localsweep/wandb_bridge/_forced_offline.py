@@ -309,6 +309,8 @@ def release_offline(report: Callable[[str], None]) -> None:
         note = _held_env.get(NOTE_VARIABLE)
         for key, value in _held_env.items():
             if os.environ.get(key) != value:
+                if key == "PYTHONPATH":  # the code added to it: keep its part, not ours
+                    _drop_boot_dir()
                 continue
             previous = _saved_env.get(key)
             if previous is None:
@@ -321,6 +323,15 @@ def release_offline(report: Callable[[str], None]) -> None:
     if note is not None:
         for asked in _read_note(note):
             report(asked)
+
+
+def _drop_boot_dir() -> None:
+    """Take localsweep's boot folder (put first by :func:`hold_offline`) out of a
+    ``PYTHONPATH`` the training code changed since."""
+    parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(BOOT_DIR) in parts:
+        parts.remove(str(BOOT_DIR))
+        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
 
 
 def _setup_offline() -> None:
