@@ -183,3 +183,32 @@ def test_the_agent_process_environment_is_put_back_after_its_runs(
     assert "WANDB_MODE" not in os.environ
     assert os.environ["PYTHONPATH"] == "/user/path"
     assert [f"{r.method} {r.path}" for r in server.requests] == []
+
+
+def test_a_program_that_looks_for_wandb_before_importing_it_stays_offline(
+    tmp_path: Path, server: StandinServer
+) -> None:
+    """``importlib.util.find_spec("wandb")`` first (transformers' ``is_wandb_available()``),
+    ``import wandb`` after: the hook still catches the import, and the run's
+    ``wandb.init(mode="online")`` is offline."""
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1, program=str(PROGRAMS / "find_spec_first.py")), db=db)
+    agent = start_agent(sweep_id, db, tmp_path / "agent.log", env={"HERE": str(tmp_path)})
+    assert agent.wait() == 0, agent.output()
+    _assert_offline(tmp_path, server, localsweep.Api(db).sweep(sweep_id).runs, "run-0")
+
+
+def test_a_train_that_adds_to_pythonpath_keeps_its_part_and_not_localsweeps(
+    tmp_path: Path, server: StandinServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localsweep.wandb_bridge._forced_offline import BOOT_DIR
+
+    monkeypatch.setenv("PYTHONPATH", "/user/path")
+
+    def train(config: dict[str, Any]) -> float:
+        os.environ["PYTHONPATH"] += os.pathsep + "/opt/mylib"
+        return 1.0
+
+    localsweep.run(grid(1), train, count=1, db=str(tmp_path / "sweeps.db"), quiet=True)
+    assert os.environ["PYTHONPATH"] == os.pathsep.join(["/user/path", "/opt/mylib"])
+    assert str(BOOT_DIR) not in os.environ["PYTHONPATH"]
