@@ -12,10 +12,12 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-__all__ = ["set_for_localsweep", "sweep_row_held", "wait_for_waits"]
+__all__ = ["admin", "set_for_localsweep", "sweep_row_held", "wait_for_waits"]
 
 
-def _admin(url: str, database: str | None = None) -> psycopg.Connection:
+def admin(url: str, database: str | None = None) -> psycopg.Connection:
+    """An autocommit session as the test server's superuser (the URL's user), on
+    ``database`` or the URL's own."""
     parsed = make_url(url)
     return psycopg.connect(
         host=parsed.host,
@@ -29,7 +31,7 @@ def _admin(url: str, database: str | None = None) -> psycopg.Connection:
 def set_for_localsweep(url: str, setting: str, value: str) -> None:
     """Set ``setting`` for localsweep's role in this test's database (new sessions get it)."""
     parsed = make_url(url)
-    with _admin(url) as conn:
+    with admin(url) as conn:
         conn.execute(
             f'ALTER ROLE "{parsed.username}" IN DATABASE "{parsed.database}" '
             f"SET {setting} = '{value}'"
@@ -40,7 +42,7 @@ def set_for_localsweep(url: str, setting: str, value: str) -> None:
 def sweep_row_held(url: str, sweep_id: str) -> Iterator[psycopg.Connection]:
     """Another session holding the sweep's row ``FOR UPDATE`` (a slow or suspended agent)
     until the block ends; yields a second connection to watch the waiters with."""
-    with _admin(url) as holder, _admin(url) as watch:
+    with admin(url) as holder, admin(url) as watch:
         holder.execute("SET lock_timeout = 0")
         holder.execute("SET statement_timeout = 0")
         holder.execute("BEGIN")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
+from pg_sessions import admin
 from sqlalchemy.engine import make_url
 
 from localsweep.config import SweepConfig
@@ -21,24 +21,13 @@ from localsweep.store._urls import shown_url
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-def _admin(url: str, database: str | None = None) -> psycopg.Connection:
-    parsed = make_url(url)
-    return psycopg.connect(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        dbname=database or parsed.database,
-        autocommit=True,
-    )
-
-
 @pytest.fixture
 def role_db(postgres_db: str) -> Iterator[tuple[str, str]]:
     """A database owned by a role of its own (the session's server trusts every login):
     yields (the role, the database's URL as that role)."""
     role = f"sweeper_{uuid.uuid4().hex[:8]}"
     database = make_url(postgres_db).database
-    with _admin(postgres_db) as conn:
+    with admin(postgres_db) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")
         conn.execute(f'ALTER DATABASE "{database}" OWNER TO {role}')
         conn.execute(f"ALTER SCHEMA public OWNER TO {role}")
@@ -48,7 +37,7 @@ def role_db(postgres_db: str) -> Iterator[tuple[str, str]]:
 def _turn_away(admin_url: str, role: str, statement: str) -> None:
     """Run ``statement`` as the admin, then end the role's sessions (its next connection is
     a new login)."""
-    with _admin(admin_url, "postgres") as conn:
+    with admin(admin_url, "postgres") as conn:
         conn.execute(statement)
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
@@ -79,7 +68,7 @@ def test_a_role_without_the_connect_privilege_is_refused_at_once_naming_the_gran
 ) -> None:
     role, url = role_db
     database = make_url(url).database
-    with _admin(postgres_db, "postgres") as conn:
+    with admin(postgres_db, "postgres") as conn:
         conn.execute(f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC')
         conn.execute(f'ALTER DATABASE "{database}" OWNER TO {make_url(postgres_db).username}')
     with pytest.raises(DatabaseURLError) as info:
@@ -94,7 +83,7 @@ def test_a_server_with_no_connection_slot_left_is_up_and_says_how_to_get_one(
     role_db: tuple[str, str], postgres_db: str
 ) -> None:
     role, url = role_db
-    with _admin(postgres_db, "postgres") as conn:
+    with admin(postgres_db, "postgres") as conn:
         conn.execute(f"ALTER ROLE {role} CONNECTION LIMIT 0")
     with pytest.raises(StoreUnavailableError) as info:
         Store(url, retry_timeout=1)
@@ -111,7 +100,7 @@ def test_a_database_dropped_mid_sweep_is_said_to_be_gone_not_to_be_created(
     store = Store(postgres_db, retry_timeout=60)
     try:
         sweep = store.create_sweep(grid(2))
-        with _admin(postgres_db, "postgres") as conn:
+        with admin(postgres_db, "postgres") as conn:
             conn.execute(f'DROP DATABASE "{make_url(postgres_db).database}" WITH (FORCE)')
         with pytest.raises(DatabaseURLError) as info:
             store.get_sweep(sweep.id)
