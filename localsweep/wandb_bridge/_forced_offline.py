@@ -19,9 +19,9 @@ init_settings)`` before anything can leave (wandb 0.31: it logs in unless the se
 offline; ``make_run_settings`` then lays the same settings over the process's), so
 :func:`guard_init_settings` makes them offline there, by the same rules.
 
-In function mode, :func:`hold_offline` covers the processes a run starts: while a run is
-open, the agent's own environment carries ``WANDB_MODE=offline`` and the boot folder on
-``PYTHONPATH``, as a program-mode child's does (:func:`keep_child_offline`).
+In function mode, :func:`._offline_hold.hold_offline` covers the processes a run starts:
+while a run is open, the agent's own environment carries ``WANDB_MODE=offline`` and the
+boot folder on ``PYTHONPATH``, as a program-mode child's does (:func:`keep_child_offline`).
 
 This module uses the standard library only and imports nothing of localsweep: a program-mode
 child loads it by file path from ``_boot/sitecustomize.py``, under whatever Python (and
@@ -30,12 +30,11 @@ wandb version) the user's command runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import os
-import sys
-import tempfile
 import threading
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -46,13 +45,11 @@ __all__ = [
     "KEPT_MODES",
     "NOTE_VARIABLE",
     "guard_init_settings",
-    "hold_offline",
     "keep_child_offline",
     "missing_run_dir_message",
     "offline_init",
     "offline_login",
     "online_failure_hint",
-    "release_offline",
     "report_child",
     "reported_run_dirs",
     "started_a_run",
@@ -102,6 +99,25 @@ def _offline_settings(settings: Any) -> Any:
     return copy
 
 
+_parameter_names: dict[Any, list[str]] = {}
+
+
+def _parameters(original: Callable[..., Any]) -> list[str]:
+    """``original``'s parameter names, read once per function (``inspect.signature`` costs
+    about 60 µs, and a sweep wraps wandb's ``init`` for every run)."""
+    try:
+        return _parameter_names[original]
+    except (KeyError, TypeError):
+        pass
+    try:
+        parameters = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        parameters = []
+    with contextlib.suppress(TypeError):  # unhashable: read again next time
+        _parameter_names[original] = parameters
+    return parameters
+
+
 def offline_init(
     original: Callable[..., Any],
     on_forced: Callable[[str], None],
@@ -112,10 +128,7 @@ def offline_init(
     happens, ``asked`` being the mode the code asked for (``WANDB_MODE=<mode>`` when it came
     from the environment). ``on_started(run)``, if given, is called with ``None`` before
     ``original`` and with the run it returns after."""
-    try:
-        parameters = list(inspect.signature(original).parameters)
-    except (TypeError, ValueError):
-        parameters = []
+    parameters = _parameters(original)
 
     @functools.wraps(original)
     def init(*args: Any, **kwargs: Any) -> Any:
@@ -225,113 +238,11 @@ def guard_init_settings(active: Callable[[], bool], on_forced: Callable[[str], N
     return True
 
 
-# While at least one function-mode run is open (hold_offline ... release_offline): what
-# each hold's runs asked for goes to its on_forced; the environment localsweep changed.
+# While at least one function-mode run is open (``_offline_hold.hold_offline`` ...
+# ``release_offline``): what each hold's runs asked for goes to its on_forced. Kept here, as
+# ``_environment_mode`` reads it; a program-mode child never holds.
 _hold_lock = threading.Lock()
 _holds: list[Callable[[str], None]] = []
-_held_env: dict[str, str] = {}
-_saved_env: dict[str, str | None] = {}
-_guarded = False
-
-
-def _sync_wandb_environ(keys: Any) -> None:
-    """Tell wandb's settings singleton that the ``WANDB_*`` variables localsweep changed are
-    as they are now: it compares the environment with the one it read at setup and warns at
-    every ``wandb.init`` that changes are ignored (they are: the run is offline anyway)."""
-    try:
-        from wandb.sdk import wandb_setup
-
-        environ = getattr(wandb_setup._singleton, "_settings_environ", None)
-    except Exception:
-        return
-    if environ is None:
-        return
-    for key in keys:
-        if key.startswith("WANDB_"):
-            value = os.environ.get(key)
-            if value is None:
-                environ.pop(key, None)
-            else:
-                environ[key] = value
-
-
-def _forced_in_hold(asked: str) -> None:
-    with _hold_lock:
-        on_forced = _holds[-1] if _holds else None
-    if on_forced is not None:
-        on_forced(asked)
-
-
-def hold_offline(on_forced: Callable[[str], None]) -> None:
-    """Keep every process this process starts offline, and every ``wandb.init`` of this
-    process whatever name it is called by, until the matching :func:`release_offline`
-    (holds nest: the last release undoes it). The environment gets ``WANDB_MODE=offline``
-    (unless it is ``offline``, ``dryrun`` or ``disabled`` already), the boot folder first on
-    ``PYTHONPATH`` and a note file for what its Python children asked for; ``on_forced``
-    is told what a call of this process asked for."""
-    global _guarded
-    with _hold_lock:
-        _holds.append(on_forced)
-        if len(_holds) == 1:
-            held: dict[str, str] = {}
-            if os.environ.get("WANDB_MODE") not in KEPT_MODES:
-                held["WANDB_MODE"] = "offline"
-            path = os.environ.get("PYTHONPATH", "")
-            if path.split(os.pathsep)[0] != str(BOOT_DIR):
-                held["PYTHONPATH"] = os.pathsep.join(p for p in (str(BOOT_DIR), path) if p)
-            try:
-                fd, note = tempfile.mkstemp(prefix="localsweep-", suffix=".forced-offline")
-                os.close(fd)
-                held[NOTE_VARIABLE] = note
-            except OSError:  # each child then warns on its own stderr
-                pass
-            _saved_env.update({key: os.environ.get(key) for key in held})
-            os.environ.update(held)
-            _held_env.update(held)
-            _sync_wandb_environ(held)
-        # The hook needs wandb imported: a run that has not imported it pays nothing, and
-        # the next hold after its import adds the hook.
-        guard = not _guarded and "wandb" in sys.modules
-        _guarded = _guarded or guard
-    if guard:
-        guard_init_settings(lambda: bool(_holds), _forced_in_hold)
-
-
-def release_offline(report: Callable[[str], None]) -> None:
-    """Undo one :func:`hold_offline`; the last one puts back each variable it set (one the
-    training code changed since is left as the code set it), and tells ``report`` what the
-    children asked for."""
-    with _hold_lock:
-        if _holds:
-            _holds.pop()
-        if _holds:
-            return
-        note = _held_env.get(NOTE_VARIABLE)
-        for key, value in _held_env.items():
-            if os.environ.get(key) != value:
-                if key == "PYTHONPATH":  # the code added to it: keep its part, not ours
-                    _drop_boot_dir()
-                continue
-            previous = _saved_env.get(key)
-            if previous is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = previous
-        _sync_wandb_environ(list(_held_env))
-        _held_env.clear()
-        _saved_env.clear()
-    if note is not None:
-        for asked in _read_note(note):
-            report(asked)
-
-
-def _drop_boot_dir() -> None:
-    """Take localsweep's boot folder (put first by :func:`hold_offline`) out of a
-    ``PYTHONPATH`` the training code changed since."""
-    parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    if str(BOOT_DIR) in parts:
-        parts.remove(str(BOOT_DIR))
-        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
 
 
 def _setup_offline() -> None:

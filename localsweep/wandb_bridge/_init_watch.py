@@ -3,16 +3,13 @@ the sweep), and that such a run is offline too whatever mode it asks for."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from typing import Any
 
-from localsweep.wandb_bridge._forced_offline import (
-    hold_offline,
-    offline_init,
-    release_offline,
-    warn_once,
-)
+from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
+from localsweep.wandb_bridge._offline_hold import hold_offline, release_offline
 
 __all__ = ["InitWatch"]
 
@@ -26,6 +23,33 @@ _this_thread = threading.local()
 def _warn_watched(asked: str) -> None:
     watch = getattr(_this_thread, "watch", None)
     warn_once(getattr(watch, "sweep_id", "") or "?", asked)
+
+
+#: The watching ``init`` made for each ``wandb.init`` seen (one, unless the code replaced
+#: it): made once, as a sweep watches every run of a ``train(config)``.
+_watching_inits: dict[Any, Any] = {}
+
+
+def _watching(original: Any) -> Any:
+    """``original`` (wandb's ``init``) that notes a call on a watched thread, and makes such
+    a call's run offline (it is outside the sweep, but still a process's run of it)."""
+    try:
+        return _watching_inits[original]
+    except (KeyError, TypeError):
+        pass
+    offline = offline_init(original, _warn_watched)
+
+    @functools.wraps(original)
+    def _watched_init(*args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_this_thread, "watch", None)
+        if watch is not None:
+            watch.called = True
+            return offline(*args, **kwargs)
+        return original(*args, **kwargs)
+
+    with contextlib.suppress(TypeError):
+        _watching_inits[original] = _watched_init
+    return _watched_init
 
 
 class InitWatch:
@@ -60,19 +84,8 @@ class InitWatch:
         with _watch_lock:
             if _watched is None:
                 original = module.init
-                # Such a run is outside the sweep, but still a process's run of it: offline.
-                offline = offline_init(original, _warn_watched)
-
-                @functools.wraps(original)
-                def _watched_init(*args: Any, **kwargs: Any) -> Any:
-                    watch = getattr(_this_thread, "watch", None)
-                    if watch is not None:
-                        watch.called = True
-                        return offline(*args, **kwargs)
-                    return original(*args, **kwargs)
-
                 _watched = (module, original)
-                setattr(module, "init", _watched_init)  # noqa: B010 (wandb's stubs lack init)
+                setattr(module, "init", _watching(original))  # noqa: B010 (wandb's stubs lack init)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -40,13 +40,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from localsweep.wandb_bridge._forced_offline import (
-    hold_offline,
-    offline_init,
-    release_offline,
-    warn_once,
-)
+from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
 from localsweep.wandb_bridge._metric_summary import MetricDefinition, definition_of
+from localsweep.wandb_bridge._offline_hold import hold_offline, release_offline
 from localsweep.wandb_bridge._resume import resuming_set_backend
 
 __all__ = [
