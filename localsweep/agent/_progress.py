@@ -1,11 +1,13 @@
 """What a person watching an agent sees: a progress bar in a terminal or a notebook, and one
 plain line per run start and end anywhere else (``nohup``, SLURM, ``2> file``), as it happens.
 
-Fed by the agent's ``on_run_start`` / ``on_run_end`` events. At each run end the sweep's
-runs that changed since the last end are read from the store (the new ones and the ones
-that were still running or preempted: a run that ended stays as it ended), so the counts
-and "best" are the sweep's, as ``localsweep show`` has them, for a restarted agent or one of
-several, at the cost of a few rows per run end.
+Fed by the agent's ``on_run_start`` / ``on_run_end`` events. The run that ended counts at
+once; the sweep's runs that changed since the last read are read from the store at a run
+end at most once a second (the new ones and the ones that were still running or preempted:
+a run that ended stays as it ended), so the counts and "best" are the sweep's, as
+``localsweep show`` has them, for a restarted agent or one of several (another agent's run
+shows within a second, or at the first run end after it), at the cost of a few rows a
+second.
 
 "k/N done": for a sweep with an end (a grid, a ``run_cap``), N is what the sweep runs in
 all (``run_cap``; the grid's points not held by a prior run) and k its runs done:
@@ -21,6 +23,7 @@ import logging
 import math
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -45,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 _OPEN = frozenset({RunState.RUNNING, RunState.PREEMPTED})
 _FIRST = -(2**31)
+#: How often (seconds) the progress reads the other agents' runs from the store.
+READ_INTERVAL = 1.0
 
 #: ``auto``: a bar where a person watches (a terminal or a notebook), else plain lines.
 ProgressMode = Literal["auto", "bar", "lines", "quiet"]
@@ -124,18 +129,23 @@ class SweepTally:
         """Catch up with the store."""
         for run in store.runs_since(sweep_id, self._watermark, sorted(self._open)):
             self._watermark = max(self._watermark, run.number + 1)
-            if run.prior:
-                if run.grid_key is not None:  # of several priors at a point, one holds it
-                    self._prior_points.add(run.id)
-            elif run.state in _OPEN:
-                self._open.add(run.id)
-                continue
-            self._open.discard(run.id)
-            if is_done(run):
-                self._results.add(run.id)
-            if self.config.is_multi_objective:
-                self._to_front(run)
-            self.best = best_finished(self.config, [r for r in (self.best, run) if r is not None])
+            self.take(run)
+
+    def take(self, run: RunRecord) -> None:
+        """Count ``run`` as it is now (a run ended by this agent, before the store is read
+        again: reading it there later changes nothing)."""
+        if run.prior:
+            if run.grid_key is not None:  # of several priors at a point, one holds it
+                self._prior_points.add(run.id)
+        elif run.state in _OPEN:
+            self._open.add(run.id)
+            return
+        self._open.discard(run.id)
+        if is_done(run):
+            self._results.add(run.id)
+        if self.config.is_multi_objective:
+            self._to_front(run)
+        self.best = best_finished(self.config, [r for r in (self.best, run) if r is not None])
 
     def _to_front(self, run: RunRecord) -> None:
         """Put ``run`` on the Pareto front if no run there beats it, dropping the ones it
@@ -247,6 +257,7 @@ class SweepProgress:
         self._own_results = 0
         self._bar: Any = None
         self._task: Any = None
+        self._read_at = -math.inf
         if mode != "quiet":
             self._read()
 
@@ -323,7 +334,11 @@ class SweepProgress:
         with self._lock:
             if is_done(run):
                 self._own_results += 1
-            self._read()
+            # Other agents' runs are read at most once a second (a read costs as much as
+            # a short run's own bookkeeping); this agent's run counts at once.
+            self._tally.take(run)
+            if time.monotonic() - self._read_at >= READ_INTERVAL:
+                self._read()
             best = self._best_text()
             value = self._value_text(run)
             error = ""
@@ -362,6 +377,7 @@ class SweepProgress:
     def _read(self) -> None:
         """Catch up with the sweep's runs; a store that cannot be read now leaves the last
         counts and best shown (the next run end reads again)."""
+        self._read_at = time.monotonic()
         try:
             self._tally.read(self.store, self.sweep_id)
         except StoreError as error:

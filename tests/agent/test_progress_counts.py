@@ -20,6 +20,7 @@ import wandb
 from faults_support import run_in_terminal, start_agent, wait_for
 
 import localsweep
+from localsweep.agent import _progress
 from localsweep.agent._progress import SweepProgress
 from localsweep.store import Store
 
@@ -225,7 +226,10 @@ def test_count_does_not_change_the_sweeps_n(tmp_path: Path) -> None:
     assert done_counts(shown_agent(db, sweep_id, lambda c: 1.0, count=9)) == ["3/5", "4/5", "5/5"]
 
 
-def test_a_run_end_reads_only_the_runs_that_changed(tmp_path: Path) -> None:
+def test_a_run_end_reads_only_the_runs_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_progress, "READ_INTERVAL", 0.0)  # read at every run end
     db = tmp_path / "s.db"
     sweep_id = localsweep.sweep(grid(list(range(30))), db=db)
     localsweep.agent(sweep_id, lambda c: 1.0, count=25, db=db, quiet=True)
@@ -243,6 +247,34 @@ def test_a_run_end_reads_only_the_runs_that_changed(tmp_path: Path) -> None:
     # The sweep's runs once at the start, then at each run end the run that ended.
     assert read == [25, 1, 1, 1, 1, 1]
     assert done_counts(stream.getvalue()) == ["26/30", "27/30", "28/30", "29/30", "30/30"]
+
+
+@pytest.mark.parametrize(("interval", "shown"), [(0.0, "28/30"), (3600.0, "26/30")])
+def test_another_agents_runs_show_at_the_next_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval: float, shown: str
+) -> None:
+    """The agent's own run counts at once; the store is read again at most every
+    READ_INTERVAL seconds (a read costs as much as a short run's bookkeeping)."""
+    monkeypatch.setattr(_progress, "READ_INTERVAL", interval)
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(grid(list(range(30))), db=db)
+    localsweep.agent(sweep_id, lambda c: 1.0, count=25, db=db, quiet=True)
+    read: list[int] = []
+
+    class CountingStore(Store):
+        def runs_since(self, *args: Any, **kwargs: Any) -> Any:
+            found = super().runs_since(*args, **kwargs)
+            read.append(len(found))
+            return found
+
+    stream = io.StringIO()
+    with SweepProgress(CountingStore(db), sweep_id, stream=stream) as progress:
+        localsweep.agent(sweep_id, lambda c: 1.0, count=2, db=db, quiet=True)  # another agent
+        localsweep.agent(
+            sweep_id, lambda c: 1.0, count=1, db=db, quiet=True, on_run_end=progress.on_run_end
+        )
+    assert done_counts(stream.getvalue()) == [shown]
+    assert read == ([25, 3] if interval == 0.0 else [25])
 
 
 BAR_SCRIPT = """
