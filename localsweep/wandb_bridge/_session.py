@@ -33,7 +33,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -107,6 +107,12 @@ class LogSink(Protocol):
 
     def on_define_metric(self, definition: MetricDefinition) -> None:
         """The run called ``define_metric`` (by name or glob)."""
+
+    def on_summary(
+        self, updates: Mapping[tuple[str, ...], Any], removed: Iterable[tuple[str, ...]]
+    ) -> None:
+        """The run's code set summary values by hand (``run.summary[...] = ...``, by path)
+        or removed them (``del run.summary[...]``)."""
 
 
 @dataclass(frozen=True)
@@ -202,9 +208,13 @@ def install_hooks() -> None:
 
         @functools.wraps(original_summary_update)
         def _summary_update(self: Any, record: Any) -> Any:
-            if self.id in _sinks:
-                _custom_summary.add(self.id)
-            return original_summary_update(self, record)
+            sink = _sinks.get(self.id) if _sinks else None
+            if sink is None:
+                return original_summary_update(self, record)
+            _custom_summary.add(self.id)
+            result = original_summary_update(self, record)
+            sink.on_summary(*_summary_change(record))
+            return result
 
         @functools.wraps(original_define_metric)
         def _define_metric(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -296,6 +306,15 @@ def install_hooks() -> None:
         Run.__exit__ = _exit  # type: ignore[method-assign]
         Run.mark_preempting = _mark_preempting  # type: ignore[method-assign]
         _installed = True
+
+
+def _summary_change(record: Any) -> tuple[dict[tuple[str, ...], Any], list[tuple[str, ...]]]:
+    """What a wandb ``SummaryRecord`` (of ``run.summary``) sets, by path, and removes."""
+
+    def path(item: Any) -> tuple[str, ...]:
+        return tuple(item.key) if isinstance(item.key, (tuple, list)) else (item.key,)
+
+    return {path(item): item.value for item in record.update}, [path(i) for i in record.remove]
 
 
 def _finished_run(run: Any, exit_code: int | None, *, stopped: bool = False) -> FinishedRun:
