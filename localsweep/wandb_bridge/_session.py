@@ -24,7 +24,11 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
 - ``Run._metric_callback`` receives every ``define_metric`` as wandb's ``MetricRecord``
   (handed to the sink: the live summary and a resumed run's summary apply it), and
   ``Run._set_backend`` is called once per run right before ``wandb.init`` sends the Run
-  record, so a resumed run is marked resumed there (see :mod:`._resume`).
+  record, so a resumed run is marked resumed there (see :mod:`._resume`), and given its
+  step and earlier summary as it starts.
+- ``Run._summary_update_callback`` receives every write of ``run.summary`` (wandb's
+  ``SummaryRecord``: values by key path, and removals), handed to the sink so that the
+  running run's summary in the store has them.
 """
 
 from __future__ import annotations
@@ -163,8 +167,10 @@ _open_row: set[str] = set()
 #: Each of our runs' last row as wandb serialized it for its run file (media as their
 #: ``{"_type": ...}`` form, numpy values as plain numbers), taken in ``_log``.
 _serialized: dict[str, dict[str, Any]] = {}
-#: Our resumed runs' ``_step`` to go on from, by run id (see :mod:`._resume`).
+#: Our resumed runs' ``_step`` to go on from, and the summary their earlier attempts left
+#: (the sink's ``resume_summary``), by run id (see :mod:`._resume`).
 _resume_steps: dict[str, int] = {}
+_resume_summaries: dict[str, Mapping[str, Any]] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -300,7 +306,8 @@ def install_hooks() -> None:
         Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
         Run._metric_callback = _metric_callback  # type: ignore[method-assign,assignment]
-        Run._set_backend = resuming_set_backend(Run._set_backend, _resume_steps.get)  # type: ignore[method-assign]
+        resuming = resuming_set_backend(Run._set_backend, _resume_steps.get, _resume_summaries.get)
+        Run._set_backend = resuming  # type: ignore[method-assign]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
@@ -505,6 +512,7 @@ class WandbRunSession:
             settings["resume"] = "allow"
             if self.resume_step is not None:
                 _resume_steps[self.run_id] = self.resume_step
+                _resume_summaries[self.run_id] = getattr(self.sink, "resume_summary", {})
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
         _open_init(self.sink, self.sweep_id)
@@ -526,6 +534,7 @@ class WandbRunSession:
         finally:
             _sinks.pop(self.run_id, None)
             _resume_steps.pop(self.run_id, None)
+            _resume_summaries.pop(self.run_id, None)
             if self._routing_init:
                 _close_init()
                 self._routing_init = False
