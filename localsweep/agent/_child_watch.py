@@ -9,7 +9,7 @@ import logging
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from localsweep.wandb_bridge._metric_summary import definition_of
 
 if TYPE_CHECKING:
     from localsweep.agent._subprocess import ProgramRunner
-    from localsweep.wandb_bridge._datastore import RunFileFollower
+    from localsweep.wandb_bridge._datastore import RunFileFollower, RunFileSummary
 
 __all__ = ["ChildWatch"]
 
@@ -103,6 +103,7 @@ class ChildWatch:
         self.follower: RunFileFollower | None = None
         self._last_step = -1
         self._unreadable = False
+        self._state: RunFileSummary | None = None
 
         def before_signals(_reason: StopReason) -> None:
             if self.tee is not None:
@@ -189,8 +190,18 @@ class ChildWatch:
             definition = definition_of(record)
             if definition is not None:
                 self.recorder.on_define_metric(definition)
+        state = self.follower.state  # the same snapshot until more records are read
+        if state is not self._state:
+            # Before the rows: their write carries the summary as far as it was read.
+            self._state = state
+            self.recorder.on_run_summary(state.summary)
         for row in rows:
             self._feed(row, running=running)
+        if running:
+            # A row read now is written within about a second even when the program then
+            # works for long without logging (a long epoch), as in-process rows are; so is
+            # a summary its code set by hand.
+            self._deliver(self.recorder.tick, running=running)
 
     def _feed(self, row: Mapping[str, Any], *, running: bool) -> None:
         step = row.get("_step")
@@ -198,8 +209,13 @@ class ChildWatch:
             step = self._last_step + 1
         self._last_step = step
         data = {k: v for k, v in row.items() if k not in _WANDB_ROW_KEYS}
+        # A row of the file is final.
+        self._deliver(lambda: self.recorder.on_log(data, step, committed=True), running=running)
+
+    def _deliver(self, call: Callable[[], None], *, running: bool) -> None:
+        """Hand something to the recorder; a stop it raises ends the child."""
         try:
-            self.recorder.on_log(data, step, committed=True)  # a row of the file is final
+            call()
         except RunAborted:
             if running and self.watch.reason is None:
                 self.watch.request_stop(StopReason.ABORTED)

@@ -7,21 +7,22 @@ import concurrent.futures
 import contextlib
 import logging
 import math
-import numbers
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from localsweep.agent._flush_timer import FlushTimer
+from localsweep.agent._logged import MISSING as _MISSING
+from localsweep.agent._logged import lookup, metric_value, valid
+from localsweep.agent._run_summary import RunSummary, plain
+from localsweep.agent._stops import RunAborted, RunStopped
 from localsweep.config import EarlyStopping, Metric, SweepConfig, early_stopping_from_init
 from localsweep.errors import LeaseLostError, StoreError
 from localsweep.stopping import Plateau
 from localsweep.store import HistoryRow, RunRecord, Store
-from localsweep.wandb_bridge import FinishedRun, StopRun
-from localsweep.wandb_bridge._metric_summary import (
-    MetricDefinition,
-    MetricDefinitions,
-    RowAggregates,
-)
+from localsweep.wandb_bridge import FinishedRun
+from localsweep.wandb_bridge._metric_summary import MetricDefinition
 
 if TYPE_CHECKING:
     from localsweep.agent._control import RunControl
@@ -38,77 +39,6 @@ FLUSH_ROWS = 500
 #: is restarting) goes on in the background while the run keeps training; later rows wait
 #: in memory until it is done.
 WRITE_WAIT = 2.0
-
-_MISSING = object()
-
-
-class RunAborted(StopRun):
-    """The agent stopped the run from outside: ``reason`` is ``lease_lost`` (another agent
-    took it for dead), ``cancelled`` (the sweep was cancelled), ``preempted`` (the agent got
-    SIGTERM, SIGHUP) or ``store_error`` (the store failed; the agent says why and stops)."""
-
-    def __init__(self, run_id: str, reason: str):
-        super().__init__(f"localsweep: run {run_id} stopped by the agent ({reason})")
-        self.run_id = run_id
-        self.reason = reason
-
-
-class RunStopped(StopRun):
-    """The run was stopped early: by hyperband at ``band``, or by another rule named by
-    ``reason`` (the run's ``end_reason``: ``"plateau"``, with ``band`` ``None``)."""
-
-    def __init__(self, run_id: str, band: int | None, reason: str = "hyperband", detail: str = ""):
-        where = f" at band {band}" if band is not None else ""
-        super().__init__(
-            f"localsweep: run {run_id} stopped early by {reason}{where}"
-            + (f" ({detail})" if detail else "")
-        )
-        self.run_id = run_id
-        self.band = band
-        self.reason = reason
-
-
-def lookup(data: Mapping[str, Any], name: str) -> Any:
-    """The value of ``name`` in a logged row: the key itself, else a dotted path into nested
-    dicts (``{"val": {"loss": 1}}`` has ``val.loss``, as wandb's summary names it)."""
-    if name in data:
-        return data[name]
-    node: Any = data
-    for part in name.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
-def metric_value(value: Any) -> float | None:
-    """A logged value as a float, or ``None`` when it is not a number (bools are not)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, numbers.Real):
-        return float(value)
-    item = getattr(value, "item", None)  # numpy and torch scalars
-    if callable(item):
-        try:
-            inner = item()
-        except (TypeError, ValueError):
-            return None
-        return metric_value(inner)
-    return None
-
-
-def _plain(summary: Any) -> Any:
-    """wandb's summary as plain dicts: its nested values are dict-like objects that are no
-    ``Mapping`` (so dotted metric names could not reach into them) and that answer any
-    unknown attribute with a ``KeyError`` (which broke the JSON encoder)."""
-    cls = type(summary)
-    if isinstance(summary, Mapping) or (hasattr(cls, "keys") and hasattr(cls, "__getitem__")):
-        return {key: _plain(summary[key]) for key in summary.keys()}  # noqa: SIM118 - wandb summaries are not Mappings
-    return summary
-
-
-def _valid(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 class RunRecorder:
@@ -158,6 +88,10 @@ class RunRecorder:
         self._row_has_metric = False
         self._row_metric: float | None = None
         self._last_flush = clock()
+        #: Held by whoever changes what waits to be written: the run's thread (in-process),
+        #: the child's watcher (program mode), and the timer that writes it (``_timer``).
+        self._lock = threading.RLock()
+        self._timer = FlushTimer(f"localsweep-flush-{run.id}", self._timed_flush)
         #: Rows whose metric was a finite number: wandb's hyperband "iterations".
         self.iterations = 0
         #: A row just closed at a band boundary: hyperband judges the run.
@@ -166,38 +100,38 @@ class RunRecorder:
         self.finished: FinishedRun | None = None
         #: Each key's last logged value: wandb's default summary.
         self._last_values: dict[str, Any] = {}
-        #: The run's ``define_metric`` calls, and what they summarize: every committed row
-        #: of the run, a resumed run's earlier attempts' first (wandb's summary of a
-        #: running run, and of a run over all its attempts).
-        self._definitions = MetricDefinitions()
-        self._aggregates = RowAggregates()
-        #: A resumed run's summary as its earlier attempts left it (W&B's resumed run
-        #: starts from the summary the server has), and the ``_step`` its ``wandb.init``
-        #: goes on from (``None``: nothing to resume, its earlier attempts logged nothing).
-        self._earlier_summary: dict[str, Any] = {}
+        #: The summary so far (written with the rows, and alone when only it changed).
+        self._summary = RunSummary()
+        #: A resumed run's ``_step`` its ``wandb.init`` goes on from (``None``: nothing to
+        #: resume, its earlier attempts logged nothing), and the summary they left (W&B's
+        #: resumed run starts from the summary the server has).
         self.resume_step: int | None = None
+        self.resume_summary: dict[str, Any] = {}
         self._plateau: Plateau | None = Plateau(early_stopping) if early_stopping else None
         #: The row whose value the plateau rule has seen (one value per row, as hyperband).
         self._plateau_step = -1
-        if run.attempt > 1 and self.metric is not None:
-            # A resumed run (preempted before): its earlier attempts' values come first, as
-            # in the run's wandb history, so hyperband judges the run and not the attempt.
-            earlier = store.metric_histories(run.sweep_id, [run.id]).get(run.id, [])
-            self.metric_values = list(earlier)
-            self.iterations = sum(1 for v in earlier if math.isfinite(v))
         if run.attempt > 1:
             self._resume_from(store, run)
 
     def _resume_from(self, store: Store, run: RunRecord) -> None:
-        self._earlier_summary = _plain(run.summary or {})
-        last = -1
+        """A resumed run (preempted before): its earlier attempts' rows, read once, come
+        first, as in the run's wandb history, so hyperband judges the run and not the
+        attempt, and its summaries cover them."""
         rows = store.history(run.id)
+        self._summary.resume(run.summary or {}, rows)
+        self.resume_summary = dict(self._summary.earlier)
+        last = -1
         for row in rows:
             step = row.get("_step")
             if isinstance(step, int):
                 last = max(last, step)
-            self._aggregates.add_row(row)
-        if rows or self._earlier_summary:
+            if self.metric is not None:
+                raw = lookup(row, self.metric.name)
+                if raw is not _MISSING:
+                    value = metric_value(raw)
+                    self.metric_values.append(math.nan if value is None else value)
+        self.iterations = sum(1 for v in self.metric_values if math.isfinite(v))
+        if rows or self._summary.earlier:
             # W&B's resume goes on one past the run's last step (wandb.init's
             # starting_step). An attempt that never reached wandb.init left nothing: online
             # there would be no run to resume (run.resumed False) either.
@@ -211,7 +145,11 @@ class RunRecorder:
     # LogSink -------------------------------------------------------------------------
 
     def on_log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
-        self._log(data, step, committed)
+        with self._lock:
+            try:
+                self._log(data, step, committed)
+            finally:
+                self._arm_timer()
         # After the row is kept: a run stopped from outside loses none of its rows.
         self._check_control()
 
@@ -226,6 +164,7 @@ class RunRecorder:
             self._row_step = step
         self._row.update(data)
         self._last_values.update(data)
+        self._summary.log(data)
         self._note_metric(data)
         self._check_plateau(data, step)
         if committed:
@@ -244,7 +183,7 @@ class RunRecorder:
         first_in_row = not self._row_has_metric
         self._row_has_metric = True
         self._row_metric = value  # a later value in the same row replaces it, as in wandb
-        if first_in_row and _valid(value):
+        if first_in_row and valid(value):
             self.iterations += 1
             if self._should_stop is not None and self._is_boundary(self.iterations):
                 self._band_due = True
@@ -273,7 +212,62 @@ class RunRecorder:
     def on_define_metric(self, definition: MetricDefinition) -> None:
         """The run called ``define_metric``: its summary applies to the live summary and to
         a resumed run's whole history."""
-        self._definitions.add(definition)
+        with self._lock:
+            self._summary.define(definition)
+
+    def on_summary(
+        self, updates: Mapping[tuple[str, ...], Any], removed: Iterable[tuple[str, ...]]
+    ) -> None:
+        """The run's code set summary values by hand (``run.summary[...] = ...``, by
+        path) or removed them: they reach the store with the next flush, as rows do."""
+        with self._lock:
+            for path in removed:
+                self._summary.remove(path)
+            for path, value in updates.items():
+                self._summary.set(path, value)
+            # A stop the store answers stays asked for there: the next log raises it.
+            with contextlib.suppress(RunStopped):
+                self._maybe_flush()
+            self._arm_timer()
+
+    def on_run_summary(self, summary: Mapping[str, Any]) -> None:
+        """wandb's summary of the run so far (a program's, read from its run file: its
+        logged values and those its code set by hand)."""
+        with self._lock:
+            self._summary.replace(summary)
+
+    def tick(self) -> None:
+        """Write what waits (rows, a changed summary) once :data:`FLUSH_INTERVAL` has passed
+        since the last write, even when nothing more is logged (a program in a long epoch).
+        A stop decided meanwhile is raised as from :meth:`on_log`."""
+        with self._lock:
+            if self._pending or self._summary.changed:
+                self._maybe_flush()
+        self._check_control()
+
+    def _arm_timer(self) -> None:
+        """Have what waits written within :data:`FLUSH_INTERVAL` even if the run logs
+        nothing more for long (a long epoch): the next log may be far away."""
+        if self._pending or self._summary.changed:
+            self._timer.arm(max(0.0, FLUSH_INTERVAL - (self._clock() - self._last_flush)))
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            if self._timer.closed:
+                return
+            try:
+                if self._pending or self._summary.changed:
+                    self._maybe_flush()
+            except RunStopped:
+                pass  # the store keeps the request: the run's next log or tick raises it
+            except Exception:  # a store error is the control's (set by flush), never this thread's
+                logger.debug("run %s: a timed flush failed", self.run_id, exc_info=True)
+            self._arm_timer()  # still waiting (a slow store): try again
+
+    def _stop_timer(self) -> None:
+        """The run has ended: no more timed writes (the finish writes what is left)."""
+        with self._lock:
+            self._timer.close()
 
     def on_preempting(self) -> None:
         """The run called ``wandb.run.mark_preempting()``: if it then ends without finishing,
@@ -327,7 +321,7 @@ class RunRecorder:
             has_metric=self._row_has_metric,
         )
         self._pending.append(row)
-        self._aggregates.add_row(self._row)
+        self._summary.add_row(self._row)
         if self._row_has_metric:
             self.metric_values.append(math.nan if self._row_metric is None else self._row_metric)
         self._row = None
@@ -356,14 +350,16 @@ class RunRecorder:
                 return False
             self._collect()
         rows, self._pending = self._pending, []
-        if not rows and self._should_stop is None:
+        if not rows and not self._summary.changed and self._should_stop is None:
             return True
         if self._writer is None:
             self._writer = concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix=f"localsweep-writer-{self.run_id}"
             )
-        # The summary so far goes with the rows: what W&B shows of a running run.
-        live = self.live_summary() if rows else None
+        # The summary so far goes with the rows (alone when only it changed): what W&B
+        # shows of a running run.
+        live = self.live_summary() if rows or self._summary.changed else None
+        self._summary.written()
         metric = self.summary_metric(live) if live is not None else None
         self._inflight = self._writer.submit(
             self.store.append_history, self.run, rows, summary=live, metric=metric
@@ -394,6 +390,7 @@ class RunRecorder:
             # Rows not written stay for the finish (or are lost with the run if the store is
             # gone); the error is the store's, not the run's: the agent stops the run.
             self._pending[:0] = rows
+            self._summary.changed = True
             error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
             logger.info("run %s: writing its rows failed: %s", self.run_id, exc)
             self.control.abort("store_error", error)
@@ -418,6 +415,7 @@ class RunRecorder:
     def drain(self) -> None:
         """Wait for the write in flight (the store's own retry bounds it); its rows are kept
         for the finish if it failed."""
+        self._stop_timer()
         if self._inflight is not None:
             concurrent.futures.wait([self._inflight])
             with contextlib.suppress(RunStopped):  # the run has ended anyway
@@ -453,8 +451,7 @@ class RunRecorder:
         """The summary of the running run so far, as W&B shows it: each key's last logged
         value, the metrics the run defined (``define_metric``) summarized as asked over
         its committed rows (a resumed run's earlier attempts' included)."""
-        summary = {**self._earlier_summary, **_plain(self._last_values)}
-        return self._aggregates.apply(summary, self._definitions)
+        return self._summary.live()
 
     def summary(self) -> dict[str, Any]:
         """The run's summary: wandb's, when the run set its own (summary writes,
@@ -463,17 +460,17 @@ class RunRecorder:
         A resumed run's summary is the one its earlier attempts left, updated by this
         attempt's, and each metric it defined is summarized over every attempt's rows:
         one run, one history."""
+        self._stop_timer()
         if self.finished is not None and self.finished.summary:
-            summary = _plain(self.finished.summary)
+            summary = plain(self.finished.summary)
         else:
-            summary = _plain(self._last_values)
+            summary = plain(self._last_values)
             if self._row_step >= 0 and self.finished is not None:
                 summary["_step"] = self._row_step
         if self.run.attempt <= 1 or (self.finished is not None and self.finished.merged):
             return summary
         self._close_row()  # the run has ended: its last row is in wandb's summary too
-        merged = {**self._earlier_summary, **summary}
-        return self._aggregates.apply(merged, self._definitions, only_aggregated=True)
+        return self._summary.merged(summary)
 
     def summary_metric(self, summary: Mapping[str, Any]) -> float | None:
         """The sweep metric's summary value. ``define_metric(name, summary="min")`` makes

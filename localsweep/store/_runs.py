@@ -142,11 +142,11 @@ def append_history(
     """Write rows of a run we hold; returns the band of a stop requested for it, if any.
 
     ``live`` holds the run's summary so far (``summary_json``) and its metric's value in
-    it (``metric``), written with the rows, as W&B shows a running run's summary; the
-    run's end replaces them. ``batch`` is a token made once per call: a replay of a
-    committed write finds it on the run and writes nothing again. A run no longer held
-    gets its rows kept without their metric (:func:`keep_late_rows`) and the error is
-    *returned*, so the caller commits them and then raises it."""
+    it (``metric``), written with the rows (alone when there are none), as W&B shows a
+    running run's summary; the run's end replaces them. ``batch`` is a token made once per
+    call: a replay of a committed write finds it on the run and writes nothing again. A
+    run no longer held gets its rows kept without their metric (:func:`keep_late_rows`)
+    and the error is *returned*, so the caller commits them and then raises it."""
     if rows:
         result = conn.execute(
             update(runs)
@@ -166,7 +166,13 @@ def append_history(
         seq, band = result
         insert_history(conn, run.id, seq - len(rows), rows)
         return band
-    row = conn.execute(select(runs.c.stop_requested_band).where(held(run))).first()
+    if live:
+        # Only the summary changed (a value the run's code set by hand, in a long epoch).
+        row = conn.execute(
+            update(runs).where(held(run)).values(**live).returning(runs.c.stop_requested_band)
+        ).first()
+    else:
+        row = conn.execute(select(runs.c.stop_requested_band).where(held(run))).first()
     if row is None:
         return lost_lease(conn, run, where)
     return row[0]

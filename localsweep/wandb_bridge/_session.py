@@ -24,7 +24,11 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
 - ``Run._metric_callback`` receives every ``define_metric`` as wandb's ``MetricRecord``
   (handed to the sink: the live summary and a resumed run's summary apply it), and
   ``Run._set_backend`` is called once per run right before ``wandb.init`` sends the Run
-  record, so a resumed run is marked resumed there (see :mod:`._resume`).
+  record, so a resumed run is marked resumed there (see :mod:`._resume`), and given its
+  step and earlier summary as it starts.
+- ``Run._summary_update_callback`` receives every write of ``run.summary`` (wandb's
+  ``SummaryRecord``: values by key path, and removals), handed to the sink so that the
+  running run's summary in the store has them.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,6 +108,12 @@ class LogSink(Protocol):
     def on_define_metric(self, definition: MetricDefinition) -> None:
         """The run called ``define_metric`` (by name or glob)."""
 
+    def on_summary(
+        self, updates: Mapping[tuple[str, ...], Any], removed: Iterable[tuple[str, ...]]
+    ) -> None:
+        """The run's code set summary values by hand (``run.summary[...] = ...``, by path)
+        or removed them (``del run.summary[...]``)."""
+
 
 @dataclass(frozen=True)
 class FinishedRun:
@@ -153,8 +163,10 @@ _open_row: set[str] = set()
 #: Each of our runs' last row as wandb serialized it for its run file (media as their
 #: ``{"_type": ...}`` form, numpy values as plain numbers), taken in ``_log``.
 _serialized: dict[str, dict[str, Any]] = {}
-#: Our resumed runs' ``_step`` to go on from, by run id (see :mod:`._resume`).
+#: Our resumed runs' ``_step`` to go on from, and the summary their earlier attempts left
+#: (the sink's ``resume_summary``), by run id (see :mod:`._resume`).
 _resume_steps: dict[str, int] = {}
+_resume_summaries: dict[str, Mapping[str, Any]] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -198,9 +210,13 @@ def install_hooks() -> None:
 
         @functools.wraps(original_summary_update)
         def _summary_update(self: Any, record: Any) -> Any:
-            if self.id in _sinks:
-                _custom_summary.add(self.id)
-            return original_summary_update(self, record)
+            sink = _sinks.get(self.id) if _sinks else None
+            if sink is None:
+                return original_summary_update(self, record)
+            _custom_summary.add(self.id)
+            result = original_summary_update(self, record)
+            sink.on_summary(*_summary_change(record))
+            return result
 
         @functools.wraps(original_define_metric)
         def _define_metric(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -286,12 +302,22 @@ def install_hooks() -> None:
         Run._summary_update_callback = _summary_update  # type: ignore[method-assign,assignment]
         Run.define_metric = _define_metric  # type: ignore[method-assign]
         Run._metric_callback = _metric_callback  # type: ignore[method-assign,assignment]
-        Run._set_backend = resuming_set_backend(Run._set_backend, _resume_steps.get)  # type: ignore[method-assign]
+        resuming = resuming_set_backend(Run._set_backend, _resume_steps.get, _resume_summaries.get)
+        Run._set_backend = resuming  # type: ignore[method-assign]
         Run._log = _log  # type: ignore[method-assign]
         Run._finish = _finish  # type: ignore[method-assign]
         Run.__exit__ = _exit  # type: ignore[method-assign]
         Run.mark_preempting = _mark_preempting  # type: ignore[method-assign]
         _installed = True
+
+
+def _summary_change(record: Any) -> tuple[dict[tuple[str, ...], Any], list[tuple[str, ...]]]:
+    """What a wandb ``SummaryRecord`` (of ``run.summary``) sets, by path, and removes."""
+
+    def path(item: Any) -> tuple[str, ...]:
+        return tuple(item.key) if isinstance(item.key, (tuple, list)) else (item.key,)
+
+    return {path(item): item.value for item in record.update}, [path(i) for i in record.remove]
 
 
 def _finished_run(run: Any, exit_code: int | None, *, stopped: bool = False) -> FinishedRun:
@@ -482,6 +508,7 @@ class WandbRunSession:
             settings["resume"] = "allow"
             if self.resume_step is not None:
                 _resume_steps[self.run_id] = self.resume_step
+                _resume_summaries[self.run_id] = getattr(self.sink, "resume_summary", {})
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
         _open_init(self.sink, self.sweep_id)
@@ -503,6 +530,7 @@ class WandbRunSession:
         finally:
             _sinks.pop(self.run_id, None)
             _resume_steps.pop(self.run_id, None)
+            _resume_summaries.pop(self.run_id, None)
             if self._routing_init:
                 _close_init()
                 self._routing_init = False
