@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from localsweep._api_state import shown_state
 from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
 from localsweep.report._delta import row_key, view_update
@@ -285,8 +286,7 @@ def _meta(sweep: Sweep) -> str:
     return (
         f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
         f"{_e(goal)} · project {_e(sweep.project or 'uncategorized')} · state "
-        f'<span id="sweep-state">{_e(sweep.state.lower())}</span> '
-        + (_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else "")
+        f'<span id="sweep-state">{_e(shown_state(sweep.state, sweep.finished_reason))}</span>'
     )
 
 
