@@ -1,5 +1,5 @@
 """What :mod:`localsweep.api` shows of a sweep beside its record: its state as the CLI, ui
-and report show it.
+and report show it, and its config as wandb.Api returns it.
 
 Kept apart from :mod:`localsweep.api` (no database import) so the report can use it cheaply.
 
@@ -11,9 +11,18 @@ Kept apart from :mod:`localsweep.api` (no database import) so the report can use
 
 from __future__ import annotations
 
+import copy
 import enum
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["shown_state", "state_word"]
+if TYPE_CHECKING:
+    from localsweep.config import Parameter
+
+__all__ = ["filled_parameters", "shown_state", "state_word"]
+
+#: The keys wandb's sweep config schema fills with a default, besides ``distribution``.
+_DEFAULTED = ("q", "mu", "sigma", "a", "b")
 
 
 def state_word(state: str | enum.Enum) -> str:
@@ -33,3 +42,23 @@ def shown_state(state: str | enum.Enum, finished_reason: str | None = None) -> s
         return f"{word} ({finished_reason})"
     return word
 
+
+def filled_parameters(raw: Mapping[str, Any], parameters: Iterable[Parameter]) -> dict[str, Any]:
+    """A copy of the config ``raw`` with each parameter's ``distribution`` and its schema
+    defaults filled in, as wandb's sweeps engine fills them (``SweepConfig``:
+    ``fill_parameter``, the first schema branch that fits), from localsweep's reading of
+    it (``parameters``, the same inference). What is written is never changed."""
+    out = copy.deepcopy(dict(raw))
+    for param in parameters:
+        spec: Any = out
+        for name in param.path:
+            block = spec.get("parameters") if isinstance(spec, dict) else None
+            spec = block.get(name) if isinstance(block, dict) else None
+        if not isinstance(spec, dict):
+            continue
+        spec.setdefault("distribution", param.distribution.value)
+        for key in _DEFAULTED:
+            value = getattr(param, key)
+            if value is not None:
+                spec.setdefault(key, value)
+    return out

@@ -326,7 +326,9 @@ def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None
         if sweep.prior_runs
         else ""
     )
-    config_yaml = yaml.safe_dump(sweep.config, sort_keys=False, allow_unicode=True)
+    # As the user wrote it (Sweep.config adds the distributions W&B's Api fills in).
+    written = dict(sweep.parsed_config.raw)
+    config_yaml = yaml.safe_dump(written, sort_keys=False, allow_unicode=True)
     chips = (
         "".join(
             f'<span class="state-{_e(state)}">{_e(state)}: {count}</span>'
