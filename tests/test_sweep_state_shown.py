@@ -109,3 +109,22 @@ def test_a_control_command_says_the_new_state_as_show_does(tmp_path: Path) -> No
     assert "State: canceled." in " ".join(cancelled.stderr.split())
     again = cli("stop", sweep_id, "--db", db)
     assert "had already ended (canceled)" in " ".join(again.stderr.split())
+
+
+def test_the_ui_says_the_new_state_of_a_control_as_show_does(tmp_path: Path) -> None:
+    testclient = pytest.importorskip("starlette.testclient")
+    from localsweep.store import Store
+    from localsweep.ui import UiSettings, create_app
+
+    warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+    db = str(tmp_path / "c.db")
+    sweep_id = localsweep.sweep({"method": "grid", "parameters": {"x": {"values": [1]}}}, db=db)
+    settings = UiSettings()
+    client = testclient.TestClient(create_app(Store(db), settings), base_url="http://127.0.0.1")
+    answer = client.post(
+        f"/api/sweeps/{sweep_id}/control",
+        json={"action": "stop"},
+        headers={"X-Localsweep-CSRF": settings.csrf},
+    ).json()
+    # "state" is the word the page's data-control attribute takes; "shown" what it says.
+    assert answer == {"state": "finished", "shown": "finished (stopped)", "action": "stop"}
