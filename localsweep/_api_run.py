@@ -17,6 +17,7 @@ from localsweep.store._tables import now
 
 if TYPE_CHECKING:
     from localsweep.api import Sweep
+    from localsweep.wandb_bridge import RunFileSummary
 
 __all__ = ["Run"]
 
@@ -150,9 +151,14 @@ class Run:
         folder = self.dir
         if folder is None:
             return params
-        path = Path(folder) / f"run-{self.id}.wandb"
+        state = self._run_file(Path(folder) / f"run-{self.id}.wandb")
+        return params if state is None else {**params, **state.config}
+
+    def _run_file(self, path: Path) -> RunFileSummary | None:
+        """What the run's offline wandb file ``path`` says, ``None`` when it is missing or
+        damaged (the store still knows the run's parameters and rows)."""
         if not path.is_file():
-            return params
+            return None
         from localsweep.wandb_bridge import read_run_file, wait_for_exit_record
 
         try:
@@ -166,11 +172,10 @@ class Run:
                     state = wait_for_exit_record(path, timeout=wait, poll_interval=0.02)
                 except TimeoutError:
                     state = read_run_file(path)  # killed: no exit record will come
-            found = state.config
-        except Exception:  # a damaged file: the parameters are still known
-            logger.warning("cannot read the config of run %s from %s", self.id, path)
-            return params
-        return {**params, **found}
+        except Exception:  # a damaged file
+            logger.warning("cannot read run %s's wandb file %s", self.id, path)
+            return None
+        return state
 
     def _flush_wait(self) -> float:
         """Seconds worth waiting for wandb-core's last write of this run's file: up to
@@ -269,19 +274,51 @@ class Run:
         stream: str = "default",
     ) -> Any:
         """The logged rows, in order, each a dict with its ``_step``; wandb.Api's
-        arguments: ``keys`` keeps the rows that have all of them (cut to them and
-        ``x_axis``), ``samples`` at most that many rows, evenly spread; ``pandas=True``
-        a DataFrame. Unlike wandb's: every row unless ``samples`` is given, and a list
-        unless ``pandas=True`` (wandb's defaults: 500 rows, a DataFrame)."""
-        from localsweep._history import as_frame, sample_rows, select_rows
+        arguments: ``keys`` keeps the rows that have all of them and ``x_axis`` (cut to
+        ``x_axis`` and them), ``samples`` at most that many rows, evenly spread;
+        ``pandas=True`` a DataFrame. ``x_axis="_runtime"`` or ``"_timestamp"`` (or either
+        among ``keys``) adds wandb's seconds since the run started, or the time it logged
+        the row, read from the run's offline folder. Unlike wandb's: every row unless
+        ``samples`` is given, and a list unless ``pandas=True`` (wandb's defaults: 500 rows,
+        a DataFrame)."""
+        from localsweep._history import WANDB_TIMES, as_frame, sample_rows, select_rows
 
         if stream != "default":
             raise ValueError(f"stream={stream!r}: localsweep keeps the logged rows only")
         # wandb reads an empty keys list as no keys (Run.history: `elif keys:`).
         keys = None if keys is not None and not isinstance(keys, str) and not keys else keys
-        rows = list(select_rows(self._store.history(self._record.id), keys, x_axis))
-        rows = sample_rows(rows, samples)
+        rows = self._store.history(self._record.id)
+        asked = {x_axis, *(keys if keys is not None and not isinstance(keys, str) else ())}
+        if asked & WANDB_TIMES:
+            rows = self._with_times(rows)
+        rows = sample_rows(list(select_rows(rows, keys, x_axis)), samples)
         return as_frame(rows) if pandas else rows
+
+    def _with_times(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` with wandb's ``_runtime`` and ``_timestamp``, from the run's offline
+        files (one folder per attempt of a resumed run), matched by ``_step``."""
+        from localsweep._history import add_times
+
+        folder = self.dir
+        files = []
+        if folder is not None:
+            pattern = f"offline-run-*-{self.id}/run-{self.id}.wandb"
+            files = sorted(Path(folder).parent.glob(pattern)) or [
+                Path(folder) / f"run-{self.id}.wandb"
+            ]
+        logged: list[dict[str, Any]] = []
+        for path in files:
+            state = self._run_file(path)
+            if state is not None:
+                logged.extend(state.history)
+        if not logged and rows:
+            logger.warning(
+                "run %s: no offline wandb file to read _runtime and _timestamp from "
+                "(its folder %s); its rows come without them",
+                self.id,
+                folder,
+            )
+        return add_times(rows, logged)
 
     def scan_history(
         self,

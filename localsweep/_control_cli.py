@@ -62,6 +62,7 @@ def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
     state (on stdout)."""
     from rich.markup import escape
 
+    from localsweep._api_state import shown_state, state_word
     from localsweep._console import CliConsole
     from localsweep.api import Api
 
@@ -72,16 +73,11 @@ def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
     sweep = Api(db).sweep(sweep_id)
     before = _where(sweep)
     sweep._control(action)
-    reason = ""
-    if (
-        sweep.finished_reason and sweep.finished_reason != sweep.state.lower()
-    ):  # not "canceled (canceled)"
-        reason = f" ({sweep.finished_reason})"
-    state = f"{_e(sweep.state.lower())}{_e(reason)}"
+    state = _e(shown_state(sweep.state, sweep.finished_reason))
     if _where(sweep) == before:
         # Nothing to do: stop or cancel on a sweep that had already ended, pause on a
         # paused one. What was asked holds, so not an error; but say that nothing changed.
-        ended = sweep.state.lower() in ("finished", "canceled")
+        ended = state_word(sweep.state) in ("finished", "canceled")
         was = f"had already ended ({state})" if ended else f"was already {state}"
         CliConsole(stderr=True).print(
             f"Sweep [bold]{_e(sweep.id)}[/] {was}: nothing changed.", highlight=False
@@ -91,12 +87,12 @@ def control_sweep(sweep_id: str, action: str, db: str | None) -> None:
             f"{_PAST[action]} sweep [bold]{_e(sweep.id)}[/]: {ACTIONS[action]}. State: {state}.",
             highlight=False,
         )
-    click.echo(sweep.state.lower())
+    click.echo(state_word(sweep.state))
 
 
 def _where(sweep: Any) -> tuple[Any, ...]:
     """What a control changes: the sweep's state, why it ended and when."""
-    return sweep.state.lower(), sweep.finished_reason, sweep._record.finished_at
+    return sweep.state, sweep.finished_reason, sweep._record.finished_at
 
 
 def _command(

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "FUNCTION_PLACEHOLDER",
     "agent_command",
+    "db_in_command",
     "go_on_hint",
     "logged_keys",
     "missing_metric_message",
@@ -25,23 +26,30 @@ __all__ = [
 ]
 
 
-def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
-    """The ``--db`` part of a command line suggested to the user, and a note to print
-    beside it (empty unless a password was left out). A password is never written into
-    a suggested command: with ``LOCALSWEEP_DB`` holding the URL, ``--db`` is left out (it
-    would hide the variable); with ``--db``, its URL is given without the password and
-    the note says how to pass it."""
+def db_in_command(db: str | os.PathLike[str] | None) -> tuple[str | None, str]:
+    """The database as it may be shown in a command suggested to the user (``--db``'s
+    value, ``db=``'s), or ``None`` to leave it out; and a note to print beside it (empty
+    unless a password was left out). A password is never written into a suggested
+    command: with ``LOCALSWEEP_DB`` holding the URL, the database is left out (giving it
+    would hide the variable, and its password); otherwise its URL is shown without the
+    password and the note says how to pass it."""
     if not db:
-        return "", ""
+        return None, ""
     from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
 
     db = os.fspath(db)
     if not has_password(db):
-        return f" --db {shlex.quote(db)}", ""
+        return db, ""
     if os.environ.get("LOCALSWEEP_DB") == db:
-        return "", "(LOCALSWEEP_DB gives it the database, password included, as here)"
-    flag = f" --db {shlex.quote(url_without_password(db))}"
-    return flag, f"(the password is left out of --db: {PASSWORD_HINT})"
+        return None, "(LOCALSWEEP_DB gives it the database, password included, as here)"
+    return url_without_password(db), f"(the password is left out of --db: {PASSWORD_HINT})"
+
+
+def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """The ``--db`` part of a command line suggested to the user, and
+    :func:`db_in_command`'s note to print beside it."""
+    shown, note = db_in_command(db)
+    return ("" if shown is None else f" --db {shlex.quote(shown)}"), note
 
 
 def agent_command(
@@ -76,11 +84,9 @@ def go_on_hint(
     call = [repr(sweep_id)]
     if name is not None:
         call.append(name)
-    if db is not None:
-        from localsweep.store._urls import has_password, url_without_password
-
-        url = os.fspath(db)
-        call.append(f"db={(url_without_password(url) if has_password(url) else url)!r}")
+    shown, _ = db_in_command(db)
+    if shown is not None:
+        call.append(f"db={shown!r}")
     text = (
         f"Sweep {sweep_id} goes on with `{command}` (Python: localsweep.agent({', '.join(call)}))."
     )

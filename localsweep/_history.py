@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["as_frame", "sample_rows", "select_rows"]
+__all__ = ["WANDB_TIMES", "add_times", "as_frame", "sample_rows", "select_rows"]
+
+#: wandb's time keys of a history row: seconds since the run started, and when it logged
+#: the row (Unix seconds). The store keeps the rows without them; the run's file has them.
+WANDB_TIMES = frozenset({"_runtime", "_timestamp"})
 
 
 def select_rows(
@@ -22,11 +26,16 @@ def select_rows(
     min_step: int | None = None,
     max_step: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The rows with every one of ``keys`` (each cut to ``keys`` and ``x_axis``, as
-    wandb's), from ``min_step`` to before ``max_step``."""
+    """The rows with every one of ``keys`` and ``x_axis`` (each cut to them, as wandb's
+    ``sampledHistory`` asks for ``[x_axis, *keys]``), from ``min_step`` to before
+    ``max_step``. A ``_runtime`` or ``_timestamp`` axis no row has (the run's file is gone)
+    drops no row: the rows come without it."""
     if isinstance(keys, str):
         raise TypeError(f"keys must be a list of names, not the text {keys!r}: keys=[{keys!r}]")
     wanted = None if keys is None else [*keys, x_axis] if x_axis not in keys else [*keys]
+    needed = None if wanted is None else list(wanted)
+    if needed is not None and x_axis in WANDB_TIMES and not any(x_axis in r for r in rows):
+        needed.remove(x_axis)
     for row in rows:
         step = row.get("_step")
         if isinstance(step, int):
@@ -36,8 +45,22 @@ def select_rows(
                 continue
         if wanted is None:
             yield row
-        elif keys is not None and all(k in row for k in keys):
+        elif wanted is not None and needed is not None and all(k in row for k in needed):
             yield {k: row[k] for k in wanted if k in row}
+
+
+def add_times(
+    rows: Sequence[dict[str, Any]], logged: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``rows`` (the store's) with ``_runtime`` and ``_timestamp`` from ``logged`` (the
+    rows of the run's wandb files, in order) of the same ``_step``; a later attempt's row
+    of a step wins, as its values did."""
+    times: dict[Any, dict[str, Any]] = {}
+    for row in logged:
+        found: dict[str, Any] = {k: row[k] for k in ("_runtime", "_timestamp") if k in row}
+        if found and "_step" in row:
+            times[row["_step"]] = found
+    return [{**row, **times.get(row.get("_step"), {})} for row in rows]
 
 
 def sample_rows(rows: list[dict[str, Any]], samples: int | None) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 import yaml
 
+from localsweep._api_state import shown_state, state_word
 from localsweep._console import CliConsole, _piped, print_table
 from localsweep._console import safe_text as _e
 
@@ -76,7 +77,7 @@ def _ls(db: str | None) -> None:
             _e(s.id),
             _e(s.name),
             s.parsed_config.method.value,
-            s.state.lower(),
+            _e(shown_state(s.state, s.finished_reason)),
             _run_count(len(s.runs), len(s.prior_runs)),
             _e(best_text),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -135,16 +136,16 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     for r in sweep.runs:
         counts[r.state] = counts.get(r.state, 0) + 1
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
-    reason = f" ({sweep.finished_reason})" if sweep.finished_reason else ""
     priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
     named = f" {_e(repr(sweep.name))}" if sweep.name != sweep.id else ""
+    state_line = _e(shown_state(sweep.state, sweep.finished_reason))
     console.print(
         f"[bold]Sweep {_e(sweep.id)}[/]{named}: {config.method.value}, "
-        f"{sweep.state.lower()}{_e(reason)}; {len(sweep.runs)} runs: {state_text}{priors}",
+        f"{state_line}; {len(sweep.runs)} runs: {state_text}{priors}",
         highlight=False,
     )
     if (
-        sweep.state.lower() == "running"
+        state_word(sweep.state) == "running"
         and config.method.value != "grid"
         and config.run_cap is None
     ):

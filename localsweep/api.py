@@ -55,8 +55,15 @@ class Sweep:
 
     @property
     def config(self) -> dict[str, Any]:
-        """The sweep config as written (with numbers written as strings converted)."""
-        return dict(self._record.config.raw)
+        """The sweep config as wandb.Api's ``Sweep.config`` returns it: as written (numbers
+        written as strings converted), each parameter with the ``distribution`` W&B's
+        server fills in (``values`` -> ``categorical``, ``value`` -> ``constant``, integer
+        ``min``/``max`` -> ``int_uniform``, float ones -> ``uniform``...) and the
+        distribution's defaults (``q``, ``mu``, ``sigma``...), nested parameters too. The
+        stored config stays as written; :attr:`parsed_config` is localsweep's reading."""
+        from localsweep._api_state import filled_parameters
+
+        return filled_parameters(self._record.config.raw, self._record.config.parameters)
 
     @property
     def parsed_config(self) -> SweepConfig:

@@ -38,7 +38,11 @@ def test_a_new_sweep_is_pending_with_its_config_as_written(tmp_path: Path) -> No
     sweep = Api(db).sweep(localsweep.sweep(config, project="proj", db=db))
     assert sweep.state == "PENDING"
     assert sweep.finished_reason is None
-    assert sweep.config == config
+    # With the distribution W&B's server fills in (tests/test_api_sweep_config.py).
+    assert sweep.config == {
+        **config,
+        "parameters": {"x": {"values": [1, 2], "distribution": "categorical"}},
+    }
     assert sweep.project == "proj"
     assert sweep.name == sweep.id
     assert sweep.runs == []

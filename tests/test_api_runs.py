@@ -154,7 +154,10 @@ def test_a_run_knows_its_wandb_path_project_entity_and_sweep(db: str) -> None:
     assert api.run("/".join(run.path)).id == run.id
     assert api.run(f"vision:{run.id}").id == api.run(f"team/vision/runs/{run.id}").id == run.id
     assert run.sweep.id == run.sweep_id == run.sweep_name
-    assert run.sweep.config == _grid([0.3, 0.1, 0])
+    assert run.sweep.config["parameters"] == {
+        "lr": {"values": [0.3, 0.1, 0], "distribution": "categorical"},
+        "opt": {"values": [{"name": "adam"}], "distribution": "categorical"},
+    }
     assert run.summary_metrics == run.summary
     assert run.lastHistoryStep == 0
     unfiled = api.runs("audio")[0]

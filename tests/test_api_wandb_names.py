@@ -14,6 +14,8 @@ import localsweep
 from localsweep import Api
 
 CONFIG = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+#: CONFIG as wandb.Api's Sweep.config returns it: with the distribution W&B fills in.
+FILLED = {**CONFIG, "parameters": {"x": {"values": [1, 2], "distribution": "categorical"}}}
 
 
 def _train(config: dict[str, Any]) -> float:
@@ -25,18 +27,18 @@ def test_sweep_takes_the_config_as_wandbs_sweep_keyword(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     sweep_id = localsweep.sweep(sweep=CONFIG, project="my-first-sweep", db=db)
     sweep = Api(db).sweep(sweep_id)
-    assert (sweep.config, sweep.project) == (CONFIG, "my-first-sweep")
+    assert (sweep.config, sweep.project) == (FILLED, "my-first-sweep")
 
 
 def test_sweep_takes_a_config_generator_as_wandb_does(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     sweep_id = localsweep.sweep(lambda: CONFIG, db=db)
-    assert Api(db).sweep(sweep_id).config == CONFIG
+    assert Api(db).sweep(sweep_id).config == FILLED
 
 
 def test_sweep_still_takes_sweep_config_but_not_both(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
-    assert Api(db).sweep(localsweep.sweep(sweep_config=CONFIG, db=db)).config == CONFIG
+    assert Api(db).sweep(localsweep.sweep(sweep_config=CONFIG, db=db)).config == FILLED
     with pytest.raises(TypeError, match="give the sweep config once"):
         localsweep.sweep(CONFIG, sweep_config=CONFIG, db=db)
     with pytest.raises(TypeError, match="needs the sweep config"):

@@ -14,6 +14,9 @@ import pytest
 import localsweep
 from localsweep.store._models import SCHEMA_VERSION
 
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from cli_process import cli
+
 # Every test starts real `localsweep` processes, a second or two each.
 pytestmark = pytest.mark.slow
 
@@ -42,19 +45,6 @@ def train(config):
 def broken(config):
     raise RuntimeError("broken on purpose")
 """
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m localsweep.cli ARGS`` in the working directory (the test's tmp_path)."""
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@ import pytest
 import localsweep
 from localsweep.errors import DatabasePathError
 
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from cli_process import cli_at
+
 pytestmark = pytest.mark.slow
 
 GRID = """\
@@ -30,19 +33,6 @@ VALUES = {1: 1.0, 2: 2.0, 3: 3.0, 4: 1e308}
 def train(config):
     return VALUES[config["x"]]
 """
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LOCALSWEEP_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**env, "COLUMNS": "200"},
-        timeout=180,
-        check=False,
-    )
 
 
 def _clean_failure(proc: subprocess.CompletedProcess[str], code: int = 2) -> None:
@@ -74,7 +64,7 @@ COMMANDS = [
 def test_a_db_path_that_cannot_be_created_exits_2(
     work: Path, command: list[str], bad_db: str
 ) -> None:
-    proc = cli(work, *command, "--db", bad_db)
+    proc = cli_at(work, *command, "--db", bad_db)
     _clean_failure(proc)
     assert "x.db" in proc.stderr
 
@@ -104,54 +94,54 @@ def test_read_only_commands_on_a_missing_database_create_nothing(
     work: Path, command: list[str]
 ) -> None:
     before = sorted(p.name for p in work.iterdir())
-    proc = cli(work, *command, "--db", "typo/sweeps.db")
+    proc = cli_at(work, *command, "--db", "typo/sweeps.db")
     _clean_failure(proc)
     assert "no localsweep database" in proc.stderr
-    proc = cli(work, *command)  # the default ./localsweep.db, not there either
+    proc = cli_at(work, *command)  # the default ./localsweep.db, not there either
     _clean_failure(proc)
     assert sorted(p.name for p in work.iterdir()) == before
 
 
 @pytest.mark.parametrize("command", ["report", "export", "show", "agent"])
 def test_an_unknown_sweep_id_exits_2_and_leaves_no_database(work: Path, command: str) -> None:
-    sweep_id = cli(work, "sweep", "grid.yaml", "--db", "s.db").stdout.strip()
+    sweep_id = cli_at(work, "sweep", "grid.yaml", "--db", "s.db").stdout.strip()
     assert sweep_id
-    proc = cli(work, command, "ls-nosuchid", "--db", "s.db")
+    proc = cli_at(work, command, "ls-nosuchid", "--db", "s.db")
     _clean_failure(proc)
     assert "no sweep 'ls-nosuchid'" in proc.stderr
-    proc = cli(work, command, "ls-nosuchid")
+    proc = cli_at(work, command, "ls-nosuchid")
     _clean_failure(proc)
     assert not (work / "localsweep.db").exists()
 
 
 def test_sweep_names_and_values_print_as_written(work: Path) -> None:
-    proc = cli(work, "sweep", "grid.yaml", "--db", "s.db", "--name", "bad [/] name [red]x[/]")
+    proc = cli_at(work, "sweep", "grid.yaml", "--db", "s.db", "--name", "bad [/] name [red]x[/]")
     sweep_id = proc.stdout.strip()
-    cli(work, "agent", sweep_id, "-f", "mytrain:train", "--db", "s.db", "--count", "1")
-    proc = cli(work, "show", sweep_id, "--db", "s.db")
+    cli_at(work, "agent", sweep_id, "-f", "mytrain:train", "--db", "s.db", "--count", "1")
+    proc = cli_at(work, "show", sweep_id, "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
     assert "bad [/] name [red]x[/]" in proc.stdout
-    proc = cli(work, "ls", "--db", "s.db")
+    proc = cli_at(work, "ls", "--db", "s.db")
     assert "bad [/] name [red]x[/]" in proc.stdout
 
 
 def test_a_huge_metric_value_does_not_break_show_or_report(work: Path) -> None:
-    proc = cli(work, "run", "grid.yaml", "-f", "mytrain:train", "--db", "s.db")
+    proc = cli_at(work, "run", "grid.yaml", "-f", "mytrain:train", "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
     (sweep,) = localsweep.Api(work / "s.db").sweeps()
-    proc = cli(work, "show", sweep.id, "--db", "s.db")
+    proc = cli_at(work, "show", sweep.id, "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
     assert "leaves out 1 run" in proc.stderr
-    proc = cli(work, "report", sweep.id, "--db", "s.db", "-o", "r.html")
+    proc = cli_at(work, "report", sweep.id, "--db", "s.db", "-o", "r.html")
     assert proc.returncode == 0, proc.stderr
     assert (work / "r.html").is_file()
 
 
 def test_db_upgrade_on_a_database_from_a_newer_localsweep_says_so(work: Path) -> None:
-    cli(work, "sweep", "grid.yaml", "--db", "s.db")
+    cli_at(work, "sweep", "grid.yaml", "--db", "s.db")
     with sqlite3.connect(work / "s.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
-    proc = cli(work, "db", "upgrade", "--db", "s.db")
+    proc = cli_at(work, "db", "upgrade", "--db", "s.db")
     _clean_failure(proc, code=1)
     assert "schema version 9999" in proc.stderr
     assert "Upgrade localsweep" in proc.stderr
@@ -167,13 +157,13 @@ def test_a_misspelled_program_is_named_before_any_run_starts(work: Path) -> None
     (work / "prog.yaml").write_text("program: trian.py\n" + GRID)
 
     # Creating the sweep only warns: its agents may start in another folder.
-    made = cli(work, "sweep", "prog.yaml", "--db", "s.db")
+    made = cli_at(work, "sweep", "prog.yaml", "--db", "s.db")
     assert made.returncode == 0, made.stderr
     assert "Warning: the sweep's `program` 'trian.py' does not exist in" in made.stderr
     assert "Did you mean 'train.py'?" in made.stderr
 
     # The agent stops before it claims a run: the sweep keeps no failed runs.
-    proc = cli(work, "agent", made.stdout.strip(), "--db", "s.db")
+    proc = cli_at(work, "agent", made.stdout.strip(), "--db", "s.db")
     _clean_failure(proc)
     assert "'trian.py' does not exist in" in proc.stderr
     assert "Did you mean 'train.py'?" in proc.stderr
@@ -181,14 +171,14 @@ def test_a_misspelled_program_is_named_before_any_run_starts(work: Path) -> None
     assert _count(work / "s.db", "runs") == 0
 
     # `run` says so before it makes a sweep that could not run.
-    proc = cli(work, "run", "prog.yaml", "--db", "s.db")
+    proc = cli_at(work, "run", "prog.yaml", "--db", "s.db")
     _clean_failure(proc)
     assert "Did you mean 'train.py'?" in proc.stderr
     assert _count(work / "s.db", "sweeps") == 1
 
     # From the script's folder, the same sweep runs.
     (work / "prog.yaml").write_text("program: train.py\n" + GRID)
-    proc = cli(work, "run", "prog.yaml", "--db", "s.db", "--count", "1")
+    proc = cli_at(work, "run", "prog.yaml", "--db", "s.db", "--count", "1")
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr
     assert _count(work / "s.db", "runs") == 1
@@ -212,16 +202,16 @@ def test_a_command_no_run_could_start_is_refused_before_a_run_is_claimed(
     only warns; an agent without a function stops before it claims a run, and leaves
     none ``running`` for the next agent to call crashed."""
     (work / "cmd.yaml").write_text(f"command: {command}\n" + GRID)
-    made = cli(work, "sweep", "cmd.yaml", "--db", "s.db")
+    made = cli_at(work, "sweep", "cmd.yaml", "--db", "s.db")
     assert made.returncode == 0, made.stderr
     assert warned in made.stderr
     for _ in range(2):
-        proc = cli(work, "agent", made.stdout.strip(), "--db", "s.db")
+        proc = cli_at(work, "agent", made.stdout.strip(), "--db", "s.db")
         _clean_failure(proc)
         assert says in proc.stderr
     assert _count(work / "s.db", "runs") == 0
     # A function runs it.
-    proc = cli(work, "agent", made.stdout.strip(), "--db", "s.db", "-f", "mytrain:train")
+    proc = cli_at(work, "agent", made.stdout.strip(), "--db", "s.db", "-f", "mytrain:train")
     assert proc.returncode == 0, proc.stderr
     assert _count(work / "s.db", "runs") == 4
 
@@ -237,7 +227,7 @@ def test_a_command_no_run_could_start_is_refused_before_a_run_is_claimed(
 def test_localsweep_run_with_a_bad_function_makes_no_sweep(
     work: Path, function: str | None, says: str
 ) -> None:
-    proc = cli(work, "run", "grid.yaml", *(["-f", function] if function else []))
+    proc = cli_at(work, "run", "grid.yaml", *(["-f", function] if function else []))
     _clean_failure(proc)
     assert says in proc.stderr
     assert "Created sweep" not in proc.stderr
@@ -253,11 +243,11 @@ def test_a_mistyped_macro_in_command_is_a_warning_naming_the_closest_macro(work:
         "did you mean ${args}?"
     )
     # The config is still valid (wandb accepts it), so validate and sweep succeed and say so.
-    checked = cli(work, "validate", "typo.yaml")
+    checked = cli_at(work, "validate", "typo.yaml")
     assert checked.returncode == 0, checked.stderr
     assert expected in checked.stderr
     assert "valid" in checked.stdout
-    made = cli(work, "sweep", "typo.yaml", "--db", "s.db")
+    made = cli_at(work, "sweep", "typo.yaml", "--db", "s.db")
     assert made.returncode == 0, made.stderr
     assert expected in made.stderr
 
@@ -266,7 +256,7 @@ def test_a_misspelt_log_uniform_suggests_the_form_its_bounds_fit(work: Path) -> 
     (work / "dist.yaml").write_text(
         "method: random\nparameters:\n  lr: {distribution: loguniform, min: 0.001, max: 0.1}\n"
     )
-    proc = cli(work, "validate", "dist.yaml")
+    proc = cli_at(work, "validate", "dist.yaml")
     _clean_failure(proc)
     assert "parameters.lr.distribution: unknown distribution 'loguniform' (did you mean " in (
         proc.stderr
@@ -279,7 +269,7 @@ def test_unquoted_macros_in_a_flow_list_say_how_to_quote_them(work: Path) -> Non
         "program: train.py\ncommand: [${env}, ${interpreter}, ${program}, ${args}]\n" + GRID
     )
     for command in (["validate", "flow.yaml"], ["sweep", "flow.yaml", "--db", "s.db"]):
-        proc = cli(work, *command)
+        proc = cli_at(work, *command)
         _clean_failure(proc)
         assert "cannot parse 'flow.yaml'" in proc.stderr
         assert (
@@ -294,7 +284,7 @@ def test_a_database_in_a_read_only_folder_says_why_and_what_to_do(work: Path) ->
     # mount namespace: root ignores file modes, so chmod would not do.
     folder = work / "ro"
     folder.mkdir()
-    assert cli(work, "sweep", "grid.yaml", "--db", "ro/s.db").returncode == 0
+    assert cli_at(work, "sweep", "grid.yaml", "--db", "ro/s.db").returncode == 0
     script = (
         f"mount --bind -o ro {folder} {folder} && "
         f"{sys.executable} -m localsweep.cli ls --db ro/s.db"

@@ -6,13 +6,18 @@ a password."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from cli_process import cli_at
+
+#: The tests check what a user without PGPASSWORD in their shell sees.
+NO_PASSWORD = ("PGPASSWORD",)
 
 pytestmark = pytest.mark.slow
 
@@ -25,19 +30,6 @@ metric: {name: loss}
 parameters:
   x: {values: [1, 2]}
 """
-
-
-def cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("LOCALSWEEP_DB", "PGPASSWORD")}
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**base, "COLUMNS": "250", **env},
-        timeout=180,
-        check=False,
-    )
 
 
 def _bad_input(proc: subprocess.CompletedProcess[str]) -> str:
@@ -63,7 +55,7 @@ def test_missing_driver_is_one_message_naming_it_and_what_to_write(
     work: Path, command: str
 ) -> None:
     url = f"postgresql+psycopg2://sweeper:{PASSWORD}@127.0.0.1:1/sweeps"
-    message = _bad_input(cli(work, *_args(command), "--db", url))
+    message = _bad_input(cli_at(work, *_args(command), "--db", url, drop=NO_PASSWORD))
     assert "'psycopg2'" in message and "is not installed" in message
     assert "postgresql+psycopg://sweeper:***@127.0.0.1:1/sweeps" in message
     assert PASSWORD not in message
@@ -71,7 +63,7 @@ def test_missing_driver_is_one_message_naming_it_and_what_to_write(
 
 @pytest.mark.skipif(importlib.util.find_spec("MySQLdb") is not None, reason="MySQLdb here")
 def test_mysql_without_its_driver_says_install_it_or_use_psycopg(work: Path) -> None:
-    message = _bad_input(cli(work, "ls", "--db", "mysql://u@127.0.0.1/sweeps"))
+    message = _bad_input(cli_at(work, "ls", "--db", "mysql://u@127.0.0.1/sweeps", drop=NO_PASSWORD))
     assert "'MySQLdb'" in message and "Install that driver" in message
     assert "postgresql+psycopg://" in message
 
@@ -79,7 +71,7 @@ def test_mysql_without_its_driver_says_install_it_or_use_psycopg(work: Path) -> 
 @pytest.mark.parametrize("command", ["ls", "sweep", "agent"])
 def test_postgres_scheme_says_write_postgresql(work: Path, command: str) -> None:
     url = f"postgres://sweeper:{PASSWORD}@127.0.0.1:1/sweeps"
-    message = _bad_input(cli(work, *_args(command), "--db", url))
+    message = _bad_input(cli_at(work, *_args(command), "--db", url, drop=NO_PASSWORD))
     assert "Heroku's spelling of postgresql://" in message
     assert "Write postgresql+psycopg://sweeper:***@127.0.0.1:1/sweeps" in message
 
@@ -89,7 +81,9 @@ def test_wrong_password_is_bad_input_saying_check_the_password(
     work: Path, postgres_password_db: str
 ) -> None:
     url = make_url(postgres_password_db).set(password="wrong").render_as_string(False)
-    message = _bad_input(cli(work, "ls", "--db", url, LOCALSWEEP_STORE_TIMEOUT="60"))
+    message = _bad_input(
+        cli_at(work, "ls", "--db", url, env={"LOCALSWEEP_STORE_TIMEOUT": "60"}, drop=NO_PASSWORD)
+    )
     assert "Check the user and password in the URL" in message
     assert "unreachable" not in message
 
@@ -98,7 +92,7 @@ def test_wrong_password_is_bad_input_saying_check_the_password(
 def test_sweep_never_prints_the_password_and_suggests_how_to_pass_it(
     work: Path, postgres_password_db: str
 ) -> None:
-    made = cli(work, "sweep", "grid.yaml", "--db", postgres_password_db)
+    made = cli_at(work, "sweep", "grid.yaml", "--db", postgres_password_db, drop=NO_PASSWORD)
     assert made.returncode == 0, made.stderr
     assert PASSWORD not in made.stderr + made.stdout
     sweep_id = made.stdout.strip()
@@ -106,9 +100,9 @@ def test_sweep_never_prints_the_password_and_suggests_how_to_pass_it(
     assert f"Run sweep agent with: localsweep agent --db {bare} {sweep_id}" in made.stderr
     assert "~/.pgpass" in made.stderr and "PGPASSWORD" in made.stderr
     # The suggestion works as said: the URL without its password, the password aside.
-    shown = cli(work, "show", sweep_id, "--db", bare, PGPASSWORD=PASSWORD)
+    shown = cli_at(work, "show", sweep_id, "--db", bare, env={"PGPASSWORD": PASSWORD})
     assert shown.returncode == 0, shown.stderr
-    missing = cli(work, "agent", "ls-nope", "--db", postgres_password_db)
+    missing = cli_at(work, "agent", "ls-nope", "--db", postgres_password_db, drop=NO_PASSWORD)
     message = _bad_input(missing)
     assert "no sweep 'ls-nope'" in message and PASSWORD not in message
 
@@ -117,7 +111,9 @@ def test_sweep_never_prints_the_password_and_suggests_how_to_pass_it(
 def test_sweep_with_the_url_in_localsweep_db_suggests_no_db_flag(
     work: Path, postgres_password_db: str
 ) -> None:
-    made = cli(work, "sweep", "grid.yaml", LOCALSWEEP_DB=postgres_password_db)
+    made = cli_at(
+        work, "sweep", "grid.yaml", env={"LOCALSWEEP_DB": postgres_password_db}, drop=NO_PASSWORD
+    )
     assert made.returncode == 0, made.stderr
     assert PASSWORD not in made.stderr
     assert f"Run sweep agent with: localsweep agent {made.stdout.strip()}" in made.stderr

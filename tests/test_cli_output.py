@@ -3,14 +3,15 @@ columns, the `--function` hint, what `state running` means, no sampler chatter."
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 import localsweep
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from cli_process import cli_at
 
 pytestmark = pytest.mark.slow
 
@@ -32,42 +33,24 @@ def train(config):
 """
 
 
-def cli(
-    cwd: Path, *args: str, columns: int | None = 80, **extra_env: str
-) -> subprocess.CompletedProcess[str]:
-    """The CLI in a real process, its output piped; ``columns=None``: no ``COLUMNS`` set,
-    as when a user pipes into grep or a file."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LOCALSWEEP_DB", "COLUMNS")}
-    env.update(extra_env)
-    if columns is not None:
-        env["COLUMNS"] = str(columns)
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-
-
 def wide_sweep(tmp_path: Path, name: str, count: int) -> str:
     """A sweep of WIDE named ``name`` in ``tmp_path/s.db`` with ``count`` runs done; its id."""
     (tmp_path / "wide.yaml").write_text(WIDE)
     (tmp_path / "wtrain.py").write_text(TRAIN)
-    sweep_id = cli(tmp_path, "sweep", "wide.yaml", "--db", "s.db", "--name", name).stdout.strip()
+    sweep_id = cli_at(
+        tmp_path, "sweep", "wide.yaml", "--db", "s.db", "--name", name, columns=80
+    ).stdout.strip()
     agent = ("agent", sweep_id, "--db", "s.db", "-f", "wtrain:train", "--count", str(count))
-    cli(tmp_path, *agent, "-q")
+    cli_at(tmp_path, *agent, "-q", columns=80)
     return sweep_id
 
 
 def test_ids_and_states_are_never_cut_at_80_columns(tmp_path: Path) -> None:
     sweep_id = wide_sweep(tmp_path, "a sweep with a long descriptive name that needs wrapping", 6)
-    ls = cli(tmp_path, "ls", "--db", "s.db")
+    ls = cli_at(tmp_path, "ls", "--db", "s.db", columns=80)
     assert ls.returncode == 0, ls.stderr
     assert sweep_id in ls.stdout
-    show = cli(tmp_path, "show", sweep_id, "--db", "s.db")
+    show = cli_at(tmp_path, "show", sweep_id, "--db", "s.db", columns=80)
     assert show.returncode == 0, show.stderr
     runs = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs
     assert len(runs) == 6
@@ -82,14 +65,14 @@ def test_piped_tables_keep_each_sweep_and_run_on_one_line(tmp_path: Path) -> Non
     # at 80 columns.
     name = "a sweep with a long descriptive name that would be folded at eighty columns"
     sweep_id = wide_sweep(tmp_path, name, 4)
-    ls = cli(tmp_path, "ls", "--db", "s.db", columns=None)
+    ls = cli_at(tmp_path, "ls", "--db", "s.db", columns=None)
     assert ls.returncode == 0, ls.stderr
     best = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).best_run()
     assert best is not None
     row = [line for line in ls.stdout.splitlines() if sweep_id in line]
     assert len(row) == 1 and name in row[0], ls.stdout
     assert f"a_rather_long_metric_name={best.metric:.6g}" in row[0], ls.stdout
-    show = cli(tmp_path, "show", sweep_id, "--db", "s.db", columns=None)
+    show = cli_at(tmp_path, "show", sweep_id, "--db", "s.db", columns=None)
     assert show.returncode == 0, show.stderr
     lines = show.stdout.splitlines()
     header = next(line for line in lines if "learning_rate_of_the_optimizer" in line)
@@ -97,7 +80,7 @@ def test_piped_tables_keep_each_sweep_and_run_on_one_line(tmp_path: Path) -> Non
     # The text lines too: the sweep's header (its name, its run counts) is one line.
     assert any(name in line and "4 runs:" in line for line in lines), show.stdout
     # A terminal's width, or COLUMNS, is still kept.
-    narrow = cli(tmp_path, "ls", "--db", "s.db", columns=80)
+    narrow = cli_at(tmp_path, "ls", "--db", "s.db", columns=80)
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
 
 
@@ -108,11 +91,24 @@ def test_piped_errors_of_every_command_are_one_line(tmp_path: Path) -> None:
         "method: random\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
     )
     (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
-    sweep_id = cli(tmp_path, "sweep", "r.yaml", "--db", "s.db").stdout.strip()
-    cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--count", "1", "-q")
+    sweep_id = cli_at(tmp_path, "sweep", "r.yaml", "--db", "s.db", columns=80).stdout.strip()
+    cli_at(
+        tmp_path,
+        "agent",
+        sweep_id,
+        "--db",
+        "s.db",
+        "-f",
+        "t:train",
+        "--count",
+        "1",
+        "-q",
+        columns=80,
+    )
     key = "k" * 40
-    proc = cli(tmp_path, "sync", sweep_id, "--db", "s.db", "--project", "p", columns=None,
-               WANDB_BASE_URL="http://127.0.0.1:9", WANDB_API_KEY=key)  # fmt: skip
+    wandb_env = {"WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_API_KEY": key}
+    proc = cli_at(tmp_path, "sync", sweep_id, "--db", "s.db", "--project", "p", columns=None,
+                  env=wandb_env)  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     error = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "cannot reach the W&B server" in error[0], proc.stderr
@@ -121,7 +117,7 @@ def test_piped_errors_of_every_command_are_one_line(tmp_path: Path) -> None:
 
 def test_sweep_without_program_suggests_the_function_form(tmp_path: Path) -> None:
     (tmp_path / "g.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
-    proc = cli(tmp_path, "sweep", "g.yaml", "--db", "s.db", columns=200)
+    proc = cli_at(tmp_path, "sweep", "g.yaml", "--db", "s.db", columns=200)
     assert proc.returncode == 0, proc.stderr
     assert f"localsweep agent --db s.db {proc.stdout.strip()} --function MODULE:FUNC" in (
         proc.stderr
@@ -133,7 +129,9 @@ def test_a_random_sweep_that_stays_running_says_why(tmp_path: Path) -> None:
         "method: random\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
     )
     (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
-    proc = cli(tmp_path, "run", "r.yaml", "-f", "t:train", "--count", "2", "--db", "s.db")
+    proc = cli_at(
+        tmp_path, "run", "r.yaml", "-f", "t:train", "--count", "2", "--db", "s.db", columns=80
+    )
     assert proc.returncode == 0, proc.stderr
     assert "running" in proc.stdout
     assert "no end of its own" in proc.stdout and "run_cap" in proc.stdout
@@ -144,11 +142,23 @@ def test_bayes_sampler_choice_is_only_shown_with_debug(tmp_path: Path) -> None:
         "method: bayes\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
     )
     (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
-    proc = cli(tmp_path, "run", "b.yaml", "-f", "t:train", "--count", "1", "--db", "s.db")
+    proc = cli_at(
+        tmp_path, "run", "b.yaml", "-f", "t:train", "--count", "1", "--db", "s.db", columns=80
+    )
     assert proc.returncode == 0, proc.stderr
     assert "bayes:" not in proc.stderr
-    debug = cli(
-        tmp_path, "--debug", "run", "b.yaml", "-f", "t:train", "--count", "1", "--db", "d.db"
+    debug = cli_at(
+        tmp_path,
+        "--debug",
+        "run",
+        "b.yaml",
+        "-f",
+        "t:train",
+        "--count",
+        "1",
+        "--db",
+        "d.db",
+        columns=80,
     )
     assert "bayes:" in debug.stderr
 
@@ -173,7 +183,7 @@ def test_show_names_an_end_reason_only_when_it_says_more_than_the_state(tmp_path
             "UPDATE runs SET state = 'killed', end_reason = 'cancelled' WHERE id = ?",
             (second.id,),
         )
-    shown = cli(tmp_path, "show", sweep.id, "--db", str(tmp_path / "s.db"), columns=200)
+    shown = cli_at(tmp_path, "show", sweep.id, "--db", str(tmp_path / "s.db"), columns=200)
     assert shown.returncode == 0, shown.stderr
     assert "preempted (preempted)" not in shown.stdout
     assert "preempted" in shown.stdout and "killed (cancelled)" in shown.stdout

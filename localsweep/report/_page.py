@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from localsweep._api_state import shown_state
 from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
 from localsweep.report._delta import row_key, view_update
@@ -285,8 +286,7 @@ def _meta(sweep: Sweep) -> str:
     return (
         f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
         f"{_e(goal)} · project {_e(sweep.project or 'uncategorized')} · state "
-        f'<span id="sweep-state">{_e(sweep.state.lower())}</span> '
-        + (_e("(" + sweep.finished_reason + ")") if sweep.finished_reason else "")
+        f'<span id="sweep-state">{_e(shown_state(sweep.state, sweep.finished_reason))}</span>'
     )
 
 
@@ -326,7 +326,9 @@ def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None
         if sweep.prior_runs
         else ""
     )
-    config_yaml = yaml.safe_dump(sweep.config, sort_keys=False, allow_unicode=True)
+    # As the user wrote it (Sweep.config adds the distributions W&B's Api fills in).
+    written = dict(sweep.parsed_config.raw)
+    config_yaml = yaml.safe_dump(written, sort_keys=False, allow_unicode=True)
     chips = (
         "".join(
             f'<span class="state-{_e(state)}">{_e(state)}: {count}</span>'

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from localsweep._api_state import shown_state, state_word
 from localsweep.api import Api
 from localsweep.errors import LocalsweepError, NotFoundError
 from localsweep.report._html import _e
@@ -145,8 +146,7 @@ class _Ui:
     def sweep(self, request: Request) -> Response:
         sweep_id = request.path_params["sweep_id"]
         view = self.live.first_view(sweep_id)
-        sweep = self.api.sweep(sweep_id)
-        controls = "" if self.settings.read_only else _controls_html(sweep.state.lower())
+        controls = "" if self.settings.read_only else _controls_html()
         head = f'<meta name="localsweep-csrf" content="{_e(self.settings.csrf)}">'
         scripts = f"<script>{_live_js(sweep_id)}</script>"
         page = render_page(
@@ -204,7 +204,8 @@ class _Ui:
             return JSONResponse({"error": str(exc)}, 404)
         except LocalsweepError as exc:
             return JSONResponse({"error": str(exc)}, 409)
-        return JSONResponse({"state": record.state.value, "action": action})
+        shown = shown_state(record.state, record.finished_reason)
+        return JSONResponse({"state": state_word(record.state), "shown": shown, "action": action})
 
     def plotly(self, request: Request) -> Response:
         return Response(
@@ -226,7 +227,7 @@ def _plotly_js() -> str:
     return _PLOTLY[0]
 
 
-def _controls_html(state: str) -> str:
+def _controls_html() -> str:
     buttons = "".join(
         f'<button type="button" data-action="{a}"{" class=danger" if a == "cancel" else ""}>'
         f"{a}</button>"
@@ -297,7 +298,7 @@ def _live_js(sweep_id: str) -> str:
                    "X-Localsweep-CSRF": csrf ? csrf.content : ""}},
         body: JSON.stringify({{action: action}})
       }}).then(function (r) {{ return r.json(); }}).then(function (answer) {{
-        said.textContent = answer.error ? answer.error : "sweep " + answer.state;
+        said.textContent = answer.error ? answer.error : "sweep " + answer.shown;
         document.body.setAttribute("data-control", answer.error ? "error" : answer.state);
         poll();
       }});

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from localsweep._api_state import shown_state, state_word
 from localsweep.api import Run, Sweep
 from localsweep.config import Metric
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS
@@ -86,7 +87,8 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
         rows.append(
             f'<tr data-sweep="{_e(sweep.id)}"><td><a href="sweeps/{_e(sweep.id)}">'
             f"{_e(sweep.id)}</a></td><td>{_e(sweep.name)}</td>"
-            f'<td class="state state-{_e(sweep.state.lower())}">{_e(sweep.state.lower())}</td>'
+            f'<td class="state state-{_e(state_word(sweep.state))}">'
+            f"{_e(shown_state(sweep.state, sweep.finished_reason))}</td>"
             f"<td>{_e(sweep.parsed_config.method.value)}</td>"
             f'<td class="num">{_e(_progress(sweep))}</td><td>{_e(best_text)}</td>'
             f"<td>{_e(_utc(sweep.created_at).strftime('%Y-%m-%d %H:%M UTC'))}</td>"

@@ -4,8 +4,6 @@ processes run it, from the command line in ``wandb sweep``'s spelling and ours, 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +15,9 @@ from faults_support import grid, start_agent, wait_for
 import localsweep
 from localsweep.store import Store
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from cli_process import cli
+
 pytestmark = pytest.mark.slow
 
 
@@ -26,16 +27,6 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield str(tmp_path / "shared.db")
     else:
         yield request.getfixturevalue("postgres_db")
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
 
 
 def _states(store: Store, sweep_id: str) -> list[str]:

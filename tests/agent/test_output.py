@@ -5,9 +5,7 @@ the sweep metric is never logged."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,9 @@ from faults_support import run_in_terminal
 import localsweep
 from localsweep.agent._progress import SweepProgress
 from localsweep.store import Store
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from cli_process import cli_at
 
 pytestmark = pytest.mark.slow
 
@@ -262,32 +263,20 @@ wandb.log({"loss": float(run.config.x)})
 """
 
 
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=300,
-        check=False,
-    )
-
-
 def _program_sweep(tmp_path: Path, values: list[int]) -> str:
     (tmp_path / "child.py").write_text(CHILD)
     (tmp_path / "p.yaml").write_text(
         "program: child.py\nmethod: grid\nmetric: {name: loss}\n"
         f"parameters:\n  x: {{values: {values}}}\n"
     )
-    proc = cli(tmp_path, "sweep", "p.yaml", "--db", "s.db")
+    proc = cli_at(tmp_path, "sweep", "p.yaml", "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
 
 def test_program_output_is_streamed_with_run_ids_and_kept_in_files(tmp_path: Path) -> None:
     sweep_id = _program_sweep(tmp_path, [1, 3])
-    proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db", "--workers", "2")
+    proc = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     runs = {r.config["x"]: r for r in localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs}
     for x, run in runs.items():
@@ -301,7 +290,7 @@ def test_program_output_is_streamed_with_run_ids_and_kept_in_files(tmp_path: Pat
 
 def test_one_worker_streams_output_as_is_and_a_traceback_shows_once(tmp_path: Path) -> None:
     sweep_id = _program_sweep(tmp_path, [2])
-    proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db")
+    proc = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db")
     assert "hello-from-2\n" in proc.stdout
     assert " | hello-from-2" not in proc.stdout
     assert proc.stderr.count('RuntimeError("child broke on purpose")') == 1, proc.stderr
@@ -321,15 +310,17 @@ def test_a_function_runs_traceback_shows_once(tmp_path: Path) -> None:
     )
     (tmp_path / "g.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
     for function in ("t:train", "t:bare"):
-        sweep_id = cli(tmp_path, "sweep", "g.yaml", "--db", "s.db").stdout.strip()
-        proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", function)
+        sweep_id = cli_at(tmp_path, "sweep", "g.yaml", "--db", "s.db").stdout.strip()
+        proc = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", function)
         assert proc.stderr.count("raise RuntimeError('broken on purpose')") == 1, proc.stderr
         assert "failed" in proc.stderr and "RuntimeError: broken on purpose" in proc.stderr
 
 
 def test_a_timeout_says_so_with_the_output_before_the_signals(tmp_path: Path) -> None:
     sweep_id = _program_sweep(tmp_path, [0])
-    proc = cli(tmp_path, "agent", sweep_id, "--db", "s.db", "--timeout", "4", "--grace-period", "1")
+    proc = cli_at(
+        tmp_path, "agent", sweep_id, "--db", "s.db", "--timeout", "4", "--grace-period", "1"
+    )
     err = proc.stderr
     assert "timed out after 4 s" in err, err
     section = err[err.index("last output before the timeout") :]
@@ -343,13 +334,13 @@ def test_show_and_report_say_the_metric_was_never_logged(tmp_path: Path) -> None
     (tmp_path / "g.yaml").write_text(
         "method: grid\nmetric: {name: valid_loss}\nparameters:\n  x: {values: [1, 2]}\n"
     )
-    proc = cli(tmp_path, "run", "g.yaml", "-f", "t:train", "--db", "s.db")
+    proc = cli_at(tmp_path, "run", "g.yaml", "-f", "t:train", "--db", "s.db")
     assert proc.returncode == 0, proc.stderr
     (sweep,) = localsweep.Api(tmp_path / "s.db").sweeps()
-    show = cli(tmp_path, "show", sweep.id, "--db", "s.db")
+    show = cli_at(tmp_path, "show", sweep.id, "--db", "s.db")
     assert "'valid_loss' was never logged" in show.stderr
     assert "Did you mean 'val_loss'?" in show.stderr
-    report = cli(tmp_path, "report", sweep.id, "--db", "s.db", "-o", "r.html")
+    report = cli_at(tmp_path, "report", sweep.id, "--db", "s.db", "-o", "r.html")
     assert report.returncode == 0, report.stderr
     assert "never logged" in report.stderr
     assert "never logged" in (tmp_path / "r.html").read_text()
