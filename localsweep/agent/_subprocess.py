@@ -34,6 +34,7 @@ with the process's code 0): the exit record's code is then the one the training 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import subprocess
@@ -68,7 +69,7 @@ from localsweep.wandb_bridge import (
     keep_child_offline,
     report_child,
 )
-from localsweep.wandb_bridge._resume import RESUME_STEP_VARIABLE
+from localsweep.wandb_bridge._resume import RESUME_STEP_VARIABLE, RESUME_SUMMARY_VARIABLE
 
 if TYPE_CHECKING:
     pass
@@ -76,6 +77,10 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_GRACE_PERIOD", "ProgramRunner", "sorted_params"]
 
 logger = logging.getLogger(__name__)
+
+#: The largest earlier summary handed to a resumed child in its environment (characters):
+#: Linux refuses a variable over 128 KiB.
+_MAX_SUMMARY_IN_ENV = 64 * 1024
 
 #: Rows reach a child's wandb file only every 15 s by default; 1 s keeps hyperband timely
 #: at a negligible cost.
@@ -151,7 +156,7 @@ class ProgramRunner:
         params = sorted_params(run.config)
         param_path = param_file_path(sweep_dir, run.id)
         env = self.child_env(run.id, root, param_path)
-        env.update(self.resume_env(run, recorder.resume_step))
+        env.update(self.resume_env(run, recorder.resume_step, recorder.resume_summary))
         forced_note = sweep_dir / f"{run.id}.forced-offline"
         # Where the child's wandb.init notes its run's folder (which dir= or a WANDB_DIR set
         # by the program puts elsewhere); a requeued run's last attempt's note is not this one.
@@ -233,13 +238,24 @@ class ProgramRunner:
             env["WANDB_SERVICE"] = _service_token()
         return env
 
-    def resume_env(self, run: RunRecord, step: int | None = None) -> dict[str, str]:
+    def resume_env(
+        self, run: RunRecord, step: int | None = None, summary: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
         """What a requeued run's child gets on top: ``WANDB_RESUME=allow``, so its
-        ``wandb.init`` resumes the run of the same id (``WANDB_RUN_ID``), and the ``_step``
-        it goes on from (its ``sitecustomize`` marks the run resumed, as W&B's server
-        would)."""
+        ``wandb.init`` resumes the run of the same id (``WANDB_RUN_ID``), the ``_step`` it
+        goes on from and the summary its earlier attempts left (its ``sitecustomize`` marks
+        the run resumed and gives its ``run.summary`` those values, as W&B's server would).
+        A summary too large for the environment is left out (the stored one keeps it)."""
         if getattr(run, "attempt", 1) <= 1:
             return {}
         if step is None:  # its earlier attempts logged nothing: nothing to resume
             return {"WANDB_RESUME": "allow"}
-        return {"WANDB_RESUME": "allow", RESUME_STEP_VARIABLE: str(step)}
+        env = {"WANDB_RESUME": "allow", RESUME_STEP_VARIABLE: str(step)}
+        earlier = {k: v for k, v in (summary or {}).items() if k != "_wandb"}
+        if earlier:
+            text = json.dumps(earlier, default=str)
+            if len(text) <= _MAX_SUMMARY_IN_ENV:
+                env[RESUME_SUMMARY_VARIABLE] = text
+            else:
+                logger.debug("run %s: its earlier summary is too large to hand over", run.id)
+        return env

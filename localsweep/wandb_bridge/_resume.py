@@ -21,8 +21,8 @@ Two more things a resumed run has online, before ``wandb.init`` returns:
   spent), as the run starts;
 - ``run.summary`` holds what the earlier attempts left (online ``_set_run_obj`` updates it
   from the server's). The run's summary is updated with it as the run starts: summary
-  records in the run file, no row. In-process only (``resume_summary``): a program-mode
-  child is handed its step alone, so far.
+  records in the run file, no row. A program-mode child gets it as JSON in
+  ``LOCALSWEEP_RESUME_SUMMARY``.
 
 This module imports the standard library only (wandb only once a run starts): a
 program-mode child loads it by file path from ``_boot/sitecustomize.py``, where the step
@@ -36,12 +36,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["RESUME_STEP_VARIABLE", "resuming_set_backend"]
+__all__ = ["RESUME_STEP_VARIABLE", "RESUME_SUMMARY_VARIABLE", "resuming_set_backend"]
 
 logger = logging.getLogger(__name__)
 
 #: The ``_step`` a program-mode child's resumed run goes on from.
 RESUME_STEP_VARIABLE = "LOCALSWEEP_RESUME_STEP"
+#: A resumed program-mode child's earlier summary, as JSON (beside the step).
+RESUME_SUMMARY_VARIABLE = "LOCALSWEEP_RESUME_SUMMARY"
 
 _RESUMING = ("allow", "must", "auto")
 

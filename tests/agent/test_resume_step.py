@@ -1,6 +1,6 @@
 """A resumed run's code sees, right after its ``wandb.init()``, what W&B's server gives a
 resumed run online: ``run.step`` is the step it goes on from (not 0 until its first log),
-and in-process its ``run.summary`` holds what the earlier attempts left. Neither writes a
+and its ``run.summary`` holds what the earlier attempts left. Neither writes a
 row: the run's history is its attempts' rows, once each."""
 
 from __future__ import annotations
@@ -63,9 +63,12 @@ def test_a_resumed_function_run_starts_at_its_step_with_its_summary(
     assert (run.summary["acc"], run.summary["best"]) == (0.6, 0.9)
 
 
-def test_a_resumed_program_run_starts_at_its_step(tmp_path: Path, signals: Path) -> None:
+def test_a_resumed_program_run_starts_at_its_step_with_its_summary(
+    tmp_path: Path, signals: Path
+) -> None:
     run = _run(tmp_path, program=True, extra=[])
     first, resumed = _attempts(signals, run.id)
     assert (first["resumed"], first["step"]) == (False, 0)
     assert (resumed["resumed"], resumed["starting_step"], resumed["step"]) == (True, 2, 2)
+    assert resumed["summary"] == {"acc": 0.9, "best": 0.9}
     assert (run.summary["acc"], run.summary["best"]) == (0.6, 0.9)

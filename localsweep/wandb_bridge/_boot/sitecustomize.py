@@ -40,8 +40,13 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _NOTE_VARIABLE = "LOCALSWEEP_FORCED_OFFLINE_NOTE"
 _RUN_DIR_VARIABLE = "LOCALSWEEP_RUN_DIR_NOTE"
 _RESUME_STEP_VARIABLE = "LOCALSWEEP_RESUME_STEP"
+_RESUME_SUMMARY_VARIABLE = "LOCALSWEEP_RESUME_SUMMARY"
 # Read now: the program may clear WANDB_* before it calls wandb.init.
-_RESUMING = (os.environ.get("WANDB_RUN_ID"), os.environ.get(_RESUME_STEP_VARIABLE))
+_RESUMING = (
+    os.environ.get("WANDB_RUN_ID"),
+    os.environ.get(_RESUME_STEP_VARIABLE),
+    os.environ.get(_RESUME_SUMMARY_VARIABLE),
+)
 
 
 def _load_sibling(name: str = "_forced_offline") -> Any:
@@ -104,7 +109,7 @@ def _patch(module: Any) -> None:
     login = getattr(module, "login", None)
     if login is not None and not getattr(login, "__localsweep_offline__", False):
         module.login = forced.offline_login(login)  # it would check the key with the server
-    run_id, step = _RESUMING
+    run_id, step, summary = _RESUMING
     if run_id and step and step.isdigit():
         try:
             from wandb.sdk.wandb_run import Run
@@ -112,9 +117,24 @@ def _patch(module: Any) -> None:
             if not getattr(Run._set_backend, "__localsweep_resume__", False):
                 resume = _load_sibling("_resume")
                 steps = {run_id: int(step)}
-                Run._set_backend = resume.resuming_set_backend(Run._set_backend, steps.get)  # type: ignore[method-assign]
+                summaries = {run_id: _earlier_summary(summary)}
+                Run._set_backend = resume.resuming_set_backend(  # type: ignore[method-assign]
+                    Run._set_backend, steps.get, summaries.get
+                )
         except Exception as exc:  # the run then starts as offline wandb starts it
             sys.stderr.write(f"localsweep: cannot mark the resumed run resumed: {exc!r}\n")
+
+
+def _earlier_summary(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        import json
+
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class _WandbFinder:
