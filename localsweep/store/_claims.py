@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, bindparam, func, insert, select, update
+from sqlalchemy import Connection, DateTime, bindparam, exists, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from localsweep.config import SweepConfig
@@ -32,6 +32,7 @@ from localsweep.store._sweeps import (
     claim_outcome_of,
     finish_if_idle,
     finish_sweep,
+    unknown_sweep,
 )
 from localsweep.store._tables import (
     dumps,
@@ -42,7 +43,15 @@ from localsweep.store._tables import (
     sweeps,
 )
 
-__all__ = ["REAP_INTERVAL", "Reaper", "beat", "claim_new", "claim_requeued", "db_now"]
+__all__ = [
+    "REAP_INTERVAL",
+    "Reaper",
+    "beat",
+    "claim_new",
+    "claim_requeued",
+    "db_now",
+    "lock_sweep_for_claim",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +66,15 @@ _SELECT_RUNNING = select(
 _SELECT_PREEMPTED = select(runs.c.number, runs.c.id).where(
     runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.PREEMPTED.value
 )
+# The sweep row, and whether a preempted run of it waits to be resumed, in one statement:
+# a claim needs both, and most find no such run.
+_SWEEP_FOR_CLAIM = select(
+    sweeps,
+    exists()
+    .where(runs.c.sweep_id == sweeps.c.id, runs.c.state == RunState.PREEMPTED.value)
+    .label("preempted_waiting"),
+).where(sweeps.c.id == bindparam("b_sweep_id"))
+_SWEEP_FOR_CLAIM_LOCKED = _SWEEP_FOR_CLAIM.with_for_update(of=sweeps)
 _INSERT_RUN = insert(runs)
 # The first heartbeat by the database's clock on servers (see db_now).
 _INSERT_RUN_DB_CLOCK = insert(runs).values(
@@ -188,6 +206,16 @@ def _mark_crashed(
 def gate(sweep: Any) -> ClaimOutcome | None:
     """What a claim on this sweep row gets when it may not claim (paused, ended)."""
     return claim_outcome_of(sweep["state"], sweep["finished_reason"])
+
+
+def lock_sweep_for_claim(conn: Connection, sweep_id: str, where: str) -> Any:
+    """:func:`~localsweep.store._sweeps.lock_sweep`'s row, with ``preempted_waiting``:
+    whether a preempted run of the sweep waits to be resumed."""
+    query = _SWEEP_FOR_CLAIM if conn.dialect.name == "sqlite" else _SWEEP_FOR_CLAIM_LOCKED
+    row = conn.execute(query, {"b_sweep_id": sweep_id}).mappings().first()
+    if row is None:
+        raise unknown_sweep(conn, sweep_id, where)
+    return row
 
 
 def claim_requeued(

@@ -256,7 +256,7 @@ class Store(StoreReads):
         def work(conn: Connection) -> Claim:
             nonlocal attempts
             attempts += 1
-            sweep = _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
+            sweep = _claims.lock_sweep_for_claim(conn, sweep_id, self.shown_url)
             # Only a retry can find its lease taken: the first attempt made it just now.
             own = _claims.find_own_claim(conn, sweep_id, lease) if attempts > 1 else None
             if own is not None:
@@ -265,7 +265,9 @@ class Store(StoreReads):
             gate = _claims.gate(sweep)
             if gate is not None:
                 return Claim(gate, reaped=reaped)
-            resumed = _claims.claim_requeued(conn, sweep_id, agent, lease)
+            resumed = None
+            if reaped or sweep["preempted_waiting"]:
+                resumed = _claims.claim_requeued(conn, sweep_id, agent, lease)
             if resumed is not None:
                 return Claim(ClaimOutcome.CLAIMED, run=resumed, reaped=reaped)
             if reaped:  # the counters moved: read them again

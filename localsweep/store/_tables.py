@@ -38,6 +38,7 @@ runs = cast(Table, RunModel.__table__)
 history = cast(Table, HistoryModel.__table__)
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+_ID_SPACE = len(_ID_ALPHABET) ** 8
 
 #: A run whose agent has not beaten its heartbeat for this long is taken for dead
 #: (``LOCALSWEEP_HEARTBEAT_TIMEOUT`` seconds overrides it).
@@ -64,8 +65,15 @@ def new_sweep_id() -> str:
 
 
 def new_run_id() -> str:
-    """A wandb-style run id: 8 lowercase letters and digits."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    """A wandb-style run id: 8 lowercase letters and digits, each drawn uniformly as
+    wandb's ``generate_id`` draws them (from one draw of the whole number: a claim makes
+    one, and 8 ``secrets.choice`` cost a tenth of a short run's bookkeeping)."""
+    number = secrets.randbelow(_ID_SPACE)
+    letters = []
+    for _ in range(8):
+        number, digit = divmod(number, len(_ID_ALPHABET))
+        letters.append(_ID_ALPHABET[digit])
+    return "".join(letters)
 
 
 def new_lease() -> str:
