@@ -389,16 +389,27 @@ def db() -> None:
 
 @db.command("upgrade")
 @db_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Upgrade from before schema 0004 although runs are running (their agents are dead).",
+)
 @_friendly
-def db_upgrade(db: str | None) -> None:
+def db_upgrade(db: str | None, force: bool) -> None:
     """Bring an older localsweep database to this version's schema."""
     from localsweep.store._engine import make_engine, resolve_url
     from localsweep.store._migrate import upgrade
     from localsweep.store._urls import shown_url
 
     url = resolve_url(db)
-    before, after = upgrade(make_engine(url))
-    console.print(f"{_e(shown_url(url))}: schema {before or 'empty'} -> {after}", highlight=False)
+    done = upgrade(make_engine(url), force=force)
+    before = done.before or ("no localsweep schema" if done.other_tables else "empty")
+    console.print(f"{_e(shown_url(url))}: schema {before} -> {done.after}", highlight=False)
+    if done.recounted:
+        console.print(
+            f"recounted the run counters of sweep(s) {', '.join(done.recounted)}: they did not "
+            "match the runs"
+        )
 
 
 def _register_report_commands() -> None:

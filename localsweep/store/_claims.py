@@ -32,6 +32,9 @@ from localsweep.store._sweeps import (
     claim_outcome_of,
     finish_if_idle,
     finish_sweep,
+    lock_sweep,
+    recount,
+    running_runs,
     unknown_sweep,
 )
 from localsweep.store._tables import (
@@ -279,6 +282,11 @@ def claim_new(
     number = sweep["run_count"]
     proposal = propose(views(), number)
     if proposal is None:
+        if sweep["running_count"] != 0 and _counters_healed(conn, sweep_id, sweep):
+            sweep = lock_sweep(conn, sweep_id, "the database")
+            if config.run_cap is not None and sweep["live_count"] >= config.run_cap:
+                finish_if_idle(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
+                return ClaimOutcome.RUN_CAP, None
         if sweep["running_count"] > 0:
             return ClaimOutcome.WAIT, None
         finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
@@ -318,6 +326,24 @@ def claim_new(
     # still empty.
     empty = dict.fromkeys(runs.columns.keys())
     return ClaimOutcome.CLAIMED, run_record({**empty, **values})
+
+
+def _counters_healed(conn: Connection, sweep_id: str, sweep: Any) -> bool:
+    """Before a claim waits for running runs: whether the sweep's counters were wrong (no
+    run running as the counter says) and were recounted from its runs. An agent older than
+    schema 0004 that went on through ``localsweep db upgrade`` wrote runs without counting
+    them, and its sweep would wait forever. One query, only on this path."""
+    if running_runs(conn, sweep_id) == sweep["running_count"]:
+        return False
+    recount(conn, sweep_id)
+    logger.info(
+        "sweep %s: its run counters (%d live, %d running) did not match its runs: recounted "
+        "(an agent older than schema 0004 went on after `localsweep db upgrade`)",
+        sweep_id,
+        sweep["live_count"],
+        sweep["running_count"],
+    )
+    return True
 
 
 def find_own_claim(conn: Connection, sweep_id: str, lease: str) -> RunRecord | None:

@@ -9,7 +9,7 @@ import logging
 import math
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
 
 from localsweep.config import Method, SweepConfig, parse_config
 from localsweep.errors import NotFoundError, SweepControlError
@@ -30,7 +30,10 @@ __all__ = [
     "grid_size",
     "insert_sweep",
     "lock_sweep",
+    "recount",
+    "running_runs",
     "sweep_record",
+    "wrong_counters",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,26 @@ _HAS_PREEMPTED = select(
     )
 )
 _ENDED = (SweepState.FINISHED.value, SweepState.CANCELED.value)
+_GIVE_BACK = tuple(s.value for s in RunState if s.gives_point_back)
+_COUNT_RUNNING = select(func.count()).where(
+    runs.c.sweep_id == bindparam("b_sweep_id"), runs.c.state == RunState.RUNNING.value
+)
+# The counters as the runs have them: a run counts as live (for run_cap and the grid) until
+# it crashed or was killed, prior runs never; a run counts as running while it runs.
+_LIVE_OF_SWEEP = (
+    select(func.count())
+    .where(
+        runs.c.sweep_id == sweeps.c.id,
+        runs.c.prior.is_(False),
+        runs.c.state.not_in(_GIVE_BACK),
+    )
+    .scalar_subquery()
+)
+_RUNNING_OF_SWEEP = (
+    select(func.count())
+    .where(runs.c.sweep_id == sweeps.c.id, runs.c.state == RunState.RUNNING.value)
+    .scalar_subquery()
+)
 
 
 def grid_size(config: SweepConfig) -> int:
@@ -155,6 +178,38 @@ def adjust_counts(conn: Connection, sweep_id: str, *, live: int = 0, running: in
     """Move the sweep's run counters by these amounts."""
     if live or running:
         conn.execute(_ADJUST, {"b_sweep_id": sweep_id, "b_live": live, "b_running": running})
+
+
+def running_runs(conn: Connection, sweep_id: str) -> int:
+    """How many runs of the sweep are running, counted (not the counter)."""
+    return int(conn.execute(_COUNT_RUNNING, {"b_sweep_id": sweep_id}).scalar_one())
+
+
+def wrong_counters(conn: Connection, sweep_id: str | None = None) -> list[str]:
+    """The ids of the sweeps (of ``sweep_id`` alone, if given) whose run counters differ
+    from their runs."""
+    wrong = or_(
+        sweeps.c.live_count.is_distinct_from(_LIVE_OF_SWEEP),
+        sweeps.c.running_count.is_distinct_from(_RUNNING_OF_SWEEP),
+    )
+    if sweep_id is not None:
+        wrong = wrong & (sweeps.c.id == sweep_id)
+    return sorted(str(i) for i in conn.execute(select(sweeps.c.id).where(wrong)).scalars())
+
+
+def recount(conn: Connection, sweep_id: str | None = None) -> list[str]:
+    """Set the run counters of ``sweep_id`` (of every sweep: ``None``) from its runs where
+    they are wrong; returns the ids of the sweeps repaired. Counters go wrong only when a
+    localsweep older than schema 0004, which knows none, went on writing runs after
+    ``localsweep db upgrade``."""
+    ids = wrong_counters(conn, sweep_id)
+    if ids:
+        conn.execute(
+            update(sweeps)
+            .where(sweeps.c.id.in_(ids))
+            .values(live_count=_LIVE_OF_SWEEP, running_count=_RUNNING_OF_SWEEP)
+        )
+    return ids
 
 
 def has_preempted(conn: Connection, sweep_id: str) -> bool:

@@ -117,7 +117,8 @@ def test_db_upgrade_of_a_0003_database_keeps_its_runs_counting_once(tmp_path: Pa
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     _stamp(path, "0003")
     engine = make_engine(resolve_url(path))
-    assert _migrate.upgrade(engine) == ("0003", SCHEMA_VERSION)
+    # force: the running run's agent is this process, alive (test_upgrade_counters.py).
+    assert _migrate.upgrade(engine, force=True) == ("0003", SCHEMA_VERSION)
     engine.dispose()
 
     store = Store(path)
