@@ -14,7 +14,7 @@ from pathlib import Path
 import wandb
 
 import localsweep
-from localsweep.wandb_bridge import find_run_file, read_run_file
+from localsweep.wandb_bridge import find_run_file, wait_for_exit_record
 
 EPOCHS = 10
 
@@ -59,8 +59,12 @@ def test_stopped_run_leaves_a_complete_offline_run(tmp_path: Path) -> None:
         assert run.dir is not None
         run_file = find_run_file(run.dir)
         assert run_file is not None
-        offline = read_run_file(run_file)
-        assert offline.finished, "the stopped run's wandb file has no exit record"
+        # wandb-core writes a run's last records a moment after run.finish() returns (the
+        # last run's, after localsweep.run returns): a reader right after the sweep waits.
+        try:
+            offline = wait_for_exit_record(run_file, timeout=60)
+        except TimeoutError:
+            raise AssertionError("the stopped run's wandb file has no exit record") from None
         assert [row["epoch"] for row in offline.history] == [0, 1]
         assert offline.sweep_id == sweep.id
 
