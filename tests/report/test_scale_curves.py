@@ -15,9 +15,10 @@ from localsweep.agent import Agent, RunOutcome, RunRecorder
 from localsweep.config import load_config
 from localsweep.records import RunState
 from localsweep.report import write_report
-from localsweep.report._plots import CURVE_POINTS
 from localsweep.store import RunRecord, Store
 
+#: The points of a run's curve drawn at most (docs/report.md).
+CURVE_POINTS = 1000
 LONG = 10_000
 SHORT = 30
 
