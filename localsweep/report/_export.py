@@ -242,9 +242,9 @@ def _quick_commits(storage: optuna.storages.RDBStorage, *, new_file: bool) -> It
     sessions do not flush before each query (a trial's rows go in at its commit, at once;
     rows of the trials before it are committed, so Optuna's checks against them still
     hold) and SQLite does not wait for the disk at each commit (``synchronous=OFF``: a
-    crash of the process loses nothing written, a power cut may lose the last writes)
-    and, in a file the export creates (nothing else in it to lose), keeps its rollback
-    journal in memory. Both are undone on the way out, so the study returned is used as
+    crash of the process loses nothing committed, a power cut may lose the last writes)
+    and, in a file the export creates (nothing else in it to lose: an export cut short
+    may leave it damaged, to be made again), keeps its rollback journal in memory. Both are undone on the way out, so the study returned is used as
     Optuna's own."""
     import sqlalchemy
 
