@@ -106,3 +106,16 @@ def test_the_best_runs_line_is_bounded_too(tmp_path: Path) -> None:
     (best,) = [t for t in curves["data"] if t["name"] == "best run"]
 
     assert len(best["x"]) <= CURVE_POINTS
+
+
+def test_a_stretch_of_nan_in_a_long_run_stays_a_gap_in_its_curve() -> None:
+    from localsweep.report._plots import thin_curve
+
+    values = [1.0 / (i + 1) for i in range(LONG)]
+    values[3000:3500] = [math.nan] * 500  # the run logged NaN for a while
+
+    points = thin_curve(values, CURVE_POINTS)
+
+    assert len(points) <= CURVE_POINTS
+    assert any(3000 < x <= 3500 and math.isnan(y) for x, y in points)
+    assert points[0] == (1, 1.0) and points[-1] == (LONG, values[-1])
