@@ -244,8 +244,8 @@ def _quick_commits(storage: optuna.storages.RDBStorage, *, new_file: bool) -> It
     hold) and SQLite does not wait for the disk at each commit (``synchronous=OFF``: a
     crash of the process loses nothing committed, a power cut may lose the last writes)
     and, in a file the export creates (nothing else in it to lose: an export cut short
-    may leave it damaged, to be made again), keeps its rollback journal in memory. Both are undone on the way out, so the study returned is used as
-    Optuna's own."""
+    may leave it damaged, to be made again), keeps its rollback journal in memory. Both
+    are undone on the way out, so the study returned is used as Optuna's own."""
     import sqlalchemy
 
     engine = storage.engine
