@@ -163,26 +163,48 @@ def sync_command(
         _err.print("Interrupted. Run the same command again to upload the rest.")
         sys.exit(130)
 
-    table = Table(title=f"{'Dry run: ' if dry_run else ''}runs of {escape(report.sweep_id)}")
-    table.add_column("run")
-    table.add_column("state")
-    table.add_column("outcome")
-    table.add_column("note", overflow="fold")
-    for run in report.runs:
-        style = _STYLES.get(run.outcome, "red")
-        table.add_row(
-            escape(run.run_id),
-            run.state,
-            f"[{style}]{escape(run.outcome)}[/]",
-            escape(run.message or ""),
+    from localsweep._sync._plan import LEFT, WITHOUT_WANDB
+
+    # Runs that ran without wandb are said once, not a row each: there may be thousands.
+    without = [r for r in report.runs if r.outcome == LEFT and r.message == WITHOUT_WANDB]
+    rows = [r for r in report.runs if not (r.outcome == LEFT and r.message == WITHOUT_WANDB)]
+    if rows:
+        table = Table(title=f"{'Dry run: ' if dry_run else ''}runs of {escape(report.sweep_id)}")
+        table.add_column("run")
+        table.add_column("state")
+        table.add_column("outcome")
+        table.add_column("note", overflow="fold")
+        for run in rows:
+            style = _STYLES.get(run.outcome, "red")
+            table.add_row(
+                escape(run.run_id),
+                run.state,
+                f"[{style}]{escape(run.outcome)}[/]",
+                escape(run.message or ""),
+            )
+        print_table(_console, table)
+    if without:
+        _console.print(
+            f"{len(without)} run(s) {escape(WITHOUT_WANDB)} (left, not a failure)",
+            soft_wrap=True,
         )
-    print_table(_console, table)
     for line in report.prior_lines:
         _console.print(escape(line), soft_wrap=True)
     for warning in report.warnings:
         _err.print(f"[yellow]Warning:[/] {escape(warning)}")
     where = f"{report.entity or '(your default entity)'}/{report.project}"
     left = sum(1 for r in report.runs if r.outcome not in _STYLES)
+    if report.nothing_to_upload:
+        _console.print(
+            f"Nothing to upload: no sweep {'would be' if report.dry_run else 'was'} created "
+            f"in {escape(where)}"
+        )
+        if left:
+            _err.print(
+                f"[bold red]{left} run(s) could not be uploaded[/]; fix what the table says."
+            )
+            sys.exit(1)
+        return
     if report.dry_run:
         if report.server_sweep:
             _console.print(f"Would reuse sweep {report.server_sweep} in {escape(where)}")

@@ -27,12 +27,14 @@ if TYPE_CHECKING:
 __all__ = [
     "LEFT",
     "SUPERSEDED",
+    "WITHOUT_WANDB",
     "Attempt",
     "FolderIndex",
     "RunCheck",
     "check_run",
     "find_run_folder",
     "find_run_folders",
+    "ran_without_wandb",
     "search_roots",
     "superseded_runs",
 ]
@@ -58,6 +60,14 @@ SUPERSEDED = "superseded"
 #: its agent was killed before wandb wrote its Run record. Nothing to upload, ever, and
 #: not a failure.
 LEFT = "left"
+
+#: The note of a run that finished without ever making a wandb run: a ``train(config)``
+#: function (no wandb run is prepared for it), or code that never called ``wandb.init``.
+#: Such a run is ``left``: nothing to upload, ever, and not a failure. The table says it
+#: once for all of them (see :func:`ran_without_wandb`).
+WITHOUT_WANDB = (
+    "ran without wandb (train(config), or code that never called wandb.init): nothing to upload"
+)
 
 #: The states of a run that ended without finishing; one of these of which wandb
 #: recorded nothing never started (a finished run must have written its records).
@@ -253,6 +263,11 @@ def check_run(
     return replace(checked, message=message, superseded_by=superseded_by)
 
 
+def ran_without_wandb(check: RunCheck) -> bool:
+    """Whether ``check`` is of a run that finished without ever making a wandb run."""
+    return check.status == LEFT and check.message == WITHOUT_WANDB
+
+
 def _ended_by_itself(run: RunRecord) -> bool:
     """Whether wandb wrote out the run's file as it ended: a run that failed by its own
     exit, not one killed by a signal (exit code 128 + N) or whose agent died: wandb keeps
@@ -299,6 +314,11 @@ def _check_folders(
     if run.state is RunState.RUNNING and not include_running:
         return RunCheck(run, RUNNING, message="still running here (--include-running uploads it)")
     folders = find_run_folders(run, roots, index)
+    if not folders and run.dir is None and run.state is RunState.FINISHED:
+        # A wandb run that finished records its folder (the agent reads it as the run
+        # ends; a program that called wandb.init and left no folder is recorded failed):
+        # this one never made a wandb run. One whose folder is gone records where it was.
+        return RunCheck(run, LEFT, message=WITHOUT_WANDB)
     if not folders and run.dir is None and run.state is RunState.FAILED:
         # The store records the folder wandb.init makes: it failed before wandb.init.
         return RunCheck(

@@ -105,6 +105,9 @@ class SyncReport:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     timings: dict[str, float] = field(default_factory=dict)
     prior_lines: tuple[str, ...] = ()
+    #: No run, and no prior run, has anything to upload (every run ran without wandb,
+    #: never started, is still running or cannot be uploaded): no sweep is created.
+    nothing_to_upload: bool = False
 
     @property
     def ok(self) -> bool:
@@ -123,6 +126,7 @@ def dry_run_report(
     on_server: dict[str, str],
     prior_rows: Callable[[dict[str, state.SyncRunOutcome]], Sequence[RunSync]] | None = None,
     prior_lines: Sequence[str] = (),
+    nothing_to_upload: bool = False,
 ) -> SyncReport:
     """The plan of a dry run: what would be uploaded, and to which server sweep an earlier
     sync created at ``base_url`` (read from the store only; no network); ``on_server``:
@@ -164,6 +168,7 @@ def dry_run_report(
         dry_run=True,
         runs=tuple(runs),
         prior_lines=tuple(prior_lines),
+        nothing_to_upload=nothing_to_upload,
     )
 
 

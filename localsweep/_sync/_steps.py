@@ -27,7 +27,7 @@ from localsweep._sync._priors import (
     uploaded_elsewhere,
     uploaded_to_some_entity,
 )
-from localsweep._sync._report import SyncReport, dry_run_report
+from localsweep._sync._report import SyncReport, dry_run_report, run_sync
 from localsweep._sync._stage import prepared_root
 from localsweep._sync._sync import Clock
 from localsweep._sync._syncer import Syncer
@@ -90,6 +90,29 @@ def sync_steps(
         entity = entity or sweep.entity or sweep.config.entity
         project = project or _project_of(sweep, checks) or "uncategorized"
         clock.lap("checks")
+        # A sweep with nothing to upload (its runs ran as train(config), never started in
+        # wandb, or cannot be uploaded) gets no server sweep: it would hold nothing.
+        nothing = not any(c.status == READY for c in checks) and not (
+            prior_plan.to_upload or prior_plan.on_server
+        )
+        if nothing and server is not None:
+            return SyncReport(
+                sweep_id=sweep.id,
+                entity=entity,
+                project=project,
+                server_sweep=None,
+                url=None,
+                path="sweep",
+                created=False,
+                finished_on_server=False,
+                dry_run=False,
+                runs=(
+                    *(run_sync(c, c.status, c.message) for c in checks),
+                    *dry_run_prior_rows(prior_plan, {}),
+                ),
+                prior_lines=tuple(prior_plan.summary_lines()),
+                nothing_to_upload=True,
+            )
         if server is None:
             # Without an entity (no -e, none in the config) the sync would take the
             # server's default: the runs another sweep's sync uploaded are listed as to be
@@ -113,6 +136,7 @@ def sync_steps(
                 attach,
                 prior_rows=lambda done: dry_run_prior_rows(prior_plan, done, elsewhere, maybe),
                 prior_lines=prior_plan.summary_lines(elsewhere, maybe),
+                nothing_to_upload=nothing,
             )
         # Still while wandb logs in: copy the folders (all but their run files).
         prepared = prepare_copies(

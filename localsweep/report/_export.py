@@ -200,18 +200,78 @@ def export_optuna(sweep: Sweep, storage_url_or_path: str | os.PathLike[str]) -> 
     import optuna
 
     url = storage_url(storage_url_or_path)
+    new_file = _new_sqlite_file(url)
     with quiet_optuna():
         storage = optuna.storages.RDBStorage(url)
-        try:
-            optuna.delete_study(study_name=sweep.id, storage=storage)
-            logger.info("replacing study %s in %s", sweep.id, shown_url(url))
-        except KeyError:
-            pass
-    study, _axes = sweep_study(sweep, storage=storage, export=True, with_history=True)
-    with quiet_optuna():
-        study.set_user_attr("localsweep_sweep_id", sweep.id)
-        study.set_user_attr("localsweep_config", _json_safe(sweep.config))
-        if sweep.parsed_config.metric is not None:
-            study.set_user_attr("metric", sweep.parsed_config.metric.name)
+    with _quick_commits(storage, new_file=new_file):
+        with quiet_optuna():
+            try:
+                optuna.delete_study(study_name=sweep.id, storage=storage)
+                logger.info("replacing study %s in %s", sweep.id, shown_url(url))
+            except KeyError:
+                pass
+        study, _axes = sweep_study(sweep, storage=storage, export=True, with_history=True)
+        with quiet_optuna():
+            study.set_user_attr("localsweep_sweep_id", sweep.id)
+            study.set_user_attr("localsweep_config", _json_safe(sweep.config))
+            if sweep.parsed_config.metric is not None:
+                study.set_user_attr("metric", sweep.parsed_config.metric.name)
     logger.info("exported %d runs of sweep %s to %s", len(sweep.runs), sweep.id, shown_url(url))
     return study
+
+
+def _new_sqlite_file(url: str) -> bool:
+    """Whether ``url`` is a SQLite file that does not exist yet (the export makes it)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
+
+
+@contextlib.contextmanager
+def _quick_commits(storage: optuna.storages.RDBStorage, *, new_file: bool) -> Iterator[None]:
+    """Optuna's RDBStorage writes each trial in a transaction of its own, and each of its
+    parameters, user attributes and intermediate values with a query before it, which
+    flushes the row before to the database first: about 2 ms per parameter, so an export
+    of 2,000 runs of 63 parameters took 4 minutes. While the export writes, the storage's
+    sessions do not flush before each query (a trial's rows go in at its commit, at once;
+    rows of the trials before it are committed, so Optuna's checks against them still
+    hold) and SQLite does not wait for the disk at each commit (``synchronous=OFF``: a
+    crash of the process loses nothing committed, a power cut may lose the last writes)
+    and, in a file the export creates (nothing else in it to lose: an export cut short
+    may leave it damaged, to be made again), keeps its rollback journal in memory. Both
+    are undone on the way out, so the study returned is used as Optuna's own."""
+    import sqlalchemy
+
+    engine = storage.engine
+    journal = "PRAGMA journal_mode=MEMORY" if new_file else None
+
+    def quick(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA synchronous=OFF")
+            if journal is not None:
+                cursor.execute(journal)
+        finally:
+            cursor.close()
+
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        sqlalchemy.event.listen(engine, "connect", quick)
+        engine.dispose()  # the connections that created the tables lack the settings
+    # A session is made per thread on first use: the one that created the tables goes.
+    storage.scoped_session.remove()
+    storage.scoped_session.configure(autoflush=False)
+    try:
+        yield
+    finally:
+        storage.scoped_session.remove()
+        storage.scoped_session.configure(autoflush=True)
+        if sqlite:
+            sqlalchemy.event.remove(engine, "connect", quick)
+            engine.dispose()

@@ -23,7 +23,7 @@ from localsweep.report._study import ParamAxis, plotly_text
 if TYPE_CHECKING:
     from localsweep.api import Run
 
-__all__ = ["MAX_CURVES", "PRIOR", "AnalysisPoint"]
+__all__ = ["CURVE_POINTS", "MAX_CURVES", "PRIOR", "AnalysisPoint", "thin_curve"]
 
 #: Learning curves drawn at most; a browser stays quick with a few hundred.
 MAX_CURVES = 400
@@ -33,6 +33,10 @@ PRIOR = "prior"
 BEST_CURVES = 100
 #: Above this many points a scatter trace is drawn with WebGL.
 WEBGL_POINTS = 1000
+#: The points of one run's learning curve drawn at most: a longer history is sampled down
+#: to them (as W&B's line plots sample a run's history), keeping spikes (see
+#: :func:`thin_curve`).
+CURVE_POINTS = 1000
 
 _STATE_COLORS = {
     RunState.FINISHED.value: "#1f77b4",
@@ -55,6 +59,43 @@ class AnalysisPoint:
     params: Mapping[str, Any]
     value: float
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def thin_curve(values: Sequence[float], bound: int = CURVE_POINTS) -> list[tuple[int, float]]:
+    """A run's logged values as the points of its curve, ``(i, value)`` with ``i`` the
+    1-based place of the value in the history: all of them when there are at most
+    ``bound``, else at most ``bound`` of them. The history is then cut into equal buckets,
+    each drawn by its lowest and highest finite value (in their order), so a spike or a
+    dip stays where a plain sample would drop it; the first and last values are kept, and
+    a bucket that logged no finite value keeps one point (a gap in the line).
+
+    >>> len(thin_curve([float(i % 7) for i in range(10_000)]))
+    1000
+    """
+    n = len(values)
+    if n <= bound:
+        return list(enumerate(values, 1))
+    buckets = max((bound - 2) // 2, 1)
+    kept = {0, n - 1}
+    # A live page redraws hundreds of long curves at each update: the common case (every
+    # value finite) takes C-speed min/max over slices.
+    all_finite = all(map(math.isfinite, values))
+    for b in range(buckets):
+        start, stop = 1 + (n - 2) * b // buckets, 1 + (n - 2) * (b + 1) // buckets
+        if all_finite:
+            segment = values[start:stop]
+            if segment:
+                kept.add(start + segment.index(min(segment)))
+                kept.add(start + segment.index(max(segment)))
+            continue
+        finite = [i for i in range(start, stop) if math.isfinite(values[i])]
+        if not finite:
+            if start < stop:
+                kept.add(start)
+            continue
+        kept.add(min(finite, key=values.__getitem__))
+        kept.add(max(finite, key=values.__getitem__))
+    return [(i + 1, values[i]) for i in sorted(kept)]
 
 
 def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
@@ -225,7 +266,7 @@ def _curves_plot(
         else:
             line = lines.setdefault(run.state, ([], [], []))
         xs, ys, texts = line
-        for i, v in enumerate(values, 1):
+        for i, v in thin_curve(values):
             xs.append(i)
             ys.append(v if math.isfinite(v) else None)
             texts.append(label)
@@ -254,7 +295,8 @@ def _curves_plot(
             plateaus[1].append(values[-1])
             plateaus[2].append(label)
         if run.id == best_id:
-            best_line = (list(range(1, len(values) + 1)), values)
+            sampled = thin_curve(values)
+            best_line = ([i for i, _ in sampled], [v for _, v in sampled])
     points = sum(len(v[0]) for v in lines.values())
     kind = "scattergl" if points > WEBGL_POINTS else "scatter"
     data: list[dict[str, Any]] = [
