@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from localsweep._api_runs import HistoryScan, app_url
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.store._tables import now
+from localsweep.wandb_bridge._folders import folders_of
 
 if TYPE_CHECKING:
     from localsweep.api import Sweep
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["Run"]
 
 logger = logging.getLogger("localsweep.api")
+
+#: Runs whose missing times were said (once per process: history() is called per run).
+_TIMES_SAID: set[str] = set()
 
 
 #: Seconds after a run ended during which its wandb file may still be being written.
@@ -252,8 +255,8 @@ class Run:
         if self._record.dir:
             return self._record.dir
         root = Path(os.environ.get("WANDB_DIR") or os.getcwd()) / "wandb"
-        found = sorted(glob.glob(str(root / f"offline-run-*-{self.id}")))
-        return found[-1] if found else None
+        found = folders_of(root, self.id)
+        return str(found[-1]) if found else None
 
     @property
     def stdout_path(self) -> str | None:
@@ -302,8 +305,9 @@ class Run:
         folder = self.dir
         files = []
         if folder is not None:
-            pattern = f"offline-run-*-{self.id}/run-{self.id}.wandb"
-            files = sorted(Path(folder).parent.glob(pattern)) or [
+            # One folder per attempt: -<id>, and -<id>-1... for one started the same second.
+            attempts = folders_of(Path(folder).parent, self.id)
+            files = [p / f"run-{self.id}.wandb" for p in attempts] or [
                 Path(folder) / f"run-{self.id}.wandb"
             ]
         logged: list[dict[str, Any]] = []
@@ -311,13 +315,21 @@ class Run:
             state = self._run_file(path)
             if state is not None:
                 logged.extend(state.history)
-        if not logged and rows:
-            logger.warning(
-                "run %s: no offline wandb file to read _runtime and _timestamp from "
-                "(its folder %s); its rows come without them",
-                self.id,
-                folder,
-            )
+        if not logged and rows and self.id not in _TIMES_SAID:
+            _TIMES_SAID.add(self.id)
+            if folder is None:
+                logger.warning(
+                    "run %s ran without wandb (a train(config) function, or code that never "
+                    "called wandb.init): its rows have no _runtime or _timestamp",
+                    self.id,
+                )
+            else:
+                logger.warning(
+                    "run %s: no offline wandb file in %s to read _runtime and _timestamp "
+                    "from; its rows come without them",
+                    self.id,
+                    folder,
+                )
         return add_times(rows, logged)
 
     def scan_history(

@@ -90,7 +90,13 @@ def test_piped_errors_of_every_command_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(
         "method: random\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
     )
-    (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
+    # A run of wandb code: a train(config) run leaves nothing to upload, and sync says so.
+    (tmp_path / "t.py").write_text(
+        "import wandb\n"
+        "def train():\n"
+        "    with wandb.init() as run:\n"
+        "        run.log({'loss': run.config['x']})\n"
+    )
     sweep_id = cli_at(tmp_path, "sweep", "r.yaml", "--db", "s.db", columns=80).stdout.strip()
     cli_at(
         tmp_path,

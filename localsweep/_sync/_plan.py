@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from localsweep.records import RunState
 from localsweep.store import RunRecord
+from localsweep.wandb_bridge._folders import folder_ids, folders_of, is_folder_of, sorted_folders
 
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
@@ -130,12 +131,10 @@ class FolderIndex:
         self._listed: dict[Path, dict[str, list[Path]]] = {}
 
     def find(self, base: Path, run_id: str) -> list[Path]:
-        """``offline-run-*-<run_id>`` folders directly in ``base``."""
+        """``offline-run-*-<run_id>`` folders directly in ``base`` (and ``-<run_id>-1``...,
+        wandb's name for a resumed attempt started within the same second)."""
         if "-" in run_id:  # not an id localsweep makes: look it up directly
-            try:
-                return [p for p in base.glob(f"offline-run-*-{run_id}") if p.is_dir()]
-            except OSError:
-                return []
+            return folders_of(base, run_id)
         listing = self._listed.get(base)
         if listing is None:
             listing = {}
@@ -143,8 +142,8 @@ class FolderIndex:
                 with os.scandir(base) as entries:
                     for entry in entries:
                         if entry.name.startswith("offline-run-") and entry.is_dir():
-                            key = entry.name.rsplit("-", 1)[-1]
-                            listing.setdefault(key, []).append(Path(entry.path))
+                            for key in folder_ids(entry.name):
+                                listing.setdefault(key, []).append(Path(entry.path))
             except OSError:
                 pass
             self._listed[base] = listing
@@ -155,10 +154,11 @@ def find_run_folders(
     run: RunRecord, roots: Sequence[Path], index: FolderIndex | None = None
 ) -> list[Path]:
     """Every offline folder of ``run`` (``offline-run-<time>-<id>``: one per attempt of a
-    resumed run) under the roots, their ``wandb/``, where the agent recorded it and
-    beside it. A folder name found in several places is taken from the first: the
-    ``--wandb-dir`` folders, then the recorded place, then the default. Sorted by name
-    (the time wandb started it). ``index`` lists each folder once for many runs."""
+    resumed run; ``-<id>-1``... for one started within the same second as the one before)
+    under the roots, their ``wandb/``, where the agent recorded it and beside it. A folder
+    name found in several places is taken from the first: the ``--wandb-dir`` folders,
+    then the recorded place, then the default. Oldest first (the time wandb started it,
+    then its ``-1``, ``-2``...). ``index`` lists each folder once for many runs."""
     index = index or FolderIndex()
     explicit, default = roots[:-1], roots[-1:]
     recorded: list[Path] = []
@@ -175,11 +175,11 @@ def find_run_folders(
             for base in (root, root / "wandb"):
                 for folder in index.find(base, run.id):
                     found.setdefault(folder.name, folder)
-    return [found[name] for name in sorted(found)]
+    return sorted_folders(found.values())
 
 
 def _is_folder_of(path: Path, run_id: str) -> bool:
-    return path.name.startswith("offline-run-") and path.name.endswith(f"-{run_id}")
+    return is_folder_of(path.name, run_id)
 
 
 def find_run_folder(

@@ -36,6 +36,7 @@ from localsweep.store._sweeps import (
     recount,
     running_runs,
     unknown_sweep,
+    wrong_counters,
 )
 from localsweep.store._tables import (
     dumps,
@@ -277,8 +278,13 @@ def claim_new(
     """Propose and insert the sweep's next run (the sweep row is locked)."""
     sweep_id = sweep["id"]
     if config.run_cap is not None and sweep["live_count"] >= config.run_cap:
-        finish_if_idle(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
-        return ClaimOutcome.RUN_CAP, None
+        # Before the sweep ends at its cap: are the counters right? (one query, here only)
+        if wrong_counters(conn, sweep_id):
+            _counters_healed(conn, sweep_id, sweep, check=False)
+            sweep = lock_sweep(conn, sweep_id, "the database")
+        if sweep["live_count"] >= config.run_cap:
+            finish_if_idle(conn, sweep_id, ClaimOutcome.RUN_CAP.value)
+            return ClaimOutcome.RUN_CAP, None
     number = sweep["run_count"]
     proposal = propose(views(), number)
     if proposal is None:
@@ -328,12 +334,14 @@ def claim_new(
     return ClaimOutcome.CLAIMED, run_record({**empty, **values})
 
 
-def _counters_healed(conn: Connection, sweep_id: str, sweep: Any) -> bool:
-    """Before a claim waits for running runs: whether the sweep's counters were wrong (no
-    run running as the counter says) and were recounted from its runs. An agent older than
-    schema 0004 that went on through ``localsweep db upgrade`` wrote runs without counting
-    them, and its sweep would wait forever. One query, only on this path."""
-    if running_runs(conn, sweep_id) == sweep["running_count"]:
+def _counters_healed(conn: Connection, sweep_id: str, sweep: Any, *, check: bool = True) -> bool:
+    """Before a claim waits for running runs (or ends the sweep at its ``run_cap``):
+    whether the sweep's counters were wrong (no run running as the counter says) and were
+    recounted from its runs. An agent older than schema 0004 that went on through
+    ``localsweep db upgrade`` wrote runs without counting them, and its sweep would wait
+    forever (or end early). One query, only on these paths; ``check=False``: the caller
+    found them wrong."""
+    if check and running_runs(conn, sweep_id) == sweep["running_count"]:
         return False
     recount(conn, sweep_id)
     logger.info(

@@ -212,6 +212,25 @@ def test_a_claim_still_waits_for_a_run_that_really_runs(
     assert counters(url) == [(sweep.id, 2, 1, SweepState.RUNNING.value)]
 
 
+def test_a_claim_at_a_run_cap_the_counter_overstates_recounts_and_goes_on(
+    url: str, random_sweep: Callable[..., SweepConfig], claim: Callable[..., Claim]
+) -> None:
+    store = Store(url)
+    sweep = store.create_sweep(random_sweep(run_cap=4))
+    for _ in range(2):
+        store.finish_run(claim(store, sweep.id).run, RunState.FINISHED, metric=1.0)
+    _damage(url, sweep.id, live=4, running=3)  # 2 runs, none running
+    # Before, the claim answered RUN_CAP with 2 runs of 4, and the sweep stayed running.
+    for _ in range(2):
+        outcome = claim(store, sweep.id)
+        assert outcome.outcome is ClaimOutcome.CLAIMED
+        store.finish_run(outcome.run, RunState.FINISHED, metric=1.0)
+    assert claim(store, sweep.id).outcome is ClaimOutcome.RUN_CAP
+    assert len(store.list_runs(sweep.id)) == 4
+    store.close()
+    assert counters(url) == [(sweep.id, 4, 0, SweepState.FINISHED.value)]
+
+
 def test_upgrade_recounts_a_database_an_old_agent_already_damaged(
     url: str, random_sweep: Callable[..., SweepConfig], claim: Callable[..., Claim]
 ) -> None:
