@@ -226,6 +226,18 @@ def test_count_does_not_change_the_sweeps_n(tmp_path: Path) -> None:
     assert done_counts(shown_agent(db, sweep_id, lambda c: 1.0, count=9)) == ["3/5", "4/5", "5/5"]
 
 
+def _counting_store(db: Path, read: list[int]) -> Store:
+    """The real store, noting in ``read`` how many rows each progress read returns."""
+
+    class CountingStore(Store):
+        def runs_since(self, *args: Any, **kwargs: Any) -> Any:
+            found = super().runs_since(*args, **kwargs)
+            read.append(len(found))
+            return found
+
+    return CountingStore(db)
+
+
 def test_a_run_end_reads_only_the_runs_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -234,15 +246,8 @@ def test_a_run_end_reads_only_the_runs_that_changed(
     sweep_id = localsweep.sweep(grid(list(range(30))), db=db)
     localsweep.agent(sweep_id, lambda c: 1.0, count=25, db=db, quiet=True)
     read: list[int] = []
-
-    class CountingStore(Store):  # the real store, counting the rows the progress reads
-        def runs_since(self, *args: Any, **kwargs: Any) -> Any:
-            found = super().runs_since(*args, **kwargs)
-            read.append(len(found))
-            return found
-
     stream = io.StringIO()
-    with SweepProgress(CountingStore(db), sweep_id, stream=stream) as progress:
+    with SweepProgress(_counting_store(db, read), sweep_id, stream=stream) as progress:
         localsweep.agent(sweep_id, lambda c: 1.0, db=db, quiet=True, on_run_end=progress.on_run_end)
     # The sweep's runs once at the start, then at each run end the run that ended.
     assert read == [25, 1, 1, 1, 1, 1]
@@ -260,15 +265,8 @@ def test_another_agents_runs_show_at_the_next_read(
     sweep_id = localsweep.sweep(grid(list(range(30))), db=db)
     localsweep.agent(sweep_id, lambda c: 1.0, count=25, db=db, quiet=True)
     read: list[int] = []
-
-    class CountingStore(Store):
-        def runs_since(self, *args: Any, **kwargs: Any) -> Any:
-            found = super().runs_since(*args, **kwargs)
-            read.append(len(found))
-            return found
-
     stream = io.StringIO()
-    with SweepProgress(CountingStore(db), sweep_id, stream=stream) as progress:
+    with SweepProgress(_counting_store(db, read), sweep_id, stream=stream) as progress:
         localsweep.agent(sweep_id, lambda c: 1.0, count=2, db=db, quiet=True)  # another agent
         localsweep.agent(
             sweep_id, lambda c: 1.0, count=1, db=db, quiet=True, on_run_end=progress.on_run_end

@@ -21,6 +21,7 @@ from localsweep.config import SweepConfig, parse_config
 from localsweep.records import Proposal, RunView
 from localsweep.search import make_search
 from localsweep.store import AgentInfo, Claim, Store
+from localsweep.store._engine import resolve_url
 
 
 @pytest.fixture(
@@ -38,6 +39,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s = Store(url)
     yield s
     s.close()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow]),
+    ]
+)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL: a SQLite file, and a fresh database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return resolve_url(tmp_path / "sweeps.db")
+    return str(request.getfixturevalue("postgres_db"))
 
 
 def _grid(n: int = 3, **top: Any) -> SweepConfig:

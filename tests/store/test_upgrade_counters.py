@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,7 +22,7 @@ from localsweep.config import SweepConfig
 from localsweep.errors import StoreError
 from localsweep.records import RunState, SweepState
 from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _migrate
-from localsweep.store._engine import make_engine, resolve_url
+from localsweep.store._engine import make_engine
 from localsweep.store._models import SCHEMA_VERSION
 from localsweep.store._tables import now
 
@@ -35,19 +34,6 @@ _0004_COLUMNS = [
     ("sweeps", "live_count"),
     ("sweeps", "running_count"),
 ]
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow]),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL: a SQLite file, and a fresh database on a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return resolve_url(tmp_path / "sweeps.db")
-    return str(request.getfixturevalue("postgres_db"))
 
 
 def sql(url: str, *statements: str, **params: object) -> None:

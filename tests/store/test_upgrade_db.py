@@ -20,19 +20,6 @@ from localsweep.store._engine import make_engine, resolve_url
 from localsweep.store._models import SCHEMA_VERSION
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow]),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL: a SQLite file, and a fresh database on a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return resolve_url(tmp_path / "sweeps.db")
-    return str(request.getfixturevalue("postgres_db"))
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "localsweep", *args], capture_output=True,
                           text=True, timeout=180, check=False)  # fmt: skip
