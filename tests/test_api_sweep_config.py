@@ -86,8 +86,24 @@ def test_the_stored_config_stays_as_written(tmp_path: Path) -> None:
     assert sweep.config["parameters"]["layers"]["distribution"] == "int_uniform"
 
 
-@pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="wandb's sweeps engine not installed")
+#: What the sweeps engine filled for CONFIG (tools/golden/record_config_fill.py).
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "config_fill.json").read_text())
+
+
+def _as_json(value: Any) -> str:
+    # As JSON, so an int the engine fills (q_normal's mu) may not come back a float.
+    return json.dumps(value, sort_keys=True)
+
+
 def test_the_filled_parameters_are_what_wandbs_sweeps_engine_fills(tmp_path: Path) -> None:
+    assert GOLDEN["config"] == CONFIG, "record tests/golden/config_fill.json again"
+    db = str(tmp_path / "s.db")
+    ours = Api(db).sweep(localsweep.sweep(copy.deepcopy(CONFIG), db=db)).config["parameters"]
+    assert _as_json(ours) == _as_json(GOLDEN["parameters"])
+
+
+@pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="wandb's sweeps engine not installed")
+def test_the_golden_fill_is_what_the_installed_engine_fills() -> None:
     script = (
         "import json, sys, warnings; warnings.simplefilter('ignore')\n"
         "from sweeps.config import SweepConfig\n"
@@ -100,10 +116,7 @@ def test_the_filled_parameters_are_what_wandbs_sweeps_engine_fills(tmp_path: Pat
         timeout=120,
         check=True,
     )
-    db = str(tmp_path / "s.db")
-    ours = Api(db).sweep(localsweep.sweep(copy.deepcopy(CONFIG), db=db)).config["parameters"]
-    # As JSON, so an int the engine fills (q_normal's mu) may not come back a float.
-    assert json.dumps(ours, sort_keys=True) == json.dumps(json.loads(engine.stdout), sort_keys=True)
+    assert _as_json(json.loads(engine.stdout)) == _as_json(GOLDEN["parameters"])
 
 
 def test_the_report_shows_the_config_as_written(tmp_path: Path) -> None:
