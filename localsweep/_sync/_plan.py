@@ -164,11 +164,11 @@ def find_run_folders(
     recorded: list[Path] = []
     if run.dir:
         where = Path(run.dir)
-        recorded = [where, where.parent] if _is_folder_of(where, run.id) else [where]
+        recorded = [where, where.parent] if is_folder_of(where.name, run.id) else [where]
     found: dict[str, Path] = {}
     for group in (explicit, recorded, default):
         for root in group:
-            if _is_folder_of(root, run.id):
+            if is_folder_of(root.name, run.id):
                 if root.is_dir():
                     found.setdefault(root.name, root)
                 continue
@@ -176,10 +176,6 @@ def find_run_folders(
                 for folder in index.find(base, run.id):
                     found.setdefault(folder.name, folder)
     return sorted_folders(found.values())
-
-
-def _is_folder_of(path: Path, run_id: str) -> bool:
-    return is_folder_of(path.name, run_id)
 
 
 def find_run_folder(
