@@ -37,17 +37,21 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
-from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
-from localsweep.wandb_bridge._metric_summary import MetricDefinition, definition_of
-from localsweep.wandb_bridge._offline_hold import hold_offline, release_offline
+from localsweep.wandb_bridge._init_routing import _close_init, _open_init
+from localsweep.wandb_bridge._metric_summary import definition_of
 from localsweep.wandb_bridge._resume import resuming_set_backend
+from localsweep.wandb_bridge._sink import (
+    EARLY_STOPPING_ARGUMENTS,
+    FinishedRun,
+    LogSink,
+    StopRun,
+)
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -75,78 +79,6 @@ _SETTING_NAMES = (
     "mode",
     "resume",
 )
-
-#: The ``wandb.init`` arguments a localsweep run accepts on top of wandb's own (the user's
-#: guide writes the first two); they are removed before wandb sees the call.
-EARLY_STOPPING_ARGUMENTS = (
-    "early_stopping_metric",
-    "early_stopping_threshold",
-    "early_stopping_patience",
-    "early_stopping_goal",
-)
-
-
-class LogSink(Protocol):
-    """Receives what one wandb run logs. Called on the thread that logged."""
-
-    def on_log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
-        """A call of ``wandb.log`` / ``run.log``; ``step`` is the row it lands in, and
-        ``committed`` whether the call committed that row (else it stays open for more
-        keys: ``step=``, ``commit=False``). May raise to unwind the user's code (early
-        termination)."""
-
-    def on_finish(self, finished: FinishedRun) -> None:
-        """The run is finishing (called before wandb writes its exit record)."""
-
-    def on_preempting(self) -> None:
-        """The run called ``mark_preempting()`` (it expects to be stopped and resumed)."""
-
-    def on_early_stopping(self, arguments: Mapping[str, Any]) -> None:
-        """``wandb.init`` was called with these ``early_stopping_*`` arguments (by name),
-        before wandb's own ``init`` runs. May raise (a bad value) to fail that call."""
-
-    def on_define_metric(self, definition: MetricDefinition) -> None:
-        """The run called ``define_metric`` (by name or glob)."""
-
-    def on_summary(
-        self, updates: Mapping[tuple[str, ...], Any], removed: Iterable[tuple[str, ...]]
-    ) -> None:
-        """The run's code set summary values by hand (``run.summary[...] = ...``, by path)
-        or removed them (``del run.summary[...]``)."""
-
-
-@dataclass(frozen=True)
-class FinishedRun:
-    """What the bridge learned of a wandb run as it finished."""
-
-    #: The run's summary when it differs from its last logged values (else empty).
-    summary: Mapping[str, Any]
-    #: The exit code the run was finished with (``run.finish(exit_code=...)``), which
-    #: wandb writes in its exit record; ``None`` when none was given.
-    exit_code: int | None
-    #: The offline run folder (``wandb/offline-run-<time>-<id>``).
-    dir: str | None
-    name: str | None
-    #: Whether localsweep finished the run as it stopped it (a :class:`StopRun` from the
-    #: sink: hyperband, a plateau, the agent), rather than the training code finishing it.
-    stopped: bool = False
-    #: Whether wandb printed an exception's traceback as the run ended (leaving
-    #: ``with wandb.init()`` with an exception does), so that it need not be said again.
-    traceback_printed: bool = False
-    #: Whether ``summary`` is already the whole run's, over a resumed run's earlier
-    #: attempts too (a recorder in the run's own process made it).
-    merged: bool = False
-
-
-class StopRun(BaseException):
-    """Raised from a sink to end the user's run early.
-
-    A ``BaseException``, so that ``except Exception:`` in training code does not
-    swallow it; the hook finishes the wandb run (with ``exit_code``) before it unwinds.
-    """
-
-    exit_code = 1
-
 
 _sinks: dict[str, LogSink] = {}
 #: Our runs whose summary is not just the last logged values (explicit summary writes,
@@ -364,79 +296,6 @@ def _exit_code(exc_type: Any, exc: Any) -> int:
     if issubclass(exc_type, KeyboardInterrupt):
         return 255  # what wandb writes for a run ended by SIGINT
     return 1
-
-
-# wandb.init is replaced while at least one of our runs is open (sessions on other threads
-# may overlap): each call finds the sink of its thread's run, or of the only open run.
-_init_lock = threading.Lock()
-_init_sinks: dict[int, LogSink] = {}
-_init_sweeps: dict[int, str] = {}
-_wandb_init: Any = None
-_our_init: Any = None
-
-
-def _open_init(sink: LogSink, sweep_id: str = "") -> None:
-    """Route ``wandb.init``'s early-stopping arguments on this thread to ``sink``, and keep
-    this thread's runs offline (see :mod:`._forced_offline`)."""
-    global _wandb_init, _our_init
-    import wandb
-
-    with _init_lock:
-        if not _init_sinks:  # and the processes the runs start, until the last run ends
-            hold_offline(_warn_online)
-        if not _init_sinks or wandb.init is not _our_init:
-            _wandb_init = wandb.init
-            _our_init = _init_with_early_stopping(_wandb_init)
-            wandb.init = _our_init
-        _init_sinks[threading.get_ident()] = sink
-        _init_sweeps[threading.get_ident()] = sweep_id
-
-
-def _close_init() -> None:
-    """Undo :func:`_open_init` for this thread; the last run out puts wandb's back."""
-    global _wandb_init, _our_init
-    import wandb
-
-    with _init_lock:
-        _init_sinks.pop(threading.get_ident(), None)
-        sweep_id = _init_sweeps.pop(threading.get_ident(), None)
-        if _init_sinks:
-            return
-        release_offline(functools.partial(warn_once, sweep_id or "?"))
-        if _our_init is not None and wandb.init is _our_init:
-            wandb.init = _wandb_init
-        _wandb_init = _our_init = None
-
-
-def _warn_online(asked: str) -> None:
-    """One warning per sweep that a run asked for ``mode=asked`` and runs offline."""
-    sweep_id = _init_sweeps.get(threading.get_ident())
-    if sweep_id is None and len(_init_sweeps) == 1:
-        sweep_id = next(iter(_init_sweeps.values()), None)
-    warn_once(sweep_id or "?", asked)
-
-
-def _init_with_early_stopping(original: Any) -> Any:
-    """``wandb.init`` that hands the ``early_stopping_*`` arguments to the sink of the open
-    run and calls wandb's own ``init`` without them (with them, when no run of ours is open
-    here, so that wandb's own error stands), offline whatever mode the call asks for."""
-    offline = offline_init(original, _warn_online)
-
-    @functools.wraps(original)
-    def init(*args: Any, **kwargs: Any) -> Any:
-        sink = _init_sinks.get(threading.get_ident())
-        if sink is None and len(_init_sinks) == 1:
-            sink = next(iter(_init_sinks.values()), None)
-        if sink is not None:
-            arguments = {
-                name: kwargs.pop(name) for name in EARLY_STOPPING_ARGUMENTS if name in kwargs
-            }
-            if arguments:
-                sink.on_early_stopping(arguments)
-            return offline(*args, **kwargs)
-        return original(*args, **kwargs)
-
-    return init
 
 
 def param_file_text(config: Mapping[str, Any]) -> str:

@@ -12,7 +12,7 @@ import pytest
 import wandb
 
 from localsweep.wandb_bridge import FinishedRun, WandbRunSession
-from localsweep.wandb_bridge._session import _close_init, _open_init
+from localsweep.wandb_bridge._init_routing import _close_init, _open_init
 
 
 class RecordingSink:
