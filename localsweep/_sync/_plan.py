@@ -332,16 +332,23 @@ def _check_folders(
             "machine's wandb/ folder here and pass it with --wandb-dir",
         )
     attempts: list[Attempt] = []
+    run_files = {folder: find_run_file(folder) for folder in folders}
+    if all(f is None for f in run_files.values()):
+        return RunCheck(
+            run,
+            MISSING,
+            folders[-1],
+            message=f"{folders[-1]} holds no run-*.wandb file",
+            unrecorded=len(folders) == 1,
+        )
     for folder in folders:
-        run_file = find_run_file(folder)
+        run_file = run_files[folder]
         if run_file is None:
-            return RunCheck(
-                run,
-                MISSING,
-                folder,
-                message=f"{folder} holds no run-*.wandb file",
-                unrecorded=len(folders) == 1,
-            )
+            # wandb made the folder and wrote no run to it: a second wandb.init() that
+            # handed back the open run (wandb's default reinit="return_previous") leaves
+            # one with only logs/. Plain wandb sync skips it too; an attempt it was is
+            # missed below (fewer folders than the run's attempts).
+            continue
         try:
             info = scan_run_file(run_file)
             # Counted for a run of several attempts (the table says each one's rows).
@@ -467,7 +474,7 @@ def _split_problem(
             f"{len(attempts)} folders ({rows} rows), but the later one(s) {names} were not "
             "started with resume, so wandb sync would upload them over the run's first "
             f"rows instead of after them: not uploaded ({len(attempts)} folders, {rows} "
-            "rows). Upload the folders yourself, oldest first, or only the one you want "
-            "(wandb sync FOLDER)",
+            "rows). Move the folder(s) you do not want out of the wandb folder and run "
+            "localsweep sync again (plain wandb sync cannot upload a local sweep's run)",
         )
     return None

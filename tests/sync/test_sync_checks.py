@@ -174,3 +174,36 @@ def test_a_running_run_wandb_has_written_nothing_of_yet_is_skipped_as_running(
     assert (line.outcome, report.ok) == ("running", True)
     assert "has not written its run record yet" in (line.message or "")
     assert server.uploaded_runs() == set(site.run_ids[1:])
+
+
+TWICE = """
+import wandb
+
+wandb.init()
+run = wandb.init()  # wandb's default reinit: the open run is handed back
+for i in range(3):
+    run.log({"loss": run.config["x"] / (i + 1)})
+"""
+
+
+def test_a_run_whose_code_called_wandb_init_twice_is_uploaded(
+    site: Site, server: StandinServer
+) -> None:
+    # The second wandb.init() hands back the open run, but wandb makes a second folder of
+    # the same id holding only logs/: sync once called the run missing for it.
+    (site.root / "twice.py").write_text(TWICE)
+    (site.root / "twice.yaml").write_text(
+        "program: twice.py\nmethod: grid\nproject: proj\n"
+        "metric: {name: loss, goal: minimize}\nparameters:\n  x: {values: [2]}\n"
+    )
+    sweep_id = run_cli("sweep", "twice.yaml").stdout.strip().splitlines()[-1]
+    assert run_cli("agent", sweep_id).returncode == 0
+    [run_id] = [r.id for r in localsweep.Api().sweep(sweep_id).runs]
+    folders = sorted((site.root / "wandb").glob(f"offline-run-*-{run_id}*"))
+    assert [len(list(f.glob("run-*.wandb"))) for f in folders] == [1, 0]
+
+    report = localsweep.sync(sweep_id, entity="team")
+
+    assert report.ok, report.runs
+    assert server.uploaded_runs() == {run_id}
+    assert [row["loss"] for row in server.runs[run_id].history] == [2.0, 1.0, 2 / 3]

@@ -321,6 +321,14 @@ def test_a_later_folder_not_started_with_resume_is_not_uploaded_and_says_why(
     assert run_id not in server.runs
     assert not report.ok
 
+    # What the message says to do works: the unwanted folder moved away, the run goes up.
+    assert "Move the folder(s) you do not want out of the wandb folder" in message
+    (aside := root.parent / "set-aside").mkdir()
+    shutil.move(_folders(root, run_id)[-1], aside)
+    report = localsweep.sync(sweep_id, entity="team")
+    assert {r.run_id: r for r in report.runs}[run_id].outcome == "synced"
+    assert run_id in server.runs
+
 
 def test_the_cli_dry_run_table_shows_the_attempts_and_the_superseded_run(
     site: tuple[Path, str, dict[str, str]],
