@@ -4,7 +4,9 @@ wandb's ``Run.history(samples=500, keys=None, x_axis="_step", pandas=True)`` ret
 sample of the rows (a pandas DataFrame by default); ``scan_history(keys=None,
 min_step=None, max_step=None)`` every row. The same arguments mean the same here; the
 differences (every row unless ``samples`` is given, a list unless ``pandas=True``) are in
-docs/differences.md.
+docs/differences.md. A row logged as a nested dict (``{"val": {"loss": 1.0}}``) comes back
+with a key per leaf, ``val.loss``, as W&B's server keeps it; a media value's own dict
+(``{"_type": "histogram", ...}``) stays whole.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["WANDB_TIMES", "add_times", "as_frame", "sample_rows", "select_rows"]
+__all__ = ["WANDB_TIMES", "add_times", "as_frame", "flat_row", "sample_rows", "select_rows"]
 
 #: wandb's time keys of a history row: seconds since the run started, and when it logged
 #: the row (Unix seconds). The store keeps the rows without them; the run's file has them.
@@ -36,7 +38,7 @@ def select_rows(
     needed = None if wanted is None else list(wanted)
     if needed is not None and x_axis in WANDB_TIMES and not any(x_axis in r for r in rows):
         needed.remove(x_axis)
-    for row in rows:
+    for row in map(flat_row, rows):
         step = row.get("_step")
         if isinstance(step, int):
             if min_step is not None and step < min_step:
@@ -47,6 +49,30 @@ def select_rows(
             yield row
         elif wanted is not None and needed is not None and all(k in row for k in needed):
             yield {k: row[k] for k in wanted if k in row}
+
+
+def flat_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with each nested dict's leaves under dotted keys (``val.loss``), as W&B's
+    server stores a row logged as ``{"val": {"loss": ...}}``; ``row`` itself when it nests
+    nothing. A media value (a dict with ``_type``) is a value, not a level."""
+    if not any(_is_level(v) for v in row.values()):
+        return row
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: dict[str, Any]) -> None:
+        for key, item in value.items():
+            name = f"{prefix}{key}"
+            if _is_level(item) and item:
+                walk(f"{name}.", item)
+            else:
+                flat[name] = item
+
+    walk("", row)
+    return flat
+
+
+def _is_level(value: Any) -> bool:
+    return isinstance(value, dict) and "_type" not in value
 
 
 def add_times(

@@ -108,3 +108,33 @@ def test_a_run_whose_offline_folder_is_gone_keeps_its_rows_without_times(
         rows = run.history(keys=["loss"], x_axis="_runtime")
     assert rows == [{"loss": float(i)} for i in range(6)]
     assert "no offline wandb file in" in caplog.text and "_runtime" in caplog.text
+
+
+def _train_nested() -> None:
+    import wandb
+
+    with wandb.init() as run:
+        for i in range(3):
+            hist = wandb.Histogram([0.0, 1.0, float(i)])
+            run.log({"val": {"loss": 3.0 - i, "acc": {"top1": i / 10}}, "h": hist, "x": i})
+
+
+def test_a_metric_logged_as_a_nested_dict_comes_back_under_its_dotted_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # W&B's server keeps {"val": {"loss": v}} as the column val.loss: an analysis script
+    # asking for keys=["val.loss"] got nothing here.
+    monkeypatch.chdir(tmp_path)
+    config = {**GRID, "metric": {"name": "val.loss"}}
+    (run,) = localsweep.run(config, _train_nested, db="s.db", quiet=True).runs
+    assert run.summary["val"]["loss"] == 1.0  # the summary stays nested, as wandb's
+
+    rows = run.history(keys=["val.loss", "val.acc.top1"])
+    assert rows == [
+        {"_step": i, "val.loss": 3.0 - i, "val.acc.top1": i / 10} for i in range(3)
+    ]
+    assert [r["val.loss"] for r in run.scan_history(keys=["val.loss"])] == [3.0, 2.0, 1.0]
+    whole = run.history()
+    assert {"val.loss", "val.acc.top1", "h", "x"} <= set(whole[0])
+    assert "val" not in whole[0]
+    assert whole[2]["h"]["_type"] == "histogram"  # a media value is not a level
