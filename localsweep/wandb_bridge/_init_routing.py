@@ -5,6 +5,7 @@ runs offline whatever mode it asks for (see :mod:`._forced_offline`)."""
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,17 @@ _init_sinks: dict[int, LogSink] = {}
 _init_sweeps: dict[int, str] = {}
 _wandb_init: Any = None
 _our_init: Any = None
+#: The open sessions whose wandb run has finished (by ``id`` of their sink): the run id.
+_finished: dict[int, str] = {}
+
+logger = logging.getLogger(__name__)
+
+
+def note_finished(sink: LogSink, run_id: str) -> None:
+    """The wandb run of ``sink``'s session finished: a later ``wandb.init`` in the same
+    session is not recorded (see :func:`_init_with_early_stopping`)."""
+    if any(s is sink for s in _init_sinks.values()):
+        _finished[id(sink)] = run_id
 
 
 def _open_init(sink: LogSink, sweep_id: str = "") -> None:
@@ -47,7 +59,8 @@ def _close_init() -> None:
     import wandb
 
     with _init_lock:
-        _init_sinks.pop(threading.get_ident(), None)
+        sink = _init_sinks.pop(threading.get_ident(), None)
+        _finished.pop(id(sink), None)
         sweep_id = _init_sweeps.pop(threading.get_ident(), None)
         if _init_sinks:
             return
@@ -82,6 +95,18 @@ def _init_with_early_stopping(original: Any) -> Any:
             }
             if arguments:
                 sink.on_early_stopping(arguments)
+            if (run_id := _finished.pop(id(sink), None)) is not None:
+                # wandb gives it the same run id (from the sweep's settings), and a folder
+                # of its own; W&B would take it over the first one's rows, not after them.
+                logger.warning(
+                    "run %s: wandb.init() was called again after this run's wandb run "
+                    "finished. localsweep records only the first wandb run of a sweep run: "
+                    "the rows of this one are not the run's, and stay in a second offline "
+                    "folder of the same id (localsweep sync uploads the run once that folder "
+                    "is moved away). Log the whole training in one wandb run: one "
+                    "wandb.init(), finished once",
+                    run_id,
+                )
             return offline(*args, **kwargs)
         return original(*args, **kwargs)
 

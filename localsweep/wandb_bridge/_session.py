@@ -43,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from localsweep.wandb_bridge._init_routing import _close_init, _open_init
+from localsweep.wandb_bridge._init_routing import _close_init, _open_init, note_finished
 from localsweep.wandb_bridge._metric_summary import definition_of
 from localsweep.wandb_bridge._resume import resuming_set_backend
 from localsweep.wandb_bridge._sink import (
@@ -203,6 +203,7 @@ def install_hooks() -> None:
         def _finish(self: Any, exit_code: int | None = None) -> Any:
             sink = _sinks.pop(self.id, None) if _sinks else None
             if sink is not None and not self._is_finished:
+                note_finished(sink, self.id)
                 sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
             return original_finish(self, exit_code)
 

@@ -1,0 +1,56 @@
+"""A train function that starts a second wandb run after its first one finished (a warm-up
+phase, then the training): localsweep records the first, and says so instead of dropping
+the second's rows in silence. Real wandb offline, real SQLite."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import localsweep
+
+GRID = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1]}}}
+
+
+def _two_phases() -> None:
+    import wandb
+
+    with wandb.init(config={"phase": "warmup"}) as run:
+        run.log({"loss": 5.0})
+    with wandb.init(config={"phase": "main"}) as run:
+        run.log({"loss": 0.05})
+
+
+def _one_run() -> None:
+    import wandb
+
+    with wandb.init() as run:
+        run.log({"loss": 1.0})
+
+
+def test_a_second_wandb_run_in_one_sweep_run_is_named_in_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        sweep = localsweep.run(GRID, _two_phases, count=1, db="s.db", quiet=True)
+    (run,) = sweep.runs
+    assert (run.state, run.summary["loss"]) == ("finished", 5.0)
+    [warning] = [r.getMessage() for r in caplog.records if "called again" in r.getMessage()]
+    assert warning.startswith(f"run {run.id}: wandb.init() was called again")
+    assert "one wandb.init(), finished once" in warning
+    # Its rows are in a second folder of the run's id, as the warning says.
+    assert len(list((tmp_path / "wandb").glob(f"offline-run-*-{run.id}*"))) == 2
+
+
+def test_runs_of_one_wandb_run_each_get_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = {**GRID, "parameters": {"x": {"values": [1, 2]}}}
+    with caplog.at_level(logging.WARNING):
+        sweep = localsweep.run(config, _one_run, db="s.db", quiet=True)
+    assert [r.state for r in sweep.runs] == ["finished", "finished"]
+    assert not [r for r in caplog.records if "called again" in r.getMessage()]
