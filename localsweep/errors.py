@@ -19,6 +19,8 @@ catches anything of ours and nothing of the user's::
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +34,7 @@ __all__ = [
     "NetworkFilesystemError",
     "NotFoundError",
     "PriorRunsError",
+    "RunSetupError",
     "SchemaVersionError",
     "StoreError",
     "StoreUnavailableError",
@@ -130,6 +133,31 @@ class SweepControlError(StoreError, ValueError):
 
 class AgentError(LocalsweepError):
     """An agent stopped because it could not go on (the message says why)."""
+
+
+class RunSetupError(AgentError):
+    """localsweep could not write what a run needs before the run's code starts (its
+    parameter file, in the wandb folder): a full disk, a read-only folder. The run is not
+    the user's failure: it is recorded ``killed`` and not counted (its point is offered
+    again), and the agent stops with this message."""
+
+    @classmethod
+    def writing(cls, path: str | os.PathLike[str], run_id: str, exc: OSError) -> RunSetupError:
+        """The error for ``exc``, raised writing ``path`` for run ``run_id``."""
+        what = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "free space on that disk (or give the runs another wandb folder: WANDB_DIR)"
+            head = "disk full"
+        else:
+            fix = "make that folder writable, or give the runs another one (WANDB_DIR)"
+            head = "cannot write the run's files"
+        error = cls(
+            f"{head}: localsweep could not write {path} ({what}), which run {run_id} needs "
+            f"before it starts. The run is not counted and its point is offered again: {fix}, "
+            "then start the agent again"
+        )
+        error.__cause__ = exc
+        return error
 
 
 class ProgramNotFoundError(AgentError):

@@ -23,10 +23,11 @@ from localsweep.agent._control import (
     Termination,
     on_sigterm,
 )
+from localsweep.agent._disk import warn_if_disk_full
 from localsweep.agent._hyperband import make_stopper
 from localsweep.agent._recorder import RunRecorder
 from localsweep.config import Method, SweepConfig
-from localsweep.errors import AgentError, LeaseLostError, StoreError
+from localsweep.errors import AgentError, LeaseLostError, RunSetupError, StoreError
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
 from localsweep.search._multi import reaches_all_targets
@@ -395,11 +396,17 @@ class Agent:
             outcome = RunOutcome(
                 RunState.KILLED, error="stopped by the user (Ctrl-C)", interrupted=exc
             )
+        except RunSetupError as exc:
+            # The run's files could not be written (a full disk): not the run's failure,
+            # and the next runs would fail the same way. Not counted; the agent stops.
+            outcome = RunOutcome(RunState.KILLED, error=str(exc), interrupted=exc)
         if outcome.interrupted is not None and outcome.state is RunState.KILLED:
             outcome = replace(outcome, end_reason=outcome.end_reason or "interrupted")
         finished = outcome.finished or recorder.finished
         if finished is not None and recorder.finished is None:
             recorder.on_finish(finished)
+        if finished is not None:
+            warn_if_disk_full(run.id, finished.dir)
         summary = recorder.summary()
         summary_metric = recorder.summary_metric(summary)
         best = recorder.best_value(summary_metric)

@@ -20,6 +20,7 @@ from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
 from localsweep.agent._control import PREEMPTED
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
 from localsweep.agent._wandb_exit import marked_failed
+from localsweep.errors import RunSetupError
 from localsweep.records import RunState
 from localsweep.store import RunRecord
 
@@ -136,6 +137,8 @@ class InProcessRunner:
                 error="stopped by the user (Ctrl-C)",
                 interrupted=exc,
             )
+        except RunSetupError:
+            raise  # localsweep's own failure before the run's code started: the agent's
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if code != 0 and recorder.preempting:

@@ -62,6 +62,7 @@ from localsweep.agent._process import (
 )
 from localsweep.agent._recorder import RunRecorder
 from localsweep.config import SweepConfig
+from localsweep.errors import RunSetupError
 from localsweep.records import RunState
 from localsweep.store import RunRecord
 from localsweep.wandb_bridge import (
@@ -152,7 +153,10 @@ class ProgramRunner:
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         root = wandb_root()
         sweep_dir = Path(sweep_dir_for(root, self.sweep_id))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunSetupError.writing(sweep_dir, run.id, exc) from exc
         params = sorted_params(run.config)
         param_path = param_file_path(sweep_dir, run.id)
         env = self.child_env(run.id, root, param_path)
@@ -172,9 +176,12 @@ class ProgramRunner:
             interpreter=self.interpreter,
             environ=env,
         )
-        Path(param_path).write_text(param_file_content(params), encoding="utf-8")
-        for path, content in command.files.items():
-            Path(path).write_text(content, encoding="utf-8")
+        written = [(param_path, param_file_content(params)), *command.files.items()]
+        for path, content in written:
+            try:
+                Path(path).write_text(content, encoding="utf-8")
+            except OSError as exc:
+                raise RunSetupError.writing(path, run.id, exc) from exc
         stdout_path = sweep_dir / f"{run.id}.out"
         stderr_path = sweep_dir / f"{run.id}.err"
         attempt = getattr(run, "attempt", 1)  # a resumed run's files keep earlier attempts'

@@ -43,6 +43,7 @@ from typing import Any
 
 import yaml
 
+from localsweep.errors import RunSetupError
 from localsweep.wandb_bridge._init_routing import _close_init, _open_init, note_finished
 from localsweep.wandb_bridge._metric_summary import definition_of
 from localsweep.wandb_bridge._resume import resuming_set_backend
@@ -347,8 +348,11 @@ class WandbRunSession:
         from wandb.sdk import wandb_setup
 
         install_hooks()
-        self.param_path.parent.mkdir(parents=True, exist_ok=True)
-        self.param_path.write_text(param_file_text(self.config), encoding="utf-8")
+        try:
+            self.param_path.parent.mkdir(parents=True, exist_ok=True)
+            self.param_path.write_text(param_file_text(self.config), encoding="utf-8")
+        except OSError as exc:  # a full disk is not the user's code failing
+            raise RunSetupError.writing(self.param_path, self.run_id, exc) from exc
 
         current = wandb_setup.singleton().settings
         self._saved = {name: getattr(current, name, None) for name in _SETTING_NAMES}

@@ -1,0 +1,140 @@
+"""The disk of the wandb folder fills up during a sweep (a real tmpfs, filled): localsweep's
+own files for a run (its parameter file) cannot be written. That is not the training code
+failing: the agent says "disk full" once and stops, the run is not counted, and once space
+is freed the next agent runs every point. Needs root (mount), as CI runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import localsweep
+
+pytestmark = pytest.mark.slow
+
+TRAIN = """
+import os
+import wandb
+
+
+def train():
+    with wandb.init() as run:
+        run.log({"loss": float(run.config["x"])})
+
+
+def fills_the_disk():
+    with wandb.init() as run:
+        run.log({"loss": float(run.config["x"])})
+        # The disk fills up while the run works (a checkpoint, another job's files).
+        with open(os.path.join(os.environ["WANDB_DIR"], "filler"), "ab") as f:
+            try:
+                while True:
+                    f.write(b"x" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+"""
+PROGRAM = "import wandb\nwith wandb.init() as run:\n    run.log({'loss': float(run.config['x'])})\n"
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs of this test's own, mounted and unmounted here."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    with open(disk / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"x" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def _cli(cwd: Path, disk: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(disk)}
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "localsweep.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _grid(tmp_path: Path, program: bool) -> str:
+    (tmp_path / "t.py").write_text(TRAIN)
+    (tmp_path / "p.py").write_text(PROGRAM)
+    head = "program: p.py\n" if program else ""
+    (tmp_path / "g.yaml").write_text(
+        head + "method: grid\nmetric: {name: loss}\nparameters:\n  x: {values: [1, 2, 3]}\n"
+    )
+    return localsweep.sweep(str(tmp_path / "g.yaml"), db=str(tmp_path / "s.db"))
+
+
+@pytest.mark.parametrize("program", [False, True], ids=["function", "program"])
+def test_a_full_wandb_disk_stops_the_agent_with_one_message_and_loses_no_point(
+    tmp_path: Path, disk: Path, program: bool
+) -> None:
+    sweep_id = _grid(tmp_path, program)
+    _fill(disk)
+    function = [] if program else ["--function", "t:train"]
+
+    full = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", *function)
+
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    [error] = [line for line in full.stderr.splitlines() if line.startswith("Error:")]
+    assert error.startswith("Error: disk full: localsweep could not write ")
+    assert "its point is offered again" in error and "WANDB_DIR" in error
+    runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
+    assert [r.state for r in runs] == ["killed"]  # not failed: not the training code's fault
+
+    (disk / "filler").unlink()
+    again = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", *function)
+
+    assert again.returncode == 0, again.stderr
+    runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
+    finished = sorted(r.config["x"] for r in runs if r.state == "finished")
+    assert finished == [1, 2, 3]
+
+
+def test_a_run_that_ends_on_a_full_disk_is_kept_and_named_in_a_warning(
+    tmp_path: Path, disk: Path
+) -> None:
+    sweep_id = _grid(tmp_path, program=False)
+
+    full = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", "-f", "t:fills_the_disk")
+
+    # Its rows reached the store; wandb's own file may be cut short, and the agent says so.
+    assert "ended while the disk of its wandb folder" in " ".join(full.stderr.split())
+    runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
+    assert (runs[0].state, runs[0].summary["loss"]) == ("finished", 1.0)
+    # The next run cannot start on the full disk: the agent stops instead of failing it.
+    assert full.returncode == 1 and "Error: disk full" in full.stderr
+    assert [r.state for r in runs[1:]] == ["killed"]
