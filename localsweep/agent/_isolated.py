@@ -59,7 +59,7 @@ from localsweep.agent._process import (
 from localsweep.agent._recorder import RunRecorder
 from localsweep.agent._scheduler import run_stopper
 from localsweep.agent._sending import load_function, pickle_function
-from localsweep.errors import AgentError, StoreError
+from localsweep.errors import AgentError, RunSetupError, StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun
@@ -159,7 +159,10 @@ class IsolatedFunctionRunner:
 
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         sweep_dir = Path(sweep_dir_for(wandb_root(), self.sweep_id))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunSetupError.writing(sweep_dir, run.id, exc) from exc
         stdout_path = sweep_dir / f"{run.id}.out"
         stderr_path = sweep_dir / f"{run.id}.err"
         payload_path = sweep_dir / f"{run.id}.payload.pkl"
@@ -189,7 +192,12 @@ class IsolatedFunctionRunner:
             "entity": self.entity,
             "result_path": str(result_path),
         }
-        payload_path.write_bytes(pickle.dumps(payload))
+        data = pickle.dumps(payload)
+        try:
+            payload_path.write_bytes(data)
+        except OSError as exc:  # a full disk is not the run's failure
+            payload_path.unlink(missing_ok=True)
+            raise RunSetupError.writing(payload_path, run.id, exc) from exc
         try:
             # A resumed run's files keep its earlier attempts' output.
             attempt = getattr(run, "attempt", 1)

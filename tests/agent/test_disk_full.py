@@ -97,13 +97,20 @@ def _grid(tmp_path: Path, program: bool) -> str:
     return localsweep.sweep(str(tmp_path / "g.yaml"), db=str(tmp_path / "s.db"))
 
 
-@pytest.mark.parametrize("program", [False, True], ids=["function", "program"])
+MODES = {
+    "function": ["--function", "t:train"],
+    "process": ["--function", "t:train", "--isolation", "process"],
+    "program": [],
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
 def test_a_full_wandb_disk_stops_the_agent_with_one_message_and_loses_no_point(
-    tmp_path: Path, disk: Path, program: bool
+    tmp_path: Path, disk: Path, mode: str
 ) -> None:
-    sweep_id = _grid(tmp_path, program)
+    sweep_id = _grid(tmp_path, program=mode == "program")
     _fill(disk)
-    function = [] if program else ["--function", "t:train"]
+    function = MODES[mode]
 
     full = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", *function)
 
