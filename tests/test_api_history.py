@@ -130,9 +130,7 @@ def test_a_metric_logged_as_a_nested_dict_comes_back_under_its_dotted_name(
     assert run.summary["val"]["loss"] == 1.0  # the summary stays nested, as wandb's
 
     rows = run.history(keys=["val.loss", "val.acc.top1"])
-    assert rows == [
-        {"_step": i, "val.loss": 3.0 - i, "val.acc.top1": i / 10} for i in range(3)
-    ]
+    assert rows == [{"_step": i, "val.loss": 3.0 - i, "val.acc.top1": i / 10} for i in range(3)]
     assert [r["val.loss"] for r in run.scan_history(keys=["val.loss"])] == [3.0, 2.0, 1.0]
     whole = run.history()
     assert {"val.loss", "val.acc.top1", "h", "x"} <= set(whole[0])
