@@ -349,6 +349,11 @@ def _run_agent(
     from localsweep._entry import execute
     from localsweep.config import Method
 
+    if function is not None and timeout is not None and isolation != "process":
+        raise click.UsageError(
+            "--timeout needs each run in its own process: add --isolation process (a "
+            "function running in the agent's own process cannot be stopped from outside)"
+        )
     config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):

@@ -373,3 +373,18 @@ def test_localsweep_run_in_a_terminal_shows_a_progress_bar(tmp_path: Path) -> No
     assert "sweep ls-" in out and "2/2" in out, out
     assert "best loss=1" in out
     assert "[localsweep] run" not in out  # the bar, not the plain lines
+
+
+def test_a_timeout_for_an_in_process_function_names_the_cli_option(tmp_path: Path) -> None:
+    (tmp_path / "t.py").write_text("def train(config):\n    return config['x']\n")
+    (tmp_path / "g.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
+    sweep_id = cli_at(tmp_path, "sweep", "g.yaml", "--db", "s.db").stdout.strip()
+    proc = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--timeout", "5")
+    # A wrong combination of options: the CLI's spelling of the fix, and exit 2.
+    assert proc.returncode == 2, proc.stderr
+    assert "--timeout needs each run in its own process: add --isolation process" in proc.stderr
+    assert "isolation='process'" not in proc.stderr
+    assert localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs == []
+    ok = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--timeout", "60",
+                "--isolation", "process")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
