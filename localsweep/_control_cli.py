@@ -22,7 +22,10 @@ ACTIONS: dict[str, str] = {
     "pause": "agents start no new run (running runs go on) until it is resumed",
     "resume": "agents start runs again",
     "stop": "running runs finish; no new run starts",
-    "cancel": "running runs are stopped (recorded killed, end reason cancelled); no new run starts",
+    "cancel": (
+        "running runs are stopped (recorded killed, end reason cancelled; a function's run "
+        "in its agent's own process at its next wandb.log); no new run starts"
+    ),
 }
 
 _PAST = {"pause": "Paused", "resume": "Resumed", "stop": "Stopped", "cancel": "Cancelled"}
