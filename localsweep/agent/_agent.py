@@ -160,9 +160,11 @@ def wandb_root() -> Path:
     return Path(os.environ.get("WANDB_DIR") or os.getcwd())
 
 
-def run_rng(seed: int, number: int) -> random.Random:
-    """The random stream of run ``number``: fixed by the sweep's seed, whoever runs it."""
-    return random.Random(f"localsweep:{seed}:{number}")
+def run_rng(seed: int, number: int, priors: str = "") -> random.Random:
+    """The random stream of run ``number``: fixed by the sweep's seed, whoever runs it, and
+    by the points its prior runs hold (``priors``: :func:`localsweep.priors.stream_key`),
+    so that a sweep warm-started from one of the same seed does not draw its runs again."""
+    return random.Random(f"localsweep:{seed}:{number}" + (f":{priors}" if priors else ""))
 
 
 class Agent:
@@ -207,6 +209,9 @@ class Agent:
 
         user_study = load_user_study(self.config, self.sweep.config_dir)
         self.search: Search = make_search(self.config, user_study)
+        from localsweep.priors import stream_key
+
+        self._priors = stream_key(store, sweep_id)
         reason = getattr(self.search, "reason", None)
         if reason:
             logger.info("sweep %s: %s", sweep_id, reason)
@@ -374,7 +379,7 @@ class Agent:
         return self.config.method in (Method.BAYES, Method.CUSTOM)
 
     def _propose(self, runs: Sequence[RunView], number: int) -> Proposal | None:
-        return self.search.propose(runs, run_rng(self.sweep.seed, number))
+        return self.search.propose(runs, run_rng(self.sweep.seed, number, self._priors))
 
     # ---------------------------------------------------------------------------------
 

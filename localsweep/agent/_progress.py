@@ -108,7 +108,9 @@ class SweepTally:
         self.config = config
         self.best: RunRecord | None = None
         #: A multi-objective sweep's Pareto set so far (``Sweep.pareto_runs``'s runs: its
-        #: own runs with a result and every objective), with their objective values.
+        #: runs with a result and every objective, prior runs included), with their
+        #: objective values. A prior run ended before the sweep began: the first read
+        #: takes it, and no later read reads it again.
         self.front: list[tuple[RunRecord, tuple[float, ...]]] = []
         self._results: set[str] = set()
         self._prior_points: set[str] = set()
@@ -149,8 +151,10 @@ class SweepTally:
 
     def _to_front(self, run: RunRecord) -> None:
         """Put ``run`` on the Pareto front if no run there beats it, dropping the ones it
-        beats (equal points all stay, as ``non_dominated`` keeps them)."""
-        if run.prior or run.state.value not in RESULT_STATES:
+        beats (equal points all stay, as ``non_dominated`` keeps them). Prior runs count,
+        as ``Sweep.pareto_runs`` counts them: a trade-off found before is still on the
+        front."""
+        if run.state.value not in RESULT_STATES:
             return
         metrics = self.config.metrics
         values = objective_values(run.summary, metrics)

@@ -314,3 +314,28 @@ def add_prior_runs(
     if not found.taken:
         return []
     return write(store, sweep_id, prior_rows(config, found.taken))
+
+
+def stream_key(store: Store, sweep_id: str) -> str:
+    """What sweep ``sweep_id``'s random streams are keyed on besides its seed and the run's
+    number: a digest of the points its prior runs hold, ``""`` when it has none (so a sweep
+    without prior runs draws as before).
+
+    A sweep warm-started from a sweep of the same config and seed would otherwise draw, run
+    by run, the very points its prior runs hold (the old sweep's runs 0, 1, ... drew from
+    the same streams) and run them again. The points, not the runs' ids, make the key: the
+    same sources give the same prior runs, so a seeded sweep stays reproducible, whereas a
+    prior run's row id is a new one when its own id is taken in this database. Sorted: the
+    order the sources were given in changes nothing the search learns. Read once, by each
+    agent as it starts (prior runs are written with the sweep, before any agent)."""
+    import hashlib
+    import json
+
+    points = sorted(
+        json.dumps(run.config, sort_keys=True, default=repr)
+        for run in store.list_runs(sweep_id)
+        if run.prior
+    )
+    if not points:
+        return ""
+    return hashlib.sha256("\n".join(points).encode()).hexdigest()[:16]

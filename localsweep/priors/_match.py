@@ -238,14 +238,14 @@ def _objectives(
     or infinite diverged: no result. A run missing every objective has nothing to learn
     from; one missing some is taken, as a sweep's own run is kept: shown by the objectives
     it has, on no Pareto front, and counted as failed by the search."""
-    from localsweep.search._multi import summary_value
+    from localsweep.search._multi import summary_entry, summary_value
 
     missing = []
     for objective in config.metrics:
         name = objective.name
         if summary_value(candidate.summary, name, objective.goal) is not None:
             continue
-        diverged = _diverged_in(candidate.summary, name, objective.goal.value)
+        diverged = _not_finite(summary_entry(candidate.summary, name, objective.goal))
         if diverged is not None:
             why = f"ended with the objective {name} = {diverged}: no result (did it diverge?)"
             return why, ()
@@ -262,6 +262,9 @@ def _diverged_in(summary: Mapping[str, Any], name: str, goal: str) -> str | None
     ``None``; of a ``define_metric`` summary (``{"min": nan}``), the component that
     :func:`summary_metric` would take."""
     raw = metric_in(summary, name)
+    if raw is None:  # a table's flattened `loss.min` column
+        flat = ((k, metric_in(summary, f"{name}.{k}")) for k in _SUMMARY_KEYS[goal])
+        raw = {k: v for k, v in flat if v is not None}
     if isinstance(raw, Mapping):
         raw = next((raw[key] for key in _SUMMARY_KEYS[goal] if key in raw), None)
     return _not_finite(raw)

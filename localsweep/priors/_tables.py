@@ -18,6 +18,7 @@ the metric. What was taken is reported per source.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -49,26 +50,30 @@ _WANDB_COLUMNS = (
     ("Created", "createdAt"),
 )
 _LOCALSWEEP_COLUMNS = {"id", "name", "state", "number", "metric"}
-#: Columns that say what a run is, not what it logged.
+#: Columns that say what a run is, not what it logged (with those of :func:`_meta_columns`).
 _META_COLUMNS = {
     *_ID_COLUMNS,
     *_NAME_COLUMNS,
     *_STATE_COLUMNS,
     *_CREATED_COLUMNS,
-    "number",
-    "end_reason",
-    "finished_at",
-    "stopped_at_band",
-    "metric",
     "Notes",
     "User",
     "Tags",
     "Runtime",
     "Sweep",
-    # localsweep's export of a sweep's prior runs: where a run came from, not what it logged.
-    "prior",
-    "prior_source",
 }
+
+
+@functools.cache
+def _meta_columns() -> frozenset[str]:
+    """Columns that say what a run is, not what it logged: W&B's, and every column
+    `localsweep export` writes about a run (its end, `metric`, `pareto`, `prior`,
+    `prior_source`...), from the export's own list, so that a column added there is no
+    summary key here. Imported when a table is read: the export module brings the store
+    (SQLAlchemy) with it."""
+    from localsweep.report._export import RUN_COLUMNS
+
+    return frozenset(_META_COLUMNS | RUN_COLUMNS)
 
 
 _WANDB_LAYOUT = "W&B runs table export"
@@ -232,8 +237,9 @@ def _summary_view(row: Mapping[str, Any]) -> dict[str, Any]:
     # What the run logged: every column but the ones that describe the run, numbers
     # read; a ``summary.`` prefix (localsweep's export of a clashing key) is dropped.
     view: dict[str, Any] = {}
+    meta = _meta_columns()
     for key, value in row.items():
-        if key in _META_COLUMNS or key.startswith(("config.", "config/")):
+        if key in meta or key.startswith(("config.", "config/")):
             continue
         for prefix in ("summary.", "summary/"):
             if key.startswith(prefix):

@@ -40,8 +40,11 @@ FIXED_COLUMNS = (
     "metric",
 )
 
-#: Column names a parameter or summary key may not take (some rows only have them).
-_RESERVED = frozenset((*FIXED_COLUMNS, "pareto", "prior", "prior_source"))
+#: The columns that say what a run is, not what it logged: the fixed ones, and those some
+#: rows only have. A parameter or summary key may not take their names, and a runs table
+#: given back as prior runs (``--prior-runs export.csv``) reads none of them as a summary
+#: key (:mod:`localsweep.priors._tables` takes this list).
+RUN_COLUMNS = frozenset((*FIXED_COLUMNS, "pareto", "prior", "prior_source"))
 
 
 def _flat(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -92,12 +95,12 @@ def _row(
         # A parameter named like a column (`name`, `state`, `metric`) must not overwrite
         # it: it is written `config.<name>`, which a prior-run source reads as the
         # parameter (the same column in every row, prior runs or not).
-        row[f"config.{key}" if key in _RESERVED else key] = value
+        row[f"config.{key}" if key in RUN_COLUMNS else key] = value
     for key, value in _flat(run.summary):
         if key.startswith("_"):
             continue  # wandb's bookkeeping: _step, _runtime, _timestamp, _wandb...
         # A summary key named like a column keeps the column's value and gets a prefix.
-        row[f"summary.{key}" if key in row or key in _RESERVED else key] = value
+        row[f"summary.{key}" if key in row or key in RUN_COLUMNS else key] = value
     return row
 
 

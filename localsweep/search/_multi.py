@@ -2,9 +2,10 @@
 
 A run's value of one objective is read as the single metric's summary is: the run's
 summary (wandb's own, ``define_metric`` summaries included, else each key's last logged
-value), by the metric's name or a dotted path into nested dicts. A run missing one
-objective, or with a value that is not a finite number, has no point: the search counts it
-as failed, and it is on no Pareto front.
+value), by the metric's name or a dotted path into nested dicts; a ``define_metric``
+summary flattened into ``name.min`` / ``name.max`` keys (a runs table's columns) too. A
+run missing one objective, or with a value that is not a finite number, has no point: the
+search counts it as failed, and it is on no Pareto front.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "non_dominated",
     "objective_values",
     "reaches_all_targets",
+    "summary_entry",
     "summary_value",
 ]
 
@@ -33,24 +35,45 @@ _AGGREGATES = {
 }
 
 
-def summary_value(
-    summary: Mapping[str, Any], name: str, goal: Goal = Goal.MINIMIZE
-) -> float | None:
-    """The finite number ``summary`` holds for ``name`` (the key itself, else a dotted
-    path into nested dicts), or ``None``. A ``define_metric`` summary
-    (``{"min": 0.1}`` under the key) gives its value, by the goal's aggregate first."""
-    node: Any
+_MISSING = object()
+
+
+def _lookup(summary: Mapping[str, Any], name: str) -> Any:
+    """What ``summary`` holds under ``name``: the key itself, else a dotted path into
+    nested dicts; ``_MISSING`` when neither is there."""
     if name in summary:
-        node = summary[name]
-    else:
-        node = summary
-        for part in name.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return None
-            node = node[part]
+        return summary[name]
+    node: Any = summary
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def summary_entry(summary: Mapping[str, Any], name: str, goal: Goal = Goal.MINIMIZE) -> Any:
+    """The raw value ``summary`` holds for ``name``, ``None`` when it holds none: the key
+    itself, else a dotted path into nested dicts. A ``define_metric`` summary gives its
+    value by the goal's aggregate first: kept under the key (``{"min": 0.1}``, wandb's
+    own), or flattened beside it (``loss.min``, a runs table's column, as ``localsweep
+    export`` writes it)."""
+    node = _lookup(summary, name)
+    if node is _MISSING:
+        flat = {k: _lookup(summary, f"{name}.{k}") for k in _AGGREGATES[goal]}
+        node = {k: v for k, v in flat.items() if v is not _MISSING}
     if isinstance(node, Mapping):
         kept = [node[k] for k in _AGGREGATES[goal] if k in node]
         node = kept[0] if kept else None
+    return node
+
+
+def summary_value(
+    summary: Mapping[str, Any], name: str, goal: Goal = Goal.MINIMIZE
+) -> float | None:
+    """The finite number ``summary`` holds for ``name`` (see :func:`summary_entry`), or
+    ``None``. How every reader of a multi-objective sweep reads a run's objective: the
+    search, the Pareto set, ``show``, the report, and the check of a prior run."""
+    node = summary_entry(summary, name, goal)
     if isinstance(node, bool) or not isinstance(node, numbers.Real):
         return None
     value = float(node)
