@@ -117,22 +117,60 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: After this process saw the wall clock jump ahead of its monotonic clock (the machine
+#: was suspended, or the clock was stepped), how long it takes no run for dead by its
+#: heartbeat: every live agent beats within its interval (at most 30 s) of monotonic time,
+#: which stood still while the machine slept.
+CLOCK_JUMP_HOLD = 40.0
+
+
+def _wall() -> float:
+    """This host's wall clock (Unix seconds), as heartbeats are written on SQLite."""
+    return time.time()
+
+
 class Reaper:
-    """Marks runs of dead agents crashed, at most every :data:`REAP_INTERVAL` per agent."""
+    """Marks runs of dead agents crashed, at most every :data:`REAP_INTERVAL` per agent.
+
+    Heartbeats are wall-clock times (this host's on SQLite). When a laptop sleeps through
+    the night with two agents, or NTP steps the clock, every heartbeat looks hours old on
+    waking, though each agent beats again within seconds: a claim then would take live
+    runs for dead. So a jump of the wall clock against the monotonic one holds off such
+    reaping for :data:`CLOCK_JUMP_HOLD` seconds (a dead process on this host is still
+    reaped at once)."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], float] = {}
+        self._offset: tuple[float, float] | None = None  # (wall - monotonic, at monotonic)
+        self._hold_until = 0.0
 
     def now_and_then(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
         """Reap unless this agent did so for this sweep less than REAP_INTERVAL ago (a scan
         per claim would cost a query; heartbeats go stale only after minutes)."""
         t = time.monotonic()
+        self.watch_clock(_wall(), t)
         key = (sweep_id, agent.id)
         last = self._last.get(key)
         if last is not None and t - last < REAP_INTERVAL:
             return ()
         self._last[key] = t
-        return reap(conn, sweep_id, agent)
+        return reap(conn, sweep_id, agent, by_heartbeat=t >= self._hold_until)
+
+    def watch_clock(self, wall: float, mono: float) -> bool:
+        """Note the clocks; ``True`` when the wall clock jumped ahead since the last look
+        (more than NTP's slewing could move it: 2 s, or a thousandth of the time between)."""
+        offset = wall - mono
+        seen, self._offset = self._offset, (offset, mono)
+        if seen is None or offset - seen[0] <= max(2.0, 0.001 * (mono - seen[1])):
+            return False
+        self._hold_until = mono + CLOCK_JUMP_HOLD
+        logger.info(
+            "the wall clock jumped %.0f s ahead (a suspend, or a clock step): no run is taken "
+            "for dead by its heartbeat for %.0f s, while their agents beat again",
+            offset - seen[0],
+            CLOCK_JUMP_HOLD,
+        )
+        return True
 
     def forget(self, sweep_id: str) -> None:
         """Scan again at the next claim (the transaction that scanned was rolled back)."""
@@ -140,10 +178,12 @@ class Reaper:
             del self._last[key]
 
 
-def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
+def reap(
+    conn: Connection, sweep_id: str, agent: AgentInfo, *, by_heartbeat: bool = True
+) -> tuple[str, ...]:
     """Mark crashed the running runs of agents that died (same host: the pid is gone;
-    anywhere: the heartbeat is stale); returns the ids actually changed. The caller holds
-    the sweep lock."""
+    anywhere, unless ``by_heartbeat`` is false: the heartbeat is stale); returns the ids
+    actually changed. The caller holds the sweep lock."""
     rows = conn.execute(_SELECT_RUNNING, {"b_sweep_id": sweep_id}).all()
     if not rows:
         return ()
@@ -157,7 +197,7 @@ def reap(conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
             continue
         if host == agent.host and pid is not None and not _pid_alive(pid):
             pid_dead.append(run_id)
-        else:
+        elif by_heartbeat:
             maybe_stale.setdefault(timeout or own, []).append(run_id)
     changed: list[Any] = []
     if pid_dead:
