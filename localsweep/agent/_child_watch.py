@@ -114,6 +114,9 @@ class ChildWatch:
         self.watch.on_stop = before_signals
 
     def run(self) -> RunOutcome:
+        # A resumed run whose earlier attempts reached its plateau stops as it starts.
+        self._deliver(self.recorder.stop_if_decided, running=True)
+        self._act_on_stop()
         returncode = self.watch.wait(lambda: self._follow(running=True))
         if self.tee is not None:
             self.tee.join()
