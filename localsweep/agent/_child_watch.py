@@ -104,6 +104,8 @@ class ChildWatch:
         self._last_step = -1
         self._unreadable = False
         self._state: RunFileSummary | None = None
+        #: A stop decided on what was just read, acted on once the read is done.
+        self._stop: RunStopped | None = None
 
         def before_signals(_reason: StopReason) -> None:
             if self.tee is not None:
@@ -112,6 +114,9 @@ class ChildWatch:
         self.watch.on_stop = before_signals
 
     def run(self) -> RunOutcome:
+        # A resumed run whose earlier attempts reached its plateau stops as it starts.
+        self._deliver(self.recorder.stop_if_decided, running=True)
+        self._act_on_stop()
         returncode = self.watch.wait(lambda: self._follow(running=True))
         if self.tee is not None:
             self.tee.join()
@@ -168,6 +173,12 @@ class ChildWatch:
         return missing_run_dir_message(self.run_id, where, others)
 
     def _follow(self, *, running: bool) -> None:
+        self._read(running=running)
+        if running:
+            self._act_on_stop()
+
+    def _read(self, *, running: bool) -> None:
+        """Read what the child's wandb file holds by now, and hand it to the recorder."""
         if self._unreadable:
             return
         if self.follower is None:
@@ -213,7 +224,8 @@ class ChildWatch:
         self._deliver(lambda: self.recorder.on_log(data, step, committed=True), running=running)
 
     def _deliver(self, call: Callable[[], None], *, running: bool) -> None:
-        """Hand something to the recorder; a stop it raises ends the child."""
+        """Hand something to the recorder; a stop it raises ends the child (see
+        :meth:`_act_on_stop`)."""
         try:
             call()
         except RunAborted:
@@ -222,11 +234,30 @@ class ChildWatch:
         except RunStopped as stop:
             # Only a decision taken while the child runs ends it; once it has exited, or is
             # already being stopped, the rows are recorded and the decision has no effect.
-            if running and self.watch.reason is None:
-                logger.info("%s", stop)
-                self.band = stop.band
-                self.end_reason = stop.reason
-                self.watch.request_stop(StopReason.STOPPED)
+            if running and self.watch.reason is None and self._stop is None:
+                self._stop = stop
+
+    def _act_on_stop(self) -> None:
+        """Stop the child for the decision taken on what was read, unless it has ended on
+        its own meanwhile: it exited, or its wandb run finished (its exit record is
+        written; wandb writes its last rows with it, so a program that logs its values
+        and finishes is read whole at once). Such a run was never stopped: it finished,
+        with every row it logged, and a signal now would only cut its exit short."""
+        stop, self._stop = self._stop, None
+        if stop is None or self.watch.reason is not None:
+            return
+        # What it wrote since the read that decided (its exit record?); decisions on these
+        # rows count no more: one stop is on its way.
+        self._read(running=False)
+        if self.watch.process.poll() is not None or (
+            self.follower is not None and self.follower.finished
+        ):
+            logger.debug("run %s ended on its own before it was stopped: %s", self.run_id, stop)
+            return
+        logger.info("%s", stop)
+        self.band = stop.band
+        self.end_reason = stop.reason
+        self.watch.request_stop(StopReason.STOPPED)
 
     def _finish_reading(self, returncode: int) -> None:
         """Read what the child's wandb service wrote last, up to its exit record."""

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from localsweep.agent._flush_timer import FlushTimer
 from localsweep.agent._logged import MISSING as _MISSING
 from localsweep.agent._logged import lookup, metric_value, valid
+from localsweep.agent._recorder_plateau import RunPlateau
 from localsweep.agent._run_summary import RunSummary, plain
 from localsweep.agent._stops import RunAborted, RunStopped
 from localsweep.config import EarlyStopping, Metric, SweepConfig, early_stopping_from_init
 from localsweep.errors import LeaseLostError, StoreError
-from localsweep.stopping import Plateau
 from localsweep.store import HistoryRow, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun
 from localsweep.wandb_bridge._metric_summary import MetricDefinition
@@ -107,16 +107,14 @@ class RunRecorder:
         #: resumed run starts from the summary the server has).
         self.resume_step: int | None = None
         self.resume_summary: dict[str, Any] = {}
-        self._plateau: Plateau | None = Plateau(early_stopping) if early_stopping else None
-        #: The row whose value the plateau rule has seen (one value per row, as hyperband).
-        self._plateau_step = -1
+        self._plateau = RunPlateau(run.id, early_stopping)
         if run.attempt > 1:
             self._resume_from(store, run)
 
     def _resume_from(self, store: Store, run: RunRecord) -> None:
         """A resumed run (preempted before): its earlier attempts' rows, read once, come
-        first, as in the run's wandb history, so hyperband judges the run and not the
-        attempt, and its summaries cover them."""
+        first, as in the run's wandb history, so hyperband and the plateau rule judge the
+        run and not the attempt, and its summaries cover them."""
         rows = store.history(run.id)
         self._summary.resume(run.summary or {}, rows)
         self.resume_summary = dict(self._summary.earlier)
@@ -131,6 +129,7 @@ class RunRecorder:
                     value = metric_value(raw)
                     self.metric_values.append(math.nan if value is None else value)
         self.iterations = sum(1 for v in self.metric_values if math.isfinite(v))
+        self._plateau.resume(rows)
         if rows or self._summary.earlier:
             # W&B's resume goes on one past the run's last step (wandb.init's
             # starting_step). An attempt that never reached wandb.init left nothing: online
@@ -140,11 +139,23 @@ class RunRecorder:
     @property
     def early_stopping(self) -> EarlyStopping | None:
         """The plateau rule this run is under, if any."""
-        return self._plateau.spec if self._plateau is not None else None
+        return self._plateau.spec
+
+    def stop_if_decided(self) -> None:
+        """Raise :class:`RunStopped` when the run's earlier attempts already reached its
+        plateau (a resumed run whose deciding row was logged before it was preempted): it
+        stops before it logs anything more, as it would have then. Raised once; also at
+        the run's first log."""
+        self._plateau.stop_if_decided()
 
     # LogSink -------------------------------------------------------------------------
 
     def on_log(self, data: Mapping[str, Any], step: int, committed: bool = False) -> None:
+        # A plateau the earlier attempts reached ends the run before this row: nothing is
+        # logged after the deciding value in-process. (A program's stop is delivered as
+        # it starts, see ChildWatch: its rows, in its wandb file, are all kept.)
+        self._plateau.stop_if_decided()
+        self._plateau.logging()
         with self._lock:
             try:
                 self._log(data, step, committed)
@@ -166,7 +177,7 @@ class RunRecorder:
         self._last_values.update(data)
         self._summary.log(data)
         self._note_metric(data)
-        self._check_plateau(data, step)
+        self._plateau.check(data, step)
         if committed:
             # wandb wrote the row: no key can join it any more, so it is final now.
             self._close_row()
@@ -283,31 +294,9 @@ class RunRecorder:
         """``wandb.init(early_stopping_metric=..., ...)``: this rule replaces the sweep
         config's for this run. Raises :class:`ValueError` naming a bad argument."""
         spec = early_stopping_from_init(arguments, self._objectives)
-        if self._plateau is not None and self._plateau.spec != spec:
-            logger.info("run %s: wandb.init's early stopping replaces the config's", self.run_id)
-        self._plateau = Plateau(spec)
-        self._plateau_step = -1
-
-    def _check_plateau(self, data: Mapping[str, Any], step: int) -> None:
-        plateau = self._plateau
-        if plateau is None or step == self._plateau_step:
-            return
-        raw = lookup(data, plateau.spec.metric)
-        if raw is _MISSING:
-            return
-        value = metric_value(raw)
-        if value is None:  # a bool, a string, an image: not a value of the metric
-            return
-        self._plateau_step = step
-        decision = plateau.update(value)
-        if decision is not None:
-            raise RunStopped(
-                self.run_id,
-                None,
-                reason="plateau",
-                detail=f"{plateau.spec.metric}: no improvement of more than "
-                f"{plateau.spec.threshold:g} on {decision.best:g} in {decision.count} value(s)",
-            )
+        self._plateau.replace(spec)
+        # A resumed run whose earlier attempts reached this rule's plateau stops here.
+        self._plateau.stop_if_decided()
 
     # ---------------------------------------------------------------------------------
 
@@ -437,7 +426,7 @@ class RunRecorder:
             logger.warning("ignoring the return value of run %s: %r", self.run_id, value)
             return
         # The run has ended: its last value cannot make it stop early.
-        self._plateau = None
+        self._plateau.end()
         self.on_log(data, max(self._row_step + 1, 0))
 
     def take_rows(self) -> list[HistoryRow]:
