@@ -210,10 +210,12 @@ def check_custom(
         check.error("early_terminate", _hyperband_with_metrics(data))
     if "scheduler" in data:
         if "early_terminate" in data and not several:
+            fix = "with `engine: optuna`, stop runs early with your study's pruner (`optimizer`)"
+            if scheduler is not None and scheduler.engine == "wandb":
+                fix = "remove `scheduler`: `engine: wandb` is the usual search, which takes it"
             check.error(
                 "early_terminate",
-                "cannot be used together with `scheduler` (wandb's rule): with `engine: "
-                "optuna`, stop runs early with your study's pruner (`optimizer`)",
+                f"cannot be used together with `scheduler` (wandb's rule): {fix}",
             )
         controller = data.get("controller")
         if isinstance(controller, Mapping) and controller.get("type") == "local":
@@ -268,7 +270,7 @@ def _hyperband_with_metrics(data: Mapping[str, Any]) -> str:
     objectives = data["metrics"]
     first = objectives[0] if isinstance(objectives, list) and objectives else None
     name = first.get("name") if isinstance(first, Mapping) else None
-    name = name if isinstance(name, str) and name else "loss"
+    name = name if isinstance(name, str) and name else "..."
     options = data.get(EXTENSION_KEY)
     if isinstance(options, Mapping) and "early_stopping" in options:
         fix = (

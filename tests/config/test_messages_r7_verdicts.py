@@ -183,3 +183,18 @@ def test_no_target_or_one_on_every_metric_gives_no_warning(
             metric["target"] = target
     cfg = parse_config({"method": "custom", "metrics": metrics, "parameters": PARAMS})
     assert cfg.warnings == ()
+
+
+def test_hyperband_with_the_wandb_engine_says_to_remove_the_scheduler() -> None:
+    raw: dict[str, Any] = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "scheduler": {"engine": "wandb"},
+        "early_terminate": HYPERBAND,
+        "parameters": {"x": {"values": [1, 2]}},
+    }
+    ((path, message),) = problems(raw)
+    assert path == "early_terminate"
+    assert "remove `scheduler`" in message and "pruner" not in message
+    del raw["scheduler"]
+    parse_config(raw)
