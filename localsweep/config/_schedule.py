@@ -200,10 +200,14 @@ def check_custom(
             "`metrics` for several",
         )
     elif "metrics" in data and method is not None and method is not Method.CUSTOM:
+        also = ""
+        if scheduler is not None and scheduler.engine == "wandb":
+            # Else the next check would refuse `engine: wandb` with `method: custom`.
+            also = " and remove `scheduler` (`engine: wandb` runs only grid, random and bayes)"
         check.error(
             "metrics",
             f"needs `method: custom` (got `method: {method.value}`): several objectives are "
-            "searched by an Optuna study; write `method: custom`",
+            f"searched by an Optuna study; write `method: custom`{also}",
         )
     several = "metrics" in data and "metric" not in data
     if several and "early_terminate" in data:

@@ -198,3 +198,16 @@ def test_hyperband_with_the_wandb_engine_says_to_remove_the_scheduler() -> None:
     assert "remove `scheduler`" in message and "pruner" not in message
     del raw["scheduler"]
     parse_config(raw)
+
+
+def test_several_metrics_with_the_wandb_engine_names_both_changes() -> None:
+    raw: dict[str, Any] = {
+        "method": "bayes",
+        "metrics": METRICS,
+        "scheduler": {"engine": "wandb"},
+        "parameters": PARAMS,
+    }
+    ((path, message),) = problems(raw)
+    assert path == "metrics"
+    assert "write `method: custom` and remove `scheduler`" in message
+    parse_config({"method": "custom", "metrics": METRICS, "parameters": PARAMS})
