@@ -238,14 +238,10 @@ def load_function(ref: str) -> Callable[..., Any]:
 
     folder = os.getcwd()
     module_name, colon, attr = ref.partition(":")
+    if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
+        raise click.UsageError(_file_ref(ref, folder))
     if not colon or not module_name or not attr:
         raise click.UsageError(_malformed_ref(ref, folder))
-    if module_name.endswith(".py") or "/" in module_name:
-        dotted = module_name.removesuffix(".py").strip("/").replace("/", ".")
-        raise click.UsageError(
-            f"--function takes a module name, not a file: drop the `.py` "
-            f"(--function {dotted}:{attr})"
-        )
     sys.path.insert(0, folder)
     try:
         module = importlib.import_module(module_name)
@@ -264,6 +260,59 @@ def load_function(ref: str) -> Callable[..., Any]:
     if not callable(target):
         raise click.UsageError(f"{ref} is not callable: --function names a function")
     return target
+
+
+def _file_ref(ref: str, folder: str) -> str:
+    """``--function`` given a file (``train.py:train``, ``sub/train.py``, ``../t.py:f``):
+    the module name that imports it from ``folder``, or, for a file outside ``folder``, the
+    command that puts the file's folder on ``PYTHONPATH``."""
+    file_part, _, attr = ref.partition(":")
+    path = Path(folder) / file_part
+    if path.suffix != ".py":
+        path = path.with_name(path.name + ".py")
+    path = Path(os.path.normpath(path))
+    if not attr:
+        functions = _module_functions(path)
+        attr = _likely_function(functions) if functions else "FUNC"
+    here = Path(os.path.normpath(folder))
+    if path.is_relative_to(here):
+        dotted = ".".join(path.relative_to(here).with_suffix("").parts)
+        return (
+            f"--function takes MODULE:FUNC, a module name, not a file, got {ref!r}: "
+            f"drop the `.py` (--function {dotted}:{attr})"
+        )
+    text = (
+        f"--function takes MODULE:FUNC, a module imported from the working folder "
+        f"({folder}), not a file, got {ref!r}"
+    )
+    if not path.is_file():
+        return f"{text}; there is no file {path} either: check the path"
+    module = f"{path.stem}:{attr}"
+    where = path.parent
+    return (
+        f"{text}: {path} is outside that folder. Put its folder on PYTHONPATH and name the "
+        f"module: {_command_with(ref, module, where)} (or start the agent in {where}, with "
+        f"--function {module} and paths relative to that folder)"
+    )
+
+
+def _command_with(ref: str, module: str, where: Path) -> str:
+    """This command line, ``--function`` given ``module``, with ``where`` on PYTHONPATH."""
+    import shlex
+
+    args = list(sys.argv[1:])
+    for i, arg in enumerate(args):
+        if arg == ref and i > 0 and args[i - 1] in ("--function", "-f"):
+            args[i] = module
+            break
+        if arg in (f"--function={ref}", f"-f{ref}"):
+            args[i] = f"--function={module}"
+            break
+    else:
+        args = ["...", "--function", module]
+    before = ":$PYTHONPATH" if os.environ.get("PYTHONPATH") else ""
+    command = " ".join(shlex.quote(a) if a != "..." else a for a in args)
+    return f"PYTHONPATH={shlex.quote(str(where))}{before} localsweep {command}"
 
 
 def _malformed_ref(ref: str, folder: str) -> str:

@@ -217,7 +217,9 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
     if method is Method.GRID:
         check_grid(params, check)
     if method is Method.BAYES:
-        if metric is None and "metric" not in data:
+        # With `metrics`, the one fix is `method: custom` (said on `metrics`): a `metric:`
+        # would only meet "cannot be set together with `metrics`".
+        if metric is None and "metric" not in data and "metrics" not in data:
             check.error("metric", "`method: bayes` needs a `metric:` with the `name` to optimize")
         # Only once every parameter parsed: a bad one is not a constant, just unread.
         unread = any(v.path.startswith("parameters") for v in check.violations)
@@ -225,7 +227,8 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
             check.error(
                 "parameters", "`method: bayes` needs at least one parameter that is not a constant"
             )
-    if "early_terminate" in data and metric is None and "metric" not in data:
+    # With `metrics`, `early_terminate` itself is the problem (said by check_custom).
+    if "early_terminate" in data and metric is None and not {"metric", "metrics"} & set(data):
         check.error("metric", "`early_terminate` needs a `metric:` to compare runs by")
 
     if check.violations:

@@ -23,6 +23,8 @@ ENGINES = ("optuna", "ax", "wandb")
 _SCHEDULER_KEYS = ("engine", "source", "optimizer", "search_space")
 _METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
 _IMPUTE = ("latest", "best", "worst")
+#: localsweep's own key (``_parse.EXTENSION_KEY``; that module imports this one).
+EXTENSION_KEY = "localsweep"
 #: The methods ``engine: wandb`` runs (wandb's ``_SUPPORTED_METHODS_BY_ENGINE``).
 _WANDB_ENGINE_METHODS = ("grid", "random", "bayes")
 
@@ -104,17 +106,39 @@ def read_metrics(data: Mapping[str, Any], check: Checker) -> tuple[Metric, ...]:
         if metric is None:
             continue
         if metric.name in seen:
-            # A study with the same objective twice has a degenerate front; wandb's schema
-            # does not say, but a repeated name can only be a slip.
+            # wandb's engine accepts a repeated name (its schema does not say); a study with
+            # the same objective twice has a degenerate front (every run is on it when the
+            # goals differ), and localsweep names each objective by its metric (the
+            # report's panels, the export's columns), so two could not be told apart.
             check.error(
                 f"metrics[{i}].name",
-                f"{metric.name!r} is already metrics[{seen[metric.name]}]; each objective "
-                "needs its own metric",
+                f"{metric.name!r} is already metrics[{seen[metric.name]}]: each objective "
+                "is a different metric your runs log; name another one here, or remove "
+                f"metrics[{i}]",
             )
         seen.setdefault(metric.name, i)
     if len(check.violations) > before:
         return ()
-    return tuple(m for m in metrics if m is not None)
+    read = tuple(m for m in metrics if m is not None)
+    _warn_partial_targets(read, check)
+    return read
+
+
+def _warn_partial_targets(metrics: tuple[Metric, ...], check: Checker) -> None:
+    """A ``target`` acts only when every objective has one (wandb's engine accepts the
+    config silently): say which objectives lack one."""
+    missing = [(i, m.name) for i, m in enumerate(metrics) if m.target is None]
+    if not missing or len(missing) == len(metrics):
+        return
+    lacking = ", ".join(f"metrics[{i}] ({name!r})" for i, name in missing)
+    given = [repr(m.name) for m in metrics if m.target is not None]
+    whose = f"the target of {given[0]}" if len(given) == 1 else f"the targets of {', '.join(given)}"
+    check.warn(
+        "metrics",
+        f"no `target` on {lacking}, so {whose} never ends the sweep: it finishes only when "
+        "one run reaches the target of every metric; give each metric a `target:`, or "
+        "remove the targets",
+    )
 
 
 def read_scheduler(data: Mapping[str, Any], check: Checker) -> Scheduler | None:
@@ -176,17 +200,26 @@ def check_custom(
             "`metrics` for several",
         )
     elif "metrics" in data and method is not None and method is not Method.CUSTOM:
+        also = ""
+        if scheduler is not None and scheduler.engine == "wandb":
+            # Else the next check would refuse `engine: wandb` with `method: custom`.
+            also = " and remove `scheduler` (`engine: wandb` runs only grid, random and bayes)"
         check.error(
             "metrics",
             f"needs `method: custom` (got `method: {method.value}`): several objectives are "
-            "searched by an Optuna study; write `method: custom`",
+            f"searched by an Optuna study; write `method: custom`{also}",
         )
+    several = "metrics" in data and "metric" not in data
+    if several and "early_terminate" in data:
+        check.error("early_terminate", _hyperband_with_metrics(data))
     if "scheduler" in data:
-        if "early_terminate" in data:
+        if "early_terminate" in data and not several:
+            fix = "with `engine: optuna`, stop runs early with your study's pruner (`optimizer`)"
+            if scheduler is not None and scheduler.engine == "wandb":
+                fix = "remove `scheduler`: `engine: wandb` is the usual search, which takes it"
             check.error(
                 "early_terminate",
-                "cannot be used together with `scheduler` (wandb's rule): with `engine: "
-                "optuna`, stop runs early with your study's pruner (`optimizer`)",
+                f"cannot be used together with `scheduler` (wandb's rule): {fix}",
             )
         controller = data.get("controller")
         if isinstance(controller, Mapping) and controller.get("type") == "local":
@@ -215,20 +248,12 @@ def check_custom(
                     f"scheduler.{key}",
                     "only `engine: optuna` calls your code; with `engine: wandb` it is ignored",
                 )
-    if method is Method.CUSTOM:
-        if metric is None and not metrics and "metric" not in data and "metrics" not in data:
-            check.error(
-                "metric",
-                "`method: custom` needs `metric: {name: ..., goal: ...}` or `metrics: [...]` "
-                "to tell the study each run's result",
-            )
-        if "early_terminate" in data and "scheduler" not in data:
-            check.error(
-                "early_terminate",
-                "is not used with `method: custom`: the study's pruner stops runs early; "
-                "give `scheduler: {engine: optuna, source: ..., optimizer: ...}` a study "
-                "with a pruner",
-            )
+    if method is Method.CUSTOM and not {"metric", "metrics"} & set(data):
+        check.error(
+            "metric",
+            "`method: custom` needs `metric: {name: ..., goal: ...}` or `metrics: [...]` "
+            "to tell the study each run's result",
+        )
     if scheduler is None:
         return
     if scheduler.search_space and scheduler.engine == "optuna" and "parameters" in data:
@@ -242,3 +267,29 @@ def check_custom(
             "is required with `engine: wandb`, which searches `parameters` by grid, "
             "random or bayes (a `search_space` function is only called by `engine: optuna`)",
         )
+
+
+def _hyperband_with_metrics(data: Mapping[str, Any]) -> str:
+    """Why ``early_terminate`` cannot go with ``metrics``, and the stopping that can."""
+    objectives = data["metrics"]
+    first = objectives[0] if isinstance(objectives, list) and objectives else None
+    name = first.get("name") if isinstance(first, Mapping) else None
+    name = name if isinstance(name, str) and name else "..."
+    options = data.get(EXTENSION_KEY)
+    if isinstance(options, Mapping) and "early_stopping" in options:
+        fix = (
+            f"remove `early_terminate`: `{EXTENSION_KEY}.early_stopping` already stops each "
+            "run when its metric stops improving"
+        )
+    else:
+        fix = (
+            "to stop runs early, remove `early_terminate` and stop each run when one of "
+            f"the metrics stops improving: `{EXTENSION_KEY}: {{early_stopping: {{metric: "
+            f"{name}}}}}` (see docs/early-termination.md)"
+        )
+    return (
+        "cannot be used with several `metrics`: hyperband ranks runs by one metric "
+        "(wandb's engine fails on this config when it first stops a run: 'Hyperband "
+        'stopping requires "metric" section\'), and an Optuna pruner cannot judge several '
+        f"objectives; {fix}"
+    )

@@ -45,9 +45,6 @@ DELIBERATE: dict[str, Difference] = {
     "optuna_with_bayes": Difference(
         False, "`engine: optuna` goes with `method: custom` (the issue's rule); bayes is ours"
     ),
-    "custom_early_terminate_no_scheduler": Difference(
-        False, "with `method: custom` the study's pruner stops runs, not hyperband"
-    ),
     "wandb_search_space_no_parameters": Difference(
         False, "`engine: wandb` searches `parameters`; a search_space function is optuna's"
     ),
