@@ -326,24 +326,21 @@ class Syncer:
                 f"uploading them with wandb sync" + (f" (attempt {attempt})" if attempt > 1 else "")
             )
             self.clock.lap("staging")
-            # A run's attempts in one wandb sync: uploaded in order, each resuming the run.
-            files = [c.run_file for copies in staged.values() for c in copies if not c.synced]
-            log_path = self.staging_root / "wandb-sync.log"
-            try:
-                result = server.sync(
-                    files,
-                    entity=target.entity,
-                    project=target.project,
-                    parallel=self.parallel,
-                    log_path=log_path,
-                    timeout=self.upload_timeout,
-                )
-            except KeyboardInterrupt:
-                self._record_results(target, staged, ())
-                raise
+            # All runs in one wandb sync; on a retry each run in its own: one run that makes
+            # wandb sync crash (an upload the server refuses mid-run) left every run after
+            # it undone, retry after retry.
+            batches = [staged] if attempt == 1 else [{k: v} for k, v in staged.items()]
+            synced: set[str] = set()
+            errors: list[str] = []
+            broken = attempt > 1  # the last wandb sync left runs undone
+            for batch in batches:
+                if broken:
+                    server.kill()  # a fresh child: wandb's service in it may have died
+                done, said = self._sync_batch(server, target, batch)
+                synced |= done
+                errors += said
+                broken = bool(set(batch) - done)
             self.clock.lap("upload")
-            synced = self._record_results(target, staged, result.errors)
-            self.clock.lap("record")
             failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
             if (
                 not synced
@@ -351,7 +348,7 @@ class Syncer:
                 and failed
                 and target.path == "sweep"
                 and not fell_back
-                and any("sweep" in e.lower() for e in result.errors)
+                and any("sweep" in e.lower() for e in errors)
             ):
                 # The server will not take runs into the sweep: upload them without a
                 # sweep id and attach them as the sweep's prior runs instead.
@@ -362,13 +359,35 @@ class Syncer:
                 )
                 self.warnings.append(
                     "the server refused runs inside the sweep ("
-                    + "; ".join(sorted(set(result.errors)))[:300]
+                    + "; ".join(sorted(set(errors)))[:300]
                     + "); uploaded them without a sweep id and attached them as the sweep's "
                     "prior runs"
                 )
                 attempt -= 1  # the fallback's first upload is not a retry
             pending = failed
         return target
+
+    def _sync_batch(
+        self, server: ServerSession, target: state.SyncTarget, staged: dict[str, list[StagedRun]]
+    ) -> tuple[set[str], list[str]]:
+        """One ``wandb sync`` of ``staged`` (a run's attempts in order, each resuming the
+        run); the runs it finished, and its errors."""
+        files = [c.run_file for copies in staged.values() for c in copies if not c.synced]
+        try:
+            result = server.sync(
+                files,
+                entity=target.entity,
+                project=target.project,
+                parallel=self.parallel,
+                log_path=self.staging_root / "wandb-sync.log",
+                timeout=self.upload_timeout,
+            )
+        except KeyboardInterrupt:
+            self._record_results(target, staged, ())
+            raise
+        synced = self._record_results(target, staged, result.errors)
+        self.clock.lap("record")
+        return synced, list(result.errors)
 
     def _any_synced(self, target: state.SyncTarget) -> bool:
         outcomes = state.run_outcomes(self.engine, target.id).values()

@@ -207,3 +207,37 @@ def test_a_run_whose_code_called_wandb_init_twice_is_uploaded(
     assert report.ok, report.runs
     assert server.uploaded_runs() == {run_id}
     assert [row["loss"] for row in server.runs[run_id].history] == [2.0, 1.0, 2 / 3]
+
+
+TABLE = """
+import wandb
+
+
+def train():
+    with wandb.init() as run:
+        if run.config["x"] == 2:
+            # An upload the server does not finish (the stand-in, as a W&B server that
+            # fails the table's artifact, answers CreateArtifact with nothing): wandb sync
+            # crashes on this run.
+            run.log({"table": wandb.Table(columns=["a"], data=[[1]])})
+        run.log({"loss": float(run.config["x"])})
+"""
+
+
+def test_a_run_that_makes_wandb_sync_crash_fails_alone(site: Site, server: StandinServer) -> None:
+    (site.root / "table_train.py").write_text(TABLE)
+    (site.root / "table.yaml").write_text(
+        "method: grid\nproject: proj\nmetric: {name: loss, goal: minimize}\n"
+        "parameters:\n  x: {values: [2, 1, 3]}\n"
+    )
+    sweep_id = run_cli("sweep", "table.yaml").stdout.strip().splitlines()[-1]
+    agent = run_cli("agent", sweep_id, "-f", "table_train:train")
+    assert agent.returncode == 0, agent.stderr
+    runs = {r.config["x"]: r.id for r in localsweep.Api().sweep(sweep_id).runs}
+
+    report = localsweep.sync(sweep_id, entity="team")
+
+    outcomes = {r.run_id: r.outcome for r in report.runs}
+    assert outcomes[runs[1]] == outcomes[runs[3]] == "synced", report.runs
+    assert outcomes[runs[2]] == "failed"
+    assert {runs[1], runs[3]} <= server.uploaded_runs()
