@@ -381,6 +381,9 @@ def _run_agent(
         go_on_function=function_ref if function is not None else None,
     )
     done = f"Agent done: {len(report.runs)} run(s); stopped because: {report.stop_reason}"
+    if report.lease_lost:
+        # Their results were not counted: another agent took them for dead (see above).
+        done = done.replace(" run(s);", f" run(s), {report.lease_lost} not counted;", 1)
     err_console.print(_e(done), highlight=False)
 
 

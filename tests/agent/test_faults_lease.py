@@ -6,6 +6,7 @@ SIGCONT, it learns at its next heartbeat or write that it lost the run, stops it
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -124,6 +125,8 @@ def test_a_reaped_run_of_a_suspended_agent_never_counts_on_a_grid(db: str, tmp_p
     offline = read_run_file(folder / f"run-{victim_run_id}.wandb")
     assert offline.finished and offline.history
     assert "took it for dead" in victim.output()
+    # Its last line does not count that run among its results.
+    assert re.search(r"Agent done: \d+ run\(s\), 1 not counted; stopped", victim.output())
     assert (sweep.state, sweep.finished_reason) == ("FINISHED", "exhausted")
 
 
