@@ -333,8 +333,7 @@ def stream_key(store: Store, sweep_id: str) -> str:
 
     points = sorted(
         json.dumps(run.config, sort_keys=True, default=repr)
-        for run in store.list_runs(sweep_id)
-        if run.prior
+        for run in store.list_prior_runs(sweep_id)
     )
     if not points:
         return ""

@@ -41,6 +41,10 @@ class StoreReads:
         """Every run of the sweep, by number."""
         return self._session.read(lambda c: _runs.runs_of(c, sweep_id), "list runs")
 
+    def list_prior_runs(self, sweep_id: str) -> list[RunRecord]:
+        """The sweep's prior runs, by number (a sweep of thousands of runs is not read)."""
+        return self._session.read(lambda c: _runs.prior_runs_of(c, sweep_id), "list prior runs")
+
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
         return self._session.read(lambda c: _runs.history_of(c, run_id), "read a run's history")

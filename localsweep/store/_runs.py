@@ -38,6 +38,7 @@ __all__ = [
     "history_of",
     "insert_history",
     "lost_lease",
+    "prior_runs_of",
     "runs_of",
     "runs_since",
 ]
@@ -238,6 +239,16 @@ def runs_of(conn: Connection, sweep_id: str) -> list[RunRecord]:
     """Every run of the sweep, by number."""
     rows = conn.execute(
         select(runs).where(runs.c.sweep_id == sweep_id).order_by(runs.c.number)
+    ).mappings()
+    return [run_record(r) for r in rows]
+
+
+def prior_runs_of(conn: Connection, sweep_id: str) -> list[RunRecord]:
+    """The sweep's prior runs, by number (without reading its own runs)."""
+    rows = conn.execute(
+        select(runs)
+        .where(runs.c.sweep_id == sweep_id, runs.c.prior.is_(True))
+        .order_by(runs.c.number)
     ).mappings()
     return [run_record(r) for r in rows]
 
