@@ -4,9 +4,10 @@ wandb's ``Run.history(samples=500, keys=None, x_axis="_step", pandas=True)`` ret
 sample of the rows (a pandas DataFrame by default); ``scan_history(keys=None,
 min_step=None, max_step=None)`` every row. The same arguments mean the same here; the
 differences (every row unless ``samples`` is given, a list unless ``pandas=True``) are in
-docs/differences.md. A row logged as a nested dict (``{"val": {"loss": 1.0}}``) comes back
-with a key per leaf, ``val.loss``, as W&B's server keeps it; a media value's own dict
-(``{"_type": "histogram", ...}``) stays whole.
+docs/differences.md. A row logged as a nested dict (``{"val": {"loss": 1.0}}``) is kept as
+wandb wrote it, and ``keys`` names its leaves with dots (``keys=["val.loss"]`` gives the
+column ``val.loss``, as W&B's server does); a media value's own dict
+(``{"_type": "histogram", ...}``) is a value, not a level.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def select_rows(
     needed = None if wanted is None else list(wanted)
     if needed is not None and x_axis in WANDB_TIMES and not any(x_axis in r for r in rows):
         needed.remove(x_axis)
-    for row in map(flat_row, rows):
+    for row in rows:
+        if wanted is not None and not all(k in row for k in wanted):
+            row = {**row, **flat_row(row)}  # a nested row's leaves under their dotted names
         step = row.get("_step")
         if isinstance(step, int):
             if min_step is not None and step < min_step:

@@ -119,7 +119,7 @@ def _train_nested() -> None:
             run.log({"val": {"loss": 3.0 - i, "acc": {"top1": i / 10}}, "h": hist, "x": i})
 
 
-def test_a_metric_logged_as_a_nested_dict_comes_back_under_its_dotted_name(
+def test_a_metric_logged_as_a_nested_dict_is_asked_for_by_its_dotted_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # W&B's server keeps {"val": {"loss": v}} as the column val.loss: an analysis script
@@ -132,7 +132,11 @@ def test_a_metric_logged_as_a_nested_dict_comes_back_under_its_dotted_name(
     rows = run.history(keys=["val.loss", "val.acc.top1"])
     assert rows == [{"_step": i, "val.loss": 3.0 - i, "val.acc.top1": i / 10} for i in range(3)]
     assert [r["val.loss"] for r in run.scan_history(keys=["val.loss"])] == [3.0, 2.0, 1.0]
+    # Whole rows are as wandb wrote them (the run file's), nesting kept.
     whole = run.history()
-    assert {"val.loss", "val.acc.top1", "h", "x"} <= set(whole[0])
-    assert "val" not in whole[0]
-    assert whole[2]["h"]["_type"] == "histogram"  # a media value is not a level
+    assert whole[2]["val"] == {"loss": 1.0, "acc": {"top1": 0.2}}
+    assert "val.loss" not in whole[2]
+    hist = run.history(keys=["h"])
+    assert hist[2]["h"]["_type"] == "histogram"  # a media value is not a level
+    assert run.history(keys=["h.bins"]) == []
+    assert [r["x"] for r in run.history(keys=["val.loss"], x_axis="x")] == [0, 1, 2]
