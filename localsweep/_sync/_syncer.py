@@ -101,6 +101,9 @@ class Syncer:
         self.on_server: dict[str, str] = {}
         # Own runs uploaded on the prior_runs path whose attach the server refused.
         self.unattached: set[str] = set()
+        #: Runs uploaded on a retry after a wandb sync failed while it held them: it may
+        #: have sent some of their rows before it failed (see :meth:`_upload`).
+        self.retried: set[str] = set()
         self.priors = PriorRuns(
             prior_plan,
             self.engine,
@@ -173,6 +176,10 @@ class Syncer:
                     message = "; ".join(m for m in (self.on_server[check.run.id], message) if m)
                 if check.run.id in self.unattached:
                     outcome = "uploaded, not attached"  # the next sync attaches it
+                if check.run.id in self.retried:
+                    # wandb sync starts a run it had begun again from its first row, after
+                    # the rows the server got (its historyLineCount), as wandb's own does.
+                    message = "; ".join(m for m in (message, RETRIED) if m)
                 runs.append(run_sync(check, outcome, message, done.attempts))
             else:
                 runs.append(run_sync(check, done.outcome, done.message, done.attempts))
@@ -340,6 +347,8 @@ class Syncer:
                 synced |= done
                 errors += said
                 broken = bool(set(batch) - done)
+            if attempt > 1:
+                self.retried |= synced
             self.clock.lap("upload")
             failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
             if (
@@ -475,6 +484,14 @@ class Syncer:
         server.finish_sweep(ServerSweep(target.server_sweep_id, target.entity, target.project, ""))
         state.mark_target_finished(self.engine, target.id)
         return True
+
+
+RETRIED = (
+    "uploaded on a retry, after a wandb sync that failed while it held this run: if that "
+    "one had sent some of its rows, W&B holds them twice (wandb sync sends a run it had begun "
+    "again from its first row, as wandb's own does after a failed upload); compare the run's "
+    "steps on W&B with `localsweep show`"
+)
 
 
 def _sweep_url(base_url: str, target: state.SyncTarget) -> str:

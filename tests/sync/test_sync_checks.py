@@ -241,3 +241,7 @@ def test_a_run_that_makes_wandb_sync_crash_fails_alone(site: Site, server: Stand
     assert outcomes[runs[1]] == outcomes[runs[3]] == "synced", report.runs
     assert outcomes[runs[2]] == "failed"
     assert {runs[1], runs[3]} <= server.uploaded_runs()
+    # What a retry cannot rule out (rows the failed wandb sync sent first) is said: the
+    # crash took the batch's wandb process down before it finished any run of it.
+    notes = {r.run_id: r.message or "" for r in report.runs}
+    assert all("uploaded on a retry" in notes[runs[x]] for x in (1, 3)), notes
