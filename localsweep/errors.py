@@ -159,6 +159,16 @@ class RunSetupError(AgentError):
         error.__cause__ = exc
         return error
 
+    @classmethod
+    def failed_on_full_disk(cls, run_id: str, folder: str | os.PathLike[str]) -> RunSetupError:
+        """Run ``run_id`` failed while the disk of its wandb folder ``folder`` was full."""
+        return cls(
+            f"disk full: run {run_id} failed while the disk of the wandb folder {folder} has "
+            "no space left (wandb or the run could not write its files there). The run is not "
+            "counted and its point is offered again: free space on that disk (or give the runs "
+            "another wandb folder: WANDB_DIR), then start the agent again"
+        )
+
 
 class ProgramNotFoundError(AgentError):
     """A program sweep's script is not in the folder its runs would start in; raised

@@ -23,7 +23,7 @@ from localsweep.agent._control import (
     Termination,
     on_sigterm,
 )
-from localsweep.agent._disk import warn_if_disk_full
+from localsweep.agent._disk import SETUP_ERROR, disk_full, warn_if_disk_full
 from localsweep.agent._hyperband import make_stopper
 from localsweep.agent._recorder import RunRecorder
 from localsweep.config import Method, SweepConfig
@@ -404,7 +404,21 @@ class Agent:
         except RunSetupError as exc:
             # The run's files could not be written (a full disk): not the run's failure,
             # and the next runs would fail the same way. Not counted; the agent stops.
-            outcome = RunOutcome(RunState.KILLED, error=str(exc), interrupted=exc)
+            outcome = RunOutcome(
+                RunState.KILLED, error=str(exc), interrupted=exc, end_reason=SETUP_ERROR
+            )
+        if outcome.state is RunState.FAILED and disk_full(wandb_root()):
+            # wandb, the run's process or its output could not write (a full disk): the
+            # same, whatever error the run ended with.
+            full = RunSetupError.failed_on_full_disk(run.id, wandb_root())
+            logger.warning("run %s failed on a full disk: %s", run.id, outcome.error or "")
+            outcome = replace(
+                outcome,
+                state=RunState.KILLED,
+                error=str(full),
+                interrupted=full,
+                end_reason=SETUP_ERROR,
+            )
         if outcome.interrupted is not None and outcome.state is RunState.KILLED:
             outcome = replace(outcome, end_reason=outcome.end_reason or "interrupted")
         finished = outcome.finished or recorder.finished

@@ -6,23 +6,31 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ["FULL_BELOW", "warn_if_disk_full"]
+__all__ = ["FULL_BELOW", "SETUP_ERROR", "disk_full", "warn_if_disk_full"]
 
 logger = logging.getLogger(__name__)
 
 #: Free bytes under which a run folder's disk counts as full (wandb-core writes in blocks).
 FULL_BELOW = 1 << 20
+#: The end reason of a run localsweep could not start or keep going as it should (its
+#: files could not be written): not the run's failure; its point runs again.
+SETUP_ERROR = "setup_error"
 
 
-def warn_if_disk_full(run_id: str, folder: str | None) -> bool:
-    """Warn, and return ``True``, when ``folder``'s disk has (almost) no space left."""
+def disk_full(folder: str | os.PathLike[str] | None) -> bool:
+    """Whether ``folder``'s disk has (almost) no space left (``False`` when unknown)."""
     if not folder:
         return False
     try:
         stat = os.statvfs(folder)
     except OSError:
         return False
-    if stat.f_bavail * stat.f_frsize >= FULL_BELOW:
+    return stat.f_bavail * stat.f_frsize < FULL_BELOW
+
+
+def warn_if_disk_full(run_id: str, folder: str | None) -> bool:
+    """Warn, and return ``True``, when ``folder``'s disk has (almost) no space left."""
+    if not disk_full(folder):
         return False
     logger.warning(
         "run %s ended while the disk of its wandb folder %s is full: wandb may not have "

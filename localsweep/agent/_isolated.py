@@ -45,6 +45,7 @@ from localsweep.agent._agent import (
 from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._control import TIMED_OUT
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
+from localsweep.agent._disk import SETUP_ERROR
 from localsweep.agent._inprocess import InProcessRunner
 from localsweep.agent._output import open_output, this_attempt
 from localsweep.agent._process import (
@@ -76,7 +77,6 @@ _CHILD_CODE = "from localsweep.agent._isolated import child_main; child_main()"
 
 #: The end reason of a run whose process could not start it: the script started another
 #: agent as it was imported. A setup error, the same for every run: the agent stops.
-SETUP_ERROR = "setup_error"
 
 
 class _UnguardedAgentCall(AgentError):

@@ -63,7 +63,8 @@ def disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def _fill(disk: Path) -> None:
+def _fill(disk: Path, leave: int = 0) -> None:
+    """Fill ``disk``, then give ``leave`` bytes back."""
     with open(disk / "filler", "wb") as f:
         try:
             while True:
@@ -71,6 +72,8 @@ def _fill(disk: Path) -> None:
                 f.flush()
         except OSError:
             pass
+    if leave:
+        os.truncate(disk / "filler", (disk / "filler").stat().st_size - leave)
 
 
 def _cli(cwd: Path, disk: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -145,3 +148,21 @@ def test_a_run_that_ends_on_a_full_disk_is_kept_and_named_in_a_warning(
     # The next run cannot start on the full disk: the agent stops instead of failing it.
     assert full.returncode == 1 and "Error: disk full" in full.stderr
     assert [r.state for r in runs[1:]] == ["killed"]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_nearly_full_wandb_disk_fails_no_run_as_the_users_error(
+    tmp_path: Path, disk: Path, mode: str
+) -> None:
+    # Room for localsweep's own small files, not for wandb's: the run itself then fails
+    # (wandb cannot write, or the run's process cannot report). It used to be recorded
+    # failed, run after run, and the sweep's points were used up.
+    sweep_id = _grid(tmp_path, program=mode == "program")
+    _fill(disk, leave=8192)
+
+    full = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", *MODES[mode])
+
+    assert full.returncode == 1, full.stderr
+    assert "Error: disk full: run " in full.stderr, full.stderr
+    runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
+    assert [(r.state, r.end_reason) for r in runs] == [("killed", "setup_error")]
