@@ -315,6 +315,14 @@ def _check_folders(
         # ends; a program that called wandb.init and left no folder is recorded failed):
         # this one never made a wandb run. One whose folder is gone records where it was.
         return RunCheck(run, LEFT, message=WITHOUT_WANDB)
+    if not folders and run.dir is None and run.end_reason == "setup_error":
+        # localsweep could not write its files (a full disk) before it started: no run.
+        return RunCheck(
+            run,
+            LEFT,
+            message="never started: localsweep could not write its files (a full disk, say), "
+            "and its point is offered again. Nothing to upload, and not a failure",
+        )
     if not folders and run.dir is None and run.state is RunState.FAILED:
         # The store records the folder wandb.init makes: it failed before wandb.init.
         return RunCheck(

@@ -132,6 +132,14 @@ def test_a_full_wandb_disk_stops_the_agent_with_one_message_and_loses_no_point(
     runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
     finished = sorted(r.config["x"] for r in runs if r.state == "finished")
     assert finished == [1, 2, 3]
+    # The run that never started has nothing to upload: not a failure of the sync.
+    plan = localsweep.sync(
+        sweep_id, entity="team", db=tmp_path / "s.db", wandb_dirs=[disk], dry_run=True
+    )
+    assert plan.ok, plan.runs
+    [never] = [r for r in plan.runs if r.state == "killed"]
+    assert never.outcome == "left"
+    assert "never started: localsweep could not write its files" in (never.message or "")
 
 
 def test_a_run_that_ends_on_a_full_disk_is_kept_and_named_in_a_warning(
