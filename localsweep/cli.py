@@ -354,6 +354,12 @@ def _run_agent(
             "--timeout needs each run in its own process: add --isolation process (a "
             "function running in the agent's own process cannot be stopped from outside)"
         )
+    if function is not None and (workers or 1) > 1 and isolation != "process":
+        raise click.UsageError(
+            f"--workers {workers} needs each run of the function in its own process: add "
+            "--isolation process (runs in the agent's own process would share wandb's "
+            "global run and its memory)"
+        )
     config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):

@@ -307,6 +307,7 @@ def _merge(reports: Sequence[AgentReport]) -> AgentReport:
         merged.runs.extend(report.runs)
         for state, number in report.states.items():
             merged.states[state] = merged.states.get(state, 0) + number
+        merged.lease_lost += report.lease_lost
     reasons = [r.stop_reason for r in reports]
     merged.stop_reason = next((r for r in reasons if r in _SWEEP_DONE), None) or next(
         (r for r in reasons if r), ""

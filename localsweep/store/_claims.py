@@ -157,11 +157,13 @@ class Reaper:
         return reap(conn, sweep_id, agent, by_heartbeat=t >= self._hold_until)
 
     def watch_clock(self, wall: float, mono: float) -> bool:
-        """Note the clocks; ``True`` when the wall clock jumped ahead since the last look
-        (more than NTP's slewing could move it: 2 s, or a thousandth of the time between)."""
+        """Note the clocks; ``True`` when the wall clock jumped ahead since the last look by
+        more than 2 s. NTP's slewing moves it that far only over hours between two looks (a
+        long run): then the hold is for nothing, and costs 40 s of waiting to reap a dead
+        agent's run, where a sleep taken for drift would cost live runs."""
         offset = wall - mono
         seen, self._offset = self._offset, (offset, mono)
-        if seen is None or offset - seen[0] <= max(2.0, 0.001 * (mono - seen[1])):
+        if seen is None or offset - seen[0] <= 2.0:
             return False
         self._hold_until = mono + CLOCK_JUMP_HOLD
         logger.info(

@@ -385,6 +385,22 @@ def test_a_timeout_for_an_in_process_function_names_the_cli_option(tmp_path: Pat
     assert "--timeout needs each run in its own process: add --isolation process" in proc.stderr
     assert "isolation='process'" not in proc.stderr
     assert localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs == []
+    workers = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--workers",
+                     "2")  # fmt: skip
+    assert workers.returncode == 2, workers.stderr
+    assert "--workers 2 needs each run of the function in its own process: add --isolation " \
+        "process" in " ".join(workers.stderr.split())  # fmt: skip
     ok = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--timeout", "60",
                 "--isolation", "process")  # fmt: skip
     assert ok.returncode == 0, ok.stderr
+
+
+def test_the_workers_report_counts_every_workers_runs_not_counted() -> None:
+    # "Agent done: N run(s), M not counted": M summed over the workers (it was 0 with
+    # --workers 2 whatever the workers lost).
+    from localsweep.agent._agent import AgentReport
+    from localsweep.agent._workers import _merge
+
+    reports = [AgentReport(), AgentReport(), AgentReport()]
+    reports[0].lease_lost, reports[2].lease_lost = 1, 2
+    assert _merge(reports).lease_lost == 3

@@ -80,3 +80,7 @@ def test_slow_drift_of_the_clock_is_not_a_jump() -> None:
     assert not reaper.watch_clock(1000.0, 10.0)
     assert not reaper.watch_clock(1000.0 + 3600 + 1.5, 10.0 + 3600)  # NTP slewing, an hour
     assert reaper.watch_clock(1000.0 + 7200 + 60, 10.0 + 7200)  # a minute's sleep
+    # Two days into a run, a sleep longer than the heartbeat timeout is a jump all the same.
+    reaper = _claims.Reaper()
+    reaper.watch_clock(1e9, 100.0)
+    assert reaper.watch_clock(1e9 + 2 * 86400 + 150, 100.0 + 2 * 86400)
