@@ -445,8 +445,20 @@ def _incomplete_copy(
         False,
         f"corrupt/incomplete copy: {newest.folder} is cut short: the store says the run "
         f"finished (exit code {run.exit_code}), but its run file{held} and has no exit "
-        "record (copied while the run ran, or the copy was interrupted). Not uploaded: "
-        "copy the run's folder again from the machine it ran on, whole, and sync again",
+        "record (copied while the run ran, or the copy was interrupted; or, in its own "
+        "folder, the disk filled up while the run ran, and wandb could not write the rest: "
+        "that folder cannot be repaired). Not uploaded: copy the run's folder again from "
+        "the machine it ran on, whole, and sync again",
+    )
+
+
+def _recorded_folder(run: RunRecord) -> str:
+    """Which folder holds the run as the store has it, for a choice between folders."""
+    if not run.dir:
+        return ""
+    return (
+        f". The run as localsweep recorded it (its rows, its metric) is {Path(run.dir).name}: "
+        "keep that one for W&B to show the same run"
     )
 
 
@@ -483,6 +495,7 @@ def _split_problem(
             "started with resume, so wandb sync would upload them over the run's first "
             f"rows instead of after them: not uploaded ({len(attempts)} folders, {rows} "
             "rows). Move the folder(s) you do not want out of the wandb folder and run "
-            "localsweep sync again (plain wandb sync cannot upload a local sweep's run)",
+            "localsweep sync again (plain wandb sync cannot upload a local sweep's run)"
+            + _recorded_folder(run),
         )
     return None

@@ -78,6 +78,22 @@ def _warn_online(asked: str) -> None:
     warn_once(sweep_id or "?", asked)
 
 
+def _warn_second_run(sink: LogSink) -> None:
+    """Say, once, that ``sink``'s run starts a second wandb run after its first finished:
+    wandb gives it the same run id (from the sweep's settings) and a folder of its own, and
+    W&B would take its rows over the first one's, not after them."""
+    if (run_id := _finished.pop(id(sink), None)) is None:
+        return
+    logger.warning(
+        "run %s: wandb.init() was called again after this run's wandb run finished. "
+        "localsweep records only the first wandb run of a sweep run: the rows of this one "
+        "are not the run's, and stay in a second offline folder of the same id (localsweep "
+        "sync uploads the run once that folder is moved away). Log the whole training in one "
+        "wandb run: one wandb.init(), finished once",
+        run_id,
+    )
+
+
 def _init_with_early_stopping(original: Any) -> Any:
     """``wandb.init`` that hands the ``early_stopping_*`` arguments to the sink of the open
     run and calls wandb's own ``init`` without them (with them, when no run of ours is open
@@ -95,19 +111,10 @@ def _init_with_early_stopping(original: Any) -> Any:
             }
             if arguments:
                 sink.on_early_stopping(arguments)
-            if (run_id := _finished.pop(id(sink), None)) is not None:
-                # wandb gives it the same run id (from the sweep's settings), and a folder
-                # of its own; W&B would take it over the first one's rows, not after them.
-                logger.warning(
-                    "run %s: wandb.init() was called again after this run's wandb run "
-                    "finished. localsweep records only the first wandb run of a sweep run: "
-                    "the rows of this one are not the run's, and stay in a second offline "
-                    "folder of the same id (localsweep sync uploads the run once that folder "
-                    "is moved away). Log the whole training in one wandb run: one "
-                    "wandb.init(), finished once",
-                    run_id,
-                )
-            return offline(*args, **kwargs)
+            _warn_second_run(sink)  # its first wandb run finished earlier
+            run = offline(*args, **kwargs)
+            _warn_second_run(sink)  # this call finished it (reinit="finish_previous")
+            return run
         return original(*args, **kwargs)
 
     return init

@@ -5,6 +5,7 @@ the second's rows in silence. Real wandb offline, real SQLite."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,17 @@ def _two_phases() -> None:
         run.log({"loss": 0.05})
 
 
+def _finish_previous() -> None:
+    import wandb
+
+    run = wandb.init()
+    run.log({"loss": 5.0})
+    # wandb finishes the open run inside this call, then starts another of the same id.
+    second = wandb.init(reinit="finish_previous")
+    second.log({"loss": 0.05})
+    second.finish()
+
+
 def _one_run() -> None:
     import wandb
 
@@ -30,12 +42,16 @@ def _one_run() -> None:
         run.log({"loss": 1.0})
 
 
+@pytest.mark.parametrize("train", [_two_phases, _finish_previous], ids=["twice", "reinit"])
 def test_a_second_wandb_run_in_one_sweep_run_is_named_in_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    train: Callable[[], None],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with caplog.at_level(logging.WARNING):
-        sweep = localsweep.run(GRID, _two_phases, count=1, db="s.db", quiet=True)
+        sweep = localsweep.run(GRID, train, count=1, db="s.db", quiet=True)
     (run,) = sweep.runs
     assert (run.state, run.summary["loss"]) == ("finished", 5.0)
     [warning] = [r.getMessage() for r in caplog.records if "called again" in r.getMessage()]

@@ -45,6 +45,9 @@ def test_a_finished_runs_copy_cut_short_is_refused_as_incomplete(
     assert "corrupt/incomplete copy" in flat
     assert folder.name in flat.replace(" ", "")
     assert "copy the run's folder again" in flat
+    planned = localsweep.sync(site.sweep_id, entity="team", wandb_dirs=[copied], dry_run=True)
+    note = {r.run_id: r.message or "" for r in planned.runs}[cut]
+    assert "the disk filled up while the run ran" in note  # the other way a file is cut short
     assert f"of the {ROWS} the store has" in flat
     assert "the run was killed" not in flat
     # Nothing of it was sent; the rest were.

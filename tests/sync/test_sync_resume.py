@@ -323,6 +323,8 @@ def test_a_later_folder_not_started_with_resume_is_not_uploaded_and_says_why(
 
     # What the message says to do works: the unwanted folder moved away, the run goes up.
     assert "Move the folder(s) you do not want out of the wandb folder" in message
+    first = _folders(root, run_id)[0].name  # the agent's; the later one was started by hand
+    assert f"The run as localsweep recorded it (its rows, its metric) is {first}" in message
     (aside := root.parent / "set-aside").mkdir()
     shutil.move(_folders(root, run_id)[-1], aside)
     report = localsweep.sync(sweep_id, entity="team")
