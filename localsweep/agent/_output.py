@@ -8,12 +8,16 @@ added after the earlier ones', after a line ``--- localsweep: attempt N (resumed
 from __future__ import annotations
 
 import codecs
+import contextlib
+import logging
 import os
 import re
 import sys
 import threading
 from collections import deque
 from typing import IO
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["OutputTee", "attempt_marker", "open_output", "this_attempt"]
 
@@ -72,18 +76,37 @@ class _Pump(threading.Thread):
 
     def run(self) -> None:
         fd = self.pipe.fileno()
+        writing = True
         try:
             while True:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break
-                self.file.write(chunk)
-                self.file.flush()
+                if writing:
+                    writing = self._write(chunk)
                 self._echo(self._decoder.decode(chunk))
             self._echo(self._decoder.decode(b"", final=True), final=True)
         finally:
             self.pipe.close()
-            self.file.close()
+            with contextlib.suppress(OSError):  # a full disk: what it could not write is lost
+                self.file.close()
+
+    def _write(self, chunk: bytes) -> bool:
+        """Copy ``chunk`` to the run's file; ``False`` once that failed (a full disk): the
+        output is then only echoed, and the pipe still read, so the run is not hurt by it
+        (a closed pipe would kill it with EPIPE at its next print)."""
+        try:
+            self.file.write(chunk)
+            self.file.flush()
+            return True
+        except OSError as exc:
+            logger.warning(
+                "run %s: cannot write its output to %s (%s); it is only shown from now on",
+                self.tee.run_id,
+                getattr(self.file, "name", "its file"),
+                exc.strerror or exc,
+            )
+            return False
 
     def _echo(self, text: str, final: bool = False) -> None:
         text = self._partial + text

@@ -174,3 +174,42 @@ def test_a_nearly_full_wandb_disk_fails_no_run_as_the_users_error(
     assert "Error: disk full: run " in full.stderr, full.stderr
     runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
     assert [(r.state, r.end_reason) for r in runs] == [("killed", "setup_error")]
+
+
+FILLS_THEN_PRINTS = """
+import os
+import wandb
+
+with wandb.init() as run:
+    run.log({"loss": float(run.config["x"])})
+    print("before the disk filled", flush=True)
+    with open(os.path.join(os.environ["WANDB_DIR"], "filler"), "ab") as f:
+        try:
+            while True:
+                f.write(b"x" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    for i in range(300):  # more than the page the output file has left
+        print(f"still training {i} " + "." * 100, flush=True)  # into the agent's pipe
+"""
+
+
+def test_a_programs_output_on_a_full_disk_does_not_break_its_pipe(
+    tmp_path: Path, disk: Path
+) -> None:
+    # The agent copies a program's output to a file beside its run folder; once that file
+    # could not be written, the copier died and closed the pipe, and the program's next
+    # print failed with BrokenPipeError.
+    (tmp_path / "p.py").write_text(FILLS_THEN_PRINTS)
+    (tmp_path / "g.yaml").write_text(
+        "program: p.py\nmethod: grid\nmetric: {name: loss}\nparameters:\n  x: {values: [1]}\n"
+    )
+    sweep_id = localsweep.sweep(str(tmp_path / "g.yaml"), db=str(tmp_path / "s.db"))
+
+    proc = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db")
+
+    assert "BrokenPipeError" not in proc.stderr + proc.stdout
+    assert "Exception in thread" not in proc.stderr
+    assert "still training 299" in proc.stdout  # every line still reached the terminal
+    assert "cannot write its output to" in " ".join(proc.stderr.split())
