@@ -232,6 +232,7 @@ def _run_threads(
     reports: list[AgentReport | None] = [None] * n
     errors: list[BaseException | None] = [None] * n
     done = [False] * n
+    said: set[str] = set()
 
     def work(i: int) -> None:
         try:
@@ -243,8 +244,17 @@ def _run_threads(
             tickets.close()
         except BaseException as exc:
             errors[i] = exc
-            logger.error("worker %d stopped: %s", i, exc)
             tickets.close()  # the others finish their runs and start no more
+            # Said now only while others still run (the agent's last line says it), and
+            # once: workers that hit one cause (a full disk) would repeat it word for word.
+            cause = f"{type(exc).__name__}: {str(exc).split(':', 1)[0]}"  # "disk full"
+            if any(not d for j, d in enumerate(done) if j != i) and cause not in said:
+                said.add(cause)
+                logger.error(
+                    "worker %d stopped (the others finish their runs and start no more): %s",
+                    i,
+                    exc,
+                )
         finally:
             done[i] = True
 

@@ -213,3 +213,16 @@ def test_a_programs_output_on_a_full_disk_does_not_break_its_pipe(
     assert "Exception in thread" not in proc.stderr
     assert "still training 299" in proc.stdout  # every line still reached the terminal
     assert "cannot write its output to" in " ".join(proc.stderr.split())
+
+
+def test_workers_on_a_full_disk_say_it_once_and_the_agent_once(tmp_path: Path, disk: Path) -> None:
+    sweep_id = _grid(tmp_path, program=True)
+    _fill(disk)
+
+    full = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", "--workers", "2")
+
+    assert full.returncode == 1, full.stderr
+    # At most once from a worker while the other finishes, and the agent's last line (it
+    # was said once per worker, then again).
+    assert 1 <= full.stderr.count("disk full: localsweep could not write") <= 2, full.stderr
+    assert full.stderr.rstrip().splitlines()[-1].startswith("Error: disk full")
