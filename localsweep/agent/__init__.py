@@ -10,7 +10,6 @@ from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 if TYPE_CHECKING:
     from localsweep.agent._agent import (
         Agent,
-        AgentInterrupted,
         AgentReport,
         Runner,
         RunOutcome,
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from localsweep.agent._inprocess import InProcessRunner
     from localsweep.agent._isolated import IsolatedFunctionRunner
     from localsweep.agent._recorder import RunRecorder, RunStopped
+    from localsweep.agent._stop_messages import AgentInterrupted
     from localsweep.agent._subprocess import ProgramRunner
     from localsweep.agent._workers import WorkerSlot, run_workers, runner_factory
 
@@ -29,7 +29,7 @@ __getattr__ = lazy_names(
     __name__,
     {
         "Agent": "localsweep.agent._agent",
-        "AgentInterrupted": "localsweep.agent._agent",
+        "AgentInterrupted": "localsweep.agent._stop_messages",
         "AgentReport": "localsweep.agent._agent",
         "AgentTerminated": "localsweep.agent._control",
         "InProcessRunner": "localsweep.agent._inprocess",
