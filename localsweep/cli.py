@@ -293,6 +293,7 @@ def run_command(
     _print_warnings(config.warnings)
     # Before the sweep is made: a sweep whose runs could not start is no use to anyone.
     function = _function_for(config, function_ref)
+    _check_execution(function, **execution)
     if function is None:
         from localsweep.agent._workers import require_program
 
@@ -315,6 +316,31 @@ def run_command(
             **execution,
         )
     show_sweep(store, record.id, limit=10)
+
+
+def _check_execution(
+    function: Callable[..., Any] | None,
+    *,
+    isolation: str = "thread",
+    timeout: float | None = None,
+    workers: int | None = None,
+    **_: Any,
+) -> None:
+    """Refuse, as a usage error, options a function run in the agent's own process cannot
+    honour (before ``run`` creates a sweep for them)."""
+    if function is None or isolation == "process":
+        return
+    if timeout is not None:
+        raise click.UsageError(
+            "--timeout needs each run in its own process: add --isolation process (a "
+            "function running in the agent's own process cannot be stopped from outside)"
+        )
+    if (workers or 1) > 1:
+        raise click.UsageError(
+            f"--workers {workers} needs each run of the function in its own process: add "
+            "--isolation process (runs in the agent's own process would share wandb's "
+            "global run and its memory)"
+        )
 
 
 def _function_for(config: Any, function_ref: str | None) -> Callable[..., Any] | None:
@@ -349,17 +375,7 @@ def _run_agent(
     from localsweep._entry import execute
     from localsweep.config import Method
 
-    if function is not None and timeout is not None and isolation != "process":
-        raise click.UsageError(
-            "--timeout needs each run in its own process: add --isolation process (a "
-            "function running in the agent's own process cannot be stopped from outside)"
-        )
-    if function is not None and (workers or 1) > 1 and isolation != "process":
-        raise click.UsageError(
-            f"--workers {workers} needs each run of the function in its own process: add "
-            "--isolation process (runs in the agent's own process would share wandb's "
-            "global run and its memory)"
-        )
+    _check_execution(function, isolation=isolation, timeout=timeout, workers=workers)
     config = store.get_sweep(sweep_id).config
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):

@@ -390,6 +390,10 @@ def test_a_timeout_for_an_in_process_function_names_the_cli_option(tmp_path: Pat
     assert workers.returncode == 2, workers.stderr
     assert "--workers 2 needs each run of the function in its own process: add --isolation " \
         "process" in " ".join(workers.stderr.split())  # fmt: skip
+    # `run` says so before it makes a sweep for nothing.
+    run = cli_at(tmp_path, "run", "g.yaml", "--db", "r.db", "-f", "t:train", "--timeout", "5")
+    assert run.returncode == 2, run.stderr
+    assert "Created sweep" not in run.stderr and not (tmp_path / "r.db").exists()
     ok = cli_at(tmp_path, "agent", sweep_id, "--db", "s.db", "-f", "t:train", "--timeout", "60",
                 "--isolation", "process")  # fmt: skip
     assert ok.returncode == 0, ok.stderr
