@@ -23,6 +23,7 @@ stderr unless logging is set up otherwise): what it wrote, why, and how to undo 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import logging
 import os
 import threading
@@ -69,13 +70,15 @@ def _keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
         if previous == "offline":
             continue
         parser.set(_SECTION, "mode", "offline")
+        partial = path.with_name(f"settings.localsweep-{os.getpid()}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"settings.localsweep-{os.getpid()}")
             with open(partial, "w", encoding="utf-8") as f:
                 parser.write(f)
             os.replace(partial, path)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)  # a full disk leaves it empty behind
             logger.warning("cannot write wandb's settings file %s: %s", path, exc)
             continue
         logger.warning("%s", _written_message(path, previous))

@@ -124,6 +124,7 @@ def test_a_full_wandb_disk_stops_the_agent_with_one_message_and_loses_no_point(
     assert "its point is offered again" in error and "WANDB_DIR" in error
     runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
     assert [r.state for r in runs] == ["killed"]  # not failed: not the training code's fault
+    assert not list(disk.glob("wandb/settings.localsweep-*"))  # no half-written file left
 
     (disk / "filler").unlink()
     again = _cli(tmp_path, disk, "agent", sweep_id, "--db", "s.db", *function)
