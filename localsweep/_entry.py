@@ -443,10 +443,12 @@ def _saying_how_to_go_on(
     db: str | os.PathLike[str] | None,
     function: str | Callable[..., Any] | None,
 ) -> Iterator[None]:
-    """An :class:`AgentInterrupted` let through with the command that goes on with the
-    sweep: the same database and function, which the agent itself does not know."""
+    """An :class:`AgentInterrupted` (or a :class:`RunSetupError`: a full disk) let through
+    with the command that goes on with the sweep: the same database and function, which the
+    agent itself does not know."""
     from localsweep._hints import go_on_hint
     from localsweep.agent import AgentInterrupted
+    from localsweep.errors import RunSetupError
 
     try:
         yield
@@ -454,3 +456,6 @@ def _saying_how_to_go_on(
         raise AgentInterrupted(
             exc.interrupted, exc.grid, sweep_id, go_on=go_on_hint(sweep_id, db, function)
         ) from None
+    except RunSetupError as exc:
+        said = RunSetupError(f"{exc}. {go_on_hint(sweep_id, db, function)}")
+        raise said from exc.__cause__
