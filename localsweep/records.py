@@ -13,7 +13,7 @@ from typing import Any
 
 from localsweep.config import ParamPath
 
-__all__ = ["RESULT_STATES", "Proposal", "RunState", "RunView", "SweepState"]
+__all__ = ["MISSING", "RESULT_STATES", "Proposal", "RunState", "RunView", "SweepState", "lookup"]
 
 
 class RunState(str, enum.Enum):
@@ -114,3 +114,21 @@ def naive_utc(text: str) -> datetime | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment
+
+
+#: What :func:`lookup` returns for a name the data lacks.
+MISSING = object()
+
+
+def lookup(data: Mapping[str, Any], name: str) -> Any:
+    """The value of ``name`` in a run's logged row or summary: the key itself, else a dotted
+    path into nested dicts (``{"val": {"loss": 1}}`` has ``val.loss``, as wandb's summary
+    names it); :data:`MISSING` when neither is there."""
+    if name in data:
+        return data[name]
+    node: Any = data
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return MISSING
+        node = node[part]
+    return node

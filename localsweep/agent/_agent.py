@@ -356,10 +356,10 @@ class Agent:
             outcome = RunOutcome(
                 RunState.KILLED, error=str(exc), interrupted=exc, end_reason=SETUP_ERROR
             )
-        if outcome.state is RunState.FAILED and disk_full(wandb_root()):
+        if outcome.state is RunState.FAILED and disk_full(root := wandb_root()):
             # wandb, the run's process or its output could not write (a full disk): the
             # same, whatever error the run ended with.
-            full = RunSetupError.failed_on_full_disk(run.id, wandb_root())
+            full = RunSetupError.failed_on_full_disk(run.id, root)
             logger.warning("run %s failed on a full disk: %s", run.id, outcome.error or "")
             outcome = replace(
                 outcome,

@@ -13,7 +13,9 @@ logger = logging.getLogger(__name__)
 #: Free bytes under which a run folder's disk counts as full (wandb-core writes in blocks).
 FULL_BELOW = 1 << 20
 #: The end reason of a run localsweep could not start or keep going as it should (its
-#: files could not be written): not the run's failure; its point runs again.
+#: files could not be written, or, with ``isolation="process"``, the script started another
+#: agent as it was imported): not the run's failure, the same for every run; its point runs
+#: again and the agent stops.
 SETUP_ERROR = "setup_error"
 
 

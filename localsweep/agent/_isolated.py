@@ -75,9 +75,6 @@ _bootstrapping = False
 
 _CHILD_CODE = "from localsweep.agent._isolated import child_main; child_main()"
 
-#: The end reason of a run whose process could not start it: the script started another
-#: agent as it was imported. A setup error, the same for every run: the agent stops.
-
 
 class _UnguardedAgentCall(AgentError):
     """``localsweep.agent``/``run`` was called as a run's process imported the script."""

@@ -5,26 +5,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
 from typing import Any
 
+from localsweep.records import MISSING, lookup
+
 __all__ = ["MISSING", "lookup", "metric_value", "valid"]
-
-#: What :func:`lookup` returns for a name the row lacks.
-MISSING = object()
-
-
-def lookup(data: Mapping[str, Any], name: str) -> Any:
-    """The value of ``name`` in a logged row: the key itself, else a dotted path into nested
-    dicts (``{"val": {"loss": 1}}`` has ``val.loss``, as wandb's summary names it)."""
-    if name in data:
-        return data[name]
-    node: Any = data
-    for part in name.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
 
 
 def metric_value(value: Any) -> float | None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from localsweep.config import Goal, Metric, SweepConfig
+from localsweep.records import MISSING, lookup
 
 __all__ = [
     "dominates",
@@ -35,32 +36,16 @@ _AGGREGATES = {
 }
 
 
-_MISSING = object()
-
-
-def _lookup(summary: Mapping[str, Any], name: str) -> Any:
-    """What ``summary`` holds under ``name``: the key itself, else a dotted path into
-    nested dicts; ``_MISSING`` when neither is there."""
-    if name in summary:
-        return summary[name]
-    node: Any = summary
-    for part in name.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
 def summary_entry(summary: Mapping[str, Any], name: str, goal: Goal = Goal.MINIMIZE) -> Any:
     """The raw value ``summary`` holds for ``name``, ``None`` when it holds none: the key
     itself, else a dotted path into nested dicts. A ``define_metric`` summary gives its
     value by the goal's aggregate first: kept under the key (``{"min": 0.1}``, wandb's
     own), or flattened beside it (``loss.min``, a runs table's column, as ``localsweep
     export`` writes it)."""
-    node = _lookup(summary, name)
-    if node is _MISSING:
-        flat = {k: _lookup(summary, f"{name}.{k}") for k in _AGGREGATES[goal]}
-        node = {k: v for k, v in flat.items() if v is not _MISSING}
+    node = lookup(summary, name)
+    if node is MISSING:
+        flat = {k: lookup(summary, f"{name}.{k}") for k in _AGGREGATES[goal]}
+        node = {k: v for k, v in flat.items() if v is not MISSING}
     if isinstance(node, Mapping):
         kept = [node[k] for k in _AGGREGATES[goal] if k in node]
         node = kept[0] if kept else None
