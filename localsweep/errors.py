@@ -19,9 +19,10 @@ catches anything of ours and nothing of the user's::
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -158,6 +159,16 @@ class RunSetupError(AgentError):
         )
         error.__cause__ = exc
         return error
+
+    @staticmethod
+    @contextlib.contextmanager
+    def guard(path: str | os.PathLike[str], run_id: str) -> Iterator[None]:
+        """Writing ``path`` for run ``run_id`` in the block: an :class:`OSError` (a full
+        disk is not the user's code failing) becomes :meth:`writing`'s error."""
+        try:
+            yield
+        except OSError as exc:
+            raise RunSetupError.writing(path, run_id, exc) from exc
 
     @classmethod
     def failed_on_full_disk(cls, run_id: str, folder: str | os.PathLike[str]) -> RunSetupError:

@@ -156,10 +156,8 @@ class IsolatedFunctionRunner:
 
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         sweep_dir = Path(sweep_dir_for(wandb_root(), self.sweep_id))
-        try:
+        with RunSetupError.guard(sweep_dir, run.id):
             sweep_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunSetupError.writing(sweep_dir, run.id, exc) from exc
         stdout_path = sweep_dir / f"{run.id}.out"
         stderr_path = sweep_dir / f"{run.id}.err"
         payload_path = sweep_dir / f"{run.id}.payload.pkl"

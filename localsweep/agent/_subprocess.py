@@ -153,10 +153,8 @@ class ProgramRunner:
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         root = wandb_root()
         sweep_dir = Path(sweep_dir_for(root, self.sweep_id))
-        try:
+        with RunSetupError.guard(sweep_dir, run.id):
             sweep_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunSetupError.writing(sweep_dir, run.id, exc) from exc
         params = sorted_params(run.config)
         param_path = param_file_path(sweep_dir, run.id)
         env = self.child_env(run.id, root, param_path)
@@ -178,10 +176,8 @@ class ProgramRunner:
         )
         written = [(param_path, param_file_content(params)), *command.files.items()]
         for path, content in written:
-            try:
+            with RunSetupError.guard(path, run.id):
                 Path(path).write_text(content, encoding="utf-8")
-            except OSError as exc:
-                raise RunSetupError.writing(path, run.id, exc) from exc
         stdout_path = sweep_dir / f"{run.id}.out"
         stderr_path = sweep_dir / f"{run.id}.err"
         attempt = getattr(run, "attempt", 1)  # a resumed run's files keep earlier attempts'

@@ -348,11 +348,9 @@ class WandbRunSession:
         from wandb.sdk import wandb_setup
 
         install_hooks()
-        try:
+        with RunSetupError.guard(self.param_path, self.run_id):
             self.param_path.parent.mkdir(parents=True, exist_ok=True)
             self.param_path.write_text(param_file_text(self.config), encoding="utf-8")
-        except OSError as exc:  # a full disk is not the user's code failing
-            raise RunSetupError.writing(self.param_path, self.run_id, exc) from exc
 
         current = wandb_setup.singleton().settings
         self._saved = {name: getattr(current, name, None) for name in _SETTING_NAMES}
