@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from localsweep.report._html import _e, _empty, _importance_table, _number
 from localsweep.report._importance import ParamImportance
+from localsweep.report._param_plots import param_dimensions, slice_plots
 from localsweep.report._plots import (
     AnalysisPoint,
     _curves_plot,
     _history_plot,
     _importance_plot,
-    _param_dimensions,
-    _slice_plots,
 )
 from localsweep.report._study import ParamAxis, analysis_points, logged_values, plotly_text
 from localsweep.search._multi import summary_value
@@ -140,7 +139,7 @@ def _parallel(
 ) -> dict[str, Any]:
     """Parallel coordinates ending in one axis per objective, a line per run with every
     objective; the Pareto set red, the rest grey."""
-    dimensions = _param_dimensions(points, axes)
+    dimensions = param_dimensions(points, axes)
     for metric in metrics:
         dimensions.append({"label": _label(metric), "values": list(values[metric.name])})
     on = [1 if p.user_attrs.get("run_id") in pareto else 0 for p in points]
@@ -208,7 +207,7 @@ def objective_parts(
         parts["parallel"] = _parallel_part(by_objective, axes, metrics, pareto, add)
         slices = []
         for i, axis in enumerate(axes):
-            panels = [_slice_plots(by_objective[m.name], [axis], _label(m))[0][1] for m in metrics]
+            panels = [slice_plots(by_objective[m.name], [axis], _label(m))[0][1] for m in metrics]
             slices.append(add(f"plot-slice-{i}", _stacked(panels, axis.name)))
         parts["slices"] = "".join(slices) or _empty("No searchable parameters.")
     parts["importance"] = _importance_part(

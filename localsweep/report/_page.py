@@ -47,6 +47,7 @@ from localsweep.report._objectives import (
     objective_parts,
     pareto_head,
 )
+from localsweep.report._param_plots import parallel_plot, slice_plots
 from localsweep.report._pareto import pareto_section
 from localsweep.report._plots import (
     MAX_CURVES,
@@ -54,8 +55,6 @@ from localsweep.report._plots import (
     _curves_plot,
     _history_plot,
     _importance_plot,
-    _parallel_plot,
-    _slice_plots,
 )
 from localsweep.report._study import (
     analysis_points,
@@ -201,10 +200,10 @@ def sweep_view(
         )
         parts["history"] = add("plot-history", history)
         parallel = cache.memo(
-            "parallel", everyone, lambda: _parallel_plot(points, axes, metric_label, maximize)
+            "parallel", everyone, lambda: parallel_plot(points, axes, metric_label, maximize)
         )
         parts["parallel"] = add("plot-parallel", parallel)
-        slices = cache.memo("slices", everyone, lambda: _slice_plots(points, axes, metric_label))
+        slices = cache.memo("slices", everyone, lambda: slice_plots(points, axes, metric_label))
         parts["slices"] = "".join(
             add(f"plot-slice-{i}", spec) for i, (_name, spec) in enumerate(slices)
         ) or _empty("No searchable parameters.")
