@@ -34,6 +34,7 @@ from localsweep.wandb_bridge import FinishedRun, online_failure_hint
 from localsweep.wandb_bridge._forced_offline import (
     missing_run_dir_message,
     reported_run_dirs,
+    second_run_message,
     started_a_run,
     started_other_runs,
 )
@@ -127,6 +128,7 @@ class ChildWatch:
             # The child has ended; record it with what was read, then let the agent stop.
             late = exc
         outcome = self._outcome(returncode)
+        self._warn_if_second_run()
         missing = self._missing_run_dir()
         if missing is not None and outcome.state is RunState.FINISHED:
             # Recorded finished, it would look like a run that never logged the metric.
@@ -152,9 +154,19 @@ class ChildWatch:
             folders = [f for f in self._run_dirs() if f not in self._old_dirs]
             if not folders:
                 return None
-            self.run_dir = folders[-1]
+            # The first: a second wandb run of the same id is not the run's (as in-process).
+            self.run_dir = folders[0]
             logger.debug("run %s: reading its wandb run folder %s", self.run_id, self.run_dir)
         return self.run_dir / f"run-{self.run_id}.wandb"
+
+    def _warn_if_second_run(self) -> None:
+        """Say that the program started a second wandb run of this run's id (after its first
+        finished), whose rows are not recorded, as an in-process run's second one is."""
+        if self.run_dir_note is None:
+            return
+        _, noted = reported_run_dirs(self.run_dir_note, self.run_id)
+        if len([f for f in noted if f not in self._old_dirs]) > 1:
+            logger.warning("%s", second_run_message(self.run_id))
 
     def _missing_run_dir(self) -> str | None:
         """Why nothing of the run was read, when its program called ``wandb.init`` but no

@@ -363,6 +363,19 @@ def started_other_runs(note: str | os.PathLike[str], run_id: str) -> dict[str, P
     return others
 
 
+def second_run_message(run_id: str) -> str:
+    """The warning for a sweep run whose code started a second wandb run after its first
+    finished: wandb gives it the same run id (the sweep's) and a folder of its own, and W&B
+    would take its rows over the first one's, not after them."""
+    return (
+        f"run {run_id}: wandb.init() was called again after this run's wandb run finished. "
+        "localsweep records only the first wandb run of a sweep run: the rows of this one "
+        "are not the run's, and stay in a second offline folder of the same id (localsweep "
+        "sync uploads the run once that folder is moved away). Log the whole training in one "
+        "wandb run: one wandb.init(), finished once"
+    )
+
+
 def missing_run_dir_message(
     run_id: str, where: str | os.PathLike[str], others: dict[str, Path] | None = None
 ) -> str:

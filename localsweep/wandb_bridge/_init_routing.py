@@ -9,7 +9,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from localsweep.wandb_bridge._forced_offline import offline_init, warn_once
+from localsweep.wandb_bridge._forced_offline import offline_init, second_run_message, warn_once
 from localsweep.wandb_bridge._offline_hold import hold_offline, release_offline
 from localsweep.wandb_bridge._sink import EARLY_STOPPING_ARGUMENTS
 
@@ -84,14 +84,7 @@ def _warn_second_run(sink: LogSink) -> None:
     W&B would take its rows over the first one's, not after them."""
     if (run_id := _finished.pop(id(sink), None)) is None:
         return
-    logger.warning(
-        "run %s: wandb.init() was called again after this run's wandb run finished. "
-        "localsweep records only the first wandb run of a sweep run: the rows of this one "
-        "are not the run's, and stay in a second offline folder of the same id (localsweep "
-        "sync uploads the run once that folder is moved away). Log the whole training in one "
-        "wandb run: one wandb.init(), finished once",
-        run_id,
-    )
+    logger.warning("%s", second_run_message(run_id))
 
 
 def _init_with_early_stopping(original: Any) -> Any:

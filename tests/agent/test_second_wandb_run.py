@@ -5,12 +5,16 @@ the second's rows in silence. Real wandb offline, real SQLite."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import localsweep
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from cli_process import cli_at  # noqa: E402
 
 GRID = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1]}}}
 
@@ -70,3 +74,33 @@ def test_runs_of_one_wandb_run_each_get_no_warning(
         sweep = localsweep.run(config, _one_run, db="s.db", quiet=True)
     assert [r.state for r in sweep.runs] == ["finished", "finished"]
     assert not [r for r in caplog.records if "called again" in r.getMessage()]
+
+
+PROGRAM = """\
+import time
+
+import wandb
+
+with wandb.init(config={"phase": "warmup"}) as run:
+    run.log({"loss": 5.0})
+time.sleep(1.5)  # the agent has found the first run's folder by now (or not: either way)
+with wandb.init(config={"phase": "main"}) as run:
+    run.log({"loss": 0.05})
+"""
+
+
+@pytest.mark.slow
+def test_a_program_that_starts_a_second_wandb_run_gets_the_same_warning(tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    (tmp_path / "sweep.yaml").write_text(
+        "program: prog.py\nmethod: grid\nmetric: {name: loss}\nparameters: {x: {values: [1]}}\n"
+    )
+    proc = cli_at(tmp_path, "run", "sweep.yaml", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    (run,) = localsweep.Api(tmp_path / "s.db").sweeps()[0].runs
+    # The first wandb run is the run's, as in-process, whichever folder was found first.
+    assert (run.state, run.summary["loss"]) == ("finished", 5.0)
+    output = proc.stdout + proc.stderr
+    assert f"run {run.id}: wandb.init() was called again" in output
+    assert output.count("was called again") == 1
+    assert len(list((tmp_path / "wandb").glob(f"offline-run-*-{run.id}*"))) == 2
