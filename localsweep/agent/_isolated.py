@@ -112,6 +112,9 @@ class _ChildReport:
     metric_values: list[float | None]
     iterations: int
     end_reason: str | None = None
+    #: localsweep's warnings in the child about its wandb use (a second wandb run, a run
+    #: asked online...): the child's stderr goes to a file, so the parent says them again.
+    warnings: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------ parent
@@ -138,6 +141,8 @@ class IsolatedFunctionRunner:
     env: Mapping[str, str] = field(default_factory=dict)
     stop_event: threading.Event | None = None
     poll_interval: float = POLL_INTERVAL
+    #: The children's warnings said so far (a once-per-sweep warning comes from every child).
+    _said: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if _bootstrapping:
@@ -218,6 +223,10 @@ class IsolatedFunctionRunner:
         finally:
             payload_path.unlink(missing_ok=True)
         report = _read_report(result_path)
+        for warning in report.warnings if report is not None else ():
+            if warning not in self._said:
+                self._said.add(warning)
+                logger.warning("%s", warning)
         outcome = self._outcome(run, recorder, watch, returncode, report, stderr_path)
         return replace(outcome, stdout_path=str(stdout_path), stderr_path=str(stderr_path))
 
@@ -428,6 +437,8 @@ def _run_in_child(
     entity: str | None,
 ) -> _ChildReport:
     store = Store(store_url, check=False)  # the agent checked the file when it opened it
+    said = _Warnings()
+    logging.getLogger("localsweep").addHandler(said)
     try:
         sweep = store.get_sweep(sweep_id)
         config = sweep.config
@@ -457,6 +468,21 @@ def _run_in_child(
             metric_values=[v if math.isfinite(v) else None for v in recorder.metric_values],
             iterations=recorder.iterations,
             end_reason=outcome.end_reason,
+            warnings=said.messages,
         )
     finally:
+        logging.getLogger("localsweep").removeHandler(said)
         store.close()
+
+
+class _Warnings(logging.Handler):
+    """localsweep's warnings about the run's use of wandb in a run's process, for its report
+    to the parent (which says how the run ended itself, from the report)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("localsweep.wandb_bridge") and record.exc_info is None:
+            self.messages.append(record.getMessage())

@@ -104,3 +104,24 @@ def test_a_program_that_starts_a_second_wandb_run_gets_the_same_warning(tmp_path
     assert f"run {run.id}: wandb.init() was called again" in output
     assert output.count("was called again") == 1
     assert len(list((tmp_path / "wandb").glob(f"offline-run-*-{run.id}*"))) == 2
+
+
+@pytest.mark.slow
+def test_with_isolation_process_the_agent_says_the_warning_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The run's process writes its stderr to a file; the warning must reach the user anyway.
+    monkeypatch.chdir(tmp_path)
+    config = {**GRID, "parameters": {"x": {"values": [1, 2]}}}
+    with caplog.at_level(logging.WARNING):
+        sweep = localsweep.run(config, _two_phases, db="s.db", quiet=True, isolation="process")
+    assert [(r.state, r.summary["loss"]) for r in sweep.runs] == [("finished", 5.0)] * 2
+    said = [r.getMessage() for r in caplog.records if "called again" in r.getMessage()]
+    assert sorted(said) == sorted(
+        f"run {r.id}: wandb.init() was called again after this run's wandb run finished. "
+        "localsweep records only the first wandb run of a sweep run: the rows of this one are "
+        "not the run's, and stay in a second offline folder of the same id (localsweep sync "
+        "uploads the run once that folder is moved away). Log the whole training in one wandb "
+        "run: one wandb.init(), finished once"
+        for r in sweep.runs
+    )
