@@ -14,7 +14,7 @@ import pytest
 import localsweep
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
-from cli_process import cli_at  # noqa: E402
+from cli_process import cli_at
 
 GRID = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1]}}}
 
