@@ -9,6 +9,7 @@ in Python. The subset understood is listed in docs/python-api.md; anything else 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -325,13 +326,17 @@ def sort_runs(runs: list[Any], order: str | None) -> list[Any]:
     without: list[Any] = []
     for index, run in enumerate(runs):
         value = read(run)
-        if value is _MISSING or _kind(value) is None:
+        if value is _MISSING or _kind(value) is None or _is_nan(value):
             without.append(run)
         else:
             with_value.append(((_RANK[_kind(value) or ""], value), index, run))
     # Stable either way: ties keep creation order (sort's reverse keeps it too).
     with_value.sort(key=lambda item: item[0], reverse=descending)
     return [run for _, _, run in with_value] + without
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 #: Numbers before text before times, so mixed values still sort (MongoDB's type order).

@@ -231,3 +231,19 @@ def test_load_reads_the_sweep_and_the_run_again(tmp_path: Path) -> None:
     localsweep.agent(sweep_id, _train, db=db, quiet=True)
     assert sweep.load().state == "FINISHED" and len(sweep.runs) == 2
     assert run_again.load().summary == {"loss": 1.0, "acc": 0.9}
+
+
+def test_order_puts_nan_values_after_every_number_either_way(tmp_path: Path) -> None:
+    """A diverged run's NaN loss ranks with the runs without a loss: the finite values stay
+    in order, and a "top k" (``order="+summary_metrics.loss"``, then ``[:k]``) never
+    starts with it."""
+    db = str(tmp_path / "s.db")
+    losses = [0.5, float("nan"), 0.1, 0.9, float("nan"), 0.3, 0.2]
+    grid = {"method": "grid", "parameters": {"i": {"values": list(range(7))}}}
+    localsweep.run(grid, lambda c: {"loss": losses[c["i"]]}, project="p", db=db, quiet=True)
+
+    def order(key: str) -> list[int]:
+        return [run.config["i"] for run in Api(db).runs("p", order=key)]
+
+    assert order("+summary_metrics.loss") == [2, 6, 5, 0, 3, 1, 4]
+    assert order("-summary_metrics.loss") == [3, 0, 5, 6, 2, 1, 4]
