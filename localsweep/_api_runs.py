@@ -391,10 +391,12 @@ class HistoryScan(Iterator[dict[str, Any]]):
 # best_run(order=...): wandb's Sweep.best_run reads ``order`` as QueryGenerator does.
 
 #: wandb's run columns that ``order`` may name (``QueryGenerator.format_order_key``).
+#: ``name`` is the server's: the run id (wandb's ``Run.id`` is ``attrs["name"]``), as
+#: ``Api.runs`` reads it; the display name is no order key of wandb's.
 _RUN_COLUMNS = {
     "createdAt": lambda run: run.created_at,
     "updatedAt": lambda run: run.finished_at or run.created_at,
-    "name": lambda run: run.name,
+    "name": lambda run: run.id,
 }
 
 

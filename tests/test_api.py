@@ -134,6 +134,21 @@ def test_an_order_on_a_define_metric_summary_reads_the_aggregate_it_has(tmp_path
         assert best is not None and best.config == {"x": x}, order
 
 
+def test_best_run_ordered_by_name_ranks_by_run_id_as_api_runs_does(tmp_path: Path) -> None:
+    """W&B's server ``name`` of a run is its id (wandb's ``Run.id`` is ``attrs["name"]``):
+    ``best_run(order="name")`` agrees with ``Api.runs(order="-name")``, not with the
+    display names' text order (``run-9`` above ``run-11``)."""
+    db = tmp_path / "s.db"
+    sweep = localsweep.run(_grid(list(range(1, 13))), _train, db=db, quiet=True)
+    ids = sorted(run.id for run in sweep.runs)
+    api = Api(db)
+    for order, expected in [("name", ids[-1]), ("-name", ids[-1]), ("+name", ids[0])]:
+        best = sweep.best_run(order=order)
+        assert best is not None and best.id == expected, order
+    assert api.runs(order="-name")[0].id == ids[-1]
+    assert api.runs(order="+name")[0].id == ids[0]
+
+
 def test_best_run_may_order_by_a_text_config_key(tmp_path: Path) -> None:
     """W&B sorts text values too: ``order="config.optimizer"`` is not "no value"."""
     config = {
