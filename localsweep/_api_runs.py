@@ -132,6 +132,17 @@ def check_filters(filters: Mapping[str, Any]) -> None:
 
 
 def _check_condition(key: str, condition: Any) -> None:
+    if isinstance(condition, Mapping) and not _is_operators(condition):
+        # MongoDB refuses an object that mixes operators with plain keys; read as a
+        # sub-document to equal, {"$gte": 1, "lte": 2} (a "$" forgotten) selects nothing.
+        plain = [str(k) for k in condition if not str(k).startswith("$")]
+        if len(plain) < len(condition):
+            raise ValueError(
+                f"filters: {dict(condition)!r} on {key!r} mixes operators with the plain key "
+                f"{plain[0]!r} (an operator starts with $: '${plain[0]}'?); supported: "
+                f"{_SUPPORTED_OPS}"
+            )
+        return
     if not _is_operators(condition):
         return
     for op, operand in condition.items():

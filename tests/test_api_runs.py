@@ -107,6 +107,12 @@ def test_filters_on_created_at_take_wandbs_iso_text(db: str) -> None:
         ({"state": {"$size": 1}}, r"\$size .* is not supported; supported: \$and"),
         ({"$where": "1"}, r"\$where is not supported"),
         ({"$or": {"state": "finished"}}, r"\$or takes a list"),
+        # an operator typed without its $ beside real ones: MongoDB refuses such an object
+        (
+            {"config.lr": {"$gte": 0.1, "lte": 0.3}},
+            r"plain key 'lte' \(an operator starts with \$: '\$lte'\?\)",
+        ),
+        ({"$and": [{"config.lr": {"gt": 0.1, "$lt": 1}}]}, r"plain key 'gt'"),
     ],
 )
 def test_an_unsupported_filter_is_a_clear_error_not_an_empty_list(
