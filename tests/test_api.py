@@ -63,6 +63,19 @@ def test_an_unknown_sweep_or_run_raises_not_found(tmp_path: Path) -> None:
         api.run("nope1234")
 
 
+def test_an_unknown_sweep_or_run_is_a_value_error_as_in_wandb_api(tmp_path: Path) -> None:
+    """wandb.Api raises ``RunNotFoundError(ValueError)`` for an unknown run and a
+    ``ValueError`` for an unknown sweep: a ported ``except ValueError:`` must still catch."""
+    localsweep.sweep(_grid([1]), db=tmp_path / "s.db")
+    api = Api(tmp_path / "s.db")
+    with pytest.raises(ValueError, match="nope1234"):
+        api.run("p/nope1234")
+    with pytest.raises(ValueError, match="ls-nope1234"):
+        api.sweep("p/ls-nope1234")
+    with pytest.raises(KeyError):  # what it was before, still true
+        api.run("nope1234")
+
+
 def test_runs_come_in_creation_order_with_config_state_and_summary(tmp_path: Path) -> None:
     sweep = localsweep.run(_grid([2, 0, 1]), _train, db=tmp_path / "s.db")
     runs = sweep.runs
