@@ -245,8 +245,9 @@ class Run:
     @property
     def heartbeat_at(self) -> datetime | None:
         """When its agent last said the run was alive (UTC, naive; wandb's
-        ``heartbeatAt``). A running run silent for longer than the heartbeat timeout has
-        most likely lost its agent: the next agent's claim marks it crashed."""
+        ``heartbeatAt``): its end, for a run its agent ended. A running run silent for
+        longer than the heartbeat timeout has most likely lost its agent: the next agent's
+        claim marks it crashed (and its heartbeat stays the last one it gave)."""
         return self._record.heartbeat_at
 
     @property
