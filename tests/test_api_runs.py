@@ -253,3 +253,40 @@ def test_order_puts_nan_values_after_every_number_either_way(tmp_path: Path) -> 
 
     assert order("+summary_metrics.loss") == [2, 6, 5, 0, 3, 1, 4]
     assert order("-summary_metrics.loss") == [3, 0, 5, 6, 2, 1, 4]
+
+
+def test_order_and_filters_read_a_define_metric_summary_as_best_run_does(
+    tmp_path: Path,
+) -> None:
+    """``define_metric("acc", summary="max")`` keeps ``{"max": ...}`` under ``acc``: the
+    docs' own ``order="-summary_metrics.acc"`` ranks by that max, as ``best_run`` does, and
+    a filter compares the max (not the last value logged)."""
+    import wandb
+
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.define_metric("acc", summary="max")
+            run.log({"acc": run.config.a, "loss": 1 - run.config.a})
+            run.log({"acc": run.config.a / 10})  # the last value is not the max
+
+    db = str(tmp_path / "s.db")
+    grid = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"a": {"values": [0.2, 0.9, 0.5]}},
+    }
+    sweep = localsweep.run(grid, train, project="p", db=db, quiet=True)
+    api = Api(db)
+    assert [r.summary["acc"] for r in api.runs("p")] == [{"max": 0.2}, {"max": 0.9}, {"max": 0.5}]
+
+    def a(runs: list[localsweep.Run]) -> list[float]:
+        return [run.config["a"] for run in runs]
+
+    assert a(api.runs("p", order="-summary_metrics.acc")) == [0.9, 0.5, 0.2]
+    assert a(api.runs("p", order="+summary_metrics.acc")) == [0.2, 0.5, 0.9]
+    best = sweep.best_run(order="-summary_metrics.acc")
+    assert best is not None and best.id == api.runs("p", order="-summary_metrics.acc")[0].id
+    assert a(api.runs("p", filters={"summary_metrics.acc": {"$gt": 0.4}})) == [0.9, 0.5]
+    assert a(api.runs("p", filters={"summary_metrics.acc": 0.5})) == [0.5]
+    # the aggregate itself is still a key of its own
+    assert a(api.runs("p", filters={"summary_metrics.acc.max": {"$lt": 0.4}})) == [0.2]
