@@ -19,16 +19,31 @@ if TYPE_CHECKING:
     from localsweep.api import Sweep
     from localsweep.wandb_bridge import RunFileSummary
 
-__all__ = ["Run"]
+__all__ = ["Run", "RunSummary"]
 
 logger = logging.getLogger("localsweep.api")
 
 #: Runs whose missing times were said (once per process: history() is called per run).
 _TIMES_SAID: set[str] = set()
 
+#: Whether scan_history() was asked for wandb's times (said once per process).
+_SCAN_TIMES_SAID: list[bool] = []
+
 
 #: Seconds after a run ended during which its wandb file may still be being written.
 FLUSH_WAIT = 10.0
+
+
+class RunSummary(dict[str, Any]):
+    """A run's summary: a plain ``dict`` (its values are JSON's: numbers, text, lists and
+    nested dicts), with wandb.Api's ``_json_dict`` for the scripts that read it so (W&B's
+    own "export runs" snippet: ``summary_list.append(run.summary._json_dict)``). Edits
+    stay in this copy: the database keeps the summary the run left."""
+
+    @property
+    def _json_dict(self) -> dict[str, Any]:
+        """The summary as a plain ``dict`` (a copy), as wandb's ``HTTPSummary._json_dict``."""
+        return dict(self)
 
 
 class Run:
@@ -190,12 +205,13 @@ class Run:
         return max(0.0, min(FLUSH_WAIT, FLUSH_WAIT - since))
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """The run's summary: each logged key's last value, and what was set in ``run.summary``."""
-        return dict(self._record.summary)
+    def summary(self) -> RunSummary:
+        """The run's summary: each logged key's last value, and what was set in
+        ``run.summary``; a ``dict`` (with wandb.Api's ``_json_dict`` too)."""
+        return RunSummary(self._record.summary)
 
     @property
-    def summary_metrics(self) -> dict[str, Any]:
+    def summary_metrics(self) -> RunSummary:
         """:attr:`summary`, under wandb's other name for it."""
         return self.summary
 
@@ -345,7 +361,22 @@ class Run:
         have all of them, cut to them and ``_step`` (an empty list: whole rows, as
         wandb's); from ``min_step`` to before ``max_step``. Like wandb's ``HistoryScan`` it
         can be iterated again: each loop reads the rows afresh. ``page_size`` and
-        ``use_cache`` are accepted and not needed (no server to page or cache)."""
+        ``use_cache`` are accepted and not needed (no server to page or cache). Its rows
+        have ``_step`` only of wandb's own keys: ``keys`` naming ``_runtime`` or
+        ``_timestamp`` selects no row, which a warning says (:meth:`history` has them)."""
+        from localsweep._history import WANDB_TIMES
+
+        asked = [k for k in keys or () if k in WANDB_TIMES] if not isinstance(keys, str) else []
+        if asked and not _SCAN_TIMES_SAID:
+            _SCAN_TIMES_SAID.append(True)
+            logger.warning(
+                "scan_history(keys=%r): scanned rows have no %s (wandb's times are read from "
+                "the run's offline folder, which the scan does not read), so no row has every "
+                "key; use run.history(keys=%r), which adds them",
+                list(keys or ()),
+                " or ".join(asked),
+                list(keys or ()),
+            )
         return HistoryScan(
             lambda: self._store.history(self._record.id), keys, min_step, max_step, page_size
         )
