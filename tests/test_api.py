@@ -162,6 +162,36 @@ def test_best_run_ordered_by_name_ranks_by_run_id_as_api_runs_does(tmp_path: Pat
     assert api.runs(order="+name")[0].id == ids[0]
 
 
+def test_times_are_naive_utc_and_the_documented_ports_of_wandbs_text_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wandb.Api's ``created_at`` is ISO text; localsweep's is a ``datetime`` in UTC
+    without a zone (docs/differences.md): ``.isoformat()`` is the text, and
+    ``.replace(tzinfo=timezone.utc).timestamp()`` the Unix time, whatever the local zone."""
+    import json
+    import time
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        before = time.time()
+        sweep = localsweep.run(_grid([1]), _train, db=tmp_path / "s.db", quiet=True)
+        after = time.time()
+        (run,) = Api(tmp_path / "s.db").sweep(sweep.id).runs
+        for moment in (run.created_at, run.finished_at, run.heartbeat_at, sweep.created_at):
+            assert isinstance(moment, datetime) and moment.tzinfo is None
+            unix = moment.replace(tzinfo=timezone.utc).timestamp()
+            assert before - 1 <= unix <= after + 1
+        text = json.loads(json.dumps({"created": run.created_at.isoformat()}))["created"]
+        assert datetime.fromisoformat(text) == run.created_at
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    doc = (Path(__file__).parents[1] / "docs" / "differences.md").read_text()
+    assert "`run.created_at.isoformat()` is the port of wandb's text" in doc
+
+
 def test_best_run_may_order_by_a_text_config_key(tmp_path: Path) -> None:
     """W&B sorts text values too: ``order="config.optimizer"`` is not "no value"."""
     config = {
