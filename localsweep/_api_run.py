@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localsweep._api_runs import HistoryScan, app_url
+from localsweep._api_summary import WANDB_SUMMARY_KEYS, with_wandb_keys
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.store._tables import now
@@ -55,6 +56,7 @@ class Run:
         self._store = store
         self._record = record
         self._full_config: dict[str, Any] | None = None
+        self._summary: dict[str, Any] | None = None
         self._sweep = sweep
 
     def load(self, force: bool = False) -> Run:
@@ -62,6 +64,7 @@ class Run:
         config and sweep as they are now. Returns the run."""
         self._record = self._store.get_run(self._record.id)
         self._full_config = None
+        self._summary = None
         self._sweep = None
         return self
 
@@ -206,9 +209,21 @@ class Run:
 
     @property
     def summary(self) -> RunSummary:
-        """The run's summary: each logged key's last value, and what was set in
-        ``run.summary``; a ``dict`` (with wandb.Api's ``_json_dict`` too)."""
-        return RunSummary(self._record.summary)
+        """The run's summary: each logged key's last value, what was set in
+        ``run.summary``, and wandb's ``_runtime``, ``_timestamp`` and ``_step`` for a run
+        that ran wandb, as wandb writes them into every run's summary; a ``dict`` (with
+        wandb.Api's ``_json_dict`` too)."""
+        if self._summary is None:
+            self._summary = self._read_summary()
+        return RunSummary(self._summary)
+
+    def _read_summary(self) -> dict[str, Any]:
+        summary = dict(self._record.summary)
+        folder = self._record.dir  # set for a run that ran wandb (none: nothing to add)
+        if folder is None or all(key in summary for key in WANDB_SUMMARY_KEYS):
+            return summary
+        # A function-mode run that never wrote to its summary is stored without them.
+        return with_wandb_keys(summary, Path(folder) / f"run-{self.id}.wandb")
 
     @property
     def summary_metrics(self) -> RunSummary:
