@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localsweep._api_runs import HistoryScan, app_url
+from localsweep._api_summary import WANDB_SUMMARY_KEYS, with_wandb_keys
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.store._tables import now
@@ -19,16 +20,31 @@ if TYPE_CHECKING:
     from localsweep.api import Sweep
     from localsweep.wandb_bridge import RunFileSummary
 
-__all__ = ["Run"]
+__all__ = ["Run", "RunSummary"]
 
 logger = logging.getLogger("localsweep.api")
 
 #: Runs whose missing times were said (once per process: history() is called per run).
 _TIMES_SAID: set[str] = set()
 
+#: Whether scan_history() was asked for wandb's times (said once per process).
+_SCAN_TIMES_SAID: list[bool] = []
+
 
 #: Seconds after a run ended during which its wandb file may still be being written.
 FLUSH_WAIT = 10.0
+
+
+class RunSummary(dict[str, Any]):
+    """A run's summary: a plain ``dict`` (its values are JSON's: numbers, text, lists and
+    nested dicts), with wandb.Api's ``_json_dict`` for the scripts that read it so (W&B's
+    own "export runs" snippet: ``summary_list.append(run.summary._json_dict)``). Edits
+    stay in this copy: the database keeps the summary the run left."""
+
+    @property
+    def _json_dict(self) -> dict[str, Any]:
+        """The summary as a plain ``dict`` (a copy), as wandb's ``HTTPSummary._json_dict``."""
+        return dict(self)
 
 
 class Run:
@@ -40,6 +56,7 @@ class Run:
         self._store = store
         self._record = record
         self._full_config: dict[str, Any] | None = None
+        self._summary: dict[str, Any] | None = None
         self._sweep = sweep
 
     def load(self, force: bool = False) -> Run:
@@ -47,6 +64,7 @@ class Run:
         config and sweep as they are now. Returns the run."""
         self._record = self._store.get_run(self._record.id)
         self._full_config = None
+        self._summary = None
         self._sweep = None
         return self
 
@@ -190,12 +208,25 @@ class Run:
         return max(0.0, min(FLUSH_WAIT, FLUSH_WAIT - since))
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """The run's summary: each logged key's last value, and what was set in ``run.summary``."""
-        return dict(self._record.summary)
+    def summary(self) -> RunSummary:
+        """The run's summary: each logged key's last value, what was set in
+        ``run.summary``, and wandb's ``_runtime``, ``_timestamp`` and ``_step`` for a run
+        that ran wandb, as wandb writes them into every run's summary; a ``dict`` (with
+        wandb.Api's ``_json_dict`` too)."""
+        if self._summary is None:
+            self._summary = self._read_summary()
+        return RunSummary(self._summary)
+
+    def _read_summary(self) -> dict[str, Any]:
+        summary = dict(self._record.summary)
+        folder = self._record.dir  # set for a run that ran wandb (none: nothing to add)
+        if folder is None or all(key in summary for key in WANDB_SUMMARY_KEYS):
+            return summary
+        # A function-mode run that never wrote to its summary is stored without them.
+        return with_wandb_keys(summary, Path(folder) / f"run-{self.id}.wandb")
 
     @property
-    def summary_metrics(self) -> dict[str, Any]:
+    def summary_metrics(self) -> RunSummary:
         """:attr:`summary`, under wandb's other name for it."""
         return self.summary
 
@@ -245,8 +276,9 @@ class Run:
     @property
     def heartbeat_at(self) -> datetime | None:
         """When its agent last said the run was alive (UTC, naive; wandb's
-        ``heartbeatAt``). A running run silent for longer than the heartbeat timeout has
-        most likely lost its agent: the next agent's claim marks it crashed."""
+        ``heartbeatAt``): its end, for a run its agent ended. A running run silent for
+        longer than the heartbeat timeout has most likely lost its agent: the next agent's
+        claim marks it crashed (and its heartbeat stays the last one it gave)."""
         return self._record.heartbeat_at
 
     @property
@@ -344,7 +376,22 @@ class Run:
         have all of them, cut to them and ``_step`` (an empty list: whole rows, as
         wandb's); from ``min_step`` to before ``max_step``. Like wandb's ``HistoryScan`` it
         can be iterated again: each loop reads the rows afresh. ``page_size`` and
-        ``use_cache`` are accepted and not needed (no server to page or cache)."""
+        ``use_cache`` are accepted and not needed (no server to page or cache). Its rows
+        have ``_step`` only of wandb's own keys: ``keys`` naming ``_runtime`` or
+        ``_timestamp`` selects no row, which a warning says (:meth:`history` has them)."""
+        from localsweep._history import WANDB_TIMES
+
+        asked = [k for k in keys or () if k in WANDB_TIMES] if not isinstance(keys, str) else []
+        if asked and not _SCAN_TIMES_SAID:
+            _SCAN_TIMES_SAID.append(True)
+            logger.warning(
+                "scan_history(keys=%r): scanned rows have no %s (wandb's times are read from "
+                "the run's offline folder, which the scan does not read), so no row has every "
+                "key; use run.history(keys=%r), which adds them",
+                list(keys or ()),
+                " or ".join(asked),
+                list(keys or ()),
+            )
         return HistoryScan(
             lambda: self._store.history(self._record.id), keys, min_step, max_step, page_size
         )

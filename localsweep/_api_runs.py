@@ -9,12 +9,15 @@ in Python. The subset understood is listed in docs/python-api.md; anything else 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from localsweep.config import Goal
 from localsweep.records import naive_utc
+from localsweep.search._multi import summary_entry
 
 __all__ = [
     "HistoryScan",
@@ -131,6 +134,17 @@ def check_filters(filters: Mapping[str, Any]) -> None:
 
 
 def _check_condition(key: str, condition: Any) -> None:
+    if isinstance(condition, Mapping) and not _is_operators(condition):
+        # MongoDB refuses an object that mixes operators with plain keys; read as a
+        # sub-document to equal, {"$gte": 1, "lte": 2} (a "$" forgotten) selects nothing.
+        plain = [str(k) for k in condition if not str(k).startswith("$")]
+        if len(plain) < len(condition):
+            raise ValueError(
+                f"filters: {dict(condition)!r} on {key!r} mixes operators with the plain key "
+                f"{plain[0]!r} (an operator starts with $: '${plain[0]}'?); supported: "
+                f"{_SUPPORTED_OPS}"
+            )
+        return
     if not _is_operators(condition):
         return
     for op, operand in condition.items():
@@ -153,8 +167,9 @@ def _is_operators(value: Any) -> bool:
     return isinstance(value, Mapping) and bool(value) and all(str(k).startswith("$") for k in value)
 
 
-def _getter(key: str) -> Callable[[Any], Any]:
-    """How to read ``key``'s value from a run (``_MISSING`` when it has none)."""
+def _getter(key: str, goal: Goal = Goal.MAXIMIZE) -> Callable[[Any], Any]:
+    """How to read ``key``'s value from a run (``_MISSING`` when it has none); a
+    ``define_metric`` summary there reads as its aggregate, ``goal``'s first."""
     if key in _COLUMNS:
         column = _COLUMNS[key]
         return lambda run: _or_missing(column(run))
@@ -162,7 +177,7 @@ def _getter(key: str) -> Callable[[Any], Any]:
     if head == "config" and rest:
         return lambda run: _config_value(run.config, rest)
     if head in ("summary_metrics", "summaryMetrics", "summary") and rest:
-        return lambda run: _nested(run.summary, rest)
+        return lambda run: _summary_value(run.summary, rest, goal)
     if head == "tags":
         raise ValueError(
             f"filters/order: {key!r}: localsweep keeps no run tags, so it cannot select by "
@@ -200,6 +215,15 @@ def _nested(data: Any, path: str) -> Any:
             return _MISSING
         value = value[part]
     return value
+
+
+def _summary_value(summary: Mapping[str, Any], path: str, goal: Goal) -> Any:
+    """The value at ``path`` in a run's summary, as ``best_run(order=...)`` reads it: a
+    ``define_metric`` summary (``{"max": 0.9}``) is the aggregate it keeps, ``goal``'s
+    first when it keeps several (``search._multi.summary_entry``, which every reader of a
+    run's objective uses); any other value as it is (a nested dict stays a sub-document)."""
+    entry = summary_entry(summary, path, goal)
+    return _nested(summary, path) if entry is None else entry
 
 
 def matches(run: Any, filters: Mapping[str, Any]) -> bool:
@@ -320,18 +344,24 @@ def sort_runs(runs: list[Any], order: str | None) -> list[Any]:
         return list(runs)
     descending = order.startswith("-")
     key = order[1:] if order.startswith(("+", "-")) else order
-    read = _getter(key)
+    # A define_metric summary ranks by the aggregate the direction asks for when it keeps
+    # several, as best_run(order=...) ranks it.
+    read = _getter(key, Goal.MAXIMIZE if descending else Goal.MINIMIZE)
     with_value: list[tuple[Any, int, Any]] = []
     without: list[Any] = []
     for index, run in enumerate(runs):
         value = read(run)
-        if value is _MISSING or _kind(value) is None:
+        if value is _MISSING or _kind(value) is None or _is_nan(value):
             without.append(run)
         else:
             with_value.append(((_RANK[_kind(value) or ""], value), index, run))
     # Stable either way: ties keep creation order (sort's reverse keeps it too).
     with_value.sort(key=lambda item: item[0], reverse=descending)
     return [run for _, _, run in with_value] + without
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 #: Numbers before text before times, so mixed values still sort (MongoDB's type order).
@@ -386,10 +416,12 @@ class HistoryScan(Iterator[dict[str, Any]]):
 # best_run(order=...): wandb's Sweep.best_run reads ``order`` as QueryGenerator does.
 
 #: wandb's run columns that ``order`` may name (``QueryGenerator.format_order_key``).
+#: ``name`` is the server's: the run id (wandb's ``Run.id`` is ``attrs["name"]``), as
+#: ``Api.runs`` reads it; the display name is no order key of wandb's.
 _RUN_COLUMNS = {
     "createdAt": lambda run: run.created_at,
     "updatedAt": lambda run: run.finished_at or run.created_at,
-    "name": lambda run: run.name,
+    "name": lambda run: run.id,
 }
 
 
@@ -408,29 +440,19 @@ def best_run_key(order: str) -> tuple[Any, bool]:
         return _RUN_COLUMNS[key], maximize
     head, _, rest = key.partition(".")
     if head == "config" and rest:
-        return (lambda run: _nested_number(run.config, rest)), maximize
+        return (lambda run: _number_or_text(_nested(run.config, rest))), maximize
     path = rest if head == "summary_metrics" and rest else key
     # A define_metric summary ({"min": 0.2}) reads as the value the order wants, else as
     # the one it has: order="+acc" on a summary="max" metric ranks by that max.
-    parts = (
-        ("max", "best", "last", "mean", "min")
-        if maximize
-        else ("min", "best", "last", "mean", "max")
-    )
-    return (lambda run: _nested_number(run.summary, path, parts)), maximize
+    goal = Goal.MAXIMIZE if maximize else Goal.MINIMIZE
+    return (lambda run: _number_or_text(_summary_value(run.summary, path, goal))), maximize
 
 
-def _nested_number(
-    data: Mapping[str, Any], path: str, parts: tuple[str, ...] = ()
-) -> float | str | None:
-    """The number or text at ``path`` (a key, or dotted keys into nested dicts; a key that
-    itself holds a dot is found first); for a ``define_metric`` summary there (a dict),
-    its first of ``parts`` that is a number."""
-    value = _nested(data, path)
-    if value is _MISSING:
+def _number_or_text(value: Any) -> float | str | None:
+    """``value`` (read at a key, or dotted keys into nested dicts; a key that itself holds
+    a dot is found first) when it is a number or text, else ``None``."""
+    if value is _MISSING or isinstance(value, Mapping):
         return None
-    if isinstance(value, Mapping):
-        return next((n for k in parts if (n := _number(value.get(k))) is not None), None)
     return value if isinstance(value, str) else _number(value)
 
 

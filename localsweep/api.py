@@ -197,7 +197,8 @@ class Sweep:
 
         ``order`` ranks by something else, read as wandb's ``Sweep.best_run`` reads it: a
         summary key (``"acc"``, a nested ``"val.acc"``, or ``"summary_metrics.acc"``),
-        a config key (``"config.lr"``) or ``"createdAt"``, ``"updatedAt"``, ``"name"``;
+        a config key (``"config.lr"``) or ``"createdAt"``, ``"updatedAt"``, ``"name"`` (the
+        run id, W&B's server name for a run, as in :meth:`Api.runs`);
         the largest first, unless it starts with ``+`` (the smallest first; ``-`` is the
         largest, as without a sign).
         """

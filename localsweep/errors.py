@@ -11,6 +11,7 @@ catches anything of ours and nothing of the user's::
     │   ├── DatabaseURLError     a database URL that cannot be used as written (bad input)
     │   ├── NetworkFilesystemError  a SQLite file on NFS, Lustre...: use PostgreSQL
     │   ├── NotFoundError        no sweep or run with that id, or no database at that path
+    │   │                        (also a KeyError and a ValueError, as wandb.Api's)
     │   ├── LeaseLostError       this agent no longer holds the run (reaped, requeued)
     │   ├── StoreUnavailableError  the database stayed unreachable for the retry bound
     │   └── SweepControlError    a pause/resume/stop/cancel that the sweep's state forbids
@@ -109,8 +110,12 @@ class NetworkFilesystemError(StoreError):
     where SQLite's locking is not reliable; the message says what to use instead."""
 
 
-class NotFoundError(StoreError, KeyError):
-    """No sweep or run with the given id exists in the store."""
+class NotFoundError(StoreError, KeyError, ValueError):
+    """No sweep or run with the given id exists in the store.
+
+    Also a ``ValueError``, as what wandb.Api raises for an unknown run
+    (``RunNotFoundError(ValueError)``) or sweep (``ValueError``): error handling ported
+    from a wandb.Api script (``except ValueError:``) catches it unchanged."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""

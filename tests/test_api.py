@@ -63,6 +63,19 @@ def test_an_unknown_sweep_or_run_raises_not_found(tmp_path: Path) -> None:
         api.run("nope1234")
 
 
+def test_an_unknown_sweep_or_run_is_a_value_error_as_in_wandb_api(tmp_path: Path) -> None:
+    """wandb.Api raises ``RunNotFoundError(ValueError)`` for an unknown run and a
+    ``ValueError`` for an unknown sweep: a ported ``except ValueError:`` must still catch."""
+    localsweep.sweep(_grid([1]), db=tmp_path / "s.db")
+    api = Api(tmp_path / "s.db")
+    with pytest.raises(ValueError, match="nope1234"):
+        api.run("p/nope1234")
+    with pytest.raises(ValueError, match="ls-nope1234"):
+        api.sweep("p/ls-nope1234")
+    with pytest.raises(KeyError):  # what it was before, still true
+        api.run("nope1234")
+
+
 def test_runs_come_in_creation_order_with_config_state_and_summary(tmp_path: Path) -> None:
     sweep = localsweep.run(_grid([2, 0, 1]), _train, db=tmp_path / "s.db")
     runs = sweep.runs
@@ -132,6 +145,51 @@ def test_an_order_on_a_define_metric_summary_reads_the_aggregate_it_has(tmp_path
     for order, x in [("acc", 3), ("-acc", 3), ("+acc", 1), ("+summary_metrics.acc", 1)]:
         best = sweep.best_run(order=order)
         assert best is not None and best.config == {"x": x}, order
+
+
+def test_best_run_ordered_by_name_ranks_by_run_id_as_api_runs_does(tmp_path: Path) -> None:
+    """W&B's server ``name`` of a run is its id (wandb's ``Run.id`` is ``attrs["name"]``):
+    ``best_run(order="name")`` agrees with ``Api.runs(order="-name")``, not with the
+    display names' text order (``run-9`` above ``run-11``)."""
+    db = tmp_path / "s.db"
+    sweep = localsweep.run(_grid(list(range(1, 13))), _train, db=db, quiet=True)
+    ids = sorted(run.id for run in sweep.runs)
+    api = Api(db)
+    for order, expected in [("name", ids[-1]), ("-name", ids[-1]), ("+name", ids[0])]:
+        best = sweep.best_run(order=order)
+        assert best is not None and best.id == expected, order
+    assert api.runs(order="-name")[0].id == ids[-1]
+    assert api.runs(order="+name")[0].id == ids[0]
+
+
+def test_times_are_naive_utc_and_the_documented_ports_of_wandbs_text_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wandb.Api's ``created_at`` is ISO text; localsweep's is a ``datetime`` in UTC
+    without a zone (docs/differences.md): ``.isoformat()`` is the text, and
+    ``.replace(tzinfo=timezone.utc).timestamp()`` the Unix time, whatever the local zone."""
+    import json
+    import time
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        before = time.time()
+        sweep = localsweep.run(_grid([1]), _train, db=tmp_path / "s.db", quiet=True)
+        after = time.time()
+        (run,) = Api(tmp_path / "s.db").sweep(sweep.id).runs
+        for moment in (run.created_at, run.finished_at, run.heartbeat_at, sweep.created_at):
+            assert isinstance(moment, datetime) and moment.tzinfo is None
+            unix = moment.replace(tzinfo=timezone.utc).timestamp()
+            assert before - 1 <= unix <= after + 1
+        text = json.loads(json.dumps({"created": run.created_at.isoformat()}))["created"]
+        assert datetime.fromisoformat(text) == run.created_at
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    doc = (Path(__file__).parents[1] / "docs" / "differences.md").read_text()
+    assert "`run.created_at.isoformat()` is the port of wandb's text" in doc
 
 
 def test_best_run_may_order_by_a_text_config_key(tmp_path: Path) -> None:

@@ -140,3 +140,42 @@ def test_a_metric_logged_as_a_nested_dict_is_asked_for_by_its_dotted_name(
     assert hist[2]["h"]["_type"] == "histogram"  # a media value is not a level
     assert run.history(keys=["h.bins"]) == []
     assert [r["x"] for r in run.history(keys=["val.loss"], x_axis="x")] == [0, 1, 2]
+
+
+def test_scan_history_asked_for_wandbs_times_says_why_it_has_no_row(
+    logged: tuple[Any, float, float],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scan's rows have ``_step`` only of wandb's keys: asked for ``_runtime`` too, it
+    selects no row, and a warning names the key and ``history(keys=...)``, which has it,
+    rather than the empty scan passing for "no data"."""
+    from localsweep import _api_run
+
+    monkeypatch.setattr(_api_run, "_SCAN_TIMES_SAID", [])
+    run, _, _ = logged
+    with caplog.at_level(logging.WARNING, logger="localsweep"):
+        assert list(run.scan_history(keys=["loss", "_runtime"])) == []
+        list(run.scan_history(keys=["loss", "_timestamp"]))
+    assert caplog.text.count("scan_history(keys=") == 1  # said once
+    assert "no _runtime" in caplog.text
+    assert "run.history(keys=['loss', '_runtime'])" in caplog.text
+    assert len(run.history(keys=["loss", "_runtime"])) == 6
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="localsweep"):
+        assert len(list(run.scan_history(keys=["loss"]))) == 6
+    assert caplog.text == ""
+
+
+def test_a_run_summary_has_wandb_apis_json_dict(logged: tuple[Any, float, float]) -> None:
+    """W&B's "export runs" snippet reads ``run.summary._json_dict``; the summary stays a
+    dict."""
+    import json
+
+    run, _, _ = logged
+    assert isinstance(run.summary, dict)
+    plain = run.summary._json_dict
+    assert type(plain) is dict and plain == run.summary and plain["loss"] == 5.0
+    plain["loss"] = 0.0  # a copy
+    assert run.summary["loss"] == 5.0
+    assert json.loads(json.dumps(run.summary)) == plain | {"loss": 5.0}

@@ -107,6 +107,12 @@ def test_filters_on_created_at_take_wandbs_iso_text(db: str) -> None:
         ({"state": {"$size": 1}}, r"\$size .* is not supported; supported: \$and"),
         ({"$where": "1"}, r"\$where is not supported"),
         ({"$or": {"state": "finished"}}, r"\$or takes a list"),
+        # an operator typed without its $ beside real ones: MongoDB refuses such an object
+        (
+            {"config.lr": {"$gte": 0.1, "lte": 0.3}},
+            r"plain key 'lte' \(an operator starts with \$: '\$lte'\?\)",
+        ),
+        ({"$and": [{"config.lr": {"gt": 0.1, "$lt": 1}}]}, r"plain key 'gt'"),
     ],
 )
 def test_an_unsupported_filter_is_a_clear_error_not_an_empty_list(
@@ -231,3 +237,56 @@ def test_load_reads_the_sweep_and_the_run_again(tmp_path: Path) -> None:
     localsweep.agent(sweep_id, _train, db=db, quiet=True)
     assert sweep.load().state == "FINISHED" and len(sweep.runs) == 2
     assert run_again.load().summary == {"loss": 1.0, "acc": 0.9}
+
+
+def test_order_puts_nan_values_after_every_number_either_way(tmp_path: Path) -> None:
+    """A diverged run's NaN loss ranks with the runs without a loss: the finite values stay
+    in order, and a "top k" (``order="+summary_metrics.loss"``, then ``[:k]``) never
+    starts with it."""
+    db = str(tmp_path / "s.db")
+    losses = [0.5, float("nan"), 0.1, 0.9, float("nan"), 0.3, 0.2]
+    grid = {"method": "grid", "parameters": {"i": {"values": list(range(7))}}}
+    localsweep.run(grid, lambda c: {"loss": losses[c["i"]]}, project="p", db=db, quiet=True)
+
+    def order(key: str) -> list[int]:
+        return [run.config["i"] for run in Api(db).runs("p", order=key)]
+
+    assert order("+summary_metrics.loss") == [2, 6, 5, 0, 3, 1, 4]
+    assert order("-summary_metrics.loss") == [3, 0, 5, 6, 2, 1, 4]
+
+
+def test_order_and_filters_read_a_define_metric_summary_as_best_run_does(
+    tmp_path: Path,
+) -> None:
+    """``define_metric("acc", summary="max")`` keeps ``{"max": ...}`` under ``acc``: the
+    docs' own ``order="-summary_metrics.acc"`` ranks by that max, as ``best_run`` does, and
+    a filter compares the max (not the last value logged)."""
+    import wandb
+
+    def train() -> None:
+        with wandb.init() as run:
+            wandb.define_metric("acc", summary="max")
+            run.log({"acc": run.config.a, "loss": 1 - run.config.a})
+            run.log({"acc": run.config.a / 10})  # the last value is not the max
+
+    db = str(tmp_path / "s.db")
+    grid = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"a": {"values": [0.2, 0.9, 0.5]}},
+    }
+    sweep = localsweep.run(grid, train, project="p", db=db, quiet=True)
+    api = Api(db)
+    assert [r.summary["acc"] for r in api.runs("p")] == [{"max": 0.2}, {"max": 0.9}, {"max": 0.5}]
+
+    def a(runs: list[localsweep.Run]) -> list[float]:
+        return [run.config["a"] for run in runs]
+
+    assert a(api.runs("p", order="-summary_metrics.acc")) == [0.9, 0.5, 0.2]
+    assert a(api.runs("p", order="+summary_metrics.acc")) == [0.2, 0.5, 0.9]
+    best = sweep.best_run(order="-summary_metrics.acc")
+    assert best is not None and best.id == api.runs("p", order="-summary_metrics.acc")[0].id
+    assert a(api.runs("p", filters={"summary_metrics.acc": {"$gt": 0.4}})) == [0.9, 0.5]
+    assert a(api.runs("p", filters={"summary_metrics.acc": 0.5})) == [0.5]
+    # the aggregate itself is still a key of its own
+    assert a(api.runs("p", filters={"summary_metrics.acc.max": {"$lt": 0.4}})) == [0.2]

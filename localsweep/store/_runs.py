@@ -192,6 +192,11 @@ def _end_statement(keys: tuple[str, ...], leased: bool) -> Update:
     for key in keys:
         value = bindparam(f"b_{key}", type_=runs.c[key].type)
         sets[key] = func.coalesce(value, runs.c[key]) if key in KEPT_WHEN_NONE else value
+    if "finished_at" in keys:
+        # The end is the run's last sign of life (wandb's heartbeatAt, W&B's "Latest
+        # Timestamp"): a run shorter than a heartbeat interval kept its claim time. Set
+        # here, so only the write that wins the run's end moves it.
+        sets["heartbeat_at"] = bindparam("b_finished_at", type_=runs.c.finished_at.type)
     return (
         update(runs)
         .where(runs.c.id == bindparam("b_id"), runs.c.state == RunState.RUNNING.value, lease)

@@ -458,6 +458,7 @@ class Store(StoreReads):
             run,
             state=state,
             finished_at=values["finished_at"],
+            heartbeat_at=values["finished_at"],  # as _runs.end_run wrote it
             summary=summary,
             metric=values.get("metric", run.metric),
             exit_code=values["exit_code"],

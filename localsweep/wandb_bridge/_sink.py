@@ -52,7 +52,9 @@ class LogSink(Protocol):
 class FinishedRun:
     """What the bridge learned of a wandb run as it finished."""
 
-    #: The run's summary when it differs from its last logged values (else empty).
+    #: The run's summary when it differs from its last logged values (else empty: the
+    #: agent stores the last logged values, and ``Run.summary`` reads wandb's own
+    #: ``_runtime`` and ``_timestamp`` from the run's file, see localsweep/_api_summary.py).
     summary: Mapping[str, Any]
     #: The exit code the run was finished with (``run.finish(exit_code=...)``), which
     #: wandb writes in its exit record; ``None`` when none was given.
