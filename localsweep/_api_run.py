@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localsweep._api_runs import HistoryScan, app_url
-from localsweep._api_summary import WANDB_SUMMARY_KEYS, with_wandb_keys
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.store._tables import now
 from localsweep.wandb_bridge._folders import folders_of
+from localsweep.wandb_bridge._summary_tail import WANDB_SUMMARY_KEYS, with_wandb_keys
 
 if TYPE_CHECKING:
     from localsweep.api import Sweep

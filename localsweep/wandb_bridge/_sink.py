@@ -54,7 +54,7 @@ class FinishedRun:
 
     #: The run's summary when it differs from its last logged values (else empty: the
     #: agent stores the last logged values, and ``Run.summary`` reads wandb's own
-    #: ``_runtime`` and ``_timestamp`` from the run's file, see localsweep/_api_summary.py).
+    #: ``_runtime`` and ``_timestamp`` from the run's file: see ``_summary_tail``).
     summary: Mapping[str, Any]
     #: The exit code the run was finished with (``run.finish(exit_code=...)``), which
     #: wandb writes in its exit record; ``None`` when none was given.

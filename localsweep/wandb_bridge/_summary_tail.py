@@ -33,7 +33,7 @@ from localsweep.wandb_bridge._logformat import (
 
 __all__ = ["WANDB_SUMMARY_KEYS", "with_wandb_keys"]
 
-logger = logging.getLogger("localsweep.api")
+logger = logging.getLogger(__name__)
 
 #: wandb's keys of every run's summary, as a program-mode run's (read from its file) has.
 WANDB_SUMMARY_KEYS = ("_runtime", "_timestamp", "_step")
