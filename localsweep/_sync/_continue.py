@@ -112,6 +112,7 @@ def ask_history(
 
     request = {"entity": entity, "project": project, "runs": list(run_ids), "timeout": timeout}
     try:
+        workdir.mkdir(parents=True, exist_ok=True)  # wandb's logs go there
         done = subprocess.run(
             [sys.executable, "-m", "localsweep._sync._continue"],
             input=json.dumps(request),
@@ -282,22 +283,26 @@ class Resend:
         self.continued: dict[str, int] = {}
         self.unsure: set[str] = set()
 
+    def left_by_earlier_sync(self, run_id: str, copies: Sequence[StagedRun], failed: bool) -> None:
+        """Count run ``run_id`` (its id on the server) as begun if an earlier sync to
+        this target failed to upload it (``failed``: it was stopped, or its wandb sync
+        failed) or left a copy of it (``copies``: where its attempts are staged; it was
+        killed before it could record the run)."""
+        if failed or any(c.folder.exists() for c in copies):
+            self.begun.add(run_id)
+
     def left_by_earlier_syncs(
         self,
         outcomes: Mapping[str, state.SyncRunOutcome],
         checks: Sequence[RunCheck],
         staging_root: Path,
     ) -> None:
-        """Count as begun the runs an earlier sync to this target failed to upload (it
-        was stopped, or its wandb sync failed), and those it left a copy of (it was
-        killed before it could record them)."""
-        self.begun |= {r for r, o in outcomes.items() if o.outcome == FAILED}
-        self.begun |= {
-            c.run.id
-            for c in checks
-            for a in attempts_of(c)
-            if StagedRun.at(staging_root, a.folder, a.run_file).folder.exists()
-        }
+        """:meth:`left_by_earlier_sync` for each of a sweep's own ``checks``, by their
+        stored ``outcomes``."""
+        for c in checks:
+            copies = [StagedRun.at(staging_root, a.folder, a.run_file) for a in attempts_of(c)]
+            done = outcomes.get(c.run.id)
+            self.left_by_earlier_sync(c.run.id, copies, done is not None and done.outcome == FAILED)
 
     def ask(
         self, entity: str, project: str, run_ids: Sequence[str], workdir: Path, timeout: float

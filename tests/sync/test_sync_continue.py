@@ -48,9 +48,7 @@ def test_a_run_cut_mid_upload_is_sent_on_after_the_rows_the_server_holds(
         assert on_server.summary["i"] == ROWS - 1
     row = {r.run_id: r for r in report.runs}[cut]
     assert row.outcome == "synced"
-    assert f"continued after the {HELD} row(s) a failed wandb sync had sent" in (
-        row.message or ""
-    )
+    assert f"continued after the {HELD} row(s) a failed wandb sync had sent" in (row.message or "")
     assert "twice" not in (row.message or "")
 
 
@@ -84,3 +82,25 @@ def test_a_run_sent_again_whole_when_the_server_cannot_say_what_it_holds_says_so
     # As before this fix: the run is sent whole, after the rows the server holds.
     assert _steps(server, cut) == list(range(HELD)) + list(range(ROWS))
     assert "W&B holds them twice" in (row.message or "")
+
+
+def test_a_prior_run_cut_mid_upload_is_sent_on_after_the_rows_the_server_holds(
+    site: Site, server: StandinServer
+) -> None:
+    hand, _other_sweeps = site.prior_ids
+    server.cut_history = {hand: HELD}
+
+    report = localsweep.sync(site.prior_sweep_id, entity="team", retries=2, upload_timeout=20)
+
+    assert report.ok, report.runs
+    assert not server.cut_history  # the stall happened
+    assert _steps(server, hand) == list(range(ROWS))
+    assert server.runs[hand].complete and server.runs[hand].sweep is None
+    [row] = [
+        r
+        for r in report.runs
+        if r.prior
+        and "prior: uploaded" in r.outcome
+        and f"continued after the {HELD} row(s)" in (r.message or "")
+    ]
+    assert row.outcome == "prior: uploaded and attached"
