@@ -57,7 +57,8 @@ def test_a_run_an_earlier_sync_left_cut_is_sent_on_by_the_next_sync(
 ) -> None:
     cut = site.run_ids[0]
     server.cut_history = {cut: HELD}
-    first = localsweep.sync(site.sweep_id, entity="team", retries=0, upload_timeout=20)
+    # No retry here: the bound leaves wandb sync time to reach the stall first.
+    first = localsweep.sync(site.sweep_id, entity="team", retries=0, upload_timeout=30)
     assert {r.run_id: r.outcome for r in first.runs}[cut] == "failed"
     assert _steps(server, cut) == list(range(HELD))
 
@@ -75,8 +76,9 @@ def test_a_run_sent_again_whole_when_the_server_cannot_say_what_it_holds_says_so
     server.cut_history = {cut: HELD}
     server.refuse_resume_ids = {cut}  # the server does not answer how many rows it has
 
-    report = localsweep.sync(site.sweep_id, entity="team", retries=1, upload_timeout=20)
+    report = localsweep.sync(site.sweep_id, entity="team", retries=2, upload_timeout=20)
 
+    assert not server.cut_history  # the stall happened
     row = {r.run_id: r for r in report.runs}[cut]
     assert row.outcome == "synced"
     # As before this fix: the run is sent whole, after the rows the server holds.
