@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from localsweep._sync._continue import Resend
 from localsweep._sync._copies import (
     keep_marker_only,
     partial_message,
@@ -136,6 +137,11 @@ def dry_run_prior_rows(
     return rows
 
 
+def _server_id(p: PriorSync) -> str:
+    # The id a prior run is uploaded under: its run file's.
+    return p.wandb_id or p.run.id
+
+
 def _all_synced(staged: dict[str, list[StagedRun]]) -> set[str]:
     # A prior run is uploaded once wandb sync finished every one of its attempts' copies.
     return {k for k, copies in staged.items() if all(c.synced for c in copies)}
@@ -164,6 +170,9 @@ class PriorRuns:
         self.attached_now: set[str] = set()
         self.messages: dict[str, str] = {}
         self.notes: dict[str, str] = {}
+        # Prior runs a failed wandb sync may have begun (by W&B id): sent on after the
+        # server's rows, as the sweep's own runs are (see _continue).
+        self.resend = Resend()
 
     def _stored(self, target: state.SyncTarget) -> dict[str, state.SyncRunOutcome]:
         rows = {p.run.id for p in self.plan.runs}
@@ -204,9 +213,14 @@ class PriorRuns:
             if left_copies and all(c.synced for c in left_copies):
                 self._record(target, {p.run.id: left_copies}, set(), ())
                 pending.remove(p)
+        for p in pending:
+            failed = p.run.id in stored and stored[p.run.id].outcome == PRIOR_FAILED
+            self.resend.left_by_earlier_sync(_server_id(p), self._copies(p), failed)
         attempt = 0
         while pending and attempt <= self.retries:
             attempt += 1
+            ids = [_server_id(p) for p in pending]
+            self.resend.ask(target.entity, target.project, ids, self.staging_root, server.timeout)
             staged = self._stage(target, pending)
             if not staged:
                 break
@@ -229,6 +243,7 @@ class PriorRuns:
             synced = _all_synced(staged)
             self._record(target, staged, synced, result.errors)
             pending = [p for p in pending if p.run.id in staged and p.run.id not in synced]
+            self.resend.begun |= {_server_id(p) for p in pending}
 
     def _stage(
         self, target: state.SyncTarget, pending: Sequence[PriorSync]
@@ -253,6 +268,7 @@ class PriorRuns:
                     copies.append(
                         stage_run(a.folder, a.run_file, self.staging_root, "", scan=a.scan)
                     )
+                self.resend.stage(_server_id(p), [a.run_file for a in p.attempts], copies)
                 staged[p.run.id] = copies
             except (CorruptFileError, OSError) as exc:
                 self.messages[p.run.id] = f"staging failed: {exc}"
@@ -356,14 +372,15 @@ class PriorRuns:
             done = stored.get(p.run.id)
             attempts = done.attempts if done else 0
             note = self.notes.get(p.run.id)
+            sent = self.resend.note(_server_id(p)) if p.run.id in self.uploaded_now else None
             if p.run.id in self.uploaded_now and done and done.outcome == PRIOR_ATTACHED:
-                rows.append(_row(p, "prior: uploaded and attached", None, attempts))
+                rows.append(_row(p, "prior: uploaded and attached", sent, attempts))
             elif done is not None and done.outcome == PRIOR_ATTACHED:
                 now = p.run.id in self.attached_now
                 what = "prior: attached" if now else "prior: already attached"
                 rows.append(_row(p, what, note or (p.reason if now else None)))
             elif done is not None and done.outcome == PRIOR_UPLOADED:
-                rows.append(_row(p, "prior: uploaded, not attached", None, attempts))
+                rows.append(_row(p, "prior: uploaded, not attached", sent, attempts))
             elif p.status == LEFT:
                 rows.append(_row(p, "prior: left", p.reason))
             elif done is not None and done.outcome == PRIOR_FAILED:

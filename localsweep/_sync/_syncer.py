@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep._sync._attach import on_server_elsewhere, stage_attach_copy
+from localsweep._sync._continue import Resend
 from localsweep._sync._copies import (
     attempts_of,
     keep_marker_only,
@@ -101,9 +102,8 @@ class Syncer:
         self.on_server: dict[str, str] = {}
         # Own runs uploaded on the prior_runs path whose attach the server refused.
         self.unattached: set[str] = set()
-        #: Runs uploaded on a retry after a wandb sync failed while it held them: it may
-        #: have sent some of their rows before it failed (see :meth:`_upload`).
-        self.retried: set[str] = set()
+        #: Runs a failed wandb sync may have begun: sent on after the server's rows.
+        self.resend = Resend()
         self.priors = PriorRuns(
             prior_plan,
             self.engine,
@@ -138,6 +138,7 @@ class Syncer:
         ]
         self._recover_finished_copies(target, todo)
         outcomes = state.run_outcomes(self.engine, target.id)
+        self.resend.left_by_earlier_syncs(outcomes, todo, self.staging_root)
         todo = [
             c
             for c in todo
@@ -176,10 +177,8 @@ class Syncer:
                     message = "; ".join(m for m in (self.on_server[check.run.id], message) if m)
                 if check.run.id in self.unattached:
                     outcome = "uploaded, not attached"  # the next sync attaches it
-                if check.run.id in self.retried:
-                    # wandb sync starts a run it had begun again from its first row, after
-                    # the rows the server got (its historyLineCount), as wandb's own does.
-                    message = "; ".join(m for m in (message, RETRIED) if m)
+                if check.run.id in synced_now:
+                    message = "; ".join(m for m in (message, self.resend.note(check.run.id)) if m)
                 runs.append(run_sync(check, outcome, message, done.attempts))
             else:
                 runs.append(run_sync(check, done.outcome, done.message, done.attempts))
@@ -308,6 +307,8 @@ class Syncer:
                             prepared=prepared,
                         )
                     )
+                originals = [a.run_file for a in attempts_of(check)]
+                self.resend.stage(check.run.id, originals, copies)
             except (CorruptFileError, OSError) as exc:
                 outcome = "corrupt" if isinstance(exc, CorruptFileError) else FAILED
                 self.messages[check.run.id] = f"staging failed: {exc}"
@@ -327,6 +328,9 @@ class Syncer:
         while pending and attempt <= self.retries:
             attempt += 1
             started = time.monotonic()
+            # How many rows the server holds of runs a wandb sync began: sent on after them.
+            ids = [c.run.id for c in pending]
+            self.resend.ask(target.entity, target.project, ids, self.staging_root, server.timeout)
             staged = self._stage(target, pending)
             self.say(
                 f"Staged {len(staged)} run(s) in {time.monotonic() - started:.1f} s; "
@@ -347,8 +351,6 @@ class Syncer:
                 synced |= done
                 errors += said
                 broken = bool(set(batch) - done)
-            if attempt > 1:
-                self.retried |= synced
             self.clock.lap("upload")
             failed = [c for c in pending if c.run.id in staged and c.run.id not in synced]
             if (
@@ -374,6 +376,7 @@ class Syncer:
                 )
                 attempt -= 1  # the fallback's first upload is not a retry
             pending = failed
+            self.resend.begun |= {c.run.id for c in failed}
         return target
 
     def _sync_batch(
@@ -484,14 +487,6 @@ class Syncer:
         server.finish_sweep(ServerSweep(target.server_sweep_id, target.entity, target.project, ""))
         state.mark_target_finished(self.engine, target.id)
         return True
-
-
-RETRIED = (
-    "uploaded on a retry, after a wandb sync that failed while it held this run: if that "
-    "one had sent some of its rows, W&B holds them twice (wandb sync sends a run it had begun "
-    "again from its first row, as wandb's own does after a failed upload); compare the run's "
-    "steps on W&B with `localsweep show`"
-)
 
 
 def _sweep_url(base_url: str, target: state.SyncTarget) -> str:

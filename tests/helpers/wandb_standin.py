@@ -115,6 +115,15 @@ class StandinServer:
         self.refuse_prior_runs = False
         #: Runs whose ``RunResumeStatus`` is answered 400 (a resumed folder's upload fails).
         self.refuse_resume_ids: set[str] = set()
+        #: Runs whose upload stalls once: run id -> N. The file_stream request that would
+        #: take the run past N history lines has its lines up to N stored, and is then
+        #: held unanswered until the server stops: the server holds the run's first N rows
+        #: and not its end, and wandb sync waits until ``--upload-timeout`` stops it, as
+        #: on a network that went away mid-upload. The entry is removed as it fires: the
+        #: next upload of the run goes through. (A file_stream answered 400 instead is not
+        #: retried by wandb-core, which then marks the run synced all the same.)
+        self.cut_history: dict[str, int] = {}
+        self._stopped = threading.Event()
         self.requests: list[Recorded] = []
         self.runs: dict[str, ServerRun] = {}
         self.sweeps: dict[str, ServerSweep] = {}
@@ -135,6 +144,7 @@ class StandinServer:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -327,12 +337,14 @@ class StandinServer:
         model = {"id": "p1", "name": v.get("project"), "entity": {"id": "e1", "name": entity}}
         return 200, {"data": {"model": {**model, "bucket": bucket}}}
 
-    def _file_stream(self, path: str, body: dict[str, Any]) -> None:
+    def _file_stream(self, path: str, body: dict[str, Any]) -> int:
+        """Store a file_stream request; the HTTP status to answer (0: hold it)."""
         run_id = path.strip("/").split("/")[-2]
         with self._lock:
             run = self.runs.get(run_id)
             if run is None:
-                return
+                return 200
+            cut = self.cut_history.get(run_id)
             for name, chunk in (body.get("files") or {}).items():
                 if name not in ("wandb-history.jsonl", "wandb-summary.json"):
                     continue  # console lines, system metrics
@@ -340,12 +352,17 @@ class StandinServer:
                 if name == "wandb-history.jsonl":
                     # Written at the client's line offset, as W&B stores them.
                     at = int(chunk.get("offset") or 0)
+                    if cut is not None and at + len(lines) > cut:
+                        run.history[at:cut] = lines[: max(0, cut - at)]
+                        del self.cut_history[run_id]
+                        return 0  # held: see cut_history
                     run.history[at : at + len(lines)] = lines
                 elif name == "wandb-summary.json" and lines:
                     run.summary = lines[-1]
             if body.get("complete"):
                 run.complete = True
                 run.exit_code = body.get("exitcode")
+        return 200
 
     def _upload(self, path: str, data: bytes) -> None:
         _, _, run_id, name = path.split("/", 3)
@@ -419,7 +436,9 @@ def _handler_for(server: StandinServer) -> type[BaseHTTPRequestHandler]:
                 record.variables = request.get("variables") or {}
                 status, payload = server._graphql(request.get("query") or "", record.variables)
             elif self.path.endswith("/file_stream"):
-                server._file_stream(self.path, json.loads(data or b"{}"))
+                if not server._file_stream(self.path, json.loads(data or b"{}")):
+                    server._stopped.wait()  # a stalled upload (cut_history)
+                    return
                 payload = {"exitcode": None, "limits": {}}
             record.status = status
             with server._lock:

@@ -131,6 +131,8 @@ def test_an_interrupted_sync_resumed_uploads_the_rest_and_none_twice(
     assert server.uploaded_runs() == set(site.run_ids)
     for run_id in site.run_ids:
         assert server.completions(run_id) == (2 if run_id in cut_after_completion else 1)
+        # Sent again, a run's rows the server holds are not: each is there once.
+        assert [r["_step"] for r in server.runs[run_id].history] == list(range(ROWS))
     name = resumed.server_sweep
     for run_id, upsert in server.first_upserts().items():
         assert upsert["sweep"] == name, run_id

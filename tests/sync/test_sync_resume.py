@@ -266,6 +266,29 @@ def test_an_upload_stopped_midway_goes_on_after_the_attempts_the_server_has(
     assert len(sent) == len(ATTEMPT_ROWS)
 
 
+def test_an_attempt_cut_mid_upload_is_sent_on_after_the_rows_the_server_holds(
+    site: tuple[Path, str, dict[str, str]], server: StandinServer
+) -> None:
+    _root, sweep_id, ids = site
+    rows = sum(ATTEMPT_ROWS)
+    # The second attempt's upload stalls after its first row (the server then holds the
+    # first attempt's rows and that one) until --upload-timeout stops wandb sync (a bound:
+    # the stall lasts until the server stops); the retry goes on from there.
+    held = ATTEMPT_ROWS[0] + 1
+    server.cut_history = {ids["implicit"]: held}
+
+    report = localsweep.sync(sweep_id, entity="team", retries=2, upload_timeout=20)
+
+    assert report.ok, report.runs
+    assert not server.cut_history  # the stall happened
+    on_server = server.runs[ids["implicit"]]
+    assert [r["epoch"] for r in on_server.history] == list(range(rows))
+    assert [r["_step"] for r in on_server.history] == list(range(rows))
+    assert on_server.complete and on_server.exit_code == 0
+    message = {r.run_id: r for r in report.runs}[ids["implicit"]].message or ""
+    assert f"continued after the {held} row(s) a failed wandb sync had sent" in message
+
+
 def test_a_resumed_run_with_an_attempts_folder_missing_is_not_uploaded_and_says_so(
     site: tuple[Path, str, dict[str, str]], server: StandinServer
 ) -> None:
