@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +205,29 @@ def run_line(
 def unfinished_message(run_id: str, errors: Sequence[str]) -> str:
     """Why wandb sync left run ``run_id`` without its ``.synced`` marker: its own error
     lines if wandb named the run, else all of them."""
-    mine = [e for e in errors if run_id in e] or list(errors)
+    mine = [_explained(e) for e in errors if run_id in e] or [_explained(e) for e in errors]
     return "wandb sync did not finish it" + (
         f": {'; '.join(sorted(set(mine)))[:300]}" if mine else ""
     )
+
+
+#: What wandb's errors that carry no text of their own mean.
+_MEANINGS = {
+    "HandleAbandonedError": (
+        "wandb-core, wandb's uploading process, stopped answering during the upload (it "
+        "crashed or was killed; a retry starts a new one)"
+    ),
+}
+
+
+def _explained(error: str) -> str:
+    """``error`` as wandb printed it, or, when it is only an exception's name
+    (``HandleAbandonedError:``), that name and what it means."""
+    bare = _BARE_ERROR.fullmatch(error.strip())
+    if bare is None:
+        return error.strip()
+    name = bare.group(1)
+    return f"{name}: {_MEANINGS.get(name, 'wandb gave no reason')}"
+
+
+_BARE_ERROR = re.compile(r"(?:ERROR\s+)?([A-Za-z_]\w*(?:Error|Exception)):?")
