@@ -233,9 +233,13 @@ def load_function(ref: str) -> Callable[..., Any]:
     """Import ``--function MODULE:FUNC`` from the current folder, as ``localsweep agent``,
     ``run`` and ``slurm`` do. Every way it can fail (a mistyped name, or the module's own
     code raising as it is imported, ``sys.exit`` included) is a :class:`click.UsageError`
-    that names the fix."""
-    import importlib
+    that names the fix.
 
+    From the import on, ``sys.argv`` is what ``python train.py`` gives a script that
+    calls ``wandb.agent(sweep_id, function=train)``: ``[<the module's file>]`` (``[""]``
+    for a module without one), not localsweep's own arguments, which an ``argparse`` in
+    the module or the function would reject. Runs in their own process
+    (``--isolation process``) get the same: it is part of what *spawn* hands a child."""
     folder = os.getcwd()
     module_name, colon, attr = ref.partition(":")
     if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
@@ -243,15 +247,14 @@ def load_function(ref: str) -> Callable[..., Any]:
     if not colon or not module_name or not attr:
         raise click.UsageError(_malformed_ref(ref, folder))
     sys.path.insert(0, folder)
+    cli_argv = sys.argv
+    sys.argv = [_module_file(module_name) or ""]
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if module_name == missing or module_name.startswith(missing + "."):
-            raise click.UsageError(_module_not_found(module_name, attr, folder)) from exc
-        raise click.UsageError(_import_failed(module_name, exc)) from exc
-    except (Exception, SystemExit) as exc:  # the module's own code failed as it was imported
-        raise click.UsageError(_import_failed(module_name, exc)) from exc
+        module = _import(module_name, attr, folder)
+    except BaseException:
+        sys.argv = cli_argv
+        raise
+    sys.argv = [getattr(module, "__file__", None) or ""]
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -260,6 +263,43 @@ def load_function(ref: str) -> Callable[..., Any]:
     if not callable(target):
         raise click.UsageError(f"{ref} is not callable: --function names a function")
     return target
+
+
+def _import(module_name: str, attr: str, folder: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise click.UsageError(_module_not_found(module_name, attr, folder)) from exc
+        raise click.UsageError(_import_failed(module_name, exc)) from exc
+    except (Exception, SystemExit) as exc:  # the module's own code failed as it was imported
+        raise click.UsageError(_import_failed(module_name, exc)) from exc
+
+
+def _module_file(module_name: str) -> str | None:
+    """The file ``module_name`` would be imported from, found without running any code
+    (``None`` when only an import would tell): the ``sys.argv[0]`` its code sees."""
+    from importlib.machinery import PathFinder
+
+    if module_name in sys.modules:
+        return getattr(sys.modules[module_name], "__file__", None)
+    search: Any = None
+    spec = None
+    parts = module_name.split(".")
+    for depth in range(1, len(parts) + 1):
+        try:
+            spec = PathFinder.find_spec(".".join(parts[:depth]), search)
+        except (ImportError, ValueError):  # a name no file can have: the import says why
+            return None
+        if spec is None:
+            return None
+        search = spec.submodule_search_locations
+        if search is None and depth < len(parts):
+            return None
+    return spec.origin if spec is not None and spec.has_location else None
 
 
 def _file_ref(ref: str, folder: str) -> str:

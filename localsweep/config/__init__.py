@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from localsweep.config._distributions import whole_floats_as_ints
 from localsweep.config._early_stopping import early_stopping_from_init
 from localsweep.config._parse import load_config, parse_config
 from localsweep.config._types import (
@@ -39,4 +40,5 @@ __all__ = [
     "early_stopping_from_init",
     "load_config",
     "parse_config",
+    "whole_floats_as_ints",
 ]

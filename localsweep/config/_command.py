@@ -1,16 +1,20 @@
-"""Read ``command``: a list of strings, with warnings for macros wandb's agent would not expand.
+"""Read ``command``: a list of arguments, with warnings for macros wandb's agent would not
+expand.
 
-wandb's agent (0.31, ``wandb_agent.Agent._command_run``) first replaces
-``${envvar:NAME}`` anywhere in an item, then replaces an item that is a whole
-``${name}`` by the arguments of macro ``name``, and drops the item when ``name`` is not
-a macro; any other item is passed as written. localsweep does the same (drop-in), so a
-mistyped macro such as ``${arg}`` silently leaves the program without its arguments.
+wandb's agent (0.31, ``wandb_agent.Agent._command_run``) takes ``str()`` of each item (the
+YAML int ``4`` is ``"4"``, ``true`` is ``"True"``, ``null`` is ``"None"``; sweeps' schema
+gives the items no type), first replaces ``${envvar:NAME}`` anywhere in an item, then
+replaces an item that is a whole ``${name}`` by the arguments of macro ``name``, and drops
+the item when ``name`` is not a macro; any other item is passed as written. localsweep
+does the same (drop-in), so a mistyped macro such as ``${arg}`` silently leaves the program
+without its arguments.
 These checks say so when the config is read, before any run starts.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -50,23 +54,24 @@ def read_command(
     written for a parameter ``lr``."""
     if "command" not in data:
         return None
-    value = data["command"]
-    if not isinstance(value, list):
-        check.error("command", f"must be a list of strings, one per argument, not {show(value)}")
+    raw = data["command"]
+    if not isinstance(raw, list):
+        check.error("command", f"must be a list of strings, one per argument, not {show(raw)}")
         return None
-    ok = True
     names = set(parameters)
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            ok = False
-            check.error(
+    # What wandb's agent passes: str() of each item.
+    value = [str(item) for item in raw]
+    for i, (item, text) in enumerate(zip(raw, value, strict=True)):
+        if isinstance(item, bool | list | dict) or item is None:
+            # Python's spelling, not YAML's: `true` reaches the program as "True".
+            written = json.dumps(item, default=str)
+            written = written if len(written) <= 40 else written[:37] + "..."
+            check.warn(
                 f"command[{i}]",
-                f'must be a string, not {show(item)}; put it in quotes (e.g. "{item}")',
+                f"{written} is passed to the program as {text!r}, as wandb's agent passes it "
+                f"(str() of each item); to pass {written}, write it in quotes: '{written}'",
             )
-        else:
-            _check_item(item, f"command[{i}]", names, check)
-    if not ok:
-        return None
+        _check_item(text, f"command[{i}]", names, check)
     if "${program}" in value and not data.get("program"):
         check.warn(
             "command",

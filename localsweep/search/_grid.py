@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from localsweep.config import ParamPath, SweepConfig
+from localsweep.config import ParamPath, SweepConfig, whole_floats_as_ints
 from localsweep.config._distributions import value_hash
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search._base import Search
@@ -31,7 +31,8 @@ class GridSearch(Search):
 
     A point is identified by its ``grid_key``, a digest of wandb's per-value hashes,
     so ``1`` and ``1.0`` are the same point. Runs without a ``grid_key`` are matched by
-    their ``params``. ``propose`` returns ``None`` once every point is taken.
+    their ``params``, as the run got them (``[1.0]`` as ``[1]``). ``propose`` returns
+    ``None`` once every point is taken.
 
     Raises :class:`~localsweep.errors.ConfigError` if a parameter cannot be enumerated.
     """
@@ -41,6 +42,15 @@ class GridSearch(Search):
         self._axes = [p for p in config.parameters if not p.is_constant]
         self._values = [p.grid_values() for p in self._axes]
         self._hashes = [[value_hash(v) for v in values] for values in self._values]
+        # A run's config holds whole floats as ints, inside lists and dicts too (as W&B's
+        # server delivers them; wandb's hash makes only a top-level 1.0 an int): the
+        # point each such value was proposed as, so runs matched by params hold it.
+        self._delivered: list[dict[str, str]] = []
+        for values, hashes in zip(self._values, self._hashes, strict=True):
+            delivered: dict[str, str] = {}
+            for v, h in zip(values, hashes, strict=True):
+                delivered.setdefault(value_hash(whole_floats_as_ints(v)), h)
+            self._delivered.append(delivered)
         # For dict-valued choices, the keys the config defines: anything else in a run's
         # value was added at run time and must not make it look like a new point.
         self._dict_keys: list[set[str] | None] = []
@@ -84,7 +94,8 @@ class GridSearch(Search):
             known = self._dict_keys[axis]
             if known is not None and isinstance(value, Mapping):
                 value = {k: v for k, v in value.items() if k in known}
-            hashes.append(self._hash(value))
+            h = self._hash(value)
+            hashes.append(h if h in self._hashes[axis] else self._delivered[axis].get(h, h))
         return self._combine(hashes)
 
     def _taken(self, runs: Sequence[RunView]) -> set[str]:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, bindparam, exists, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from localsweep.config import SweepConfig
+from localsweep.config import SweepConfig, whole_floats_as_ints
 from localsweep.records import Proposal, RunState, RunView, SweepState
 from localsweep.store._records import AgentInfo, ClaimOutcome, RunRecord
 from localsweep.store._sweeps import (
@@ -340,7 +340,9 @@ def claim_new(
         finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
         return ClaimOutcome.EXHAUSTED, None
     t = now()
-    nested: dict[str, Any] = (
+    # The config as W&B's server hands it to a run (2.0 as 2): stored so, the run, its
+    # argv, wandb.config, show, the Api and exports all get the same value.
+    nested: dict[str, Any] = whole_floats_as_ints(
         nest(proposal.params) if nest else {str(k): v for k, v in proposal.params.items()}
     )
     values = {

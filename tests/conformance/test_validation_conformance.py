@@ -81,9 +81,6 @@ DELIBERATE: dict[str, Difference] = {
     "et_without_metric": Difference(
         False, "hyperband compares runs by the metric; without one it can stop nothing"
     ),
-    "command_non_string_item": Difference(
-        False, "every command element becomes one argv string; a number is a YAML slip"
-    ),
     "nested_min_gt_max": Difference(False, _NESTED_ONLY_TOP.format("min < max")),
     "nested_bad_probabilities": Difference(False, _NESTED_ONLY_TOP.format("probabilities")),
 }
