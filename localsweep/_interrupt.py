@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = [
     "clear",
@@ -28,6 +33,7 @@ __all__ = [
     "presses",
     "raise_if_pending",
     "uninstall",
+    "wait_done",
 ]
 
 _pending = False
@@ -125,3 +131,23 @@ def deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if held:
         raise KeyboardInterrupt
+
+
+def wait_done(future: concurrent.futures.Future[Any], timeout: float | None = None) -> bool:
+    """Wait until ``future`` is done or ``timeout`` seconds have passed; whether it is done.
+
+    ``concurrent.futures.wait`` holds the future's lock while it sets up and tears down
+    its wait: a ``KeyboardInterrupt`` raised in there leaves that lock held, and the thread
+    that would finish the future blocks on it for good (and so does every later wait on
+    it). Here each short wait holds Ctrl-C back (:func:`deferred`), so its interrupt is
+    raised between them, with no lock held, at most a quarter of a second late."""
+    import concurrent.futures
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not future.done():
+        left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+        if left <= 0:
+            return False
+        with deferred():
+            concurrent.futures.wait([future], timeout=left)
+    return True

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from localsweep import _interrupt
 from localsweep.agent._flush_timer import FlushTimer
 from localsweep.agent._logged import MISSING as _MISSING
 from localsweep.agent._logged import lookup, metric_value, valid
@@ -354,8 +355,7 @@ class RunRecorder:
             self.store.append_history, self.run, rows, summary=live, metric=metric
         )
         self._inflight_rows = rows
-        concurrent.futures.wait([self._inflight], timeout=WRITE_WAIT)
-        if not self._inflight.done():
+        if not _interrupt.wait_done(self._inflight, WRITE_WAIT):
             logger.warning(
                 "run %s: the store is slow to answer; the run goes on, its rows are kept "
                 "and written when the store is back",
@@ -406,7 +406,7 @@ class RunRecorder:
         for the finish if it failed."""
         self._stop_timer()
         if self._inflight is not None:
-            concurrent.futures.wait([self._inflight])
+            _interrupt.wait_done(self._inflight)
             with contextlib.suppress(RunStopped):  # the run has ended anyway
                 self._collect()
         if self._writer is not None:
