@@ -203,9 +203,17 @@ class Sweep:
         largest, as without a sign).
         """
         metric = self._record.config.metric
-        if order is not None and metric is not None and bare_key(order) == metric.name:
-            # The sweep metric, read as best_run() reads it (a define_metric summary too).
-            value_of, maximize = (lambda run: run.metric), not order.startswith("+")
+        maximize_order = order is not None and not order.startswith("+")
+        if (
+            order is not None
+            and metric is not None
+            and bare_key(order) == metric.name
+            and maximize_order == (metric.goal is Goal.MAXIMIZE)
+        ):
+            # The sweep metric in its goal's direction: read as best_run() reads it (the
+            # aggregate the goal keeps of a define_metric summary). The other direction
+            # reads the key as Api.runs(order=...) does (a "max" for "-").
+            value_of, maximize = (lambda run: run.metric), maximize_order
         elif order is not None:
             value_of, maximize = best_run_key(order)
         elif metric is not None:

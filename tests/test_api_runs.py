@@ -290,3 +290,36 @@ def test_order_and_filters_read_a_define_metric_summary_as_best_run_does(
     assert a(api.runs("p", filters={"summary_metrics.acc": 0.5})) == [0.5]
     # the aggregate itself is still a key of its own
     assert a(api.runs("p", filters={"summary_metrics.acc.max": {"$lt": 0.4}})) == [0.2]
+
+
+def test_best_run_on_the_sweep_metric_against_its_goal_agrees_with_api_runs(
+    tmp_path: Path,
+) -> None:
+    """``define_metric("loss", summary="min,max")`` on a minimized sweep metric:
+    ``best_run(order="-summary_metrics.loss")`` asks for the largest max, as
+    ``Api.runs(order=...)`` ranks it, not for the largest min; in the goal's own direction
+    both read the min."""
+    import wandb
+
+    curves = {0: [5, 1, 9], 1: [3, 3, 3], 2: [8, 0.5, 2], 3: [2, 10, 4]}
+
+    def train() -> None:
+        with wandb.init() as run:
+            run.define_metric("loss", summary="min,max")
+            for value in curves[run.config.k]:
+                run.log({"loss": float(value)})
+
+    db = str(tmp_path / "s.db")
+    grid = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"k": {"values": [0, 1, 2, 3]}},
+    }
+    sweep = localsweep.run(grid, train, project="p", db=db, quiet=True)
+    api = Api(db)
+    for order, k in (("-summary_metrics.loss", 3), ("+summary_metrics.loss", 2)):
+        best = sweep.best_run(order=order)
+        assert best is not None and best.config["k"] == k, order
+        assert api.runs("p", order=order)[0].config["k"] == k, order
+    best = sweep.best_run()
+    assert best is not None and best.config["k"] == 2
