@@ -277,7 +277,7 @@ class ServerSession:
                 raise
             # The child was stopped mid-upload: the next call starts a new one.
             self.kill()
-            output, returncode = f"(wandb sync timed out: {timeout} s)", -1
+            output, returncode = _timed_out(timeout), -1
         return _sync_result(run_files, output, returncode, log_path)
 
     def kill(self) -> None:
@@ -398,7 +398,7 @@ def run_wandb_sync(
         )
         output, returncode = proc.stdout + proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as exc:
-        output = _text(exc.stdout) + _text(exc.stderr) + f"\n(wandb sync timed out: {timeout} s)"
+        output = _text(exc.stdout) + _text(exc.stderr) + "\n" + _timed_out(timeout)
         returncode = -1
     return _sync_result(run_files, output, returncode, log_path)
 
@@ -414,6 +414,18 @@ def _sync_result(
         line.split("ERROR", 1)[1].strip() for line in output.splitlines() if "ERROR" in line
     )
     return WandbSyncResult(synced, failed, errors, output, returncode)
+
+
+def _timed_out(timeout: float | None) -> str:
+    """wandb sync's output line for an upload stopped at ``timeout``: an ERROR line, so
+    that every run it held says why it was not finished (without the word "sweep", which
+    would read as the server refusing runs in the sweep: see ``Syncer``'s fallback)."""
+    limit = f" ({timeout:g} s)" if timeout is not None else ""
+    return (
+        f"ERROR wandb sync ran past the upload timeout{limit} and was stopped "
+        "with the run in flight: sync again, with a larger --upload-timeout if the network "
+        "is slow"
+    )
 
 
 def _workdir_env(workdir: Path | None) -> dict[str, str]:

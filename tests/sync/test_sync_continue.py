@@ -59,7 +59,11 @@ def test_a_run_an_earlier_sync_left_cut_is_sent_on_by_the_next_sync(
     server.cut_history = {cut: HELD}
     # No retry here: the bound leaves wandb sync time to reach the stall first.
     first = localsweep.sync(site.sweep_id, entity="team", retries=0, upload_timeout=30)
-    assert {r.run_id: r.outcome for r in first.runs}[cut] == "failed"
+    failed = {r.run_id: r for r in first.runs}[cut]
+    assert failed.outcome == "failed"
+    # Why, and what to do: the row named neither before.
+    assert "wandb sync ran past the upload timeout (30 s)" in (failed.message or "")
+    assert "--upload-timeout" in (failed.message or "")
     assert _steps(server, cut) == list(range(HELD))
 
     second = localsweep.sync(site.sweep_id, entity="team")
