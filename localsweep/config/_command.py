@@ -8,7 +8,10 @@ replaces an item that is a whole ``${name}`` by the arguments of macro ``name``,
 the item when ``name`` is not a macro; any other item is passed as written. localsweep
 does the same (drop-in), so a mistyped macro such as ``${arg}`` silently leaves the program
 without its arguments.
-These checks say so when the config is read, before any run starts.
+These checks say so when the config is read, before any run starts, and name the text
+the program gets for every item that YAML reads as no string (a number, a boolean, null,
+a list, a mapping, a date): the item's spelling in the file is gone once the YAML is read
+(``007``, ``0x10`` and ``1:30`` are the ints 7, 16 and 90), so every such item is named.
 """
 
 from __future__ import annotations
@@ -61,17 +64,15 @@ def read_command(
     names = set(parameters)
     # What wandb's agent passes: str() of each item.
     value = [str(item) for item in raw]
+    numbers: list[tuple[int, str]] = []
     for i, (item, text) in enumerate(zip(raw, value, strict=True)):
-        if isinstance(item, bool | list | dict) or item is None:
-            # Python's spelling, not YAML's: `true` reaches the program as "True".
-            written = json.dumps(item, default=str)
-            written = written if len(written) <= 40 else written[:37] + "..."
-            check.warn(
-                f"command[{i}]",
-                f"{written} is passed to the program as {text!r}, as wandb's agent passes it "
-                f"(str() of each item); to pass {written}, write it in quotes: '{written}'",
-            )
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            numbers.append((i, text))
+        elif not isinstance(item, str):
+            check.warn(f"command[{i}]", _not_text(item, text))
         _check_item(text, f"command[{i}]", names, check)
+    if numbers:
+        check.warn("command", _numbers(numbers))
     if "${program}" in value and not data.get("program"):
         check.warn(
             "command",
@@ -81,6 +82,69 @@ def read_command(
         )
     # wandb falls back to its default command for an empty list.
     return tuple(value) or None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _not_text(item: Any, text: str) -> str:
+    """The warning for an item YAML reads as neither a string nor a number: the program
+    gets Python's text of it (``true`` as ``True``), which quotes around the item avoid.
+    The item's spelling in the file is gone, so the words hold for every spelling."""
+    written = _short(json.dumps(item, default=str))
+    shown = _short(text)
+    if isinstance(item, list | dict):
+        # Quoting `[1, 2]` gives the text '[1, 2]' it already passes: the example is only
+        # given where quoting changes the text (`[a, true]` is passed as "['a', True]").
+        example = f" (as '{written}')" if written != shown else ""
+        kind, each = "list", "; for one argument per element, make each element an item of its own"
+        if isinstance(item, dict):
+            kind, each = "mapping", ""
+        return (
+            f"{written} is a YAML {kind}, passed to the program as one argument, Python's "
+            f"text of it: {shown!r} (wandb's agent passes str() of each item); to pass other "
+            f"text, write it in quotes{example}{each}"
+        )
+    if isinstance(item, bool) or item is None:
+        # Python's spelling, not YAML's: `true` reaches the program as "True".
+        also = {
+            True: "YAML 1.1 also reads yes and on as true",
+            False: "YAML 1.1 also reads no and off as false",
+            None: "YAML also reads ~ and an empty item as null; '' is an empty argument",
+        }[item]
+        return (
+            f"{written} is passed to the program as {shown!r}, as wandb's agent passes it "
+            f"(str() of each item); to pass the text you wrote, write it in quotes, as "
+            f"'{written}' ({also})"
+        )
+    # A date (`2024-01-31`), a timestamp, !!binary: YAML 1.1 reads these as no text.
+    return (
+        f"YAML reads this item as a {type(item).__name__}, passed to the program as "
+        f"{shown!r} (wandb's agent passes str() of each item); if that is not the text you "
+        "wrote, write it in quotes"
+    )
+
+
+#: The numbers listed in the warning about numbers; the rest are counted.
+_NUMBERS_SHOWN = 6
+
+
+def _numbers(numbers: list[tuple[int, str]]) -> str:
+    """The warning for the items YAML reads as numbers. The program gets ``str()`` of the
+    number, not its spelling in the file (``007`` is ``7``, ``0x10`` ``16``, ``1:30`` ``90``,
+    ``1.0e+3`` ``1000.0``), and the spelling is gone once the YAML is read: so every number
+    item is named with the text the program gets, in one warning (a plain ``4`` is named
+    too: it may have been ``04``)."""
+    shown = [f"command[{i}] as {text!r}" for i, text in numbers[:_NUMBERS_SHOWN]]
+    if len(numbers) > _NUMBERS_SHOWN:
+        shown.append(f"and {len(numbers) - _NUMBERS_SHOWN} more")
+    return (
+        "items that are numbers reach the program as Python writes them (wandb's agent "
+        f"passes str() of each item): {', '.join(shown)}. A number written another way in "
+        "YAML (007, 0x10, 1:30, 1.0e+3, 1_000) still reaches it as shown: put an item in "
+        "quotes to pass the text as written"
+    )
 
 
 def _check_item(item: str, where: str, parameters: set[str], check: Checker) -> None:

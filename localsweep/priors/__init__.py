@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from localsweep.config import Method, SweepConfig
+from localsweep.config import Method, SweepConfig, whole_floats_as_ints
 from localsweep.errors import PriorRunsError, Violation
 from localsweep.priors._match import (
     PriorCandidate,
@@ -244,8 +244,9 @@ def _check_table_columns(
 
 
 def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRunRow]:
-    """The taken priors as the store writes them: nested config, grid point, and each
-    logged row with the sweep metric's value in it."""
+    """The taken priors as the store writes them: nested config (whole floats as ints, as
+    a run of the sweep gets it), grid point, and each logged row with the sweep metric's
+    value in it."""
     from localsweep.store import HistoryRow
     from localsweep.store._priors import PriorRunRow
 
@@ -274,7 +275,9 @@ def prior_rows(config: SweepConfig, taken: Sequence[TakenPrior]) -> list[PriorRu
             PriorRunRow(
                 source=c.source,
                 state=prior.state,
-                config=config.nest(prior.params),
+                # As the sweep's own runs get it (2.0 as 2, as W&B's server hands it over),
+                # so show, the Api, exports and the report see one value for both.
+                config=whole_floats_as_ints(config.nest(prior.params)),
                 run_id=c.run_id,
                 name=c.name,
                 summary=_summary(c.summary, prior.columns) if c.from_table else dict(c.summary),

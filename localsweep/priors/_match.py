@@ -10,7 +10,7 @@ dotted names, or wandb's ``{"value": ...}`` wrapped), a summary, logged rows, a 
   is read as JSON or a Python literal when that gives a value of the space;
 - a categorical or constant value matches as wandb's grid compares values (``1`` and
   ``1.0`` are the same value, ``True`` and ``1`` are not), and the run gets the config's
-  own value;
+  own value (stored as a run of the sweep gets it: a whole float as the int it equals);
 - a number must lie in the distribution's support (its range, a multiple of ``q``);
   for a grid it must be one of the grid's values.
 """

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from localsweep.config import Distribution, Goal, Metric, Parameter, SweepConfig
+from localsweep.config import (
+    Distribution,
+    Goal,
+    Metric,
+    Parameter,
+    SweepConfig,
+    whole_floats_as_ints,
+)
 from localsweep.records import RESULT_STATES, RunState
 from localsweep.report._params import is_number
 
@@ -130,7 +137,10 @@ def plotly_text(value: Any) -> Any:
 
 
 def _categorical_encoder(observed: Iterable[Any], safe: bool) -> Callable[[Any], Any]:
-    values = list(observed)
+    # A run gets a whole float as the int it equals (``values: [2.0]`` runs with ``2``, as
+    # W&B's server hands it over), so the config's ``2.0`` and a run's ``2`` (or a run
+    # stored before that, with ``2.0``) are one category, shown as the run got it.
+    values = [whole_floats_as_ints(v) for v in observed]
     plain = all(v is None or isinstance(v, (str, bool)) or is_number(v) for v in values)
     # Optuna finds a choice by ==, so True and 1 (or 1 and 1.0) would be one choice: such
     # values are told apart as their JSON text. Numbers that differ stay numbers
@@ -139,6 +149,7 @@ def _categorical_encoder(observed: Iterable[Any], safe: bool) -> Callable[[Any],
         plain = False
 
     def encode(value: Any) -> Any:
+        value = whole_floats_as_ints(value)
         out = value if plain else _json_text(value)
         return plotly_text(out) if safe else out
 

@@ -69,13 +69,19 @@ def test_a_yaml_int_and_bool_in_command_are_str_of_them() -> None:
     )
 
 
-def test_items_whose_str_is_not_their_yaml_get_a_warning_numbers_do_not() -> None:
+def test_items_that_are_not_text_get_a_warning_naming_what_the_program_gets() -> None:
     cfg = parse_config(config(["${env}", "${interpreter}", "${program}", 4, 2.5, True, None]))
     assert cfg.warnings == (
         "command[5]: true is passed to the program as 'True', as wandb's agent passes it "
-        "(str() of each item); to pass true, write it in quotes: 'true'",
+        "(str() of each item); to pass the text you wrote, write it in quotes, as 'true' "
+        "(YAML 1.1 also reads yes and on as true)",
         "command[6]: null is passed to the program as 'None', as wandb's agent passes it "
-        "(str() of each item); to pass null, write it in quotes: 'null'",
+        "(str() of each item); to pass the text you wrote, write it in quotes, as 'null' "
+        "(YAML also reads ~ and an empty item as null; '' is an empty argument)",
+        "command: items that are numbers reach the program as Python writes them (wandb's "
+        "agent passes str() of each item): command[3] as '4', command[4] as '2.5'. A number "
+        "written another way in YAML (007, 0x10, 1:30, 1.0e+3, 1_000) still reaches it as "
+        "shown: put an item in quotes to pass the text as written",
     )
 
 
