@@ -19,8 +19,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import yaml
 
 from localsweep.config._checks import Checker, show
 
@@ -50,11 +52,16 @@ _EMBEDDED = re.compile(r"\$\{([^}]*)\}")
 
 
 def read_command(
-    data: dict[str, Any], check: Checker, parameters: Iterable[str] = ()
+    data: dict[str, Any],
+    check: Checker,
+    parameters: Iterable[str] = (),
+    spelling: Sequence[str] | None = None,
 ) -> tuple[str, ...] | None:
     """The ``command`` list, or ``None`` when absent, empty (wandb then runs its default) or
     invalid. ``parameters`` are the top-level parameter names, to recognise ``${lr}``
-    written for a parameter ``lr``."""
+    written for a parameter ``lr``. ``spelling``: each item as the YAML file writes it,
+    when known: a number item is named only when the program gets other text (``007``
+    reaches it as ``7``); a number given from Python reaches it as Python writes it."""
     if "command" not in data:
         return None
     raw = data["command"]
@@ -67,7 +74,9 @@ def read_command(
     numbers: list[tuple[int, str]] = []
     for i, (item, text) in enumerate(zip(raw, value, strict=True)):
         if isinstance(item, int | float) and not isinstance(item, bool):
-            numbers.append((i, text))
+            written = spelling[i] if spelling is not None and i < len(spelling) else text
+            if written != text:
+                numbers.append((i, text))
         elif not isinstance(item, str):
             check.warn(f"command[{i}]", _not_text(item, text))
         _check_item(text, f"command[{i}]", names, check)
@@ -82,6 +91,19 @@ def read_command(
         )
     # wandb falls back to its default command for an empty list.
     return tuple(value) or None
+
+
+def command_spelling(text: str) -> list[str] | None:
+    """Each ``command`` item as the YAML text writes it (a number's spelling is lost once
+    YAML reads it: ``007`` is ``7``), or ``None`` when that cannot be read."""
+    try:
+        document = yaml.load(text, Loader=yaml.BaseLoader)  # every scalar as its text
+    except yaml.YAMLError:
+        return None
+    command = document.get("command") if isinstance(document, dict) else None
+    if not isinstance(command, list):
+        return None
+    return [item if isinstance(item, str) else "" for item in command]
 
 
 def _short(text: str) -> str:
@@ -131,19 +153,16 @@ _NUMBERS_SHOWN = 6
 
 
 def _numbers(numbers: list[tuple[int, str]]) -> str:
-    """The warning for the items YAML reads as numbers. The program gets ``str()`` of the
-    number, not its spelling in the file (``007`` is ``7``, ``0x10`` ``16``, ``1:30`` ``90``,
-    ``1.0e+3`` ``1000.0``), and the spelling is gone once the YAML is read: so every number
-    item is named with the text the program gets, in one warning (a plain ``4`` is named
-    too: it may have been ``04``)."""
+    """The warning for the items YAML reads as numbers written otherwise than the program
+    gets them: it gets ``str()`` of the number, not its spelling in the file (``007`` is
+    ``7``, ``0x10`` ``16``, ``1:30`` ``90``, ``1.0e+3`` ``1000.0``)."""
     shown = [f"command[{i}] as {text!r}" for i, text in numbers[:_NUMBERS_SHOWN]]
     if len(numbers) > _NUMBERS_SHOWN:
         shown.append(f"and {len(numbers) - _NUMBERS_SHOWN} more")
     return (
-        "items that are numbers reach the program as Python writes them (wandb's agent "
-        f"passes str() of each item): {', '.join(shown)}. A number written another way in "
-        "YAML (007, 0x10, 1:30, 1.0e+3, 1_000) still reaches it as shown: put an item in "
-        "quotes to pass the text as written"
+        "items that YAML reads as numbers reach the program as Python writes the number, "
+        f"not as written (wandb's agent passes str() of each item): {', '.join(shown)}; "
+        "put an item in quotes to pass the text as written"
     )
 
 

@@ -16,14 +16,14 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from localsweep.config._checks import GLUED_RE, Checker, non_string_key, plain, show
-from localsweep.config._command import read_command
+from localsweep.config._command import command_spelling, read_command
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
@@ -112,7 +112,9 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
         )
     log.debug("loaded sweep config from %s", path)
     # ``scheduler.source`` is relative to the config file, as a user reads it.
-    return dataclasses.replace(parse_config(data), source_dir=str(path.resolve().parent))
+    spelling = None if path.suffix.lower() == ".json" else command_spelling(text)
+    config = parse_config(data, command_spelling=spelling)
+    return dataclasses.replace(config, source_dir=str(path.resolve().parent))
 
 
 def _where(exc: Exception, path: Path) -> str:
@@ -156,8 +158,14 @@ def _layout_hint(lines: list[str], last: int) -> str:
     return ""
 
 
-def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
+def parse_config(
+    raw: Mapping[str, Any], *, command_spelling: Sequence[str] | None = None
+) -> SweepConfig:
     """Validate ``raw`` as wandb would and return the typed config.
+
+    ``command_spelling``: the ``command`` items as a YAML file writes them (see
+    :func:`load_config`), so that a number written otherwise than the program gets it
+    (``007``) is named in a warning.
 
     Raises :class:`~localsweep.errors.ConfigError` listing every violation found.
 
@@ -197,7 +205,9 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
             check.error("run_cap", f"must be at least 1, not {run_cap!r}")
     strings = {k: check.string(data, k, k) for k in _STRING_KEYS if k in data}
     block = data.get("parameters")
-    command = read_command(data, check, block if isinstance(block, dict) else ())
+    command = read_command(
+        data, check, block if isinstance(block, dict) else (), spelling=command_spelling
+    )
     if "kind" in data:
         check.choice(data, "kind", "kind", ["sweep"])
     _controller(data, check)

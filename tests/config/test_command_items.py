@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from localsweep.agent._command import build_command
-from localsweep.config import parse_config
+from localsweep.config import load_config, parse_config
 
 GOLDEN = json.loads(
     (Path(__file__).resolve().parents[1] / "golden" / "macros.json").read_text(encoding="utf-8")
@@ -78,11 +78,20 @@ def test_items_that_are_not_text_get_a_warning_naming_what_the_program_gets() ->
         "command[6]: null is passed to the program as 'None', as wandb's agent passes it "
         "(str() of each item); to pass the text you wrote, write it in quotes, as 'null' "
         "(YAML also reads ~ and an empty item as null; '' is an empty argument)",
-        "command: items that are numbers reach the program as Python writes them (wandb's "
-        "agent passes str() of each item): command[3] as '4', command[4] as '2.5'. A number "
-        "written another way in YAML (007, 0x10, 1:30, 1.0e+3, 1_000) still reaches it as "
-        "shown: put an item in quotes to pass the text as written",
+    )  # numbers given from Python reach the program as Python writes them: nothing to say
+
+
+def test_a_number_written_as_the_program_gets_it_gets_no_warning(tmp_path: Path) -> None:
+    """`--n_envs 4` in a YAML file is what wandb runs without a word: so here too."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "program: main.py\nmethod: random\nparameters:\n  lr: {values: [0.1]}\n"
+        "command:\n  - ${env}\n  - ${interpreter}\n  - ${program}\n  - --n_envs\n  - 4\n"
+        "  - --lr_scale\n  - 2.5\n  - ${args}\n"
     )
+    config = load_config(path)
+    assert config.command is not None and config.command[4] == "4"
+    assert config.warnings == ()
 
 
 def test_a_command_that_is_not_a_list_is_still_an_error() -> None:

@@ -1,8 +1,8 @@
 """A ``command`` item YAML reads as no string reaches the program as ``str()`` of the
 value, not as written: ``007`` is ``7``, ``1:30`` (YAML 1.1 sexagesimal) ``90``, ``0x10``
-``16``, ``1.0e+3`` ``1000.0``. The spelling is gone once the YAML is read, so every such
-item gets a warning naming the text the program gets, and the advice in it is true: for a
-list whose text quoting would not change, it says what would."""
+``16``, ``1.0e+3`` ``1000.0``. Such items get a warning naming the text the program gets
+(a number written as it reaches the program, ``4``, gets none), and the advice in it is
+true: for a list whose text quoting would not change, it says what would."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_numbers_written_otherwise_are_named_with_the_text_the_program_gets(
     ]  # fmt: skip
     (numbers,) = [w for w in config.warnings if w.startswith("command: ")]
     assert (
-        "command[4] as '7', command[6] as '90', command[8] as '1000.0', command[10] as '16'."
+        "command[4] as '7', command[6] as '90', command[8] as '1000.0', command[10] as '16';"
         in numbers
     )
     assert "put an item in quotes to pass the text as written" in numbers
@@ -88,6 +88,6 @@ def test_validate_prints_the_warnings(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     printed = " ".join(done.stderr.split())  # as wrapped to the terminal's width
-    assert "Warning: command: items that are numbers reach the program" in printed
+    assert "Warning: command: items that YAML reads as numbers reach the program" in printed
     assert "command[4] as '7'" in printed
     assert "Warning: command[12]: [1, 2] is a YAML list" in printed
