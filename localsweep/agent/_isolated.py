@@ -438,7 +438,12 @@ def _run_in_child(
 ) -> _ChildReport:
     store = Store(store_url, check=False)  # the agent checked the file when it opened it
     said = _Warnings()
-    logging.getLogger("localsweep").addHandler(said)
+    ours = logging.getLogger("localsweep")
+    # Without a handler of the user's, Python prints warnings to stderr (the run's .err
+    # file) through its last resort, which a handler here would silence: keep it.
+    kept = [] if ours.hasHandlers() or logging.lastResort is None else [logging.lastResort]
+    for handler in (said, *kept):
+        ours.addHandler(handler)
     try:
         sweep = store.get_sweep(sweep_id)
         config = sweep.config
@@ -471,7 +476,8 @@ def _run_in_child(
             warnings=said.messages,
         )
     finally:
-        logging.getLogger("localsweep").removeHandler(said)
+        for handler in (said, *kept):
+            ours.removeHandler(handler)
         store.close()
 
 

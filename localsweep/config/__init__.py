@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from localsweep.config._distributions import whole_floats_as_ints
 from localsweep.config._early_stopping import early_stopping_from_init
 from localsweep.config._parse import load_config, parse_config
 from localsweep.config._types import (
@@ -24,6 +23,7 @@ from localsweep.config._types import (
     Scheduler,
     SweepConfig,
 )
+from localsweep.config._whole import whole_floats_as_ints
 
 __all__ = [
     "Distribution",

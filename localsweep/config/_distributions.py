@@ -26,9 +26,10 @@ import numpy as np
 import yaml
 
 from localsweep.config._types import Distribution, Parameter
+from localsweep.config._whole import plain_numbers as _plain
 from localsweep.errors import ConfigError, Violation
 
-__all__ = ["cdf", "grid_values", "ppf", "value_hash", "whole_floats_as_ints"]
+__all__ = ["cdf", "grid_values", "ppf", "value_hash"]
 
 D = Distribution
 
@@ -285,42 +286,6 @@ def value_hash(value: Any) -> str:
         value = int(value)
     text = yaml.dump(_plain(value, -math.inf), default_flow_style=True, sort_keys=True)
     return hashlib.md5(text.encode("ascii")).hexdigest()
-
-
-#: Go's ``encoding/json`` writes a float64 below this without exponent or fraction
-#: (``2``, ``100000000000000000000``), which reads back as an int; from here on it writes
-#: ``1e+21``, which reads back as a float.
-_GO_PLAIN_BELOW = 1e21
-
-
-def whole_floats_as_ints(config: Any) -> Any:
-    """``config`` as W&B's server hands it to a run: every finite float with no
-    fractional part is the int it equals, in nested dicts and lists too.
-
-    The server keeps a run's config as JSON written by Go, which writes the float64 ``2.0``
-    as ``2``; the agent reads that back as an int, so ``values: [2.0, 3.0]`` reaches the
-    program as ``--epochs=2`` and ``wandb.config.epochs == 2`` (sweeps' ``yaml_hash`` notes
-    the same for ``3e6``). Floats of 1e21 or more stay floats, as Go writes them with an
-    exponent; bools, NaN and infinities are left alone. Tuples come back as lists, as JSON
-    gives them.
-
-    >>> whole_floats_as_ints({"epochs": 2.0, "opt": {"lr": 0.5, "steps": [1.0, 2.5]}})
-    {'epochs': 2, 'opt': {'lr': 0.5, 'steps': [1, 2.5]}}
-    """
-    return _plain(config, _GO_PLAIN_BELOW)
-
-
-def _plain(value: Any, below: float) -> Any:
-    """Whole floats smaller than ``below`` (in size) as ints; tuples as lists (a tuple
-    would dump to YAML with a python-specific tag and hash unlike the list it stands for)."""
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return int(f) if f.is_integer() and abs(f) < below else value
-    if isinstance(value, tuple | list):
-        return [_plain(v, below) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v, below) for k, v in value.items()}
-    return value
 
 
 def grid_values(param: Parameter) -> tuple[Any, ...]:

@@ -422,7 +422,7 @@ def _timed_out(timeout: float | None) -> str:
     would read as the server refusing runs in the sweep: see ``Syncer``'s fallback)."""
     limit = f" ({timeout:g} s)" if timeout is not None else ""
     return (
-        f"ERROR wandb sync ran past the upload timeout{limit} and was stopped "
+        f"ERROR wandb sync timed out: it ran past the upload timeout{limit} and was stopped "
         "with the run in flight: sync again, with a larger --upload-timeout if the network "
         "is slow"
     )

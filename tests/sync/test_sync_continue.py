@@ -62,7 +62,7 @@ def test_a_run_an_earlier_sync_left_cut_is_sent_on_by_the_next_sync(
     failed = {r.run_id: r for r in first.runs}[cut]
     assert failed.outcome == "failed"
     # Why, and what to do: the row named neither before.
-    assert "wandb sync ran past the upload timeout (30 s)" in (failed.message or "")
+    assert "wandb sync timed out: it ran past the upload timeout (30 s)" in (failed.message or "")
     assert "--upload-timeout" in (failed.message or "")
     assert _steps(server, cut) == list(range(HELD))
 
