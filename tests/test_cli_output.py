@@ -25,9 +25,14 @@ parameters:
   dropout_probability: {min: 0.0, max: 0.5}
 """
 
+# The first run fails (a `failed` state in the tables), the others finish: a failure drawn
+# at random (a quarter of the runs) stopped the agent once in CI, after 5 in a row.
 TRAIN = """\
+import os
+
 def train(config):
-    if config["number_of_hidden_units"] == 16:
+    if not os.path.exists("failed-once"):
+        open("failed-once", "w").close()
         raise RuntimeError("too small")
     return {"a_rather_long_metric_name": config["dropout_probability"]}
 """
