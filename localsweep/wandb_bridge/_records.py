@@ -56,6 +56,9 @@ class RecordReader:
     that is not a valid ``Record`` message. Records before the damage are returned first;
     the error is raised by the next call and by every call after it.
 
+    ``start``, a block's start, reads the file from there (its end, say, without the rest):
+    a record split across ``start`` is skipped, as the header is.
+
     Example::
 
         with RecordReader(path) as reader:
@@ -63,15 +66,20 @@ class RecordReader:
                 print(record.WhichOneof("record_type"))
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, start: int = 0):
+        if start < 0 or start % BLOCK_SIZE:
+            raise ValueError(f"start must be a block's start (a multiple of {BLOCK_SIZE})")
         self._path = Path(path)
         self._file: IO[bytes] | None = None
         self._closed = False
         # Bytes read from the file but not yet consumed; _buf_start is the file offset
         # of _buf[0], so block boundaries can be found from absolute positions.
         self._buf = b""
-        self._buf_start = 0
-        self._header_checked = False
+        self._buf_start = start
+        self._header_checked = start > 0
+        # Reading from inside the file: the chunks before the first record that starts
+        # there end a record that started before it.
+        self._mid_record = start > 0
         self._fragments: list[bytes] = []
         self._error: CorruptFileError | None = None
 
@@ -170,6 +178,7 @@ class RecordReader:
         base = self._buf_start
         unpack = _CHUNK_HEADER.unpack_from
         fragments = self._fragments
+        mid_record = self._mid_record
         while True:
             room = BLOCK_SIZE - (base + pos) % BLOCK_SIZE
             if room < _CHUNK_HEADER_SIZE:
@@ -193,6 +202,11 @@ class RecordReader:
             data = buf[pos + _CHUNK_HEADER_SIZE : end]
             if zlib.crc32(data, seed) != crc:
                 raise self._corrupt(pos, "checksum mismatch")
+            if mid_record:
+                if kind != _FULL and kind != _FIRST:
+                    pos = end
+                    continue
+                mid_record = self._mid_record = False
             if kind == _FULL:
                 if fragments:
                     raise self._corrupt(pos, "whole record inside a split record")

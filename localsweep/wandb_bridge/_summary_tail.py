@@ -15,21 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from localsweep.wandb_bridge._logformat import (
-    _CHUNK_HEADER,
-    _CHUNK_HEADER_SIZE,
-    _CRC_SEEDS,
-    _FIRST,
-    _FULL,
-    _LAST,
-    BLOCK_SIZE,
-    FILE_HEADER,
-)
+from localsweep.wandb_bridge._logformat import BLOCK_SIZE, CorruptFileError
+from localsweep.wandb_bridge._records import Record, RecordReader
 
 __all__ = ["WANDB_SUMMARY_KEYS", "with_wandb_keys"]
 
@@ -53,57 +44,28 @@ def with_wandb_keys(summary: Mapping[str, Any], run_file: str | os.PathLike[str]
 def _last_values(path: Path, keys: list[str]) -> dict[str, Any]:
     """The last value each of ``keys`` has in the summary records of ``path``, read from
     the file's end: its last block first, then four times as many, until all are found or
-    the whole file was read."""
+    the whole file was read. A record split before the part read is skipped, and reading
+    stops at a torn or damaged chunk."""
     try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            blocks = 1
-            while True:
-                start = max(0, (size - 1) // BLOCK_SIZE - blocks + 1) * BLOCK_SIZE
-                file.seek(start)
-                found = _summary_values(file.read(size - start), start, keys)
-                if len(found) == len(keys) or start == 0:
-                    return found
-                blocks *= 4
+        size = path.stat().st_size
     except OSError:
         return {}
-
-
-def _summary_values(data: bytes, base: int, keys: list[str]) -> dict[str, Any]:
-    """The last value of each of ``keys`` in the summary records that start in ``data``
-    (the file from byte ``base``, a block's start): a record split before ``base`` is
-    skipped, and reading stops at a torn or damaged chunk."""
-    found: dict[str, str] = {}
-    pos = len(FILE_HEADER) if base == 0 else 0
-    if base == 0 and data[:pos] != FILE_HEADER:
-        return {}
-    fragments: list[bytes] | None = None  # None: before the first record that starts here
+    blocks = 1
     while True:
-        room = BLOCK_SIZE - (base + pos) % BLOCK_SIZE
-        if room < _CHUNK_HEADER_SIZE:
-            pos += room
-            continue
-        if len(data) - pos < _CHUNK_HEADER_SIZE:
-            break
-        crc, length, kind = _CHUNK_HEADER.unpack_from(data, pos)
-        end = pos + _CHUNK_HEADER_SIZE + length
-        seed = _CRC_SEEDS.get(kind)
-        if seed is None or _CHUNK_HEADER_SIZE + length > room or end > len(data):
-            break
-        chunk = data[pos + _CHUNK_HEADER_SIZE : end]
-        if zlib.crc32(chunk, seed) != crc:
-            break
-        pos = end
-        if kind == _FULL:
-            fragments = None
-            _fold(chunk, keys, found)
-        elif kind == _FIRST:
-            fragments = [chunk]
-        elif fragments is not None:  # a MIDDLE or LAST of a record that started here
-            fragments.append(chunk)
-            if kind == _LAST:
-                _fold(b"".join(fragments), keys, found)
-                fragments = None
+        start = max(0, (size - 1) // BLOCK_SIZE - blocks + 1) * BLOCK_SIZE
+        found: dict[str, str] = {}
+        try:
+            with RecordReader(path, start=start) as reader:
+                for record in reader.read_new():
+                    _fold(record, keys, found)
+        except (OSError, CorruptFileError):
+            pass  # what was read before the damage counts
+        if len(found) == len(keys) or start == 0:
+            return _decoded(found)
+        blocks *= 4
+
+
+def _decoded(found: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, text in found.items():
         try:
@@ -113,15 +75,8 @@ def _summary_values(data: bytes, base: int, keys: list[str]) -> dict[str, Any]:
     return values
 
 
-def _fold(data: bytes, keys: list[str], found: dict[str, str]) -> None:
-    """Keep the JSON text ``keys`` get in ``data``, when it is a summary record."""
-    from localsweep.wandb_bridge._records import Record
-
-    record = Record()
-    try:
-        record.ParseFromString(data)
-    except Exception:  # a record of a wandb this protobuf does not know
-        return
+def _fold(record: Record, keys: list[str], found: dict[str, str]) -> None:
+    """Keep the JSON text ``keys`` get in ``record``, when it is a summary record."""
     if record.WhichOneof("record_type") != "summary":
         return
     for item in record.summary.update:
