@@ -1,5 +1,7 @@
 """What a person watching an agent sees: a progress bar in a terminal or a notebook, and one
-plain line per run start and end anywhere else (``nohup``, SLURM, ``2> file``), as it happens.
+plain line per run start and end anywhere else (``nohup``, SLURM, ``2> file``, a notebook
+without ipywidgets), as it happens. In a notebook the bar leaves sys.stdout and sys.stderr
+alone and is redrawn only as a run ends (see :meth:`SweepProgress.__enter__`).
 
 Fed by the agent's ``on_run_start`` / ``on_run_end`` events. The run that ended counts at
 once; the sweep's runs that changed since the last read are read from the store at a run
@@ -19,6 +21,7 @@ N its ``count``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import sys
@@ -226,6 +229,17 @@ def error_summary(error: str) -> str:
     return text
 
 
+def _has_output_widget() -> bool:
+    """Whether ipywidgets' Output, in which rich shows a live display in Jupyter, can be
+    imported (rich's own test: without it rich warns "install ipywidgets" and shows
+    nothing)."""
+    try:
+        importlib.import_module("ipywidgets").Output  # noqa: B018
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
 class SweepProgress:
     """Shows an agent's runs as they start and end (see the module docstring).
 
@@ -249,8 +263,14 @@ class SweepProgress:
         self.config = store.get_sweep(sweep_id).config
         self._stream = stream if stream is not None else sys.stderr
         self.console = Console(file=self._stream, highlight=False, soft_wrap=True)
+        #: In Jupyter rich shows its bar in an ipywidgets Output widget; without
+        #: ipywidgets (a kernel as VS Code sets one up) it shows only a warning, so the
+        #: runs show as plain lines there, as under ``nohup``.
+        self._jupyter = self.console.is_jupyter
         if mode == "auto":
-            mode = "bar" if self.console.is_terminal or self.console.is_jupyter else "lines"
+            mode = "bar" if self.console.is_terminal or self._jupyter else "lines"
+        if mode == "bar" and self._jupyter and not _has_output_widget():
+            mode = "lines"
         self.mode = mode
         self._lock = threading.Lock()
         self._tally = SweepTally(self.config)
@@ -297,6 +317,16 @@ class SweepProgress:
                 TextColumn("{task.fields[best]}"),
                 console=self.console,
                 transient=False,
+                # In Jupyter, rich's redirect of sys.stdout/stderr recurses: a print that
+                # flushes part of a line makes its FileProxy display the text, and
+                # ipykernel's display flushes sys.stdout, the same proxy. It would also
+                # make each printed line a display of its own. And its refresh thread
+                # draws the bar inside an Output widget, which takes in whatever the cell
+                # prints meanwhile, wiped at the next refresh: there the bar is drawn
+                # only as a run ends (on_run_end), when the run's own output is done.
+                redirect_stdout=not self._jupyter,
+                redirect_stderr=not self._jupyter,
+                auto_refresh=not self._jupyter,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task(
@@ -314,6 +344,13 @@ class SweepProgress:
         tb: TracebackType | None,
     ) -> None:
         if self._bar is not None:
+            # rich draws no last frame in Jupyter as it stops: without this the bar
+            # would show its last refresh, before the last run's end.
+            self._bar.refresh()
+            if self._jupyter:
+                # Its stop would show an empty display there (a blank box under the bar);
+                # nothing else prints through this console.
+                self.console.quiet = True
             self._bar.__exit__(exc_type, exc, tb)
             self._bar = None
 
@@ -349,7 +386,13 @@ class SweepProgress:
             if run.state.value in ("failed", "crashed") and run.error:
                 error = error_summary(run.error)
             if self.mode == "bar":
-                self._bar.update(self._task, completed=self.done, total=self.total, best=best)
+                self._bar.update(
+                    self._task,
+                    completed=self.done,
+                    total=self.total,
+                    best=best,
+                    refresh=self._jupyter,
+                )
                 if error:
                     from rich.text import Text
 
