@@ -83,3 +83,19 @@ def test_localsweep_agent_stays_the_function_after_its_subpackage_loads(tmp_path
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["True"]
+
+
+def test_a_random_or_grid_sweep_does_not_load_optuna(tmp_path: Path) -> None:
+    # Optuna costs a second of CPU at start, and imports tqdm.auto, which warns
+    # "IProgress not found" in a notebook without ipywidgets: only bayes and custom use it.
+    code = """
+import sys, localsweep
+for method in ("random", "grid"):
+    cfg = {"method": method, "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+    localsweep.run(cfg, lambda c: c["x"], count=2, db="s.db", quiet=True)
+print("optuna" in sys.modules, "tqdm" in sys.modules)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", "False"], out

@@ -154,9 +154,11 @@ class Agent:
         self.on_run_start = on_run_start
         self._sleep = sleep
         self.info = AgentInfo.current()
-        from localsweep.agent._scheduler import load_user_study
+        user_study = None
+        if self.config.method is Method.CUSTOM:  # Optuna is imported only where it is used
+            from localsweep.agent._scheduler import load_user_study
 
-        user_study = load_user_study(self.config, self.sweep.config_dir)
+            user_study = load_user_study(self.config, self.sweep.config_dir)
         self.search: Search = make_search(self.config, user_study)
         from localsweep.priors import stream_key
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from localsweep._lazy import lazy_names
 from localsweep.config import Method, SweepConfig
 from localsweep.search._base import Search
-from localsweep.search._custom import UserStudy
+
+if TYPE_CHECKING:
+    from localsweep.search._custom import UserStudy
 
 __all__ = ["Search", "UserStudy", "make_search"]
+
+# Optuna (and through it tqdm, which warns in a notebook without ipywidgets) is imported
+# by the searches that use it, not by every sweep.
+__getattr__ = lazy_names(__name__, {"UserStudy": "localsweep.search._custom"})
 
 
 def make_search(config: SweepConfig, user_study: UserStudy | None = None) -> Search:
