@@ -143,6 +143,16 @@ class InProcessRunner:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if code != 0 and recorder.preempting:
                 return RunOutcome(RunState.PREEMPTED, exit_code=code, end_reason=PREEMPTED)
+            if code != 0 and _interrupt.pending():
+                # The code caught the Ctrl-C and exited on it, as PyTorch Lightning's
+                # Trainer.fit does ("Detected KeyboardInterrupt, attempting graceful
+                # shutdown ...", then sys.exit(1)): interrupted, not failed.
+                return RunOutcome(
+                    RunState.KILLED,
+                    exit_code=code,
+                    error="stopped by the user (Ctrl-C)",
+                    interrupted=KeyboardInterrupt(),
+                )
             if code != 0:
                 return RunOutcome(
                     RunState.FAILED, exit_code=code, error=f"the run called sys.exit({exc.code!r})"

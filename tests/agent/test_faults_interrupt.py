@@ -133,6 +133,29 @@ def test_a_ctrl_c_that_never_reaches_the_agent_still_stops_it(
     assert runs[0].summary["loss"] in (0.0, -0.5)
 
 
+def test_a_ctrl_c_the_code_catches_then_exits_on_is_an_interrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyTorch Lightning 2.6's ``Trainer.fit`` catches the KeyboardInterrupt and calls
+    ``sys.exit(1)``: the run was interrupted, not failed, and its point runs again."""
+    monkeypatch.setenv("LOCALSWEEP_TEST_SIGNALS", str(tmp_path))
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(2), db=db)
+    agent = start_agent(
+        sweep_id, db, tmp_path / "agent.log", function="faults_train:ctrl_c_caught_exit"
+    )
+    assert agent.wait(timeout=120) == 130, agent.output()
+    no_traceback_of_ours(agent.output())
+    assert "1 run interrupted; its point will run again." in agent.output()
+    runs = localsweep.Api(db).sweep(sweep_id).runs
+    assert [(r.state, r.end_reason, r.config["x"]) for r in runs] == [("killed", "interrupted", 0)]
+
+    again = start_agent(sweep_id, db, tmp_path / "again.log", function="faults_train:steps")
+    assert again.wait(timeout=120) == 0, again.output()
+    sweep = localsweep.Api(db).sweep(sweep_id)
+    assert sorted(r.config["x"] for r in sweep.runs if r.state == "finished") == [0, 1]
+
+
 def test_ctrl_c_on_a_random_sweep_does_not_promise_the_point_again(
     tmp_path: Path, signals: Path
 ) -> None:

@@ -106,6 +106,20 @@ def ctrl_c_swallowed() -> None:
         del thing
 
 
+def ctrl_c_caught_exit() -> None:
+    """Logs ``loss``, gets a Ctrl-C, catches it and exits with 1, as PyTorch Lightning 2.6's
+    ``Trainer.fit`` does ("Detected KeyboardInterrupt, attempting graceful shutdown ...",
+    then ``sys.exit(1)``; its ``WandbLogger`` opens the run with a plain ``wandb.init()``)."""
+    run = wandb.init()
+    run.log({"loss": float(run.config["x"])})
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        print("Detected KeyboardInterrupt, attempting graceful shutdown ...")
+        sys.exit(1)
+
+
 def ctrl_c_caught() -> None:
     """Logs ``loss``, gets a Ctrl-C, catches it and returns normally, as PyTorch Lightning's
     ``Trainer.fit`` does ("Detected KeyboardInterrupt, attempting graceful shutdown")."""
