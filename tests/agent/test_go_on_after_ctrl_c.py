@@ -106,8 +106,7 @@ def test_the_python_call_said_on_ctrl_c_goes_on_with_the_sweep(
     sweep_id, command, call = found.groups()
     # localsweep.run's count (10 by default): none of them ran, so 10 are left.
     assert command == (
-        f"localsweep agent --db ci.db {sweep_id} --function faults_train:until_released "
-        "--count 10"
+        f"localsweep agent --db ci.db {sweep_id} --function faults_train:until_released --count 10"
     )
     assert call == f"localsweep.agent({sweep_id!r}, until_released, count=10, db='ci.db')"
 
