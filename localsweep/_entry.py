@@ -376,7 +376,12 @@ def execute(
     a terminal or notebook, else a line per run; ``quiet``: nothing). ``db`` (as the user
     gave it) and ``go_on_function`` (``--function``'s ``MODULE:FUNC``, or the function) are
     what the message on Ctrl-C needs to say how to go on with the sweep."""
-    from localsweep._hints import logged_keys, missing_metric_message, missing_objective_message
+    from localsweep._hints import (
+        go_on_hint,
+        logged_keys,
+        missing_metric_message,
+        missing_objective_message,
+    )
     from localsweep.agent import run_workers, runner_factory
     from localsweep.agent._progress import SweepProgress
     from localsweep.records import RunState
@@ -396,8 +401,12 @@ def execute(
     shown = SweepProgress(store, sweep_id, total=count, mode=progress)
     metric = shown.config.metric
     warned: list[bool] = []
+    # The runs that count towards ``count``, as the agent counts them: every run it
+    # recorded whatever its end; not one Ctrl-C interrupted (no result, not counted).
+    counted: list[RunRecord] = []
 
     def ended(run: RunRecord) -> None:
+        counted.append(run)
         shown.on_run_end(run)
         message = None
         if not warned and run.state is RunState.FINISHED:
@@ -421,7 +430,12 @@ def execute(
         if on_run_end is not None:
             on_run_end(run)
 
-    with shown, _saying_how_to_go_on(sweep_id, db, go_on_function):
+    def how_to_go_on() -> str:
+        left = None if count is None else count - len(counted)
+        isolated = isolation if function is not None else None
+        return go_on_hint(sweep_id, db, go_on_function, count=left, isolation=isolated)
+
+    with shown, _saying_how_to_go_on(sweep_id, how_to_go_on):
         return run_workers(
             store,
             sweep_id,
@@ -438,24 +452,18 @@ def execute(
 
 
 @contextlib.contextmanager
-def _saying_how_to_go_on(
-    sweep_id: str,
-    db: str | os.PathLike[str] | None,
-    function: str | Callable[..., Any] | None,
-) -> Iterator[None]:
+def _saying_how_to_go_on(sweep_id: str, go_on: Callable[[], str]) -> Iterator[None]:
     """An :class:`AgentInterrupted` (or a :class:`RunSetupError`: a full disk) let through
-    with the command that goes on with the sweep: the same database and function, which the
-    agent itself does not know."""
-    from localsweep._hints import go_on_hint
+    with ``go_on()``, the command that goes on with the sweep: the same database and
+    function, which the agent itself does not know, the runs left of its ``count`` and
+    its isolation."""
     from localsweep.agent import AgentInterrupted
     from localsweep.errors import RunSetupError
 
     try:
         yield
     except AgentInterrupted as exc:
-        raise AgentInterrupted(
-            exc.interrupted, exc.grid, sweep_id, go_on=go_on_hint(sweep_id, db, function)
-        ) from None
+        raise AgentInterrupted(exc.interrupted, exc.grid, sweep_id, go_on=go_on()) from None
     except RunSetupError as exc:
-        said = RunSetupError(f"{exc}. {go_on_hint(sweep_id, db, function)}")
+        said = RunSetupError(f"{exc}. {go_on()}")
         raise said from exc.__cause__

@@ -53,16 +53,27 @@ def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
 
 
 def agent_command(
-    sweep_id: str, db: str | os.PathLike[str] | None = None, function_ref: str | None = None
+    sweep_id: str,
+    db: str | os.PathLike[str] | None = None,
+    function_ref: str | None = None,
+    *,
+    count: int | None = None,
+    isolation: str | None = None,
 ) -> tuple[str, str]:
     """The ``localsweep agent`` command that runs sweep ``sweep_id`` of ``db`` (``None``:
     ``LOCALSWEEP_DB`` or the default file), with ``--function function_ref`` for a sweep
-    of a Python function; and :func:`suggested_db_flag`'s note. The one place that says
-    how to go on with a sweep: ``localsweep sweep``, and the agent on Ctrl-C."""
+    of a Python function, ``--count count`` and ``--isolation isolation`` (left out when
+    ``None`` or the default, ``thread``); and :func:`suggested_db_flag`'s note. The one
+    place that says how to go on with a sweep: ``localsweep sweep``, and the agent on
+    Ctrl-C."""
     flag, note = suggested_db_flag(db)
     command = f"localsweep agent{flag} {sweep_id}"
     if function_ref:
         command += f" --function {function_ref}"
+    if count is not None:
+        command += f" --count {count}"
+    if isolation and isolation != "thread":
+        command += f" --isolation {shlex.quote(isolation)}"
     return command, note
 
 
@@ -74,22 +85,39 @@ def go_on_hint(
     sweep_id: str,
     db: str | os.PathLike[str] | None = None,
     function: str | Callable[..., Any] | None = None,
+    *,
+    count: int | None = None,
+    isolation: str | None = None,
 ) -> str:
     """How to go on with sweep ``sweep_id`` after its agent stopped (Ctrl-C), from the
     shell and from Python, with the database ``db`` as the user gave it (``None``: the
     default, left out) and the training ``function``: ``--function``'s ``MODULE:FUNC``
-    or the function itself (``None``: a program sweep, which needs none)."""
+    or the function itself (``None``: a program sweep, which needs none).
+
+    ``count``: the runs left of the stopped agent's ``count`` (``None``: it had none), given
+    as ``--count``/``count=`` so that the command runs those and no more (a random or bayes
+    sweep would otherwise run without end); 0 says its count was done. ``isolation``: given
+    as ``--isolation``/``isolation=`` for a function sweep when not ``thread``, so that
+    the runs go on in processes of their own as they started."""
     ref, name = _function_names(function)
-    command, note = agent_command(sweep_id, db, ref)
+    if function is None or isolation == "thread":
+        isolation = None  # a program's runs are processes anyway; "thread" is the default
+    lead = f"Sweep {sweep_id} goes on with"
+    if count is not None and count < 1:
+        lead = f"Sweep {sweep_id} ran the runs of its count; more go on with"
+        count = None
+    command, note = agent_command(sweep_id, db, ref, count=count, isolation=isolation)
     call = [repr(sweep_id)]
     if name is not None:
         call.append(name)
+    if count is not None:
+        call.append(f"count={count}")
     shown, _ = db_in_command(db)
     if shown is not None:
         call.append(f"db={shown!r}")
-    text = (
-        f"Sweep {sweep_id} goes on with `{command}` (Python: localsweep.agent({', '.join(call)}))."
-    )
+    if isolation is not None:
+        call.append(f"isolation={isolation!r}")
+    text = f"{lead} `{command}` (Python: localsweep.agent({', '.join(call)}))."
     return f"{text} {note}" if note else text
 
 

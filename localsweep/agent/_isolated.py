@@ -18,6 +18,13 @@ explanation otherwise. The child is started with :class:`subprocess.Popen` rathe
 ``multiprocessing.Process`` so that it gets its own session (stopping it reaches its data
 loader workers too), its own environment (``CUDA_VISIBLE_DEVICES``, no inherited
 ``WANDB_SERVICE``) and files for its output, like a program-mode run.
+
+Its output (the function's prints, wandb's lines) reaches the agent's stdout and stderr as
+it comes, as ``wandb.agent`` leaves a function's prints on the terminal, and is kept in the
+run's ``.out`` and ``.err`` files: the same :class:`OutputTee` as program mode's, each line
+prefixed with the run id when several workers interleave. What the agent says itself once
+the run ends (localsweep's warnings about the run's wandb use, a failure's traceback) the
+child writes to its ``.err`` file only, so that it is shown once.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing import spawn
 from pathlib import Path
 from typing import Any
@@ -46,8 +53,7 @@ from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._control import TIMED_OUT
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._disk import SETUP_ERROR
-from localsweep.agent._inprocess import InProcessRunner
-from localsweep.agent._output import open_output, this_attempt
+from localsweep.agent._output import OutputTee, this_attempt
 from localsweep.agent._process import (
     POLL_INTERVAL,
     ProcessWatch,
@@ -58,14 +64,13 @@ from localsweep.agent._process import (
     with_tail,
 )
 from localsweep.agent._recorder import RunRecorder
-from localsweep.agent._scheduler import run_stopper
-from localsweep.agent._sending import load_function, pickle_function
-from localsweep.errors import AgentError, RunSetupError, StoreError
+from localsweep.agent._sending import pickle_function
+from localsweep.errors import AgentError, RunSetupError
 from localsweep.records import RunState
-from localsweep.store import RunRecord, Store
+from localsweep.store import RunRecord
 from localsweep.wandb_bridge import FinishedRun
 
-__all__ = ["IsolatedFunctionRunner", "child_main"]
+__all__ = ["IsolatedFunctionRunner"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,28 +78,11 @@ logger = logging.getLogger(__name__)
 # import time (no ``if __name__ == "__main__":``) would otherwise start children forever.
 _bootstrapping = False
 
-_CHILD_CODE = "from localsweep.agent._isolated import child_main; child_main()"
+_CHILD_CODE = "from localsweep.agent._isolated_child import child_main; child_main()"
 
 
 class _UnguardedAgentCall(AgentError):
     """``localsweep.agent``/``run`` was called as a run's process imported the script."""
-
-
-def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            pass
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -113,8 +101,11 @@ class _ChildReport:
     iterations: int
     end_reason: str | None = None
     #: localsweep's warnings in the child about its wandb use (a second wandb run, a run
-    #: asked online...): the child's stderr goes to a file, so the parent says them again.
+    #: asked online...), which the parent says once per sweep, not once per run's process.
     warnings: list[str] = field(default_factory=list)
+    #: wandb printed the failure's traceback on the child's stderr (leaving ``with
+    #: wandb.init()``), which the parent shows as it comes.
+    traceback_shown: bool = False
 
 
 # ------------------------------------------------------------------------------ parent
@@ -128,7 +119,10 @@ class IsolatedFunctionRunner:
     run's rows; an in-memory database cannot be shared). ``timeout``, ``grace_period``,
     ``env`` and ``stop_event`` mean what they mean for
     :class:`~localsweep.agent._subprocess.ProgramRunner`. The function's output goes to
-    ``<WANDB_DIR>/wandb/sweep-<id>/<run id>.out`` and ``.err``.
+    ``<WANDB_DIR>/wandb/sweep-<id>/<run id>.out`` and ``.err`` and, with ``echo_output``
+    (as ``wandb.agent`` leaves it on the terminal), to this process's stdout and stderr as
+    it comes, each line prefixed with the run id when ``prefix_output``: as
+    :class:`~localsweep.agent._subprocess.ProgramRunner`'s.
     """
 
     function: Callable[..., Any]
@@ -141,6 +135,8 @@ class IsolatedFunctionRunner:
     env: Mapping[str, str] = field(default_factory=dict)
     stop_event: threading.Event | None = None
     poll_interval: float = POLL_INTERVAL
+    echo_output: bool = True
+    prefix_output: bool = False
     #: The children's warnings said so far (a once-per-sweep warning comes from every child).
     _said: set[str] = field(default_factory=set, init=False, repr=False)
 
@@ -191,6 +187,7 @@ class IsolatedFunctionRunner:
             "project": self.project,
             "entity": self.entity,
             "result_path": str(result_path),
+            "stderr_path": str(stderr_path),
         }
         data = pickle.dumps(payload)
         try:
@@ -198,18 +195,22 @@ class IsolatedFunctionRunner:
         except OSError as exc:  # a full disk is not the run's failure
             payload_path.unlink(missing_ok=True)
             raise RunSetupError.writing(payload_path, run.id, exc) from exc
+        tee = OutputTee(run.id, echo=self.echo_output, prefix=self.prefix_output)
         try:
-            # A resumed run's files keep its earlier attempts' output.
+            # A resumed run's files keep its earlier attempts' output. Opened before the
+            # child starts: it writes there too (what the agent says itself).
             attempt = getattr(run, "attempt", 1)
-            with open_output(stdout_path, attempt) as out, open_output(stderr_path, attempt) as err:
-                process = subprocess.Popen(
-                    [sys.executable, "-c", _CHILD_CODE, str(payload_path)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=self._child_env(),
-                    start_new_session=True,
-                )
+            tee.open(str(stdout_path), str(stderr_path), attempt)
+            process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_CODE, str(payload_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._child_env(),
+                start_new_session=True,
+            )
+            assert process.stdout is not None and process.stderr is not None
+            tee.start(process.stdout, process.stderr, str(stdout_path), str(stderr_path))
             watch = ProcessWatch(
                 process,
                 timeout=self.timeout,
@@ -220,7 +221,9 @@ class IsolatedFunctionRunner:
                 control=recorder.control,
             )
             returncode = watch.wait()
+            tee.join()  # all of it in the files (and shown) before the tail is read
         finally:
+            tee.close()  # the files, when the child did not start
             payload_path.unlink(missing_ok=True)
         report = _read_report(result_path)
         for warning in report.warnings if report is not None else ():
@@ -327,9 +330,11 @@ class IsolatedFunctionRunner:
                 ),
             )
         if report.state == RunState.FAILED.value and report.error:
-            # The child's traceback went to its .err file only: shown here once, as an
-            # in-process run's failure is (and as wandb.agent shows it).
-            logger.warning("run %s failed:\n%s", run.id, report.error.rstrip())
+            # Shown once, as an in-process run's failure is (and as wandb.agent shows it):
+            # here, unless wandb printed it in the child's output, which was shown.
+            shown = report.traceback_shown and self.echo_output
+            log = logger.debug if shown else logger.warning
+            log("run %s failed:\n%s", run.id, report.error.rstrip())
         return RunOutcome(
             RunState(report.state),
             exit_code=report.exit_code,
@@ -366,129 +371,3 @@ def _summary_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for row in rows:
         summary.update((k, v) for k, v in row.items() if k != "_step")
     return summary
-
-
-# ------------------------------------------------------------------------------- child
-
-
-def child_main() -> None:
-    """The entry point of a run's process: ``python -c ... <payload file>``."""
-    global _bootstrapping
-    with open(sys.argv[1], "rb") as f:
-        payload = pickle.load(f)
-    _bootstrapping = True
-    try:
-        spawn.prepare(payload["preparation"])
-        function = load_function(payload["function_how"], payload["function"])
-    except _UnguardedAgentCall as exc:
-        # Said to the parent agent, which stops: no run of this sweep could start.
-        _write_report(payload["result_path"], _not_started(str(exc), SETUP_ERROR))
-        return
-    finally:
-        _bootstrapping = False
-    try:
-        report = _run_in_child(
-            function,
-            store_url=payload["store_url"],
-            sweep_id=payload["sweep_id"],
-            run=payload["run"],
-            project=payload["project"],
-            entity=payload["entity"],
-        )
-    except StoreError as exc:
-        # The store's error, not the run's: the run is no result (its point goes back); the
-        # parent agent meets the store too and says what is wrong.
-        logger.warning("run %s: the store failed: %s", payload["run"].id, exc)
-        report = _not_started(f"the store failed: {exc}")
-    _write_report(payload["result_path"], report)
-
-
-def _not_started(error: str, end_reason: str | None = None) -> _ChildReport:
-    """The report of a run that ends killed, no result: its point goes back."""
-    return _ChildReport(
-        state=RunState.KILLED.value,
-        exit_code=None,
-        error=error,
-        stopped_at_band=None,
-        summary={},
-        finished_exit_code=None,
-        dir=None,
-        name=None,
-        metric_values=[],
-        iterations=0,
-        end_reason=end_reason,
-    )
-
-
-def _write_report(path: str, report: _ChildReport) -> None:
-    result_path = Path(path)
-    partial = result_path.with_name(result_path.name + ".partial")
-    partial.write_text(json.dumps(asdict(report), default=_json_default), encoding="utf-8")
-    os.replace(partial, result_path)
-
-
-def _run_in_child(
-    function: Callable[..., Any],
-    *,
-    store_url: str,
-    sweep_id: str,
-    run: RunRecord,
-    project: str | None,
-    entity: str | None,
-) -> _ChildReport:
-    store = Store(store_url, check=False)  # the agent checked the file when it opened it
-    said = _Warnings()
-    ours = logging.getLogger("localsweep")
-    # Without a handler of the user's, Python prints warnings to stderr (the run's .err
-    # file) through its last resort, which a handler here would silence: keep it.
-    kept = [] if ours.hasHandlers() or logging.lastResort is None else [logging.lastResort]
-    for handler in (said, *kept):
-        ours.addHandler(handler)
-    try:
-        sweep = store.get_sweep(sweep_id)
-        config = sweep.config
-        stopper = run_stopper(config, store, sweep_id, sweep.config_dir)
-        recorder = RunRecorder(
-            store,
-            run,
-            config,
-            is_boundary=stopper.is_boundary if stopper else None,
-            should_stop=stopper.for_run(run.id) if stopper else None,
-            early_stopping=config.options.early_stopping,
-        )
-        outcome = InProcessRunner(function, sweep_id, project, entity)(run, recorder)
-        rows = recorder.take_rows()
-        if recorder.control.reason is None:
-            store.append_history(run, rows)
-        finished = recorder.finished
-        return _ChildReport(
-            state=outcome.state.value,
-            exit_code=outcome.exit_code,
-            error=outcome.error,
-            stopped_at_band=outcome.stopped_at_band,
-            summary=recorder.summary(),
-            finished_exit_code=finished.exit_code if finished else outcome.exit_code,
-            dir=finished.dir if finished else None,
-            name=finished.name if finished else None,
-            metric_values=[v if math.isfinite(v) else None for v in recorder.metric_values],
-            iterations=recorder.iterations,
-            end_reason=outcome.end_reason,
-            warnings=said.messages,
-        )
-    finally:
-        for handler in (said, *kept):
-            ours.removeHandler(handler)
-        store.close()
-
-
-class _Warnings(logging.Handler):
-    """localsweep's warnings about the run's use of wandb in a run's process, for its report
-    to the parent (which says how the run ended itself, from the report)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith("localsweep.wandb_bridge") and record.exc_info is None:
-            self.messages.append(record.getMessage())

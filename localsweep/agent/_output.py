@@ -1,5 +1,6 @@
-"""A program-mode child's output: kept in files and, as ``wandb agent`` leaves it on the
-terminal, streamed to the agent's own stdout and stderr as it comes (each line prefixed with
+"""A run's child process's output (program mode, or a function with
+``isolation="process"``): kept in files and, as ``wandb agent`` leaves it on the terminal,
+streamed to the agent's own stdout and stderr as it comes (each line prefixed with
 the run id when several workers interleave).
 
 A requeued run resumed with the same id keeps its files: each later attempt's output is
@@ -39,9 +40,13 @@ def attempt_marker(attempt: int) -> str:
 def open_output(path: str | os.PathLike[str], attempt: int = 1) -> IO[bytes]:
     """A run's ``.out`` or ``.err`` file, open for writing: new for a first attempt; for a
     resumed one (``attempt`` above 1), the earlier attempts' output is kept and this one's
-    goes after it, after :func:`attempt_marker`."""
+    goes after it, after :func:`attempt_marker`. Open for appending either way: another
+    writer may add lines to it meanwhile (a function run's process writes there the
+    warnings its agent says itself), and each write goes after them, not over them."""
     if attempt <= 1:
-        return open(path, "wb")
+        file = open(path, "ab")  # noqa: SIM115 - the caller closes it
+        file.truncate(0)
+        return file
     newline = b""
     try:
         with open(path, "rb") as old:
@@ -141,6 +146,25 @@ class OutputTee:
         self._recent: deque[str] = deque(maxlen=RECENT_LINES)
         self._lock = threading.Lock()
         self._pumps: list[_Pump] = []
+        self._files: tuple[IO[bytes], IO[bytes]] | None = None
+
+    def open(self, stdout_path: str, stderr_path: str, attempt: int = 1) -> None:
+        """Open the files the output goes to (run attempt ``attempt``: see
+        :func:`open_output`) before the child starts, when it may write to them itself;
+        else :meth:`start` opens them. :meth:`close` closes them if :meth:`start` is not
+        called."""
+        out = open_output(stdout_path, attempt)
+        try:
+            self._files = (out, open_output(stderr_path, attempt))
+        except BaseException:
+            out.close()
+            raise
+
+    def close(self) -> None:
+        """Close the files :meth:`open` opened and no pump took (the child did not start)."""
+        files, self._files = self._files, None
+        for file in files or ():
+            file.close()
 
     def start(
         self,
@@ -151,9 +175,14 @@ class OutputTee:
         attempt: int = 1,
     ) -> None:
         """Start copying the child's pipes ``stdout`` and ``stderr`` (run attempt
-        ``attempt``: see :func:`open_output`)."""
-        for pipe, path, to_stderr in ((stdout, stdout_path, False), (stderr, stderr_path, True)):
-            pump = _Pump(self, pipe, open_output(path, attempt), to_stderr)
+        ``attempt``: see :func:`open_output`) to the files :meth:`open` opened, or that
+        this opens."""
+        if self._files is None:
+            self.open(stdout_path, stderr_path, attempt)
+        assert self._files is not None
+        files, self._files = self._files, None
+        for pipe, file, to_stderr in ((stdout, files[0], False), (stderr, files[1], True)):
+            pump = _Pump(self, pipe, file, to_stderr)
             pump.start()
             self._pumps.append(pump)
 

@@ -412,6 +412,7 @@ def runner_factory(
                 grace_period=grace_period,
                 env=slot.env,
                 stop_event=slot.stop_event,
+                prefix_output=prefix_output,
             )
 
         return isolated

@@ -365,14 +365,18 @@ def started_other_runs(note: str | os.PathLike[str], run_id: str) -> dict[str, P
 
 def second_run_message(run_id: str) -> str:
     """The warning for a sweep run whose code started a second wandb run after its first
-    finished: wandb gives it the same run id (the sweep's) and a folder of its own, and W&B
-    would take its rows over the first one's, not after them."""
+    finished (finished by the code, or by that second ``wandb.init()``: in a notebook or
+    IPython, wandb's default ``reinit`` finishes the open run): wandb gives it the same run
+    id (the sweep's) and a folder of its own, and W&B would take its rows over the first
+    one's, not after them."""
     return (
-        f"run {run_id}: wandb.init() was called again after this run's wandb run finished. "
-        "localsweep records only the first wandb run of a sweep run: the rows of this one "
-        "are not the run's, and stay in a second offline folder of the same id (localsweep "
-        "sync uploads the run once that folder is moved away). Log the whole training in one "
-        "wandb run: one wandb.init(), finished once"
+        f"run {run_id}: wandb.init() was called again after this run's wandb run finished, "
+        "or while it was open, which finished it (as wandb.init() does in a notebook or "
+        "IPython, and with reinit='finish_previous'). localsweep records only the first "
+        "wandb run of a sweep run: the rows of this one are not the run's, and stay in a "
+        "second offline folder of the same id (localsweep sync uploads the run once that "
+        "folder is moved away). Log the whole training in one wandb run: one wandb.init(), "
+        "finished once (wandb.init(reinit='return_previous') hands back the open run)"
     )
 
 

@@ -82,8 +82,8 @@ def test_the_python_call_said_on_ctrl_c_goes_on_with_the_sweep(
     offline: Path, signals: Path
 ) -> None:
     """`localsweep.run(cfg, train, db="ci.db")`, Ctrl-C: the AgentInterrupted's message
-    names db="ci.db" and the function (by its import path for the shell), and the call it
-    shows, run as shown, finishes the sweep."""
+    names db="ci.db", the function (by its import path for the shell) and the runs left of
+    run's count, and the call it shows, run as shown, finishes the sweep."""
     script = offline / "ci_run.py"
     script.write_text(
         textwrap.dedent(
@@ -104,10 +104,11 @@ def test_the_python_call_said_on_ctrl_c_goes_on_with_the_sweep(
     found = re.search(r"SAID .*Sweep (ls-\w+) goes on with `([^`]+)` \(Python: (.*)\)\.", said)
     assert found, said
     sweep_id, command, call = found.groups()
+    # localsweep.run's count (10 by default): none of them ran, so 10 are left.
     assert command == (
-        f"localsweep agent --db ci.db {sweep_id} --function faults_train:until_released"
+        f"localsweep agent --db ci.db {sweep_id} --function faults_train:until_released --count 10"
     )
-    assert call == f"localsweep.agent({sweep_id!r}, until_released, db='ci.db')"
+    assert call == f"localsweep.agent({sweep_id!r}, until_released, count=10, db='ci.db')"
 
     (signals / "release").touch()
     code = f"import localsweep\nfrom faults_train import until_released\n{call}\n"

@@ -118,10 +118,12 @@ def test_with_isolation_process_the_agent_says_the_warning_too(
     assert [(r.state, r.summary["loss"]) for r in sweep.runs] == [("finished", 5.0)] * 2
     said = [r.getMessage() for r in caplog.records if "called again" in r.getMessage()]
     assert sorted(said) == sorted(
-        f"run {r.id}: wandb.init() was called again after this run's wandb run finished. "
-        "localsweep records only the first wandb run of a sweep run: the rows of this one are "
-        "not the run's, and stay in a second offline folder of the same id (localsweep sync "
-        "uploads the run once that folder is moved away). Log the whole training in one wandb "
-        "run: one wandb.init(), finished once"
+        f"run {r.id}: wandb.init() was called again after this run's wandb run finished, "
+        "or while it was open, which finished it (as wandb.init() does in a notebook or "
+        "IPython, and with reinit='finish_previous'). localsweep records only the first "
+        "wandb run of a sweep run: the rows of this one are not the run's, and stay in a "
+        "second offline folder of the same id (localsweep sync uploads the run once that "
+        "folder is moved away). Log the whole training in one wandb run: one wandb.init(), "
+        "finished once (wandb.init(reinit='return_previous') hands back the open run)"
         for r in sweep.runs
     )
