@@ -567,7 +567,7 @@ def test_ctrl_c_in_run_names_the_sweep_to_go_on_with(tmp_path: Path) -> None:
     (sweep,) = localsweep.Api(tmp_path / "s.db").sweeps()
     assert getattr(caught.value, "sweep_id", None) == sweep.id
     db = str(tmp_path / "s.db")
-    assert f"localsweep.agent({sweep.id!r}, train, db={db!r})" in str(caught.value)
+    assert f"localsweep.agent({sweep.id!r}, train, count=9, db={db!r})" in str(caught.value)
     again = localsweep.agent(sweep.id, lambda config: config["x"], db=tmp_path / "s.db", quiet=True)
     assert again is not None
     finished = sorted(
