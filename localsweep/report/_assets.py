@@ -244,12 +244,12 @@ REPORT_JS = r"""
       var el = document.querySelector('[data-part="' + name + '"]');
       if (!el) { return; }
       var drawnDivs = {};
-      Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
+      Array.prototype.forEach.call(el.querySelectorAll(".ls-plot"), function (div) {
         if (div.data) { drawnDivs[div.id] = div; }
       });
       el.innerHTML = update.parts[name];
       // A plot already drawn keeps its element (no redraw); the others are drawn.
-      Array.prototype.forEach.call(el.querySelectorAll(".plot"), function (div) {
+      Array.prototype.forEach.call(el.querySelectorAll(".ls-plot"), function (div) {
         if (drawnDivs[div.id]) { div.replaceWith(drawnDivs[div.id]); }
         else if (specs[div.id]) { toDraw[div.id] = specs[div.id]; }
       });
@@ -321,9 +321,9 @@ pre { background: var(--bg2); border: 1px solid var(--line); border-radius: 6px;
       overflow: auto; max-height: 420px; margin: 0; font-size: 12.5px; white-space: pre-wrap; }
 .chips span { display: inline-block; border-radius: 12px; padding: 1px 10px; margin: 2px 4px 2px 0;
               background: var(--bg2); border: 1px solid var(--line); font-size: 12.5px; }
-.plot { width: 100%; min-height: 420px; }
+.ls-plot { width: 100%; min-height: 420px; }
 .slices { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 8px; }
-.slices .plot { min-height: 360px; }
+.slices .ls-plot { min-height: 360px; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left;
          vertical-align: top; }

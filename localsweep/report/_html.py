@@ -244,7 +244,7 @@ def _stop_note(runs: Sequence[Run], config: SweepConfig) -> str:
 
 
 def _div(plot_id: str) -> str:
-    return f'<div class="plot" id="{plot_id}"></div>'
+    return f'<div class="ls-plot" id="{plot_id}"></div>'
 
 
 def _empty(text: str) -> str:

@@ -187,7 +187,7 @@ def run_page(run: Run, *, nav: str, plotly_src: str, objectives: Sequence[Metric
         if tail is not None:
             outputs += f"<h3>{label} (last {OUTPUT_TAIL_LINES} lines)</h3><pre>{_e(tail)}</pre>"
     error = f"<h2>Error</h2><pre>{_e(run.error)}</pre>" if run.error else ""
-    plot_divs = "".join(f'<div class="plot" id="{p["id"]}"></div>' for p in plots) or _empty(
+    plot_divs = "".join(f'<div class="ls-plot" id="{p["id"]}"></div>' for p in plots) or _empty(
         "This run logged no numbers."
     )
     body = f"""<header><h1>Run {_e(run.name or run.id)}</h1>

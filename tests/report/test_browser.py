@@ -36,6 +36,9 @@ def _assert_renders(browser: Browser, path: Path) -> Any:
     assert expected > 0
     assert page.body_attribute("data-plots-rendered") == str(expected)
     assert page.plot_divs() == expected
+    # localsweep's own containers, by a class plotly.js does not use itself (plotly.js 2
+    # draws a <g class="plot"> inside every chart).
+    assert len(re.findall(r'<div class="ls-plot\b', page.dom)) == expected
     return page
 
 

@@ -73,7 +73,7 @@ def test_the_sweep_page_draws_every_plot_without_errors(
         timeout=60,
         what="the importance",
     )
-    expected = len(driver.find_elements("css selector", ".plot"))
+    expected = len(driver.find_elements("css selector", ".ls-plot"))
     assert expected >= 5  # history, importance, parallel, slices, curves
     wait_for(
         lambda: len(driver.find_elements("css selector", ".js-plotly-plot")) == expected,

@@ -142,7 +142,7 @@ def test_the_docs_screenshots_of_the_sweep_and_run_pages(
         )
         wait_for(
             lambda: driver.execute_script(
-                "var n = document.querySelectorAll('.plot').length;"
+                "var n = document.querySelectorAll('.ls-plot').length;"
                 "return n >= 5 && document.querySelectorAll('.js-plotly-plot').length === n;"
             ),
             timeout=60,
@@ -167,7 +167,7 @@ def test_the_docs_screenshots_of_the_sweep_and_run_pages(
         wait_for(
             lambda: (
                 driver.find_element("tag name", "body").get_attribute("data-plots-rendered")
-                == str(len(driver.find_elements("css selector", ".plot")))
+                == str(len(driver.find_elements("css selector", ".ls-plot")))
             ),
             what="the run's plots",
         )
