@@ -51,6 +51,9 @@ _SUPPORTED_KEYS = (
     "state, sweep, display_name, name (the run id), created_at, heartbeat_at, updated_at, "
     "config.KEY (or config.KEY.value), summary_metrics.KEY"
 )
+#: The keys that hold times, and the operators whose text is one (wandb's ISO text).
+_TIME_KEYS = frozenset(k for k in _COLUMNS if k.startswith(("created", "heartbeat", "updated")))
+_TIME_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 _LOGICAL = ("$and", "$or", "$nor")
 _FIELD_OPS = (
     "$eq",
@@ -134,6 +137,8 @@ def check_filters(filters: Mapping[str, Any]) -> None:
 
 
 def _check_condition(key: str, condition: Any) -> None:
+    if key in _TIME_KEYS:
+        _check_times(key, condition)
     if isinstance(condition, Mapping) and not _is_operators(condition):
         # MongoDB refuses an object that mixes operators with plain keys; read as a
         # sub-document to equal, {"$gte": 1, "lte": 2} (a "$" forgotten) selects nothing.
@@ -161,6 +166,25 @@ def _check_condition(key: str, condition: Any) -> None:
                 raise ValueError(f"filters: $not on {key!r} takes operators or a regex")
             if _is_operators(operand):
                 _check_condition(key, operand)
+
+
+def _check_times(key: str, condition: Any) -> None:
+    """Refuse text on a time key that is no ISO time: compared as text with the stored
+    times, it would select nothing, whatever the runs."""
+    operands: list[tuple[str, Any]] = [("=", condition)]
+    if _is_operators(condition):
+        operands = [(op, condition[op]) for op in _TIME_OPS if op in condition]
+        for op in ("$in", "$nin"):
+            items = condition.get(op)
+            if isinstance(items, Sequence) and not isinstance(items, str):
+                operands += [(op, item) for item in items]
+    for op, operand in operands:
+        if isinstance(operand, str) and naive_utc(operand) is None:
+            raise ValueError(
+                f"filters: {key!r} {op} {operand!r} is no time: write it as ISO 8601 text, as "
+                "wandb's filters do: '2024-05-01T12:00:00Z' (UTC), or with an offset "
+                "('2024-05-01T14:00:00+02:00')"
+            )
 
 
 def _is_operators(value: Any) -> bool:

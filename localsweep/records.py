@@ -6,9 +6,10 @@ The store turns its rows into these; search and stopping never see the database.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from localsweep.config import ParamPath
@@ -106,14 +107,77 @@ class Proposal:
 def naive_utc(text: str) -> datetime | None:
     """An ISO time as wandb and spreadsheets write it (``2024-01-01T12:00:00Z``, with or
     without an offset) as the store keeps times: UTC, without a zone; ``None`` when the
-    text is no such time."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    text is no such time. Every form Python 3.11's ``datetime.fromisoformat`` reads is read,
+    on Python 3.10 too (whose ``fromisoformat`` refuses ``Z``, ``+0000``, a fraction other
+    than 3 or 6 digits and the basic form ``20240101T120000Z``)."""
+    moment = _from_iso(text.strip())
+    if moment is not None and moment.tzinfo is not None:
+        try:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # before the year 1 in UTC
+            return None
     return moment
+
+
+# ISO 8601 as Python 3.11's fromisoformat takes it: a date (extended or basic, calendar
+# or week), then optionally any one non-digit and a time of hours, minutes, seconds and a
+# fraction (``.`` or ``,``, digits past the 6th dropped), then optionally ``Z`` or an offset
+# of up to seconds and a fraction. The separators of each part are all there or all absent.
+_ISO = re.compile(
+    r"(?P<year>\d{4})"
+    r"(?:(?P<ds>-?)(?P<month>\d\d)(?P=ds)(?P<day>\d\d)"
+    r"|(?P<ws>-?)W(?P<week>\d\d)(?:(?P=ws)(?P<weekday>\d))?)"
+    r"(?:\D(?P<hour>\d\d)"
+    r"(?:(?P<ts>:?)(?P<minute>\d\d)(?:(?P=ts)(?P<second>\d\d)(?:[.,](?P<fraction>\d+))?)?)?"
+    r"(?P<zone>Z|[+-]\d\d(?:(?P<zs>:?)\d\d(?:(?P=zs)\d\d(?:[.,]\d+)?)?)?)?)?",
+    re.ASCII,
+)
+
+
+def _from_iso(text: str) -> datetime | None:
+    found = _ISO.fullmatch(text)
+    if found is None:
+        return None
+    part = found.groupdict()
+    try:
+        if part["week"] is not None:
+            day = date.fromisocalendar(
+                int(part["year"]), int(part["week"]), int(part["weekday"] or 1)
+            )
+        else:
+            day = date(int(part["year"]), int(part["month"]), int(part["day"]))
+        return datetime(
+            day.year,
+            day.month,
+            day.day,
+            int(part["hour"] or 0),
+            int(part["minute"] or 0),
+            int(part["second"] or 0),
+            _microseconds(part["fraction"]),
+            _zone(part["zone"]),
+        )
+    except ValueError:  # a day, hour or offset out of range
+        return None
+
+
+def _microseconds(fraction: str | None) -> int:
+    return int(fraction[:6].ljust(6, "0")) if fraction else 0
+
+
+def _zone(text: str | None) -> timezone | None:
+    if text is None:
+        return None
+    if text == "Z":
+        return timezone.utc
+    # Minutes and seconds past 59 carry over, as in fromisoformat ("+01:60" is "+02:00").
+    digits = text[1:].replace(":", "")
+    offset = timedelta(
+        hours=int(digits[:2]),
+        minutes=int(digits[2:4] or 0),
+        seconds=int(digits[4:6] or 0),
+        microseconds=_microseconds(digits[7:]),
+    )
+    return timezone(-offset if text[0] == "-" else offset)  # ValueError past 24 hours
 
 
 #: What :func:`lookup` returns for a name the data lacks.

@@ -476,6 +476,8 @@ class Session:
 
 
 def _code_from_message(message: str) -> int:
+    """The result code of a SQLite error from its text, where Python (3.10) does not give
+    the code: SQLite's own text for each code that :meth:`Session._classify` tells apart."""
     for words, code in (
         ("database is locked", _SQLITE_BUSY),
         ("database table is locked", _SQLITE_LOCKED),
@@ -483,6 +485,7 @@ def _code_from_message(message: str) -> int:
         ("malformed", _SQLITE_CORRUPT),
         ("not a database", _SQLITE_NOTADB),
         ("unable to open", _SQLITE_CANTOPEN),
+        ("readonly database", _SQLITE_READONLY),
         ("disk I/O error", _SQLITE_IOERR),
     ):
         if words in message:

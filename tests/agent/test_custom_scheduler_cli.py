@@ -39,7 +39,8 @@ def make_study():
 """
 
 
-def setup(tmp_path: Path, scheduler: dict[str, str]) -> Path:
+def write_sweep(tmp_path: Path, scheduler: dict[str, str]) -> Path:
+    # Not named `setup`: pytest 8.0 calls a module-level `setup` as nose's module setup.
     (tmp_path / "train.py").write_text(TRAIN, encoding="utf-8")
     (tmp_path / "study.py").write_text(textwrap.dedent(SPACE), encoding="utf-8")
     config = {
@@ -76,7 +77,7 @@ def sweeps_in(tmp_path: Path) -> list[str]:
 
 
 def test_a_search_space_sweep_runs_from_the_run_and_agent_commands(tmp_path: Path) -> None:
-    setup(tmp_path, {"search_space": "space"})
+    write_sweep(tmp_path, {"search_space": "space"})
 
     ran = localsweep_cli(tmp_path, "run", "opt.yaml", "--function", "train:train", "--count", "2")
     assert ran.returncode == 0, ran.stderr
@@ -94,7 +95,7 @@ def test_a_search_space_sweep_runs_from_the_run_and_agent_commands(tmp_path: Pat
 
 
 def test_run_leaves_no_sweep_behind_when_its_agent_cannot_start(tmp_path: Path) -> None:
-    setup(tmp_path, {"search_space": "space", "optimizer": "make_study"})
+    write_sweep(tmp_path, {"search_space": "space", "optimizer": "make_study"})
 
     ran = localsweep_cli(tmp_path, "run", "opt.yaml", "--function", "train:train", "--count", "2")
 
@@ -110,7 +111,7 @@ def test_python_run_leaves_no_sweep_behind_when_its_agent_cannot_start(
     import localsweep
     from localsweep.errors import ConfigError
 
-    config = setup(tmp_path, {"search_space": "space", "optimizer": "make_study"})
+    config = write_sweep(tmp_path, {"search_space": "space", "optimizer": "make_study"})
     monkeypatch.chdir(tmp_path)
 
     with pytest.raises(ConfigError, match=r"scheduler\.optimizer"):

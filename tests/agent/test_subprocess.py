@@ -126,6 +126,8 @@ def test_child_runs_offline_with_fast_flushes_and_without_the_agents_wandb_servi
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("WANDB_SERVICE", "3-1-unix-/nonexistent/socket")
+    # The 1 s default is for a caller that set no flush interval (one it set is kept).
+    monkeypatch.delenv("WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL", raising=False)
     sweep_id = make_sweep(
         {"program": "env_probe.py", "method": "grid", "parameters": {"x": {"value": 1}}}
     )

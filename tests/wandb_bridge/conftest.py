@@ -30,25 +30,43 @@ CHILD_TIMEOUT = 120.0
 
 
 def _set_offline_wandb_env(monkeypatch: pytest.MonkeyPatch, wandb_dir: Path) -> None:
-    for name, value in OFFLINE_WANDB_ENV.items():
+    """Make this test's wandb children offline in ``wandb_dir`` (undone after the test)."""
+    for name, value in _offline_wandb_env(wandb_dir).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("WANDB_DIR", str(wandb_dir))
     # A service inherited from the test runner would make the children share its wandb-core.
     monkeypatch.delenv("WANDB_SERVICE", raising=False)
-    # A fixture still alive that set a sweep id (offline_run_file_over_1mb's stays set
-    # until its module ends) must not make this run a sweep's: runs made here are runs by
-    # hand unless their fixture says otherwise, whatever order the tests run in.
+    # Runs made here are runs by hand unless their fixture says otherwise.
     monkeypatch.delenv("WANDB_SWEEP_ID", raising=False)
 
 
-def _run_to_end(wandb_dir: Path, source: str) -> Path:
-    """Run ``source`` as a child in ``wandb_dir``; return the run file of the one run it made."""
+def _offline_wandb_env(wandb_dir: Path) -> dict[str, str]:
+    """What a wandb child needs beyond the test's environment: offline, quiet, flushing
+    fast, in ``wandb_dir``."""
+    return {**OFFLINE_WANDB_ENV, "WANDB_DIR": str(wandb_dir)}
+
+
+def _child_env(wandb_dir: Path, **more: str) -> dict[str, str]:
+    """The whole environment of a module-scoped fixture's child. Given to the child alone,
+    never set in this process: a fixture that outlives its test would otherwise undo its
+    change out of order with the others (pytest 8.0 tore ``offline_run_file`` down before
+    ``offline_run_file_with_large_config``, set up after it), leaving its values (a 0.2 s
+    flush interval, a sweep id) set for every later module."""
+    env = {**os.environ, **_offline_wandb_env(wandb_dir), **more}
+    env.pop("WANDB_SERVICE", None)
+    if "WANDB_SWEEP_ID" not in more:
+        env.pop("WANDB_SWEEP_ID", None)
+    return env
+
+
+def _run_to_end(wandb_dir: Path, source: str, env: dict[str, str]) -> Path:
+    """Run ``source`` as a child in ``wandb_dir`` with ``env``; return the run file of the
+    one run it made."""
     script = wandb_dir / "train.py"
     script.write_text(textwrap.dedent(source))
     proc = subprocess.run(
         [sys.executable, str(script)],
         cwd=wandb_dir,
-        env=dict(os.environ),
+        env=env,
         capture_output=True,
         timeout=CHILD_TIMEOUT,
         check=False,
@@ -109,16 +127,14 @@ LARGE_CONFIG_SCRIPT = """
 
 
 @pytest.fixture(scope="module")
-def offline_run_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def offline_run_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run file of a finished offline run: nested config, 50 rows logged every way, summaries.
 
     Shared by the tests of one module, since making a run costs a wandb start-up. What
     the child logged is in :func:`offline_run_expected`.
     """
     wandb_dir = tmp_path_factory.mktemp("finished_run")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _set_offline_wandb_env(monkeypatch, wandb_dir)
-        yield _run_to_end(wandb_dir, FINISHED_RUN_SCRIPT)
+    return _run_to_end(wandb_dir, FINISHED_RUN_SCRIPT, _child_env(wandb_dir))
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +147,13 @@ def offline_run_expected(offline_run_file: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def offline_run_file_with_large_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def offline_run_file_with_large_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run file of a finished offline run whose ~100 KB config spans blocks.
 
     The child wrote the config's ``blob`` to ``expected.json`` next to its ``wandb`` dir.
     """
     wandb_dir = tmp_path_factory.mktemp("large_config_run")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _set_offline_wandb_env(monkeypatch, wandb_dir)
-        yield _run_to_end(wandb_dir, LARGE_CONFIG_SCRIPT)
+    return _run_to_end(wandb_dir, LARGE_CONFIG_SCRIPT, _child_env(wandb_dir))
 
 
 @pytest.fixture
@@ -164,14 +178,12 @@ OVER_1MB_SCRIPT = """
 
 
 @pytest.fixture(scope="module")
-def offline_run_file_over_1mb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def offline_run_file_over_1mb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run file of a finished offline run of a (local) sweep, over 1 MB, whose ~100 KB
     config record spans blocks; its sweep id is ``ls-writer01``."""
     wandb_dir = tmp_path_factory.mktemp("over_1mb_run")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _set_offline_wandb_env(monkeypatch, wandb_dir)
-        monkeypatch.setenv("WANDB_SWEEP_ID", "ls-writer01")
-        yield _run_to_end(wandb_dir, OVER_1MB_SCRIPT)
+    env = _child_env(wandb_dir, WANDB_SWEEP_ID="ls-writer01")
+    return _run_to_end(wandb_dir, OVER_1MB_SCRIPT, env)
 
 
 @pytest.fixture
