@@ -433,7 +433,9 @@ def execute(
     def how_to_go_on() -> str:
         left = None if count is None else count - len(counted)
         isolated = isolation if function is not None else None
-        return go_on_hint(sweep_id, db, go_on_function, count=left, isolation=isolated)
+        return go_on_hint(
+            sweep_id, db, go_on_function, count=left, isolation=isolated, workers=workers
+        )
 
     with shown, _saying_how_to_go_on(sweep_id, how_to_go_on):
         return run_workers(

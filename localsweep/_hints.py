@@ -59,11 +59,13 @@ def agent_command(
     *,
     count: int | None = None,
     isolation: str | None = None,
+    workers: int | None = None,
 ) -> tuple[str, str]:
     """The ``localsweep agent`` command that runs sweep ``sweep_id`` of ``db`` (``None``:
     ``LOCALSWEEP_DB`` or the default file), with ``--function function_ref`` for a sweep
-    of a Python function, ``--count count`` and ``--isolation isolation`` (left out when
-    ``None`` or the default, ``thread``); and :func:`suggested_db_flag`'s note. The one
+    of a Python function, ``--count count``, ``--workers workers`` (when above 1) and
+    ``--isolation isolation`` (left out when ``None`` or the default, ``thread``); and
+    :func:`suggested_db_flag`'s note. The one
     place that says how to go on with a sweep: ``localsweep sweep``, and the agent on
     Ctrl-C."""
     flag, note = suggested_db_flag(db)
@@ -72,6 +74,8 @@ def agent_command(
         command += f" --function {function_ref}"
     if count is not None:
         command += f" --count {count}"
+    if workers is not None and workers > 1:
+        command += f" --workers {workers}"
     if isolation and isolation != "thread":
         command += f" --isolation {shlex.quote(isolation)}"
     return command, note
@@ -88,6 +92,7 @@ def go_on_hint(
     *,
     count: int | None = None,
     isolation: str | None = None,
+    workers: int | None = None,
 ) -> str:
     """How to go on with sweep ``sweep_id`` after its agent stopped (Ctrl-C), from the
     shell and from Python, with the database ``db`` as the user gave it (``None``: the
@@ -98,7 +103,8 @@ def go_on_hint(
     as ``--count``/``count=`` so that the command runs those and no more (a random or bayes
     sweep would otherwise run without end); 0 says its count was done. ``isolation``: given
     as ``--isolation``/``isolation=`` for a function sweep when not ``thread``, so that
-    the runs go on in processes of their own as they started."""
+    the runs go on in processes of their own as they started. ``workers``: given as
+    ``--workers``/``workers=`` when above 1, so that they go on as many at a time."""
     ref, name = _function_names(function)
     if function is None or isolation == "thread":
         isolation = None  # a program's runs are processes anyway; "thread" is the default
@@ -106,7 +112,11 @@ def go_on_hint(
     if count is not None and count < 1:
         lead = f"Sweep {sweep_id} ran the runs of its count; more go on with"
         count = None
-    command, note = agent_command(sweep_id, db, ref, count=count, isolation=isolation)
+    if workers is not None and workers < 2:
+        workers = None  # one at a time is the default
+    command, note = agent_command(
+        sweep_id, db, ref, count=count, isolation=isolation, workers=workers
+    )
     call = [repr(sweep_id)]
     if name is not None:
         call.append(name)
@@ -115,6 +125,8 @@ def go_on_hint(
     shown, _ = db_in_command(db)
     if shown is not None:
         call.append(f"db={shown!r}")
+    if workers is not None:
+        call.append(f"workers={workers}")
     if isolation is not None:
         call.append(f"isolation={isolation!r}")
     text = f"{lead} `{command}` (Python: localsweep.agent({', '.join(call)}))."

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).parents[1]
 SCRIPT = REPO / "tools" / "wheelhouse.sh"
 THIS = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -60,3 +62,13 @@ def test_a_glibc_older_than_wandbs_wheels_need_is_refused(tmp_path: Path) -> Non
         assert "glibc 2.28" in done.stderr
         assert "--platform manylinux_2_28_" in done.stderr
         assert not (tmp_path / "wheelhouse").exists()
+
+
+@pytest.mark.parametrize("option", ["--extras", "--platform", "--source", "--python-version"])
+def test_an_option_without_its_value_is_named_with_the_usage(tmp_path: Path, option: str) -> None:
+    """``build DIR --extras`` (the value forgotten) said only bash's "$2: unbound variable"."""
+    done = _build(tmp_path, option, python=sys.executable)
+    assert done.returncode == 2, done.stderr
+    assert f"wheelhouse.sh: {option} needs a value" in done.stderr
+    assert "unbound variable" not in done.stderr
+    assert "tools/wheelhouse.sh build DIR" in done.stderr  # the usage

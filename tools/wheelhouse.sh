@@ -46,6 +46,11 @@ platforms=()
 pip_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --extras|--source|--python-version|--platform)
+      # Last on the line, with no value: say which (set -u would only say "$2: unbound").
+      [ $# -ge 2 ] || { echo "wheelhouse.sh: $1 needs a value" >&2; usage; } ;;
+  esac
+  case "$1" in
     --extras) extras="$2"; shift 2 ;;
     --source) source_dir="$2"; shift 2 ;;
     --python-version) python_version="$2"; target+=(--python-version "$2"); shift 2 ;;

@@ -331,6 +331,16 @@ class ChildWatch:
                 finished=finished,
             )
         if reason is StopReason.INTERRUPTED:
+            if returncode == 0 and marked_failed(finished, preempting=False) is None:
+                # The program caught the Ctrl-C and exited 0, its wandb run ended well: kept
+                # as it ended (W&B shows it finished), and counted. The agent still stops,
+                # before it claims another run, for the Ctrl-C it remembers
+                # (localsweep._interrupt; with workers, their stop event).
+                return RunOutcome(
+                    RunState.FINISHED,
+                    exit_code=0,
+                    finished=finished,
+                )
             return RunOutcome(
                 RunState.KILLED,
                 exit_code=status,

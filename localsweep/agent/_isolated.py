@@ -78,7 +78,26 @@ logger = logging.getLogger(__name__)
 # import time (no ``if __name__ == "__main__":``) would otherwise start children forever.
 _bootstrapping = False
 
-_CHILD_CODE = "from localsweep.agent._isolated_child import child_main; child_main()"
+# A Ctrl-C that stops the child before the user's function runs (while it imports
+# localsweep, wandb or the user's module) is no error of anyone's: the child ends as a
+# process killed by SIGINT does (exit status 130), without a traceback of our imports. The
+# function's own Ctrl-C is caught around it (InProcessRunner). No import of localsweep here:
+# that is what may be interrupted.
+_CHILD_CODE = """\
+import os, signal, sys
+try:
+    from localsweep.agent._isolated_child import child_main
+    child_main()
+except KeyboardInterrupt:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(130)
+"""
 
 
 class _UnguardedAgentCall(AgentError):
@@ -283,6 +302,17 @@ class IsolatedFunctionRunner:
                 name=None,
             )
         if watch.reason is StopReason.INTERRUPTED:
+            if returncode == 0 and report is not None and report.state == RunState.FINISHED.value:
+                # The function caught the Ctrl-C and returned: the run is kept as it ended,
+                # as in-process (and as W&B shows a run that exited 0), and counted. The
+                # agent still stops, before it claims another run, for the Ctrl-C it
+                # remembers (localsweep._interrupt; with workers, their stop event).
+                return RunOutcome(
+                    RunState.FINISHED,
+                    exit_code=report.exit_code,
+                    finished=finished,
+                    end_reason=report.end_reason,
+                )
             return RunOutcome(
                 RunState.KILLED,
                 exit_code=status,

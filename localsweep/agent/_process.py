@@ -88,11 +88,26 @@ class StopEvent(threading.Event):
 
 def announce_ctrl_c(what: str, them: str = "it") -> None:
     """Say, once per stop, that the agent waits for ``what`` to end (up to a grace period
-    per signal), as ``wandb agent`` does, and how to stop waiting."""
-    message = f"Ctrl-C: waiting for {what} to end; press Ctrl-C again to terminate {them}."
+    per signal), as ``wandb agent`` does, and how to stop waiting (in a notebook: interrupt
+    the kernel again)."""
+    again = "interrupt the kernel again" if _in_jupyter() else "press Ctrl-C again"
+    message = f"Ctrl-C: waiting for {what} to end; {again} to terminate {them}.\n"
     # A closed terminal must not keep the run from stopping.
     with contextlib.suppress(OSError, ValueError):
-        print(message, file=sys.stderr, flush=True)
+        # One write, line end included: print() writes the text and its "\n" apart, and the
+        # run's output, echoed by another thread meanwhile, would land between the two.
+        sys.stderr.write(message)
+        sys.stderr.flush()
+
+
+def _in_jupyter() -> bool:
+    """Whether this is a Jupyter kernel, as rich (and the progress bar) tells it."""
+    try:
+        from rich.console import Console
+
+        return Console(file=sys.stderr).is_jupyter
+    except Exception:
+        return False
 
 
 def signal_group(pid: int, sig: int) -> bool:
