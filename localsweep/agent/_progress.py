@@ -335,7 +335,8 @@ class SweepProgress:
                     best=self._best_text(),
                 )
                 if not self._jupyter:
-                    self.console.file = Unwrapped(self._stream)
+                    # The bar's frames are not the run's output: not for wandb's output.log.
+                    self.console.file = Unwrapped(self._stream)  # type: ignore[assignment]
                     self._streams = LiveStreams(self.console, self._bar.refresh)
                     self._bar.streams = self._streams
                     self._streams.install()
