@@ -68,6 +68,14 @@ def this_attempt(text: str) -> str:
     return last.lstrip("\n")
 
 
+def _last_frame(line: str) -> str:
+    """``line`` from its last carriage return on (one before its end): what a terminal
+    shows of it. A tqdm bar redraws itself as ``\\r`` and a frame, on one line for as long
+    as it runs: its frames before the last are neither kept nor shown (a prefix before
+    them would be written over)."""
+    return line[line.rfind("\r", 0, len(line) - 1) + 1 :]
+
+
 class _Pump(threading.Thread):
     """Copies one pipe to its file and to one of the agent's streams."""
 
@@ -116,7 +124,7 @@ class _Pump(threading.Thread):
 
     def _echo(self, text: str, final: bool = False) -> None:
         held = self._partial + text
-        lines = held.split("\n")
+        lines = [_last_frame(line) for line in held.split("\n")]
         self._partial = "" if final else lines.pop()
         lines = [line for line in lines if line or not final]
         if lines:

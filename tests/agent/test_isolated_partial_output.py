@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import localsweep
+
 pytestmark = pytest.mark.slow
 
 #: Waits (at most 30 s, so that a held line fails rather than hangs) for the test to
@@ -77,3 +79,33 @@ def test_an_isolated_runs_partial_line_reaches_the_agents_stdout_before_its_newl
         process.stdout.close()
     assert seen_before_newline, out
     assert out.decode().count("training: epoch0 end\n") == 1, out
+
+
+FRAMES = """
+import sys, wandb
+
+def train():
+    with wandb.init() as run:
+        for i in range(3):
+            print(f"\\rframe{i} of x={run.config.x}", end="", flush=True)
+        print(flush=True)
+"""
+
+
+def test_with_two_workers_a_redrawn_line_shows_its_last_frame_after_its_run_id(
+    offline: Path,
+) -> None:
+    (offline / "frames.py").write_text(FRAMES)
+    (offline / "two.yaml").write_text("method: grid\nparameters:\n  x: {values: [1, 2]}\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(offline), env.get("PYTHONPATH", "")])
+    argv = [sys.executable, "-m", "localsweep", "run", "two.yaml", "--db", "s.db"]
+    argv += ["-f", "frames:train", "--isolation", "process", "--workers", "2", "--quiet"]
+    done = subprocess.run(argv, cwd=offline, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    runs = localsweep.Api(offline / "s.db").sweeps()[0].runs
+    for run in runs:
+        # The frames before the last would be written over the run id on a terminal.
+        shown = f"{run.id} | frame2 of x={run.config['x']}\n"
+        assert shown in done.stdout, done.stdout
+    assert "frame0" not in done.stdout, done.stdout
