@@ -91,6 +91,8 @@ class StreamProxy:
         return False
 
     def __getattr__(self, name: str) -> Any:
+        if name == "real":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.real, name)
 
     def write(self, text: str) -> int:
