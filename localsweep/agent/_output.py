@@ -1,7 +1,8 @@
 """A run's child process's output (program mode, or a function with
 ``isolation="process"``): kept in files and, as ``wandb agent`` leaves it on the terminal,
-streamed to the agent's own stdout and stderr as it comes (each line prefixed with
-the run id when several workers interleave).
+streamed to the agent's own stdout and stderr as it comes, a partial line too (a tqdm
+bar animates); when several workers interleave, whole lines only, each prefixed with the
+run id.
 
 A requeued run resumed with the same id keeps its files: each later attempt's output is
 added after the earlier ones', after a line ``--- localsweep: attempt N (resumed) ---``."""
@@ -67,6 +68,14 @@ def this_attempt(text: str) -> str:
     return last.lstrip("\n")
 
 
+def _last_frame(line: str) -> str:
+    """``line`` from its last carriage return on (one before its end): what a terminal
+    shows of it. A tqdm bar redraws itself as ``\\r`` and a frame, on one line for as long
+    as it runs: its frames before the last are neither kept nor shown (a prefix before
+    them would be written over)."""
+    return line[line.rfind("\r", 0, len(line) - 1) + 1 :]
+
+
 class _Pump(threading.Thread):
     """Copies one pipe to its file and to one of the agent's streams."""
 
@@ -114,18 +123,26 @@ class _Pump(threading.Thread):
             return False
 
     def _echo(self, text: str, final: bool = False) -> None:
-        text = self._partial + text
-        lines = text.split("\n")
+        held = self._partial + text
+        lines = [_last_frame(line) for line in held.split("\n")]
         self._partial = "" if final else lines.pop()
         lines = [line for line in lines if line or not final]
-        if not lines:
-            return
-        self.tee.remember(lines)
+        if lines:
+            self.tee.remember(lines)
         if not self.tee.echo:
             return
+        if self.tee.prefix:
+            # Several runs' output interleaves: only whole lines, each with its run id
+            # (a partial line, a tqdm bar's frame, waits for its newline).
+            prefix = f"{self.tee.run_id} | "
+            out = "".join(f"{prefix}{line}\n" for line in lines)
+        else:
+            # One run: its output as it comes, as on its own terminal (a tqdm bar's
+            # frames, a line printed in parts); a last line without a newline gets one.
+            out = text + ("\n" if final and held and not held.endswith("\n") else "")
+        if not out:
+            return
         stream: IO[str] = sys.stderr if self.to_stderr else sys.stdout
-        prefix = f"{self.tee.run_id} | " if self.tee.prefix else ""
-        out = "".join(f"{prefix}{line}\n" for line in lines)
         with _WRITE_LOCK:
             try:
                 stream.write(out)

@@ -281,6 +281,7 @@ class SweepProgress:
         self._own_results = 0
         self._bar: Any = None
         self._task: Any = None
+        self._streams: Any = None
         self._read_at = -math.inf
         if mode != "quiet":
             self._read()
@@ -301,15 +302,11 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         if self.mode == "bar":
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(
+            from localsweep.agent._live_streams import LiveProgress, LiveStreams, Unwrapped
+
+            self._bar = LiveProgress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -317,24 +314,35 @@ class SweepProgress:
                 TextColumn("{task.fields[best]}"),
                 console=self.console,
                 transient=False,
-                # In Jupyter, rich's redirect of sys.stdout/stderr recurses: a print that
-                # flushes part of a line makes its FileProxy display the text, and
-                # ipykernel's display flushes sys.stdout, the same proxy. It would also
-                # make each printed line a display of its own. And its refresh thread
-                # draws the bar inside an Output widget, which takes in whatever the cell
-                # prints meanwhile, wiped at the next refresh: there the bar is drawn
+                # rich's redirect of sys.stdout/stderr prints each flushed part of a line
+                # as a line (a tqdm bar became a line per frame): LiveStreams stands in
+                # for them instead, in a terminal. In Jupyter the streams are left alone:
+                # a redirect there recurses (ipykernel's display flushes sys.stdout) and
+                # the cell shows partial lines and tqdm itself. And rich's refresh thread
+                # would draw the bar inside an Output widget, which takes in whatever the
+                # cell prints meanwhile, wiped at the next refresh: there the bar is drawn
                 # only as a run ends (on_run_end), when the run's own output is done.
-                redirect_stdout=not self._jupyter,
-                redirect_stderr=not self._jupyter,
+                redirect_stdout=False,
+                redirect_stderr=False,
                 auto_refresh=not self._jupyter,
             )
             self._bar.__enter__()
-            self._task = self._bar.add_task(
-                f"sweep {self.sweep_id}",
-                total=self.total,
-                completed=self.done,
-                best=self._best_text(),
-            )
+            try:
+                self._task = self._bar.add_task(
+                    f"sweep {self.sweep_id}",
+                    total=self.total,
+                    completed=self.done,
+                    best=self._best_text(),
+                )
+                if not self._jupyter:
+                    # The bar's frames are not the run's output: not for wandb's output.log.
+                    self.console.file = Unwrapped(self._stream)  # type: ignore[assignment]
+                    self._streams = LiveStreams(self.console, self._bar.refresh)
+                    self._bar.streams = self._streams
+                    self._streams.install()
+            except BaseException:
+                self.__exit__(*sys.exc_info())
+                raise
         return self
 
     def __exit__(
@@ -346,7 +354,14 @@ class SweepProgress:
         if self._bar is not None:
             # rich draws no last frame in Jupyter as it stops: without this the bar
             # would show its last refresh, before the last run's end.
-            self._bar.refresh()
+            try:
+                self._bar.refresh()
+            finally:
+                if self._streams is not None:
+                    # Also on Ctrl-C or an error: the streams are the user's again, and
+                    # the line left partial is printed above the bar's last frame.
+                    self._streams.remove()
+                    self._streams = None
             if self._jupyter:
                 # Its stop would show an empty display there (a blank box under the bar);
                 # nothing else prints through this console.
