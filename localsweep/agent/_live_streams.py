@@ -28,7 +28,9 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.progress import Progress
 from rich.text import Text
 
-__all__ = ["LiveProgress", "LiveStreams", "Unwrapped"]
+from localsweep.wandb_bridge._console_capture import capture_as_wandb_does, write_past_capture
+
+__all__ = ["LiveProgress", "LiveStreams"]
 
 
 def shown(text: str) -> str:
@@ -99,14 +101,11 @@ class StreamProxy:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if self.detached:
-            write = type(self.real).write if self.captured else type(self).write_real
-            return int(write(self.real, text))
+            if self.captured:  # wandb copied it already: not once more
+                return write_past_capture(self.real, text)
+            return int(self.real.write(text))
         self._owner.write(self, text)
         return len(text)
-
-    @staticmethod
-    def write_real(real: Any, text: str) -> int:
-        return int(real.write(text))
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -139,7 +138,7 @@ class LiveStreams:
             if real is None or isinstance(real, StreamProxy) or not _is_tty(real):
                 continue
             proxy = StreamProxy(self, real, name)
-            _captured_as_wandb_captures(proxy, name)
+            proxy.captured = capture_as_wandb_does(proxy, name)
             self._proxies.append(proxy)
             setattr(sys, name, proxy)
         by_stream = {id(proxy.real): proxy for proxy in self._proxies}
@@ -207,37 +206,6 @@ class LiveProgress(Progress):
         if self.streams is not None:
             yield self.streams
         yield from super().get_renderables()
-
-
-class Unwrapped:
-    """``stream`` written through its class's ``write``, not the one wandb put on it: the
-    live display's own frames are not the run's output, which wandb copies to the run's
-    ``output.log`` (the run's prints are, through the proxies)."""
-
-    def __init__(self, stream: Any):
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        return int(type(self.stream).write(self.stream, text))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-def _captured_as_wandb_captures(proxy: StreamProxy, name: str) -> None:
-    """Have wandb copy what is written to ``proxy`` to the run's ``output.log``, as it does
-    for sys.stdout and sys.stderr: when imported, ``wandb.sdk.lib.console_capture`` wraps
-    their ``write`` (the real streams', here), and calls its callbacks after each. Without
-    this the run's log would hold the live display's frames instead of its prints. Private
-    to wandb: if it changed, the display is as right, only the log misses the prints."""
-    capture = sys.modules.get("wandb.sdk.lib.console_capture")
-    patch = getattr(capture, "_patch", None)
-    callbacks = getattr(capture, f"_{name}_callbacks", None)
-    if patch is None or not isinstance(callbacks, dict):
-        return
-    with contextlib.suppress(Exception):
-        patch(proxy, callbacks)
-        proxy.captured = True
 
 
 def _is_tty(stream: Any) -> bool:

@@ -304,7 +304,8 @@ class SweepProgress:
         if self.mode == "bar":
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-            from localsweep.agent._live_streams import LiveProgress, LiveStreams, Unwrapped
+            from localsweep.agent._live_streams import LiveProgress, LiveStreams
+            from localsweep.wandb_bridge._console_capture import PastCapture
 
             self._bar = LiveProgress(
                 TextColumn("[bold]{task.description}"),
@@ -336,7 +337,7 @@ class SweepProgress:
                 )
                 if not self._jupyter:
                     # The bar's frames are not the run's output: not for wandb's output.log.
-                    self.console.file = Unwrapped(self._stream)  # type: ignore[assignment]
+                    self.console.file = PastCapture(self._stream)  # type: ignore[assignment]
                     self._streams = LiveStreams(self.console, self._bar.refresh)
                     self._bar.streams = self._streams
                     self._streams.install()
