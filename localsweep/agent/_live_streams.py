@@ -28,17 +28,10 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.progress import Progress
 from rich.text import Text
 
+from localsweep.agent._output import shown, unfinished
 from localsweep.wandb_bridge._console_capture import capture_as_wandb_does, write_past_capture
 
 __all__ = ["LiveProgress", "LiveStreams"]
-
-
-def shown(text: str) -> str:
-    """What a terminal shows of a line written as ``text``: what follows its last carriage
-    return (tqdm redraws its bar as ``\\r`` and the new frame, padded over the old one), or,
-    if it ends with one, the last part written."""
-    parts = [part for part in text.split("\r") if part]
-    return parts[-1] if parts else ""
 
 
 def _line_text(line: str) -> Text:
@@ -167,10 +160,7 @@ class LiveStreams:
     def write(self, proxy: StreamProxy, text: str) -> None:
         with self._lock:
             *lines, rest = (proxy.partial + text).split("\n")
-            # Only the last frame of a line counts: keep that (and a trailing \r, which
-            # the next part writes over).
-            last = shown(rest)
-            proxy.partial = last + "\r" if rest.endswith("\r") and last else last
+            proxy.partial = unfinished(rest)
             proxy.changed = True
             if lines:
                 proxy.changed = False  # printing redraws the display, the partial with it

@@ -21,7 +21,7 @@ from typing import IO
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OutputTee", "attempt_marker", "open_output", "this_attempt"]
+__all__ = ["OutputTee", "attempt_marker", "open_output", "shown", "this_attempt", "unfinished"]
 
 #: Lines of the child's recent output (stdout and stderr together) kept for messages.
 RECENT_LINES = 20
@@ -68,12 +68,20 @@ def this_attempt(text: str) -> str:
     return last.lstrip("\n")
 
 
-def _last_frame(line: str) -> str:
-    """``line`` from its last carriage return on (one before its end): what a terminal
-    shows of it. A tqdm bar redraws itself as ``\\r`` and a frame, on one line for as long
-    as it runs: its frames before the last are neither kept nor shown (a prefix before
-    them would be written over)."""
-    return line[line.rfind("\r", 0, len(line) - 1) + 1 :]
+def shown(text: str) -> str:
+    """What a terminal shows of a line written as ``text``: what follows its last carriage
+    return (tqdm redraws its bar as ``\\r`` and the new frame, padded over the old one), or,
+    if it ends with one, the last part written."""
+    parts = [part for part in text.split("\r") if part]
+    return parts[-1] if parts else ""
+
+
+def unfinished(text: str) -> str:
+    """A line still being written, as it is kept: its last frame (:func:`shown`), and a
+    trailing carriage return, which the next part writes over. A tqdm bar redraws itself
+    on one line for as long as it runs: its earlier frames are neither kept nor shown."""
+    last = shown(text)
+    return last + "\r" if text.endswith("\r") and last else last
 
 
 class _Pump(threading.Thread):
@@ -124,9 +132,11 @@ class _Pump(threading.Thread):
 
     def _echo(self, text: str, final: bool = False) -> None:
         held = self._partial + text
-        lines = [_last_frame(line) for line in held.split("\n")]
-        self._partial = "" if final else lines.pop()
-        lines = [line for line in lines if line or not final]
+        *done, rest = held.split("\n")
+        lines = [shown(line) for line in done]
+        if final:
+            lines = [line for line in (*lines, shown(rest)) if line]
+        self._partial = "" if final else unfinished(rest)
         if lines:
             self.tee.remember(lines)
         if not self.tee.echo:
