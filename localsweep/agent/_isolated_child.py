@@ -26,6 +26,7 @@ from localsweep.agent._sending import load_function
 from localsweep.errors import StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
+from localsweep.store._tables import json_default
 
 __all__ = ["child_main"]
 
@@ -33,20 +34,11 @@ logger = logging.getLogger(__name__)
 
 
 def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            pass
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
+    """A value of the report as JSON takes it: a mapping as a dict, the rest by the
+    store's rule for logged values."""
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return repr(value)
+    return json_default(value)
 
 
 def child_main() -> None:

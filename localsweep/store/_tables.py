@@ -24,6 +24,7 @@ __all__ = [
     "float_or_none",
     "heartbeat_timeout",
     "history",
+    "json_default",
     "new_lease",
     "new_run_id",
     "new_sweep_id",
@@ -86,8 +87,10 @@ def now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _json_default(obj: Any) -> Any:
-    # Logged rows may hold numpy or torch scalars, arrays, or wandb media objects.
+def json_default(obj: Any) -> Any:
+    """``json.dumps``'s ``default`` for logged values: numpy or torch scalars and arrays as
+    plain values, sets and tuples as lists, anything else (wandb media objects) as its
+    ``repr``."""
     item = getattr(obj, "item", None)
     if callable(item):
         try:
@@ -104,7 +107,7 @@ def _json_default(obj: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON of a logged value, with numpy/torch scalars and odd objects made plain."""
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return json.dumps(value, default=json_default, separators=(",", ":"))
 
 
 def float_or_none(value: float | None) -> float | None:
