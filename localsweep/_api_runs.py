@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from localsweep.config import Goal
@@ -179,6 +179,18 @@ def _check_times(key: str, condition: Any) -> None:
             if isinstance(items, Sequence) and not isinstance(items, str):
                 operands += [(op, item) for item in items]
     for op, operand in operands:
+        if isinstance(operand, datetime) and operand.tzinfo is None:
+            raise ValueError(
+                f"filters: {key!r} {op} {operand!r} has no time zone, so it could be UTC or "
+                "this machine's time: give it one (datetime.now(timezone.utc)), or write "
+                "ISO 8601 text as wandb's filters do: '2024-05-01T12:00:00Z'"
+            )
+        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+            raise ValueError(
+                f"filters: {key!r} {op} {operand!r} is a number, not a time: write it as ISO "
+                "8601 text, as wandb's filters do: '2024-05-01T12:00:00Z' (for a Unix time t: "
+                "datetime.fromtimestamp(t, timezone.utc).isoformat())"
+            )
         if isinstance(operand, str) and naive_utc(operand) is None:
             raise ValueError(
                 f"filters: {key!r} {op} {operand!r} is no time: write it as ISO 8601 text, as "
@@ -349,9 +361,12 @@ def _kind(value: Any) -> str | None:
 
 
 def _comparable(value: Any, operand: Any) -> tuple[Any, Any]:
-    """A stored time (UTC, naive) against wandb's ISO text (``2024-01-01T12:00:00Z``)."""
+    """A stored time (UTC, naive) against wandb's ISO text (``2024-01-01T12:00:00Z``) or
+    a ``datetime`` with a zone."""
     if isinstance(value, datetime) and isinstance(operand, str):
         return value, _utc(operand)
+    if isinstance(value, datetime) and isinstance(operand, datetime) and operand.tzinfo:
+        return value, operand.astimezone(timezone.utc).replace(tzinfo=None)
     return value, operand
 
 

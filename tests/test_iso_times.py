@@ -189,6 +189,37 @@ def test_a_filter_time_that_is_no_iso_time_is_refused_naming_the_form(
         assert "'2024-05-01T12:00:00Z' (UTC)" in str(caught.value)
 
 
+def test_a_datetime_with_a_zone_selects_as_its_iso_text_does(db: str) -> None:
+    # A time from Python (a run's created_at, made aware) is what a user has at hand;
+    # compared with the stored naive UTC times it raised TypeError.
+    api = Api(db)
+    runs = api.runs()
+    first = runs[0].created_at.replace(tzinfo=timezone.utc)
+    east = timezone(timedelta(hours=5))
+    assert len(api.runs(filters={"created_at": {"$gt": first - timedelta(hours=1)}})) == 2
+    assert len(api.runs(filters={"created_at": {"$gt": first.astimezone(east)}})) == 1
+    assert len(api.runs(filters={"createdAt": {"$lte": first.astimezone(east)}})) == 1
+    assert [r.id for r in api.runs(filters={"created_at": first})] == [runs[0].id]
+
+
+@pytest.mark.parametrize(
+    ("operand", "says"),
+    [
+        (datetime(2024, 5, 1, 12), "has no time zone"),
+        (1714564800, "is a number, not a time"),
+        (1714564800.5, "is a number, not a time"),
+    ],
+)
+def test_a_time_filter_on_a_naive_datetime_or_a_unix_time_is_refused_with_the_fix(
+    db: str, operand: Any, says: str
+) -> None:
+    # Either would select nothing (or the wrong runs, a naive time read in the wrong zone)
+    # without a word.
+    with pytest.raises(ValueError, match=says) as caught:
+        Api(db).runs(filters={"created_at": {"$gte": operand}})
+    assert "'2024-05-01T12:00:00Z'" in str(caught.value)
+
+
 # ------------------------------------------------------------- prior runs from tables
 
 
