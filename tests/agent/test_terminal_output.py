@@ -21,21 +21,12 @@ import pytest
 
 pyte = pytest.importorskip("pyte")
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from wait_for_go import WAIT_FOR_GO  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 COLUMNS, ROWS = 100, 100
-
-#: Waits (at most 30 s, so that a broken display fails rather than hangs) for the test to
-#: create ``go``, which it does once it saw the partial line.
-WAIT_FOR_GO = """
-import os, time
-
-def wait_for_go():
-    for _ in range(300):
-        if os.path.exists("go"):
-            return
-        time.sleep(0.1)
-"""
 
 TRAIN = (
     WAIT_FOR_GO
