@@ -372,7 +372,11 @@ class WandbRunSession:
                 _resume_steps[self.run_id] = self.resume_step
                 _resume_summaries[self.run_id] = getattr(self.sink, "resume_summary", {})
         _sinks[self.run_id] = self.sink
-        wandb.setup(wandb.Settings(**settings))
+        # Settings only: wandb.init starts the service, outside wandb's singleton lock.
+        # wandb.setup() starts it under that lock, and when wandb-core cannot start (a
+        # memory limit: ulimit -v, SGE's h_vmem) wandb 0.31 takes the lock again on its
+        # error path and hangs for good, where wandb.init raises ServicePollForTokenError.
+        wandb_setup._setup(settings=wandb.Settings(**settings), start_service=False)
         _open_init(self.sink, self.sweep_id)
         self._routing_init = True
         return self
