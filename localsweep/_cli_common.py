@@ -186,7 +186,8 @@ def execution_options(fn: F) -> F:
             default=10.0,
             show_default=True,
             metavar="SECONDS",
-            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
+            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped "
+            "(wandb agent's --term-timeout).",
         ),
         click.option(
             "--quiet",
@@ -231,7 +232,7 @@ def _check_function_form(
         return value
     wandb_f = (
         "wandb agent's -f is --forward-signals, a flag without a value, which localsweep "
-        "needs not (it always forwards signals to its runs): drop it"
+        "does not need (it always forwards signals to its runs): drop it"
     )
     folder = os.getcwd()
     if value.endswith(".py") or "/" in value or os.sep in value:
