@@ -178,11 +178,16 @@ def execution_options(fn: F) -> F:
         ),
         click.option(
             "--grace-period",
+            # wandb agent's name for it: the wait before a stopped run is killed.
+            "--term-timeout",
+            "-t",
+            "grace_period",
             type=click.FloatRange(min=0),
             default=10.0,
             show_default=True,
             metavar="SECONDS",
-            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped.",
+            help="Wait between SIGINT, SIGTERM and SIGKILL when a child run is stopped "
+            "(wandb agent's --term-timeout).",
         ),
         click.option(
             "--quiet",
@@ -212,8 +217,30 @@ def function_options(fn: F) -> F:
         "function_ref",
         default=None,
         metavar="MODULE:FUNC",
+        callback=_check_function_form,
         help="Run a Python function in-process instead of the config's program.",
     )(fn)
+
+
+def _check_function_form(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """Refuse a ``--function`` without ``MODULE:FUNC``'s colon as the option is read,
+    before click's own errors: ``wandb agent -f ID`` (wandb's ``-f``, a flag) gives -f the
+    sweep id here, and click would then say only that SWEEP_ID is missing."""
+    if value is None or ":" in value:
+        return value
+    wandb_f = (
+        "wandb agent's -f is --forward-signals, a flag without a value, which localsweep "
+        "does not need (it always forwards signals to its runs): drop it"
+    )
+    folder = os.getcwd()
+    if value.endswith(".py") or "/" in value or os.sep in value:
+        raise click.UsageError(_file_ref(value, folder))
+    if not all(part.isidentifier() for part in value.split(".")):
+        # `-f ls-k3j9x2ab`, `-f --count`: no module name, so most likely wandb's -f.
+        raise click.UsageError(f"-f is --function MODULE:FUNC here, got {value!r}: {wandb_f}")
+    raise click.UsageError(f"{_malformed_ref(value, folder)} ({wandb_f})")
 
 
 # `wandb agent`'s name for it; `localsweep agent` and `localsweep run` both take it.

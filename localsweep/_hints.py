@@ -22,6 +22,7 @@ __all__ = [
     "missing_program_message",
     "suggested_db_flag",
     "sweep_metric_hint",
+    "sweep_path",
     "unstartable_command_messages",
 ]
 
@@ -29,19 +30,21 @@ __all__ = [
 def db_in_command(db: str | os.PathLike[str] | None) -> tuple[str | None, str]:
     """The database as it may be shown in a command suggested to the user (``--db``'s
     value, ``db=``'s), or ``None`` to leave it out; and a note to print beside it (empty
-    unless a password was left out). A password is never written into a suggested
-    command: with ``LOCALSWEEP_DB`` holding the URL, the database is left out (giving it
-    would hide the variable, and its password); otherwise its URL is shown without the
-    password and the note says how to pass it."""
+    unless a password was left out). The database ``LOCALSWEEP_DB`` holds is left out:
+    the variable gives it to the command as it gave it here (a team exports it so that
+    its scripts need no ``--db``), password included. A password is never written into a
+    suggested command: another URL is shown without it and the note says how to pass it."""
     if not db:
         return None, ""
     from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
 
     db = os.fspath(db)
+    if os.environ.get("LOCALSWEEP_DB") == db:
+        if has_password(db):
+            return None, "(LOCALSWEEP_DB gives it the database, password included, as here)"
+        return None, ""
     if not has_password(db):
         return db, ""
-    if os.environ.get("LOCALSWEEP_DB") == db:
-        return None, "(LOCALSWEEP_DB gives it the database, password included, as here)"
     return url_without_password(db), f"(the password is left out of --db: {PASSWORD_HINT})"
 
 
@@ -52,6 +55,16 @@ def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
     return ("" if shown is None else f" --db {shlex.quote(shown)}"), note
 
 
+def sweep_path(sweep_id: str, entity: str | None = None, project: str | None = None) -> str:
+    """The sweep as ``wandb agent`` takes it and ``wandb sweep`` prints it: ``E/P/ID``
+    with an entity and a project, ``P/ID`` with a project only, else the bare id."""
+    if entity and project:
+        return f"{entity}/{project}/{sweep_id}"
+    if project:
+        return f"{project}/{sweep_id}"
+    return sweep_id
+
+
 def agent_command(
     sweep_id: str,
     db: str | os.PathLike[str] | None = None,
@@ -60,6 +73,8 @@ def agent_command(
     count: int | None = None,
     isolation: str | None = None,
     workers: int | None = None,
+    entity: str | None = None,
+    project: str | None = None,
 ) -> tuple[str, str]:
     """The ``localsweep agent`` command that runs sweep ``sweep_id`` of ``db`` (``None``:
     ``LOCALSWEEP_DB`` or the default file), with ``--function function_ref`` for a sweep
@@ -67,9 +82,14 @@ def agent_command(
     ``--isolation isolation`` (left out when ``None`` or the default, ``thread``); and
     :func:`suggested_db_flag`'s note. The one
     place that says how to go on with a sweep: ``localsweep sweep``, and the agent on
-    Ctrl-C."""
+    Ctrl-C.
+
+    Every option comes before the sweep, and the sweep is the last word, as
+    :func:`sweep_path` writes it (``E/P/ID``): the command is ``wandb agent E/P/ID`` with
+    localsweep's options, so a script that takes the last word of wandb's line for the
+    sweep id (``awk '{print $NF}'``, ``cut -d/ -f3``) gets it here too."""
     flag, note = suggested_db_flag(db)
-    command = f"localsweep agent{flag} {sweep_id}"
+    command = f"localsweep agent{flag}"
     if function_ref:
         command += f" --function {function_ref}"
     if count is not None:
@@ -78,7 +98,7 @@ def agent_command(
         command += f" --workers {workers}"
     if isolation and isolation != "thread":
         command += f" --isolation {shlex.quote(isolation)}"
-    return command, note
+    return f"{command} {shlex.quote(sweep_path(sweep_id, entity, project))}", note
 
 
 #: What stands for the function in a suggested command when its import path is not known.

@@ -27,6 +27,13 @@ from localsweep._cli_common import (
     max_failures_option,
 )
 from localsweep._cli_common import friendly as _friendly
+from localsweep._cli_habits import (
+    ClosedPipeGroup,
+    db_for_elsewhere,
+    forward_signals_option,
+    wandb_sweep_flags,
+    with_program,
+)
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
@@ -43,7 +50,7 @@ logger = logging.getLogger(__name__)
 console = CliConsole()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ClosedPipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="localsweep")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 def cli(debug: bool) -> None:
@@ -170,6 +177,8 @@ def ConfigError_from(message: str) -> ConfigError:
 @click.option("--project", "-p", default=None, help="wandb project the runs are filed under.")
 @click.option("--entity", "-e", default=None, help="wandb entity (kept for `localsweep sync`).")
 @click.option("--name", default=None, help="Name of the sweep.")
+@click.option("--program", default=None, help="Run this program instead of the config's `program`.")
+@wandb_sweep_flags
 @control_flags
 @prior_runs_option
 @db_option
@@ -179,6 +188,7 @@ def sweep(
     project: str | None,
     entity: str | None,
     name: str | None,
+    program: str | None,
     prior_runs: tuple[str, ...],
     db: str | None,
     control: str | None = None,
@@ -191,15 +201,18 @@ def sweep(
     from localsweep.priors._cli import create_sweep
 
     config = load_config(_existing(config_file))
+    if program is not None:
+        config = with_program(config, program)
     _print_warnings([*config.warnings, *_command_warnings(config)])
     store, record = create_sweep(
         db, config, prior_runs, err_console, project=project, entity=entity, name=name
     )
-    err_console.print(f"Created sweep with ID: [bold]{record.id}[/] in {_e(store.shown_url)}")
+    # wandb's words, the id last on its line: scripts written for `wandb sweep` take it
+    # from there (`awk '/sweep with ID:/{print $NF}'`).
+    err_console.print(f"Creating sweep with ID: [bold]{record.id}[/]")
+    err_console.print(f"Database: {_e(store.shown_url)}", highlight=False, soft_wrap=True)
     needs_function = config.program is None and config.command is None
-    agent_command, db_note = suggested_agent_command(
-        record.id, db, FUNCTION_PLACEHOLDER if needs_function else None
-    )
+    missing = None
     if needs_function:
         # Without a program the agent has nothing to start: it needs the training function.
         err_console.print(
@@ -216,6 +229,13 @@ def sweep(
             err_console.print(
                 f"Warning: {_e(missing)}", style="yellow", highlight=False, soft_wrap=True
             )
+    agent_command, db_note = suggested_agent_command(
+        record.id,
+        db_for_elsewhere(db) if missing is not None else db,
+        FUNCTION_PLACEHOLDER if needs_function else None,
+        entity=record.entity,
+        project=record.project,
+    )
     err_console.print(f"Run sweep agent with: [bold]{_e(agent_command)}[/]", soft_wrap=True)
     if db_note:
         err_console.print(_e(db_note), highlight=False, soft_wrap=True)
@@ -226,6 +246,7 @@ def sweep(
 @click.argument("sweep_id")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
 @function_options
+@forward_signals_option
 @max_failures_option
 @execution_options
 @db_option

@@ -107,7 +107,7 @@ def test_sweep_prints_only_the_id_on_stdout(files: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     sweep_id = proc.stdout.strip()
     assert localsweep.Api(files / "s.db").sweep(sweep_id).state == "PENDING"
-    assert f"localsweep agent --db s.db {sweep_id}" in proc.stderr
+    assert f"localsweep agent --db s.db --function MODULE:FUNC {sweep_id}" in proc.stderr
 
 
 def test_sweep_with_a_bad_config_creates_nothing(files: Path) -> None:

@@ -130,7 +130,7 @@ def test_sweep_without_program_suggests_the_function_form(tmp_path: Path) -> Non
     (tmp_path / "g.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
     proc = cli_at(tmp_path, "sweep", "g.yaml", "--db", "s.db", columns=200)
     assert proc.returncode == 0, proc.stderr
-    assert f"localsweep agent --db s.db {proc.stdout.strip()} --function MODULE:FUNC" in (
+    assert f"localsweep agent --db s.db --function MODULE:FUNC {proc.stdout.strip()}" in (
         proc.stderr
     )
 

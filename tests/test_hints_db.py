@@ -20,7 +20,7 @@ def test_a_url_localsweep_db_holds_is_left_out_of_both_the_command_and_the_call(
     monkeypatch.setenv("LOCALSWEEP_DB", URL)
     said = go_on_hint("ls-abcd1234", URL, "train:train")
     assert "secret" not in said
-    assert "`localsweep agent ls-abcd1234 --function train:train`" in said
+    assert "`localsweep agent --function train:train ls-abcd1234`" in said
     assert "(Python: localsweep.agent('ls-abcd1234', train))" in said
     assert "LOCALSWEEP_DB gives it the database" in said
 

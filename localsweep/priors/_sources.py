@@ -7,7 +7,9 @@ A source is, tried in this order:
 2. an existing path: a wandb run folder (``wandb/offline-run-...``), a folder holding run
    folders (``./wandb``), a ``run-<id>.wandb`` file, or a CSV/JSON runs table;
 3. a glob (``wandb/offline-run-*``), each match read as in 2;
-4. a sweep id or run id in this database (wandb's ``entity/project/`` prefix allowed).
+4. a sweep id or run id in this database (wandb's ``entity/project/`` prefix allowed);
+5. a wandb run id (as ``wandb sweep -R`` takes one): its run folder, ``*run-*-<id>`` in
+   ``$WANDB_DIR/wandb`` or ``./wandb``.
 
 Anything else is an error that says what a source may be.
 """
@@ -126,6 +128,8 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
         paths = f"{used} path" + ("s" if used != 1 else "")
         return SourceRuns(text, paths, tuple(_join_attempts(found)))
     if store is None:
+        if (found_folders := _wandb_run_folders(text)) is not None:
+            return found_folders
         raise _error(
             text,
             "no such file or folder, and no database yet to look it up in as a run or "
@@ -133,6 +137,27 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
             + _WHAT_A_SOURCE_IS,
         )
     return _from_database(text, store, text.rsplit("/", 1)[-1], label=None)
+
+
+def _wandb_run_folders(text: str) -> SourceRuns | None:
+    """The runs of wandb's run folders for the run id ``text`` (``E/P/`` allowed), as
+    ``wandb sweep -R ID`` means it: ``*run-*-ID`` in the folder wandb writes runs to,
+    ``$WANDB_DIR/wandb``, or ``./wandb`` (every attempt of a resumed run, as one run);
+    ``None`` when there is none (or ``text`` is no run id)."""
+    ident = text.rsplit("/", 1)[-1]
+    if not ident or not all(c.isalnum() or c in "_-" for c in ident):
+        return None
+    bases = [Path("wandb")]
+    if os.environ.get("WANDB_DIR"):
+        bases.insert(0, Path(os.environ["WANDB_DIR"]).expanduser() / "wandb")
+    for base in bases:
+        folders = sorted(p for p in base.glob(f"*run-*-{ident}") if p.is_dir())
+        if folders:
+            runs = [c for folder in folders for c in _from_path(folder)[1]]
+            where = folders[-1] if len(folders) == 1 else base / f"*run-*-{ident}"
+            kind = f"wandb run folder {where}, by its run id: not in this database"
+            return SourceRuns(text, kind, tuple(_join_attempts(runs)))
+    return None
 
 
 def _distinct(matches: list[str]) -> list[str]:
@@ -344,6 +369,8 @@ def _from_database(text: str, store: Store, ident: str, label: str | None) -> So
     except NotFoundError:
         if label is not None:
             raise _error(text, f"no sweep or run {ident!r} in {label}") from None
+        if (found_folders := _wandb_run_folders(text)) is not None:
+            return found_folders
         raise _error(
             text,
             f"no file or folder {text!r}, and no sweep or run {ident!r} in {store.shown_url} "

@@ -122,7 +122,8 @@ def test_a_full_wandb_disk_stops_the_agent_with_one_message_and_loses_no_point(
     [error] = [line for line in full.stderr.splitlines() if line.startswith("Error:")]
     assert error.startswith("Error: disk full: localsweep could not write ")
     assert "its point is offered again" in error and "WANDB_DIR" in error
-    assert f"goes on with `localsweep agent --db s.db {sweep_id}" in error  # how to go on
+    assert "goes on with `localsweep agent --db s.db " in error  # how to go on
+    assert f" {sweep_id}` (Python: " in error
     runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
     assert [r.state for r in runs] == ["killed"]  # not failed: not the training code's fault
     assert not list(disk.glob("wandb/settings.localsweep-*"))  # no half-written file left

@@ -44,7 +44,7 @@ def test_ctrl_c_then_restart_runs_the_interrupted_points_again(
     assert "2 runs interrupted; their points will run again." in agent.output()
     # (The terminal may fold the line.) Two at a time, as they started.
     said = " ".join(agent.output().split())
-    assert f"goes on with `localsweep agent --db {db} {sweep_id} --workers 2`" in said
+    assert f"goes on with `localsweep agent --db {db} --workers 2 {sweep_id}`" in said
     assert f"localsweep.agent({sweep_id!r}, db={db!r}, workers=2)" in said
     no_traceback_of_ours(agent.output())
     interrupted = localsweep.Api(db).sweep(sweep_id).runs

@@ -66,7 +66,7 @@ def test_the_command_printed_on_ctrl_c_goes_on_with_the_sweep(offline: Path, sig
     assert found, said
     sweep_id, command = found.groups()
     assert command == (
-        f"localsweep agent --db g.db {sweep_id} --function faults_train:until_released"
+        f"localsweep agent --db g.db --function faults_train:until_released {sweep_id}"
     )
 
     (signals / "release").touch()
@@ -106,7 +106,7 @@ def test_the_python_call_said_on_ctrl_c_goes_on_with_the_sweep(
     sweep_id, command, call = found.groups()
     # localsweep.run's count (10 by default): none of them ran, so 10 are left.
     assert command == (
-        f"localsweep agent --db ci.db {sweep_id} --function faults_train:until_released --count 10"
+        f"localsweep agent --db ci.db --function faults_train:until_released --count 10 {sweep_id}"
     )
     assert call == f"localsweep.agent({sweep_id!r}, until_released, count=10, db='ci.db')"
 

@@ -78,8 +78,8 @@ def test_the_command_printed_on_ctrl_c_runs_the_runs_left_of_the_count_isolated(
     assert found, said
     sweep_id, command = found.groups()
     assert command == (
-        f"localsweep agent --db r.db {sweep_id} --function go_on_train:first_finishes "
-        "--count 2 --isolation process"
+        "localsweep agent --db r.db --function go_on_train:first_finishes "
+        f"--count 2 --isolation process {sweep_id}"
     )
     db = offline / "r.db"
     assert _states(db, sweep_id) == ["finished", "killed"]
@@ -125,7 +125,7 @@ def test_the_python_call_said_on_ctrl_c_runs_the_runs_left_of_the_count_isolated
     found = re.search(r"SAID .*Sweep (ls-\w+) goes on with `([^`]+)` \(Python: (.*)\)\.", said)
     assert found, said
     sweep_id, command, call = found.groups()
-    assert command.endswith(" --count 2 --isolation process"), command
+    assert command.endswith(f" --count 2 --isolation process {sweep_id}"), command
     assert call == (
         f"localsweep.agent({sweep_id!r}, first_finishes, count=2, db='p.db', isolation='process')"
     )
@@ -150,7 +150,7 @@ def test_the_python_call_said_on_ctrl_c_runs_the_runs_left_of_the_count_isolated
 def test_without_a_count_or_with_the_default_isolation_the_hint_names_neither() -> None:
     said = go_on_hint("ls-x", "g.db", "m:train", isolation="thread")
     assert said == (
-        "Sweep ls-x goes on with `localsweep agent --db g.db ls-x --function m:train` "
+        "Sweep ls-x goes on with `localsweep agent --db g.db --function m:train ls-x` "
         "(Python: localsweep.agent('ls-x', train, db='g.db'))."
     )
     # A program sweep's runs are processes anyway: no --isolation for it.
