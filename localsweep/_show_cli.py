@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -193,18 +193,6 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     shown = sorted(runs, key=order)[:limit]
     ids = [f"{r.id} (prior)" if r.prior else r.id for r in shown]
     states = [state_of(r) for r in shown]
-    # Run ids and states are what users copy and read, and numbers read as cut: never cut
-    # them (a folded 0.0|457|302 read as 0.0).
-    columns: list[tuple[str, dict[str, Any]]] = [
-        ("run", {"no_wrap": True, "min_width": max([3, *(len(i) for i in ids)])}),
-        ("state", {"no_wrap": True, "min_width": max([5, *(len(s) for s in states)])}),
-    ]
-    number = {"justify": "right", "no_wrap": True}
-    if metric is not None:
-        columns.append((_e(metric.name), number))
-    columns += [(_e(m.name), number) for m in objectives]
-    if objectives:
-        columns.append(("Pareto", {"no_wrap": True}))
     params = [p for p in sweep_parameters(sweep) if not p.is_constant]
     flats = [flat_params(r.params, params) for r in shown]
     # Piped, every value whole; on a terminal, long ones cut as far as keeps them apart.
@@ -220,7 +208,10 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         if objectives:
             row.append("*" if r.id in pareto else "")
         rows.append(row + [_e(column[i]) for column in cells])
-    _print_runs(columns, [_e(p.name) for p in params], rows, sweep.id)
+    head = ["run", "state"]
+    head += [_e(metric.name)] if metric is not None else []
+    head += [_e(m.name) for m in objectives] + (["Pareto"] if objectives else [])
+    _print_runs(head, [_e(p.name) for p in params], rows, sweep.id)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     if silent:
@@ -280,23 +271,24 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 
-def _print_runs(
-    head: list[tuple[str, dict[str, Any]]], params: list[str], rows: list[list[str]], sweep: str
-) -> None:
+def _print_runs(head: list[str], params: list[str], rows: list[list[str]], sweep: str) -> None:
     """The runs table: the ``head`` columns (run, state, metrics), then the ``params``
-    columns. On a terminal too narrow for every column without cutting a word or number,
-    the last parameter columns are left out, saying which and how to see them; when even
-    the ``head`` columns do not fit, the table is printed wider than the terminal, which
-    wraps its lines, rather than cut a run id or a value."""
+    columns, each cell whole: run ids and states are what users copy and read, and a number
+    folded over lines reads as another (0.0|457|302 as 0.0). On a terminal too narrow for
+    every column, the last parameter columns are left out, saying which and how to see
+    them; when even the ``head`` columns do not fit, the table is printed wider than the
+    terminal, which wraps its lines."""
     from rich.measure import Measurement
     from rich.table import Table
 
     def table_of(keep: int) -> Table:
         table = Table()
-        for name, settings in head:
-            table.add_column(name, **settings)
-        for name in params[:keep]:
-            table.add_column(name, overflow="fold")
+        for i, name in enumerate([*head, *params[:keep]]):
+            number = 2 <= i < len(head) and name != "Pareto"  # a metric's column
+            justify: Any = "right" if number else "left"
+            table.add_column(
+                name, justify=justify, no_wrap=True, min_width=_width(row[i] for row in rows)
+            )
         for row in rows:
             table.add_row(*row[: len(head) + keep])
         return table
@@ -310,7 +302,7 @@ def _print_runs(
         keep -= 1
         table = table_of(keep)
         need = Measurement.get(console, unbounded, table).minimum
-    _print_whole(table, need)
+    _print_whole(table)
     if keep < len(params):
         left = params[keep:]
         console.print(
@@ -321,18 +313,25 @@ def _print_runs(
         )
 
 
-def _print_whole(table: Any, need: int | None = None) -> None:
-    """Print ``table`` (whose least width without cutting a word is ``need``) fitted to the
-    terminal, or wider than it where it cannot fit: the terminal wraps the lines, and no
-    number is cut (a folded ``0.0|457|302`` reads as 0.0)."""
+def _width(cells: Iterable[str]) -> int:
+    """The width of a column's widest cell (markup, as ``safe_text`` escapes, left out).
+    Given as the ``min_width`` of a ``no_wrap`` column, rich neither folds nor cuts it."""
+    from rich.text import Text
+
+    return max((Text.from_markup(cell).cell_len for cell in cells), default=1)
+
+
+def _print_whole(table: Any) -> None:
+    """Print ``table`` fitted to the terminal, or, where it cannot fit without cutting a
+    word or a number (a folded ``0.0|457|302`` reads as 0.0), at its natural width, wider
+    than the terminal, which wraps its lines."""
     from rich.measure import Measurement
 
-    if need is None:
-        need = Measurement.get(console, console.options.update_width(10_000), table).minimum
-    if _piped(console) or need <= console.width:
+    least = Measurement.get(console, console.options.update_width(10_000), table)
+    if _piped(console) or least.minimum <= console.width:
         print_table(console, table)
     else:
-        CliConsole(width=need, file=console.file).print(table)
+        CliConsole(width=least.maximum, file=console.file).print(table)
 
 
 def _objective_sort(objectives: Any, pareto: set[str]) -> Callable[[Any], tuple[int, float]]:
@@ -380,9 +379,8 @@ def _importance_table(rows: Any, title: str) -> None:
 
     table = Table(title=_e(title))
     table.add_column("parameter")
-    table.add_column("importance", justify="right")
-    table.add_column("correlation", justify="right")
-    table.add_column("fANOVA", justify="right")
+    for number in ("importance", "correlation", "fANOVA"):  # whole: never folded
+        table.add_column(number, justify="right", no_wrap=True)
     none = "—" if _e("—") == "—" else "-"  # an ASCII output's dash
     for r in rows:
         table.add_row(
