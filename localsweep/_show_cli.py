@@ -6,20 +6,29 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import click
 import yaml
 
 from localsweep._api_state import shown_state, state_word
-from localsweep._console import CliConsole, _piped, print_table
-from localsweep._console import safe_text as _e
+from localsweep._console import CliConsole, _piped, print_table, safe_text
+from localsweep._main import safe_output_streams
 
 __all__ = ["register_read_commands", "show_sweep"]
 
 console = CliConsole()
 err_console = CliConsole(stderr=True)
+
+
+def _e(value: Any) -> str:
+    """``value`` as text to print (see :func:`safe_text`), each character the output's
+    encoding cannot write as an escape (``adam\\xe9`` under ``PYTHONIOENCODING=ascii``):
+    escaped before the table is laid out, its columns stay aligned."""
+    encoding = console.encoding
+    text = str(value).encode(encoding, "backslashreplace").decode(encoding)
+    return safe_text(text)
 
 
 def register_read_commands(group: click.Group, **decorators: Callable[[Any], Any]) -> None:
@@ -48,6 +57,7 @@ def _command(name: str, fn: Callable[..., Any], *decorators: Callable[[Any], Any
 
 def _ls(db: str | None) -> None:
     """List the sweeps in the database."""
+    safe_output_streams()
     from localsweep.api import Api
 
     api = Api(db)
@@ -80,7 +90,7 @@ def _ls(db: str | None) -> None:
             _e(shown_state(s.state, s.finished_reason)),
             _run_count(len(s.runs), len(s.prior_runs)),
             _e(best_text),
-            s.created_at.strftime("%Y-%m-%d %H:%M"),
+            s.created_at.strftime("%Y-%m-%d %H:%M UTC"),  # stored in UTC, as ui/report say
         )
     print_table(console, table)
 
@@ -122,13 +132,14 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     """Print sweep ``sweep_id`` of ``store``: a line on its state, its runs best first
     (prior runs marked), the best run's config and summary, what stopped early, parameter
     importance, and the last failures."""
-    from rich.table import Table
 
     from localsweep.api import Sweep, summary_items
     from localsweep.report._params import flat_params, sweep_parameters
     from localsweep.report._pareto import print_pareto
     from localsweep.search._multi import summary_value
 
+    # Also run as ``python -m localsweep.cli``, which does not pass through _main.
+    safe_output_streams()
     sweep = Sweep(store, store.get_sweep(sweep_id))
     config = sweep.parsed_config
     metric = config.metric
@@ -182,22 +193,11 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     shown = sorted(runs, key=order)[:limit]
     ids = [f"{r.id} (prior)" if r.prior else r.id for r in shown]
     states = [state_of(r) for r in shown]
-    table = Table()
-    # Run ids and states are what users copy and read: never cut them; parameters fold.
-    table.add_column("run", no_wrap=True, min_width=max([3, *(len(i) for i in ids)]))
-    table.add_column("state", no_wrap=True, min_width=max([5, *(len(s) for s in states)]))
-    if metric is not None:
-        table.add_column(_e(metric.name), justify="right", overflow="fold")
-    for m in objectives:
-        table.add_column(_e(m.name), justify="right", overflow="fold")
-    if objectives:
-        table.add_column("Pareto", no_wrap=True)
     params = [p for p in sweep_parameters(sweep) if not p.is_constant]
-    for p in params:
-        table.add_column(_e(p.name), overflow="fold")
     flats = [flat_params(r.params, params) for r in shown]
     # Piped, every value whole; on a terminal, long ones cut as far as keeps them apart.
     cells = [_column([f.get(p.name) for f in flats], cut=not _piped(console)) for p in params]
+    rows = []
     for i, (r, run_id, state) in enumerate(zip(shown, ids, states, strict=True)):
         row = [_e(run_id), _e(state)]
         if metric is not None:
@@ -207,9 +207,11 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
             row.append("" if found is None else f"{found:.6g}")
         if objectives:
             row.append("*" if r.id in pareto else "")
-        row += [_e(column[i]) for column in cells]
-        table.add_row(*row)
-    print_table(console, table)
+        rows.append(row + [_e(column[i]) for column in cells])
+    head = ["run", "state"]
+    head += [_e(metric.name)] if metric is not None else []
+    head += [_e(m.name) for m in objectives] + (["Pareto"] if objectives else [])
+    _print_runs(head, [_e(p.name) for p in params], rows, sweep.id)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     if silent:
@@ -269,6 +271,69 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 
+def _print_runs(head: list[str], params: list[str], rows: list[list[str]], sweep: str) -> None:
+    """The runs table: the ``head`` columns (run, state, metrics), then the ``params``
+    columns, each cell whole: run ids and states are what users copy and read, and a number
+    folded over lines reads as another (0.0|457|302 as 0.0). On a terminal too narrow for
+    every column, the last parameter columns are left out, saying which and how to see
+    them; when even the ``head`` columns do not fit, the table is printed wider than the
+    terminal, which wraps its lines."""
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    def table_of(keep: int) -> Table:
+        table = Table()
+        for i, name in enumerate([*head, *params[:keep]]):
+            number = 2 <= i < len(head) and name != "Pareto"  # a metric's column
+            justify: Any = "right" if number else "left"
+            table.add_column(
+                name, justify=justify, no_wrap=True, min_width=_width(row[i] for row in rows)
+            )
+        for row in rows:
+            table.add_row(*row[: len(head) + keep])
+        return table
+
+    # Its least width without cutting a word: measured unbounded (rich clamps to the width).
+    unbounded = console.options.update_width(10_000)
+    keep = len(params)
+    table = table_of(keep)
+    need = whole = Measurement.get(console, unbounded, table).minimum
+    while not _piped(console) and need > console.width and keep > 0:
+        keep -= 1
+        table = table_of(keep)
+        need = Measurement.get(console, unbounded, table).minimum
+    _print_whole(table)
+    if keep < len(params):
+        left = params[keep:]
+        console.print(
+            f"({len(left)} parameter column{'s' if len(left) != 1 else ''} left out to fit "
+            f"{console.width} columns: {', '.join(left)}; a terminal {whole} columns wide "
+            f"(or COLUMNS={whole}) shows them; `localsweep export {sweep}` has every value)",
+            highlight=False,
+        )
+
+
+def _width(cells: Iterable[str]) -> int:
+    """The width of a column's widest cell (markup, as ``safe_text`` escapes, left out).
+    Given as the ``min_width`` of a ``no_wrap`` column, rich neither folds nor cuts it."""
+    from rich.text import Text
+
+    return max((Text.from_markup(cell).cell_len for cell in cells), default=1)
+
+
+def _print_whole(table: Any) -> None:
+    """Print ``table`` fitted to the terminal, or, where it cannot fit without cutting a
+    word or a number (a folded ``0.0|457|302`` reads as 0.0), at its natural width, wider
+    than the terminal, which wraps its lines."""
+    from rich.measure import Measurement
+
+    least = Measurement.get(console, console.options.update_width(10_000), table)
+    if _piped(console) or least.minimum <= console.width:
+        print_table(console, table)
+    else:
+        CliConsole(width=least.maximum, file=console.file).print(table)
+
+
 def _objective_sort(objectives: Any, pareto: set[str]) -> Callable[[Any], tuple[int, float]]:
     """A multi-objective sweep's runs table order: the Pareto set, then the other runs with
     a result of every objective, then the rest; each by the first objective."""
@@ -314,17 +379,17 @@ def _importance_table(rows: Any, title: str) -> None:
 
     table = Table(title=_e(title))
     table.add_column("parameter")
-    table.add_column("importance", justify="right")
-    table.add_column("correlation", justify="right")
-    table.add_column("fANOVA", justify="right")
+    for number in ("importance", "correlation", "fANOVA"):  # whole: never folded
+        table.add_column(number, justify="right", no_wrap=True)
+    none = "—" if _e("—") == "—" else "-"  # an ASCII output's dash
     for r in rows:
         table.add_row(
             _e(r.name),
             f"{r.importance:.3f}",
-            "—" if r.correlation is None else f"{r.correlation:+.3f}",
-            "—" if r.fanova is None else f"{r.fanova:.3f}",
+            none if r.correlation is None else f"{r.correlation:+.3f}",
+            none if r.fanova is None else f"{r.fanova:.3f}",
         )
-    print_table(console, table)
+    _print_whole(table)
 
 
 #: On a terminal, the width a parameter value is cut to, if that keeps its column's values
@@ -337,6 +402,13 @@ def _column(values: Sequence[Any], *, cut: bool) -> list[str]:
     the middle (``distilbert-base-…ned-sst-2``), at :data:`CELL_WIDTH` or, when that would
     make two different values look alike, at the least width that keeps them apart."""
     texts = [_text(v) for v in values]
+    if cut:  # a terminal: numbers as short as keeps them apart (9.016e-05, not 9.01606e-05)
+        apart = len(set(texts))
+        for digits in (4, 5):
+            short = [_text(v, digits) for v in values]
+            if len(set(short)) == apart:
+                texts = short
+                break
     longest = max((len(t) for t in texts), default=0)
     if not cut or longest <= CELL_WIDTH:
         return texts
@@ -348,9 +420,9 @@ def _column(values: Sequence[Any], *, cut: bool) -> list[str]:
     return texts
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, digits: int = 6) -> str:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
 
 

@@ -153,12 +153,45 @@ class _Pump(threading.Thread):
         if not out:
             return
         stream: IO[str] = sys.stderr if self.to_stderr else sys.stdout
-        with _WRITE_LOCK:
-            try:
-                stream.write(out)
-                stream.flush()
-            except (OSError, ValueError):  # a closed or broken terminal must not stop the run
-                pass
+        # A closed or broken terminal must not stop the run.
+        with _WRITE_LOCK, contextlib.suppress(OSError, ValueError):
+            _write(stream, out)
+
+
+def _write(stream: IO[str], text: str) -> None:
+    """Write a child's output ``text`` on ``stream``, whatever the stream's encoding: never
+    dropped (a chunk with one character it cannot encode was lost whole).
+
+    A file or pipe (``nohup``, SLURM's log, ``| tee``) that is not UTF-8 gets the child's
+    UTF-8 bytes, as under ``wandb agent``, whose child writes to the inherited descriptor
+    (and as the run's ``.out`` file keeps them). A terminal that cannot show a character
+    gets it as an escape (``\\xe9``)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and not _is_utf8(encoding) and not _isatty(stream):
+        stream.flush()  # what was written as text before goes first
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+        return
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 class OutputTee:

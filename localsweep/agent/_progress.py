@@ -268,7 +268,10 @@ class SweepProgress:
         #: runs show as plain lines there, as under ``nohup``.
         self._jupyter = self.console.is_jupyter
         if mode == "auto":
-            mode = "bar" if self.console.is_terminal or self._jupyter else "lines"
+            # A dumb terminal (TERM=dumb: Emacs' shell, some CI ptys) cannot redraw: rich's
+            # bar would show only at the end there, so it gets the plain lines.
+            drawn = self.console.is_terminal and not self.console.is_dumb_terminal
+            mode = "bar" if drawn or self._jupyter else "lines"
         if mode == "bar" and self._jupyter and not _has_output_widget():
             mode = "lines"
         self.mode = mode

@@ -3,14 +3,16 @@ with ``cli.add_command(report_command)`` and ``cli.add_command(export_command)``
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import io
 import logging
 import shlex
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 import click
 from rich.markup import escape
@@ -60,9 +62,35 @@ def _clean_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
     except BrokenPipeError:
         raise  # `localsweep export ID | head`: click ends quietly, as the reader meant
+    except UnicodeEncodeError as exc:  # a ValueError: the stream's encoding cannot say it
+        text = exc.object[exc.start : exc.end]
+        raise click.ClickException(
+            f"the output's encoding ({exc.encoding}) cannot write {text!a} of the sweep's "
+            "runs: write them to a file with -o FILE (UTF-8), or set PYTHONIOENCODING=utf-8"
+        ) from exc
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
+
+
+@contextlib.contextmanager
+def _utf8_stdout() -> Iterator[TextIO]:
+    """stdout for exported data: in UTF-8, as ``-o FILE`` writes it, whatever the locale
+    (``PYTHONIOENCODING=ascii``, latin-1): the data, not escapes of it, goes to the file
+    or the next program."""
+    stdout = sys.stdout
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None or codecs.lookup(stdout.encoding or "utf-8").name == "utf-8":
+        yield stdout
+        stdout.flush()
+        return
+    stdout.flush()
+    utf8 = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        yield utf8
+        utf8.flush()
+    finally:
+        utf8.detach()  # stdout keeps its buffer open
 
 
 def _sweep(sweep_id: str, db: str | None) -> Sweep:
@@ -175,8 +203,8 @@ def export_command(
             raise click.UsageError("--to is for --format optuna; use -o FILE")
         table_format = cast(Literal["csv", "json"], fmt)
         if output == "-":
-            count = export_runs(sweep, table_format, sys.stdout)
-            sys.stdout.flush()
+            with _utf8_stdout() as stdout:
+                count = export_runs(sweep, table_format, stdout)
         else:
             count = export_runs(sweep, table_format, output)
     where = "stdout" if output == "-" else output
