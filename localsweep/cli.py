@@ -497,4 +497,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    from localsweep._main import safe_output_streams
+
+    safe_output_streams()
     main()
