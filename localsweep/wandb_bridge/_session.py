@@ -29,6 +29,10 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
 - ``Run._summary_update_callback`` receives every write of ``run.summary`` (wandb's
   ``SummaryRecord``: values by key path, and removals), handed to the sink so that the
   running run's summary in the store has them.
+- ``Run.log`` takes no lock: training code may log from several threads at once (a GPU
+  monitor beside the main loop). wandb-core numbers the rows in the order they reach it, so
+  each run's ``_log``, summary writes and finish run under one lock of the run's: the sink
+  sees the rows in the order wandb sent them, each with the step ``_local_step`` gave it.
 """
 
 from __future__ import annotations
@@ -100,6 +104,11 @@ _serialized: dict[str, dict[str, Any]] = {}
 #: (the sink's ``resume_summary``), by run id (see :mod:`._resume`).
 _resume_steps: dict[str, int] = {}
 _resume_summaries: dict[str, Mapping[str, Any]] = {}
+#: Each of our runs' lock, held around a ``log`` (wandb's own call and the sink's), a
+#: summary write and the finish, so that rows logged from several threads reach the sink
+#: whole and in the order wandb wrote them. Reentrant: a sink's stop finishes the run from
+#: inside ``_log``.
+_run_locks: dict[str, threading.RLock] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -143,13 +152,17 @@ def install_hooks() -> None:
 
         @functools.wraps(original_summary_update)
         def _summary_update(self: Any, record: Any) -> Any:
-            sink = _sinks.get(self.id) if _sinks else None
-            if sink is None:
+            lock = _run_locks.get(self.id) if _run_locks else None
+            if lock is None:
                 return original_summary_update(self, record)
-            _custom_summary.add(self.id)
-            result = original_summary_update(self, record)
-            sink.on_summary(*_summary_change(record))
-            return result
+            with lock:
+                sink = _sinks.get(self.id)
+                if sink is None:
+                    return original_summary_update(self, record)
+                _custom_summary.add(self.id)
+                result = original_summary_update(self, record)
+                sink.on_summary(*_summary_change(record))
+                return result
 
         @functools.wraps(original_define_metric)
         def _define_metric(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -167,8 +180,15 @@ def install_hooks() -> None:
 
         @functools.wraps(original_log)
         def _log(self: Any, data: Any, step: int | None = None, commit: bool | None = None) -> Any:
-            sink = _sinks.get(self.id) if _sinks else None
-            if sink is None:
+            lock = _run_locks.get(self.id) if _run_locks else None
+            if lock is None:
+                return original_log(self, data, step, commit)
+            with lock:
+                return _captured_log(self, data, step, commit)
+
+        def _captured_log(self: Any, data: Any, step: int | None, commit: bool | None) -> Any:
+            sink = _sinks.get(self.id)
+            if sink is None:  # finished (by another thread) while this call waited
                 return original_log(self, data, step, commit)
             # The row this call lands in, read before wandb advances it.
             before = self._local_step
@@ -202,10 +222,14 @@ def install_hooks() -> None:
 
         @functools.wraps(original_finish)
         def _finish(self: Any, exit_code: int | None = None) -> Any:
-            sink = _sinks.pop(self.id, None) if _sinks else None
-            if sink is not None and not self._is_finished:
-                note_finished(sink, self.id)
-                sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
+            lock = _run_locks.get(self.id) if _run_locks else None
+            if lock is None:
+                return original_finish(self, exit_code)
+            with lock:  # after a log under way in another thread, whose row is the run's
+                sink = _sinks.pop(self.id, None)
+                if sink is not None and not self._is_finished:
+                    note_finished(sink, self.id)
+                    sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
             return original_finish(self, exit_code)
 
         original_mark_preempting = Run.mark_preempting
@@ -371,6 +395,7 @@ class WandbRunSession:
             if self.resume_step is not None:
                 _resume_steps[self.run_id] = self.resume_step
                 _resume_summaries[self.run_id] = getattr(self.sink, "resume_summary", {})
+        _run_locks[self.run_id] = threading.RLock()
         _sinks[self.run_id] = self.sink
         wandb.setup(wandb.Settings(**settings))
         _open_init(self.sink, self.sweep_id)
@@ -391,6 +416,7 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
+            _run_locks.pop(self.run_id, None)
             _resume_steps.pop(self.run_id, None)
             _resume_summaries.pop(self.run_id, None)
             if self._routing_init:
