@@ -188,8 +188,8 @@ def install_hooks() -> None:
 
         def _captured_log(self: Any, data: Any, step: int | None, commit: bool | None) -> Any:
             sink = _sinks.get(self.id)
-            if sink is None:  # finished (by another thread) while this call waited
-                return original_log(self, data, step, commit)
+            if sink is None:  # finished (by another thread) while this call waited: wandb
+                return original_log(self, data, step, commit)  # writes no row either
             # The row this call lands in, read before wandb advances it.
             before = self._local_step
             row_step = step if step is not None else before
@@ -225,12 +225,14 @@ def install_hooks() -> None:
             lock = _run_locks.get(self.id) if _run_locks else None
             if lock is None:
                 return original_finish(self, exit_code)
-            with lock:  # after a log under way in another thread, whose row is the run's
+            # Held until wandb has written the exit record: a log from another thread
+            # lands before the finish (in the file and the sink) or after it (in neither).
+            with lock:
                 sink = _sinks.pop(self.id, None)
                 if sink is not None and not self._is_finished:
                     note_finished(sink, self.id)
                     sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
-            return original_finish(self, exit_code)
+                return original_finish(self, exit_code)
 
         original_mark_preempting = Run.mark_preempting
 

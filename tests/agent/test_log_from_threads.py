@@ -60,3 +60,26 @@ def test_store_has_the_rows_and_summary_of_the_run_file(
     file_summary = user_keys(wandb_run.summary)
     assert user_keys(dict(run.summary)) == file_summary
     assert run.metric == file_summary["loss"]
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_row_logged_while_the_run_finishes_is_stored_as_wandb_writes_it(
+    offline: Path, shared_service: None, threaded_logs: Any, isolation: str
+) -> None:
+    config = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"value": 1}}}
+    sweep = localsweep.run(
+        config,
+        threaded_logs.log_while_finishing,
+        count=1,
+        db=str(offline / "sweeps.db"),
+        isolation=isolation,  # type: ignore[arg-type]
+        quiet=True,
+    )
+    [run] = sweep.runs
+    assert run.state == RunState.FINISHED.value, run.error
+    run_file = find_run_file(run.dir or "")
+    assert run_file is not None
+    wandb_run = read_run_file(run_file)
+    stored = [user_keys(row) for row in run.history()]
+    assert stored == [user_keys(row) for row in wandb_run.history]
+    assert user_keys(dict(run.summary)) == user_keys(wandb_run.summary)

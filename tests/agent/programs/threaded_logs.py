@@ -35,3 +35,28 @@ def log_from_threads() -> None:
     for thread in threads:
         thread.join()
     wandb.finish()
+
+
+def log_while_finishing() -> None:
+    """A monitor thread logs as fast as it can while the main thread finishes the run, as
+    a monitor left running at ``wandb.finish()`` does; it stops when ``wandb.log`` refuses
+    (after the finish, wandb's ``wandb.log`` is the one that asks for ``wandb.init()``)."""
+    wandb.init()
+    logging = threading.Event()
+
+    def monitor() -> None:
+        i = 0
+        while True:
+            try:
+                wandb.log({"gpu": i, "loss": float(i)})
+            except Exception:
+                return
+            i += 1
+            logging.set()
+
+    thread = threading.Thread(target=monitor)
+    thread.start()
+    logging.wait()
+    wandb.log({"loss": -1.0})
+    wandb.finish()
+    thread.join()
