@@ -31,8 +31,9 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
   running run's summary in the store has them.
 - ``Run.log`` takes no lock: training code may log from several threads at once (a GPU
   monitor beside the main loop). wandb-core numbers the rows in the order they reach it, so
-  each run's ``_log``, summary writes and finish run under one lock of the run's: the sink
-  sees the rows in the order wandb sent them, each with the step ``_local_step`` gave it.
+  each run's ``_log`` and finish run under one lock of the run's: the sink sees the rows in
+  the order wandb sent them, each with the step ``_local_step`` gave it. (Summary writes
+  need none: a run that wrote to its summary has it read from wandb when it finishes.)
 """
 
 from __future__ import annotations
@@ -104,10 +105,9 @@ _serialized: dict[str, dict[str, Any]] = {}
 #: (the sink's ``resume_summary``), by run id (see :mod:`._resume`).
 _resume_steps: dict[str, int] = {}
 _resume_summaries: dict[str, Mapping[str, Any]] = {}
-#: Each of our runs' lock, held around a ``log`` (wandb's own call and the sink's), a
-#: summary write and the finish, so that rows logged from several threads reach the sink
-#: whole and in the order wandb wrote them. Reentrant: a sink's stop finishes the run from
-#: inside ``_log``.
+#: Each of our runs' lock, held around a ``log`` (wandb's own call and the sink's) and the
+#: finish, so that rows logged from several threads reach the sink whole and in the order
+#: wandb wrote them. Reentrant: a sink's stop finishes the run from inside ``_log``.
 _run_locks: dict[str, threading.RLock] = {}
 _install_lock = threading.Lock()
 _installed = False
@@ -152,17 +152,13 @@ def install_hooks() -> None:
 
         @functools.wraps(original_summary_update)
         def _summary_update(self: Any, record: Any) -> Any:
-            lock = _run_locks.get(self.id) if _run_locks else None
-            if lock is None:
+            sink = _sinks.get(self.id) if _sinks else None
+            if sink is None:
                 return original_summary_update(self, record)
-            with lock:
-                sink = _sinks.get(self.id)
-                if sink is None:
-                    return original_summary_update(self, record)
-                _custom_summary.add(self.id)
-                result = original_summary_update(self, record)
-                sink.on_summary(*_summary_change(record))
-                return result
+            _custom_summary.add(self.id)
+            result = original_summary_update(self, record)
+            sink.on_summary(*_summary_change(record))
+            return result
 
         @functools.wraps(original_define_metric)
         def _define_metric(self: Any, *args: Any, **kwargs: Any) -> Any:
