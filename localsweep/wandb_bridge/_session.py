@@ -29,6 +29,11 @@ tested against the wandb versions pinned in pyproject.toml (0.31). What it relie
 - ``Run._summary_update_callback`` receives every write of ``run.summary`` (wandb's
   ``SummaryRecord``: values by key path, and removals), handed to the sink so that the
   running run's summary in the store has them.
+- ``Run.log`` takes no lock: training code may log from several threads at once (a GPU
+  monitor beside the main loop). wandb-core numbers the rows in the order they reach it, so
+  each run's ``_log`` and finish run under one lock of the run's: the sink sees the rows in
+  the order wandb sent them, each with the step ``_local_step`` gave it. (Summary writes
+  need none: a run that wrote to its summary has it read from wandb when it finishes.)
 """
 
 from __future__ import annotations
@@ -100,6 +105,10 @@ _serialized: dict[str, dict[str, Any]] = {}
 #: (the sink's ``resume_summary``), by run id (see :mod:`._resume`).
 _resume_steps: dict[str, int] = {}
 _resume_summaries: dict[str, Mapping[str, Any]] = {}
+#: Each of our runs' lock, held around a ``log`` (wandb's own call and the sink's) and the
+#: finish, so that rows logged from several threads reach the sink whole and in the order
+#: wandb wrote them. Reentrant: a sink's stop finishes the run from inside ``_log``.
+_run_locks: dict[str, threading.RLock] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -167,9 +176,16 @@ def install_hooks() -> None:
 
         @functools.wraps(original_log)
         def _log(self: Any, data: Any, step: int | None = None, commit: bool | None = None) -> Any:
-            sink = _sinks.get(self.id) if _sinks else None
-            if sink is None:
+            lock = _run_locks.get(self.id) if _run_locks else None
+            if lock is None:
                 return original_log(self, data, step, commit)
+            with lock:
+                return _captured_log(self, data, step, commit)
+
+        def _captured_log(self: Any, data: Any, step: int | None, commit: bool | None) -> Any:
+            sink = _sinks.get(self.id)
+            if sink is None:  # finished (by another thread) while this call waited: wandb
+                return original_log(self, data, step, commit)  # writes no row either
             # The row this call lands in, read before wandb advances it.
             before = self._local_step
             row_step = step if step is not None else before
@@ -202,11 +218,17 @@ def install_hooks() -> None:
 
         @functools.wraps(original_finish)
         def _finish(self: Any, exit_code: int | None = None) -> Any:
-            sink = _sinks.pop(self.id, None) if _sinks else None
-            if sink is not None and not self._is_finished:
-                note_finished(sink, self.id)
-                sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
-            return original_finish(self, exit_code)
+            lock = _run_locks.get(self.id) if _run_locks else None
+            if lock is None:
+                return original_finish(self, exit_code)
+            # Held until wandb has written the exit record: a log from another thread
+            # lands before the finish (in the file and the sink) or after it (in neither).
+            with lock:
+                sink = _sinks.pop(self.id, None)
+                if sink is not None and not self._is_finished:
+                    note_finished(sink, self.id)
+                    sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
+                return original_finish(self, exit_code)
 
         original_mark_preempting = Run.mark_preempting
 
@@ -371,6 +393,7 @@ class WandbRunSession:
             if self.resume_step is not None:
                 _resume_steps[self.run_id] = self.resume_step
                 _resume_summaries[self.run_id] = getattr(self.sink, "resume_summary", {})
+        _run_locks[self.run_id] = threading.RLock()
         _sinks[self.run_id] = self.sink
         # Settings only: wandb.init starts the service, outside wandb's singleton lock.
         # wandb.setup() starts it under that lock, and when wandb-core cannot start (a
@@ -395,6 +418,7 @@ class WandbRunSession:
                 run.finish(exit_code=exit_code)
         finally:
             _sinks.pop(self.run_id, None)
+            _run_locks.pop(self.run_id, None)
             _resume_steps.pop(self.run_id, None)
             _resume_summaries.pop(self.run_id, None)
             if self._routing_init:

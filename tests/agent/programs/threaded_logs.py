@@ -1,0 +1,62 @@
+"""A training that calls ``wandb.log`` from several threads at once (a main loop beside
+monitor threads): importable, as ``isolation="process"`` needs."""
+
+from __future__ import annotations
+
+import threading
+
+import wandb
+
+THREADS = 4
+ROWS = 200
+
+
+def log_from_threads() -> None:
+    """The main loop and ``THREADS`` threads each log ``ROWS`` rows, all starting together.
+
+    Every row carries ``loss``, a value no other row has, so the run's summary says which
+    row came last; each thread also logs its own key, ``t0`` to ``t3``, and the main loop
+    ``epoch``.
+    """
+    wandb.init()
+    start = threading.Barrier(THREADS + 1)
+
+    def monitor(k: int) -> None:
+        start.wait()
+        for i in range(ROWS):
+            wandb.log({f"t{k}": i, "loss": 1000.0 * (k + 1) + i})
+
+    threads = [threading.Thread(target=monitor, args=(k,)) for k in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    for epoch in range(ROWS):
+        wandb.log({"epoch": epoch, "loss": float(epoch)})
+    for thread in threads:
+        thread.join()
+    wandb.finish()
+
+
+def log_while_finishing() -> None:
+    """A monitor thread logs as fast as it can while the main thread finishes the run, as
+    a monitor left running at ``wandb.finish()`` does; it stops when ``wandb.log`` refuses
+    (after the finish, wandb's ``wandb.log`` is the one that asks for ``wandb.init()``)."""
+    wandb.init()
+    logging = threading.Event()
+
+    def monitor() -> None:
+        i = 0
+        while True:
+            try:
+                wandb.log({"gpu": i, "loss": float(i)})
+            except Exception:
+                return
+            i += 1
+            logging.set()
+
+    thread = threading.Thread(target=monitor)
+    thread.start()
+    logging.wait()
+    wandb.log({"loss": -1.0})
+    wandb.finish()
+    thread.join()
