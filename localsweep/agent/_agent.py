@@ -420,9 +420,9 @@ class Agent:
                     stopped_at_band=outcome.stopped_at_band,
                     end_reason=end_reason,
                     target_reached=target_reached,
-                    dir=finished.dir if finished else None,
-                    stdout_path=outcome.stdout_path,
-                    stderr_path=outcome.stderr_path,
+                    dir=_absolute(finished.dir if finished else None),
+                    stdout_path=_absolute(outcome.stdout_path),
+                    stderr_path=_absolute(outcome.stderr_path),
                 )
             control.recorded = record
         except LeaseLostError:
@@ -467,6 +467,14 @@ def _with_what_was_recorded(error: StoreError, recorded: RunRecord | None) -> St
         return error
     said.__cause__ = error.__cause__
     return said
+
+
+def _absolute(path: str | None) -> str | None:
+    """``path`` as recorded: absolute, so that ``sync``, ``Run.dir`` and the report find it
+    from any folder. A relative one (a relative ``WANDB_DIR`` or ``dir=``) is relative to
+    the agent's working directory, which is also its runs' (a program's, a run's process,
+    and an in-process run's, which the agent goes back to after the run)."""
+    return None if path is None else os.path.abspath(path)
 
 
 @contextmanager
