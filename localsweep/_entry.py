@@ -6,6 +6,7 @@ import contextlib
 import logging
 import numbers
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,7 +51,8 @@ def _check_count(count: object) -> None:
 
 def _max_failures(ours: int | None, wandbs: int | None) -> int:
     """``max_consecutive_failures``, also taken under wandb's name
-    (``wandb.agent(max_consecutive_failed_runs=...)``); 5 when neither is given."""
+    (``wandb.agent(max_consecutive_failed_runs=...)``); when neither is given,
+    :func:`_max_failures_default`."""
     if ours is not None and wandbs is not None:
         raise TypeError(
             "give max_consecutive_failures or max_consecutive_failed_runs (wandb's name for "
@@ -58,11 +60,59 @@ def _max_failures(ours: int | None, wandbs: int | None) -> int:
         )
     value = ours if ours is not None else wandbs
     if value is None:
-        return 5
+        return _max_failures_default()
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         name = "max_consecutive_failures" if ours is not None else "max_consecutive_failed_runs"
         raise ValueError(f"{name} must be a whole number of runs, at least 1, not {value!r}")
     return int(value)
+
+
+#: wandb's agent's variable for its limit of failed runs ("To change this value set
+#: WANDB_AGENT_MAX_INITIAL_FAILURES=val"): here the limit of failed runs in a row when the
+#: user gave none (wandb_agent.py stops at that many failures, as many as the finished runs
+#: or more; its WANDB_AGENT_DISABLE_FLAPPING turns off a check localsweep does not have).
+MAX_FAILURES_VARIABLE = "WANDB_AGENT_MAX_INITIAL_FAILURES"
+
+
+def _max_failures_default() -> int:
+    """The limit of failed runs in a row when none is given: ``WANDB_AGENT_MAX_INITIAL_FAILURES``
+    (a whole number, as wandb's agent reads it), else 5."""
+    value = os.environ.get(MAX_FAILURES_VARIABLE, "").strip()
+    if not value:
+        return 5
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        logger.warning(
+            "%s=%r is not a whole number of runs, at least 1: an agent stops after 5 failed "
+            "runs in a row",
+            MAX_FAILURES_VARIABLE,
+            value,
+        )
+        return 5
+    return limit
+
+
+def _from_command_line(max_failures: int) -> int:
+    """``max_failures`` as ``localsweep agent``/``run`` got it: when the command line did
+    not give ``--max-consecutive-failed-runs``, its shown default (5) gives way to
+    ``WANDB_AGENT_MAX_INITIAL_FAILURES``, as the Python functions' ``None`` does. Outside
+    the command: as given."""
+    if "click" not in sys.modules:  # not run by a command
+        return max_failures
+    import click
+
+    context = click.get_current_context(silent=True)
+    name = "max_consecutive_failed_runs"  # an option of `agent` and `run` only
+    if context is None or context.command.name not in ("agent", "run"):
+        return max_failures
+    if name not in context.params:
+        return max_failures
+    if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
+        return _max_failures_default()
+    return max_failures
 
 
 def _grace(grace_period: float, term_timeout: float | None) -> float:
@@ -376,6 +426,7 @@ def execute(
     a terminal or notebook, else a line per run; ``quiet``: nothing). ``db`` (as the user
     gave it) and ``go_on_function`` (``--function``'s ``MODULE:FUNC``, or the function) are
     what the message on Ctrl-C needs to say how to go on with the sweep."""
+    max_consecutive_failures = _from_command_line(max_consecutive_failures)
     from localsweep._hints import (
         go_on_hint,
         logged_keys,

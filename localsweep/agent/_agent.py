@@ -264,7 +264,9 @@ class Agent:
                 if failures_in_a_row >= self.max_consecutive_failures:
                     report.stop_reason = "too_many_failures"
                     raise AgentError(
-                        f"{failures_in_a_row} runs in a row failed; the agent stops. "
+                        f"{failures_in_a_row} runs in a row failed; the agent stops. To "
+                        "allow more, give --max-consecutive-failed-runs N (Python: "
+                        "max_consecutive_failures=N), or set WANDB_AGENT_MAX_INITIAL_FAILURES=N. "
                         f"Last error (run {record.id}):\n{record.error or ''}".rstrip()
                     )
             else:
