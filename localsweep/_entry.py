@@ -95,24 +95,34 @@ def _max_failures_default() -> int:
     return limit
 
 
-def _from_command_line(max_failures: int) -> int:
-    """``max_failures`` as ``localsweep agent``/``run`` got it: when the command line did
-    not give ``--max-consecutive-failed-runs``, its shown default (5) gives way to
-    ``WANDB_AGENT_MAX_INITIAL_FAILURES``, as the Python functions' ``None`` does. Outside
-    the command: as given."""
+def _from_command_line(max_failures: int) -> tuple[int, str | None, str | None]:
+    """What ``localsweep agent``/``run`` got on its command line that it does not pass on:
+    whether ``--max-consecutive-failed-runs`` was given (its shown default, 5, gives way to
+    ``WANDB_AGENT_MAX_INITIAL_FAILURES`` as the Python functions' ``None`` does), and the
+    project and entity of an ``E/P/ID`` or ``P/ID`` sweep path. Outside the command: as given."""
     if "click" not in sys.modules:  # not run by a command
-        return max_failures
+        return max_failures, None, None
     import click
 
     context = click.get_current_context(silent=True)
     name = "max_consecutive_failed_runs"  # an option of `agent` and `run` only
     if context is None or context.command.name not in ("agent", "run"):
-        return max_failures
+        return max_failures, None, None
     if name not in context.params:
-        return max_failures
+        return max_failures, None, None
     if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
-        return _max_failures_default()
-    return max_failures
+        max_failures = _max_failures_default()
+    _, project, entity = _sweep_path(str(context.params.get("sweep_id") or ""))
+    return max_failures, project, entity
+
+
+def _sweep_path(path: str) -> tuple[str, str | None, str | None]:
+    """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
+    its sweep id (an empty part is not given)."""
+    parts = path.split("/")
+    entity = parts[-3] if len(parts) >= 3 else None
+    project = parts[-2] if len(parts) >= 2 else None
+    return parts[-1], project or None, entity or None
 
 
 def _grace(grace_period: float, term_timeout: float | None) -> float:
@@ -291,14 +301,16 @@ def agent(
     grace_period = _grace(grace_period, term_timeout)
     _check_count(count)
     failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
+    sweep_id, path_project, path_entity = _sweep_path(sweep_id)
     store = Store(require_database(db))
     try:
         return execute(
             store,
-            sweep_id.rsplit("/", 1)[-1],
+            sweep_id,
             function,
-            project=project,
-            entity=entity,
+            # As wandb.agent: the project and entity of an E/P/ID path win.
+            project=path_project or project,
+            entity=path_entity or entity,
             count=count,
             isolation=isolation,
             timeout=timeout,
@@ -426,7 +438,15 @@ def execute(
     a terminal or notebook, else a line per run; ``quiet``: nothing). ``db`` (as the user
     gave it) and ``go_on_function`` (``--function``'s ``MODULE:FUNC``, or the function) are
     what the message on Ctrl-C needs to say how to go on with the sweep."""
-    max_consecutive_failures = _from_command_line(max_consecutive_failures)
+    from localsweep.agent._agent import check_sweep_path
+
+    max_consecutive_failures, path_project, path_entity = _from_command_line(
+        max_consecutive_failures
+    )
+    project = path_project or project
+    entity = path_entity or entity
+    # Before any worker starts: each would refuse it.
+    check_sweep_path(store.get_sweep(sweep_id), project, entity)
     from localsweep._hints import (
         go_on_hint,
         logged_keys,

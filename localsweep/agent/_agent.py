@@ -31,14 +31,20 @@ from localsweep.agent._stop_messages import (
     terminated_message,
 )
 from localsweep.config import Method, SweepConfig
-from localsweep.errors import AgentError, LeaseLostError, RunSetupError, StoreError
+from localsweep.errors import (
+    AgentError,
+    LeaseLostError,
+    NotFoundError,
+    RunSetupError,
+    StoreError,
+)
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
 from localsweep.search._multi import reaches_all_targets
-from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
+from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store, SweepRecord
 from localsweep.wandb_bridge import FinishedRun, keep_offline
 
-__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner"]
+__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner", "check_sweep_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +115,31 @@ def wandb_root() -> Path:
     return Path(os.environ.get("WANDB_DIR") or os.getcwd())
 
 
+def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None) -> None:
+    """Refuse an agent's ``project`` or ``entity`` (``-p``/``-e``, or the ``E/P/`` of
+    ``E/P/ID``) other than the sweep's: its runs are filed under the sweep's, where the
+    database (``Api``, ``show``, ``sync``) has them, and wandb's agent finds a sweep only
+    in its own project. ``None``: not given."""
+    wrong, there = [], []
+    for what, given, own in (
+        ("project", project, sweep.project or sweep.config.project),
+        ("entity", entity, sweep.entity or sweep.config.entity),
+    ):
+        # A sweep with no project files its runs under wandb's "uncategorized".
+        if given is not None and given != (own or (what == "project" and "uncategorized")):
+            its = f"is {own!r}" if own else "is not given"
+            wrong.append(f"{what} {given!r} (the sweep's {what} {its})")
+            there.append(f"--{what} {given}")
+    if wrong:
+        raise NotFoundError(
+            f"no sweep {sweep.id} in {' and '.join(wrong)}: an agent files a sweep's runs "
+            "under the sweep's own project and entity, and wandb's agent finds a sweep only "
+            "there. Leave out -p/--project and -e/--entity (project=, entity=), or give the "
+            f"sweep's; for runs filed there, create a sweep there (localsweep sweep "
+            f"{' '.join(there)} CONFIG)."
+        )
+
+
 def run_rng(seed: int, number: int, priors: str = "") -> random.Random:
     """The random stream of run ``number``: fixed by the sweep's seed, whoever runs it, and
     by the points its prior runs hold (``priors``: :func:`localsweep.priors.stream_key`),
@@ -147,6 +178,7 @@ class Agent:
         if function is None and runner is None:
             raise ValueError("an agent needs a function to call or a runner")
         self.count = count
+        check_sweep_path(self.sweep, project, entity)
         self.project = project or self.sweep.project or self.config.project
         self.entity = entity or self.sweep.entity or self.config.entity
         self.max_consecutive_failures = max_consecutive_failures
