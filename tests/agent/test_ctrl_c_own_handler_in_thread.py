@@ -96,3 +96,34 @@ def test_a_training_that_changes_folder_leaves_the_agent_where_it_was(
     assert not (elsewhere / "wandb").exists()
     params = sorted(p.name for p in (offline / "wandb" / f"sweep-{sweep.id}").glob("config-*"))
     assert params == sorted(f"config-{r.id}.yaml" for r in sweep.runs)
+
+
+@pytest.mark.parametrize(
+    ("then", "state"), [("returns", "finished"), ("raises", "killed")], ids=["returns", "raises"]
+)
+def test_a_ctrl_c_taken_by_the_trainings_handler_stops_localsweep_run(
+    offline: Path, then: str, state: str
+) -> None:
+    """In Python, as at the command line: the run ends as its code ended it (``killed``,
+    end reason ``interrupted``, when the code raised after the Ctrl-C, as a run's process
+    that ends so), and ``localsweep.run`` raises :class:`AgentInterrupted` before another."""
+    from localsweep.agent import AgentInterrupted
+
+    before = signal.getsignal(signal.SIGINT)
+
+    def train(config: dict[str, object]) -> float:
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
+        os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C, taken by the handler above
+        if then == "raises":
+            raise RuntimeError("ended on the Ctrl-C")
+        return 1.0
+
+    try:
+        with pytest.raises(AgentInterrupted):
+            localsweep.run(grid(3), train, db=offline / "s.db", quiet=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    (sweep,) = localsweep.Api(offline / "s.db").sweeps()
+    assert [r.state for r in sweep.runs] == [state]
+    if state == "killed":
+        assert sweep.runs[0].end_reason == "interrupted"
