@@ -6,6 +6,7 @@ import contextlib
 import logging
 import numbers
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,7 +51,8 @@ def _check_count(count: object) -> None:
 
 def _max_failures(ours: int | None, wandbs: int | None) -> int:
     """``max_consecutive_failures``, also taken under wandb's name
-    (``wandb.agent(max_consecutive_failed_runs=...)``); 5 when neither is given."""
+    (``wandb.agent(max_consecutive_failed_runs=...)``); when neither is given,
+    :func:`_max_failures_default`."""
     if ours is not None and wandbs is not None:
         raise TypeError(
             "give max_consecutive_failures or max_consecutive_failed_runs (wandb's name for "
@@ -58,11 +60,69 @@ def _max_failures(ours: int | None, wandbs: int | None) -> int:
         )
     value = ours if ours is not None else wandbs
     if value is None:
-        return 5
+        return _max_failures_default()
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         name = "max_consecutive_failures" if ours is not None else "max_consecutive_failed_runs"
         raise ValueError(f"{name} must be a whole number of runs, at least 1, not {value!r}")
     return int(value)
+
+
+#: wandb's agent's variable for its limit of failed runs ("To change this value set
+#: WANDB_AGENT_MAX_INITIAL_FAILURES=val"): here the limit of failed runs in a row when the
+#: user gave none (wandb_agent.py stops at that many failures, as many as the finished runs
+#: or more; its WANDB_AGENT_DISABLE_FLAPPING turns off a check localsweep does not have).
+MAX_FAILURES_VARIABLE = "WANDB_AGENT_MAX_INITIAL_FAILURES"
+
+
+def _max_failures_default() -> int:
+    """The limit of failed runs in a row when none is given: ``WANDB_AGENT_MAX_INITIAL_FAILURES``
+    (a whole number, as wandb's agent reads it), else 5."""
+    value = os.environ.get(MAX_FAILURES_VARIABLE, "").strip()
+    if not value:
+        return 5
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        logger.warning(
+            "%s=%r is not a whole number of runs, at least 1: an agent stops after 5 failed "
+            "runs in a row",
+            MAX_FAILURES_VARIABLE,
+            value,
+        )
+        return 5
+    return limit
+
+
+def _from_command_line(max_failures: int) -> tuple[int, str | None, str | None]:
+    """What ``localsweep agent``/``run`` got on its command line that it does not pass on:
+    whether ``--max-consecutive-failed-runs`` was given (its shown default, 5, gives way to
+    ``WANDB_AGENT_MAX_INITIAL_FAILURES`` as the Python functions' ``None`` does), and the
+    project and entity of an ``E/P/ID`` or ``P/ID`` sweep path. Outside the command: as given."""
+    if "click" not in sys.modules:  # not run by a command
+        return max_failures, None, None
+    import click
+
+    context = click.get_current_context(silent=True)
+    name = "max_consecutive_failed_runs"  # an option of `agent` and `run` only
+    if context is None or context.command.name not in ("agent", "run"):
+        return max_failures, None, None
+    if name not in context.params:
+        return max_failures, None, None
+    if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
+        max_failures = _max_failures_default()
+    _, project, entity = _sweep_path(str(context.params.get("sweep_id") or ""))
+    return max_failures, project, entity
+
+
+def _sweep_path(path: str) -> tuple[str, str | None, str | None]:
+    """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
+    its sweep id (an empty part is not given)."""
+    parts = path.split("/")
+    entity = parts[-3] if len(parts) >= 3 else None
+    project = parts[-2] if len(parts) >= 2 else None
+    return parts[-1], project or None, entity or None
 
 
 def _grace(grace_period: float, term_timeout: float | None) -> float:
@@ -241,14 +301,16 @@ def agent(
     grace_period = _grace(grace_period, term_timeout)
     _check_count(count)
     failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
+    sweep_id, path_project, path_entity = _sweep_path(sweep_id)
     store = Store(require_database(db))
     try:
         return execute(
             store,
-            sweep_id.rsplit("/", 1)[-1],
+            sweep_id,
             function,
-            project=project,
-            entity=entity,
+            # As wandb.agent: the project and entity of an E/P/ID path win.
+            project=path_project or project,
+            entity=path_entity or entity,
             count=count,
             isolation=isolation,
             timeout=timeout,
@@ -376,6 +438,15 @@ def execute(
     a terminal or notebook, else a line per run; ``quiet``: nothing). ``db`` (as the user
     gave it) and ``go_on_function`` (``--function``'s ``MODULE:FUNC``, or the function) are
     what the message on Ctrl-C needs to say how to go on with the sweep."""
+    from localsweep.agent._agent import check_sweep_path
+
+    max_consecutive_failures, path_project, path_entity = _from_command_line(
+        max_consecutive_failures
+    )
+    project = path_project or project
+    entity = path_entity or entity
+    # Before any worker starts: each would refuse it.
+    check_sweep_path(store.get_sweep(sweep_id), project, entity)
     from localsweep._hints import (
         go_on_hint,
         logged_keys,

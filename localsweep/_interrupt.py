@@ -15,6 +15,7 @@ before it imports anything heavy.
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "clear",
     "deferred",
+    "handed_back",
     "install",
     "pending",
     "presses",
@@ -131,6 +133,87 @@ def deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if held:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def handed_back() -> Iterator[None]:
+    """Run the user's code (a training called in this thread) without losing Ctrl-C to it.
+
+    A training may install a SIGINT handler of its own, to end its epoch loop and finish
+    its wandb run cleanly. Left in place, that handler would take every later Ctrl-C from
+    the agent: the agent would never stop, and each Ctrl-C would cut a run short that is
+    then recorded as a whole one. So the SIGINT handling in place on entering is put back
+    on leaving, and a SIGINT that came meanwhile counts as a Ctrl-C (:func:`pending`)
+    whichever handler took it: the agent stops before it claims another run, as it does
+    when the run has a process of its own.
+
+    Python's signal wakeup fd says that it came: its C-level handler writes the signal's
+    number there, whatever Python handler then runs (a training's own included). Only
+    while the agent's Ctrl-C handling is in place on entering (a caller's own handler, or
+    SIGINT ignored, is left alone, as :func:`install` does), in the main thread, and
+    while no one else (an asyncio loop's signal handlers) uses the wakeup fd.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    watch = _SignalWatch.start() if previous in (_handler, signal.default_int_handler) else None
+    presses_before = _presses
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is not previous and previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if watch is not None:
+            with deferred():  # a Ctrl-C now is held (and counted) until the watch is closed
+                came = watch.stop()
+                _remember(came - (_presses - presses_before))
+
+
+def _remember(unseen: int) -> None:
+    """Count ``unseen`` SIGINTs that a handler other than ours took as Ctrl-Cs."""
+    global _pending, _presses
+    if unseen > 0:
+        _pending = True
+        _presses += unseen
+
+
+class _SignalWatch:
+    """Python's signal wakeup fd, pointed at a socket of ours: how many SIGINTs came."""
+
+    def __init__(self, reader: socket.socket, writer: socket.socket) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    def start(cls) -> _SignalWatch | None:
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        try:
+            before = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        except ValueError:  # not the main interpreter
+            before = None
+        if before != -1:  # someone else's (an event loop's): theirs, not ours to take
+            if before is not None:
+                signal.set_wakeup_fd(before)
+            reader.close()
+            writer.close()
+            return None
+        return cls(reader, writer)
+
+    def stop(self) -> int:
+        """Stop watching; how many SIGINTs came since :meth:`start`."""
+        signal.set_wakeup_fd(-1)
+        came = b""
+        try:
+            while chunk := self._reader.recv(4096):
+                came += chunk
+        except (BlockingIOError, InterruptedError):
+            pass
+        self._reader.close()
+        self._writer.close()
+        return came.count(bytes([signal.SIGINT]))
 
 
 def wait_done(future: concurrent.futures.Future[Any], timeout: float | None = None) -> bool:

@@ -31,14 +31,20 @@ from localsweep.agent._stop_messages import (
     terminated_message,
 )
 from localsweep.config import Method, SweepConfig
-from localsweep.errors import AgentError, LeaseLostError, RunSetupError, StoreError
+from localsweep.errors import (
+    AgentError,
+    LeaseLostError,
+    NotFoundError,
+    RunSetupError,
+    StoreError,
+)
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
 from localsweep.search._multi import reaches_all_targets
-from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
+from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store, SweepRecord
 from localsweep.wandb_bridge import FinishedRun, keep_offline
 
-__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner"]
+__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner", "check_sweep_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +115,31 @@ def wandb_root() -> Path:
     return Path(os.environ.get("WANDB_DIR") or os.getcwd())
 
 
+def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None) -> None:
+    """Refuse an agent's ``project`` or ``entity`` (``-p``/``-e``, or the ``E/P/`` of
+    ``E/P/ID``) other than the sweep's: its runs are filed under the sweep's, where the
+    database (``Api``, ``show``, ``sync``) has them, and wandb's agent finds a sweep only
+    in its own project. ``None``: not given."""
+    wrong, there = [], []
+    for what, given, own in (
+        ("project", project, sweep.project or sweep.config.project),
+        ("entity", entity, sweep.entity or sweep.config.entity),
+    ):
+        # A sweep with no project files its runs under wandb's "uncategorized".
+        if given is not None and given != (own or (what == "project" and "uncategorized")):
+            its = f"is {own!r}" if own else "is not given"
+            wrong.append(f"{what} {given!r} (the sweep's {what} {its})")
+            there.append(f"--{what} {given}")
+    if wrong:
+        raise NotFoundError(
+            f"no sweep {sweep.id} in {' and '.join(wrong)}: an agent files a sweep's runs "
+            "under the sweep's own project and entity, and wandb's agent finds a sweep only "
+            "there. Leave out -p/--project and -e/--entity (project=, entity=), or give the "
+            f"sweep's; for runs filed there, create a sweep there (localsweep sweep "
+            f"{' '.join(there)} CONFIG)."
+        )
+
+
 def run_rng(seed: int, number: int, priors: str = "") -> random.Random:
     """The random stream of run ``number``: fixed by the sweep's seed, whoever runs it, and
     by the points its prior runs hold (``priors``: :func:`localsweep.priors.stream_key`),
@@ -147,6 +178,7 @@ class Agent:
         if function is None and runner is None:
             raise ValueError("an agent needs a function to call or a runner")
         self.count = count
+        check_sweep_path(self.sweep, project, entity)
         self.project = project or self.sweep.project or self.config.project
         self.entity = entity or self.sweep.entity or self.config.entity
         self.max_consecutive_failures = max_consecutive_failures
@@ -264,7 +296,9 @@ class Agent:
                 if failures_in_a_row >= self.max_consecutive_failures:
                     report.stop_reason = "too_many_failures"
                     raise AgentError(
-                        f"{failures_in_a_row} runs in a row failed; the agent stops. "
+                        f"{failures_in_a_row} runs in a row failed; the agent stops. To "
+                        "allow more, give --max-consecutive-failed-runs N (Python: "
+                        "max_consecutive_failures=N), or set WANDB_AGENT_MAX_INITIAL_FAILURES=N. "
                         f"Last error (run {record.id}):\n{record.error or ''}".rstrip()
                     )
             else:
@@ -420,9 +454,9 @@ class Agent:
                     stopped_at_band=outcome.stopped_at_band,
                     end_reason=end_reason,
                     target_reached=target_reached,
-                    dir=finished.dir if finished else None,
-                    stdout_path=outcome.stdout_path,
-                    stderr_path=outcome.stderr_path,
+                    dir=_absolute(finished.dir if finished else None),
+                    stdout_path=_absolute(outcome.stdout_path),
+                    stderr_path=_absolute(outcome.stderr_path),
                 )
             control.recorded = record
         except LeaseLostError:
@@ -467,6 +501,14 @@ def _with_what_was_recorded(error: StoreError, recorded: RunRecord | None) -> St
         return error
     said.__cause__ = error.__cause__
     return said
+
+
+def _absolute(path: str | None) -> str | None:
+    """``path`` as recorded: absolute, so that ``sync``, ``Run.dir`` and the report find it
+    from any folder. A relative one (a relative ``WANDB_DIR`` or ``dir=``) is relative to
+    the agent's working directory, which is also its runs' (a program's, a run's process,
+    and an in-process run's, which the agent goes back to after the run)."""
+    return None if path is None else os.path.abspath(path)
 
 
 @contextmanager

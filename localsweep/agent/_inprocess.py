@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import reprlib
 import threading
 import traceback
@@ -75,6 +76,10 @@ class InProcessRunner:
         )
 
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+        with _same_folder(run.id):
+            return self._run(run, recorder)
+
+    def _run(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
         config = dict(run.config)
         try:
             if self._takes_config:
@@ -162,6 +167,16 @@ class InProcessRunner:
             if recorder.preempting:
                 logger.warning("run %s was preempting and raised:\n%s", run.id, error)
                 return RunOutcome(RunState.PREEMPTED, exit_code=1, end_reason=PREEMPTED)
+            if _interrupt.pending():
+                # The code took the Ctrl-C (its own SIGINT handler, or an except) and then
+                # raised: interrupted, as a run's process that ends so after a Ctrl-C.
+                logger.debug("run %s raised after a Ctrl-C:\n%s", run.id, error)
+                return RunOutcome(
+                    RunState.KILLED,
+                    exit_code=1,
+                    error="stopped by the user (Ctrl-C)",
+                    interrupted=KeyboardInterrupt(),
+                )
             # wandb prints the traceback when it leaves `with wandb.init()`; otherwise (a
             # plain `wandb.init()`, no wandb) it is said here, so it is shown exactly once.
             shown = recorder.finished is not None and recorder.finished.traceback_printed
@@ -180,10 +195,29 @@ class InProcessRunner:
 def _user_code(recorder: RunRecorder) -> Iterator[None]:
     """Mark the run's code as running on this thread: SIGTERM or SIGHUP then stops it at
     once (when this is the main thread, where signal handlers run) rather than at its next
-    log."""
+    log. A SIGINT handler the code installs is taken back when it ends, and a Ctrl-C it
+    took still stops the agent (:func:`localsweep._interrupt.handed_back`)."""
     control = recorder.control
     control.in_user_code = threading.current_thread() is threading.main_thread()
     try:
-        yield
+        with _interrupt.handed_back():
+            yield
     finally:
         control.in_user_code = False
+
+
+@contextmanager
+def _same_folder(run_id: str) -> Iterator[None]:
+    """Go back to the agent's working directory after a run whose code changed it
+    (``os.chdir``): the next runs' files (their parameter file, a relative ``WANDB_DIR``)
+    are where they would be without that run, as with a run in a process of its own."""
+    here = os.getcwd()
+    try:
+        yield
+    finally:
+        try:
+            os.chdir(here)
+        except OSError as exc:
+            logger.warning(
+                "after run %s, could not go back to the folder %s: %s", run_id, here, exc
+            )

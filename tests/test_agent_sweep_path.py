@@ -1,0 +1,82 @@
+"""An agent's project and entity are its sweep's: ``-p Q -e R ID`` and ``R/Q/ID`` name the
+same place, as in wandb (``wandb_agent.run_agent``), and one other than the sweep's is
+refused as wandb's agent does not find the sweep there, rather than filing the runs where
+the database (``Api``, ``show``, ``sync``) does not have them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import localsweep
+from localsweep.errors import NotFoundError
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from cli_process import cli
+
+CONFIG: dict[str, Any] = {
+    "method": "grid",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {"x": {"values": [1, 2, 3]}},
+}
+
+TRAIN = """\
+import wandb
+
+def train():
+    with wandb.init() as run:
+        run.log({"loss": run.config["x"]})
+        with open("where.txt", "a") as f:
+            f.write(f"{run.entity}/{run.project}\\n")
+"""
+
+
+@pytest.mark.slow
+def test_both_forms_of_another_project_are_refused_and_the_sweeps_own_runs(
+    tmp_path: Path,
+) -> None:
+    """``-p Q -e R ID`` put the wandb run in R/Q while the database said E/P; ``R/Q/ID``
+    put it in E/P: two answers for one request."""
+    (tmp_path / "t.py").write_text(TRAIN)
+    sweep_id = localsweep.sweep(CONFIG, db=tmp_path / "s.db", project="P", entity="E")
+    base = ["--db", "s.db", "--count", "1", "-f", "t:train"]
+    for given in (["-p", "Q", "-e", "R", sweep_id], [f"R/Q/{sweep_id}"]):
+        done = cli("agent", *base, *given)
+        assert done.returncode == 2, done.stderr
+        assert f"no sweep {sweep_id} in project 'Q' (the sweep's project is 'P')" in done.stderr
+        assert "entity 'R' (the sweep's entity is 'E')" in done.stderr
+    assert localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs == []
+    assert not (tmp_path / "where.txt").exists()
+    for given in (["-p", "P", "-e", "E", sweep_id], [f"E/P/{sweep_id}"]):
+        done = cli("agent", *base, *given)
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "where.txt").read_text().split() == ["E/P", "E/P"]
+    runs = localsweep.Api(tmp_path / "s.db").sweep(sweep_id).runs
+    assert [(r.entity, r.project) for r in runs] == [("E", "P"), ("E", "P")]
+
+
+def test_python_agent_takes_the_path_as_wandb_agent_does(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(CONFIG, db=db, project="P")
+    with pytest.raises(NotFoundError, match=f"no sweep {sweep_id} in project 'Q'"):
+        localsweep.agent(f"Q/{sweep_id}", lambda config: 1.0, db=db, quiet=True)
+    with pytest.raises(NotFoundError, match="project 'Q'"):
+        localsweep.agent(sweep_id, lambda config: 1.0, db=db, project="Q", quiet=True)
+    # The path's project wins over project=, as in wandb.agent.
+    localsweep.agent(f"P/{sweep_id}", lambda config: 1.0, db=db, project="Q", count=1, quiet=True)
+    assert len(localsweep.Api(db).sweep(sweep_id).runs) == 1
+
+
+def test_a_sweep_without_a_project_takes_only_wandbs_name_for_none(tmp_path: Path) -> None:
+    """Its runs are filed under ``uncategorized``: an agent naming another project would
+    file them where ``Api`` says they are not."""
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    with pytest.raises(NotFoundError, match="project 'Q' \\(the sweep's project is not given\\)"):
+        localsweep.agent(sweep_id, lambda config: 1.0, db=db, project="Q", quiet=True)
+    localsweep.agent(f"uncategorized/{sweep_id}", lambda config: 1.0, db=db, count=1, quiet=True)
+    (run,) = localsweep.Api(db).sweep(sweep_id).runs
+    assert run.project == "uncategorized"
