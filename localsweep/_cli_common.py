@@ -247,9 +247,9 @@ def _check_function_form(
 max_failures_option = click.option(
     "--max-consecutive-failed-runs",
     type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Stop after this many runs in a row have failed.",
+    default=None,
+    help="Stop after this many runs in a row have failed.  [default: 5, or "
+    "$WANDB_AGENT_MAX_INITIAL_FAILURES]",
 )
 
 

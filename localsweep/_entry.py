@@ -6,7 +6,6 @@ import contextlib
 import logging
 import numbers
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,7 +48,7 @@ def _check_count(count: object) -> None:
         )
 
 
-def _max_failures(ours: int | None, wandbs: int | None) -> int:
+def max_failures_limit(ours: int | None, wandbs: int | None) -> int:
     """``max_consecutive_failures``, also taken under wandb's name
     (``wandb.agent(max_consecutive_failed_runs=...)``); when neither is given,
     :func:`_max_failures_default`."""
@@ -95,28 +94,7 @@ def _max_failures_default() -> int:
     return limit
 
 
-def _from_command_line(max_failures: int) -> tuple[int, str | None, str | None]:
-    """What ``localsweep agent``/``run`` got on its command line that it does not pass on:
-    whether ``--max-consecutive-failed-runs`` was given (its shown default, 5, gives way to
-    ``WANDB_AGENT_MAX_INITIAL_FAILURES`` as the Python functions' ``None`` does), and the
-    project and entity of an ``E/P/ID`` or ``P/ID`` sweep path. Outside the command: as given."""
-    if "click" not in sys.modules:  # not run by a command
-        return max_failures, None, None
-    import click
-
-    context = click.get_current_context(silent=True)
-    name = "max_consecutive_failed_runs"  # an option of `agent` and `run` only
-    if context is None or context.command.name not in ("agent", "run"):
-        return max_failures, None, None
-    if name not in context.params:
-        return max_failures, None, None
-    if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
-        max_failures = _max_failures_default()
-    _, project, entity = _sweep_path(str(context.params.get("sweep_id") or ""))
-    return max_failures, project, entity
-
-
-def _sweep_path(path: str) -> tuple[str, str | None, str | None]:
+def sweep_path(path: str) -> tuple[str, str | None, str | None]:
     """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
     its sweep id (an empty part is not given)."""
     parts = path.split("/")
@@ -300,8 +278,8 @@ def agent(
     del forward_signals  # always done here: see the docstring
     grace_period = _grace(grace_period, term_timeout)
     _check_count(count)
-    failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
-    sweep_id, path_project, path_entity = _sweep_path(sweep_id)
+    failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
+    sweep_id, path_project, path_entity = sweep_path(sweep_id)
     store = Store(require_database(db))
     try:
         return execute(
@@ -366,7 +344,7 @@ def run(
     from localsweep.store import Store
 
     _check_count(count)
-    failures = _max_failures(max_consecutive_failures, max_consecutive_failed_runs)
+    failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
     config = _config(sweep_config)
     if train is None:
         from localsweep.agent._workers import require_program
@@ -440,11 +418,6 @@ def execute(
     what the message on Ctrl-C needs to say how to go on with the sweep."""
     from localsweep.agent._agent import check_sweep_path
 
-    max_consecutive_failures, path_project, path_entity = _from_command_line(
-        max_consecutive_failures
-    )
-    project = path_project or project
-    entity = path_entity or entity
     # Before any worker starts: each would refuse it.
     check_sweep_path(store.get_sweep(sweep_id), project, entity)
     from localsweep._hints import (

@@ -257,11 +257,12 @@ def agent(
     function_ref: str | None,
     project: str | None,
     entity: str | None,
-    max_consecutive_failed_runs: int,
+    max_consecutive_failed_runs: int | None,
     db: str | None,
     **execution: Any,
 ) -> None:
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
+    from localsweep._entry import sweep_path
     from localsweep.store import Store, require_database
 
     if Path(sweep_id).is_file() or Path(sweep_id).suffix.lower() in _CONFIG_SUFFIXES:
@@ -270,8 +271,9 @@ def agent(
             f"`localsweep sweep {sweep_id}` and give its id to the agent (or create and run "
             f"it in one go with `localsweep run {sweep_id}`)"
         )
+    bare_id, path_project, path_entity = sweep_path(sweep_id)
     store = Store(require_database(db))
-    record = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
+    record = store.get_sweep(bare_id)
     _run_agent(
         store,
         record.id,
@@ -279,8 +281,9 @@ def agent(
         db=db,
         function_ref=function_ref,
         count=count,
-        project=project,
-        entity=entity,
+        # As wandb agent: the project and entity of an E/P/ID path win.
+        project=path_project or project,
+        entity=path_entity or entity,
         max_failures=max_consecutive_failed_runs,
         **execution,
     )
@@ -301,7 +304,7 @@ def run_command(
     function_ref: str | None,
     project: str | None,
     entity: str | None,
-    max_consecutive_failed_runs: int,
+    max_consecutive_failed_runs: int | None,
     prior_runs: tuple[str, ...],
     db: str | None,
     **execution: Any,
@@ -385,7 +388,7 @@ def _run_agent(
     count: int | None,
     project: str | None,
     entity: str | None,
-    max_failures: int = 5,
+    max_failures: int | None = None,
     workers: int | None = None,
     gpus: str | None = None,
     isolation: str = "thread",
@@ -393,7 +396,7 @@ def _run_agent(
     grace_period: float = 10.0,
     quiet: bool = False,
 ) -> None:
-    from localsweep._entry import execute
+    from localsweep._entry import execute, max_failures_limit
     from localsweep.config import Method
 
     _check_execution(function, isolation=isolation, timeout=timeout, workers=workers)
@@ -417,7 +420,8 @@ def _run_agent(
         workers=workers,
         gpus=gpu_list,
         grace_period=grace_period,
-        max_consecutive_failures=max_failures,
+        # None: WANDB_AGENT_MAX_INITIAL_FAILURES, else 5.
+        max_consecutive_failures=max_failures_limit(max_failures, None),
         progress="quiet" if quiet else "auto",
         # Ctrl-C says how to go on: the same database, the same --function.
         db=db,
