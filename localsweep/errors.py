@@ -143,7 +143,9 @@ class AgentError(LocalsweepError):
 
 class RunSetupError(AgentError):
     """localsweep could not write what a run needs before the run's code starts (its
-    parameter file, in the wandb folder): a full disk, a read-only folder. The run is not
+    parameter file, in the wandb folder): a full disk, a read-only folder; or the agent's
+    own process ran short of open files, processes or memory starting or watching the run's
+    process (:meth:`lacking`). The run is not
     the user's failure: it is recorded ``killed`` and not counted (its point is offered
     again), and the agent stops with this message."""
 
@@ -151,7 +153,10 @@ class RunSetupError(AgentError):
     def writing(cls, path: str | os.PathLike[str], run_id: str, exc: OSError) -> RunSetupError:
         """The error for ``exc``, raised writing ``path`` for run ``run_id``."""
         what = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        shortage = _shortage(exc)
+        if shortage is not None:
+            head, fix = shortage
+        elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
             fix = "free space on that disk (or give the runs another wandb folder: WANDB_DIR)"
             head = "disk full"
         else:
@@ -161,6 +166,23 @@ class RunSetupError(AgentError):
             f"{head}: localsweep could not write {path} ({what}), which run {run_id} needs "
             f"before it starts. The run is not counted and its point is offered again: {fix}, "
             "then start the agent again"
+        )
+        error.__cause__ = exc
+        return error
+
+    @classmethod
+    def lacking(cls, doing: str, run_id: str, exc: OSError) -> RunSetupError | None:
+        """The error for ``exc`` when it says the agent itself ran short of a resource
+        (open files, processes, memory) ``doing`` something for run ``run_id`` (``"start
+        its process"``); ``None`` for any other error (a program not found is the run's)."""
+        shortage = _shortage(exc)
+        if shortage is None:
+            return None
+        head, fix = shortage
+        error = cls(
+            f"{head}: localsweep could not {doing} for run {run_id} "
+            f"({exc.strerror or exc}). That is not the run's failure: it is not counted and "
+            f"its point is offered again: {fix}, then start the agent again"
         )
         error.__cause__ = exc
         return error
@@ -184,6 +206,39 @@ class RunSetupError(AgentError):
             "counted and its point is offered again: free space on that disk (or give the runs "
             "another wandb folder: WANDB_DIR), then start the agent again"
         )
+
+
+def _shortage(exc: OSError) -> tuple[str, str] | None:
+    """What the agent's process ran short of, as ``(head, fix)``, when ``exc`` says so."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        try:
+            import resource
+
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            now = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+        except (ImportError, OSError, ValueError):  # not on this platform
+            now = "unknown"
+        if exc.errno == errno.ENFILE:  # the whole system's table, not this process's limit
+            return (
+                "too many open files on this machine",
+                "close other programs' files, raise the system's limit (fs.file-max) or "
+                "use fewer --workers",
+            )
+        return (
+            "too many open files",
+            f"raise the limit of open files (`ulimit -n`, now {now}) or use fewer --workers",
+        )
+    if exc.errno == errno.EAGAIN:
+        return (
+            "too many processes",
+            "raise the limit of processes (`ulimit -u`) or use fewer --workers",
+        )
+    if exc.errno == errno.ENOMEM:
+        return (
+            "out of memory",
+            "free memory (or raise `ulimit -v`) or use fewer --workers",
+        )
+    return None
 
 
 class ProgramNotFoundError(AgentError):

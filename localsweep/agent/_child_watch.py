@@ -1,10 +1,22 @@
 """Following one program-mode child to its end (:class:`ChildWatch`, for
 :class:`~localsweep.agent._subprocess.ProgramRunner`): its wandb rows fed to the run's
 recorder while it runs, its timeout, stop and Ctrl-C, and the outcome read from its exit
-status and its wandb file (the rules are in :mod:`localsweep.agent._subprocess`)."""
+status and its wandb file (the rules are in :mod:`localsweep.agent._subprocess`).
+
+:class:`RunFileReader` is the reading part alone: a run's wandb file to its recorder, and
+the outcome of a child that exited 0 by itself. ``isolation="process"`` uses it for a run's
+process that ended without its report (``os._exit(0)`` after ``wandb.finish()``, to skip a
+slow shutdown), so that the same training is recorded the same way in both modes.
+
+The agent's own process running short of open files while it reads (``EMFILE``: ``ulimit
+-n`` too low for its workers) is not the run's doing: the read is tried again at the next
+poll, and if the shortage lasts until the child has ended, the run is recorded ``killed``
+(``setup_error``: not counted, its point offered again) and the agent stops with one
+message naming the cause and the fix (:meth:`RunSetupError.lacking`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import subprocess
@@ -17,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from localsweep import _interrupt
 from localsweep.agent._agent import RunOutcome, aborted_outcome
 from localsweep.agent._control import PREEMPTED, TIMED_OUT
+from localsweep.agent._disk import SETUP_ERROR
 from localsweep.agent._output import OutputTee, this_attempt
 from localsweep.agent._process import (
     ProcessWatch,
@@ -28,6 +41,7 @@ from localsweep.agent._process import (
 )
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
 from localsweep.agent._wandb_exit import marked_failed
+from localsweep.errors import RunSetupError
 from localsweep.records import RunState
 from localsweep.store import RunRecord
 from localsweep.wandb_bridge import FinishedRun, online_failure_hint
@@ -44,7 +58,7 @@ if TYPE_CHECKING:
     from localsweep.agent._subprocess import ProgramRunner
     from localsweep.wandb_bridge._datastore import RunFileFollower, RunFileSummary
 
-__all__ = ["ChildWatch"]
+__all__ = ["ChildWatch", "RunFileReader"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,79 +77,38 @@ _WANDB_ROW_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
 _WANDB_SUMMARY_KEYS = frozenset({"_wandb"})
 
 
-class ChildWatch:
-    """Follows one running child to its end: rows to the recorder, timeout, stop, Ctrl-C."""
+class RunFileReader:
+    """Reads run ``run_id``'s wandb file for its ``recorder``: in the run's folder as its
+    child noted it in ``run_dir_note`` (see ``keep_child_offline``), else as found under
+    ``root``. Made before the child starts: the run's folders already there then are an
+    earlier attempt's. Rows up to step ``skip_through`` are left out (the store has them).
+    """
 
     def __init__(
         self,
-        runner: ProgramRunner,
-        run: RunRecord,
+        run_id: str,
         recorder: RunRecorder,
-        process: subprocess.Popen[bytes],
         root: Path,
         stderr_path: Path,
-        tee: OutputTee | None = None,
         *,
         run_dir_note: Path | None = None,
+        skip_through: int = -1,
     ):
-        self.runner = runner
-        self.run_dir_note = run_dir_note
-        self.run_id = run.id
+        self.run_id = run_id
         self.recorder = recorder
         self.root = root
         self.stderr_path = stderr_path
-        self.tee = tee
-        #: The child's last output when localsweep decided to stop it (before any signal).
-        self.output_before_stop = ""
-        self.watch = ProcessWatch(
-            process,
-            timeout=runner.timeout,
-            grace_period=runner.grace_period,
-            stop_event=runner.stop_event,
-            poll_interval=runner.poll_interval,
-            label=f"run {run.id}",
-            control=recorder.control,
-        )
-        self.band: int | None = None
+        self.run_dir_note = run_dir_note
+        self.skip_through = skip_through
         # A requeued run resumed here writes a new folder; the old ones are its last attempt's.
         self._old_dirs = set(self._run_dirs())
-        self.end_reason: str | None = None
         self.run_dir: Path | None = None
         self.follower: RunFileFollower | None = None
         self._last_step = -1
         self._unreadable = False
         self._state: RunFileSummary | None = None
-        #: A stop decided on what was just read, acted on once the read is done.
-        self._stop: RunStopped | None = None
-
-        def before_signals(_reason: StopReason) -> None:
-            if self.tee is not None:
-                self.output_before_stop = self.tee.recent()
-
-        self.watch.on_stop = before_signals
-
-    def run(self) -> RunOutcome:
-        # A resumed run whose earlier attempts reached its plateau stops as it starts.
-        self._deliver(self.recorder.stop_if_decided, running=True)
-        self._act_on_stop()
-        returncode = self.watch.wait(lambda: self._follow(running=True))
-        if self.tee is not None:
-            self.tee.join()
-        late: KeyboardInterrupt | None = None
-        try:
-            self._finish_reading(returncode)
-        except KeyboardInterrupt as exc:
-            # The child has ended; record it with what was read, then let the agent stop.
-            late = exc
-        outcome = self._outcome(returncode)
-        self._warn_if_second_run()
-        missing = self._missing_run_dir()
-        if missing is not None and outcome.state is RunState.FINISHED:
-            # Recorded finished, it would look like a run that never logged the metric.
-            outcome = replace(outcome, state=RunState.FAILED, error=missing)
-        if late is not None and outcome.interrupted is None:
-            outcome = replace(outcome, interrupted=late)
-        return outcome
+        #: The agent's process ran short of open files (or memory) at the last read.
+        self.short: OSError | None = None
 
     # -------------------------------------------------------------------- reading
 
@@ -184,11 +157,6 @@ class ChildWatch:
         others = started_other_runs(self.run_dir_note, self.run_id)
         return missing_run_dir_message(self.run_id, where, others)
 
-    def _follow(self, *, running: bool) -> None:
-        self._read(running=running)
-        if running:
-            self._act_on_stop()
-
     def _read(self, *, running: bool) -> None:
         """Read what the child's wandb file holds by now, and hand it to the recorder."""
         if self._unreadable:
@@ -231,9 +199,202 @@ class ChildWatch:
         if not isinstance(step, int):
             step = self._last_step + 1
         self._last_step = step
+        if step <= self.skip_through:
+            return
         data = {k: v for k, v in row.items() if k not in _WANDB_ROW_KEYS}
         # A row of the file is final.
         self._deliver(lambda: self.recorder.on_log(data, step, committed=True), running=running)
+
+    def _follow(self, *, running: bool) -> None:
+        """:meth:`_read`, retried at the next call when the agent's process is short of
+        open files or memory (:attr:`short` says so meanwhile)."""
+        try:
+            self._read(running=running)
+        except OSError as exc:
+            if RunSetupError.lacking("read", self.run_id, exc) is None:
+                raise
+            if self.short is None:
+                logger.warning(
+                    "run %s: cannot read its wandb file for now (%s); trying again",
+                    self.run_id,
+                    exc.strerror or exc,
+                )
+            self.short = exc
+        else:
+            self.short = None
+
+    def _deliver(self, call: Callable[[], None], *, running: bool) -> None:
+        """Hand something to the recorder. Its child has ended: a stop it asks for has no
+        effect (see :meth:`ChildWatch._deliver`)."""
+        with contextlib.suppress(RunAborted, RunStopped):
+            call()
+
+    def finish_reading(self, returncode: int) -> None:
+        """Read what the child's wandb service wrote last, up to its exit record."""
+        # A process that exited by itself, or on SIGINT, had wandb finish its run; a SIGKILL
+        # or an unhandled SIGTERM leaves no exit record, so do not wait long for one.
+        finished_normally = returncode >= 0 or returncode == -signal.SIGINT
+        wait = EXIT_RECORD_TIMEOUT if finished_normally else KILLED_EXIT_RECORD_TIMEOUT
+        deadline = time.monotonic() + wait
+        while True:
+            self._follow(running=False)
+            if self.follower is not None and self.follower.finished:
+                break
+            if self.follower is None and self.short is None:
+                break  # wandb.init makes the folder at once: this child never called it
+            if time.monotonic() >= deadline:
+                if self.follower is not None and finished_normally and self.short is None:
+                    logger.warning(
+                        "run %s: no exit record in %s after %g s",
+                        self.run_id,
+                        self.follower.path,
+                        wait,
+                    )
+                break
+            time.sleep(0.05)
+        if self.follower is not None:
+            self.follower.close()
+        if self.short is not None:
+            logger.warning(
+                "run %s: could not read its wandb file (%s)",
+                self.run_id,
+                self.short.strerror or self.short,
+            )
+
+    def wait(self, watch: ProcessWatch, on_poll: Callable[[], None] | None = None) -> int:
+        """``watch.wait(on_poll)``; the agent short of open files while it looks for what
+        is left of the child's process group, once the child has exited, is noted
+        (:attr:`short`), not raised."""
+        try:
+            return watch.wait(on_poll)
+        except OSError as exc:
+            returncode = watch.process.returncode
+            if returncode is None or RunSetupError.lacking("", self.run_id, exc) is None:
+                raise
+            logger.warning(
+                "run %s: cannot look for what is left of its processes (%s)",
+                self.run_id,
+                exc.strerror or exc,
+            )
+            self.short = exc
+            return returncode
+
+    # -------------------------------------------------------------------- outcome
+
+    def finished_run(self) -> FinishedRun | None:
+        """The wandb run as its file says it ended (``None``: no file was read)."""
+        if self.follower is None:
+            return None
+        state = self.follower.state
+        summary = {k: v for k, v in state.summary.items() if k not in _WANDB_SUMMARY_KEYS}
+        return FinishedRun(
+            summary=summary,
+            exit_code=state.exit_code,
+            dir=str(self.run_dir) if self.run_dir is not None else None,
+            name=None,
+        )
+
+    def exited_zero(
+        self, *, program: bool = True, finished: FinishedRun | None = None
+    ) -> RunOutcome:
+        """The outcome of a child that exited 0 by itself, read (:meth:`finish_reading`):
+        ``finished``, or ``failed`` when its code finished its wandb run with a non-zero
+        exit code (``program``: say that the program exited 0). ``finished``: the wandb
+        run as the caller completed it (else :meth:`finished_run`)."""
+        finished = finished or self.finished_run()
+        preempting = self.follower is not None and self.follower.state.preempting
+        failed = marked_failed(finished, preempting=preempting, program=program)
+        if failed is not None:
+            return failed
+        return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
+
+    def lacking_outcome(self, outcome: RunOutcome) -> RunOutcome:
+        """``outcome`` replaced when the agent could not read the run's file to its end for
+        lack of open files (:attr:`short`): ``killed``, ``setup_error``, not counted, and the
+        agent stops with what to do. A run stopped by Ctrl-C keeps its outcome."""
+        assert self.short is not None
+        error = RunSetupError.lacking("read its wandb file", self.run_id, self.short)
+        if error is None or outcome.interrupted is not None:
+            return outcome
+        return replace(
+            outcome,
+            state=RunState.KILLED,
+            error=str(error),
+            interrupted=error,
+            end_reason=SETUP_ERROR,
+        )
+
+
+class ChildWatch(RunFileReader):
+    """Follows one running child to its end: rows to the recorder, timeout, stop, Ctrl-C.
+    Made before the child starts (see :class:`RunFileReader`); :meth:`run` follows it."""
+
+    def __init__(
+        self,
+        runner: ProgramRunner,
+        run: RunRecord,
+        recorder: RunRecorder,
+        root: Path,
+        stderr_path: Path,
+        tee: OutputTee | None = None,
+        *,
+        run_dir_note: Path | None = None,
+    ):
+        super().__init__(run.id, recorder, root, stderr_path, run_dir_note=run_dir_note)
+        self.runner = runner
+        self.tee = tee
+        #: The child's last output when localsweep decided to stop it (before any signal).
+        self.output_before_stop = ""
+        self.band: int | None = None
+        self.end_reason: str | None = None
+        #: A stop decided on what was just read, acted on once the read is done.
+        self._stop: RunStopped | None = None
+
+    def _before_signals(self, _reason: StopReason) -> None:
+        if self.tee is not None:
+            self.output_before_stop = self.tee.recent()
+
+    def run(self, process: subprocess.Popen[bytes]) -> RunOutcome:
+        """Follow ``process``, the run's child, to its end; its outcome."""
+        runner = self.runner
+        self.watch = ProcessWatch(
+            process,
+            timeout=runner.timeout,
+            grace_period=runner.grace_period,
+            stop_event=runner.stop_event,
+            poll_interval=runner.poll_interval,
+            label=f"run {self.run_id}",
+            control=self.recorder.control,
+        )
+        self.watch.on_stop = self._before_signals
+        # A resumed run whose earlier attempts reached its plateau stops as it starts.
+        self._deliver(self.recorder.stop_if_decided, running=True)
+        self._act_on_stop()
+        returncode = self.wait(self.watch, lambda: self._follow(running=True))
+        if self.tee is not None:
+            self.tee.join()
+        late: KeyboardInterrupt | None = None
+        try:
+            self.finish_reading(returncode)
+        except KeyboardInterrupt as exc:
+            # The child has ended; record it with what was read, then let the agent stop.
+            late = exc
+        outcome = self._outcome(returncode)
+        if self.short is not None:
+            outcome = self.lacking_outcome(outcome)
+        self._warn_if_second_run()
+        missing = self._missing_run_dir()
+        if missing is not None and outcome.state is RunState.FINISHED:
+            # Recorded finished, it would look like a run that never logged the metric.
+            outcome = replace(outcome, state=RunState.FAILED, error=missing)
+        if late is not None and outcome.interrupted is None:
+            outcome = replace(outcome, interrupted=late)
+        return outcome
+
+    def _follow(self, *, running: bool) -> None:
+        super()._follow(running=running)
+        if running:
+            self._act_on_stop()
 
     def _deliver(self, call: Callable[[], None], *, running: bool) -> None:
         """Hand something to the recorder; a stop it raises ends the child (see
@@ -271,32 +432,6 @@ class ChildWatch:
         self.end_reason = stop.reason
         self.watch.request_stop(StopReason.STOPPED)
 
-    def _finish_reading(self, returncode: int) -> None:
-        """Read what the child's wandb service wrote last, up to its exit record."""
-        # A process that exited by itself, or on SIGINT, had wandb finish its run; a SIGKILL
-        # or an unhandled SIGTERM leaves no exit record, so do not wait long for one.
-        finished_normally = returncode >= 0 or returncode == -signal.SIGINT
-        wait = EXIT_RECORD_TIMEOUT if finished_normally else KILLED_EXIT_RECORD_TIMEOUT
-        deadline = time.monotonic() + wait
-        while True:
-            self._follow(running=False)
-            if self.follower is not None and self.follower.finished:
-                break
-            if self.follower is None:
-                break  # wandb.init makes the folder at once: this child never called it
-            if time.monotonic() >= deadline:
-                if self.follower is not None and finished_normally:
-                    logger.warning(
-                        "run %s: no exit record in %s after %g s",
-                        self.run_id,
-                        self.follower.path,
-                        wait,
-                    )
-                break
-            time.sleep(0.05)
-        if self.follower is not None:
-            self.follower.close()
-
     # -------------------------------------------------------------------- outcome
 
     def _preempted(self, returncode: int) -> bool:
@@ -306,21 +441,9 @@ class ChildWatch:
         marked = self.follower is not None and self.follower.state.preempting
         return marked or returncode == -signal.SIGTERM or returncode == 128 + signal.SIGTERM
 
-    def _finished_run(self) -> FinishedRun | None:
-        if self.follower is None:
-            return None
-        state = self.follower.state
-        summary = {k: v for k, v in state.summary.items() if k not in _WANDB_SUMMARY_KEYS}
-        return FinishedRun(
-            summary=summary,
-            exit_code=state.exit_code,
-            dir=str(self.run_dir) if self.run_dir is not None else None,
-            name=None,
-        )
-
     def _outcome(self, returncode: int) -> RunOutcome:
         status = exit_status(returncode)
-        finished = self._finished_run()
+        finished = self.finished_run()
         reason = self.watch.reason
         if reason is StopReason.STOPPED:
             return RunOutcome(
@@ -372,11 +495,7 @@ class ChildWatch:
                 end_reason=TIMED_OUT,
             )
         if returncode == 0:
-            preempting = self.follower is not None and self.follower.state.preempting
-            failed = marked_failed(finished, preempting=preempting, program=True)
-            if failed is not None:
-                return failed
-            return RunOutcome(RunState.FINISHED, exit_code=0, finished=finished)
+            return self.exited_zero()
         error = with_tail(f"the program {describe_exit(returncode)}", tail)
         hint = online_failure_hint(tail)
         error = f"{error}\n{hint}" if hint else error

@@ -49,6 +49,7 @@ from localsweep.agent._agent import (
     aborted_outcome,
     wandb_root,
 )
+from localsweep.agent._child_watch import RunFileReader
 from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._control import TIMED_OUT
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
@@ -215,19 +216,34 @@ class IsolatedFunctionRunner:
             payload_path.unlink(missing_ok=True)
             raise RunSetupError.writing(payload_path, run.id, exc) from exc
         tee = OutputTee(run.id, echo=self.echo_output, prefix=self.prefix_output)
+        # Where the child's wandb.init notes its run's folder, for a child that ends
+        # without its report (RunFileReader); a requeued run's last note is not this.
+        run_dir_note = sweep_dir / f"{run.id}.run-dir"
         try:
             # A resumed run's files keep its earlier attempts' output. Opened before the
             # child starts: it writes there too (what the agent says itself).
             attempt = getattr(run, "attempt", 1)
-            tee.open(str(stdout_path), str(stderr_path), attempt)
-            process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_CODE, str(payload_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self._child_env(),
-                start_new_session=True,
-            )
+            with RunSetupError.guard(stdout_path, run.id):
+                run_dir_note.unlink(missing_ok=True)
+                tee.open(str(stdout_path), str(stderr_path), attempt)
+            try:
+                reader = RunFileReader(
+                    run.id, recorder, Path(wandb_root()), stderr_path, run_dir_note=run_dir_note
+                )
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _CHILD_CODE, str(payload_path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=self._child_env(run_dir_note),
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                # The agent's own open files, processes or memory ran out: not the run's.
+                lacking = RunSetupError.lacking("start the run's process", run.id, exc)
+                if lacking is not None:
+                    raise lacking from exc
+                raise
             assert process.stdout is not None and process.stderr is not None
             tee.start(process.stdout, process.stderr, str(stdout_path), str(stderr_path))
             watch = ProcessWatch(
@@ -239,21 +255,27 @@ class IsolatedFunctionRunner:
                 label=f"run {run.id}",
                 control=recorder.control,
             )
-            returncode = watch.wait()
+            returncode = reader.wait(watch)
             tee.join()  # all of it in the files (and shown) before the tail is read
         finally:
             tee.close()  # the files, when the child did not start
             payload_path.unlink(missing_ok=True)
         report = _read_report(result_path)
+        if report is None:
+            # It ended without saying how (os._exit(0) after wandb.finish(), a crash): its
+            # wandb file says, as a program's does.
+            stored = recorder.store.history(run.id)
+            reader.skip_through = max((r.get("_step", -1) for r in stored), default=-1)
+            reader.finish_reading(returncode)
         for warning in report.warnings if report is not None else ():
             if warning not in self._said:
                 self._said.add(warning)
                 logger.warning("%s", warning)
-        outcome = self._outcome(run, recorder, watch, returncode, report, stderr_path)
+        outcome = self._outcome(run, recorder, watch, returncode, report, stderr_path, reader)
         return replace(outcome, stdout_path=str(stdout_path), stderr_path=str(stderr_path))
 
-    def _child_env(self) -> dict[str, str]:
-        from localsweep.wandb_bridge._forced_offline import BOOT_DIR, KEPT_MODES
+    def _child_env(self, run_dir_note: Path) -> dict[str, str]:
+        from localsweep.wandb_bridge._forced_offline import BOOT_DIR, KEPT_MODES, RUN_DIR_VARIABLE
 
         env = dict(os.environ)
         env.update(self.env)
@@ -270,6 +292,7 @@ class IsolatedFunctionRunner:
         )
         if env.get("WANDB_MODE") not in KEPT_MODES:
             env["WANDB_MODE"] = "offline"
+        env[RUN_DIR_VARIABLE] = str(run_dir_note)
         return env
 
     def _outcome(
@@ -280,8 +303,9 @@ class IsolatedFunctionRunner:
         returncode: int,
         report: _ChildReport | None,
         stderr_path: Path,
+        reader: RunFileReader,
     ) -> RunOutcome:
-        status = exit_status(returncode)
+        from_file = reader.finished_run() if report is None else None
         if report is not None:
             # The child's recorder holds the whole run's values (a resumed run's earlier
             # attempts' first).
@@ -295,12 +319,38 @@ class IsolatedFunctionRunner:
                 merged=True,  # the child's recorder merged a resumed run's attempts
             )
         else:
+            # What the child stored before it died, updated by what its wandb file holds.
+            summary = _summary_from_rows(recorder.store.history(run.id))
+            summary.update(from_file.summary if from_file is not None else {})
             finished = FinishedRun(
-                summary=_summary_from_rows(recorder.store.history(run.id)),
-                exit_code=None,
-                dir=None,
+                summary=summary,
+                exit_code=from_file.exit_code if from_file is not None else None,
+                dir=from_file.dir if from_file is not None else None,
                 name=None,
             )
+        if from_file is not None and returncode == 0 and watch.reason is None:
+            # It ended by itself without its report (os._exit(0) after wandb.finish(), to
+            # skip a slow shutdown): its wandb file says how, by the rule of a program that
+            # exits 0, so that both modes record the same code the same way.
+            outcome = reader.exited_zero(program=False, finished=finished)
+        else:
+            outcome = self._ended(run, recorder, watch, returncode, report, stderr_path, finished)
+        if report is None and reader.short is not None:
+            return reader.lacking_outcome(outcome)
+        return outcome
+
+    def _ended(
+        self,
+        run: RunRecord,
+        recorder: RunRecorder,
+        watch: ProcessWatch,
+        returncode: int,
+        report: _ChildReport | None,
+        stderr_path: Path,
+        finished: FinishedRun,
+    ) -> RunOutcome:
+        """The outcome of the run, whose ``finished`` wandb run is as given."""
+        status = exit_status(returncode)
         if watch.reason is StopReason.INTERRUPTED:
             if returncode == 0 and report is not None and report.state == RunState.FINISHED.value:
                 # The function caught the Ctrl-C and returned: the run is kept as it ended,

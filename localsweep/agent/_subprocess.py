@@ -56,7 +56,7 @@ from localsweep.agent._command import (
     sweep_dir_for,
 )
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
-from localsweep.agent._output import OutputTee, open_output
+from localsweep.agent._output import OutputTee
 from localsweep.agent._process import (
     POLL_INTERVAL,
 )
@@ -193,8 +193,16 @@ class ProgramRunner:
                     interrupted=KeyboardInterrupt(),
                 )
             )
-        logger.info("run %s: starting %s", run.id, list(command.argv))
+        tee = OutputTee(run.id, echo=self.echo_output, prefix=self.prefix_output)
+        with RunSetupError.guard(stdout_path, run.id):
+            # Before the child starts: it is never left running unwatched for a file the
+            # agent could not open (its own limit of open files).
+            tee.open(str(stdout_path), str(stderr_path), attempt)
         try:
+            watch = ChildWatch(
+                self, run, recorder, root, stderr_path, tee, run_dir_note=run_dir_note
+            )
+            logger.info("run %s: starting %s", run.id, list(command.argv))
             process = subprocess.Popen(
                 command.argv,
                 stdin=subprocess.DEVNULL,
@@ -204,20 +212,19 @@ class ProgramRunner:
                 start_new_session=True,
             )
         except OSError as exc:
-            with open_output(stdout_path, attempt), open_output(stderr_path, attempt) as err:
+            tee.close()
+            # The agent's own open files, processes or memory ran out: not the run's failure.
+            lacking = RunSetupError.lacking(f"start {command.argv[0]!r}", run.id, exc)
+            if lacking is not None:
+                raise lacking from exc
+            with open(stderr_path, "ab") as err:  # the program is missing or not executable
                 err.write(f"cannot start {command.argv[0]!r}: {exc}\n".encode())
             return with_files(
                 RunOutcome(RunState.FAILED, error=f"cannot start {command.argv[0]!r}: {exc}")
             )
-        tee = OutputTee(run.id, echo=self.echo_output, prefix=self.prefix_output)
         assert process.stdout is not None and process.stderr is not None
-        tee.start(
-            process.stdout, process.stderr, str(stdout_path), str(stderr_path), attempt=attempt
-        )
-        watch = ChildWatch(
-            self, run, recorder, process, root, stderr_path, tee, run_dir_note=run_dir_note
-        )
-        outcome = watch.run()
+        tee.start(process.stdout, process.stderr, str(stdout_path), str(stderr_path))
+        outcome = watch.run(process)
         report_child(self.sweep_id, forced_note)
         return with_files(outcome)
 
