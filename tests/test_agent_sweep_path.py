@@ -80,3 +80,15 @@ def test_a_sweep_without_a_project_takes_only_wandbs_name_for_none(tmp_path: Pat
     localsweep.agent(f"uncategorized/{sweep_id}", lambda config: 1.0, db=db, count=1, quiet=True)
     (run,) = localsweep.Api(db).sweep(sweep_id).runs
     assert run.project == "uncategorized"
+
+
+def test_a_sweep_without_an_entity_takes_the_entity_a_script_names_to_its_agent(
+    tmp_path: Path,
+) -> None:
+    """``wandb sweep cfg.yaml`` then ``wandb agent -e team ID`` works on W&B when team is
+    the user's default entity, which is not known offline: the agent takes it."""
+    db = tmp_path / "s.db"
+    sweep_id = localsweep.sweep(CONFIG, db=db, project="P")
+    localsweep.agent(sweep_id, lambda config: 1.0, db=db, entity="team", count=1, quiet=True)
+    localsweep.agent(f"team/P/{sweep_id}", lambda config: 1.0, db=db, count=1, quiet=True)
+    assert len(localsweep.Api(db).sweep(sweep_id).runs) == 2

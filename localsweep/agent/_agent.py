@@ -125,6 +125,11 @@ def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None
         ("project", project, sweep.project or sweep.config.project),
         ("entity", entity, sweep.entity or sweep.config.entity),
     ):
+        if what == "entity" and not own:
+            # A sweep made without an entity is W&B's default entity's, which may well be
+            # the one given (wandb's scripts often name it to the agent only): unknown
+            # offline, so taken.
+            continue
         # A sweep with no project files its runs under wandb's "uncategorized".
         if given is not None and given != (own or (what == "project" and "uncategorized")):
             its = f"is {own!r}" if own else "is not given"
