@@ -92,3 +92,18 @@ def test_a_sweep_without_an_entity_takes_the_entity_a_script_names_to_its_agent(
     localsweep.agent(sweep_id, lambda config: 1.0, db=db, entity="team", count=1, quiet=True)
     localsweep.agent(f"team/P/{sweep_id}", lambda config: 1.0, db=db, count=1, quiet=True)
     assert len(localsweep.Api(db).sweep(sweep_id).runs) == 2
+
+
+@pytest.mark.parametrize("where", [["Q/{id}"], ["{id}", "--project", "Q"]])
+def test_slurm_refuses_another_project_before_queueing_agents_that_would_all_refuse_it(
+    tmp_path: Path, where: list[str]
+) -> None:
+    (tmp_path / "t.py").write_text(TRAIN)
+    sweep_id = localsweep.sweep(
+        {**CONFIG, "program": "t.py"}, db=tmp_path / "localsweep.db", project="P"
+    )
+    argv = [part.format(id=sweep_id) for part in where]
+    done = cli("slurm", *argv, "--agents", "2", "--dry-run")
+    assert done.returncode == 2, done.stderr
+    assert f"no sweep {sweep_id} in project 'Q' (the sweep's project is 'P')" in done.stderr
+    assert "#SBATCH" not in done.stdout

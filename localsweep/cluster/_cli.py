@@ -218,6 +218,8 @@ def slurm_command(
       localsweep slurm SWEEP_ID --agents 8 --gpus-per-task 1 --time 12:00:00
       localsweep slurm SWEEP_ID --agents 4 --dry-run      print the script only
     """
+    from localsweep._entry import sweep_path
+    from localsweep.agent._agent import check_sweep_path
     from localsweep.store import Store
 
     if allow_network_fs:
@@ -236,10 +238,13 @@ def slurm_command(
         check_script_path(Path(script_only))
     try:
         store = Store(db)
+        bare_id, path_project, path_entity = sweep_path(sweep_id)
         try:
-            sweep = store.get_sweep(sweep_id.rsplit("/", 1)[-1])
+            sweep = store.get_sweep(bare_id)
         finally:
             store.close()
+        # Before any job is queued: each of its agents would refuse it.
+        check_sweep_path(sweep, path_project or project, path_entity or entity)
         logs = Path(log_dir or Path("localsweep-logs") / sweep.id).expanduser().absolute()
         check_log_dir(logs)
         warnings = check_sweep_state(sweep)
