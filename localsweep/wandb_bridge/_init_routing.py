@@ -25,6 +25,8 @@ _wandb_init: Any = None
 _our_init: Any = None
 #: The open sessions whose wandb run has finished (by ``id`` of their sink): the run id.
 _finished: dict[int, str] = {}
+#: The thread that called ``wandb.init`` for each of our runs (by run id): the training's.
+_run_threads: dict[str, int] = {}
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,18 @@ def note_finished(sink: LogSink, run_id: str) -> None:
     session is not recorded (see :func:`_init_with_early_stopping`)."""
     if any(s is sink for s in _init_sinks.values()):
         _finished[id(sink)] = run_id
+
+
+def in_run_thread(run_id: str) -> bool:
+    """Whether this thread is the one that started run ``run_id`` (called ``wandb.init``
+    for it), the training's own; true when that is not known."""
+    owner = _run_threads.get(run_id)
+    return owner is None or owner == threading.get_ident()
+
+
+def forget_run_thread(run_id: str) -> None:
+    """Run ``run_id``'s session ended: forget its thread."""
+    _run_threads.pop(run_id, None)
 
 
 def _open_init(sink: LogSink, sweep_id: str = "") -> None:
@@ -107,6 +121,8 @@ def _init_with_early_stopping(original: Any) -> Any:
             _warn_second_run(sink)  # its first wandb run finished earlier
             run = offline(*args, **kwargs)
             _warn_second_run(sink)  # this call finished it (reinit="finish_previous")
+            if getattr(run, "id", None):
+                _run_threads[run.id] = threading.get_ident()
             return run
         return original(*args, **kwargs)
 

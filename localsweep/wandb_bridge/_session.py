@@ -44,12 +44,18 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
 from localsweep.errors import RunSetupError
-from localsweep.wandb_bridge._init_routing import _close_init, _open_init, note_finished
+from localsweep.wandb_bridge._init_routing import (
+    _close_init,
+    _open_init,
+    forget_run_thread,
+    in_run_thread,
+    note_finished,
+)
 from localsweep.wandb_bridge._metric_summary import definition_of
 from localsweep.wandb_bridge._resume import resuming_set_backend
 from localsweep.wandb_bridge._sink import (
@@ -109,6 +115,11 @@ _resume_summaries: dict[str, Mapping[str, Any]] = {}
 #: finish, so that rows logged from several threads reach the sink whole and in the order
 #: wandb wrote them. Reentrant: a sink's stop finishes the run from inside ``_log``.
 _run_locks: dict[str, threading.RLock] = {}
+#: A stop a sink raised on a thread other than the training's (a monitor thread logging
+#: GPU use), by run id: raised on the training's thread at its next log, or as the run's
+#: session ends. Raised where it came up, it ended the monitor thread, and the training
+#: failed on its next log to a run finished under it.
+_pending_stops: dict[str, StopRun] = {}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -186,6 +197,8 @@ def install_hooks() -> None:
             sink = _sinks.get(self.id)
             if sink is None:  # finished (by another thread) while this call waited: wandb
                 return original_log(self, data, step, commit)  # writes no row either
+            if self.id in _pending_stops and in_run_thread(self.id):
+                _stop(self, _pending_stops.pop(self.id))
             # The row this call lands in, read before wandb advances it.
             before = self._local_step
             row_step = step if step is not None else before
@@ -206,15 +219,21 @@ def install_hooks() -> None:
             try:
                 sink.on_log(data, row_step, committed)
             except StopRun as stop:
-                # Finish cleanly before unwinding: every row is kept and an exit record
-                # written, whatever the user's code does with the exception.
-                _stopping.add(self.id)
-                try:
-                    self.finish(exit_code=stop.exit_code)
-                finally:
-                    _stopping.discard(self.id)
-                raise
+                if not in_run_thread(self.id):
+                    _pending_stops[self.id] = stop
+                    return result
+                _stop(self, stop)
             return result
+
+        def _stop(self: Any, stop: StopRun) -> NoReturn:
+            # Finish cleanly before unwinding: every row is kept and an exit record
+            # written, whatever the user's code does with the exception.
+            _stopping.add(self.id)
+            try:
+                self.finish(exit_code=stop.exit_code)
+            finally:
+                _stopping.discard(self.id)
+            raise stop
 
         @functools.wraps(original_finish)
         def _finish(self: Any, exit_code: int | None = None) -> Any:
@@ -405,7 +424,18 @@ class WandbRunSession:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.close(exit_code=_exit_code(exc_type, exc))
+        stop = _pending_stops.pop(self.run_id, None)
+        if stop is None or exc_type is not None:
+            self.close(exit_code=_exit_code(exc_type, exc))
+            return
+        # Stopped on another thread, and the training's own logged no more: the run ends
+        # as stopped all the same.
+        _stopping.add(self.run_id)
+        try:
+            self.close(exit_code=stop.exit_code)
+        finally:
+            _stopping.discard(self.run_id)
+        raise stop
 
     def close(self, exit_code: int) -> None:
         """Finish the run if the user's code left it open, then restore wandb's settings."""
@@ -419,6 +449,8 @@ class WandbRunSession:
         finally:
             _sinks.pop(self.run_id, None)
             _run_locks.pop(self.run_id, None)
+            _pending_stops.pop(self.run_id, None)
+            forget_run_thread(self.run_id)
             _resume_steps.pop(self.run_id, None)
             _resume_summaries.pop(self.run_id, None)
             if self._routing_init:

@@ -83,3 +83,32 @@ def test_a_row_logged_while_the_run_finishes_is_stored_as_wandb_writes_it(
     stored = [user_keys(row) for row in run.history()]
     assert stored == [user_keys(row) for row in wandb_run.history]
     assert user_keys(dict(run.summary)) == user_keys(wandb_run.summary)
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_stop_that_comes_up_on_a_monitor_thread_stops_the_training_as_such(
+    offline: Path,
+    shared_service: None,
+    threaded_logs: Any,
+    isolation: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stop (a cancel here; hyperband's and a lost lease's alike) came up on whichever
+    # thread logged next, most often the monitor: it ended that thread, and the training
+    # failed on its next log to a run finished under it (recorded failed, not cancelled).
+    db = str(offline / "sweeps.db")
+    monkeypatch.setenv("THREADED_LOGS_DB", db)
+    config = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"value": 1}}}
+    sweep = localsweep.run(
+        config,
+        threaded_logs.cancelled_while_a_monitor_logs,
+        count=1,
+        db=db,
+        isolation=isolation,  # type: ignore[arg-type]
+        quiet=True,
+    )
+    [run] = sweep.runs
+    assert (run.state, run.end_reason) == (RunState.KILLED.value, "cancelled"), run.error
+    epochs = [row["epoch"] for row in run.history() if "epoch" in row]
+    # The training stopped at its first log after the cancel: its rows before it are kept.
+    assert epochs == [0, 1, 2]

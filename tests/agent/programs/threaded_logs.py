@@ -60,3 +60,38 @@ def log_while_finishing() -> None:
     wandb.log({"loss": -1.0})
     wandb.finish()
     thread.join()
+
+
+def cancelled_while_a_monitor_logs() -> None:
+    """A monitor thread logs every few milliseconds beside a slow main loop; at the main
+    loop's third row the sweep is cancelled (the database is ``$THREADED_LOGS_DB``), and
+    the main loop logs nothing for 3 s, long enough for the agent to see the cancel (it
+    polls every second) on the monitor's rows, then goes on with its epochs."""
+    import os
+    import time
+
+    import localsweep
+
+    run = wandb.init()
+    done = threading.Event()
+
+    def monitor() -> None:
+        while not done.is_set():
+            try:
+                wandb.log({"gpu": 0.5})
+            except BaseException:  # the run was stopped under it, or finished
+                return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=monitor)
+    thread.start()
+    try:
+        for epoch in range(100):
+            wandb.log({"epoch": epoch, "loss": 100.0 - epoch})
+            if epoch == 2:
+                localsweep.Api(os.environ["THREADED_LOGS_DB"]).sweep(run.sweep_id).cancel()
+                time.sleep(3)
+            time.sleep(0.01)
+    finally:
+        done.set()
+        thread.join()
