@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import numbers
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from localsweep._agent_options import (
+    check_count,
+    check_sweep_path,
+    grace,
+    max_failures_limit,
+    sweep_path,
+)
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.config import SweepConfig, load_config
 
@@ -35,88 +41,6 @@ def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) ->
     for warning in config.warnings:
         logger.warning("sweep config: %s", warning)
     return config
-
-
-def _check_count(count: object) -> None:
-    """``count`` is a whole number of runs, at least 1, or ``None`` (no limit): the CLI's rule."""
-    if count is None:
-        return
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
-        raise ValueError(
-            f"count must be a whole number of runs, at least 1 (or None for no limit), "
-            f"not {count!r}"
-        )
-
-
-def max_failures_limit(ours: int | None, wandbs: int | None) -> int:
-    """``max_consecutive_failures``, also taken under wandb's name
-    (``wandb.agent(max_consecutive_failed_runs=...)``); when neither is given,
-    :func:`_max_failures_default`."""
-    if ours is not None and wandbs is not None:
-        raise TypeError(
-            "give max_consecutive_failures or max_consecutive_failed_runs (wandb's name for "
-            f"it), not both (got {ours!r} and {wandbs!r})"
-        )
-    value = ours if ours is not None else wandbs
-    if value is None:
-        return _max_failures_default()
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        name = "max_consecutive_failures" if ours is not None else "max_consecutive_failed_runs"
-        raise ValueError(f"{name} must be a whole number of runs, at least 1, not {value!r}")
-    return int(value)
-
-
-#: wandb's agent's variable for its limit of failed runs ("To change this value set
-#: WANDB_AGENT_MAX_INITIAL_FAILURES=val"): here the limit of failed runs in a row when the
-#: user gave none (wandb_agent.py stops at that many failures, as many as the finished runs
-#: or more; its WANDB_AGENT_DISABLE_FLAPPING turns off a check localsweep does not have).
-MAX_FAILURES_VARIABLE = "WANDB_AGENT_MAX_INITIAL_FAILURES"
-
-
-def _max_failures_default() -> int:
-    """The limit of failed runs in a row when none is given: ``WANDB_AGENT_MAX_INITIAL_FAILURES``
-    (a whole number, as wandb's agent reads it), else 5."""
-    value = os.environ.get(MAX_FAILURES_VARIABLE, "").strip()
-    if not value:
-        return 5
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        logger.warning(
-            "%s=%r is not a whole number of runs, at least 1: an agent stops after 5 failed "
-            "runs in a row",
-            MAX_FAILURES_VARIABLE,
-            value,
-        )
-        return 5
-    return limit
-
-
-def sweep_path(path: str) -> tuple[str, str | None, str | None]:
-    """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
-    its sweep id (an empty part is not given)."""
-    parts = path.split("/")
-    entity = parts[-3] if len(parts) >= 3 else None
-    project = parts[-2] if len(parts) >= 2 else None
-    return parts[-1], project or None, entity or None
-
-
-def _grace(grace_period: float, term_timeout: float | None) -> float:
-    """``grace_period``, also taken as wandb.agent's ``term_timeout``."""
-    if term_timeout is None:
-        return grace_period
-    if grace_period != DEFAULT_GRACE_PERIOD:
-        raise TypeError(
-            "give grace_period or term_timeout (wandb's name for it), not both "
-            f"(got {grace_period!r} and {term_timeout!r})"
-        )
-    if isinstance(term_timeout, bool) or not isinstance(term_timeout, numbers.Real):
-        raise ValueError(f"term_timeout must be a number of seconds, not {term_timeout!r}")
-    if term_timeout < 0:
-        raise ValueError(f"term_timeout must be at least 0 seconds, not {term_timeout!r}")
-    return float(term_timeout)
 
 
 def sweep(
@@ -276,8 +200,8 @@ def agent(
     from localsweep.store import Store, require_database
 
     del forward_signals  # always done here: see the docstring
-    grace_period = _grace(grace_period, term_timeout)
-    _check_count(count)
+    grace_period = grace(grace_period, term_timeout)
+    check_count(count)
     failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
     sweep_id, path_project, path_entity = sweep_path(sweep_id)
     store = Store(require_database(db))
@@ -343,7 +267,7 @@ def run(
     from localsweep.api import Sweep
     from localsweep.store import Store
 
-    _check_count(count)
+    check_count(count)
     failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
     config = _config(sweep_config)
     if train is None:
@@ -416,8 +340,6 @@ def execute(
     a terminal or notebook, else a line per run; ``quiet``: nothing). ``db`` (as the user
     gave it) and ``go_on_function`` (``--function``'s ``MODULE:FUNC``, or the function) are
     what the message on Ctrl-C needs to say how to go on with the sweep."""
-    from localsweep.agent._agent import check_sweep_path
-
     # Before any worker starts: each would refuse it.
     check_sweep_path(store.get_sweep(sweep_id), project, entity)
     from localsweep._hints import (

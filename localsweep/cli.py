@@ -262,7 +262,7 @@ def agent(
     **execution: Any,
 ) -> None:
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
-    from localsweep._entry import sweep_path
+    from localsweep._agent_options import sweep_path
     from localsweep.store import Store, require_database
 
     if Path(sweep_id).is_file() or Path(sweep_id).suffix.lower() in _CONFIG_SUFFIXES:
@@ -396,7 +396,8 @@ def _run_agent(
     grace_period: float = 10.0,
     quiet: bool = False,
 ) -> None:
-    from localsweep._entry import execute, max_failures_limit
+    from localsweep._agent_options import max_failures_limit
+    from localsweep._entry import execute
     from localsweep.config import Method
 
     _check_execution(function, isolation=isolation, timeout=timeout, workers=workers)

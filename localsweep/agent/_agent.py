@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localsweep import _interrupt
+from localsweep._agent_options import check_sweep_path
 from localsweep.agent._control import (
     CANCELLED,
     LEASE_LOST,
@@ -34,17 +35,16 @@ from localsweep.config import Method, SweepConfig
 from localsweep.errors import (
     AgentError,
     LeaseLostError,
-    NotFoundError,
     RunSetupError,
     StoreError,
 )
 from localsweep.records import Proposal, RunState, RunView
 from localsweep.search import Search, make_search
 from localsweep.search._multi import reaches_all_targets
-from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store, SweepRecord
+from localsweep.store import AgentInfo, ClaimOutcome, RunRecord, Store
 from localsweep.wandb_bridge import FinishedRun, keep_offline
 
-__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner", "check_sweep_path"]
+__all__ = ["Agent", "AgentReport", "RunOutcome", "Runner"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,36 +113,6 @@ class AgentReport:
 def wandb_root() -> Path:
     """Where wandb puts its ``wandb/`` folder: ``WANDB_DIR`` or the working directory."""
     return Path(os.environ.get("WANDB_DIR") or os.getcwd())
-
-
-def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None) -> None:
-    """Refuse an agent's ``project`` or ``entity`` (``-p``/``-e``, or the ``E/P/`` of
-    ``E/P/ID``) other than the sweep's: its runs are filed under the sweep's, where the
-    database (``Api``, ``show``, ``sync``) has them, and wandb's agent finds a sweep only
-    in its own project. ``None``: not given."""
-    wrong, there = [], []
-    for what, given, own in (
-        ("project", project, sweep.project or sweep.config.project),
-        ("entity", entity, sweep.entity or sweep.config.entity),
-    ):
-        if what == "entity" and not own:
-            # A sweep made without an entity is W&B's default entity's, which may well be
-            # the one given (wandb's scripts often name it to the agent only): unknown
-            # offline, so taken.
-            continue
-        # A sweep with no project files its runs under wandb's "uncategorized".
-        if given is not None and given != (own or (what == "project" and "uncategorized")):
-            its = f"is {own!r}" if own else "is not given"
-            wrong.append(f"{what} {given!r} (the sweep's {what} {its})")
-            there.append(f"--{what} {given}")
-    if wrong:
-        raise NotFoundError(
-            f"no sweep {sweep.id} in {' and '.join(wrong)}: an agent files a sweep's runs "
-            "under the sweep's own project and entity, and wandb's agent finds a sweep only "
-            "there. Leave out -p/--project and -e/--entity (project=, entity=), or give the "
-            f"sweep's; for runs filed there, create a sweep there (localsweep sweep "
-            f"{' '.join(there)} CONFIG)."
-        )
 
 
 def run_rng(seed: int, number: int, priors: str = "") -> random.Random:

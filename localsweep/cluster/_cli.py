@@ -218,8 +218,7 @@ def slurm_command(
       localsweep slurm SWEEP_ID --agents 8 --gpus-per-task 1 --time 12:00:00
       localsweep slurm SWEEP_ID --agents 4 --dry-run      print the script only
     """
-    from localsweep._entry import sweep_path
-    from localsweep.agent._agent import check_sweep_path
+    from localsweep._agent_options import check_sweep_path, sweep_path
     from localsweep.store import Store
 
     if allow_network_fs:

@@ -1,0 +1,140 @@
+"""What the arguments of ``wandb agent`` / ``wandb.agent`` mean here, read and checked
+before an agent starts: ``count``, the failure limit (and wandb's variable for it), the
+grace period under wandb's name, and the sweep path ``E/P/ID`` with the project and entity
+it names."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import os
+from typing import TYPE_CHECKING
+
+from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
+from localsweep.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from localsweep.store import SweepRecord
+
+__all__ = [
+    "MAX_FAILURES_VARIABLE",
+    "check_count",
+    "check_sweep_path",
+    "grace",
+    "max_failures_limit",
+    "sweep_path",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def check_count(count: object) -> None:
+    """``count`` is a whole number of runs, at least 1, or ``None`` (no limit): the CLI's rule."""
+    if count is None:
+        return
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(
+            f"count must be a whole number of runs, at least 1 (or None for no limit), "
+            f"not {count!r}"
+        )
+
+
+def max_failures_limit(ours: int | None, wandbs: int | None) -> int:
+    """``max_consecutive_failures``, also taken under wandb's name
+    (``wandb.agent(max_consecutive_failed_runs=...)``); when neither is given,
+    :func:`_max_failures_default`."""
+    if ours is not None and wandbs is not None:
+        raise TypeError(
+            "give max_consecutive_failures or max_consecutive_failed_runs (wandb's name for "
+            f"it), not both (got {ours!r} and {wandbs!r})"
+        )
+    value = ours if ours is not None else wandbs
+    if value is None:
+        return _max_failures_default()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        name = "max_consecutive_failures" if ours is not None else "max_consecutive_failed_runs"
+        raise ValueError(f"{name} must be a whole number of runs, at least 1, not {value!r}")
+    return int(value)
+
+
+#: wandb's agent's variable for its limit of failed runs ("To change this value set
+#: WANDB_AGENT_MAX_INITIAL_FAILURES=val"): here the limit of failed runs in a row when the
+#: user gave none (wandb_agent.py stops at that many failures, as many as the finished runs
+#: or more; its WANDB_AGENT_DISABLE_FLAPPING turns off a check localsweep does not have).
+MAX_FAILURES_VARIABLE = "WANDB_AGENT_MAX_INITIAL_FAILURES"
+
+
+def _max_failures_default() -> int:
+    """The limit of failed runs in a row when none is given: ``WANDB_AGENT_MAX_INITIAL_FAILURES``
+    (a whole number, as wandb's agent reads it), else 5."""
+    value = os.environ.get(MAX_FAILURES_VARIABLE, "").strip()
+    if not value:
+        return 5
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        logger.warning(
+            "%s=%r is not a whole number of runs, at least 1: an agent stops after 5 failed "
+            "runs in a row",
+            MAX_FAILURES_VARIABLE,
+            value,
+        )
+        return 5
+    return limit
+
+
+def sweep_path(path: str) -> tuple[str, str | None, str | None]:
+    """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
+    its sweep id (an empty part is not given)."""
+    parts = path.split("/")
+    entity = parts[-3] if len(parts) >= 3 else None
+    project = parts[-2] if len(parts) >= 2 else None
+    return parts[-1], project or None, entity or None
+
+
+def grace(grace_period: float, term_timeout: float | None) -> float:
+    """``grace_period``, also taken as wandb.agent's ``term_timeout``."""
+    if term_timeout is None:
+        return grace_period
+    if grace_period != DEFAULT_GRACE_PERIOD:
+        raise TypeError(
+            "give grace_period or term_timeout (wandb's name for it), not both "
+            f"(got {grace_period!r} and {term_timeout!r})"
+        )
+    if isinstance(term_timeout, bool) or not isinstance(term_timeout, numbers.Real):
+        raise ValueError(f"term_timeout must be a number of seconds, not {term_timeout!r}")
+    if term_timeout < 0:
+        raise ValueError(f"term_timeout must be at least 0 seconds, not {term_timeout!r}")
+    return float(term_timeout)
+
+
+def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None) -> None:
+    """Refuse an agent's ``project`` or ``entity`` (``-p``/``-e``, or the ``E/P/`` of
+    ``E/P/ID``) other than the sweep's: its runs are filed under the sweep's, where the
+    database (``Api``, ``show``, ``sync``) has them, and wandb's agent finds a sweep only
+    in its own project. ``None``: not given."""
+    wrong, there = [], []
+    for what, given, own in (
+        ("project", project, sweep.project or sweep.config.project),
+        ("entity", entity, sweep.entity or sweep.config.entity),
+    ):
+        if what == "entity" and not own:
+            # A sweep made without an entity is W&B's default entity's, which may well be
+            # the one given (wandb's scripts often name it to the agent only): unknown
+            # offline, so taken.
+            continue
+        # A sweep with no project files its runs under wandb's "uncategorized".
+        if given is not None and given != (own or (what == "project" and "uncategorized")):
+            its = f"is {own!r}" if own else "is not given"
+            wrong.append(f"{what} {given!r} (the sweep's {what} {its})")
+            there.append(f"--{what} {given}")
+    if wrong:
+        raise NotFoundError(
+            f"no sweep {sweep.id} in {' and '.join(wrong)}: an agent files a sweep's runs "
+            "under the sweep's own project and entity, and wandb's agent finds a sweep only "
+            "there. Leave out -p/--project and -e/--entity (project=, entity=), or give the "
+            f"sweep's; for runs filed there, create a sweep there (localsweep sweep "
+            f"{' '.join(there)} CONFIG)."
+        )
