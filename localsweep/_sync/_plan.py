@@ -316,12 +316,14 @@ def _check_folders(
         # this one never made a wandb run. One whose folder is gone records where it was.
         return RunCheck(run, LEFT, message=WITHOUT_WANDB)
     if not folders and run.dir is None and run.end_reason == "setup_error":
-        # localsweep could not write its files (a full disk) before it started: no run.
+        # localsweep could not set it up (a full disk, the agent out of open files) before
+        # it started: no run.
         return RunCheck(
             run,
             LEFT,
-            message="never started: localsweep could not write its files (a full disk, say), "
-            "and its point is offered again. Nothing to upload, and not a failure",
+            message="never started: localsweep could not set it up (write its files, or start "
+            "it: a full disk, the agent out of open files or memory, say), and its point is "
+            "offered again. Nothing to upload, and not a failure",
         )
     if not folders and run.dir is None and run.state is RunState.FAILED:
         # The store records the folder wandb.init makes: it failed before wandb.init.

@@ -142,7 +142,7 @@ def test_a_full_wandb_disk_stops_the_agent_with_one_message_and_loses_no_point(
     assert plan.ok, plan.runs
     [never] = [r for r in plan.runs if r.state == "killed"]
     assert never.outcome == "left"
-    assert "never started: localsweep could not write its files" in (never.message or "")
+    assert "never started: localsweep could not set it up (write its files" in (never.message or "")
 
 
 def test_a_run_that_ends_on_a_full_disk_is_kept_and_named_in_a_warning(
