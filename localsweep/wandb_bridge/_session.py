@@ -96,9 +96,9 @@ _sinks: dict[str, LogSink] = {}
 #: Our runs whose summary is not just the last logged values (explicit summary writes,
 #: define_metric), so it must be read from wandb when they finish.
 _custom_summary: set[str] = set()
-#: Our runs being finished because a sink stopped them (their exit code is ours, not the
-#: training code's).
-_stopping: set[str] = set()
+#: Our runs a sink stopped, by run id: the exit code to finish them with (ours, not the
+#: training code's) when they are finished, as the training unwinds or its session ends.
+_stopped: dict[str, int] = {}
 #: Our runs whose ``with wandb.init()`` is being left with an exception (wandb prints it).
 _raising: set[str] = set()
 #: Our runs whose last ``log`` left its row open (``step=`` or ``commit=False``): wandb
@@ -226,13 +226,11 @@ def install_hooks() -> None:
             return result
 
         def _stop(self: Any, stop: StopRun) -> NoReturn:
-            # Finish cleanly before unwinding: every row is kept and an exit record
-            # written, whatever the user's code does with the exception.
-            _stopping.add(self.id)
-            try:
-                self.finish(exit_code=stop.exit_code)
-            finally:
-                _stopping.discard(self.id)
+            # The run is finished once the training has unwound (its `with wandb.init()`,
+            # its own finish in a `finally`, or the session's end), as wandb's agent
+            # finishes a function it stopped: a monitor thread logs to a live run until the
+            # training's `finally` stops it. Finished then as stopped, with our exit code.
+            _stopped[self.id] = stop.exit_code
             raise stop
 
         @functools.wraps(original_finish)
@@ -243,10 +241,12 @@ def install_hooks() -> None:
             # Held until wandb has written the exit record: a log from another thread
             # lands before the finish (in the file and the sink) or after it (in neither).
             with lock:
+                if self.id in _stopped:  # a sink stopped it: our exit code, not the code's
+                    exit_code = _stopped[self.id]
                 sink = _sinks.pop(self.id, None)
                 if sink is not None and not self._is_finished:
                     note_finished(sink, self.id)
-                    sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopping))
+                    sink.on_finish(_finished_run(self, exit_code, stopped=self.id in _stopped))
                 return original_finish(self, exit_code)
 
         original_mark_preempting = Run.mark_preempting
@@ -263,7 +263,7 @@ def install_hooks() -> None:
         @functools.wraps(original_exit)
         def _exit(self: Any, exc_type: Any, exc: Any, tb: Any) -> Any:
             # Leaving `with wandb.init()` prints any exception's traceback; an early stop is
-            # no error, and the run was already finished before the stop unwound.
+            # no error (the finish takes the stop's exit code).
             if exc_type is not None and issubclass(exc_type, StopRun):
                 return original_exit(self, None, None, None)
             if exc_type is None or self.id not in _sinks:
@@ -430,11 +430,8 @@ class WandbRunSession:
             return
         # Stopped on another thread, and the training's own logged no more: the run ends
         # as stopped all the same.
-        _stopping.add(self.run_id)
-        try:
-            self.close(exit_code=stop.exit_code)
-        finally:
-            _stopping.discard(self.run_id)
+        _stopped[self.run_id] = stop.exit_code
+        self.close(exit_code=stop.exit_code)
         raise stop
 
     def close(self, exit_code: int) -> None:
@@ -450,6 +447,7 @@ class WandbRunSession:
             _sinks.pop(self.run_id, None)
             _run_locks.pop(self.run_id, None)
             _pending_stops.pop(self.run_id, None)
+            _stopped.pop(self.run_id, None)
             forget_run_thread(self.run_id)
             _resume_steps.pop(self.run_id, None)
             _resume_summaries.pop(self.run_id, None)

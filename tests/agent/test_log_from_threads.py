@@ -112,3 +112,7 @@ def test_a_stop_that_comes_up_on_a_monitor_thread_stops_the_training_as_such(
     epochs = [row["epoch"] for row in run.history() if "epoch" in row]
     # The training stopped at its first log after the cancel: its rows before it are kept.
     assert epochs == [0, 1, 2]
+    # The monitor logged to a live run until the training stopped it, as under
+    # wandb.agent, which finishes a run it stopped once the function has unwound.
+    monitor = offline / "monitor.txt"
+    assert not monitor.exists(), monitor.read_text()

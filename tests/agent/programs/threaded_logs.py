@@ -66,7 +66,8 @@ def cancelled_while_a_monitor_logs() -> None:
     """A monitor thread logs every few milliseconds beside a slow main loop; at the main
     loop's third row the sweep is cancelled (the database is ``$THREADED_LOGS_DB``), and
     the main loop logs nothing for 3 s, long enough for the agent to see the cancel (it
-    polls every second) on the monitor's rows, then goes on with its epochs."""
+    polls every second) on the monitor's rows, then goes on with its epochs. What stops
+    the monitor, other than the training's own signal, is written to ``monitor.txt``."""
     import os
     import time
 
@@ -79,7 +80,9 @@ def cancelled_while_a_monitor_logs() -> None:
         while not done.is_set():
             try:
                 wandb.log({"gpu": 0.5})
-            except BaseException:  # the run was stopped under it, or finished
+            except BaseException as exc:  # the run was stopped or finished under it
+                with open("monitor.txt", "a") as f:
+                    f.write(f"{type(exc).__name__}: {exc}\n")
                 return
             time.sleep(0.002)
 
@@ -93,5 +96,6 @@ def cancelled_while_a_monitor_logs() -> None:
                 time.sleep(3)
             time.sleep(0.01)
     finally:
+        time.sleep(0.1)  # a checkpoint saved, say, before the monitor is stopped
         done.set()
         thread.join()
