@@ -89,6 +89,13 @@ def sweep_path(path: str) -> tuple[str, str | None, str | None]:
     """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
     its sweep id (an empty part is not given)."""
     parts = path.split("/")
+    if len(parts) > 3 or not parts[-1].strip():
+        # wandb's parse_sweep_id refuses it too; taking the last parts would name a
+        # project or a sweep the user never wrote.
+        raise ValueError(
+            f"sweep id {path!r}: expected SWEEP_ID, PROJECT/SWEEP_ID or "
+            "ENTITY/PROJECT/SWEEP_ID, as wandb's agent takes it"
+        )
     entity = parts[-3] if len(parts) >= 3 else None
     project = parts[-2] if len(parts) >= 2 else None
     return parts[-1], project or None, entity or None
@@ -134,7 +141,7 @@ def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None
         raise NotFoundError(
             f"no sweep {sweep.id} in {' and '.join(wrong)}: an agent files a sweep's runs "
             "under the sweep's own project and entity, and wandb's agent finds a sweep only "
-            "there. Leave out -p/--project and -e/--entity (project=, entity=), or give the "
+            "there. Leave out --project and --entity (project=, entity=), or give the "
             f"sweep's; for runs filed there, create a sweep there (localsweep sweep "
             f"{' '.join(there)} CONFIG)."
         )

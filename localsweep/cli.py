@@ -271,7 +271,10 @@ def agent(
             f"`localsweep sweep {sweep_id}` and give its id to the agent (or create and run "
             f"it in one go with `localsweep run {sweep_id}`)"
         )
-    bare_id, path_project, path_entity = sweep_path(sweep_id)
+    try:
+        bare_id, path_project, path_entity = sweep_path(sweep_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SWEEP_ID") from None
     store = Store(require_database(db))
     record = store.get_sweep(bare_id)
     _run_agent(

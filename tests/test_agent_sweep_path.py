@@ -107,3 +107,19 @@ def test_slurm_refuses_another_project_before_queueing_agents_that_would_all_ref
     assert done.returncode == 2, done.stderr
     assert f"no sweep {sweep_id} in project 'Q' (the sweep's project is 'P')" in done.stderr
     assert "#SBATCH" not in done.stdout
+
+
+@pytest.mark.parametrize("path", ["x/E/P/{id}", "E/P/{id}/", "P/"])
+def test_a_sweep_path_of_more_than_three_parts_or_no_id_is_refused_as_wandb_refuses_it(
+    tmp_path: Path, path: str
+) -> None:
+    # Its last three parts were taken: a project or a sweep '' the user never wrote.
+    sweep_id = localsweep.sweep(CONFIG, db=tmp_path / "localsweep.db", project="P", entity="E")
+    given = path.format(id=sweep_id)
+    done = cli("agent", "--count", "1", given)
+    assert done.returncode == 2, done.stderr
+    assert "expected SWEEP_ID, PROJECT/SWEEP_ID or ENTITY/PROJECT/SWEEP_ID" in done.stderr
+    assert "Traceback" not in done.stderr
+    with pytest.raises(ValueError, match="expected SWEEP_ID"):
+        localsweep.agent(given, lambda config: 1.0, db=tmp_path / "localsweep.db", quiet=True)
+    assert localsweep.Api(tmp_path / "localsweep.db").sweep(sweep_id).runs == []

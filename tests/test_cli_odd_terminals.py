@@ -103,7 +103,10 @@ def test_run_on_an_ascii_stdout_ends_with_its_table_and_exit_0(tmp_path: Path) -
         "name: expé\nmethod: grid\nmetric: {name: val_loss}\n"
         "parameters:\n  lr: {values: [0.1]}\n  opt: {values: [sgd✓]}\n"
     )
-    env = {**ASCII, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **ASCII,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
     ran = entry("localsweep.cli", "run", "uni.yaml", "-f", "t:train", "--db", "r.db", env=env)
     assert ran.returncode == 0, ran.stderr.decode()
     assert "sgd\\u2713" in ran.stdout.decode("ascii")

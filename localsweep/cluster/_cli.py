@@ -237,7 +237,10 @@ def slurm_command(
         check_script_path(Path(script_only))
     try:
         store = Store(db)
-        bare_id, path_project, path_entity = sweep_path(sweep_id)
+        try:
+            bare_id, path_project, path_entity = sweep_path(sweep_id)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="SWEEP_ID") from None
         try:
             sweep = store.get_sweep(bare_id)
         finally:
