@@ -140,11 +140,15 @@ def db_for_elsewhere(db: str | None) -> str | None:
     """The database for an agent started in another folder than this one (the sweep was
     told to start it where its program is): a SQLite path by its absolute path, which a
     relative one (the default ``./localsweep.db`` too) would not find there. The database
-    ``LOCALSWEEP_DB`` gives stays out of the command: the variable goes with the user."""
+    ``LOCALSWEEP_DB`` gives stays out of the command (the variable goes with the user)
+    unless it is a relative path, which the variable would take to the other folder."""
     context = click.get_current_context()
-    if context.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT:
-        return db
+    from_variable = (
+        context.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT
+    )
     if db is not None and ("://" in db or db == ":memory:"):
+        return db
+    if from_variable and db is not None and Path(db).expanduser().is_absolute():
         return db
     from localsweep.store._engine import DEFAULT_DB_FILENAME
 

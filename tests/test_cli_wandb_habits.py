@@ -182,6 +182,22 @@ def test_told_to_start_the_agent_elsewhere_the_command_names_the_database_there(
     assert len(localsweep.Api(str(db)).sweep(made.stdout.strip()).runs) == 1
 
 
+def test_a_relative_localsweep_db_is_given_by_its_absolute_path_in_the_command_elsewhere(
+    work: Path,
+) -> None:
+    # The variable goes with the user to the other folder, where its relative path names
+    # another file.
+    configs = work / "configs"
+    configs.mkdir()
+    (work / "sweep.yaml").rename(configs / "sweep.yaml")
+    made = cli_at(configs, "sweep", "sweep.yaml", env={"LOCALSWEEP_DB": "team.db"})
+    assert made.returncode == 0, made.stderr
+    command = _agent_line(made.stderr)
+    assert command == f"localsweep agent --db {configs / 'team.db'} {made.stdout.strip()}"
+    ran = cli_at(work, *shlex.split(command)[1:], "--count", "1", env={"LOCALSWEEP_DB": "team.db"})
+    assert ran.returncode == 0, ran.stderr
+
+
 # ------------------------------------------------------------------------ a closed pipe
 
 
