@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 from localsweep.config import Goal
@@ -184,6 +184,12 @@ def _check_times(key: str, condition: Any) -> None:
                 f"filters: {key!r} {op} {operand!r} has no time zone, so it could be UTC or "
                 "this machine's time: give it one (datetime.now(timezone.utc)), or write "
                 "ISO 8601 text as wandb's filters do: '2024-05-01T12:00:00Z'"
+            )
+        if isinstance(operand, (date, time)) and not isinstance(operand, datetime):
+            raise ValueError(
+                f"filters: {key!r} {op} {operand!r} is a {type(operand).__name__}, not a "
+                "moment: give a datetime with a zone (datetime(2024, 5, 1, tzinfo=timezone.utc)),"
+                " or ISO 8601 text as wandb's filters do: '2024-05-01T12:00:00Z'"
             )
         if isinstance(operand, (int, float)) and not isinstance(operand, bool):
             raise ValueError(

@@ -143,9 +143,7 @@ def db_for_elsewhere(db: str | None) -> str | None:
     ``LOCALSWEEP_DB`` gives stays out of the command (the variable goes with the user)
     unless it is a relative path, which the variable would take to the other folder."""
     context = click.get_current_context()
-    from_variable = (
-        context.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT
-    )
+    from_variable = context.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT
     if db is not None and ("://" in db or db == ":memory:"):
         return db
     if from_variable and db is not None and Path(db).expanduser().is_absolute():

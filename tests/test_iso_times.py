@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,7 @@ def test_a_datetime_with_a_zone_selects_as_its_iso_text_does(db: str) -> None:
         (datetime(2024, 5, 1, 12), "has no time zone"),
         (1714564800, "is a number, not a time"),
         (1714564800.5, "is a number, not a time"),
+        (date(2024, 5, 1), "is a date, not a moment"),
     ],
 )
 def test_a_time_filter_on_a_naive_datetime_or_a_unix_time_is_refused_with_the_fix(
