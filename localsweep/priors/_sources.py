@@ -133,8 +133,8 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
         raise _error(
             text,
             "no such file or folder, and no database yet to look it up in as a run or "
-            "sweep id (a sweep of another database is DB#ID: other.db#SWEEP_ID); "
-            + _WHAT_A_SOURCE_IS,
+            f"sweep id, nor a wandb run folder of that id ({_run_folders_looked_in(text)}) "
+            "(a sweep of another database is DB#ID: other.db#SWEEP_ID); " + _WHAT_A_SOURCE_IS,
         )
     return _from_database(text, store, text.rsplit("/", 1)[-1], label=None)
 
@@ -147,10 +147,7 @@ def _wandb_run_folders(text: str) -> SourceRuns | None:
     ident = text.rsplit("/", 1)[-1]
     if not ident or not all(c.isalnum() or c in "_-" for c in ident):
         return None
-    bases = [Path("wandb")]
-    if os.environ.get("WANDB_DIR"):
-        bases.insert(0, Path(os.environ["WANDB_DIR"]).expanduser() / "wandb")
-    for base in bases:
+    for base in _run_folder_bases():
         folders = sorted(p for p in base.glob(f"*run-*-{ident}") if p.is_dir())
         if folders:
             runs = [c for folder in folders for c in _from_path(folder)[1]]
@@ -158,6 +155,22 @@ def _wandb_run_folders(text: str) -> SourceRuns | None:
             kind = f"wandb run folder {where}, by its run id: not in this database"
             return SourceRuns(text, kind, tuple(_join_attempts(runs)))
     return None
+
+
+def _run_folder_bases() -> list[Path]:
+    """Where wandb writes run folders: ``$WANDB_DIR/wandb``, then ``./wandb``."""
+    bases = [Path("wandb")]
+    if os.environ.get("WANDB_DIR"):
+        bases.insert(0, Path(os.environ["WANDB_DIR"]).expanduser() / "wandb")
+    return bases
+
+
+def _run_folders_looked_in(text: str) -> str:
+    """Where :func:`_wandb_run_folders` looked for ``text``'s folder, for a message."""
+    ident = text.rsplit("/", 1)[-1]
+    places = " or ".join(str((base / f"*run-*-{ident}").absolute()) for base in _run_folder_bases())
+    hint = "" if os.environ.get("WANDB_DIR") else "; set WANDB_DIR if the runs went elsewhere"
+    return f"looked for {places}{hint}"
 
 
 def _distinct(matches: list[str]) -> list[str]:
@@ -373,8 +386,9 @@ def _from_database(text: str, store: Store, ident: str, label: str | None) -> So
             return found_folders
         raise _error(
             text,
-            f"no file or folder {text!r}, and no sweep or run {ident!r} in {store.shown_url} "
-            "(a sweep of another database is DB#ID: other.db#SWEEP_ID); " + _WHAT_A_SOURCE_IS,
+            f"no file or folder {text!r}, no sweep or run {ident!r} in {store.shown_url}, nor "
+            f"a wandb run folder of that id ({_run_folders_looked_in(text)}) (a sweep of "
+            "another database is DB#ID: other.db#SWEEP_ID); " + _WHAT_A_SOURCE_IS,
         ) from None
     label = f"run {record.id}{where}"
     return SourceRuns(shown_url(text), label, (_from_record(store, record, label),))

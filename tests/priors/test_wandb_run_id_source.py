@@ -57,7 +57,14 @@ def test_a_wandb_run_id_takes_its_folder_under_wandb_dir(
     _taken(made, f"E/P/{ids[1]}", folder)
 
 
-def test_a_run_id_with_no_folder_is_still_an_error(config: Path) -> None:
-    made = cli_at(None, "sweep", str(config), "--db", "s.db", "-R", "zzzz9999")
+def test_a_run_id_with_no_folder_is_still_an_error_naming_where_it_looked(
+    config: Path, tmp_path: Path
+) -> None:
+    # A user whose runs went to another WANDB_DIR learns where the folder was looked for.
+    made = cli_at(tmp_path, "sweep", str(config), "--db", "s.db", "-R", "zzzz9999",
+                  drop=["WANDB_DIR"])  # fmt: skip
     assert made.returncode == 2, made.stderr
-    assert "no such file or folder" in made.stderr
+    said = " ".join(made.stderr.split())
+    assert "no such file or folder" in said
+    assert f"looked for {tmp_path / 'wandb' / '*run-*-zzzz9999'}" in said
+    assert "set WANDB_DIR if the runs went elsewhere" in said
