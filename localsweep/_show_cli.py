@@ -62,16 +62,9 @@ def _ls(db: str | None) -> None:
 
     api = Api(db)
     sweeps = api.sweeps()
-    from rich.table import Table
 
-    table = Table()
-    # Ids and states are what users copy and read: never cut them.
-    table.add_column("id", no_wrap=True, min_width=max([2, *(len(s.id) for s in sweeps)]))
-    table.add_column("name", overflow="fold")
-    table.add_column("method")
-    table.add_column("state", no_wrap=True, min_width=8)
-    for col in ("runs", "best", "created"):
-        table.add_column(col, overflow="fold")
+    head = ["id", "name", "method", "state", "runs", "best", "created"]
+    rows: list[list[str]] = []
     for s in sweeps:
         best = s.best_run()
         metric = s.parsed_config.metric
@@ -83,16 +76,64 @@ def _ls(db: str | None) -> None:
         if s.parsed_config.is_multi_objective:  # no best run: the Pareto set's size
             front = len(s.pareto_runs())
             best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else ""
-        table.add_row(
-            _e(s.id),
-            _e(s.name),
-            s.parsed_config.method.value,
-            _e(shown_state(s.state, s.finished_reason)),
-            _run_count(len(s.runs), len(s.prior_runs)),
-            _e(best_text),
-            s.created_at.strftime("%Y-%m-%d %H:%M UTC"),  # stored in UTC, as ui/report say
+        rows.append(
+            [
+                _e(s.id),
+                _e(s.name),
+                s.parsed_config.method.value,
+                _e(shown_state(s.state, s.finished_reason)),
+                _run_count(len(s.runs), len(s.prior_runs)),
+                _e(best_text),
+                s.created_at.strftime("%Y-%m-%d %H:%M UTC"),  # stored in UTC, as ui/report say
+            ]
         )
-    print_table(console, table)
+    _print_sweeps(head, rows)
+
+
+#: The columns ``ls`` leaves out, in this order, on a terminal too narrow for every
+#: column whole.
+_LS_DROPPED_FIRST = ("created", "method", "runs", "name")
+
+
+def _print_sweeps(head: list[str], rows: list[list[str]]) -> None:
+    """The sweeps table, each cell whole but the name's (text, folded at need): ids and
+    states are what users copy and read, and a best value folded over lines reads as
+    another (``loss=0`` over ``.4``). On a terminal too narrow for every column, columns
+    are left out (:data:`_LS_DROPPED_FIRST`), saying which and how to see them."""
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    def table_of(names: list[str]) -> Table:
+        table = Table()
+        for name in names:
+            i = head.index(name)
+            if name == "name":
+                table.add_column(name, overflow="fold")
+            else:
+                table.add_column(name, no_wrap=True, min_width=_width(r[i] for r in rows))
+        for row in rows:
+            table.add_row(*(row[head.index(name)] for name in names))
+        return table
+
+    unbounded = console.options.update_width(10_000)
+    names = list(head)
+    table = table_of(names)
+    whole = need = Measurement.get(console, unbounded, table).minimum
+    left: list[str] = []
+    for drop in _LS_DROPPED_FIRST:
+        if _piped(console) or need <= console.width:
+            break
+        names.remove(drop)
+        left.append(drop)
+        table = table_of(names)
+        need = Measurement.get(console, unbounded, table).minimum
+    _print_whole(table)
+    if left:
+        console.print(
+            f"({', '.join(left)} left out to fit {console.width} columns; a terminal {whole} "
+            f"columns wide (or COLUMNS={whole}) shows them)",
+            highlight=False,
+        )
 
 
 def _run_count(runs: int, priors: int) -> str:

@@ -186,3 +186,23 @@ def test_ls_says_its_times_are_utc() -> None:
     assert re.search(re.escape(created.strftime("%Y-%m-%d %H:%M")) + r"\s+UTC", listed.stdout), (
         listed.stdout
     )
+
+
+@pytest.mark.parametrize("columns", [80, 50, 40])
+def test_ls_on_a_narrow_terminal_keeps_ids_states_and_best_values_whole(columns: int) -> None:
+    # The best value folded over lines read as another (loss=0 over .4), and at 40
+    # columns every column but id and state had no width left, without a word.
+    sweep = localsweep.run(
+        {**UNI, "name": "a sweep", "metric": {"name": "val_loss_of_the_model"}},
+        lambda c: {"val_loss_of_the_model": c["lr"] + 0.0123456},
+        db="n.db",
+        quiet=True,
+    )
+    listed = cli("ls", "--db", "n.db", columns=columns)
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if sweep.id in line]
+    assert "finished (exhausted)" in row, listed.stdout
+    assert "val_loss_of_the_model=0.112346" in row, listed.stdout
+    note = " ".join(listed.stdout.split())
+    assert f"left out to fit {columns} columns" in note, listed.stdout
+    assert "COLUMNS=" in note
