@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
 import yaml
 
 from localsweep._api_state import shown_state, state_word
-from localsweep._console import CliConsole, _piped, print_table, safe_text
+from localsweep._console import CliConsole, _piped, safe_text
 from localsweep._main import safe_output_streams
+from localsweep._whole_tables import print_runs, print_sweeps, print_whole
 
 __all__ = ["register_read_commands", "show_sweep"]
 
@@ -87,53 +88,7 @@ def _ls(db: str | None) -> None:
                 s.created_at.strftime("%Y-%m-%d %H:%M UTC"),  # stored in UTC, as ui/report say
             ]
         )
-    _print_sweeps(head, rows)
-
-
-#: The columns ``ls`` leaves out, in this order, on a terminal too narrow for every
-#: column whole.
-_LS_DROPPED_FIRST = ("created", "method", "runs", "name")
-
-
-def _print_sweeps(head: list[str], rows: list[list[str]]) -> None:
-    """The sweeps table, each cell whole but the name's (text, folded at need): ids and
-    states are what users copy and read, and a best value folded over lines reads as
-    another (``loss=0`` over ``.4``). On a terminal too narrow for every column, columns
-    are left out (:data:`_LS_DROPPED_FIRST`), saying which and how to see them."""
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    def table_of(names: list[str]) -> Table:
-        table = Table()
-        for name in names:
-            i = head.index(name)
-            if name == "name":
-                table.add_column(name, overflow="fold")
-            else:
-                table.add_column(name, no_wrap=True, min_width=_width(r[i] for r in rows))
-        for row in rows:
-            table.add_row(*(row[head.index(name)] for name in names))
-        return table
-
-    unbounded = console.options.update_width(10_000)
-    names = list(head)
-    table = table_of(names)
-    whole = need = Measurement.get(console, unbounded, table).minimum
-    left: list[str] = []
-    for drop in _LS_DROPPED_FIRST:
-        if _piped(console) or need <= console.width:
-            break
-        names.remove(drop)
-        left.append(drop)
-        table = table_of(names)
-        need = Measurement.get(console, unbounded, table).minimum
-    _print_whole(table)
-    if left:
-        console.print(
-            f"({', '.join(left)} left out to fit {console.width} columns; a terminal {whole} "
-            f"columns wide (or COLUMNS={whole}) shows them)",
-            highlight=False,
-        )
+    print_sweeps(console, head, rows)
 
 
 def _run_count(runs: int, priors: int) -> str:
@@ -252,7 +207,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     head = ["run", "state"]
     head += [_e(metric.name)] if metric is not None else []
     head += [_e(m.name) for m in objectives] + (["Pareto"] if objectives else [])
-    _print_runs(head, [_e(p.name) for p in params], rows, sweep.id)
+    print_runs(console, head, [_e(p.name) for p in params], rows, sweep.id)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     if silent:
@@ -312,69 +267,6 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         console.print(f"[red]{r.state} run {_e(r.id)}[/]:\n{_e(tail)}", highlight=False)
 
 
-def _print_runs(head: list[str], params: list[str], rows: list[list[str]], sweep: str) -> None:
-    """The runs table: the ``head`` columns (run, state, metrics), then the ``params``
-    columns, each cell whole: run ids and states are what users copy and read, and a number
-    folded over lines reads as another (0.0|457|302 as 0.0). On a terminal too narrow for
-    every column, the last parameter columns are left out, saying which and how to see
-    them; when even the ``head`` columns do not fit, the table is printed wider than the
-    terminal, which wraps its lines."""
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    def table_of(keep: int) -> Table:
-        table = Table()
-        for i, name in enumerate([*head, *params[:keep]]):
-            number = 2 <= i < len(head) and name != "Pareto"  # a metric's column
-            justify: Any = "right" if number else "left"
-            table.add_column(
-                name, justify=justify, no_wrap=True, min_width=_width(row[i] for row in rows)
-            )
-        for row in rows:
-            table.add_row(*row[: len(head) + keep])
-        return table
-
-    # Its least width without cutting a word: measured unbounded (rich clamps to the width).
-    unbounded = console.options.update_width(10_000)
-    keep = len(params)
-    table = table_of(keep)
-    need = whole = Measurement.get(console, unbounded, table).minimum
-    while not _piped(console) and need > console.width and keep > 0:
-        keep -= 1
-        table = table_of(keep)
-        need = Measurement.get(console, unbounded, table).minimum
-    _print_whole(table)
-    if keep < len(params):
-        left = params[keep:]
-        console.print(
-            f"({len(left)} parameter column{'s' if len(left) != 1 else ''} left out to fit "
-            f"{console.width} columns: {', '.join(left)}; a terminal {whole} columns wide "
-            f"(or COLUMNS={whole}) shows them; `localsweep export {sweep}` has every value)",
-            highlight=False,
-        )
-
-
-def _width(cells: Iterable[str]) -> int:
-    """The width of a column's widest cell (markup, as ``safe_text`` escapes, left out).
-    Given as the ``min_width`` of a ``no_wrap`` column, rich neither folds nor cuts it."""
-    from rich.text import Text
-
-    return max((Text.from_markup(cell).cell_len for cell in cells), default=1)
-
-
-def _print_whole(table: Any) -> None:
-    """Print ``table`` fitted to the terminal, or, where it cannot fit without cutting a
-    word or a number (a folded ``0.0|457|302`` reads as 0.0), at its natural width, wider
-    than the terminal, which wraps its lines."""
-    from rich.measure import Measurement
-
-    least = Measurement.get(console, console.options.update_width(10_000), table)
-    if _piped(console) or least.minimum <= console.width:
-        print_table(console, table)
-    else:
-        CliConsole(width=least.maximum, file=console.file).print(table)
-
-
 def _objective_sort(objectives: Any, pareto: set[str]) -> Callable[[Any], tuple[int, float]]:
     """A multi-objective sweep's runs table order: the Pareto set, then the other runs with
     a result of every objective, then the rest; each by the first objective."""
@@ -430,7 +322,7 @@ def _importance_table(rows: Any, title: str) -> None:
             none if r.correlation is None else f"{r.correlation:+.3f}",
             none if r.fanova is None else f"{r.fanova:.3f}",
         )
-    _print_whole(table)
+    print_whole(console, table)
 
 
 #: On a terminal, the width a parameter value is cut to, if that keeps its column's values
