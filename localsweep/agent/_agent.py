@@ -456,6 +456,8 @@ class Agent:
                 control.error = control.error or exc
             record = replace(run, state=outcome.state, end_reason=end_reason)
         if outcome.interrupted is not None:
+            if isinstance(outcome.interrupted, RunSetupError) and self.on_run_end is not None:
+                self.on_run_end(record)  # its end line, as every run's; then the agent stops
             raise _with_count(outcome.interrupted)
         return record
 

@@ -251,7 +251,7 @@ def _run_threads(
             if any(not d for j, d in enumerate(done) if j != i) and cause not in said:
                 said.add(cause)
                 logger.error(
-                    "worker %d stopped (the others finish their runs and start no more): %s",
+                    "worker %d stopped (the others end the runs they hold and start no more): %s",
                     i,
                     exc,
                 )

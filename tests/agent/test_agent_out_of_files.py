@@ -83,6 +83,9 @@ def test_too_few_open_files_for_the_workers_loses_no_point_and_says_the_fix(
     assert {r.state for r in runs} <= {"finished", "killed"}, [(r.state, r.error) for r in runs]
     assert all(r.end_reason == "setup_error" for r in runs if r.state == "killed")
     assert any(r.state == "killed" for r in runs)
+    # Each has its end line, as every run: the agent's output says what became of it.
+    for run in runs:
+        assert f"[localsweep] run {run.id} {run.state} " in short.stderr, short.stderr
 
     again = _agent(tmp_path, sweep_id, "--db", "s.db", *MODES[mode])
 
