@@ -25,6 +25,13 @@ import errno
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
+
+_resource: ModuleType | None
+try:
+    import resource as _resource
+except ImportError:  # Windows
+    _resource = None
 
 __all__ = [
     "AgentError",
@@ -208,16 +215,23 @@ class RunSetupError(AgentError):
         )
 
 
+def _open_files_limit() -> str:
+    """This process's limit of open files (``ulimit -n``), for a message. ``resource`` is
+    imported with this module: imported only when the files have run out, its import
+    failed for want of a file to open it."""
+    if _resource is None:  # not on this platform
+        return "unknown"
+    try:
+        soft = _resource.getrlimit(_resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return "unknown"
+    return "unlimited" if soft == _resource.RLIM_INFINITY else str(soft)
+
+
 def _shortage(exc: OSError) -> tuple[str, str] | None:
     """What the agent's process ran short of, as ``(head, fix)``, when ``exc`` says so."""
     if exc.errno in (errno.EMFILE, errno.ENFILE):
-        try:
-            import resource
-
-            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            now = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
-        except (ImportError, OSError, ValueError):  # not on this platform
-            now = "unknown"
+        now = _open_files_limit()
         if exc.errno == errno.ENFILE:  # the whole system's table, not this process's limit
             return (
                 "too many open files on this machine",

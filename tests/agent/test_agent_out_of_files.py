@@ -262,3 +262,36 @@ def test_a_run_the_agent_cannot_read_for_lack_of_files_runs_again_and_the_agent_
     assert again.returncode == 0, again.stderr
     runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
     assert [r.state for r in runs] == ["killed", "finished"]
+
+
+def test_the_limit_is_named_when_every_file_is_taken_before_anything_imported_it(
+    tmp_path: Path,
+) -> None:
+    # Out of files, `import resource` (done as the message was made) failed for want of a
+    # file to open it, and the message said "now unknown": in CI, where nothing had
+    # imported it before.
+    code = """
+import os
+from localsweep.errors import RunSetupError
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError as exc:
+    error = RunSetupError.lacking("start its process", "r1", exc)
+for fd in held:
+    os.close(fd)
+print(error)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        preexec_fn=lambda: _limited(64),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(`ulimit -n`, now 64)" in done.stdout, done.stdout
