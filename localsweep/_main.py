@@ -12,7 +12,7 @@ import sys
 
 from localsweep import _interrupt
 
-__all__ = ["main", "safe_output_streams"]
+__all__ = ["is_utf8", "main", "safe_output_streams"]
 
 
 def main() -> None:
@@ -34,14 +34,15 @@ def safe_output_streams() -> None:
     A UTF-8 stream, which can write anything, is left as it is. Called by the CLI only:
     the library never changes the process's streams."""
     for stream in (sys.stdout, sys.stderr):
-        if not isinstance(stream, io.TextIOWrapper) or _is_utf8(stream.encoding):
+        if not isinstance(stream, io.TextIOWrapper) or is_utf8(stream.encoding):
             continue
         if stream.errors in ("strict", "surrogateescape"):
             with contextlib.suppress(ValueError):  # closed
                 stream.reconfigure(errors="backslashreplace")
 
 
-def _is_utf8(encoding: str | None) -> bool:
+def is_utf8(encoding: str | None) -> bool:
+    """Whether ``encoding`` is UTF-8 under any of its names (an unknown one is not)."""
     try:
         return codecs.lookup(encoding or "").name == "utf-8"
     except LookupError:

@@ -19,6 +19,8 @@ import threading
 from collections import deque
 from typing import IO
 
+from localsweep._main import is_utf8
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["OutputTee", "attempt_marker", "open_output", "shown", "this_attempt", "unfinished"]
@@ -168,7 +170,7 @@ def _write(stream: IO[str], text: str) -> None:
     gets it as an escape (``\\xe9``)."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     buffer = getattr(stream, "buffer", None)
-    if buffer is not None and not _is_utf8(encoding) and not _isatty(stream):
+    if buffer is not None and not is_utf8(encoding) and not _isatty(stream):
         stream.flush()  # what was written as text before goes first
         buffer.write(text.encode("utf-8"))
         buffer.flush()
@@ -178,13 +180,6 @@ def _write(stream: IO[str], text: str) -> None:
     except UnicodeEncodeError:
         stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
     stream.flush()
-
-
-def _is_utf8(encoding: str) -> bool:
-    try:
-        return codecs.lookup(encoding).name == "utf-8"
-    except LookupError:
-        return False
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -3,7 +3,6 @@ with ``cli.add_command(report_command)`` and ``cli.add_command(export_command)``
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import io
 import logging
@@ -18,6 +17,7 @@ import click
 from rich.markup import escape
 
 from localsweep._console import CliConsole
+from localsweep._main import is_utf8
 from localsweep.errors import (
     ConfigError,
     DatabasePathError,
@@ -80,7 +80,7 @@ def _utf8_stdout() -> Iterator[TextIO]:
     or the next program."""
     stdout = sys.stdout
     buffer = getattr(stdout, "buffer", None)
-    if buffer is None or codecs.lookup(stdout.encoding or "utf-8").name == "utf-8":
+    if buffer is None or is_utf8(stdout.encoding or "utf-8"):
         yield stdout
         stdout.flush()
         return
