@@ -22,7 +22,7 @@ __all__ = [
     "check_sweep_path",
     "grace",
     "max_failures_limit",
-    "sweep_path",
+    "split_sweep_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _max_failures_default() -> int:
     return limit
 
 
-def sweep_path(path: str) -> tuple[str, str | None, str | None]:
+def split_sweep_path(path: str) -> tuple[str, str | None, str | None]:
     """``(id, project, entity)`` of ``ID``, ``P/ID`` or ``E/P/ID``, as wandb's agent reads
     its sweep id (an empty part is not given)."""
     parts = path.split("/")

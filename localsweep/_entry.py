@@ -13,7 +13,7 @@ from localsweep._agent_options import (
     check_sweep_path,
     grace,
     max_failures_limit,
-    sweep_path,
+    split_sweep_path,
 )
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.config import SweepConfig, load_config
@@ -203,7 +203,7 @@ def agent(
     grace_period = grace(grace_period, term_timeout)
     check_count(count)
     failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
-    sweep_id, path_project, path_entity = sweep_path(sweep_id)
+    sweep_id, path_project, path_entity = split_sweep_path(sweep_id)
     store = Store(require_database(db))
     try:
         return execute(

@@ -16,13 +16,13 @@ __all__ = [
     "agent_command",
     "db_in_command",
     "go_on_hint",
+    "join_sweep_path",
     "logged_keys",
     "missing_metric_message",
     "missing_objective_message",
     "missing_program_message",
     "suggested_db_flag",
     "sweep_metric_hint",
-    "sweep_path",
     "unstartable_command_messages",
 ]
 
@@ -55,7 +55,7 @@ def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
     return ("" if shown is None else f" --db {shlex.quote(shown)}"), note
 
 
-def sweep_path(sweep_id: str, entity: str | None = None, project: str | None = None) -> str:
+def join_sweep_path(sweep_id: str, entity: str | None = None, project: str | None = None) -> str:
     """The sweep as ``wandb agent`` takes it and ``wandb sweep`` prints it: ``E/P/ID``
     with an entity and a project, ``P/ID`` with a project only, else the bare id."""
     if entity and project:
@@ -85,7 +85,7 @@ def agent_command(
     Ctrl-C.
 
     Every option comes before the sweep, and the sweep is the last word, as
-    :func:`sweep_path` writes it (``E/P/ID``): the command is ``wandb agent E/P/ID`` with
+    :func:`join_sweep_path` writes it (``E/P/ID``): the command is ``wandb agent E/P/ID`` with
     localsweep's options, so a script that takes the last word of wandb's line for the
     sweep id (``awk '{print $NF}'``, ``cut -d/ -f3``) gets it here too."""
     flag, note = suggested_db_flag(db)
@@ -98,7 +98,7 @@ def agent_command(
         command += f" --workers {workers}"
     if isolation and isolation != "thread":
         command += f" --isolation {shlex.quote(isolation)}"
-    return f"{command} {shlex.quote(sweep_path(sweep_id, entity, project))}", note
+    return f"{command} {shlex.quote(join_sweep_path(sweep_id, entity, project))}", note
 
 
 #: What stands for the function in a suggested command when its import path is not known.

@@ -262,7 +262,7 @@ def agent(
     **execution: Any,
 ) -> None:
     """Run the sweep's runs (like `wandb agent`): the config's program, or --function."""
-    from localsweep._agent_options import sweep_path
+    from localsweep._agent_options import split_sweep_path
     from localsweep.store import Store, require_database
 
     if Path(sweep_id).is_file() or Path(sweep_id).suffix.lower() in _CONFIG_SUFFIXES:
@@ -272,7 +272,7 @@ def agent(
             f"it in one go with `localsweep run {sweep_id}`)"
         )
     try:
-        bare_id, path_project, path_entity = sweep_path(sweep_id)
+        bare_id, path_project, path_entity = split_sweep_path(sweep_id)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="SWEEP_ID") from None
     store = Store(require_database(db))

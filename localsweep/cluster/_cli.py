@@ -218,7 +218,7 @@ def slurm_command(
       localsweep slurm SWEEP_ID --agents 8 --gpus-per-task 1 --time 12:00:00
       localsweep slurm SWEEP_ID --agents 4 --dry-run      print the script only
     """
-    from localsweep._agent_options import check_sweep_path, sweep_path
+    from localsweep._agent_options import check_sweep_path, split_sweep_path
     from localsweep.store import Store
 
     if allow_network_fs:
@@ -238,7 +238,7 @@ def slurm_command(
     try:
         store = Store(db)
         try:
-            bare_id, path_project, path_entity = sweep_path(sweep_id)
+            bare_id, path_project, path_entity = split_sweep_path(sweep_id)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="SWEEP_ID") from None
         try:
