@@ -101,13 +101,11 @@ def _service_token() -> str:
     """Start (or reuse) this process's wandb service and return the token children attach
     with."""
     with _interrupt.deferred():
-        import wandb
+        import wandb  # noqa: F401  (a Ctrl-C must not leave it half imported)
 
-    wandb.setup()
-    token = os.environ.get("WANDB_SERVICE")
-    if not token:
-        raise RuntimeError("wandb.setup() started no wandb service to share (no WANDB_SERVICE)")
-    return token
+    from localsweep.wandb_bridge._service import shared_service_token
+
+    return shared_service_token()
 
 
 # ---------------------------------------------------------------------------- runner
@@ -245,7 +243,13 @@ class ProgramRunner:
         )
         env.setdefault(FLUSH_INTERVAL_VARIABLE, DEFAULT_FLUSH_INTERVAL)
         if self.share_service:
-            env["WANDB_SERVICE"] = _service_token()
+            try:
+                env["WANDB_SERVICE"] = _service_token()
+            except Exception as exc:  # wandb-core could not start here (a memory limit)
+                # Sharing only saves time: each child starts its own service instead, and
+                # fails with wandb's own error if that cannot start either.
+                logger.warning("wandb's service could not be shared with runs (%s)", exc)
+                self.share_service = False
         return env
 
     def resume_env(
