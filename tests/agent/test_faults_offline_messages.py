@@ -78,6 +78,32 @@ def test_a_train_config_run_under_the_shells_wandb_mode_online_blames_no_code(
     assert "the training code" not in output, output
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_wandb_mode_online_set_by_the_training_code_is_not_blamed_on_the_shell(
+    tmp_path: Path, env: dict[str, str], isolation: str
+) -> None:
+    """The training code sets ``WANDB_MODE=online`` and starts a ``spawn`` worker that
+    calls ``wandb.init()``; the agent was started without any ``WANDB_MODE``. The worker's
+    run is offline, and the warning names the training code, not "the environment
+    localsweep was started with" (the worker's own start-up environment, which the code
+    had set)."""
+    db = str(tmp_path / "sweeps.db")
+    sweep_id = localsweep.sweep(grid(1), db=db)
+    agent = start_agent(
+        sweep_id,
+        db,
+        tmp_path / "agent.log",
+        function="offline_tree:train",
+        extra=["--isolation", isolation],
+        env={**env, "CASE": "spawn"},
+    )
+    assert agent.wait() == 0, agent.output()
+    assert (tmp_path / "worker.mode").read_text() == "offline"
+    output = _output(tmp_path, agent.output())
+    assert "the training code sets WANDB_MODE='online'" in output, output
+    assert "the environment localsweep was started with" not in output, output
+
+
 def test_a_program_that_removes_the_wandb_variables_is_told_which_run_it_started(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

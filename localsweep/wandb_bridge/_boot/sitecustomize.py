@@ -97,6 +97,10 @@ def _patch(module: Any) -> None:
     if init is None or getattr(init, "__localsweep_offline__", False):
         return
     forced = _load_sibling()
+    # This process is a run's, started by the agent (which gives it WANDB_MODE=offline) or
+    # by the run's code: a WANDB_MODE it started with that is not offline was set by that
+    # code, not by the shell the agent was started from.
+    forced._STARTED_WITH_MODE = None
     offline = forced.offline_init(init, _note, _started)
     module.init = offline
     # wandb's other names for the same function, and the one hook every name goes through
