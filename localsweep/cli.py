@@ -37,6 +37,7 @@ from localsweep._cli_habits import (
 from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
+from localsweep._db_cli import register_db_commands
 from localsweep._hints import FUNCTION_PLACEHOLDER
 from localsweep._hints import agent_command as suggested_agent_command
 from localsweep._show_cli import register_read_commands, show_sweep
@@ -438,39 +439,6 @@ def _run_agent(
     err_console.print(_e(done), highlight=False)
 
 
-# ------------------------------------------------------------------------------ database
-
-
-@cli.group()
-def db() -> None:
-    """Database maintenance."""
-
-
-@db.command("upgrade")
-@db_option
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Upgrade from before schema 0004 although runs are running (their agents are dead).",
-)
-@_friendly
-def db_upgrade(db: str | None, force: bool) -> None:
-    """Bring an older localsweep database to this version's schema."""
-    from localsweep.store._engine import make_engine, resolve_url
-    from localsweep.store._migrate import upgrade
-    from localsweep.store._urls import shown_url
-
-    url = resolve_url(db)
-    done = upgrade(make_engine(url), force=force)
-    before = done.before or ("no localsweep schema" if done.other_tables else "empty")
-    console.print(f"{_e(shown_url(url))}: schema {before} -> {done.after}", highlight=False)
-    if done.recounted:
-        console.print(
-            f"recounted the run counters of sweep(s) {', '.join(done.recounted)}: they did not "
-            "match the runs"
-        )
-
-
 def _register_report_commands() -> None:
     from localsweep.cluster._cli import slurm_command
     from localsweep.report._cli import export_command, report_command
@@ -497,6 +465,7 @@ def _register_report_commands() -> None:
 
 _register_report_commands()
 register_control_commands(cli, friendly=_friendly, db_option=db_option)
+register_db_commands(cli, friendly=_friendly, db_option=db_option)
 register_read_commands(cli, friendly=_friendly, db_option=db_option)
 
 
