@@ -57,6 +57,7 @@ from localsweep.wandb_bridge._init_routing import (
     note_finished,
 )
 from localsweep.wandb_bridge._metric_summary import definition_of
+from localsweep.wandb_bridge._one_run import claim_process, release_process
 from localsweep.wandb_bridge._resume import resuming_set_backend
 from localsweep.wandb_bridge._sink import (
     EARLY_STOPPING_ARGUMENTS,
@@ -385,6 +386,15 @@ class WandbRunSession:
         self._routing_init = False
 
     def __enter__(self) -> WandbRunSession:
+        claim_process(self.run_id, self.sweep_id)
+        try:
+            self._enter()
+        except BaseException:
+            release_process(self.run_id)
+            raise
+        return self
+
+    def _enter(self) -> None:
         import wandb
         from wandb.sdk import wandb_setup
 
@@ -421,7 +431,6 @@ class WandbRunSession:
         wandb_setup._setup(settings=wandb.Settings(**settings), start_service=False)
         _open_init(self.sink, self.sweep_id)
         self._routing_init = True
-        return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         stop = _pending_stops.pop(self.run_id, None)
@@ -444,6 +453,7 @@ class WandbRunSession:
             if run is not None and run.id == self.run_id:
                 run.finish(exit_code=exit_code)
         finally:
+            release_process(self.run_id)
             _sinks.pop(self.run_id, None)
             _run_locks.pop(self.run_id, None)
             _pending_stops.pop(self.run_id, None)
