@@ -44,6 +44,7 @@ from multiprocessing import spawn
 from pathlib import Path
 from typing import Any
 
+from localsweep import errors
 from localsweep.agent._agent import (
     RunOutcome,
     aborted_outcome,
@@ -51,7 +52,7 @@ from localsweep.agent._agent import (
 )
 from localsweep.agent._child_watch import RunFileReader
 from localsweep.agent._command import sweep_dir_for
-from localsweep.agent._control import TIMED_OUT
+from localsweep.agent._control import STORE_ERROR, TIMED_OUT
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._disk import SETUP_ERROR
 from localsweep.agent._output import OutputTee, this_attempt
@@ -66,7 +67,7 @@ from localsweep.agent._process import (
 )
 from localsweep.agent._recorder import RunRecorder
 from localsweep.agent._sending import pickle_function
-from localsweep.errors import AgentError, RunSetupError
+from localsweep.errors import AgentError, RunSetupError, StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord
 from localsweep.wandb_bridge import FinishedRun
@@ -126,6 +127,10 @@ class _ChildReport:
     #: wandb printed the failure's traceback on the child's stderr (leaving ``with
     #: wandb.init()``), which the parent shows as it comes.
     traceback_shown: bool = False
+    #: The store's error that stopped the run in the child (its message and class name):
+    #: the agent stops with it, as when its own connection fails.
+    store_error: str | None = None
+    store_error_type: str | None = None
 
 
 # ------------------------------------------------------------------------------ parent
@@ -394,6 +399,19 @@ class IsolatedFunctionRunner:
             why = describe_exit(returncode)
             error = with_tail(f"the run's process {why} without reporting how the run ended", tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
+        if report.end_reason == STORE_ERROR:
+            # The store failed for the run's process alone (its own connection: a file made
+            # read-only since the agent opened it): the run is the store's, not the user's
+            # failure. Killed, so its point runs again; the agent stops with the child's
+            # message rather than start run after run that meets it.
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=status,
+                error=report.error,
+                end_reason=STORE_ERROR,
+                finished=finished,
+                interrupted=_child_store_error(run, report),
+            )
         if report.end_reason == SETUP_ERROR:
             # Every run would meet it: stop now rather than spend the sweep's points on it.
             # Killed, so the point runs again once the script is fixed.
@@ -423,6 +441,22 @@ class IsolatedFunctionRunner:
             end_reason=report.end_reason,
             finished=finished,
         )
+
+
+def _child_store_error(run: RunRecord, report: _ChildReport) -> StoreError:
+    """The store's error that the run's process met, as the agent raises it: of the same
+    class (so the command exits as it would on that error of its own)."""
+    kind = getattr(errors, report.store_error_type or "", None)
+    if not (isinstance(kind, type) and issubclass(kind, StoreError)):
+        kind = StoreError
+    message = (
+        f"{report.store_error or 'the store failed'}\n(Met by the process of run {run.id}; "
+        "the agent stops. The run is not counted as a failure and its point runs again.)"
+    )
+    try:
+        return kind(message)
+    except TypeError:  # a class with other arguments
+        return StoreError(message)
 
 
 def _in_memory(url: str) -> bool:

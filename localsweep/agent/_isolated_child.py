@@ -11,26 +11,25 @@ import os
 import pickle
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from multiprocessing import spawn
 from pathlib import Path
 from typing import Any
 
 from localsweep.agent import _isolated
+from localsweep.agent._control import LEASE_LOST, STORE_ERROR
 from localsweep.agent._disk import SETUP_ERROR
 from localsweep.agent._inprocess import InProcessRunner
 from localsweep.agent._isolated import _ChildReport, _UnguardedAgentCall
 from localsweep.agent._recorder import RunRecorder
 from localsweep.agent._scheduler import run_stopper
 from localsweep.agent._sending import load_function
-from localsweep.errors import StoreError
+from localsweep.errors import LeaseLostError, StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.store._tables import json_default
 
 __all__ = ["child_main"]
-
-logger = logging.getLogger(__name__)
 
 
 def _json_default(value: Any) -> Any:
@@ -70,12 +69,26 @@ def child_main() -> None:
             entity=payload["entity"],
             stderr_path=payload.get("stderr_path"),
         )
+    except LeaseLostError:
+        # Another agent took the run for dead: no error of the store's (the agent goes on).
+        report = _not_started(
+            "another agent took this run for dead (its heartbeat was late)", LEASE_LOST
+        )
     except StoreError as exc:
-        # The store's error, not the run's: the run is no result (its point goes back); the
-        # parent agent meets the store too and says what is wrong.
-        logger.warning("run %s: the store failed: %s", payload["run"].id, exc)
-        report = _not_started(f"the store failed: {exc}")
+        # The store's error, not the run's: the run is no result (its point goes back). The
+        # agent's own connection may still work (a file made read-only keeps its open
+        # connections writing): the report carries the error, for the agent to say and stop.
+        report = _store_failed(exc)
     _write_report(payload["result_path"], report)
+
+
+def _store_failed(exc: StoreError) -> _ChildReport:
+    """The report of a run that the store's ``exc`` stopped in this process."""
+    return replace(
+        _not_started(f"the store failed in the run's process: {exc}", STORE_ERROR),
+        store_error=str(exc),
+        store_error_type=type(exc).__name__,
+    )
 
 
 def _not_started(error: str, end_reason: str | None = None) -> _ChildReport:
@@ -140,7 +153,7 @@ def _run_in_child(
         if recorder.control.reason is None:
             store.append_history(run, rows)
         finished = recorder.finished
-        return _ChildReport(
+        report = _ChildReport(
             state=outcome.state.value,
             exit_code=outcome.exit_code,
             error=outcome.error,
@@ -155,6 +168,18 @@ def _run_in_child(
             warnings=said.messages,
             traceback_shown=bool(finished and finished.traceback_printed),
         )
+        control = recorder.control
+        if control.reason == STORE_ERROR and control.error is not None:
+            # Writing its rows failed here and the recorder stopped the run: the report
+            # carries why, for the agent to say (its own connection may not fail).
+            failed = _store_failed(control.error)
+            report = replace(
+                report,
+                error=failed.error,
+                store_error=failed.store_error,
+                store_error_type=failed.store_error_type,
+            )
+        return report
     finally:
         for handler in (said, *kept):
             ours.removeHandler(handler)

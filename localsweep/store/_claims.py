@@ -201,10 +201,11 @@ def reap(
             pid_dead.append(run_id)
         elif by_heartbeat:
             maybe_stale.setdefault(timeout or own, []).append(run_id)
-    changed: list[Any] = []
+    died: list[Any] = []
+    late: list[Any] = []
     if pid_dead:
         # Its process is gone from this machine: it died (kill -9, out of memory).
-        changed += _mark_crashed(
+        died += _mark_crashed(
             conn,
             sweep_id,
             runs.c.id.in_(pid_dead),
@@ -213,20 +214,33 @@ def reap(
         )
     for timeout, ids in sorted(maybe_stale.items()):
         # Elsewhere, or alive: only a late heartbeat tells, re-checked here by the
-        # database, not taken from the read above. It may be suspended and come back.
+        # database, not taken from the read above. It may be suspended and come back, or
+        # alive and busy: its heartbeat is a thread of its process, which one long C call
+        # of an in-process run that holds Python's GIL (sum(range(N))) stops too.
         cutoff = db_now(conn) - timedelta(seconds=timeout)
-        changed += _mark_crashed(
+        late += _mark_crashed(
             conn,
             sweep_id,
             runs.c.id.in_(ids) & (runs.c.heartbeat_at < cutoff),
             "lease_lost",
             f"the agent running this run sent no heartbeat for {timeout:g} s, its heartbeat "
-            "timeout (it died, or was suspended: its late result will not count)",
+            "timeout (it died, or was suspended, or its process held Python's GIL in one "
+            "long C call past the timeout: its late result will not count)",
         )
-    dead = tuple(sorted(r[0] for r in changed))
+    dead = tuple(sorted(r[0] for r in died + late))
     if dead:
         adjust_counts(conn, sweep_id, live=-len(dead), running=-len(dead))
-        logger.warning("marked %d run(s) of dead agents as crashed: %s", len(dead), list(dead))
+    if died:
+        gone = sorted(r[0] for r in died)
+        logger.warning("marked %d run(s) of dead agents as crashed: %s", len(gone), gone)
+    if late:
+        silent = sorted(r[0] for r in late)
+        logger.warning(
+            "marked %d run(s) as crashed, their agents silent past the heartbeat timeout "
+            "(dead, suspended, or holding Python's GIL in one long C call): %s",
+            len(silent),
+            silent,
+        )
     return dead
 
 

@@ -1,0 +1,100 @@
+"""A store error met by a run's own process alone (``--isolation process``): the run's
+connection cannot write while the agent's still can (a database file made read-only under a
+running agent keeps the agent's open connection writing; each new run's fails). The agent
+says the run's process's error once and stops (exit 1); the run is recorded killed, not the
+user's failure, and its point runs again. It used to kill the run, say nothing and claim the
+point again, run after run, forever."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from faults_support import PROGRAMS, grid, no_traceback_of_ours, start_agent
+
+import localsweep
+from localsweep.agent import Agent
+from localsweep.agent._isolated import IsolatedFunctionRunner
+from localsweep.errors import StoreError
+from localsweep.records import RunState
+from localsweep.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_store_error_of_the_runs_process_alone_stops_the_agent_with_its_message(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = tmp_path / "sweeps.db"
+    sweep_id = localsweep.sweep(grid(1), db=str(db))
+    # --count 3: before, the agent went on to a second and a third run of the same point.
+    agent = start_agent(
+        sweep_id,
+        str(db),
+        tmp_path / "agent.log",
+        function="store_child:no_file_writes",
+        extra=["--isolation", "process", "--count", "3"],
+    )
+    try:
+        code = agent.wait()
+    finally:
+        agent.kill()
+    output = agent.output()
+
+    assert code == 1, output
+    [error] = [line for line in output.splitlines() if line.startswith("Error:")]
+    # The run's process's own error, as the agent's would read: what failed and where.
+    assert "I/O error" in error, output
+    assert str(db) in error, output
+    assert "Met by the process of run" in output, output
+    no_traceback_of_ours(output)
+    assert list(signals.glob("user-saw-*")) == []
+    [run] = localsweep.Api(str(db)).sweep(sweep_id).runs
+    assert run.state == "killed", (run.state, run.error)
+    assert run.end_reason == "store_error"
+    assert "I/O error" in (run.error or ""), run.error
+    assert run.id in output
+
+    # Its point is offered again: the next agent runs it.
+    again = start_agent(
+        sweep_id,
+        str(db),
+        tmp_path / "again.log",
+        function="store_child:plain",
+        extra=["--isolation", "process"],
+    )
+    try:
+        assert again.wait() == 0, again.output()
+    finally:
+        again.kill()
+    runs = localsweep.Api(str(db)).sweep(sweep_id).runs
+    assert sorted((r.state, r.config["x"]) for r in runs) == [("finished", 0), ("killed", 0)]
+
+
+def test_a_run_whose_process_cannot_open_the_store_stops_the_agent_with_its_message(
+    store: Store,
+    make_sweep: Callable[..., str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(PROGRAMS))
+    import store_child
+
+    sweep_id = make_sweep(grid(2))
+    # The runs' processes are given a database path that is a folder: SQLite cannot open it
+    # there, while the agent's own store is sound.
+    folder = tmp_path / "not-a-database"
+    folder.mkdir()
+    runner = IsolatedFunctionRunner(store_child.plain, f"sqlite:///{folder}", sweep_id)
+
+    with pytest.raises(StoreError) as raised:
+        Agent(store, sweep_id, runner=runner, count=3).run()
+
+    message = str(raised.value)
+    assert f"{folder} is a folder" in message
+    [run] = store.list_runs(sweep_id)
+    assert f"Met by the process of run {run.id}" in message
+    assert run.state is RunState.KILLED
+    assert run.end_reason == "store_error"
+    assert f"{folder} is a folder" in (run.error or "")
