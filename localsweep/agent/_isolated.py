@@ -427,6 +427,18 @@ class IsolatedFunctionRunner:
                     "point runs again."
                 ),
             )
+        if report.state == RunState.KILLED.value and report.end_reason == "interrupted":
+            # The training raised KeyboardInterrupt with no Ctrl-C here: the agent stops,
+            # as it does when an in-process run's code raises it, rather than offer the
+            # killed run's point again, and again.
+            return RunOutcome(
+                RunState.KILLED,
+                exit_code=report.exit_code,
+                error=report.error,
+                end_reason="interrupted",
+                finished=finished,
+                interrupted=KeyboardInterrupt(),
+            )
         if report.state == RunState.FAILED.value and report.error:
             # Shown once, as an in-process run's failure is (and as wandb.agent shows it):
             # here, unless wandb printed it in the child's output, which was shown.

@@ -164,7 +164,9 @@ def _run_in_child(
             name=finished.name if finished else None,
             metric_values=[v if math.isfinite(v) else None for v in recorder.metric_values],
             iterations=recorder.iterations,
-            end_reason=outcome.end_reason,
+            # The training raised KeyboardInterrupt: the agent stops, as in-process.
+            end_reason=outcome.end_reason
+            or ("interrupted" if isinstance(outcome.interrupted, KeyboardInterrupt) else None),
             warnings=said.messages,
             traceback_shown=bool(finished and finished.traceback_printed),
         )

@@ -68,3 +68,10 @@ def finish_with_code() -> None:
     code = int(run.config["code"])
     run.log({"val_loss": 0.05 if code else 0.5})
     run.finish(exit_code=code)
+
+
+def raise_keyboard_interrupt() -> None:
+    """Training that raises KeyboardInterrupt itself (no Ctrl-C was pressed)."""
+    with wandb.init() as run:
+        run.log({"loss": float(run.config["x"])})
+        raise KeyboardInterrupt
