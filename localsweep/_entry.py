@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +44,15 @@ def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) ->
     return config
 
 
+def _refuse_in_a_runs_import(call: str) -> None:
+    """Refuse ``call`` in a run's process (``isolation="process"``) that is importing the
+    user's script, as spawn's workers do: a call not under ``if __name__ == "__main__":``
+    would make sweeps and runs of its own in the database before the run starts."""
+    isolated = sys.modules.get("localsweep.agent._isolated")  # imported before any run
+    if isolated is not None and isolated._bootstrapping:
+        raise isolated.unguarded_call(call)
+
+
 def sweep(
     sweep: SweepConfig
     | Mapping[str, Any]
@@ -68,6 +78,7 @@ def sweep(
     globs of them, CSV/JSON runs tables (see docs/prior-runs.md). What was taken and
     skipped is logged (a warning with the first reasons when runs were skipped);
     :func:`localsweep.priors.load_prior_runs` returns it."""
+    _refuse_in_a_runs_import("localsweep.sweep")
     if sweep is not None and sweep_config is not None:
         raise TypeError("give the sweep config once: sweep=... (wandb's name) or sweep_config=...")
     source = sweep if sweep is not None else sweep_config
@@ -197,6 +208,7 @@ def agent(
     to end, becomes ``grace_period``; ``forward_signals`` changes nothing: this agent always
     passes Ctrl-C, SIGTERM and SIGHUP on to its runs as SIGINT (docs/differences.md).
     """
+    _refuse_in_a_runs_import("localsweep.agent")
     from localsweep.store import Store, require_database
 
     del forward_signals  # always done here: see the docstring
@@ -264,6 +276,7 @@ def run(
     >>> localsweep.run(cfg, train, db="sweeps.db").best_run().config   # doctest: +SKIP
     {'x': 2}
     """
+    _refuse_in_a_runs_import("localsweep.run")
     from localsweep.api import Sweep
     from localsweep.store import Store
 

@@ -55,6 +55,7 @@ from localsweep.agent._command import sweep_dir_for
 from localsweep.agent._control import STORE_ERROR, TIMED_OUT
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
 from localsweep.agent._disk import SETUP_ERROR
+from localsweep.agent._isolated_report import _ChildReport
 from localsweep.agent._output import OutputTee, this_attempt
 from localsweep.agent._process import (
     POLL_INTERVAL,
@@ -106,31 +107,20 @@ class _UnguardedAgentCall(AgentError):
     """``localsweep.agent``/``run`` was called as a run's process imported the script."""
 
 
-@dataclass(frozen=True)
-class _ChildReport:
-    """What the child tells the parent about its run."""
+#: What a run's process that is importing the script was refused (kept: the script may
+#: catch the error and go on, and the run must still not start).
+_unguarded: list[str] = []
 
-    state: str
-    exit_code: int | None
-    error: str | None
-    stopped_at_band: int | None
-    summary: dict[str, Any]
-    finished_exit_code: int | None
-    dir: str | None
-    name: str | None
-    metric_values: list[float | None]
-    iterations: int
-    end_reason: str | None = None
-    #: localsweep's warnings in the child about its wandb use (a second wandb run, a run
-    #: asked online...), which the parent says once per sweep, not once per run's process.
-    warnings: list[str] = field(default_factory=list)
-    #: wandb printed the failure's traceback on the child's stderr (leaving ``with
-    #: wandb.init()``), which the parent shows as it comes.
-    traceback_shown: bool = False
-    #: The store's error that stopped the run in the child (its message and class name):
-    #: the agent stops with it, as when its own connection fails.
-    store_error: str | None = None
-    store_error_type: str | None = None
+
+def unguarded_call(call: str) -> _UnguardedAgentCall:
+    """The error for ``call`` made while a run's process imports the user's script."""
+    message = (
+        f"{call} was called while a run's process (isolation='process') was importing your "
+        "script: put the script's calls under `if __name__ == '__main__':` so that importing "
+        "the script does not start sweeps and agents of its own"
+    )
+    _unguarded.append(message)
+    return _UnguardedAgentCall(message)
 
 
 # ------------------------------------------------------------------------------ parent
@@ -167,12 +157,7 @@ class IsolatedFunctionRunner:
 
     def __post_init__(self) -> None:
         if _bootstrapping:
-            raise _UnguardedAgentCall(
-                "localsweep.agent(..., isolation='process') (or localsweep.run) was called "
-                "while a run's process was importing your script: put the call under "
-                "`if __name__ == '__main__':` so that importing the script does not start "
-                "another agent"
-            )
+            raise unguarded_call("localsweep.agent(..., isolation='process')")
         if _in_memory(self.store_url):
             raise AgentError(
                 "isolation='process' needs a database the run's process can open too; "

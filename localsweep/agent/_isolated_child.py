@@ -53,6 +53,8 @@ def child_main() -> None:
     try:
         spawn.prepare(payload["preparation"])
         function = load_function(payload["function_how"], payload["function"])
+        if _isolated._unguarded:  # refused, and the script caught the error and went on
+            raise _UnguardedAgentCall(_isolated._unguarded[0])
     except _UnguardedAgentCall as exc:
         # Said to the parent agent, which stops: no run of this sweep could start.
         _write_report(payload["result_path"], _not_started(str(exc), SETUP_ERROR))
