@@ -103,27 +103,6 @@ def _show_command(sweep_id: str, limit: int, db: str | None) -> None:
     show_sweep(Store(require_database(db)), sweep_id.rsplit("/", 1)[-1], limit=limit)
 
 
-def _silent_runs(runs: Any) -> dict[str, str]:
-    """The running runs whose heartbeat is older than the heartbeat timeout of the agent
-    holding them (their agent is most likely gone: killed, or its machine down), with how
-    long, as ``3m``."""
-    from datetime import datetime, timedelta, timezone
-
-    from localsweep.store import heartbeat_timeout
-
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    own = heartbeat_timeout()
-    out = {}
-    for r in runs:
-        beat = r.heartbeat_at or r.created_at
-        held = getattr(getattr(r, "_record", None), "heartbeat_timeout", None)
-        limit = timedelta(seconds=held) if held else own
-        if r.state == "running" and beat is not None and now - beat > limit:
-            seconds = int((now - beat).total_seconds())
-            out[r.id] = f"{seconds // 60}m" if seconds >= 120 else f"{seconds}s"
-    return out
-
-
 def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     """Print sweep ``sweep_id`` of ``store``: a line on its state, its runs best first
     (prior runs marked), the best run's config and summary, what stopped early, parameter
@@ -132,6 +111,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     from localsweep.api import Sweep, summary_items
     from localsweep.report._params import flat_params, sweep_parameters
     from localsweep.report._pareto import print_pareto
+    from localsweep.report._silent import silent_note, silent_runs, silent_state
     from localsweep.search._multi import summary_value
 
     # Also run as ``python -m localsweep.cli``, which does not pass through _main.
@@ -172,11 +152,11 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         value = r.metric if metric.goal.value == "minimize" else -r.metric
         return (0 if r.state in ("finished", "early_terminated") else 1, value)
 
-    silent = _silent_runs(sweep.runs)
+    silent = silent_runs(sweep.runs)
 
     def state_of(r: Any) -> str:
         if r.id in silent:
-            return f"running (silent {silent[r.id]})"
+            return silent_state(silent[r.id])
         if r.stopped_at_band is not None:
             return f"{r.state} @{r.stopped_at_band}"
         if r.end_reason is not None and r.end_reason not in ("hyperband", r.state):
@@ -211,14 +191,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     if silent:
-        n = len(silent)
-        console.print(
-            f"({n} running run{'s' if n != 1 else ''} without a heartbeat for longer than "
-            "the heartbeat timeout: the agent is most likely gone (killed, or its machine "
-            "down); the next agent that claims a run of this sweep marks "
-            f"{'them' if n != 1 else 'it'} crashed and runs the point again)",
-            highlight=False,
-        )
+        console.print(f"({silent_note(len(silent))})", highlight=False)
     if objectives:
         console.print(
             "(* marks the runs no other finished or stopped run beats on every objective)",

@@ -380,10 +380,12 @@ class SweepProgress:
         if self.mode != "lines":
             return
         with self._lock:
+            # ``#number`` as the report, show and export number runs (from 0, as the
+            # name ``run-N``): "run 10" for run-9 read as another run.
             what = (
-                f"resumed (attempt {run.attempt}; run {run.number + 1} of the sweep)"
+                f"resumed (attempt {run.attempt}; #{run.number} of the sweep)"
                 if run.attempt > 1
-                else f"started (run {run.number + 1} of the sweep)"
+                else f"started (#{run.number} of the sweep)"
             )
             self._line(f"run {run.id} {what}: {params_text(run.config)}")
 

@@ -304,8 +304,32 @@ def _as_metric(value: Any) -> float | None:
 
 def _summary(summary: Mapping[str, Any], columns: Mapping[Any, str]) -> dict[str, Any]:
     # A table row is both config and summary: its parameter columns are not summary keys.
-    used = set(columns.values())
-    return {str(k): v for k, v in summary.items() if k not in used}
+    # A localsweep export's summary was nested again (``opt.lr`` is ``{"opt": {"lr": ..}}``):
+    # its parameter columns go by their dotted path.
+    kept = {str(k): v for k, v in summary.items()}
+    for column in set(columns.values()):
+        if column in kept:
+            del kept[column]
+        elif "." in column:
+            kept = _without_path(kept, column.split("."))
+    return kept
+
+
+def _without_path(data: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    """``data`` without ``path`` in its nested dicts, nor the dicts that leaves empty (a
+    copy: the candidate's own summary stays as read)."""
+    child = data.get(path[0])
+    rest: dict[str, Any] = {}
+    if len(path) > 1:
+        if not isinstance(child, dict):
+            return data
+        rest = _without_path(child, path[1:])
+    kept = dict(data)
+    if rest:
+        kept[path[0]] = rest
+    else:
+        kept.pop(path[0], None)
+    return kept
 
 
 def add_prior_runs(

@@ -399,7 +399,10 @@ def _from_record(store: Store, record: RunRecord, label: str) -> PriorCandidate:
     return PriorCandidate(
         source=record.prior_source if record.prior and record.prior_source else label,
         run_id=record.prior_run_id or record.id,
-        name=record.name,
+        # The name the run has in its database (``Run.name``): an offline run has none
+        # stored and is ``run-<number>`` there, as an export of it writes it; the prior
+        # run would be named by its id instead.
+        name=record.name or f"run-{record.number}",
         state=record.state.value,
         config=record.config,
         summary=record.summary,

@@ -4,7 +4,7 @@ Three layouts are read, told apart by their columns:
 
 - ``localsweep export``: ``id``, ``name``, ``state``, ``number``, ``created_at``, ...,
   the parameters by dotted name, then the summary keys (``summary.<key>`` where a key
-  clashes with a column);
+  clashes with a column; nested keys dotted, which the reader undoes);
 - W&B's runs table export: ``Name``, ``State``, ... and a column per config key and per
   summary key, unprefixed;
 - a dump of ``wandb.Api().runs(...)``: a ``config`` and a ``summary`` column holding a
@@ -77,6 +77,7 @@ def _meta_columns() -> frozenset[str]:
 
 
 _WANDB_LAYOUT = "W&B runs table export"
+_LOCALSWEEP_LAYOUT = "localsweep export"
 
 
 def _error(path: Path, message: str) -> PriorRunsError:
@@ -208,7 +209,7 @@ def layout(columns: set[str], dumped: bool) -> str:
     if dumped:
         return "runs with config and summary columns (a wandb.Api dump)"
     if columns >= _LOCALSWEEP_COLUMNS:
-        return "localsweep export"
+        return _LOCALSWEEP_LAYOUT
     if {"Name", "State"} <= columns:
         return _WANDB_LAYOUT
     return "runs table"
@@ -249,6 +250,32 @@ def _summary_view(row: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _undotted(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """A summary as ``localsweep export`` had it before it dotted its nested keys:
+    ``loss.min`` is ``{"loss": {"min": ...}}`` again, so ``run.summary["loss"]["min"]`` reads
+    the prior run as it reads the original. A key the original had with a dot in it cannot
+    be told from a nested one and is nested too; a key that is also the start of another
+    (``a`` and ``a.b``: no dict could have held both) and one with an empty part (``a..b``)
+    stay as they are. The parameter columns nest too: :func:`localsweep.priors._summary`
+    takes those it reads as parameters out by their dotted path."""
+    prefixes = {key.rsplit(".", n)[0] for key in flat for n in range(1, key.count(".") + 1)}
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        if (
+            key in prefixes
+            or "" in parts
+            or any(".".join(parts[:n]) in flat for n in range(1, len(parts)))
+        ):
+            nested[key] = value
+            continue
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
 def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
     """The runs of a CSV or JSON runs table, and the table's layout in words."""
     rows = _rows(path)
@@ -282,6 +309,10 @@ def read_table(path: Path) -> tuple[str, list[PriorCandidate]]:
                 problem = f"its {bad[0]} cell cannot be read as a dict ({_short(cells[bad[0]])})"
         else:
             config, summary = _config_view(row), _summary_view(row)
+            if kind == _LOCALSWEEP_LAYOUT:
+                # Its writer's layout is known: nested summaries were dotted. W&B's
+                # export and other tables keep their columns as they are.
+                summary = _undotted(summary)
         band = number(row.get("stopped_at_band"))
         state = _first(row, states)
         candidates.append(

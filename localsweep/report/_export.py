@@ -164,12 +164,17 @@ def export_runs(
     if format not in ("csv", "json"):
         raise ValueError(f"format must be 'csv' or 'json', but got {format!r}")
     rows = run_rows(sweep)
+    columns = _columns(rows)
     with _text_out(path_or_stream) as stream:
         if format == "json":
-            json.dump([_json_safe(r) for r in rows], stream, indent=1, ensure_ascii=False)
+            # Each row's keys in the CSV's column order: a row's summary keys come in the
+            # order its run logged them, which differs run to run (two exports would not
+            # diff). A row keeps only the keys it has, as before.
+            ordered = [{k: r[k] for k in columns if k in r} for r in rows]
+            json.dump([_json_safe(r) for r in ordered], stream, indent=1, ensure_ascii=False)
             stream.write("\n")
         else:
-            writer = csv.DictWriter(stream, fieldnames=_columns(rows), lineterminator="\n")
+            writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: _csv_cell(v) for k, v in row.items()})

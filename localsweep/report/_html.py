@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from localsweep.records import RunState
 from localsweep.report._importance import ParamImportance
 from localsweep.report._plots import PRIOR
+from localsweep.report._silent import run_end, silent_state
 from localsweep.report._study import ParamAxis
 
 if TYPE_CHECKING:
@@ -82,14 +83,16 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _sweep_span(sweep: Sweep) -> tuple[float, bool]:
-    """Seconds from the sweep's creation to its last run's end, and whether runs still run."""
+def _sweep_span(sweep: Sweep, silent: Mapping[str, str] = {}) -> tuple[float, bool]:
+    """Seconds from the sweep's creation to its last run's end (a crashed run's last
+    heartbeat), and whether runs still run (a ``silent`` one, whose agent is most likely
+    gone, does not)."""
     start = _utc(sweep.created_at)
     end = start
     running = False
     for run in sweep.runs:
-        end = max(end, _utc(run.finished_at or run.created_at))
-        running = running or run.state == RunState.RUNNING.value
+        end = max(end, _utc(run_end(run) or run.created_at))
+        running = running or (run.state == RunState.RUNNING.value and run.id not in silent)
     return (end - start).total_seconds(), running
 
 
@@ -165,11 +168,14 @@ def _runs_table(
     metric_name: str | None,
     objectives: Sequence[Metric] = (),
     pareto: frozenset[str] | set[str] = frozenset(),
+    silent: Mapping[str, str] = {},
 ) -> dict[str, Any]:
     """The runs table: its columns and one row per run (``id_column`` holds the run id).
     A multi-objective sweep (``objectives``) has a column per objective where others have
     the metric's, and a "Pareto set" column marking the runs of ``pareto`` (the page
-    highlights them, as it does a best run: ``mark_column``)."""
+    highlights them, as it does a best run: ``mark_column``). A run of ``silent`` (see
+    :func:`localsweep.report._silent.silent_runs`) is ``running (silent 3m)``, as ``show``
+    says."""
     columns = ["#", "id", "name", "state"]
     if objectives:
         columns += [*(m.name for m in objectives), "Pareto set"]
@@ -177,7 +183,7 @@ def _runs_table(
         columns.append(metric_name or "metric")
     columns += [a.parameter.name for a in axes]
     columns += ["runtime (s)", "stopped at band", "end reason", "error"]
-    rows = [_run_row(run, axes, objectives, run.id in pareto) for run in runs]
+    rows = [_run_row(run, axes, objectives, run.id in pareto, silent.get(run.id)) for run in runs]
     table = {"columns": columns, "rows": rows, "id_column": 1, "state_column": 3}
     if objectives:
         table["mark_column"] = 4 + len(objectives)
@@ -185,15 +191,21 @@ def _runs_table(
 
 
 def _run_row(
-    run: Run, axes: list[ParamAxis], objectives: Sequence[Metric] = (), on_front: bool = False
+    run: Run,
+    axes: list[ParamAxis],
+    objectives: Sequence[Metric] = (),
+    on_front: bool = False,
+    silent_for: str | None = None,
 ) -> list[Any]:
-    """One run's row of the runs table."""
+    """One run's row of the runs table (``silent_for``: how long a running run's heartbeat
+    has been silent past its timeout)."""
     from localsweep.search._multi import summary_value
 
     config = run.params
     runtime = None
-    if run.finished_at is not None:
-        runtime = round((_utc(run.finished_at) - _utc(run.created_at)).total_seconds(), 2)
+    end = run_end(run)
+    if end is not None:
+        runtime = round((_utc(end) - _utc(run.created_at)).total_seconds(), 2)
     if objectives:
         values = [_plain(summary_value(run.summary, m.name, m.goal)) for m in objectives]
         values.append("yes" if on_front else "")
@@ -203,7 +215,9 @@ def _run_row(
         run.number,
         run.id,
         run.name,
-        f"{run.state} ({PRIOR})" if run.prior else run.state,
+        f"{run.state} ({PRIOR})"
+        if run.prior
+        else (silent_state(silent_for) if silent_for else run.state),
         *values,
         *(_plain(_lookup(config, a.parameter.path)) for a in axes),
         runtime,
@@ -264,7 +278,7 @@ class RowCache:
 
     def __init__(self) -> None:
         self._columns: list[str] | None = None
-        self._rows: dict[str, tuple[Any, list[Any], str, bool]] = {}
+        self._rows: dict[str, tuple[Any, list[Any], str, bool, str | None]] = {}
         self._memo: dict[str, tuple[tuple[Any, ...], Any, list[Any]]] = {}
         self._digests: dict[int, tuple[Any, str]] = {}
 
@@ -304,6 +318,7 @@ class RowCache:
         metric_name: str | None,
         objectives: Sequence[Metric] = (),
         pareto: set[str] | frozenset[str] = frozenset(),
+        silent: Mapping[str, str] = {},
     ) -> tuple[dict[str, Any], list[str]]:
         """The runs table of ``runs`` and each row's digest (see :func:`_runs_table`)."""
         table = _runs_table([], axes, metric_name, objectives)
@@ -313,10 +328,17 @@ class RowCache:
         for run in runs:
             known = self._rows.get(run.id)
             on_front = run.id in pareto
-            # A run leaves the Pareto set when a later run beats it: its row changes then.
-            if known is None or known[0] is not run or known[3] is not on_front:
-                row = _run_row(run, axes, objectives, on_front)
-                known = (run, row, _digest(row), on_front)
+            silent_for = silent.get(run.id)
+            # A run leaves the Pareto set when a later run beats it, and goes silent with
+            # no change in the store: its row changes then.
+            if (
+                known is None
+                or known[0] is not run
+                or known[3] is not on_front
+                or known[4] != silent_for
+            ):
+                row = _run_row(run, axes, objectives, on_front, silent_for)
+                known = (run, row, _digest(row), on_front, silent_for)
             kept[run.id] = known
             rows.append(known[1])
             digests.append(known[2])

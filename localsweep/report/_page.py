@@ -12,17 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from localsweep._api_state import shown_state
-from localsweep.records import RunState
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS, REPORT_JS
 from localsweep.report._delta import row_key, view_update
 from localsweep.report._extra import require
@@ -30,13 +25,9 @@ from localsweep.report._html import (
     RowCache,
     _digest,
     _div,
-    _duration,
     _e,
     _empty,
     _importance_table,
-    _number,
-    _stop_note,
-    _sweep_span,
     embed_json,
     runs_and_priors,
 )
@@ -45,8 +36,8 @@ from localsweep.report._objectives import (
     ObjectiveImportance,
     objective_curves,
     objective_parts,
-    pareto_head,
 )
+from localsweep.report._overview import overview, sweep_meta
 from localsweep.report._param_plots import parallel_plot, slice_plots
 from localsweep.report._pareto import pareto_section
 from localsweep.report._plots import (
@@ -56,6 +47,7 @@ from localsweep.report._plots import (
     _history_plot,
     _importance_plot,
 )
+from localsweep.report._silent import silent_runs
 from localsweep.report._study import (
     analysis_points,
     metric_values,
@@ -141,6 +133,7 @@ def sweep_view(
     histories: Callable[[Sequence[str]], Mapping[str, Sequence[float]]] | None = None,
     rows: RowCache | None = None,
     importance_runs: int | None = None,
+    silent: Mapping[str, str] | None = None,
 ) -> SweepView:
     """The sweep page's content: W&B's sweep views, offline (an overview, the metric over
     runs, parameter importance, parallel coordinates, slices, learning curves, runs table).
@@ -152,7 +145,9 @@ def sweep_view(
     page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
     values of runs by id (default: read from each run's history); a live page passes the
     ones it keeps, and ``rows`` to reuse the table rows of runs that did not change;
-    ``importance_runs`` says how many runs an importance computed before was computed on.
+    ``importance_runs`` says how many runs an importance computed before was computed on;
+    ``silent``, the running runs whose agent is most likely gone (default: found from the
+    runs' heartbeats, see :mod:`._silent`; a live page's kept runs have old ones).
     """
     require("plotly", "the sweep report")
     require("sklearn", "the sweep report")
@@ -169,9 +164,13 @@ def sweep_view(
     multi = config.is_multi_objective
     pareto = {run.id for run in sweep.pareto_runs()} if multi else set()
     objectives = config.metrics if multi else ()
-    table, digests = cache.table(everyone, axes, metric_name, objectives, pareto)
+    # Runs whose agent is most likely gone, as `show` marks them (the store keeps them
+    # running until another agent reaps them).
+    if silent is None:
+        silent = silent_runs(sweep.runs)
+    table, digests = cache.table(everyone, axes, metric_name, objectives, pareto, silent)
     if not plots:
-        return _light_view(sweep, table, digests, best, metric_name)
+        return _light_view(sweep, table, digests, best, metric_name, silent)
     # A multi-objective sweep's True is computed by objective_parts.
     found: Any = None if importance is False else importance
     if importance is True and not multi:
@@ -246,8 +245,8 @@ def sweep_view(
     )
 
     parts["pareto"] = pareto_section(sweep, add)  # multi-objective sweeps only
-    parts["meta"] = _meta(sweep)
-    parts["overview"] = _overview(sweep, best, metric_name, hint)
+    parts["meta"] = sweep_meta(sweep)
+    parts["overview"] = overview(sweep, best, metric_name, hint, silent)
     view = SweepView(
         sweep_id=sweep.id,
         title=f"Sweep {sweep.name}",
@@ -261,12 +260,17 @@ def sweep_view(
 
 
 def _light_view(
-    sweep: Sweep, table: dict[str, Any], digests: list[str], best: Any, metric_name: str | None
+    sweep: Sweep,
+    table: dict[str, Any],
+    digests: list[str],
+    best: Any,
+    metric_name: str | None,
+    silent: Mapping[str, str],
 ) -> SweepView:
     loading = _empty("Loading…")
     parts = {name: loading for name in PARTS}
-    parts["meta"] = _meta(sweep)
-    parts["overview"] = _overview(sweep, best, metric_name, _metric_hint(sweep))
+    parts["meta"] = sweep_meta(sweep)
+    parts["overview"] = overview(sweep, best, metric_name, _metric_hint(sweep), silent)
     view = SweepView(
         sweep_id=sweep.id,
         title=f"Sweep {sweep.name}",
@@ -277,16 +281,6 @@ def _light_view(
         has_importance=False,
     )
     return _with_hashes(view, digests)
-
-
-def _meta(sweep: Sweep) -> str:
-    config = sweep.parsed_config
-    goal = ", ".join(f"{m.goal.value} {m.name}" for m in config.objectives) or "no metric"
-    return (
-        f'id <code id="sweep-id">{_e(sweep.id)}</code> · {_e(config.method.value)} · '
-        f"{_e(goal)} · project {_e(sweep.project or 'uncategorized')} · state "
-        f'<span id="sweep-state">{_e(shown_state(sweep.state, sweep.finished_reason))}</span>'
-    )
 
 
 def _importance_part(rows: list[ParamImportance] | None, analysed: int, add: Any) -> str:
@@ -311,65 +305,6 @@ def _metric_hint(sweep: Sweep) -> str | None:
     from localsweep._hints import sweep_metric_hint
 
     return sweep_metric_hint(sweep)
-
-
-def _overview(sweep: Sweep, best: Any, metric_name: str | None, hint: str | None) -> str:
-    runs = sweep.runs
-    config = sweep.parsed_config
-    states = Counter(run.state for run in runs)
-    span, still_running = _sweep_span(sweep)
-    stopped = states.get(RunState.EARLY_TERMINATED.value, 0)
-    prior_note = (
-        f'<div class="muted" id="prior-count">and {len(sweep.prior_runs)} prior runs, '
-        "given to the sweep to learn from (marked prior)</div>"
-        if sweep.prior_runs
-        else ""
-    )
-    # As the user wrote it (Sweep.config adds the distributions W&B's Api fills in).
-    written = dict(sweep.parsed_config.raw)
-    config_yaml = yaml.safe_dump(written, sort_keys=False, allow_unicode=True)
-    chips = (
-        "".join(
-            f'<span class="state-{_e(state)}">{_e(state)}: {count}</span>'
-            for state, count in sorted(states.items(), key=lambda kv: -kv[1])
-        )
-        or "<span>no runs yet</span>"
-    )
-    if best is not None:
-        best_html = (
-            f'<div class="card"><div class="label">best run{" (prior)" if best.prior else ""}'
-            f'</div><div class="value" id="best-run-id">{_e(best.id)}</div>'
-            f'<div class="muted">{_e(best.name)} · {_e(metric_name)} = '
-            f'<b id="best-metric">{_e(_number(best.metric))}</b></div></div>'
-        )
-        best_config = (
-            f'<h3>Best run\'s config</h3><pre id="best-config">'
-            f"{_e(yaml.safe_dump(best.params, sort_keys=False, allow_unicode=True))}</pre>"
-        )
-    else:
-        best_html = (
-            '<div class="card"><div class="label">best run</div>'
-            '<div class="value">—</div><div class="muted">no finished run with the metric'
-            f"{'' if hint is None else ': ' + _e(hint)}</div></div>"
-        )
-        best_config = "<h3>Best run's config</h3>" + _empty("No best run yet.")
-    if best is None and config.is_multi_objective:  # no best run: the Pareto set instead
-        best_html, best_config = pareto_head(sweep, hint)
-    span_note = "still running" if still_running else "from creation to the last run's end"
-    stop_note = _stop_note(runs, config)
-    return f"""<div class="cards">
-<div class="card"><div class="label">runs</div><div class="value" id="run-count">{len(runs)}</div>
-<div class="chips">{chips}</div>{prior_note}</div>
-{best_html}
-<div class="card"><div class="label">ran for</div>
-<div class="value">{_e(_duration(span))}</div><div class="muted">{span_note}</div></div>
-<div class="card"><div class="label">stopped early</div>
-<div class="value" id="stopped-count">{stopped}</div><div class="muted">{stop_note}</div></div>
-</div>
-<div class="two">
-<div><h3>Sweep config</h3><pre id="sweep-config">{_e(config_yaml)}</pre></div>
-<div>{best_config}</div>
-</div>"""
 
 
 def _template() -> dict[str, Any]:

@@ -45,7 +45,7 @@ class _Live:
     lock: threading.Lock = field(default_factory=threading.Lock)
     views: OrderedDict[str, SweepView] = field(default_factory=OrderedDict)
     latest: SweepView | None = None
-    #: The state's generation and importance the latest view was built from.
+    #: The state's generation, importance and silent runs the latest view was built from.
     built: Any = None
     #: A multi-objective sweep's is one list per objective, by name.
     importance: list[ParamImportance] | ObjectiveImportance | None = None
@@ -84,11 +84,15 @@ class LiveSweeps:
         live = self._entry(sweep_id)
         with live.lock:
             live.state.refresh()
-            return sweep_view(live.state.sweep(), plots=False, rows=live.rows)
+            return sweep_view(
+                live.state.sweep(), plots=False, rows=live.rows, silent=live.state.silent()
+            )
 
     @staticmethod
-    def _inputs(live: _Live) -> tuple[int, int]:
-        return (live.state.generation, id(live.importance))
+    def _inputs(live: _Live, silent: dict[str, str]) -> tuple[Any, ...]:
+        # A run goes silent (its agent most likely gone) with nothing moving in the
+        # store: the page shows it as `show` does once its silence is seen here.
+        return (live.state.generation, id(live.importance), tuple(sorted(silent.items())))
 
     def update(self, sweep_id: str, since: str | None) -> dict[str, Any]:
         """What changed since the page's ``since`` version (everything if the server no
@@ -104,7 +108,9 @@ class LiveSweeps:
                 and now - live.importance_at >= max(self.importance_every, 5 * live.importance_took)
             ):
                 self._compute_importance(live, state.sweep(), state.generation)
-            if live.latest is None or live.built != self._inputs(live):
+            silent = state.silent()
+            inputs = self._inputs(live, silent)
+            if live.latest is None or live.built != inputs:
                 rows = live.importance
                 view = sweep_view(
                     state.sweep(),
@@ -112,8 +118,9 @@ class LiveSweeps:
                     histories=state.histories,
                     rows=live.rows,
                     importance_runs=live.importance_runs,
+                    silent=silent,
                 )
-                self._keep(live, view)
+                self._keep(live, view, inputs)
             latest = live.latest
             assert latest is not None
             if since == latest.version:
@@ -152,8 +159,8 @@ class LiveSweeps:
 
         threading.Thread(target=work, name=f"importance-{sweep.id}", daemon=True).start()
 
-    def _keep(self, live: _Live, view: SweepView) -> None:
-        live.built = self._inputs(live)
+    def _keep(self, live: _Live, view: SweepView, inputs: Any) -> None:
+        live.built = inputs
         live.latest = view
         live.views[view.version] = view
         live.views.move_to_end(view.version)

@@ -17,6 +17,7 @@ from localsweep.api import Run, Sweep
 from localsweep.config import Metric
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS
 from localsweep.report._html import _duration, _e, _empty, _number, _utc, embed_json
+from localsweep.report._silent import run_end, silent_runs, silent_state
 from localsweep.search._multi import summary_value
 
 __all__ = ["index_page", "run_page", "shell"]
@@ -84,6 +85,9 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
             front = len(sweep.pareto_runs())
             best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else "—"
         chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
+        silent = silent_runs(sweep.runs)
+        if silent:  # as `show` marks them: their agent is most likely gone
+            chips += f" (silent {len(silent)})"
         rows.append(
             f'<tr data-sweep="{_e(sweep.id)}"><td><a href="sweeps/{_e(sweep.id)}">'
             f"{_e(sweep.id)}</a></td><td>{_e(sweep.name)}</td>"
@@ -163,17 +167,25 @@ def run_page(run: Run, *, nav: str, plotly_src: str, objectives: Sequence[Metric
     history = run.history()
     plots = _history_plots(history)
     runtime = None
-    if run.finished_at is not None:
-        runtime = (_utc(run.finished_at) - _utc(run.created_at)).total_seconds()
+    end = run_end(run)  # a crashed run's last heartbeat, not when it was reaped
+    if end is not None:
+        runtime = (_utc(end) - _utc(run.created_at)).total_seconds()
+    silent = silent_runs([run]).get(run.id)
+    state = silent_state(silent) if silent else run.state
+    ran_for = "still running"
+    if silent:
+        ran_for = f"no heartbeat for {silent}: its agent is most likely gone"
+    elif runtime is not None:
+        ran_for = _duration(runtime)
     facts = [
-        ("state", run.state + (f" ({run.end_reason})" if run.end_reason else "")),
+        ("state", state + (f" ({run.end_reason})" if run.end_reason else "")),
         ("sweep", run.sweep_id),
         ("number", run.number),
         *(
             [(m.name, _number(summary_value(run.summary, m.name, m.goal))) for m in objectives]
             or [("metric", _number(run.metric))]
         ),
-        ("ran for", _duration(runtime) if runtime is not None else "still running"),
+        ("ran for", ran_for),
         ("exit code", "—" if run.exit_code is None else run.exit_code),
         ("folder", run.dir or "—"),
     ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from localsweep.api import Run, Sweep
 from localsweep.records import RunState
+from localsweep.report._silent import silent_runs
 from localsweep.store import RunRecord, Store
 
 __all__ = ["KnownSweep", "SweepState"]
@@ -107,6 +108,18 @@ class SweepState:
         counts = Counter(run.state for run in self._runs)
         told = {state: int(count) for state, count, _last in token[1]}
         return counts == told
+
+    def silent(self) -> dict[str, str]:
+        """The running runs whose agent is most likely gone, as ``show`` finds them (see
+        :func:`localsweep.report._silent.silent_runs`). A live agent's heartbeats move no
+        change token, so the runs kept have the heartbeat of their last read: the ones
+        that look silent by it are read again (a few, and only then) to be judged."""
+        kept = [self._runs[self._at[i]] for i in self._open]
+        suspects = silent_runs(kept)
+        if not suspects:
+            return {}
+        now = [Run(self.store, self.store.get_run(self._stored_id.get(i, i))) for i in suspects]
+        return silent_runs(now)
 
     def sweep(self) -> KnownSweep:
         """The sweep with the runs kept (a copy of the list: later refreshes do not move it)."""

@@ -134,7 +134,7 @@ def test_an_agent_sent_sigterm_requeues_its_run_and_exits_promptly(
     again = start_agent(sweep_id, db, tmp_path / "again.log")
     assert again.wait() == 0, again.output()
     _assert_resumed_once(db, sweep_id, signals)
-    assert f"run {requeued.id} resumed (attempt 2; run 1 of the sweep)" in again.output()
+    assert f"run {requeued.id} resumed (attempt 2; #0 of the sweep)" in again.output()
 
 
 def test_an_in_process_agent_sent_sigterm_stops_its_run_at_once_and_requeues_it(

@@ -214,10 +214,10 @@ def test_without_ipywidgets_the_runs_show_as_plain_lines(without_widgets: Any) -
     stderr = stream(outputs, "stderr")
     lines = [line for line in stderr.splitlines() if line.startswith("[localsweep] ")]
     assert [re.sub(r"run [a-z0-9]{8}\b", "run ID", line) for line in lines] == [
-        "[localsweep] run ID started (run 1 of the sweep): x=3",
+        "[localsweep] run ID started (#0 of the sweep): x=3",
         "[localsweep] run ID finished loss=3.025 (1/3 done; best loss=3.025 (run ID))",
-        "[localsweep] run ID started (run 2 of the sweep): x=1",
+        "[localsweep] run ID started (#1 of the sweep): x=1",
         "[localsweep] run ID finished loss=1.025 (2/3 done; best loss=1.025 (run ID))",
-        "[localsweep] run ID started (run 3 of the sweep): x=2",
+        "[localsweep] run ID started (#2 of the sweep): x=2",
         "[localsweep] run ID finished loss=2.025 (3/3 done; best loss=1.025 (run ID))",
     ]

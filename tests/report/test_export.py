@@ -144,3 +144,30 @@ def test_exporting_again_replaces_the_study(
     export_optuna(hyperband_sweep, path)
     study = _load(f"sqlite:///{path}", hyperband_sweep)
     assert len(study.get_trials()) == len(hyperband_sweep.runs)
+
+
+def test_json_rows_give_their_keys_in_the_csvs_column_order(tmp_path: Path) -> None:
+    # Runs that log the same keys in different orders: each JSON row had them in its
+    # run's order, so two exports of like sweeps would not diff.
+    config = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+
+    def train(c: dict[str, int]) -> dict[str, object]:
+        if c["x"] == 1:
+            return {"loss": 1.0, "note": "a", "acc": {"max": 0.5}}
+        return {"acc": {"max": 0.7}, "loss": 2.0, "note": "b"}
+
+    sweep = localsweep.run(config, train, db=tmp_path / "s.db", quiet=True)
+    out = io.StringIO()
+    export_runs(sweep, "json", out)
+    rows = json.loads(out.getvalue())
+    header = next(csv.reader(io.StringIO(_csv_text(sweep))))
+    assert len(rows) == 2
+    for row in rows:
+        assert list(row) == [k for k in header if k in row], row
+    assert list(rows[0]) == list(rows[1])
+
+
+def _csv_text(sweep: localsweep.Sweep) -> str:
+    out = io.StringIO()
+    export_runs(sweep, "csv", out)
+    return out.getvalue()

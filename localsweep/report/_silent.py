@@ -1,0 +1,70 @@
+"""What ``show``, the report and ``localsweep ui`` say of a run whose agent is most likely
+gone, and where a run's time ends: one decision, so the surfaces tell the same story.
+
+A running run stays ``running`` in the store until another agent claims a run and reaps
+it; once its heartbeat is older than the heartbeat timeout of the agent holding it (kept
+with its claim), it is shown as ``running (silent 3m)`` (docs/faults.md). A crashed run
+(its agent died, or lost its lease) ended at its last heartbeat, as W&B ends a crashed
+run's runtime: its ``finished_at`` is when another agent reaped it.
+
+Imports nothing heavy: ``show`` uses it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+__all__ = ["run_end", "silent_note", "silent_runs", "silent_state"]
+
+
+def silent_runs(runs: Iterable[Any], now: datetime | None = None) -> dict[str, str]:
+    """The running runs whose heartbeat is older than the heartbeat timeout of the agent
+    holding them (their agent is most likely gone: killed, or its machine down), by id,
+    with how long, as ``3m`` (``95s`` under two minutes). ``runs`` are
+    :class:`localsweep.api.Run` objects (a run claimed before its timeout was kept with it
+    is judged by this process's timeout)."""
+    from localsweep.store import heartbeat_timeout
+
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    own = heartbeat_timeout()
+    out = {}
+    for r in runs:
+        if r.state != "running":
+            continue
+        beat = r.heartbeat_at or r.created_at
+        held = getattr(getattr(r, "_record", None), "heartbeat_timeout", None)
+        limit = timedelta(seconds=held) if held else own
+        if beat is not None and now - beat > limit:
+            seconds = int((now - beat).total_seconds())
+            out[r.id] = f"{seconds // 60}m" if seconds >= 120 else f"{seconds}s"
+    return out
+
+
+def silent_state(silent_for: str) -> str:
+    """A silent run's state as shown: ``running (silent 3m)``."""
+    return f"running (silent {silent_for})"
+
+
+def silent_note(count: int) -> str:
+    """What ``count`` silent running runs mean, in words (no parentheses)."""
+    many = count != 1
+    return (
+        f"{count} running run{'s' if many else ''} without a heartbeat for longer than the "
+        "heartbeat timeout: the agent is most likely gone (killed, or its machine down); the "
+        f"next agent that claims a run of this sweep marks {'them' if many else 'it'} crashed "
+        "and runs the point again"
+    )
+
+
+def run_end(run: Any) -> datetime | None:
+    """When ``run`` (a :class:`localsweep.api.Run`) ended, for its runtime: its
+    ``finished_at``, but for a crashed run its last heartbeat (``Run.heartbeat_at``), since
+    another agent reaped it later (a run killed after 8 s showed 29 s); ``None`` while it
+    runs."""
+    end: datetime | None = run.finished_at
+    beat = run.heartbeat_at
+    if end is not None and run.state == "crashed" and beat is not None and beat < end:
+        return beat
+    return end
