@@ -169,6 +169,10 @@ def _numeric_bounds(parameter: Parameter, observed: list[float]) -> tuple[float,
     return low, high
 
 
+#: A categorical parameter with more values than this shows only those its runs took.
+_LISTED_CHOICES = 1000
+
+
 def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
     """The sweep's searchable parameters that its runs have values for, in config order
     (for a ``search_space`` sweep, the keys its runs got: see :func:`sweep_parameters`)."""
@@ -192,11 +196,16 @@ def param_axes(sweep: Sweep, *, plotly_safe: bool = False) -> list[ParamAxis]:
         numeric = all(is_number(v) for v in observed)
         if parameter.distribution in _CATEGORICAL or not numeric:
             encode = _categorical_encoder([*parameter.values, *observed], plotly_safe)
-            choices: list[Any] = []
-            for value in (*parameter.values, *observed):
-                code = encode(value)
-                if code not in choices:
-                    choices.append(code)
+            # In order, each once. A long list (100,000 seeds or file names) keeps only the
+            # values runs took: every value an axis would show, and fANOVA's time grows with
+            # the choices (minutes for 100,000).
+            seen = list(dict.fromkeys(encode(value) for value in observed))
+            if len(parameter.values) > _LISTED_CHOICES:
+                taken = set(seen)
+                listed = (code for code in map(encode, parameter.values) if code in taken)
+            else:
+                listed = (encode(value) for value in parameter.values)
+            choices: list[Any] = list(dict.fromkeys((*listed, *seen)))
             axes.append(
                 ParamAxis(parameter, label, CategoricalDistribution(choices), True, False, encode)
             )

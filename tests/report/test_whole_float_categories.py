@@ -52,3 +52,19 @@ def test_optuna_export_has_one_choice_per_value(tmp_path: Path) -> None:
     assert distributions["nested.w"].choices == (1, 2)  # type: ignore[attr-defined]
     assert {t.params["epochs"] for t in trials} == {2, 3, 4.5}
     assert {t.params["steps"] for t in trials} == {"[1, 2]", "[3, 4.5]"}
+
+
+def test_a_long_categorical_list_keeps_the_values_runs_took(tmp_path: Path) -> None:
+    """100,000 seeds or file names as ``values``: the axis (and fANOVA's choices) hold the
+    values runs took, in the config's order; with the whole list, ``show`` spent minutes in
+    fANOVA and a quadratic loop for a sweep of a few runs."""
+    values = [f"file-{i:05d}" for i in range(5000)]
+    config = {
+        "method": "random",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"name": {"values": values}, "b": {"min": 0.0, "max": 1.0}},
+    }
+    sweep = localsweep.run(config, lambda c: c["b"], count=4, db=tmp_path / "s.db", quiet=True)
+    taken = {run.config["name"] for run in sweep.runs}
+    axes = {axis.name: axis for axis in param_axes(sweep)}
+    assert list(axes["name"].distribution.choices) == sorted(taken, key=values.index)
