@@ -167,3 +167,35 @@ def test_a_table_dropped_while_the_store_is_open_is_said_to_be_damage(work: Path
     finally:
         store.close()
     assert "is damaged: localsweep's table history is missing" in str(info.value)
+
+
+# --------------------------------------------------------------------------- --db ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sweep", "grid.yaml"],
+        ["run", "grid.yaml", "-f", "train:train", "--count", "1"],
+        ["ls"],
+        ["agent", "ls-nosuchid"],
+        ["sync", "ls-nosuchid", "--dry-run"],
+        ["ui", "--port", "0"],
+        ["slurm", "ls-nosuchid", "--agents", "1"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_an_empty_db_is_refused_as_an_unset_variable(work: Path, command: list[str]) -> None:
+    proc = cli_at(work, *command, "--db", "")
+    _failed(proc, 2)
+    assert "an empty --db names no database (an unset variable, most likely)" in proc.stderr
+    assert not (work / "localsweep.db").exists()
+
+
+def test_an_empty_localsweep_db_variable_means_the_default_file(work: Path) -> None:
+    made = cli_at(work, "sweep", "grid.yaml", env={"LOCALSWEEP_DB": ""})
+    assert made.returncode == 0, made.stderr
+    assert (work / "localsweep.db").is_file()
+    proc = cli_at(work, "ls", env={"LOCALSWEEP_DB": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert made.stdout.strip() in proc.stdout
