@@ -38,6 +38,7 @@ __all__ = [
     "function_options",
     "load_function",
     "max_failures_option",
+    "nonempty_db",
     "suggested_db_flag",
 ]
 
@@ -61,6 +62,19 @@ ALLOW_NETWORK_FS: dict[str, Any] = {
 }
 
 
+def nonempty_db(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse an empty ``--db`` (the callback of every ``--db`` option), exit code 2."""
+    # `--db "$DB"` with DB unset would mean ./localsweep.db: each job of a cluster script
+    # its own database in its own folder. An empty LOCALSWEEP_DB is unset (click gives None).
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "an empty --db names no database (an unset variable, most likely): give the "
+            "database's path or URL, or leave --db out for LOCALSWEEP_DB or "
+            "./localsweep.db"
+        )
+    return value
+
+
 def db_option(fn: F) -> F:
     """``--db`` and ``--allow-network-fs``, for every command that opens the database."""
     fn = click.option("--allow-network-fs", **ALLOW_NETWORK_FS)(fn)
@@ -68,6 +82,7 @@ def db_option(fn: F) -> F:
         "--db",
         envvar="LOCALSWEEP_DB",
         default=None,
+        callback=nonempty_db,
         metavar="URL",
         help="Database: a SQLite path or SQLAlchemy URL "
         "[env LOCALSWEEP_DB; default ./localsweep.db].",

@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from localsweep._cli_common import nonempty_db
 from localsweep._console import CliConsole, print_table
 from localsweep.errors import ConfigError, DatabaseURLError, LocalsweepError, NotFoundError
 
@@ -104,6 +105,7 @@ _STYLES = {
     "--db",
     envvar="LOCALSWEEP_DB",
     default=None,
+    callback=nonempty_db,
     metavar="URL",
     help="The localsweep database [env LOCALSWEEP_DB; default ./localsweep.db].",
 )

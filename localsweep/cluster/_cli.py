@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from localsweep._cli_common import suggested_db_flag
+from localsweep._cli_common import nonempty_db, suggested_db_flag
 from localsweep._console import CliConsole
 from localsweep.cluster._checks import (
     check_function,
@@ -181,6 +181,7 @@ def _write_private(path: Path, text: str) -> None:
     "--db",
     envvar="LOCALSWEEP_DB",
     default=None,
+    callback=nonempty_db,
     metavar="URL",
     help="Database [env LOCALSWEEP_DB; default ./localsweep.db].",
 )

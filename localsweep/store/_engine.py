@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from localsweep.errors import DatabasePathError, NotFoundError
+from localsweep.store._damage import check_sqlite_file
 from localsweep.store._netfs import check_sqlite_location
 from localsweep.store._urls import create_engine_for
 
@@ -71,6 +72,9 @@ def require_database(db: str | os.PathLike[str] | None = None) -> str:
             f"no localsweep database at {path}: check --db, db= or LOCALSWEEP_DB "
             f"(the default is ./{DEFAULT_DB_FILENAME} in the current folder)"
         )
+    if path is not None:
+        # Neither an empty file nor another program's: the store would write its schema.
+        check_sqlite_file(path, create=False)
     return url
 
 

@@ -20,10 +20,16 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from localsweep.errors import SchemaVersionError, StoreError
 from localsweep.records import RunState
 from localsweep.store._claims import _pid_alive
+from localsweep.store._damage import foreign_file_error, missing_tables_message
 from localsweep.store._models import SCHEMA_VERSION, Base
 from localsweep.store._sweeps import recount, wrong_counters
 from localsweep.store._tables import now, runs
-from localsweep.store._urls import PASSWORD_HINT, has_password, url_without_password
+from localsweep.store._urls import (
+    PASSWORD_HINT,
+    has_password,
+    shown_url,
+    url_without_password,
+)
 
 __all__ = ["Upgrade", "current_version", "ensure_schema", "upgrade"]
 
@@ -89,6 +95,10 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
                         f"{engine.url} has localsweep tables but no schema version; it was "
                         "not written by localsweep, or it is damaged"
                     )
+                if existing and engine.dialect.name == "sqlite":
+                    # Made since the session's look at the file (a PostgreSQL database
+                    # shared with other programs' tables is common, and not refused).
+                    raise foreign_file_error(engine.url.database or "", existing, create=True)
                 Base.metadata.create_all(conn)
                 conn.execute(
                     text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
@@ -96,6 +106,7 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
                 conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": SCHEMA_VERSION})
                 return
     if version == SCHEMA_VERSION:
+        _require_every_table(engine)
         return
     if version not in KNOWN_VERSIONS:
         with engine.connect() as conn:
@@ -112,6 +123,18 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
         f"({SCHEMA_VERSION}) does not know: it was written by a newer localsweep. "
         "Upgrade localsweep (pip install -U localsweep) to open it."
     )
+
+
+def _require_every_table(engine: Engine) -> None:
+    """Refuse a database of this schema version with some of localsweep's tables gone (a
+    ``DROP TABLE``, a partial copy): each command would fail on them with no more than "no
+    such table", and a sweep created there could never be run."""
+    with engine.connect() as conn:
+        missing = set(Base.metadata.tables) - set(inspect(conn).get_table_names())
+    if missing:
+        sqlite = engine.dialect.name == "sqlite"
+        where = (engine.url.database or "") if sqlite else shown_url(str(engine.url))
+        raise SchemaVersionError(missing_tables_message(where, missing, sqlite=sqlite))
 
 
 class Upgrade(tuple[str | None, str]):

@@ -45,6 +45,7 @@ from localsweep.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from localsweep.store._damage import check_sqlite_file, damaged_message, missing_tables_message
 from localsweep.store._engine import BUSY_TIMEOUT_MS, make_engine
 from localsweep.store._migrate import ensure_schema
 from localsweep.store._server_errors import TOO_MANY_CONNECTIONS, refused_login
@@ -107,17 +108,6 @@ class _Transient(Exception):
         self.cause = cause
 
 
-def damaged_message(where: str, detail: str) -> str:
-    """What to say about a damaged SQLite file, with the two ways to repair it."""
-    detail = " ".join(detail.replace("*** in database main ***", "").split())
-    return (
-        f"the database file {where} is damaged ({detail}); localsweep will not write to it. "
-        f"Repair it with `sqlite3 {where} .recover | sqlite3 recovered.db` and use "
-        "recovered.db, or start a fresh database file (--db / LOCALSWEEP_DB) after copying "
-        f"out what you need (`sqlite3 {where} .dump`)"
-    )
-
-
 class Session:
     """The engine of one store and the transactions on it (see the module docstring)."""
 
@@ -145,6 +135,8 @@ class Session:
         if not create and self.path is not None and not self.path.exists():
             # SQLite would make an empty file: a database only read is never created.
             raise DatabasePathError(f"no database file {self.path}")
+        if self.path is not None and self.path.is_file():
+            check_sqlite_file(self.path, create=create)  # before the engine writes WAL mode
 
         def schema(_conn: Connection | None) -> None:
             ensure_schema(self.engine, create=create)
@@ -449,6 +441,11 @@ class Session:
                     f"could not {what}: the disk reported an I/O error on {self._where()} "
                     f"({orig}){self._io_error_hint()}"
                 ) from exc
+            if str(orig).startswith("no such table: "):
+                # Dropped while in use (at open a missing table is said already).
+                missing = str(orig).split(": ", 1)[1].rsplit(".", 1)[-1]
+                said = missing_tables_message(self._where(), [missing], sqlite=True)
+                raise StoreError(f"could not {what}: {said}") from exc
             raise StoreError(f"could not {what} in {shown_url(self.url)}: {orig}") from exc
         if sqlstate is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
             # psycopg: no SQLSTATE means the connection itself failed (refused, reset,

@@ -6,6 +6,8 @@ import secrets
 
 import click
 
+from localsweep._cli_common import nonempty_db
+
 __all__ = ["ui_command"]
 
 
@@ -21,6 +23,7 @@ class _MissingExtra(click.ClickException):
     metavar="URL",
     envvar="LOCALSWEEP_DB",
     default=None,
+    callback=nonempty_db,
     help="The database: a SQLite path or SQLAlchemy URL (default ./localsweep.db).",
 )
 @click.option(

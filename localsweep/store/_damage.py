@@ -1,0 +1,111 @@
+"""What a file that is not (or no longer) a whole localsweep database says: damaged, missing
+tables, another program's tables, and a look at a SQLite file's tables that writes nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from localsweep.errors import NotFoundError, SchemaVersionError
+from localsweep.store._models import Base
+
+__all__ = [
+    "check_sqlite_file",
+    "damaged_message",
+    "foreign_file_error",
+    "missing_tables_message",
+    "named_tables",
+    "sqlite_tables",
+]
+
+#: Tables SQLite keeps for itself (``sqlite_sequence``, ``sqlite_stat1``...): no program's own.
+_SQLITE_INTERNAL = "sqlite_"
+
+
+def damaged_message(where: str, detail: str) -> str:
+    """What to say about a damaged SQLite file, with the two ways to repair it."""
+    detail = " ".join(detail.replace("*** in database main ***", "").split())
+    return (
+        f"the database file {where} is damaged ({detail}); localsweep will not write to it. "
+        f"Repair it with `sqlite3 {where} .recover | sqlite3 recovered.db` and use "
+        "recovered.db, or start a fresh database file (--db / LOCALSWEEP_DB) after copying "
+        f"out what you need (`sqlite3 {where} .dump`)"
+    )
+
+
+def missing_tables_message(where: str, missing: Iterable[str], *, sqlite: bool) -> str:
+    """What to say about a localsweep database some of whose tables are gone (dropped, or a
+    partial copy): every command would fail on them one by one with "no such table", and a
+    sweep created there could never run. ``.recover`` does not bring a dropped table back,
+    so the way out is a backup or a fresh database."""
+    copy_out = f" (`sqlite3 {where} .dump`)" if sqlite else ""
+    return (
+        f"the database {where} is damaged: localsweep's {named_tables(missing, verb=True)} "
+        "missing (dropped, or a partial copy of the file); localsweep will not use it. "
+        "Restore it from a backup, or start a fresh database (--db / LOCALSWEEP_DB) after "
+        f"copying out what you need{copy_out}"
+    )
+
+
+def named_tables(tables: Iterable[str], *, verb: bool = False) -> str:
+    """``table foo`` or ``tables foo, bar`` (at most eight names), with ``is``/``are`` after
+    them when ``verb``."""
+    names = sorted(tables)
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    said = f"table {shown}" if len(names) == 1 else f"tables {shown}"
+    if verb:
+        said += " is" if len(names) == 1 else " are"
+    return said
+
+
+def sqlite_tables(path: Path) -> list[str] | None:
+    """The tables of the SQLite file at ``path`` (SQLite's own left out), read without
+    writing anything: an empty file stays empty (the store's engine would stamp WAL mode
+    into it on connecting). ``None`` when the file cannot be read so (not SQLite, locked,
+    unreadable): opening it for real then says why."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return None
+    with contextlib.closing(conn):
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        except sqlite3.Error:
+            return None
+    return [str(name) for (name,) in rows if not str(name).startswith(_SQLITE_INTERNAL)]
+
+
+def check_sqlite_file(path: Path, *, create: bool) -> None:
+    """Refuse, before the store's engine touches it, a SQLite file that holds only another
+    program's tables, and (unless ``create``) one with no tables at all (an empty file): the
+    engine's first connection alone switches the file to WAL mode, and opening it as a store
+    would add localsweep's schema to it. A file with tables of localsweep's, whole or not,
+    or one that cannot be read here, is the store's to judge."""
+    tables = sqlite_tables(path)
+    if tables is None or "alembic_version" in tables or set(tables) & set(Base.metadata.tables):
+        return
+    if tables:
+        raise foreign_file_error(path, tables, create=create)
+    if not create:
+        empty = "the file is empty" if path.stat().st_size == 0 else "the file has no tables"
+        raise NotFoundError(
+            f"no localsweep database at {path} ({empty}): check --db, db= or LOCALSWEEP_DB"
+        )
+
+
+def foreign_file_error(
+    path: str | Path, tables: Iterable[str], *, create: bool
+) -> SchemaVersionError:
+    """A SQLite file of another program (a mistyped ``--db``, most likely): localsweep's
+    tables go into it only on purpose, by ``localsweep db upgrade``."""
+    said = f"{path} is not a localsweep database (it has {named_tables(tables)}, another program's)"
+    if not create:
+        return SchemaVersionError(f"{said}: check --db, db= or LOCALSWEEP_DB")
+    return SchemaVersionError(
+        f"{said}: give --db (or db=, LOCALSWEEP_DB) a new file. To keep localsweep's tables "
+        f"beside them in this file on purpose, run `localsweep db upgrade --db "
+        f"{shlex.quote(str(path))}` first"
+    )
