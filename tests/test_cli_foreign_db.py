@@ -182,6 +182,8 @@ def test_a_table_dropped_while_the_store_is_open_is_said_to_be_damage(work: Path
         ["sync", "ls-nosuchid", "--dry-run"],
         ["ui", "--port", "0"],
         ["slurm", "ls-nosuchid", "--agents", "1"],
+        ["report", "ls-nosuchid"],
+        ["export", "ls-nosuchid"],
     ],
     ids=lambda c: c[0],
 )

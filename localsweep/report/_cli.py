@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, TextIO, cast
 import click
 from rich.markup import escape
 
+from localsweep._cli_common import nonempty_db
 from localsweep._console import CliConsole
 from localsweep._main import is_utf8
 from localsweep.errors import (
@@ -105,6 +106,7 @@ _db_option = click.option(
     default=None,
     help="The localsweep database: a path or SQLAlchemy URL (default: $LOCALSWEEP_DB or "
     "./localsweep.db).",
+    callback=nonempty_db,
 )
 
 
