@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import reprlib
 import shlex
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ __all__ = [
     "missing_metric_message",
     "missing_objective_message",
     "missing_program_message",
+    "not_a_number_kind",
     "suggested_db_flag",
     "sweep_metric_hint",
     "unstartable_command_messages",
@@ -212,6 +214,29 @@ def _keys_of_runs(runs: Iterable[Any]) -> list[str]:
     return sorted(values) + sorted(media - values)
 
 
+def not_a_number_kind(value: Any) -> str | None:
+    """What a metric's summary ``value`` is when it is no number W&B would rank (``text``,
+    ``a bool``, ``a list``...); ``None`` for a number (NaN too), nothing (``None``), or a
+    ``define_metric`` summary (``{"min": ...}``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, Mapping):
+        return None if {"min", "max", "last", "mean"} & set(value) else "a dict"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return None
+    try:
+        float(value)  # a numpy number
+    except (TypeError, ValueError):
+        return f"a {type(value).__name__}"
+    return None
+
+
 def missing_metric_message(
     metric: str,
     keys: Iterable[str],
@@ -228,11 +253,12 @@ def missing_metric_message(
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
     what = "objective" if objective else "metric"
     text = f"the sweep {what} {metric!r} was never logged: {which} without it"
-    if metric in found and isinstance(value, str):
-        # Logged as text ("0.833"): W&B does not read it as a number either.
+    kind = not_a_number_kind(value)
+    if metric in found and kind is not None:
+        # Logged as text ("0.833"), a bool, a list...: W&B does not read it as a number either.
         text = (
-            f"the sweep {what} {metric!r} was logged as text, not a number: {which} with "
-            f"it {value!r}; log a number (wandb.log({{{metric!r}: float(...)}}))"
+            f"the sweep {what} {metric!r} was logged as {kind}, not a number: {which} with "
+            f"it {reprlib.repr(value)}; log a number (wandb.log({{{metric!r}: float(...)}}))"
         )
     elif metric in found:
         # Logged, but never as a finite number: NaN or infinite (a training that diverged).
@@ -273,7 +299,9 @@ def sweep_metric_hint(sweep: Any) -> str | None:
     finished = [r for r in sweep.runs if r.state == "finished"]
     if not finished or any(r.metric is not None for r in finished):
         return None
-    return missing_metric_message(metric.name, _keys_of_runs(finished))
+    # A value one of them logged, to say what it was when it is no number (text, a bool).
+    value = next((r.summary[metric.name] for r in finished if metric.name in r.summary), None)
+    return missing_metric_message(metric.name, _keys_of_runs(finished), value=value)
 
 
 def missing_objective_message(config: Any, run: Any) -> str | None:

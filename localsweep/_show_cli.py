@@ -103,6 +103,17 @@ def _show_command(sweep_id: str, limit: int, db: str | None) -> None:
     show_sweep(Store(require_database(db)), sweep_id.rsplit("/", 1)[-1], limit=limit)
 
 
+def _metric_cell(run: Any, name: str) -> str:
+    """The run's metric as ``show`` prints it: its value, empty without one, or what it
+    logged instead of a number (``(text)``), which is no result."""
+    from localsweep._hints import not_a_number_kind
+
+    if run.metric is not None:
+        return f"{run.metric:.6g}"
+    kind = not_a_number_kind(run.summary.get(name))
+    return f"({kind})" if kind is not None else ""
+
+
 def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     """Print sweep ``sweep_id`` of ``store``: a line on its state, its runs best first
     (prior runs marked), the best run's config and summary, what stopped early, parameter
@@ -177,7 +188,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     for i, (r, run_id, state) in enumerate(zip(shown, ids, states, strict=True)):
         row = [_e(run_id), _e(state)]
         if metric is not None:
-            row.append("" if r.metric is None else f"{r.metric:.6g}")
+            row.append(_metric_cell(r, metric.name))
         for m in objectives:
             found = summary_value(r.summary, m.name, m.goal)
             row.append("" if found is None else f"{found:.6g}")
@@ -187,7 +198,10 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     head = ["run", "state"]
     head += [_e(metric.name)] if metric is not None else []
     head += [_e(m.name) for m in objectives] + (["Pareto"] if objectives else [])
-    print_runs(console, head, [_e(p.name) for p in params], rows, sweep.id)
+    # A parameter named as a metric (``loss``) is the config's: ``config.loss`` beside it.
+    taken = set(head)
+    names = [f"config.{p.name}" if p.name in taken else p.name for p in params]
+    print_runs(console, head, [_e(name) for name in names], rows, sweep.id)
     if len(runs) > limit:
         console.print(f"... {len(runs) - limit} more (--limit)")
     if silent:

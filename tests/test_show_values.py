@@ -131,3 +131,38 @@ def test_a_long_summary_is_cut_between_two_items_with_an_ellipsis() -> None:
     assert line.startswith("acc.max=0.5, layer0/loss=0, layer1/loss=0.142857, ")
     assert re.search(r", layer\d+/loss=[\d.]+, … \(\d+ more\)$", line), line
     assert len(line) <= SUMMARY_CHARS + len(", … (100 more)")
+
+
+LOGGED = {1: "0.5", 2: True, 3: [1, 2]}
+
+
+def log_no_number() -> None:
+    import wandb
+
+    with wandb.init() as run:
+        run.log({"loss": LOGGED[run.config["x"]]})
+
+
+def test_a_metric_logged_as_no_number_is_said_for_what_it_was() -> None:
+    """Text, a bool, a list as the metric: no result, and ``show`` says why in the cell and
+    in the warning (which blamed NaN: "did the training diverge?"); a parameter named as the
+    metric is headed ``config.loss``, not a second ``loss``."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        # A constant is no column: two values make "loss" a column.
+        "parameters": {"x": {"values": [1, 2, 3]}, "loss": {"values": [7, 8]}},
+    }
+    sweep = localsweep.run(config, log_no_number, db="s.db", quiet=True, count=3)
+    shown = show(sweep.id, columns=200)
+    head = next(line for line in shown.stdout.splitlines() if "┃ run" in line)
+    columns = [c.strip() for c in head.split("┃")[1:-1]]
+    assert columns == ["run", "state", "loss", "config.loss", "x"]
+    cells = {
+        row.split("│")[5].strip(): row.split("│")[3].strip()
+        for row in shown.stdout.splitlines()
+        if "│ finished" in row
+    }
+    assert cells == {"1": "(text)", "2": "(a bool)", "3": "(a list)"}
+    assert "was logged as text, not a number" in shown.stderr
+    assert "diverge" not in shown.stderr
