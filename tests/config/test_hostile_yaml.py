@@ -1,8 +1,10 @@
 """A hostile or damaged config file is one clear error (or warning), never a hang, a
-traceback or a silent change: YAML aliases that multiply or refer to themselves."""
+traceback or a silent change: YAML aliases that multiply or refer to themselves, keys
+given twice, and a file saved as UTF-16."""
 
 from __future__ import annotations
 
+import codecs
 import sys
 from pathlib import Path
 
@@ -88,6 +90,8 @@ def test_nesting_hundreds_deep_is_refused_not_a_recursion_error() -> None:
         f'{{"method": "random", "parameters": {{"x": {{"value": {deep}}}}}}}', "s.json"
     )
     assert "is nested more than 200 lists or mappings deep" in message
+    message = _error(f"method: random\nparameters:\n  x:\n    value: {'[' * 3000}{']' * 3000}\n")
+    assert "nested too deep" in message
 
 
 @pytest.mark.slow
@@ -101,3 +105,73 @@ def test_the_cli_says_so_in_one_line_with_exit_2(command: str) -> None:
     assert "Traceback" not in proc.stderr
     assert "parameters.x.value[0]: refers to itself" in proc.stderr
     assert len(proc.stderr.splitlines()) < 10
+
+
+# ----------------------------------------------------------------------------- repeated keys
+
+DUPLICATED = """\
+method: random
+method: grid
+parameters:
+  lr:
+    values: [1, 2]
+  lr:
+    values: [3]
+"""
+
+
+def test_a_key_given_twice_keeps_the_last_as_wandb_but_is_warned_with_both_lines() -> None:
+    Path("dup.yaml").write_text(DUPLICATED)
+    config = load_config("dup.yaml")
+    assert config.method.value == "grid"  # PyYAML's (and so wandb sweep's) meaning
+    assert config.parameters[0].values == (3,)
+    method, lr = config.warnings[:2]
+    assert method.startswith("method: is given twice, on lines 1 and 2;")
+    assert lr.startswith("parameters.lr: is given twice, on lines 4 and 6;")
+    assert "the one on line 4 is ignored" in lr
+
+
+def test_merge_keys_and_repeated_aliases_are_not_repeats() -> None:
+    text = (
+        "method: grid\nparameters:\n  y: &b {values: [1, 2]}\n"
+        "  x:\n    <<: *b\n    values: [3]\n  z: *b\n"
+    )
+    Path("merge.yaml").write_text(text)
+    config = load_config("merge.yaml")
+    assert [p.values for p in config.parameters] == [(3,), (1, 2), (1, 2)]
+    assert not [w for w in config.warnings if "twice" in w]
+
+
+@pytest.mark.slow
+def test_validate_prints_the_repeat_as_a_warning() -> None:
+    Path("dup.yaml").write_text(DUPLICATED)
+    proc = cli("validate", "dup.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning: method: is given twice, on lines 1 and 2" in proc.stderr
+    assert "Warning: parameters.lr: is given twice, on lines 4 and 6" in proc.stderr
+
+
+# ---------------------------------------------------------------------------- encodings, hints
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "named"),
+    [
+        ("utf-16-le", codecs.BOM_UTF16_LE, "UTF-16"),  # PowerShell 5's `>`
+        ("utf-16-be", codecs.BOM_UTF16_BE, "UTF-16"),
+        ("utf-16-le", b"", "UTF-16"),
+        ("utf-32-le", codecs.BOM_UTF32_LE, "UTF-32"),
+    ],
+)
+def test_a_utf16_file_is_named_with_the_fix(encoding: str, bom: bytes, named: str) -> None:
+    Path("wide.yaml").write_bytes(bom + SIMPLE.encode(encoding))
+    with pytest.raises(ConfigError) as info:
+        load_config("wide.yaml")
+    assert f"'wide.yaml': it is saved as {named}" in str(info.value)
+    assert "save it as UTF-8" in str(info.value)
+    assert "codec" not in str(info.value)
+
+
+def test_utf8_with_a_bom_and_crlf_lines_still_read() -> None:
+    Path("s.yaml").write_bytes(codecs.BOM_UTF8 + SIMPLE.replace("\n", "\r\n").encode())
+    assert load_config("s.yaml").parameters[0].values == (1, 2)
