@@ -24,6 +24,7 @@ __all__ = [
     "show",
     "suggest",
     "yaml_float",
+    "yaml_value",
 ]
 
 # A whole string that is a decimal number. YAML 1.1 (PyYAML) reads ``1e-5`` and
@@ -148,6 +149,19 @@ def show(value: Any, limit: int = 60) -> str:
     """A short ``repr`` for messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def yaml_value(value: Any) -> str:
+    """``value`` as YAML writes it, for a hint to copy: ``null``, ``true``, ``1.0e-05``
+    (``repr`` gives ``None``, ``True`` and ``1e-05``, which YAML reads as strings)."""
+    import yaml
+
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000)
+    except yaml.YAMLError:
+        return show(value)
+    text = text.strip().removesuffix("...").strip()
+    return text if len(text) <= 60 else show(value)
 
 
 #: ``min:0.001``: a key glued to its value, which YAML reads as one string.

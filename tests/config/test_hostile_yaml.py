@@ -1,6 +1,6 @@
 """A hostile or damaged config file is one clear error (or warning), never a hang, a
 traceback or a silent change: YAML aliases that multiply or refer to themselves, keys
-given twice, and a file saved as UTF-16."""
+given twice, a file saved as UTF-16, and the hint for an empty parameter spec."""
 
 from __future__ import annotations
 
@@ -175,3 +175,14 @@ def test_a_utf16_file_is_named_with_the_fix(encoding: str, bom: bytes, named: st
 def test_utf8_with_a_bom_and_crlf_lines_still_read() -> None:
     Path("s.yaml").write_bytes(codecs.BOM_UTF8 + SIMPLE.replace("\n", "\r\n").encode())
     assert load_config("s.yaml").parameters[0].values == (1, 2)
+
+
+def test_the_hint_for_an_empty_spec_is_yaml_that_means_null() -> None:
+    message = _error("method: random\nparameters:\n  lr: {values: [1]}\n  y:\n")
+    assert "`value: null` (a constant)" in message
+    assert "value: None" not in message
+    # Written as the hint says, the constant is null, not the string "None".
+    Path("fixed.yaml").write_text(
+        "method: random\nparameters:\n  lr: {values: [1]}\n  y: {value: null}\n"
+    )
+    assert load_config("fixed.yaml").parameters[1].value is None
