@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from localsweep.config import Goal
+from localsweep.errors import NotFoundError
 from localsweep.records import naive_utc
 from localsweep.search._multi import summary_entry
 
@@ -74,10 +75,11 @@ _SUPPORTED_OPS = "$and $or $nor $not $eq $ne $gt $gte $lt $lte $in $nin $exists 
 _MISSING = object()
 
 
-def parse_path(path: str) -> tuple[str | None, str | None, str]:
+def parse_path(path: str, what: str = "sweep") -> tuple[str | None, str | None, str]:
     """``(entity, project, id)`` from the paths wandb's ``Api._parse_path`` accepts:
     ``entity/project/runs/id`` (a URL's tail), ``entity/project/id``, ``entity/project:id``,
-    ``project/id``, ``project:id``, ``id``; ``/runs/`` and ``/sweeps/`` may appear."""
+    ``project/id``, ``project:id``, ``id``; ``/runs/`` and ``/sweeps/`` may appear. Any other
+    names no ``what``: a :class:`NotFoundError` (a ``ValueError``, as wandb's), said in one line."""
     text = path.replace("/runs/", "/").replace("/sweeps/", "/").strip("/ ")
     parts = text.split("/")
     entity: str | None = None
@@ -97,12 +99,13 @@ def parse_path(path: str) -> tuple[str | None, str | None, str]:
     elif len(parts) == 1:
         found = parts[0]
     else:
-        raise ValueError(
-            f"Invalid path: {path!r} (wandb's forms: entity/project/id, project:id...)"
+        raise NotFoundError(
+            f"no {what} {path!r}: not a {what} id or path (wandb's forms: "
+            "entity/project/id, project:id...)"
         )
     found = found.strip()
     if not found:
-        raise ValueError(f"Invalid path: {path!r}")
+        raise NotFoundError(f"no {what} id given ({path!r}): an unset variable, most likely")
     return (entity or "").strip() or None, (project or "").strip() or None, found
 
 

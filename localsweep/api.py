@@ -293,7 +293,7 @@ class Api:
 
     def run(self, run_id: str) -> Run:
         """The run ``run_id``; wandb's path forms are accepted too, as for :meth:`sweep`."""
-        return Run(self._store, self._store.get_run(parse_path(run_id)[2]))
+        return Run(self._store, self._store.get_run(parse_path(run_id, "run")[2]))
 
     def runs(
         self,

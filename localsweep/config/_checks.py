@@ -10,10 +10,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from localsweep.errors import Violation
+from localsweep.errors import ConfigError, Violation
 
 __all__ = [
     "Checker",
@@ -24,6 +24,7 @@ __all__ = [
     "show",
     "suggest",
     "yaml_float",
+    "yaml_value",
 ]
 
 # A whole string that is a decimal number. YAML 1.1 (PyYAML) reads ``1e-5`` and
@@ -37,12 +38,110 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+#: The most values (each mapping, list and scalar; an alias counted at each use) a config
+#: may expand to. A list of 100,000 values is far below it; a YAML alias bomb (aliases of
+#: aliases, each use repeating its whole anchor) far above, and would fill the memory.
+MAX_VALUES = 1_000_000
+
+#: The deepest nesting of lists and mappings read: far past any real config (50 levels of
+#: nested `parameters:` take 100), and short of where Python's recursion would overflow.
+MAX_DEPTH = 200
+
+
 def plain(value: Any) -> Any:
-    """A deep copy made of plain dicts and lists, so the parsed ``raw`` shares nothing."""
+    """A deep copy made of plain dicts and lists, so the parsed ``raw`` shares nothing.
+
+    PyYAML shares an anchored node among its aliases, so a small file can stand for a huge
+    or endless value. Both are refused with a :class:`ConfigError` first, by a walk that
+    visits each shared node once: a value that holds itself (an alias inside its own
+    anchor), one that expands to more than :data:`MAX_VALUES`, and one nested deeper than
+    :data:`MAX_DEPTH`.
+    """
+    sizes: dict[int, int] = {}
+    total = _expanded_size(value, "", {}, sizes)
+    if total > MAX_VALUES:
+        where, size = _largest_part(value, sizes)
+        raise ConfigError(
+            [
+                Violation(
+                    where,
+                    f"expands to {size:,} values, more than the {MAX_VALUES:,} localsweep "
+                    "reads: each YAML alias (`*name`) repeats its whole anchor (`&name`), so "
+                    "aliases of aliases multiply (an alias bomb?); write the values out, or "
+                    "use fewer aliases",
+                )
+            ]
+        )
+    return _copy(value)
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, Mapping | list | tuple)
+
+
+def _children(value: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """Each item of a mapping or list and where it sits (``a.b``, ``a[0]``)."""
     if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
+        for key, item in value.items():
+            yield (f"{where}.{key}" if where else str(key)), item
+    else:
+        for i, item in enumerate(value):
+            yield f"{where}[{i}]", item
+
+
+def _expanded_size(value: Any, where: str, open_: dict[int, str], sizes: dict[int, int]) -> int:
+    """How many values ``value`` stands for once its aliases are expanded, each shared node
+    sized once (``sizes``, by id); ``open_``: the nodes being walked, and where each is."""
+    if not _is_node(value):
+        return 1
+    key = id(value)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        anchor = f"`{open_[key]}`" if open_[key] else "the whole config"
+        raise ConfigError(
+            [
+                Violation(
+                    where,
+                    f"refers to itself: it is an alias of {anchor}, which holds it (a YAML "
+                    "alias `*name` inside its own anchor `&name` is an endless value); write "
+                    "the value out",
+                )
+            ]
+        )
+    if len(open_) >= MAX_DEPTH:
+        raise ConfigError(
+            [Violation(where, f"is nested more than {MAX_DEPTH} lists or mappings deep")]
+        )
+    open_[key] = where
+    size = 1 + sum(_expanded_size(item, at, open_, sizes) for at, item in _children(value, where))
+    del open_[key]
+    sizes[key] = size
+    return size
+
+
+def _largest_part(value: Any, sizes: dict[int, int]) -> tuple[str, int]:
+    """The innermost field that alone expands past :data:`MAX_VALUES`, and its size."""
+    where = ""
+    while True:
+        bigger = next(
+            (
+                (at, item)
+                for at, item in _children(value, where)
+                if _is_node(item) and sizes[id(item)] > MAX_VALUES
+            ),
+            None,
+        )
+        if bigger is None:
+            return where, sizes[id(value)]
+        where, value = bigger
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [_copy(v) for v in value]
     return value
 
 
@@ -50,6 +149,19 @@ def show(value: Any, limit: int = 60) -> str:
     """A short ``repr`` for messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def yaml_value(value: Any) -> str:
+    """``value`` as YAML writes it, for a hint to copy: ``null``, ``true``, ``1.0e-05``
+    (``repr`` gives ``None``, ``True`` and ``1e-05``, which YAML reads as strings)."""
+    import yaml
+
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000)
+    except yaml.YAMLError:
+        return show(value)
+    text = text.strip().removesuffix("...").strip()
+    return text if len(text) <= 60 else show(value)
 
 
 #: ``min:0.001``: a key glued to its value, which YAML reads as one string.

@@ -20,6 +20,7 @@ from localsweep.config._checks import (
     show,
     suggest,
     yaml_float,
+    yaml_value,
 )
 from localsweep.config._param_hints import key_hint, misspelt_keys, not_a_mapping_hint
 from localsweep.config._types import Distribution, Parameter, ParamPath
@@ -120,10 +121,12 @@ def _parse_one(spec: Any, path: ParamPath, here: str, check: Checker) -> list[Pa
         check.error(here, hint)
         return []
     if not isinstance(spec, dict):
+        # As YAML spells the value: `value: None` would be the string "None".
+        given = "nothing (an empty value)" if spec is None else show(spec)
         check.error(
             here,
-            f"must be a mapping such as `value: {show(spec)}` (a constant), `values: [...]`, "
-            f"`min:`/`max:`, `distribution: ...` or `parameters:`, not {show(spec)}",
+            f"must be a mapping such as `value: {yaml_value(spec)}` (a constant), "
+            f"`values: [...]`, `min:`/`max:`, `distribution: ...` or `parameters:`, not {given}",
         )
         return []
     for key in spec:

@@ -12,7 +12,6 @@ one round.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -29,6 +28,7 @@ from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
 from localsweep.config._schedule import check_custom, read_metric, read_metrics, read_scheduler
 from localsweep.config._types import Hyperband, Method, Metric, Options, Parameter, SweepConfig
+from localsweep.config._yaml_file import parse_config_text, read_config_text
 from localsweep.errors import ConfigError, Violation
 
 __all__ = ["load_config", "parse_config"]
@@ -88,14 +88,9 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
     if isinstance(source, Mapping):
         return parse_config(source)
     path = Path(source)
+    text = read_config_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Violation("", f"cannot read sweep config {str(path)!r}: {exc}")]
-        ) from exc
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data, repeated = parse_config_text(text, is_json=path.suffix.lower() == ".json")
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(
             [
@@ -114,7 +109,11 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
     # ``scheduler.source`` is relative to the config file, as a user reads it.
     spelling = None if path.suffix.lower() == ".json" else command_spelling(text)
     config = parse_config(data, command_spelling=spelling)
-    return dataclasses.replace(config, source_dir=str(path.resolve().parent))
+    return dataclasses.replace(
+        config,
+        source_dir=str(path.resolve().parent),
+        warnings=(*repeated, *config.warnings),
+    )
 
 
 def _where(exc: Exception, path: Path) -> str:

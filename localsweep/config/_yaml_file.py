@@ -1,0 +1,136 @@
+"""Reading a sweep config file's text and YAML: what PyYAML alone says too little about.
+
+A file saved as UTF-16 (PowerShell's ``>``) is named as such, with the fix, rather than
+left to UTF-8's "can't decode byte 0xff". A key given twice in one mapping is kept as
+PyYAML (and so ``wandb sweep``) keeps it, the last one, but each repeat is warned about
+with both lines: a copy-pasted ``parameters`` block or a second ``method`` would
+otherwise vanish without a word.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localsweep.errors import ConfigError, Violation
+
+__all__ = ["load_yaml", "parse_config_text", "read_config_text"]
+
+#: Byte-order marks of the encodings a config is sometimes saved in by mistake; UTF-32's
+#: first, as UTF-32-LE's begins with UTF-16-LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+_POWERSHELL = " (what PowerShell's `>` and `Out-File` write)"
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text, read as UTF-8; a :class:`ConfigError` that says why not."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            [Violation("", f"cannot read sweep config {str(path)!r}: {exc}")]
+        ) from exc
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    if encoding is None and len(data) >= 4 and _nul_beside_each_character(data):
+        encoding = "UTF-16"
+    if encoding is not None:
+        raise ConfigError(
+            [
+                Violation(
+                    "",
+                    f"cannot read sweep config {str(path)!r}: it is saved as {encoding}"
+                    f"{_POWERSHELL if encoding == 'UTF-16' else ''}; save it as UTF-8 (in "
+                    "PowerShell: `... | Out-File -Encoding utf8 FILE`, or your editor's "
+                    "save-with-encoding)",
+                )
+            ]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [Violation("", f"cannot read sweep config {str(path)!r}: {exc}")]
+        ) from exc
+    # Newlines as a file opened in text mode gives them (``\r\n`` and ``\r`` read ``\n``).
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _nul_beside_each_character(data: bytes) -> bool:
+    """Whether the file opens like UTF-16 text without its mark: ASCII characters each
+    with a NUL byte before or after it."""
+    head = data[:64] if len(data) % 2 == 0 else data[:63]
+    low, high = head[0::2], head[1::2]
+    return any(not any(half) and all(other) for half, other in ((low, high), (high, low)))
+
+
+def parse_config_text(text: str, *, is_json: bool) -> tuple[Any, list[str]]:
+    """The file's data (JSON's, or YAML's) and a warning for each repeated YAML key.
+
+    Raises what the parser raises (a ``ValueError`` or ``yaml.YAMLError``), and a
+    ``ValueError`` for lists nested so deep that the parser would overflow Python's stack.
+    """
+    try:
+        return (json.loads(text), []) if is_json else load_yaml(text)
+    except RecursionError:
+        raise ValueError(
+            "lists or mappings are nested too deep to read (hundreds of levels)"
+        ) from None
+
+
+def load_yaml(text: str) -> tuple[Any, list[str]]:
+    """What ``yaml.safe_load(text)`` returns, and a warning for each repeated key."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        # Looked for on the nodes, before constructing: they still have the line numbers,
+        # and the `<<:` merges are not yet flattened into the mappings.
+        warnings: list[str] = []
+        _repeated_keys(node, "", set(), warnings)
+        return loader.construct_document(node), warnings
+    finally:
+        loader.dispose()
+
+
+def _repeated_keys(node: yaml.Node, where: str, seen: set[int], out: list[str]) -> None:
+    """Warn, into ``out``, about each key given twice in one mapping under ``node``; each
+    node (an anchor used by many aliases) is visited once."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _repeated_keys(item, f"{where}[{i}]", seen, out)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    first: dict[tuple[str, str], int] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:  # `<<: *base`, then the keys that override it
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        at = f"{where}.{key_node.value}" if where else str(key_node.value)
+        line = key_node.start_mark.line + 1
+        key = (key_node.tag, key_node.value)
+        if key in first:
+            out.append(
+                f"{at}: is given twice, on lines {first[key]} and {line}; YAML keeps only the "
+                f"last one (line {line}), as `wandb sweep` does, so the one on line "
+                f"{first[key]} is ignored: remove or rename one"
+            )
+        else:
+            first[key] = line
+        _repeated_keys(value_node, at, seen, out)
