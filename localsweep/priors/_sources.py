@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -213,6 +214,14 @@ def _from_path(
 ) -> tuple[str, list[PriorCandidate]]:
     """The runs ``path`` holds, and what it is in words. ``join=False`` leaves a resumed
     run's attempts apart (the caller joins them with the other matches of its glob)."""
+    if not path.is_file() and not path.is_dir():
+        # A named pipe, a device (/dev/null), a socket: nothing a run can be read from,
+        # and reading a pipe would wait for a writer.
+        raise _error(
+            str(path),
+            f"is {_special_kind(path)}, not a file or folder localsweep can read runs from; "
+            + _WHAT_A_SOURCE_IS,
+        )
     if path.is_file():
         if path.suffix.lower() in TABLE_SUFFIXES:
             return read_table(path)
@@ -252,6 +261,21 @@ def _from_path(
     return kind, join_attempts(runs) if join else runs
 
 
+def _special_kind(path: Path) -> str:
+    """What a path that is neither file nor folder is, in words."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a link to nothing" if path.is_symlink() else "not readable"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
 def _is_sqlite(path: Path) -> bool:
     try:
         with path.open("rb") as f:
@@ -283,7 +307,7 @@ def _from_run_file(
         return PriorCandidate(
             source=label,
             run_id=run_id,
-            problem="has no exit record: the run is still running, or its process was killed",
+            problem=_unfinished(run_file),
             history=run.history,  # the rows of an attempt that a resumed one continued
             created_at=started or mtime,
             dir=str(folder.resolve()),
@@ -311,6 +335,31 @@ def _from_run_file(
         dir=str(folder.resolve()),
         state_hint=hint,
     )
+
+
+def _unfinished(run_file: Path) -> str:
+    """Why a run file without an exit record gives no run: it is empty, or ends part-way
+    through a record (cut short: a copy or a full disk; wandb writes whole records, so a
+    killed run's file ends at one), or its run is still running or was killed."""
+    from localsweep.wandb_bridge import CorruptFileError, RecordReader
+
+    size = run_file.stat().st_size
+    if size == 0:
+        return f"its run file {run_file.name} is empty (0 bytes): it holds no run"
+    try:
+        with RecordReader(run_file) as reader:
+            while reader.read_new():
+                pass
+            read = reader.offset
+    except (CorruptFileError, OSError):
+        read = size
+    if read < size:
+        return (
+            f"its run file {run_file.name} ends part-way through a record, without an exit "
+            "record: it is truncated or incomplete (cut short by a copy or a full disk, its "
+            "process killed mid-write, or the run still writing it)"
+        )
+    return "has no exit record: the run is still running, or its process was killed"
 
 
 def _history_time(row: dict[str, Any]) -> datetime | None:

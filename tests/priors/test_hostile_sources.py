@@ -16,6 +16,7 @@ import localsweep
 from localsweep.config import parse_config
 from localsweep.errors import PriorRunsError
 from localsweep.priors import load_prior_runs
+from localsweep.wandb_bridge import RecordReader
 
 
 def _error(sources: list[str], config: dict[str, object] = GRID) -> str:
@@ -67,3 +68,40 @@ def test_a_link_back_to_its_own_folder_reads_each_run_folder_once(
     assert "earlier attempt" not in said
     kept = next(Path("src").glob(f"offline-run-*-{ids[0]}"))
     assert f"is the run folder {kept} again, through a link: taken once" in said
+
+
+# ------------------------------------------------------------ what a source is not
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_and_a_device_are_said_to_be_what_they_are() -> None:
+    os.mkfifo("pipe.csv")
+    said = _error(["pipe.csv", os.devnull])
+    assert "'pipe.csv': is a named pipe, not a file or folder localsweep can read runs" in said
+    assert f"{os.devnull!r}: is a device, not a file or folder localsweep can read runs" in said
+    assert "folder without wandb runs" not in said
+
+
+def test_an_empty_or_cut_short_run_file_is_said_to_be_so_not_still_running(
+    hand_runs: tuple[Path, list[str]],
+) -> None:
+    root, ids = hand_runs
+    empty = Path("z/offline-run-20260101_000000-zzzzzzzz")
+    empty.mkdir(parents=True)
+    (empty / "run-zzzzzzzz.wandb").write_bytes(b"")
+    whole = next((root / "wandb").glob(f"offline-run-*-{ids[0]}/run-*.wandb")).read_bytes()
+    cut = Path(f"z/offline-run-20260101_000000-{ids[0]}")
+    cut.mkdir()
+    (cut / f"run-{ids[0]}.wandb").write_bytes(whole[: len(whole) // 2])
+    with RecordReader(cut / f"run-{ids[0]}.wandb") as reader:  # the last whole chunk's end
+        while reader.read_new():
+            pass
+    # Cut 3 bytes into the next chunk: part-way through a record, wherever half fell.
+    (cut / f"run-{ids[0]}.wandb").write_bytes(whole[: reader.offset + 3])
+    said = _error(["z"], LR_OPT)
+    assert f"{empty} its run file run-zzzzzzzz.wandb is empty (0 bytes): it holds no run" in said
+    assert (
+        f"{cut} its run file run-{ids[0]}.wandb ends part-way through a record, without an "
+        "exit record: it is truncated or incomplete"
+    ) in said
+    assert "still running" not in said
