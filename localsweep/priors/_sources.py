@@ -19,12 +19,14 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from dataclasses import dataclass, replace
+import stat
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localsweep.errors import NotFoundError, PriorRunsError, StoreError, Violation
+from localsweep.priors._attempts import join_attempts
 from localsweep.priors._match import PriorCandidate
 from localsweep.priors._tables import TABLE_SUFFIXES, read_table
 
@@ -114,7 +116,8 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
             used += 1
             try:
                 # One match among many is not named on its own: a damaged one is skipped.
-                found.extend(_from_path(path, alone=len(matches) == 1)[1])
+                # Unjoined: a run's attempts (or copies of one) may come from two matches.
+                found.extend(_from_path(path, alone=len(matches) == 1, join=False)[1])
             except PriorRunsError as exc:  # every bad table of the glob, not the first
                 problems.extend(exc.violations)
         if problems:
@@ -126,7 +129,7 @@ def read_source(source: str | os.PathLike[str], store: Store | None) -> SourceRu
                 text, "matches no wandb run folder, run file or runs table; " + _WHAT_A_SOURCE_IS
             )
         paths = f"{used} path" + ("s" if used != 1 else "")
-        return SourceRuns(text, paths, tuple(_join_attempts(found)))
+        return SourceRuns(text, paths, tuple(join_attempts(found)))
     if store is None:
         if (found_folders := _wandb_run_folders(text)) is not None:
             return found_folders
@@ -153,7 +156,7 @@ def _wandb_run_folders(text: str) -> SourceRuns | None:
             runs = [c for folder in folders for c in _from_path(folder)[1]]
             where = folders[-1] if len(folders) == 1 else base / f"*run-*-{ident}"
             kind = f"wandb run folder {where}, by its run id: not in this database"
-            return SourceRuns(text, kind, tuple(_join_attempts(runs)))
+            return SourceRuns(text, kind, tuple(join_attempts(runs)))
     return None
 
 
@@ -206,7 +209,19 @@ def _may_hold_runs(path: Path) -> bool:
     return any(p.is_dir() and find_run_file(p) is not None for p in path.glob("*run-*"))
 
 
-def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandidate]]:
+def _from_path(
+    path: Path, *, alone: bool = True, join: bool = True
+) -> tuple[str, list[PriorCandidate]]:
+    """The runs ``path`` holds, and what it is in words. ``join=False`` leaves a resumed
+    run's attempts apart (the caller joins them with the other matches of its glob)."""
+    if not path.is_file() and not path.is_dir():
+        # A named pipe, a device (/dev/null), a socket: nothing a run can be read from,
+        # and reading a pipe would wait for a writer.
+        raise _error(
+            str(path),
+            f"is {_special_kind(path)}, not a file or folder localsweep can read runs from; "
+            + _WHAT_A_SOURCE_IS,
+        )
     if path.is_file():
         if path.suffix.lower() in TABLE_SUFFIXES:
             return read_table(path)
@@ -230,7 +245,7 @@ def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandid
     if not folders and (path / "wandb").is_dir():
         # A project folder: its runs are in ./wandb, where wandb writes them.
         try:
-            kind, runs = _from_path(path / "wandb", alone=alone)
+            kind, runs = _from_path(path / "wandb", alone=alone, join=join)
         except PriorRunsError:
             pass
         else:
@@ -243,41 +258,22 @@ def _from_path(path: Path, *, alone: bool = True) -> tuple[str, list[PriorCandid
         assert run_file is not None
         runs.append(_from_run_file(run_file, folder))
     kind = f"{len(folders)} wandb run folder" + ("s" if len(folders) != 1 else "")
-    return kind, _join_attempts(runs)
+    return kind, join_attempts(runs) if join else runs
 
 
-def _join_attempts(candidates: list[PriorCandidate]) -> list[PriorCandidate]:
-    """One run resumed (``wandb.init(id=..., resume=...)``, or a preempted sweep run) has
-    a folder per attempt: they are one run, whose history is every attempt's rows, oldest
-    first, and whose end is the last attempt's (an attempt that was killed has no exit
-    record, and is no run of its own). Other candidates pass unchanged, in order."""
-    by_id: dict[str, list[PriorCandidate]] = {}
-    for c in candidates:
-        if c.run_id is not None and c.dir is not None:
-            by_id.setdefault(c.run_id, []).append(c)
-    out: list[PriorCandidate] = []
-    for c in candidates:
-        attempts = by_id.get(c.run_id or "", [])
-        if len(attempts) < 2:
-            out.append(c)
-            continue
-        if c is not attempts[0]:
-            continue  # joined into the first one's place
-        # Folders are named offline-run-<start time>-<id>: by name is by start.
-        ordered = sorted(attempts, key=lambda a: Path(a.dir or "").name)
-        last = ordered[-1]
-        history = [row for a in ordered for row in a.history]
-        out.append(
-            replace(
-                last,
-                history=history,
-                created_at=ordered[0].created_at or last.created_at,
-                source=f"{last.source} (with {len(ordered) - 1} earlier attempt"
-                + ("s" if len(ordered) > 2 else "")
-                + ")",
-            )
-        )
-    return out
+def _special_kind(path: Path) -> str:
+    """What a path that is neither file nor folder is, in words."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a link to nothing" if path.is_symlink() else "not readable"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -311,7 +307,7 @@ def _from_run_file(
         return PriorCandidate(
             source=label,
             run_id=run_id,
-            problem="has no exit record: the run is still running, or its process was killed",
+            problem=_unfinished(run_file),
             history=run.history,  # the rows of an attempt that a resumed one continued
             created_at=started or mtime,
             dir=str(folder.resolve()),
@@ -339,6 +335,31 @@ def _from_run_file(
         dir=str(folder.resolve()),
         state_hint=hint,
     )
+
+
+def _unfinished(run_file: Path) -> str:
+    """Why a run file without an exit record gives no run: it is empty, or ends part-way
+    through a record (cut short: a copy or a full disk; wandb writes whole records, so a
+    killed run's file ends at one), or its run is still running or was killed."""
+    from localsweep.wandb_bridge import CorruptFileError, RecordReader
+
+    size = run_file.stat().st_size
+    if size == 0:
+        return f"its run file {run_file.name} is empty (0 bytes): it holds no run"
+    try:
+        with RecordReader(run_file) as reader:
+            while reader.read_new():
+                pass
+            read = reader.offset
+    except (CorruptFileError, OSError):
+        read = size
+    if read < size:
+        return (
+            f"its run file {run_file.name} ends part-way through a record, without an exit "
+            "record: it is truncated or incomplete (cut short by a copy or a full disk, its "
+            "process killed mid-write, or the run still writing it)"
+        )
+    return "has no exit record: the run is still running, or its process was killed"
 
 
 def _history_time(row: dict[str, Any]) -> datetime | None:

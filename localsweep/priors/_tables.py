@@ -22,7 +22,7 @@ import functools
 import io
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         # Hand-written tables put a space after each comma (`lr, batch_size`): the header
         # names and cells are what is between the spaces.
         reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
+        _refuse_repeated_columns(path, reader.fieldnames or [])
         rows = []
         for row in reader:
             cells = {k.strip(): v.strip() for k, v in row.items() if k and isinstance(v, str)}
@@ -172,6 +173,26 @@ def _rows(path: Path) -> list[dict[str, Any]]:
             'json` writes it, or pandas\' `df.to_json(orient="records")`)',
         )
     return [dict(r) for r in runs]
+
+
+def _refuse_repeated_columns(path: Path, header: Sequence[str]) -> None:
+    """A header naming one column twice (``lr,lr,opt``) leaves it open which cell is the
+    run's value (a dict keeps the last): the table is refused, naming each repeated one."""
+    where: dict[str, list[int]] = {}
+    for i, name in enumerate(header, 1):
+        if name.strip():  # unnamed columns (a trailing comma) are left out anyway
+            where.setdefault(name.strip(), []).append(i)
+    repeated = [
+        f"{name!r} (columns {', '.join(map(str, places))})"
+        for name, places in where.items()
+        if len(places) > 1
+    ]
+    if repeated:
+        raise _error(
+            path,
+            "its header names a column more than once, so which cell is the run's value "
+            f"cannot be told: {'; '.join(repeated)}. Rename or remove the repeated columns",
+        )
 
 
 def _mapping(value: Any) -> Mapping[str, Any] | None:
