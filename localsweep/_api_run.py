@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localsweep._api_runs import HistoryScan, app_url
+from localsweep._api_runs import app_url
+from localsweep._history import HistoryScan
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
 from localsweep.store._tables import now

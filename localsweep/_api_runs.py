@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timezone
 from typing import Any
 
@@ -21,7 +21,6 @@ from localsweep.records import naive_utc
 from localsweep.search._multi import summary_entry
 
 __all__ = [
-    "HistoryScan",
     "app_url",
     "bare_key",
     "best_run_key",
@@ -420,45 +419,6 @@ def app_url(base_url: str) -> str:
     """W&B's app address for the API address ``base_url`` (wandb's ``util.app_url``: the
     host without ``api.``)."""
     return base_url.replace("://api.", "://", 1).rstrip("/")
-
-
-class HistoryScan(Iterator[dict[str, Any]]):
-    """Every row of a run's history, as wandb's ``HistoryScan``: each ``iter()`` (each
-    ``for`` loop) starts the scan afresh, reading the store again (a running run's new
-    rows included); ``next()`` goes on with the current scan."""
-
-    def __init__(
-        self,
-        read_rows: Callable[[], list[dict[str, Any]]],
-        keys: Sequence[str] | None,
-        min_step: int | None,
-        max_step: int | None,
-        page_size: int,
-    ) -> None:
-        from localsweep._history import select_rows
-
-        if isinstance(keys, str):
-            # wandb refuses it too; raised here, not at the first row.
-            list(select_rows([], keys))
-        self._read_rows = read_rows
-        self.keys = list(keys) if keys else None
-        self.min_step = min_step
-        self.max_step = max_step
-        self.page_size = page_size
-        self._rows: Iterator[dict[str, Any]] | None = None
-
-    def __iter__(self) -> HistoryScan:
-        from localsweep._history import select_rows
-
-        rows = self._read_rows()
-        self._rows = select_rows(rows, self.keys, "_step", self.min_step, self.max_step)
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        if self._rows is None:
-            self.__iter__()
-        assert self._rows is not None
-        return next(self._rows)
 
 
 # best_run(order=...): wandb's Sweep.best_run reads ``order`` as QueryGenerator does.

@@ -12,10 +12,18 @@ column ``val.loss``, as W&B's server does); a media value's own dict
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["WANDB_TIMES", "add_times", "as_frame", "flat_row", "sample_rows", "select_rows"]
+__all__ = [
+    "WANDB_TIMES",
+    "HistoryScan",
+    "add_times",
+    "as_frame",
+    "flat_row",
+    "sample_rows",
+    "select_rows",
+]
 
 #: wandb's time keys of a history row: seconds since the run started, and when it logged
 #: the row (Unix seconds). The store keeps the rows without them; the run's file has them.
@@ -115,3 +123,38 @@ def as_frame(rows: list[dict[str, Any]]) -> Any:
             "history() returns the rows as a list of dicts"
         ) from None
     return pandas.DataFrame(rows)
+
+
+class HistoryScan(Iterator[dict[str, Any]]):
+    """Every row of a run's history, as wandb's ``HistoryScan``: each ``iter()`` (each
+    ``for`` loop) starts the scan afresh, reading the store again (a running run's new
+    rows included); ``next()`` goes on with the current scan."""
+
+    def __init__(
+        self,
+        read_rows: Callable[[], list[dict[str, Any]]],
+        keys: Sequence[str] | None,
+        min_step: int | None,
+        max_step: int | None,
+        page_size: int,
+    ) -> None:
+        if isinstance(keys, str):
+            # wandb refuses it too; raised here, not at the first row.
+            list(select_rows([], keys))
+        self._read_rows = read_rows
+        self.keys = list(keys) if keys else None
+        self.min_step = min_step
+        self.max_step = max_step
+        self.page_size = page_size
+        self._rows: Iterator[dict[str, Any]] | None = None
+
+    def __iter__(self) -> HistoryScan:
+        rows = self._read_rows()
+        self._rows = select_rows(rows, self.keys, "_step", self.min_step, self.max_step)
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._rows is None:
+            self.__iter__()
+        assert self._rows is not None
+        return next(self._rows)
