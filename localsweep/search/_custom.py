@@ -18,7 +18,9 @@ same runs and sweep seed give the same proposal.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import traceback
 import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -183,7 +185,10 @@ class CustomSearch(Search):
         else:
             trial = study.ask()
             assert self._user.search_space is not None
-            returned = self._user.search_space(trial)
+            try:
+                returned = self._user.search_space(trial)
+            except Exception as exc:  # the user's code: said as the config field it is
+                raise ConfigError([Violation("scheduler.search_space", _raised(exc))]) from exc
             config = getattr(returned, "config", returned)
             if config is None:
                 config = dict(trial.params)
@@ -275,3 +280,18 @@ def _default_sampler(n_objectives: int) -> BaseSampler:
     if n_objectives > 1:
         return optuna.samplers.NSGAIISampler()
     return optuna.samplers.TPESampler()
+
+
+def _raised(exc: Exception) -> str:
+    """What the user's ``search_space`` raised, and where in the user's code: the innermost
+    frame outside Optuna (``trial.suggest_int`` naming a parameter a second time with
+    another kind raises inside Optuna)."""
+    inside = os.path.dirname(optuna.__file__) + os.sep
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(inside)
+    ]
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"raised {type(exc).__name__}: {exc}{where} (the agent asked it for a run's "
+        "parameters; fix the function, then start the agent again)"
+    )

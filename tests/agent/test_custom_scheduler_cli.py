@@ -119,3 +119,53 @@ def test_python_run_leaves_no_sweep_behind_when_its_agent_cannot_start(
 
     assert sweeps_in(tmp_path) == []
     assert "Removed sweep" in caplog.text
+
+
+BAD_SPACES = """
+CALLS = []
+
+
+def raises_on_third(trial):
+    CALLS.append(1)
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    if len(CALLS) == 3:
+        raise KeyError("oops-in-space")
+    return {"lr": lr}
+
+
+def two_kinds(trial):
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    trial.suggest_int("lr", 0, 10)
+    return {"lr": lr}
+"""
+
+
+@pytest.mark.parametrize(
+    ("space", "said", "line", "runs"),
+    [
+        ("raises_on_third", "raised KeyError: 'oops-in-space'", 9, 2),
+        ("two_kinds", "raised ValueError: Cannot set different distribution kind", 15, 0),
+    ],
+)
+def test_a_search_space_that_raises_is_said_as_the_config_field(
+    tmp_path: Path, space: str, said: str, line: int, runs: int
+) -> None:
+    """The user's ``search_space`` raising (its own error, or Optuna's for a parameter
+    named twice with two kinds) stops the agent with one message naming the field, the
+    error and the user's line, exit 2; the runs before it are kept. It was a traceback
+    through localsweep's and Optuna's code."""
+    write_sweep(tmp_path, {"search_space": space})
+    (tmp_path / "study.py").write_text(BAD_SPACES, encoding="utf-8")
+    sweep = localsweep_cli(tmp_path, "sweep", "opt.yaml")
+    assert sweep.returncode == 0, sweep.stderr
+    (sweep_id,) = sweeps_in(tmp_path)
+    agent = localsweep_cli(tmp_path, "agent", sweep_id, "--function", "train:train")
+    assert agent.returncode == 2, agent.stderr
+    assert "Traceback" not in agent.stderr
+    assert "scheduler.search_space" in agent.stderr and said in agent.stderr
+    assert f"study.py:{line}" in agent.stderr
+    store = Store(tmp_path / "s.db")
+    try:
+        assert [r.state.value for r in store.list_runs(sweep_id)] == ["finished"] * runs
+    finally:
+        store.close()
