@@ -123,9 +123,14 @@ def load_user_study(config: SweepConfig, base_dir: str | None) -> UserStudy | No
         if isinstance(pruner, NopPruner):
             pruner = None
         if pruner is not None and config.is_multi_objective:
-            logger.info(
-                "the study's %s is not used: Optuna cannot prune multi-objective trials",
+            # optuna.create_study gives every study a MedianPruner(): only one the user
+            # chose is worth a warning.
+            chosen = not _default_pruner(pruner)
+            (logger.warning if chosen else logger.info)(
+                "the study's %s is not used: Optuna cannot prune multi-objective trials "
+                "(the config has %d metrics), so its runs are not stopped early",
                 type(pruner).__name__,
+                len(config.objectives),
             )
             pruner = None
     space = (
@@ -252,3 +257,11 @@ def run_stopper(config: SweepConfig, store: Store, sweep_id: str, config_dir: st
         if user is not None and user.pruner is not None:
             return PrunerStopper(config, store, sweep_id, user.pruner)
     return make_stopper(config, store, sweep_id)
+
+
+def _default_pruner(pruner: Any) -> bool:
+    """Whether ``pruner`` is the ``MedianPruner()`` ``optuna.create_study`` gives a study
+    that names none."""
+    from optuna.pruners import MedianPruner
+
+    return type(pruner) is MedianPruner and vars(pruner) == vars(MedianPruner())

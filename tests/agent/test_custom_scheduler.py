@@ -4,6 +4,7 @@ objectives make a Pareto set, and agent processes sharing a sweep never propose 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -423,3 +424,39 @@ def test_a_sweep_stops_when_one_run_reaches_every_metrics_target(tmp_path: Path)
     assert sweep.finished_reason == "target_reached"
     assert sweep.runs[-1].config["x"] == 0.6
     assert all(r.config["x"] != 0.6 for r in sweep.runs[:-1])
+
+
+PRUNED_STUDIES = """
+import optuna
+
+
+def chosen():
+    return optuna.create_study(
+        directions=["minimize", "maximize"], pruner=optuna.pruners.MedianPruner(n_startup_trials=1)
+    )
+
+
+def default():
+    return optuna.create_study(directions=["minimize", "maximize"])
+"""
+
+
+@pytest.mark.parametrize(("optimizer", "warned"), [("chosen", True), ("default", False)])
+def test_a_chosen_pruner_left_out_of_a_two_metric_sweep_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, optimizer: str, warned: bool
+) -> None:
+    """Optuna cannot prune multi-objective trials: a pruner the user gave the study is
+    said as a warning (it was an INFO line, unseen, and the user believed runs were
+    pruned); the MedianPruner every create_study gets by default is not worth one."""
+    config = {
+        "method": "custom",
+        "metrics": TWO,
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        "scheduler": {"engine": "optuna", "source": "study.py", "optimizer": optimizer},
+    }
+    path = write_sweep(tmp_path / "cfg", config, PRUNED_STUDIES)
+    with caplog.at_level(logging.INFO, logger="localsweep"):
+        sweep = localsweep.run(str(path), two_metric_train, count=1, db=tmp_path / "s.db")
+    assert [r.state for r in sweep.runs] == ["finished"]
+    said = [r for r in caplog.records if "is not used: Optuna cannot prune" in r.getMessage()]
+    assert said and (said[0].levelno == logging.WARNING) is warned
