@@ -433,6 +433,7 @@ class RunRecorder:
         """The rows not yet written, the current one included (for the finish transaction)."""
         self.drain()
         self._close_row()
+        self._plateau.warn_if_unseen(self.run.sweep_id, self._last_values)
         rows, self._pending = self._pending, []
         return rows
 

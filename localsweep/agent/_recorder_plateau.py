@@ -4,10 +4,12 @@ so that a preempted run stops where the same run left alone would have stopped."
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from localsweep._hints import logged_keys
 from localsweep.agent._logged import MISSING, lookup, metric_value
 from localsweep.agent._stops import RunStopped
 from localsweep.config import EarlyStopping
@@ -16,6 +18,9 @@ from localsweep.stopping import Plateau, PlateauDecision
 __all__ = ["RunPlateau"]
 
 logger = logging.getLogger(__name__)
+
+#: The sweeps whose never-logged plateau metric was warned about (once per sweep).
+_warned: set[str] = set()
 
 
 class RunPlateau:
@@ -38,6 +43,8 @@ class RunPlateau:
         self._earlier: Sequence[Mapping[str, Any]] = ()
         #: The stop the earlier attempts' rows decided, not raised yet.
         self._decided: RunStopped | None = None
+        #: Whether the rule got a value of its metric (this attempt's or an earlier one's).
+        self._seen = False
 
     @property
     def spec(self) -> EarlyStopping | None:
@@ -84,9 +91,34 @@ class RunPlateau:
         if value is None:
             return
         self._step = step
+        self._seen = True
         decision = rule.update(value)
         if decision is not None:
             raise self._stopped(rule, decision)
+
+    def warn_if_unseen(self, sweep_id: str, logged: Mapping[str, Any]) -> None:
+        """At the run's end: warn, once per sweep, when the rule never got a value of its
+        metric though the run logged (``logged``: its last values), naming the keys it
+        logged and the closest: a misspelt metric leaves the rule on in name only."""
+        rule = self._rule
+        if rule is None or self._seen or sweep_id in _warned:
+            return
+        keys = logged_keys(logged)
+        if not keys:  # nothing logged here (a run's process records it)
+            return
+        _warned.add(sweep_id)
+        metric = rule.spec.metric
+        close = difflib.get_close_matches(metric, keys, n=1, cutoff=0.5)
+        logger.warning(
+            "the early-stopping metric %r was never logged as a number by run %s, so its "
+            "plateau rule stopped nothing; logged keys: %s.%s Fix early_stopping_metric in "
+            "wandb.init or localsweep.early_stopping.metric in the config, or the key the "
+            "code logs",
+            metric,
+            self.run_id,
+            ", ".join(keys[:12]) + (f" (and {len(keys) - 12} more)" if len(keys) > 12 else ""),
+            f" Did you mean {close[0]!r}?" if close else "",
+        )
 
     def _replay(self) -> None:
         self._decided = None
@@ -97,6 +129,7 @@ class RunPlateau:
             value = _value(row, rule)
             if value is None:
                 continue
+            self._seen = True
             decision = rule.update(value)
             if decision is not None:
                 # The run stopped here (or should have): later rows of the earlier

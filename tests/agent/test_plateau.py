@@ -406,3 +406,31 @@ def test_init_arguments_take_the_goal_of_an_objective_of_metrics(tmp_path: Path)
     [run] = sweep.runs
     assert (run.state, run.end_reason) == ("finished", None)
     assert len(run.history()) == 6
+
+
+def train_with_misspelt_metric() -> None:
+    with wandb.init(early_stopping_metric="val_los", early_stopping_threshold=0.01) as run:
+        for epoch, loss in enumerate(flat_after(run.config["improve"])):
+            run.log({"epoch": epoch, "val_loss": loss})
+
+
+@pytest.mark.parametrize("where", ["wandb.init", "config"])
+def test_a_plateau_metric_never_logged_is_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    """A misspelt ``early_stopping_metric`` (or the config's ``metric``): the rule never
+    gets a value and stops nothing; the user is told once, with the logged keys and the
+    closest (it was silent: early stopping looked on)."""
+    if where == "config":
+        rule = {"metric": "val_los", "threshold": 0.01}
+        config = guide_sweep(localsweep={"early_stopping": rule})
+        train = train_plain
+    else:
+        config, train = guide_sweep(), train_with_misspelt_metric
+    config["parameters"] = {"improve": {"values": [2, 3]}}
+    sweep = localsweep.run(config, train, db=tmp_path / "s.db", quiet=True)
+    assert [r.state for r in sweep.runs] == ["finished", "finished"]
+    said = [r.getMessage() for r in caplog.records if "early-stopping metric" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "'val_los' was never logged" in said[0]
+    assert "Did you mean 'val_loss'?" in said[0]
