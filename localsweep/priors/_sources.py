@@ -16,10 +16,12 @@ Anything else is an error that says what a source may be.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import stat
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -284,6 +286,12 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
+#: A run file written this recently (seconds) without an exit record may be a run that has
+#: just finished: its exit record is waited for, this long at most.
+_JUST_WRITTEN = 10.0
+_EXIT_RECORD_WAIT = 3.0
+
+
 def _from_run_file(
     run_file: Path, folder: Path, *, alone: bool = False, name: Path | None = None
 ) -> PriorCandidate:
@@ -291,7 +299,7 @@ def _from_run_file(
     it was named on its own (``alone``): then it is an error, as in a folder of runs or a
     glob only that run is lost and the others are taken. ``name``: what the source named
     (the run file itself), else its folder names it."""
-    from localsweep.wandb_bridge import CorruptFileError, read_run_file
+    from localsweep.wandb_bridge import CorruptFileError, read_run_file, wait_for_exit_record
 
     label = str(name if name is not None else folder)
     try:
@@ -300,6 +308,12 @@ def _from_run_file(
         if alone:
             raise _error(label, f"cannot read its run file ({exc})") from exc
         return PriorCandidate(source=label, problem=f"cannot read its run file ({exc})")
+    if not run.finished and time.time() - run_file.stat().st_mtime < _JUST_WRITTEN:
+        # A run that has just finished: run.finish() returns a few milliseconds before
+        # wandb-core writes its exit record (a prior run read right after its sweep).
+        with contextlib.suppress(TimeoutError, CorruptFileError, OSError):
+            wait_for_exit_record(run_file, timeout=_EXIT_RECORD_WAIT)
+            run = read_run_file(run_file)
     run_id = run.run_id or folder.name.rsplit("-", 1)[-1]
     mtime = datetime.fromtimestamp(run_file.stat().st_mtime, timezone.utc).replace(tzinfo=None)
     started = _history_time(run.history[0]) if run.history else None
