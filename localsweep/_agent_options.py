@@ -134,14 +134,18 @@ def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None
             continue
         # A sweep with no project files its runs under wandb's "uncategorized".
         if given is not None and given != (own or (what == "project" and "uncategorized")):
-            its = f"is {own!r}" if own else "is not given"
-            wrong.append(f"{what} {given!r} (the sweep's {what} {its})")
+            # Named as the docs name it: a sweep made without a project is "uncategorized"'s.
+            its = repr(own) if own else "'uncategorized' (made without one)"
+            wrong.append(f"{what} {given!r} (the sweep's {what} is {its})")
             there.append(f"--{what} {given}")
     if wrong:
+        # Not known here whether they came from the ENTITY/PROJECT/ of the sweep path or
+        # from --project/--entity (project=, entity=): name both ways of giving them.
         raise NotFoundError(
             f"no sweep {sweep.id} in {' and '.join(wrong)}: an agent files a sweep's runs "
             "under the sweep's own project and entity, and wandb's agent finds a sweep only "
-            "there. Leave out --project and --entity (project=, entity=), or give the "
-            f"sweep's; for runs filed there, create a sweep there (localsweep sweep "
+            f"there. Give the bare sweep id {sweep.id} (without the ENTITY/PROJECT/ of a "
+            "sweep path) and leave out --project and --entity (project=, entity=), or give "
+            f"the sweep's; for runs filed there, create a sweep there (localsweep sweep "
             f"{' '.join(there)} CONFIG)."
         )

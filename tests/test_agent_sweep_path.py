@@ -75,7 +75,8 @@ def test_a_sweep_without_a_project_takes_only_wandbs_name_for_none(tmp_path: Pat
     file them where ``Api`` says they are not."""
     db = tmp_path / "s.db"
     sweep_id = localsweep.sweep(CONFIG, db=db)
-    with pytest.raises(NotFoundError, match="project 'Q' \\(the sweep's project is not given\\)"):
+    said = "project 'Q' \\(the sweep's project is 'uncategorized'"
+    with pytest.raises(NotFoundError, match=said):
         localsweep.agent(sweep_id, lambda config: 1.0, db=db, project="Q", quiet=True)
     localsweep.agent(f"uncategorized/{sweep_id}", lambda config: 1.0, db=db, count=1, quiet=True)
     (run,) = localsweep.Api(db).sweep(sweep_id).runs

@@ -28,7 +28,17 @@ BUSY_TIMEOUT_MS = 60_000
 
 def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     """The SQLAlchemy URL for ``db``: an explicit value, else ``LOCALSWEEP_DB``, else
-    ``./localsweep.db``. A plain path means a SQLite file."""
+    ``./localsweep.db``. A plain path means a SQLite file. An empty ``db`` is refused
+    (:class:`~localsweep.errors.DatabasePathError`), as the CLI refuses ``--db ""``."""
+    if db is not None and not os.fspath(db).strip():
+        # db=os.environ.get("SWEEP_DB", "") with the variable unset would otherwise mean
+        # ./localsweep.db: each job of a cluster script its own database in its own folder.
+        # An empty LOCALSWEEP_DB is unset, as for the CLI.
+        raise DatabasePathError(
+            "an empty db names no database (an unset variable, most likely): give the "
+            "database's path or URL, or leave db out (db=None) for LOCALSWEEP_DB or "
+            "./localsweep.db"
+        )
     value = os.fspath(db) if db is not None else os.environ.get("LOCALSWEEP_DB")
     if not value:
         value = DEFAULT_DB_FILENAME

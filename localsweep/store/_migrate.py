@@ -125,12 +125,13 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
     )
 
 
-def _require_every_table(engine: Engine) -> None:
+def _require_every_table(engine: Engine, conn: Connection | None = None) -> None:
     """Refuse a database of this schema version with some of localsweep's tables gone (a
     ``DROP TABLE``, a partial copy): each command would fail on them with no more than "no
     such table", and a sweep created there could never be run."""
-    with engine.connect() as conn:
-        missing = set(Base.metadata.tables) - set(inspect(conn).get_table_names())
+    with contextlib.ExitStack() as stack:
+        c = conn if conn is not None else stack.enter_context(engine.connect())
+        missing = set(Base.metadata.tables) - set(inspect(c).get_table_names())
     if missing:
         sqlite = engine.dialect.name == "sqlite"
         where = (engine.url.database or "") if sqlite else shown_url(str(engine.url))
@@ -183,6 +184,10 @@ def upgrade(engine: Engine, *, force: bool = False) -> Upgrade:
     if before is not None:
         _check_known(engine, before)
     if before == SCHEMA_VERSION:
+        # A dropped table is not the upgrade's to bring back: it would fail in the recount
+        # on "no such table", or (a table the recount never reads) report success on a
+        # database every other command refuses. Say what they say.
+        _require_every_table(engine)
         with engine.connect() as conn:
             if not _counters_wrong(conn):
                 return Upgrade(before, SCHEMA_VERSION)
@@ -215,6 +220,7 @@ def upgrade(engine: Engine, *, force: bool = False) -> Upgrade:
             cfg.set_main_option("script_location", str(_MIGRATIONS))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+        _require_every_table(engine, conn)  # one dropped before, that no migration touched
         recounted = tuple(recount(conn))
     if recounted:
         logger.info("recounted the run counters of sweep(s) %s", ", ".join(recounted))
