@@ -41,7 +41,9 @@ def test_pause_starts_no_run_until_resume(db: str, tmp_path: Path, signals: Path
         db,
         tmp_path / "agent.log",
         function="faults_train:steps",
-        env={"LOCALSWEEP_TEST_STEPS": "3"},
+        # 5 s a run: the whole grid must not finish before `--pause` (a process of its own,
+        # slow to start on a loaded machine) reaches the database.
+        env={"LOCALSWEEP_TEST_STEPS": "25"},
     )
     try:
         wait_for(lambda: any(signals.glob("started-*")), "a run started", agents=[agent])
