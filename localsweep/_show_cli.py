@@ -321,7 +321,8 @@ def _column(values: Sequence[Any], *, cut: bool) -> list[str]:
     """A parameter column's cells: each value as written; with ``cut``, a long one cut in
     the middle (``distilbert-base-…ned-sst-2``), at :data:`CELL_WIDTH` or, when that would
     make two different values look alike, at the least width that keeps them apart."""
-    texts = [_text(v) for v in values]
+    # Piped, every value whole: a float as Python writes it back (0.8022993871).
+    texts = [_text(v, 6 if cut else None) for v in values]
     if cut:  # a terminal: numbers as short as keeps them apart (9.016e-05, not 9.01606e-05)
         apart = len(set(texts))
         for digits in (4, 5):
@@ -340,9 +341,9 @@ def _column(values: Sequence[Any], *, cut: bool) -> list[str]:
     return texts
 
 
-def _text(value: Any, digits: int = 6) -> str:
+def _text(value: Any, digits: int | None = 6) -> str:
     if isinstance(value, float):
-        return f"{value:.{digits}g}"
+        return repr(value) if digits is None else f"{value:.{digits}g}"
     return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
 
 

@@ -166,3 +166,20 @@ def test_a_metric_logged_as_no_number_is_said_for_what_it_was() -> None:
     assert cells == {"1": "(text)", "2": "(a bool)", "3": "(a list)"}
     assert "was logged as text, not a number" in shown.stderr
     assert "diverge" not in shown.stderr
+
+
+def test_piped_show_prints_decimal_parameter_values_whole() -> None:
+    """cli.md: piped, parameter values are printed whole; a decimal was rounded to 6
+    significant digits (0.802299 for 0.80229938714), so a script reading them got
+    another value than the run's."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"lr": {"values": [0.80229938714, 1.25e-07]}},
+    }
+    sweep = localsweep.run(config, lambda c: c["lr"], db="s.db", quiet=True)
+    out = show(sweep.id, columns=None).stdout
+    cells = {row.split("│")[4].strip() for row in out.splitlines() if "│ finished" in row}
+    assert cells == {"0.80229938714", "1.25e-07"}
+    on_terminal = show(sweep.id, columns=200).stdout
+    assert "0.8023" in on_terminal and "0.80229938714" not in on_terminal
