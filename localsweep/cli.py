@@ -77,9 +77,11 @@ def cli(debug: bool) -> None:
 @_friendly
 def validate(config_file: str) -> None:
     """Check CONFIG_FILE as wandb would; print the search space or every problem."""
+    from localsweep.agent._scheduler import check_source
     from localsweep.config import load_config
 
     config = load_config(_existing(config_file))
+    check_source(config)  # as an agent would read it: the config file's folder is known here
     _print_warnings([*config.warnings, *_command_warnings(config)])
     from rich.table import Table
 
@@ -198,10 +200,12 @@ def sweep(
     --resume, --stop or --cancel, control the sweep SWEEP_ID instead."""
     if control is not None:
         return control_sweep(config_file, control, db)
+    from localsweep.agent._scheduler import check_source
     from localsweep.config import load_config
     from localsweep.priors._cli import create_sweep
 
     config = load_config(_existing(config_file))
+    check_source(config)  # else the sweep is made and every agent of it fails at start
     if program is not None:
         config = with_program(config, program)
     _print_warnings([*config.warnings, *_command_warnings(config)])
