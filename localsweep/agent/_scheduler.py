@@ -119,6 +119,10 @@ def load_user_study(config: SweepConfig, base_dir: str | None) -> UserStudy | No
     sampler = pruner = None
     if scheduler.optimizer:
         build = _function(module, "optimizer", scheduler.optimizer)
+        # The user's optuna.create_study() logs "A new study created in memory with name:
+        # no-name-..." at INFO on stderr, in every agent and every child process: noise
+        # about a study only its sampler and pruner are taken from.
+        _quiet_study_creation()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
