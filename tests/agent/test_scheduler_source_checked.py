@@ -1,6 +1,7 @@
 """A ``scheduler.source`` that names no file is refused when the config is checked or the
 sweep made (``validate``, ``sweep``, :func:`localsweep.sweep`), as an agent refuses it:
-not only later, by every agent of a sweep that was made anyway."""
+not only later, by every agent of a sweep that was made anyway. A valid one's
+``search_space`` is named by ``validate`` instead of an empty parameter table."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_the_cli_refuses_a_source_file_that_is_not_there(tmp_path: Path, command
     assert sweep_ids(db) == []
 
 
-def test_the_cli_still_takes_a_source_file_next_to_the_config(tmp_path: Path) -> None:
+def test_validate_takes_a_source_next_to_the_config_and_names_its_space(tmp_path: Path) -> None:
     path = write_config(tmp_path / "conf", "study.py")
     (tmp_path / "conf" / "study.py").write_text(
         "def space(trial):\n    return {'x': trial.suggest_float('x', 0, 1)}\n", encoding="utf-8"
@@ -74,6 +75,9 @@ def test_the_cli_still_takes_a_source_file_next_to_the_config(tmp_path: Path) ->
     proc = cli(tmp_path, tmp_path / "s.db", "validate", str(path))
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
+    # No empty parameter table: the space is the search_space function.
+    assert "parameters come from scheduler.search_space (study.py:space)" in proc.stdout
+    assert "distribution" not in proc.stdout
 
 
 def test_localsweep_sweep_refuses_it_before_making_the_sweep(tmp_path: Path) -> None:
