@@ -36,11 +36,15 @@ logger = logging.getLogger(__name__)
 
 
 def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) -> SweepConfig:
+    from localsweep.agent._scheduler import check_source
+
     if isinstance(source, SweepConfig):
+        check_source(source)
         return source
     config = load_config(source)
     for warning in config.warnings:
         logger.warning("sweep config: %s", warning)
+    check_source(config)
     return config
 
 

@@ -168,6 +168,9 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     def state_of(r: Any) -> str:
         if r.id in silent:
             return silent_state(silent[r.id])
+        if r.stopped_at_band is not None and r.end_reason == "pruned":
+            # The study's pruner's step, told apart from hyperband's band (`@9`).
+            return f"{r.state} (pruned @{r.stopped_at_band})"
         if r.stopped_at_band is not None:
             return f"{r.state} @{r.stopped_at_band}"
         if r.end_reason is not None and r.end_reason not in ("hyperband", r.state):
@@ -183,7 +186,11 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     params = [p for p in sweep_parameters(sweep) if not p.is_constant]
     flats = [flat_params(r.params, params) for r in shown]
     # Piped, every value whole; on a terminal, long ones cut as far as keeps them apart.
-    cells = [_column([f.get(p.name) for f in flats], cut=not _piped(console)) for p in params]
+    # A key a run did not get (a conditional parameter not drawn) is an empty cell, as a
+    # missing metric is; a value the run got as None stays `null`.
+    cells = [
+        _column([f.get(p.name, _NOT_GIVEN) for f in flats], cut=not _piped(console)) for p in params
+    ]
     rows = []
     for i, (r, run_id, state) in enumerate(zip(shown, ids, states, strict=True)):
         row = [_e(run_id), _e(state)]
@@ -341,7 +348,13 @@ def _column(values: Sequence[Any], *, cut: bool) -> list[str]:
     return texts
 
 
+#: A parameter's value in :func:`_column` for a run whose config has no such key.
+_NOT_GIVEN: Any = object()
+
+
 def _text(value: Any, digits: int | None = 6) -> str:
+    if value is _NOT_GIVEN:
+        return ""
     if isinstance(value, float):
         return repr(value) if digits is None else f"{value:.{digits}g}"
     return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)

@@ -77,19 +77,32 @@ def cli(debug: bool) -> None:
 @_friendly
 def validate(config_file: str) -> None:
     """Check CONFIG_FILE as wandb would; print the search space or every problem."""
+    from localsweep.agent._scheduler import check_source
     from localsweep.config import load_config
 
     config = load_config(_existing(config_file))
+    check_source(config)  # as an agent would read it: the config file's folder is known here
     _print_warnings([*config.warnings, *_command_warnings(config)])
     from rich.table import Table
 
-    table = Table(title=f"{config.method.value} sweep", show_lines=False)
-    table.add_column("parameter")
-    table.add_column("distribution")
-    table.add_column("settings", overflow="fold")
-    for p in config.parameters:
-        table.add_row(_e(p.name), p.distribution.value, _e(_param_settings(p)))
-    print_table(console, table)
+    scheduler = config.scheduler
+    space = scheduler.search_space if scheduler is not None else None
+    if space and not config.parameters:
+        # A define-by-run space is the user's code: an empty table would say "no parameters".
+        assert scheduler is not None and scheduler.source is not None
+        console.print(
+            f"{config.method.value} sweep: parameters come from scheduler.search_space "
+            f"({_e(scheduler.source)}:{_e(space)})",
+            highlight=False,
+        )
+    else:
+        table = Table(title=f"{config.method.value} sweep", show_lines=False)
+        table.add_column("parameter")
+        table.add_column("distribution")
+        table.add_column("settings", overflow="fold")
+        for p in config.parameters:
+            table.add_row(_e(p.name), p.distribution.value, _e(_param_settings(p)))
+        print_table(console, table)
     if config.metric is not None:
         target = f", target {config.metric.target}" if config.metric.target is not None else ""
         console.print(f"metric: {_e(config.metric.name)} ({config.metric.goal.value}{target})")
@@ -198,10 +211,12 @@ def sweep(
     --resume, --stop or --cancel, control the sweep SWEEP_ID instead."""
     if control is not None:
         return control_sweep(config_file, control, db)
+    from localsweep.agent._scheduler import check_source
     from localsweep.config import load_config
     from localsweep.priors._cli import create_sweep
 
     config = load_config(_existing(config_file))
+    check_source(config)  # else the sweep is made and every agent of it fails at start
     if program is not None:
         config = with_program(config, program)
     _print_warnings([*config.warnings, *_command_warnings(config)])

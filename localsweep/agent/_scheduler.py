@@ -36,7 +36,7 @@ from localsweep.search._bayes import _quiet_study_creation
 from localsweep.search._outcomes import directions, run_outcome
 from localsweep.store import Store
 
-__all__ = ["PrunerStopper", "load_user_study", "run_stopper"]
+__all__ = ["PrunerStopper", "check_source", "load_user_study", "run_stopper"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _error(path: str, message: str) -> ConfigError:
     return ConfigError([Violation(path, message)])
 
 
-def _import_source(source: str, base_dir: str | None) -> Any:
+def _source_path(source: str, base_dir: str | None) -> Path:
     path = Path(source).expanduser()
     if not path.is_absolute():
         path = Path(base_dir or Path.cwd()) / path
@@ -56,6 +56,31 @@ def _import_source(source: str, base_dir: str | None) -> Any:
             f"no Python file {str(path)!r} ({source!r} is read relative to {where}); "
             "check the path",
         )
+    return path
+
+
+def _user_source(config: SweepConfig) -> str | None:
+    """The ``scheduler.source`` an agent of this sweep imports (``None`` if it imports none)."""
+    scheduler = config.scheduler
+    if config.method is not Method.CUSTOM or scheduler is None or scheduler.engine != "optuna":
+        return None
+    if not (scheduler.optimizer or scheduler.search_space):
+        return None
+    return scheduler.source
+
+
+def check_source(config: SweepConfig) -> None:
+    """Raise the agent's :class:`ConfigError` now if ``scheduler.source`` names no file,
+    read as an agent of the sweep would (relative to the config file's directory, else to
+    the working directory): ``validate`` and ``sweep`` refuse it instead of making a sweep
+    whose every agent fails at start."""
+    source = _user_source(config)
+    if source is not None:
+        _source_path(source, config.source_dir)
+
+
+def _import_source(source: str, base_dir: str | None) -> Any:
+    path = _source_path(source, base_dir)
     name = f"localsweep_scheduler_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -85,16 +110,19 @@ def _function(module: Any, key: str, name: str) -> Callable[..., Any]:
 def load_user_study(config: SweepConfig, base_dir: str | None) -> UserStudy | None:
     """The user's study and search space for a ``method: custom`` sweep that names any
     (``None`` otherwise: bayes's study then searches ``parameters``)."""
+    source = _user_source(config)
+    if source is None:
+        return None
     scheduler = config.scheduler
-    if config.method is not Method.CUSTOM or scheduler is None or scheduler.engine != "optuna":
-        return None
-    if not (scheduler.optimizer or scheduler.search_space):
-        return None
-    assert scheduler.source is not None  # parse_config requires it with either
-    module = _import_source(scheduler.source, base_dir)
+    assert scheduler is not None
+    module = _import_source(source, base_dir)
     sampler = pruner = None
     if scheduler.optimizer:
         build = _function(module, "optimizer", scheduler.optimizer)
+        # The user's optuna.create_study() logs "A new study created in memory with name:
+        # no-name-..." at INFO on stderr, in every agent and every child process: noise
+        # about a study only its sampler and pruner are taken from.
+        _quiet_study_creation()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
