@@ -5,6 +5,7 @@ Every result counts once: a run's end is written only by the agent that still ho
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -357,3 +358,29 @@ def test_a_late_heartbeat_after_this_agent_requeued_its_run_reaps_nothing(
 
     assert control.reason is None
     assert "took it for dead" not in caplog.text
+
+
+def test_a_run_reaped_for_its_late_heartbeat_names_a_held_gil_among_the_causes(
+    store: Store,
+    claim: Callable[..., Claim],
+    grid: Callable[..., SweepConfig],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not only that its agent died or was suspended: a live agent whose in-process run
+    holds Python's GIL in one long C call (``sum(range(N))``) past the heartbeat timeout
+    beats no heartbeat either (its heartbeat is a thread of that process)."""
+    sweep = store.create_sweep(grid(3))
+    taken = claim(store, sweep.id, REMOTE)
+    assert taken.outcome is ClaimOutcome.CLAIMED and taken.run is not None
+    _backdate_heartbeat(store, taken.run.id, seconds=1000)
+
+    with caplog.at_level(logging.WARNING, logger="localsweep"):
+        assert taken.run.id in claim(store, sweep.id).reaped
+
+    run = store.get_run(taken.run.id)
+    assert run.state is RunState.CRASHED
+    assert run.end_reason == "lease_lost"
+    assert "held Python's GIL in one long C call past the timeout" in (run.error or "")
+    said = " ".join(caplog.messages)
+    assert "holding Python's GIL in one long C call" in said, said
+    assert taken.run.id in said
