@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 def _config(source: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) -> SweepConfig:
-    from localsweep.agent._scheduler import check_source
+    from localsweep.agent._scheduler_source import check_source
 
     if isinstance(source, SweepConfig):
         check_source(source)

@@ -77,7 +77,7 @@ def cli(debug: bool) -> None:
 @_friendly
 def validate(config_file: str) -> None:
     """Check CONFIG_FILE as wandb would; print the search space or every problem."""
-    from localsweep.agent._scheduler import check_source
+    from localsweep.agent._scheduler_source import check_source
     from localsweep.config import load_config
 
     config = load_config(_existing(config_file))
@@ -211,7 +211,7 @@ def sweep(
     --resume, --stop or --cancel, control the sweep SWEEP_ID instead."""
     if control is not None:
         return control_sweep(config_file, control, db)
-    from localsweep.agent._scheduler import check_source
+    from localsweep.agent._scheduler_source import check_source
     from localsweep.config import load_config
     from localsweep.priors._cli import create_sweep
 

@@ -21,15 +21,14 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.pruners import BasePruner, NopPruner
 from optuna.trial import TrialState, create_trial
 
+from localsweep.agent._scheduler_source import _error, _source_path, _user_source, check_source
 from localsweep.config import Method, SweepConfig
-from localsweep.errors import ConfigError, Violation
 from localsweep.records import RunState
 from localsweep.search import UserStudy
 from localsweep.search._bayes import _quiet_study_creation
@@ -39,44 +38,6 @@ from localsweep.store import Store
 __all__ = ["PrunerStopper", "check_source", "load_user_study", "run_stopper"]
 
 logger = logging.getLogger(__name__)
-
-
-def _error(path: str, message: str) -> ConfigError:
-    return ConfigError([Violation(path, message)])
-
-
-def _source_path(source: str, base_dir: str | None) -> Path:
-    path = Path(source).expanduser()
-    if not path.is_absolute():
-        path = Path(base_dir or Path.cwd()) / path
-    if not path.is_file():
-        where = "the config file's directory" if base_dir else "the working directory"
-        raise _error(
-            "scheduler.source",
-            f"no Python file {str(path)!r} ({source!r} is read relative to {where}); "
-            "check the path",
-        )
-    return path
-
-
-def _user_source(config: SweepConfig) -> str | None:
-    """The ``scheduler.source`` an agent of this sweep imports (``None`` if it imports none)."""
-    scheduler = config.scheduler
-    if config.method is not Method.CUSTOM or scheduler is None or scheduler.engine != "optuna":
-        return None
-    if not (scheduler.optimizer or scheduler.search_space):
-        return None
-    return scheduler.source
-
-
-def check_source(config: SweepConfig) -> None:
-    """Raise the agent's :class:`ConfigError` now if ``scheduler.source`` names no file,
-    read as an agent of the sweep would (relative to the config file's directory, else to
-    the working directory): ``validate`` and ``sweep`` refuse it instead of making a sweep
-    whose every agent fails at start."""
-    source = _user_source(config)
-    if source is not None:
-        _source_path(source, config.source_dir)
 
 
 def _import_source(source: str, base_dir: str | None) -> Any:
