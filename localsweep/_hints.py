@@ -173,6 +173,11 @@ def _function_names(function: str | Callable[..., Any] | None) -> tuple[str | No
     return ref, name if name.isidentifier() else "train"
 
 
+#: The keys of a ``define_metric`` summary (``{"min": ..., "last": ...}``): such a dict is
+#: one logged value, not a nest of keys.
+_SUMMARY_AGGREGATES = frozenset({"min", "max", "last", "mean"})
+
+
 def logged_keys(summary: Mapping[str, Any]) -> list[str]:
     """The keys a run logged, as its summary names them (dotted for nested dicts), without
     wandb's bookkeeping keys (``_step``, ``_runtime``...): the values first, then the media
@@ -196,7 +201,7 @@ def _split_keys(summary: Mapping[str, Any]) -> tuple[list[str], list[str]]:
                 media.append(name)
                 continue
             keys.append(name)
-            if isinstance(value, Mapping) and not ({"min", "max", "last", "mean"} & set(value)):
+            if isinstance(value, Mapping) and not (_SUMMARY_AGGREGATES & set(value)):
                 walk(value, f"{name}.")
 
     walk(summary, "")
@@ -225,7 +230,7 @@ def not_a_number_kind(value: Any) -> str | None:
     if isinstance(value, bool):
         return "a bool"
     if isinstance(value, Mapping):
-        return None if {"min", "max", "last", "mean"} & set(value) else "a dict"
+        return None if _SUMMARY_AGGREGATES & set(value) else "a dict"
     if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, (int, float)):
@@ -235,6 +240,16 @@ def not_a_number_kind(value: Any) -> str | None:
     except (TypeError, ValueError):
         return f"a {type(value).__name__}"
     return None
+
+
+def keys_and_guess(metric: str, keys: Sequence[str], most: int = 12) -> tuple[str, str | None]:
+    """``keys`` as a message lists them (the first ``most``, then how many more), and the
+    one closest to ``metric`` (a misspelling's likely meaning), if any is close."""
+    shown = ", ".join(keys[:most])
+    if len(keys) > most:
+        shown += f" (and {len(keys) - most} more)"
+    close = difflib.get_close_matches(metric, keys, n=1, cutoff=0.5)
+    return shown, close[0] if close else None
 
 
 def missing_metric_message(
@@ -267,14 +282,11 @@ def missing_metric_message(
             "finite number (NaN or infinite: did the training diverge?)"
         )
     elif found:
-        shown = ", ".join(found[:12])
-        if len(found) > 12:
-            shown += f" (and {len(found) - 12} more)"
+        shown, close = keys_and_guess(metric, found)
         text += f"; logged keys: {shown}"
-        close = difflib.get_close_matches(metric, found, n=1, cutoff=0.5)
         if close:
             field = "its `name` under `metrics`" if objective else "`metric.name`"
-            text += f". Did you mean {close[0]!r}? Fix {field} in the config or the "
+            text += f". Did you mean {close!r}? Fix {field} in the config or the "
             text += "key your code logs"
     else:
         text += (

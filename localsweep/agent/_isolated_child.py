@@ -86,8 +86,14 @@ def child_main() -> None:
 
 def _store_failed(exc: StoreError) -> _ChildReport:
     """The report of a run that the store's ``exc`` stopped in this process."""
+    return _with_store_error(_not_started("", STORE_ERROR), exc)
+
+
+def _with_store_error(report: _ChildReport, exc: StoreError) -> _ChildReport:
+    """``report`` carrying the store's ``exc`` to the agent, which says it and stops."""
     return replace(
-        _not_started(f"the store failed in the run's process: {exc}", STORE_ERROR),
+        report,
+        error=f"the store failed in the run's process: {exc}",
         store_error=str(exc),
         store_error_type=type(exc).__name__,
     )
@@ -176,13 +182,7 @@ def _run_in_child(
         if control.reason == STORE_ERROR and control.error is not None:
             # Writing its rows failed here and the recorder stopped the run: the report
             # carries why, for the agent to say (its own connection may not fail).
-            failed = _store_failed(control.error)
-            report = replace(
-                report,
-                error=failed.error,
-                store_error=failed.store_error,
-                store_error_type=failed.store_error_type,
-            )
+            report = _with_store_error(report, control.error)
         return report
     finally:
         for handler in (said, *kept):

@@ -4,12 +4,11 @@ so that a preempted run stops where the same run left alone would have stopped."
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from localsweep._hints import logged_keys
+from localsweep._hints import keys_and_guess, logged_keys
 from localsweep.agent._logged import MISSING, lookup, metric_value
 from localsweep.agent._stops import RunStopped
 from localsweep.config import EarlyStopping
@@ -108,7 +107,7 @@ class RunPlateau:
             return
         _warned.add(sweep_id)
         metric = rule.spec.metric
-        close = difflib.get_close_matches(metric, keys, n=1, cutoff=0.5)
+        shown, close = keys_and_guess(metric, keys)
         logger.warning(
             "the early-stopping metric %r was never logged as a number by run %s, so its "
             "plateau rule stopped nothing; logged keys: %s.%s Fix early_stopping_metric in "
@@ -116,8 +115,8 @@ class RunPlateau:
             "code logs",
             metric,
             self.run_id,
-            ", ".join(keys[:12]) + (f" (and {len(keys) - 12} more)" if len(keys) > 12 else ""),
-            f" Did you mean {close[0]!r}?" if close else "",
+            shown,
+            f" Did you mean {close!r}?" if close else "",
         )
 
     def _replay(self) -> None:

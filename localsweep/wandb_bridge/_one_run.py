@@ -9,8 +9,8 @@ from localsweep.errors import RunSetupError
 
 __all__ = ["claim_process", "release_process"]
 
-#: The sweep runs open in this process (run id -> sweep id): at most one.
-_open_sessions: dict[str, str] = {}
+#: The sweep run open in this process (run id, sweep id), if any.
+_holder: tuple[str, str] | None = None
 _open_lock = threading.Lock()
 
 
@@ -20,8 +20,9 @@ def claim_process(run_id: str, sweep_id: str) -> None:
     holds it: ``wandb.init()`` in the training would get that run, or mix the two up."""
     import wandb
 
+    global _holder
     with _open_lock:
-        other = next(iter(_open_sessions.items()), None)
+        other = _holder
         if other is None and wandb.run is not None:
             raise RunSetupError(
                 f"a wandb run ({wandb.run.id}) is open in this process, so the training's "
@@ -40,10 +41,12 @@ def claim_process(run_id: str, sweep_id: str) -> None:
                 f"process), or after the other ends. Run {run_id} is not counted and "
                 "its point is offered again"
             )
-        _open_sessions[run_id] = sweep_id
+        _holder = (run_id, sweep_id)
 
 
 def release_process(run_id: str) -> None:
     """Give back what :func:`claim_process` took for ``run_id`` (nothing if it took none)."""
+    global _holder
     with _open_lock:
-        _open_sessions.pop(run_id, None)
+        if _holder is not None and _holder[0] == run_id:
+            _holder = None
