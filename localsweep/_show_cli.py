@@ -60,13 +60,17 @@ def _ls(db: str | None) -> None:
     """List the sweeps in the database."""
     safe_output_streams()
     from localsweep.api import Api
+    from localsweep.report._silent import silent_runs
 
     api = Api(db)
     sweeps = api.sweeps()
 
     head = ["id", "name", "method", "state", "runs", "best", "created"]
     rows: list[list[str]] = []
+    any_silent = False
     for s in sweeps:
+        silent = len(silent_runs(s.runs))
+        any_silent = any_silent or silent > 0
         best = s.best_run()
         metric = s.parsed_config.metric
         best_text = (
@@ -83,17 +87,26 @@ def _ls(db: str | None) -> None:
                 _e(s.name),
                 s.parsed_config.method.value,
                 _e(shown_state(s.state, s.finished_reason)),
-                _run_count(len(s.runs), len(s.prior_runs)),
+                _run_count(len(s.runs), len(s.prior_runs), silent),
                 _e(best_text),
                 s.created_at.strftime("%Y-%m-%d %H:%M UTC"),  # stored in UTC, as ui/report say
             ]
         )
     print_sweeps(console, head, rows)
+    if any_silent:
+        console.print(
+            "silent: running runs without a heartbeat for longer than the heartbeat "
+            "timeout, whose agent is most likely gone; `localsweep show SWEEP_ID` lists them",
+            markup=False,
+            highlight=False,
+        )
 
 
-def _run_count(runs: int, priors: int) -> str:
-    # The best may be a prior run's: its count is shown beside the sweep's own.
-    return f"{runs} (+{priors} prior)" if priors else str(runs)
+def _run_count(runs: int, priors: int, silent: int = 0) -> str:
+    # The best may be a prior run's: its count is shown beside the sweep's own; and the
+    # running runs whose agent is most likely gone, as show and the report say.
+    notes = ([f"+{priors} prior"] if priors else []) + ([f"{silent} silent"] if silent else [])
+    return f"{runs} ({', '.join(notes)})" if notes else str(runs)
 
 
 def _show_command(sweep_id: str, limit: int, db: str | None) -> None:

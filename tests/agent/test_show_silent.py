@@ -52,11 +52,23 @@ def test_show_marks_a_running_run_whose_agent_is_gone(
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "localsweep", "ls", "--db", db],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
     if silent:
         assert "running (silent " in out, out
         assert "the agent is most likely gone" in " ".join(out.split())
+        # `ls` flags the sweep too, so a stuck sweep shows in the list of many.
+        assert "1 (1 silent)" in listed.stdout, listed.stdout
+        assert "most likely gone" in " ".join(listed.stdout.split())
     else:
         assert "silent" not in out, out  # within its agent's timeout: just running
+        assert "silent" not in listed.stdout, listed.stdout
 
 
 def test_a_killed_programs_end_line_does_not_quote_wandbs_banner_as_its_error() -> None:
