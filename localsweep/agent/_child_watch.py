@@ -291,7 +291,7 @@ class RunFileReader:
             summary=summary,
             exit_code=state.exit_code,
             dir=str(self.run_dir) if self.run_dir is not None else None,
-            name=None,
+            name=state.name,
         )
 
     def exited_zero(

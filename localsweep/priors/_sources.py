@@ -337,7 +337,7 @@ def _from_run_file(
     return PriorCandidate(
         source=label,
         run_id=run_id,
-        name=run_id,
+        name=run.name or run_id,
         state=state,
         config=run.config,
         # As the agent keeps a program-mode run's summary: without wandb's bookkeeping.

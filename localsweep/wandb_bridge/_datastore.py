@@ -88,6 +88,9 @@ class RunFileSummary:
     finished: bool
     #: Whether the run called ``wandb.run.mark_preempting()`` (its ``preempting`` record).
     preempting: bool = False
+    #: The name the run's code gave it (``wandb.init(name=...)``, ``run.name = ...``), as
+    #: W&B shows it after sync; ``None`` for an offline run given none.
+    name: str | None = None
 
 
 class RunFileFollower:
@@ -110,6 +113,7 @@ class RunFileFollower:
         self._run_id: str | None = None
         self._project: str | None = None
         self._sweep_id: str | None = None
+        self._name: str | None = None
         self._config = _FoldedDict()
         self._history: list[dict[str, Any]] = []
         self._summary = _FoldedDict()
@@ -152,6 +156,7 @@ class RunFileFollower:
                 exit_code=self._exit_code,
                 finished=self._finished,
                 preempting=self._preempting,
+                name=self._name,
             )
         return self._snapshot
 
@@ -206,6 +211,7 @@ class RunFileFollower:
             self._run_id = run.run_id or self._run_id
             self._project = run.project or self._project
             self._sweep_id = run.sweep_id or self._sweep_id
+            self._name = run.display_name or self._name
             if run.HasField("config"):
                 self._config.fold(run.config)
             if run.HasField("summary"):

@@ -48,6 +48,41 @@ def test_argparse_program_gets_its_parameters_and_its_metrics_are_recorded(
     assert on_disk.sweep_id == sweep_id
 
 
+def test_the_name_a_program_gives_its_run_is_the_runs_name(
+    store: Store, make_sweep: Callable[..., str], run_program: Callable[..., Any]
+) -> None:
+    # As W&B shows the run after sync, and as function mode records it; a program that
+    # names none keeps localsweep's run-N.
+    from localsweep.api import Api
+
+    sweep_id = make_sweep(
+        {
+            "program": "named_run.py",
+            "method": "grid",
+            "metric": {"name": "loss"},
+            "parameters": {"lr": {"values": [0.5, 0.25]}, "rename": {"values": [0, 1]}},
+        }
+    )
+    run_program(sweep_id)
+    runs = store.list_runs(sweep_id)
+    assert all(r.state is RunState.FINISHED for r in runs), [r.error for r in runs]
+    named = {(r.config["lr"], r.config["rename"]): r.name for r in runs}
+    assert named == {
+        (0.5, 0): "lr-0.5",
+        (0.25, 0): "lr-0.25",
+        (0.5, 1): "renamed-0.5",
+        (0.25, 1): "renamed-0.25",
+    }
+    assert {r.name for r in Api(store.url).sweep(sweep_id).runs} == set(named.values())
+    plain = make_sweep(
+        {"program": "train_argparse.py", "method": "grid", "parameters": {"lr": {"value": 0.1}}}
+    )
+    run_program(plain)
+    [run] = store.list_runs(plain)
+    assert run.name is None
+    assert Api(store.url).sweep(plain).runs[0].name == "run-0"
+
+
 def test_program_output_goes_to_files_in_the_sweep_dir(
     store: Store, offline: Path, make_sweep: Callable[..., str], run_program: Callable[..., Any]
 ) -> None:

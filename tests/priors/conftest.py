@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 #: Three trainings run by hand, as a user runs them before any sweep: two finish (one
-#: wrote its nested config as one dotted key), one fails.
+#: wrote its nested config as one dotted key, and named its run), one fails.
 HAND_RUNS = """
     import wandb
 
-    def train(config, losses, fail=False):
-        run = wandb.init(project="priors-test", config=config)
+    def train(config, losses, fail=False, name=None):
+        run = wandb.init(project="priors-test", config=config, name=name)
         for loss in losses:
             wandb.log({"loss": loss, "acc": 1 - loss})
         if fail:
@@ -29,7 +29,11 @@ HAND_RUNS = """
 
     ids = [
         train({"lr": 0.01, "opt": {"name": "adam"}, "epochs": 5}, [0.4, 0.2, 0.1, 0.1, 0.1]),
-        train({"lr": 0.05, "opt.name": "sgd", "epochs": 5}, [0.5, 0.3, 0.2, 0.2, 0.2]),
+        train(
+            {"lr": 0.05, "opt.name": "sgd", "epochs": 5},
+            [0.5, 0.3, 0.2, 0.2, 0.2],
+            name="sgd-by-hand",
+        ),
         train({"lr": 0.02, "opt": {"name": "sgd"}, "epochs": 5}, [0.9], fail=True),
     ]
     print(" ".join(ids))
@@ -39,7 +43,8 @@ HAND_RUNS = """
 @pytest.fixture(scope="session")
 def hand_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
     """A folder whose ``wandb/`` holds three real offline runs (see ``HAND_RUNS``), and
-    their run ids in order: finished (nested config), finished (dotted key), failed."""
+    their run ids in order: finished (nested config), finished (dotted key, named
+    ``sgd-by-hand``), failed."""
     root = tmp_path_factory.mktemp("hand_runs")
     script = root / "train.py"
     script.write_text(textwrap.dedent(HAND_RUNS))

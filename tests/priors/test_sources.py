@@ -49,6 +49,9 @@ def test_a_glob_of_run_folders_takes_the_finished_ones_and_says_why_not_the_othe
     # The hand-run training that wrote "opt.name" as one key matches opt.name too.
     by_id = {t.candidate.run_id: t.params for t in found.taken}
     assert by_id[ids[1]] == {("lr",): 0.05, ("opt", "name"): "sgd"}
+    # Each keeps the name W&B shows: the one its training gave it, else its id.
+    names = {t.candidate.run_id: t.candidate.name for t in found.taken}
+    assert names == {ids[0]: ids[0], ids[1]: "sgd-by-hand"}
     (skip,) = found.skipped
     assert skip.candidate.run_id == ids[2]
     assert skip.reason.startswith("state 'failed'")
