@@ -464,6 +464,14 @@ class Session:
         # describes the old one's frames.
         gone = not wal.exists() or (wal.stat().st_size == 0 and shm.exists())
         if not gone:
+            limit = _file_size_limit()
+            if limit is not None:
+                # A write past the limit fails as SQLite's I/O error too (Python ignores
+                # SIGXFSZ): a job script's or scheduler's `ulimit -f`, not the disk.
+                return (
+                    f"; this process may write files of at most {limit} bytes (`ulimit -f`): "
+                    "raise that limit, else check the disk (`dmesg`), then try again"
+                )
             return "; check the disk (`dmesg`), then try again"
         return (
             f". Its write-ahead log {wal} is gone (deleted while agents had the database "
@@ -492,3 +500,14 @@ def _code_from_message(message: str) -> int:
 
 def _orig(exc: DBAPIError) -> str:
     return " ".join(str(exc.orig).split())
+
+
+def _file_size_limit() -> int | None:
+    """The largest file this process may write, in bytes, when a limit is set."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):  # not on every platform
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft

@@ -47,6 +47,8 @@ def test_a_store_error_of_the_runs_process_alone_stops_the_agent_with_its_messag
     # The run's process's own error, as the agent's would read: what failed and where.
     assert "I/O error" in error, output
     assert str(db) in error, output
+    # The limit, not the disk, is named first: a job's `ulimit -f` is the likely cause.
+    assert "may write files of at most 0 bytes (`ulimit -f`)" in error, output
     assert "Met by the process of run" in output, output
     no_traceback_of_ours(output)
     assert list(signals.glob("user-saw-*")) == []
