@@ -16,6 +16,7 @@ __all__ = [
     "check_sqlite_file",
     "damaged_message",
     "foreign_file_error",
+    "io_error_hint",
     "missing_tables_message",
     "named_tables",
     "sqlite_tables",
@@ -109,3 +110,42 @@ def foreign_file_error(
         f"beside them in this file on purpose, run `localsweep db upgrade --db "
         f"{shlex.quote(str(path))}` first"
     )
+
+
+def io_error_hint(path: Path | None) -> str:
+    """What to do about SQLite's I/O error on the file at ``path``: a write-ahead log
+    deleted under open connections (a cleanup of ``*-wal`` files, say) and a file-size
+    limit are the causes seen that are no disk fault."""
+    if path is None or not path.exists():
+        return ""
+    wal = path.with_name(path.name + "-wal")
+    shm = path.with_name(path.name + "-shm")
+    # Deleted, or made anew (empty) by a later connection while the -shm index still
+    # describes the old one's frames.
+    gone = not wal.exists() or (wal.stat().st_size == 0 and shm.exists())
+    if gone:
+        return (
+            f". Its write-ahead log {wal} is gone (deleted while agents had the database "
+            "open): stop every agent and command using this database, start them again "
+            "(SQLite makes a new log), and check the sweep with `localsweep show`"
+        )
+    limit = _file_size_limit()
+    if limit is not None:
+        # A write past the limit fails as SQLite's I/O error too (Python ignores SIGXFSZ):
+        # a job script's or scheduler's `ulimit -f`, not the disk.
+        return (
+            f"; this process may write files of at most {limit} bytes (`ulimit -f`): "
+            "raise that limit, else check the disk (`dmesg`), then try again"
+        )
+    return "; check the disk (`dmesg`), then try again"
+
+
+def _file_size_limit() -> int | None:
+    """The largest file this process may write, in bytes, when a limit is set."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):  # not on every platform
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft

@@ -45,7 +45,12 @@ from localsweep.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from localsweep.store._damage import check_sqlite_file, damaged_message, missing_tables_message
+from localsweep.store._damage import (
+    check_sqlite_file,
+    damaged_message,
+    io_error_hint,
+    missing_tables_message,
+)
 from localsweep.store._engine import BUSY_TIMEOUT_MS, make_engine
 from localsweep.store._migrate import ensure_schema
 from localsweep.store._server_errors import TOO_MANY_CONNECTIONS, refused_login
@@ -439,7 +444,7 @@ class Session:
             if code == _SQLITE_IOERR:
                 raise StoreError(
                     f"could not {what}: the disk reported an I/O error on {self._where()} "
-                    f"({orig}){self._io_error_hint()}"
+                    f"({orig}){io_error_hint(self.path)}"
                 ) from exc
             if str(orig).startswith("no such table: "):
                 # Dropped while in use (at open a missing table is said already).
@@ -452,32 +457,6 @@ class Session:
             # closed under us); a server that answered and said no was handled above.
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
-
-    def _io_error_hint(self) -> str:
-        """What to do about an I/O error: a write-ahead log deleted under open connections
-        (a cleanup of ``*-wal`` files, say) is the one cause seen that is no disk fault."""
-        if self.path is None or not self.path.exists():
-            return ""
-        wal = self.path.with_name(self.path.name + "-wal")
-        shm = self.path.with_name(self.path.name + "-shm")
-        # Deleted, or made anew (empty) by a later connection while the -shm index still
-        # describes the old one's frames.
-        gone = not wal.exists() or (wal.stat().st_size == 0 and shm.exists())
-        if not gone:
-            limit = _file_size_limit()
-            if limit is not None:
-                # A write past the limit fails as SQLite's I/O error too (Python ignores
-                # SIGXFSZ): a job script's or scheduler's `ulimit -f`, not the disk.
-                return (
-                    f"; this process may write files of at most {limit} bytes (`ulimit -f`): "
-                    "raise that limit, else check the disk (`dmesg`), then try again"
-                )
-            return "; check the disk (`dmesg`), then try again"
-        return (
-            f". Its write-ahead log {wal} is gone (deleted while agents had the database "
-            "open): stop every agent and command using this database, start them again "
-            "(SQLite makes a new log), and check the sweep with `localsweep show`"
-        )
 
 
 def _code_from_message(message: str) -> int:
@@ -500,14 +479,3 @@ def _code_from_message(message: str) -> int:
 
 def _orig(exc: DBAPIError) -> str:
     return " ".join(str(exc.orig).split())
-
-
-def _file_size_limit() -> int | None:
-    """The largest file this process may write, in bytes, when a limit is set."""
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    except (ImportError, OSError, ValueError):  # not on every platform
-        return None
-    return None if soft == resource.RLIM_INFINITY else soft
