@@ -1,5 +1,6 @@
 """What a file that is not (or no longer) a whole localsweep database says: damaged, missing
-tables, another program's tables, and a look at a SQLite file's tables that writes nothing."""
+tables, another program's tables, an I/O error's likely cause, and a look at a SQLite file's
+tables that writes nothing."""
 
 from __future__ import annotations
 
