@@ -384,11 +384,13 @@ class IsolatedFunctionRunner:
             why = describe_exit(returncode)
             error = with_tail(f"the run's process {why} without reporting how the run ended", tail)
             return RunOutcome(RunState.FAILED, exit_code=status, error=error, finished=finished)
-        if report.end_reason == STORE_ERROR:
+        if report.end_reason == STORE_ERROR or report.store_error is not None:
             # The store failed for the run's process alone (its own connection: a file made
             # read-only since the agent opened it): the run is the store's, not the user's
-            # failure. Killed, so its point runs again; the agent stops with the child's
-            # message rather than start run after run that meets it.
+            # failure, even when the training returned (the failing write was a timed flush
+            # after its last log, and its rows are lost with it). Killed, so its point runs
+            # again; the agent stops with the child's message rather than start run after
+            # run that meets it.
             return RunOutcome(
                 RunState.KILLED,
                 exit_code=status,

@@ -74,6 +74,34 @@ def test_a_store_error_of_the_runs_process_alone_stops_the_agent_with_its_messag
     assert sorted((r.state, r.config["x"]) for r in runs) == [("finished", 0), ("killed", 0)]
 
 
+def test_a_store_error_after_the_runs_last_log_is_no_result_and_stops_the_agent(
+    tmp_path: Path, signals: Path
+) -> None:
+    # The failing write is the recorder's timed flush, after the training's last log: the
+    # training returns normally. Before, the run was recorded finished without its rows,
+    # counted as a result, and the agent went on to meet the error run after run.
+    db = tmp_path / "sweeps.db"
+    sweep_id = localsweep.sweep(grid(1), db=str(db))
+    agent = start_agent(
+        sweep_id,
+        str(db),
+        tmp_path / "agent.log",
+        function="store_child:fails_after_its_last_log",
+        extra=["--isolation", "process", "--count", "3"],
+    )
+    try:
+        code = agent.wait()
+    finally:
+        agent.kill()
+    output = agent.output()
+    assert code == 1, output
+    assert any(line.startswith("Error:") and "I/O error" in line for line in output.splitlines())
+    no_traceback_of_ours(output)
+    [run] = localsweep.Api(str(db)).sweep(sweep_id).runs
+    assert (run.state, run.end_reason) == ("killed", "store_error"), (run.state, run.error)
+    assert localsweep.Api(str(db)).sweep(sweep_id).best_run() is None
+
+
 def test_a_run_whose_process_cannot_open_the_store_stops_the_agent_with_its_message(
     store: Store,
     make_sweep: Callable[..., str],

@@ -44,6 +44,23 @@ def no_file_writes() -> None:
             raise seen
 
 
+def fails_after_its_last_log() -> None:
+    """Logs ``loss`` once more under a file-size limit of 0 and then works on for 2.5 s
+    without logging (a checkpoint, an evaluation): the recorder's timed flush of that row
+    fails in the run's process while the training never logs again, so nothing raises into
+    it. The limit is lifted before the function returns."""
+    with wandb.init() as run:
+        x = run.config["x"]
+        run.log({"loss": float(x) + 1.0})
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
+        try:
+            run.log({"loss": float(x)})
+            time.sleep(2.5)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
 def plain() -> None:
     """A short wandb run logging ``loss``."""
     with wandb.init() as run:
