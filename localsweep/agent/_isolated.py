@@ -258,8 +258,11 @@ class IsolatedFunctionRunner:
             reader.skip_through = max((r.get("_step", -1) for r in stored), default=-1)
             reader.finish_reading(returncode)
         for warning in report.warnings if report is not None else ():
-            if warning not in self._said:
-                self._said.add(warning)
+            # Once per sweep, as in-process: a warning that names its run (the plateau
+            # metric never logged "by run X") is the same warning for every run.
+            said = warning.replace(run.id, "")
+            if said not in self._said:
+                self._said.add(said)
                 logger.warning("%s", warning)
         outcome = self._outcome(run, recorder, watch, returncode, report, stderr_path, reader)
         return replace(outcome, stdout_path=str(stdout_path), stderr_path=str(stderr_path))

@@ -203,9 +203,15 @@ class _Warnings(logging.Handler):
             self.messages.append(record.getMessage())
 
 
+#: The loggers of the warnings a run's report carries, for the agent to say once per sweep:
+#: about the run's use of wandb, and a plateau metric it never logged.
+_REPORTED_LOGGERS = ("localsweep.wandb_bridge", "localsweep.agent._recorder_plateau")
+
+
 def _about_wandb_use(record: logging.LogRecord) -> bool:
-    """A warning of localsweep's about the run's use of wandb: its report carries it."""
-    return record.name.startswith("localsweep.wandb_bridge") and record.exc_info is None
+    """A warning of localsweep's about the run's use of wandb (or of its plateau metric):
+    its report carries it."""
+    return record.name.startswith(_REPORTED_LOGGERS) and record.exc_info is None
 
 
 class _ChildStderr(logging.Handler):

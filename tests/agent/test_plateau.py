@@ -414,13 +414,19 @@ def train_with_misspelt_metric() -> None:
             run.log({"epoch": epoch, "val_loss": loss})
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
 @pytest.mark.parametrize("where", ["wandb.init", "config"])
 def test_a_plateau_metric_never_logged_is_warned_about_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    where: str,
+    isolation: str,
 ) -> None:
     """A misspelt ``early_stopping_metric`` (or the config's ``metric``): the rule never
-    gets a value and stops nothing; the user is told once, with the logged keys and the
-    closest (it was silent: early stopping looked on)."""
+    gets a value and stops nothing; the user is told once per sweep, with the logged keys
+    and the closest (it was silent: early stopping looked on), also when each run has a
+    process of its own."""
     if where == "config":
         rule = {"metric": "val_los", "threshold": 0.01}
         config = guide_sweep(localsweep={"early_stopping": rule})
@@ -428,9 +434,12 @@ def test_a_plateau_metric_never_logged_is_warned_about_once(
     else:
         config, train = guide_sweep(), train_with_misspelt_metric
     config["parameters"] = {"improve": {"values": [2, 3]}}
-    sweep = localsweep.run(config, train, db=tmp_path / "s.db", quiet=True)
+    sweep = localsweep.run(
+        config, train, db=tmp_path / "s.db", quiet=True, isolation=isolation
+    )  # fmt: skip
     assert [r.state for r in sweep.runs] == ["finished", "finished"]
     said = [r.getMessage() for r in caplog.records if "early-stopping metric" in r.getMessage()]
     assert len(said) == 1, said
+    assert "early-stopping metric" not in capfd.readouterr().err  # not again by a run's process
     assert "'val_los' was never logged" in said[0]
     assert "Did you mean 'val_loss'?" in said[0]
