@@ -388,11 +388,14 @@ def _history_time(row: dict[str, Any]) -> datetime | None:
 
 def _from_other_database(text: str, db: str, ident: str) -> SourceRuns:
     from localsweep.store import Store
+    from localsweep.store._damage import CHECK_DB_SETTING
 
     try:
         other = Store(db, create=False)
     except StoreError as exc:
-        raise _error(text, f"cannot open the database {shown_url(db)}: {exc}") from exc
+        # The store words it for --db; here the database is the one the source names.
+        said = str(exc).replace(CHECK_DB_SETTING, "check the database named before '#'")
+        raise _error(text, f"cannot open the database {shown_url(db)}: {said}") from exc
     try:
         # The label is stored with each prior run (its source): never the password.
         return _from_database(text, other, ident, label=other.shown_url)

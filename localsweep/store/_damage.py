@@ -14,6 +14,7 @@ from localsweep.errors import NotFoundError, SchemaVersionError
 from localsweep.store._models import Base
 
 __all__ = [
+    "CHECK_DB_SETTING",
     "check_sqlite_file",
     "damaged_message",
     "foreign_file_error",
@@ -22,6 +23,10 @@ __all__ = [
     "named_tables",
     "sqlite_tables",
 ]
+
+#: How a message about the store's own database says where it came from; a prior-runs
+#: source (``-R DB#ID``) names its database itself, and replaces this.
+CHECK_DB_SETTING = "check --db, db= or LOCALSWEEP_DB"
 
 #: Tables SQLite keeps for itself (``sqlite_sequence``, ``sqlite_stat1``...): no program's own.
 _SQLITE_INTERNAL = "sqlite_"
@@ -93,9 +98,7 @@ def check_sqlite_file(path: Path, *, create: bool) -> None:
         raise foreign_file_error(path, tables, create=create)
     if not create:
         empty = "the file is empty" if path.stat().st_size == 0 else "the file has no tables"
-        raise NotFoundError(
-            f"no localsweep database at {path} ({empty}): check --db, db= or LOCALSWEEP_DB"
-        )
+        raise NotFoundError(f"no localsweep database at {path} ({empty}): {CHECK_DB_SETTING}")
 
 
 def foreign_file_error(
@@ -105,7 +108,7 @@ def foreign_file_error(
     tables go into it only on purpose, by ``localsweep db upgrade``."""
     said = f"{path} is not a localsweep database (it has {named_tables(tables)}, another program's)"
     if not create:
-        return SchemaVersionError(f"{said}: check --db, db= or LOCALSWEEP_DB")
+        return SchemaVersionError(f"{said}: {CHECK_DB_SETTING}")
     return SchemaVersionError(
         f"{said}: give --db (or db=, LOCALSWEEP_DB) a new file. To keep localsweep's tables "
         f"beside them in this file on purpose, run `localsweep db upgrade --db "

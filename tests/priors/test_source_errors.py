@@ -78,6 +78,13 @@ def test_a_database_that_is_not_localsweeps_is_refused_and_left_unchanged() -> N
             load_prior_runs(parse_config(LR_OPT), [f"{db}#ls-abcdefgh"])
         assert "is not a localsweep database" in str(info.value)
         assert _tables(Path(db)) == before[db]
+    # The source named the database, not --db: the message sends the user to the source.
+    Path("empty.db").touch()
+    for db in ("notls.db", "empty.db"):
+        with pytest.raises(PriorRunsError) as info:
+            load_prior_runs(parse_config(LR_OPT), [f"{db}#ls-abcdefgh"])
+        assert "check the database named before '#'" in str(info.value)
+        assert "--db" not in str(info.value)
 
 
 @pytest.mark.parametrize(
