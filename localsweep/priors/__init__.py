@@ -31,7 +31,7 @@ from localsweep.priors._match import (
     metric_in,
     number,
 )
-from localsweep.priors._sources import SourceRuns, read_source
+from localsweep.priors._sources import SourceRuns, read_source, shared_exit_record_wait
 
 if TYPE_CHECKING:
     from localsweep.store import RunRecord, Store
@@ -139,14 +139,15 @@ def load_prior_runs(
         config = load_config(config)
     found_sources: list[SourceRuns] = []
     problems: list[Violation] = []
-    for source in source_list(sources):
-        try:
-            found_sources.append(read_source(source, store))
-        except PriorRunsError as exc:  # every bad source at once, not the first
-            problems.extend(exc.violations)
-            partial = getattr(exc, "partial", None)  # a glob's tables that could be read
-            if isinstance(partial, SourceRuns):
-                found_sources.append(partial)
+    with shared_exit_record_wait():
+        for source in source_list(sources):
+            try:
+                found_sources.append(read_source(source, store))
+            except PriorRunsError as exc:  # every bad source at once, not the first
+                problems.extend(exc.violations)
+                partial = getattr(exc, "partial", None)  # a glob's tables that could be read
+                if isinstance(partial, SourceRuns):
+                    found_sources.append(partial)
     read = tuple(found_sources)
     candidates = [c for source in read for c in source.candidates]
     taken, skipped = match_priors(config, candidates)

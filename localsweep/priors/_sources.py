@@ -17,11 +17,13 @@ Anything else is an error that says what a source may be.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import glob
 import logging
 import os
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -291,6 +293,29 @@ def _is_sqlite(path: Path) -> bool:
 _JUST_WRITTEN = 10.0
 _EXIT_RECORD_WAIT = 3.0
 
+#: When the waits for exit records of one reading of sources end (``time.monotonic()``):
+#: they share :data:`_EXIT_RECORD_WAIT`, so a folder of live or freshly killed runs,
+#: whose exit records never come, costs 3 s in all, not 3 s a run.
+_wait_until: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "_wait_until", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_exit_record_wait() -> Iterator[None]:
+    """Within this block, every wait for a just-written run file's exit record comes out
+    of one budget of :data:`_EXIT_RECORD_WAIT` seconds."""
+    token = _wait_until.set(time.monotonic() + _EXIT_RECORD_WAIT)
+    try:
+        yield
+    finally:
+        _wait_until.reset(token)
+
+
+def _exit_record_wait() -> float:
+    until = _wait_until.get()
+    return _EXIT_RECORD_WAIT if until is None else max(0.0, until - time.monotonic())
+
 
 def _from_run_file(
     run_file: Path, folder: Path, *, alone: bool = False, name: Path | None = None
@@ -308,11 +333,13 @@ def _from_run_file(
         if alone:
             raise _error(label, f"cannot read its run file ({exc})") from exc
         return PriorCandidate(source=label, problem=f"cannot read its run file ({exc})")
-    if not run.finished and time.time() - run_file.stat().st_mtime < _JUST_WRITTEN:
+    wait = _exit_record_wait()
+    if not run.finished and wait > 0 and time.time() - run_file.stat().st_mtime < _JUST_WRITTEN:
         # A run that has just finished: run.finish() returns a few milliseconds before
         # wandb-core writes its exit record (a prior run read right after its sweep).
+        logger.debug("prior run %s: waiting up to %.1f s for its exit record", run_file, wait)
         with contextlib.suppress(TimeoutError, CorruptFileError, OSError):
-            wait_for_exit_record(run_file, timeout=_EXIT_RECORD_WAIT)
+            wait_for_exit_record(run_file, timeout=wait)
             run = read_run_file(run_file)
     run_id = run.run_id or folder.name.rsplit("-", 1)[-1]
     mtime = datetime.fromtimestamp(run_file.stat().st_mtime, timezone.utc).replace(tzinfo=None)

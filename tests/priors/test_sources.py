@@ -284,3 +284,49 @@ def test_a_resumed_run_is_one_prior_run_with_every_attempts_rows(tmp_path: Path)
         assert [row["loss"] for row in prior.candidate.history] == [1 / i for i in range(1, 7)]
         assert prior.metric == pytest.approx(1 / 6)
         assert prior.candidate.source.endswith("-resume01 (with 1 earlier attempt)")
+
+
+@pytest.mark.slow
+def test_fresh_runs_without_an_exit_record_share_one_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run file written in the last seconds without its exit record may be a run that
+    has just finished (wandb-core writes the record a moment after run.finish() returns):
+    it is waited for, but the runs of one reading share one wait, so a folder of freshly
+    killed or live runs, whose records never come, costs one wait, not one per run."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    import localsweep.wandb_bridge as bridge
+
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(RESUMED_RUN))
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env["WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL"] = "0.2"
+    env.pop("WANDB_SERVICE", None)
+    subprocess.run([sys.executable, str(script), "1"], cwd=tmp_path, env=env, timeout=120)
+    (killed,) = (tmp_path / "wandb").glob("offline-run-*-resume01")
+    sources = []
+    for copy in ("a", "b", "c"):
+        shutil.copytree(killed, tmp_path / copy / killed.name)
+        for path in (tmp_path / copy).rglob("*.wandb"):
+            path.touch()  # written just now, as a live run's or a just-killed run's
+        sources.append(tmp_path / copy / killed.name)
+
+    waits: list[float] = []
+
+    def wait(path: Any, timeout: float, **kw: Any) -> Any:
+        waits.append(timeout)
+        time.sleep(timeout)  # no exit record comes: the whole wait is spent
+        raise TimeoutError(f"no exit record in {path}")
+
+    monkeypatch.setattr(bridge, "wait_for_exit_record", wait)
+    with pytest.raises(PriorRunsError) as raised:  # no run fits: each is unfinished
+        load_prior_runs(parse_config(LR_OPT), sources)
+    assert "still running, or its process was killed" in str(raised.value)
+    # One wait, out of the budget of 3 s: the other two runs found it spent.
+    assert len(waits) == 1 and 2.0 < waits[0] <= 3.0, waits
