@@ -279,15 +279,18 @@ def test_unquoted_macros_in_a_flow_list_say_how_to_quote_them(work: Path) -> Non
     assert not (work / "s.db").exists()
 
 
-def test_a_database_in_a_read_only_folder_says_why_and_what_to_do(work: Path) -> None:
+@pytest.mark.parametrize("command", ["ls", "sweep grid.yaml"])
+def test_a_database_in_a_read_only_folder_says_why_and_what_to_do(work: Path, command: str) -> None:
     # A real read-only mount (as a shared, read-only project folder is), in a private
-    # mount namespace: root ignores file modes, so chmod would not do.
+    # mount namespace: root ignores file modes, so chmod would not do. Reading it works,
+    # leaving nothing beside it; a write says why not.
     folder = work / "ro"
     folder.mkdir()
-    assert cli_at(work, "sweep", "grid.yaml", "--db", "ro/s.db").returncode == 0
+    made = cli_at(work, "sweep", "grid.yaml", "--db", "ro/s.db")
+    assert made.returncode == 0
     script = (
         f"mount --bind -o ro {folder} {folder} && "
-        f"{sys.executable} -m localsweep.cli ls --db ro/s.db"
+        f"{sys.executable} -m localsweep.cli {command} --db ro/s.db"
     )
     probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
@@ -302,6 +305,10 @@ def test_a_database_in_a_read_only_folder_says_why_and_what_to_do(work: Path) ->
         timeout=180,
         check=False,
     )
+    if command == "ls":
+        assert proc.returncode == 0, proc.stderr
+        assert made.stdout.strip().splitlines()[-1].split()[-1] in proc.stdout, proc.stdout
+        return
     _clean_failure(proc, code=1)
     assert f"The folder {folder} is read-only" in proc.stderr, proc.stderr
     assert "copy the database to a writable folder" in proc.stderr

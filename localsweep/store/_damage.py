@@ -5,8 +5,10 @@ tables that writes nothing."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import sqlite3
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +23,8 @@ __all__ = [
     "io_error_hint",
     "missing_tables_message",
     "named_tables",
+    "read_only_connection",
+    "read_only_hint",
     "sqlite_tables",
 ]
 
@@ -74,7 +78,7 @@ def sqlite_tables(path: Path) -> list[str] | None:
     into it on connecting). ``None`` when the file cannot be read so (not SQLite, locked,
     unreadable): opening it for real then says why."""
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        conn = read_only_connection(path.resolve(), timeout=1.0)
     except sqlite3.Error:
         return None
     with contextlib.closing(conn):
@@ -83,6 +87,19 @@ def sqlite_tables(path: Path) -> list[str] | None:
         except sqlite3.Error:
             return None
     return [str(name) for (name,) in rows if not str(name).startswith(_SQLITE_INTERNAL)]
+
+
+def read_only_connection(path: Path, timeout: float = 60.0) -> sqlite3.Connection:
+    """A connection that reads the SQLite file at ``path`` and creates nothing beside it:
+    shared with a writer at work (its ``-wal`` and ``-shm`` exist), else immutable. Opened
+    read-only in WAL mode with no writer, SQLite would make ``-wal`` and ``-shm`` files and,
+    read-only, never remove them: files of this user's, which a database's owner cannot
+    write when a teammate who may only read it made them. A write through it says the
+    file is read-only."""
+    wal = path.with_name(path.name + "-wal")
+    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    uri = f"{path.as_uri()}?{flags}"
+    return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=timeout)
 
 
 def check_sqlite_file(path: Path, *, create: bool) -> None:
@@ -153,3 +170,63 @@ def _file_size_limit() -> int | None:
     except (ImportError, OSError, ValueError):  # not on every platform
         return None
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+def read_only_hint(path: Path) -> str:
+    """Why SQLite cannot open or write the database at ``path``, and the fix: its folder
+    or file read-only to this user (SQLite's WAL mode writes ``-wal`` and ``-shm`` files
+    beside the database), the file unreadable to them, or those files left by another
+    user who could only read it."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return (
+            f". The folder {folder} is read-only, and SQLite must write its "
+            f"{path.name}-wal and -shm files beside the database to change it: "
+            "copy the database to a writable folder and pass that path with --db"
+        )
+    if not path.is_file():
+        return ""
+    if not os.access(path, os.R_OK):
+        return (
+            f". This user cannot read the file {path} ({_owner_and_mode(path)}): its owner "
+            f"can share it with a group of this user's (chgrp GROUP {path.name} and "
+            f"chmod g+rw {path.name})"
+        )
+    if not os.access(path, os.W_OK):
+        mine = path.stat().st_uid == os.geteuid()
+        fix = (
+            "make it writable (chmod u+w)"
+            if mine
+            else f"its owner can let the group write it (chmod g+w {path.name})"
+        )
+        return (
+            f". The file {path} is read-only to this user ({_owner_and_mode(path)}): {fix}, "
+            "or copy it to a writable folder and pass that path with --db"
+        )
+    stuck = [
+        side
+        for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+        if side.exists() and not os.access(side, os.W_OK)
+    ]
+    if stuck:
+        names = " and ".join(str(side) for side in stuck)
+        return (
+            f". {names} cannot be written by this user ({_owner_and_mode(stuck[0])}): most "
+            "likely left by another user's process that could only read the database. Once "
+            f"no process has the database open, delete {'them' if len(stuck) > 1 else 'it'} "
+            f"(rm {' '.join(map(str, stuck))}); "
+            "to share a database, give it and its folder group write access (chmod g+w, "
+            "umask 002)"
+        )
+    return ""
+
+
+def _owner_and_mode(path: Path) -> str:
+    info = path.stat()
+    try:
+        import pwd
+
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except (ImportError, KeyError):
+        owner = str(info.st_uid)
+    return f"owner {owner}, mode {stat.S_IMODE(info.st_mode):03o}"

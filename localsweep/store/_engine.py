@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -9,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from localsweep.errors import DatabasePathError, NotFoundError
-from localsweep.store._damage import check_sqlite_file
+from localsweep.store._damage import check_sqlite_file, read_only_connection
 from localsweep.store._netfs import check_sqlite_location
 from localsweep.store._urls import create_engine_for
 
@@ -133,6 +134,14 @@ def _prepare_folder(path: Path) -> None:
         ) from exc
 
 
+def _reads_only(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` is one this process cannot write, with no writer
+    at work on it (a writer in WAL mode keeps its ``-wal`` file while it has the database
+    open)."""
+    wal = path.with_name(path.name + "-wal")
+    return path.is_file() and not os.access(path, os.W_OK) and not wal.exists()
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with our own ``BEGIN``, or another backend
     with connections checked before use. Raises
@@ -152,6 +161,14 @@ def make_engine(url: str) -> Engine:
     # A connection per thread, reused: SQLite connections are cheap but the pragmas are
     # not free, and NullPool would redo them for every transaction.
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
+    if database and database != ":memory:" and _reads_only(Path(database)):
+        # A database this process can only read (a teammate's, shared with the group for
+        # reading). Opened as usual, with no writer at work, SQLite would leave -wal and
+        # -shm files of this user's beside it, which its owner's agents then cannot write.
+        # Each connection (none kept: a long reader, `localsweep ui`, sees new runs) looks
+        # again: with no writer, it reads the file immutable and writes nothing.
+        kwargs["creator"] = functools.partial(read_only_connection, Path(database).resolve())
+        kwargs["poolclass"] = NullPool
     if database in ("", ":memory:"):
         # Every connection to ":memory:" opens a new, empty database: keep one connection
         # for the engine's life so the tables created at open are the ones used after.

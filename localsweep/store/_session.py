@@ -50,6 +50,7 @@ from localsweep.store._damage import (
     damaged_message,
     io_error_hint,
     missing_tables_message,
+    read_only_hint,
 )
 from localsweep.store._engine import BUSY_TIMEOUT_MS, make_engine
 from localsweep.store._migrate import ensure_schema
@@ -355,24 +356,8 @@ class Session:
         raise StoreError(f"could not {what}: {exc}") from exc
 
     def _read_only_hint(self) -> str:
-        """Why SQLite cannot write here, and the fix, when the file or its folder is read-only
-        (SQLite's WAL mode writes ``-wal`` and ``-shm`` files beside the database, even to
-        read it)."""
-        if self.path is None:
-            return ""
-        folder = self.path.parent
-        if folder.is_dir() and not os.access(folder, os.W_OK):
-            return (
-                f". The folder {folder} is read-only, and SQLite must write its "
-                f"{self.path.name}-wal and -shm files beside the database, even to read it: "
-                "copy the database to a writable folder and pass that path with --db"
-            )
-        if self.path.is_file() and not os.access(self.path, os.W_OK):
-            return (
-                f". The file {self.path} is read-only: make it writable (chmod u+w) or copy "
-                "it to a writable folder and pass that path with --db"
-            )
-        return ""
+        """Why SQLite cannot write here, and the fix (:func:`read_only_hint`)."""
+        return read_only_hint(self.path) if self.path is not None else ""
 
     def _where(self) -> str:
         return str(self.path) if self.path else shown_url(self.url)
