@@ -23,24 +23,30 @@ from localsweep.store import Store
 pytestmark = pytest.mark.slow
 
 
-def test_a_store_error_of_the_runs_process_alone_stops_the_agent_with_its_message(
-    tmp_path: Path, signals: Path
-) -> None:
-    db = tmp_path / "sweeps.db"
-    sweep_id = localsweep.sweep(grid(1), db=str(db))
-    # --count 3: before, the agent went on to a second and a third run of the same point.
+def _isolated_agent(tmp_path: Path, sweep_id: str, function: str) -> tuple[int, str]:
+    """Run ``localsweep agent --isolation process --count 3`` with ``function`` to its end:
+    its exit code and output. ``--count 3``: an agent that went on would run the point a
+    second and a third time."""
     agent = start_agent(
         sweep_id,
-        str(db),
+        str(tmp_path / "sweeps.db"),
         tmp_path / "agent.log",
-        function="store_child:no_file_writes",
+        function=function,
         extra=["--isolation", "process", "--count", "3"],
     )
     try:
         code = agent.wait()
     finally:
         agent.kill()
-    output = agent.output()
+    return code, agent.output()
+
+
+def test_a_store_error_of_the_runs_process_alone_stops_the_agent_with_its_message(
+    tmp_path: Path, signals: Path
+) -> None:
+    db = tmp_path / "sweeps.db"
+    sweep_id = localsweep.sweep(grid(1), db=str(db))
+    code, output = _isolated_agent(tmp_path, sweep_id, "store_child:no_file_writes")
 
     assert code == 1, output
     [error] = [line for line in output.splitlines() if line.startswith("Error:")]
@@ -82,18 +88,7 @@ def test_a_store_error_after_the_runs_last_log_is_no_result_and_stops_the_agent(
     # counted as a result, and the agent went on to meet the error run after run.
     db = tmp_path / "sweeps.db"
     sweep_id = localsweep.sweep(grid(1), db=str(db))
-    agent = start_agent(
-        sweep_id,
-        str(db),
-        tmp_path / "agent.log",
-        function="store_child:fails_after_its_last_log",
-        extra=["--isolation", "process", "--count", "3"],
-    )
-    try:
-        code = agent.wait()
-    finally:
-        agent.kill()
-    output = agent.output()
+    code, output = _isolated_agent(tmp_path, sweep_id, "store_child:fails_after_its_last_log")
     assert code == 1, output
     assert any(line.startswith("Error:") and "I/O error" in line for line in output.splitlines())
     no_traceback_of_ours(output)
