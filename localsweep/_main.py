@@ -23,7 +23,16 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)
-    cli_main()
+    from localsweep._console import OutputStreamError, silence_output
+
+    try:
+        cli_main()
+    except OutputStreamError:
+        # The agent's stdout or stderr takes no more writes (`2>/dev/full`): it stopped
+        # with its run recorded, and there is nowhere to say so. Exit 1, and nothing
+        # more written: Python would fail to flush the stream at exit and say so there.
+        silence_output()
+        sys.exit(1)
 
 
 def safe_output_streams() -> None:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from localsweep import _interrupt
 from localsweep._agent_options import check_sweep_path
+from localsweep._console import output_fault
 from localsweep.agent._control import (
     CANCELLED,
     LEASE_LOST,
@@ -297,6 +298,9 @@ class Agent:
         if monitor is not None and monitor.failure is not None:
             report.stop_reason = "store_error"
             raise monitor.failure
+        if (gone := output_fault()) is not None:  # see localsweep._console.output_fault
+            report.stop_reason = "output_closed"
+            raise gone
 
     def _why_over(self, outcome: ClaimOutcome) -> str:
         """Why no run is left, in the sweep's own words when it was ended (``canceled``,
@@ -379,6 +383,11 @@ class Agent:
                 interrupted=full,
                 end_reason=SETUP_ERROR,
             )
+        if outcome.state is RunState.FAILED and (gone := output_fault()) is not None:
+            # The agent's stdout or stderr takes no more writes (`2>&1 | head -1`, a full
+            # device): the training's prints failed there, no fault of its own. Its point
+            # runs again; the agent stops (quietly, exit 141 for a reader gone away).
+            outcome = replace(outcome, state=RunState.KILLED, error=str(gone), interrupted=gone)
         if outcome.interrupted is not None and outcome.state is RunState.KILLED:
             outcome = replace(outcome, end_reason=outcome.end_reason or "interrupted")
         finished = outcome.finished or recorder.finished

@@ -21,6 +21,7 @@ N its ``count``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
@@ -31,6 +32,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from localsweep._console import note_output_fault
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import StoreError
 from localsweep.records import RESULT_STATES, RunState
@@ -286,6 +288,8 @@ class SweepProgress:
         self._task: Any = None
         self._streams: Any = None
         self._read_at = -math.inf
+        #: The stream failed: no more lines are written to it.
+        self._gone = False
         if mode != "quiet":
             self._read()
 
@@ -452,8 +456,19 @@ class SweepProgress:
             logger.warning("progress of sweep %s not read: %s", self.sweep_id, error)
 
     def _line(self, text: str) -> None:
-        self._stream.write(f"[localsweep] {text}\n")
-        self._stream.flush()
+        if self._gone:
+            return
+        try:
+            self._stream.write(f"[localsweep] {text}\n")
+            self._stream.flush()
+        except OSError as exc:
+            # The reader went away (`2>&1 | head -1`) or the device is full: a line that
+            # cannot be shown must not end the agent between its claim and its run (the
+            # run stayed `running`). The agent stops at its next look at its streams,
+            # after recording the run (see localsweep._console.output_fault).
+            self._gone = True
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                note_output_fault(self._stream.fileno(), exc)
 
     def _value_text(self, run: RunRecord) -> str:
         """`` loss=0.1``: the run's value of the metric, or of each objective."""
