@@ -102,8 +102,8 @@ def output_fault() -> OSError | None:
     whose other end is closed), an :class:`OutputStreamError` when it fails otherwise (a
     full device); ``None`` when both are fine. Nothing is written: a pipe is polled, any
     other stream given a write of no bytes (which ``/dev/full`` refuses)."""
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        fault = _noted.get(fd) or _fault(fd)
+    for fd, name, stream in ((1, "stdout", sys.stdout), (2, "stderr", sys.stderr)):
+        fault = _noted.get(fd) or (_fault(fd) if _writes_to(stream, fd) else None)
         if fault is None:
             continue
         if fault.errno == errno.EPIPE:
@@ -112,6 +112,16 @@ def output_fault() -> OSError | None:
             fault.errno, f"the agent's {name} cannot be written ({fault.strerror or fault})"
         )
     return None
+
+
+def _writes_to(stream: Any, fd: int) -> bool:
+    """Whether ``stream`` (``sys.stdout``, ``sys.stderr``) writes to descriptor ``fd``: a
+    notebook's streams, or the user's redirect, do not, and what fd 1 or 2 is then (the
+    kernel's launcher's pipe, long gone) says nothing of where the agent writes."""
+    try:
+        return bool(stream.fileno() == fd)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _fault(fd: int) -> OSError | None:
@@ -144,9 +154,3 @@ def silence_output() -> None:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(devnull, stream.fileno())
     os.close(devnull)
-
-
-def _reset_output_faults() -> None:
-    """Forget the faults noted (for tests, which run agents one after another)."""
-    with _noted_lock:
-        _noted.clear()

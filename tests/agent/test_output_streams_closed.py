@@ -149,3 +149,21 @@ def test_stderr_on_a_full_device_stops_the_agent_with_no_run_left_running(
         out, _ = agent.communicate(timeout=120)
     assert agent.returncode == 1, out
     assert "running" not in _states(sweep_id).values(), _states(sweep_id)
+
+
+def test_streams_that_do_not_write_to_the_closed_descriptor_are_no_fault() -> None:
+    # A notebook's sys.stdout (or the user's redirect) does not write to fd 1: what fd 1 is
+    # (the kernel launcher's pipe, long gone) must not stop an agent that prints elsewhere.
+    script = (
+        "import io, os, sys\n"
+        "from localsweep._console import output_fault\n"
+        "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "assert isinstance(output_fault(), BrokenPipeError)\n"
+        "sys.stdout = io.StringIO()\n"
+        "assert output_fault() is None\n"
+        "sys.stderr.write('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stderr == "ok", done.stderr
