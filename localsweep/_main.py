@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import io
+import os
 import sys
 
 from localsweep import _interrupt
@@ -23,7 +25,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)
-    from localsweep._console import OutputStreamError, silence_output
+    from localsweep._console import OutputStreamError, output_fault, silence_output
 
     try:
         cli_main()
@@ -31,6 +33,16 @@ def main() -> None:
         # The agent's stdout or stderr takes no more writes (`2>/dev/full`): it stopped
         # with its run recorded, and there is nowhere to say so. Exit 1, and nothing
         # more written: Python would fail to flush the stream at exit and say so there.
+        silence_output()
+        sys.exit(1)
+    except OSError as exc:
+        # Any command's output to a full device (`ls > /dev/full`, `--version` too): one
+        # line on stderr if it still takes one, not a traceback.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or output_fault() is None:
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"Error: the output cannot be written ({os.strerror(exc.errno)})\n")
+            sys.stderr.flush()
         silence_output()
         sys.exit(1)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import localsweep
 from localsweep.records import RunState
 from localsweep.store import Store
 
@@ -167,3 +168,27 @@ def test_streams_that_do_not_write_to_the_closed_descriptor_are_no_fault() -> No
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stderr == "ok", done.stderr
+
+
+@pytest.mark.parametrize("args", [["--version"], ["ls", "--db", "s.db"]])
+def test_a_commands_output_to_a_full_device_is_one_line_not_a_traceback(
+    tmp_path: Path, args: list[str]
+) -> None:
+    if args[0] == "ls":
+        localsweep.sweep(
+            {"method": "grid", "parameters": {"x": {"values": [1]}}}, db=str(tmp_path / "s.db")
+        )
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "localsweep", *args],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr == "Error: the output cannot be written (No space left on device)\n", (
+        done.stderr
+    )
