@@ -366,6 +366,7 @@ def execute(
         missing_objective_message,
     )
     from localsweep.agent import run_workers, runner_factory
+    from localsweep.agent._disk import SETUP_ERROR
     from localsweep.agent._progress import SweepProgress
     from localsweep.records import RunState
 
@@ -385,11 +386,13 @@ def execute(
     metric = shown.config.metric
     warned: list[bool] = []
     # The runs that count towards ``count``, as the agent counts them: every run it
-    # recorded whatever its end; not one Ctrl-C interrupted (no result, not counted).
+    # recorded whatever its end; not one Ctrl-C interrupted (no result, not counted), nor
+    # one the agent could not run (a setup error: its end line is shown, then it stops).
     counted: list[RunRecord] = []
 
     def ended(run: RunRecord) -> None:
-        counted.append(run)
+        if run.end_reason != SETUP_ERROR:
+            counted.append(run)
         shown.on_run_end(run)
         message = None
         if not warned and run.state is RunState.FINISHED:
