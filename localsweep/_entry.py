@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from localsweep._agent_options import (
     check_count,
     check_sweep_path,
+    folder_gone,
     grace,
     max_failures_limit,
     split_sweep_path,
@@ -359,6 +360,8 @@ def execute(
     what the message on Ctrl-C needs to say how to go on with the sweep."""
     # Before any worker starts: each would refuse it.
     check_sweep_path(store.get_sweep(sweep_id), project, entity)
+    if (gone := folder_gone()) is not None:
+        raise gone  # started in a deleted folder: one message, before any run is claimed
     from localsweep._hints import (
         go_on_hint,
         logged_keys,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localsweep import _interrupt
-from localsweep._agent_options import check_sweep_path
+from localsweep._agent_options import check_sweep_path, folder_gone
 from localsweep.agent._control import (
     CANCELLED,
     LEASE_LOST,
@@ -355,6 +355,8 @@ class Agent:
         )
         try:
             _interrupt.raise_if_pending()
+            if (gone := folder_gone(run.id)) is not None:
+                raise gone  # no run can start there (wandb, multiprocessing, a program)
             outcome = self.runner(run, recorder)
         except KeyboardInterrupt as exc:
             # Ctrl-C outside the user's code (while starting the run): still record it.
@@ -366,6 +368,15 @@ class Agent:
             # and the next runs would fail the same way. Not counted; the agent stops.
             outcome = RunOutcome(
                 RunState.KILLED, error=str(exc), interrupted=exc, end_reason=SETUP_ERROR
+            )
+        if outcome.state is RunState.FAILED and (gone := folder_gone(run.id)) is not None:
+            # The agent's working folder deleted under the run (wandb.finish asks for it).
+            outcome = replace(
+                outcome,
+                state=RunState.KILLED,
+                error=str(gone),
+                interrupted=gone,
+                end_reason=SETUP_ERROR,
             )
         if outcome.state is RunState.FAILED and disk_full(root := wandb_root()):
             # wandb, the run's process or its output could not write (a full disk): the
