@@ -1,7 +1,7 @@
 """What the arguments of ``wandb agent`` / ``wandb.agent`` mean here, read and checked
 before an agent starts: ``count``, the failure limit (and wandb's variable for it), the
 grace period under wandb's name, and the sweep path ``E/P/ID`` with the project and entity
-it names."""
+it names; and the working folder the agent runs in, which its runs need."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
-from localsweep.errors import NotFoundError
+from localsweep.errors import AgentError, NotFoundError, RunSetupError
 
 if TYPE_CHECKING:
     from localsweep.store import SweepRecord
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_FAILURES_VARIABLE",
     "check_count",
     "check_sweep_path",
+    "folder_gone",
     "grace",
     "max_failures_limit",
     "split_sweep_path",
@@ -149,3 +150,42 @@ def check_sweep_path(sweep: SweepRecord, project: str | None, entity: str | None
             f"the sweep's; for runs filed there, create a sweep there (localsweep sweep "
             f"{' '.join(there)} CONFIG)."
         )
+
+
+def folder_gone(run_id: str | None = None) -> AgentError | None:
+    """The error to stop on when the agent's working folder was deleted under it (``rm -rf``
+    of the folder it was started in); ``None`` while it is there. No run can work there:
+    wandb asks for the working folder as a run starts and as it finishes (its footer, in
+    ``wandb.finish()``), and so do Python's ``multiprocessing`` and a program's process.
+    That is not the run's failure: for run ``run_id`` a :class:`RunSetupError` (the run is
+    recorded ``killed``, not counted, its point offered again); without one, the agent's
+    own :class:`AgentError` (it starts no run)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        pass
+    else:
+        return None
+    folder = _deleted_folder()
+    if run_id is None:
+        return AgentError(
+            f"working folder deleted: the folder {folder}, where the agent was started, "
+            "no longer exists, and runs need their working folder (wandb asks for it as a run "
+            "starts and ends). Start the agent from a folder that exists (cd to one first)"
+        )
+    return RunSetupError(
+        f"working folder deleted: the folder {folder}, where the agent was started, was "
+        f"deleted while it ran, and run {run_id} cannot work without it (wandb asks for the "
+        "working folder as a run starts and ends). The run is not counted and its point is "
+        "offered again: start the agent again from a folder that exists (cd to one first)"
+    )
+
+
+def _deleted_folder() -> str:
+    """The path of this process's deleted working folder, as Linux still names it
+    (``/proc/self/cwd``: ``PATH (deleted)``); elsewhere the shell's ``PWD``, when set."""
+    try:
+        link = os.readlink("/proc/self/cwd")
+    except OSError:
+        return os.environ.get("PWD") or "(its path is unknown)"
+    return link.removesuffix(" (deleted)")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from localsweep._agent_options import (
     check_count,
     check_sweep_path,
+    folder_gone,
     grace,
     max_failures_limit,
     split_sweep_path,
@@ -359,6 +360,8 @@ def execute(
     what the message on Ctrl-C needs to say how to go on with the sweep."""
     # Before any worker starts: each would refuse it.
     check_sweep_path(store.get_sweep(sweep_id), project, entity)
+    if (gone := folder_gone()) is not None:
+        raise gone  # started in a deleted folder: one message, before any run is claimed
     from localsweep._hints import (
         go_on_hint,
         logged_keys,
@@ -366,6 +369,7 @@ def execute(
         missing_objective_message,
     )
     from localsweep.agent import run_workers, runner_factory
+    from localsweep.agent._disk import SETUP_ERROR
     from localsweep.agent._progress import SweepProgress
     from localsweep.records import RunState
 
@@ -385,11 +389,13 @@ def execute(
     metric = shown.config.metric
     warned: list[bool] = []
     # The runs that count towards ``count``, as the agent counts them: every run it
-    # recorded whatever its end; not one Ctrl-C interrupted (no result, not counted).
+    # recorded whatever its end; not one Ctrl-C interrupted (no result, not counted), nor
+    # one the agent could not run (a setup error: its end line is shown, then it stops).
     counted: list[RunRecord] = []
 
     def ended(run: RunRecord) -> None:
-        counted.append(run)
+        if run.end_reason != SETUP_ERROR:
+            counted.append(run)
         shown.on_run_end(run)
         message = None
         if not warned and run.state is RunState.FINISHED:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localsweep import _interrupt
-from localsweep._agent_options import check_sweep_path
+from localsweep._agent_options import check_sweep_path, folder_gone
 from localsweep._console import output_fault
 from localsweep.agent._control import (
     CANCELLED,
@@ -25,7 +25,8 @@ from localsweep.agent._control import (
     Termination,
     on_sigterm,
 )
-from localsweep.agent._disk import SETUP_ERROR, disk_full, warn_if_disk_full
+from localsweep.agent._disk import SETUP_ERROR, warn_if_disk_full
+from localsweep.agent._env_faults import not_the_trainings
 from localsweep.agent._hyperband import make_stopper
 from localsweep.agent._recorder import RunRecorder
 from localsweep.agent._stop_messages import (
@@ -359,6 +360,8 @@ class Agent:
         )
         try:
             _interrupt.raise_if_pending()
+            if (gone := folder_gone(run.id)) is not None:
+                raise gone  # no run can start there (wandb, multiprocessing, a program)
             outcome = self.runner(run, recorder)
         except KeyboardInterrupt as exc:
             # Ctrl-C outside the user's code (while starting the run): still record it.
@@ -371,23 +374,7 @@ class Agent:
             outcome = RunOutcome(
                 RunState.KILLED, error=str(exc), interrupted=exc, end_reason=SETUP_ERROR
             )
-        if outcome.state is RunState.FAILED and disk_full(root := wandb_root()):
-            # wandb, the run's process or its output could not write (a full disk): the
-            # same, whatever error the run ended with.
-            full = RunSetupError.failed_on_full_disk(run.id, root)
-            logger.warning("run %s failed on a full disk: %s", run.id, outcome.error or "")
-            outcome = replace(
-                outcome,
-                state=RunState.KILLED,
-                error=str(full),
-                interrupted=full,
-                end_reason=SETUP_ERROR,
-            )
-        if outcome.state is RunState.FAILED and (gone := output_fault()) is not None:
-            # The agent's stdout or stderr takes no more writes (`2>&1 | head -1`, a full
-            # device): the training's prints failed there, no fault of its own. Its point
-            # runs again; the agent stops (quietly, exit 141 for a reader gone away).
-            outcome = replace(outcome, state=RunState.KILLED, error=str(gone), interrupted=gone)
+        outcome = not_the_trainings(run.id, outcome, wandb_root)
         if outcome.interrupted is not None and outcome.state is RunState.KILLED:
             outcome = replace(outcome, end_reason=outcome.end_reason or "interrupted")
         finished = outcome.finished or recorder.finished

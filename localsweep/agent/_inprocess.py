@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsweep import _interrupt
+from localsweep._agent_options import folder_gone
 from localsweep.agent._agent import RunOutcome, aborted_outcome, wandb_root
 from localsweep.agent._control import PREEMPTED
 from localsweep.agent._recorder import RunAborted, RunRecorder, RunStopped
@@ -76,10 +77,11 @@ class InProcessRunner:
         )
 
     def __call__(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
-        with _same_folder(run.id):
-            return self._run(run, recorder)
+        with _same_folder(run.id) as folder:
+            return self._run(run, recorder, folder)
 
-    def _run(self, run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+    def _run(self, run: RunRecord, recorder: RunRecorder, folder: str) -> RunOutcome:
+        """Run ``run`` in the agent's working folder ``folder``."""
         config = dict(run.config)
         try:
             if self._takes_config:
@@ -180,6 +182,10 @@ class InProcessRunner:
             # wandb prints the traceback when it leaves `with wandb.init()`; otherwise (a
             # plain `wandb.init()`, no wandb) it is said here, so it is shown exactly once.
             shown = recorder.finished is not None and recorder.finished.traceback_printed
+            # Failed for want of the agent's deleted working folder (wandb.finish asks for
+            # it): the agent says so in one message, which the traceback would only bury.
+            # (Its own folder: the code may have gone to one it then deleted, its failure.)
+            shown = shown or not os.path.isdir(folder)
             log = logger.debug if shown else logger.warning
             log("run %s failed:\n%s", run.id, error)
             return RunOutcome(RunState.FAILED, exit_code=1, error=error)
@@ -207,17 +213,26 @@ def _user_code(recorder: RunRecorder) -> Iterator[None]:
 
 
 @contextmanager
-def _same_folder(run_id: str) -> Iterator[None]:
+def _same_folder(run_id: str) -> Iterator[str]:
     """Go back to the agent's working directory after a run whose code changed it
     (``os.chdir``): the next runs' files (their parameter file, a relative ``WANDB_DIR``)
     are where they would be without that run, as with a run in a process of its own."""
-    here = os.getcwd()
     try:
-        yield
+        here = os.getcwd()
+    except FileNotFoundError:
+        # The folder was deleted under the agent: a message naming it and the fix, and the
+        # run recorded killed (not counted, its point offered again), not a traceback.
+        gone = folder_gone(run_id)
+        if gone is None:  # there again (made anew) already
+            raise
+        raise gone from None
+    try:
+        yield here
     finally:
         try:
             os.chdir(here)
         except OSError as exc:
-            logger.warning(
-                "after run %s, could not go back to the folder %s: %s", run_id, here, exc
-            )
+            # Deleted (the run's end says so, and the agent stops: folder_gone), or no
+            # longer ours to enter.
+            log = logger.debug if isinstance(exc, FileNotFoundError) else logger.warning
+            log("after run %s, could not go back to the folder %s: %s", run_id, here, exc)
