@@ -47,7 +47,15 @@ def load_function(ref: str) -> Callable[..., Any]:
     for a module without one), not localsweep's own arguments, which an ``argparse`` in
     the module or the function would reject. Runs in their own process
     (``--isolation process``) get the same: it is part of what *spawn* hands a child."""
-    folder = os.getcwd()
+    try:
+        folder = os.getcwd()
+    except FileNotFoundError:
+        from localsweep._agent_options import folder_gone
+
+        gone = folder_gone()
+        raise click.ClickException(
+            str(gone) if gone else "the working folder was deleted"
+        ) from None
     module_name, colon, attr = ref.partition(":")
     if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
         raise click.UsageError(_file_ref(ref, folder))

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep import errors
+from localsweep._agent_options import folder_gone
 from localsweep.agent._agent import (
     RunOutcome,
     aborted_outcome,
@@ -433,7 +434,8 @@ class IsolatedFunctionRunner:
             # Shown once, as an in-process run's failure is (and as wandb.agent shows it):
             # here, unless wandb printed it in the child's output, which was shown.
             shown = report.traceback_shown and self.echo_output
-            log = logger.debug if shown else logger.warning
+            # A run the deleted working folder failed is said as that, not by its traceback.
+            log = logger.debug if shown or folder_gone() is not None else logger.warning
             log("run %s failed:\n%s", run.id, report.error.rstrip())
         return RunOutcome(
             RunState(report.state),
