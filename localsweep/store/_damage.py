@@ -5,6 +5,7 @@ tables that writes nothing."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shlex
 import sqlite3
@@ -90,16 +91,63 @@ def sqlite_tables(path: Path) -> list[str] | None:
 
 
 def read_only_connection(path: Path, timeout: float = 60.0) -> sqlite3.Connection:
-    """A connection that reads the SQLite file at ``path`` and creates nothing beside it:
+    """A connection that reads the SQLite file at ``path`` and leaves nothing beside it:
     shared with a writer at work (its ``-wal`` and ``-shm`` exist), else immutable. Opened
-    read-only in WAL mode with no writer, SQLite would make ``-wal`` and ``-shm`` files and,
-    read-only, never remove them: files of this user's, which a database's owner cannot
-    write when a teammate who may only read it made them. A write through it says the
-    file is read-only."""
-    wal = path.with_name(path.name + "-wal")
-    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-    uri = f"{path.as_uri()}?{flags}"
+    read-only in WAL mode with no writer, SQLite makes ``-wal`` and ``-shm`` files and,
+    read-only, never removes them: files of this user's, which the database's owner cannot
+    write when this user may only read it. The writer may close (and remove its files)
+    between the look and the open: files then made anew by this connection are removed
+    again (a read-only connection writes nothing into them), and the file is read
+    immutable. A write through it says the file is read-only."""
+    wal, shm = (path.with_name(path.name + side) for side in ("-wal", "-shm"))
+    seen = _identity(wal)
+    if seen is not None:
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=timeout
+        )
+        try:
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens -wal/-shm
+        except sqlite3.Error:
+            conn.close()
+            raise
+        # Only a user who cannot write the database can have made them so: a writer's
+        # own files are never taken for a reader's (root's SQLite changes their owner and
+        # time as it opens them, a writer's too).
+        if os.access(path, os.W_OK) or not _made_anew(wal, shm, seen):
+            return conn
+        conn.close()
+        for side in (wal, shm):
+            with contextlib.suppress(OSError):
+                side.unlink()
+    uri = f"{path.as_uri()}?mode=ro&immutable=1"
     return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=timeout)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` as one file, not another of its name: inode and change time."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_ctime_ns
+
+
+def _made_anew(wal: Path, shm: Path, seen: tuple[int, int]) -> bool:
+    """Whether ``wal`` is no longer the writer's file seen before opening (``seen``) but an
+    empty one of this user's, made with ``shm`` by the read-only connection: the writer
+    closed in between and removed its own. A writer's file that stayed is never taken."""
+    try:
+        info = wal.stat()
+        shm_uid = shm.stat().st_uid
+    except OSError:
+        return False
+    mine = os.geteuid()
+    return (
+        (info.st_ino, info.st_ctime_ns) != seen
+        and info.st_size == 0
+        and info.st_uid == mine
+        and shm_uid == mine
+    )
 
 
 def check_sqlite_file(path: Path, *, create: bool) -> None:
@@ -173,10 +221,19 @@ def _file_size_limit() -> int | None:
 
 
 def read_only_hint(path: Path) -> str:
-    """Why SQLite cannot open or write the database at ``path``, and the fix: its folder
-    or file read-only to this user (SQLite's WAL mode writes ``-wal`` and ``-shm`` files
-    beside the database), the file unreadable to them, or those files left by another
-    user who could only read it."""
+    """Why SQLite cannot open or write the database at ``path``, and the fix: this process
+    out of open files, its folder or file read-only to this user (SQLite's WAL mode writes
+    ``-wal`` and ``-shm`` files beside the database), the file unreadable to them, or those
+    files left by another user who could only read it."""
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return (
+                f". This process has too many open files ({exc.strerror}; `ulimit -n` "
+                "raises the limit): an Api made again and again keeps none open, so look "
+                "for what else holds files"
+            )
     folder = path.parent
     if folder.is_dir() and not os.access(folder, os.W_OK):
         return (
@@ -187,10 +244,15 @@ def read_only_hint(path: Path) -> str:
     if not path.is_file():
         return ""
     if not os.access(path, os.R_OK):
+        info = path.stat()
+        group = (
+            f"chmod g+r {path.name}"
+            if info.st_gid in os.getgroups() or info.st_gid == os.getegid()
+            else f"chgrp GROUP {path.name} and chmod g+r {path.name}, GROUP one of this user's"
+        )
         return (
             f". This user cannot read the file {path} ({_owner_and_mode(path)}): its owner "
-            f"can share it with a group of this user's (chgrp GROUP {path.name} and "
-            f"chmod g+rw {path.name})"
+            f"can let the group read it ({group}; g+rw to run agents on it too)"
         )
     if not os.access(path, os.W_OK):
         mine = path.stat().st_uid == os.geteuid()
@@ -208,25 +270,36 @@ def read_only_hint(path: Path) -> str:
         for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
         if side.exists() and not os.access(side, os.W_OK)
     ]
-    if stuck:
-        names = " and ".join(str(side) for side in stuck)
-        return (
-            f". {names} cannot be written by this user ({_owner_and_mode(stuck[0])}): most "
-            "likely left by another user's process that could only read the database. Once "
-            f"no process has the database open, delete {'them' if len(stuck) > 1 else 'it'} "
-            f"(rm {' '.join(map(str, stuck))}); "
-            "to share a database, give it and its folder group write access (chmod g+w, "
-            "umask 002)"
-        )
-    return ""
+    if not stuck:
+        return ""
+    names = " and ".join(str(side) for side in stuck)
+    owner = _owner(stuck[0].stat().st_uid)
+    them = "them" if len(stuck) > 1 else "it"
+    remove = f"rm {' '.join(map(str, stuck))}"
+    sticky = folder.stat().st_mode & stat.S_ISVTX and stuck[0].stat().st_uid != os.geteuid()
+    action = (
+        f"{owner} (their owner) or root must delete {them} ({remove}; the folder is sticky)"
+        if sticky
+        else f"delete {them} ({remove})"
+    )
+    return (
+        f". {names} cannot be written by this user ({_owner_and_mode(stuck[0])}): most "
+        f"likely left by a process of {owner}'s that could only read the database. Once no "
+        f"process has the database open (ask {owner} to close any localsweep ui, notebook "
+        f"or sqlite3 on it), {action}; to share a database, give it and its folder group "
+        "write access (chmod g+w, umask 002)"
+    )
+
+
+def _owner(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
 
 
 def _owner_and_mode(path: Path) -> str:
     info = path.stat()
-    try:
-        import pwd
-
-        owner = pwd.getpwuid(info.st_uid).pw_name
-    except (ImportError, KeyError):
-        owner = str(info.st_uid)
-    return f"owner {owner}, mode {stat.S_IMODE(info.st_mode):03o}"
+    return f"owner {_owner(info.st_uid)}, mode {stat.S_IMODE(info.st_mode):03o}"

@@ -135,11 +135,8 @@ def _prepare_folder(path: Path) -> None:
 
 
 def _reads_only(path: Path) -> bool:
-    """Whether the SQLite file at ``path`` is one this process cannot write, with no writer
-    at work on it (a writer in WAL mode keeps its ``-wal`` file while it has the database
-    open)."""
-    wal = path.with_name(path.name + "-wal")
-    return path.is_file() and not os.access(path, os.W_OK) and not wal.exists()
+    """Whether the SQLite file at ``path`` is one this process cannot write."""
+    return path.is_file() and not os.access(path, os.W_OK)
 
 
 def make_engine(url: str) -> Engine:
@@ -165,8 +162,8 @@ def make_engine(url: str) -> Engine:
         # A database this process can only read (a teammate's, shared with the group for
         # reading). Opened as usual, with no writer at work, SQLite would leave -wal and
         # -shm files of this user's beside it, which its owner's agents then cannot write.
-        # Each connection (none kept: a long reader, `localsweep ui`, sees new runs) looks
-        # again: with no writer, it reads the file immutable and writes nothing.
+        # Each connection looks again (read_only_connection), and none is kept: a long
+        # reader (`localsweep ui`, a notebook's Api) sees new runs and holds no file open.
         kwargs["creator"] = functools.partial(read_only_connection, Path(database).resolve())
         kwargs["poolclass"] = NullPool
     if database in ("", ":memory:"):
