@@ -259,9 +259,11 @@ class IsolatedFunctionRunner:
             reader.skip_through = max((r.get("_step", -1) for r in stored), default=-1)
             reader.finish_reading(returncode)
         for warning in report.warnings if report is not None else ():
-            # Once per sweep, as in-process: a warning that names its run (the plateau
-            # metric never logged "by run X") is the same warning for every run.
-            said = warning.replace(run.id, "")
+            # A warning about this run begins with it ("run X: wandb.init() was called
+            # again..."), said for each run; the others are the sweep's, said once, as
+            # in-process, even when they name the run they were met in (the plateau metric
+            # never logged "by run X").
+            said = warning if warning.startswith(f"run {run.id}:") else warning.replace(run.id, "")
             if said not in self._said:
                 self._said.add(said)
                 logger.warning("%s", warning)
