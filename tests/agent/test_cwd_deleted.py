@@ -19,6 +19,9 @@ from faults_support import one_line_errors
 
 import localsweep
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from cli_process import cli_at
+
 pytestmark = pytest.mark.slow
 
 # The run deletes the agent's working folder itself between two logs: the same as an
@@ -65,19 +68,12 @@ def _agent(
     tmp_path: Path, cwd: Path, *args: str, delete: bool = False, silent: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """``localsweep agent ARGS`` in ``cwd``; ``delete``: its runs delete ``cwd``."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path / "runs")}
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path / "runs")}
     env["WANDB_SILENT"] = "true" if silent else "false"
     env["DELETE_FOLDER"] = str(cwd if delete else tmp_path / "nothing")
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "code"), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep", "agent", "--db", str(tmp_path / "s.db"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    code = str(tmp_path / "code")
+    env["PYTHONPATH"] = os.pathsep.join([code, os.environ.get("PYTHONPATH", "")])
+    return cli_at(cwd, "agent", "--db", str(tmp_path / "s.db"), *args, env=env)
 
 
 @pytest.mark.parametrize("mode", list(MODES))

@@ -14,6 +14,9 @@ import pytest
 
 import localsweep
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from cli_process import cli_at
+
 pytestmark = pytest.mark.slow
 
 TRAIN = """
@@ -27,18 +30,9 @@ def train():
 
 
 def _agent(tmp_path: Path, wandb_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(wandb_dir)}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
-    agent = [sys.executable, "-m", "localsweep", "agent", "--db", "s.db"]
-    return subprocess.run(
-        [*agent, "-f", "st_train:train", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(wandb_dir)}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    return cli_at(tmp_path, "agent", "--db", "s.db", "-f", "st_train:train", *args, env=env)
 
 
 @pytest.mark.parametrize(("done_first", "count"), [(0, 1), (1, 3)])
