@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FAILURES_VARIABLE",
+    "absolute_path",
     "check_count",
     "check_sweep_path",
     "folder_gone",
@@ -179,6 +180,15 @@ def folder_gone(run_id: str | None = None) -> AgentError | None:
         "working folder as a run starts and ends). The run is not counted and its point is "
         "offered again: start the agent again from a folder that exists (cd to one first)"
     )
+
+
+def absolute_path(path: str) -> str:
+    """``path`` made absolute against the working folder, also once that folder has been
+    deleted (its old path: a run's files recorded, not a traceback)."""
+    try:
+        return os.path.abspath(path)
+    except FileNotFoundError:
+        return os.path.normpath(os.path.join(_deleted_folder(), path))
 
 
 def _deleted_folder() -> str:

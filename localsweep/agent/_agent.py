@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localsweep import _interrupt
-from localsweep._agent_options import check_sweep_path, folder_gone
+from localsweep._agent_options import absolute_path, check_sweep_path, folder_gone
 from localsweep._console import output_fault
 from localsweep.agent._control import (
     CANCELLED,
@@ -480,8 +480,8 @@ def _absolute(path: str | None) -> str | None:
     """``path`` as recorded: absolute, so that ``sync``, ``Run.dir`` and the report find it
     from any folder. A relative one (a relative ``WANDB_DIR`` or ``dir=``) is relative to
     the agent's working directory, which is also its runs' (a program's, a run's process,
-    and an in-process run's, which the agent goes back to after the run)."""
-    return None if path is None else os.path.abspath(path)
+    and an in-process run's, which the agent goes back to after the run), deleted or not."""
+    return None if path is None else absolute_path(path)
 
 
 @contextmanager

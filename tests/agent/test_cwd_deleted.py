@@ -65,10 +65,16 @@ def _sweep(tmp_path: Path, program: bool) -> str:
 
 
 def _agent(
-    tmp_path: Path, cwd: Path, *args: str, delete: bool = False, silent: bool = False
+    tmp_path: Path,
+    cwd: Path,
+    *args: str,
+    delete: bool = False,
+    silent: bool = False,
+    wandb_dir: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``localsweep agent ARGS`` in ``cwd``; ``delete``: its runs delete ``cwd``."""
-    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path / "runs")}
+    """``localsweep agent ARGS`` in ``cwd``; ``delete``: its runs delete ``cwd``;
+    ``wandb_dir``: ``WANDB_DIR`` (else an absolute folder of the test's)."""
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": wandb_dir or str(tmp_path / "runs")}
     env["WANDB_SILENT"] = "true" if silent else "false"
     env["DELETE_FOLDER"] = str(cwd if delete else tmp_path / "nothing")
     code = str(tmp_path / "code")
@@ -166,3 +172,21 @@ def test_an_agent_started_in_a_deleted_folder_says_so_and_claims_no_run(
     assert f"{gone}, no longer exists" in said, said
     assert "Start the agent from a folder that exists" in said
     assert list(localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs) == []
+
+
+def test_a_relative_wandb_dir_in_the_deleted_folder_ends_the_same(tmp_path: Path) -> None:
+    # The run's files were recorded by their path against the working folder, which raised
+    # once it was gone: a traceback, and the run left running.
+    sweep_id = _sweep(tmp_path, program=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    done = _agent(tmp_path, work, "--count", "2", sweep_id, delete=True, wandb_dir="wd")
+    assert done.returncode == 1, done.stderr
+    assert "working folder deleted" in " ".join(done.stderr.split()), done.stderr
+    # The program's own traceback (wandb's footer) is its output; the agent's, never.
+    assert os.path.dirname(localsweep.__file__) not in done.stderr, done.stderr
+    runs = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
+    assert runs and all(r.state != "running" for r in runs), [(r.state, r.error) for r in runs]
+    assert all(r.dir is None or r.dir.startswith(str(work / "wd")) for r in runs), [
+        r.dir for r in runs
+    ]
