@@ -99,7 +99,7 @@ def read_only_connection(path: Path, timeout: float = 60.0) -> sqlite3.Connectio
     between the look and the open: files then made anew by this connection are removed
     again (a read-only connection writes nothing into them), and the file is read
     immutable. A write through it says the file is read-only."""
-    wal, shm = (path.with_name(path.name + side) for side in ("-wal", "-shm"))
+    wal, shm = _wal_and_shm(path)
     seen = _identity(wal)
     if seen is not None:
         conn = sqlite3.connect(
@@ -121,6 +121,11 @@ def read_only_connection(path: Path, timeout: float = 60.0) -> sqlite3.Connectio
                 side.unlink()
     uri = f"{path.as_uri()}?mode=ro&immutable=1"
     return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=timeout)
+
+
+def _wal_and_shm(path: Path) -> tuple[Path, Path]:
+    """The ``-wal`` and ``-shm`` files SQLite's WAL mode keeps beside the database ``path``."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -187,8 +192,7 @@ def io_error_hint(path: Path | None) -> str:
     limit are the causes seen that are no disk fault."""
     if path is None or not path.exists():
         return ""
-    wal = path.with_name(path.name + "-wal")
-    shm = path.with_name(path.name + "-shm")
+    wal, shm = _wal_and_shm(path)
     # Deleted, or made anew (empty) by a later connection while the -shm index still
     # describes the old one's frames.
     gone = not wal.exists() or (wal.stat().st_size == 0 and shm.exists())
@@ -265,11 +269,7 @@ def read_only_hint(path: Path) -> str:
             f". The file {path} is read-only to this user ({_owner_and_mode(path)}): {fix}, "
             "or copy it to a writable folder and pass that path with --db"
         )
-    stuck = [
-        side
-        for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
-        if side.exists() and not os.access(side, os.W_OK)
-    ]
+    stuck = [side for side in _wal_and_shm(path) if side.exists() and not os.access(side, os.W_OK)]
     if not stuck:
         return ""
     names = " and ".join(str(side) for side in stuck)
