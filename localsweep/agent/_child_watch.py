@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from localsweep import _interrupt
 from localsweep.agent._agent import RunOutcome, aborted_outcome
 from localsweep.agent._control import PREEMPTED, TIMED_OUT
-from localsweep.agent._disk import SETUP_ERROR
+from localsweep.agent._env_faults import killed_by
 from localsweep.agent._output import OutputTee, this_attempt
 from localsweep.agent._process import (
     ProcessWatch,
@@ -316,13 +316,7 @@ class RunFileReader:
         error = RunSetupError.lacking("read its wandb file", self.run_id, self.short)
         if error is None or outcome.interrupted is not None:
             return outcome
-        return replace(
-            outcome,
-            state=RunState.KILLED,
-            error=str(error),
-            interrupted=error,
-            end_reason=SETUP_ERROR,
-        )
+        return killed_by(outcome, error)
 
 
 class ChildWatch(RunFileReader):

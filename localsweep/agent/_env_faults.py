@@ -20,7 +20,7 @@ from localsweep.records import RunState
 if TYPE_CHECKING:
     from localsweep.agent._agent import RunOutcome
 
-__all__ = ["not_the_trainings"]
+__all__ = ["killed_by", "not_the_trainings"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,30 +36,29 @@ def not_the_trainings(
     gone = folder_gone(run_id)
     if gone is not None:
         # The agent's working folder deleted under the run (wandb.finish asks for it).
-        return replace(
-            outcome,
-            state=RunState.KILLED,
-            error=str(gone),
-            interrupted=gone,
-            end_reason=SETUP_ERROR,
-        )
+        return killed_by(outcome, gone)
     root = wandb_root()
     if disk_full(root):
         # wandb, the run's process or its output could not write (a full disk): the
         # same, whatever error the run ended with.
         full = RunSetupError.failed_on_full_disk(run_id, root)
         logger.warning("run %s failed on a full disk: %s", run_id, outcome.error or "")
-        return replace(
-            outcome,
-            state=RunState.KILLED,
-            error=str(full),
-            interrupted=full,
-            end_reason=SETUP_ERROR,
-        )
+        return killed_by(outcome, full)
     fault = output_fault()
     if fault is not None:
         # The agent's stdout or stderr takes no more writes (`2>&1 | head -1`, a full
         # device): the training's prints failed there, no fault of its own. Its point
         # runs again; the agent stops (quietly, exit 141 for a reader gone away).
-        return replace(outcome, state=RunState.KILLED, error=str(fault), interrupted=fault)
+        return killed_by(outcome, fault, end_reason=outcome.end_reason)
     return outcome
+
+
+def killed_by(
+    outcome: RunOutcome, cause: BaseException, end_reason: str | None = SETUP_ERROR
+) -> RunOutcome:
+    """``outcome`` as a run that ``cause`` (no fault of its training) ended: ``killed``, so
+    its point runs again, ``cause`` its error and what stops the agent once it is recorded
+    (``end_reason``: a setup error unless told)."""
+    return replace(
+        outcome, state=RunState.KILLED, error=str(cause), interrupted=cause, end_reason=end_reason
+    )
