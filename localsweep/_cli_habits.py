@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -35,6 +35,23 @@ class ClosedPipeGroup(click.Group):
     """A command group that ends quietly, exit :data:`CLOSED_PIPE_EXIT`, when its
     output's reader went away."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # `localsweep --version | true`, `--help | head -1`: the top-level eager options
+        # print while the arguments are parsed, before `invoke`; click's own answer to
+        # a closed pipe there is exit 1.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            _end_on_closed_pipe()
+
     def invoke(self, ctx: click.Context) -> Any:
         from rich.console import Console
 
@@ -54,7 +71,7 @@ def _rich_closed_pipe(console: Any) -> None:
     raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
 
 
-def _end_on_closed_pipe() -> None:
+def _end_on_closed_pipe() -> NoReturn:
     """Exit with :data:`CLOSED_PIPE_EXIT`, and nothing more written: what is still
     buffered for the closed pipe goes to /dev/null, or Python would fail to flush it at
     exit and print that it could not (and exit 120)."""

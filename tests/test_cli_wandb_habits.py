@@ -223,3 +223,23 @@ def test_a_reader_that_went_away_ends_the_command_quietly_with_141(
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert "Error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--version", "--help"])
+def test_a_reader_gone_before_the_top_level_options_print_ends_them_with_141(
+    work: Path, option: str
+) -> None:
+    # `localsweep --version | true`: printed while the arguments are parsed, before any
+    # command runs (click's own answer there is exit 1, the code of a failure).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "localsweep", option],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=work,
+            timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == "", proc.stderr
