@@ -150,7 +150,8 @@ run.finish()
 
 # The agent, with a small table of open files that a thread fills once the run's process
 # is up. ``SHORTAGE=brief``: emptied again once the agent has said it could not read for
-# now. ``lasting``: every file the agent gives back is taken too, until it gives up.
+# now. ``lasting``: no file can be opened (a limit below every descriptor in use) until
+# the agent gives up.
 SQUEEZED_AGENT = """
 import logging, os, resource, sys, threading, time
 import localsweep
@@ -167,6 +168,7 @@ def release():
     global squeezing
     with lock:
         squeezing = False
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
         while held:
             os.close(held.pop())
 
@@ -196,6 +198,13 @@ def squeeze():
         time.sleep(0.05)
     take()
     met.wait()
+    if lasting:
+        # A limit below every descriptor in use: no open can succeed, whichever files
+        # the agent gives back (taking them back in turn raced the agent's own retries
+        # under load, and the read recovered now and then).
+        with lock:
+            if squeezing:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (3, 256))
     os.unlink(ready)  # the training goes on
     while squeezing:
         take()
