@@ -60,9 +60,21 @@ def read_config_text(path: Path) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            [Violation("", f"cannot read sweep config {str(path)!r}: {exc}")]
+            [
+                Violation(
+                    "",
+                    f"cannot read sweep config {str(path)!r}: line {line} is not UTF-8 (byte "
+                    f"0x{data[exc.start]:02x}: most likely saved as Latin-1 or Windows-1252, "
+                    "as older Windows editors do); save it as UTF-8 (your editor's "
+                    "save-with-encoding, or `iconv -f latin1 -t utf-8`)",
+                )
+            ]
         ) from exc
+    # A UTF-8 byte-order mark (Notepad's "UTF-8 with BOM") is no part of the text: PyYAML,
+    # and so `wandb sweep`, skips it, in a JSON file too; `json.loads` would refuse it.
+    text = text.removeprefix("\ufeff")
     # Newlines as a file opened in text mode gives them (``\r\n`` and ``\r`` read ``\n``).
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

@@ -177,6 +177,25 @@ def test_utf8_with_a_bom_and_crlf_lines_still_read() -> None:
     assert load_config("s.yaml").parameters[0].values == (1, 2)
 
 
+def test_json_with_a_utf8_bom_reads_as_wandb_sweep_reads_it() -> None:
+    # Notepad's "UTF-8 with BOM": wandb reads a JSON config with yaml.safe_load, which
+    # skips the mark; json.loads refused it ("Unexpected UTF-8 BOM").
+    Path("s.json").write_bytes(
+        codecs.BOM_UTF8 + b'{"method": "grid", "parameters": {"opt": {"values": ["a", "b"]}}}'
+    )
+    assert load_config("s.json").parameters[0].values == ("a", "b")
+
+
+def test_a_latin1_file_is_named_with_its_line_and_the_fix() -> None:
+    Path("lat.yaml").write_bytes(b"method: grid\nparameters:\n  opt:\n    values: [adam\xe9]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("lat.yaml")
+    message = str(info.value)
+    assert "'lat.yaml': line 4 is not UTF-8 (byte 0xe9" in message
+    assert "Latin-1" in message and "save it as UTF-8" in message
+    assert "codec" not in message
+
+
 def test_the_hint_for_an_empty_spec_is_yaml_that_means_null() -> None:
     message = _error("method: random\nparameters:\n  lr: {values: [1]}\n  y:\n")
     assert "`value: null` (a constant)" in message
