@@ -194,6 +194,21 @@ class RunSetupError(AgentError):
         error.__cause__ = exc
         return error
 
+    @classmethod
+    def unencodable(cls, run_id: str, argument: str, exc: UnicodeEncodeError) -> RunSetupError:
+        """Run ``run_id``'s command-line ``argument`` has a character this locale's
+        encoding has no byte for (``LANG=C``, a Latin-1 locale): no program can be given
+        it here, as ``wandb agent`` could not either."""
+        error = cls(
+            f"run {run_id}: cannot pass {argument!r} to its program: a command line is "
+            f"bytes in this locale's encoding ({exc.encoding}), which has none for "
+            f"{exc.object[exc.start : exc.end]!r}. The run is not counted and its point is "
+            "offered again: start the agent under a UTF-8 locale (`LANG=C.UTF-8`, or "
+            "`PYTHONUTF8=1`), then start it again"
+        )
+        error.__cause__ = exc
+        return error
+
     @staticmethod
     @contextlib.contextmanager
     def guard(path: str | os.PathLike[str], run_id: str) -> Iterator[None]:

@@ -228,7 +228,7 @@ def param_file_content(params: Mapping[str, Any]) -> str:
     if params:
         body = {str(name): {"value": _plain(value)} for name, value in params.items()}
         text += "\n\n" + yaml.safe_dump(
-            body, default_flow_style=False, allow_unicode=True, sort_keys=False
+            body, default_flow_style=False, allow_unicode=False, sort_keys=False
         )
     return text
 

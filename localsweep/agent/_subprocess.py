@@ -172,6 +172,11 @@ class ProgramRunner:
             interpreter=self.interpreter,
             environ=env,
         )
+        for argument in command.argv:
+            try:
+                os.fsencode(argument)
+            except UnicodeEncodeError as exc:
+                raise RunSetupError.unencodable(run.id, argument, exc) from exc
         written = [(param_path, param_file_content(params)), *command.files.items()]
         for path, content in written:
             with RunSetupError.guard(path, run.id):

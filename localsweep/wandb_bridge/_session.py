@@ -348,7 +348,7 @@ def param_file_text(config: Mapping[str, Any]) -> str:
     doc: dict[str, Any] = {"wandb_version": 1}
     for key, value in config.items():
         doc[key] = {"value": value}
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)
 
 
 class WandbRunSession:
