@@ -182,6 +182,35 @@ def folder_gone(run_id: str | None = None) -> AgentError | None:
     )
 
 
+def folder_not_utf8() -> AgentError | None:
+    """The error to stop on, before any run is claimed, when the folder the runs' wandb
+    files go to (``WANDB_DIR``, else the working folder) has a name that is not valid UTF-8
+    (bytes a UTF-8 locale cannot decode): wandb cannot start a run there (it passes paths
+    on as UTF-8), nor can the store record the run's files; ``None`` otherwise."""
+    given = os.environ.get("WANDB_DIR")
+    try:
+        path = given or os.getcwd()
+    except OSError:
+        return None  # a deleted folder is folder_gone's to say
+    if path.isascii():
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        what, elsewhere = (
+            ("WANDB_DIR", "set WANDB_DIR to another folder")
+            if given
+            else ("working folder", "start the agent from another folder (or set WANDB_DIR)")
+        )
+        return AgentError(
+            f"the {what} {shown} has a name that is not valid UTF-8: wandb cannot start a "
+            "run's files there (it passes paths on as UTF-8), nor can localsweep record "
+            f"them. Rename it, or {elsewhere}"
+        )
+    return None
+
+
 def absolute_path(path: str) -> str:
     """``path`` made absolute against the working folder, also once that folder has been
     deleted (its old path: a run's files recorded, not a traceback)."""

@@ -13,6 +13,7 @@ from localsweep._agent_options import (
     check_count,
     check_sweep_path,
     folder_gone,
+    folder_not_utf8,
     grace,
     max_failures_limit,
     split_sweep_path,
@@ -362,6 +363,8 @@ def execute(
     check_sweep_path(store.get_sweep(sweep_id), project, entity)
     if (gone := folder_gone()) is not None:
         raise gone  # started in a deleted folder: one message, before any run is claimed
+    if (odd := folder_not_utf8()) is not None:
+        raise odd
     from localsweep._hints import (
         go_on_hint,
         logged_keys,

@@ -109,11 +109,34 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
     # ``scheduler.source`` is relative to the config file, as a user reads it.
     spelling = None if path.suffix.lower() == ".json" else command_spelling(text)
     config = parse_config(data, command_spelling=spelling)
+    folder = str(path.resolve().parent)
+    if not folder.isascii() and not _utf8(folder):
+        raise ConfigError(
+            [
+                Violation(
+                    "",
+                    f"the folder of {str(path)!r}, "
+                    f"{os.fsencode(folder).decode('utf-8', 'backslashreplace')}, has a name "
+                    "that is not valid UTF-8: the sweep cannot record it, and wandb cannot "
+                    "start a run there either (it passes paths on as UTF-8). Rename the "
+                    "folder (or move the config and the training out of it)",
+                )
+            ]
+        )
     return dataclasses.replace(
         config,
-        source_dir=str(path.resolve().parent),
+        source_dir=folder,
         warnings=(*repeated, *config.warnings),
     )
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` (a path Python decoded with surrogate escapes) is valid UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _where(exc: Exception, path: Path) -> str:

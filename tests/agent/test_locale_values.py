@@ -6,6 +6,7 @@ training gets exactly the value the sweep records, or, where no program can be g
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -104,3 +105,48 @@ def test_a_value_the_locale_cannot_pass_to_a_program_stops_the_agent_naming_the_
     runs = localsweep.Api(str(tmp_path / "p.db")).sweep(sweep_id).runs
     finished = {(r.config["opt"], r.summary["loss"]) for r in runs if r.state == "finished"}
     assert finished == {(v, len(v)) for v in VALUES}
+
+
+def test_a_folder_whose_name_is_not_utf8_is_named_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    # A sweep made there ended in the database's traceback (an empty database left behind),
+    # and an agent there in a traceback with the run it had claimed left `running`.
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xff dir"))
+    odd.mkdir()
+    (odd / "s.yaml").write_text("method: grid\nparameters:\n  x: {values: [1]}\n")
+    for folder in (odd, tmp_path):
+        (folder / "train.py").write_text(TRAIN)
+
+    made = cli_at(odd, "sweep", "s.yaml")
+
+    assert made.returncode == 2, made.stderr
+    assert "Traceback" not in made.stderr, made.stderr
+    assert "bad\\xff dir, has a name that is not valid UTF-8" in made.stderr
+    assert "Rename the folder" in made.stderr
+    assert not (odd / "localsweep.db").exists()
+
+    sweep_id = localsweep.sweep(
+        {"method": "grid", "parameters": {"opt": {"values": ["a"]}}},
+        db=str(tmp_path / "s.db"),
+    )
+    # The runs' files go to WANDB_DIR, else the working folder.
+    for where, env in ((odd, {"WANDB_DIR": ""}), (tmp_path, {"WANDB_DIR": str(odd)})):
+        ran = cli_at(
+            where, "agent", "--db", str(tmp_path / "s.db"), "-f", "train:train", sweep_id,
+            env={**env, "WANDB_MODE": "offline"},
+        )  # fmt: skip
+        assert ran.returncode == 1, ran.stderr
+        assert "Traceback" not in ran.stderr, ran.stderr
+        assert "bad\\xff dir has a name that is not valid UTF-8" in ran.stderr
+    # No run was claimed: none is left running.
+    assert localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs == []
+
+    # Runs started there with their files elsewhere work.
+    ran = cli_at(
+        odd, "agent", "--db", str(tmp_path / "s.db"), "-f", "train:train", sweep_id,
+        env={"WANDB_DIR": str(tmp_path), "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    [run] = localsweep.Api(str(tmp_path / "s.db")).sweep(sweep_id).runs
+    assert run.state == "finished"
