@@ -183,7 +183,8 @@ class Reaper:
 def reap(
     conn: Connection, sweep_id: str, agent: AgentInfo, *, by_heartbeat: bool = True
 ) -> tuple[str, ...]:
-    """Mark crashed the running runs of agents that died (same host: the pid is gone;
+    """Mark crashed the running runs of agents that died (same process space, see
+    :func:`~localsweep.store._records.process_space`: the pid is gone;
     anywhere, unless ``by_heartbeat`` is false: the heartbeat is stale); returns the ids
     actually changed. The caller holds the sweep lock."""
     rows = conn.execute(_SELECT_RUNNING, {"b_sweep_id": sweep_id}).all()
@@ -204,7 +205,7 @@ def reap(
     died: list[Any] = []
     late: list[Any] = []
     if pid_dead:
-        # Its process is gone from this machine: it died (kill -9, out of memory).
+        # Its process is gone from this machine's pids: it died (kill -9, out of memory).
         died += _mark_crashed(
             conn,
             sweep_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import socket
@@ -17,10 +18,35 @@ from localsweep.records import RunState, SweepState
 __all__ = ["AgentInfo", "Claim", "ClaimOutcome", "RunRecord", "SweepRecord"]
 
 
+def _read_first_line(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.readline().strip()
+    except OSError:
+        return ""
+
+
+def process_space() -> str:
+    """Where this process's pid means something: the host name, the pid namespace and the
+    boot, as ``"NAME pidns:INODE boot:ID"`` (each part left out where the system does not
+    tell it). Two agents may judge each other by their pids only when it is the same:
+    containers often share a host name (``--hostname``, ``--network host``, a pod's name
+    on every replica) but each has its own pids, and every Linux machine's first pid
+    namespace has the same inode, so the boot id tells machines of one name apart."""
+    parts = [socket.gethostname()[:190]]  # the whole within the column's 256
+    with contextlib.suppress(OSError):
+        parts.append(f"pidns:{os.stat('/proc/self/ns/pid').st_ino}")
+    boot = _read_first_line("/proc/sys/kernel/random/boot_id")
+    if boot:
+        parts.append(f"boot:{boot}")
+    return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class AgentInfo:
-    """Who is running a run: used to notice dead agents (same host: the pid is gone;
-    elsewhere: the heartbeat is stale)."""
+    """Who is running a run: used to notice dead agents (same process space: the pid is
+    gone; elsewhere: the heartbeat is stale). ``host`` is :func:`process_space`, not the
+    bare host name: a run whose ``host`` differs from ours is judged by its heartbeat."""
 
     id: str
     host: str
@@ -28,9 +54,9 @@ class AgentInfo:
 
     @classmethod
     def current(cls) -> AgentInfo:
-        host = socket.gethostname()
+        name = socket.gethostname()
         pid = os.getpid()
-        return cls(id=f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host=host, pid=pid)
+        return cls(id=f"{name}:{pid}:{uuid.uuid4().hex[:8]}", host=process_space(), pid=pid)
 
 
 @dataclass(frozen=True)
