@@ -208,9 +208,14 @@ class Store(StoreReads):
         sweep is resumed). resume: from paused, stopped or cancelled. A forbidden action
         raises :class:`~localsweep.errors.SweepControlError` saying why."""
 
+        # The states earlier attempts found: a replay of a committed resume (its answer
+        # lost) finds the sweep running, and must know it was itself.
+        seen: list[str] = []
+
         def work(conn: Connection) -> None:
             sweep = _sweeps.lock_sweep(conn, sweep_id, self.shown_url)
-            _sweeps.control(conn, sweep, action)
+            _sweeps.control(conn, sweep, action, seen=seen)
+            seen.append(sweep["state"])
 
         self._session.write(work, f"{action} the sweep")
         return self.get_sweep(sweep_id)

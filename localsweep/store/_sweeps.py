@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
@@ -256,8 +257,11 @@ def finish_if_done(conn: Connection, sweep_id: str, config: SweepConfig) -> None
         finish_sweep(conn, sweep_id, ClaimOutcome.EXHAUSTED.value)
 
 
-def control(conn: Connection, sweep: Any, action: str) -> None:
-    """Apply ``action`` (pause, resume, stop, cancel) to the locked sweep row ``sweep``."""
+def control(conn: Connection, sweep: Any, action: str, *, seen: Sequence[str] = ()) -> None:
+    """Apply ``action`` (pause, resume, stop, cancel) to the locked sweep row ``sweep``.
+    ``seen``: the states earlier attempts of the same call found (a replay after a lost
+    commit answer): a resume that finds the sweep running after one of them found it
+    halted is its own, and succeeds. Pause, stop and cancel are safe to replay as they are."""
     state = SweepState(sweep["state"])
     reason = sweep["finished_reason"]
     sweep_id = sweep["id"]
@@ -276,6 +280,9 @@ def control(conn: Connection, sweep: Any, action: str) -> None:
             )
         values = {"state": SweepState.PAUSED.value}
     elif action == "resume":
+        live = (SweepState.PENDING, SweepState.RUNNING)
+        if state in live and any(SweepState(s) not in live for s in seen):
+            return  # resumed by this call's own earlier attempt, whose answer was lost
         if not (state is SweepState.PAUSED or _resumable(state, reason)):
             raise SweepControlError(
                 f"sweep {sweep_id} is {_describe(state, reason)}: only a paused, stopped or "
