@@ -33,7 +33,7 @@ from typing import Any
 from localsweep import _interrupt
 from localsweep.errors import AgentError, LeaseLostError, StoreError, StoreUnavailableError
 from localsweep.records import SweepState
-from localsweep.store import RunRecord, Store
+from localsweep.store import RunRecord, Store, beat_interval
 
 __all__ = [
     "HEARTBEAT_TIMEOUT_VARIABLE",
@@ -74,8 +74,9 @@ def heartbeat_timeout() -> float:
 
 
 def heartbeat_interval() -> float:
-    """How often an agent beats: a quarter of the timeout, at most every 30 s."""
-    return max(0.2, min(30.0, heartbeat_timeout() / 4))
+    """How often an agent beats: a quarter of the timeout, at most every 30 s (the store
+    holds off reaping for as long after a wait for the database)."""
+    return beat_interval()
 
 
 #: The signals that stop an agent by requeueing its running runs as preempted.

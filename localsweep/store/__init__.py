@@ -6,6 +6,7 @@ SQLite by default (``./localsweep.db``), or any SQLAlchemy URL (``db=``, ``--db`
 
 from __future__ import annotations
 
+from localsweep.store._claims import beat_interval
 from localsweep.store._engine import (
     DEFAULT_DB_FILENAME,
     is_new_database,
@@ -25,6 +26,7 @@ __all__ = [
     "RunRecord",
     "Store",
     "SweepRecord",
+    "beat_interval",
     "grid_size",
     "heartbeat_timeout",
     "is_new_database",

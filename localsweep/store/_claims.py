@@ -124,6 +124,17 @@ def _pid_alive(pid: int) -> bool:
 CLOCK_JUMP_HOLD = 40.0
 
 
+#: After a wait for the database, how long past one beat interval reaping by heartbeat
+#: waits: the longest sleep between two retries of a call (the session's backoff cap).
+OUTAGE_MARGIN = 2.0
+
+
+def beat_interval() -> float:
+    """How often this process's agent beats, in seconds: a quarter of its heartbeat
+    timeout, at most every 30 s (the agent's ``heartbeat_interval``; the store's copy)."""
+    return max(0.2, min(30.0, heartbeat_timeout().total_seconds() / 4))
+
+
 def _wall() -> float:
     """This host's wall clock (Unix seconds), as heartbeats are written on SQLite."""
     return time.time()
@@ -173,6 +184,27 @@ class Reaper:
             CLOCK_JUMP_HOLD,
         )
         return True
+
+    def note_wait(self, waited: float) -> None:
+        """A transaction of this store waited ``waited`` seconds for the database (an
+        outage retried, a file another writer held): every agent's heartbeats waited too.
+        After a wait of a beat interval or more, take no run for dead by its heartbeat
+        until the others have had an interval (and the retries' 2 s backoff) to beat
+        again: the first claim after a database restart used to reap every live run."""
+        interval = beat_interval()
+        if waited < interval:
+            return
+        mono = time.monotonic()
+        hold = mono + interval + OUTAGE_MARGIN
+        if hold > self._hold_until:
+            if self._hold_until <= mono:
+                logger.info(
+                    "the database answered after %.0f s: no run is taken for dead by its "
+                    "heartbeat for %.0f s, while their agents beat again",
+                    waited,
+                    interval + OUTAGE_MARGIN,
+                )
+            self._hold_until = hold
 
     def forget(self, sweep_id: str) -> None:
         """Scan again at the next claim (the transaction that scanned was rolled back)."""

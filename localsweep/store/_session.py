@@ -130,6 +130,10 @@ class Session:
         # ":memory:" is one connection for the engine's life (StaticPool), shared by the
         # agent's threads (its heartbeat, a proposal): one transaction at a time on it.
         self._one_at_a_time = threading.RLock() if self.is_sqlite and self.path is None else None
+        #: Told how long each transaction waited for the database before its work began
+        #: (retries of an outage, a file locked by another writer), in seconds: heartbeats
+        #: could not land meanwhile, which the reaper must allow for.
+        self.on_wait: Callable[[float], None] | None = None
 
     # ----------------------------------------------------------------------- opening
 
@@ -281,6 +285,8 @@ class Session:
                     if immediate:
                         conn.execution_options(localsweep_immediate=True)
                     with conn.begin():
+                        if self.on_wait is not None:
+                            self.on_wait(time.monotonic() - started)
                         return work(conn)
             except BaseException as exc:
                 if on_rollback is not None:

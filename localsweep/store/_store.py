@@ -90,6 +90,7 @@ class Store(StoreReads):
         self._session.open(check=check, create=create)
         self._configs = _sweeps.SweepConfigs()
         self._reaper = _claims.Reaper()
+        self._session.on_wait = self._reaper.note_wait
         self._views = _runs.RunViews()
 
     @property

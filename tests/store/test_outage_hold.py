@@ -1,0 +1,145 @@
+"""While the database cannot be reached (a PostgreSQL restart, a SQLite file another
+writer holds), no agent's heartbeat lands. The first claim after it answered again used to
+take every other agent's live run for dead (``lease_lost``), their heartbeats as old as the
+outage, though each agent beats again within seconds: their work was thrown away and their
+points run twice. A store whose call waited a beat interval or more now takes no run for
+dead by its heartbeat until the others have had an interval to beat again; a run whose
+agent does not come back is reaped after that, as before."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import PrivatePostgres
+from test_store_heartbeat_timeouts import HOLDER
+
+from localsweep.config import SweepConfig
+from localsweep.records import RunState
+from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims
+
+Claimer = Callable[..., Claim]
+LOOKER = AgentInfo(id="looker-agent", host="this-machine.invalid", pid=2)
+#: The agents' heartbeat timeout here (their beat interval is a quarter of it).
+TIMEOUT = 2.0
+
+
+def _hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> None:
+    """Another writer holds the SQLite file's write lock for ``seconds``."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _reaped_within(looker: Store, sweep_id: str, run_id: str, claim: Claimer) -> bool:
+    """Whether the looker's claims reap ``run_id`` once its hold is over."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if run_id in claim(looker, sweep_id, LOOKER).reaped:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_claim_after_a_locked_file_leaves_live_runs_alone(
+    tmp_path: Path,
+    claim: Claimer,
+    random_sweep: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", str(TIMEOUT))
+    monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+    db = tmp_path / "sweeps.db"
+    store = Store(db)
+    looker = Store(db)
+    try:
+        sweep = store.create_sweep(random_sweep())
+        held = claim(store, sweep.id, HOLDER).run
+        assert held is not None
+        taken = threading.Event()
+        writer = threading.Thread(target=_hold_write_lock, args=(db, TIMEOUT + 1.5, taken))
+        writer.start()
+        taken.wait(10)
+
+        after = claim(looker, sweep.id, LOOKER)  # waits out the lock: no beat lands meanwhile
+        writer.join()
+
+        assert after.outcome is ClaimOutcome.CLAIMED
+        assert held.id not in after.reaped
+        assert store.get_run(held.id).state is RunState.RUNNING
+        assert store.heartbeat([held]) == set()  # its agent beats again: still its own
+        # An agent that does not beat again is reaped once the hold is over.
+        assert _reaped_within(looker, sweep.id, held.id, claim)
+        assert store.get_run(held.id).end_reason == "lease_lost"
+    finally:
+        looker.close()
+        store.close()
+
+
+def test_a_short_wait_does_not_hold_reaping(
+    tmp_path: Path,
+    claim: Claimer,
+    random_sweep: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waits shorter than a beat interval (the lock of a busy sweep) change nothing: a
+    run silent past its timeout is reaped at the first claim."""
+    monkeypatch.setenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", str(TIMEOUT))
+    monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+    reaper = _claims.Reaper()
+    reaper.note_wait(_claims.beat_interval() / 2)
+    assert reaper._hold_until == 0.0
+    reaper.note_wait(_claims.beat_interval())
+    assert reaper._hold_until > time.monotonic()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_claim_after_a_database_restart_leaves_live_runs_alone(
+    private_postgres: PrivatePostgres,
+    claim: Claimer,
+    random_sweep: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", str(TIMEOUT))
+    monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+    store = Store(private_postgres.url)
+    looker = Store(private_postgres.url)
+    try:
+        sweep = store.create_sweep(random_sweep())
+        held = claim(store, sweep.id, HOLDER).run
+        assert held is not None
+        private_postgres.stop()
+        result: dict[str, object] = {}
+
+        def look() -> None:
+            try:
+                result["claim"] = claim(looker, sweep.id, LOOKER)
+            except BaseException as exc:
+                result["error"] = exc
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        time.sleep(TIMEOUT + 1.5)  # the outage: longer than the holder's timeout
+        private_postgres.start()
+        thread.join(120)
+
+        assert "error" not in result, result.get("error")
+        after = result["claim"]
+        assert isinstance(after, Claim) and after.outcome is ClaimOutcome.CLAIMED
+        assert held.id not in after.reaped
+        assert store.get_run(held.id).state is RunState.RUNNING
+        assert store.heartbeat([held]) == set()
+        assert _reaped_within(looker, sweep.id, held.id, claim)
+    finally:
+        looker.close()
+        store.close()
