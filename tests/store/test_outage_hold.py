@@ -13,14 +13,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import PrivatePostgres
 from test_store_heartbeat_timeouts import HOLDER
 
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
 from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims
+
+if TYPE_CHECKING:
+    from tests.store.conftest import PrivatePostgres
 
 Claimer = Callable[..., Claim]
 LOOKER = AgentInfo(id="looker-agent", host="this-machine.invalid", pid=2)
