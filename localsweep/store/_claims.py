@@ -334,7 +334,8 @@ def claim_requeued(
         "error": None,
         # metric stays, as summary_json does: the value so far, until this attempt ends.
         "end_reason": None,
-        "stop_requested_band": None,
+        # stop_requested_band stays: a Hyperband stop the first attempt did not hear before
+        # it was preempted is the run's, and the resumed attempt hears it at its first flush.
         "stopped_at_band": None,
         "history_batch": None,
     }
