@@ -47,19 +47,52 @@ def main() -> None:
         sys.exit(1)
 
 
+#: The error handler :func:`safe_output_streams` gives the streams.
+ESCAPE = "localsweep.escape"
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    """Python's ``backslashreplace``, but a byte of a file name that was not UTF-8 (which
+    Python decodes as a lone surrogate, U+DC80 to U+DCFF) is shown as the byte it was:
+    ``b\\xffd``, not ``b\\udcffd``, which names no byte of the name."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    shown = []
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            code -= 0xDC00
+        if code < 0x100:
+            shown.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            shown.append(f"\\u{code:04x}")
+        else:
+            shown.append(f"\\U{code:08x}")
+    return "".join(shown), exc.end
+
+
+codecs.register_error(ESCAPE, _escape)
+
+
 def safe_output_streams() -> None:
     """Make ``sys.stdout`` and ``sys.stderr`` write a character their encoding has no byte
     for as an escape (``adam\\xe9``), as Python's own stderr does, instead of raising
     ``UnicodeEncodeError`` mid-table (``PYTHONIOENCODING=ascii``, a latin-1 locale: a
     name or value with ``é`` or ``✓`` ended ``show``, ``ls`` and ``run`` in a traceback).
-    A UTF-8 stream, which can write anything, is left as it is. Called by the CLI only:
-    the library never changes the process's streams."""
+    A UTF-8 stream can write any character, but not the bytes of a file name that is not
+    UTF-8 (``--db`` in such a folder): they are shown as ``\\xff`` too. A stream that
+    writes them back as bytes (``surrogateescape``, as ``ls`` does) is left so. Called by
+    the CLI only: the library never changes the process's streams."""
     for stream in (sys.stdout, sys.stderr):
-        if not isinstance(stream, io.TextIOWrapper) or is_utf8(stream.encoding):
+        if not isinstance(stream, io.TextIOWrapper):
             continue
-        if stream.errors in ("strict", "surrogateescape"):
+        if is_utf8(stream.encoding):
+            change = stream.errors in ("strict", "backslashreplace")
+        else:
+            change = stream.errors in ("strict", "surrogateescape", "backslashreplace")
+        if change:
             with contextlib.suppress(ValueError):  # closed
-                stream.reconfigure(errors="backslashreplace")
+                stream.reconfigure(errors=ESCAPE)
 
 
 def is_utf8(encoding: str | None) -> bool:

@@ -18,7 +18,7 @@ import pytest
 import localsweep
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from cli_process import cli
+from cli_process import cli, cli_at
 
 pytestmark = pytest.mark.slow
 
@@ -206,3 +206,19 @@ def test_ls_on_a_narrow_terminal_keeps_ids_states_and_best_values_whole(columns:
     note = " ".join(listed.stdout.split())
     assert f"left out to fit {columns} columns" in note, listed.stdout
     assert "COLUMNS=" in note
+
+
+@pytest.mark.parametrize(
+    "stream_env", [{}, {"PYTHONIOENCODING": "latin-1"}], ids=["utf8", "latin1"]
+)
+def test_a_file_name_that_is_not_utf8_is_shown_by_its_bytes(
+    tmp_path: Path, stream_env: dict[str, str]
+) -> None:
+    # A byte of a name that is not UTF-8 reaches Python as a lone surrogate: messages
+    # showed it as `\udcff`, which names no byte of the file a user must find.
+    folder = os.fsdecode(bytes(tmp_path) + b"/b\xffd")
+    result = cli_at(tmp_path, "ls", "--db", folder + "/s.db", env=stream_env)
+    assert result.returncode != 0
+    assert "/b\\xffd/s.db" in result.stderr
+    assert "udcff" not in result.stderr
+    assert "Traceback" not in result.stderr
