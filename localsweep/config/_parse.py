@@ -14,21 +14,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from localsweep.config._checks import GLUED_RE, Checker, non_string_key, plain, show
+from localsweep.config._checks import Checker, non_string_key, plain, show
 from localsweep.config._command import command_spelling, read_command
 from localsweep.config._early_stopping import KEYS as _EARLY_STOPPING_KEYS
 from localsweep.config._early_stopping import read_early_stopping
 from localsweep.config._param_spec import check_grid, parse_parameters
 from localsweep.config._schedule import check_custom, read_metric, read_metrics, read_scheduler
 from localsweep.config._types import Hyperband, Method, Metric, Options, Parameter, SweepConfig
-from localsweep.config._yaml_file import parse_config_text, read_config_text
+from localsweep.config._yaml_file import parse_config_text, parse_error_text, read_config_text
 from localsweep.errors import ConfigError, Violation
 
 __all__ = ["load_config", "parse_config"]
@@ -93,11 +92,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
         data, repeated = parse_config_text(text, is_json=path.suffix.lower() == ".json")
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(
-            [
-                Violation(
-                    "", f"cannot parse {str(path)!r}: {_where(exc, path)}{_yaml_hint(exc, text)}"
-                )
-            ]
+            [Violation("", f"cannot parse {str(path)!r}: {parse_error_text(exc, path, text)}")]
         ) from exc
     if data is None:
         raise ConfigError([Violation("", f"{str(path)!r} is empty")])
@@ -137,47 +132,6 @@ def _utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _where(exc: Exception, path: Path) -> str:
-    """The parser's message, naming the file where PyYAML says ``"<unicode string>"``."""
-    return str(exc).replace('"<unicode string>"', repr(str(path)))
-
-
-def _yaml_hint(exc: Exception, text: str) -> str:
-    """Advice for a YAML error on a line holding a macro: in a flow list (``[...]``)
-    YAML reads the ``{`` of an unquoted ``${env}`` as the start of a mapping."""
-    marks = [getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)]
-    lines = text.splitlines()
-    numbers = sorted({m.line for m in marks if m is not None and 0 <= m.line < len(lines)})
-    if not any("${" in lines[n] for n in numbers):
-        return _layout_hint(lines, numbers[-1] if numbers else len(lines) - 1)
-    key = next(
-        (m.group(1) for n in numbers if (m := re.match(r"\s*([\w.-]+)\s*:", lines[n]))),
-        "command",
-    )
-    return (
-        f"\n`{key}` (line {numbers[0] + 1}): quote each macro in a flow list: "
-        f'["${{env}}", "${{interpreter}}", ...], or write one item per line (- ${{env}})'
-    )
-
-
-def _layout_hint(lines: list[str], last: int) -> str:
-    """Advice for the two layout mistakes behind most YAML errors, at the line that has
-    it (PyYAML often reports the line after): a tab in the indentation, and a key with no
-    space after its colon."""
-    for n, line in enumerate(lines[: last + 1]):
-        indent = line[: len(line) - len(line.lstrip())]
-        if "\t" in indent:
-            return f"\nline {n + 1}: YAML indentation must use spaces, not tabs"
-    for n in range(min(last, len(lines) - 1), -1, -1):
-        glued = GLUED_RE.match(lines[n].split(" #", 1)[0].rstrip())
-        if glued:
-            key, value = glued["key"], glued["value"]
-            return (
-                f"\nline {n + 1}: `{key}:{value}` needs a space after the colon (`{key}: {value}`)"
-            )
-    return ""
 
 
 def parse_config(

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from localsweep.config._checks import GLUED_RE
 from localsweep.errors import ConfigError, Violation
 
-__all__ = ["load_yaml", "parse_config_text", "read_config_text"]
+__all__ = ["load_yaml", "parse_config_text", "parse_error_text", "read_config_text"]
 
 #: Byte-order marks of the encodings a config is sometimes saved in by mistake; UTF-32's
 #: first, as UTF-32-LE's begins with UTF-16-LE's.
@@ -146,3 +148,50 @@ def _repeated_keys(node: yaml.Node, where: str, seen: set[int], out: list[str]) 
         else:
             first[key] = line
         _repeated_keys(value_node, at, seen, out)
+
+
+def parse_error_text(exc: Exception, path: Path, text: str) -> str:
+    """What a parser error on the file ``path`` says, with advice for the usual mistake
+    behind it."""
+    return _where(exc, path) + _yaml_hint(exc, text)
+
+
+def _where(exc: Exception, path: Path) -> str:
+    """The parser's message, naming the file where PyYAML says ``"<unicode string>"``."""
+    return str(exc).replace('"<unicode string>"', repr(str(path)))
+
+
+def _yaml_hint(exc: Exception, text: str) -> str:
+    """Advice for a YAML error on a line holding a macro: in a flow list (``[...]``)
+    YAML reads the ``{`` of an unquoted ``${env}`` as the start of a mapping."""
+    marks = [getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)]
+    lines = text.splitlines()
+    numbers = sorted({m.line for m in marks if m is not None and 0 <= m.line < len(lines)})
+    if not any("${" in lines[n] for n in numbers):
+        return _layout_hint(lines, numbers[-1] if numbers else len(lines) - 1)
+    key = next(
+        (m.group(1) for n in numbers if (m := re.match(r"\s*([\w.-]+)\s*:", lines[n]))),
+        "command",
+    )
+    return (
+        f"\n`{key}` (line {numbers[0] + 1}): quote each macro in a flow list: "
+        f'["${{env}}", "${{interpreter}}", ...], or write one item per line (- ${{env}})'
+    )
+
+
+def _layout_hint(lines: list[str], last: int) -> str:
+    """Advice for the two layout mistakes behind most YAML errors, at the line that has
+    it (PyYAML often reports the line after): a tab in the indentation, and a key with no
+    space after its colon."""
+    for n, line in enumerate(lines[: last + 1]):
+        indent = line[: len(line) - len(line.lstrip())]
+        if "\t" in indent:
+            return f"\nline {n + 1}: YAML indentation must use spaces, not tabs"
+    for n in range(min(last, len(lines) - 1), -1, -1):
+        glued = GLUED_RE.match(lines[n].split(" #", 1)[0].rstrip())
+        if glued:
+            key, value = glued["key"], glued["value"]
+            return (
+                f"\nline {n + 1}: `{key}:{value}` needs a space after the colon (`{key}: {value}`)"
+            )
+    return ""
