@@ -211,6 +211,15 @@ def folder_not_utf8() -> AgentError | None:
     return None
 
 
+def no_home() -> AgentError | None:
+    """The error to stop on, before any run is claimed, when wandb would find no home
+    folder for its settings (every run would fail in ``wandb.init``); ``None`` otherwise."""
+    from localsweep.wandb_bridge._sweep_path import no_home_message
+
+    message = no_home_message()
+    return None if message is None else AgentError(message)
+
+
 def absolute_path(path: str) -> str:
     """``path`` made absolute against the working folder, also once that folder has been
     deleted (its old path: a run's files recorded, not a traceback)."""

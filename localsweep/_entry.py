@@ -16,6 +16,7 @@ from localsweep._agent_options import (
     folder_not_utf8,
     grace,
     max_failures_limit,
+    no_home,
     split_sweep_path,
 )
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
@@ -365,6 +366,8 @@ def execute(
         raise gone  # started in a deleted folder: one message, before any run is claimed
     if (odd := folder_not_utf8()) is not None:
         raise odd
+    if (homeless := no_home()) is not None:
+        raise homeless
     from localsweep._hints import (
         go_on_hint,
         logged_keys,

@@ -253,11 +253,33 @@ def _setup_offline() -> None:
     try:
         from wandb.sdk import wandb_setup
 
-        settings = wandb_setup.singleton().settings
+        setup = wandb_setup.singleton()
+    except Exception as exc:  # an older or newer wandb: the run's own mode still holds
+        logger.debug("cannot make wandb's settings offline: %r", exc)
+        return
+    try:
+        settings = setup.settings
+    except Exception as exc:
+        # wandb began reading its settings and stopped (no home folder: HOME unset, and a
+        # user ID without a passwd entry), keeping what it had: defaults, online, every
+        # WANDB_* variable unread, which the next wandb.init would take and send wandb's
+        # telemetry from. Forgotten, wandb.init reads them again and fails as it fails
+        # without localsweep.
+        logger.debug("cannot read wandb's settings: %r", exc)
+        _forget_settings(setup)
+        return
+    try:
         if str(settings.mode) not in KEPT_MODES:
             settings.mode = "offline"
     except Exception as exc:  # an older or newer wandb: the run's own mode still holds
         logger.debug("cannot make wandb's settings offline: %r", exc)
+
+
+def _forget_settings(setup: Any) -> None:
+    """Drop the settings wandb's setup ``setup`` half read (see ``_setup_offline``)."""
+    with contextlib.suppress(Exception):
+        if getattr(setup, "_settings", None) is not None:
+            setup._settings = None
 
 
 def offline_login(original: Callable[..., Any]) -> Any:

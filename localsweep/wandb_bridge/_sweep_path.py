@@ -25,7 +25,7 @@ from pathlib import Path
 
 from localsweep.wandb_bridge._offline import workspace_settings_path
 
-__all__ = ["UNCATEGORIZED", "sweep_entity", "sweep_project"]
+__all__ = ["UNCATEGORIZED", "no_home_message", "settings_dir", "sweep_entity", "sweep_project"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,40 @@ logger = logging.getLogger(__name__)
 UNCATEGORIZED = "uncategorized"
 
 
-def _settings_files(environ: Mapping[str, str], cwd: Path) -> list[Path]:
+def settings_dir(environ: Mapping[str, str]) -> Path | None:
+    """wandb's folder for its global settings (``WANDB_CONFIG_DIR``, else
+    ``~/.config/wandb``), or ``None`` when there is no home folder to find it in."""
     config_dir = environ.get("WANDB_CONFIG_DIR")
-    global_dir = Path(config_dir).expanduser() if config_dir else Path("~/.config/wandb")
-    return [global_dir.expanduser() / "settings", workspace_settings_path(cwd)]
+    try:
+        return Path(config_dir or "~/.config/wandb").expanduser()
+    except RuntimeError:  # HOME unset, and this user ID has no passwd entry
+        return None
+
+
+def no_home_message(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why wandb cannot start a run in this environment for lack of a home folder (a
+    container's user ID of its own, with HOME unset: ``env -i``, some batch systems), and
+    the fix; ``None`` when it can. ``wandb.init`` fails there with "Could not determine home
+    directory" (and a process that goes on past that failure has wandb's settings half
+    read: online, every ``WANDB_*`` variable ignored)."""
+    environ = os.environ if environ is None else environ
+    if settings_dir(environ) is not None:
+        return None
+    given = environ.get("WANDB_CONFIG_DIR")
+    why = f"WANDB_CONFIG_DIR ({given}) starts with ~," if given else "HOME is not set,"
+    return (
+        f"wandb cannot find its settings folder: {why} and user ID {os.getuid()} has no "
+        "entry in the password database (a container run with a user ID of its own, or a "
+        "job started with env -i), so this process has no home folder, and wandb.init "
+        "fails without one. Set HOME to a writable folder (export HOME=$PWD), or "
+        "WANDB_CONFIG_DIR to a folder for wandb's settings, and start again"
+    )
+
+
+def _settings_files(environ: Mapping[str, str], cwd: Path) -> list[Path]:
+    found = settings_dir(environ)
+    workspace = workspace_settings_path(cwd)
+    return [found / "settings", workspace] if found is not None else [workspace]
 
 
 def _from_settings_files(name: str, environ: Mapping[str, str], cwd: Path) -> str | None:
