@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 import socket
@@ -28,18 +27,22 @@ def _read_first_line(path: str) -> str:
 
 def process_space() -> str:
     """Where this process's pid means something: the host name, the pid namespace and the
-    boot, as ``"NAME pidns:INODE boot:ID"`` (each part left out where the system does not
-    tell it). Two agents may judge each other by their pids only when it is the same:
-    containers often share a host name (``--hostname``, ``--network host``, a pod's name
-    on every replica) but each has its own pids, and every Linux machine's first pid
-    namespace has the same inode, so the boot id tells machines of one name apart."""
-    parts = [socket.gethostname()[:190]]  # the whole within the column's 256
-    with contextlib.suppress(OSError):
-        parts.append(f"pidns:{os.stat('/proc/self/ns/pid').st_ino}")
+    boot, as ``"NAME pidns:INODE boot:ID"``. Two agents may judge each other by their pids
+    only when it is the same: containers often share a host name (``--hostname``,
+    ``--network host``, a pod's name on every replica) but each has its own pids, and every
+    Linux machine's first pid namespace has the same inode, so the boot id tells machines
+    of one name apart. Where the system does not tell the namespace or the boot (no
+    ``/proc``), the space is this process's alone (``NAME unknown:TOKEN``): its agent is
+    judged by its heartbeat, never by a pid that may mean another process."""
+    name = socket.gethostname()[:190]  # the whole within the column's 256
+    try:
+        space = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        space = None
     boot = _read_first_line("/proc/sys/kernel/random/boot_id")
-    if boot:
-        parts.append(f"boot:{boot}")
-    return " ".join(parts)
+    if space is None or not boot:
+        return f"{name} unknown:{uuid.uuid4().hex}"
+    return f"{name} pidns:{space} boot:{boot}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
-from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims
+from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims, _records
 from localsweep.store._records import process_space
 
 Claimer = Callable[..., Claim]
@@ -164,3 +164,34 @@ def test_the_process_space_names_host_namespace_and_boot() -> None:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         assert f"boot:{boot}" in space
     assert len(" ".join(space)) <= 256
+
+
+def test_without_proc_an_agent_is_never_judged_by_its_pid(
+    tmp_path: Path,
+    claim: Claimer,
+    grid: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``/proc`` (a container that does not mount it) the namespace and the boot
+    are unknown: two agents in containers of one host name recorded the same bare name and
+    reaped each other's live runs by pids of the other namespace."""
+    monkeypatch.setattr(_records, "_read_first_line", lambda path: "")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    other = AgentInfo(id="other-container", host=process_space(), pid=int(dead.stdout))
+    assert other.host.split()[1].startswith("unknown:")
+    store = Store(str(tmp_path / "sweeps.db"))
+    try:
+        sweep = store.create_sweep(grid(6))
+        held = claim(store, sweep.id, other).run
+        assert held is not None
+        monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+        looked = claim(store, sweep.id, AgentInfo.current())  # also without /proc
+        assert held.id not in looked.reaped
+        assert store.get_run(held.id).state is RunState.RUNNING  # its heartbeat decides
+    finally:
+        store.close()
