@@ -287,7 +287,7 @@ def read_only_hint(path: Path) -> str:
         f"likely left by a process of {owner}'s that could only read the database. Once no "
         f"process has the database open (ask {owner} to close any localsweep ui, notebook "
         f"or sqlite3 on it), {action}; to share a database, give it and its folder group "
-        "write access (chmod g+w, umask 002)"
+        "write access (chmod g+w on both; a database made under umask 002 has it)"
     )
 
 

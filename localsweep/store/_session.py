@@ -145,6 +145,8 @@ class Session:
         if not create and self.path is not None and not self.path.exists():
             # SQLite would make an empty file: a database only read is never created.
             raise DatabasePathError(f"no database file {self.path}")
+        if create and self.path is not None:
+            _make_file(self.path)
         if self.path is not None and self.path.is_file():
             check_sqlite_file(self.path, create=create)  # before the engine writes WAL mode
 
@@ -448,6 +450,19 @@ class Session:
             # closed under us); a server that answered and said no was handled above.
             return f"the database server is unreachable ({_orig(exc)})"
         raise StoreError(f"could not {what} in {self._where()}: {_orig(exc)}") from exc
+
+
+def _make_file(path: Path) -> None:
+    """Create the empty SQLite file ``path`` with the user's umask, if it is not there.
+    SQLite creates a database ``0644`` whatever the umask, so ``umask 002`` (the usual way
+    to share files with a group) left it read-only to the group's other agents; its
+    ``-wal`` and ``-shm`` files take the database's mode. An empty file is an empty
+    database to SQLite; a folder that is missing or not writable is SQLite's to report."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError:
+        return
+    os.close(fd)
 
 
 def _code_from_message(message: str) -> int:
