@@ -79,11 +79,25 @@ def _keep_offline(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)  # a full disk leaves it empty behind
-            logger.warning("cannot write wandb's settings file %s: %s", path, exc)
+            logger.warning("%s", _unwritten_message(path, exc))
             continue
         logger.warning("%s", _written_message(path, previous))
         written.append(path)
     return written
+
+
+def _unwritten_message(path: Path, exc: OSError) -> str:
+    """What to say when ``mode = offline`` could not be written to ``path`` (a read-only
+    code folder in a container, with ``WANDB_DIR`` on a data volume): what it leaves out,
+    which is little, and how to have it."""
+    reason = exc.strerror or str(exc)
+    return (
+        f"could not write `mode = offline` to wandb's settings file {path} ({reason}). Runs "
+        "stay offline all the same (WANDB_MODE, and localsweep's guard on wandb.init); only "
+        "a process a run starts that clears both the WANDB_* variables and PYTHONPATH, in "
+        f"{path.parent.parent}, misses this second guard. To have it, make that folder "
+        "writable or start the agent from a writable folder"
+    )
 
 
 def _written_message(path: Path, previous: str | None) -> str:

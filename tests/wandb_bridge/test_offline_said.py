@@ -109,3 +109,22 @@ def test_the_first_sweep_in_a_folder_says_it_and_wandb_online_undoes_it(
         check=True,
     )
     assert _wandb_mode(tmp_path) == "online"
+
+
+def test_a_folder_it_cannot_write_is_said_with_what_it_leaves_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A container's read-only code folder beside a writable WANDB_DIR: the warning said
+    # only "cannot write wandb's settings file", which read like a failure of the sweep.
+    code, data = tmp_path / "code", tmp_path / "data"
+    code.mkdir()
+    data.mkdir()
+    (code / "wandb").write_text("")  # the file's folder cannot be made (as read-only)
+    with caplog.at_level(logging.WARNING, logger="localsweep.wandb_bridge._offline"):
+        written = keep_offline([code, data])
+    assert written == [data.resolve() / "wandb" / "settings"]
+    said = [r.getMessage() for r in caplog.records if "could not write" in r.getMessage()]
+    assert len(said) == 1
+    assert str(code.resolve() / "wandb" / "settings") in said[0]
+    assert "Runs stay offline all the same" in said[0]
+    assert "make that folder writable or start the agent from a writable folder" in said[0]
