@@ -1,0 +1,159 @@
+"""A run's times are written by one clock: the database's.
+
+Agents on several machines share a PostgreSQL database, and their clocks need not agree:
+a run claimed by one agent and reaped by another whose clock was an hour behind ended
+before it began, with a negative runtime in the report. Processes run here with their
+clock off through libfaketime, as on such machines; the server's clock is this machine's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_process import cli_at
+from skewed_clock import skewed_env
+from sqlalchemy import create_engine, text
+
+import localsweep
+from localsweep.records import RunState
+from localsweep.store import RunRecord, Store
+
+GRID = {
+    "method": "grid",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {"x": {"values": [1, 2, 3, 4, 5, 6]}},
+}
+HELPER = Path(__file__).parents[1] / "helpers" / "skewed_clock.py"
+
+
+def on_postgres(test: Any) -> Any:
+    """A test on a real PostgreSQL server, with processes whose clock is off."""
+    return pytest.mark.postgres(pytest.mark.slow(test))
+
+
+def _server_now(url: str) -> datetime:
+    """Now by the PostgreSQL server's clock (UTC, naive, as run times are stored)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            value: datetime = conn.execute(
+                text("SELECT timezone('UTC', clock_timestamp())")
+            ).scalar_one()
+            return value
+    finally:
+        engine.dispose()
+
+
+def _skewed_python(offset: str | None, *args: str) -> str:
+    """Run ``skewed_clock.py ARGS`` with its clock ``offset`` from this machine's (``None``:
+    this machine's); its output."""
+    env = {**os.environ, **(skewed_env(offset) if offset else {})}
+    done = subprocess.run(
+        [sys.executable, str(HELPER), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _blob(html: str) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="sweep-data">(.*?)</script>', html, re.S)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def _cells(table: dict[str, Any], run_id: str) -> dict[str, Any]:
+    (row,) = [r for r in table["rows"] if r[table["id_column"]] == run_id]
+    return dict(zip(table["columns"], row, strict=True))
+
+
+# ------------------------------------------------------------------ run times
+
+
+def _times(url: str, run_ids: Sequence[str] | None = None) -> dict[str, RunRecord]:
+    store = Store(url)
+    try:
+        sweep_ids = [s.id for s in store.list_sweeps()]
+        found = {r.id: r for s in sweep_ids for r in store.list_runs(s)}
+    finally:
+        store.close()
+    return found if run_ids is None else {i: found[i] for i in run_ids}
+
+
+@on_postgres
+def test_an_agent_whose_clock_is_off_records_its_runs_by_the_servers_clock(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "clock_train.py").write_text("def train(config):\n    return float(config['x'])\n")
+    sweep_id = localsweep.sweep(GRID, db=postgres_db)
+    path = [p for p in [os.environ.get("PYTHONPATH")] if p]
+    before = _server_now(postgres_db)
+    ran = cli_at(
+        tmp_path, "agent", sweep_id, "--db", postgres_db, "--count", "2", "--quiet",
+        "--function", "clock_train:train",
+        env={**skewed_env("+1h"), "PYTHONPATH": os.pathsep.join([str(tmp_path), *path])},
+    )  # fmt: skip
+    after = _server_now(postgres_db)
+    assert ran.returncode == 0, ran.stderr
+    runs = list(_times(postgres_db).values())
+    assert [r.state for r in runs] == [RunState.FINISHED] * 2
+    for run in runs:
+        assert run.finished_at is not None
+        assert before <= run.created_at <= run.finished_at <= after
+        assert run.heartbeat_at == run.finished_at
+
+
+@on_postgres
+def test_a_requeued_runs_end_is_by_the_servers_clock(postgres_db: str) -> None:
+    sweep_id = localsweep.sweep(GRID, db=postgres_db)
+    before = _server_now(postgres_db)
+    run_id = _skewed_python("-1h", "claim", postgres_db, sweep_id, "preempted").strip()
+    after = _server_now(postgres_db)
+    run = _times(postgres_db, [run_id])[run_id]
+    assert run.state is RunState.PREEMPTED
+    assert run.finished_at is not None
+    assert before <= run.created_at <= run.finished_at <= after
+    assert run.heartbeat_at == run.finished_at
+
+
+@on_postgres
+@pytest.mark.parametrize(
+    ("claimer", "reaper"),
+    [("+1h", None), (None, "-1h")],
+    ids=["claimed-by-a-clock-1h-fast", "reaped-by-a-clock-1h-slow"],
+)
+def test_a_run_reaped_by_another_agent_does_not_end_before_it_began(
+    postgres_db: str, tmp_path: Path, claimer: str | None, reaper: str | None
+) -> None:
+    sweep_id = localsweep.sweep(GRID, db=postgres_db)
+    before = _server_now(postgres_db)
+    # Its agent claims it and is gone (its process ended): the next claim on this machine
+    # marks it crashed.
+    dead = _skewed_python(claimer, "claim", postgres_db, sweep_id).strip()
+    _skewed_python(reaper, "claim", postgres_db, sweep_id)
+    after = _server_now(postgres_db)
+
+    run = _times(postgres_db, [dead])[dead]
+    assert (run.state, run.end_reason) == (RunState.CRASHED, "agent_died")
+    assert run.finished_at is not None and run.heartbeat_at is not None
+    assert before <= run.created_at <= run.heartbeat_at <= run.finished_at <= after
+
+    page = tmp_path / "report.html"
+    written = cli_at(tmp_path, "report", sweep_id, "--db", postgres_db, "-o", str(page))
+    assert written.returncode == 0, written.stderr
+    runtime = _cells(_blob(page.read_text(encoding="utf-8"))["table"], dead)["runtime (s)"]
+    assert runtime is not None and runtime >= 0
