@@ -13,21 +13,22 @@ Imports nothing heavy: ``show`` uses it too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 __all__ = ["run_end", "silent_note", "silent_runs", "silent_state"]
 
 
-def silent_runs(runs: Iterable[Any], now: datetime | None = None) -> dict[str, str]:
+def silent_runs(runs: Iterable[Any], now: datetime) -> dict[str, str]:
     """The running runs whose heartbeat is older than the heartbeat timeout of the agent
     holding them (their agent is most likely gone: killed, or its machine down), by id,
     with how long, as ``3m`` (``95s`` under two minutes). ``runs`` are
     :class:`localsweep.api.Run` objects (a run claimed before its timeout was kept with it
-    is judged by this process's timeout)."""
+    is judged by this process's timeout). ``now`` is the database's
+    (:meth:`Store.db_time <localsweep.store.Store.db_time>`), whose clock wrote the
+    heartbeats: by the viewer's own, five minutes fast, every running run looked silent."""
     from localsweep.store import heartbeat_timeout
 
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     own = heartbeat_timeout()
     out = {}
     for r in runs:

@@ -3,9 +3,11 @@ host's on SQLite.
 
 Agents on several machines share a PostgreSQL database, and their clocks need not agree:
 a run claimed by one agent and reaped by another whose clock is an hour behind ended, by
-their own clocks, before it started (a negative runtime). So every time of a run (its
-claim, its heartbeats, its end, whoever writes it) comes from the server's clock there.
-SQLite has one host, whose clock is the database's.
+their own clocks, before it started (a negative runtime), and a viewer whose clock is
+five minutes fast took every running run for silent. So every time of a run (its claim,
+its heartbeats, its end, whoever writes it) comes from the server's clock there, and a
+viewer judges heartbeats against that clock too (:func:`read_db_now`). SQLite has one
+host, whose clock is the database's.
 
 :func:`db_now` is SQL on PostgreSQL and a plain value elsewhere, so a statement built
 with it is the same on both; the ``SERVER_*`` expressions are PostgreSQL's alone.
@@ -26,6 +28,7 @@ __all__ = [
     "SERVER_NOW_ONCE",
     "SERVER_STATEMENT_TIME",
     "db_now",
+    "read_db_now",
     "server_clock",
 ]
 
@@ -57,3 +60,12 @@ def db_now(conn: Connection) -> datetime | ColumnElement[Any]:
     sweep's lock may be longer ago than the heartbeat timeout, and the run would be born
     looking dead."""
     return SERVER_NOW if server_clock(conn) else now()
+
+
+def read_db_now(conn: Connection) -> datetime:
+    """Now by the database's clock, as a value (one query on servers, none on SQLite):
+    what a viewer judges heartbeats against, whatever its own clock says."""
+    if not server_clock(conn):
+        return now()
+    value: datetime = conn.execute(select(SERVER_NOW)).scalar_one()
+    return value

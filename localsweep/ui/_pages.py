@@ -72,6 +72,8 @@ def _progress(sweep: Sweep) -> str:
 def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
     """Every sweep of the database: state, progress, best, when it started, runs."""
     rows = []
+    # Heartbeats are judged by the database's clock (which wrote them), read once.
+    now = sweeps[0]._db_time() if sweeps else None
     for sweep in reversed(sweeps):
         states = Counter(r.state for r in sweep.runs)
         best = sweep.best_run()
@@ -85,7 +87,7 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
             front = len(sweep.pareto_runs())
             best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else "—"
         chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
-        silent = silent_runs(sweep.runs)
+        silent = silent_runs(sweep.runs, now) if now is not None else {}
         if silent:  # as `show` marks them: their agent is most likely gone
             chips += f" (silent {len(silent)})"
         rows.append(
@@ -170,7 +172,8 @@ def run_page(run: Run, *, nav: str, plotly_src: str, objectives: Sequence[Metric
     end = run_end(run)  # a crashed run's last heartbeat, not when it was reaped
     if end is not None:
         runtime = (_utc(end) - _utc(run.created_at)).total_seconds()
-    silent = silent_runs([run]).get(run.id)
+    # By the database's clock, which wrote its heartbeat (read only for a running run).
+    silent = silent_runs([run], run._db_time()).get(run.id) if run.state == "running" else None
     state = silent_state(silent) if silent else run.state
     ran_for = "still running"
     if silent:

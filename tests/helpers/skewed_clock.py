@@ -3,19 +3,23 @@ server's: libfaketime (Debian's ``faketime`` package) preloaded with a fixed off
 
 Put this folder on ``sys.path`` and pass :func:`skewed_env` to a process's environment
 (``cli_at(..., env=skewed_env("+300s"))``). Run as a script (under that environment), it
-is an agent on such a machine::
+is an agent or a viewer on such a machine::
 
     python skewed_clock.py claim DB_URL SWEEP_ID [STATE]  # claim a run, end it as STATE
+    python skewed_clock.py ui DB_URL SWEEP_ID RUN_ID...   # the ui's pages, as JSON
 
-It claims the sweep's next run through the real search, as an agent does (reaping the
-runs of dead agents first), ends it as ``STATE`` if given, prints its id, and exits: its
-agent is then gone.
+``claim`` claims the sweep's next run through the real search, as an agent does (reaping
+the runs of dead agents first), prints its id, and exits: its agent is then gone. ``ui``
+reads the pages through Starlette's test client in this process, so that the ui judges
+by the skewed clock.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import sys
+from typing import Any
 
 __all__ = ["faketime_library", "skewed_env"]
 
@@ -38,6 +42,30 @@ def skewed_env(offset: str) -> dict[str, str]:
         pytest.skip("libfaketime is not installed: apt-get install faketime")
     # DONT_FAKE_MONOTONIC: monotonic time still runs forward; only the wall clock is off.
     return {"LD_PRELOAD": library, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
+def _ui_pages(url: str, sweep_id: str, run_ids: list[str]) -> dict[str, Any]:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from starlette.testclient import TestClient
+
+    from localsweep.store import Store
+    from localsweep.ui import UiSettings, create_app
+
+    client = TestClient(create_app(Store(url), UiSettings()), base_url="http://127.0.0.1:8080")
+
+    def text(path: str) -> str:
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.status_code, page.text[:500])
+        return page.text
+
+    return {
+        "index": text("/"),
+        "sweep": text(f"/sweeps/{sweep_id}"),
+        "update": client.get(f"/api/sweeps/{sweep_id}/update").json(),
+        "runs": {run_id: text(f"/runs/{run_id}") for run_id in run_ids},
+    }
 
 
 def _claim(url: str, sweep_id: str, state: str | None) -> str:
@@ -65,5 +93,7 @@ def _claim(url: str, sweep_id: str, state: str | None) -> str:
 
 if __name__ == "__main__":
     command, url, sweep_id, *rest = sys.argv[1:]
-    assert command == "claim", command
-    print(_claim(url, sweep_id, rest[0] if rest else None))
+    if command == "claim":
+        print(_claim(url, sweep_id, rest[0] if rest else None))
+    else:
+        print(json.dumps(_ui_pages(url, sweep_id, rest)))

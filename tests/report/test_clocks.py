@@ -1,9 +1,11 @@
-"""A run's times are written by one clock: the database's.
+"""A run's times are written, and its heartbeat judged, by one clock: the database's.
 
-Agents on several machines share a PostgreSQL database, and their clocks need not agree:
-a run claimed by one agent and reaped by another whose clock was an hour behind ended
-before it began, with a negative runtime in the report. Processes run here with their
-clock off through libfaketime, as on such machines; the server's clock is this machine's.
+Agents and viewers on several machines share a PostgreSQL database, and their clocks need
+not agree. A viewer whose clock was five minutes fast called every running run silent in
+``show``, ``ls``, the report and ``localsweep ui`` (five minutes slow: none); and a run
+claimed by one agent and reaped by another whose clock was an hour behind ended before it
+began, with a negative runtime in the report. Processes run here with their clock off
+through libfaketime, as on such machines; the server's clock is this machine's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,14 +26,19 @@ from skewed_clock import skewed_env
 from sqlalchemy import create_engine, text
 
 import localsweep
+from localsweep.config import parse_config
 from localsweep.records import RunState
-from localsweep.store import RunRecord, Store
+from localsweep.store import AgentInfo, RunRecord, Store
 
 GRID = {
     "method": "grid",
     "metric": {"name": "loss", "goal": "minimize"},
     "parameters": {"x": {"values": [1, 2, 3, 4, 5, 6]}},
 }
+#: 200 s without a heartbeat, as a viewer says it (3m; 4m if this test ran slowly).
+SILENT = re.compile(r"running \(silent [34]m\)")
+#: An agent on another machine: only its heartbeat tells whether it is alive.
+REMOTE = AgentInfo(id="remote-agent", host="another-machine.invalid", pid=1)
 HELPER = Path(__file__).parents[1] / "helpers" / "skewed_clock.py"
 
 
@@ -51,6 +58,33 @@ def _server_now(url: str) -> datetime:
             return value
     finally:
         engine.dispose()
+
+
+def _sql(url: str, statement: str, **params: Any) -> None:
+    # SQL, not the Store API: agents only ever beat "now".
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def _claim(store: Store, sweep_id: str, agent: AgentInfo) -> RunRecord:
+    import random
+
+    from localsweep.search import make_search
+
+    config = store.get_sweep(sweep_id).config
+    search = make_search(config)
+    claim = store.claim_run(
+        sweep_id,
+        agent,
+        lambda runs, number: search.propose(runs, random.Random(number)),
+        nest=config.nest,
+    )
+    assert claim.run is not None, claim
+    return claim.run
 
 
 def _skewed_python(offset: str | None, *args: str) -> str:
@@ -79,6 +113,81 @@ def _blob(html: str) -> dict[str, Any]:
 def _cells(table: dict[str, Any], run_id: str) -> dict[str, Any]:
     (row,) = [r for r in table["rows"] if r[table["id_column"]] == run_id]
     return dict(zip(table["columns"], row, strict=True))
+
+
+def _line_of(output: str, run_id: str) -> str:
+    (line,) = [line for line in output.splitlines() if run_id in line]
+    return line
+
+
+# ------------------------------------------------------------------ silent runs
+
+
+@pytest.fixture
+def two_running(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str, str, str]]:
+    """A sweep on PostgreSQL with two running runs of an agent on another machine: one
+    beaten just now, one last beaten 200 s ago by the server's clock (past the 120 s
+    heartbeat timeout kept with its claim). (url, sweep id, alive run, silent run)."""
+    monkeypatch.delenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", raising=False)
+    store = Store(postgres_db)
+    try:
+        sweep_id = store.create_sweep(parse_config(GRID)).id
+        alive = _claim(store, sweep_id, REMOTE)
+        silent = _claim(store, sweep_id, REMOTE)
+    finally:
+        store.close()
+    _sql(
+        postgres_db,
+        "UPDATE runs SET heartbeat_at = timezone('UTC', clock_timestamp()) "
+        "- interval '200 seconds' WHERE id = :id",
+        id=silent.id,
+    )
+    yield postgres_db, sweep_id, alive.id, silent.id
+
+
+@on_postgres
+@pytest.mark.parametrize("offset", ["+300s", "-300s"], ids=["viewer-5m-fast", "viewer-5m-slow"])
+def test_show_ls_and_the_report_judge_heartbeats_by_the_databases_clock(
+    two_running: tuple[str, str, str, str], tmp_path: Path, offset: str
+) -> None:
+    url, sweep_id, alive, silent = two_running
+    skew = skewed_env(offset)
+
+    shown = cli_at(tmp_path, "show", sweep_id, "--db", url, env=skew)
+    assert shown.returncode == 0, shown.stderr
+    assert SILENT.search(_line_of(shown.stdout, silent))
+    assert "silent" not in _line_of(shown.stdout, alive)
+
+    listed = cli_at(tmp_path, "ls", "--db", url, env=skew)
+    assert listed.returncode == 0, listed.stderr
+    assert "2 (1 silent)" in listed.stdout
+
+    page = tmp_path / "report.html"
+    written = cli_at(tmp_path, "report", sweep_id, "--db", url, "-o", str(page), env=skew)
+    assert written.returncode == 0, written.stderr
+    table = _blob(page.read_text(encoding="utf-8"))["table"]
+    assert SILENT.fullmatch(_cells(table, silent)["state"])
+    assert _cells(table, alive)["state"] == "running"
+
+
+@on_postgres
+@pytest.mark.parametrize("offset", ["+300s", "-300s"], ids=["viewer-5m-fast", "viewer-5m-slow"])
+def test_the_ui_judges_heartbeats_by_the_databases_clock(
+    two_running: tuple[str, str, str, str], offset: str
+) -> None:
+    pytest.importorskip("starlette")
+    url, sweep_id, alive, silent = two_running
+    pages = json.loads(_skewed_python(offset, "ui", url, sweep_id, alive, silent))
+
+    assert "(silent 1)" in pages["index"]
+    for table in (pages["update"]["table"], _blob(pages["sweep"])["table"]):
+        assert SILENT.fullmatch(_cells(table, silent)["state"])
+        assert _cells(table, alive)["state"] == "running"
+    assert SILENT.search(pages["runs"][silent])
+    assert "still running" in pages["runs"][alive]
+    assert "silent" not in pages["runs"][alive]
 
 
 # ------------------------------------------------------------------ run times
