@@ -6,17 +6,21 @@ not agree. A viewer whose clock was five minutes fast called every running run s
 claimed by one agent and reaped by another whose clock was an hour behind ended before it
 began, with a negative runtime in the report. Processes run here with their clock off
 through libfaketime, as on such machines; the server's clock is this machine's.
+
+A run's runtime is wandb's ``_runtime`` when its summary has one (what W&B shows), and
+never negative, whatever clocks wrote its times.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +270,82 @@ def test_a_run_reaped_by_another_agent_does_not_end_before_it_began(
     assert written.returncode == 0, written.stderr
     runtime = _cells(_blob(page.read_text(encoding="utf-8"))["table"], dead)["runtime (s)"]
     assert runtime is not None and runtime >= 0
+
+
+# ------------------------------------------------------------------ runtimes
+
+
+def _ended_run(db: Path, summary: dict[str, Any], ran: timedelta) -> tuple[str, str]:
+    """A sweep with one finished run whose summary is ``summary``, stored as claimed
+    ``ran`` before its end (negative: its end came first). (sweep id, run id)"""
+    store = Store(db)
+    try:
+        sweep_id = store.create_sweep(parse_config(GRID)).id
+        run = _claim(store, sweep_id, AgentInfo.current())
+        store.finish_run(run, RunState.FINISHED, summary=summary, metric=1.0, exit_code=0)
+        ended = store.get_run(run.id).finished_at
+        assert ended is not None
+    finally:
+        store.close()
+    _sql(
+        f"sqlite:///{db}",
+        "UPDATE runs SET created_at = :start WHERE id = :id",
+        start=ended - ran,
+        id=run.id,
+    )
+    return sweep_id, run.id
+
+
+def _shown_runtimes(db: Path, sweep_id: str, run_id: str, tmp_path: Path) -> tuple[Any, str]:
+    """The run's runtime in the report's runs table, and what its ui page says it ran for."""
+    pytest.importorskip("starlette")
+    from localsweep.report import write_report
+    from localsweep.ui._pages import run_page
+
+    page = write_report(localsweep.Api(db).sweep(sweep_id), tmp_path / "report.html")
+    runtime = _cells(_blob(page.read_text(encoding="utf-8"))["table"], run_id)["runtime (s)"]
+    ui = run_page(localsweep.Api(db).run(run_id), nav="", plotly_src="")
+    found = re.search(r'ran for</div><div class="value">([^<]*)<', ui)
+    assert found is not None
+    return runtime, found.group(1)
+
+
+def test_a_runs_runtime_is_wandbs_runtime_when_its_summary_has_one(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sweep_id, run_id = _ended_run(db, {"loss": 1.0, "_runtime": 125.0}, timedelta(seconds=131))
+    assert _shown_runtimes(db, sweep_id, run_id, tmp_path) == (125.0, "2m 5s")
+
+
+def test_a_run_stored_as_ending_before_it_began_shows_no_negative_runtime(
+    tmp_path: Path,
+) -> None:
+    # As agents whose clocks disagreed wrote it before the database's clock wrote both.
+    from localsweep.report._study import sweep_study
+
+    db = tmp_path / "s.db"
+    sweep_id, run_id = _ended_run(db, {"loss": 1.0}, -timedelta(hours=1))
+    assert _shown_runtimes(db, sweep_id, run_id, tmp_path) == (0.0, "0s")
+    study, _axes = sweep_study(localsweep.Api(db).sweep(sweep_id))
+    (trial,) = study.trials
+    assert trial.duration == timedelta(0)
+
+
+def test_the_runtime_of_a_wandb_run_is_its_summarys_runtime(
+    wandb_sweep: localsweep.Sweep, tmp_path: Path
+) -> None:
+    from localsweep.report import write_report
+
+    table = _blob(write_report(wandb_sweep, tmp_path / "r.html").read_text(encoding="utf-8"))
+    for run in wandb_sweep.runs:
+        wandb_runtime = run.summary["_runtime"]
+        assert isinstance(wandb_runtime, (int, float))
+        assert _cells(table["table"], run.id)["runtime (s)"] == round(wandb_runtime, 2)
+
+
+@pytest.mark.parametrize(("seconds", "said"), [(-3600.0, "0s"), (math.nan, "—"), (math.inf, "—")])
+def test_a_duration_is_said_sanely_for_a_number_that_is_no_duration(
+    seconds: float, said: str
+) -> None:
+    from localsweep.report._html import _duration
+
+    assert _duration(seconds) == said
