@@ -272,6 +272,30 @@ def test_a_run_reaped_by_another_agent_does_not_end_before_it_began(
     assert runtime is not None and runtime >= 0
 
 
+@on_postgres
+def test_a_sweep_made_and_stopped_where_the_clock_is_off_has_the_servers_times(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    # Its creation starts the report's sweep duration, which its runs' ends close.
+    config = tmp_path / "sweep.json"
+    config.write_text(json.dumps(GRID))
+    skew = skewed_env("+1h")
+    before = _server_now(postgres_db)
+    made = cli_at(tmp_path, "sweep", str(config), "--db", postgres_db, env=skew)
+    assert made.returncode == 0, made.stderr
+    sweep_id = made.stdout.strip()
+    stopped = cli_at(tmp_path, "stop", sweep_id, "--db", postgres_db, env=skew)
+    assert stopped.returncode == 0, stopped.stderr
+    after = _server_now(postgres_db)
+    store = Store(postgres_db)
+    try:
+        sweep = store.get_sweep(sweep_id)
+    finally:
+        store.close()
+    assert sweep.finished_at is not None
+    assert before <= sweep.created_at <= sweep.finished_at <= after
+
+
 # ------------------------------------------------------------------ runtimes
 
 
