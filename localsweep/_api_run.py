@@ -13,7 +13,6 @@ from localsweep._api_runs import app_url
 from localsweep._history import HistoryScan
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
-from localsweep.store._tables import now
 from localsweep.wandb_bridge._folders import folders_of
 from localsweep.wandb_bridge._summary_tail import WANDB_SUMMARY_KEYS, with_wandb_keys
 
@@ -185,8 +184,8 @@ class Run:
 
         try:
             state = read_run_file(path)
-            wait = self._flush_wait()
-            if not state.finished and wait > 0:
+            wait = 0.0 if state.finished else self._flush_wait()
+            if wait > 0:
                 # wandb-core writes a run's file in bursts (every 15 s, and at the end),
                 # and its last write can land just after run.finish() returns: a run that
                 # ended a moment ago may still be in its buffer.
@@ -201,11 +200,13 @@ class Run:
 
     def _flush_wait(self) -> float:
         """Seconds worth waiting for wandb-core's last write of this run's file: up to
-        :data:`FLUSH_WAIT` after the run ended, none for a running or long-ended run."""
+        :data:`FLUSH_WAIT` after the run ended, none for a running or long-ended run. By
+        the database's clock, which wrote the end: by this machine's, five minutes slow, the
+        summary of every run killed in the last five minutes waited the whole 10 s."""
         ended = self._record.finished_at
         if ended is None or self._record.state == RunState.RUNNING:
             return 0.0
-        since = (now() - ended).total_seconds()
+        since = (self._store.db_time() - ended).total_seconds()
         return max(0.0, min(FLUSH_WAIT, FLUSH_WAIT - since))
 
     @property
@@ -281,6 +282,11 @@ class Run:
         longer than the heartbeat timeout has most likely lost its agent: the next agent's
         claim marks it crashed (and its heartbeat stays the last one it gave)."""
         return self._record.heartbeat_at
+
+    def _db_time(self) -> datetime:
+        """Now by the database's clock (:meth:`Store.db_time`), which wrote
+        :attr:`heartbeat_at`: what the ui judges a silent run against."""
+        return self._store.db_time()
 
     @property
     def dir(self) -> str | None:

@@ -68,8 +68,10 @@ def _ls(db: str | None) -> None:
     head = ["id", "name", "method", "state", "runs", "best", "created"]
     rows: list[list[str]] = []
     any_silent = False
+    # Heartbeats are judged by the database's clock (which wrote them), read once.
+    now = sweeps[0]._db_time() if sweeps else None
     for s in sweeps:
-        silent = len(silent_runs(s.runs))
+        silent = len(silent_runs(s.runs, now)) if now is not None else 0
         any_silent = any_silent or silent > 0
         best = s.best_run()
         metric = s.parsed_config.metric
@@ -176,7 +178,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
         value = r.metric if metric.goal.value == "minimize" else -r.metric
         return (0 if r.state in ("finished", "early_terminated") else 1, value)
 
-    silent = silent_runs(sweep.runs)
+    silent = silent_runs(sweep.runs, store.db_time())  # by the clock that wrote the heartbeats
 
     def state_of(r: Any) -> str:
         if r.id in silent:

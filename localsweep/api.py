@@ -172,6 +172,11 @@ class Sweep:
         """When the sweep was created (UTC, naive)."""
         return self._record.created_at
 
+    def _db_time(self) -> datetime:
+        """Now by the database's clock (:meth:`Store.db_time`), which wrote the runs'
+        heartbeats: what ``show``, the report and the ui judge silent runs against."""
+        return self._store.db_time()
+
     @cached_property
     def _all_runs(self) -> list[Run]:
         return [Run(self._store, r, self) for r in self._store.list_runs(self.id)]

@@ -16,13 +16,12 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from localsweep.records import RunState
 from localsweep.report._importance import ParamImportance
 from localsweep.report._plots import PRIOR
-from localsweep.report._silent import run_end, silent_state
+from localsweep.report._silent import _utc, run_end, run_runtime, silent_state
 from localsweep.report._study import ParamAxis
 
 if TYPE_CHECKING:
@@ -69,7 +68,11 @@ def _number(value: float | None) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = round(seconds)
+    """``1h 2m 3s``, ``2m 3s`` or ``3s``; ``—`` for no number (NaN), ``0s`` for less than
+    none (an end before the start, from clocks that disagreed)."""
+    if not math.isfinite(seconds):
+        return "—"
+    seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -77,10 +80,6 @@ def _duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs}s"
     return f"{secs}s"
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _sweep_span(sweep: Sweep, silent: Mapping[str, str] = {}) -> tuple[float, bool]:
@@ -202,10 +201,9 @@ def _run_row(
     from localsweep.search._multi import summary_value
 
     config = run.params
-    runtime = None
-    end = run_end(run)
-    if end is not None:
-        runtime = round((_utc(end) - _utc(run.created_at)).total_seconds(), 2)
+    runtime = run_runtime(run)
+    if runtime is not None:
+        runtime = round(runtime, 2)
     if objectives:
         values = [_plain(summary_value(run.summary, m.name, m.goal)) for m in objectives]
         values.append("yes" if on_front else "")

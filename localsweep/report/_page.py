@@ -166,8 +166,8 @@ def sweep_view(
     objectives = config.metrics if multi else ()
     # Runs whose agent is most likely gone, as `show` marks them (the store keeps them
     # running until another agent reaps them).
-    if silent is None:
-        silent = silent_runs(sweep.runs)
+    if silent is None:  # by the database's clock, which wrote the heartbeats
+        silent = silent_runs(sweep.runs, sweep._db_time())
     table, digests = cache.table(everyone, axes, metric_name, objectives, pareto, silent)
     if not plots:
         return _light_view(sweep, table, digests, best, metric_name, silent)

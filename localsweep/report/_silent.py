@@ -1,33 +1,38 @@
 """What ``show``, the report and ``localsweep ui`` say of a run whose agent is most likely
-gone, and where a run's time ends: one decision, so the surfaces tell the same story.
+gone, where a run's time ends and how long it ran: one decision, so the surfaces tell the
+same story.
 
 A running run stays ``running`` in the store until another agent claims a run and reaps
 it; once its heartbeat is older than the heartbeat timeout of the agent holding it (kept
 with its claim), it is shown as ``running (silent 3m)`` (docs/faults.md). A crashed run
 (its agent died, or lost its lease) ended at its last heartbeat, as W&B ends a crashed
-run's runtime: its ``finished_at`` is when another agent reaped it.
+run's runtime: its ``finished_at`` is when another agent reaped it. A run's runtime is
+wandb's ``_runtime`` when its summary has it (what W&B shows), else from its claim to
+that end, and never negative.
 
 Imports nothing heavy: ``show`` uses it too.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["run_end", "silent_note", "silent_runs", "silent_state"]
+__all__ = ["run_end", "run_runtime", "silent_note", "silent_runs", "silent_state"]
 
 
-def silent_runs(runs: Iterable[Any], now: datetime | None = None) -> dict[str, str]:
+def silent_runs(runs: Iterable[Any], now: datetime) -> dict[str, str]:
     """The running runs whose heartbeat is older than the heartbeat timeout of the agent
     holding them (their agent is most likely gone: killed, or its machine down), by id,
     with how long, as ``3m`` (``95s`` under two minutes). ``runs`` are
     :class:`localsweep.api.Run` objects (a run claimed before its timeout was kept with it
-    is judged by this process's timeout)."""
+    is judged by this process's timeout). ``now`` is the database's
+    (:meth:`Store.db_time <localsweep.store.Store.db_time>`), whose clock wrote the
+    heartbeats: by the viewer's own, five minutes fast, every running run looked silent."""
     from localsweep.store import heartbeat_timeout
 
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     own = heartbeat_timeout()
     out = {}
     for r in runs:
@@ -68,3 +73,27 @@ def run_end(run: Any) -> datetime | None:
     if end is not None and run.state == "crashed" and beat is not None and beat < end:
         return beat
     return end
+
+
+def run_runtime(run: Any) -> float | None:
+    """How long ``run`` (a :class:`localsweep.api.Run`) ran, in seconds, as the report,
+    the ui and the study say it: wandb's ``_runtime`` when its summary has one (what W&B
+    shows; every run that ran wandb has it), else from its claim to its end
+    (:func:`run_end`); ``None`` while it runs. Never negative: the times of a run written
+    by clocks that disagreed (agents on machines whose clocks differ, before the database's
+    clock wrote them all), or an imported prior run's, could end it before it began."""
+    end = run_end(run)
+    if end is None:
+        return None
+    wandb_runtime = run.summary.get("_runtime")
+    if (
+        isinstance(wandb_runtime, (int, float))
+        and not isinstance(wandb_runtime, bool)
+        and math.isfinite(wandb_runtime)
+    ):
+        return max(0.0, float(wandb_runtime))
+    return max(0.0, (_utc(end) - _utc(run.created_at)).total_seconds())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -17,7 +17,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from localsweep.config import (
@@ -30,6 +30,7 @@ from localsweep.config import (
 )
 from localsweep.records import RESULT_STATES, RunState
 from localsweep.report._params import is_number
+from localsweep.report._silent import run_runtime
 
 if TYPE_CHECKING:
     import optuna
@@ -415,8 +416,10 @@ def sweep_study(
         )
         trial = trials[-1]
         trial.datetime_start = start
-        if state.is_finished():
-            trial.datetime_complete = _aware(run.finished_at) or start
+        if state.is_finished() and start is not None:
+            # Its runtime as the report says it (wandb's _runtime; never negative), so the
+            # trial's duration is too.
+            trial.datetime_complete = start + timedelta(seconds=run_runtime(run) or 0.0)
     with quiet_optuna():
         study.add_trials(trials)
     return study, axes

@@ -5,11 +5,12 @@ to be resumed (same id, number and config, attempt + 1), else a new run proposed
 search. Runs of dead agents are reaped (marked crashed, their grid point given back) in
 the claim transaction, re-checked in the UPDATE itself so a run that finished or beat its
 heartbeat meanwhile is left alone. Heartbeats beat only runs still held with their lease
-and report the ones that are not. Times that decide staleness come from the database's
-clock on servers, so clock skew between hosts does not change the timeout. Each claim keeps
-the claiming agent's heartbeat timeout on the run, and a run is judged stale by that one:
-an agent with a short ``LOCALSWEEP_HEARTBEAT_TIMEOUT`` never reaps the live run of an agent
-that beats less often.
+and report the ones that are not. A run's times (its claim, heartbeats, and its end when
+reaped) come from the database's clock on servers (``_clock.py``), so clock skew between
+hosts changes neither the timeout nor a run's runtime. Each claim keeps the claiming
+agent's heartbeat timeout on the run, and a run is judged stale by that one: an agent with
+a short ``LOCALSWEEP_HEARTBEAT_TIMEOUT`` never reaps the live run of an agent that beats
+less often.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from localsweep.config import SweepConfig, whole_floats_as_ints
 from localsweep.records import Proposal, RunState, RunView, SweepState
+from localsweep.store._clock import SERVER_STATEMENT_TIME, db_now, server_clock
 from localsweep.store._records import AgentInfo, ClaimOutcome, RunRecord
 from localsweep.store._sweeps import (
     adjust_counts,
@@ -53,7 +55,6 @@ __all__ = [
     "beat",
     "claim_new",
     "claim_requeued",
-    "db_now",
     "lock_sweep_for_claim",
 ]
 
@@ -80,10 +81,12 @@ _SWEEP_FOR_CLAIM = select(
 ).where(sweeps.c.id == bindparam("b_sweep_id"))
 _SWEEP_FOR_CLAIM_LOCKED = _SWEEP_FOR_CLAIM.with_for_update(of=sweeps)
 _INSERT_RUN = insert(runs)
-# The first heartbeat by the database's clock on servers (see db_now).
+# The claim and first heartbeat by the database's clock on servers (store/_clock.py): one
+# time for both, when the insert ran (after the claim's wait for the sweep's lock).
 _INSERT_RUN_DB_CLOCK = insert(runs).values(
-    heartbeat_at=func.timezone("UTC", func.clock_timestamp(), type_=DateTime)
+    created_at=SERVER_STATEMENT_TIME, heartbeat_at=SERVER_STATEMENT_TIME
 )
+_SERVER_TIMES = frozenset({"created_at", "heartbeat_at"})
 _BUMP_SWEEP = (
     update(sweeps)
     .where(sweeps.c.id == bindparam("b_sweep_id"))
@@ -94,17 +97,6 @@ _BUMP_SWEEP = (
         running_count=sweeps.c.running_count + 1,
     )
 )
-
-
-def db_now(conn: Connection) -> datetime | ColumnElement[Any]:
-    """Now by the database's clock on servers (UTC, naive, as stored); this host's clock
-    on SQLite, which has only one host. PostgreSQL's ``clock_timestamp()``, not
-    ``now()``: that is when the transaction began, which for a claim that waited on the
-    sweep's lock may be longer ago than the heartbeat timeout, and the run would be born
-    looking dead."""
-    if conn.dialect.name == "postgresql":
-        return func.timezone("UTC", func.clock_timestamp(), type_=DateTime)
-    return now()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -287,7 +279,9 @@ def _mark_crashed(
             .values(
                 state=RunState.CRASHED.value,
                 grid_key=None,
-                finished_at=now(),
+                # By the server's clock, not this agent's: the run's start is (a reaper
+                # an hour behind ended it before it began).
+                finished_at=db_now(conn),
                 end_reason=reason,
                 error=error,
             )
@@ -415,13 +409,16 @@ def claim_new(
         "history_seq": 0,
         "history_batch": None,
     }
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_RUN_DB_CLOCK, {k: v for k, v in values.items() if k != "heartbeat_at"})
+    if server_clock(conn):
+        conn.execute(
+            _INSERT_RUN_DB_CLOCK, {k: v for k, v in values.items() if k not in _SERVER_TIMES}
+        )
     else:
         conn.execute(_INSERT_RUN, values)
     conn.execute(_BUMP_SWEEP, {"b_sweep_id": sweep_id, "b_run_count": number + 1})
     # The new run as a later read would return it: the inserted row, every other column
-    # still empty.
+    # still empty (on a server, its times by this host's clock: the stored ones are the
+    # server's).
     empty = dict.fromkeys(runs.columns.keys())
     return ClaimOutcome.CLAIMED, run_record({**empty, **values})
 

@@ -4,16 +4,17 @@ the incremental views that search, stopping and the live page poll."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from localsweep.errors import NotFoundError
 from localsweep.records import RunView
-from localsweep.store import _runs, _sweeps
+from localsweep.store import _clock, _runs, _sweeps
 from localsweep.store._records import RunRecord
 from localsweep.store._session import Session
-from localsweep.store._tables import run_record, runs
+from localsweep.store._tables import now, run_record, runs
 
 __all__ = ["StoreReads"]
 
@@ -26,6 +27,16 @@ class StoreReads:
     _session: Session
     _views: _runs.RunViews
     _configs: _sweeps.SweepConfigs
+
+    def db_time(self) -> datetime:
+        """Now by the database's clock (UTC, naive, as times are stored): PostgreSQL's
+        ``clock_timestamp()``, which wrote the runs' heartbeats and ends; this host's clock
+        on SQLite (one host). What a viewer judges a heartbeat's age against: by its own
+        clock, five minutes fast, every running run looked silent. One query on a server,
+        none on SQLite: read it once per page or command, not per run."""
+        if not _clock.server_clock(self._session.engine):
+            return now()
+        return self._session.read(_clock.read_db_now, "read the database's clock")
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id``; NotFoundError if there is none."""

@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from localsweep.config import Method, SweepConfig
 from localsweep.errors import LeaseLostError, NotFoundError
 from localsweep.records import RunState, RunView
+from localsweep.store._clock import SERVER_NOW_ONCE, server_clock
 from localsweep.store._records import RunRecord
 from localsweep.store._tables import (
     HistoryRow,
@@ -183,20 +184,26 @@ def append_history(
 KEPT_WHEN_NONE = frozenset({"name", "dir", "stdout_path", "stderr_path"})
 
 
-@functools.lru_cache(maxsize=16)
-def _end_statement(keys: tuple[str, ...], leased: bool) -> Update:
+@functools.lru_cache(maxsize=32)
+def _end_statement(keys: tuple[str, ...], leased: bool, server_time: bool = False) -> Update:
     """The UPDATE that ends a held run, setting ``keys`` from ``b_<key>`` parameters:
-    built once per set of columns, as building it costs more than running it."""
+    built once per set of columns, as building it costs more than running it. With
+    ``server_time``, ``finished_at`` is the database server's now instead (no
+    ``b_finished_at``): agents' clocks need not agree, and the run's start is the
+    server's (``_clock.py``)."""
     lease = runs.c.lease == bindparam("b_lease") if leased else runs.c.lease.is_(None)
     sets: dict[str, Any] = {}
     for key in keys:
         value = bindparam(f"b_{key}", type_=runs.c[key].type)
         sets[key] = func.coalesce(value, runs.c[key]) if key in KEPT_WHEN_NONE else value
     if "finished_at" in keys:
+        end = SERVER_NOW_ONCE if server_time else sets["finished_at"]
+        sets["finished_at"] = end
         # The end is the run's last sign of life (wandb's heartbeatAt, W&B's "Latest
         # Timestamp"): a run shorter than a heartbeat interval kept its claim time. Set
-        # here, so only the write that wins the run's end moves it.
-        sets["heartbeat_at"] = bindparam("b_finished_at", type_=runs.c.finished_at.type)
+        # here, so only the write that wins the run's end moves it; from the same value
+        # (the server's clock is read once per statement).
+        sets["heartbeat_at"] = end
     return (
         update(runs)
         .where(runs.c.id == bindparam("b_id"), runs.c.state == RunState.RUNNING.value, lease)
@@ -220,7 +227,10 @@ def end_run(
     rows in a way that does not count (the caller commits, then raises it)."""
     params = {f"b_{k}": v for k, v in values.items()}
     params.update(b_id=run.id, b_lease=run.lease, b_rows=len(rows))
-    statement = _end_statement(tuple(sorted(values)), run.lease is not None)
+    server_time = server_clock(conn) and "finished_at" in values
+    if server_time:
+        del params["b_finished_at"]  # this host's clock: the server's is written
+    statement = _end_statement(tuple(sorted(values)), run.lease is not None, server_time)
     result = conn.execute(statement, params).first()
     if result is None:
         row = conn.execute(

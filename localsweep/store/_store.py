@@ -463,8 +463,9 @@ class Store(StoreReads):
         return dataclasses.replace(
             run,
             state=state,
+            # As _runs.end_run wrote them, by this host's clock (a server wrote its own).
             finished_at=values["finished_at"],
-            heartbeat_at=values["finished_at"],  # as _runs.end_run wrote it
+            heartbeat_at=values["finished_at"],
             summary=summary,
             metric=values.get("metric", run.metric),
             exit_code=values["exit_code"],

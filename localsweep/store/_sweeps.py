@@ -15,9 +15,10 @@ from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_,
 from localsweep.config import Method, SweepConfig, parse_config
 from localsweep.errors import NotFoundError, SweepControlError
 from localsweep.records import RunState, SweepState
+from localsweep.store._clock import db_now
 from localsweep.store._priors import prior_points
 from localsweep.store._records import ClaimOutcome, SweepRecord
-from localsweep.store._tables import dumps, history, now, runs, sweeps
+from localsweep.store._tables import dumps, history, runs, sweeps
 
 __all__ = [
     "CONTROL_ACTIONS",
@@ -133,9 +134,11 @@ def sweep_record(row: Any, configs: SweepConfigs) -> SweepRecord:
 
 
 def insert_sweep(conn: Connection, values: dict[str, Any]) -> None:
-    """Insert a new sweep row (a replayed insert of the same id is a no-op)."""
+    """Insert a new sweep row (a replayed insert of the same id is a no-op), created now by
+    the database's clock, as its runs' times are (``_clock.py``)."""
     if conn.execute(select(sweeps.c.id).where(sweeps.c.id == values["id"])).first():
         return
+    values = {**values, "created_at": db_now(conn)}
     conn.execute(insert(sweeps).values(**values, live_count=0, running_count=0))
 
 
@@ -224,7 +227,7 @@ def finish_sweep(conn: Connection, sweep_id: str, reason: str) -> None:
     conn.execute(
         update(sweeps)
         .where(sweeps.c.id == sweep_id, sweeps.c.state.not_in(_ENDED))
-        .values(state=SweepState.FINISHED.value, finished_reason=reason, finished_at=now())
+        .values(state=SweepState.FINISHED.value, finished_reason=reason, finished_at=db_now(conn))
     )
 
 
@@ -300,7 +303,7 @@ def control(conn: Connection, sweep: Any, action: str, *, seen: Sequence[str] = 
         values = {
             "state": SweepState.FINISHED.value,
             "finished_reason": STOPPED,
-            "finished_at": now(),
+            "finished_at": db_now(conn),
         }
     else:  # cancel
         if state is SweepState.CANCELED:
@@ -313,7 +316,7 @@ def control(conn: Connection, sweep: Any, action: str, *, seen: Sequence[str] = 
         values = {
             "state": SweepState.CANCELED.value,
             "finished_reason": CANCELED,
-            "finished_at": now(),
+            "finished_at": db_now(conn),
         }
     conn.execute(update(sweeps).where(sweeps.c.id == sweep_id).values(**values))
     logger.info("sweep %s: %s (was %s)", sweep_id, action, state.value)
@@ -350,7 +353,7 @@ def insert_values(
     entity: str | None,
     seed: int,
 ) -> dict[str, Any]:
-    """The row of a new sweep."""
+    """The row of a new sweep (:func:`insert_sweep` adds when it was created)."""
     return {
         "id": sweep_id,
         "name": name or config.name,
@@ -361,7 +364,6 @@ def insert_values(
         "state": SweepState.PENDING.value,
         "seed": seed,
         "run_count": 0,
-        "created_at": now(),
         "config_dir": config.source_dir,
     }
 

@@ -17,7 +17,7 @@ from localsweep.api import Run, Sweep
 from localsweep.config import Metric
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS
 from localsweep.report._html import _duration, _e, _empty, _number, _utc, embed_json
-from localsweep.report._silent import run_end, silent_runs, silent_state
+from localsweep.report._silent import run_runtime, silent_runs, silent_state
 from localsweep.search._multi import summary_value
 
 __all__ = ["index_page", "run_page", "shell"]
@@ -72,6 +72,8 @@ def _progress(sweep: Sweep) -> str:
 def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
     """Every sweep of the database: state, progress, best, when it started, runs."""
     rows = []
+    # Heartbeats are judged by the database's clock (which wrote them), read once.
+    now = sweeps[0]._db_time() if sweeps else None
     for sweep in reversed(sweeps):
         states = Counter(r.state for r in sweep.runs)
         best = sweep.best_run()
@@ -85,7 +87,7 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
             front = len(sweep.pareto_runs())
             best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else "—"
         chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
-        silent = silent_runs(sweep.runs)
+        silent = silent_runs(sweep.runs, now) if now is not None else {}
         if silent:  # as `show` marks them: their agent is most likely gone
             chips += f" (silent {len(silent)})"
         rows.append(
@@ -166,11 +168,9 @@ def run_page(run: Run, *, nav: str, plotly_src: str, objectives: Sequence[Metric
     ``metrics``) shows each objective's value where others show the metric's."""
     history = run.history()
     plots = _history_plots(history)
-    runtime = None
-    end = run_end(run)  # a crashed run's last heartbeat, not when it was reaped
-    if end is not None:
-        runtime = (_utc(end) - _utc(run.created_at)).total_seconds()
-    silent = silent_runs([run]).get(run.id)
+    runtime = run_runtime(run)  # wandb's _runtime, else to a crashed run's last heartbeat
+    # By the database's clock, which wrote its heartbeat (read only for a running run).
+    silent = silent_runs([run], run._db_time()).get(run.id) if run.state == "running" else None
     state = silent_state(silent) if silent else run.state
     ran_for = "still running"
     if silent:

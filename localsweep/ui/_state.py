@@ -115,11 +115,14 @@ class SweepState:
         change token, so the runs kept have the heartbeat of their last read: the ones
         that look silent by it are read again (a few, and only then) to be judged."""
         kept = [self._runs[self._at[i]] for i in self._open]
-        suspects = silent_runs(kept)
+        if not any(run.state == RunState.RUNNING.value for run in kept):
+            return {}
+        now = self.store.db_time()  # the clock that wrote the heartbeats, read once
+        suspects = silent_runs(kept, now)
         if not suspects:
             return {}
-        now = [Run(self.store, self.store.get_run(self._stored_id.get(i, i))) for i in suspects]
-        return silent_runs(now)
+        fresh = [Run(self.store, self.store.get_run(self._stored_id.get(i, i))) for i in suspects]
+        return silent_runs(fresh, now)
 
     def sweep(self) -> KnownSweep:
         """The sweep with the runs kept (a copy of the list: later refreshes do not move it)."""
