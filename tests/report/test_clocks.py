@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from cli_process import cli_at
+from report_data import report_data, row_cells
 from skewed_clock import skewed_env
 from sqlalchemy import create_engine, text
 
@@ -107,18 +108,6 @@ def _skewed_python(offset: str | None, *args: str) -> str:
     return done.stdout
 
 
-def _blob(html: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="sweep-data">(.*?)</script>', html, re.S)
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
-
-
-def _cells(table: dict[str, Any], run_id: str) -> dict[str, Any]:
-    (row,) = [r for r in table["rows"] if r[table["id_column"]] == run_id]
-    return dict(zip(table["columns"], row, strict=True))
-
-
 def _line_of(output: str, run_id: str) -> str:
     (line,) = [line for line in output.splitlines() if run_id in line]
     return line
@@ -171,9 +160,9 @@ def test_show_ls_and_the_report_judge_heartbeats_by_the_databases_clock(
     page = tmp_path / "report.html"
     written = cli_at(tmp_path, "report", sweep_id, "--db", url, "-o", str(page), env=skew)
     assert written.returncode == 0, written.stderr
-    table = _blob(page.read_text(encoding="utf-8"))["table"]
-    assert SILENT.fullmatch(_cells(table, silent)["state"])
-    assert _cells(table, alive)["state"] == "running"
+    table = report_data(page)["table"]
+    assert SILENT.fullmatch(row_cells(table, silent)["state"])
+    assert row_cells(table, alive)["state"] == "running"
 
 
 @on_postgres
@@ -186,9 +175,9 @@ def test_the_ui_judges_heartbeats_by_the_databases_clock(
     pages = json.loads(_skewed_python(offset, "ui", url, sweep_id, alive, silent))
 
     assert "(silent 1)" in pages["index"]
-    for table in (pages["update"]["table"], _blob(pages["sweep"])["table"]):
-        assert SILENT.fullmatch(_cells(table, silent)["state"])
-        assert _cells(table, alive)["state"] == "running"
+    for table in (pages["update"]["table"], report_data(pages["sweep"])["table"]):
+        assert SILENT.fullmatch(row_cells(table, silent)["state"])
+        assert row_cells(table, alive)["state"] == "running"
     assert SILENT.search(pages["runs"][silent])
     assert "still running" in pages["runs"][alive]
     assert "silent" not in pages["runs"][alive]
@@ -268,7 +257,7 @@ def test_a_run_reaped_by_another_agent_does_not_end_before_it_began(
     page = tmp_path / "report.html"
     written = cli_at(tmp_path, "report", sweep_id, "--db", postgres_db, "-o", str(page))
     assert written.returncode == 0, written.stderr
-    runtime = _cells(_blob(page.read_text(encoding="utf-8"))["table"], dead)["runtime (s)"]
+    runtime = row_cells(report_data(page)["table"], dead)["runtime (s)"]
     assert runtime is not None and runtime >= 0
 
 
@@ -327,7 +316,9 @@ def _shown_runtimes(db: Path, sweep_id: str, run_id: str, tmp_path: Path) -> tup
     from localsweep.ui._pages import run_page
 
     page = write_report(localsweep.Api(db).sweep(sweep_id), tmp_path / "report.html")
-    runtime = _cells(_blob(page.read_text(encoding="utf-8"))["table"], run_id)["runtime (s)"]
+    runtime = row_cells(report_data(page)["table"], run_id)[
+        "runtime (s)"
+    ]
     ui = run_page(localsweep.Api(db).run(run_id), nav="", plotly_src="")
     found = re.search(r'ran for</div><div class="value">([^<]*)<', ui)
     assert found is not None
@@ -359,11 +350,11 @@ def test_the_runtime_of_a_wandb_run_is_its_summarys_runtime(
 ) -> None:
     from localsweep.report import write_report
 
-    table = _blob(write_report(wandb_sweep, tmp_path / "r.html").read_text(encoding="utf-8"))
+    table = report_data(write_report(wandb_sweep, tmp_path / "r.html"))
     for run in wandb_sweep.runs:
         wandb_runtime = run.summary["_runtime"]
         assert isinstance(wandb_runtime, (int, float))
-        assert _cells(table["table"], run.id)["runtime (s)"] == round(wandb_runtime, 2)
+        assert row_cells(table["table"], run.id)["runtime (s)"] == round(wandb_runtime, 2)
 
 
 @pytest.mark.parametrize(("seconds", "said"), [(-3600.0, "0s"), (math.nan, "—"), (math.inf, "—")])

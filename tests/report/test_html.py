@@ -10,18 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_data import report_data
 
 import localsweep
 from localsweep.report import MissingExtraError, write_report
 from localsweep.report._html import embed_json
-
-
-def _blob(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    found = re.search(r'<script type="application/json" id="sweep-data">(.*?)</script>', text, re.S)
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
 
 
 def _plot(data: dict[str, Any], plot_id: str) -> dict[str, Any]:
@@ -58,7 +51,7 @@ def test_the_overview_shows_counts_and_the_best_run(
 def test_the_runs_table_has_a_row_per_run_and_a_column_per_parameter(
     hyperband_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    table = _blob(write_report(hyperband_sweep, tmp_path / "r.html"))["table"]
+    table = report_data(write_report(hyperband_sweep, tmp_path / "r.html"))["table"]
     assert [row[1] for row in table["rows"]] == [r.id for r in hyperband_sweep.runs]
     assert {"lr", "optimizer", "layers", "model.dropout", "val_loss", "state"} <= set(
         table["columns"]
@@ -68,7 +61,7 @@ def test_the_runs_table_has_a_row_per_run_and_a_column_per_parameter(
 def test_log_scale_parameters_are_drawn_on_log_axes(
     hyperband_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    data = _blob(write_report(hyperband_sweep, tmp_path / "r.html"))
+    data = report_data(write_report(hyperband_sweep, tmp_path / "r.html"))
     axes = {
         p["layout"]["title"]["text"]: p["layout"]["xaxis"]
         for p in data["plots"]
@@ -87,7 +80,7 @@ def test_log_scale_parameters_are_drawn_on_log_axes(
 def test_categorical_parameters_are_drawn_as_categories(
     hyperband_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    data = _blob(write_report(hyperband_sweep, tmp_path / "r.html"))
+    data = report_data(write_report(hyperband_sweep, tmp_path / "r.html"))
     (parcoords,) = [t for t in _plot(data, "plot-parallel")["data"] if t["type"] == "parcoords"]
     optimizer = next(d for d in parcoords["dimensions"] if d["label"] == "optimizer")
     seen = {r.config["optimizer"] for r in hyperband_sweep.runs}
@@ -97,7 +90,7 @@ def test_categorical_parameters_are_drawn_as_categories(
 def test_runs_stopped_early_are_marked_at_their_band(
     hyperband_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    curves = _plot(_blob(write_report(hyperband_sweep, tmp_path / "r.html")), "plot-curves")
+    curves = _plot(report_data(write_report(hyperband_sweep, tmp_path / "r.html")), "plot-curves")
     (marks,) = [t for t in curves["data"] if t["name"].startswith("stopped early")]
     stopped = [r for r in hyperband_sweep.runs if r.state == "early_terminated"]
     assert sorted(marks["x"]) == sorted(r.stopped_at_band for r in stopped)
@@ -109,7 +102,7 @@ def test_learning_curves_are_capped_and_keep_the_best_run(
     hyperband_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
     path = write_report(hyperband_sweep, tmp_path / "r.html", max_curves=5)
-    curves = _plot(_blob(path), "plot-curves")
+    curves = _plot(report_data(path), "plot-curves")
     drawn = sum(
         1 for t in curves["data"] if t["mode"].startswith("lines") for x in t["x"] if x is None
     )
@@ -121,7 +114,7 @@ def test_learning_curves_are_capped_and_keep_the_best_run(
 def test_metric_over_runs_tracks_the_best_run_so_far(
     hyperband_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    history = _plot(_blob(write_report(hyperband_sweep, tmp_path / "r.html")), "plot-history")
+    history = _plot(report_data(write_report(hyperband_sweep, tmp_path / "r.html")), "plot-history")
     (best,) = [t for t in history["data"] if t["name"] == "best so far"]
     # The runs with a result, as best_run() ranks them: finished or stopped by hyperband.
     results = [r for r in hyperband_sweep.runs if r.state in ("finished", "early_terminated")]
@@ -165,7 +158,7 @@ def test_a_values_list_of_numbers_is_drawn_on_a_numeric_axis(tmp_path: Path) -> 
         },
     }
     sweep = localsweep.run(config, train, count=None, db=tmp_path / "s.db", quiet=True)
-    data = _blob(write_report(sweep, tmp_path / "r.html"))
+    data = report_data(write_report(sweep, tmp_path / "r.html"))
     (parcoords,) = [t for t in _plot(data, "plot-parallel")["data"] if t["type"] == "parcoords"]
     dims = {d["label"]: d for d in parcoords["dimensions"]}
     runs = [r for r in sweep.runs if r.metric is not None]

@@ -3,13 +3,11 @@ wandb offline): each stop shows with its reason."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from report_data import report_data
 
 import localsweep
 from localsweep.report import write_report
@@ -51,18 +49,10 @@ def mixed_sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localsweep
         yield localsweep.run(CONFIG, train, count=None, db=tmp / "s.db")
 
 
-def _blob(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    found = re.search(r'<script type="application/json" id="sweep-data">(.*?)</script>', text, re.S)
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
-
-
 def test_the_runs_table_gives_each_runs_end_reason(
     mixed_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    table = _blob(write_report(mixed_sweep, tmp_path / "r.html"))["table"]
+    table = report_data(write_report(mixed_sweep, tmp_path / "r.html"))["table"]
     column = table["columns"].index("end reason")
     reasons = {row[1]: row[column] for row in table["rows"]}
     by_quality = {run.config["quality"]: run.id for run in mixed_sweep.runs}
@@ -78,7 +68,7 @@ def test_the_runs_table_gives_each_runs_end_reason(
 def test_plateau_stops_are_marked_at_their_last_value(
     mixed_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    data = _blob(write_report(mixed_sweep, tmp_path / "r.html"))
+    data = report_data(write_report(mixed_sweep, tmp_path / "r.html"))
     (curves,) = [p for p in data["plots"] if p["id"] == "plot-curves"]
     (plateau,) = [t for t in curves["data"] if t["name"].startswith("plateau")]
     (band,) = [t for t in curves["data"] if t["name"].startswith("stopped early")]

@@ -4,14 +4,12 @@ curves mark the run's last value and the runs table says "step"."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from report_data import report_data
 
 import localsweep
 from localsweep.report import write_report
@@ -65,14 +63,6 @@ def pruned_sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localswee
         yield localsweep.run(tmp / "sweep.yaml", train, count=2, db=tmp / "s.db")
 
 
-def _blob(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    found = re.search(r'<script type="application/json" id="sweep-data">(.*?)</script>', text, re.S)
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
-
-
 def test_the_pruner_stopped_every_run_at_step_3(pruned_sweep: localsweep.Sweep) -> None:
     for run in pruned_sweep.runs:
         assert (run.state, run.end_reason, run.stopped_at_band) == (
@@ -88,7 +78,7 @@ def test_the_pruner_stopped_every_run_at_step_3(pruned_sweep: localsweep.Sweep) 
 def test_pruned_runs_are_marked_at_their_last_value(
     pruned_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    data = _blob(write_report(pruned_sweep, tmp_path / "r.html"))
+    data = report_data(write_report(pruned_sweep, tmp_path / "r.html"))
     (curves,) = [p for p in data["plots"] if p["id"] == "plot-curves"]
     marks = [t for t in curves["data"] if t.get("mode") == "markers"]
 
@@ -101,7 +91,7 @@ def test_pruned_runs_are_marked_at_their_last_value(
 def test_the_runs_table_says_a_pruner_stop_is_a_step(
     pruned_sweep: localsweep.Sweep, tmp_path: Path
 ) -> None:
-    table = _blob(write_report(pruned_sweep, tmp_path / "r.html"))["table"]
+    table = report_data(write_report(pruned_sweep, tmp_path / "r.html"))["table"]
     band = table["columns"].index("stopped at band")
     reason = table["columns"].index("end reason")
 

@@ -5,7 +5,6 @@ another agent reaped it (a run killed after 8 s showed 29 s)."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -14,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
+from report_data import report_data, row_cells
 from sqlalchemy import create_engine, text
 
 import localsweep
@@ -83,29 +82,13 @@ def sweep(tmp_path: Path) -> tuple[str, str, str, str]:
     return db, sweep_id, crashed.id, silent.id
 
 
-def _blob(path: Path) -> dict[str, Any]:
-    found = re.search(
-        r'<script type="application/json" id="sweep-data">(.*?)</script>',
-        path.read_text(encoding="utf-8"),
-        re.S,
-    )
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
-
-
-def _cells(table: dict[str, Any], run_id: str) -> dict[str, Any]:
-    (row,) = [r for r in table["rows"] if r[table["id_column"]] == run_id]
-    return dict(zip(table["columns"], row, strict=True))
-
-
 def test_the_report_says_what_show_says_of_a_silent_run(
     sweep: tuple[str, str, str, str], tmp_path: Path
 ) -> None:
     db, sweep_id, _crashed, silent = sweep
     page = write_report(localsweep.Api(db).sweep(sweep_id), tmp_path / "r.html")
-    data = _blob(page)
-    assert _cells(data["table"], silent)["state"] == "running (silent 60m)"
+    data = report_data(page)
+    assert row_cells(data["table"], silent)["state"] == "running (silent 60m)"
     html = page.read_text(encoding="utf-8")
     found = re.search(r'<div data-part="overview">(.*?)<h2', html, re.S)
     assert found is not None
@@ -132,8 +115,8 @@ def test_a_crashed_runs_runtime_ends_at_its_last_heartbeat(
     run = localsweep.Api(db).run(crashed)
     assert run.finished_at is not None and run.heartbeat_at is not None
     assert (run.finished_at - run.created_at).total_seconds() > 3600  # reaped late
-    data = _blob(write_report(localsweep.Api(db).sweep(sweep_id), tmp_path / "r.html"))
-    assert _cells(data["table"], crashed)["runtime (s)"] == 8.0
+    data = report_data(write_report(localsweep.Api(db).sweep(sweep_id), tmp_path / "r.html"))
+    assert row_cells(data["table"], crashed)["runtime (s)"] == 8.0
 
 
 def test_the_live_page_marks_a_silent_run_and_unmarks_it_when_its_agent_beats_again(
@@ -148,7 +131,7 @@ def test_the_live_page_marks_a_silent_run_and_unmarks_it_when_its_agent_beats_ag
     try:
         live = LiveSweeps(store)
         first = live.update(sweep_id, None)
-        assert _cells(first["table"], silent)["state"] == "running (silent 60m)"
+        assert row_cells(first["table"], silent)["state"] == "running (silent 60m)"
         assert "the agent is most likely gone" in " ".join(first["parts"]["overview"].split())
         page = run_page(localsweep.Api(db).run(silent), nav="", plotly_src="")
         assert "running (silent 60m)" in page and "most likely gone" in page

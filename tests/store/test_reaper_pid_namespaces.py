@@ -57,6 +57,17 @@ def _unshare() -> str:
     return tool
 
 
+def _dead_pid() -> int:
+    """The pid of a process of this namespace that has ended."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
 def _free_pid() -> int:
     """A pid no process has on this host (the container agent will be given it)."""
     top = int(Path("/proc/sys/kernel/pid_max").read_text())
@@ -135,13 +146,7 @@ def test_an_agent_of_this_process_space_is_still_judged_by_its_pid(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A dead agent of this host, boot and namespace is reaped at once, as before."""
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    gone = AgentInfo(id="gone", host=process_space(), pid=int(dead.stdout))
+    gone = AgentInfo(id="gone", host=process_space(), pid=_dead_pid())
     store = Store(str(tmp_path / "sweeps.db"))
     try:
         sweep = store.create_sweep(grid(6))
@@ -176,13 +181,7 @@ def test_without_proc_an_agent_is_never_judged_by_its_pid(
     are unknown: two agents in containers of one host name recorded the same bare name and
     reaped each other's live runs by pids of the other namespace."""
     monkeypatch.setattr(_records, "_read_first_line", lambda path: "")
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    other = AgentInfo(id="other-container", host=process_space(), pid=int(dead.stdout))
+    other = AgentInfo(id="other-container", host=process_space(), pid=_dead_pid())
     assert other.host.split()[1].startswith("unknown:")
     store = Store(str(tmp_path / "sweeps.db"))
     try:
