@@ -6,13 +6,13 @@ SQLite by default (``./localsweep.db``), or any SQLAlchemy URL (``db=``, ``--db`
 
 from __future__ import annotations
 
-from localsweep.store._claims import beat_interval
 from localsweep.store._engine import (
     DEFAULT_DB_FILENAME,
     is_new_database,
     require_database,
     resolve_url,
 )
+from localsweep.store._reaper import beat_interval
 from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
 from localsweep.store._store import HistoryRow, Store, grid_size, new_run_id, new_sweep_id
 from localsweep.store._tables import heartbeat_timeout

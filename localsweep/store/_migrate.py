@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 
 from localsweep.errors import SchemaVersionError, StoreError
 from localsweep.records import RunState
-from localsweep.store._claims import _pid_alive
 from localsweep.store._damage import foreign_file_error, missing_tables_message
 from localsweep.store._models import SCHEMA_VERSION, Base
+from localsweep.store._reaper import _pid_alive
 from localsweep.store._sweeps import recount, wrong_counters
 from localsweep.store._tables import now, runs
 from localsweep.store._urls import (

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, select
 from localsweep.config import SweepConfig
 from localsweep.errors import LeaseLostError, NotFoundError
 from localsweep.records import Proposal, RunState, RunView, SweepState
-from localsweep.store import _claims, _runs, _sweeps
+from localsweep.store import _claims, _reaper, _runs, _sweeps
 from localsweep.store._engine import resolve_url
 from localsweep.store._reads import StoreReads
 from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 #: A run whose agent has not beaten its heartbeat for this long is taken for dead
 #: (kept for callers; ``LOCALSWEEP_HEARTBEAT_TIMEOUT`` overrides it at run time).
 HEARTBEAT_TIMEOUT = _claims.heartbeat_timeout()
-REAP_INTERVAL = _claims.REAP_INTERVAL
+REAP_INTERVAL = _reaper.REAP_INTERVAL
 
 
 class Store(StoreReads):
@@ -89,7 +89,7 @@ class Store(StoreReads):
         self._session = Session(self.url, retry_timeout)
         self._session.open(check=check, create=create)
         self._configs = _sweeps.SweepConfigs()
-        self._reaper = _claims.Reaper()
+        self._reaper = _reaper.Reaper()
         self._session.on_wait = self._reaper.note_wait
         self._views = _runs.RunViews()
 

@@ -20,7 +20,7 @@ from test_store_heartbeat_timeouts import HOLDER
 
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
-from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims
+from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _reaper
 
 if TYPE_CHECKING:
     from tests.store.conftest import PrivatePostgres
@@ -35,7 +35,7 @@ TIMEOUT = 2.0
 def _short_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
     """Agents with a heartbeat timeout of TIMEOUT; every claim looks for dead agents."""
     monkeypatch.setenv("LOCALSWEEP_HEARTBEAT_TIMEOUT", str(TIMEOUT))
-    monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+    monkeypatch.setattr(_reaper, "REAP_INTERVAL", 0.0)
 
 
 def _hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> None:
@@ -94,13 +94,48 @@ def test_a_claim_after_a_locked_file_leaves_live_runs_alone(
 
 
 def test_only_a_wait_of_a_beat_interval_holds_reaping() -> None:
-    """Waits shorter than a beat interval (the lock of a busy sweep, many times a minute
-    with many agents) change nothing: a dead agent's run is not left waiting for them."""
-    reaper = _claims.Reaper()
-    reaper.note_wait(_claims.beat_interval() / 2)
-    assert reaper._hold_until == 0.0
-    reaper.note_wait(_claims.beat_interval())
-    assert reaper._hold_until > time.monotonic()
+    """Waits shorter than a run's beat interval (the lock of a busy sweep, many times a
+    minute with many agents) change nothing: a dead agent's run is not left waiting for
+    them. Each run is judged by its own agent's interval."""
+    reaper = _reaper.Reaper()
+    reaper.note_wait(_reaper.interval_of(TIMEOUT) / 2)
+    assert not reaper.waited_out(TIMEOUT)
+    reaper.note_wait(_reaper.interval_of(TIMEOUT))
+    assert reaper.waited_out(TIMEOUT)
+    assert not reaper.waited_out(120.0)  # an agent that beats every 30 s missed no beat
+
+
+def test_a_default_agent_after_a_wait_leaves_a_fast_beating_agents_run_alone(
+    tmp_path: Path,
+    claim: Claimer,
+    random_sweep: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Agents of one sweep may beat at different rates. A looker with the default timeout
+    (it beats every 30 s) that waited a few seconds held nothing by its own interval, and
+    reaped the live run of an agent with a 2 s timeout, whose beats could not land."""
+    db = tmp_path / "sweeps.db"
+    store = Store(db)
+    looker = Store(db)
+    try:
+        sweep = store.create_sweep(random_sweep())
+        held = claim(store, sweep.id, HOLDER).run  # claimed with the 2 s timeout
+        assert held is not None
+        monkeypatch.delenv("LOCALSWEEP_HEARTBEAT_TIMEOUT")  # the looker's: the default
+        taken = threading.Event()
+        writer = threading.Thread(target=_hold_write_lock, args=(db, TIMEOUT + 1.5, taken))
+        writer.start()
+        taken.wait(10)
+
+        after = claim(looker, sweep.id, LOOKER)
+        writer.join()
+
+        assert held.id not in after.reaped
+        assert store.get_run(held.id).state is RunState.RUNNING
+        assert _reaped_within(looker, sweep.id, held.id, claim)  # once its agent had time
+    finally:
+        looker.close()
+        store.close()
 
 
 @pytest.mark.postgres

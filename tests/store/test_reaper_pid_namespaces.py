@@ -19,7 +19,7 @@ import pytest
 
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
-from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims, _records
+from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _reaper, _records
 from localsweep.store._records import process_space
 
 Claimer = Callable[..., Claim]
@@ -129,7 +129,7 @@ def test_a_live_run_of_an_agent_in_another_pid_namespace_is_not_reaped(
         held = store.get_run(run_id)
         assert held.agent_host is not None and held.agent_host.split()[0] == os.uname().nodename
 
-        monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+        monkeypatch.setattr(_reaper, "REAP_INTERVAL", 0.0)
         looked = claim(store, sweep.id, AgentInfo.current())
 
         assert looked.outcome is ClaimOutcome.CLAIMED
@@ -152,7 +152,7 @@ def test_an_agent_of_this_process_space_is_still_judged_by_its_pid(
         sweep = store.create_sweep(grid(6))
         held = claim(store, sweep.id, gone).run
         assert held is not None
-        monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+        monkeypatch.setattr(_reaper, "REAP_INTERVAL", 0.0)
         looked = claim(store, sweep.id, AgentInfo.current())
         assert looked.reaped == (held.id,)
         assert store.get_run(held.id).end_reason == "agent_died"
@@ -188,7 +188,7 @@ def test_without_proc_an_agent_is_never_judged_by_its_pid(
         sweep = store.create_sweep(grid(6))
         held = claim(store, sweep.id, other).run
         assert held is not None
-        monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+        monkeypatch.setattr(_reaper, "REAP_INTERVAL", 0.0)
         looked = claim(store, sweep.id, AgentInfo.current())  # also without /proc
         assert held.id not in looked.reaped
         assert store.get_run(held.id).state is RunState.RUNNING  # its heartbeat decides

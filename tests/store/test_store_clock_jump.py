@@ -15,7 +15,7 @@ from test_store_heartbeat_timeouts import HOLDER, _silent_for
 
 from localsweep.config import SweepConfig
 from localsweep.records import RunState
-from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _claims
+from localsweep.store import AgentInfo, Claim, ClaimOutcome, Store, _reaper
 
 Claimer = Callable[..., Claim]
 LOOKER = AgentInfo(id="looker-agent", host="this-machine.invalid", pid=2)
@@ -33,8 +33,8 @@ def test_after_a_suspend_a_live_agents_run_is_not_taken_for_dead(
         assert claim(looker, sweep.id, LOOKER).outcome is ClaimOutcome.CLAIMED  # awake
         # The machine slept: the wall clock moved on, the monotonic clock did not, and the
         # holder's last heartbeat is as old as the night.
-        monkeypatch.setattr(_claims, "_wall", lambda: time.time() + SLEPT)
-        monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+        monkeypatch.setattr(_reaper, "_wall", lambda: time.time() + SLEPT)
+        monkeypatch.setattr(_reaper, "REAP_INTERVAL", 0.0)
         _silent_for(store, held.id, SLEPT)
 
         woke = claim(looker, sweep.id, LOOKER)
@@ -48,9 +48,9 @@ def test_after_a_suspend_a_live_agents_run_is_not_taken_for_dead(
         assert store.get_run(held.id).state is RunState.RUNNING
 
         # An agent that did not come back: once the hold is over, it is reaped as before.
-        monkeypatch.setattr(_claims, "CLOCK_JUMP_HOLD", 0.0)
+        monkeypatch.setattr(_reaper, "CLOCK_JUMP_HOLD", 0.0)
         _silent_for(store, held.id, SLEPT)
-        monkeypatch.setattr(_claims, "_wall", lambda: time.time() + 2 * SLEPT)
+        monkeypatch.setattr(_reaper, "_wall", lambda: time.time() + 2 * SLEPT)
         later = claim(looker, sweep.id, LOOKER)
         assert later.reaped == (held.id,)
         stored = store.get_run(held.id)
@@ -68,7 +68,7 @@ def test_without_a_jump_a_silent_run_is_reaped_at_once(
     looker = Store(store.url)
     try:
         claim(looker, sweep.id, LOOKER)
-        monkeypatch.setattr(_claims, "REAP_INTERVAL", 0.0)
+        monkeypatch.setattr(_reaper, "REAP_INTERVAL", 0.0)
         _silent_for(store, held.id, SLEPT)  # its agent died: the clock did not jump
         assert claim(looker, sweep.id, LOOKER).reaped == (held.id,)
     finally:
@@ -76,11 +76,11 @@ def test_without_a_jump_a_silent_run_is_reaped_at_once(
 
 
 def test_slow_drift_of_the_clock_is_not_a_jump() -> None:
-    reaper = _claims.Reaper()
+    reaper = _reaper.Reaper()
     assert not reaper.watch_clock(1000.0, 10.0)
     assert not reaper.watch_clock(1000.0 + 3600 + 1.5, 10.0 + 3600)  # NTP slewing, an hour
     assert reaper.watch_clock(1000.0 + 7200 + 60, 10.0 + 7200)  # a minute's sleep
     # Two days into a run, a sleep longer than the heartbeat timeout is a jump all the same.
-    reaper = _claims.Reaper()
+    reaper = _reaper.Reaper()
     reaper.watch_clock(1e9, 100.0)
     assert reaper.watch_clock(1e9 + 2 * 86400 + 150, 100.0 + 2 * 86400)
