@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,10 +32,13 @@ def process_space() -> str:
     only when it is the same: containers often share a host name (``--hostname``,
     ``--network host``, a pod's name on every replica) but each has its own pids, and every
     Linux machine's first pid namespace has the same inode, so the boot id tells machines
-    of one name apart. Where the system does not tell the namespace or the boot (no
-    ``/proc``), the space is this process's alone (``NAME unknown:TOKEN``): its agent is
-    judged by its heartbeat, never by a pid that may mean another process."""
+    of one name apart. Where Linux does not tell the namespace or the boot (no ``/proc``),
+    the space is this process's alone (``NAME unknown:TOKEN``): its agent is judged by its
+    heartbeat, never by a pid that may mean another process. Other systems (macOS) have no
+    pid namespaces: the host name is the space, as it always was."""
     name = socket.gethostname()[:190]  # the whole within the column's 256
+    if not sys.platform.startswith("linux"):
+        return name
     try:
         space = os.stat("/proc/self/ns/pid").st_ino
     except OSError:

@@ -194,3 +194,13 @@ def test_without_proc_an_agent_is_never_judged_by_its_pid(
         assert store.get_run(held.id).state is RunState.RUNNING  # its heartbeat decides
     finally:
         store.close()
+
+
+def test_on_a_system_without_pid_namespaces_the_host_name_is_the_space(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """macOS has no /proc and no pid namespaces: its agents were all "unknown", so a killed
+    agent's run waited out the heartbeat timeout instead of being reaped at once."""
+    monkeypatch.setattr(_records.sys, "platform", "darwin")
+    assert process_space() == os.uname().nodename[:190]
+    assert process_space() == process_space()
