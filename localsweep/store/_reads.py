@@ -3,8 +3,9 @@ the incremental views that search, stopping and the live page poll."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,7 +17,10 @@ from localsweep.store._records import RunRecord
 from localsweep.store._session import Session
 from localsweep.store._tables import now, run_record, runs
 
-__all__ = ["StoreReads"]
+__all__ = ["DB_CLOCK_AGE", "StoreReads"]
+
+#: How long the difference of the server's clock and this host's is trusted, in seconds.
+DB_CLOCK_AGE = 60.0
 
 
 class StoreReads:
@@ -27,16 +31,26 @@ class StoreReads:
     _session: Session
     _views: _runs.RunViews
     _configs: _sweeps.SweepConfigs
+    #: The server's clock against this host's, in seconds, and when that was read (by the
+    #: monotonic clock): see :meth:`db_time`.
+    _db_clock: tuple[float, float] | None = None
 
     def db_time(self) -> datetime:
         """Now by the database's clock (UTC, naive, as times are stored): PostgreSQL's
         ``clock_timestamp()``, which wrote the runs' heartbeats and ends; this host's clock
         on SQLite (one host). What a viewer judges a heartbeat's age against: by its own
-        clock, five minutes fast, every running run looked silent. One query on a server,
-        none on SQLite: read it once per page or command, not per run."""
+        clock, five minutes fast, every running run looked silent. On a server, one query
+        a minute: the difference of the two clocks is kept, and this host's clock moved by
+        it (reading the server's for each run's file cost a query each)."""
         if not _clock.server_clock(self._session.engine):
             return now()
-        return self._session.read(_clock.read_db_now, "read the database's clock")
+        mono = time.monotonic()
+        kept = self._db_clock
+        if kept is not None and mono - kept[1] < DB_CLOCK_AGE:
+            return now() + timedelta(seconds=kept[0])
+        server = self._session.read(_clock.read_db_now, "read the database's clock")
+        self._db_clock = ((server - now()).total_seconds(), mono)
+        return server
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id``; NotFoundError if there is none."""

@@ -373,3 +373,26 @@ def test_a_duration_is_said_sanely_for_a_number_that_is_no_duration(
     from localsweep.report._html import _duration
 
     assert _duration(seconds) == said
+
+
+@on_postgres
+def test_the_servers_clock_is_read_once_a_minute_not_once_per_run(postgres_db: str) -> None:
+    # Run.summary of each killed run read the server's clock to know whether to wait for
+    # its file: 50 such runs made 50 queries.
+    from sqlalchemy import event
+
+    store = Store(postgres_db)
+    asked: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "clock_timestamp" in statement:
+            asked.append(statement)
+
+    event.listen(store._session.engine, "before_cursor_execute", count)
+    try:
+        first = store.db_time()
+        later = [store.db_time() for _ in range(50)]
+        assert len(asked) == 1
+        assert all(timedelta(0) <= t - first < timedelta(seconds=30) for t in later)
+    finally:
+        store.close()
