@@ -294,6 +294,8 @@ def run(
         from localsweep.agent._workers import require_program
 
         require_program(config)  # before the sweep is made: it could not run
+    if (homeless := no_home()) is not None:
+        raise homeless  # before the database is made: every run would fail
     found = read_priors_first(db, config, prior_runs)
     store = Store(db)
     sweep_id, _found = create_with_priors(
