@@ -153,7 +153,7 @@ def _file_ref(ref: str, folder: str) -> str:
 
 def _command_with(ref: str, module: str, where: Path) -> str:
     """This command line, ``--function`` given ``module``, with ``where`` on PYTHONPATH."""
-    import shlex
+    from localsweep._shell import shell_quote
 
     args = list(sys.argv[1:])
     for i, arg in enumerate(args):
@@ -166,8 +166,8 @@ def _command_with(ref: str, module: str, where: Path) -> str:
     else:
         args = ["...", "--function", module]
     before = ":$PYTHONPATH" if os.environ.get("PYTHONPATH") else ""
-    command = " ".join(shlex.quote(a) if a != "..." else a for a in args)
-    return f"PYTHONPATH={shlex.quote(str(where))}{before} localsweep {command}"
+    command = " ".join(shell_quote(a) if a != "..." else a for a in args)
+    return f"PYTHONPATH={shell_quote(str(where))}{before} localsweep {command}"
 
 
 def _malformed_ref(ref: str, folder: str) -> str:

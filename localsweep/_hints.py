@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from localsweep._shell import shell_quote
+
 __all__ = [
     "FUNCTION_PLACEHOLDER",
     "agent_command",
@@ -54,7 +56,7 @@ def suggested_db_flag(db: str | os.PathLike[str] | None) -> tuple[str, str]:
     """The ``--db`` part of a command line suggested to the user, and
     :func:`db_in_command`'s note to print beside it."""
     shown, note = db_in_command(db)
-    return ("" if shown is None else f" --db {shlex.quote(shown)}"), note
+    return ("" if shown is None else f" --db {shell_quote(shown)}"), note
 
 
 def join_sweep_path(sweep_id: str, entity: str | None = None, project: str | None = None) -> str:

@@ -222,3 +222,21 @@ def test_a_file_name_that_is_not_utf8_is_shown_by_its_bytes(
     assert "/b\\xffd/s.db" in result.stderr
     assert "udcff" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_suggested_command_names_a_path_that_is_not_utf8_as_bash_reads_it(
+    tmp_path: Path,
+) -> None:
+    # `Run sweep agent with: ... --db '/x/b\udcffd/s.db'` could not be pasted: no shell
+    # reads Python's surrogate (or its escape) as the byte of the file's name.
+    (tmp_path / "s.yaml").write_text(
+        "method: random\nparameters:\n  x: {min: 0.0, max: 1.0}\n", encoding="utf-8"
+    )
+    folder = bytes(tmp_path) + b"/b\xffd"
+    db = os.fsdecode(folder + b"/s.db")
+    made = cli_at(tmp_path, "sweep", "s.yaml", "--db", db)
+    assert made.returncode == 0, made.stderr
+    (line,) = [x for x in made.stderr.splitlines() if x.startswith("Run sweep agent with:")]
+    word = line.split("--db ", 1)[1].split()[0]
+    said = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True)
+    assert said.stdout == folder + b"/s.db"

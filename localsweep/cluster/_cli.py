@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from rich.markup import escape
 
 from localsweep._cli_common import nonempty_db, suggested_db_flag
 from localsweep._console import CliConsole
+from localsweep._shell import shell_quote
 from localsweep.cluster._checks import (
     check_function,
     check_log_dir,
@@ -333,7 +333,7 @@ def slurm_command(
                 ) from exc
             _say(
                 f"Wrote {escape(str(path))}; submit it with: "
-                f"sbatch {escape(shlex.quote(str(path)))}"
+                f"sbatch {escape(shell_quote(str(path)))}"
             )
             _say(f"Logs will go to {escape(job.output_pattern)}")
             return

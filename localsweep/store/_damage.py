@@ -7,12 +7,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shlex
 import sqlite3
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from localsweep._shell import shell_quote
 from localsweep.errors import NotFoundError, SchemaVersionError
 from localsweep.store._models import Base
 
@@ -182,7 +182,7 @@ def foreign_file_error(
     return SchemaVersionError(
         f"{said}: give --db (or db=, LOCALSWEEP_DB) a new file. To keep localsweep's tables "
         f"beside them in this file on purpose, run `localsweep db upgrade --db "
-        f"{shlex.quote(str(path))}` first"
+        f"{shell_quote(str(path))}` first"
     )
 
 
