@@ -122,6 +122,10 @@ class Session:
         self.engine: Engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.retry_timeout = retry_timeout_from_env() if retry_timeout is None else retry_timeout
+        #: The user chose the bound (``--store-timeout``, or the caller): opening waits it too.
+        self._bound_chosen = retry_timeout is not None or bool(
+            os.environ.get("LOCALSWEEP_STORE_TIMEOUT")
+        )
         database = make_url(url).database if self.is_sqlite else None
         self.path: Path | None = Path(database) if database and database != ":memory:" else None
         self._identity: tuple[int, int] | None = None
@@ -153,13 +157,18 @@ class Session:
         def schema(_conn: Connection | None) -> None:
             ensure_schema(self.engine, create=create)
 
-        # A shorter bound than for later calls: a wrong URL should not hang a command.
+        # A shorter bound than for later calls, unless the user chose one: a wrong URL
+        # should not hang a command, but an agent told --store-timeout 600 that starts
+        # while the server restarts waits for it.
+        bound = self.retry_timeout
+        if not self._bound_chosen:
+            bound = min(bound, OPEN_RETRY_TIMEOUT)
         self._retrying(
             schema,
             immediate=False,
             what=f"open the database {self._where()}",
             bare=True,
-            timeout=min(self.retry_timeout, OPEN_RETRY_TIMEOUT),
+            timeout=bound,
         )
         if self.path is not None:
             st = os.stat(self.path)
@@ -280,7 +289,11 @@ class Session:
             try:
                 self.check_file()
                 if bare:
-                    return work(None)  # type: ignore[arg-type]
+                    began = time.monotonic()
+                    result = work(None)  # type: ignore[arg-type]
+                    if self.on_wait is not None:
+                        self.on_wait(began - started)  # opened after an outage: say so too
+                    return result
                 with self.engine.connect() as conn:
                     if self.is_sqlite:
                         _bound_busy_wait(conn, bound)

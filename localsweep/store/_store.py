@@ -87,10 +87,11 @@ class Store(StoreReads):
         #: The URL as messages show it: its password masked (``user:***@``).
         self.shown_url = shown_url(self.url)
         self._session = Session(self.url, retry_timeout)
+        self._reaper = _reaper.Reaper()
+        # Before opening: an agent started during an outage waited for it while opening.
+        self._session.on_wait = self._reaper.note_wait
         self._session.open(check=check, create=create)
         self._configs = _sweeps.SweepConfigs()
-        self._reaper = _reaper.Reaper()
-        self._session.on_wait = self._reaper.note_wait
         self._views = _runs.RunViews()
 
     @property

@@ -177,3 +177,64 @@ def test_a_claim_after_a_database_restart_leaves_live_runs_alone(
     finally:
         looker.close()
         store.close()
+
+
+def _open_during_an_outage(server: PrivatePostgres, down: float) -> Store:
+    """A store opened while the server is down for ``down`` seconds (it waits in its open)."""
+    server.stop()
+    opened: dict[str, object] = {}
+
+    def open_late() -> None:
+        try:
+            opened["store"] = Store(server.url)
+        except BaseException as exc:
+            opened["error"] = exc
+
+    thread = threading.Thread(target=open_late)
+    thread.start()
+    time.sleep(down)
+    server.start()
+    thread.join(120)
+    assert "error" not in opened, opened.get("error")
+    store = opened["store"]
+    assert isinstance(store, Store)
+    return store
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_agent_that_opened_the_database_during_an_outage_leaves_live_runs_alone(
+    private_postgres: PrivatePostgres,
+    claim: Claimer,
+    random_sweep: Callable[..., SweepConfig],
+) -> None:
+    # An agent started while the server restarted waited in its open, which did not
+    # count as a wait: its first claim reaped the runs whose beats could not land.
+    store = Store(private_postgres.url)
+    try:
+        sweep = store.create_sweep(random_sweep())
+        held = claim(store, sweep.id, HOLDER).run
+        assert held is not None
+        late = _open_during_an_outage(private_postgres, TIMEOUT + 1.5)
+        try:
+            after = claim(late, sweep.id, LOOKER)
+            assert held.id not in after.reaped
+            assert store.get_run(held.id).state is RunState.RUNNING
+        finally:
+            late.close()
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_agent_given_a_store_timeout_waits_that_long_to_open_the_database(
+    private_postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening waited at most 10 s whatever --store-timeout said (it sets the variable),
+    # and the message then said to raise --store-timeout. Scaled: 1 s for the 10 s.
+    from localsweep.store import _session
+
+    monkeypatch.setattr(_session, "OPEN_RETRY_TIMEOUT", 1.0)
+    monkeypatch.setenv("LOCALSWEEP_STORE_TIMEOUT", "60")
+    _open_during_an_outage(private_postgres, 3.0).close()
