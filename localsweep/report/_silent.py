@@ -97,18 +97,14 @@ def run_runtime(run: Any) -> float | None:
 
 
 def _stored_summary(run: Any) -> Mapping[str, Any]:
-    """The run's summary as far as it is known without opening its wandb file: the whole
-    summary once it was read, else what the store holds (a program-mode run's has wandb's
-    ``_runtime``; a function-mode run's only when its code wrote to its summary). Reading
-    every run's file for it cost the report and the ui's sweep page one file per run (10%
-    more time at 10,000 runs on a local disk, more on a cluster's shared one)."""
-    read = getattr(run, "_summary", None)
-    if read is not None:
-        return read
+    """The run's summary as the store holds it, without opening its wandb file (a
+    program-mode run's has wandb's ``_runtime``; a function-mode run's only when its code
+    wrote to its summary). Reading every run's file for it cost the report and the ui's
+    sweep page one file per run (10% more time at 10,000 runs on a local disk, more on a
+    cluster's shared one); and not whatever summary happens to have been read already, so
+    a run's runtime is the same on every page."""
     record = getattr(run, "_record", None)
-    if record is not None:
-        return record.summary
-    return run.summary
+    return record.summary if record is not None else run.summary
 
 
 def _utc(moment: datetime) -> datetime:

@@ -366,6 +366,20 @@ def test_the_runtimes_of_function_runs_are_shown_without_opening_their_files(
         assert row_cells(table["table"], run.id)["runtime (s)"] == expected
 
 
+def test_a_runs_runtime_does_not_depend_on_whether_its_summary_was_read(
+    wandb_sweep: localsweep.Sweep,
+) -> None:
+    # The runtime took wandb's _runtime from a summary read already (the run page reads
+    # it), and claim-to-end otherwise: one run, two runtimes on two pages.
+    from localsweep.report._silent import run_runtime
+
+    sweep = localsweep.Api(wandb_sweep._store.url).sweep(wandb_sweep.id)
+    for run in sweep.runs:
+        before = run_runtime(run)
+        assert "_runtime" in run.summary  # read now, from the run's wandb file
+        assert run_runtime(run) == before
+
+
 @pytest.mark.parametrize(("seconds", "said"), [(-3600.0, "0s"), (math.nan, "—"), (math.inf, "—")])
 def test_a_duration_is_said_sanely_for_a_number_that_is_no_duration(
     seconds: float, said: str
