@@ -34,6 +34,7 @@ from localsweep import _interrupt
 from localsweep.errors import AgentError, LeaseLostError, StoreError, StoreUnavailableError
 from localsweep.records import SweepState
 from localsweep.store import RunRecord, Store, beat_interval
+from localsweep.store import heartbeat_timeout as store_heartbeat_timeout
 
 __all__ = [
     "HEARTBEAT_TIMEOUT_VARIABLE",
@@ -50,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 #: Seconds without a heartbeat after which a run is taken for dead (read by the store too).
 HEARTBEAT_TIMEOUT_VARIABLE = "LOCALSWEEP_HEARTBEAT_TIMEOUT"
-DEFAULT_HEARTBEAT_TIMEOUT = 120.0
 #: How often the agent reads its sweep's state (pause, stop, cancel reach it this fast).
 SWEEP_POLL_INTERVAL = 1.0
 
@@ -64,13 +64,9 @@ STORE_ERROR = "store_error"
 
 
 def heartbeat_timeout() -> float:
-    """The heartbeat timeout in seconds: ``LOCALSWEEP_HEARTBEAT_TIMEOUT``, else 120."""
-    raw = os.environ.get(HEARTBEAT_TIMEOUT_VARIABLE)
-    try:
-        value = float(raw) if raw else DEFAULT_HEARTBEAT_TIMEOUT
-    except ValueError:
-        return DEFAULT_HEARTBEAT_TIMEOUT
-    return value if value > 0 else DEFAULT_HEARTBEAT_TIMEOUT
+    """The heartbeat timeout in seconds: ``LOCALSWEEP_HEARTBEAT_TIMEOUT``, else 120 (read
+    as the store reads it, which judges the runs by it)."""
+    return store_heartbeat_timeout().total_seconds()
 
 
 def heartbeat_interval() -> float:

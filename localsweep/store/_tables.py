@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -47,7 +48,9 @@ DEFAULT_HEARTBEAT_TIMEOUT = timedelta(seconds=120)
 
 
 def heartbeat_timeout() -> timedelta:
-    """How long a run's heartbeat may be silent before another agent reaps the run."""
+    """How long a run's heartbeat may be silent before another agent reaps the run
+    (``LOCALSWEEP_HEARTBEAT_TIMEOUT``; a value that is no positive number of seconds a
+    duration can hold, ``inf`` among them, counts as unset)."""
     raw = os.environ.get("LOCALSWEEP_HEARTBEAT_TIMEOUT")
     if raw:
         try:
@@ -55,7 +58,8 @@ def heartbeat_timeout() -> timedelta:
         except ValueError:
             seconds = -1.0
         if seconds > 0:
-            return timedelta(seconds=seconds)
+            with contextlib.suppress(OverflowError):
+                return timedelta(seconds=seconds)
     return DEFAULT_HEARTBEAT_TIMEOUT
 
 

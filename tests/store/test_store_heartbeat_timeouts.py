@@ -150,3 +150,17 @@ def test_db_upgrade_gives_a_0008_database_the_column_and_keeps_its_runs(
         store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT heartbeat_timeout FROM runs").fetchall() == [(None,)]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300", "nan", "-5", "soon"])
+def test_a_timeout_that_is_no_duration_counts_as_unset(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `inf` (meant as "never reap") raised OverflowError at the agent's first claim.
+    from localsweep.agent._control import heartbeat_interval, heartbeat_timeout
+    from localsweep.store import heartbeat_timeout as store_timeout
+
+    monkeypatch.setenv(VARIABLE, value)
+    assert store_timeout() == timedelta(seconds=120)
+    assert heartbeat_timeout() == 120.0
+    assert heartbeat_interval() == 30.0
