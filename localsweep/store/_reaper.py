@@ -28,7 +28,7 @@ from localsweep.store._records import AgentInfo
 from localsweep.store._sweeps import adjust_counts
 from localsweep.store._tables import heartbeat_timeout, runs
 
-__all__ = ["REAP_INTERVAL", "Reaper", "beat_interval", "interval_of", "reap"]
+__all__ = ["REAP_INTERVAL", "START_HOLD", "Reaper", "beat_interval", "interval_of", "reap"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,14 @@ CLOCK_JUMP_HOLD = 40.0
 #: After a wait for the database, how long past one beat interval reaping by heartbeat
 #: waits: the longest sleep between two retries of a call (the session's backoff cap).
 OUTAGE_MARGIN = 2.0
+
+
+#: How long a store just opened takes no run for dead by its heartbeat. It cannot know
+#: whether the database has only just come back (a job script that starts the agent again
+#: until it can connect starts it then), while the other agents' beats are still in their
+#: retries' backoff: as long as that backoff's cap. A dead process on this host is still
+#: reaped at once; a dead agent elsewhere waits that much longer.
+START_HOLD = OUTAGE_MARGIN
 
 
 #: The shortest and longest time between an agent's beats, in seconds.
@@ -100,6 +108,8 @@ class Reaper:
         self._hold_until = 0.0
         #: Recent waits for the database: (seconds, when it ended by the monotonic clock).
         self._waits: list[tuple[float, float]] = []
+        #: Until when (monotonic) a store just opened holds reaping: :data:`START_HOLD`.
+        self._opening = time.monotonic() + START_HOLD
 
     def now_and_then(self, conn: Connection, sweep_id: str, agent: AgentInfo) -> tuple[str, ...]:
         """Reap unless this agent did so for this sweep less than REAP_INTERVAL ago (a scan
@@ -154,11 +164,14 @@ class Reaper:
         """Whether the runs of agents with this heartbeat ``timeout`` wait to be judged by
         their heartbeat: a recent wait for the database was at least their beat interval
         long (their beats could not land), and ended less than an interval and the
-        retries' 2 s backoff ago (time for them to beat again). Judged by each run's own
+        retries' 2 s backoff ago (time for them to beat again); or this store was opened
+        less than :data:`START_HOLD` ago. Judged by each run's own
         timeout: an agent that beats every 30 s waiting 5 s holds nothing of its own, but
         the runs of one that beats every half second missed their beats."""
         interval = interval_of(timeout)
         mono = time.monotonic()
+        if mono < self._opening:
+            return True
         return any(w >= interval and mono - e < interval + OUTAGE_MARGIN for w, e in self._waits)
 
     def forget(self, sweep_id: str) -> None:

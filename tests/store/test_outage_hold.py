@@ -238,3 +238,36 @@ def test_an_agent_given_a_store_timeout_waits_that_long_to_open_the_database(
     monkeypatch.setattr(_session, "OPEN_RETRY_TIMEOUT", 1.0)
     monkeypatch.setenv("LOCALSWEEP_STORE_TIMEOUT", "60")
     _open_during_an_outage(private_postgres, 3.0).close()
+
+
+def test_an_agent_started_as_the_database_came_back_leaves_live_runs_alone(
+    tmp_path: Path,
+    claim: Claimer,
+    random_sweep: Callable[..., SweepConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job script that starts ``localsweep agent`` again until it can connect starts it
+    the moment the database is back, while the other agents' beats are still in their
+    retries' backoff: it saw no wait of its own, and its first claim reaped their live
+    runs. A store just opened judges no heartbeat for the backoff's cap."""
+    monkeypatch.setattr(_reaper, "START_HOLD", _reaper.OUTAGE_MARGIN)
+    db = tmp_path / "sweeps.db"
+    store = Store(db)
+    try:
+        sweep = store.create_sweep(random_sweep())
+        held = claim(store, sweep.id, HOLDER).run
+        assert held is not None
+        time.sleep(TIMEOUT + 0.5)  # the outage: no beat of its agent landed
+
+        looker = Store(db)  # started as the database came back
+        try:
+            after = claim(looker, sweep.id, LOOKER)
+            assert after.outcome is ClaimOutcome.CLAIMED
+            assert held.id not in after.reaped
+            assert store.heartbeat([held]) == set()  # its retried beat lands: still its own
+            # An agent that does not beat again is reaped once the hold is over.
+            assert _reaped_within(looker, sweep.id, held.id, claim)
+        finally:
+            looker.close()
+    finally:
+        store.close()
