@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -146,6 +147,8 @@ def friendly(fn: F) -> F:
 
 
 def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("give a number of seconds (inf: retry as long as it takes)")
     # Through the environment, so that the store of every run's process gets it too.
     if value is not None:
         os.environ["LOCALSWEEP_STORE_TIMEOUT"] = str(value)
@@ -188,7 +191,7 @@ def execution_options(fn: F) -> F:
             callback=_set_store_timeout,
             metavar="SECONDS",
             help="How long to retry when the database cannot be reached before stopping "
-            "[env LOCALSWEEP_STORE_TIMEOUT; default 180].",
+            "[env LOCALSWEEP_STORE_TIMEOUT; default 180; inf: no bound].",
         ),
         click.option(
             "--grace-period",

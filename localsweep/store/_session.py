@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import random
 import sqlite3
@@ -86,21 +87,28 @@ _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT = 5, 6, 10, 11
 _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 8, 13, 14, 26
 
 
-def retry_timeout_from_env() -> float:
-    """``LOCALSWEEP_STORE_TIMEOUT`` in seconds, else :data:`DEFAULT_RETRY_TIMEOUT`."""
+def _chosen_timeout() -> float | None:
+    """``LOCALSWEEP_STORE_TIMEOUT`` in seconds when it is one (``inf``: retry as long as it
+    takes), else ``None`` (unset, or no number of seconds: ``abc``, ``nan``, negative)."""
     raw = os.environ.get("LOCALSWEEP_STORE_TIMEOUT")
     try:
-        value = float(raw) if raw else DEFAULT_RETRY_TIMEOUT
+        value = float(raw) if raw else math.nan
     except ValueError:
-        value = DEFAULT_RETRY_TIMEOUT
-    return max(value, 0.0)
+        return None
+    return value if value >= 0 else None  # nan compares false
+
+
+def retry_timeout_from_env() -> float:
+    """``LOCALSWEEP_STORE_TIMEOUT`` in seconds, else :data:`DEFAULT_RETRY_TIMEOUT`."""
+    chosen = _chosen_timeout()
+    return DEFAULT_RETRY_TIMEOUT if chosen is None else chosen
 
 
 def _bound_busy_wait(conn: Connection, bound: float) -> None:
     """Let SQLite wait on a locked file no longer than the retry bound (its own wait is
     one attempt: a 60 s wait would outlast a ``--store-timeout 5``). Set once per
     connection and bound, on the connections the pool keeps."""
-    ms = min(BUSY_TIMEOUT_MS, max(int(bound * 1000), 1))
+    ms = BUSY_TIMEOUT_MS if bound * 1000 >= BUSY_TIMEOUT_MS else max(int(bound * 1000), 1)
     info = conn.connection.info
     if info.get("localsweep_busy_ms") != ms:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
@@ -118,14 +126,14 @@ class Session:
     """The engine of one store and the transactions on it (see the module docstring)."""
 
     def __init__(self, url: str, retry_timeout: float | None = None):
+        if retry_timeout is not None and not retry_timeout >= 0:
+            raise ValueError(f"retry_timeout must be a number of seconds >= 0, not {retry_timeout}")
         self.url = url
         self.engine: Engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.retry_timeout = retry_timeout_from_env() if retry_timeout is None else retry_timeout
         #: The user chose the bound (``--store-timeout``, or the caller): opening waits it too.
-        self._bound_chosen = retry_timeout is not None or bool(
-            os.environ.get("LOCALSWEEP_STORE_TIMEOUT")
-        )
+        self._bound_chosen = retry_timeout is not None or _chosen_timeout() is not None
         database = make_url(url).database if self.is_sqlite else None
         self.path: Path | None = Path(database) if database and database != ":memory:" else None
         self._identity: tuple[int, int] | None = None
