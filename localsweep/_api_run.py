@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from localsweep._api_runs import app_url
 from localsweep._history import HistoryScan
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from localsweep.api import Sweep
     from localsweep.wandb_bridge import RunFileSummary
 
-__all__ = ["Run", "RunSummary"]
+__all__ = ["Run", "RunSummary", "SummaryKeyError"]
 
 logger = logging.getLogger("localsweep.api")
 
@@ -35,16 +37,53 @@ _SCAN_TIMES_SAID: list[bool] = []
 FLUSH_WAIT = 10.0
 
 
+class SummaryKeyError(KeyError, AttributeError):
+    """A key read as an attribute (``run.summary.loss``) that the summary does not have:
+    a ``KeyError`` as wandb.Api's summary raises, and an ``AttributeError`` so that
+    ``hasattr`` and ``getattr(summary, "loss", None)`` work as for any attribute."""
+
+
 class RunSummary(dict[str, Any]):
     """A run's summary: a plain ``dict`` (its values are JSON's: numbers, text, lists and
-    nested dicts), with wandb.Api's ``_json_dict`` for the scripts that read it so (W&B's
-    own "export runs" snippet: ``summary_list.append(run.summary._json_dict)``). Edits
-    stay in this copy: the database keeps the summary the run left."""
+    nested dicts, each nested dict a ``RunSummary`` too), with wandb.Api's ways to read it:
+    a key as an attribute (``summary.loss``, ``summary.val.loss``, as wandb's
+    ``SummarySubDict``) and ``_json_dict`` for the scripts that read it so (W&B's own
+    "export runs" snippet: ``summary_list.append(run.summary._json_dict)``). Edits stay in
+    this copy: the database keeps the summary the run left."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(
+            {k: RunSummary(v) if isinstance(v, dict) else v for k, v in (values or {}).items()}
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for what is no attribute of a dict (keys, items, get... stay methods);
+        # wandb's reads a name with a leading underscore as an attribute, never a key.
+        if name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        try:
+            return self[name]
+        except KeyError:
+            raise SummaryKeyError(name) from None
 
     @property
     def _json_dict(self) -> dict[str, Any]:
-        """The summary as a plain ``dict`` (a copy), as wandb's ``HTTPSummary._json_dict``."""
-        return dict(self)
+        """The summary as a plain ``dict`` (a copy, nested dicts plain too), as wandb's
+        ``HTTPSummary._json_dict``."""
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# yaml.safe_dump(dict(run.summary)) wrote a nested summary's plain dicts: it still does.
+for _name in ("SafeDumper", "Dumper", "CSafeDumper", "CDumper"):
+    _dumper = getattr(yaml, _name, None)  # the C ones only with libyaml
+    if _dumper is not None:
+        _dumper.add_representer(RunSummary, yaml.representer.SafeRepresenter.represent_dict)
 
 
 class Run:
@@ -122,6 +161,11 @@ class Run:
     def name(self) -> str:
         """wandb's name for the run, or ``run-<number>`` when it has none (offline runs)."""
         return self._record.name or f"run-{self._record.number}"
+
+    @property
+    def display_name(self) -> str:
+        """:attr:`name`, under wandb.Api's other name for it (``displayName``)."""
+        return self.name
 
     @property
     def number(self) -> int:
@@ -408,6 +452,17 @@ class Run:
         """The last ``_step`` logged, -1 for a run with no row (wandb's ``lastHistoryStep``)."""
         steps = [row["_step"] for row in self._store.history(self._record.id)]
         return max(steps, default=-1)
+
+    @property
+    def historyLineCount(self) -> int:
+        """How many rows the run logged, 0 for none (wandb's ``historyLineCount``, also
+        ``history_line_count``): read from the store when asked, as :attr:`lastHistoryStep`."""
+        return len(self._store.history(self._record.id))
+
+    @property
+    def history_line_count(self) -> int:
+        """:attr:`historyLineCount`, under the snake_case name wandb.Api takes for it too."""
+        return self.historyLineCount
 
     def __repr__(self) -> str:
         prior = ", prior" if self.prior else ""

@@ -54,6 +54,18 @@ class Sweep:
         return self._record.name or self._record.id
 
     @property
+    def display_name(self) -> str:
+        """:attr:`name`, under wandb.Api's other name for it: wandb's ``Sweep.name`` is the
+        name given to the sweep, else its config's ``name``, else its id, as here."""
+        return self.name
+
+    @property
+    def method(self) -> str:
+        """The search method, as the config names it: ``grid``, ``random``, ``bayes``, or
+        ``custom`` (a custom scheduler) (wandb.Api's ``Sweep.method``)."""
+        return self._record.config.method.value
+
+    @property
     def config(self) -> dict[str, Any]:
         """The sweep config as wandb.Api's ``Sweep.config`` returns it: as written (numbers
         written as strings converted), each parameter with the ``distribution`` W&B's
@@ -188,6 +200,12 @@ class Sweep:
         return [r for r in self._all_runs if not r.prior]
 
     @property
+    def run_count(self) -> int:
+        """How many runs the sweep has made, whatever their state (wandb.Api's
+        ``runCount``): ``len(runs)``, prior runs not counted."""
+        return len(self.runs)
+
+    @property
     def prior_runs(self) -> list[Run]:
         """The runs given to the sweep to learn from (``--prior-runs``, wandb's prior runs),
         in the order they were given."""
@@ -285,6 +303,13 @@ class Api:
 
             self._opened = Store(require_database(self._db))
         return self._opened
+
+    def flush(self) -> None:
+        """Does nothing: kept for ported code (wandb.Api's ``flush`` drops the runs its
+        ``Api`` keeps, for a loop that polls a run until it ends). This ``Api`` keeps
+        nothing: each :meth:`sweep`, :meth:`run`, :meth:`runs` and :meth:`sweeps` reads
+        the database afresh. A :class:`Run` or :class:`Sweep` already held keeps what it
+        read until its ``load()``, as wandb's objects do."""
 
     def sweeps(self) -> list[Sweep]:
         """Every sweep in the database, oldest first."""

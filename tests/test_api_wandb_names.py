@@ -120,3 +120,38 @@ def test_an_empty_keys_list_means_whole_rows_as_in_wandb(tmp_path: Path) -> None
     whole = [{"loss": 0.5, "acc": 0.9, "_step": 0}]
     assert run.history(keys=[]) == whole
     assert list(run.scan_history(keys=[])) == whole
+
+
+def test_flush_exists_and_the_next_read_sees_new_runs(tmp_path: Path) -> None:
+    """wandb's poll loop calls ``api.flush()`` before it asks again; this Api keeps
+    nothing, so the next ``api.sweep``/``api.run`` reads the database as it is now."""
+    db = str(tmp_path / "s.db")
+    sweep_id = localsweep.sweep(CONFIG, db=db)
+    api = Api(db)
+    assert (api.sweep(sweep_id).state, api.sweep(sweep_id).run_count) == ("PENDING", 0)
+    (run_id,) = localsweep.agent(sweep_id, _train, count=1, db=db, quiet=True).runs
+    api.flush()
+    assert (api.sweep(sweep_id).state, api.sweep(sweep_id).run_count) == ("RUNNING", 1)
+    assert api.run(run_id).summary.loss == 1.0
+
+
+def test_wandbs_other_names_of_run_and_sweep_attributes(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    prior = localsweep.run(CONFIG, _train, db=db, quiet=True)
+    sweep = localsweep.run(
+        {**CONFIG, "name": "my-sweep", "method": "random"},
+        _train,
+        count=3,
+        db=db,
+        quiet=True,
+        prior_runs=[prior.id],
+    )
+    sweep = Api(db).sweep(sweep.id)
+    # wandb's Sweep.name: the config's name, else the id; runCount: its own runs.
+    assert (sweep.display_name, sweep.method, sweep.run_count) == ("my-sweep", "random", 3)
+    assert len(sweep.prior_runs) == 2
+    assert (prior.display_name, prior.method) == (prior.id, "grid")
+    run = sweep.runs[0]
+    assert run.display_name == run.name
+    assert run.historyLineCount == run.history_line_count == 1
+    assert run.lastHistoryStep == 0

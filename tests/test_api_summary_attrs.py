@@ -1,0 +1,63 @@
+"""``run.summary`` read as wandb.Api's summary is: a key as an attribute, nested ones too
+(wandb's ``SummarySubDict.__getattr__`` returns ``self[k]``), while it stays a ``dict``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import localsweep
+
+CONFIG = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1]}}}
+
+
+def _run(tmp_path: Path) -> localsweep.Run:
+    def train(config: dict[str, Any]) -> dict[str, Any]:
+        return {"loss": 0.5, "val": {"loss": 0.25, "deep": {"a": 1}}}
+
+    (run,) = localsweep.run(CONFIG, train, db=str(tmp_path / "s.db"), quiet=True).runs
+    return run
+
+
+def test_summary_keys_read_as_attributes_as_in_wandb(tmp_path: Path) -> None:
+    summary = _run(tmp_path).summary
+    assert summary.loss == 0.5
+    assert summary["val"].loss == summary.val.loss == 0.25
+    assert summary.val.deep.a == 1
+    assert summary.get("val").loss == 0.25
+
+
+def test_a_missing_attribute_is_wandbs_key_error_and_python_attribute_error(
+    tmp_path: Path,
+) -> None:
+    """wandb's ``summary.nope`` raises ``KeyError`` (``self[k]``); it is an
+    ``AttributeError`` too, so ``hasattr`` and ``getattr(..., default)`` work."""
+    summary = _run(tmp_path).summary
+    with pytest.raises(KeyError, match="nope"):
+        summary.nope  # noqa: B018
+    with pytest.raises(AttributeError, match="nope"):
+        summary.val.nope  # noqa: B018
+    assert not hasattr(summary, "nope")
+    assert getattr(summary, "nope", None) is None
+    with pytest.raises(AttributeError):  # a leading underscore is never a key, as in wandb
+        summary._step  # noqa: B018
+
+
+def test_the_summary_stays_a_dict_with_a_plain_json_dict(tmp_path: Path) -> None:
+    summary = _run(tmp_path).summary
+    plain = {"loss": 0.5, "val": {"loss": 0.25, "deep": {"a": 1}}}
+    assert isinstance(summary, dict) and summary == plain
+    with pytest.raises(KeyError):
+        summary["nope"]
+    assert summary.get("nope", 3) == 3
+    assert summary.keys() == plain.keys()  # dict's methods stay methods
+    assert summary._json_dict == plain
+    assert type(summary._json_dict["val"]["deep"]) is dict
+    assert json.loads(json.dumps(summary)) == plain
+    # The ui dumps dict(run.summary) so; nested dicts are no plain dicts any more.
+    assert yaml.safe_load(yaml.safe_dump(dict(summary))) == plain
+    assert yaml.safe_load(yaml.dump(summary)) == plain
