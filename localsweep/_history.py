@@ -42,7 +42,8 @@ def select_rows(
     ``max_step``. A ``_runtime`` or ``_timestamp`` axis no row has (the run's file is gone)
     drops no row: the rows come without it."""
     if isinstance(keys, str):
-        raise TypeError(f"keys must be a list of names, not the text {keys!r}: keys=[{keys!r}]")
+        # wandb's scan_history raises ValueError ("keys must be specified in a list").
+        raise ValueError(f"keys must be a list of names, not the text {keys!r}: keys=[{keys!r}]")
     wanted = None if keys is None else [*keys, x_axis] if x_axis not in keys else [*keys]
     needed = None if wanted is None else list(wanted)
     if needed is not None and x_axis in WANDB_TIMES and not any(x_axis in r for r in rows):
@@ -128,7 +129,10 @@ def as_frame(rows: list[dict[str, Any]]) -> Any:
 class HistoryScan(Iterator[dict[str, Any]]):
     """Every row of a run's history, as wandb's ``HistoryScan``: each ``iter()`` (each
     ``for`` loop) starts the scan afresh, reading the store again (a running run's new
-    rows included); ``next()`` goes on with the current scan."""
+    rows included); ``next()`` goes on with the current scan. Its ``min_step`` and
+    ``max_step`` are wandb's: the step it starts from (0 when not given) and the highest
+    it can yield (the run's last step, -1 without rows, or the one before the
+    ``max_step`` given when that is lower)."""
 
     def __init__(
         self,
@@ -143,14 +147,22 @@ class HistoryScan(Iterator[dict[str, Any]]):
             list(select_rows([], keys))
         self._read_rows = read_rows
         self.keys = list(keys) if keys else None
-        self.min_step = min_step
-        self.max_step = max_step
+        self.min_step = 0 if min_step is None else min_step
+        self._min_step = min_step  # not given: a prior run's negative steps are kept
+        self._stop_step = max_step
         self.page_size = page_size
         self._rows: Iterator[dict[str, Any]] | None = None
 
+    @property
+    def max_step(self) -> int:
+        """The highest step this scan can yield, by the rows stored now."""
+        steps = [row["_step"] for row in self._read_rows() if isinstance(row.get("_step"), int)]
+        last = max(steps, default=-1)
+        return last if self._stop_step is None else min(last, self._stop_step - 1)
+
     def __iter__(self) -> HistoryScan:
         rows = self._read_rows()
-        self._rows = select_rows(rows, self.keys, "_step", self.min_step, self.max_step)
+        self._rows = select_rows(rows, self.keys, "_step", self._min_step, self._stop_step)
         return self
 
     def __next__(self) -> dict[str, Any]:

@@ -348,7 +348,7 @@ def test_history_and_scan_history_take_wandb_apis_arguments(tmp_path: Path) -> N
     assert [r["loss"] for r in run.scan_history(keys=["loss"], page_size=2)] == [
         float(i) for i in range(10)
     ]
-    with pytest.raises(TypeError, match=r"keys=\['acc'\]"):
+    with pytest.raises(ValueError, match=r"keys=\['acc'\]"):
         run.history(keys="acc")  # type: ignore[arg-type]
     try:
         import pandas  # type: ignore[import-untyped]  # noqa: F401

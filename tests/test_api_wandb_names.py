@@ -155,3 +155,35 @@ def test_wandbs_other_names_of_run_and_sweep_attributes(tmp_path: Path) -> None:
     assert run.display_name == run.name
     assert run.historyLineCount == run.history_line_count == 1
     assert run.lastHistoryStep == 0
+
+
+def test_a_scan_has_wandbs_min_step_and_max_step(tmp_path: Path) -> None:
+    """wandb's ``HistoryScan``: ``min_step`` 0 when not given, ``max_step`` the last step
+    it can yield (the run's last, or one before the ``max_step`` given)."""
+    import wandb
+
+    def train() -> None:
+        with wandb.init() as run:
+            for i in range(5):
+                run.log({"loss": float(i)})
+
+    db = str(tmp_path / "s.db")
+    (run,) = localsweep.run(CONFIG, train, count=1, db=db, quiet=True).runs
+    scan = run.scan_history()
+    assert (scan.min_step, scan.max_step) == (0, 4)
+    assert (
+        run.scan_history(min_step=2, max_step=3).min_step,
+        run.scan_history(max_step=3).max_step,
+    ) == (2, 2)
+    assert run.scan_history(max_step=99).max_step == 4
+    assert [r["_step"] for r in run.scan_history(min_step=2, max_step=4)] == [2, 3]
+
+
+def test_keys_given_as_text_is_a_value_error_as_wandbs_scan_history_raises(
+    tmp_path: Path,
+) -> None:
+    run = _logged_run(tmp_path)
+    with pytest.raises(ValueError, match=r"keys=\['loss'\]"):
+        run.scan_history(keys="loss")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"keys=\['loss'\]"):
+        run.history(keys="loss")  # type: ignore[arg-type]
