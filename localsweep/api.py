@@ -219,11 +219,13 @@ class Sweep:
         (``Run.prior`` says which it is).
 
         ``order`` ranks by something else, read as wandb's ``Sweep.best_run`` reads it: a
-        summary key (``"acc"``, a nested ``"val.acc"``, or ``"summary_metrics.acc"``),
-        a config key (``"config.lr"``) or ``"createdAt"``, ``"updatedAt"``, ``"name"`` (the
-        run id, W&B's server name for a run, as in :meth:`Api.runs`);
-        the largest first, unless it starts with ``+`` (the smallest first; ``-`` is the
-        largest, as without a sign).
+        summary key (``"acc"``, a nested ``"val.acc"``, or ``"summary_metrics.acc"``) or
+        a config key (``"config.lr"``); the largest first, unless it starts with ``+``
+        (the smallest first; ``-`` is the largest, as without a sign). ``"createdAt"``,
+        ``"updatedAt"`` and ``"name"`` (the run id, W&B's server name for a run, as in
+        :meth:`Api.runs`) rank by that, the same way; wandb 0.31 drops these keys
+        (``QueryGenerator.format_order_key`` returns ``None``) and returns the sweep's
+        oldest run.
         """
         metric = self._record.config.metric
         maximize_order = order is not None and not order.startswith("+")

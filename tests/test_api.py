@@ -162,6 +162,23 @@ def test_best_run_ordered_by_name_ranks_by_run_id_as_api_runs_does(tmp_path: Pat
     assert api.runs(order="+name")[0].id == ids[0]
 
 
+def test_best_run_by_created_at_ranks_by_it_where_wandb_drops_the_key(tmp_path: Path) -> None:
+    """wandb 0.31's ``format_order_key`` drops ``createdAt``, ``updatedAt``, ``name`` and
+    ``sweep`` (its ``best_run`` then returns the oldest run, whatever the sign); localsweep
+    ranks by what was asked, and its docs say both."""
+    from wandb.apis.public.query_generator import QueryGenerator
+
+    for key in ("createdAt", "-createdAt", "+updatedAt", "name", "sweep"):
+        assert QueryGenerator.format_order_key(key) is None, key
+    sweep = localsweep.run(_grid([1, 2, 3]), _train, db=tmp_path / "s.db", quiet=True)
+    first, *_, last = [run.id for run in sweep.runs]
+    best = [sweep.best_run(order=o) for o in ("createdAt", "-createdAt", "+createdAt")]
+    assert [run.id if run else None for run in best] == [last, last, first]
+    docs = Path(__file__).parents[1] / "docs"
+    assert "returns the sweep's oldest run" in (docs / "python-api.md").read_text()
+    assert 'Sweep.best_run(order="createdAt")' in (docs / "differences.md").read_text()
+
+
 def test_times_are_naive_utc_and_the_documented_ports_of_wandbs_text_hold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
