@@ -66,6 +66,22 @@ class RunSummary(dict[str, Any]):
         except KeyError:
             raise SummaryKeyError(name) from None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``summary.best = 0.1`` sets the key, as in wandb (there it writes to the server).
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+        else:
+            self[name] = RunSummary(value) if isinstance(value, dict) else value
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            super().__delattr__(name)
+            return
+        try:
+            del self[name]
+        except KeyError:
+            raise SummaryKeyError(name) from None
+
     @property
     def _json_dict(self) -> dict[str, Any]:
         """The summary as a plain ``dict`` (a copy, nested dicts plain too), as wandb's

@@ -61,3 +61,22 @@ def test_the_summary_stays_a_dict_with_a_plain_json_dict(tmp_path: Path) -> None
     # The ui dumps dict(run.summary) so; nested dicts are no plain dicts any more.
     assert yaml.safe_load(yaml.safe_dump(dict(summary))) == plain
     assert yaml.safe_load(yaml.dump(summary)) == plain
+
+
+def test_a_key_set_or_deleted_as_an_attribute_is_set_or_deleted_in_the_copy(
+    tmp_path: Path,
+) -> None:
+    """wandb's ``summary.best = 0.1`` sets the key (``__setattr__`` is ``__setitem__``):
+    it set a Python attribute here, which ``summary["best"]`` and the dict never saw."""
+    run = _run(tmp_path)
+    summary = run.summary
+    summary.best = 0.1
+    summary.val.extra = {"b": 2}
+    assert summary["best"] == 0.1 and summary["val"]["extra"] == {"b": 2}
+    assert summary.val.extra.b == 2
+    del summary.loss
+    assert "loss" not in summary
+    with pytest.raises(KeyError):
+        del summary.nope
+    assert summary._json_dict["best"] == 0.1
+    assert localsweep.Api(str(tmp_path / "s.db")).run(run.id).summary["loss"] == 0.5  # a copy
