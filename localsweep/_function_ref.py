@@ -33,7 +33,19 @@ def check_function_form(
     if not all(part.isidentifier() for part in value.split(".")):
         # `-f ls-k3j9x2ab`, `-f --count`: no module name, so most likely wandb's -f.
         raise click.UsageError(f"-f is --function MODULE:FUNC here, got {value!r}: {wandb_f}")
-    raise click.UsageError(f"{_malformed_ref(value, folder)} ({wandb_f})")
+    if "." not in value and _given_as_short_f(value):  # `-f 3k9x2abq`: a W&B sweep id
+        raise click.UsageError(f"{_malformed_ref(value, folder)} ({wandb_f})")
+    raise click.UsageError(_malformed_ref(value, folder))
+
+
+def _given_as_short_f(value: str) -> bool:
+    """Whether the command line gave ``value`` to ``-f`` (wandb agent's flag), not to
+    ``--function``."""
+    args = sys.argv[1:]
+    return any(
+        a == f"-f{value}" or (a == "-f" and i + 1 < len(args) and args[i + 1] == value)
+        for i, a in enumerate(args)
+    )
 
 
 def load_function(ref: str) -> Callable[..., Any]:
@@ -171,7 +183,8 @@ def _command_with(ref: str, module: str, where: Path) -> str:
 
 
 def _malformed_ref(ref: str, folder: str) -> str:
-    text = f"--function takes MODULE:FUNC (a colon, not a dot), got {ref!r}"
+    sep = "a colon, not a dot" if "." in ref.removesuffix(".py") else "with a colon"
+    text = f"--function takes MODULE:FUNC ({sep}), got {ref!r}"
     stem = ref.partition(":")[0].removesuffix(".py")
     if "." in stem:
         module, _, func = stem.rpartition(".")

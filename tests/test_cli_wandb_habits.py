@@ -137,6 +137,29 @@ def test_wandbs_dash_f_is_refused_naming_forward_signals(work: Path, args: list[
     assert localsweep.Api("localsweep.db").sweep(sweep_id).runs == []
 
 
+@pytest.mark.parametrize(
+    ("args", "says", "not_said"),
+    [
+        # A W&B sweep id after wandb's -f: the flag is named.
+        (["-f", "abcd1234"], "(with a colon)", "a colon, not a dot"),
+        # Typed as --function: no word of wandb's -f, and no dot to blame.
+        (["--function", "train"], "(with a colon)", "--forward-signals"),
+        (["--function", "train.train"], "did you mean --function train:train?", "--forward"),
+        (["-f", "train.train"], "did you mean --function train:train?", "--forward-signals"),
+    ],
+)
+def test_a_function_without_colon_is_told_what_it_lacks(
+    work: Path, args: list[str], says: str, not_said: str
+) -> None:
+    sweep_id = cli_at(work, "sweep", "sweep.yaml").stdout.strip()
+    refused = cli_at(work, "agent", *args, sweep_id)
+    assert refused.returncode == 2, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert says in said and not_said not in said, said
+    if args == ["-f", "abcd1234"]:
+        assert "--forward-signals" in said
+
+
 def test_controller_and_verbose_are_taken_and_the_controller_said_once(work: Path) -> None:
     made = cli_at(work, "sweep", "--controller", "--verbose", "sweep.yaml")
     assert made.returncode == 0, made.stderr
