@@ -30,6 +30,7 @@ from localsweep.errors import (
 __all__ = [
     "ALLOW_NETWORK_FS",
     "F",
+    "check_output_path",
     "db_option",
     "err_console",
     "execution_options",
@@ -73,6 +74,26 @@ def nonempty_db(_ctx: click.Context, _param: click.Parameter, value: str | None)
             "./localsweep.db"
         )
     return value
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    option: str,
+    what: str,
+    *,
+    folder: bool = False,
+    make_folders: bool = True,
+) -> None:
+    """Refuse (exit code 2, naming ``option``) a path no file (``folder=True``: folder)
+    can be written at, before any work is done; ``what`` is what would be written there
+    ("the report"). The check of ``--db``'s SQLite file (see localsweep._writable)."""
+    from localsweep._writable import unwritable
+
+    problem = unwritable(path, folder=folder, make_folders=make_folders)
+    if problem is not None:
+        raise click.BadParameter(
+            problem.said(f"{what} to {os.fspath(path)}", option), param_hint=option
+        )
 
 
 def db_option(fn: F) -> F:

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from localsweep._cli_common import nonempty_db
+from localsweep._cli_common import check_output_path, nonempty_db
 from localsweep._console import CliConsole, print_table
 from localsweep.errors import ConfigError, DatabaseURLError, LocalsweepError, NotFoundError
 
@@ -134,6 +134,8 @@ def sync_command(
     """
     from localsweep._sync import ServerError, sync
 
+    if staging_dir is not None:
+        check_output_path(staging_dir, "--staging-dir", "the copies to upload", folder=True)
     try:
         report = sync(
             sweep_id,

@@ -72,43 +72,19 @@ def check_time(time_limit: str | None, signal_before: int) -> None:
         )
 
 
-def _creatable_dir(path: Path) -> str | None:
-    """Why ``path`` cannot be (or become) a folder, or ``None`` if it can."""
-    if path.exists():
-        return None if path.is_dir() else f"{path} is a file, not a folder"
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{parent} is a file, so no folder can be made under it"
-            if not os.access(parent, os.W_OK | os.X_OK):
-                return f"{parent} is not writable by you, so {path} cannot be made"
-            return None
-    return None
-
-
 def check_log_dir(logs: Path) -> None:
     """Refuse a log folder that cannot be made (sbatch does not make it: every task would
     fail to open its output)."""
-    why = _creatable_dir(logs)
-    if why is not None:
-        raise click.BadParameter(f"{why}; give another folder", param_hint="--log-dir")
+    from localsweep._cli_common import check_output_path
+
+    check_output_path(logs, "--log-dir", "the tasks' output", folder=True)
 
 
 def check_script_path(path: Path) -> None:
     """Refuse a ``--script-only`` path whose folder does not exist or is not writable."""
-    folder = path.parent
-    if not folder.exists():
-        why = f"the folder {folder} does not exist"
-    elif not folder.is_dir():
-        why = f"{folder} is a file, not a folder"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        why = f"the folder {folder} is not writable by you"
-    else:
-        return
-    raise click.BadParameter(
-        f"cannot write the script to {path}: {why}; create the folder or give another path",
-        param_hint="--script-only",
-    )
+    from localsweep._cli_common import check_output_path
+
+    check_output_path(path, "--script-only", "the script", make_folders=False)
 
 
 def check_sweep_state(sweep: SweepRecord) -> list[str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal, TextIO, cast
 import click
 from rich.markup import escape
 
-from localsweep._cli_common import nonempty_db
+from localsweep._cli_common import check_output_path, nonempty_db
 from localsweep._console import CliConsole
 from localsweep._main import is_utf8
 from localsweep.errors import (
@@ -72,6 +72,15 @@ def _clean_errors() -> Iterator[None]:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
+    except Exception as exc:
+        # What a database says (an Optuna storage that is no SQLite file, a server that
+        # refuses to create its tables) is said in one line, as by the other commands.
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        from localsweep.store._urls import shown_url
+
+        reason = shown_url(" ".join(str(getattr(exc, "orig", None) or exc).split()))
+        raise click.ClickException(f"database error: {reason}") from exc
 
 
 @contextlib.contextmanager
@@ -110,6 +119,54 @@ _db_option = click.option(
 )
 
 
+def _check_storage(url: str) -> None:
+    """Refuse an Optuna storage URL (``--to``) that cannot work, as ``--db`` refuses it:
+    a dialect or driver SQLAlchemy cannot load, a SQLite file where none can be written
+    (its missing folders are made, as for ``--db``), a server that turns the login away
+    (exit code 2, naming --to); a server that does not answer is waited for as long as
+    for ``--db`` (exit code 1)."""
+    from sqlalchemy.engine import make_url
+
+    from localsweep.store._urls import create_engine_for, shown_url
+
+    try:
+        engine = create_engine_for(url)  # the dialect and driver, before any wait
+        sqlite = engine.dialect.name == "sqlite"
+        engine.dispose()
+        database = make_url(url).database or ""
+        if not sqlite:
+            _reach(url)
+        elif database != ":memory:" and not database.startswith("file:") and database:
+            check_output_path(database, "--to", "the Optuna storage")
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except DatabaseURLError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from exc
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write the Optuna storage {shown_url(url)}: {exc.strerror or exc}",
+            param_hint="--to",
+        ) from exc
+
+
+def _reach(url: str) -> None:
+    """Connect to the database server of ``url`` as the store opens ``--db``: the same
+    retries of a server that does not answer (``LOCALSWEEP_STORE_TIMEOUT``, else 10 s),
+    the same message when it does not come up or turns the login away."""
+    from localsweep.store._session import OPEN_RETRY_TIMEOUT, Session
+    from localsweep.store._urls import shown_url
+
+    session = Session(url)
+    if not session._bound_chosen:  # as Session.open bounds its wait
+        session.retry_timeout = min(session.retry_timeout, OPEN_RETRY_TIMEOUT)
+    try:
+        session.read(
+            lambda conn: conn.exec_driver_sql("SELECT 1"),
+            what=f"open the database {shown_url(url)} (--to)",
+        )
+    finally:
+        session.close()
+
+
 @click.command("report")
 @click.argument("sweep_id")
 @click.option(
@@ -126,10 +183,12 @@ def report_command(sweep_id: str, output: Path | None, db: str | None) -> None:
     sortable runs table. Opens offline in any browser."""
     with _clean_errors():
         sweep = _sweep(sweep_id, db)
+        target = output or Path(f"report-{sweep.id}.html")
+        check_output_path(target, "-o", "the report")
         from localsweep.report._page import write_report
 
         started = time.perf_counter()
-        path = write_report(sweep, output or Path(f"report-{sweep.id}.html"))
+        path = write_report(sweep, target)
         size = path.stat().st_size / 1e6
         from localsweep._hints import sweep_metric_hint
 
@@ -186,6 +245,7 @@ def export_command(
             if output != "-":
                 raise click.UsageError("--format optuna writes to --to URL, not -o")
             url = storage_url(to or f"optuna-{sweep.id}.db")
+            _check_storage(url)
             study = export_optuna(sweep, url)
             from localsweep.store._urls import has_password, shown_url, url_without_password
 
@@ -203,6 +263,8 @@ def export_command(
             return
         if to is not None:
             raise click.UsageError("--to is for --format optuna; use -o FILE")
+        if output != "-":
+            check_output_path(output, "-o", f"the {fmt} file")
         table_format = cast(Literal["csv", "json"], fmt)
         if output == "-":
             with _utf8_stdout() as stdout:

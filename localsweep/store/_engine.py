@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
+from localsweep._writable import unwritable
 from localsweep.errors import DatabasePathError, NotFoundError
 from localsweep.store._damage import check_sqlite_file, read_only_connection
 from localsweep.store._netfs import check_sqlite_location
@@ -96,40 +96,21 @@ def _prepare_folder(path: Path) -> None:
             f"{path} is a folder: give --db (or db=) the database file, such as "
             f"{path / DEFAULT_DB_FILENAME}"
         )
+    if path.exists():
+        return  # an existing file is left alone (a read-only one is said elsewhere)
+    # No file of ours is made here: a read (Api, a prior-runs source) must leave none
+    # behind, and another process may be creating the database at this moment.
+    problem = unwritable(path)
+    if problem is not None:
+        raise DatabasePathError(
+            f"cannot create the database {path}: {problem.why}; give --db (or db=) {problem.fix}"
+        )
     parent = path.parent
-    for above in (parent, *parent.parents):
-        if above.exists():
-            if not above.is_dir():
-                raise DatabasePathError(
-                    f"cannot create the database {path}: {above} is a file, not a folder; "
-                    "give --db (or db=) a path in a folder"
-                )
-            break
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabasePathError(
             f"cannot create the database {path}: cannot create the folder {parent} "
-            f"({exc.strerror or exc}); give --db (or db=) a path in a writable folder"
-        ) from exc
-    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise DatabasePathError(
-            f"cannot create the database {path}: the folder {parent} is not writable; "
-            "give --db (or db=) a path in a writable folder"
-        )
-    if path.exists():
-        return  # an existing file is left alone (a read-only folder is said elsewhere)
-    try:
-        # os.access says yes to root even where no file can be made (/proc, /sys): make a
-        # file of our own beside it to find out. Not the database itself: a read (Api,
-        # a prior-runs source) must leave no file behind, and another process may be
-        # creating the database at this moment.
-        fd, probe = tempfile.mkstemp(prefix=".localsweep-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise DatabasePathError(
-            f"cannot create the database {path}: the folder {parent} takes no new file "
             f"({exc.strerror or exc}); give --db (or db=) a path in a writable folder"
         ) from exc
 

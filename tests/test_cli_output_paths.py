@@ -1,0 +1,137 @@
+"""Where a command writes (``report -o``, ``export -o`` and ``--to``, ``sync
+--staging-dir``, ``slurm --script-only``) is checked as ``--db`` is, before any work: a
+path under a file, or in a folder that takes no file, is one sentence naming the option,
+exit code 2, never a traceback; so is an Optuna storage URL (``export --to``) that cannot
+work, in ``--db``'s words. Every test starts real ``localsweep`` processes."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import localsweep
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from cli_process import cli_at
+
+pytestmark = pytest.mark.slow
+
+GRID = {"method": "grid", "program": "train.py", "parameters": {"x": {"values": [1, 2]}}}
+
+
+def _refused(proc: subprocess.CompletedProcess[str], *said: str, code: int = 2) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    text = " ".join(proc.stderr.split())
+    for words in said:
+        assert words in text, proc.stderr
+    return text
+
+
+@pytest.fixture
+def sweep_id(tmp_path: Path) -> str:
+    (tmp_path / "afile").write_text("")
+    return localsweep.sweep(GRID, db=str(tmp_path / "localsweep.db"))
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["report", "-o", "afile/x.html"], "-o"),
+        (["report", "-o", "afile/sub/x.html"], "-o"),
+        (["export", "-o", "afile/x.csv"], "-o"),
+        (["export", "--format", "optuna", "--to", "afile/x.db"], "--to"),
+        (["sync", "--staging-dir", "afile/x", "--dry-run"], "--staging-dir"),
+        (
+            ["slurm", "--agents", "1", "--nodelist", "n1", "--script-only", "afile/x.sh"],
+            "--script-only",
+        ),
+    ],
+    ids=["report", "report-deeper", "export", "export-optuna", "sync", "slurm"],
+)
+def test_a_path_under_a_file_names_the_option_and_the_file(
+    tmp_path: Path, sweep_id: str, args: list[str], option: str
+) -> None:
+    proc = cli_at(tmp_path, args[0], sweep_id, *args[1:])
+    _refused(proc, f"Invalid value for {option}", "afile is a file, not a folder", f"give {option}")
+    assert (tmp_path / "afile").read_text() == ""
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "-o", "/proc/x.html"],
+        ["export", "-o", "/proc/x.csv"],
+        ["export", "--format", "optuna", "--to", "sqlite:////proc/x.db"],
+    ],
+    ids=["report", "export", "export-optuna"],
+)
+def test_a_folder_that_takes_no_file_is_said_with_exit_2(
+    tmp_path: Path, sweep_id: str, args: list[str]
+) -> None:
+    proc = cli_at(tmp_path, args[0], sweep_id, *args[1:])
+    _refused(proc, "the folder /proc takes no new file", "a path in a writable folder")
+
+
+def test_export_to_a_folder_is_said_with_exit_2(tmp_path: Path, sweep_id: str) -> None:
+    (tmp_path / "out").mkdir()
+    _refused(cli_at(tmp_path, "export", sweep_id, "-o", "out"), "out is a folder")
+
+
+def test_an_optuna_file_in_new_folders_is_written(tmp_path: Path, sweep_id: str) -> None:
+    proc = cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", "a/b/o.db")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "a" / "b" / "o.db").is_file()
+
+
+URLS = [
+    ("postgres://u@h/db", "postgres:// is Heroku's spelling"),
+    ("foo://x", "SQLAlchemy has no dialect 'foo'"),
+    ("postgresql+nosuchdriver://u@h/db", "has no driver 'nosuchdriver'"),
+]
+if importlib.util.find_spec("MySQLdb") is None:
+    URLS.append(("mysql://u@h/db", "'MySQLdb' is not installed"))
+
+
+@pytest.mark.parametrize(("url", "said"), URLS, ids=[u for u, _ in URLS])
+def test_an_optuna_url_that_cannot_work_is_said_as_for_db(
+    tmp_path: Path, sweep_id: str, url: str, said: str
+) -> None:
+    to = _refused(cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", url), said)
+    assert "Invalid value for --to" in to
+    db = _refused(cli_at(tmp_path, "ls", "--db", url), said)
+    assert to.split("Invalid value for --to: ", 1)[1] == db.split("Error: ", 1)[1]
+
+
+def test_an_optuna_server_that_refuses_connections_is_said_as_for_db(
+    tmp_path: Path, sweep_id: str
+) -> None:
+    url = "postgresql+psycopg://u@127.0.0.1:1/db"
+    env = {"LOCALSWEEP_STORE_TIMEOUT": "0.5"}
+    args = ("export", sweep_id, "--format", "optuna", "--to", url)
+    same = (
+        "could not open the database",
+        "the database server is unreachable",
+        "did not recover within",
+        "Check that the database",
+        "LOCALSWEEP_STORE_TIMEOUT",
+    )
+    to = _refused(cli_at(tmp_path, *args, env=env), *same, "(--to)", code=1)
+    _refused(cli_at(tmp_path, "ls", "--db", url, env=env), *same, code=1)
+    assert "Database error" not in to
+
+
+def test_an_optuna_server_that_turns_the_login_away_names_to(
+    tmp_path: Path, sweep_id: str, postgres_url: str
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url).set(username="nosuchrole", password=None)
+    text = url.render_as_string(hide_password=False)
+    args = ("export", sweep_id, "--format", "optuna", "--to", text)
+    _refused(cli_at(tmp_path, *args), "Invalid value for --to", "'nosuchrole'", "createuser")
