@@ -29,7 +29,15 @@ from localsweep.config._types import Distribution, Parameter
 from localsweep.config._whole import plain_numbers as _plain
 from localsweep.errors import ConfigError, Violation
 
-__all__ = ["cdf", "grid_values", "ppf", "value_hash"]
+__all__ = [
+    "MAX_GRID_VALUES",
+    "cdf",
+    "grid_count",
+    "grid_values",
+    "ppf",
+    "too_many_grid_values",
+    "value_hash",
+]
 
 D = Distribution
 
@@ -288,6 +296,42 @@ def value_hash(value: Any) -> str:
     return hashlib.md5(text.encode("ascii")).hexdigest()
 
 
+#: The most values a grid enumerates for one parameter: far beyond any real sweep (a
+#: million runs of one parameter), far below what exhausts memory (an ``int_uniform`` of
+#: ``max: 100000000000`` asked numpy for terabytes). The grid's size, their product, is
+#: never enumerated at once: it may be larger.
+MAX_GRID_VALUES = 1_000_000
+
+
+def grid_count(param: Parameter) -> int:
+    """How many values :func:`grid_values` gives for ``param``, counted without making
+    them (an ``int_uniform`` or ``q_uniform`` range may hold more than memory does)."""
+    d = param.distribution
+    if d is D.INT_UNIFORM and param.min is not None and param.max is not None:
+        return max(int(param.max) - int(param.min) + 1, 0)
+    if d is D.Q_UNIFORM and param.min is not None and param.max is not None and param.q:
+        # numpy.arange's own length: ceil((stop - start) / step), in floats.
+        span = (float(param.max) - float(param.min)) / float(param.q)
+        return max(math.ceil(span), 0) if math.isfinite(span) else 0
+    return len(grid_values(param))
+
+
+def too_many_grid_values(param: Parameter) -> str | None:
+    """Why a grid cannot enumerate ``param`` (more than :data:`MAX_GRID_VALUES` values),
+    with the fix; ``None`` if it can."""
+    if param.distribution not in (D.INT_UNIFORM, D.Q_UNIFORM):
+        return None  # a list of values is in memory already
+    count = grid_count(param)
+    if count <= MAX_GRID_VALUES:
+        return None
+    return (
+        f"a grid tries every value, and this {param.distribution.value} range has "
+        f"{count:,} of them (localsweep enumerates at most {MAX_GRID_VALUES:,} per "
+        "parameter): list the values to try with `values: [...]`, or use `method: random` "
+        "to sample the range"
+    )
+
+
 def grid_values(param: Parameter) -> tuple[Any, ...]:
     """The values a grid search tries for ``param``, in wandb's order.
 
@@ -298,6 +342,9 @@ def grid_values(param: Parameter) -> tuple[Any, ...]:
     Raises :class:`~localsweep.errors.ConfigError` for any other distribution.
     """
     d = param.distribution
+    too_many = too_many_grid_values(param)
+    if too_many is not None:  # a config parsed before the bound (a sweep's, stored)
+        raise ConfigError([Violation("parameters." + ".parameters.".join(param.path), too_many)])
     if d is D.CONSTANT:
         return (param.value,)
     if d is D.CATEGORICAL:

@@ -22,6 +22,7 @@ from localsweep.config._checks import (
     yaml_float,
     yaml_value,
 )
+from localsweep.config._distributions import too_many_grid_values
 from localsweep.config._param_hints import key_hint, misspelt_keys, not_a_mapping_hint
 from localsweep.config._types import Distribution, Parameter, ParamPath
 
@@ -463,12 +464,16 @@ def _warn_numeric_string(value: Any, where: str, check: Checker) -> None:
             )
 
 
-def check_grid(params: list[Parameter], check: Checker) -> None:
-    """Record a violation for every parameter a grid cannot enumerate."""
+def check_grid(params: list[Parameter], check: Checker, *, bounded: bool = True) -> None:
+    """Record a violation for every parameter a grid cannot enumerate (``bounded``: nor
+    one of more values than it enumerates)."""
     for p in params:
-        if p.distribution in GRID_DISTRIBUTIONS:
-            continue
         here = yaml_path(p.path)
+        if p.distribution in GRID_DISTRIBUTIONS:
+            too_many = too_many_grid_values(p) if bounded else None
+            if too_many is not None:
+                check.error(here, too_many)
+            continue
         if p.distribution is D.CATEGORICAL_W_PROBABILITIES:
             check.error(
                 here,

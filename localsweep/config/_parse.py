@@ -135,13 +135,18 @@ def _utf8(text: str) -> bool:
 
 
 def parse_config(
-    raw: Mapping[str, Any], *, command_spelling: Sequence[str] | None = None
+    raw: Mapping[str, Any],
+    *,
+    command_spelling: Sequence[str] | None = None,
+    stored: bool = False,
 ) -> SweepConfig:
     """Validate ``raw`` as wandb would and return the typed config.
 
     ``command_spelling``: the ``command`` items as a YAML file writes them (see
     :func:`load_config`), so that a number written otherwise than the program gets it
-    (``007``) is named in a warning.
+    (``007``) is named in a warning. ``stored``: the config of a sweep in a database,
+    which an older localsweep may have made: a grid range past the bound on its values
+    is not refused (the database's other sweeps stay readable; the grid's agent says it).
 
     Raises :class:`~localsweep.errors.ConfigError` listing every violation found.
 
@@ -201,7 +206,7 @@ def parse_config(
 
     _same_display_name(params, check)
     if method is Method.GRID:
-        check_grid(params, check)
+        check_grid(params, check, bounded=not stored)
     if method is Method.BAYES:
         # With `metrics`, the one fix is `method: custom` (said on `metrics`): a `metric:`
         # would only meet "cannot be set together with `metrics`".

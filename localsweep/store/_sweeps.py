@@ -86,7 +86,9 @@ _RUNNING_OF_SWEEP = (
 
 def grid_size(config: SweepConfig) -> int:
     """How many points the grid of ``config`` has."""
-    return math.prod(len(p.grid_values()) for p in config.parameters)
+    from localsweep.config._distributions import grid_count
+
+    return math.prod(grid_count(p) for p in config.parameters)
 
 
 class SweepConfigs:
@@ -99,7 +101,7 @@ class SweepConfigs:
         """The config of ``sweep_id`` parsed from ``config_json`` (once)."""
         cfg = self._cache.get(sweep_id)
         if cfg is None:
-            cfg = self._cache[sweep_id] = parse_config(json.loads(config_json))
+            cfg = self._cache[sweep_id] = parse_config(json.loads(config_json), stored=True)
         return cfg
 
     def of(self, conn: Connection, sweep_id: str) -> SweepConfig:
