@@ -60,6 +60,21 @@ class ClosedPipeGroup(click.Group):
         Console.on_broken_pipe = _rich_closed_pipe  # type: ignore[method-assign,assignment]
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            # `localsweep show ID --debug`: click's "Did you mean '--db'?" would mislead.
+            if exc.option_name != "--debug" or exc.ctx is None:
+                raise
+            names, sub = [], exc.ctx
+            while sub.parent is not None:
+                names.append(sub.info_name or "")
+                sub = sub.parent
+            command = " ".join(reversed(names))
+            raise click.NoSuchOption(
+                "--debug",
+                message=f"No such option for `{command}`: --debug goes before the command "
+                f"(localsweep --debug {command} ...)",
+                ctx=exc.ctx,
+            ) from None
         except OSError as exc:  # BrokenPipeError, or EPIPE said otherwise
             if exc.errno != errno.EPIPE:
                 raise

@@ -312,6 +312,7 @@ def agent(
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Runs to start at most.")
 @function_options
+@forward_signals_option
 @max_failures_option
 @prior_runs_option
 @execution_options

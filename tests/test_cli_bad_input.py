@@ -312,3 +312,18 @@ def test_a_database_in_a_read_only_folder_says_why_and_what_to_do(work: Path, co
     _clean_failure(proc, code=1)
     assert f"The folder {folder} is read-only" in proc.stderr, proc.stderr
     assert "copy the database to a writable folder" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [(["ls"], "ls"), (["show", "ls-nosuchid"], "show"), (["db", "upgrade"], "db upgrade")],
+)
+def test_debug_after_the_command_says_where_it_goes(
+    work: Path, args: list[str], command: str
+) -> None:
+    # click said "No such option '--debug'. Did you mean '--db'?"
+    proc = cli_at(work, *args, "--debug")
+    _clean_failure(proc)
+    said = " ".join(proc.stderr.split())
+    assert f"--debug goes before the command (localsweep --debug {command} ...)" in said
+    assert "--db'?" not in said

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 import localsweep
@@ -124,6 +125,21 @@ def test_wandb_agents_forward_signals_and_term_timeout_are_taken(work: Path) -> 
     ran = cli_at(work, "agent", "-t", "30", "--count", "1", sweep_id)
     assert ran.returncode == 0, ran.stderr
     assert len(localsweep.Api("localsweep.db").sweep(sweep_id).runs) == 2
+
+
+def test_run_takes_every_option_of_the_agent(work: Path) -> None:
+    # docs/cli.md: `run` takes `localsweep agent`'s options; --forward-signals was refused.
+    from localsweep.cli import cli
+
+    def names(command: str) -> set[str]:
+        command_params = cli.commands[command].params
+        return {o for p in command_params if isinstance(p, click.Option) for o in p.opts}
+
+    assert names("agent") - names("run") == set()
+    ran = cli_at(work, "run", "sweep.yaml", "--forward-signals", "--count", "1", "-q")
+    assert ran.returncode == 0, ran.stderr
+    sweep_id = localsweep.Api("localsweep.db").sweeps()[0].id
+    assert len(localsweep.Api("localsweep.db").sweep(sweep_id).runs) == 1
 
 
 @pytest.mark.parametrize("args", [["-f", "{id}"], ["-f", "--count", "1", "{id}"]])
