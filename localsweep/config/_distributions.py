@@ -292,6 +292,10 @@ def value_hash(value: Any) -> str:
     """
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if type(value) is int:
+        # What yaml.dump writes for an int, 30 times faster: a grid over a range of a
+        # million ints hashes each of them when its agent starts.
+        return hashlib.md5(f"{value}\n...\n".encode("ascii")).hexdigest()
     text = yaml.dump(_plain(value, -math.inf), default_flow_style=True, sort_keys=True)
     return hashlib.md5(text.encode("ascii")).hexdigest()
 
