@@ -135,7 +135,9 @@ def _check_storage(url: str) -> None:
         engine.dispose()
         database = make_url(url).database or ""
         if not sqlite:
-            _reach(url)
+            from localsweep.store import reach
+
+            reach(url, "--to")
         elif database != ":memory:" and not database.startswith("file:") and database:
             check_output_path(database, "--to", "the Optuna storage")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -146,25 +148,6 @@ def _check_storage(url: str) -> None:
             f"cannot write the Optuna storage {shown_url(url)}: {exc.strerror or exc}",
             param_hint="--to",
         ) from exc
-
-
-def _reach(url: str) -> None:
-    """Connect to the database server of ``url`` as the store opens ``--db``: the same
-    retries of a server that does not answer (``LOCALSWEEP_STORE_TIMEOUT``, else 10 s),
-    the same message when it does not come up or turns the login away."""
-    from localsweep.store._session import OPEN_RETRY_TIMEOUT, Session
-    from localsweep.store._urls import shown_url
-
-    session = Session(url)
-    if not session._bound_chosen:  # as Session.open bounds its wait
-        session.retry_timeout = min(session.retry_timeout, OPEN_RETRY_TIMEOUT)
-    try:
-        session.read(
-            lambda conn: conn.exec_driver_sql("SELECT 1"),
-            what=f"open the database {shown_url(url)} (--to)",
-        )
-    finally:
-        session.close()
 
 
 @click.command("report")

@@ -12,6 +12,7 @@ from localsweep.store._engine import (
     require_database,
     resolve_url,
 )
+from localsweep.store._reach import reach
 from localsweep.store._reaper import beat_interval
 from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
 from localsweep.store._store import HistoryRow, Store, grid_size, new_run_id, new_sweep_id
@@ -32,6 +33,7 @@ __all__ = [
     "is_new_database",
     "new_run_id",
     "new_sweep_id",
+    "reach",
     "require_database",
     "resolve_url",
 ]

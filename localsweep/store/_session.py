@@ -165,12 +165,7 @@ class Session:
         def schema(_conn: Connection | None) -> None:
             ensure_schema(self.engine, create=create)
 
-        # A shorter bound than for later calls, unless the user chose one: a wrong URL
-        # should not hang a command, but an agent told --store-timeout 600 that starts
-        # while the server restarts waits for it.
-        bound = self.retry_timeout
-        if not self._bound_chosen:
-            bound = min(bound, OPEN_RETRY_TIMEOUT)
+        bound = self.open_timeout()
         self._retrying(
             schema,
             immediate=False,
@@ -184,6 +179,14 @@ class Session:
             if check:
                 self.quick_check()
         self._opened = True
+
+    def open_timeout(self) -> float:
+        """How long opening the database retries: a shorter bound than for later calls,
+        unless the user chose one. A wrong URL should not hang a command, but an agent
+        told --store-timeout 600 that starts while the server restarts waits for it."""
+        if self._bound_chosen:
+            return self.retry_timeout
+        return min(self.retry_timeout, OPEN_RETRY_TIMEOUT)
 
     def quick_check(self, seconds: float = QUICK_CHECK_SECONDS) -> str:
         """Run SQLite's ``quick_check`` for at most ``seconds``; raise a StoreError naming
