@@ -30,6 +30,7 @@ from localsweep.errors import (
 __all__ = [
     "ALLOW_NETWORK_FS",
     "F",
+    "check_gpus",
     "check_output_path",
     "db_option",
     "err_console",
@@ -175,6 +176,16 @@ def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -
         os.environ["LOCALSWEEP_STORE_TIMEOUT"] = str(value)
 
 
+def check_gpus(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--gpus`` names at least one device (``--gpus ,,`` gave the workers none, silently)."""
+    if value is not None and not any(g.strip() for g in value.split(",")):
+        raise click.BadParameter(
+            f"names no GPU ({value!r}): give the CUDA device indices or UUIDs the workers take "
+            "in turn, such as --gpus 0,1"
+        )
+    return value
+
+
 def execution_options(fn: F) -> F:
     """The options of `agent` and `run` that say how runs are executed."""
     options = [
@@ -187,6 +198,7 @@ def execution_options(fn: F) -> F:
         click.option(
             "--gpus",
             default=None,
+            callback=check_gpus,
             metavar="0,1,...",
             help="Give each worker its own CUDA_VISIBLE_DEVICES, in turn.",
         ),

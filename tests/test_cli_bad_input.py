@@ -327,3 +327,14 @@ def test_debug_after_the_command_says_where_it_goes(
     said = " ".join(proc.stderr.split())
     assert f"--debug goes before the command (localsweep --debug {command} ...)" in said
     assert "--db'?" not in said
+
+
+@pytest.mark.parametrize("command", [["agent", "ls-x"], ["run", "grid.yaml"], ["slurm", "x"]])
+@pytest.mark.parametrize("gpus", [",,", ""])
+def test_gpus_that_name_no_device_are_refused(work: Path, command: list[str], gpus: str) -> None:
+    """``--gpus ,,`` gave the workers no device and said nothing: every run then saw the
+    machine's GPUs, the very thing --gpus is given to prevent."""
+    proc = cli_at(work, *command, "--gpus", gpus, "-f", "mytrain:train")
+    _clean_failure(proc)
+    assert "--gpus" in proc.stderr and "names no GPU" in proc.stderr
+    assert not (work / "localsweep.db").exists()

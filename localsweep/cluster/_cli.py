@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from localsweep._cli_common import nonempty_db, suggested_db_flag
+from localsweep._cli_common import check_gpus, nonempty_db, suggested_db_flag
 from localsweep._console import CliConsole
 from localsweep._shell import shell_quote
 from localsweep.cluster._checks import (
@@ -101,6 +101,7 @@ def _write_private(path: Path, text: str) -> None:
 @click.option(
     "--gpus",
     default=None,
+    callback=check_gpus,
     metavar="0,1,...",
     help="The agent's --gpus [default with --workers and a GPU request: the task's GPUs].",
 )
