@@ -172,14 +172,20 @@ class SweepTally:
         self.front.append((run, values))
 
     def total(self) -> int | None:
-        """What the sweep runs in all (``None``: no end but the user's): the least of its
-        ``run_cap`` and its grid's points not held by a prior run."""
-        limits = []
-        if self.config.method is Method.GRID:
-            limits.append(max(grid_size(self.config) - self.prior_points, 0))
-        if self.config.run_cap is not None:
-            limits.append(self.config.run_cap)
-        return min(limits) if limits else None
+        """What the sweep runs in all: see :func:`sweep_total`."""
+        return sweep_total(self.config, self.prior_points)
+
+
+def sweep_total(config: SweepConfig, prior_points: int) -> int | None:
+    """What a sweep runs in all (``None``: no end but the user's): the least of its
+    ``run_cap`` and its grid's points not held by a prior run (``prior_points`` of them
+    are)."""
+    limits = []
+    if config.method is Method.GRID:
+        limits.append(max(grid_size(config) - prior_points, 0))
+    if config.run_cap is not None:
+        limits.append(config.run_cap)
+    return min(limits) if limits else None
 
 
 #: How program mode's error introduces the child's last stderr lines (``with_tail``).

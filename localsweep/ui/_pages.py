@@ -63,10 +63,14 @@ def shell(title: str, body: str, *, head: str = "", scripts: str = "", nav: str 
 
 
 def _progress(sweep: Sweep) -> str:
-    runs = sweep.runs
-    done = sum(1 for r in runs if r.state != "running")
-    cap = sweep.parsed_config.run_cap
-    return f"{done}/{cap}" if cap else str(done)
+    """"k/N" as the agents show it ("4/10 done"): the sweep's runs done (killed, crashed
+    and preempted runs give their point back: not done) of what it runs in all."""
+    from localsweep.agent._progress import is_done, sweep_total
+
+    done = sum(1 for r in sweep.runs if is_done(r._record))
+    held = sum(1 for r in sweep.prior_runs if r._record.grid_key is not None)
+    total = sweep_total(sweep.parsed_config, held)
+    return f"{done}/{total}" if total is not None else str(done)
 
 
 def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:

@@ -32,6 +32,44 @@ def test_the_index_lists_every_sweep_with_its_state(small_sweep: localsweep.Swee
     assert "pending" in page.text
 
 
+@pytest.mark.parametrize("method", ["random", "grid"])
+def test_the_index_counts_runs_done_as_the_agents_do(db: str, method: str) -> None:
+    """The list's runs column is the agents' "k/N done": a killed or crashed run gives its
+    point back and is not done, a preempted one runs again. It counted every run not
+    running (3/2 for a run_cap of 2 with one run interrupted; backwards when a preempted
+    run was taken again)."""
+    import random
+
+    from localsweep.records import RunState
+    from localsweep.search import make_search
+    from localsweep.store import AgentInfo
+
+    values = {"values": [1, 2, 3, 4]}
+    config = {"method": method, "metric": {"name": "loss"}, "parameters": {"x": values}}
+    if method == "random":
+        config["run_cap"] = 2
+    sweep_id = localsweep.sweep(config, db=db)
+    store = Store(db)
+    search = make_search(store.get_sweep(sweep_id).config)
+    agent = AgentInfo.current()
+
+    def start() -> object:
+        claim = store.claim_run(
+            sweep_id, agent, lambda runs, n: search.propose(runs, random.Random(n))
+        )
+        assert claim.run is not None
+        return claim.run
+
+    store.finish_run(start(), RunState.FINISHED, metric=1.0)  # type: ignore[arg-type]
+    store.finish_run(start(), RunState.KILLED)  # type: ignore[arg-type]
+    store.finish_run(start(), RunState.CRASHED)  # type: ignore[arg-type]
+    store.finish_run(start(), RunState.PREEMPTED)  # type: ignore[arg-type]
+    store.close()
+    page = _client(db).get("/").text  # type: ignore[attr-defined]
+    expected = "1/2" if method == "random" else "1/4"
+    assert f'<td class="num">{expected}</td>' in page, page
+
+
 def test_an_update_sends_only_what_changed(small_sweep: localsweep.Sweep, db: str) -> None:
     client = _client(db)
     url = f"/api/sweeps/{small_sweep.id}/update"
