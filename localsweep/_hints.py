@@ -295,6 +295,17 @@ def missing_metric_message(
             f" (its summary has nothing; log the {what} with wandb.log or return it, and "
             'keep it in the summary: define_metric(..., summary="none") leaves it out)'
         )
+    if run_id and metric in found and kind is None:
+        # One run diverged: the others may well have their result.
+        if objective:
+            return text + (
+                ". This run has no result: it is on no Pareto front, and the search learns "
+                "nothing from it."
+            )
+        return (
+            text
+            + ". This run has no result: it is not ranked, and the search learns nothing from it."
+        )
     if objective:
         return text + ". Without it no run is on the Pareto front and the search learns nothing."
     return text + ". Without it no run is best, hyperband stops nothing, bayes learns nothing."

@@ -63,7 +63,7 @@ def shell(title: str, body: str, *, head: str = "", scripts: str = "", nav: str 
 
 
 def _progress(sweep: Sweep) -> str:
-    """"k/N" as the agents show it ("4/10 done"): the sweep's runs done (killed, crashed
+    """ "k/N" as the agents show it ("4/10 done"): the sweep's runs done (killed, crashed
     and preempted runs give their point back: not done) of what it runs in all."""
     from localsweep.agent._progress import is_done, sweep_total
 

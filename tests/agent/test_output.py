@@ -147,6 +147,8 @@ def test_a_metric_logged_only_as_nan_is_said_to_have_no_finite_value(
     err = capfd.readouterr().err
     assert "'val_loss' has no finite value" in err, err
     assert "never logged" not in err and "Did you mean" not in err
+    # One run diverged: it is this run that has no result, not every run.
+    assert "This run has no result" in err and "no run is best" not in err
 
 
 def test_a_metric_logged_as_text_is_said_to_be_text(

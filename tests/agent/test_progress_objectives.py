@@ -95,3 +95,29 @@ def test_the_bar_shows_the_pareto_front_where_it_shows_the_best(tmp_path: Path) 
     front = len(localsweep.Api(db).sweep(sweep_id).pareto_runs())
     last = stream.getvalue().strip().splitlines()[-1]
     assert "8/8" in last and f"Pareto front: {front} runs" in last, last
+
+
+def test_a_run_whose_objective_diverged_is_said_to_have_no_result_itself(
+    tmp_path: Path, capfd: Any
+) -> None:
+    """One run's NaN is that run's: the warning said no run was on the Pareto front while
+    the front held the sweep's other runs."""
+    config = {
+        "method": "custom",
+        "metrics": [{"name": "loss"}, {"name": "acc", "goal": "maximize"}],
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+    }
+
+    calls: list[int] = []
+
+    def train(c: dict[str, Any]) -> dict[str, float]:
+        calls.append(1)
+        acc = float("nan") if len(calls) == 3 else c["x"]
+        return {"loss": c["x"], "acc": acc}
+
+    sweep = localsweep.run(config, train, count=3, db=tmp_path / "s.db")
+    err = capfd.readouterr().err
+    assert "'acc' has no finite value" in err, err
+    assert "This run has no result: it is on no Pareto front" in err
+    assert "no run is on the Pareto front" not in err
+    assert sweep.pareto_runs()
