@@ -198,14 +198,27 @@ class _Ui:
         sweep_id = request.path_params["sweep_id"]
         from starlette.concurrency import run_in_threadpool
 
+        def where(r: Any) -> tuple[Any, ...]:  # what a control changes, as the CLI's
+            return r.state, r.finished_reason, r.finished_at
+
         try:
+            before = await run_in_threadpool(self.store.get_sweep, sweep_id)
             record = await run_in_threadpool(self.store.control_sweep, sweep_id, action)
         except NotFoundError as exc:
             return JSONResponse({"error": str(exc)}, 404)
         except LocalsweepError as exc:
             return JSONResponse({"error": str(exc)}, 409)
         shown = shown_state(record.state, record.finished_reason)
-        return JSONResponse({"state": state_word(record.state), "shown": shown, "action": action})
+        word = state_word(record.state)
+        said = f"sweep {shown}"
+        if where(before) == where(record):
+            # As `localsweep stop` on an ended sweep says: what was asked holds already.
+            ended = word in ("finished", "canceled")
+            said = (
+                f"sweep {'had already ended (' + shown + ')' if ended else 'was already ' + shown}"
+            )
+            said += ": nothing changed"
+        return JSONResponse({"state": word, "shown": shown, "action": action, "said": said})
 
     def plotly(self, request: Request) -> Response:
         return Response(
@@ -298,7 +311,7 @@ def _live_js(sweep_id: str) -> str:
                    "X-Localsweep-CSRF": csrf ? csrf.content : ""}},
         body: JSON.stringify({{action: action}})
       }}).then(function (r) {{ return r.json(); }}).then(function (answer) {{
-        said.textContent = answer.error ? answer.error : "sweep " + answer.shown;
+        said.textContent = answer.error ? answer.error : answer.said;
         document.body.setAttribute("data-control", answer.error ? "error" : answer.state);
         poll();
       }});

@@ -168,6 +168,31 @@ def test_control_needs_the_pages_csrf_token_and_origin(
     assert bad.status_code == 400
 
 
+def test_a_control_that_changes_nothing_says_so_as_the_cli_does(
+    small_sweep: localsweep.Sweep, db: str
+) -> None:
+    """Cancel on a sweep that had ended answered "sweep finished", as if it had done
+    something; ``localsweep cancel`` says it had already ended and nothing changed."""
+    from localsweep.ui import UiSettings, create_app
+
+    settings = UiSettings()
+    client = testclient.TestClient(
+        create_app(Store(db), settings), base_url="http://127.0.0.1:8080"
+    )
+    url = f"/api/sweeps/{small_sweep.id}/control"
+    headers = {"X-Localsweep-CSRF": settings.csrf}
+    paused = client.post(url, json={"action": "pause"}, headers=headers).json()
+    assert paused["said"] == "sweep paused" and paused["state"] == "paused"
+    again = client.post(url, json={"action": "pause"}, headers=headers).json()
+    assert again["said"] == "sweep was already paused: nothing changed"
+    stopped = client.post(url, json={"action": "stop"}, headers=headers).json()
+    assert "nothing changed" not in stopped["said"]
+    late = client.post(url, json={"action": "cancel"}, headers=headers).json()
+    assert late["said"].startswith("sweep had already ended (")
+    assert late["said"].endswith("): nothing changed")
+    assert localsweep.Api(db).sweep(small_sweep.id).state == stopped["state"].upper()
+
+
 def test_read_only_has_no_controls(small_sweep: localsweep.Sweep, db: str) -> None:
     from localsweep.ui import UiSettings, create_app
 

@@ -144,6 +144,7 @@ def test_the_pause_button_pauses_the_sweep_for_a_running_agent(
         )
         driver.find_element("css selector", '#controls button[data-action="pause"]').click()
         wait_for(lambda: _attr(driver, "data-control") == "paused", what="the pause")
+        assert driver.find_element("id", "control-status").text == "sweep paused"
         assert localsweep.Api(db).sweep(small_sweep.id).state == "PAUSED"
         # Once the run in flight ends, the agent starts no other while paused.
         wait_for(
