@@ -89,6 +89,28 @@ def test_an_optuna_file_in_new_folders_is_written(tmp_path: Path, sweep_id: str)
     assert (tmp_path / "a" / "b" / "o.db").is_file()
 
 
+@pytest.mark.parametrize("to", ["localsweep.db", "./sub/../localsweep.db", "sqlite:///{db}"])
+def test_export_to_the_sweeps_own_database_is_refused(
+    tmp_path: Path, sweep_id: str, to: str
+) -> None:
+    """Optuna put its tables into the localsweep database itself."""
+    db = tmp_path / "localsweep.db"
+    (tmp_path / "sub").mkdir()
+    before = db.read_bytes()
+    proc = cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", to.format(db=db))
+    _refused(proc, "--to", "is the sweep's own localsweep database")
+    assert db.read_bytes() == before
+
+
+def test_export_to_a_file_that_is_no_database_is_refused_naming_to(
+    tmp_path: Path, sweep_id: str
+) -> None:
+    (tmp_path / "notes.db").write_text("my notes\n")
+    proc = cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", "notes.db")
+    _refused(proc, "--to", "notes.db is a file that is no SQLite database")
+    assert (tmp_path / "notes.db").read_text() == "my notes\n"
+
+
 URLS = [
     ("postgres://u@h/db", "postgres:// is Heroku's spelling"),
     ("foo://x", "SQLAlchemy has no dialect 'foo'"),

@@ -119,16 +119,24 @@ _db_option = click.option(
 )
 
 
-def _check_storage(url: str) -> None:
+def _check_storage(url: str, own: str) -> None:
     """Refuse an Optuna storage URL (``--to``) that cannot work, as ``--db`` refuses it:
     a dialect or driver SQLAlchemy cannot load, a SQLite file where none can be written
     (its missing folders are made, as for ``--db``), a server that turns the login away
     (exit code 2, naming --to); a server that does not answer is waited for as long as
-    for ``--db`` (exit code 1)."""
+    for ``--db`` (exit code 1). Nor the sweep's own database (``own``, its URL), into
+    which Optuna would put its tables, nor a file that is no SQLite database."""
     from sqlalchemy.engine import make_url
 
     from localsweep.store._urls import create_engine_for, shown_url
 
+    if _same_database(url, own):
+        raise click.BadParameter(
+            f"{shown_url(url)} is the sweep's own localsweep database (--db): Optuna would "
+            "put its tables into it; give a file of its own, such as the default "
+            "optuna-SWEEP_ID.db",
+            param_hint="--to",
+        )
     try:
         engine = create_engine_for(url)  # the dialect and driver, before any wait
         sqlite = engine.dialect.name == "sqlite"
@@ -140,6 +148,12 @@ def _check_storage(url: str) -> None:
             reach(url, "--to")
         elif database != ":memory:" and not database.startswith("file:") and database:
             check_output_path(database, "--to", "the Optuna storage")
+            if not _sqlite_or_empty(Path(database)):
+                raise click.BadParameter(
+                    f"{database} is a file that is no SQLite database: give the path of an "
+                    "Optuna storage or of a new file",
+                    param_hint="--to",
+                )
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     except DatabaseURLError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from exc
@@ -148,6 +162,38 @@ def _check_storage(url: str) -> None:
             f"cannot write the Optuna storage {shown_url(url)}: {exc.strerror or exc}",
             param_hint="--to",
         ) from exc
+
+
+def _same_database(url: str, own: str) -> bool:
+    """Whether two database URLs name the same database (SQLite: the same file)."""
+    from sqlalchemy.engine import make_url
+
+    from localsweep.store._urls import url_without_password
+
+    try:
+        a, b = make_url(url), make_url(own)
+    except Exception:  # an unparsable --to is said by the checks that follow
+        return False
+    if a.get_backend_name() == b.get_backend_name() == "sqlite":
+        if not a.database or not b.database:
+            return False
+        try:
+            return Path(a.database).resolve() == Path(b.database).resolve()
+        except OSError:
+            return False
+    return url_without_password(url) == url_without_password(own)
+
+
+def _sqlite_or_empty(path: Path) -> bool:
+    """Whether ``path`` is missing, empty, or a SQLite database by its header."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # not readable: said by the checks that follow
+    return head in (b"", b"SQLite format 3\x00")
 
 
 @click.command("report")
@@ -228,7 +274,7 @@ def export_command(
             if output != "-":
                 raise click.UsageError("--format optuna writes to --to URL, not -o")
             url = storage_url(to or f"optuna-{sweep.id}.db")
-            _check_storage(url)
+            _check_storage(url, sweep._store.url)
             study = export_optuna(sweep, url)
             from localsweep.store._urls import has_password, shown_url, url_without_password
 
