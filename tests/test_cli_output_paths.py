@@ -102,6 +102,23 @@ def test_export_to_the_sweeps_own_database_is_refused(
     assert db.read_bytes() == before
 
 
+def test_export_to_another_localsweep_database_is_refused(tmp_path: Path, sweep_id: str) -> None:
+    """Another project's localsweep database got Optuna's tables, then Optuna's
+    RuntimeError traceback (the two schemas' alembic_version rows clash)."""
+    other = tmp_path / "other.db"
+    localsweep.sweep(GRID, db=str(other))
+    before = other.read_bytes()
+    proc = cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", "other.db")
+    _refused(proc, "--to", "other.db is a localsweep database")
+    assert other.read_bytes() == before
+
+
+@pytest.mark.parametrize("to", ["sqlite://", "sqlite:///:memory:"])
+def test_export_to_an_in_memory_storage_is_refused(tmp_path: Path, sweep_id: str, to: str) -> None:
+    proc = cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", to)
+    _refused(proc, "--to", "in-memory Optuna storage is gone when the command ends")
+
+
 def test_export_to_a_file_that_is_no_database_is_refused_naming_to(
     tmp_path: Path, sweep_id: str
 ) -> None:

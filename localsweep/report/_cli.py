@@ -146,8 +146,22 @@ def _check_storage(url: str, own: str) -> None:
             from localsweep.store import reach
 
             reach(url, "--to")
-        elif database != ":memory:" and not database.startswith("file:") and database:
+        elif database in ("", ":memory:"):
+            raise click.BadParameter(
+                "an in-memory Optuna storage is gone when the command ends: give a file "
+                "(the default is optuna-SWEEP_ID.db)",
+                param_hint="--to",
+            )
+        elif not database.startswith("file:"):
+            from localsweep.store import holds_localsweep_tables
+
             check_output_path(database, "--to", "the Optuna storage")
+            if holds_localsweep_tables(Path(database)):
+                raise click.BadParameter(
+                    f"{database} is a localsweep database: Optuna would put its tables into "
+                    "it; give a file of its own, such as the default optuna-SWEEP_ID.db",
+                    param_hint="--to",
+                )
             if not _sqlite_or_empty(Path(database)):
                 raise click.BadParameter(
                     f"{database} is a file that is no SQLite database: give the path of an "

@@ -6,6 +6,7 @@ SQLite by default (``./localsweep.db``), or any SQLAlchemy URL (``db=``, ``--db`
 
 from __future__ import annotations
 
+from localsweep.store._damage import holds_localsweep_tables
 from localsweep.store._engine import (
     DEFAULT_DB_FILENAME,
     is_new_database,
@@ -30,6 +31,7 @@ __all__ = [
     "beat_interval",
     "grid_size",
     "heartbeat_timeout",
+    "holds_localsweep_tables",
     "is_new_database",
     "new_run_id",
     "new_sweep_id",

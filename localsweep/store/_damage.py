@@ -155,6 +155,13 @@ def _made_anew(wal: Path, shm: Path, seen: tuple[int, int]) -> bool:
     )
 
 
+def holds_localsweep_tables(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` has tables of localsweep's (a localsweep
+    database, whole or not), read without writing anything."""
+    tables = sqlite_tables(path) if path.is_file() else None
+    return tables is not None and bool(set(tables) & set(Base.metadata.tables))
+
+
 def check_sqlite_file(path: Path, *, create: bool) -> None:
     """Refuse, before the store's engine touches it, a SQLite file that holds only another
     program's tables, and (unless ``create``) one with no tables at all (an empty file): the
