@@ -66,12 +66,26 @@ class RunSummary(dict[str, Any]):
         except KeyError:
             raise SummaryKeyError(name) from None
 
+    def __setitem__(self, key: str, value: Any) -> None:
+        # A dict put in is read by attribute too, as the summary's own nested dicts are.
+        wrap = isinstance(value, dict) and not isinstance(value, RunSummary)
+        super().__setitem__(key, RunSummary(value) if wrap else value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
     def __setattr__(self, name: str, value: Any) -> None:
         # ``summary.best = 0.1`` sets the key, as in wandb (there it writes to the server).
         if name.startswith("_"):
             super().__setattr__(name, value)
         else:
-            self[name] = RunSummary(value) if isinstance(value, dict) else value
+            self[name] = value
 
     def __delattr__(self, name: str) -> None:
         if name.startswith("_"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +34,13 @@ def check_function_form(
     if not all(part.isidentifier() for part in value.split(".")):
         # `-f ls-k3j9x2ab`, `-f --count`: no module name, so most likely wandb's -f.
         raise click.UsageError(f"-f is --function MODULE:FUNC here, got {value!r}: {wandb_f}")
-    if "." not in value and _given_as_short_f(value):  # `-f 3k9x2abq`: a W&B sweep id
+    if _WANDB_SWEEP_ID.fullmatch(value) and _given_as_short_f(value):  # `wandb agent -f ID`
         raise click.UsageError(f"{_malformed_ref(value, folder)} ({wandb_f})")
     raise click.UsageError(_malformed_ref(value, folder))
+
+
+#: What a W&B sweep id looks like: 8 lowercase letters and digits.
+_WANDB_SWEEP_ID = re.compile(r"[a-z0-9]{8}")
 
 
 def _given_as_short_f(value: str) -> bool:
@@ -183,7 +188,12 @@ def _command_with(ref: str, module: str, where: Path) -> str:
 
 
 def _malformed_ref(ref: str, folder: str) -> str:
-    sep = "a colon, not a dot" if "." in ref.removesuffix(".py") else "with a colon"
+    if ":" in ref:
+        sep = "a module before the colon and a function after it"
+    elif "." in ref.removesuffix(".py"):
+        sep = "a colon, not a dot"
+    else:
+        sep = "with a colon"
     text = f"--function takes MODULE:FUNC ({sep}), got {ref!r}"
     stem = ref.partition(":")[0].removesuffix(".py")
     if "." in stem:

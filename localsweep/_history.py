@@ -147,11 +147,21 @@ class HistoryScan(Iterator[dict[str, Any]]):
             list(select_rows([], keys))
         self._read_rows = read_rows
         self.keys = list(keys) if keys else None
-        self.min_step = 0 if min_step is None else min_step
         self._min_step = min_step  # not given: a prior run's negative steps are kept
         self._stop_step = max_step
         self.page_size = page_size
         self._rows: Iterator[dict[str, Any]] | None = None
+
+    @property
+    def min_step(self) -> int:
+        """The step the scan starts from: 0 when not given (wandb's), though a prior
+        run's negative steps are yielded then too. Set, it takes effect at the next loop,
+        as wandb's."""
+        return 0 if self._min_step is None else self._min_step
+
+    @min_step.setter
+    def min_step(self, step: int) -> None:
+        self._min_step = step
 
     @property
     def max_step(self) -> int:

@@ -74,6 +74,10 @@ def test_a_key_set_or_deleted_as_an_attribute_is_set_or_deleted_in_the_copy(
     summary.val.extra = {"b": 2}
     assert summary["best"] == 0.1 and summary["val"]["extra"] == {"b": 2}
     assert summary.val.extra.b == 2
+    summary["put"] = {"c": 3}
+    summary.update({"merged": {"d": 4}}, also={"e": 5})
+    assert summary.put.c == 3 and summary.merged.d == 4 and summary.also.e == 5
+    assert summary.setdefault("made", {"f": 6}).f == 6
     del summary.loss
     assert "loss" not in summary
     with pytest.raises(KeyError):

@@ -177,6 +177,8 @@ def test_a_scan_has_wandbs_min_step_and_max_step(tmp_path: Path) -> None:
     ) == (2, 2)
     assert run.scan_history(max_step=99).max_step == 4
     assert [r["_step"] for r in run.scan_history(min_step=2, max_step=4)] == [2, 3]
+    scan.min_step = 3  # read by the next loop, as wandb's __iter__ reads it
+    assert [r["_step"] for r in scan] == [3, 4]
 
 
 def test_keys_given_as_text_is_a_value_error_as_wandbs_scan_history_raises(

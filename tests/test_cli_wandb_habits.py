@@ -162,6 +162,10 @@ def test_wandbs_dash_f_is_refused_naming_forward_signals(work: Path, args: list[
         (["--function", "train"], "(with a colon)", "--forward-signals"),
         (["--function", "train.train"], "did you mean --function train:train?", "--forward"),
         (["-f", "train.train"], "did you mean --function train:train?", "--forward-signals"),
+        # A module name, not a sweep id: no word of wandb's -f either.
+        (["-f", "train_fn"], "(with a colon)", "--forward-signals"),
+        # The colon is there: what is missing is on one side of it.
+        (["--function", "train:"], "a module before the colon and a function after", "dot"),
     ],
 )
 def test_a_function_without_colon_is_told_what_it_lacks(
