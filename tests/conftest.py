@@ -49,6 +49,16 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     _drop_wandb()
 
 
+@pytest.fixture(autouse=True)
+def _no_start_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store of this process judges stale heartbeats from its first claim: tests open a
+    store and claim at once. The hold (an agent's first 2 s) is tested with its real value
+    in tests/store/test_outage_hold.py; agents the tests start as processes keep it."""
+    from localsweep.store import _reaper
+
+    monkeypatch.setattr(_reaper, "START_HOLD", 0.0)
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 

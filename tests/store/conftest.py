@@ -20,15 +20,8 @@ import pytest
 from localsweep.config import SweepConfig, parse_config
 from localsweep.records import Proposal, RunView
 from localsweep.search import make_search
-from localsweep.store import AgentInfo, Claim, Store, _reaper
+from localsweep.store import AgentInfo, Claim, Store
 from localsweep.store._engine import resolve_url
-
-
-@pytest.fixture(autouse=True)
-def _no_start_hold(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stores judge stale heartbeats from their first claim: these tests open a store and
-    claim at once. The hold itself is tested in test_outage_hold.py, with its real value."""
-    monkeypatch.setattr(_reaper, "START_HOLD", 0.0)
 
 
 @pytest.fixture(
