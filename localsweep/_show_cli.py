@@ -311,6 +311,14 @@ def _print_importance(sweep: Any) -> None:
             )
     except MissingExtraError as exc:
         console.print(f"parameter importance: {_e(exc)}", highlight=False)
+    except (MemoryError, SystemError) as exc:
+        # Importing scikit-learn and SciPy under a memory cap (`ulimit -v`, a batch
+        # system's h_vmem) that the runs fit in: the runs are recorded; say why it is left.
+        console.print(
+            "parameter importance: left out, out of memory loading scikit-learn "
+            f"({type(exc).__name__}; is the address space capped, `ulimit -v`?)",
+            highlight=False,
+        )
 
 
 def _importance_table(rows: Any, title: str) -> None:

@@ -1,0 +1,37 @@
+"""`localsweep show` (and the summary `localsweep run` prints at its end) under a memory
+cap the runs fit in: importing scikit-learn for the importance panel can fail there
+(``ulimit -v``: SystemError or MemoryError from the import). The command printed a
+traceback and exited 1 after every run was recorded; it says why the panel is left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import localsweep
+import localsweep.report
+from localsweep.cli import cli
+
+CONFIG = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+
+
+@pytest.mark.parametrize(
+    "error", [SystemError("error return without exception set"), MemoryError()]
+)
+def test_an_importance_that_cannot_load_is_left_out_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException | type[BaseException]
+) -> None:
+    db = str(tmp_path / "s.db")
+    sweep = localsweep.run(CONFIG, lambda c: float(c["x"]), db=db, quiet=True)
+
+    def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(localsweep.report, "parameter_importance", out_of_memory)
+    shown = CliRunner().invoke(cli, ["show", sweep.id, "--db", db])
+    assert shown.exit_code == 0, shown.output
+    assert "parameter importance: left out, out of memory loading scikit-learn" in shown.output
+    assert sweep.id in shown.output
