@@ -301,6 +301,17 @@ def _print_importance(sweep: Any) -> None:
     from localsweep.report import MissingExtraError, parameter_importance
     from localsweep.report._pareto import objective_importance
 
+    capped = _address_space_cap()
+    if capped is not None and capped < _IMPORTANCE_ADDRESS_SPACE:
+        # Under such a cap, importing scikit-learn and SciPy (OpenBLAS reserves buffers per
+        # thread) hung, crashed or raised SystemError, after every run was recorded.
+        console.print(
+            f"parameter importance: left out: the address space is capped at "
+            f"{capped >> 20} MB (ulimit -v), too little to load scikit-learn; `localsweep "
+            "show` without the cap shows it",
+            highlight=False,
+        )
+        return
     try:
         if sweep.parsed_config.is_multi_objective:
             for name, rows in objective_importance(sweep).items():
@@ -319,6 +330,20 @@ def _print_importance(sweep: Any) -> None:
             f"({type(exc).__name__}; is the address space capped, `ulimit -v`?)",
             highlight=False,
         )
+
+
+#: The least address space (bytes) in which the importance panel loads scikit-learn.
+_IMPORTANCE_ADDRESS_SPACE = 2 << 30
+
+
+def _address_space_cap() -> int | None:
+    """This process's address-space limit in bytes (``ulimit -v``), ``None`` if none."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else int(soft)
 
 
 def _importance_table(rows: Any, title: str) -> None:

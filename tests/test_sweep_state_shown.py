@@ -127,4 +127,9 @@ def test_the_ui_says_the_new_state_of_a_control_as_show_does(tmp_path: Path) -> 
         headers={"X-Localsweep-CSRF": settings.csrf},
     ).json()
     # "state" is the word the page's data-control attribute takes; "shown" what it says.
-    assert answer == {"state": "finished", "shown": "finished (stopped)", "action": "stop"}
+    assert answer == {
+        "state": "finished",
+        "shown": "finished (stopped)",
+        "action": "stop",
+        "said": "sweep finished (stopped)",
+    }
