@@ -266,6 +266,11 @@ def install_hooks() -> None:
             # Leaving `with wandb.init()` prints any exception's traceback; an early stop is
             # no error (the finish takes the stop's exit code).
             if exc_type is not None and issubclass(exc_type, StopRun):
+                if self.id in _sinks:
+                    # Raised where the sink did not see it (the agent's SIGTERM or SIGHUP
+                    # handler, in the middle of the code): stopped all the same, with the
+                    # stop's exit code in wandb's file, not the 0 of a finished run.
+                    _stopped.setdefault(self.id, getattr(exc, "exit_code", StopRun.exit_code))
                 return original_exit(self, None, None, None)
             if exc_type is None or self.id not in _sinks:
                 return original_exit(self, exc_type, exc, tb)
