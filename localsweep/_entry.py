@@ -407,15 +407,19 @@ def execute(
         shown.on_run_end(run)
         message = None
         if not warned and run.state is RunState.FINISHED:
+            # Runs before it that have their result: then it is this run that has none.
+            before = [r for r in counted if r.id != run.id and r.state is RunState.FINISHED]
             if metric is not None and run.metric is None:
                 message = missing_metric_message(
                     metric.name,
                     logged_keys(run.summary),
                     run.id,
                     value=run.summary.get(metric.name),
+                    others_ranked=any(r.metric is not None for r in before),
                 )
             elif shown.config.is_multi_objective:
-                message = missing_objective_message(shown.config, run)
+                ranked = any(missing_objective_message(shown.config, r) is None for r in before)
+                message = missing_objective_message(shown.config, run, others_ranked=ranked)
         if message is not None:
             # Said once: every later run most likely logs the same keys.
             warned.append(True)

@@ -261,11 +261,14 @@ def missing_metric_message(
     *,
     objective: bool = False,
     value: Any = None,
+    others_ranked: bool = False,
 ) -> str:
     """Says that the sweep metric ``metric`` was never logged, naming the keys that were and
     the closest one: without the metric, no run is best, hyperband stops nothing and bayes
     learns nothing. ``objective``: ``metric`` is one of a multi-objective sweep's
-    ``metrics`` (without it no run is on the Pareto front)."""
+    ``metrics`` (without it no run is on the Pareto front). Of one run (``run_id``) that
+    logged the key (NaN, text) or when other runs have their result (``others_ranked``):
+    it is this run that has none."""
     found = list(dict.fromkeys(keys))  # as logged_keys orders them: values, then media
     which = f"run {run_id} finished" if run_id else "the finished runs ended"
     what = "objective" if objective else "metric"
@@ -295,8 +298,8 @@ def missing_metric_message(
             f" (its summary has nothing; log the {what} with wandb.log or return it, and "
             'keep it in the summary: define_metric(..., summary="none") leaves it out)'
         )
-    if run_id and metric in found and kind is None:
-        # One run diverged: the others may well have their result.
+    if run_id and (others_ranked or (metric in found and kind is None)):
+        # One run diverged, or lacks what the others logged: they have their result.
         if objective:
             return text + (
                 ". This run has no result: it is on no Pareto front, and the search learns "
@@ -329,7 +332,7 @@ def sweep_metric_hint(sweep: Any) -> str | None:
     return missing_metric_message(metric.name, _keys_of_runs(finished), value=value)
 
 
-def missing_objective_message(config: Any, run: Any) -> str | None:
+def missing_objective_message(config: Any, run: Any, others_ranked: bool = False) -> str | None:
     """For a finished run of a multi-objective sweep (``config``) that lacks one of its
     objectives: :func:`missing_metric_message` for the first missing one; else ``None``."""
     from localsweep.search._multi import summary_value
@@ -337,7 +340,9 @@ def missing_objective_message(config: Any, run: Any) -> str | None:
     for metric in config.metrics:
         if summary_value(run.summary, metric.name, metric.goal) is None:
             keys = logged_keys(run.summary)
-            return missing_metric_message(metric.name, keys, run.id, objective=True)
+            return missing_metric_message(
+                metric.name, keys, run.id, objective=True, others_ranked=others_ranked
+            )
     return None
 
 

@@ -174,3 +174,31 @@ def test_an_optuna_server_that_turns_the_login_away_names_to(
     text = url.render_as_string(hide_password=False)
     args = ("export", sweep_id, "--format", "optuna", "--to", text)
     _refused(cli_at(tmp_path, *args), "Invalid value for --to", "'nosuchrole'", "createuser")
+
+
+@pytest.mark.parametrize("whose", ["another", "own"])
+def test_an_optuna_url_of_a_localsweep_database_on_a_server_is_refused(
+    tmp_path: Path, postgres_url: str, whose: str
+) -> None:
+    """A localsweep database on PostgreSQL, another or the sweep's own spelled with
+    ``localhost`` for ``127.0.0.1``, is refused as a SQLite one is: Optuna would put its
+    tables into it (and it stopped with Optuna's traceback)."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
+    if whose == "own":
+        db = postgres_url
+        url = make_url(postgres_url).set(host="localhost")
+        to = url.render_as_string(hide_password=False)
+    else:
+        db, to = str(tmp_path / "localsweep.db"), postgres_url
+        localsweep.sweep(GRID, db=postgres_url)
+    sweep_id = localsweep.sweep(GRID, db=db)
+    args = ("export", sweep_id, "--db", db, "--format", "optuna", "--to", to)
+    _refused(cli_at(tmp_path, *args), "Invalid value for --to", "is a localsweep database")
+    engine = create_engine(postgres_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert "studies" not in tables and "runs" in tables

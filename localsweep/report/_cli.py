@@ -145,7 +145,13 @@ def _check_storage(url: str, own: str) -> None:
         if not sqlite:
             from localsweep.store import reach
 
-            reach(url, "--to")
+            if reach(url, "--to"):
+                raise click.BadParameter(
+                    f"{shown_url(url)} is a localsweep database: Optuna would put its tables "
+                    "into it; give a database of its own (on this server: CREATE DATABASE "
+                    "optuna), or a file such as the default optuna-SWEEP_ID.db",
+                    param_hint="--to",
+                )
         elif database in ("", ":memory:"):
             raise click.BadParameter(
                 "an in-memory Optuna storage is gone when the command ends: give a file "

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from localsweep.store._models import Base
 from localsweep.store._session import Session
 from localsweep.store._urls import shown_url
 
 __all__ = ["reach"]
 
 
-def reach(url: str, option: str) -> None:
+def reach(url: str, option: str) -> bool:
     """Connect to the database server of ``url`` as the store opens ``--db``: the same
     retries of a server that does not answer (``LOCALSWEEP_STORE_TIMEOUT``, else 10 s),
     the same message when it does not come up or turns the login away, naming
-    ``option``."""
+    ``option``. Returns whether the database holds tables of localsweep's (it is a
+    localsweep database, whole or not, however its URL spells the server)."""
+    from sqlalchemy import inspect
+
     session = Session(url)
     session.retry_timeout = session.open_timeout()
     try:
-        session.read(
-            lambda conn: conn.exec_driver_sql("SELECT 1"),
+        tables: list[str] = session.read(
+            lambda conn: inspect(conn).get_table_names(),
             what=f"open the database {shown_url(url)} ({option})",
         )
     finally:
         session.close()
+    return bool(set(tables) & set(Base.metadata.tables))

@@ -410,3 +410,20 @@ def test_the_workers_report_counts_every_workers_runs_not_counted() -> None:
     reports = [AgentReport(), AgentReport(), AgentReport()]
     reports[0].lease_lost, reports[2].lease_lost = 1, 2
     assert _merge(reports).lease_lost == 3
+
+
+def test_a_run_that_lacks_the_metric_others_logged_is_said_to_have_no_result(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The first run logs the metric, the second does not: the warning is about that run,
+    not that no run is best (the closing summary names the first as best)."""
+
+    def train() -> None:
+        with wandb.init() as run:
+            key = "val_loss" if run.config["x"] == 1 else "acc"
+            wandb.log({key: 0.5})
+
+    localsweep.run(grid([1, 2], metric="val_loss"), train, db=tmp_path / "s.db")
+    err = capfd.readouterr().err
+    assert "'val_loss' was never logged" in err, err
+    assert "This run has no result" in err and "no run is best" not in err
