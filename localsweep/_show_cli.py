@@ -307,8 +307,8 @@ def _print_importance(sweep: Any) -> None:
         # thread) hung, crashed or raised SystemError, after every run was recorded.
         console.print(
             f"parameter importance: left out: the address space is capped at "
-            f"{capped >> 20} MB (ulimit -v), too little to load scikit-learn; `localsweep "
-            "show` without the cap shows it",
+            f"{capped >> 20} MB (ulimit -v), under which loading scikit-learn can crash "
+            "this process; `localsweep show` without the cap shows it",
             highlight=False,
         )
         return

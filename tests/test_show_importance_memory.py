@@ -35,3 +35,35 @@ def test_an_importance_that_cannot_load_is_left_out_with_the_reason(
     assert shown.exit_code == 0, shown.output
     assert "parameter importance: left out, out of memory loading scikit-learn" in shown.output
     assert sweep.id in shown.output
+
+
+@pytest.mark.parametrize("command", ["show", "report"])
+def test_scikit_learn_that_cannot_be_mapped_is_not_said_to_be_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Under a cap above the panel's bound but mostly used, loading scikit-learn's shared
+    libraries fails with an ImportError: it is installed, and the message said it was not
+    (`report` ended on it, `show` left the panel out with it)."""
+    import types
+
+    from localsweep.report import _extra
+
+    db = str(tmp_path / "s.db")
+    sweep = localsweep.run(CONFIG, lambda c: float(c["x"]), db=db, quiet=True)
+
+    def unmappable(name: str) -> Any:
+        if name == "sklearn":
+            raise ImportError("libgomp.so.1: failed to map segment from shared object")
+        return importlib.import_module(name)
+
+    import importlib
+
+    monkeypatch.setattr(_extra, "importlib", types.SimpleNamespace(import_module=unmappable))
+    args = [command, sweep.id, "--db", db]
+    if command == "report":
+        args += ["-o", str(tmp_path / "r.html")]
+    result = CliRunner().invoke(cli, args)
+    text = " ".join(result.output.split())
+    assert "not installed" not in text, result.output
+    assert "scikit-learn, which is installed but could not be loaded" in text, result.output
+    assert "failed to map segment" in text and "ulimit -v" in text

@@ -13,11 +13,13 @@ class MissingExtraError(ImportError):
 
 
 def require(module: str, feature: str, extra: str | None = None) -> None:
-    """Raise :class:`MissingExtraError` unless ``module`` can be imported."""
+    """Raise :class:`MissingExtraError` unless ``module`` can be imported: saying it is not
+    installed, or, when it is and loading it failed (a memory cap: a shared library that
+    cannot be mapped, ``MemoryError``), why."""
+    package = {"sklearn": "scikit-learn"}.get(module, module)
     try:
         importlib.import_module(module)
-    except ImportError as exc:
-        package = {"sklearn": "scikit-learn"}.get(module, module)
+    except ModuleNotFoundError as exc:
         raise MissingExtraError(
             f"{feature} needs {package}, which is not installed; "
             + (
@@ -25,4 +27,10 @@ def require(module: str, feature: str, extra: str | None = None) -> None:
                 if extra
                 else f"it is a dependency of localsweep: pip install {package}"
             )
+        ) from exc
+    except (ImportError, MemoryError, SystemError, OSError) as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise MissingExtraError(
+            f"{feature} needs {package}, which is installed but could not be loaded "
+            f"({why}); out of memory? Is the address space capped (ulimit -v)?"
         ) from exc
