@@ -281,11 +281,9 @@ def _special_kind(path: Path) -> str:
 
 
 def _is_sqlite(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return f.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
+    from localsweep.store import sqlite_head  # the store (SQLAlchemy) only when asked
+
+    return bool(sqlite_head(path))
 
 
 #: A run file written this recently (seconds) without an exit record may be a run that has

@@ -159,7 +159,7 @@ def _check_storage(url: str, own: str) -> None:
                 param_hint="--to",
             )
         elif not database.startswith("file:"):
-            from localsweep.store import holds_localsweep_tables
+            from localsweep.store import holds_localsweep_tables, sqlite_head
 
             check_output_path(database, "--to", "the Optuna storage")
             if holds_localsweep_tables(Path(database)):
@@ -168,7 +168,8 @@ def _check_storage(url: str, own: str) -> None:
                     "it; give a file of its own, such as the default optuna-SWEEP_ID.db",
                     param_hint="--to",
                 )
-            if not _sqlite_or_empty(Path(database)):
+            path = Path(database)
+            if sqlite_head(path) is False and path.stat().st_size > 0:
                 raise click.BadParameter(
                     f"{database} is a file that is no SQLite database: give the path of an "
                     "Optuna storage or of a new file",
@@ -202,18 +203,6 @@ def _same_database(url: str, own: str) -> bool:
         except OSError:
             return False
     return url_without_password(url) == url_without_password(own)
-
-
-def _sqlite_or_empty(path: Path) -> bool:
-    """Whether ``path`` is missing, empty, or a SQLite database by its header."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(16)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return True  # not readable: said by the checks that follow
-    return head in (b"", b"SQLite format 3\x00")
 
 
 @click.command("report")

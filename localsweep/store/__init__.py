@@ -6,7 +6,7 @@ SQLite by default (``./localsweep.db``), or any SQLAlchemy URL (``db=``, ``--db`
 
 from __future__ import annotations
 
-from localsweep.store._damage import holds_localsweep_tables
+from localsweep.store._damage import holds_localsweep_tables, sqlite_head
 from localsweep.store._engine import (
     DEFAULT_DB_FILENAME,
     is_new_database,
@@ -38,4 +38,5 @@ __all__ = [
     "reach",
     "require_database",
     "resolve_url",
+    "sqlite_head",
 ]

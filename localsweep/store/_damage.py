@@ -26,6 +26,7 @@ __all__ = [
     "named_tables",
     "read_only_connection",
     "read_only_hint",
+    "sqlite_head",
     "sqlite_tables",
 ]
 
@@ -71,6 +72,20 @@ def named_tables(tables: Iterable[str], *, verb: bool = False) -> str:
     if verb:
         said += " is" if len(names) == 1 else " are"
     return said
+
+
+#: The first 16 bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_head(path: Path) -> bool | None:
+    """Whether the file at ``path`` begins as a SQLite database does; an empty file is
+    ``False``. ``None`` when it cannot be read (missing, a folder, not allowed)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == SQLITE_HEADER
+    except OSError:
+        return None
 
 
 def sqlite_tables(path: Path) -> list[str] | None:
