@@ -53,6 +53,34 @@ class RunSummary(dict[str, Any]):
             self[key] = default
         return self[key]
 
+    def __ior__(self, other: Any) -> RunSummary:  # type: ignore[override]
+        # ``summary |= {"val": {...}}`` is update(): dict's own put plain dicts in.
+        self.update(other)
+        return self
+
+    def __or__(self, other: Any) -> Any:
+        if not isinstance(other, dict):
+            return NotImplemented  # as dict's |
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other: Any) -> Any:
+        if not isinstance(other, dict):
+            return NotImplemented
+        merged = RunSummary()
+        merged.update(other)
+        merged.update(self)
+        return merged
+
+    def copy(self) -> RunSummary:
+        """A shallow copy, as ``dict.copy`` and ``copy.copy(summary)`` make, that still
+        reads a key as an attribute (``dict.copy`` made a plain ``dict``). wandb's summary
+        has no ``copy``: there ``run.summary.copy`` is read as the key ``"copy"``."""
+        copied = RunSummary()
+        dict.update(copied, self)  # the values as they are: nested summaries shared
+        return copied
+
     def __setattr__(self, name: str, value: Any) -> None:
         # ``summary.best = 0.1`` sets the key, as in wandb (there it writes to the server).
         if name.startswith("_"):
