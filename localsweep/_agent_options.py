@@ -1,13 +1,15 @@
 """What the arguments of ``wandb agent`` / ``wandb.agent`` mean here, read and checked
 before an agent starts: ``count``, the failure limit (and wandb's variable for it), the
-grace period under wandb's name, and the sweep path ``E/P/ID`` with the project and entity
-it names; and the working folder the agent runs in, which its runs need."""
+grace period under wandb's name, the workers' GPUs, and the sweep path ``E/P/ID`` with the
+project and entity it names; and the working folder the agent runs in, which its runs
+need."""
 
 from __future__ import annotations
 
 import logging
 import numbers
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from localsweep.agent._defaults import DEFAULT_GRACE_PERIOD
@@ -22,8 +24,11 @@ __all__ = [
     "check_count",
     "check_sweep_path",
     "folder_gone",
+    "gpu_list",
     "grace",
     "max_failures_limit",
+    "names_no_gpu",
+    "split_gpus",
     "split_sweep_path",
 ]
 
@@ -39,6 +44,68 @@ def check_count(count: object) -> None:
             f"count must be a whole number of runs, at least 1 (or None for no limit), "
             f"not {count!r}"
         )
+
+
+def split_gpus(text: str) -> list[str]:
+    """The GPUs of ``--gpus 0,1``, or of ``gpus="0,1"``: the comma-separated ids, stripped,
+    empty ones left out (none: the option names no GPU, see :func:`names_no_gpu`)."""
+    return [g.strip() for g in text.split(",") if g.strip()]
+
+
+def names_no_gpu(given: object, example: str) -> str:
+    """What is wrong with GPUs ``given`` that name no device, and the fix (``example``)."""
+    return (
+        f"names no GPU ({given!r}): give the CUDA device indices or UUIDs the workers take "
+        f"in turn, such as {example}"
+    )
+
+
+#: How to give ``gpus``, said by :func:`gpu_list` when it refuses them.
+_GPUS_FIX = (
+    'gpus=["0", "1"] (or "0,1", as --gpus takes it); gpus=None (the default) leaves '
+    "CUDA_VISIBLE_DEVICES as it is"
+)
+
+
+def gpu_list(gpus: str | Sequence[str | int] | None) -> list[str] | None:
+    """``gpus`` of ``agent``/``run``: worker ``i``'s ``CUDA_VISIBLE_DEVICES`` is entry
+    ``i % len``. A string is read as ``--gpus`` reads it (``"0,1"``: ``["0", "1"]``); a
+    list entry may name several devices (``["0,1", "2,3"]``: two GPUs a worker). Raises
+    ``ValueError`` for GPUs that name no device: ``""``, ``[]`` (each left every GPU
+    visible) or an empty entry (``["", ""]`` hid them all), as ``--gpus ,,`` is refused."""
+    if gpus is None:
+        return None
+    if isinstance(gpus, str):
+        listed = split_gpus(gpus)
+    elif isinstance(gpus, Sequence) and not isinstance(gpus, (bytes, bytearray)):
+        listed = [_worker_gpus(entry, gpus) for entry in gpus]
+    else:
+        raise ValueError(
+            f"gpus must be a list of CUDA device indices or UUIDs, not {gpus!r}: give {_GPUS_FIX}"
+        )
+    if not listed:
+        raise ValueError(f"gpus {names_no_gpu(gpus, _GPUS_FIX)}")
+    return listed
+
+
+def _worker_gpus(entry: object, gpus: object) -> str:
+    """One worker's ``CUDA_VISIBLE_DEVICES``, entry ``entry`` of ``gpus``."""
+    if isinstance(entry, numbers.Integral) and not isinstance(entry, bool):
+        return str(int(entry))
+    if not isinstance(entry, str):
+        raise ValueError(
+            f"gpus must give each worker's CUDA devices as text or a device index, not "
+            f"{entry!r} (in {gpus!r}): give {_GPUS_FIX}"
+        )
+    parts = [part.strip() for part in entry.split(",")]
+    if not all(parts):
+        # CUDA reads CUDA_VISIBLE_DEVICES up to the first id it cannot read: "" hid every
+        # GPU from the worker's runs, "0,,1" all but GPU 0.
+        raise ValueError(
+            f"gpus has an entry that names no GPU ({entry!r} in {gpus!r}): each entry is a "
+            f"worker's CUDA_VISIBLE_DEVICES; give {_GPUS_FIX}"
+        )
+    return ",".join(parts)
 
 
 def max_failures_limit(ours: int | None, wandbs: int | None) -> int:

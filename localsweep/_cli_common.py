@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from localsweep._agent_options import names_no_gpu, split_gpus
 from localsweep._console import CliConsole
 from localsweep._console import safe_text as _e
 from localsweep._function_ref import check_function_form, function_example, load_function
@@ -177,12 +178,10 @@ def _set_store_timeout(ctx: click.Context, param: click.Parameter, value: Any) -
 
 
 def check_gpus(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--gpus`` names at least one device (``--gpus ,,`` gave the workers none, silently)."""
-    if value is not None and not any(g.strip() for g in value.split(",")):
-        raise click.BadParameter(
-            f"names no GPU ({value!r}): give the CUDA device indices or UUIDs the workers take "
-            "in turn, such as --gpus 0,1"
-        )
+    """``--gpus`` names at least one device (``--gpus ,,`` gave the workers none, silently),
+    read by ``split_gpus`` as ``gpus="0,1"`` of ``localsweep.agent``/``run`` is."""
+    if value is not None and not split_gpus(value):
+        raise click.BadParameter(names_no_gpu(value, "--gpus 0,1"))
     return value
 
 

@@ -14,6 +14,7 @@ from localsweep._agent_options import (
     check_sweep_path,
     folder_gone,
     folder_not_utf8,
+    gpu_list,
     grace,
     max_failures_limit,
     no_home,
@@ -186,7 +187,7 @@ def agent(
     isolation: Literal["thread", "process"] = "thread",
     timeout: float | None = None,
     workers: int | None = None,
-    gpus: Sequence[str] | None = None,
+    gpus: str | Sequence[str | int] | None = None,
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int | None = None,
     on_run_end: Callable[[RunRecord], None] | None = None,
@@ -202,7 +203,9 @@ def agent(
     leaks memory or GPU state; ``timeout`` in seconds then ends a run that takes longer).
     Without ``function``, each run starts the config's ``program``/``command`` as a child
     process, as ``wandb agent`` does. ``workers`` runs that many runs at once (each in its
-    own process); ``gpus`` gives worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``.
+    own process); ``gpus`` gives worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``
+    (``["0", "1"]``, or ``"0,1"`` as ``--gpus`` takes it; ``ValueError`` for none, ``[]``,
+    or an empty entry).
     ``count`` caps the runs this agent starts; ``None`` runs until the sweep is done (a
     grid's points are exhausted, its ``run_cap`` or ``metric.target`` is reached).
 
@@ -221,6 +224,7 @@ def agent(
     del forward_signals  # always done here: see the docstring
     grace_period = grace(grace_period, term_timeout)
     check_count(count)
+    gpus = gpu_list(gpus)
     failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
     sweep_id, path_project, path_entity = split_sweep_path(sweep_id)
     store = Store(require_database(db))
@@ -259,7 +263,7 @@ def run(
     isolation: Literal["thread", "process"] = "thread",
     timeout: float | None = None,
     workers: int | None = None,
-    gpus: Sequence[str] | None = None,
+    gpus: str | Sequence[str | int] | None = None,
     grace_period: float = DEFAULT_GRACE_PERIOD,
     max_consecutive_failures: int | None = None,
     on_run_end: Callable[[RunRecord], None] | None = None,
@@ -288,6 +292,7 @@ def run(
     from localsweep.store import Store
 
     check_count(count)
+    gpus = gpu_list(gpus)  # before the sweep is made
     failures = max_failures_limit(max_consecutive_failures, max_consecutive_failed_runs)
     config = _config(sweep_config)
     if train is None:

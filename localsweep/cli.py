@@ -416,13 +416,12 @@ def _run_agent(
     grace_period: float = 10.0,
     quiet: bool = False,
 ) -> None:
-    from localsweep._agent_options import max_failures_limit
+    from localsweep._agent_options import gpu_list, max_failures_limit
     from localsweep._entry import execute
     from localsweep.config import Method
 
     _check_execution(function, isolation=isolation, timeout=timeout, workers=workers)
     config = store.get_sweep(sweep_id).config
-    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if config.method is Method.BAYES and logger.isEnabledFor(logging.DEBUG):
         # Which Optuna sampler and why: a detail for --debug. Only bayes (a custom sweep's
         # search needs the user's study, which the agent loads).
@@ -439,7 +438,7 @@ def _run_agent(
         isolation="process" if isolation == "process" else "thread",
         timeout=timeout,
         workers=workers,
-        gpus=gpu_list,
+        gpus=gpu_list(gpus),  # checked by --gpus: None, or at least one GPU
         grace_period=grace_period,
         # None: WANDB_AGENT_MAX_INITIAL_FAILURES, else 5.
         max_consecutive_failures=max_failures_limit(max_failures, None),

@@ -84,3 +84,37 @@ def test_a_key_set_or_deleted_as_an_attribute_is_set_or_deleted_in_the_copy(
         del summary.nope
     assert summary._json_dict["best"] == 0.1
     assert localsweep.Api(str(tmp_path / "s.db")).run(run.id).summary["loss"] == 0.5  # a copy
+
+
+def test_a_dict_merged_in_with_or_or_a_copy_still_reads_keys_as_attributes(
+    tmp_path: Path,
+) -> None:
+    """``summary |= {"e": {"f": 2}}`` put a plain dict in (``summary.e.f``: "'dict' object
+    has no attribute 'f'") and ``summary.copy()`` was a plain ``dict`` (``.loss`` failed);
+    both behave as ``update()`` and ``copy.copy(summary)`` do."""
+    run = _run(tmp_path)
+    summary = run.summary
+    summary |= {"e": {"f": 2}}
+    summary |= [("g", {"h": 3})]  # |= takes what update() takes, as dict's does
+    assert summary.e.f == 2 and summary.g.h == 3
+    kind = type(run.summary)
+    assert type(summary) is kind
+
+    copied = summary.copy()
+    assert type(copied) is kind and copied == summary
+    assert copied.loss == 0.5 and copied.val.deep.a == 1 and copied.e.f == 2
+    copied.extra = 1
+    assert "extra" not in summary  # a copy, shallow as dict.copy(): nested dicts shared
+    assert copied.val is summary.val
+    assert copied._json_dict == {**summary._json_dict, "extra": 1}
+
+    merged = summary | {"m": {"n": 1}}
+    assert type(merged) is kind and merged.m.n == 1 and "m" not in summary
+    merged = {"m": {"n": 1}, "loss": 9} | summary
+    assert merged.m.n == 1 and merged.loss == 0.5 and merged.val.loss == 0.25
+    with pytest.raises(TypeError):
+        summary | [("m", 1)]  # as a dict's |: only a dict
+    assert localsweep.Api(str(tmp_path / "s.db")).run(run.id).summary == {
+        "loss": 0.5,
+        "val": {"loss": 0.25, "deep": {"a": 1}},
+    }

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from localsweep import _interrupt
+from localsweep._agent_options import gpu_list
 from localsweep.agent._agent import (
     Agent,
     AgentInterrupted,
@@ -140,7 +141,7 @@ def run_workers(
     make_runner: Callable[[WorkerSlot], Runner],
     workers: int | None = None,
     count: int | None = None,
-    gpus: Sequence[str] | None = None,
+    gpus: str | Sequence[str | int] | None = None,
     project: str | None = None,
     entity: str | None = None,
     max_consecutive_failures: int = 5,
@@ -152,11 +153,13 @@ def run_workers(
     ``make_runner(slot)`` builds each worker's runner; with more than one worker it must run
     each run in its own process (program mode, or ``isolation="process"``), and pass the
     slot's ``env`` and ``stop_event`` on. ``count`` caps the runs of all workers together;
-    ``gpus`` (e.g. ``["0", "1"]``) gives worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i %
-    len(gpus)]``. Returns the workers' reports merged. Ctrl-C stops every run (recorded
-    ``killed``) and is re-raised; if a worker stops on an error (too many failures in a row),
-    the others finish their current runs and the error is raised.
+    ``gpus`` (e.g. ``["0", "1"]``, or ``"0,1"``, checked as ``localsweep.agent``'s) gives
+    worker ``i`` ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``. Returns the workers' reports
+    merged. Ctrl-C stops every run (recorded ``killed``) and is re-raised; if a worker stops
+    on an error (too many failures in a row), the others finish their current runs and the
+    error is raised.
     """
+    gpus = gpu_list(gpus)
     n = workers if workers is not None else max(len(gpus or ()), 1)
     if n < 1:
         raise ValueError(f"workers must be at least 1, got {n}")

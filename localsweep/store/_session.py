@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import random
 import sqlite3
@@ -55,6 +54,12 @@ from localsweep.store._damage import (
 )
 from localsweep.store._engine import BUSY_TIMEOUT_MS, make_engine
 from localsweep.store._migrate import ensure_schema
+from localsweep.store._retry_bound import (
+    DEFAULT_RETRY_TIMEOUT,
+    checked_retry_timeout,
+    chosen_timeout,
+    retry_timeout_from_env,
+)
 from localsweep.store._server_errors import TOO_MANY_CONNECTIONS, refused_login
 from localsweep.store._urls import shown_url
 
@@ -64,9 +69,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: How long transient errors are retried before a call gives up (``LOCALSWEEP_STORE_TIMEOUT``
-#: seconds overrides it): long enough for a database restart, short enough to say so.
-DEFAULT_RETRY_TIMEOUT = 180.0
 #: Backoff: ``BASE * 2**attempt`` seconds, capped, each sleep drawn uniformly below it.
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 2.0
@@ -85,23 +87,6 @@ OPEN_RETRY_TIMEOUT = 10.0
 # SQLite's primary result codes (https://sqlite.org/rescode.html).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT = 5, 6, 10, 11
 _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 8, 13, 14, 26
-
-
-def _chosen_timeout() -> float | None:
-    """``LOCALSWEEP_STORE_TIMEOUT`` in seconds when it is one (``inf``: retry as long as it
-    takes), else ``None`` (unset, or no number of seconds: ``abc``, ``nan``, negative)."""
-    raw = os.environ.get("LOCALSWEEP_STORE_TIMEOUT")
-    try:
-        value = float(raw) if raw else math.nan
-    except ValueError:
-        return None
-    return value if value >= 0 else None  # nan compares false
-
-
-def retry_timeout_from_env() -> float:
-    """``LOCALSWEEP_STORE_TIMEOUT`` in seconds, else :data:`DEFAULT_RETRY_TIMEOUT`."""
-    chosen = _chosen_timeout()
-    return DEFAULT_RETRY_TIMEOUT if chosen is None else chosen
 
 
 def _bound_busy_wait(conn: Connection, bound: float) -> None:
@@ -126,14 +111,14 @@ class Session:
     """The engine of one store and the transactions on it (see the module docstring)."""
 
     def __init__(self, url: str, retry_timeout: float | None = None):
-        if retry_timeout is not None and not retry_timeout >= 0:
-            raise ValueError(f"retry_timeout must be a number of seconds >= 0, not {retry_timeout}")
+        if retry_timeout is not None:
+            checked_retry_timeout(retry_timeout)  # before the engine is made
         self.url = url
         self.engine: Engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.retry_timeout = retry_timeout_from_env() if retry_timeout is None else retry_timeout
         #: The user chose the bound (``--store-timeout``, or the caller): opening waits it too.
-        self._bound_chosen = retry_timeout is not None or _chosen_timeout() is not None
+        self._bound_chosen = retry_timeout is not None or chosen_timeout() is not None
         database = make_url(url).database if self.is_sqlite else None
         self.path: Path | None = Path(database) if database and database != ":memory:" else None
         self._identity: tuple[int, int] | None = None

@@ -29,6 +29,7 @@ from localsweep.store import _claims, _reaper, _runs, _sweeps
 from localsweep.store._engine import resolve_url
 from localsweep.store._reads import StoreReads
 from localsweep.store._records import AgentInfo, Claim, ClaimOutcome, RunRecord, SweepRecord
+from localsweep.store._retry_bound import checked_retry_timeout
 from localsweep.store._session import Session
 from localsweep.store._sweeps import grid_size
 from localsweep.store._tables import (
@@ -101,7 +102,8 @@ class Store(StoreReads):
 
     @retry_timeout.setter
     def retry_timeout(self, seconds: float) -> None:
-        self._session.retry_timeout = seconds
+        # Checked as Store(retry_timeout=...) is: nan failed later, in a transaction.
+        self._session.retry_timeout = checked_retry_timeout(seconds)
 
     def close(self) -> None:
         """Close every connection to the database."""

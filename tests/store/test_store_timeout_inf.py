@@ -63,3 +63,21 @@ def test_a_variable_that_is_no_number_of_seconds_counts_as_unset(
 def test_a_caller_timeout_that_is_no_number_of_seconds_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="retry_timeout"):
         Store(tmp_path / "sweeps.db", retry_timeout=float("nan"))
+
+
+@pytest.mark.parametrize("value", [float("nan"), -1.0])
+def test_a_timeout_set_later_that_is_no_number_of_seconds_is_refused_as_at_open(
+    tmp_path: Path, value: float
+) -> None:
+    """``store.retry_timeout = nan`` was taken, and the next transaction failed with
+    "cannot convert float NaN to integer"; it is checked as ``Store(retry_timeout=...)``."""
+    store = Store(tmp_path / "sweeps.db", retry_timeout=30)
+    try:
+        with pytest.raises(ValueError, match="retry_timeout must be a number of seconds"):
+            store.retry_timeout = value
+        assert store.retry_timeout == 30  # unchanged: the store still works
+        assert store.list_sweeps() == []
+        store.retry_timeout = float("inf")  # no bound: still taken
+        assert store.list_sweeps() == []
+    finally:
+        store.close()
