@@ -104,20 +104,6 @@ except KeyboardInterrupt:
 """
 
 
-def _say_stop(path: Path, reason: StopReason, recorder: RunRecorder) -> None:
-    """Before the SIGINT that stops a run's process from outside (preempted, cancelled, its
-    lease lost, the store failed: not a Ctrl-C, a timeout), tell it why in ``path``: it then
-    stops as an in-process run does (:class:`RunAborted` in its code, which wandb finishes
-    as stopped), without the traceback wandb prints for a ``KeyboardInterrupt``."""
-    why = recorder.control.reason
-    if reason is not StopReason.ABORTED or why is None:
-        return
-    try:
-        path.write_text(why, encoding="utf-8")
-    except OSError:  # then it stops as on a Ctrl-C: the same end, with wandb's traceback
-        logger.debug("could not write %s", path, exc_info=True)
-
-
 class _UnguardedAgentCall(AgentError):
     """``localsweep.agent``/``run`` was called as a run's process imported the script."""
 
@@ -188,7 +174,6 @@ class IsolatedFunctionRunner:
         stderr_path = sweep_dir / f"{run.id}.err"
         payload_path = sweep_dir / f"{run.id}.payload.pkl"
         result_path = sweep_dir / f"{run.id}.result.json"
-        stop_path = sweep_dir / f"{run.id}.stop"
         if self.stop_event is not None and self.stop_event.is_set():
             return RunOutcome(
                 RunState.KILLED,
@@ -196,7 +181,6 @@ class IsolatedFunctionRunner:
                 interrupted=KeyboardInterrupt(),
             )
         result_path.unlink(missing_ok=True)
-        stop_path.unlink(missing_ok=True)
         preparation = spawn.get_preparation_data(f"localsweep-run-{run.id}")
         preparation.pop("authkey", None)  # a secret for multiprocessing's sockets; unused
         main_path = preparation.get("init_main_from_path")
@@ -214,7 +198,6 @@ class IsolatedFunctionRunner:
             "project": self.project,
             "entity": self.entity,
             "result_path": str(result_path),
-            "stop_path": str(stop_path),
             "stderr_path": str(stderr_path),
         }
         data = pickle.dumps(payload)
@@ -263,13 +246,11 @@ class IsolatedFunctionRunner:
                 label=f"run {run.id}",
                 control=recorder.control,
             )
-            watch.on_stop = lambda reason: _say_stop(stop_path, reason, recorder)
             returncode = reader.wait(watch)
             tee.join()  # all of it in the files (and shown) before the tail is read
         finally:
             tee.close()  # the files, when the child did not start
             payload_path.unlink(missing_ok=True)
-            stop_path.unlink(missing_ok=True)
         report = _read_report(result_path)
         if report is None:
             # It ended without saying how (os._exit(0) after wandb.finish(), a crash): its

@@ -9,10 +9,8 @@ import logging
 import math
 import os
 import pickle
-import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from multiprocessing import spawn
 from pathlib import Path
@@ -26,7 +24,6 @@ from localsweep.agent._isolated import _ChildReport, _UnguardedAgentCall
 from localsweep.agent._recorder import RunRecorder
 from localsweep.agent._scheduler import run_stopper
 from localsweep.agent._sending import load_function
-from localsweep.agent._stops import RunAborted
 from localsweep.errors import LeaseLostError, StoreError
 from localsweep.records import RunState
 from localsweep.store import RunRecord, Store
@@ -65,20 +62,15 @@ def child_main() -> None:
     finally:
         _isolated._bootstrapping = False
     try:
-        with _agent_stops(payload.get("stop_path"), payload["run"].id):
-            report = _run_in_child(
-                function,
-                store_url=payload["store_url"],
-                sweep_id=payload["sweep_id"],
-                run=payload["run"],
-                project=payload["project"],
-                entity=payload["entity"],
-                stderr_path=payload.get("stderr_path"),
-            )
-    except RunAborted:
-        # The stop came outside the run's code (before it, or as the report was made):
-        # the process ends as on a Ctrl-C there (see _CHILD_CODE).
-        raise KeyboardInterrupt from None
+        report = _run_in_child(
+            function,
+            store_url=payload["store_url"],
+            sweep_id=payload["sweep_id"],
+            run=payload["run"],
+            project=payload["project"],
+            entity=payload["entity"],
+            stderr_path=payload.get("stderr_path"),
+        )
     except LeaseLostError:
         # Another agent took the run for dead: no error of the store's (the agent goes on).
         report = _not_started(
@@ -90,35 +82,6 @@ def child_main() -> None:
         # connections writing): the report carries the error, for the agent to say and stop.
         report = _store_failed(exc)
     _write_report(payload["result_path"], report)
-
-
-@contextmanager
-def _agent_stops(path: str | None, run_id: str) -> Iterator[None]:
-    """While inside, a SIGINT the agent sent after writing why to ``path`` (the run was
-    preempted, cancelled, its lease lost: see ``_isolated._say_stop``) raises
-    :class:`RunAborted` in the run's code, as the agent's own signal handler does in-process:
-    wandb finishes the run as stopped, and prints no ``KeyboardInterrupt`` traceback. Any
-    other SIGINT (a Ctrl-C, a timeout) is handled as before."""
-    previous = signal.getsignal(signal.SIGINT)
-    if path is None or not callable(previous):
-        yield  # SIGINT ignored, or not handled by Python: left so
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        try:
-            why = Path(path).read_text(encoding="utf-8")
-        except (OSError, ValueError):
-            why = ""
-        if why:
-            raise RunAborted(run_id, why)
-        previous(signum, frame)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        if signal.getsignal(signal.SIGINT) is handler:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _store_failed(exc: StoreError) -> _ChildReport:

@@ -48,6 +48,15 @@ def _pids(signals: Path, pattern: str) -> list[int]:
     return [int(p.name.split("-")[1]) for p in signals.glob(pattern)]
 
 
+def _raised(output: str) -> list[str]:
+    """The exception line that ends each traceback in ``output``."""
+    raised = []
+    for block in output.split("Traceback (most recent call last):")[1:]:
+        lines = block.splitlines()[1:]
+        raised.append(next((line for line in lines if line and not line[0].isspace()), ""))
+    return raised
+
+
 def _hang_up(agent: Agent) -> None:
     """What a closing terminal does: SIGHUP to the agent's process group."""
     os.killpg(agent.pid, signal.SIGHUP)
@@ -218,9 +227,14 @@ def test_a_hung_up_agent_requeues_its_function_run(
     if isolation == "process":
         assert not alive(pid), "the run's process outlived its agent"
     assert HANGUP_MESSAGE.format("1 run was") in agent.output()
-    # Stopped by the agent, not by the user: no KeyboardInterrupt traceback (wandb prints
-    # one for a Ctrl-C), in either isolation.
-    assert "Traceback" not in agent.output(), agent.output()
+    if isolation == "thread":
+        # localsweep's own stop, raised in the code: wandb finishes the run, prints nothing.
+        assert "Traceback" not in agent.output(), agent.output()
+    else:
+        # The run's process got SIGINT, as a program does (it may checkpoint on it): the
+        # only traceback is that KeyboardInterrupt's, which wandb prints where it landed
+        # (in the code, or in wandb's log through localsweep's hook); no error of ours.
+        assert _raised(agent.output()) == ["KeyboardInterrupt"], agent.output()
     (requeued,) = localsweep.Api(db).sweep(sweep_id).runs
     assert (requeued.state, requeued.end_reason) == ("preempted", "preempted")
     assert len(requeued.history()) >= before  # the rows logged before the hangup are kept
