@@ -202,3 +202,23 @@ def test_an_optuna_url_of_a_localsweep_database_on_a_server_is_refused(
     finally:
         engine.dispose()
     assert "studies" not in tables and "runs" in tables
+
+
+def test_an_optuna_storage_beside_another_programs_runs_table_is_taken(
+    tmp_path: Path, sweep_id: str
+) -> None:
+    """A database of another program with a table named ``runs`` (MLflow's) is no
+    localsweep database: Optuna's tables go beside it, as they always could."""
+    import sqlite3
+
+    target = tmp_path / "mlflow.db"
+    with sqlite3.connect(target) as conn:
+        conn.execute("CREATE TABLE experiments (id INTEGER PRIMARY KEY)")
+        conn.execute("CREATE TABLE runs (id TEXT PRIMARY KEY)")
+    conn.close()
+    proc = cli_at(tmp_path, "export", sweep_id, "--format", "optuna", "--to", str(target))
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(target) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert {"experiments", "runs", "studies", "trials"} <= tables

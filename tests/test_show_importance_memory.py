@@ -67,3 +67,40 @@ def test_scikit_learn_that_cannot_be_mapped_is_not_said_to_be_missing(
     assert "not installed" not in text, result.output
     assert "scikit-learn, which is installed but could not be loaded" in text, result.output
     assert "failed to map segment" in text and "ulimit -v" in text
+
+
+@pytest.mark.parametrize(
+    ("error", "said", "hint"),
+    [
+        (
+            ModuleNotFoundError("No module named 'scipy'", name="scipy"),
+            "scikit-learn, which is installed but cannot be loaded: it needs scipy",
+            False,
+        ),
+        (
+            ImportError("cannot import name 'ComplexWarning' from 'numpy'"),
+            "scikit-learn, which is installed but could not be loaded (cannot import name",
+            False,
+        ),
+        (MemoryError(), "could not be loaded (MemoryError)", True),
+    ],
+    ids=["dependency-missing", "version-mismatch", "memory"],
+)
+def test_why_scikit_learn_cannot_be_loaded_is_said_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException, said: str, hint: bool
+) -> None:
+    """Not "not installed" for an installed package, and the memory hint only for a
+    failure of memory."""
+    import types
+
+    from localsweep.report import MissingExtraError, _extra
+
+    def failing(name: str) -> Any:
+        raise error
+
+    monkeypatch.setattr(_extra, "importlib", types.SimpleNamespace(import_module=failing))
+    with pytest.raises(MissingExtraError) as raised:
+        _extra.require("sklearn", "parameter importance")
+    text = str(raised.value)
+    assert said in text and "not installed;" not in text.split("it needs")[0], text
+    assert ("ulimit -v" in text) is hint, text

@@ -20,6 +20,13 @@ def require(module: str, feature: str, extra: str | None = None) -> None:
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] != module:
+            # It is there, one of its own dependencies is not (`pip install` brings it).
+            raise MissingExtraError(
+                f"{feature} needs {package}, which is installed but cannot be loaded: it "
+                f"needs {exc.name}, which is not installed; pip install --force-reinstall "
+                f"{package} brings what it needs"
+            ) from exc
         raise MissingExtraError(
             f"{feature} needs {package}, which is not installed; "
             + (
@@ -30,7 +37,11 @@ def require(module: str, feature: str, extra: str | None = None) -> None:
         ) from exc
     except (ImportError, MemoryError, SystemError, OSError) as exc:
         why = " ".join(str(exc).split()) or type(exc).__name__
+        memory = isinstance(exc, MemoryError) or any(
+            words in why.lower()
+            for words in ("map segment", "cannot allocate memory", "memory allocation")
+        )
         raise MissingExtraError(
-            f"{feature} needs {package}, which is installed but could not be loaded "
-            f"({why}); out of memory? Is the address space capped (ulimit -v)?"
+            f"{feature} needs {package}, which is installed but could not be loaded ({why})"
+            + ("; out of memory? Is the address space capped (ulimit -v)?" if memory else "")
         ) from exc

@@ -22,6 +22,7 @@ __all__ = [
     "damaged_message",
     "foreign_file_error",
     "io_error_hint",
+    "is_localsweep_schema",
     "missing_tables_message",
     "named_tables",
     "read_only_connection",
@@ -171,10 +172,16 @@ def _made_anew(wal: Path, shm: Path, seen: tuple[int, int]) -> bool:
 
 
 def holds_localsweep_tables(path: Path) -> bool:
-    """Whether the SQLite file at ``path`` has tables of localsweep's (a localsweep
-    database, whole or not), read without writing anything."""
+    """Whether the SQLite file at ``path`` is a localsweep database
+    (:func:`is_localsweep_schema`), read without writing anything."""
     tables = sqlite_tables(path) if path.is_file() else None
-    return tables is not None and bool(set(tables) & set(Base.metadata.tables))
+    return tables is not None and is_localsweep_schema(tables)
+
+
+def is_localsweep_schema(tables: Iterable[str]) -> bool:
+    """Whether a database with these tables is localsweep's: its ``sweeps`` and ``runs``
+    are there (a table named ``runs`` alone, as MLflow's database has, is not enough)."""
+    return {"sweeps", "runs"} <= set(tables)
 
 
 def check_sqlite_file(path: Path, *, create: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localsweep.store._models import Base
+from localsweep.store._damage import is_localsweep_schema
 from localsweep.store._session import Session
 from localsweep.store._urls import shown_url
 
@@ -13,8 +13,8 @@ def reach(url: str, option: str) -> bool:
     """Connect to the database server of ``url`` as the store opens ``--db``: the same
     retries of a server that does not answer (``LOCALSWEEP_STORE_TIMEOUT``, else 10 s),
     the same message when it does not come up or turns the login away, naming
-    ``option``. Returns whether the database holds tables of localsweep's (it is a
-    localsweep database, whole or not, however its URL spells the server)."""
+    ``option``. Returns whether it is a localsweep database (however its URL spells the
+    server)."""
     from sqlalchemy import inspect
 
     session = Session(url)
@@ -26,4 +26,4 @@ def reach(url: str, option: str) -> bool:
         )
     finally:
         session.close()
-    return bool(set(tables) & set(Base.metadata.tables))
+    return is_localsweep_schema(tables)
