@@ -406,25 +406,43 @@ def execute(
     # one the agent could not run (a setup error: its end line is shown, then it stops).
     counted: list[RunRecord] = []
 
+    def _others_ranked(run: RunRecord) -> bool:
+        """Whether other runs of the sweep (any agent's, prior runs too) have their
+        result: then it is ``run`` that has none, not every run."""
+        from localsweep.agent._progress import best_finished
+        from localsweep.errors import StoreError
+
+        try:
+            runs = store.list_runs(sweep_id)
+        except StoreError:  # said by the agent at its next write; judged on this call's
+            runs = counted
+        others = [r for r in runs if r.id != run.id]
+        config = shown.config
+        if config.is_multi_objective:
+            return any(
+                r.state is RunState.FINISHED and missing_objective_message(config, r) is None
+                for r in others
+            )
+        return best_finished(config, others) is not None
+
     def ended(run: RunRecord) -> None:
         if run.end_reason != SETUP_ERROR:
             counted.append(run)
         shown.on_run_end(run)
         message = None
         if not warned and run.state is RunState.FINISHED:
-            # Runs before it that have their result: then it is this run that has none.
-            before = [r for r in counted if r.id != run.id and r.state is RunState.FINISHED]
             if metric is not None and run.metric is None:
                 message = missing_metric_message(
                     metric.name,
                     logged_keys(run.summary),
                     run.id,
                     value=run.summary.get(metric.name),
-                    others_ranked=any(r.metric is not None for r in before),
+                    others_ranked=_others_ranked(run),
                 )
             elif shown.config.is_multi_objective:
-                ranked = any(missing_objective_message(shown.config, r) is None for r in before)
-                message = missing_objective_message(shown.config, run, others_ranked=ranked)
+                message = missing_objective_message(
+                    shown.config, run, others_ranked=_others_ranked(run)
+                )
         if message is not None:
             # Said once: every later run most likely logs the same keys.
             warned.append(True)

@@ -427,3 +427,23 @@ def test_a_run_that_lacks_the_metric_others_logged_is_said_to_have_no_result(
     err = capfd.readouterr().err
     assert "'val_loss' was never logged" in err, err
     assert "This run has no result" in err and "no run is best" not in err
+
+
+def test_a_later_agents_run_that_lacks_the_metric_is_said_to_have_no_result(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The run with the metric was another call's (another agent's, yesterday's): the
+    warning still says it is this run that has no result."""
+
+    def train() -> None:
+        with wandb.init() as run:
+            key = "val_loss" if run.config["x"] == 1 else "acc"
+            wandb.log({key: 0.5})
+
+    db = tmp_path / "s.db"
+    sweep = localsweep.run(grid([1, 2], metric="val_loss"), train, db=db, count=1)
+    capfd.readouterr()
+    localsweep.agent(sweep.id, train, db=db, count=1)
+    err = capfd.readouterr().err
+    assert "'val_loss' was never logged" in err, err
+    assert "This run has no result" in err and "no run is best" not in err
