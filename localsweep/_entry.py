@@ -439,7 +439,12 @@ def execute(
                     value=run.summary.get(metric.name),
                     others_ranked=_others_ranked(run),
                 )
-            elif shown.config.is_multi_objective:
+            elif (
+                shown.config.is_multi_objective
+                and missing_objective_message(shown.config, run) is not None
+            ):
+                # Read the sweep's runs only for a run that lacks an objective: every run
+                # that has them would cost a read of them all.
                 message = missing_objective_message(
                     shown.config, run, others_ranked=_others_ranked(run)
                 )
