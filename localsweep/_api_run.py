@@ -166,27 +166,30 @@ class Run:
         folder = self.dir
         if folder is None:
             return params
-        state = self._run_file(Path(folder) / f"run-{self.id}.wandb")
+        state = self._run_file(Path(folder) / f"run-{self.id}.wandb", config_only=True)
         return params if state is None else {**params, **state.config}
 
-    def _run_file(self, path: Path) -> RunFileSummary | None:
+    def _run_file(self, path: Path, config_only: bool = False) -> RunFileSummary | None:
         """What the run's offline wandb file ``path`` says, ``None`` when it is missing or
-        damaged (the store still knows the run's parameters and rows)."""
+        damaged (the store still knows the run's parameters and rows); ``config_only``:
+        without its history and summary."""
         if not path.is_file():
             return None
         from localsweep.wandb_bridge import read_run_file, wait_for_exit_record
 
         try:
-            state = read_run_file(path)
+            state = read_run_file(path, config_only=config_only)
             wait = 0.0 if state.finished else self._flush_wait()
             if wait > 0:
                 # wandb-core writes a run's file in bursts (every 15 s, and at the end),
                 # and its last write can land just after run.finish() returns: a run that
                 # ended a moment ago may still be in its buffer.
                 try:
-                    state = wait_for_exit_record(path, timeout=wait, poll_interval=0.02)
-                except TimeoutError:
-                    state = read_run_file(path)  # killed: no exit record will come
+                    state = wait_for_exit_record(
+                        path, timeout=wait, poll_interval=0.02, config_only=config_only
+                    )
+                except TimeoutError:  # killed: no exit record will come
+                    state = read_run_file(path, config_only=config_only)
         except Exception:  # a damaged file
             logger.warning("cannot read run %s's wandb file %s", self.id, path)
             return None
