@@ -18,6 +18,7 @@ from localsweep.config import Metric
 from localsweep.report._assets import ERROR_HOOK_JS, REPORT_CSS
 from localsweep.report._html import _duration, _e, _empty, _number, _utc, embed_json
 from localsweep.report._silent import run_runtime, silent_runs, silent_state
+from localsweep.report._thin import CURVE_POINTS, thin_curve
 from localsweep.search._multi import summary_value
 
 __all__ = ["index_page", "run_page", "shell"]
@@ -149,6 +150,13 @@ def _history_plots(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 ys.append(value if math.isfinite(value) else None)
     plots = []
     for i, (key, (xs, ys)) in enumerate(sorted(series.items())[:MAX_RUN_PLOTS]):
+        title = key
+        if len(ys) > CURVE_POINTS:
+            # Sampled as the sweep page's curves are (spikes kept): 200,000 points a plot
+            # made a page of 16 MB that took seconds to draw.
+            kept = [i for i, _ in thin_curve([math.nan if y is None else y for y in ys])]
+            title = f"{key} ({len(kept):,} of {len(ys):,} points)"
+            xs, ys = [xs[i - 1] for i in kept], [ys[i - 1] for i in kept]
         plots.append(
             {
                 "id": f"run-plot-{i}",
@@ -156,7 +164,7 @@ def _history_plots(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                     {"type": "scatter", "mode": "lines+markers", "x": xs, "y": ys, "name": key}
                 ],
                 "layout": {
-                    "title": {"text": key.replace("<", "&lt;")},
+                    "title": {"text": title.replace("<", "&lt;")},
                     "xaxis": {"title": {"text": "step"}},
                     "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
                     "height": 300,
