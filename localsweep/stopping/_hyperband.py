@@ -161,6 +161,13 @@ def is_band_boundary(hb: Hyperband, iteration: int) -> bool:
 def _is_iteration(value: Any) -> bool:
     # What counts as an iteration in the engine: a finite real number that is not a bool
     # (numpy's bool is not a numbers.Real, so it is excluded too).
+    if type(value) is float or type(value) is int:
+        # The values nearly all are: no ABC check (each decision reads every run's
+        # history, and the checks were most of a decision's time on a big sweep).
+        try:
+            return math.isfinite(value)
+        except OverflowError:  # an int beyond any float
+            return False
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     try:

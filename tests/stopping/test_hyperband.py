@@ -112,7 +112,9 @@ def test_nan_is_not_an_iteration() -> None:
     assert [(d.run_id, d.value) for d in decisions] == [("a", 7), ("nan", 8)]
 
 
-@pytest.mark.parametrize("junk", [math.inf, -math.inf, math.nan, True, False, None, np.bool_(True)])
+@pytest.mark.parametrize(
+    "junk", [math.inf, -math.inf, math.nan, True, False, None, np.bool_(True), 10**400]
+)
 def test_values_that_are_not_finite_numbers_are_skipped(junk: object) -> None:
     peers = [run("a", [9, 8, 5]), run("b", [9, 8, 6]), run("c", [9, 8, 7])]
     decisions = hyperband_stops(
