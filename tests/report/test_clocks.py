@@ -349,14 +349,15 @@ def test_the_runtimes_of_function_runs_are_shown_without_opening_their_files(
     # wandb's _runtime of a function-mode run is in its wandb file, not in the store:
     # reading it for the runs table opened one file per run (10% of the report's time at
     # 10,000 runs on a local disk). Such a run's runtime is its claim to its end.
-    from localsweep import _api_run
     from localsweep.report import write_report
     from localsweep.report._silent import run_end
+    from localsweep.wandb_bridge import _summary_tail
 
     def no_file(*args: object) -> None:
         raise AssertionError("the report opened a run's wandb file")
 
-    monkeypatch.setattr(_api_run, "with_wandb_keys", no_file)
+    # Where the Api's run summary takes it from when it reads a run's file.
+    monkeypatch.setattr(_summary_tail, "with_wandb_keys", no_file)
     sweep = localsweep.Api(wandb_sweep._store.url).sweep(wandb_sweep.id)  # nothing read yet
     table = report_data(write_report(sweep, tmp_path / "r.html"))
     for run in sweep.runs:
