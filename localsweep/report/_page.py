@@ -50,9 +50,9 @@ from localsweep.report._plots import (
 from localsweep.report._silent import silent_runs
 from localsweep.report._study import (
     analysis_points,
-    metric_values,
     param_axes,
     plotly_text,
+    stored_metric_histories,
     sweep_study,
 )
 
@@ -218,12 +218,7 @@ def sweep_view(
         curves_html = objective_curves(everyone, config.metrics, cache, max_curves, add)
     elif metric_name is not None:
         if histories is None:
-            by_id = {run.id: run for run in everyone}
-            name = metric_name
-
-            def histories(ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
-                return {i: metric_values(by_id[i], name) for i in ids}
-
+            histories = stored_metric_histories(sweep, everyone)
         curves, drawn = _curves_plot(
             everyone,
             histories,

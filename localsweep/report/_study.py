@@ -258,6 +258,22 @@ def metric_values(run: Run, metric_name: str) -> list[float]:
     return logged_values(run.history(), metric_name)
 
 
+def stored_metric_histories(
+    sweep: Sweep, runs: Sequence[Run]
+) -> Callable[[Sequence[str]], Mapping[str, list[float]]]:
+    """A reader of the sweep metric's logged values of these runs by id, as the store
+    keeps them beside each row (NaN for a value that is no number), as the live page
+    reads them: a query per thousand runs, where reading each run's rows decoded every
+    logged key (26 of a report's 35 seconds at 400 runs of 2,000 rows of 10 keys)."""
+    stored = {run.id: run._record.id for run in runs}
+
+    def read(ids: Sequence[str]) -> Mapping[str, list[float]]:
+        found = sweep._store.metric_histories(sweep.id, [stored[i] for i in ids])
+        return {i: found.get(stored[i], []) for i in ids}
+
+    return read
+
+
 def logged_values(rows: Sequence[Mapping[str, Any]], metric_name: str) -> list[float]:
     """Every value of the metric in a run's logged ``rows``, in order (non-numbers left
     out): the key itself, else a dotted path into nested dicts."""

@@ -119,3 +119,35 @@ def test_a_stretch_of_nan_in_a_long_run_stays_a_gap_in_its_curve() -> None:
     assert len(points) <= CURVE_POINTS
     assert any(3000 < x <= 3500 and math.isnan(y) for x, y in points)
     assert points[0] == (1, 1.0) and points[-1] == (LONG, values[-1])
+
+
+def test_the_reports_curves_read_the_metric_not_each_runs_rows(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The curves come from the metric's values the store keeps beside each row, as the
+    live page's do, prior runs' included (stored under an id of their own): reading every
+    run's rows decoded each logged key, 26 of a report's 35 seconds at 400 runs of 2,000
+    rows of 10 keys."""
+    db = tmp_path / "db.db"
+    first = _sweep(db)
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"steps": {"values": [LONG, SHORT, 7]}},
+    }
+    second_id = localsweep.sweep(config, db=str(db), prior_runs=[first.id])
+    logged = {r.id: [row["loss"] for row in r.history()] for r in first.runs}
+
+    def whole_rows(self: Store, run_id: str) -> list[dict[str, Any]]:
+        raise AssertionError(f"the report read every logged key of run {run_id}")
+
+    monkeypatch.setattr(Store, "history", whole_rows)
+    second = localsweep.Api(db).sweep(second_id)
+    assert {r.id for r in second.prior_runs} == set(logged)
+    out = tmp_path / "report.html"
+    write_report(second, out)
+    curves = _curves(out)
+    for run_id, values in logged.items():
+        points = _run_points(curves, run_id)
+        assert points[0] == (1, values[0]) and points[-1] == (len(values), values[-1])
+        assert len(points) == min(len(values), CURVE_POINTS)
