@@ -405,20 +405,24 @@ class Run:
                 list(keys or ()),
             )
         return HistoryScan(
-            lambda: self._store.history(self._record.id), keys, min_step, max_step, page_size
+            lambda: self._store.history(self._record.id),
+            keys,
+            min_step,
+            max_step,
+            page_size,
+            last_step=lambda: self.lastHistoryStep,
         )
 
     @property
     def lastHistoryStep(self) -> int:
         """The last ``_step`` logged, -1 for a run with no row (wandb's ``lastHistoryStep``)."""
-        steps = [row["_step"] for row in self._store.history(self._record.id)]
-        return max(steps, default=-1)
+        return self._store.history_extent(self._record.id)[1]
 
     @property
     def historyLineCount(self) -> int:
         """How many rows the run logged, 0 for none (wandb's ``historyLineCount``, also
         ``history_line_count``): read from the store when asked, as :attr:`lastHistoryStep`."""
-        return len(self._store.history(self._record.id))
+        return self._store.history_extent(self._record.id)[0]
 
     @property
     def history_line_count(self) -> int:

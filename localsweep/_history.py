@@ -141,11 +141,13 @@ class HistoryScan(Iterator[dict[str, Any]]):
         min_step: int | None,
         max_step: int | None,
         page_size: int,
+        last_step: Callable[[], int] | None = None,
     ) -> None:
         if isinstance(keys, str):
             # wandb refuses it too; raised here, not at the first row.
             list(select_rows([], keys))
         self._read_rows = read_rows
+        self._last_step = last_step
         self.keys = list(keys) if keys else None
         self._min_step = min_step  # not given: a prior run's negative steps are kept
         self._stop_step = max_step
@@ -166,8 +168,11 @@ class HistoryScan(Iterator[dict[str, Any]]):
     @property
     def max_step(self) -> int:
         """The highest step this scan can yield, by the rows stored now."""
-        steps = [row["_step"] for row in self._read_rows() if isinstance(row.get("_step"), int)]
-        last = max(steps, default=-1)
+        if self._last_step is not None:
+            last = self._last_step()
+        else:
+            steps = [r["_step"] for r in self._read_rows() if isinstance(r.get("_step"), int)]
+            last = max(steps, default=-1)
         return last if self._stop_step is None else min(last, self._stop_step - 1)
 
     def __iter__(self) -> HistoryScan:

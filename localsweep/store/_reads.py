@@ -74,6 +74,13 @@ class StoreReads:
         """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
         return self._session.read(lambda c: _runs.history_of(c, run_id), "read a run's history")
 
+    def history_extent(self, run_id: str) -> tuple[int, int]:
+        """How many rows a run logged (over all its attempts) and its last ``_step``, -1
+        for a run with no row; without reading the rows."""
+        return self._session.read(
+            lambda c: _runs.history_extent_of(c, run_id), "count a run's history"
+        )
+
     def metric_histories(
         self, sweep_id: str, run_ids: Sequence[str] | None = None
     ) -> dict[str, list[float]]:

@@ -302,6 +302,17 @@ def history_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def history_extent_of(conn: Connection, run_id: str) -> tuple[int, int]:
+    """How many rows the run logged and the last ``_step`` among them (-1 for none): two
+    aggregates, where reading the rows decoded every one (2-3 s at 200,000 rows). The
+    ``step`` column is each row's ``_step``: the user's own ``_step`` never reaches a row,
+    and a prior run's rows are stored at the ``_step`` they logged."""
+    count, last = conn.execute(
+        select(func.count(), func.max(history.c.step)).where(history.c.run_id == run_id)
+    ).one()
+    return int(count), -1 if last is None else int(last)
+
+
 def histories_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[float]]:
     """The logged values of the sweep metric of these runs, in order (NaN for a NaN)."""
     out: dict[str, list[float]] = {}
