@@ -104,6 +104,10 @@ def _ls(db: str | None) -> None:
         )
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _run_count(runs: int, priors: int, silent: int = 0) -> str:
     # The best may be a prior run's: its count is shown beside the sweep's own; and the
     # running runs whose agent is most likely gone, as show and the report say.
@@ -129,10 +133,11 @@ def _metric_cell(run: Any, name: str) -> str:
     return f"({kind})" if kind is not None else ""
 
 
-def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
+def show_sweep(store: Any, sweep_id: str, *, limit: int, show_more: str | None = None) -> None:
     """Print sweep ``sweep_id`` of ``store``: a line on its state, its runs best first
     (prior runs marked), the best run's config and summary, what stopped early, parameter
-    importance, and the last failures."""
+    importance, and the last failures. ``show_more``: the command that lists every run,
+    with ``{limit}`` for their number, when that is not this one with ``--limit``."""
 
     from localsweep.api import Sweep, summary_items
     from localsweep.report._params import flat_params, sweep_parameters
@@ -149,12 +154,12 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     for r in sweep.runs:
         counts[r.state] = counts.get(r.state, 0) + 1
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"
-    priors = f"; {len(sweep.prior_runs)} prior runs" if sweep.prior_runs else ""
+    priors = f"; {_plural(len(sweep.prior_runs), 'prior run')}" if sweep.prior_runs else ""
     named = f" {_e(repr(sweep.name))}" if sweep.name != sweep.id else ""
     state_line = _e(shown_state(sweep.state, sweep.finished_reason))
     console.print(
         f"[bold]Sweep {_e(sweep.id)}[/]{named}: {config.method.value}, "
-        f"{state_line}; {len(sweep.runs)} runs: {state_text}{priors}",
+        f"{state_line}; {_plural(len(sweep.runs), 'run')}: {state_text}{priors}",
         highlight=False,
     )
     if (
@@ -225,7 +230,8 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int) -> None:
     names = [f"config.{p.name}" if p.name in taken else p.name for p in params]
     print_runs(console, head, [_e(name) for name in names], rows, sweep.id)
     if len(runs) > limit:
-        console.print(f"... {len(runs) - limit} more (--limit)")
+        more = "--limit" if show_more is None else show_more.format(limit=len(runs))
+        console.print(f"... {len(runs) - limit} more ({_e(more)})", highlight=False)
     if silent:
         console.print(f"({silent_note(len(silent))})", highlight=False)
     if objectives:

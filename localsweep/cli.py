@@ -38,7 +38,7 @@ from localsweep._console import CliConsole, print_table
 from localsweep._console import safe_text as _e
 from localsweep._control_cli import control_flags, control_sweep, register_control_commands
 from localsweep._db_cli import register_db_commands
-from localsweep._hints import FUNCTION_PLACEHOLDER
+from localsweep._hints import FUNCTION_PLACEHOLDER, suggested_db_flag
 from localsweep._hints import agent_command as suggested_agent_command
 from localsweep._show_cli import register_read_commands, show_sweep
 from localsweep.errors import ConfigError
@@ -359,7 +359,10 @@ def run_command(
             max_failures=max_consecutive_failed_runs,
             **execution,
         )
-    show_sweep(store, record.id, limit=10)
+    flag, _note = suggested_db_flag(db)
+    show_sweep(
+        store, record.id, limit=10, show_more=f"localsweep show {record.id}{flag} --limit {{limit}}"
+    )
 
 
 def _check_execution(

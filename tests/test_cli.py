@@ -268,6 +268,23 @@ def test_run_creates_and_runs_a_sweep_then_shows_it(files: Path) -> None:
     assert f"Sweep {sweep.id}" in proc.stdout
 
 
+def test_runs_closing_table_says_how_to_list_the_runs_it_leaves_out(files: Path) -> None:
+    """``run`` prints ten runs of a longer sweep and names the command that lists them all
+    (``run`` has no ``--limit``: its hint named the flag alone); a sweep of one run is
+    "1 run", not "1 runs"."""
+    (files / "twelve.yaml").write_text(GOOD.replace("[3, 1, 2]", str(list(range(12)))))
+    proc = cli("run", "twelve.yaml", "-f", "mytrain:train", "--db", "s.db")
+    assert proc.returncode == 0, proc.stderr
+    (sweep,) = localsweep.Api(files / "s.db").sweeps()
+    hint = f"... 2 more (localsweep show {sweep.id} --db s.db --limit 12)"
+    assert hint in proc.stdout, proc.stdout
+    listed = cli("show", sweep.id, "--db", "s.db", "--limit", "12")
+    assert all(run.id in listed.stdout for run in sweep.runs)
+    (files / "one.yaml").write_text(GOOD.replace("[3, 1, 2]", "[3]"))
+    one = cli("run", "one.yaml", "-f", "mytrain:train", "--db", "one.db")
+    assert "finished (exhausted); 1 run: 1 finished" in one.stdout, one.stdout
+
+
 def test_db_upgrade_creates_the_schema_in_an_empty_database(files: Path) -> None:
     proc = cli("db", "upgrade", "--db", "fresh.db")
     assert proc.returncode == 0, proc.stderr
