@@ -387,8 +387,9 @@ class Run:
         """Every logged row (wandb.Api's ``scan_history``): with ``keys``, the rows that
         have all of them, cut to them and ``_step`` (an empty list: whole rows, as
         wandb's); from ``min_step`` to before ``max_step``. Like wandb's ``HistoryScan`` it
-        can be iterated again: each loop reads the rows afresh. ``page_size`` and
-        ``use_cache`` are accepted and not needed (no server to page or cache). Its rows
+        can be iterated again: each loop reads the rows afresh, ``page_size`` at a time as
+        it goes (so the first row comes at once and a long run is never held whole);
+        ``use_cache`` is accepted and not needed (no server to cache). Its rows
         have ``_step`` only of wandb's own keys: ``keys`` naming ``_runtime`` or
         ``_timestamp`` selects no row, which a warning says (:meth:`history` has them)."""
         from localsweep._history import WANDB_TIMES
@@ -405,7 +406,7 @@ class Run:
                 list(keys or ()),
             )
         return HistoryScan(
-            lambda: self._store.history(self._record.id),
+            lambda low, stop, size: self._store.history_pages(self._record.id, size, low, stop),
             keys,
             min_step,
             max_step,

@@ -12,7 +12,7 @@ column ``val.loss``, as W&B's server does); a media value's own dict
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -31,7 +31,7 @@ WANDB_TIMES = frozenset({"_runtime", "_timestamp"})
 
 
 def select_rows(
-    rows: Sequence[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     keys: Sequence[str] | None = None,
     x_axis: str = "_step",
     min_step: int | None = None,
@@ -46,8 +46,10 @@ def select_rows(
         raise ValueError(f"keys must be a list of names, not the text {keys!r}: keys=[{keys!r}]")
     wanted = None if keys is None else [*keys, x_axis] if x_axis not in keys else [*keys]
     needed = None if wanted is None else list(wanted)
-    if needed is not None and x_axis in WANDB_TIMES and not any(x_axis in r for r in rows):
-        needed.remove(x_axis)
+    if needed is not None and x_axis in WANDB_TIMES:
+        rows = list(rows)  # looked through twice
+        if not any(x_axis in r for r in rows):
+            needed.remove(x_axis)
     for row in rows:
         if wanted is not None and not all(k in row for k in wanted):
             row = {**row, **flat_row(row)}  # a nested row's leaves under their dotted names
@@ -129,23 +131,27 @@ def as_frame(rows: list[dict[str, Any]]) -> Any:
 class HistoryScan(Iterator[dict[str, Any]]):
     """Every row of a run's history, as wandb's ``HistoryScan``: each ``iter()`` (each
     ``for`` loop) starts the scan afresh, reading the store again (a running run's new
-    rows included); ``next()`` goes on with the current scan. Its ``min_step`` and
-    ``max_step`` are wandb's: the step it starts from (0 when not given) and the highest
-    it can yield (the run's last step, -1 without rows, or the one before the
-    ``max_step`` given when that is lower)."""
+    rows included), ``page_size`` rows at a time as the loop goes; ``next()`` goes on with
+    the current scan. Its ``min_step`` and ``max_step`` are wandb's: the step it starts
+    from (0 when not given) and the highest it can yield (the run's last step, -1 without
+    rows, or the one before the ``max_step`` given when that is lower)."""
 
     def __init__(
         self,
-        read_rows: Callable[[], list[dict[str, Any]]],
+        read_rows: Callable[[int | None, int | None, int], Iterable[dict[str, Any]]],
         keys: Sequence[str] | None,
         min_step: int | None,
         max_step: int | None,
         page_size: int,
-        last_step: Callable[[], int] | None = None,
+        last_step: Callable[[], int],
     ) -> None:
+        """``read_rows(min_step, stop_step, page_size)`` reads the rows from ``min_step``
+        to before ``stop_step`` (``None``: no bound), ``last_step()`` the run's last step."""
         if isinstance(keys, str):
             # wandb refuses it too; raised here, not at the first row.
             list(select_rows([], keys))
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size={page_size!r}: the rows read at a time, at least 1")
         self._read_rows = read_rows
         self._last_step = last_step
         self.keys = list(keys) if keys else None
@@ -168,15 +174,11 @@ class HistoryScan(Iterator[dict[str, Any]]):
     @property
     def max_step(self) -> int:
         """The highest step this scan can yield, by the rows stored now."""
-        if self._last_step is not None:
-            last = self._last_step()
-        else:
-            steps = [r["_step"] for r in self._read_rows() if isinstance(r.get("_step"), int)]
-            last = max(steps, default=-1)
+        last = self._last_step()
         return last if self._stop_step is None else min(last, self._stop_step - 1)
 
     def __iter__(self) -> HistoryScan:
-        rows = self._read_rows()
+        rows = self._read_rows(self._min_step, self._stop_step, self.page_size)
         self._rows = select_rows(rows, self.keys, "_step", self._min_step, self._stop_step)
         return self
 

@@ -214,6 +214,52 @@ def test_a_runs_line_count_and_last_step_are_counted_not_read(
     assert (silent.historyLineCount, silent.lastHistoryStep) == (0, -1)
 
 
+def test_a_scan_reads_page_size_rows_at_a_time_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan reads the rows it yields ``page_size`` at a time, each page when the loop
+    reaches it, as wandb's pages its server: it read the whole history before its first
+    row (5 s and 700 MB for a run of 200,000 rows). The rows are those logged when the
+    loop began; the next loop reads the run again."""
+    import wandb
+
+    from localsweep.store import Store, _runs
+
+    def train() -> None:
+        with wandb.init() as run:
+            for step in range(7):
+                run.log({"loss": float(step), "acc": step / 10})
+
+    db = str(tmp_path / "s.db")
+    (run,) = localsweep.run(CONFIG, train, count=1, db=db, quiet=True).runs
+    pages: list[int] = []
+    read_page = _runs.history_rows_between
+
+    def counted(conn: Any, run_id: str, ids: Any) -> list[dict[str, Any]]:
+        pages.append(len(ids))
+        return read_page(conn, run_id, ids)
+
+    def whole_rows(self: Store, run_id: str) -> list[dict[str, Any]]:
+        raise AssertionError(f"every row of run {run_id} was read")
+
+    monkeypatch.setattr(_runs, "history_rows_between", counted)
+    monkeypatch.setattr(Store, "history", whole_rows)
+    scan = run.scan_history(keys=["loss"], page_size=3)
+    assert next(scan) == {"loss": 0.0, "_step": 0}
+    assert pages == [3]
+    assert [row["_step"] for row in iter(lambda: next(scan, None), None)] == [1, 2, 3, 4, 5, 6]
+    assert pages == [3, 3, 1]
+    assert [r["_step"] for r in run.scan_history(min_step=2, max_step=6, page_size=2)] == [
+        2,
+        3,
+        4,
+        5,
+    ]
+    for size in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="page_size"):
+            run.scan_history(page_size=size)  # type: ignore[arg-type]
+
+
 def test_keys_given_as_text_is_a_value_error_as_wandbs_scan_history_raises(
     tmp_path: Path,
 ) -> None:

@@ -4,7 +4,7 @@ the incremental views that search, stopping and the live page poll."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,6 +73,29 @@ class StoreReads:
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """Every logged row of a run, in order (over all its attempts), each with ``_step``."""
         return self._session.read(lambda c: _runs.history_of(c, run_id), "read a run's history")
+
+    def history_pages(
+        self,
+        run_id: str,
+        page_size: int,
+        min_step: int | None = None,
+        stop_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """A run's rows from ``min_step`` to before ``stop_step``, in order, read
+        ``page_size`` at a time as they are iterated (each page a read of its own): the
+        rows logged when the scan began. What a scan of a long run reads: reading it whole
+        took seconds before its first row and held every row in memory."""
+        ids = self._session.read(
+            lambda c: _runs.history_ids_of(c, run_id, min_step, stop_step),
+            "read a run's history",
+        )
+        for start in range(0, len(ids), page_size):
+            page = ids[start : start + page_size]
+
+            def work(conn: Connection, page: list[int] = page) -> list[dict[str, Any]]:
+                return _runs.history_rows_between(conn, run_id, page)
+
+            yield from self._session.read(work, "read a run's history")
 
     def history_extent(self, run_id: str) -> tuple[int, int]:
         """How many rows a run logged (over all its attempts) and its last ``_step``, -1

@@ -302,6 +302,43 @@ def history_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def history_ids_of(
+    conn: Connection, run_id: str, min_step: int | None, stop_step: int | None
+) -> list[int]:
+    """The ids of a run's rows from ``min_step`` to before ``stop_step``, in order."""
+    query = select(history.c.id).where(history.c.run_id == run_id)
+    if min_step is not None:
+        query = query.where(history.c.step >= min_step)
+    if stop_step is not None:
+        query = query.where(history.c.step < stop_step)
+    return list(conn.execute(query.order_by(history.c.id)).scalars())
+
+
+def history_rows_between(conn: Connection, run_id: str, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The run's rows of ``ids`` (ascending), in order, each with its ``_step``: a range
+    of the primary key, read at once, where a LIMIT after the last id sorted the run's
+    rows again for each page."""
+    found = {
+        row_id: (step, data_json)
+        for row_id, step, data_json in conn.execute(
+            select(history.c.id, history.c.step, history.c.data_json).where(
+                history.c.run_id == run_id,
+                history.c.id >= ids[0],
+                history.c.id <= ids[-1],
+            )
+        )
+    }
+    out = []
+    for row_id in ids:
+        if row_id not in found:  # its sweep was removed since the ids were read
+            continue
+        step, data_json = found[row_id]
+        row = json.loads(data_json)
+        row.setdefault("_step", step)
+        out.append(row)
+    return out
+
+
 def history_extent_of(conn: Connection, run_id: str) -> tuple[int, int]:
     """How many rows the run logged and the last ``_step`` among them (-1 for none): two
     aggregates, where reading the rows decoded every one (2-3 s at 200,000 rows). The
