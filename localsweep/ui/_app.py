@@ -141,7 +141,7 @@ class _Ui:
     # ------------------------------------------------------------------ pages
 
     def index(self, request: Request) -> Response:
-        return HTMLResponse(index_page(self.api.sweeps(), nav=self.nav("./")))
+        return HTMLResponse(index_page(self.live.sweeps(), nav=self.nav("./")))
 
     def sweep(self, request: Request) -> Response:
         sweep_id = request.path_params["sweep_id"]

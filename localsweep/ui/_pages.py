@@ -74,12 +74,11 @@ def _progress(sweep: Sweep) -> str:
     return f"{done}/{total}" if total is not None else str(done)
 
 
-def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
-    """Every sweep of the database: state, progress, best, when it started, runs."""
+def index_page(sweeps: Sequence[tuple[Sweep, Mapping[str, str]]], *, nav: str) -> str:
+    """Every sweep of the database (oldest first, each with its running runs whose agent
+    is most likely gone): state, progress, best, when it started, runs."""
     rows = []
-    # Heartbeats are judged by the database's clock (which wrote them), read once.
-    now = sweeps[0]._db_time() if sweeps else None
-    for sweep in reversed(sweeps):
+    for sweep, silent in reversed(sweeps):
         states = Counter(r.state for r in sweep.runs)
         best = sweep.best_run()
         metric = sweep.parsed_config.metric
@@ -92,7 +91,6 @@ def index_page(sweeps: Sequence[Sweep], *, nav: str) -> str:
             front = len(sweep.pareto_runs())
             best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else "—"
         chips = " ".join(f"{state} {n}" for state, n in sorted(states.items()))
-        silent = silent_runs(sweep.runs, now) if now is not None else {}
         if silent:  # as `show` marks them: their agent is most likely gone
             chips += f" (silent {len(silent)})"
         rows.append(
