@@ -82,7 +82,7 @@ def sync_steps(
                 include_running=include_running,
                 index=index,
                 superseded_by=superseded.get(r.id),
-                stored_rows=lambda run_id: len(store.history(run_id)),
+                stored_rows=lambda run_id: store.history_extent(run_id)[0],
             )
             for r in own
         ]

@@ -255,8 +255,7 @@ class IsolatedFunctionRunner:
         if report is None:
             # It ended without saying how (os._exit(0) after wandb.finish(), a crash): its
             # wandb file says, as a program's does.
-            stored = recorder.store.history(run.id)
-            reader.skip_through = max((r.get("_step", -1) for r in stored), default=-1)
+            reader.skip_through = recorder.store.history_extent(run.id)[1]
             reader.finish_reading(returncode)
         for warning in report.warnings if report is not None else ():
             # A warning about this run begins with it ("run X: wandb.init() was called
