@@ -233,16 +233,16 @@ def test_a_scan_reads_page_size_rows_at_a_time_as_it_goes(
     db = str(tmp_path / "s.db")
     (run,) = localsweep.run(CONFIG, train, count=1, db=db, quiet=True).runs
     pages: list[int] = []
-    read_page = _runs.history_rows_between
+    read_page = _runs.history_rows_of_ids
 
-    def counted(conn: Any, run_id: str, ids: Any) -> list[dict[str, Any]]:
+    def counted(conn: Any, ids: Any) -> list[dict[str, Any]]:
         pages.append(len(ids))
-        return read_page(conn, run_id, ids)
+        return read_page(conn, ids)
 
     def whole_rows(self: Store, run_id: str) -> list[dict[str, Any]]:
         raise AssertionError(f"every row of run {run_id} was read")
 
-    monkeypatch.setattr(_runs, "history_rows_between", counted)
+    monkeypatch.setattr(_runs, "history_rows_of_ids", counted)
     monkeypatch.setattr(Store, "history", whole_rows)
     scan = run.scan_history(keys=["loss"], page_size=3)
     assert next(scan) == {"loss": 0.0, "_step": 0}

@@ -93,7 +93,7 @@ class StoreReads:
             page = ids[start : start + page_size]
 
             def work(conn: Connection, page: list[int] = page) -> list[dict[str, Any]]:
-                return _runs.history_rows_between(conn, run_id, page)
+                return _runs.history_rows_of_ids(conn, page)
 
             yield from self._session.read(work, "read a run's history")
 

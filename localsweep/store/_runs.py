@@ -314,20 +314,16 @@ def history_ids_of(
     return list(conn.execute(query.order_by(history.c.id)).scalars())
 
 
-def history_rows_between(conn: Connection, run_id: str, ids: Sequence[int]) -> list[dict[str, Any]]:
-    """The run's rows of ``ids`` (ascending), in order, each with its ``_step``: a range
-    of the primary key, read at once, where a LIMIT after the last id sorted the run's
-    rows again for each page."""
-    found = {
-        row_id: (step, data_json)
-        for row_id, step, data_json in conn.execute(
-            select(history.c.id, history.c.step, history.c.data_json).where(
-                history.c.run_id == run_id,
-                history.c.id >= ids[0],
-                history.c.id <= ids[-1],
-            )
-        )
-    }
+def history_rows_of_ids(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The rows of ``ids`` (of one run, ascending), in order, each with its ``_step``:
+    looked up by primary key (a range of ids with the run's id made SQLite go through
+    the run's every row in its index, for each page)."""
+    found: dict[int, tuple[int, str]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        query = select(history.c.id, history.c.step, history.c.data_json)
+        for row_id, step, data_json in conn.execute(query.where(history.c.id.in_(chunk))):
+            found[row_id] = (step, data_json)
     out = []
     for row_id in ids:
         if row_id not in found:  # its sweep was removed since the ids were read
