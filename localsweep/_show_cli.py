@@ -133,11 +133,13 @@ def _metric_cell(run: Any, name: str) -> str:
     return f"({kind})" if kind is not None else ""
 
 
-def show_sweep(store: Any, sweep_id: str, *, limit: int, show_more: str | None = None) -> None:
+def show_sweep(
+    store: Any, sweep_id: str, *, limit: int, show_more: Callable[[int], str] | None = None
+) -> None:
     """Print sweep ``sweep_id`` of ``store``: a line on its state, its runs best first
     (prior runs marked), the best run's config and summary, what stopped early, parameter
     importance, and the last failures. ``show_more``: the command that lists every run,
-    with ``{limit}`` for their number, when that is not this one with ``--limit``."""
+    given their number, when that is not this one with ``--limit``."""
 
     from localsweep.api import Sweep, summary_items
     from localsweep.report._params import flat_params, sweep_parameters
@@ -230,7 +232,7 @@ def show_sweep(store: Any, sweep_id: str, *, limit: int, show_more: str | None =
     names = [f"config.{p.name}" if p.name in taken else p.name for p in params]
     print_runs(console, head, [_e(name) for name in names], rows, sweep.id)
     if len(runs) > limit:
-        more = "--limit" if show_more is None else show_more.format(limit=len(runs))
+        more = "--limit" if show_more is None else show_more(len(runs))
         console.print(f"... {len(runs) - limit} more ({_e(more)})", highlight=False)
     if silent:
         console.print(f"({silent_note(len(silent))})", highlight=False)

@@ -361,7 +361,10 @@ def run_command(
         )
     flag, _note = suggested_db_flag(db)
     show_sweep(
-        store, record.id, limit=10, show_more=f"localsweep show {record.id}{flag} --limit {{limit}}"
+        store,
+        record.id,
+        limit=10,
+        show_more=lambda n: f"localsweep show {record.id}{flag} --limit {n}",
     )
 
 
