@@ -12,15 +12,14 @@ as one run (see :mod:`._syncer`).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from localsweep._sync._find import FolderIndex, find_run_folder, find_run_folders, search_roots
 from localsweep.records import RunState
 from localsweep.store import RunRecord
-from localsweep.wandb_bridge._folders import folder_ids, folders_of, is_folder_of, sorted_folders
 
 if TYPE_CHECKING:
     from localsweep.wandb_bridge._patch import RunFileScan
@@ -116,76 +115,6 @@ class RunCheck:
     unrecorded: bool = False
 
 
-def search_roots(wandb_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The folders run folders are looked for in, most specific first."""
-    roots = [Path(d).expanduser() for d in wandb_dirs]
-    default = Path(os.environ.get("WANDB_DIR") or os.getcwd())
-    return [*roots, default]
-
-
-class FolderIndex:
-    """The run folders in each folder searched, listed once for all runs of a sweep (a
-    glob per run and folder was most of the checks' time)."""
-
-    def __init__(self) -> None:
-        self._listed: dict[Path, dict[str, list[Path]]] = {}
-
-    def find(self, base: Path, run_id: str) -> list[Path]:
-        """``offline-run-*-<run_id>`` folders directly in ``base`` (and ``-<run_id>-1``...,
-        wandb's name for a resumed attempt started within the same second)."""
-        if "-" in run_id:  # not an id localsweep makes: look it up directly
-            return folders_of(base, run_id)
-        listing = self._listed.get(base)
-        if listing is None:
-            listing = {}
-            try:
-                with os.scandir(base) as entries:
-                    for entry in entries:
-                        if entry.name.startswith("offline-run-") and entry.is_dir():
-                            for key in folder_ids(entry.name):
-                                listing.setdefault(key, []).append(Path(entry.path))
-            except OSError:
-                pass
-            self._listed[base] = listing
-        return list(listing.get(run_id, ()))
-
-
-def find_run_folders(
-    run: RunRecord, roots: Sequence[Path], index: FolderIndex | None = None
-) -> list[Path]:
-    """Every offline folder of ``run`` (``offline-run-<time>-<id>``: one per attempt of a
-    resumed run; ``-<id>-1``... for one started within the same second as the one before)
-    under the roots, their ``wandb/``, where the agent recorded it and beside it. A folder
-    name found in several places is taken from the first: the ``--wandb-dir`` folders,
-    then the recorded place, then the default. Oldest first (the time wandb started it,
-    then its ``-1``, ``-2``...). ``index`` lists each folder once for many runs."""
-    index = index or FolderIndex()
-    explicit, default = roots[:-1], roots[-1:]
-    recorded: list[Path] = []
-    if run.dir:
-        where = Path(run.dir)
-        recorded = [where, where.parent] if is_folder_of(where.name, run.id) else [where]
-    found: dict[str, Path] = {}
-    for group in (explicit, recorded, default):
-        for root in group:
-            if is_folder_of(root.name, run.id):
-                if root.is_dir():
-                    found.setdefault(root.name, root)
-                continue
-            for base in (root, root / "wandb"):
-                for folder in index.find(base, run.id):
-                    found.setdefault(folder.name, folder)
-    return sorted_folders(found.values())
-
-
-def find_run_folder(
-    run: RunRecord, roots: Sequence[Path], index: FolderIndex | None = None
-) -> Path | None:
-    """The newest offline folder of ``run`` (see :func:`find_run_folders`), or ``None``."""
-    folders = find_run_folders(run, roots, index)
-    return folders[-1] if folders else None
-
-
 def superseded_runs(runs: Sequence[RunRecord]) -> dict[str, str]:
     """The crashed or killed runs whose grid point a later run of the sweep ran again,
     each with the first such run's id."""
@@ -242,6 +171,19 @@ def check_run(
     if superseded_by is None:
         return checked
     ran_again = f"superseded: its grid point ran again as run {superseded_by}"
+    if checked.status == READY and checked.scan is not None and checked.scan.exit_code == 0:
+        # Its agent was taken for dead (cut off from the database, suspended) while its
+        # training went on to the end: W&B would show the point's result twice.
+        return replace(
+            checked,
+            status=SUPERSEDED,
+            superseded_by=superseded_by,
+            message=f"{ran_again}, whose result counts; its wandb file says it finished "
+            f"(exit code 0), but localsweep took it for dead ({run.end_reason or run.state.value}) "
+            "before it ended and does not count its late result. Not uploaded, so that "
+            "W&B shows the point's result once (its rows stay in its folder and the "
+            "store); not a failure",
+        )
     if checked.status == READY:
         note = f"{ran_again}; uploaded as it is, W&B shows it as one more (failed) run of the sweep"
     elif checked.unrecorded:
@@ -393,13 +335,15 @@ def _check_folders(
     if all(a.scan.start_time is not None for a in attempts):
         attempts.sort(key=lambda a: (a.scan.start_time, a.folder.name))
     newest = attempts[-1]
-    problem = _split_problem(run, attempts)
+    problem = _split_problem(run, attempts, stored_rows)
     if problem is not None:
         return RunCheck(run, *problem, attempts=tuple(attempts))
     has_exit = newest.scan.exit_code is not None
     if not has_exit and run.state is RunState.FINISHED:
         return _incomplete_copy(run, attempts, stored_rows)
     notes = []
+    if len(attempts) < run.attempt:
+        notes.append(_unlogged_attempts(run, attempts))
     if len(attempts) > 1:
         counts = [a.rows or 0 for a in attempts]
         notes.append(
@@ -464,15 +408,35 @@ def _recorded_folder(run: RunRecord) -> str:
     )
 
 
+def _unlogged_attempts(run: RunRecord, attempts: Sequence[Attempt]) -> str:
+    gone = run.attempt - len(attempts)
+    return (
+        f"ran in {run.attempt} attempts; {gone} of them ended before wandb.init made a folder "
+        f"and logged nothing (the store holds no row of them): uploaded from its "
+        f"{len(attempts)} folder(s)"
+    )
+
+
 def _split_problem(
-    run: RunRecord, attempts: Sequence[Attempt]
+    run: RunRecord,
+    attempts: Sequence[Attempt],
+    stored_rows: Callable[[str], int] | None = None,
 ) -> tuple[str, Path, Path, str | None, bool, str] | None:
     """Why the folders of a resumed run cannot be uploaded as one run, or ``None``:
-    (status, folder, run file, project, has exit, message)."""
+    (status, folder, run file, project, has exit, message). Fewer folders than attempts
+    are whole when they hold every row the store has (``stored_rows``) and the oldest
+    started the run afresh: the others ended before ``wandb.init`` (a preemption while
+    the program imported its libraries), and the agent started the next attempt anew."""
     newest = attempts[-1]
     rows = sum(a.rows or 0 for a in attempts)
     expected = max(run.attempt, 1)
-    if len(attempts) < expected:
+    whole = (
+        stored_rows is not None
+        and not attempts[0].scan.resume
+        and all(a.rows is not None for a in attempts)
+        and rows == stored_rows(run.id)
+    )
+    if len(attempts) < expected and not whole:
         return (
             MISSING,
             newest.folder,

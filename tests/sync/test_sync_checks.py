@@ -152,6 +152,70 @@ def test_a_program_run_that_failed_before_wandb_init_is_left_and_no_failure(
     assert "finished)" in flat  # the server's sweep is finished: nothing is left to do
 
 
+def test_a_run_whose_first_attempt_ended_before_wandb_init_is_uploaded(
+    site: Site, server: StandinServer
+) -> None:
+    """A run preempted while its program still imported its libraries (before
+    ``wandb.init``: no folder, no row) and run again whole: its one folder holds every row
+    the store has, so it is uploaded. It was refused as "missing" for good (the hint to
+    copy other machines' folders could not be followed), which held the sweep open."""
+    late, *others = site.run_ids
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET attempt = 2 WHERE id = ?", (late,))
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[late]
+    assert (line.outcome, report.ok) == ("synced", True), line.message
+    assert "ran in 2 attempts; 1 of them ended before wandb.init" in (line.message or "")
+    assert len(server.runs[late].history) == ROWS
+    assert server.uploaded_runs() == set(site.run_ids)
+    assert report.finished_on_server
+
+    # A folder that lost an attempt's rows is still refused: the store has more rows.
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("UPDATE runs SET attempt = 2 WHERE id = ?", (others[0],))
+        conn.execute(
+            "INSERT INTO history (run_id, step, data_json, metric, has_metric, seq) "
+            "VALUES (?, 99, '{}', NULL, 0, 999)",
+            (others[0],),
+        )
+    planned = localsweep.sync(site.sweep_id, entity="team", dry_run=True)
+    refused = {r.run_id: r for r in planned.runs}[others[0]]
+    assert refused.outcome == "missing"
+    assert "ran in 2 attempts but only 1 folder(s) were found" in (refused.message or "")
+
+
+def test_a_run_taken_for_dead_that_finished_anyway_is_not_a_second_result_on_wandb(
+    site: Site, server: StandinServer
+) -> None:
+    """A run whose agent was taken for dead (cut off from the database, suspended) while
+    its training went on and finished: its wandb file says it finished (exit code 0), but
+    the store took it for dead and ran its grid point again. It is not uploaded (W&B would
+    show the point's result twice; it was uploaded as "one more (failed) run")."""
+    late, again, _ = site.run_ids
+    with sqlite3.connect(site.db) as conn:
+        (key,) = conn.execute("SELECT point_key FROM runs WHERE id = ?", (late,)).fetchone()
+        conn.execute(
+            "UPDATE runs SET state = 'crashed', end_reason = 'lease_lost', metric = NULL "
+            "WHERE id = ?",
+            (late,),
+        )
+        # The later run ran the same point again (here by the store's word alone).
+        conn.execute("UPDATE runs SET point_key = ? WHERE id = ?", (key, again))
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[late]
+    assert (line.outcome, report.ok) == ("superseded", True), line.message
+    message = " ".join((line.message or "").split())
+    assert f"ran again as run {again}, whose result counts" in message
+    assert "says it finished (exit code 0)" in message and "(lease_lost)" in message
+    assert late not in server.runs
+    assert server.uploaded_runs() == set(site.run_ids) - {late}
+    assert report.finished_on_server
+
+
 def test_a_wandb_dir_that_does_not_exist_is_refused_from_python_too(
     site: Site, server: StandinServer
 ) -> None:
