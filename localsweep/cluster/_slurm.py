@@ -154,6 +154,9 @@ def render_script(job: SlurmJob) -> str:
         f"--job-name={_value(job.job_name or job.sweep_id)}",
         f"--array={job.array}",
         f"--output={_value(job.output_pattern)}",
+        # A task SLURM requeues (scontrol requeue, PreemptMode=REQUEUE) writes the same
+        # file again: appended, its earlier attempt's lines are kept (sbatch truncates).
+        "--open-mode=append",
         f"--chdir={_value(job.workdir)}",
         f"--signal=B:TERM@{job.signal_before}",
     ]

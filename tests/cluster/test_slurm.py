@@ -190,6 +190,47 @@ def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_b
     assert os.path.exists(tmp_path / f"ckpt-{run.id}")
 
 
+@pytest.mark.timeout(900)
+def test_a_task_slurm_requeues_keeps_both_attempts_in_its_log(
+    slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    """``scontrol requeue`` (what PreemptMode=REQUEUE does) stops a task mid-run and runs
+    it again, writing the same log file: appended to, it keeps the first attempt's lines
+    (sbatch truncates it by default: the task's first run, and why it stopped, were gone)."""
+    import time
+
+    (tmp_path / "train.py").write_text(PREEMPTIBLE)
+    db = str(tmp_path / "sweeps.db")
+    config = {
+        "method": "grid",
+        "program": "train.py",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": [1]}},
+    }
+    sweep_id = localsweep.sweep(config, db=db)
+    submitted = _localsweep("slurm", sweep_id, "--agents", "1", "--db", db)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    log_dir = tmp_path / "localsweep-logs" / sweep_id
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "starts.txt").exists():
+        assert time.monotonic() < deadline, _logs(log_dir) + slurm.log("slurmctld")
+        time.sleep(0.5)
+    time.sleep(3)  # a few steps into its first attempt
+    slurm.run("scontrol", "requeue", f"{job_id}_0")
+    slurm.wait_job(job_id, timeout=600)
+
+    log = (log_dir / f"{job_id}_0.out").read_text()
+    assert log.count(f"localsweep agent: task 0 of job {job_id}") == 2, log
+    first, second = log.split(f"localsweep agent: task 0 of job {job_id}")[1:]
+    assert "preempted" in first, log  # why the first attempt stopped, kept
+    assert "Agent done" in second, log
+    store = Store(db)
+    (run,) = store.list_runs(sweep_id)
+    store.close()
+    assert run.state == RunState.FINISHED and run.attempt == 2, log
+
+
 def test_an_unknown_partition_is_refused_naming_the_partitions_sinfo_lists(
     slurm: SlurmCluster, tmp_path: Path
 ) -> None:

@@ -63,6 +63,7 @@ def test_the_script_runs_one_agent_per_array_task_on_the_same_database() -> None
         "--job-name=ls-abc12345",
         "--array=0-7%4",
         "--output=/home/me/project/logs/%A_%a.out",
+        "--open-mode=append",
         "--chdir=/home/me/project",
         "--signal=B:TERM@120",
         "--time=12:00:00",
@@ -119,6 +120,7 @@ def test_dry_run_with_agent_and_sbatch_options(tmp_path: Path) -> None:
     assert _directives(out.stdout)[1:] == [
         "--array=0-3%2",
         f"--output={tmp_path}/localsweep-logs/{sweep_id}/%A_%a.out",
+        "--open-mode=append",
         f"--chdir={tmp_path}",
         "--signal=B:TERM@120",
         "--partition=gpu",
