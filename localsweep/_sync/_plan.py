@@ -169,18 +169,16 @@ def check_run(
     if checked.unrecorded and superseded_by is None:
         return _never_started(checked)
     if superseded_by is None:
-        return checked
+        return _late_result(checked)
     ran_again = f"superseded: its grid point ran again as run {superseded_by}"
-    if checked.status == READY and checked.scan is not None and checked.scan.exit_code == 0:
-        # Its agent was taken for dead (cut off from the database, suspended) while its
-        # training went on to the end: W&B would show the point's result twice.
+    uncounted = _uncounted_finish(checked)
+    if uncounted is not None:
+        # W&B would show the point's result twice, one of them never counted here.
         return replace(
             checked,
             status=SUPERSEDED,
             superseded_by=superseded_by,
-            message=f"{ran_again}, whose result counts; its wandb file says it finished "
-            f"(exit code 0), but localsweep took it for dead ({run.end_reason or run.state.value}) "
-            "before it ended and does not count its late result. Not uploaded, so that "
+            message=f"{ran_again}, whose result counts; {uncounted}. Not uploaded, so that "
             "W&B shows the point's result once (its rows stay in its folder and the "
             "store); not a failure",
         )
@@ -199,6 +197,40 @@ def check_run(
         note = f"{ran_again}; not uploaded: {checked.status}"
     message = f"{checked.message}; {note}" if checked.message else note
     return replace(checked, message=message, superseded_by=superseded_by)
+
+
+def _uncounted_finish(checked: RunCheck) -> str | None:
+    """Why a run whose wandb file says it finished (exit code 0) has no result here, or
+    ``None``: its agent was taken for dead (cut off from the database, suspended) while
+    its training went on to the end, or its code ended the wandb run cleanly after the
+    agent stopped it."""
+    run = checked.run
+    if checked.status != READY or checked.scan is None or checked.scan.exit_code != 0:
+        return None
+    said = "its wandb file says it finished (exit code 0), but"
+    if run.state is RunState.CRASHED:
+        why = run.end_reason or "crashed"
+        return (
+            f"{said} localsweep took it for dead ({why}) before it ended and does not "
+            "count its late result"
+        )
+    if run.state is RunState.KILLED:
+        why = run.end_reason or "killed"
+        return (
+            f"{said} localsweep stopped it ({why}) and does not count it: its code ended "
+            "the wandb run cleanly after the stop"
+        )
+    return None
+
+
+def _late_result(checked: RunCheck) -> RunCheck:
+    """``checked``, with a note when its file says it finished but the store counts no
+    result of it (W&B will show it finished, with that result)."""
+    uncounted = _uncounted_finish(checked)
+    if uncounted is None:
+        return checked
+    note = f"{uncounted}: W&B will show it finished, with that result"
+    return replace(checked, message=f"{checked.message}; {note}" if checked.message else note)
 
 
 def ran_without_wandb(check: RunCheck) -> bool:

@@ -216,6 +216,30 @@ def test_a_run_taken_for_dead_that_finished_anyway_is_not_a_second_result_on_wan
     assert report.finished_on_server
 
 
+def test_a_run_taken_for_dead_that_finished_and_was_not_run_again_is_uploaded_saying_so(
+    site: Site, server: StandinServer
+) -> None:
+    """The same late finish where no run took the point again (a random or bayes sweep;
+    a grid whose agents all stopped): it is the point's only run, so it is uploaded, and
+    its row says that W&B shows a result localsweep did not count."""
+    late = site.run_ids[0]
+    with sqlite3.connect(site.db) as conn:
+        conn.execute(
+            "UPDATE runs SET state = 'crashed', end_reason = 'lease_lost', metric = NULL "
+            "WHERE id = ?",
+            (late,),
+        )
+
+    report = localsweep.sync(site.sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[late]
+    assert (line.outcome, report.ok) == ("synced", True), line.message
+    message = " ".join((line.message or "").split())
+    assert "says it finished (exit code 0)" in message, message
+    assert "does not count its late result: W&B will show it finished" in message
+    assert len(server.runs[late].history) == ROWS
+
+
 def test_a_wandb_dir_that_does_not_exist_is_refused_from_python_too(
     site: Site, server: StandinServer
 ) -> None:
