@@ -233,7 +233,8 @@ def show_sweep(
     print_runs(console, head, [_e(name) for name in names], rows, sweep.id)
     if len(runs) > limit:
         more = "--limit" if show_more is None else show_more(len(runs))
-        console.print(f"... {len(runs) - limit} more ({_e(more)})", highlight=False)
+        # One line, however narrow the terminal: a command wrapped mid-way pastes in half.
+        console.print(f"... {len(runs) - limit} more ({_e(more)})", highlight=False, soft_wrap=True)
     if silent:
         console.print(f"({silent_note(len(silent))})", highlight=False)
     if objectives:

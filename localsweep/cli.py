@@ -359,12 +359,13 @@ def run_command(
             max_failures=max_consecutive_failed_runs,
             **execution,
         )
-    flag, _note = suggested_db_flag(db)
+    flag, note = suggested_db_flag(db)
+    show = f"localsweep show {record.id}{flag}"
     show_sweep(
         store,
         record.id,
         limit=10,
-        show_more=lambda n: f"localsweep show {record.id}{flag} --limit {n}",
+        show_more=lambda n: f"{show} --limit {n}" + (f" {note}" if note else ""),
     )
 
 

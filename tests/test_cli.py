@@ -273,7 +273,8 @@ def test_runs_closing_table_says_how_to_list_the_runs_it_leaves_out(files: Path)
     (``run`` has no ``--limit``: its hint named the flag alone); a sweep of one run is
     "1 run", not "1 runs"."""
     (files / "twelve.yaml").write_text(GOOD.replace("[3, 1, 2]", str(list(range(12)))))
-    proc = cli("run", "twelve.yaml", "-f", "mytrain:train", "--db", "{s}.db")
+    # A narrow terminal: the hint stays one line, so that it pastes whole.
+    proc = cli("run", "twelve.yaml", "-f", "mytrain:train", "--db", "{s}.db", columns=40)
     assert proc.returncode == 0, proc.stderr
     (sweep,) = localsweep.Api(files / "{s}.db").sweeps()
     hint = f"... 2 more (localsweep show {sweep.id} --db '{{s}}.db' --limit 12)"

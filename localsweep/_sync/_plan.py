@@ -456,19 +456,17 @@ def _split_problem(
 ) -> tuple[str, Path, Path, str | None, bool, str] | None:
     """Why the folders of a resumed run cannot be uploaded as one run, or ``None``:
     (status, folder, run file, project, has exit, message). Fewer folders than attempts
-    are whole when they hold every row the store has (``stored_rows``) and the oldest
-    started the run afresh: the others ended before ``wandb.init`` (a preemption while
-    the program imported its libraries), and the agent started the next attempt anew."""
+    are whole when they hold every row the store has (``stored_rows``): the others ended
+    before ``wandb.init`` made a folder (a preemption while the program imported its
+    libraries) and logged nothing."""
     newest = attempts[-1]
     rows = sum(a.rows or 0 for a in attempts)
     expected = max(run.attempt, 1)
-    whole = (
+    if len(attempts) < expected and not (
         stored_rows is not None
-        and not attempts[0].scan.resume
         and all(a.rows is not None for a in attempts)
         and rows == stored_rows(run.id)
-    )
-    if len(attempts) < expected and not whole:
+    ):
         return (
             MISSING,
             newest.folder,

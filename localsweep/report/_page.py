@@ -143,7 +143,8 @@ def sweep_view(
     sweep's: a list per objective, by name; see :mod:`._objectives`). ``plots=False``
     gives only the overview and the runs table, with the plots' sections to come: a live
     page's first paint, quick at thousands of runs. ``histories`` gives the metric's logged
-    values of runs by id (default: read from each run's history); a live page passes the
+    values of runs by id (default: the store's, kept beside each row: NaN for a value
+    that is no number); a live page passes the
     ones it keeps, and ``rows`` to reuse the table rows of runs that did not change;
     ``importance_runs`` says how many runs an importance computed before was computed on;
     ``silent``, the running runs whose agent is most likely gone (default: found from the

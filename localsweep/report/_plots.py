@@ -242,10 +242,14 @@ def _curves_plot(
             pruned[1].append(values[-1])
             pruned[2].append(label if band is None else f"{label}, at step {band}")
         elif run.state == RunState.EARLY_TERMINATED.value and band is not None:
-            at = min(band, len(values))
-            stops[0].append(band)
-            stops[1].append(values[at - 1])
-            stops[2].append(label)
+            # Hyperband's iteration counts the numbers logged: a value that is none (NaN,
+            # text: a gap here) does not count, so its band is at the band-th number.
+            numbers = [i for i, v in enumerate(values, 1) if math.isfinite(v)]
+            if numbers:
+                at = numbers[min(band, len(numbers)) - 1]
+                stops[0].append(at)
+                stops[1].append(values[at - 1])
+                stops[2].append(label)
             bands.add(band)
         elif run.state == RunState.EARLY_TERMINATED.value and run.end_reason == "plateau":
             # The plateau rule stops a run at the value that ends its patience: its last.

@@ -151,3 +151,39 @@ def test_the_reports_curves_read_the_metric_not_each_runs_rows(
         points = _run_points(curves, run_id)
         assert points[0] == (1, values[0]) and points[-1] == (len(values), values[-1])
         assert len(points) == min(len(values), CURVE_POINTS)
+
+
+def test_hyperbands_mark_is_at_the_band_th_number_a_run_logged(tmp_path: Path) -> None:
+    """A run that logged a value that is no number (None, text) under the metric: the
+    value is a gap in its curve, and hyperband's × sits at the band-th number it logged
+    (hyperband's iteration counts numbers only); it was drawn one value early, at a gap,
+    with no value."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss"},
+        "parameters": {"x": {"values": [1]}},
+    }
+    store = Store(tmp_path / "db.db")
+    try:
+        sweep_id = store.create_sweep(load_config(config)).id
+
+        def runner(run: RunRecord, recorder: RunRecorder) -> RunOutcome:
+            for step, value in enumerate([4.0, None, "oops", 3.0, 2.0]):
+                recorder.on_log({"loss": value}, step)
+            return RunOutcome(RunState.EARLY_TERMINATED, exit_code=0, stopped_at_band=3)
+
+        Agent(store, sweep_id, runner=runner, count=1).run()
+    finally:
+        store.close()
+    sweep = localsweep.Api(tmp_path / "db.db").sweep(sweep_id)
+    curves = _curves(write_report(sweep, tmp_path / "r.html"))
+    (trace,) = [t for t in curves["data"] if t["name"] == "early_terminated"]
+    assert [(x, y) for x, y in zip(trace["x"], trace["y"], strict=True) if x] == [
+        (1, 4.0),
+        (2, None),
+        (3, None),
+        (4, 3.0),
+        (5, 2.0),
+    ]
+    (mark,) = [t for t in curves["data"] if "stopped" in str(t.get("name"))]
+    assert (mark["x"], mark["y"]) == ([5], [2.0])  # numbers 4, 3, 2: the third is at 5

@@ -152,36 +152,80 @@ def test_a_program_run_that_failed_before_wandb_init_is_left_and_no_failure(
     assert "finished)" in flat  # the server's sweep is finished: nothing is left to do
 
 
+SLOW_START = """\
+import time
+from pathlib import Path
+
+marker = Path("started-once")
+if not marker.exists():
+    marker.write_text("")
+    time.sleep(120)  # importing its libraries: the agent is stopped here, before wandb.init
+
+import wandb
+
+run = wandb.init()
+for i in range(5):
+    run.log({"loss": float(5 - i)})
+run.finish()
+"""
+
+
 def test_a_run_whose_first_attempt_ended_before_wandb_init_is_uploaded(
-    site: Site, server: StandinServer
+    server: StandinServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run preempted while its program still imported its libraries (before
-    ``wandb.init``: no folder, no row) and run again whole: its one folder holds every row
-    the store has, so it is uploaded. It was refused as "missing" for good (the hint to
-    copy other machines' folders could not be followed), which held the sweep open."""
-    late, *others = site.run_ids
-    with sqlite3.connect(site.db) as conn:
-        conn.execute("UPDATE runs SET attempt = 2 WHERE id = ?", (late,))
+    ``wandb.init``: no folder, no row) and resumed: its one folder holds every row the
+    store has, so it is uploaded. It was refused as "missing" for good (the hint to copy
+    other machines' folders could not be followed), which held the W&B sweep open."""
+    import signal
+    import time
 
-    report = localsweep.sync(site.sweep_id, entity="team")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "slow.py").write_text(SLOW_START)
+    (tmp_path / "slow.yaml").write_text(
+        "program: slow.py\nmethod: grid\nproject: proj\n"
+        "metric: {name: loss, goal: minimize}\nparameters:\n  x: {values: [1]}\n"
+    )
+    monkeypatch.setenv("LOCALSWEEP_DB", str(tmp_path / "s.db"))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    sweep_id = localsweep.sweep(str(tmp_path / "slow.yaml"))
+    agent = [sys.executable, "-m", "localsweep.cli", "agent", sweep_id]
+    first = subprocess.Popen(agent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + CHILD_TIMEOUT
+    while not (tmp_path / "started-once").exists():
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    first.send_signal(signal.SIGTERM)
+    said, _ = first.communicate(timeout=CHILD_TIMEOUT)
+    assert first.returncode == 143, said
+    again = subprocess.run(agent, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (run,) = localsweep.Api().sweep(sweep_id).runs
+    assert (run.state, run.attempt) == ("finished", 2)
 
-    line = {r.run_id: r for r in report.runs}[late]
+    report = localsweep.sync(sweep_id, entity="team")
+
+    line = {r.run_id: r for r in report.runs}[run.id]
     assert (line.outcome, report.ok) == ("synced", True), line.message
     assert "ran in 2 attempts; 1 of them ended before wandb.init" in (line.message or "")
-    assert len(server.runs[late].history) == ROWS
-    assert server.uploaded_runs() == set(site.run_ids)
+    assert [row["loss"] for row in server.runs[run.id].history] == [5.0, 4.0, 3.0, 2.0, 1.0]
     assert report.finished_on_server
 
-    # A folder that lost an attempt's rows is still refused: the store has more rows.
+
+def test_a_folder_that_lost_an_attempts_rows_is_still_missing(site: Site) -> None:
+    """Fewer folders than attempts, with fewer rows than the store holds: an attempt's
+    rows are in a folder not found here (another machine's), still refused."""
+    late = site.run_ids[0]
     with sqlite3.connect(site.db) as conn:
-        conn.execute("UPDATE runs SET attempt = 2 WHERE id = ?", (others[0],))
+        conn.execute("UPDATE runs SET attempt = 2 WHERE id = ?", (late,))
         conn.execute(
             "INSERT INTO history (run_id, step, data_json, metric, has_metric, seq) "
             "VALUES (?, 99, '{}', NULL, 0, 999)",
-            (others[0],),
+            (late,),
         )
     planned = localsweep.sync(site.sweep_id, entity="team", dry_run=True)
-    refused = {r.run_id: r for r in planned.runs}[others[0]]
+    refused = {r.run_id: r for r in planned.runs}[late]
     assert refused.outcome == "missing"
     assert "ran in 2 attempts but only 1 folder(s) were found" in (refused.message or "")
 
