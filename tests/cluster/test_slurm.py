@@ -146,19 +146,24 @@ run.finish()
 """
 
 
-@pytest.mark.timeout(900)
-def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_by_another_task(
-    slurm: SlurmCluster, tmp_path: Path
-) -> None:
-    (tmp_path / "train.py").write_text(PREEMPTIBLE)
-    db = str(tmp_path / "sweeps.db")
+def _preemptible_sweep(folder: Path) -> tuple[str, str]:
+    """A one-point program-mode sweep of PREEMPTIBLE in ``folder``: its database, its id."""
+    (folder / "train.py").write_text(PREEMPTIBLE)
+    db = str(folder / "sweeps.db")
     config = {
         "method": "grid",
         "program": "train.py",
         "metric": {"name": "loss", "goal": "minimize"},
         "parameters": {"x": {"values": [1]}},
     }
-    sweep_id = localsweep.sweep(config, db=db)
+    return db, localsweep.sweep(config, db=db)
+
+
+@pytest.mark.timeout(900)
+def test_a_job_whose_time_limit_ends_mid_run_has_its_run_requeued_and_finished_by_another_task(
+    slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    db, sweep_id = _preemptible_sweep(tmp_path)
 
     # Two tasks, one at a time, each limited to two minutes; SLURM warns the agent 90 s
     # ahead (its timer is coarse: it may warn up to a minute later), while the first attempt
@@ -199,15 +204,7 @@ def test_a_task_slurm_requeues_keeps_both_attempts_in_its_log(
     (sbatch truncates it by default: the task's first run, and why it stopped, were gone)."""
     import time
 
-    (tmp_path / "train.py").write_text(PREEMPTIBLE)
-    db = str(tmp_path / "sweeps.db")
-    config = {
-        "method": "grid",
-        "program": "train.py",
-        "metric": {"name": "loss", "goal": "minimize"},
-        "parameters": {"x": {"values": [1]}},
-    }
-    sweep_id = localsweep.sweep(config, db=db)
+    db, sweep_id = _preemptible_sweep(tmp_path)
     submitted = _localsweep("slurm", sweep_id, "--agents", "1", "--db", db)
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()
