@@ -82,7 +82,7 @@ def _ls(db: str | None) -> None:
         )
         if s.parsed_config.is_multi_objective:  # no best run: the Pareto set's size
             front = len(s.pareto_runs())
-            best_text = f"Pareto set: {front} run{'s' if front != 1 else ''}" if front else ""
+            best_text = f"Pareto set: {_plural(front, 'run')}" if front else ""
         rows.append(
             [
                 _e(s.id),

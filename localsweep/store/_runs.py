@@ -294,12 +294,7 @@ def history_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
         .where(history.c.run_id == run_id)
         .order_by(history.c.id)
     ).all()
-    out = []
-    for step, data_json in rows:
-        row = json.loads(data_json)
-        row.setdefault("_step", step)
-        out.append(row)
-    return out
+    return [_decoded_row(step, data_json) for step, data_json in rows]
 
 
 def history_ids_of(
@@ -324,15 +319,15 @@ def history_rows_of_ids(conn: Connection, ids: Sequence[int]) -> list[dict[str, 
         query = select(history.c.id, history.c.step, history.c.data_json)
         for row_id, step, data_json in conn.execute(query.where(history.c.id.in_(chunk))):
             found[row_id] = (step, data_json)
-    out = []
-    for row_id in ids:
-        if row_id not in found:  # its sweep was removed since the ids were read
-            continue
-        step, data_json = found[row_id]
-        row = json.loads(data_json)
-        row.setdefault("_step", step)
-        out.append(row)
-    return out
+    # an id not found: its sweep was removed since the ids were read
+    return [_decoded_row(*found[row_id]) for row_id in ids if row_id in found]
+
+
+def _decoded_row(step: int, data_json: str) -> dict[str, Any]:
+    """A stored row as it was logged, with its ``_step``."""
+    row: dict[str, Any] = json.loads(data_json)
+    row.setdefault("_step", step)
+    return row
 
 
 def history_extent_of(conn: Connection, run_id: str) -> tuple[int, int]:
